@@ -1482,13 +1482,13 @@ extension EfficientNetB0 {
 
 /// EfficientNetB0 in training form: PyTorch-layout parameters, train-mode BatchNorm, dropout and
 /// stochastic depth, mean cross-entropy and the generated backward pass.
-/// Training arena: 15,810,656 floats per image (saved activations and gradients, packed by lifetime), 7,459,408 with `recomputeActivations`; parameters: 5,330,800 floats.
+/// Training arena: 15,819,984 floats per image (saved activations and gradients, packed by lifetime), 7,459,408 with `recomputeActivations`; parameters: 5,330,800 floats.
 public final class EfficientNetB0Training: TrainableModel {
     public static let descriptor = EfficientNetB0.descriptor
     public static let trainingDescriptor = TrainingDescriptor(
         parameterSlots: trainableSlots, stateSlots: statisticsSlots, parameterFloats: 5330800,
-        arenaFloatsPerImage: 15810656, recomputingArenaFloatsPerImage: 7459408,
-        fixedFloats: 816928,
+        arenaFloatsPerImage: 15819984, recomputingArenaFloatsPerImage: 7459408,
+        fixedFloats: 819488,
         blockNames: ["features.0", "features.1.0", "features.2.0", "features.2.1", "features.3.0", "features.3.1", "features.4.0", "features.4.1", "features.4.2", "features.5.0", "features.5.1", "features.5.2", "features.6.0", "features.6.1", "features.6.2", "features.6.3", "features.7.0", "features.8", "classifier"], parameterBlocks: parameterBlocks)
 
     private let buffers: TrainingBuffers
@@ -1539,7 +1539,7 @@ public final class EfficientNetB0Training: TrainableModel {
     public func trainStep(input x: UnsafePointer<Float>, labels: [Int], batch n: Int, options: TrainingOptions,
                           logits: UnsafeMutablePointer<Float>) throws -> Double {
         precondition(n >= 2 && labels.count == n, "train-mode BatchNorm needs a batch of at least 2, one label each")
-        let arenaFloats = options.recomputeActivations ? 7459408 : 15810656
+        let arenaFloats = options.recomputeActivations ? 7459408 : 15819984
         let t = buffers.arena.reserve(floats: arenaFloats &* n &+ workspaceFloats(batch: n))
         let s = TrainingStepContext(n: n, x: x, t: t,
                                     offsets: options.recomputeActivations ? Self.recomputingOffsets : Self.standardOffsets,
@@ -1607,7 +1607,7 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(0), pixels: 12544 &* s.n, channels: 32,
                 gamma: s.p + 864, beta: s.p + 896, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(1), savedMean: s.f + 410880, savedInvStd: s.f + 410912,
+                activation: .silu, output: s.tensor(1), savedMean: s.f + 413440, savedInvStd: s.f + 413472,
                 runningMean: s.p + 928, runningVar: s.p + 960, pool: pool)
             s.profiler?.stop(2)
         }
@@ -1616,7 +1616,7 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(0), pixels: 12544 &* s.n, channels: 32,
                 gamma: s.p + 864, beta: s.p + 896, runningMean: s.p + 928, runningVar: s.p + 960, eps: 1e-05,
-                activation: .silu, output: s.tensor(1), scratch: s.f + 410880, pool: pool)
+                activation: .silu, output: s.tensor(1), scratch: s.f + 413440, pool: pool)
             s.profiler?.stop(3)
         }
     }
@@ -1625,12 +1625,12 @@ public final class EfficientNetB0Training: TrainableModel {
     private func features_1_0_forward(_ s: TrainingStepContext) throws {
         // features.1.0.block.0 depthwise weights to the kernel layout [3][3][32]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 992, channels: 32, kernel: 3, into: s.f + 411008)
+        WeightPrep.depthwiseWeights(s.p + 992, channels: 32, kernel: 3, into: s.f + 413568)
         s.profiler?.stop(4)
         // features.1.0.block.0 depthwise 3x3/1, [n, 112, 112, 32] -> [n, 112, 112, 32]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(1), batch: s.n, height: 112, width: 112, channels: 32, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 112, outWidth: 112, weights: s.f + 411008, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 112, outWidth: 112, weights: s.f + 413568, bias: s.f,
             activation: .identity, output: s.tensor(2), pool: pool)
         s.profiler?.stop(5)
         // features.1.0.block.0 BatchNorm (batch statistics) + silu on [n, 112, 112, 32]
@@ -1638,7 +1638,7 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(2), pixels: 12544 &* s.n, channels: 32,
                 gamma: s.p + 1280, beta: s.p + 1312, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(3), savedMean: s.f + 410944, savedInvStd: s.f + 410976,
+                activation: .silu, output: s.tensor(3), savedMean: s.f + 413504, savedInvStd: s.f + 413536,
                 runningMean: s.p + 1344, runningVar: s.p + 1376, pool: pool)
             s.profiler?.stop(6)
         }
@@ -1647,7 +1647,7 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 12544 &* s.n, channels: 32,
                 gamma: s.p + 1280, beta: s.p + 1312, runningMean: s.p + 1344, runningVar: s.p + 1376, eps: 1e-05,
-                activation: .silu, output: s.tensor(3), scratch: s.f + 410944, pool: pool)
+                activation: .silu, output: s.tensor(3), scratch: s.f + 413504, pool: pool)
             s.profiler?.stop(7)
         }
         // features.1.0.block.1 squeeze-excitation 32 -> 8 -> 32 on [n, 112, 112, 32]
@@ -1666,7 +1666,7 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(4), pixels: 12544 &* s.n, inChannels: 32,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 16, output: s.tensor(8), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 411584, savedInvStd: s.f + 411600,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 414144, savedInvStd: s.f + 414160,
                 runningMean: s.p + 2512, runningVar: s.p + 2528, workspace: s.ws, pool: pool)
             s.profiler?.stop(10)
         }
@@ -1682,7 +1682,7 @@ public final class EfficientNetB0Training: TrainableModel {
         if s.options.frozenBlocks <= 1 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(8), pixels: 12544 &* s.n, channels: 16, gamma: s.p + 2480,
-                beta: s.p + 2496, savedMean: s.f + 411584, savedInvStd: s.f + 411600, activation: .identity,
+                beta: s.p + 2496, savedMean: s.f + 414144, savedInvStd: s.f + 414160, activation: .identity,
                 output: s.tensor(9), pool: pool)
             s.profiler?.stop(12)
         }
@@ -1691,7 +1691,7 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(8), pixels: 12544 &* s.n, channels: 16,
                 gamma: s.p + 2480, beta: s.p + 2496, runningMean: s.p + 2512, runningVar: s.p + 2528, eps: 1e-05,
-                activation: .identity, output: s.tensor(9), scratch: s.f + 411584, pool: pool)
+                activation: .identity, output: s.tensor(9), scratch: s.f + 414144, pool: pool)
             s.profiler?.stop(13)
         }
     }
@@ -1707,7 +1707,7 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(9), pixels: 12544 &* s.n, inChannels: 16,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 96, output: s.tensor(10), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 411616, savedInvStd: s.f + 411712,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 414176, savedInvStd: s.f + 414272,
                 runningMean: s.p + 4272, runningVar: s.p + 4368, workspace: s.ws, pool: pool)
             s.profiler?.stop(15)
         }
@@ -1723,7 +1723,7 @@ public final class EfficientNetB0Training: TrainableModel {
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(10), pixels: 12544 &* s.n, channels: 96, gamma: s.p + 4080,
-                beta: s.p + 4176, savedMean: s.f + 411616, savedInvStd: s.f + 411712, activation: .silu,
+                beta: s.p + 4176, savedMean: s.f + 414176, savedInvStd: s.f + 414272, activation: .silu,
                 output: s.tensor(11), pool: pool)
             s.profiler?.stop(17)
         }
@@ -1732,17 +1732,17 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(10), pixels: 12544 &* s.n, channels: 96,
                 gamma: s.p + 4080, beta: s.p + 4176, runningMean: s.p + 4272, runningVar: s.p + 4368, eps: 1e-05,
-                activation: .silu, output: s.tensor(11), scratch: s.f + 411616, pool: pool)
+                activation: .silu, output: s.tensor(11), scratch: s.f + 414176, pool: pool)
             s.profiler?.stop(18)
         }
         // features.2.0.block.1 depthwise weights to the kernel layout [3][3][96]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 4464, channels: 96, kernel: 3, into: s.f + 412000)
+        WeightPrep.depthwiseWeights(s.p + 4464, channels: 96, kernel: 3, into: s.f + 414560)
         s.profiler?.stop(19)
         // features.2.0.block.1 depthwise 3x3/2, [n, 112, 112, 96] -> [n, 56, 56, 96]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(11), batch: s.n, height: 112, width: 112, channels: 96, kernel: 3,
-            stride: 2, padTop: 1, padLeft: 1, outHeight: 56, outWidth: 56, weights: s.f + 412000, bias: s.f,
+            stride: 2, padTop: 1, padLeft: 1, outHeight: 56, outWidth: 56, weights: s.f + 414560, bias: s.f,
             activation: .identity, output: s.tensor(12), pool: pool)
         s.profiler?.stop(20)
         // features.2.0.block.1 BatchNorm (batch statistics) + silu on [n, 56, 56, 96]
@@ -1750,7 +1750,7 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(12), pixels: 3136 &* s.n, channels: 96,
                 gamma: s.p + 5328, beta: s.p + 5424, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(13), savedMean: s.f + 411808, savedInvStd: s.f + 411904,
+                activation: .silu, output: s.tensor(13), savedMean: s.f + 414368, savedInvStd: s.f + 414464,
                 runningMean: s.p + 5520, runningVar: s.p + 5616, pool: pool)
             s.profiler?.stop(21)
         }
@@ -1759,7 +1759,7 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(12), pixels: 3136 &* s.n, channels: 96,
                 gamma: s.p + 5328, beta: s.p + 5424, runningMean: s.p + 5520, runningVar: s.p + 5616, eps: 1e-05,
-                activation: .silu, output: s.tensor(13), scratch: s.f + 411808, pool: pool)
+                activation: .silu, output: s.tensor(13), scratch: s.f + 414368, pool: pool)
             s.profiler?.stop(22)
         }
         // features.2.0.block.2 squeeze-excitation 96 -> 4 -> 96 on [n, 56, 56, 96]
@@ -1778,7 +1778,7 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(14), pixels: 3136 &* s.n, inChannels: 96,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 24, output: s.tensor(18), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 413728, savedInvStd: s.f + 413752,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 416288, savedInvStd: s.f + 416312,
                 runningMean: s.p + 8960, runningVar: s.p + 8992, workspace: s.ws, pool: pool)
             s.profiler?.stop(25)
         }
@@ -1794,7 +1794,7 @@ public final class EfficientNetB0Training: TrainableModel {
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(18), pixels: 3136 &* s.n, channels: 24, gamma: s.p + 8896,
-                beta: s.p + 8928, savedMean: s.f + 413728, savedInvStd: s.f + 413752, activation: .identity,
+                beta: s.p + 8928, savedMean: s.f + 416288, savedInvStd: s.f + 416312, activation: .identity,
                 output: s.tensor(19), pool: pool)
             s.profiler?.stop(27)
         }
@@ -1803,7 +1803,7 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(18), pixels: 3136 &* s.n, channels: 24,
                 gamma: s.p + 8896, beta: s.p + 8928, runningMean: s.p + 8960, runningVar: s.p + 8992, eps: 1e-05,
-                activation: .identity, output: s.tensor(19), scratch: s.f + 413728, pool: pool)
+                activation: .identity, output: s.tensor(19), scratch: s.f + 416288, pool: pool)
             s.profiler?.stop(28)
         }
     }
@@ -1819,7 +1819,7 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(19), pixels: 3136 &* s.n, inChannels: 24,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 144, output: s.tensor(20), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 413776, savedInvStd: s.f + 413920,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 416336, savedInvStd: s.f + 416480,
                 runningMean: s.p + 12768, runningVar: s.p + 12912, workspace: s.ws, pool: pool)
             s.profiler?.stop(30)
         }
@@ -1835,7 +1835,7 @@ public final class EfficientNetB0Training: TrainableModel {
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(20), pixels: 3136 &* s.n, channels: 144, gamma: s.p + 12480,
-                beta: s.p + 12624, savedMean: s.f + 413776, savedInvStd: s.f + 413920, activation: .silu,
+                beta: s.p + 12624, savedMean: s.f + 416336, savedInvStd: s.f + 416480, activation: .silu,
                 output: s.tensor(21), pool: pool)
             s.profiler?.stop(32)
         }
@@ -1844,17 +1844,17 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 3136 &* s.n, channels: 144,
                 gamma: s.p + 12480, beta: s.p + 12624, runningMean: s.p + 12768, runningVar: s.p + 12912, eps: 1e-05,
-                activation: .silu, output: s.tensor(21), scratch: s.f + 413776, pool: pool)
+                activation: .silu, output: s.tensor(21), scratch: s.f + 416336, pool: pool)
             s.profiler?.stop(33)
         }
         // features.2.1.block.1 depthwise weights to the kernel layout [3][3][144]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 13056, channels: 144, kernel: 3, into: s.f + 414352)
+        WeightPrep.depthwiseWeights(s.p + 13056, channels: 144, kernel: 3, into: s.f + 416912)
         s.profiler?.stop(34)
         // features.2.1.block.1 depthwise 3x3/1, [n, 56, 56, 144] -> [n, 56, 56, 144]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(21), batch: s.n, height: 56, width: 56, channels: 144, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 56, outWidth: 56, weights: s.f + 414352, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 56, outWidth: 56, weights: s.f + 416912, bias: s.f,
             activation: .identity, output: s.tensor(22), pool: pool)
         s.profiler?.stop(35)
         // features.2.1.block.1 BatchNorm (batch statistics) + silu on [n, 56, 56, 144]
@@ -1862,7 +1862,7 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(22), pixels: 3136 &* s.n, channels: 144,
                 gamma: s.p + 14352, beta: s.p + 14496, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(23), savedMean: s.f + 414064, savedInvStd: s.f + 414208,
+                activation: .silu, output: s.tensor(23), savedMean: s.f + 416624, savedInvStd: s.f + 416768,
                 runningMean: s.p + 14640, runningVar: s.p + 14784, pool: pool)
             s.profiler?.stop(36)
         }
@@ -1871,7 +1871,7 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(22), pixels: 3136 &* s.n, channels: 144,
                 gamma: s.p + 14352, beta: s.p + 14496, runningMean: s.p + 14640, runningVar: s.p + 14784, eps: 1e-05,
-                activation: .silu, output: s.tensor(23), scratch: s.f + 414064, pool: pool)
+                activation: .silu, output: s.tensor(23), scratch: s.f + 416624, pool: pool)
             s.profiler?.stop(37)
         }
         // features.2.1.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 56, 56, 144]
@@ -1890,7 +1890,7 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(24), pixels: 3136 &* s.n, inChannels: 144,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 24, output: s.tensor(28), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 416944, savedInvStd: s.f + 416968,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 419504, savedInvStd: s.f + 419528,
                 runningMean: s.p + 20336, runningVar: s.p + 20368, workspace: s.ws, pool: pool)
             s.profiler?.stop(40)
         }
@@ -1906,7 +1906,7 @@ public final class EfficientNetB0Training: TrainableModel {
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(28), pixels: 3136 &* s.n, channels: 24, gamma: s.p + 20272,
-                beta: s.p + 20304, savedMean: s.f + 416944, savedInvStd: s.f + 416968, activation: .identity,
+                beta: s.p + 20304, savedMean: s.f + 419504, savedInvStd: s.f + 419528, activation: .identity,
                 output: s.tensor(29), pool: pool)
             s.profiler?.stop(42)
         }
@@ -1915,7 +1915,7 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(28), pixels: 3136 &* s.n, channels: 24,
                 gamma: s.p + 20272, beta: s.p + 20304, runningMean: s.p + 20336, runningVar: s.p + 20368, eps: 1e-05,
-                activation: .identity, output: s.tensor(29), scratch: s.f + 416944, pool: pool)
+                activation: .identity, output: s.tensor(29), scratch: s.f + 419504, pool: pool)
             s.profiler?.stop(43)
         }
         // features.2.1 stochastic depth: keep each image's branch with probability 0.975
@@ -1943,7 +1943,7 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(30), pixels: 3136 &* s.n, inChannels: 24,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 144, output: s.tensor(32), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 416992, savedInvStd: s.f + 417136,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 419552, savedInvStd: s.f + 419696,
                 runningMean: s.p + 24144, runningVar: s.p + 24288, workspace: s.ws, pool: pool)
             s.profiler?.stop(47)
         }
@@ -1959,7 +1959,7 @@ public final class EfficientNetB0Training: TrainableModel {
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(32), pixels: 3136 &* s.n, channels: 144, gamma: s.p + 23856,
-                beta: s.p + 24000, savedMean: s.f + 416992, savedInvStd: s.f + 417136, activation: .silu,
+                beta: s.p + 24000, savedMean: s.f + 419552, savedInvStd: s.f + 419696, activation: .silu,
                 output: s.tensor(33), pool: pool)
             s.profiler?.stop(49)
         }
@@ -1968,17 +1968,17 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(32), pixels: 3136 &* s.n, channels: 144,
                 gamma: s.p + 23856, beta: s.p + 24000, runningMean: s.p + 24144, runningVar: s.p + 24288, eps: 1e-05,
-                activation: .silu, output: s.tensor(33), scratch: s.f + 416992, pool: pool)
+                activation: .silu, output: s.tensor(33), scratch: s.f + 419552, pool: pool)
             s.profiler?.stop(50)
         }
         // features.3.0.block.1 depthwise weights to the kernel layout [5][5][144]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 24432, channels: 144, kernel: 5, into: s.f + 417568)
+        WeightPrep.depthwiseWeights(s.p + 24432, channels: 144, kernel: 5, into: s.f + 420128)
         s.profiler?.stop(51)
         // features.3.0.block.1 depthwise 5x5/2, [n, 56, 56, 144] -> [n, 28, 28, 144]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(33), batch: s.n, height: 56, width: 56, channels: 144, kernel: 5,
-            stride: 2, padTop: 2, padLeft: 2, outHeight: 28, outWidth: 28, weights: s.f + 417568, bias: s.f,
+            stride: 2, padTop: 2, padLeft: 2, outHeight: 28, outWidth: 28, weights: s.f + 420128, bias: s.f,
             activation: .identity, output: s.tensor(34), pool: pool)
         s.profiler?.stop(52)
         // features.3.0.block.1 BatchNorm (batch statistics) + silu on [n, 28, 28, 144]
@@ -1986,7 +1986,7 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(34), pixels: 784 &* s.n, channels: 144,
                 gamma: s.p + 28032, beta: s.p + 28176, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(35), savedMean: s.f + 417280, savedInvStd: s.f + 417424,
+                activation: .silu, output: s.tensor(35), savedMean: s.f + 419840, savedInvStd: s.f + 419984,
                 runningMean: s.p + 28320, runningVar: s.p + 28464, pool: pool)
             s.profiler?.stop(53)
         }
@@ -1995,7 +1995,7 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(34), pixels: 784 &* s.n, channels: 144,
                 gamma: s.p + 28032, beta: s.p + 28176, runningMean: s.p + 28320, runningVar: s.p + 28464, eps: 1e-05,
-                activation: .silu, output: s.tensor(35), scratch: s.f + 417280, pool: pool)
+                activation: .silu, output: s.tensor(35), scratch: s.f + 419840, pool: pool)
             s.profiler?.stop(54)
         }
         // features.3.0.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 28, 28, 144]
@@ -2014,7 +2014,7 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(36), pixels: 784 &* s.n, inChannels: 144,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 40, output: s.tensor(40), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 424768, savedInvStd: s.f + 424808,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 427328, savedInvStd: s.f + 427368,
                 runningMean: s.p + 36352, runningVar: s.p + 36400, workspace: s.ws, pool: pool)
             s.profiler?.stop(57)
         }
@@ -2030,7 +2030,7 @@ public final class EfficientNetB0Training: TrainableModel {
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(40), pixels: 784 &* s.n, channels: 40, gamma: s.p + 36256,
-                beta: s.p + 36304, savedMean: s.f + 424768, savedInvStd: s.f + 424808, activation: .identity,
+                beta: s.p + 36304, savedMean: s.f + 427328, savedInvStd: s.f + 427368, activation: .identity,
                 output: s.tensor(41), pool: pool)
             s.profiler?.stop(59)
         }
@@ -2039,7 +2039,7 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(40), pixels: 784 &* s.n, channels: 40,
                 gamma: s.p + 36256, beta: s.p + 36304, runningMean: s.p + 36352, runningVar: s.p + 36400, eps: 1e-05,
-                activation: .identity, output: s.tensor(41), scratch: s.f + 424768, pool: pool)
+                activation: .identity, output: s.tensor(41), scratch: s.f + 427328, pool: pool)
             s.profiler?.stop(60)
         }
     }
@@ -2055,7 +2055,7 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(41), pixels: 784 &* s.n, inChannels: 40,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 240, output: s.tensor(42), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 424848, savedInvStd: s.f + 425088,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 427408, savedInvStd: s.f + 427648,
                 runningMean: s.p + 46528, runningVar: s.p + 46768, workspace: s.ws, pool: pool)
             s.profiler?.stop(62)
         }
@@ -2071,7 +2071,7 @@ public final class EfficientNetB0Training: TrainableModel {
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(42), pixels: 784 &* s.n, channels: 240, gamma: s.p + 46048,
-                beta: s.p + 46288, savedMean: s.f + 424848, savedInvStd: s.f + 425088, activation: .silu,
+                beta: s.p + 46288, savedMean: s.f + 427408, savedInvStd: s.f + 427648, activation: .silu,
                 output: s.tensor(43), pool: pool)
             s.profiler?.stop(64)
         }
@@ -2080,17 +2080,17 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 784 &* s.n, channels: 240,
                 gamma: s.p + 46048, beta: s.p + 46288, runningMean: s.p + 46528, runningVar: s.p + 46768, eps: 1e-05,
-                activation: .silu, output: s.tensor(43), scratch: s.f + 424848, pool: pool)
+                activation: .silu, output: s.tensor(43), scratch: s.f + 427408, pool: pool)
             s.profiler?.stop(65)
         }
         // features.3.1.block.1 depthwise weights to the kernel layout [5][5][240]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 47008, channels: 240, kernel: 5, into: s.f + 425808)
+        WeightPrep.depthwiseWeights(s.p + 47008, channels: 240, kernel: 5, into: s.f + 428368)
         s.profiler?.stop(66)
         // features.3.1.block.1 depthwise 5x5/1, [n, 28, 28, 240] -> [n, 28, 28, 240]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(43), batch: s.n, height: 28, width: 28, channels: 240, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 28, outWidth: 28, weights: s.f + 425808, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 28, outWidth: 28, weights: s.f + 428368, bias: s.f,
             activation: .identity, output: s.tensor(44), pool: pool)
         s.profiler?.stop(67)
         // features.3.1.block.1 BatchNorm (batch statistics) + silu on [n, 28, 28, 240]
@@ -2098,7 +2098,7 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(44), pixels: 784 &* s.n, channels: 240,
                 gamma: s.p + 53008, beta: s.p + 53248, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(45), savedMean: s.f + 425328, savedInvStd: s.f + 425568,
+                activation: .silu, output: s.tensor(45), savedMean: s.f + 427888, savedInvStd: s.f + 428128,
                 runningMean: s.p + 53488, runningVar: s.p + 53728, pool: pool)
             s.profiler?.stop(68)
         }
@@ -2107,7 +2107,7 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(44), pixels: 784 &* s.n, channels: 240,
                 gamma: s.p + 53008, beta: s.p + 53248, runningMean: s.p + 53488, runningVar: s.p + 53728, eps: 1e-05,
-                activation: .silu, output: s.tensor(45), scratch: s.f + 425328, pool: pool)
+                activation: .silu, output: s.tensor(45), scratch: s.f + 427888, pool: pool)
             s.profiler?.stop(69)
         }
         // features.3.1.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 28, 28, 240]
@@ -2126,7 +2126,7 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(46), pixels: 784 &* s.n, inChannels: 240,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 40, output: s.tensor(50), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 437808, savedInvStd: s.f + 437848,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 440368, savedInvStd: s.f + 440408,
                 runningMean: s.p + 68720, runningVar: s.p + 68768, workspace: s.ws, pool: pool)
             s.profiler?.stop(72)
         }
@@ -2142,7 +2142,7 @@ public final class EfficientNetB0Training: TrainableModel {
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(50), pixels: 784 &* s.n, channels: 40, gamma: s.p + 68624,
-                beta: s.p + 68672, savedMean: s.f + 437808, savedInvStd: s.f + 437848, activation: .identity,
+                beta: s.p + 68672, savedMean: s.f + 440368, savedInvStd: s.f + 440408, activation: .identity,
                 output: s.tensor(51), pool: pool)
             s.profiler?.stop(74)
         }
@@ -2151,7 +2151,7 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(50), pixels: 784 &* s.n, channels: 40,
                 gamma: s.p + 68624, beta: s.p + 68672, runningMean: s.p + 68720, runningVar: s.p + 68768, eps: 1e-05,
-                activation: .identity, output: s.tensor(51), scratch: s.f + 437808, pool: pool)
+                activation: .identity, output: s.tensor(51), scratch: s.f + 440368, pool: pool)
             s.profiler?.stop(75)
         }
         // features.3.1 stochastic depth: keep each image's branch with probability 0.95
@@ -2179,7 +2179,7 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(52), pixels: 784 &* s.n, inChannels: 40,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 240, output: s.tensor(54), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 437888, savedInvStd: s.f + 438128,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 440448, savedInvStd: s.f + 440688,
                 runningMean: s.p + 78896, runningVar: s.p + 79136, workspace: s.ws, pool: pool)
             s.profiler?.stop(79)
         }
@@ -2195,7 +2195,7 @@ public final class EfficientNetB0Training: TrainableModel {
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(54), pixels: 784 &* s.n, channels: 240, gamma: s.p + 78416,
-                beta: s.p + 78656, savedMean: s.f + 437888, savedInvStd: s.f + 438128, activation: .silu,
+                beta: s.p + 78656, savedMean: s.f + 440448, savedInvStd: s.f + 440688, activation: .silu,
                 output: s.tensor(55), pool: pool)
             s.profiler?.stop(81)
         }
@@ -2204,17 +2204,17 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(54), pixels: 784 &* s.n, channels: 240,
                 gamma: s.p + 78416, beta: s.p + 78656, runningMean: s.p + 78896, runningVar: s.p + 79136, eps: 1e-05,
-                activation: .silu, output: s.tensor(55), scratch: s.f + 437888, pool: pool)
+                activation: .silu, output: s.tensor(55), scratch: s.f + 440448, pool: pool)
             s.profiler?.stop(82)
         }
         // features.4.0.block.1 depthwise weights to the kernel layout [3][3][240]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 79376, channels: 240, kernel: 3, into: s.f + 438848)
+        WeightPrep.depthwiseWeights(s.p + 79376, channels: 240, kernel: 3, into: s.f + 441408)
         s.profiler?.stop(83)
         // features.4.0.block.1 depthwise 3x3/2, [n, 28, 28, 240] -> [n, 14, 14, 240]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(55), batch: s.n, height: 28, width: 28, channels: 240, kernel: 3,
-            stride: 2, padTop: 1, padLeft: 1, outHeight: 14, outWidth: 14, weights: s.f + 438848, bias: s.f,
+            stride: 2, padTop: 1, padLeft: 1, outHeight: 14, outWidth: 14, weights: s.f + 441408, bias: s.f,
             activation: .identity, output: s.tensor(56), pool: pool)
         s.profiler?.stop(84)
         // features.4.0.block.1 BatchNorm (batch statistics) + silu on [n, 14, 14, 240]
@@ -2222,7 +2222,7 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(56), pixels: 196 &* s.n, channels: 240,
                 gamma: s.p + 81536, beta: s.p + 81776, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(57), savedMean: s.f + 438368, savedInvStd: s.f + 438608,
+                activation: .silu, output: s.tensor(57), savedMean: s.f + 440928, savedInvStd: s.f + 441168,
                 runningMean: s.p + 82016, runningVar: s.p + 82256, pool: pool)
             s.profiler?.stop(85)
         }
@@ -2231,7 +2231,7 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(56), pixels: 196 &* s.n, channels: 240,
                 gamma: s.p + 81536, beta: s.p + 81776, runningMean: s.p + 82016, runningVar: s.p + 82256, eps: 1e-05,
-                activation: .silu, output: s.tensor(57), scratch: s.f + 438368, pool: pool)
+                activation: .silu, output: s.tensor(57), scratch: s.f + 440928, pool: pool)
             s.profiler?.stop(86)
         }
         // features.4.0.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 14, 14, 240]
@@ -2250,7 +2250,7 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(58), pixels: 196 &* s.n, inChannels: 240,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 80, output: s.tensor(62), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 443168, savedInvStd: s.f + 443248,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 445728, savedInvStd: s.f + 445808,
                 runningMean: s.p + 106912, runningVar: s.p + 106992, workspace: s.ws, pool: pool)
             s.profiler?.stop(89)
         }
@@ -2266,7 +2266,7 @@ public final class EfficientNetB0Training: TrainableModel {
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(62), pixels: 196 &* s.n, channels: 80, gamma: s.p + 106752,
-                beta: s.p + 106832, savedMean: s.f + 443168, savedInvStd: s.f + 443248, activation: .identity,
+                beta: s.p + 106832, savedMean: s.f + 445728, savedInvStd: s.f + 445808, activation: .identity,
                 output: s.tensor(63), pool: pool)
             s.profiler?.stop(91)
         }
@@ -2275,7 +2275,7 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(62), pixels: 196 &* s.n, channels: 80,
                 gamma: s.p + 106752, beta: s.p + 106832, runningMean: s.p + 106912, runningVar: s.p + 106992,
-                eps: 1e-05, activation: .identity, output: s.tensor(63), scratch: s.f + 443168, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(63), scratch: s.f + 445728, pool: pool)
             s.profiler?.stop(92)
         }
     }
@@ -2291,7 +2291,7 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(63), pixels: 196 &* s.n, inChannels: 80,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 480, output: s.tensor(64), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 443328, savedInvStd: s.f + 443808,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 445888, savedInvStd: s.f + 446368,
                 runningMean: s.p + 146432, runningVar: s.p + 146912, workspace: s.ws, pool: pool)
             s.profiler?.stop(94)
         }
@@ -2307,7 +2307,7 @@ public final class EfficientNetB0Training: TrainableModel {
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(64), pixels: 196 &* s.n, channels: 480, gamma: s.p + 145472,
-                beta: s.p + 145952, savedMean: s.f + 443328, savedInvStd: s.f + 443808, activation: .silu,
+                beta: s.p + 145952, savedMean: s.f + 445888, savedInvStd: s.f + 446368, activation: .silu,
                 output: s.tensor(65), pool: pool)
             s.profiler?.stop(96)
         }
@@ -2316,17 +2316,17 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 145472, beta: s.p + 145952, runningMean: s.p + 146432, runningVar: s.p + 146912,
-                eps: 1e-05, activation: .silu, output: s.tensor(65), scratch: s.f + 443328, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(65), scratch: s.f + 445888, pool: pool)
             s.profiler?.stop(97)
         }
         // features.4.1.block.1 depthwise weights to the kernel layout [3][3][480]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 147392, channels: 480, kernel: 3, into: s.f + 445248)
+        WeightPrep.depthwiseWeights(s.p + 147392, channels: 480, kernel: 3, into: s.f + 447808)
         s.profiler?.stop(98)
         // features.4.1.block.1 depthwise 3x3/1, [n, 14, 14, 480] -> [n, 14, 14, 480]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(65), batch: s.n, height: 14, width: 14, channels: 480, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 14, outWidth: 14, weights: s.f + 445248, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 14, outWidth: 14, weights: s.f + 447808, bias: s.f,
             activation: .identity, output: s.tensor(66), pool: pool)
         s.profiler?.stop(99)
         // features.4.1.block.1 BatchNorm (batch statistics) + silu on [n, 14, 14, 480]
@@ -2334,7 +2334,7 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(66), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 151712, beta: s.p + 152192, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(67), savedMean: s.f + 444288, savedInvStd: s.f + 444768,
+                activation: .silu, output: s.tensor(67), savedMean: s.f + 446848, savedInvStd: s.f + 447328,
                 runningMean: s.p + 152672, runningVar: s.p + 153152, pool: pool)
             s.profiler?.stop(100)
         }
@@ -2343,7 +2343,7 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(66), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 151712, beta: s.p + 152192, runningMean: s.p + 152672, runningVar: s.p + 153152,
-                eps: 1e-05, activation: .silu, output: s.tensor(67), scratch: s.f + 444288, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(67), scratch: s.f + 446848, pool: pool)
             s.profiler?.stop(101)
         }
         // features.4.1.block.2 squeeze-excitation 480 -> 20 -> 480 on [n, 14, 14, 480]
@@ -2362,7 +2362,7 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(68), pixels: 196 &* s.n, inChannels: 480,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 80, output: s.tensor(72), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 453888, savedInvStd: s.f + 453968,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 456448, savedInvStd: s.f + 456528,
                 runningMean: s.p + 211904, runningVar: s.p + 211984, workspace: s.ws, pool: pool)
             s.profiler?.stop(104)
         }
@@ -2378,7 +2378,7 @@ public final class EfficientNetB0Training: TrainableModel {
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(72), pixels: 196 &* s.n, channels: 80, gamma: s.p + 211744,
-                beta: s.p + 211824, savedMean: s.f + 453888, savedInvStd: s.f + 453968, activation: .identity,
+                beta: s.p + 211824, savedMean: s.f + 456448, savedInvStd: s.f + 456528, activation: .identity,
                 output: s.tensor(73), pool: pool)
             s.profiler?.stop(106)
         }
@@ -2387,7 +2387,7 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(72), pixels: 196 &* s.n, channels: 80,
                 gamma: s.p + 211744, beta: s.p + 211824, runningMean: s.p + 211904, runningVar: s.p + 211984,
-                eps: 1e-05, activation: .identity, output: s.tensor(73), scratch: s.f + 453888, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(73), scratch: s.f + 456448, pool: pool)
             s.profiler?.stop(107)
         }
         // features.4.1 stochastic depth: keep each image's branch with probability 0.925
@@ -2416,7 +2416,7 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(74), pixels: 196 &* s.n, inChannels: 80,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 480, output: s.tensor(76), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 454048, savedInvStd: s.f + 454528,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 456608, savedInvStd: s.f + 457088,
                 runningMean: s.p + 251424, runningVar: s.p + 251904, workspace: s.ws, pool: pool)
             s.profiler?.stop(111)
         }
@@ -2432,7 +2432,7 @@ public final class EfficientNetB0Training: TrainableModel {
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(76), pixels: 196 &* s.n, channels: 480, gamma: s.p + 250464,
-                beta: s.p + 250944, savedMean: s.f + 454048, savedInvStd: s.f + 454528, activation: .silu,
+                beta: s.p + 250944, savedMean: s.f + 456608, savedInvStd: s.f + 457088, activation: .silu,
                 output: s.tensor(77), pool: pool)
             s.profiler?.stop(113)
         }
@@ -2441,17 +2441,17 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(76), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 250464, beta: s.p + 250944, runningMean: s.p + 251424, runningVar: s.p + 251904,
-                eps: 1e-05, activation: .silu, output: s.tensor(77), scratch: s.f + 454048, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(77), scratch: s.f + 456608, pool: pool)
             s.profiler?.stop(114)
         }
         // features.4.2.block.1 depthwise weights to the kernel layout [3][3][480]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 252384, channels: 480, kernel: 3, into: s.f + 455968)
+        WeightPrep.depthwiseWeights(s.p + 252384, channels: 480, kernel: 3, into: s.f + 458528)
         s.profiler?.stop(115)
         // features.4.2.block.1 depthwise 3x3/1, [n, 14, 14, 480] -> [n, 14, 14, 480]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(77), batch: s.n, height: 14, width: 14, channels: 480, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 14, outWidth: 14, weights: s.f + 455968, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 14, outWidth: 14, weights: s.f + 458528, bias: s.f,
             activation: .identity, output: s.tensor(78), pool: pool)
         s.profiler?.stop(116)
         // features.4.2.block.1 BatchNorm (batch statistics) + silu on [n, 14, 14, 480]
@@ -2459,7 +2459,7 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(78), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 256704, beta: s.p + 257184, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(79), savedMean: s.f + 455008, savedInvStd: s.f + 455488,
+                activation: .silu, output: s.tensor(79), savedMean: s.f + 457568, savedInvStd: s.f + 458048,
                 runningMean: s.p + 257664, runningVar: s.p + 258144, pool: pool)
             s.profiler?.stop(117)
         }
@@ -2468,7 +2468,7 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(78), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 256704, beta: s.p + 257184, runningMean: s.p + 257664, runningVar: s.p + 258144,
-                eps: 1e-05, activation: .silu, output: s.tensor(79), scratch: s.f + 455008, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(79), scratch: s.f + 457568, pool: pool)
             s.profiler?.stop(118)
         }
         // features.4.2.block.2 squeeze-excitation 480 -> 20 -> 480 on [n, 14, 14, 480]
@@ -2487,7 +2487,7 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(80), pixels: 196 &* s.n, inChannels: 480,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 80, output: s.tensor(84), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 464608, savedInvStd: s.f + 464688,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 467168, savedInvStd: s.f + 467248,
                 runningMean: s.p + 316896, runningVar: s.p + 316976, workspace: s.ws, pool: pool)
             s.profiler?.stop(121)
         }
@@ -2503,7 +2503,7 @@ public final class EfficientNetB0Training: TrainableModel {
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(84), pixels: 196 &* s.n, channels: 80, gamma: s.p + 316736,
-                beta: s.p + 316816, savedMean: s.f + 464608, savedInvStd: s.f + 464688, activation: .identity,
+                beta: s.p + 316816, savedMean: s.f + 467168, savedInvStd: s.f + 467248, activation: .identity,
                 output: s.tensor(85), pool: pool)
             s.profiler?.stop(123)
         }
@@ -2512,7 +2512,7 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(84), pixels: 196 &* s.n, channels: 80,
                 gamma: s.p + 316736, beta: s.p + 316816, runningMean: s.p + 316896, runningVar: s.p + 316976,
-                eps: 1e-05, activation: .identity, output: s.tensor(85), scratch: s.f + 464608, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(85), scratch: s.f + 467168, pool: pool)
             s.profiler?.stop(124)
         }
         // features.4.2 stochastic depth: keep each image's branch with probability 0.9125
@@ -2541,7 +2541,7 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(86), pixels: 196 &* s.n, inChannels: 80,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 480, output: s.tensor(88), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 464768, savedInvStd: s.f + 465248,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 467328, savedInvStd: s.f + 467808,
                 runningMean: s.p + 356416, runningVar: s.p + 356896, workspace: s.ws, pool: pool)
             s.profiler?.stop(128)
         }
@@ -2557,7 +2557,7 @@ public final class EfficientNetB0Training: TrainableModel {
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(88), pixels: 196 &* s.n, channels: 480, gamma: s.p + 355456,
-                beta: s.p + 355936, savedMean: s.f + 464768, savedInvStd: s.f + 465248, activation: .silu,
+                beta: s.p + 355936, savedMean: s.f + 467328, savedInvStd: s.f + 467808, activation: .silu,
                 output: s.tensor(89), pool: pool)
             s.profiler?.stop(130)
         }
@@ -2566,17 +2566,17 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 355456, beta: s.p + 355936, runningMean: s.p + 356416, runningVar: s.p + 356896,
-                eps: 1e-05, activation: .silu, output: s.tensor(89), scratch: s.f + 464768, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(89), scratch: s.f + 467328, pool: pool)
             s.profiler?.stop(131)
         }
         // features.5.0.block.1 depthwise weights to the kernel layout [5][5][480]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 357376, channels: 480, kernel: 5, into: s.f + 466688)
+        WeightPrep.depthwiseWeights(s.p + 357376, channels: 480, kernel: 5, into: s.f + 469248)
         s.profiler?.stop(132)
         // features.5.0.block.1 depthwise 5x5/1, [n, 14, 14, 480] -> [n, 14, 14, 480]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(89), batch: s.n, height: 14, width: 14, channels: 480, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14, weights: s.f + 466688, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14, weights: s.f + 469248, bias: s.f,
             activation: .identity, output: s.tensor(90), pool: pool)
         s.profiler?.stop(133)
         // features.5.0.block.1 BatchNorm (batch statistics) + silu on [n, 14, 14, 480]
@@ -2584,7 +2584,7 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(90), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 369376, beta: s.p + 369856, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(91), savedMean: s.f + 465728, savedInvStd: s.f + 466208,
+                activation: .silu, output: s.tensor(91), savedMean: s.f + 468288, savedInvStd: s.f + 468768,
                 runningMean: s.p + 370336, runningVar: s.p + 370816, pool: pool)
             s.profiler?.stop(134)
         }
@@ -2593,7 +2593,7 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(90), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 369376, beta: s.p + 369856, runningMean: s.p + 370336, runningVar: s.p + 370816,
-                eps: 1e-05, activation: .silu, output: s.tensor(91), scratch: s.f + 465728, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(91), scratch: s.f + 468288, pool: pool)
             s.profiler?.stop(135)
         }
         // features.5.0.block.2 squeeze-excitation 480 -> 20 -> 480 on [n, 14, 14, 480]
@@ -2612,7 +2612,7 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(92), pixels: 196 &* s.n, inChannels: 480,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 112, output: s.tensor(96), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 490688, savedInvStd: s.f + 490800,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 493248, savedInvStd: s.f + 493360,
                 runningMean: s.p + 444992, runningVar: s.p + 445104, workspace: s.ws, pool: pool)
             s.profiler?.stop(138)
         }
@@ -2628,7 +2628,7 @@ public final class EfficientNetB0Training: TrainableModel {
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(96), pixels: 196 &* s.n, channels: 112, gamma: s.p + 444768,
-                beta: s.p + 444880, savedMean: s.f + 490688, savedInvStd: s.f + 490800, activation: .identity,
+                beta: s.p + 444880, savedMean: s.f + 493248, savedInvStd: s.f + 493360, activation: .identity,
                 output: s.tensor(97), pool: pool)
             s.profiler?.stop(140)
         }
@@ -2637,7 +2637,7 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(96), pixels: 196 &* s.n, channels: 112,
                 gamma: s.p + 444768, beta: s.p + 444880, runningMean: s.p + 444992, runningVar: s.p + 445104,
-                eps: 1e-05, activation: .identity, output: s.tensor(97), scratch: s.f + 490688, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(97), scratch: s.f + 493248, pool: pool)
             s.profiler?.stop(141)
         }
     }
@@ -2653,7 +2653,7 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(97), pixels: 196 &* s.n, inChannels: 112,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 672, output: s.tensor(98), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 490912, savedInvStd: s.f + 491584,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 493472, savedInvStd: s.f + 494144,
                 runningMean: s.p + 521824, runningVar: s.p + 522496, workspace: s.ws, pool: pool)
             s.profiler?.stop(143)
         }
@@ -2669,7 +2669,7 @@ public final class EfficientNetB0Training: TrainableModel {
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(98), pixels: 196 &* s.n, channels: 672, gamma: s.p + 520480,
-                beta: s.p + 521152, savedMean: s.f + 490912, savedInvStd: s.f + 491584, activation: .silu,
+                beta: s.p + 521152, savedMean: s.f + 493472, savedInvStd: s.f + 494144, activation: .silu,
                 output: s.tensor(99), pool: pool)
             s.profiler?.stop(145)
         }
@@ -2678,17 +2678,17 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(98), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 520480, beta: s.p + 521152, runningMean: s.p + 521824, runningVar: s.p + 522496,
-                eps: 1e-05, activation: .silu, output: s.tensor(99), scratch: s.f + 490912, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(99), scratch: s.f + 493472, pool: pool)
             s.profiler?.stop(146)
         }
         // features.5.1.block.1 depthwise weights to the kernel layout [5][5][672]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 523168, channels: 672, kernel: 5, into: s.f + 493600)
+        WeightPrep.depthwiseWeights(s.p + 523168, channels: 672, kernel: 5, into: s.f + 496160)
         s.profiler?.stop(147)
         // features.5.1.block.1 depthwise 5x5/1, [n, 14, 14, 672] -> [n, 14, 14, 672]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(99), batch: s.n, height: 14, width: 14, channels: 672, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14, weights: s.f + 493600, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14, weights: s.f + 496160, bias: s.f,
             activation: .identity, output: s.tensor(100), pool: pool)
         s.profiler?.stop(148)
         // features.5.1.block.1 BatchNorm (batch statistics) + silu on [n, 14, 14, 672]
@@ -2696,7 +2696,7 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(100), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 539968, beta: s.p + 540640, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(101), savedMean: s.f + 492256, savedInvStd: s.f + 492928,
+                activation: .silu, output: s.tensor(101), savedMean: s.f + 494816, savedInvStd: s.f + 495488,
                 runningMean: s.p + 541312, runningVar: s.p + 541984, pool: pool)
             s.profiler?.stop(149)
         }
@@ -2705,7 +2705,7 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(100), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 539968, beta: s.p + 540640, runningMean: s.p + 541312, runningVar: s.p + 541984,
-                eps: 1e-05, activation: .silu, output: s.tensor(101), scratch: s.f + 492256, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(101), scratch: s.f + 494816, pool: pool)
             s.profiler?.stop(150)
         }
         // features.5.1.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 14, 14, 672]
@@ -2724,7 +2724,7 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(102), pixels: 196 &* s.n, inChannels: 672,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 112, output: s.tensor(106), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 527200, savedInvStd: s.f + 527312,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 529760, savedInvStd: s.f + 529872,
                 runningMean: s.p + 656480, runningVar: s.p + 656592, workspace: s.ws, pool: pool)
             s.profiler?.stop(153)
         }
@@ -2740,7 +2740,7 @@ public final class EfficientNetB0Training: TrainableModel {
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(106), pixels: 196 &* s.n, channels: 112,
-                gamma: s.p + 656256, beta: s.p + 656368, savedMean: s.f + 527200, savedInvStd: s.f + 527312,
+                gamma: s.p + 656256, beta: s.p + 656368, savedMean: s.f + 529760, savedInvStd: s.f + 529872,
                 activation: .identity, output: s.tensor(107), pool: pool)
             s.profiler?.stop(155)
         }
@@ -2749,7 +2749,7 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(106), pixels: 196 &* s.n, channels: 112,
                 gamma: s.p + 656256, beta: s.p + 656368, runningMean: s.p + 656480, runningVar: s.p + 656592,
-                eps: 1e-05, activation: .identity, output: s.tensor(107), scratch: s.f + 527200, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(107), scratch: s.f + 529760, pool: pool)
             s.profiler?.stop(156)
         }
         // features.5.1 stochastic depth: keep each image's branch with probability 0.8875
@@ -2777,7 +2777,7 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(108), pixels: 196 &* s.n, inChannels: 112,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 672, output: s.tensor(110), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 527424, savedInvStd: s.f + 528096,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 529984, savedInvStd: s.f + 530656,
                 runningMean: s.p + 733312, runningVar: s.p + 733984, workspace: s.ws, pool: pool)
             s.profiler?.stop(160)
         }
@@ -2793,7 +2793,7 @@ public final class EfficientNetB0Training: TrainableModel {
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(110), pixels: 196 &* s.n, channels: 672,
-                gamma: s.p + 731968, beta: s.p + 732640, savedMean: s.f + 527424, savedInvStd: s.f + 528096,
+                gamma: s.p + 731968, beta: s.p + 732640, savedMean: s.f + 529984, savedInvStd: s.f + 530656,
                 activation: .silu, output: s.tensor(111), pool: pool)
             s.profiler?.stop(162)
         }
@@ -2802,17 +2802,17 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(110), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 731968, beta: s.p + 732640, runningMean: s.p + 733312, runningVar: s.p + 733984,
-                eps: 1e-05, activation: .silu, output: s.tensor(111), scratch: s.f + 527424, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(111), scratch: s.f + 529984, pool: pool)
             s.profiler?.stop(163)
         }
         // features.5.2.block.1 depthwise weights to the kernel layout [5][5][672]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 734656, channels: 672, kernel: 5, into: s.f + 530112)
+        WeightPrep.depthwiseWeights(s.p + 734656, channels: 672, kernel: 5, into: s.f + 532672)
         s.profiler?.stop(164)
         // features.5.2.block.1 depthwise 5x5/1, [n, 14, 14, 672] -> [n, 14, 14, 672]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(111), batch: s.n, height: 14, width: 14, channels: 672, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14, weights: s.f + 530112, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14, weights: s.f + 532672, bias: s.f,
             activation: .identity, output: s.tensor(112), pool: pool)
         s.profiler?.stop(165)
         // features.5.2.block.1 BatchNorm (batch statistics) + silu on [n, 14, 14, 672]
@@ -2820,7 +2820,7 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(112), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 751456, beta: s.p + 752128, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(113), savedMean: s.f + 528768, savedInvStd: s.f + 529440,
+                activation: .silu, output: s.tensor(113), savedMean: s.f + 531328, savedInvStd: s.f + 532000,
                 runningMean: s.p + 752800, runningVar: s.p + 753472, pool: pool)
             s.profiler?.stop(166)
         }
@@ -2829,7 +2829,7 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(112), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 751456, beta: s.p + 752128, runningMean: s.p + 752800, runningVar: s.p + 753472,
-                eps: 1e-05, activation: .silu, output: s.tensor(113), scratch: s.f + 528768, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(113), scratch: s.f + 531328, pool: pool)
             s.profiler?.stop(167)
         }
         // features.5.2.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 14, 14, 672]
@@ -2848,7 +2848,7 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(114), pixels: 196 &* s.n, inChannels: 672,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 112, output: s.tensor(118), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 563712, savedInvStd: s.f + 563824,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 566272, savedInvStd: s.f + 566384,
                 runningMean: s.p + 867968, runningVar: s.p + 868080, workspace: s.ws, pool: pool)
             s.profiler?.stop(170)
         }
@@ -2864,7 +2864,7 @@ public final class EfficientNetB0Training: TrainableModel {
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(118), pixels: 196 &* s.n, channels: 112,
-                gamma: s.p + 867744, beta: s.p + 867856, savedMean: s.f + 563712, savedInvStd: s.f + 563824,
+                gamma: s.p + 867744, beta: s.p + 867856, savedMean: s.f + 566272, savedInvStd: s.f + 566384,
                 activation: .identity, output: s.tensor(119), pool: pool)
             s.profiler?.stop(172)
         }
@@ -2873,7 +2873,7 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(118), pixels: 196 &* s.n, channels: 112,
                 gamma: s.p + 867744, beta: s.p + 867856, runningMean: s.p + 867968, runningVar: s.p + 868080,
-                eps: 1e-05, activation: .identity, output: s.tensor(119), scratch: s.f + 563712, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(119), scratch: s.f + 566272, pool: pool)
             s.profiler?.stop(173)
         }
         // features.5.2 stochastic depth: keep each image's branch with probability 0.875
@@ -2901,7 +2901,7 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(120), pixels: 196 &* s.n, inChannels: 112,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 672, output: s.tensor(122), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 563936, savedInvStd: s.f + 564608,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 566496, savedInvStd: s.f + 567168,
                 runningMean: s.p + 944800, runningVar: s.p + 945472, workspace: s.ws, pool: pool)
             s.profiler?.stop(177)
         }
@@ -2917,7 +2917,7 @@ public final class EfficientNetB0Training: TrainableModel {
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(122), pixels: 196 &* s.n, channels: 672,
-                gamma: s.p + 943456, beta: s.p + 944128, savedMean: s.f + 563936, savedInvStd: s.f + 564608,
+                gamma: s.p + 943456, beta: s.p + 944128, savedMean: s.f + 566496, savedInvStd: s.f + 567168,
                 activation: .silu, output: s.tensor(123), pool: pool)
             s.profiler?.stop(179)
         }
@@ -2926,17 +2926,17 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(122), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 943456, beta: s.p + 944128, runningMean: s.p + 944800, runningVar: s.p + 945472,
-                eps: 1e-05, activation: .silu, output: s.tensor(123), scratch: s.f + 563936, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(123), scratch: s.f + 566496, pool: pool)
             s.profiler?.stop(180)
         }
         // features.6.0.block.1 depthwise weights to the kernel layout [5][5][672]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 946144, channels: 672, kernel: 5, into: s.f + 566624)
+        WeightPrep.depthwiseWeights(s.p + 946144, channels: 672, kernel: 5, into: s.f + 569184)
         s.profiler?.stop(181)
         // features.6.0.block.1 depthwise 5x5/2, [n, 14, 14, 672] -> [n, 7, 7, 672]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(123), batch: s.n, height: 14, width: 14, channels: 672, kernel: 5,
-            stride: 2, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7, weights: s.f + 566624, bias: s.f,
+            stride: 2, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7, weights: s.f + 569184, bias: s.f,
             activation: .identity, output: s.tensor(124), pool: pool)
         s.profiler?.stop(182)
         // features.6.0.block.1 BatchNorm (batch statistics) + silu on [n, 7, 7, 672]
@@ -2944,7 +2944,7 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(124), pixels: 49 &* s.n, channels: 672,
                 gamma: s.p + 962944, beta: s.p + 963616, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(125), savedMean: s.f + 565280, savedInvStd: s.f + 565952,
+                activation: .silu, output: s.tensor(125), savedMean: s.f + 567840, savedInvStd: s.f + 568512,
                 runningMean: s.p + 964288, runningVar: s.p + 964960, pool: pool)
             s.profiler?.stop(183)
         }
@@ -2953,7 +2953,7 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(124), pixels: 49 &* s.n, channels: 672,
                 gamma: s.p + 962944, beta: s.p + 963616, runningMean: s.p + 964288, runningVar: s.p + 964960,
-                eps: 1e-05, activation: .silu, output: s.tensor(125), scratch: s.f + 565280, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(125), scratch: s.f + 567840, pool: pool)
             s.profiler?.stop(184)
         }
         // features.6.0.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 7, 7, 672]
@@ -2972,7 +2972,7 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(126), pixels: 49 &* s.n, inChannels: 672,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 192, output: s.tensor(130), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 600224, savedInvStd: s.f + 600416,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 602784, savedInvStd: s.f + 602976,
                 runningMean: s.p + 1133376, runningVar: s.p + 1133568, workspace: s.ws, pool: pool)
             s.profiler?.stop(187)
         }
@@ -2988,7 +2988,7 @@ public final class EfficientNetB0Training: TrainableModel {
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(130), pixels: 49 &* s.n, channels: 192,
-                gamma: s.p + 1132992, beta: s.p + 1133184, savedMean: s.f + 600224, savedInvStd: s.f + 600416,
+                gamma: s.p + 1132992, beta: s.p + 1133184, savedMean: s.f + 602784, savedInvStd: s.f + 602976,
                 activation: .identity, output: s.tensor(131), pool: pool)
             s.profiler?.stop(189)
         }
@@ -2997,7 +2997,7 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(130), pixels: 49 &* s.n, channels: 192,
                 gamma: s.p + 1132992, beta: s.p + 1133184, runningMean: s.p + 1133376, runningVar: s.p + 1133568,
-                eps: 1e-05, activation: .identity, output: s.tensor(131), scratch: s.f + 600224, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(131), scratch: s.f + 602784, pool: pool)
             s.profiler?.stop(190)
         }
     }
@@ -3013,7 +3013,7 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(131), pixels: 49 &* s.n, inChannels: 192,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 1152, output: s.tensor(132), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 600608, savedInvStd: s.f + 601760,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 603168, savedInvStd: s.f + 604320,
                 runningMean: s.p + 1357248, runningVar: s.p + 1358400, workspace: s.ws, pool: pool)
             s.profiler?.stop(192)
         }
@@ -3029,7 +3029,7 @@ public final class EfficientNetB0Training: TrainableModel {
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(132), pixels: 49 &* s.n, channels: 1152,
-                gamma: s.p + 1354944, beta: s.p + 1356096, savedMean: s.f + 600608, savedInvStd: s.f + 601760,
+                gamma: s.p + 1354944, beta: s.p + 1356096, savedMean: s.f + 603168, savedInvStd: s.f + 604320,
                 activation: .silu, output: s.tensor(133), pool: pool)
             s.profiler?.stop(194)
         }
@@ -3038,17 +3038,17 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(132), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1354944, beta: s.p + 1356096, runningMean: s.p + 1357248, runningVar: s.p + 1358400,
-                eps: 1e-05, activation: .silu, output: s.tensor(133), scratch: s.f + 600608, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(133), scratch: s.f + 603168, pool: pool)
             s.profiler?.stop(195)
         }
         // features.6.1.block.1 depthwise weights to the kernel layout [5][5][1152]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 1359552, channels: 1152, kernel: 5, into: s.f + 605216)
+        WeightPrep.depthwiseWeights(s.p + 1359552, channels: 1152, kernel: 5, into: s.f + 607776)
         s.profiler?.stop(196)
         // features.6.1.block.1 depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(133), batch: s.n, height: 7, width: 7, channels: 1152, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7, weights: s.f + 605216, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7, weights: s.f + 607776, bias: s.f,
             activation: .identity, output: s.tensor(134), pool: pool)
         s.profiler?.stop(197)
         // features.6.1.block.1 BatchNorm (batch statistics) + silu on [n, 7, 7, 1152]
@@ -3056,7 +3056,7 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(134), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1388352, beta: s.p + 1389504, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(135), savedMean: s.f + 602912, savedInvStd: s.f + 604064,
+                activation: .silu, output: s.tensor(135), savedMean: s.f + 605472, savedInvStd: s.f + 606624,
                 runningMean: s.p + 1390656, runningVar: s.p + 1391808, pool: pool)
             s.profiler?.stop(198)
         }
@@ -3065,7 +3065,7 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(134), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1388352, beta: s.p + 1389504, runningMean: s.p + 1390656, runningVar: s.p + 1391808,
-                eps: 1e-05, activation: .silu, output: s.tensor(135), scratch: s.f + 602912, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(135), scratch: s.f + 605472, pool: pool)
             s.profiler?.stop(199)
         }
         // features.6.1.block.2 squeeze-excitation 1152 -> 48 -> 1152 on [n, 7, 7, 1152]
@@ -3084,7 +3084,7 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(136), pixels: 49 &* s.n, inChannels: 1152,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 192, output: s.tensor(140), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 662816, savedInvStd: s.f + 663008,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 665376, savedInvStd: s.f + 665568,
                 runningMean: s.p + 1726320, runningVar: s.p + 1726512, workspace: s.ws, pool: pool)
             s.profiler?.stop(202)
         }
@@ -3100,7 +3100,7 @@ public final class EfficientNetB0Training: TrainableModel {
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(140), pixels: 49 &* s.n, channels: 192,
-                gamma: s.p + 1725936, beta: s.p + 1726128, savedMean: s.f + 662816, savedInvStd: s.f + 663008,
+                gamma: s.p + 1725936, beta: s.p + 1726128, savedMean: s.f + 665376, savedInvStd: s.f + 665568,
                 activation: .identity, output: s.tensor(141), pool: pool)
             s.profiler?.stop(204)
         }
@@ -3109,7 +3109,7 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(140), pixels: 49 &* s.n, channels: 192,
                 gamma: s.p + 1725936, beta: s.p + 1726128, runningMean: s.p + 1726320, runningVar: s.p + 1726512,
-                eps: 1e-05, activation: .identity, output: s.tensor(141), scratch: s.f + 662816, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(141), scratch: s.f + 665376, pool: pool)
             s.profiler?.stop(205)
         }
         // features.6.1 stochastic depth: keep each image's branch with probability 0.85
@@ -3138,7 +3138,7 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(142), pixels: 49 &* s.n, inChannels: 192,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 1152, output: s.tensor(144), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 663200, savedInvStd: s.f + 664352,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 665760, savedInvStd: s.f + 666912,
                 runningMean: s.p + 1950192, runningVar: s.p + 1951344, workspace: s.ws, pool: pool)
             s.profiler?.stop(209)
         }
@@ -3154,7 +3154,7 @@ public final class EfficientNetB0Training: TrainableModel {
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(144), pixels: 49 &* s.n, channels: 1152,
-                gamma: s.p + 1947888, beta: s.p + 1949040, savedMean: s.f + 663200, savedInvStd: s.f + 664352,
+                gamma: s.p + 1947888, beta: s.p + 1949040, savedMean: s.f + 665760, savedInvStd: s.f + 666912,
                 activation: .silu, output: s.tensor(145), pool: pool)
             s.profiler?.stop(211)
         }
@@ -3163,17 +3163,17 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(144), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1947888, beta: s.p + 1949040, runningMean: s.p + 1950192, runningVar: s.p + 1951344,
-                eps: 1e-05, activation: .silu, output: s.tensor(145), scratch: s.f + 663200, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(145), scratch: s.f + 665760, pool: pool)
             s.profiler?.stop(212)
         }
         // features.6.2.block.1 depthwise weights to the kernel layout [5][5][1152]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 1952496, channels: 1152, kernel: 5, into: s.f + 667808)
+        WeightPrep.depthwiseWeights(s.p + 1952496, channels: 1152, kernel: 5, into: s.f + 670368)
         s.profiler?.stop(213)
         // features.6.2.block.1 depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(145), batch: s.n, height: 7, width: 7, channels: 1152, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7, weights: s.f + 667808, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7, weights: s.f + 670368, bias: s.f,
             activation: .identity, output: s.tensor(146), pool: pool)
         s.profiler?.stop(214)
         // features.6.2.block.1 BatchNorm (batch statistics) + silu on [n, 7, 7, 1152]
@@ -3181,7 +3181,7 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(146), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1981296, beta: s.p + 1982448, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(147), savedMean: s.f + 665504, savedInvStd: s.f + 666656,
+                activation: .silu, output: s.tensor(147), savedMean: s.f + 668064, savedInvStd: s.f + 669216,
                 runningMean: s.p + 1983600, runningVar: s.p + 1984752, pool: pool)
             s.profiler?.stop(215)
         }
@@ -3190,7 +3190,7 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(146), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1981296, beta: s.p + 1982448, runningMean: s.p + 1983600, runningVar: s.p + 1984752,
-                eps: 1e-05, activation: .silu, output: s.tensor(147), scratch: s.f + 665504, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(147), scratch: s.f + 668064, pool: pool)
             s.profiler?.stop(216)
         }
         // features.6.2.block.2 squeeze-excitation 1152 -> 48 -> 1152 on [n, 7, 7, 1152]
@@ -3209,7 +3209,7 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(148), pixels: 49 &* s.n, inChannels: 1152,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 192, output: s.tensor(152), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 725408, savedInvStd: s.f + 725600,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 727968, savedInvStd: s.f + 728160,
                 runningMean: s.p + 2319264, runningVar: s.p + 2319456, workspace: s.ws, pool: pool)
             s.profiler?.stop(219)
         }
@@ -3225,7 +3225,7 @@ public final class EfficientNetB0Training: TrainableModel {
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(152), pixels: 49 &* s.n, channels: 192,
-                gamma: s.p + 2318880, beta: s.p + 2319072, savedMean: s.f + 725408, savedInvStd: s.f + 725600,
+                gamma: s.p + 2318880, beta: s.p + 2319072, savedMean: s.f + 727968, savedInvStd: s.f + 728160,
                 activation: .identity, output: s.tensor(153), pool: pool)
             s.profiler?.stop(221)
         }
@@ -3234,7 +3234,7 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(152), pixels: 49 &* s.n, channels: 192,
                 gamma: s.p + 2318880, beta: s.p + 2319072, runningMean: s.p + 2319264, runningVar: s.p + 2319456,
-                eps: 1e-05, activation: .identity, output: s.tensor(153), scratch: s.f + 725408, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(153), scratch: s.f + 727968, pool: pool)
             s.profiler?.stop(222)
         }
         // features.6.2 stochastic depth: keep each image's branch with probability 0.8375
@@ -3262,7 +3262,7 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(154), pixels: 49 &* s.n, inChannels: 192,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 1152, output: s.tensor(156), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 725792, savedInvStd: s.f + 726944,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 728352, savedInvStd: s.f + 729504,
                 runningMean: s.p + 2543136, runningVar: s.p + 2544288, workspace: s.ws, pool: pool)
             s.profiler?.stop(226)
         }
@@ -3278,7 +3278,7 @@ public final class EfficientNetB0Training: TrainableModel {
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(156), pixels: 49 &* s.n, channels: 1152,
-                gamma: s.p + 2540832, beta: s.p + 2541984, savedMean: s.f + 725792, savedInvStd: s.f + 726944,
+                gamma: s.p + 2540832, beta: s.p + 2541984, savedMean: s.f + 728352, savedInvStd: s.f + 729504,
                 activation: .silu, output: s.tensor(157), pool: pool)
             s.profiler?.stop(228)
         }
@@ -3287,17 +3287,17 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(156), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 2540832, beta: s.p + 2541984, runningMean: s.p + 2543136, runningVar: s.p + 2544288,
-                eps: 1e-05, activation: .silu, output: s.tensor(157), scratch: s.f + 725792, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(157), scratch: s.f + 728352, pool: pool)
             s.profiler?.stop(229)
         }
         // features.6.3.block.1 depthwise weights to the kernel layout [5][5][1152]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 2545440, channels: 1152, kernel: 5, into: s.f + 730400)
+        WeightPrep.depthwiseWeights(s.p + 2545440, channels: 1152, kernel: 5, into: s.f + 732960)
         s.profiler?.stop(230)
         // features.6.3.block.1 depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(157), batch: s.n, height: 7, width: 7, channels: 1152, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7, weights: s.f + 730400, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7, weights: s.f + 732960, bias: s.f,
             activation: .identity, output: s.tensor(158), pool: pool)
         s.profiler?.stop(231)
         // features.6.3.block.1 BatchNorm (batch statistics) + silu on [n, 7, 7, 1152]
@@ -3305,7 +3305,7 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(158), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 2574240, beta: s.p + 2575392, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(159), savedMean: s.f + 728096, savedInvStd: s.f + 729248,
+                activation: .silu, output: s.tensor(159), savedMean: s.f + 730656, savedInvStd: s.f + 731808,
                 runningMean: s.p + 2576544, runningVar: s.p + 2577696, pool: pool)
             s.profiler?.stop(232)
         }
@@ -3314,7 +3314,7 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(158), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 2574240, beta: s.p + 2575392, runningMean: s.p + 2576544, runningVar: s.p + 2577696,
-                eps: 1e-05, activation: .silu, output: s.tensor(159), scratch: s.f + 728096, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(159), scratch: s.f + 730656, pool: pool)
             s.profiler?.stop(233)
         }
         // features.6.3.block.2 squeeze-excitation 1152 -> 48 -> 1152 on [n, 7, 7, 1152]
@@ -3333,7 +3333,7 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(160), pixels: 49 &* s.n, inChannels: 1152,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 192, output: s.tensor(164), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 788000, savedInvStd: s.f + 788192,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 790560, savedInvStd: s.f + 790752,
                 runningMean: s.p + 2912208, runningVar: s.p + 2912400, workspace: s.ws, pool: pool)
             s.profiler?.stop(236)
         }
@@ -3349,7 +3349,7 @@ public final class EfficientNetB0Training: TrainableModel {
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(164), pixels: 49 &* s.n, channels: 192,
-                gamma: s.p + 2911824, beta: s.p + 2912016, savedMean: s.f + 788000, savedInvStd: s.f + 788192,
+                gamma: s.p + 2911824, beta: s.p + 2912016, savedMean: s.f + 790560, savedInvStd: s.f + 790752,
                 activation: .identity, output: s.tensor(165), pool: pool)
             s.profiler?.stop(238)
         }
@@ -3358,7 +3358,7 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(164), pixels: 49 &* s.n, channels: 192,
                 gamma: s.p + 2911824, beta: s.p + 2912016, runningMean: s.p + 2912208, runningVar: s.p + 2912400,
-                eps: 1e-05, activation: .identity, output: s.tensor(165), scratch: s.f + 788000, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(165), scratch: s.f + 790560, pool: pool)
             s.profiler?.stop(239)
         }
         // features.6.3 stochastic depth: keep each image's branch with probability 0.825
@@ -3387,7 +3387,7 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(166), pixels: 49 &* s.n, inChannels: 192,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 1152, output: s.tensor(168), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 788384, savedInvStd: s.f + 789536,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 790944, savedInvStd: s.f + 792096,
                 runningMean: s.p + 3136080, runningVar: s.p + 3137232, workspace: s.ws, pool: pool)
             s.profiler?.stop(243)
         }
@@ -3403,7 +3403,7 @@ public final class EfficientNetB0Training: TrainableModel {
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(168), pixels: 49 &* s.n, channels: 1152,
-                gamma: s.p + 3133776, beta: s.p + 3134928, savedMean: s.f + 788384, savedInvStd: s.f + 789536,
+                gamma: s.p + 3133776, beta: s.p + 3134928, savedMean: s.f + 790944, savedInvStd: s.f + 792096,
                 activation: .silu, output: s.tensor(169), pool: pool)
             s.profiler?.stop(245)
         }
@@ -3412,17 +3412,17 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(168), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 3133776, beta: s.p + 3134928, runningMean: s.p + 3136080, runningVar: s.p + 3137232,
-                eps: 1e-05, activation: .silu, output: s.tensor(169), scratch: s.f + 788384, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(169), scratch: s.f + 790944, pool: pool)
             s.profiler?.stop(246)
         }
         // features.7.0.block.1 depthwise weights to the kernel layout [3][3][1152]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 3138384, channels: 1152, kernel: 3, into: s.f + 792992)
+        WeightPrep.depthwiseWeights(s.p + 3138384, channels: 1152, kernel: 3, into: s.f + 795552)
         s.profiler?.stop(247)
         // features.7.0.block.1 depthwise 3x3/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(169), batch: s.n, height: 7, width: 7, channels: 1152, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 7, outWidth: 7, weights: s.f + 792992, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 7, outWidth: 7, weights: s.f + 795552, bias: s.f,
             activation: .identity, output: s.tensor(170), pool: pool)
         s.profiler?.stop(248)
         // features.7.0.block.1 BatchNorm (batch statistics) + silu on [n, 7, 7, 1152]
@@ -3430,7 +3430,7 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(170), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 3148752, beta: s.p + 3149904, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(171), savedMean: s.f + 790688, savedInvStd: s.f + 791840,
+                activation: .silu, output: s.tensor(171), savedMean: s.f + 793248, savedInvStd: s.f + 794400,
                 runningMean: s.p + 3151056, runningVar: s.p + 3152208, pool: pool)
             s.profiler?.stop(249)
         }
@@ -3439,7 +3439,7 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(170), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 3148752, beta: s.p + 3149904, runningMean: s.p + 3151056, runningVar: s.p + 3152208,
-                eps: 1e-05, activation: .silu, output: s.tensor(171), scratch: s.f + 790688, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(171), scratch: s.f + 793248, pool: pool)
             s.profiler?.stop(250)
         }
         // features.7.0.block.2 squeeze-excitation 1152 -> 48 -> 1152 on [n, 7, 7, 1152]
@@ -3458,7 +3458,7 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(172), pixels: 49 &* s.n, inChannels: 1152,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 320, output: s.tensor(176), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 813728, savedInvStd: s.f + 814048,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 816288, savedInvStd: s.f + 816608,
                 runningMean: s.p + 3634432, runningVar: s.p + 3634752, workspace: s.ws, pool: pool)
             s.profiler?.stop(253)
         }
@@ -3474,7 +3474,7 @@ public final class EfficientNetB0Training: TrainableModel {
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(176), pixels: 49 &* s.n, channels: 320,
-                gamma: s.p + 3633792, beta: s.p + 3634112, savedMean: s.f + 813728, savedInvStd: s.f + 814048,
+                gamma: s.p + 3633792, beta: s.p + 3634112, savedMean: s.f + 816288, savedInvStd: s.f + 816608,
                 activation: .identity, output: s.tensor(177), pool: pool)
             s.profiler?.stop(255)
         }
@@ -3483,7 +3483,7 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(176), pixels: 49 &* s.n, channels: 320,
                 gamma: s.p + 3633792, beta: s.p + 3634112, runningMean: s.p + 3634432, runningVar: s.p + 3634752,
-                eps: 1e-05, activation: .identity, output: s.tensor(177), scratch: s.f + 813728, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(177), scratch: s.f + 816288, pool: pool)
             s.profiler?.stop(256)
         }
     }
@@ -3499,7 +3499,7 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(177), pixels: 49 &* s.n, inChannels: 320,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 1280, output: s.tensor(178), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 814368, savedInvStd: s.f + 815648,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 816928, savedInvStd: s.f + 818208,
                 runningMean: s.p + 4047232, runningVar: s.p + 4048512, workspace: s.ws, pool: pool)
             s.profiler?.stop(258)
         }
@@ -3515,7 +3515,7 @@ public final class EfficientNetB0Training: TrainableModel {
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(178), pixels: 49 &* s.n, channels: 1280,
-                gamma: s.p + 4044672, beta: s.p + 4045952, savedMean: s.f + 814368, savedInvStd: s.f + 815648,
+                gamma: s.p + 4044672, beta: s.p + 4045952, savedMean: s.f + 816928, savedInvStd: s.f + 818208,
                 activation: .silu, output: s.tensor(179), pool: pool)
             s.profiler?.stop(260)
         }
@@ -3524,7 +3524,7 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(178), pixels: 49 &* s.n, channels: 1280,
                 gamma: s.p + 4044672, beta: s.p + 4045952, runningMean: s.p + 4047232, runningVar: s.p + 4048512,
-                eps: 1e-05, activation: .silu, output: s.tensor(179), scratch: s.f + 814368, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(179), scratch: s.f + 816928, pool: pool)
             s.profiler?.stop(261)
         }
     }
@@ -3579,16 +3579,18 @@ public final class EfficientNetB0Training: TrainableModel {
 
     /// features.8 backward: head: conv 1x1 320 -> 1280
     private func features_8_backward(_ s: TrainingStepContext) {
-        // features.8 backward through silu and BatchNorm (in place) on [n, 7, 7, 1280]
+        // features.8 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 7, 7, 1280]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(187), input: s.tensor(178), pixels: 49 &* s.n,
-            channels: 1280, gamma: s.p + 4044672, beta: s.p + 4045952, savedMean: s.f + 814368,
-            savedInvStd: s.f + 815648, activation: .silu, gradInput: s.tensor(187), gradGamma: s.g + 4044672,
-            gradBeta: s.g + 4045952, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(187), input: s.tensor(178), pixels: 49 &* s.n,
+            channels: 1280, gamma: s.p + 4044672, beta: s.p + 4045952, savedMean: s.f + 816928,
+            savedInvStd: s.f + 818208, activation: .silu, gradGamma: s.g + 4044672, gradBeta: s.g + 4045952,
+            reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(270)
-        // features.8 conv 1x1 backward: input and weight gradients, [n, 7, 7, 320] <- [n, 7, 7, 1280]
+        // features.8 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 7, 7, 320] <- [n, 7, 7, 1280]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(187), input: s.tensor(177), weights: s.p + 3635072,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(187), preActivation: s.tensor(178),
+            gamma: s.p + 4044672, beta: s.p + 4045952, savedMean: s.f + 816928, savedInvStd: s.f + 818208,
+            activation: .silu, reductions: s.f + 410880, input: s.tensor(177), weights: s.p + 3635072,
             pixels: 49 &* s.n, inChannels: 320, outChannels: 1280, gradInput: s.tensor(188),
             gradWeights: s.g + 3635072, workspace: s.ws, pool: pool)
         s.profiler?.stop(271)
@@ -3596,18 +3598,18 @@ public final class EfficientNetB0Training: TrainableModel {
 
     /// features.7.0 backward: MBConv6 k3 s1: 7x7x192 -> 7x7x320, SE 1152 -> 48 -> 1152
     private func features_7_0_backward(_ s: TrainingStepContext) {
-        // features.7.0.block.3 backward through identity and BatchNorm (in place) on [n, 7, 7, 320]
+        // features.7.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 7, 7, 320]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(188), input: s.tensor(176), pixels: 49 &* s.n,
-            channels: 320, gamma: s.p + 3633792, beta: s.p + 3634112, savedMean: s.f + 813728,
-            savedInvStd: s.f + 814048, activation: .identity, gradInput: s.tensor(188), gradGamma: s.g + 3633792,
-            gradBeta: s.g + 3634112, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(188), input: s.tensor(176), pixels: 49 &* s.n,
+            channels: 320, gamma: s.p + 3633792, beta: s.p + 3634112, savedMean: s.f + 816288,
+            savedInvStd: s.f + 816608, activation: .identity, gradGamma: s.g + 3633792, gradBeta: s.g + 3634112,
+            reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(272)
         // features.7.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(170), pixels: 49 &* s.n, channels: 1152,
-                gamma: s.p + 3148752, beta: s.p + 3149904, savedMean: s.f + 790688, savedInvStd: s.f + 791840,
+                gamma: s.p + 3148752, beta: s.p + 3149904, savedMean: s.f + 793248, savedInvStd: s.f + 794400,
                 activation: .silu, output: s.tensor(191), pool: pool)
             s.profiler?.stop(273)
         }
@@ -3616,7 +3618,7 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(170), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 3148752, beta: s.p + 3149904, runningMean: s.p + 3151056, runningVar: s.p + 3152208,
-                eps: 1e-05, activation: .silu, output: s.tensor(191), scratch: s.f + 790688, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(191), scratch: s.f + 793248, pool: pool)
             s.profiler?.stop(274)
         }
         // features.7.0.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -3626,9 +3628,11 @@ public final class EfficientNetB0Training: TrainableModel {
                 channels: 1152, output: s.tensor(190), pool: pool)
             s.profiler?.stop(275)
         }
-        // features.7.0.block.3 conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 320]
+        // features.7.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 320]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(188), input: s.tensor(190), weights: s.p + 3265152,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(188), preActivation: s.tensor(176),
+            gamma: s.p + 3633792, beta: s.p + 3634112, savedMean: s.f + 816288, savedInvStd: s.f + 816608,
+            activation: .identity, reductions: s.f + 410880, input: s.tensor(190), weights: s.p + 3265152,
             pixels: 49 &* s.n, inChannels: 1152, outChannels: 320, gradInput: s.tensor(189),
             gradWeights: s.g + 3265152, workspace: s.ws, pool: pool)
         s.profiler?.stop(276)
@@ -3644,15 +3648,15 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.7.0.block.1 backward through silu and BatchNorm (in place) on [n, 7, 7, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(192), input: s.tensor(170), pixels: 49 &* s.n,
-            channels: 1152, gamma: s.p + 3148752, beta: s.p + 3149904, savedMean: s.f + 790688,
-            savedInvStd: s.f + 791840, activation: .silu, gradInput: s.tensor(192), gradGamma: s.g + 3148752,
+            channels: 1152, gamma: s.p + 3148752, beta: s.p + 3149904, savedMean: s.f + 793248,
+            savedInvStd: s.f + 794400, activation: .silu, gradInput: s.tensor(192), gradGamma: s.g + 3148752,
             gradBeta: s.g + 3149904, pool: pool)
         s.profiler?.stop(278)
         // features.7.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(168), pixels: 49 &* s.n, channels: 1152,
-                gamma: s.p + 3133776, beta: s.p + 3134928, savedMean: s.f + 788384, savedInvStd: s.f + 789536,
+                gamma: s.p + 3133776, beta: s.p + 3134928, savedMean: s.f + 790944, savedInvStd: s.f + 792096,
                 activation: .silu, output: s.tensor(194), pool: pool)
             s.profiler?.stop(279)
         }
@@ -3661,33 +3665,35 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(168), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 3133776, beta: s.p + 3134928, runningMean: s.p + 3136080, runningVar: s.p + 3137232,
-                eps: 1e-05, activation: .silu, output: s.tensor(194), scratch: s.f + 788384, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(194), scratch: s.f + 790944, pool: pool)
             s.profiler?.stop(280)
         }
         // features.7.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 803360, count: 10368)
+        TrainingKernels.zero(s.f + 805920, count: 10368)
         s.profiler?.stop(281)
         // features.7.0.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 1152]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(192), input: s.tensor(194), batch: s.n, height: 7,
             width: 7, channels: 1152, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 7, outWidth: 7,
-            weights: s.f + 792992, gradInput: s.tensor(193), gradWeights: s.f + 803360, pool: pool)
+            weights: s.f + 795552, gradInput: s.tensor(193), gradWeights: s.f + 805920, pool: pool)
         s.profiler?.stop(282)
         // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 803360, channels: 1152, kernel: 3, into: s.g + 3138384)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 805920, channels: 1152, kernel: 3, into: s.g + 3138384)
         s.profiler?.stop(283)
-        // features.7.0.block.0 backward through silu and BatchNorm (in place) on [n, 7, 7, 1152]
+        // features.7.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 7, 7, 1152]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(193), input: s.tensor(168), pixels: 49 &* s.n,
-            channels: 1152, gamma: s.p + 3133776, beta: s.p + 3134928, savedMean: s.f + 788384,
-            savedInvStd: s.f + 789536, activation: .silu, gradInput: s.tensor(193), gradGamma: s.g + 3133776,
-            gradBeta: s.g + 3134928, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(193), input: s.tensor(168), pixels: 49 &* s.n,
+            channels: 1152, gamma: s.p + 3133776, beta: s.p + 3134928, savedMean: s.f + 790944,
+            savedInvStd: s.f + 792096, activation: .silu, gradGamma: s.g + 3133776, gradBeta: s.g + 3134928,
+            reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(284)
-        // features.7.0.block.0 conv 1x1 backward: input and weight gradients, [n, 7, 7, 192] <- [n, 7, 7, 1152]
+        // features.7.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 7, 7, 192] <- [n, 7, 7, 1152]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(193), input: s.tensor(166), weights: s.p + 2912592,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(193), preActivation: s.tensor(168),
+            gamma: s.p + 3133776, beta: s.p + 3134928, savedMean: s.f + 790944, savedInvStd: s.f + 792096,
+            activation: .silu, reductions: s.f + 410880, input: s.tensor(166), weights: s.p + 2912592,
             pixels: 49 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(195),
             gradWeights: s.g + 2912592, workspace: s.ws, pool: pool)
         s.profiler?.stop(285)
@@ -3701,18 +3707,18 @@ public final class EfficientNetB0Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.tensor(167) : nil, batch: s.n,
             perImage: 9408, gradBranch: s.tensor(196), pool: pool)
         s.profiler?.stop(286)
-        // features.6.3.block.3 backward through identity and BatchNorm (in place) on [n, 7, 7, 192]
+        // features.6.3.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 7, 7, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(196), input: s.tensor(164), pixels: 49 &* s.n,
-            channels: 192, gamma: s.p + 2911824, beta: s.p + 2912016, savedMean: s.f + 788000,
-            savedInvStd: s.f + 788192, activation: .identity, gradInput: s.tensor(196), gradGamma: s.g + 2911824,
-            gradBeta: s.g + 2912016, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(196), input: s.tensor(164), pixels: 49 &* s.n,
+            channels: 192, gamma: s.p + 2911824, beta: s.p + 2912016, savedMean: s.f + 790560,
+            savedInvStd: s.f + 790752, activation: .identity, gradGamma: s.g + 2911824, gradBeta: s.g + 2912016,
+            reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(287)
         // features.6.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(158), pixels: 49 &* s.n, channels: 1152,
-                gamma: s.p + 2574240, beta: s.p + 2575392, savedMean: s.f + 728096, savedInvStd: s.f + 729248,
+                gamma: s.p + 2574240, beta: s.p + 2575392, savedMean: s.f + 730656, savedInvStd: s.f + 731808,
                 activation: .silu, output: s.tensor(199), pool: pool)
             s.profiler?.stop(288)
         }
@@ -3721,7 +3727,7 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(158), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 2574240, beta: s.p + 2575392, runningMean: s.p + 2576544, runningVar: s.p + 2577696,
-                eps: 1e-05, activation: .silu, output: s.tensor(199), scratch: s.f + 728096, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(199), scratch: s.f + 730656, pool: pool)
             s.profiler?.stop(289)
         }
         // features.6.3.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -3731,9 +3737,11 @@ public final class EfficientNetB0Training: TrainableModel {
                 channels: 1152, output: s.tensor(198), pool: pool)
             s.profiler?.stop(290)
         }
-        // features.6.3.block.3 conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 192]
+        // features.6.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 192]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(196), input: s.tensor(198), weights: s.p + 2690640,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(196), preActivation: s.tensor(164),
+            gamma: s.p + 2911824, beta: s.p + 2912016, savedMean: s.f + 790560, savedInvStd: s.f + 790752,
+            activation: .identity, reductions: s.f + 410880, input: s.tensor(198), weights: s.p + 2690640,
             pixels: 49 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(197),
             gradWeights: s.g + 2690640, workspace: s.ws, pool: pool)
         s.profiler?.stop(291)
@@ -3749,15 +3757,15 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.6.3.block.1 backward through silu and BatchNorm (in place) on [n, 7, 7, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(200), input: s.tensor(158), pixels: 49 &* s.n,
-            channels: 1152, gamma: s.p + 2574240, beta: s.p + 2575392, savedMean: s.f + 728096,
-            savedInvStd: s.f + 729248, activation: .silu, gradInput: s.tensor(200), gradGamma: s.g + 2574240,
+            channels: 1152, gamma: s.p + 2574240, beta: s.p + 2575392, savedMean: s.f + 730656,
+            savedInvStd: s.f + 731808, activation: .silu, gradInput: s.tensor(200), gradGamma: s.g + 2574240,
             gradBeta: s.g + 2575392, pool: pool)
         s.profiler?.stop(293)
         // features.6.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(156), pixels: 49 &* s.n, channels: 1152,
-                gamma: s.p + 2540832, beta: s.p + 2541984, savedMean: s.f + 725792, savedInvStd: s.f + 726944,
+                gamma: s.p + 2540832, beta: s.p + 2541984, savedMean: s.f + 728352, savedInvStd: s.f + 729504,
                 activation: .silu, output: s.tensor(202), pool: pool)
             s.profiler?.stop(294)
         }
@@ -3766,33 +3774,35 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(156), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 2540832, beta: s.p + 2541984, runningMean: s.p + 2543136, runningVar: s.p + 2544288,
-                eps: 1e-05, activation: .silu, output: s.tensor(202), scratch: s.f + 725792, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(202), scratch: s.f + 728352, pool: pool)
             s.profiler?.stop(295)
         }
         // features.6.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 759200, count: 28800)
+        TrainingKernels.zero(s.f + 761760, count: 28800)
         s.profiler?.stop(296)
         // features.6.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 1152]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(200), input: s.tensor(202), batch: s.n, height: 7,
             width: 7, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7,
-            weights: s.f + 730400, gradInput: s.tensor(201), gradWeights: s.f + 759200, pool: pool)
+            weights: s.f + 732960, gradInput: s.tensor(201), gradWeights: s.f + 761760, pool: pool)
         s.profiler?.stop(297)
         // features.6.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 759200, channels: 1152, kernel: 5, into: s.g + 2545440)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 761760, channels: 1152, kernel: 5, into: s.g + 2545440)
         s.profiler?.stop(298)
-        // features.6.3.block.0 backward through silu and BatchNorm (in place) on [n, 7, 7, 1152]
+        // features.6.3.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 7, 7, 1152]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(201), input: s.tensor(156), pixels: 49 &* s.n,
-            channels: 1152, gamma: s.p + 2540832, beta: s.p + 2541984, savedMean: s.f + 725792,
-            savedInvStd: s.f + 726944, activation: .silu, gradInput: s.tensor(201), gradGamma: s.g + 2540832,
-            gradBeta: s.g + 2541984, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(201), input: s.tensor(156), pixels: 49 &* s.n,
+            channels: 1152, gamma: s.p + 2540832, beta: s.p + 2541984, savedMean: s.f + 728352,
+            savedInvStd: s.f + 729504, activation: .silu, gradGamma: s.g + 2540832, gradBeta: s.g + 2541984,
+            reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(299)
-        // features.6.3.block.0 conv 1x1 backward: input and weight gradients, [n, 7, 7, 192] <- [n, 7, 7, 1152]
+        // features.6.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 7, 7, 192] <- [n, 7, 7, 1152]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(201), input: s.tensor(154), weights: s.p + 2319648,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(201), preActivation: s.tensor(156),
+            gamma: s.p + 2540832, beta: s.p + 2541984, savedMean: s.f + 728352, savedInvStd: s.f + 729504,
+            activation: .silu, reductions: s.f + 410880, input: s.tensor(154), weights: s.p + 2319648,
             pixels: 49 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(203),
             gradWeights: s.g + 2319648, workspace: s.ws, pool: pool)
         s.profiler?.stop(300)
@@ -3810,18 +3820,18 @@ public final class EfficientNetB0Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.tensor(155) : nil, batch: s.n,
             perImage: 9408, gradBranch: s.tensor(204), pool: pool)
         s.profiler?.stop(302)
-        // features.6.2.block.3 backward through identity and BatchNorm (in place) on [n, 7, 7, 192]
+        // features.6.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 7, 7, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(204), input: s.tensor(152), pixels: 49 &* s.n,
-            channels: 192, gamma: s.p + 2318880, beta: s.p + 2319072, savedMean: s.f + 725408,
-            savedInvStd: s.f + 725600, activation: .identity, gradInput: s.tensor(204), gradGamma: s.g + 2318880,
-            gradBeta: s.g + 2319072, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(204), input: s.tensor(152), pixels: 49 &* s.n,
+            channels: 192, gamma: s.p + 2318880, beta: s.p + 2319072, savedMean: s.f + 727968,
+            savedInvStd: s.f + 728160, activation: .identity, gradGamma: s.g + 2318880, gradBeta: s.g + 2319072,
+            reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(303)
         // features.6.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(146), pixels: 49 &* s.n, channels: 1152,
-                gamma: s.p + 1981296, beta: s.p + 1982448, savedMean: s.f + 665504, savedInvStd: s.f + 666656,
+                gamma: s.p + 1981296, beta: s.p + 1982448, savedMean: s.f + 668064, savedInvStd: s.f + 669216,
                 activation: .silu, output: s.tensor(207), pool: pool)
             s.profiler?.stop(304)
         }
@@ -3830,7 +3840,7 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(146), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1981296, beta: s.p + 1982448, runningMean: s.p + 1983600, runningVar: s.p + 1984752,
-                eps: 1e-05, activation: .silu, output: s.tensor(207), scratch: s.f + 665504, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(207), scratch: s.f + 668064, pool: pool)
             s.profiler?.stop(305)
         }
         // features.6.2.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -3840,9 +3850,11 @@ public final class EfficientNetB0Training: TrainableModel {
                 channels: 1152, output: s.tensor(206), pool: pool)
             s.profiler?.stop(306)
         }
-        // features.6.2.block.3 conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 192]
+        // features.6.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 192]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(204), input: s.tensor(206), weights: s.p + 2097696,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(204), preActivation: s.tensor(152),
+            gamma: s.p + 2318880, beta: s.p + 2319072, savedMean: s.f + 727968, savedInvStd: s.f + 728160,
+            activation: .identity, reductions: s.f + 410880, input: s.tensor(206), weights: s.p + 2097696,
             pixels: 49 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(205),
             gradWeights: s.g + 2097696, workspace: s.ws, pool: pool)
         s.profiler?.stop(307)
@@ -3858,15 +3870,15 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.6.2.block.1 backward through silu and BatchNorm (in place) on [n, 7, 7, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(208), input: s.tensor(146), pixels: 49 &* s.n,
-            channels: 1152, gamma: s.p + 1981296, beta: s.p + 1982448, savedMean: s.f + 665504,
-            savedInvStd: s.f + 666656, activation: .silu, gradInput: s.tensor(208), gradGamma: s.g + 1981296,
+            channels: 1152, gamma: s.p + 1981296, beta: s.p + 1982448, savedMean: s.f + 668064,
+            savedInvStd: s.f + 669216, activation: .silu, gradInput: s.tensor(208), gradGamma: s.g + 1981296,
             gradBeta: s.g + 1982448, pool: pool)
         s.profiler?.stop(309)
         // features.6.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(144), pixels: 49 &* s.n, channels: 1152,
-                gamma: s.p + 1947888, beta: s.p + 1949040, savedMean: s.f + 663200, savedInvStd: s.f + 664352,
+                gamma: s.p + 1947888, beta: s.p + 1949040, savedMean: s.f + 665760, savedInvStd: s.f + 666912,
                 activation: .silu, output: s.tensor(210), pool: pool)
             s.profiler?.stop(310)
         }
@@ -3875,33 +3887,35 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(144), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1947888, beta: s.p + 1949040, runningMean: s.p + 1950192, runningVar: s.p + 1951344,
-                eps: 1e-05, activation: .silu, output: s.tensor(210), scratch: s.f + 663200, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(210), scratch: s.f + 665760, pool: pool)
             s.profiler?.stop(311)
         }
         // features.6.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 696608, count: 28800)
+        TrainingKernels.zero(s.f + 699168, count: 28800)
         s.profiler?.stop(312)
         // features.6.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 1152]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(208), input: s.tensor(210), batch: s.n, height: 7,
             width: 7, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7,
-            weights: s.f + 667808, gradInput: s.tensor(209), gradWeights: s.f + 696608, pool: pool)
+            weights: s.f + 670368, gradInput: s.tensor(209), gradWeights: s.f + 699168, pool: pool)
         s.profiler?.stop(313)
         // features.6.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 696608, channels: 1152, kernel: 5, into: s.g + 1952496)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 699168, channels: 1152, kernel: 5, into: s.g + 1952496)
         s.profiler?.stop(314)
-        // features.6.2.block.0 backward through silu and BatchNorm (in place) on [n, 7, 7, 1152]
+        // features.6.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 7, 7, 1152]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(209), input: s.tensor(144), pixels: 49 &* s.n,
-            channels: 1152, gamma: s.p + 1947888, beta: s.p + 1949040, savedMean: s.f + 663200,
-            savedInvStd: s.f + 664352, activation: .silu, gradInput: s.tensor(209), gradGamma: s.g + 1947888,
-            gradBeta: s.g + 1949040, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(209), input: s.tensor(144), pixels: 49 &* s.n,
+            channels: 1152, gamma: s.p + 1947888, beta: s.p + 1949040, savedMean: s.f + 665760,
+            savedInvStd: s.f + 666912, activation: .silu, gradGamma: s.g + 1947888, gradBeta: s.g + 1949040,
+            reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(315)
-        // features.6.2.block.0 conv 1x1 backward: input and weight gradients, [n, 7, 7, 192] <- [n, 7, 7, 1152]
+        // features.6.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 7, 7, 192] <- [n, 7, 7, 1152]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(209), input: s.tensor(142), weights: s.p + 1726704,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(209), preActivation: s.tensor(144),
+            gamma: s.p + 1947888, beta: s.p + 1949040, savedMean: s.f + 665760, savedInvStd: s.f + 666912,
+            activation: .silu, reductions: s.f + 410880, input: s.tensor(142), weights: s.p + 1726704,
             pixels: 49 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(211),
             gradWeights: s.g + 1726704, workspace: s.ws, pool: pool)
         s.profiler?.stop(316)
@@ -3919,18 +3933,18 @@ public final class EfficientNetB0Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.tensor(143) : nil, batch: s.n,
             perImage: 9408, gradBranch: s.tensor(212), pool: pool)
         s.profiler?.stop(318)
-        // features.6.1.block.3 backward through identity and BatchNorm (in place) on [n, 7, 7, 192]
+        // features.6.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 7, 7, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(212), input: s.tensor(140), pixels: 49 &* s.n,
-            channels: 192, gamma: s.p + 1725936, beta: s.p + 1726128, savedMean: s.f + 662816,
-            savedInvStd: s.f + 663008, activation: .identity, gradInput: s.tensor(212), gradGamma: s.g + 1725936,
-            gradBeta: s.g + 1726128, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(212), input: s.tensor(140), pixels: 49 &* s.n,
+            channels: 192, gamma: s.p + 1725936, beta: s.p + 1726128, savedMean: s.f + 665376,
+            savedInvStd: s.f + 665568, activation: .identity, gradGamma: s.g + 1725936, gradBeta: s.g + 1726128,
+            reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(319)
         // features.6.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(134), pixels: 49 &* s.n, channels: 1152,
-                gamma: s.p + 1388352, beta: s.p + 1389504, savedMean: s.f + 602912, savedInvStd: s.f + 604064,
+                gamma: s.p + 1388352, beta: s.p + 1389504, savedMean: s.f + 605472, savedInvStd: s.f + 606624,
                 activation: .silu, output: s.tensor(215), pool: pool)
             s.profiler?.stop(320)
         }
@@ -3939,7 +3953,7 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(134), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1388352, beta: s.p + 1389504, runningMean: s.p + 1390656, runningVar: s.p + 1391808,
-                eps: 1e-05, activation: .silu, output: s.tensor(215), scratch: s.f + 602912, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(215), scratch: s.f + 605472, pool: pool)
             s.profiler?.stop(321)
         }
         // features.6.1.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -3949,9 +3963,11 @@ public final class EfficientNetB0Training: TrainableModel {
                 channels: 1152, output: s.tensor(214), pool: pool)
             s.profiler?.stop(322)
         }
-        // features.6.1.block.3 conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 192]
+        // features.6.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 192]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(212), input: s.tensor(214), weights: s.p + 1504752,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(212), preActivation: s.tensor(140),
+            gamma: s.p + 1725936, beta: s.p + 1726128, savedMean: s.f + 665376, savedInvStd: s.f + 665568,
+            activation: .identity, reductions: s.f + 410880, input: s.tensor(214), weights: s.p + 1504752,
             pixels: 49 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(213),
             gradWeights: s.g + 1504752, workspace: s.ws, pool: pool)
         s.profiler?.stop(323)
@@ -3967,15 +3983,15 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.6.1.block.1 backward through silu and BatchNorm (in place) on [n, 7, 7, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(216), input: s.tensor(134), pixels: 49 &* s.n,
-            channels: 1152, gamma: s.p + 1388352, beta: s.p + 1389504, savedMean: s.f + 602912,
-            savedInvStd: s.f + 604064, activation: .silu, gradInput: s.tensor(216), gradGamma: s.g + 1388352,
+            channels: 1152, gamma: s.p + 1388352, beta: s.p + 1389504, savedMean: s.f + 605472,
+            savedInvStd: s.f + 606624, activation: .silu, gradInput: s.tensor(216), gradGamma: s.g + 1388352,
             gradBeta: s.g + 1389504, pool: pool)
         s.profiler?.stop(325)
         // features.6.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(132), pixels: 49 &* s.n, channels: 1152,
-                gamma: s.p + 1354944, beta: s.p + 1356096, savedMean: s.f + 600608, savedInvStd: s.f + 601760,
+                gamma: s.p + 1354944, beta: s.p + 1356096, savedMean: s.f + 603168, savedInvStd: s.f + 604320,
                 activation: .silu, output: s.tensor(218), pool: pool)
             s.profiler?.stop(326)
         }
@@ -3984,33 +4000,35 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(132), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1354944, beta: s.p + 1356096, runningMean: s.p + 1357248, runningVar: s.p + 1358400,
-                eps: 1e-05, activation: .silu, output: s.tensor(218), scratch: s.f + 600608, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(218), scratch: s.f + 603168, pool: pool)
             s.profiler?.stop(327)
         }
         // features.6.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 634016, count: 28800)
+        TrainingKernels.zero(s.f + 636576, count: 28800)
         s.profiler?.stop(328)
         // features.6.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 1152]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(216), input: s.tensor(218), batch: s.n, height: 7,
             width: 7, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7,
-            weights: s.f + 605216, gradInput: s.tensor(217), gradWeights: s.f + 634016, pool: pool)
+            weights: s.f + 607776, gradInput: s.tensor(217), gradWeights: s.f + 636576, pool: pool)
         s.profiler?.stop(329)
         // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 634016, channels: 1152, kernel: 5, into: s.g + 1359552)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 636576, channels: 1152, kernel: 5, into: s.g + 1359552)
         s.profiler?.stop(330)
-        // features.6.1.block.0 backward through silu and BatchNorm (in place) on [n, 7, 7, 1152]
+        // features.6.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 7, 7, 1152]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(217), input: s.tensor(132), pixels: 49 &* s.n,
-            channels: 1152, gamma: s.p + 1354944, beta: s.p + 1356096, savedMean: s.f + 600608,
-            savedInvStd: s.f + 601760, activation: .silu, gradInput: s.tensor(217), gradGamma: s.g + 1354944,
-            gradBeta: s.g + 1356096, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(217), input: s.tensor(132), pixels: 49 &* s.n,
+            channels: 1152, gamma: s.p + 1354944, beta: s.p + 1356096, savedMean: s.f + 603168,
+            savedInvStd: s.f + 604320, activation: .silu, gradGamma: s.g + 1354944, gradBeta: s.g + 1356096,
+            reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(331)
-        // features.6.1.block.0 conv 1x1 backward: input and weight gradients, [n, 7, 7, 192] <- [n, 7, 7, 1152]
+        // features.6.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 7, 7, 192] <- [n, 7, 7, 1152]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(217), input: s.tensor(131), weights: s.p + 1133760,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(217), preActivation: s.tensor(132),
+            gamma: s.p + 1354944, beta: s.p + 1356096, savedMean: s.f + 603168, savedInvStd: s.f + 604320,
+            activation: .silu, reductions: s.f + 410880, input: s.tensor(131), weights: s.p + 1133760,
             pixels: 49 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(219),
             gradWeights: s.g + 1133760, workspace: s.ws, pool: pool)
         s.profiler?.stop(332)
@@ -4022,18 +4040,18 @@ public final class EfficientNetB0Training: TrainableModel {
 
     /// features.6.0 backward: MBConv6 k5 s2: 14x14x112 -> 7x7x192, SE 672 -> 28 -> 672
     private func features_6_0_backward(_ s: TrainingStepContext) {
-        // features.6.0.block.3 backward through identity and BatchNorm (in place) on [n, 7, 7, 192]
+        // features.6.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 7, 7, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(219), input: s.tensor(130), pixels: 49 &* s.n,
-            channels: 192, gamma: s.p + 1132992, beta: s.p + 1133184, savedMean: s.f + 600224,
-            savedInvStd: s.f + 600416, activation: .identity, gradInput: s.tensor(219), gradGamma: s.g + 1132992,
-            gradBeta: s.g + 1133184, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(219), input: s.tensor(130), pixels: 49 &* s.n,
+            channels: 192, gamma: s.p + 1132992, beta: s.p + 1133184, savedMean: s.f + 602784,
+            savedInvStd: s.f + 602976, activation: .identity, gradGamma: s.g + 1132992, gradBeta: s.g + 1133184,
+            reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(334)
         // features.6.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(124), pixels: 49 &* s.n, channels: 672, gamma: s.p + 962944,
-                beta: s.p + 963616, savedMean: s.f + 565280, savedInvStd: s.f + 565952, activation: .silu,
+                beta: s.p + 963616, savedMean: s.f + 567840, savedInvStd: s.f + 568512, activation: .silu,
                 output: s.tensor(222), pool: pool)
             s.profiler?.stop(335)
         }
@@ -4042,7 +4060,7 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(124), pixels: 49 &* s.n, channels: 672,
                 gamma: s.p + 962944, beta: s.p + 963616, runningMean: s.p + 964288, runningVar: s.p + 964960,
-                eps: 1e-05, activation: .silu, output: s.tensor(222), scratch: s.f + 565280, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(222), scratch: s.f + 567840, pool: pool)
             s.profiler?.stop(336)
         }
         // features.6.0.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -4052,9 +4070,11 @@ public final class EfficientNetB0Training: TrainableModel {
                 channels: 672, output: s.tensor(221), pool: pool)
             s.profiler?.stop(337)
         }
-        // features.6.0.block.3 conv 1x1 backward: input and weight gradients, [n, 7, 7, 672] <- [n, 7, 7, 192]
+        // features.6.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 7, 7, 672] <- [n, 7, 7, 192]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(219), input: s.tensor(221), weights: s.p + 1003968,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(219), preActivation: s.tensor(130),
+            gamma: s.p + 1132992, beta: s.p + 1133184, savedMean: s.f + 602784, savedInvStd: s.f + 602976,
+            activation: .identity, reductions: s.f + 410880, input: s.tensor(221), weights: s.p + 1003968,
             pixels: 49 &* s.n, inChannels: 672, outChannels: 192, gradInput: s.tensor(220), gradWeights: s.g + 1003968,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(338)
@@ -4070,14 +4090,14 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.6.0.block.1 backward through silu and BatchNorm (in place) on [n, 7, 7, 672]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(223), input: s.tensor(124), pixels: 49 &* s.n,
-            channels: 672, gamma: s.p + 962944, beta: s.p + 963616, savedMean: s.f + 565280, savedInvStd: s.f + 565952,
+            channels: 672, gamma: s.p + 962944, beta: s.p + 963616, savedMean: s.f + 567840, savedInvStd: s.f + 568512,
             activation: .silu, gradInput: s.tensor(223), gradGamma: s.g + 962944, gradBeta: s.g + 963616, pool: pool)
         s.profiler?.stop(340)
         // features.6.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(122), pixels: 196 &* s.n, channels: 672,
-                gamma: s.p + 943456, beta: s.p + 944128, savedMean: s.f + 563936, savedInvStd: s.f + 564608,
+                gamma: s.p + 943456, beta: s.p + 944128, savedMean: s.f + 566496, savedInvStd: s.f + 567168,
                 activation: .silu, output: s.tensor(225), pool: pool)
             s.profiler?.stop(341)
         }
@@ -4086,33 +4106,34 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(122), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 943456, beta: s.p + 944128, runningMean: s.p + 944800, runningVar: s.p + 945472,
-                eps: 1e-05, activation: .silu, output: s.tensor(225), scratch: s.f + 563936, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(225), scratch: s.f + 566496, pool: pool)
             s.profiler?.stop(342)
         }
         // features.6.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 583424, count: 16800)
+        TrainingKernels.zero(s.f + 585984, count: 16800)
         s.profiler?.stop(343)
         // features.6.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 7, 7, 672]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(223), input: s.tensor(225), batch: s.n, height: 14,
             width: 14, channels: 672, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7,
-            weights: s.f + 566624, gradInput: s.tensor(224), gradWeights: s.f + 583424, pool: pool)
+            weights: s.f + 569184, gradInput: s.tensor(224), gradWeights: s.f + 585984, pool: pool)
         s.profiler?.stop(344)
         // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 583424, channels: 672, kernel: 5, into: s.g + 946144)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 585984, channels: 672, kernel: 5, into: s.g + 946144)
         s.profiler?.stop(345)
-        // features.6.0.block.0 backward through silu and BatchNorm (in place) on [n, 14, 14, 672]
+        // features.6.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 14, 14, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(224), input: s.tensor(122),
-            pixels: 196 &* s.n, channels: 672, gamma: s.p + 943456, beta: s.p + 944128, savedMean: s.f + 563936,
-            savedInvStd: s.f + 564608, activation: .silu, gradInput: s.tensor(224), gradGamma: s.g + 943456,
-            gradBeta: s.g + 944128, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(224), input: s.tensor(122), pixels: 196 &* s.n,
+            channels: 672, gamma: s.p + 943456, beta: s.p + 944128, savedMean: s.f + 566496, savedInvStd: s.f + 567168,
+            activation: .silu, gradGamma: s.g + 943456, gradBeta: s.g + 944128, reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(346)
-        // features.6.0.block.0 conv 1x1 backward: input and weight gradients, [n, 14, 14, 112] <- [n, 14, 14, 672]
+        // features.6.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 112] <- [n, 14, 14, 672]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(224), input: s.tensor(120), weights: s.p + 868192,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(224), preActivation: s.tensor(122),
+            gamma: s.p + 943456, beta: s.p + 944128, savedMean: s.f + 566496, savedInvStd: s.f + 567168,
+            activation: .silu, reductions: s.f + 410880, input: s.tensor(120), weights: s.p + 868192,
             pixels: 196 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(226), gradWeights: s.g + 868192,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(347)
@@ -4126,18 +4147,18 @@ public final class EfficientNetB0Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.tensor(121) : nil, batch: s.n,
             perImage: 21952, gradBranch: s.tensor(227), pool: pool)
         s.profiler?.stop(348)
-        // features.5.2.block.3 backward through identity and BatchNorm (in place) on [n, 14, 14, 112]
+        // features.5.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 14, 14, 112]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(227), input: s.tensor(118),
-            pixels: 196 &* s.n, channels: 112, gamma: s.p + 867744, beta: s.p + 867856, savedMean: s.f + 563712,
-            savedInvStd: s.f + 563824, activation: .identity, gradInput: s.tensor(227), gradGamma: s.g + 867744,
-            gradBeta: s.g + 867856, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(227), input: s.tensor(118), pixels: 196 &* s.n,
+            channels: 112, gamma: s.p + 867744, beta: s.p + 867856, savedMean: s.f + 566272, savedInvStd: s.f + 566384,
+            activation: .identity, gradGamma: s.g + 867744, gradBeta: s.g + 867856, reductions: s.f + 410880,
+            pool: pool)
         s.profiler?.stop(349)
         // features.5.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(112), pixels: 196 &* s.n, channels: 672,
-                gamma: s.p + 751456, beta: s.p + 752128, savedMean: s.f + 528768, savedInvStd: s.f + 529440,
+                gamma: s.p + 751456, beta: s.p + 752128, savedMean: s.f + 531328, savedInvStd: s.f + 532000,
                 activation: .silu, output: s.tensor(230), pool: pool)
             s.profiler?.stop(350)
         }
@@ -4146,7 +4167,7 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(112), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 751456, beta: s.p + 752128, runningMean: s.p + 752800, runningVar: s.p + 753472,
-                eps: 1e-05, activation: .silu, output: s.tensor(230), scratch: s.f + 528768, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(230), scratch: s.f + 531328, pool: pool)
             s.profiler?.stop(351)
         }
         // features.5.2.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -4156,9 +4177,11 @@ public final class EfficientNetB0Training: TrainableModel {
                 pixels: 196, channels: 672, output: s.tensor(229), pool: pool)
             s.profiler?.stop(352)
         }
-        // features.5.2.block.3 conv 1x1 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 14, 14, 112]
+        // features.5.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 14, 14, 112]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(227), input: s.tensor(229), weights: s.p + 792480,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(227), preActivation: s.tensor(118),
+            gamma: s.p + 867744, beta: s.p + 867856, savedMean: s.f + 566272, savedInvStd: s.f + 566384,
+            activation: .identity, reductions: s.f + 410880, input: s.tensor(229), weights: s.p + 792480,
             pixels: 196 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(228), gradWeights: s.g + 792480,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(353)
@@ -4174,15 +4197,15 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.5.2.block.1 backward through silu and BatchNorm (in place) on [n, 14, 14, 672]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(231), input: s.tensor(112),
-            pixels: 196 &* s.n, channels: 672, gamma: s.p + 751456, beta: s.p + 752128, savedMean: s.f + 528768,
-            savedInvStd: s.f + 529440, activation: .silu, gradInput: s.tensor(231), gradGamma: s.g + 751456,
+            pixels: 196 &* s.n, channels: 672, gamma: s.p + 751456, beta: s.p + 752128, savedMean: s.f + 531328,
+            savedInvStd: s.f + 532000, activation: .silu, gradInput: s.tensor(231), gradGamma: s.g + 751456,
             gradBeta: s.g + 752128, pool: pool)
         s.profiler?.stop(355)
         // features.5.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(110), pixels: 196 &* s.n, channels: 672,
-                gamma: s.p + 731968, beta: s.p + 732640, savedMean: s.f + 527424, savedInvStd: s.f + 528096,
+                gamma: s.p + 731968, beta: s.p + 732640, savedMean: s.f + 529984, savedInvStd: s.f + 530656,
                 activation: .silu, output: s.tensor(233), pool: pool)
             s.profiler?.stop(356)
         }
@@ -4191,33 +4214,34 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(110), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 731968, beta: s.p + 732640, runningMean: s.p + 733312, runningVar: s.p + 733984,
-                eps: 1e-05, activation: .silu, output: s.tensor(233), scratch: s.f + 527424, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(233), scratch: s.f + 529984, pool: pool)
             s.profiler?.stop(357)
         }
         // features.5.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 546912, count: 16800)
+        TrainingKernels.zero(s.f + 549472, count: 16800)
         s.profiler?.stop(358)
         // features.5.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 14, 14, 672]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(231), input: s.tensor(233), batch: s.n, height: 14,
             width: 14, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14,
-            weights: s.f + 530112, gradInput: s.tensor(232), gradWeights: s.f + 546912, pool: pool)
+            weights: s.f + 532672, gradInput: s.tensor(232), gradWeights: s.f + 549472, pool: pool)
         s.profiler?.stop(359)
         // features.5.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 546912, channels: 672, kernel: 5, into: s.g + 734656)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 549472, channels: 672, kernel: 5, into: s.g + 734656)
         s.profiler?.stop(360)
-        // features.5.2.block.0 backward through silu and BatchNorm (in place) on [n, 14, 14, 672]
+        // features.5.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 14, 14, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(232), input: s.tensor(110),
-            pixels: 196 &* s.n, channels: 672, gamma: s.p + 731968, beta: s.p + 732640, savedMean: s.f + 527424,
-            savedInvStd: s.f + 528096, activation: .silu, gradInput: s.tensor(232), gradGamma: s.g + 731968,
-            gradBeta: s.g + 732640, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(232), input: s.tensor(110), pixels: 196 &* s.n,
+            channels: 672, gamma: s.p + 731968, beta: s.p + 732640, savedMean: s.f + 529984, savedInvStd: s.f + 530656,
+            activation: .silu, gradGamma: s.g + 731968, gradBeta: s.g + 732640, reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(361)
-        // features.5.2.block.0 conv 1x1 backward: input and weight gradients, [n, 14, 14, 112] <- [n, 14, 14, 672]
+        // features.5.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 112] <- [n, 14, 14, 672]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(232), input: s.tensor(108), weights: s.p + 656704,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(232), preActivation: s.tensor(110),
+            gamma: s.p + 731968, beta: s.p + 732640, savedMean: s.f + 529984, savedInvStd: s.f + 530656,
+            activation: .silu, reductions: s.f + 410880, input: s.tensor(108), weights: s.p + 656704,
             pixels: 196 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(234), gradWeights: s.g + 656704,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(362)
@@ -4235,18 +4259,18 @@ public final class EfficientNetB0Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.tensor(109) : nil, batch: s.n,
             perImage: 21952, gradBranch: s.tensor(235), pool: pool)
         s.profiler?.stop(364)
-        // features.5.1.block.3 backward through identity and BatchNorm (in place) on [n, 14, 14, 112]
+        // features.5.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 14, 14, 112]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(235), input: s.tensor(106),
-            pixels: 196 &* s.n, channels: 112, gamma: s.p + 656256, beta: s.p + 656368, savedMean: s.f + 527200,
-            savedInvStd: s.f + 527312, activation: .identity, gradInput: s.tensor(235), gradGamma: s.g + 656256,
-            gradBeta: s.g + 656368, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(235), input: s.tensor(106), pixels: 196 &* s.n,
+            channels: 112, gamma: s.p + 656256, beta: s.p + 656368, savedMean: s.f + 529760, savedInvStd: s.f + 529872,
+            activation: .identity, gradGamma: s.g + 656256, gradBeta: s.g + 656368, reductions: s.f + 410880,
+            pool: pool)
         s.profiler?.stop(365)
         // features.5.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(100), pixels: 196 &* s.n, channels: 672,
-                gamma: s.p + 539968, beta: s.p + 540640, savedMean: s.f + 492256, savedInvStd: s.f + 492928,
+                gamma: s.p + 539968, beta: s.p + 540640, savedMean: s.f + 494816, savedInvStd: s.f + 495488,
                 activation: .silu, output: s.tensor(238), pool: pool)
             s.profiler?.stop(366)
         }
@@ -4255,7 +4279,7 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(100), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 539968, beta: s.p + 540640, runningMean: s.p + 541312, runningVar: s.p + 541984,
-                eps: 1e-05, activation: .silu, output: s.tensor(238), scratch: s.f + 492256, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(238), scratch: s.f + 494816, pool: pool)
             s.profiler?.stop(367)
         }
         // features.5.1.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -4265,9 +4289,11 @@ public final class EfficientNetB0Training: TrainableModel {
                 pixels: 196, channels: 672, output: s.tensor(237), pool: pool)
             s.profiler?.stop(368)
         }
-        // features.5.1.block.3 conv 1x1 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 14, 14, 112]
+        // features.5.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 14, 14, 112]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(235), input: s.tensor(237), weights: s.p + 580992,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(235), preActivation: s.tensor(106),
+            gamma: s.p + 656256, beta: s.p + 656368, savedMean: s.f + 529760, savedInvStd: s.f + 529872,
+            activation: .identity, reductions: s.f + 410880, input: s.tensor(237), weights: s.p + 580992,
             pixels: 196 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(236), gradWeights: s.g + 580992,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(369)
@@ -4283,15 +4309,15 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.5.1.block.1 backward through silu and BatchNorm (in place) on [n, 14, 14, 672]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(239), input: s.tensor(100),
-            pixels: 196 &* s.n, channels: 672, gamma: s.p + 539968, beta: s.p + 540640, savedMean: s.f + 492256,
-            savedInvStd: s.f + 492928, activation: .silu, gradInput: s.tensor(239), gradGamma: s.g + 539968,
+            pixels: 196 &* s.n, channels: 672, gamma: s.p + 539968, beta: s.p + 540640, savedMean: s.f + 494816,
+            savedInvStd: s.f + 495488, activation: .silu, gradInput: s.tensor(239), gradGamma: s.g + 539968,
             gradBeta: s.g + 540640, pool: pool)
         s.profiler?.stop(371)
         // features.5.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(98), pixels: 196 &* s.n, channels: 672, gamma: s.p + 520480,
-                beta: s.p + 521152, savedMean: s.f + 490912, savedInvStd: s.f + 491584, activation: .silu,
+                beta: s.p + 521152, savedMean: s.f + 493472, savedInvStd: s.f + 494144, activation: .silu,
                 output: s.tensor(241), pool: pool)
             s.profiler?.stop(372)
         }
@@ -4300,32 +4326,34 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(98), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 520480, beta: s.p + 521152, runningMean: s.p + 521824, runningVar: s.p + 522496,
-                eps: 1e-05, activation: .silu, output: s.tensor(241), scratch: s.f + 490912, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(241), scratch: s.f + 493472, pool: pool)
             s.profiler?.stop(373)
         }
         // features.5.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 510400, count: 16800)
+        TrainingKernels.zero(s.f + 512960, count: 16800)
         s.profiler?.stop(374)
         // features.5.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 14, 14, 672]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(239), input: s.tensor(241), batch: s.n, height: 14,
             width: 14, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14,
-            weights: s.f + 493600, gradInput: s.tensor(240), gradWeights: s.f + 510400, pool: pool)
+            weights: s.f + 496160, gradInput: s.tensor(240), gradWeights: s.f + 512960, pool: pool)
         s.profiler?.stop(375)
         // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 510400, channels: 672, kernel: 5, into: s.g + 523168)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 512960, channels: 672, kernel: 5, into: s.g + 523168)
         s.profiler?.stop(376)
-        // features.5.1.block.0 backward through silu and BatchNorm (in place) on [n, 14, 14, 672]
+        // features.5.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 14, 14, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(240), input: s.tensor(98), pixels: 196 &* s.n,
-            channels: 672, gamma: s.p + 520480, beta: s.p + 521152, savedMean: s.f + 490912, savedInvStd: s.f + 491584,
-            activation: .silu, gradInput: s.tensor(240), gradGamma: s.g + 520480, gradBeta: s.g + 521152, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(240), input: s.tensor(98), pixels: 196 &* s.n,
+            channels: 672, gamma: s.p + 520480, beta: s.p + 521152, savedMean: s.f + 493472, savedInvStd: s.f + 494144,
+            activation: .silu, gradGamma: s.g + 520480, gradBeta: s.g + 521152, reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(377)
-        // features.5.1.block.0 conv 1x1 backward: input and weight gradients, [n, 14, 14, 112] <- [n, 14, 14, 672]
+        // features.5.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 112] <- [n, 14, 14, 672]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(240), input: s.tensor(97), weights: s.p + 445216,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(240), preActivation: s.tensor(98),
+            gamma: s.p + 520480, beta: s.p + 521152, savedMean: s.f + 493472, savedInvStd: s.f + 494144,
+            activation: .silu, reductions: s.f + 410880, input: s.tensor(97), weights: s.p + 445216,
             pixels: 196 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(242), gradWeights: s.g + 445216,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(378)
@@ -4337,18 +4365,18 @@ public final class EfficientNetB0Training: TrainableModel {
 
     /// features.5.0 backward: MBConv6 k5 s1: 14x14x80 -> 14x14x112, SE 480 -> 20 -> 480
     private func features_5_0_backward(_ s: TrainingStepContext) {
-        // features.5.0.block.3 backward through identity and BatchNorm (in place) on [n, 14, 14, 112]
+        // features.5.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 14, 14, 112]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(242), input: s.tensor(96), pixels: 196 &* s.n,
-            channels: 112, gamma: s.p + 444768, beta: s.p + 444880, savedMean: s.f + 490688, savedInvStd: s.f + 490800,
-            activation: .identity, gradInput: s.tensor(242), gradGamma: s.g + 444768, gradBeta: s.g + 444880,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(242), input: s.tensor(96), pixels: 196 &* s.n,
+            channels: 112, gamma: s.p + 444768, beta: s.p + 444880, savedMean: s.f + 493248, savedInvStd: s.f + 493360,
+            activation: .identity, gradGamma: s.g + 444768, gradBeta: s.g + 444880, reductions: s.f + 410880,
             pool: pool)
         s.profiler?.stop(380)
         // features.5.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(90), pixels: 196 &* s.n, channels: 480, gamma: s.p + 369376,
-                beta: s.p + 369856, savedMean: s.f + 465728, savedInvStd: s.f + 466208, activation: .silu,
+                beta: s.p + 369856, savedMean: s.f + 468288, savedInvStd: s.f + 468768, activation: .silu,
                 output: s.tensor(245), pool: pool)
             s.profiler?.stop(381)
         }
@@ -4357,7 +4385,7 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(90), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 369376, beta: s.p + 369856, runningMean: s.p + 370336, runningVar: s.p + 370816,
-                eps: 1e-05, activation: .silu, output: s.tensor(245), scratch: s.f + 465728, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(245), scratch: s.f + 468288, pool: pool)
             s.profiler?.stop(382)
         }
         // features.5.0.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -4367,9 +4395,11 @@ public final class EfficientNetB0Training: TrainableModel {
                 channels: 480, output: s.tensor(244), pool: pool)
             s.profiler?.stop(383)
         }
-        // features.5.0.block.3 conv 1x1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 112]
+        // features.5.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 112]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(242), input: s.tensor(244), weights: s.p + 391008,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(242), preActivation: s.tensor(96),
+            gamma: s.p + 444768, beta: s.p + 444880, savedMean: s.f + 493248, savedInvStd: s.f + 493360,
+            activation: .identity, reductions: s.f + 410880, input: s.tensor(244), weights: s.p + 391008,
             pixels: 196 &* s.n, inChannels: 480, outChannels: 112, gradInput: s.tensor(243), gradWeights: s.g + 391008,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(384)
@@ -4385,14 +4415,14 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.5.0.block.1 backward through silu and BatchNorm (in place) on [n, 14, 14, 480]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(246), input: s.tensor(90), pixels: 196 &* s.n,
-            channels: 480, gamma: s.p + 369376, beta: s.p + 369856, savedMean: s.f + 465728, savedInvStd: s.f + 466208,
+            channels: 480, gamma: s.p + 369376, beta: s.p + 369856, savedMean: s.f + 468288, savedInvStd: s.f + 468768,
             activation: .silu, gradInput: s.tensor(246), gradGamma: s.g + 369376, gradBeta: s.g + 369856, pool: pool)
         s.profiler?.stop(386)
         // features.5.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(88), pixels: 196 &* s.n, channels: 480, gamma: s.p + 355456,
-                beta: s.p + 355936, savedMean: s.f + 464768, savedInvStd: s.f + 465248, activation: .silu,
+                beta: s.p + 355936, savedMean: s.f + 467328, savedInvStd: s.f + 467808, activation: .silu,
                 output: s.tensor(248), pool: pool)
             s.profiler?.stop(387)
         }
@@ -4401,32 +4431,34 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 355456, beta: s.p + 355936, runningMean: s.p + 356416, runningVar: s.p + 356896,
-                eps: 1e-05, activation: .silu, output: s.tensor(248), scratch: s.f + 464768, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(248), scratch: s.f + 467328, pool: pool)
             s.profiler?.stop(388)
         }
         // features.5.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 478688, count: 12000)
+        TrainingKernels.zero(s.f + 481248, count: 12000)
         s.profiler?.stop(389)
         // features.5.0.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 480]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(246), input: s.tensor(248), batch: s.n, height: 14,
             width: 14, channels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14,
-            weights: s.f + 466688, gradInput: s.tensor(247), gradWeights: s.f + 478688, pool: pool)
+            weights: s.f + 469248, gradInput: s.tensor(247), gradWeights: s.f + 481248, pool: pool)
         s.profiler?.stop(390)
         // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 478688, channels: 480, kernel: 5, into: s.g + 357376)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 481248, channels: 480, kernel: 5, into: s.g + 357376)
         s.profiler?.stop(391)
-        // features.5.0.block.0 backward through silu and BatchNorm (in place) on [n, 14, 14, 480]
+        // features.5.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 14, 14, 480]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(247), input: s.tensor(88), pixels: 196 &* s.n,
-            channels: 480, gamma: s.p + 355456, beta: s.p + 355936, savedMean: s.f + 464768, savedInvStd: s.f + 465248,
-            activation: .silu, gradInput: s.tensor(247), gradGamma: s.g + 355456, gradBeta: s.g + 355936, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(247), input: s.tensor(88), pixels: 196 &* s.n,
+            channels: 480, gamma: s.p + 355456, beta: s.p + 355936, savedMean: s.f + 467328, savedInvStd: s.f + 467808,
+            activation: .silu, gradGamma: s.g + 355456, gradBeta: s.g + 355936, reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(392)
-        // features.5.0.block.0 conv 1x1 backward: input and weight gradients, [n, 14, 14, 80] <- [n, 14, 14, 480]
+        // features.5.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 80] <- [n, 14, 14, 480]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(247), input: s.tensor(86), weights: s.p + 317056,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(247), preActivation: s.tensor(88),
+            gamma: s.p + 355456, beta: s.p + 355936, savedMean: s.f + 467328, savedInvStd: s.f + 467808,
+            activation: .silu, reductions: s.f + 410880, input: s.tensor(86), weights: s.p + 317056,
             pixels: 196 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(249), gradWeights: s.g + 317056,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(393)
@@ -4440,18 +4472,18 @@ public final class EfficientNetB0Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.tensor(87) : nil, batch: s.n,
             perImage: 15680, gradBranch: s.tensor(250), pool: pool)
         s.profiler?.stop(394)
-        // features.4.2.block.3 backward through identity and BatchNorm (in place) on [n, 14, 14, 80]
+        // features.4.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 14, 14, 80]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(250), input: s.tensor(84), pixels: 196 &* s.n,
-            channels: 80, gamma: s.p + 316736, beta: s.p + 316816, savedMean: s.f + 464608, savedInvStd: s.f + 464688,
-            activation: .identity, gradInput: s.tensor(250), gradGamma: s.g + 316736, gradBeta: s.g + 316816,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(250), input: s.tensor(84), pixels: 196 &* s.n,
+            channels: 80, gamma: s.p + 316736, beta: s.p + 316816, savedMean: s.f + 467168, savedInvStd: s.f + 467248,
+            activation: .identity, gradGamma: s.g + 316736, gradBeta: s.g + 316816, reductions: s.f + 410880,
             pool: pool)
         s.profiler?.stop(395)
         // features.4.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(78), pixels: 196 &* s.n, channels: 480, gamma: s.p + 256704,
-                beta: s.p + 257184, savedMean: s.f + 455008, savedInvStd: s.f + 455488, activation: .silu,
+                beta: s.p + 257184, savedMean: s.f + 457568, savedInvStd: s.f + 458048, activation: .silu,
                 output: s.tensor(253), pool: pool)
             s.profiler?.stop(396)
         }
@@ -4460,7 +4492,7 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(78), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 256704, beta: s.p + 257184, runningMean: s.p + 257664, runningVar: s.p + 258144,
-                eps: 1e-05, activation: .silu, output: s.tensor(253), scratch: s.f + 455008, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(253), scratch: s.f + 457568, pool: pool)
             s.profiler?.stop(397)
         }
         // features.4.2.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -4470,9 +4502,11 @@ public final class EfficientNetB0Training: TrainableModel {
                 channels: 480, output: s.tensor(252), pool: pool)
             s.profiler?.stop(398)
         }
-        // features.4.2.block.3 conv 1x1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 80]
+        // features.4.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 80]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(250), input: s.tensor(252), weights: s.p + 278336,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(250), preActivation: s.tensor(84),
+            gamma: s.p + 316736, beta: s.p + 316816, savedMean: s.f + 467168, savedInvStd: s.f + 467248,
+            activation: .identity, reductions: s.f + 410880, input: s.tensor(252), weights: s.p + 278336,
             pixels: 196 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(251), gradWeights: s.g + 278336,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(399)
@@ -4488,14 +4522,14 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.4.2.block.1 backward through silu and BatchNorm (in place) on [n, 14, 14, 480]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(254), input: s.tensor(78), pixels: 196 &* s.n,
-            channels: 480, gamma: s.p + 256704, beta: s.p + 257184, savedMean: s.f + 455008, savedInvStd: s.f + 455488,
+            channels: 480, gamma: s.p + 256704, beta: s.p + 257184, savedMean: s.f + 457568, savedInvStd: s.f + 458048,
             activation: .silu, gradInput: s.tensor(254), gradGamma: s.g + 256704, gradBeta: s.g + 257184, pool: pool)
         s.profiler?.stop(401)
         // features.4.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(76), pixels: 196 &* s.n, channels: 480, gamma: s.p + 250464,
-                beta: s.p + 250944, savedMean: s.f + 454048, savedInvStd: s.f + 454528, activation: .silu,
+                beta: s.p + 250944, savedMean: s.f + 456608, savedInvStd: s.f + 457088, activation: .silu,
                 output: s.tensor(256), pool: pool)
             s.profiler?.stop(402)
         }
@@ -4504,32 +4538,34 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(76), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 250464, beta: s.p + 250944, runningMean: s.p + 251424, runningVar: s.p + 251904,
-                eps: 1e-05, activation: .silu, output: s.tensor(256), scratch: s.f + 454048, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(256), scratch: s.f + 456608, pool: pool)
             s.profiler?.stop(403)
         }
         // features.4.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 460288, count: 4320)
+        TrainingKernels.zero(s.f + 462848, count: 4320)
         s.profiler?.stop(404)
         // features.4.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 480]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(254), input: s.tensor(256), batch: s.n, height: 14,
             width: 14, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 14, outWidth: 14,
-            weights: s.f + 455968, gradInput: s.tensor(255), gradWeights: s.f + 460288, pool: pool)
+            weights: s.f + 458528, gradInput: s.tensor(255), gradWeights: s.f + 462848, pool: pool)
         s.profiler?.stop(405)
         // features.4.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 460288, channels: 480, kernel: 3, into: s.g + 252384)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 462848, channels: 480, kernel: 3, into: s.g + 252384)
         s.profiler?.stop(406)
-        // features.4.2.block.0 backward through silu and BatchNorm (in place) on [n, 14, 14, 480]
+        // features.4.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 14, 14, 480]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(255), input: s.tensor(76), pixels: 196 &* s.n,
-            channels: 480, gamma: s.p + 250464, beta: s.p + 250944, savedMean: s.f + 454048, savedInvStd: s.f + 454528,
-            activation: .silu, gradInput: s.tensor(255), gradGamma: s.g + 250464, gradBeta: s.g + 250944, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(255), input: s.tensor(76), pixels: 196 &* s.n,
+            channels: 480, gamma: s.p + 250464, beta: s.p + 250944, savedMean: s.f + 456608, savedInvStd: s.f + 457088,
+            activation: .silu, gradGamma: s.g + 250464, gradBeta: s.g + 250944, reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(407)
-        // features.4.2.block.0 conv 1x1 backward: input and weight gradients, [n, 14, 14, 80] <- [n, 14, 14, 480]
+        // features.4.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 80] <- [n, 14, 14, 480]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(255), input: s.tensor(74), weights: s.p + 212064,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(255), preActivation: s.tensor(76),
+            gamma: s.p + 250464, beta: s.p + 250944, savedMean: s.f + 456608, savedInvStd: s.f + 457088,
+            activation: .silu, reductions: s.f + 410880, input: s.tensor(74), weights: s.p + 212064,
             pixels: 196 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(257), gradWeights: s.g + 212064,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(408)
@@ -4547,18 +4583,18 @@ public final class EfficientNetB0Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.tensor(75) : nil, batch: s.n,
             perImage: 15680, gradBranch: s.tensor(258), pool: pool)
         s.profiler?.stop(410)
-        // features.4.1.block.3 backward through identity and BatchNorm (in place) on [n, 14, 14, 80]
+        // features.4.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 14, 14, 80]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(258), input: s.tensor(72), pixels: 196 &* s.n,
-            channels: 80, gamma: s.p + 211744, beta: s.p + 211824, savedMean: s.f + 453888, savedInvStd: s.f + 453968,
-            activation: .identity, gradInput: s.tensor(258), gradGamma: s.g + 211744, gradBeta: s.g + 211824,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(258), input: s.tensor(72), pixels: 196 &* s.n,
+            channels: 80, gamma: s.p + 211744, beta: s.p + 211824, savedMean: s.f + 456448, savedInvStd: s.f + 456528,
+            activation: .identity, gradGamma: s.g + 211744, gradBeta: s.g + 211824, reductions: s.f + 410880,
             pool: pool)
         s.profiler?.stop(411)
         // features.4.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(66), pixels: 196 &* s.n, channels: 480, gamma: s.p + 151712,
-                beta: s.p + 152192, savedMean: s.f + 444288, savedInvStd: s.f + 444768, activation: .silu,
+                beta: s.p + 152192, savedMean: s.f + 446848, savedInvStd: s.f + 447328, activation: .silu,
                 output: s.tensor(261), pool: pool)
             s.profiler?.stop(412)
         }
@@ -4567,7 +4603,7 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(66), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 151712, beta: s.p + 152192, runningMean: s.p + 152672, runningVar: s.p + 153152,
-                eps: 1e-05, activation: .silu, output: s.tensor(261), scratch: s.f + 444288, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(261), scratch: s.f + 446848, pool: pool)
             s.profiler?.stop(413)
         }
         // features.4.1.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -4577,9 +4613,11 @@ public final class EfficientNetB0Training: TrainableModel {
                 channels: 480, output: s.tensor(260), pool: pool)
             s.profiler?.stop(414)
         }
-        // features.4.1.block.3 conv 1x1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 80]
+        // features.4.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 80]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(258), input: s.tensor(260), weights: s.p + 173344,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(258), preActivation: s.tensor(72),
+            gamma: s.p + 211744, beta: s.p + 211824, savedMean: s.f + 456448, savedInvStd: s.f + 456528,
+            activation: .identity, reductions: s.f + 410880, input: s.tensor(260), weights: s.p + 173344,
             pixels: 196 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(259), gradWeights: s.g + 173344,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(415)
@@ -4595,14 +4633,14 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.4.1.block.1 backward through silu and BatchNorm (in place) on [n, 14, 14, 480]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(262), input: s.tensor(66), pixels: 196 &* s.n,
-            channels: 480, gamma: s.p + 151712, beta: s.p + 152192, savedMean: s.f + 444288, savedInvStd: s.f + 444768,
+            channels: 480, gamma: s.p + 151712, beta: s.p + 152192, savedMean: s.f + 446848, savedInvStd: s.f + 447328,
             activation: .silu, gradInput: s.tensor(262), gradGamma: s.g + 151712, gradBeta: s.g + 152192, pool: pool)
         s.profiler?.stop(417)
         // features.4.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(64), pixels: 196 &* s.n, channels: 480, gamma: s.p + 145472,
-                beta: s.p + 145952, savedMean: s.f + 443328, savedInvStd: s.f + 443808, activation: .silu,
+                beta: s.p + 145952, savedMean: s.f + 445888, savedInvStd: s.f + 446368, activation: .silu,
                 output: s.tensor(264), pool: pool)
             s.profiler?.stop(418)
         }
@@ -4611,32 +4649,34 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 145472, beta: s.p + 145952, runningMean: s.p + 146432, runningVar: s.p + 146912,
-                eps: 1e-05, activation: .silu, output: s.tensor(264), scratch: s.f + 443328, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(264), scratch: s.f + 445888, pool: pool)
             s.profiler?.stop(419)
         }
         // features.4.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 449568, count: 4320)
+        TrainingKernels.zero(s.f + 452128, count: 4320)
         s.profiler?.stop(420)
         // features.4.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 480]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(262), input: s.tensor(264), batch: s.n, height: 14,
             width: 14, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 14, outWidth: 14,
-            weights: s.f + 445248, gradInput: s.tensor(263), gradWeights: s.f + 449568, pool: pool)
+            weights: s.f + 447808, gradInput: s.tensor(263), gradWeights: s.f + 452128, pool: pool)
         s.profiler?.stop(421)
         // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 449568, channels: 480, kernel: 3, into: s.g + 147392)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 452128, channels: 480, kernel: 3, into: s.g + 147392)
         s.profiler?.stop(422)
-        // features.4.1.block.0 backward through silu and BatchNorm (in place) on [n, 14, 14, 480]
+        // features.4.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 14, 14, 480]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(263), input: s.tensor(64), pixels: 196 &* s.n,
-            channels: 480, gamma: s.p + 145472, beta: s.p + 145952, savedMean: s.f + 443328, savedInvStd: s.f + 443808,
-            activation: .silu, gradInput: s.tensor(263), gradGamma: s.g + 145472, gradBeta: s.g + 145952, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(263), input: s.tensor(64), pixels: 196 &* s.n,
+            channels: 480, gamma: s.p + 145472, beta: s.p + 145952, savedMean: s.f + 445888, savedInvStd: s.f + 446368,
+            activation: .silu, gradGamma: s.g + 145472, gradBeta: s.g + 145952, reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(423)
-        // features.4.1.block.0 conv 1x1 backward: input and weight gradients, [n, 14, 14, 80] <- [n, 14, 14, 480]
+        // features.4.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 80] <- [n, 14, 14, 480]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(263), input: s.tensor(63), weights: s.p + 107072,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(263), preActivation: s.tensor(64),
+            gamma: s.p + 145472, beta: s.p + 145952, savedMean: s.f + 445888, savedInvStd: s.f + 446368,
+            activation: .silu, reductions: s.f + 410880, input: s.tensor(63), weights: s.p + 107072,
             pixels: 196 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(265), gradWeights: s.g + 107072,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(424)
@@ -4648,18 +4688,18 @@ public final class EfficientNetB0Training: TrainableModel {
 
     /// features.4.0 backward: MBConv6 k3 s2: 28x28x40 -> 14x14x80, SE 240 -> 10 -> 240
     private func features_4_0_backward(_ s: TrainingStepContext) {
-        // features.4.0.block.3 backward through identity and BatchNorm (in place) on [n, 14, 14, 80]
+        // features.4.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 14, 14, 80]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(265), input: s.tensor(62), pixels: 196 &* s.n,
-            channels: 80, gamma: s.p + 106752, beta: s.p + 106832, savedMean: s.f + 443168, savedInvStd: s.f + 443248,
-            activation: .identity, gradInput: s.tensor(265), gradGamma: s.g + 106752, gradBeta: s.g + 106832,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(265), input: s.tensor(62), pixels: 196 &* s.n,
+            channels: 80, gamma: s.p + 106752, beta: s.p + 106832, savedMean: s.f + 445728, savedInvStd: s.f + 445808,
+            activation: .identity, gradGamma: s.g + 106752, gradBeta: s.g + 106832, reductions: s.f + 410880,
             pool: pool)
         s.profiler?.stop(426)
         // features.4.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(56), pixels: 196 &* s.n, channels: 240, gamma: s.p + 81536,
-                beta: s.p + 81776, savedMean: s.f + 438368, savedInvStd: s.f + 438608, activation: .silu,
+                beta: s.p + 81776, savedMean: s.f + 440928, savedInvStd: s.f + 441168, activation: .silu,
                 output: s.tensor(268), pool: pool)
             s.profiler?.stop(427)
         }
@@ -4668,7 +4708,7 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(56), pixels: 196 &* s.n, channels: 240,
                 gamma: s.p + 81536, beta: s.p + 81776, runningMean: s.p + 82016, runningVar: s.p + 82256, eps: 1e-05,
-                activation: .silu, output: s.tensor(268), scratch: s.f + 438368, pool: pool)
+                activation: .silu, output: s.tensor(268), scratch: s.f + 440928, pool: pool)
             s.profiler?.stop(428)
         }
         // features.4.0.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -4678,9 +4718,11 @@ public final class EfficientNetB0Training: TrainableModel {
                 channels: 240, output: s.tensor(267), pool: pool)
             s.profiler?.stop(429)
         }
-        // features.4.0.block.3 conv 1x1 backward: input and weight gradients, [n, 14, 14, 240] <- [n, 14, 14, 80]
+        // features.4.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 240] <- [n, 14, 14, 80]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(265), input: s.tensor(267), weights: s.p + 87552,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(265), preActivation: s.tensor(62),
+            gamma: s.p + 106752, beta: s.p + 106832, savedMean: s.f + 445728, savedInvStd: s.f + 445808,
+            activation: .identity, reductions: s.f + 410880, input: s.tensor(267), weights: s.p + 87552,
             pixels: 196 &* s.n, inChannels: 240, outChannels: 80, gradInput: s.tensor(266), gradWeights: s.g + 87552,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(430)
@@ -4695,14 +4737,14 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.4.0.block.1 backward through silu and BatchNorm (in place) on [n, 14, 14, 240]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(269), input: s.tensor(56), pixels: 196 &* s.n,
-            channels: 240, gamma: s.p + 81536, beta: s.p + 81776, savedMean: s.f + 438368, savedInvStd: s.f + 438608,
+            channels: 240, gamma: s.p + 81536, beta: s.p + 81776, savedMean: s.f + 440928, savedInvStd: s.f + 441168,
             activation: .silu, gradInput: s.tensor(269), gradGamma: s.g + 81536, gradBeta: s.g + 81776, pool: pool)
         s.profiler?.stop(432)
         // features.4.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(54), pixels: 784 &* s.n, channels: 240, gamma: s.p + 78416,
-                beta: s.p + 78656, savedMean: s.f + 437888, savedInvStd: s.f + 438128, activation: .silu,
+                beta: s.p + 78656, savedMean: s.f + 440448, savedInvStd: s.f + 440688, activation: .silu,
                 output: s.tensor(271), pool: pool)
             s.profiler?.stop(433)
         }
@@ -4711,34 +4753,36 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(54), pixels: 784 &* s.n, channels: 240,
                 gamma: s.p + 78416, beta: s.p + 78656, runningMean: s.p + 78896, runningVar: s.p + 79136, eps: 1e-05,
-                activation: .silu, output: s.tensor(271), scratch: s.f + 437888, pool: pool)
+                activation: .silu, output: s.tensor(271), scratch: s.f + 440448, pool: pool)
             s.profiler?.stop(434)
         }
         // features.4.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 441008, count: 2160)
+        TrainingKernels.zero(s.f + 443568, count: 2160)
         s.profiler?.stop(435)
         // features.4.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 28, 28, 240] <- [n, 14, 14, 240]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(269), input: s.tensor(271), batch: s.n, height: 28,
             width: 28, channels: 240, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 14, outWidth: 14,
-            weights: s.f + 438848, gradInput: s.tensor(270), gradWeights: s.f + 441008, pool: pool)
+            weights: s.f + 441408, gradInput: s.tensor(270), gradWeights: s.f + 443568, pool: pool)
         s.profiler?.stop(436)
         // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 441008, channels: 240, kernel: 3, into: s.g + 79376)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 443568, channels: 240, kernel: 3, into: s.g + 79376)
         s.profiler?.stop(437)
-        // features.4.0.block.0 backward through silu and BatchNorm (in place) on [n, 28, 28, 240]
+        // features.4.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 28, 28, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(270), input: s.tensor(54), pixels: 784 &* s.n,
-            channels: 240, gamma: s.p + 78416, beta: s.p + 78656, savedMean: s.f + 437888, savedInvStd: s.f + 438128,
-            activation: .silu, gradInput: s.tensor(270), gradGamma: s.g + 78416, gradBeta: s.g + 78656, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(270), input: s.tensor(54), pixels: 784 &* s.n,
+            channels: 240, gamma: s.p + 78416, beta: s.p + 78656, savedMean: s.f + 440448, savedInvStd: s.f + 440688,
+            activation: .silu, gradGamma: s.g + 78416, gradBeta: s.g + 78656, reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(438)
-        // features.4.0.block.0 conv 1x1 backward: input and weight gradients, [n, 28, 28, 40] <- [n, 28, 28, 240]
+        // features.4.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 28, 28, 40] <- [n, 28, 28, 240]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(270), input: s.tensor(52), weights: s.p + 68816,
-            pixels: 784 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(272), gradWeights: s.g + 68816,
-            workspace: s.ws, pool: pool)
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(270), preActivation: s.tensor(54),
+            gamma: s.p + 78416, beta: s.p + 78656, savedMean: s.f + 440448, savedInvStd: s.f + 440688,
+            activation: .silu, reductions: s.f + 410880, input: s.tensor(52), weights: s.p + 68816, pixels: 784 &* s.n,
+            inChannels: 40, outChannels: 240, gradInput: s.tensor(272), gradWeights: s.g + 68816, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(439)
     }
 
@@ -4750,18 +4794,18 @@ public final class EfficientNetB0Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.tensor(53) : nil, batch: s.n,
             perImage: 31360, gradBranch: s.tensor(273), pool: pool)
         s.profiler?.stop(440)
-        // features.3.1.block.3 backward through identity and BatchNorm (in place) on [n, 28, 28, 40]
+        // features.3.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 28, 28, 40]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(273), input: s.tensor(50), pixels: 784 &* s.n,
-            channels: 40, gamma: s.p + 68624, beta: s.p + 68672, savedMean: s.f + 437808, savedInvStd: s.f + 437848,
-            activation: .identity, gradInput: s.tensor(273), gradGamma: s.g + 68624, gradBeta: s.g + 68672,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(273), input: s.tensor(50), pixels: 784 &* s.n,
+            channels: 40, gamma: s.p + 68624, beta: s.p + 68672, savedMean: s.f + 440368, savedInvStd: s.f + 440408,
+            activation: .identity, gradGamma: s.g + 68624, gradBeta: s.g + 68672, reductions: s.f + 410880,
             pool: pool)
         s.profiler?.stop(441)
         // features.3.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(44), pixels: 784 &* s.n, channels: 240, gamma: s.p + 53008,
-                beta: s.p + 53248, savedMean: s.f + 425328, savedInvStd: s.f + 425568, activation: .silu,
+                beta: s.p + 53248, savedMean: s.f + 427888, savedInvStd: s.f + 428128, activation: .silu,
                 output: s.tensor(276), pool: pool)
             s.profiler?.stop(442)
         }
@@ -4770,7 +4814,7 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(44), pixels: 784 &* s.n, channels: 240,
                 gamma: s.p + 53008, beta: s.p + 53248, runningMean: s.p + 53488, runningVar: s.p + 53728, eps: 1e-05,
-                activation: .silu, output: s.tensor(276), scratch: s.f + 425328, pool: pool)
+                activation: .silu, output: s.tensor(276), scratch: s.f + 427888, pool: pool)
             s.profiler?.stop(443)
         }
         // features.3.1.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -4780,9 +4824,11 @@ public final class EfficientNetB0Training: TrainableModel {
                 channels: 240, output: s.tensor(275), pool: pool)
             s.profiler?.stop(444)
         }
-        // features.3.1.block.3 conv 1x1 backward: input and weight gradients, [n, 28, 28, 240] <- [n, 28, 28, 40]
+        // features.3.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 28, 28, 240] <- [n, 28, 28, 40]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(273), input: s.tensor(275), weights: s.p + 59024,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(273), preActivation: s.tensor(50),
+            gamma: s.p + 68624, beta: s.p + 68672, savedMean: s.f + 440368, savedInvStd: s.f + 440408,
+            activation: .identity, reductions: s.f + 410880, input: s.tensor(275), weights: s.p + 59024,
             pixels: 784 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(274), gradWeights: s.g + 59024,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(445)
@@ -4797,14 +4843,14 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.3.1.block.1 backward through silu and BatchNorm (in place) on [n, 28, 28, 240]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(277), input: s.tensor(44), pixels: 784 &* s.n,
-            channels: 240, gamma: s.p + 53008, beta: s.p + 53248, savedMean: s.f + 425328, savedInvStd: s.f + 425568,
+            channels: 240, gamma: s.p + 53008, beta: s.p + 53248, savedMean: s.f + 427888, savedInvStd: s.f + 428128,
             activation: .silu, gradInput: s.tensor(277), gradGamma: s.g + 53008, gradBeta: s.g + 53248, pool: pool)
         s.profiler?.stop(447)
         // features.3.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(42), pixels: 784 &* s.n, channels: 240, gamma: s.p + 46048,
-                beta: s.p + 46288, savedMean: s.f + 424848, savedInvStd: s.f + 425088, activation: .silu,
+                beta: s.p + 46288, savedMean: s.f + 427408, savedInvStd: s.f + 427648, activation: .silu,
                 output: s.tensor(279), pool: pool)
             s.profiler?.stop(448)
         }
@@ -4813,34 +4859,36 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 784 &* s.n, channels: 240,
                 gamma: s.p + 46048, beta: s.p + 46288, runningMean: s.p + 46528, runningVar: s.p + 46768, eps: 1e-05,
-                activation: .silu, output: s.tensor(279), scratch: s.f + 424848, pool: pool)
+                activation: .silu, output: s.tensor(279), scratch: s.f + 427408, pool: pool)
             s.profiler?.stop(449)
         }
         // features.3.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 431808, count: 6000)
+        TrainingKernels.zero(s.f + 434368, count: 6000)
         s.profiler?.stop(450)
         // features.3.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 28, 28, 240] <- [n, 28, 28, 240]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(277), input: s.tensor(279), batch: s.n, height: 28,
             width: 28, channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 28, outWidth: 28,
-            weights: s.f + 425808, gradInput: s.tensor(278), gradWeights: s.f + 431808, pool: pool)
+            weights: s.f + 428368, gradInput: s.tensor(278), gradWeights: s.f + 434368, pool: pool)
         s.profiler?.stop(451)
         // features.3.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 431808, channels: 240, kernel: 5, into: s.g + 47008)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 434368, channels: 240, kernel: 5, into: s.g + 47008)
         s.profiler?.stop(452)
-        // features.3.1.block.0 backward through silu and BatchNorm (in place) on [n, 28, 28, 240]
+        // features.3.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 28, 28, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(278), input: s.tensor(42), pixels: 784 &* s.n,
-            channels: 240, gamma: s.p + 46048, beta: s.p + 46288, savedMean: s.f + 424848, savedInvStd: s.f + 425088,
-            activation: .silu, gradInput: s.tensor(278), gradGamma: s.g + 46048, gradBeta: s.g + 46288, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(278), input: s.tensor(42), pixels: 784 &* s.n,
+            channels: 240, gamma: s.p + 46048, beta: s.p + 46288, savedMean: s.f + 427408, savedInvStd: s.f + 427648,
+            activation: .silu, gradGamma: s.g + 46048, gradBeta: s.g + 46288, reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(453)
-        // features.3.1.block.0 conv 1x1 backward: input and weight gradients, [n, 28, 28, 40] <- [n, 28, 28, 240]
+        // features.3.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 28, 28, 40] <- [n, 28, 28, 240]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(278), input: s.tensor(41), weights: s.p + 36448,
-            pixels: 784 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(280), gradWeights: s.g + 36448,
-            workspace: s.ws, pool: pool)
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(278), preActivation: s.tensor(42),
+            gamma: s.p + 46048, beta: s.p + 46288, savedMean: s.f + 427408, savedInvStd: s.f + 427648,
+            activation: .silu, reductions: s.f + 410880, input: s.tensor(41), weights: s.p + 36448, pixels: 784 &* s.n,
+            inChannels: 40, outChannels: 240, gradInput: s.tensor(280), gradWeights: s.g + 36448, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(454)
         // features.3.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -4850,18 +4898,18 @@ public final class EfficientNetB0Training: TrainableModel {
 
     /// features.3.0 backward: MBConv6 k5 s2: 56x56x24 -> 28x28x40, SE 144 -> 6 -> 144
     private func features_3_0_backward(_ s: TrainingStepContext) {
-        // features.3.0.block.3 backward through identity and BatchNorm (in place) on [n, 28, 28, 40]
+        // features.3.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 28, 28, 40]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(280), input: s.tensor(40), pixels: 784 &* s.n,
-            channels: 40, gamma: s.p + 36256, beta: s.p + 36304, savedMean: s.f + 424768, savedInvStd: s.f + 424808,
-            activation: .identity, gradInput: s.tensor(280), gradGamma: s.g + 36256, gradBeta: s.g + 36304,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(280), input: s.tensor(40), pixels: 784 &* s.n,
+            channels: 40, gamma: s.p + 36256, beta: s.p + 36304, savedMean: s.f + 427328, savedInvStd: s.f + 427368,
+            activation: .identity, gradGamma: s.g + 36256, gradBeta: s.g + 36304, reductions: s.f + 410880,
             pool: pool)
         s.profiler?.stop(456)
         // features.3.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(34), pixels: 784 &* s.n, channels: 144, gamma: s.p + 28032,
-                beta: s.p + 28176, savedMean: s.f + 417280, savedInvStd: s.f + 417424, activation: .silu,
+                beta: s.p + 28176, savedMean: s.f + 419840, savedInvStd: s.f + 419984, activation: .silu,
                 output: s.tensor(283), pool: pool)
             s.profiler?.stop(457)
         }
@@ -4870,7 +4918,7 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(34), pixels: 784 &* s.n, channels: 144,
                 gamma: s.p + 28032, beta: s.p + 28176, runningMean: s.p + 28320, runningVar: s.p + 28464, eps: 1e-05,
-                activation: .silu, output: s.tensor(283), scratch: s.f + 417280, pool: pool)
+                activation: .silu, output: s.tensor(283), scratch: s.f + 419840, pool: pool)
             s.profiler?.stop(458)
         }
         // features.3.0.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -4880,9 +4928,11 @@ public final class EfficientNetB0Training: TrainableModel {
                 channels: 144, output: s.tensor(282), pool: pool)
             s.profiler?.stop(459)
         }
-        // features.3.0.block.3 conv 1x1 backward: input and weight gradients, [n, 28, 28, 144] <- [n, 28, 28, 40]
+        // features.3.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 28, 28, 144] <- [n, 28, 28, 40]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(280), input: s.tensor(282), weights: s.p + 30496,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(280), preActivation: s.tensor(40),
+            gamma: s.p + 36256, beta: s.p + 36304, savedMean: s.f + 427328, savedInvStd: s.f + 427368,
+            activation: .identity, reductions: s.f + 410880, input: s.tensor(282), weights: s.p + 30496,
             pixels: 784 &* s.n, inChannels: 144, outChannels: 40, gradInput: s.tensor(281), gradWeights: s.g + 30496,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(460)
@@ -4897,14 +4947,14 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.3.0.block.1 backward through silu and BatchNorm (in place) on [n, 28, 28, 144]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(284), input: s.tensor(34), pixels: 784 &* s.n,
-            channels: 144, gamma: s.p + 28032, beta: s.p + 28176, savedMean: s.f + 417280, savedInvStd: s.f + 417424,
+            channels: 144, gamma: s.p + 28032, beta: s.p + 28176, savedMean: s.f + 419840, savedInvStd: s.f + 419984,
             activation: .silu, gradInput: s.tensor(284), gradGamma: s.g + 28032, gradBeta: s.g + 28176, pool: pool)
         s.profiler?.stop(462)
         // features.3.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(32), pixels: 3136 &* s.n, channels: 144, gamma: s.p + 23856,
-                beta: s.p + 24000, savedMean: s.f + 416992, savedInvStd: s.f + 417136, activation: .silu,
+                beta: s.p + 24000, savedMean: s.f + 419552, savedInvStd: s.f + 419696, activation: .silu,
                 output: s.tensor(286), pool: pool)
             s.profiler?.stop(463)
         }
@@ -4913,33 +4963,34 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(32), pixels: 3136 &* s.n, channels: 144,
                 gamma: s.p + 23856, beta: s.p + 24000, runningMean: s.p + 24144, runningVar: s.p + 24288, eps: 1e-05,
-                activation: .silu, output: s.tensor(286), scratch: s.f + 416992, pool: pool)
+                activation: .silu, output: s.tensor(286), scratch: s.f + 419552, pool: pool)
             s.profiler?.stop(464)
         }
         // features.3.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 421168, count: 3600)
+        TrainingKernels.zero(s.f + 423728, count: 3600)
         s.profiler?.stop(465)
         // features.3.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 56, 56, 144] <- [n, 28, 28, 144]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(284), input: s.tensor(286), batch: s.n, height: 56,
             width: 56, channels: 144, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 28, outWidth: 28,
-            weights: s.f + 417568, gradInput: s.tensor(285), gradWeights: s.f + 421168, pool: pool)
+            weights: s.f + 420128, gradInput: s.tensor(285), gradWeights: s.f + 423728, pool: pool)
         s.profiler?.stop(466)
         // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 421168, channels: 144, kernel: 5, into: s.g + 24432)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 423728, channels: 144, kernel: 5, into: s.g + 24432)
         s.profiler?.stop(467)
-        // features.3.0.block.0 backward through silu and BatchNorm (in place) on [n, 56, 56, 144]
+        // features.3.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 56, 56, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(285), input: s.tensor(32),
-            pixels: 3136 &* s.n, channels: 144, gamma: s.p + 23856, beta: s.p + 24000, savedMean: s.f + 416992,
-            savedInvStd: s.f + 417136, activation: .silu, gradInput: s.tensor(285), gradGamma: s.g + 23856,
-            gradBeta: s.g + 24000, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(285), input: s.tensor(32), pixels: 3136 &* s.n,
+            channels: 144, gamma: s.p + 23856, beta: s.p + 24000, savedMean: s.f + 419552, savedInvStd: s.f + 419696,
+            activation: .silu, gradGamma: s.g + 23856, gradBeta: s.g + 24000, reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(468)
-        // features.3.0.block.0 conv 1x1 backward: input and weight gradients, [n, 56, 56, 24] <- [n, 56, 56, 144]
+        // features.3.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 56, 56, 24] <- [n, 56, 56, 144]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(285), input: s.tensor(30), weights: s.p + 20400,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(285), preActivation: s.tensor(32),
+            gamma: s.p + 23856, beta: s.p + 24000, savedMean: s.f + 419552, savedInvStd: s.f + 419696,
+            activation: .silu, reductions: s.f + 410880, input: s.tensor(30), weights: s.p + 20400,
             pixels: 3136 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(287), gradWeights: s.g + 20400,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(469)
@@ -4953,18 +5004,18 @@ public final class EfficientNetB0Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.tensor(31) : nil, batch: s.n,
             perImage: 75264, gradBranch: s.tensor(288), pool: pool)
         s.profiler?.stop(470)
-        // features.2.1.block.3 backward through identity and BatchNorm (in place) on [n, 56, 56, 24]
+        // features.2.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 56, 56, 24]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(288), input: s.tensor(28),
-            pixels: 3136 &* s.n, channels: 24, gamma: s.p + 20272, beta: s.p + 20304, savedMean: s.f + 416944,
-            savedInvStd: s.f + 416968, activation: .identity, gradInput: s.tensor(288), gradGamma: s.g + 20272,
-            gradBeta: s.g + 20304, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(288), input: s.tensor(28), pixels: 3136 &* s.n,
+            channels: 24, gamma: s.p + 20272, beta: s.p + 20304, savedMean: s.f + 419504, savedInvStd: s.f + 419528,
+            activation: .identity, gradGamma: s.g + 20272, gradBeta: s.g + 20304, reductions: s.f + 410880,
+            pool: pool)
         s.profiler?.stop(471)
         // features.2.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(22), pixels: 3136 &* s.n, channels: 144, gamma: s.p + 14352,
-                beta: s.p + 14496, savedMean: s.f + 414064, savedInvStd: s.f + 414208, activation: .silu,
+                beta: s.p + 14496, savedMean: s.f + 416624, savedInvStd: s.f + 416768, activation: .silu,
                 output: s.tensor(291), pool: pool)
             s.profiler?.stop(472)
         }
@@ -4973,7 +5024,7 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(22), pixels: 3136 &* s.n, channels: 144,
                 gamma: s.p + 14352, beta: s.p + 14496, runningMean: s.p + 14640, runningVar: s.p + 14784, eps: 1e-05,
-                activation: .silu, output: s.tensor(291), scratch: s.f + 414064, pool: pool)
+                activation: .silu, output: s.tensor(291), scratch: s.f + 416624, pool: pool)
             s.profiler?.stop(473)
         }
         // features.2.1.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -4983,9 +5034,11 @@ public final class EfficientNetB0Training: TrainableModel {
                 pixels: 3136, channels: 144, output: s.tensor(290), pool: pool)
             s.profiler?.stop(474)
         }
-        // features.2.1.block.3 conv 1x1 backward: input and weight gradients, [n, 56, 56, 144] <- [n, 56, 56, 24]
+        // features.2.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 56, 56, 144] <- [n, 56, 56, 24]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(288), input: s.tensor(290), weights: s.p + 16816,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(288), preActivation: s.tensor(28),
+            gamma: s.p + 20272, beta: s.p + 20304, savedMean: s.f + 419504, savedInvStd: s.f + 419528,
+            activation: .identity, reductions: s.f + 410880, input: s.tensor(290), weights: s.p + 16816,
             pixels: 3136 &* s.n, inChannels: 144, outChannels: 24, gradInput: s.tensor(289), gradWeights: s.g + 16816,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(475)
@@ -5000,15 +5053,15 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.2.1.block.1 backward through silu and BatchNorm (in place) on [n, 56, 56, 144]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(292), input: s.tensor(22),
-            pixels: 3136 &* s.n, channels: 144, gamma: s.p + 14352, beta: s.p + 14496, savedMean: s.f + 414064,
-            savedInvStd: s.f + 414208, activation: .silu, gradInput: s.tensor(292), gradGamma: s.g + 14352,
+            pixels: 3136 &* s.n, channels: 144, gamma: s.p + 14352, beta: s.p + 14496, savedMean: s.f + 416624,
+            savedInvStd: s.f + 416768, activation: .silu, gradInput: s.tensor(292), gradGamma: s.g + 14352,
             gradBeta: s.g + 14496, pool: pool)
         s.profiler?.stop(477)
         // features.2.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(20), pixels: 3136 &* s.n, channels: 144, gamma: s.p + 12480,
-                beta: s.p + 12624, savedMean: s.f + 413776, savedInvStd: s.f + 413920, activation: .silu,
+                beta: s.p + 12624, savedMean: s.f + 416336, savedInvStd: s.f + 416480, activation: .silu,
                 output: s.tensor(294), pool: pool)
             s.profiler?.stop(478)
         }
@@ -5017,35 +5070,36 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 3136 &* s.n, channels: 144,
                 gamma: s.p + 12480, beta: s.p + 12624, runningMean: s.p + 12768, runningVar: s.p + 12912, eps: 1e-05,
-                activation: .silu, output: s.tensor(294), scratch: s.f + 413776, pool: pool)
+                activation: .silu, output: s.tensor(294), scratch: s.f + 416336, pool: pool)
             s.profiler?.stop(479)
         }
         // features.2.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 415648, count: 1296)
+        TrainingKernels.zero(s.f + 418208, count: 1296)
         s.profiler?.stop(480)
         // features.2.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 56, 56, 144] <- [n, 56, 56, 144]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(292), input: s.tensor(294), batch: s.n, height: 56,
             width: 56, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 56, outWidth: 56,
-            weights: s.f + 414352, gradInput: s.tensor(293), gradWeights: s.f + 415648, pool: pool)
+            weights: s.f + 416912, gradInput: s.tensor(293), gradWeights: s.f + 418208, pool: pool)
         s.profiler?.stop(481)
         // features.2.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 415648, channels: 144, kernel: 3, into: s.g + 13056)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 418208, channels: 144, kernel: 3, into: s.g + 13056)
         s.profiler?.stop(482)
-        // features.2.1.block.0 backward through silu and BatchNorm (in place) on [n, 56, 56, 144]
+        // features.2.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 56, 56, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(293), input: s.tensor(20),
-            pixels: 3136 &* s.n, channels: 144, gamma: s.p + 12480, beta: s.p + 12624, savedMean: s.f + 413776,
-            savedInvStd: s.f + 413920, activation: .silu, gradInput: s.tensor(293), gradGamma: s.g + 12480,
-            gradBeta: s.g + 12624, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(293), input: s.tensor(20), pixels: 3136 &* s.n,
+            channels: 144, gamma: s.p + 12480, beta: s.p + 12624, savedMean: s.f + 416336, savedInvStd: s.f + 416480,
+            activation: .silu, gradGamma: s.g + 12480, gradBeta: s.g + 12624, reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(483)
-        // features.2.1.block.0 conv 1x1 backward: input and weight gradients, [n, 56, 56, 24] <- [n, 56, 56, 144]
+        // features.2.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 56, 56, 24] <- [n, 56, 56, 144]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(293), input: s.tensor(19), weights: s.p + 9024,
-            pixels: 3136 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(295), gradWeights: s.g + 9024,
-            workspace: s.ws, pool: pool)
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(293), preActivation: s.tensor(20),
+            gamma: s.p + 12480, beta: s.p + 12624, savedMean: s.f + 416336, savedInvStd: s.f + 416480,
+            activation: .silu, reductions: s.f + 410880, input: s.tensor(19), weights: s.p + 9024, pixels: 3136 &* s.n,
+            inChannels: 24, outChannels: 144, gradInput: s.tensor(295), gradWeights: s.g + 9024, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(484)
         // features.2.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -5055,18 +5109,17 @@ public final class EfficientNetB0Training: TrainableModel {
 
     /// features.2.0 backward: MBConv6 k3 s2: 112x112x16 -> 56x56x24, SE 96 -> 4 -> 96
     private func features_2_0_backward(_ s: TrainingStepContext) {
-        // features.2.0.block.3 backward through identity and BatchNorm (in place) on [n, 56, 56, 24]
+        // features.2.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 56, 56, 24]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(295), input: s.tensor(18),
-            pixels: 3136 &* s.n, channels: 24, gamma: s.p + 8896, beta: s.p + 8928, savedMean: s.f + 413728,
-            savedInvStd: s.f + 413752, activation: .identity, gradInput: s.tensor(295), gradGamma: s.g + 8896,
-            gradBeta: s.g + 8928, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(295), input: s.tensor(18), pixels: 3136 &* s.n,
+            channels: 24, gamma: s.p + 8896, beta: s.p + 8928, savedMean: s.f + 416288, savedInvStd: s.f + 416312,
+            activation: .identity, gradGamma: s.g + 8896, gradBeta: s.g + 8928, reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(486)
         // features.2.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(12), pixels: 3136 &* s.n, channels: 96, gamma: s.p + 5328,
-                beta: s.p + 5424, savedMean: s.f + 411808, savedInvStd: s.f + 411904, activation: .silu,
+                beta: s.p + 5424, savedMean: s.f + 414368, savedInvStd: s.f + 414464, activation: .silu,
                 output: s.tensor(298), pool: pool)
             s.profiler?.stop(487)
         }
@@ -5075,7 +5128,7 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(12), pixels: 3136 &* s.n, channels: 96,
                 gamma: s.p + 5328, beta: s.p + 5424, runningMean: s.p + 5520, runningVar: s.p + 5616, eps: 1e-05,
-                activation: .silu, output: s.tensor(298), scratch: s.f + 411808, pool: pool)
+                activation: .silu, output: s.tensor(298), scratch: s.f + 414368, pool: pool)
             s.profiler?.stop(488)
         }
         // features.2.0.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -5085,9 +5138,11 @@ public final class EfficientNetB0Training: TrainableModel {
                 pixels: 3136, channels: 96, output: s.tensor(297), pool: pool)
             s.profiler?.stop(489)
         }
-        // features.2.0.block.3 conv 1x1 backward: input and weight gradients, [n, 56, 56, 96] <- [n, 56, 56, 24]
+        // features.2.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 56, 56, 96] <- [n, 56, 56, 24]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(295), input: s.tensor(297), weights: s.p + 6592,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(295), preActivation: s.tensor(18),
+            gamma: s.p + 8896, beta: s.p + 8928, savedMean: s.f + 416288, savedInvStd: s.f + 416312,
+            activation: .identity, reductions: s.f + 410880, input: s.tensor(297), weights: s.p + 6592,
             pixels: 3136 &* s.n, inChannels: 96, outChannels: 24, gradInput: s.tensor(296), gradWeights: s.g + 6592,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(490)
@@ -5102,15 +5157,15 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.2.0.block.1 backward through silu and BatchNorm (in place) on [n, 56, 56, 96]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(299), input: s.tensor(12),
-            pixels: 3136 &* s.n, channels: 96, gamma: s.p + 5328, beta: s.p + 5424, savedMean: s.f + 411808,
-            savedInvStd: s.f + 411904, activation: .silu, gradInput: s.tensor(299), gradGamma: s.g + 5328,
+            pixels: 3136 &* s.n, channels: 96, gamma: s.p + 5328, beta: s.p + 5424, savedMean: s.f + 414368,
+            savedInvStd: s.f + 414464, activation: .silu, gradInput: s.tensor(299), gradGamma: s.g + 5328,
             gradBeta: s.g + 5424, pool: pool)
         s.profiler?.stop(492)
         // features.2.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(10), pixels: 12544 &* s.n, channels: 96, gamma: s.p + 4080,
-                beta: s.p + 4176, savedMean: s.f + 411616, savedInvStd: s.f + 411712, activation: .silu,
+                beta: s.p + 4176, savedMean: s.f + 414176, savedInvStd: s.f + 414272, activation: .silu,
                 output: s.tensor(301), pool: pool)
             s.profiler?.stop(493)
         }
@@ -5119,52 +5174,51 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(10), pixels: 12544 &* s.n, channels: 96,
                 gamma: s.p + 4080, beta: s.p + 4176, runningMean: s.p + 4272, runningVar: s.p + 4368, eps: 1e-05,
-                activation: .silu, output: s.tensor(301), scratch: s.f + 411616, pool: pool)
+                activation: .silu, output: s.tensor(301), scratch: s.f + 414176, pool: pool)
             s.profiler?.stop(494)
         }
         // features.2.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 412864, count: 864)
+        TrainingKernels.zero(s.f + 415424, count: 864)
         s.profiler?.stop(495)
         // features.2.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 112, 112, 96] <- [n, 56, 56, 96]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(299), input: s.tensor(301), batch: s.n, height: 112,
             width: 112, channels: 96, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 56, outWidth: 56,
-            weights: s.f + 412000, gradInput: s.tensor(300), gradWeights: s.f + 412864, pool: pool)
+            weights: s.f + 414560, gradInput: s.tensor(300), gradWeights: s.f + 415424, pool: pool)
         s.profiler?.stop(496)
         // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 412864, channels: 96, kernel: 3, into: s.g + 4464)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 415424, channels: 96, kernel: 3, into: s.g + 4464)
         s.profiler?.stop(497)
-        // features.2.0.block.0 backward through silu and BatchNorm (in place) on [n, 112, 112, 96]
+        // features.2.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 112, 112, 96]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(300), input: s.tensor(10),
-            pixels: 12544 &* s.n, channels: 96, gamma: s.p + 4080, beta: s.p + 4176, savedMean: s.f + 411616,
-            savedInvStd: s.f + 411712, activation: .silu, gradInput: s.tensor(300), gradGamma: s.g + 4080,
-            gradBeta: s.g + 4176, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(300), input: s.tensor(10), pixels: 12544 &* s.n,
+            channels: 96, gamma: s.p + 4080, beta: s.p + 4176, savedMean: s.f + 414176, savedInvStd: s.f + 414272,
+            activation: .silu, gradGamma: s.g + 4080, gradBeta: s.g + 4176, reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(498)
-        // features.2.0.block.0 conv 1x1 backward: input and weight gradients, [n, 112, 112, 16] <- [n, 112, 112, 96]
+        // features.2.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 112, 112, 16] <- [n, 112, 112, 96]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(300), input: s.tensor(9), weights: s.p + 2544,
-            pixels: 12544 &* s.n, inChannels: 16, outChannels: 96, gradInput: s.tensor(302), gradWeights: s.g + 2544,
-            workspace: s.ws, pool: pool)
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(300), preActivation: s.tensor(10),
+            gamma: s.p + 4080, beta: s.p + 4176, savedMean: s.f + 414176, savedInvStd: s.f + 414272, activation: .silu,
+            reductions: s.f + 410880, input: s.tensor(9), weights: s.p + 2544, pixels: 12544 &* s.n, inChannels: 16,
+            outChannels: 96, gradInput: s.tensor(302), gradWeights: s.g + 2544, workspace: s.ws, pool: pool)
         s.profiler?.stop(499)
     }
 
     /// features.1.0 backward: MBConv1 k3 s1: 112x112x32 -> 112x112x16, SE 32 -> 8 -> 32
     private func features_1_0_backward(_ s: TrainingStepContext) {
-        // features.1.0.block.2 backward through identity and BatchNorm (in place) on [n, 112, 112, 16]
+        // features.1.0.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 112, 112, 16]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(302), input: s.tensor(8),
-            pixels: 12544 &* s.n, channels: 16, gamma: s.p + 2480, beta: s.p + 2496, savedMean: s.f + 411584,
-            savedInvStd: s.f + 411600, activation: .identity, gradInput: s.tensor(302), gradGamma: s.g + 2480,
-            gradBeta: s.g + 2496, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(302), input: s.tensor(8), pixels: 12544 &* s.n,
+            channels: 16, gamma: s.p + 2480, beta: s.p + 2496, savedMean: s.f + 414144, savedInvStd: s.f + 414160,
+            activation: .identity, gradGamma: s.g + 2480, gradBeta: s.g + 2496, reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(500)
         // features.1.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 1 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(2), pixels: 12544 &* s.n, channels: 32, gamma: s.p + 1280,
-                beta: s.p + 1312, savedMean: s.f + 410944, savedInvStd: s.f + 410976, activation: .silu,
+                beta: s.p + 1312, savedMean: s.f + 413504, savedInvStd: s.f + 413536, activation: .silu,
                 output: s.tensor(305), pool: pool)
             s.profiler?.stop(501)
         }
@@ -5173,7 +5227,7 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 12544 &* s.n, channels: 32,
                 gamma: s.p + 1280, beta: s.p + 1312, runningMean: s.p + 1344, runningVar: s.p + 1376, eps: 1e-05,
-                activation: .silu, output: s.tensor(305), scratch: s.f + 410944, pool: pool)
+                activation: .silu, output: s.tensor(305), scratch: s.f + 413504, pool: pool)
             s.profiler?.stop(502)
         }
         // features.1.0.block.1 recompute the squeeze-excitation output from its input and saved scale
@@ -5183,9 +5237,11 @@ public final class EfficientNetB0Training: TrainableModel {
                 pixels: 12544, channels: 32, output: s.tensor(304), pool: pool)
             s.profiler?.stop(503)
         }
-        // features.1.0.block.2 conv 1x1 backward: input and weight gradients, [n, 112, 112, 32] <- [n, 112, 112, 16]
+        // features.1.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 112, 112, 32] <- [n, 112, 112, 16]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(302), input: s.tensor(304), weights: s.p + 1968,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(302), preActivation: s.tensor(8),
+            gamma: s.p + 2480, beta: s.p + 2496, savedMean: s.f + 414144, savedInvStd: s.f + 414160,
+            activation: .identity, reductions: s.f + 410880, input: s.tensor(304), weights: s.p + 1968,
             pixels: 12544 &* s.n, inChannels: 32, outChannels: 16, gradInput: s.tensor(303), gradWeights: s.g + 1968,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(504)
@@ -5200,15 +5256,15 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.1.0.block.0 backward through silu and BatchNorm (in place) on [n, 112, 112, 32]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(306), input: s.tensor(2),
-            pixels: 12544 &* s.n, channels: 32, gamma: s.p + 1280, beta: s.p + 1312, savedMean: s.f + 410944,
-            savedInvStd: s.f + 410976, activation: .silu, gradInput: s.tensor(306), gradGamma: s.g + 1280,
+            pixels: 12544 &* s.n, channels: 32, gamma: s.p + 1280, beta: s.p + 1312, savedMean: s.f + 413504,
+            savedInvStd: s.f + 413536, activation: .silu, gradInput: s.tensor(306), gradGamma: s.g + 1280,
             gradBeta: s.g + 1312, pool: pool)
         s.profiler?.stop(506)
         // features.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 0 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(0), pixels: 12544 &* s.n, channels: 32, gamma: s.p + 864,
-                beta: s.p + 896, savedMean: s.f + 410880, savedInvStd: s.f + 410912, activation: .silu,
+                beta: s.p + 896, savedMean: s.f + 413440, savedInvStd: s.f + 413472, activation: .silu,
                 output: s.tensor(308), pool: pool)
             s.profiler?.stop(507)
         }
@@ -5217,22 +5273,22 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(0), pixels: 12544 &* s.n, channels: 32,
                 gamma: s.p + 864, beta: s.p + 896, runningMean: s.p + 928, runningVar: s.p + 960, eps: 1e-05,
-                activation: .silu, output: s.tensor(308), scratch: s.f + 410880, pool: pool)
+                activation: .silu, output: s.tensor(308), scratch: s.f + 413440, pool: pool)
             s.profiler?.stop(508)
         }
         // features.1.0.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 411296, count: 288)
+        TrainingKernels.zero(s.f + 413856, count: 288)
         s.profiler?.stop(509)
         // features.1.0.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 112, 112, 32] <- [n, 112, 112, 32]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(306), input: s.tensor(308), batch: s.n, height: 112,
             width: 112, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 112, outWidth: 112,
-            weights: s.f + 411008, gradInput: s.tensor(307), gradWeights: s.f + 411296, pool: pool)
+            weights: s.f + 413568, gradInput: s.tensor(307), gradWeights: s.f + 413856, pool: pool)
         s.profiler?.stop(510)
         // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 411296, channels: 32, kernel: 3, into: s.g + 992)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 413856, channels: 32, kernel: 3, into: s.g + 992)
         s.profiler?.stop(511)
     }
 
@@ -5241,8 +5297,8 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.0 backward through silu and BatchNorm (in place) on [n, 112, 112, 32]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(307), input: s.tensor(0),
-            pixels: 12544 &* s.n, channels: 32, gamma: s.p + 864, beta: s.p + 896, savedMean: s.f + 410880,
-            savedInvStd: s.f + 410912, activation: .silu, gradInput: s.tensor(307), gradGamma: s.g + 864,
+            pixels: 12544 &* s.n, channels: 32, gamma: s.p + 864, beta: s.p + 896, savedMean: s.f + 413440,
+            savedInvStd: s.f + 413472, activation: .silu, gradInput: s.tensor(307), gradGamma: s.g + 864,
             gradBeta: s.g + 896, pool: pool)
         s.profiler?.stop(512)
         // features.0 stem weight gradient (the image needs none)
@@ -5262,9 +5318,9 @@ public final class EfficientNetB0Training: TrainableModel {
         (6823936, 4014080),  // 2: features.1.0.block.0 conv output, 401,408 floats per image
         (7225344, 0),  // 3: features.1.0.block.0 output, 401,408 floats per image
         (7626752, 401408),  // 4: features.1.0.block.1 output, 401,408 floats per image
-        (15810176, 7458912),  // 5: features.1.0.block.1 pooled, 32 floats per image
-        (15810432, 7459168),  // 6: features.1.0.block.1 hidden, 8 floats per image
-        (15810208, 7458944),  // 7: features.1.0.block.1 scale, 32 floats per image
+        (15819520, 7458912),  // 5: features.1.0.block.1 pooled, 32 floats per image
+        (15819744, 7459168),  // 6: features.1.0.block.1 hidden, 8 floats per image
+        (15819552, 7458944),  // 7: features.1.0.block.1 scale, 32 floats per image
         (8931328, 5017600),  // 8: features.1.0.block.2 conv output, 200,704 floats per image
         (9132032, 5218304),  // 9: features.1.0.block.2 output, 200,704 floats per image
         (0, 0),  // 10: features.2.0.block.0 conv output, 1,204,224 floats per image
@@ -5272,9 +5328,9 @@ public final class EfficientNetB0Training: TrainableModel {
         (8028160, 4415488),  // 12: features.2.0.block.1 conv output, 301,056 floats per image
         (8329216, 1204224),  // 13: features.2.0.block.1 output, 301,056 floats per image
         (8630272, 1505280),  // 14: features.2.0.block.2 output, 301,056 floats per image
-        (15809984, 7458576),  // 15: features.2.0.block.2 pooled, 96 floats per image
-        (15810448, 7459184),  // 16: features.2.0.block.2 hidden, 4 floats per image
-        (15810080, 7458672),  // 17: features.2.0.block.2 scale, 96 floats per image
+        (15819232, 7458576),  // 15: features.2.0.block.2 pooled, 96 floats per image
+        (15819760, 7459184),  // 16: features.2.0.block.2 hidden, 4 floats per image
+        (15819328, 7458672),  // 17: features.2.0.block.2 scale, 96 floats per image
         (13735680, 6265728),  // 18: features.2.0.block.3 conv output, 75,264 floats per image
         (13810944, 6340992),  // 19: features.2.0.block.3 output, 75,264 floats per image
         (2408448, 1204224),  // 20: features.2.1.block.0 conv output, 451,584 floats per image
@@ -5282,21 +5338,21 @@ public final class EfficientNetB0Training: TrainableModel {
         (3311616, 2107392),  // 22: features.2.1.block.1 conv output, 451,584 floats per image
         (3763200, 1655808),  // 23: features.2.1.block.1 output, 451,584 floats per image
         (4214784, 2558976),  // 24: features.2.1.block.2 output, 451,584 floats per image
-        (15809408, 5017408),  // 25: features.2.1.block.2 pooled, 144 floats per image
-        (15810464, 7459200),  // 26: features.2.1.block.2 hidden, 6 floats per image
-        (15809552, 7458144),  // 27: features.2.1.block.2 scale, 144 floats per image
+        (15818656, 5017408),  // 25: features.2.1.block.2 pooled, 144 floats per image
+        (15819776, 7459200),  // 26: features.2.1.block.2 hidden, 6 floats per image
+        (15818800, 7458144),  // 27: features.2.1.block.2 scale, 144 floats per image
         (13886208, 6416256),  // 28: features.2.1.block.3 conv output, 75,264 floats per image
         (4666368, 1655808),  // 29: features.2.1.block.3 output, 75,264 floats per image
         (13961472, 6491520),  // 30: features.2.1 output, 75,264 floats per image
-        (15810480, 7459216),  // 31: features.2.1 drop-path keep, 1 floats per image
+        (15819792, 7459216),  // 31: features.2.1 drop-path keep, 1 floats per image
         (4666368, 1655808),  // 32: features.3.0.block.0 conv output, 451,584 floats per image
         (5117952, 2558976),  // 33: features.3.0.block.0 output, 451,584 floats per image
         (11985792, 5682432),  // 34: features.3.0.block.1 conv output, 112,896 floats per image
         (12098688, 2558976),  // 35: features.3.0.block.1 output, 112,896 floats per image
         (12211584, 2671872),  // 36: features.3.0.block.2 output, 112,896 floats per image
-        (15809696, 7458288),  // 37: features.3.0.block.2 pooled, 144 floats per image
-        (15810496, 7459232),  // 38: features.3.0.block.2 hidden, 6 floats per image
-        (15809840, 7458432),  // 39: features.3.0.block.2 scale, 144 floats per image
+        (15818944, 7458288),  // 37: features.3.0.block.2 pooled, 144 floats per image
+        (15819808, 7459232),  // 38: features.3.0.block.2 hidden, 6 floats per image
+        (15819088, 7458432),  // 39: features.3.0.block.2 scale, 144 floats per image
         (15349152, 7008960),  // 40: features.3.0.block.3 conv output, 31,360 floats per image
         (15380512, 7040320),  // 41: features.3.0.block.3 output, 31,360 floats per image
         (5569536, 2558976),  // 42: features.3.1.block.0 conv output, 188,160 floats per image
@@ -5304,21 +5360,21 @@ public final class EfficientNetB0Training: TrainableModel {
         (9332736, 2935296),  // 44: features.3.1.block.1 conv output, 188,160 floats per image
         (9520896, 2747136),  // 45: features.3.1.block.1 output, 188,160 floats per image
         (9709056, 3123456),  // 46: features.3.1.block.2 output, 188,160 floats per image
-        (15808448, 7457184),  // 47: features.3.1.block.2 pooled, 240 floats per image
-        (15810512, 7459248),  // 48: features.3.1.block.2 hidden, 10 floats per image
-        (15808688, 7457424),  // 49: features.3.1.block.2 scale, 240 floats per image
+        (15817696, 7457184),  // 47: features.3.1.block.2 pooled, 240 floats per image
+        (15819824, 7459248),  // 48: features.3.1.block.2 hidden, 10 floats per image
+        (15817936, 7457424),  // 49: features.3.1.block.2 scale, 240 floats per image
         (15411872, 7071680),  // 50: features.3.1.block.3 conv output, 31,360 floats per image
         (5945856, 2747136),  // 51: features.3.1.block.3 output, 31,360 floats per image
         (15443232, 7103040),  // 52: features.3.1 output, 31,360 floats per image
-        (15810528, 7459264),  // 53: features.3.1 drop-path keep, 1 floats per image
+        (15819840, 7459264),  // 53: features.3.1 drop-path keep, 1 floats per image
         (9897216, 2747136),  // 54: features.4.0.block.0 conv output, 188,160 floats per image
         (10085376, 3123456),  // 55: features.4.0.block.0 output, 188,160 floats per image
         (15109248, 6961920),  // 56: features.4.0.block.1 conv output, 47,040 floats per image
         (15156288, 3123456),  // 57: features.4.0.block.1 output, 47,040 floats per image
         (15203328, 3170496),  // 58: features.4.0.block.2 output, 47,040 floats per image
-        (15808928, 7457664),  // 59: features.4.0.block.2 pooled, 240 floats per image
-        (15810544, 7459280),  // 60: features.4.0.block.2 hidden, 10 floats per image
-        (15809168, 7457904),  // 61: features.4.0.block.2 scale, 240 floats per image
+        (15818176, 7457664),  // 59: features.4.0.block.2 pooled, 240 floats per image
+        (15819856, 7459280),  // 60: features.4.0.block.2 hidden, 10 floats per image
+        (15818416, 7457904),  // 61: features.4.0.block.2 scale, 240 floats per image
         (15606304, 7266112),  // 62: features.4.0.block.3 conv output, 15,680 floats per image
         (15621984, 7281792),  // 63: features.4.0.block.3 output, 15,680 floats per image
         (12324480, 3518592),  // 64: features.4.1.block.0 conv output, 94,080 floats per image
@@ -5326,33 +5382,33 @@ public final class EfficientNetB0Training: TrainableModel {
         (12512640, 5795328),  // 66: features.4.1.block.1 conv output, 94,080 floats per image
         (12606720, 3123456),  // 67: features.4.1.block.1 output, 94,080 floats per image
         (12700800, 3217536),  // 68: features.4.1.block.2 output, 94,080 floats per image
-        (15805568, 7454304),  // 69: features.4.1.block.2 pooled, 480 floats per image
-        (15810240, 7458976),  // 70: features.4.1.block.2 hidden, 20 floats per image
-        (15806048, 7454784),  // 71: features.4.1.block.2 scale, 480 floats per image
+        (6020544, 7454304),  // 69: features.4.1.block.2 pooled, 480 floats per image
+        (15819584, 7458976),  // 70: features.4.1.block.2 hidden, 20 floats per image
+        (15815296, 7454784),  // 71: features.4.1.block.2 scale, 480 floats per image
         (15637664, 7297472),  // 72: features.4.1.block.3 conv output, 15,680 floats per image
         (5945856, 3123456),  // 73: features.4.1.block.3 output, 15,680 floats per image
         (15653344, 7313152),  // 74: features.4.1 output, 15,680 floats per image
-        (15810560, 7459296),  // 75: features.4.1 drop-path keep, 1 floats per image
+        (15819872, 7459296),  // 75: features.4.1 drop-path keep, 1 floats per image
         (12794880, 5889408),  // 76: features.4.2.block.0 conv output, 94,080 floats per image
         (12888960, 3123456),  // 77: features.4.2.block.0 output, 94,080 floats per image
         (12983040, 5983488),  // 78: features.4.2.block.1 conv output, 94,080 floats per image
         (13077120, 3123456),  // 79: features.4.2.block.1 output, 94,080 floats per image
         (13171200, 3217536),  // 80: features.4.2.block.2 output, 94,080 floats per image
-        (15806528, 7455264),  // 81: features.4.2.block.2 pooled, 480 floats per image
-        (15810272, 7459008),  // 82: features.4.2.block.2 hidden, 20 floats per image
-        (15807008, 7455744),  // 83: features.4.2.block.2 scale, 480 floats per image
+        (15815776, 7455264),  // 81: features.4.2.block.2 pooled, 480 floats per image
+        (15819616, 7459008),  // 82: features.4.2.block.2 hidden, 20 floats per image
+        (15816256, 7455744),  // 83: features.4.2.block.2 scale, 480 floats per image
         (15669024, 7328832),  // 84: features.4.2.block.3 conv output, 15,680 floats per image
         (5945856, 3123456),  // 85: features.4.2.block.3 output, 15,680 floats per image
         (15684704, 7344512),  // 86: features.4.2 output, 15,680 floats per image
-        (15810576, 7459312),  // 87: features.4.2 drop-path keep, 1 floats per image
+        (15819888, 7459312),  // 87: features.4.2 drop-path keep, 1 floats per image
         (13265280, 6077568),  // 88: features.5.0.block.0 conv output, 94,080 floats per image
         (13359360, 3123456),  // 89: features.5.0.block.0 output, 94,080 floats per image
         (13453440, 6171648),  // 90: features.5.0.block.1 conv output, 94,080 floats per image
         (13547520, 3123456),  // 91: features.5.0.block.1 output, 94,080 floats per image
         (13641600, 3217536),  // 92: features.5.0.block.2 output, 94,080 floats per image
-        (15807488, 7456224),  // 93: features.5.0.block.2 pooled, 480 floats per image
-        (15810304, 7459040),  // 94: features.5.0.block.2 hidden, 20 floats per image
-        (15807968, 7456704),  // 95: features.5.0.block.2 scale, 480 floats per image
+        (15816736, 7456224),  // 93: features.5.0.block.2 pooled, 480 floats per image
+        (15819648, 7459040),  // 94: features.5.0.block.2 hidden, 20 floats per image
+        (15817216, 7456704),  // 95: features.5.0.block.2 scale, 480 floats per image
         (15474592, 7134400),  // 96: features.5.0.block.3 conv output, 21,952 floats per image
         (15496544, 7156352),  // 97: features.5.0.block.3 output, 21,952 floats per image
         (10273536, 3123456),  // 98: features.5.1.block.0 conv output, 131,712 floats per image
@@ -5360,123 +5416,123 @@ public final class EfficientNetB0Training: TrainableModel {
         (10536960, 3386880),  // 100: features.5.1.block.1 conv output, 131,712 floats per image
         (10668672, 3255168),  // 101: features.5.1.block.1 output, 131,712 floats per image
         (10800384, 4716544),  // 102: features.5.1.block.2 output, 131,712 floats per image
-        (15802208, 5016736),  // 103: features.5.1.block.2 pooled, 672 floats per image
-        (15810336, 7459072),  // 104: features.5.1.block.2 hidden, 28 floats per image
-        (15802880, 7450944),  // 105: features.5.1.block.2 scale, 672 floats per image
+        (15811936, 5016736),  // 103: features.5.1.block.2 pooled, 672 floats per image
+        (15819680, 7459072),  // 104: features.5.1.block.2 hidden, 28 floats per image
+        (15812608, 7450944),  // 105: features.5.1.block.2 scale, 672 floats per image
         (15518496, 7178304),  // 106: features.5.1.block.3 conv output, 21,952 floats per image
         (5945856, 3255168),  // 107: features.5.1.block.3 output, 21,952 floats per image
         (15540448, 7200256),  // 108: features.5.1 output, 21,952 floats per image
-        (15810592, 7459328),  // 109: features.5.1 drop-path keep, 1 floats per image
+        (15819904, 7459328),  // 109: features.5.1 drop-path keep, 1 floats per image
         (10932096, 3255168),  // 110: features.5.2.block.0 conv output, 131,712 floats per image
         (11063808, 4716544),  // 111: features.5.2.block.0 output, 131,712 floats per image
         (11195520, 4848256),  // 112: features.5.2.block.1 conv output, 131,712 floats per image
         (11327232, 4716544),  // 113: features.5.2.block.1 output, 131,712 floats per image
         (11458944, 5419008),  // 114: features.5.2.block.2 output, 131,712 floats per image
-        (15803552, 7451616),  // 115: features.5.2.block.2 pooled, 672 floats per image
-        (15810368, 7459104),  // 116: features.5.2.block.2 hidden, 28 floats per image
-        (15804224, 7452288),  // 117: features.5.2.block.2 scale, 672 floats per image
+        (15813280, 7451616),  // 115: features.5.2.block.2 pooled, 672 floats per image
+        (15819712, 7459104),  // 116: features.5.2.block.2 hidden, 28 floats per image
+        (15813952, 7452288),  // 117: features.5.2.block.2 scale, 672 floats per image
         (15562400, 7222208),  // 118: features.5.2.block.3 conv output, 21,952 floats per image
         (5945856, 4716544),  // 119: features.5.2.block.3 output, 21,952 floats per image
         (15584352, 7244160),  // 120: features.5.2 output, 21,952 floats per image
-        (15810608, 7459344),  // 121: features.5.2 drop-path keep, 1 floats per image
+        (15819920, 7459344),  // 121: features.5.2 drop-path keep, 1 floats per image
         (11590656, 4716544),  // 122: features.6.0.block.0 conv output, 131,712 floats per image
         (11722368, 5419008),  // 123: features.6.0.block.0 output, 131,712 floats per image
         (15250368, 4979968),  // 124: features.6.0.block.1 conv output, 32,928 floats per image
         (15283296, 5419008),  // 125: features.6.0.block.1 output, 32,928 floats per image
         (15316224, 5451936),  // 126: features.6.0.block.2 output, 32,928 floats per image
-        (11984960, 7452960),  // 127: features.6.0.block.2 pooled, 672 floats per image
-        (15810400, 7459136),  // 128: features.6.0.block.2 hidden, 28 floats per image
-        (15804896, 7453632),  // 129: features.6.0.block.2 scale, 672 floats per image
-        (11973248, 5673024),  // 130: features.6.0.block.3 conv output, 9,408 floats per image
-        (15731744, 7375872),  // 131: features.6.0.block.3 output, 9,408 floats per image
+        (11985088, 7452960),  // 127: features.6.0.block.2 pooled, 672 floats per image
+        (11985760, 7459136),  // 128: features.6.0.block.2 hidden, 28 floats per image
+        (15814624, 7453632),  // 129: features.6.0.block.2 scale, 672 floats per image
+        (6008576, 5673024),  // 130: features.6.0.block.3 conv output, 9,408 floats per image
+        (11973248, 7375872),  // 131: features.6.0.block.3 output, 9,408 floats per image
         (11916800, 5544448),  // 132: features.6.1.block.0 conv output, 56,448 floats per image
         (14036736, 5419008),  // 133: features.6.1.block.0 output, 56,448 floats per image
         (14093184, 5600896),  // 134: features.6.1.block.1 conv output, 56,448 floats per image
         (14149632, 5419008),  // 135: features.6.1.block.1 output, 56,448 floats per image
         (14206080, 5475456),  // 136: features.6.1.block.2 output, 56,448 floats per image
-        (11982656, 7441728),  // 137: features.6.1.block.2 pooled, 1,152 floats per image
-        (11985632, 5017552),  // 138: features.6.1.block.2 hidden, 48 floats per image
-        (11983808, 7442880),  // 139: features.6.1.block.2 scale, 1,152 floats per image
-        (15741152, 7385280),  // 140: features.6.1.block.3 conv output, 9,408 floats per image
+        (11983936, 7441728),  // 137: features.6.1.block.2 pooled, 1,152 floats per image
+        (6021024, 5017552),  // 138: features.6.1.block.2 hidden, 48 floats per image
+        (15803872, 7442880),  // 139: features.6.1.block.2 scale, 1,152 floats per image
+        (15747424, 7385280),  // 140: features.6.1.block.3 conv output, 9,408 floats per image
         (5945856, 5419008),  // 141: features.6.1.block.3 output, 9,408 floats per image
-        (15750560, 7394688),  // 142: features.6.1 output, 9,408 floats per image
-        (11985776, 7459360),  // 143: features.6.1 drop-path keep, 1 floats per image
+        (15756832, 7394688),  // 142: features.6.1 output, 9,408 floats per image
+        (15819936, 7459360),  // 143: features.6.1 drop-path keep, 1 floats per image
         (14262528, 6566784),  // 144: features.6.2.block.0 conv output, 56,448 floats per image
         (14318976, 5419008),  // 145: features.6.2.block.0 output, 56,448 floats per image
         (14375424, 6623232),  // 146: features.6.2.block.1 conv output, 56,448 floats per image
         (14431872, 5419008),  // 147: features.6.2.block.1 output, 56,448 floats per image
         (14488320, 5475456),  // 148: features.6.2.block.2 output, 56,448 floats per image
-        (15797600, 7444032),  // 149: features.6.2.block.2 pooled, 1,152 floats per image
-        (11985680, 7458768),  // 150: features.6.2.block.2 hidden, 48 floats per image
-        (15798752, 7445184),  // 151: features.6.2.block.2 scale, 1,152 floats per image
-        (15759968, 7404096),  // 152: features.6.2.block.3 conv output, 9,408 floats per image
+        (15805024, 7444032),  // 149: features.6.2.block.2 pooled, 1,152 floats per image
+        (6021072, 7458768),  // 150: features.6.2.block.2 hidden, 48 floats per image
+        (15806176, 7445184),  // 151: features.6.2.block.2 scale, 1,152 floats per image
+        (15766240, 7404096),  // 152: features.6.2.block.3 conv output, 9,408 floats per image
         (5945856, 5419008),  // 153: features.6.2.block.3 output, 9,408 floats per image
-        (15769376, 7413504),  // 154: features.6.2 output, 9,408 floats per image
-        (15810624, 7459376),  // 155: features.6.2 drop-path keep, 1 floats per image
+        (15775648, 7413504),  // 154: features.6.2 output, 9,408 floats per image
+        (15819952, 7459376),  // 155: features.6.2 drop-path keep, 1 floats per image
         (14544768, 6679680),  // 156: features.6.3.block.0 conv output, 56,448 floats per image
         (14601216, 5419008),  // 157: features.6.3.block.0 output, 56,448 floats per image
         (14657664, 6736128),  // 158: features.6.3.block.1 conv output, 56,448 floats per image
         (14714112, 5419008),  // 159: features.6.3.block.1 output, 56,448 floats per image
         (14770560, 5475456),  // 160: features.6.3.block.2 output, 56,448 floats per image
-        (15799904, 7446336),  // 161: features.6.3.block.2 pooled, 1,152 floats per image
-        (11985728, 7458816),  // 162: features.6.3.block.2 hidden, 48 floats per image
-        (15801056, 7447488),  // 163: features.6.3.block.2 scale, 1,152 floats per image
-        (15778784, 7422912),  // 164: features.6.3.block.3 conv output, 9,408 floats per image
+        (15807328, 7446336),  // 161: features.6.3.block.2 pooled, 1,152 floats per image
+        (15819424, 7458816),  // 162: features.6.3.block.2 hidden, 48 floats per image
+        (15808480, 7447488),  // 163: features.6.3.block.2 scale, 1,152 floats per image
+        (15785056, 7422912),  // 164: features.6.3.block.3 conv output, 9,408 floats per image
         (5945856, 5419008),  // 165: features.6.3.block.3 output, 9,408 floats per image
-        (15788192, 7432320),  // 166: features.6.3 output, 9,408 floats per image
-        (15810640, 7459392),  // 167: features.6.3 drop-path keep, 1 floats per image
+        (15794464, 7432320),  // 166: features.6.3 output, 9,408 floats per image
+        (15819968, 7459392),  // 167: features.6.3 drop-path keep, 1 floats per image
         (14827008, 6792576),  // 168: features.7.0.block.0 conv output, 56,448 floats per image
         (14883456, 5419008),  // 169: features.7.0.block.0 output, 56,448 floats per image
         (14939904, 6849024),  // 170: features.7.0.block.1 conv output, 56,448 floats per image
         (14996352, 5419008),  // 171: features.7.0.block.1 output, 56,448 floats per image
         (15052800, 5475456),  // 172: features.7.0.block.2 output, 56,448 floats per image
-        (6017984, 7448640),  // 173: features.7.0.block.2 pooled, 1,152 floats per image
-        (6020288, 7458864),  // 174: features.7.0.block.2 hidden, 48 floats per image
-        (6019136, 7449792),  // 175: features.7.0.block.2 scale, 1,152 floats per image
+        (15809632, 7448640),  // 173: features.7.0.block.2 pooled, 1,152 floats per image
+        (15819472, 7458864),  // 174: features.7.0.block.2 hidden, 48 floats per image
+        (15810784, 7449792),  // 175: features.7.0.block.2 scale, 1,152 floats per image
         (15700384, 5657344),  // 176: features.7.0.block.3 conv output, 15,680 floats per image
         (15716064, 6905472),  // 177: features.7.0.block.3 output, 15,680 floats per image
         (5945856, 5419008),  // 178: features.8 conv output, 62,720 floats per image
         (11854080, 5481728),  // 179: features.8 output, 62,720 floats per image
-        (6008576, 5012896),  // 180: avgpool output, 1,280 floats per image
-        (6009856, 5014176),  // 181: dropout mask, 1,280 floats per image
-        (6011136, 5015456),  // 182: dropout output, 1,280 floats per image
-        (6008576, 5012896),  // 183: logits, 1,000 floats per image
-        (6012416, 5481728),  // 184: logits gradient, 1,000 floats per image
-        (6008576, 5012896),  // 185: gradient of dropout output, 1,280 floats per image
-        (6011136, 5015456),  // 186: gradient of avgpool, 1,280 floats per image
+        (6017984, 5012896),  // 180: avgpool output, 1,280 floats per image
+        (6019264, 5014176),  // 181: dropout mask, 1,280 floats per image
+        (11854080, 5015456),  // 182: dropout output, 1,280 floats per image
+        (6017984, 5012896),  // 183: logits, 1,000 floats per image
+        (11855360, 5481728),  // 184: logits gradient, 1,000 floats per image
+        (6017984, 5012896),  // 185: gradient of dropout output, 1,280 floats per image
+        (11982656, 5015456),  // 186: gradient of avgpool, 1,280 floats per image
         (11854080, 5481728),  // 187: gradient of head output, 62,720 floats per image
-        (6002304, 7360192),  // 188: gradient of features.8 input, 15,680 floats per image
+        (15731744, 7360192),  // 188: gradient of features.8 input, 15,680 floats per image
         (5945856, 6905472),  // 189: gradient of features.7.0.block.3 input, 56,448 floats per image
         (15052800, 5475456),  // 190: features.7.0.block.2 output (recomputed), 56,448 floats per image
         (14996352, 5419008),  // 191: features.7.0.block.1 output (recomputed), 56,448 floats per image
         (11854080, 5475456),  // 192: gradient of features.7.0.block.2 input, 56,448 floats per image
         (5945856, 6849024),  // 193: gradient of features.7.0.block.1 input, 56,448 floats per image
         (14883456, 5419008),  // 194: features.7.0.block.0 output (recomputed), 56,448 floats per image
-        (6002304, 5531904),  // 195: gradient of features.7.0.block.0 input, 9,408 floats per image
-        (6011712, 5657344),  // 196: gradient of features.6.3 branch, 9,408 floats per image
+        (14883456, 5531904),  // 195: gradient of features.7.0.block.0 input, 9,408 floats per image
+        (11854080, 5657344),  // 196: gradient of features.6.3 branch, 9,408 floats per image
         (5945856, 6792576),  // 197: gradient of features.6.3.block.3 input, 56,448 floats per image
         (14770560, 5475456),  // 198: features.6.3.block.2 output (recomputed), 56,448 floats per image
         (14714112, 5419008),  // 199: features.6.3.block.1 output (recomputed), 56,448 floats per image
         (11854080, 5475456),  // 200: gradient of features.6.3.block.2 input, 56,448 floats per image
         (5945856, 6736128),  // 201: gradient of features.6.3.block.1 input, 56,448 floats per image
         (14601216, 5419008),  // 202: features.6.3.block.0 output (recomputed), 56,448 floats per image
-        (6011712, 5657344),  // 203: gradient of features.6.3.block.0 input, 9,408 floats per image
-        (6002304, 5531904),  // 204: gradient of features.6.2 branch, 9,408 floats per image
+        (14601216, 5657344),  // 203: gradient of features.6.3.block.0 input, 9,408 floats per image
+        (11854080, 5531904),  // 204: gradient of features.6.2 branch, 9,408 floats per image
         (5945856, 6679680),  // 205: gradient of features.6.2.block.3 input, 56,448 floats per image
         (14488320, 5475456),  // 206: features.6.2.block.2 output (recomputed), 56,448 floats per image
         (14431872, 5419008),  // 207: features.6.2.block.1 output (recomputed), 56,448 floats per image
         (11854080, 5475456),  // 208: gradient of features.6.2.block.2 input, 56,448 floats per image
         (5945856, 6623232),  // 209: gradient of features.6.2.block.1 input, 56,448 floats per image
         (14318976, 5419008),  // 210: features.6.2.block.0 output (recomputed), 56,448 floats per image
-        (6002304, 5531904),  // 211: gradient of features.6.2.block.0 input, 9,408 floats per image
-        (6011712, 5657344),  // 212: gradient of features.6.1 branch, 9,408 floats per image
+        (14318976, 5531904),  // 211: gradient of features.6.2.block.0 input, 9,408 floats per image
+        (11854080, 5657344),  // 212: gradient of features.6.1 branch, 9,408 floats per image
         (5945856, 6566784),  // 213: gradient of features.6.1.block.3 input, 56,448 floats per image
         (14206080, 5475456),  // 214: features.6.1.block.2 output (recomputed), 56,448 floats per image
         (14149632, 5419008),  // 215: features.6.1.block.1 output (recomputed), 56,448 floats per image
         (11854080, 5475456),  // 216: gradient of features.6.1.block.2 input, 56,448 floats per image
         (5945856, 5600896),  // 217: gradient of features.6.1.block.1 input, 56,448 floats per image
         (14036736, 5419008),  // 218: features.6.1.block.0 output (recomputed), 56,448 floats per image
-        (6011712, 5517792),  // 219: gradient of features.6.1.block.0 input, 9,408 floats per image
+        (11854080, 5517792),  // 219: gradient of features.6.1.block.0 input, 9,408 floats per image
         (5945856, 5484864),  // 220: gradient of features.6.0.block.3 input, 32,928 floats per image
         (15316224, 5451936),  // 221: features.6.0.block.2 output (recomputed), 32,928 floats per image
         (15283296, 5419008),  // 222: features.6.0.block.1 output (recomputed), 32,928 floats per image
@@ -5537,7 +5593,7 @@ public final class EfficientNetB0Training: TrainableModel {
         (9709056, 3123456),  // 277: gradient of features.3.1.block.2 input, 188,160 floats per image
         (9332736, 2935296),  // 278: gradient of features.3.1.block.1 input, 188,160 floats per image
         (5757696, 2747136),  // 279: features.3.1.block.0 output (recomputed), 188,160 floats per image
-        (5682432, 2897664),  // 280: gradient of features.3.1.block.0 input, 31,360 floats per image
+        (5757696, 2897664),  // 280: gradient of features.3.1.block.0 input, 31,360 floats per image
         (5569536, 2784768),  // 281: gradient of features.3.0.block.3 input, 112,896 floats per image
         (12211584, 2671872),  // 282: features.3.0.block.2 output (recomputed), 112,896 floats per image
         (12098688, 2558976),  // 283: features.3.0.block.1 output (recomputed), 112,896 floats per image
@@ -5552,14 +5608,14 @@ public final class EfficientNetB0Training: TrainableModel {
         (4214784, 2558976),  // 292: gradient of features.2.1.block.2 input, 451,584 floats per image
         (3311616, 2107392),  // 293: gradient of features.2.1.block.1 input, 451,584 floats per image
         (2860032, 1655808),  // 294: features.2.1.block.0 output (recomputed), 451,584 floats per image
-        (2709504, 2558976),  // 295: gradient of features.2.1.block.0 input, 75,264 floats per image
+        (2860032, 2558976),  // 295: gradient of features.2.1.block.0 input, 75,264 floats per image
         (2408448, 1806336),  // 296: gradient of features.2.0.block.3 input, 301,056 floats per image
         (8630272, 1505280),  // 297: features.2.0.block.2 output (recomputed), 301,056 floats per image
         (8329216, 1204224),  // 298: features.2.0.block.1 output (recomputed), 301,056 floats per image
         (3612672, 4716544),  // 299: gradient of features.2.0.block.2 input, 301,056 floats per image
         (2408448, 2408448),  // 300: gradient of features.2.0.block.1 input, 1,204,224 floats per image
         (1204224, 1204224),  // 301: features.2.0.block.0 output (recomputed), 1,204,224 floats per image
-        (401408, 1204224),  // 302: gradient of features.2.0.block.0 input, 200,704 floats per image
+        (1204224, 1204224),  // 302: gradient of features.2.0.block.0 input, 200,704 floats per image
         (0, 802816),  // 303: gradient of features.1.0.block.2 input, 401,408 floats per image
         (7626752, 401408),  // 304: features.1.0.block.1 output (recomputed), 401,408 floats per image
         (7225344, 0),  // 305: features.1.0.block.0 output (recomputed), 401,408 floats per image
@@ -5591,7 +5647,7 @@ public final class EfficientNetB0Training: TrainableModel {
               "squeeze-excitation 32 -> 8 -> 32 on [n, 112, 112, 32]"),
         .init("features.1.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [32][16]"),
-        .init("features.1.0.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 6422528,
+        .init("features.1.0.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 6422528,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 112, 112, 32] -> [n, 112, 112, 16]"),
         .init("features.1.0.block.2", kind: "conv 1x1 forward", macsPerImage: 6422528,
               "frozen: project conv 1x1, [n, 112, 112, 32] -> [n, 112, 112, 16]"),
@@ -5601,7 +5657,7 @@ public final class EfficientNetB0Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 112, 112, 16]"),
         .init("features.2.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [16][96]"),
-        .init("features.2.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 19267584,
+        .init("features.2.0.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 19267584,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 112, 112, 16] -> [n, 112, 112, 96]"),
         .init("features.2.0.block.0", kind: "conv 1x1 forward", macsPerImage: 19267584,
               "frozen: expand conv 1x1, [n, 112, 112, 16] -> [n, 112, 112, 96]"),
@@ -5621,7 +5677,7 @@ public final class EfficientNetB0Training: TrainableModel {
               "squeeze-excitation 96 -> 4 -> 96 on [n, 56, 56, 96]"),
         .init("features.2.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [96][24]"),
-        .init("features.2.0.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 7225344,
+        .init("features.2.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 7225344,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 56, 56, 96] -> [n, 56, 56, 24]"),
         .init("features.2.0.block.3", kind: "conv 1x1 forward", macsPerImage: 7225344,
               "frozen: project conv 1x1, [n, 56, 56, 96] -> [n, 56, 56, 24]"),
@@ -5631,7 +5687,7 @@ public final class EfficientNetB0Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 56, 56, 24]"),
         .init("features.2.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [24][144]"),
-        .init("features.2.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 10838016,
+        .init("features.2.1.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 10838016,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 56, 56, 24] -> [n, 56, 56, 144]"),
         .init("features.2.1.block.0", kind: "conv 1x1 forward", macsPerImage: 10838016,
               "frozen: expand conv 1x1, [n, 56, 56, 24] -> [n, 56, 56, 144]"),
@@ -5651,7 +5707,7 @@ public final class EfficientNetB0Training: TrainableModel {
               "squeeze-excitation 144 -> 6 -> 144 on [n, 56, 56, 144]"),
         .init("features.2.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [144][24]"),
-        .init("features.2.1.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 10838016,
+        .init("features.2.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 10838016,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 56, 56, 144] -> [n, 56, 56, 24]"),
         .init("features.2.1.block.3", kind: "conv 1x1 forward", macsPerImage: 10838016,
               "frozen: project conv 1x1, [n, 56, 56, 144] -> [n, 56, 56, 24]"),
@@ -5665,7 +5721,7 @@ public final class EfficientNetB0Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.3.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [24][144]"),
-        .init("features.3.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 10838016,
+        .init("features.3.0.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 10838016,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 56, 56, 24] -> [n, 56, 56, 144]"),
         .init("features.3.0.block.0", kind: "conv 1x1 forward", macsPerImage: 10838016,
               "frozen: expand conv 1x1, [n, 56, 56, 24] -> [n, 56, 56, 144]"),
@@ -5685,7 +5741,7 @@ public final class EfficientNetB0Training: TrainableModel {
               "squeeze-excitation 144 -> 6 -> 144 on [n, 28, 28, 144]"),
         .init("features.3.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [144][40]"),
-        .init("features.3.0.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 4515840,
+        .init("features.3.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 4515840,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 28, 28, 144] -> [n, 28, 28, 40]"),
         .init("features.3.0.block.3", kind: "conv 1x1 forward", macsPerImage: 4515840,
               "frozen: project conv 1x1, [n, 28, 28, 144] -> [n, 28, 28, 40]"),
@@ -5695,7 +5751,7 @@ public final class EfficientNetB0Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 28, 28, 40]"),
         .init("features.3.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [40][240]"),
-        .init("features.3.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 7526400,
+        .init("features.3.1.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 7526400,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 28, 28, 40] -> [n, 28, 28, 240]"),
         .init("features.3.1.block.0", kind: "conv 1x1 forward", macsPerImage: 7526400,
               "frozen: expand conv 1x1, [n, 28, 28, 40] -> [n, 28, 28, 240]"),
@@ -5715,7 +5771,7 @@ public final class EfficientNetB0Training: TrainableModel {
               "squeeze-excitation 240 -> 10 -> 240 on [n, 28, 28, 240]"),
         .init("features.3.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [240][40]"),
-        .init("features.3.1.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 7526400,
+        .init("features.3.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 7526400,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 28, 28, 240] -> [n, 28, 28, 40]"),
         .init("features.3.1.block.3", kind: "conv 1x1 forward", macsPerImage: 7526400,
               "frozen: project conv 1x1, [n, 28, 28, 240] -> [n, 28, 28, 40]"),
@@ -5729,7 +5785,7 @@ public final class EfficientNetB0Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.4.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [40][240]"),
-        .init("features.4.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 7526400,
+        .init("features.4.0.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 7526400,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 28, 28, 40] -> [n, 28, 28, 240]"),
         .init("features.4.0.block.0", kind: "conv 1x1 forward", macsPerImage: 7526400,
               "frozen: expand conv 1x1, [n, 28, 28, 40] -> [n, 28, 28, 240]"),
@@ -5749,7 +5805,7 @@ public final class EfficientNetB0Training: TrainableModel {
               "squeeze-excitation 240 -> 10 -> 240 on [n, 14, 14, 240]"),
         .init("features.4.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [240][80]"),
-        .init("features.4.0.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 3763200,
+        .init("features.4.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 3763200,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 14, 14, 240] -> [n, 14, 14, 80]"),
         .init("features.4.0.block.3", kind: "conv 1x1 forward", macsPerImage: 3763200,
               "frozen: project conv 1x1, [n, 14, 14, 240] -> [n, 14, 14, 80]"),
@@ -5759,7 +5815,7 @@ public final class EfficientNetB0Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 14, 14, 80]"),
         .init("features.4.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [80][480]"),
-        .init("features.4.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 7526400,
+        .init("features.4.1.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 7526400,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 14, 14, 80] -> [n, 14, 14, 480]"),
         .init("features.4.1.block.0", kind: "conv 1x1 forward", macsPerImage: 7526400,
               "frozen: expand conv 1x1, [n, 14, 14, 80] -> [n, 14, 14, 480]"),
@@ -5779,7 +5835,7 @@ public final class EfficientNetB0Training: TrainableModel {
               "squeeze-excitation 480 -> 20 -> 480 on [n, 14, 14, 480]"),
         .init("features.4.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [480][80]"),
-        .init("features.4.1.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 7526400,
+        .init("features.4.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 7526400,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 14, 14, 480] -> [n, 14, 14, 80]"),
         .init("features.4.1.block.3", kind: "conv 1x1 forward", macsPerImage: 7526400,
               "frozen: project conv 1x1, [n, 14, 14, 480] -> [n, 14, 14, 80]"),
@@ -5793,7 +5849,7 @@ public final class EfficientNetB0Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.4.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [80][480]"),
-        .init("features.4.2.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 7526400,
+        .init("features.4.2.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 7526400,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 14, 14, 80] -> [n, 14, 14, 480]"),
         .init("features.4.2.block.0", kind: "conv 1x1 forward", macsPerImage: 7526400,
               "frozen: expand conv 1x1, [n, 14, 14, 80] -> [n, 14, 14, 480]"),
@@ -5813,7 +5869,7 @@ public final class EfficientNetB0Training: TrainableModel {
               "squeeze-excitation 480 -> 20 -> 480 on [n, 14, 14, 480]"),
         .init("features.4.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [480][80]"),
-        .init("features.4.2.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 7526400,
+        .init("features.4.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 7526400,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 14, 14, 480] -> [n, 14, 14, 80]"),
         .init("features.4.2.block.3", kind: "conv 1x1 forward", macsPerImage: 7526400,
               "frozen: project conv 1x1, [n, 14, 14, 480] -> [n, 14, 14, 80]"),
@@ -5827,7 +5883,7 @@ public final class EfficientNetB0Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.5.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [80][480]"),
-        .init("features.5.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 7526400,
+        .init("features.5.0.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 7526400,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 14, 14, 80] -> [n, 14, 14, 480]"),
         .init("features.5.0.block.0", kind: "conv 1x1 forward", macsPerImage: 7526400,
               "frozen: expand conv 1x1, [n, 14, 14, 80] -> [n, 14, 14, 480]"),
@@ -5847,7 +5903,7 @@ public final class EfficientNetB0Training: TrainableModel {
               "squeeze-excitation 480 -> 20 -> 480 on [n, 14, 14, 480]"),
         .init("features.5.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [480][112]"),
-        .init("features.5.0.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 10536960,
+        .init("features.5.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 10536960,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 14, 14, 480] -> [n, 14, 14, 112]"),
         .init("features.5.0.block.3", kind: "conv 1x1 forward", macsPerImage: 10536960,
               "frozen: project conv 1x1, [n, 14, 14, 480] -> [n, 14, 14, 112]"),
@@ -5857,7 +5913,7 @@ public final class EfficientNetB0Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 14, 14, 112]"),
         .init("features.5.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [112][672]"),
-        .init("features.5.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 14751744,
+        .init("features.5.1.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 14751744,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 14, 14, 112] -> [n, 14, 14, 672]"),
         .init("features.5.1.block.0", kind: "conv 1x1 forward", macsPerImage: 14751744,
               "frozen: expand conv 1x1, [n, 14, 14, 112] -> [n, 14, 14, 672]"),
@@ -5877,7 +5933,7 @@ public final class EfficientNetB0Training: TrainableModel {
               "squeeze-excitation 672 -> 28 -> 672 on [n, 14, 14, 672]"),
         .init("features.5.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [672][112]"),
-        .init("features.5.1.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 14751744,
+        .init("features.5.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 14751744,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 14, 14, 672] -> [n, 14, 14, 112]"),
         .init("features.5.1.block.3", kind: "conv 1x1 forward", macsPerImage: 14751744,
               "frozen: project conv 1x1, [n, 14, 14, 672] -> [n, 14, 14, 112]"),
@@ -5891,7 +5947,7 @@ public final class EfficientNetB0Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.5.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [112][672]"),
-        .init("features.5.2.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 14751744,
+        .init("features.5.2.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 14751744,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 14, 14, 112] -> [n, 14, 14, 672]"),
         .init("features.5.2.block.0", kind: "conv 1x1 forward", macsPerImage: 14751744,
               "frozen: expand conv 1x1, [n, 14, 14, 112] -> [n, 14, 14, 672]"),
@@ -5911,7 +5967,7 @@ public final class EfficientNetB0Training: TrainableModel {
               "squeeze-excitation 672 -> 28 -> 672 on [n, 14, 14, 672]"),
         .init("features.5.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [672][112]"),
-        .init("features.5.2.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 14751744,
+        .init("features.5.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 14751744,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 14, 14, 672] -> [n, 14, 14, 112]"),
         .init("features.5.2.block.3", kind: "conv 1x1 forward", macsPerImage: 14751744,
               "frozen: project conv 1x1, [n, 14, 14, 672] -> [n, 14, 14, 112]"),
@@ -5925,7 +5981,7 @@ public final class EfficientNetB0Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [112][672]"),
-        .init("features.6.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 14751744,
+        .init("features.6.0.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 14751744,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 14, 14, 112] -> [n, 14, 14, 672]"),
         .init("features.6.0.block.0", kind: "conv 1x1 forward", macsPerImage: 14751744,
               "frozen: expand conv 1x1, [n, 14, 14, 112] -> [n, 14, 14, 672]"),
@@ -5945,7 +6001,7 @@ public final class EfficientNetB0Training: TrainableModel {
               "squeeze-excitation 672 -> 28 -> 672 on [n, 7, 7, 672]"),
         .init("features.6.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [672][192]"),
-        .init("features.6.0.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 6322176,
+        .init("features.6.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 6322176,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 7, 7, 672] -> [n, 7, 7, 192]"),
         .init("features.6.0.block.3", kind: "conv 1x1 forward", macsPerImage: 6322176,
               "frozen: project conv 1x1, [n, 7, 7, 672] -> [n, 7, 7, 192]"),
@@ -5955,7 +6011,7 @@ public final class EfficientNetB0Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 7, 7, 192]"),
         .init("features.6.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [192][1152]"),
-        .init("features.6.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 10838016,
+        .init("features.6.1.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 10838016,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 7, 7, 192] -> [n, 7, 7, 1152]"),
         .init("features.6.1.block.0", kind: "conv 1x1 forward", macsPerImage: 10838016,
               "frozen: expand conv 1x1, [n, 7, 7, 192] -> [n, 7, 7, 1152]"),
@@ -5975,7 +6031,7 @@ public final class EfficientNetB0Training: TrainableModel {
               "squeeze-excitation 1152 -> 48 -> 1152 on [n, 7, 7, 1152]"),
         .init("features.6.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1152][192]"),
-        .init("features.6.1.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 10838016,
+        .init("features.6.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 10838016,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 7, 7, 1152] -> [n, 7, 7, 192]"),
         .init("features.6.1.block.3", kind: "conv 1x1 forward", macsPerImage: 10838016,
               "frozen: project conv 1x1, [n, 7, 7, 1152] -> [n, 7, 7, 192]"),
@@ -5989,7 +6045,7 @@ public final class EfficientNetB0Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [192][1152]"),
-        .init("features.6.2.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 10838016,
+        .init("features.6.2.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 10838016,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 7, 7, 192] -> [n, 7, 7, 1152]"),
         .init("features.6.2.block.0", kind: "conv 1x1 forward", macsPerImage: 10838016,
               "frozen: expand conv 1x1, [n, 7, 7, 192] -> [n, 7, 7, 1152]"),
@@ -6009,7 +6065,7 @@ public final class EfficientNetB0Training: TrainableModel {
               "squeeze-excitation 1152 -> 48 -> 1152 on [n, 7, 7, 1152]"),
         .init("features.6.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1152][192]"),
-        .init("features.6.2.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 10838016,
+        .init("features.6.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 10838016,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 7, 7, 1152] -> [n, 7, 7, 192]"),
         .init("features.6.2.block.3", kind: "conv 1x1 forward", macsPerImage: 10838016,
               "frozen: project conv 1x1, [n, 7, 7, 1152] -> [n, 7, 7, 192]"),
@@ -6023,7 +6079,7 @@ public final class EfficientNetB0Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.3.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [192][1152]"),
-        .init("features.6.3.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 10838016,
+        .init("features.6.3.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 10838016,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 7, 7, 192] -> [n, 7, 7, 1152]"),
         .init("features.6.3.block.0", kind: "conv 1x1 forward", macsPerImage: 10838016,
               "frozen: expand conv 1x1, [n, 7, 7, 192] -> [n, 7, 7, 1152]"),
@@ -6043,7 +6099,7 @@ public final class EfficientNetB0Training: TrainableModel {
               "squeeze-excitation 1152 -> 48 -> 1152 on [n, 7, 7, 1152]"),
         .init("features.6.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1152][192]"),
-        .init("features.6.3.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 10838016,
+        .init("features.6.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 10838016,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 7, 7, 1152] -> [n, 7, 7, 192]"),
         .init("features.6.3.block.3", kind: "conv 1x1 forward", macsPerImage: 10838016,
               "frozen: project conv 1x1, [n, 7, 7, 1152] -> [n, 7, 7, 192]"),
@@ -6057,7 +6113,7 @@ public final class EfficientNetB0Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.7.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [192][1152]"),
-        .init("features.7.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 10838016,
+        .init("features.7.0.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 10838016,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 7, 7, 192] -> [n, 7, 7, 1152]"),
         .init("features.7.0.block.0", kind: "conv 1x1 forward", macsPerImage: 10838016,
               "frozen: expand conv 1x1, [n, 7, 7, 192] -> [n, 7, 7, 1152]"),
@@ -6077,7 +6133,7 @@ public final class EfficientNetB0Training: TrainableModel {
               "squeeze-excitation 1152 -> 48 -> 1152 on [n, 7, 7, 1152]"),
         .init("features.7.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1152][320]"),
-        .init("features.7.0.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 18063360,
+        .init("features.7.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 18063360,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 7, 7, 1152] -> [n, 7, 7, 320]"),
         .init("features.7.0.block.3", kind: "conv 1x1 forward", macsPerImage: 18063360,
               "frozen: project conv 1x1, [n, 7, 7, 1152] -> [n, 7, 7, 320]"),
@@ -6087,7 +6143,7 @@ public final class EfficientNetB0Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 7, 7, 320]"),
         .init("features.8", kind: "conv 1x1 forward", macsPerImage: nil,
               "head conv 1x1 weights to the GEMM layout [320][1280]"),
-        .init("features.8", kind: "conv 1x1 + BN statistics forward", macsPerImage: 20070400,
+        .init("features.8", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 20070400,
               "head conv 1x1 and its BatchNorm's batch statistics, [n, 7, 7, 320] -> [n, 7, 7, 1280]"),
         .init("features.8", kind: "conv 1x1 forward", macsPerImage: 20070400,
               "frozen: head conv 1x1, [n, 7, 7, 320] -> [n, 7, 7, 1280]"),
@@ -6112,19 +6168,19 @@ public final class EfficientNetB0Training: TrainableModel {
         .init("avgpool", kind: "pool+classifier backward", macsPerImage: nil,
               "backward: spread each channel's gradient over the 49 pixels"),
         .init("features.8", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 7, 7, 1280]"),
-        .init("features.8", kind: "conv 1x1 backward", macsPerImage: 40140800,
-              "conv 1x1 backward: input and weight gradients, [n, 7, 7, 320] <- [n, 7, 7, 1280]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 7, 7, 1280]"),
+        .init("features.8", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 40140800,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 7, 7, 320] <- [n, 7, 7, 1280]"),
         .init("features.7.0.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 7, 7, 320]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 7, 7, 320]"),
         .init("features.7.0.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.7.0.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.7.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.7.0.block.3", kind: "conv 1x1 backward", macsPerImage: 36126720,
-              "conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 320]"),
+        .init("features.7.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 36126720,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 320]"),
         .init("features.7.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 221184,
               "squeeze-excitation 1152 -> 48 -> 1152 backward on [n, 7, 7, 1152]"),
         .init("features.7.0.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -6140,21 +6196,21 @@ public final class EfficientNetB0Training: TrainableModel {
         .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.7.0.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 7, 7, 1152]"),
-        .init("features.7.0.block.0", kind: "conv 1x1 backward", macsPerImage: 21676032,
-              "conv 1x1 backward: input and weight gradients, [n, 7, 7, 192] <- [n, 7, 7, 1152]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 7, 7, 1152]"),
+        .init("features.7.0.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 21676032,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 7, 7, 192] <- [n, 7, 7, 1152]"),
         .init("features.6.3", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.6.3.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 7, 7, 192]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 7, 7, 192]"),
         .init("features.6.3.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.3.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.3.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.6.3.block.3", kind: "conv 1x1 backward", macsPerImage: 21676032,
-              "conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 192]"),
+        .init("features.6.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 21676032,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 192]"),
         .init("features.6.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 221184,
               "squeeze-excitation 1152 -> 48 -> 1152 backward on [n, 7, 7, 1152]"),
         .init("features.6.3.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -6170,23 +6226,23 @@ public final class EfficientNetB0Training: TrainableModel {
         .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.3.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 7, 7, 1152]"),
-        .init("features.6.3.block.0", kind: "conv 1x1 backward", macsPerImage: 21676032,
-              "conv 1x1 backward: input and weight gradients, [n, 7, 7, 192] <- [n, 7, 7, 1152]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 7, 7, 1152]"),
+        .init("features.6.3.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 21676032,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 7, 7, 192] <- [n, 7, 7, 1152]"),
         .init("features.6.3", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.6.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.6.2.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 7, 7, 192]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 7, 7, 192]"),
         .init("features.6.2.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.2.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.2.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.6.2.block.3", kind: "conv 1x1 backward", macsPerImage: 21676032,
-              "conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 192]"),
+        .init("features.6.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 21676032,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 192]"),
         .init("features.6.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 221184,
               "squeeze-excitation 1152 -> 48 -> 1152 backward on [n, 7, 7, 1152]"),
         .init("features.6.2.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -6202,23 +6258,23 @@ public final class EfficientNetB0Training: TrainableModel {
         .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.2.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 7, 7, 1152]"),
-        .init("features.6.2.block.0", kind: "conv 1x1 backward", macsPerImage: 21676032,
-              "conv 1x1 backward: input and weight gradients, [n, 7, 7, 192] <- [n, 7, 7, 1152]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 7, 7, 1152]"),
+        .init("features.6.2.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 21676032,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 7, 7, 192] <- [n, 7, 7, 1152]"),
         .init("features.6.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.6.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.6.1.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 7, 7, 192]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 7, 7, 192]"),
         .init("features.6.1.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.1.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.6.1.block.3", kind: "conv 1x1 backward", macsPerImage: 21676032,
-              "conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 192]"),
+        .init("features.6.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 21676032,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 192]"),
         .init("features.6.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 221184,
               "squeeze-excitation 1152 -> 48 -> 1152 backward on [n, 7, 7, 1152]"),
         .init("features.6.1.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -6234,21 +6290,21 @@ public final class EfficientNetB0Training: TrainableModel {
         .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.1.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 7, 7, 1152]"),
-        .init("features.6.1.block.0", kind: "conv 1x1 backward", macsPerImage: 21676032,
-              "conv 1x1 backward: input and weight gradients, [n, 7, 7, 192] <- [n, 7, 7, 1152]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 7, 7, 1152]"),
+        .init("features.6.1.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 21676032,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 7, 7, 192] <- [n, 7, 7, 1152]"),
         .init("features.6.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.6.0.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 7, 7, 192]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 7, 7, 192]"),
         .init("features.6.0.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.0.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.6.0.block.3", kind: "conv 1x1 backward", macsPerImage: 12644352,
-              "conv 1x1 backward: input and weight gradients, [n, 7, 7, 672] <- [n, 7, 7, 192]"),
+        .init("features.6.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 12644352,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 7, 7, 672] <- [n, 7, 7, 192]"),
         .init("features.6.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 75264,
               "squeeze-excitation 672 -> 28 -> 672 backward on [n, 7, 7, 672]"),
         .init("features.6.0.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -6264,21 +6320,21 @@ public final class EfficientNetB0Training: TrainableModel {
         .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.0.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 14, 14, 672]"),
-        .init("features.6.0.block.0", kind: "conv 1x1 backward", macsPerImage: 29503488,
-              "conv 1x1 backward: input and weight gradients, [n, 14, 14, 112] <- [n, 14, 14, 672]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 14, 14, 672]"),
+        .init("features.6.0.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 29503488,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 112] <- [n, 14, 14, 672]"),
         .init("features.5.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.5.2.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 14, 14, 112]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 14, 14, 112]"),
         .init("features.5.2.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.2.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.2.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.5.2.block.3", kind: "conv 1x1 backward", macsPerImage: 29503488,
-              "conv 1x1 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 14, 14, 112]"),
+        .init("features.5.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 29503488,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 14, 14, 112]"),
         .init("features.5.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 75264,
               "squeeze-excitation 672 -> 28 -> 672 backward on [n, 14, 14, 672]"),
         .init("features.5.2.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -6294,23 +6350,23 @@ public final class EfficientNetB0Training: TrainableModel {
         .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.2.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 14, 14, 672]"),
-        .init("features.5.2.block.0", kind: "conv 1x1 backward", macsPerImage: 29503488,
-              "conv 1x1 backward: input and weight gradients, [n, 14, 14, 112] <- [n, 14, 14, 672]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 14, 14, 672]"),
+        .init("features.5.2.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 29503488,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 112] <- [n, 14, 14, 672]"),
         .init("features.5.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.5.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.5.1.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 14, 14, 112]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 14, 14, 112]"),
         .init("features.5.1.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.1.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.5.1.block.3", kind: "conv 1x1 backward", macsPerImage: 29503488,
-              "conv 1x1 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 14, 14, 112]"),
+        .init("features.5.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 29503488,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 14, 14, 112]"),
         .init("features.5.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 75264,
               "squeeze-excitation 672 -> 28 -> 672 backward on [n, 14, 14, 672]"),
         .init("features.5.1.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -6326,21 +6382,21 @@ public final class EfficientNetB0Training: TrainableModel {
         .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.1.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 14, 14, 672]"),
-        .init("features.5.1.block.0", kind: "conv 1x1 backward", macsPerImage: 29503488,
-              "conv 1x1 backward: input and weight gradients, [n, 14, 14, 112] <- [n, 14, 14, 672]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 14, 14, 672]"),
+        .init("features.5.1.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 29503488,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 112] <- [n, 14, 14, 672]"),
         .init("features.5.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.5.0.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 14, 14, 112]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 14, 14, 112]"),
         .init("features.5.0.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.0.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.5.0.block.3", kind: "conv 1x1 backward", macsPerImage: 21073920,
-              "conv 1x1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 112]"),
+        .init("features.5.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 21073920,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 112]"),
         .init("features.5.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 38400,
               "squeeze-excitation 480 -> 20 -> 480 backward on [n, 14, 14, 480]"),
         .init("features.5.0.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -6356,21 +6412,21 @@ public final class EfficientNetB0Training: TrainableModel {
         .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.0.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 14, 14, 480]"),
-        .init("features.5.0.block.0", kind: "conv 1x1 backward", macsPerImage: 15052800,
-              "conv 1x1 backward: input and weight gradients, [n, 14, 14, 80] <- [n, 14, 14, 480]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 14, 14, 480]"),
+        .init("features.5.0.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 15052800,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 80] <- [n, 14, 14, 480]"),
         .init("features.4.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.4.2.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 14, 14, 80]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 14, 14, 80]"),
         .init("features.4.2.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.2.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.2.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.4.2.block.3", kind: "conv 1x1 backward", macsPerImage: 15052800,
-              "conv 1x1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 80]"),
+        .init("features.4.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 15052800,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 80]"),
         .init("features.4.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 38400,
               "squeeze-excitation 480 -> 20 -> 480 backward on [n, 14, 14, 480]"),
         .init("features.4.2.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -6386,23 +6442,23 @@ public final class EfficientNetB0Training: TrainableModel {
         .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.2.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 14, 14, 480]"),
-        .init("features.4.2.block.0", kind: "conv 1x1 backward", macsPerImage: 15052800,
-              "conv 1x1 backward: input and weight gradients, [n, 14, 14, 80] <- [n, 14, 14, 480]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 14, 14, 480]"),
+        .init("features.4.2.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 15052800,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 80] <- [n, 14, 14, 480]"),
         .init("features.4.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.4.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.4.1.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 14, 14, 80]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 14, 14, 80]"),
         .init("features.4.1.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.1.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.4.1.block.3", kind: "conv 1x1 backward", macsPerImage: 15052800,
-              "conv 1x1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 80]"),
+        .init("features.4.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 15052800,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 80]"),
         .init("features.4.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 38400,
               "squeeze-excitation 480 -> 20 -> 480 backward on [n, 14, 14, 480]"),
         .init("features.4.1.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -6418,21 +6474,21 @@ public final class EfficientNetB0Training: TrainableModel {
         .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.1.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 14, 14, 480]"),
-        .init("features.4.1.block.0", kind: "conv 1x1 backward", macsPerImage: 15052800,
-              "conv 1x1 backward: input and weight gradients, [n, 14, 14, 80] <- [n, 14, 14, 480]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 14, 14, 480]"),
+        .init("features.4.1.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 15052800,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 80] <- [n, 14, 14, 480]"),
         .init("features.4.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.4.0.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 14, 14, 80]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 14, 14, 80]"),
         .init("features.4.0.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.0.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.4.0.block.3", kind: "conv 1x1 backward", macsPerImage: 7526400,
-              "conv 1x1 backward: input and weight gradients, [n, 14, 14, 240] <- [n, 14, 14, 80]"),
+        .init("features.4.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 7526400,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 240] <- [n, 14, 14, 80]"),
         .init("features.4.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 9600,
               "squeeze-excitation 240 -> 10 -> 240 backward on [n, 14, 14, 240]"),
         .init("features.4.0.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -6448,21 +6504,21 @@ public final class EfficientNetB0Training: TrainableModel {
         .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.0.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 28, 28, 240]"),
-        .init("features.4.0.block.0", kind: "conv 1x1 backward", macsPerImage: 15052800,
-              "conv 1x1 backward: input and weight gradients, [n, 28, 28, 40] <- [n, 28, 28, 240]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 28, 28, 240]"),
+        .init("features.4.0.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 15052800,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 28, 28, 40] <- [n, 28, 28, 240]"),
         .init("features.3.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.3.1.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 28, 28, 40]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 28, 28, 40]"),
         .init("features.3.1.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.1.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.3.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.3.1.block.3", kind: "conv 1x1 backward", macsPerImage: 15052800,
-              "conv 1x1 backward: input and weight gradients, [n, 28, 28, 240] <- [n, 28, 28, 40]"),
+        .init("features.3.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 15052800,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 28, 28, 240] <- [n, 28, 28, 40]"),
         .init("features.3.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 9600,
               "squeeze-excitation 240 -> 10 -> 240 backward on [n, 28, 28, 240]"),
         .init("features.3.1.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -6478,21 +6534,21 @@ public final class EfficientNetB0Training: TrainableModel {
         .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.1.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 28, 28, 240]"),
-        .init("features.3.1.block.0", kind: "conv 1x1 backward", macsPerImage: 15052800,
-              "conv 1x1 backward: input and weight gradients, [n, 28, 28, 40] <- [n, 28, 28, 240]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 28, 28, 240]"),
+        .init("features.3.1.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 15052800,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 28, 28, 40] <- [n, 28, 28, 240]"),
         .init("features.3.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.3.0.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 28, 28, 40]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 28, 28, 40]"),
         .init("features.3.0.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.0.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.3.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.3.0.block.3", kind: "conv 1x1 backward", macsPerImage: 9031680,
-              "conv 1x1 backward: input and weight gradients, [n, 28, 28, 144] <- [n, 28, 28, 40]"),
+        .init("features.3.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 9031680,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 28, 28, 144] <- [n, 28, 28, 40]"),
         .init("features.3.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 3456,
               "squeeze-excitation 144 -> 6 -> 144 backward on [n, 28, 28, 144]"),
         .init("features.3.0.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -6508,21 +6564,21 @@ public final class EfficientNetB0Training: TrainableModel {
         .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.0.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 56, 56, 144]"),
-        .init("features.3.0.block.0", kind: "conv 1x1 backward", macsPerImage: 21676032,
-              "conv 1x1 backward: input and weight gradients, [n, 56, 56, 24] <- [n, 56, 56, 144]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 56, 56, 144]"),
+        .init("features.3.0.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 21676032,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 56, 56, 24] <- [n, 56, 56, 144]"),
         .init("features.2.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.2.1.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 56, 56, 24]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 56, 56, 24]"),
         .init("features.2.1.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.1.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.2.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.2.1.block.3", kind: "conv 1x1 backward", macsPerImage: 21676032,
-              "conv 1x1 backward: input and weight gradients, [n, 56, 56, 144] <- [n, 56, 56, 24]"),
+        .init("features.2.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 21676032,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 56, 56, 144] <- [n, 56, 56, 24]"),
         .init("features.2.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 3456,
               "squeeze-excitation 144 -> 6 -> 144 backward on [n, 56, 56, 144]"),
         .init("features.2.1.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -6538,21 +6594,21 @@ public final class EfficientNetB0Training: TrainableModel {
         .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.1.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 56, 56, 144]"),
-        .init("features.2.1.block.0", kind: "conv 1x1 backward", macsPerImage: 21676032,
-              "conv 1x1 backward: input and weight gradients, [n, 56, 56, 24] <- [n, 56, 56, 144]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 56, 56, 144]"),
+        .init("features.2.1.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 21676032,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 56, 56, 24] <- [n, 56, 56, 144]"),
         .init("features.2.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.2.0.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 56, 56, 24]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 56, 56, 24]"),
         .init("features.2.0.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.0.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.2.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.2.0.block.3", kind: "conv 1x1 backward", macsPerImage: 14450688,
-              "conv 1x1 backward: input and weight gradients, [n, 56, 56, 96] <- [n, 56, 56, 24]"),
+        .init("features.2.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 14450688,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 56, 56, 96] <- [n, 56, 56, 24]"),
         .init("features.2.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 1536,
               "squeeze-excitation 96 -> 4 -> 96 backward on [n, 56, 56, 96]"),
         .init("features.2.0.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -6568,19 +6624,19 @@ public final class EfficientNetB0Training: TrainableModel {
         .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.0.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 112, 112, 96]"),
-        .init("features.2.0.block.0", kind: "conv 1x1 backward", macsPerImage: 38535168,
-              "conv 1x1 backward: input and weight gradients, [n, 112, 112, 16] <- [n, 112, 112, 96]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 112, 112, 96]"),
+        .init("features.2.0.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 38535168,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 112, 112, 16] <- [n, 112, 112, 96]"),
         .init("features.1.0.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 112, 112, 16]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 112, 112, 16]"),
         .init("features.1.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.1.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.1.0.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.1.0.block.2", kind: "conv 1x1 backward", macsPerImage: 12845056,
-              "conv 1x1 backward: input and weight gradients, [n, 112, 112, 32] <- [n, 112, 112, 16]"),
+        .init("features.1.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 12845056,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 112, 112, 32] <- [n, 112, 112, 16]"),
         .init("features.1.0.block.1", kind: "squeeze-excitation backward", macsPerImage: 1024,
               "squeeze-excitation 32 -> 8 -> 32 backward on [n, 112, 112, 32]"),
         .init("features.1.0.block.0", kind: "BN+act backward", macsPerImage: nil,

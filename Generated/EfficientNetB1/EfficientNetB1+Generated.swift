@@ -2032,13 +2032,13 @@ extension EfficientNetB1 {
 
 /// EfficientNetB1 in training form: PyTorch-layout parameters, train-mode BatchNorm, dropout and
 /// stochastic depth, mean cross-entropy and the generated backward pass.
-/// Training arena: 25,880,016 floats per image (saved activations and gradients, packed by lifetime), 12,309,984 with `recomputeActivations`; parameters: 7,856,576 floats.
+/// Training arena: 25,920,976 floats per image (saved activations and gradients, packed by lifetime), 12,330,464 with `recomputeActivations`; parameters: 7,856,576 floats.
 public final class EfficientNetB1Training: TrainableModel {
     public static let descriptor = EfficientNetB1.descriptor
     public static let trainingDescriptor = TrainingDescriptor(
         parameterSlots: trainableSlots, stateSlots: statisticsSlots, parameterFloats: 7856576,
-        arenaFloatsPerImage: 25880016, recomputingArenaFloatsPerImage: 12309984,
-        fixedFloats: 1191680,
+        arenaFloatsPerImage: 25920976, recomputingArenaFloatsPerImage: 12330464,
+        fixedFloats: 1195520,
         blockNames: ["features.0", "features.1.0", "features.1.1", "features.2.0", "features.2.1", "features.2.2", "features.3.0", "features.3.1", "features.3.2", "features.4.0", "features.4.1", "features.4.2", "features.4.3", "features.5.0", "features.5.1", "features.5.2", "features.5.3", "features.6.0", "features.6.1", "features.6.2", "features.6.3", "features.6.4", "features.7.0", "features.7.1", "features.8", "classifier"], parameterBlocks: parameterBlocks)
 
     private let buffers: TrainingBuffers
@@ -2092,7 +2092,7 @@ public final class EfficientNetB1Training: TrainableModel {
     public func trainStep(input x: UnsafePointer<Float>, labels: [Int], batch n: Int, options: TrainingOptions,
                           logits: UnsafeMutablePointer<Float>) throws -> Double {
         precondition(n >= 2 && labels.count == n, "train-mode BatchNorm needs a batch of at least 2, one label each")
-        let arenaFloats = options.recomputeActivations ? 12309984 : 25880016
+        let arenaFloats = options.recomputeActivations ? 12330464 : 25920976
         let t = buffers.arena.reserve(floats: arenaFloats &* n &+ workspaceFloats(batch: n))
         let s = TrainingStepContext(n: n, x: x, t: t,
                                     offsets: options.recomputeActivations ? Self.recomputingOffsets : Self.standardOffsets,
@@ -2174,7 +2174,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(0), pixels: 14400 &* s.n, channels: 32,
                 gamma: s.p + 864, beta: s.p + 896, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(1), savedMean: s.f + 616320, savedInvStd: s.f + 616352,
+                activation: .silu, output: s.tensor(1), savedMean: s.f + 620160, savedInvStd: s.f + 620192,
                 runningMean: s.p + 928, runningVar: s.p + 960, pool: pool)
             s.profiler?.stop(2)
         }
@@ -2183,7 +2183,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(0), pixels: 14400 &* s.n, channels: 32,
                 gamma: s.p + 864, beta: s.p + 896, runningMean: s.p + 928, runningVar: s.p + 960, eps: 1e-05,
-                activation: .silu, output: s.tensor(1), scratch: s.f + 616320, pool: pool)
+                activation: .silu, output: s.tensor(1), scratch: s.f + 620160, pool: pool)
             s.profiler?.stop(3)
         }
     }
@@ -2192,12 +2192,12 @@ public final class EfficientNetB1Training: TrainableModel {
     private func features_1_0_forward(_ s: TrainingStepContext) throws {
         // features.1.0.block.0 depthwise weights to the kernel layout [3][3][32]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 992, channels: 32, kernel: 3, into: s.f + 616448)
+        WeightPrep.depthwiseWeights(s.p + 992, channels: 32, kernel: 3, into: s.f + 620288)
         s.profiler?.stop(4)
         // features.1.0.block.0 depthwise 3x3/1, [n, 120, 120, 32] -> [n, 120, 120, 32]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(1), batch: s.n, height: 120, width: 120, channels: 32, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 120, outWidth: 120, weights: s.f + 616448, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 120, outWidth: 120, weights: s.f + 620288, bias: s.f,
             activation: .identity, output: s.tensor(2), pool: pool)
         s.profiler?.stop(5)
         // features.1.0.block.0 BatchNorm (batch statistics) + silu on [n, 120, 120, 32]
@@ -2205,7 +2205,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(2), pixels: 14400 &* s.n, channels: 32,
                 gamma: s.p + 1280, beta: s.p + 1312, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(3), savedMean: s.f + 616384, savedInvStd: s.f + 616416,
+                activation: .silu, output: s.tensor(3), savedMean: s.f + 620224, savedInvStd: s.f + 620256,
                 runningMean: s.p + 1344, runningVar: s.p + 1376, pool: pool)
             s.profiler?.stop(6)
         }
@@ -2214,7 +2214,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 14400 &* s.n, channels: 32,
                 gamma: s.p + 1280, beta: s.p + 1312, runningMean: s.p + 1344, runningVar: s.p + 1376, eps: 1e-05,
-                activation: .silu, output: s.tensor(3), scratch: s.f + 616384, pool: pool)
+                activation: .silu, output: s.tensor(3), scratch: s.f + 620224, pool: pool)
             s.profiler?.stop(7)
         }
         // features.1.0.block.1 squeeze-excitation 32 -> 8 -> 32 on [n, 120, 120, 32]
@@ -2233,7 +2233,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(4), pixels: 14400 &* s.n, inChannels: 32,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 16, output: s.tensor(8), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 617024, savedInvStd: s.f + 617040,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 620864, savedInvStd: s.f + 620880,
                 runningMean: s.p + 2512, runningVar: s.p + 2528, workspace: s.ws, pool: pool)
             s.profiler?.stop(10)
         }
@@ -2249,7 +2249,7 @@ public final class EfficientNetB1Training: TrainableModel {
         if s.options.frozenBlocks <= 1 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(8), pixels: 14400 &* s.n, channels: 16, gamma: s.p + 2480,
-                beta: s.p + 2496, savedMean: s.f + 617024, savedInvStd: s.f + 617040, activation: .identity,
+                beta: s.p + 2496, savedMean: s.f + 620864, savedInvStd: s.f + 620880, activation: .identity,
                 output: s.tensor(9), pool: pool)
             s.profiler?.stop(12)
         }
@@ -2258,7 +2258,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(8), pixels: 14400 &* s.n, channels: 16,
                 gamma: s.p + 2480, beta: s.p + 2496, runningMean: s.p + 2512, runningVar: s.p + 2528, eps: 1e-05,
-                activation: .identity, output: s.tensor(9), scratch: s.f + 617024, pool: pool)
+                activation: .identity, output: s.tensor(9), scratch: s.f + 620864, pool: pool)
             s.profiler?.stop(13)
         }
     }
@@ -2267,12 +2267,12 @@ public final class EfficientNetB1Training: TrainableModel {
     private func features_1_1_forward(_ s: TrainingStepContext) throws {
         // features.1.1.block.0 depthwise weights to the kernel layout [3][3][16]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 2544, channels: 16, kernel: 3, into: s.f + 617088)
+        WeightPrep.depthwiseWeights(s.p + 2544, channels: 16, kernel: 3, into: s.f + 620928)
         s.profiler?.stop(14)
         // features.1.1.block.0 depthwise 3x3/1, [n, 120, 120, 16] -> [n, 120, 120, 16]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(9), batch: s.n, height: 120, width: 120, channels: 16, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 120, outWidth: 120, weights: s.f + 617088, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 120, outWidth: 120, weights: s.f + 620928, bias: s.f,
             activation: .identity, output: s.tensor(10), pool: pool)
         s.profiler?.stop(15)
         // features.1.1.block.0 BatchNorm (batch statistics) + silu on [n, 120, 120, 16]
@@ -2280,7 +2280,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(10), pixels: 14400 &* s.n, channels: 16,
                 gamma: s.p + 2688, beta: s.p + 2704, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(11), savedMean: s.f + 617056, savedInvStd: s.f + 617072,
+                activation: .silu, output: s.tensor(11), savedMean: s.f + 620896, savedInvStd: s.f + 620912,
                 runningMean: s.p + 2720, runningVar: s.p + 2736, pool: pool)
             s.profiler?.stop(16)
         }
@@ -2289,7 +2289,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(10), pixels: 14400 &* s.n, channels: 16,
                 gamma: s.p + 2688, beta: s.p + 2704, runningMean: s.p + 2720, runningVar: s.p + 2736, eps: 1e-05,
-                activation: .silu, output: s.tensor(11), scratch: s.f + 617056, pool: pool)
+                activation: .silu, output: s.tensor(11), scratch: s.f + 620896, pool: pool)
             s.profiler?.stop(17)
         }
         // features.1.1.block.1 squeeze-excitation 16 -> 4 -> 16 on [n, 120, 120, 16]
@@ -2308,7 +2308,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(12), pixels: 14400 &* s.n, inChannels: 16,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 16, output: s.tensor(16), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 617376, savedInvStd: s.f + 617392,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 621216, savedInvStd: s.f + 621232,
                 runningMean: s.p + 3200, runningVar: s.p + 3216, workspace: s.ws, pool: pool)
             s.profiler?.stop(20)
         }
@@ -2324,7 +2324,7 @@ public final class EfficientNetB1Training: TrainableModel {
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(16), pixels: 14400 &* s.n, channels: 16, gamma: s.p + 3168,
-                beta: s.p + 3184, savedMean: s.f + 617376, savedInvStd: s.f + 617392, activation: .identity,
+                beta: s.p + 3184, savedMean: s.f + 621216, savedInvStd: s.f + 621232, activation: .identity,
                 output: s.tensor(17), pool: pool)
             s.profiler?.stop(22)
         }
@@ -2333,7 +2333,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(16), pixels: 14400 &* s.n, channels: 16,
                 gamma: s.p + 3168, beta: s.p + 3184, runningMean: s.p + 3200, runningVar: s.p + 3216, eps: 1e-05,
-                activation: .identity, output: s.tensor(17), scratch: s.f + 617376, pool: pool)
+                activation: .identity, output: s.tensor(17), scratch: s.f + 621216, pool: pool)
             s.profiler?.stop(23)
         }
         // features.1.1 stochastic depth: keep each image's branch with probability 0.991304347826087
@@ -2362,7 +2362,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(18), pixels: 14400 &* s.n, inChannels: 16,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 96, output: s.tensor(20), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 617408, savedInvStd: s.f + 617504,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 621248, savedInvStd: s.f + 621344,
                 runningMean: s.p + 4960, runningVar: s.p + 5056, workspace: s.ws, pool: pool)
             s.profiler?.stop(27)
         }
@@ -2378,7 +2378,7 @@ public final class EfficientNetB1Training: TrainableModel {
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(20), pixels: 14400 &* s.n, channels: 96, gamma: s.p + 4768,
-                beta: s.p + 4864, savedMean: s.f + 617408, savedInvStd: s.f + 617504, activation: .silu,
+                beta: s.p + 4864, savedMean: s.f + 621248, savedInvStd: s.f + 621344, activation: .silu,
                 output: s.tensor(21), pool: pool)
             s.profiler?.stop(29)
         }
@@ -2387,17 +2387,17 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 14400 &* s.n, channels: 96,
                 gamma: s.p + 4768, beta: s.p + 4864, runningMean: s.p + 4960, runningVar: s.p + 5056, eps: 1e-05,
-                activation: .silu, output: s.tensor(21), scratch: s.f + 617408, pool: pool)
+                activation: .silu, output: s.tensor(21), scratch: s.f + 621248, pool: pool)
             s.profiler?.stop(30)
         }
         // features.2.0.block.1 depthwise weights to the kernel layout [3][3][96]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 5152, channels: 96, kernel: 3, into: s.f + 617792)
+        WeightPrep.depthwiseWeights(s.p + 5152, channels: 96, kernel: 3, into: s.f + 621632)
         s.profiler?.stop(31)
         // features.2.0.block.1 depthwise 3x3/2, [n, 120, 120, 96] -> [n, 60, 60, 96]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(21), batch: s.n, height: 120, width: 120, channels: 96, kernel: 3,
-            stride: 2, padTop: 1, padLeft: 1, outHeight: 60, outWidth: 60, weights: s.f + 617792, bias: s.f,
+            stride: 2, padTop: 1, padLeft: 1, outHeight: 60, outWidth: 60, weights: s.f + 621632, bias: s.f,
             activation: .identity, output: s.tensor(22), pool: pool)
         s.profiler?.stop(32)
         // features.2.0.block.1 BatchNorm (batch statistics) + silu on [n, 60, 60, 96]
@@ -2405,7 +2405,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(22), pixels: 3600 &* s.n, channels: 96,
                 gamma: s.p + 6016, beta: s.p + 6112, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(23), savedMean: s.f + 617600, savedInvStd: s.f + 617696,
+                activation: .silu, output: s.tensor(23), savedMean: s.f + 621440, savedInvStd: s.f + 621536,
                 runningMean: s.p + 6208, runningVar: s.p + 6304, pool: pool)
             s.profiler?.stop(33)
         }
@@ -2414,7 +2414,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(22), pixels: 3600 &* s.n, channels: 96,
                 gamma: s.p + 6016, beta: s.p + 6112, runningMean: s.p + 6208, runningVar: s.p + 6304, eps: 1e-05,
-                activation: .silu, output: s.tensor(23), scratch: s.f + 617600, pool: pool)
+                activation: .silu, output: s.tensor(23), scratch: s.f + 621440, pool: pool)
             s.profiler?.stop(34)
         }
         // features.2.0.block.2 squeeze-excitation 96 -> 4 -> 96 on [n, 60, 60, 96]
@@ -2433,7 +2433,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(24), pixels: 3600 &* s.n, inChannels: 96,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 24, output: s.tensor(28), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 619520, savedInvStd: s.f + 619544,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 623360, savedInvStd: s.f + 623384,
                 runningMean: s.p + 9648, runningVar: s.p + 9680, workspace: s.ws, pool: pool)
             s.profiler?.stop(37)
         }
@@ -2449,7 +2449,7 @@ public final class EfficientNetB1Training: TrainableModel {
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(28), pixels: 3600 &* s.n, channels: 24, gamma: s.p + 9584,
-                beta: s.p + 9616, savedMean: s.f + 619520, savedInvStd: s.f + 619544, activation: .identity,
+                beta: s.p + 9616, savedMean: s.f + 623360, savedInvStd: s.f + 623384, activation: .identity,
                 output: s.tensor(29), pool: pool)
             s.profiler?.stop(39)
         }
@@ -2458,7 +2458,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(28), pixels: 3600 &* s.n, channels: 24,
                 gamma: s.p + 9584, beta: s.p + 9616, runningMean: s.p + 9648, runningVar: s.p + 9680, eps: 1e-05,
-                activation: .identity, output: s.tensor(29), scratch: s.f + 619520, pool: pool)
+                activation: .identity, output: s.tensor(29), scratch: s.f + 623360, pool: pool)
             s.profiler?.stop(40)
         }
     }
@@ -2474,7 +2474,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(29), pixels: 3600 &* s.n, inChannels: 24,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 144, output: s.tensor(30), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 619568, savedInvStd: s.f + 619712,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 623408, savedInvStd: s.f + 623552,
                 runningMean: s.p + 13456, runningVar: s.p + 13600, workspace: s.ws, pool: pool)
             s.profiler?.stop(42)
         }
@@ -2490,7 +2490,7 @@ public final class EfficientNetB1Training: TrainableModel {
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(30), pixels: 3600 &* s.n, channels: 144, gamma: s.p + 13168,
-                beta: s.p + 13312, savedMean: s.f + 619568, savedInvStd: s.f + 619712, activation: .silu,
+                beta: s.p + 13312, savedMean: s.f + 623408, savedInvStd: s.f + 623552, activation: .silu,
                 output: s.tensor(31), pool: pool)
             s.profiler?.stop(44)
         }
@@ -2499,17 +2499,17 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 13168, beta: s.p + 13312, runningMean: s.p + 13456, runningVar: s.p + 13600, eps: 1e-05,
-                activation: .silu, output: s.tensor(31), scratch: s.f + 619568, pool: pool)
+                activation: .silu, output: s.tensor(31), scratch: s.f + 623408, pool: pool)
             s.profiler?.stop(45)
         }
         // features.2.1.block.1 depthwise weights to the kernel layout [3][3][144]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 13744, channels: 144, kernel: 3, into: s.f + 620144)
+        WeightPrep.depthwiseWeights(s.p + 13744, channels: 144, kernel: 3, into: s.f + 623984)
         s.profiler?.stop(46)
         // features.2.1.block.1 depthwise 3x3/1, [n, 60, 60, 144] -> [n, 60, 60, 144]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(31), batch: s.n, height: 60, width: 60, channels: 144, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 60, outWidth: 60, weights: s.f + 620144, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 60, outWidth: 60, weights: s.f + 623984, bias: s.f,
             activation: .identity, output: s.tensor(32), pool: pool)
         s.profiler?.stop(47)
         // features.2.1.block.1 BatchNorm (batch statistics) + silu on [n, 60, 60, 144]
@@ -2517,7 +2517,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(32), pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 15040, beta: s.p + 15184, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(33), savedMean: s.f + 619856, savedInvStd: s.f + 620000,
+                activation: .silu, output: s.tensor(33), savedMean: s.f + 623696, savedInvStd: s.f + 623840,
                 runningMean: s.p + 15328, runningVar: s.p + 15472, pool: pool)
             s.profiler?.stop(48)
         }
@@ -2526,7 +2526,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(32), pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 15040, beta: s.p + 15184, runningMean: s.p + 15328, runningVar: s.p + 15472, eps: 1e-05,
-                activation: .silu, output: s.tensor(33), scratch: s.f + 619856, pool: pool)
+                activation: .silu, output: s.tensor(33), scratch: s.f + 623696, pool: pool)
             s.profiler?.stop(49)
         }
         // features.2.1.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 60, 60, 144]
@@ -2545,7 +2545,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(34), pixels: 3600 &* s.n, inChannels: 144,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 24, output: s.tensor(38), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 622736, savedInvStd: s.f + 622760,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 626576, savedInvStd: s.f + 626600,
                 runningMean: s.p + 21024, runningVar: s.p + 21056, workspace: s.ws, pool: pool)
             s.profiler?.stop(52)
         }
@@ -2561,7 +2561,7 @@ public final class EfficientNetB1Training: TrainableModel {
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(38), pixels: 3600 &* s.n, channels: 24, gamma: s.p + 20960,
-                beta: s.p + 20992, savedMean: s.f + 622736, savedInvStd: s.f + 622760, activation: .identity,
+                beta: s.p + 20992, savedMean: s.f + 626576, savedInvStd: s.f + 626600, activation: .identity,
                 output: s.tensor(39), pool: pool)
             s.profiler?.stop(54)
         }
@@ -2570,7 +2570,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(38), pixels: 3600 &* s.n, channels: 24,
                 gamma: s.p + 20960, beta: s.p + 20992, runningMean: s.p + 21024, runningVar: s.p + 21056, eps: 1e-05,
-                activation: .identity, output: s.tensor(39), scratch: s.f + 622736, pool: pool)
+                activation: .identity, output: s.tensor(39), scratch: s.f + 626576, pool: pool)
             s.profiler?.stop(55)
         }
         // features.2.1 stochastic depth: keep each image's branch with probability 0.9739130434782609
@@ -2599,7 +2599,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(40), pixels: 3600 &* s.n, inChannels: 24,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 144, output: s.tensor(42), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 622784, savedInvStd: s.f + 622928,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 626624, savedInvStd: s.f + 626768,
                 runningMean: s.p + 24832, runningVar: s.p + 24976, workspace: s.ws, pool: pool)
             s.profiler?.stop(59)
         }
@@ -2615,7 +2615,7 @@ public final class EfficientNetB1Training: TrainableModel {
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(42), pixels: 3600 &* s.n, channels: 144, gamma: s.p + 24544,
-                beta: s.p + 24688, savedMean: s.f + 622784, savedInvStd: s.f + 622928, activation: .silu,
+                beta: s.p + 24688, savedMean: s.f + 626624, savedInvStd: s.f + 626768, activation: .silu,
                 output: s.tensor(43), pool: pool)
             s.profiler?.stop(61)
         }
@@ -2624,17 +2624,17 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 24544, beta: s.p + 24688, runningMean: s.p + 24832, runningVar: s.p + 24976, eps: 1e-05,
-                activation: .silu, output: s.tensor(43), scratch: s.f + 622784, pool: pool)
+                activation: .silu, output: s.tensor(43), scratch: s.f + 626624, pool: pool)
             s.profiler?.stop(62)
         }
         // features.2.2.block.1 depthwise weights to the kernel layout [3][3][144]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 25120, channels: 144, kernel: 3, into: s.f + 623360)
+        WeightPrep.depthwiseWeights(s.p + 25120, channels: 144, kernel: 3, into: s.f + 627200)
         s.profiler?.stop(63)
         // features.2.2.block.1 depthwise 3x3/1, [n, 60, 60, 144] -> [n, 60, 60, 144]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(43), batch: s.n, height: 60, width: 60, channels: 144, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 60, outWidth: 60, weights: s.f + 623360, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 60, outWidth: 60, weights: s.f + 627200, bias: s.f,
             activation: .identity, output: s.tensor(44), pool: pool)
         s.profiler?.stop(64)
         // features.2.2.block.1 BatchNorm (batch statistics) + silu on [n, 60, 60, 144]
@@ -2642,7 +2642,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(44), pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 26416, beta: s.p + 26560, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(45), savedMean: s.f + 623072, savedInvStd: s.f + 623216,
+                activation: .silu, output: s.tensor(45), savedMean: s.f + 626912, savedInvStd: s.f + 627056,
                 runningMean: s.p + 26704, runningVar: s.p + 26848, pool: pool)
             s.profiler?.stop(65)
         }
@@ -2651,7 +2651,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(44), pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 26416, beta: s.p + 26560, runningMean: s.p + 26704, runningVar: s.p + 26848, eps: 1e-05,
-                activation: .silu, output: s.tensor(45), scratch: s.f + 623072, pool: pool)
+                activation: .silu, output: s.tensor(45), scratch: s.f + 626912, pool: pool)
             s.profiler?.stop(66)
         }
         // features.2.2.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 60, 60, 144]
@@ -2670,7 +2670,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(46), pixels: 3600 &* s.n, inChannels: 144,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 24, output: s.tensor(50), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 625952, savedInvStd: s.f + 625976,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 629792, savedInvStd: s.f + 629816,
                 runningMean: s.p + 32400, runningVar: s.p + 32432, workspace: s.ws, pool: pool)
             s.profiler?.stop(69)
         }
@@ -2686,7 +2686,7 @@ public final class EfficientNetB1Training: TrainableModel {
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(50), pixels: 3600 &* s.n, channels: 24, gamma: s.p + 32336,
-                beta: s.p + 32368, savedMean: s.f + 625952, savedInvStd: s.f + 625976, activation: .identity,
+                beta: s.p + 32368, savedMean: s.f + 629792, savedInvStd: s.f + 629816, activation: .identity,
                 output: s.tensor(51), pool: pool)
             s.profiler?.stop(71)
         }
@@ -2695,7 +2695,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(50), pixels: 3600 &* s.n, channels: 24,
                 gamma: s.p + 32336, beta: s.p + 32368, runningMean: s.p + 32400, runningVar: s.p + 32432, eps: 1e-05,
-                activation: .identity, output: s.tensor(51), scratch: s.f + 625952, pool: pool)
+                activation: .identity, output: s.tensor(51), scratch: s.f + 629792, pool: pool)
             s.profiler?.stop(72)
         }
         // features.2.2 stochastic depth: keep each image's branch with probability 0.9652173913043478
@@ -2724,7 +2724,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(52), pixels: 3600 &* s.n, inChannels: 24,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 144, output: s.tensor(54), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 626000, savedInvStd: s.f + 626144,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 629840, savedInvStd: s.f + 629984,
                 runningMean: s.p + 36208, runningVar: s.p + 36352, workspace: s.ws, pool: pool)
             s.profiler?.stop(76)
         }
@@ -2740,7 +2740,7 @@ public final class EfficientNetB1Training: TrainableModel {
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(54), pixels: 3600 &* s.n, channels: 144, gamma: s.p + 35920,
-                beta: s.p + 36064, savedMean: s.f + 626000, savedInvStd: s.f + 626144, activation: .silu,
+                beta: s.p + 36064, savedMean: s.f + 629840, savedInvStd: s.f + 629984, activation: .silu,
                 output: s.tensor(55), pool: pool)
             s.profiler?.stop(78)
         }
@@ -2749,17 +2749,17 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(54), pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 35920, beta: s.p + 36064, runningMean: s.p + 36208, runningVar: s.p + 36352, eps: 1e-05,
-                activation: .silu, output: s.tensor(55), scratch: s.f + 626000, pool: pool)
+                activation: .silu, output: s.tensor(55), scratch: s.f + 629840, pool: pool)
             s.profiler?.stop(79)
         }
         // features.3.0.block.1 depthwise weights to the kernel layout [5][5][144]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 36496, channels: 144, kernel: 5, into: s.f + 626576)
+        WeightPrep.depthwiseWeights(s.p + 36496, channels: 144, kernel: 5, into: s.f + 630416)
         s.profiler?.stop(80)
         // features.3.0.block.1 depthwise 5x5/2, [n, 60, 60, 144] -> [n, 30, 30, 144]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(55), batch: s.n, height: 60, width: 60, channels: 144, kernel: 5,
-            stride: 2, padTop: 2, padLeft: 2, outHeight: 30, outWidth: 30, weights: s.f + 626576, bias: s.f,
+            stride: 2, padTop: 2, padLeft: 2, outHeight: 30, outWidth: 30, weights: s.f + 630416, bias: s.f,
             activation: .identity, output: s.tensor(56), pool: pool)
         s.profiler?.stop(81)
         // features.3.0.block.1 BatchNorm (batch statistics) + silu on [n, 30, 30, 144]
@@ -2767,7 +2767,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(56), pixels: 900 &* s.n, channels: 144,
                 gamma: s.p + 40096, beta: s.p + 40240, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(57), savedMean: s.f + 626288, savedInvStd: s.f + 626432,
+                activation: .silu, output: s.tensor(57), savedMean: s.f + 630128, savedInvStd: s.f + 630272,
                 runningMean: s.p + 40384, runningVar: s.p + 40528, pool: pool)
             s.profiler?.stop(82)
         }
@@ -2776,7 +2776,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(56), pixels: 900 &* s.n, channels: 144,
                 gamma: s.p + 40096, beta: s.p + 40240, runningMean: s.p + 40384, runningVar: s.p + 40528, eps: 1e-05,
-                activation: .silu, output: s.tensor(57), scratch: s.f + 626288, pool: pool)
+                activation: .silu, output: s.tensor(57), scratch: s.f + 630128, pool: pool)
             s.profiler?.stop(83)
         }
         // features.3.0.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 30, 30, 144]
@@ -2795,7 +2795,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(58), pixels: 900 &* s.n, inChannels: 144,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 40, output: s.tensor(62), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 633776, savedInvStd: s.f + 633816,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 637616, savedInvStd: s.f + 637656,
                 runningMean: s.p + 48416, runningVar: s.p + 48464, workspace: s.ws, pool: pool)
             s.profiler?.stop(86)
         }
@@ -2811,7 +2811,7 @@ public final class EfficientNetB1Training: TrainableModel {
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(62), pixels: 900 &* s.n, channels: 40, gamma: s.p + 48320,
-                beta: s.p + 48368, savedMean: s.f + 633776, savedInvStd: s.f + 633816, activation: .identity,
+                beta: s.p + 48368, savedMean: s.f + 637616, savedInvStd: s.f + 637656, activation: .identity,
                 output: s.tensor(63), pool: pool)
             s.profiler?.stop(88)
         }
@@ -2820,7 +2820,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(62), pixels: 900 &* s.n, channels: 40,
                 gamma: s.p + 48320, beta: s.p + 48368, runningMean: s.p + 48416, runningVar: s.p + 48464, eps: 1e-05,
-                activation: .identity, output: s.tensor(63), scratch: s.f + 633776, pool: pool)
+                activation: .identity, output: s.tensor(63), scratch: s.f + 637616, pool: pool)
             s.profiler?.stop(89)
         }
     }
@@ -2836,7 +2836,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(63), pixels: 900 &* s.n, inChannels: 40,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 240, output: s.tensor(64), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 633856, savedInvStd: s.f + 634096,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 637696, savedInvStd: s.f + 637936,
                 runningMean: s.p + 58592, runningVar: s.p + 58832, workspace: s.ws, pool: pool)
             s.profiler?.stop(91)
         }
@@ -2852,7 +2852,7 @@ public final class EfficientNetB1Training: TrainableModel {
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(64), pixels: 900 &* s.n, channels: 240, gamma: s.p + 58112,
-                beta: s.p + 58352, savedMean: s.f + 633856, savedInvStd: s.f + 634096, activation: .silu,
+                beta: s.p + 58352, savedMean: s.f + 637696, savedInvStd: s.f + 637936, activation: .silu,
                 output: s.tensor(65), pool: pool)
             s.profiler?.stop(93)
         }
@@ -2861,17 +2861,17 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 58112, beta: s.p + 58352, runningMean: s.p + 58592, runningVar: s.p + 58832, eps: 1e-05,
-                activation: .silu, output: s.tensor(65), scratch: s.f + 633856, pool: pool)
+                activation: .silu, output: s.tensor(65), scratch: s.f + 637696, pool: pool)
             s.profiler?.stop(94)
         }
         // features.3.1.block.1 depthwise weights to the kernel layout [5][5][240]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 59072, channels: 240, kernel: 5, into: s.f + 634816)
+        WeightPrep.depthwiseWeights(s.p + 59072, channels: 240, kernel: 5, into: s.f + 638656)
         s.profiler?.stop(95)
         // features.3.1.block.1 depthwise 5x5/1, [n, 30, 30, 240] -> [n, 30, 30, 240]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(65), batch: s.n, height: 30, width: 30, channels: 240, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 30, outWidth: 30, weights: s.f + 634816, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 30, outWidth: 30, weights: s.f + 638656, bias: s.f,
             activation: .identity, output: s.tensor(66), pool: pool)
         s.profiler?.stop(96)
         // features.3.1.block.1 BatchNorm (batch statistics) + silu on [n, 30, 30, 240]
@@ -2879,7 +2879,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(66), pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 65072, beta: s.p + 65312, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(67), savedMean: s.f + 634336, savedInvStd: s.f + 634576,
+                activation: .silu, output: s.tensor(67), savedMean: s.f + 638176, savedInvStd: s.f + 638416,
                 runningMean: s.p + 65552, runningVar: s.p + 65792, pool: pool)
             s.profiler?.stop(97)
         }
@@ -2888,7 +2888,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(66), pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 65072, beta: s.p + 65312, runningMean: s.p + 65552, runningVar: s.p + 65792, eps: 1e-05,
-                activation: .silu, output: s.tensor(67), scratch: s.f + 634336, pool: pool)
+                activation: .silu, output: s.tensor(67), scratch: s.f + 638176, pool: pool)
             s.profiler?.stop(98)
         }
         // features.3.1.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 30, 30, 240]
@@ -2907,7 +2907,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(68), pixels: 900 &* s.n, inChannels: 240,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 40, output: s.tensor(72), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 646816, savedInvStd: s.f + 646856,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 650656, savedInvStd: s.f + 650696,
                 runningMean: s.p + 80784, runningVar: s.p + 80832, workspace: s.ws, pool: pool)
             s.profiler?.stop(101)
         }
@@ -2923,7 +2923,7 @@ public final class EfficientNetB1Training: TrainableModel {
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(72), pixels: 900 &* s.n, channels: 40, gamma: s.p + 80688,
-                beta: s.p + 80736, savedMean: s.f + 646816, savedInvStd: s.f + 646856, activation: .identity,
+                beta: s.p + 80736, savedMean: s.f + 650656, savedInvStd: s.f + 650696, activation: .identity,
                 output: s.tensor(73), pool: pool)
             s.profiler?.stop(103)
         }
@@ -2932,7 +2932,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(72), pixels: 900 &* s.n, channels: 40,
                 gamma: s.p + 80688, beta: s.p + 80736, runningMean: s.p + 80784, runningVar: s.p + 80832, eps: 1e-05,
-                activation: .identity, output: s.tensor(73), scratch: s.f + 646816, pool: pool)
+                activation: .identity, output: s.tensor(73), scratch: s.f + 650656, pool: pool)
             s.profiler?.stop(104)
         }
         // features.3.1 stochastic depth: keep each image's branch with probability 0.9478260869565217
@@ -2961,7 +2961,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(74), pixels: 900 &* s.n, inChannels: 40,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 240, output: s.tensor(76), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 646896, savedInvStd: s.f + 647136,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 650736, savedInvStd: s.f + 650976,
                 runningMean: s.p + 90960, runningVar: s.p + 91200, workspace: s.ws, pool: pool)
             s.profiler?.stop(108)
         }
@@ -2977,7 +2977,7 @@ public final class EfficientNetB1Training: TrainableModel {
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(76), pixels: 900 &* s.n, channels: 240, gamma: s.p + 90480,
-                beta: s.p + 90720, savedMean: s.f + 646896, savedInvStd: s.f + 647136, activation: .silu,
+                beta: s.p + 90720, savedMean: s.f + 650736, savedInvStd: s.f + 650976, activation: .silu,
                 output: s.tensor(77), pool: pool)
             s.profiler?.stop(110)
         }
@@ -2986,17 +2986,17 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(76), pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 90480, beta: s.p + 90720, runningMean: s.p + 90960, runningVar: s.p + 91200, eps: 1e-05,
-                activation: .silu, output: s.tensor(77), scratch: s.f + 646896, pool: pool)
+                activation: .silu, output: s.tensor(77), scratch: s.f + 650736, pool: pool)
             s.profiler?.stop(111)
         }
         // features.3.2.block.1 depthwise weights to the kernel layout [5][5][240]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 91440, channels: 240, kernel: 5, into: s.f + 647856)
+        WeightPrep.depthwiseWeights(s.p + 91440, channels: 240, kernel: 5, into: s.f + 651696)
         s.profiler?.stop(112)
         // features.3.2.block.1 depthwise 5x5/1, [n, 30, 30, 240] -> [n, 30, 30, 240]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(77), batch: s.n, height: 30, width: 30, channels: 240, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 30, outWidth: 30, weights: s.f + 647856, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 30, outWidth: 30, weights: s.f + 651696, bias: s.f,
             activation: .identity, output: s.tensor(78), pool: pool)
         s.profiler?.stop(113)
         // features.3.2.block.1 BatchNorm (batch statistics) + silu on [n, 30, 30, 240]
@@ -3004,7 +3004,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(78), pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 97440, beta: s.p + 97680, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(79), savedMean: s.f + 647376, savedInvStd: s.f + 647616,
+                activation: .silu, output: s.tensor(79), savedMean: s.f + 651216, savedInvStd: s.f + 651456,
                 runningMean: s.p + 97920, runningVar: s.p + 98160, pool: pool)
             s.profiler?.stop(114)
         }
@@ -3013,7 +3013,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(78), pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 97440, beta: s.p + 97680, runningMean: s.p + 97920, runningVar: s.p + 98160, eps: 1e-05,
-                activation: .silu, output: s.tensor(79), scratch: s.f + 647376, pool: pool)
+                activation: .silu, output: s.tensor(79), scratch: s.f + 651216, pool: pool)
             s.profiler?.stop(115)
         }
         // features.3.2.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 30, 30, 240]
@@ -3032,7 +3032,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(80), pixels: 900 &* s.n, inChannels: 240,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 40, output: s.tensor(84), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 659856, savedInvStd: s.f + 659896,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 663696, savedInvStd: s.f + 663736,
                 runningMean: s.p + 113152, runningVar: s.p + 113200, workspace: s.ws, pool: pool)
             s.profiler?.stop(118)
         }
@@ -3048,7 +3048,7 @@ public final class EfficientNetB1Training: TrainableModel {
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(84), pixels: 900 &* s.n, channels: 40, gamma: s.p + 113056,
-                beta: s.p + 113104, savedMean: s.f + 659856, savedInvStd: s.f + 659896, activation: .identity,
+                beta: s.p + 113104, savedMean: s.f + 663696, savedInvStd: s.f + 663736, activation: .identity,
                 output: s.tensor(85), pool: pool)
             s.profiler?.stop(120)
         }
@@ -3057,7 +3057,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(84), pixels: 900 &* s.n, channels: 40,
                 gamma: s.p + 113056, beta: s.p + 113104, runningMean: s.p + 113152, runningVar: s.p + 113200,
-                eps: 1e-05, activation: .identity, output: s.tensor(85), scratch: s.f + 659856, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(85), scratch: s.f + 663696, pool: pool)
             s.profiler?.stop(121)
         }
         // features.3.2 stochastic depth: keep each image's branch with probability 0.9391304347826087
@@ -3086,7 +3086,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(86), pixels: 900 &* s.n, inChannels: 40,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 240, output: s.tensor(88), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 659936, savedInvStd: s.f + 660176,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 663776, savedInvStd: s.f + 664016,
                 runningMean: s.p + 123328, runningVar: s.p + 123568, workspace: s.ws, pool: pool)
             s.profiler?.stop(125)
         }
@@ -3102,7 +3102,7 @@ public final class EfficientNetB1Training: TrainableModel {
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(88), pixels: 900 &* s.n, channels: 240, gamma: s.p + 122848,
-                beta: s.p + 123088, savedMean: s.f + 659936, savedInvStd: s.f + 660176, activation: .silu,
+                beta: s.p + 123088, savedMean: s.f + 663776, savedInvStd: s.f + 664016, activation: .silu,
                 output: s.tensor(89), pool: pool)
             s.profiler?.stop(127)
         }
@@ -3111,17 +3111,17 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 122848, beta: s.p + 123088, runningMean: s.p + 123328, runningVar: s.p + 123568,
-                eps: 1e-05, activation: .silu, output: s.tensor(89), scratch: s.f + 659936, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(89), scratch: s.f + 663776, pool: pool)
             s.profiler?.stop(128)
         }
         // features.4.0.block.1 depthwise weights to the kernel layout [3][3][240]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 123808, channels: 240, kernel: 3, into: s.f + 660896)
+        WeightPrep.depthwiseWeights(s.p + 123808, channels: 240, kernel: 3, into: s.f + 664736)
         s.profiler?.stop(129)
         // features.4.0.block.1 depthwise 3x3/2, [n, 30, 30, 240] -> [n, 15, 15, 240]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(89), batch: s.n, height: 30, width: 30, channels: 240, kernel: 3,
-            stride: 2, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 660896, bias: s.f,
+            stride: 2, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 664736, bias: s.f,
             activation: .identity, output: s.tensor(90), pool: pool)
         s.profiler?.stop(130)
         // features.4.0.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 240]
@@ -3129,7 +3129,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(90), pixels: 225 &* s.n, channels: 240,
                 gamma: s.p + 125968, beta: s.p + 126208, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(91), savedMean: s.f + 660416, savedInvStd: s.f + 660656,
+                activation: .silu, output: s.tensor(91), savedMean: s.f + 664256, savedInvStd: s.f + 664496,
                 runningMean: s.p + 126448, runningVar: s.p + 126688, pool: pool)
             s.profiler?.stop(131)
         }
@@ -3138,7 +3138,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(90), pixels: 225 &* s.n, channels: 240,
                 gamma: s.p + 125968, beta: s.p + 126208, runningMean: s.p + 126448, runningVar: s.p + 126688,
-                eps: 1e-05, activation: .silu, output: s.tensor(91), scratch: s.f + 660416, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(91), scratch: s.f + 664256, pool: pool)
             s.profiler?.stop(132)
         }
         // features.4.0.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 15, 15, 240]
@@ -3157,7 +3157,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(92), pixels: 225 &* s.n, inChannels: 240,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 80, output: s.tensor(96), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 665216, savedInvStd: s.f + 665296,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 669056, savedInvStd: s.f + 669136,
                 runningMean: s.p + 151344, runningVar: s.p + 151424, workspace: s.ws, pool: pool)
             s.profiler?.stop(135)
         }
@@ -3173,7 +3173,7 @@ public final class EfficientNetB1Training: TrainableModel {
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(96), pixels: 225 &* s.n, channels: 80, gamma: s.p + 151184,
-                beta: s.p + 151264, savedMean: s.f + 665216, savedInvStd: s.f + 665296, activation: .identity,
+                beta: s.p + 151264, savedMean: s.f + 669056, savedInvStd: s.f + 669136, activation: .identity,
                 output: s.tensor(97), pool: pool)
             s.profiler?.stop(137)
         }
@@ -3182,7 +3182,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(96), pixels: 225 &* s.n, channels: 80,
                 gamma: s.p + 151184, beta: s.p + 151264, runningMean: s.p + 151344, runningVar: s.p + 151424,
-                eps: 1e-05, activation: .identity, output: s.tensor(97), scratch: s.f + 665216, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(97), scratch: s.f + 669056, pool: pool)
             s.profiler?.stop(138)
         }
     }
@@ -3198,7 +3198,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(97), pixels: 225 &* s.n, inChannels: 80,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 480, output: s.tensor(98), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 665376, savedInvStd: s.f + 665856,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 669216, savedInvStd: s.f + 669696,
                 runningMean: s.p + 190864, runningVar: s.p + 191344, workspace: s.ws, pool: pool)
             s.profiler?.stop(140)
         }
@@ -3214,7 +3214,7 @@ public final class EfficientNetB1Training: TrainableModel {
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(98), pixels: 225 &* s.n, channels: 480, gamma: s.p + 189904,
-                beta: s.p + 190384, savedMean: s.f + 665376, savedInvStd: s.f + 665856, activation: .silu,
+                beta: s.p + 190384, savedMean: s.f + 669216, savedInvStd: s.f + 669696, activation: .silu,
                 output: s.tensor(99), pool: pool)
             s.profiler?.stop(142)
         }
@@ -3223,17 +3223,17 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(98), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 189904, beta: s.p + 190384, runningMean: s.p + 190864, runningVar: s.p + 191344,
-                eps: 1e-05, activation: .silu, output: s.tensor(99), scratch: s.f + 665376, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(99), scratch: s.f + 669216, pool: pool)
             s.profiler?.stop(143)
         }
         // features.4.1.block.1 depthwise weights to the kernel layout [3][3][480]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 191824, channels: 480, kernel: 3, into: s.f + 667296)
+        WeightPrep.depthwiseWeights(s.p + 191824, channels: 480, kernel: 3, into: s.f + 671136)
         s.profiler?.stop(144)
         // features.4.1.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(99), batch: s.n, height: 15, width: 15, channels: 480, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 667296, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 671136, bias: s.f,
             activation: .identity, output: s.tensor(100), pool: pool)
         s.profiler?.stop(145)
         // features.4.1.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 480]
@@ -3241,7 +3241,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(100), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 196144, beta: s.p + 196624, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(101), savedMean: s.f + 666336, savedInvStd: s.f + 666816,
+                activation: .silu, output: s.tensor(101), savedMean: s.f + 670176, savedInvStd: s.f + 670656,
                 runningMean: s.p + 197104, runningVar: s.p + 197584, pool: pool)
             s.profiler?.stop(146)
         }
@@ -3250,7 +3250,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(100), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 196144, beta: s.p + 196624, runningMean: s.p + 197104, runningVar: s.p + 197584,
-                eps: 1e-05, activation: .silu, output: s.tensor(101), scratch: s.f + 666336, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(101), scratch: s.f + 670176, pool: pool)
             s.profiler?.stop(147)
         }
         // features.4.1.block.2 squeeze-excitation 480 -> 20 -> 480 on [n, 15, 15, 480]
@@ -3269,7 +3269,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(102), pixels: 225 &* s.n, inChannels: 480,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 80, output: s.tensor(106), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 675936, savedInvStd: s.f + 676016,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 679776, savedInvStd: s.f + 679856,
                 runningMean: s.p + 256336, runningVar: s.p + 256416, workspace: s.ws, pool: pool)
             s.profiler?.stop(150)
         }
@@ -3285,7 +3285,7 @@ public final class EfficientNetB1Training: TrainableModel {
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(106), pixels: 225 &* s.n, channels: 80, gamma: s.p + 256176,
-                beta: s.p + 256256, savedMean: s.f + 675936, savedInvStd: s.f + 676016, activation: .identity,
+                beta: s.p + 256256, savedMean: s.f + 679776, savedInvStd: s.f + 679856, activation: .identity,
                 output: s.tensor(107), pool: pool)
             s.profiler?.stop(152)
         }
@@ -3294,7 +3294,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(106), pixels: 225 &* s.n, channels: 80,
                 gamma: s.p + 256176, beta: s.p + 256256, runningMean: s.p + 256336, runningVar: s.p + 256416,
-                eps: 1e-05, activation: .identity, output: s.tensor(107), scratch: s.f + 675936, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(107), scratch: s.f + 679776, pool: pool)
             s.profiler?.stop(153)
         }
         // features.4.1 stochastic depth: keep each image's branch with probability 0.9217391304347826
@@ -3323,7 +3323,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(108), pixels: 225 &* s.n, inChannels: 80,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 480, output: s.tensor(110), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 676096, savedInvStd: s.f + 676576,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 679936, savedInvStd: s.f + 680416,
                 runningMean: s.p + 295856, runningVar: s.p + 296336, workspace: s.ws, pool: pool)
             s.profiler?.stop(157)
         }
@@ -3339,7 +3339,7 @@ public final class EfficientNetB1Training: TrainableModel {
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(110), pixels: 225 &* s.n, channels: 480,
-                gamma: s.p + 294896, beta: s.p + 295376, savedMean: s.f + 676096, savedInvStd: s.f + 676576,
+                gamma: s.p + 294896, beta: s.p + 295376, savedMean: s.f + 679936, savedInvStd: s.f + 680416,
                 activation: .silu, output: s.tensor(111), pool: pool)
             s.profiler?.stop(159)
         }
@@ -3348,17 +3348,17 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(110), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 294896, beta: s.p + 295376, runningMean: s.p + 295856, runningVar: s.p + 296336,
-                eps: 1e-05, activation: .silu, output: s.tensor(111), scratch: s.f + 676096, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(111), scratch: s.f + 679936, pool: pool)
             s.profiler?.stop(160)
         }
         // features.4.2.block.1 depthwise weights to the kernel layout [3][3][480]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 296816, channels: 480, kernel: 3, into: s.f + 678016)
+        WeightPrep.depthwiseWeights(s.p + 296816, channels: 480, kernel: 3, into: s.f + 681856)
         s.profiler?.stop(161)
         // features.4.2.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(111), batch: s.n, height: 15, width: 15, channels: 480, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 678016, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 681856, bias: s.f,
             activation: .identity, output: s.tensor(112), pool: pool)
         s.profiler?.stop(162)
         // features.4.2.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 480]
@@ -3366,7 +3366,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(112), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 301136, beta: s.p + 301616, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(113), savedMean: s.f + 677056, savedInvStd: s.f + 677536,
+                activation: .silu, output: s.tensor(113), savedMean: s.f + 680896, savedInvStd: s.f + 681376,
                 runningMean: s.p + 302096, runningVar: s.p + 302576, pool: pool)
             s.profiler?.stop(163)
         }
@@ -3375,7 +3375,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(112), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 301136, beta: s.p + 301616, runningMean: s.p + 302096, runningVar: s.p + 302576,
-                eps: 1e-05, activation: .silu, output: s.tensor(113), scratch: s.f + 677056, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(113), scratch: s.f + 680896, pool: pool)
             s.profiler?.stop(164)
         }
         // features.4.2.block.2 squeeze-excitation 480 -> 20 -> 480 on [n, 15, 15, 480]
@@ -3394,7 +3394,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(114), pixels: 225 &* s.n, inChannels: 480,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 80, output: s.tensor(118), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 686656, savedInvStd: s.f + 686736,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 690496, savedInvStd: s.f + 690576,
                 runningMean: s.p + 361328, runningVar: s.p + 361408, workspace: s.ws, pool: pool)
             s.profiler?.stop(167)
         }
@@ -3410,7 +3410,7 @@ public final class EfficientNetB1Training: TrainableModel {
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(118), pixels: 225 &* s.n, channels: 80, gamma: s.p + 361168,
-                beta: s.p + 361248, savedMean: s.f + 686656, savedInvStd: s.f + 686736, activation: .identity,
+                beta: s.p + 361248, savedMean: s.f + 690496, savedInvStd: s.f + 690576, activation: .identity,
                 output: s.tensor(119), pool: pool)
             s.profiler?.stop(169)
         }
@@ -3419,7 +3419,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(118), pixels: 225 &* s.n, channels: 80,
                 gamma: s.p + 361168, beta: s.p + 361248, runningMean: s.p + 361328, runningVar: s.p + 361408,
-                eps: 1e-05, activation: .identity, output: s.tensor(119), scratch: s.f + 686656, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(119), scratch: s.f + 690496, pool: pool)
             s.profiler?.stop(170)
         }
         // features.4.2 stochastic depth: keep each image's branch with probability 0.9130434782608696
@@ -3448,7 +3448,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(120), pixels: 225 &* s.n, inChannels: 80,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 480, output: s.tensor(122), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 686816, savedInvStd: s.f + 687296,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 690656, savedInvStd: s.f + 691136,
                 runningMean: s.p + 400848, runningVar: s.p + 401328, workspace: s.ws, pool: pool)
             s.profiler?.stop(174)
         }
@@ -3464,7 +3464,7 @@ public final class EfficientNetB1Training: TrainableModel {
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(122), pixels: 225 &* s.n, channels: 480,
-                gamma: s.p + 399888, beta: s.p + 400368, savedMean: s.f + 686816, savedInvStd: s.f + 687296,
+                gamma: s.p + 399888, beta: s.p + 400368, savedMean: s.f + 690656, savedInvStd: s.f + 691136,
                 activation: .silu, output: s.tensor(123), pool: pool)
             s.profiler?.stop(176)
         }
@@ -3473,17 +3473,17 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(122), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 399888, beta: s.p + 400368, runningMean: s.p + 400848, runningVar: s.p + 401328,
-                eps: 1e-05, activation: .silu, output: s.tensor(123), scratch: s.f + 686816, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(123), scratch: s.f + 690656, pool: pool)
             s.profiler?.stop(177)
         }
         // features.4.3.block.1 depthwise weights to the kernel layout [3][3][480]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 401808, channels: 480, kernel: 3, into: s.f + 688736)
+        WeightPrep.depthwiseWeights(s.p + 401808, channels: 480, kernel: 3, into: s.f + 692576)
         s.profiler?.stop(178)
         // features.4.3.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(123), batch: s.n, height: 15, width: 15, channels: 480, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 688736, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 692576, bias: s.f,
             activation: .identity, output: s.tensor(124), pool: pool)
         s.profiler?.stop(179)
         // features.4.3.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 480]
@@ -3491,7 +3491,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(124), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 406128, beta: s.p + 406608, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(125), savedMean: s.f + 687776, savedInvStd: s.f + 688256,
+                activation: .silu, output: s.tensor(125), savedMean: s.f + 691616, savedInvStd: s.f + 692096,
                 runningMean: s.p + 407088, runningVar: s.p + 407568, pool: pool)
             s.profiler?.stop(180)
         }
@@ -3500,7 +3500,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(124), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 406128, beta: s.p + 406608, runningMean: s.p + 407088, runningVar: s.p + 407568,
-                eps: 1e-05, activation: .silu, output: s.tensor(125), scratch: s.f + 687776, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(125), scratch: s.f + 691616, pool: pool)
             s.profiler?.stop(181)
         }
         // features.4.3.block.2 squeeze-excitation 480 -> 20 -> 480 on [n, 15, 15, 480]
@@ -3519,7 +3519,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(126), pixels: 225 &* s.n, inChannels: 480,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 80, output: s.tensor(130), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 697376, savedInvStd: s.f + 697456,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 701216, savedInvStd: s.f + 701296,
                 runningMean: s.p + 466320, runningVar: s.p + 466400, workspace: s.ws, pool: pool)
             s.profiler?.stop(184)
         }
@@ -3535,7 +3535,7 @@ public final class EfficientNetB1Training: TrainableModel {
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(130), pixels: 225 &* s.n, channels: 80, gamma: s.p + 466160,
-                beta: s.p + 466240, savedMean: s.f + 697376, savedInvStd: s.f + 697456, activation: .identity,
+                beta: s.p + 466240, savedMean: s.f + 701216, savedInvStd: s.f + 701296, activation: .identity,
                 output: s.tensor(131), pool: pool)
             s.profiler?.stop(186)
         }
@@ -3544,7 +3544,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(130), pixels: 225 &* s.n, channels: 80,
                 gamma: s.p + 466160, beta: s.p + 466240, runningMean: s.p + 466320, runningVar: s.p + 466400,
-                eps: 1e-05, activation: .identity, output: s.tensor(131), scratch: s.f + 697376, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(131), scratch: s.f + 701216, pool: pool)
             s.profiler?.stop(187)
         }
         // features.4.3 stochastic depth: keep each image's branch with probability 0.9043478260869565
@@ -3573,7 +3573,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(132), pixels: 225 &* s.n, inChannels: 80,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 480, output: s.tensor(134), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 697536, savedInvStd: s.f + 698016,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 701376, savedInvStd: s.f + 701856,
                 runningMean: s.p + 505840, runningVar: s.p + 506320, workspace: s.ws, pool: pool)
             s.profiler?.stop(191)
         }
@@ -3589,7 +3589,7 @@ public final class EfficientNetB1Training: TrainableModel {
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(134), pixels: 225 &* s.n, channels: 480,
-                gamma: s.p + 504880, beta: s.p + 505360, savedMean: s.f + 697536, savedInvStd: s.f + 698016,
+                gamma: s.p + 504880, beta: s.p + 505360, savedMean: s.f + 701376, savedInvStd: s.f + 701856,
                 activation: .silu, output: s.tensor(135), pool: pool)
             s.profiler?.stop(193)
         }
@@ -3598,17 +3598,17 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(134), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 504880, beta: s.p + 505360, runningMean: s.p + 505840, runningVar: s.p + 506320,
-                eps: 1e-05, activation: .silu, output: s.tensor(135), scratch: s.f + 697536, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(135), scratch: s.f + 701376, pool: pool)
             s.profiler?.stop(194)
         }
         // features.5.0.block.1 depthwise weights to the kernel layout [5][5][480]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 506800, channels: 480, kernel: 5, into: s.f + 699456)
+        WeightPrep.depthwiseWeights(s.p + 506800, channels: 480, kernel: 5, into: s.f + 703296)
         s.profiler?.stop(195)
         // features.5.0.block.1 depthwise 5x5/1, [n, 15, 15, 480] -> [n, 15, 15, 480]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(135), batch: s.n, height: 15, width: 15, channels: 480, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 699456, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 703296, bias: s.f,
             activation: .identity, output: s.tensor(136), pool: pool)
         s.profiler?.stop(196)
         // features.5.0.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 480]
@@ -3616,7 +3616,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(136), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 518800, beta: s.p + 519280, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(137), savedMean: s.f + 698496, savedInvStd: s.f + 698976,
+                activation: .silu, output: s.tensor(137), savedMean: s.f + 702336, savedInvStd: s.f + 702816,
                 runningMean: s.p + 519760, runningVar: s.p + 520240, pool: pool)
             s.profiler?.stop(197)
         }
@@ -3625,7 +3625,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(136), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 518800, beta: s.p + 519280, runningMean: s.p + 519760, runningVar: s.p + 520240,
-                eps: 1e-05, activation: .silu, output: s.tensor(137), scratch: s.f + 698496, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(137), scratch: s.f + 702336, pool: pool)
             s.profiler?.stop(198)
         }
         // features.5.0.block.2 squeeze-excitation 480 -> 20 -> 480 on [n, 15, 15, 480]
@@ -3644,7 +3644,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(138), pixels: 225 &* s.n, inChannels: 480,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 112, output: s.tensor(142), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 723456, savedInvStd: s.f + 723568,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 727296, savedInvStd: s.f + 727408,
                 runningMean: s.p + 594416, runningVar: s.p + 594528, workspace: s.ws, pool: pool)
             s.profiler?.stop(201)
         }
@@ -3660,7 +3660,7 @@ public final class EfficientNetB1Training: TrainableModel {
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(142), pixels: 225 &* s.n, channels: 112,
-                gamma: s.p + 594192, beta: s.p + 594304, savedMean: s.f + 723456, savedInvStd: s.f + 723568,
+                gamma: s.p + 594192, beta: s.p + 594304, savedMean: s.f + 727296, savedInvStd: s.f + 727408,
                 activation: .identity, output: s.tensor(143), pool: pool)
             s.profiler?.stop(203)
         }
@@ -3669,7 +3669,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(142), pixels: 225 &* s.n, channels: 112,
                 gamma: s.p + 594192, beta: s.p + 594304, runningMean: s.p + 594416, runningVar: s.p + 594528,
-                eps: 1e-05, activation: .identity, output: s.tensor(143), scratch: s.f + 723456, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(143), scratch: s.f + 727296, pool: pool)
             s.profiler?.stop(204)
         }
     }
@@ -3685,7 +3685,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(143), pixels: 225 &* s.n, inChannels: 112,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 672, output: s.tensor(144), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 723680, savedInvStd: s.f + 724352,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 727520, savedInvStd: s.f + 728192,
                 runningMean: s.p + 671248, runningVar: s.p + 671920, workspace: s.ws, pool: pool)
             s.profiler?.stop(206)
         }
@@ -3701,7 +3701,7 @@ public final class EfficientNetB1Training: TrainableModel {
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(144), pixels: 225 &* s.n, channels: 672,
-                gamma: s.p + 669904, beta: s.p + 670576, savedMean: s.f + 723680, savedInvStd: s.f + 724352,
+                gamma: s.p + 669904, beta: s.p + 670576, savedMean: s.f + 727520, savedInvStd: s.f + 728192,
                 activation: .silu, output: s.tensor(145), pool: pool)
             s.profiler?.stop(208)
         }
@@ -3710,17 +3710,17 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(144), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 669904, beta: s.p + 670576, runningMean: s.p + 671248, runningVar: s.p + 671920,
-                eps: 1e-05, activation: .silu, output: s.tensor(145), scratch: s.f + 723680, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(145), scratch: s.f + 727520, pool: pool)
             s.profiler?.stop(209)
         }
         // features.5.1.block.1 depthwise weights to the kernel layout [5][5][672]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 672592, channels: 672, kernel: 5, into: s.f + 726368)
+        WeightPrep.depthwiseWeights(s.p + 672592, channels: 672, kernel: 5, into: s.f + 730208)
         s.profiler?.stop(210)
         // features.5.1.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(145), batch: s.n, height: 15, width: 15, channels: 672, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 726368, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 730208, bias: s.f,
             activation: .identity, output: s.tensor(146), pool: pool)
         s.profiler?.stop(211)
         // features.5.1.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 672]
@@ -3728,7 +3728,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(146), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 689392, beta: s.p + 690064, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(147), savedMean: s.f + 725024, savedInvStd: s.f + 725696,
+                activation: .silu, output: s.tensor(147), savedMean: s.f + 728864, savedInvStd: s.f + 729536,
                 runningMean: s.p + 690736, runningVar: s.p + 691408, pool: pool)
             s.profiler?.stop(212)
         }
@@ -3737,7 +3737,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(146), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 689392, beta: s.p + 690064, runningMean: s.p + 690736, runningVar: s.p + 691408,
-                eps: 1e-05, activation: .silu, output: s.tensor(147), scratch: s.f + 725024, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(147), scratch: s.f + 728864, pool: pool)
             s.profiler?.stop(213)
         }
         // features.5.1.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 15, 15, 672]
@@ -3756,7 +3756,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(148), pixels: 225 &* s.n, inChannels: 672,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 112, output: s.tensor(152), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 759968, savedInvStd: s.f + 760080,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 763808, savedInvStd: s.f + 763920,
                 runningMean: s.p + 805904, runningVar: s.p + 806016, workspace: s.ws, pool: pool)
             s.profiler?.stop(216)
         }
@@ -3772,7 +3772,7 @@ public final class EfficientNetB1Training: TrainableModel {
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(152), pixels: 225 &* s.n, channels: 112,
-                gamma: s.p + 805680, beta: s.p + 805792, savedMean: s.f + 759968, savedInvStd: s.f + 760080,
+                gamma: s.p + 805680, beta: s.p + 805792, savedMean: s.f + 763808, savedInvStd: s.f + 763920,
                 activation: .identity, output: s.tensor(153), pool: pool)
             s.profiler?.stop(218)
         }
@@ -3781,7 +3781,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(152), pixels: 225 &* s.n, channels: 112,
                 gamma: s.p + 805680, beta: s.p + 805792, runningMean: s.p + 805904, runningVar: s.p + 806016,
-                eps: 1e-05, activation: .identity, output: s.tensor(153), scratch: s.f + 759968, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(153), scratch: s.f + 763808, pool: pool)
             s.profiler?.stop(219)
         }
         // features.5.1 stochastic depth: keep each image's branch with probability 0.8869565217391304
@@ -3810,7 +3810,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(154), pixels: 225 &* s.n, inChannels: 112,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 672, output: s.tensor(156), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 760192, savedInvStd: s.f + 760864,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 764032, savedInvStd: s.f + 764704,
                 runningMean: s.p + 882736, runningVar: s.p + 883408, workspace: s.ws, pool: pool)
             s.profiler?.stop(223)
         }
@@ -3826,7 +3826,7 @@ public final class EfficientNetB1Training: TrainableModel {
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(156), pixels: 225 &* s.n, channels: 672,
-                gamma: s.p + 881392, beta: s.p + 882064, savedMean: s.f + 760192, savedInvStd: s.f + 760864,
+                gamma: s.p + 881392, beta: s.p + 882064, savedMean: s.f + 764032, savedInvStd: s.f + 764704,
                 activation: .silu, output: s.tensor(157), pool: pool)
             s.profiler?.stop(225)
         }
@@ -3835,17 +3835,17 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(156), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 881392, beta: s.p + 882064, runningMean: s.p + 882736, runningVar: s.p + 883408,
-                eps: 1e-05, activation: .silu, output: s.tensor(157), scratch: s.f + 760192, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(157), scratch: s.f + 764032, pool: pool)
             s.profiler?.stop(226)
         }
         // features.5.2.block.1 depthwise weights to the kernel layout [5][5][672]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 884080, channels: 672, kernel: 5, into: s.f + 762880)
+        WeightPrep.depthwiseWeights(s.p + 884080, channels: 672, kernel: 5, into: s.f + 766720)
         s.profiler?.stop(227)
         // features.5.2.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(157), batch: s.n, height: 15, width: 15, channels: 672, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 762880, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 766720, bias: s.f,
             activation: .identity, output: s.tensor(158), pool: pool)
         s.profiler?.stop(228)
         // features.5.2.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 672]
@@ -3853,7 +3853,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(158), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 900880, beta: s.p + 901552, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(159), savedMean: s.f + 761536, savedInvStd: s.f + 762208,
+                activation: .silu, output: s.tensor(159), savedMean: s.f + 765376, savedInvStd: s.f + 766048,
                 runningMean: s.p + 902224, runningVar: s.p + 902896, pool: pool)
             s.profiler?.stop(229)
         }
@@ -3862,7 +3862,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(158), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 900880, beta: s.p + 901552, runningMean: s.p + 902224, runningVar: s.p + 902896,
-                eps: 1e-05, activation: .silu, output: s.tensor(159), scratch: s.f + 761536, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(159), scratch: s.f + 765376, pool: pool)
             s.profiler?.stop(230)
         }
         // features.5.2.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 15, 15, 672]
@@ -3881,7 +3881,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(160), pixels: 225 &* s.n, inChannels: 672,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 112, output: s.tensor(164), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 796480, savedInvStd: s.f + 796592,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 800320, savedInvStd: s.f + 800432,
                 runningMean: s.p + 1017392, runningVar: s.p + 1017504, workspace: s.ws, pool: pool)
             s.profiler?.stop(233)
         }
@@ -3897,7 +3897,7 @@ public final class EfficientNetB1Training: TrainableModel {
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(164), pixels: 225 &* s.n, channels: 112,
-                gamma: s.p + 1017168, beta: s.p + 1017280, savedMean: s.f + 796480, savedInvStd: s.f + 796592,
+                gamma: s.p + 1017168, beta: s.p + 1017280, savedMean: s.f + 800320, savedInvStd: s.f + 800432,
                 activation: .identity, output: s.tensor(165), pool: pool)
             s.profiler?.stop(235)
         }
@@ -3906,7 +3906,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(164), pixels: 225 &* s.n, channels: 112,
                 gamma: s.p + 1017168, beta: s.p + 1017280, runningMean: s.p + 1017392, runningVar: s.p + 1017504,
-                eps: 1e-05, activation: .identity, output: s.tensor(165), scratch: s.f + 796480, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(165), scratch: s.f + 800320, pool: pool)
             s.profiler?.stop(236)
         }
         // features.5.2 stochastic depth: keep each image's branch with probability 0.8782608695652174
@@ -3935,7 +3935,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(166), pixels: 225 &* s.n, inChannels: 112,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 672, output: s.tensor(168), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 796704, savedInvStd: s.f + 797376,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 800544, savedInvStd: s.f + 801216,
                 runningMean: s.p + 1094224, runningVar: s.p + 1094896, workspace: s.ws, pool: pool)
             s.profiler?.stop(240)
         }
@@ -3951,7 +3951,7 @@ public final class EfficientNetB1Training: TrainableModel {
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(168), pixels: 225 &* s.n, channels: 672,
-                gamma: s.p + 1092880, beta: s.p + 1093552, savedMean: s.f + 796704, savedInvStd: s.f + 797376,
+                gamma: s.p + 1092880, beta: s.p + 1093552, savedMean: s.f + 800544, savedInvStd: s.f + 801216,
                 activation: .silu, output: s.tensor(169), pool: pool)
             s.profiler?.stop(242)
         }
@@ -3960,17 +3960,17 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(168), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 1092880, beta: s.p + 1093552, runningMean: s.p + 1094224, runningVar: s.p + 1094896,
-                eps: 1e-05, activation: .silu, output: s.tensor(169), scratch: s.f + 796704, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(169), scratch: s.f + 800544, pool: pool)
             s.profiler?.stop(243)
         }
         // features.5.3.block.1 depthwise weights to the kernel layout [5][5][672]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 1095568, channels: 672, kernel: 5, into: s.f + 799392)
+        WeightPrep.depthwiseWeights(s.p + 1095568, channels: 672, kernel: 5, into: s.f + 803232)
         s.profiler?.stop(244)
         // features.5.3.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(169), batch: s.n, height: 15, width: 15, channels: 672, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 799392, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 803232, bias: s.f,
             activation: .identity, output: s.tensor(170), pool: pool)
         s.profiler?.stop(245)
         // features.5.3.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 672]
@@ -3978,7 +3978,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(170), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 1112368, beta: s.p + 1113040, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(171), savedMean: s.f + 798048, savedInvStd: s.f + 798720,
+                activation: .silu, output: s.tensor(171), savedMean: s.f + 801888, savedInvStd: s.f + 802560,
                 runningMean: s.p + 1113712, runningVar: s.p + 1114384, pool: pool)
             s.profiler?.stop(246)
         }
@@ -3987,7 +3987,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(170), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 1112368, beta: s.p + 1113040, runningMean: s.p + 1113712, runningVar: s.p + 1114384,
-                eps: 1e-05, activation: .silu, output: s.tensor(171), scratch: s.f + 798048, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(171), scratch: s.f + 801888, pool: pool)
             s.profiler?.stop(247)
         }
         // features.5.3.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 15, 15, 672]
@@ -4006,7 +4006,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(172), pixels: 225 &* s.n, inChannels: 672,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 112, output: s.tensor(176), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 832992, savedInvStd: s.f + 833104,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 836832, savedInvStd: s.f + 836944,
                 runningMean: s.p + 1228880, runningVar: s.p + 1228992, workspace: s.ws, pool: pool)
             s.profiler?.stop(250)
         }
@@ -4022,7 +4022,7 @@ public final class EfficientNetB1Training: TrainableModel {
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(176), pixels: 225 &* s.n, channels: 112,
-                gamma: s.p + 1228656, beta: s.p + 1228768, savedMean: s.f + 832992, savedInvStd: s.f + 833104,
+                gamma: s.p + 1228656, beta: s.p + 1228768, savedMean: s.f + 836832, savedInvStd: s.f + 836944,
                 activation: .identity, output: s.tensor(177), pool: pool)
             s.profiler?.stop(252)
         }
@@ -4031,7 +4031,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(176), pixels: 225 &* s.n, channels: 112,
                 gamma: s.p + 1228656, beta: s.p + 1228768, runningMean: s.p + 1228880, runningVar: s.p + 1228992,
-                eps: 1e-05, activation: .identity, output: s.tensor(177), scratch: s.f + 832992, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(177), scratch: s.f + 836832, pool: pool)
             s.profiler?.stop(253)
         }
         // features.5.3 stochastic depth: keep each image's branch with probability 0.8695652173913043
@@ -4060,7 +4060,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(178), pixels: 225 &* s.n, inChannels: 112,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 672, output: s.tensor(180), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 833216, savedInvStd: s.f + 833888,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 837056, savedInvStd: s.f + 837728,
                 runningMean: s.p + 1305712, runningVar: s.p + 1306384, workspace: s.ws, pool: pool)
             s.profiler?.stop(257)
         }
@@ -4076,7 +4076,7 @@ public final class EfficientNetB1Training: TrainableModel {
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(180), pixels: 225 &* s.n, channels: 672,
-                gamma: s.p + 1304368, beta: s.p + 1305040, savedMean: s.f + 833216, savedInvStd: s.f + 833888,
+                gamma: s.p + 1304368, beta: s.p + 1305040, savedMean: s.f + 837056, savedInvStd: s.f + 837728,
                 activation: .silu, output: s.tensor(181), pool: pool)
             s.profiler?.stop(259)
         }
@@ -4085,17 +4085,17 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(180), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 1304368, beta: s.p + 1305040, runningMean: s.p + 1305712, runningVar: s.p + 1306384,
-                eps: 1e-05, activation: .silu, output: s.tensor(181), scratch: s.f + 833216, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(181), scratch: s.f + 837056, pool: pool)
             s.profiler?.stop(260)
         }
         // features.6.0.block.1 depthwise weights to the kernel layout [5][5][672]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 1307056, channels: 672, kernel: 5, into: s.f + 835904)
+        WeightPrep.depthwiseWeights(s.p + 1307056, channels: 672, kernel: 5, into: s.f + 839744)
         s.profiler?.stop(261)
         // features.6.0.block.1 depthwise 5x5/2, [n, 15, 15, 672] -> [n, 8, 8, 672]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(181), batch: s.n, height: 15, width: 15, channels: 672, kernel: 5,
-            stride: 2, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 835904, bias: s.f,
+            stride: 2, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 839744, bias: s.f,
             activation: .identity, output: s.tensor(182), pool: pool)
         s.profiler?.stop(262)
         // features.6.0.block.1 BatchNorm (batch statistics) + silu on [n, 8, 8, 672]
@@ -4103,7 +4103,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(182), pixels: 64 &* s.n, channels: 672,
                 gamma: s.p + 1323856, beta: s.p + 1324528, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(183), savedMean: s.f + 834560, savedInvStd: s.f + 835232,
+                activation: .silu, output: s.tensor(183), savedMean: s.f + 838400, savedInvStd: s.f + 839072,
                 runningMean: s.p + 1325200, runningVar: s.p + 1325872, pool: pool)
             s.profiler?.stop(263)
         }
@@ -4112,7 +4112,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(182), pixels: 64 &* s.n, channels: 672,
                 gamma: s.p + 1323856, beta: s.p + 1324528, runningMean: s.p + 1325200, runningVar: s.p + 1325872,
-                eps: 1e-05, activation: .silu, output: s.tensor(183), scratch: s.f + 834560, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(183), scratch: s.f + 838400, pool: pool)
             s.profiler?.stop(264)
         }
         // features.6.0.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 8, 8, 672]
@@ -4131,7 +4131,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(184), pixels: 64 &* s.n, inChannels: 672,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 192, output: s.tensor(188), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 869504, savedInvStd: s.f + 869696,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 873344, savedInvStd: s.f + 873536,
                 runningMean: s.p + 1494288, runningVar: s.p + 1494480, workspace: s.ws, pool: pool)
             s.profiler?.stop(267)
         }
@@ -4147,7 +4147,7 @@ public final class EfficientNetB1Training: TrainableModel {
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(188), pixels: 64 &* s.n, channels: 192,
-                gamma: s.p + 1493904, beta: s.p + 1494096, savedMean: s.f + 869504, savedInvStd: s.f + 869696,
+                gamma: s.p + 1493904, beta: s.p + 1494096, savedMean: s.f + 873344, savedInvStd: s.f + 873536,
                 activation: .identity, output: s.tensor(189), pool: pool)
             s.profiler?.stop(269)
         }
@@ -4156,7 +4156,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(188), pixels: 64 &* s.n, channels: 192,
                 gamma: s.p + 1493904, beta: s.p + 1494096, runningMean: s.p + 1494288, runningVar: s.p + 1494480,
-                eps: 1e-05, activation: .identity, output: s.tensor(189), scratch: s.f + 869504, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(189), scratch: s.f + 873344, pool: pool)
             s.profiler?.stop(270)
         }
     }
@@ -4172,7 +4172,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(189), pixels: 64 &* s.n, inChannels: 192,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 1152, output: s.tensor(190), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 869888, savedInvStd: s.f + 871040,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 873728, savedInvStd: s.f + 874880,
                 runningMean: s.p + 1718160, runningVar: s.p + 1719312, workspace: s.ws, pool: pool)
             s.profiler?.stop(272)
         }
@@ -4188,7 +4188,7 @@ public final class EfficientNetB1Training: TrainableModel {
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(190), pixels: 64 &* s.n, channels: 1152,
-                gamma: s.p + 1715856, beta: s.p + 1717008, savedMean: s.f + 869888, savedInvStd: s.f + 871040,
+                gamma: s.p + 1715856, beta: s.p + 1717008, savedMean: s.f + 873728, savedInvStd: s.f + 874880,
                 activation: .silu, output: s.tensor(191), pool: pool)
             s.profiler?.stop(274)
         }
@@ -4197,17 +4197,17 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(190), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 1715856, beta: s.p + 1717008, runningMean: s.p + 1718160, runningVar: s.p + 1719312,
-                eps: 1e-05, activation: .silu, output: s.tensor(191), scratch: s.f + 869888, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(191), scratch: s.f + 873728, pool: pool)
             s.profiler?.stop(275)
         }
         // features.6.1.block.1 depthwise weights to the kernel layout [5][5][1152]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 1720464, channels: 1152, kernel: 5, into: s.f + 874496)
+        WeightPrep.depthwiseWeights(s.p + 1720464, channels: 1152, kernel: 5, into: s.f + 878336)
         s.profiler?.stop(276)
         // features.6.1.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(191), batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 874496, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 878336, bias: s.f,
             activation: .identity, output: s.tensor(192), pool: pool)
         s.profiler?.stop(277)
         // features.6.1.block.1 BatchNorm (batch statistics) + silu on [n, 8, 8, 1152]
@@ -4215,7 +4215,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(192), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 1749264, beta: s.p + 1750416, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(193), savedMean: s.f + 872192, savedInvStd: s.f + 873344,
+                activation: .silu, output: s.tensor(193), savedMean: s.f + 876032, savedInvStd: s.f + 877184,
                 runningMean: s.p + 1751568, runningVar: s.p + 1752720, pool: pool)
             s.profiler?.stop(278)
         }
@@ -4224,7 +4224,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(192), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 1749264, beta: s.p + 1750416, runningMean: s.p + 1751568, runningVar: s.p + 1752720,
-                eps: 1e-05, activation: .silu, output: s.tensor(193), scratch: s.f + 872192, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(193), scratch: s.f + 876032, pool: pool)
             s.profiler?.stop(279)
         }
         // features.6.1.block.2 squeeze-excitation 1152 -> 48 -> 1152 on [n, 8, 8, 1152]
@@ -4243,7 +4243,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(194), pixels: 64 &* s.n, inChannels: 1152,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 192, output: s.tensor(198), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 932096, savedInvStd: s.f + 932288,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 935936, savedInvStd: s.f + 936128,
                 runningMean: s.p + 2087232, runningVar: s.p + 2087424, workspace: s.ws, pool: pool)
             s.profiler?.stop(282)
         }
@@ -4259,7 +4259,7 @@ public final class EfficientNetB1Training: TrainableModel {
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(198), pixels: 64 &* s.n, channels: 192,
-                gamma: s.p + 2086848, beta: s.p + 2087040, savedMean: s.f + 932096, savedInvStd: s.f + 932288,
+                gamma: s.p + 2086848, beta: s.p + 2087040, savedMean: s.f + 935936, savedInvStd: s.f + 936128,
                 activation: .identity, output: s.tensor(199), pool: pool)
             s.profiler?.stop(284)
         }
@@ -4268,7 +4268,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(198), pixels: 64 &* s.n, channels: 192,
                 gamma: s.p + 2086848, beta: s.p + 2087040, runningMean: s.p + 2087232, runningVar: s.p + 2087424,
-                eps: 1e-05, activation: .identity, output: s.tensor(199), scratch: s.f + 932096, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(199), scratch: s.f + 935936, pool: pool)
             s.profiler?.stop(285)
         }
         // features.6.1 stochastic depth: keep each image's branch with probability 0.8521739130434782
@@ -4297,7 +4297,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(200), pixels: 64 &* s.n, inChannels: 192,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 1152, output: s.tensor(202), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 932480, savedInvStd: s.f + 933632,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 936320, savedInvStd: s.f + 937472,
                 runningMean: s.p + 2311104, runningVar: s.p + 2312256, workspace: s.ws, pool: pool)
             s.profiler?.stop(289)
         }
@@ -4313,7 +4313,7 @@ public final class EfficientNetB1Training: TrainableModel {
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(202), pixels: 64 &* s.n, channels: 1152,
-                gamma: s.p + 2308800, beta: s.p + 2309952, savedMean: s.f + 932480, savedInvStd: s.f + 933632,
+                gamma: s.p + 2308800, beta: s.p + 2309952, savedMean: s.f + 936320, savedInvStd: s.f + 937472,
                 activation: .silu, output: s.tensor(203), pool: pool)
             s.profiler?.stop(291)
         }
@@ -4322,17 +4322,17 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(202), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2308800, beta: s.p + 2309952, runningMean: s.p + 2311104, runningVar: s.p + 2312256,
-                eps: 1e-05, activation: .silu, output: s.tensor(203), scratch: s.f + 932480, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(203), scratch: s.f + 936320, pool: pool)
             s.profiler?.stop(292)
         }
         // features.6.2.block.1 depthwise weights to the kernel layout [5][5][1152]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 2313408, channels: 1152, kernel: 5, into: s.f + 937088)
+        WeightPrep.depthwiseWeights(s.p + 2313408, channels: 1152, kernel: 5, into: s.f + 940928)
         s.profiler?.stop(293)
         // features.6.2.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(203), batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 937088, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 940928, bias: s.f,
             activation: .identity, output: s.tensor(204), pool: pool)
         s.profiler?.stop(294)
         // features.6.2.block.1 BatchNorm (batch statistics) + silu on [n, 8, 8, 1152]
@@ -4340,7 +4340,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(204), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2342208, beta: s.p + 2343360, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(205), savedMean: s.f + 934784, savedInvStd: s.f + 935936,
+                activation: .silu, output: s.tensor(205), savedMean: s.f + 938624, savedInvStd: s.f + 939776,
                 runningMean: s.p + 2344512, runningVar: s.p + 2345664, pool: pool)
             s.profiler?.stop(295)
         }
@@ -4349,7 +4349,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(204), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2342208, beta: s.p + 2343360, runningMean: s.p + 2344512, runningVar: s.p + 2345664,
-                eps: 1e-05, activation: .silu, output: s.tensor(205), scratch: s.f + 934784, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(205), scratch: s.f + 938624, pool: pool)
             s.profiler?.stop(296)
         }
         // features.6.2.block.2 squeeze-excitation 1152 -> 48 -> 1152 on [n, 8, 8, 1152]
@@ -4368,7 +4368,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(206), pixels: 64 &* s.n, inChannels: 1152,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 192, output: s.tensor(210), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 994688, savedInvStd: s.f + 994880,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 998528, savedInvStd: s.f + 998720,
                 runningMean: s.p + 2680176, runningVar: s.p + 2680368, workspace: s.ws, pool: pool)
             s.profiler?.stop(299)
         }
@@ -4384,7 +4384,7 @@ public final class EfficientNetB1Training: TrainableModel {
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(210), pixels: 64 &* s.n, channels: 192,
-                gamma: s.p + 2679792, beta: s.p + 2679984, savedMean: s.f + 994688, savedInvStd: s.f + 994880,
+                gamma: s.p + 2679792, beta: s.p + 2679984, savedMean: s.f + 998528, savedInvStd: s.f + 998720,
                 activation: .identity, output: s.tensor(211), pool: pool)
             s.profiler?.stop(301)
         }
@@ -4393,7 +4393,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(210), pixels: 64 &* s.n, channels: 192,
                 gamma: s.p + 2679792, beta: s.p + 2679984, runningMean: s.p + 2680176, runningVar: s.p + 2680368,
-                eps: 1e-05, activation: .identity, output: s.tensor(211), scratch: s.f + 994688, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(211), scratch: s.f + 998528, pool: pool)
             s.profiler?.stop(302)
         }
         // features.6.2 stochastic depth: keep each image's branch with probability 0.8434782608695652
@@ -4422,7 +4422,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(212), pixels: 64 &* s.n, inChannels: 192,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 1152, output: s.tensor(214), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 995072, savedInvStd: s.f + 996224,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 998912, savedInvStd: s.f + 1000064,
                 runningMean: s.p + 2904048, runningVar: s.p + 2905200, workspace: s.ws, pool: pool)
             s.profiler?.stop(306)
         }
@@ -4438,7 +4438,7 @@ public final class EfficientNetB1Training: TrainableModel {
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(214), pixels: 64 &* s.n, channels: 1152,
-                gamma: s.p + 2901744, beta: s.p + 2902896, savedMean: s.f + 995072, savedInvStd: s.f + 996224,
+                gamma: s.p + 2901744, beta: s.p + 2902896, savedMean: s.f + 998912, savedInvStd: s.f + 1000064,
                 activation: .silu, output: s.tensor(215), pool: pool)
             s.profiler?.stop(308)
         }
@@ -4447,17 +4447,17 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(214), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2901744, beta: s.p + 2902896, runningMean: s.p + 2904048, runningVar: s.p + 2905200,
-                eps: 1e-05, activation: .silu, output: s.tensor(215), scratch: s.f + 995072, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(215), scratch: s.f + 998912, pool: pool)
             s.profiler?.stop(309)
         }
         // features.6.3.block.1 depthwise weights to the kernel layout [5][5][1152]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 2906352, channels: 1152, kernel: 5, into: s.f + 999680)
+        WeightPrep.depthwiseWeights(s.p + 2906352, channels: 1152, kernel: 5, into: s.f + 1003520)
         s.profiler?.stop(310)
         // features.6.3.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(215), batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 999680, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 1003520, bias: s.f,
             activation: .identity, output: s.tensor(216), pool: pool)
         s.profiler?.stop(311)
         // features.6.3.block.1 BatchNorm (batch statistics) + silu on [n, 8, 8, 1152]
@@ -4465,7 +4465,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(216), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2935152, beta: s.p + 2936304, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(217), savedMean: s.f + 997376, savedInvStd: s.f + 998528,
+                activation: .silu, output: s.tensor(217), savedMean: s.f + 1001216, savedInvStd: s.f + 1002368,
                 runningMean: s.p + 2937456, runningVar: s.p + 2938608, pool: pool)
             s.profiler?.stop(312)
         }
@@ -4474,7 +4474,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(216), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2935152, beta: s.p + 2936304, runningMean: s.p + 2937456, runningVar: s.p + 2938608,
-                eps: 1e-05, activation: .silu, output: s.tensor(217), scratch: s.f + 997376, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(217), scratch: s.f + 1001216, pool: pool)
             s.profiler?.stop(313)
         }
         // features.6.3.block.2 squeeze-excitation 1152 -> 48 -> 1152 on [n, 8, 8, 1152]
@@ -4493,7 +4493,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(218), pixels: 64 &* s.n, inChannels: 1152,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 192, output: s.tensor(222), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1057280, savedInvStd: s.f + 1057472,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1061120, savedInvStd: s.f + 1061312,
                 runningMean: s.p + 3273120, runningVar: s.p + 3273312, workspace: s.ws, pool: pool)
             s.profiler?.stop(316)
         }
@@ -4509,7 +4509,7 @@ public final class EfficientNetB1Training: TrainableModel {
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(222), pixels: 64 &* s.n, channels: 192,
-                gamma: s.p + 3272736, beta: s.p + 3272928, savedMean: s.f + 1057280, savedInvStd: s.f + 1057472,
+                gamma: s.p + 3272736, beta: s.p + 3272928, savedMean: s.f + 1061120, savedInvStd: s.f + 1061312,
                 activation: .identity, output: s.tensor(223), pool: pool)
             s.profiler?.stop(318)
         }
@@ -4518,7 +4518,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(222), pixels: 64 &* s.n, channels: 192,
                 gamma: s.p + 3272736, beta: s.p + 3272928, runningMean: s.p + 3273120, runningVar: s.p + 3273312,
-                eps: 1e-05, activation: .identity, output: s.tensor(223), scratch: s.f + 1057280, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(223), scratch: s.f + 1061120, pool: pool)
             s.profiler?.stop(319)
         }
         // features.6.3 stochastic depth: keep each image's branch with probability 0.8347826086956521
@@ -4547,7 +4547,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(224), pixels: 64 &* s.n, inChannels: 192,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 1152, output: s.tensor(226), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1057664, savedInvStd: s.f + 1058816,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1061504, savedInvStd: s.f + 1062656,
                 runningMean: s.p + 3496992, runningVar: s.p + 3498144, workspace: s.ws, pool: pool)
             s.profiler?.stop(323)
         }
@@ -4563,7 +4563,7 @@ public final class EfficientNetB1Training: TrainableModel {
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(226), pixels: 64 &* s.n, channels: 1152,
-                gamma: s.p + 3494688, beta: s.p + 3495840, savedMean: s.f + 1057664, savedInvStd: s.f + 1058816,
+                gamma: s.p + 3494688, beta: s.p + 3495840, savedMean: s.f + 1061504, savedInvStd: s.f + 1062656,
                 activation: .silu, output: s.tensor(227), pool: pool)
             s.profiler?.stop(325)
         }
@@ -4572,17 +4572,17 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(226), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 3494688, beta: s.p + 3495840, runningMean: s.p + 3496992, runningVar: s.p + 3498144,
-                eps: 1e-05, activation: .silu, output: s.tensor(227), scratch: s.f + 1057664, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(227), scratch: s.f + 1061504, pool: pool)
             s.profiler?.stop(326)
         }
         // features.6.4.block.1 depthwise weights to the kernel layout [5][5][1152]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 3499296, channels: 1152, kernel: 5, into: s.f + 1062272)
+        WeightPrep.depthwiseWeights(s.p + 3499296, channels: 1152, kernel: 5, into: s.f + 1066112)
         s.profiler?.stop(327)
         // features.6.4.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(227), batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 1062272, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 1066112, bias: s.f,
             activation: .identity, output: s.tensor(228), pool: pool)
         s.profiler?.stop(328)
         // features.6.4.block.1 BatchNorm (batch statistics) + silu on [n, 8, 8, 1152]
@@ -4590,7 +4590,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(228), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 3528096, beta: s.p + 3529248, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(229), savedMean: s.f + 1059968, savedInvStd: s.f + 1061120,
+                activation: .silu, output: s.tensor(229), savedMean: s.f + 1063808, savedInvStd: s.f + 1064960,
                 runningMean: s.p + 3530400, runningVar: s.p + 3531552, pool: pool)
             s.profiler?.stop(329)
         }
@@ -4599,7 +4599,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(228), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 3528096, beta: s.p + 3529248, runningMean: s.p + 3530400, runningVar: s.p + 3531552,
-                eps: 1e-05, activation: .silu, output: s.tensor(229), scratch: s.f + 1059968, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(229), scratch: s.f + 1063808, pool: pool)
             s.profiler?.stop(330)
         }
         // features.6.4.block.2 squeeze-excitation 1152 -> 48 -> 1152 on [n, 8, 8, 1152]
@@ -4618,7 +4618,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(230), pixels: 64 &* s.n, inChannels: 1152,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 192, output: s.tensor(234), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1119872, savedInvStd: s.f + 1120064,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1123712, savedInvStd: s.f + 1123904,
                 runningMean: s.p + 3866064, runningVar: s.p + 3866256, workspace: s.ws, pool: pool)
             s.profiler?.stop(333)
         }
@@ -4634,7 +4634,7 @@ public final class EfficientNetB1Training: TrainableModel {
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(234), pixels: 64 &* s.n, channels: 192,
-                gamma: s.p + 3865680, beta: s.p + 3865872, savedMean: s.f + 1119872, savedInvStd: s.f + 1120064,
+                gamma: s.p + 3865680, beta: s.p + 3865872, savedMean: s.f + 1123712, savedInvStd: s.f + 1123904,
                 activation: .identity, output: s.tensor(235), pool: pool)
             s.profiler?.stop(335)
         }
@@ -4643,7 +4643,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(234), pixels: 64 &* s.n, channels: 192,
                 gamma: s.p + 3865680, beta: s.p + 3865872, runningMean: s.p + 3866064, runningVar: s.p + 3866256,
-                eps: 1e-05, activation: .identity, output: s.tensor(235), scratch: s.f + 1119872, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(235), scratch: s.f + 1123712, pool: pool)
             s.profiler?.stop(336)
         }
         // features.6.4 stochastic depth: keep each image's branch with probability 0.8260869565217391
@@ -4672,7 +4672,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(236), pixels: 64 &* s.n, inChannels: 192,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 1152, output: s.tensor(238), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1120256, savedInvStd: s.f + 1121408,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1124096, savedInvStd: s.f + 1125248,
                 runningMean: s.p + 4089936, runningVar: s.p + 4091088, workspace: s.ws, pool: pool)
             s.profiler?.stop(340)
         }
@@ -4688,7 +4688,7 @@ public final class EfficientNetB1Training: TrainableModel {
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(238), pixels: 64 &* s.n, channels: 1152,
-                gamma: s.p + 4087632, beta: s.p + 4088784, savedMean: s.f + 1120256, savedInvStd: s.f + 1121408,
+                gamma: s.p + 4087632, beta: s.p + 4088784, savedMean: s.f + 1124096, savedInvStd: s.f + 1125248,
                 activation: .silu, output: s.tensor(239), pool: pool)
             s.profiler?.stop(342)
         }
@@ -4697,17 +4697,17 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(238), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 4087632, beta: s.p + 4088784, runningMean: s.p + 4089936, runningVar: s.p + 4091088,
-                eps: 1e-05, activation: .silu, output: s.tensor(239), scratch: s.f + 1120256, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(239), scratch: s.f + 1124096, pool: pool)
             s.profiler?.stop(343)
         }
         // features.7.0.block.1 depthwise weights to the kernel layout [3][3][1152]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 4092240, channels: 1152, kernel: 3, into: s.f + 1124864)
+        WeightPrep.depthwiseWeights(s.p + 4092240, channels: 1152, kernel: 3, into: s.f + 1128704)
         s.profiler?.stop(344)
         // features.7.0.block.1 depthwise 3x3/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(239), batch: s.n, height: 8, width: 8, channels: 1152, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 8, outWidth: 8, weights: s.f + 1124864, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 8, outWidth: 8, weights: s.f + 1128704, bias: s.f,
             activation: .identity, output: s.tensor(240), pool: pool)
         s.profiler?.stop(345)
         // features.7.0.block.1 BatchNorm (batch statistics) + silu on [n, 8, 8, 1152]
@@ -4715,7 +4715,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(240), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 4102608, beta: s.p + 4103760, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(241), savedMean: s.f + 1122560, savedInvStd: s.f + 1123712,
+                activation: .silu, output: s.tensor(241), savedMean: s.f + 1126400, savedInvStd: s.f + 1127552,
                 runningMean: s.p + 4104912, runningVar: s.p + 4106064, pool: pool)
             s.profiler?.stop(346)
         }
@@ -4724,7 +4724,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(240), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 4102608, beta: s.p + 4103760, runningMean: s.p + 4104912, runningVar: s.p + 4106064,
-                eps: 1e-05, activation: .silu, output: s.tensor(241), scratch: s.f + 1122560, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(241), scratch: s.f + 1126400, pool: pool)
             s.profiler?.stop(347)
         }
         // features.7.0.block.2 squeeze-excitation 1152 -> 48 -> 1152 on [n, 8, 8, 1152]
@@ -4743,7 +4743,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(242), pixels: 64 &* s.n, inChannels: 1152,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 320, output: s.tensor(246), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1145600, savedInvStd: s.f + 1145920,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1149440, savedInvStd: s.f + 1149760,
                 runningMean: s.p + 4588288, runningVar: s.p + 4588608, workspace: s.ws, pool: pool)
             s.profiler?.stop(350)
         }
@@ -4759,7 +4759,7 @@ public final class EfficientNetB1Training: TrainableModel {
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(246), pixels: 64 &* s.n, channels: 320,
-                gamma: s.p + 4587648, beta: s.p + 4587968, savedMean: s.f + 1145600, savedInvStd: s.f + 1145920,
+                gamma: s.p + 4587648, beta: s.p + 4587968, savedMean: s.f + 1149440, savedInvStd: s.f + 1149760,
                 activation: .identity, output: s.tensor(247), pool: pool)
             s.profiler?.stop(352)
         }
@@ -4768,7 +4768,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(246), pixels: 64 &* s.n, channels: 320,
                 gamma: s.p + 4587648, beta: s.p + 4587968, runningMean: s.p + 4588288, runningVar: s.p + 4588608,
-                eps: 1e-05, activation: .identity, output: s.tensor(247), scratch: s.f + 1145600, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(247), scratch: s.f + 1149440, pool: pool)
             s.profiler?.stop(353)
         }
     }
@@ -4784,7 +4784,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(247), pixels: 64 &* s.n, inChannels: 320,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 1920, output: s.tensor(248), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1146240, savedInvStd: s.f + 1148160,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1150080, savedInvStd: s.f + 1152000,
                 runningMean: s.p + 5207168, runningVar: s.p + 5209088, workspace: s.ws, pool: pool)
             s.profiler?.stop(355)
         }
@@ -4800,7 +4800,7 @@ public final class EfficientNetB1Training: TrainableModel {
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(248), pixels: 64 &* s.n, channels: 1920,
-                gamma: s.p + 5203328, beta: s.p + 5205248, savedMean: s.f + 1146240, savedInvStd: s.f + 1148160,
+                gamma: s.p + 5203328, beta: s.p + 5205248, savedMean: s.f + 1150080, savedInvStd: s.f + 1152000,
                 activation: .silu, output: s.tensor(249), pool: pool)
             s.profiler?.stop(357)
         }
@@ -4809,17 +4809,17 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(248), pixels: 64 &* s.n, channels: 1920,
                 gamma: s.p + 5203328, beta: s.p + 5205248, runningMean: s.p + 5207168, runningVar: s.p + 5209088,
-                eps: 1e-05, activation: .silu, output: s.tensor(249), scratch: s.f + 1146240, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(249), scratch: s.f + 1150080, pool: pool)
             s.profiler?.stop(358)
         }
         // features.7.1.block.1 depthwise weights to the kernel layout [3][3][1920]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 5211008, channels: 1920, kernel: 3, into: s.f + 1153920)
+        WeightPrep.depthwiseWeights(s.p + 5211008, channels: 1920, kernel: 3, into: s.f + 1157760)
         s.profiler?.stop(359)
         // features.7.1.block.1 depthwise 3x3/1, [n, 8, 8, 1920] -> [n, 8, 8, 1920]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(249), batch: s.n, height: 8, width: 8, channels: 1920, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 8, outWidth: 8, weights: s.f + 1153920, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 8, outWidth: 8, weights: s.f + 1157760, bias: s.f,
             activation: .identity, output: s.tensor(250), pool: pool)
         s.profiler?.stop(360)
         // features.7.1.block.1 BatchNorm (batch statistics) + silu on [n, 8, 8, 1920]
@@ -4827,7 +4827,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(250), pixels: 64 &* s.n, channels: 1920,
                 gamma: s.p + 5228288, beta: s.p + 5230208, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(251), savedMean: s.f + 1150080, savedInvStd: s.f + 1152000,
+                activation: .silu, output: s.tensor(251), savedMean: s.f + 1153920, savedInvStd: s.f + 1155840,
                 runningMean: s.p + 5232128, runningVar: s.p + 5234048, pool: pool)
             s.profiler?.stop(361)
         }
@@ -4836,7 +4836,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(250), pixels: 64 &* s.n, channels: 1920,
                 gamma: s.p + 5228288, beta: s.p + 5230208, runningMean: s.p + 5232128, runningVar: s.p + 5234048,
-                eps: 1e-05, activation: .silu, output: s.tensor(251), scratch: s.f + 1150080, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(251), scratch: s.f + 1153920, pool: pool)
             s.profiler?.stop(362)
         }
         // features.7.1.block.2 squeeze-excitation 1920 -> 80 -> 1920 on [n, 8, 8, 1920]
@@ -4855,7 +4855,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(252), pixels: 64 &* s.n, inChannels: 1920,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 320, output: s.tensor(256), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1188480, savedInvStd: s.f + 1188800,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1192320, savedInvStd: s.f + 1192640,
                 runningMean: s.p + 6160208, runningVar: s.p + 6160528, workspace: s.ws, pool: pool)
             s.profiler?.stop(365)
         }
@@ -4871,7 +4871,7 @@ public final class EfficientNetB1Training: TrainableModel {
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(256), pixels: 64 &* s.n, channels: 320,
-                gamma: s.p + 6159568, beta: s.p + 6159888, savedMean: s.f + 1188480, savedInvStd: s.f + 1188800,
+                gamma: s.p + 6159568, beta: s.p + 6159888, savedMean: s.f + 1192320, savedInvStd: s.f + 1192640,
                 activation: .identity, output: s.tensor(257), pool: pool)
             s.profiler?.stop(367)
         }
@@ -4880,7 +4880,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(256), pixels: 64 &* s.n, channels: 320,
                 gamma: s.p + 6159568, beta: s.p + 6159888, runningMean: s.p + 6160208, runningVar: s.p + 6160528,
-                eps: 1e-05, activation: .identity, output: s.tensor(257), scratch: s.f + 1188480, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(257), scratch: s.f + 1192320, pool: pool)
             s.profiler?.stop(368)
         }
         // features.7.1 stochastic depth: keep each image's branch with probability 0.808695652173913
@@ -4909,7 +4909,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(258), pixels: 64 &* s.n, inChannels: 320,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 1280, output: s.tensor(260), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1189120, savedInvStd: s.f + 1190400,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1192960, savedInvStd: s.f + 1194240,
                 runningMean: s.p + 6573008, runningVar: s.p + 6574288, workspace: s.ws, pool: pool)
             s.profiler?.stop(372)
         }
@@ -4925,7 +4925,7 @@ public final class EfficientNetB1Training: TrainableModel {
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(260), pixels: 64 &* s.n, channels: 1280,
-                gamma: s.p + 6570448, beta: s.p + 6571728, savedMean: s.f + 1189120, savedInvStd: s.f + 1190400,
+                gamma: s.p + 6570448, beta: s.p + 6571728, savedMean: s.f + 1192960, savedInvStd: s.f + 1194240,
                 activation: .silu, output: s.tensor(261), pool: pool)
             s.profiler?.stop(374)
         }
@@ -4934,7 +4934,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(260), pixels: 64 &* s.n, channels: 1280,
                 gamma: s.p + 6570448, beta: s.p + 6571728, runningMean: s.p + 6573008, runningVar: s.p + 6574288,
-                eps: 1e-05, activation: .silu, output: s.tensor(261), scratch: s.f + 1189120, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(261), scratch: s.f + 1192960, pool: pool)
             s.profiler?.stop(375)
         }
     }
@@ -4989,16 +4989,18 @@ public final class EfficientNetB1Training: TrainableModel {
 
     /// features.8 backward: head: conv 1x1 320 -> 1280
     private func features_8_backward(_ s: TrainingStepContext) {
-        // features.8 backward through silu and BatchNorm (in place) on [n, 8, 8, 1280]
+        // features.8 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 8, 8, 1280]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(269), input: s.tensor(260), pixels: 64 &* s.n,
-            channels: 1280, gamma: s.p + 6570448, beta: s.p + 6571728, savedMean: s.f + 1189120,
-            savedInvStd: s.f + 1190400, activation: .silu, gradInput: s.tensor(269), gradGamma: s.g + 6570448,
-            gradBeta: s.g + 6571728, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(269), input: s.tensor(260), pixels: 64 &* s.n,
+            channels: 1280, gamma: s.p + 6570448, beta: s.p + 6571728, savedMean: s.f + 1192960,
+            savedInvStd: s.f + 1194240, activation: .silu, gradGamma: s.g + 6570448, gradBeta: s.g + 6571728,
+            reductions: s.f + 616320, pool: pool)
         s.profiler?.stop(384)
-        // features.8 conv 1x1 backward: input and weight gradients, [n, 8, 8, 320] <- [n, 8, 8, 1280]
+        // features.8 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 320] <- [n, 8, 8, 1280]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(269), input: s.tensor(258), weights: s.p + 6160848,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(269), preActivation: s.tensor(260),
+            gamma: s.p + 6570448, beta: s.p + 6571728, savedMean: s.f + 1192960, savedInvStd: s.f + 1194240,
+            activation: .silu, reductions: s.f + 616320, input: s.tensor(258), weights: s.p + 6160848,
             pixels: 64 &* s.n, inChannels: 320, outChannels: 1280, gradInput: s.tensor(270),
             gradWeights: s.g + 6160848, workspace: s.ws, pool: pool)
         s.profiler?.stop(385)
@@ -5012,18 +5014,18 @@ public final class EfficientNetB1Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 23 ? s.tensor(259) : nil, batch: s.n,
             perImage: 20480, gradBranch: s.tensor(271), pool: pool)
         s.profiler?.stop(386)
-        // features.7.1.block.3 backward through identity and BatchNorm (in place) on [n, 8, 8, 320]
+        // features.7.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 8, 8, 320]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(271), input: s.tensor(256), pixels: 64 &* s.n,
-            channels: 320, gamma: s.p + 6159568, beta: s.p + 6159888, savedMean: s.f + 1188480,
-            savedInvStd: s.f + 1188800, activation: .identity, gradInput: s.tensor(271), gradGamma: s.g + 6159568,
-            gradBeta: s.g + 6159888, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(271), input: s.tensor(256), pixels: 64 &* s.n,
+            channels: 320, gamma: s.p + 6159568, beta: s.p + 6159888, savedMean: s.f + 1192320,
+            savedInvStd: s.f + 1192640, activation: .identity, gradGamma: s.g + 6159568, gradBeta: s.g + 6159888,
+            reductions: s.f + 616320, pool: pool)
         s.profiler?.stop(387)
         // features.7.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(250), pixels: 64 &* s.n, channels: 1920,
-                gamma: s.p + 5228288, beta: s.p + 5230208, savedMean: s.f + 1150080, savedInvStd: s.f + 1152000,
+                gamma: s.p + 5228288, beta: s.p + 5230208, savedMean: s.f + 1153920, savedInvStd: s.f + 1155840,
                 activation: .silu, output: s.tensor(274), pool: pool)
             s.profiler?.stop(388)
         }
@@ -5032,7 +5034,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(250), pixels: 64 &* s.n, channels: 1920,
                 gamma: s.p + 5228288, beta: s.p + 5230208, runningMean: s.p + 5232128, runningVar: s.p + 5234048,
-                eps: 1e-05, activation: .silu, output: s.tensor(274), scratch: s.f + 1150080, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(274), scratch: s.f + 1153920, pool: pool)
             s.profiler?.stop(389)
         }
         // features.7.1.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -5042,9 +5044,11 @@ public final class EfficientNetB1Training: TrainableModel {
                 channels: 1920, output: s.tensor(273), pool: pool)
             s.profiler?.stop(390)
         }
-        // features.7.1.block.3 conv 1x1 backward: input and weight gradients, [n, 8, 8, 1920] <- [n, 8, 8, 320]
+        // features.7.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 1920] <- [n, 8, 8, 320]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(271), input: s.tensor(273), weights: s.p + 5545168,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(271), preActivation: s.tensor(256),
+            gamma: s.p + 6159568, beta: s.p + 6159888, savedMean: s.f + 1192320, savedInvStd: s.f + 1192640,
+            activation: .identity, reductions: s.f + 616320, input: s.tensor(273), weights: s.p + 5545168,
             pixels: 64 &* s.n, inChannels: 1920, outChannels: 320, gradInput: s.tensor(272),
             gradWeights: s.g + 5545168, workspace: s.ws, pool: pool)
         s.profiler?.stop(391)
@@ -5060,15 +5064,15 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.7.1.block.1 backward through silu and BatchNorm (in place) on [n, 8, 8, 1920]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(275), input: s.tensor(250), pixels: 64 &* s.n,
-            channels: 1920, gamma: s.p + 5228288, beta: s.p + 5230208, savedMean: s.f + 1150080,
-            savedInvStd: s.f + 1152000, activation: .silu, gradInput: s.tensor(275), gradGamma: s.g + 5228288,
+            channels: 1920, gamma: s.p + 5228288, beta: s.p + 5230208, savedMean: s.f + 1153920,
+            savedInvStd: s.f + 1155840, activation: .silu, gradInput: s.tensor(275), gradGamma: s.g + 5228288,
             gradBeta: s.g + 5230208, pool: pool)
         s.profiler?.stop(393)
         // features.7.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(248), pixels: 64 &* s.n, channels: 1920,
-                gamma: s.p + 5203328, beta: s.p + 5205248, savedMean: s.f + 1146240, savedInvStd: s.f + 1148160,
+                gamma: s.p + 5203328, beta: s.p + 5205248, savedMean: s.f + 1150080, savedInvStd: s.f + 1152000,
                 activation: .silu, output: s.tensor(277), pool: pool)
             s.profiler?.stop(394)
         }
@@ -5077,33 +5081,35 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(248), pixels: 64 &* s.n, channels: 1920,
                 gamma: s.p + 5203328, beta: s.p + 5205248, runningMean: s.p + 5207168, runningVar: s.p + 5209088,
-                eps: 1e-05, activation: .silu, output: s.tensor(277), scratch: s.f + 1146240, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(277), scratch: s.f + 1150080, pool: pool)
             s.profiler?.stop(395)
         }
         // features.7.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 1171200, count: 17280)
+        TrainingKernels.zero(s.f + 1175040, count: 17280)
         s.profiler?.stop(396)
         // features.7.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 8, 8, 1920] <- [n, 8, 8, 1920]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(275), input: s.tensor(277), batch: s.n, height: 8,
             width: 8, channels: 1920, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 8, outWidth: 8,
-            weights: s.f + 1153920, gradInput: s.tensor(276), gradWeights: s.f + 1171200, pool: pool)
+            weights: s.f + 1157760, gradInput: s.tensor(276), gradWeights: s.f + 1175040, pool: pool)
         s.profiler?.stop(397)
         // features.7.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 1171200, channels: 1920, kernel: 3, into: s.g + 5211008)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1175040, channels: 1920, kernel: 3, into: s.g + 5211008)
         s.profiler?.stop(398)
-        // features.7.1.block.0 backward through silu and BatchNorm (in place) on [n, 8, 8, 1920]
+        // features.7.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 8, 8, 1920]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(276), input: s.tensor(248), pixels: 64 &* s.n,
-            channels: 1920, gamma: s.p + 5203328, beta: s.p + 5205248, savedMean: s.f + 1146240,
-            savedInvStd: s.f + 1148160, activation: .silu, gradInput: s.tensor(276), gradGamma: s.g + 5203328,
-            gradBeta: s.g + 5205248, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(276), input: s.tensor(248), pixels: 64 &* s.n,
+            channels: 1920, gamma: s.p + 5203328, beta: s.p + 5205248, savedMean: s.f + 1150080,
+            savedInvStd: s.f + 1152000, activation: .silu, gradGamma: s.g + 5203328, gradBeta: s.g + 5205248,
+            reductions: s.f + 616320, pool: pool)
         s.profiler?.stop(399)
-        // features.7.1.block.0 conv 1x1 backward: input and weight gradients, [n, 8, 8, 320] <- [n, 8, 8, 1920]
+        // features.7.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 320] <- [n, 8, 8, 1920]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(276), input: s.tensor(247), weights: s.p + 4588928,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(276), preActivation: s.tensor(248),
+            gamma: s.p + 5203328, beta: s.p + 5205248, savedMean: s.f + 1150080, savedInvStd: s.f + 1152000,
+            activation: .silu, reductions: s.f + 616320, input: s.tensor(247), weights: s.p + 4588928,
             pixels: 64 &* s.n, inChannels: 320, outChannels: 1920, gradInput: s.tensor(278),
             gradWeights: s.g + 4588928, workspace: s.ws, pool: pool)
         s.profiler?.stop(400)
@@ -5115,18 +5121,18 @@ public final class EfficientNetB1Training: TrainableModel {
 
     /// features.7.0 backward: MBConv6 k3 s1: 8x8x192 -> 8x8x320, SE 1152 -> 48 -> 1152
     private func features_7_0_backward(_ s: TrainingStepContext) {
-        // features.7.0.block.3 backward through identity and BatchNorm (in place) on [n, 8, 8, 320]
+        // features.7.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 8, 8, 320]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(278), input: s.tensor(246), pixels: 64 &* s.n,
-            channels: 320, gamma: s.p + 4587648, beta: s.p + 4587968, savedMean: s.f + 1145600,
-            savedInvStd: s.f + 1145920, activation: .identity, gradInput: s.tensor(278), gradGamma: s.g + 4587648,
-            gradBeta: s.g + 4587968, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(278), input: s.tensor(246), pixels: 64 &* s.n,
+            channels: 320, gamma: s.p + 4587648, beta: s.p + 4587968, savedMean: s.f + 1149440,
+            savedInvStd: s.f + 1149760, activation: .identity, gradGamma: s.g + 4587648, gradBeta: s.g + 4587968,
+            reductions: s.f + 616320, pool: pool)
         s.profiler?.stop(402)
         // features.7.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(240), pixels: 64 &* s.n, channels: 1152,
-                gamma: s.p + 4102608, beta: s.p + 4103760, savedMean: s.f + 1122560, savedInvStd: s.f + 1123712,
+                gamma: s.p + 4102608, beta: s.p + 4103760, savedMean: s.f + 1126400, savedInvStd: s.f + 1127552,
                 activation: .silu, output: s.tensor(281), pool: pool)
             s.profiler?.stop(403)
         }
@@ -5135,7 +5141,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(240), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 4102608, beta: s.p + 4103760, runningMean: s.p + 4104912, runningVar: s.p + 4106064,
-                eps: 1e-05, activation: .silu, output: s.tensor(281), scratch: s.f + 1122560, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(281), scratch: s.f + 1126400, pool: pool)
             s.profiler?.stop(404)
         }
         // features.7.0.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -5145,9 +5151,11 @@ public final class EfficientNetB1Training: TrainableModel {
                 channels: 1152, output: s.tensor(280), pool: pool)
             s.profiler?.stop(405)
         }
-        // features.7.0.block.3 conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 320]
+        // features.7.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 320]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(278), input: s.tensor(280), weights: s.p + 4219008,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(278), preActivation: s.tensor(246),
+            gamma: s.p + 4587648, beta: s.p + 4587968, savedMean: s.f + 1149440, savedInvStd: s.f + 1149760,
+            activation: .identity, reductions: s.f + 616320, input: s.tensor(280), weights: s.p + 4219008,
             pixels: 64 &* s.n, inChannels: 1152, outChannels: 320, gradInput: s.tensor(279),
             gradWeights: s.g + 4219008, workspace: s.ws, pool: pool)
         s.profiler?.stop(406)
@@ -5163,15 +5171,15 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.7.0.block.1 backward through silu and BatchNorm (in place) on [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(282), input: s.tensor(240), pixels: 64 &* s.n,
-            channels: 1152, gamma: s.p + 4102608, beta: s.p + 4103760, savedMean: s.f + 1122560,
-            savedInvStd: s.f + 1123712, activation: .silu, gradInput: s.tensor(282), gradGamma: s.g + 4102608,
+            channels: 1152, gamma: s.p + 4102608, beta: s.p + 4103760, savedMean: s.f + 1126400,
+            savedInvStd: s.f + 1127552, activation: .silu, gradInput: s.tensor(282), gradGamma: s.g + 4102608,
             gradBeta: s.g + 4103760, pool: pool)
         s.profiler?.stop(408)
         // features.7.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(238), pixels: 64 &* s.n, channels: 1152,
-                gamma: s.p + 4087632, beta: s.p + 4088784, savedMean: s.f + 1120256, savedInvStd: s.f + 1121408,
+                gamma: s.p + 4087632, beta: s.p + 4088784, savedMean: s.f + 1124096, savedInvStd: s.f + 1125248,
                 activation: .silu, output: s.tensor(284), pool: pool)
             s.profiler?.stop(409)
         }
@@ -5180,33 +5188,35 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(238), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 4087632, beta: s.p + 4088784, runningMean: s.p + 4089936, runningVar: s.p + 4091088,
-                eps: 1e-05, activation: .silu, output: s.tensor(284), scratch: s.f + 1120256, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(284), scratch: s.f + 1124096, pool: pool)
             s.profiler?.stop(410)
         }
         // features.7.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 1135232, count: 10368)
+        TrainingKernels.zero(s.f + 1139072, count: 10368)
         s.profiler?.stop(411)
         // features.7.0.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(282), input: s.tensor(284), batch: s.n, height: 8,
             width: 8, channels: 1152, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 8, outWidth: 8,
-            weights: s.f + 1124864, gradInput: s.tensor(283), gradWeights: s.f + 1135232, pool: pool)
+            weights: s.f + 1128704, gradInput: s.tensor(283), gradWeights: s.f + 1139072, pool: pool)
         s.profiler?.stop(412)
         // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 1135232, channels: 1152, kernel: 3, into: s.g + 4092240)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1139072, channels: 1152, kernel: 3, into: s.g + 4092240)
         s.profiler?.stop(413)
-        // features.7.0.block.0 backward through silu and BatchNorm (in place) on [n, 8, 8, 1152]
+        // features.7.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(283), input: s.tensor(238), pixels: 64 &* s.n,
-            channels: 1152, gamma: s.p + 4087632, beta: s.p + 4088784, savedMean: s.f + 1120256,
-            savedInvStd: s.f + 1121408, activation: .silu, gradInput: s.tensor(283), gradGamma: s.g + 4087632,
-            gradBeta: s.g + 4088784, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(283), input: s.tensor(238), pixels: 64 &* s.n,
+            channels: 1152, gamma: s.p + 4087632, beta: s.p + 4088784, savedMean: s.f + 1124096,
+            savedInvStd: s.f + 1125248, activation: .silu, gradGamma: s.g + 4087632, gradBeta: s.g + 4088784,
+            reductions: s.f + 616320, pool: pool)
         s.profiler?.stop(414)
-        // features.7.0.block.0 conv 1x1 backward: input and weight gradients, [n, 8, 8, 192] <- [n, 8, 8, 1152]
+        // features.7.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 192] <- [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(283), input: s.tensor(236), weights: s.p + 3866448,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(283), preActivation: s.tensor(238),
+            gamma: s.p + 4087632, beta: s.p + 4088784, savedMean: s.f + 1124096, savedInvStd: s.f + 1125248,
+            activation: .silu, reductions: s.f + 616320, input: s.tensor(236), weights: s.p + 3866448,
             pixels: 64 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(285),
             gradWeights: s.g + 3866448, workspace: s.ws, pool: pool)
         s.profiler?.stop(415)
@@ -5220,18 +5230,18 @@ public final class EfficientNetB1Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 21 ? s.tensor(237) : nil, batch: s.n,
             perImage: 12288, gradBranch: s.tensor(286), pool: pool)
         s.profiler?.stop(416)
-        // features.6.4.block.3 backward through identity and BatchNorm (in place) on [n, 8, 8, 192]
+        // features.6.4.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 8, 8, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(286), input: s.tensor(234), pixels: 64 &* s.n,
-            channels: 192, gamma: s.p + 3865680, beta: s.p + 3865872, savedMean: s.f + 1119872,
-            savedInvStd: s.f + 1120064, activation: .identity, gradInput: s.tensor(286), gradGamma: s.g + 3865680,
-            gradBeta: s.g + 3865872, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(286), input: s.tensor(234), pixels: 64 &* s.n,
+            channels: 192, gamma: s.p + 3865680, beta: s.p + 3865872, savedMean: s.f + 1123712,
+            savedInvStd: s.f + 1123904, activation: .identity, gradGamma: s.g + 3865680, gradBeta: s.g + 3865872,
+            reductions: s.f + 616320, pool: pool)
         s.profiler?.stop(417)
         // features.6.4.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(228), pixels: 64 &* s.n, channels: 1152,
-                gamma: s.p + 3528096, beta: s.p + 3529248, savedMean: s.f + 1059968, savedInvStd: s.f + 1061120,
+                gamma: s.p + 3528096, beta: s.p + 3529248, savedMean: s.f + 1063808, savedInvStd: s.f + 1064960,
                 activation: .silu, output: s.tensor(289), pool: pool)
             s.profiler?.stop(418)
         }
@@ -5240,7 +5250,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(228), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 3528096, beta: s.p + 3529248, runningMean: s.p + 3530400, runningVar: s.p + 3531552,
-                eps: 1e-05, activation: .silu, output: s.tensor(289), scratch: s.f + 1059968, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(289), scratch: s.f + 1063808, pool: pool)
             s.profiler?.stop(419)
         }
         // features.6.4.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -5250,9 +5260,11 @@ public final class EfficientNetB1Training: TrainableModel {
                 channels: 1152, output: s.tensor(288), pool: pool)
             s.profiler?.stop(420)
         }
-        // features.6.4.block.3 conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192]
+        // features.6.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(286), input: s.tensor(288), weights: s.p + 3644496,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(286), preActivation: s.tensor(234),
+            gamma: s.p + 3865680, beta: s.p + 3865872, savedMean: s.f + 1123712, savedInvStd: s.f + 1123904,
+            activation: .identity, reductions: s.f + 616320, input: s.tensor(288), weights: s.p + 3644496,
             pixels: 64 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(287),
             gradWeights: s.g + 3644496, workspace: s.ws, pool: pool)
         s.profiler?.stop(421)
@@ -5268,15 +5280,15 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.6.4.block.1 backward through silu and BatchNorm (in place) on [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(290), input: s.tensor(228), pixels: 64 &* s.n,
-            channels: 1152, gamma: s.p + 3528096, beta: s.p + 3529248, savedMean: s.f + 1059968,
-            savedInvStd: s.f + 1061120, activation: .silu, gradInput: s.tensor(290), gradGamma: s.g + 3528096,
+            channels: 1152, gamma: s.p + 3528096, beta: s.p + 3529248, savedMean: s.f + 1063808,
+            savedInvStd: s.f + 1064960, activation: .silu, gradInput: s.tensor(290), gradGamma: s.g + 3528096,
             gradBeta: s.g + 3529248, pool: pool)
         s.profiler?.stop(423)
         // features.6.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(226), pixels: 64 &* s.n, channels: 1152,
-                gamma: s.p + 3494688, beta: s.p + 3495840, savedMean: s.f + 1057664, savedInvStd: s.f + 1058816,
+                gamma: s.p + 3494688, beta: s.p + 3495840, savedMean: s.f + 1061504, savedInvStd: s.f + 1062656,
                 activation: .silu, output: s.tensor(292), pool: pool)
             s.profiler?.stop(424)
         }
@@ -5285,33 +5297,35 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(226), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 3494688, beta: s.p + 3495840, runningMean: s.p + 3496992, runningVar: s.p + 3498144,
-                eps: 1e-05, activation: .silu, output: s.tensor(292), scratch: s.f + 1057664, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(292), scratch: s.f + 1061504, pool: pool)
             s.profiler?.stop(425)
         }
         // features.6.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 1091072, count: 28800)
+        TrainingKernels.zero(s.f + 1094912, count: 28800)
         s.profiler?.stop(426)
         // features.6.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(290), input: s.tensor(292), batch: s.n, height: 8,
             width: 8, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8,
-            weights: s.f + 1062272, gradInput: s.tensor(291), gradWeights: s.f + 1091072, pool: pool)
+            weights: s.f + 1066112, gradInput: s.tensor(291), gradWeights: s.f + 1094912, pool: pool)
         s.profiler?.stop(427)
         // features.6.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 1091072, channels: 1152, kernel: 5, into: s.g + 3499296)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1094912, channels: 1152, kernel: 5, into: s.g + 3499296)
         s.profiler?.stop(428)
-        // features.6.4.block.0 backward through silu and BatchNorm (in place) on [n, 8, 8, 1152]
+        // features.6.4.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(291), input: s.tensor(226), pixels: 64 &* s.n,
-            channels: 1152, gamma: s.p + 3494688, beta: s.p + 3495840, savedMean: s.f + 1057664,
-            savedInvStd: s.f + 1058816, activation: .silu, gradInput: s.tensor(291), gradGamma: s.g + 3494688,
-            gradBeta: s.g + 3495840, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(291), input: s.tensor(226), pixels: 64 &* s.n,
+            channels: 1152, gamma: s.p + 3494688, beta: s.p + 3495840, savedMean: s.f + 1061504,
+            savedInvStd: s.f + 1062656, activation: .silu, gradGamma: s.g + 3494688, gradBeta: s.g + 3495840,
+            reductions: s.f + 616320, pool: pool)
         s.profiler?.stop(429)
-        // features.6.4.block.0 conv 1x1 backward: input and weight gradients, [n, 8, 8, 192] <- [n, 8, 8, 1152]
+        // features.6.4.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 192] <- [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(291), input: s.tensor(224), weights: s.p + 3273504,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(291), preActivation: s.tensor(226),
+            gamma: s.p + 3494688, beta: s.p + 3495840, savedMean: s.f + 1061504, savedInvStd: s.f + 1062656,
+            activation: .silu, reductions: s.f + 616320, input: s.tensor(224), weights: s.p + 3273504,
             pixels: 64 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(293),
             gradWeights: s.g + 3273504, workspace: s.ws, pool: pool)
         s.profiler?.stop(430)
@@ -5329,18 +5343,18 @@ public final class EfficientNetB1Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.tensor(225) : nil, batch: s.n,
             perImage: 12288, gradBranch: s.tensor(294), pool: pool)
         s.profiler?.stop(432)
-        // features.6.3.block.3 backward through identity and BatchNorm (in place) on [n, 8, 8, 192]
+        // features.6.3.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 8, 8, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(294), input: s.tensor(222), pixels: 64 &* s.n,
-            channels: 192, gamma: s.p + 3272736, beta: s.p + 3272928, savedMean: s.f + 1057280,
-            savedInvStd: s.f + 1057472, activation: .identity, gradInput: s.tensor(294), gradGamma: s.g + 3272736,
-            gradBeta: s.g + 3272928, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(294), input: s.tensor(222), pixels: 64 &* s.n,
+            channels: 192, gamma: s.p + 3272736, beta: s.p + 3272928, savedMean: s.f + 1061120,
+            savedInvStd: s.f + 1061312, activation: .identity, gradGamma: s.g + 3272736, gradBeta: s.g + 3272928,
+            reductions: s.f + 616320, pool: pool)
         s.profiler?.stop(433)
         // features.6.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(216), pixels: 64 &* s.n, channels: 1152,
-                gamma: s.p + 2935152, beta: s.p + 2936304, savedMean: s.f + 997376, savedInvStd: s.f + 998528,
+                gamma: s.p + 2935152, beta: s.p + 2936304, savedMean: s.f + 1001216, savedInvStd: s.f + 1002368,
                 activation: .silu, output: s.tensor(297), pool: pool)
             s.profiler?.stop(434)
         }
@@ -5349,7 +5363,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(216), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2935152, beta: s.p + 2936304, runningMean: s.p + 2937456, runningVar: s.p + 2938608,
-                eps: 1e-05, activation: .silu, output: s.tensor(297), scratch: s.f + 997376, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(297), scratch: s.f + 1001216, pool: pool)
             s.profiler?.stop(435)
         }
         // features.6.3.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -5359,9 +5373,11 @@ public final class EfficientNetB1Training: TrainableModel {
                 channels: 1152, output: s.tensor(296), pool: pool)
             s.profiler?.stop(436)
         }
-        // features.6.3.block.3 conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192]
+        // features.6.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(294), input: s.tensor(296), weights: s.p + 3051552,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(294), preActivation: s.tensor(222),
+            gamma: s.p + 3272736, beta: s.p + 3272928, savedMean: s.f + 1061120, savedInvStd: s.f + 1061312,
+            activation: .identity, reductions: s.f + 616320, input: s.tensor(296), weights: s.p + 3051552,
             pixels: 64 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(295),
             gradWeights: s.g + 3051552, workspace: s.ws, pool: pool)
         s.profiler?.stop(437)
@@ -5377,15 +5393,15 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.6.3.block.1 backward through silu and BatchNorm (in place) on [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(298), input: s.tensor(216), pixels: 64 &* s.n,
-            channels: 1152, gamma: s.p + 2935152, beta: s.p + 2936304, savedMean: s.f + 997376,
-            savedInvStd: s.f + 998528, activation: .silu, gradInput: s.tensor(298), gradGamma: s.g + 2935152,
+            channels: 1152, gamma: s.p + 2935152, beta: s.p + 2936304, savedMean: s.f + 1001216,
+            savedInvStd: s.f + 1002368, activation: .silu, gradInput: s.tensor(298), gradGamma: s.g + 2935152,
             gradBeta: s.g + 2936304, pool: pool)
         s.profiler?.stop(439)
         // features.6.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(214), pixels: 64 &* s.n, channels: 1152,
-                gamma: s.p + 2901744, beta: s.p + 2902896, savedMean: s.f + 995072, savedInvStd: s.f + 996224,
+                gamma: s.p + 2901744, beta: s.p + 2902896, savedMean: s.f + 998912, savedInvStd: s.f + 1000064,
                 activation: .silu, output: s.tensor(300), pool: pool)
             s.profiler?.stop(440)
         }
@@ -5394,33 +5410,35 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(214), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2901744, beta: s.p + 2902896, runningMean: s.p + 2904048, runningVar: s.p + 2905200,
-                eps: 1e-05, activation: .silu, output: s.tensor(300), scratch: s.f + 995072, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(300), scratch: s.f + 998912, pool: pool)
             s.profiler?.stop(441)
         }
         // features.6.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 1028480, count: 28800)
+        TrainingKernels.zero(s.f + 1032320, count: 28800)
         s.profiler?.stop(442)
         // features.6.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(298), input: s.tensor(300), batch: s.n, height: 8,
             width: 8, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8,
-            weights: s.f + 999680, gradInput: s.tensor(299), gradWeights: s.f + 1028480, pool: pool)
+            weights: s.f + 1003520, gradInput: s.tensor(299), gradWeights: s.f + 1032320, pool: pool)
         s.profiler?.stop(443)
         // features.6.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 1028480, channels: 1152, kernel: 5, into: s.g + 2906352)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1032320, channels: 1152, kernel: 5, into: s.g + 2906352)
         s.profiler?.stop(444)
-        // features.6.3.block.0 backward through silu and BatchNorm (in place) on [n, 8, 8, 1152]
+        // features.6.3.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(299), input: s.tensor(214), pixels: 64 &* s.n,
-            channels: 1152, gamma: s.p + 2901744, beta: s.p + 2902896, savedMean: s.f + 995072,
-            savedInvStd: s.f + 996224, activation: .silu, gradInput: s.tensor(299), gradGamma: s.g + 2901744,
-            gradBeta: s.g + 2902896, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(299), input: s.tensor(214), pixels: 64 &* s.n,
+            channels: 1152, gamma: s.p + 2901744, beta: s.p + 2902896, savedMean: s.f + 998912,
+            savedInvStd: s.f + 1000064, activation: .silu, gradGamma: s.g + 2901744, gradBeta: s.g + 2902896,
+            reductions: s.f + 616320, pool: pool)
         s.profiler?.stop(445)
-        // features.6.3.block.0 conv 1x1 backward: input and weight gradients, [n, 8, 8, 192] <- [n, 8, 8, 1152]
+        // features.6.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 192] <- [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(299), input: s.tensor(212), weights: s.p + 2680560,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(299), preActivation: s.tensor(214),
+            gamma: s.p + 2901744, beta: s.p + 2902896, savedMean: s.f + 998912, savedInvStd: s.f + 1000064,
+            activation: .silu, reductions: s.f + 616320, input: s.tensor(212), weights: s.p + 2680560,
             pixels: 64 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(301),
             gradWeights: s.g + 2680560, workspace: s.ws, pool: pool)
         s.profiler?.stop(446)
@@ -5438,18 +5456,18 @@ public final class EfficientNetB1Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.tensor(213) : nil, batch: s.n,
             perImage: 12288, gradBranch: s.tensor(302), pool: pool)
         s.profiler?.stop(448)
-        // features.6.2.block.3 backward through identity and BatchNorm (in place) on [n, 8, 8, 192]
+        // features.6.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 8, 8, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(302), input: s.tensor(210), pixels: 64 &* s.n,
-            channels: 192, gamma: s.p + 2679792, beta: s.p + 2679984, savedMean: s.f + 994688,
-            savedInvStd: s.f + 994880, activation: .identity, gradInput: s.tensor(302), gradGamma: s.g + 2679792,
-            gradBeta: s.g + 2679984, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(302), input: s.tensor(210), pixels: 64 &* s.n,
+            channels: 192, gamma: s.p + 2679792, beta: s.p + 2679984, savedMean: s.f + 998528,
+            savedInvStd: s.f + 998720, activation: .identity, gradGamma: s.g + 2679792, gradBeta: s.g + 2679984,
+            reductions: s.f + 616320, pool: pool)
         s.profiler?.stop(449)
         // features.6.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(204), pixels: 64 &* s.n, channels: 1152,
-                gamma: s.p + 2342208, beta: s.p + 2343360, savedMean: s.f + 934784, savedInvStd: s.f + 935936,
+                gamma: s.p + 2342208, beta: s.p + 2343360, savedMean: s.f + 938624, savedInvStd: s.f + 939776,
                 activation: .silu, output: s.tensor(305), pool: pool)
             s.profiler?.stop(450)
         }
@@ -5458,7 +5476,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(204), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2342208, beta: s.p + 2343360, runningMean: s.p + 2344512, runningVar: s.p + 2345664,
-                eps: 1e-05, activation: .silu, output: s.tensor(305), scratch: s.f + 934784, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(305), scratch: s.f + 938624, pool: pool)
             s.profiler?.stop(451)
         }
         // features.6.2.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -5468,9 +5486,11 @@ public final class EfficientNetB1Training: TrainableModel {
                 channels: 1152, output: s.tensor(304), pool: pool)
             s.profiler?.stop(452)
         }
-        // features.6.2.block.3 conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192]
+        // features.6.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(302), input: s.tensor(304), weights: s.p + 2458608,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(302), preActivation: s.tensor(210),
+            gamma: s.p + 2679792, beta: s.p + 2679984, savedMean: s.f + 998528, savedInvStd: s.f + 998720,
+            activation: .identity, reductions: s.f + 616320, input: s.tensor(304), weights: s.p + 2458608,
             pixels: 64 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(303),
             gradWeights: s.g + 2458608, workspace: s.ws, pool: pool)
         s.profiler?.stop(453)
@@ -5486,15 +5506,15 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.6.2.block.1 backward through silu and BatchNorm (in place) on [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(306), input: s.tensor(204), pixels: 64 &* s.n,
-            channels: 1152, gamma: s.p + 2342208, beta: s.p + 2343360, savedMean: s.f + 934784,
-            savedInvStd: s.f + 935936, activation: .silu, gradInput: s.tensor(306), gradGamma: s.g + 2342208,
+            channels: 1152, gamma: s.p + 2342208, beta: s.p + 2343360, savedMean: s.f + 938624,
+            savedInvStd: s.f + 939776, activation: .silu, gradInput: s.tensor(306), gradGamma: s.g + 2342208,
             gradBeta: s.g + 2343360, pool: pool)
         s.profiler?.stop(455)
         // features.6.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(202), pixels: 64 &* s.n, channels: 1152,
-                gamma: s.p + 2308800, beta: s.p + 2309952, savedMean: s.f + 932480, savedInvStd: s.f + 933632,
+                gamma: s.p + 2308800, beta: s.p + 2309952, savedMean: s.f + 936320, savedInvStd: s.f + 937472,
                 activation: .silu, output: s.tensor(308), pool: pool)
             s.profiler?.stop(456)
         }
@@ -5503,33 +5523,35 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(202), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2308800, beta: s.p + 2309952, runningMean: s.p + 2311104, runningVar: s.p + 2312256,
-                eps: 1e-05, activation: .silu, output: s.tensor(308), scratch: s.f + 932480, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(308), scratch: s.f + 936320, pool: pool)
             s.profiler?.stop(457)
         }
         // features.6.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 965888, count: 28800)
+        TrainingKernels.zero(s.f + 969728, count: 28800)
         s.profiler?.stop(458)
         // features.6.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(306), input: s.tensor(308), batch: s.n, height: 8,
             width: 8, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8,
-            weights: s.f + 937088, gradInput: s.tensor(307), gradWeights: s.f + 965888, pool: pool)
+            weights: s.f + 940928, gradInput: s.tensor(307), gradWeights: s.f + 969728, pool: pool)
         s.profiler?.stop(459)
         // features.6.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 965888, channels: 1152, kernel: 5, into: s.g + 2313408)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 969728, channels: 1152, kernel: 5, into: s.g + 2313408)
         s.profiler?.stop(460)
-        // features.6.2.block.0 backward through silu and BatchNorm (in place) on [n, 8, 8, 1152]
+        // features.6.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(307), input: s.tensor(202), pixels: 64 &* s.n,
-            channels: 1152, gamma: s.p + 2308800, beta: s.p + 2309952, savedMean: s.f + 932480,
-            savedInvStd: s.f + 933632, activation: .silu, gradInput: s.tensor(307), gradGamma: s.g + 2308800,
-            gradBeta: s.g + 2309952, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(307), input: s.tensor(202), pixels: 64 &* s.n,
+            channels: 1152, gamma: s.p + 2308800, beta: s.p + 2309952, savedMean: s.f + 936320,
+            savedInvStd: s.f + 937472, activation: .silu, gradGamma: s.g + 2308800, gradBeta: s.g + 2309952,
+            reductions: s.f + 616320, pool: pool)
         s.profiler?.stop(461)
-        // features.6.2.block.0 conv 1x1 backward: input and weight gradients, [n, 8, 8, 192] <- [n, 8, 8, 1152]
+        // features.6.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 192] <- [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(307), input: s.tensor(200), weights: s.p + 2087616,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(307), preActivation: s.tensor(202),
+            gamma: s.p + 2308800, beta: s.p + 2309952, savedMean: s.f + 936320, savedInvStd: s.f + 937472,
+            activation: .silu, reductions: s.f + 616320, input: s.tensor(200), weights: s.p + 2087616,
             pixels: 64 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(309),
             gradWeights: s.g + 2087616, workspace: s.ws, pool: pool)
         s.profiler?.stop(462)
@@ -5547,18 +5569,18 @@ public final class EfficientNetB1Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.tensor(201) : nil, batch: s.n,
             perImage: 12288, gradBranch: s.tensor(310), pool: pool)
         s.profiler?.stop(464)
-        // features.6.1.block.3 backward through identity and BatchNorm (in place) on [n, 8, 8, 192]
+        // features.6.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 8, 8, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(310), input: s.tensor(198), pixels: 64 &* s.n,
-            channels: 192, gamma: s.p + 2086848, beta: s.p + 2087040, savedMean: s.f + 932096,
-            savedInvStd: s.f + 932288, activation: .identity, gradInput: s.tensor(310), gradGamma: s.g + 2086848,
-            gradBeta: s.g + 2087040, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(310), input: s.tensor(198), pixels: 64 &* s.n,
+            channels: 192, gamma: s.p + 2086848, beta: s.p + 2087040, savedMean: s.f + 935936,
+            savedInvStd: s.f + 936128, activation: .identity, gradGamma: s.g + 2086848, gradBeta: s.g + 2087040,
+            reductions: s.f + 616320, pool: pool)
         s.profiler?.stop(465)
         // features.6.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(192), pixels: 64 &* s.n, channels: 1152,
-                gamma: s.p + 1749264, beta: s.p + 1750416, savedMean: s.f + 872192, savedInvStd: s.f + 873344,
+                gamma: s.p + 1749264, beta: s.p + 1750416, savedMean: s.f + 876032, savedInvStd: s.f + 877184,
                 activation: .silu, output: s.tensor(313), pool: pool)
             s.profiler?.stop(466)
         }
@@ -5567,7 +5589,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(192), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 1749264, beta: s.p + 1750416, runningMean: s.p + 1751568, runningVar: s.p + 1752720,
-                eps: 1e-05, activation: .silu, output: s.tensor(313), scratch: s.f + 872192, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(313), scratch: s.f + 876032, pool: pool)
             s.profiler?.stop(467)
         }
         // features.6.1.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -5577,9 +5599,11 @@ public final class EfficientNetB1Training: TrainableModel {
                 channels: 1152, output: s.tensor(312), pool: pool)
             s.profiler?.stop(468)
         }
-        // features.6.1.block.3 conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192]
+        // features.6.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(310), input: s.tensor(312), weights: s.p + 1865664,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(310), preActivation: s.tensor(198),
+            gamma: s.p + 2086848, beta: s.p + 2087040, savedMean: s.f + 935936, savedInvStd: s.f + 936128,
+            activation: .identity, reductions: s.f + 616320, input: s.tensor(312), weights: s.p + 1865664,
             pixels: 64 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(311),
             gradWeights: s.g + 1865664, workspace: s.ws, pool: pool)
         s.profiler?.stop(469)
@@ -5595,15 +5619,15 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.6.1.block.1 backward through silu and BatchNorm (in place) on [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(314), input: s.tensor(192), pixels: 64 &* s.n,
-            channels: 1152, gamma: s.p + 1749264, beta: s.p + 1750416, savedMean: s.f + 872192,
-            savedInvStd: s.f + 873344, activation: .silu, gradInput: s.tensor(314), gradGamma: s.g + 1749264,
+            channels: 1152, gamma: s.p + 1749264, beta: s.p + 1750416, savedMean: s.f + 876032,
+            savedInvStd: s.f + 877184, activation: .silu, gradInput: s.tensor(314), gradGamma: s.g + 1749264,
             gradBeta: s.g + 1750416, pool: pool)
         s.profiler?.stop(471)
         // features.6.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(190), pixels: 64 &* s.n, channels: 1152,
-                gamma: s.p + 1715856, beta: s.p + 1717008, savedMean: s.f + 869888, savedInvStd: s.f + 871040,
+                gamma: s.p + 1715856, beta: s.p + 1717008, savedMean: s.f + 873728, savedInvStd: s.f + 874880,
                 activation: .silu, output: s.tensor(316), pool: pool)
             s.profiler?.stop(472)
         }
@@ -5612,33 +5636,35 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(190), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 1715856, beta: s.p + 1717008, runningMean: s.p + 1718160, runningVar: s.p + 1719312,
-                eps: 1e-05, activation: .silu, output: s.tensor(316), scratch: s.f + 869888, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(316), scratch: s.f + 873728, pool: pool)
             s.profiler?.stop(473)
         }
         // features.6.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 903296, count: 28800)
+        TrainingKernels.zero(s.f + 907136, count: 28800)
         s.profiler?.stop(474)
         // features.6.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(314), input: s.tensor(316), batch: s.n, height: 8,
             width: 8, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8,
-            weights: s.f + 874496, gradInput: s.tensor(315), gradWeights: s.f + 903296, pool: pool)
+            weights: s.f + 878336, gradInput: s.tensor(315), gradWeights: s.f + 907136, pool: pool)
         s.profiler?.stop(475)
         // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 903296, channels: 1152, kernel: 5, into: s.g + 1720464)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 907136, channels: 1152, kernel: 5, into: s.g + 1720464)
         s.profiler?.stop(476)
-        // features.6.1.block.0 backward through silu and BatchNorm (in place) on [n, 8, 8, 1152]
+        // features.6.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(315), input: s.tensor(190), pixels: 64 &* s.n,
-            channels: 1152, gamma: s.p + 1715856, beta: s.p + 1717008, savedMean: s.f + 869888,
-            savedInvStd: s.f + 871040, activation: .silu, gradInput: s.tensor(315), gradGamma: s.g + 1715856,
-            gradBeta: s.g + 1717008, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(315), input: s.tensor(190), pixels: 64 &* s.n,
+            channels: 1152, gamma: s.p + 1715856, beta: s.p + 1717008, savedMean: s.f + 873728,
+            savedInvStd: s.f + 874880, activation: .silu, gradGamma: s.g + 1715856, gradBeta: s.g + 1717008,
+            reductions: s.f + 616320, pool: pool)
         s.profiler?.stop(477)
-        // features.6.1.block.0 conv 1x1 backward: input and weight gradients, [n, 8, 8, 192] <- [n, 8, 8, 1152]
+        // features.6.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 192] <- [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(315), input: s.tensor(189), weights: s.p + 1494672,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(315), preActivation: s.tensor(190),
+            gamma: s.p + 1715856, beta: s.p + 1717008, savedMean: s.f + 873728, savedInvStd: s.f + 874880,
+            activation: .silu, reductions: s.f + 616320, input: s.tensor(189), weights: s.p + 1494672,
             pixels: 64 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(317),
             gradWeights: s.g + 1494672, workspace: s.ws, pool: pool)
         s.profiler?.stop(478)
@@ -5650,18 +5676,18 @@ public final class EfficientNetB1Training: TrainableModel {
 
     /// features.6.0 backward: MBConv6 k5 s2: 15x15x112 -> 8x8x192, SE 672 -> 28 -> 672
     private func features_6_0_backward(_ s: TrainingStepContext) {
-        // features.6.0.block.3 backward through identity and BatchNorm (in place) on [n, 8, 8, 192]
+        // features.6.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 8, 8, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(317), input: s.tensor(188), pixels: 64 &* s.n,
-            channels: 192, gamma: s.p + 1493904, beta: s.p + 1494096, savedMean: s.f + 869504,
-            savedInvStd: s.f + 869696, activation: .identity, gradInput: s.tensor(317), gradGamma: s.g + 1493904,
-            gradBeta: s.g + 1494096, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(317), input: s.tensor(188), pixels: 64 &* s.n,
+            channels: 192, gamma: s.p + 1493904, beta: s.p + 1494096, savedMean: s.f + 873344,
+            savedInvStd: s.f + 873536, activation: .identity, gradGamma: s.g + 1493904, gradBeta: s.g + 1494096,
+            reductions: s.f + 616320, pool: pool)
         s.profiler?.stop(480)
         // features.6.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(182), pixels: 64 &* s.n, channels: 672,
-                gamma: s.p + 1323856, beta: s.p + 1324528, savedMean: s.f + 834560, savedInvStd: s.f + 835232,
+                gamma: s.p + 1323856, beta: s.p + 1324528, savedMean: s.f + 838400, savedInvStd: s.f + 839072,
                 activation: .silu, output: s.tensor(320), pool: pool)
             s.profiler?.stop(481)
         }
@@ -5670,7 +5696,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(182), pixels: 64 &* s.n, channels: 672,
                 gamma: s.p + 1323856, beta: s.p + 1324528, runningMean: s.p + 1325200, runningVar: s.p + 1325872,
-                eps: 1e-05, activation: .silu, output: s.tensor(320), scratch: s.f + 834560, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(320), scratch: s.f + 838400, pool: pool)
             s.profiler?.stop(482)
         }
         // features.6.0.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -5680,9 +5706,11 @@ public final class EfficientNetB1Training: TrainableModel {
                 channels: 672, output: s.tensor(319), pool: pool)
             s.profiler?.stop(483)
         }
-        // features.6.0.block.3 conv 1x1 backward: input and weight gradients, [n, 8, 8, 672] <- [n, 8, 8, 192]
+        // features.6.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 672] <- [n, 8, 8, 192]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(317), input: s.tensor(319), weights: s.p + 1364880,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(317), preActivation: s.tensor(188),
+            gamma: s.p + 1493904, beta: s.p + 1494096, savedMean: s.f + 873344, savedInvStd: s.f + 873536,
+            activation: .identity, reductions: s.f + 616320, input: s.tensor(319), weights: s.p + 1364880,
             pixels: 64 &* s.n, inChannels: 672, outChannels: 192, gradInput: s.tensor(318), gradWeights: s.g + 1364880,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(484)
@@ -5698,15 +5726,15 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.6.0.block.1 backward through silu and BatchNorm (in place) on [n, 8, 8, 672]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(321), input: s.tensor(182), pixels: 64 &* s.n,
-            channels: 672, gamma: s.p + 1323856, beta: s.p + 1324528, savedMean: s.f + 834560,
-            savedInvStd: s.f + 835232, activation: .silu, gradInput: s.tensor(321), gradGamma: s.g + 1323856,
+            channels: 672, gamma: s.p + 1323856, beta: s.p + 1324528, savedMean: s.f + 838400,
+            savedInvStd: s.f + 839072, activation: .silu, gradInput: s.tensor(321), gradGamma: s.g + 1323856,
             gradBeta: s.g + 1324528, pool: pool)
         s.profiler?.stop(486)
         // features.6.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(180), pixels: 225 &* s.n, channels: 672,
-                gamma: s.p + 1304368, beta: s.p + 1305040, savedMean: s.f + 833216, savedInvStd: s.f + 833888,
+                gamma: s.p + 1304368, beta: s.p + 1305040, savedMean: s.f + 837056, savedInvStd: s.f + 837728,
                 activation: .silu, output: s.tensor(323), pool: pool)
             s.profiler?.stop(487)
         }
@@ -5715,33 +5743,35 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(180), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 1304368, beta: s.p + 1305040, runningMean: s.p + 1305712, runningVar: s.p + 1306384,
-                eps: 1e-05, activation: .silu, output: s.tensor(323), scratch: s.f + 833216, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(323), scratch: s.f + 837056, pool: pool)
             s.profiler?.stop(488)
         }
         // features.6.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 852704, count: 16800)
+        TrainingKernels.zero(s.f + 856544, count: 16800)
         s.profiler?.stop(489)
         // features.6.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 8, 8, 672]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(321), input: s.tensor(323), batch: s.n, height: 15,
             width: 15, channels: 672, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8,
-            weights: s.f + 835904, gradInput: s.tensor(322), gradWeights: s.f + 852704, pool: pool)
+            weights: s.f + 839744, gradInput: s.tensor(322), gradWeights: s.f + 856544, pool: pool)
         s.profiler?.stop(490)
         // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 852704, channels: 672, kernel: 5, into: s.g + 1307056)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 856544, channels: 672, kernel: 5, into: s.g + 1307056)
         s.profiler?.stop(491)
-        // features.6.0.block.0 backward through silu and BatchNorm (in place) on [n, 15, 15, 672]
+        // features.6.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(322), input: s.tensor(180),
-            pixels: 225 &* s.n, channels: 672, gamma: s.p + 1304368, beta: s.p + 1305040, savedMean: s.f + 833216,
-            savedInvStd: s.f + 833888, activation: .silu, gradInput: s.tensor(322), gradGamma: s.g + 1304368,
-            gradBeta: s.g + 1305040, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(322), input: s.tensor(180), pixels: 225 &* s.n,
+            channels: 672, gamma: s.p + 1304368, beta: s.p + 1305040, savedMean: s.f + 837056,
+            savedInvStd: s.f + 837728, activation: .silu, gradGamma: s.g + 1304368, gradBeta: s.g + 1305040,
+            reductions: s.f + 616320, pool: pool)
         s.profiler?.stop(492)
-        // features.6.0.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 112] <- [n, 15, 15, 672]
+        // features.6.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 112] <- [n, 15, 15, 672]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(322), input: s.tensor(178), weights: s.p + 1229104,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(322), preActivation: s.tensor(180),
+            gamma: s.p + 1304368, beta: s.p + 1305040, savedMean: s.f + 837056, savedInvStd: s.f + 837728,
+            activation: .silu, reductions: s.f + 616320, input: s.tensor(178), weights: s.p + 1229104,
             pixels: 225 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(324),
             gradWeights: s.g + 1229104, workspace: s.ws, pool: pool)
         s.profiler?.stop(493)
@@ -5755,18 +5785,18 @@ public final class EfficientNetB1Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 16 ? s.tensor(179) : nil, batch: s.n,
             perImage: 25200, gradBranch: s.tensor(325), pool: pool)
         s.profiler?.stop(494)
-        // features.5.3.block.3 backward through identity and BatchNorm (in place) on [n, 15, 15, 112]
+        // features.5.3.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 112]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(325), input: s.tensor(176),
-            pixels: 225 &* s.n, channels: 112, gamma: s.p + 1228656, beta: s.p + 1228768, savedMean: s.f + 832992,
-            savedInvStd: s.f + 833104, activation: .identity, gradInput: s.tensor(325), gradGamma: s.g + 1228656,
-            gradBeta: s.g + 1228768, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(325), input: s.tensor(176), pixels: 225 &* s.n,
+            channels: 112, gamma: s.p + 1228656, beta: s.p + 1228768, savedMean: s.f + 836832,
+            savedInvStd: s.f + 836944, activation: .identity, gradGamma: s.g + 1228656, gradBeta: s.g + 1228768,
+            reductions: s.f + 616320, pool: pool)
         s.profiler?.stop(495)
         // features.5.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(170), pixels: 225 &* s.n, channels: 672,
-                gamma: s.p + 1112368, beta: s.p + 1113040, savedMean: s.f + 798048, savedInvStd: s.f + 798720,
+                gamma: s.p + 1112368, beta: s.p + 1113040, savedMean: s.f + 801888, savedInvStd: s.f + 802560,
                 activation: .silu, output: s.tensor(328), pool: pool)
             s.profiler?.stop(496)
         }
@@ -5775,7 +5805,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(170), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 1112368, beta: s.p + 1113040, runningMean: s.p + 1113712, runningVar: s.p + 1114384,
-                eps: 1e-05, activation: .silu, output: s.tensor(328), scratch: s.f + 798048, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(328), scratch: s.f + 801888, pool: pool)
             s.profiler?.stop(497)
         }
         // features.5.3.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -5785,9 +5815,11 @@ public final class EfficientNetB1Training: TrainableModel {
                 pixels: 225, channels: 672, output: s.tensor(327), pool: pool)
             s.profiler?.stop(498)
         }
-        // features.5.3.block.3 conv 1x1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 112]
+        // features.5.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 112]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(325), input: s.tensor(327), weights: s.p + 1153392,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(325), preActivation: s.tensor(176),
+            gamma: s.p + 1228656, beta: s.p + 1228768, savedMean: s.f + 836832, savedInvStd: s.f + 836944,
+            activation: .identity, reductions: s.f + 616320, input: s.tensor(327), weights: s.p + 1153392,
             pixels: 225 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(326),
             gradWeights: s.g + 1153392, workspace: s.ws, pool: pool)
         s.profiler?.stop(499)
@@ -5803,15 +5835,15 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.5.3.block.1 backward through silu and BatchNorm (in place) on [n, 15, 15, 672]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(329), input: s.tensor(170),
-            pixels: 225 &* s.n, channels: 672, gamma: s.p + 1112368, beta: s.p + 1113040, savedMean: s.f + 798048,
-            savedInvStd: s.f + 798720, activation: .silu, gradInput: s.tensor(329), gradGamma: s.g + 1112368,
+            pixels: 225 &* s.n, channels: 672, gamma: s.p + 1112368, beta: s.p + 1113040, savedMean: s.f + 801888,
+            savedInvStd: s.f + 802560, activation: .silu, gradInput: s.tensor(329), gradGamma: s.g + 1112368,
             gradBeta: s.g + 1113040, pool: pool)
         s.profiler?.stop(501)
         // features.5.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(168), pixels: 225 &* s.n, channels: 672,
-                gamma: s.p + 1092880, beta: s.p + 1093552, savedMean: s.f + 796704, savedInvStd: s.f + 797376,
+                gamma: s.p + 1092880, beta: s.p + 1093552, savedMean: s.f + 800544, savedInvStd: s.f + 801216,
                 activation: .silu, output: s.tensor(331), pool: pool)
             s.profiler?.stop(502)
         }
@@ -5820,33 +5852,35 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(168), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 1092880, beta: s.p + 1093552, runningMean: s.p + 1094224, runningVar: s.p + 1094896,
-                eps: 1e-05, activation: .silu, output: s.tensor(331), scratch: s.f + 796704, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(331), scratch: s.f + 800544, pool: pool)
             s.profiler?.stop(503)
         }
         // features.5.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 816192, count: 16800)
+        TrainingKernels.zero(s.f + 820032, count: 16800)
         s.profiler?.stop(504)
         // features.5.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 672]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(329), input: s.tensor(331), batch: s.n, height: 15,
             width: 15, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
-            weights: s.f + 799392, gradInput: s.tensor(330), gradWeights: s.f + 816192, pool: pool)
+            weights: s.f + 803232, gradInput: s.tensor(330), gradWeights: s.f + 820032, pool: pool)
         s.profiler?.stop(505)
         // features.5.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 816192, channels: 672, kernel: 5, into: s.g + 1095568)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 820032, channels: 672, kernel: 5, into: s.g + 1095568)
         s.profiler?.stop(506)
-        // features.5.3.block.0 backward through silu and BatchNorm (in place) on [n, 15, 15, 672]
+        // features.5.3.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(330), input: s.tensor(168),
-            pixels: 225 &* s.n, channels: 672, gamma: s.p + 1092880, beta: s.p + 1093552, savedMean: s.f + 796704,
-            savedInvStd: s.f + 797376, activation: .silu, gradInput: s.tensor(330), gradGamma: s.g + 1092880,
-            gradBeta: s.g + 1093552, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(330), input: s.tensor(168), pixels: 225 &* s.n,
+            channels: 672, gamma: s.p + 1092880, beta: s.p + 1093552, savedMean: s.f + 800544,
+            savedInvStd: s.f + 801216, activation: .silu, gradGamma: s.g + 1092880, gradBeta: s.g + 1093552,
+            reductions: s.f + 616320, pool: pool)
         s.profiler?.stop(507)
-        // features.5.3.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 112] <- [n, 15, 15, 672]
+        // features.5.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 112] <- [n, 15, 15, 672]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(330), input: s.tensor(166), weights: s.p + 1017616,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(330), preActivation: s.tensor(168),
+            gamma: s.p + 1092880, beta: s.p + 1093552, savedMean: s.f + 800544, savedInvStd: s.f + 801216,
+            activation: .silu, reductions: s.f + 616320, input: s.tensor(166), weights: s.p + 1017616,
             pixels: 225 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(332),
             gradWeights: s.g + 1017616, workspace: s.ws, pool: pool)
         s.profiler?.stop(508)
@@ -5864,18 +5898,18 @@ public final class EfficientNetB1Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.tensor(167) : nil, batch: s.n,
             perImage: 25200, gradBranch: s.tensor(333), pool: pool)
         s.profiler?.stop(510)
-        // features.5.2.block.3 backward through identity and BatchNorm (in place) on [n, 15, 15, 112]
+        // features.5.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 112]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(333), input: s.tensor(164),
-            pixels: 225 &* s.n, channels: 112, gamma: s.p + 1017168, beta: s.p + 1017280, savedMean: s.f + 796480,
-            savedInvStd: s.f + 796592, activation: .identity, gradInput: s.tensor(333), gradGamma: s.g + 1017168,
-            gradBeta: s.g + 1017280, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(333), input: s.tensor(164), pixels: 225 &* s.n,
+            channels: 112, gamma: s.p + 1017168, beta: s.p + 1017280, savedMean: s.f + 800320,
+            savedInvStd: s.f + 800432, activation: .identity, gradGamma: s.g + 1017168, gradBeta: s.g + 1017280,
+            reductions: s.f + 616320, pool: pool)
         s.profiler?.stop(511)
         // features.5.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(158), pixels: 225 &* s.n, channels: 672,
-                gamma: s.p + 900880, beta: s.p + 901552, savedMean: s.f + 761536, savedInvStd: s.f + 762208,
+                gamma: s.p + 900880, beta: s.p + 901552, savedMean: s.f + 765376, savedInvStd: s.f + 766048,
                 activation: .silu, output: s.tensor(336), pool: pool)
             s.profiler?.stop(512)
         }
@@ -5884,7 +5918,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(158), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 900880, beta: s.p + 901552, runningMean: s.p + 902224, runningVar: s.p + 902896,
-                eps: 1e-05, activation: .silu, output: s.tensor(336), scratch: s.f + 761536, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(336), scratch: s.f + 765376, pool: pool)
             s.profiler?.stop(513)
         }
         // features.5.2.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -5894,9 +5928,11 @@ public final class EfficientNetB1Training: TrainableModel {
                 pixels: 225, channels: 672, output: s.tensor(335), pool: pool)
             s.profiler?.stop(514)
         }
-        // features.5.2.block.3 conv 1x1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 112]
+        // features.5.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 112]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(333), input: s.tensor(335), weights: s.p + 941904,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(333), preActivation: s.tensor(164),
+            gamma: s.p + 1017168, beta: s.p + 1017280, savedMean: s.f + 800320, savedInvStd: s.f + 800432,
+            activation: .identity, reductions: s.f + 616320, input: s.tensor(335), weights: s.p + 941904,
             pixels: 225 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(334), gradWeights: s.g + 941904,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(515)
@@ -5912,15 +5948,15 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.5.2.block.1 backward through silu and BatchNorm (in place) on [n, 15, 15, 672]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(337), input: s.tensor(158),
-            pixels: 225 &* s.n, channels: 672, gamma: s.p + 900880, beta: s.p + 901552, savedMean: s.f + 761536,
-            savedInvStd: s.f + 762208, activation: .silu, gradInput: s.tensor(337), gradGamma: s.g + 900880,
+            pixels: 225 &* s.n, channels: 672, gamma: s.p + 900880, beta: s.p + 901552, savedMean: s.f + 765376,
+            savedInvStd: s.f + 766048, activation: .silu, gradInput: s.tensor(337), gradGamma: s.g + 900880,
             gradBeta: s.g + 901552, pool: pool)
         s.profiler?.stop(517)
         // features.5.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(156), pixels: 225 &* s.n, channels: 672,
-                gamma: s.p + 881392, beta: s.p + 882064, savedMean: s.f + 760192, savedInvStd: s.f + 760864,
+                gamma: s.p + 881392, beta: s.p + 882064, savedMean: s.f + 764032, savedInvStd: s.f + 764704,
                 activation: .silu, output: s.tensor(339), pool: pool)
             s.profiler?.stop(518)
         }
@@ -5929,33 +5965,34 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(156), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 881392, beta: s.p + 882064, runningMean: s.p + 882736, runningVar: s.p + 883408,
-                eps: 1e-05, activation: .silu, output: s.tensor(339), scratch: s.f + 760192, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(339), scratch: s.f + 764032, pool: pool)
             s.profiler?.stop(519)
         }
         // features.5.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 779680, count: 16800)
+        TrainingKernels.zero(s.f + 783520, count: 16800)
         s.profiler?.stop(520)
         // features.5.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 672]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(337), input: s.tensor(339), batch: s.n, height: 15,
             width: 15, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
-            weights: s.f + 762880, gradInput: s.tensor(338), gradWeights: s.f + 779680, pool: pool)
+            weights: s.f + 766720, gradInput: s.tensor(338), gradWeights: s.f + 783520, pool: pool)
         s.profiler?.stop(521)
         // features.5.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 779680, channels: 672, kernel: 5, into: s.g + 884080)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 783520, channels: 672, kernel: 5, into: s.g + 884080)
         s.profiler?.stop(522)
-        // features.5.2.block.0 backward through silu and BatchNorm (in place) on [n, 15, 15, 672]
+        // features.5.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(338), input: s.tensor(156),
-            pixels: 225 &* s.n, channels: 672, gamma: s.p + 881392, beta: s.p + 882064, savedMean: s.f + 760192,
-            savedInvStd: s.f + 760864, activation: .silu, gradInput: s.tensor(338), gradGamma: s.g + 881392,
-            gradBeta: s.g + 882064, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(338), input: s.tensor(156), pixels: 225 &* s.n,
+            channels: 672, gamma: s.p + 881392, beta: s.p + 882064, savedMean: s.f + 764032, savedInvStd: s.f + 764704,
+            activation: .silu, gradGamma: s.g + 881392, gradBeta: s.g + 882064, reductions: s.f + 616320, pool: pool)
         s.profiler?.stop(523)
-        // features.5.2.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 112] <- [n, 15, 15, 672]
+        // features.5.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 112] <- [n, 15, 15, 672]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(338), input: s.tensor(154), weights: s.p + 806128,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(338), preActivation: s.tensor(156),
+            gamma: s.p + 881392, beta: s.p + 882064, savedMean: s.f + 764032, savedInvStd: s.f + 764704,
+            activation: .silu, reductions: s.f + 616320, input: s.tensor(154), weights: s.p + 806128,
             pixels: 225 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(340), gradWeights: s.g + 806128,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(524)
@@ -5973,18 +6010,18 @@ public final class EfficientNetB1Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.tensor(155) : nil, batch: s.n,
             perImage: 25200, gradBranch: s.tensor(341), pool: pool)
         s.profiler?.stop(526)
-        // features.5.1.block.3 backward through identity and BatchNorm (in place) on [n, 15, 15, 112]
+        // features.5.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 112]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(341), input: s.tensor(152),
-            pixels: 225 &* s.n, channels: 112, gamma: s.p + 805680, beta: s.p + 805792, savedMean: s.f + 759968,
-            savedInvStd: s.f + 760080, activation: .identity, gradInput: s.tensor(341), gradGamma: s.g + 805680,
-            gradBeta: s.g + 805792, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(341), input: s.tensor(152), pixels: 225 &* s.n,
+            channels: 112, gamma: s.p + 805680, beta: s.p + 805792, savedMean: s.f + 763808, savedInvStd: s.f + 763920,
+            activation: .identity, gradGamma: s.g + 805680, gradBeta: s.g + 805792, reductions: s.f + 616320,
+            pool: pool)
         s.profiler?.stop(527)
         // features.5.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(146), pixels: 225 &* s.n, channels: 672,
-                gamma: s.p + 689392, beta: s.p + 690064, savedMean: s.f + 725024, savedInvStd: s.f + 725696,
+                gamma: s.p + 689392, beta: s.p + 690064, savedMean: s.f + 728864, savedInvStd: s.f + 729536,
                 activation: .silu, output: s.tensor(344), pool: pool)
             s.profiler?.stop(528)
         }
@@ -5993,7 +6030,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(146), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 689392, beta: s.p + 690064, runningMean: s.p + 690736, runningVar: s.p + 691408,
-                eps: 1e-05, activation: .silu, output: s.tensor(344), scratch: s.f + 725024, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(344), scratch: s.f + 728864, pool: pool)
             s.profiler?.stop(529)
         }
         // features.5.1.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -6003,9 +6040,11 @@ public final class EfficientNetB1Training: TrainableModel {
                 pixels: 225, channels: 672, output: s.tensor(343), pool: pool)
             s.profiler?.stop(530)
         }
-        // features.5.1.block.3 conv 1x1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 112]
+        // features.5.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 112]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(341), input: s.tensor(343), weights: s.p + 730416,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(341), preActivation: s.tensor(152),
+            gamma: s.p + 805680, beta: s.p + 805792, savedMean: s.f + 763808, savedInvStd: s.f + 763920,
+            activation: .identity, reductions: s.f + 616320, input: s.tensor(343), weights: s.p + 730416,
             pixels: 225 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(342), gradWeights: s.g + 730416,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(531)
@@ -6021,15 +6060,15 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.5.1.block.1 backward through silu and BatchNorm (in place) on [n, 15, 15, 672]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(345), input: s.tensor(146),
-            pixels: 225 &* s.n, channels: 672, gamma: s.p + 689392, beta: s.p + 690064, savedMean: s.f + 725024,
-            savedInvStd: s.f + 725696, activation: .silu, gradInput: s.tensor(345), gradGamma: s.g + 689392,
+            pixels: 225 &* s.n, channels: 672, gamma: s.p + 689392, beta: s.p + 690064, savedMean: s.f + 728864,
+            savedInvStd: s.f + 729536, activation: .silu, gradInput: s.tensor(345), gradGamma: s.g + 689392,
             gradBeta: s.g + 690064, pool: pool)
         s.profiler?.stop(533)
         // features.5.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(144), pixels: 225 &* s.n, channels: 672,
-                gamma: s.p + 669904, beta: s.p + 670576, savedMean: s.f + 723680, savedInvStd: s.f + 724352,
+                gamma: s.p + 669904, beta: s.p + 670576, savedMean: s.f + 727520, savedInvStd: s.f + 728192,
                 activation: .silu, output: s.tensor(347), pool: pool)
             s.profiler?.stop(534)
         }
@@ -6038,33 +6077,34 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(144), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 669904, beta: s.p + 670576, runningMean: s.p + 671248, runningVar: s.p + 671920,
-                eps: 1e-05, activation: .silu, output: s.tensor(347), scratch: s.f + 723680, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(347), scratch: s.f + 727520, pool: pool)
             s.profiler?.stop(535)
         }
         // features.5.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 743168, count: 16800)
+        TrainingKernels.zero(s.f + 747008, count: 16800)
         s.profiler?.stop(536)
         // features.5.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 672]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(345), input: s.tensor(347), batch: s.n, height: 15,
             width: 15, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
-            weights: s.f + 726368, gradInput: s.tensor(346), gradWeights: s.f + 743168, pool: pool)
+            weights: s.f + 730208, gradInput: s.tensor(346), gradWeights: s.f + 747008, pool: pool)
         s.profiler?.stop(537)
         // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 743168, channels: 672, kernel: 5, into: s.g + 672592)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 747008, channels: 672, kernel: 5, into: s.g + 672592)
         s.profiler?.stop(538)
-        // features.5.1.block.0 backward through silu and BatchNorm (in place) on [n, 15, 15, 672]
+        // features.5.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(346), input: s.tensor(144),
-            pixels: 225 &* s.n, channels: 672, gamma: s.p + 669904, beta: s.p + 670576, savedMean: s.f + 723680,
-            savedInvStd: s.f + 724352, activation: .silu, gradInput: s.tensor(346), gradGamma: s.g + 669904,
-            gradBeta: s.g + 670576, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(346), input: s.tensor(144), pixels: 225 &* s.n,
+            channels: 672, gamma: s.p + 669904, beta: s.p + 670576, savedMean: s.f + 727520, savedInvStd: s.f + 728192,
+            activation: .silu, gradGamma: s.g + 669904, gradBeta: s.g + 670576, reductions: s.f + 616320, pool: pool)
         s.profiler?.stop(539)
-        // features.5.1.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 112] <- [n, 15, 15, 672]
+        // features.5.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 112] <- [n, 15, 15, 672]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(346), input: s.tensor(143), weights: s.p + 594640,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(346), preActivation: s.tensor(144),
+            gamma: s.p + 669904, beta: s.p + 670576, savedMean: s.f + 727520, savedInvStd: s.f + 728192,
+            activation: .silu, reductions: s.f + 616320, input: s.tensor(143), weights: s.p + 594640,
             pixels: 225 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(348), gradWeights: s.g + 594640,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(540)
@@ -6076,18 +6116,18 @@ public final class EfficientNetB1Training: TrainableModel {
 
     /// features.5.0 backward: MBConv6 k5 s1: 15x15x80 -> 15x15x112, SE 480 -> 20 -> 480
     private func features_5_0_backward(_ s: TrainingStepContext) {
-        // features.5.0.block.3 backward through identity and BatchNorm (in place) on [n, 15, 15, 112]
+        // features.5.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 112]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(348), input: s.tensor(142),
-            pixels: 225 &* s.n, channels: 112, gamma: s.p + 594192, beta: s.p + 594304, savedMean: s.f + 723456,
-            savedInvStd: s.f + 723568, activation: .identity, gradInput: s.tensor(348), gradGamma: s.g + 594192,
-            gradBeta: s.g + 594304, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(348), input: s.tensor(142), pixels: 225 &* s.n,
+            channels: 112, gamma: s.p + 594192, beta: s.p + 594304, savedMean: s.f + 727296, savedInvStd: s.f + 727408,
+            activation: .identity, gradGamma: s.g + 594192, gradBeta: s.g + 594304, reductions: s.f + 616320,
+            pool: pool)
         s.profiler?.stop(542)
         // features.5.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(136), pixels: 225 &* s.n, channels: 480,
-                gamma: s.p + 518800, beta: s.p + 519280, savedMean: s.f + 698496, savedInvStd: s.f + 698976,
+                gamma: s.p + 518800, beta: s.p + 519280, savedMean: s.f + 702336, savedInvStd: s.f + 702816,
                 activation: .silu, output: s.tensor(351), pool: pool)
             s.profiler?.stop(543)
         }
@@ -6096,7 +6136,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(136), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 518800, beta: s.p + 519280, runningMean: s.p + 519760, runningVar: s.p + 520240,
-                eps: 1e-05, activation: .silu, output: s.tensor(351), scratch: s.f + 698496, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(351), scratch: s.f + 702336, pool: pool)
             s.profiler?.stop(544)
         }
         // features.5.0.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -6106,9 +6146,11 @@ public final class EfficientNetB1Training: TrainableModel {
                 pixels: 225, channels: 480, output: s.tensor(350), pool: pool)
             s.profiler?.stop(545)
         }
-        // features.5.0.block.3 conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 112]
+        // features.5.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 112]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(348), input: s.tensor(350), weights: s.p + 540432,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(348), preActivation: s.tensor(142),
+            gamma: s.p + 594192, beta: s.p + 594304, savedMean: s.f + 727296, savedInvStd: s.f + 727408,
+            activation: .identity, reductions: s.f + 616320, input: s.tensor(350), weights: s.p + 540432,
             pixels: 225 &* s.n, inChannels: 480, outChannels: 112, gradInput: s.tensor(349), gradWeights: s.g + 540432,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(546)
@@ -6124,15 +6166,15 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.5.0.block.1 backward through silu and BatchNorm (in place) on [n, 15, 15, 480]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(352), input: s.tensor(136),
-            pixels: 225 &* s.n, channels: 480, gamma: s.p + 518800, beta: s.p + 519280, savedMean: s.f + 698496,
-            savedInvStd: s.f + 698976, activation: .silu, gradInput: s.tensor(352), gradGamma: s.g + 518800,
+            pixels: 225 &* s.n, channels: 480, gamma: s.p + 518800, beta: s.p + 519280, savedMean: s.f + 702336,
+            savedInvStd: s.f + 702816, activation: .silu, gradInput: s.tensor(352), gradGamma: s.g + 518800,
             gradBeta: s.g + 519280, pool: pool)
         s.profiler?.stop(548)
         // features.5.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(134), pixels: 225 &* s.n, channels: 480,
-                gamma: s.p + 504880, beta: s.p + 505360, savedMean: s.f + 697536, savedInvStd: s.f + 698016,
+                gamma: s.p + 504880, beta: s.p + 505360, savedMean: s.f + 701376, savedInvStd: s.f + 701856,
                 activation: .silu, output: s.tensor(354), pool: pool)
             s.profiler?.stop(549)
         }
@@ -6141,33 +6183,34 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(134), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 504880, beta: s.p + 505360, runningMean: s.p + 505840, runningVar: s.p + 506320,
-                eps: 1e-05, activation: .silu, output: s.tensor(354), scratch: s.f + 697536, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(354), scratch: s.f + 701376, pool: pool)
             s.profiler?.stop(550)
         }
         // features.5.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 711456, count: 12000)
+        TrainingKernels.zero(s.f + 715296, count: 12000)
         s.profiler?.stop(551)
         // features.5.0.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 480]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(352), input: s.tensor(354), batch: s.n, height: 15,
             width: 15, channels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
-            weights: s.f + 699456, gradInput: s.tensor(353), gradWeights: s.f + 711456, pool: pool)
+            weights: s.f + 703296, gradInput: s.tensor(353), gradWeights: s.f + 715296, pool: pool)
         s.profiler?.stop(552)
         // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 711456, channels: 480, kernel: 5, into: s.g + 506800)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 715296, channels: 480, kernel: 5, into: s.g + 506800)
         s.profiler?.stop(553)
-        // features.5.0.block.0 backward through silu and BatchNorm (in place) on [n, 15, 15, 480]
+        // features.5.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 480]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(353), input: s.tensor(134),
-            pixels: 225 &* s.n, channels: 480, gamma: s.p + 504880, beta: s.p + 505360, savedMean: s.f + 697536,
-            savedInvStd: s.f + 698016, activation: .silu, gradInput: s.tensor(353), gradGamma: s.g + 504880,
-            gradBeta: s.g + 505360, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(353), input: s.tensor(134), pixels: 225 &* s.n,
+            channels: 480, gamma: s.p + 504880, beta: s.p + 505360, savedMean: s.f + 701376, savedInvStd: s.f + 701856,
+            activation: .silu, gradGamma: s.g + 504880, gradBeta: s.g + 505360, reductions: s.f + 616320, pool: pool)
         s.profiler?.stop(554)
-        // features.5.0.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 80] <- [n, 15, 15, 480]
+        // features.5.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 80] <- [n, 15, 15, 480]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(353), input: s.tensor(132), weights: s.p + 466480,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(353), preActivation: s.tensor(134),
+            gamma: s.p + 504880, beta: s.p + 505360, savedMean: s.f + 701376, savedInvStd: s.f + 701856,
+            activation: .silu, reductions: s.f + 616320, input: s.tensor(132), weights: s.p + 466480,
             pixels: 225 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(355), gradWeights: s.g + 466480,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(555)
@@ -6181,18 +6224,18 @@ public final class EfficientNetB1Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.tensor(133) : nil, batch: s.n,
             perImage: 18000, gradBranch: s.tensor(356), pool: pool)
         s.profiler?.stop(556)
-        // features.4.3.block.3 backward through identity and BatchNorm (in place) on [n, 15, 15, 80]
+        // features.4.3.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 80]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(356), input: s.tensor(130),
-            pixels: 225 &* s.n, channels: 80, gamma: s.p + 466160, beta: s.p + 466240, savedMean: s.f + 697376,
-            savedInvStd: s.f + 697456, activation: .identity, gradInput: s.tensor(356), gradGamma: s.g + 466160,
-            gradBeta: s.g + 466240, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(356), input: s.tensor(130), pixels: 225 &* s.n,
+            channels: 80, gamma: s.p + 466160, beta: s.p + 466240, savedMean: s.f + 701216, savedInvStd: s.f + 701296,
+            activation: .identity, gradGamma: s.g + 466160, gradBeta: s.g + 466240, reductions: s.f + 616320,
+            pool: pool)
         s.profiler?.stop(557)
         // features.4.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(124), pixels: 225 &* s.n, channels: 480,
-                gamma: s.p + 406128, beta: s.p + 406608, savedMean: s.f + 687776, savedInvStd: s.f + 688256,
+                gamma: s.p + 406128, beta: s.p + 406608, savedMean: s.f + 691616, savedInvStd: s.f + 692096,
                 activation: .silu, output: s.tensor(359), pool: pool)
             s.profiler?.stop(558)
         }
@@ -6201,7 +6244,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(124), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 406128, beta: s.p + 406608, runningMean: s.p + 407088, runningVar: s.p + 407568,
-                eps: 1e-05, activation: .silu, output: s.tensor(359), scratch: s.f + 687776, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(359), scratch: s.f + 691616, pool: pool)
             s.profiler?.stop(559)
         }
         // features.4.3.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -6211,9 +6254,11 @@ public final class EfficientNetB1Training: TrainableModel {
                 pixels: 225, channels: 480, output: s.tensor(358), pool: pool)
             s.profiler?.stop(560)
         }
-        // features.4.3.block.3 conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 80]
+        // features.4.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 80]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(356), input: s.tensor(358), weights: s.p + 427760,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(356), preActivation: s.tensor(130),
+            gamma: s.p + 466160, beta: s.p + 466240, savedMean: s.f + 701216, savedInvStd: s.f + 701296,
+            activation: .identity, reductions: s.f + 616320, input: s.tensor(358), weights: s.p + 427760,
             pixels: 225 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(357), gradWeights: s.g + 427760,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(561)
@@ -6229,15 +6274,15 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.4.3.block.1 backward through silu and BatchNorm (in place) on [n, 15, 15, 480]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(360), input: s.tensor(124),
-            pixels: 225 &* s.n, channels: 480, gamma: s.p + 406128, beta: s.p + 406608, savedMean: s.f + 687776,
-            savedInvStd: s.f + 688256, activation: .silu, gradInput: s.tensor(360), gradGamma: s.g + 406128,
+            pixels: 225 &* s.n, channels: 480, gamma: s.p + 406128, beta: s.p + 406608, savedMean: s.f + 691616,
+            savedInvStd: s.f + 692096, activation: .silu, gradInput: s.tensor(360), gradGamma: s.g + 406128,
             gradBeta: s.g + 406608, pool: pool)
         s.profiler?.stop(563)
         // features.4.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(122), pixels: 225 &* s.n, channels: 480,
-                gamma: s.p + 399888, beta: s.p + 400368, savedMean: s.f + 686816, savedInvStd: s.f + 687296,
+                gamma: s.p + 399888, beta: s.p + 400368, savedMean: s.f + 690656, savedInvStd: s.f + 691136,
                 activation: .silu, output: s.tensor(362), pool: pool)
             s.profiler?.stop(564)
         }
@@ -6246,33 +6291,34 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(122), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 399888, beta: s.p + 400368, runningMean: s.p + 400848, runningVar: s.p + 401328,
-                eps: 1e-05, activation: .silu, output: s.tensor(362), scratch: s.f + 686816, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(362), scratch: s.f + 690656, pool: pool)
             s.profiler?.stop(565)
         }
         // features.4.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 693056, count: 4320)
+        TrainingKernels.zero(s.f + 696896, count: 4320)
         s.profiler?.stop(566)
         // features.4.3.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 480]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(360), input: s.tensor(362), batch: s.n, height: 15,
             width: 15, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15,
-            weights: s.f + 688736, gradInput: s.tensor(361), gradWeights: s.f + 693056, pool: pool)
+            weights: s.f + 692576, gradInput: s.tensor(361), gradWeights: s.f + 696896, pool: pool)
         s.profiler?.stop(567)
         // features.4.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 693056, channels: 480, kernel: 3, into: s.g + 401808)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 696896, channels: 480, kernel: 3, into: s.g + 401808)
         s.profiler?.stop(568)
-        // features.4.3.block.0 backward through silu and BatchNorm (in place) on [n, 15, 15, 480]
+        // features.4.3.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 480]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(361), input: s.tensor(122),
-            pixels: 225 &* s.n, channels: 480, gamma: s.p + 399888, beta: s.p + 400368, savedMean: s.f + 686816,
-            savedInvStd: s.f + 687296, activation: .silu, gradInput: s.tensor(361), gradGamma: s.g + 399888,
-            gradBeta: s.g + 400368, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(361), input: s.tensor(122), pixels: 225 &* s.n,
+            channels: 480, gamma: s.p + 399888, beta: s.p + 400368, savedMean: s.f + 690656, savedInvStd: s.f + 691136,
+            activation: .silu, gradGamma: s.g + 399888, gradBeta: s.g + 400368, reductions: s.f + 616320, pool: pool)
         s.profiler?.stop(569)
-        // features.4.3.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 80] <- [n, 15, 15, 480]
+        // features.4.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 80] <- [n, 15, 15, 480]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(361), input: s.tensor(120), weights: s.p + 361488,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(361), preActivation: s.tensor(122),
+            gamma: s.p + 399888, beta: s.p + 400368, savedMean: s.f + 690656, savedInvStd: s.f + 691136,
+            activation: .silu, reductions: s.f + 616320, input: s.tensor(120), weights: s.p + 361488,
             pixels: 225 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(363), gradWeights: s.g + 361488,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(570)
@@ -6290,18 +6336,18 @@ public final class EfficientNetB1Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.tensor(121) : nil, batch: s.n,
             perImage: 18000, gradBranch: s.tensor(364), pool: pool)
         s.profiler?.stop(572)
-        // features.4.2.block.3 backward through identity and BatchNorm (in place) on [n, 15, 15, 80]
+        // features.4.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 80]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(364), input: s.tensor(118),
-            pixels: 225 &* s.n, channels: 80, gamma: s.p + 361168, beta: s.p + 361248, savedMean: s.f + 686656,
-            savedInvStd: s.f + 686736, activation: .identity, gradInput: s.tensor(364), gradGamma: s.g + 361168,
-            gradBeta: s.g + 361248, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(364), input: s.tensor(118), pixels: 225 &* s.n,
+            channels: 80, gamma: s.p + 361168, beta: s.p + 361248, savedMean: s.f + 690496, savedInvStd: s.f + 690576,
+            activation: .identity, gradGamma: s.g + 361168, gradBeta: s.g + 361248, reductions: s.f + 616320,
+            pool: pool)
         s.profiler?.stop(573)
         // features.4.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(112), pixels: 225 &* s.n, channels: 480,
-                gamma: s.p + 301136, beta: s.p + 301616, savedMean: s.f + 677056, savedInvStd: s.f + 677536,
+                gamma: s.p + 301136, beta: s.p + 301616, savedMean: s.f + 680896, savedInvStd: s.f + 681376,
                 activation: .silu, output: s.tensor(367), pool: pool)
             s.profiler?.stop(574)
         }
@@ -6310,7 +6356,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(112), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 301136, beta: s.p + 301616, runningMean: s.p + 302096, runningVar: s.p + 302576,
-                eps: 1e-05, activation: .silu, output: s.tensor(367), scratch: s.f + 677056, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(367), scratch: s.f + 680896, pool: pool)
             s.profiler?.stop(575)
         }
         // features.4.2.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -6320,9 +6366,11 @@ public final class EfficientNetB1Training: TrainableModel {
                 pixels: 225, channels: 480, output: s.tensor(366), pool: pool)
             s.profiler?.stop(576)
         }
-        // features.4.2.block.3 conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 80]
+        // features.4.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 80]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(364), input: s.tensor(366), weights: s.p + 322768,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(364), preActivation: s.tensor(118),
+            gamma: s.p + 361168, beta: s.p + 361248, savedMean: s.f + 690496, savedInvStd: s.f + 690576,
+            activation: .identity, reductions: s.f + 616320, input: s.tensor(366), weights: s.p + 322768,
             pixels: 225 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(365), gradWeights: s.g + 322768,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(577)
@@ -6338,15 +6386,15 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.4.2.block.1 backward through silu and BatchNorm (in place) on [n, 15, 15, 480]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(368), input: s.tensor(112),
-            pixels: 225 &* s.n, channels: 480, gamma: s.p + 301136, beta: s.p + 301616, savedMean: s.f + 677056,
-            savedInvStd: s.f + 677536, activation: .silu, gradInput: s.tensor(368), gradGamma: s.g + 301136,
+            pixels: 225 &* s.n, channels: 480, gamma: s.p + 301136, beta: s.p + 301616, savedMean: s.f + 680896,
+            savedInvStd: s.f + 681376, activation: .silu, gradInput: s.tensor(368), gradGamma: s.g + 301136,
             gradBeta: s.g + 301616, pool: pool)
         s.profiler?.stop(579)
         // features.4.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(110), pixels: 225 &* s.n, channels: 480,
-                gamma: s.p + 294896, beta: s.p + 295376, savedMean: s.f + 676096, savedInvStd: s.f + 676576,
+                gamma: s.p + 294896, beta: s.p + 295376, savedMean: s.f + 679936, savedInvStd: s.f + 680416,
                 activation: .silu, output: s.tensor(370), pool: pool)
             s.profiler?.stop(580)
         }
@@ -6355,33 +6403,34 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(110), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 294896, beta: s.p + 295376, runningMean: s.p + 295856, runningVar: s.p + 296336,
-                eps: 1e-05, activation: .silu, output: s.tensor(370), scratch: s.f + 676096, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(370), scratch: s.f + 679936, pool: pool)
             s.profiler?.stop(581)
         }
         // features.4.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 682336, count: 4320)
+        TrainingKernels.zero(s.f + 686176, count: 4320)
         s.profiler?.stop(582)
         // features.4.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 480]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(368), input: s.tensor(370), batch: s.n, height: 15,
             width: 15, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15,
-            weights: s.f + 678016, gradInput: s.tensor(369), gradWeights: s.f + 682336, pool: pool)
+            weights: s.f + 681856, gradInput: s.tensor(369), gradWeights: s.f + 686176, pool: pool)
         s.profiler?.stop(583)
         // features.4.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 682336, channels: 480, kernel: 3, into: s.g + 296816)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 686176, channels: 480, kernel: 3, into: s.g + 296816)
         s.profiler?.stop(584)
-        // features.4.2.block.0 backward through silu and BatchNorm (in place) on [n, 15, 15, 480]
+        // features.4.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 480]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(369), input: s.tensor(110),
-            pixels: 225 &* s.n, channels: 480, gamma: s.p + 294896, beta: s.p + 295376, savedMean: s.f + 676096,
-            savedInvStd: s.f + 676576, activation: .silu, gradInput: s.tensor(369), gradGamma: s.g + 294896,
-            gradBeta: s.g + 295376, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(369), input: s.tensor(110), pixels: 225 &* s.n,
+            channels: 480, gamma: s.p + 294896, beta: s.p + 295376, savedMean: s.f + 679936, savedInvStd: s.f + 680416,
+            activation: .silu, gradGamma: s.g + 294896, gradBeta: s.g + 295376, reductions: s.f + 616320, pool: pool)
         s.profiler?.stop(585)
-        // features.4.2.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 80] <- [n, 15, 15, 480]
+        // features.4.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 80] <- [n, 15, 15, 480]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(369), input: s.tensor(108), weights: s.p + 256496,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(369), preActivation: s.tensor(110),
+            gamma: s.p + 294896, beta: s.p + 295376, savedMean: s.f + 679936, savedInvStd: s.f + 680416,
+            activation: .silu, reductions: s.f + 616320, input: s.tensor(108), weights: s.p + 256496,
             pixels: 225 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(371), gradWeights: s.g + 256496,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(586)
@@ -6399,18 +6448,18 @@ public final class EfficientNetB1Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.tensor(109) : nil, batch: s.n,
             perImage: 18000, gradBranch: s.tensor(372), pool: pool)
         s.profiler?.stop(588)
-        // features.4.1.block.3 backward through identity and BatchNorm (in place) on [n, 15, 15, 80]
+        // features.4.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 80]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(372), input: s.tensor(106),
-            pixels: 225 &* s.n, channels: 80, gamma: s.p + 256176, beta: s.p + 256256, savedMean: s.f + 675936,
-            savedInvStd: s.f + 676016, activation: .identity, gradInput: s.tensor(372), gradGamma: s.g + 256176,
-            gradBeta: s.g + 256256, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(372), input: s.tensor(106), pixels: 225 &* s.n,
+            channels: 80, gamma: s.p + 256176, beta: s.p + 256256, savedMean: s.f + 679776, savedInvStd: s.f + 679856,
+            activation: .identity, gradGamma: s.g + 256176, gradBeta: s.g + 256256, reductions: s.f + 616320,
+            pool: pool)
         s.profiler?.stop(589)
         // features.4.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(100), pixels: 225 &* s.n, channels: 480,
-                gamma: s.p + 196144, beta: s.p + 196624, savedMean: s.f + 666336, savedInvStd: s.f + 666816,
+                gamma: s.p + 196144, beta: s.p + 196624, savedMean: s.f + 670176, savedInvStd: s.f + 670656,
                 activation: .silu, output: s.tensor(375), pool: pool)
             s.profiler?.stop(590)
         }
@@ -6419,7 +6468,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(100), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 196144, beta: s.p + 196624, runningMean: s.p + 197104, runningVar: s.p + 197584,
-                eps: 1e-05, activation: .silu, output: s.tensor(375), scratch: s.f + 666336, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(375), scratch: s.f + 670176, pool: pool)
             s.profiler?.stop(591)
         }
         // features.4.1.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -6429,9 +6478,11 @@ public final class EfficientNetB1Training: TrainableModel {
                 pixels: 225, channels: 480, output: s.tensor(374), pool: pool)
             s.profiler?.stop(592)
         }
-        // features.4.1.block.3 conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 80]
+        // features.4.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 80]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(372), input: s.tensor(374), weights: s.p + 217776,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(372), preActivation: s.tensor(106),
+            gamma: s.p + 256176, beta: s.p + 256256, savedMean: s.f + 679776, savedInvStd: s.f + 679856,
+            activation: .identity, reductions: s.f + 616320, input: s.tensor(374), weights: s.p + 217776,
             pixels: 225 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(373), gradWeights: s.g + 217776,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(593)
@@ -6447,15 +6498,15 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.4.1.block.1 backward through silu and BatchNorm (in place) on [n, 15, 15, 480]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(376), input: s.tensor(100),
-            pixels: 225 &* s.n, channels: 480, gamma: s.p + 196144, beta: s.p + 196624, savedMean: s.f + 666336,
-            savedInvStd: s.f + 666816, activation: .silu, gradInput: s.tensor(376), gradGamma: s.g + 196144,
+            pixels: 225 &* s.n, channels: 480, gamma: s.p + 196144, beta: s.p + 196624, savedMean: s.f + 670176,
+            savedInvStd: s.f + 670656, activation: .silu, gradInput: s.tensor(376), gradGamma: s.g + 196144,
             gradBeta: s.g + 196624, pool: pool)
         s.profiler?.stop(595)
         // features.4.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(98), pixels: 225 &* s.n, channels: 480, gamma: s.p + 189904,
-                beta: s.p + 190384, savedMean: s.f + 665376, savedInvStd: s.f + 665856, activation: .silu,
+                beta: s.p + 190384, savedMean: s.f + 669216, savedInvStd: s.f + 669696, activation: .silu,
                 output: s.tensor(378), pool: pool)
             s.profiler?.stop(596)
         }
@@ -6464,32 +6515,34 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(98), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 189904, beta: s.p + 190384, runningMean: s.p + 190864, runningVar: s.p + 191344,
-                eps: 1e-05, activation: .silu, output: s.tensor(378), scratch: s.f + 665376, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(378), scratch: s.f + 669216, pool: pool)
             s.profiler?.stop(597)
         }
         // features.4.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 671616, count: 4320)
+        TrainingKernels.zero(s.f + 675456, count: 4320)
         s.profiler?.stop(598)
         // features.4.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 480]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(376), input: s.tensor(378), batch: s.n, height: 15,
             width: 15, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15,
-            weights: s.f + 667296, gradInput: s.tensor(377), gradWeights: s.f + 671616, pool: pool)
+            weights: s.f + 671136, gradInput: s.tensor(377), gradWeights: s.f + 675456, pool: pool)
         s.profiler?.stop(599)
         // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 671616, channels: 480, kernel: 3, into: s.g + 191824)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 675456, channels: 480, kernel: 3, into: s.g + 191824)
         s.profiler?.stop(600)
-        // features.4.1.block.0 backward through silu and BatchNorm (in place) on [n, 15, 15, 480]
+        // features.4.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 480]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(377), input: s.tensor(98), pixels: 225 &* s.n,
-            channels: 480, gamma: s.p + 189904, beta: s.p + 190384, savedMean: s.f + 665376, savedInvStd: s.f + 665856,
-            activation: .silu, gradInput: s.tensor(377), gradGamma: s.g + 189904, gradBeta: s.g + 190384, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(377), input: s.tensor(98), pixels: 225 &* s.n,
+            channels: 480, gamma: s.p + 189904, beta: s.p + 190384, savedMean: s.f + 669216, savedInvStd: s.f + 669696,
+            activation: .silu, gradGamma: s.g + 189904, gradBeta: s.g + 190384, reductions: s.f + 616320, pool: pool)
         s.profiler?.stop(601)
-        // features.4.1.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 80] <- [n, 15, 15, 480]
+        // features.4.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 80] <- [n, 15, 15, 480]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(377), input: s.tensor(97), weights: s.p + 151504,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(377), preActivation: s.tensor(98),
+            gamma: s.p + 189904, beta: s.p + 190384, savedMean: s.f + 669216, savedInvStd: s.f + 669696,
+            activation: .silu, reductions: s.f + 616320, input: s.tensor(97), weights: s.p + 151504,
             pixels: 225 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(379), gradWeights: s.g + 151504,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(602)
@@ -6501,18 +6554,18 @@ public final class EfficientNetB1Training: TrainableModel {
 
     /// features.4.0 backward: MBConv6 k3 s2: 30x30x40 -> 15x15x80, SE 240 -> 10 -> 240
     private func features_4_0_backward(_ s: TrainingStepContext) {
-        // features.4.0.block.3 backward through identity and BatchNorm (in place) on [n, 15, 15, 80]
+        // features.4.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 80]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(379), input: s.tensor(96), pixels: 225 &* s.n,
-            channels: 80, gamma: s.p + 151184, beta: s.p + 151264, savedMean: s.f + 665216, savedInvStd: s.f + 665296,
-            activation: .identity, gradInput: s.tensor(379), gradGamma: s.g + 151184, gradBeta: s.g + 151264,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(379), input: s.tensor(96), pixels: 225 &* s.n,
+            channels: 80, gamma: s.p + 151184, beta: s.p + 151264, savedMean: s.f + 669056, savedInvStd: s.f + 669136,
+            activation: .identity, gradGamma: s.g + 151184, gradBeta: s.g + 151264, reductions: s.f + 616320,
             pool: pool)
         s.profiler?.stop(604)
         // features.4.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(90), pixels: 225 &* s.n, channels: 240, gamma: s.p + 125968,
-                beta: s.p + 126208, savedMean: s.f + 660416, savedInvStd: s.f + 660656, activation: .silu,
+                beta: s.p + 126208, savedMean: s.f + 664256, savedInvStd: s.f + 664496, activation: .silu,
                 output: s.tensor(382), pool: pool)
             s.profiler?.stop(605)
         }
@@ -6521,7 +6574,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(90), pixels: 225 &* s.n, channels: 240,
                 gamma: s.p + 125968, beta: s.p + 126208, runningMean: s.p + 126448, runningVar: s.p + 126688,
-                eps: 1e-05, activation: .silu, output: s.tensor(382), scratch: s.f + 660416, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(382), scratch: s.f + 664256, pool: pool)
             s.profiler?.stop(606)
         }
         // features.4.0.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -6531,9 +6584,11 @@ public final class EfficientNetB1Training: TrainableModel {
                 channels: 240, output: s.tensor(381), pool: pool)
             s.profiler?.stop(607)
         }
-        // features.4.0.block.3 conv 1x1 backward: input and weight gradients, [n, 15, 15, 240] <- [n, 15, 15, 80]
+        // features.4.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 240] <- [n, 15, 15, 80]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(379), input: s.tensor(381), weights: s.p + 131984,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(379), preActivation: s.tensor(96),
+            gamma: s.p + 151184, beta: s.p + 151264, savedMean: s.f + 669056, savedInvStd: s.f + 669136,
+            activation: .identity, reductions: s.f + 616320, input: s.tensor(381), weights: s.p + 131984,
             pixels: 225 &* s.n, inChannels: 240, outChannels: 80, gradInput: s.tensor(380), gradWeights: s.g + 131984,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(608)
@@ -6549,14 +6604,14 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.4.0.block.1 backward through silu and BatchNorm (in place) on [n, 15, 15, 240]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(383), input: s.tensor(90), pixels: 225 &* s.n,
-            channels: 240, gamma: s.p + 125968, beta: s.p + 126208, savedMean: s.f + 660416, savedInvStd: s.f + 660656,
+            channels: 240, gamma: s.p + 125968, beta: s.p + 126208, savedMean: s.f + 664256, savedInvStd: s.f + 664496,
             activation: .silu, gradInput: s.tensor(383), gradGamma: s.g + 125968, gradBeta: s.g + 126208, pool: pool)
         s.profiler?.stop(610)
         // features.4.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(88), pixels: 900 &* s.n, channels: 240, gamma: s.p + 122848,
-                beta: s.p + 123088, savedMean: s.f + 659936, savedInvStd: s.f + 660176, activation: .silu,
+                beta: s.p + 123088, savedMean: s.f + 663776, savedInvStd: s.f + 664016, activation: .silu,
                 output: s.tensor(385), pool: pool)
             s.profiler?.stop(611)
         }
@@ -6565,32 +6620,34 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 122848, beta: s.p + 123088, runningMean: s.p + 123328, runningVar: s.p + 123568,
-                eps: 1e-05, activation: .silu, output: s.tensor(385), scratch: s.f + 659936, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(385), scratch: s.f + 663776, pool: pool)
             s.profiler?.stop(612)
         }
         // features.4.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 663056, count: 2160)
+        TrainingKernels.zero(s.f + 666896, count: 2160)
         s.profiler?.stop(613)
         // features.4.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 15, 15, 240]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(383), input: s.tensor(385), batch: s.n, height: 30,
             width: 30, channels: 240, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15,
-            weights: s.f + 660896, gradInput: s.tensor(384), gradWeights: s.f + 663056, pool: pool)
+            weights: s.f + 664736, gradInput: s.tensor(384), gradWeights: s.f + 666896, pool: pool)
         s.profiler?.stop(614)
         // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 663056, channels: 240, kernel: 3, into: s.g + 123808)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 666896, channels: 240, kernel: 3, into: s.g + 123808)
         s.profiler?.stop(615)
-        // features.4.0.block.0 backward through silu and BatchNorm (in place) on [n, 30, 30, 240]
+        // features.4.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 30, 30, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(384), input: s.tensor(88), pixels: 900 &* s.n,
-            channels: 240, gamma: s.p + 122848, beta: s.p + 123088, savedMean: s.f + 659936, savedInvStd: s.f + 660176,
-            activation: .silu, gradInput: s.tensor(384), gradGamma: s.g + 122848, gradBeta: s.g + 123088, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(384), input: s.tensor(88), pixels: 900 &* s.n,
+            channels: 240, gamma: s.p + 122848, beta: s.p + 123088, savedMean: s.f + 663776, savedInvStd: s.f + 664016,
+            activation: .silu, gradGamma: s.g + 122848, gradBeta: s.g + 123088, reductions: s.f + 616320, pool: pool)
         s.profiler?.stop(616)
-        // features.4.0.block.0 conv 1x1 backward: input and weight gradients, [n, 30, 30, 40] <- [n, 30, 30, 240]
+        // features.4.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 30, 30, 40] <- [n, 30, 30, 240]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(384), input: s.tensor(86), weights: s.p + 113248,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(384), preActivation: s.tensor(88),
+            gamma: s.p + 122848, beta: s.p + 123088, savedMean: s.f + 663776, savedInvStd: s.f + 664016,
+            activation: .silu, reductions: s.f + 616320, input: s.tensor(86), weights: s.p + 113248,
             pixels: 900 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(386), gradWeights: s.g + 113248,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(617)
@@ -6604,18 +6661,18 @@ public final class EfficientNetB1Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.tensor(87) : nil, batch: s.n,
             perImage: 36000, gradBranch: s.tensor(387), pool: pool)
         s.profiler?.stop(618)
-        // features.3.2.block.3 backward through identity and BatchNorm (in place) on [n, 30, 30, 40]
+        // features.3.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 30, 30, 40]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(387), input: s.tensor(84), pixels: 900 &* s.n,
-            channels: 40, gamma: s.p + 113056, beta: s.p + 113104, savedMean: s.f + 659856, savedInvStd: s.f + 659896,
-            activation: .identity, gradInput: s.tensor(387), gradGamma: s.g + 113056, gradBeta: s.g + 113104,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(387), input: s.tensor(84), pixels: 900 &* s.n,
+            channels: 40, gamma: s.p + 113056, beta: s.p + 113104, savedMean: s.f + 663696, savedInvStd: s.f + 663736,
+            activation: .identity, gradGamma: s.g + 113056, gradBeta: s.g + 113104, reductions: s.f + 616320,
             pool: pool)
         s.profiler?.stop(619)
         // features.3.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(78), pixels: 900 &* s.n, channels: 240, gamma: s.p + 97440,
-                beta: s.p + 97680, savedMean: s.f + 647376, savedInvStd: s.f + 647616, activation: .silu,
+                beta: s.p + 97680, savedMean: s.f + 651216, savedInvStd: s.f + 651456, activation: .silu,
                 output: s.tensor(390), pool: pool)
             s.profiler?.stop(620)
         }
@@ -6624,7 +6681,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(78), pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 97440, beta: s.p + 97680, runningMean: s.p + 97920, runningVar: s.p + 98160, eps: 1e-05,
-                activation: .silu, output: s.tensor(390), scratch: s.f + 647376, pool: pool)
+                activation: .silu, output: s.tensor(390), scratch: s.f + 651216, pool: pool)
             s.profiler?.stop(621)
         }
         // features.3.2.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -6634,9 +6691,11 @@ public final class EfficientNetB1Training: TrainableModel {
                 channels: 240, output: s.tensor(389), pool: pool)
             s.profiler?.stop(622)
         }
-        // features.3.2.block.3 conv 1x1 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 30, 30, 40]
+        // features.3.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 30, 30, 40]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(387), input: s.tensor(389), weights: s.p + 103456,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(387), preActivation: s.tensor(84),
+            gamma: s.p + 113056, beta: s.p + 113104, savedMean: s.f + 663696, savedInvStd: s.f + 663736,
+            activation: .identity, reductions: s.f + 616320, input: s.tensor(389), weights: s.p + 103456,
             pixels: 900 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(388), gradWeights: s.g + 103456,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(623)
@@ -6652,14 +6711,14 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.3.2.block.1 backward through silu and BatchNorm (in place) on [n, 30, 30, 240]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(391), input: s.tensor(78), pixels: 900 &* s.n,
-            channels: 240, gamma: s.p + 97440, beta: s.p + 97680, savedMean: s.f + 647376, savedInvStd: s.f + 647616,
+            channels: 240, gamma: s.p + 97440, beta: s.p + 97680, savedMean: s.f + 651216, savedInvStd: s.f + 651456,
             activation: .silu, gradInput: s.tensor(391), gradGamma: s.g + 97440, gradBeta: s.g + 97680, pool: pool)
         s.profiler?.stop(625)
         // features.3.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(76), pixels: 900 &* s.n, channels: 240, gamma: s.p + 90480,
-                beta: s.p + 90720, savedMean: s.f + 646896, savedInvStd: s.f + 647136, activation: .silu,
+                beta: s.p + 90720, savedMean: s.f + 650736, savedInvStd: s.f + 650976, activation: .silu,
                 output: s.tensor(393), pool: pool)
             s.profiler?.stop(626)
         }
@@ -6668,34 +6727,36 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(76), pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 90480, beta: s.p + 90720, runningMean: s.p + 90960, runningVar: s.p + 91200, eps: 1e-05,
-                activation: .silu, output: s.tensor(393), scratch: s.f + 646896, pool: pool)
+                activation: .silu, output: s.tensor(393), scratch: s.f + 650736, pool: pool)
             s.profiler?.stop(627)
         }
         // features.3.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 653856, count: 6000)
+        TrainingKernels.zero(s.f + 657696, count: 6000)
         s.profiler?.stop(628)
         // features.3.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 30, 30, 240]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(391), input: s.tensor(393), batch: s.n, height: 30,
             width: 30, channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 30, outWidth: 30,
-            weights: s.f + 647856, gradInput: s.tensor(392), gradWeights: s.f + 653856, pool: pool)
+            weights: s.f + 651696, gradInput: s.tensor(392), gradWeights: s.f + 657696, pool: pool)
         s.profiler?.stop(629)
         // features.3.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 653856, channels: 240, kernel: 5, into: s.g + 91440)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 657696, channels: 240, kernel: 5, into: s.g + 91440)
         s.profiler?.stop(630)
-        // features.3.2.block.0 backward through silu and BatchNorm (in place) on [n, 30, 30, 240]
+        // features.3.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 30, 30, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(392), input: s.tensor(76), pixels: 900 &* s.n,
-            channels: 240, gamma: s.p + 90480, beta: s.p + 90720, savedMean: s.f + 646896, savedInvStd: s.f + 647136,
-            activation: .silu, gradInput: s.tensor(392), gradGamma: s.g + 90480, gradBeta: s.g + 90720, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(392), input: s.tensor(76), pixels: 900 &* s.n,
+            channels: 240, gamma: s.p + 90480, beta: s.p + 90720, savedMean: s.f + 650736, savedInvStd: s.f + 650976,
+            activation: .silu, gradGamma: s.g + 90480, gradBeta: s.g + 90720, reductions: s.f + 616320, pool: pool)
         s.profiler?.stop(631)
-        // features.3.2.block.0 conv 1x1 backward: input and weight gradients, [n, 30, 30, 40] <- [n, 30, 30, 240]
+        // features.3.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 30, 30, 40] <- [n, 30, 30, 240]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(392), input: s.tensor(74), weights: s.p + 80880,
-            pixels: 900 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(394), gradWeights: s.g + 80880,
-            workspace: s.ws, pool: pool)
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(392), preActivation: s.tensor(76),
+            gamma: s.p + 90480, beta: s.p + 90720, savedMean: s.f + 650736, savedInvStd: s.f + 650976,
+            activation: .silu, reductions: s.f + 616320, input: s.tensor(74), weights: s.p + 80880, pixels: 900 &* s.n,
+            inChannels: 40, outChannels: 240, gradInput: s.tensor(394), gradWeights: s.g + 80880, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(632)
         // features.3.2 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -6711,18 +6772,18 @@ public final class EfficientNetB1Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.tensor(75) : nil, batch: s.n,
             perImage: 36000, gradBranch: s.tensor(395), pool: pool)
         s.profiler?.stop(634)
-        // features.3.1.block.3 backward through identity and BatchNorm (in place) on [n, 30, 30, 40]
+        // features.3.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 30, 30, 40]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(395), input: s.tensor(72), pixels: 900 &* s.n,
-            channels: 40, gamma: s.p + 80688, beta: s.p + 80736, savedMean: s.f + 646816, savedInvStd: s.f + 646856,
-            activation: .identity, gradInput: s.tensor(395), gradGamma: s.g + 80688, gradBeta: s.g + 80736,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(395), input: s.tensor(72), pixels: 900 &* s.n,
+            channels: 40, gamma: s.p + 80688, beta: s.p + 80736, savedMean: s.f + 650656, savedInvStd: s.f + 650696,
+            activation: .identity, gradGamma: s.g + 80688, gradBeta: s.g + 80736, reductions: s.f + 616320,
             pool: pool)
         s.profiler?.stop(635)
         // features.3.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(66), pixels: 900 &* s.n, channels: 240, gamma: s.p + 65072,
-                beta: s.p + 65312, savedMean: s.f + 634336, savedInvStd: s.f + 634576, activation: .silu,
+                beta: s.p + 65312, savedMean: s.f + 638176, savedInvStd: s.f + 638416, activation: .silu,
                 output: s.tensor(398), pool: pool)
             s.profiler?.stop(636)
         }
@@ -6731,7 +6792,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(66), pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 65072, beta: s.p + 65312, runningMean: s.p + 65552, runningVar: s.p + 65792, eps: 1e-05,
-                activation: .silu, output: s.tensor(398), scratch: s.f + 634336, pool: pool)
+                activation: .silu, output: s.tensor(398), scratch: s.f + 638176, pool: pool)
             s.profiler?.stop(637)
         }
         // features.3.1.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -6741,9 +6802,11 @@ public final class EfficientNetB1Training: TrainableModel {
                 channels: 240, output: s.tensor(397), pool: pool)
             s.profiler?.stop(638)
         }
-        // features.3.1.block.3 conv 1x1 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 30, 30, 40]
+        // features.3.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 30, 30, 40]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(395), input: s.tensor(397), weights: s.p + 71088,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(395), preActivation: s.tensor(72),
+            gamma: s.p + 80688, beta: s.p + 80736, savedMean: s.f + 650656, savedInvStd: s.f + 650696,
+            activation: .identity, reductions: s.f + 616320, input: s.tensor(397), weights: s.p + 71088,
             pixels: 900 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(396), gradWeights: s.g + 71088,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(639)
@@ -6758,14 +6821,14 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.3.1.block.1 backward through silu and BatchNorm (in place) on [n, 30, 30, 240]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(399), input: s.tensor(66), pixels: 900 &* s.n,
-            channels: 240, gamma: s.p + 65072, beta: s.p + 65312, savedMean: s.f + 634336, savedInvStd: s.f + 634576,
+            channels: 240, gamma: s.p + 65072, beta: s.p + 65312, savedMean: s.f + 638176, savedInvStd: s.f + 638416,
             activation: .silu, gradInput: s.tensor(399), gradGamma: s.g + 65072, gradBeta: s.g + 65312, pool: pool)
         s.profiler?.stop(641)
         // features.3.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(64), pixels: 900 &* s.n, channels: 240, gamma: s.p + 58112,
-                beta: s.p + 58352, savedMean: s.f + 633856, savedInvStd: s.f + 634096, activation: .silu,
+                beta: s.p + 58352, savedMean: s.f + 637696, savedInvStd: s.f + 637936, activation: .silu,
                 output: s.tensor(401), pool: pool)
             s.profiler?.stop(642)
         }
@@ -6774,34 +6837,36 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 58112, beta: s.p + 58352, runningMean: s.p + 58592, runningVar: s.p + 58832, eps: 1e-05,
-                activation: .silu, output: s.tensor(401), scratch: s.f + 633856, pool: pool)
+                activation: .silu, output: s.tensor(401), scratch: s.f + 637696, pool: pool)
             s.profiler?.stop(643)
         }
         // features.3.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 640816, count: 6000)
+        TrainingKernels.zero(s.f + 644656, count: 6000)
         s.profiler?.stop(644)
         // features.3.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 30, 30, 240]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(399), input: s.tensor(401), batch: s.n, height: 30,
             width: 30, channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 30, outWidth: 30,
-            weights: s.f + 634816, gradInput: s.tensor(400), gradWeights: s.f + 640816, pool: pool)
+            weights: s.f + 638656, gradInput: s.tensor(400), gradWeights: s.f + 644656, pool: pool)
         s.profiler?.stop(645)
         // features.3.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 640816, channels: 240, kernel: 5, into: s.g + 59072)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 644656, channels: 240, kernel: 5, into: s.g + 59072)
         s.profiler?.stop(646)
-        // features.3.1.block.0 backward through silu and BatchNorm (in place) on [n, 30, 30, 240]
+        // features.3.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 30, 30, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(400), input: s.tensor(64), pixels: 900 &* s.n,
-            channels: 240, gamma: s.p + 58112, beta: s.p + 58352, savedMean: s.f + 633856, savedInvStd: s.f + 634096,
-            activation: .silu, gradInput: s.tensor(400), gradGamma: s.g + 58112, gradBeta: s.g + 58352, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(400), input: s.tensor(64), pixels: 900 &* s.n,
+            channels: 240, gamma: s.p + 58112, beta: s.p + 58352, savedMean: s.f + 637696, savedInvStd: s.f + 637936,
+            activation: .silu, gradGamma: s.g + 58112, gradBeta: s.g + 58352, reductions: s.f + 616320, pool: pool)
         s.profiler?.stop(647)
-        // features.3.1.block.0 conv 1x1 backward: input and weight gradients, [n, 30, 30, 40] <- [n, 30, 30, 240]
+        // features.3.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 30, 30, 40] <- [n, 30, 30, 240]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(400), input: s.tensor(63), weights: s.p + 48512,
-            pixels: 900 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(402), gradWeights: s.g + 48512,
-            workspace: s.ws, pool: pool)
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(400), preActivation: s.tensor(64),
+            gamma: s.p + 58112, beta: s.p + 58352, savedMean: s.f + 637696, savedInvStd: s.f + 637936,
+            activation: .silu, reductions: s.f + 616320, input: s.tensor(63), weights: s.p + 48512, pixels: 900 &* s.n,
+            inChannels: 40, outChannels: 240, gradInput: s.tensor(402), gradWeights: s.g + 48512, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(648)
         // features.3.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -6811,18 +6876,18 @@ public final class EfficientNetB1Training: TrainableModel {
 
     /// features.3.0 backward: MBConv6 k5 s2: 60x60x24 -> 30x30x40, SE 144 -> 6 -> 144
     private func features_3_0_backward(_ s: TrainingStepContext) {
-        // features.3.0.block.3 backward through identity and BatchNorm (in place) on [n, 30, 30, 40]
+        // features.3.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 30, 30, 40]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(402), input: s.tensor(62), pixels: 900 &* s.n,
-            channels: 40, gamma: s.p + 48320, beta: s.p + 48368, savedMean: s.f + 633776, savedInvStd: s.f + 633816,
-            activation: .identity, gradInput: s.tensor(402), gradGamma: s.g + 48320, gradBeta: s.g + 48368,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(402), input: s.tensor(62), pixels: 900 &* s.n,
+            channels: 40, gamma: s.p + 48320, beta: s.p + 48368, savedMean: s.f + 637616, savedInvStd: s.f + 637656,
+            activation: .identity, gradGamma: s.g + 48320, gradBeta: s.g + 48368, reductions: s.f + 616320,
             pool: pool)
         s.profiler?.stop(650)
         // features.3.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(56), pixels: 900 &* s.n, channels: 144, gamma: s.p + 40096,
-                beta: s.p + 40240, savedMean: s.f + 626288, savedInvStd: s.f + 626432, activation: .silu,
+                beta: s.p + 40240, savedMean: s.f + 630128, savedInvStd: s.f + 630272, activation: .silu,
                 output: s.tensor(405), pool: pool)
             s.profiler?.stop(651)
         }
@@ -6831,7 +6896,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(56), pixels: 900 &* s.n, channels: 144,
                 gamma: s.p + 40096, beta: s.p + 40240, runningMean: s.p + 40384, runningVar: s.p + 40528, eps: 1e-05,
-                activation: .silu, output: s.tensor(405), scratch: s.f + 626288, pool: pool)
+                activation: .silu, output: s.tensor(405), scratch: s.f + 630128, pool: pool)
             s.profiler?.stop(652)
         }
         // features.3.0.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -6841,9 +6906,11 @@ public final class EfficientNetB1Training: TrainableModel {
                 channels: 144, output: s.tensor(404), pool: pool)
             s.profiler?.stop(653)
         }
-        // features.3.0.block.3 conv 1x1 backward: input and weight gradients, [n, 30, 30, 144] <- [n, 30, 30, 40]
+        // features.3.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 30, 30, 144] <- [n, 30, 30, 40]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(402), input: s.tensor(404), weights: s.p + 42560,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(402), preActivation: s.tensor(62),
+            gamma: s.p + 48320, beta: s.p + 48368, savedMean: s.f + 637616, savedInvStd: s.f + 637656,
+            activation: .identity, reductions: s.f + 616320, input: s.tensor(404), weights: s.p + 42560,
             pixels: 900 &* s.n, inChannels: 144, outChannels: 40, gradInput: s.tensor(403), gradWeights: s.g + 42560,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(654)
@@ -6858,14 +6925,14 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.3.0.block.1 backward through silu and BatchNorm (in place) on [n, 30, 30, 144]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(406), input: s.tensor(56), pixels: 900 &* s.n,
-            channels: 144, gamma: s.p + 40096, beta: s.p + 40240, savedMean: s.f + 626288, savedInvStd: s.f + 626432,
+            channels: 144, gamma: s.p + 40096, beta: s.p + 40240, savedMean: s.f + 630128, savedInvStd: s.f + 630272,
             activation: .silu, gradInput: s.tensor(406), gradGamma: s.g + 40096, gradBeta: s.g + 40240, pool: pool)
         s.profiler?.stop(656)
         // features.3.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(54), pixels: 3600 &* s.n, channels: 144, gamma: s.p + 35920,
-                beta: s.p + 36064, savedMean: s.f + 626000, savedInvStd: s.f + 626144, activation: .silu,
+                beta: s.p + 36064, savedMean: s.f + 629840, savedInvStd: s.f + 629984, activation: .silu,
                 output: s.tensor(408), pool: pool)
             s.profiler?.stop(657)
         }
@@ -6874,33 +6941,34 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(54), pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 35920, beta: s.p + 36064, runningMean: s.p + 36208, runningVar: s.p + 36352, eps: 1e-05,
-                activation: .silu, output: s.tensor(408), scratch: s.f + 626000, pool: pool)
+                activation: .silu, output: s.tensor(408), scratch: s.f + 629840, pool: pool)
             s.profiler?.stop(658)
         }
         // features.3.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 630176, count: 3600)
+        TrainingKernels.zero(s.f + 634016, count: 3600)
         s.profiler?.stop(659)
         // features.3.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 30, 30, 144]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(406), input: s.tensor(408), batch: s.n, height: 60,
             width: 60, channels: 144, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 30, outWidth: 30,
-            weights: s.f + 626576, gradInput: s.tensor(407), gradWeights: s.f + 630176, pool: pool)
+            weights: s.f + 630416, gradInput: s.tensor(407), gradWeights: s.f + 634016, pool: pool)
         s.profiler?.stop(660)
         // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 630176, channels: 144, kernel: 5, into: s.g + 36496)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 634016, channels: 144, kernel: 5, into: s.g + 36496)
         s.profiler?.stop(661)
-        // features.3.0.block.0 backward through silu and BatchNorm (in place) on [n, 60, 60, 144]
+        // features.3.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 60, 60, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(407), input: s.tensor(54),
-            pixels: 3600 &* s.n, channels: 144, gamma: s.p + 35920, beta: s.p + 36064, savedMean: s.f + 626000,
-            savedInvStd: s.f + 626144, activation: .silu, gradInput: s.tensor(407), gradGamma: s.g + 35920,
-            gradBeta: s.g + 36064, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(407), input: s.tensor(54), pixels: 3600 &* s.n,
+            channels: 144, gamma: s.p + 35920, beta: s.p + 36064, savedMean: s.f + 629840, savedInvStd: s.f + 629984,
+            activation: .silu, gradGamma: s.g + 35920, gradBeta: s.g + 36064, reductions: s.f + 616320, pool: pool)
         s.profiler?.stop(662)
-        // features.3.0.block.0 conv 1x1 backward: input and weight gradients, [n, 60, 60, 24] <- [n, 60, 60, 144]
+        // features.3.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 60, 60, 24] <- [n, 60, 60, 144]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(407), input: s.tensor(52), weights: s.p + 32464,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(407), preActivation: s.tensor(54),
+            gamma: s.p + 35920, beta: s.p + 36064, savedMean: s.f + 629840, savedInvStd: s.f + 629984,
+            activation: .silu, reductions: s.f + 616320, input: s.tensor(52), weights: s.p + 32464,
             pixels: 3600 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(409), gradWeights: s.g + 32464,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(663)
@@ -6914,18 +6982,18 @@ public final class EfficientNetB1Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.tensor(53) : nil, batch: s.n,
             perImage: 86400, gradBranch: s.tensor(410), pool: pool)
         s.profiler?.stop(664)
-        // features.2.2.block.3 backward through identity and BatchNorm (in place) on [n, 60, 60, 24]
+        // features.2.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 60, 60, 24]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(410), input: s.tensor(50),
-            pixels: 3600 &* s.n, channels: 24, gamma: s.p + 32336, beta: s.p + 32368, savedMean: s.f + 625952,
-            savedInvStd: s.f + 625976, activation: .identity, gradInput: s.tensor(410), gradGamma: s.g + 32336,
-            gradBeta: s.g + 32368, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(410), input: s.tensor(50), pixels: 3600 &* s.n,
+            channels: 24, gamma: s.p + 32336, beta: s.p + 32368, savedMean: s.f + 629792, savedInvStd: s.f + 629816,
+            activation: .identity, gradGamma: s.g + 32336, gradBeta: s.g + 32368, reductions: s.f + 616320,
+            pool: pool)
         s.profiler?.stop(665)
         // features.2.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(44), pixels: 3600 &* s.n, channels: 144, gamma: s.p + 26416,
-                beta: s.p + 26560, savedMean: s.f + 623072, savedInvStd: s.f + 623216, activation: .silu,
+                beta: s.p + 26560, savedMean: s.f + 626912, savedInvStd: s.f + 627056, activation: .silu,
                 output: s.tensor(413), pool: pool)
             s.profiler?.stop(666)
         }
@@ -6934,7 +7002,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(44), pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 26416, beta: s.p + 26560, runningMean: s.p + 26704, runningVar: s.p + 26848, eps: 1e-05,
-                activation: .silu, output: s.tensor(413), scratch: s.f + 623072, pool: pool)
+                activation: .silu, output: s.tensor(413), scratch: s.f + 626912, pool: pool)
             s.profiler?.stop(667)
         }
         // features.2.2.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -6944,9 +7012,11 @@ public final class EfficientNetB1Training: TrainableModel {
                 pixels: 3600, channels: 144, output: s.tensor(412), pool: pool)
             s.profiler?.stop(668)
         }
-        // features.2.2.block.3 conv 1x1 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 60, 60, 24]
+        // features.2.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 60, 60, 24]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(410), input: s.tensor(412), weights: s.p + 28880,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(410), preActivation: s.tensor(50),
+            gamma: s.p + 32336, beta: s.p + 32368, savedMean: s.f + 629792, savedInvStd: s.f + 629816,
+            activation: .identity, reductions: s.f + 616320, input: s.tensor(412), weights: s.p + 28880,
             pixels: 3600 &* s.n, inChannels: 144, outChannels: 24, gradInput: s.tensor(411), gradWeights: s.g + 28880,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(669)
@@ -6961,15 +7031,15 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.2.2.block.1 backward through silu and BatchNorm (in place) on [n, 60, 60, 144]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(414), input: s.tensor(44),
-            pixels: 3600 &* s.n, channels: 144, gamma: s.p + 26416, beta: s.p + 26560, savedMean: s.f + 623072,
-            savedInvStd: s.f + 623216, activation: .silu, gradInput: s.tensor(414), gradGamma: s.g + 26416,
+            pixels: 3600 &* s.n, channels: 144, gamma: s.p + 26416, beta: s.p + 26560, savedMean: s.f + 626912,
+            savedInvStd: s.f + 627056, activation: .silu, gradInput: s.tensor(414), gradGamma: s.g + 26416,
             gradBeta: s.g + 26560, pool: pool)
         s.profiler?.stop(671)
         // features.2.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(42), pixels: 3600 &* s.n, channels: 144, gamma: s.p + 24544,
-                beta: s.p + 24688, savedMean: s.f + 622784, savedInvStd: s.f + 622928, activation: .silu,
+                beta: s.p + 24688, savedMean: s.f + 626624, savedInvStd: s.f + 626768, activation: .silu,
                 output: s.tensor(416), pool: pool)
             s.profiler?.stop(672)
         }
@@ -6978,33 +7048,34 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 24544, beta: s.p + 24688, runningMean: s.p + 24832, runningVar: s.p + 24976, eps: 1e-05,
-                activation: .silu, output: s.tensor(416), scratch: s.f + 622784, pool: pool)
+                activation: .silu, output: s.tensor(416), scratch: s.f + 626624, pool: pool)
             s.profiler?.stop(673)
         }
         // features.2.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 624656, count: 1296)
+        TrainingKernels.zero(s.f + 628496, count: 1296)
         s.profiler?.stop(674)
         // features.2.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 60, 60, 144]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(414), input: s.tensor(416), batch: s.n, height: 60,
             width: 60, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 60, outWidth: 60,
-            weights: s.f + 623360, gradInput: s.tensor(415), gradWeights: s.f + 624656, pool: pool)
+            weights: s.f + 627200, gradInput: s.tensor(415), gradWeights: s.f + 628496, pool: pool)
         s.profiler?.stop(675)
         // features.2.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 624656, channels: 144, kernel: 3, into: s.g + 25120)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 628496, channels: 144, kernel: 3, into: s.g + 25120)
         s.profiler?.stop(676)
-        // features.2.2.block.0 backward through silu and BatchNorm (in place) on [n, 60, 60, 144]
+        // features.2.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 60, 60, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(415), input: s.tensor(42),
-            pixels: 3600 &* s.n, channels: 144, gamma: s.p + 24544, beta: s.p + 24688, savedMean: s.f + 622784,
-            savedInvStd: s.f + 622928, activation: .silu, gradInput: s.tensor(415), gradGamma: s.g + 24544,
-            gradBeta: s.g + 24688, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(415), input: s.tensor(42), pixels: 3600 &* s.n,
+            channels: 144, gamma: s.p + 24544, beta: s.p + 24688, savedMean: s.f + 626624, savedInvStd: s.f + 626768,
+            activation: .silu, gradGamma: s.g + 24544, gradBeta: s.g + 24688, reductions: s.f + 616320, pool: pool)
         s.profiler?.stop(677)
-        // features.2.2.block.0 conv 1x1 backward: input and weight gradients, [n, 60, 60, 24] <- [n, 60, 60, 144]
+        // features.2.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 60, 60, 24] <- [n, 60, 60, 144]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(415), input: s.tensor(40), weights: s.p + 21088,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(415), preActivation: s.tensor(42),
+            gamma: s.p + 24544, beta: s.p + 24688, savedMean: s.f + 626624, savedInvStd: s.f + 626768,
+            activation: .silu, reductions: s.f + 616320, input: s.tensor(40), weights: s.p + 21088,
             pixels: 3600 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(417), gradWeights: s.g + 21088,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(678)
@@ -7022,18 +7093,18 @@ public final class EfficientNetB1Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.tensor(41) : nil, batch: s.n,
             perImage: 86400, gradBranch: s.tensor(418), pool: pool)
         s.profiler?.stop(680)
-        // features.2.1.block.3 backward through identity and BatchNorm (in place) on [n, 60, 60, 24]
+        // features.2.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 60, 60, 24]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(418), input: s.tensor(38),
-            pixels: 3600 &* s.n, channels: 24, gamma: s.p + 20960, beta: s.p + 20992, savedMean: s.f + 622736,
-            savedInvStd: s.f + 622760, activation: .identity, gradInput: s.tensor(418), gradGamma: s.g + 20960,
-            gradBeta: s.g + 20992, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(418), input: s.tensor(38), pixels: 3600 &* s.n,
+            channels: 24, gamma: s.p + 20960, beta: s.p + 20992, savedMean: s.f + 626576, savedInvStd: s.f + 626600,
+            activation: .identity, gradGamma: s.g + 20960, gradBeta: s.g + 20992, reductions: s.f + 616320,
+            pool: pool)
         s.profiler?.stop(681)
         // features.2.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(32), pixels: 3600 &* s.n, channels: 144, gamma: s.p + 15040,
-                beta: s.p + 15184, savedMean: s.f + 619856, savedInvStd: s.f + 620000, activation: .silu,
+                beta: s.p + 15184, savedMean: s.f + 623696, savedInvStd: s.f + 623840, activation: .silu,
                 output: s.tensor(421), pool: pool)
             s.profiler?.stop(682)
         }
@@ -7042,7 +7113,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(32), pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 15040, beta: s.p + 15184, runningMean: s.p + 15328, runningVar: s.p + 15472, eps: 1e-05,
-                activation: .silu, output: s.tensor(421), scratch: s.f + 619856, pool: pool)
+                activation: .silu, output: s.tensor(421), scratch: s.f + 623696, pool: pool)
             s.profiler?.stop(683)
         }
         // features.2.1.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -7052,9 +7123,11 @@ public final class EfficientNetB1Training: TrainableModel {
                 pixels: 3600, channels: 144, output: s.tensor(420), pool: pool)
             s.profiler?.stop(684)
         }
-        // features.2.1.block.3 conv 1x1 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 60, 60, 24]
+        // features.2.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 60, 60, 24]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(418), input: s.tensor(420), weights: s.p + 17504,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(418), preActivation: s.tensor(38),
+            gamma: s.p + 20960, beta: s.p + 20992, savedMean: s.f + 626576, savedInvStd: s.f + 626600,
+            activation: .identity, reductions: s.f + 616320, input: s.tensor(420), weights: s.p + 17504,
             pixels: 3600 &* s.n, inChannels: 144, outChannels: 24, gradInput: s.tensor(419), gradWeights: s.g + 17504,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(685)
@@ -7069,15 +7142,15 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.2.1.block.1 backward through silu and BatchNorm (in place) on [n, 60, 60, 144]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(422), input: s.tensor(32),
-            pixels: 3600 &* s.n, channels: 144, gamma: s.p + 15040, beta: s.p + 15184, savedMean: s.f + 619856,
-            savedInvStd: s.f + 620000, activation: .silu, gradInput: s.tensor(422), gradGamma: s.g + 15040,
+            pixels: 3600 &* s.n, channels: 144, gamma: s.p + 15040, beta: s.p + 15184, savedMean: s.f + 623696,
+            savedInvStd: s.f + 623840, activation: .silu, gradInput: s.tensor(422), gradGamma: s.g + 15040,
             gradBeta: s.g + 15184, pool: pool)
         s.profiler?.stop(687)
         // features.2.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(30), pixels: 3600 &* s.n, channels: 144, gamma: s.p + 13168,
-                beta: s.p + 13312, savedMean: s.f + 619568, savedInvStd: s.f + 619712, activation: .silu,
+                beta: s.p + 13312, savedMean: s.f + 623408, savedInvStd: s.f + 623552, activation: .silu,
                 output: s.tensor(424), pool: pool)
             s.profiler?.stop(688)
         }
@@ -7086,35 +7159,36 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 13168, beta: s.p + 13312, runningMean: s.p + 13456, runningVar: s.p + 13600, eps: 1e-05,
-                activation: .silu, output: s.tensor(424), scratch: s.f + 619568, pool: pool)
+                activation: .silu, output: s.tensor(424), scratch: s.f + 623408, pool: pool)
             s.profiler?.stop(689)
         }
         // features.2.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 621440, count: 1296)
+        TrainingKernels.zero(s.f + 625280, count: 1296)
         s.profiler?.stop(690)
         // features.2.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 60, 60, 144]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(422), input: s.tensor(424), batch: s.n, height: 60,
             width: 60, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 60, outWidth: 60,
-            weights: s.f + 620144, gradInput: s.tensor(423), gradWeights: s.f + 621440, pool: pool)
+            weights: s.f + 623984, gradInput: s.tensor(423), gradWeights: s.f + 625280, pool: pool)
         s.profiler?.stop(691)
         // features.2.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 621440, channels: 144, kernel: 3, into: s.g + 13744)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 625280, channels: 144, kernel: 3, into: s.g + 13744)
         s.profiler?.stop(692)
-        // features.2.1.block.0 backward through silu and BatchNorm (in place) on [n, 60, 60, 144]
+        // features.2.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 60, 60, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(423), input: s.tensor(30),
-            pixels: 3600 &* s.n, channels: 144, gamma: s.p + 13168, beta: s.p + 13312, savedMean: s.f + 619568,
-            savedInvStd: s.f + 619712, activation: .silu, gradInput: s.tensor(423), gradGamma: s.g + 13168,
-            gradBeta: s.g + 13312, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(423), input: s.tensor(30), pixels: 3600 &* s.n,
+            channels: 144, gamma: s.p + 13168, beta: s.p + 13312, savedMean: s.f + 623408, savedInvStd: s.f + 623552,
+            activation: .silu, gradGamma: s.g + 13168, gradBeta: s.g + 13312, reductions: s.f + 616320, pool: pool)
         s.profiler?.stop(693)
-        // features.2.1.block.0 conv 1x1 backward: input and weight gradients, [n, 60, 60, 24] <- [n, 60, 60, 144]
+        // features.2.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 60, 60, 24] <- [n, 60, 60, 144]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(423), input: s.tensor(29), weights: s.p + 9712,
-            pixels: 3600 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(425), gradWeights: s.g + 9712,
-            workspace: s.ws, pool: pool)
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(423), preActivation: s.tensor(30),
+            gamma: s.p + 13168, beta: s.p + 13312, savedMean: s.f + 623408, savedInvStd: s.f + 623552,
+            activation: .silu, reductions: s.f + 616320, input: s.tensor(29), weights: s.p + 9712, pixels: 3600 &* s.n,
+            inChannels: 24, outChannels: 144, gradInput: s.tensor(425), gradWeights: s.g + 9712, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(694)
         // features.2.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -7124,18 +7198,17 @@ public final class EfficientNetB1Training: TrainableModel {
 
     /// features.2.0 backward: MBConv6 k3 s2: 120x120x16 -> 60x60x24, SE 96 -> 4 -> 96
     private func features_2_0_backward(_ s: TrainingStepContext) {
-        // features.2.0.block.3 backward through identity and BatchNorm (in place) on [n, 60, 60, 24]
+        // features.2.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 60, 60, 24]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(425), input: s.tensor(28),
-            pixels: 3600 &* s.n, channels: 24, gamma: s.p + 9584, beta: s.p + 9616, savedMean: s.f + 619520,
-            savedInvStd: s.f + 619544, activation: .identity, gradInput: s.tensor(425), gradGamma: s.g + 9584,
-            gradBeta: s.g + 9616, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(425), input: s.tensor(28), pixels: 3600 &* s.n,
+            channels: 24, gamma: s.p + 9584, beta: s.p + 9616, savedMean: s.f + 623360, savedInvStd: s.f + 623384,
+            activation: .identity, gradGamma: s.g + 9584, gradBeta: s.g + 9616, reductions: s.f + 616320, pool: pool)
         s.profiler?.stop(696)
         // features.2.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(22), pixels: 3600 &* s.n, channels: 96, gamma: s.p + 6016,
-                beta: s.p + 6112, savedMean: s.f + 617600, savedInvStd: s.f + 617696, activation: .silu,
+                beta: s.p + 6112, savedMean: s.f + 621440, savedInvStd: s.f + 621536, activation: .silu,
                 output: s.tensor(428), pool: pool)
             s.profiler?.stop(697)
         }
@@ -7144,7 +7217,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(22), pixels: 3600 &* s.n, channels: 96,
                 gamma: s.p + 6016, beta: s.p + 6112, runningMean: s.p + 6208, runningVar: s.p + 6304, eps: 1e-05,
-                activation: .silu, output: s.tensor(428), scratch: s.f + 617600, pool: pool)
+                activation: .silu, output: s.tensor(428), scratch: s.f + 621440, pool: pool)
             s.profiler?.stop(698)
         }
         // features.2.0.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -7154,9 +7227,11 @@ public final class EfficientNetB1Training: TrainableModel {
                 pixels: 3600, channels: 96, output: s.tensor(427), pool: pool)
             s.profiler?.stop(699)
         }
-        // features.2.0.block.3 conv 1x1 backward: input and weight gradients, [n, 60, 60, 96] <- [n, 60, 60, 24]
+        // features.2.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 60, 60, 96] <- [n, 60, 60, 24]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(425), input: s.tensor(427), weights: s.p + 7280,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(425), preActivation: s.tensor(28),
+            gamma: s.p + 9584, beta: s.p + 9616, savedMean: s.f + 623360, savedInvStd: s.f + 623384,
+            activation: .identity, reductions: s.f + 616320, input: s.tensor(427), weights: s.p + 7280,
             pixels: 3600 &* s.n, inChannels: 96, outChannels: 24, gradInput: s.tensor(426), gradWeights: s.g + 7280,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(700)
@@ -7171,15 +7246,15 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.2.0.block.1 backward through silu and BatchNorm (in place) on [n, 60, 60, 96]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(429), input: s.tensor(22),
-            pixels: 3600 &* s.n, channels: 96, gamma: s.p + 6016, beta: s.p + 6112, savedMean: s.f + 617600,
-            savedInvStd: s.f + 617696, activation: .silu, gradInput: s.tensor(429), gradGamma: s.g + 6016,
+            pixels: 3600 &* s.n, channels: 96, gamma: s.p + 6016, beta: s.p + 6112, savedMean: s.f + 621440,
+            savedInvStd: s.f + 621536, activation: .silu, gradInput: s.tensor(429), gradGamma: s.g + 6016,
             gradBeta: s.g + 6112, pool: pool)
         s.profiler?.stop(702)
         // features.2.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(20), pixels: 14400 &* s.n, channels: 96, gamma: s.p + 4768,
-                beta: s.p + 4864, savedMean: s.f + 617408, savedInvStd: s.f + 617504, activation: .silu,
+                beta: s.p + 4864, savedMean: s.f + 621248, savedInvStd: s.f + 621344, activation: .silu,
                 output: s.tensor(431), pool: pool)
             s.profiler?.stop(703)
         }
@@ -7188,35 +7263,35 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 14400 &* s.n, channels: 96,
                 gamma: s.p + 4768, beta: s.p + 4864, runningMean: s.p + 4960, runningVar: s.p + 5056, eps: 1e-05,
-                activation: .silu, output: s.tensor(431), scratch: s.f + 617408, pool: pool)
+                activation: .silu, output: s.tensor(431), scratch: s.f + 621248, pool: pool)
             s.profiler?.stop(704)
         }
         // features.2.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 618656, count: 864)
+        TrainingKernels.zero(s.f + 622496, count: 864)
         s.profiler?.stop(705)
         // features.2.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 120, 120, 96] <- [n, 60, 60, 96]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(429), input: s.tensor(431), batch: s.n, height: 120,
             width: 120, channels: 96, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 60, outWidth: 60,
-            weights: s.f + 617792, gradInput: s.tensor(430), gradWeights: s.f + 618656, pool: pool)
+            weights: s.f + 621632, gradInput: s.tensor(430), gradWeights: s.f + 622496, pool: pool)
         s.profiler?.stop(706)
         // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 618656, channels: 96, kernel: 3, into: s.g + 5152)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 622496, channels: 96, kernel: 3, into: s.g + 5152)
         s.profiler?.stop(707)
-        // features.2.0.block.0 backward through silu and BatchNorm (in place) on [n, 120, 120, 96]
+        // features.2.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 120, 120, 96]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(430), input: s.tensor(20),
-            pixels: 14400 &* s.n, channels: 96, gamma: s.p + 4768, beta: s.p + 4864, savedMean: s.f + 617408,
-            savedInvStd: s.f + 617504, activation: .silu, gradInput: s.tensor(430), gradGamma: s.g + 4768,
-            gradBeta: s.g + 4864, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(430), input: s.tensor(20), pixels: 14400 &* s.n,
+            channels: 96, gamma: s.p + 4768, beta: s.p + 4864, savedMean: s.f + 621248, savedInvStd: s.f + 621344,
+            activation: .silu, gradGamma: s.g + 4768, gradBeta: s.g + 4864, reductions: s.f + 616320, pool: pool)
         s.profiler?.stop(708)
-        // features.2.0.block.0 conv 1x1 backward: input and weight gradients, [n, 120, 120, 16] <- [n, 120, 120, 96]
+        // features.2.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 120, 120, 16] <- [n, 120, 120, 96]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(430), input: s.tensor(18), weights: s.p + 3232,
-            pixels: 14400 &* s.n, inChannels: 16, outChannels: 96, gradInput: s.tensor(432), gradWeights: s.g + 3232,
-            workspace: s.ws, pool: pool)
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(430), preActivation: s.tensor(20),
+            gamma: s.p + 4768, beta: s.p + 4864, savedMean: s.f + 621248, savedInvStd: s.f + 621344, activation: .silu,
+            reductions: s.f + 616320, input: s.tensor(18), weights: s.p + 3232, pixels: 14400 &* s.n, inChannels: 16,
+            outChannels: 96, gradInput: s.tensor(432), gradWeights: s.g + 3232, workspace: s.ws, pool: pool)
         s.profiler?.stop(709)
     }
 
@@ -7228,18 +7303,17 @@ public final class EfficientNetB1Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 2 ? s.tensor(19) : nil, batch: s.n,
             perImage: 230400, gradBranch: s.tensor(433), pool: pool)
         s.profiler?.stop(710)
-        // features.1.1.block.2 backward through identity and BatchNorm (in place) on [n, 120, 120, 16]
+        // features.1.1.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 120, 120, 16]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(433), input: s.tensor(16),
-            pixels: 14400 &* s.n, channels: 16, gamma: s.p + 3168, beta: s.p + 3184, savedMean: s.f + 617376,
-            savedInvStd: s.f + 617392, activation: .identity, gradInput: s.tensor(433), gradGamma: s.g + 3168,
-            gradBeta: s.g + 3184, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(433), input: s.tensor(16), pixels: 14400 &* s.n,
+            channels: 16, gamma: s.p + 3168, beta: s.p + 3184, savedMean: s.f + 621216, savedInvStd: s.f + 621232,
+            activation: .identity, gradGamma: s.g + 3168, gradBeta: s.g + 3184, reductions: s.f + 616320, pool: pool)
         s.profiler?.stop(711)
         // features.1.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(10), pixels: 14400 &* s.n, channels: 16, gamma: s.p + 2688,
-                beta: s.p + 2704, savedMean: s.f + 617056, savedInvStd: s.f + 617072, activation: .silu,
+                beta: s.p + 2704, savedMean: s.f + 620896, savedInvStd: s.f + 620912, activation: .silu,
                 output: s.tensor(436), pool: pool)
             s.profiler?.stop(712)
         }
@@ -7248,7 +7322,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(10), pixels: 14400 &* s.n, channels: 16,
                 gamma: s.p + 2688, beta: s.p + 2704, runningMean: s.p + 2720, runningVar: s.p + 2736, eps: 1e-05,
-                activation: .silu, output: s.tensor(436), scratch: s.f + 617056, pool: pool)
+                activation: .silu, output: s.tensor(436), scratch: s.f + 620896, pool: pool)
             s.profiler?.stop(713)
         }
         // features.1.1.block.1 recompute the squeeze-excitation output from its input and saved scale
@@ -7258,9 +7332,11 @@ public final class EfficientNetB1Training: TrainableModel {
                 pixels: 14400, channels: 16, output: s.tensor(435), pool: pool)
             s.profiler?.stop(714)
         }
-        // features.1.1.block.2 conv 1x1 backward: input and weight gradients, [n, 120, 120, 16] <- [n, 120, 120, 16]
+        // features.1.1.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 120, 120, 16] <- [n, 120, 120, 16]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(433), input: s.tensor(435), weights: s.p + 2912,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(433), preActivation: s.tensor(16),
+            gamma: s.p + 3168, beta: s.p + 3184, savedMean: s.f + 621216, savedInvStd: s.f + 621232,
+            activation: .identity, reductions: s.f + 616320, input: s.tensor(435), weights: s.p + 2912,
             pixels: 14400 &* s.n, inChannels: 16, outChannels: 16, gradInput: s.tensor(434), gradWeights: s.g + 2912,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(715)
@@ -7275,23 +7351,23 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.1.1.block.0 backward through silu and BatchNorm (in place) on [n, 120, 120, 16]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(437), input: s.tensor(10),
-            pixels: 14400 &* s.n, channels: 16, gamma: s.p + 2688, beta: s.p + 2704, savedMean: s.f + 617056,
-            savedInvStd: s.f + 617072, activation: .silu, gradInput: s.tensor(437), gradGamma: s.g + 2688,
+            pixels: 14400 &* s.n, channels: 16, gamma: s.p + 2688, beta: s.p + 2704, savedMean: s.f + 620896,
+            savedInvStd: s.f + 620912, activation: .silu, gradInput: s.tensor(437), gradGamma: s.g + 2688,
             gradBeta: s.g + 2704, pool: pool)
         s.profiler?.stop(717)
         // features.1.1.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 617232, count: 144)
+        TrainingKernels.zero(s.f + 621072, count: 144)
         s.profiler?.stop(718)
         // features.1.1.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 120, 120, 16] <- [n, 120, 120, 16]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(437), input: s.tensor(9), batch: s.n, height: 120,
             width: 120, channels: 16, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 120, outWidth: 120,
-            weights: s.f + 617088, gradInput: s.tensor(438), gradWeights: s.f + 617232, pool: pool)
+            weights: s.f + 620928, gradInput: s.tensor(438), gradWeights: s.f + 621072, pool: pool)
         s.profiler?.stop(719)
         // features.1.1.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 617232, channels: 16, kernel: 3, into: s.g + 2544)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 621072, channels: 16, kernel: 3, into: s.g + 2544)
         s.profiler?.stop(720)
         // features.1.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -7301,18 +7377,17 @@ public final class EfficientNetB1Training: TrainableModel {
 
     /// features.1.0 backward: MBConv1 k3 s1: 120x120x32 -> 120x120x16, SE 32 -> 8 -> 32
     private func features_1_0_backward(_ s: TrainingStepContext) {
-        // features.1.0.block.2 backward through identity and BatchNorm (in place) on [n, 120, 120, 16]
+        // features.1.0.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 120, 120, 16]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(438), input: s.tensor(8),
-            pixels: 14400 &* s.n, channels: 16, gamma: s.p + 2480, beta: s.p + 2496, savedMean: s.f + 617024,
-            savedInvStd: s.f + 617040, activation: .identity, gradInput: s.tensor(438), gradGamma: s.g + 2480,
-            gradBeta: s.g + 2496, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(438), input: s.tensor(8), pixels: 14400 &* s.n,
+            channels: 16, gamma: s.p + 2480, beta: s.p + 2496, savedMean: s.f + 620864, savedInvStd: s.f + 620880,
+            activation: .identity, gradGamma: s.g + 2480, gradBeta: s.g + 2496, reductions: s.f + 616320, pool: pool)
         s.profiler?.stop(722)
         // features.1.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 1 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(2), pixels: 14400 &* s.n, channels: 32, gamma: s.p + 1280,
-                beta: s.p + 1312, savedMean: s.f + 616384, savedInvStd: s.f + 616416, activation: .silu,
+                beta: s.p + 1312, savedMean: s.f + 620224, savedInvStd: s.f + 620256, activation: .silu,
                 output: s.tensor(441), pool: pool)
             s.profiler?.stop(723)
         }
@@ -7321,7 +7396,7 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 14400 &* s.n, channels: 32,
                 gamma: s.p + 1280, beta: s.p + 1312, runningMean: s.p + 1344, runningVar: s.p + 1376, eps: 1e-05,
-                activation: .silu, output: s.tensor(441), scratch: s.f + 616384, pool: pool)
+                activation: .silu, output: s.tensor(441), scratch: s.f + 620224, pool: pool)
             s.profiler?.stop(724)
         }
         // features.1.0.block.1 recompute the squeeze-excitation output from its input and saved scale
@@ -7331,9 +7406,11 @@ public final class EfficientNetB1Training: TrainableModel {
                 pixels: 14400, channels: 32, output: s.tensor(440), pool: pool)
             s.profiler?.stop(725)
         }
-        // features.1.0.block.2 conv 1x1 backward: input and weight gradients, [n, 120, 120, 32] <- [n, 120, 120, 16]
+        // features.1.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 120, 120, 32] <- [n, 120, 120, 16]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(438), input: s.tensor(440), weights: s.p + 1968,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(438), preActivation: s.tensor(8),
+            gamma: s.p + 2480, beta: s.p + 2496, savedMean: s.f + 620864, savedInvStd: s.f + 620880,
+            activation: .identity, reductions: s.f + 616320, input: s.tensor(440), weights: s.p + 1968,
             pixels: 14400 &* s.n, inChannels: 32, outChannels: 16, gradInput: s.tensor(439), gradWeights: s.g + 1968,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(726)
@@ -7348,15 +7425,15 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.1.0.block.0 backward through silu and BatchNorm (in place) on [n, 120, 120, 32]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(442), input: s.tensor(2),
-            pixels: 14400 &* s.n, channels: 32, gamma: s.p + 1280, beta: s.p + 1312, savedMean: s.f + 616384,
-            savedInvStd: s.f + 616416, activation: .silu, gradInput: s.tensor(442), gradGamma: s.g + 1280,
+            pixels: 14400 &* s.n, channels: 32, gamma: s.p + 1280, beta: s.p + 1312, savedMean: s.f + 620224,
+            savedInvStd: s.f + 620256, activation: .silu, gradInput: s.tensor(442), gradGamma: s.g + 1280,
             gradBeta: s.g + 1312, pool: pool)
         s.profiler?.stop(728)
         // features.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 0 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(0), pixels: 14400 &* s.n, channels: 32, gamma: s.p + 864,
-                beta: s.p + 896, savedMean: s.f + 616320, savedInvStd: s.f + 616352, activation: .silu,
+                beta: s.p + 896, savedMean: s.f + 620160, savedInvStd: s.f + 620192, activation: .silu,
                 output: s.tensor(444), pool: pool)
             s.profiler?.stop(729)
         }
@@ -7365,22 +7442,22 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(0), pixels: 14400 &* s.n, channels: 32,
                 gamma: s.p + 864, beta: s.p + 896, runningMean: s.p + 928, runningVar: s.p + 960, eps: 1e-05,
-                activation: .silu, output: s.tensor(444), scratch: s.f + 616320, pool: pool)
+                activation: .silu, output: s.tensor(444), scratch: s.f + 620160, pool: pool)
             s.profiler?.stop(730)
         }
         // features.1.0.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 616736, count: 288)
+        TrainingKernels.zero(s.f + 620576, count: 288)
         s.profiler?.stop(731)
         // features.1.0.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 120, 120, 32] <- [n, 120, 120, 32]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(442), input: s.tensor(444), batch: s.n, height: 120,
             width: 120, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 120, outWidth: 120,
-            weights: s.f + 616448, gradInput: s.tensor(443), gradWeights: s.f + 616736, pool: pool)
+            weights: s.f + 620288, gradInput: s.tensor(443), gradWeights: s.f + 620576, pool: pool)
         s.profiler?.stop(732)
         // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 616736, channels: 32, kernel: 3, into: s.g + 992)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 620576, channels: 32, kernel: 3, into: s.g + 992)
         s.profiler?.stop(733)
     }
 
@@ -7389,8 +7466,8 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.0 backward through silu and BatchNorm (in place) on [n, 120, 120, 32]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(443), input: s.tensor(0),
-            pixels: 14400 &* s.n, channels: 32, gamma: s.p + 864, beta: s.p + 896, savedMean: s.f + 616320,
-            savedInvStd: s.f + 616352, activation: .silu, gradInput: s.tensor(443), gradGamma: s.g + 864,
+            pixels: 14400 &* s.n, channels: 32, gamma: s.p + 864, beta: s.p + 896, savedMean: s.f + 620160,
+            savedInvStd: s.f + 620192, activation: .silu, gradInput: s.tensor(443), gradGamma: s.g + 864,
             gradBeta: s.g + 896, pool: pool)
         s.profiler?.stop(734)
         // features.0 stem weight gradient (the image needs none)
@@ -7410,29 +7487,29 @@ public final class EfficientNetB1Training: TrainableModel {
         (10425600, 5472000),  // 2: features.1.0.block.0 conv output, 460,800 floats per image
         (10886400, 0),  // 3: features.1.0.block.0 output, 460,800 floats per image
         (11347200, 460800),  // 4: features.1.0.block.1 output, 460,800 floats per image
-        (25879376, 12309280),  // 5: features.1.0.block.1 pooled, 32 floats per image
-        (25879664, 12309568),  // 6: features.1.0.block.1 hidden, 8 floats per image
-        (25879408, 12309312),  // 7: features.1.0.block.1 scale, 32 floats per image
+        (25920336, 12329760),  // 5: features.1.0.block.1 pooled, 32 floats per image
+        (25920624, 12330048),  // 6: features.1.0.block.1 hidden, 8 floats per image
+        (25920368, 12329792),  // 7: features.1.0.block.1 scale, 32 floats per image
         (12844800, 6278400),  // 8: features.1.0.block.2 conv output, 230,400 floats per image
         (13075200, 6508800),  // 9: features.1.0.block.2 output, 230,400 floats per image
         (13305600, 6739200),  // 10: features.1.1.block.0 conv output, 230,400 floats per image
         (13536000, 0),  // 11: features.1.1.block.0 output, 230,400 floats per image
         (13766400, 230400),  // 12: features.1.1.block.1 output, 230,400 floats per image
-        (25879680, 12309584),  // 13: features.1.1.block.1 pooled, 16 floats per image
-        (25879696, 12309600),  // 14: features.1.1.block.1 hidden, 4 floats per image
-        (25879712, 12309616),  // 15: features.1.1.block.1 scale, 16 floats per image
+        (25920640, 12330064),  // 13: features.1.1.block.1 pooled, 16 floats per image
+        (25920656, 12330080),  // 14: features.1.1.block.1 hidden, 4 floats per image
+        (25920672, 12330096),  // 15: features.1.1.block.1 scale, 16 floats per image
         (13996800, 6969600),  // 16: features.1.1.block.2 conv output, 230,400 floats per image
         (0, 0),  // 17: features.1.1.block.2 output, 230,400 floats per image
         (14227200, 7200000),  // 18: features.1.1 output, 230,400 floats per image
-        (25879728, 12309632),  // 19: features.1.1 drop-path keep, 1 floats per image
+        (25920688, 12330112),  // 19: features.1.1 drop-path keep, 1 floats per image
         (0, 0),  // 20: features.2.0.block.0 conv output, 1,382,400 floats per image
         (1382400, 1382400),  // 21: features.2.0.block.0 output, 1,382,400 floats per image
         (11808000, 5932800),  // 22: features.2.0.block.1 conv output, 345,600 floats per image
         (12153600, 1382400),  // 23: features.2.0.block.1 output, 345,600 floats per image
         (12499200, 1728000),  // 24: features.2.0.block.2 output, 345,600 floats per image
-        (25879184, 12309040),  // 25: features.2.0.block.2 pooled, 96 floats per image
-        (25879744, 12309648),  // 26: features.2.0.block.2 hidden, 4 floats per image
-        (25879280, 12309136),  // 27: features.2.0.block.2 scale, 96 floats per image
+        (25920144, 12329520),  // 25: features.2.0.block.2 pooled, 96 floats per image
+        (25920704, 12330128),  // 26: features.2.0.block.2 hidden, 4 floats per image
+        (25920240, 12329616),  // 27: features.2.0.block.2 scale, 96 floats per image
         (22502400, 10218240),  // 28: features.2.0.block.3 conv output, 86,400 floats per image
         (22588800, 10304640),  // 29: features.2.0.block.3 output, 86,400 floats per image
         (2764800, 1382400),  // 30: features.2.1.block.0 conv output, 518,400 floats per image
@@ -7440,33 +7517,33 @@ public final class EfficientNetB1Training: TrainableModel {
         (3801600, 2419200),  // 32: features.2.1.block.1 conv output, 518,400 floats per image
         (4320000, 1900800),  // 33: features.2.1.block.1 output, 518,400 floats per image
         (4838400, 2937600),  // 34: features.2.1.block.2 output, 518,400 floats per image
-        (25878464, 12308176),  // 35: features.2.1.block.2 pooled, 144 floats per image
-        (25879760, 12309664),  // 36: features.2.1.block.2 hidden, 6 floats per image
-        (25878608, 12308320),  // 37: features.2.1.block.2 scale, 144 floats per image
+        (25919424, 12328656),  // 35: features.2.1.block.2 pooled, 144 floats per image
+        (25920720, 12330144),  // 36: features.2.1.block.2 hidden, 6 floats per image
+        (25919568, 12328800),  // 37: features.2.1.block.2 scale, 144 floats per image
         (22675200, 10391040),  // 38: features.2.1.block.3 conv output, 86,400 floats per image
         (5356800, 1900800),  // 39: features.2.1.block.3 output, 86,400 floats per image
         (22761600, 10477440),  // 40: features.2.1 output, 86,400 floats per image
-        (25879776, 12309680),  // 41: features.2.1 drop-path keep, 1 floats per image
+        (25920736, 12330160),  // 41: features.2.1 drop-path keep, 1 floats per image
         (5356800, 1900800),  // 42: features.2.2.block.0 conv output, 518,400 floats per image
         (5875200, 2937600),  // 43: features.2.2.block.0 output, 518,400 floats per image
         (6393600, 3456000),  // 44: features.2.2.block.1 conv output, 518,400 floats per image
         (6912000, 2937600),  // 45: features.2.2.block.1 output, 518,400 floats per image
         (7430400, 3974400),  // 46: features.2.2.block.2 output, 518,400 floats per image
-        (25878752, 12308464),  // 47: features.2.2.block.2 pooled, 144 floats per image
-        (25879792, 12309696),  // 48: features.2.2.block.2 hidden, 6 floats per image
-        (25878896, 12308608),  // 49: features.2.2.block.2 scale, 144 floats per image
+        (25919712, 12328944),  // 47: features.2.2.block.2 pooled, 144 floats per image
+        (25920752, 12330176),  // 48: features.2.2.block.2 hidden, 6 floats per image
+        (25919856, 12329088),  // 49: features.2.2.block.2 scale, 144 floats per image
         (22848000, 10563840),  // 50: features.2.2.block.3 conv output, 86,400 floats per image
         (7948800, 2937600),  // 51: features.2.2.block.3 output, 86,400 floats per image
         (22934400, 10650240),  // 52: features.2.2 output, 86,400 floats per image
-        (25879808, 12309712),  // 53: features.2.2 drop-path keep, 1 floats per image
+        (25920768, 12330192),  // 53: features.2.2 drop-path keep, 1 floats per image
         (7948800, 2937600),  // 54: features.3.0.block.0 conv output, 518,400 floats per image
         (8467200, 3974400),  // 55: features.3.0.block.0 output, 518,400 floats per image
         (19339200, 8856000),  // 56: features.3.0.block.1 conv output, 129,600 floats per image
         (19468800, 3974400),  // 57: features.3.0.block.1 output, 129,600 floats per image
         (19598400, 4104000),  // 58: features.3.0.block.2 output, 129,600 floats per image
-        (9503856, 12308752),  // 59: features.3.0.block.2 pooled, 144 floats per image
-        (25879824, 12309728),  // 60: features.3.0.block.2 hidden, 6 floats per image
-        (25879040, 12308896),  // 61: features.3.0.block.2 scale, 144 floats per image
+        (9503856, 12329232),  // 59: features.3.0.block.2 pooled, 144 floats per image
+        (25920784, 12330208),  // 60: features.3.0.block.2 hidden, 6 floats per image
+        (25920000, 12329376),  // 61: features.3.0.block.2 scale, 144 floats per image
         (25155024, 11570928),  // 62: features.3.0.block.3 conv output, 36,000 floats per image
         (25191024, 11606928),  // 63: features.3.0.block.3 output, 36,000 floats per image
         (8985600, 3974400),  // 64: features.3.1.block.0 conv output, 216,000 floats per image
@@ -7474,79 +7551,79 @@ public final class EfficientNetB1Training: TrainableModel {
         (14457600, 4406400),  // 66: features.3.1.block.1 conv output, 216,000 floats per image
         (14673600, 4190400),  // 67: features.3.1.block.1 output, 216,000 floats per image
         (14889600, 4622400),  // 68: features.3.1.block.2 output, 216,000 floats per image
-        (9503616, 12306736),  // 69: features.3.1.block.2 pooled, 240 floats per image
-        (25879840, 12309744),  // 70: features.3.1.block.2 hidden, 10 floats per image
-        (25877264, 12306976),  // 71: features.3.1.block.2 scale, 240 floats per image
+        (9503616, 12327216),  // 69: features.3.1.block.2 pooled, 240 floats per image
+        (25920800, 12330224),  // 70: features.3.1.block.2 hidden, 10 floats per image
+        (25918224, 12327456),  // 71: features.3.1.block.2 scale, 240 floats per image
         (25227024, 11642928),  // 72: features.3.1.block.3 conv output, 36,000 floats per image
         (9417600, 4190400),  // 73: features.3.1.block.3 output, 36,000 floats per image
         (25263024, 11678928),  // 74: features.3.1 output, 36,000 floats per image
-        (25879856, 12309760),  // 75: features.3.1 drop-path keep, 1 floats per image
+        (25920816, 12330240),  // 75: features.3.1 drop-path keep, 1 floats per image
         (15105600, 4190400),  // 76: features.3.2.block.0 conv output, 216,000 floats per image
         (15321600, 4622400),  // 77: features.3.2.block.0 output, 216,000 floats per image
         (15537600, 7430400),  // 78: features.3.2.block.1 conv output, 216,000 floats per image
         (15753600, 4622400),  // 79: features.3.2.block.1 output, 216,000 floats per image
         (15969600, 7646400),  // 80: features.3.2.block.2 output, 216,000 floats per image
-        (25877504, 12307216),  // 81: features.3.2.block.2 pooled, 240 floats per image
-        (25879872, 12309776),  // 82: features.3.2.block.2 hidden, 10 floats per image
-        (25877744, 12307456),  // 83: features.3.2.block.2 scale, 240 floats per image
+        (25918464, 12327696),  // 81: features.3.2.block.2 pooled, 240 floats per image
+        (25920832, 12330256),  // 82: features.3.2.block.2 hidden, 10 floats per image
+        (25918704, 12327936),  // 83: features.3.2.block.2 scale, 240 floats per image
         (25299024, 11714928),  // 84: features.3.2.block.3 conv output, 36,000 floats per image
         (9417600, 4622400),  // 85: features.3.2.block.3 output, 36,000 floats per image
         (25335024, 11750928),  // 86: features.3.2 output, 36,000 floats per image
-        (25879888, 12309792),  // 87: features.3.2 drop-path keep, 1 floats per image
+        (25920848, 12330272),  // 87: features.3.2 drop-path keep, 1 floats per image
         (16185600, 4622400),  // 88: features.4.0.block.0 conv output, 216,000 floats per image
         (16401600, 7646400),  // 89: features.4.0.block.0 output, 216,000 floats per image
         (24864000, 11473920),  // 90: features.4.0.block.1 conv output, 54,000 floats per image
         (24918000, 4838400),  // 91: features.4.0.block.1 output, 54,000 floats per image
         (24972000, 4892400),  // 92: features.4.0.block.2 output, 54,000 floats per image
-        (25877984, 12307696),  // 93: features.4.0.block.2 pooled, 240 floats per image
-        (25879904, 12309808),  // 94: features.4.0.block.2 hidden, 10 floats per image
-        (25878224, 12307936),  // 95: features.4.0.block.2 scale, 240 floats per image
-        (25593104, 12029488),  // 96: features.4.0.block.3 conv output, 18,000 floats per image
-        (25611104, 12047488),  // 97: features.4.0.block.3 output, 18,000 floats per image
+        (25918944, 12328176),  // 93: features.4.0.block.2 pooled, 240 floats per image
+        (25920864, 12330288),  // 94: features.4.0.block.2 hidden, 10 floats per image
+        (25919184, 12328416),  // 95: features.4.0.block.2 scale, 240 floats per image
+        (25634064, 12049968),  // 96: features.4.0.block.3 conv output, 18,000 floats per image
+        (25652064, 12067968),  // 97: features.4.0.block.3 output, 18,000 floats per image
         (20342400, 9354240),  // 98: features.4.1.block.0 conv output, 108,000 floats per image
         (20450400, 4838400),  // 99: features.4.1.block.0 output, 108,000 floats per image
         (20558400, 9462240),  // 100: features.4.1.block.1 conv output, 108,000 floats per image
         (20666400, 4838400),  // 101: features.4.1.block.1 output, 108,000 floats per image
         (20774400, 7646400),  // 102: features.4.1.block.2 output, 108,000 floats per image
-        (25873424, 12302896),  // 103: features.4.1.block.2 pooled, 480 floats per image
-        (25879440, 5011168),  // 104: features.4.1.block.2 hidden, 20 floats per image
-        (25873904, 12303376),  // 105: features.4.1.block.2 scale, 480 floats per image
-        (25629104, 12065488),  // 106: features.4.1.block.3 conv output, 18,000 floats per image
+        (25914384, 12323376),  // 103: features.4.1.block.2 pooled, 480 floats per image
+        (25920400, 5011168),  // 104: features.4.1.block.2 hidden, 20 floats per image
+        (25914864, 12323856),  // 105: features.4.1.block.2 scale, 480 floats per image
+        (25670064, 12085968),  // 106: features.4.1.block.3 conv output, 18,000 floats per image
         (9417600, 4838400),  // 107: features.4.1.block.3 output, 18,000 floats per image
-        (25647104, 12083488),  // 108: features.4.1 output, 18,000 floats per image
-        (25879920, 12309824),  // 109: features.4.1 drop-path keep, 1 floats per image
+        (25688064, 12103968),  // 108: features.4.1 output, 18,000 floats per image
+        (25920880, 12330304),  // 109: features.4.1 drop-path keep, 1 floats per image
         (20882400, 9570240),  // 110: features.4.2.block.0 conv output, 108,000 floats per image
         (20990400, 4838400),  // 111: features.4.2.block.0 output, 108,000 floats per image
         (21098400, 9678240),  // 112: features.4.2.block.1 conv output, 108,000 floats per image
         (21206400, 4838400),  // 113: features.4.2.block.1 output, 108,000 floats per image
         (21314400, 7646400),  // 114: features.4.2.block.2 output, 108,000 floats per image
-        (25874384, 12303856),  // 115: features.4.2.block.2 pooled, 480 floats per image
-        (25879472, 12309344),  // 116: features.4.2.block.2 hidden, 20 floats per image
-        (25874864, 12304336),  // 117: features.4.2.block.2 scale, 480 floats per image
-        (25665104, 12101488),  // 118: features.4.2.block.3 conv output, 18,000 floats per image
+        (25915344, 12324336),  // 115: features.4.2.block.2 pooled, 480 floats per image
+        (25920432, 12329824),  // 116: features.4.2.block.2 hidden, 20 floats per image
+        (25915824, 12324816),  // 117: features.4.2.block.2 scale, 480 floats per image
+        (25706064, 12121968),  // 118: features.4.2.block.3 conv output, 18,000 floats per image
         (9417600, 4838400),  // 119: features.4.2.block.3 output, 18,000 floats per image
-        (25683104, 12119488),  // 120: features.4.2 output, 18,000 floats per image
-        (25879936, 12309840),  // 121: features.4.2 drop-path keep, 1 floats per image
+        (25724064, 12139968),  // 120: features.4.2 output, 18,000 floats per image
+        (25920896, 12330320),  // 121: features.4.2 drop-path keep, 1 floats per image
         (21422400, 9786240),  // 122: features.4.3.block.0 conv output, 108,000 floats per image
         (21530400, 4838400),  // 123: features.4.3.block.0 output, 108,000 floats per image
         (21638400, 9894240),  // 124: features.4.3.block.1 conv output, 108,000 floats per image
         (21746400, 4838400),  // 125: features.4.3.block.1 output, 108,000 floats per image
         (21854400, 7646400),  // 126: features.4.3.block.2 output, 108,000 floats per image
-        (25875344, 12304816),  // 127: features.4.3.block.2 pooled, 480 floats per image
-        (25879504, 12309376),  // 128: features.4.3.block.2 hidden, 20 floats per image
-        (25875824, 12305296),  // 129: features.4.3.block.2 scale, 480 floats per image
-        (25701104, 12137488),  // 130: features.4.3.block.3 conv output, 18,000 floats per image
+        (25916304, 12325296),  // 127: features.4.3.block.2 pooled, 480 floats per image
+        (25920464, 12329856),  // 128: features.4.3.block.2 hidden, 20 floats per image
+        (25916784, 12325776),  // 129: features.4.3.block.2 scale, 480 floats per image
+        (25742064, 12157968),  // 130: features.4.3.block.3 conv output, 18,000 floats per image
         (9417600, 4838400),  // 131: features.4.3.block.3 output, 18,000 floats per image
-        (25719104, 12155488),  // 132: features.4.3 output, 18,000 floats per image
-        (25879952, 12309856),  // 133: features.4.3 drop-path keep, 1 floats per image
+        (25760064, 12175968),  // 132: features.4.3 output, 18,000 floats per image
+        (25920912, 12330336),  // 133: features.4.3 drop-path keep, 1 floats per image
         (21962400, 10002240),  // 134: features.5.0.block.0 conv output, 108,000 floats per image
         (22070400, 4838400),  // 135: features.5.0.block.0 output, 108,000 floats per image
         (22178400, 10110240),  // 136: features.5.0.block.1 conv output, 108,000 floats per image
         (22286400, 4838400),  // 137: features.5.0.block.1 output, 108,000 floats per image
         (22394400, 7646400),  // 138: features.5.0.block.2 output, 108,000 floats per image
-        (25876304, 12305776),  // 139: features.5.0.block.2 pooled, 480 floats per image
-        (25879536, 12309408),  // 140: features.5.0.block.2 hidden, 20 floats per image
-        (25876784, 12306256),  // 141: features.5.0.block.2 scale, 480 floats per image
+        (25917264, 12326256),  // 139: features.5.0.block.2 pooled, 480 floats per image
+        (25920496, 12329888),  // 140: features.5.0.block.2 hidden, 20 floats per image
+        (25917744, 12326736),  // 141: features.5.0.block.2 scale, 480 floats per image
         (25371024, 11786928),  // 142: features.5.0.block.3 conv output, 25,200 floats per image
         (25396224, 11812128),  // 143: features.5.0.block.3 output, 25,200 floats per image
         (16617600, 4838400),  // 144: features.5.1.block.0 conv output, 151,200 floats per image
@@ -7554,103 +7631,103 @@ public final class EfficientNetB1Training: TrainableModel {
         (16920000, 7797600),  // 146: features.5.1.block.1 conv output, 151,200 floats per image
         (17071200, 7646400),  // 147: features.5.1.block.1 output, 151,200 floats per image
         (17222400, 7948800),  // 148: features.5.1.block.2 output, 151,200 floats per image
-        (25868048, 12297520),  // 149: features.5.1.block.2 pooled, 672 floats per image
-        (25879568, 12309440),  // 150: features.5.1.block.2 hidden, 28 floats per image
-        (25868720, 12298192),  // 151: features.5.1.block.2 scale, 672 floats per image
+        (25909008, 12318000),  // 149: features.5.1.block.2 pooled, 672 floats per image
+        (25920528, 12329920),  // 150: features.5.1.block.2 hidden, 28 floats per image
+        (25909680, 12318672),  // 151: features.5.1.block.2 scale, 672 floats per image
         (25421424, 11837328),  // 152: features.5.1.block.3 conv output, 25,200 floats per image
         (9417600, 7646400),  // 153: features.5.1.block.3 output, 25,200 floats per image
         (25446624, 11862528),  // 154: features.5.1 output, 25,200 floats per image
-        (25879968, 12309872),  // 155: features.5.1 drop-path keep, 1 floats per image
+        (25920928, 12330352),  // 155: features.5.1 drop-path keep, 1 floats per image
         (17373600, 7646400),  // 156: features.5.2.block.0 conv output, 151,200 floats per image
         (17524800, 7948800),  // 157: features.5.2.block.0 output, 151,200 floats per image
         (17676000, 8100000),  // 158: features.5.2.block.1 conv output, 151,200 floats per image
         (17827200, 7948800),  // 159: features.5.2.block.1 output, 151,200 floats per image
         (17978400, 8251200),  // 160: features.5.2.block.2 output, 151,200 floats per image
-        (25869392, 12298864),  // 161: features.5.2.block.2 pooled, 672 floats per image
-        (25879600, 12309472),  // 162: features.5.2.block.2 hidden, 28 floats per image
-        (25870064, 12299536),  // 163: features.5.2.block.2 scale, 672 floats per image
+        (25910352, 12319344),  // 161: features.5.2.block.2 pooled, 672 floats per image
+        (25920560, 12329952),  // 162: features.5.2.block.2 hidden, 28 floats per image
+        (25911024, 12320016),  // 163: features.5.2.block.2 scale, 672 floats per image
         (25471824, 11887728),  // 164: features.5.2.block.3 conv output, 25,200 floats per image
         (9417600, 7948800),  // 165: features.5.2.block.3 output, 25,200 floats per image
         (25497024, 11912928),  // 166: features.5.2 output, 25,200 floats per image
-        (25879984, 12309888),  // 167: features.5.2 drop-path keep, 1 floats per image
+        (25920944, 12330368),  // 167: features.5.2 drop-path keep, 1 floats per image
         (18129600, 7948800),  // 168: features.5.3.block.0 conv output, 151,200 floats per image
         (18280800, 8251200),  // 169: features.5.3.block.0 output, 151,200 floats per image
         (18432000, 8402400),  // 170: features.5.3.block.1 conv output, 151,200 floats per image
         (18583200, 8251200),  // 171: features.5.3.block.1 output, 151,200 floats per image
         (18734400, 8553600),  // 172: features.5.3.block.2 output, 151,200 floats per image
-        (25870736, 12300208),  // 173: features.5.3.block.2 pooled, 672 floats per image
-        (25879632, 12309504),  // 174: features.5.3.block.2 hidden, 28 floats per image
-        (25871408, 12300880),  // 175: features.5.3.block.2 scale, 672 floats per image
+        (25911696, 12320688),  // 173: features.5.3.block.2 pooled, 672 floats per image
+        (25920592, 12329984),  // 174: features.5.3.block.2 hidden, 28 floats per image
+        (25912368, 12321360),  // 175: features.5.3.block.2 scale, 672 floats per image
         (25522224, 11938128),  // 176: features.5.3.block.3 conv output, 25,200 floats per image
         (9417600, 8251200),  // 177: features.5.3.block.3 output, 25,200 floats per image
         (25547424, 11963328),  // 178: features.5.3 output, 25,200 floats per image
-        (25880000, 12309904),  // 179: features.5.3 drop-path keep, 1 floats per image
+        (25920960, 12330384),  // 179: features.5.3 drop-path keep, 1 floats per image
         (18885600, 8251200),  // 180: features.6.0.block.0 conv output, 151,200 floats per image
         (19036800, 8553600),  // 181: features.6.0.block.0 output, 151,200 floats per image
         (25026000, 11527920),  // 182: features.6.0.block.1 conv output, 43,008 floats per image
         (25069008, 8553600),  // 183: features.6.0.block.1 output, 43,008 floats per image
         (25112016, 8596608),  // 184: features.6.0.block.2 output, 43,008 floats per image
-        (25872080, 12301552),  // 185: features.6.0.block.2 pooled, 672 floats per image
-        (19338848, 12309536),  // 186: features.6.0.block.2 hidden, 28 floats per image
-        (25872752, 12302224),  // 187: features.6.0.block.2 scale, 672 floats per image
-        (25737104, 8840320),  // 188: features.6.0.block.3 conv output, 12,288 floats per image
-        (25749392, 12173488),  // 189: features.6.0.block.3 output, 12,288 floats per image
+        (25913040, 12322032),  // 185: features.6.0.block.2 pooled, 672 floats per image
+        (19338848, 12330016),  // 186: features.6.0.block.2 hidden, 28 floats per image
+        (25913712, 12322704),  // 187: features.6.0.block.2 scale, 672 floats per image
+        (25778064, 8840320),  // 188: features.6.0.block.3 conv output, 12,288 floats per image
+        (25790352, 12193968),  // 189: features.6.0.block.3 output, 12,288 floats per image
         (23020800, 10736640),  // 190: features.6.1.block.0 conv output, 73,728 floats per image
         (23094528, 8553600),  // 191: features.6.1.block.0 output, 73,728 floats per image
         (23168256, 10810368),  // 192: features.6.1.block.1 conv output, 73,728 floats per image
         (23241984, 8553600),  // 193: features.6.1.block.1 output, 73,728 floats per image
         (23315712, 8627328),  // 194: features.6.1.block.2 output, 73,728 floats per image
-        (19335200, 12286000),  // 195: features.6.1.block.2 pooled, 1,152 floats per image
+        (19335200, 12306480),  // 195: features.6.1.block.2 pooled, 1,152 floats per image
         (19338656, 8855808),  // 196: features.6.1.block.2 hidden, 48 floats per image
-        (19336352, 12287152),  // 197: features.6.1.block.2 scale, 1,152 floats per image
-        (25761680, 12185776),  // 198: features.6.1.block.3 conv output, 12,288 floats per image
+        (19336352, 12307632),  // 197: features.6.1.block.2 scale, 1,152 floats per image
+        (25802640, 12206256),  // 198: features.6.1.block.3 conv output, 12,288 floats per image
         (9417600, 4989600),  // 199: features.6.1.block.3 output, 12,288 floats per image
-        (25773968, 12198064),  // 200: features.6.1 output, 12,288 floats per image
-        (19338880, 12309920),  // 201: features.6.1 drop-path keep, 1 floats per image
+        (25814928, 12218544),  // 200: features.6.1 output, 12,288 floats per image
+        (19338880, 12330400),  // 201: features.6.1 drop-path keep, 1 floats per image
         (23389440, 10884096),  // 202: features.6.2.block.0 conv output, 73,728 floats per image
         (23463168, 8553600),  // 203: features.6.2.block.0 output, 73,728 floats per image
         (23536896, 10957824),  // 204: features.6.2.block.1 conv output, 73,728 floats per image
         (23610624, 8553600),  // 205: features.6.2.block.1 output, 73,728 floats per image
         (23684352, 8627328),  // 206: features.6.2.block.2 output, 73,728 floats per image
-        (19337504, 12288304),  // 207: features.6.2.block.2 pooled, 1,152 floats per image
+        (19337504, 12308784),  // 207: features.6.2.block.2 pooled, 1,152 floats per image
         (19338704, 8855856),  // 208: features.6.2.block.2 hidden, 48 floats per image
-        (25859984, 12289456),  // 209: features.6.2.block.2 scale, 1,152 floats per image
-        (25786256, 12210352),  // 210: features.6.2.block.3 conv output, 12,288 floats per image
+        (25900944, 12309936),  // 209: features.6.2.block.2 scale, 1,152 floats per image
+        (25827216, 12230832),  // 210: features.6.2.block.3 conv output, 12,288 floats per image
         (9417600, 4989600),  // 211: features.6.2.block.3 output, 12,288 floats per image
-        (25798544, 12222640),  // 212: features.6.2 output, 12,288 floats per image
-        (19338896, 12309936),  // 213: features.6.2 drop-path keep, 1 floats per image
+        (25839504, 12243120),  // 212: features.6.2 output, 12,288 floats per image
+        (19338896, 12330416),  // 213: features.6.2 drop-path keep, 1 floats per image
         (23758080, 11031552),  // 214: features.6.3.block.0 conv output, 73,728 floats per image
         (23831808, 8553600),  // 215: features.6.3.block.0 output, 73,728 floats per image
         (23905536, 11105280),  // 216: features.6.3.block.1 conv output, 73,728 floats per image
         (23979264, 8553600),  // 217: features.6.3.block.1 output, 73,728 floats per image
         (24052992, 8627328),  // 218: features.6.3.block.2 output, 73,728 floats per image
-        (25861136, 12290608),  // 219: features.6.3.block.2 pooled, 1,152 floats per image
+        (25902096, 12311088),  // 219: features.6.3.block.2 pooled, 1,152 floats per image
         (19338752, 8855904),  // 220: features.6.3.block.2 hidden, 48 floats per image
-        (25862288, 12291760),  // 221: features.6.3.block.2 scale, 1,152 floats per image
-        (25810832, 12234928),  // 222: features.6.3.block.3 conv output, 12,288 floats per image
+        (25903248, 12312240),  // 221: features.6.3.block.2 scale, 1,152 floats per image
+        (25851792, 12255408),  // 222: features.6.3.block.3 conv output, 12,288 floats per image
         (9417600, 4989600),  // 223: features.6.3.block.3 output, 12,288 floats per image
-        (25823120, 12247216),  // 224: features.6.3 output, 12,288 floats per image
-        (19338912, 12309952),  // 225: features.6.3 drop-path keep, 1 floats per image
+        (25864080, 12267696),  // 224: features.6.3 output, 12,288 floats per image
+        (19338912, 12330432),  // 225: features.6.3 drop-path keep, 1 floats per image
         (24126720, 11179008),  // 226: features.6.4.block.0 conv output, 73,728 floats per image
         (24200448, 8553600),  // 227: features.6.4.block.0 output, 73,728 floats per image
         (24274176, 11252736),  // 228: features.6.4.block.1 conv output, 73,728 floats per image
         (24347904, 8553600),  // 229: features.6.4.block.1 output, 73,728 floats per image
         (24421632, 8627328),  // 230: features.6.4.block.2 output, 73,728 floats per image
-        (25863440, 12292912),  // 231: features.6.4.block.2 pooled, 1,152 floats per image
+        (25904400, 12313392),  // 231: features.6.4.block.2 pooled, 1,152 floats per image
         (19338800, 8855952),  // 232: features.6.4.block.2 hidden, 48 floats per image
-        (25864592, 12294064),  // 233: features.6.4.block.2 scale, 1,152 floats per image
-        (25835408, 12259504),  // 234: features.6.4.block.3 conv output, 12,288 floats per image
+        (25905552, 12314544),  // 233: features.6.4.block.2 scale, 1,152 floats per image
+        (25876368, 12279984),  // 234: features.6.4.block.3 conv output, 12,288 floats per image
         (9417600, 4989600),  // 235: features.6.4.block.3 output, 12,288 floats per image
-        (25847696, 12271792),  // 236: features.6.4 output, 12,288 floats per image
-        (19338928, 12309968),  // 237: features.6.4 drop-path keep, 1 floats per image
+        (25888656, 12292272),  // 236: features.6.4 output, 12,288 floats per image
+        (19338928, 12330448),  // 237: features.6.4 drop-path keep, 1 floats per image
         (24495360, 11326464),  // 238: features.7.0.block.0 conv output, 73,728 floats per image
         (24569088, 8553600),  // 239: features.7.0.block.0 output, 73,728 floats per image
         (24642816, 11400192),  // 240: features.7.0.block.1 conv output, 73,728 floats per image
         (24716544, 8553600),  // 241: features.7.0.block.1 output, 73,728 floats per image
         (24790272, 8627328),  // 242: features.7.0.block.2 output, 73,728 floats per image
-        (25865744, 12295216),  // 243: features.7.0.block.2 pooled, 1,152 floats per image
-        (9503440, 12309232),  // 244: features.7.0.block.2 hidden, 48 floats per image
-        (25866896, 12296368),  // 245: features.7.0.block.2 scale, 1,152 floats per image
+        (25906704, 12315696),  // 243: features.7.0.block.2 pooled, 1,152 floats per image
+        (9503440, 12329712),  // 244: features.7.0.block.2 hidden, 48 floats per image
+        (25907856, 12316848),  // 245: features.7.0.block.2 scale, 1,152 floats per image
         (19310880, 4989600),  // 246: features.7.0.block.3 conv output, 20,480 floats per image
         (25572624, 11988528),  // 247: features.7.0.block.3 output, 20,480 floats per image
         (19188000, 8553600),  // 248: features.7.1.block.0 conv output, 122,880 floats per image
@@ -7660,10 +7737,10 @@ public final class EfficientNetB1Training: TrainableModel {
         (20096640, 9108480),  // 252: features.7.1.block.2 output, 122,880 floats per image
         (9499520, 8852608),  // 253: features.7.1.block.2 pooled, 1,920 floats per image
         (9503360, 5011088),  // 254: features.7.1.block.2 hidden, 80 floats per image
-        (9501440, 12284080),  // 255: features.7.1.block.2 scale, 1,920 floats per image
-        (20301440, 9231360),  // 256: features.7.1.block.3 conv output, 20,480 floats per image
+        (9501440, 12304560),  // 255: features.7.1.block.2 scale, 1,920 floats per image
+        (25593104, 12009008),  // 256: features.7.1.block.3 conv output, 20,480 floats per image
         (9417600, 8676480),  // 257: features.7.1.block.3 output, 20,480 floats per image
-        (20321920, 9108480),  // 258: features.7.1 output, 20,480 floats per image
+        (20301440, 9108480),  // 258: features.7.1 output, 20,480 floats per image
         (9503488, 9128960),  // 259: features.7.1 drop-path keep, 1 floats per image
         (9417600, 8676480),  // 260: features.8 conv output, 81,920 floats per image
         (20219520, 8758400),  // 261: features.8 output, 81,920 floats per image
@@ -7675,15 +7752,15 @@ public final class EfficientNetB1Training: TrainableModel {
         (19331360, 8760960),  // 267: gradient of dropout output, 1,280 floats per image
         (19333920, 8854528),  // 268: gradient of avgpool, 1,280 floats per image
         (20219520, 8758400),  // 269: gradient of head output, 81,920 floats per image
-        (9417600, 12009008),  // 270: gradient of features.8 input, 20,480 floats per image
-        (9438080, 8799360),  // 271: gradient of features.7.1 branch, 20,480 floats per image
+        (25613584, 12029488),  // 270: gradient of features.8 input, 20,480 floats per image
+        (9417600, 8799360),  // 271: gradient of features.7.1 branch, 20,480 floats per image
         (20219520, 9231360),  // 272: gradient of features.7.1.block.3 input, 122,880 floats per image
         (20096640, 9108480),  // 273: features.7.1.block.2 output (recomputed), 122,880 floats per image
         (19973760, 8676480),  // 274: features.7.1.block.1 output (recomputed), 122,880 floats per image
         (20096640, 9108480),  // 275: gradient of features.7.1.block.2 input, 122,880 floats per image
         (19850880, 8985600),  // 276: gradient of features.7.1.block.1 input, 122,880 floats per image
         (19728000, 8676480),  // 277: features.7.1.block.0 output (recomputed), 122,880 floats per image
-        (19188000, 8774784),  // 278: gradient of features.7.1.block.0 input, 20,480 floats per image
+        (19728000, 8774784),  // 278: gradient of features.7.1.block.0 input, 20,480 floats per image
         (9417600, 8701056),  // 279: gradient of features.7.0.block.3 input, 73,728 floats per image
         (24790272, 8627328),  // 280: features.7.0.block.2 output (recomputed), 73,728 floats per image
         (24716544, 8553600),  // 281: features.7.0.block.1 output (recomputed), 73,728 floats per image
@@ -7753,7 +7830,7 @@ public final class EfficientNetB1Training: TrainableModel {
         (17222400, 7948800),  // 345: gradient of features.5.1.block.2 input, 151,200 floats per image
         (16920000, 7797600),  // 346: gradient of features.5.1.block.1 input, 151,200 floats per image
         (16768800, 7646400),  // 347: features.5.1.block.0 output (recomputed), 151,200 floats per image
-        (9442800, 4946400),  // 348: gradient of features.5.1.block.0 input, 25,200 floats per image
+        (9442800, 7948800),  // 348: gradient of features.5.1.block.0 input, 25,200 floats per image
         (16617600, 7754400),  // 349: gradient of features.5.0.block.3 input, 108,000 floats per image
         (22394400, 7646400),  // 350: features.5.0.block.2 output (recomputed), 108,000 floats per image
         (22286400, 4838400),  // 351: features.5.0.block.1 output (recomputed), 108,000 floats per image
@@ -7807,7 +7884,7 @@ public final class EfficientNetB1Training: TrainableModel {
         (14889600, 4622400),  // 399: gradient of features.3.1.block.2 input, 216,000 floats per image
         (14457600, 4406400),  // 400: gradient of features.3.1.block.1 input, 216,000 floats per image
         (9201600, 4190400),  // 401: features.3.1.block.0 output (recomputed), 216,000 floats per image
-        (9115200, 4363200),  // 402: gradient of features.3.1.block.0 input, 36,000 floats per image
+        (9201600, 4363200),  // 402: gradient of features.3.1.block.0 input, 36,000 floats per image
         (8985600, 4233600),  // 403: gradient of features.3.0.block.3 input, 129,600 floats per image
         (19598400, 4104000),  // 404: features.3.0.block.2 output (recomputed), 129,600 floats per image
         (19468800, 3974400),  // 405: features.3.0.block.1 output (recomputed), 129,600 floats per image
@@ -7830,20 +7907,20 @@ public final class EfficientNetB1Training: TrainableModel {
         (4838400, 2937600),  // 422: gradient of features.2.1.block.2 input, 518,400 floats per image
         (3801600, 2419200),  // 423: gradient of features.2.1.block.1 input, 518,400 floats per image
         (3283200, 1900800),  // 424: features.2.1.block.0 output (recomputed), 518,400 floats per image
-        (3110400, 2937600),  // 425: gradient of features.2.1.block.0 input, 86,400 floats per image
+        (3283200, 2937600),  // 425: gradient of features.2.1.block.0 input, 86,400 floats per image
         (2764800, 2073600),  // 426: gradient of features.2.0.block.3 input, 345,600 floats per image
         (12499200, 1728000),  // 427: features.2.0.block.2 output (recomputed), 345,600 floats per image
         (12153600, 1382400),  // 428: features.2.0.block.1 output (recomputed), 345,600 floats per image
         (4147200, 4147200),  // 429: gradient of features.2.0.block.2 input, 345,600 floats per image
         (2764800, 2764800),  // 430: gradient of features.2.0.block.1 input, 1,382,400 floats per image
         (1382400, 1382400),  // 431: features.2.0.block.0 output (recomputed), 1,382,400 floats per image
-        (0, 0),  // 432: gradient of features.2.0.block.0 input, 230,400 floats per image
-        (230400, 230400),  // 433: gradient of features.1.1 branch, 230,400 floats per image
-        (460800, 921600),  // 434: gradient of features.1.1.block.2 input, 230,400 floats per image
-        (13766400, 691200),  // 435: features.1.1.block.1 output (recomputed), 230,400 floats per image
-        (13536000, 460800),  // 436: features.1.1.block.0 output (recomputed), 230,400 floats per image
-        (230400, 230400),  // 437: gradient of features.1.1.block.1 input, 230,400 floats per image
-        (460800, 1382400),  // 438: gradient of features.1.1.block.0 input, 230,400 floats per image
+        (1382400, 1382400),  // 432: gradient of features.2.0.block.0 input, 230,400 floats per image
+        (0, 0),  // 433: gradient of features.1.1 branch, 230,400 floats per image
+        (230400, 691200),  // 434: gradient of features.1.1.block.2 input, 230,400 floats per image
+        (13766400, 460800),  // 435: features.1.1.block.1 output (recomputed), 230,400 floats per image
+        (13536000, 230400),  // 436: features.1.1.block.0 output (recomputed), 230,400 floats per image
+        (0, 0),  // 437: gradient of features.1.1.block.1 input, 230,400 floats per image
+        (460800, 1612800),  // 438: gradient of features.1.1.block.0 input, 230,400 floats per image
         (0, 921600),  // 439: gradient of features.1.0.block.2 input, 460,800 floats per image
         (11347200, 460800),  // 440: features.1.0.block.1 output (recomputed), 460,800 floats per image
         (10886400, 0),  // 441: features.1.0.block.0 output (recomputed), 460,800 floats per image
@@ -7875,7 +7952,7 @@ public final class EfficientNetB1Training: TrainableModel {
               "squeeze-excitation 32 -> 8 -> 32 on [n, 120, 120, 32]"),
         .init("features.1.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [32][16]"),
-        .init("features.1.0.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 7372800,
+        .init("features.1.0.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 7372800,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 120, 120, 32] -> [n, 120, 120, 16]"),
         .init("features.1.0.block.2", kind: "conv 1x1 forward", macsPerImage: 7372800,
               "frozen: project conv 1x1, [n, 120, 120, 32] -> [n, 120, 120, 16]"),
@@ -7895,7 +7972,7 @@ public final class EfficientNetB1Training: TrainableModel {
               "squeeze-excitation 16 -> 4 -> 16 on [n, 120, 120, 16]"),
         .init("features.1.1.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [16][16]"),
-        .init("features.1.1.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 3686400,
+        .init("features.1.1.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 3686400,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 120, 120, 16] -> [n, 120, 120, 16]"),
         .init("features.1.1.block.2", kind: "conv 1x1 forward", macsPerImage: 3686400,
               "frozen: project conv 1x1, [n, 120, 120, 16] -> [n, 120, 120, 16]"),
@@ -7909,7 +7986,7 @@ public final class EfficientNetB1Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.2.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [16][96]"),
-        .init("features.2.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 22118400,
+        .init("features.2.0.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 22118400,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 120, 120, 16] -> [n, 120, 120, 96]"),
         .init("features.2.0.block.0", kind: "conv 1x1 forward", macsPerImage: 22118400,
               "frozen: expand conv 1x1, [n, 120, 120, 16] -> [n, 120, 120, 96]"),
@@ -7929,7 +8006,7 @@ public final class EfficientNetB1Training: TrainableModel {
               "squeeze-excitation 96 -> 4 -> 96 on [n, 60, 60, 96]"),
         .init("features.2.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [96][24]"),
-        .init("features.2.0.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 8294400,
+        .init("features.2.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 8294400,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 60, 60, 96] -> [n, 60, 60, 24]"),
         .init("features.2.0.block.3", kind: "conv 1x1 forward", macsPerImage: 8294400,
               "frozen: project conv 1x1, [n, 60, 60, 96] -> [n, 60, 60, 24]"),
@@ -7939,7 +8016,7 @@ public final class EfficientNetB1Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 60, 60, 24]"),
         .init("features.2.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [24][144]"),
-        .init("features.2.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 12441600,
+        .init("features.2.1.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 12441600,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 60, 60, 24] -> [n, 60, 60, 144]"),
         .init("features.2.1.block.0", kind: "conv 1x1 forward", macsPerImage: 12441600,
               "frozen: expand conv 1x1, [n, 60, 60, 24] -> [n, 60, 60, 144]"),
@@ -7959,7 +8036,7 @@ public final class EfficientNetB1Training: TrainableModel {
               "squeeze-excitation 144 -> 6 -> 144 on [n, 60, 60, 144]"),
         .init("features.2.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [144][24]"),
-        .init("features.2.1.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 12441600,
+        .init("features.2.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 12441600,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 60, 60, 144] -> [n, 60, 60, 24]"),
         .init("features.2.1.block.3", kind: "conv 1x1 forward", macsPerImage: 12441600,
               "frozen: project conv 1x1, [n, 60, 60, 144] -> [n, 60, 60, 24]"),
@@ -7973,7 +8050,7 @@ public final class EfficientNetB1Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.2.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [24][144]"),
-        .init("features.2.2.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 12441600,
+        .init("features.2.2.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 12441600,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 60, 60, 24] -> [n, 60, 60, 144]"),
         .init("features.2.2.block.0", kind: "conv 1x1 forward", macsPerImage: 12441600,
               "frozen: expand conv 1x1, [n, 60, 60, 24] -> [n, 60, 60, 144]"),
@@ -7993,7 +8070,7 @@ public final class EfficientNetB1Training: TrainableModel {
               "squeeze-excitation 144 -> 6 -> 144 on [n, 60, 60, 144]"),
         .init("features.2.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [144][24]"),
-        .init("features.2.2.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 12441600,
+        .init("features.2.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 12441600,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 60, 60, 144] -> [n, 60, 60, 24]"),
         .init("features.2.2.block.3", kind: "conv 1x1 forward", macsPerImage: 12441600,
               "frozen: project conv 1x1, [n, 60, 60, 144] -> [n, 60, 60, 24]"),
@@ -8007,7 +8084,7 @@ public final class EfficientNetB1Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.3.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [24][144]"),
-        .init("features.3.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 12441600,
+        .init("features.3.0.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 12441600,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 60, 60, 24] -> [n, 60, 60, 144]"),
         .init("features.3.0.block.0", kind: "conv 1x1 forward", macsPerImage: 12441600,
               "frozen: expand conv 1x1, [n, 60, 60, 24] -> [n, 60, 60, 144]"),
@@ -8027,7 +8104,7 @@ public final class EfficientNetB1Training: TrainableModel {
               "squeeze-excitation 144 -> 6 -> 144 on [n, 30, 30, 144]"),
         .init("features.3.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [144][40]"),
-        .init("features.3.0.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 5184000,
+        .init("features.3.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 5184000,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 30, 30, 144] -> [n, 30, 30, 40]"),
         .init("features.3.0.block.3", kind: "conv 1x1 forward", macsPerImage: 5184000,
               "frozen: project conv 1x1, [n, 30, 30, 144] -> [n, 30, 30, 40]"),
@@ -8037,7 +8114,7 @@ public final class EfficientNetB1Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 30, 30, 40]"),
         .init("features.3.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [40][240]"),
-        .init("features.3.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 8640000,
+        .init("features.3.1.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 8640000,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 30, 30, 40] -> [n, 30, 30, 240]"),
         .init("features.3.1.block.0", kind: "conv 1x1 forward", macsPerImage: 8640000,
               "frozen: expand conv 1x1, [n, 30, 30, 40] -> [n, 30, 30, 240]"),
@@ -8057,7 +8134,7 @@ public final class EfficientNetB1Training: TrainableModel {
               "squeeze-excitation 240 -> 10 -> 240 on [n, 30, 30, 240]"),
         .init("features.3.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [240][40]"),
-        .init("features.3.1.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 8640000,
+        .init("features.3.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 8640000,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 30, 30, 240] -> [n, 30, 30, 40]"),
         .init("features.3.1.block.3", kind: "conv 1x1 forward", macsPerImage: 8640000,
               "frozen: project conv 1x1, [n, 30, 30, 240] -> [n, 30, 30, 40]"),
@@ -8071,7 +8148,7 @@ public final class EfficientNetB1Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.3.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [40][240]"),
-        .init("features.3.2.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 8640000,
+        .init("features.3.2.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 8640000,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 30, 30, 40] -> [n, 30, 30, 240]"),
         .init("features.3.2.block.0", kind: "conv 1x1 forward", macsPerImage: 8640000,
               "frozen: expand conv 1x1, [n, 30, 30, 40] -> [n, 30, 30, 240]"),
@@ -8091,7 +8168,7 @@ public final class EfficientNetB1Training: TrainableModel {
               "squeeze-excitation 240 -> 10 -> 240 on [n, 30, 30, 240]"),
         .init("features.3.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [240][40]"),
-        .init("features.3.2.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 8640000,
+        .init("features.3.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 8640000,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 30, 30, 240] -> [n, 30, 30, 40]"),
         .init("features.3.2.block.3", kind: "conv 1x1 forward", macsPerImage: 8640000,
               "frozen: project conv 1x1, [n, 30, 30, 240] -> [n, 30, 30, 40]"),
@@ -8105,7 +8182,7 @@ public final class EfficientNetB1Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.4.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [40][240]"),
-        .init("features.4.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 8640000,
+        .init("features.4.0.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 8640000,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 30, 30, 40] -> [n, 30, 30, 240]"),
         .init("features.4.0.block.0", kind: "conv 1x1 forward", macsPerImage: 8640000,
               "frozen: expand conv 1x1, [n, 30, 30, 40] -> [n, 30, 30, 240]"),
@@ -8125,7 +8202,7 @@ public final class EfficientNetB1Training: TrainableModel {
               "squeeze-excitation 240 -> 10 -> 240 on [n, 15, 15, 240]"),
         .init("features.4.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [240][80]"),
-        .init("features.4.0.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 4320000,
+        .init("features.4.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 4320000,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 240] -> [n, 15, 15, 80]"),
         .init("features.4.0.block.3", kind: "conv 1x1 forward", macsPerImage: 4320000,
               "frozen: project conv 1x1, [n, 15, 15, 240] -> [n, 15, 15, 80]"),
@@ -8135,7 +8212,7 @@ public final class EfficientNetB1Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 80]"),
         .init("features.4.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [80][480]"),
-        .init("features.4.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 8640000,
+        .init("features.4.1.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 8640000,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 80] -> [n, 15, 15, 480]"),
         .init("features.4.1.block.0", kind: "conv 1x1 forward", macsPerImage: 8640000,
               "frozen: expand conv 1x1, [n, 15, 15, 80] -> [n, 15, 15, 480]"),
@@ -8155,7 +8232,7 @@ public final class EfficientNetB1Training: TrainableModel {
               "squeeze-excitation 480 -> 20 -> 480 on [n, 15, 15, 480]"),
         .init("features.4.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [480][80]"),
-        .init("features.4.1.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 8640000,
+        .init("features.4.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 8640000,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 480] -> [n, 15, 15, 80]"),
         .init("features.4.1.block.3", kind: "conv 1x1 forward", macsPerImage: 8640000,
               "frozen: project conv 1x1, [n, 15, 15, 480] -> [n, 15, 15, 80]"),
@@ -8169,7 +8246,7 @@ public final class EfficientNetB1Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.4.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [80][480]"),
-        .init("features.4.2.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 8640000,
+        .init("features.4.2.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 8640000,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 80] -> [n, 15, 15, 480]"),
         .init("features.4.2.block.0", kind: "conv 1x1 forward", macsPerImage: 8640000,
               "frozen: expand conv 1x1, [n, 15, 15, 80] -> [n, 15, 15, 480]"),
@@ -8189,7 +8266,7 @@ public final class EfficientNetB1Training: TrainableModel {
               "squeeze-excitation 480 -> 20 -> 480 on [n, 15, 15, 480]"),
         .init("features.4.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [480][80]"),
-        .init("features.4.2.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 8640000,
+        .init("features.4.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 8640000,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 480] -> [n, 15, 15, 80]"),
         .init("features.4.2.block.3", kind: "conv 1x1 forward", macsPerImage: 8640000,
               "frozen: project conv 1x1, [n, 15, 15, 480] -> [n, 15, 15, 80]"),
@@ -8203,7 +8280,7 @@ public final class EfficientNetB1Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.4.3.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [80][480]"),
-        .init("features.4.3.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 8640000,
+        .init("features.4.3.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 8640000,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 80] -> [n, 15, 15, 480]"),
         .init("features.4.3.block.0", kind: "conv 1x1 forward", macsPerImage: 8640000,
               "frozen: expand conv 1x1, [n, 15, 15, 80] -> [n, 15, 15, 480]"),
@@ -8223,7 +8300,7 @@ public final class EfficientNetB1Training: TrainableModel {
               "squeeze-excitation 480 -> 20 -> 480 on [n, 15, 15, 480]"),
         .init("features.4.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [480][80]"),
-        .init("features.4.3.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 8640000,
+        .init("features.4.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 8640000,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 480] -> [n, 15, 15, 80]"),
         .init("features.4.3.block.3", kind: "conv 1x1 forward", macsPerImage: 8640000,
               "frozen: project conv 1x1, [n, 15, 15, 480] -> [n, 15, 15, 80]"),
@@ -8237,7 +8314,7 @@ public final class EfficientNetB1Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.5.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [80][480]"),
-        .init("features.5.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 8640000,
+        .init("features.5.0.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 8640000,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 80] -> [n, 15, 15, 480]"),
         .init("features.5.0.block.0", kind: "conv 1x1 forward", macsPerImage: 8640000,
               "frozen: expand conv 1x1, [n, 15, 15, 80] -> [n, 15, 15, 480]"),
@@ -8257,7 +8334,7 @@ public final class EfficientNetB1Training: TrainableModel {
               "squeeze-excitation 480 -> 20 -> 480 on [n, 15, 15, 480]"),
         .init("features.5.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [480][112]"),
-        .init("features.5.0.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 12096000,
+        .init("features.5.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 12096000,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 480] -> [n, 15, 15, 112]"),
         .init("features.5.0.block.3", kind: "conv 1x1 forward", macsPerImage: 12096000,
               "frozen: project conv 1x1, [n, 15, 15, 480] -> [n, 15, 15, 112]"),
@@ -8267,7 +8344,7 @@ public final class EfficientNetB1Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 112]"),
         .init("features.5.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [112][672]"),
-        .init("features.5.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 16934400,
+        .init("features.5.1.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 16934400,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 112] -> [n, 15, 15, 672]"),
         .init("features.5.1.block.0", kind: "conv 1x1 forward", macsPerImage: 16934400,
               "frozen: expand conv 1x1, [n, 15, 15, 112] -> [n, 15, 15, 672]"),
@@ -8287,7 +8364,7 @@ public final class EfficientNetB1Training: TrainableModel {
               "squeeze-excitation 672 -> 28 -> 672 on [n, 15, 15, 672]"),
         .init("features.5.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [672][112]"),
-        .init("features.5.1.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 16934400,
+        .init("features.5.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 16934400,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 672] -> [n, 15, 15, 112]"),
         .init("features.5.1.block.3", kind: "conv 1x1 forward", macsPerImage: 16934400,
               "frozen: project conv 1x1, [n, 15, 15, 672] -> [n, 15, 15, 112]"),
@@ -8301,7 +8378,7 @@ public final class EfficientNetB1Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.5.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [112][672]"),
-        .init("features.5.2.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 16934400,
+        .init("features.5.2.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 16934400,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 112] -> [n, 15, 15, 672]"),
         .init("features.5.2.block.0", kind: "conv 1x1 forward", macsPerImage: 16934400,
               "frozen: expand conv 1x1, [n, 15, 15, 112] -> [n, 15, 15, 672]"),
@@ -8321,7 +8398,7 @@ public final class EfficientNetB1Training: TrainableModel {
               "squeeze-excitation 672 -> 28 -> 672 on [n, 15, 15, 672]"),
         .init("features.5.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [672][112]"),
-        .init("features.5.2.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 16934400,
+        .init("features.5.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 16934400,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 672] -> [n, 15, 15, 112]"),
         .init("features.5.2.block.3", kind: "conv 1x1 forward", macsPerImage: 16934400,
               "frozen: project conv 1x1, [n, 15, 15, 672] -> [n, 15, 15, 112]"),
@@ -8335,7 +8412,7 @@ public final class EfficientNetB1Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.5.3.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [112][672]"),
-        .init("features.5.3.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 16934400,
+        .init("features.5.3.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 16934400,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 112] -> [n, 15, 15, 672]"),
         .init("features.5.3.block.0", kind: "conv 1x1 forward", macsPerImage: 16934400,
               "frozen: expand conv 1x1, [n, 15, 15, 112] -> [n, 15, 15, 672]"),
@@ -8355,7 +8432,7 @@ public final class EfficientNetB1Training: TrainableModel {
               "squeeze-excitation 672 -> 28 -> 672 on [n, 15, 15, 672]"),
         .init("features.5.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [672][112]"),
-        .init("features.5.3.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 16934400,
+        .init("features.5.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 16934400,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 672] -> [n, 15, 15, 112]"),
         .init("features.5.3.block.3", kind: "conv 1x1 forward", macsPerImage: 16934400,
               "frozen: project conv 1x1, [n, 15, 15, 672] -> [n, 15, 15, 112]"),
@@ -8369,7 +8446,7 @@ public final class EfficientNetB1Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [112][672]"),
-        .init("features.6.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 16934400,
+        .init("features.6.0.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 16934400,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 112] -> [n, 15, 15, 672]"),
         .init("features.6.0.block.0", kind: "conv 1x1 forward", macsPerImage: 16934400,
               "frozen: expand conv 1x1, [n, 15, 15, 112] -> [n, 15, 15, 672]"),
@@ -8389,7 +8466,7 @@ public final class EfficientNetB1Training: TrainableModel {
               "squeeze-excitation 672 -> 28 -> 672 on [n, 8, 8, 672]"),
         .init("features.6.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [672][192]"),
-        .init("features.6.0.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 8257536,
+        .init("features.6.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 8257536,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 672] -> [n, 8, 8, 192]"),
         .init("features.6.0.block.3", kind: "conv 1x1 forward", macsPerImage: 8257536,
               "frozen: project conv 1x1, [n, 8, 8, 672] -> [n, 8, 8, 192]"),
@@ -8399,7 +8476,7 @@ public final class EfficientNetB1Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 8, 8, 192]"),
         .init("features.6.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [192][1152]"),
-        .init("features.6.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 14155776,
+        .init("features.6.1.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 14155776,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 192] -> [n, 8, 8, 1152]"),
         .init("features.6.1.block.0", kind: "conv 1x1 forward", macsPerImage: 14155776,
               "frozen: expand conv 1x1, [n, 8, 8, 192] -> [n, 8, 8, 1152]"),
@@ -8419,7 +8496,7 @@ public final class EfficientNetB1Training: TrainableModel {
               "squeeze-excitation 1152 -> 48 -> 1152 on [n, 8, 8, 1152]"),
         .init("features.6.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1152][192]"),
-        .init("features.6.1.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 14155776,
+        .init("features.6.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 14155776,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 1152] -> [n, 8, 8, 192]"),
         .init("features.6.1.block.3", kind: "conv 1x1 forward", macsPerImage: 14155776,
               "frozen: project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 192]"),
@@ -8433,7 +8510,7 @@ public final class EfficientNetB1Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [192][1152]"),
-        .init("features.6.2.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 14155776,
+        .init("features.6.2.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 14155776,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 192] -> [n, 8, 8, 1152]"),
         .init("features.6.2.block.0", kind: "conv 1x1 forward", macsPerImage: 14155776,
               "frozen: expand conv 1x1, [n, 8, 8, 192] -> [n, 8, 8, 1152]"),
@@ -8453,7 +8530,7 @@ public final class EfficientNetB1Training: TrainableModel {
               "squeeze-excitation 1152 -> 48 -> 1152 on [n, 8, 8, 1152]"),
         .init("features.6.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1152][192]"),
-        .init("features.6.2.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 14155776,
+        .init("features.6.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 14155776,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 1152] -> [n, 8, 8, 192]"),
         .init("features.6.2.block.3", kind: "conv 1x1 forward", macsPerImage: 14155776,
               "frozen: project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 192]"),
@@ -8467,7 +8544,7 @@ public final class EfficientNetB1Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.3.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [192][1152]"),
-        .init("features.6.3.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 14155776,
+        .init("features.6.3.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 14155776,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 192] -> [n, 8, 8, 1152]"),
         .init("features.6.3.block.0", kind: "conv 1x1 forward", macsPerImage: 14155776,
               "frozen: expand conv 1x1, [n, 8, 8, 192] -> [n, 8, 8, 1152]"),
@@ -8487,7 +8564,7 @@ public final class EfficientNetB1Training: TrainableModel {
               "squeeze-excitation 1152 -> 48 -> 1152 on [n, 8, 8, 1152]"),
         .init("features.6.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1152][192]"),
-        .init("features.6.3.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 14155776,
+        .init("features.6.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 14155776,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 1152] -> [n, 8, 8, 192]"),
         .init("features.6.3.block.3", kind: "conv 1x1 forward", macsPerImage: 14155776,
               "frozen: project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 192]"),
@@ -8501,7 +8578,7 @@ public final class EfficientNetB1Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.4.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [192][1152]"),
-        .init("features.6.4.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 14155776,
+        .init("features.6.4.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 14155776,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 192] -> [n, 8, 8, 1152]"),
         .init("features.6.4.block.0", kind: "conv 1x1 forward", macsPerImage: 14155776,
               "frozen: expand conv 1x1, [n, 8, 8, 192] -> [n, 8, 8, 1152]"),
@@ -8521,7 +8598,7 @@ public final class EfficientNetB1Training: TrainableModel {
               "squeeze-excitation 1152 -> 48 -> 1152 on [n, 8, 8, 1152]"),
         .init("features.6.4.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1152][192]"),
-        .init("features.6.4.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 14155776,
+        .init("features.6.4.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 14155776,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 1152] -> [n, 8, 8, 192]"),
         .init("features.6.4.block.3", kind: "conv 1x1 forward", macsPerImage: 14155776,
               "frozen: project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 192]"),
@@ -8535,7 +8612,7 @@ public final class EfficientNetB1Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.7.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [192][1152]"),
-        .init("features.7.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 14155776,
+        .init("features.7.0.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 14155776,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 192] -> [n, 8, 8, 1152]"),
         .init("features.7.0.block.0", kind: "conv 1x1 forward", macsPerImage: 14155776,
               "frozen: expand conv 1x1, [n, 8, 8, 192] -> [n, 8, 8, 1152]"),
@@ -8555,7 +8632,7 @@ public final class EfficientNetB1Training: TrainableModel {
               "squeeze-excitation 1152 -> 48 -> 1152 on [n, 8, 8, 1152]"),
         .init("features.7.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1152][320]"),
-        .init("features.7.0.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 23592960,
+        .init("features.7.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 23592960,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 1152] -> [n, 8, 8, 320]"),
         .init("features.7.0.block.3", kind: "conv 1x1 forward", macsPerImage: 23592960,
               "frozen: project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 320]"),
@@ -8565,7 +8642,7 @@ public final class EfficientNetB1Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 8, 8, 320]"),
         .init("features.7.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [320][1920]"),
-        .init("features.7.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 39321600,
+        .init("features.7.1.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 39321600,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 320] -> [n, 8, 8, 1920]"),
         .init("features.7.1.block.0", kind: "conv 1x1 forward", macsPerImage: 39321600,
               "frozen: expand conv 1x1, [n, 8, 8, 320] -> [n, 8, 8, 1920]"),
@@ -8585,7 +8662,7 @@ public final class EfficientNetB1Training: TrainableModel {
               "squeeze-excitation 1920 -> 80 -> 1920 on [n, 8, 8, 1920]"),
         .init("features.7.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1920][320]"),
-        .init("features.7.1.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 39321600,
+        .init("features.7.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 39321600,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 1920] -> [n, 8, 8, 320]"),
         .init("features.7.1.block.3", kind: "conv 1x1 forward", macsPerImage: 39321600,
               "frozen: project conv 1x1, [n, 8, 8, 1920] -> [n, 8, 8, 320]"),
@@ -8599,7 +8676,7 @@ public final class EfficientNetB1Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.8", kind: "conv 1x1 forward", macsPerImage: nil,
               "head conv 1x1 weights to the GEMM layout [320][1280]"),
-        .init("features.8", kind: "conv 1x1 + BN statistics forward", macsPerImage: 26214400,
+        .init("features.8", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 26214400,
               "head conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 320] -> [n, 8, 8, 1280]"),
         .init("features.8", kind: "conv 1x1 forward", macsPerImage: 26214400,
               "frozen: head conv 1x1, [n, 8, 8, 320] -> [n, 8, 8, 1280]"),
@@ -8624,21 +8701,21 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("avgpool", kind: "pool+classifier backward", macsPerImage: nil,
               "backward: spread each channel's gradient over the 64 pixels"),
         .init("features.8", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 8, 8, 1280]"),
-        .init("features.8", kind: "conv 1x1 backward", macsPerImage: 52428800,
-              "conv 1x1 backward: input and weight gradients, [n, 8, 8, 320] <- [n, 8, 8, 1280]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 8, 8, 1280]"),
+        .init("features.8", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 52428800,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 320] <- [n, 8, 8, 1280]"),
         .init("features.7.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.7.1.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 8, 8, 320]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 8, 8, 320]"),
         .init("features.7.1.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.7.1.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.7.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.7.1.block.3", kind: "conv 1x1 backward", macsPerImage: 78643200,
-              "conv 1x1 backward: input and weight gradients, [n, 8, 8, 1920] <- [n, 8, 8, 320]"),
+        .init("features.7.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 78643200,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 1920] <- [n, 8, 8, 320]"),
         .init("features.7.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 614400,
               "squeeze-excitation 1920 -> 80 -> 1920 backward on [n, 8, 8, 1920]"),
         .init("features.7.1.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -8654,21 +8731,21 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.7.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.7.1.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 8, 8, 1920]"),
-        .init("features.7.1.block.0", kind: "conv 1x1 backward", macsPerImage: 78643200,
-              "conv 1x1 backward: input and weight gradients, [n, 8, 8, 320] <- [n, 8, 8, 1920]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 8, 8, 1920]"),
+        .init("features.7.1.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 78643200,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 320] <- [n, 8, 8, 1920]"),
         .init("features.7.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.7.0.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 8, 8, 320]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 8, 8, 320]"),
         .init("features.7.0.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.7.0.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.7.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.7.0.block.3", kind: "conv 1x1 backward", macsPerImage: 47185920,
-              "conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 320]"),
+        .init("features.7.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 47185920,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 320]"),
         .init("features.7.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 221184,
               "squeeze-excitation 1152 -> 48 -> 1152 backward on [n, 8, 8, 1152]"),
         .init("features.7.0.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -8684,21 +8761,21 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.7.0.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 8, 8, 1152]"),
-        .init("features.7.0.block.0", kind: "conv 1x1 backward", macsPerImage: 28311552,
-              "conv 1x1 backward: input and weight gradients, [n, 8, 8, 192] <- [n, 8, 8, 1152]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 8, 8, 1152]"),
+        .init("features.7.0.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 28311552,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 192] <- [n, 8, 8, 1152]"),
         .init("features.6.4", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.6.4.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 8, 8, 192]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 8, 8, 192]"),
         .init("features.6.4.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.4.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.4.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.6.4.block.3", kind: "conv 1x1 backward", macsPerImage: 28311552,
-              "conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192]"),
+        .init("features.6.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 28311552,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192]"),
         .init("features.6.4.block.2", kind: "squeeze-excitation backward", macsPerImage: 221184,
               "squeeze-excitation 1152 -> 48 -> 1152 backward on [n, 8, 8, 1152]"),
         .init("features.6.4.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -8714,23 +8791,23 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.6.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.4.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 8, 8, 1152]"),
-        .init("features.6.4.block.0", kind: "conv 1x1 backward", macsPerImage: 28311552,
-              "conv 1x1 backward: input and weight gradients, [n, 8, 8, 192] <- [n, 8, 8, 1152]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 8, 8, 1152]"),
+        .init("features.6.4.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 28311552,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 192] <- [n, 8, 8, 1152]"),
         .init("features.6.4", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.6.3", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.6.3.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 8, 8, 192]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 8, 8, 192]"),
         .init("features.6.3.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.3.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.3.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.6.3.block.3", kind: "conv 1x1 backward", macsPerImage: 28311552,
-              "conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192]"),
+        .init("features.6.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 28311552,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192]"),
         .init("features.6.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 221184,
               "squeeze-excitation 1152 -> 48 -> 1152 backward on [n, 8, 8, 1152]"),
         .init("features.6.3.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -8746,23 +8823,23 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.3.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 8, 8, 1152]"),
-        .init("features.6.3.block.0", kind: "conv 1x1 backward", macsPerImage: 28311552,
-              "conv 1x1 backward: input and weight gradients, [n, 8, 8, 192] <- [n, 8, 8, 1152]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 8, 8, 1152]"),
+        .init("features.6.3.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 28311552,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 192] <- [n, 8, 8, 1152]"),
         .init("features.6.3", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.6.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.6.2.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 8, 8, 192]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 8, 8, 192]"),
         .init("features.6.2.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.2.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.2.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.6.2.block.3", kind: "conv 1x1 backward", macsPerImage: 28311552,
-              "conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192]"),
+        .init("features.6.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 28311552,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192]"),
         .init("features.6.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 221184,
               "squeeze-excitation 1152 -> 48 -> 1152 backward on [n, 8, 8, 1152]"),
         .init("features.6.2.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -8778,23 +8855,23 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.2.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 8, 8, 1152]"),
-        .init("features.6.2.block.0", kind: "conv 1x1 backward", macsPerImage: 28311552,
-              "conv 1x1 backward: input and weight gradients, [n, 8, 8, 192] <- [n, 8, 8, 1152]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 8, 8, 1152]"),
+        .init("features.6.2.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 28311552,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 192] <- [n, 8, 8, 1152]"),
         .init("features.6.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.6.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.6.1.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 8, 8, 192]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 8, 8, 192]"),
         .init("features.6.1.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.1.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.6.1.block.3", kind: "conv 1x1 backward", macsPerImage: 28311552,
-              "conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192]"),
+        .init("features.6.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 28311552,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192]"),
         .init("features.6.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 221184,
               "squeeze-excitation 1152 -> 48 -> 1152 backward on [n, 8, 8, 1152]"),
         .init("features.6.1.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -8810,21 +8887,21 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.1.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 8, 8, 1152]"),
-        .init("features.6.1.block.0", kind: "conv 1x1 backward", macsPerImage: 28311552,
-              "conv 1x1 backward: input and weight gradients, [n, 8, 8, 192] <- [n, 8, 8, 1152]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 8, 8, 1152]"),
+        .init("features.6.1.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 28311552,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 192] <- [n, 8, 8, 1152]"),
         .init("features.6.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.6.0.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 8, 8, 192]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 8, 8, 192]"),
         .init("features.6.0.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.0.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.6.0.block.3", kind: "conv 1x1 backward", macsPerImage: 16515072,
-              "conv 1x1 backward: input and weight gradients, [n, 8, 8, 672] <- [n, 8, 8, 192]"),
+        .init("features.6.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 16515072,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 672] <- [n, 8, 8, 192]"),
         .init("features.6.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 75264,
               "squeeze-excitation 672 -> 28 -> 672 backward on [n, 8, 8, 672]"),
         .init("features.6.0.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -8840,21 +8917,21 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.0.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 15, 15, 672]"),
-        .init("features.6.0.block.0", kind: "conv 1x1 backward", macsPerImage: 33868800,
-              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 112] <- [n, 15, 15, 672]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 672]"),
+        .init("features.6.0.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 33868800,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 112] <- [n, 15, 15, 672]"),
         .init("features.5.3", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.5.3.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 15, 15, 112]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 112]"),
         .init("features.5.3.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.3.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.3.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.5.3.block.3", kind: "conv 1x1 backward", macsPerImage: 33868800,
-              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 112]"),
+        .init("features.5.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 33868800,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 112]"),
         .init("features.5.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 75264,
               "squeeze-excitation 672 -> 28 -> 672 backward on [n, 15, 15, 672]"),
         .init("features.5.3.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -8870,23 +8947,23 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.5.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.3.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 15, 15, 672]"),
-        .init("features.5.3.block.0", kind: "conv 1x1 backward", macsPerImage: 33868800,
-              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 112] <- [n, 15, 15, 672]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 672]"),
+        .init("features.5.3.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 33868800,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 112] <- [n, 15, 15, 672]"),
         .init("features.5.3", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.5.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.5.2.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 15, 15, 112]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 112]"),
         .init("features.5.2.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.2.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.2.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.5.2.block.3", kind: "conv 1x1 backward", macsPerImage: 33868800,
-              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 112]"),
+        .init("features.5.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 33868800,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 112]"),
         .init("features.5.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 75264,
               "squeeze-excitation 672 -> 28 -> 672 backward on [n, 15, 15, 672]"),
         .init("features.5.2.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -8902,23 +8979,23 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.2.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 15, 15, 672]"),
-        .init("features.5.2.block.0", kind: "conv 1x1 backward", macsPerImage: 33868800,
-              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 112] <- [n, 15, 15, 672]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 672]"),
+        .init("features.5.2.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 33868800,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 112] <- [n, 15, 15, 672]"),
         .init("features.5.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.5.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.5.1.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 15, 15, 112]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 112]"),
         .init("features.5.1.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.1.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.5.1.block.3", kind: "conv 1x1 backward", macsPerImage: 33868800,
-              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 112]"),
+        .init("features.5.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 33868800,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 112]"),
         .init("features.5.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 75264,
               "squeeze-excitation 672 -> 28 -> 672 backward on [n, 15, 15, 672]"),
         .init("features.5.1.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -8934,21 +9011,21 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.1.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 15, 15, 672]"),
-        .init("features.5.1.block.0", kind: "conv 1x1 backward", macsPerImage: 33868800,
-              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 112] <- [n, 15, 15, 672]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 672]"),
+        .init("features.5.1.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 33868800,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 112] <- [n, 15, 15, 672]"),
         .init("features.5.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.5.0.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 15, 15, 112]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 112]"),
         .init("features.5.0.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.0.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.5.0.block.3", kind: "conv 1x1 backward", macsPerImage: 24192000,
-              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 112]"),
+        .init("features.5.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 24192000,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 112]"),
         .init("features.5.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 38400,
               "squeeze-excitation 480 -> 20 -> 480 backward on [n, 15, 15, 480]"),
         .init("features.5.0.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -8964,21 +9041,21 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.0.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 15, 15, 480]"),
-        .init("features.5.0.block.0", kind: "conv 1x1 backward", macsPerImage: 17280000,
-              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 80] <- [n, 15, 15, 480]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 480]"),
+        .init("features.5.0.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 17280000,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 80] <- [n, 15, 15, 480]"),
         .init("features.4.3", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.4.3.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 15, 15, 80]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 80]"),
         .init("features.4.3.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.3.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.3.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.4.3.block.3", kind: "conv 1x1 backward", macsPerImage: 17280000,
-              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 80]"),
+        .init("features.4.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 17280000,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 80]"),
         .init("features.4.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 38400,
               "squeeze-excitation 480 -> 20 -> 480 backward on [n, 15, 15, 480]"),
         .init("features.4.3.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -8994,23 +9071,23 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.4.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.3.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 15, 15, 480]"),
-        .init("features.4.3.block.0", kind: "conv 1x1 backward", macsPerImage: 17280000,
-              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 80] <- [n, 15, 15, 480]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 480]"),
+        .init("features.4.3.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 17280000,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 80] <- [n, 15, 15, 480]"),
         .init("features.4.3", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.4.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.4.2.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 15, 15, 80]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 80]"),
         .init("features.4.2.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.2.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.2.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.4.2.block.3", kind: "conv 1x1 backward", macsPerImage: 17280000,
-              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 80]"),
+        .init("features.4.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 17280000,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 80]"),
         .init("features.4.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 38400,
               "squeeze-excitation 480 -> 20 -> 480 backward on [n, 15, 15, 480]"),
         .init("features.4.2.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -9026,23 +9103,23 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.2.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 15, 15, 480]"),
-        .init("features.4.2.block.0", kind: "conv 1x1 backward", macsPerImage: 17280000,
-              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 80] <- [n, 15, 15, 480]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 480]"),
+        .init("features.4.2.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 17280000,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 80] <- [n, 15, 15, 480]"),
         .init("features.4.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.4.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.4.1.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 15, 15, 80]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 80]"),
         .init("features.4.1.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.1.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.4.1.block.3", kind: "conv 1x1 backward", macsPerImage: 17280000,
-              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 80]"),
+        .init("features.4.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 17280000,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 80]"),
         .init("features.4.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 38400,
               "squeeze-excitation 480 -> 20 -> 480 backward on [n, 15, 15, 480]"),
         .init("features.4.1.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -9058,21 +9135,21 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.1.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 15, 15, 480]"),
-        .init("features.4.1.block.0", kind: "conv 1x1 backward", macsPerImage: 17280000,
-              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 80] <- [n, 15, 15, 480]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 480]"),
+        .init("features.4.1.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 17280000,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 80] <- [n, 15, 15, 480]"),
         .init("features.4.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.4.0.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 15, 15, 80]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 80]"),
         .init("features.4.0.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.0.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.4.0.block.3", kind: "conv 1x1 backward", macsPerImage: 8640000,
-              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 240] <- [n, 15, 15, 80]"),
+        .init("features.4.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 8640000,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 240] <- [n, 15, 15, 80]"),
         .init("features.4.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 9600,
               "squeeze-excitation 240 -> 10 -> 240 backward on [n, 15, 15, 240]"),
         .init("features.4.0.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -9088,21 +9165,21 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.0.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 30, 30, 240]"),
-        .init("features.4.0.block.0", kind: "conv 1x1 backward", macsPerImage: 17280000,
-              "conv 1x1 backward: input and weight gradients, [n, 30, 30, 40] <- [n, 30, 30, 240]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 30, 30, 240]"),
+        .init("features.4.0.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 17280000,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 30, 30, 40] <- [n, 30, 30, 240]"),
         .init("features.3.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.3.2.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 30, 30, 40]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 30, 30, 40]"),
         .init("features.3.2.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.2.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.3.2.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.3.2.block.3", kind: "conv 1x1 backward", macsPerImage: 17280000,
-              "conv 1x1 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 30, 30, 40]"),
+        .init("features.3.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 17280000,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 30, 30, 40]"),
         .init("features.3.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 9600,
               "squeeze-excitation 240 -> 10 -> 240 backward on [n, 30, 30, 240]"),
         .init("features.3.2.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -9118,23 +9195,23 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.3.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.2.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 30, 30, 240]"),
-        .init("features.3.2.block.0", kind: "conv 1x1 backward", macsPerImage: 17280000,
-              "conv 1x1 backward: input and weight gradients, [n, 30, 30, 40] <- [n, 30, 30, 240]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 30, 30, 240]"),
+        .init("features.3.2.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 17280000,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 30, 30, 40] <- [n, 30, 30, 240]"),
         .init("features.3.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.3.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.3.1.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 30, 30, 40]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 30, 30, 40]"),
         .init("features.3.1.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.1.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.3.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.3.1.block.3", kind: "conv 1x1 backward", macsPerImage: 17280000,
-              "conv 1x1 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 30, 30, 40]"),
+        .init("features.3.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 17280000,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 30, 30, 40]"),
         .init("features.3.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 9600,
               "squeeze-excitation 240 -> 10 -> 240 backward on [n, 30, 30, 240]"),
         .init("features.3.1.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -9150,21 +9227,21 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.1.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 30, 30, 240]"),
-        .init("features.3.1.block.0", kind: "conv 1x1 backward", macsPerImage: 17280000,
-              "conv 1x1 backward: input and weight gradients, [n, 30, 30, 40] <- [n, 30, 30, 240]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 30, 30, 240]"),
+        .init("features.3.1.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 17280000,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 30, 30, 40] <- [n, 30, 30, 240]"),
         .init("features.3.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.3.0.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 30, 30, 40]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 30, 30, 40]"),
         .init("features.3.0.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.0.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.3.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.3.0.block.3", kind: "conv 1x1 backward", macsPerImage: 10368000,
-              "conv 1x1 backward: input and weight gradients, [n, 30, 30, 144] <- [n, 30, 30, 40]"),
+        .init("features.3.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 10368000,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 30, 30, 144] <- [n, 30, 30, 40]"),
         .init("features.3.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 3456,
               "squeeze-excitation 144 -> 6 -> 144 backward on [n, 30, 30, 144]"),
         .init("features.3.0.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -9180,21 +9257,21 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.0.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 60, 60, 144]"),
-        .init("features.3.0.block.0", kind: "conv 1x1 backward", macsPerImage: 24883200,
-              "conv 1x1 backward: input and weight gradients, [n, 60, 60, 24] <- [n, 60, 60, 144]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 60, 60, 144]"),
+        .init("features.3.0.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 24883200,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 60, 60, 24] <- [n, 60, 60, 144]"),
         .init("features.2.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.2.2.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 60, 60, 24]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 60, 60, 24]"),
         .init("features.2.2.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.2.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.2.2.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.2.2.block.3", kind: "conv 1x1 backward", macsPerImage: 24883200,
-              "conv 1x1 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 60, 60, 24]"),
+        .init("features.2.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 24883200,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 60, 60, 24]"),
         .init("features.2.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 3456,
               "squeeze-excitation 144 -> 6 -> 144 backward on [n, 60, 60, 144]"),
         .init("features.2.2.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -9210,23 +9287,23 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.2.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.2.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 60, 60, 144]"),
-        .init("features.2.2.block.0", kind: "conv 1x1 backward", macsPerImage: 24883200,
-              "conv 1x1 backward: input and weight gradients, [n, 60, 60, 24] <- [n, 60, 60, 144]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 60, 60, 144]"),
+        .init("features.2.2.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 24883200,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 60, 60, 24] <- [n, 60, 60, 144]"),
         .init("features.2.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.2.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.2.1.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 60, 60, 24]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 60, 60, 24]"),
         .init("features.2.1.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.1.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.2.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.2.1.block.3", kind: "conv 1x1 backward", macsPerImage: 24883200,
-              "conv 1x1 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 60, 60, 24]"),
+        .init("features.2.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 24883200,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 60, 60, 24]"),
         .init("features.2.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 3456,
               "squeeze-excitation 144 -> 6 -> 144 backward on [n, 60, 60, 144]"),
         .init("features.2.1.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -9242,21 +9319,21 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.1.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 60, 60, 144]"),
-        .init("features.2.1.block.0", kind: "conv 1x1 backward", macsPerImage: 24883200,
-              "conv 1x1 backward: input and weight gradients, [n, 60, 60, 24] <- [n, 60, 60, 144]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 60, 60, 144]"),
+        .init("features.2.1.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 24883200,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 60, 60, 24] <- [n, 60, 60, 144]"),
         .init("features.2.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.2.0.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 60, 60, 24]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 60, 60, 24]"),
         .init("features.2.0.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.0.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.2.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.2.0.block.3", kind: "conv 1x1 backward", macsPerImage: 16588800,
-              "conv 1x1 backward: input and weight gradients, [n, 60, 60, 96] <- [n, 60, 60, 24]"),
+        .init("features.2.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 16588800,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 60, 60, 96] <- [n, 60, 60, 24]"),
         .init("features.2.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 1536,
               "squeeze-excitation 96 -> 4 -> 96 backward on [n, 60, 60, 96]"),
         .init("features.2.0.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -9272,21 +9349,21 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.0.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 120, 120, 96]"),
-        .init("features.2.0.block.0", kind: "conv 1x1 backward", macsPerImage: 44236800,
-              "conv 1x1 backward: input and weight gradients, [n, 120, 120, 16] <- [n, 120, 120, 96]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 120, 120, 96]"),
+        .init("features.2.0.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 44236800,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 120, 120, 16] <- [n, 120, 120, 96]"),
         .init("features.1.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.1.1.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 120, 120, 16]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 120, 120, 16]"),
         .init("features.1.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.1.1.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.1.1.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.1.1.block.2", kind: "conv 1x1 backward", macsPerImage: 7372800,
-              "conv 1x1 backward: input and weight gradients, [n, 120, 120, 16] <- [n, 120, 120, 16]"),
+        .init("features.1.1.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 7372800,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 120, 120, 16] <- [n, 120, 120, 16]"),
         .init("features.1.1.block.1", kind: "squeeze-excitation backward", macsPerImage: 256,
               "squeeze-excitation 16 -> 4 -> 16 backward on [n, 120, 120, 16]"),
         .init("features.1.1.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -9300,15 +9377,15 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.1.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.1.0.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 120, 120, 16]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 120, 120, 16]"),
         .init("features.1.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.1.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.1.0.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.1.0.block.2", kind: "conv 1x1 backward", macsPerImage: 14745600,
-              "conv 1x1 backward: input and weight gradients, [n, 120, 120, 32] <- [n, 120, 120, 16]"),
+        .init("features.1.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 14745600,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 120, 120, 32] <- [n, 120, 120, 16]"),
         .init("features.1.0.block.1", kind: "squeeze-excitation backward", macsPerImage: 1024,
               "squeeze-excitation 32 -> 8 -> 32 backward on [n, 120, 120, 32]"),
         .init("features.1.0.block.0", kind: "BN+act backward", macsPerImage: nil,

@@ -2034,13 +2034,13 @@ extension EfficientNetB2 {
 
 /// EfficientNetB2 in training form: PyTorch-layout parameters, train-mode BatchNorm, dropout and
 /// stochastic depth, mean cross-entropy and the generated backward pass.
-/// Training arena: 38,549,936 floats per image (saved activations and gradients, packed by lifetime), 18,283,824 with `recomputeActivations`; parameters: 9,178,112 floats.
+/// Training arena: 38,606,960 floats per image (saved activations and gradients, packed by lifetime), 18,312,336 with `recomputeActivations`; parameters: 9,178,112 floats.
 public final class EfficientNetB2Training: TrainableModel {
     public static let descriptor = EfficientNetB2.descriptor
     public static let trainingDescriptor = TrainingDescriptor(
         parameterSlots: trainableSlots, stateSlots: statisticsSlots, parameterFloats: 9178112,
-        arenaFloatsPerImage: 38549936, recomputingArenaFloatsPerImage: 18283824,
-        fixedFloats: 1371056,
+        arenaFloatsPerImage: 38606960, recomputingArenaFloatsPerImage: 18312336,
+        fixedFloats: 1375280,
         blockNames: ["features.0", "features.1.0", "features.1.1", "features.2.0", "features.2.1", "features.2.2", "features.3.0", "features.3.1", "features.3.2", "features.4.0", "features.4.1", "features.4.2", "features.4.3", "features.5.0", "features.5.1", "features.5.2", "features.5.3", "features.6.0", "features.6.1", "features.6.2", "features.6.3", "features.6.4", "features.7.0", "features.7.1", "features.8", "classifier"], parameterBlocks: parameterBlocks)
 
     private let buffers: TrainingBuffers
@@ -2094,7 +2094,7 @@ public final class EfficientNetB2Training: TrainableModel {
     public func trainStep(input x: UnsafePointer<Float>, labels: [Int], batch n: Int, options: TrainingOptions,
                           logits: UnsafeMutablePointer<Float>) throws -> Double {
         precondition(n >= 2 && labels.count == n, "train-mode BatchNorm needs a batch of at least 2, one label each")
-        let arenaFloats = options.recomputeActivations ? 18283824 : 38549936
+        let arenaFloats = options.recomputeActivations ? 18312336 : 38606960
         let t = buffers.arena.reserve(floats: arenaFloats &* n &+ workspaceFloats(batch: n))
         let s = TrainingStepContext(n: n, x: x, t: t,
                                     offsets: options.recomputeActivations ? Self.recomputingOffsets : Self.standardOffsets,
@@ -2176,7 +2176,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(0), pixels: 20736 &* s.n, channels: 32,
                 gamma: s.p + 864, beta: s.p + 896, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(1), savedMean: s.f + 745536, savedInvStd: s.f + 745568,
+                activation: .silu, output: s.tensor(1), savedMean: s.f + 749760, savedInvStd: s.f + 749792,
                 runningMean: s.p + 928, runningVar: s.p + 960, pool: pool)
             s.profiler?.stop(2)
         }
@@ -2185,7 +2185,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(0), pixels: 20736 &* s.n, channels: 32,
                 gamma: s.p + 864, beta: s.p + 896, runningMean: s.p + 928, runningVar: s.p + 960, eps: 1e-05,
-                activation: .silu, output: s.tensor(1), scratch: s.f + 745536, pool: pool)
+                activation: .silu, output: s.tensor(1), scratch: s.f + 749760, pool: pool)
             s.profiler?.stop(3)
         }
     }
@@ -2194,12 +2194,12 @@ public final class EfficientNetB2Training: TrainableModel {
     private func features_1_0_forward(_ s: TrainingStepContext) throws {
         // features.1.0.block.0 depthwise weights to the kernel layout [3][3][32]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 992, channels: 32, kernel: 3, into: s.f + 745664)
+        WeightPrep.depthwiseWeights(s.p + 992, channels: 32, kernel: 3, into: s.f + 749888)
         s.profiler?.stop(4)
         // features.1.0.block.0 depthwise 3x3/1, [n, 144, 144, 32] -> [n, 144, 144, 32]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(1), batch: s.n, height: 144, width: 144, channels: 32, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 144, outWidth: 144, weights: s.f + 745664, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 144, outWidth: 144, weights: s.f + 749888, bias: s.f,
             activation: .identity, output: s.tensor(2), pool: pool)
         s.profiler?.stop(5)
         // features.1.0.block.0 BatchNorm (batch statistics) + silu on [n, 144, 144, 32]
@@ -2207,7 +2207,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(2), pixels: 20736 &* s.n, channels: 32,
                 gamma: s.p + 1280, beta: s.p + 1312, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(3), savedMean: s.f + 745600, savedInvStd: s.f + 745632,
+                activation: .silu, output: s.tensor(3), savedMean: s.f + 749824, savedInvStd: s.f + 749856,
                 runningMean: s.p + 1344, runningVar: s.p + 1376, pool: pool)
             s.profiler?.stop(6)
         }
@@ -2216,7 +2216,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 20736 &* s.n, channels: 32,
                 gamma: s.p + 1280, beta: s.p + 1312, runningMean: s.p + 1344, runningVar: s.p + 1376, eps: 1e-05,
-                activation: .silu, output: s.tensor(3), scratch: s.f + 745600, pool: pool)
+                activation: .silu, output: s.tensor(3), scratch: s.f + 749824, pool: pool)
             s.profiler?.stop(7)
         }
         // features.1.0.block.1 squeeze-excitation 32 -> 8 -> 32 on [n, 144, 144, 32]
@@ -2235,7 +2235,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(4), pixels: 20736 &* s.n, inChannels: 32,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 16, output: s.tensor(8), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 746240, savedInvStd: s.f + 746256,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 750464, savedInvStd: s.f + 750480,
                 runningMean: s.p + 2512, runningVar: s.p + 2528, workspace: s.ws, pool: pool)
             s.profiler?.stop(10)
         }
@@ -2251,7 +2251,7 @@ public final class EfficientNetB2Training: TrainableModel {
         if s.options.frozenBlocks <= 1 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(8), pixels: 20736 &* s.n, channels: 16, gamma: s.p + 2480,
-                beta: s.p + 2496, savedMean: s.f + 746240, savedInvStd: s.f + 746256, activation: .identity,
+                beta: s.p + 2496, savedMean: s.f + 750464, savedInvStd: s.f + 750480, activation: .identity,
                 output: s.tensor(9), pool: pool)
             s.profiler?.stop(12)
         }
@@ -2260,7 +2260,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(8), pixels: 20736 &* s.n, channels: 16,
                 gamma: s.p + 2480, beta: s.p + 2496, runningMean: s.p + 2512, runningVar: s.p + 2528, eps: 1e-05,
-                activation: .identity, output: s.tensor(9), scratch: s.f + 746240, pool: pool)
+                activation: .identity, output: s.tensor(9), scratch: s.f + 750464, pool: pool)
             s.profiler?.stop(13)
         }
     }
@@ -2269,12 +2269,12 @@ public final class EfficientNetB2Training: TrainableModel {
     private func features_1_1_forward(_ s: TrainingStepContext) throws {
         // features.1.1.block.0 depthwise weights to the kernel layout [3][3][16]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 2544, channels: 16, kernel: 3, into: s.f + 746304)
+        WeightPrep.depthwiseWeights(s.p + 2544, channels: 16, kernel: 3, into: s.f + 750528)
         s.profiler?.stop(14)
         // features.1.1.block.0 depthwise 3x3/1, [n, 144, 144, 16] -> [n, 144, 144, 16]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(9), batch: s.n, height: 144, width: 144, channels: 16, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 144, outWidth: 144, weights: s.f + 746304, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 144, outWidth: 144, weights: s.f + 750528, bias: s.f,
             activation: .identity, output: s.tensor(10), pool: pool)
         s.profiler?.stop(15)
         // features.1.1.block.0 BatchNorm (batch statistics) + silu on [n, 144, 144, 16]
@@ -2282,7 +2282,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(10), pixels: 20736 &* s.n, channels: 16,
                 gamma: s.p + 2688, beta: s.p + 2704, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(11), savedMean: s.f + 746272, savedInvStd: s.f + 746288,
+                activation: .silu, output: s.tensor(11), savedMean: s.f + 750496, savedInvStd: s.f + 750512,
                 runningMean: s.p + 2720, runningVar: s.p + 2736, pool: pool)
             s.profiler?.stop(16)
         }
@@ -2291,7 +2291,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(10), pixels: 20736 &* s.n, channels: 16,
                 gamma: s.p + 2688, beta: s.p + 2704, runningMean: s.p + 2720, runningVar: s.p + 2736, eps: 1e-05,
-                activation: .silu, output: s.tensor(11), scratch: s.f + 746272, pool: pool)
+                activation: .silu, output: s.tensor(11), scratch: s.f + 750496, pool: pool)
             s.profiler?.stop(17)
         }
         // features.1.1.block.1 squeeze-excitation 16 -> 4 -> 16 on [n, 144, 144, 16]
@@ -2310,7 +2310,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(12), pixels: 20736 &* s.n, inChannels: 16,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 16, output: s.tensor(16), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 746592, savedInvStd: s.f + 746608,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 750816, savedInvStd: s.f + 750832,
                 runningMean: s.p + 3200, runningVar: s.p + 3216, workspace: s.ws, pool: pool)
             s.profiler?.stop(20)
         }
@@ -2326,7 +2326,7 @@ public final class EfficientNetB2Training: TrainableModel {
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(16), pixels: 20736 &* s.n, channels: 16, gamma: s.p + 3168,
-                beta: s.p + 3184, savedMean: s.f + 746592, savedInvStd: s.f + 746608, activation: .identity,
+                beta: s.p + 3184, savedMean: s.f + 750816, savedInvStd: s.f + 750832, activation: .identity,
                 output: s.tensor(17), pool: pool)
             s.profiler?.stop(22)
         }
@@ -2335,7 +2335,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(16), pixels: 20736 &* s.n, channels: 16,
                 gamma: s.p + 3168, beta: s.p + 3184, runningMean: s.p + 3200, runningVar: s.p + 3216, eps: 1e-05,
-                activation: .identity, output: s.tensor(17), scratch: s.f + 746592, pool: pool)
+                activation: .identity, output: s.tensor(17), scratch: s.f + 750816, pool: pool)
             s.profiler?.stop(23)
         }
         // features.1.1 stochastic depth: keep each image's branch with probability 0.991304347826087
@@ -2364,7 +2364,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(18), pixels: 20736 &* s.n, inChannels: 16,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 96, output: s.tensor(20), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 746624, savedInvStd: s.f + 746720,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 750848, savedInvStd: s.f + 750944,
                 runningMean: s.p + 4960, runningVar: s.p + 5056, workspace: s.ws, pool: pool)
             s.profiler?.stop(27)
         }
@@ -2380,7 +2380,7 @@ public final class EfficientNetB2Training: TrainableModel {
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(20), pixels: 20736 &* s.n, channels: 96, gamma: s.p + 4768,
-                beta: s.p + 4864, savedMean: s.f + 746624, savedInvStd: s.f + 746720, activation: .silu,
+                beta: s.p + 4864, savedMean: s.f + 750848, savedInvStd: s.f + 750944, activation: .silu,
                 output: s.tensor(21), pool: pool)
             s.profiler?.stop(29)
         }
@@ -2389,17 +2389,17 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 20736 &* s.n, channels: 96,
                 gamma: s.p + 4768, beta: s.p + 4864, runningMean: s.p + 4960, runningVar: s.p + 5056, eps: 1e-05,
-                activation: .silu, output: s.tensor(21), scratch: s.f + 746624, pool: pool)
+                activation: .silu, output: s.tensor(21), scratch: s.f + 750848, pool: pool)
             s.profiler?.stop(30)
         }
         // features.2.0.block.1 depthwise weights to the kernel layout [3][3][96]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 5152, channels: 96, kernel: 3, into: s.f + 747008)
+        WeightPrep.depthwiseWeights(s.p + 5152, channels: 96, kernel: 3, into: s.f + 751232)
         s.profiler?.stop(31)
         // features.2.0.block.1 depthwise 3x3/2, [n, 144, 144, 96] -> [n, 72, 72, 96]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(21), batch: s.n, height: 144, width: 144, channels: 96, kernel: 3,
-            stride: 2, padTop: 1, padLeft: 1, outHeight: 72, outWidth: 72, weights: s.f + 747008, bias: s.f,
+            stride: 2, padTop: 1, padLeft: 1, outHeight: 72, outWidth: 72, weights: s.f + 751232, bias: s.f,
             activation: .identity, output: s.tensor(22), pool: pool)
         s.profiler?.stop(32)
         // features.2.0.block.1 BatchNorm (batch statistics) + silu on [n, 72, 72, 96]
@@ -2407,7 +2407,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(22), pixels: 5184 &* s.n, channels: 96,
                 gamma: s.p + 6016, beta: s.p + 6112, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(23), savedMean: s.f + 746816, savedInvStd: s.f + 746912,
+                activation: .silu, output: s.tensor(23), savedMean: s.f + 751040, savedInvStd: s.f + 751136,
                 runningMean: s.p + 6208, runningVar: s.p + 6304, pool: pool)
             s.profiler?.stop(33)
         }
@@ -2416,7 +2416,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(22), pixels: 5184 &* s.n, channels: 96,
                 gamma: s.p + 6016, beta: s.p + 6112, runningMean: s.p + 6208, runningVar: s.p + 6304, eps: 1e-05,
-                activation: .silu, output: s.tensor(23), scratch: s.f + 746816, pool: pool)
+                activation: .silu, output: s.tensor(23), scratch: s.f + 751040, pool: pool)
             s.profiler?.stop(34)
         }
         // features.2.0.block.2 squeeze-excitation 96 -> 4 -> 96 on [n, 72, 72, 96]
@@ -2435,7 +2435,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(24), pixels: 5184 &* s.n, inChannels: 96,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 24, output: s.tensor(28), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 748736, savedInvStd: s.f + 748760,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 752960, savedInvStd: s.f + 752984,
                 runningMean: s.p + 9648, runningVar: s.p + 9680, workspace: s.ws, pool: pool)
             s.profiler?.stop(37)
         }
@@ -2451,7 +2451,7 @@ public final class EfficientNetB2Training: TrainableModel {
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(28), pixels: 5184 &* s.n, channels: 24, gamma: s.p + 9584,
-                beta: s.p + 9616, savedMean: s.f + 748736, savedInvStd: s.f + 748760, activation: .identity,
+                beta: s.p + 9616, savedMean: s.f + 752960, savedInvStd: s.f + 752984, activation: .identity,
                 output: s.tensor(29), pool: pool)
             s.profiler?.stop(39)
         }
@@ -2460,7 +2460,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(28), pixels: 5184 &* s.n, channels: 24,
                 gamma: s.p + 9584, beta: s.p + 9616, runningMean: s.p + 9648, runningVar: s.p + 9680, eps: 1e-05,
-                activation: .identity, output: s.tensor(29), scratch: s.f + 748736, pool: pool)
+                activation: .identity, output: s.tensor(29), scratch: s.f + 752960, pool: pool)
             s.profiler?.stop(40)
         }
     }
@@ -2476,7 +2476,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(29), pixels: 5184 &* s.n, inChannels: 24,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 144, output: s.tensor(30), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 748784, savedInvStd: s.f + 748928,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 753008, savedInvStd: s.f + 753152,
                 runningMean: s.p + 13456, runningVar: s.p + 13600, workspace: s.ws, pool: pool)
             s.profiler?.stop(42)
         }
@@ -2492,7 +2492,7 @@ public final class EfficientNetB2Training: TrainableModel {
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(30), pixels: 5184 &* s.n, channels: 144, gamma: s.p + 13168,
-                beta: s.p + 13312, savedMean: s.f + 748784, savedInvStd: s.f + 748928, activation: .silu,
+                beta: s.p + 13312, savedMean: s.f + 753008, savedInvStd: s.f + 753152, activation: .silu,
                 output: s.tensor(31), pool: pool)
             s.profiler?.stop(44)
         }
@@ -2501,17 +2501,17 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 5184 &* s.n, channels: 144,
                 gamma: s.p + 13168, beta: s.p + 13312, runningMean: s.p + 13456, runningVar: s.p + 13600, eps: 1e-05,
-                activation: .silu, output: s.tensor(31), scratch: s.f + 748784, pool: pool)
+                activation: .silu, output: s.tensor(31), scratch: s.f + 753008, pool: pool)
             s.profiler?.stop(45)
         }
         // features.2.1.block.1 depthwise weights to the kernel layout [3][3][144]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 13744, channels: 144, kernel: 3, into: s.f + 749360)
+        WeightPrep.depthwiseWeights(s.p + 13744, channels: 144, kernel: 3, into: s.f + 753584)
         s.profiler?.stop(46)
         // features.2.1.block.1 depthwise 3x3/1, [n, 72, 72, 144] -> [n, 72, 72, 144]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(31), batch: s.n, height: 72, width: 72, channels: 144, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 72, outWidth: 72, weights: s.f + 749360, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 72, outWidth: 72, weights: s.f + 753584, bias: s.f,
             activation: .identity, output: s.tensor(32), pool: pool)
         s.profiler?.stop(47)
         // features.2.1.block.1 BatchNorm (batch statistics) + silu on [n, 72, 72, 144]
@@ -2519,7 +2519,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(32), pixels: 5184 &* s.n, channels: 144,
                 gamma: s.p + 15040, beta: s.p + 15184, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(33), savedMean: s.f + 749072, savedInvStd: s.f + 749216,
+                activation: .silu, output: s.tensor(33), savedMean: s.f + 753296, savedInvStd: s.f + 753440,
                 runningMean: s.p + 15328, runningVar: s.p + 15472, pool: pool)
             s.profiler?.stop(48)
         }
@@ -2528,7 +2528,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(32), pixels: 5184 &* s.n, channels: 144,
                 gamma: s.p + 15040, beta: s.p + 15184, runningMean: s.p + 15328, runningVar: s.p + 15472, eps: 1e-05,
-                activation: .silu, output: s.tensor(33), scratch: s.f + 749072, pool: pool)
+                activation: .silu, output: s.tensor(33), scratch: s.f + 753296, pool: pool)
             s.profiler?.stop(49)
         }
         // features.2.1.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 72, 72, 144]
@@ -2547,7 +2547,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(34), pixels: 5184 &* s.n, inChannels: 144,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 24, output: s.tensor(38), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 751952, savedInvStd: s.f + 751976,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 756176, savedInvStd: s.f + 756200,
                 runningMean: s.p + 21024, runningVar: s.p + 21056, workspace: s.ws, pool: pool)
             s.profiler?.stop(52)
         }
@@ -2563,7 +2563,7 @@ public final class EfficientNetB2Training: TrainableModel {
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(38), pixels: 5184 &* s.n, channels: 24, gamma: s.p + 20960,
-                beta: s.p + 20992, savedMean: s.f + 751952, savedInvStd: s.f + 751976, activation: .identity,
+                beta: s.p + 20992, savedMean: s.f + 756176, savedInvStd: s.f + 756200, activation: .identity,
                 output: s.tensor(39), pool: pool)
             s.profiler?.stop(54)
         }
@@ -2572,7 +2572,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(38), pixels: 5184 &* s.n, channels: 24,
                 gamma: s.p + 20960, beta: s.p + 20992, runningMean: s.p + 21024, runningVar: s.p + 21056, eps: 1e-05,
-                activation: .identity, output: s.tensor(39), scratch: s.f + 751952, pool: pool)
+                activation: .identity, output: s.tensor(39), scratch: s.f + 756176, pool: pool)
             s.profiler?.stop(55)
         }
         // features.2.1 stochastic depth: keep each image's branch with probability 0.9739130434782609
@@ -2601,7 +2601,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(40), pixels: 5184 &* s.n, inChannels: 24,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 144, output: s.tensor(42), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 752000, savedInvStd: s.f + 752144,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 756224, savedInvStd: s.f + 756368,
                 runningMean: s.p + 24832, runningVar: s.p + 24976, workspace: s.ws, pool: pool)
             s.profiler?.stop(59)
         }
@@ -2617,7 +2617,7 @@ public final class EfficientNetB2Training: TrainableModel {
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(42), pixels: 5184 &* s.n, channels: 144, gamma: s.p + 24544,
-                beta: s.p + 24688, savedMean: s.f + 752000, savedInvStd: s.f + 752144, activation: .silu,
+                beta: s.p + 24688, savedMean: s.f + 756224, savedInvStd: s.f + 756368, activation: .silu,
                 output: s.tensor(43), pool: pool)
             s.profiler?.stop(61)
         }
@@ -2626,17 +2626,17 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 5184 &* s.n, channels: 144,
                 gamma: s.p + 24544, beta: s.p + 24688, runningMean: s.p + 24832, runningVar: s.p + 24976, eps: 1e-05,
-                activation: .silu, output: s.tensor(43), scratch: s.f + 752000, pool: pool)
+                activation: .silu, output: s.tensor(43), scratch: s.f + 756224, pool: pool)
             s.profiler?.stop(62)
         }
         // features.2.2.block.1 depthwise weights to the kernel layout [3][3][144]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 25120, channels: 144, kernel: 3, into: s.f + 752576)
+        WeightPrep.depthwiseWeights(s.p + 25120, channels: 144, kernel: 3, into: s.f + 756800)
         s.profiler?.stop(63)
         // features.2.2.block.1 depthwise 3x3/1, [n, 72, 72, 144] -> [n, 72, 72, 144]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(43), batch: s.n, height: 72, width: 72, channels: 144, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 72, outWidth: 72, weights: s.f + 752576, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 72, outWidth: 72, weights: s.f + 756800, bias: s.f,
             activation: .identity, output: s.tensor(44), pool: pool)
         s.profiler?.stop(64)
         // features.2.2.block.1 BatchNorm (batch statistics) + silu on [n, 72, 72, 144]
@@ -2644,7 +2644,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(44), pixels: 5184 &* s.n, channels: 144,
                 gamma: s.p + 26416, beta: s.p + 26560, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(45), savedMean: s.f + 752288, savedInvStd: s.f + 752432,
+                activation: .silu, output: s.tensor(45), savedMean: s.f + 756512, savedInvStd: s.f + 756656,
                 runningMean: s.p + 26704, runningVar: s.p + 26848, pool: pool)
             s.profiler?.stop(65)
         }
@@ -2653,7 +2653,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(44), pixels: 5184 &* s.n, channels: 144,
                 gamma: s.p + 26416, beta: s.p + 26560, runningMean: s.p + 26704, runningVar: s.p + 26848, eps: 1e-05,
-                activation: .silu, output: s.tensor(45), scratch: s.f + 752288, pool: pool)
+                activation: .silu, output: s.tensor(45), scratch: s.f + 756512, pool: pool)
             s.profiler?.stop(66)
         }
         // features.2.2.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 72, 72, 144]
@@ -2672,7 +2672,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(46), pixels: 5184 &* s.n, inChannels: 144,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 24, output: s.tensor(50), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 755168, savedInvStd: s.f + 755192,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 759392, savedInvStd: s.f + 759416,
                 runningMean: s.p + 32400, runningVar: s.p + 32432, workspace: s.ws, pool: pool)
             s.profiler?.stop(69)
         }
@@ -2688,7 +2688,7 @@ public final class EfficientNetB2Training: TrainableModel {
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(50), pixels: 5184 &* s.n, channels: 24, gamma: s.p + 32336,
-                beta: s.p + 32368, savedMean: s.f + 755168, savedInvStd: s.f + 755192, activation: .identity,
+                beta: s.p + 32368, savedMean: s.f + 759392, savedInvStd: s.f + 759416, activation: .identity,
                 output: s.tensor(51), pool: pool)
             s.profiler?.stop(71)
         }
@@ -2697,7 +2697,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(50), pixels: 5184 &* s.n, channels: 24,
                 gamma: s.p + 32336, beta: s.p + 32368, runningMean: s.p + 32400, runningVar: s.p + 32432, eps: 1e-05,
-                activation: .identity, output: s.tensor(51), scratch: s.f + 755168, pool: pool)
+                activation: .identity, output: s.tensor(51), scratch: s.f + 759392, pool: pool)
             s.profiler?.stop(72)
         }
         // features.2.2 stochastic depth: keep each image's branch with probability 0.9652173913043478
@@ -2726,7 +2726,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(52), pixels: 5184 &* s.n, inChannels: 24,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 144, output: s.tensor(54), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 755216, savedInvStd: s.f + 755360,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 759440, savedInvStd: s.f + 759584,
                 runningMean: s.p + 36208, runningVar: s.p + 36352, workspace: s.ws, pool: pool)
             s.profiler?.stop(76)
         }
@@ -2742,7 +2742,7 @@ public final class EfficientNetB2Training: TrainableModel {
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(54), pixels: 5184 &* s.n, channels: 144, gamma: s.p + 35920,
-                beta: s.p + 36064, savedMean: s.f + 755216, savedInvStd: s.f + 755360, activation: .silu,
+                beta: s.p + 36064, savedMean: s.f + 759440, savedInvStd: s.f + 759584, activation: .silu,
                 output: s.tensor(55), pool: pool)
             s.profiler?.stop(78)
         }
@@ -2751,17 +2751,17 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(54), pixels: 5184 &* s.n, channels: 144,
                 gamma: s.p + 35920, beta: s.p + 36064, runningMean: s.p + 36208, runningVar: s.p + 36352, eps: 1e-05,
-                activation: .silu, output: s.tensor(55), scratch: s.f + 755216, pool: pool)
+                activation: .silu, output: s.tensor(55), scratch: s.f + 759440, pool: pool)
             s.profiler?.stop(79)
         }
         // features.3.0.block.1 depthwise weights to the kernel layout [5][5][144]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 36496, channels: 144, kernel: 5, into: s.f + 755792)
+        WeightPrep.depthwiseWeights(s.p + 36496, channels: 144, kernel: 5, into: s.f + 760016)
         s.profiler?.stop(80)
         // features.3.0.block.1 depthwise 5x5/2, [n, 72, 72, 144] -> [n, 36, 36, 144]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(55), batch: s.n, height: 72, width: 72, channels: 144, kernel: 5,
-            stride: 2, padTop: 2, padLeft: 2, outHeight: 36, outWidth: 36, weights: s.f + 755792, bias: s.f,
+            stride: 2, padTop: 2, padLeft: 2, outHeight: 36, outWidth: 36, weights: s.f + 760016, bias: s.f,
             activation: .identity, output: s.tensor(56), pool: pool)
         s.profiler?.stop(81)
         // features.3.0.block.1 BatchNorm (batch statistics) + silu on [n, 36, 36, 144]
@@ -2769,7 +2769,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(56), pixels: 1296 &* s.n, channels: 144,
                 gamma: s.p + 40096, beta: s.p + 40240, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(57), savedMean: s.f + 755504, savedInvStd: s.f + 755648,
+                activation: .silu, output: s.tensor(57), savedMean: s.f + 759728, savedInvStd: s.f + 759872,
                 runningMean: s.p + 40384, runningVar: s.p + 40528, pool: pool)
             s.profiler?.stop(82)
         }
@@ -2778,7 +2778,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(56), pixels: 1296 &* s.n, channels: 144,
                 gamma: s.p + 40096, beta: s.p + 40240, runningMean: s.p + 40384, runningVar: s.p + 40528, eps: 1e-05,
-                activation: .silu, output: s.tensor(57), scratch: s.f + 755504, pool: pool)
+                activation: .silu, output: s.tensor(57), scratch: s.f + 759728, pool: pool)
             s.profiler?.stop(83)
         }
         // features.3.0.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 36, 36, 144]
@@ -2797,7 +2797,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(58), pixels: 1296 &* s.n, inChannels: 144,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 48, output: s.tensor(62), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 762992, savedInvStd: s.f + 763040,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 767216, savedInvStd: s.f + 767264,
                 runningMean: s.p + 49568, runningVar: s.p + 49616, workspace: s.ws, pool: pool)
             s.profiler?.stop(86)
         }
@@ -2813,7 +2813,7 @@ public final class EfficientNetB2Training: TrainableModel {
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(62), pixels: 1296 &* s.n, channels: 48, gamma: s.p + 49472,
-                beta: s.p + 49520, savedMean: s.f + 762992, savedInvStd: s.f + 763040, activation: .identity,
+                beta: s.p + 49520, savedMean: s.f + 767216, savedInvStd: s.f + 767264, activation: .identity,
                 output: s.tensor(63), pool: pool)
             s.profiler?.stop(88)
         }
@@ -2822,7 +2822,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(62), pixels: 1296 &* s.n, channels: 48,
                 gamma: s.p + 49472, beta: s.p + 49520, runningMean: s.p + 49568, runningVar: s.p + 49616, eps: 1e-05,
-                activation: .identity, output: s.tensor(63), scratch: s.f + 762992, pool: pool)
+                activation: .identity, output: s.tensor(63), scratch: s.f + 767216, pool: pool)
             s.profiler?.stop(89)
         }
     }
@@ -2838,7 +2838,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(63), pixels: 1296 &* s.n, inChannels: 48,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 288, output: s.tensor(64), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 763088, savedInvStd: s.f + 763376,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 767312, savedInvStd: s.f + 767600,
                 runningMean: s.p + 64064, runningVar: s.p + 64352, workspace: s.ws, pool: pool)
             s.profiler?.stop(91)
         }
@@ -2854,7 +2854,7 @@ public final class EfficientNetB2Training: TrainableModel {
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(64), pixels: 1296 &* s.n, channels: 288, gamma: s.p + 63488,
-                beta: s.p + 63776, savedMean: s.f + 763088, savedInvStd: s.f + 763376, activation: .silu,
+                beta: s.p + 63776, savedMean: s.f + 767312, savedInvStd: s.f + 767600, activation: .silu,
                 output: s.tensor(65), pool: pool)
             s.profiler?.stop(93)
         }
@@ -2863,17 +2863,17 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 1296 &* s.n, channels: 288,
                 gamma: s.p + 63488, beta: s.p + 63776, runningMean: s.p + 64064, runningVar: s.p + 64352, eps: 1e-05,
-                activation: .silu, output: s.tensor(65), scratch: s.f + 763088, pool: pool)
+                activation: .silu, output: s.tensor(65), scratch: s.f + 767312, pool: pool)
             s.profiler?.stop(94)
         }
         // features.3.1.block.1 depthwise weights to the kernel layout [5][5][288]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 64640, channels: 288, kernel: 5, into: s.f + 764240)
+        WeightPrep.depthwiseWeights(s.p + 64640, channels: 288, kernel: 5, into: s.f + 768464)
         s.profiler?.stop(95)
         // features.3.1.block.1 depthwise 5x5/1, [n, 36, 36, 288] -> [n, 36, 36, 288]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(65), batch: s.n, height: 36, width: 36, channels: 288, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 36, outWidth: 36, weights: s.f + 764240, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 36, outWidth: 36, weights: s.f + 768464, bias: s.f,
             activation: .identity, output: s.tensor(66), pool: pool)
         s.profiler?.stop(96)
         // features.3.1.block.1 BatchNorm (batch statistics) + silu on [n, 36, 36, 288]
@@ -2881,7 +2881,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(66), pixels: 1296 &* s.n, channels: 288,
                 gamma: s.p + 71840, beta: s.p + 72128, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(67), savedMean: s.f + 763664, savedInvStd: s.f + 763952,
+                activation: .silu, output: s.tensor(67), savedMean: s.f + 767888, savedInvStd: s.f + 768176,
                 runningMean: s.p + 72416, runningVar: s.p + 72704, pool: pool)
             s.profiler?.stop(97)
         }
@@ -2890,7 +2890,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(66), pixels: 1296 &* s.n, channels: 288,
                 gamma: s.p + 71840, beta: s.p + 72128, runningMean: s.p + 72416, runningVar: s.p + 72704, eps: 1e-05,
-                activation: .silu, output: s.tensor(67), scratch: s.f + 763664, pool: pool)
+                activation: .silu, output: s.tensor(67), scratch: s.f + 767888, pool: pool)
             s.profiler?.stop(98)
         }
         // features.3.1.block.2 squeeze-excitation 288 -> 12 -> 288 on [n, 36, 36, 288]
@@ -2909,7 +2909,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(68), pixels: 1296 &* s.n, inChannels: 288,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 48, output: s.tensor(72), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 778640, savedInvStd: s.f + 778688,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 782864, savedInvStd: s.f + 782912,
                 runningMean: s.p + 94128, runningVar: s.p + 94176, workspace: s.ws, pool: pool)
             s.profiler?.stop(101)
         }
@@ -2925,7 +2925,7 @@ public final class EfficientNetB2Training: TrainableModel {
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(72), pixels: 1296 &* s.n, channels: 48, gamma: s.p + 94032,
-                beta: s.p + 94080, savedMean: s.f + 778640, savedInvStd: s.f + 778688, activation: .identity,
+                beta: s.p + 94080, savedMean: s.f + 782864, savedInvStd: s.f + 782912, activation: .identity,
                 output: s.tensor(73), pool: pool)
             s.profiler?.stop(103)
         }
@@ -2934,7 +2934,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(72), pixels: 1296 &* s.n, channels: 48,
                 gamma: s.p + 94032, beta: s.p + 94080, runningMean: s.p + 94128, runningVar: s.p + 94176, eps: 1e-05,
-                activation: .identity, output: s.tensor(73), scratch: s.f + 778640, pool: pool)
+                activation: .identity, output: s.tensor(73), scratch: s.f + 782864, pool: pool)
             s.profiler?.stop(104)
         }
         // features.3.1 stochastic depth: keep each image's branch with probability 0.9478260869565217
@@ -2963,7 +2963,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(74), pixels: 1296 &* s.n, inChannels: 48,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 288, output: s.tensor(76), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 778736, savedInvStd: s.f + 779024,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 782960, savedInvStd: s.f + 783248,
                 runningMean: s.p + 108624, runningVar: s.p + 108912, workspace: s.ws, pool: pool)
             s.profiler?.stop(108)
         }
@@ -2979,7 +2979,7 @@ public final class EfficientNetB2Training: TrainableModel {
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(76), pixels: 1296 &* s.n, channels: 288,
-                gamma: s.p + 108048, beta: s.p + 108336, savedMean: s.f + 778736, savedInvStd: s.f + 779024,
+                gamma: s.p + 108048, beta: s.p + 108336, savedMean: s.f + 782960, savedInvStd: s.f + 783248,
                 activation: .silu, output: s.tensor(77), pool: pool)
             s.profiler?.stop(110)
         }
@@ -2988,17 +2988,17 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(76), pixels: 1296 &* s.n, channels: 288,
                 gamma: s.p + 108048, beta: s.p + 108336, runningMean: s.p + 108624, runningVar: s.p + 108912,
-                eps: 1e-05, activation: .silu, output: s.tensor(77), scratch: s.f + 778736, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(77), scratch: s.f + 782960, pool: pool)
             s.profiler?.stop(111)
         }
         // features.3.2.block.1 depthwise weights to the kernel layout [5][5][288]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 109200, channels: 288, kernel: 5, into: s.f + 779888)
+        WeightPrep.depthwiseWeights(s.p + 109200, channels: 288, kernel: 5, into: s.f + 784112)
         s.profiler?.stop(112)
         // features.3.2.block.1 depthwise 5x5/1, [n, 36, 36, 288] -> [n, 36, 36, 288]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(77), batch: s.n, height: 36, width: 36, channels: 288, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 36, outWidth: 36, weights: s.f + 779888, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 36, outWidth: 36, weights: s.f + 784112, bias: s.f,
             activation: .identity, output: s.tensor(78), pool: pool)
         s.profiler?.stop(113)
         // features.3.2.block.1 BatchNorm (batch statistics) + silu on [n, 36, 36, 288]
@@ -3006,7 +3006,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(78), pixels: 1296 &* s.n, channels: 288,
                 gamma: s.p + 116400, beta: s.p + 116688, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(79), savedMean: s.f + 779312, savedInvStd: s.f + 779600,
+                activation: .silu, output: s.tensor(79), savedMean: s.f + 783536, savedInvStd: s.f + 783824,
                 runningMean: s.p + 116976, runningVar: s.p + 117264, pool: pool)
             s.profiler?.stop(114)
         }
@@ -3015,7 +3015,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(78), pixels: 1296 &* s.n, channels: 288,
                 gamma: s.p + 116400, beta: s.p + 116688, runningMean: s.p + 116976, runningVar: s.p + 117264,
-                eps: 1e-05, activation: .silu, output: s.tensor(79), scratch: s.f + 779312, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(79), scratch: s.f + 783536, pool: pool)
             s.profiler?.stop(115)
         }
         // features.3.2.block.2 squeeze-excitation 288 -> 12 -> 288 on [n, 36, 36, 288]
@@ -3034,7 +3034,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(80), pixels: 1296 &* s.n, inChannels: 288,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 48, output: s.tensor(84), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 794288, savedInvStd: s.f + 794336,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 798512, savedInvStd: s.f + 798560,
                 runningMean: s.p + 138688, runningVar: s.p + 138736, workspace: s.ws, pool: pool)
             s.profiler?.stop(118)
         }
@@ -3050,7 +3050,7 @@ public final class EfficientNetB2Training: TrainableModel {
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(84), pixels: 1296 &* s.n, channels: 48, gamma: s.p + 138592,
-                beta: s.p + 138640, savedMean: s.f + 794288, savedInvStd: s.f + 794336, activation: .identity,
+                beta: s.p + 138640, savedMean: s.f + 798512, savedInvStd: s.f + 798560, activation: .identity,
                 output: s.tensor(85), pool: pool)
             s.profiler?.stop(120)
         }
@@ -3059,7 +3059,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(84), pixels: 1296 &* s.n, channels: 48,
                 gamma: s.p + 138592, beta: s.p + 138640, runningMean: s.p + 138688, runningVar: s.p + 138736,
-                eps: 1e-05, activation: .identity, output: s.tensor(85), scratch: s.f + 794288, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(85), scratch: s.f + 798512, pool: pool)
             s.profiler?.stop(121)
         }
         // features.3.2 stochastic depth: keep each image's branch with probability 0.9391304347826087
@@ -3088,7 +3088,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(86), pixels: 1296 &* s.n, inChannels: 48,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 288, output: s.tensor(88), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 794384, savedInvStd: s.f + 794672,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 798608, savedInvStd: s.f + 798896,
                 runningMean: s.p + 153184, runningVar: s.p + 153472, workspace: s.ws, pool: pool)
             s.profiler?.stop(125)
         }
@@ -3104,7 +3104,7 @@ public final class EfficientNetB2Training: TrainableModel {
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(88), pixels: 1296 &* s.n, channels: 288,
-                gamma: s.p + 152608, beta: s.p + 152896, savedMean: s.f + 794384, savedInvStd: s.f + 794672,
+                gamma: s.p + 152608, beta: s.p + 152896, savedMean: s.f + 798608, savedInvStd: s.f + 798896,
                 activation: .silu, output: s.tensor(89), pool: pool)
             s.profiler?.stop(127)
         }
@@ -3113,17 +3113,17 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 1296 &* s.n, channels: 288,
                 gamma: s.p + 152608, beta: s.p + 152896, runningMean: s.p + 153184, runningVar: s.p + 153472,
-                eps: 1e-05, activation: .silu, output: s.tensor(89), scratch: s.f + 794384, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(89), scratch: s.f + 798608, pool: pool)
             s.profiler?.stop(128)
         }
         // features.4.0.block.1 depthwise weights to the kernel layout [3][3][288]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 153760, channels: 288, kernel: 3, into: s.f + 795536)
+        WeightPrep.depthwiseWeights(s.p + 153760, channels: 288, kernel: 3, into: s.f + 799760)
         s.profiler?.stop(129)
         // features.4.0.block.1 depthwise 3x3/2, [n, 36, 36, 288] -> [n, 18, 18, 288]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(89), batch: s.n, height: 36, width: 36, channels: 288, kernel: 3,
-            stride: 2, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 795536, bias: s.f,
+            stride: 2, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 799760, bias: s.f,
             activation: .identity, output: s.tensor(90), pool: pool)
         s.profiler?.stop(130)
         // features.4.0.block.1 BatchNorm (batch statistics) + silu on [n, 18, 18, 288]
@@ -3131,7 +3131,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(90), pixels: 324 &* s.n, channels: 288,
                 gamma: s.p + 156352, beta: s.p + 156640, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(91), savedMean: s.f + 794960, savedInvStd: s.f + 795248,
+                activation: .silu, output: s.tensor(91), savedMean: s.f + 799184, savedInvStd: s.f + 799472,
                 runningMean: s.p + 156928, runningVar: s.p + 157216, pool: pool)
             s.profiler?.stop(131)
         }
@@ -3140,7 +3140,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(90), pixels: 324 &* s.n, channels: 288,
                 gamma: s.p + 156352, beta: s.p + 156640, runningMean: s.p + 156928, runningVar: s.p + 157216,
-                eps: 1e-05, activation: .silu, output: s.tensor(91), scratch: s.f + 794960, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(91), scratch: s.f + 799184, pool: pool)
             s.profiler?.stop(132)
         }
         // features.4.0.block.2 squeeze-excitation 288 -> 12 -> 288 on [n, 18, 18, 288]
@@ -3159,7 +3159,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(92), pixels: 324 &* s.n, inChannels: 288,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 88, output: s.tensor(96), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 800720, savedInvStd: s.f + 800808,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 804944, savedInvStd: s.f + 805032,
                 runningMean: s.p + 190256, runningVar: s.p + 190352, workspace: s.ws, pool: pool)
             s.profiler?.stop(135)
         }
@@ -3175,7 +3175,7 @@ public final class EfficientNetB2Training: TrainableModel {
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(96), pixels: 324 &* s.n, channels: 88, gamma: s.p + 190064,
-                beta: s.p + 190160, savedMean: s.f + 800720, savedInvStd: s.f + 800808, activation: .identity,
+                beta: s.p + 190160, savedMean: s.f + 804944, savedInvStd: s.f + 805032, activation: .identity,
                 output: s.tensor(97), pool: pool)
             s.profiler?.stop(137)
         }
@@ -3184,7 +3184,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(96), pixels: 324 &* s.n, channels: 88,
                 gamma: s.p + 190064, beta: s.p + 190160, runningMean: s.p + 190256, runningVar: s.p + 190352,
-                eps: 1e-05, activation: .identity, output: s.tensor(97), scratch: s.f + 800720, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(97), scratch: s.f + 804944, pool: pool)
             s.profiler?.stop(138)
         }
     }
@@ -3200,7 +3200,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(97), pixels: 324 &* s.n, inChannels: 88,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 528, output: s.tensor(98), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 800896, savedInvStd: s.f + 801424,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 805120, savedInvStd: s.f + 805648,
                 runningMean: s.p + 237968, runningVar: s.p + 238496, workspace: s.ws, pool: pool)
             s.profiler?.stop(140)
         }
@@ -3216,7 +3216,7 @@ public final class EfficientNetB2Training: TrainableModel {
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(98), pixels: 324 &* s.n, channels: 528, gamma: s.p + 236912,
-                beta: s.p + 237440, savedMean: s.f + 800896, savedInvStd: s.f + 801424, activation: .silu,
+                beta: s.p + 237440, savedMean: s.f + 805120, savedInvStd: s.f + 805648, activation: .silu,
                 output: s.tensor(99), pool: pool)
             s.profiler?.stop(142)
         }
@@ -3225,17 +3225,17 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(98), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 236912, beta: s.p + 237440, runningMean: s.p + 237968, runningVar: s.p + 238496,
-                eps: 1e-05, activation: .silu, output: s.tensor(99), scratch: s.f + 800896, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(99), scratch: s.f + 805120, pool: pool)
             s.profiler?.stop(143)
         }
         // features.4.1.block.1 depthwise weights to the kernel layout [3][3][528]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 239024, channels: 528, kernel: 3, into: s.f + 803008)
+        WeightPrep.depthwiseWeights(s.p + 239024, channels: 528, kernel: 3, into: s.f + 807232)
         s.profiler?.stop(144)
         // features.4.1.block.1 depthwise 3x3/1, [n, 18, 18, 528] -> [n, 18, 18, 528]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(99), batch: s.n, height: 18, width: 18, channels: 528, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 803008, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 807232, bias: s.f,
             activation: .identity, output: s.tensor(100), pool: pool)
         s.profiler?.stop(145)
         // features.4.1.block.1 BatchNorm (batch statistics) + silu on [n, 18, 18, 528]
@@ -3243,7 +3243,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(100), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 243776, beta: s.p + 244304, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(101), savedMean: s.f + 801952, savedInvStd: s.f + 802480,
+                activation: .silu, output: s.tensor(101), savedMean: s.f + 806176, savedInvStd: s.f + 806704,
                 runningMean: s.p + 244832, runningVar: s.p + 245360, pool: pool)
             s.profiler?.stop(146)
         }
@@ -3252,7 +3252,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(100), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 243776, beta: s.p + 244304, runningMean: s.p + 244832, runningVar: s.p + 245360,
-                eps: 1e-05, activation: .silu, output: s.tensor(101), scratch: s.f + 801952, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(101), scratch: s.f + 806176, pool: pool)
             s.profiler?.stop(147)
         }
         // features.4.1.block.2 squeeze-excitation 528 -> 22 -> 528 on [n, 18, 18, 528]
@@ -3271,7 +3271,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(102), pixels: 324 &* s.n, inChannels: 528,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 88, output: s.tensor(106), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 812512, savedInvStd: s.f + 812600,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 816736, savedInvStd: s.f + 816824,
                 runningMean: s.p + 316336, runningVar: s.p + 316432, workspace: s.ws, pool: pool)
             s.profiler?.stop(150)
         }
@@ -3287,7 +3287,7 @@ public final class EfficientNetB2Training: TrainableModel {
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(106), pixels: 324 &* s.n, channels: 88, gamma: s.p + 316144,
-                beta: s.p + 316240, savedMean: s.f + 812512, savedInvStd: s.f + 812600, activation: .identity,
+                beta: s.p + 316240, savedMean: s.f + 816736, savedInvStd: s.f + 816824, activation: .identity,
                 output: s.tensor(107), pool: pool)
             s.profiler?.stop(152)
         }
@@ -3296,7 +3296,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(106), pixels: 324 &* s.n, channels: 88,
                 gamma: s.p + 316144, beta: s.p + 316240, runningMean: s.p + 316336, runningVar: s.p + 316432,
-                eps: 1e-05, activation: .identity, output: s.tensor(107), scratch: s.f + 812512, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(107), scratch: s.f + 816736, pool: pool)
             s.profiler?.stop(153)
         }
         // features.4.1 stochastic depth: keep each image's branch with probability 0.9217391304347826
@@ -3325,7 +3325,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(108), pixels: 324 &* s.n, inChannels: 88,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 528, output: s.tensor(110), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 812688, savedInvStd: s.f + 813216,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 816912, savedInvStd: s.f + 817440,
                 runningMean: s.p + 364048, runningVar: s.p + 364576, workspace: s.ws, pool: pool)
             s.profiler?.stop(157)
         }
@@ -3341,7 +3341,7 @@ public final class EfficientNetB2Training: TrainableModel {
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(110), pixels: 324 &* s.n, channels: 528,
-                gamma: s.p + 362992, beta: s.p + 363520, savedMean: s.f + 812688, savedInvStd: s.f + 813216,
+                gamma: s.p + 362992, beta: s.p + 363520, savedMean: s.f + 816912, savedInvStd: s.f + 817440,
                 activation: .silu, output: s.tensor(111), pool: pool)
             s.profiler?.stop(159)
         }
@@ -3350,17 +3350,17 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(110), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 362992, beta: s.p + 363520, runningMean: s.p + 364048, runningVar: s.p + 364576,
-                eps: 1e-05, activation: .silu, output: s.tensor(111), scratch: s.f + 812688, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(111), scratch: s.f + 816912, pool: pool)
             s.profiler?.stop(160)
         }
         // features.4.2.block.1 depthwise weights to the kernel layout [3][3][528]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 365104, channels: 528, kernel: 3, into: s.f + 814800)
+        WeightPrep.depthwiseWeights(s.p + 365104, channels: 528, kernel: 3, into: s.f + 819024)
         s.profiler?.stop(161)
         // features.4.2.block.1 depthwise 3x3/1, [n, 18, 18, 528] -> [n, 18, 18, 528]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(111), batch: s.n, height: 18, width: 18, channels: 528, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 814800, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 819024, bias: s.f,
             activation: .identity, output: s.tensor(112), pool: pool)
         s.profiler?.stop(162)
         // features.4.2.block.1 BatchNorm (batch statistics) + silu on [n, 18, 18, 528]
@@ -3368,7 +3368,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(112), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 369856, beta: s.p + 370384, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(113), savedMean: s.f + 813744, savedInvStd: s.f + 814272,
+                activation: .silu, output: s.tensor(113), savedMean: s.f + 817968, savedInvStd: s.f + 818496,
                 runningMean: s.p + 370912, runningVar: s.p + 371440, pool: pool)
             s.profiler?.stop(163)
         }
@@ -3377,7 +3377,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(112), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 369856, beta: s.p + 370384, runningMean: s.p + 370912, runningVar: s.p + 371440,
-                eps: 1e-05, activation: .silu, output: s.tensor(113), scratch: s.f + 813744, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(113), scratch: s.f + 817968, pool: pool)
             s.profiler?.stop(164)
         }
         // features.4.2.block.2 squeeze-excitation 528 -> 22 -> 528 on [n, 18, 18, 528]
@@ -3396,7 +3396,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(114), pixels: 324 &* s.n, inChannels: 528,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 88, output: s.tensor(118), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 824304, savedInvStd: s.f + 824392,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 828528, savedInvStd: s.f + 828616,
                 runningMean: s.p + 442416, runningVar: s.p + 442512, workspace: s.ws, pool: pool)
             s.profiler?.stop(167)
         }
@@ -3412,7 +3412,7 @@ public final class EfficientNetB2Training: TrainableModel {
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(118), pixels: 324 &* s.n, channels: 88, gamma: s.p + 442224,
-                beta: s.p + 442320, savedMean: s.f + 824304, savedInvStd: s.f + 824392, activation: .identity,
+                beta: s.p + 442320, savedMean: s.f + 828528, savedInvStd: s.f + 828616, activation: .identity,
                 output: s.tensor(119), pool: pool)
             s.profiler?.stop(169)
         }
@@ -3421,7 +3421,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(118), pixels: 324 &* s.n, channels: 88,
                 gamma: s.p + 442224, beta: s.p + 442320, runningMean: s.p + 442416, runningVar: s.p + 442512,
-                eps: 1e-05, activation: .identity, output: s.tensor(119), scratch: s.f + 824304, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(119), scratch: s.f + 828528, pool: pool)
             s.profiler?.stop(170)
         }
         // features.4.2 stochastic depth: keep each image's branch with probability 0.9130434782608696
@@ -3450,7 +3450,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(120), pixels: 324 &* s.n, inChannels: 88,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 528, output: s.tensor(122), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 824480, savedInvStd: s.f + 825008,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 828704, savedInvStd: s.f + 829232,
                 runningMean: s.p + 490128, runningVar: s.p + 490656, workspace: s.ws, pool: pool)
             s.profiler?.stop(174)
         }
@@ -3466,7 +3466,7 @@ public final class EfficientNetB2Training: TrainableModel {
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(122), pixels: 324 &* s.n, channels: 528,
-                gamma: s.p + 489072, beta: s.p + 489600, savedMean: s.f + 824480, savedInvStd: s.f + 825008,
+                gamma: s.p + 489072, beta: s.p + 489600, savedMean: s.f + 828704, savedInvStd: s.f + 829232,
                 activation: .silu, output: s.tensor(123), pool: pool)
             s.profiler?.stop(176)
         }
@@ -3475,17 +3475,17 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(122), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 489072, beta: s.p + 489600, runningMean: s.p + 490128, runningVar: s.p + 490656,
-                eps: 1e-05, activation: .silu, output: s.tensor(123), scratch: s.f + 824480, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(123), scratch: s.f + 828704, pool: pool)
             s.profiler?.stop(177)
         }
         // features.4.3.block.1 depthwise weights to the kernel layout [3][3][528]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 491184, channels: 528, kernel: 3, into: s.f + 826592)
+        WeightPrep.depthwiseWeights(s.p + 491184, channels: 528, kernel: 3, into: s.f + 830816)
         s.profiler?.stop(178)
         // features.4.3.block.1 depthwise 3x3/1, [n, 18, 18, 528] -> [n, 18, 18, 528]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(123), batch: s.n, height: 18, width: 18, channels: 528, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 826592, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 830816, bias: s.f,
             activation: .identity, output: s.tensor(124), pool: pool)
         s.profiler?.stop(179)
         // features.4.3.block.1 BatchNorm (batch statistics) + silu on [n, 18, 18, 528]
@@ -3493,7 +3493,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(124), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 495936, beta: s.p + 496464, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(125), savedMean: s.f + 825536, savedInvStd: s.f + 826064,
+                activation: .silu, output: s.tensor(125), savedMean: s.f + 829760, savedInvStd: s.f + 830288,
                 runningMean: s.p + 496992, runningVar: s.p + 497520, pool: pool)
             s.profiler?.stop(180)
         }
@@ -3502,7 +3502,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(124), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 495936, beta: s.p + 496464, runningMean: s.p + 496992, runningVar: s.p + 497520,
-                eps: 1e-05, activation: .silu, output: s.tensor(125), scratch: s.f + 825536, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(125), scratch: s.f + 829760, pool: pool)
             s.profiler?.stop(181)
         }
         // features.4.3.block.2 squeeze-excitation 528 -> 22 -> 528 on [n, 18, 18, 528]
@@ -3521,7 +3521,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(126), pixels: 324 &* s.n, inChannels: 528,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 88, output: s.tensor(130), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 836096, savedInvStd: s.f + 836184,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 840320, savedInvStd: s.f + 840408,
                 runningMean: s.p + 568496, runningVar: s.p + 568592, workspace: s.ws, pool: pool)
             s.profiler?.stop(184)
         }
@@ -3537,7 +3537,7 @@ public final class EfficientNetB2Training: TrainableModel {
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(130), pixels: 324 &* s.n, channels: 88, gamma: s.p + 568304,
-                beta: s.p + 568400, savedMean: s.f + 836096, savedInvStd: s.f + 836184, activation: .identity,
+                beta: s.p + 568400, savedMean: s.f + 840320, savedInvStd: s.f + 840408, activation: .identity,
                 output: s.tensor(131), pool: pool)
             s.profiler?.stop(186)
         }
@@ -3546,7 +3546,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(130), pixels: 324 &* s.n, channels: 88,
                 gamma: s.p + 568304, beta: s.p + 568400, runningMean: s.p + 568496, runningVar: s.p + 568592,
-                eps: 1e-05, activation: .identity, output: s.tensor(131), scratch: s.f + 836096, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(131), scratch: s.f + 840320, pool: pool)
             s.profiler?.stop(187)
         }
         // features.4.3 stochastic depth: keep each image's branch with probability 0.9043478260869565
@@ -3575,7 +3575,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(132), pixels: 324 &* s.n, inChannels: 88,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 528, output: s.tensor(134), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 836272, savedInvStd: s.f + 836800,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 840496, savedInvStd: s.f + 841024,
                 runningMean: s.p + 616208, runningVar: s.p + 616736, workspace: s.ws, pool: pool)
             s.profiler?.stop(191)
         }
@@ -3591,7 +3591,7 @@ public final class EfficientNetB2Training: TrainableModel {
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(134), pixels: 324 &* s.n, channels: 528,
-                gamma: s.p + 615152, beta: s.p + 615680, savedMean: s.f + 836272, savedInvStd: s.f + 836800,
+                gamma: s.p + 615152, beta: s.p + 615680, savedMean: s.f + 840496, savedInvStd: s.f + 841024,
                 activation: .silu, output: s.tensor(135), pool: pool)
             s.profiler?.stop(193)
         }
@@ -3600,17 +3600,17 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(134), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 615152, beta: s.p + 615680, runningMean: s.p + 616208, runningVar: s.p + 616736,
-                eps: 1e-05, activation: .silu, output: s.tensor(135), scratch: s.f + 836272, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(135), scratch: s.f + 840496, pool: pool)
             s.profiler?.stop(194)
         }
         // features.5.0.block.1 depthwise weights to the kernel layout [5][5][528]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 617264, channels: 528, kernel: 5, into: s.f + 838384)
+        WeightPrep.depthwiseWeights(s.p + 617264, channels: 528, kernel: 5, into: s.f + 842608)
         s.profiler?.stop(195)
         // features.5.0.block.1 depthwise 5x5/1, [n, 18, 18, 528] -> [n, 18, 18, 528]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(135), batch: s.n, height: 18, width: 18, channels: 528, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 838384, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 842608, bias: s.f,
             activation: .identity, output: s.tensor(136), pool: pool)
         s.profiler?.stop(196)
         // features.5.0.block.1 BatchNorm (batch statistics) + silu on [n, 18, 18, 528]
@@ -3618,7 +3618,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(136), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 630464, beta: s.p + 630992, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(137), savedMean: s.f + 837328, savedInvStd: s.f + 837856,
+                activation: .silu, output: s.tensor(137), savedMean: s.f + 841552, savedInvStd: s.f + 842080,
                 runningMean: s.p + 631520, runningVar: s.p + 632048, pool: pool)
             s.profiler?.stop(197)
         }
@@ -3627,7 +3627,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(136), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 630464, beta: s.p + 630992, runningMean: s.p + 631520, runningVar: s.p + 632048,
-                eps: 1e-05, activation: .silu, output: s.tensor(137), scratch: s.f + 837328, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(137), scratch: s.f + 841552, pool: pool)
             s.profiler?.stop(198)
         }
         // features.5.0.block.2 squeeze-excitation 528 -> 22 -> 528 on [n, 18, 18, 528]
@@ -3646,7 +3646,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(138), pixels: 324 &* s.n, inChannels: 528,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 120, output: s.tensor(142), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 864784, savedInvStd: s.f + 864904,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 869008, savedInvStd: s.f + 869128,
                 runningMean: s.p + 719984, runningVar: s.p + 720112, workspace: s.ws, pool: pool)
             s.profiler?.stop(201)
         }
@@ -3662,7 +3662,7 @@ public final class EfficientNetB2Training: TrainableModel {
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(142), pixels: 324 &* s.n, channels: 120,
-                gamma: s.p + 719728, beta: s.p + 719856, savedMean: s.f + 864784, savedInvStd: s.f + 864904,
+                gamma: s.p + 719728, beta: s.p + 719856, savedMean: s.f + 869008, savedInvStd: s.f + 869128,
                 activation: .identity, output: s.tensor(143), pool: pool)
             s.profiler?.stop(203)
         }
@@ -3671,7 +3671,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(142), pixels: 324 &* s.n, channels: 120,
                 gamma: s.p + 719728, beta: s.p + 719856, runningMean: s.p + 719984, runningVar: s.p + 720112,
-                eps: 1e-05, activation: .identity, output: s.tensor(143), scratch: s.f + 864784, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(143), scratch: s.f + 869008, pool: pool)
             s.profiler?.stop(204)
         }
     }
@@ -3687,7 +3687,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(143), pixels: 324 &* s.n, inChannels: 120,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 720, output: s.tensor(144), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 865024, savedInvStd: s.f + 865744,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 869248, savedInvStd: s.f + 869968,
                 runningMean: s.p + 808080, runningVar: s.p + 808800, workspace: s.ws, pool: pool)
             s.profiler?.stop(206)
         }
@@ -3703,7 +3703,7 @@ public final class EfficientNetB2Training: TrainableModel {
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(144), pixels: 324 &* s.n, channels: 720,
-                gamma: s.p + 806640, beta: s.p + 807360, savedMean: s.f + 865024, savedInvStd: s.f + 865744,
+                gamma: s.p + 806640, beta: s.p + 807360, savedMean: s.f + 869248, savedInvStd: s.f + 869968,
                 activation: .silu, output: s.tensor(145), pool: pool)
             s.profiler?.stop(208)
         }
@@ -3712,17 +3712,17 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(144), pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 806640, beta: s.p + 807360, runningMean: s.p + 808080, runningVar: s.p + 808800,
-                eps: 1e-05, activation: .silu, output: s.tensor(145), scratch: s.f + 865024, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(145), scratch: s.f + 869248, pool: pool)
             s.profiler?.stop(209)
         }
         // features.5.1.block.1 depthwise weights to the kernel layout [5][5][720]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 809520, channels: 720, kernel: 5, into: s.f + 867904)
+        WeightPrep.depthwiseWeights(s.p + 809520, channels: 720, kernel: 5, into: s.f + 872128)
         s.profiler?.stop(210)
         // features.5.1.block.1 depthwise 5x5/1, [n, 18, 18, 720] -> [n, 18, 18, 720]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(145), batch: s.n, height: 18, width: 18, channels: 720, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 867904, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 872128, bias: s.f,
             activation: .identity, output: s.tensor(146), pool: pool)
         s.profiler?.stop(211)
         // features.5.1.block.1 BatchNorm (batch statistics) + silu on [n, 18, 18, 720]
@@ -3730,7 +3730,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(146), pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 827520, beta: s.p + 828240, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(147), savedMean: s.f + 866464, savedInvStd: s.f + 867184,
+                activation: .silu, output: s.tensor(147), savedMean: s.f + 870688, savedInvStd: s.f + 871408,
                 runningMean: s.p + 828960, runningVar: s.p + 829680, pool: pool)
             s.profiler?.stop(212)
         }
@@ -3739,7 +3739,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(146), pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 827520, beta: s.p + 828240, runningMean: s.p + 828960, runningVar: s.p + 829680,
-                eps: 1e-05, activation: .silu, output: s.tensor(147), scratch: s.f + 866464, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(147), scratch: s.f + 870688, pool: pool)
             s.profiler?.stop(213)
         }
         // features.5.1.block.2 squeeze-excitation 720 -> 30 -> 720 on [n, 18, 18, 720]
@@ -3758,7 +3758,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(148), pixels: 324 &* s.n, inChannels: 720,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 120, output: s.tensor(152), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 903904, savedInvStd: s.f + 904024,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 908128, savedInvStd: s.f + 908248,
                 runningMean: s.p + 961008, runningVar: s.p + 961136, workspace: s.ws, pool: pool)
             s.profiler?.stop(216)
         }
@@ -3774,7 +3774,7 @@ public final class EfficientNetB2Training: TrainableModel {
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(152), pixels: 324 &* s.n, channels: 120,
-                gamma: s.p + 960752, beta: s.p + 960880, savedMean: s.f + 903904, savedInvStd: s.f + 904024,
+                gamma: s.p + 960752, beta: s.p + 960880, savedMean: s.f + 908128, savedInvStd: s.f + 908248,
                 activation: .identity, output: s.tensor(153), pool: pool)
             s.profiler?.stop(218)
         }
@@ -3783,7 +3783,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(152), pixels: 324 &* s.n, channels: 120,
                 gamma: s.p + 960752, beta: s.p + 960880, runningMean: s.p + 961008, runningVar: s.p + 961136,
-                eps: 1e-05, activation: .identity, output: s.tensor(153), scratch: s.f + 903904, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(153), scratch: s.f + 908128, pool: pool)
             s.profiler?.stop(219)
         }
         // features.5.1 stochastic depth: keep each image's branch with probability 0.8869565217391304
@@ -3812,7 +3812,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(154), pixels: 324 &* s.n, inChannels: 120,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 720, output: s.tensor(156), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 904144, savedInvStd: s.f + 904864,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 908368, savedInvStd: s.f + 909088,
                 runningMean: s.p + 1049104, runningVar: s.p + 1049824, workspace: s.ws, pool: pool)
             s.profiler?.stop(223)
         }
@@ -3828,7 +3828,7 @@ public final class EfficientNetB2Training: TrainableModel {
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(156), pixels: 324 &* s.n, channels: 720,
-                gamma: s.p + 1047664, beta: s.p + 1048384, savedMean: s.f + 904144, savedInvStd: s.f + 904864,
+                gamma: s.p + 1047664, beta: s.p + 1048384, savedMean: s.f + 908368, savedInvStd: s.f + 909088,
                 activation: .silu, output: s.tensor(157), pool: pool)
             s.profiler?.stop(225)
         }
@@ -3837,17 +3837,17 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(156), pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 1047664, beta: s.p + 1048384, runningMean: s.p + 1049104, runningVar: s.p + 1049824,
-                eps: 1e-05, activation: .silu, output: s.tensor(157), scratch: s.f + 904144, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(157), scratch: s.f + 908368, pool: pool)
             s.profiler?.stop(226)
         }
         // features.5.2.block.1 depthwise weights to the kernel layout [5][5][720]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 1050544, channels: 720, kernel: 5, into: s.f + 907024)
+        WeightPrep.depthwiseWeights(s.p + 1050544, channels: 720, kernel: 5, into: s.f + 911248)
         s.profiler?.stop(227)
         // features.5.2.block.1 depthwise 5x5/1, [n, 18, 18, 720] -> [n, 18, 18, 720]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(157), batch: s.n, height: 18, width: 18, channels: 720, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 907024, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 911248, bias: s.f,
             activation: .identity, output: s.tensor(158), pool: pool)
         s.profiler?.stop(228)
         // features.5.2.block.1 BatchNorm (batch statistics) + silu on [n, 18, 18, 720]
@@ -3855,7 +3855,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(158), pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 1068544, beta: s.p + 1069264, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(159), savedMean: s.f + 905584, savedInvStd: s.f + 906304,
+                activation: .silu, output: s.tensor(159), savedMean: s.f + 909808, savedInvStd: s.f + 910528,
                 runningMean: s.p + 1069984, runningVar: s.p + 1070704, pool: pool)
             s.profiler?.stop(229)
         }
@@ -3864,7 +3864,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(158), pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 1068544, beta: s.p + 1069264, runningMean: s.p + 1069984, runningVar: s.p + 1070704,
-                eps: 1e-05, activation: .silu, output: s.tensor(159), scratch: s.f + 905584, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(159), scratch: s.f + 909808, pool: pool)
             s.profiler?.stop(230)
         }
         // features.5.2.block.2 squeeze-excitation 720 -> 30 -> 720 on [n, 18, 18, 720]
@@ -3883,7 +3883,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(160), pixels: 324 &* s.n, inChannels: 720,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 120, output: s.tensor(164), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 943024, savedInvStd: s.f + 943144,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 947248, savedInvStd: s.f + 947368,
                 runningMean: s.p + 1202032, runningVar: s.p + 1202160, workspace: s.ws, pool: pool)
             s.profiler?.stop(233)
         }
@@ -3899,7 +3899,7 @@ public final class EfficientNetB2Training: TrainableModel {
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(164), pixels: 324 &* s.n, channels: 120,
-                gamma: s.p + 1201776, beta: s.p + 1201904, savedMean: s.f + 943024, savedInvStd: s.f + 943144,
+                gamma: s.p + 1201776, beta: s.p + 1201904, savedMean: s.f + 947248, savedInvStd: s.f + 947368,
                 activation: .identity, output: s.tensor(165), pool: pool)
             s.profiler?.stop(235)
         }
@@ -3908,7 +3908,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(164), pixels: 324 &* s.n, channels: 120,
                 gamma: s.p + 1201776, beta: s.p + 1201904, runningMean: s.p + 1202032, runningVar: s.p + 1202160,
-                eps: 1e-05, activation: .identity, output: s.tensor(165), scratch: s.f + 943024, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(165), scratch: s.f + 947248, pool: pool)
             s.profiler?.stop(236)
         }
         // features.5.2 stochastic depth: keep each image's branch with probability 0.8782608695652174
@@ -3937,7 +3937,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(166), pixels: 324 &* s.n, inChannels: 120,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 720, output: s.tensor(168), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 943264, savedInvStd: s.f + 943984,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 947488, savedInvStd: s.f + 948208,
                 runningMean: s.p + 1290128, runningVar: s.p + 1290848, workspace: s.ws, pool: pool)
             s.profiler?.stop(240)
         }
@@ -3953,7 +3953,7 @@ public final class EfficientNetB2Training: TrainableModel {
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(168), pixels: 324 &* s.n, channels: 720,
-                gamma: s.p + 1288688, beta: s.p + 1289408, savedMean: s.f + 943264, savedInvStd: s.f + 943984,
+                gamma: s.p + 1288688, beta: s.p + 1289408, savedMean: s.f + 947488, savedInvStd: s.f + 948208,
                 activation: .silu, output: s.tensor(169), pool: pool)
             s.profiler?.stop(242)
         }
@@ -3962,17 +3962,17 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(168), pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 1288688, beta: s.p + 1289408, runningMean: s.p + 1290128, runningVar: s.p + 1290848,
-                eps: 1e-05, activation: .silu, output: s.tensor(169), scratch: s.f + 943264, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(169), scratch: s.f + 947488, pool: pool)
             s.profiler?.stop(243)
         }
         // features.5.3.block.1 depthwise weights to the kernel layout [5][5][720]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 1291568, channels: 720, kernel: 5, into: s.f + 946144)
+        WeightPrep.depthwiseWeights(s.p + 1291568, channels: 720, kernel: 5, into: s.f + 950368)
         s.profiler?.stop(244)
         // features.5.3.block.1 depthwise 5x5/1, [n, 18, 18, 720] -> [n, 18, 18, 720]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(169), batch: s.n, height: 18, width: 18, channels: 720, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 946144, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 950368, bias: s.f,
             activation: .identity, output: s.tensor(170), pool: pool)
         s.profiler?.stop(245)
         // features.5.3.block.1 BatchNorm (batch statistics) + silu on [n, 18, 18, 720]
@@ -3980,7 +3980,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(170), pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 1309568, beta: s.p + 1310288, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(171), savedMean: s.f + 944704, savedInvStd: s.f + 945424,
+                activation: .silu, output: s.tensor(171), savedMean: s.f + 948928, savedInvStd: s.f + 949648,
                 runningMean: s.p + 1311008, runningVar: s.p + 1311728, pool: pool)
             s.profiler?.stop(246)
         }
@@ -3989,7 +3989,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(170), pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 1309568, beta: s.p + 1310288, runningMean: s.p + 1311008, runningVar: s.p + 1311728,
-                eps: 1e-05, activation: .silu, output: s.tensor(171), scratch: s.f + 944704, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(171), scratch: s.f + 948928, pool: pool)
             s.profiler?.stop(247)
         }
         // features.5.3.block.2 squeeze-excitation 720 -> 30 -> 720 on [n, 18, 18, 720]
@@ -4008,7 +4008,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(172), pixels: 324 &* s.n, inChannels: 720,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 120, output: s.tensor(176), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 982144, savedInvStd: s.f + 982264,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 986368, savedInvStd: s.f + 986488,
                 runningMean: s.p + 1443056, runningVar: s.p + 1443184, workspace: s.ws, pool: pool)
             s.profiler?.stop(250)
         }
@@ -4024,7 +4024,7 @@ public final class EfficientNetB2Training: TrainableModel {
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(176), pixels: 324 &* s.n, channels: 120,
-                gamma: s.p + 1442800, beta: s.p + 1442928, savedMean: s.f + 982144, savedInvStd: s.f + 982264,
+                gamma: s.p + 1442800, beta: s.p + 1442928, savedMean: s.f + 986368, savedInvStd: s.f + 986488,
                 activation: .identity, output: s.tensor(177), pool: pool)
             s.profiler?.stop(252)
         }
@@ -4033,7 +4033,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(176), pixels: 324 &* s.n, channels: 120,
                 gamma: s.p + 1442800, beta: s.p + 1442928, runningMean: s.p + 1443056, runningVar: s.p + 1443184,
-                eps: 1e-05, activation: .identity, output: s.tensor(177), scratch: s.f + 982144, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(177), scratch: s.f + 986368, pool: pool)
             s.profiler?.stop(253)
         }
         // features.5.3 stochastic depth: keep each image's branch with probability 0.8695652173913043
@@ -4062,7 +4062,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(178), pixels: 324 &* s.n, inChannels: 120,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 720, output: s.tensor(180), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 982384, savedInvStd: s.f + 983104,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 986608, savedInvStd: s.f + 987328,
                 runningMean: s.p + 1531152, runningVar: s.p + 1531872, workspace: s.ws, pool: pool)
             s.profiler?.stop(257)
         }
@@ -4078,7 +4078,7 @@ public final class EfficientNetB2Training: TrainableModel {
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(180), pixels: 324 &* s.n, channels: 720,
-                gamma: s.p + 1529712, beta: s.p + 1530432, savedMean: s.f + 982384, savedInvStd: s.f + 983104,
+                gamma: s.p + 1529712, beta: s.p + 1530432, savedMean: s.f + 986608, savedInvStd: s.f + 987328,
                 activation: .silu, output: s.tensor(181), pool: pool)
             s.profiler?.stop(259)
         }
@@ -4087,17 +4087,17 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(180), pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 1529712, beta: s.p + 1530432, runningMean: s.p + 1531152, runningVar: s.p + 1531872,
-                eps: 1e-05, activation: .silu, output: s.tensor(181), scratch: s.f + 982384, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(181), scratch: s.f + 986608, pool: pool)
             s.profiler?.stop(260)
         }
         // features.6.0.block.1 depthwise weights to the kernel layout [5][5][720]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 1532592, channels: 720, kernel: 5, into: s.f + 985264)
+        WeightPrep.depthwiseWeights(s.p + 1532592, channels: 720, kernel: 5, into: s.f + 989488)
         s.profiler?.stop(261)
         // features.6.0.block.1 depthwise 5x5/2, [n, 18, 18, 720] -> [n, 9, 9, 720]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(181), batch: s.n, height: 18, width: 18, channels: 720, kernel: 5,
-            stride: 2, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 985264, bias: s.f,
+            stride: 2, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 989488, bias: s.f,
             activation: .identity, output: s.tensor(182), pool: pool)
         s.profiler?.stop(262)
         // features.6.0.block.1 BatchNorm (batch statistics) + silu on [n, 9, 9, 720]
@@ -4105,7 +4105,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(182), pixels: 81 &* s.n, channels: 720,
                 gamma: s.p + 1550592, beta: s.p + 1551312, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(183), savedMean: s.f + 983824, savedInvStd: s.f + 984544,
+                activation: .silu, output: s.tensor(183), savedMean: s.f + 988048, savedInvStd: s.f + 988768,
                 runningMean: s.p + 1552032, runningVar: s.p + 1552752, pool: pool)
             s.profiler?.stop(263)
         }
@@ -4114,7 +4114,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(182), pixels: 81 &* s.n, channels: 720,
                 gamma: s.p + 1550592, beta: s.p + 1551312, runningMean: s.p + 1552032, runningVar: s.p + 1552752,
-                eps: 1e-05, activation: .silu, output: s.tensor(183), scratch: s.f + 983824, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(183), scratch: s.f + 988048, pool: pool)
             s.profiler?.stop(264)
         }
         // features.6.0.block.2 squeeze-excitation 720 -> 30 -> 720 on [n, 9, 9, 720]
@@ -4133,7 +4133,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(184), pixels: 81 &* s.n, inChannels: 720,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 208, output: s.tensor(188), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1021264, savedInvStd: s.f + 1021472,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1025488, savedInvStd: s.f + 1025696,
                 runningMean: s.p + 1747600, runningVar: s.p + 1747808, workspace: s.ws, pool: pool)
             s.profiler?.stop(267)
         }
@@ -4149,7 +4149,7 @@ public final class EfficientNetB2Training: TrainableModel {
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(188), pixels: 81 &* s.n, channels: 208,
-                gamma: s.p + 1747184, beta: s.p + 1747392, savedMean: s.f + 1021264, savedInvStd: s.f + 1021472,
+                gamma: s.p + 1747184, beta: s.p + 1747392, savedMean: s.f + 1025488, savedInvStd: s.f + 1025696,
                 activation: .identity, output: s.tensor(189), pool: pool)
             s.profiler?.stop(269)
         }
@@ -4158,7 +4158,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(188), pixels: 81 &* s.n, channels: 208,
                 gamma: s.p + 1747184, beta: s.p + 1747392, runningMean: s.p + 1747600, runningVar: s.p + 1747808,
-                eps: 1e-05, activation: .identity, output: s.tensor(189), scratch: s.f + 1021264, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(189), scratch: s.f + 1025488, pool: pool)
             s.profiler?.stop(270)
         }
     }
@@ -4174,7 +4174,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(189), pixels: 81 &* s.n, inChannels: 208,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 1248, output: s.tensor(190), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1021680, savedInvStd: s.f + 1022928,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1025904, savedInvStd: s.f + 1027152,
                 runningMean: s.p + 2010096, runningVar: s.p + 2011344, workspace: s.ws, pool: pool)
             s.profiler?.stop(272)
         }
@@ -4190,7 +4190,7 @@ public final class EfficientNetB2Training: TrainableModel {
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(190), pixels: 81 &* s.n, channels: 1248,
-                gamma: s.p + 2007600, beta: s.p + 2008848, savedMean: s.f + 1021680, savedInvStd: s.f + 1022928,
+                gamma: s.p + 2007600, beta: s.p + 2008848, savedMean: s.f + 1025904, savedInvStd: s.f + 1027152,
                 activation: .silu, output: s.tensor(191), pool: pool)
             s.profiler?.stop(274)
         }
@@ -4199,17 +4199,17 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(190), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2007600, beta: s.p + 2008848, runningMean: s.p + 2010096, runningVar: s.p + 2011344,
-                eps: 1e-05, activation: .silu, output: s.tensor(191), scratch: s.f + 1021680, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(191), scratch: s.f + 1025904, pool: pool)
             s.profiler?.stop(275)
         }
         // features.6.1.block.1 depthwise weights to the kernel layout [5][5][1248]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 2012592, channels: 1248, kernel: 5, into: s.f + 1026672)
+        WeightPrep.depthwiseWeights(s.p + 2012592, channels: 1248, kernel: 5, into: s.f + 1030896)
         s.profiler?.stop(276)
         // features.6.1.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(191), batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 1026672, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 1030896, bias: s.f,
             activation: .identity, output: s.tensor(192), pool: pool)
         s.profiler?.stop(277)
         // features.6.1.block.1 BatchNorm (batch statistics) + silu on [n, 9, 9, 1248]
@@ -4217,7 +4217,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(192), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2043792, beta: s.p + 2045040, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(193), savedMean: s.f + 1024176, savedInvStd: s.f + 1025424,
+                activation: .silu, output: s.tensor(193), savedMean: s.f + 1028400, savedInvStd: s.f + 1029648,
                 runningMean: s.p + 2046288, runningVar: s.p + 2047536, pool: pool)
             s.profiler?.stop(278)
         }
@@ -4226,7 +4226,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(192), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2043792, beta: s.p + 2045040, runningMean: s.p + 2046288, runningVar: s.p + 2047536,
-                eps: 1e-05, activation: .silu, output: s.tensor(193), scratch: s.f + 1024176, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(193), scratch: s.f + 1028400, pool: pool)
             s.profiler?.stop(279)
         }
         // features.6.1.block.2 squeeze-excitation 1248 -> 52 -> 1248 on [n, 9, 9, 1248]
@@ -4245,7 +4245,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(194), pixels: 81 &* s.n, inChannels: 1248,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 208, output: s.tensor(198), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1089072, savedInvStd: s.f + 1089280,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1093296, savedInvStd: s.f + 1093504,
                 runningMean: s.p + 2439888, runningVar: s.p + 2440096, workspace: s.ws, pool: pool)
             s.profiler?.stop(282)
         }
@@ -4261,7 +4261,7 @@ public final class EfficientNetB2Training: TrainableModel {
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(198), pixels: 81 &* s.n, channels: 208,
-                gamma: s.p + 2439472, beta: s.p + 2439680, savedMean: s.f + 1089072, savedInvStd: s.f + 1089280,
+                gamma: s.p + 2439472, beta: s.p + 2439680, savedMean: s.f + 1093296, savedInvStd: s.f + 1093504,
                 activation: .identity, output: s.tensor(199), pool: pool)
             s.profiler?.stop(284)
         }
@@ -4270,7 +4270,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(198), pixels: 81 &* s.n, channels: 208,
                 gamma: s.p + 2439472, beta: s.p + 2439680, runningMean: s.p + 2439888, runningVar: s.p + 2440096,
-                eps: 1e-05, activation: .identity, output: s.tensor(199), scratch: s.f + 1089072, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(199), scratch: s.f + 1093296, pool: pool)
             s.profiler?.stop(285)
         }
         // features.6.1 stochastic depth: keep each image's branch with probability 0.8521739130434782
@@ -4299,7 +4299,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(200), pixels: 81 &* s.n, inChannels: 208,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 1248, output: s.tensor(202), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1089488, savedInvStd: s.f + 1090736,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1093712, savedInvStd: s.f + 1094960,
                 runningMean: s.p + 2702384, runningVar: s.p + 2703632, workspace: s.ws, pool: pool)
             s.profiler?.stop(289)
         }
@@ -4315,7 +4315,7 @@ public final class EfficientNetB2Training: TrainableModel {
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(202), pixels: 81 &* s.n, channels: 1248,
-                gamma: s.p + 2699888, beta: s.p + 2701136, savedMean: s.f + 1089488, savedInvStd: s.f + 1090736,
+                gamma: s.p + 2699888, beta: s.p + 2701136, savedMean: s.f + 1093712, savedInvStd: s.f + 1094960,
                 activation: .silu, output: s.tensor(203), pool: pool)
             s.profiler?.stop(291)
         }
@@ -4324,17 +4324,17 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(202), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2699888, beta: s.p + 2701136, runningMean: s.p + 2702384, runningVar: s.p + 2703632,
-                eps: 1e-05, activation: .silu, output: s.tensor(203), scratch: s.f + 1089488, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(203), scratch: s.f + 1093712, pool: pool)
             s.profiler?.stop(292)
         }
         // features.6.2.block.1 depthwise weights to the kernel layout [5][5][1248]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 2704880, channels: 1248, kernel: 5, into: s.f + 1094480)
+        WeightPrep.depthwiseWeights(s.p + 2704880, channels: 1248, kernel: 5, into: s.f + 1098704)
         s.profiler?.stop(293)
         // features.6.2.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(203), batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 1094480, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 1098704, bias: s.f,
             activation: .identity, output: s.tensor(204), pool: pool)
         s.profiler?.stop(294)
         // features.6.2.block.1 BatchNorm (batch statistics) + silu on [n, 9, 9, 1248]
@@ -4342,7 +4342,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(204), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2736080, beta: s.p + 2737328, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(205), savedMean: s.f + 1091984, savedInvStd: s.f + 1093232,
+                activation: .silu, output: s.tensor(205), savedMean: s.f + 1096208, savedInvStd: s.f + 1097456,
                 runningMean: s.p + 2738576, runningVar: s.p + 2739824, pool: pool)
             s.profiler?.stop(295)
         }
@@ -4351,7 +4351,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(204), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2736080, beta: s.p + 2737328, runningMean: s.p + 2738576, runningVar: s.p + 2739824,
-                eps: 1e-05, activation: .silu, output: s.tensor(205), scratch: s.f + 1091984, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(205), scratch: s.f + 1096208, pool: pool)
             s.profiler?.stop(296)
         }
         // features.6.2.block.2 squeeze-excitation 1248 -> 52 -> 1248 on [n, 9, 9, 1248]
@@ -4370,7 +4370,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(206), pixels: 81 &* s.n, inChannels: 1248,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 208, output: s.tensor(210), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1156880, savedInvStd: s.f + 1157088,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1161104, savedInvStd: s.f + 1161312,
                 runningMean: s.p + 3132176, runningVar: s.p + 3132384, workspace: s.ws, pool: pool)
             s.profiler?.stop(299)
         }
@@ -4386,7 +4386,7 @@ public final class EfficientNetB2Training: TrainableModel {
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(210), pixels: 81 &* s.n, channels: 208,
-                gamma: s.p + 3131760, beta: s.p + 3131968, savedMean: s.f + 1156880, savedInvStd: s.f + 1157088,
+                gamma: s.p + 3131760, beta: s.p + 3131968, savedMean: s.f + 1161104, savedInvStd: s.f + 1161312,
                 activation: .identity, output: s.tensor(211), pool: pool)
             s.profiler?.stop(301)
         }
@@ -4395,7 +4395,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(210), pixels: 81 &* s.n, channels: 208,
                 gamma: s.p + 3131760, beta: s.p + 3131968, runningMean: s.p + 3132176, runningVar: s.p + 3132384,
-                eps: 1e-05, activation: .identity, output: s.tensor(211), scratch: s.f + 1156880, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(211), scratch: s.f + 1161104, pool: pool)
             s.profiler?.stop(302)
         }
         // features.6.2 stochastic depth: keep each image's branch with probability 0.8434782608695652
@@ -4424,7 +4424,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(212), pixels: 81 &* s.n, inChannels: 208,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 1248, output: s.tensor(214), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1157296, savedInvStd: s.f + 1158544,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1161520, savedInvStd: s.f + 1162768,
                 runningMean: s.p + 3394672, runningVar: s.p + 3395920, workspace: s.ws, pool: pool)
             s.profiler?.stop(306)
         }
@@ -4440,7 +4440,7 @@ public final class EfficientNetB2Training: TrainableModel {
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(214), pixels: 81 &* s.n, channels: 1248,
-                gamma: s.p + 3392176, beta: s.p + 3393424, savedMean: s.f + 1157296, savedInvStd: s.f + 1158544,
+                gamma: s.p + 3392176, beta: s.p + 3393424, savedMean: s.f + 1161520, savedInvStd: s.f + 1162768,
                 activation: .silu, output: s.tensor(215), pool: pool)
             s.profiler?.stop(308)
         }
@@ -4449,17 +4449,17 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(214), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 3392176, beta: s.p + 3393424, runningMean: s.p + 3394672, runningVar: s.p + 3395920,
-                eps: 1e-05, activation: .silu, output: s.tensor(215), scratch: s.f + 1157296, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(215), scratch: s.f + 1161520, pool: pool)
             s.profiler?.stop(309)
         }
         // features.6.3.block.1 depthwise weights to the kernel layout [5][5][1248]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 3397168, channels: 1248, kernel: 5, into: s.f + 1162288)
+        WeightPrep.depthwiseWeights(s.p + 3397168, channels: 1248, kernel: 5, into: s.f + 1166512)
         s.profiler?.stop(310)
         // features.6.3.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(215), batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 1162288, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 1166512, bias: s.f,
             activation: .identity, output: s.tensor(216), pool: pool)
         s.profiler?.stop(311)
         // features.6.3.block.1 BatchNorm (batch statistics) + silu on [n, 9, 9, 1248]
@@ -4467,7 +4467,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(216), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 3428368, beta: s.p + 3429616, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(217), savedMean: s.f + 1159792, savedInvStd: s.f + 1161040,
+                activation: .silu, output: s.tensor(217), savedMean: s.f + 1164016, savedInvStd: s.f + 1165264,
                 runningMean: s.p + 3430864, runningVar: s.p + 3432112, pool: pool)
             s.profiler?.stop(312)
         }
@@ -4476,7 +4476,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(216), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 3428368, beta: s.p + 3429616, runningMean: s.p + 3430864, runningVar: s.p + 3432112,
-                eps: 1e-05, activation: .silu, output: s.tensor(217), scratch: s.f + 1159792, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(217), scratch: s.f + 1164016, pool: pool)
             s.profiler?.stop(313)
         }
         // features.6.3.block.2 squeeze-excitation 1248 -> 52 -> 1248 on [n, 9, 9, 1248]
@@ -4495,7 +4495,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(218), pixels: 81 &* s.n, inChannels: 1248,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 208, output: s.tensor(222), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1224688, savedInvStd: s.f + 1224896,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1228912, savedInvStd: s.f + 1229120,
                 runningMean: s.p + 3824464, runningVar: s.p + 3824672, workspace: s.ws, pool: pool)
             s.profiler?.stop(316)
         }
@@ -4511,7 +4511,7 @@ public final class EfficientNetB2Training: TrainableModel {
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(222), pixels: 81 &* s.n, channels: 208,
-                gamma: s.p + 3824048, beta: s.p + 3824256, savedMean: s.f + 1224688, savedInvStd: s.f + 1224896,
+                gamma: s.p + 3824048, beta: s.p + 3824256, savedMean: s.f + 1228912, savedInvStd: s.f + 1229120,
                 activation: .identity, output: s.tensor(223), pool: pool)
             s.profiler?.stop(318)
         }
@@ -4520,7 +4520,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(222), pixels: 81 &* s.n, channels: 208,
                 gamma: s.p + 3824048, beta: s.p + 3824256, runningMean: s.p + 3824464, runningVar: s.p + 3824672,
-                eps: 1e-05, activation: .identity, output: s.tensor(223), scratch: s.f + 1224688, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(223), scratch: s.f + 1228912, pool: pool)
             s.profiler?.stop(319)
         }
         // features.6.3 stochastic depth: keep each image's branch with probability 0.8347826086956521
@@ -4549,7 +4549,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(224), pixels: 81 &* s.n, inChannels: 208,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 1248, output: s.tensor(226), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1225104, savedInvStd: s.f + 1226352,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1229328, savedInvStd: s.f + 1230576,
                 runningMean: s.p + 4086960, runningVar: s.p + 4088208, workspace: s.ws, pool: pool)
             s.profiler?.stop(323)
         }
@@ -4565,7 +4565,7 @@ public final class EfficientNetB2Training: TrainableModel {
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(226), pixels: 81 &* s.n, channels: 1248,
-                gamma: s.p + 4084464, beta: s.p + 4085712, savedMean: s.f + 1225104, savedInvStd: s.f + 1226352,
+                gamma: s.p + 4084464, beta: s.p + 4085712, savedMean: s.f + 1229328, savedInvStd: s.f + 1230576,
                 activation: .silu, output: s.tensor(227), pool: pool)
             s.profiler?.stop(325)
         }
@@ -4574,17 +4574,17 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(226), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 4084464, beta: s.p + 4085712, runningMean: s.p + 4086960, runningVar: s.p + 4088208,
-                eps: 1e-05, activation: .silu, output: s.tensor(227), scratch: s.f + 1225104, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(227), scratch: s.f + 1229328, pool: pool)
             s.profiler?.stop(326)
         }
         // features.6.4.block.1 depthwise weights to the kernel layout [5][5][1248]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 4089456, channels: 1248, kernel: 5, into: s.f + 1230096)
+        WeightPrep.depthwiseWeights(s.p + 4089456, channels: 1248, kernel: 5, into: s.f + 1234320)
         s.profiler?.stop(327)
         // features.6.4.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(227), batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 1230096, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 1234320, bias: s.f,
             activation: .identity, output: s.tensor(228), pool: pool)
         s.profiler?.stop(328)
         // features.6.4.block.1 BatchNorm (batch statistics) + silu on [n, 9, 9, 1248]
@@ -4592,7 +4592,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(228), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 4120656, beta: s.p + 4121904, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(229), savedMean: s.f + 1227600, savedInvStd: s.f + 1228848,
+                activation: .silu, output: s.tensor(229), savedMean: s.f + 1231824, savedInvStd: s.f + 1233072,
                 runningMean: s.p + 4123152, runningVar: s.p + 4124400, pool: pool)
             s.profiler?.stop(329)
         }
@@ -4601,7 +4601,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(228), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 4120656, beta: s.p + 4121904, runningMean: s.p + 4123152, runningVar: s.p + 4124400,
-                eps: 1e-05, activation: .silu, output: s.tensor(229), scratch: s.f + 1227600, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(229), scratch: s.f + 1231824, pool: pool)
             s.profiler?.stop(330)
         }
         // features.6.4.block.2 squeeze-excitation 1248 -> 52 -> 1248 on [n, 9, 9, 1248]
@@ -4620,7 +4620,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(230), pixels: 81 &* s.n, inChannels: 1248,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 208, output: s.tensor(234), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1292496, savedInvStd: s.f + 1292704,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1296720, savedInvStd: s.f + 1296928,
                 runningMean: s.p + 4516752, runningVar: s.p + 4516960, workspace: s.ws, pool: pool)
             s.profiler?.stop(333)
         }
@@ -4636,7 +4636,7 @@ public final class EfficientNetB2Training: TrainableModel {
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(234), pixels: 81 &* s.n, channels: 208,
-                gamma: s.p + 4516336, beta: s.p + 4516544, savedMean: s.f + 1292496, savedInvStd: s.f + 1292704,
+                gamma: s.p + 4516336, beta: s.p + 4516544, savedMean: s.f + 1296720, savedInvStd: s.f + 1296928,
                 activation: .identity, output: s.tensor(235), pool: pool)
             s.profiler?.stop(335)
         }
@@ -4645,7 +4645,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(234), pixels: 81 &* s.n, channels: 208,
                 gamma: s.p + 4516336, beta: s.p + 4516544, runningMean: s.p + 4516752, runningVar: s.p + 4516960,
-                eps: 1e-05, activation: .identity, output: s.tensor(235), scratch: s.f + 1292496, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(235), scratch: s.f + 1296720, pool: pool)
             s.profiler?.stop(336)
         }
         // features.6.4 stochastic depth: keep each image's branch with probability 0.8260869565217391
@@ -4674,7 +4674,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(236), pixels: 81 &* s.n, inChannels: 208,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 1248, output: s.tensor(238), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1292912, savedInvStd: s.f + 1294160,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1297136, savedInvStd: s.f + 1298384,
                 runningMean: s.p + 4779248, runningVar: s.p + 4780496, workspace: s.ws, pool: pool)
             s.profiler?.stop(340)
         }
@@ -4690,7 +4690,7 @@ public final class EfficientNetB2Training: TrainableModel {
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(238), pixels: 81 &* s.n, channels: 1248,
-                gamma: s.p + 4776752, beta: s.p + 4778000, savedMean: s.f + 1292912, savedInvStd: s.f + 1294160,
+                gamma: s.p + 4776752, beta: s.p + 4778000, savedMean: s.f + 1297136, savedInvStd: s.f + 1298384,
                 activation: .silu, output: s.tensor(239), pool: pool)
             s.profiler?.stop(342)
         }
@@ -4699,17 +4699,17 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(238), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 4776752, beta: s.p + 4778000, runningMean: s.p + 4779248, runningVar: s.p + 4780496,
-                eps: 1e-05, activation: .silu, output: s.tensor(239), scratch: s.f + 1292912, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(239), scratch: s.f + 1297136, pool: pool)
             s.profiler?.stop(343)
         }
         // features.7.0.block.1 depthwise weights to the kernel layout [3][3][1248]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 4781744, channels: 1248, kernel: 3, into: s.f + 1297904)
+        WeightPrep.depthwiseWeights(s.p + 4781744, channels: 1248, kernel: 3, into: s.f + 1302128)
         s.profiler?.stop(344)
         // features.7.0.block.1 depthwise 3x3/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(239), batch: s.n, height: 9, width: 9, channels: 1248, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9, weights: s.f + 1297904, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9, weights: s.f + 1302128, bias: s.f,
             activation: .identity, output: s.tensor(240), pool: pool)
         s.profiler?.stop(345)
         // features.7.0.block.1 BatchNorm (batch statistics) + silu on [n, 9, 9, 1248]
@@ -4717,7 +4717,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(240), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 4792976, beta: s.p + 4794224, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(241), savedMean: s.f + 1295408, savedInvStd: s.f + 1296656,
+                activation: .silu, output: s.tensor(241), savedMean: s.f + 1299632, savedInvStd: s.f + 1300880,
                 runningMean: s.p + 4795472, runningVar: s.p + 4796720, pool: pool)
             s.profiler?.stop(346)
         }
@@ -4726,7 +4726,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(240), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 4792976, beta: s.p + 4794224, runningMean: s.p + 4795472, runningVar: s.p + 4796720,
-                eps: 1e-05, activation: .silu, output: s.tensor(241), scratch: s.f + 1295408, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(241), scratch: s.f + 1299632, pool: pool)
             s.profiler?.stop(347)
         }
         // features.7.0.block.2 squeeze-excitation 1248 -> 52 -> 1248 on [n, 9, 9, 1248]
@@ -4745,7 +4745,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(242), pixels: 81 &* s.n, inChannels: 1248,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 352, output: s.tensor(246), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1320368, savedInvStd: s.f + 1320720,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1324592, savedInvStd: s.f + 1324944,
                 runningMean: s.p + 5369072, runningVar: s.p + 5369424, workspace: s.ws, pool: pool)
             s.profiler?.stop(350)
         }
@@ -4761,7 +4761,7 @@ public final class EfficientNetB2Training: TrainableModel {
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(246), pixels: 81 &* s.n, channels: 352,
-                gamma: s.p + 5368368, beta: s.p + 5368720, savedMean: s.f + 1320368, savedInvStd: s.f + 1320720,
+                gamma: s.p + 5368368, beta: s.p + 5368720, savedMean: s.f + 1324592, savedInvStd: s.f + 1324944,
                 activation: .identity, output: s.tensor(247), pool: pool)
             s.profiler?.stop(352)
         }
@@ -4770,7 +4770,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(246), pixels: 81 &* s.n, channels: 352,
                 gamma: s.p + 5368368, beta: s.p + 5368720, runningMean: s.p + 5369072, runningVar: s.p + 5369424,
-                eps: 1e-05, activation: .identity, output: s.tensor(247), scratch: s.f + 1320368, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(247), scratch: s.f + 1324592, pool: pool)
             s.profiler?.stop(353)
         }
     }
@@ -4786,7 +4786,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(247), pixels: 81 &* s.n, inChannels: 352,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 2112, output: s.tensor(248), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1321072, savedInvStd: s.f + 1323184,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1325296, savedInvStd: s.f + 1327408,
                 runningMean: s.p + 6117424, runningVar: s.p + 6119536, workspace: s.ws, pool: pool)
             s.profiler?.stop(355)
         }
@@ -4802,7 +4802,7 @@ public final class EfficientNetB2Training: TrainableModel {
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(248), pixels: 81 &* s.n, channels: 2112,
-                gamma: s.p + 6113200, beta: s.p + 6115312, savedMean: s.f + 1321072, savedInvStd: s.f + 1323184,
+                gamma: s.p + 6113200, beta: s.p + 6115312, savedMean: s.f + 1325296, savedInvStd: s.f + 1327408,
                 activation: .silu, output: s.tensor(249), pool: pool)
             s.profiler?.stop(357)
         }
@@ -4811,17 +4811,17 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(248), pixels: 81 &* s.n, channels: 2112,
                 gamma: s.p + 6113200, beta: s.p + 6115312, runningMean: s.p + 6117424, runningVar: s.p + 6119536,
-                eps: 1e-05, activation: .silu, output: s.tensor(249), scratch: s.f + 1321072, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(249), scratch: s.f + 1325296, pool: pool)
             s.profiler?.stop(358)
         }
         // features.7.1.block.1 depthwise weights to the kernel layout [3][3][2112]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 6121648, channels: 2112, kernel: 3, into: s.f + 1329520)
+        WeightPrep.depthwiseWeights(s.p + 6121648, channels: 2112, kernel: 3, into: s.f + 1333744)
         s.profiler?.stop(359)
         // features.7.1.block.1 depthwise 3x3/1, [n, 9, 9, 2112] -> [n, 9, 9, 2112]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(249), batch: s.n, height: 9, width: 9, channels: 2112, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9, weights: s.f + 1329520, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9, weights: s.f + 1333744, bias: s.f,
             activation: .identity, output: s.tensor(250), pool: pool)
         s.profiler?.stop(360)
         // features.7.1.block.1 BatchNorm (batch statistics) + silu on [n, 9, 9, 2112]
@@ -4829,7 +4829,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(250), pixels: 81 &* s.n, channels: 2112,
                 gamma: s.p + 6140656, beta: s.p + 6142768, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(251), savedMean: s.f + 1325296, savedInvStd: s.f + 1327408,
+                activation: .silu, output: s.tensor(251), savedMean: s.f + 1329520, savedInvStd: s.f + 1331632,
                 runningMean: s.p + 6144880, runningVar: s.p + 6146992, pool: pool)
             s.profiler?.stop(361)
         }
@@ -4838,7 +4838,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(250), pixels: 81 &* s.n, channels: 2112,
                 gamma: s.p + 6140656, beta: s.p + 6142768, runningMean: s.p + 6144880, runningVar: s.p + 6146992,
-                eps: 1e-05, activation: .silu, output: s.tensor(251), scratch: s.f + 1325296, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(251), scratch: s.f + 1329520, pool: pool)
             s.profiler?.stop(362)
         }
         // features.7.1.block.2 squeeze-excitation 2112 -> 88 -> 2112 on [n, 9, 9, 2112]
@@ -4857,7 +4857,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(252), pixels: 81 &* s.n, inChannels: 2112,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 352, output: s.tensor(256), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1367536, savedInvStd: s.f + 1367888,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1371760, savedInvStd: s.f + 1372112,
                 runningMean: s.p + 7267152, runningVar: s.p + 7267504, workspace: s.ws, pool: pool)
             s.profiler?.stop(365)
         }
@@ -4873,7 +4873,7 @@ public final class EfficientNetB2Training: TrainableModel {
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(256), pixels: 81 &* s.n, channels: 352,
-                gamma: s.p + 7266448, beta: s.p + 7266800, savedMean: s.f + 1367536, savedInvStd: s.f + 1367888,
+                gamma: s.p + 7266448, beta: s.p + 7266800, savedMean: s.f + 1371760, savedInvStd: s.f + 1372112,
                 activation: .identity, output: s.tensor(257), pool: pool)
             s.profiler?.stop(367)
         }
@@ -4882,7 +4882,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(256), pixels: 81 &* s.n, channels: 352,
                 gamma: s.p + 7266448, beta: s.p + 7266800, runningMean: s.p + 7267152, runningVar: s.p + 7267504,
-                eps: 1e-05, activation: .identity, output: s.tensor(257), scratch: s.f + 1367536, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(257), scratch: s.f + 1371760, pool: pool)
             s.profiler?.stop(368)
         }
         // features.7.1 stochastic depth: keep each image's branch with probability 0.808695652173913
@@ -4911,7 +4911,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(258), pixels: 81 &* s.n, inChannels: 352,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 1408, output: s.tensor(260), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1368240, savedInvStd: s.f + 1369648,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1372464, savedInvStd: s.f + 1373872,
                 runningMean: s.p + 7766288, runningVar: s.p + 7767696, workspace: s.ws, pool: pool)
             s.profiler?.stop(372)
         }
@@ -4927,7 +4927,7 @@ public final class EfficientNetB2Training: TrainableModel {
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(260), pixels: 81 &* s.n, channels: 1408,
-                gamma: s.p + 7763472, beta: s.p + 7764880, savedMean: s.f + 1368240, savedInvStd: s.f + 1369648,
+                gamma: s.p + 7763472, beta: s.p + 7764880, savedMean: s.f + 1372464, savedInvStd: s.f + 1373872,
                 activation: .silu, output: s.tensor(261), pool: pool)
             s.profiler?.stop(374)
         }
@@ -4936,7 +4936,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(260), pixels: 81 &* s.n, channels: 1408,
                 gamma: s.p + 7763472, beta: s.p + 7764880, runningMean: s.p + 7766288, runningVar: s.p + 7767696,
-                eps: 1e-05, activation: .silu, output: s.tensor(261), scratch: s.f + 1368240, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(261), scratch: s.f + 1372464, pool: pool)
             s.profiler?.stop(375)
         }
     }
@@ -4991,16 +4991,18 @@ public final class EfficientNetB2Training: TrainableModel {
 
     /// features.8 backward: head: conv 1x1 352 -> 1408
     private func features_8_backward(_ s: TrainingStepContext) {
-        // features.8 backward through silu and BatchNorm (in place) on [n, 9, 9, 1408]
+        // features.8 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 1408]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(269), input: s.tensor(260), pixels: 81 &* s.n,
-            channels: 1408, gamma: s.p + 7763472, beta: s.p + 7764880, savedMean: s.f + 1368240,
-            savedInvStd: s.f + 1369648, activation: .silu, gradInput: s.tensor(269), gradGamma: s.g + 7763472,
-            gradBeta: s.g + 7764880, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(269), input: s.tensor(260), pixels: 81 &* s.n,
+            channels: 1408, gamma: s.p + 7763472, beta: s.p + 7764880, savedMean: s.f + 1372464,
+            savedInvStd: s.f + 1373872, activation: .silu, gradGamma: s.g + 7763472, gradBeta: s.g + 7764880,
+            reductions: s.f + 745536, pool: pool)
         s.profiler?.stop(384)
-        // features.8 conv 1x1 backward: input and weight gradients, [n, 9, 9, 352] <- [n, 9, 9, 1408]
+        // features.8 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 352] <- [n, 9, 9, 1408]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(269), input: s.tensor(258), weights: s.p + 7267856,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(269), preActivation: s.tensor(260),
+            gamma: s.p + 7763472, beta: s.p + 7764880, savedMean: s.f + 1372464, savedInvStd: s.f + 1373872,
+            activation: .silu, reductions: s.f + 745536, input: s.tensor(258), weights: s.p + 7267856,
             pixels: 81 &* s.n, inChannels: 352, outChannels: 1408, gradInput: s.tensor(270),
             gradWeights: s.g + 7267856, workspace: s.ws, pool: pool)
         s.profiler?.stop(385)
@@ -5014,18 +5016,18 @@ public final class EfficientNetB2Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 23 ? s.tensor(259) : nil, batch: s.n,
             perImage: 28512, gradBranch: s.tensor(271), pool: pool)
         s.profiler?.stop(386)
-        // features.7.1.block.3 backward through identity and BatchNorm (in place) on [n, 9, 9, 352]
+        // features.7.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 352]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(271), input: s.tensor(256), pixels: 81 &* s.n,
-            channels: 352, gamma: s.p + 7266448, beta: s.p + 7266800, savedMean: s.f + 1367536,
-            savedInvStd: s.f + 1367888, activation: .identity, gradInput: s.tensor(271), gradGamma: s.g + 7266448,
-            gradBeta: s.g + 7266800, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(271), input: s.tensor(256), pixels: 81 &* s.n,
+            channels: 352, gamma: s.p + 7266448, beta: s.p + 7266800, savedMean: s.f + 1371760,
+            savedInvStd: s.f + 1372112, activation: .identity, gradGamma: s.g + 7266448, gradBeta: s.g + 7266800,
+            reductions: s.f + 745536, pool: pool)
         s.profiler?.stop(387)
         // features.7.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(250), pixels: 81 &* s.n, channels: 2112,
-                gamma: s.p + 6140656, beta: s.p + 6142768, savedMean: s.f + 1325296, savedInvStd: s.f + 1327408,
+                gamma: s.p + 6140656, beta: s.p + 6142768, savedMean: s.f + 1329520, savedInvStd: s.f + 1331632,
                 activation: .silu, output: s.tensor(274), pool: pool)
             s.profiler?.stop(388)
         }
@@ -5034,7 +5036,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(250), pixels: 81 &* s.n, channels: 2112,
                 gamma: s.p + 6140656, beta: s.p + 6142768, runningMean: s.p + 6144880, runningVar: s.p + 6146992,
-                eps: 1e-05, activation: .silu, output: s.tensor(274), scratch: s.f + 1325296, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(274), scratch: s.f + 1329520, pool: pool)
             s.profiler?.stop(389)
         }
         // features.7.1.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -5044,9 +5046,11 @@ public final class EfficientNetB2Training: TrainableModel {
                 channels: 2112, output: s.tensor(273), pool: pool)
             s.profiler?.stop(390)
         }
-        // features.7.1.block.3 conv 1x1 backward: input and weight gradients, [n, 9, 9, 2112] <- [n, 9, 9, 352]
+        // features.7.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 2112] <- [n, 9, 9, 352]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(271), input: s.tensor(273), weights: s.p + 6523024,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(271), preActivation: s.tensor(256),
+            gamma: s.p + 7266448, beta: s.p + 7266800, savedMean: s.f + 1371760, savedInvStd: s.f + 1372112,
+            activation: .identity, reductions: s.f + 745536, input: s.tensor(273), weights: s.p + 6523024,
             pixels: 81 &* s.n, inChannels: 2112, outChannels: 352, gradInput: s.tensor(272),
             gradWeights: s.g + 6523024, workspace: s.ws, pool: pool)
         s.profiler?.stop(391)
@@ -5062,15 +5066,15 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.7.1.block.1 backward through silu and BatchNorm (in place) on [n, 9, 9, 2112]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(275), input: s.tensor(250), pixels: 81 &* s.n,
-            channels: 2112, gamma: s.p + 6140656, beta: s.p + 6142768, savedMean: s.f + 1325296,
-            savedInvStd: s.f + 1327408, activation: .silu, gradInput: s.tensor(275), gradGamma: s.g + 6140656,
+            channels: 2112, gamma: s.p + 6140656, beta: s.p + 6142768, savedMean: s.f + 1329520,
+            savedInvStd: s.f + 1331632, activation: .silu, gradInput: s.tensor(275), gradGamma: s.g + 6140656,
             gradBeta: s.g + 6142768, pool: pool)
         s.profiler?.stop(393)
         // features.7.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(248), pixels: 81 &* s.n, channels: 2112,
-                gamma: s.p + 6113200, beta: s.p + 6115312, savedMean: s.f + 1321072, savedInvStd: s.f + 1323184,
+                gamma: s.p + 6113200, beta: s.p + 6115312, savedMean: s.f + 1325296, savedInvStd: s.f + 1327408,
                 activation: .silu, output: s.tensor(277), pool: pool)
             s.profiler?.stop(394)
         }
@@ -5079,33 +5083,35 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(248), pixels: 81 &* s.n, channels: 2112,
                 gamma: s.p + 6113200, beta: s.p + 6115312, runningMean: s.p + 6117424, runningVar: s.p + 6119536,
-                eps: 1e-05, activation: .silu, output: s.tensor(277), scratch: s.f + 1321072, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(277), scratch: s.f + 1325296, pool: pool)
             s.profiler?.stop(395)
         }
         // features.7.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 1348528, count: 19008)
+        TrainingKernels.zero(s.f + 1352752, count: 19008)
         s.profiler?.stop(396)
         // features.7.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 9, 9, 2112] <- [n, 9, 9, 2112]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(275), input: s.tensor(277), batch: s.n, height: 9,
             width: 9, channels: 2112, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9,
-            weights: s.f + 1329520, gradInput: s.tensor(276), gradWeights: s.f + 1348528, pool: pool)
+            weights: s.f + 1333744, gradInput: s.tensor(276), gradWeights: s.f + 1352752, pool: pool)
         s.profiler?.stop(397)
         // features.7.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 1348528, channels: 2112, kernel: 3, into: s.g + 6121648)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1352752, channels: 2112, kernel: 3, into: s.g + 6121648)
         s.profiler?.stop(398)
-        // features.7.1.block.0 backward through silu and BatchNorm (in place) on [n, 9, 9, 2112]
+        // features.7.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 2112]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(276), input: s.tensor(248), pixels: 81 &* s.n,
-            channels: 2112, gamma: s.p + 6113200, beta: s.p + 6115312, savedMean: s.f + 1321072,
-            savedInvStd: s.f + 1323184, activation: .silu, gradInput: s.tensor(276), gradGamma: s.g + 6113200,
-            gradBeta: s.g + 6115312, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(276), input: s.tensor(248), pixels: 81 &* s.n,
+            channels: 2112, gamma: s.p + 6113200, beta: s.p + 6115312, savedMean: s.f + 1325296,
+            savedInvStd: s.f + 1327408, activation: .silu, gradGamma: s.g + 6113200, gradBeta: s.g + 6115312,
+            reductions: s.f + 745536, pool: pool)
         s.profiler?.stop(399)
-        // features.7.1.block.0 conv 1x1 backward: input and weight gradients, [n, 9, 9, 352] <- [n, 9, 9, 2112]
+        // features.7.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 352] <- [n, 9, 9, 2112]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(276), input: s.tensor(247), weights: s.p + 5369776,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(276), preActivation: s.tensor(248),
+            gamma: s.p + 6113200, beta: s.p + 6115312, savedMean: s.f + 1325296, savedInvStd: s.f + 1327408,
+            activation: .silu, reductions: s.f + 745536, input: s.tensor(247), weights: s.p + 5369776,
             pixels: 81 &* s.n, inChannels: 352, outChannels: 2112, gradInput: s.tensor(278),
             gradWeights: s.g + 5369776, workspace: s.ws, pool: pool)
         s.profiler?.stop(400)
@@ -5117,18 +5123,18 @@ public final class EfficientNetB2Training: TrainableModel {
 
     /// features.7.0 backward: MBConv6 k3 s1: 9x9x208 -> 9x9x352, SE 1248 -> 52 -> 1248
     private func features_7_0_backward(_ s: TrainingStepContext) {
-        // features.7.0.block.3 backward through identity and BatchNorm (in place) on [n, 9, 9, 352]
+        // features.7.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 352]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(278), input: s.tensor(246), pixels: 81 &* s.n,
-            channels: 352, gamma: s.p + 5368368, beta: s.p + 5368720, savedMean: s.f + 1320368,
-            savedInvStd: s.f + 1320720, activation: .identity, gradInput: s.tensor(278), gradGamma: s.g + 5368368,
-            gradBeta: s.g + 5368720, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(278), input: s.tensor(246), pixels: 81 &* s.n,
+            channels: 352, gamma: s.p + 5368368, beta: s.p + 5368720, savedMean: s.f + 1324592,
+            savedInvStd: s.f + 1324944, activation: .identity, gradGamma: s.g + 5368368, gradBeta: s.g + 5368720,
+            reductions: s.f + 745536, pool: pool)
         s.profiler?.stop(402)
         // features.7.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(240), pixels: 81 &* s.n, channels: 1248,
-                gamma: s.p + 4792976, beta: s.p + 4794224, savedMean: s.f + 1295408, savedInvStd: s.f + 1296656,
+                gamma: s.p + 4792976, beta: s.p + 4794224, savedMean: s.f + 1299632, savedInvStd: s.f + 1300880,
                 activation: .silu, output: s.tensor(281), pool: pool)
             s.profiler?.stop(403)
         }
@@ -5137,7 +5143,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(240), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 4792976, beta: s.p + 4794224, runningMean: s.p + 4795472, runningVar: s.p + 4796720,
-                eps: 1e-05, activation: .silu, output: s.tensor(281), scratch: s.f + 1295408, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(281), scratch: s.f + 1299632, pool: pool)
             s.profiler?.stop(404)
         }
         // features.7.0.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -5147,9 +5153,11 @@ public final class EfficientNetB2Training: TrainableModel {
                 channels: 1248, output: s.tensor(280), pool: pool)
             s.profiler?.stop(405)
         }
-        // features.7.0.block.3 conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 352]
+        // features.7.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 352]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(278), input: s.tensor(280), weights: s.p + 4929072,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(278), preActivation: s.tensor(246),
+            gamma: s.p + 5368368, beta: s.p + 5368720, savedMean: s.f + 1324592, savedInvStd: s.f + 1324944,
+            activation: .identity, reductions: s.f + 745536, input: s.tensor(280), weights: s.p + 4929072,
             pixels: 81 &* s.n, inChannels: 1248, outChannels: 352, gradInput: s.tensor(279),
             gradWeights: s.g + 4929072, workspace: s.ws, pool: pool)
         s.profiler?.stop(406)
@@ -5165,15 +5173,15 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.7.0.block.1 backward through silu and BatchNorm (in place) on [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(282), input: s.tensor(240), pixels: 81 &* s.n,
-            channels: 1248, gamma: s.p + 4792976, beta: s.p + 4794224, savedMean: s.f + 1295408,
-            savedInvStd: s.f + 1296656, activation: .silu, gradInput: s.tensor(282), gradGamma: s.g + 4792976,
+            channels: 1248, gamma: s.p + 4792976, beta: s.p + 4794224, savedMean: s.f + 1299632,
+            savedInvStd: s.f + 1300880, activation: .silu, gradInput: s.tensor(282), gradGamma: s.g + 4792976,
             gradBeta: s.g + 4794224, pool: pool)
         s.profiler?.stop(408)
         // features.7.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(238), pixels: 81 &* s.n, channels: 1248,
-                gamma: s.p + 4776752, beta: s.p + 4778000, savedMean: s.f + 1292912, savedInvStd: s.f + 1294160,
+                gamma: s.p + 4776752, beta: s.p + 4778000, savedMean: s.f + 1297136, savedInvStd: s.f + 1298384,
                 activation: .silu, output: s.tensor(284), pool: pool)
             s.profiler?.stop(409)
         }
@@ -5182,33 +5190,35 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(238), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 4776752, beta: s.p + 4778000, runningMean: s.p + 4779248, runningVar: s.p + 4780496,
-                eps: 1e-05, activation: .silu, output: s.tensor(284), scratch: s.f + 1292912, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(284), scratch: s.f + 1297136, pool: pool)
             s.profiler?.stop(410)
         }
         // features.7.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 1309136, count: 11232)
+        TrainingKernels.zero(s.f + 1313360, count: 11232)
         s.profiler?.stop(411)
         // features.7.0.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(282), input: s.tensor(284), batch: s.n, height: 9,
             width: 9, channels: 1248, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9,
-            weights: s.f + 1297904, gradInput: s.tensor(283), gradWeights: s.f + 1309136, pool: pool)
+            weights: s.f + 1302128, gradInput: s.tensor(283), gradWeights: s.f + 1313360, pool: pool)
         s.profiler?.stop(412)
         // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 1309136, channels: 1248, kernel: 3, into: s.g + 4781744)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1313360, channels: 1248, kernel: 3, into: s.g + 4781744)
         s.profiler?.stop(413)
-        // features.7.0.block.0 backward through silu and BatchNorm (in place) on [n, 9, 9, 1248]
+        // features.7.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(283), input: s.tensor(238), pixels: 81 &* s.n,
-            channels: 1248, gamma: s.p + 4776752, beta: s.p + 4778000, savedMean: s.f + 1292912,
-            savedInvStd: s.f + 1294160, activation: .silu, gradInput: s.tensor(283), gradGamma: s.g + 4776752,
-            gradBeta: s.g + 4778000, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(283), input: s.tensor(238), pixels: 81 &* s.n,
+            channels: 1248, gamma: s.p + 4776752, beta: s.p + 4778000, savedMean: s.f + 1297136,
+            savedInvStd: s.f + 1298384, activation: .silu, gradGamma: s.g + 4776752, gradBeta: s.g + 4778000,
+            reductions: s.f + 745536, pool: pool)
         s.profiler?.stop(414)
-        // features.7.0.block.0 conv 1x1 backward: input and weight gradients, [n, 9, 9, 208] <- [n, 9, 9, 1248]
+        // features.7.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 208] <- [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(283), input: s.tensor(236), weights: s.p + 4517168,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(283), preActivation: s.tensor(238),
+            gamma: s.p + 4776752, beta: s.p + 4778000, savedMean: s.f + 1297136, savedInvStd: s.f + 1298384,
+            activation: .silu, reductions: s.f + 745536, input: s.tensor(236), weights: s.p + 4517168,
             pixels: 81 &* s.n, inChannels: 208, outChannels: 1248, gradInput: s.tensor(285),
             gradWeights: s.g + 4517168, workspace: s.ws, pool: pool)
         s.profiler?.stop(415)
@@ -5222,18 +5232,18 @@ public final class EfficientNetB2Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 21 ? s.tensor(237) : nil, batch: s.n,
             perImage: 16848, gradBranch: s.tensor(286), pool: pool)
         s.profiler?.stop(416)
-        // features.6.4.block.3 backward through identity and BatchNorm (in place) on [n, 9, 9, 208]
+        // features.6.4.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 208]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(286), input: s.tensor(234), pixels: 81 &* s.n,
-            channels: 208, gamma: s.p + 4516336, beta: s.p + 4516544, savedMean: s.f + 1292496,
-            savedInvStd: s.f + 1292704, activation: .identity, gradInput: s.tensor(286), gradGamma: s.g + 4516336,
-            gradBeta: s.g + 4516544, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(286), input: s.tensor(234), pixels: 81 &* s.n,
+            channels: 208, gamma: s.p + 4516336, beta: s.p + 4516544, savedMean: s.f + 1296720,
+            savedInvStd: s.f + 1296928, activation: .identity, gradGamma: s.g + 4516336, gradBeta: s.g + 4516544,
+            reductions: s.f + 745536, pool: pool)
         s.profiler?.stop(417)
         // features.6.4.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(228), pixels: 81 &* s.n, channels: 1248,
-                gamma: s.p + 4120656, beta: s.p + 4121904, savedMean: s.f + 1227600, savedInvStd: s.f + 1228848,
+                gamma: s.p + 4120656, beta: s.p + 4121904, savedMean: s.f + 1231824, savedInvStd: s.f + 1233072,
                 activation: .silu, output: s.tensor(289), pool: pool)
             s.profiler?.stop(418)
         }
@@ -5242,7 +5252,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(228), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 4120656, beta: s.p + 4121904, runningMean: s.p + 4123152, runningVar: s.p + 4124400,
-                eps: 1e-05, activation: .silu, output: s.tensor(289), scratch: s.f + 1227600, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(289), scratch: s.f + 1231824, pool: pool)
             s.profiler?.stop(419)
         }
         // features.6.4.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -5252,9 +5262,11 @@ public final class EfficientNetB2Training: TrainableModel {
                 channels: 1248, output: s.tensor(288), pool: pool)
             s.profiler?.stop(420)
         }
-        // features.6.4.block.3 conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208]
+        // features.6.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(286), input: s.tensor(288), weights: s.p + 4256752,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(286), preActivation: s.tensor(234),
+            gamma: s.p + 4516336, beta: s.p + 4516544, savedMean: s.f + 1296720, savedInvStd: s.f + 1296928,
+            activation: .identity, reductions: s.f + 745536, input: s.tensor(288), weights: s.p + 4256752,
             pixels: 81 &* s.n, inChannels: 1248, outChannels: 208, gradInput: s.tensor(287),
             gradWeights: s.g + 4256752, workspace: s.ws, pool: pool)
         s.profiler?.stop(421)
@@ -5270,15 +5282,15 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.6.4.block.1 backward through silu and BatchNorm (in place) on [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(290), input: s.tensor(228), pixels: 81 &* s.n,
-            channels: 1248, gamma: s.p + 4120656, beta: s.p + 4121904, savedMean: s.f + 1227600,
-            savedInvStd: s.f + 1228848, activation: .silu, gradInput: s.tensor(290), gradGamma: s.g + 4120656,
+            channels: 1248, gamma: s.p + 4120656, beta: s.p + 4121904, savedMean: s.f + 1231824,
+            savedInvStd: s.f + 1233072, activation: .silu, gradInput: s.tensor(290), gradGamma: s.g + 4120656,
             gradBeta: s.g + 4121904, pool: pool)
         s.profiler?.stop(423)
         // features.6.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(226), pixels: 81 &* s.n, channels: 1248,
-                gamma: s.p + 4084464, beta: s.p + 4085712, savedMean: s.f + 1225104, savedInvStd: s.f + 1226352,
+                gamma: s.p + 4084464, beta: s.p + 4085712, savedMean: s.f + 1229328, savedInvStd: s.f + 1230576,
                 activation: .silu, output: s.tensor(292), pool: pool)
             s.profiler?.stop(424)
         }
@@ -5287,33 +5299,35 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(226), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 4084464, beta: s.p + 4085712, runningMean: s.p + 4086960, runningVar: s.p + 4088208,
-                eps: 1e-05, activation: .silu, output: s.tensor(292), scratch: s.f + 1225104, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(292), scratch: s.f + 1229328, pool: pool)
             s.profiler?.stop(425)
         }
         // features.6.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 1261296, count: 31200)
+        TrainingKernels.zero(s.f + 1265520, count: 31200)
         s.profiler?.stop(426)
         // features.6.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(290), input: s.tensor(292), batch: s.n, height: 9,
             width: 9, channels: 1248, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
-            weights: s.f + 1230096, gradInput: s.tensor(291), gradWeights: s.f + 1261296, pool: pool)
+            weights: s.f + 1234320, gradInput: s.tensor(291), gradWeights: s.f + 1265520, pool: pool)
         s.profiler?.stop(427)
         // features.6.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 1261296, channels: 1248, kernel: 5, into: s.g + 4089456)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1265520, channels: 1248, kernel: 5, into: s.g + 4089456)
         s.profiler?.stop(428)
-        // features.6.4.block.0 backward through silu and BatchNorm (in place) on [n, 9, 9, 1248]
+        // features.6.4.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(291), input: s.tensor(226), pixels: 81 &* s.n,
-            channels: 1248, gamma: s.p + 4084464, beta: s.p + 4085712, savedMean: s.f + 1225104,
-            savedInvStd: s.f + 1226352, activation: .silu, gradInput: s.tensor(291), gradGamma: s.g + 4084464,
-            gradBeta: s.g + 4085712, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(291), input: s.tensor(226), pixels: 81 &* s.n,
+            channels: 1248, gamma: s.p + 4084464, beta: s.p + 4085712, savedMean: s.f + 1229328,
+            savedInvStd: s.f + 1230576, activation: .silu, gradGamma: s.g + 4084464, gradBeta: s.g + 4085712,
+            reductions: s.f + 745536, pool: pool)
         s.profiler?.stop(429)
-        // features.6.4.block.0 conv 1x1 backward: input and weight gradients, [n, 9, 9, 208] <- [n, 9, 9, 1248]
+        // features.6.4.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 208] <- [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(291), input: s.tensor(224), weights: s.p + 3824880,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(291), preActivation: s.tensor(226),
+            gamma: s.p + 4084464, beta: s.p + 4085712, savedMean: s.f + 1229328, savedInvStd: s.f + 1230576,
+            activation: .silu, reductions: s.f + 745536, input: s.tensor(224), weights: s.p + 3824880,
             pixels: 81 &* s.n, inChannels: 208, outChannels: 1248, gradInput: s.tensor(293),
             gradWeights: s.g + 3824880, workspace: s.ws, pool: pool)
         s.profiler?.stop(430)
@@ -5331,18 +5345,18 @@ public final class EfficientNetB2Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.tensor(225) : nil, batch: s.n,
             perImage: 16848, gradBranch: s.tensor(294), pool: pool)
         s.profiler?.stop(432)
-        // features.6.3.block.3 backward through identity and BatchNorm (in place) on [n, 9, 9, 208]
+        // features.6.3.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 208]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(294), input: s.tensor(222), pixels: 81 &* s.n,
-            channels: 208, gamma: s.p + 3824048, beta: s.p + 3824256, savedMean: s.f + 1224688,
-            savedInvStd: s.f + 1224896, activation: .identity, gradInput: s.tensor(294), gradGamma: s.g + 3824048,
-            gradBeta: s.g + 3824256, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(294), input: s.tensor(222), pixels: 81 &* s.n,
+            channels: 208, gamma: s.p + 3824048, beta: s.p + 3824256, savedMean: s.f + 1228912,
+            savedInvStd: s.f + 1229120, activation: .identity, gradGamma: s.g + 3824048, gradBeta: s.g + 3824256,
+            reductions: s.f + 745536, pool: pool)
         s.profiler?.stop(433)
         // features.6.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(216), pixels: 81 &* s.n, channels: 1248,
-                gamma: s.p + 3428368, beta: s.p + 3429616, savedMean: s.f + 1159792, savedInvStd: s.f + 1161040,
+                gamma: s.p + 3428368, beta: s.p + 3429616, savedMean: s.f + 1164016, savedInvStd: s.f + 1165264,
                 activation: .silu, output: s.tensor(297), pool: pool)
             s.profiler?.stop(434)
         }
@@ -5351,7 +5365,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(216), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 3428368, beta: s.p + 3429616, runningMean: s.p + 3430864, runningVar: s.p + 3432112,
-                eps: 1e-05, activation: .silu, output: s.tensor(297), scratch: s.f + 1159792, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(297), scratch: s.f + 1164016, pool: pool)
             s.profiler?.stop(435)
         }
         // features.6.3.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -5361,9 +5375,11 @@ public final class EfficientNetB2Training: TrainableModel {
                 channels: 1248, output: s.tensor(296), pool: pool)
             s.profiler?.stop(436)
         }
-        // features.6.3.block.3 conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208]
+        // features.6.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(294), input: s.tensor(296), weights: s.p + 3564464,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(294), preActivation: s.tensor(222),
+            gamma: s.p + 3824048, beta: s.p + 3824256, savedMean: s.f + 1228912, savedInvStd: s.f + 1229120,
+            activation: .identity, reductions: s.f + 745536, input: s.tensor(296), weights: s.p + 3564464,
             pixels: 81 &* s.n, inChannels: 1248, outChannels: 208, gradInput: s.tensor(295),
             gradWeights: s.g + 3564464, workspace: s.ws, pool: pool)
         s.profiler?.stop(437)
@@ -5379,15 +5395,15 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.6.3.block.1 backward through silu and BatchNorm (in place) on [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(298), input: s.tensor(216), pixels: 81 &* s.n,
-            channels: 1248, gamma: s.p + 3428368, beta: s.p + 3429616, savedMean: s.f + 1159792,
-            savedInvStd: s.f + 1161040, activation: .silu, gradInput: s.tensor(298), gradGamma: s.g + 3428368,
+            channels: 1248, gamma: s.p + 3428368, beta: s.p + 3429616, savedMean: s.f + 1164016,
+            savedInvStd: s.f + 1165264, activation: .silu, gradInput: s.tensor(298), gradGamma: s.g + 3428368,
             gradBeta: s.g + 3429616, pool: pool)
         s.profiler?.stop(439)
         // features.6.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(214), pixels: 81 &* s.n, channels: 1248,
-                gamma: s.p + 3392176, beta: s.p + 3393424, savedMean: s.f + 1157296, savedInvStd: s.f + 1158544,
+                gamma: s.p + 3392176, beta: s.p + 3393424, savedMean: s.f + 1161520, savedInvStd: s.f + 1162768,
                 activation: .silu, output: s.tensor(300), pool: pool)
             s.profiler?.stop(440)
         }
@@ -5396,33 +5412,35 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(214), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 3392176, beta: s.p + 3393424, runningMean: s.p + 3394672, runningVar: s.p + 3395920,
-                eps: 1e-05, activation: .silu, output: s.tensor(300), scratch: s.f + 1157296, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(300), scratch: s.f + 1161520, pool: pool)
             s.profiler?.stop(441)
         }
         // features.6.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 1193488, count: 31200)
+        TrainingKernels.zero(s.f + 1197712, count: 31200)
         s.profiler?.stop(442)
         // features.6.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(298), input: s.tensor(300), batch: s.n, height: 9,
             width: 9, channels: 1248, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
-            weights: s.f + 1162288, gradInput: s.tensor(299), gradWeights: s.f + 1193488, pool: pool)
+            weights: s.f + 1166512, gradInput: s.tensor(299), gradWeights: s.f + 1197712, pool: pool)
         s.profiler?.stop(443)
         // features.6.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 1193488, channels: 1248, kernel: 5, into: s.g + 3397168)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1197712, channels: 1248, kernel: 5, into: s.g + 3397168)
         s.profiler?.stop(444)
-        // features.6.3.block.0 backward through silu and BatchNorm (in place) on [n, 9, 9, 1248]
+        // features.6.3.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(299), input: s.tensor(214), pixels: 81 &* s.n,
-            channels: 1248, gamma: s.p + 3392176, beta: s.p + 3393424, savedMean: s.f + 1157296,
-            savedInvStd: s.f + 1158544, activation: .silu, gradInput: s.tensor(299), gradGamma: s.g + 3392176,
-            gradBeta: s.g + 3393424, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(299), input: s.tensor(214), pixels: 81 &* s.n,
+            channels: 1248, gamma: s.p + 3392176, beta: s.p + 3393424, savedMean: s.f + 1161520,
+            savedInvStd: s.f + 1162768, activation: .silu, gradGamma: s.g + 3392176, gradBeta: s.g + 3393424,
+            reductions: s.f + 745536, pool: pool)
         s.profiler?.stop(445)
-        // features.6.3.block.0 conv 1x1 backward: input and weight gradients, [n, 9, 9, 208] <- [n, 9, 9, 1248]
+        // features.6.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 208] <- [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(299), input: s.tensor(212), weights: s.p + 3132592,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(299), preActivation: s.tensor(214),
+            gamma: s.p + 3392176, beta: s.p + 3393424, savedMean: s.f + 1161520, savedInvStd: s.f + 1162768,
+            activation: .silu, reductions: s.f + 745536, input: s.tensor(212), weights: s.p + 3132592,
             pixels: 81 &* s.n, inChannels: 208, outChannels: 1248, gradInput: s.tensor(301),
             gradWeights: s.g + 3132592, workspace: s.ws, pool: pool)
         s.profiler?.stop(446)
@@ -5440,18 +5458,18 @@ public final class EfficientNetB2Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.tensor(213) : nil, batch: s.n,
             perImage: 16848, gradBranch: s.tensor(302), pool: pool)
         s.profiler?.stop(448)
-        // features.6.2.block.3 backward through identity and BatchNorm (in place) on [n, 9, 9, 208]
+        // features.6.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 208]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(302), input: s.tensor(210), pixels: 81 &* s.n,
-            channels: 208, gamma: s.p + 3131760, beta: s.p + 3131968, savedMean: s.f + 1156880,
-            savedInvStd: s.f + 1157088, activation: .identity, gradInput: s.tensor(302), gradGamma: s.g + 3131760,
-            gradBeta: s.g + 3131968, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(302), input: s.tensor(210), pixels: 81 &* s.n,
+            channels: 208, gamma: s.p + 3131760, beta: s.p + 3131968, savedMean: s.f + 1161104,
+            savedInvStd: s.f + 1161312, activation: .identity, gradGamma: s.g + 3131760, gradBeta: s.g + 3131968,
+            reductions: s.f + 745536, pool: pool)
         s.profiler?.stop(449)
         // features.6.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(204), pixels: 81 &* s.n, channels: 1248,
-                gamma: s.p + 2736080, beta: s.p + 2737328, savedMean: s.f + 1091984, savedInvStd: s.f + 1093232,
+                gamma: s.p + 2736080, beta: s.p + 2737328, savedMean: s.f + 1096208, savedInvStd: s.f + 1097456,
                 activation: .silu, output: s.tensor(305), pool: pool)
             s.profiler?.stop(450)
         }
@@ -5460,7 +5478,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(204), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2736080, beta: s.p + 2737328, runningMean: s.p + 2738576, runningVar: s.p + 2739824,
-                eps: 1e-05, activation: .silu, output: s.tensor(305), scratch: s.f + 1091984, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(305), scratch: s.f + 1096208, pool: pool)
             s.profiler?.stop(451)
         }
         // features.6.2.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -5470,9 +5488,11 @@ public final class EfficientNetB2Training: TrainableModel {
                 channels: 1248, output: s.tensor(304), pool: pool)
             s.profiler?.stop(452)
         }
-        // features.6.2.block.3 conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208]
+        // features.6.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(302), input: s.tensor(304), weights: s.p + 2872176,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(302), preActivation: s.tensor(210),
+            gamma: s.p + 3131760, beta: s.p + 3131968, savedMean: s.f + 1161104, savedInvStd: s.f + 1161312,
+            activation: .identity, reductions: s.f + 745536, input: s.tensor(304), weights: s.p + 2872176,
             pixels: 81 &* s.n, inChannels: 1248, outChannels: 208, gradInput: s.tensor(303),
             gradWeights: s.g + 2872176, workspace: s.ws, pool: pool)
         s.profiler?.stop(453)
@@ -5488,15 +5508,15 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.6.2.block.1 backward through silu and BatchNorm (in place) on [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(306), input: s.tensor(204), pixels: 81 &* s.n,
-            channels: 1248, gamma: s.p + 2736080, beta: s.p + 2737328, savedMean: s.f + 1091984,
-            savedInvStd: s.f + 1093232, activation: .silu, gradInput: s.tensor(306), gradGamma: s.g + 2736080,
+            channels: 1248, gamma: s.p + 2736080, beta: s.p + 2737328, savedMean: s.f + 1096208,
+            savedInvStd: s.f + 1097456, activation: .silu, gradInput: s.tensor(306), gradGamma: s.g + 2736080,
             gradBeta: s.g + 2737328, pool: pool)
         s.profiler?.stop(455)
         // features.6.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(202), pixels: 81 &* s.n, channels: 1248,
-                gamma: s.p + 2699888, beta: s.p + 2701136, savedMean: s.f + 1089488, savedInvStd: s.f + 1090736,
+                gamma: s.p + 2699888, beta: s.p + 2701136, savedMean: s.f + 1093712, savedInvStd: s.f + 1094960,
                 activation: .silu, output: s.tensor(308), pool: pool)
             s.profiler?.stop(456)
         }
@@ -5505,33 +5525,35 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(202), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2699888, beta: s.p + 2701136, runningMean: s.p + 2702384, runningVar: s.p + 2703632,
-                eps: 1e-05, activation: .silu, output: s.tensor(308), scratch: s.f + 1089488, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(308), scratch: s.f + 1093712, pool: pool)
             s.profiler?.stop(457)
         }
         // features.6.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 1125680, count: 31200)
+        TrainingKernels.zero(s.f + 1129904, count: 31200)
         s.profiler?.stop(458)
         // features.6.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(306), input: s.tensor(308), batch: s.n, height: 9,
             width: 9, channels: 1248, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
-            weights: s.f + 1094480, gradInput: s.tensor(307), gradWeights: s.f + 1125680, pool: pool)
+            weights: s.f + 1098704, gradInput: s.tensor(307), gradWeights: s.f + 1129904, pool: pool)
         s.profiler?.stop(459)
         // features.6.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 1125680, channels: 1248, kernel: 5, into: s.g + 2704880)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1129904, channels: 1248, kernel: 5, into: s.g + 2704880)
         s.profiler?.stop(460)
-        // features.6.2.block.0 backward through silu and BatchNorm (in place) on [n, 9, 9, 1248]
+        // features.6.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(307), input: s.tensor(202), pixels: 81 &* s.n,
-            channels: 1248, gamma: s.p + 2699888, beta: s.p + 2701136, savedMean: s.f + 1089488,
-            savedInvStd: s.f + 1090736, activation: .silu, gradInput: s.tensor(307), gradGamma: s.g + 2699888,
-            gradBeta: s.g + 2701136, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(307), input: s.tensor(202), pixels: 81 &* s.n,
+            channels: 1248, gamma: s.p + 2699888, beta: s.p + 2701136, savedMean: s.f + 1093712,
+            savedInvStd: s.f + 1094960, activation: .silu, gradGamma: s.g + 2699888, gradBeta: s.g + 2701136,
+            reductions: s.f + 745536, pool: pool)
         s.profiler?.stop(461)
-        // features.6.2.block.0 conv 1x1 backward: input and weight gradients, [n, 9, 9, 208] <- [n, 9, 9, 1248]
+        // features.6.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 208] <- [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(307), input: s.tensor(200), weights: s.p + 2440304,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(307), preActivation: s.tensor(202),
+            gamma: s.p + 2699888, beta: s.p + 2701136, savedMean: s.f + 1093712, savedInvStd: s.f + 1094960,
+            activation: .silu, reductions: s.f + 745536, input: s.tensor(200), weights: s.p + 2440304,
             pixels: 81 &* s.n, inChannels: 208, outChannels: 1248, gradInput: s.tensor(309),
             gradWeights: s.g + 2440304, workspace: s.ws, pool: pool)
         s.profiler?.stop(462)
@@ -5549,18 +5571,18 @@ public final class EfficientNetB2Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.tensor(201) : nil, batch: s.n,
             perImage: 16848, gradBranch: s.tensor(310), pool: pool)
         s.profiler?.stop(464)
-        // features.6.1.block.3 backward through identity and BatchNorm (in place) on [n, 9, 9, 208]
+        // features.6.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 208]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(310), input: s.tensor(198), pixels: 81 &* s.n,
-            channels: 208, gamma: s.p + 2439472, beta: s.p + 2439680, savedMean: s.f + 1089072,
-            savedInvStd: s.f + 1089280, activation: .identity, gradInput: s.tensor(310), gradGamma: s.g + 2439472,
-            gradBeta: s.g + 2439680, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(310), input: s.tensor(198), pixels: 81 &* s.n,
+            channels: 208, gamma: s.p + 2439472, beta: s.p + 2439680, savedMean: s.f + 1093296,
+            savedInvStd: s.f + 1093504, activation: .identity, gradGamma: s.g + 2439472, gradBeta: s.g + 2439680,
+            reductions: s.f + 745536, pool: pool)
         s.profiler?.stop(465)
         // features.6.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(192), pixels: 81 &* s.n, channels: 1248,
-                gamma: s.p + 2043792, beta: s.p + 2045040, savedMean: s.f + 1024176, savedInvStd: s.f + 1025424,
+                gamma: s.p + 2043792, beta: s.p + 2045040, savedMean: s.f + 1028400, savedInvStd: s.f + 1029648,
                 activation: .silu, output: s.tensor(313), pool: pool)
             s.profiler?.stop(466)
         }
@@ -5569,7 +5591,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(192), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2043792, beta: s.p + 2045040, runningMean: s.p + 2046288, runningVar: s.p + 2047536,
-                eps: 1e-05, activation: .silu, output: s.tensor(313), scratch: s.f + 1024176, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(313), scratch: s.f + 1028400, pool: pool)
             s.profiler?.stop(467)
         }
         // features.6.1.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -5579,9 +5601,11 @@ public final class EfficientNetB2Training: TrainableModel {
                 channels: 1248, output: s.tensor(312), pool: pool)
             s.profiler?.stop(468)
         }
-        // features.6.1.block.3 conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208]
+        // features.6.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(310), input: s.tensor(312), weights: s.p + 2179888,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(310), preActivation: s.tensor(198),
+            gamma: s.p + 2439472, beta: s.p + 2439680, savedMean: s.f + 1093296, savedInvStd: s.f + 1093504,
+            activation: .identity, reductions: s.f + 745536, input: s.tensor(312), weights: s.p + 2179888,
             pixels: 81 &* s.n, inChannels: 1248, outChannels: 208, gradInput: s.tensor(311),
             gradWeights: s.g + 2179888, workspace: s.ws, pool: pool)
         s.profiler?.stop(469)
@@ -5597,15 +5621,15 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.6.1.block.1 backward through silu and BatchNorm (in place) on [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(314), input: s.tensor(192), pixels: 81 &* s.n,
-            channels: 1248, gamma: s.p + 2043792, beta: s.p + 2045040, savedMean: s.f + 1024176,
-            savedInvStd: s.f + 1025424, activation: .silu, gradInput: s.tensor(314), gradGamma: s.g + 2043792,
+            channels: 1248, gamma: s.p + 2043792, beta: s.p + 2045040, savedMean: s.f + 1028400,
+            savedInvStd: s.f + 1029648, activation: .silu, gradInput: s.tensor(314), gradGamma: s.g + 2043792,
             gradBeta: s.g + 2045040, pool: pool)
         s.profiler?.stop(471)
         // features.6.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(190), pixels: 81 &* s.n, channels: 1248,
-                gamma: s.p + 2007600, beta: s.p + 2008848, savedMean: s.f + 1021680, savedInvStd: s.f + 1022928,
+                gamma: s.p + 2007600, beta: s.p + 2008848, savedMean: s.f + 1025904, savedInvStd: s.f + 1027152,
                 activation: .silu, output: s.tensor(316), pool: pool)
             s.profiler?.stop(472)
         }
@@ -5614,33 +5638,35 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(190), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2007600, beta: s.p + 2008848, runningMean: s.p + 2010096, runningVar: s.p + 2011344,
-                eps: 1e-05, activation: .silu, output: s.tensor(316), scratch: s.f + 1021680, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(316), scratch: s.f + 1025904, pool: pool)
             s.profiler?.stop(473)
         }
         // features.6.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 1057872, count: 31200)
+        TrainingKernels.zero(s.f + 1062096, count: 31200)
         s.profiler?.stop(474)
         // features.6.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(314), input: s.tensor(316), batch: s.n, height: 9,
             width: 9, channels: 1248, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
-            weights: s.f + 1026672, gradInput: s.tensor(315), gradWeights: s.f + 1057872, pool: pool)
+            weights: s.f + 1030896, gradInput: s.tensor(315), gradWeights: s.f + 1062096, pool: pool)
         s.profiler?.stop(475)
         // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 1057872, channels: 1248, kernel: 5, into: s.g + 2012592)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1062096, channels: 1248, kernel: 5, into: s.g + 2012592)
         s.profiler?.stop(476)
-        // features.6.1.block.0 backward through silu and BatchNorm (in place) on [n, 9, 9, 1248]
+        // features.6.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(315), input: s.tensor(190), pixels: 81 &* s.n,
-            channels: 1248, gamma: s.p + 2007600, beta: s.p + 2008848, savedMean: s.f + 1021680,
-            savedInvStd: s.f + 1022928, activation: .silu, gradInput: s.tensor(315), gradGamma: s.g + 2007600,
-            gradBeta: s.g + 2008848, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(315), input: s.tensor(190), pixels: 81 &* s.n,
+            channels: 1248, gamma: s.p + 2007600, beta: s.p + 2008848, savedMean: s.f + 1025904,
+            savedInvStd: s.f + 1027152, activation: .silu, gradGamma: s.g + 2007600, gradBeta: s.g + 2008848,
+            reductions: s.f + 745536, pool: pool)
         s.profiler?.stop(477)
-        // features.6.1.block.0 conv 1x1 backward: input and weight gradients, [n, 9, 9, 208] <- [n, 9, 9, 1248]
+        // features.6.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 208] <- [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(315), input: s.tensor(189), weights: s.p + 1748016,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(315), preActivation: s.tensor(190),
+            gamma: s.p + 2007600, beta: s.p + 2008848, savedMean: s.f + 1025904, savedInvStd: s.f + 1027152,
+            activation: .silu, reductions: s.f + 745536, input: s.tensor(189), weights: s.p + 1748016,
             pixels: 81 &* s.n, inChannels: 208, outChannels: 1248, gradInput: s.tensor(317),
             gradWeights: s.g + 1748016, workspace: s.ws, pool: pool)
         s.profiler?.stop(478)
@@ -5652,18 +5678,18 @@ public final class EfficientNetB2Training: TrainableModel {
 
     /// features.6.0 backward: MBConv6 k5 s2: 18x18x120 -> 9x9x208, SE 720 -> 30 -> 720
     private func features_6_0_backward(_ s: TrainingStepContext) {
-        // features.6.0.block.3 backward through identity and BatchNorm (in place) on [n, 9, 9, 208]
+        // features.6.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 208]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(317), input: s.tensor(188), pixels: 81 &* s.n,
-            channels: 208, gamma: s.p + 1747184, beta: s.p + 1747392, savedMean: s.f + 1021264,
-            savedInvStd: s.f + 1021472, activation: .identity, gradInput: s.tensor(317), gradGamma: s.g + 1747184,
-            gradBeta: s.g + 1747392, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(317), input: s.tensor(188), pixels: 81 &* s.n,
+            channels: 208, gamma: s.p + 1747184, beta: s.p + 1747392, savedMean: s.f + 1025488,
+            savedInvStd: s.f + 1025696, activation: .identity, gradGamma: s.g + 1747184, gradBeta: s.g + 1747392,
+            reductions: s.f + 745536, pool: pool)
         s.profiler?.stop(480)
         // features.6.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(182), pixels: 81 &* s.n, channels: 720,
-                gamma: s.p + 1550592, beta: s.p + 1551312, savedMean: s.f + 983824, savedInvStd: s.f + 984544,
+                gamma: s.p + 1550592, beta: s.p + 1551312, savedMean: s.f + 988048, savedInvStd: s.f + 988768,
                 activation: .silu, output: s.tensor(320), pool: pool)
             s.profiler?.stop(481)
         }
@@ -5672,7 +5698,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(182), pixels: 81 &* s.n, channels: 720,
                 gamma: s.p + 1550592, beta: s.p + 1551312, runningMean: s.p + 1552032, runningVar: s.p + 1552752,
-                eps: 1e-05, activation: .silu, output: s.tensor(320), scratch: s.f + 983824, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(320), scratch: s.f + 988048, pool: pool)
             s.profiler?.stop(482)
         }
         // features.6.0.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -5682,9 +5708,11 @@ public final class EfficientNetB2Training: TrainableModel {
                 channels: 720, output: s.tensor(319), pool: pool)
             s.profiler?.stop(483)
         }
-        // features.6.0.block.3 conv 1x1 backward: input and weight gradients, [n, 9, 9, 720] <- [n, 9, 9, 208]
+        // features.6.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 720] <- [n, 9, 9, 208]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(317), input: s.tensor(319), weights: s.p + 1597424,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(317), preActivation: s.tensor(188),
+            gamma: s.p + 1747184, beta: s.p + 1747392, savedMean: s.f + 1025488, savedInvStd: s.f + 1025696,
+            activation: .identity, reductions: s.f + 745536, input: s.tensor(319), weights: s.p + 1597424,
             pixels: 81 &* s.n, inChannels: 720, outChannels: 208, gradInput: s.tensor(318), gradWeights: s.g + 1597424,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(484)
@@ -5700,15 +5728,15 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.6.0.block.1 backward through silu and BatchNorm (in place) on [n, 9, 9, 720]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(321), input: s.tensor(182), pixels: 81 &* s.n,
-            channels: 720, gamma: s.p + 1550592, beta: s.p + 1551312, savedMean: s.f + 983824,
-            savedInvStd: s.f + 984544, activation: .silu, gradInput: s.tensor(321), gradGamma: s.g + 1550592,
+            channels: 720, gamma: s.p + 1550592, beta: s.p + 1551312, savedMean: s.f + 988048,
+            savedInvStd: s.f + 988768, activation: .silu, gradInput: s.tensor(321), gradGamma: s.g + 1550592,
             gradBeta: s.g + 1551312, pool: pool)
         s.profiler?.stop(486)
         // features.6.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(180), pixels: 324 &* s.n, channels: 720,
-                gamma: s.p + 1529712, beta: s.p + 1530432, savedMean: s.f + 982384, savedInvStd: s.f + 983104,
+                gamma: s.p + 1529712, beta: s.p + 1530432, savedMean: s.f + 986608, savedInvStd: s.f + 987328,
                 activation: .silu, output: s.tensor(323), pool: pool)
             s.profiler?.stop(487)
         }
@@ -5717,33 +5745,35 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(180), pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 1529712, beta: s.p + 1530432, runningMean: s.p + 1531152, runningVar: s.p + 1531872,
-                eps: 1e-05, activation: .silu, output: s.tensor(323), scratch: s.f + 982384, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(323), scratch: s.f + 986608, pool: pool)
             s.profiler?.stop(488)
         }
         // features.6.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 1003264, count: 18000)
+        TrainingKernels.zero(s.f + 1007488, count: 18000)
         s.profiler?.stop(489)
         // features.6.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 18, 18, 720] <- [n, 9, 9, 720]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(321), input: s.tensor(323), batch: s.n, height: 18,
             width: 18, channels: 720, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
-            weights: s.f + 985264, gradInput: s.tensor(322), gradWeights: s.f + 1003264, pool: pool)
+            weights: s.f + 989488, gradInput: s.tensor(322), gradWeights: s.f + 1007488, pool: pool)
         s.profiler?.stop(490)
         // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 1003264, channels: 720, kernel: 5, into: s.g + 1532592)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1007488, channels: 720, kernel: 5, into: s.g + 1532592)
         s.profiler?.stop(491)
-        // features.6.0.block.0 backward through silu and BatchNorm (in place) on [n, 18, 18, 720]
+        // features.6.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 720]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(322), input: s.tensor(180),
-            pixels: 324 &* s.n, channels: 720, gamma: s.p + 1529712, beta: s.p + 1530432, savedMean: s.f + 982384,
-            savedInvStd: s.f + 983104, activation: .silu, gradInput: s.tensor(322), gradGamma: s.g + 1529712,
-            gradBeta: s.g + 1530432, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(322), input: s.tensor(180), pixels: 324 &* s.n,
+            channels: 720, gamma: s.p + 1529712, beta: s.p + 1530432, savedMean: s.f + 986608,
+            savedInvStd: s.f + 987328, activation: .silu, gradGamma: s.g + 1529712, gradBeta: s.g + 1530432,
+            reductions: s.f + 745536, pool: pool)
         s.profiler?.stop(492)
-        // features.6.0.block.0 conv 1x1 backward: input and weight gradients, [n, 18, 18, 120] <- [n, 18, 18, 720]
+        // features.6.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 120] <- [n, 18, 18, 720]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(322), input: s.tensor(178), weights: s.p + 1443312,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(322), preActivation: s.tensor(180),
+            gamma: s.p + 1529712, beta: s.p + 1530432, savedMean: s.f + 986608, savedInvStd: s.f + 987328,
+            activation: .silu, reductions: s.f + 745536, input: s.tensor(178), weights: s.p + 1443312,
             pixels: 324 &* s.n, inChannels: 120, outChannels: 720, gradInput: s.tensor(324),
             gradWeights: s.g + 1443312, workspace: s.ws, pool: pool)
         s.profiler?.stop(493)
@@ -5757,18 +5787,18 @@ public final class EfficientNetB2Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 16 ? s.tensor(179) : nil, batch: s.n,
             perImage: 38880, gradBranch: s.tensor(325), pool: pool)
         s.profiler?.stop(494)
-        // features.5.3.block.3 backward through identity and BatchNorm (in place) on [n, 18, 18, 120]
+        // features.5.3.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 120]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(325), input: s.tensor(176),
-            pixels: 324 &* s.n, channels: 120, gamma: s.p + 1442800, beta: s.p + 1442928, savedMean: s.f + 982144,
-            savedInvStd: s.f + 982264, activation: .identity, gradInput: s.tensor(325), gradGamma: s.g + 1442800,
-            gradBeta: s.g + 1442928, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(325), input: s.tensor(176), pixels: 324 &* s.n,
+            channels: 120, gamma: s.p + 1442800, beta: s.p + 1442928, savedMean: s.f + 986368,
+            savedInvStd: s.f + 986488, activation: .identity, gradGamma: s.g + 1442800, gradBeta: s.g + 1442928,
+            reductions: s.f + 745536, pool: pool)
         s.profiler?.stop(495)
         // features.5.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(170), pixels: 324 &* s.n, channels: 720,
-                gamma: s.p + 1309568, beta: s.p + 1310288, savedMean: s.f + 944704, savedInvStd: s.f + 945424,
+                gamma: s.p + 1309568, beta: s.p + 1310288, savedMean: s.f + 948928, savedInvStd: s.f + 949648,
                 activation: .silu, output: s.tensor(328), pool: pool)
             s.profiler?.stop(496)
         }
@@ -5777,7 +5807,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(170), pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 1309568, beta: s.p + 1310288, runningMean: s.p + 1311008, runningVar: s.p + 1311728,
-                eps: 1e-05, activation: .silu, output: s.tensor(328), scratch: s.f + 944704, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(328), scratch: s.f + 948928, pool: pool)
             s.profiler?.stop(497)
         }
         // features.5.3.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -5787,9 +5817,11 @@ public final class EfficientNetB2Training: TrainableModel {
                 pixels: 324, channels: 720, output: s.tensor(327), pool: pool)
             s.profiler?.stop(498)
         }
-        // features.5.3.block.3 conv 1x1 backward: input and weight gradients, [n, 18, 18, 720] <- [n, 18, 18, 120]
+        // features.5.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 720] <- [n, 18, 18, 120]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(325), input: s.tensor(327), weights: s.p + 1356400,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(325), preActivation: s.tensor(176),
+            gamma: s.p + 1442800, beta: s.p + 1442928, savedMean: s.f + 986368, savedInvStd: s.f + 986488,
+            activation: .identity, reductions: s.f + 745536, input: s.tensor(327), weights: s.p + 1356400,
             pixels: 324 &* s.n, inChannels: 720, outChannels: 120, gradInput: s.tensor(326),
             gradWeights: s.g + 1356400, workspace: s.ws, pool: pool)
         s.profiler?.stop(499)
@@ -5805,15 +5837,15 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.5.3.block.1 backward through silu and BatchNorm (in place) on [n, 18, 18, 720]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(329), input: s.tensor(170),
-            pixels: 324 &* s.n, channels: 720, gamma: s.p + 1309568, beta: s.p + 1310288, savedMean: s.f + 944704,
-            savedInvStd: s.f + 945424, activation: .silu, gradInput: s.tensor(329), gradGamma: s.g + 1309568,
+            pixels: 324 &* s.n, channels: 720, gamma: s.p + 1309568, beta: s.p + 1310288, savedMean: s.f + 948928,
+            savedInvStd: s.f + 949648, activation: .silu, gradInput: s.tensor(329), gradGamma: s.g + 1309568,
             gradBeta: s.g + 1310288, pool: pool)
         s.profiler?.stop(501)
         // features.5.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(168), pixels: 324 &* s.n, channels: 720,
-                gamma: s.p + 1288688, beta: s.p + 1289408, savedMean: s.f + 943264, savedInvStd: s.f + 943984,
+                gamma: s.p + 1288688, beta: s.p + 1289408, savedMean: s.f + 947488, savedInvStd: s.f + 948208,
                 activation: .silu, output: s.tensor(331), pool: pool)
             s.profiler?.stop(502)
         }
@@ -5822,33 +5854,35 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(168), pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 1288688, beta: s.p + 1289408, runningMean: s.p + 1290128, runningVar: s.p + 1290848,
-                eps: 1e-05, activation: .silu, output: s.tensor(331), scratch: s.f + 943264, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(331), scratch: s.f + 947488, pool: pool)
             s.profiler?.stop(503)
         }
         // features.5.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 964144, count: 18000)
+        TrainingKernels.zero(s.f + 968368, count: 18000)
         s.profiler?.stop(504)
         // features.5.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 18, 18, 720] <- [n, 18, 18, 720]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(329), input: s.tensor(331), batch: s.n, height: 18,
             width: 18, channels: 720, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18,
-            weights: s.f + 946144, gradInput: s.tensor(330), gradWeights: s.f + 964144, pool: pool)
+            weights: s.f + 950368, gradInput: s.tensor(330), gradWeights: s.f + 968368, pool: pool)
         s.profiler?.stop(505)
         // features.5.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 964144, channels: 720, kernel: 5, into: s.g + 1291568)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 968368, channels: 720, kernel: 5, into: s.g + 1291568)
         s.profiler?.stop(506)
-        // features.5.3.block.0 backward through silu and BatchNorm (in place) on [n, 18, 18, 720]
+        // features.5.3.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 720]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(330), input: s.tensor(168),
-            pixels: 324 &* s.n, channels: 720, gamma: s.p + 1288688, beta: s.p + 1289408, savedMean: s.f + 943264,
-            savedInvStd: s.f + 943984, activation: .silu, gradInput: s.tensor(330), gradGamma: s.g + 1288688,
-            gradBeta: s.g + 1289408, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(330), input: s.tensor(168), pixels: 324 &* s.n,
+            channels: 720, gamma: s.p + 1288688, beta: s.p + 1289408, savedMean: s.f + 947488,
+            savedInvStd: s.f + 948208, activation: .silu, gradGamma: s.g + 1288688, gradBeta: s.g + 1289408,
+            reductions: s.f + 745536, pool: pool)
         s.profiler?.stop(507)
-        // features.5.3.block.0 conv 1x1 backward: input and weight gradients, [n, 18, 18, 120] <- [n, 18, 18, 720]
+        // features.5.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 120] <- [n, 18, 18, 720]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(330), input: s.tensor(166), weights: s.p + 1202288,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(330), preActivation: s.tensor(168),
+            gamma: s.p + 1288688, beta: s.p + 1289408, savedMean: s.f + 947488, savedInvStd: s.f + 948208,
+            activation: .silu, reductions: s.f + 745536, input: s.tensor(166), weights: s.p + 1202288,
             pixels: 324 &* s.n, inChannels: 120, outChannels: 720, gradInput: s.tensor(332),
             gradWeights: s.g + 1202288, workspace: s.ws, pool: pool)
         s.profiler?.stop(508)
@@ -5866,18 +5900,18 @@ public final class EfficientNetB2Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.tensor(167) : nil, batch: s.n,
             perImage: 38880, gradBranch: s.tensor(333), pool: pool)
         s.profiler?.stop(510)
-        // features.5.2.block.3 backward through identity and BatchNorm (in place) on [n, 18, 18, 120]
+        // features.5.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 120]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(333), input: s.tensor(164),
-            pixels: 324 &* s.n, channels: 120, gamma: s.p + 1201776, beta: s.p + 1201904, savedMean: s.f + 943024,
-            savedInvStd: s.f + 943144, activation: .identity, gradInput: s.tensor(333), gradGamma: s.g + 1201776,
-            gradBeta: s.g + 1201904, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(333), input: s.tensor(164), pixels: 324 &* s.n,
+            channels: 120, gamma: s.p + 1201776, beta: s.p + 1201904, savedMean: s.f + 947248,
+            savedInvStd: s.f + 947368, activation: .identity, gradGamma: s.g + 1201776, gradBeta: s.g + 1201904,
+            reductions: s.f + 745536, pool: pool)
         s.profiler?.stop(511)
         // features.5.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(158), pixels: 324 &* s.n, channels: 720,
-                gamma: s.p + 1068544, beta: s.p + 1069264, savedMean: s.f + 905584, savedInvStd: s.f + 906304,
+                gamma: s.p + 1068544, beta: s.p + 1069264, savedMean: s.f + 909808, savedInvStd: s.f + 910528,
                 activation: .silu, output: s.tensor(336), pool: pool)
             s.profiler?.stop(512)
         }
@@ -5886,7 +5920,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(158), pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 1068544, beta: s.p + 1069264, runningMean: s.p + 1069984, runningVar: s.p + 1070704,
-                eps: 1e-05, activation: .silu, output: s.tensor(336), scratch: s.f + 905584, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(336), scratch: s.f + 909808, pool: pool)
             s.profiler?.stop(513)
         }
         // features.5.2.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -5896,9 +5930,11 @@ public final class EfficientNetB2Training: TrainableModel {
                 pixels: 324, channels: 720, output: s.tensor(335), pool: pool)
             s.profiler?.stop(514)
         }
-        // features.5.2.block.3 conv 1x1 backward: input and weight gradients, [n, 18, 18, 720] <- [n, 18, 18, 120]
+        // features.5.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 720] <- [n, 18, 18, 120]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(333), input: s.tensor(335), weights: s.p + 1115376,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(333), preActivation: s.tensor(164),
+            gamma: s.p + 1201776, beta: s.p + 1201904, savedMean: s.f + 947248, savedInvStd: s.f + 947368,
+            activation: .identity, reductions: s.f + 745536, input: s.tensor(335), weights: s.p + 1115376,
             pixels: 324 &* s.n, inChannels: 720, outChannels: 120, gradInput: s.tensor(334),
             gradWeights: s.g + 1115376, workspace: s.ws, pool: pool)
         s.profiler?.stop(515)
@@ -5914,15 +5950,15 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.5.2.block.1 backward through silu and BatchNorm (in place) on [n, 18, 18, 720]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(337), input: s.tensor(158),
-            pixels: 324 &* s.n, channels: 720, gamma: s.p + 1068544, beta: s.p + 1069264, savedMean: s.f + 905584,
-            savedInvStd: s.f + 906304, activation: .silu, gradInput: s.tensor(337), gradGamma: s.g + 1068544,
+            pixels: 324 &* s.n, channels: 720, gamma: s.p + 1068544, beta: s.p + 1069264, savedMean: s.f + 909808,
+            savedInvStd: s.f + 910528, activation: .silu, gradInput: s.tensor(337), gradGamma: s.g + 1068544,
             gradBeta: s.g + 1069264, pool: pool)
         s.profiler?.stop(517)
         // features.5.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(156), pixels: 324 &* s.n, channels: 720,
-                gamma: s.p + 1047664, beta: s.p + 1048384, savedMean: s.f + 904144, savedInvStd: s.f + 904864,
+                gamma: s.p + 1047664, beta: s.p + 1048384, savedMean: s.f + 908368, savedInvStd: s.f + 909088,
                 activation: .silu, output: s.tensor(339), pool: pool)
             s.profiler?.stop(518)
         }
@@ -5931,33 +5967,35 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(156), pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 1047664, beta: s.p + 1048384, runningMean: s.p + 1049104, runningVar: s.p + 1049824,
-                eps: 1e-05, activation: .silu, output: s.tensor(339), scratch: s.f + 904144, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(339), scratch: s.f + 908368, pool: pool)
             s.profiler?.stop(519)
         }
         // features.5.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 925024, count: 18000)
+        TrainingKernels.zero(s.f + 929248, count: 18000)
         s.profiler?.stop(520)
         // features.5.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 18, 18, 720] <- [n, 18, 18, 720]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(337), input: s.tensor(339), batch: s.n, height: 18,
             width: 18, channels: 720, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18,
-            weights: s.f + 907024, gradInput: s.tensor(338), gradWeights: s.f + 925024, pool: pool)
+            weights: s.f + 911248, gradInput: s.tensor(338), gradWeights: s.f + 929248, pool: pool)
         s.profiler?.stop(521)
         // features.5.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 925024, channels: 720, kernel: 5, into: s.g + 1050544)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 929248, channels: 720, kernel: 5, into: s.g + 1050544)
         s.profiler?.stop(522)
-        // features.5.2.block.0 backward through silu and BatchNorm (in place) on [n, 18, 18, 720]
+        // features.5.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 720]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(338), input: s.tensor(156),
-            pixels: 324 &* s.n, channels: 720, gamma: s.p + 1047664, beta: s.p + 1048384, savedMean: s.f + 904144,
-            savedInvStd: s.f + 904864, activation: .silu, gradInput: s.tensor(338), gradGamma: s.g + 1047664,
-            gradBeta: s.g + 1048384, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(338), input: s.tensor(156), pixels: 324 &* s.n,
+            channels: 720, gamma: s.p + 1047664, beta: s.p + 1048384, savedMean: s.f + 908368,
+            savedInvStd: s.f + 909088, activation: .silu, gradGamma: s.g + 1047664, gradBeta: s.g + 1048384,
+            reductions: s.f + 745536, pool: pool)
         s.profiler?.stop(523)
-        // features.5.2.block.0 conv 1x1 backward: input and weight gradients, [n, 18, 18, 120] <- [n, 18, 18, 720]
+        // features.5.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 120] <- [n, 18, 18, 720]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(338), input: s.tensor(154), weights: s.p + 961264,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(338), preActivation: s.tensor(156),
+            gamma: s.p + 1047664, beta: s.p + 1048384, savedMean: s.f + 908368, savedInvStd: s.f + 909088,
+            activation: .silu, reductions: s.f + 745536, input: s.tensor(154), weights: s.p + 961264,
             pixels: 324 &* s.n, inChannels: 120, outChannels: 720, gradInput: s.tensor(340), gradWeights: s.g + 961264,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(524)
@@ -5975,18 +6013,18 @@ public final class EfficientNetB2Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.tensor(155) : nil, batch: s.n,
             perImage: 38880, gradBranch: s.tensor(341), pool: pool)
         s.profiler?.stop(526)
-        // features.5.1.block.3 backward through identity and BatchNorm (in place) on [n, 18, 18, 120]
+        // features.5.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 120]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(341), input: s.tensor(152),
-            pixels: 324 &* s.n, channels: 120, gamma: s.p + 960752, beta: s.p + 960880, savedMean: s.f + 903904,
-            savedInvStd: s.f + 904024, activation: .identity, gradInput: s.tensor(341), gradGamma: s.g + 960752,
-            gradBeta: s.g + 960880, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(341), input: s.tensor(152), pixels: 324 &* s.n,
+            channels: 120, gamma: s.p + 960752, beta: s.p + 960880, savedMean: s.f + 908128, savedInvStd: s.f + 908248,
+            activation: .identity, gradGamma: s.g + 960752, gradBeta: s.g + 960880, reductions: s.f + 745536,
+            pool: pool)
         s.profiler?.stop(527)
         // features.5.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(146), pixels: 324 &* s.n, channels: 720,
-                gamma: s.p + 827520, beta: s.p + 828240, savedMean: s.f + 866464, savedInvStd: s.f + 867184,
+                gamma: s.p + 827520, beta: s.p + 828240, savedMean: s.f + 870688, savedInvStd: s.f + 871408,
                 activation: .silu, output: s.tensor(344), pool: pool)
             s.profiler?.stop(528)
         }
@@ -5995,7 +6033,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(146), pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 827520, beta: s.p + 828240, runningMean: s.p + 828960, runningVar: s.p + 829680,
-                eps: 1e-05, activation: .silu, output: s.tensor(344), scratch: s.f + 866464, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(344), scratch: s.f + 870688, pool: pool)
             s.profiler?.stop(529)
         }
         // features.5.1.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -6005,9 +6043,11 @@ public final class EfficientNetB2Training: TrainableModel {
                 pixels: 324, channels: 720, output: s.tensor(343), pool: pool)
             s.profiler?.stop(530)
         }
-        // features.5.1.block.3 conv 1x1 backward: input and weight gradients, [n, 18, 18, 720] <- [n, 18, 18, 120]
+        // features.5.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 720] <- [n, 18, 18, 120]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(341), input: s.tensor(343), weights: s.p + 874352,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(341), preActivation: s.tensor(152),
+            gamma: s.p + 960752, beta: s.p + 960880, savedMean: s.f + 908128, savedInvStd: s.f + 908248,
+            activation: .identity, reductions: s.f + 745536, input: s.tensor(343), weights: s.p + 874352,
             pixels: 324 &* s.n, inChannels: 720, outChannels: 120, gradInput: s.tensor(342), gradWeights: s.g + 874352,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(531)
@@ -6023,15 +6063,15 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.5.1.block.1 backward through silu and BatchNorm (in place) on [n, 18, 18, 720]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(345), input: s.tensor(146),
-            pixels: 324 &* s.n, channels: 720, gamma: s.p + 827520, beta: s.p + 828240, savedMean: s.f + 866464,
-            savedInvStd: s.f + 867184, activation: .silu, gradInput: s.tensor(345), gradGamma: s.g + 827520,
+            pixels: 324 &* s.n, channels: 720, gamma: s.p + 827520, beta: s.p + 828240, savedMean: s.f + 870688,
+            savedInvStd: s.f + 871408, activation: .silu, gradInput: s.tensor(345), gradGamma: s.g + 827520,
             gradBeta: s.g + 828240, pool: pool)
         s.profiler?.stop(533)
         // features.5.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(144), pixels: 324 &* s.n, channels: 720,
-                gamma: s.p + 806640, beta: s.p + 807360, savedMean: s.f + 865024, savedInvStd: s.f + 865744,
+                gamma: s.p + 806640, beta: s.p + 807360, savedMean: s.f + 869248, savedInvStd: s.f + 869968,
                 activation: .silu, output: s.tensor(347), pool: pool)
             s.profiler?.stop(534)
         }
@@ -6040,33 +6080,34 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(144), pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 806640, beta: s.p + 807360, runningMean: s.p + 808080, runningVar: s.p + 808800,
-                eps: 1e-05, activation: .silu, output: s.tensor(347), scratch: s.f + 865024, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(347), scratch: s.f + 869248, pool: pool)
             s.profiler?.stop(535)
         }
         // features.5.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 885904, count: 18000)
+        TrainingKernels.zero(s.f + 890128, count: 18000)
         s.profiler?.stop(536)
         // features.5.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 18, 18, 720] <- [n, 18, 18, 720]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(345), input: s.tensor(347), batch: s.n, height: 18,
             width: 18, channels: 720, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18,
-            weights: s.f + 867904, gradInput: s.tensor(346), gradWeights: s.f + 885904, pool: pool)
+            weights: s.f + 872128, gradInput: s.tensor(346), gradWeights: s.f + 890128, pool: pool)
         s.profiler?.stop(537)
         // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 885904, channels: 720, kernel: 5, into: s.g + 809520)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 890128, channels: 720, kernel: 5, into: s.g + 809520)
         s.profiler?.stop(538)
-        // features.5.1.block.0 backward through silu and BatchNorm (in place) on [n, 18, 18, 720]
+        // features.5.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 720]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(346), input: s.tensor(144),
-            pixels: 324 &* s.n, channels: 720, gamma: s.p + 806640, beta: s.p + 807360, savedMean: s.f + 865024,
-            savedInvStd: s.f + 865744, activation: .silu, gradInput: s.tensor(346), gradGamma: s.g + 806640,
-            gradBeta: s.g + 807360, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(346), input: s.tensor(144), pixels: 324 &* s.n,
+            channels: 720, gamma: s.p + 806640, beta: s.p + 807360, savedMean: s.f + 869248, savedInvStd: s.f + 869968,
+            activation: .silu, gradGamma: s.g + 806640, gradBeta: s.g + 807360, reductions: s.f + 745536, pool: pool)
         s.profiler?.stop(539)
-        // features.5.1.block.0 conv 1x1 backward: input and weight gradients, [n, 18, 18, 120] <- [n, 18, 18, 720]
+        // features.5.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 120] <- [n, 18, 18, 720]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(346), input: s.tensor(143), weights: s.p + 720240,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(346), preActivation: s.tensor(144),
+            gamma: s.p + 806640, beta: s.p + 807360, savedMean: s.f + 869248, savedInvStd: s.f + 869968,
+            activation: .silu, reductions: s.f + 745536, input: s.tensor(143), weights: s.p + 720240,
             pixels: 324 &* s.n, inChannels: 120, outChannels: 720, gradInput: s.tensor(348), gradWeights: s.g + 720240,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(540)
@@ -6078,18 +6119,18 @@ public final class EfficientNetB2Training: TrainableModel {
 
     /// features.5.0 backward: MBConv6 k5 s1: 18x18x88 -> 18x18x120, SE 528 -> 22 -> 528
     private func features_5_0_backward(_ s: TrainingStepContext) {
-        // features.5.0.block.3 backward through identity and BatchNorm (in place) on [n, 18, 18, 120]
+        // features.5.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 120]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(348), input: s.tensor(142),
-            pixels: 324 &* s.n, channels: 120, gamma: s.p + 719728, beta: s.p + 719856, savedMean: s.f + 864784,
-            savedInvStd: s.f + 864904, activation: .identity, gradInput: s.tensor(348), gradGamma: s.g + 719728,
-            gradBeta: s.g + 719856, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(348), input: s.tensor(142), pixels: 324 &* s.n,
+            channels: 120, gamma: s.p + 719728, beta: s.p + 719856, savedMean: s.f + 869008, savedInvStd: s.f + 869128,
+            activation: .identity, gradGamma: s.g + 719728, gradBeta: s.g + 719856, reductions: s.f + 745536,
+            pool: pool)
         s.profiler?.stop(542)
         // features.5.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(136), pixels: 324 &* s.n, channels: 528,
-                gamma: s.p + 630464, beta: s.p + 630992, savedMean: s.f + 837328, savedInvStd: s.f + 837856,
+                gamma: s.p + 630464, beta: s.p + 630992, savedMean: s.f + 841552, savedInvStd: s.f + 842080,
                 activation: .silu, output: s.tensor(351), pool: pool)
             s.profiler?.stop(543)
         }
@@ -6098,7 +6139,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(136), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 630464, beta: s.p + 630992, runningMean: s.p + 631520, runningVar: s.p + 632048,
-                eps: 1e-05, activation: .silu, output: s.tensor(351), scratch: s.f + 837328, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(351), scratch: s.f + 841552, pool: pool)
             s.profiler?.stop(544)
         }
         // features.5.0.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -6108,9 +6149,11 @@ public final class EfficientNetB2Training: TrainableModel {
                 pixels: 324, channels: 528, output: s.tensor(350), pool: pool)
             s.profiler?.stop(545)
         }
-        // features.5.0.block.3 conv 1x1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 120]
+        // features.5.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 120]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(348), input: s.tensor(350), weights: s.p + 656368,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(348), preActivation: s.tensor(142),
+            gamma: s.p + 719728, beta: s.p + 719856, savedMean: s.f + 869008, savedInvStd: s.f + 869128,
+            activation: .identity, reductions: s.f + 745536, input: s.tensor(350), weights: s.p + 656368,
             pixels: 324 &* s.n, inChannels: 528, outChannels: 120, gradInput: s.tensor(349), gradWeights: s.g + 656368,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(546)
@@ -6126,15 +6169,15 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.5.0.block.1 backward through silu and BatchNorm (in place) on [n, 18, 18, 528]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(352), input: s.tensor(136),
-            pixels: 324 &* s.n, channels: 528, gamma: s.p + 630464, beta: s.p + 630992, savedMean: s.f + 837328,
-            savedInvStd: s.f + 837856, activation: .silu, gradInput: s.tensor(352), gradGamma: s.g + 630464,
+            pixels: 324 &* s.n, channels: 528, gamma: s.p + 630464, beta: s.p + 630992, savedMean: s.f + 841552,
+            savedInvStd: s.f + 842080, activation: .silu, gradInput: s.tensor(352), gradGamma: s.g + 630464,
             gradBeta: s.g + 630992, pool: pool)
         s.profiler?.stop(548)
         // features.5.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(134), pixels: 324 &* s.n, channels: 528,
-                gamma: s.p + 615152, beta: s.p + 615680, savedMean: s.f + 836272, savedInvStd: s.f + 836800,
+                gamma: s.p + 615152, beta: s.p + 615680, savedMean: s.f + 840496, savedInvStd: s.f + 841024,
                 activation: .silu, output: s.tensor(354), pool: pool)
             s.profiler?.stop(549)
         }
@@ -6143,33 +6186,34 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(134), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 615152, beta: s.p + 615680, runningMean: s.p + 616208, runningVar: s.p + 616736,
-                eps: 1e-05, activation: .silu, output: s.tensor(354), scratch: s.f + 836272, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(354), scratch: s.f + 840496, pool: pool)
             s.profiler?.stop(550)
         }
         // features.5.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 851584, count: 13200)
+        TrainingKernels.zero(s.f + 855808, count: 13200)
         s.profiler?.stop(551)
         // features.5.0.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 528]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(352), input: s.tensor(354), batch: s.n, height: 18,
             width: 18, channels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18,
-            weights: s.f + 838384, gradInput: s.tensor(353), gradWeights: s.f + 851584, pool: pool)
+            weights: s.f + 842608, gradInput: s.tensor(353), gradWeights: s.f + 855808, pool: pool)
         s.profiler?.stop(552)
         // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 851584, channels: 528, kernel: 5, into: s.g + 617264)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 855808, channels: 528, kernel: 5, into: s.g + 617264)
         s.profiler?.stop(553)
-        // features.5.0.block.0 backward through silu and BatchNorm (in place) on [n, 18, 18, 528]
+        // features.5.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 528]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(353), input: s.tensor(134),
-            pixels: 324 &* s.n, channels: 528, gamma: s.p + 615152, beta: s.p + 615680, savedMean: s.f + 836272,
-            savedInvStd: s.f + 836800, activation: .silu, gradInput: s.tensor(353), gradGamma: s.g + 615152,
-            gradBeta: s.g + 615680, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(353), input: s.tensor(134), pixels: 324 &* s.n,
+            channels: 528, gamma: s.p + 615152, beta: s.p + 615680, savedMean: s.f + 840496, savedInvStd: s.f + 841024,
+            activation: .silu, gradGamma: s.g + 615152, gradBeta: s.g + 615680, reductions: s.f + 745536, pool: pool)
         s.profiler?.stop(554)
-        // features.5.0.block.0 conv 1x1 backward: input and weight gradients, [n, 18, 18, 88] <- [n, 18, 18, 528]
+        // features.5.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 88] <- [n, 18, 18, 528]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(353), input: s.tensor(132), weights: s.p + 568688,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(353), preActivation: s.tensor(134),
+            gamma: s.p + 615152, beta: s.p + 615680, savedMean: s.f + 840496, savedInvStd: s.f + 841024,
+            activation: .silu, reductions: s.f + 745536, input: s.tensor(132), weights: s.p + 568688,
             pixels: 324 &* s.n, inChannels: 88, outChannels: 528, gradInput: s.tensor(355), gradWeights: s.g + 568688,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(555)
@@ -6183,18 +6227,18 @@ public final class EfficientNetB2Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.tensor(133) : nil, batch: s.n,
             perImage: 28512, gradBranch: s.tensor(356), pool: pool)
         s.profiler?.stop(556)
-        // features.4.3.block.3 backward through identity and BatchNorm (in place) on [n, 18, 18, 88]
+        // features.4.3.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 88]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(356), input: s.tensor(130),
-            pixels: 324 &* s.n, channels: 88, gamma: s.p + 568304, beta: s.p + 568400, savedMean: s.f + 836096,
-            savedInvStd: s.f + 836184, activation: .identity, gradInput: s.tensor(356), gradGamma: s.g + 568304,
-            gradBeta: s.g + 568400, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(356), input: s.tensor(130), pixels: 324 &* s.n,
+            channels: 88, gamma: s.p + 568304, beta: s.p + 568400, savedMean: s.f + 840320, savedInvStd: s.f + 840408,
+            activation: .identity, gradGamma: s.g + 568304, gradBeta: s.g + 568400, reductions: s.f + 745536,
+            pool: pool)
         s.profiler?.stop(557)
         // features.4.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(124), pixels: 324 &* s.n, channels: 528,
-                gamma: s.p + 495936, beta: s.p + 496464, savedMean: s.f + 825536, savedInvStd: s.f + 826064,
+                gamma: s.p + 495936, beta: s.p + 496464, savedMean: s.f + 829760, savedInvStd: s.f + 830288,
                 activation: .silu, output: s.tensor(359), pool: pool)
             s.profiler?.stop(558)
         }
@@ -6203,7 +6247,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(124), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 495936, beta: s.p + 496464, runningMean: s.p + 496992, runningVar: s.p + 497520,
-                eps: 1e-05, activation: .silu, output: s.tensor(359), scratch: s.f + 825536, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(359), scratch: s.f + 829760, pool: pool)
             s.profiler?.stop(559)
         }
         // features.4.3.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -6213,9 +6257,11 @@ public final class EfficientNetB2Training: TrainableModel {
                 pixels: 324, channels: 528, output: s.tensor(358), pool: pool)
             s.profiler?.stop(560)
         }
-        // features.4.3.block.3 conv 1x1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 88]
+        // features.4.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 88]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(356), input: s.tensor(358), weights: s.p + 521840,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(356), preActivation: s.tensor(130),
+            gamma: s.p + 568304, beta: s.p + 568400, savedMean: s.f + 840320, savedInvStd: s.f + 840408,
+            activation: .identity, reductions: s.f + 745536, input: s.tensor(358), weights: s.p + 521840,
             pixels: 324 &* s.n, inChannels: 528, outChannels: 88, gradInput: s.tensor(357), gradWeights: s.g + 521840,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(561)
@@ -6231,15 +6277,15 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.4.3.block.1 backward through silu and BatchNorm (in place) on [n, 18, 18, 528]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(360), input: s.tensor(124),
-            pixels: 324 &* s.n, channels: 528, gamma: s.p + 495936, beta: s.p + 496464, savedMean: s.f + 825536,
-            savedInvStd: s.f + 826064, activation: .silu, gradInput: s.tensor(360), gradGamma: s.g + 495936,
+            pixels: 324 &* s.n, channels: 528, gamma: s.p + 495936, beta: s.p + 496464, savedMean: s.f + 829760,
+            savedInvStd: s.f + 830288, activation: .silu, gradInput: s.tensor(360), gradGamma: s.g + 495936,
             gradBeta: s.g + 496464, pool: pool)
         s.profiler?.stop(563)
         // features.4.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(122), pixels: 324 &* s.n, channels: 528,
-                gamma: s.p + 489072, beta: s.p + 489600, savedMean: s.f + 824480, savedInvStd: s.f + 825008,
+                gamma: s.p + 489072, beta: s.p + 489600, savedMean: s.f + 828704, savedInvStd: s.f + 829232,
                 activation: .silu, output: s.tensor(362), pool: pool)
             s.profiler?.stop(564)
         }
@@ -6248,33 +6294,34 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(122), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 489072, beta: s.p + 489600, runningMean: s.p + 490128, runningVar: s.p + 490656,
-                eps: 1e-05, activation: .silu, output: s.tensor(362), scratch: s.f + 824480, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(362), scratch: s.f + 828704, pool: pool)
             s.profiler?.stop(565)
         }
         // features.4.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 831344, count: 4752)
+        TrainingKernels.zero(s.f + 835568, count: 4752)
         s.profiler?.stop(566)
         // features.4.3.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 528]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(360), input: s.tensor(362), batch: s.n, height: 18,
             width: 18, channels: 528, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18,
-            weights: s.f + 826592, gradInput: s.tensor(361), gradWeights: s.f + 831344, pool: pool)
+            weights: s.f + 830816, gradInput: s.tensor(361), gradWeights: s.f + 835568, pool: pool)
         s.profiler?.stop(567)
         // features.4.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 831344, channels: 528, kernel: 3, into: s.g + 491184)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 835568, channels: 528, kernel: 3, into: s.g + 491184)
         s.profiler?.stop(568)
-        // features.4.3.block.0 backward through silu and BatchNorm (in place) on [n, 18, 18, 528]
+        // features.4.3.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 528]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(361), input: s.tensor(122),
-            pixels: 324 &* s.n, channels: 528, gamma: s.p + 489072, beta: s.p + 489600, savedMean: s.f + 824480,
-            savedInvStd: s.f + 825008, activation: .silu, gradInput: s.tensor(361), gradGamma: s.g + 489072,
-            gradBeta: s.g + 489600, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(361), input: s.tensor(122), pixels: 324 &* s.n,
+            channels: 528, gamma: s.p + 489072, beta: s.p + 489600, savedMean: s.f + 828704, savedInvStd: s.f + 829232,
+            activation: .silu, gradGamma: s.g + 489072, gradBeta: s.g + 489600, reductions: s.f + 745536, pool: pool)
         s.profiler?.stop(569)
-        // features.4.3.block.0 conv 1x1 backward: input and weight gradients, [n, 18, 18, 88] <- [n, 18, 18, 528]
+        // features.4.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 88] <- [n, 18, 18, 528]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(361), input: s.tensor(120), weights: s.p + 442608,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(361), preActivation: s.tensor(122),
+            gamma: s.p + 489072, beta: s.p + 489600, savedMean: s.f + 828704, savedInvStd: s.f + 829232,
+            activation: .silu, reductions: s.f + 745536, input: s.tensor(120), weights: s.p + 442608,
             pixels: 324 &* s.n, inChannels: 88, outChannels: 528, gradInput: s.tensor(363), gradWeights: s.g + 442608,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(570)
@@ -6292,18 +6339,18 @@ public final class EfficientNetB2Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.tensor(121) : nil, batch: s.n,
             perImage: 28512, gradBranch: s.tensor(364), pool: pool)
         s.profiler?.stop(572)
-        // features.4.2.block.3 backward through identity and BatchNorm (in place) on [n, 18, 18, 88]
+        // features.4.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 88]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(364), input: s.tensor(118),
-            pixels: 324 &* s.n, channels: 88, gamma: s.p + 442224, beta: s.p + 442320, savedMean: s.f + 824304,
-            savedInvStd: s.f + 824392, activation: .identity, gradInput: s.tensor(364), gradGamma: s.g + 442224,
-            gradBeta: s.g + 442320, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(364), input: s.tensor(118), pixels: 324 &* s.n,
+            channels: 88, gamma: s.p + 442224, beta: s.p + 442320, savedMean: s.f + 828528, savedInvStd: s.f + 828616,
+            activation: .identity, gradGamma: s.g + 442224, gradBeta: s.g + 442320, reductions: s.f + 745536,
+            pool: pool)
         s.profiler?.stop(573)
         // features.4.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(112), pixels: 324 &* s.n, channels: 528,
-                gamma: s.p + 369856, beta: s.p + 370384, savedMean: s.f + 813744, savedInvStd: s.f + 814272,
+                gamma: s.p + 369856, beta: s.p + 370384, savedMean: s.f + 817968, savedInvStd: s.f + 818496,
                 activation: .silu, output: s.tensor(367), pool: pool)
             s.profiler?.stop(574)
         }
@@ -6312,7 +6359,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(112), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 369856, beta: s.p + 370384, runningMean: s.p + 370912, runningVar: s.p + 371440,
-                eps: 1e-05, activation: .silu, output: s.tensor(367), scratch: s.f + 813744, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(367), scratch: s.f + 817968, pool: pool)
             s.profiler?.stop(575)
         }
         // features.4.2.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -6322,9 +6369,11 @@ public final class EfficientNetB2Training: TrainableModel {
                 pixels: 324, channels: 528, output: s.tensor(366), pool: pool)
             s.profiler?.stop(576)
         }
-        // features.4.2.block.3 conv 1x1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 88]
+        // features.4.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 88]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(364), input: s.tensor(366), weights: s.p + 395760,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(364), preActivation: s.tensor(118),
+            gamma: s.p + 442224, beta: s.p + 442320, savedMean: s.f + 828528, savedInvStd: s.f + 828616,
+            activation: .identity, reductions: s.f + 745536, input: s.tensor(366), weights: s.p + 395760,
             pixels: 324 &* s.n, inChannels: 528, outChannels: 88, gradInput: s.tensor(365), gradWeights: s.g + 395760,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(577)
@@ -6340,15 +6389,15 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.4.2.block.1 backward through silu and BatchNorm (in place) on [n, 18, 18, 528]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(368), input: s.tensor(112),
-            pixels: 324 &* s.n, channels: 528, gamma: s.p + 369856, beta: s.p + 370384, savedMean: s.f + 813744,
-            savedInvStd: s.f + 814272, activation: .silu, gradInput: s.tensor(368), gradGamma: s.g + 369856,
+            pixels: 324 &* s.n, channels: 528, gamma: s.p + 369856, beta: s.p + 370384, savedMean: s.f + 817968,
+            savedInvStd: s.f + 818496, activation: .silu, gradInput: s.tensor(368), gradGamma: s.g + 369856,
             gradBeta: s.g + 370384, pool: pool)
         s.profiler?.stop(579)
         // features.4.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(110), pixels: 324 &* s.n, channels: 528,
-                gamma: s.p + 362992, beta: s.p + 363520, savedMean: s.f + 812688, savedInvStd: s.f + 813216,
+                gamma: s.p + 362992, beta: s.p + 363520, savedMean: s.f + 816912, savedInvStd: s.f + 817440,
                 activation: .silu, output: s.tensor(370), pool: pool)
             s.profiler?.stop(580)
         }
@@ -6357,33 +6406,34 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(110), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 362992, beta: s.p + 363520, runningMean: s.p + 364048, runningVar: s.p + 364576,
-                eps: 1e-05, activation: .silu, output: s.tensor(370), scratch: s.f + 812688, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(370), scratch: s.f + 816912, pool: pool)
             s.profiler?.stop(581)
         }
         // features.4.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 819552, count: 4752)
+        TrainingKernels.zero(s.f + 823776, count: 4752)
         s.profiler?.stop(582)
         // features.4.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 528]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(368), input: s.tensor(370), batch: s.n, height: 18,
             width: 18, channels: 528, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18,
-            weights: s.f + 814800, gradInput: s.tensor(369), gradWeights: s.f + 819552, pool: pool)
+            weights: s.f + 819024, gradInput: s.tensor(369), gradWeights: s.f + 823776, pool: pool)
         s.profiler?.stop(583)
         // features.4.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 819552, channels: 528, kernel: 3, into: s.g + 365104)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 823776, channels: 528, kernel: 3, into: s.g + 365104)
         s.profiler?.stop(584)
-        // features.4.2.block.0 backward through silu and BatchNorm (in place) on [n, 18, 18, 528]
+        // features.4.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 528]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(369), input: s.tensor(110),
-            pixels: 324 &* s.n, channels: 528, gamma: s.p + 362992, beta: s.p + 363520, savedMean: s.f + 812688,
-            savedInvStd: s.f + 813216, activation: .silu, gradInput: s.tensor(369), gradGamma: s.g + 362992,
-            gradBeta: s.g + 363520, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(369), input: s.tensor(110), pixels: 324 &* s.n,
+            channels: 528, gamma: s.p + 362992, beta: s.p + 363520, savedMean: s.f + 816912, savedInvStd: s.f + 817440,
+            activation: .silu, gradGamma: s.g + 362992, gradBeta: s.g + 363520, reductions: s.f + 745536, pool: pool)
         s.profiler?.stop(585)
-        // features.4.2.block.0 conv 1x1 backward: input and weight gradients, [n, 18, 18, 88] <- [n, 18, 18, 528]
+        // features.4.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 88] <- [n, 18, 18, 528]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(369), input: s.tensor(108), weights: s.p + 316528,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(369), preActivation: s.tensor(110),
+            gamma: s.p + 362992, beta: s.p + 363520, savedMean: s.f + 816912, savedInvStd: s.f + 817440,
+            activation: .silu, reductions: s.f + 745536, input: s.tensor(108), weights: s.p + 316528,
             pixels: 324 &* s.n, inChannels: 88, outChannels: 528, gradInput: s.tensor(371), gradWeights: s.g + 316528,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(586)
@@ -6401,18 +6451,18 @@ public final class EfficientNetB2Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.tensor(109) : nil, batch: s.n,
             perImage: 28512, gradBranch: s.tensor(372), pool: pool)
         s.profiler?.stop(588)
-        // features.4.1.block.3 backward through identity and BatchNorm (in place) on [n, 18, 18, 88]
+        // features.4.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 88]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(372), input: s.tensor(106),
-            pixels: 324 &* s.n, channels: 88, gamma: s.p + 316144, beta: s.p + 316240, savedMean: s.f + 812512,
-            savedInvStd: s.f + 812600, activation: .identity, gradInput: s.tensor(372), gradGamma: s.g + 316144,
-            gradBeta: s.g + 316240, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(372), input: s.tensor(106), pixels: 324 &* s.n,
+            channels: 88, gamma: s.p + 316144, beta: s.p + 316240, savedMean: s.f + 816736, savedInvStd: s.f + 816824,
+            activation: .identity, gradGamma: s.g + 316144, gradBeta: s.g + 316240, reductions: s.f + 745536,
+            pool: pool)
         s.profiler?.stop(589)
         // features.4.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(100), pixels: 324 &* s.n, channels: 528,
-                gamma: s.p + 243776, beta: s.p + 244304, savedMean: s.f + 801952, savedInvStd: s.f + 802480,
+                gamma: s.p + 243776, beta: s.p + 244304, savedMean: s.f + 806176, savedInvStd: s.f + 806704,
                 activation: .silu, output: s.tensor(375), pool: pool)
             s.profiler?.stop(590)
         }
@@ -6421,7 +6471,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(100), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 243776, beta: s.p + 244304, runningMean: s.p + 244832, runningVar: s.p + 245360,
-                eps: 1e-05, activation: .silu, output: s.tensor(375), scratch: s.f + 801952, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(375), scratch: s.f + 806176, pool: pool)
             s.profiler?.stop(591)
         }
         // features.4.1.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -6431,9 +6481,11 @@ public final class EfficientNetB2Training: TrainableModel {
                 pixels: 324, channels: 528, output: s.tensor(374), pool: pool)
             s.profiler?.stop(592)
         }
-        // features.4.1.block.3 conv 1x1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 88]
+        // features.4.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 88]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(372), input: s.tensor(374), weights: s.p + 269680,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(372), preActivation: s.tensor(106),
+            gamma: s.p + 316144, beta: s.p + 316240, savedMean: s.f + 816736, savedInvStd: s.f + 816824,
+            activation: .identity, reductions: s.f + 745536, input: s.tensor(374), weights: s.p + 269680,
             pixels: 324 &* s.n, inChannels: 528, outChannels: 88, gradInput: s.tensor(373), gradWeights: s.g + 269680,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(593)
@@ -6449,15 +6501,15 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.4.1.block.1 backward through silu and BatchNorm (in place) on [n, 18, 18, 528]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(376), input: s.tensor(100),
-            pixels: 324 &* s.n, channels: 528, gamma: s.p + 243776, beta: s.p + 244304, savedMean: s.f + 801952,
-            savedInvStd: s.f + 802480, activation: .silu, gradInput: s.tensor(376), gradGamma: s.g + 243776,
+            pixels: 324 &* s.n, channels: 528, gamma: s.p + 243776, beta: s.p + 244304, savedMean: s.f + 806176,
+            savedInvStd: s.f + 806704, activation: .silu, gradInput: s.tensor(376), gradGamma: s.g + 243776,
             gradBeta: s.g + 244304, pool: pool)
         s.profiler?.stop(595)
         // features.4.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(98), pixels: 324 &* s.n, channels: 528, gamma: s.p + 236912,
-                beta: s.p + 237440, savedMean: s.f + 800896, savedInvStd: s.f + 801424, activation: .silu,
+                beta: s.p + 237440, savedMean: s.f + 805120, savedInvStd: s.f + 805648, activation: .silu,
                 output: s.tensor(378), pool: pool)
             s.profiler?.stop(596)
         }
@@ -6466,32 +6518,34 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(98), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 236912, beta: s.p + 237440, runningMean: s.p + 237968, runningVar: s.p + 238496,
-                eps: 1e-05, activation: .silu, output: s.tensor(378), scratch: s.f + 800896, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(378), scratch: s.f + 805120, pool: pool)
             s.profiler?.stop(597)
         }
         // features.4.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 807760, count: 4752)
+        TrainingKernels.zero(s.f + 811984, count: 4752)
         s.profiler?.stop(598)
         // features.4.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 528]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(376), input: s.tensor(378), batch: s.n, height: 18,
             width: 18, channels: 528, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18,
-            weights: s.f + 803008, gradInput: s.tensor(377), gradWeights: s.f + 807760, pool: pool)
+            weights: s.f + 807232, gradInput: s.tensor(377), gradWeights: s.f + 811984, pool: pool)
         s.profiler?.stop(599)
         // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 807760, channels: 528, kernel: 3, into: s.g + 239024)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 811984, channels: 528, kernel: 3, into: s.g + 239024)
         s.profiler?.stop(600)
-        // features.4.1.block.0 backward through silu and BatchNorm (in place) on [n, 18, 18, 528]
+        // features.4.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 528]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(377), input: s.tensor(98), pixels: 324 &* s.n,
-            channels: 528, gamma: s.p + 236912, beta: s.p + 237440, savedMean: s.f + 800896, savedInvStd: s.f + 801424,
-            activation: .silu, gradInput: s.tensor(377), gradGamma: s.g + 236912, gradBeta: s.g + 237440, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(377), input: s.tensor(98), pixels: 324 &* s.n,
+            channels: 528, gamma: s.p + 236912, beta: s.p + 237440, savedMean: s.f + 805120, savedInvStd: s.f + 805648,
+            activation: .silu, gradGamma: s.g + 236912, gradBeta: s.g + 237440, reductions: s.f + 745536, pool: pool)
         s.profiler?.stop(601)
-        // features.4.1.block.0 conv 1x1 backward: input and weight gradients, [n, 18, 18, 88] <- [n, 18, 18, 528]
+        // features.4.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 88] <- [n, 18, 18, 528]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(377), input: s.tensor(97), weights: s.p + 190448,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(377), preActivation: s.tensor(98),
+            gamma: s.p + 236912, beta: s.p + 237440, savedMean: s.f + 805120, savedInvStd: s.f + 805648,
+            activation: .silu, reductions: s.f + 745536, input: s.tensor(97), weights: s.p + 190448,
             pixels: 324 &* s.n, inChannels: 88, outChannels: 528, gradInput: s.tensor(379), gradWeights: s.g + 190448,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(602)
@@ -6503,18 +6557,18 @@ public final class EfficientNetB2Training: TrainableModel {
 
     /// features.4.0 backward: MBConv6 k3 s2: 36x36x48 -> 18x18x88, SE 288 -> 12 -> 288
     private func features_4_0_backward(_ s: TrainingStepContext) {
-        // features.4.0.block.3 backward through identity and BatchNorm (in place) on [n, 18, 18, 88]
+        // features.4.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 88]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(379), input: s.tensor(96), pixels: 324 &* s.n,
-            channels: 88, gamma: s.p + 190064, beta: s.p + 190160, savedMean: s.f + 800720, savedInvStd: s.f + 800808,
-            activation: .identity, gradInput: s.tensor(379), gradGamma: s.g + 190064, gradBeta: s.g + 190160,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(379), input: s.tensor(96), pixels: 324 &* s.n,
+            channels: 88, gamma: s.p + 190064, beta: s.p + 190160, savedMean: s.f + 804944, savedInvStd: s.f + 805032,
+            activation: .identity, gradGamma: s.g + 190064, gradBeta: s.g + 190160, reductions: s.f + 745536,
             pool: pool)
         s.profiler?.stop(604)
         // features.4.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(90), pixels: 324 &* s.n, channels: 288, gamma: s.p + 156352,
-                beta: s.p + 156640, savedMean: s.f + 794960, savedInvStd: s.f + 795248, activation: .silu,
+                beta: s.p + 156640, savedMean: s.f + 799184, savedInvStd: s.f + 799472, activation: .silu,
                 output: s.tensor(382), pool: pool)
             s.profiler?.stop(605)
         }
@@ -6523,7 +6577,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(90), pixels: 324 &* s.n, channels: 288,
                 gamma: s.p + 156352, beta: s.p + 156640, runningMean: s.p + 156928, runningVar: s.p + 157216,
-                eps: 1e-05, activation: .silu, output: s.tensor(382), scratch: s.f + 794960, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(382), scratch: s.f + 799184, pool: pool)
             s.profiler?.stop(606)
         }
         // features.4.0.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -6533,9 +6587,11 @@ public final class EfficientNetB2Training: TrainableModel {
                 channels: 288, output: s.tensor(381), pool: pool)
             s.profiler?.stop(607)
         }
-        // features.4.0.block.3 conv 1x1 backward: input and weight gradients, [n, 18, 18, 288] <- [n, 18, 18, 88]
+        // features.4.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 288] <- [n, 18, 18, 88]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(379), input: s.tensor(381), weights: s.p + 164720,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(379), preActivation: s.tensor(96),
+            gamma: s.p + 190064, beta: s.p + 190160, savedMean: s.f + 804944, savedInvStd: s.f + 805032,
+            activation: .identity, reductions: s.f + 745536, input: s.tensor(381), weights: s.p + 164720,
             pixels: 324 &* s.n, inChannels: 288, outChannels: 88, gradInput: s.tensor(380), gradWeights: s.g + 164720,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(608)
@@ -6551,14 +6607,14 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.4.0.block.1 backward through silu and BatchNorm (in place) on [n, 18, 18, 288]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(383), input: s.tensor(90), pixels: 324 &* s.n,
-            channels: 288, gamma: s.p + 156352, beta: s.p + 156640, savedMean: s.f + 794960, savedInvStd: s.f + 795248,
+            channels: 288, gamma: s.p + 156352, beta: s.p + 156640, savedMean: s.f + 799184, savedInvStd: s.f + 799472,
             activation: .silu, gradInput: s.tensor(383), gradGamma: s.g + 156352, gradBeta: s.g + 156640, pool: pool)
         s.profiler?.stop(610)
         // features.4.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(88), pixels: 1296 &* s.n, channels: 288,
-                gamma: s.p + 152608, beta: s.p + 152896, savedMean: s.f + 794384, savedInvStd: s.f + 794672,
+                gamma: s.p + 152608, beta: s.p + 152896, savedMean: s.f + 798608, savedInvStd: s.f + 798896,
                 activation: .silu, output: s.tensor(385), pool: pool)
             s.profiler?.stop(611)
         }
@@ -6567,33 +6623,34 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 1296 &* s.n, channels: 288,
                 gamma: s.p + 152608, beta: s.p + 152896, runningMean: s.p + 153184, runningVar: s.p + 153472,
-                eps: 1e-05, activation: .silu, output: s.tensor(385), scratch: s.f + 794384, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(385), scratch: s.f + 798608, pool: pool)
             s.profiler?.stop(612)
         }
         // features.4.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 798128, count: 2592)
+        TrainingKernels.zero(s.f + 802352, count: 2592)
         s.profiler?.stop(613)
         // features.4.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 36, 36, 288] <- [n, 18, 18, 288]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(383), input: s.tensor(385), batch: s.n, height: 36,
             width: 36, channels: 288, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18,
-            weights: s.f + 795536, gradInput: s.tensor(384), gradWeights: s.f + 798128, pool: pool)
+            weights: s.f + 799760, gradInput: s.tensor(384), gradWeights: s.f + 802352, pool: pool)
         s.profiler?.stop(614)
         // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 798128, channels: 288, kernel: 3, into: s.g + 153760)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 802352, channels: 288, kernel: 3, into: s.g + 153760)
         s.profiler?.stop(615)
-        // features.4.0.block.0 backward through silu and BatchNorm (in place) on [n, 36, 36, 288]
+        // features.4.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 36, 36, 288]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(384), input: s.tensor(88),
-            pixels: 1296 &* s.n, channels: 288, gamma: s.p + 152608, beta: s.p + 152896, savedMean: s.f + 794384,
-            savedInvStd: s.f + 794672, activation: .silu, gradInput: s.tensor(384), gradGamma: s.g + 152608,
-            gradBeta: s.g + 152896, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(384), input: s.tensor(88), pixels: 1296 &* s.n,
+            channels: 288, gamma: s.p + 152608, beta: s.p + 152896, savedMean: s.f + 798608, savedInvStd: s.f + 798896,
+            activation: .silu, gradGamma: s.g + 152608, gradBeta: s.g + 152896, reductions: s.f + 745536, pool: pool)
         s.profiler?.stop(616)
-        // features.4.0.block.0 conv 1x1 backward: input and weight gradients, [n, 36, 36, 48] <- [n, 36, 36, 288]
+        // features.4.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 36, 36, 48] <- [n, 36, 36, 288]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(384), input: s.tensor(86), weights: s.p + 138784,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(384), preActivation: s.tensor(88),
+            gamma: s.p + 152608, beta: s.p + 152896, savedMean: s.f + 798608, savedInvStd: s.f + 798896,
+            activation: .silu, reductions: s.f + 745536, input: s.tensor(86), weights: s.p + 138784,
             pixels: 1296 &* s.n, inChannels: 48, outChannels: 288, gradInput: s.tensor(386), gradWeights: s.g + 138784,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(617)
@@ -6607,18 +6664,18 @@ public final class EfficientNetB2Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.tensor(87) : nil, batch: s.n,
             perImage: 62208, gradBranch: s.tensor(387), pool: pool)
         s.profiler?.stop(618)
-        // features.3.2.block.3 backward through identity and BatchNorm (in place) on [n, 36, 36, 48]
+        // features.3.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 36, 36, 48]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(387), input: s.tensor(84),
-            pixels: 1296 &* s.n, channels: 48, gamma: s.p + 138592, beta: s.p + 138640, savedMean: s.f + 794288,
-            savedInvStd: s.f + 794336, activation: .identity, gradInput: s.tensor(387), gradGamma: s.g + 138592,
-            gradBeta: s.g + 138640, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(387), input: s.tensor(84), pixels: 1296 &* s.n,
+            channels: 48, gamma: s.p + 138592, beta: s.p + 138640, savedMean: s.f + 798512, savedInvStd: s.f + 798560,
+            activation: .identity, gradGamma: s.g + 138592, gradBeta: s.g + 138640, reductions: s.f + 745536,
+            pool: pool)
         s.profiler?.stop(619)
         // features.3.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(78), pixels: 1296 &* s.n, channels: 288,
-                gamma: s.p + 116400, beta: s.p + 116688, savedMean: s.f + 779312, savedInvStd: s.f + 779600,
+                gamma: s.p + 116400, beta: s.p + 116688, savedMean: s.f + 783536, savedInvStd: s.f + 783824,
                 activation: .silu, output: s.tensor(390), pool: pool)
             s.profiler?.stop(620)
         }
@@ -6627,7 +6684,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(78), pixels: 1296 &* s.n, channels: 288,
                 gamma: s.p + 116400, beta: s.p + 116688, runningMean: s.p + 116976, runningVar: s.p + 117264,
-                eps: 1e-05, activation: .silu, output: s.tensor(390), scratch: s.f + 779312, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(390), scratch: s.f + 783536, pool: pool)
             s.profiler?.stop(621)
         }
         // features.3.2.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -6637,9 +6694,11 @@ public final class EfficientNetB2Training: TrainableModel {
                 pixels: 1296, channels: 288, output: s.tensor(389), pool: pool)
             s.profiler?.stop(622)
         }
-        // features.3.2.block.3 conv 1x1 backward: input and weight gradients, [n, 36, 36, 288] <- [n, 36, 36, 48]
+        // features.3.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 36, 36, 288] <- [n, 36, 36, 48]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(387), input: s.tensor(389), weights: s.p + 124768,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(387), preActivation: s.tensor(84),
+            gamma: s.p + 138592, beta: s.p + 138640, savedMean: s.f + 798512, savedInvStd: s.f + 798560,
+            activation: .identity, reductions: s.f + 745536, input: s.tensor(389), weights: s.p + 124768,
             pixels: 1296 &* s.n, inChannels: 288, outChannels: 48, gradInput: s.tensor(388), gradWeights: s.g + 124768,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(623)
@@ -6655,15 +6714,15 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.3.2.block.1 backward through silu and BatchNorm (in place) on [n, 36, 36, 288]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(391), input: s.tensor(78),
-            pixels: 1296 &* s.n, channels: 288, gamma: s.p + 116400, beta: s.p + 116688, savedMean: s.f + 779312,
-            savedInvStd: s.f + 779600, activation: .silu, gradInput: s.tensor(391), gradGamma: s.g + 116400,
+            pixels: 1296 &* s.n, channels: 288, gamma: s.p + 116400, beta: s.p + 116688, savedMean: s.f + 783536,
+            savedInvStd: s.f + 783824, activation: .silu, gradInput: s.tensor(391), gradGamma: s.g + 116400,
             gradBeta: s.g + 116688, pool: pool)
         s.profiler?.stop(625)
         // features.3.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(76), pixels: 1296 &* s.n, channels: 288,
-                gamma: s.p + 108048, beta: s.p + 108336, savedMean: s.f + 778736, savedInvStd: s.f + 779024,
+                gamma: s.p + 108048, beta: s.p + 108336, savedMean: s.f + 782960, savedInvStd: s.f + 783248,
                 activation: .silu, output: s.tensor(393), pool: pool)
             s.profiler?.stop(626)
         }
@@ -6672,33 +6731,34 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(76), pixels: 1296 &* s.n, channels: 288,
                 gamma: s.p + 108048, beta: s.p + 108336, runningMean: s.p + 108624, runningVar: s.p + 108912,
-                eps: 1e-05, activation: .silu, output: s.tensor(393), scratch: s.f + 778736, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(393), scratch: s.f + 782960, pool: pool)
             s.profiler?.stop(627)
         }
         // features.3.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 787088, count: 7200)
+        TrainingKernels.zero(s.f + 791312, count: 7200)
         s.profiler?.stop(628)
         // features.3.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 36, 36, 288] <- [n, 36, 36, 288]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(391), input: s.tensor(393), batch: s.n, height: 36,
             width: 36, channels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 36, outWidth: 36,
-            weights: s.f + 779888, gradInput: s.tensor(392), gradWeights: s.f + 787088, pool: pool)
+            weights: s.f + 784112, gradInput: s.tensor(392), gradWeights: s.f + 791312, pool: pool)
         s.profiler?.stop(629)
         // features.3.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 787088, channels: 288, kernel: 5, into: s.g + 109200)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 791312, channels: 288, kernel: 5, into: s.g + 109200)
         s.profiler?.stop(630)
-        // features.3.2.block.0 backward through silu and BatchNorm (in place) on [n, 36, 36, 288]
+        // features.3.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 36, 36, 288]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(392), input: s.tensor(76),
-            pixels: 1296 &* s.n, channels: 288, gamma: s.p + 108048, beta: s.p + 108336, savedMean: s.f + 778736,
-            savedInvStd: s.f + 779024, activation: .silu, gradInput: s.tensor(392), gradGamma: s.g + 108048,
-            gradBeta: s.g + 108336, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(392), input: s.tensor(76), pixels: 1296 &* s.n,
+            channels: 288, gamma: s.p + 108048, beta: s.p + 108336, savedMean: s.f + 782960, savedInvStd: s.f + 783248,
+            activation: .silu, gradGamma: s.g + 108048, gradBeta: s.g + 108336, reductions: s.f + 745536, pool: pool)
         s.profiler?.stop(631)
-        // features.3.2.block.0 conv 1x1 backward: input and weight gradients, [n, 36, 36, 48] <- [n, 36, 36, 288]
+        // features.3.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 36, 36, 48] <- [n, 36, 36, 288]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(392), input: s.tensor(74), weights: s.p + 94224,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(392), preActivation: s.tensor(76),
+            gamma: s.p + 108048, beta: s.p + 108336, savedMean: s.f + 782960, savedInvStd: s.f + 783248,
+            activation: .silu, reductions: s.f + 745536, input: s.tensor(74), weights: s.p + 94224,
             pixels: 1296 &* s.n, inChannels: 48, outChannels: 288, gradInput: s.tensor(394), gradWeights: s.g + 94224,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(632)
@@ -6716,18 +6776,18 @@ public final class EfficientNetB2Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.tensor(75) : nil, batch: s.n,
             perImage: 62208, gradBranch: s.tensor(395), pool: pool)
         s.profiler?.stop(634)
-        // features.3.1.block.3 backward through identity and BatchNorm (in place) on [n, 36, 36, 48]
+        // features.3.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 36, 36, 48]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(395), input: s.tensor(72),
-            pixels: 1296 &* s.n, channels: 48, gamma: s.p + 94032, beta: s.p + 94080, savedMean: s.f + 778640,
-            savedInvStd: s.f + 778688, activation: .identity, gradInput: s.tensor(395), gradGamma: s.g + 94032,
-            gradBeta: s.g + 94080, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(395), input: s.tensor(72), pixels: 1296 &* s.n,
+            channels: 48, gamma: s.p + 94032, beta: s.p + 94080, savedMean: s.f + 782864, savedInvStd: s.f + 782912,
+            activation: .identity, gradGamma: s.g + 94032, gradBeta: s.g + 94080, reductions: s.f + 745536,
+            pool: pool)
         s.profiler?.stop(635)
         // features.3.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(66), pixels: 1296 &* s.n, channels: 288, gamma: s.p + 71840,
-                beta: s.p + 72128, savedMean: s.f + 763664, savedInvStd: s.f + 763952, activation: .silu,
+                beta: s.p + 72128, savedMean: s.f + 767888, savedInvStd: s.f + 768176, activation: .silu,
                 output: s.tensor(398), pool: pool)
             s.profiler?.stop(636)
         }
@@ -6736,7 +6796,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(66), pixels: 1296 &* s.n, channels: 288,
                 gamma: s.p + 71840, beta: s.p + 72128, runningMean: s.p + 72416, runningVar: s.p + 72704, eps: 1e-05,
-                activation: .silu, output: s.tensor(398), scratch: s.f + 763664, pool: pool)
+                activation: .silu, output: s.tensor(398), scratch: s.f + 767888, pool: pool)
             s.profiler?.stop(637)
         }
         // features.3.1.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -6746,9 +6806,11 @@ public final class EfficientNetB2Training: TrainableModel {
                 pixels: 1296, channels: 288, output: s.tensor(397), pool: pool)
             s.profiler?.stop(638)
         }
-        // features.3.1.block.3 conv 1x1 backward: input and weight gradients, [n, 36, 36, 288] <- [n, 36, 36, 48]
+        // features.3.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 36, 36, 288] <- [n, 36, 36, 48]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(395), input: s.tensor(397), weights: s.p + 80208,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(395), preActivation: s.tensor(72),
+            gamma: s.p + 94032, beta: s.p + 94080, savedMean: s.f + 782864, savedInvStd: s.f + 782912,
+            activation: .identity, reductions: s.f + 745536, input: s.tensor(397), weights: s.p + 80208,
             pixels: 1296 &* s.n, inChannels: 288, outChannels: 48, gradInput: s.tensor(396), gradWeights: s.g + 80208,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(639)
@@ -6763,15 +6825,15 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.3.1.block.1 backward through silu and BatchNorm (in place) on [n, 36, 36, 288]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(399), input: s.tensor(66),
-            pixels: 1296 &* s.n, channels: 288, gamma: s.p + 71840, beta: s.p + 72128, savedMean: s.f + 763664,
-            savedInvStd: s.f + 763952, activation: .silu, gradInput: s.tensor(399), gradGamma: s.g + 71840,
+            pixels: 1296 &* s.n, channels: 288, gamma: s.p + 71840, beta: s.p + 72128, savedMean: s.f + 767888,
+            savedInvStd: s.f + 768176, activation: .silu, gradInput: s.tensor(399), gradGamma: s.g + 71840,
             gradBeta: s.g + 72128, pool: pool)
         s.profiler?.stop(641)
         // features.3.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(64), pixels: 1296 &* s.n, channels: 288, gamma: s.p + 63488,
-                beta: s.p + 63776, savedMean: s.f + 763088, savedInvStd: s.f + 763376, activation: .silu,
+                beta: s.p + 63776, savedMean: s.f + 767312, savedInvStd: s.f + 767600, activation: .silu,
                 output: s.tensor(401), pool: pool)
             s.profiler?.stop(642)
         }
@@ -6780,33 +6842,34 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 1296 &* s.n, channels: 288,
                 gamma: s.p + 63488, beta: s.p + 63776, runningMean: s.p + 64064, runningVar: s.p + 64352, eps: 1e-05,
-                activation: .silu, output: s.tensor(401), scratch: s.f + 763088, pool: pool)
+                activation: .silu, output: s.tensor(401), scratch: s.f + 767312, pool: pool)
             s.profiler?.stop(643)
         }
         // features.3.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 771440, count: 7200)
+        TrainingKernels.zero(s.f + 775664, count: 7200)
         s.profiler?.stop(644)
         // features.3.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 36, 36, 288] <- [n, 36, 36, 288]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(399), input: s.tensor(401), batch: s.n, height: 36,
             width: 36, channels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 36, outWidth: 36,
-            weights: s.f + 764240, gradInput: s.tensor(400), gradWeights: s.f + 771440, pool: pool)
+            weights: s.f + 768464, gradInput: s.tensor(400), gradWeights: s.f + 775664, pool: pool)
         s.profiler?.stop(645)
         // features.3.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 771440, channels: 288, kernel: 5, into: s.g + 64640)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 775664, channels: 288, kernel: 5, into: s.g + 64640)
         s.profiler?.stop(646)
-        // features.3.1.block.0 backward through silu and BatchNorm (in place) on [n, 36, 36, 288]
+        // features.3.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 36, 36, 288]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(400), input: s.tensor(64),
-            pixels: 1296 &* s.n, channels: 288, gamma: s.p + 63488, beta: s.p + 63776, savedMean: s.f + 763088,
-            savedInvStd: s.f + 763376, activation: .silu, gradInput: s.tensor(400), gradGamma: s.g + 63488,
-            gradBeta: s.g + 63776, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(400), input: s.tensor(64), pixels: 1296 &* s.n,
+            channels: 288, gamma: s.p + 63488, beta: s.p + 63776, savedMean: s.f + 767312, savedInvStd: s.f + 767600,
+            activation: .silu, gradGamma: s.g + 63488, gradBeta: s.g + 63776, reductions: s.f + 745536, pool: pool)
         s.profiler?.stop(647)
-        // features.3.1.block.0 conv 1x1 backward: input and weight gradients, [n, 36, 36, 48] <- [n, 36, 36, 288]
+        // features.3.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 36, 36, 48] <- [n, 36, 36, 288]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(400), input: s.tensor(63), weights: s.p + 49664,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(400), preActivation: s.tensor(64),
+            gamma: s.p + 63488, beta: s.p + 63776, savedMean: s.f + 767312, savedInvStd: s.f + 767600,
+            activation: .silu, reductions: s.f + 745536, input: s.tensor(63), weights: s.p + 49664,
             pixels: 1296 &* s.n, inChannels: 48, outChannels: 288, gradInput: s.tensor(402), gradWeights: s.g + 49664,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(648)
@@ -6818,18 +6881,18 @@ public final class EfficientNetB2Training: TrainableModel {
 
     /// features.3.0 backward: MBConv6 k5 s2: 72x72x24 -> 36x36x48, SE 144 -> 6 -> 144
     private func features_3_0_backward(_ s: TrainingStepContext) {
-        // features.3.0.block.3 backward through identity and BatchNorm (in place) on [n, 36, 36, 48]
+        // features.3.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 36, 36, 48]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(402), input: s.tensor(62),
-            pixels: 1296 &* s.n, channels: 48, gamma: s.p + 49472, beta: s.p + 49520, savedMean: s.f + 762992,
-            savedInvStd: s.f + 763040, activation: .identity, gradInput: s.tensor(402), gradGamma: s.g + 49472,
-            gradBeta: s.g + 49520, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(402), input: s.tensor(62), pixels: 1296 &* s.n,
+            channels: 48, gamma: s.p + 49472, beta: s.p + 49520, savedMean: s.f + 767216, savedInvStd: s.f + 767264,
+            activation: .identity, gradGamma: s.g + 49472, gradBeta: s.g + 49520, reductions: s.f + 745536,
+            pool: pool)
         s.profiler?.stop(650)
         // features.3.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(56), pixels: 1296 &* s.n, channels: 144, gamma: s.p + 40096,
-                beta: s.p + 40240, savedMean: s.f + 755504, savedInvStd: s.f + 755648, activation: .silu,
+                beta: s.p + 40240, savedMean: s.f + 759728, savedInvStd: s.f + 759872, activation: .silu,
                 output: s.tensor(405), pool: pool)
             s.profiler?.stop(651)
         }
@@ -6838,7 +6901,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(56), pixels: 1296 &* s.n, channels: 144,
                 gamma: s.p + 40096, beta: s.p + 40240, runningMean: s.p + 40384, runningVar: s.p + 40528, eps: 1e-05,
-                activation: .silu, output: s.tensor(405), scratch: s.f + 755504, pool: pool)
+                activation: .silu, output: s.tensor(405), scratch: s.f + 759728, pool: pool)
             s.profiler?.stop(652)
         }
         // features.3.0.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -6848,9 +6911,11 @@ public final class EfficientNetB2Training: TrainableModel {
                 pixels: 1296, channels: 144, output: s.tensor(404), pool: pool)
             s.profiler?.stop(653)
         }
-        // features.3.0.block.3 conv 1x1 backward: input and weight gradients, [n, 36, 36, 144] <- [n, 36, 36, 48]
+        // features.3.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 36, 36, 144] <- [n, 36, 36, 48]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(402), input: s.tensor(404), weights: s.p + 42560,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(402), preActivation: s.tensor(62),
+            gamma: s.p + 49472, beta: s.p + 49520, savedMean: s.f + 767216, savedInvStd: s.f + 767264,
+            activation: .identity, reductions: s.f + 745536, input: s.tensor(404), weights: s.p + 42560,
             pixels: 1296 &* s.n, inChannels: 144, outChannels: 48, gradInput: s.tensor(403), gradWeights: s.g + 42560,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(654)
@@ -6865,15 +6930,15 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.3.0.block.1 backward through silu and BatchNorm (in place) on [n, 36, 36, 144]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(406), input: s.tensor(56),
-            pixels: 1296 &* s.n, channels: 144, gamma: s.p + 40096, beta: s.p + 40240, savedMean: s.f + 755504,
-            savedInvStd: s.f + 755648, activation: .silu, gradInput: s.tensor(406), gradGamma: s.g + 40096,
+            pixels: 1296 &* s.n, channels: 144, gamma: s.p + 40096, beta: s.p + 40240, savedMean: s.f + 759728,
+            savedInvStd: s.f + 759872, activation: .silu, gradInput: s.tensor(406), gradGamma: s.g + 40096,
             gradBeta: s.g + 40240, pool: pool)
         s.profiler?.stop(656)
         // features.3.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(54), pixels: 5184 &* s.n, channels: 144, gamma: s.p + 35920,
-                beta: s.p + 36064, savedMean: s.f + 755216, savedInvStd: s.f + 755360, activation: .silu,
+                beta: s.p + 36064, savedMean: s.f + 759440, savedInvStd: s.f + 759584, activation: .silu,
                 output: s.tensor(408), pool: pool)
             s.profiler?.stop(657)
         }
@@ -6882,33 +6947,34 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(54), pixels: 5184 &* s.n, channels: 144,
                 gamma: s.p + 35920, beta: s.p + 36064, runningMean: s.p + 36208, runningVar: s.p + 36352, eps: 1e-05,
-                activation: .silu, output: s.tensor(408), scratch: s.f + 755216, pool: pool)
+                activation: .silu, output: s.tensor(408), scratch: s.f + 759440, pool: pool)
             s.profiler?.stop(658)
         }
         // features.3.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 759392, count: 3600)
+        TrainingKernels.zero(s.f + 763616, count: 3600)
         s.profiler?.stop(659)
         // features.3.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 72, 72, 144] <- [n, 36, 36, 144]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(406), input: s.tensor(408), batch: s.n, height: 72,
             width: 72, channels: 144, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 36, outWidth: 36,
-            weights: s.f + 755792, gradInput: s.tensor(407), gradWeights: s.f + 759392, pool: pool)
+            weights: s.f + 760016, gradInput: s.tensor(407), gradWeights: s.f + 763616, pool: pool)
         s.profiler?.stop(660)
         // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 759392, channels: 144, kernel: 5, into: s.g + 36496)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 763616, channels: 144, kernel: 5, into: s.g + 36496)
         s.profiler?.stop(661)
-        // features.3.0.block.0 backward through silu and BatchNorm (in place) on [n, 72, 72, 144]
+        // features.3.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 72, 72, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(407), input: s.tensor(54),
-            pixels: 5184 &* s.n, channels: 144, gamma: s.p + 35920, beta: s.p + 36064, savedMean: s.f + 755216,
-            savedInvStd: s.f + 755360, activation: .silu, gradInput: s.tensor(407), gradGamma: s.g + 35920,
-            gradBeta: s.g + 36064, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(407), input: s.tensor(54), pixels: 5184 &* s.n,
+            channels: 144, gamma: s.p + 35920, beta: s.p + 36064, savedMean: s.f + 759440, savedInvStd: s.f + 759584,
+            activation: .silu, gradGamma: s.g + 35920, gradBeta: s.g + 36064, reductions: s.f + 745536, pool: pool)
         s.profiler?.stop(662)
-        // features.3.0.block.0 conv 1x1 backward: input and weight gradients, [n, 72, 72, 24] <- [n, 72, 72, 144]
+        // features.3.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 72, 72, 24] <- [n, 72, 72, 144]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(407), input: s.tensor(52), weights: s.p + 32464,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(407), preActivation: s.tensor(54),
+            gamma: s.p + 35920, beta: s.p + 36064, savedMean: s.f + 759440, savedInvStd: s.f + 759584,
+            activation: .silu, reductions: s.f + 745536, input: s.tensor(52), weights: s.p + 32464,
             pixels: 5184 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(409), gradWeights: s.g + 32464,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(663)
@@ -6922,18 +6988,18 @@ public final class EfficientNetB2Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.tensor(53) : nil, batch: s.n,
             perImage: 124416, gradBranch: s.tensor(410), pool: pool)
         s.profiler?.stop(664)
-        // features.2.2.block.3 backward through identity and BatchNorm (in place) on [n, 72, 72, 24]
+        // features.2.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 72, 72, 24]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(410), input: s.tensor(50),
-            pixels: 5184 &* s.n, channels: 24, gamma: s.p + 32336, beta: s.p + 32368, savedMean: s.f + 755168,
-            savedInvStd: s.f + 755192, activation: .identity, gradInput: s.tensor(410), gradGamma: s.g + 32336,
-            gradBeta: s.g + 32368, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(410), input: s.tensor(50), pixels: 5184 &* s.n,
+            channels: 24, gamma: s.p + 32336, beta: s.p + 32368, savedMean: s.f + 759392, savedInvStd: s.f + 759416,
+            activation: .identity, gradGamma: s.g + 32336, gradBeta: s.g + 32368, reductions: s.f + 745536,
+            pool: pool)
         s.profiler?.stop(665)
         // features.2.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(44), pixels: 5184 &* s.n, channels: 144, gamma: s.p + 26416,
-                beta: s.p + 26560, savedMean: s.f + 752288, savedInvStd: s.f + 752432, activation: .silu,
+                beta: s.p + 26560, savedMean: s.f + 756512, savedInvStd: s.f + 756656, activation: .silu,
                 output: s.tensor(413), pool: pool)
             s.profiler?.stop(666)
         }
@@ -6942,7 +7008,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(44), pixels: 5184 &* s.n, channels: 144,
                 gamma: s.p + 26416, beta: s.p + 26560, runningMean: s.p + 26704, runningVar: s.p + 26848, eps: 1e-05,
-                activation: .silu, output: s.tensor(413), scratch: s.f + 752288, pool: pool)
+                activation: .silu, output: s.tensor(413), scratch: s.f + 756512, pool: pool)
             s.profiler?.stop(667)
         }
         // features.2.2.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -6952,9 +7018,11 @@ public final class EfficientNetB2Training: TrainableModel {
                 pixels: 5184, channels: 144, output: s.tensor(412), pool: pool)
             s.profiler?.stop(668)
         }
-        // features.2.2.block.3 conv 1x1 backward: input and weight gradients, [n, 72, 72, 144] <- [n, 72, 72, 24]
+        // features.2.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 72, 72, 144] <- [n, 72, 72, 24]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(410), input: s.tensor(412), weights: s.p + 28880,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(410), preActivation: s.tensor(50),
+            gamma: s.p + 32336, beta: s.p + 32368, savedMean: s.f + 759392, savedInvStd: s.f + 759416,
+            activation: .identity, reductions: s.f + 745536, input: s.tensor(412), weights: s.p + 28880,
             pixels: 5184 &* s.n, inChannels: 144, outChannels: 24, gradInput: s.tensor(411), gradWeights: s.g + 28880,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(669)
@@ -6969,15 +7037,15 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.2.2.block.1 backward through silu and BatchNorm (in place) on [n, 72, 72, 144]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(414), input: s.tensor(44),
-            pixels: 5184 &* s.n, channels: 144, gamma: s.p + 26416, beta: s.p + 26560, savedMean: s.f + 752288,
-            savedInvStd: s.f + 752432, activation: .silu, gradInput: s.tensor(414), gradGamma: s.g + 26416,
+            pixels: 5184 &* s.n, channels: 144, gamma: s.p + 26416, beta: s.p + 26560, savedMean: s.f + 756512,
+            savedInvStd: s.f + 756656, activation: .silu, gradInput: s.tensor(414), gradGamma: s.g + 26416,
             gradBeta: s.g + 26560, pool: pool)
         s.profiler?.stop(671)
         // features.2.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(42), pixels: 5184 &* s.n, channels: 144, gamma: s.p + 24544,
-                beta: s.p + 24688, savedMean: s.f + 752000, savedInvStd: s.f + 752144, activation: .silu,
+                beta: s.p + 24688, savedMean: s.f + 756224, savedInvStd: s.f + 756368, activation: .silu,
                 output: s.tensor(416), pool: pool)
             s.profiler?.stop(672)
         }
@@ -6986,33 +7054,34 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 5184 &* s.n, channels: 144,
                 gamma: s.p + 24544, beta: s.p + 24688, runningMean: s.p + 24832, runningVar: s.p + 24976, eps: 1e-05,
-                activation: .silu, output: s.tensor(416), scratch: s.f + 752000, pool: pool)
+                activation: .silu, output: s.tensor(416), scratch: s.f + 756224, pool: pool)
             s.profiler?.stop(673)
         }
         // features.2.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 753872, count: 1296)
+        TrainingKernels.zero(s.f + 758096, count: 1296)
         s.profiler?.stop(674)
         // features.2.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 72, 72, 144] <- [n, 72, 72, 144]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(414), input: s.tensor(416), batch: s.n, height: 72,
             width: 72, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 72, outWidth: 72,
-            weights: s.f + 752576, gradInput: s.tensor(415), gradWeights: s.f + 753872, pool: pool)
+            weights: s.f + 756800, gradInput: s.tensor(415), gradWeights: s.f + 758096, pool: pool)
         s.profiler?.stop(675)
         // features.2.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 753872, channels: 144, kernel: 3, into: s.g + 25120)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 758096, channels: 144, kernel: 3, into: s.g + 25120)
         s.profiler?.stop(676)
-        // features.2.2.block.0 backward through silu and BatchNorm (in place) on [n, 72, 72, 144]
+        // features.2.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 72, 72, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(415), input: s.tensor(42),
-            pixels: 5184 &* s.n, channels: 144, gamma: s.p + 24544, beta: s.p + 24688, savedMean: s.f + 752000,
-            savedInvStd: s.f + 752144, activation: .silu, gradInput: s.tensor(415), gradGamma: s.g + 24544,
-            gradBeta: s.g + 24688, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(415), input: s.tensor(42), pixels: 5184 &* s.n,
+            channels: 144, gamma: s.p + 24544, beta: s.p + 24688, savedMean: s.f + 756224, savedInvStd: s.f + 756368,
+            activation: .silu, gradGamma: s.g + 24544, gradBeta: s.g + 24688, reductions: s.f + 745536, pool: pool)
         s.profiler?.stop(677)
-        // features.2.2.block.0 conv 1x1 backward: input and weight gradients, [n, 72, 72, 24] <- [n, 72, 72, 144]
+        // features.2.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 72, 72, 24] <- [n, 72, 72, 144]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(415), input: s.tensor(40), weights: s.p + 21088,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(415), preActivation: s.tensor(42),
+            gamma: s.p + 24544, beta: s.p + 24688, savedMean: s.f + 756224, savedInvStd: s.f + 756368,
+            activation: .silu, reductions: s.f + 745536, input: s.tensor(40), weights: s.p + 21088,
             pixels: 5184 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(417), gradWeights: s.g + 21088,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(678)
@@ -7030,18 +7099,18 @@ public final class EfficientNetB2Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.tensor(41) : nil, batch: s.n,
             perImage: 124416, gradBranch: s.tensor(418), pool: pool)
         s.profiler?.stop(680)
-        // features.2.1.block.3 backward through identity and BatchNorm (in place) on [n, 72, 72, 24]
+        // features.2.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 72, 72, 24]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(418), input: s.tensor(38),
-            pixels: 5184 &* s.n, channels: 24, gamma: s.p + 20960, beta: s.p + 20992, savedMean: s.f + 751952,
-            savedInvStd: s.f + 751976, activation: .identity, gradInput: s.tensor(418), gradGamma: s.g + 20960,
-            gradBeta: s.g + 20992, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(418), input: s.tensor(38), pixels: 5184 &* s.n,
+            channels: 24, gamma: s.p + 20960, beta: s.p + 20992, savedMean: s.f + 756176, savedInvStd: s.f + 756200,
+            activation: .identity, gradGamma: s.g + 20960, gradBeta: s.g + 20992, reductions: s.f + 745536,
+            pool: pool)
         s.profiler?.stop(681)
         // features.2.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(32), pixels: 5184 &* s.n, channels: 144, gamma: s.p + 15040,
-                beta: s.p + 15184, savedMean: s.f + 749072, savedInvStd: s.f + 749216, activation: .silu,
+                beta: s.p + 15184, savedMean: s.f + 753296, savedInvStd: s.f + 753440, activation: .silu,
                 output: s.tensor(421), pool: pool)
             s.profiler?.stop(682)
         }
@@ -7050,7 +7119,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(32), pixels: 5184 &* s.n, channels: 144,
                 gamma: s.p + 15040, beta: s.p + 15184, runningMean: s.p + 15328, runningVar: s.p + 15472, eps: 1e-05,
-                activation: .silu, output: s.tensor(421), scratch: s.f + 749072, pool: pool)
+                activation: .silu, output: s.tensor(421), scratch: s.f + 753296, pool: pool)
             s.profiler?.stop(683)
         }
         // features.2.1.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -7060,9 +7129,11 @@ public final class EfficientNetB2Training: TrainableModel {
                 pixels: 5184, channels: 144, output: s.tensor(420), pool: pool)
             s.profiler?.stop(684)
         }
-        // features.2.1.block.3 conv 1x1 backward: input and weight gradients, [n, 72, 72, 144] <- [n, 72, 72, 24]
+        // features.2.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 72, 72, 144] <- [n, 72, 72, 24]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(418), input: s.tensor(420), weights: s.p + 17504,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(418), preActivation: s.tensor(38),
+            gamma: s.p + 20960, beta: s.p + 20992, savedMean: s.f + 756176, savedInvStd: s.f + 756200,
+            activation: .identity, reductions: s.f + 745536, input: s.tensor(420), weights: s.p + 17504,
             pixels: 5184 &* s.n, inChannels: 144, outChannels: 24, gradInput: s.tensor(419), gradWeights: s.g + 17504,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(685)
@@ -7077,15 +7148,15 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.2.1.block.1 backward through silu and BatchNorm (in place) on [n, 72, 72, 144]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(422), input: s.tensor(32),
-            pixels: 5184 &* s.n, channels: 144, gamma: s.p + 15040, beta: s.p + 15184, savedMean: s.f + 749072,
-            savedInvStd: s.f + 749216, activation: .silu, gradInput: s.tensor(422), gradGamma: s.g + 15040,
+            pixels: 5184 &* s.n, channels: 144, gamma: s.p + 15040, beta: s.p + 15184, savedMean: s.f + 753296,
+            savedInvStd: s.f + 753440, activation: .silu, gradInput: s.tensor(422), gradGamma: s.g + 15040,
             gradBeta: s.g + 15184, pool: pool)
         s.profiler?.stop(687)
         // features.2.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(30), pixels: 5184 &* s.n, channels: 144, gamma: s.p + 13168,
-                beta: s.p + 13312, savedMean: s.f + 748784, savedInvStd: s.f + 748928, activation: .silu,
+                beta: s.p + 13312, savedMean: s.f + 753008, savedInvStd: s.f + 753152, activation: .silu,
                 output: s.tensor(424), pool: pool)
             s.profiler?.stop(688)
         }
@@ -7094,35 +7165,36 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 5184 &* s.n, channels: 144,
                 gamma: s.p + 13168, beta: s.p + 13312, runningMean: s.p + 13456, runningVar: s.p + 13600, eps: 1e-05,
-                activation: .silu, output: s.tensor(424), scratch: s.f + 748784, pool: pool)
+                activation: .silu, output: s.tensor(424), scratch: s.f + 753008, pool: pool)
             s.profiler?.stop(689)
         }
         // features.2.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 750656, count: 1296)
+        TrainingKernels.zero(s.f + 754880, count: 1296)
         s.profiler?.stop(690)
         // features.2.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 72, 72, 144] <- [n, 72, 72, 144]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(422), input: s.tensor(424), batch: s.n, height: 72,
             width: 72, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 72, outWidth: 72,
-            weights: s.f + 749360, gradInput: s.tensor(423), gradWeights: s.f + 750656, pool: pool)
+            weights: s.f + 753584, gradInput: s.tensor(423), gradWeights: s.f + 754880, pool: pool)
         s.profiler?.stop(691)
         // features.2.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 750656, channels: 144, kernel: 3, into: s.g + 13744)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 754880, channels: 144, kernel: 3, into: s.g + 13744)
         s.profiler?.stop(692)
-        // features.2.1.block.0 backward through silu and BatchNorm (in place) on [n, 72, 72, 144]
+        // features.2.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 72, 72, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(423), input: s.tensor(30),
-            pixels: 5184 &* s.n, channels: 144, gamma: s.p + 13168, beta: s.p + 13312, savedMean: s.f + 748784,
-            savedInvStd: s.f + 748928, activation: .silu, gradInput: s.tensor(423), gradGamma: s.g + 13168,
-            gradBeta: s.g + 13312, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(423), input: s.tensor(30), pixels: 5184 &* s.n,
+            channels: 144, gamma: s.p + 13168, beta: s.p + 13312, savedMean: s.f + 753008, savedInvStd: s.f + 753152,
+            activation: .silu, gradGamma: s.g + 13168, gradBeta: s.g + 13312, reductions: s.f + 745536, pool: pool)
         s.profiler?.stop(693)
-        // features.2.1.block.0 conv 1x1 backward: input and weight gradients, [n, 72, 72, 24] <- [n, 72, 72, 144]
+        // features.2.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 72, 72, 24] <- [n, 72, 72, 144]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(423), input: s.tensor(29), weights: s.p + 9712,
-            pixels: 5184 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(425), gradWeights: s.g + 9712,
-            workspace: s.ws, pool: pool)
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(423), preActivation: s.tensor(30),
+            gamma: s.p + 13168, beta: s.p + 13312, savedMean: s.f + 753008, savedInvStd: s.f + 753152,
+            activation: .silu, reductions: s.f + 745536, input: s.tensor(29), weights: s.p + 9712, pixels: 5184 &* s.n,
+            inChannels: 24, outChannels: 144, gradInput: s.tensor(425), gradWeights: s.g + 9712, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(694)
         // features.2.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -7132,18 +7204,17 @@ public final class EfficientNetB2Training: TrainableModel {
 
     /// features.2.0 backward: MBConv6 k3 s2: 144x144x16 -> 72x72x24, SE 96 -> 4 -> 96
     private func features_2_0_backward(_ s: TrainingStepContext) {
-        // features.2.0.block.3 backward through identity and BatchNorm (in place) on [n, 72, 72, 24]
+        // features.2.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 72, 72, 24]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(425), input: s.tensor(28),
-            pixels: 5184 &* s.n, channels: 24, gamma: s.p + 9584, beta: s.p + 9616, savedMean: s.f + 748736,
-            savedInvStd: s.f + 748760, activation: .identity, gradInput: s.tensor(425), gradGamma: s.g + 9584,
-            gradBeta: s.g + 9616, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(425), input: s.tensor(28), pixels: 5184 &* s.n,
+            channels: 24, gamma: s.p + 9584, beta: s.p + 9616, savedMean: s.f + 752960, savedInvStd: s.f + 752984,
+            activation: .identity, gradGamma: s.g + 9584, gradBeta: s.g + 9616, reductions: s.f + 745536, pool: pool)
         s.profiler?.stop(696)
         // features.2.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(22), pixels: 5184 &* s.n, channels: 96, gamma: s.p + 6016,
-                beta: s.p + 6112, savedMean: s.f + 746816, savedInvStd: s.f + 746912, activation: .silu,
+                beta: s.p + 6112, savedMean: s.f + 751040, savedInvStd: s.f + 751136, activation: .silu,
                 output: s.tensor(428), pool: pool)
             s.profiler?.stop(697)
         }
@@ -7152,7 +7223,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(22), pixels: 5184 &* s.n, channels: 96,
                 gamma: s.p + 6016, beta: s.p + 6112, runningMean: s.p + 6208, runningVar: s.p + 6304, eps: 1e-05,
-                activation: .silu, output: s.tensor(428), scratch: s.f + 746816, pool: pool)
+                activation: .silu, output: s.tensor(428), scratch: s.f + 751040, pool: pool)
             s.profiler?.stop(698)
         }
         // features.2.0.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -7162,9 +7233,11 @@ public final class EfficientNetB2Training: TrainableModel {
                 pixels: 5184, channels: 96, output: s.tensor(427), pool: pool)
             s.profiler?.stop(699)
         }
-        // features.2.0.block.3 conv 1x1 backward: input and weight gradients, [n, 72, 72, 96] <- [n, 72, 72, 24]
+        // features.2.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 72, 72, 96] <- [n, 72, 72, 24]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(425), input: s.tensor(427), weights: s.p + 7280,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(425), preActivation: s.tensor(28),
+            gamma: s.p + 9584, beta: s.p + 9616, savedMean: s.f + 752960, savedInvStd: s.f + 752984,
+            activation: .identity, reductions: s.f + 745536, input: s.tensor(427), weights: s.p + 7280,
             pixels: 5184 &* s.n, inChannels: 96, outChannels: 24, gradInput: s.tensor(426), gradWeights: s.g + 7280,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(700)
@@ -7179,15 +7252,15 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.2.0.block.1 backward through silu and BatchNorm (in place) on [n, 72, 72, 96]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(429), input: s.tensor(22),
-            pixels: 5184 &* s.n, channels: 96, gamma: s.p + 6016, beta: s.p + 6112, savedMean: s.f + 746816,
-            savedInvStd: s.f + 746912, activation: .silu, gradInput: s.tensor(429), gradGamma: s.g + 6016,
+            pixels: 5184 &* s.n, channels: 96, gamma: s.p + 6016, beta: s.p + 6112, savedMean: s.f + 751040,
+            savedInvStd: s.f + 751136, activation: .silu, gradInput: s.tensor(429), gradGamma: s.g + 6016,
             gradBeta: s.g + 6112, pool: pool)
         s.profiler?.stop(702)
         // features.2.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(20), pixels: 20736 &* s.n, channels: 96, gamma: s.p + 4768,
-                beta: s.p + 4864, savedMean: s.f + 746624, savedInvStd: s.f + 746720, activation: .silu,
+                beta: s.p + 4864, savedMean: s.f + 750848, savedInvStd: s.f + 750944, activation: .silu,
                 output: s.tensor(431), pool: pool)
             s.profiler?.stop(703)
         }
@@ -7196,35 +7269,35 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 20736 &* s.n, channels: 96,
                 gamma: s.p + 4768, beta: s.p + 4864, runningMean: s.p + 4960, runningVar: s.p + 5056, eps: 1e-05,
-                activation: .silu, output: s.tensor(431), scratch: s.f + 746624, pool: pool)
+                activation: .silu, output: s.tensor(431), scratch: s.f + 750848, pool: pool)
             s.profiler?.stop(704)
         }
         // features.2.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 747872, count: 864)
+        TrainingKernels.zero(s.f + 752096, count: 864)
         s.profiler?.stop(705)
         // features.2.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 144, 144, 96] <- [n, 72, 72, 96]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(429), input: s.tensor(431), batch: s.n, height: 144,
             width: 144, channels: 96, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 72, outWidth: 72,
-            weights: s.f + 747008, gradInput: s.tensor(430), gradWeights: s.f + 747872, pool: pool)
+            weights: s.f + 751232, gradInput: s.tensor(430), gradWeights: s.f + 752096, pool: pool)
         s.profiler?.stop(706)
         // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 747872, channels: 96, kernel: 3, into: s.g + 5152)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 752096, channels: 96, kernel: 3, into: s.g + 5152)
         s.profiler?.stop(707)
-        // features.2.0.block.0 backward through silu and BatchNorm (in place) on [n, 144, 144, 96]
+        // features.2.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 144, 144, 96]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(430), input: s.tensor(20),
-            pixels: 20736 &* s.n, channels: 96, gamma: s.p + 4768, beta: s.p + 4864, savedMean: s.f + 746624,
-            savedInvStd: s.f + 746720, activation: .silu, gradInput: s.tensor(430), gradGamma: s.g + 4768,
-            gradBeta: s.g + 4864, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(430), input: s.tensor(20), pixels: 20736 &* s.n,
+            channels: 96, gamma: s.p + 4768, beta: s.p + 4864, savedMean: s.f + 750848, savedInvStd: s.f + 750944,
+            activation: .silu, gradGamma: s.g + 4768, gradBeta: s.g + 4864, reductions: s.f + 745536, pool: pool)
         s.profiler?.stop(708)
-        // features.2.0.block.0 conv 1x1 backward: input and weight gradients, [n, 144, 144, 16] <- [n, 144, 144, 96]
+        // features.2.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 144, 144, 16] <- [n, 144, 144, 96]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(430), input: s.tensor(18), weights: s.p + 3232,
-            pixels: 20736 &* s.n, inChannels: 16, outChannels: 96, gradInput: s.tensor(432), gradWeights: s.g + 3232,
-            workspace: s.ws, pool: pool)
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(430), preActivation: s.tensor(20),
+            gamma: s.p + 4768, beta: s.p + 4864, savedMean: s.f + 750848, savedInvStd: s.f + 750944, activation: .silu,
+            reductions: s.f + 745536, input: s.tensor(18), weights: s.p + 3232, pixels: 20736 &* s.n, inChannels: 16,
+            outChannels: 96, gradInput: s.tensor(432), gradWeights: s.g + 3232, workspace: s.ws, pool: pool)
         s.profiler?.stop(709)
     }
 
@@ -7236,18 +7309,17 @@ public final class EfficientNetB2Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 2 ? s.tensor(19) : nil, batch: s.n,
             perImage: 331776, gradBranch: s.tensor(433), pool: pool)
         s.profiler?.stop(710)
-        // features.1.1.block.2 backward through identity and BatchNorm (in place) on [n, 144, 144, 16]
+        // features.1.1.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 144, 144, 16]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(433), input: s.tensor(16),
-            pixels: 20736 &* s.n, channels: 16, gamma: s.p + 3168, beta: s.p + 3184, savedMean: s.f + 746592,
-            savedInvStd: s.f + 746608, activation: .identity, gradInput: s.tensor(433), gradGamma: s.g + 3168,
-            gradBeta: s.g + 3184, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(433), input: s.tensor(16), pixels: 20736 &* s.n,
+            channels: 16, gamma: s.p + 3168, beta: s.p + 3184, savedMean: s.f + 750816, savedInvStd: s.f + 750832,
+            activation: .identity, gradGamma: s.g + 3168, gradBeta: s.g + 3184, reductions: s.f + 745536, pool: pool)
         s.profiler?.stop(711)
         // features.1.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(10), pixels: 20736 &* s.n, channels: 16, gamma: s.p + 2688,
-                beta: s.p + 2704, savedMean: s.f + 746272, savedInvStd: s.f + 746288, activation: .silu,
+                beta: s.p + 2704, savedMean: s.f + 750496, savedInvStd: s.f + 750512, activation: .silu,
                 output: s.tensor(436), pool: pool)
             s.profiler?.stop(712)
         }
@@ -7256,7 +7328,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(10), pixels: 20736 &* s.n, channels: 16,
                 gamma: s.p + 2688, beta: s.p + 2704, runningMean: s.p + 2720, runningVar: s.p + 2736, eps: 1e-05,
-                activation: .silu, output: s.tensor(436), scratch: s.f + 746272, pool: pool)
+                activation: .silu, output: s.tensor(436), scratch: s.f + 750496, pool: pool)
             s.profiler?.stop(713)
         }
         // features.1.1.block.1 recompute the squeeze-excitation output from its input and saved scale
@@ -7266,9 +7338,11 @@ public final class EfficientNetB2Training: TrainableModel {
                 pixels: 20736, channels: 16, output: s.tensor(435), pool: pool)
             s.profiler?.stop(714)
         }
-        // features.1.1.block.2 conv 1x1 backward: input and weight gradients, [n, 144, 144, 16] <- [n, 144, 144, 16]
+        // features.1.1.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 144, 144, 16] <- [n, 144, 144, 16]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(433), input: s.tensor(435), weights: s.p + 2912,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(433), preActivation: s.tensor(16),
+            gamma: s.p + 3168, beta: s.p + 3184, savedMean: s.f + 750816, savedInvStd: s.f + 750832,
+            activation: .identity, reductions: s.f + 745536, input: s.tensor(435), weights: s.p + 2912,
             pixels: 20736 &* s.n, inChannels: 16, outChannels: 16, gradInput: s.tensor(434), gradWeights: s.g + 2912,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(715)
@@ -7283,23 +7357,23 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.1.1.block.0 backward through silu and BatchNorm (in place) on [n, 144, 144, 16]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(437), input: s.tensor(10),
-            pixels: 20736 &* s.n, channels: 16, gamma: s.p + 2688, beta: s.p + 2704, savedMean: s.f + 746272,
-            savedInvStd: s.f + 746288, activation: .silu, gradInput: s.tensor(437), gradGamma: s.g + 2688,
+            pixels: 20736 &* s.n, channels: 16, gamma: s.p + 2688, beta: s.p + 2704, savedMean: s.f + 750496,
+            savedInvStd: s.f + 750512, activation: .silu, gradInput: s.tensor(437), gradGamma: s.g + 2688,
             gradBeta: s.g + 2704, pool: pool)
         s.profiler?.stop(717)
         // features.1.1.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 746448, count: 144)
+        TrainingKernels.zero(s.f + 750672, count: 144)
         s.profiler?.stop(718)
         // features.1.1.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 144, 144, 16] <- [n, 144, 144, 16]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(437), input: s.tensor(9), batch: s.n, height: 144,
             width: 144, channels: 16, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 144, outWidth: 144,
-            weights: s.f + 746304, gradInput: s.tensor(438), gradWeights: s.f + 746448, pool: pool)
+            weights: s.f + 750528, gradInput: s.tensor(438), gradWeights: s.f + 750672, pool: pool)
         s.profiler?.stop(719)
         // features.1.1.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 746448, channels: 16, kernel: 3, into: s.g + 2544)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 750672, channels: 16, kernel: 3, into: s.g + 2544)
         s.profiler?.stop(720)
         // features.1.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -7309,18 +7383,17 @@ public final class EfficientNetB2Training: TrainableModel {
 
     /// features.1.0 backward: MBConv1 k3 s1: 144x144x32 -> 144x144x16, SE 32 -> 8 -> 32
     private func features_1_0_backward(_ s: TrainingStepContext) {
-        // features.1.0.block.2 backward through identity and BatchNorm (in place) on [n, 144, 144, 16]
+        // features.1.0.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 144, 144, 16]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(438), input: s.tensor(8),
-            pixels: 20736 &* s.n, channels: 16, gamma: s.p + 2480, beta: s.p + 2496, savedMean: s.f + 746240,
-            savedInvStd: s.f + 746256, activation: .identity, gradInput: s.tensor(438), gradGamma: s.g + 2480,
-            gradBeta: s.g + 2496, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(438), input: s.tensor(8), pixels: 20736 &* s.n,
+            channels: 16, gamma: s.p + 2480, beta: s.p + 2496, savedMean: s.f + 750464, savedInvStd: s.f + 750480,
+            activation: .identity, gradGamma: s.g + 2480, gradBeta: s.g + 2496, reductions: s.f + 745536, pool: pool)
         s.profiler?.stop(722)
         // features.1.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 1 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(2), pixels: 20736 &* s.n, channels: 32, gamma: s.p + 1280,
-                beta: s.p + 1312, savedMean: s.f + 745600, savedInvStd: s.f + 745632, activation: .silu,
+                beta: s.p + 1312, savedMean: s.f + 749824, savedInvStd: s.f + 749856, activation: .silu,
                 output: s.tensor(441), pool: pool)
             s.profiler?.stop(723)
         }
@@ -7329,7 +7402,7 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 20736 &* s.n, channels: 32,
                 gamma: s.p + 1280, beta: s.p + 1312, runningMean: s.p + 1344, runningVar: s.p + 1376, eps: 1e-05,
-                activation: .silu, output: s.tensor(441), scratch: s.f + 745600, pool: pool)
+                activation: .silu, output: s.tensor(441), scratch: s.f + 749824, pool: pool)
             s.profiler?.stop(724)
         }
         // features.1.0.block.1 recompute the squeeze-excitation output from its input and saved scale
@@ -7339,9 +7412,11 @@ public final class EfficientNetB2Training: TrainableModel {
                 pixels: 20736, channels: 32, output: s.tensor(440), pool: pool)
             s.profiler?.stop(725)
         }
-        // features.1.0.block.2 conv 1x1 backward: input and weight gradients, [n, 144, 144, 32] <- [n, 144, 144, 16]
+        // features.1.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 144, 144, 32] <- [n, 144, 144, 16]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(438), input: s.tensor(440), weights: s.p + 1968,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(438), preActivation: s.tensor(8),
+            gamma: s.p + 2480, beta: s.p + 2496, savedMean: s.f + 750464, savedInvStd: s.f + 750480,
+            activation: .identity, reductions: s.f + 745536, input: s.tensor(440), weights: s.p + 1968,
             pixels: 20736 &* s.n, inChannels: 32, outChannels: 16, gradInput: s.tensor(439), gradWeights: s.g + 1968,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(726)
@@ -7356,15 +7431,15 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.1.0.block.0 backward through silu and BatchNorm (in place) on [n, 144, 144, 32]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(442), input: s.tensor(2),
-            pixels: 20736 &* s.n, channels: 32, gamma: s.p + 1280, beta: s.p + 1312, savedMean: s.f + 745600,
-            savedInvStd: s.f + 745632, activation: .silu, gradInput: s.tensor(442), gradGamma: s.g + 1280,
+            pixels: 20736 &* s.n, channels: 32, gamma: s.p + 1280, beta: s.p + 1312, savedMean: s.f + 749824,
+            savedInvStd: s.f + 749856, activation: .silu, gradInput: s.tensor(442), gradGamma: s.g + 1280,
             gradBeta: s.g + 1312, pool: pool)
         s.profiler?.stop(728)
         // features.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 0 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(0), pixels: 20736 &* s.n, channels: 32, gamma: s.p + 864,
-                beta: s.p + 896, savedMean: s.f + 745536, savedInvStd: s.f + 745568, activation: .silu,
+                beta: s.p + 896, savedMean: s.f + 749760, savedInvStd: s.f + 749792, activation: .silu,
                 output: s.tensor(444), pool: pool)
             s.profiler?.stop(729)
         }
@@ -7373,22 +7448,22 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(0), pixels: 20736 &* s.n, channels: 32,
                 gamma: s.p + 864, beta: s.p + 896, runningMean: s.p + 928, runningVar: s.p + 960, eps: 1e-05,
-                activation: .silu, output: s.tensor(444), scratch: s.f + 745536, pool: pool)
+                activation: .silu, output: s.tensor(444), scratch: s.f + 749760, pool: pool)
             s.profiler?.stop(730)
         }
         // features.1.0.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 745952, count: 288)
+        TrainingKernels.zero(s.f + 750176, count: 288)
         s.profiler?.stop(731)
         // features.1.0.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 144, 144, 32] <- [n, 144, 144, 32]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(442), input: s.tensor(444), batch: s.n, height: 144,
             width: 144, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 144, outWidth: 144,
-            weights: s.f + 745664, gradInput: s.tensor(443), gradWeights: s.f + 745952, pool: pool)
+            weights: s.f + 749888, gradInput: s.tensor(443), gradWeights: s.f + 750176, pool: pool)
         s.profiler?.stop(732)
         // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 745952, channels: 32, kernel: 3, into: s.g + 992)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 750176, channels: 32, kernel: 3, into: s.g + 992)
         s.profiler?.stop(733)
     }
 
@@ -7397,8 +7472,8 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.0 backward through silu and BatchNorm (in place) on [n, 144, 144, 32]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(443), input: s.tensor(0),
-            pixels: 20736 &* s.n, channels: 32, gamma: s.p + 864, beta: s.p + 896, savedMean: s.f + 745536,
-            savedInvStd: s.f + 745568, activation: .silu, gradInput: s.tensor(443), gradGamma: s.g + 864,
+            pixels: 20736 &* s.n, channels: 32, gamma: s.p + 864, beta: s.p + 896, savedMean: s.f + 749760,
+            savedInvStd: s.f + 749792, activation: .silu, gradInput: s.tensor(443), gradGamma: s.g + 864,
             gradBeta: s.g + 896, pool: pool)
         s.profiler?.stop(734)
         // features.0 stem weight gradient (the image needs none)
@@ -7418,29 +7493,29 @@ public final class EfficientNetB2Training: TrainableModel {
         (15012864, 7879680),  // 2: features.1.0.block.0 conv output, 663,552 floats per image
         (15676416, 0),  // 3: features.1.0.block.0 output, 663,552 floats per image
         (16339968, 663552),  // 4: features.1.0.block.1 output, 663,552 floats per image
-        (38549280, 18283120),  // 5: features.1.0.block.1 pooled, 32 floats per image
-        (38549568, 18283440),  // 6: features.1.0.block.1 hidden, 8 floats per image
-        (38549312, 18283152),  // 7: features.1.0.block.1 scale, 32 floats per image
+        (38606304, 18311632),  // 5: features.1.0.block.1 pooled, 32 floats per image
+        (38606592, 18311952),  // 6: features.1.0.block.1 hidden, 8 floats per image
+        (38606336, 18311664),  // 7: features.1.0.block.1 scale, 32 floats per image
         (22602240, 10160640),  // 8: features.1.0.block.2 conv output, 331,776 floats per image
         (22934016, 10492416),  // 9: features.1.0.block.2 output, 331,776 floats per image
         (23265792, 10824192),  // 10: features.1.1.block.0 conv output, 331,776 floats per image
         (23597568, 0),  // 11: features.1.1.block.0 output, 331,776 floats per image
         (23929344, 331776),  // 12: features.1.1.block.1 output, 331,776 floats per image
-        (38549584, 18283456),  // 13: features.1.1.block.1 pooled, 16 floats per image
-        (38549600, 18283472),  // 14: features.1.1.block.1 hidden, 4 floats per image
-        (38549616, 18283488),  // 15: features.1.1.block.1 scale, 16 floats per image
+        (38606608, 18311968),  // 13: features.1.1.block.1 pooled, 16 floats per image
+        (38606624, 18311984),  // 14: features.1.1.block.1 hidden, 4 floats per image
+        (38606640, 18312000),  // 15: features.1.1.block.1 scale, 16 floats per image
         (24261120, 11155968),  // 16: features.1.1.block.2 conv output, 331,776 floats per image
         (0, 0),  // 17: features.1.1.block.2 output, 331,776 floats per image
         (24592896, 11487744),  // 18: features.1.1 output, 331,776 floats per image
-        (38549632, 18283504),  // 19: features.1.1 drop-path keep, 1 floats per image
+        (38606656, 18312016),  // 19: features.1.1 drop-path keep, 1 floats per image
         (0, 0),  // 20: features.2.0.block.0 conv output, 1,990,656 floats per image
         (1990656, 1990656),  // 21: features.2.0.block.0 output, 1,990,656 floats per image
         (17003520, 8543232),  // 22: features.2.0.block.1 conv output, 497,664 floats per image
         (17501184, 1990656),  // 23: features.2.0.block.1 output, 497,664 floats per image
         (17998848, 2488320),  // 24: features.2.0.block.2 output, 497,664 floats per image
-        (38549088, 18282672),  // 25: features.2.0.block.2 pooled, 96 floats per image
-        (38549648, 18283520),  // 26: features.2.0.block.2 hidden, 4 floats per image
-        (38549184, 18282768),  // 27: features.2.0.block.2 scale, 96 floats per image
+        (38606112, 18311184),  // 25: features.2.0.block.2 pooled, 96 floats per image
+        (38606672, 18312032),  // 26: features.2.0.block.2 hidden, 4 floats per image
+        (38606208, 18311280),  // 27: features.2.0.block.2 scale, 96 floats per image
         (33727104, 15287616),  // 28: features.2.0.block.3 conv output, 124,416 floats per image
         (33851520, 15412032),  // 29: features.2.0.block.3 output, 124,416 floats per image
         (3981312, 1990656),  // 30: features.2.1.block.0 conv output, 746,496 floats per image
@@ -7448,33 +7523,33 @@ public final class EfficientNetB2Training: TrainableModel {
         (5474304, 3483648),  // 32: features.2.1.block.1 conv output, 746,496 floats per image
         (6220800, 2737152),  // 33: features.2.1.block.1 output, 746,496 floats per image
         (6967296, 4230144),  // 34: features.2.1.block.2 output, 746,496 floats per image
-        (38548224, 18281808),  // 35: features.2.1.block.2 pooled, 144 floats per image
-        (38549664, 18283536),  // 36: features.2.1.block.2 hidden, 6 floats per image
-        (38548368, 18281952),  // 37: features.2.1.block.2 scale, 144 floats per image
+        (38605248, 18310320),  // 35: features.2.1.block.2 pooled, 144 floats per image
+        (38606688, 18312048),  // 36: features.2.1.block.2 hidden, 6 floats per image
+        (38605392, 18310464),  // 37: features.2.1.block.2 scale, 144 floats per image
         (33975936, 15536448),  // 38: features.2.1.block.3 conv output, 124,416 floats per image
         (7713792, 2737152),  // 39: features.2.1.block.3 output, 124,416 floats per image
         (34100352, 15660864),  // 40: features.2.1 output, 124,416 floats per image
-        (38549680, 18283552),  // 41: features.2.1 drop-path keep, 1 floats per image
+        (38606704, 18312064),  // 41: features.2.1 drop-path keep, 1 floats per image
         (7713792, 2737152),  // 42: features.2.2.block.0 conv output, 746,496 floats per image
         (8460288, 4230144),  // 43: features.2.2.block.0 output, 746,496 floats per image
         (9206784, 4976640),  // 44: features.2.2.block.1 conv output, 746,496 floats per image
         (9953280, 4230144),  // 45: features.2.2.block.1 output, 746,496 floats per image
         (10699776, 5723136),  // 46: features.2.2.block.2 output, 746,496 floats per image
-        (38548512, 18282096),  // 47: features.2.2.block.2 pooled, 144 floats per image
-        (38549696, 18283568),  // 48: features.2.2.block.2 hidden, 6 floats per image
-        (38548656, 18282240),  // 49: features.2.2.block.2 scale, 144 floats per image
+        (38605536, 18310608),  // 47: features.2.2.block.2 pooled, 144 floats per image
+        (38606720, 18312080),  // 48: features.2.2.block.2 hidden, 6 floats per image
+        (38605680, 18310752),  // 49: features.2.2.block.2 scale, 144 floats per image
         (34224768, 15785280),  // 50: features.2.2.block.3 conv output, 124,416 floats per image
         (11446272, 4230144),  // 51: features.2.2.block.3 output, 124,416 floats per image
         (34349184, 15909696),  // 52: features.2.2 output, 124,416 floats per image
-        (38549712, 18283584),  // 53: features.2.2 drop-path keep, 1 floats per image
+        (38606736, 18312096),  // 53: features.2.2 drop-path keep, 1 floats per image
         (11446272, 4230144),  // 54: features.3.0.block.0 conv output, 746,496 floats per image
         (12192768, 5723136),  // 55: features.3.0.block.0 output, 746,496 floats per image
         (28890432, 13219200),  // 56: features.3.0.block.1 conv output, 186,624 floats per image
         (29077056, 5723136),  // 57: features.3.0.block.1 output, 186,624 floats per image
         (29263680, 5909760),  // 58: features.3.0.block.2 output, 186,624 floats per image
-        (38548800, 18282384),  // 59: features.3.0.block.2 pooled, 144 floats per image
-        (38549728, 18283600),  // 60: features.3.0.block.2 hidden, 6 floats per image
-        (38548944, 18282528),  // 61: features.3.0.block.2 scale, 144 floats per image
+        (38605824, 18310896),  // 59: features.3.0.block.2 pooled, 144 floats per image
+        (38606752, 18312112),  // 60: features.3.0.block.2 hidden, 6 floats per image
+        (38605968, 18311040),  // 61: features.3.0.block.2 scale, 144 floats per image
         (37280736, 17138304),  // 62: features.3.0.block.3 conv output, 62,208 floats per image
         (37342944, 17200512),  // 63: features.3.0.block.3 output, 62,208 floats per image
         (12939264, 5723136),  // 64: features.3.1.block.0 conv output, 373,248 floats per image
@@ -7482,33 +7557,33 @@ public final class EfficientNetB2Training: TrainableModel {
         (18496512, 6469632),  // 66: features.3.1.block.1 conv output, 373,248 floats per image
         (18869760, 6096384),  // 67: features.3.1.block.1 output, 373,248 floats per image
         (19243008, 6842880),  // 68: features.3.1.block.2 output, 373,248 floats per image
-        (38546496, 18280080),  // 69: features.3.1.block.2 pooled, 288 floats per image
-        (38549744, 18283616),  // 70: features.3.1.block.2 hidden, 12 floats per image
-        (38546784, 18280368),  // 71: features.3.1.block.2 scale, 288 floats per image
+        (38603520, 18308592),  // 69: features.3.1.block.2 pooled, 288 floats per image
+        (38606768, 18312128),  // 70: features.3.1.block.2 hidden, 12 floats per image
+        (38603808, 18308880),  // 71: features.3.1.block.2 scale, 288 floats per image
         (37405152, 17262720),  // 72: features.3.1.block.3 conv output, 62,208 floats per image
         (19616256, 6096384),  // 73: features.3.1.block.3 output, 62,208 floats per image
         (37467360, 17324928),  // 74: features.3.1 output, 62,208 floats per image
-        (38549760, 18283632),  // 75: features.3.1 drop-path keep, 1 floats per image
+        (38606784, 18312144),  // 75: features.3.1 drop-path keep, 1 floats per image
         (19616256, 6096384),  // 76: features.3.2.block.0 conv output, 373,248 floats per image
         (19989504, 6842880),  // 77: features.3.2.block.0 output, 373,248 floats per image
         (20362752, 9040896),  // 78: features.3.2.block.1 conv output, 373,248 floats per image
         (20736000, 6842880),  // 79: features.3.2.block.1 output, 373,248 floats per image
         (21109248, 9414144),  // 80: features.3.2.block.2 output, 373,248 floats per image
-        (38547072, 18280656),  // 81: features.3.2.block.2 pooled, 288 floats per image
-        (38549776, 18283648),  // 82: features.3.2.block.2 hidden, 12 floats per image
-        (38547360, 18280944),  // 83: features.3.2.block.2 scale, 288 floats per image
+        (38604096, 18309168),  // 81: features.3.2.block.2 pooled, 288 floats per image
+        (38606800, 18312160),  // 82: features.3.2.block.2 hidden, 12 floats per image
+        (38604384, 18309456),  // 83: features.3.2.block.2 scale, 288 floats per image
         (37529568, 17387136),  // 84: features.3.2.block.3 conv output, 62,208 floats per image
         (21482496, 6842880),  // 85: features.3.2.block.3 output, 62,208 floats per image
         (37591776, 17449344),  // 86: features.3.2 output, 62,208 floats per image
-        (38549792, 18283664),  // 87: features.3.2 drop-path keep, 1 floats per image
+        (38606816, 18312176),  // 87: features.3.2 drop-path keep, 1 floats per image
         (21482496, 6842880),  // 88: features.4.0.block.0 conv output, 373,248 floats per image
         (21855744, 9414144),  // 89: features.4.0.block.0 output, 373,248 floats per image
         (37000800, 17044992),  // 90: features.4.0.block.1 conv output, 93,312 floats per image
         (37094112, 9414144),  // 91: features.4.0.block.1 output, 93,312 floats per image
         (37187424, 9507456),  // 92: features.4.0.block.2 output, 93,312 floats per image
-        (38547648, 18281232),  // 93: features.4.0.block.2 pooled, 288 floats per image
-        (38549808, 10160624),  // 94: features.4.0.block.2 hidden, 12 floats per image
-        (38547936, 18281520),  // 95: features.4.0.block.2 scale, 288 floats per image
+        (38604672, 18309744),  // 93: features.4.0.block.2 pooled, 288 floats per image
+        (38606832, 10160624),  // 94: features.4.0.block.2 hidden, 12 floats per image
+        (38604960, 18310032),  // 95: features.4.0.block.2 scale, 288 floats per image
         (38081664, 17783712),  // 96: features.4.0.block.3 conv output, 28,512 floats per image
         (38110176, 17812224),  // 97: features.4.0.block.3 output, 28,512 floats per image
         (29450304, 13405824),  // 98: features.4.1.block.0 conv output, 171,072 floats per image
@@ -7516,45 +7591,45 @@ public final class EfficientNetB2Training: TrainableModel {
         (29792448, 13576896),  // 100: features.4.1.block.1 conv output, 171,072 floats per image
         (29963520, 9414144),  // 101: features.4.1.block.1 output, 171,072 floats per image
         (30134592, 9585216),  // 102: features.4.1.block.2 output, 171,072 floats per image
-        (38542272, 18275856),  // 103: features.4.1.block.2 pooled, 528 floats per image
-        (38549344, 18283184),  // 104: features.4.1.block.2 hidden, 22 floats per image
-        (38542800, 18276384),  // 105: features.4.1.block.2 scale, 528 floats per image
+        (38599296, 18304368),  // 103: features.4.1.block.2 pooled, 528 floats per image
+        (38606368, 18311696),  // 104: features.4.1.block.2 hidden, 22 floats per image
+        (38599824, 18304896),  // 105: features.4.1.block.2 scale, 528 floats per image
         (38138688, 17840736),  // 106: features.4.1.block.3 conv output, 28,512 floats per image
         (22228992, 9414144),  // 107: features.4.1.block.3 output, 28,512 floats per image
         (38167200, 17869248),  // 108: features.4.1 output, 28,512 floats per image
-        (38549824, 18283680),  // 109: features.4.1 drop-path keep, 1 floats per image
+        (38606848, 18312192),  // 109: features.4.1 drop-path keep, 1 floats per image
         (30305664, 13747968),  // 110: features.4.2.block.0 conv output, 171,072 floats per image
         (30476736, 9414144),  // 111: features.4.2.block.0 output, 171,072 floats per image
         (30647808, 13919040),  // 112: features.4.2.block.1 conv output, 171,072 floats per image
         (30818880, 9414144),  // 113: features.4.2.block.1 output, 171,072 floats per image
         (30989952, 9585216),  // 114: features.4.2.block.2 output, 171,072 floats per image
-        (38543328, 18276912),  // 115: features.4.2.block.2 pooled, 528 floats per image
-        (38549376, 18283216),  // 116: features.4.2.block.2 hidden, 22 floats per image
-        (38543856, 18277440),  // 117: features.4.2.block.2 scale, 528 floats per image
+        (38600352, 18305424),  // 115: features.4.2.block.2 pooled, 528 floats per image
+        (38606400, 18311728),  // 116: features.4.2.block.2 hidden, 22 floats per image
+        (38600880, 18305952),  // 117: features.4.2.block.2 scale, 528 floats per image
         (38195712, 17897760),  // 118: features.4.2.block.3 conv output, 28,512 floats per image
         (22228992, 9414144),  // 119: features.4.2.block.3 output, 28,512 floats per image
         (38224224, 17926272),  // 120: features.4.2 output, 28,512 floats per image
-        (38549840, 18283696),  // 121: features.4.2 drop-path keep, 1 floats per image
+        (38606864, 18312208),  // 121: features.4.2 drop-path keep, 1 floats per image
         (31161024, 14090112),  // 122: features.4.3.block.0 conv output, 171,072 floats per image
         (31332096, 9414144),  // 123: features.4.3.block.0 output, 171,072 floats per image
         (31503168, 14261184),  // 124: features.4.3.block.1 conv output, 171,072 floats per image
         (31674240, 9414144),  // 125: features.4.3.block.1 output, 171,072 floats per image
         (31845312, 9585216),  // 126: features.4.3.block.2 output, 171,072 floats per image
-        (38544384, 18277968),  // 127: features.4.3.block.2 pooled, 528 floats per image
-        (38549408, 18283248),  // 128: features.4.3.block.2 hidden, 22 floats per image
-        (38544912, 18278496),  // 129: features.4.3.block.2 scale, 528 floats per image
+        (38601408, 18306480),  // 127: features.4.3.block.2 pooled, 528 floats per image
+        (38606432, 18311760),  // 128: features.4.3.block.2 hidden, 22 floats per image
+        (38601936, 18307008),  // 129: features.4.3.block.2 scale, 528 floats per image
         (38252736, 17954784),  // 130: features.4.3.block.3 conv output, 28,512 floats per image
         (22228992, 9414144),  // 131: features.4.3.block.3 output, 28,512 floats per image
         (38281248, 17983296),  // 132: features.4.3 output, 28,512 floats per image
-        (38549856, 18283712),  // 133: features.4.3 drop-path keep, 1 floats per image
+        (38606880, 18312224),  // 133: features.4.3 drop-path keep, 1 floats per image
         (32016384, 14432256),  // 134: features.5.0.block.0 conv output, 171,072 floats per image
         (32187456, 9414144),  // 135: features.5.0.block.0 output, 171,072 floats per image
         (32358528, 14603328),  // 136: features.5.0.block.1 conv output, 171,072 floats per image
         (32529600, 9414144),  // 137: features.5.0.block.1 output, 171,072 floats per image
         (32700672, 9585216),  // 138: features.5.0.block.2 output, 171,072 floats per image
-        (38545440, 18279024),  // 139: features.5.0.block.2 pooled, 528 floats per image
-        (38549440, 18283280),  // 140: features.5.0.block.2 hidden, 22 floats per image
-        (38545968, 18279552),  // 141: features.5.0.block.2 scale, 528 floats per image
+        (38602464, 18307536),  // 139: features.5.0.block.2 pooled, 528 floats per image
+        (38606464, 18311792),  // 140: features.5.0.block.2 hidden, 22 floats per image
+        (38602992, 18308064),  // 141: features.5.0.block.2 scale, 528 floats per image
         (37770624, 10113984),  // 142: features.5.0.block.3 conv output, 38,880 floats per image
         (37809504, 17511552),  // 143: features.5.0.block.3 output, 38,880 floats per image
         (22228992, 9414144),  // 144: features.5.1.block.0 conv output, 233,280 floats per image
@@ -7562,47 +7637,47 @@ public final class EfficientNetB2Training: TrainableModel {
         (25157952, 9880704),  // 146: features.5.1.block.1 conv output, 233,280 floats per image
         (25391232, 9647424),  // 147: features.5.1.block.1 output, 233,280 floats per image
         (25624512, 11819520),  // 148: features.5.1.block.2 output, 233,280 floats per image
-        (38536512, 10159904),  // 149: features.5.1.block.2 pooled, 720 floats per image
-        (38549472, 18283312),  // 150: features.5.1.block.2 hidden, 30 floats per image
-        (38537232, 18270816),  // 151: features.5.1.block.2 scale, 720 floats per image
+        (38593536, 10159904),  // 149: features.5.1.block.2 pooled, 720 floats per image
+        (38606496, 18311824),  // 150: features.5.1.block.2 hidden, 30 floats per image
+        (38594256, 18299328),  // 151: features.5.1.block.2 scale, 720 floats per image
         (37848384, 17550432),  // 152: features.5.1.block.3 conv output, 38,880 floats per image
         (22462272, 9647424),  // 153: features.5.1.block.3 output, 38,880 floats per image
         (37887264, 17589312),  // 154: features.5.1 output, 38,880 floats per image
-        (38549872, 18283728),  // 155: features.5.1 drop-path keep, 1 floats per image
+        (38606896, 18312240),  // 155: features.5.1 drop-path keep, 1 floats per image
         (25857792, 9647424),  // 156: features.5.2.block.0 conv output, 233,280 floats per image
         (26091072, 11819520),  // 157: features.5.2.block.0 output, 233,280 floats per image
         (26324352, 12052800),  // 158: features.5.2.block.1 conv output, 233,280 floats per image
         (26557632, 11819520),  // 159: features.5.2.block.1 output, 233,280 floats per image
         (26790912, 12286080),  // 160: features.5.2.block.2 output, 233,280 floats per image
-        (38537952, 18271536),  // 161: features.5.2.block.2 pooled, 720 floats per image
-        (38549504, 18283344),  // 162: features.5.2.block.2 hidden, 30 floats per image
-        (38538672, 18272256),  // 163: features.5.2.block.2 scale, 720 floats per image
+        (38594976, 18300048),  // 161: features.5.2.block.2 pooled, 720 floats per image
+        (38606528, 18311856),  // 162: features.5.2.block.2 hidden, 30 floats per image
+        (38595696, 18300768),  // 163: features.5.2.block.2 scale, 720 floats per image
         (37926144, 17628192),  // 164: features.5.2.block.3 conv output, 38,880 floats per image
         (22462272, 11819520),  // 165: features.5.2.block.3 output, 38,880 floats per image
         (37965024, 17667072),  // 166: features.5.2 output, 38,880 floats per image
-        (38549888, 18283744),  // 167: features.5.2 drop-path keep, 1 floats per image
+        (38606912, 18312256),  // 167: features.5.2 drop-path keep, 1 floats per image
         (27024192, 11819520),  // 168: features.5.3.block.0 conv output, 233,280 floats per image
         (27257472, 12286080),  // 169: features.5.3.block.0 output, 233,280 floats per image
         (27490752, 12519360),  // 170: features.5.3.block.1 conv output, 233,280 floats per image
         (27724032, 12286080),  // 171: features.5.3.block.1 output, 233,280 floats per image
         (27957312, 12752640),  // 172: features.5.3.block.2 output, 233,280 floats per image
-        (38539392, 18272976),  // 173: features.5.3.block.2 pooled, 720 floats per image
-        (38549536, 18283376),  // 174: features.5.3.block.2 hidden, 30 floats per image
-        (38540112, 18273696),  // 175: features.5.3.block.2 scale, 720 floats per image
+        (38596416, 18301488),  // 173: features.5.3.block.2 pooled, 720 floats per image
+        (38606560, 18311888),  // 174: features.5.3.block.2 hidden, 30 floats per image
+        (38597136, 18302208),  // 175: features.5.3.block.2 scale, 720 floats per image
         (38003904, 17705952),  // 176: features.5.3.block.3 conv output, 38,880 floats per image
         (22462272, 12286080),  // 177: features.5.3.block.3 output, 38,880 floats per image
         (38042784, 17744832),  // 178: features.5.3 output, 38,880 floats per image
-        (38549904, 18283760),  // 179: features.5.3 drop-path keep, 1 floats per image
+        (38606928, 18312272),  // 179: features.5.3 drop-path keep, 1 floats per image
         (28190592, 12286080),  // 180: features.6.0.block.0 conv output, 233,280 floats per image
         (28423872, 12752640),  // 181: features.6.0.block.0 output, 233,280 floats per image
         (28828224, 13151808),  // 182: features.6.0.block.1 conv output, 58,320 floats per image
         (37653984, 12752640),  // 183: features.6.0.block.1 output, 58,320 floats per image
         (37712304, 12810960),  // 184: features.6.0.block.2 output, 58,320 floats per image
-        (38540832, 18274416),  // 185: features.6.0.block.2 pooled, 720 floats per image
-        (28890352, 18283408),  // 186: features.6.0.block.2 hidden, 30 floats per image
-        (38541552, 18275136),  // 187: features.6.0.block.2 scale, 720 floats per image
-        (38366784, 18097344),  // 188: features.6.0.block.3 conv output, 16,848 floats per image
-        (38383632, 18114192),  // 189: features.6.0.block.3 output, 16,848 floats per image
+        (38597856, 18302928),  // 185: features.6.0.block.2 pooled, 720 floats per image
+        (28890352, 18311920),  // 186: features.6.0.block.2 hidden, 30 floats per image
+        (38598576, 18303648),  // 187: features.6.0.block.2 scale, 720 floats per image
+        (38423808, 18125856),  // 188: features.6.0.block.3 conv output, 16,848 floats per image
+        (38440656, 18142704),  // 189: features.6.0.block.3 output, 16,848 floats per image
         (34473600, 16034112),  // 190: features.6.1.block.0 conv output, 101,088 floats per image
         (34574688, 12752640),  // 191: features.6.1.block.0 output, 101,088 floats per image
         (34675776, 16135200),  // 192: features.6.1.block.1 conv output, 101,088 floats per image
@@ -7611,9 +7686,9 @@ public final class EfficientNetB2Training: TrainableModel {
         (22597056, 13211536),  // 195: features.6.1.block.2 pooled, 1,248 floats per image
         (22602048, 13219120),  // 196: features.6.1.block.2 hidden, 52 floats per image
         (22598304, 13212784),  // 197: features.6.1.block.2 scale, 1,248 floats per image
-        (38400480, 18131040),  // 198: features.6.1.block.3 conv output, 16,848 floats per image
+        (38457504, 18159552),  // 198: features.6.1.block.3 conv output, 16,848 floats per image
         (22462272, 12752640),  // 199: features.6.1.block.3 output, 16,848 floats per image
-        (38417328, 18147888),  // 200: features.6.1 output, 16,848 floats per image
+        (38474352, 18176400),  // 200: features.6.1 output, 16,848 floats per image
         (28890384, 13219184),  // 201: features.6.1 drop-path keep, 1 floats per image
         (34979040, 16236288),  // 202: features.6.2.block.0 conv output, 101,088 floats per image
         (35080128, 12752640),  // 203: features.6.2.block.0 output, 101,088 floats per image
@@ -7621,44 +7696,44 @@ public final class EfficientNetB2Training: TrainableModel {
         (35282304, 12752640),  // 205: features.6.2.block.1 output, 101,088 floats per image
         (35383392, 12853728),  // 206: features.6.2.block.2 output, 101,088 floats per image
         (22599552, 13214032),  // 207: features.6.2.block.2 pooled, 1,248 floats per image
-        (22602112, 18282864),  // 208: features.6.2.block.2 hidden, 52 floats per image
+        (22602112, 18311376),  // 208: features.6.2.block.2 hidden, 52 floats per image
         (22600800, 13215280),  // 209: features.6.2.block.2 scale, 1,248 floats per image
-        (38434176, 18164736),  // 210: features.6.2.block.3 conv output, 16,848 floats per image
+        (38491200, 18193248),  // 210: features.6.2.block.3 conv output, 16,848 floats per image
         (22462272, 12752640),  // 211: features.6.2.block.3 output, 16,848 floats per image
-        (38451024, 18181584),  // 212: features.6.2 output, 16,848 floats per image
-        (28890400, 18283776),  // 213: features.6.2 drop-path keep, 1 floats per image
+        (38508048, 18210096),  // 212: features.6.2 output, 16,848 floats per image
+        (28890400, 18312288),  // 213: features.6.2 drop-path keep, 1 floats per image
         (35484480, 16438464),  // 214: features.6.3.block.0 conv output, 101,088 floats per image
         (35585568, 12752640),  // 215: features.6.3.block.0 output, 101,088 floats per image
         (35686656, 16539552),  // 216: features.6.3.block.1 conv output, 101,088 floats per image
         (35787744, 12752640),  // 217: features.6.3.block.1 output, 101,088 floats per image
         (35888832, 12853728),  // 218: features.6.3.block.2 output, 101,088 floats per image
         (28886544, 13216528),  // 219: features.6.3.block.2 pooled, 1,248 floats per image
-        (22602176, 18282928),  // 220: features.6.3.block.2 hidden, 52 floats per image
+        (22602176, 18311440),  // 220: features.6.3.block.2 hidden, 52 floats per image
         (28887792, 13217776),  // 221: features.6.3.block.2 scale, 1,248 floats per image
-        (38467872, 18198432),  // 222: features.6.3.block.3 conv output, 16,848 floats per image
+        (38524896, 18226944),  // 222: features.6.3.block.3 conv output, 16,848 floats per image
         (22462272, 12752640),  // 223: features.6.3.block.3 output, 16,848 floats per image
-        (38484720, 18215280),  // 224: features.6.3 output, 16,848 floats per image
-        (28890416, 18283792),  // 225: features.6.3 drop-path keep, 1 floats per image
+        (38541744, 18243792),  // 224: features.6.3 output, 16,848 floats per image
+        (28890416, 18312304),  // 225: features.6.3 drop-path keep, 1 floats per image
         (35989920, 16640640),  // 226: features.6.4.block.0 conv output, 101,088 floats per image
         (36091008, 12752640),  // 227: features.6.4.block.0 output, 101,088 floats per image
         (36192096, 16741728),  // 228: features.6.4.block.1 conv output, 101,088 floats per image
         (36293184, 12752640),  // 229: features.6.4.block.1 output, 101,088 floats per image
         (36394272, 12853728),  // 230: features.6.4.block.2 output, 101,088 floats per image
-        (28889040, 18265824),  // 231: features.6.4.block.2 pooled, 1,248 floats per image
-        (28890288, 18282992),  // 232: features.6.4.block.2 hidden, 52 floats per image
-        (38535264, 18267072),  // 233: features.6.4.block.2 scale, 1,248 floats per image
-        (38501568, 18232128),  // 234: features.6.4.block.3 conv output, 16,848 floats per image
+        (28889040, 18294336),  // 231: features.6.4.block.2 pooled, 1,248 floats per image
+        (28890288, 18311504),  // 232: features.6.4.block.2 hidden, 52 floats per image
+        (38592288, 18295584),  // 233: features.6.4.block.2 scale, 1,248 floats per image
+        (38558592, 18260640),  // 234: features.6.4.block.3 conv output, 16,848 floats per image
         (22462272, 12752640),  // 235: features.6.4.block.3 output, 16,848 floats per image
-        (38518416, 18248976),  // 236: features.6.4 output, 16,848 floats per image
-        (38549920, 18283808),  // 237: features.6.4 drop-path keep, 1 floats per image
+        (38575440, 18277488),  // 236: features.6.4 output, 16,848 floats per image
+        (38606944, 18312320),  // 237: features.6.4 drop-path keep, 1 floats per image
         (36495360, 16842816),  // 238: features.7.0.block.0 conv output, 101,088 floats per image
         (36596448, 12752640),  // 239: features.7.0.block.0 output, 101,088 floats per image
         (36697536, 16943904),  // 240: features.7.0.block.1 conv output, 101,088 floats per image
         (36798624, 12752640),  // 241: features.7.0.block.1 output, 101,088 floats per image
         (36899712, 12853728),  // 242: features.7.0.block.2 output, 101,088 floats per image
-        (22591872, 18268320),  // 243: features.7.0.block.2 pooled, 1,248 floats per image
-        (22594368, 18283056),  // 244: features.7.0.block.2 hidden, 52 floats per image
-        (22593120, 18269568),  // 245: features.7.0.block.2 scale, 1,248 floats per image
+        (22591872, 18296832),  // 243: features.7.0.block.2 pooled, 1,248 floats per image
+        (22594368, 18311568),  // 244: features.7.0.block.2 hidden, 52 floats per image
+        (22593120, 18298080),  // 245: features.7.0.block.2 scale, 1,248 floats per image
         (38309760, 18011808),  // 246: features.7.0.block.3 conv output, 28,512 floats per image
         (38338272, 18040320),  // 247: features.7.0.block.3 output, 28,512 floats per image
         (28657152, 12752640),  // 248: features.7.1.block.0 conv output, 171,072 floats per image
@@ -7669,9 +7744,9 @@ public final class EfficientNetB2Training: TrainableModel {
         (22576320, 10152864),  // 253: features.7.1.block.2 pooled, 2,112 floats per image
         (22585776, 13219024),  // 254: features.7.1.block.2 hidden, 88 floats per image
         (22578432, 10154976),  // 255: features.7.1.block.2 scale, 2,112 floats per image
-        (33670080, 15116544),  // 256: features.7.1.block.3 conv output, 28,512 floats per image
+        (38366784, 18068832),  // 256: features.7.1.block.3 conv output, 28,512 floats per image
         (22462272, 12923712),  // 257: features.7.1.block.3 output, 28,512 floats per image
-        (33698592, 14945472),  // 258: features.7.1 output, 28,512 floats per image
+        (33670080, 14945472),  // 258: features.7.1 output, 28,512 floats per image
         (22585872, 14973984),  // 259: features.7.1 drop-path keep, 1 floats per image
         (22462272, 12923712),  // 260: features.8 conv output, 114,048 floats per image
         (33556032, 13037760),  // 261: features.8 output, 114,048 floats per image
@@ -7683,8 +7758,8 @@ public final class EfficientNetB2Training: TrainableModel {
         (22580544, 10157088),  // 267: gradient of dropout output, 1,408 floats per image
         (22583360, 13210128),  // 268: gradient of avgpool, 1,408 floats per image
         (33556032, 13037760),  // 269: gradient of head output, 114,048 floats per image
-        (22462272, 18068832),  // 270: gradient of features.8 input, 28,512 floats per image
-        (22490784, 13094784),  // 271: gradient of features.7.1 branch, 28,512 floats per image
+        (38395296, 18097344),  // 270: gradient of features.8 input, 28,512 floats per image
+        (22462272, 13094784),  // 271: gradient of features.7.1 branch, 28,512 floats per image
         (33556032, 15116544),  // 272: gradient of features.7.1.block.3 input, 171,072 floats per image
         (33384960, 14945472),  // 273: features.7.1.block.2 output (recomputed), 171,072 floats per image
         (33213888, 12923712),  // 274: features.7.1.block.1 output (recomputed), 171,072 floats per image
@@ -7761,7 +7836,7 @@ public final class EfficientNetB2Training: TrainableModel {
         (25624512, 11819520),  // 345: gradient of features.5.1.block.2 input, 233,280 floats per image
         (25157952, 9880704),  // 346: gradient of features.5.1.block.1 input, 233,280 floats per image
         (24924672, 9647424),  // 347: features.5.1.block.0 output (recomputed), 233,280 floats per image
-        (22400064, 11819520),  // 348: gradient of features.5.1.block.0 input, 38,880 floats per image
+        (22501152, 11819520),  // 348: gradient of features.5.1.block.0 input, 38,880 floats per image
         (22228992, 9756288),  // 349: gradient of features.5.0.block.3 input, 171,072 floats per image
         (32700672, 9585216),  // 350: features.5.0.block.2 output (recomputed), 171,072 floats per image
         (32529600, 9414144),  // 351: features.5.0.block.1 output (recomputed), 171,072 floats per image
@@ -7815,7 +7890,7 @@ public final class EfficientNetB2Training: TrainableModel {
         (19243008, 6842880),  // 399: gradient of features.3.1.block.2 input, 373,248 floats per image
         (18496512, 6469632),  // 400: gradient of features.3.1.block.1 input, 373,248 floats per image
         (13312512, 6096384),  // 401: features.3.1.block.0 output (recomputed), 373,248 floats per image
-        (13125888, 6283008),  // 402: gradient of features.3.1.block.0 input, 62,208 floats per image
+        (13312512, 6283008),  // 402: gradient of features.3.1.block.0 input, 62,208 floats per image
         (12939264, 6096384),  // 403: gradient of features.3.0.block.3 input, 186,624 floats per image
         (29263680, 5909760),  // 404: features.3.0.block.2 output (recomputed), 186,624 floats per image
         (29077056, 5723136),  // 405: features.3.0.block.1 output (recomputed), 186,624 floats per image
@@ -7838,20 +7913,20 @@ public final class EfficientNetB2Training: TrainableModel {
         (6967296, 4230144),  // 422: gradient of features.2.1.block.2 input, 746,496 floats per image
         (5474304, 3483648),  // 423: gradient of features.2.1.block.1 input, 746,496 floats per image
         (4727808, 2737152),  // 424: features.2.1.block.0 output (recomputed), 746,496 floats per image
-        (4478976, 4230144),  // 425: gradient of features.2.1.block.0 input, 124,416 floats per image
+        (4727808, 4230144),  // 425: gradient of features.2.1.block.0 input, 124,416 floats per image
         (3981312, 2985984),  // 426: gradient of features.2.0.block.3 input, 497,664 floats per image
         (17998848, 2488320),  // 427: features.2.0.block.2 output (recomputed), 497,664 floats per image
         (17501184, 1990656),  // 428: features.2.0.block.1 output (recomputed), 497,664 floats per image
         (5971968, 5971968),  // 429: gradient of features.2.0.block.2 input, 497,664 floats per image
         (3981312, 3981312),  // 430: gradient of features.2.0.block.1 input, 1,990,656 floats per image
         (1990656, 1990656),  // 431: features.2.0.block.0 output (recomputed), 1,990,656 floats per image
-        (0, 0),  // 432: gradient of features.2.0.block.0 input, 331,776 floats per image
-        (331776, 331776),  // 433: gradient of features.1.1 branch, 331,776 floats per image
-        (663552, 1327104),  // 434: gradient of features.1.1.block.2 input, 331,776 floats per image
-        (23929344, 995328),  // 435: features.1.1.block.1 output (recomputed), 331,776 floats per image
-        (23597568, 663552),  // 436: features.1.1.block.0 output (recomputed), 331,776 floats per image
-        (331776, 331776),  // 437: gradient of features.1.1.block.1 input, 331,776 floats per image
-        (663552, 1990656),  // 438: gradient of features.1.1.block.0 input, 331,776 floats per image
+        (1990656, 1990656),  // 432: gradient of features.2.0.block.0 input, 331,776 floats per image
+        (0, 0),  // 433: gradient of features.1.1 branch, 331,776 floats per image
+        (331776, 995328),  // 434: gradient of features.1.1.block.2 input, 331,776 floats per image
+        (23929344, 663552),  // 435: features.1.1.block.1 output (recomputed), 331,776 floats per image
+        (23597568, 331776),  // 436: features.1.1.block.0 output (recomputed), 331,776 floats per image
+        (0, 0),  // 437: gradient of features.1.1.block.1 input, 331,776 floats per image
+        (663552, 2322432),  // 438: gradient of features.1.1.block.0 input, 331,776 floats per image
         (0, 1327104),  // 439: gradient of features.1.0.block.2 input, 663,552 floats per image
         (16339968, 663552),  // 440: features.1.0.block.1 output (recomputed), 663,552 floats per image
         (15676416, 0),  // 441: features.1.0.block.0 output (recomputed), 663,552 floats per image
@@ -7883,7 +7958,7 @@ public final class EfficientNetB2Training: TrainableModel {
               "squeeze-excitation 32 -> 8 -> 32 on [n, 144, 144, 32]"),
         .init("features.1.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [32][16]"),
-        .init("features.1.0.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 10616832,
+        .init("features.1.0.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 10616832,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 144, 144, 32] -> [n, 144, 144, 16]"),
         .init("features.1.0.block.2", kind: "conv 1x1 forward", macsPerImage: 10616832,
               "frozen: project conv 1x1, [n, 144, 144, 32] -> [n, 144, 144, 16]"),
@@ -7903,7 +7978,7 @@ public final class EfficientNetB2Training: TrainableModel {
               "squeeze-excitation 16 -> 4 -> 16 on [n, 144, 144, 16]"),
         .init("features.1.1.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [16][16]"),
-        .init("features.1.1.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 5308416,
+        .init("features.1.1.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 5308416,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 144, 144, 16] -> [n, 144, 144, 16]"),
         .init("features.1.1.block.2", kind: "conv 1x1 forward", macsPerImage: 5308416,
               "frozen: project conv 1x1, [n, 144, 144, 16] -> [n, 144, 144, 16]"),
@@ -7917,7 +7992,7 @@ public final class EfficientNetB2Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.2.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [16][96]"),
-        .init("features.2.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 31850496,
+        .init("features.2.0.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 31850496,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 144, 144, 16] -> [n, 144, 144, 96]"),
         .init("features.2.0.block.0", kind: "conv 1x1 forward", macsPerImage: 31850496,
               "frozen: expand conv 1x1, [n, 144, 144, 16] -> [n, 144, 144, 96]"),
@@ -7937,7 +8012,7 @@ public final class EfficientNetB2Training: TrainableModel {
               "squeeze-excitation 96 -> 4 -> 96 on [n, 72, 72, 96]"),
         .init("features.2.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [96][24]"),
-        .init("features.2.0.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 11943936,
+        .init("features.2.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 11943936,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 72, 72, 96] -> [n, 72, 72, 24]"),
         .init("features.2.0.block.3", kind: "conv 1x1 forward", macsPerImage: 11943936,
               "frozen: project conv 1x1, [n, 72, 72, 96] -> [n, 72, 72, 24]"),
@@ -7947,7 +8022,7 @@ public final class EfficientNetB2Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 72, 72, 24]"),
         .init("features.2.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [24][144]"),
-        .init("features.2.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 17915904,
+        .init("features.2.1.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 17915904,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 72, 72, 24] -> [n, 72, 72, 144]"),
         .init("features.2.1.block.0", kind: "conv 1x1 forward", macsPerImage: 17915904,
               "frozen: expand conv 1x1, [n, 72, 72, 24] -> [n, 72, 72, 144]"),
@@ -7967,7 +8042,7 @@ public final class EfficientNetB2Training: TrainableModel {
               "squeeze-excitation 144 -> 6 -> 144 on [n, 72, 72, 144]"),
         .init("features.2.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [144][24]"),
-        .init("features.2.1.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 17915904,
+        .init("features.2.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 17915904,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 72, 72, 144] -> [n, 72, 72, 24]"),
         .init("features.2.1.block.3", kind: "conv 1x1 forward", macsPerImage: 17915904,
               "frozen: project conv 1x1, [n, 72, 72, 144] -> [n, 72, 72, 24]"),
@@ -7981,7 +8056,7 @@ public final class EfficientNetB2Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.2.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [24][144]"),
-        .init("features.2.2.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 17915904,
+        .init("features.2.2.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 17915904,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 72, 72, 24] -> [n, 72, 72, 144]"),
         .init("features.2.2.block.0", kind: "conv 1x1 forward", macsPerImage: 17915904,
               "frozen: expand conv 1x1, [n, 72, 72, 24] -> [n, 72, 72, 144]"),
@@ -8001,7 +8076,7 @@ public final class EfficientNetB2Training: TrainableModel {
               "squeeze-excitation 144 -> 6 -> 144 on [n, 72, 72, 144]"),
         .init("features.2.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [144][24]"),
-        .init("features.2.2.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 17915904,
+        .init("features.2.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 17915904,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 72, 72, 144] -> [n, 72, 72, 24]"),
         .init("features.2.2.block.3", kind: "conv 1x1 forward", macsPerImage: 17915904,
               "frozen: project conv 1x1, [n, 72, 72, 144] -> [n, 72, 72, 24]"),
@@ -8015,7 +8090,7 @@ public final class EfficientNetB2Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.3.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [24][144]"),
-        .init("features.3.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 17915904,
+        .init("features.3.0.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 17915904,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 72, 72, 24] -> [n, 72, 72, 144]"),
         .init("features.3.0.block.0", kind: "conv 1x1 forward", macsPerImage: 17915904,
               "frozen: expand conv 1x1, [n, 72, 72, 24] -> [n, 72, 72, 144]"),
@@ -8035,7 +8110,7 @@ public final class EfficientNetB2Training: TrainableModel {
               "squeeze-excitation 144 -> 6 -> 144 on [n, 36, 36, 144]"),
         .init("features.3.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [144][48]"),
-        .init("features.3.0.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 8957952,
+        .init("features.3.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 8957952,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 36, 36, 144] -> [n, 36, 36, 48]"),
         .init("features.3.0.block.3", kind: "conv 1x1 forward", macsPerImage: 8957952,
               "frozen: project conv 1x1, [n, 36, 36, 144] -> [n, 36, 36, 48]"),
@@ -8045,7 +8120,7 @@ public final class EfficientNetB2Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 36, 36, 48]"),
         .init("features.3.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [48][288]"),
-        .init("features.3.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 17915904,
+        .init("features.3.1.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 17915904,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 36, 36, 48] -> [n, 36, 36, 288]"),
         .init("features.3.1.block.0", kind: "conv 1x1 forward", macsPerImage: 17915904,
               "frozen: expand conv 1x1, [n, 36, 36, 48] -> [n, 36, 36, 288]"),
@@ -8065,7 +8140,7 @@ public final class EfficientNetB2Training: TrainableModel {
               "squeeze-excitation 288 -> 12 -> 288 on [n, 36, 36, 288]"),
         .init("features.3.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [288][48]"),
-        .init("features.3.1.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 17915904,
+        .init("features.3.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 17915904,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 36, 36, 288] -> [n, 36, 36, 48]"),
         .init("features.3.1.block.3", kind: "conv 1x1 forward", macsPerImage: 17915904,
               "frozen: project conv 1x1, [n, 36, 36, 288] -> [n, 36, 36, 48]"),
@@ -8079,7 +8154,7 @@ public final class EfficientNetB2Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.3.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [48][288]"),
-        .init("features.3.2.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 17915904,
+        .init("features.3.2.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 17915904,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 36, 36, 48] -> [n, 36, 36, 288]"),
         .init("features.3.2.block.0", kind: "conv 1x1 forward", macsPerImage: 17915904,
               "frozen: expand conv 1x1, [n, 36, 36, 48] -> [n, 36, 36, 288]"),
@@ -8099,7 +8174,7 @@ public final class EfficientNetB2Training: TrainableModel {
               "squeeze-excitation 288 -> 12 -> 288 on [n, 36, 36, 288]"),
         .init("features.3.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [288][48]"),
-        .init("features.3.2.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 17915904,
+        .init("features.3.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 17915904,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 36, 36, 288] -> [n, 36, 36, 48]"),
         .init("features.3.2.block.3", kind: "conv 1x1 forward", macsPerImage: 17915904,
               "frozen: project conv 1x1, [n, 36, 36, 288] -> [n, 36, 36, 48]"),
@@ -8113,7 +8188,7 @@ public final class EfficientNetB2Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.4.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [48][288]"),
-        .init("features.4.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 17915904,
+        .init("features.4.0.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 17915904,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 36, 36, 48] -> [n, 36, 36, 288]"),
         .init("features.4.0.block.0", kind: "conv 1x1 forward", macsPerImage: 17915904,
               "frozen: expand conv 1x1, [n, 36, 36, 48] -> [n, 36, 36, 288]"),
@@ -8133,7 +8208,7 @@ public final class EfficientNetB2Training: TrainableModel {
               "squeeze-excitation 288 -> 12 -> 288 on [n, 18, 18, 288]"),
         .init("features.4.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [288][88]"),
-        .init("features.4.0.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 8211456,
+        .init("features.4.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 8211456,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 288] -> [n, 18, 18, 88]"),
         .init("features.4.0.block.3", kind: "conv 1x1 forward", macsPerImage: 8211456,
               "frozen: project conv 1x1, [n, 18, 18, 288] -> [n, 18, 18, 88]"),
@@ -8143,7 +8218,7 @@ public final class EfficientNetB2Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 88]"),
         .init("features.4.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [88][528]"),
-        .init("features.4.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 15054336,
+        .init("features.4.1.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 15054336,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 88] -> [n, 18, 18, 528]"),
         .init("features.4.1.block.0", kind: "conv 1x1 forward", macsPerImage: 15054336,
               "frozen: expand conv 1x1, [n, 18, 18, 88] -> [n, 18, 18, 528]"),
@@ -8163,7 +8238,7 @@ public final class EfficientNetB2Training: TrainableModel {
               "squeeze-excitation 528 -> 22 -> 528 on [n, 18, 18, 528]"),
         .init("features.4.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [528][88]"),
-        .init("features.4.1.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 15054336,
+        .init("features.4.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 15054336,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 528] -> [n, 18, 18, 88]"),
         .init("features.4.1.block.3", kind: "conv 1x1 forward", macsPerImage: 15054336,
               "frozen: project conv 1x1, [n, 18, 18, 528] -> [n, 18, 18, 88]"),
@@ -8177,7 +8252,7 @@ public final class EfficientNetB2Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.4.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [88][528]"),
-        .init("features.4.2.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 15054336,
+        .init("features.4.2.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 15054336,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 88] -> [n, 18, 18, 528]"),
         .init("features.4.2.block.0", kind: "conv 1x1 forward", macsPerImage: 15054336,
               "frozen: expand conv 1x1, [n, 18, 18, 88] -> [n, 18, 18, 528]"),
@@ -8197,7 +8272,7 @@ public final class EfficientNetB2Training: TrainableModel {
               "squeeze-excitation 528 -> 22 -> 528 on [n, 18, 18, 528]"),
         .init("features.4.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [528][88]"),
-        .init("features.4.2.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 15054336,
+        .init("features.4.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 15054336,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 528] -> [n, 18, 18, 88]"),
         .init("features.4.2.block.3", kind: "conv 1x1 forward", macsPerImage: 15054336,
               "frozen: project conv 1x1, [n, 18, 18, 528] -> [n, 18, 18, 88]"),
@@ -8211,7 +8286,7 @@ public final class EfficientNetB2Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.4.3.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [88][528]"),
-        .init("features.4.3.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 15054336,
+        .init("features.4.3.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 15054336,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 88] -> [n, 18, 18, 528]"),
         .init("features.4.3.block.0", kind: "conv 1x1 forward", macsPerImage: 15054336,
               "frozen: expand conv 1x1, [n, 18, 18, 88] -> [n, 18, 18, 528]"),
@@ -8231,7 +8306,7 @@ public final class EfficientNetB2Training: TrainableModel {
               "squeeze-excitation 528 -> 22 -> 528 on [n, 18, 18, 528]"),
         .init("features.4.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [528][88]"),
-        .init("features.4.3.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 15054336,
+        .init("features.4.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 15054336,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 528] -> [n, 18, 18, 88]"),
         .init("features.4.3.block.3", kind: "conv 1x1 forward", macsPerImage: 15054336,
               "frozen: project conv 1x1, [n, 18, 18, 528] -> [n, 18, 18, 88]"),
@@ -8245,7 +8320,7 @@ public final class EfficientNetB2Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.5.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [88][528]"),
-        .init("features.5.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 15054336,
+        .init("features.5.0.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 15054336,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 88] -> [n, 18, 18, 528]"),
         .init("features.5.0.block.0", kind: "conv 1x1 forward", macsPerImage: 15054336,
               "frozen: expand conv 1x1, [n, 18, 18, 88] -> [n, 18, 18, 528]"),
@@ -8265,7 +8340,7 @@ public final class EfficientNetB2Training: TrainableModel {
               "squeeze-excitation 528 -> 22 -> 528 on [n, 18, 18, 528]"),
         .init("features.5.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [528][120]"),
-        .init("features.5.0.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 20528640,
+        .init("features.5.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 20528640,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 528] -> [n, 18, 18, 120]"),
         .init("features.5.0.block.3", kind: "conv 1x1 forward", macsPerImage: 20528640,
               "frozen: project conv 1x1, [n, 18, 18, 528] -> [n, 18, 18, 120]"),
@@ -8275,7 +8350,7 @@ public final class EfficientNetB2Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 120]"),
         .init("features.5.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [120][720]"),
-        .init("features.5.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 27993600,
+        .init("features.5.1.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 27993600,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 120] -> [n, 18, 18, 720]"),
         .init("features.5.1.block.0", kind: "conv 1x1 forward", macsPerImage: 27993600,
               "frozen: expand conv 1x1, [n, 18, 18, 120] -> [n, 18, 18, 720]"),
@@ -8295,7 +8370,7 @@ public final class EfficientNetB2Training: TrainableModel {
               "squeeze-excitation 720 -> 30 -> 720 on [n, 18, 18, 720]"),
         .init("features.5.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [720][120]"),
-        .init("features.5.1.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 27993600,
+        .init("features.5.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 27993600,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 720] -> [n, 18, 18, 120]"),
         .init("features.5.1.block.3", kind: "conv 1x1 forward", macsPerImage: 27993600,
               "frozen: project conv 1x1, [n, 18, 18, 720] -> [n, 18, 18, 120]"),
@@ -8309,7 +8384,7 @@ public final class EfficientNetB2Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.5.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [120][720]"),
-        .init("features.5.2.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 27993600,
+        .init("features.5.2.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 27993600,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 120] -> [n, 18, 18, 720]"),
         .init("features.5.2.block.0", kind: "conv 1x1 forward", macsPerImage: 27993600,
               "frozen: expand conv 1x1, [n, 18, 18, 120] -> [n, 18, 18, 720]"),
@@ -8329,7 +8404,7 @@ public final class EfficientNetB2Training: TrainableModel {
               "squeeze-excitation 720 -> 30 -> 720 on [n, 18, 18, 720]"),
         .init("features.5.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [720][120]"),
-        .init("features.5.2.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 27993600,
+        .init("features.5.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 27993600,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 720] -> [n, 18, 18, 120]"),
         .init("features.5.2.block.3", kind: "conv 1x1 forward", macsPerImage: 27993600,
               "frozen: project conv 1x1, [n, 18, 18, 720] -> [n, 18, 18, 120]"),
@@ -8343,7 +8418,7 @@ public final class EfficientNetB2Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.5.3.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [120][720]"),
-        .init("features.5.3.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 27993600,
+        .init("features.5.3.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 27993600,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 120] -> [n, 18, 18, 720]"),
         .init("features.5.3.block.0", kind: "conv 1x1 forward", macsPerImage: 27993600,
               "frozen: expand conv 1x1, [n, 18, 18, 120] -> [n, 18, 18, 720]"),
@@ -8363,7 +8438,7 @@ public final class EfficientNetB2Training: TrainableModel {
               "squeeze-excitation 720 -> 30 -> 720 on [n, 18, 18, 720]"),
         .init("features.5.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [720][120]"),
-        .init("features.5.3.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 27993600,
+        .init("features.5.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 27993600,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 720] -> [n, 18, 18, 120]"),
         .init("features.5.3.block.3", kind: "conv 1x1 forward", macsPerImage: 27993600,
               "frozen: project conv 1x1, [n, 18, 18, 720] -> [n, 18, 18, 120]"),
@@ -8377,7 +8452,7 @@ public final class EfficientNetB2Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [120][720]"),
-        .init("features.6.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 27993600,
+        .init("features.6.0.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 27993600,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 120] -> [n, 18, 18, 720]"),
         .init("features.6.0.block.0", kind: "conv 1x1 forward", macsPerImage: 27993600,
               "frozen: expand conv 1x1, [n, 18, 18, 120] -> [n, 18, 18, 720]"),
@@ -8397,7 +8472,7 @@ public final class EfficientNetB2Training: TrainableModel {
               "squeeze-excitation 720 -> 30 -> 720 on [n, 9, 9, 720]"),
         .init("features.6.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [720][208]"),
-        .init("features.6.0.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 12130560,
+        .init("features.6.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 12130560,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 720] -> [n, 9, 9, 208]"),
         .init("features.6.0.block.3", kind: "conv 1x1 forward", macsPerImage: 12130560,
               "frozen: project conv 1x1, [n, 9, 9, 720] -> [n, 9, 9, 208]"),
@@ -8407,7 +8482,7 @@ public final class EfficientNetB2Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 208]"),
         .init("features.6.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [208][1248]"),
-        .init("features.6.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 21026304,
+        .init("features.6.1.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 21026304,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 208] -> [n, 9, 9, 1248]"),
         .init("features.6.1.block.0", kind: "conv 1x1 forward", macsPerImage: 21026304,
               "frozen: expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]"),
@@ -8427,7 +8502,7 @@ public final class EfficientNetB2Training: TrainableModel {
               "squeeze-excitation 1248 -> 52 -> 1248 on [n, 9, 9, 1248]"),
         .init("features.6.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1248][208]"),
-        .init("features.6.1.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 21026304,
+        .init("features.6.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 21026304,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 1248] -> [n, 9, 9, 208]"),
         .init("features.6.1.block.3", kind: "conv 1x1 forward", macsPerImage: 21026304,
               "frozen: project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 208]"),
@@ -8441,7 +8516,7 @@ public final class EfficientNetB2Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [208][1248]"),
-        .init("features.6.2.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 21026304,
+        .init("features.6.2.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 21026304,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 208] -> [n, 9, 9, 1248]"),
         .init("features.6.2.block.0", kind: "conv 1x1 forward", macsPerImage: 21026304,
               "frozen: expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]"),
@@ -8461,7 +8536,7 @@ public final class EfficientNetB2Training: TrainableModel {
               "squeeze-excitation 1248 -> 52 -> 1248 on [n, 9, 9, 1248]"),
         .init("features.6.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1248][208]"),
-        .init("features.6.2.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 21026304,
+        .init("features.6.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 21026304,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 1248] -> [n, 9, 9, 208]"),
         .init("features.6.2.block.3", kind: "conv 1x1 forward", macsPerImage: 21026304,
               "frozen: project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 208]"),
@@ -8475,7 +8550,7 @@ public final class EfficientNetB2Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.3.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [208][1248]"),
-        .init("features.6.3.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 21026304,
+        .init("features.6.3.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 21026304,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 208] -> [n, 9, 9, 1248]"),
         .init("features.6.3.block.0", kind: "conv 1x1 forward", macsPerImage: 21026304,
               "frozen: expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]"),
@@ -8495,7 +8570,7 @@ public final class EfficientNetB2Training: TrainableModel {
               "squeeze-excitation 1248 -> 52 -> 1248 on [n, 9, 9, 1248]"),
         .init("features.6.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1248][208]"),
-        .init("features.6.3.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 21026304,
+        .init("features.6.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 21026304,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 1248] -> [n, 9, 9, 208]"),
         .init("features.6.3.block.3", kind: "conv 1x1 forward", macsPerImage: 21026304,
               "frozen: project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 208]"),
@@ -8509,7 +8584,7 @@ public final class EfficientNetB2Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.4.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [208][1248]"),
-        .init("features.6.4.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 21026304,
+        .init("features.6.4.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 21026304,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 208] -> [n, 9, 9, 1248]"),
         .init("features.6.4.block.0", kind: "conv 1x1 forward", macsPerImage: 21026304,
               "frozen: expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]"),
@@ -8529,7 +8604,7 @@ public final class EfficientNetB2Training: TrainableModel {
               "squeeze-excitation 1248 -> 52 -> 1248 on [n, 9, 9, 1248]"),
         .init("features.6.4.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1248][208]"),
-        .init("features.6.4.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 21026304,
+        .init("features.6.4.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 21026304,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 1248] -> [n, 9, 9, 208]"),
         .init("features.6.4.block.3", kind: "conv 1x1 forward", macsPerImage: 21026304,
               "frozen: project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 208]"),
@@ -8543,7 +8618,7 @@ public final class EfficientNetB2Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.7.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [208][1248]"),
-        .init("features.7.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 21026304,
+        .init("features.7.0.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 21026304,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 208] -> [n, 9, 9, 1248]"),
         .init("features.7.0.block.0", kind: "conv 1x1 forward", macsPerImage: 21026304,
               "frozen: expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]"),
@@ -8563,7 +8638,7 @@ public final class EfficientNetB2Training: TrainableModel {
               "squeeze-excitation 1248 -> 52 -> 1248 on [n, 9, 9, 1248]"),
         .init("features.7.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1248][352]"),
-        .init("features.7.0.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 35582976,
+        .init("features.7.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 35582976,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 1248] -> [n, 9, 9, 352]"),
         .init("features.7.0.block.3", kind: "conv 1x1 forward", macsPerImage: 35582976,
               "frozen: project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 352]"),
@@ -8573,7 +8648,7 @@ public final class EfficientNetB2Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 352]"),
         .init("features.7.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [352][2112]"),
-        .init("features.7.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 60217344,
+        .init("features.7.1.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 60217344,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 352] -> [n, 9, 9, 2112]"),
         .init("features.7.1.block.0", kind: "conv 1x1 forward", macsPerImage: 60217344,
               "frozen: expand conv 1x1, [n, 9, 9, 352] -> [n, 9, 9, 2112]"),
@@ -8593,7 +8668,7 @@ public final class EfficientNetB2Training: TrainableModel {
               "squeeze-excitation 2112 -> 88 -> 2112 on [n, 9, 9, 2112]"),
         .init("features.7.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2112][352]"),
-        .init("features.7.1.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 60217344,
+        .init("features.7.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 60217344,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 2112] -> [n, 9, 9, 352]"),
         .init("features.7.1.block.3", kind: "conv 1x1 forward", macsPerImage: 60217344,
               "frozen: project conv 1x1, [n, 9, 9, 2112] -> [n, 9, 9, 352]"),
@@ -8607,7 +8682,7 @@ public final class EfficientNetB2Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.8", kind: "conv 1x1 forward", macsPerImage: nil,
               "head conv 1x1 weights to the GEMM layout [352][1408]"),
-        .init("features.8", kind: "conv 1x1 + BN statistics forward", macsPerImage: 40144896,
+        .init("features.8", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 40144896,
               "head conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 352] -> [n, 9, 9, 1408]"),
         .init("features.8", kind: "conv 1x1 forward", macsPerImage: 40144896,
               "frozen: head conv 1x1, [n, 9, 9, 352] -> [n, 9, 9, 1408]"),
@@ -8632,21 +8707,21 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("avgpool", kind: "pool+classifier backward", macsPerImage: nil,
               "backward: spread each channel's gradient over the 81 pixels"),
         .init("features.8", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 9, 9, 1408]"),
-        .init("features.8", kind: "conv 1x1 backward", macsPerImage: 80289792,
-              "conv 1x1 backward: input and weight gradients, [n, 9, 9, 352] <- [n, 9, 9, 1408]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 1408]"),
+        .init("features.8", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 80289792,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 352] <- [n, 9, 9, 1408]"),
         .init("features.7.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.7.1.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 9, 9, 352]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 352]"),
         .init("features.7.1.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.7.1.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.7.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.7.1.block.3", kind: "conv 1x1 backward", macsPerImage: 120434688,
-              "conv 1x1 backward: input and weight gradients, [n, 9, 9, 2112] <- [n, 9, 9, 352]"),
+        .init("features.7.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 120434688,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 2112] <- [n, 9, 9, 352]"),
         .init("features.7.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 743424,
               "squeeze-excitation 2112 -> 88 -> 2112 backward on [n, 9, 9, 2112]"),
         .init("features.7.1.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -8662,21 +8737,21 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.7.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.7.1.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 9, 9, 2112]"),
-        .init("features.7.1.block.0", kind: "conv 1x1 backward", macsPerImage: 120434688,
-              "conv 1x1 backward: input and weight gradients, [n, 9, 9, 352] <- [n, 9, 9, 2112]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 2112]"),
+        .init("features.7.1.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 120434688,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 352] <- [n, 9, 9, 2112]"),
         .init("features.7.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.7.0.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 9, 9, 352]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 352]"),
         .init("features.7.0.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.7.0.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.7.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.7.0.block.3", kind: "conv 1x1 backward", macsPerImage: 71165952,
-              "conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 352]"),
+        .init("features.7.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 71165952,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 352]"),
         .init("features.7.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 259584,
               "squeeze-excitation 1248 -> 52 -> 1248 backward on [n, 9, 9, 1248]"),
         .init("features.7.0.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -8692,21 +8767,21 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.7.0.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 9, 9, 1248]"),
-        .init("features.7.0.block.0", kind: "conv 1x1 backward", macsPerImage: 42052608,
-              "conv 1x1 backward: input and weight gradients, [n, 9, 9, 208] <- [n, 9, 9, 1248]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 1248]"),
+        .init("features.7.0.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 42052608,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 208] <- [n, 9, 9, 1248]"),
         .init("features.6.4", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.6.4.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 9, 9, 208]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 208]"),
         .init("features.6.4.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.4.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.4.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.6.4.block.3", kind: "conv 1x1 backward", macsPerImage: 42052608,
-              "conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208]"),
+        .init("features.6.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 42052608,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208]"),
         .init("features.6.4.block.2", kind: "squeeze-excitation backward", macsPerImage: 259584,
               "squeeze-excitation 1248 -> 52 -> 1248 backward on [n, 9, 9, 1248]"),
         .init("features.6.4.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -8722,23 +8797,23 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.6.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.4.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 9, 9, 1248]"),
-        .init("features.6.4.block.0", kind: "conv 1x1 backward", macsPerImage: 42052608,
-              "conv 1x1 backward: input and weight gradients, [n, 9, 9, 208] <- [n, 9, 9, 1248]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 1248]"),
+        .init("features.6.4.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 42052608,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 208] <- [n, 9, 9, 1248]"),
         .init("features.6.4", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.6.3", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.6.3.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 9, 9, 208]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 208]"),
         .init("features.6.3.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.3.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.3.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.6.3.block.3", kind: "conv 1x1 backward", macsPerImage: 42052608,
-              "conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208]"),
+        .init("features.6.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 42052608,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208]"),
         .init("features.6.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 259584,
               "squeeze-excitation 1248 -> 52 -> 1248 backward on [n, 9, 9, 1248]"),
         .init("features.6.3.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -8754,23 +8829,23 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.3.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 9, 9, 1248]"),
-        .init("features.6.3.block.0", kind: "conv 1x1 backward", macsPerImage: 42052608,
-              "conv 1x1 backward: input and weight gradients, [n, 9, 9, 208] <- [n, 9, 9, 1248]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 1248]"),
+        .init("features.6.3.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 42052608,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 208] <- [n, 9, 9, 1248]"),
         .init("features.6.3", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.6.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.6.2.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 9, 9, 208]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 208]"),
         .init("features.6.2.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.2.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.2.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.6.2.block.3", kind: "conv 1x1 backward", macsPerImage: 42052608,
-              "conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208]"),
+        .init("features.6.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 42052608,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208]"),
         .init("features.6.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 259584,
               "squeeze-excitation 1248 -> 52 -> 1248 backward on [n, 9, 9, 1248]"),
         .init("features.6.2.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -8786,23 +8861,23 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.2.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 9, 9, 1248]"),
-        .init("features.6.2.block.0", kind: "conv 1x1 backward", macsPerImage: 42052608,
-              "conv 1x1 backward: input and weight gradients, [n, 9, 9, 208] <- [n, 9, 9, 1248]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 1248]"),
+        .init("features.6.2.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 42052608,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 208] <- [n, 9, 9, 1248]"),
         .init("features.6.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.6.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.6.1.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 9, 9, 208]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 208]"),
         .init("features.6.1.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.1.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.6.1.block.3", kind: "conv 1x1 backward", macsPerImage: 42052608,
-              "conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208]"),
+        .init("features.6.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 42052608,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208]"),
         .init("features.6.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 259584,
               "squeeze-excitation 1248 -> 52 -> 1248 backward on [n, 9, 9, 1248]"),
         .init("features.6.1.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -8818,21 +8893,21 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.1.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 9, 9, 1248]"),
-        .init("features.6.1.block.0", kind: "conv 1x1 backward", macsPerImage: 42052608,
-              "conv 1x1 backward: input and weight gradients, [n, 9, 9, 208] <- [n, 9, 9, 1248]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 1248]"),
+        .init("features.6.1.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 42052608,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 208] <- [n, 9, 9, 1248]"),
         .init("features.6.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.6.0.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 9, 9, 208]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 208]"),
         .init("features.6.0.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.0.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.6.0.block.3", kind: "conv 1x1 backward", macsPerImage: 24261120,
-              "conv 1x1 backward: input and weight gradients, [n, 9, 9, 720] <- [n, 9, 9, 208]"),
+        .init("features.6.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 24261120,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 720] <- [n, 9, 9, 208]"),
         .init("features.6.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 86400,
               "squeeze-excitation 720 -> 30 -> 720 backward on [n, 9, 9, 720]"),
         .init("features.6.0.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -8848,21 +8923,21 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.0.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 18, 18, 720]"),
-        .init("features.6.0.block.0", kind: "conv 1x1 backward", macsPerImage: 55987200,
-              "conv 1x1 backward: input and weight gradients, [n, 18, 18, 120] <- [n, 18, 18, 720]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 720]"),
+        .init("features.6.0.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 55987200,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 120] <- [n, 18, 18, 720]"),
         .init("features.5.3", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.5.3.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 18, 18, 120]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 120]"),
         .init("features.5.3.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.3.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.3.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.5.3.block.3", kind: "conv 1x1 backward", macsPerImage: 55987200,
-              "conv 1x1 backward: input and weight gradients, [n, 18, 18, 720] <- [n, 18, 18, 120]"),
+        .init("features.5.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 55987200,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 720] <- [n, 18, 18, 120]"),
         .init("features.5.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 86400,
               "squeeze-excitation 720 -> 30 -> 720 backward on [n, 18, 18, 720]"),
         .init("features.5.3.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -8878,23 +8953,23 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.5.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.3.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 18, 18, 720]"),
-        .init("features.5.3.block.0", kind: "conv 1x1 backward", macsPerImage: 55987200,
-              "conv 1x1 backward: input and weight gradients, [n, 18, 18, 120] <- [n, 18, 18, 720]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 720]"),
+        .init("features.5.3.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 55987200,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 120] <- [n, 18, 18, 720]"),
         .init("features.5.3", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.5.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.5.2.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 18, 18, 120]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 120]"),
         .init("features.5.2.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.2.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.2.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.5.2.block.3", kind: "conv 1x1 backward", macsPerImage: 55987200,
-              "conv 1x1 backward: input and weight gradients, [n, 18, 18, 720] <- [n, 18, 18, 120]"),
+        .init("features.5.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 55987200,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 720] <- [n, 18, 18, 120]"),
         .init("features.5.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 86400,
               "squeeze-excitation 720 -> 30 -> 720 backward on [n, 18, 18, 720]"),
         .init("features.5.2.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -8910,23 +8985,23 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.2.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 18, 18, 720]"),
-        .init("features.5.2.block.0", kind: "conv 1x1 backward", macsPerImage: 55987200,
-              "conv 1x1 backward: input and weight gradients, [n, 18, 18, 120] <- [n, 18, 18, 720]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 720]"),
+        .init("features.5.2.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 55987200,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 120] <- [n, 18, 18, 720]"),
         .init("features.5.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.5.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.5.1.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 18, 18, 120]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 120]"),
         .init("features.5.1.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.1.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.5.1.block.3", kind: "conv 1x1 backward", macsPerImage: 55987200,
-              "conv 1x1 backward: input and weight gradients, [n, 18, 18, 720] <- [n, 18, 18, 120]"),
+        .init("features.5.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 55987200,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 720] <- [n, 18, 18, 120]"),
         .init("features.5.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 86400,
               "squeeze-excitation 720 -> 30 -> 720 backward on [n, 18, 18, 720]"),
         .init("features.5.1.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -8942,21 +9017,21 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.1.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 18, 18, 720]"),
-        .init("features.5.1.block.0", kind: "conv 1x1 backward", macsPerImage: 55987200,
-              "conv 1x1 backward: input and weight gradients, [n, 18, 18, 120] <- [n, 18, 18, 720]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 720]"),
+        .init("features.5.1.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 55987200,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 120] <- [n, 18, 18, 720]"),
         .init("features.5.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.5.0.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 18, 18, 120]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 120]"),
         .init("features.5.0.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.0.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.5.0.block.3", kind: "conv 1x1 backward", macsPerImage: 41057280,
-              "conv 1x1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 120]"),
+        .init("features.5.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 41057280,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 120]"),
         .init("features.5.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 46464,
               "squeeze-excitation 528 -> 22 -> 528 backward on [n, 18, 18, 528]"),
         .init("features.5.0.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -8972,21 +9047,21 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.0.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 18, 18, 528]"),
-        .init("features.5.0.block.0", kind: "conv 1x1 backward", macsPerImage: 30108672,
-              "conv 1x1 backward: input and weight gradients, [n, 18, 18, 88] <- [n, 18, 18, 528]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 528]"),
+        .init("features.5.0.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 30108672,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 88] <- [n, 18, 18, 528]"),
         .init("features.4.3", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.4.3.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 18, 18, 88]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 88]"),
         .init("features.4.3.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.3.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.3.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.4.3.block.3", kind: "conv 1x1 backward", macsPerImage: 30108672,
-              "conv 1x1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 88]"),
+        .init("features.4.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 30108672,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 88]"),
         .init("features.4.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 46464,
               "squeeze-excitation 528 -> 22 -> 528 backward on [n, 18, 18, 528]"),
         .init("features.4.3.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -9002,23 +9077,23 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.4.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.3.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 18, 18, 528]"),
-        .init("features.4.3.block.0", kind: "conv 1x1 backward", macsPerImage: 30108672,
-              "conv 1x1 backward: input and weight gradients, [n, 18, 18, 88] <- [n, 18, 18, 528]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 528]"),
+        .init("features.4.3.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 30108672,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 88] <- [n, 18, 18, 528]"),
         .init("features.4.3", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.4.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.4.2.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 18, 18, 88]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 88]"),
         .init("features.4.2.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.2.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.2.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.4.2.block.3", kind: "conv 1x1 backward", macsPerImage: 30108672,
-              "conv 1x1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 88]"),
+        .init("features.4.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 30108672,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 88]"),
         .init("features.4.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 46464,
               "squeeze-excitation 528 -> 22 -> 528 backward on [n, 18, 18, 528]"),
         .init("features.4.2.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -9034,23 +9109,23 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.2.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 18, 18, 528]"),
-        .init("features.4.2.block.0", kind: "conv 1x1 backward", macsPerImage: 30108672,
-              "conv 1x1 backward: input and weight gradients, [n, 18, 18, 88] <- [n, 18, 18, 528]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 528]"),
+        .init("features.4.2.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 30108672,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 88] <- [n, 18, 18, 528]"),
         .init("features.4.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.4.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.4.1.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 18, 18, 88]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 88]"),
         .init("features.4.1.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.1.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.4.1.block.3", kind: "conv 1x1 backward", macsPerImage: 30108672,
-              "conv 1x1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 88]"),
+        .init("features.4.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 30108672,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 88]"),
         .init("features.4.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 46464,
               "squeeze-excitation 528 -> 22 -> 528 backward on [n, 18, 18, 528]"),
         .init("features.4.1.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -9066,21 +9141,21 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.1.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 18, 18, 528]"),
-        .init("features.4.1.block.0", kind: "conv 1x1 backward", macsPerImage: 30108672,
-              "conv 1x1 backward: input and weight gradients, [n, 18, 18, 88] <- [n, 18, 18, 528]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 528]"),
+        .init("features.4.1.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 30108672,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 88] <- [n, 18, 18, 528]"),
         .init("features.4.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.4.0.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 18, 18, 88]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 88]"),
         .init("features.4.0.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.0.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.4.0.block.3", kind: "conv 1x1 backward", macsPerImage: 16422912,
-              "conv 1x1 backward: input and weight gradients, [n, 18, 18, 288] <- [n, 18, 18, 88]"),
+        .init("features.4.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 16422912,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 288] <- [n, 18, 18, 88]"),
         .init("features.4.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 13824,
               "squeeze-excitation 288 -> 12 -> 288 backward on [n, 18, 18, 288]"),
         .init("features.4.0.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -9096,21 +9171,21 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.0.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 36, 36, 288]"),
-        .init("features.4.0.block.0", kind: "conv 1x1 backward", macsPerImage: 35831808,
-              "conv 1x1 backward: input and weight gradients, [n, 36, 36, 48] <- [n, 36, 36, 288]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 36, 36, 288]"),
+        .init("features.4.0.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 35831808,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 36, 36, 48] <- [n, 36, 36, 288]"),
         .init("features.3.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.3.2.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 36, 36, 48]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 36, 36, 48]"),
         .init("features.3.2.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.2.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.3.2.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.3.2.block.3", kind: "conv 1x1 backward", macsPerImage: 35831808,
-              "conv 1x1 backward: input and weight gradients, [n, 36, 36, 288] <- [n, 36, 36, 48]"),
+        .init("features.3.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 35831808,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 36, 36, 288] <- [n, 36, 36, 48]"),
         .init("features.3.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 13824,
               "squeeze-excitation 288 -> 12 -> 288 backward on [n, 36, 36, 288]"),
         .init("features.3.2.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -9126,23 +9201,23 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.3.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.2.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 36, 36, 288]"),
-        .init("features.3.2.block.0", kind: "conv 1x1 backward", macsPerImage: 35831808,
-              "conv 1x1 backward: input and weight gradients, [n, 36, 36, 48] <- [n, 36, 36, 288]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 36, 36, 288]"),
+        .init("features.3.2.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 35831808,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 36, 36, 48] <- [n, 36, 36, 288]"),
         .init("features.3.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.3.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.3.1.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 36, 36, 48]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 36, 36, 48]"),
         .init("features.3.1.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.1.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.3.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.3.1.block.3", kind: "conv 1x1 backward", macsPerImage: 35831808,
-              "conv 1x1 backward: input and weight gradients, [n, 36, 36, 288] <- [n, 36, 36, 48]"),
+        .init("features.3.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 35831808,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 36, 36, 288] <- [n, 36, 36, 48]"),
         .init("features.3.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 13824,
               "squeeze-excitation 288 -> 12 -> 288 backward on [n, 36, 36, 288]"),
         .init("features.3.1.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -9158,21 +9233,21 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.1.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 36, 36, 288]"),
-        .init("features.3.1.block.0", kind: "conv 1x1 backward", macsPerImage: 35831808,
-              "conv 1x1 backward: input and weight gradients, [n, 36, 36, 48] <- [n, 36, 36, 288]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 36, 36, 288]"),
+        .init("features.3.1.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 35831808,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 36, 36, 48] <- [n, 36, 36, 288]"),
         .init("features.3.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.3.0.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 36, 36, 48]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 36, 36, 48]"),
         .init("features.3.0.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.0.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.3.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.3.0.block.3", kind: "conv 1x1 backward", macsPerImage: 17915904,
-              "conv 1x1 backward: input and weight gradients, [n, 36, 36, 144] <- [n, 36, 36, 48]"),
+        .init("features.3.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 17915904,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 36, 36, 144] <- [n, 36, 36, 48]"),
         .init("features.3.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 3456,
               "squeeze-excitation 144 -> 6 -> 144 backward on [n, 36, 36, 144]"),
         .init("features.3.0.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -9188,21 +9263,21 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.0.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 72, 72, 144]"),
-        .init("features.3.0.block.0", kind: "conv 1x1 backward", macsPerImage: 35831808,
-              "conv 1x1 backward: input and weight gradients, [n, 72, 72, 24] <- [n, 72, 72, 144]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 72, 72, 144]"),
+        .init("features.3.0.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 35831808,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 72, 72, 24] <- [n, 72, 72, 144]"),
         .init("features.2.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.2.2.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 72, 72, 24]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 72, 72, 24]"),
         .init("features.2.2.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.2.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.2.2.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.2.2.block.3", kind: "conv 1x1 backward", macsPerImage: 35831808,
-              "conv 1x1 backward: input and weight gradients, [n, 72, 72, 144] <- [n, 72, 72, 24]"),
+        .init("features.2.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 35831808,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 72, 72, 144] <- [n, 72, 72, 24]"),
         .init("features.2.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 3456,
               "squeeze-excitation 144 -> 6 -> 144 backward on [n, 72, 72, 144]"),
         .init("features.2.2.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -9218,23 +9293,23 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.2.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.2.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 72, 72, 144]"),
-        .init("features.2.2.block.0", kind: "conv 1x1 backward", macsPerImage: 35831808,
-              "conv 1x1 backward: input and weight gradients, [n, 72, 72, 24] <- [n, 72, 72, 144]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 72, 72, 144]"),
+        .init("features.2.2.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 35831808,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 72, 72, 24] <- [n, 72, 72, 144]"),
         .init("features.2.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.2.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.2.1.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 72, 72, 24]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 72, 72, 24]"),
         .init("features.2.1.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.1.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.2.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.2.1.block.3", kind: "conv 1x1 backward", macsPerImage: 35831808,
-              "conv 1x1 backward: input and weight gradients, [n, 72, 72, 144] <- [n, 72, 72, 24]"),
+        .init("features.2.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 35831808,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 72, 72, 144] <- [n, 72, 72, 24]"),
         .init("features.2.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 3456,
               "squeeze-excitation 144 -> 6 -> 144 backward on [n, 72, 72, 144]"),
         .init("features.2.1.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -9250,21 +9325,21 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.1.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 72, 72, 144]"),
-        .init("features.2.1.block.0", kind: "conv 1x1 backward", macsPerImage: 35831808,
-              "conv 1x1 backward: input and weight gradients, [n, 72, 72, 24] <- [n, 72, 72, 144]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 72, 72, 144]"),
+        .init("features.2.1.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 35831808,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 72, 72, 24] <- [n, 72, 72, 144]"),
         .init("features.2.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.2.0.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 72, 72, 24]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 72, 72, 24]"),
         .init("features.2.0.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.0.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.2.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.2.0.block.3", kind: "conv 1x1 backward", macsPerImage: 23887872,
-              "conv 1x1 backward: input and weight gradients, [n, 72, 72, 96] <- [n, 72, 72, 24]"),
+        .init("features.2.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 23887872,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 72, 72, 96] <- [n, 72, 72, 24]"),
         .init("features.2.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 1536,
               "squeeze-excitation 96 -> 4 -> 96 backward on [n, 72, 72, 96]"),
         .init("features.2.0.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -9280,21 +9355,21 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.0.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 144, 144, 96]"),
-        .init("features.2.0.block.0", kind: "conv 1x1 backward", macsPerImage: 63700992,
-              "conv 1x1 backward: input and weight gradients, [n, 144, 144, 16] <- [n, 144, 144, 96]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 144, 144, 96]"),
+        .init("features.2.0.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 63700992,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 144, 144, 16] <- [n, 144, 144, 96]"),
         .init("features.1.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.1.1.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 144, 144, 16]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 144, 144, 16]"),
         .init("features.1.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.1.1.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.1.1.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.1.1.block.2", kind: "conv 1x1 backward", macsPerImage: 10616832,
-              "conv 1x1 backward: input and weight gradients, [n, 144, 144, 16] <- [n, 144, 144, 16]"),
+        .init("features.1.1.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 10616832,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 144, 144, 16] <- [n, 144, 144, 16]"),
         .init("features.1.1.block.1", kind: "squeeze-excitation backward", macsPerImage: 256,
               "squeeze-excitation 16 -> 4 -> 16 backward on [n, 144, 144, 16]"),
         .init("features.1.1.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -9308,15 +9383,15 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.1.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.1.0.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 144, 144, 16]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 144, 144, 16]"),
         .init("features.1.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.1.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.1.0.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.1.0.block.2", kind: "conv 1x1 backward", macsPerImage: 21233664,
-              "conv 1x1 backward: input and weight gradients, [n, 144, 144, 32] <- [n, 144, 144, 16]"),
+        .init("features.1.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 21233664,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 144, 144, 32] <- [n, 144, 144, 16]"),
         .init("features.1.0.block.1", kind: "squeeze-excitation backward", macsPerImage: 1024,
               "squeeze-excitation 32 -> 8 -> 32 backward on [n, 144, 144, 32]"),
         .init("features.1.0.block.0", kind: "BN+act backward", macsPerImage: nil,

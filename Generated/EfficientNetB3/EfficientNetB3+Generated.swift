@@ -2276,13 +2276,13 @@ extension EfficientNetB3 {
 
 /// EfficientNetB3 in training form: PyTorch-layout parameters, train-mode BatchNorm, dropout and
 /// stochastic depth, mean cross-entropy and the generated backward pass.
-/// Training arena: 56,692,560 floats per image (saved activations and gradients, packed by lifetime), 26,893,584 with `recomputeActivations`; parameters: 12,321,296 floats.
+/// Training arena: 56,730,944 floats per image (saved activations and gradients, packed by lifetime), 26,931,984 with `recomputeActivations`; parameters: 12,321,296 floats.
 public final class EfficientNetB3Training: TrainableModel {
     public static let descriptor = EfficientNetB3.descriptor
     public static let trainingDescriptor = TrainingDescriptor(
         parameterSlots: trainableSlots, stateSlots: statisticsSlots, parameterFloats: 12321296,
-        arenaFloatsPerImage: 56692560, recomputingArenaFloatsPerImage: 26893584,
-        fixedFloats: 1717376,
+        arenaFloatsPerImage: 56730944, recomputingArenaFloatsPerImage: 26931984,
+        fixedFloats: 1721984,
         blockNames: ["features.0", "features.1.0", "features.1.1", "features.2.0", "features.2.1", "features.2.2", "features.3.0", "features.3.1", "features.3.2", "features.4.0", "features.4.1", "features.4.2", "features.4.3", "features.4.4", "features.5.0", "features.5.1", "features.5.2", "features.5.3", "features.5.4", "features.6.0", "features.6.1", "features.6.2", "features.6.3", "features.6.4", "features.6.5", "features.7.0", "features.7.1", "features.8", "classifier"], parameterBlocks: parameterBlocks)
 
     private let buffers: TrainingBuffers
@@ -2336,7 +2336,7 @@ public final class EfficientNetB3Training: TrainableModel {
     public func trainStep(input x: UnsafePointer<Float>, labels: [Int], batch n: Int, options: TrainingOptions,
                           logits: UnsafeMutablePointer<Float>) throws -> Double {
         precondition(n >= 2 && labels.count == n, "train-mode BatchNorm needs a batch of at least 2, one label each")
-        let arenaFloats = options.recomputeActivations ? 26893584 : 56692560
+        let arenaFloats = options.recomputeActivations ? 26931984 : 56730944
         let t = buffers.arena.reserve(floats: arenaFloats &* n &+ workspaceFloats(batch: n))
         let s = TrainingStepContext(n: n, x: x, t: t,
                                     offsets: options.recomputeActivations ? Self.recomputingOffsets : Self.standardOffsets,
@@ -2424,7 +2424,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(0), pixels: 22500 &* s.n, channels: 40,
                 gamma: s.p + 1088, beta: s.p + 1136, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(1), savedMean: s.f + 887040, savedInvStd: s.f + 887080,
+                activation: .silu, output: s.tensor(1), savedMean: s.f + 891648, savedInvStd: s.f + 891688,
                 runningMean: s.p + 1184, runningVar: s.p + 1232, pool: pool)
             s.profiler?.stop(2)
         }
@@ -2433,7 +2433,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(0), pixels: 22500 &* s.n, channels: 40,
                 gamma: s.p + 1088, beta: s.p + 1136, runningMean: s.p + 1184, runningVar: s.p + 1232, eps: 1e-05,
-                activation: .silu, output: s.tensor(1), scratch: s.f + 887040, pool: pool)
+                activation: .silu, output: s.tensor(1), scratch: s.f + 891648, pool: pool)
             s.profiler?.stop(3)
         }
     }
@@ -2442,12 +2442,12 @@ public final class EfficientNetB3Training: TrainableModel {
     private func features_1_0_forward(_ s: TrainingStepContext) throws {
         // features.1.0.block.0 depthwise weights to the kernel layout [3][3][40]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 1280, channels: 40, kernel: 3, into: s.f + 887200)
+        WeightPrep.depthwiseWeights(s.p + 1280, channels: 40, kernel: 3, into: s.f + 891808)
         s.profiler?.stop(4)
         // features.1.0.block.0 depthwise 3x3/1, [n, 150, 150, 40] -> [n, 150, 150, 40]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(1), batch: s.n, height: 150, width: 150, channels: 40, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150, weights: s.f + 887200, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150, weights: s.f + 891808, bias: s.f,
             activation: .identity, output: s.tensor(2), pool: pool)
         s.profiler?.stop(5)
         // features.1.0.block.0 BatchNorm (batch statistics) + silu on [n, 150, 150, 40]
@@ -2455,7 +2455,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(2), pixels: 22500 &* s.n, channels: 40,
                 gamma: s.p + 1648, beta: s.p + 1696, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(3), savedMean: s.f + 887120, savedInvStd: s.f + 887160,
+                activation: .silu, output: s.tensor(3), savedMean: s.f + 891728, savedInvStd: s.f + 891768,
                 runningMean: s.p + 1744, runningVar: s.p + 1792, pool: pool)
             s.profiler?.stop(6)
         }
@@ -2464,7 +2464,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 22500 &* s.n, channels: 40,
                 gamma: s.p + 1648, beta: s.p + 1696, runningMean: s.p + 1744, runningVar: s.p + 1792, eps: 1e-05,
-                activation: .silu, output: s.tensor(3), scratch: s.f + 887120, pool: pool)
+                activation: .silu, output: s.tensor(3), scratch: s.f + 891728, pool: pool)
             s.profiler?.stop(7)
         }
         // features.1.0.block.1 squeeze-excitation 40 -> 10 -> 40 on [n, 150, 150, 40]
@@ -2483,7 +2483,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(4), pixels: 22500 &* s.n, inChannels: 40,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 24, output: s.tensor(8), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 887920, savedInvStd: s.f + 887944,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 892528, savedInvStd: s.f + 892552,
                 runningMean: s.p + 3728, runningVar: s.p + 3760, workspace: s.ws, pool: pool)
             s.profiler?.stop(10)
         }
@@ -2499,7 +2499,7 @@ public final class EfficientNetB3Training: TrainableModel {
         if s.options.frozenBlocks <= 1 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(8), pixels: 22500 &* s.n, channels: 24, gamma: s.p + 3664,
-                beta: s.p + 3696, savedMean: s.f + 887920, savedInvStd: s.f + 887944, activation: .identity,
+                beta: s.p + 3696, savedMean: s.f + 892528, savedInvStd: s.f + 892552, activation: .identity,
                 output: s.tensor(9), pool: pool)
             s.profiler?.stop(12)
         }
@@ -2508,7 +2508,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(8), pixels: 22500 &* s.n, channels: 24,
                 gamma: s.p + 3664, beta: s.p + 3696, runningMean: s.p + 3728, runningVar: s.p + 3760, eps: 1e-05,
-                activation: .identity, output: s.tensor(9), scratch: s.f + 887920, pool: pool)
+                activation: .identity, output: s.tensor(9), scratch: s.f + 892528, pool: pool)
             s.profiler?.stop(13)
         }
     }
@@ -2517,12 +2517,12 @@ public final class EfficientNetB3Training: TrainableModel {
     private func features_1_1_forward(_ s: TrainingStepContext) throws {
         // features.1.1.block.0 depthwise weights to the kernel layout [3][3][24]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 3792, channels: 24, kernel: 3, into: s.f + 888016)
+        WeightPrep.depthwiseWeights(s.p + 3792, channels: 24, kernel: 3, into: s.f + 892624)
         s.profiler?.stop(14)
         // features.1.1.block.0 depthwise 3x3/1, [n, 150, 150, 24] -> [n, 150, 150, 24]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(9), batch: s.n, height: 150, width: 150, channels: 24, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150, weights: s.f + 888016, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150, weights: s.f + 892624, bias: s.f,
             activation: .identity, output: s.tensor(10), pool: pool)
         s.profiler?.stop(15)
         // features.1.1.block.0 BatchNorm (batch statistics) + silu on [n, 150, 150, 24]
@@ -2530,7 +2530,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(10), pixels: 22500 &* s.n, channels: 24,
                 gamma: s.p + 4016, beta: s.p + 4048, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(11), savedMean: s.f + 887968, savedInvStd: s.f + 887992,
+                activation: .silu, output: s.tensor(11), savedMean: s.f + 892576, savedInvStd: s.f + 892600,
                 runningMean: s.p + 4080, runningVar: s.p + 4112, pool: pool)
             s.profiler?.stop(16)
         }
@@ -2539,7 +2539,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(10), pixels: 22500 &* s.n, channels: 24,
                 gamma: s.p + 4016, beta: s.p + 4048, runningMean: s.p + 4080, runningVar: s.p + 4112, eps: 1e-05,
-                activation: .silu, output: s.tensor(11), scratch: s.f + 887968, pool: pool)
+                activation: .silu, output: s.tensor(11), scratch: s.f + 892576, pool: pool)
             s.profiler?.stop(17)
         }
         // features.1.1.block.1 squeeze-excitation 24 -> 6 -> 24 on [n, 150, 150, 24]
@@ -2558,7 +2558,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(12), pixels: 22500 &* s.n, inChannels: 24,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 24, output: s.tensor(16), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 888448, savedInvStd: s.f + 888472,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 893056, savedInvStd: s.f + 893080,
                 runningMean: s.p + 5120, runningVar: s.p + 5152, workspace: s.ws, pool: pool)
             s.profiler?.stop(20)
         }
@@ -2574,7 +2574,7 @@ public final class EfficientNetB3Training: TrainableModel {
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(16), pixels: 22500 &* s.n, channels: 24, gamma: s.p + 5056,
-                beta: s.p + 5088, savedMean: s.f + 888448, savedInvStd: s.f + 888472, activation: .identity,
+                beta: s.p + 5088, savedMean: s.f + 893056, savedInvStd: s.f + 893080, activation: .identity,
                 output: s.tensor(17), pool: pool)
             s.profiler?.stop(22)
         }
@@ -2583,7 +2583,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(16), pixels: 22500 &* s.n, channels: 24,
                 gamma: s.p + 5056, beta: s.p + 5088, runningMean: s.p + 5120, runningVar: s.p + 5152, eps: 1e-05,
-                activation: .identity, output: s.tensor(17), scratch: s.f + 888448, pool: pool)
+                activation: .identity, output: s.tensor(17), scratch: s.f + 893056, pool: pool)
             s.profiler?.stop(23)
         }
         // features.1.1 stochastic depth: keep each image's branch with probability 0.9923076923076923
@@ -2612,7 +2612,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(18), pixels: 22500 &* s.n, inChannels: 24,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 144, output: s.tensor(20), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 888496, savedInvStd: s.f + 888640,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 893104, savedInvStd: s.f + 893248,
                 runningMean: s.p + 8928, runningVar: s.p + 9072, workspace: s.ws, pool: pool)
             s.profiler?.stop(27)
         }
@@ -2628,7 +2628,7 @@ public final class EfficientNetB3Training: TrainableModel {
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(20), pixels: 22500 &* s.n, channels: 144, gamma: s.p + 8640,
-                beta: s.p + 8784, savedMean: s.f + 888496, savedInvStd: s.f + 888640, activation: .silu,
+                beta: s.p + 8784, savedMean: s.f + 893104, savedInvStd: s.f + 893248, activation: .silu,
                 output: s.tensor(21), pool: pool)
             s.profiler?.stop(29)
         }
@@ -2637,17 +2637,17 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 22500 &* s.n, channels: 144,
                 gamma: s.p + 8640, beta: s.p + 8784, runningMean: s.p + 8928, runningVar: s.p + 9072, eps: 1e-05,
-                activation: .silu, output: s.tensor(21), scratch: s.f + 888496, pool: pool)
+                activation: .silu, output: s.tensor(21), scratch: s.f + 893104, pool: pool)
             s.profiler?.stop(30)
         }
         // features.2.0.block.1 depthwise weights to the kernel layout [3][3][144]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 9216, channels: 144, kernel: 3, into: s.f + 889072)
+        WeightPrep.depthwiseWeights(s.p + 9216, channels: 144, kernel: 3, into: s.f + 893680)
         s.profiler?.stop(31)
         // features.2.0.block.1 depthwise 3x3/2, [n, 150, 150, 144] -> [n, 75, 75, 144]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(21), batch: s.n, height: 150, width: 150, channels: 144, kernel: 3,
-            stride: 2, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75, weights: s.f + 889072, bias: s.f,
+            stride: 2, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75, weights: s.f + 893680, bias: s.f,
             activation: .identity, output: s.tensor(22), pool: pool)
         s.profiler?.stop(32)
         // features.2.0.block.1 BatchNorm (batch statistics) + silu on [n, 75, 75, 144]
@@ -2655,7 +2655,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(22), pixels: 5625 &* s.n, channels: 144,
                 gamma: s.p + 10512, beta: s.p + 10656, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(23), savedMean: s.f + 888784, savedInvStd: s.f + 888928,
+                activation: .silu, output: s.tensor(23), savedMean: s.f + 893392, savedInvStd: s.f + 893536,
                 runningMean: s.p + 10800, runningVar: s.p + 10944, pool: pool)
             s.profiler?.stop(33)
         }
@@ -2664,7 +2664,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(22), pixels: 5625 &* s.n, channels: 144,
                 gamma: s.p + 10512, beta: s.p + 10656, runningMean: s.p + 10800, runningVar: s.p + 10944, eps: 1e-05,
-                activation: .silu, output: s.tensor(23), scratch: s.f + 888784, pool: pool)
+                activation: .silu, output: s.tensor(23), scratch: s.f + 893392, pool: pool)
             s.profiler?.stop(34)
         }
         // features.2.0.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 75, 75, 144]
@@ -2683,7 +2683,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(24), pixels: 5625 &* s.n, inChannels: 144,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 32, output: s.tensor(28), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 891664, savedInvStd: s.f + 891696,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 896272, savedInvStd: s.f + 896304,
                 runningMean: s.p + 17648, runningVar: s.p + 17680, workspace: s.ws, pool: pool)
             s.profiler?.stop(37)
         }
@@ -2699,7 +2699,7 @@ public final class EfficientNetB3Training: TrainableModel {
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(28), pixels: 5625 &* s.n, channels: 32, gamma: s.p + 17584,
-                beta: s.p + 17616, savedMean: s.f + 891664, savedInvStd: s.f + 891696, activation: .identity,
+                beta: s.p + 17616, savedMean: s.f + 896272, savedInvStd: s.f + 896304, activation: .identity,
                 output: s.tensor(29), pool: pool)
             s.profiler?.stop(39)
         }
@@ -2708,7 +2708,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(28), pixels: 5625 &* s.n, channels: 32,
                 gamma: s.p + 17584, beta: s.p + 17616, runningMean: s.p + 17648, runningVar: s.p + 17680, eps: 1e-05,
-                activation: .identity, output: s.tensor(29), scratch: s.f + 891664, pool: pool)
+                activation: .identity, output: s.tensor(29), scratch: s.f + 896272, pool: pool)
             s.profiler?.stop(40)
         }
     }
@@ -2724,7 +2724,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(29), pixels: 5625 &* s.n, inChannels: 32,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 192, output: s.tensor(30), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 891728, savedInvStd: s.f + 891920,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 896336, savedInvStd: s.f + 896528,
                 runningMean: s.p + 24240, runningVar: s.p + 24432, workspace: s.ws, pool: pool)
             s.profiler?.stop(42)
         }
@@ -2740,7 +2740,7 @@ public final class EfficientNetB3Training: TrainableModel {
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(30), pixels: 5625 &* s.n, channels: 192, gamma: s.p + 23856,
-                beta: s.p + 24048, savedMean: s.f + 891728, savedInvStd: s.f + 891920, activation: .silu,
+                beta: s.p + 24048, savedMean: s.f + 896336, savedInvStd: s.f + 896528, activation: .silu,
                 output: s.tensor(31), pool: pool)
             s.profiler?.stop(44)
         }
@@ -2749,17 +2749,17 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 23856, beta: s.p + 24048, runningMean: s.p + 24240, runningVar: s.p + 24432, eps: 1e-05,
-                activation: .silu, output: s.tensor(31), scratch: s.f + 891728, pool: pool)
+                activation: .silu, output: s.tensor(31), scratch: s.f + 896336, pool: pool)
             s.profiler?.stop(45)
         }
         // features.2.1.block.1 depthwise weights to the kernel layout [3][3][192]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 24624, channels: 192, kernel: 3, into: s.f + 892496)
+        WeightPrep.depthwiseWeights(s.p + 24624, channels: 192, kernel: 3, into: s.f + 897104)
         s.profiler?.stop(46)
         // features.2.1.block.1 depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(31), batch: s.n, height: 75, width: 75, channels: 192, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75, weights: s.f + 892496, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75, weights: s.f + 897104, bias: s.f,
             activation: .identity, output: s.tensor(32), pool: pool)
         s.profiler?.stop(47)
         // features.2.1.block.1 BatchNorm (batch statistics) + silu on [n, 75, 75, 192]
@@ -2767,7 +2767,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(32), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 26352, beta: s.p + 26544, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(33), savedMean: s.f + 892112, savedInvStd: s.f + 892304,
+                activation: .silu, output: s.tensor(33), savedMean: s.f + 896720, savedInvStd: s.f + 896912,
                 runningMean: s.p + 26736, runningVar: s.p + 26928, pool: pool)
             s.profiler?.stop(48)
         }
@@ -2776,7 +2776,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(32), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 26352, beta: s.p + 26544, runningMean: s.p + 26736, runningVar: s.p + 26928, eps: 1e-05,
-                activation: .silu, output: s.tensor(33), scratch: s.f + 892112, pool: pool)
+                activation: .silu, output: s.tensor(33), scratch: s.f + 896720, pool: pool)
             s.profiler?.stop(49)
         }
         // features.2.1.block.2 squeeze-excitation 192 -> 8 -> 192 on [n, 75, 75, 192]
@@ -2795,7 +2795,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(34), pixels: 5625 &* s.n, inChannels: 192,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 32, output: s.tensor(38), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 895952, savedInvStd: s.f + 895984,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 900560, savedInvStd: s.f + 900592,
                 runningMean: s.p + 36608, runningVar: s.p + 36640, workspace: s.ws, pool: pool)
             s.profiler?.stop(52)
         }
@@ -2811,7 +2811,7 @@ public final class EfficientNetB3Training: TrainableModel {
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(38), pixels: 5625 &* s.n, channels: 32, gamma: s.p + 36544,
-                beta: s.p + 36576, savedMean: s.f + 895952, savedInvStd: s.f + 895984, activation: .identity,
+                beta: s.p + 36576, savedMean: s.f + 900560, savedInvStd: s.f + 900592, activation: .identity,
                 output: s.tensor(39), pool: pool)
             s.profiler?.stop(54)
         }
@@ -2820,7 +2820,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(38), pixels: 5625 &* s.n, channels: 32,
                 gamma: s.p + 36544, beta: s.p + 36576, runningMean: s.p + 36608, runningVar: s.p + 36640, eps: 1e-05,
-                activation: .identity, output: s.tensor(39), scratch: s.f + 895952, pool: pool)
+                activation: .identity, output: s.tensor(39), scratch: s.f + 900560, pool: pool)
             s.profiler?.stop(55)
         }
         // features.2.1 stochastic depth: keep each image's branch with probability 0.9769230769230769
@@ -2849,7 +2849,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(40), pixels: 5625 &* s.n, inChannels: 32,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 192, output: s.tensor(42), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 896016, savedInvStd: s.f + 896208,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 900624, savedInvStd: s.f + 900816,
                 runningMean: s.p + 43200, runningVar: s.p + 43392, workspace: s.ws, pool: pool)
             s.profiler?.stop(59)
         }
@@ -2865,7 +2865,7 @@ public final class EfficientNetB3Training: TrainableModel {
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(42), pixels: 5625 &* s.n, channels: 192, gamma: s.p + 42816,
-                beta: s.p + 43008, savedMean: s.f + 896016, savedInvStd: s.f + 896208, activation: .silu,
+                beta: s.p + 43008, savedMean: s.f + 900624, savedInvStd: s.f + 900816, activation: .silu,
                 output: s.tensor(43), pool: pool)
             s.profiler?.stop(61)
         }
@@ -2874,17 +2874,17 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 42816, beta: s.p + 43008, runningMean: s.p + 43200, runningVar: s.p + 43392, eps: 1e-05,
-                activation: .silu, output: s.tensor(43), scratch: s.f + 896016, pool: pool)
+                activation: .silu, output: s.tensor(43), scratch: s.f + 900624, pool: pool)
             s.profiler?.stop(62)
         }
         // features.2.2.block.1 depthwise weights to the kernel layout [3][3][192]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 43584, channels: 192, kernel: 3, into: s.f + 896784)
+        WeightPrep.depthwiseWeights(s.p + 43584, channels: 192, kernel: 3, into: s.f + 901392)
         s.profiler?.stop(63)
         // features.2.2.block.1 depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(43), batch: s.n, height: 75, width: 75, channels: 192, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75, weights: s.f + 896784, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75, weights: s.f + 901392, bias: s.f,
             activation: .identity, output: s.tensor(44), pool: pool)
         s.profiler?.stop(64)
         // features.2.2.block.1 BatchNorm (batch statistics) + silu on [n, 75, 75, 192]
@@ -2892,7 +2892,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(44), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 45312, beta: s.p + 45504, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(45), savedMean: s.f + 896400, savedInvStd: s.f + 896592,
+                activation: .silu, output: s.tensor(45), savedMean: s.f + 901008, savedInvStd: s.f + 901200,
                 runningMean: s.p + 45696, runningVar: s.p + 45888, pool: pool)
             s.profiler?.stop(65)
         }
@@ -2901,7 +2901,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(44), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 45312, beta: s.p + 45504, runningMean: s.p + 45696, runningVar: s.p + 45888, eps: 1e-05,
-                activation: .silu, output: s.tensor(45), scratch: s.f + 896400, pool: pool)
+                activation: .silu, output: s.tensor(45), scratch: s.f + 901008, pool: pool)
             s.profiler?.stop(66)
         }
         // features.2.2.block.2 squeeze-excitation 192 -> 8 -> 192 on [n, 75, 75, 192]
@@ -2920,7 +2920,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(46), pixels: 5625 &* s.n, inChannels: 192,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 32, output: s.tensor(50), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 900240, savedInvStd: s.f + 900272,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 904848, savedInvStd: s.f + 904880,
                 runningMean: s.p + 55568, runningVar: s.p + 55600, workspace: s.ws, pool: pool)
             s.profiler?.stop(69)
         }
@@ -2936,7 +2936,7 @@ public final class EfficientNetB3Training: TrainableModel {
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(50), pixels: 5625 &* s.n, channels: 32, gamma: s.p + 55504,
-                beta: s.p + 55536, savedMean: s.f + 900240, savedInvStd: s.f + 900272, activation: .identity,
+                beta: s.p + 55536, savedMean: s.f + 904848, savedInvStd: s.f + 904880, activation: .identity,
                 output: s.tensor(51), pool: pool)
             s.profiler?.stop(71)
         }
@@ -2945,7 +2945,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(50), pixels: 5625 &* s.n, channels: 32,
                 gamma: s.p + 55504, beta: s.p + 55536, runningMean: s.p + 55568, runningVar: s.p + 55600, eps: 1e-05,
-                activation: .identity, output: s.tensor(51), scratch: s.f + 900240, pool: pool)
+                activation: .identity, output: s.tensor(51), scratch: s.f + 904848, pool: pool)
             s.profiler?.stop(72)
         }
         // features.2.2 stochastic depth: keep each image's branch with probability 0.9692307692307692
@@ -2974,7 +2974,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(52), pixels: 5625 &* s.n, inChannels: 32,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 192, output: s.tensor(54), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 900304, savedInvStd: s.f + 900496,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 904912, savedInvStd: s.f + 905104,
                 runningMean: s.p + 62160, runningVar: s.p + 62352, workspace: s.ws, pool: pool)
             s.profiler?.stop(76)
         }
@@ -2990,7 +2990,7 @@ public final class EfficientNetB3Training: TrainableModel {
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(54), pixels: 5625 &* s.n, channels: 192, gamma: s.p + 61776,
-                beta: s.p + 61968, savedMean: s.f + 900304, savedInvStd: s.f + 900496, activation: .silu,
+                beta: s.p + 61968, savedMean: s.f + 904912, savedInvStd: s.f + 905104, activation: .silu,
                 output: s.tensor(55), pool: pool)
             s.profiler?.stop(78)
         }
@@ -2999,17 +2999,17 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(54), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 61776, beta: s.p + 61968, runningMean: s.p + 62160, runningVar: s.p + 62352, eps: 1e-05,
-                activation: .silu, output: s.tensor(55), scratch: s.f + 900304, pool: pool)
+                activation: .silu, output: s.tensor(55), scratch: s.f + 904912, pool: pool)
             s.profiler?.stop(79)
         }
         // features.3.0.block.1 depthwise weights to the kernel layout [5][5][192]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 62544, channels: 192, kernel: 5, into: s.f + 901072)
+        WeightPrep.depthwiseWeights(s.p + 62544, channels: 192, kernel: 5, into: s.f + 905680)
         s.profiler?.stop(80)
         // features.3.0.block.1 depthwise 5x5/2, [n, 75, 75, 192] -> [n, 38, 38, 192]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(55), batch: s.n, height: 75, width: 75, channels: 192, kernel: 5,
-            stride: 2, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 901072, bias: s.f,
+            stride: 2, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 905680, bias: s.f,
             activation: .identity, output: s.tensor(56), pool: pool)
         s.profiler?.stop(81)
         // features.3.0.block.1 BatchNorm (batch statistics) + silu on [n, 38, 38, 192]
@@ -3017,7 +3017,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(56), pixels: 1444 &* s.n, channels: 192,
                 gamma: s.p + 67344, beta: s.p + 67536, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(57), savedMean: s.f + 900688, savedInvStd: s.f + 900880,
+                activation: .silu, output: s.tensor(57), savedMean: s.f + 905296, savedInvStd: s.f + 905488,
                 runningMean: s.p + 67728, runningVar: s.p + 67920, pool: pool)
             s.profiler?.stop(82)
         }
@@ -3026,7 +3026,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(56), pixels: 1444 &* s.n, channels: 192,
                 gamma: s.p + 67344, beta: s.p + 67536, runningMean: s.p + 67728, runningVar: s.p + 67920, eps: 1e-05,
-                activation: .silu, output: s.tensor(57), scratch: s.f + 900688, pool: pool)
+                activation: .silu, output: s.tensor(57), scratch: s.f + 905296, pool: pool)
             s.profiler?.stop(83)
         }
         // features.3.0.block.2 squeeze-excitation 192 -> 8 -> 192 on [n, 38, 38, 192]
@@ -3045,7 +3045,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(58), pixels: 1444 &* s.n, inChannels: 192,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 48, output: s.tensor(62), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 910672, savedInvStd: s.f + 910720,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 915280, savedInvStd: s.f + 915328,
                 runningMean: s.p + 80704, runningVar: s.p + 80752, workspace: s.ws, pool: pool)
             s.profiler?.stop(86)
         }
@@ -3061,7 +3061,7 @@ public final class EfficientNetB3Training: TrainableModel {
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(62), pixels: 1444 &* s.n, channels: 48, gamma: s.p + 80608,
-                beta: s.p + 80656, savedMean: s.f + 910672, savedInvStd: s.f + 910720, activation: .identity,
+                beta: s.p + 80656, savedMean: s.f + 915280, savedInvStd: s.f + 915328, activation: .identity,
                 output: s.tensor(63), pool: pool)
             s.profiler?.stop(88)
         }
@@ -3070,7 +3070,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(62), pixels: 1444 &* s.n, channels: 48,
                 gamma: s.p + 80608, beta: s.p + 80656, runningMean: s.p + 80704, runningVar: s.p + 80752, eps: 1e-05,
-                activation: .identity, output: s.tensor(63), scratch: s.f + 910672, pool: pool)
+                activation: .identity, output: s.tensor(63), scratch: s.f + 915280, pool: pool)
             s.profiler?.stop(89)
         }
     }
@@ -3086,7 +3086,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(63), pixels: 1444 &* s.n, inChannels: 48,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 288, output: s.tensor(64), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 910768, savedInvStd: s.f + 911056,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 915376, savedInvStd: s.f + 915664,
                 runningMean: s.p + 95200, runningVar: s.p + 95488, workspace: s.ws, pool: pool)
             s.profiler?.stop(91)
         }
@@ -3102,7 +3102,7 @@ public final class EfficientNetB3Training: TrainableModel {
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(64), pixels: 1444 &* s.n, channels: 288, gamma: s.p + 94624,
-                beta: s.p + 94912, savedMean: s.f + 910768, savedInvStd: s.f + 911056, activation: .silu,
+                beta: s.p + 94912, savedMean: s.f + 915376, savedInvStd: s.f + 915664, activation: .silu,
                 output: s.tensor(65), pool: pool)
             s.profiler?.stop(93)
         }
@@ -3111,17 +3111,17 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 1444 &* s.n, channels: 288,
                 gamma: s.p + 94624, beta: s.p + 94912, runningMean: s.p + 95200, runningVar: s.p + 95488, eps: 1e-05,
-                activation: .silu, output: s.tensor(65), scratch: s.f + 910768, pool: pool)
+                activation: .silu, output: s.tensor(65), scratch: s.f + 915376, pool: pool)
             s.profiler?.stop(94)
         }
         // features.3.1.block.1 depthwise weights to the kernel layout [5][5][288]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 95776, channels: 288, kernel: 5, into: s.f + 911920)
+        WeightPrep.depthwiseWeights(s.p + 95776, channels: 288, kernel: 5, into: s.f + 916528)
         s.profiler?.stop(95)
         // features.3.1.block.1 depthwise 5x5/1, [n, 38, 38, 288] -> [n, 38, 38, 288]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(65), batch: s.n, height: 38, width: 38, channels: 288, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 911920, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 916528, bias: s.f,
             activation: .identity, output: s.tensor(66), pool: pool)
         s.profiler?.stop(96)
         // features.3.1.block.1 BatchNorm (batch statistics) + silu on [n, 38, 38, 288]
@@ -3129,7 +3129,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(66), pixels: 1444 &* s.n, channels: 288,
                 gamma: s.p + 102976, beta: s.p + 103264, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(67), savedMean: s.f + 911344, savedInvStd: s.f + 911632,
+                activation: .silu, output: s.tensor(67), savedMean: s.f + 915952, savedInvStd: s.f + 916240,
                 runningMean: s.p + 103552, runningVar: s.p + 103840, pool: pool)
             s.profiler?.stop(97)
         }
@@ -3138,7 +3138,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(66), pixels: 1444 &* s.n, channels: 288,
                 gamma: s.p + 102976, beta: s.p + 103264, runningMean: s.p + 103552, runningVar: s.p + 103840,
-                eps: 1e-05, activation: .silu, output: s.tensor(67), scratch: s.f + 911344, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(67), scratch: s.f + 915952, pool: pool)
             s.profiler?.stop(98)
         }
         // features.3.1.block.2 squeeze-excitation 288 -> 12 -> 288 on [n, 38, 38, 288]
@@ -3157,7 +3157,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(68), pixels: 1444 &* s.n, inChannels: 288,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 48, output: s.tensor(72), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 926320, savedInvStd: s.f + 926368,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 930928, savedInvStd: s.f + 930976,
                 runningMean: s.p + 125264, runningVar: s.p + 125312, workspace: s.ws, pool: pool)
             s.profiler?.stop(101)
         }
@@ -3173,7 +3173,7 @@ public final class EfficientNetB3Training: TrainableModel {
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(72), pixels: 1444 &* s.n, channels: 48, gamma: s.p + 125168,
-                beta: s.p + 125216, savedMean: s.f + 926320, savedInvStd: s.f + 926368, activation: .identity,
+                beta: s.p + 125216, savedMean: s.f + 930928, savedInvStd: s.f + 930976, activation: .identity,
                 output: s.tensor(73), pool: pool)
             s.profiler?.stop(103)
         }
@@ -3182,7 +3182,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(72), pixels: 1444 &* s.n, channels: 48,
                 gamma: s.p + 125168, beta: s.p + 125216, runningMean: s.p + 125264, runningVar: s.p + 125312,
-                eps: 1e-05, activation: .identity, output: s.tensor(73), scratch: s.f + 926320, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(73), scratch: s.f + 930928, pool: pool)
             s.profiler?.stop(104)
         }
         // features.3.1 stochastic depth: keep each image's branch with probability 0.9538461538461538
@@ -3211,7 +3211,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(74), pixels: 1444 &* s.n, inChannels: 48,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 288, output: s.tensor(76), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 926416, savedInvStd: s.f + 926704,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 931024, savedInvStd: s.f + 931312,
                 runningMean: s.p + 139760, runningVar: s.p + 140048, workspace: s.ws, pool: pool)
             s.profiler?.stop(108)
         }
@@ -3227,7 +3227,7 @@ public final class EfficientNetB3Training: TrainableModel {
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(76), pixels: 1444 &* s.n, channels: 288,
-                gamma: s.p + 139184, beta: s.p + 139472, savedMean: s.f + 926416, savedInvStd: s.f + 926704,
+                gamma: s.p + 139184, beta: s.p + 139472, savedMean: s.f + 931024, savedInvStd: s.f + 931312,
                 activation: .silu, output: s.tensor(77), pool: pool)
             s.profiler?.stop(110)
         }
@@ -3236,17 +3236,17 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(76), pixels: 1444 &* s.n, channels: 288,
                 gamma: s.p + 139184, beta: s.p + 139472, runningMean: s.p + 139760, runningVar: s.p + 140048,
-                eps: 1e-05, activation: .silu, output: s.tensor(77), scratch: s.f + 926416, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(77), scratch: s.f + 931024, pool: pool)
             s.profiler?.stop(111)
         }
         // features.3.2.block.1 depthwise weights to the kernel layout [5][5][288]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 140336, channels: 288, kernel: 5, into: s.f + 927568)
+        WeightPrep.depthwiseWeights(s.p + 140336, channels: 288, kernel: 5, into: s.f + 932176)
         s.profiler?.stop(112)
         // features.3.2.block.1 depthwise 5x5/1, [n, 38, 38, 288] -> [n, 38, 38, 288]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(77), batch: s.n, height: 38, width: 38, channels: 288, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 927568, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 932176, bias: s.f,
             activation: .identity, output: s.tensor(78), pool: pool)
         s.profiler?.stop(113)
         // features.3.2.block.1 BatchNorm (batch statistics) + silu on [n, 38, 38, 288]
@@ -3254,7 +3254,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(78), pixels: 1444 &* s.n, channels: 288,
                 gamma: s.p + 147536, beta: s.p + 147824, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(79), savedMean: s.f + 926992, savedInvStd: s.f + 927280,
+                activation: .silu, output: s.tensor(79), savedMean: s.f + 931600, savedInvStd: s.f + 931888,
                 runningMean: s.p + 148112, runningVar: s.p + 148400, pool: pool)
             s.profiler?.stop(114)
         }
@@ -3263,7 +3263,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(78), pixels: 1444 &* s.n, channels: 288,
                 gamma: s.p + 147536, beta: s.p + 147824, runningMean: s.p + 148112, runningVar: s.p + 148400,
-                eps: 1e-05, activation: .silu, output: s.tensor(79), scratch: s.f + 926992, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(79), scratch: s.f + 931600, pool: pool)
             s.profiler?.stop(115)
         }
         // features.3.2.block.2 squeeze-excitation 288 -> 12 -> 288 on [n, 38, 38, 288]
@@ -3282,7 +3282,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(80), pixels: 1444 &* s.n, inChannels: 288,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 48, output: s.tensor(84), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 941968, savedInvStd: s.f + 942016,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 946576, savedInvStd: s.f + 946624,
                 runningMean: s.p + 169824, runningVar: s.p + 169872, workspace: s.ws, pool: pool)
             s.profiler?.stop(118)
         }
@@ -3298,7 +3298,7 @@ public final class EfficientNetB3Training: TrainableModel {
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(84), pixels: 1444 &* s.n, channels: 48, gamma: s.p + 169728,
-                beta: s.p + 169776, savedMean: s.f + 941968, savedInvStd: s.f + 942016, activation: .identity,
+                beta: s.p + 169776, savedMean: s.f + 946576, savedInvStd: s.f + 946624, activation: .identity,
                 output: s.tensor(85), pool: pool)
             s.profiler?.stop(120)
         }
@@ -3307,7 +3307,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(84), pixels: 1444 &* s.n, channels: 48,
                 gamma: s.p + 169728, beta: s.p + 169776, runningMean: s.p + 169824, runningVar: s.p + 169872,
-                eps: 1e-05, activation: .identity, output: s.tensor(85), scratch: s.f + 941968, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(85), scratch: s.f + 946576, pool: pool)
             s.profiler?.stop(121)
         }
         // features.3.2 stochastic depth: keep each image's branch with probability 0.9461538461538461
@@ -3336,7 +3336,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(86), pixels: 1444 &* s.n, inChannels: 48,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 288, output: s.tensor(88), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 942064, savedInvStd: s.f + 942352,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 946672, savedInvStd: s.f + 946960,
                 runningMean: s.p + 184320, runningVar: s.p + 184608, workspace: s.ws, pool: pool)
             s.profiler?.stop(125)
         }
@@ -3352,7 +3352,7 @@ public final class EfficientNetB3Training: TrainableModel {
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(88), pixels: 1444 &* s.n, channels: 288,
-                gamma: s.p + 183744, beta: s.p + 184032, savedMean: s.f + 942064, savedInvStd: s.f + 942352,
+                gamma: s.p + 183744, beta: s.p + 184032, savedMean: s.f + 946672, savedInvStd: s.f + 946960,
                 activation: .silu, output: s.tensor(89), pool: pool)
             s.profiler?.stop(127)
         }
@@ -3361,17 +3361,17 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 1444 &* s.n, channels: 288,
                 gamma: s.p + 183744, beta: s.p + 184032, runningMean: s.p + 184320, runningVar: s.p + 184608,
-                eps: 1e-05, activation: .silu, output: s.tensor(89), scratch: s.f + 942064, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(89), scratch: s.f + 946672, pool: pool)
             s.profiler?.stop(128)
         }
         // features.4.0.block.1 depthwise weights to the kernel layout [3][3][288]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 184896, channels: 288, kernel: 3, into: s.f + 943216)
+        WeightPrep.depthwiseWeights(s.p + 184896, channels: 288, kernel: 3, into: s.f + 947824)
         s.profiler?.stop(129)
         // features.4.0.block.1 depthwise 3x3/2, [n, 38, 38, 288] -> [n, 19, 19, 288]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(89), batch: s.n, height: 38, width: 38, channels: 288, kernel: 3,
-            stride: 2, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 943216, bias: s.f,
+            stride: 2, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 947824, bias: s.f,
             activation: .identity, output: s.tensor(90), pool: pool)
         s.profiler?.stop(130)
         // features.4.0.block.1 BatchNorm (batch statistics) + silu on [n, 19, 19, 288]
@@ -3379,7 +3379,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(90), pixels: 361 &* s.n, channels: 288,
                 gamma: s.p + 187488, beta: s.p + 187776, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(91), savedMean: s.f + 942640, savedInvStd: s.f + 942928,
+                activation: .silu, output: s.tensor(91), savedMean: s.f + 947248, savedInvStd: s.f + 947536,
                 runningMean: s.p + 188064, runningVar: s.p + 188352, pool: pool)
             s.profiler?.stop(131)
         }
@@ -3388,7 +3388,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(90), pixels: 361 &* s.n, channels: 288,
                 gamma: s.p + 187488, beta: s.p + 187776, runningMean: s.p + 188064, runningVar: s.p + 188352,
-                eps: 1e-05, activation: .silu, output: s.tensor(91), scratch: s.f + 942640, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(91), scratch: s.f + 947248, pool: pool)
             s.profiler?.stop(132)
         }
         // features.4.0.block.2 squeeze-excitation 288 -> 12 -> 288 on [n, 19, 19, 288]
@@ -3407,7 +3407,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(92), pixels: 361 &* s.n, inChannels: 288,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 96, output: s.tensor(96), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 948400, savedInvStd: s.f + 948496,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 953008, savedInvStd: s.f + 953104,
                 runningMean: s.p + 223696, runningVar: s.p + 223792, workspace: s.ws, pool: pool)
             s.profiler?.stop(135)
         }
@@ -3423,7 +3423,7 @@ public final class EfficientNetB3Training: TrainableModel {
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(96), pixels: 361 &* s.n, channels: 96, gamma: s.p + 223504,
-                beta: s.p + 223600, savedMean: s.f + 948400, savedInvStd: s.f + 948496, activation: .identity,
+                beta: s.p + 223600, savedMean: s.f + 953008, savedInvStd: s.f + 953104, activation: .identity,
                 output: s.tensor(97), pool: pool)
             s.profiler?.stop(137)
         }
@@ -3432,7 +3432,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(96), pixels: 361 &* s.n, channels: 96,
                 gamma: s.p + 223504, beta: s.p + 223600, runningMean: s.p + 223696, runningVar: s.p + 223792,
-                eps: 1e-05, activation: .identity, output: s.tensor(97), scratch: s.f + 948400, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(97), scratch: s.f + 953008, pool: pool)
             s.profiler?.stop(138)
         }
     }
@@ -3448,7 +3448,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(97), pixels: 361 &* s.n, inChannels: 96,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 576, output: s.tensor(98), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 948592, savedInvStd: s.f + 949168,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 953200, savedInvStd: s.f + 953776,
                 runningMean: s.p + 280336, runningVar: s.p + 280912, workspace: s.ws, pool: pool)
             s.profiler?.stop(140)
         }
@@ -3464,7 +3464,7 @@ public final class EfficientNetB3Training: TrainableModel {
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(98), pixels: 361 &* s.n, channels: 576, gamma: s.p + 279184,
-                beta: s.p + 279760, savedMean: s.f + 948592, savedInvStd: s.f + 949168, activation: .silu,
+                beta: s.p + 279760, savedMean: s.f + 953200, savedInvStd: s.f + 953776, activation: .silu,
                 output: s.tensor(99), pool: pool)
             s.profiler?.stop(142)
         }
@@ -3473,17 +3473,17 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(98), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 279184, beta: s.p + 279760, runningMean: s.p + 280336, runningVar: s.p + 280912,
-                eps: 1e-05, activation: .silu, output: s.tensor(99), scratch: s.f + 948592, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(99), scratch: s.f + 953200, pool: pool)
             s.profiler?.stop(143)
         }
         // features.4.1.block.1 depthwise weights to the kernel layout [3][3][576]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 281488, channels: 576, kernel: 3, into: s.f + 950896)
+        WeightPrep.depthwiseWeights(s.p + 281488, channels: 576, kernel: 3, into: s.f + 955504)
         s.profiler?.stop(144)
         // features.4.1.block.1 depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(99), batch: s.n, height: 19, width: 19, channels: 576, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 950896, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 955504, bias: s.f,
             activation: .identity, output: s.tensor(100), pool: pool)
         s.profiler?.stop(145)
         // features.4.1.block.1 BatchNorm (batch statistics) + silu on [n, 19, 19, 576]
@@ -3491,7 +3491,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(100), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 286672, beta: s.p + 287248, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(101), savedMean: s.f + 949744, savedInvStd: s.f + 950320,
+                activation: .silu, output: s.tensor(101), savedMean: s.f + 954352, savedInvStd: s.f + 954928,
                 runningMean: s.p + 287824, runningVar: s.p + 288400, pool: pool)
             s.profiler?.stop(146)
         }
@@ -3500,7 +3500,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(100), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 286672, beta: s.p + 287248, runningMean: s.p + 287824, runningVar: s.p + 288400,
-                eps: 1e-05, activation: .silu, output: s.tensor(101), scratch: s.f + 949744, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(101), scratch: s.f + 954352, pool: pool)
             s.profiler?.stop(147)
         }
         // features.4.1.block.2 squeeze-excitation 576 -> 24 -> 576 on [n, 19, 19, 576]
@@ -3519,7 +3519,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(102), pixels: 361 &* s.n, inChannels: 576,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 96, output: s.tensor(106), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 961264, savedInvStd: s.f + 961360,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 965872, savedInvStd: s.f + 965968,
                 runningMean: s.p + 372720, runningVar: s.p + 372816, workspace: s.ws, pool: pool)
             s.profiler?.stop(150)
         }
@@ -3535,7 +3535,7 @@ public final class EfficientNetB3Training: TrainableModel {
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(106), pixels: 361 &* s.n, channels: 96, gamma: s.p + 372528,
-                beta: s.p + 372624, savedMean: s.f + 961264, savedInvStd: s.f + 961360, activation: .identity,
+                beta: s.p + 372624, savedMean: s.f + 965872, savedInvStd: s.f + 965968, activation: .identity,
                 output: s.tensor(107), pool: pool)
             s.profiler?.stop(152)
         }
@@ -3544,7 +3544,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(106), pixels: 361 &* s.n, channels: 96,
                 gamma: s.p + 372528, beta: s.p + 372624, runningMean: s.p + 372720, runningVar: s.p + 372816,
-                eps: 1e-05, activation: .identity, output: s.tensor(107), scratch: s.f + 961264, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(107), scratch: s.f + 965872, pool: pool)
             s.profiler?.stop(153)
         }
         // features.4.1 stochastic depth: keep each image's branch with probability 0.9307692307692308
@@ -3573,7 +3573,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(108), pixels: 361 &* s.n, inChannels: 96,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 576, output: s.tensor(110), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 961456, savedInvStd: s.f + 962032,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 966064, savedInvStd: s.f + 966640,
                 runningMean: s.p + 429360, runningVar: s.p + 429936, workspace: s.ws, pool: pool)
             s.profiler?.stop(157)
         }
@@ -3589,7 +3589,7 @@ public final class EfficientNetB3Training: TrainableModel {
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(110), pixels: 361 &* s.n, channels: 576,
-                gamma: s.p + 428208, beta: s.p + 428784, savedMean: s.f + 961456, savedInvStd: s.f + 962032,
+                gamma: s.p + 428208, beta: s.p + 428784, savedMean: s.f + 966064, savedInvStd: s.f + 966640,
                 activation: .silu, output: s.tensor(111), pool: pool)
             s.profiler?.stop(159)
         }
@@ -3598,17 +3598,17 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(110), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 428208, beta: s.p + 428784, runningMean: s.p + 429360, runningVar: s.p + 429936,
-                eps: 1e-05, activation: .silu, output: s.tensor(111), scratch: s.f + 961456, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(111), scratch: s.f + 966064, pool: pool)
             s.profiler?.stop(160)
         }
         // features.4.2.block.1 depthwise weights to the kernel layout [3][3][576]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 430512, channels: 576, kernel: 3, into: s.f + 963760)
+        WeightPrep.depthwiseWeights(s.p + 430512, channels: 576, kernel: 3, into: s.f + 968368)
         s.profiler?.stop(161)
         // features.4.2.block.1 depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(111), batch: s.n, height: 19, width: 19, channels: 576, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 963760, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 968368, bias: s.f,
             activation: .identity, output: s.tensor(112), pool: pool)
         s.profiler?.stop(162)
         // features.4.2.block.1 BatchNorm (batch statistics) + silu on [n, 19, 19, 576]
@@ -3616,7 +3616,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(112), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 435696, beta: s.p + 436272, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(113), savedMean: s.f + 962608, savedInvStd: s.f + 963184,
+                activation: .silu, output: s.tensor(113), savedMean: s.f + 967216, savedInvStd: s.f + 967792,
                 runningMean: s.p + 436848, runningVar: s.p + 437424, pool: pool)
             s.profiler?.stop(163)
         }
@@ -3625,7 +3625,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(112), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 435696, beta: s.p + 436272, runningMean: s.p + 436848, runningVar: s.p + 437424,
-                eps: 1e-05, activation: .silu, output: s.tensor(113), scratch: s.f + 962608, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(113), scratch: s.f + 967216, pool: pool)
             s.profiler?.stop(164)
         }
         // features.4.2.block.2 squeeze-excitation 576 -> 24 -> 576 on [n, 19, 19, 576]
@@ -3644,7 +3644,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(114), pixels: 361 &* s.n, inChannels: 576,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 96, output: s.tensor(118), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 974128, savedInvStd: s.f + 974224,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 978736, savedInvStd: s.f + 978832,
                 runningMean: s.p + 521744, runningVar: s.p + 521840, workspace: s.ws, pool: pool)
             s.profiler?.stop(167)
         }
@@ -3660,7 +3660,7 @@ public final class EfficientNetB3Training: TrainableModel {
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(118), pixels: 361 &* s.n, channels: 96, gamma: s.p + 521552,
-                beta: s.p + 521648, savedMean: s.f + 974128, savedInvStd: s.f + 974224, activation: .identity,
+                beta: s.p + 521648, savedMean: s.f + 978736, savedInvStd: s.f + 978832, activation: .identity,
                 output: s.tensor(119), pool: pool)
             s.profiler?.stop(169)
         }
@@ -3669,7 +3669,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(118), pixels: 361 &* s.n, channels: 96,
                 gamma: s.p + 521552, beta: s.p + 521648, runningMean: s.p + 521744, runningVar: s.p + 521840,
-                eps: 1e-05, activation: .identity, output: s.tensor(119), scratch: s.f + 974128, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(119), scratch: s.f + 978736, pool: pool)
             s.profiler?.stop(170)
         }
         // features.4.2 stochastic depth: keep each image's branch with probability 0.9230769230769231
@@ -3698,7 +3698,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(120), pixels: 361 &* s.n, inChannels: 96,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 576, output: s.tensor(122), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 974320, savedInvStd: s.f + 974896,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 978928, savedInvStd: s.f + 979504,
                 runningMean: s.p + 578384, runningVar: s.p + 578960, workspace: s.ws, pool: pool)
             s.profiler?.stop(174)
         }
@@ -3714,7 +3714,7 @@ public final class EfficientNetB3Training: TrainableModel {
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(122), pixels: 361 &* s.n, channels: 576,
-                gamma: s.p + 577232, beta: s.p + 577808, savedMean: s.f + 974320, savedInvStd: s.f + 974896,
+                gamma: s.p + 577232, beta: s.p + 577808, savedMean: s.f + 978928, savedInvStd: s.f + 979504,
                 activation: .silu, output: s.tensor(123), pool: pool)
             s.profiler?.stop(176)
         }
@@ -3723,17 +3723,17 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(122), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 577232, beta: s.p + 577808, runningMean: s.p + 578384, runningVar: s.p + 578960,
-                eps: 1e-05, activation: .silu, output: s.tensor(123), scratch: s.f + 974320, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(123), scratch: s.f + 978928, pool: pool)
             s.profiler?.stop(177)
         }
         // features.4.3.block.1 depthwise weights to the kernel layout [3][3][576]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 579536, channels: 576, kernel: 3, into: s.f + 976624)
+        WeightPrep.depthwiseWeights(s.p + 579536, channels: 576, kernel: 3, into: s.f + 981232)
         s.profiler?.stop(178)
         // features.4.3.block.1 depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(123), batch: s.n, height: 19, width: 19, channels: 576, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 976624, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 981232, bias: s.f,
             activation: .identity, output: s.tensor(124), pool: pool)
         s.profiler?.stop(179)
         // features.4.3.block.1 BatchNorm (batch statistics) + silu on [n, 19, 19, 576]
@@ -3741,7 +3741,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(124), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 584720, beta: s.p + 585296, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(125), savedMean: s.f + 975472, savedInvStd: s.f + 976048,
+                activation: .silu, output: s.tensor(125), savedMean: s.f + 980080, savedInvStd: s.f + 980656,
                 runningMean: s.p + 585872, runningVar: s.p + 586448, pool: pool)
             s.profiler?.stop(180)
         }
@@ -3750,7 +3750,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(124), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 584720, beta: s.p + 585296, runningMean: s.p + 585872, runningVar: s.p + 586448,
-                eps: 1e-05, activation: .silu, output: s.tensor(125), scratch: s.f + 975472, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(125), scratch: s.f + 980080, pool: pool)
             s.profiler?.stop(181)
         }
         // features.4.3.block.2 squeeze-excitation 576 -> 24 -> 576 on [n, 19, 19, 576]
@@ -3769,7 +3769,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(126), pixels: 361 &* s.n, inChannels: 576,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 96, output: s.tensor(130), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 986992, savedInvStd: s.f + 987088,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 991600, savedInvStd: s.f + 991696,
                 runningMean: s.p + 670768, runningVar: s.p + 670864, workspace: s.ws, pool: pool)
             s.profiler?.stop(184)
         }
@@ -3785,7 +3785,7 @@ public final class EfficientNetB3Training: TrainableModel {
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(130), pixels: 361 &* s.n, channels: 96, gamma: s.p + 670576,
-                beta: s.p + 670672, savedMean: s.f + 986992, savedInvStd: s.f + 987088, activation: .identity,
+                beta: s.p + 670672, savedMean: s.f + 991600, savedInvStd: s.f + 991696, activation: .identity,
                 output: s.tensor(131), pool: pool)
             s.profiler?.stop(186)
         }
@@ -3794,7 +3794,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(130), pixels: 361 &* s.n, channels: 96,
                 gamma: s.p + 670576, beta: s.p + 670672, runningMean: s.p + 670768, runningVar: s.p + 670864,
-                eps: 1e-05, activation: .identity, output: s.tensor(131), scratch: s.f + 986992, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(131), scratch: s.f + 991600, pool: pool)
             s.profiler?.stop(187)
         }
         // features.4.3 stochastic depth: keep each image's branch with probability 0.9153846153846154
@@ -3823,7 +3823,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(132), pixels: 361 &* s.n, inChannels: 96,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 576, output: s.tensor(134), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 987184, savedInvStd: s.f + 987760,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 991792, savedInvStd: s.f + 992368,
                 runningMean: s.p + 727408, runningVar: s.p + 727984, workspace: s.ws, pool: pool)
             s.profiler?.stop(191)
         }
@@ -3839,7 +3839,7 @@ public final class EfficientNetB3Training: TrainableModel {
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(134), pixels: 361 &* s.n, channels: 576,
-                gamma: s.p + 726256, beta: s.p + 726832, savedMean: s.f + 987184, savedInvStd: s.f + 987760,
+                gamma: s.p + 726256, beta: s.p + 726832, savedMean: s.f + 991792, savedInvStd: s.f + 992368,
                 activation: .silu, output: s.tensor(135), pool: pool)
             s.profiler?.stop(193)
         }
@@ -3848,17 +3848,17 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(134), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 726256, beta: s.p + 726832, runningMean: s.p + 727408, runningVar: s.p + 727984,
-                eps: 1e-05, activation: .silu, output: s.tensor(135), scratch: s.f + 987184, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(135), scratch: s.f + 991792, pool: pool)
             s.profiler?.stop(194)
         }
         // features.4.4.block.1 depthwise weights to the kernel layout [3][3][576]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 728560, channels: 576, kernel: 3, into: s.f + 989488)
+        WeightPrep.depthwiseWeights(s.p + 728560, channels: 576, kernel: 3, into: s.f + 994096)
         s.profiler?.stop(195)
         // features.4.4.block.1 depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(135), batch: s.n, height: 19, width: 19, channels: 576, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 989488, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 994096, bias: s.f,
             activation: .identity, output: s.tensor(136), pool: pool)
         s.profiler?.stop(196)
         // features.4.4.block.1 BatchNorm (batch statistics) + silu on [n, 19, 19, 576]
@@ -3866,7 +3866,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(136), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 733744, beta: s.p + 734320, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(137), savedMean: s.f + 988336, savedInvStd: s.f + 988912,
+                activation: .silu, output: s.tensor(137), savedMean: s.f + 992944, savedInvStd: s.f + 993520,
                 runningMean: s.p + 734896, runningVar: s.p + 735472, pool: pool)
             s.profiler?.stop(197)
         }
@@ -3875,7 +3875,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(136), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 733744, beta: s.p + 734320, runningMean: s.p + 734896, runningVar: s.p + 735472,
-                eps: 1e-05, activation: .silu, output: s.tensor(137), scratch: s.f + 988336, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(137), scratch: s.f + 992944, pool: pool)
             s.profiler?.stop(198)
         }
         // features.4.4.block.2 squeeze-excitation 576 -> 24 -> 576 on [n, 19, 19, 576]
@@ -3894,7 +3894,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(138), pixels: 361 &* s.n, inChannels: 576,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 96, output: s.tensor(142), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 999856, savedInvStd: s.f + 999952,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1004464, savedInvStd: s.f + 1004560,
                 runningMean: s.p + 819792, runningVar: s.p + 819888, workspace: s.ws, pool: pool)
             s.profiler?.stop(201)
         }
@@ -3910,7 +3910,7 @@ public final class EfficientNetB3Training: TrainableModel {
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(142), pixels: 361 &* s.n, channels: 96, gamma: s.p + 819600,
-                beta: s.p + 819696, savedMean: s.f + 999856, savedInvStd: s.f + 999952, activation: .identity,
+                beta: s.p + 819696, savedMean: s.f + 1004464, savedInvStd: s.f + 1004560, activation: .identity,
                 output: s.tensor(143), pool: pool)
             s.profiler?.stop(203)
         }
@@ -3919,7 +3919,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(142), pixels: 361 &* s.n, channels: 96,
                 gamma: s.p + 819600, beta: s.p + 819696, runningMean: s.p + 819792, runningVar: s.p + 819888,
-                eps: 1e-05, activation: .identity, output: s.tensor(143), scratch: s.f + 999856, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(143), scratch: s.f + 1004464, pool: pool)
             s.profiler?.stop(204)
         }
         // features.4.4 stochastic depth: keep each image's branch with probability 0.9076923076923077
@@ -3948,7 +3948,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(144), pixels: 361 &* s.n, inChannels: 96,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 576, output: s.tensor(146), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1000048, savedInvStd: s.f + 1000624,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1004656, savedInvStd: s.f + 1005232,
                 runningMean: s.p + 876432, runningVar: s.p + 877008, workspace: s.ws, pool: pool)
             s.profiler?.stop(208)
         }
@@ -3964,7 +3964,7 @@ public final class EfficientNetB3Training: TrainableModel {
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(146), pixels: 361 &* s.n, channels: 576,
-                gamma: s.p + 875280, beta: s.p + 875856, savedMean: s.f + 1000048, savedInvStd: s.f + 1000624,
+                gamma: s.p + 875280, beta: s.p + 875856, savedMean: s.f + 1004656, savedInvStd: s.f + 1005232,
                 activation: .silu, output: s.tensor(147), pool: pool)
             s.profiler?.stop(210)
         }
@@ -3973,17 +3973,17 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(146), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 875280, beta: s.p + 875856, runningMean: s.p + 876432, runningVar: s.p + 877008,
-                eps: 1e-05, activation: .silu, output: s.tensor(147), scratch: s.f + 1000048, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(147), scratch: s.f + 1004656, pool: pool)
             s.profiler?.stop(211)
         }
         // features.5.0.block.1 depthwise weights to the kernel layout [5][5][576]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 877584, channels: 576, kernel: 5, into: s.f + 1002352)
+        WeightPrep.depthwiseWeights(s.p + 877584, channels: 576, kernel: 5, into: s.f + 1006960)
         s.profiler?.stop(212)
         // features.5.0.block.1 depthwise 5x5/1, [n, 19, 19, 576] -> [n, 19, 19, 576]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(147), batch: s.n, height: 19, width: 19, channels: 576, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 1002352, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 1006960, bias: s.f,
             activation: .identity, output: s.tensor(148), pool: pool)
         s.profiler?.stop(213)
         // features.5.0.block.1 BatchNorm (batch statistics) + silu on [n, 19, 19, 576]
@@ -3991,7 +3991,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(148), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 891984, beta: s.p + 892560, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(149), savedMean: s.f + 1001200, savedInvStd: s.f + 1001776,
+                activation: .silu, output: s.tensor(149), savedMean: s.f + 1005808, savedInvStd: s.f + 1006384,
                 runningMean: s.p + 893136, runningVar: s.p + 893712, pool: pool)
             s.profiler?.stop(214)
         }
@@ -4000,7 +4000,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(148), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 891984, beta: s.p + 892560, runningMean: s.p + 893136, runningVar: s.p + 893712,
-                eps: 1e-05, activation: .silu, output: s.tensor(149), scratch: s.f + 1001200, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(149), scratch: s.f + 1005808, pool: pool)
             s.profiler?.stop(215)
         }
         // features.5.0.block.2 squeeze-excitation 576 -> 24 -> 576 on [n, 19, 19, 576]
@@ -4019,7 +4019,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(150), pixels: 361 &* s.n, inChannels: 576,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 136, output: s.tensor(154), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1031152, savedInvStd: s.f + 1031288,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1035760, savedInvStd: s.f + 1035896,
                 runningMean: s.p + 1001168, runningVar: s.p + 1001312, workspace: s.ws, pool: pool)
             s.profiler?.stop(218)
         }
@@ -4035,7 +4035,7 @@ public final class EfficientNetB3Training: TrainableModel {
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(154), pixels: 361 &* s.n, channels: 136,
-                gamma: s.p + 1000880, beta: s.p + 1001024, savedMean: s.f + 1031152, savedInvStd: s.f + 1031288,
+                gamma: s.p + 1000880, beta: s.p + 1001024, savedMean: s.f + 1035760, savedInvStd: s.f + 1035896,
                 activation: .identity, output: s.tensor(155), pool: pool)
             s.profiler?.stop(220)
         }
@@ -4044,7 +4044,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(154), pixels: 361 &* s.n, channels: 136,
                 gamma: s.p + 1000880, beta: s.p + 1001024, runningMean: s.p + 1001168, runningVar: s.p + 1001312,
-                eps: 1e-05, activation: .identity, output: s.tensor(155), scratch: s.f + 1031152, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(155), scratch: s.f + 1035760, pool: pool)
             s.profiler?.stop(221)
         }
     }
@@ -4060,7 +4060,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(155), pixels: 361 &* s.n, inChannels: 136,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 816, output: s.tensor(156), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1031424, savedInvStd: s.f + 1032240,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1036032, savedInvStd: s.f + 1036848,
                 runningMean: s.p + 1114064, runningVar: s.p + 1114880, workspace: s.ws, pool: pool)
             s.profiler?.stop(223)
         }
@@ -4076,7 +4076,7 @@ public final class EfficientNetB3Training: TrainableModel {
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(156), pixels: 361 &* s.n, channels: 816,
-                gamma: s.p + 1112432, beta: s.p + 1113248, savedMean: s.f + 1031424, savedInvStd: s.f + 1032240,
+                gamma: s.p + 1112432, beta: s.p + 1113248, savedMean: s.f + 1036032, savedInvStd: s.f + 1036848,
                 activation: .silu, output: s.tensor(157), pool: pool)
             s.profiler?.stop(225)
         }
@@ -4085,17 +4085,17 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(156), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 1112432, beta: s.p + 1113248, runningMean: s.p + 1114064, runningVar: s.p + 1114880,
-                eps: 1e-05, activation: .silu, output: s.tensor(157), scratch: s.f + 1031424, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(157), scratch: s.f + 1036032, pool: pool)
             s.profiler?.stop(226)
         }
         // features.5.1.block.1 depthwise weights to the kernel layout [5][5][816]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 1115696, channels: 816, kernel: 5, into: s.f + 1034688)
+        WeightPrep.depthwiseWeights(s.p + 1115696, channels: 816, kernel: 5, into: s.f + 1039296)
         s.profiler?.stop(227)
         // features.5.1.block.1 depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(157), batch: s.n, height: 19, width: 19, channels: 816, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 1034688, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 1039296, bias: s.f,
             activation: .identity, output: s.tensor(158), pool: pool)
         s.profiler?.stop(228)
         // features.5.1.block.1 BatchNorm (batch statistics) + silu on [n, 19, 19, 816]
@@ -4103,7 +4103,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(158), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 1136096, beta: s.p + 1136912, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(159), savedMean: s.f + 1033056, savedInvStd: s.f + 1033872,
+                activation: .silu, output: s.tensor(159), savedMean: s.f + 1037664, savedInvStd: s.f + 1038480,
                 runningMean: s.p + 1137728, runningVar: s.p + 1138544, pool: pool)
             s.profiler?.stop(229)
         }
@@ -4112,7 +4112,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(158), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 1136096, beta: s.p + 1136912, runningMean: s.p + 1137728, runningVar: s.p + 1138544,
-                eps: 1e-05, activation: .silu, output: s.tensor(159), scratch: s.f + 1033056, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(159), scratch: s.f + 1037664, pool: pool)
             s.profiler?.stop(230)
         }
         // features.5.1.block.2 squeeze-excitation 816 -> 34 -> 816 on [n, 19, 19, 816]
@@ -4131,7 +4131,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(160), pixels: 361 &* s.n, inChannels: 816,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 136, output: s.tensor(164), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1075488, savedInvStd: s.f + 1075624,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1080096, savedInvStd: s.f + 1080232,
                 runningMean: s.p + 1306976, runningVar: s.p + 1307120, workspace: s.ws, pool: pool)
             s.profiler?.stop(233)
         }
@@ -4147,7 +4147,7 @@ public final class EfficientNetB3Training: TrainableModel {
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(164), pixels: 361 &* s.n, channels: 136,
-                gamma: s.p + 1306688, beta: s.p + 1306832, savedMean: s.f + 1075488, savedInvStd: s.f + 1075624,
+                gamma: s.p + 1306688, beta: s.p + 1306832, savedMean: s.f + 1080096, savedInvStd: s.f + 1080232,
                 activation: .identity, output: s.tensor(165), pool: pool)
             s.profiler?.stop(235)
         }
@@ -4156,7 +4156,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(164), pixels: 361 &* s.n, channels: 136,
                 gamma: s.p + 1306688, beta: s.p + 1306832, runningMean: s.p + 1306976, runningVar: s.p + 1307120,
-                eps: 1e-05, activation: .identity, output: s.tensor(165), scratch: s.f + 1075488, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(165), scratch: s.f + 1080096, pool: pool)
             s.profiler?.stop(236)
         }
         // features.5.1 stochastic depth: keep each image's branch with probability 0.8923076923076922
@@ -4185,7 +4185,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(166), pixels: 361 &* s.n, inChannels: 136,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 816, output: s.tensor(168), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1075760, savedInvStd: s.f + 1076576,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1080368, savedInvStd: s.f + 1081184,
                 runningMean: s.p + 1419872, runningVar: s.p + 1420688, workspace: s.ws, pool: pool)
             s.profiler?.stop(240)
         }
@@ -4201,7 +4201,7 @@ public final class EfficientNetB3Training: TrainableModel {
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(168), pixels: 361 &* s.n, channels: 816,
-                gamma: s.p + 1418240, beta: s.p + 1419056, savedMean: s.f + 1075760, savedInvStd: s.f + 1076576,
+                gamma: s.p + 1418240, beta: s.p + 1419056, savedMean: s.f + 1080368, savedInvStd: s.f + 1081184,
                 activation: .silu, output: s.tensor(169), pool: pool)
             s.profiler?.stop(242)
         }
@@ -4210,17 +4210,17 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(168), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 1418240, beta: s.p + 1419056, runningMean: s.p + 1419872, runningVar: s.p + 1420688,
-                eps: 1e-05, activation: .silu, output: s.tensor(169), scratch: s.f + 1075760, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(169), scratch: s.f + 1080368, pool: pool)
             s.profiler?.stop(243)
         }
         // features.5.2.block.1 depthwise weights to the kernel layout [5][5][816]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 1421504, channels: 816, kernel: 5, into: s.f + 1079024)
+        WeightPrep.depthwiseWeights(s.p + 1421504, channels: 816, kernel: 5, into: s.f + 1083632)
         s.profiler?.stop(244)
         // features.5.2.block.1 depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(169), batch: s.n, height: 19, width: 19, channels: 816, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 1079024, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 1083632, bias: s.f,
             activation: .identity, output: s.tensor(170), pool: pool)
         s.profiler?.stop(245)
         // features.5.2.block.1 BatchNorm (batch statistics) + silu on [n, 19, 19, 816]
@@ -4228,7 +4228,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(170), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 1441904, beta: s.p + 1442720, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(171), savedMean: s.f + 1077392, savedInvStd: s.f + 1078208,
+                activation: .silu, output: s.tensor(171), savedMean: s.f + 1082000, savedInvStd: s.f + 1082816,
                 runningMean: s.p + 1443536, runningVar: s.p + 1444352, pool: pool)
             s.profiler?.stop(246)
         }
@@ -4237,7 +4237,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(170), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 1441904, beta: s.p + 1442720, runningMean: s.p + 1443536, runningVar: s.p + 1444352,
-                eps: 1e-05, activation: .silu, output: s.tensor(171), scratch: s.f + 1077392, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(171), scratch: s.f + 1082000, pool: pool)
             s.profiler?.stop(247)
         }
         // features.5.2.block.2 squeeze-excitation 816 -> 34 -> 816 on [n, 19, 19, 816]
@@ -4256,7 +4256,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(172), pixels: 361 &* s.n, inChannels: 816,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 136, output: s.tensor(176), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1119824, savedInvStd: s.f + 1119960,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1124432, savedInvStd: s.f + 1124568,
                 runningMean: s.p + 1612784, runningVar: s.p + 1612928, workspace: s.ws, pool: pool)
             s.profiler?.stop(250)
         }
@@ -4272,7 +4272,7 @@ public final class EfficientNetB3Training: TrainableModel {
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(176), pixels: 361 &* s.n, channels: 136,
-                gamma: s.p + 1612496, beta: s.p + 1612640, savedMean: s.f + 1119824, savedInvStd: s.f + 1119960,
+                gamma: s.p + 1612496, beta: s.p + 1612640, savedMean: s.f + 1124432, savedInvStd: s.f + 1124568,
                 activation: .identity, output: s.tensor(177), pool: pool)
             s.profiler?.stop(252)
         }
@@ -4281,7 +4281,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(176), pixels: 361 &* s.n, channels: 136,
                 gamma: s.p + 1612496, beta: s.p + 1612640, runningMean: s.p + 1612784, runningVar: s.p + 1612928,
-                eps: 1e-05, activation: .identity, output: s.tensor(177), scratch: s.f + 1119824, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(177), scratch: s.f + 1124432, pool: pool)
             s.profiler?.stop(253)
         }
         // features.5.2 stochastic depth: keep each image's branch with probability 0.8846153846153846
@@ -4310,7 +4310,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(178), pixels: 361 &* s.n, inChannels: 136,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 816, output: s.tensor(180), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1120096, savedInvStd: s.f + 1120912,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1124704, savedInvStd: s.f + 1125520,
                 runningMean: s.p + 1725680, runningVar: s.p + 1726496, workspace: s.ws, pool: pool)
             s.profiler?.stop(257)
         }
@@ -4326,7 +4326,7 @@ public final class EfficientNetB3Training: TrainableModel {
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(180), pixels: 361 &* s.n, channels: 816,
-                gamma: s.p + 1724048, beta: s.p + 1724864, savedMean: s.f + 1120096, savedInvStd: s.f + 1120912,
+                gamma: s.p + 1724048, beta: s.p + 1724864, savedMean: s.f + 1124704, savedInvStd: s.f + 1125520,
                 activation: .silu, output: s.tensor(181), pool: pool)
             s.profiler?.stop(259)
         }
@@ -4335,17 +4335,17 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(180), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 1724048, beta: s.p + 1724864, runningMean: s.p + 1725680, runningVar: s.p + 1726496,
-                eps: 1e-05, activation: .silu, output: s.tensor(181), scratch: s.f + 1120096, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(181), scratch: s.f + 1124704, pool: pool)
             s.profiler?.stop(260)
         }
         // features.5.3.block.1 depthwise weights to the kernel layout [5][5][816]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 1727312, channels: 816, kernel: 5, into: s.f + 1123360)
+        WeightPrep.depthwiseWeights(s.p + 1727312, channels: 816, kernel: 5, into: s.f + 1127968)
         s.profiler?.stop(261)
         // features.5.3.block.1 depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(181), batch: s.n, height: 19, width: 19, channels: 816, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 1123360, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 1127968, bias: s.f,
             activation: .identity, output: s.tensor(182), pool: pool)
         s.profiler?.stop(262)
         // features.5.3.block.1 BatchNorm (batch statistics) + silu on [n, 19, 19, 816]
@@ -4353,7 +4353,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(182), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 1747712, beta: s.p + 1748528, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(183), savedMean: s.f + 1121728, savedInvStd: s.f + 1122544,
+                activation: .silu, output: s.tensor(183), savedMean: s.f + 1126336, savedInvStd: s.f + 1127152,
                 runningMean: s.p + 1749344, runningVar: s.p + 1750160, pool: pool)
             s.profiler?.stop(263)
         }
@@ -4362,7 +4362,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(182), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 1747712, beta: s.p + 1748528, runningMean: s.p + 1749344, runningVar: s.p + 1750160,
-                eps: 1e-05, activation: .silu, output: s.tensor(183), scratch: s.f + 1121728, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(183), scratch: s.f + 1126336, pool: pool)
             s.profiler?.stop(264)
         }
         // features.5.3.block.2 squeeze-excitation 816 -> 34 -> 816 on [n, 19, 19, 816]
@@ -4381,7 +4381,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(184), pixels: 361 &* s.n, inChannels: 816,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 136, output: s.tensor(188), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1164160, savedInvStd: s.f + 1164296,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1168768, savedInvStd: s.f + 1168904,
                 runningMean: s.p + 1918592, runningVar: s.p + 1918736, workspace: s.ws, pool: pool)
             s.profiler?.stop(267)
         }
@@ -4397,7 +4397,7 @@ public final class EfficientNetB3Training: TrainableModel {
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(188), pixels: 361 &* s.n, channels: 136,
-                gamma: s.p + 1918304, beta: s.p + 1918448, savedMean: s.f + 1164160, savedInvStd: s.f + 1164296,
+                gamma: s.p + 1918304, beta: s.p + 1918448, savedMean: s.f + 1168768, savedInvStd: s.f + 1168904,
                 activation: .identity, output: s.tensor(189), pool: pool)
             s.profiler?.stop(269)
         }
@@ -4406,7 +4406,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(188), pixels: 361 &* s.n, channels: 136,
                 gamma: s.p + 1918304, beta: s.p + 1918448, runningMean: s.p + 1918592, runningVar: s.p + 1918736,
-                eps: 1e-05, activation: .identity, output: s.tensor(189), scratch: s.f + 1164160, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(189), scratch: s.f + 1168768, pool: pool)
             s.profiler?.stop(270)
         }
         // features.5.3 stochastic depth: keep each image's branch with probability 0.8769230769230769
@@ -4435,7 +4435,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(190), pixels: 361 &* s.n, inChannels: 136,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 816, output: s.tensor(192), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1164432, savedInvStd: s.f + 1165248,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1169040, savedInvStd: s.f + 1169856,
                 runningMean: s.p + 2031488, runningVar: s.p + 2032304, workspace: s.ws, pool: pool)
             s.profiler?.stop(274)
         }
@@ -4451,7 +4451,7 @@ public final class EfficientNetB3Training: TrainableModel {
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(192), pixels: 361 &* s.n, channels: 816,
-                gamma: s.p + 2029856, beta: s.p + 2030672, savedMean: s.f + 1164432, savedInvStd: s.f + 1165248,
+                gamma: s.p + 2029856, beta: s.p + 2030672, savedMean: s.f + 1169040, savedInvStd: s.f + 1169856,
                 activation: .silu, output: s.tensor(193), pool: pool)
             s.profiler?.stop(276)
         }
@@ -4460,17 +4460,17 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(192), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 2029856, beta: s.p + 2030672, runningMean: s.p + 2031488, runningVar: s.p + 2032304,
-                eps: 1e-05, activation: .silu, output: s.tensor(193), scratch: s.f + 1164432, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(193), scratch: s.f + 1169040, pool: pool)
             s.profiler?.stop(277)
         }
         // features.5.4.block.1 depthwise weights to the kernel layout [5][5][816]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 2033120, channels: 816, kernel: 5, into: s.f + 1167696)
+        WeightPrep.depthwiseWeights(s.p + 2033120, channels: 816, kernel: 5, into: s.f + 1172304)
         s.profiler?.stop(278)
         // features.5.4.block.1 depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(193), batch: s.n, height: 19, width: 19, channels: 816, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 1167696, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 1172304, bias: s.f,
             activation: .identity, output: s.tensor(194), pool: pool)
         s.profiler?.stop(279)
         // features.5.4.block.1 BatchNorm (batch statistics) + silu on [n, 19, 19, 816]
@@ -4478,7 +4478,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(194), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 2053520, beta: s.p + 2054336, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(195), savedMean: s.f + 1166064, savedInvStd: s.f + 1166880,
+                activation: .silu, output: s.tensor(195), savedMean: s.f + 1170672, savedInvStd: s.f + 1171488,
                 runningMean: s.p + 2055152, runningVar: s.p + 2055968, pool: pool)
             s.profiler?.stop(280)
         }
@@ -4487,7 +4487,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(194), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 2053520, beta: s.p + 2054336, runningMean: s.p + 2055152, runningVar: s.p + 2055968,
-                eps: 1e-05, activation: .silu, output: s.tensor(195), scratch: s.f + 1166064, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(195), scratch: s.f + 1170672, pool: pool)
             s.profiler?.stop(281)
         }
         // features.5.4.block.2 squeeze-excitation 816 -> 34 -> 816 on [n, 19, 19, 816]
@@ -4506,7 +4506,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(196), pixels: 361 &* s.n, inChannels: 816,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 136, output: s.tensor(200), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1208496, savedInvStd: s.f + 1208632,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1213104, savedInvStd: s.f + 1213240,
                 runningMean: s.p + 2224400, runningVar: s.p + 2224544, workspace: s.ws, pool: pool)
             s.profiler?.stop(284)
         }
@@ -4522,7 +4522,7 @@ public final class EfficientNetB3Training: TrainableModel {
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(200), pixels: 361 &* s.n, channels: 136,
-                gamma: s.p + 2224112, beta: s.p + 2224256, savedMean: s.f + 1208496, savedInvStd: s.f + 1208632,
+                gamma: s.p + 2224112, beta: s.p + 2224256, savedMean: s.f + 1213104, savedInvStd: s.f + 1213240,
                 activation: .identity, output: s.tensor(201), pool: pool)
             s.profiler?.stop(286)
         }
@@ -4531,7 +4531,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(200), pixels: 361 &* s.n, channels: 136,
                 gamma: s.p + 2224112, beta: s.p + 2224256, runningMean: s.p + 2224400, runningVar: s.p + 2224544,
-                eps: 1e-05, activation: .identity, output: s.tensor(201), scratch: s.f + 1208496, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(201), scratch: s.f + 1213104, pool: pool)
             s.profiler?.stop(287)
         }
         // features.5.4 stochastic depth: keep each image's branch with probability 0.8692307692307693
@@ -4560,7 +4560,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(202), pixels: 361 &* s.n, inChannels: 136,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 816, output: s.tensor(204), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1208768, savedInvStd: s.f + 1209584,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1213376, savedInvStd: s.f + 1214192,
                 runningMean: s.p + 2337296, runningVar: s.p + 2338112, workspace: s.ws, pool: pool)
             s.profiler?.stop(291)
         }
@@ -4576,7 +4576,7 @@ public final class EfficientNetB3Training: TrainableModel {
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(204), pixels: 361 &* s.n, channels: 816,
-                gamma: s.p + 2335664, beta: s.p + 2336480, savedMean: s.f + 1208768, savedInvStd: s.f + 1209584,
+                gamma: s.p + 2335664, beta: s.p + 2336480, savedMean: s.f + 1213376, savedInvStd: s.f + 1214192,
                 activation: .silu, output: s.tensor(205), pool: pool)
             s.profiler?.stop(293)
         }
@@ -4585,17 +4585,17 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(204), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 2335664, beta: s.p + 2336480, runningMean: s.p + 2337296, runningVar: s.p + 2338112,
-                eps: 1e-05, activation: .silu, output: s.tensor(205), scratch: s.f + 1208768, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(205), scratch: s.f + 1213376, pool: pool)
             s.profiler?.stop(294)
         }
         // features.6.0.block.1 depthwise weights to the kernel layout [5][5][816]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 2338928, channels: 816, kernel: 5, into: s.f + 1212032)
+        WeightPrep.depthwiseWeights(s.p + 2338928, channels: 816, kernel: 5, into: s.f + 1216640)
         s.profiler?.stop(295)
         // features.6.0.block.1 depthwise 5x5/2, [n, 19, 19, 816] -> [n, 10, 10, 816]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(205), batch: s.n, height: 19, width: 19, channels: 816, kernel: 5,
-            stride: 2, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1212032, bias: s.f,
+            stride: 2, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1216640, bias: s.f,
             activation: .identity, output: s.tensor(206), pool: pool)
         s.profiler?.stop(296)
         // features.6.0.block.1 BatchNorm (batch statistics) + silu on [n, 10, 10, 816]
@@ -4603,7 +4603,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(206), pixels: 100 &* s.n, channels: 816,
                 gamma: s.p + 2359328, beta: s.p + 2360144, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(207), savedMean: s.f + 1210400, savedInvStd: s.f + 1211216,
+                activation: .silu, output: s.tensor(207), savedMean: s.f + 1215008, savedInvStd: s.f + 1215824,
                 runningMean: s.p + 2360960, runningVar: s.p + 2361776, pool: pool)
             s.profiler?.stop(297)
         }
@@ -4612,7 +4612,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(206), pixels: 100 &* s.n, channels: 816,
                 gamma: s.p + 2359328, beta: s.p + 2360144, runningMean: s.p + 2360960, runningVar: s.p + 2361776,
-                eps: 1e-05, activation: .silu, output: s.tensor(207), scratch: s.f + 1210400, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(207), scratch: s.f + 1215008, pool: pool)
             s.profiler?.stop(298)
         }
         // features.6.0.block.2 squeeze-excitation 816 -> 34 -> 816 on [n, 10, 10, 816]
@@ -4631,7 +4631,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(208), pixels: 100 &* s.n, inChannels: 816,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 232, output: s.tensor(212), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1252832, savedInvStd: s.f + 1253064,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1257440, savedInvStd: s.f + 1257672,
                 runningMean: s.p + 2608736, runningVar: s.p + 2608976, workspace: s.ws, pool: pool)
             s.profiler?.stop(301)
         }
@@ -4647,7 +4647,7 @@ public final class EfficientNetB3Training: TrainableModel {
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(212), pixels: 100 &* s.n, channels: 232,
-                gamma: s.p + 2608256, beta: s.p + 2608496, savedMean: s.f + 1252832, savedInvStd: s.f + 1253064,
+                gamma: s.p + 2608256, beta: s.p + 2608496, savedMean: s.f + 1257440, savedInvStd: s.f + 1257672,
                 activation: .identity, output: s.tensor(213), pool: pool)
             s.profiler?.stop(303)
         }
@@ -4656,7 +4656,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(212), pixels: 100 &* s.n, channels: 232,
                 gamma: s.p + 2608256, beta: s.p + 2608496, runningMean: s.p + 2608736, runningVar: s.p + 2608976,
-                eps: 1e-05, activation: .identity, output: s.tensor(213), scratch: s.f + 1252832, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(213), scratch: s.f + 1257440, pool: pool)
             s.profiler?.stop(304)
         }
     }
@@ -4672,7 +4672,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(213), pixels: 100 &* s.n, inChannels: 232,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 1392, output: s.tensor(214), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1253296, savedInvStd: s.f + 1254688,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1257904, savedInvStd: s.f + 1259296,
                 runningMean: s.p + 2934944, runningVar: s.p + 2936336, workspace: s.ws, pool: pool)
             s.profiler?.stop(306)
         }
@@ -4688,7 +4688,7 @@ public final class EfficientNetB3Training: TrainableModel {
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(214), pixels: 100 &* s.n, channels: 1392,
-                gamma: s.p + 2932160, beta: s.p + 2933552, savedMean: s.f + 1253296, savedInvStd: s.f + 1254688,
+                gamma: s.p + 2932160, beta: s.p + 2933552, savedMean: s.f + 1257904, savedInvStd: s.f + 1259296,
                 activation: .silu, output: s.tensor(215), pool: pool)
             s.profiler?.stop(308)
         }
@@ -4697,17 +4697,17 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(214), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 2932160, beta: s.p + 2933552, runningMean: s.p + 2934944, runningVar: s.p + 2936336,
-                eps: 1e-05, activation: .silu, output: s.tensor(215), scratch: s.f + 1253296, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(215), scratch: s.f + 1257904, pool: pool)
             s.profiler?.stop(309)
         }
         // features.6.1.block.1 depthwise weights to the kernel layout [5][5][1392]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 2937728, channels: 1392, kernel: 5, into: s.f + 1258864)
+        WeightPrep.depthwiseWeights(s.p + 2937728, channels: 1392, kernel: 5, into: s.f + 1263472)
         s.profiler?.stop(310)
         // features.6.1.block.1 depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(215), batch: s.n, height: 10, width: 10, channels: 1392, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1258864, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1263472, bias: s.f,
             activation: .identity, output: s.tensor(216), pool: pool)
         s.profiler?.stop(311)
         // features.6.1.block.1 BatchNorm (batch statistics) + silu on [n, 10, 10, 1392]
@@ -4715,7 +4715,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(216), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 2972528, beta: s.p + 2973920, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(217), savedMean: s.f + 1256080, savedInvStd: s.f + 1257472,
+                activation: .silu, output: s.tensor(217), savedMean: s.f + 1260688, savedInvStd: s.f + 1262080,
                 runningMean: s.p + 2975312, runningVar: s.p + 2976704, pool: pool)
             s.profiler?.stop(312)
         }
@@ -4724,7 +4724,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(216), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 2972528, beta: s.p + 2973920, runningMean: s.p + 2975312, runningVar: s.p + 2976704,
-                eps: 1e-05, activation: .silu, output: s.tensor(217), scratch: s.f + 1256080, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(217), scratch: s.f + 1260688, pool: pool)
             s.profiler?.stop(313)
         }
         // features.6.1.block.2 squeeze-excitation 1392 -> 58 -> 1392 on [n, 10, 10, 1392]
@@ -4743,7 +4743,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(218), pixels: 100 &* s.n, inChannels: 1392,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 232, output: s.tensor(222), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1328464, savedInvStd: s.f + 1328696,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1333072, savedInvStd: s.f + 1333304,
                 runningMean: s.p + 3464448, runningVar: s.p + 3464688, workspace: s.ws, pool: pool)
             s.profiler?.stop(316)
         }
@@ -4759,7 +4759,7 @@ public final class EfficientNetB3Training: TrainableModel {
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(222), pixels: 100 &* s.n, channels: 232,
-                gamma: s.p + 3463968, beta: s.p + 3464208, savedMean: s.f + 1328464, savedInvStd: s.f + 1328696,
+                gamma: s.p + 3463968, beta: s.p + 3464208, savedMean: s.f + 1333072, savedInvStd: s.f + 1333304,
                 activation: .identity, output: s.tensor(223), pool: pool)
             s.profiler?.stop(318)
         }
@@ -4768,7 +4768,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(222), pixels: 100 &* s.n, channels: 232,
                 gamma: s.p + 3463968, beta: s.p + 3464208, runningMean: s.p + 3464448, runningVar: s.p + 3464688,
-                eps: 1e-05, activation: .identity, output: s.tensor(223), scratch: s.f + 1328464, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(223), scratch: s.f + 1333072, pool: pool)
             s.profiler?.stop(319)
         }
         // features.6.1 stochastic depth: keep each image's branch with probability 0.8538461538461538
@@ -4797,7 +4797,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(224), pixels: 100 &* s.n, inChannels: 232,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 1392, output: s.tensor(226), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1328928, savedInvStd: s.f + 1330320,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1333536, savedInvStd: s.f + 1334928,
                 runningMean: s.p + 3790656, runningVar: s.p + 3792048, workspace: s.ws, pool: pool)
             s.profiler?.stop(323)
         }
@@ -4813,7 +4813,7 @@ public final class EfficientNetB3Training: TrainableModel {
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(226), pixels: 100 &* s.n, channels: 1392,
-                gamma: s.p + 3787872, beta: s.p + 3789264, savedMean: s.f + 1328928, savedInvStd: s.f + 1330320,
+                gamma: s.p + 3787872, beta: s.p + 3789264, savedMean: s.f + 1333536, savedInvStd: s.f + 1334928,
                 activation: .silu, output: s.tensor(227), pool: pool)
             s.profiler?.stop(325)
         }
@@ -4822,17 +4822,17 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(226), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 3787872, beta: s.p + 3789264, runningMean: s.p + 3790656, runningVar: s.p + 3792048,
-                eps: 1e-05, activation: .silu, output: s.tensor(227), scratch: s.f + 1328928, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(227), scratch: s.f + 1333536, pool: pool)
             s.profiler?.stop(326)
         }
         // features.6.2.block.1 depthwise weights to the kernel layout [5][5][1392]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 3793440, channels: 1392, kernel: 5, into: s.f + 1334496)
+        WeightPrep.depthwiseWeights(s.p + 3793440, channels: 1392, kernel: 5, into: s.f + 1339104)
         s.profiler?.stop(327)
         // features.6.2.block.1 depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(227), batch: s.n, height: 10, width: 10, channels: 1392, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1334496, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1339104, bias: s.f,
             activation: .identity, output: s.tensor(228), pool: pool)
         s.profiler?.stop(328)
         // features.6.2.block.1 BatchNorm (batch statistics) + silu on [n, 10, 10, 1392]
@@ -4840,7 +4840,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(228), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 3828240, beta: s.p + 3829632, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(229), savedMean: s.f + 1331712, savedInvStd: s.f + 1333104,
+                activation: .silu, output: s.tensor(229), savedMean: s.f + 1336320, savedInvStd: s.f + 1337712,
                 runningMean: s.p + 3831024, runningVar: s.p + 3832416, pool: pool)
             s.profiler?.stop(329)
         }
@@ -4849,7 +4849,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(228), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 3828240, beta: s.p + 3829632, runningMean: s.p + 3831024, runningVar: s.p + 3832416,
-                eps: 1e-05, activation: .silu, output: s.tensor(229), scratch: s.f + 1331712, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(229), scratch: s.f + 1336320, pool: pool)
             s.profiler?.stop(330)
         }
         // features.6.2.block.2 squeeze-excitation 1392 -> 58 -> 1392 on [n, 10, 10, 1392]
@@ -4868,7 +4868,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(230), pixels: 100 &* s.n, inChannels: 1392,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 232, output: s.tensor(234), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1404096, savedInvStd: s.f + 1404328,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1408704, savedInvStd: s.f + 1408936,
                 runningMean: s.p + 4320160, runningVar: s.p + 4320400, workspace: s.ws, pool: pool)
             s.profiler?.stop(333)
         }
@@ -4884,7 +4884,7 @@ public final class EfficientNetB3Training: TrainableModel {
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(234), pixels: 100 &* s.n, channels: 232,
-                gamma: s.p + 4319680, beta: s.p + 4319920, savedMean: s.f + 1404096, savedInvStd: s.f + 1404328,
+                gamma: s.p + 4319680, beta: s.p + 4319920, savedMean: s.f + 1408704, savedInvStd: s.f + 1408936,
                 activation: .identity, output: s.tensor(235), pool: pool)
             s.profiler?.stop(335)
         }
@@ -4893,7 +4893,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(234), pixels: 100 &* s.n, channels: 232,
                 gamma: s.p + 4319680, beta: s.p + 4319920, runningMean: s.p + 4320160, runningVar: s.p + 4320400,
-                eps: 1e-05, activation: .identity, output: s.tensor(235), scratch: s.f + 1404096, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(235), scratch: s.f + 1408704, pool: pool)
             s.profiler?.stop(336)
         }
         // features.6.2 stochastic depth: keep each image's branch with probability 0.8461538461538461
@@ -4922,7 +4922,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(236), pixels: 100 &* s.n, inChannels: 232,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 1392, output: s.tensor(238), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1404560, savedInvStd: s.f + 1405952,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1409168, savedInvStd: s.f + 1410560,
                 runningMean: s.p + 4646368, runningVar: s.p + 4647760, workspace: s.ws, pool: pool)
             s.profiler?.stop(340)
         }
@@ -4938,7 +4938,7 @@ public final class EfficientNetB3Training: TrainableModel {
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(238), pixels: 100 &* s.n, channels: 1392,
-                gamma: s.p + 4643584, beta: s.p + 4644976, savedMean: s.f + 1404560, savedInvStd: s.f + 1405952,
+                gamma: s.p + 4643584, beta: s.p + 4644976, savedMean: s.f + 1409168, savedInvStd: s.f + 1410560,
                 activation: .silu, output: s.tensor(239), pool: pool)
             s.profiler?.stop(342)
         }
@@ -4947,17 +4947,17 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(238), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 4643584, beta: s.p + 4644976, runningMean: s.p + 4646368, runningVar: s.p + 4647760,
-                eps: 1e-05, activation: .silu, output: s.tensor(239), scratch: s.f + 1404560, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(239), scratch: s.f + 1409168, pool: pool)
             s.profiler?.stop(343)
         }
         // features.6.3.block.1 depthwise weights to the kernel layout [5][5][1392]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 4649152, channels: 1392, kernel: 5, into: s.f + 1410128)
+        WeightPrep.depthwiseWeights(s.p + 4649152, channels: 1392, kernel: 5, into: s.f + 1414736)
         s.profiler?.stop(344)
         // features.6.3.block.1 depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(239), batch: s.n, height: 10, width: 10, channels: 1392, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1410128, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1414736, bias: s.f,
             activation: .identity, output: s.tensor(240), pool: pool)
         s.profiler?.stop(345)
         // features.6.3.block.1 BatchNorm (batch statistics) + silu on [n, 10, 10, 1392]
@@ -4965,7 +4965,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(240), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 4683952, beta: s.p + 4685344, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(241), savedMean: s.f + 1407344, savedInvStd: s.f + 1408736,
+                activation: .silu, output: s.tensor(241), savedMean: s.f + 1411952, savedInvStd: s.f + 1413344,
                 runningMean: s.p + 4686736, runningVar: s.p + 4688128, pool: pool)
             s.profiler?.stop(346)
         }
@@ -4974,7 +4974,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(240), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 4683952, beta: s.p + 4685344, runningMean: s.p + 4686736, runningVar: s.p + 4688128,
-                eps: 1e-05, activation: .silu, output: s.tensor(241), scratch: s.f + 1407344, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(241), scratch: s.f + 1411952, pool: pool)
             s.profiler?.stop(347)
         }
         // features.6.3.block.2 squeeze-excitation 1392 -> 58 -> 1392 on [n, 10, 10, 1392]
@@ -4993,7 +4993,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(242), pixels: 100 &* s.n, inChannels: 1392,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 232, output: s.tensor(246), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1479728, savedInvStd: s.f + 1479960,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1484336, savedInvStd: s.f + 1484568,
                 runningMean: s.p + 5175872, runningVar: s.p + 5176112, workspace: s.ws, pool: pool)
             s.profiler?.stop(350)
         }
@@ -5009,7 +5009,7 @@ public final class EfficientNetB3Training: TrainableModel {
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(246), pixels: 100 &* s.n, channels: 232,
-                gamma: s.p + 5175392, beta: s.p + 5175632, savedMean: s.f + 1479728, savedInvStd: s.f + 1479960,
+                gamma: s.p + 5175392, beta: s.p + 5175632, savedMean: s.f + 1484336, savedInvStd: s.f + 1484568,
                 activation: .identity, output: s.tensor(247), pool: pool)
             s.profiler?.stop(352)
         }
@@ -5018,7 +5018,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(246), pixels: 100 &* s.n, channels: 232,
                 gamma: s.p + 5175392, beta: s.p + 5175632, runningMean: s.p + 5175872, runningVar: s.p + 5176112,
-                eps: 1e-05, activation: .identity, output: s.tensor(247), scratch: s.f + 1479728, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(247), scratch: s.f + 1484336, pool: pool)
             s.profiler?.stop(353)
         }
         // features.6.3 stochastic depth: keep each image's branch with probability 0.8384615384615385
@@ -5047,7 +5047,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(248), pixels: 100 &* s.n, inChannels: 232,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 1392, output: s.tensor(250), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1480192, savedInvStd: s.f + 1481584,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1484800, savedInvStd: s.f + 1486192,
                 runningMean: s.p + 5502080, runningVar: s.p + 5503472, workspace: s.ws, pool: pool)
             s.profiler?.stop(357)
         }
@@ -5063,7 +5063,7 @@ public final class EfficientNetB3Training: TrainableModel {
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(250), pixels: 100 &* s.n, channels: 1392,
-                gamma: s.p + 5499296, beta: s.p + 5500688, savedMean: s.f + 1480192, savedInvStd: s.f + 1481584,
+                gamma: s.p + 5499296, beta: s.p + 5500688, savedMean: s.f + 1484800, savedInvStd: s.f + 1486192,
                 activation: .silu, output: s.tensor(251), pool: pool)
             s.profiler?.stop(359)
         }
@@ -5072,17 +5072,17 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(250), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 5499296, beta: s.p + 5500688, runningMean: s.p + 5502080, runningVar: s.p + 5503472,
-                eps: 1e-05, activation: .silu, output: s.tensor(251), scratch: s.f + 1480192, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(251), scratch: s.f + 1484800, pool: pool)
             s.profiler?.stop(360)
         }
         // features.6.4.block.1 depthwise weights to the kernel layout [5][5][1392]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 5504864, channels: 1392, kernel: 5, into: s.f + 1485760)
+        WeightPrep.depthwiseWeights(s.p + 5504864, channels: 1392, kernel: 5, into: s.f + 1490368)
         s.profiler?.stop(361)
         // features.6.4.block.1 depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(251), batch: s.n, height: 10, width: 10, channels: 1392, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1485760, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1490368, bias: s.f,
             activation: .identity, output: s.tensor(252), pool: pool)
         s.profiler?.stop(362)
         // features.6.4.block.1 BatchNorm (batch statistics) + silu on [n, 10, 10, 1392]
@@ -5090,7 +5090,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(252), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 5539664, beta: s.p + 5541056, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(253), savedMean: s.f + 1482976, savedInvStd: s.f + 1484368,
+                activation: .silu, output: s.tensor(253), savedMean: s.f + 1487584, savedInvStd: s.f + 1488976,
                 runningMean: s.p + 5542448, runningVar: s.p + 5543840, pool: pool)
             s.profiler?.stop(363)
         }
@@ -5099,7 +5099,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(252), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 5539664, beta: s.p + 5541056, runningMean: s.p + 5542448, runningVar: s.p + 5543840,
-                eps: 1e-05, activation: .silu, output: s.tensor(253), scratch: s.f + 1482976, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(253), scratch: s.f + 1487584, pool: pool)
             s.profiler?.stop(364)
         }
         // features.6.4.block.2 squeeze-excitation 1392 -> 58 -> 1392 on [n, 10, 10, 1392]
@@ -5118,7 +5118,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(254), pixels: 100 &* s.n, inChannels: 1392,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 232, output: s.tensor(258), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1555360, savedInvStd: s.f + 1555592,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1559968, savedInvStd: s.f + 1560200,
                 runningMean: s.p + 6031584, runningVar: s.p + 6031824, workspace: s.ws, pool: pool)
             s.profiler?.stop(367)
         }
@@ -5134,7 +5134,7 @@ public final class EfficientNetB3Training: TrainableModel {
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(258), pixels: 100 &* s.n, channels: 232,
-                gamma: s.p + 6031104, beta: s.p + 6031344, savedMean: s.f + 1555360, savedInvStd: s.f + 1555592,
+                gamma: s.p + 6031104, beta: s.p + 6031344, savedMean: s.f + 1559968, savedInvStd: s.f + 1560200,
                 activation: .identity, output: s.tensor(259), pool: pool)
             s.profiler?.stop(369)
         }
@@ -5143,7 +5143,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(258), pixels: 100 &* s.n, channels: 232,
                 gamma: s.p + 6031104, beta: s.p + 6031344, runningMean: s.p + 6031584, runningVar: s.p + 6031824,
-                eps: 1e-05, activation: .identity, output: s.tensor(259), scratch: s.f + 1555360, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(259), scratch: s.f + 1559968, pool: pool)
             s.profiler?.stop(370)
         }
         // features.6.4 stochastic depth: keep each image's branch with probability 0.8307692307692307
@@ -5172,7 +5172,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(260), pixels: 100 &* s.n, inChannels: 232,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 1392, output: s.tensor(262), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1555824, savedInvStd: s.f + 1557216,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1560432, savedInvStd: s.f + 1561824,
                 runningMean: s.p + 6357792, runningVar: s.p + 6359184, workspace: s.ws, pool: pool)
             s.profiler?.stop(374)
         }
@@ -5188,7 +5188,7 @@ public final class EfficientNetB3Training: TrainableModel {
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(262), pixels: 100 &* s.n, channels: 1392,
-                gamma: s.p + 6355008, beta: s.p + 6356400, savedMean: s.f + 1555824, savedInvStd: s.f + 1557216,
+                gamma: s.p + 6355008, beta: s.p + 6356400, savedMean: s.f + 1560432, savedInvStd: s.f + 1561824,
                 activation: .silu, output: s.tensor(263), pool: pool)
             s.profiler?.stop(376)
         }
@@ -5197,17 +5197,17 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(262), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 6355008, beta: s.p + 6356400, runningMean: s.p + 6357792, runningVar: s.p + 6359184,
-                eps: 1e-05, activation: .silu, output: s.tensor(263), scratch: s.f + 1555824, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(263), scratch: s.f + 1560432, pool: pool)
             s.profiler?.stop(377)
         }
         // features.6.5.block.1 depthwise weights to the kernel layout [5][5][1392]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 6360576, channels: 1392, kernel: 5, into: s.f + 1561392)
+        WeightPrep.depthwiseWeights(s.p + 6360576, channels: 1392, kernel: 5, into: s.f + 1566000)
         s.profiler?.stop(378)
         // features.6.5.block.1 depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(263), batch: s.n, height: 10, width: 10, channels: 1392, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1561392, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1566000, bias: s.f,
             activation: .identity, output: s.tensor(264), pool: pool)
         s.profiler?.stop(379)
         // features.6.5.block.1 BatchNorm (batch statistics) + silu on [n, 10, 10, 1392]
@@ -5215,7 +5215,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(264), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 6395376, beta: s.p + 6396768, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(265), savedMean: s.f + 1558608, savedInvStd: s.f + 1560000,
+                activation: .silu, output: s.tensor(265), savedMean: s.f + 1563216, savedInvStd: s.f + 1564608,
                 runningMean: s.p + 6398160, runningVar: s.p + 6399552, pool: pool)
             s.profiler?.stop(380)
         }
@@ -5224,7 +5224,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(264), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 6395376, beta: s.p + 6396768, runningMean: s.p + 6398160, runningVar: s.p + 6399552,
-                eps: 1e-05, activation: .silu, output: s.tensor(265), scratch: s.f + 1558608, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(265), scratch: s.f + 1563216, pool: pool)
             s.profiler?.stop(381)
         }
         // features.6.5.block.2 squeeze-excitation 1392 -> 58 -> 1392 on [n, 10, 10, 1392]
@@ -5243,7 +5243,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(266), pixels: 100 &* s.n, inChannels: 1392,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 232, output: s.tensor(270), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1630992, savedInvStd: s.f + 1631224,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1635600, savedInvStd: s.f + 1635832,
                 runningMean: s.p + 6887296, runningVar: s.p + 6887536, workspace: s.ws, pool: pool)
             s.profiler?.stop(384)
         }
@@ -5259,7 +5259,7 @@ public final class EfficientNetB3Training: TrainableModel {
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(270), pixels: 100 &* s.n, channels: 232,
-                gamma: s.p + 6886816, beta: s.p + 6887056, savedMean: s.f + 1630992, savedInvStd: s.f + 1631224,
+                gamma: s.p + 6886816, beta: s.p + 6887056, savedMean: s.f + 1635600, savedInvStd: s.f + 1635832,
                 activation: .identity, output: s.tensor(271), pool: pool)
             s.profiler?.stop(386)
         }
@@ -5268,7 +5268,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(270), pixels: 100 &* s.n, channels: 232,
                 gamma: s.p + 6886816, beta: s.p + 6887056, runningMean: s.p + 6887296, runningVar: s.p + 6887536,
-                eps: 1e-05, activation: .identity, output: s.tensor(271), scratch: s.f + 1630992, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(271), scratch: s.f + 1635600, pool: pool)
             s.profiler?.stop(387)
         }
         // features.6.5 stochastic depth: keep each image's branch with probability 0.823076923076923
@@ -5297,7 +5297,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(272), pixels: 100 &* s.n, inChannels: 232,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 1392, output: s.tensor(274), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1631456, savedInvStd: s.f + 1632848,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1636064, savedInvStd: s.f + 1637456,
                 runningMean: s.p + 7213504, runningVar: s.p + 7214896, workspace: s.ws, pool: pool)
             s.profiler?.stop(391)
         }
@@ -5313,7 +5313,7 @@ public final class EfficientNetB3Training: TrainableModel {
         if s.options.frozenBlocks <= 25 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(274), pixels: 100 &* s.n, channels: 1392,
-                gamma: s.p + 7210720, beta: s.p + 7212112, savedMean: s.f + 1631456, savedInvStd: s.f + 1632848,
+                gamma: s.p + 7210720, beta: s.p + 7212112, savedMean: s.f + 1636064, savedInvStd: s.f + 1637456,
                 activation: .silu, output: s.tensor(275), pool: pool)
             s.profiler?.stop(393)
         }
@@ -5322,17 +5322,17 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(274), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 7210720, beta: s.p + 7212112, runningMean: s.p + 7213504, runningVar: s.p + 7214896,
-                eps: 1e-05, activation: .silu, output: s.tensor(275), scratch: s.f + 1631456, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(275), scratch: s.f + 1636064, pool: pool)
             s.profiler?.stop(394)
         }
         // features.7.0.block.1 depthwise weights to the kernel layout [3][3][1392]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 7216288, channels: 1392, kernel: 3, into: s.f + 1637024)
+        WeightPrep.depthwiseWeights(s.p + 7216288, channels: 1392, kernel: 3, into: s.f + 1641632)
         s.profiler?.stop(395)
         // features.7.0.block.1 depthwise 3x3/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(275), batch: s.n, height: 10, width: 10, channels: 1392, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 10, outWidth: 10, weights: s.f + 1637024, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 10, outWidth: 10, weights: s.f + 1641632, bias: s.f,
             activation: .identity, output: s.tensor(276), pool: pool)
         s.profiler?.stop(396)
         // features.7.0.block.1 BatchNorm (batch statistics) + silu on [n, 10, 10, 1392]
@@ -5340,7 +5340,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(276), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 7228816, beta: s.p + 7230208, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(277), savedMean: s.f + 1634240, savedInvStd: s.f + 1635632,
+                activation: .silu, output: s.tensor(277), savedMean: s.f + 1638848, savedInvStd: s.f + 1640240,
                 runningMean: s.p + 7231600, runningVar: s.p + 7232992, pool: pool)
             s.profiler?.stop(397)
         }
@@ -5349,7 +5349,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(276), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 7228816, beta: s.p + 7230208, runningMean: s.p + 7231600, runningVar: s.p + 7232992,
-                eps: 1e-05, activation: .silu, output: s.tensor(277), scratch: s.f + 1634240, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(277), scratch: s.f + 1638848, pool: pool)
             s.profiler?.stop(398)
         }
         // features.7.0.block.2 squeeze-excitation 1392 -> 58 -> 1392 on [n, 10, 10, 1392]
@@ -5368,7 +5368,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(278), pixels: 100 &* s.n, inChannels: 1392,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 384, output: s.tensor(282), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1662080, savedInvStd: s.f + 1662464,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1666688, savedInvStd: s.f + 1667072,
                 runningMean: s.p + 7932608, runningVar: s.p + 7932992, workspace: s.ws, pool: pool)
             s.profiler?.stop(401)
         }
@@ -5384,7 +5384,7 @@ public final class EfficientNetB3Training: TrainableModel {
         if s.options.frozenBlocks <= 25 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(282), pixels: 100 &* s.n, channels: 384,
-                gamma: s.p + 7931840, beta: s.p + 7932224, savedMean: s.f + 1662080, savedInvStd: s.f + 1662464,
+                gamma: s.p + 7931840, beta: s.p + 7932224, savedMean: s.f + 1666688, savedInvStd: s.f + 1667072,
                 activation: .identity, output: s.tensor(283), pool: pool)
             s.profiler?.stop(403)
         }
@@ -5393,7 +5393,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(282), pixels: 100 &* s.n, channels: 384,
                 gamma: s.p + 7931840, beta: s.p + 7932224, runningMean: s.p + 7932608, runningVar: s.p + 7932992,
-                eps: 1e-05, activation: .identity, output: s.tensor(283), scratch: s.f + 1662080, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(283), scratch: s.f + 1666688, pool: pool)
             s.profiler?.stop(404)
         }
     }
@@ -5409,7 +5409,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(283), pixels: 100 &* s.n, inChannels: 384,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 2304, output: s.tensor(284), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1662848, savedInvStd: s.f + 1665152,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1667456, savedInvStd: s.f + 1669760,
                 runningMean: s.p + 8822720, runningVar: s.p + 8825024, workspace: s.ws, pool: pool)
             s.profiler?.stop(406)
         }
@@ -5425,7 +5425,7 @@ public final class EfficientNetB3Training: TrainableModel {
         if s.options.frozenBlocks <= 26 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(284), pixels: 100 &* s.n, channels: 2304,
-                gamma: s.p + 8818112, beta: s.p + 8820416, savedMean: s.f + 1662848, savedInvStd: s.f + 1665152,
+                gamma: s.p + 8818112, beta: s.p + 8820416, savedMean: s.f + 1667456, savedInvStd: s.f + 1669760,
                 activation: .silu, output: s.tensor(285), pool: pool)
             s.profiler?.stop(408)
         }
@@ -5434,17 +5434,17 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(284), pixels: 100 &* s.n, channels: 2304,
                 gamma: s.p + 8818112, beta: s.p + 8820416, runningMean: s.p + 8822720, runningVar: s.p + 8825024,
-                eps: 1e-05, activation: .silu, output: s.tensor(285), scratch: s.f + 1662848, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(285), scratch: s.f + 1667456, pool: pool)
             s.profiler?.stop(409)
         }
         // features.7.1.block.1 depthwise weights to the kernel layout [3][3][2304]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 8827328, channels: 2304, kernel: 3, into: s.f + 1672064)
+        WeightPrep.depthwiseWeights(s.p + 8827328, channels: 2304, kernel: 3, into: s.f + 1676672)
         s.profiler?.stop(410)
         // features.7.1.block.1 depthwise 3x3/1, [n, 10, 10, 2304] -> [n, 10, 10, 2304]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(285), batch: s.n, height: 10, width: 10, channels: 2304, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 10, outWidth: 10, weights: s.f + 1672064, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 10, outWidth: 10, weights: s.f + 1676672, bias: s.f,
             activation: .identity, output: s.tensor(286), pool: pool)
         s.profiler?.stop(411)
         // features.7.1.block.1 BatchNorm (batch statistics) + silu on [n, 10, 10, 2304]
@@ -5452,7 +5452,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(286), pixels: 100 &* s.n, channels: 2304,
                 gamma: s.p + 8848064, beta: s.p + 8850368, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(287), savedMean: s.f + 1667456, savedInvStd: s.f + 1669760,
+                activation: .silu, output: s.tensor(287), savedMean: s.f + 1672064, savedInvStd: s.f + 1674368,
                 runningMean: s.p + 8852672, runningVar: s.p + 8854976, pool: pool)
             s.profiler?.stop(412)
         }
@@ -5461,7 +5461,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(286), pixels: 100 &* s.n, channels: 2304,
                 gamma: s.p + 8848064, beta: s.p + 8850368, runningMean: s.p + 8852672, runningVar: s.p + 8854976,
-                eps: 1e-05, activation: .silu, output: s.tensor(287), scratch: s.f + 1667456, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(287), scratch: s.f + 1672064, pool: pool)
             s.profiler?.stop(413)
         }
         // features.7.1.block.2 squeeze-excitation 2304 -> 96 -> 2304 on [n, 10, 10, 2304]
@@ -5480,7 +5480,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(288), pixels: 100 &* s.n, inChannels: 2304,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 384, output: s.tensor(292), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1713536, savedInvStd: s.f + 1713920,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1718144, savedInvStd: s.f + 1718528,
                 runningMean: s.p + 10187552, runningVar: s.p + 10187936, workspace: s.ws, pool: pool)
             s.profiler?.stop(416)
         }
@@ -5496,7 +5496,7 @@ public final class EfficientNetB3Training: TrainableModel {
         if s.options.frozenBlocks <= 26 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(292), pixels: 100 &* s.n, channels: 384,
-                gamma: s.p + 10186784, beta: s.p + 10187168, savedMean: s.f + 1713536, savedInvStd: s.f + 1713920,
+                gamma: s.p + 10186784, beta: s.p + 10187168, savedMean: s.f + 1718144, savedInvStd: s.f + 1718528,
                 activation: .identity, output: s.tensor(293), pool: pool)
             s.profiler?.stop(418)
         }
@@ -5505,7 +5505,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(292), pixels: 100 &* s.n, channels: 384,
                 gamma: s.p + 10186784, beta: s.p + 10187168, runningMean: s.p + 10187552, runningVar: s.p + 10187936,
-                eps: 1e-05, activation: .identity, output: s.tensor(293), scratch: s.f + 1713536, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(293), scratch: s.f + 1718144, pool: pool)
             s.profiler?.stop(419)
         }
         // features.7.1 stochastic depth: keep each image's branch with probability 0.8076923076923077
@@ -5534,7 +5534,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(294), pixels: 100 &* s.n, inChannels: 384,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 1536, output: s.tensor(296), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1714304, savedInvStd: s.f + 1715840,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1718912, savedInvStd: s.f + 1720448,
                 runningMean: s.p + 10781216, runningVar: s.p + 10782752, workspace: s.ws, pool: pool)
             s.profiler?.stop(423)
         }
@@ -5550,7 +5550,7 @@ public final class EfficientNetB3Training: TrainableModel {
         if s.options.frozenBlocks <= 27 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(296), pixels: 100 &* s.n, channels: 1536,
-                gamma: s.p + 10778144, beta: s.p + 10779680, savedMean: s.f + 1714304, savedInvStd: s.f + 1715840,
+                gamma: s.p + 10778144, beta: s.p + 10779680, savedMean: s.f + 1718912, savedInvStd: s.f + 1720448,
                 activation: .silu, output: s.tensor(297), pool: pool)
             s.profiler?.stop(425)
         }
@@ -5559,7 +5559,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(296), pixels: 100 &* s.n, channels: 1536,
                 gamma: s.p + 10778144, beta: s.p + 10779680, runningMean: s.p + 10781216, runningVar: s.p + 10782752,
-                eps: 1e-05, activation: .silu, output: s.tensor(297), scratch: s.f + 1714304, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(297), scratch: s.f + 1718912, pool: pool)
             s.profiler?.stop(426)
         }
     }
@@ -5614,16 +5614,18 @@ public final class EfficientNetB3Training: TrainableModel {
 
     /// features.8 backward: head: conv 1x1 384 -> 1536
     private func features_8_backward(_ s: TrainingStepContext) {
-        // features.8 backward through silu and BatchNorm (in place) on [n, 10, 10, 1536]
+        // features.8 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 1536]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(305), input: s.tensor(296),
-            pixels: 100 &* s.n, channels: 1536, gamma: s.p + 10778144, beta: s.p + 10779680, savedMean: s.f + 1714304,
-            savedInvStd: s.f + 1715840, activation: .silu, gradInput: s.tensor(305), gradGamma: s.g + 10778144,
-            gradBeta: s.g + 10779680, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(305), input: s.tensor(296), pixels: 100 &* s.n,
+            channels: 1536, gamma: s.p + 10778144, beta: s.p + 10779680, savedMean: s.f + 1718912,
+            savedInvStd: s.f + 1720448, activation: .silu, gradGamma: s.g + 10778144, gradBeta: s.g + 10779680,
+            reductions: s.f + 887040, pool: pool)
         s.profiler?.stop(435)
-        // features.8 conv 1x1 backward: input and weight gradients, [n, 10, 10, 384] <- [n, 10, 10, 1536]
+        // features.8 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 384] <- [n, 10, 10, 1536]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(305), input: s.tensor(294), weights: s.p + 10188320,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(305), preActivation: s.tensor(296),
+            gamma: s.p + 10778144, beta: s.p + 10779680, savedMean: s.f + 1718912, savedInvStd: s.f + 1720448,
+            activation: .silu, reductions: s.f + 887040, input: s.tensor(294), weights: s.p + 10188320,
             pixels: 100 &* s.n, inChannels: 384, outChannels: 1536, gradInput: s.tensor(306),
             gradWeights: s.g + 10188320, workspace: s.ws, pool: pool)
         s.profiler?.stop(436)
@@ -5637,18 +5639,18 @@ public final class EfficientNetB3Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 26 ? s.tensor(295) : nil, batch: s.n,
             perImage: 38400, gradBranch: s.tensor(307), pool: pool)
         s.profiler?.stop(437)
-        // features.7.1.block.3 backward through identity and BatchNorm (in place) on [n, 10, 10, 384]
+        // features.7.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 384]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(307), input: s.tensor(292),
-            pixels: 100 &* s.n, channels: 384, gamma: s.p + 10186784, beta: s.p + 10187168, savedMean: s.f + 1713536,
-            savedInvStd: s.f + 1713920, activation: .identity, gradInput: s.tensor(307), gradGamma: s.g + 10186784,
-            gradBeta: s.g + 10187168, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(307), input: s.tensor(292), pixels: 100 &* s.n,
+            channels: 384, gamma: s.p + 10186784, beta: s.p + 10187168, savedMean: s.f + 1718144,
+            savedInvStd: s.f + 1718528, activation: .identity, gradGamma: s.g + 10186784, gradBeta: s.g + 10187168,
+            reductions: s.f + 887040, pool: pool)
         s.profiler?.stop(438)
         // features.7.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 26 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(286), pixels: 100 &* s.n, channels: 2304,
-                gamma: s.p + 8848064, beta: s.p + 8850368, savedMean: s.f + 1667456, savedInvStd: s.f + 1669760,
+                gamma: s.p + 8848064, beta: s.p + 8850368, savedMean: s.f + 1672064, savedInvStd: s.f + 1674368,
                 activation: .silu, output: s.tensor(310), pool: pool)
             s.profiler?.stop(439)
         }
@@ -5657,7 +5659,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(286), pixels: 100 &* s.n, channels: 2304,
                 gamma: s.p + 8848064, beta: s.p + 8850368, runningMean: s.p + 8852672, runningVar: s.p + 8854976,
-                eps: 1e-05, activation: .silu, output: s.tensor(310), scratch: s.f + 1667456, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(310), scratch: s.f + 1672064, pool: pool)
             s.profiler?.stop(440)
         }
         // features.7.1.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -5667,9 +5669,11 @@ public final class EfficientNetB3Training: TrainableModel {
                 pixels: 100, channels: 2304, output: s.tensor(309), pool: pool)
             s.profiler?.stop(441)
         }
-        // features.7.1.block.3 conv 1x1 backward: input and weight gradients, [n, 10, 10, 2304] <- [n, 10, 10, 384]
+        // features.7.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 2304] <- [n, 10, 10, 384]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(307), input: s.tensor(309), weights: s.p + 9302048,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(307), preActivation: s.tensor(292),
+            gamma: s.p + 10186784, beta: s.p + 10187168, savedMean: s.f + 1718144, savedInvStd: s.f + 1718528,
+            activation: .identity, reductions: s.f + 887040, input: s.tensor(309), weights: s.p + 9302048,
             pixels: 100 &* s.n, inChannels: 2304, outChannels: 384, gradInput: s.tensor(308),
             gradWeights: s.g + 9302048, workspace: s.ws, pool: pool)
         s.profiler?.stop(442)
@@ -5685,15 +5689,15 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.7.1.block.1 backward through silu and BatchNorm (in place) on [n, 10, 10, 2304]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(311), input: s.tensor(286),
-            pixels: 100 &* s.n, channels: 2304, gamma: s.p + 8848064, beta: s.p + 8850368, savedMean: s.f + 1667456,
-            savedInvStd: s.f + 1669760, activation: .silu, gradInput: s.tensor(311), gradGamma: s.g + 8848064,
+            pixels: 100 &* s.n, channels: 2304, gamma: s.p + 8848064, beta: s.p + 8850368, savedMean: s.f + 1672064,
+            savedInvStd: s.f + 1674368, activation: .silu, gradInput: s.tensor(311), gradGamma: s.g + 8848064,
             gradBeta: s.g + 8850368, pool: pool)
         s.profiler?.stop(444)
         // features.7.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 26 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(284), pixels: 100 &* s.n, channels: 2304,
-                gamma: s.p + 8818112, beta: s.p + 8820416, savedMean: s.f + 1662848, savedInvStd: s.f + 1665152,
+                gamma: s.p + 8818112, beta: s.p + 8820416, savedMean: s.f + 1667456, savedInvStd: s.f + 1669760,
                 activation: .silu, output: s.tensor(313), pool: pool)
             s.profiler?.stop(445)
         }
@@ -5702,33 +5706,35 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(284), pixels: 100 &* s.n, channels: 2304,
                 gamma: s.p + 8818112, beta: s.p + 8820416, runningMean: s.p + 8822720, runningVar: s.p + 8825024,
-                eps: 1e-05, activation: .silu, output: s.tensor(313), scratch: s.f + 1662848, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(313), scratch: s.f + 1667456, pool: pool)
             s.profiler?.stop(446)
         }
         // features.7.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 1692800, count: 20736)
+        TrainingKernels.zero(s.f + 1697408, count: 20736)
         s.profiler?.stop(447)
         // features.7.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 10, 10, 2304] <- [n, 10, 10, 2304]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(311), input: s.tensor(313), batch: s.n, height: 10,
             width: 10, channels: 2304, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 10, outWidth: 10,
-            weights: s.f + 1672064, gradInput: s.tensor(312), gradWeights: s.f + 1692800, pool: pool)
+            weights: s.f + 1676672, gradInput: s.tensor(312), gradWeights: s.f + 1697408, pool: pool)
         s.profiler?.stop(448)
         // features.7.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 1692800, channels: 2304, kernel: 3, into: s.g + 8827328)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1697408, channels: 2304, kernel: 3, into: s.g + 8827328)
         s.profiler?.stop(449)
-        // features.7.1.block.0 backward through silu and BatchNorm (in place) on [n, 10, 10, 2304]
+        // features.7.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 2304]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(312), input: s.tensor(284),
-            pixels: 100 &* s.n, channels: 2304, gamma: s.p + 8818112, beta: s.p + 8820416, savedMean: s.f + 1662848,
-            savedInvStd: s.f + 1665152, activation: .silu, gradInput: s.tensor(312), gradGamma: s.g + 8818112,
-            gradBeta: s.g + 8820416, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(312), input: s.tensor(284), pixels: 100 &* s.n,
+            channels: 2304, gamma: s.p + 8818112, beta: s.p + 8820416, savedMean: s.f + 1667456,
+            savedInvStd: s.f + 1669760, activation: .silu, gradGamma: s.g + 8818112, gradBeta: s.g + 8820416,
+            reductions: s.f + 887040, pool: pool)
         s.profiler?.stop(450)
-        // features.7.1.block.0 conv 1x1 backward: input and weight gradients, [n, 10, 10, 384] <- [n, 10, 10, 2304]
+        // features.7.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 384] <- [n, 10, 10, 2304]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(312), input: s.tensor(283), weights: s.p + 7933376,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(312), preActivation: s.tensor(284),
+            gamma: s.p + 8818112, beta: s.p + 8820416, savedMean: s.f + 1667456, savedInvStd: s.f + 1669760,
+            activation: .silu, reductions: s.f + 887040, input: s.tensor(283), weights: s.p + 7933376,
             pixels: 100 &* s.n, inChannels: 384, outChannels: 2304, gradInput: s.tensor(314),
             gradWeights: s.g + 7933376, workspace: s.ws, pool: pool)
         s.profiler?.stop(451)
@@ -5740,18 +5746,18 @@ public final class EfficientNetB3Training: TrainableModel {
 
     /// features.7.0 backward: MBConv6 k3 s1: 10x10x232 -> 10x10x384, SE 1392 -> 58 -> 1392
     private func features_7_0_backward(_ s: TrainingStepContext) {
-        // features.7.0.block.3 backward through identity and BatchNorm (in place) on [n, 10, 10, 384]
+        // features.7.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 384]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(314), input: s.tensor(282),
-            pixels: 100 &* s.n, channels: 384, gamma: s.p + 7931840, beta: s.p + 7932224, savedMean: s.f + 1662080,
-            savedInvStd: s.f + 1662464, activation: .identity, gradInput: s.tensor(314), gradGamma: s.g + 7931840,
-            gradBeta: s.g + 7932224, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(314), input: s.tensor(282), pixels: 100 &* s.n,
+            channels: 384, gamma: s.p + 7931840, beta: s.p + 7932224, savedMean: s.f + 1666688,
+            savedInvStd: s.f + 1667072, activation: .identity, gradGamma: s.g + 7931840, gradBeta: s.g + 7932224,
+            reductions: s.f + 887040, pool: pool)
         s.profiler?.stop(453)
         // features.7.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 25 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(276), pixels: 100 &* s.n, channels: 1392,
-                gamma: s.p + 7228816, beta: s.p + 7230208, savedMean: s.f + 1634240, savedInvStd: s.f + 1635632,
+                gamma: s.p + 7228816, beta: s.p + 7230208, savedMean: s.f + 1638848, savedInvStd: s.f + 1640240,
                 activation: .silu, output: s.tensor(317), pool: pool)
             s.profiler?.stop(454)
         }
@@ -5760,7 +5766,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(276), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 7228816, beta: s.p + 7230208, runningMean: s.p + 7231600, runningVar: s.p + 7232992,
-                eps: 1e-05, activation: .silu, output: s.tensor(317), scratch: s.f + 1634240, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(317), scratch: s.f + 1638848, pool: pool)
             s.profiler?.stop(455)
         }
         // features.7.0.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -5770,9 +5776,11 @@ public final class EfficientNetB3Training: TrainableModel {
                 pixels: 100, channels: 1392, output: s.tensor(316), pool: pool)
             s.profiler?.stop(456)
         }
-        // features.7.0.block.3 conv 1x1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 384]
+        // features.7.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 384]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(314), input: s.tensor(316), weights: s.p + 7397312,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(314), preActivation: s.tensor(282),
+            gamma: s.p + 7931840, beta: s.p + 7932224, savedMean: s.f + 1666688, savedInvStd: s.f + 1667072,
+            activation: .identity, reductions: s.f + 887040, input: s.tensor(316), weights: s.p + 7397312,
             pixels: 100 &* s.n, inChannels: 1392, outChannels: 384, gradInput: s.tensor(315),
             gradWeights: s.g + 7397312, workspace: s.ws, pool: pool)
         s.profiler?.stop(457)
@@ -5788,15 +5796,15 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.7.0.block.1 backward through silu and BatchNorm (in place) on [n, 10, 10, 1392]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(318), input: s.tensor(276),
-            pixels: 100 &* s.n, channels: 1392, gamma: s.p + 7228816, beta: s.p + 7230208, savedMean: s.f + 1634240,
-            savedInvStd: s.f + 1635632, activation: .silu, gradInput: s.tensor(318), gradGamma: s.g + 7228816,
+            pixels: 100 &* s.n, channels: 1392, gamma: s.p + 7228816, beta: s.p + 7230208, savedMean: s.f + 1638848,
+            savedInvStd: s.f + 1640240, activation: .silu, gradInput: s.tensor(318), gradGamma: s.g + 7228816,
             gradBeta: s.g + 7230208, pool: pool)
         s.profiler?.stop(459)
         // features.7.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 25 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(274), pixels: 100 &* s.n, channels: 1392,
-                gamma: s.p + 7210720, beta: s.p + 7212112, savedMean: s.f + 1631456, savedInvStd: s.f + 1632848,
+                gamma: s.p + 7210720, beta: s.p + 7212112, savedMean: s.f + 1636064, savedInvStd: s.f + 1637456,
                 activation: .silu, output: s.tensor(320), pool: pool)
             s.profiler?.stop(460)
         }
@@ -5805,33 +5813,35 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(274), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 7210720, beta: s.p + 7212112, runningMean: s.p + 7213504, runningVar: s.p + 7214896,
-                eps: 1e-05, activation: .silu, output: s.tensor(320), scratch: s.f + 1631456, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(320), scratch: s.f + 1636064, pool: pool)
             s.profiler?.stop(461)
         }
         // features.7.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 1649552, count: 12528)
+        TrainingKernels.zero(s.f + 1654160, count: 12528)
         s.profiler?.stop(462)
         // features.7.0.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 1392]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(318), input: s.tensor(320), batch: s.n, height: 10,
             width: 10, channels: 1392, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 10, outWidth: 10,
-            weights: s.f + 1637024, gradInput: s.tensor(319), gradWeights: s.f + 1649552, pool: pool)
+            weights: s.f + 1641632, gradInput: s.tensor(319), gradWeights: s.f + 1654160, pool: pool)
         s.profiler?.stop(463)
         // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 1649552, channels: 1392, kernel: 3, into: s.g + 7216288)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1654160, channels: 1392, kernel: 3, into: s.g + 7216288)
         s.profiler?.stop(464)
-        // features.7.0.block.0 backward through silu and BatchNorm (in place) on [n, 10, 10, 1392]
+        // features.7.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 1392]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(319), input: s.tensor(274),
-            pixels: 100 &* s.n, channels: 1392, gamma: s.p + 7210720, beta: s.p + 7212112, savedMean: s.f + 1631456,
-            savedInvStd: s.f + 1632848, activation: .silu, gradInput: s.tensor(319), gradGamma: s.g + 7210720,
-            gradBeta: s.g + 7212112, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(319), input: s.tensor(274), pixels: 100 &* s.n,
+            channels: 1392, gamma: s.p + 7210720, beta: s.p + 7212112, savedMean: s.f + 1636064,
+            savedInvStd: s.f + 1637456, activation: .silu, gradGamma: s.g + 7210720, gradBeta: s.g + 7212112,
+            reductions: s.f + 887040, pool: pool)
         s.profiler?.stop(465)
-        // features.7.0.block.0 conv 1x1 backward: input and weight gradients, [n, 10, 10, 232] <- [n, 10, 10, 1392]
+        // features.7.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 232] <- [n, 10, 10, 1392]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(319), input: s.tensor(272), weights: s.p + 6887776,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(319), preActivation: s.tensor(274),
+            gamma: s.p + 7210720, beta: s.p + 7212112, savedMean: s.f + 1636064, savedInvStd: s.f + 1637456,
+            activation: .silu, reductions: s.f + 887040, input: s.tensor(272), weights: s.p + 6887776,
             pixels: 100 &* s.n, inChannels: 232, outChannels: 1392, gradInput: s.tensor(321),
             gradWeights: s.g + 6887776, workspace: s.ws, pool: pool)
         s.profiler?.stop(466)
@@ -5845,18 +5855,18 @@ public final class EfficientNetB3Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 24 ? s.tensor(273) : nil, batch: s.n,
             perImage: 23200, gradBranch: s.tensor(322), pool: pool)
         s.profiler?.stop(467)
-        // features.6.5.block.3 backward through identity and BatchNorm (in place) on [n, 10, 10, 232]
+        // features.6.5.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 232]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(322), input: s.tensor(270),
-            pixels: 100 &* s.n, channels: 232, gamma: s.p + 6886816, beta: s.p + 6887056, savedMean: s.f + 1630992,
-            savedInvStd: s.f + 1631224, activation: .identity, gradInput: s.tensor(322), gradGamma: s.g + 6886816,
-            gradBeta: s.g + 6887056, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(322), input: s.tensor(270), pixels: 100 &* s.n,
+            channels: 232, gamma: s.p + 6886816, beta: s.p + 6887056, savedMean: s.f + 1635600,
+            savedInvStd: s.f + 1635832, activation: .identity, gradGamma: s.g + 6886816, gradBeta: s.g + 6887056,
+            reductions: s.f + 887040, pool: pool)
         s.profiler?.stop(468)
         // features.6.5.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 24 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(264), pixels: 100 &* s.n, channels: 1392,
-                gamma: s.p + 6395376, beta: s.p + 6396768, savedMean: s.f + 1558608, savedInvStd: s.f + 1560000,
+                gamma: s.p + 6395376, beta: s.p + 6396768, savedMean: s.f + 1563216, savedInvStd: s.f + 1564608,
                 activation: .silu, output: s.tensor(325), pool: pool)
             s.profiler?.stop(469)
         }
@@ -5865,7 +5875,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(264), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 6395376, beta: s.p + 6396768, runningMean: s.p + 6398160, runningVar: s.p + 6399552,
-                eps: 1e-05, activation: .silu, output: s.tensor(325), scratch: s.f + 1558608, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(325), scratch: s.f + 1563216, pool: pool)
             s.profiler?.stop(470)
         }
         // features.6.5.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -5875,9 +5885,11 @@ public final class EfficientNetB3Training: TrainableModel {
                 pixels: 100, channels: 1392, output: s.tensor(324), pool: pool)
             s.profiler?.stop(471)
         }
-        // features.6.5.block.3 conv 1x1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 232]
+        // features.6.5.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 232]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(322), input: s.tensor(324), weights: s.p + 6563872,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(322), preActivation: s.tensor(270),
+            gamma: s.p + 6886816, beta: s.p + 6887056, savedMean: s.f + 1635600, savedInvStd: s.f + 1635832,
+            activation: .identity, reductions: s.f + 887040, input: s.tensor(324), weights: s.p + 6563872,
             pixels: 100 &* s.n, inChannels: 1392, outChannels: 232, gradInput: s.tensor(323),
             gradWeights: s.g + 6563872, workspace: s.ws, pool: pool)
         s.profiler?.stop(472)
@@ -5893,15 +5905,15 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.6.5.block.1 backward through silu and BatchNorm (in place) on [n, 10, 10, 1392]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(326), input: s.tensor(264),
-            pixels: 100 &* s.n, channels: 1392, gamma: s.p + 6395376, beta: s.p + 6396768, savedMean: s.f + 1558608,
-            savedInvStd: s.f + 1560000, activation: .silu, gradInput: s.tensor(326), gradGamma: s.g + 6395376,
+            pixels: 100 &* s.n, channels: 1392, gamma: s.p + 6395376, beta: s.p + 6396768, savedMean: s.f + 1563216,
+            savedInvStd: s.f + 1564608, activation: .silu, gradInput: s.tensor(326), gradGamma: s.g + 6395376,
             gradBeta: s.g + 6396768, pool: pool)
         s.profiler?.stop(474)
         // features.6.5.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 24 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(262), pixels: 100 &* s.n, channels: 1392,
-                gamma: s.p + 6355008, beta: s.p + 6356400, savedMean: s.f + 1555824, savedInvStd: s.f + 1557216,
+                gamma: s.p + 6355008, beta: s.p + 6356400, savedMean: s.f + 1560432, savedInvStd: s.f + 1561824,
                 activation: .silu, output: s.tensor(328), pool: pool)
             s.profiler?.stop(475)
         }
@@ -5910,33 +5922,35 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(262), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 6355008, beta: s.p + 6356400, runningMean: s.p + 6357792, runningVar: s.p + 6359184,
-                eps: 1e-05, activation: .silu, output: s.tensor(328), scratch: s.f + 1555824, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(328), scratch: s.f + 1560432, pool: pool)
             s.profiler?.stop(476)
         }
         // features.6.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 1596192, count: 34800)
+        TrainingKernels.zero(s.f + 1600800, count: 34800)
         s.profiler?.stop(477)
         // features.6.5.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 1392]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(326), input: s.tensor(328), batch: s.n, height: 10,
             width: 10, channels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
-            weights: s.f + 1561392, gradInput: s.tensor(327), gradWeights: s.f + 1596192, pool: pool)
+            weights: s.f + 1566000, gradInput: s.tensor(327), gradWeights: s.f + 1600800, pool: pool)
         s.profiler?.stop(478)
         // features.6.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 1596192, channels: 1392, kernel: 5, into: s.g + 6360576)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1600800, channels: 1392, kernel: 5, into: s.g + 6360576)
         s.profiler?.stop(479)
-        // features.6.5.block.0 backward through silu and BatchNorm (in place) on [n, 10, 10, 1392]
+        // features.6.5.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 1392]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(327), input: s.tensor(262),
-            pixels: 100 &* s.n, channels: 1392, gamma: s.p + 6355008, beta: s.p + 6356400, savedMean: s.f + 1555824,
-            savedInvStd: s.f + 1557216, activation: .silu, gradInput: s.tensor(327), gradGamma: s.g + 6355008,
-            gradBeta: s.g + 6356400, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(327), input: s.tensor(262), pixels: 100 &* s.n,
+            channels: 1392, gamma: s.p + 6355008, beta: s.p + 6356400, savedMean: s.f + 1560432,
+            savedInvStd: s.f + 1561824, activation: .silu, gradGamma: s.g + 6355008, gradBeta: s.g + 6356400,
+            reductions: s.f + 887040, pool: pool)
         s.profiler?.stop(480)
-        // features.6.5.block.0 conv 1x1 backward: input and weight gradients, [n, 10, 10, 232] <- [n, 10, 10, 1392]
+        // features.6.5.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 232] <- [n, 10, 10, 1392]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(327), input: s.tensor(260), weights: s.p + 6032064,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(327), preActivation: s.tensor(262),
+            gamma: s.p + 6355008, beta: s.p + 6356400, savedMean: s.f + 1560432, savedInvStd: s.f + 1561824,
+            activation: .silu, reductions: s.f + 887040, input: s.tensor(260), weights: s.p + 6032064,
             pixels: 100 &* s.n, inChannels: 232, outChannels: 1392, gradInput: s.tensor(329),
             gradWeights: s.g + 6032064, workspace: s.ws, pool: pool)
         s.profiler?.stop(481)
@@ -5954,18 +5968,18 @@ public final class EfficientNetB3Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 23 ? s.tensor(261) : nil, batch: s.n,
             perImage: 23200, gradBranch: s.tensor(330), pool: pool)
         s.profiler?.stop(483)
-        // features.6.4.block.3 backward through identity and BatchNorm (in place) on [n, 10, 10, 232]
+        // features.6.4.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 232]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(330), input: s.tensor(258),
-            pixels: 100 &* s.n, channels: 232, gamma: s.p + 6031104, beta: s.p + 6031344, savedMean: s.f + 1555360,
-            savedInvStd: s.f + 1555592, activation: .identity, gradInput: s.tensor(330), gradGamma: s.g + 6031104,
-            gradBeta: s.g + 6031344, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(330), input: s.tensor(258), pixels: 100 &* s.n,
+            channels: 232, gamma: s.p + 6031104, beta: s.p + 6031344, savedMean: s.f + 1559968,
+            savedInvStd: s.f + 1560200, activation: .identity, gradGamma: s.g + 6031104, gradBeta: s.g + 6031344,
+            reductions: s.f + 887040, pool: pool)
         s.profiler?.stop(484)
         // features.6.4.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(252), pixels: 100 &* s.n, channels: 1392,
-                gamma: s.p + 5539664, beta: s.p + 5541056, savedMean: s.f + 1482976, savedInvStd: s.f + 1484368,
+                gamma: s.p + 5539664, beta: s.p + 5541056, savedMean: s.f + 1487584, savedInvStd: s.f + 1488976,
                 activation: .silu, output: s.tensor(333), pool: pool)
             s.profiler?.stop(485)
         }
@@ -5974,7 +5988,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(252), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 5539664, beta: s.p + 5541056, runningMean: s.p + 5542448, runningVar: s.p + 5543840,
-                eps: 1e-05, activation: .silu, output: s.tensor(333), scratch: s.f + 1482976, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(333), scratch: s.f + 1487584, pool: pool)
             s.profiler?.stop(486)
         }
         // features.6.4.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -5984,9 +5998,11 @@ public final class EfficientNetB3Training: TrainableModel {
                 pixels: 100, channels: 1392, output: s.tensor(332), pool: pool)
             s.profiler?.stop(487)
         }
-        // features.6.4.block.3 conv 1x1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 232]
+        // features.6.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 232]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(330), input: s.tensor(332), weights: s.p + 5708160,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(330), preActivation: s.tensor(258),
+            gamma: s.p + 6031104, beta: s.p + 6031344, savedMean: s.f + 1559968, savedInvStd: s.f + 1560200,
+            activation: .identity, reductions: s.f + 887040, input: s.tensor(332), weights: s.p + 5708160,
             pixels: 100 &* s.n, inChannels: 1392, outChannels: 232, gradInput: s.tensor(331),
             gradWeights: s.g + 5708160, workspace: s.ws, pool: pool)
         s.profiler?.stop(488)
@@ -6002,15 +6018,15 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.6.4.block.1 backward through silu and BatchNorm (in place) on [n, 10, 10, 1392]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(334), input: s.tensor(252),
-            pixels: 100 &* s.n, channels: 1392, gamma: s.p + 5539664, beta: s.p + 5541056, savedMean: s.f + 1482976,
-            savedInvStd: s.f + 1484368, activation: .silu, gradInput: s.tensor(334), gradGamma: s.g + 5539664,
+            pixels: 100 &* s.n, channels: 1392, gamma: s.p + 5539664, beta: s.p + 5541056, savedMean: s.f + 1487584,
+            savedInvStd: s.f + 1488976, activation: .silu, gradInput: s.tensor(334), gradGamma: s.g + 5539664,
             gradBeta: s.g + 5541056, pool: pool)
         s.profiler?.stop(490)
         // features.6.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(250), pixels: 100 &* s.n, channels: 1392,
-                gamma: s.p + 5499296, beta: s.p + 5500688, savedMean: s.f + 1480192, savedInvStd: s.f + 1481584,
+                gamma: s.p + 5499296, beta: s.p + 5500688, savedMean: s.f + 1484800, savedInvStd: s.f + 1486192,
                 activation: .silu, output: s.tensor(336), pool: pool)
             s.profiler?.stop(491)
         }
@@ -6019,33 +6035,35 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(250), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 5499296, beta: s.p + 5500688, runningMean: s.p + 5502080, runningVar: s.p + 5503472,
-                eps: 1e-05, activation: .silu, output: s.tensor(336), scratch: s.f + 1480192, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(336), scratch: s.f + 1484800, pool: pool)
             s.profiler?.stop(492)
         }
         // features.6.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 1520560, count: 34800)
+        TrainingKernels.zero(s.f + 1525168, count: 34800)
         s.profiler?.stop(493)
         // features.6.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 1392]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(334), input: s.tensor(336), batch: s.n, height: 10,
             width: 10, channels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
-            weights: s.f + 1485760, gradInput: s.tensor(335), gradWeights: s.f + 1520560, pool: pool)
+            weights: s.f + 1490368, gradInput: s.tensor(335), gradWeights: s.f + 1525168, pool: pool)
         s.profiler?.stop(494)
         // features.6.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 1520560, channels: 1392, kernel: 5, into: s.g + 5504864)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1525168, channels: 1392, kernel: 5, into: s.g + 5504864)
         s.profiler?.stop(495)
-        // features.6.4.block.0 backward through silu and BatchNorm (in place) on [n, 10, 10, 1392]
+        // features.6.4.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 1392]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(335), input: s.tensor(250),
-            pixels: 100 &* s.n, channels: 1392, gamma: s.p + 5499296, beta: s.p + 5500688, savedMean: s.f + 1480192,
-            savedInvStd: s.f + 1481584, activation: .silu, gradInput: s.tensor(335), gradGamma: s.g + 5499296,
-            gradBeta: s.g + 5500688, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(335), input: s.tensor(250), pixels: 100 &* s.n,
+            channels: 1392, gamma: s.p + 5499296, beta: s.p + 5500688, savedMean: s.f + 1484800,
+            savedInvStd: s.f + 1486192, activation: .silu, gradGamma: s.g + 5499296, gradBeta: s.g + 5500688,
+            reductions: s.f + 887040, pool: pool)
         s.profiler?.stop(496)
-        // features.6.4.block.0 conv 1x1 backward: input and weight gradients, [n, 10, 10, 232] <- [n, 10, 10, 1392]
+        // features.6.4.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 232] <- [n, 10, 10, 1392]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(335), input: s.tensor(248), weights: s.p + 5176352,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(335), preActivation: s.tensor(250),
+            gamma: s.p + 5499296, beta: s.p + 5500688, savedMean: s.f + 1484800, savedInvStd: s.f + 1486192,
+            activation: .silu, reductions: s.f + 887040, input: s.tensor(248), weights: s.p + 5176352,
             pixels: 100 &* s.n, inChannels: 232, outChannels: 1392, gradInput: s.tensor(337),
             gradWeights: s.g + 5176352, workspace: s.ws, pool: pool)
         s.profiler?.stop(497)
@@ -6063,18 +6081,18 @@ public final class EfficientNetB3Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 22 ? s.tensor(249) : nil, batch: s.n,
             perImage: 23200, gradBranch: s.tensor(338), pool: pool)
         s.profiler?.stop(499)
-        // features.6.3.block.3 backward through identity and BatchNorm (in place) on [n, 10, 10, 232]
+        // features.6.3.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 232]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(338), input: s.tensor(246),
-            pixels: 100 &* s.n, channels: 232, gamma: s.p + 5175392, beta: s.p + 5175632, savedMean: s.f + 1479728,
-            savedInvStd: s.f + 1479960, activation: .identity, gradInput: s.tensor(338), gradGamma: s.g + 5175392,
-            gradBeta: s.g + 5175632, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(338), input: s.tensor(246), pixels: 100 &* s.n,
+            channels: 232, gamma: s.p + 5175392, beta: s.p + 5175632, savedMean: s.f + 1484336,
+            savedInvStd: s.f + 1484568, activation: .identity, gradGamma: s.g + 5175392, gradBeta: s.g + 5175632,
+            reductions: s.f + 887040, pool: pool)
         s.profiler?.stop(500)
         // features.6.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(240), pixels: 100 &* s.n, channels: 1392,
-                gamma: s.p + 4683952, beta: s.p + 4685344, savedMean: s.f + 1407344, savedInvStd: s.f + 1408736,
+                gamma: s.p + 4683952, beta: s.p + 4685344, savedMean: s.f + 1411952, savedInvStd: s.f + 1413344,
                 activation: .silu, output: s.tensor(341), pool: pool)
             s.profiler?.stop(501)
         }
@@ -6083,7 +6101,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(240), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 4683952, beta: s.p + 4685344, runningMean: s.p + 4686736, runningVar: s.p + 4688128,
-                eps: 1e-05, activation: .silu, output: s.tensor(341), scratch: s.f + 1407344, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(341), scratch: s.f + 1411952, pool: pool)
             s.profiler?.stop(502)
         }
         // features.6.3.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -6093,9 +6111,11 @@ public final class EfficientNetB3Training: TrainableModel {
                 pixels: 100, channels: 1392, output: s.tensor(340), pool: pool)
             s.profiler?.stop(503)
         }
-        // features.6.3.block.3 conv 1x1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 232]
+        // features.6.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 232]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(338), input: s.tensor(340), weights: s.p + 4852448,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(338), preActivation: s.tensor(246),
+            gamma: s.p + 5175392, beta: s.p + 5175632, savedMean: s.f + 1484336, savedInvStd: s.f + 1484568,
+            activation: .identity, reductions: s.f + 887040, input: s.tensor(340), weights: s.p + 4852448,
             pixels: 100 &* s.n, inChannels: 1392, outChannels: 232, gradInput: s.tensor(339),
             gradWeights: s.g + 4852448, workspace: s.ws, pool: pool)
         s.profiler?.stop(504)
@@ -6111,15 +6131,15 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.6.3.block.1 backward through silu and BatchNorm (in place) on [n, 10, 10, 1392]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(342), input: s.tensor(240),
-            pixels: 100 &* s.n, channels: 1392, gamma: s.p + 4683952, beta: s.p + 4685344, savedMean: s.f + 1407344,
-            savedInvStd: s.f + 1408736, activation: .silu, gradInput: s.tensor(342), gradGamma: s.g + 4683952,
+            pixels: 100 &* s.n, channels: 1392, gamma: s.p + 4683952, beta: s.p + 4685344, savedMean: s.f + 1411952,
+            savedInvStd: s.f + 1413344, activation: .silu, gradInput: s.tensor(342), gradGamma: s.g + 4683952,
             gradBeta: s.g + 4685344, pool: pool)
         s.profiler?.stop(506)
         // features.6.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(238), pixels: 100 &* s.n, channels: 1392,
-                gamma: s.p + 4643584, beta: s.p + 4644976, savedMean: s.f + 1404560, savedInvStd: s.f + 1405952,
+                gamma: s.p + 4643584, beta: s.p + 4644976, savedMean: s.f + 1409168, savedInvStd: s.f + 1410560,
                 activation: .silu, output: s.tensor(344), pool: pool)
             s.profiler?.stop(507)
         }
@@ -6128,33 +6148,35 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(238), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 4643584, beta: s.p + 4644976, runningMean: s.p + 4646368, runningVar: s.p + 4647760,
-                eps: 1e-05, activation: .silu, output: s.tensor(344), scratch: s.f + 1404560, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(344), scratch: s.f + 1409168, pool: pool)
             s.profiler?.stop(508)
         }
         // features.6.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 1444928, count: 34800)
+        TrainingKernels.zero(s.f + 1449536, count: 34800)
         s.profiler?.stop(509)
         // features.6.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 1392]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(342), input: s.tensor(344), batch: s.n, height: 10,
             width: 10, channels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
-            weights: s.f + 1410128, gradInput: s.tensor(343), gradWeights: s.f + 1444928, pool: pool)
+            weights: s.f + 1414736, gradInput: s.tensor(343), gradWeights: s.f + 1449536, pool: pool)
         s.profiler?.stop(510)
         // features.6.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 1444928, channels: 1392, kernel: 5, into: s.g + 4649152)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1449536, channels: 1392, kernel: 5, into: s.g + 4649152)
         s.profiler?.stop(511)
-        // features.6.3.block.0 backward through silu and BatchNorm (in place) on [n, 10, 10, 1392]
+        // features.6.3.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 1392]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(343), input: s.tensor(238),
-            pixels: 100 &* s.n, channels: 1392, gamma: s.p + 4643584, beta: s.p + 4644976, savedMean: s.f + 1404560,
-            savedInvStd: s.f + 1405952, activation: .silu, gradInput: s.tensor(343), gradGamma: s.g + 4643584,
-            gradBeta: s.g + 4644976, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(343), input: s.tensor(238), pixels: 100 &* s.n,
+            channels: 1392, gamma: s.p + 4643584, beta: s.p + 4644976, savedMean: s.f + 1409168,
+            savedInvStd: s.f + 1410560, activation: .silu, gradGamma: s.g + 4643584, gradBeta: s.g + 4644976,
+            reductions: s.f + 887040, pool: pool)
         s.profiler?.stop(512)
-        // features.6.3.block.0 conv 1x1 backward: input and weight gradients, [n, 10, 10, 232] <- [n, 10, 10, 1392]
+        // features.6.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 232] <- [n, 10, 10, 1392]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(343), input: s.tensor(236), weights: s.p + 4320640,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(343), preActivation: s.tensor(238),
+            gamma: s.p + 4643584, beta: s.p + 4644976, savedMean: s.f + 1409168, savedInvStd: s.f + 1410560,
+            activation: .silu, reductions: s.f + 887040, input: s.tensor(236), weights: s.p + 4320640,
             pixels: 100 &* s.n, inChannels: 232, outChannels: 1392, gradInput: s.tensor(345),
             gradWeights: s.g + 4320640, workspace: s.ws, pool: pool)
         s.profiler?.stop(513)
@@ -6172,18 +6194,18 @@ public final class EfficientNetB3Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 21 ? s.tensor(237) : nil, batch: s.n,
             perImage: 23200, gradBranch: s.tensor(346), pool: pool)
         s.profiler?.stop(515)
-        // features.6.2.block.3 backward through identity and BatchNorm (in place) on [n, 10, 10, 232]
+        // features.6.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 232]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(346), input: s.tensor(234),
-            pixels: 100 &* s.n, channels: 232, gamma: s.p + 4319680, beta: s.p + 4319920, savedMean: s.f + 1404096,
-            savedInvStd: s.f + 1404328, activation: .identity, gradInput: s.tensor(346), gradGamma: s.g + 4319680,
-            gradBeta: s.g + 4319920, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(346), input: s.tensor(234), pixels: 100 &* s.n,
+            channels: 232, gamma: s.p + 4319680, beta: s.p + 4319920, savedMean: s.f + 1408704,
+            savedInvStd: s.f + 1408936, activation: .identity, gradGamma: s.g + 4319680, gradBeta: s.g + 4319920,
+            reductions: s.f + 887040, pool: pool)
         s.profiler?.stop(516)
         // features.6.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(228), pixels: 100 &* s.n, channels: 1392,
-                gamma: s.p + 3828240, beta: s.p + 3829632, savedMean: s.f + 1331712, savedInvStd: s.f + 1333104,
+                gamma: s.p + 3828240, beta: s.p + 3829632, savedMean: s.f + 1336320, savedInvStd: s.f + 1337712,
                 activation: .silu, output: s.tensor(349), pool: pool)
             s.profiler?.stop(517)
         }
@@ -6192,7 +6214,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(228), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 3828240, beta: s.p + 3829632, runningMean: s.p + 3831024, runningVar: s.p + 3832416,
-                eps: 1e-05, activation: .silu, output: s.tensor(349), scratch: s.f + 1331712, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(349), scratch: s.f + 1336320, pool: pool)
             s.profiler?.stop(518)
         }
         // features.6.2.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -6202,9 +6224,11 @@ public final class EfficientNetB3Training: TrainableModel {
                 pixels: 100, channels: 1392, output: s.tensor(348), pool: pool)
             s.profiler?.stop(519)
         }
-        // features.6.2.block.3 conv 1x1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 232]
+        // features.6.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 232]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(346), input: s.tensor(348), weights: s.p + 3996736,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(346), preActivation: s.tensor(234),
+            gamma: s.p + 4319680, beta: s.p + 4319920, savedMean: s.f + 1408704, savedInvStd: s.f + 1408936,
+            activation: .identity, reductions: s.f + 887040, input: s.tensor(348), weights: s.p + 3996736,
             pixels: 100 &* s.n, inChannels: 1392, outChannels: 232, gradInput: s.tensor(347),
             gradWeights: s.g + 3996736, workspace: s.ws, pool: pool)
         s.profiler?.stop(520)
@@ -6220,15 +6244,15 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.6.2.block.1 backward through silu and BatchNorm (in place) on [n, 10, 10, 1392]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(350), input: s.tensor(228),
-            pixels: 100 &* s.n, channels: 1392, gamma: s.p + 3828240, beta: s.p + 3829632, savedMean: s.f + 1331712,
-            savedInvStd: s.f + 1333104, activation: .silu, gradInput: s.tensor(350), gradGamma: s.g + 3828240,
+            pixels: 100 &* s.n, channels: 1392, gamma: s.p + 3828240, beta: s.p + 3829632, savedMean: s.f + 1336320,
+            savedInvStd: s.f + 1337712, activation: .silu, gradInput: s.tensor(350), gradGamma: s.g + 3828240,
             gradBeta: s.g + 3829632, pool: pool)
         s.profiler?.stop(522)
         // features.6.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(226), pixels: 100 &* s.n, channels: 1392,
-                gamma: s.p + 3787872, beta: s.p + 3789264, savedMean: s.f + 1328928, savedInvStd: s.f + 1330320,
+                gamma: s.p + 3787872, beta: s.p + 3789264, savedMean: s.f + 1333536, savedInvStd: s.f + 1334928,
                 activation: .silu, output: s.tensor(352), pool: pool)
             s.profiler?.stop(523)
         }
@@ -6237,33 +6261,35 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(226), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 3787872, beta: s.p + 3789264, runningMean: s.p + 3790656, runningVar: s.p + 3792048,
-                eps: 1e-05, activation: .silu, output: s.tensor(352), scratch: s.f + 1328928, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(352), scratch: s.f + 1333536, pool: pool)
             s.profiler?.stop(524)
         }
         // features.6.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 1369296, count: 34800)
+        TrainingKernels.zero(s.f + 1373904, count: 34800)
         s.profiler?.stop(525)
         // features.6.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 1392]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(350), input: s.tensor(352), batch: s.n, height: 10,
             width: 10, channels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
-            weights: s.f + 1334496, gradInput: s.tensor(351), gradWeights: s.f + 1369296, pool: pool)
+            weights: s.f + 1339104, gradInput: s.tensor(351), gradWeights: s.f + 1373904, pool: pool)
         s.profiler?.stop(526)
         // features.6.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 1369296, channels: 1392, kernel: 5, into: s.g + 3793440)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1373904, channels: 1392, kernel: 5, into: s.g + 3793440)
         s.profiler?.stop(527)
-        // features.6.2.block.0 backward through silu and BatchNorm (in place) on [n, 10, 10, 1392]
+        // features.6.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 1392]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(351), input: s.tensor(226),
-            pixels: 100 &* s.n, channels: 1392, gamma: s.p + 3787872, beta: s.p + 3789264, savedMean: s.f + 1328928,
-            savedInvStd: s.f + 1330320, activation: .silu, gradInput: s.tensor(351), gradGamma: s.g + 3787872,
-            gradBeta: s.g + 3789264, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(351), input: s.tensor(226), pixels: 100 &* s.n,
+            channels: 1392, gamma: s.p + 3787872, beta: s.p + 3789264, savedMean: s.f + 1333536,
+            savedInvStd: s.f + 1334928, activation: .silu, gradGamma: s.g + 3787872, gradBeta: s.g + 3789264,
+            reductions: s.f + 887040, pool: pool)
         s.profiler?.stop(528)
-        // features.6.2.block.0 conv 1x1 backward: input and weight gradients, [n, 10, 10, 232] <- [n, 10, 10, 1392]
+        // features.6.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 232] <- [n, 10, 10, 1392]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(351), input: s.tensor(224), weights: s.p + 3464928,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(351), preActivation: s.tensor(226),
+            gamma: s.p + 3787872, beta: s.p + 3789264, savedMean: s.f + 1333536, savedInvStd: s.f + 1334928,
+            activation: .silu, reductions: s.f + 887040, input: s.tensor(224), weights: s.p + 3464928,
             pixels: 100 &* s.n, inChannels: 232, outChannels: 1392, gradInput: s.tensor(353),
             gradWeights: s.g + 3464928, workspace: s.ws, pool: pool)
         s.profiler?.stop(529)
@@ -6281,18 +6307,18 @@ public final class EfficientNetB3Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.tensor(225) : nil, batch: s.n,
             perImage: 23200, gradBranch: s.tensor(354), pool: pool)
         s.profiler?.stop(531)
-        // features.6.1.block.3 backward through identity and BatchNorm (in place) on [n, 10, 10, 232]
+        // features.6.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 232]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(354), input: s.tensor(222),
-            pixels: 100 &* s.n, channels: 232, gamma: s.p + 3463968, beta: s.p + 3464208, savedMean: s.f + 1328464,
-            savedInvStd: s.f + 1328696, activation: .identity, gradInput: s.tensor(354), gradGamma: s.g + 3463968,
-            gradBeta: s.g + 3464208, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(354), input: s.tensor(222), pixels: 100 &* s.n,
+            channels: 232, gamma: s.p + 3463968, beta: s.p + 3464208, savedMean: s.f + 1333072,
+            savedInvStd: s.f + 1333304, activation: .identity, gradGamma: s.g + 3463968, gradBeta: s.g + 3464208,
+            reductions: s.f + 887040, pool: pool)
         s.profiler?.stop(532)
         // features.6.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(216), pixels: 100 &* s.n, channels: 1392,
-                gamma: s.p + 2972528, beta: s.p + 2973920, savedMean: s.f + 1256080, savedInvStd: s.f + 1257472,
+                gamma: s.p + 2972528, beta: s.p + 2973920, savedMean: s.f + 1260688, savedInvStd: s.f + 1262080,
                 activation: .silu, output: s.tensor(357), pool: pool)
             s.profiler?.stop(533)
         }
@@ -6301,7 +6327,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(216), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 2972528, beta: s.p + 2973920, runningMean: s.p + 2975312, runningVar: s.p + 2976704,
-                eps: 1e-05, activation: .silu, output: s.tensor(357), scratch: s.f + 1256080, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(357), scratch: s.f + 1260688, pool: pool)
             s.profiler?.stop(534)
         }
         // features.6.1.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -6311,9 +6337,11 @@ public final class EfficientNetB3Training: TrainableModel {
                 pixels: 100, channels: 1392, output: s.tensor(356), pool: pool)
             s.profiler?.stop(535)
         }
-        // features.6.1.block.3 conv 1x1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 232]
+        // features.6.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 232]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(354), input: s.tensor(356), weights: s.p + 3141024,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(354), preActivation: s.tensor(222),
+            gamma: s.p + 3463968, beta: s.p + 3464208, savedMean: s.f + 1333072, savedInvStd: s.f + 1333304,
+            activation: .identity, reductions: s.f + 887040, input: s.tensor(356), weights: s.p + 3141024,
             pixels: 100 &* s.n, inChannels: 1392, outChannels: 232, gradInput: s.tensor(355),
             gradWeights: s.g + 3141024, workspace: s.ws, pool: pool)
         s.profiler?.stop(536)
@@ -6329,15 +6357,15 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.6.1.block.1 backward through silu and BatchNorm (in place) on [n, 10, 10, 1392]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(358), input: s.tensor(216),
-            pixels: 100 &* s.n, channels: 1392, gamma: s.p + 2972528, beta: s.p + 2973920, savedMean: s.f + 1256080,
-            savedInvStd: s.f + 1257472, activation: .silu, gradInput: s.tensor(358), gradGamma: s.g + 2972528,
+            pixels: 100 &* s.n, channels: 1392, gamma: s.p + 2972528, beta: s.p + 2973920, savedMean: s.f + 1260688,
+            savedInvStd: s.f + 1262080, activation: .silu, gradInput: s.tensor(358), gradGamma: s.g + 2972528,
             gradBeta: s.g + 2973920, pool: pool)
         s.profiler?.stop(538)
         // features.6.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(214), pixels: 100 &* s.n, channels: 1392,
-                gamma: s.p + 2932160, beta: s.p + 2933552, savedMean: s.f + 1253296, savedInvStd: s.f + 1254688,
+                gamma: s.p + 2932160, beta: s.p + 2933552, savedMean: s.f + 1257904, savedInvStd: s.f + 1259296,
                 activation: .silu, output: s.tensor(360), pool: pool)
             s.profiler?.stop(539)
         }
@@ -6346,33 +6374,35 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(214), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 2932160, beta: s.p + 2933552, runningMean: s.p + 2934944, runningVar: s.p + 2936336,
-                eps: 1e-05, activation: .silu, output: s.tensor(360), scratch: s.f + 1253296, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(360), scratch: s.f + 1257904, pool: pool)
             s.profiler?.stop(540)
         }
         // features.6.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 1293664, count: 34800)
+        TrainingKernels.zero(s.f + 1298272, count: 34800)
         s.profiler?.stop(541)
         // features.6.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 1392]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(358), input: s.tensor(360), batch: s.n, height: 10,
             width: 10, channels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
-            weights: s.f + 1258864, gradInput: s.tensor(359), gradWeights: s.f + 1293664, pool: pool)
+            weights: s.f + 1263472, gradInput: s.tensor(359), gradWeights: s.f + 1298272, pool: pool)
         s.profiler?.stop(542)
         // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 1293664, channels: 1392, kernel: 5, into: s.g + 2937728)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1298272, channels: 1392, kernel: 5, into: s.g + 2937728)
         s.profiler?.stop(543)
-        // features.6.1.block.0 backward through silu and BatchNorm (in place) on [n, 10, 10, 1392]
+        // features.6.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 1392]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(359), input: s.tensor(214),
-            pixels: 100 &* s.n, channels: 1392, gamma: s.p + 2932160, beta: s.p + 2933552, savedMean: s.f + 1253296,
-            savedInvStd: s.f + 1254688, activation: .silu, gradInput: s.tensor(359), gradGamma: s.g + 2932160,
-            gradBeta: s.g + 2933552, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(359), input: s.tensor(214), pixels: 100 &* s.n,
+            channels: 1392, gamma: s.p + 2932160, beta: s.p + 2933552, savedMean: s.f + 1257904,
+            savedInvStd: s.f + 1259296, activation: .silu, gradGamma: s.g + 2932160, gradBeta: s.g + 2933552,
+            reductions: s.f + 887040, pool: pool)
         s.profiler?.stop(544)
-        // features.6.1.block.0 conv 1x1 backward: input and weight gradients, [n, 10, 10, 232] <- [n, 10, 10, 1392]
+        // features.6.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 232] <- [n, 10, 10, 1392]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(359), input: s.tensor(213), weights: s.p + 2609216,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(359), preActivation: s.tensor(214),
+            gamma: s.p + 2932160, beta: s.p + 2933552, savedMean: s.f + 1257904, savedInvStd: s.f + 1259296,
+            activation: .silu, reductions: s.f + 887040, input: s.tensor(213), weights: s.p + 2609216,
             pixels: 100 &* s.n, inChannels: 232, outChannels: 1392, gradInput: s.tensor(361),
             gradWeights: s.g + 2609216, workspace: s.ws, pool: pool)
         s.profiler?.stop(545)
@@ -6384,18 +6414,18 @@ public final class EfficientNetB3Training: TrainableModel {
 
     /// features.6.0 backward: MBConv6 k5 s2: 19x19x136 -> 10x10x232, SE 816 -> 34 -> 816
     private func features_6_0_backward(_ s: TrainingStepContext) {
-        // features.6.0.block.3 backward through identity and BatchNorm (in place) on [n, 10, 10, 232]
+        // features.6.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 232]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(361), input: s.tensor(212),
-            pixels: 100 &* s.n, channels: 232, gamma: s.p + 2608256, beta: s.p + 2608496, savedMean: s.f + 1252832,
-            savedInvStd: s.f + 1253064, activation: .identity, gradInput: s.tensor(361), gradGamma: s.g + 2608256,
-            gradBeta: s.g + 2608496, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(361), input: s.tensor(212), pixels: 100 &* s.n,
+            channels: 232, gamma: s.p + 2608256, beta: s.p + 2608496, savedMean: s.f + 1257440,
+            savedInvStd: s.f + 1257672, activation: .identity, gradGamma: s.g + 2608256, gradBeta: s.g + 2608496,
+            reductions: s.f + 887040, pool: pool)
         s.profiler?.stop(547)
         // features.6.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(206), pixels: 100 &* s.n, channels: 816,
-                gamma: s.p + 2359328, beta: s.p + 2360144, savedMean: s.f + 1210400, savedInvStd: s.f + 1211216,
+                gamma: s.p + 2359328, beta: s.p + 2360144, savedMean: s.f + 1215008, savedInvStd: s.f + 1215824,
                 activation: .silu, output: s.tensor(364), pool: pool)
             s.profiler?.stop(548)
         }
@@ -6404,7 +6434,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(206), pixels: 100 &* s.n, channels: 816,
                 gamma: s.p + 2359328, beta: s.p + 2360144, runningMean: s.p + 2360960, runningVar: s.p + 2361776,
-                eps: 1e-05, activation: .silu, output: s.tensor(364), scratch: s.f + 1210400, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(364), scratch: s.f + 1215008, pool: pool)
             s.profiler?.stop(549)
         }
         // features.6.0.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -6414,9 +6444,11 @@ public final class EfficientNetB3Training: TrainableModel {
                 pixels: 100, channels: 816, output: s.tensor(363), pool: pool)
             s.profiler?.stop(550)
         }
-        // features.6.0.block.3 conv 1x1 backward: input and weight gradients, [n, 10, 10, 816] <- [n, 10, 10, 232]
+        // features.6.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 816] <- [n, 10, 10, 232]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(361), input: s.tensor(363), weights: s.p + 2418944,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(361), preActivation: s.tensor(212),
+            gamma: s.p + 2608256, beta: s.p + 2608496, savedMean: s.f + 1257440, savedInvStd: s.f + 1257672,
+            activation: .identity, reductions: s.f + 887040, input: s.tensor(363), weights: s.p + 2418944,
             pixels: 100 &* s.n, inChannels: 816, outChannels: 232, gradInput: s.tensor(362),
             gradWeights: s.g + 2418944, workspace: s.ws, pool: pool)
         s.profiler?.stop(551)
@@ -6432,15 +6464,15 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.6.0.block.1 backward through silu and BatchNorm (in place) on [n, 10, 10, 816]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(365), input: s.tensor(206),
-            pixels: 100 &* s.n, channels: 816, gamma: s.p + 2359328, beta: s.p + 2360144, savedMean: s.f + 1210400,
-            savedInvStd: s.f + 1211216, activation: .silu, gradInput: s.tensor(365), gradGamma: s.g + 2359328,
+            pixels: 100 &* s.n, channels: 816, gamma: s.p + 2359328, beta: s.p + 2360144, savedMean: s.f + 1215008,
+            savedInvStd: s.f + 1215824, activation: .silu, gradInput: s.tensor(365), gradGamma: s.g + 2359328,
             gradBeta: s.g + 2360144, pool: pool)
         s.profiler?.stop(553)
         // features.6.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(204), pixels: 361 &* s.n, channels: 816,
-                gamma: s.p + 2335664, beta: s.p + 2336480, savedMean: s.f + 1208768, savedInvStd: s.f + 1209584,
+                gamma: s.p + 2335664, beta: s.p + 2336480, savedMean: s.f + 1213376, savedInvStd: s.f + 1214192,
                 activation: .silu, output: s.tensor(367), pool: pool)
             s.profiler?.stop(554)
         }
@@ -6449,33 +6481,35 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(204), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 2335664, beta: s.p + 2336480, runningMean: s.p + 2337296, runningVar: s.p + 2338112,
-                eps: 1e-05, activation: .silu, output: s.tensor(367), scratch: s.f + 1208768, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(367), scratch: s.f + 1213376, pool: pool)
             s.profiler?.stop(555)
         }
         // features.6.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 1232432, count: 20400)
+        TrainingKernels.zero(s.f + 1237040, count: 20400)
         s.profiler?.stop(556)
         // features.6.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 10, 10, 816]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(365), input: s.tensor(367), batch: s.n, height: 19,
             width: 19, channels: 816, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
-            weights: s.f + 1212032, gradInput: s.tensor(366), gradWeights: s.f + 1232432, pool: pool)
+            weights: s.f + 1216640, gradInput: s.tensor(366), gradWeights: s.f + 1237040, pool: pool)
         s.profiler?.stop(557)
         // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 1232432, channels: 816, kernel: 5, into: s.g + 2338928)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1237040, channels: 816, kernel: 5, into: s.g + 2338928)
         s.profiler?.stop(558)
-        // features.6.0.block.0 backward through silu and BatchNorm (in place) on [n, 19, 19, 816]
+        // features.6.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 816]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(366), input: s.tensor(204),
-            pixels: 361 &* s.n, channels: 816, gamma: s.p + 2335664, beta: s.p + 2336480, savedMean: s.f + 1208768,
-            savedInvStd: s.f + 1209584, activation: .silu, gradInput: s.tensor(366), gradGamma: s.g + 2335664,
-            gradBeta: s.g + 2336480, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(366), input: s.tensor(204), pixels: 361 &* s.n,
+            channels: 816, gamma: s.p + 2335664, beta: s.p + 2336480, savedMean: s.f + 1213376,
+            savedInvStd: s.f + 1214192, activation: .silu, gradGamma: s.g + 2335664, gradBeta: s.g + 2336480,
+            reductions: s.f + 887040, pool: pool)
         s.profiler?.stop(559)
-        // features.6.0.block.0 conv 1x1 backward: input and weight gradients, [n, 19, 19, 136] <- [n, 19, 19, 816]
+        // features.6.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 136] <- [n, 19, 19, 816]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(366), input: s.tensor(202), weights: s.p + 2224688,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(366), preActivation: s.tensor(204),
+            gamma: s.p + 2335664, beta: s.p + 2336480, savedMean: s.f + 1213376, savedInvStd: s.f + 1214192,
+            activation: .silu, reductions: s.f + 887040, input: s.tensor(202), weights: s.p + 2224688,
             pixels: 361 &* s.n, inChannels: 136, outChannels: 816, gradInput: s.tensor(368),
             gradWeights: s.g + 2224688, workspace: s.ws, pool: pool)
         s.profiler?.stop(560)
@@ -6489,18 +6523,18 @@ public final class EfficientNetB3Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.tensor(203) : nil, batch: s.n,
             perImage: 49096, gradBranch: s.tensor(369), pool: pool)
         s.profiler?.stop(561)
-        // features.5.4.block.3 backward through identity and BatchNorm (in place) on [n, 19, 19, 136]
+        // features.5.4.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 136]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(369), input: s.tensor(200),
-            pixels: 361 &* s.n, channels: 136, gamma: s.p + 2224112, beta: s.p + 2224256, savedMean: s.f + 1208496,
-            savedInvStd: s.f + 1208632, activation: .identity, gradInput: s.tensor(369), gradGamma: s.g + 2224112,
-            gradBeta: s.g + 2224256, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(369), input: s.tensor(200), pixels: 361 &* s.n,
+            channels: 136, gamma: s.p + 2224112, beta: s.p + 2224256, savedMean: s.f + 1213104,
+            savedInvStd: s.f + 1213240, activation: .identity, gradGamma: s.g + 2224112, gradBeta: s.g + 2224256,
+            reductions: s.f + 887040, pool: pool)
         s.profiler?.stop(562)
         // features.5.4.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(194), pixels: 361 &* s.n, channels: 816,
-                gamma: s.p + 2053520, beta: s.p + 2054336, savedMean: s.f + 1166064, savedInvStd: s.f + 1166880,
+                gamma: s.p + 2053520, beta: s.p + 2054336, savedMean: s.f + 1170672, savedInvStd: s.f + 1171488,
                 activation: .silu, output: s.tensor(372), pool: pool)
             s.profiler?.stop(563)
         }
@@ -6509,7 +6543,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(194), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 2053520, beta: s.p + 2054336, runningMean: s.p + 2055152, runningVar: s.p + 2055968,
-                eps: 1e-05, activation: .silu, output: s.tensor(372), scratch: s.f + 1166064, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(372), scratch: s.f + 1170672, pool: pool)
             s.profiler?.stop(564)
         }
         // features.5.4.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -6519,9 +6553,11 @@ public final class EfficientNetB3Training: TrainableModel {
                 pixels: 361, channels: 816, output: s.tensor(371), pool: pool)
             s.profiler?.stop(565)
         }
-        // features.5.4.block.3 conv 1x1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 136]
+        // features.5.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 136]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(369), input: s.tensor(371), weights: s.p + 2113136,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(369), preActivation: s.tensor(200),
+            gamma: s.p + 2224112, beta: s.p + 2224256, savedMean: s.f + 1213104, savedInvStd: s.f + 1213240,
+            activation: .identity, reductions: s.f + 887040, input: s.tensor(371), weights: s.p + 2113136,
             pixels: 361 &* s.n, inChannels: 816, outChannels: 136, gradInput: s.tensor(370),
             gradWeights: s.g + 2113136, workspace: s.ws, pool: pool)
         s.profiler?.stop(566)
@@ -6537,15 +6573,15 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.5.4.block.1 backward through silu and BatchNorm (in place) on [n, 19, 19, 816]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(373), input: s.tensor(194),
-            pixels: 361 &* s.n, channels: 816, gamma: s.p + 2053520, beta: s.p + 2054336, savedMean: s.f + 1166064,
-            savedInvStd: s.f + 1166880, activation: .silu, gradInput: s.tensor(373), gradGamma: s.g + 2053520,
+            pixels: 361 &* s.n, channels: 816, gamma: s.p + 2053520, beta: s.p + 2054336, savedMean: s.f + 1170672,
+            savedInvStd: s.f + 1171488, activation: .silu, gradInput: s.tensor(373), gradGamma: s.g + 2053520,
             gradBeta: s.g + 2054336, pool: pool)
         s.profiler?.stop(568)
         // features.5.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(192), pixels: 361 &* s.n, channels: 816,
-                gamma: s.p + 2029856, beta: s.p + 2030672, savedMean: s.f + 1164432, savedInvStd: s.f + 1165248,
+                gamma: s.p + 2029856, beta: s.p + 2030672, savedMean: s.f + 1169040, savedInvStd: s.f + 1169856,
                 activation: .silu, output: s.tensor(375), pool: pool)
             s.profiler?.stop(569)
         }
@@ -6554,33 +6590,35 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(192), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 2029856, beta: s.p + 2030672, runningMean: s.p + 2031488, runningVar: s.p + 2032304,
-                eps: 1e-05, activation: .silu, output: s.tensor(375), scratch: s.f + 1164432, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(375), scratch: s.f + 1169040, pool: pool)
             s.profiler?.stop(570)
         }
         // features.5.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 1188096, count: 20400)
+        TrainingKernels.zero(s.f + 1192704, count: 20400)
         s.profiler?.stop(571)
         // features.5.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 816]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(373), input: s.tensor(375), batch: s.n, height: 19,
             width: 19, channels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
-            weights: s.f + 1167696, gradInput: s.tensor(374), gradWeights: s.f + 1188096, pool: pool)
+            weights: s.f + 1172304, gradInput: s.tensor(374), gradWeights: s.f + 1192704, pool: pool)
         s.profiler?.stop(572)
         // features.5.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 1188096, channels: 816, kernel: 5, into: s.g + 2033120)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1192704, channels: 816, kernel: 5, into: s.g + 2033120)
         s.profiler?.stop(573)
-        // features.5.4.block.0 backward through silu and BatchNorm (in place) on [n, 19, 19, 816]
+        // features.5.4.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 816]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(374), input: s.tensor(192),
-            pixels: 361 &* s.n, channels: 816, gamma: s.p + 2029856, beta: s.p + 2030672, savedMean: s.f + 1164432,
-            savedInvStd: s.f + 1165248, activation: .silu, gradInput: s.tensor(374), gradGamma: s.g + 2029856,
-            gradBeta: s.g + 2030672, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(374), input: s.tensor(192), pixels: 361 &* s.n,
+            channels: 816, gamma: s.p + 2029856, beta: s.p + 2030672, savedMean: s.f + 1169040,
+            savedInvStd: s.f + 1169856, activation: .silu, gradGamma: s.g + 2029856, gradBeta: s.g + 2030672,
+            reductions: s.f + 887040, pool: pool)
         s.profiler?.stop(574)
-        // features.5.4.block.0 conv 1x1 backward: input and weight gradients, [n, 19, 19, 136] <- [n, 19, 19, 816]
+        // features.5.4.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 136] <- [n, 19, 19, 816]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(374), input: s.tensor(190), weights: s.p + 1918880,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(374), preActivation: s.tensor(192),
+            gamma: s.p + 2029856, beta: s.p + 2030672, savedMean: s.f + 1169040, savedInvStd: s.f + 1169856,
+            activation: .silu, reductions: s.f + 887040, input: s.tensor(190), weights: s.p + 1918880,
             pixels: 361 &* s.n, inChannels: 136, outChannels: 816, gradInput: s.tensor(376),
             gradWeights: s.g + 1918880, workspace: s.ws, pool: pool)
         s.profiler?.stop(575)
@@ -6598,18 +6636,18 @@ public final class EfficientNetB3Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 17 ? s.tensor(191) : nil, batch: s.n,
             perImage: 49096, gradBranch: s.tensor(377), pool: pool)
         s.profiler?.stop(577)
-        // features.5.3.block.3 backward through identity and BatchNorm (in place) on [n, 19, 19, 136]
+        // features.5.3.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 136]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(377), input: s.tensor(188),
-            pixels: 361 &* s.n, channels: 136, gamma: s.p + 1918304, beta: s.p + 1918448, savedMean: s.f + 1164160,
-            savedInvStd: s.f + 1164296, activation: .identity, gradInput: s.tensor(377), gradGamma: s.g + 1918304,
-            gradBeta: s.g + 1918448, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(377), input: s.tensor(188), pixels: 361 &* s.n,
+            channels: 136, gamma: s.p + 1918304, beta: s.p + 1918448, savedMean: s.f + 1168768,
+            savedInvStd: s.f + 1168904, activation: .identity, gradGamma: s.g + 1918304, gradBeta: s.g + 1918448,
+            reductions: s.f + 887040, pool: pool)
         s.profiler?.stop(578)
         // features.5.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(182), pixels: 361 &* s.n, channels: 816,
-                gamma: s.p + 1747712, beta: s.p + 1748528, savedMean: s.f + 1121728, savedInvStd: s.f + 1122544,
+                gamma: s.p + 1747712, beta: s.p + 1748528, savedMean: s.f + 1126336, savedInvStd: s.f + 1127152,
                 activation: .silu, output: s.tensor(380), pool: pool)
             s.profiler?.stop(579)
         }
@@ -6618,7 +6656,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(182), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 1747712, beta: s.p + 1748528, runningMean: s.p + 1749344, runningVar: s.p + 1750160,
-                eps: 1e-05, activation: .silu, output: s.tensor(380), scratch: s.f + 1121728, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(380), scratch: s.f + 1126336, pool: pool)
             s.profiler?.stop(580)
         }
         // features.5.3.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -6628,9 +6666,11 @@ public final class EfficientNetB3Training: TrainableModel {
                 pixels: 361, channels: 816, output: s.tensor(379), pool: pool)
             s.profiler?.stop(581)
         }
-        // features.5.3.block.3 conv 1x1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 136]
+        // features.5.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 136]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(377), input: s.tensor(379), weights: s.p + 1807328,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(377), preActivation: s.tensor(188),
+            gamma: s.p + 1918304, beta: s.p + 1918448, savedMean: s.f + 1168768, savedInvStd: s.f + 1168904,
+            activation: .identity, reductions: s.f + 887040, input: s.tensor(379), weights: s.p + 1807328,
             pixels: 361 &* s.n, inChannels: 816, outChannels: 136, gradInput: s.tensor(378),
             gradWeights: s.g + 1807328, workspace: s.ws, pool: pool)
         s.profiler?.stop(582)
@@ -6646,15 +6686,15 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.5.3.block.1 backward through silu and BatchNorm (in place) on [n, 19, 19, 816]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(381), input: s.tensor(182),
-            pixels: 361 &* s.n, channels: 816, gamma: s.p + 1747712, beta: s.p + 1748528, savedMean: s.f + 1121728,
-            savedInvStd: s.f + 1122544, activation: .silu, gradInput: s.tensor(381), gradGamma: s.g + 1747712,
+            pixels: 361 &* s.n, channels: 816, gamma: s.p + 1747712, beta: s.p + 1748528, savedMean: s.f + 1126336,
+            savedInvStd: s.f + 1127152, activation: .silu, gradInput: s.tensor(381), gradGamma: s.g + 1747712,
             gradBeta: s.g + 1748528, pool: pool)
         s.profiler?.stop(584)
         // features.5.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(180), pixels: 361 &* s.n, channels: 816,
-                gamma: s.p + 1724048, beta: s.p + 1724864, savedMean: s.f + 1120096, savedInvStd: s.f + 1120912,
+                gamma: s.p + 1724048, beta: s.p + 1724864, savedMean: s.f + 1124704, savedInvStd: s.f + 1125520,
                 activation: .silu, output: s.tensor(383), pool: pool)
             s.profiler?.stop(585)
         }
@@ -6663,33 +6703,35 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(180), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 1724048, beta: s.p + 1724864, runningMean: s.p + 1725680, runningVar: s.p + 1726496,
-                eps: 1e-05, activation: .silu, output: s.tensor(383), scratch: s.f + 1120096, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(383), scratch: s.f + 1124704, pool: pool)
             s.profiler?.stop(586)
         }
         // features.5.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 1143760, count: 20400)
+        TrainingKernels.zero(s.f + 1148368, count: 20400)
         s.profiler?.stop(587)
         // features.5.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 816]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(381), input: s.tensor(383), batch: s.n, height: 19,
             width: 19, channels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
-            weights: s.f + 1123360, gradInput: s.tensor(382), gradWeights: s.f + 1143760, pool: pool)
+            weights: s.f + 1127968, gradInput: s.tensor(382), gradWeights: s.f + 1148368, pool: pool)
         s.profiler?.stop(588)
         // features.5.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 1143760, channels: 816, kernel: 5, into: s.g + 1727312)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1148368, channels: 816, kernel: 5, into: s.g + 1727312)
         s.profiler?.stop(589)
-        // features.5.3.block.0 backward through silu and BatchNorm (in place) on [n, 19, 19, 816]
+        // features.5.3.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 816]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(382), input: s.tensor(180),
-            pixels: 361 &* s.n, channels: 816, gamma: s.p + 1724048, beta: s.p + 1724864, savedMean: s.f + 1120096,
-            savedInvStd: s.f + 1120912, activation: .silu, gradInput: s.tensor(382), gradGamma: s.g + 1724048,
-            gradBeta: s.g + 1724864, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(382), input: s.tensor(180), pixels: 361 &* s.n,
+            channels: 816, gamma: s.p + 1724048, beta: s.p + 1724864, savedMean: s.f + 1124704,
+            savedInvStd: s.f + 1125520, activation: .silu, gradGamma: s.g + 1724048, gradBeta: s.g + 1724864,
+            reductions: s.f + 887040, pool: pool)
         s.profiler?.stop(590)
-        // features.5.3.block.0 conv 1x1 backward: input and weight gradients, [n, 19, 19, 136] <- [n, 19, 19, 816]
+        // features.5.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 136] <- [n, 19, 19, 816]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(382), input: s.tensor(178), weights: s.p + 1613072,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(382), preActivation: s.tensor(180),
+            gamma: s.p + 1724048, beta: s.p + 1724864, savedMean: s.f + 1124704, savedInvStd: s.f + 1125520,
+            activation: .silu, reductions: s.f + 887040, input: s.tensor(178), weights: s.p + 1613072,
             pixels: 361 &* s.n, inChannels: 136, outChannels: 816, gradInput: s.tensor(384),
             gradWeights: s.g + 1613072, workspace: s.ws, pool: pool)
         s.profiler?.stop(591)
@@ -6707,18 +6749,18 @@ public final class EfficientNetB3Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 16 ? s.tensor(179) : nil, batch: s.n,
             perImage: 49096, gradBranch: s.tensor(385), pool: pool)
         s.profiler?.stop(593)
-        // features.5.2.block.3 backward through identity and BatchNorm (in place) on [n, 19, 19, 136]
+        // features.5.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 136]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(385), input: s.tensor(176),
-            pixels: 361 &* s.n, channels: 136, gamma: s.p + 1612496, beta: s.p + 1612640, savedMean: s.f + 1119824,
-            savedInvStd: s.f + 1119960, activation: .identity, gradInput: s.tensor(385), gradGamma: s.g + 1612496,
-            gradBeta: s.g + 1612640, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(385), input: s.tensor(176), pixels: 361 &* s.n,
+            channels: 136, gamma: s.p + 1612496, beta: s.p + 1612640, savedMean: s.f + 1124432,
+            savedInvStd: s.f + 1124568, activation: .identity, gradGamma: s.g + 1612496, gradBeta: s.g + 1612640,
+            reductions: s.f + 887040, pool: pool)
         s.profiler?.stop(594)
         // features.5.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(170), pixels: 361 &* s.n, channels: 816,
-                gamma: s.p + 1441904, beta: s.p + 1442720, savedMean: s.f + 1077392, savedInvStd: s.f + 1078208,
+                gamma: s.p + 1441904, beta: s.p + 1442720, savedMean: s.f + 1082000, savedInvStd: s.f + 1082816,
                 activation: .silu, output: s.tensor(388), pool: pool)
             s.profiler?.stop(595)
         }
@@ -6727,7 +6769,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(170), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 1441904, beta: s.p + 1442720, runningMean: s.p + 1443536, runningVar: s.p + 1444352,
-                eps: 1e-05, activation: .silu, output: s.tensor(388), scratch: s.f + 1077392, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(388), scratch: s.f + 1082000, pool: pool)
             s.profiler?.stop(596)
         }
         // features.5.2.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -6737,9 +6779,11 @@ public final class EfficientNetB3Training: TrainableModel {
                 pixels: 361, channels: 816, output: s.tensor(387), pool: pool)
             s.profiler?.stop(597)
         }
-        // features.5.2.block.3 conv 1x1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 136]
+        // features.5.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 136]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(385), input: s.tensor(387), weights: s.p + 1501520,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(385), preActivation: s.tensor(176),
+            gamma: s.p + 1612496, beta: s.p + 1612640, savedMean: s.f + 1124432, savedInvStd: s.f + 1124568,
+            activation: .identity, reductions: s.f + 887040, input: s.tensor(387), weights: s.p + 1501520,
             pixels: 361 &* s.n, inChannels: 816, outChannels: 136, gradInput: s.tensor(386),
             gradWeights: s.g + 1501520, workspace: s.ws, pool: pool)
         s.profiler?.stop(598)
@@ -6755,15 +6799,15 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.5.2.block.1 backward through silu and BatchNorm (in place) on [n, 19, 19, 816]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(389), input: s.tensor(170),
-            pixels: 361 &* s.n, channels: 816, gamma: s.p + 1441904, beta: s.p + 1442720, savedMean: s.f + 1077392,
-            savedInvStd: s.f + 1078208, activation: .silu, gradInput: s.tensor(389), gradGamma: s.g + 1441904,
+            pixels: 361 &* s.n, channels: 816, gamma: s.p + 1441904, beta: s.p + 1442720, savedMean: s.f + 1082000,
+            savedInvStd: s.f + 1082816, activation: .silu, gradInput: s.tensor(389), gradGamma: s.g + 1441904,
             gradBeta: s.g + 1442720, pool: pool)
         s.profiler?.stop(600)
         // features.5.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(168), pixels: 361 &* s.n, channels: 816,
-                gamma: s.p + 1418240, beta: s.p + 1419056, savedMean: s.f + 1075760, savedInvStd: s.f + 1076576,
+                gamma: s.p + 1418240, beta: s.p + 1419056, savedMean: s.f + 1080368, savedInvStd: s.f + 1081184,
                 activation: .silu, output: s.tensor(391), pool: pool)
             s.profiler?.stop(601)
         }
@@ -6772,33 +6816,35 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(168), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 1418240, beta: s.p + 1419056, runningMean: s.p + 1419872, runningVar: s.p + 1420688,
-                eps: 1e-05, activation: .silu, output: s.tensor(391), scratch: s.f + 1075760, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(391), scratch: s.f + 1080368, pool: pool)
             s.profiler?.stop(602)
         }
         // features.5.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 1099424, count: 20400)
+        TrainingKernels.zero(s.f + 1104032, count: 20400)
         s.profiler?.stop(603)
         // features.5.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 816]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(389), input: s.tensor(391), batch: s.n, height: 19,
             width: 19, channels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
-            weights: s.f + 1079024, gradInput: s.tensor(390), gradWeights: s.f + 1099424, pool: pool)
+            weights: s.f + 1083632, gradInput: s.tensor(390), gradWeights: s.f + 1104032, pool: pool)
         s.profiler?.stop(604)
         // features.5.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 1099424, channels: 816, kernel: 5, into: s.g + 1421504)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1104032, channels: 816, kernel: 5, into: s.g + 1421504)
         s.profiler?.stop(605)
-        // features.5.2.block.0 backward through silu and BatchNorm (in place) on [n, 19, 19, 816]
+        // features.5.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 816]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(390), input: s.tensor(168),
-            pixels: 361 &* s.n, channels: 816, gamma: s.p + 1418240, beta: s.p + 1419056, savedMean: s.f + 1075760,
-            savedInvStd: s.f + 1076576, activation: .silu, gradInput: s.tensor(390), gradGamma: s.g + 1418240,
-            gradBeta: s.g + 1419056, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(390), input: s.tensor(168), pixels: 361 &* s.n,
+            channels: 816, gamma: s.p + 1418240, beta: s.p + 1419056, savedMean: s.f + 1080368,
+            savedInvStd: s.f + 1081184, activation: .silu, gradGamma: s.g + 1418240, gradBeta: s.g + 1419056,
+            reductions: s.f + 887040, pool: pool)
         s.profiler?.stop(606)
-        // features.5.2.block.0 conv 1x1 backward: input and weight gradients, [n, 19, 19, 136] <- [n, 19, 19, 816]
+        // features.5.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 136] <- [n, 19, 19, 816]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(390), input: s.tensor(166), weights: s.p + 1307264,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(390), preActivation: s.tensor(168),
+            gamma: s.p + 1418240, beta: s.p + 1419056, savedMean: s.f + 1080368, savedInvStd: s.f + 1081184,
+            activation: .silu, reductions: s.f + 887040, input: s.tensor(166), weights: s.p + 1307264,
             pixels: 361 &* s.n, inChannels: 136, outChannels: 816, gradInput: s.tensor(392),
             gradWeights: s.g + 1307264, workspace: s.ws, pool: pool)
         s.profiler?.stop(607)
@@ -6816,18 +6862,18 @@ public final class EfficientNetB3Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.tensor(167) : nil, batch: s.n,
             perImage: 49096, gradBranch: s.tensor(393), pool: pool)
         s.profiler?.stop(609)
-        // features.5.1.block.3 backward through identity and BatchNorm (in place) on [n, 19, 19, 136]
+        // features.5.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 136]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(393), input: s.tensor(164),
-            pixels: 361 &* s.n, channels: 136, gamma: s.p + 1306688, beta: s.p + 1306832, savedMean: s.f + 1075488,
-            savedInvStd: s.f + 1075624, activation: .identity, gradInput: s.tensor(393), gradGamma: s.g + 1306688,
-            gradBeta: s.g + 1306832, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(393), input: s.tensor(164), pixels: 361 &* s.n,
+            channels: 136, gamma: s.p + 1306688, beta: s.p + 1306832, savedMean: s.f + 1080096,
+            savedInvStd: s.f + 1080232, activation: .identity, gradGamma: s.g + 1306688, gradBeta: s.g + 1306832,
+            reductions: s.f + 887040, pool: pool)
         s.profiler?.stop(610)
         // features.5.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(158), pixels: 361 &* s.n, channels: 816,
-                gamma: s.p + 1136096, beta: s.p + 1136912, savedMean: s.f + 1033056, savedInvStd: s.f + 1033872,
+                gamma: s.p + 1136096, beta: s.p + 1136912, savedMean: s.f + 1037664, savedInvStd: s.f + 1038480,
                 activation: .silu, output: s.tensor(396), pool: pool)
             s.profiler?.stop(611)
         }
@@ -6836,7 +6882,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(158), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 1136096, beta: s.p + 1136912, runningMean: s.p + 1137728, runningVar: s.p + 1138544,
-                eps: 1e-05, activation: .silu, output: s.tensor(396), scratch: s.f + 1033056, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(396), scratch: s.f + 1037664, pool: pool)
             s.profiler?.stop(612)
         }
         // features.5.1.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -6846,9 +6892,11 @@ public final class EfficientNetB3Training: TrainableModel {
                 pixels: 361, channels: 816, output: s.tensor(395), pool: pool)
             s.profiler?.stop(613)
         }
-        // features.5.1.block.3 conv 1x1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 136]
+        // features.5.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 136]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(393), input: s.tensor(395), weights: s.p + 1195712,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(393), preActivation: s.tensor(164),
+            gamma: s.p + 1306688, beta: s.p + 1306832, savedMean: s.f + 1080096, savedInvStd: s.f + 1080232,
+            activation: .identity, reductions: s.f + 887040, input: s.tensor(395), weights: s.p + 1195712,
             pixels: 361 &* s.n, inChannels: 816, outChannels: 136, gradInput: s.tensor(394),
             gradWeights: s.g + 1195712, workspace: s.ws, pool: pool)
         s.profiler?.stop(614)
@@ -6864,15 +6912,15 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.5.1.block.1 backward through silu and BatchNorm (in place) on [n, 19, 19, 816]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(397), input: s.tensor(158),
-            pixels: 361 &* s.n, channels: 816, gamma: s.p + 1136096, beta: s.p + 1136912, savedMean: s.f + 1033056,
-            savedInvStd: s.f + 1033872, activation: .silu, gradInput: s.tensor(397), gradGamma: s.g + 1136096,
+            pixels: 361 &* s.n, channels: 816, gamma: s.p + 1136096, beta: s.p + 1136912, savedMean: s.f + 1037664,
+            savedInvStd: s.f + 1038480, activation: .silu, gradInput: s.tensor(397), gradGamma: s.g + 1136096,
             gradBeta: s.g + 1136912, pool: pool)
         s.profiler?.stop(616)
         // features.5.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(156), pixels: 361 &* s.n, channels: 816,
-                gamma: s.p + 1112432, beta: s.p + 1113248, savedMean: s.f + 1031424, savedInvStd: s.f + 1032240,
+                gamma: s.p + 1112432, beta: s.p + 1113248, savedMean: s.f + 1036032, savedInvStd: s.f + 1036848,
                 activation: .silu, output: s.tensor(399), pool: pool)
             s.profiler?.stop(617)
         }
@@ -6881,33 +6929,35 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(156), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 1112432, beta: s.p + 1113248, runningMean: s.p + 1114064, runningVar: s.p + 1114880,
-                eps: 1e-05, activation: .silu, output: s.tensor(399), scratch: s.f + 1031424, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(399), scratch: s.f + 1036032, pool: pool)
             s.profiler?.stop(618)
         }
         // features.5.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 1055088, count: 20400)
+        TrainingKernels.zero(s.f + 1059696, count: 20400)
         s.profiler?.stop(619)
         // features.5.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 816]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(397), input: s.tensor(399), batch: s.n, height: 19,
             width: 19, channels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
-            weights: s.f + 1034688, gradInput: s.tensor(398), gradWeights: s.f + 1055088, pool: pool)
+            weights: s.f + 1039296, gradInput: s.tensor(398), gradWeights: s.f + 1059696, pool: pool)
         s.profiler?.stop(620)
         // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 1055088, channels: 816, kernel: 5, into: s.g + 1115696)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1059696, channels: 816, kernel: 5, into: s.g + 1115696)
         s.profiler?.stop(621)
-        // features.5.1.block.0 backward through silu and BatchNorm (in place) on [n, 19, 19, 816]
+        // features.5.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 816]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(398), input: s.tensor(156),
-            pixels: 361 &* s.n, channels: 816, gamma: s.p + 1112432, beta: s.p + 1113248, savedMean: s.f + 1031424,
-            savedInvStd: s.f + 1032240, activation: .silu, gradInput: s.tensor(398), gradGamma: s.g + 1112432,
-            gradBeta: s.g + 1113248, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(398), input: s.tensor(156), pixels: 361 &* s.n,
+            channels: 816, gamma: s.p + 1112432, beta: s.p + 1113248, savedMean: s.f + 1036032,
+            savedInvStd: s.f + 1036848, activation: .silu, gradGamma: s.g + 1112432, gradBeta: s.g + 1113248,
+            reductions: s.f + 887040, pool: pool)
         s.profiler?.stop(622)
-        // features.5.1.block.0 conv 1x1 backward: input and weight gradients, [n, 19, 19, 136] <- [n, 19, 19, 816]
+        // features.5.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 136] <- [n, 19, 19, 816]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(398), input: s.tensor(155), weights: s.p + 1001456,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(398), preActivation: s.tensor(156),
+            gamma: s.p + 1112432, beta: s.p + 1113248, savedMean: s.f + 1036032, savedInvStd: s.f + 1036848,
+            activation: .silu, reductions: s.f + 887040, input: s.tensor(155), weights: s.p + 1001456,
             pixels: 361 &* s.n, inChannels: 136, outChannels: 816, gradInput: s.tensor(400),
             gradWeights: s.g + 1001456, workspace: s.ws, pool: pool)
         s.profiler?.stop(623)
@@ -6919,18 +6969,18 @@ public final class EfficientNetB3Training: TrainableModel {
 
     /// features.5.0 backward: MBConv6 k5 s1: 19x19x96 -> 19x19x136, SE 576 -> 24 -> 576
     private func features_5_0_backward(_ s: TrainingStepContext) {
-        // features.5.0.block.3 backward through identity and BatchNorm (in place) on [n, 19, 19, 136]
+        // features.5.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 136]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(400), input: s.tensor(154),
-            pixels: 361 &* s.n, channels: 136, gamma: s.p + 1000880, beta: s.p + 1001024, savedMean: s.f + 1031152,
-            savedInvStd: s.f + 1031288, activation: .identity, gradInput: s.tensor(400), gradGamma: s.g + 1000880,
-            gradBeta: s.g + 1001024, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(400), input: s.tensor(154), pixels: 361 &* s.n,
+            channels: 136, gamma: s.p + 1000880, beta: s.p + 1001024, savedMean: s.f + 1035760,
+            savedInvStd: s.f + 1035896, activation: .identity, gradGamma: s.g + 1000880, gradBeta: s.g + 1001024,
+            reductions: s.f + 887040, pool: pool)
         s.profiler?.stop(625)
         // features.5.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(148), pixels: 361 &* s.n, channels: 576,
-                gamma: s.p + 891984, beta: s.p + 892560, savedMean: s.f + 1001200, savedInvStd: s.f + 1001776,
+                gamma: s.p + 891984, beta: s.p + 892560, savedMean: s.f + 1005808, savedInvStd: s.f + 1006384,
                 activation: .silu, output: s.tensor(403), pool: pool)
             s.profiler?.stop(626)
         }
@@ -6939,7 +6989,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(148), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 891984, beta: s.p + 892560, runningMean: s.p + 893136, runningVar: s.p + 893712,
-                eps: 1e-05, activation: .silu, output: s.tensor(403), scratch: s.f + 1001200, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(403), scratch: s.f + 1005808, pool: pool)
             s.profiler?.stop(627)
         }
         // features.5.0.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -6949,9 +6999,11 @@ public final class EfficientNetB3Training: TrainableModel {
                 pixels: 361, channels: 576, output: s.tensor(402), pool: pool)
             s.profiler?.stop(628)
         }
-        // features.5.0.block.3 conv 1x1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 136]
+        // features.5.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 136]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(400), input: s.tensor(402), weights: s.p + 922544,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(400), preActivation: s.tensor(154),
+            gamma: s.p + 1000880, beta: s.p + 1001024, savedMean: s.f + 1035760, savedInvStd: s.f + 1035896,
+            activation: .identity, reductions: s.f + 887040, input: s.tensor(402), weights: s.p + 922544,
             pixels: 361 &* s.n, inChannels: 576, outChannels: 136, gradInput: s.tensor(401), gradWeights: s.g + 922544,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(629)
@@ -6967,15 +7019,15 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.5.0.block.1 backward through silu and BatchNorm (in place) on [n, 19, 19, 576]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(404), input: s.tensor(148),
-            pixels: 361 &* s.n, channels: 576, gamma: s.p + 891984, beta: s.p + 892560, savedMean: s.f + 1001200,
-            savedInvStd: s.f + 1001776, activation: .silu, gradInput: s.tensor(404), gradGamma: s.g + 891984,
+            pixels: 361 &* s.n, channels: 576, gamma: s.p + 891984, beta: s.p + 892560, savedMean: s.f + 1005808,
+            savedInvStd: s.f + 1006384, activation: .silu, gradInput: s.tensor(404), gradGamma: s.g + 891984,
             gradBeta: s.g + 892560, pool: pool)
         s.profiler?.stop(631)
         // features.5.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(146), pixels: 361 &* s.n, channels: 576,
-                gamma: s.p + 875280, beta: s.p + 875856, savedMean: s.f + 1000048, savedInvStd: s.f + 1000624,
+                gamma: s.p + 875280, beta: s.p + 875856, savedMean: s.f + 1004656, savedInvStd: s.f + 1005232,
                 activation: .silu, output: s.tensor(406), pool: pool)
             s.profiler?.stop(632)
         }
@@ -6984,33 +7036,35 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(146), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 875280, beta: s.p + 875856, runningMean: s.p + 876432, runningVar: s.p + 877008,
-                eps: 1e-05, activation: .silu, output: s.tensor(406), scratch: s.f + 1000048, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(406), scratch: s.f + 1004656, pool: pool)
             s.profiler?.stop(633)
         }
         // features.5.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 1016752, count: 14400)
+        TrainingKernels.zero(s.f + 1021360, count: 14400)
         s.profiler?.stop(634)
         // features.5.0.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 576]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(404), input: s.tensor(406), batch: s.n, height: 19,
             width: 19, channels: 576, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
-            weights: s.f + 1002352, gradInput: s.tensor(405), gradWeights: s.f + 1016752, pool: pool)
+            weights: s.f + 1006960, gradInput: s.tensor(405), gradWeights: s.f + 1021360, pool: pool)
         s.profiler?.stop(635)
         // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 1016752, channels: 576, kernel: 5, into: s.g + 877584)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1021360, channels: 576, kernel: 5, into: s.g + 877584)
         s.profiler?.stop(636)
-        // features.5.0.block.0 backward through silu and BatchNorm (in place) on [n, 19, 19, 576]
+        // features.5.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 576]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(405), input: s.tensor(146),
-            pixels: 361 &* s.n, channels: 576, gamma: s.p + 875280, beta: s.p + 875856, savedMean: s.f + 1000048,
-            savedInvStd: s.f + 1000624, activation: .silu, gradInput: s.tensor(405), gradGamma: s.g + 875280,
-            gradBeta: s.g + 875856, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(405), input: s.tensor(146), pixels: 361 &* s.n,
+            channels: 576, gamma: s.p + 875280, beta: s.p + 875856, savedMean: s.f + 1004656,
+            savedInvStd: s.f + 1005232, activation: .silu, gradGamma: s.g + 875280, gradBeta: s.g + 875856,
+            reductions: s.f + 887040, pool: pool)
         s.profiler?.stop(637)
-        // features.5.0.block.0 conv 1x1 backward: input and weight gradients, [n, 19, 19, 96] <- [n, 19, 19, 576]
+        // features.5.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 96] <- [n, 19, 19, 576]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(405), input: s.tensor(144), weights: s.p + 819984,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(405), preActivation: s.tensor(146),
+            gamma: s.p + 875280, beta: s.p + 875856, savedMean: s.f + 1004656, savedInvStd: s.f + 1005232,
+            activation: .silu, reductions: s.f + 887040, input: s.tensor(144), weights: s.p + 819984,
             pixels: 361 &* s.n, inChannels: 96, outChannels: 576, gradInput: s.tensor(407), gradWeights: s.g + 819984,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(638)
@@ -7024,18 +7078,18 @@ public final class EfficientNetB3Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.tensor(145) : nil, batch: s.n,
             perImage: 34656, gradBranch: s.tensor(408), pool: pool)
         s.profiler?.stop(639)
-        // features.4.4.block.3 backward through identity and BatchNorm (in place) on [n, 19, 19, 96]
+        // features.4.4.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 96]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(408), input: s.tensor(142),
-            pixels: 361 &* s.n, channels: 96, gamma: s.p + 819600, beta: s.p + 819696, savedMean: s.f + 999856,
-            savedInvStd: s.f + 999952, activation: .identity, gradInput: s.tensor(408), gradGamma: s.g + 819600,
-            gradBeta: s.g + 819696, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(408), input: s.tensor(142), pixels: 361 &* s.n,
+            channels: 96, gamma: s.p + 819600, beta: s.p + 819696, savedMean: s.f + 1004464,
+            savedInvStd: s.f + 1004560, activation: .identity, gradGamma: s.g + 819600, gradBeta: s.g + 819696,
+            reductions: s.f + 887040, pool: pool)
         s.profiler?.stop(640)
         // features.4.4.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(136), pixels: 361 &* s.n, channels: 576,
-                gamma: s.p + 733744, beta: s.p + 734320, savedMean: s.f + 988336, savedInvStd: s.f + 988912,
+                gamma: s.p + 733744, beta: s.p + 734320, savedMean: s.f + 992944, savedInvStd: s.f + 993520,
                 activation: .silu, output: s.tensor(411), pool: pool)
             s.profiler?.stop(641)
         }
@@ -7044,7 +7098,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(136), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 733744, beta: s.p + 734320, runningMean: s.p + 734896, runningVar: s.p + 735472,
-                eps: 1e-05, activation: .silu, output: s.tensor(411), scratch: s.f + 988336, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(411), scratch: s.f + 992944, pool: pool)
             s.profiler?.stop(642)
         }
         // features.4.4.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -7054,9 +7108,11 @@ public final class EfficientNetB3Training: TrainableModel {
                 pixels: 361, channels: 576, output: s.tensor(410), pool: pool)
             s.profiler?.stop(643)
         }
-        // features.4.4.block.3 conv 1x1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 96]
+        // features.4.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 96]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(408), input: s.tensor(410), weights: s.p + 764304,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(408), preActivation: s.tensor(142),
+            gamma: s.p + 819600, beta: s.p + 819696, savedMean: s.f + 1004464, savedInvStd: s.f + 1004560,
+            activation: .identity, reductions: s.f + 887040, input: s.tensor(410), weights: s.p + 764304,
             pixels: 361 &* s.n, inChannels: 576, outChannels: 96, gradInput: s.tensor(409), gradWeights: s.g + 764304,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(644)
@@ -7072,15 +7128,15 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.4.4.block.1 backward through silu and BatchNorm (in place) on [n, 19, 19, 576]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(412), input: s.tensor(136),
-            pixels: 361 &* s.n, channels: 576, gamma: s.p + 733744, beta: s.p + 734320, savedMean: s.f + 988336,
-            savedInvStd: s.f + 988912, activation: .silu, gradInput: s.tensor(412), gradGamma: s.g + 733744,
+            pixels: 361 &* s.n, channels: 576, gamma: s.p + 733744, beta: s.p + 734320, savedMean: s.f + 992944,
+            savedInvStd: s.f + 993520, activation: .silu, gradInput: s.tensor(412), gradGamma: s.g + 733744,
             gradBeta: s.g + 734320, pool: pool)
         s.profiler?.stop(646)
         // features.4.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(134), pixels: 361 &* s.n, channels: 576,
-                gamma: s.p + 726256, beta: s.p + 726832, savedMean: s.f + 987184, savedInvStd: s.f + 987760,
+                gamma: s.p + 726256, beta: s.p + 726832, savedMean: s.f + 991792, savedInvStd: s.f + 992368,
                 activation: .silu, output: s.tensor(414), pool: pool)
             s.profiler?.stop(647)
         }
@@ -7089,33 +7145,34 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(134), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 726256, beta: s.p + 726832, runningMean: s.p + 727408, runningVar: s.p + 727984,
-                eps: 1e-05, activation: .silu, output: s.tensor(414), scratch: s.f + 987184, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(414), scratch: s.f + 991792, pool: pool)
             s.profiler?.stop(648)
         }
         // features.4.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 994672, count: 5184)
+        TrainingKernels.zero(s.f + 999280, count: 5184)
         s.profiler?.stop(649)
         // features.4.4.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 576]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(412), input: s.tensor(414), batch: s.n, height: 19,
             width: 19, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
-            weights: s.f + 989488, gradInput: s.tensor(413), gradWeights: s.f + 994672, pool: pool)
+            weights: s.f + 994096, gradInput: s.tensor(413), gradWeights: s.f + 999280, pool: pool)
         s.profiler?.stop(650)
         // features.4.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 994672, channels: 576, kernel: 3, into: s.g + 728560)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 999280, channels: 576, kernel: 3, into: s.g + 728560)
         s.profiler?.stop(651)
-        // features.4.4.block.0 backward through silu and BatchNorm (in place) on [n, 19, 19, 576]
+        // features.4.4.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 576]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(413), input: s.tensor(134),
-            pixels: 361 &* s.n, channels: 576, gamma: s.p + 726256, beta: s.p + 726832, savedMean: s.f + 987184,
-            savedInvStd: s.f + 987760, activation: .silu, gradInput: s.tensor(413), gradGamma: s.g + 726256,
-            gradBeta: s.g + 726832, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(413), input: s.tensor(134), pixels: 361 &* s.n,
+            channels: 576, gamma: s.p + 726256, beta: s.p + 726832, savedMean: s.f + 991792, savedInvStd: s.f + 992368,
+            activation: .silu, gradGamma: s.g + 726256, gradBeta: s.g + 726832, reductions: s.f + 887040, pool: pool)
         s.profiler?.stop(652)
-        // features.4.4.block.0 conv 1x1 backward: input and weight gradients, [n, 19, 19, 96] <- [n, 19, 19, 576]
+        // features.4.4.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 96] <- [n, 19, 19, 576]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(413), input: s.tensor(132), weights: s.p + 670960,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(413), preActivation: s.tensor(134),
+            gamma: s.p + 726256, beta: s.p + 726832, savedMean: s.f + 991792, savedInvStd: s.f + 992368,
+            activation: .silu, reductions: s.f + 887040, input: s.tensor(132), weights: s.p + 670960,
             pixels: 361 &* s.n, inChannels: 96, outChannels: 576, gradInput: s.tensor(415), gradWeights: s.g + 670960,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(653)
@@ -7133,18 +7190,18 @@ public final class EfficientNetB3Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.tensor(133) : nil, batch: s.n,
             perImage: 34656, gradBranch: s.tensor(416), pool: pool)
         s.profiler?.stop(655)
-        // features.4.3.block.3 backward through identity and BatchNorm (in place) on [n, 19, 19, 96]
+        // features.4.3.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 96]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(416), input: s.tensor(130),
-            pixels: 361 &* s.n, channels: 96, gamma: s.p + 670576, beta: s.p + 670672, savedMean: s.f + 986992,
-            savedInvStd: s.f + 987088, activation: .identity, gradInput: s.tensor(416), gradGamma: s.g + 670576,
-            gradBeta: s.g + 670672, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(416), input: s.tensor(130), pixels: 361 &* s.n,
+            channels: 96, gamma: s.p + 670576, beta: s.p + 670672, savedMean: s.f + 991600, savedInvStd: s.f + 991696,
+            activation: .identity, gradGamma: s.g + 670576, gradBeta: s.g + 670672, reductions: s.f + 887040,
+            pool: pool)
         s.profiler?.stop(656)
         // features.4.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(124), pixels: 361 &* s.n, channels: 576,
-                gamma: s.p + 584720, beta: s.p + 585296, savedMean: s.f + 975472, savedInvStd: s.f + 976048,
+                gamma: s.p + 584720, beta: s.p + 585296, savedMean: s.f + 980080, savedInvStd: s.f + 980656,
                 activation: .silu, output: s.tensor(419), pool: pool)
             s.profiler?.stop(657)
         }
@@ -7153,7 +7210,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(124), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 584720, beta: s.p + 585296, runningMean: s.p + 585872, runningVar: s.p + 586448,
-                eps: 1e-05, activation: .silu, output: s.tensor(419), scratch: s.f + 975472, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(419), scratch: s.f + 980080, pool: pool)
             s.profiler?.stop(658)
         }
         // features.4.3.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -7163,9 +7220,11 @@ public final class EfficientNetB3Training: TrainableModel {
                 pixels: 361, channels: 576, output: s.tensor(418), pool: pool)
             s.profiler?.stop(659)
         }
-        // features.4.3.block.3 conv 1x1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 96]
+        // features.4.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 96]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(416), input: s.tensor(418), weights: s.p + 615280,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(416), preActivation: s.tensor(130),
+            gamma: s.p + 670576, beta: s.p + 670672, savedMean: s.f + 991600, savedInvStd: s.f + 991696,
+            activation: .identity, reductions: s.f + 887040, input: s.tensor(418), weights: s.p + 615280,
             pixels: 361 &* s.n, inChannels: 576, outChannels: 96, gradInput: s.tensor(417), gradWeights: s.g + 615280,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(660)
@@ -7181,15 +7240,15 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.4.3.block.1 backward through silu and BatchNorm (in place) on [n, 19, 19, 576]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(420), input: s.tensor(124),
-            pixels: 361 &* s.n, channels: 576, gamma: s.p + 584720, beta: s.p + 585296, savedMean: s.f + 975472,
-            savedInvStd: s.f + 976048, activation: .silu, gradInput: s.tensor(420), gradGamma: s.g + 584720,
+            pixels: 361 &* s.n, channels: 576, gamma: s.p + 584720, beta: s.p + 585296, savedMean: s.f + 980080,
+            savedInvStd: s.f + 980656, activation: .silu, gradInput: s.tensor(420), gradGamma: s.g + 584720,
             gradBeta: s.g + 585296, pool: pool)
         s.profiler?.stop(662)
         // features.4.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(122), pixels: 361 &* s.n, channels: 576,
-                gamma: s.p + 577232, beta: s.p + 577808, savedMean: s.f + 974320, savedInvStd: s.f + 974896,
+                gamma: s.p + 577232, beta: s.p + 577808, savedMean: s.f + 978928, savedInvStd: s.f + 979504,
                 activation: .silu, output: s.tensor(422), pool: pool)
             s.profiler?.stop(663)
         }
@@ -7198,33 +7257,34 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(122), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 577232, beta: s.p + 577808, runningMean: s.p + 578384, runningVar: s.p + 578960,
-                eps: 1e-05, activation: .silu, output: s.tensor(422), scratch: s.f + 974320, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(422), scratch: s.f + 978928, pool: pool)
             s.profiler?.stop(664)
         }
         // features.4.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 981808, count: 5184)
+        TrainingKernels.zero(s.f + 986416, count: 5184)
         s.profiler?.stop(665)
         // features.4.3.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 576]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(420), input: s.tensor(422), batch: s.n, height: 19,
             width: 19, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
-            weights: s.f + 976624, gradInput: s.tensor(421), gradWeights: s.f + 981808, pool: pool)
+            weights: s.f + 981232, gradInput: s.tensor(421), gradWeights: s.f + 986416, pool: pool)
         s.profiler?.stop(666)
         // features.4.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 981808, channels: 576, kernel: 3, into: s.g + 579536)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 986416, channels: 576, kernel: 3, into: s.g + 579536)
         s.profiler?.stop(667)
-        // features.4.3.block.0 backward through silu and BatchNorm (in place) on [n, 19, 19, 576]
+        // features.4.3.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 576]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(421), input: s.tensor(122),
-            pixels: 361 &* s.n, channels: 576, gamma: s.p + 577232, beta: s.p + 577808, savedMean: s.f + 974320,
-            savedInvStd: s.f + 974896, activation: .silu, gradInput: s.tensor(421), gradGamma: s.g + 577232,
-            gradBeta: s.g + 577808, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(421), input: s.tensor(122), pixels: 361 &* s.n,
+            channels: 576, gamma: s.p + 577232, beta: s.p + 577808, savedMean: s.f + 978928, savedInvStd: s.f + 979504,
+            activation: .silu, gradGamma: s.g + 577232, gradBeta: s.g + 577808, reductions: s.f + 887040, pool: pool)
         s.profiler?.stop(668)
-        // features.4.3.block.0 conv 1x1 backward: input and weight gradients, [n, 19, 19, 96] <- [n, 19, 19, 576]
+        // features.4.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 96] <- [n, 19, 19, 576]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(421), input: s.tensor(120), weights: s.p + 521936,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(421), preActivation: s.tensor(122),
+            gamma: s.p + 577232, beta: s.p + 577808, savedMean: s.f + 978928, savedInvStd: s.f + 979504,
+            activation: .silu, reductions: s.f + 887040, input: s.tensor(120), weights: s.p + 521936,
             pixels: 361 &* s.n, inChannels: 96, outChannels: 576, gradInput: s.tensor(423), gradWeights: s.g + 521936,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(669)
@@ -7242,18 +7302,18 @@ public final class EfficientNetB3Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.tensor(121) : nil, batch: s.n,
             perImage: 34656, gradBranch: s.tensor(424), pool: pool)
         s.profiler?.stop(671)
-        // features.4.2.block.3 backward through identity and BatchNorm (in place) on [n, 19, 19, 96]
+        // features.4.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 96]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(424), input: s.tensor(118),
-            pixels: 361 &* s.n, channels: 96, gamma: s.p + 521552, beta: s.p + 521648, savedMean: s.f + 974128,
-            savedInvStd: s.f + 974224, activation: .identity, gradInput: s.tensor(424), gradGamma: s.g + 521552,
-            gradBeta: s.g + 521648, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(424), input: s.tensor(118), pixels: 361 &* s.n,
+            channels: 96, gamma: s.p + 521552, beta: s.p + 521648, savedMean: s.f + 978736, savedInvStd: s.f + 978832,
+            activation: .identity, gradGamma: s.g + 521552, gradBeta: s.g + 521648, reductions: s.f + 887040,
+            pool: pool)
         s.profiler?.stop(672)
         // features.4.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(112), pixels: 361 &* s.n, channels: 576,
-                gamma: s.p + 435696, beta: s.p + 436272, savedMean: s.f + 962608, savedInvStd: s.f + 963184,
+                gamma: s.p + 435696, beta: s.p + 436272, savedMean: s.f + 967216, savedInvStd: s.f + 967792,
                 activation: .silu, output: s.tensor(427), pool: pool)
             s.profiler?.stop(673)
         }
@@ -7262,7 +7322,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(112), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 435696, beta: s.p + 436272, runningMean: s.p + 436848, runningVar: s.p + 437424,
-                eps: 1e-05, activation: .silu, output: s.tensor(427), scratch: s.f + 962608, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(427), scratch: s.f + 967216, pool: pool)
             s.profiler?.stop(674)
         }
         // features.4.2.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -7272,9 +7332,11 @@ public final class EfficientNetB3Training: TrainableModel {
                 pixels: 361, channels: 576, output: s.tensor(426), pool: pool)
             s.profiler?.stop(675)
         }
-        // features.4.2.block.3 conv 1x1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 96]
+        // features.4.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 96]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(424), input: s.tensor(426), weights: s.p + 466256,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(424), preActivation: s.tensor(118),
+            gamma: s.p + 521552, beta: s.p + 521648, savedMean: s.f + 978736, savedInvStd: s.f + 978832,
+            activation: .identity, reductions: s.f + 887040, input: s.tensor(426), weights: s.p + 466256,
             pixels: 361 &* s.n, inChannels: 576, outChannels: 96, gradInput: s.tensor(425), gradWeights: s.g + 466256,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(676)
@@ -7290,15 +7352,15 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.4.2.block.1 backward through silu and BatchNorm (in place) on [n, 19, 19, 576]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(428), input: s.tensor(112),
-            pixels: 361 &* s.n, channels: 576, gamma: s.p + 435696, beta: s.p + 436272, savedMean: s.f + 962608,
-            savedInvStd: s.f + 963184, activation: .silu, gradInput: s.tensor(428), gradGamma: s.g + 435696,
+            pixels: 361 &* s.n, channels: 576, gamma: s.p + 435696, beta: s.p + 436272, savedMean: s.f + 967216,
+            savedInvStd: s.f + 967792, activation: .silu, gradInput: s.tensor(428), gradGamma: s.g + 435696,
             gradBeta: s.g + 436272, pool: pool)
         s.profiler?.stop(678)
         // features.4.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(110), pixels: 361 &* s.n, channels: 576,
-                gamma: s.p + 428208, beta: s.p + 428784, savedMean: s.f + 961456, savedInvStd: s.f + 962032,
+                gamma: s.p + 428208, beta: s.p + 428784, savedMean: s.f + 966064, savedInvStd: s.f + 966640,
                 activation: .silu, output: s.tensor(430), pool: pool)
             s.profiler?.stop(679)
         }
@@ -7307,33 +7369,34 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(110), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 428208, beta: s.p + 428784, runningMean: s.p + 429360, runningVar: s.p + 429936,
-                eps: 1e-05, activation: .silu, output: s.tensor(430), scratch: s.f + 961456, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(430), scratch: s.f + 966064, pool: pool)
             s.profiler?.stop(680)
         }
         // features.4.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 968944, count: 5184)
+        TrainingKernels.zero(s.f + 973552, count: 5184)
         s.profiler?.stop(681)
         // features.4.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 576]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(428), input: s.tensor(430), batch: s.n, height: 19,
             width: 19, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
-            weights: s.f + 963760, gradInput: s.tensor(429), gradWeights: s.f + 968944, pool: pool)
+            weights: s.f + 968368, gradInput: s.tensor(429), gradWeights: s.f + 973552, pool: pool)
         s.profiler?.stop(682)
         // features.4.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 968944, channels: 576, kernel: 3, into: s.g + 430512)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 973552, channels: 576, kernel: 3, into: s.g + 430512)
         s.profiler?.stop(683)
-        // features.4.2.block.0 backward through silu and BatchNorm (in place) on [n, 19, 19, 576]
+        // features.4.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 576]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(429), input: s.tensor(110),
-            pixels: 361 &* s.n, channels: 576, gamma: s.p + 428208, beta: s.p + 428784, savedMean: s.f + 961456,
-            savedInvStd: s.f + 962032, activation: .silu, gradInput: s.tensor(429), gradGamma: s.g + 428208,
-            gradBeta: s.g + 428784, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(429), input: s.tensor(110), pixels: 361 &* s.n,
+            channels: 576, gamma: s.p + 428208, beta: s.p + 428784, savedMean: s.f + 966064, savedInvStd: s.f + 966640,
+            activation: .silu, gradGamma: s.g + 428208, gradBeta: s.g + 428784, reductions: s.f + 887040, pool: pool)
         s.profiler?.stop(684)
-        // features.4.2.block.0 conv 1x1 backward: input and weight gradients, [n, 19, 19, 96] <- [n, 19, 19, 576]
+        // features.4.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 96] <- [n, 19, 19, 576]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(429), input: s.tensor(108), weights: s.p + 372912,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(429), preActivation: s.tensor(110),
+            gamma: s.p + 428208, beta: s.p + 428784, savedMean: s.f + 966064, savedInvStd: s.f + 966640,
+            activation: .silu, reductions: s.f + 887040, input: s.tensor(108), weights: s.p + 372912,
             pixels: 361 &* s.n, inChannels: 96, outChannels: 576, gradInput: s.tensor(431), gradWeights: s.g + 372912,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(685)
@@ -7351,18 +7414,18 @@ public final class EfficientNetB3Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.tensor(109) : nil, batch: s.n,
             perImage: 34656, gradBranch: s.tensor(432), pool: pool)
         s.profiler?.stop(687)
-        // features.4.1.block.3 backward through identity and BatchNorm (in place) on [n, 19, 19, 96]
+        // features.4.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 96]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(432), input: s.tensor(106),
-            pixels: 361 &* s.n, channels: 96, gamma: s.p + 372528, beta: s.p + 372624, savedMean: s.f + 961264,
-            savedInvStd: s.f + 961360, activation: .identity, gradInput: s.tensor(432), gradGamma: s.g + 372528,
-            gradBeta: s.g + 372624, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(432), input: s.tensor(106), pixels: 361 &* s.n,
+            channels: 96, gamma: s.p + 372528, beta: s.p + 372624, savedMean: s.f + 965872, savedInvStd: s.f + 965968,
+            activation: .identity, gradGamma: s.g + 372528, gradBeta: s.g + 372624, reductions: s.f + 887040,
+            pool: pool)
         s.profiler?.stop(688)
         // features.4.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(100), pixels: 361 &* s.n, channels: 576,
-                gamma: s.p + 286672, beta: s.p + 287248, savedMean: s.f + 949744, savedInvStd: s.f + 950320,
+                gamma: s.p + 286672, beta: s.p + 287248, savedMean: s.f + 954352, savedInvStd: s.f + 954928,
                 activation: .silu, output: s.tensor(435), pool: pool)
             s.profiler?.stop(689)
         }
@@ -7371,7 +7434,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(100), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 286672, beta: s.p + 287248, runningMean: s.p + 287824, runningVar: s.p + 288400,
-                eps: 1e-05, activation: .silu, output: s.tensor(435), scratch: s.f + 949744, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(435), scratch: s.f + 954352, pool: pool)
             s.profiler?.stop(690)
         }
         // features.4.1.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -7381,9 +7444,11 @@ public final class EfficientNetB3Training: TrainableModel {
                 pixels: 361, channels: 576, output: s.tensor(434), pool: pool)
             s.profiler?.stop(691)
         }
-        // features.4.1.block.3 conv 1x1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 96]
+        // features.4.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 96]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(432), input: s.tensor(434), weights: s.p + 317232,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(432), preActivation: s.tensor(106),
+            gamma: s.p + 372528, beta: s.p + 372624, savedMean: s.f + 965872, savedInvStd: s.f + 965968,
+            activation: .identity, reductions: s.f + 887040, input: s.tensor(434), weights: s.p + 317232,
             pixels: 361 &* s.n, inChannels: 576, outChannels: 96, gradInput: s.tensor(433), gradWeights: s.g + 317232,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(692)
@@ -7399,15 +7464,15 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.4.1.block.1 backward through silu and BatchNorm (in place) on [n, 19, 19, 576]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(436), input: s.tensor(100),
-            pixels: 361 &* s.n, channels: 576, gamma: s.p + 286672, beta: s.p + 287248, savedMean: s.f + 949744,
-            savedInvStd: s.f + 950320, activation: .silu, gradInput: s.tensor(436), gradGamma: s.g + 286672,
+            pixels: 361 &* s.n, channels: 576, gamma: s.p + 286672, beta: s.p + 287248, savedMean: s.f + 954352,
+            savedInvStd: s.f + 954928, activation: .silu, gradInput: s.tensor(436), gradGamma: s.g + 286672,
             gradBeta: s.g + 287248, pool: pool)
         s.profiler?.stop(694)
         // features.4.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(98), pixels: 361 &* s.n, channels: 576, gamma: s.p + 279184,
-                beta: s.p + 279760, savedMean: s.f + 948592, savedInvStd: s.f + 949168, activation: .silu,
+                beta: s.p + 279760, savedMean: s.f + 953200, savedInvStd: s.f + 953776, activation: .silu,
                 output: s.tensor(438), pool: pool)
             s.profiler?.stop(695)
         }
@@ -7416,32 +7481,34 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(98), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 279184, beta: s.p + 279760, runningMean: s.p + 280336, runningVar: s.p + 280912,
-                eps: 1e-05, activation: .silu, output: s.tensor(438), scratch: s.f + 948592, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(438), scratch: s.f + 953200, pool: pool)
             s.profiler?.stop(696)
         }
         // features.4.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 956080, count: 5184)
+        TrainingKernels.zero(s.f + 960688, count: 5184)
         s.profiler?.stop(697)
         // features.4.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 576]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(436), input: s.tensor(438), batch: s.n, height: 19,
             width: 19, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
-            weights: s.f + 950896, gradInput: s.tensor(437), gradWeights: s.f + 956080, pool: pool)
+            weights: s.f + 955504, gradInput: s.tensor(437), gradWeights: s.f + 960688, pool: pool)
         s.profiler?.stop(698)
         // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 956080, channels: 576, kernel: 3, into: s.g + 281488)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 960688, channels: 576, kernel: 3, into: s.g + 281488)
         s.profiler?.stop(699)
-        // features.4.1.block.0 backward through silu and BatchNorm (in place) on [n, 19, 19, 576]
+        // features.4.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 576]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(437), input: s.tensor(98), pixels: 361 &* s.n,
-            channels: 576, gamma: s.p + 279184, beta: s.p + 279760, savedMean: s.f + 948592, savedInvStd: s.f + 949168,
-            activation: .silu, gradInput: s.tensor(437), gradGamma: s.g + 279184, gradBeta: s.g + 279760, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(437), input: s.tensor(98), pixels: 361 &* s.n,
+            channels: 576, gamma: s.p + 279184, beta: s.p + 279760, savedMean: s.f + 953200, savedInvStd: s.f + 953776,
+            activation: .silu, gradGamma: s.g + 279184, gradBeta: s.g + 279760, reductions: s.f + 887040, pool: pool)
         s.profiler?.stop(700)
-        // features.4.1.block.0 conv 1x1 backward: input and weight gradients, [n, 19, 19, 96] <- [n, 19, 19, 576]
+        // features.4.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 96] <- [n, 19, 19, 576]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(437), input: s.tensor(97), weights: s.p + 223888,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(437), preActivation: s.tensor(98),
+            gamma: s.p + 279184, beta: s.p + 279760, savedMean: s.f + 953200, savedInvStd: s.f + 953776,
+            activation: .silu, reductions: s.f + 887040, input: s.tensor(97), weights: s.p + 223888,
             pixels: 361 &* s.n, inChannels: 96, outChannels: 576, gradInput: s.tensor(439), gradWeights: s.g + 223888,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(701)
@@ -7453,18 +7520,18 @@ public final class EfficientNetB3Training: TrainableModel {
 
     /// features.4.0 backward: MBConv6 k3 s2: 38x38x48 -> 19x19x96, SE 288 -> 12 -> 288
     private func features_4_0_backward(_ s: TrainingStepContext) {
-        // features.4.0.block.3 backward through identity and BatchNorm (in place) on [n, 19, 19, 96]
+        // features.4.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 96]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(439), input: s.tensor(96), pixels: 361 &* s.n,
-            channels: 96, gamma: s.p + 223504, beta: s.p + 223600, savedMean: s.f + 948400, savedInvStd: s.f + 948496,
-            activation: .identity, gradInput: s.tensor(439), gradGamma: s.g + 223504, gradBeta: s.g + 223600,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(439), input: s.tensor(96), pixels: 361 &* s.n,
+            channels: 96, gamma: s.p + 223504, beta: s.p + 223600, savedMean: s.f + 953008, savedInvStd: s.f + 953104,
+            activation: .identity, gradGamma: s.g + 223504, gradBeta: s.g + 223600, reductions: s.f + 887040,
             pool: pool)
         s.profiler?.stop(703)
         // features.4.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(90), pixels: 361 &* s.n, channels: 288, gamma: s.p + 187488,
-                beta: s.p + 187776, savedMean: s.f + 942640, savedInvStd: s.f + 942928, activation: .silu,
+                beta: s.p + 187776, savedMean: s.f + 947248, savedInvStd: s.f + 947536, activation: .silu,
                 output: s.tensor(442), pool: pool)
             s.profiler?.stop(704)
         }
@@ -7473,7 +7540,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(90), pixels: 361 &* s.n, channels: 288,
                 gamma: s.p + 187488, beta: s.p + 187776, runningMean: s.p + 188064, runningVar: s.p + 188352,
-                eps: 1e-05, activation: .silu, output: s.tensor(442), scratch: s.f + 942640, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(442), scratch: s.f + 947248, pool: pool)
             s.profiler?.stop(705)
         }
         // features.4.0.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -7483,9 +7550,11 @@ public final class EfficientNetB3Training: TrainableModel {
                 channels: 288, output: s.tensor(441), pool: pool)
             s.profiler?.stop(706)
         }
-        // features.4.0.block.3 conv 1x1 backward: input and weight gradients, [n, 19, 19, 288] <- [n, 19, 19, 96]
+        // features.4.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 288] <- [n, 19, 19, 96]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(439), input: s.tensor(441), weights: s.p + 195856,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(439), preActivation: s.tensor(96),
+            gamma: s.p + 223504, beta: s.p + 223600, savedMean: s.f + 953008, savedInvStd: s.f + 953104,
+            activation: .identity, reductions: s.f + 887040, input: s.tensor(441), weights: s.p + 195856,
             pixels: 361 &* s.n, inChannels: 288, outChannels: 96, gradInput: s.tensor(440), gradWeights: s.g + 195856,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(707)
@@ -7501,14 +7570,14 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.4.0.block.1 backward through silu and BatchNorm (in place) on [n, 19, 19, 288]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(443), input: s.tensor(90), pixels: 361 &* s.n,
-            channels: 288, gamma: s.p + 187488, beta: s.p + 187776, savedMean: s.f + 942640, savedInvStd: s.f + 942928,
+            channels: 288, gamma: s.p + 187488, beta: s.p + 187776, savedMean: s.f + 947248, savedInvStd: s.f + 947536,
             activation: .silu, gradInput: s.tensor(443), gradGamma: s.g + 187488, gradBeta: s.g + 187776, pool: pool)
         s.profiler?.stop(709)
         // features.4.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(88), pixels: 1444 &* s.n, channels: 288,
-                gamma: s.p + 183744, beta: s.p + 184032, savedMean: s.f + 942064, savedInvStd: s.f + 942352,
+                gamma: s.p + 183744, beta: s.p + 184032, savedMean: s.f + 946672, savedInvStd: s.f + 946960,
                 activation: .silu, output: s.tensor(445), pool: pool)
             s.profiler?.stop(710)
         }
@@ -7517,33 +7586,34 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 1444 &* s.n, channels: 288,
                 gamma: s.p + 183744, beta: s.p + 184032, runningMean: s.p + 184320, runningVar: s.p + 184608,
-                eps: 1e-05, activation: .silu, output: s.tensor(445), scratch: s.f + 942064, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(445), scratch: s.f + 946672, pool: pool)
             s.profiler?.stop(711)
         }
         // features.4.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 945808, count: 2592)
+        TrainingKernels.zero(s.f + 950416, count: 2592)
         s.profiler?.stop(712)
         // features.4.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 38, 38, 288] <- [n, 19, 19, 288]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(443), input: s.tensor(445), batch: s.n, height: 38,
             width: 38, channels: 288, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
-            weights: s.f + 943216, gradInput: s.tensor(444), gradWeights: s.f + 945808, pool: pool)
+            weights: s.f + 947824, gradInput: s.tensor(444), gradWeights: s.f + 950416, pool: pool)
         s.profiler?.stop(713)
         // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 945808, channels: 288, kernel: 3, into: s.g + 184896)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 950416, channels: 288, kernel: 3, into: s.g + 184896)
         s.profiler?.stop(714)
-        // features.4.0.block.0 backward through silu and BatchNorm (in place) on [n, 38, 38, 288]
+        // features.4.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 38, 38, 288]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(444), input: s.tensor(88),
-            pixels: 1444 &* s.n, channels: 288, gamma: s.p + 183744, beta: s.p + 184032, savedMean: s.f + 942064,
-            savedInvStd: s.f + 942352, activation: .silu, gradInput: s.tensor(444), gradGamma: s.g + 183744,
-            gradBeta: s.g + 184032, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(444), input: s.tensor(88), pixels: 1444 &* s.n,
+            channels: 288, gamma: s.p + 183744, beta: s.p + 184032, savedMean: s.f + 946672, savedInvStd: s.f + 946960,
+            activation: .silu, gradGamma: s.g + 183744, gradBeta: s.g + 184032, reductions: s.f + 887040, pool: pool)
         s.profiler?.stop(715)
-        // features.4.0.block.0 conv 1x1 backward: input and weight gradients, [n, 38, 38, 48] <- [n, 38, 38, 288]
+        // features.4.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 48] <- [n, 38, 38, 288]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(444), input: s.tensor(86), weights: s.p + 169920,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(444), preActivation: s.tensor(88),
+            gamma: s.p + 183744, beta: s.p + 184032, savedMean: s.f + 946672, savedInvStd: s.f + 946960,
+            activation: .silu, reductions: s.f + 887040, input: s.tensor(86), weights: s.p + 169920,
             pixels: 1444 &* s.n, inChannels: 48, outChannels: 288, gradInput: s.tensor(446), gradWeights: s.g + 169920,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(716)
@@ -7557,18 +7627,18 @@ public final class EfficientNetB3Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.tensor(87) : nil, batch: s.n,
             perImage: 69312, gradBranch: s.tensor(447), pool: pool)
         s.profiler?.stop(717)
-        // features.3.2.block.3 backward through identity and BatchNorm (in place) on [n, 38, 38, 48]
+        // features.3.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 38, 38, 48]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(447), input: s.tensor(84),
-            pixels: 1444 &* s.n, channels: 48, gamma: s.p + 169728, beta: s.p + 169776, savedMean: s.f + 941968,
-            savedInvStd: s.f + 942016, activation: .identity, gradInput: s.tensor(447), gradGamma: s.g + 169728,
-            gradBeta: s.g + 169776, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(447), input: s.tensor(84), pixels: 1444 &* s.n,
+            channels: 48, gamma: s.p + 169728, beta: s.p + 169776, savedMean: s.f + 946576, savedInvStd: s.f + 946624,
+            activation: .identity, gradGamma: s.g + 169728, gradBeta: s.g + 169776, reductions: s.f + 887040,
+            pool: pool)
         s.profiler?.stop(718)
         // features.3.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(78), pixels: 1444 &* s.n, channels: 288,
-                gamma: s.p + 147536, beta: s.p + 147824, savedMean: s.f + 926992, savedInvStd: s.f + 927280,
+                gamma: s.p + 147536, beta: s.p + 147824, savedMean: s.f + 931600, savedInvStd: s.f + 931888,
                 activation: .silu, output: s.tensor(450), pool: pool)
             s.profiler?.stop(719)
         }
@@ -7577,7 +7647,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(78), pixels: 1444 &* s.n, channels: 288,
                 gamma: s.p + 147536, beta: s.p + 147824, runningMean: s.p + 148112, runningVar: s.p + 148400,
-                eps: 1e-05, activation: .silu, output: s.tensor(450), scratch: s.f + 926992, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(450), scratch: s.f + 931600, pool: pool)
             s.profiler?.stop(720)
         }
         // features.3.2.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -7587,9 +7657,11 @@ public final class EfficientNetB3Training: TrainableModel {
                 pixels: 1444, channels: 288, output: s.tensor(449), pool: pool)
             s.profiler?.stop(721)
         }
-        // features.3.2.block.3 conv 1x1 backward: input and weight gradients, [n, 38, 38, 288] <- [n, 38, 38, 48]
+        // features.3.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 288] <- [n, 38, 38, 48]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(447), input: s.tensor(449), weights: s.p + 155904,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(447), preActivation: s.tensor(84),
+            gamma: s.p + 169728, beta: s.p + 169776, savedMean: s.f + 946576, savedInvStd: s.f + 946624,
+            activation: .identity, reductions: s.f + 887040, input: s.tensor(449), weights: s.p + 155904,
             pixels: 1444 &* s.n, inChannels: 288, outChannels: 48, gradInput: s.tensor(448), gradWeights: s.g + 155904,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(722)
@@ -7605,15 +7677,15 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.3.2.block.1 backward through silu and BatchNorm (in place) on [n, 38, 38, 288]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(451), input: s.tensor(78),
-            pixels: 1444 &* s.n, channels: 288, gamma: s.p + 147536, beta: s.p + 147824, savedMean: s.f + 926992,
-            savedInvStd: s.f + 927280, activation: .silu, gradInput: s.tensor(451), gradGamma: s.g + 147536,
+            pixels: 1444 &* s.n, channels: 288, gamma: s.p + 147536, beta: s.p + 147824, savedMean: s.f + 931600,
+            savedInvStd: s.f + 931888, activation: .silu, gradInput: s.tensor(451), gradGamma: s.g + 147536,
             gradBeta: s.g + 147824, pool: pool)
         s.profiler?.stop(724)
         // features.3.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(76), pixels: 1444 &* s.n, channels: 288,
-                gamma: s.p + 139184, beta: s.p + 139472, savedMean: s.f + 926416, savedInvStd: s.f + 926704,
+                gamma: s.p + 139184, beta: s.p + 139472, savedMean: s.f + 931024, savedInvStd: s.f + 931312,
                 activation: .silu, output: s.tensor(453), pool: pool)
             s.profiler?.stop(725)
         }
@@ -7622,33 +7694,34 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(76), pixels: 1444 &* s.n, channels: 288,
                 gamma: s.p + 139184, beta: s.p + 139472, runningMean: s.p + 139760, runningVar: s.p + 140048,
-                eps: 1e-05, activation: .silu, output: s.tensor(453), scratch: s.f + 926416, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(453), scratch: s.f + 931024, pool: pool)
             s.profiler?.stop(726)
         }
         // features.3.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 934768, count: 7200)
+        TrainingKernels.zero(s.f + 939376, count: 7200)
         s.profiler?.stop(727)
         // features.3.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 38, 38, 288] <- [n, 38, 38, 288]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(451), input: s.tensor(453), batch: s.n, height: 38,
             width: 38, channels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
-            weights: s.f + 927568, gradInput: s.tensor(452), gradWeights: s.f + 934768, pool: pool)
+            weights: s.f + 932176, gradInput: s.tensor(452), gradWeights: s.f + 939376, pool: pool)
         s.profiler?.stop(728)
         // features.3.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 934768, channels: 288, kernel: 5, into: s.g + 140336)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 939376, channels: 288, kernel: 5, into: s.g + 140336)
         s.profiler?.stop(729)
-        // features.3.2.block.0 backward through silu and BatchNorm (in place) on [n, 38, 38, 288]
+        // features.3.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 38, 38, 288]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(452), input: s.tensor(76),
-            pixels: 1444 &* s.n, channels: 288, gamma: s.p + 139184, beta: s.p + 139472, savedMean: s.f + 926416,
-            savedInvStd: s.f + 926704, activation: .silu, gradInput: s.tensor(452), gradGamma: s.g + 139184,
-            gradBeta: s.g + 139472, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(452), input: s.tensor(76), pixels: 1444 &* s.n,
+            channels: 288, gamma: s.p + 139184, beta: s.p + 139472, savedMean: s.f + 931024, savedInvStd: s.f + 931312,
+            activation: .silu, gradGamma: s.g + 139184, gradBeta: s.g + 139472, reductions: s.f + 887040, pool: pool)
         s.profiler?.stop(730)
-        // features.3.2.block.0 conv 1x1 backward: input and weight gradients, [n, 38, 38, 48] <- [n, 38, 38, 288]
+        // features.3.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 48] <- [n, 38, 38, 288]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(452), input: s.tensor(74), weights: s.p + 125360,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(452), preActivation: s.tensor(76),
+            gamma: s.p + 139184, beta: s.p + 139472, savedMean: s.f + 931024, savedInvStd: s.f + 931312,
+            activation: .silu, reductions: s.f + 887040, input: s.tensor(74), weights: s.p + 125360,
             pixels: 1444 &* s.n, inChannels: 48, outChannels: 288, gradInput: s.tensor(454), gradWeights: s.g + 125360,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(731)
@@ -7666,18 +7739,18 @@ public final class EfficientNetB3Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.tensor(75) : nil, batch: s.n,
             perImage: 69312, gradBranch: s.tensor(455), pool: pool)
         s.profiler?.stop(733)
-        // features.3.1.block.3 backward through identity and BatchNorm (in place) on [n, 38, 38, 48]
+        // features.3.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 38, 38, 48]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(455), input: s.tensor(72),
-            pixels: 1444 &* s.n, channels: 48, gamma: s.p + 125168, beta: s.p + 125216, savedMean: s.f + 926320,
-            savedInvStd: s.f + 926368, activation: .identity, gradInput: s.tensor(455), gradGamma: s.g + 125168,
-            gradBeta: s.g + 125216, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(455), input: s.tensor(72), pixels: 1444 &* s.n,
+            channels: 48, gamma: s.p + 125168, beta: s.p + 125216, savedMean: s.f + 930928, savedInvStd: s.f + 930976,
+            activation: .identity, gradGamma: s.g + 125168, gradBeta: s.g + 125216, reductions: s.f + 887040,
+            pool: pool)
         s.profiler?.stop(734)
         // features.3.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(66), pixels: 1444 &* s.n, channels: 288,
-                gamma: s.p + 102976, beta: s.p + 103264, savedMean: s.f + 911344, savedInvStd: s.f + 911632,
+                gamma: s.p + 102976, beta: s.p + 103264, savedMean: s.f + 915952, savedInvStd: s.f + 916240,
                 activation: .silu, output: s.tensor(458), pool: pool)
             s.profiler?.stop(735)
         }
@@ -7686,7 +7759,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(66), pixels: 1444 &* s.n, channels: 288,
                 gamma: s.p + 102976, beta: s.p + 103264, runningMean: s.p + 103552, runningVar: s.p + 103840,
-                eps: 1e-05, activation: .silu, output: s.tensor(458), scratch: s.f + 911344, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(458), scratch: s.f + 915952, pool: pool)
             s.profiler?.stop(736)
         }
         // features.3.1.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -7696,9 +7769,11 @@ public final class EfficientNetB3Training: TrainableModel {
                 pixels: 1444, channels: 288, output: s.tensor(457), pool: pool)
             s.profiler?.stop(737)
         }
-        // features.3.1.block.3 conv 1x1 backward: input and weight gradients, [n, 38, 38, 288] <- [n, 38, 38, 48]
+        // features.3.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 288] <- [n, 38, 38, 48]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(455), input: s.tensor(457), weights: s.p + 111344,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(455), preActivation: s.tensor(72),
+            gamma: s.p + 125168, beta: s.p + 125216, savedMean: s.f + 930928, savedInvStd: s.f + 930976,
+            activation: .identity, reductions: s.f + 887040, input: s.tensor(457), weights: s.p + 111344,
             pixels: 1444 &* s.n, inChannels: 288, outChannels: 48, gradInput: s.tensor(456), gradWeights: s.g + 111344,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(738)
@@ -7714,15 +7789,15 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.3.1.block.1 backward through silu and BatchNorm (in place) on [n, 38, 38, 288]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(459), input: s.tensor(66),
-            pixels: 1444 &* s.n, channels: 288, gamma: s.p + 102976, beta: s.p + 103264, savedMean: s.f + 911344,
-            savedInvStd: s.f + 911632, activation: .silu, gradInput: s.tensor(459), gradGamma: s.g + 102976,
+            pixels: 1444 &* s.n, channels: 288, gamma: s.p + 102976, beta: s.p + 103264, savedMean: s.f + 915952,
+            savedInvStd: s.f + 916240, activation: .silu, gradInput: s.tensor(459), gradGamma: s.g + 102976,
             gradBeta: s.g + 103264, pool: pool)
         s.profiler?.stop(740)
         // features.3.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(64), pixels: 1444 &* s.n, channels: 288, gamma: s.p + 94624,
-                beta: s.p + 94912, savedMean: s.f + 910768, savedInvStd: s.f + 911056, activation: .silu,
+                beta: s.p + 94912, savedMean: s.f + 915376, savedInvStd: s.f + 915664, activation: .silu,
                 output: s.tensor(461), pool: pool)
             s.profiler?.stop(741)
         }
@@ -7731,33 +7806,34 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 1444 &* s.n, channels: 288,
                 gamma: s.p + 94624, beta: s.p + 94912, runningMean: s.p + 95200, runningVar: s.p + 95488, eps: 1e-05,
-                activation: .silu, output: s.tensor(461), scratch: s.f + 910768, pool: pool)
+                activation: .silu, output: s.tensor(461), scratch: s.f + 915376, pool: pool)
             s.profiler?.stop(742)
         }
         // features.3.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 919120, count: 7200)
+        TrainingKernels.zero(s.f + 923728, count: 7200)
         s.profiler?.stop(743)
         // features.3.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 38, 38, 288] <- [n, 38, 38, 288]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(459), input: s.tensor(461), batch: s.n, height: 38,
             width: 38, channels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
-            weights: s.f + 911920, gradInput: s.tensor(460), gradWeights: s.f + 919120, pool: pool)
+            weights: s.f + 916528, gradInput: s.tensor(460), gradWeights: s.f + 923728, pool: pool)
         s.profiler?.stop(744)
         // features.3.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 919120, channels: 288, kernel: 5, into: s.g + 95776)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 923728, channels: 288, kernel: 5, into: s.g + 95776)
         s.profiler?.stop(745)
-        // features.3.1.block.0 backward through silu and BatchNorm (in place) on [n, 38, 38, 288]
+        // features.3.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 38, 38, 288]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(460), input: s.tensor(64),
-            pixels: 1444 &* s.n, channels: 288, gamma: s.p + 94624, beta: s.p + 94912, savedMean: s.f + 910768,
-            savedInvStd: s.f + 911056, activation: .silu, gradInput: s.tensor(460), gradGamma: s.g + 94624,
-            gradBeta: s.g + 94912, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(460), input: s.tensor(64), pixels: 1444 &* s.n,
+            channels: 288, gamma: s.p + 94624, beta: s.p + 94912, savedMean: s.f + 915376, savedInvStd: s.f + 915664,
+            activation: .silu, gradGamma: s.g + 94624, gradBeta: s.g + 94912, reductions: s.f + 887040, pool: pool)
         s.profiler?.stop(746)
-        // features.3.1.block.0 conv 1x1 backward: input and weight gradients, [n, 38, 38, 48] <- [n, 38, 38, 288]
+        // features.3.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 48] <- [n, 38, 38, 288]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(460), input: s.tensor(63), weights: s.p + 80800,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(460), preActivation: s.tensor(64),
+            gamma: s.p + 94624, beta: s.p + 94912, savedMean: s.f + 915376, savedInvStd: s.f + 915664,
+            activation: .silu, reductions: s.f + 887040, input: s.tensor(63), weights: s.p + 80800,
             pixels: 1444 &* s.n, inChannels: 48, outChannels: 288, gradInput: s.tensor(462), gradWeights: s.g + 80800,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(747)
@@ -7769,18 +7845,18 @@ public final class EfficientNetB3Training: TrainableModel {
 
     /// features.3.0 backward: MBConv6 k5 s2: 75x75x32 -> 38x38x48, SE 192 -> 8 -> 192
     private func features_3_0_backward(_ s: TrainingStepContext) {
-        // features.3.0.block.3 backward through identity and BatchNorm (in place) on [n, 38, 38, 48]
+        // features.3.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 38, 38, 48]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(462), input: s.tensor(62),
-            pixels: 1444 &* s.n, channels: 48, gamma: s.p + 80608, beta: s.p + 80656, savedMean: s.f + 910672,
-            savedInvStd: s.f + 910720, activation: .identity, gradInput: s.tensor(462), gradGamma: s.g + 80608,
-            gradBeta: s.g + 80656, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(462), input: s.tensor(62), pixels: 1444 &* s.n,
+            channels: 48, gamma: s.p + 80608, beta: s.p + 80656, savedMean: s.f + 915280, savedInvStd: s.f + 915328,
+            activation: .identity, gradGamma: s.g + 80608, gradBeta: s.g + 80656, reductions: s.f + 887040,
+            pool: pool)
         s.profiler?.stop(749)
         // features.3.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(56), pixels: 1444 &* s.n, channels: 192, gamma: s.p + 67344,
-                beta: s.p + 67536, savedMean: s.f + 900688, savedInvStd: s.f + 900880, activation: .silu,
+                beta: s.p + 67536, savedMean: s.f + 905296, savedInvStd: s.f + 905488, activation: .silu,
                 output: s.tensor(465), pool: pool)
             s.profiler?.stop(750)
         }
@@ -7789,7 +7865,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(56), pixels: 1444 &* s.n, channels: 192,
                 gamma: s.p + 67344, beta: s.p + 67536, runningMean: s.p + 67728, runningVar: s.p + 67920, eps: 1e-05,
-                activation: .silu, output: s.tensor(465), scratch: s.f + 900688, pool: pool)
+                activation: .silu, output: s.tensor(465), scratch: s.f + 905296, pool: pool)
             s.profiler?.stop(751)
         }
         // features.3.0.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -7799,9 +7875,11 @@ public final class EfficientNetB3Training: TrainableModel {
                 pixels: 1444, channels: 192, output: s.tensor(464), pool: pool)
             s.profiler?.stop(752)
         }
-        // features.3.0.block.3 conv 1x1 backward: input and weight gradients, [n, 38, 38, 192] <- [n, 38, 38, 48]
+        // features.3.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 192] <- [n, 38, 38, 48]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(462), input: s.tensor(464), weights: s.p + 71392,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(462), preActivation: s.tensor(62),
+            gamma: s.p + 80608, beta: s.p + 80656, savedMean: s.f + 915280, savedInvStd: s.f + 915328,
+            activation: .identity, reductions: s.f + 887040, input: s.tensor(464), weights: s.p + 71392,
             pixels: 1444 &* s.n, inChannels: 192, outChannels: 48, gradInput: s.tensor(463), gradWeights: s.g + 71392,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(753)
@@ -7816,15 +7894,15 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.3.0.block.1 backward through silu and BatchNorm (in place) on [n, 38, 38, 192]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(466), input: s.tensor(56),
-            pixels: 1444 &* s.n, channels: 192, gamma: s.p + 67344, beta: s.p + 67536, savedMean: s.f + 900688,
-            savedInvStd: s.f + 900880, activation: .silu, gradInput: s.tensor(466), gradGamma: s.g + 67344,
+            pixels: 1444 &* s.n, channels: 192, gamma: s.p + 67344, beta: s.p + 67536, savedMean: s.f + 905296,
+            savedInvStd: s.f + 905488, activation: .silu, gradInput: s.tensor(466), gradGamma: s.g + 67344,
             gradBeta: s.g + 67536, pool: pool)
         s.profiler?.stop(755)
         // features.3.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(54), pixels: 5625 &* s.n, channels: 192, gamma: s.p + 61776,
-                beta: s.p + 61968, savedMean: s.f + 900304, savedInvStd: s.f + 900496, activation: .silu,
+                beta: s.p + 61968, savedMean: s.f + 904912, savedInvStd: s.f + 905104, activation: .silu,
                 output: s.tensor(468), pool: pool)
             s.profiler?.stop(756)
         }
@@ -7833,33 +7911,34 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(54), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 61776, beta: s.p + 61968, runningMean: s.p + 62160, runningVar: s.p + 62352, eps: 1e-05,
-                activation: .silu, output: s.tensor(468), scratch: s.f + 900304, pool: pool)
+                activation: .silu, output: s.tensor(468), scratch: s.f + 904912, pool: pool)
             s.profiler?.stop(757)
         }
         // features.3.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 905872, count: 4800)
+        TrainingKernels.zero(s.f + 910480, count: 4800)
         s.profiler?.stop(758)
         // features.3.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 38, 38, 192]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(466), input: s.tensor(468), batch: s.n, height: 75,
             width: 75, channels: 192, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
-            weights: s.f + 901072, gradInput: s.tensor(467), gradWeights: s.f + 905872, pool: pool)
+            weights: s.f + 905680, gradInput: s.tensor(467), gradWeights: s.f + 910480, pool: pool)
         s.profiler?.stop(759)
         // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 905872, channels: 192, kernel: 5, into: s.g + 62544)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 910480, channels: 192, kernel: 5, into: s.g + 62544)
         s.profiler?.stop(760)
-        // features.3.0.block.0 backward through silu and BatchNorm (in place) on [n, 75, 75, 192]
+        // features.3.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 75, 75, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(467), input: s.tensor(54),
-            pixels: 5625 &* s.n, channels: 192, gamma: s.p + 61776, beta: s.p + 61968, savedMean: s.f + 900304,
-            savedInvStd: s.f + 900496, activation: .silu, gradInput: s.tensor(467), gradGamma: s.g + 61776,
-            gradBeta: s.g + 61968, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(467), input: s.tensor(54), pixels: 5625 &* s.n,
+            channels: 192, gamma: s.p + 61776, beta: s.p + 61968, savedMean: s.f + 904912, savedInvStd: s.f + 905104,
+            activation: .silu, gradGamma: s.g + 61776, gradBeta: s.g + 61968, reductions: s.f + 887040, pool: pool)
         s.profiler?.stop(761)
-        // features.3.0.block.0 conv 1x1 backward: input and weight gradients, [n, 75, 75, 32] <- [n, 75, 75, 192]
+        // features.3.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 32] <- [n, 75, 75, 192]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(467), input: s.tensor(52), weights: s.p + 55632,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(467), preActivation: s.tensor(54),
+            gamma: s.p + 61776, beta: s.p + 61968, savedMean: s.f + 904912, savedInvStd: s.f + 905104,
+            activation: .silu, reductions: s.f + 887040, input: s.tensor(52), weights: s.p + 55632,
             pixels: 5625 &* s.n, inChannels: 32, outChannels: 192, gradInput: s.tensor(469), gradWeights: s.g + 55632,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(762)
@@ -7873,18 +7952,18 @@ public final class EfficientNetB3Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.tensor(53) : nil, batch: s.n,
             perImage: 180000, gradBranch: s.tensor(470), pool: pool)
         s.profiler?.stop(763)
-        // features.2.2.block.3 backward through identity and BatchNorm (in place) on [n, 75, 75, 32]
+        // features.2.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 75, 75, 32]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(470), input: s.tensor(50),
-            pixels: 5625 &* s.n, channels: 32, gamma: s.p + 55504, beta: s.p + 55536, savedMean: s.f + 900240,
-            savedInvStd: s.f + 900272, activation: .identity, gradInput: s.tensor(470), gradGamma: s.g + 55504,
-            gradBeta: s.g + 55536, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(470), input: s.tensor(50), pixels: 5625 &* s.n,
+            channels: 32, gamma: s.p + 55504, beta: s.p + 55536, savedMean: s.f + 904848, savedInvStd: s.f + 904880,
+            activation: .identity, gradGamma: s.g + 55504, gradBeta: s.g + 55536, reductions: s.f + 887040,
+            pool: pool)
         s.profiler?.stop(764)
         // features.2.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(44), pixels: 5625 &* s.n, channels: 192, gamma: s.p + 45312,
-                beta: s.p + 45504, savedMean: s.f + 896400, savedInvStd: s.f + 896592, activation: .silu,
+                beta: s.p + 45504, savedMean: s.f + 901008, savedInvStd: s.f + 901200, activation: .silu,
                 output: s.tensor(473), pool: pool)
             s.profiler?.stop(765)
         }
@@ -7893,7 +7972,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(44), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 45312, beta: s.p + 45504, runningMean: s.p + 45696, runningVar: s.p + 45888, eps: 1e-05,
-                activation: .silu, output: s.tensor(473), scratch: s.f + 896400, pool: pool)
+                activation: .silu, output: s.tensor(473), scratch: s.f + 901008, pool: pool)
             s.profiler?.stop(766)
         }
         // features.2.2.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -7903,9 +7982,11 @@ public final class EfficientNetB3Training: TrainableModel {
                 pixels: 5625, channels: 192, output: s.tensor(472), pool: pool)
             s.profiler?.stop(767)
         }
-        // features.2.2.block.3 conv 1x1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 32]
+        // features.2.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 32]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(470), input: s.tensor(472), weights: s.p + 49360,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(470), preActivation: s.tensor(50),
+            gamma: s.p + 55504, beta: s.p + 55536, savedMean: s.f + 904848, savedInvStd: s.f + 904880,
+            activation: .identity, reductions: s.f + 887040, input: s.tensor(472), weights: s.p + 49360,
             pixels: 5625 &* s.n, inChannels: 192, outChannels: 32, gradInput: s.tensor(471), gradWeights: s.g + 49360,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(768)
@@ -7920,15 +8001,15 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.2.2.block.1 backward through silu and BatchNorm (in place) on [n, 75, 75, 192]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(474), input: s.tensor(44),
-            pixels: 5625 &* s.n, channels: 192, gamma: s.p + 45312, beta: s.p + 45504, savedMean: s.f + 896400,
-            savedInvStd: s.f + 896592, activation: .silu, gradInput: s.tensor(474), gradGamma: s.g + 45312,
+            pixels: 5625 &* s.n, channels: 192, gamma: s.p + 45312, beta: s.p + 45504, savedMean: s.f + 901008,
+            savedInvStd: s.f + 901200, activation: .silu, gradInput: s.tensor(474), gradGamma: s.g + 45312,
             gradBeta: s.g + 45504, pool: pool)
         s.profiler?.stop(770)
         // features.2.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(42), pixels: 5625 &* s.n, channels: 192, gamma: s.p + 42816,
-                beta: s.p + 43008, savedMean: s.f + 896016, savedInvStd: s.f + 896208, activation: .silu,
+                beta: s.p + 43008, savedMean: s.f + 900624, savedInvStd: s.f + 900816, activation: .silu,
                 output: s.tensor(476), pool: pool)
             s.profiler?.stop(771)
         }
@@ -7937,33 +8018,34 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 42816, beta: s.p + 43008, runningMean: s.p + 43200, runningVar: s.p + 43392, eps: 1e-05,
-                activation: .silu, output: s.tensor(476), scratch: s.f + 896016, pool: pool)
+                activation: .silu, output: s.tensor(476), scratch: s.f + 900624, pool: pool)
             s.profiler?.stop(772)
         }
         // features.2.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 898512, count: 1728)
+        TrainingKernels.zero(s.f + 903120, count: 1728)
         s.profiler?.stop(773)
         // features.2.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 192]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(474), input: s.tensor(476), batch: s.n, height: 75,
             width: 75, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75,
-            weights: s.f + 896784, gradInput: s.tensor(475), gradWeights: s.f + 898512, pool: pool)
+            weights: s.f + 901392, gradInput: s.tensor(475), gradWeights: s.f + 903120, pool: pool)
         s.profiler?.stop(774)
         // features.2.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 898512, channels: 192, kernel: 3, into: s.g + 43584)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 903120, channels: 192, kernel: 3, into: s.g + 43584)
         s.profiler?.stop(775)
-        // features.2.2.block.0 backward through silu and BatchNorm (in place) on [n, 75, 75, 192]
+        // features.2.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 75, 75, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(475), input: s.tensor(42),
-            pixels: 5625 &* s.n, channels: 192, gamma: s.p + 42816, beta: s.p + 43008, savedMean: s.f + 896016,
-            savedInvStd: s.f + 896208, activation: .silu, gradInput: s.tensor(475), gradGamma: s.g + 42816,
-            gradBeta: s.g + 43008, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(475), input: s.tensor(42), pixels: 5625 &* s.n,
+            channels: 192, gamma: s.p + 42816, beta: s.p + 43008, savedMean: s.f + 900624, savedInvStd: s.f + 900816,
+            activation: .silu, gradGamma: s.g + 42816, gradBeta: s.g + 43008, reductions: s.f + 887040, pool: pool)
         s.profiler?.stop(776)
-        // features.2.2.block.0 conv 1x1 backward: input and weight gradients, [n, 75, 75, 32] <- [n, 75, 75, 192]
+        // features.2.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 32] <- [n, 75, 75, 192]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(475), input: s.tensor(40), weights: s.p + 36672,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(475), preActivation: s.tensor(42),
+            gamma: s.p + 42816, beta: s.p + 43008, savedMean: s.f + 900624, savedInvStd: s.f + 900816,
+            activation: .silu, reductions: s.f + 887040, input: s.tensor(40), weights: s.p + 36672,
             pixels: 5625 &* s.n, inChannels: 32, outChannels: 192, gradInput: s.tensor(477), gradWeights: s.g + 36672,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(777)
@@ -7981,18 +8063,18 @@ public final class EfficientNetB3Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.tensor(41) : nil, batch: s.n,
             perImage: 180000, gradBranch: s.tensor(478), pool: pool)
         s.profiler?.stop(779)
-        // features.2.1.block.3 backward through identity and BatchNorm (in place) on [n, 75, 75, 32]
+        // features.2.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 75, 75, 32]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(478), input: s.tensor(38),
-            pixels: 5625 &* s.n, channels: 32, gamma: s.p + 36544, beta: s.p + 36576, savedMean: s.f + 895952,
-            savedInvStd: s.f + 895984, activation: .identity, gradInput: s.tensor(478), gradGamma: s.g + 36544,
-            gradBeta: s.g + 36576, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(478), input: s.tensor(38), pixels: 5625 &* s.n,
+            channels: 32, gamma: s.p + 36544, beta: s.p + 36576, savedMean: s.f + 900560, savedInvStd: s.f + 900592,
+            activation: .identity, gradGamma: s.g + 36544, gradBeta: s.g + 36576, reductions: s.f + 887040,
+            pool: pool)
         s.profiler?.stop(780)
         // features.2.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(32), pixels: 5625 &* s.n, channels: 192, gamma: s.p + 26352,
-                beta: s.p + 26544, savedMean: s.f + 892112, savedInvStd: s.f + 892304, activation: .silu,
+                beta: s.p + 26544, savedMean: s.f + 896720, savedInvStd: s.f + 896912, activation: .silu,
                 output: s.tensor(481), pool: pool)
             s.profiler?.stop(781)
         }
@@ -8001,7 +8083,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(32), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 26352, beta: s.p + 26544, runningMean: s.p + 26736, runningVar: s.p + 26928, eps: 1e-05,
-                activation: .silu, output: s.tensor(481), scratch: s.f + 892112, pool: pool)
+                activation: .silu, output: s.tensor(481), scratch: s.f + 896720, pool: pool)
             s.profiler?.stop(782)
         }
         // features.2.1.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -8011,9 +8093,11 @@ public final class EfficientNetB3Training: TrainableModel {
                 pixels: 5625, channels: 192, output: s.tensor(480), pool: pool)
             s.profiler?.stop(783)
         }
-        // features.2.1.block.3 conv 1x1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 32]
+        // features.2.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 32]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(478), input: s.tensor(480), weights: s.p + 30400,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(478), preActivation: s.tensor(38),
+            gamma: s.p + 36544, beta: s.p + 36576, savedMean: s.f + 900560, savedInvStd: s.f + 900592,
+            activation: .identity, reductions: s.f + 887040, input: s.tensor(480), weights: s.p + 30400,
             pixels: 5625 &* s.n, inChannels: 192, outChannels: 32, gradInput: s.tensor(479), gradWeights: s.g + 30400,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(784)
@@ -8028,15 +8112,15 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.2.1.block.1 backward through silu and BatchNorm (in place) on [n, 75, 75, 192]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(482), input: s.tensor(32),
-            pixels: 5625 &* s.n, channels: 192, gamma: s.p + 26352, beta: s.p + 26544, savedMean: s.f + 892112,
-            savedInvStd: s.f + 892304, activation: .silu, gradInput: s.tensor(482), gradGamma: s.g + 26352,
+            pixels: 5625 &* s.n, channels: 192, gamma: s.p + 26352, beta: s.p + 26544, savedMean: s.f + 896720,
+            savedInvStd: s.f + 896912, activation: .silu, gradInput: s.tensor(482), gradGamma: s.g + 26352,
             gradBeta: s.g + 26544, pool: pool)
         s.profiler?.stop(786)
         // features.2.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(30), pixels: 5625 &* s.n, channels: 192, gamma: s.p + 23856,
-                beta: s.p + 24048, savedMean: s.f + 891728, savedInvStd: s.f + 891920, activation: .silu,
+                beta: s.p + 24048, savedMean: s.f + 896336, savedInvStd: s.f + 896528, activation: .silu,
                 output: s.tensor(484), pool: pool)
             s.profiler?.stop(787)
         }
@@ -8045,33 +8129,34 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 23856, beta: s.p + 24048, runningMean: s.p + 24240, runningVar: s.p + 24432, eps: 1e-05,
-                activation: .silu, output: s.tensor(484), scratch: s.f + 891728, pool: pool)
+                activation: .silu, output: s.tensor(484), scratch: s.f + 896336, pool: pool)
             s.profiler?.stop(788)
         }
         // features.2.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 894224, count: 1728)
+        TrainingKernels.zero(s.f + 898832, count: 1728)
         s.profiler?.stop(789)
         // features.2.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 192]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(482), input: s.tensor(484), batch: s.n, height: 75,
             width: 75, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75,
-            weights: s.f + 892496, gradInput: s.tensor(483), gradWeights: s.f + 894224, pool: pool)
+            weights: s.f + 897104, gradInput: s.tensor(483), gradWeights: s.f + 898832, pool: pool)
         s.profiler?.stop(790)
         // features.2.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 894224, channels: 192, kernel: 3, into: s.g + 24624)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 898832, channels: 192, kernel: 3, into: s.g + 24624)
         s.profiler?.stop(791)
-        // features.2.1.block.0 backward through silu and BatchNorm (in place) on [n, 75, 75, 192]
+        // features.2.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 75, 75, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(483), input: s.tensor(30),
-            pixels: 5625 &* s.n, channels: 192, gamma: s.p + 23856, beta: s.p + 24048, savedMean: s.f + 891728,
-            savedInvStd: s.f + 891920, activation: .silu, gradInput: s.tensor(483), gradGamma: s.g + 23856,
-            gradBeta: s.g + 24048, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(483), input: s.tensor(30), pixels: 5625 &* s.n,
+            channels: 192, gamma: s.p + 23856, beta: s.p + 24048, savedMean: s.f + 896336, savedInvStd: s.f + 896528,
+            activation: .silu, gradGamma: s.g + 23856, gradBeta: s.g + 24048, reductions: s.f + 887040, pool: pool)
         s.profiler?.stop(792)
-        // features.2.1.block.0 conv 1x1 backward: input and weight gradients, [n, 75, 75, 32] <- [n, 75, 75, 192]
+        // features.2.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 32] <- [n, 75, 75, 192]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(483), input: s.tensor(29), weights: s.p + 17712,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(483), preActivation: s.tensor(30),
+            gamma: s.p + 23856, beta: s.p + 24048, savedMean: s.f + 896336, savedInvStd: s.f + 896528,
+            activation: .silu, reductions: s.f + 887040, input: s.tensor(29), weights: s.p + 17712,
             pixels: 5625 &* s.n, inChannels: 32, outChannels: 192, gradInput: s.tensor(485), gradWeights: s.g + 17712,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(793)
@@ -8083,18 +8168,18 @@ public final class EfficientNetB3Training: TrainableModel {
 
     /// features.2.0 backward: MBConv6 k3 s2: 150x150x24 -> 75x75x32, SE 144 -> 6 -> 144
     private func features_2_0_backward(_ s: TrainingStepContext) {
-        // features.2.0.block.3 backward through identity and BatchNorm (in place) on [n, 75, 75, 32]
+        // features.2.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 75, 75, 32]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(485), input: s.tensor(28),
-            pixels: 5625 &* s.n, channels: 32, gamma: s.p + 17584, beta: s.p + 17616, savedMean: s.f + 891664,
-            savedInvStd: s.f + 891696, activation: .identity, gradInput: s.tensor(485), gradGamma: s.g + 17584,
-            gradBeta: s.g + 17616, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(485), input: s.tensor(28), pixels: 5625 &* s.n,
+            channels: 32, gamma: s.p + 17584, beta: s.p + 17616, savedMean: s.f + 896272, savedInvStd: s.f + 896304,
+            activation: .identity, gradGamma: s.g + 17584, gradBeta: s.g + 17616, reductions: s.f + 887040,
+            pool: pool)
         s.profiler?.stop(795)
         // features.2.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(22), pixels: 5625 &* s.n, channels: 144, gamma: s.p + 10512,
-                beta: s.p + 10656, savedMean: s.f + 888784, savedInvStd: s.f + 888928, activation: .silu,
+                beta: s.p + 10656, savedMean: s.f + 893392, savedInvStd: s.f + 893536, activation: .silu,
                 output: s.tensor(488), pool: pool)
             s.profiler?.stop(796)
         }
@@ -8103,7 +8188,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(22), pixels: 5625 &* s.n, channels: 144,
                 gamma: s.p + 10512, beta: s.p + 10656, runningMean: s.p + 10800, runningVar: s.p + 10944, eps: 1e-05,
-                activation: .silu, output: s.tensor(488), scratch: s.f + 888784, pool: pool)
+                activation: .silu, output: s.tensor(488), scratch: s.f + 893392, pool: pool)
             s.profiler?.stop(797)
         }
         // features.2.0.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -8113,9 +8198,11 @@ public final class EfficientNetB3Training: TrainableModel {
                 pixels: 5625, channels: 144, output: s.tensor(487), pool: pool)
             s.profiler?.stop(798)
         }
-        // features.2.0.block.3 conv 1x1 backward: input and weight gradients, [n, 75, 75, 144] <- [n, 75, 75, 32]
+        // features.2.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 144] <- [n, 75, 75, 32]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(485), input: s.tensor(487), weights: s.p + 12976,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(485), preActivation: s.tensor(28),
+            gamma: s.p + 17584, beta: s.p + 17616, savedMean: s.f + 896272, savedInvStd: s.f + 896304,
+            activation: .identity, reductions: s.f + 887040, input: s.tensor(487), weights: s.p + 12976,
             pixels: 5625 &* s.n, inChannels: 144, outChannels: 32, gradInput: s.tensor(486), gradWeights: s.g + 12976,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(799)
@@ -8130,15 +8217,15 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.2.0.block.1 backward through silu and BatchNorm (in place) on [n, 75, 75, 144]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(489), input: s.tensor(22),
-            pixels: 5625 &* s.n, channels: 144, gamma: s.p + 10512, beta: s.p + 10656, savedMean: s.f + 888784,
-            savedInvStd: s.f + 888928, activation: .silu, gradInput: s.tensor(489), gradGamma: s.g + 10512,
+            pixels: 5625 &* s.n, channels: 144, gamma: s.p + 10512, beta: s.p + 10656, savedMean: s.f + 893392,
+            savedInvStd: s.f + 893536, activation: .silu, gradInput: s.tensor(489), gradGamma: s.g + 10512,
             gradBeta: s.g + 10656, pool: pool)
         s.profiler?.stop(801)
         // features.2.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(20), pixels: 22500 &* s.n, channels: 144, gamma: s.p + 8640,
-                beta: s.p + 8784, savedMean: s.f + 888496, savedInvStd: s.f + 888640, activation: .silu,
+                beta: s.p + 8784, savedMean: s.f + 893104, savedInvStd: s.f + 893248, activation: .silu,
                 output: s.tensor(491), pool: pool)
             s.profiler?.stop(802)
         }
@@ -8147,35 +8234,35 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 22500 &* s.n, channels: 144,
                 gamma: s.p + 8640, beta: s.p + 8784, runningMean: s.p + 8928, runningVar: s.p + 9072, eps: 1e-05,
-                activation: .silu, output: s.tensor(491), scratch: s.f + 888496, pool: pool)
+                activation: .silu, output: s.tensor(491), scratch: s.f + 893104, pool: pool)
             s.profiler?.stop(803)
         }
         // features.2.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 890368, count: 1296)
+        TrainingKernels.zero(s.f + 894976, count: 1296)
         s.profiler?.stop(804)
         // features.2.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 150, 150, 144] <- [n, 75, 75, 144]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(489), input: s.tensor(491), batch: s.n, height: 150,
             width: 150, channels: 144, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75,
-            weights: s.f + 889072, gradInput: s.tensor(490), gradWeights: s.f + 890368, pool: pool)
+            weights: s.f + 893680, gradInput: s.tensor(490), gradWeights: s.f + 894976, pool: pool)
         s.profiler?.stop(805)
         // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 890368, channels: 144, kernel: 3, into: s.g + 9216)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 894976, channels: 144, kernel: 3, into: s.g + 9216)
         s.profiler?.stop(806)
-        // features.2.0.block.0 backward through silu and BatchNorm (in place) on [n, 150, 150, 144]
+        // features.2.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 150, 150, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(490), input: s.tensor(20),
-            pixels: 22500 &* s.n, channels: 144, gamma: s.p + 8640, beta: s.p + 8784, savedMean: s.f + 888496,
-            savedInvStd: s.f + 888640, activation: .silu, gradInput: s.tensor(490), gradGamma: s.g + 8640,
-            gradBeta: s.g + 8784, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(490), input: s.tensor(20), pixels: 22500 &* s.n,
+            channels: 144, gamma: s.p + 8640, beta: s.p + 8784, savedMean: s.f + 893104, savedInvStd: s.f + 893248,
+            activation: .silu, gradGamma: s.g + 8640, gradBeta: s.g + 8784, reductions: s.f + 887040, pool: pool)
         s.profiler?.stop(807)
-        // features.2.0.block.0 conv 1x1 backward: input and weight gradients, [n, 150, 150, 24] <- [n, 150, 150, 144]
+        // features.2.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 150, 150, 24] <- [n, 150, 150, 144]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(490), input: s.tensor(18), weights: s.p + 5184,
-            pixels: 22500 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(492), gradWeights: s.g + 5184,
-            workspace: s.ws, pool: pool)
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(490), preActivation: s.tensor(20),
+            gamma: s.p + 8640, beta: s.p + 8784, savedMean: s.f + 893104, savedInvStd: s.f + 893248, activation: .silu,
+            reductions: s.f + 887040, input: s.tensor(18), weights: s.p + 5184, pixels: 22500 &* s.n, inChannels: 24,
+            outChannels: 144, gradInput: s.tensor(492), gradWeights: s.g + 5184, workspace: s.ws, pool: pool)
         s.profiler?.stop(808)
     }
 
@@ -8187,18 +8274,17 @@ public final class EfficientNetB3Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 2 ? s.tensor(19) : nil, batch: s.n,
             perImage: 540000, gradBranch: s.tensor(493), pool: pool)
         s.profiler?.stop(809)
-        // features.1.1.block.2 backward through identity and BatchNorm (in place) on [n, 150, 150, 24]
+        // features.1.1.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 150, 150, 24]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(493), input: s.tensor(16),
-            pixels: 22500 &* s.n, channels: 24, gamma: s.p + 5056, beta: s.p + 5088, savedMean: s.f + 888448,
-            savedInvStd: s.f + 888472, activation: .identity, gradInput: s.tensor(493), gradGamma: s.g + 5056,
-            gradBeta: s.g + 5088, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(493), input: s.tensor(16), pixels: 22500 &* s.n,
+            channels: 24, gamma: s.p + 5056, beta: s.p + 5088, savedMean: s.f + 893056, savedInvStd: s.f + 893080,
+            activation: .identity, gradGamma: s.g + 5056, gradBeta: s.g + 5088, reductions: s.f + 887040, pool: pool)
         s.profiler?.stop(810)
         // features.1.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(10), pixels: 22500 &* s.n, channels: 24, gamma: s.p + 4016,
-                beta: s.p + 4048, savedMean: s.f + 887968, savedInvStd: s.f + 887992, activation: .silu,
+                beta: s.p + 4048, savedMean: s.f + 892576, savedInvStd: s.f + 892600, activation: .silu,
                 output: s.tensor(496), pool: pool)
             s.profiler?.stop(811)
         }
@@ -8207,7 +8293,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(10), pixels: 22500 &* s.n, channels: 24,
                 gamma: s.p + 4016, beta: s.p + 4048, runningMean: s.p + 4080, runningVar: s.p + 4112, eps: 1e-05,
-                activation: .silu, output: s.tensor(496), scratch: s.f + 887968, pool: pool)
+                activation: .silu, output: s.tensor(496), scratch: s.f + 892576, pool: pool)
             s.profiler?.stop(812)
         }
         // features.1.1.block.1 recompute the squeeze-excitation output from its input and saved scale
@@ -8217,9 +8303,11 @@ public final class EfficientNetB3Training: TrainableModel {
                 pixels: 22500, channels: 24, output: s.tensor(495), pool: pool)
             s.profiler?.stop(813)
         }
-        // features.1.1.block.2 conv 1x1 backward: input and weight gradients, [n, 150, 150, 24] <- [n, 150, 150, 24]
+        // features.1.1.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 150, 150, 24] <- [n, 150, 150, 24]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(493), input: s.tensor(495), weights: s.p + 4480,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(493), preActivation: s.tensor(16),
+            gamma: s.p + 5056, beta: s.p + 5088, savedMean: s.f + 893056, savedInvStd: s.f + 893080,
+            activation: .identity, reductions: s.f + 887040, input: s.tensor(495), weights: s.p + 4480,
             pixels: 22500 &* s.n, inChannels: 24, outChannels: 24, gradInput: s.tensor(494), gradWeights: s.g + 4480,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(814)
@@ -8234,23 +8322,23 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.1.1.block.0 backward through silu and BatchNorm (in place) on [n, 150, 150, 24]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(497), input: s.tensor(10),
-            pixels: 22500 &* s.n, channels: 24, gamma: s.p + 4016, beta: s.p + 4048, savedMean: s.f + 887968,
-            savedInvStd: s.f + 887992, activation: .silu, gradInput: s.tensor(497), gradGamma: s.g + 4016,
+            pixels: 22500 &* s.n, channels: 24, gamma: s.p + 4016, beta: s.p + 4048, savedMean: s.f + 892576,
+            savedInvStd: s.f + 892600, activation: .silu, gradInput: s.tensor(497), gradGamma: s.g + 4016,
             gradBeta: s.g + 4048, pool: pool)
         s.profiler?.stop(816)
         // features.1.1.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 888232, count: 216)
+        TrainingKernels.zero(s.f + 892840, count: 216)
         s.profiler?.stop(817)
         // features.1.1.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 150, 150, 24] <- [n, 150, 150, 24]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(497), input: s.tensor(9), batch: s.n, height: 150,
             width: 150, channels: 24, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150,
-            weights: s.f + 888016, gradInput: s.tensor(498), gradWeights: s.f + 888232, pool: pool)
+            weights: s.f + 892624, gradInput: s.tensor(498), gradWeights: s.f + 892840, pool: pool)
         s.profiler?.stop(818)
         // features.1.1.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 888232, channels: 24, kernel: 3, into: s.g + 3792)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 892840, channels: 24, kernel: 3, into: s.g + 3792)
         s.profiler?.stop(819)
         // features.1.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -8260,18 +8348,17 @@ public final class EfficientNetB3Training: TrainableModel {
 
     /// features.1.0 backward: MBConv1 k3 s1: 150x150x40 -> 150x150x24, SE 40 -> 10 -> 40
     private func features_1_0_backward(_ s: TrainingStepContext) {
-        // features.1.0.block.2 backward through identity and BatchNorm (in place) on [n, 150, 150, 24]
+        // features.1.0.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 150, 150, 24]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(498), input: s.tensor(8),
-            pixels: 22500 &* s.n, channels: 24, gamma: s.p + 3664, beta: s.p + 3696, savedMean: s.f + 887920,
-            savedInvStd: s.f + 887944, activation: .identity, gradInput: s.tensor(498), gradGamma: s.g + 3664,
-            gradBeta: s.g + 3696, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(498), input: s.tensor(8), pixels: 22500 &* s.n,
+            channels: 24, gamma: s.p + 3664, beta: s.p + 3696, savedMean: s.f + 892528, savedInvStd: s.f + 892552,
+            activation: .identity, gradGamma: s.g + 3664, gradBeta: s.g + 3696, reductions: s.f + 887040, pool: pool)
         s.profiler?.stop(821)
         // features.1.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 1 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(2), pixels: 22500 &* s.n, channels: 40, gamma: s.p + 1648,
-                beta: s.p + 1696, savedMean: s.f + 887120, savedInvStd: s.f + 887160, activation: .silu,
+                beta: s.p + 1696, savedMean: s.f + 891728, savedInvStd: s.f + 891768, activation: .silu,
                 output: s.tensor(501), pool: pool)
             s.profiler?.stop(822)
         }
@@ -8280,7 +8367,7 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 22500 &* s.n, channels: 40,
                 gamma: s.p + 1648, beta: s.p + 1696, runningMean: s.p + 1744, runningVar: s.p + 1792, eps: 1e-05,
-                activation: .silu, output: s.tensor(501), scratch: s.f + 887120, pool: pool)
+                activation: .silu, output: s.tensor(501), scratch: s.f + 891728, pool: pool)
             s.profiler?.stop(823)
         }
         // features.1.0.block.1 recompute the squeeze-excitation output from its input and saved scale
@@ -8290,9 +8377,11 @@ public final class EfficientNetB3Training: TrainableModel {
                 pixels: 22500, channels: 40, output: s.tensor(500), pool: pool)
             s.profiler?.stop(824)
         }
-        // features.1.0.block.2 conv 1x1 backward: input and weight gradients, [n, 150, 150, 40] <- [n, 150, 150, 24]
+        // features.1.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 150, 150, 40] <- [n, 150, 150, 24]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(498), input: s.tensor(500), weights: s.p + 2704,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(498), preActivation: s.tensor(8),
+            gamma: s.p + 3664, beta: s.p + 3696, savedMean: s.f + 892528, savedInvStd: s.f + 892552,
+            activation: .identity, reductions: s.f + 887040, input: s.tensor(500), weights: s.p + 2704,
             pixels: 22500 &* s.n, inChannels: 40, outChannels: 24, gradInput: s.tensor(499), gradWeights: s.g + 2704,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(825)
@@ -8307,15 +8396,15 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.1.0.block.0 backward through silu and BatchNorm (in place) on [n, 150, 150, 40]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(502), input: s.tensor(2),
-            pixels: 22500 &* s.n, channels: 40, gamma: s.p + 1648, beta: s.p + 1696, savedMean: s.f + 887120,
-            savedInvStd: s.f + 887160, activation: .silu, gradInput: s.tensor(502), gradGamma: s.g + 1648,
+            pixels: 22500 &* s.n, channels: 40, gamma: s.p + 1648, beta: s.p + 1696, savedMean: s.f + 891728,
+            savedInvStd: s.f + 891768, activation: .silu, gradInput: s.tensor(502), gradGamma: s.g + 1648,
             gradBeta: s.g + 1696, pool: pool)
         s.profiler?.stop(827)
         // features.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 0 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(0), pixels: 22500 &* s.n, channels: 40, gamma: s.p + 1088,
-                beta: s.p + 1136, savedMean: s.f + 887040, savedInvStd: s.f + 887080, activation: .silu,
+                beta: s.p + 1136, savedMean: s.f + 891648, savedInvStd: s.f + 891688, activation: .silu,
                 output: s.tensor(504), pool: pool)
             s.profiler?.stop(828)
         }
@@ -8324,22 +8413,22 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(0), pixels: 22500 &* s.n, channels: 40,
                 gamma: s.p + 1088, beta: s.p + 1136, runningMean: s.p + 1184, runningVar: s.p + 1232, eps: 1e-05,
-                activation: .silu, output: s.tensor(504), scratch: s.f + 887040, pool: pool)
+                activation: .silu, output: s.tensor(504), scratch: s.f + 891648, pool: pool)
             s.profiler?.stop(829)
         }
         // features.1.0.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 887560, count: 360)
+        TrainingKernels.zero(s.f + 892168, count: 360)
         s.profiler?.stop(830)
         // features.1.0.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 150, 150, 40] <- [n, 150, 150, 40]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(502), input: s.tensor(504), batch: s.n, height: 150,
             width: 150, channels: 40, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150,
-            weights: s.f + 887200, gradInput: s.tensor(503), gradWeights: s.f + 887560, pool: pool)
+            weights: s.f + 891808, gradInput: s.tensor(503), gradWeights: s.f + 892168, pool: pool)
         s.profiler?.stop(831)
         // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 887560, channels: 40, kernel: 3, into: s.g + 1280)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 892168, channels: 40, kernel: 3, into: s.g + 1280)
         s.profiler?.stop(832)
     }
 
@@ -8348,8 +8437,8 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.0 backward through silu and BatchNorm (in place) on [n, 150, 150, 40]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(503), input: s.tensor(0),
-            pixels: 22500 &* s.n, channels: 40, gamma: s.p + 1088, beta: s.p + 1136, savedMean: s.f + 887040,
-            savedInvStd: s.f + 887080, activation: .silu, gradInput: s.tensor(503), gradGamma: s.g + 1088,
+            pixels: 22500 &* s.n, channels: 40, gamma: s.p + 1088, beta: s.p + 1136, savedMean: s.f + 891648,
+            savedInvStd: s.f + 891688, activation: .silu, gradInput: s.tensor(503), gradGamma: s.g + 1088,
             gradBeta: s.g + 1136, pool: pool)
         s.profiler?.stop(833)
         // features.0 stem weight gradient (the image needs none)
@@ -8369,29 +8458,29 @@ public final class EfficientNetB3Training: TrainableModel {
         (22320000, 11700000),  // 2: features.1.0.block.0 conv output, 900,000 floats per image
         (23220000, 0),  // 3: features.1.0.block.0 output, 900,000 floats per image
         (24120000, 900000),  // 4: features.1.0.block.1 output, 900,000 floats per image
-        (56691568, 26892768),  // 5: features.1.0.block.1 pooled, 40 floats per image
-        (56692128, 26893232),  // 6: features.1.0.block.1 hidden, 10 floats per image
-        (56691616, 26892816),  // 7: features.1.0.block.1 scale, 40 floats per image
+        (56729968, 26931168),  // 5: features.1.0.block.1 pooled, 40 floats per image
+        (56730528, 26931632),  // 6: features.1.0.block.1 hidden, 10 floats per image
+        (56730016, 26931216),  // 7: features.1.0.block.1 scale, 40 floats per image
         (27450000, 13410000),  // 8: features.1.0.block.2 conv output, 540,000 floats per image
         (27990000, 13950000),  // 9: features.1.0.block.2 output, 540,000 floats per image
         (28530000, 14490000),  // 10: features.1.1.block.0 conv output, 540,000 floats per image
         (29070000, 0),  // 11: features.1.1.block.0 output, 540,000 floats per image
         (29610000, 540000),  // 12: features.1.1.block.1 output, 540,000 floats per image
-        (56691904, 26893008),  // 13: features.1.1.block.1 pooled, 24 floats per image
-        (56692144, 26893248),  // 14: features.1.1.block.1 hidden, 6 floats per image
-        (56691936, 26893040),  // 15: features.1.1.block.1 scale, 24 floats per image
+        (56730304, 26931408),  // 13: features.1.1.block.1 pooled, 24 floats per image
+        (56730544, 26931648),  // 14: features.1.1.block.1 hidden, 6 floats per image
+        (56730336, 26931440),  // 15: features.1.1.block.1 scale, 24 floats per image
         (30150000, 15030000),  // 16: features.1.1.block.2 conv output, 540,000 floats per image
         (0, 0),  // 17: features.1.1.block.2 output, 540,000 floats per image
         (30690000, 15570000),  // 18: features.1.1 output, 540,000 floats per image
-        (56692160, 26893264),  // 19: features.1.1 drop-path keep, 1 floats per image
+        (56730560, 26931664),  // 19: features.1.1 drop-path keep, 1 floats per image
         (0, 0),  // 20: features.2.0.block.0 conv output, 3,240,000 floats per image
         (3240000, 3240000),  // 21: features.2.0.block.0 output, 3,240,000 floats per image
         (25020000, 12600000),  // 22: features.2.0.block.1 conv output, 810,000 floats per image
         (25830000, 3240000),  // 23: features.2.0.block.1 output, 810,000 floats per image
         (26640000, 4050000),  // 24: features.2.0.block.2 output, 810,000 floats per image
-        (56690960, 26892480),  // 25: features.2.0.block.2 pooled, 144 floats per image
-        (56692176, 26893280),  // 26: features.2.0.block.2 hidden, 6 floats per image
-        (56691104, 26892624),  // 27: features.2.0.block.2 scale, 144 floats per image
+        (56729360, 26930880),  // 25: features.2.0.block.2 pooled, 144 floats per image
+        (56730576, 26931680),  // 26: features.2.0.block.2 hidden, 6 floats per image
+        (56729504, 26931024),  // 27: features.2.0.block.2 scale, 144 floats per image
         (49115712, 22398144),  // 28: features.2.0.block.3 conv output, 180,000 floats per image
         (49295712, 22578144),  // 29: features.2.0.block.3 output, 180,000 floats per image
         (6480000, 3240000),  // 30: features.2.1.block.0 conv output, 1,080,000 floats per image
@@ -8399,33 +8488,33 @@ public final class EfficientNetB3Training: TrainableModel {
         (8640000, 5400000),  // 32: features.2.1.block.1 conv output, 1,080,000 floats per image
         (9720000, 4320000),  // 33: features.2.1.block.1 output, 1,080,000 floats per image
         (10800000, 6480000),  // 34: features.2.1.block.2 output, 1,080,000 floats per image
-        (56689808, 26891328),  // 35: features.2.1.block.2 pooled, 192 floats per image
-        (56692192, 26893296),  // 36: features.2.1.block.2 hidden, 8 floats per image
-        (56690000, 26891520),  // 37: features.2.1.block.2 scale, 192 floats per image
+        (56728208, 26929728),  // 35: features.2.1.block.2 pooled, 192 floats per image
+        (56730592, 26931696),  // 36: features.2.1.block.2 hidden, 8 floats per image
+        (56728400, 26929920),  // 37: features.2.1.block.2 scale, 192 floats per image
         (49475712, 22758144),  // 38: features.2.1.block.3 conv output, 180,000 floats per image
         (11880000, 4320000),  // 39: features.2.1.block.3 output, 180,000 floats per image
         (49655712, 22938144),  // 40: features.2.1 output, 180,000 floats per image
-        (56692208, 26893312),  // 41: features.2.1 drop-path keep, 1 floats per image
+        (56730608, 26931712),  // 41: features.2.1 drop-path keep, 1 floats per image
         (11880000, 4320000),  // 42: features.2.2.block.0 conv output, 1,080,000 floats per image
         (12960000, 6480000),  // 43: features.2.2.block.0 output, 1,080,000 floats per image
         (14040000, 7560000),  // 44: features.2.2.block.1 conv output, 1,080,000 floats per image
         (15120000, 6480000),  // 45: features.2.2.block.1 output, 1,080,000 floats per image
         (16200000, 8640000),  // 46: features.2.2.block.2 output, 1,080,000 floats per image
-        (56690192, 26891712),  // 47: features.2.2.block.2 pooled, 192 floats per image
-        (56692224, 26893328),  // 48: features.2.2.block.2 hidden, 8 floats per image
-        (56690384, 26891904),  // 49: features.2.2.block.2 scale, 192 floats per image
+        (56728592, 26930112),  // 47: features.2.2.block.2 pooled, 192 floats per image
+        (56730624, 26931728),  // 48: features.2.2.block.2 hidden, 8 floats per image
+        (56728784, 26930304),  // 49: features.2.2.block.2 scale, 192 floats per image
         (49835712, 23118144),  // 50: features.2.2.block.3 conv output, 180,000 floats per image
         (17280000, 6480000),  // 51: features.2.2.block.3 output, 180,000 floats per image
         (50015712, 23298144),  // 52: features.2.2 output, 180,000 floats per image
-        (56692240, 26893344),  // 53: features.2.2 drop-path keep, 1 floats per image
+        (56730640, 26931744),  // 53: features.2.2 drop-path keep, 1 floats per image
         (17280000, 6480000),  // 54: features.3.0.block.0 conv output, 1,080,000 floats per image
         (18360000, 8640000),  // 55: features.3.0.block.0 output, 1,080,000 floats per image
         (42163968, 19350336),  // 56: features.3.0.block.1 conv output, 277,248 floats per image
         (42441216, 8640000),  // 57: features.3.0.block.1 output, 277,248 floats per image
         (42718464, 8917248),  // 58: features.3.0.block.2 output, 277,248 floats per image
-        (56690576, 26892096),  // 59: features.3.0.block.2 pooled, 192 floats per image
-        (56692256, 26893360),  // 60: features.3.0.block.2 hidden, 8 floats per image
-        (56690768, 26892288),  // 61: features.3.0.block.2 scale, 192 floats per image
+        (56728976, 26930496),  // 59: features.3.0.block.2 pooled, 192 floats per image
+        (56730656, 26931760),  // 60: features.3.0.block.2 hidden, 8 floats per image
+        (56729168, 26930688),  // 61: features.3.0.block.2 scale, 192 floats per image
         (55082016, 10719360),  // 62: features.3.0.block.3 conv output, 69,312 floats per image
         (55151328, 25334112),  // 63: features.3.0.block.3 output, 69,312 floats per image
         (19440000, 8640000),  // 64: features.3.1.block.0 conv output, 415,872 floats per image
@@ -8433,91 +8522,91 @@ public final class EfficientNetB3Training: TrainableModel {
         (31230000, 9471744),  // 66: features.3.1.block.1 conv output, 415,872 floats per image
         (31645872, 9055872),  // 67: features.3.1.block.1 output, 415,872 floats per image
         (32061744, 9887616),  // 68: features.3.1.block.2 output, 415,872 floats per image
-        (20519712, 26889600),  // 69: features.3.1.block.2 pooled, 288 floats per image
-        (56692272, 26893376),  // 70: features.3.1.block.2 hidden, 12 floats per image
-        (56688368, 26889888),  // 71: features.3.1.block.2 scale, 288 floats per image
+        (20519712, 26928000),  // 69: features.3.1.block.2 pooled, 288 floats per image
+        (56730672, 26931776),  // 70: features.3.1.block.2 hidden, 12 floats per image
+        (56726768, 26928288),  // 71: features.3.1.block.2 scale, 288 floats per image
         (55220640, 25403424),  // 72: features.3.1.block.3 conv output, 69,312 floats per image
         (20271744, 9055872),  // 73: features.3.1.block.3 output, 69,312 floats per image
         (55289952, 25472736),  // 74: features.3.1 output, 69,312 floats per image
-        (56692288, 26893392),  // 75: features.3.1 drop-path keep, 1 floats per image
+        (56730688, 26931792),  // 75: features.3.1 drop-path keep, 1 floats per image
         (32477616, 9055872),  // 76: features.3.2.block.0 conv output, 415,872 floats per image
         (32893488, 9887616),  // 77: features.3.2.block.0 output, 415,872 floats per image
         (33309360, 10303488),  // 78: features.3.2.block.1 conv output, 415,872 floats per image
         (33725232, 9887616),  // 79: features.3.2.block.1 output, 415,872 floats per image
         (34141104, 16110000),  // 80: features.3.2.block.2 output, 415,872 floats per image
-        (56688656, 26890176),  // 81: features.3.2.block.2 pooled, 288 floats per image
-        (56692304, 26893408),  // 82: features.3.2.block.2 hidden, 12 floats per image
-        (56688944, 26890464),  // 83: features.3.2.block.2 scale, 288 floats per image
+        (56727056, 26928576),  // 81: features.3.2.block.2 pooled, 288 floats per image
+        (56730704, 26931808),  // 82: features.3.2.block.2 hidden, 12 floats per image
+        (56727344, 26928864),  // 83: features.3.2.block.2 scale, 288 floats per image
         (55359264, 25542048),  // 84: features.3.2.block.3 conv output, 69,312 floats per image
         (20271744, 9887616),  // 85: features.3.2.block.3 output, 69,312 floats per image
         (55428576, 25611360),  // 86: features.3.2 output, 69,312 floats per image
-        (56692320, 26893424),  // 87: features.3.2 drop-path keep, 1 floats per image
+        (56730720, 26931824),  // 87: features.3.2 drop-path keep, 1 floats per image
         (34556976, 9887616),  // 88: features.4.0.block.0 conv output, 415,872 floats per image
         (34972848, 16110000),  // 89: features.4.0.block.0 output, 415,872 floats per image
         (54525312, 25148544),  // 90: features.4.0.block.1 conv output, 103,968 floats per image
         (54629280, 16110000),  // 91: features.4.0.block.1 output, 103,968 floats per image
         (54733248, 16213968),  // 92: features.4.0.block.2 output, 103,968 floats per image
-        (56689232, 26890752),  // 93: features.4.0.block.2 pooled, 288 floats per image
-        (56692336, 26893440),  // 94: features.4.0.block.2 hidden, 12 floats per image
-        (56689520, 26891040),  // 95: features.4.0.block.2 scale, 288 floats per image
-        (56065728, 26248512),  // 96: features.4.0.block.3 conv output, 34,656 floats per image
-        (56100384, 26283168),  // 97: features.4.0.block.3 output, 34,656 floats per image
+        (56727632, 26929152),  // 93: features.4.0.block.2 pooled, 288 floats per image
+        (56730736, 26931840),  // 94: features.4.0.block.2 hidden, 12 floats per image
+        (56727920, 26929440),  // 95: features.4.0.block.2 scale, 288 floats per image
+        (56104128, 26286912),  // 96: features.4.0.block.3 conv output, 34,656 floats per image
+        (56138784, 26321568),  // 97: features.4.0.block.3 output, 34,656 floats per image
         (43917312, 20318784),  // 98: features.4.1.block.0 conv output, 207,936 floats per image
         (44125248, 16110000),  // 99: features.4.1.block.0 output, 207,936 floats per image
         (44333184, 20526720),  // 100: features.4.1.block.1 conv output, 207,936 floats per image
         (44541120, 16110000),  // 101: features.4.1.block.1 output, 207,936 floats per image
         (44749056, 16317936),  // 102: features.4.1.block.2 output, 207,936 floats per image
-        (56682608, 10799280),  // 103: features.4.1.block.2 pooled, 576 floats per image
-        (56691968, 26893072),  // 104: features.4.1.block.2 hidden, 24 floats per image
-        (56683184, 26884416),  // 105: features.4.1.block.2 scale, 576 floats per image
-        (56135040, 26317824),  // 106: features.4.1.block.3 conv output, 34,656 floats per image
+        (56721008, 10799280),  // 103: features.4.1.block.2 pooled, 576 floats per image
+        (56730368, 26931472),  // 104: features.4.1.block.2 hidden, 24 floats per image
+        (56721584, 26922816),  // 105: features.4.1.block.2 scale, 576 floats per image
+        (56173440, 26356224),  // 106: features.4.1.block.3 conv output, 34,656 floats per image
         (20271744, 16110000),  // 107: features.4.1.block.3 output, 34,656 floats per image
-        (56169696, 26352480),  // 108: features.4.1 output, 34,656 floats per image
-        (56692352, 26893456),  // 109: features.4.1 drop-path keep, 1 floats per image
+        (56208096, 26390880),  // 108: features.4.1 output, 34,656 floats per image
+        (56730752, 26931856),  // 109: features.4.1 drop-path keep, 1 floats per image
         (44956992, 20734656),  // 110: features.4.2.block.0 conv output, 207,936 floats per image
         (45164928, 16110000),  // 111: features.4.2.block.0 output, 207,936 floats per image
         (45372864, 20942592),  // 112: features.4.2.block.1 conv output, 207,936 floats per image
         (45580800, 16110000),  // 113: features.4.2.block.1 output, 207,936 floats per image
         (45788736, 16317936),  // 114: features.4.2.block.2 output, 207,936 floats per image
-        (56683760, 26884992),  // 115: features.4.2.block.2 pooled, 576 floats per image
-        (56692000, 26893104),  // 116: features.4.2.block.2 hidden, 24 floats per image
-        (56684336, 26885568),  // 117: features.4.2.block.2 scale, 576 floats per image
-        (56204352, 26387136),  // 118: features.4.2.block.3 conv output, 34,656 floats per image
+        (56722160, 26923392),  // 115: features.4.2.block.2 pooled, 576 floats per image
+        (56730400, 26931504),  // 116: features.4.2.block.2 hidden, 24 floats per image
+        (56722736, 26923968),  // 117: features.4.2.block.2 scale, 576 floats per image
+        (56242752, 26425536),  // 118: features.4.2.block.3 conv output, 34,656 floats per image
         (20271744, 16110000),  // 119: features.4.2.block.3 output, 34,656 floats per image
-        (56239008, 26421792),  // 120: features.4.2 output, 34,656 floats per image
-        (56692368, 26893472),  // 121: features.4.2 drop-path keep, 1 floats per image
+        (56277408, 26460192),  // 120: features.4.2 output, 34,656 floats per image
+        (56730768, 26931872),  // 121: features.4.2 drop-path keep, 1 floats per image
         (45996672, 21150528),  // 122: features.4.3.block.0 conv output, 207,936 floats per image
         (46204608, 16110000),  // 123: features.4.3.block.0 output, 207,936 floats per image
         (46412544, 21358464),  // 124: features.4.3.block.1 conv output, 207,936 floats per image
         (46620480, 16110000),  // 125: features.4.3.block.1 output, 207,936 floats per image
         (46828416, 16317936),  // 126: features.4.3.block.2 output, 207,936 floats per image
-        (56684912, 26886144),  // 127: features.4.3.block.2 pooled, 576 floats per image
-        (56692032, 26893136),  // 128: features.4.3.block.2 hidden, 24 floats per image
-        (56685488, 26886720),  // 129: features.4.3.block.2 scale, 576 floats per image
-        (56273664, 26456448),  // 130: features.4.3.block.3 conv output, 34,656 floats per image
+        (56723312, 26924544),  // 127: features.4.3.block.2 pooled, 576 floats per image
+        (56730432, 26931536),  // 128: features.4.3.block.2 hidden, 24 floats per image
+        (56723888, 26925120),  // 129: features.4.3.block.2 scale, 576 floats per image
+        (56312064, 26494848),  // 130: features.4.3.block.3 conv output, 34,656 floats per image
         (20271744, 16110000),  // 131: features.4.3.block.3 output, 34,656 floats per image
-        (56308320, 26491104),  // 132: features.4.3 output, 34,656 floats per image
-        (56692384, 26893488),  // 133: features.4.3 drop-path keep, 1 floats per image
+        (56346720, 26529504),  // 132: features.4.3 output, 34,656 floats per image
+        (56730784, 26931888),  // 133: features.4.3 drop-path keep, 1 floats per image
         (47036352, 21566400),  // 134: features.4.4.block.0 conv output, 207,936 floats per image
         (47244288, 16110000),  // 135: features.4.4.block.0 output, 207,936 floats per image
         (47452224, 21774336),  // 136: features.4.4.block.1 conv output, 207,936 floats per image
         (47660160, 16110000),  // 137: features.4.4.block.1 output, 207,936 floats per image
         (47868096, 16317936),  // 138: features.4.4.block.2 output, 207,936 floats per image
-        (56686064, 26887296),  // 139: features.4.4.block.2 pooled, 576 floats per image
-        (56692064, 26893168),  // 140: features.4.4.block.2 hidden, 24 floats per image
-        (56686640, 26887872),  // 141: features.4.4.block.2 scale, 576 floats per image
-        (56342976, 26525760),  // 142: features.4.4.block.3 conv output, 34,656 floats per image
+        (56724464, 26925696),  // 139: features.4.4.block.2 pooled, 576 floats per image
+        (56730464, 26931568),  // 140: features.4.4.block.2 hidden, 24 floats per image
+        (56725040, 26926272),  // 141: features.4.4.block.2 scale, 576 floats per image
+        (56381376, 26564160),  // 142: features.4.4.block.3 conv output, 34,656 floats per image
         (20271744, 16110000),  // 143: features.4.4.block.3 output, 34,656 floats per image
-        (56377632, 26560416),  // 144: features.4.4 output, 34,656 floats per image
-        (56692400, 26893504),  // 145: features.4.4 drop-path keep, 1 floats per image
+        (56416032, 26598816),  // 144: features.4.4 output, 34,656 floats per image
+        (56730800, 26931904),  // 145: features.4.4 drop-path keep, 1 floats per image
         (48076032, 21982272),  // 146: features.5.0.block.0 conv output, 207,936 floats per image
         (48283968, 16110000),  // 147: features.5.0.block.0 output, 207,936 floats per image
         (48491904, 22190208),  // 148: features.5.0.block.1 conv output, 207,936 floats per image
         (48699840, 16110000),  // 149: features.5.0.block.1 output, 207,936 floats per image
         (48907776, 16317936),  // 150: features.5.0.block.2 output, 207,936 floats per image
-        (56687216, 26888448),  // 151: features.5.0.block.2 pooled, 576 floats per image
-        (56692096, 26893200),  // 152: features.5.0.block.2 hidden, 24 floats per image
-        (56687792, 26889024),  // 153: features.5.0.block.2 scale, 576 floats per image
+        (56725616, 26926848),  // 151: features.5.0.block.2 pooled, 576 floats per image
+        (56730496, 26931600),  // 152: features.5.0.block.2 hidden, 24 floats per image
+        (56726192, 26927424),  // 153: features.5.0.block.2 scale, 576 floats per image
         (55497888, 25680672),  // 154: features.5.0.block.3 conv output, 49,096 floats per image
         (55546992, 25729776),  // 155: features.5.0.block.3 output, 49,096 floats per image
         (35388720, 16110000),  // 156: features.5.1.block.0 conv output, 294,576 floats per image
@@ -8525,59 +8614,59 @@ public final class EfficientNetB3Training: TrainableModel {
         (35977872, 16699152),  // 158: features.5.1.block.1 conv output, 294,576 floats per image
         (36272448, 16404576),  // 159: features.5.1.block.1 output, 294,576 floats per image
         (36567024, 16993728),  // 160: features.5.1.block.2 output, 294,576 floats per image
-        (56674448, 26876256),  // 161: features.5.1.block.2 pooled, 816 floats per image
-        (56691664, 10799952),  // 162: features.5.1.block.2 hidden, 34 floats per image
-        (56675264, 26877072),  // 163: features.5.1.block.2 scale, 816 floats per image
+        (56712848, 26914656),  // 161: features.5.1.block.2 pooled, 816 floats per image
+        (56730064, 10799952),  // 162: features.5.1.block.2 hidden, 34 floats per image
+        (56713664, 26915472),  // 163: features.5.1.block.2 scale, 816 floats per image
         (55596096, 25778880),  // 164: features.5.1.block.3 conv output, 49,096 floats per image
         (20271744, 16404576),  // 165: features.5.1.block.3 output, 49,096 floats per image
         (55645200, 25827984),  // 166: features.5.1 output, 49,096 floats per image
-        (56692416, 26893520),  // 167: features.5.1 drop-path keep, 1 floats per image
+        (56730816, 26931920),  // 167: features.5.1 drop-path keep, 1 floats per image
         (36861600, 16404576),  // 168: features.5.2.block.0 conv output, 294,576 floats per image
         (37156176, 16993728),  // 169: features.5.2.block.0 output, 294,576 floats per image
         (37450752, 17288304),  // 170: features.5.2.block.1 conv output, 294,576 floats per image
         (37745328, 16993728),  // 171: features.5.2.block.1 output, 294,576 floats per image
         (38039904, 17582880),  // 172: features.5.2.block.2 output, 294,576 floats per image
-        (56676080, 26877888),  // 173: features.5.2.block.2 pooled, 816 floats per image
-        (56691712, 26892864),  // 174: features.5.2.block.2 hidden, 34 floats per image
-        (56676896, 26878704),  // 175: features.5.2.block.2 scale, 816 floats per image
+        (56714480, 26916288),  // 173: features.5.2.block.2 pooled, 816 floats per image
+        (56730112, 26931264),  // 174: features.5.2.block.2 hidden, 34 floats per image
+        (56715296, 26917104),  // 175: features.5.2.block.2 scale, 816 floats per image
         (55694304, 25877088),  // 176: features.5.2.block.3 conv output, 49,096 floats per image
         (20271744, 16993728),  // 177: features.5.2.block.3 output, 49,096 floats per image
         (55743408, 25926192),  // 178: features.5.2 output, 49,096 floats per image
-        (56692432, 26893536),  // 179: features.5.2 drop-path keep, 1 floats per image
+        (56730832, 26931936),  // 179: features.5.2 drop-path keep, 1 floats per image
         (38334480, 16993728),  // 180: features.5.3.block.0 conv output, 294,576 floats per image
         (38629056, 17582880),  // 181: features.5.3.block.0 output, 294,576 floats per image
         (38923632, 17877456),  // 182: features.5.3.block.1 conv output, 294,576 floats per image
         (39218208, 17582880),  // 183: features.5.3.block.1 output, 294,576 floats per image
         (39512784, 18172032),  // 184: features.5.3.block.2 output, 294,576 floats per image
-        (56677712, 26879520),  // 185: features.5.3.block.2 pooled, 816 floats per image
-        (56691760, 26892912),  // 186: features.5.3.block.2 hidden, 34 floats per image
-        (56678528, 26880336),  // 187: features.5.3.block.2 scale, 816 floats per image
+        (56716112, 26917920),  // 185: features.5.3.block.2 pooled, 816 floats per image
+        (56730160, 26931312),  // 186: features.5.3.block.2 hidden, 34 floats per image
+        (56716928, 26918736),  // 187: features.5.3.block.2 scale, 816 floats per image
         (55792512, 25975296),  // 188: features.5.3.block.3 conv output, 49,096 floats per image
         (20271744, 17582880),  // 189: features.5.3.block.3 output, 49,096 floats per image
         (55841616, 26024400),  // 190: features.5.3 output, 49,096 floats per image
-        (56692448, 26893552),  // 191: features.5.3 drop-path keep, 1 floats per image
+        (56730848, 26931952),  // 191: features.5.3 drop-path keep, 1 floats per image
         (39807360, 17582880),  // 192: features.5.4.block.0 conv output, 294,576 floats per image
         (40101936, 18172032),  // 193: features.5.4.block.0 output, 294,576 floats per image
         (40396512, 18466608),  // 194: features.5.4.block.1 conv output, 294,576 floats per image
         (40691088, 18172032),  // 195: features.5.4.block.1 output, 294,576 floats per image
         (40985664, 18761184),  // 196: features.5.4.block.2 output, 294,576 floats per image
-        (56679344, 26881152),  // 197: features.5.4.block.2 pooled, 816 floats per image
-        (56691808, 26892960),  // 198: features.5.4.block.2 hidden, 34 floats per image
-        (56680160, 26881968),  // 199: features.5.4.block.2 scale, 816 floats per image
+        (56717744, 26919552),  // 197: features.5.4.block.2 pooled, 816 floats per image
+        (56730208, 26931360),  // 198: features.5.4.block.2 hidden, 34 floats per image
+        (56718560, 26920368),  // 199: features.5.4.block.2 scale, 816 floats per image
         (55890720, 26073504),  // 200: features.5.4.block.3 conv output, 49,096 floats per image
         (20271744, 18172032),  // 201: features.5.4.block.3 output, 49,096 floats per image
         (55939824, 26122608),  // 202: features.5.4 output, 49,096 floats per image
-        (56692464, 26893568),  // 203: features.5.4 drop-path keep, 1 floats per image
+        (56730864, 26931968),  // 203: features.5.4 drop-path keep, 1 floats per image
         (41280240, 18172032),  // 204: features.6.0.block.0 conv output, 294,576 floats per image
         (41574816, 18761184),  // 205: features.6.0.block.0 output, 294,576 floats per image
         (54837216, 25252512),  // 206: features.6.0.block.1 conv output, 81,600 floats per image
         (54918816, 18761184),  // 207: features.6.0.block.1 output, 81,600 floats per image
         (55000416, 18842784),  // 208: features.6.0.block.2 output, 81,600 floats per image
-        (56680976, 26882784),  // 209: features.6.0.block.2 pooled, 816 floats per image
-        (56691856, 19350096),  // 210: features.6.0.block.2 hidden, 34 floats per image
-        (56681792, 26883600),  // 211: features.6.0.block.2 scale, 816 floats per image
-        (42138192, 26595072),  // 212: features.6.0.block.3 conv output, 23,200 floats per image
-        (56412288, 26618272),  // 213: features.6.0.block.3 output, 23,200 floats per image
+        (56719376, 26921184),  // 209: features.6.0.block.2 pooled, 816 floats per image
+        (56730256, 19350096),  // 210: features.6.0.block.2 hidden, 34 floats per image
+        (56720192, 26922000),  // 211: features.6.0.block.2 scale, 816 floats per image
+        (42138192, 26633472),  // 212: features.6.0.block.3 conv output, 23,200 floats per image
+        (56450688, 26656672),  // 213: features.6.0.block.3 output, 23,200 floats per image
         (50349312, 23478144),  // 214: features.6.1.block.0 conv output, 139,200 floats per image
         (50488512, 18761184),  // 215: features.6.1.block.0 output, 139,200 floats per image
         (50627712, 23617344),  // 216: features.6.1.block.1 conv output, 139,200 floats per image
@@ -8586,9 +8675,9 @@ public final class EfficientNetB3Training: TrainableModel {
         (20511360, 10797888),  // 219: features.6.1.block.2 pooled, 1,392 floats per image
         (42163888, 19349712),  // 220: features.6.1.block.2 hidden, 58 floats per image
         (20512752, 19337184),  // 221: features.6.1.block.2 scale, 1,392 floats per image
-        (56435488, 26641472),  // 222: features.6.1.block.3 conv output, 23,200 floats per image
+        (56473888, 26679872),  // 222: features.6.1.block.3 conv output, 23,200 floats per image
         (20271744, 18761184),  // 223: features.6.1.block.3 output, 23,200 floats per image
-        (56458688, 26664672),  // 224: features.6.1 output, 23,200 floats per image
+        (56497088, 26703072),  // 224: features.6.1 output, 23,200 floats per image
         (42163952, 19350144),  // 225: features.6.1 drop-path keep, 1 floats per image
         (51045312, 23756544),  // 226: features.6.2.block.0 conv output, 139,200 floats per image
         (51184512, 18761184),  // 227: features.6.2.block.0 output, 139,200 floats per image
@@ -8596,56 +8685,56 @@ public final class EfficientNetB3Training: TrainableModel {
         (51462912, 18761184),  // 229: features.6.2.block.1 output, 139,200 floats per image
         (51602112, 18900384),  // 230: features.6.2.block.2 output, 139,200 floats per image
         (20514144, 19338576),  // 231: features.6.2.block.2 pooled, 1,392 floats per image
-        (56691248, 19349776),  // 232: features.6.2.block.2 hidden, 58 floats per image
+        (56729648, 19349776),  // 232: features.6.2.block.2 hidden, 58 floats per image
         (20515536, 19339968),  // 233: features.6.2.block.2 scale, 1,392 floats per image
-        (56481888, 26687872),  // 234: features.6.2.block.3 conv output, 23,200 floats per image
+        (56520288, 26726272),  // 234: features.6.2.block.3 conv output, 23,200 floats per image
         (20271744, 18761184),  // 235: features.6.2.block.3 output, 23,200 floats per image
-        (56505088, 26711072),  // 236: features.6.2 output, 23,200 floats per image
-        (56692480, 19350160),  // 237: features.6.2 drop-path keep, 1 floats per image
+        (56543488, 26749472),  // 236: features.6.2 output, 23,200 floats per image
+        (56730880, 19350160),  // 237: features.6.2 drop-path keep, 1 floats per image
         (51741312, 24034944),  // 238: features.6.3.block.0 conv output, 139,200 floats per image
         (51880512, 18761184),  // 239: features.6.3.block.0 output, 139,200 floats per image
         (52019712, 24174144),  // 240: features.6.3.block.1 conv output, 139,200 floats per image
         (52158912, 18761184),  // 241: features.6.3.block.1 output, 139,200 floats per image
         (52298112, 18900384),  // 242: features.6.3.block.2 output, 139,200 floats per image
         (20516928, 19341360),  // 243: features.6.3.block.2 pooled, 1,392 floats per image
-        (56691312, 19349840),  // 244: features.6.3.block.2 hidden, 58 floats per image
+        (56729712, 19349840),  // 244: features.6.3.block.2 hidden, 58 floats per image
         (20518320, 19342752),  // 245: features.6.3.block.2 scale, 1,392 floats per image
-        (56528288, 26734272),  // 246: features.6.3.block.3 conv output, 23,200 floats per image
+        (56566688, 26772672),  // 246: features.6.3.block.3 conv output, 23,200 floats per image
         (20271744, 18761184),  // 247: features.6.3.block.3 output, 23,200 floats per image
-        (56551488, 26757472),  // 248: features.6.3 output, 23,200 floats per image
-        (56692496, 19350176),  // 249: features.6.3 drop-path keep, 1 floats per image
+        (56589888, 26795872),  // 248: features.6.3 output, 23,200 floats per image
+        (56730896, 19350176),  // 249: features.6.3 drop-path keep, 1 floats per image
         (52437312, 24313344),  // 250: features.6.4.block.0 conv output, 139,200 floats per image
         (52576512, 18761184),  // 251: features.6.4.block.0 output, 139,200 floats per image
         (52715712, 24452544),  // 252: features.6.4.block.1 conv output, 139,200 floats per image
         (52854912, 18761184),  // 253: features.6.4.block.1 output, 139,200 floats per image
         (52994112, 18900384),  // 254: features.6.4.block.2 output, 139,200 floats per image
         (42161392, 19344144),  // 255: features.6.4.block.2 pooled, 1,392 floats per image
-        (56691376, 19349904),  // 256: features.6.4.block.2 hidden, 58 floats per image
-        (56667488, 19345536),  // 257: features.6.4.block.2 scale, 1,392 floats per image
-        (56574688, 26780672),  // 258: features.6.4.block.3 conv output, 23,200 floats per image
+        (56729776, 19349904),  // 256: features.6.4.block.2 hidden, 58 floats per image
+        (56705888, 19345536),  // 257: features.6.4.block.2 scale, 1,392 floats per image
+        (56613088, 26819072),  // 258: features.6.4.block.3 conv output, 23,200 floats per image
         (20271744, 18761184),  // 259: features.6.4.block.3 output, 23,200 floats per image
-        (56597888, 26803872),  // 260: features.6.4 output, 23,200 floats per image
-        (56692512, 19350192),  // 261: features.6.4 drop-path keep, 1 floats per image
+        (56636288, 26842272),  // 260: features.6.4 output, 23,200 floats per image
+        (56730912, 19350192),  // 261: features.6.4 drop-path keep, 1 floats per image
         (53133312, 24591744),  // 262: features.6.5.block.0 conv output, 139,200 floats per image
         (53272512, 18761184),  // 263: features.6.5.block.0 output, 139,200 floats per image
         (53411712, 24730944),  // 264: features.6.5.block.1 conv output, 139,200 floats per image
         (53550912, 18761184),  // 265: features.6.5.block.1 output, 139,200 floats per image
         (53690112, 18900384),  // 266: features.6.5.block.2 output, 139,200 floats per image
-        (56668880, 19346928),  // 267: features.6.5.block.2 pooled, 1,392 floats per image
-        (56691440, 19349968),  // 268: features.6.5.block.2 hidden, 58 floats per image
-        (56670272, 19348320),  // 269: features.6.5.block.2 scale, 1,392 floats per image
-        (56621088, 26827072),  // 270: features.6.5.block.3 conv output, 23,200 floats per image
+        (56707280, 19346928),  // 267: features.6.5.block.2 pooled, 1,392 floats per image
+        (56729840, 19349968),  // 268: features.6.5.block.2 hidden, 58 floats per image
+        (56708672, 19348320),  // 269: features.6.5.block.2 scale, 1,392 floats per image
+        (56659488, 26865472),  // 270: features.6.5.block.3 conv output, 23,200 floats per image
         (20271744, 18761184),  // 271: features.6.5.block.3 output, 23,200 floats per image
-        (56644288, 26850272),  // 272: features.6.5 output, 23,200 floats per image
-        (56692528, 19350208),  // 273: features.6.5 drop-path keep, 1 floats per image
+        (56682688, 26888672),  // 272: features.6.5 output, 23,200 floats per image
+        (56730928, 19350208),  // 273: features.6.5 drop-path keep, 1 floats per image
         (53829312, 24870144),  // 274: features.7.0.block.0 conv output, 139,200 floats per image
         (53968512, 18761184),  // 275: features.7.0.block.0 output, 139,200 floats per image
         (54107712, 25009344),  // 276: features.7.0.block.1 conv output, 139,200 floats per image
         (54246912, 18761184),  // 277: features.7.0.block.1 output, 139,200 floats per image
         (54386112, 18900384),  // 278: features.7.0.block.2 output, 139,200 floats per image
-        (56671664, 26873472),  // 279: features.7.0.block.2 pooled, 1,392 floats per image
-        (56691504, 19350032),  // 280: features.7.0.block.2 hidden, 58 floats per image
-        (56673056, 26874864),  // 281: features.7.0.block.2 scale, 1,392 floats per image
+        (56710064, 26911872),  // 279: features.7.0.block.2 pooled, 1,392 floats per image
+        (56729904, 19350032),  // 280: features.7.0.block.2 hidden, 58 floats per image
+        (56711456, 26913264),  // 281: features.7.0.block.2 scale, 1,392 floats per image
         (42099792, 19298784),  // 282: features.7.0.block.3 conv output, 38,400 floats per image
         (55988928, 26171712),  // 283: features.7.0.block.3 output, 38,400 floats per image
         (20271744, 18761184),  // 284: features.7.1.block.0 conv output, 230,400 floats per image
@@ -8656,10 +8745,10 @@ public final class EfficientNetB3Training: TrainableModel {
         (20502144, 10788672),  // 289: features.7.1.block.2 pooled, 2,304 floats per image
         (42163792, 10799856),  // 290: features.7.1.block.2 hidden, 96 floats per image
         (20504448, 10790976),  // 291: features.7.1.block.2 scale, 2,304 floats per image
-        (43840512, 20088384),  // 292: features.7.1.block.3 conv output, 38,400 floats per image
+        (56027328, 26210112),  // 292: features.7.1.block.3 conv output, 38,400 floats per image
         (43686912, 18991584),  // 293: features.7.1.block.3 output, 38,400 floats per image
-        (43878912, 19857984),  // 294: features.7.1 output, 38,400 floats per image
-        (56692544, 19350224),  // 295: features.7.1 drop-path keep, 1 floats per image
+        (43840512, 19857984),  // 294: features.7.1 output, 38,400 floats per image
+        (43878912, 19350224),  // 295: features.7.1 drop-path keep, 1 floats per image
         (43686912, 18991584),  // 296: features.8 conv output, 153,600 floats per image
         (50195712, 19145184),  // 297: features.8 output, 153,600 floats per image
         (20506752, 10793280),  // 298: avgpool output, 1,536 floats per image
@@ -8670,7 +8759,7 @@ public final class EfficientNetB3Training: TrainableModel {
         (20506752, 10793280),  // 303: gradient of dropout output, 1,536 floats per image
         (20509824, 10796352),  // 304: gradient of avgpool, 1,536 floats per image
         (50195712, 19145184),  // 305: gradient of head output, 153,600 floats per image
-        (56027328, 26210112),  // 306: gradient of features.8 input, 38,400 floats per image
+        (56065728, 26248512),  // 306: gradient of features.8 input, 38,400 floats per image
         (50195712, 19221984),  // 307: gradient of features.7.1 branch, 38,400 floats per image
         (43686912, 20088384),  // 308: gradient of features.7.1.block.3 input, 230,400 floats per image
         (43456512, 19857984),  // 309: features.7.1.block.2 output (recomputed), 230,400 floats per image
@@ -8678,7 +8767,7 @@ public final class EfficientNetB3Training: TrainableModel {
         (43456512, 19857984),  // 311: gradient of features.7.1.block.2 input, 230,400 floats per image
         (42995712, 19627584),  // 312: gradient of features.7.1.block.1 input, 230,400 floats per image
         (41869392, 18991584),  // 313: features.7.1.block.0 output (recomputed), 230,400 floats per image
-        (20410944, 19178784),  // 314: gradient of features.7.1.block.0 input, 38,400 floats per image
+        (41869392, 19178784),  // 314: gradient of features.7.1.block.0 input, 38,400 floats per image
         (20271744, 19039584),  // 315: gradient of features.7.0.block.3 input, 139,200 floats per image
         (54386112, 18900384),  // 316: features.7.0.block.2 output (recomputed), 139,200 floats per image
         (54246912, 18761184),  // 317: features.7.0.block.1 output (recomputed), 139,200 floats per image
@@ -8764,7 +8853,7 @@ public final class EfficientNetB3Training: TrainableModel {
         (36567024, 16993728),  // 397: gradient of features.5.1.block.2 input, 294,576 floats per image
         (35977872, 16699152),  // 398: gradient of features.5.1.block.1 input, 294,576 floats per image
         (35683296, 16404576),  // 399: features.5.1.block.0 output (recomputed), 294,576 floats per image
-        (35388720, 16993728),  // 400: gradient of features.5.1.block.0 input, 49,096 floats per image
+        (35683296, 16993728),  // 400: gradient of features.5.1.block.0 input, 49,096 floats per image
         (20271744, 16525872),  // 401: gradient of features.5.0.block.3 input, 207,936 floats per image
         (48907776, 16317936),  // 402: features.5.0.block.2 output (recomputed), 207,936 floats per image
         (48699840, 16110000),  // 403: features.5.0.block.1 output (recomputed), 207,936 floats per image
@@ -8826,7 +8915,7 @@ public final class EfficientNetB3Training: TrainableModel {
         (32061744, 9887616),  // 459: gradient of features.3.1.block.2 input, 415,872 floats per image
         (31230000, 9471744),  // 460: gradient of features.3.1.block.1 input, 415,872 floats per image
         (19855872, 9055872),  // 461: features.3.1.block.0 output (recomputed), 415,872 floats per image
-        (19717248, 9887616),  // 462: gradient of features.3.1.block.0 input, 69,312 floats per image
+        (19855872, 9887616),  // 462: gradient of features.3.1.block.0 input, 69,312 floats per image
         (19440000, 9194496),  // 463: gradient of features.3.0.block.3 input, 277,248 floats per image
         (42718464, 8917248),  // 464: features.3.0.block.2 output (recomputed), 277,248 floats per image
         (42441216, 8640000),  // 465: features.3.0.block.1 output (recomputed), 277,248 floats per image
@@ -8849,20 +8938,20 @@ public final class EfficientNetB3Training: TrainableModel {
         (10800000, 6480000),  // 482: gradient of features.2.1.block.2 input, 1,080,000 floats per image
         (8640000, 5400000),  // 483: gradient of features.2.1.block.1 input, 1,080,000 floats per image
         (7560000, 4320000),  // 484: features.2.1.block.0 output (recomputed), 1,080,000 floats per image
-        (7290000, 6480000),  // 485: gradient of features.2.1.block.0 input, 180,000 floats per image
+        (7560000, 6480000),  // 485: gradient of features.2.1.block.0 input, 180,000 floats per image
         (6480000, 4860000),  // 486: gradient of features.2.0.block.3 input, 810,000 floats per image
         (26640000, 4050000),  // 487: features.2.0.block.2 output (recomputed), 810,000 floats per image
         (25830000, 3240000),  // 488: features.2.0.block.1 output (recomputed), 810,000 floats per image
         (9720000, 9720000),  // 489: gradient of features.2.0.block.2 input, 810,000 floats per image
         (6480000, 6480000),  // 490: gradient of features.2.0.block.1 input, 3,240,000 floats per image
         (3240000, 3240000),  // 491: features.2.0.block.0 output (recomputed), 3,240,000 floats per image
-        (0, 0),  // 492: gradient of features.2.0.block.0 input, 540,000 floats per image
-        (540000, 540000),  // 493: gradient of features.1.1 branch, 540,000 floats per image
-        (1080000, 2160000),  // 494: gradient of features.1.1.block.2 input, 540,000 floats per image
-        (29610000, 1620000),  // 495: features.1.1.block.1 output (recomputed), 540,000 floats per image
-        (29070000, 1080000),  // 496: features.1.1.block.0 output (recomputed), 540,000 floats per image
-        (540000, 540000),  // 497: gradient of features.1.1.block.1 input, 540,000 floats per image
-        (1080000, 2700000),  // 498: gradient of features.1.1.block.0 input, 540,000 floats per image
+        (3240000, 3240000),  // 492: gradient of features.2.0.block.0 input, 540,000 floats per image
+        (0, 0),  // 493: gradient of features.1.1 branch, 540,000 floats per image
+        (540000, 1620000),  // 494: gradient of features.1.1.block.2 input, 540,000 floats per image
+        (29610000, 1080000),  // 495: features.1.1.block.1 output (recomputed), 540,000 floats per image
+        (29070000, 540000),  // 496: features.1.1.block.0 output (recomputed), 540,000 floats per image
+        (0, 0),  // 497: gradient of features.1.1.block.1 input, 540,000 floats per image
+        (900000, 2700000),  // 498: gradient of features.1.1.block.0 input, 540,000 floats per image
         (0, 1800000),  // 499: gradient of features.1.0.block.2 input, 900,000 floats per image
         (24120000, 900000),  // 500: features.1.0.block.1 output (recomputed), 900,000 floats per image
         (23220000, 0),  // 501: features.1.0.block.0 output (recomputed), 900,000 floats per image
@@ -8894,7 +8983,7 @@ public final class EfficientNetB3Training: TrainableModel {
               "squeeze-excitation 40 -> 10 -> 40 on [n, 150, 150, 40]"),
         .init("features.1.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [40][24]"),
-        .init("features.1.0.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 21600000,
+        .init("features.1.0.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 21600000,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 150, 150, 40] -> [n, 150, 150, 24]"),
         .init("features.1.0.block.2", kind: "conv 1x1 forward", macsPerImage: 21600000,
               "frozen: project conv 1x1, [n, 150, 150, 40] -> [n, 150, 150, 24]"),
@@ -8914,7 +9003,7 @@ public final class EfficientNetB3Training: TrainableModel {
               "squeeze-excitation 24 -> 6 -> 24 on [n, 150, 150, 24]"),
         .init("features.1.1.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [24][24]"),
-        .init("features.1.1.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 12960000,
+        .init("features.1.1.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 12960000,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 150, 150, 24] -> [n, 150, 150, 24]"),
         .init("features.1.1.block.2", kind: "conv 1x1 forward", macsPerImage: 12960000,
               "frozen: project conv 1x1, [n, 150, 150, 24] -> [n, 150, 150, 24]"),
@@ -8928,7 +9017,7 @@ public final class EfficientNetB3Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.2.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [24][144]"),
-        .init("features.2.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 77760000,
+        .init("features.2.0.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 77760000,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 150, 150, 24] -> [n, 150, 150, 144]"),
         .init("features.2.0.block.0", kind: "conv 1x1 forward", macsPerImage: 77760000,
               "frozen: expand conv 1x1, [n, 150, 150, 24] -> [n, 150, 150, 144]"),
@@ -8948,7 +9037,7 @@ public final class EfficientNetB3Training: TrainableModel {
               "squeeze-excitation 144 -> 6 -> 144 on [n, 75, 75, 144]"),
         .init("features.2.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [144][32]"),
-        .init("features.2.0.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 25920000,
+        .init("features.2.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 25920000,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 75, 75, 144] -> [n, 75, 75, 32]"),
         .init("features.2.0.block.3", kind: "conv 1x1 forward", macsPerImage: 25920000,
               "frozen: project conv 1x1, [n, 75, 75, 144] -> [n, 75, 75, 32]"),
@@ -8958,7 +9047,7 @@ public final class EfficientNetB3Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 75, 75, 32]"),
         .init("features.2.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [32][192]"),
-        .init("features.2.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 34560000,
+        .init("features.2.1.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 34560000,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 75, 75, 32] -> [n, 75, 75, 192]"),
         .init("features.2.1.block.0", kind: "conv 1x1 forward", macsPerImage: 34560000,
               "frozen: expand conv 1x1, [n, 75, 75, 32] -> [n, 75, 75, 192]"),
@@ -8978,7 +9067,7 @@ public final class EfficientNetB3Training: TrainableModel {
               "squeeze-excitation 192 -> 8 -> 192 on [n, 75, 75, 192]"),
         .init("features.2.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [192][32]"),
-        .init("features.2.1.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 34560000,
+        .init("features.2.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 34560000,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 75, 75, 192] -> [n, 75, 75, 32]"),
         .init("features.2.1.block.3", kind: "conv 1x1 forward", macsPerImage: 34560000,
               "frozen: project conv 1x1, [n, 75, 75, 192] -> [n, 75, 75, 32]"),
@@ -8992,7 +9081,7 @@ public final class EfficientNetB3Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.2.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [32][192]"),
-        .init("features.2.2.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 34560000,
+        .init("features.2.2.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 34560000,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 75, 75, 32] -> [n, 75, 75, 192]"),
         .init("features.2.2.block.0", kind: "conv 1x1 forward", macsPerImage: 34560000,
               "frozen: expand conv 1x1, [n, 75, 75, 32] -> [n, 75, 75, 192]"),
@@ -9012,7 +9101,7 @@ public final class EfficientNetB3Training: TrainableModel {
               "squeeze-excitation 192 -> 8 -> 192 on [n, 75, 75, 192]"),
         .init("features.2.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [192][32]"),
-        .init("features.2.2.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 34560000,
+        .init("features.2.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 34560000,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 75, 75, 192] -> [n, 75, 75, 32]"),
         .init("features.2.2.block.3", kind: "conv 1x1 forward", macsPerImage: 34560000,
               "frozen: project conv 1x1, [n, 75, 75, 192] -> [n, 75, 75, 32]"),
@@ -9026,7 +9115,7 @@ public final class EfficientNetB3Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.3.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [32][192]"),
-        .init("features.3.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 34560000,
+        .init("features.3.0.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 34560000,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 75, 75, 32] -> [n, 75, 75, 192]"),
         .init("features.3.0.block.0", kind: "conv 1x1 forward", macsPerImage: 34560000,
               "frozen: expand conv 1x1, [n, 75, 75, 32] -> [n, 75, 75, 192]"),
@@ -9046,7 +9135,7 @@ public final class EfficientNetB3Training: TrainableModel {
               "squeeze-excitation 192 -> 8 -> 192 on [n, 38, 38, 192]"),
         .init("features.3.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [192][48]"),
-        .init("features.3.0.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 13307904,
+        .init("features.3.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 13307904,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 192] -> [n, 38, 38, 48]"),
         .init("features.3.0.block.3", kind: "conv 1x1 forward", macsPerImage: 13307904,
               "frozen: project conv 1x1, [n, 38, 38, 192] -> [n, 38, 38, 48]"),
@@ -9056,7 +9145,7 @@ public final class EfficientNetB3Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 38, 38, 48]"),
         .init("features.3.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [48][288]"),
-        .init("features.3.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 19961856,
+        .init("features.3.1.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 19961856,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 48] -> [n, 38, 38, 288]"),
         .init("features.3.1.block.0", kind: "conv 1x1 forward", macsPerImage: 19961856,
               "frozen: expand conv 1x1, [n, 38, 38, 48] -> [n, 38, 38, 288]"),
@@ -9076,7 +9165,7 @@ public final class EfficientNetB3Training: TrainableModel {
               "squeeze-excitation 288 -> 12 -> 288 on [n, 38, 38, 288]"),
         .init("features.3.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [288][48]"),
-        .init("features.3.1.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 19961856,
+        .init("features.3.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 19961856,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 288] -> [n, 38, 38, 48]"),
         .init("features.3.1.block.3", kind: "conv 1x1 forward", macsPerImage: 19961856,
               "frozen: project conv 1x1, [n, 38, 38, 288] -> [n, 38, 38, 48]"),
@@ -9090,7 +9179,7 @@ public final class EfficientNetB3Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.3.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [48][288]"),
-        .init("features.3.2.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 19961856,
+        .init("features.3.2.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 19961856,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 48] -> [n, 38, 38, 288]"),
         .init("features.3.2.block.0", kind: "conv 1x1 forward", macsPerImage: 19961856,
               "frozen: expand conv 1x1, [n, 38, 38, 48] -> [n, 38, 38, 288]"),
@@ -9110,7 +9199,7 @@ public final class EfficientNetB3Training: TrainableModel {
               "squeeze-excitation 288 -> 12 -> 288 on [n, 38, 38, 288]"),
         .init("features.3.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [288][48]"),
-        .init("features.3.2.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 19961856,
+        .init("features.3.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 19961856,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 288] -> [n, 38, 38, 48]"),
         .init("features.3.2.block.3", kind: "conv 1x1 forward", macsPerImage: 19961856,
               "frozen: project conv 1x1, [n, 38, 38, 288] -> [n, 38, 38, 48]"),
@@ -9124,7 +9213,7 @@ public final class EfficientNetB3Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.4.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [48][288]"),
-        .init("features.4.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 19961856,
+        .init("features.4.0.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 19961856,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 48] -> [n, 38, 38, 288]"),
         .init("features.4.0.block.0", kind: "conv 1x1 forward", macsPerImage: 19961856,
               "frozen: expand conv 1x1, [n, 38, 38, 48] -> [n, 38, 38, 288]"),
@@ -9144,7 +9233,7 @@ public final class EfficientNetB3Training: TrainableModel {
               "squeeze-excitation 288 -> 12 -> 288 on [n, 19, 19, 288]"),
         .init("features.4.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [288][96]"),
-        .init("features.4.0.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 9980928,
+        .init("features.4.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 9980928,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 288] -> [n, 19, 19, 96]"),
         .init("features.4.0.block.3", kind: "conv 1x1 forward", macsPerImage: 9980928,
               "frozen: project conv 1x1, [n, 19, 19, 288] -> [n, 19, 19, 96]"),
@@ -9154,7 +9243,7 @@ public final class EfficientNetB3Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 96]"),
         .init("features.4.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [96][576]"),
-        .init("features.4.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 19961856,
+        .init("features.4.1.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 19961856,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 96] -> [n, 19, 19, 576]"),
         .init("features.4.1.block.0", kind: "conv 1x1 forward", macsPerImage: 19961856,
               "frozen: expand conv 1x1, [n, 19, 19, 96] -> [n, 19, 19, 576]"),
@@ -9174,7 +9263,7 @@ public final class EfficientNetB3Training: TrainableModel {
               "squeeze-excitation 576 -> 24 -> 576 on [n, 19, 19, 576]"),
         .init("features.4.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [576][96]"),
-        .init("features.4.1.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 19961856,
+        .init("features.4.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 19961856,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 576] -> [n, 19, 19, 96]"),
         .init("features.4.1.block.3", kind: "conv 1x1 forward", macsPerImage: 19961856,
               "frozen: project conv 1x1, [n, 19, 19, 576] -> [n, 19, 19, 96]"),
@@ -9188,7 +9277,7 @@ public final class EfficientNetB3Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.4.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [96][576]"),
-        .init("features.4.2.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 19961856,
+        .init("features.4.2.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 19961856,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 96] -> [n, 19, 19, 576]"),
         .init("features.4.2.block.0", kind: "conv 1x1 forward", macsPerImage: 19961856,
               "frozen: expand conv 1x1, [n, 19, 19, 96] -> [n, 19, 19, 576]"),
@@ -9208,7 +9297,7 @@ public final class EfficientNetB3Training: TrainableModel {
               "squeeze-excitation 576 -> 24 -> 576 on [n, 19, 19, 576]"),
         .init("features.4.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [576][96]"),
-        .init("features.4.2.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 19961856,
+        .init("features.4.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 19961856,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 576] -> [n, 19, 19, 96]"),
         .init("features.4.2.block.3", kind: "conv 1x1 forward", macsPerImage: 19961856,
               "frozen: project conv 1x1, [n, 19, 19, 576] -> [n, 19, 19, 96]"),
@@ -9222,7 +9311,7 @@ public final class EfficientNetB3Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.4.3.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [96][576]"),
-        .init("features.4.3.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 19961856,
+        .init("features.4.3.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 19961856,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 96] -> [n, 19, 19, 576]"),
         .init("features.4.3.block.0", kind: "conv 1x1 forward", macsPerImage: 19961856,
               "frozen: expand conv 1x1, [n, 19, 19, 96] -> [n, 19, 19, 576]"),
@@ -9242,7 +9331,7 @@ public final class EfficientNetB3Training: TrainableModel {
               "squeeze-excitation 576 -> 24 -> 576 on [n, 19, 19, 576]"),
         .init("features.4.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [576][96]"),
-        .init("features.4.3.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 19961856,
+        .init("features.4.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 19961856,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 576] -> [n, 19, 19, 96]"),
         .init("features.4.3.block.3", kind: "conv 1x1 forward", macsPerImage: 19961856,
               "frozen: project conv 1x1, [n, 19, 19, 576] -> [n, 19, 19, 96]"),
@@ -9256,7 +9345,7 @@ public final class EfficientNetB3Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.4.4.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [96][576]"),
-        .init("features.4.4.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 19961856,
+        .init("features.4.4.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 19961856,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 96] -> [n, 19, 19, 576]"),
         .init("features.4.4.block.0", kind: "conv 1x1 forward", macsPerImage: 19961856,
               "frozen: expand conv 1x1, [n, 19, 19, 96] -> [n, 19, 19, 576]"),
@@ -9276,7 +9365,7 @@ public final class EfficientNetB3Training: TrainableModel {
               "squeeze-excitation 576 -> 24 -> 576 on [n, 19, 19, 576]"),
         .init("features.4.4.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [576][96]"),
-        .init("features.4.4.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 19961856,
+        .init("features.4.4.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 19961856,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 576] -> [n, 19, 19, 96]"),
         .init("features.4.4.block.3", kind: "conv 1x1 forward", macsPerImage: 19961856,
               "frozen: project conv 1x1, [n, 19, 19, 576] -> [n, 19, 19, 96]"),
@@ -9290,7 +9379,7 @@ public final class EfficientNetB3Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.5.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [96][576]"),
-        .init("features.5.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 19961856,
+        .init("features.5.0.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 19961856,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 96] -> [n, 19, 19, 576]"),
         .init("features.5.0.block.0", kind: "conv 1x1 forward", macsPerImage: 19961856,
               "frozen: expand conv 1x1, [n, 19, 19, 96] -> [n, 19, 19, 576]"),
@@ -9310,7 +9399,7 @@ public final class EfficientNetB3Training: TrainableModel {
               "squeeze-excitation 576 -> 24 -> 576 on [n, 19, 19, 576]"),
         .init("features.5.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [576][136]"),
-        .init("features.5.0.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 28279296,
+        .init("features.5.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 28279296,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 576] -> [n, 19, 19, 136]"),
         .init("features.5.0.block.3", kind: "conv 1x1 forward", macsPerImage: 28279296,
               "frozen: project conv 1x1, [n, 19, 19, 576] -> [n, 19, 19, 136]"),
@@ -9320,7 +9409,7 @@ public final class EfficientNetB3Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 136]"),
         .init("features.5.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [136][816]"),
-        .init("features.5.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 40062336,
+        .init("features.5.1.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 40062336,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 136] -> [n, 19, 19, 816]"),
         .init("features.5.1.block.0", kind: "conv 1x1 forward", macsPerImage: 40062336,
               "frozen: expand conv 1x1, [n, 19, 19, 136] -> [n, 19, 19, 816]"),
@@ -9340,7 +9429,7 @@ public final class EfficientNetB3Training: TrainableModel {
               "squeeze-excitation 816 -> 34 -> 816 on [n, 19, 19, 816]"),
         .init("features.5.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [816][136]"),
-        .init("features.5.1.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 40062336,
+        .init("features.5.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 40062336,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 816] -> [n, 19, 19, 136]"),
         .init("features.5.1.block.3", kind: "conv 1x1 forward", macsPerImage: 40062336,
               "frozen: project conv 1x1, [n, 19, 19, 816] -> [n, 19, 19, 136]"),
@@ -9354,7 +9443,7 @@ public final class EfficientNetB3Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.5.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [136][816]"),
-        .init("features.5.2.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 40062336,
+        .init("features.5.2.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 40062336,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 136] -> [n, 19, 19, 816]"),
         .init("features.5.2.block.0", kind: "conv 1x1 forward", macsPerImage: 40062336,
               "frozen: expand conv 1x1, [n, 19, 19, 136] -> [n, 19, 19, 816]"),
@@ -9374,7 +9463,7 @@ public final class EfficientNetB3Training: TrainableModel {
               "squeeze-excitation 816 -> 34 -> 816 on [n, 19, 19, 816]"),
         .init("features.5.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [816][136]"),
-        .init("features.5.2.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 40062336,
+        .init("features.5.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 40062336,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 816] -> [n, 19, 19, 136]"),
         .init("features.5.2.block.3", kind: "conv 1x1 forward", macsPerImage: 40062336,
               "frozen: project conv 1x1, [n, 19, 19, 816] -> [n, 19, 19, 136]"),
@@ -9388,7 +9477,7 @@ public final class EfficientNetB3Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.5.3.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [136][816]"),
-        .init("features.5.3.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 40062336,
+        .init("features.5.3.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 40062336,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 136] -> [n, 19, 19, 816]"),
         .init("features.5.3.block.0", kind: "conv 1x1 forward", macsPerImage: 40062336,
               "frozen: expand conv 1x1, [n, 19, 19, 136] -> [n, 19, 19, 816]"),
@@ -9408,7 +9497,7 @@ public final class EfficientNetB3Training: TrainableModel {
               "squeeze-excitation 816 -> 34 -> 816 on [n, 19, 19, 816]"),
         .init("features.5.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [816][136]"),
-        .init("features.5.3.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 40062336,
+        .init("features.5.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 40062336,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 816] -> [n, 19, 19, 136]"),
         .init("features.5.3.block.3", kind: "conv 1x1 forward", macsPerImage: 40062336,
               "frozen: project conv 1x1, [n, 19, 19, 816] -> [n, 19, 19, 136]"),
@@ -9422,7 +9511,7 @@ public final class EfficientNetB3Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.5.4.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [136][816]"),
-        .init("features.5.4.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 40062336,
+        .init("features.5.4.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 40062336,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 136] -> [n, 19, 19, 816]"),
         .init("features.5.4.block.0", kind: "conv 1x1 forward", macsPerImage: 40062336,
               "frozen: expand conv 1x1, [n, 19, 19, 136] -> [n, 19, 19, 816]"),
@@ -9442,7 +9531,7 @@ public final class EfficientNetB3Training: TrainableModel {
               "squeeze-excitation 816 -> 34 -> 816 on [n, 19, 19, 816]"),
         .init("features.5.4.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [816][136]"),
-        .init("features.5.4.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 40062336,
+        .init("features.5.4.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 40062336,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 816] -> [n, 19, 19, 136]"),
         .init("features.5.4.block.3", kind: "conv 1x1 forward", macsPerImage: 40062336,
               "frozen: project conv 1x1, [n, 19, 19, 816] -> [n, 19, 19, 136]"),
@@ -9456,7 +9545,7 @@ public final class EfficientNetB3Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [136][816]"),
-        .init("features.6.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 40062336,
+        .init("features.6.0.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 40062336,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 136] -> [n, 19, 19, 816]"),
         .init("features.6.0.block.0", kind: "conv 1x1 forward", macsPerImage: 40062336,
               "frozen: expand conv 1x1, [n, 19, 19, 136] -> [n, 19, 19, 816]"),
@@ -9476,7 +9565,7 @@ public final class EfficientNetB3Training: TrainableModel {
               "squeeze-excitation 816 -> 34 -> 816 on [n, 10, 10, 816]"),
         .init("features.6.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [816][232]"),
-        .init("features.6.0.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 18931200,
+        .init("features.6.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 18931200,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 816] -> [n, 10, 10, 232]"),
         .init("features.6.0.block.3", kind: "conv 1x1 forward", macsPerImage: 18931200,
               "frozen: project conv 1x1, [n, 10, 10, 816] -> [n, 10, 10, 232]"),
@@ -9486,7 +9575,7 @@ public final class EfficientNetB3Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 232]"),
         .init("features.6.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [232][1392]"),
-        .init("features.6.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 32294400,
+        .init("features.6.1.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 32294400,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 232] -> [n, 10, 10, 1392]"),
         .init("features.6.1.block.0", kind: "conv 1x1 forward", macsPerImage: 32294400,
               "frozen: expand conv 1x1, [n, 10, 10, 232] -> [n, 10, 10, 1392]"),
@@ -9506,7 +9595,7 @@ public final class EfficientNetB3Training: TrainableModel {
               "squeeze-excitation 1392 -> 58 -> 1392 on [n, 10, 10, 1392]"),
         .init("features.6.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1392][232]"),
-        .init("features.6.1.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 32294400,
+        .init("features.6.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 32294400,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 1392] -> [n, 10, 10, 232]"),
         .init("features.6.1.block.3", kind: "conv 1x1 forward", macsPerImage: 32294400,
               "frozen: project conv 1x1, [n, 10, 10, 1392] -> [n, 10, 10, 232]"),
@@ -9520,7 +9609,7 @@ public final class EfficientNetB3Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [232][1392]"),
-        .init("features.6.2.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 32294400,
+        .init("features.6.2.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 32294400,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 232] -> [n, 10, 10, 1392]"),
         .init("features.6.2.block.0", kind: "conv 1x1 forward", macsPerImage: 32294400,
               "frozen: expand conv 1x1, [n, 10, 10, 232] -> [n, 10, 10, 1392]"),
@@ -9540,7 +9629,7 @@ public final class EfficientNetB3Training: TrainableModel {
               "squeeze-excitation 1392 -> 58 -> 1392 on [n, 10, 10, 1392]"),
         .init("features.6.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1392][232]"),
-        .init("features.6.2.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 32294400,
+        .init("features.6.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 32294400,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 1392] -> [n, 10, 10, 232]"),
         .init("features.6.2.block.3", kind: "conv 1x1 forward", macsPerImage: 32294400,
               "frozen: project conv 1x1, [n, 10, 10, 1392] -> [n, 10, 10, 232]"),
@@ -9554,7 +9643,7 @@ public final class EfficientNetB3Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.3.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [232][1392]"),
-        .init("features.6.3.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 32294400,
+        .init("features.6.3.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 32294400,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 232] -> [n, 10, 10, 1392]"),
         .init("features.6.3.block.0", kind: "conv 1x1 forward", macsPerImage: 32294400,
               "frozen: expand conv 1x1, [n, 10, 10, 232] -> [n, 10, 10, 1392]"),
@@ -9574,7 +9663,7 @@ public final class EfficientNetB3Training: TrainableModel {
               "squeeze-excitation 1392 -> 58 -> 1392 on [n, 10, 10, 1392]"),
         .init("features.6.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1392][232]"),
-        .init("features.6.3.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 32294400,
+        .init("features.6.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 32294400,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 1392] -> [n, 10, 10, 232]"),
         .init("features.6.3.block.3", kind: "conv 1x1 forward", macsPerImage: 32294400,
               "frozen: project conv 1x1, [n, 10, 10, 1392] -> [n, 10, 10, 232]"),
@@ -9588,7 +9677,7 @@ public final class EfficientNetB3Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.4.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [232][1392]"),
-        .init("features.6.4.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 32294400,
+        .init("features.6.4.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 32294400,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 232] -> [n, 10, 10, 1392]"),
         .init("features.6.4.block.0", kind: "conv 1x1 forward", macsPerImage: 32294400,
               "frozen: expand conv 1x1, [n, 10, 10, 232] -> [n, 10, 10, 1392]"),
@@ -9608,7 +9697,7 @@ public final class EfficientNetB3Training: TrainableModel {
               "squeeze-excitation 1392 -> 58 -> 1392 on [n, 10, 10, 1392]"),
         .init("features.6.4.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1392][232]"),
-        .init("features.6.4.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 32294400,
+        .init("features.6.4.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 32294400,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 1392] -> [n, 10, 10, 232]"),
         .init("features.6.4.block.3", kind: "conv 1x1 forward", macsPerImage: 32294400,
               "frozen: project conv 1x1, [n, 10, 10, 1392] -> [n, 10, 10, 232]"),
@@ -9622,7 +9711,7 @@ public final class EfficientNetB3Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.5.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [232][1392]"),
-        .init("features.6.5.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 32294400,
+        .init("features.6.5.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 32294400,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 232] -> [n, 10, 10, 1392]"),
         .init("features.6.5.block.0", kind: "conv 1x1 forward", macsPerImage: 32294400,
               "frozen: expand conv 1x1, [n, 10, 10, 232] -> [n, 10, 10, 1392]"),
@@ -9642,7 +9731,7 @@ public final class EfficientNetB3Training: TrainableModel {
               "squeeze-excitation 1392 -> 58 -> 1392 on [n, 10, 10, 1392]"),
         .init("features.6.5.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1392][232]"),
-        .init("features.6.5.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 32294400,
+        .init("features.6.5.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 32294400,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 1392] -> [n, 10, 10, 232]"),
         .init("features.6.5.block.3", kind: "conv 1x1 forward", macsPerImage: 32294400,
               "frozen: project conv 1x1, [n, 10, 10, 1392] -> [n, 10, 10, 232]"),
@@ -9656,7 +9745,7 @@ public final class EfficientNetB3Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.7.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [232][1392]"),
-        .init("features.7.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 32294400,
+        .init("features.7.0.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 32294400,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 232] -> [n, 10, 10, 1392]"),
         .init("features.7.0.block.0", kind: "conv 1x1 forward", macsPerImage: 32294400,
               "frozen: expand conv 1x1, [n, 10, 10, 232] -> [n, 10, 10, 1392]"),
@@ -9676,7 +9765,7 @@ public final class EfficientNetB3Training: TrainableModel {
               "squeeze-excitation 1392 -> 58 -> 1392 on [n, 10, 10, 1392]"),
         .init("features.7.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1392][384]"),
-        .init("features.7.0.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 53452800,
+        .init("features.7.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 53452800,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 1392] -> [n, 10, 10, 384]"),
         .init("features.7.0.block.3", kind: "conv 1x1 forward", macsPerImage: 53452800,
               "frozen: project conv 1x1, [n, 10, 10, 1392] -> [n, 10, 10, 384]"),
@@ -9686,7 +9775,7 @@ public final class EfficientNetB3Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 384]"),
         .init("features.7.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [384][2304]"),
-        .init("features.7.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 88473600,
+        .init("features.7.1.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 88473600,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 384] -> [n, 10, 10, 2304]"),
         .init("features.7.1.block.0", kind: "conv 1x1 forward", macsPerImage: 88473600,
               "frozen: expand conv 1x1, [n, 10, 10, 384] -> [n, 10, 10, 2304]"),
@@ -9706,7 +9795,7 @@ public final class EfficientNetB3Training: TrainableModel {
               "squeeze-excitation 2304 -> 96 -> 2304 on [n, 10, 10, 2304]"),
         .init("features.7.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2304][384]"),
-        .init("features.7.1.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 88473600,
+        .init("features.7.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 88473600,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 2304] -> [n, 10, 10, 384]"),
         .init("features.7.1.block.3", kind: "conv 1x1 forward", macsPerImage: 88473600,
               "frozen: project conv 1x1, [n, 10, 10, 2304] -> [n, 10, 10, 384]"),
@@ -9720,7 +9809,7 @@ public final class EfficientNetB3Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.8", kind: "conv 1x1 forward", macsPerImage: nil,
               "head conv 1x1 weights to the GEMM layout [384][1536]"),
-        .init("features.8", kind: "conv 1x1 + BN statistics forward", macsPerImage: 58982400,
+        .init("features.8", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 58982400,
               "head conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 384] -> [n, 10, 10, 1536]"),
         .init("features.8", kind: "conv 1x1 forward", macsPerImage: 58982400,
               "frozen: head conv 1x1, [n, 10, 10, 384] -> [n, 10, 10, 1536]"),
@@ -9745,21 +9834,21 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("avgpool", kind: "pool+classifier backward", macsPerImage: nil,
               "backward: spread each channel's gradient over the 100 pixels"),
         .init("features.8", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 10, 10, 1536]"),
-        .init("features.8", kind: "conv 1x1 backward", macsPerImage: 117964800,
-              "conv 1x1 backward: input and weight gradients, [n, 10, 10, 384] <- [n, 10, 10, 1536]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 1536]"),
+        .init("features.8", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 117964800,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 384] <- [n, 10, 10, 1536]"),
         .init("features.7.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.7.1.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 10, 10, 384]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 384]"),
         .init("features.7.1.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.7.1.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.7.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.7.1.block.3", kind: "conv 1x1 backward", macsPerImage: 176947200,
-              "conv 1x1 backward: input and weight gradients, [n, 10, 10, 2304] <- [n, 10, 10, 384]"),
+        .init("features.7.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 176947200,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 2304] <- [n, 10, 10, 384]"),
         .init("features.7.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 884736,
               "squeeze-excitation 2304 -> 96 -> 2304 backward on [n, 10, 10, 2304]"),
         .init("features.7.1.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -9775,21 +9864,21 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.7.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.7.1.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 10, 10, 2304]"),
-        .init("features.7.1.block.0", kind: "conv 1x1 backward", macsPerImage: 176947200,
-              "conv 1x1 backward: input and weight gradients, [n, 10, 10, 384] <- [n, 10, 10, 2304]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 2304]"),
+        .init("features.7.1.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 176947200,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 384] <- [n, 10, 10, 2304]"),
         .init("features.7.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.7.0.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 10, 10, 384]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 384]"),
         .init("features.7.0.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.7.0.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.7.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.7.0.block.3", kind: "conv 1x1 backward", macsPerImage: 106905600,
-              "conv 1x1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 384]"),
+        .init("features.7.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 106905600,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 384]"),
         .init("features.7.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 322944,
               "squeeze-excitation 1392 -> 58 -> 1392 backward on [n, 10, 10, 1392]"),
         .init("features.7.0.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -9805,21 +9894,21 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.7.0.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 10, 10, 1392]"),
-        .init("features.7.0.block.0", kind: "conv 1x1 backward", macsPerImage: 64588800,
-              "conv 1x1 backward: input and weight gradients, [n, 10, 10, 232] <- [n, 10, 10, 1392]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 1392]"),
+        .init("features.7.0.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 64588800,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 232] <- [n, 10, 10, 1392]"),
         .init("features.6.5", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.6.5.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 10, 10, 232]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 232]"),
         .init("features.6.5.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.5.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.5.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.6.5.block.3", kind: "conv 1x1 backward", macsPerImage: 64588800,
-              "conv 1x1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 232]"),
+        .init("features.6.5.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 64588800,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 232]"),
         .init("features.6.5.block.2", kind: "squeeze-excitation backward", macsPerImage: 322944,
               "squeeze-excitation 1392 -> 58 -> 1392 backward on [n, 10, 10, 1392]"),
         .init("features.6.5.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -9835,23 +9924,23 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.6.5.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.5.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 10, 10, 1392]"),
-        .init("features.6.5.block.0", kind: "conv 1x1 backward", macsPerImage: 64588800,
-              "conv 1x1 backward: input and weight gradients, [n, 10, 10, 232] <- [n, 10, 10, 1392]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 1392]"),
+        .init("features.6.5.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 64588800,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 232] <- [n, 10, 10, 1392]"),
         .init("features.6.5", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.6.4", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.6.4.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 10, 10, 232]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 232]"),
         .init("features.6.4.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.4.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.4.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.6.4.block.3", kind: "conv 1x1 backward", macsPerImage: 64588800,
-              "conv 1x1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 232]"),
+        .init("features.6.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 64588800,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 232]"),
         .init("features.6.4.block.2", kind: "squeeze-excitation backward", macsPerImage: 322944,
               "squeeze-excitation 1392 -> 58 -> 1392 backward on [n, 10, 10, 1392]"),
         .init("features.6.4.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -9867,23 +9956,23 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.6.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.4.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 10, 10, 1392]"),
-        .init("features.6.4.block.0", kind: "conv 1x1 backward", macsPerImage: 64588800,
-              "conv 1x1 backward: input and weight gradients, [n, 10, 10, 232] <- [n, 10, 10, 1392]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 1392]"),
+        .init("features.6.4.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 64588800,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 232] <- [n, 10, 10, 1392]"),
         .init("features.6.4", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.6.3", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.6.3.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 10, 10, 232]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 232]"),
         .init("features.6.3.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.3.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.3.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.6.3.block.3", kind: "conv 1x1 backward", macsPerImage: 64588800,
-              "conv 1x1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 232]"),
+        .init("features.6.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 64588800,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 232]"),
         .init("features.6.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 322944,
               "squeeze-excitation 1392 -> 58 -> 1392 backward on [n, 10, 10, 1392]"),
         .init("features.6.3.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -9899,23 +9988,23 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.3.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 10, 10, 1392]"),
-        .init("features.6.3.block.0", kind: "conv 1x1 backward", macsPerImage: 64588800,
-              "conv 1x1 backward: input and weight gradients, [n, 10, 10, 232] <- [n, 10, 10, 1392]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 1392]"),
+        .init("features.6.3.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 64588800,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 232] <- [n, 10, 10, 1392]"),
         .init("features.6.3", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.6.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.6.2.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 10, 10, 232]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 232]"),
         .init("features.6.2.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.2.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.2.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.6.2.block.3", kind: "conv 1x1 backward", macsPerImage: 64588800,
-              "conv 1x1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 232]"),
+        .init("features.6.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 64588800,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 232]"),
         .init("features.6.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 322944,
               "squeeze-excitation 1392 -> 58 -> 1392 backward on [n, 10, 10, 1392]"),
         .init("features.6.2.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -9931,23 +10020,23 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.2.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 10, 10, 1392]"),
-        .init("features.6.2.block.0", kind: "conv 1x1 backward", macsPerImage: 64588800,
-              "conv 1x1 backward: input and weight gradients, [n, 10, 10, 232] <- [n, 10, 10, 1392]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 1392]"),
+        .init("features.6.2.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 64588800,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 232] <- [n, 10, 10, 1392]"),
         .init("features.6.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.6.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.6.1.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 10, 10, 232]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 232]"),
         .init("features.6.1.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.1.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.6.1.block.3", kind: "conv 1x1 backward", macsPerImage: 64588800,
-              "conv 1x1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 232]"),
+        .init("features.6.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 64588800,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 232]"),
         .init("features.6.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 322944,
               "squeeze-excitation 1392 -> 58 -> 1392 backward on [n, 10, 10, 1392]"),
         .init("features.6.1.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -9963,21 +10052,21 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.1.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 10, 10, 1392]"),
-        .init("features.6.1.block.0", kind: "conv 1x1 backward", macsPerImage: 64588800,
-              "conv 1x1 backward: input and weight gradients, [n, 10, 10, 232] <- [n, 10, 10, 1392]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 1392]"),
+        .init("features.6.1.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 64588800,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 232] <- [n, 10, 10, 1392]"),
         .init("features.6.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.6.0.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 10, 10, 232]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 232]"),
         .init("features.6.0.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.0.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.6.0.block.3", kind: "conv 1x1 backward", macsPerImage: 37862400,
-              "conv 1x1 backward: input and weight gradients, [n, 10, 10, 816] <- [n, 10, 10, 232]"),
+        .init("features.6.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 37862400,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 816] <- [n, 10, 10, 232]"),
         .init("features.6.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 110976,
               "squeeze-excitation 816 -> 34 -> 816 backward on [n, 10, 10, 816]"),
         .init("features.6.0.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -9993,21 +10082,21 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.0.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 19, 19, 816]"),
-        .init("features.6.0.block.0", kind: "conv 1x1 backward", macsPerImage: 80124672,
-              "conv 1x1 backward: input and weight gradients, [n, 19, 19, 136] <- [n, 19, 19, 816]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 816]"),
+        .init("features.6.0.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 80124672,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 136] <- [n, 19, 19, 816]"),
         .init("features.5.4", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.5.4.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 19, 19, 136]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 136]"),
         .init("features.5.4.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.4.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.4.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.5.4.block.3", kind: "conv 1x1 backward", macsPerImage: 80124672,
-              "conv 1x1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 136]"),
+        .init("features.5.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 80124672,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 136]"),
         .init("features.5.4.block.2", kind: "squeeze-excitation backward", macsPerImage: 110976,
               "squeeze-excitation 816 -> 34 -> 816 backward on [n, 19, 19, 816]"),
         .init("features.5.4.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -10023,23 +10112,23 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.5.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.4.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 19, 19, 816]"),
-        .init("features.5.4.block.0", kind: "conv 1x1 backward", macsPerImage: 80124672,
-              "conv 1x1 backward: input and weight gradients, [n, 19, 19, 136] <- [n, 19, 19, 816]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 816]"),
+        .init("features.5.4.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 80124672,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 136] <- [n, 19, 19, 816]"),
         .init("features.5.4", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.5.3", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.5.3.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 19, 19, 136]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 136]"),
         .init("features.5.3.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.3.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.3.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.5.3.block.3", kind: "conv 1x1 backward", macsPerImage: 80124672,
-              "conv 1x1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 136]"),
+        .init("features.5.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 80124672,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 136]"),
         .init("features.5.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 110976,
               "squeeze-excitation 816 -> 34 -> 816 backward on [n, 19, 19, 816]"),
         .init("features.5.3.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -10055,23 +10144,23 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.5.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.3.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 19, 19, 816]"),
-        .init("features.5.3.block.0", kind: "conv 1x1 backward", macsPerImage: 80124672,
-              "conv 1x1 backward: input and weight gradients, [n, 19, 19, 136] <- [n, 19, 19, 816]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 816]"),
+        .init("features.5.3.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 80124672,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 136] <- [n, 19, 19, 816]"),
         .init("features.5.3", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.5.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.5.2.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 19, 19, 136]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 136]"),
         .init("features.5.2.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.2.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.2.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.5.2.block.3", kind: "conv 1x1 backward", macsPerImage: 80124672,
-              "conv 1x1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 136]"),
+        .init("features.5.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 80124672,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 136]"),
         .init("features.5.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 110976,
               "squeeze-excitation 816 -> 34 -> 816 backward on [n, 19, 19, 816]"),
         .init("features.5.2.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -10087,23 +10176,23 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.2.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 19, 19, 816]"),
-        .init("features.5.2.block.0", kind: "conv 1x1 backward", macsPerImage: 80124672,
-              "conv 1x1 backward: input and weight gradients, [n, 19, 19, 136] <- [n, 19, 19, 816]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 816]"),
+        .init("features.5.2.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 80124672,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 136] <- [n, 19, 19, 816]"),
         .init("features.5.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.5.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.5.1.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 19, 19, 136]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 136]"),
         .init("features.5.1.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.1.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.5.1.block.3", kind: "conv 1x1 backward", macsPerImage: 80124672,
-              "conv 1x1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 136]"),
+        .init("features.5.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 80124672,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 136]"),
         .init("features.5.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 110976,
               "squeeze-excitation 816 -> 34 -> 816 backward on [n, 19, 19, 816]"),
         .init("features.5.1.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -10119,21 +10208,21 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.1.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 19, 19, 816]"),
-        .init("features.5.1.block.0", kind: "conv 1x1 backward", macsPerImage: 80124672,
-              "conv 1x1 backward: input and weight gradients, [n, 19, 19, 136] <- [n, 19, 19, 816]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 816]"),
+        .init("features.5.1.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 80124672,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 136] <- [n, 19, 19, 816]"),
         .init("features.5.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.5.0.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 19, 19, 136]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 136]"),
         .init("features.5.0.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.0.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.5.0.block.3", kind: "conv 1x1 backward", macsPerImage: 56558592,
-              "conv 1x1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 136]"),
+        .init("features.5.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 56558592,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 136]"),
         .init("features.5.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 55296,
               "squeeze-excitation 576 -> 24 -> 576 backward on [n, 19, 19, 576]"),
         .init("features.5.0.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -10149,21 +10238,21 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.0.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 19, 19, 576]"),
-        .init("features.5.0.block.0", kind: "conv 1x1 backward", macsPerImage: 39923712,
-              "conv 1x1 backward: input and weight gradients, [n, 19, 19, 96] <- [n, 19, 19, 576]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 576]"),
+        .init("features.5.0.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 39923712,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 96] <- [n, 19, 19, 576]"),
         .init("features.4.4", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.4.4.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 19, 19, 96]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 96]"),
         .init("features.4.4.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.4.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.4.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.4.4.block.3", kind: "conv 1x1 backward", macsPerImage: 39923712,
-              "conv 1x1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 96]"),
+        .init("features.4.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 39923712,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 96]"),
         .init("features.4.4.block.2", kind: "squeeze-excitation backward", macsPerImage: 55296,
               "squeeze-excitation 576 -> 24 -> 576 backward on [n, 19, 19, 576]"),
         .init("features.4.4.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -10179,23 +10268,23 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.4.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.4.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 19, 19, 576]"),
-        .init("features.4.4.block.0", kind: "conv 1x1 backward", macsPerImage: 39923712,
-              "conv 1x1 backward: input and weight gradients, [n, 19, 19, 96] <- [n, 19, 19, 576]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 576]"),
+        .init("features.4.4.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 39923712,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 96] <- [n, 19, 19, 576]"),
         .init("features.4.4", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.4.3", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.4.3.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 19, 19, 96]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 96]"),
         .init("features.4.3.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.3.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.3.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.4.3.block.3", kind: "conv 1x1 backward", macsPerImage: 39923712,
-              "conv 1x1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 96]"),
+        .init("features.4.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 39923712,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 96]"),
         .init("features.4.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 55296,
               "squeeze-excitation 576 -> 24 -> 576 backward on [n, 19, 19, 576]"),
         .init("features.4.3.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -10211,23 +10300,23 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.4.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.3.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 19, 19, 576]"),
-        .init("features.4.3.block.0", kind: "conv 1x1 backward", macsPerImage: 39923712,
-              "conv 1x1 backward: input and weight gradients, [n, 19, 19, 96] <- [n, 19, 19, 576]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 576]"),
+        .init("features.4.3.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 39923712,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 96] <- [n, 19, 19, 576]"),
         .init("features.4.3", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.4.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.4.2.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 19, 19, 96]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 96]"),
         .init("features.4.2.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.2.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.2.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.4.2.block.3", kind: "conv 1x1 backward", macsPerImage: 39923712,
-              "conv 1x1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 96]"),
+        .init("features.4.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 39923712,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 96]"),
         .init("features.4.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 55296,
               "squeeze-excitation 576 -> 24 -> 576 backward on [n, 19, 19, 576]"),
         .init("features.4.2.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -10243,23 +10332,23 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.2.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 19, 19, 576]"),
-        .init("features.4.2.block.0", kind: "conv 1x1 backward", macsPerImage: 39923712,
-              "conv 1x1 backward: input and weight gradients, [n, 19, 19, 96] <- [n, 19, 19, 576]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 576]"),
+        .init("features.4.2.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 39923712,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 96] <- [n, 19, 19, 576]"),
         .init("features.4.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.4.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.4.1.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 19, 19, 96]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 96]"),
         .init("features.4.1.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.1.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.4.1.block.3", kind: "conv 1x1 backward", macsPerImage: 39923712,
-              "conv 1x1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 96]"),
+        .init("features.4.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 39923712,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 96]"),
         .init("features.4.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 55296,
               "squeeze-excitation 576 -> 24 -> 576 backward on [n, 19, 19, 576]"),
         .init("features.4.1.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -10275,21 +10364,21 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.1.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 19, 19, 576]"),
-        .init("features.4.1.block.0", kind: "conv 1x1 backward", macsPerImage: 39923712,
-              "conv 1x1 backward: input and weight gradients, [n, 19, 19, 96] <- [n, 19, 19, 576]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 576]"),
+        .init("features.4.1.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 39923712,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 96] <- [n, 19, 19, 576]"),
         .init("features.4.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.4.0.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 19, 19, 96]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 96]"),
         .init("features.4.0.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.0.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.4.0.block.3", kind: "conv 1x1 backward", macsPerImage: 19961856,
-              "conv 1x1 backward: input and weight gradients, [n, 19, 19, 288] <- [n, 19, 19, 96]"),
+        .init("features.4.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 19961856,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 288] <- [n, 19, 19, 96]"),
         .init("features.4.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 13824,
               "squeeze-excitation 288 -> 12 -> 288 backward on [n, 19, 19, 288]"),
         .init("features.4.0.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -10305,21 +10394,21 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.0.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 38, 38, 288]"),
-        .init("features.4.0.block.0", kind: "conv 1x1 backward", macsPerImage: 39923712,
-              "conv 1x1 backward: input and weight gradients, [n, 38, 38, 48] <- [n, 38, 38, 288]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 38, 38, 288]"),
+        .init("features.4.0.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 39923712,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 48] <- [n, 38, 38, 288]"),
         .init("features.3.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.3.2.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 38, 38, 48]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 38, 38, 48]"),
         .init("features.3.2.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.2.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.3.2.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.3.2.block.3", kind: "conv 1x1 backward", macsPerImage: 39923712,
-              "conv 1x1 backward: input and weight gradients, [n, 38, 38, 288] <- [n, 38, 38, 48]"),
+        .init("features.3.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 39923712,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 288] <- [n, 38, 38, 48]"),
         .init("features.3.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 13824,
               "squeeze-excitation 288 -> 12 -> 288 backward on [n, 38, 38, 288]"),
         .init("features.3.2.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -10335,23 +10424,23 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.3.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.2.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 38, 38, 288]"),
-        .init("features.3.2.block.0", kind: "conv 1x1 backward", macsPerImage: 39923712,
-              "conv 1x1 backward: input and weight gradients, [n, 38, 38, 48] <- [n, 38, 38, 288]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 38, 38, 288]"),
+        .init("features.3.2.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 39923712,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 48] <- [n, 38, 38, 288]"),
         .init("features.3.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.3.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.3.1.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 38, 38, 48]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 38, 38, 48]"),
         .init("features.3.1.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.1.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.3.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.3.1.block.3", kind: "conv 1x1 backward", macsPerImage: 39923712,
-              "conv 1x1 backward: input and weight gradients, [n, 38, 38, 288] <- [n, 38, 38, 48]"),
+        .init("features.3.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 39923712,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 288] <- [n, 38, 38, 48]"),
         .init("features.3.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 13824,
               "squeeze-excitation 288 -> 12 -> 288 backward on [n, 38, 38, 288]"),
         .init("features.3.1.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -10367,21 +10456,21 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.1.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 38, 38, 288]"),
-        .init("features.3.1.block.0", kind: "conv 1x1 backward", macsPerImage: 39923712,
-              "conv 1x1 backward: input and weight gradients, [n, 38, 38, 48] <- [n, 38, 38, 288]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 38, 38, 288]"),
+        .init("features.3.1.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 39923712,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 48] <- [n, 38, 38, 288]"),
         .init("features.3.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.3.0.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 38, 38, 48]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 38, 38, 48]"),
         .init("features.3.0.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.0.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.3.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.3.0.block.3", kind: "conv 1x1 backward", macsPerImage: 26615808,
-              "conv 1x1 backward: input and weight gradients, [n, 38, 38, 192] <- [n, 38, 38, 48]"),
+        .init("features.3.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 26615808,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 192] <- [n, 38, 38, 48]"),
         .init("features.3.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 6144,
               "squeeze-excitation 192 -> 8 -> 192 backward on [n, 38, 38, 192]"),
         .init("features.3.0.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -10397,21 +10486,21 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.0.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 75, 75, 192]"),
-        .init("features.3.0.block.0", kind: "conv 1x1 backward", macsPerImage: 69120000,
-              "conv 1x1 backward: input and weight gradients, [n, 75, 75, 32] <- [n, 75, 75, 192]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 75, 75, 192]"),
+        .init("features.3.0.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 69120000,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 32] <- [n, 75, 75, 192]"),
         .init("features.2.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.2.2.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 75, 75, 32]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 75, 75, 32]"),
         .init("features.2.2.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.2.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.2.2.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.2.2.block.3", kind: "conv 1x1 backward", macsPerImage: 69120000,
-              "conv 1x1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 32]"),
+        .init("features.2.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 69120000,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 32]"),
         .init("features.2.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 6144,
               "squeeze-excitation 192 -> 8 -> 192 backward on [n, 75, 75, 192]"),
         .init("features.2.2.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -10427,23 +10516,23 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.2.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.2.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 75, 75, 192]"),
-        .init("features.2.2.block.0", kind: "conv 1x1 backward", macsPerImage: 69120000,
-              "conv 1x1 backward: input and weight gradients, [n, 75, 75, 32] <- [n, 75, 75, 192]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 75, 75, 192]"),
+        .init("features.2.2.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 69120000,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 32] <- [n, 75, 75, 192]"),
         .init("features.2.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.2.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.2.1.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 75, 75, 32]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 75, 75, 32]"),
         .init("features.2.1.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.1.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.2.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.2.1.block.3", kind: "conv 1x1 backward", macsPerImage: 69120000,
-              "conv 1x1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 32]"),
+        .init("features.2.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 69120000,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 32]"),
         .init("features.2.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 6144,
               "squeeze-excitation 192 -> 8 -> 192 backward on [n, 75, 75, 192]"),
         .init("features.2.1.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -10459,21 +10548,21 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.1.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 75, 75, 192]"),
-        .init("features.2.1.block.0", kind: "conv 1x1 backward", macsPerImage: 69120000,
-              "conv 1x1 backward: input and weight gradients, [n, 75, 75, 32] <- [n, 75, 75, 192]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 75, 75, 192]"),
+        .init("features.2.1.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 69120000,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 32] <- [n, 75, 75, 192]"),
         .init("features.2.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.2.0.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 75, 75, 32]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 75, 75, 32]"),
         .init("features.2.0.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.0.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.2.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.2.0.block.3", kind: "conv 1x1 backward", macsPerImage: 51840000,
-              "conv 1x1 backward: input and weight gradients, [n, 75, 75, 144] <- [n, 75, 75, 32]"),
+        .init("features.2.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 51840000,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 144] <- [n, 75, 75, 32]"),
         .init("features.2.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 3456,
               "squeeze-excitation 144 -> 6 -> 144 backward on [n, 75, 75, 144]"),
         .init("features.2.0.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -10489,21 +10578,21 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.0.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 150, 150, 144]"),
-        .init("features.2.0.block.0", kind: "conv 1x1 backward", macsPerImage: 155520000,
-              "conv 1x1 backward: input and weight gradients, [n, 150, 150, 24] <- [n, 150, 150, 144]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 150, 150, 144]"),
+        .init("features.2.0.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 155520000,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 150, 150, 24] <- [n, 150, 150, 144]"),
         .init("features.1.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.1.1.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 150, 150, 24]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 150, 150, 24]"),
         .init("features.1.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.1.1.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.1.1.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.1.1.block.2", kind: "conv 1x1 backward", macsPerImage: 25920000,
-              "conv 1x1 backward: input and weight gradients, [n, 150, 150, 24] <- [n, 150, 150, 24]"),
+        .init("features.1.1.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 25920000,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 150, 150, 24] <- [n, 150, 150, 24]"),
         .init("features.1.1.block.1", kind: "squeeze-excitation backward", macsPerImage: 576,
               "squeeze-excitation 24 -> 6 -> 24 backward on [n, 150, 150, 24]"),
         .init("features.1.1.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -10517,15 +10606,15 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.1.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.1.0.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 150, 150, 24]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 150, 150, 24]"),
         .init("features.1.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.1.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.1.0.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.1.0.block.2", kind: "conv 1x1 backward", macsPerImage: 43200000,
-              "conv 1x1 backward: input and weight gradients, [n, 150, 150, 40] <- [n, 150, 150, 24]"),
+        .init("features.1.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 43200000,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 150, 150, 40] <- [n, 150, 150, 24]"),
         .init("features.1.0.block.1", kind: "squeeze-excitation backward", macsPerImage: 1600,
               "squeeze-excitation 40 -> 10 -> 40 backward on [n, 150, 150, 40]"),
         .init("features.1.0.block.0", kind: "BN+act backward", macsPerImage: nil,

@@ -2764,13 +2764,13 @@ extension EfficientNetB4 {
 
 /// EfficientNetB4 in training form: PyTorch-layout parameters, train-mode BatchNorm, dropout and
 /// stochastic depth, mean cross-entropy and the generated backward pass.
-/// Training arena: 118,613,616 floats per image (saved activations and gradients, packed by lifetime), 55,351,584 with `recomputeActivations`; parameters: 19,467,296 floats.
+/// Training arena: 118,678,128 floats per image (saved activations and gradients, packed by lifetime), 55,480,608 with `recomputeActivations`; parameters: 19,467,296 floats.
 public final class EfficientNetB4Training: TrainableModel {
     public static let descriptor = EfficientNetB4.descriptor
     public static let trainingDescriptor = TrainingDescriptor(
         parameterSlots: trainableSlots, stateSlots: statisticsSlots, parameterFloats: 19467296,
-        arenaFloatsPerImage: 118613616, recomputingArenaFloatsPerImage: 55351584,
-        fixedFloats: 2443456,
+        arenaFloatsPerImage: 118678128, recomputingArenaFloatsPerImage: 55480608,
+        fixedFloats: 2448832,
         blockNames: ["features.0", "features.1.0", "features.1.1", "features.2.0", "features.2.1", "features.2.2", "features.2.3", "features.3.0", "features.3.1", "features.3.2", "features.3.3", "features.4.0", "features.4.1", "features.4.2", "features.4.3", "features.4.4", "features.4.5", "features.5.0", "features.5.1", "features.5.2", "features.5.3", "features.5.4", "features.5.5", "features.6.0", "features.6.1", "features.6.2", "features.6.3", "features.6.4", "features.6.5", "features.6.6", "features.6.7", "features.7.0", "features.7.1", "features.8", "classifier"], parameterBlocks: parameterBlocks)
 
     private let buffers: TrainingBuffers
@@ -2824,7 +2824,7 @@ public final class EfficientNetB4Training: TrainableModel {
     public func trainStep(input x: UnsafePointer<Float>, labels: [Int], batch n: Int, options: TrainingOptions,
                           logits: UnsafeMutablePointer<Float>) throws -> Double {
         precondition(n >= 2 && labels.count == n, "train-mode BatchNorm needs a batch of at least 2, one label each")
-        let arenaFloats = options.recomputeActivations ? 55351584 : 118613616
+        let arenaFloats = options.recomputeActivations ? 55480608 : 118678128
         let t = buffers.arena.reserve(floats: arenaFloats &* n &+ workspaceFloats(batch: n))
         let s = TrainingStepContext(n: n, x: x, t: t,
                                     offsets: options.recomputeActivations ? Self.recomputingOffsets : Self.standardOffsets,
@@ -2924,7 +2924,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(0), pixels: 36100 &* s.n, channels: 48,
                 gamma: s.p + 1296, beta: s.p + 1344, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(1), savedMean: s.f + 1206912, savedInvStd: s.f + 1206960,
+                activation: .silu, output: s.tensor(1), savedMean: s.f + 1212288, savedInvStd: s.f + 1212336,
                 runningMean: s.p + 1392, runningVar: s.p + 1440, pool: pool)
             s.profiler?.stop(2)
         }
@@ -2933,7 +2933,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(0), pixels: 36100 &* s.n, channels: 48,
                 gamma: s.p + 1296, beta: s.p + 1344, runningMean: s.p + 1392, runningVar: s.p + 1440, eps: 1e-05,
-                activation: .silu, output: s.tensor(1), scratch: s.f + 1206912, pool: pool)
+                activation: .silu, output: s.tensor(1), scratch: s.f + 1212288, pool: pool)
             s.profiler?.stop(3)
         }
     }
@@ -2942,12 +2942,12 @@ public final class EfficientNetB4Training: TrainableModel {
     private func features_1_0_forward(_ s: TrainingStepContext) throws {
         // features.1.0.block.0 depthwise weights to the kernel layout [3][3][48]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 1488, channels: 48, kernel: 3, into: s.f + 1207104)
+        WeightPrep.depthwiseWeights(s.p + 1488, channels: 48, kernel: 3, into: s.f + 1212480)
         s.profiler?.stop(4)
         // features.1.0.block.0 depthwise 3x3/1, [n, 190, 190, 48] -> [n, 190, 190, 48]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(1), batch: s.n, height: 190, width: 190, channels: 48, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 190, outWidth: 190, weights: s.f + 1207104, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 190, outWidth: 190, weights: s.f + 1212480, bias: s.f,
             activation: .identity, output: s.tensor(2), pool: pool)
         s.profiler?.stop(5)
         // features.1.0.block.0 BatchNorm (batch statistics) + silu on [n, 190, 190, 48]
@@ -2955,7 +2955,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(2), pixels: 36100 &* s.n, channels: 48,
                 gamma: s.p + 1920, beta: s.p + 1968, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(3), savedMean: s.f + 1207008, savedInvStd: s.f + 1207056,
+                activation: .silu, output: s.tensor(3), savedMean: s.f + 1212384, savedInvStd: s.f + 1212432,
                 runningMean: s.p + 2016, runningVar: s.p + 2064, pool: pool)
             s.profiler?.stop(6)
         }
@@ -2964,7 +2964,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 36100 &* s.n, channels: 48,
                 gamma: s.p + 1920, beta: s.p + 1968, runningMean: s.p + 2016, runningVar: s.p + 2064, eps: 1e-05,
-                activation: .silu, output: s.tensor(3), scratch: s.f + 1207008, pool: pool)
+                activation: .silu, output: s.tensor(3), scratch: s.f + 1212384, pool: pool)
             s.profiler?.stop(7)
         }
         // features.1.0.block.1 squeeze-excitation 48 -> 12 -> 48 on [n, 190, 190, 48]
@@ -2983,7 +2983,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(4), pixels: 36100 &* s.n, inChannels: 48,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 24, output: s.tensor(8), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1207968, savedInvStd: s.f + 1207992,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1213344, savedInvStd: s.f + 1213368,
                 runningMean: s.p + 4544, runningVar: s.p + 4576, workspace: s.ws, pool: pool)
             s.profiler?.stop(10)
         }
@@ -2999,7 +2999,7 @@ public final class EfficientNetB4Training: TrainableModel {
         if s.options.frozenBlocks <= 1 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(8), pixels: 36100 &* s.n, channels: 24, gamma: s.p + 4480,
-                beta: s.p + 4512, savedMean: s.f + 1207968, savedInvStd: s.f + 1207992, activation: .identity,
+                beta: s.p + 4512, savedMean: s.f + 1213344, savedInvStd: s.f + 1213368, activation: .identity,
                 output: s.tensor(9), pool: pool)
             s.profiler?.stop(12)
         }
@@ -3008,7 +3008,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(8), pixels: 36100 &* s.n, channels: 24,
                 gamma: s.p + 4480, beta: s.p + 4512, runningMean: s.p + 4544, runningVar: s.p + 4576, eps: 1e-05,
-                activation: .identity, output: s.tensor(9), scratch: s.f + 1207968, pool: pool)
+                activation: .identity, output: s.tensor(9), scratch: s.f + 1213344, pool: pool)
             s.profiler?.stop(13)
         }
     }
@@ -3017,12 +3017,12 @@ public final class EfficientNetB4Training: TrainableModel {
     private func features_1_1_forward(_ s: TrainingStepContext) throws {
         // features.1.1.block.0 depthwise weights to the kernel layout [3][3][24]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 4608, channels: 24, kernel: 3, into: s.f + 1208064)
+        WeightPrep.depthwiseWeights(s.p + 4608, channels: 24, kernel: 3, into: s.f + 1213440)
         s.profiler?.stop(14)
         // features.1.1.block.0 depthwise 3x3/1, [n, 190, 190, 24] -> [n, 190, 190, 24]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(9), batch: s.n, height: 190, width: 190, channels: 24, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 190, outWidth: 190, weights: s.f + 1208064, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 190, outWidth: 190, weights: s.f + 1213440, bias: s.f,
             activation: .identity, output: s.tensor(10), pool: pool)
         s.profiler?.stop(15)
         // features.1.1.block.0 BatchNorm (batch statistics) + silu on [n, 190, 190, 24]
@@ -3030,7 +3030,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(10), pixels: 36100 &* s.n, channels: 24,
                 gamma: s.p + 4832, beta: s.p + 4864, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(11), savedMean: s.f + 1208016, savedInvStd: s.f + 1208040,
+                activation: .silu, output: s.tensor(11), savedMean: s.f + 1213392, savedInvStd: s.f + 1213416,
                 runningMean: s.p + 4896, runningVar: s.p + 4928, pool: pool)
             s.profiler?.stop(16)
         }
@@ -3039,7 +3039,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(10), pixels: 36100 &* s.n, channels: 24,
                 gamma: s.p + 4832, beta: s.p + 4864, runningMean: s.p + 4896, runningVar: s.p + 4928, eps: 1e-05,
-                activation: .silu, output: s.tensor(11), scratch: s.f + 1208016, pool: pool)
+                activation: .silu, output: s.tensor(11), scratch: s.f + 1213392, pool: pool)
             s.profiler?.stop(17)
         }
         // features.1.1.block.1 squeeze-excitation 24 -> 6 -> 24 on [n, 190, 190, 24]
@@ -3058,7 +3058,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(12), pixels: 36100 &* s.n, inChannels: 24,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 24, output: s.tensor(16), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1208496, savedInvStd: s.f + 1208520,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1213872, savedInvStd: s.f + 1213896,
                 runningMean: s.p + 5936, runningVar: s.p + 5968, workspace: s.ws, pool: pool)
             s.profiler?.stop(20)
         }
@@ -3074,7 +3074,7 @@ public final class EfficientNetB4Training: TrainableModel {
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(16), pixels: 36100 &* s.n, channels: 24, gamma: s.p + 5872,
-                beta: s.p + 5904, savedMean: s.f + 1208496, savedInvStd: s.f + 1208520, activation: .identity,
+                beta: s.p + 5904, savedMean: s.f + 1213872, savedInvStd: s.f + 1213896, activation: .identity,
                 output: s.tensor(17), pool: pool)
             s.profiler?.stop(22)
         }
@@ -3083,7 +3083,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(16), pixels: 36100 &* s.n, channels: 24,
                 gamma: s.p + 5872, beta: s.p + 5904, runningMean: s.p + 5936, runningVar: s.p + 5968, eps: 1e-05,
-                activation: .identity, output: s.tensor(17), scratch: s.f + 1208496, pool: pool)
+                activation: .identity, output: s.tensor(17), scratch: s.f + 1213872, pool: pool)
             s.profiler?.stop(23)
         }
         // features.1.1 stochastic depth: keep each image's branch with probability 0.99375
@@ -3111,7 +3111,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(18), pixels: 36100 &* s.n, inChannels: 24,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 144, output: s.tensor(20), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1208544, savedInvStd: s.f + 1208688,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1213920, savedInvStd: s.f + 1214064,
                 runningMean: s.p + 9744, runningVar: s.p + 9888, workspace: s.ws, pool: pool)
             s.profiler?.stop(27)
         }
@@ -3127,7 +3127,7 @@ public final class EfficientNetB4Training: TrainableModel {
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(20), pixels: 36100 &* s.n, channels: 144, gamma: s.p + 9456,
-                beta: s.p + 9600, savedMean: s.f + 1208544, savedInvStd: s.f + 1208688, activation: .silu,
+                beta: s.p + 9600, savedMean: s.f + 1213920, savedInvStd: s.f + 1214064, activation: .silu,
                 output: s.tensor(21), pool: pool)
             s.profiler?.stop(29)
         }
@@ -3136,17 +3136,17 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 36100 &* s.n, channels: 144,
                 gamma: s.p + 9456, beta: s.p + 9600, runningMean: s.p + 9744, runningVar: s.p + 9888, eps: 1e-05,
-                activation: .silu, output: s.tensor(21), scratch: s.f + 1208544, pool: pool)
+                activation: .silu, output: s.tensor(21), scratch: s.f + 1213920, pool: pool)
             s.profiler?.stop(30)
         }
         // features.2.0.block.1 depthwise weights to the kernel layout [3][3][144]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 10032, channels: 144, kernel: 3, into: s.f + 1209120)
+        WeightPrep.depthwiseWeights(s.p + 10032, channels: 144, kernel: 3, into: s.f + 1214496)
         s.profiler?.stop(31)
         // features.2.0.block.1 depthwise 3x3/2, [n, 190, 190, 144] -> [n, 95, 95, 144]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(21), batch: s.n, height: 190, width: 190, channels: 144, kernel: 3,
-            stride: 2, padTop: 1, padLeft: 1, outHeight: 95, outWidth: 95, weights: s.f + 1209120, bias: s.f,
+            stride: 2, padTop: 1, padLeft: 1, outHeight: 95, outWidth: 95, weights: s.f + 1214496, bias: s.f,
             activation: .identity, output: s.tensor(22), pool: pool)
         s.profiler?.stop(32)
         // features.2.0.block.1 BatchNorm (batch statistics) + silu on [n, 95, 95, 144]
@@ -3154,7 +3154,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(22), pixels: 9025 &* s.n, channels: 144,
                 gamma: s.p + 11328, beta: s.p + 11472, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(23), savedMean: s.f + 1208832, savedInvStd: s.f + 1208976,
+                activation: .silu, output: s.tensor(23), savedMean: s.f + 1214208, savedInvStd: s.f + 1214352,
                 runningMean: s.p + 11616, runningVar: s.p + 11760, pool: pool)
             s.profiler?.stop(33)
         }
@@ -3163,7 +3163,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(22), pixels: 9025 &* s.n, channels: 144,
                 gamma: s.p + 11328, beta: s.p + 11472, runningMean: s.p + 11616, runningVar: s.p + 11760, eps: 1e-05,
-                activation: .silu, output: s.tensor(23), scratch: s.f + 1208832, pool: pool)
+                activation: .silu, output: s.tensor(23), scratch: s.f + 1214208, pool: pool)
             s.profiler?.stop(34)
         }
         // features.2.0.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 95, 95, 144]
@@ -3182,7 +3182,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(24), pixels: 9025 &* s.n, inChannels: 144,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 32, output: s.tensor(28), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1211712, savedInvStd: s.f + 1211744,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1217088, savedInvStd: s.f + 1217120,
                 runningMean: s.p + 18464, runningVar: s.p + 18496, workspace: s.ws, pool: pool)
             s.profiler?.stop(37)
         }
@@ -3198,7 +3198,7 @@ public final class EfficientNetB4Training: TrainableModel {
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(28), pixels: 9025 &* s.n, channels: 32, gamma: s.p + 18400,
-                beta: s.p + 18432, savedMean: s.f + 1211712, savedInvStd: s.f + 1211744, activation: .identity,
+                beta: s.p + 18432, savedMean: s.f + 1217088, savedInvStd: s.f + 1217120, activation: .identity,
                 output: s.tensor(29), pool: pool)
             s.profiler?.stop(39)
         }
@@ -3207,7 +3207,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(28), pixels: 9025 &* s.n, channels: 32,
                 gamma: s.p + 18400, beta: s.p + 18432, runningMean: s.p + 18464, runningVar: s.p + 18496, eps: 1e-05,
-                activation: .identity, output: s.tensor(29), scratch: s.f + 1211712, pool: pool)
+                activation: .identity, output: s.tensor(29), scratch: s.f + 1217088, pool: pool)
             s.profiler?.stop(40)
         }
     }
@@ -3223,7 +3223,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(29), pixels: 9025 &* s.n, inChannels: 32,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 192, output: s.tensor(30), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1211776, savedInvStd: s.f + 1211968,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1217152, savedInvStd: s.f + 1217344,
                 runningMean: s.p + 25056, runningVar: s.p + 25248, workspace: s.ws, pool: pool)
             s.profiler?.stop(42)
         }
@@ -3239,7 +3239,7 @@ public final class EfficientNetB4Training: TrainableModel {
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(30), pixels: 9025 &* s.n, channels: 192, gamma: s.p + 24672,
-                beta: s.p + 24864, savedMean: s.f + 1211776, savedInvStd: s.f + 1211968, activation: .silu,
+                beta: s.p + 24864, savedMean: s.f + 1217152, savedInvStd: s.f + 1217344, activation: .silu,
                 output: s.tensor(31), pool: pool)
             s.profiler?.stop(44)
         }
@@ -3248,17 +3248,17 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 9025 &* s.n, channels: 192,
                 gamma: s.p + 24672, beta: s.p + 24864, runningMean: s.p + 25056, runningVar: s.p + 25248, eps: 1e-05,
-                activation: .silu, output: s.tensor(31), scratch: s.f + 1211776, pool: pool)
+                activation: .silu, output: s.tensor(31), scratch: s.f + 1217152, pool: pool)
             s.profiler?.stop(45)
         }
         // features.2.1.block.1 depthwise weights to the kernel layout [3][3][192]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 25440, channels: 192, kernel: 3, into: s.f + 1212544)
+        WeightPrep.depthwiseWeights(s.p + 25440, channels: 192, kernel: 3, into: s.f + 1217920)
         s.profiler?.stop(46)
         // features.2.1.block.1 depthwise 3x3/1, [n, 95, 95, 192] -> [n, 95, 95, 192]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(31), batch: s.n, height: 95, width: 95, channels: 192, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 95, outWidth: 95, weights: s.f + 1212544, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 95, outWidth: 95, weights: s.f + 1217920, bias: s.f,
             activation: .identity, output: s.tensor(32), pool: pool)
         s.profiler?.stop(47)
         // features.2.1.block.1 BatchNorm (batch statistics) + silu on [n, 95, 95, 192]
@@ -3266,7 +3266,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(32), pixels: 9025 &* s.n, channels: 192,
                 gamma: s.p + 27168, beta: s.p + 27360, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(33), savedMean: s.f + 1212160, savedInvStd: s.f + 1212352,
+                activation: .silu, output: s.tensor(33), savedMean: s.f + 1217536, savedInvStd: s.f + 1217728,
                 runningMean: s.p + 27552, runningVar: s.p + 27744, pool: pool)
             s.profiler?.stop(48)
         }
@@ -3275,7 +3275,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(32), pixels: 9025 &* s.n, channels: 192,
                 gamma: s.p + 27168, beta: s.p + 27360, runningMean: s.p + 27552, runningVar: s.p + 27744, eps: 1e-05,
-                activation: .silu, output: s.tensor(33), scratch: s.f + 1212160, pool: pool)
+                activation: .silu, output: s.tensor(33), scratch: s.f + 1217536, pool: pool)
             s.profiler?.stop(49)
         }
         // features.2.1.block.2 squeeze-excitation 192 -> 8 -> 192 on [n, 95, 95, 192]
@@ -3294,7 +3294,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(34), pixels: 9025 &* s.n, inChannels: 192,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 32, output: s.tensor(38), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1216000, savedInvStd: s.f + 1216032,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1221376, savedInvStd: s.f + 1221408,
                 runningMean: s.p + 37424, runningVar: s.p + 37456, workspace: s.ws, pool: pool)
             s.profiler?.stop(52)
         }
@@ -3310,7 +3310,7 @@ public final class EfficientNetB4Training: TrainableModel {
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(38), pixels: 9025 &* s.n, channels: 32, gamma: s.p + 37360,
-                beta: s.p + 37392, savedMean: s.f + 1216000, savedInvStd: s.f + 1216032, activation: .identity,
+                beta: s.p + 37392, savedMean: s.f + 1221376, savedInvStd: s.f + 1221408, activation: .identity,
                 output: s.tensor(39), pool: pool)
             s.profiler?.stop(54)
         }
@@ -3319,7 +3319,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(38), pixels: 9025 &* s.n, channels: 32,
                 gamma: s.p + 37360, beta: s.p + 37392, runningMean: s.p + 37424, runningVar: s.p + 37456, eps: 1e-05,
-                activation: .identity, output: s.tensor(39), scratch: s.f + 1216000, pool: pool)
+                activation: .identity, output: s.tensor(39), scratch: s.f + 1221376, pool: pool)
             s.profiler?.stop(55)
         }
         // features.2.1 stochastic depth: keep each image's branch with probability 0.98125
@@ -3348,7 +3348,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(40), pixels: 9025 &* s.n, inChannels: 32,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 192, output: s.tensor(42), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1216064, savedInvStd: s.f + 1216256,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1221440, savedInvStd: s.f + 1221632,
                 runningMean: s.p + 44016, runningVar: s.p + 44208, workspace: s.ws, pool: pool)
             s.profiler?.stop(59)
         }
@@ -3364,7 +3364,7 @@ public final class EfficientNetB4Training: TrainableModel {
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(42), pixels: 9025 &* s.n, channels: 192, gamma: s.p + 43632,
-                beta: s.p + 43824, savedMean: s.f + 1216064, savedInvStd: s.f + 1216256, activation: .silu,
+                beta: s.p + 43824, savedMean: s.f + 1221440, savedInvStd: s.f + 1221632, activation: .silu,
                 output: s.tensor(43), pool: pool)
             s.profiler?.stop(61)
         }
@@ -3373,17 +3373,17 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 9025 &* s.n, channels: 192,
                 gamma: s.p + 43632, beta: s.p + 43824, runningMean: s.p + 44016, runningVar: s.p + 44208, eps: 1e-05,
-                activation: .silu, output: s.tensor(43), scratch: s.f + 1216064, pool: pool)
+                activation: .silu, output: s.tensor(43), scratch: s.f + 1221440, pool: pool)
             s.profiler?.stop(62)
         }
         // features.2.2.block.1 depthwise weights to the kernel layout [3][3][192]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 44400, channels: 192, kernel: 3, into: s.f + 1216832)
+        WeightPrep.depthwiseWeights(s.p + 44400, channels: 192, kernel: 3, into: s.f + 1222208)
         s.profiler?.stop(63)
         // features.2.2.block.1 depthwise 3x3/1, [n, 95, 95, 192] -> [n, 95, 95, 192]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(43), batch: s.n, height: 95, width: 95, channels: 192, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 95, outWidth: 95, weights: s.f + 1216832, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 95, outWidth: 95, weights: s.f + 1222208, bias: s.f,
             activation: .identity, output: s.tensor(44), pool: pool)
         s.profiler?.stop(64)
         // features.2.2.block.1 BatchNorm (batch statistics) + silu on [n, 95, 95, 192]
@@ -3391,7 +3391,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(44), pixels: 9025 &* s.n, channels: 192,
                 gamma: s.p + 46128, beta: s.p + 46320, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(45), savedMean: s.f + 1216448, savedInvStd: s.f + 1216640,
+                activation: .silu, output: s.tensor(45), savedMean: s.f + 1221824, savedInvStd: s.f + 1222016,
                 runningMean: s.p + 46512, runningVar: s.p + 46704, pool: pool)
             s.profiler?.stop(65)
         }
@@ -3400,7 +3400,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(44), pixels: 9025 &* s.n, channels: 192,
                 gamma: s.p + 46128, beta: s.p + 46320, runningMean: s.p + 46512, runningVar: s.p + 46704, eps: 1e-05,
-                activation: .silu, output: s.tensor(45), scratch: s.f + 1216448, pool: pool)
+                activation: .silu, output: s.tensor(45), scratch: s.f + 1221824, pool: pool)
             s.profiler?.stop(66)
         }
         // features.2.2.block.2 squeeze-excitation 192 -> 8 -> 192 on [n, 95, 95, 192]
@@ -3419,7 +3419,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(46), pixels: 9025 &* s.n, inChannels: 192,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 32, output: s.tensor(50), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1220288, savedInvStd: s.f + 1220320,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1225664, savedInvStd: s.f + 1225696,
                 runningMean: s.p + 56384, runningVar: s.p + 56416, workspace: s.ws, pool: pool)
             s.profiler?.stop(69)
         }
@@ -3435,7 +3435,7 @@ public final class EfficientNetB4Training: TrainableModel {
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(50), pixels: 9025 &* s.n, channels: 32, gamma: s.p + 56320,
-                beta: s.p + 56352, savedMean: s.f + 1220288, savedInvStd: s.f + 1220320, activation: .identity,
+                beta: s.p + 56352, savedMean: s.f + 1225664, savedInvStd: s.f + 1225696, activation: .identity,
                 output: s.tensor(51), pool: pool)
             s.profiler?.stop(71)
         }
@@ -3444,7 +3444,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(50), pixels: 9025 &* s.n, channels: 32,
                 gamma: s.p + 56320, beta: s.p + 56352, runningMean: s.p + 56384, runningVar: s.p + 56416, eps: 1e-05,
-                activation: .identity, output: s.tensor(51), scratch: s.f + 1220288, pool: pool)
+                activation: .identity, output: s.tensor(51), scratch: s.f + 1225664, pool: pool)
             s.profiler?.stop(72)
         }
         // features.2.2 stochastic depth: keep each image's branch with probability 0.975
@@ -3472,7 +3472,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(52), pixels: 9025 &* s.n, inChannels: 32,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 192, output: s.tensor(54), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1220352, savedInvStd: s.f + 1220544,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1225728, savedInvStd: s.f + 1225920,
                 runningMean: s.p + 62976, runningVar: s.p + 63168, workspace: s.ws, pool: pool)
             s.profiler?.stop(76)
         }
@@ -3488,7 +3488,7 @@ public final class EfficientNetB4Training: TrainableModel {
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(54), pixels: 9025 &* s.n, channels: 192, gamma: s.p + 62592,
-                beta: s.p + 62784, savedMean: s.f + 1220352, savedInvStd: s.f + 1220544, activation: .silu,
+                beta: s.p + 62784, savedMean: s.f + 1225728, savedInvStd: s.f + 1225920, activation: .silu,
                 output: s.tensor(55), pool: pool)
             s.profiler?.stop(78)
         }
@@ -3497,17 +3497,17 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(54), pixels: 9025 &* s.n, channels: 192,
                 gamma: s.p + 62592, beta: s.p + 62784, runningMean: s.p + 62976, runningVar: s.p + 63168, eps: 1e-05,
-                activation: .silu, output: s.tensor(55), scratch: s.f + 1220352, pool: pool)
+                activation: .silu, output: s.tensor(55), scratch: s.f + 1225728, pool: pool)
             s.profiler?.stop(79)
         }
         // features.2.3.block.1 depthwise weights to the kernel layout [3][3][192]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 63360, channels: 192, kernel: 3, into: s.f + 1221120)
+        WeightPrep.depthwiseWeights(s.p + 63360, channels: 192, kernel: 3, into: s.f + 1226496)
         s.profiler?.stop(80)
         // features.2.3.block.1 depthwise 3x3/1, [n, 95, 95, 192] -> [n, 95, 95, 192]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(55), batch: s.n, height: 95, width: 95, channels: 192, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 95, outWidth: 95, weights: s.f + 1221120, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 95, outWidth: 95, weights: s.f + 1226496, bias: s.f,
             activation: .identity, output: s.tensor(56), pool: pool)
         s.profiler?.stop(81)
         // features.2.3.block.1 BatchNorm (batch statistics) + silu on [n, 95, 95, 192]
@@ -3515,7 +3515,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(56), pixels: 9025 &* s.n, channels: 192,
                 gamma: s.p + 65088, beta: s.p + 65280, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(57), savedMean: s.f + 1220736, savedInvStd: s.f + 1220928,
+                activation: .silu, output: s.tensor(57), savedMean: s.f + 1226112, savedInvStd: s.f + 1226304,
                 runningMean: s.p + 65472, runningVar: s.p + 65664, pool: pool)
             s.profiler?.stop(82)
         }
@@ -3524,7 +3524,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(56), pixels: 9025 &* s.n, channels: 192,
                 gamma: s.p + 65088, beta: s.p + 65280, runningMean: s.p + 65472, runningVar: s.p + 65664, eps: 1e-05,
-                activation: .silu, output: s.tensor(57), scratch: s.f + 1220736, pool: pool)
+                activation: .silu, output: s.tensor(57), scratch: s.f + 1226112, pool: pool)
             s.profiler?.stop(83)
         }
         // features.2.3.block.2 squeeze-excitation 192 -> 8 -> 192 on [n, 95, 95, 192]
@@ -3543,7 +3543,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(58), pixels: 9025 &* s.n, inChannels: 192,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 32, output: s.tensor(62), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1224576, savedInvStd: s.f + 1224608,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1229952, savedInvStd: s.f + 1229984,
                 runningMean: s.p + 75344, runningVar: s.p + 75376, workspace: s.ws, pool: pool)
             s.profiler?.stop(86)
         }
@@ -3559,7 +3559,7 @@ public final class EfficientNetB4Training: TrainableModel {
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(62), pixels: 9025 &* s.n, channels: 32, gamma: s.p + 75280,
-                beta: s.p + 75312, savedMean: s.f + 1224576, savedInvStd: s.f + 1224608, activation: .identity,
+                beta: s.p + 75312, savedMean: s.f + 1229952, savedInvStd: s.f + 1229984, activation: .identity,
                 output: s.tensor(63), pool: pool)
             s.profiler?.stop(88)
         }
@@ -3568,7 +3568,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(62), pixels: 9025 &* s.n, channels: 32,
                 gamma: s.p + 75280, beta: s.p + 75312, runningMean: s.p + 75344, runningVar: s.p + 75376, eps: 1e-05,
-                activation: .identity, output: s.tensor(63), scratch: s.f + 1224576, pool: pool)
+                activation: .identity, output: s.tensor(63), scratch: s.f + 1229952, pool: pool)
             s.profiler?.stop(89)
         }
         // features.2.3 stochastic depth: keep each image's branch with probability 0.96875
@@ -3596,7 +3596,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(64), pixels: 9025 &* s.n, inChannels: 32,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 192, output: s.tensor(66), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1224640, savedInvStd: s.f + 1224832,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1230016, savedInvStd: s.f + 1230208,
                 runningMean: s.p + 81936, runningVar: s.p + 82128, workspace: s.ws, pool: pool)
             s.profiler?.stop(93)
         }
@@ -3612,7 +3612,7 @@ public final class EfficientNetB4Training: TrainableModel {
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(66), pixels: 9025 &* s.n, channels: 192, gamma: s.p + 81552,
-                beta: s.p + 81744, savedMean: s.f + 1224640, savedInvStd: s.f + 1224832, activation: .silu,
+                beta: s.p + 81744, savedMean: s.f + 1230016, savedInvStd: s.f + 1230208, activation: .silu,
                 output: s.tensor(67), pool: pool)
             s.profiler?.stop(95)
         }
@@ -3621,17 +3621,17 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(66), pixels: 9025 &* s.n, channels: 192,
                 gamma: s.p + 81552, beta: s.p + 81744, runningMean: s.p + 81936, runningVar: s.p + 82128, eps: 1e-05,
-                activation: .silu, output: s.tensor(67), scratch: s.f + 1224640, pool: pool)
+                activation: .silu, output: s.tensor(67), scratch: s.f + 1230016, pool: pool)
             s.profiler?.stop(96)
         }
         // features.3.0.block.1 depthwise weights to the kernel layout [5][5][192]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 82320, channels: 192, kernel: 5, into: s.f + 1225408)
+        WeightPrep.depthwiseWeights(s.p + 82320, channels: 192, kernel: 5, into: s.f + 1230784)
         s.profiler?.stop(97)
         // features.3.0.block.1 depthwise 5x5/2, [n, 95, 95, 192] -> [n, 48, 48, 192]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(67), batch: s.n, height: 95, width: 95, channels: 192, kernel: 5,
-            stride: 2, padTop: 2, padLeft: 2, outHeight: 48, outWidth: 48, weights: s.f + 1225408, bias: s.f,
+            stride: 2, padTop: 2, padLeft: 2, outHeight: 48, outWidth: 48, weights: s.f + 1230784, bias: s.f,
             activation: .identity, output: s.tensor(68), pool: pool)
         s.profiler?.stop(98)
         // features.3.0.block.1 BatchNorm (batch statistics) + silu on [n, 48, 48, 192]
@@ -3639,7 +3639,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(68), pixels: 2304 &* s.n, channels: 192,
                 gamma: s.p + 87120, beta: s.p + 87312, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(69), savedMean: s.f + 1225024, savedInvStd: s.f + 1225216,
+                activation: .silu, output: s.tensor(69), savedMean: s.f + 1230400, savedInvStd: s.f + 1230592,
                 runningMean: s.p + 87504, runningVar: s.p + 87696, pool: pool)
             s.profiler?.stop(99)
         }
@@ -3648,7 +3648,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(68), pixels: 2304 &* s.n, channels: 192,
                 gamma: s.p + 87120, beta: s.p + 87312, runningMean: s.p + 87504, runningVar: s.p + 87696, eps: 1e-05,
-                activation: .silu, output: s.tensor(69), scratch: s.f + 1225024, pool: pool)
+                activation: .silu, output: s.tensor(69), scratch: s.f + 1230400, pool: pool)
             s.profiler?.stop(100)
         }
         // features.3.0.block.2 squeeze-excitation 192 -> 8 -> 192 on [n, 48, 48, 192]
@@ -3667,7 +3667,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(70), pixels: 2304 &* s.n, inChannels: 192,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 56, output: s.tensor(74), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1235008, savedInvStd: s.f + 1235064,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1240384, savedInvStd: s.f + 1240440,
                 runningMean: s.p + 102048, runningVar: s.p + 102112, workspace: s.ws, pool: pool)
             s.profiler?.stop(103)
         }
@@ -3683,7 +3683,7 @@ public final class EfficientNetB4Training: TrainableModel {
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(74), pixels: 2304 &* s.n, channels: 56, gamma: s.p + 101920,
-                beta: s.p + 101984, savedMean: s.f + 1235008, savedInvStd: s.f + 1235064, activation: .identity,
+                beta: s.p + 101984, savedMean: s.f + 1240384, savedInvStd: s.f + 1240440, activation: .identity,
                 output: s.tensor(75), pool: pool)
             s.profiler?.stop(105)
         }
@@ -3692,7 +3692,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(74), pixels: 2304 &* s.n, channels: 56,
                 gamma: s.p + 101920, beta: s.p + 101984, runningMean: s.p + 102048, runningVar: s.p + 102112,
-                eps: 1e-05, activation: .identity, output: s.tensor(75), scratch: s.f + 1235008, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(75), scratch: s.f + 1240384, pool: pool)
             s.profiler?.stop(106)
         }
     }
@@ -3708,7 +3708,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(75), pixels: 2304 &* s.n, inChannels: 56,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 336, output: s.tensor(76), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1235120, savedInvStd: s.f + 1235456,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1240496, savedInvStd: s.f + 1240832,
                 runningMean: s.p + 121664, runningVar: s.p + 122000, workspace: s.ws, pool: pool)
             s.profiler?.stop(108)
         }
@@ -3724,7 +3724,7 @@ public final class EfficientNetB4Training: TrainableModel {
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(76), pixels: 2304 &* s.n, channels: 336,
-                gamma: s.p + 120992, beta: s.p + 121328, savedMean: s.f + 1235120, savedInvStd: s.f + 1235456,
+                gamma: s.p + 120992, beta: s.p + 121328, savedMean: s.f + 1240496, savedInvStd: s.f + 1240832,
                 activation: .silu, output: s.tensor(77), pool: pool)
             s.profiler?.stop(110)
         }
@@ -3733,17 +3733,17 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(76), pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 120992, beta: s.p + 121328, runningMean: s.p + 121664, runningVar: s.p + 122000,
-                eps: 1e-05, activation: .silu, output: s.tensor(77), scratch: s.f + 1235120, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(77), scratch: s.f + 1240496, pool: pool)
             s.profiler?.stop(111)
         }
         // features.3.1.block.1 depthwise weights to the kernel layout [5][5][336]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 122336, channels: 336, kernel: 5, into: s.f + 1236464)
+        WeightPrep.depthwiseWeights(s.p + 122336, channels: 336, kernel: 5, into: s.f + 1241840)
         s.profiler?.stop(112)
         // features.3.1.block.1 depthwise 5x5/1, [n, 48, 48, 336] -> [n, 48, 48, 336]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(77), batch: s.n, height: 48, width: 48, channels: 336, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 48, outWidth: 48, weights: s.f + 1236464, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 48, outWidth: 48, weights: s.f + 1241840, bias: s.f,
             activation: .identity, output: s.tensor(78), pool: pool)
         s.profiler?.stop(113)
         // features.3.1.block.1 BatchNorm (batch statistics) + silu on [n, 48, 48, 336]
@@ -3751,7 +3751,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(78), pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 130736, beta: s.p + 131072, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(79), savedMean: s.f + 1235792, savedInvStd: s.f + 1236128,
+                activation: .silu, output: s.tensor(79), savedMean: s.f + 1241168, savedInvStd: s.f + 1241504,
                 runningMean: s.p + 131408, runningVar: s.p + 131744, pool: pool)
             s.profiler?.stop(114)
         }
@@ -3760,7 +3760,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(78), pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 130736, beta: s.p + 131072, runningMean: s.p + 131408, runningVar: s.p + 131744,
-                eps: 1e-05, activation: .silu, output: s.tensor(79), scratch: s.f + 1235792, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(79), scratch: s.f + 1241168, pool: pool)
             s.profiler?.stop(115)
         }
         // features.3.1.block.2 squeeze-excitation 336 -> 14 -> 336 on [n, 48, 48, 336]
@@ -3779,7 +3779,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(80), pixels: 2304 &* s.n, inChannels: 336,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 56, output: s.tensor(84), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1253264, savedInvStd: s.f + 1253320,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1258640, savedInvStd: s.f + 1258696,
                 runningMean: s.p + 160784, runningVar: s.p + 160848, workspace: s.ws, pool: pool)
             s.profiler?.stop(118)
         }
@@ -3795,7 +3795,7 @@ public final class EfficientNetB4Training: TrainableModel {
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(84), pixels: 2304 &* s.n, channels: 56, gamma: s.p + 160656,
-                beta: s.p + 160720, savedMean: s.f + 1253264, savedInvStd: s.f + 1253320, activation: .identity,
+                beta: s.p + 160720, savedMean: s.f + 1258640, savedInvStd: s.f + 1258696, activation: .identity,
                 output: s.tensor(85), pool: pool)
             s.profiler?.stop(120)
         }
@@ -3804,7 +3804,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(84), pixels: 2304 &* s.n, channels: 56,
                 gamma: s.p + 160656, beta: s.p + 160720, runningMean: s.p + 160784, runningVar: s.p + 160848,
-                eps: 1e-05, activation: .identity, output: s.tensor(85), scratch: s.f + 1253264, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(85), scratch: s.f + 1258640, pool: pool)
             s.profiler?.stop(121)
         }
         // features.3.1 stochastic depth: keep each image's branch with probability 0.95625
@@ -3833,7 +3833,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(86), pixels: 2304 &* s.n, inChannels: 56,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 336, output: s.tensor(88), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1253376, savedInvStd: s.f + 1253712,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1258752, savedInvStd: s.f + 1259088,
                 runningMean: s.p + 180400, runningVar: s.p + 180736, workspace: s.ws, pool: pool)
             s.profiler?.stop(125)
         }
@@ -3849,7 +3849,7 @@ public final class EfficientNetB4Training: TrainableModel {
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(88), pixels: 2304 &* s.n, channels: 336,
-                gamma: s.p + 179728, beta: s.p + 180064, savedMean: s.f + 1253376, savedInvStd: s.f + 1253712,
+                gamma: s.p + 179728, beta: s.p + 180064, savedMean: s.f + 1258752, savedInvStd: s.f + 1259088,
                 activation: .silu, output: s.tensor(89), pool: pool)
             s.profiler?.stop(127)
         }
@@ -3858,17 +3858,17 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 179728, beta: s.p + 180064, runningMean: s.p + 180400, runningVar: s.p + 180736,
-                eps: 1e-05, activation: .silu, output: s.tensor(89), scratch: s.f + 1253376, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(89), scratch: s.f + 1258752, pool: pool)
             s.profiler?.stop(128)
         }
         // features.3.2.block.1 depthwise weights to the kernel layout [5][5][336]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 181072, channels: 336, kernel: 5, into: s.f + 1254720)
+        WeightPrep.depthwiseWeights(s.p + 181072, channels: 336, kernel: 5, into: s.f + 1260096)
         s.profiler?.stop(129)
         // features.3.2.block.1 depthwise 5x5/1, [n, 48, 48, 336] -> [n, 48, 48, 336]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(89), batch: s.n, height: 48, width: 48, channels: 336, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 48, outWidth: 48, weights: s.f + 1254720, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 48, outWidth: 48, weights: s.f + 1260096, bias: s.f,
             activation: .identity, output: s.tensor(90), pool: pool)
         s.profiler?.stop(130)
         // features.3.2.block.1 BatchNorm (batch statistics) + silu on [n, 48, 48, 336]
@@ -3876,7 +3876,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(90), pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 189472, beta: s.p + 189808, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(91), savedMean: s.f + 1254048, savedInvStd: s.f + 1254384,
+                activation: .silu, output: s.tensor(91), savedMean: s.f + 1259424, savedInvStd: s.f + 1259760,
                 runningMean: s.p + 190144, runningVar: s.p + 190480, pool: pool)
             s.profiler?.stop(131)
         }
@@ -3885,7 +3885,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(90), pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 189472, beta: s.p + 189808, runningMean: s.p + 190144, runningVar: s.p + 190480,
-                eps: 1e-05, activation: .silu, output: s.tensor(91), scratch: s.f + 1254048, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(91), scratch: s.f + 1259424, pool: pool)
             s.profiler?.stop(132)
         }
         // features.3.2.block.2 squeeze-excitation 336 -> 14 -> 336 on [n, 48, 48, 336]
@@ -3904,7 +3904,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(92), pixels: 2304 &* s.n, inChannels: 336,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 56, output: s.tensor(96), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1271520, savedInvStd: s.f + 1271576,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1276896, savedInvStd: s.f + 1276952,
                 runningMean: s.p + 219520, runningVar: s.p + 219584, workspace: s.ws, pool: pool)
             s.profiler?.stop(135)
         }
@@ -3920,7 +3920,7 @@ public final class EfficientNetB4Training: TrainableModel {
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(96), pixels: 2304 &* s.n, channels: 56, gamma: s.p + 219392,
-                beta: s.p + 219456, savedMean: s.f + 1271520, savedInvStd: s.f + 1271576, activation: .identity,
+                beta: s.p + 219456, savedMean: s.f + 1276896, savedInvStd: s.f + 1276952, activation: .identity,
                 output: s.tensor(97), pool: pool)
             s.profiler?.stop(137)
         }
@@ -3929,7 +3929,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(96), pixels: 2304 &* s.n, channels: 56,
                 gamma: s.p + 219392, beta: s.p + 219456, runningMean: s.p + 219520, runningVar: s.p + 219584,
-                eps: 1e-05, activation: .identity, output: s.tensor(97), scratch: s.f + 1271520, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(97), scratch: s.f + 1276896, pool: pool)
             s.profiler?.stop(138)
         }
         // features.3.2 stochastic depth: keep each image's branch with probability 0.95
@@ -3957,7 +3957,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(98), pixels: 2304 &* s.n, inChannels: 56,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 336, output: s.tensor(100), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1271632, savedInvStd: s.f + 1271968,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1277008, savedInvStd: s.f + 1277344,
                 runningMean: s.p + 239136, runningVar: s.p + 239472, workspace: s.ws, pool: pool)
             s.profiler?.stop(142)
         }
@@ -3973,7 +3973,7 @@ public final class EfficientNetB4Training: TrainableModel {
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(100), pixels: 2304 &* s.n, channels: 336,
-                gamma: s.p + 238464, beta: s.p + 238800, savedMean: s.f + 1271632, savedInvStd: s.f + 1271968,
+                gamma: s.p + 238464, beta: s.p + 238800, savedMean: s.f + 1277008, savedInvStd: s.f + 1277344,
                 activation: .silu, output: s.tensor(101), pool: pool)
             s.profiler?.stop(144)
         }
@@ -3982,17 +3982,17 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(100), pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 238464, beta: s.p + 238800, runningMean: s.p + 239136, runningVar: s.p + 239472,
-                eps: 1e-05, activation: .silu, output: s.tensor(101), scratch: s.f + 1271632, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(101), scratch: s.f + 1277008, pool: pool)
             s.profiler?.stop(145)
         }
         // features.3.3.block.1 depthwise weights to the kernel layout [5][5][336]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 239808, channels: 336, kernel: 5, into: s.f + 1272976)
+        WeightPrep.depthwiseWeights(s.p + 239808, channels: 336, kernel: 5, into: s.f + 1278352)
         s.profiler?.stop(146)
         // features.3.3.block.1 depthwise 5x5/1, [n, 48, 48, 336] -> [n, 48, 48, 336]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(101), batch: s.n, height: 48, width: 48, channels: 336, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 48, outWidth: 48, weights: s.f + 1272976, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 48, outWidth: 48, weights: s.f + 1278352, bias: s.f,
             activation: .identity, output: s.tensor(102), pool: pool)
         s.profiler?.stop(147)
         // features.3.3.block.1 BatchNorm (batch statistics) + silu on [n, 48, 48, 336]
@@ -4000,7 +4000,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(102), pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 248208, beta: s.p + 248544, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(103), savedMean: s.f + 1272304, savedInvStd: s.f + 1272640,
+                activation: .silu, output: s.tensor(103), savedMean: s.f + 1277680, savedInvStd: s.f + 1278016,
                 runningMean: s.p + 248880, runningVar: s.p + 249216, pool: pool)
             s.profiler?.stop(148)
         }
@@ -4009,7 +4009,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(102), pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 248208, beta: s.p + 248544, runningMean: s.p + 248880, runningVar: s.p + 249216,
-                eps: 1e-05, activation: .silu, output: s.tensor(103), scratch: s.f + 1272304, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(103), scratch: s.f + 1277680, pool: pool)
             s.profiler?.stop(149)
         }
         // features.3.3.block.2 squeeze-excitation 336 -> 14 -> 336 on [n, 48, 48, 336]
@@ -4028,7 +4028,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(104), pixels: 2304 &* s.n, inChannels: 336,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 56, output: s.tensor(108), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1289776, savedInvStd: s.f + 1289832,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1295152, savedInvStd: s.f + 1295208,
                 runningMean: s.p + 278256, runningVar: s.p + 278320, workspace: s.ws, pool: pool)
             s.profiler?.stop(152)
         }
@@ -4044,7 +4044,7 @@ public final class EfficientNetB4Training: TrainableModel {
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(108), pixels: 2304 &* s.n, channels: 56,
-                gamma: s.p + 278128, beta: s.p + 278192, savedMean: s.f + 1289776, savedInvStd: s.f + 1289832,
+                gamma: s.p + 278128, beta: s.p + 278192, savedMean: s.f + 1295152, savedInvStd: s.f + 1295208,
                 activation: .identity, output: s.tensor(109), pool: pool)
             s.profiler?.stop(154)
         }
@@ -4053,7 +4053,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(108), pixels: 2304 &* s.n, channels: 56,
                 gamma: s.p + 278128, beta: s.p + 278192, runningMean: s.p + 278256, runningVar: s.p + 278320,
-                eps: 1e-05, activation: .identity, output: s.tensor(109), scratch: s.f + 1289776, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(109), scratch: s.f + 1295152, pool: pool)
             s.profiler?.stop(155)
         }
         // features.3.3 stochastic depth: keep each image's branch with probability 0.94375
@@ -4082,7 +4082,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(110), pixels: 2304 &* s.n, inChannels: 56,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 336, output: s.tensor(112), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1289888, savedInvStd: s.f + 1290224,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1295264, savedInvStd: s.f + 1295600,
                 runningMean: s.p + 297872, runningVar: s.p + 298208, workspace: s.ws, pool: pool)
             s.profiler?.stop(159)
         }
@@ -4098,7 +4098,7 @@ public final class EfficientNetB4Training: TrainableModel {
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(112), pixels: 2304 &* s.n, channels: 336,
-                gamma: s.p + 297200, beta: s.p + 297536, savedMean: s.f + 1289888, savedInvStd: s.f + 1290224,
+                gamma: s.p + 297200, beta: s.p + 297536, savedMean: s.f + 1295264, savedInvStd: s.f + 1295600,
                 activation: .silu, output: s.tensor(113), pool: pool)
             s.profiler?.stop(161)
         }
@@ -4107,17 +4107,17 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(112), pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 297200, beta: s.p + 297536, runningMean: s.p + 297872, runningVar: s.p + 298208,
-                eps: 1e-05, activation: .silu, output: s.tensor(113), scratch: s.f + 1289888, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(113), scratch: s.f + 1295264, pool: pool)
             s.profiler?.stop(162)
         }
         // features.4.0.block.1 depthwise weights to the kernel layout [3][3][336]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 298544, channels: 336, kernel: 3, into: s.f + 1291232)
+        WeightPrep.depthwiseWeights(s.p + 298544, channels: 336, kernel: 3, into: s.f + 1296608)
         s.profiler?.stop(163)
         // features.4.0.block.1 depthwise 3x3/2, [n, 48, 48, 336] -> [n, 24, 24, 336]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(113), batch: s.n, height: 48, width: 48, channels: 336, kernel: 3,
-            stride: 2, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24, weights: s.f + 1291232, bias: s.f,
+            stride: 2, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24, weights: s.f + 1296608, bias: s.f,
             activation: .identity, output: s.tensor(114), pool: pool)
         s.profiler?.stop(164)
         // features.4.0.block.1 BatchNorm (batch statistics) + silu on [n, 24, 24, 336]
@@ -4125,7 +4125,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(114), pixels: 576 &* s.n, channels: 336,
                 gamma: s.p + 301568, beta: s.p + 301904, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(115), savedMean: s.f + 1290560, savedInvStd: s.f + 1290896,
+                activation: .silu, output: s.tensor(115), savedMean: s.f + 1295936, savedInvStd: s.f + 1296272,
                 runningMean: s.p + 302240, runningVar: s.p + 302576, pool: pool)
             s.profiler?.stop(165)
         }
@@ -4134,7 +4134,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(114), pixels: 576 &* s.n, channels: 336,
                 gamma: s.p + 301568, beta: s.p + 301904, runningMean: s.p + 302240, runningVar: s.p + 302576,
-                eps: 1e-05, activation: .silu, output: s.tensor(115), scratch: s.f + 1290560, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(115), scratch: s.f + 1295936, pool: pool)
             s.profiler?.stop(166)
         }
         // features.4.0.block.2 squeeze-excitation 336 -> 14 -> 336 on [n, 24, 24, 336]
@@ -4153,7 +4153,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(116), pixels: 576 &* s.n, inChannels: 336,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 112, output: s.tensor(120), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1297280, savedInvStd: s.f + 1297392,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1302656, savedInvStd: s.f + 1302768,
                 runningMean: s.p + 350528, runningVar: s.p + 350640, workspace: s.ws, pool: pool)
             s.profiler?.stop(169)
         }
@@ -4169,7 +4169,7 @@ public final class EfficientNetB4Training: TrainableModel {
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(120), pixels: 576 &* s.n, channels: 112,
-                gamma: s.p + 350304, beta: s.p + 350416, savedMean: s.f + 1297280, savedInvStd: s.f + 1297392,
+                gamma: s.p + 350304, beta: s.p + 350416, savedMean: s.f + 1302656, savedInvStd: s.f + 1302768,
                 activation: .identity, output: s.tensor(121), pool: pool)
             s.profiler?.stop(171)
         }
@@ -4178,7 +4178,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(120), pixels: 576 &* s.n, channels: 112,
                 gamma: s.p + 350304, beta: s.p + 350416, runningMean: s.p + 350528, runningVar: s.p + 350640,
-                eps: 1e-05, activation: .identity, output: s.tensor(121), scratch: s.f + 1297280, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(121), scratch: s.f + 1302656, pool: pool)
             s.profiler?.stop(172)
         }
     }
@@ -4194,7 +4194,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(121), pixels: 576 &* s.n, inChannels: 112,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 672, output: s.tensor(122), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1297504, savedInvStd: s.f + 1298176,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1302880, savedInvStd: s.f + 1303552,
                 runningMean: s.p + 427360, runningVar: s.p + 428032, workspace: s.ws, pool: pool)
             s.profiler?.stop(174)
         }
@@ -4210,7 +4210,7 @@ public final class EfficientNetB4Training: TrainableModel {
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(122), pixels: 576 &* s.n, channels: 672,
-                gamma: s.p + 426016, beta: s.p + 426688, savedMean: s.f + 1297504, savedInvStd: s.f + 1298176,
+                gamma: s.p + 426016, beta: s.p + 426688, savedMean: s.f + 1302880, savedInvStd: s.f + 1303552,
                 activation: .silu, output: s.tensor(123), pool: pool)
             s.profiler?.stop(176)
         }
@@ -4219,17 +4219,17 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(122), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 426016, beta: s.p + 426688, runningMean: s.p + 427360, runningVar: s.p + 428032,
-                eps: 1e-05, activation: .silu, output: s.tensor(123), scratch: s.f + 1297504, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(123), scratch: s.f + 1302880, pool: pool)
             s.profiler?.stop(177)
         }
         // features.4.1.block.1 depthwise weights to the kernel layout [3][3][672]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 428704, channels: 672, kernel: 3, into: s.f + 1300192)
+        WeightPrep.depthwiseWeights(s.p + 428704, channels: 672, kernel: 3, into: s.f + 1305568)
         s.profiler?.stop(178)
         // features.4.1.block.1 depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(123), batch: s.n, height: 24, width: 24, channels: 672, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24, weights: s.f + 1300192, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24, weights: s.f + 1305568, bias: s.f,
             activation: .identity, output: s.tensor(124), pool: pool)
         s.profiler?.stop(179)
         // features.4.1.block.1 BatchNorm (batch statistics) + silu on [n, 24, 24, 672]
@@ -4237,7 +4237,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(124), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 434752, beta: s.p + 435424, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(125), savedMean: s.f + 1298848, savedInvStd: s.f + 1299520,
+                activation: .silu, output: s.tensor(125), savedMean: s.f + 1304224, savedInvStd: s.f + 1304896,
                 runningMean: s.p + 436096, runningVar: s.p + 436768, pool: pool)
             s.profiler?.stop(180)
         }
@@ -4246,7 +4246,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(124), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 434752, beta: s.p + 435424, runningMean: s.p + 436096, runningVar: s.p + 436768,
-                eps: 1e-05, activation: .silu, output: s.tensor(125), scratch: s.f + 1298848, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(125), scratch: s.f + 1304224, pool: pool)
             s.profiler?.stop(181)
         }
         // features.4.1.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 24, 24, 672]
@@ -4265,7 +4265,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(126), pixels: 576 &* s.n, inChannels: 672,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 112, output: s.tensor(130), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1312288, savedInvStd: s.f + 1312400,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1317664, savedInvStd: s.f + 1317776,
                 runningMean: s.p + 551264, runningVar: s.p + 551376, workspace: s.ws, pool: pool)
             s.profiler?.stop(184)
         }
@@ -4281,7 +4281,7 @@ public final class EfficientNetB4Training: TrainableModel {
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(130), pixels: 576 &* s.n, channels: 112,
-                gamma: s.p + 551040, beta: s.p + 551152, savedMean: s.f + 1312288, savedInvStd: s.f + 1312400,
+                gamma: s.p + 551040, beta: s.p + 551152, savedMean: s.f + 1317664, savedInvStd: s.f + 1317776,
                 activation: .identity, output: s.tensor(131), pool: pool)
             s.profiler?.stop(186)
         }
@@ -4290,7 +4290,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(130), pixels: 576 &* s.n, channels: 112,
                 gamma: s.p + 551040, beta: s.p + 551152, runningMean: s.p + 551264, runningVar: s.p + 551376,
-                eps: 1e-05, activation: .identity, output: s.tensor(131), scratch: s.f + 1312288, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(131), scratch: s.f + 1317664, pool: pool)
             s.profiler?.stop(187)
         }
         // features.4.1 stochastic depth: keep each image's branch with probability 0.93125
@@ -4319,7 +4319,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(132), pixels: 576 &* s.n, inChannels: 112,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 672, output: s.tensor(134), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1312512, savedInvStd: s.f + 1313184,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1317888, savedInvStd: s.f + 1318560,
                 runningMean: s.p + 628096, runningVar: s.p + 628768, workspace: s.ws, pool: pool)
             s.profiler?.stop(191)
         }
@@ -4335,7 +4335,7 @@ public final class EfficientNetB4Training: TrainableModel {
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(134), pixels: 576 &* s.n, channels: 672,
-                gamma: s.p + 626752, beta: s.p + 627424, savedMean: s.f + 1312512, savedInvStd: s.f + 1313184,
+                gamma: s.p + 626752, beta: s.p + 627424, savedMean: s.f + 1317888, savedInvStd: s.f + 1318560,
                 activation: .silu, output: s.tensor(135), pool: pool)
             s.profiler?.stop(193)
         }
@@ -4344,17 +4344,17 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(134), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 626752, beta: s.p + 627424, runningMean: s.p + 628096, runningVar: s.p + 628768,
-                eps: 1e-05, activation: .silu, output: s.tensor(135), scratch: s.f + 1312512, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(135), scratch: s.f + 1317888, pool: pool)
             s.profiler?.stop(194)
         }
         // features.4.2.block.1 depthwise weights to the kernel layout [3][3][672]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 629440, channels: 672, kernel: 3, into: s.f + 1315200)
+        WeightPrep.depthwiseWeights(s.p + 629440, channels: 672, kernel: 3, into: s.f + 1320576)
         s.profiler?.stop(195)
         // features.4.2.block.1 depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(135), batch: s.n, height: 24, width: 24, channels: 672, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24, weights: s.f + 1315200, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24, weights: s.f + 1320576, bias: s.f,
             activation: .identity, output: s.tensor(136), pool: pool)
         s.profiler?.stop(196)
         // features.4.2.block.1 BatchNorm (batch statistics) + silu on [n, 24, 24, 672]
@@ -4362,7 +4362,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(136), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 635488, beta: s.p + 636160, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(137), savedMean: s.f + 1313856, savedInvStd: s.f + 1314528,
+                activation: .silu, output: s.tensor(137), savedMean: s.f + 1319232, savedInvStd: s.f + 1319904,
                 runningMean: s.p + 636832, runningVar: s.p + 637504, pool: pool)
             s.profiler?.stop(197)
         }
@@ -4371,7 +4371,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(136), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 635488, beta: s.p + 636160, runningMean: s.p + 636832, runningVar: s.p + 637504,
-                eps: 1e-05, activation: .silu, output: s.tensor(137), scratch: s.f + 1313856, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(137), scratch: s.f + 1319232, pool: pool)
             s.profiler?.stop(198)
         }
         // features.4.2.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 24, 24, 672]
@@ -4390,7 +4390,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(138), pixels: 576 &* s.n, inChannels: 672,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 112, output: s.tensor(142), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1327296, savedInvStd: s.f + 1327408,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1332672, savedInvStd: s.f + 1332784,
                 runningMean: s.p + 752000, runningVar: s.p + 752112, workspace: s.ws, pool: pool)
             s.profiler?.stop(201)
         }
@@ -4406,7 +4406,7 @@ public final class EfficientNetB4Training: TrainableModel {
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(142), pixels: 576 &* s.n, channels: 112,
-                gamma: s.p + 751776, beta: s.p + 751888, savedMean: s.f + 1327296, savedInvStd: s.f + 1327408,
+                gamma: s.p + 751776, beta: s.p + 751888, savedMean: s.f + 1332672, savedInvStd: s.f + 1332784,
                 activation: .identity, output: s.tensor(143), pool: pool)
             s.profiler?.stop(203)
         }
@@ -4415,7 +4415,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(142), pixels: 576 &* s.n, channels: 112,
                 gamma: s.p + 751776, beta: s.p + 751888, runningMean: s.p + 752000, runningVar: s.p + 752112,
-                eps: 1e-05, activation: .identity, output: s.tensor(143), scratch: s.f + 1327296, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(143), scratch: s.f + 1332672, pool: pool)
             s.profiler?.stop(204)
         }
         // features.4.2 stochastic depth: keep each image's branch with probability 0.925
@@ -4444,7 +4444,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(144), pixels: 576 &* s.n, inChannels: 112,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 672, output: s.tensor(146), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1327520, savedInvStd: s.f + 1328192,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1332896, savedInvStd: s.f + 1333568,
                 runningMean: s.p + 828832, runningVar: s.p + 829504, workspace: s.ws, pool: pool)
             s.profiler?.stop(208)
         }
@@ -4460,7 +4460,7 @@ public final class EfficientNetB4Training: TrainableModel {
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(146), pixels: 576 &* s.n, channels: 672,
-                gamma: s.p + 827488, beta: s.p + 828160, savedMean: s.f + 1327520, savedInvStd: s.f + 1328192,
+                gamma: s.p + 827488, beta: s.p + 828160, savedMean: s.f + 1332896, savedInvStd: s.f + 1333568,
                 activation: .silu, output: s.tensor(147), pool: pool)
             s.profiler?.stop(210)
         }
@@ -4469,17 +4469,17 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(146), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 827488, beta: s.p + 828160, runningMean: s.p + 828832, runningVar: s.p + 829504,
-                eps: 1e-05, activation: .silu, output: s.tensor(147), scratch: s.f + 1327520, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(147), scratch: s.f + 1332896, pool: pool)
             s.profiler?.stop(211)
         }
         // features.4.3.block.1 depthwise weights to the kernel layout [3][3][672]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 830176, channels: 672, kernel: 3, into: s.f + 1330208)
+        WeightPrep.depthwiseWeights(s.p + 830176, channels: 672, kernel: 3, into: s.f + 1335584)
         s.profiler?.stop(212)
         // features.4.3.block.1 depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(147), batch: s.n, height: 24, width: 24, channels: 672, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24, weights: s.f + 1330208, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24, weights: s.f + 1335584, bias: s.f,
             activation: .identity, output: s.tensor(148), pool: pool)
         s.profiler?.stop(213)
         // features.4.3.block.1 BatchNorm (batch statistics) + silu on [n, 24, 24, 672]
@@ -4487,7 +4487,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(148), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 836224, beta: s.p + 836896, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(149), savedMean: s.f + 1328864, savedInvStd: s.f + 1329536,
+                activation: .silu, output: s.tensor(149), savedMean: s.f + 1334240, savedInvStd: s.f + 1334912,
                 runningMean: s.p + 837568, runningVar: s.p + 838240, pool: pool)
             s.profiler?.stop(214)
         }
@@ -4496,7 +4496,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(148), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 836224, beta: s.p + 836896, runningMean: s.p + 837568, runningVar: s.p + 838240,
-                eps: 1e-05, activation: .silu, output: s.tensor(149), scratch: s.f + 1328864, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(149), scratch: s.f + 1334240, pool: pool)
             s.profiler?.stop(215)
         }
         // features.4.3.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 24, 24, 672]
@@ -4515,7 +4515,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(150), pixels: 576 &* s.n, inChannels: 672,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 112, output: s.tensor(154), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1342304, savedInvStd: s.f + 1342416,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1347680, savedInvStd: s.f + 1347792,
                 runningMean: s.p + 952736, runningVar: s.p + 952848, workspace: s.ws, pool: pool)
             s.profiler?.stop(218)
         }
@@ -4531,7 +4531,7 @@ public final class EfficientNetB4Training: TrainableModel {
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(154), pixels: 576 &* s.n, channels: 112,
-                gamma: s.p + 952512, beta: s.p + 952624, savedMean: s.f + 1342304, savedInvStd: s.f + 1342416,
+                gamma: s.p + 952512, beta: s.p + 952624, savedMean: s.f + 1347680, savedInvStd: s.f + 1347792,
                 activation: .identity, output: s.tensor(155), pool: pool)
             s.profiler?.stop(220)
         }
@@ -4540,7 +4540,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(154), pixels: 576 &* s.n, channels: 112,
                 gamma: s.p + 952512, beta: s.p + 952624, runningMean: s.p + 952736, runningVar: s.p + 952848,
-                eps: 1e-05, activation: .identity, output: s.tensor(155), scratch: s.f + 1342304, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(155), scratch: s.f + 1347680, pool: pool)
             s.profiler?.stop(221)
         }
         // features.4.3 stochastic depth: keep each image's branch with probability 0.91875
@@ -4569,7 +4569,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(156), pixels: 576 &* s.n, inChannels: 112,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 672, output: s.tensor(158), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1342528, savedInvStd: s.f + 1343200,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1347904, savedInvStd: s.f + 1348576,
                 runningMean: s.p + 1029568, runningVar: s.p + 1030240, workspace: s.ws, pool: pool)
             s.profiler?.stop(225)
         }
@@ -4585,7 +4585,7 @@ public final class EfficientNetB4Training: TrainableModel {
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(158), pixels: 576 &* s.n, channels: 672,
-                gamma: s.p + 1028224, beta: s.p + 1028896, savedMean: s.f + 1342528, savedInvStd: s.f + 1343200,
+                gamma: s.p + 1028224, beta: s.p + 1028896, savedMean: s.f + 1347904, savedInvStd: s.f + 1348576,
                 activation: .silu, output: s.tensor(159), pool: pool)
             s.profiler?.stop(227)
         }
@@ -4594,17 +4594,17 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(158), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 1028224, beta: s.p + 1028896, runningMean: s.p + 1029568, runningVar: s.p + 1030240,
-                eps: 1e-05, activation: .silu, output: s.tensor(159), scratch: s.f + 1342528, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(159), scratch: s.f + 1347904, pool: pool)
             s.profiler?.stop(228)
         }
         // features.4.4.block.1 depthwise weights to the kernel layout [3][3][672]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 1030912, channels: 672, kernel: 3, into: s.f + 1345216)
+        WeightPrep.depthwiseWeights(s.p + 1030912, channels: 672, kernel: 3, into: s.f + 1350592)
         s.profiler?.stop(229)
         // features.4.4.block.1 depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(159), batch: s.n, height: 24, width: 24, channels: 672, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24, weights: s.f + 1345216, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24, weights: s.f + 1350592, bias: s.f,
             activation: .identity, output: s.tensor(160), pool: pool)
         s.profiler?.stop(230)
         // features.4.4.block.1 BatchNorm (batch statistics) + silu on [n, 24, 24, 672]
@@ -4612,7 +4612,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(160), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 1036960, beta: s.p + 1037632, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(161), savedMean: s.f + 1343872, savedInvStd: s.f + 1344544,
+                activation: .silu, output: s.tensor(161), savedMean: s.f + 1349248, savedInvStd: s.f + 1349920,
                 runningMean: s.p + 1038304, runningVar: s.p + 1038976, pool: pool)
             s.profiler?.stop(231)
         }
@@ -4621,7 +4621,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(160), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 1036960, beta: s.p + 1037632, runningMean: s.p + 1038304, runningVar: s.p + 1038976,
-                eps: 1e-05, activation: .silu, output: s.tensor(161), scratch: s.f + 1343872, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(161), scratch: s.f + 1349248, pool: pool)
             s.profiler?.stop(232)
         }
         // features.4.4.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 24, 24, 672]
@@ -4640,7 +4640,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(162), pixels: 576 &* s.n, inChannels: 672,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 112, output: s.tensor(166), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1357312, savedInvStd: s.f + 1357424,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1362688, savedInvStd: s.f + 1362800,
                 runningMean: s.p + 1153472, runningVar: s.p + 1153584, workspace: s.ws, pool: pool)
             s.profiler?.stop(235)
         }
@@ -4656,7 +4656,7 @@ public final class EfficientNetB4Training: TrainableModel {
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(166), pixels: 576 &* s.n, channels: 112,
-                gamma: s.p + 1153248, beta: s.p + 1153360, savedMean: s.f + 1357312, savedInvStd: s.f + 1357424,
+                gamma: s.p + 1153248, beta: s.p + 1153360, savedMean: s.f + 1362688, savedInvStd: s.f + 1362800,
                 activation: .identity, output: s.tensor(167), pool: pool)
             s.profiler?.stop(237)
         }
@@ -4665,7 +4665,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(166), pixels: 576 &* s.n, channels: 112,
                 gamma: s.p + 1153248, beta: s.p + 1153360, runningMean: s.p + 1153472, runningVar: s.p + 1153584,
-                eps: 1e-05, activation: .identity, output: s.tensor(167), scratch: s.f + 1357312, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(167), scratch: s.f + 1362688, pool: pool)
             s.profiler?.stop(238)
         }
         // features.4.4 stochastic depth: keep each image's branch with probability 0.9125
@@ -4694,7 +4694,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(168), pixels: 576 &* s.n, inChannels: 112,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 672, output: s.tensor(170), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1357536, savedInvStd: s.f + 1358208,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1362912, savedInvStd: s.f + 1363584,
                 runningMean: s.p + 1230304, runningVar: s.p + 1230976, workspace: s.ws, pool: pool)
             s.profiler?.stop(242)
         }
@@ -4710,7 +4710,7 @@ public final class EfficientNetB4Training: TrainableModel {
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(170), pixels: 576 &* s.n, channels: 672,
-                gamma: s.p + 1228960, beta: s.p + 1229632, savedMean: s.f + 1357536, savedInvStd: s.f + 1358208,
+                gamma: s.p + 1228960, beta: s.p + 1229632, savedMean: s.f + 1362912, savedInvStd: s.f + 1363584,
                 activation: .silu, output: s.tensor(171), pool: pool)
             s.profiler?.stop(244)
         }
@@ -4719,17 +4719,17 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(170), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 1228960, beta: s.p + 1229632, runningMean: s.p + 1230304, runningVar: s.p + 1230976,
-                eps: 1e-05, activation: .silu, output: s.tensor(171), scratch: s.f + 1357536, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(171), scratch: s.f + 1362912, pool: pool)
             s.profiler?.stop(245)
         }
         // features.4.5.block.1 depthwise weights to the kernel layout [3][3][672]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 1231648, channels: 672, kernel: 3, into: s.f + 1360224)
+        WeightPrep.depthwiseWeights(s.p + 1231648, channels: 672, kernel: 3, into: s.f + 1365600)
         s.profiler?.stop(246)
         // features.4.5.block.1 depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(171), batch: s.n, height: 24, width: 24, channels: 672, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24, weights: s.f + 1360224, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24, weights: s.f + 1365600, bias: s.f,
             activation: .identity, output: s.tensor(172), pool: pool)
         s.profiler?.stop(247)
         // features.4.5.block.1 BatchNorm (batch statistics) + silu on [n, 24, 24, 672]
@@ -4737,7 +4737,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(172), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 1237696, beta: s.p + 1238368, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(173), savedMean: s.f + 1358880, savedInvStd: s.f + 1359552,
+                activation: .silu, output: s.tensor(173), savedMean: s.f + 1364256, savedInvStd: s.f + 1364928,
                 runningMean: s.p + 1239040, runningVar: s.p + 1239712, pool: pool)
             s.profiler?.stop(248)
         }
@@ -4746,7 +4746,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(172), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 1237696, beta: s.p + 1238368, runningMean: s.p + 1239040, runningVar: s.p + 1239712,
-                eps: 1e-05, activation: .silu, output: s.tensor(173), scratch: s.f + 1358880, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(173), scratch: s.f + 1364256, pool: pool)
             s.profiler?.stop(249)
         }
         // features.4.5.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 24, 24, 672]
@@ -4765,7 +4765,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(174), pixels: 576 &* s.n, inChannels: 672,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 112, output: s.tensor(178), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1372320, savedInvStd: s.f + 1372432,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1377696, savedInvStd: s.f + 1377808,
                 runningMean: s.p + 1354208, runningVar: s.p + 1354320, workspace: s.ws, pool: pool)
             s.profiler?.stop(252)
         }
@@ -4781,7 +4781,7 @@ public final class EfficientNetB4Training: TrainableModel {
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(178), pixels: 576 &* s.n, channels: 112,
-                gamma: s.p + 1353984, beta: s.p + 1354096, savedMean: s.f + 1372320, savedInvStd: s.f + 1372432,
+                gamma: s.p + 1353984, beta: s.p + 1354096, savedMean: s.f + 1377696, savedInvStd: s.f + 1377808,
                 activation: .identity, output: s.tensor(179), pool: pool)
             s.profiler?.stop(254)
         }
@@ -4790,7 +4790,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(178), pixels: 576 &* s.n, channels: 112,
                 gamma: s.p + 1353984, beta: s.p + 1354096, runningMean: s.p + 1354208, runningVar: s.p + 1354320,
-                eps: 1e-05, activation: .identity, output: s.tensor(179), scratch: s.f + 1372320, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(179), scratch: s.f + 1377696, pool: pool)
             s.profiler?.stop(255)
         }
         // features.4.5 stochastic depth: keep each image's branch with probability 0.90625
@@ -4819,7 +4819,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(180), pixels: 576 &* s.n, inChannels: 112,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 672, output: s.tensor(182), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1372544, savedInvStd: s.f + 1373216,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1377920, savedInvStd: s.f + 1378592,
                 runningMean: s.p + 1431040, runningVar: s.p + 1431712, workspace: s.ws, pool: pool)
             s.profiler?.stop(259)
         }
@@ -4835,7 +4835,7 @@ public final class EfficientNetB4Training: TrainableModel {
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(182), pixels: 576 &* s.n, channels: 672,
-                gamma: s.p + 1429696, beta: s.p + 1430368, savedMean: s.f + 1372544, savedInvStd: s.f + 1373216,
+                gamma: s.p + 1429696, beta: s.p + 1430368, savedMean: s.f + 1377920, savedInvStd: s.f + 1378592,
                 activation: .silu, output: s.tensor(183), pool: pool)
             s.profiler?.stop(261)
         }
@@ -4844,17 +4844,17 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(182), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 1429696, beta: s.p + 1430368, runningMean: s.p + 1431040, runningVar: s.p + 1431712,
-                eps: 1e-05, activation: .silu, output: s.tensor(183), scratch: s.f + 1372544, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(183), scratch: s.f + 1377920, pool: pool)
             s.profiler?.stop(262)
         }
         // features.5.0.block.1 depthwise weights to the kernel layout [5][5][672]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 1432384, channels: 672, kernel: 5, into: s.f + 1375232)
+        WeightPrep.depthwiseWeights(s.p + 1432384, channels: 672, kernel: 5, into: s.f + 1380608)
         s.profiler?.stop(263)
         // features.5.0.block.1 depthwise 5x5/1, [n, 24, 24, 672] -> [n, 24, 24, 672]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(183), batch: s.n, height: 24, width: 24, channels: 672, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24, weights: s.f + 1375232, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24, weights: s.f + 1380608, bias: s.f,
             activation: .identity, output: s.tensor(184), pool: pool)
         s.profiler?.stop(264)
         // features.5.0.block.1 BatchNorm (batch statistics) + silu on [n, 24, 24, 672]
@@ -4862,7 +4862,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(184), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 1449184, beta: s.p + 1449856, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(185), savedMean: s.f + 1373888, savedInvStd: s.f + 1374560,
+                activation: .silu, output: s.tensor(185), savedMean: s.f + 1379264, savedInvStd: s.f + 1379936,
                 runningMean: s.p + 1450528, runningVar: s.p + 1451200, pool: pool)
             s.profiler?.stop(265)
         }
@@ -4871,7 +4871,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(184), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 1449184, beta: s.p + 1449856, runningMean: s.p + 1450528, runningVar: s.p + 1451200,
-                eps: 1e-05, activation: .silu, output: s.tensor(185), scratch: s.f + 1373888, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(185), scratch: s.f + 1379264, pool: pool)
             s.profiler?.stop(266)
         }
         // features.5.0.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 24, 24, 672]
@@ -4890,7 +4890,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(186), pixels: 576 &* s.n, inChannels: 672,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 160, output: s.tensor(190), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1408832, savedInvStd: s.f + 1408992,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1414208, savedInvStd: s.f + 1414368,
                 runningMean: s.p + 1598048, runningVar: s.p + 1598208, workspace: s.ws, pool: pool)
             s.profiler?.stop(269)
         }
@@ -4906,7 +4906,7 @@ public final class EfficientNetB4Training: TrainableModel {
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(190), pixels: 576 &* s.n, channels: 160,
-                gamma: s.p + 1597728, beta: s.p + 1597888, savedMean: s.f + 1408832, savedInvStd: s.f + 1408992,
+                gamma: s.p + 1597728, beta: s.p + 1597888, savedMean: s.f + 1414208, savedInvStd: s.f + 1414368,
                 activation: .identity, output: s.tensor(191), pool: pool)
             s.profiler?.stop(271)
         }
@@ -4915,7 +4915,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(190), pixels: 576 &* s.n, channels: 160,
                 gamma: s.p + 1597728, beta: s.p + 1597888, runningMean: s.p + 1598048, runningVar: s.p + 1598208,
-                eps: 1e-05, activation: .identity, output: s.tensor(191), scratch: s.f + 1408832, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(191), scratch: s.f + 1414208, pool: pool)
             s.profiler?.stop(272)
         }
     }
@@ -4931,7 +4931,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(191), pixels: 576 &* s.n, inChannels: 160,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 960, output: s.tensor(192), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1409152, savedInvStd: s.f + 1410112,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1414528, savedInvStd: s.f + 1415488,
                 runningMean: s.p + 1753888, runningVar: s.p + 1754848, workspace: s.ws, pool: pool)
             s.profiler?.stop(274)
         }
@@ -4947,7 +4947,7 @@ public final class EfficientNetB4Training: TrainableModel {
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(192), pixels: 576 &* s.n, channels: 960,
-                gamma: s.p + 1751968, beta: s.p + 1752928, savedMean: s.f + 1409152, savedInvStd: s.f + 1410112,
+                gamma: s.p + 1751968, beta: s.p + 1752928, savedMean: s.f + 1414528, savedInvStd: s.f + 1415488,
                 activation: .silu, output: s.tensor(193), pool: pool)
             s.profiler?.stop(276)
         }
@@ -4956,17 +4956,17 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(192), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 1751968, beta: s.p + 1752928, runningMean: s.p + 1753888, runningVar: s.p + 1754848,
-                eps: 1e-05, activation: .silu, output: s.tensor(193), scratch: s.f + 1409152, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(193), scratch: s.f + 1414528, pool: pool)
             s.profiler?.stop(277)
         }
         // features.5.1.block.1 depthwise weights to the kernel layout [5][5][960]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 1755808, channels: 960, kernel: 5, into: s.f + 1412992)
+        WeightPrep.depthwiseWeights(s.p + 1755808, channels: 960, kernel: 5, into: s.f + 1418368)
         s.profiler?.stop(278)
         // features.5.1.block.1 depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(193), batch: s.n, height: 24, width: 24, channels: 960, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24, weights: s.f + 1412992, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24, weights: s.f + 1418368, bias: s.f,
             activation: .identity, output: s.tensor(194), pool: pool)
         s.profiler?.stop(279)
         // features.5.1.block.1 BatchNorm (batch statistics) + silu on [n, 24, 24, 960]
@@ -4974,7 +4974,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(194), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 1779808, beta: s.p + 1780768, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(195), savedMean: s.f + 1411072, savedInvStd: s.f + 1412032,
+                activation: .silu, output: s.tensor(195), savedMean: s.f + 1416448, savedInvStd: s.f + 1417408,
                 runningMean: s.p + 1781728, runningVar: s.p + 1782688, pool: pool)
             s.profiler?.stop(280)
         }
@@ -4983,7 +4983,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(194), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 1779808, beta: s.p + 1780768, runningMean: s.p + 1781728, runningVar: s.p + 1782688,
-                eps: 1e-05, activation: .silu, output: s.tensor(195), scratch: s.f + 1411072, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(195), scratch: s.f + 1416448, pool: pool)
             s.profiler?.stop(281)
         }
         // features.5.1.block.2 squeeze-excitation 960 -> 40 -> 960 on [n, 24, 24, 960]
@@ -5002,7 +5002,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(196), pixels: 576 &* s.n, inChannels: 960,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 160, output: s.tensor(200), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1460992, savedInvStd: s.f + 1461152,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1466368, savedInvStd: s.f + 1466528,
                 runningMean: s.p + 2015376, runningVar: s.p + 2015536, workspace: s.ws, pool: pool)
             s.profiler?.stop(284)
         }
@@ -5018,7 +5018,7 @@ public final class EfficientNetB4Training: TrainableModel {
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(200), pixels: 576 &* s.n, channels: 160,
-                gamma: s.p + 2015056, beta: s.p + 2015216, savedMean: s.f + 1460992, savedInvStd: s.f + 1461152,
+                gamma: s.p + 2015056, beta: s.p + 2015216, savedMean: s.f + 1466368, savedInvStd: s.f + 1466528,
                 activation: .identity, output: s.tensor(201), pool: pool)
             s.profiler?.stop(286)
         }
@@ -5027,7 +5027,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(200), pixels: 576 &* s.n, channels: 160,
                 gamma: s.p + 2015056, beta: s.p + 2015216, runningMean: s.p + 2015376, runningVar: s.p + 2015536,
-                eps: 1e-05, activation: .identity, output: s.tensor(201), scratch: s.f + 1460992, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(201), scratch: s.f + 1466368, pool: pool)
             s.profiler?.stop(287)
         }
         // features.5.1 stochastic depth: keep each image's branch with probability 0.89375
@@ -5056,7 +5056,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(202), pixels: 576 &* s.n, inChannels: 160,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 960, output: s.tensor(204), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1461312, savedInvStd: s.f + 1462272,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1466688, savedInvStd: s.f + 1467648,
                 runningMean: s.p + 2171216, runningVar: s.p + 2172176, workspace: s.ws, pool: pool)
             s.profiler?.stop(291)
         }
@@ -5072,7 +5072,7 @@ public final class EfficientNetB4Training: TrainableModel {
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(204), pixels: 576 &* s.n, channels: 960,
-                gamma: s.p + 2169296, beta: s.p + 2170256, savedMean: s.f + 1461312, savedInvStd: s.f + 1462272,
+                gamma: s.p + 2169296, beta: s.p + 2170256, savedMean: s.f + 1466688, savedInvStd: s.f + 1467648,
                 activation: .silu, output: s.tensor(205), pool: pool)
             s.profiler?.stop(293)
         }
@@ -5081,17 +5081,17 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(204), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 2169296, beta: s.p + 2170256, runningMean: s.p + 2171216, runningVar: s.p + 2172176,
-                eps: 1e-05, activation: .silu, output: s.tensor(205), scratch: s.f + 1461312, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(205), scratch: s.f + 1466688, pool: pool)
             s.profiler?.stop(294)
         }
         // features.5.2.block.1 depthwise weights to the kernel layout [5][5][960]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 2173136, channels: 960, kernel: 5, into: s.f + 1465152)
+        WeightPrep.depthwiseWeights(s.p + 2173136, channels: 960, kernel: 5, into: s.f + 1470528)
         s.profiler?.stop(295)
         // features.5.2.block.1 depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(205), batch: s.n, height: 24, width: 24, channels: 960, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24, weights: s.f + 1465152, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24, weights: s.f + 1470528, bias: s.f,
             activation: .identity, output: s.tensor(206), pool: pool)
         s.profiler?.stop(296)
         // features.5.2.block.1 BatchNorm (batch statistics) + silu on [n, 24, 24, 960]
@@ -5099,7 +5099,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(206), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 2197136, beta: s.p + 2198096, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(207), savedMean: s.f + 1463232, savedInvStd: s.f + 1464192,
+                activation: .silu, output: s.tensor(207), savedMean: s.f + 1468608, savedInvStd: s.f + 1469568,
                 runningMean: s.p + 2199056, runningVar: s.p + 2200016, pool: pool)
             s.profiler?.stop(297)
         }
@@ -5108,7 +5108,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(206), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 2197136, beta: s.p + 2198096, runningMean: s.p + 2199056, runningVar: s.p + 2200016,
-                eps: 1e-05, activation: .silu, output: s.tensor(207), scratch: s.f + 1463232, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(207), scratch: s.f + 1468608, pool: pool)
             s.profiler?.stop(298)
         }
         // features.5.2.block.2 squeeze-excitation 960 -> 40 -> 960 on [n, 24, 24, 960]
@@ -5127,7 +5127,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(208), pixels: 576 &* s.n, inChannels: 960,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 160, output: s.tensor(212), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1513152, savedInvStd: s.f + 1513312,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1518528, savedInvStd: s.f + 1518688,
                 runningMean: s.p + 2432704, runningVar: s.p + 2432864, workspace: s.ws, pool: pool)
             s.profiler?.stop(301)
         }
@@ -5143,7 +5143,7 @@ public final class EfficientNetB4Training: TrainableModel {
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(212), pixels: 576 &* s.n, channels: 160,
-                gamma: s.p + 2432384, beta: s.p + 2432544, savedMean: s.f + 1513152, savedInvStd: s.f + 1513312,
+                gamma: s.p + 2432384, beta: s.p + 2432544, savedMean: s.f + 1518528, savedInvStd: s.f + 1518688,
                 activation: .identity, output: s.tensor(213), pool: pool)
             s.profiler?.stop(303)
         }
@@ -5152,7 +5152,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(212), pixels: 576 &* s.n, channels: 160,
                 gamma: s.p + 2432384, beta: s.p + 2432544, runningMean: s.p + 2432704, runningVar: s.p + 2432864,
-                eps: 1e-05, activation: .identity, output: s.tensor(213), scratch: s.f + 1513152, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(213), scratch: s.f + 1518528, pool: pool)
             s.profiler?.stop(304)
         }
         // features.5.2 stochastic depth: keep each image's branch with probability 0.8875
@@ -5180,7 +5180,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(214), pixels: 576 &* s.n, inChannels: 160,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 960, output: s.tensor(216), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1513472, savedInvStd: s.f + 1514432,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1518848, savedInvStd: s.f + 1519808,
                 runningMean: s.p + 2588544, runningVar: s.p + 2589504, workspace: s.ws, pool: pool)
             s.profiler?.stop(308)
         }
@@ -5196,7 +5196,7 @@ public final class EfficientNetB4Training: TrainableModel {
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(216), pixels: 576 &* s.n, channels: 960,
-                gamma: s.p + 2586624, beta: s.p + 2587584, savedMean: s.f + 1513472, savedInvStd: s.f + 1514432,
+                gamma: s.p + 2586624, beta: s.p + 2587584, savedMean: s.f + 1518848, savedInvStd: s.f + 1519808,
                 activation: .silu, output: s.tensor(217), pool: pool)
             s.profiler?.stop(310)
         }
@@ -5205,17 +5205,17 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(216), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 2586624, beta: s.p + 2587584, runningMean: s.p + 2588544, runningVar: s.p + 2589504,
-                eps: 1e-05, activation: .silu, output: s.tensor(217), scratch: s.f + 1513472, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(217), scratch: s.f + 1518848, pool: pool)
             s.profiler?.stop(311)
         }
         // features.5.3.block.1 depthwise weights to the kernel layout [5][5][960]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 2590464, channels: 960, kernel: 5, into: s.f + 1517312)
+        WeightPrep.depthwiseWeights(s.p + 2590464, channels: 960, kernel: 5, into: s.f + 1522688)
         s.profiler?.stop(312)
         // features.5.3.block.1 depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(217), batch: s.n, height: 24, width: 24, channels: 960, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24, weights: s.f + 1517312, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24, weights: s.f + 1522688, bias: s.f,
             activation: .identity, output: s.tensor(218), pool: pool)
         s.profiler?.stop(313)
         // features.5.3.block.1 BatchNorm (batch statistics) + silu on [n, 24, 24, 960]
@@ -5223,7 +5223,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(218), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 2614464, beta: s.p + 2615424, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(219), savedMean: s.f + 1515392, savedInvStd: s.f + 1516352,
+                activation: .silu, output: s.tensor(219), savedMean: s.f + 1520768, savedInvStd: s.f + 1521728,
                 runningMean: s.p + 2616384, runningVar: s.p + 2617344, pool: pool)
             s.profiler?.stop(314)
         }
@@ -5232,7 +5232,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(218), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 2614464, beta: s.p + 2615424, runningMean: s.p + 2616384, runningVar: s.p + 2617344,
-                eps: 1e-05, activation: .silu, output: s.tensor(219), scratch: s.f + 1515392, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(219), scratch: s.f + 1520768, pool: pool)
             s.profiler?.stop(315)
         }
         // features.5.3.block.2 squeeze-excitation 960 -> 40 -> 960 on [n, 24, 24, 960]
@@ -5251,7 +5251,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(220), pixels: 576 &* s.n, inChannels: 960,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 160, output: s.tensor(224), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1565312, savedInvStd: s.f + 1565472,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1570688, savedInvStd: s.f + 1570848,
                 runningMean: s.p + 2850032, runningVar: s.p + 2850192, workspace: s.ws, pool: pool)
             s.profiler?.stop(318)
         }
@@ -5267,7 +5267,7 @@ public final class EfficientNetB4Training: TrainableModel {
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(224), pixels: 576 &* s.n, channels: 160,
-                gamma: s.p + 2849712, beta: s.p + 2849872, savedMean: s.f + 1565312, savedInvStd: s.f + 1565472,
+                gamma: s.p + 2849712, beta: s.p + 2849872, savedMean: s.f + 1570688, savedInvStd: s.f + 1570848,
                 activation: .identity, output: s.tensor(225), pool: pool)
             s.profiler?.stop(320)
         }
@@ -5276,7 +5276,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(224), pixels: 576 &* s.n, channels: 160,
                 gamma: s.p + 2849712, beta: s.p + 2849872, runningMean: s.p + 2850032, runningVar: s.p + 2850192,
-                eps: 1e-05, activation: .identity, output: s.tensor(225), scratch: s.f + 1565312, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(225), scratch: s.f + 1570688, pool: pool)
             s.profiler?.stop(321)
         }
         // features.5.3 stochastic depth: keep each image's branch with probability 0.88125
@@ -5305,7 +5305,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(226), pixels: 576 &* s.n, inChannels: 160,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 960, output: s.tensor(228), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1565632, savedInvStd: s.f + 1566592,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1571008, savedInvStd: s.f + 1571968,
                 runningMean: s.p + 3005872, runningVar: s.p + 3006832, workspace: s.ws, pool: pool)
             s.profiler?.stop(325)
         }
@@ -5321,7 +5321,7 @@ public final class EfficientNetB4Training: TrainableModel {
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(228), pixels: 576 &* s.n, channels: 960,
-                gamma: s.p + 3003952, beta: s.p + 3004912, savedMean: s.f + 1565632, savedInvStd: s.f + 1566592,
+                gamma: s.p + 3003952, beta: s.p + 3004912, savedMean: s.f + 1571008, savedInvStd: s.f + 1571968,
                 activation: .silu, output: s.tensor(229), pool: pool)
             s.profiler?.stop(327)
         }
@@ -5330,17 +5330,17 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(228), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 3003952, beta: s.p + 3004912, runningMean: s.p + 3005872, runningVar: s.p + 3006832,
-                eps: 1e-05, activation: .silu, output: s.tensor(229), scratch: s.f + 1565632, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(229), scratch: s.f + 1571008, pool: pool)
             s.profiler?.stop(328)
         }
         // features.5.4.block.1 depthwise weights to the kernel layout [5][5][960]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 3007792, channels: 960, kernel: 5, into: s.f + 1569472)
+        WeightPrep.depthwiseWeights(s.p + 3007792, channels: 960, kernel: 5, into: s.f + 1574848)
         s.profiler?.stop(329)
         // features.5.4.block.1 depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(229), batch: s.n, height: 24, width: 24, channels: 960, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24, weights: s.f + 1569472, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24, weights: s.f + 1574848, bias: s.f,
             activation: .identity, output: s.tensor(230), pool: pool)
         s.profiler?.stop(330)
         // features.5.4.block.1 BatchNorm (batch statistics) + silu on [n, 24, 24, 960]
@@ -5348,7 +5348,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(230), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 3031792, beta: s.p + 3032752, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(231), savedMean: s.f + 1567552, savedInvStd: s.f + 1568512,
+                activation: .silu, output: s.tensor(231), savedMean: s.f + 1572928, savedInvStd: s.f + 1573888,
                 runningMean: s.p + 3033712, runningVar: s.p + 3034672, pool: pool)
             s.profiler?.stop(331)
         }
@@ -5357,7 +5357,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(230), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 3031792, beta: s.p + 3032752, runningMean: s.p + 3033712, runningVar: s.p + 3034672,
-                eps: 1e-05, activation: .silu, output: s.tensor(231), scratch: s.f + 1567552, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(231), scratch: s.f + 1572928, pool: pool)
             s.profiler?.stop(332)
         }
         // features.5.4.block.2 squeeze-excitation 960 -> 40 -> 960 on [n, 24, 24, 960]
@@ -5376,7 +5376,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(232), pixels: 576 &* s.n, inChannels: 960,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 160, output: s.tensor(236), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1617472, savedInvStd: s.f + 1617632,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1622848, savedInvStd: s.f + 1623008,
                 runningMean: s.p + 3267360, runningVar: s.p + 3267520, workspace: s.ws, pool: pool)
             s.profiler?.stop(335)
         }
@@ -5392,7 +5392,7 @@ public final class EfficientNetB4Training: TrainableModel {
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(236), pixels: 576 &* s.n, channels: 160,
-                gamma: s.p + 3267040, beta: s.p + 3267200, savedMean: s.f + 1617472, savedInvStd: s.f + 1617632,
+                gamma: s.p + 3267040, beta: s.p + 3267200, savedMean: s.f + 1622848, savedInvStd: s.f + 1623008,
                 activation: .identity, output: s.tensor(237), pool: pool)
             s.profiler?.stop(337)
         }
@@ -5401,7 +5401,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(236), pixels: 576 &* s.n, channels: 160,
                 gamma: s.p + 3267040, beta: s.p + 3267200, runningMean: s.p + 3267360, runningVar: s.p + 3267520,
-                eps: 1e-05, activation: .identity, output: s.tensor(237), scratch: s.f + 1617472, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(237), scratch: s.f + 1622848, pool: pool)
             s.profiler?.stop(338)
         }
         // features.5.4 stochastic depth: keep each image's branch with probability 0.875
@@ -5429,7 +5429,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(238), pixels: 576 &* s.n, inChannels: 160,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 960, output: s.tensor(240), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1617792, savedInvStd: s.f + 1618752,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1623168, savedInvStd: s.f + 1624128,
                 runningMean: s.p + 3423200, runningVar: s.p + 3424160, workspace: s.ws, pool: pool)
             s.profiler?.stop(342)
         }
@@ -5445,7 +5445,7 @@ public final class EfficientNetB4Training: TrainableModel {
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(240), pixels: 576 &* s.n, channels: 960,
-                gamma: s.p + 3421280, beta: s.p + 3422240, savedMean: s.f + 1617792, savedInvStd: s.f + 1618752,
+                gamma: s.p + 3421280, beta: s.p + 3422240, savedMean: s.f + 1623168, savedInvStd: s.f + 1624128,
                 activation: .silu, output: s.tensor(241), pool: pool)
             s.profiler?.stop(344)
         }
@@ -5454,17 +5454,17 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(240), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 3421280, beta: s.p + 3422240, runningMean: s.p + 3423200, runningVar: s.p + 3424160,
-                eps: 1e-05, activation: .silu, output: s.tensor(241), scratch: s.f + 1617792, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(241), scratch: s.f + 1623168, pool: pool)
             s.profiler?.stop(345)
         }
         // features.5.5.block.1 depthwise weights to the kernel layout [5][5][960]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 3425120, channels: 960, kernel: 5, into: s.f + 1621632)
+        WeightPrep.depthwiseWeights(s.p + 3425120, channels: 960, kernel: 5, into: s.f + 1627008)
         s.profiler?.stop(346)
         // features.5.5.block.1 depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(241), batch: s.n, height: 24, width: 24, channels: 960, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24, weights: s.f + 1621632, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24, weights: s.f + 1627008, bias: s.f,
             activation: .identity, output: s.tensor(242), pool: pool)
         s.profiler?.stop(347)
         // features.5.5.block.1 BatchNorm (batch statistics) + silu on [n, 24, 24, 960]
@@ -5472,7 +5472,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(242), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 3449120, beta: s.p + 3450080, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(243), savedMean: s.f + 1619712, savedInvStd: s.f + 1620672,
+                activation: .silu, output: s.tensor(243), savedMean: s.f + 1625088, savedInvStd: s.f + 1626048,
                 runningMean: s.p + 3451040, runningVar: s.p + 3452000, pool: pool)
             s.profiler?.stop(348)
         }
@@ -5481,7 +5481,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(242), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 3449120, beta: s.p + 3450080, runningMean: s.p + 3451040, runningVar: s.p + 3452000,
-                eps: 1e-05, activation: .silu, output: s.tensor(243), scratch: s.f + 1619712, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(243), scratch: s.f + 1625088, pool: pool)
             s.profiler?.stop(349)
         }
         // features.5.5.block.2 squeeze-excitation 960 -> 40 -> 960 on [n, 24, 24, 960]
@@ -5500,7 +5500,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(244), pixels: 576 &* s.n, inChannels: 960,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 160, output: s.tensor(248), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1669632, savedInvStd: s.f + 1669792,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1675008, savedInvStd: s.f + 1675168,
                 runningMean: s.p + 3684688, runningVar: s.p + 3684848, workspace: s.ws, pool: pool)
             s.profiler?.stop(352)
         }
@@ -5516,7 +5516,7 @@ public final class EfficientNetB4Training: TrainableModel {
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(248), pixels: 576 &* s.n, channels: 160,
-                gamma: s.p + 3684368, beta: s.p + 3684528, savedMean: s.f + 1669632, savedInvStd: s.f + 1669792,
+                gamma: s.p + 3684368, beta: s.p + 3684528, savedMean: s.f + 1675008, savedInvStd: s.f + 1675168,
                 activation: .identity, output: s.tensor(249), pool: pool)
             s.profiler?.stop(354)
         }
@@ -5525,7 +5525,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(248), pixels: 576 &* s.n, channels: 160,
                 gamma: s.p + 3684368, beta: s.p + 3684528, runningMean: s.p + 3684688, runningVar: s.p + 3684848,
-                eps: 1e-05, activation: .identity, output: s.tensor(249), scratch: s.f + 1669632, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(249), scratch: s.f + 1675008, pool: pool)
             s.profiler?.stop(355)
         }
         // features.5.5 stochastic depth: keep each image's branch with probability 0.86875
@@ -5554,7 +5554,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(250), pixels: 576 &* s.n, inChannels: 160,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 960, output: s.tensor(252), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1669952, savedInvStd: s.f + 1670912,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1675328, savedInvStd: s.f + 1676288,
                 runningMean: s.p + 3840528, runningVar: s.p + 3841488, workspace: s.ws, pool: pool)
             s.profiler?.stop(359)
         }
@@ -5570,7 +5570,7 @@ public final class EfficientNetB4Training: TrainableModel {
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(252), pixels: 576 &* s.n, channels: 960,
-                gamma: s.p + 3838608, beta: s.p + 3839568, savedMean: s.f + 1669952, savedInvStd: s.f + 1670912,
+                gamma: s.p + 3838608, beta: s.p + 3839568, savedMean: s.f + 1675328, savedInvStd: s.f + 1676288,
                 activation: .silu, output: s.tensor(253), pool: pool)
             s.profiler?.stop(361)
         }
@@ -5579,17 +5579,17 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(252), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 3838608, beta: s.p + 3839568, runningMean: s.p + 3840528, runningVar: s.p + 3841488,
-                eps: 1e-05, activation: .silu, output: s.tensor(253), scratch: s.f + 1669952, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(253), scratch: s.f + 1675328, pool: pool)
             s.profiler?.stop(362)
         }
         // features.6.0.block.1 depthwise weights to the kernel layout [5][5][960]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 3842448, channels: 960, kernel: 5, into: s.f + 1673792)
+        WeightPrep.depthwiseWeights(s.p + 3842448, channels: 960, kernel: 5, into: s.f + 1679168)
         s.profiler?.stop(363)
         // features.6.0.block.1 depthwise 5x5/2, [n, 24, 24, 960] -> [n, 12, 12, 960]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(253), batch: s.n, height: 24, width: 24, channels: 960, kernel: 5,
-            stride: 2, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 1673792, bias: s.f,
+            stride: 2, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 1679168, bias: s.f,
             activation: .identity, output: s.tensor(254), pool: pool)
         s.profiler?.stop(364)
         // features.6.0.block.1 BatchNorm (batch statistics) + silu on [n, 12, 12, 960]
@@ -5597,7 +5597,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(254), pixels: 144 &* s.n, channels: 960,
                 gamma: s.p + 3866448, beta: s.p + 3867408, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(255), savedMean: s.f + 1671872, savedInvStd: s.f + 1672832,
+                activation: .silu, output: s.tensor(255), savedMean: s.f + 1677248, savedInvStd: s.f + 1678208,
                 runningMean: s.p + 3868368, runningVar: s.p + 3869328, pool: pool)
             s.profiler?.stop(365)
         }
@@ -5606,7 +5606,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(254), pixels: 144 &* s.n, channels: 960,
                 gamma: s.p + 3866448, beta: s.p + 3867408, runningMean: s.p + 3868368, runningVar: s.p + 3869328,
-                eps: 1e-05, activation: .silu, output: s.tensor(255), scratch: s.f + 1671872, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(255), scratch: s.f + 1677248, pool: pool)
             s.profiler?.stop(366)
         }
         // features.6.0.block.2 squeeze-excitation 960 -> 40 -> 960 on [n, 12, 12, 960]
@@ -5625,7 +5625,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(256), pixels: 144 &* s.n, inChannels: 960,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 272, output: s.tensor(260), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1721792, savedInvStd: s.f + 1722064,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1727168, savedInvStd: s.f + 1727440,
                 runningMean: s.p + 4209760, runningVar: s.p + 4210032, workspace: s.ws, pool: pool)
             s.profiler?.stop(369)
         }
@@ -5641,7 +5641,7 @@ public final class EfficientNetB4Training: TrainableModel {
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(260), pixels: 144 &* s.n, channels: 272,
-                gamma: s.p + 4209216, beta: s.p + 4209488, savedMean: s.f + 1721792, savedInvStd: s.f + 1722064,
+                gamma: s.p + 4209216, beta: s.p + 4209488, savedMean: s.f + 1727168, savedInvStd: s.f + 1727440,
                 activation: .identity, output: s.tensor(261), pool: pool)
             s.profiler?.stop(371)
         }
@@ -5650,7 +5650,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(260), pixels: 144 &* s.n, channels: 272,
                 gamma: s.p + 4209216, beta: s.p + 4209488, runningMean: s.p + 4209760, runningVar: s.p + 4210032,
-                eps: 1e-05, activation: .identity, output: s.tensor(261), scratch: s.f + 1721792, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(261), scratch: s.f + 1727168, pool: pool)
             s.profiler?.stop(372)
         }
     }
@@ -5666,7 +5666,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(261), pixels: 144 &* s.n, inChannels: 272,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 1632, output: s.tensor(262), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1722336, savedInvStd: s.f + 1723968,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1727712, savedInvStd: s.f + 1729344,
                 runningMean: s.p + 4657472, runningVar: s.p + 4659104, workspace: s.ws, pool: pool)
             s.profiler?.stop(374)
         }
@@ -5682,7 +5682,7 @@ public final class EfficientNetB4Training: TrainableModel {
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(262), pixels: 144 &* s.n, channels: 1632,
-                gamma: s.p + 4654208, beta: s.p + 4655840, savedMean: s.f + 1722336, savedInvStd: s.f + 1723968,
+                gamma: s.p + 4654208, beta: s.p + 4655840, savedMean: s.f + 1727712, savedInvStd: s.f + 1729344,
                 activation: .silu, output: s.tensor(263), pool: pool)
             s.profiler?.stop(376)
         }
@@ -5691,17 +5691,17 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(262), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 4654208, beta: s.p + 4655840, runningMean: s.p + 4657472, runningVar: s.p + 4659104,
-                eps: 1e-05, activation: .silu, output: s.tensor(263), scratch: s.f + 1722336, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(263), scratch: s.f + 1727712, pool: pool)
             s.profiler?.stop(377)
         }
         // features.6.1.block.1 depthwise weights to the kernel layout [5][5][1632]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 4660736, channels: 1632, kernel: 5, into: s.f + 1728864)
+        WeightPrep.depthwiseWeights(s.p + 4660736, channels: 1632, kernel: 5, into: s.f + 1734240)
         s.profiler?.stop(378)
         // features.6.1.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(263), batch: s.n, height: 12, width: 12, channels: 1632, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 1728864, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 1734240, bias: s.f,
             activation: .identity, output: s.tensor(264), pool: pool)
         s.profiler?.stop(379)
         // features.6.1.block.1 BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]
@@ -5709,7 +5709,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(264), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 4701536, beta: s.p + 4703168, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(265), savedMean: s.f + 1725600, savedInvStd: s.f + 1727232,
+                activation: .silu, output: s.tensor(265), savedMean: s.f + 1730976, savedInvStd: s.f + 1732608,
                 runningMean: s.p + 4704800, runningVar: s.p + 4706432, pool: pool)
             s.profiler?.stop(380)
         }
@@ -5718,7 +5718,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(264), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 4701536, beta: s.p + 4703168, runningMean: s.p + 4704800, runningVar: s.p + 4706432,
-                eps: 1e-05, activation: .silu, output: s.tensor(265), scratch: s.f + 1725600, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(265), scratch: s.f + 1730976, pool: pool)
             s.profiler?.stop(381)
         }
         // features.6.1.block.2 squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632]
@@ -5737,7 +5737,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(266), pixels: 144 &* s.n, inChannels: 1632,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 272, output: s.tensor(270), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1810464, savedInvStd: s.f + 1810736,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1815840, savedInvStd: s.f + 1816112,
                 runningMean: s.p + 5376176, runningVar: s.p + 5376448, workspace: s.ws, pool: pool)
             s.profiler?.stop(384)
         }
@@ -5753,7 +5753,7 @@ public final class EfficientNetB4Training: TrainableModel {
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(270), pixels: 144 &* s.n, channels: 272,
-                gamma: s.p + 5375632, beta: s.p + 5375904, savedMean: s.f + 1810464, savedInvStd: s.f + 1810736,
+                gamma: s.p + 5375632, beta: s.p + 5375904, savedMean: s.f + 1815840, savedInvStd: s.f + 1816112,
                 activation: .identity, output: s.tensor(271), pool: pool)
             s.profiler?.stop(386)
         }
@@ -5762,7 +5762,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(270), pixels: 144 &* s.n, channels: 272,
                 gamma: s.p + 5375632, beta: s.p + 5375904, runningMean: s.p + 5376176, runningVar: s.p + 5376448,
-                eps: 1e-05, activation: .identity, output: s.tensor(271), scratch: s.f + 1810464, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(271), scratch: s.f + 1815840, pool: pool)
             s.profiler?.stop(387)
         }
         // features.6.1 stochastic depth: keep each image's branch with probability 0.85625
@@ -5791,7 +5791,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(272), pixels: 144 &* s.n, inChannels: 272,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 1632, output: s.tensor(274), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1811008, savedInvStd: s.f + 1812640,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1816384, savedInvStd: s.f + 1818016,
                 runningMean: s.p + 5823888, runningVar: s.p + 5825520, workspace: s.ws, pool: pool)
             s.profiler?.stop(391)
         }
@@ -5807,7 +5807,7 @@ public final class EfficientNetB4Training: TrainableModel {
         if s.options.frozenBlocks <= 25 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(274), pixels: 144 &* s.n, channels: 1632,
-                gamma: s.p + 5820624, beta: s.p + 5822256, savedMean: s.f + 1811008, savedInvStd: s.f + 1812640,
+                gamma: s.p + 5820624, beta: s.p + 5822256, savedMean: s.f + 1816384, savedInvStd: s.f + 1818016,
                 activation: .silu, output: s.tensor(275), pool: pool)
             s.profiler?.stop(393)
         }
@@ -5816,17 +5816,17 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(274), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 5820624, beta: s.p + 5822256, runningMean: s.p + 5823888, runningVar: s.p + 5825520,
-                eps: 1e-05, activation: .silu, output: s.tensor(275), scratch: s.f + 1811008, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(275), scratch: s.f + 1816384, pool: pool)
             s.profiler?.stop(394)
         }
         // features.6.2.block.1 depthwise weights to the kernel layout [5][5][1632]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 5827152, channels: 1632, kernel: 5, into: s.f + 1817536)
+        WeightPrep.depthwiseWeights(s.p + 5827152, channels: 1632, kernel: 5, into: s.f + 1822912)
         s.profiler?.stop(395)
         // features.6.2.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(275), batch: s.n, height: 12, width: 12, channels: 1632, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 1817536, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 1822912, bias: s.f,
             activation: .identity, output: s.tensor(276), pool: pool)
         s.profiler?.stop(396)
         // features.6.2.block.1 BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]
@@ -5834,7 +5834,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(276), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 5867952, beta: s.p + 5869584, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(277), savedMean: s.f + 1814272, savedInvStd: s.f + 1815904,
+                activation: .silu, output: s.tensor(277), savedMean: s.f + 1819648, savedInvStd: s.f + 1821280,
                 runningMean: s.p + 5871216, runningVar: s.p + 5872848, pool: pool)
             s.profiler?.stop(397)
         }
@@ -5843,7 +5843,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(276), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 5867952, beta: s.p + 5869584, runningMean: s.p + 5871216, runningVar: s.p + 5872848,
-                eps: 1e-05, activation: .silu, output: s.tensor(277), scratch: s.f + 1814272, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(277), scratch: s.f + 1819648, pool: pool)
             s.profiler?.stop(398)
         }
         // features.6.2.block.2 squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632]
@@ -5862,7 +5862,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(278), pixels: 144 &* s.n, inChannels: 1632,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 272, output: s.tensor(282), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1899136, savedInvStd: s.f + 1899408,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1904512, savedInvStd: s.f + 1904784,
                 runningMean: s.p + 6542592, runningVar: s.p + 6542864, workspace: s.ws, pool: pool)
             s.profiler?.stop(401)
         }
@@ -5878,7 +5878,7 @@ public final class EfficientNetB4Training: TrainableModel {
         if s.options.frozenBlocks <= 25 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(282), pixels: 144 &* s.n, channels: 272,
-                gamma: s.p + 6542048, beta: s.p + 6542320, savedMean: s.f + 1899136, savedInvStd: s.f + 1899408,
+                gamma: s.p + 6542048, beta: s.p + 6542320, savedMean: s.f + 1904512, savedInvStd: s.f + 1904784,
                 activation: .identity, output: s.tensor(283), pool: pool)
             s.profiler?.stop(403)
         }
@@ -5887,7 +5887,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(282), pixels: 144 &* s.n, channels: 272,
                 gamma: s.p + 6542048, beta: s.p + 6542320, runningMean: s.p + 6542592, runningVar: s.p + 6542864,
-                eps: 1e-05, activation: .identity, output: s.tensor(283), scratch: s.f + 1899136, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(283), scratch: s.f + 1904512, pool: pool)
             s.profiler?.stop(404)
         }
         // features.6.2 stochastic depth: keep each image's branch with probability 0.85
@@ -5916,7 +5916,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(284), pixels: 144 &* s.n, inChannels: 272,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 1632, output: s.tensor(286), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1899680, savedInvStd: s.f + 1901312,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1905056, savedInvStd: s.f + 1906688,
                 runningMean: s.p + 6990304, runningVar: s.p + 6991936, workspace: s.ws, pool: pool)
             s.profiler?.stop(408)
         }
@@ -5932,7 +5932,7 @@ public final class EfficientNetB4Training: TrainableModel {
         if s.options.frozenBlocks <= 26 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(286), pixels: 144 &* s.n, channels: 1632,
-                gamma: s.p + 6987040, beta: s.p + 6988672, savedMean: s.f + 1899680, savedInvStd: s.f + 1901312,
+                gamma: s.p + 6987040, beta: s.p + 6988672, savedMean: s.f + 1905056, savedInvStd: s.f + 1906688,
                 activation: .silu, output: s.tensor(287), pool: pool)
             s.profiler?.stop(410)
         }
@@ -5941,17 +5941,17 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(286), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 6987040, beta: s.p + 6988672, runningMean: s.p + 6990304, runningVar: s.p + 6991936,
-                eps: 1e-05, activation: .silu, output: s.tensor(287), scratch: s.f + 1899680, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(287), scratch: s.f + 1905056, pool: pool)
             s.profiler?.stop(411)
         }
         // features.6.3.block.1 depthwise weights to the kernel layout [5][5][1632]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 6993568, channels: 1632, kernel: 5, into: s.f + 1906208)
+        WeightPrep.depthwiseWeights(s.p + 6993568, channels: 1632, kernel: 5, into: s.f + 1911584)
         s.profiler?.stop(412)
         // features.6.3.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(287), batch: s.n, height: 12, width: 12, channels: 1632, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 1906208, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 1911584, bias: s.f,
             activation: .identity, output: s.tensor(288), pool: pool)
         s.profiler?.stop(413)
         // features.6.3.block.1 BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]
@@ -5959,7 +5959,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(288), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 7034368, beta: s.p + 7036000, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(289), savedMean: s.f + 1902944, savedInvStd: s.f + 1904576,
+                activation: .silu, output: s.tensor(289), savedMean: s.f + 1908320, savedInvStd: s.f + 1909952,
                 runningMean: s.p + 7037632, runningVar: s.p + 7039264, pool: pool)
             s.profiler?.stop(414)
         }
@@ -5968,7 +5968,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(288), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 7034368, beta: s.p + 7036000, runningMean: s.p + 7037632, runningVar: s.p + 7039264,
-                eps: 1e-05, activation: .silu, output: s.tensor(289), scratch: s.f + 1902944, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(289), scratch: s.f + 1908320, pool: pool)
             s.profiler?.stop(415)
         }
         // features.6.3.block.2 squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632]
@@ -5987,7 +5987,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(290), pixels: 144 &* s.n, inChannels: 1632,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 272, output: s.tensor(294), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1987808, savedInvStd: s.f + 1988080,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1993184, savedInvStd: s.f + 1993456,
                 runningMean: s.p + 7709008, runningVar: s.p + 7709280, workspace: s.ws, pool: pool)
             s.profiler?.stop(418)
         }
@@ -6003,7 +6003,7 @@ public final class EfficientNetB4Training: TrainableModel {
         if s.options.frozenBlocks <= 26 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(294), pixels: 144 &* s.n, channels: 272,
-                gamma: s.p + 7708464, beta: s.p + 7708736, savedMean: s.f + 1987808, savedInvStd: s.f + 1988080,
+                gamma: s.p + 7708464, beta: s.p + 7708736, savedMean: s.f + 1993184, savedInvStd: s.f + 1993456,
                 activation: .identity, output: s.tensor(295), pool: pool)
             s.profiler?.stop(420)
         }
@@ -6012,7 +6012,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(294), pixels: 144 &* s.n, channels: 272,
                 gamma: s.p + 7708464, beta: s.p + 7708736, runningMean: s.p + 7709008, runningVar: s.p + 7709280,
-                eps: 1e-05, activation: .identity, output: s.tensor(295), scratch: s.f + 1987808, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(295), scratch: s.f + 1993184, pool: pool)
             s.profiler?.stop(421)
         }
         // features.6.3 stochastic depth: keep each image's branch with probability 0.84375
@@ -6041,7 +6041,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(296), pixels: 144 &* s.n, inChannels: 272,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 1632, output: s.tensor(298), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1988352, savedInvStd: s.f + 1989984,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1993728, savedInvStd: s.f + 1995360,
                 runningMean: s.p + 8156720, runningVar: s.p + 8158352, workspace: s.ws, pool: pool)
             s.profiler?.stop(425)
         }
@@ -6057,7 +6057,7 @@ public final class EfficientNetB4Training: TrainableModel {
         if s.options.frozenBlocks <= 27 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(298), pixels: 144 &* s.n, channels: 1632,
-                gamma: s.p + 8153456, beta: s.p + 8155088, savedMean: s.f + 1988352, savedInvStd: s.f + 1989984,
+                gamma: s.p + 8153456, beta: s.p + 8155088, savedMean: s.f + 1993728, savedInvStd: s.f + 1995360,
                 activation: .silu, output: s.tensor(299), pool: pool)
             s.profiler?.stop(427)
         }
@@ -6066,17 +6066,17 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(298), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 8153456, beta: s.p + 8155088, runningMean: s.p + 8156720, runningVar: s.p + 8158352,
-                eps: 1e-05, activation: .silu, output: s.tensor(299), scratch: s.f + 1988352, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(299), scratch: s.f + 1993728, pool: pool)
             s.profiler?.stop(428)
         }
         // features.6.4.block.1 depthwise weights to the kernel layout [5][5][1632]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 8159984, channels: 1632, kernel: 5, into: s.f + 1994880)
+        WeightPrep.depthwiseWeights(s.p + 8159984, channels: 1632, kernel: 5, into: s.f + 2000256)
         s.profiler?.stop(429)
         // features.6.4.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(299), batch: s.n, height: 12, width: 12, channels: 1632, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 1994880, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 2000256, bias: s.f,
             activation: .identity, output: s.tensor(300), pool: pool)
         s.profiler?.stop(430)
         // features.6.4.block.1 BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]
@@ -6084,7 +6084,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(300), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 8200784, beta: s.p + 8202416, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(301), savedMean: s.f + 1991616, savedInvStd: s.f + 1993248,
+                activation: .silu, output: s.tensor(301), savedMean: s.f + 1996992, savedInvStd: s.f + 1998624,
                 runningMean: s.p + 8204048, runningVar: s.p + 8205680, pool: pool)
             s.profiler?.stop(431)
         }
@@ -6093,7 +6093,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(300), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 8200784, beta: s.p + 8202416, runningMean: s.p + 8204048, runningVar: s.p + 8205680,
-                eps: 1e-05, activation: .silu, output: s.tensor(301), scratch: s.f + 1991616, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(301), scratch: s.f + 1996992, pool: pool)
             s.profiler?.stop(432)
         }
         // features.6.4.block.2 squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632]
@@ -6112,7 +6112,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(302), pixels: 144 &* s.n, inChannels: 1632,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 272, output: s.tensor(306), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 2076480, savedInvStd: s.f + 2076752,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 2081856, savedInvStd: s.f + 2082128,
                 runningMean: s.p + 8875424, runningVar: s.p + 8875696, workspace: s.ws, pool: pool)
             s.profiler?.stop(435)
         }
@@ -6128,7 +6128,7 @@ public final class EfficientNetB4Training: TrainableModel {
         if s.options.frozenBlocks <= 27 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(306), pixels: 144 &* s.n, channels: 272,
-                gamma: s.p + 8874880, beta: s.p + 8875152, savedMean: s.f + 2076480, savedInvStd: s.f + 2076752,
+                gamma: s.p + 8874880, beta: s.p + 8875152, savedMean: s.f + 2081856, savedInvStd: s.f + 2082128,
                 activation: .identity, output: s.tensor(307), pool: pool)
             s.profiler?.stop(437)
         }
@@ -6137,7 +6137,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(306), pixels: 144 &* s.n, channels: 272,
                 gamma: s.p + 8874880, beta: s.p + 8875152, runningMean: s.p + 8875424, runningVar: s.p + 8875696,
-                eps: 1e-05, activation: .identity, output: s.tensor(307), scratch: s.f + 2076480, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(307), scratch: s.f + 2081856, pool: pool)
             s.profiler?.stop(438)
         }
         // features.6.4 stochastic depth: keep each image's branch with probability 0.8375
@@ -6165,7 +6165,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(308), pixels: 144 &* s.n, inChannels: 272,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 1632, output: s.tensor(310), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 2077024, savedInvStd: s.f + 2078656,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 2082400, savedInvStd: s.f + 2084032,
                 runningMean: s.p + 9323136, runningVar: s.p + 9324768, workspace: s.ws, pool: pool)
             s.profiler?.stop(442)
         }
@@ -6181,7 +6181,7 @@ public final class EfficientNetB4Training: TrainableModel {
         if s.options.frozenBlocks <= 28 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(310), pixels: 144 &* s.n, channels: 1632,
-                gamma: s.p + 9319872, beta: s.p + 9321504, savedMean: s.f + 2077024, savedInvStd: s.f + 2078656,
+                gamma: s.p + 9319872, beta: s.p + 9321504, savedMean: s.f + 2082400, savedInvStd: s.f + 2084032,
                 activation: .silu, output: s.tensor(311), pool: pool)
             s.profiler?.stop(444)
         }
@@ -6190,17 +6190,17 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(310), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 9319872, beta: s.p + 9321504, runningMean: s.p + 9323136, runningVar: s.p + 9324768,
-                eps: 1e-05, activation: .silu, output: s.tensor(311), scratch: s.f + 2077024, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(311), scratch: s.f + 2082400, pool: pool)
             s.profiler?.stop(445)
         }
         // features.6.5.block.1 depthwise weights to the kernel layout [5][5][1632]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 9326400, channels: 1632, kernel: 5, into: s.f + 2083552)
+        WeightPrep.depthwiseWeights(s.p + 9326400, channels: 1632, kernel: 5, into: s.f + 2088928)
         s.profiler?.stop(446)
         // features.6.5.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(311), batch: s.n, height: 12, width: 12, channels: 1632, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 2083552, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 2088928, bias: s.f,
             activation: .identity, output: s.tensor(312), pool: pool)
         s.profiler?.stop(447)
         // features.6.5.block.1 BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]
@@ -6208,7 +6208,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(312), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 9367200, beta: s.p + 9368832, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(313), savedMean: s.f + 2080288, savedInvStd: s.f + 2081920,
+                activation: .silu, output: s.tensor(313), savedMean: s.f + 2085664, savedInvStd: s.f + 2087296,
                 runningMean: s.p + 9370464, runningVar: s.p + 9372096, pool: pool)
             s.profiler?.stop(448)
         }
@@ -6217,7 +6217,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(312), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 9367200, beta: s.p + 9368832, runningMean: s.p + 9370464, runningVar: s.p + 9372096,
-                eps: 1e-05, activation: .silu, output: s.tensor(313), scratch: s.f + 2080288, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(313), scratch: s.f + 2085664, pool: pool)
             s.profiler?.stop(449)
         }
         // features.6.5.block.2 squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632]
@@ -6236,7 +6236,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(314), pixels: 144 &* s.n, inChannels: 1632,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 272, output: s.tensor(318), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 2165152, savedInvStd: s.f + 2165424,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 2170528, savedInvStd: s.f + 2170800,
                 runningMean: s.p + 10041840, runningVar: s.p + 10042112, workspace: s.ws, pool: pool)
             s.profiler?.stop(452)
         }
@@ -6252,7 +6252,7 @@ public final class EfficientNetB4Training: TrainableModel {
         if s.options.frozenBlocks <= 28 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(318), pixels: 144 &* s.n, channels: 272,
-                gamma: s.p + 10041296, beta: s.p + 10041568, savedMean: s.f + 2165152, savedInvStd: s.f + 2165424,
+                gamma: s.p + 10041296, beta: s.p + 10041568, savedMean: s.f + 2170528, savedInvStd: s.f + 2170800,
                 activation: .identity, output: s.tensor(319), pool: pool)
             s.profiler?.stop(454)
         }
@@ -6261,7 +6261,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(318), pixels: 144 &* s.n, channels: 272,
                 gamma: s.p + 10041296, beta: s.p + 10041568, runningMean: s.p + 10041840, runningVar: s.p + 10042112,
-                eps: 1e-05, activation: .identity, output: s.tensor(319), scratch: s.f + 2165152, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(319), scratch: s.f + 2170528, pool: pool)
             s.profiler?.stop(455)
         }
         // features.6.5 stochastic depth: keep each image's branch with probability 0.83125
@@ -6290,7 +6290,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(320), pixels: 144 &* s.n, inChannels: 272,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 1632, output: s.tensor(322), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 2165696, savedInvStd: s.f + 2167328,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 2171072, savedInvStd: s.f + 2172704,
                 runningMean: s.p + 10489552, runningVar: s.p + 10491184, workspace: s.ws, pool: pool)
             s.profiler?.stop(459)
         }
@@ -6306,7 +6306,7 @@ public final class EfficientNetB4Training: TrainableModel {
         if s.options.frozenBlocks <= 29 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(322), pixels: 144 &* s.n, channels: 1632,
-                gamma: s.p + 10486288, beta: s.p + 10487920, savedMean: s.f + 2165696, savedInvStd: s.f + 2167328,
+                gamma: s.p + 10486288, beta: s.p + 10487920, savedMean: s.f + 2171072, savedInvStd: s.f + 2172704,
                 activation: .silu, output: s.tensor(323), pool: pool)
             s.profiler?.stop(461)
         }
@@ -6315,17 +6315,17 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(322), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 10486288, beta: s.p + 10487920, runningMean: s.p + 10489552, runningVar: s.p + 10491184,
-                eps: 1e-05, activation: .silu, output: s.tensor(323), scratch: s.f + 2165696, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(323), scratch: s.f + 2171072, pool: pool)
             s.profiler?.stop(462)
         }
         // features.6.6.block.1 depthwise weights to the kernel layout [5][5][1632]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 10492816, channels: 1632, kernel: 5, into: s.f + 2172224)
+        WeightPrep.depthwiseWeights(s.p + 10492816, channels: 1632, kernel: 5, into: s.f + 2177600)
         s.profiler?.stop(463)
         // features.6.6.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(323), batch: s.n, height: 12, width: 12, channels: 1632, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 2172224, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 2177600, bias: s.f,
             activation: .identity, output: s.tensor(324), pool: pool)
         s.profiler?.stop(464)
         // features.6.6.block.1 BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]
@@ -6333,7 +6333,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(324), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 10533616, beta: s.p + 10535248, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(325), savedMean: s.f + 2168960, savedInvStd: s.f + 2170592,
+                activation: .silu, output: s.tensor(325), savedMean: s.f + 2174336, savedInvStd: s.f + 2175968,
                 runningMean: s.p + 10536880, runningVar: s.p + 10538512, pool: pool)
             s.profiler?.stop(465)
         }
@@ -6342,7 +6342,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(324), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 10533616, beta: s.p + 10535248, runningMean: s.p + 10536880, runningVar: s.p + 10538512,
-                eps: 1e-05, activation: .silu, output: s.tensor(325), scratch: s.f + 2168960, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(325), scratch: s.f + 2174336, pool: pool)
             s.profiler?.stop(466)
         }
         // features.6.6.block.2 squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632]
@@ -6361,7 +6361,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(326), pixels: 144 &* s.n, inChannels: 1632,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 272, output: s.tensor(330), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 2253824, savedInvStd: s.f + 2254096,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 2259200, savedInvStd: s.f + 2259472,
                 runningMean: s.p + 11208256, runningVar: s.p + 11208528, workspace: s.ws, pool: pool)
             s.profiler?.stop(469)
         }
@@ -6377,7 +6377,7 @@ public final class EfficientNetB4Training: TrainableModel {
         if s.options.frozenBlocks <= 29 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(330), pixels: 144 &* s.n, channels: 272,
-                gamma: s.p + 11207712, beta: s.p + 11207984, savedMean: s.f + 2253824, savedInvStd: s.f + 2254096,
+                gamma: s.p + 11207712, beta: s.p + 11207984, savedMean: s.f + 2259200, savedInvStd: s.f + 2259472,
                 activation: .identity, output: s.tensor(331), pool: pool)
             s.profiler?.stop(471)
         }
@@ -6386,7 +6386,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(330), pixels: 144 &* s.n, channels: 272,
                 gamma: s.p + 11207712, beta: s.p + 11207984, runningMean: s.p + 11208256, runningVar: s.p + 11208528,
-                eps: 1e-05, activation: .identity, output: s.tensor(331), scratch: s.f + 2253824, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(331), scratch: s.f + 2259200, pool: pool)
             s.profiler?.stop(472)
         }
         // features.6.6 stochastic depth: keep each image's branch with probability 0.825
@@ -6415,7 +6415,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(332), pixels: 144 &* s.n, inChannels: 272,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 1632, output: s.tensor(334), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 2254368, savedInvStd: s.f + 2256000,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 2259744, savedInvStd: s.f + 2261376,
                 runningMean: s.p + 11655968, runningVar: s.p + 11657600, workspace: s.ws, pool: pool)
             s.profiler?.stop(476)
         }
@@ -6431,7 +6431,7 @@ public final class EfficientNetB4Training: TrainableModel {
         if s.options.frozenBlocks <= 30 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(334), pixels: 144 &* s.n, channels: 1632,
-                gamma: s.p + 11652704, beta: s.p + 11654336, savedMean: s.f + 2254368, savedInvStd: s.f + 2256000,
+                gamma: s.p + 11652704, beta: s.p + 11654336, savedMean: s.f + 2259744, savedInvStd: s.f + 2261376,
                 activation: .silu, output: s.tensor(335), pool: pool)
             s.profiler?.stop(478)
         }
@@ -6440,17 +6440,17 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(334), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 11652704, beta: s.p + 11654336, runningMean: s.p + 11655968, runningVar: s.p + 11657600,
-                eps: 1e-05, activation: .silu, output: s.tensor(335), scratch: s.f + 2254368, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(335), scratch: s.f + 2259744, pool: pool)
             s.profiler?.stop(479)
         }
         // features.6.7.block.1 depthwise weights to the kernel layout [5][5][1632]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 11659232, channels: 1632, kernel: 5, into: s.f + 2260896)
+        WeightPrep.depthwiseWeights(s.p + 11659232, channels: 1632, kernel: 5, into: s.f + 2266272)
         s.profiler?.stop(480)
         // features.6.7.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(335), batch: s.n, height: 12, width: 12, channels: 1632, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 2260896, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 2266272, bias: s.f,
             activation: .identity, output: s.tensor(336), pool: pool)
         s.profiler?.stop(481)
         // features.6.7.block.1 BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]
@@ -6458,7 +6458,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(336), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 11700032, beta: s.p + 11701664, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(337), savedMean: s.f + 2257632, savedInvStd: s.f + 2259264,
+                activation: .silu, output: s.tensor(337), savedMean: s.f + 2263008, savedInvStd: s.f + 2264640,
                 runningMean: s.p + 11703296, runningVar: s.p + 11704928, pool: pool)
             s.profiler?.stop(482)
         }
@@ -6467,7 +6467,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(336), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 11700032, beta: s.p + 11701664, runningMean: s.p + 11703296, runningVar: s.p + 11704928,
-                eps: 1e-05, activation: .silu, output: s.tensor(337), scratch: s.f + 2257632, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(337), scratch: s.f + 2263008, pool: pool)
             s.profiler?.stop(483)
         }
         // features.6.7.block.2 squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632]
@@ -6486,7 +6486,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(338), pixels: 144 &* s.n, inChannels: 1632,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 272, output: s.tensor(342), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 2342496, savedInvStd: s.f + 2342768,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 2347872, savedInvStd: s.f + 2348144,
                 runningMean: s.p + 12374672, runningVar: s.p + 12374944, workspace: s.ws, pool: pool)
             s.profiler?.stop(486)
         }
@@ -6502,7 +6502,7 @@ public final class EfficientNetB4Training: TrainableModel {
         if s.options.frozenBlocks <= 30 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(342), pixels: 144 &* s.n, channels: 272,
-                gamma: s.p + 12374128, beta: s.p + 12374400, savedMean: s.f + 2342496, savedInvStd: s.f + 2342768,
+                gamma: s.p + 12374128, beta: s.p + 12374400, savedMean: s.f + 2347872, savedInvStd: s.f + 2348144,
                 activation: .identity, output: s.tensor(343), pool: pool)
             s.profiler?.stop(488)
         }
@@ -6511,7 +6511,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(342), pixels: 144 &* s.n, channels: 272,
                 gamma: s.p + 12374128, beta: s.p + 12374400, runningMean: s.p + 12374672, runningVar: s.p + 12374944,
-                eps: 1e-05, activation: .identity, output: s.tensor(343), scratch: s.f + 2342496, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(343), scratch: s.f + 2347872, pool: pool)
             s.profiler?.stop(489)
         }
         // features.6.7 stochastic depth: keep each image's branch with probability 0.81875
@@ -6540,7 +6540,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(344), pixels: 144 &* s.n, inChannels: 272,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 1632, output: s.tensor(346), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 2343040, savedInvStd: s.f + 2344672,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 2348416, savedInvStd: s.f + 2350048,
                 runningMean: s.p + 12822384, runningVar: s.p + 12824016, workspace: s.ws, pool: pool)
             s.profiler?.stop(493)
         }
@@ -6556,7 +6556,7 @@ public final class EfficientNetB4Training: TrainableModel {
         if s.options.frozenBlocks <= 31 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(346), pixels: 144 &* s.n, channels: 1632,
-                gamma: s.p + 12819120, beta: s.p + 12820752, savedMean: s.f + 2343040, savedInvStd: s.f + 2344672,
+                gamma: s.p + 12819120, beta: s.p + 12820752, savedMean: s.f + 2348416, savedInvStd: s.f + 2350048,
                 activation: .silu, output: s.tensor(347), pool: pool)
             s.profiler?.stop(495)
         }
@@ -6565,17 +6565,17 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(346), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 12819120, beta: s.p + 12820752, runningMean: s.p + 12822384, runningVar: s.p + 12824016,
-                eps: 1e-05, activation: .silu, output: s.tensor(347), scratch: s.f + 2343040, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(347), scratch: s.f + 2348416, pool: pool)
             s.profiler?.stop(496)
         }
         // features.7.0.block.1 depthwise weights to the kernel layout [3][3][1632]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 12825648, channels: 1632, kernel: 3, into: s.f + 2349568)
+        WeightPrep.depthwiseWeights(s.p + 12825648, channels: 1632, kernel: 3, into: s.f + 2354944)
         s.profiler?.stop(497)
         // features.7.0.block.1 depthwise 3x3/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(347), batch: s.n, height: 12, width: 12, channels: 1632, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 12, outWidth: 12, weights: s.f + 2349568, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 12, outWidth: 12, weights: s.f + 2354944, bias: s.f,
             activation: .identity, output: s.tensor(348), pool: pool)
         s.profiler?.stop(498)
         // features.7.0.block.1 BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]
@@ -6583,7 +6583,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(348), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 12840336, beta: s.p + 12841968, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(349), savedMean: s.f + 2346304, savedInvStd: s.f + 2347936,
+                activation: .silu, output: s.tensor(349), savedMean: s.f + 2351680, savedInvStd: s.f + 2353312,
                 runningMean: s.p + 12843600, runningVar: s.p + 12845232, pool: pool)
             s.profiler?.stop(499)
         }
@@ -6592,7 +6592,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(348), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 12840336, beta: s.p + 12841968, runningMean: s.p + 12843600, runningVar: s.p + 12845232,
-                eps: 1e-05, activation: .silu, output: s.tensor(349), scratch: s.f + 2346304, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(349), scratch: s.f + 2351680, pool: pool)
             s.profiler?.stop(500)
         }
         // features.7.0.block.2 squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632]
@@ -6611,7 +6611,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(350), pixels: 144 &* s.n, inChannels: 1632,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 448, output: s.tensor(354), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 2378944, savedInvStd: s.f + 2379392,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 2384320, savedInvStd: s.f + 2384768,
                 runningMean: s.p + 13802560, runningVar: s.p + 13803008, workspace: s.ws, pool: pool)
             s.profiler?.stop(503)
         }
@@ -6627,7 +6627,7 @@ public final class EfficientNetB4Training: TrainableModel {
         if s.options.frozenBlocks <= 31 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(354), pixels: 144 &* s.n, channels: 448,
-                gamma: s.p + 13801664, beta: s.p + 13802112, savedMean: s.f + 2378944, savedInvStd: s.f + 2379392,
+                gamma: s.p + 13801664, beta: s.p + 13802112, savedMean: s.f + 2384320, savedInvStd: s.f + 2384768,
                 activation: .identity, output: s.tensor(355), pool: pool)
             s.profiler?.stop(505)
         }
@@ -6636,7 +6636,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(354), pixels: 144 &* s.n, channels: 448,
                 gamma: s.p + 13801664, beta: s.p + 13802112, runningMean: s.p + 13802560, runningVar: s.p + 13803008,
-                eps: 1e-05, activation: .identity, output: s.tensor(355), scratch: s.f + 2378944, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(355), scratch: s.f + 2384320, pool: pool)
             s.profiler?.stop(506)
         }
     }
@@ -6652,7 +6652,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(355), pixels: 144 &* s.n, inChannels: 448,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 2688, output: s.tensor(356), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 2379840, savedInvStd: s.f + 2382528,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 2385216, savedInvStd: s.f + 2387904,
                 runningMean: s.p + 15013056, runningVar: s.p + 15015744, workspace: s.ws, pool: pool)
             s.profiler?.stop(508)
         }
@@ -6668,7 +6668,7 @@ public final class EfficientNetB4Training: TrainableModel {
         if s.options.frozenBlocks <= 32 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(356), pixels: 144 &* s.n, channels: 2688,
-                gamma: s.p + 15007680, beta: s.p + 15010368, savedMean: s.f + 2379840, savedInvStd: s.f + 2382528,
+                gamma: s.p + 15007680, beta: s.p + 15010368, savedMean: s.f + 2385216, savedInvStd: s.f + 2387904,
                 activation: .silu, output: s.tensor(357), pool: pool)
             s.profiler?.stop(510)
         }
@@ -6677,17 +6677,17 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(356), pixels: 144 &* s.n, channels: 2688,
                 gamma: s.p + 15007680, beta: s.p + 15010368, runningMean: s.p + 15013056, runningVar: s.p + 15015744,
-                eps: 1e-05, activation: .silu, output: s.tensor(357), scratch: s.f + 2379840, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(357), scratch: s.f + 2385216, pool: pool)
             s.profiler?.stop(511)
         }
         // features.7.1.block.1 depthwise weights to the kernel layout [3][3][2688]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 15018432, channels: 2688, kernel: 3, into: s.f + 2390592)
+        WeightPrep.depthwiseWeights(s.p + 15018432, channels: 2688, kernel: 3, into: s.f + 2395968)
         s.profiler?.stop(512)
         // features.7.1.block.1 depthwise 3x3/1, [n, 12, 12, 2688] -> [n, 12, 12, 2688]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(357), batch: s.n, height: 12, width: 12, channels: 2688, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 12, outWidth: 12, weights: s.f + 2390592, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 12, outWidth: 12, weights: s.f + 2395968, bias: s.f,
             activation: .identity, output: s.tensor(358), pool: pool)
         s.profiler?.stop(513)
         // features.7.1.block.1 BatchNorm (batch statistics) + silu on [n, 12, 12, 2688]
@@ -6695,7 +6695,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(358), pixels: 144 &* s.n, channels: 2688,
                 gamma: s.p + 15042624, beta: s.p + 15045312, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(359), savedMean: s.f + 2385216, savedInvStd: s.f + 2387904,
+                activation: .silu, output: s.tensor(359), savedMean: s.f + 2390592, savedInvStd: s.f + 2393280,
                 runningMean: s.p + 15048000, runningVar: s.p + 15050688, pool: pool)
             s.profiler?.stop(514)
         }
@@ -6704,7 +6704,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(358), pixels: 144 &* s.n, channels: 2688,
                 gamma: s.p + 15042624, beta: s.p + 15045312, runningMean: s.p + 15048000, runningVar: s.p + 15050688,
-                eps: 1e-05, activation: .silu, output: s.tensor(359), scratch: s.f + 2385216, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(359), scratch: s.f + 2390592, pool: pool)
             s.profiler?.stop(515)
         }
         // features.7.1.block.2 squeeze-excitation 2688 -> 112 -> 2688 on [n, 12, 12, 2688]
@@ -6723,7 +6723,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(360), pixels: 144 &* s.n, inChannels: 2688,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 448, output: s.tensor(364), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 2438976, savedInvStd: s.f + 2439424,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 2444352, savedInvStd: s.f + 2444800,
                 runningMean: s.p + 16863408, runningVar: s.p + 16863856, workspace: s.ws, pool: pool)
             s.profiler?.stop(518)
         }
@@ -6739,7 +6739,7 @@ public final class EfficientNetB4Training: TrainableModel {
         if s.options.frozenBlocks <= 32 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(364), pixels: 144 &* s.n, channels: 448,
-                gamma: s.p + 16862512, beta: s.p + 16862960, savedMean: s.f + 2438976, savedInvStd: s.f + 2439424,
+                gamma: s.p + 16862512, beta: s.p + 16862960, savedMean: s.f + 2444352, savedInvStd: s.f + 2444800,
                 activation: .identity, output: s.tensor(365), pool: pool)
             s.profiler?.stop(520)
         }
@@ -6748,7 +6748,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(364), pixels: 144 &* s.n, channels: 448,
                 gamma: s.p + 16862512, beta: s.p + 16862960, runningMean: s.p + 16863408, runningVar: s.p + 16863856,
-                eps: 1e-05, activation: .identity, output: s.tensor(365), scratch: s.f + 2438976, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(365), scratch: s.f + 2444352, pool: pool)
             s.profiler?.stop(521)
         }
         // features.7.1 stochastic depth: keep each image's branch with probability 0.80625
@@ -6777,7 +6777,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(366), pixels: 144 &* s.n, inChannels: 448,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 1792, output: s.tensor(368), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 2439872, savedInvStd: s.f + 2441664,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 2445248, savedInvStd: s.f + 2447040,
                 runningMean: s.p + 17670704, runningVar: s.p + 17672496, workspace: s.ws, pool: pool)
             s.profiler?.stop(525)
         }
@@ -6793,7 +6793,7 @@ public final class EfficientNetB4Training: TrainableModel {
         if s.options.frozenBlocks <= 33 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(368), pixels: 144 &* s.n, channels: 1792,
-                gamma: s.p + 17667120, beta: s.p + 17668912, savedMean: s.f + 2439872, savedInvStd: s.f + 2441664,
+                gamma: s.p + 17667120, beta: s.p + 17668912, savedMean: s.f + 2445248, savedInvStd: s.f + 2447040,
                 activation: .silu, output: s.tensor(369), pool: pool)
             s.profiler?.stop(527)
         }
@@ -6802,7 +6802,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(368), pixels: 144 &* s.n, channels: 1792,
                 gamma: s.p + 17667120, beta: s.p + 17668912, runningMean: s.p + 17670704, runningVar: s.p + 17672496,
-                eps: 1e-05, activation: .silu, output: s.tensor(369), scratch: s.f + 2439872, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(369), scratch: s.f + 2445248, pool: pool)
             s.profiler?.stop(528)
         }
     }
@@ -6857,16 +6857,18 @@ public final class EfficientNetB4Training: TrainableModel {
 
     /// features.8 backward: head: conv 1x1 448 -> 1792
     private func features_8_backward(_ s: TrainingStepContext) {
-        // features.8 backward through silu and BatchNorm (in place) on [n, 12, 12, 1792]
+        // features.8 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 12, 12, 1792]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(377), input: s.tensor(368),
-            pixels: 144 &* s.n, channels: 1792, gamma: s.p + 17667120, beta: s.p + 17668912, savedMean: s.f + 2439872,
-            savedInvStd: s.f + 2441664, activation: .silu, gradInput: s.tensor(377), gradGamma: s.g + 17667120,
-            gradBeta: s.g + 17668912, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(377), input: s.tensor(368), pixels: 144 &* s.n,
+            channels: 1792, gamma: s.p + 17667120, beta: s.p + 17668912, savedMean: s.f + 2445248,
+            savedInvStd: s.f + 2447040, activation: .silu, gradGamma: s.g + 17667120, gradBeta: s.g + 17668912,
+            reductions: s.f + 1206912, pool: pool)
         s.profiler?.stop(537)
-        // features.8 conv 1x1 backward: input and weight gradients, [n, 12, 12, 448] <- [n, 12, 12, 1792]
+        // features.8 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 448] <- [n, 12, 12, 1792]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(377), input: s.tensor(366), weights: s.p + 16864304,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(377), preActivation: s.tensor(368),
+            gamma: s.p + 17667120, beta: s.p + 17668912, savedMean: s.f + 2445248, savedInvStd: s.f + 2447040,
+            activation: .silu, reductions: s.f + 1206912, input: s.tensor(366), weights: s.p + 16864304,
             pixels: 144 &* s.n, inChannels: 448, outChannels: 1792, gradInput: s.tensor(378),
             gradWeights: s.g + 16864304, workspace: s.ws, pool: pool)
         s.profiler?.stop(538)
@@ -6880,18 +6882,18 @@ public final class EfficientNetB4Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 32 ? s.tensor(367) : nil, batch: s.n,
             perImage: 64512, gradBranch: s.tensor(379), pool: pool)
         s.profiler?.stop(539)
-        // features.7.1.block.3 backward through identity and BatchNorm (in place) on [n, 12, 12, 448]
+        // features.7.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 12, 12, 448]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(379), input: s.tensor(364),
-            pixels: 144 &* s.n, channels: 448, gamma: s.p + 16862512, beta: s.p + 16862960, savedMean: s.f + 2438976,
-            savedInvStd: s.f + 2439424, activation: .identity, gradInput: s.tensor(379), gradGamma: s.g + 16862512,
-            gradBeta: s.g + 16862960, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(379), input: s.tensor(364), pixels: 144 &* s.n,
+            channels: 448, gamma: s.p + 16862512, beta: s.p + 16862960, savedMean: s.f + 2444352,
+            savedInvStd: s.f + 2444800, activation: .identity, gradGamma: s.g + 16862512, gradBeta: s.g + 16862960,
+            reductions: s.f + 1206912, pool: pool)
         s.profiler?.stop(540)
         // features.7.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 32 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(358), pixels: 144 &* s.n, channels: 2688,
-                gamma: s.p + 15042624, beta: s.p + 15045312, savedMean: s.f + 2385216, savedInvStd: s.f + 2387904,
+                gamma: s.p + 15042624, beta: s.p + 15045312, savedMean: s.f + 2390592, savedInvStd: s.f + 2393280,
                 activation: .silu, output: s.tensor(382), pool: pool)
             s.profiler?.stop(541)
         }
@@ -6900,7 +6902,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(358), pixels: 144 &* s.n, channels: 2688,
                 gamma: s.p + 15042624, beta: s.p + 15045312, runningMean: s.p + 15048000, runningVar: s.p + 15050688,
-                eps: 1e-05, activation: .silu, output: s.tensor(382), scratch: s.f + 2385216, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(382), scratch: s.f + 2390592, pool: pool)
             s.profiler?.stop(542)
         }
         // features.7.1.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -6910,9 +6912,11 @@ public final class EfficientNetB4Training: TrainableModel {
                 pixels: 144, channels: 2688, output: s.tensor(381), pool: pool)
             s.profiler?.stop(543)
         }
-        // features.7.1.block.3 conv 1x1 backward: input and weight gradients, [n, 12, 12, 2688] <- [n, 12, 12, 448]
+        // features.7.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 2688] <- [n, 12, 12, 448]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(379), input: s.tensor(381), weights: s.p + 15658288,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(379), preActivation: s.tensor(364),
+            gamma: s.p + 16862512, beta: s.p + 16862960, savedMean: s.f + 2444352, savedInvStd: s.f + 2444800,
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(381), weights: s.p + 15658288,
             pixels: 144 &* s.n, inChannels: 2688, outChannels: 448, gradInput: s.tensor(380),
             gradWeights: s.g + 15658288, workspace: s.ws, pool: pool)
         s.profiler?.stop(544)
@@ -6928,15 +6932,15 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.7.1.block.1 backward through silu and BatchNorm (in place) on [n, 12, 12, 2688]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(383), input: s.tensor(358),
-            pixels: 144 &* s.n, channels: 2688, gamma: s.p + 15042624, beta: s.p + 15045312, savedMean: s.f + 2385216,
-            savedInvStd: s.f + 2387904, activation: .silu, gradInput: s.tensor(383), gradGamma: s.g + 15042624,
+            pixels: 144 &* s.n, channels: 2688, gamma: s.p + 15042624, beta: s.p + 15045312, savedMean: s.f + 2390592,
+            savedInvStd: s.f + 2393280, activation: .silu, gradInput: s.tensor(383), gradGamma: s.g + 15042624,
             gradBeta: s.g + 15045312, pool: pool)
         s.profiler?.stop(546)
         // features.7.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 32 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(356), pixels: 144 &* s.n, channels: 2688,
-                gamma: s.p + 15007680, beta: s.p + 15010368, savedMean: s.f + 2379840, savedInvStd: s.f + 2382528,
+                gamma: s.p + 15007680, beta: s.p + 15010368, savedMean: s.f + 2385216, savedInvStd: s.f + 2387904,
                 activation: .silu, output: s.tensor(385), pool: pool)
             s.profiler?.stop(547)
         }
@@ -6945,33 +6949,35 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(356), pixels: 144 &* s.n, channels: 2688,
                 gamma: s.p + 15007680, beta: s.p + 15010368, runningMean: s.p + 15013056, runningVar: s.p + 15015744,
-                eps: 1e-05, activation: .silu, output: s.tensor(385), scratch: s.f + 2379840, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(385), scratch: s.f + 2385216, pool: pool)
             s.profiler?.stop(548)
         }
         // features.7.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 2414784, count: 24192)
+        TrainingKernels.zero(s.f + 2420160, count: 24192)
         s.profiler?.stop(549)
         // features.7.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 12, 12, 2688] <- [n, 12, 12, 2688]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(383), input: s.tensor(385), batch: s.n, height: 12,
             width: 12, channels: 2688, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 12, outWidth: 12,
-            weights: s.f + 2390592, gradInput: s.tensor(384), gradWeights: s.f + 2414784, pool: pool)
+            weights: s.f + 2395968, gradInput: s.tensor(384), gradWeights: s.f + 2420160, pool: pool)
         s.profiler?.stop(550)
         // features.7.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 2414784, channels: 2688, kernel: 3, into: s.g + 15018432)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 2420160, channels: 2688, kernel: 3, into: s.g + 15018432)
         s.profiler?.stop(551)
-        // features.7.1.block.0 backward through silu and BatchNorm (in place) on [n, 12, 12, 2688]
+        // features.7.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 12, 12, 2688]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(384), input: s.tensor(356),
-            pixels: 144 &* s.n, channels: 2688, gamma: s.p + 15007680, beta: s.p + 15010368, savedMean: s.f + 2379840,
-            savedInvStd: s.f + 2382528, activation: .silu, gradInput: s.tensor(384), gradGamma: s.g + 15007680,
-            gradBeta: s.g + 15010368, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(384), input: s.tensor(356), pixels: 144 &* s.n,
+            channels: 2688, gamma: s.p + 15007680, beta: s.p + 15010368, savedMean: s.f + 2385216,
+            savedInvStd: s.f + 2387904, activation: .silu, gradGamma: s.g + 15007680, gradBeta: s.g + 15010368,
+            reductions: s.f + 1206912, pool: pool)
         s.profiler?.stop(552)
-        // features.7.1.block.0 conv 1x1 backward: input and weight gradients, [n, 12, 12, 448] <- [n, 12, 12, 2688]
+        // features.7.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 448] <- [n, 12, 12, 2688]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(384), input: s.tensor(355), weights: s.p + 13803456,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(384), preActivation: s.tensor(356),
+            gamma: s.p + 15007680, beta: s.p + 15010368, savedMean: s.f + 2385216, savedInvStd: s.f + 2387904,
+            activation: .silu, reductions: s.f + 1206912, input: s.tensor(355), weights: s.p + 13803456,
             pixels: 144 &* s.n, inChannels: 448, outChannels: 2688, gradInput: s.tensor(386),
             gradWeights: s.g + 13803456, workspace: s.ws, pool: pool)
         s.profiler?.stop(553)
@@ -6983,18 +6989,18 @@ public final class EfficientNetB4Training: TrainableModel {
 
     /// features.7.0 backward: MBConv6 k3 s1: 12x12x272 -> 12x12x448, SE 1632 -> 68 -> 1632
     private func features_7_0_backward(_ s: TrainingStepContext) {
-        // features.7.0.block.3 backward through identity and BatchNorm (in place) on [n, 12, 12, 448]
+        // features.7.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 12, 12, 448]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(386), input: s.tensor(354),
-            pixels: 144 &* s.n, channels: 448, gamma: s.p + 13801664, beta: s.p + 13802112, savedMean: s.f + 2378944,
-            savedInvStd: s.f + 2379392, activation: .identity, gradInput: s.tensor(386), gradGamma: s.g + 13801664,
-            gradBeta: s.g + 13802112, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(386), input: s.tensor(354), pixels: 144 &* s.n,
+            channels: 448, gamma: s.p + 13801664, beta: s.p + 13802112, savedMean: s.f + 2384320,
+            savedInvStd: s.f + 2384768, activation: .identity, gradGamma: s.g + 13801664, gradBeta: s.g + 13802112,
+            reductions: s.f + 1206912, pool: pool)
         s.profiler?.stop(555)
         // features.7.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 31 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(348), pixels: 144 &* s.n, channels: 1632,
-                gamma: s.p + 12840336, beta: s.p + 12841968, savedMean: s.f + 2346304, savedInvStd: s.f + 2347936,
+                gamma: s.p + 12840336, beta: s.p + 12841968, savedMean: s.f + 2351680, savedInvStd: s.f + 2353312,
                 activation: .silu, output: s.tensor(389), pool: pool)
             s.profiler?.stop(556)
         }
@@ -7003,7 +7009,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(348), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 12840336, beta: s.p + 12841968, runningMean: s.p + 12843600, runningVar: s.p + 12845232,
-                eps: 1e-05, activation: .silu, output: s.tensor(389), scratch: s.f + 2346304, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(389), scratch: s.f + 2351680, pool: pool)
             s.profiler?.stop(557)
         }
         // features.7.0.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -7013,9 +7019,11 @@ public final class EfficientNetB4Training: TrainableModel {
                 pixels: 144, channels: 1632, output: s.tensor(388), pool: pool)
             s.profiler?.stop(558)
         }
-        // features.7.0.block.3 conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 448]
+        // features.7.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 448]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(386), input: s.tensor(388), weights: s.p + 13070528,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(386), preActivation: s.tensor(354),
+            gamma: s.p + 13801664, beta: s.p + 13802112, savedMean: s.f + 2384320, savedInvStd: s.f + 2384768,
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(388), weights: s.p + 13070528,
             pixels: 144 &* s.n, inChannels: 1632, outChannels: 448, gradInput: s.tensor(387),
             gradWeights: s.g + 13070528, workspace: s.ws, pool: pool)
         s.profiler?.stop(559)
@@ -7031,15 +7039,15 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.7.0.block.1 backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(390), input: s.tensor(348),
-            pixels: 144 &* s.n, channels: 1632, gamma: s.p + 12840336, beta: s.p + 12841968, savedMean: s.f + 2346304,
-            savedInvStd: s.f + 2347936, activation: .silu, gradInput: s.tensor(390), gradGamma: s.g + 12840336,
+            pixels: 144 &* s.n, channels: 1632, gamma: s.p + 12840336, beta: s.p + 12841968, savedMean: s.f + 2351680,
+            savedInvStd: s.f + 2353312, activation: .silu, gradInput: s.tensor(390), gradGamma: s.g + 12840336,
             gradBeta: s.g + 12841968, pool: pool)
         s.profiler?.stop(561)
         // features.7.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 31 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(346), pixels: 144 &* s.n, channels: 1632,
-                gamma: s.p + 12819120, beta: s.p + 12820752, savedMean: s.f + 2343040, savedInvStd: s.f + 2344672,
+                gamma: s.p + 12819120, beta: s.p + 12820752, savedMean: s.f + 2348416, savedInvStd: s.f + 2350048,
                 activation: .silu, output: s.tensor(392), pool: pool)
             s.profiler?.stop(562)
         }
@@ -7048,33 +7056,35 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(346), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 12819120, beta: s.p + 12820752, runningMean: s.p + 12822384, runningVar: s.p + 12824016,
-                eps: 1e-05, activation: .silu, output: s.tensor(392), scratch: s.f + 2343040, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(392), scratch: s.f + 2348416, pool: pool)
             s.profiler?.stop(563)
         }
         // features.7.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 2364256, count: 14688)
+        TrainingKernels.zero(s.f + 2369632, count: 14688)
         s.profiler?.stop(564)
         // features.7.0.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 1632]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(390), input: s.tensor(392), batch: s.n, height: 12,
             width: 12, channels: 1632, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 12, outWidth: 12,
-            weights: s.f + 2349568, gradInput: s.tensor(391), gradWeights: s.f + 2364256, pool: pool)
+            weights: s.f + 2354944, gradInput: s.tensor(391), gradWeights: s.f + 2369632, pool: pool)
         s.profiler?.stop(565)
         // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 2364256, channels: 1632, kernel: 3, into: s.g + 12825648)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 2369632, channels: 1632, kernel: 3, into: s.g + 12825648)
         s.profiler?.stop(566)
-        // features.7.0.block.0 backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]
+        // features.7.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 12, 12, 1632]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(391), input: s.tensor(346),
-            pixels: 144 &* s.n, channels: 1632, gamma: s.p + 12819120, beta: s.p + 12820752, savedMean: s.f + 2343040,
-            savedInvStd: s.f + 2344672, activation: .silu, gradInput: s.tensor(391), gradGamma: s.g + 12819120,
-            gradBeta: s.g + 12820752, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(391), input: s.tensor(346), pixels: 144 &* s.n,
+            channels: 1632, gamma: s.p + 12819120, beta: s.p + 12820752, savedMean: s.f + 2348416,
+            savedInvStd: s.f + 2350048, activation: .silu, gradGamma: s.g + 12819120, gradBeta: s.g + 12820752,
+            reductions: s.f + 1206912, pool: pool)
         s.profiler?.stop(567)
-        // features.7.0.block.0 conv 1x1 backward: input and weight gradients, [n, 12, 12, 272] <- [n, 12, 12, 1632]
+        // features.7.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 272] <- [n, 12, 12, 1632]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(391), input: s.tensor(344), weights: s.p + 12375216,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(391), preActivation: s.tensor(346),
+            gamma: s.p + 12819120, beta: s.p + 12820752, savedMean: s.f + 2348416, savedInvStd: s.f + 2350048,
+            activation: .silu, reductions: s.f + 1206912, input: s.tensor(344), weights: s.p + 12375216,
             pixels: 144 &* s.n, inChannels: 272, outChannels: 1632, gradInput: s.tensor(393),
             gradWeights: s.g + 12375216, workspace: s.ws, pool: pool)
         s.profiler?.stop(568)
@@ -7088,18 +7098,18 @@ public final class EfficientNetB4Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 30 ? s.tensor(345) : nil, batch: s.n,
             perImage: 39168, gradBranch: s.tensor(394), pool: pool)
         s.profiler?.stop(569)
-        // features.6.7.block.3 backward through identity and BatchNorm (in place) on [n, 12, 12, 272]
+        // features.6.7.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 12, 12, 272]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(394), input: s.tensor(342),
-            pixels: 144 &* s.n, channels: 272, gamma: s.p + 12374128, beta: s.p + 12374400, savedMean: s.f + 2342496,
-            savedInvStd: s.f + 2342768, activation: .identity, gradInput: s.tensor(394), gradGamma: s.g + 12374128,
-            gradBeta: s.g + 12374400, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(394), input: s.tensor(342), pixels: 144 &* s.n,
+            channels: 272, gamma: s.p + 12374128, beta: s.p + 12374400, savedMean: s.f + 2347872,
+            savedInvStd: s.f + 2348144, activation: .identity, gradGamma: s.g + 12374128, gradBeta: s.g + 12374400,
+            reductions: s.f + 1206912, pool: pool)
         s.profiler?.stop(570)
         // features.6.7.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 30 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(336), pixels: 144 &* s.n, channels: 1632,
-                gamma: s.p + 11700032, beta: s.p + 11701664, savedMean: s.f + 2257632, savedInvStd: s.f + 2259264,
+                gamma: s.p + 11700032, beta: s.p + 11701664, savedMean: s.f + 2263008, savedInvStd: s.f + 2264640,
                 activation: .silu, output: s.tensor(397), pool: pool)
             s.profiler?.stop(571)
         }
@@ -7108,7 +7118,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(336), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 11700032, beta: s.p + 11701664, runningMean: s.p + 11703296, runningVar: s.p + 11704928,
-                eps: 1e-05, activation: .silu, output: s.tensor(397), scratch: s.f + 2257632, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(397), scratch: s.f + 2263008, pool: pool)
             s.profiler?.stop(572)
         }
         // features.6.7.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -7118,9 +7128,11 @@ public final class EfficientNetB4Training: TrainableModel {
                 pixels: 144, channels: 1632, output: s.tensor(396), pool: pool)
             s.profiler?.stop(573)
         }
-        // features.6.7.block.3 conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]
+        // features.6.7.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(394), input: s.tensor(396), weights: s.p + 11930224,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(394), preActivation: s.tensor(342),
+            gamma: s.p + 12374128, beta: s.p + 12374400, savedMean: s.f + 2347872, savedInvStd: s.f + 2348144,
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(396), weights: s.p + 11930224,
             pixels: 144 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(395),
             gradWeights: s.g + 11930224, workspace: s.ws, pool: pool)
         s.profiler?.stop(574)
@@ -7136,15 +7148,15 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.6.7.block.1 backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(398), input: s.tensor(336),
-            pixels: 144 &* s.n, channels: 1632, gamma: s.p + 11700032, beta: s.p + 11701664, savedMean: s.f + 2257632,
-            savedInvStd: s.f + 2259264, activation: .silu, gradInput: s.tensor(398), gradGamma: s.g + 11700032,
+            pixels: 144 &* s.n, channels: 1632, gamma: s.p + 11700032, beta: s.p + 11701664, savedMean: s.f + 2263008,
+            savedInvStd: s.f + 2264640, activation: .silu, gradInput: s.tensor(398), gradGamma: s.g + 11700032,
             gradBeta: s.g + 11701664, pool: pool)
         s.profiler?.stop(576)
         // features.6.7.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 30 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(334), pixels: 144 &* s.n, channels: 1632,
-                gamma: s.p + 11652704, beta: s.p + 11654336, savedMean: s.f + 2254368, savedInvStd: s.f + 2256000,
+                gamma: s.p + 11652704, beta: s.p + 11654336, savedMean: s.f + 2259744, savedInvStd: s.f + 2261376,
                 activation: .silu, output: s.tensor(400), pool: pool)
             s.profiler?.stop(577)
         }
@@ -7153,33 +7165,35 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(334), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 11652704, beta: s.p + 11654336, runningMean: s.p + 11655968, runningVar: s.p + 11657600,
-                eps: 1e-05, activation: .silu, output: s.tensor(400), scratch: s.f + 2254368, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(400), scratch: s.f + 2259744, pool: pool)
             s.profiler?.stop(578)
         }
         // features.6.7.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 2301696, count: 40800)
+        TrainingKernels.zero(s.f + 2307072, count: 40800)
         s.profiler?.stop(579)
         // features.6.7.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 1632]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(398), input: s.tensor(400), batch: s.n, height: 12,
             width: 12, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12,
-            weights: s.f + 2260896, gradInput: s.tensor(399), gradWeights: s.f + 2301696, pool: pool)
+            weights: s.f + 2266272, gradInput: s.tensor(399), gradWeights: s.f + 2307072, pool: pool)
         s.profiler?.stop(580)
         // features.6.7.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 2301696, channels: 1632, kernel: 5, into: s.g + 11659232)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 2307072, channels: 1632, kernel: 5, into: s.g + 11659232)
         s.profiler?.stop(581)
-        // features.6.7.block.0 backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]
+        // features.6.7.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 12, 12, 1632]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(399), input: s.tensor(334),
-            pixels: 144 &* s.n, channels: 1632, gamma: s.p + 11652704, beta: s.p + 11654336, savedMean: s.f + 2254368,
-            savedInvStd: s.f + 2256000, activation: .silu, gradInput: s.tensor(399), gradGamma: s.g + 11652704,
-            gradBeta: s.g + 11654336, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(399), input: s.tensor(334), pixels: 144 &* s.n,
+            channels: 1632, gamma: s.p + 11652704, beta: s.p + 11654336, savedMean: s.f + 2259744,
+            savedInvStd: s.f + 2261376, activation: .silu, gradGamma: s.g + 11652704, gradBeta: s.g + 11654336,
+            reductions: s.f + 1206912, pool: pool)
         s.profiler?.stop(582)
-        // features.6.7.block.0 conv 1x1 backward: input and weight gradients, [n, 12, 12, 272] <- [n, 12, 12, 1632]
+        // features.6.7.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 272] <- [n, 12, 12, 1632]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(399), input: s.tensor(332), weights: s.p + 11208800,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(399), preActivation: s.tensor(334),
+            gamma: s.p + 11652704, beta: s.p + 11654336, savedMean: s.f + 2259744, savedInvStd: s.f + 2261376,
+            activation: .silu, reductions: s.f + 1206912, input: s.tensor(332), weights: s.p + 11208800,
             pixels: 144 &* s.n, inChannels: 272, outChannels: 1632, gradInput: s.tensor(401),
             gradWeights: s.g + 11208800, workspace: s.ws, pool: pool)
         s.profiler?.stop(583)
@@ -7197,18 +7211,18 @@ public final class EfficientNetB4Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 29 ? s.tensor(333) : nil, batch: s.n,
             perImage: 39168, gradBranch: s.tensor(402), pool: pool)
         s.profiler?.stop(585)
-        // features.6.6.block.3 backward through identity and BatchNorm (in place) on [n, 12, 12, 272]
+        // features.6.6.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 12, 12, 272]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(402), input: s.tensor(330),
-            pixels: 144 &* s.n, channels: 272, gamma: s.p + 11207712, beta: s.p + 11207984, savedMean: s.f + 2253824,
-            savedInvStd: s.f + 2254096, activation: .identity, gradInput: s.tensor(402), gradGamma: s.g + 11207712,
-            gradBeta: s.g + 11207984, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(402), input: s.tensor(330), pixels: 144 &* s.n,
+            channels: 272, gamma: s.p + 11207712, beta: s.p + 11207984, savedMean: s.f + 2259200,
+            savedInvStd: s.f + 2259472, activation: .identity, gradGamma: s.g + 11207712, gradBeta: s.g + 11207984,
+            reductions: s.f + 1206912, pool: pool)
         s.profiler?.stop(586)
         // features.6.6.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 29 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(324), pixels: 144 &* s.n, channels: 1632,
-                gamma: s.p + 10533616, beta: s.p + 10535248, savedMean: s.f + 2168960, savedInvStd: s.f + 2170592,
+                gamma: s.p + 10533616, beta: s.p + 10535248, savedMean: s.f + 2174336, savedInvStd: s.f + 2175968,
                 activation: .silu, output: s.tensor(405), pool: pool)
             s.profiler?.stop(587)
         }
@@ -7217,7 +7231,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(324), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 10533616, beta: s.p + 10535248, runningMean: s.p + 10536880, runningVar: s.p + 10538512,
-                eps: 1e-05, activation: .silu, output: s.tensor(405), scratch: s.f + 2168960, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(405), scratch: s.f + 2174336, pool: pool)
             s.profiler?.stop(588)
         }
         // features.6.6.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -7227,9 +7241,11 @@ public final class EfficientNetB4Training: TrainableModel {
                 pixels: 144, channels: 1632, output: s.tensor(404), pool: pool)
             s.profiler?.stop(589)
         }
-        // features.6.6.block.3 conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]
+        // features.6.6.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(402), input: s.tensor(404), weights: s.p + 10763808,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(402), preActivation: s.tensor(330),
+            gamma: s.p + 11207712, beta: s.p + 11207984, savedMean: s.f + 2259200, savedInvStd: s.f + 2259472,
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(404), weights: s.p + 10763808,
             pixels: 144 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(403),
             gradWeights: s.g + 10763808, workspace: s.ws, pool: pool)
         s.profiler?.stop(590)
@@ -7245,15 +7261,15 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.6.6.block.1 backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(406), input: s.tensor(324),
-            pixels: 144 &* s.n, channels: 1632, gamma: s.p + 10533616, beta: s.p + 10535248, savedMean: s.f + 2168960,
-            savedInvStd: s.f + 2170592, activation: .silu, gradInput: s.tensor(406), gradGamma: s.g + 10533616,
+            pixels: 144 &* s.n, channels: 1632, gamma: s.p + 10533616, beta: s.p + 10535248, savedMean: s.f + 2174336,
+            savedInvStd: s.f + 2175968, activation: .silu, gradInput: s.tensor(406), gradGamma: s.g + 10533616,
             gradBeta: s.g + 10535248, pool: pool)
         s.profiler?.stop(592)
         // features.6.6.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 29 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(322), pixels: 144 &* s.n, channels: 1632,
-                gamma: s.p + 10486288, beta: s.p + 10487920, savedMean: s.f + 2165696, savedInvStd: s.f + 2167328,
+                gamma: s.p + 10486288, beta: s.p + 10487920, savedMean: s.f + 2171072, savedInvStd: s.f + 2172704,
                 activation: .silu, output: s.tensor(408), pool: pool)
             s.profiler?.stop(593)
         }
@@ -7262,33 +7278,35 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(322), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 10486288, beta: s.p + 10487920, runningMean: s.p + 10489552, runningVar: s.p + 10491184,
-                eps: 1e-05, activation: .silu, output: s.tensor(408), scratch: s.f + 2165696, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(408), scratch: s.f + 2171072, pool: pool)
             s.profiler?.stop(594)
         }
         // features.6.6.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 2213024, count: 40800)
+        TrainingKernels.zero(s.f + 2218400, count: 40800)
         s.profiler?.stop(595)
         // features.6.6.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 1632]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(406), input: s.tensor(408), batch: s.n, height: 12,
             width: 12, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12,
-            weights: s.f + 2172224, gradInput: s.tensor(407), gradWeights: s.f + 2213024, pool: pool)
+            weights: s.f + 2177600, gradInput: s.tensor(407), gradWeights: s.f + 2218400, pool: pool)
         s.profiler?.stop(596)
         // features.6.6.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 2213024, channels: 1632, kernel: 5, into: s.g + 10492816)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 2218400, channels: 1632, kernel: 5, into: s.g + 10492816)
         s.profiler?.stop(597)
-        // features.6.6.block.0 backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]
+        // features.6.6.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 12, 12, 1632]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(407), input: s.tensor(322),
-            pixels: 144 &* s.n, channels: 1632, gamma: s.p + 10486288, beta: s.p + 10487920, savedMean: s.f + 2165696,
-            savedInvStd: s.f + 2167328, activation: .silu, gradInput: s.tensor(407), gradGamma: s.g + 10486288,
-            gradBeta: s.g + 10487920, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(407), input: s.tensor(322), pixels: 144 &* s.n,
+            channels: 1632, gamma: s.p + 10486288, beta: s.p + 10487920, savedMean: s.f + 2171072,
+            savedInvStd: s.f + 2172704, activation: .silu, gradGamma: s.g + 10486288, gradBeta: s.g + 10487920,
+            reductions: s.f + 1206912, pool: pool)
         s.profiler?.stop(598)
-        // features.6.6.block.0 conv 1x1 backward: input and weight gradients, [n, 12, 12, 272] <- [n, 12, 12, 1632]
+        // features.6.6.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 272] <- [n, 12, 12, 1632]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(407), input: s.tensor(320), weights: s.p + 10042384,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(407), preActivation: s.tensor(322),
+            gamma: s.p + 10486288, beta: s.p + 10487920, savedMean: s.f + 2171072, savedInvStd: s.f + 2172704,
+            activation: .silu, reductions: s.f + 1206912, input: s.tensor(320), weights: s.p + 10042384,
             pixels: 144 &* s.n, inChannels: 272, outChannels: 1632, gradInput: s.tensor(409),
             gradWeights: s.g + 10042384, workspace: s.ws, pool: pool)
         s.profiler?.stop(599)
@@ -7306,18 +7324,18 @@ public final class EfficientNetB4Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 28 ? s.tensor(321) : nil, batch: s.n,
             perImage: 39168, gradBranch: s.tensor(410), pool: pool)
         s.profiler?.stop(601)
-        // features.6.5.block.3 backward through identity and BatchNorm (in place) on [n, 12, 12, 272]
+        // features.6.5.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 12, 12, 272]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(410), input: s.tensor(318),
-            pixels: 144 &* s.n, channels: 272, gamma: s.p + 10041296, beta: s.p + 10041568, savedMean: s.f + 2165152,
-            savedInvStd: s.f + 2165424, activation: .identity, gradInput: s.tensor(410), gradGamma: s.g + 10041296,
-            gradBeta: s.g + 10041568, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(410), input: s.tensor(318), pixels: 144 &* s.n,
+            channels: 272, gamma: s.p + 10041296, beta: s.p + 10041568, savedMean: s.f + 2170528,
+            savedInvStd: s.f + 2170800, activation: .identity, gradGamma: s.g + 10041296, gradBeta: s.g + 10041568,
+            reductions: s.f + 1206912, pool: pool)
         s.profiler?.stop(602)
         // features.6.5.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 28 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(312), pixels: 144 &* s.n, channels: 1632,
-                gamma: s.p + 9367200, beta: s.p + 9368832, savedMean: s.f + 2080288, savedInvStd: s.f + 2081920,
+                gamma: s.p + 9367200, beta: s.p + 9368832, savedMean: s.f + 2085664, savedInvStd: s.f + 2087296,
                 activation: .silu, output: s.tensor(413), pool: pool)
             s.profiler?.stop(603)
         }
@@ -7326,7 +7344,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(312), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 9367200, beta: s.p + 9368832, runningMean: s.p + 9370464, runningVar: s.p + 9372096,
-                eps: 1e-05, activation: .silu, output: s.tensor(413), scratch: s.f + 2080288, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(413), scratch: s.f + 2085664, pool: pool)
             s.profiler?.stop(604)
         }
         // features.6.5.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -7336,9 +7354,11 @@ public final class EfficientNetB4Training: TrainableModel {
                 pixels: 144, channels: 1632, output: s.tensor(412), pool: pool)
             s.profiler?.stop(605)
         }
-        // features.6.5.block.3 conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]
+        // features.6.5.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(410), input: s.tensor(412), weights: s.p + 9597392,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(410), preActivation: s.tensor(318),
+            gamma: s.p + 10041296, beta: s.p + 10041568, savedMean: s.f + 2170528, savedInvStd: s.f + 2170800,
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(412), weights: s.p + 9597392,
             pixels: 144 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(411),
             gradWeights: s.g + 9597392, workspace: s.ws, pool: pool)
         s.profiler?.stop(606)
@@ -7354,15 +7374,15 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.6.5.block.1 backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(414), input: s.tensor(312),
-            pixels: 144 &* s.n, channels: 1632, gamma: s.p + 9367200, beta: s.p + 9368832, savedMean: s.f + 2080288,
-            savedInvStd: s.f + 2081920, activation: .silu, gradInput: s.tensor(414), gradGamma: s.g + 9367200,
+            pixels: 144 &* s.n, channels: 1632, gamma: s.p + 9367200, beta: s.p + 9368832, savedMean: s.f + 2085664,
+            savedInvStd: s.f + 2087296, activation: .silu, gradInput: s.tensor(414), gradGamma: s.g + 9367200,
             gradBeta: s.g + 9368832, pool: pool)
         s.profiler?.stop(608)
         // features.6.5.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 28 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(310), pixels: 144 &* s.n, channels: 1632,
-                gamma: s.p + 9319872, beta: s.p + 9321504, savedMean: s.f + 2077024, savedInvStd: s.f + 2078656,
+                gamma: s.p + 9319872, beta: s.p + 9321504, savedMean: s.f + 2082400, savedInvStd: s.f + 2084032,
                 activation: .silu, output: s.tensor(416), pool: pool)
             s.profiler?.stop(609)
         }
@@ -7371,33 +7391,35 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(310), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 9319872, beta: s.p + 9321504, runningMean: s.p + 9323136, runningVar: s.p + 9324768,
-                eps: 1e-05, activation: .silu, output: s.tensor(416), scratch: s.f + 2077024, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(416), scratch: s.f + 2082400, pool: pool)
             s.profiler?.stop(610)
         }
         // features.6.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 2124352, count: 40800)
+        TrainingKernels.zero(s.f + 2129728, count: 40800)
         s.profiler?.stop(611)
         // features.6.5.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 1632]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(414), input: s.tensor(416), batch: s.n, height: 12,
             width: 12, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12,
-            weights: s.f + 2083552, gradInput: s.tensor(415), gradWeights: s.f + 2124352, pool: pool)
+            weights: s.f + 2088928, gradInput: s.tensor(415), gradWeights: s.f + 2129728, pool: pool)
         s.profiler?.stop(612)
         // features.6.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 2124352, channels: 1632, kernel: 5, into: s.g + 9326400)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 2129728, channels: 1632, kernel: 5, into: s.g + 9326400)
         s.profiler?.stop(613)
-        // features.6.5.block.0 backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]
+        // features.6.5.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 12, 12, 1632]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(415), input: s.tensor(310),
-            pixels: 144 &* s.n, channels: 1632, gamma: s.p + 9319872, beta: s.p + 9321504, savedMean: s.f + 2077024,
-            savedInvStd: s.f + 2078656, activation: .silu, gradInput: s.tensor(415), gradGamma: s.g + 9319872,
-            gradBeta: s.g + 9321504, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(415), input: s.tensor(310), pixels: 144 &* s.n,
+            channels: 1632, gamma: s.p + 9319872, beta: s.p + 9321504, savedMean: s.f + 2082400,
+            savedInvStd: s.f + 2084032, activation: .silu, gradGamma: s.g + 9319872, gradBeta: s.g + 9321504,
+            reductions: s.f + 1206912, pool: pool)
         s.profiler?.stop(614)
-        // features.6.5.block.0 conv 1x1 backward: input and weight gradients, [n, 12, 12, 272] <- [n, 12, 12, 1632]
+        // features.6.5.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 272] <- [n, 12, 12, 1632]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(415), input: s.tensor(308), weights: s.p + 8875968,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(415), preActivation: s.tensor(310),
+            gamma: s.p + 9319872, beta: s.p + 9321504, savedMean: s.f + 2082400, savedInvStd: s.f + 2084032,
+            activation: .silu, reductions: s.f + 1206912, input: s.tensor(308), weights: s.p + 8875968,
             pixels: 144 &* s.n, inChannels: 272, outChannels: 1632, gradInput: s.tensor(417),
             gradWeights: s.g + 8875968, workspace: s.ws, pool: pool)
         s.profiler?.stop(615)
@@ -7415,18 +7437,18 @@ public final class EfficientNetB4Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 27 ? s.tensor(309) : nil, batch: s.n,
             perImage: 39168, gradBranch: s.tensor(418), pool: pool)
         s.profiler?.stop(617)
-        // features.6.4.block.3 backward through identity and BatchNorm (in place) on [n, 12, 12, 272]
+        // features.6.4.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 12, 12, 272]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(418), input: s.tensor(306),
-            pixels: 144 &* s.n, channels: 272, gamma: s.p + 8874880, beta: s.p + 8875152, savedMean: s.f + 2076480,
-            savedInvStd: s.f + 2076752, activation: .identity, gradInput: s.tensor(418), gradGamma: s.g + 8874880,
-            gradBeta: s.g + 8875152, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(418), input: s.tensor(306), pixels: 144 &* s.n,
+            channels: 272, gamma: s.p + 8874880, beta: s.p + 8875152, savedMean: s.f + 2081856,
+            savedInvStd: s.f + 2082128, activation: .identity, gradGamma: s.g + 8874880, gradBeta: s.g + 8875152,
+            reductions: s.f + 1206912, pool: pool)
         s.profiler?.stop(618)
         // features.6.4.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 27 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(300), pixels: 144 &* s.n, channels: 1632,
-                gamma: s.p + 8200784, beta: s.p + 8202416, savedMean: s.f + 1991616, savedInvStd: s.f + 1993248,
+                gamma: s.p + 8200784, beta: s.p + 8202416, savedMean: s.f + 1996992, savedInvStd: s.f + 1998624,
                 activation: .silu, output: s.tensor(421), pool: pool)
             s.profiler?.stop(619)
         }
@@ -7435,7 +7457,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(300), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 8200784, beta: s.p + 8202416, runningMean: s.p + 8204048, runningVar: s.p + 8205680,
-                eps: 1e-05, activation: .silu, output: s.tensor(421), scratch: s.f + 1991616, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(421), scratch: s.f + 1996992, pool: pool)
             s.profiler?.stop(620)
         }
         // features.6.4.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -7445,9 +7467,11 @@ public final class EfficientNetB4Training: TrainableModel {
                 pixels: 144, channels: 1632, output: s.tensor(420), pool: pool)
             s.profiler?.stop(621)
         }
-        // features.6.4.block.3 conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]
+        // features.6.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(418), input: s.tensor(420), weights: s.p + 8430976,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(418), preActivation: s.tensor(306),
+            gamma: s.p + 8874880, beta: s.p + 8875152, savedMean: s.f + 2081856, savedInvStd: s.f + 2082128,
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(420), weights: s.p + 8430976,
             pixels: 144 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(419),
             gradWeights: s.g + 8430976, workspace: s.ws, pool: pool)
         s.profiler?.stop(622)
@@ -7463,15 +7487,15 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.6.4.block.1 backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(422), input: s.tensor(300),
-            pixels: 144 &* s.n, channels: 1632, gamma: s.p + 8200784, beta: s.p + 8202416, savedMean: s.f + 1991616,
-            savedInvStd: s.f + 1993248, activation: .silu, gradInput: s.tensor(422), gradGamma: s.g + 8200784,
+            pixels: 144 &* s.n, channels: 1632, gamma: s.p + 8200784, beta: s.p + 8202416, savedMean: s.f + 1996992,
+            savedInvStd: s.f + 1998624, activation: .silu, gradInput: s.tensor(422), gradGamma: s.g + 8200784,
             gradBeta: s.g + 8202416, pool: pool)
         s.profiler?.stop(624)
         // features.6.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 27 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(298), pixels: 144 &* s.n, channels: 1632,
-                gamma: s.p + 8153456, beta: s.p + 8155088, savedMean: s.f + 1988352, savedInvStd: s.f + 1989984,
+                gamma: s.p + 8153456, beta: s.p + 8155088, savedMean: s.f + 1993728, savedInvStd: s.f + 1995360,
                 activation: .silu, output: s.tensor(424), pool: pool)
             s.profiler?.stop(625)
         }
@@ -7480,33 +7504,35 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(298), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 8153456, beta: s.p + 8155088, runningMean: s.p + 8156720, runningVar: s.p + 8158352,
-                eps: 1e-05, activation: .silu, output: s.tensor(424), scratch: s.f + 1988352, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(424), scratch: s.f + 1993728, pool: pool)
             s.profiler?.stop(626)
         }
         // features.6.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 2035680, count: 40800)
+        TrainingKernels.zero(s.f + 2041056, count: 40800)
         s.profiler?.stop(627)
         // features.6.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 1632]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(422), input: s.tensor(424), batch: s.n, height: 12,
             width: 12, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12,
-            weights: s.f + 1994880, gradInput: s.tensor(423), gradWeights: s.f + 2035680, pool: pool)
+            weights: s.f + 2000256, gradInput: s.tensor(423), gradWeights: s.f + 2041056, pool: pool)
         s.profiler?.stop(628)
         // features.6.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 2035680, channels: 1632, kernel: 5, into: s.g + 8159984)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 2041056, channels: 1632, kernel: 5, into: s.g + 8159984)
         s.profiler?.stop(629)
-        // features.6.4.block.0 backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]
+        // features.6.4.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 12, 12, 1632]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(423), input: s.tensor(298),
-            pixels: 144 &* s.n, channels: 1632, gamma: s.p + 8153456, beta: s.p + 8155088, savedMean: s.f + 1988352,
-            savedInvStd: s.f + 1989984, activation: .silu, gradInput: s.tensor(423), gradGamma: s.g + 8153456,
-            gradBeta: s.g + 8155088, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(423), input: s.tensor(298), pixels: 144 &* s.n,
+            channels: 1632, gamma: s.p + 8153456, beta: s.p + 8155088, savedMean: s.f + 1993728,
+            savedInvStd: s.f + 1995360, activation: .silu, gradGamma: s.g + 8153456, gradBeta: s.g + 8155088,
+            reductions: s.f + 1206912, pool: pool)
         s.profiler?.stop(630)
-        // features.6.4.block.0 conv 1x1 backward: input and weight gradients, [n, 12, 12, 272] <- [n, 12, 12, 1632]
+        // features.6.4.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 272] <- [n, 12, 12, 1632]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(423), input: s.tensor(296), weights: s.p + 7709552,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(423), preActivation: s.tensor(298),
+            gamma: s.p + 8153456, beta: s.p + 8155088, savedMean: s.f + 1993728, savedInvStd: s.f + 1995360,
+            activation: .silu, reductions: s.f + 1206912, input: s.tensor(296), weights: s.p + 7709552,
             pixels: 144 &* s.n, inChannels: 272, outChannels: 1632, gradInput: s.tensor(425),
             gradWeights: s.g + 7709552, workspace: s.ws, pool: pool)
         s.profiler?.stop(631)
@@ -7524,18 +7550,18 @@ public final class EfficientNetB4Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 26 ? s.tensor(297) : nil, batch: s.n,
             perImage: 39168, gradBranch: s.tensor(426), pool: pool)
         s.profiler?.stop(633)
-        // features.6.3.block.3 backward through identity and BatchNorm (in place) on [n, 12, 12, 272]
+        // features.6.3.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 12, 12, 272]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(426), input: s.tensor(294),
-            pixels: 144 &* s.n, channels: 272, gamma: s.p + 7708464, beta: s.p + 7708736, savedMean: s.f + 1987808,
-            savedInvStd: s.f + 1988080, activation: .identity, gradInput: s.tensor(426), gradGamma: s.g + 7708464,
-            gradBeta: s.g + 7708736, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(426), input: s.tensor(294), pixels: 144 &* s.n,
+            channels: 272, gamma: s.p + 7708464, beta: s.p + 7708736, savedMean: s.f + 1993184,
+            savedInvStd: s.f + 1993456, activation: .identity, gradGamma: s.g + 7708464, gradBeta: s.g + 7708736,
+            reductions: s.f + 1206912, pool: pool)
         s.profiler?.stop(634)
         // features.6.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 26 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(288), pixels: 144 &* s.n, channels: 1632,
-                gamma: s.p + 7034368, beta: s.p + 7036000, savedMean: s.f + 1902944, savedInvStd: s.f + 1904576,
+                gamma: s.p + 7034368, beta: s.p + 7036000, savedMean: s.f + 1908320, savedInvStd: s.f + 1909952,
                 activation: .silu, output: s.tensor(429), pool: pool)
             s.profiler?.stop(635)
         }
@@ -7544,7 +7570,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(288), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 7034368, beta: s.p + 7036000, runningMean: s.p + 7037632, runningVar: s.p + 7039264,
-                eps: 1e-05, activation: .silu, output: s.tensor(429), scratch: s.f + 1902944, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(429), scratch: s.f + 1908320, pool: pool)
             s.profiler?.stop(636)
         }
         // features.6.3.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -7554,9 +7580,11 @@ public final class EfficientNetB4Training: TrainableModel {
                 pixels: 144, channels: 1632, output: s.tensor(428), pool: pool)
             s.profiler?.stop(637)
         }
-        // features.6.3.block.3 conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]
+        // features.6.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(426), input: s.tensor(428), weights: s.p + 7264560,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(426), preActivation: s.tensor(294),
+            gamma: s.p + 7708464, beta: s.p + 7708736, savedMean: s.f + 1993184, savedInvStd: s.f + 1993456,
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(428), weights: s.p + 7264560,
             pixels: 144 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(427),
             gradWeights: s.g + 7264560, workspace: s.ws, pool: pool)
         s.profiler?.stop(638)
@@ -7572,15 +7600,15 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.6.3.block.1 backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(430), input: s.tensor(288),
-            pixels: 144 &* s.n, channels: 1632, gamma: s.p + 7034368, beta: s.p + 7036000, savedMean: s.f + 1902944,
-            savedInvStd: s.f + 1904576, activation: .silu, gradInput: s.tensor(430), gradGamma: s.g + 7034368,
+            pixels: 144 &* s.n, channels: 1632, gamma: s.p + 7034368, beta: s.p + 7036000, savedMean: s.f + 1908320,
+            savedInvStd: s.f + 1909952, activation: .silu, gradInput: s.tensor(430), gradGamma: s.g + 7034368,
             gradBeta: s.g + 7036000, pool: pool)
         s.profiler?.stop(640)
         // features.6.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 26 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(286), pixels: 144 &* s.n, channels: 1632,
-                gamma: s.p + 6987040, beta: s.p + 6988672, savedMean: s.f + 1899680, savedInvStd: s.f + 1901312,
+                gamma: s.p + 6987040, beta: s.p + 6988672, savedMean: s.f + 1905056, savedInvStd: s.f + 1906688,
                 activation: .silu, output: s.tensor(432), pool: pool)
             s.profiler?.stop(641)
         }
@@ -7589,33 +7617,35 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(286), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 6987040, beta: s.p + 6988672, runningMean: s.p + 6990304, runningVar: s.p + 6991936,
-                eps: 1e-05, activation: .silu, output: s.tensor(432), scratch: s.f + 1899680, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(432), scratch: s.f + 1905056, pool: pool)
             s.profiler?.stop(642)
         }
         // features.6.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 1947008, count: 40800)
+        TrainingKernels.zero(s.f + 1952384, count: 40800)
         s.profiler?.stop(643)
         // features.6.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 1632]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(430), input: s.tensor(432), batch: s.n, height: 12,
             width: 12, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12,
-            weights: s.f + 1906208, gradInput: s.tensor(431), gradWeights: s.f + 1947008, pool: pool)
+            weights: s.f + 1911584, gradInput: s.tensor(431), gradWeights: s.f + 1952384, pool: pool)
         s.profiler?.stop(644)
         // features.6.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 1947008, channels: 1632, kernel: 5, into: s.g + 6993568)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1952384, channels: 1632, kernel: 5, into: s.g + 6993568)
         s.profiler?.stop(645)
-        // features.6.3.block.0 backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]
+        // features.6.3.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 12, 12, 1632]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(431), input: s.tensor(286),
-            pixels: 144 &* s.n, channels: 1632, gamma: s.p + 6987040, beta: s.p + 6988672, savedMean: s.f + 1899680,
-            savedInvStd: s.f + 1901312, activation: .silu, gradInput: s.tensor(431), gradGamma: s.g + 6987040,
-            gradBeta: s.g + 6988672, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(431), input: s.tensor(286), pixels: 144 &* s.n,
+            channels: 1632, gamma: s.p + 6987040, beta: s.p + 6988672, savedMean: s.f + 1905056,
+            savedInvStd: s.f + 1906688, activation: .silu, gradGamma: s.g + 6987040, gradBeta: s.g + 6988672,
+            reductions: s.f + 1206912, pool: pool)
         s.profiler?.stop(646)
-        // features.6.3.block.0 conv 1x1 backward: input and weight gradients, [n, 12, 12, 272] <- [n, 12, 12, 1632]
+        // features.6.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 272] <- [n, 12, 12, 1632]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(431), input: s.tensor(284), weights: s.p + 6543136,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(431), preActivation: s.tensor(286),
+            gamma: s.p + 6987040, beta: s.p + 6988672, savedMean: s.f + 1905056, savedInvStd: s.f + 1906688,
+            activation: .silu, reductions: s.f + 1206912, input: s.tensor(284), weights: s.p + 6543136,
             pixels: 144 &* s.n, inChannels: 272, outChannels: 1632, gradInput: s.tensor(433),
             gradWeights: s.g + 6543136, workspace: s.ws, pool: pool)
         s.profiler?.stop(647)
@@ -7633,18 +7663,18 @@ public final class EfficientNetB4Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 25 ? s.tensor(285) : nil, batch: s.n,
             perImage: 39168, gradBranch: s.tensor(434), pool: pool)
         s.profiler?.stop(649)
-        // features.6.2.block.3 backward through identity and BatchNorm (in place) on [n, 12, 12, 272]
+        // features.6.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 12, 12, 272]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(434), input: s.tensor(282),
-            pixels: 144 &* s.n, channels: 272, gamma: s.p + 6542048, beta: s.p + 6542320, savedMean: s.f + 1899136,
-            savedInvStd: s.f + 1899408, activation: .identity, gradInput: s.tensor(434), gradGamma: s.g + 6542048,
-            gradBeta: s.g + 6542320, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(434), input: s.tensor(282), pixels: 144 &* s.n,
+            channels: 272, gamma: s.p + 6542048, beta: s.p + 6542320, savedMean: s.f + 1904512,
+            savedInvStd: s.f + 1904784, activation: .identity, gradGamma: s.g + 6542048, gradBeta: s.g + 6542320,
+            reductions: s.f + 1206912, pool: pool)
         s.profiler?.stop(650)
         // features.6.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 25 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(276), pixels: 144 &* s.n, channels: 1632,
-                gamma: s.p + 5867952, beta: s.p + 5869584, savedMean: s.f + 1814272, savedInvStd: s.f + 1815904,
+                gamma: s.p + 5867952, beta: s.p + 5869584, savedMean: s.f + 1819648, savedInvStd: s.f + 1821280,
                 activation: .silu, output: s.tensor(437), pool: pool)
             s.profiler?.stop(651)
         }
@@ -7653,7 +7683,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(276), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 5867952, beta: s.p + 5869584, runningMean: s.p + 5871216, runningVar: s.p + 5872848,
-                eps: 1e-05, activation: .silu, output: s.tensor(437), scratch: s.f + 1814272, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(437), scratch: s.f + 1819648, pool: pool)
             s.profiler?.stop(652)
         }
         // features.6.2.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -7663,9 +7693,11 @@ public final class EfficientNetB4Training: TrainableModel {
                 pixels: 144, channels: 1632, output: s.tensor(436), pool: pool)
             s.profiler?.stop(653)
         }
-        // features.6.2.block.3 conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]
+        // features.6.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(434), input: s.tensor(436), weights: s.p + 6098144,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(434), preActivation: s.tensor(282),
+            gamma: s.p + 6542048, beta: s.p + 6542320, savedMean: s.f + 1904512, savedInvStd: s.f + 1904784,
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(436), weights: s.p + 6098144,
             pixels: 144 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(435),
             gradWeights: s.g + 6098144, workspace: s.ws, pool: pool)
         s.profiler?.stop(654)
@@ -7681,15 +7713,15 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.6.2.block.1 backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(438), input: s.tensor(276),
-            pixels: 144 &* s.n, channels: 1632, gamma: s.p + 5867952, beta: s.p + 5869584, savedMean: s.f + 1814272,
-            savedInvStd: s.f + 1815904, activation: .silu, gradInput: s.tensor(438), gradGamma: s.g + 5867952,
+            pixels: 144 &* s.n, channels: 1632, gamma: s.p + 5867952, beta: s.p + 5869584, savedMean: s.f + 1819648,
+            savedInvStd: s.f + 1821280, activation: .silu, gradInput: s.tensor(438), gradGamma: s.g + 5867952,
             gradBeta: s.g + 5869584, pool: pool)
         s.profiler?.stop(656)
         // features.6.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 25 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(274), pixels: 144 &* s.n, channels: 1632,
-                gamma: s.p + 5820624, beta: s.p + 5822256, savedMean: s.f + 1811008, savedInvStd: s.f + 1812640,
+                gamma: s.p + 5820624, beta: s.p + 5822256, savedMean: s.f + 1816384, savedInvStd: s.f + 1818016,
                 activation: .silu, output: s.tensor(440), pool: pool)
             s.profiler?.stop(657)
         }
@@ -7698,33 +7730,35 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(274), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 5820624, beta: s.p + 5822256, runningMean: s.p + 5823888, runningVar: s.p + 5825520,
-                eps: 1e-05, activation: .silu, output: s.tensor(440), scratch: s.f + 1811008, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(440), scratch: s.f + 1816384, pool: pool)
             s.profiler?.stop(658)
         }
         // features.6.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 1858336, count: 40800)
+        TrainingKernels.zero(s.f + 1863712, count: 40800)
         s.profiler?.stop(659)
         // features.6.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 1632]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(438), input: s.tensor(440), batch: s.n, height: 12,
             width: 12, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12,
-            weights: s.f + 1817536, gradInput: s.tensor(439), gradWeights: s.f + 1858336, pool: pool)
+            weights: s.f + 1822912, gradInput: s.tensor(439), gradWeights: s.f + 1863712, pool: pool)
         s.profiler?.stop(660)
         // features.6.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 1858336, channels: 1632, kernel: 5, into: s.g + 5827152)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1863712, channels: 1632, kernel: 5, into: s.g + 5827152)
         s.profiler?.stop(661)
-        // features.6.2.block.0 backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]
+        // features.6.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 12, 12, 1632]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(439), input: s.tensor(274),
-            pixels: 144 &* s.n, channels: 1632, gamma: s.p + 5820624, beta: s.p + 5822256, savedMean: s.f + 1811008,
-            savedInvStd: s.f + 1812640, activation: .silu, gradInput: s.tensor(439), gradGamma: s.g + 5820624,
-            gradBeta: s.g + 5822256, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(439), input: s.tensor(274), pixels: 144 &* s.n,
+            channels: 1632, gamma: s.p + 5820624, beta: s.p + 5822256, savedMean: s.f + 1816384,
+            savedInvStd: s.f + 1818016, activation: .silu, gradGamma: s.g + 5820624, gradBeta: s.g + 5822256,
+            reductions: s.f + 1206912, pool: pool)
         s.profiler?.stop(662)
-        // features.6.2.block.0 conv 1x1 backward: input and weight gradients, [n, 12, 12, 272] <- [n, 12, 12, 1632]
+        // features.6.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 272] <- [n, 12, 12, 1632]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(439), input: s.tensor(272), weights: s.p + 5376720,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(439), preActivation: s.tensor(274),
+            gamma: s.p + 5820624, beta: s.p + 5822256, savedMean: s.f + 1816384, savedInvStd: s.f + 1818016,
+            activation: .silu, reductions: s.f + 1206912, input: s.tensor(272), weights: s.p + 5376720,
             pixels: 144 &* s.n, inChannels: 272, outChannels: 1632, gradInput: s.tensor(441),
             gradWeights: s.g + 5376720, workspace: s.ws, pool: pool)
         s.profiler?.stop(663)
@@ -7742,18 +7776,18 @@ public final class EfficientNetB4Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 24 ? s.tensor(273) : nil, batch: s.n,
             perImage: 39168, gradBranch: s.tensor(442), pool: pool)
         s.profiler?.stop(665)
-        // features.6.1.block.3 backward through identity and BatchNorm (in place) on [n, 12, 12, 272]
+        // features.6.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 12, 12, 272]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(442), input: s.tensor(270),
-            pixels: 144 &* s.n, channels: 272, gamma: s.p + 5375632, beta: s.p + 5375904, savedMean: s.f + 1810464,
-            savedInvStd: s.f + 1810736, activation: .identity, gradInput: s.tensor(442), gradGamma: s.g + 5375632,
-            gradBeta: s.g + 5375904, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(442), input: s.tensor(270), pixels: 144 &* s.n,
+            channels: 272, gamma: s.p + 5375632, beta: s.p + 5375904, savedMean: s.f + 1815840,
+            savedInvStd: s.f + 1816112, activation: .identity, gradGamma: s.g + 5375632, gradBeta: s.g + 5375904,
+            reductions: s.f + 1206912, pool: pool)
         s.profiler?.stop(666)
         // features.6.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 24 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(264), pixels: 144 &* s.n, channels: 1632,
-                gamma: s.p + 4701536, beta: s.p + 4703168, savedMean: s.f + 1725600, savedInvStd: s.f + 1727232,
+                gamma: s.p + 4701536, beta: s.p + 4703168, savedMean: s.f + 1730976, savedInvStd: s.f + 1732608,
                 activation: .silu, output: s.tensor(445), pool: pool)
             s.profiler?.stop(667)
         }
@@ -7762,7 +7796,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(264), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 4701536, beta: s.p + 4703168, runningMean: s.p + 4704800, runningVar: s.p + 4706432,
-                eps: 1e-05, activation: .silu, output: s.tensor(445), scratch: s.f + 1725600, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(445), scratch: s.f + 1730976, pool: pool)
             s.profiler?.stop(668)
         }
         // features.6.1.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -7772,9 +7806,11 @@ public final class EfficientNetB4Training: TrainableModel {
                 pixels: 144, channels: 1632, output: s.tensor(444), pool: pool)
             s.profiler?.stop(669)
         }
-        // features.6.1.block.3 conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]
+        // features.6.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(442), input: s.tensor(444), weights: s.p + 4931728,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(442), preActivation: s.tensor(270),
+            gamma: s.p + 5375632, beta: s.p + 5375904, savedMean: s.f + 1815840, savedInvStd: s.f + 1816112,
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(444), weights: s.p + 4931728,
             pixels: 144 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(443),
             gradWeights: s.g + 4931728, workspace: s.ws, pool: pool)
         s.profiler?.stop(670)
@@ -7790,15 +7826,15 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.6.1.block.1 backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(446), input: s.tensor(264),
-            pixels: 144 &* s.n, channels: 1632, gamma: s.p + 4701536, beta: s.p + 4703168, savedMean: s.f + 1725600,
-            savedInvStd: s.f + 1727232, activation: .silu, gradInput: s.tensor(446), gradGamma: s.g + 4701536,
+            pixels: 144 &* s.n, channels: 1632, gamma: s.p + 4701536, beta: s.p + 4703168, savedMean: s.f + 1730976,
+            savedInvStd: s.f + 1732608, activation: .silu, gradInput: s.tensor(446), gradGamma: s.g + 4701536,
             gradBeta: s.g + 4703168, pool: pool)
         s.profiler?.stop(672)
         // features.6.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 24 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(262), pixels: 144 &* s.n, channels: 1632,
-                gamma: s.p + 4654208, beta: s.p + 4655840, savedMean: s.f + 1722336, savedInvStd: s.f + 1723968,
+                gamma: s.p + 4654208, beta: s.p + 4655840, savedMean: s.f + 1727712, savedInvStd: s.f + 1729344,
                 activation: .silu, output: s.tensor(448), pool: pool)
             s.profiler?.stop(673)
         }
@@ -7807,33 +7843,35 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(262), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 4654208, beta: s.p + 4655840, runningMean: s.p + 4657472, runningVar: s.p + 4659104,
-                eps: 1e-05, activation: .silu, output: s.tensor(448), scratch: s.f + 1722336, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(448), scratch: s.f + 1727712, pool: pool)
             s.profiler?.stop(674)
         }
         // features.6.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 1769664, count: 40800)
+        TrainingKernels.zero(s.f + 1775040, count: 40800)
         s.profiler?.stop(675)
         // features.6.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 1632]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(446), input: s.tensor(448), batch: s.n, height: 12,
             width: 12, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12,
-            weights: s.f + 1728864, gradInput: s.tensor(447), gradWeights: s.f + 1769664, pool: pool)
+            weights: s.f + 1734240, gradInput: s.tensor(447), gradWeights: s.f + 1775040, pool: pool)
         s.profiler?.stop(676)
         // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 1769664, channels: 1632, kernel: 5, into: s.g + 4660736)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1775040, channels: 1632, kernel: 5, into: s.g + 4660736)
         s.profiler?.stop(677)
-        // features.6.1.block.0 backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]
+        // features.6.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 12, 12, 1632]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(447), input: s.tensor(262),
-            pixels: 144 &* s.n, channels: 1632, gamma: s.p + 4654208, beta: s.p + 4655840, savedMean: s.f + 1722336,
-            savedInvStd: s.f + 1723968, activation: .silu, gradInput: s.tensor(447), gradGamma: s.g + 4654208,
-            gradBeta: s.g + 4655840, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(447), input: s.tensor(262), pixels: 144 &* s.n,
+            channels: 1632, gamma: s.p + 4654208, beta: s.p + 4655840, savedMean: s.f + 1727712,
+            savedInvStd: s.f + 1729344, activation: .silu, gradGamma: s.g + 4654208, gradBeta: s.g + 4655840,
+            reductions: s.f + 1206912, pool: pool)
         s.profiler?.stop(678)
-        // features.6.1.block.0 conv 1x1 backward: input and weight gradients, [n, 12, 12, 272] <- [n, 12, 12, 1632]
+        // features.6.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 272] <- [n, 12, 12, 1632]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(447), input: s.tensor(261), weights: s.p + 4210304,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(447), preActivation: s.tensor(262),
+            gamma: s.p + 4654208, beta: s.p + 4655840, savedMean: s.f + 1727712, savedInvStd: s.f + 1729344,
+            activation: .silu, reductions: s.f + 1206912, input: s.tensor(261), weights: s.p + 4210304,
             pixels: 144 &* s.n, inChannels: 272, outChannels: 1632, gradInput: s.tensor(449),
             gradWeights: s.g + 4210304, workspace: s.ws, pool: pool)
         s.profiler?.stop(679)
@@ -7845,18 +7883,18 @@ public final class EfficientNetB4Training: TrainableModel {
 
     /// features.6.0 backward: MBConv6 k5 s2: 24x24x160 -> 12x12x272, SE 960 -> 40 -> 960
     private func features_6_0_backward(_ s: TrainingStepContext) {
-        // features.6.0.block.3 backward through identity and BatchNorm (in place) on [n, 12, 12, 272]
+        // features.6.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 12, 12, 272]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(449), input: s.tensor(260),
-            pixels: 144 &* s.n, channels: 272, gamma: s.p + 4209216, beta: s.p + 4209488, savedMean: s.f + 1721792,
-            savedInvStd: s.f + 1722064, activation: .identity, gradInput: s.tensor(449), gradGamma: s.g + 4209216,
-            gradBeta: s.g + 4209488, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(449), input: s.tensor(260), pixels: 144 &* s.n,
+            channels: 272, gamma: s.p + 4209216, beta: s.p + 4209488, savedMean: s.f + 1727168,
+            savedInvStd: s.f + 1727440, activation: .identity, gradGamma: s.g + 4209216, gradBeta: s.g + 4209488,
+            reductions: s.f + 1206912, pool: pool)
         s.profiler?.stop(681)
         // features.6.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(254), pixels: 144 &* s.n, channels: 960,
-                gamma: s.p + 3866448, beta: s.p + 3867408, savedMean: s.f + 1671872, savedInvStd: s.f + 1672832,
+                gamma: s.p + 3866448, beta: s.p + 3867408, savedMean: s.f + 1677248, savedInvStd: s.f + 1678208,
                 activation: .silu, output: s.tensor(452), pool: pool)
             s.profiler?.stop(682)
         }
@@ -7865,7 +7903,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(254), pixels: 144 &* s.n, channels: 960,
                 gamma: s.p + 3866448, beta: s.p + 3867408, runningMean: s.p + 3868368, runningVar: s.p + 3869328,
-                eps: 1e-05, activation: .silu, output: s.tensor(452), scratch: s.f + 1671872, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(452), scratch: s.f + 1677248, pool: pool)
             s.profiler?.stop(683)
         }
         // features.6.0.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -7875,9 +7913,11 @@ public final class EfficientNetB4Training: TrainableModel {
                 pixels: 144, channels: 960, output: s.tensor(451), pool: pool)
             s.profiler?.stop(684)
         }
-        // features.6.0.block.3 conv 1x1 backward: input and weight gradients, [n, 12, 12, 960] <- [n, 12, 12, 272]
+        // features.6.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 960] <- [n, 12, 12, 272]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(449), input: s.tensor(451), weights: s.p + 3948096,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(449), preActivation: s.tensor(260),
+            gamma: s.p + 4209216, beta: s.p + 4209488, savedMean: s.f + 1727168, savedInvStd: s.f + 1727440,
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(451), weights: s.p + 3948096,
             pixels: 144 &* s.n, inChannels: 960, outChannels: 272, gradInput: s.tensor(450),
             gradWeights: s.g + 3948096, workspace: s.ws, pool: pool)
         s.profiler?.stop(685)
@@ -7893,15 +7933,15 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.6.0.block.1 backward through silu and BatchNorm (in place) on [n, 12, 12, 960]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(453), input: s.tensor(254),
-            pixels: 144 &* s.n, channels: 960, gamma: s.p + 3866448, beta: s.p + 3867408, savedMean: s.f + 1671872,
-            savedInvStd: s.f + 1672832, activation: .silu, gradInput: s.tensor(453), gradGamma: s.g + 3866448,
+            pixels: 144 &* s.n, channels: 960, gamma: s.p + 3866448, beta: s.p + 3867408, savedMean: s.f + 1677248,
+            savedInvStd: s.f + 1678208, activation: .silu, gradInput: s.tensor(453), gradGamma: s.g + 3866448,
             gradBeta: s.g + 3867408, pool: pool)
         s.profiler?.stop(687)
         // features.6.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(252), pixels: 576 &* s.n, channels: 960,
-                gamma: s.p + 3838608, beta: s.p + 3839568, savedMean: s.f + 1669952, savedInvStd: s.f + 1670912,
+                gamma: s.p + 3838608, beta: s.p + 3839568, savedMean: s.f + 1675328, savedInvStd: s.f + 1676288,
                 activation: .silu, output: s.tensor(455), pool: pool)
             s.profiler?.stop(688)
         }
@@ -7910,33 +7950,35 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(252), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 3838608, beta: s.p + 3839568, runningMean: s.p + 3840528, runningVar: s.p + 3841488,
-                eps: 1e-05, activation: .silu, output: s.tensor(455), scratch: s.f + 1669952, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(455), scratch: s.f + 1675328, pool: pool)
             s.profiler?.stop(689)
         }
         // features.6.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 1697792, count: 24000)
+        TrainingKernels.zero(s.f + 1703168, count: 24000)
         s.profiler?.stop(690)
         // features.6.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 12, 12, 960]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(453), input: s.tensor(455), batch: s.n, height: 24,
             width: 24, channels: 960, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12,
-            weights: s.f + 1673792, gradInput: s.tensor(454), gradWeights: s.f + 1697792, pool: pool)
+            weights: s.f + 1679168, gradInput: s.tensor(454), gradWeights: s.f + 1703168, pool: pool)
         s.profiler?.stop(691)
         // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 1697792, channels: 960, kernel: 5, into: s.g + 3842448)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1703168, channels: 960, kernel: 5, into: s.g + 3842448)
         s.profiler?.stop(692)
-        // features.6.0.block.0 backward through silu and BatchNorm (in place) on [n, 24, 24, 960]
+        // features.6.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 24, 24, 960]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(454), input: s.tensor(252),
-            pixels: 576 &* s.n, channels: 960, gamma: s.p + 3838608, beta: s.p + 3839568, savedMean: s.f + 1669952,
-            savedInvStd: s.f + 1670912, activation: .silu, gradInput: s.tensor(454), gradGamma: s.g + 3838608,
-            gradBeta: s.g + 3839568, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(454), input: s.tensor(252), pixels: 576 &* s.n,
+            channels: 960, gamma: s.p + 3838608, beta: s.p + 3839568, savedMean: s.f + 1675328,
+            savedInvStd: s.f + 1676288, activation: .silu, gradGamma: s.g + 3838608, gradBeta: s.g + 3839568,
+            reductions: s.f + 1206912, pool: pool)
         s.profiler?.stop(693)
-        // features.6.0.block.0 conv 1x1 backward: input and weight gradients, [n, 24, 24, 160] <- [n, 24, 24, 960]
+        // features.6.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 160] <- [n, 24, 24, 960]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(454), input: s.tensor(250), weights: s.p + 3685008,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(454), preActivation: s.tensor(252),
+            gamma: s.p + 3838608, beta: s.p + 3839568, savedMean: s.f + 1675328, savedInvStd: s.f + 1676288,
+            activation: .silu, reductions: s.f + 1206912, input: s.tensor(250), weights: s.p + 3685008,
             pixels: 576 &* s.n, inChannels: 160, outChannels: 960, gradInput: s.tensor(456),
             gradWeights: s.g + 3685008, workspace: s.ws, pool: pool)
         s.profiler?.stop(694)
@@ -7950,18 +7992,18 @@ public final class EfficientNetB4Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 22 ? s.tensor(251) : nil, batch: s.n,
             perImage: 92160, gradBranch: s.tensor(457), pool: pool)
         s.profiler?.stop(695)
-        // features.5.5.block.3 backward through identity and BatchNorm (in place) on [n, 24, 24, 160]
+        // features.5.5.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 24, 24, 160]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(457), input: s.tensor(248),
-            pixels: 576 &* s.n, channels: 160, gamma: s.p + 3684368, beta: s.p + 3684528, savedMean: s.f + 1669632,
-            savedInvStd: s.f + 1669792, activation: .identity, gradInput: s.tensor(457), gradGamma: s.g + 3684368,
-            gradBeta: s.g + 3684528, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(457), input: s.tensor(248), pixels: 576 &* s.n,
+            channels: 160, gamma: s.p + 3684368, beta: s.p + 3684528, savedMean: s.f + 1675008,
+            savedInvStd: s.f + 1675168, activation: .identity, gradGamma: s.g + 3684368, gradBeta: s.g + 3684528,
+            reductions: s.f + 1206912, pool: pool)
         s.profiler?.stop(696)
         // features.5.5.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(242), pixels: 576 &* s.n, channels: 960,
-                gamma: s.p + 3449120, beta: s.p + 3450080, savedMean: s.f + 1619712, savedInvStd: s.f + 1620672,
+                gamma: s.p + 3449120, beta: s.p + 3450080, savedMean: s.f + 1625088, savedInvStd: s.f + 1626048,
                 activation: .silu, output: s.tensor(460), pool: pool)
             s.profiler?.stop(697)
         }
@@ -7970,7 +8012,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(242), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 3449120, beta: s.p + 3450080, runningMean: s.p + 3451040, runningVar: s.p + 3452000,
-                eps: 1e-05, activation: .silu, output: s.tensor(460), scratch: s.f + 1619712, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(460), scratch: s.f + 1625088, pool: pool)
             s.profiler?.stop(698)
         }
         // features.5.5.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -7980,9 +8022,11 @@ public final class EfficientNetB4Training: TrainableModel {
                 pixels: 576, channels: 960, output: s.tensor(459), pool: pool)
             s.profiler?.stop(699)
         }
-        // features.5.5.block.3 conv 1x1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 160]
+        // features.5.5.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 160]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(457), input: s.tensor(459), weights: s.p + 3530768,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(457), preActivation: s.tensor(248),
+            gamma: s.p + 3684368, beta: s.p + 3684528, savedMean: s.f + 1675008, savedInvStd: s.f + 1675168,
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(459), weights: s.p + 3530768,
             pixels: 576 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(458),
             gradWeights: s.g + 3530768, workspace: s.ws, pool: pool)
         s.profiler?.stop(700)
@@ -7998,15 +8042,15 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.5.5.block.1 backward through silu and BatchNorm (in place) on [n, 24, 24, 960]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(461), input: s.tensor(242),
-            pixels: 576 &* s.n, channels: 960, gamma: s.p + 3449120, beta: s.p + 3450080, savedMean: s.f + 1619712,
-            savedInvStd: s.f + 1620672, activation: .silu, gradInput: s.tensor(461), gradGamma: s.g + 3449120,
+            pixels: 576 &* s.n, channels: 960, gamma: s.p + 3449120, beta: s.p + 3450080, savedMean: s.f + 1625088,
+            savedInvStd: s.f + 1626048, activation: .silu, gradInput: s.tensor(461), gradGamma: s.g + 3449120,
             gradBeta: s.g + 3450080, pool: pool)
         s.profiler?.stop(702)
         // features.5.5.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(240), pixels: 576 &* s.n, channels: 960,
-                gamma: s.p + 3421280, beta: s.p + 3422240, savedMean: s.f + 1617792, savedInvStd: s.f + 1618752,
+                gamma: s.p + 3421280, beta: s.p + 3422240, savedMean: s.f + 1623168, savedInvStd: s.f + 1624128,
                 activation: .silu, output: s.tensor(463), pool: pool)
             s.profiler?.stop(703)
         }
@@ -8015,33 +8059,35 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(240), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 3421280, beta: s.p + 3422240, runningMean: s.p + 3423200, runningVar: s.p + 3424160,
-                eps: 1e-05, activation: .silu, output: s.tensor(463), scratch: s.f + 1617792, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(463), scratch: s.f + 1623168, pool: pool)
             s.profiler?.stop(704)
         }
         // features.5.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 1645632, count: 24000)
+        TrainingKernels.zero(s.f + 1651008, count: 24000)
         s.profiler?.stop(705)
         // features.5.5.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 960]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(461), input: s.tensor(463), batch: s.n, height: 24,
             width: 24, channels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24,
-            weights: s.f + 1621632, gradInput: s.tensor(462), gradWeights: s.f + 1645632, pool: pool)
+            weights: s.f + 1627008, gradInput: s.tensor(462), gradWeights: s.f + 1651008, pool: pool)
         s.profiler?.stop(706)
         // features.5.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 1645632, channels: 960, kernel: 5, into: s.g + 3425120)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1651008, channels: 960, kernel: 5, into: s.g + 3425120)
         s.profiler?.stop(707)
-        // features.5.5.block.0 backward through silu and BatchNorm (in place) on [n, 24, 24, 960]
+        // features.5.5.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 24, 24, 960]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(462), input: s.tensor(240),
-            pixels: 576 &* s.n, channels: 960, gamma: s.p + 3421280, beta: s.p + 3422240, savedMean: s.f + 1617792,
-            savedInvStd: s.f + 1618752, activation: .silu, gradInput: s.tensor(462), gradGamma: s.g + 3421280,
-            gradBeta: s.g + 3422240, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(462), input: s.tensor(240), pixels: 576 &* s.n,
+            channels: 960, gamma: s.p + 3421280, beta: s.p + 3422240, savedMean: s.f + 1623168,
+            savedInvStd: s.f + 1624128, activation: .silu, gradGamma: s.g + 3421280, gradBeta: s.g + 3422240,
+            reductions: s.f + 1206912, pool: pool)
         s.profiler?.stop(708)
-        // features.5.5.block.0 conv 1x1 backward: input and weight gradients, [n, 24, 24, 160] <- [n, 24, 24, 960]
+        // features.5.5.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 160] <- [n, 24, 24, 960]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(462), input: s.tensor(238), weights: s.p + 3267680,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(462), preActivation: s.tensor(240),
+            gamma: s.p + 3421280, beta: s.p + 3422240, savedMean: s.f + 1623168, savedInvStd: s.f + 1624128,
+            activation: .silu, reductions: s.f + 1206912, input: s.tensor(238), weights: s.p + 3267680,
             pixels: 576 &* s.n, inChannels: 160, outChannels: 960, gradInput: s.tensor(464),
             gradWeights: s.g + 3267680, workspace: s.ws, pool: pool)
         s.profiler?.stop(709)
@@ -8059,18 +8105,18 @@ public final class EfficientNetB4Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 21 ? s.tensor(239) : nil, batch: s.n,
             perImage: 92160, gradBranch: s.tensor(465), pool: pool)
         s.profiler?.stop(711)
-        // features.5.4.block.3 backward through identity and BatchNorm (in place) on [n, 24, 24, 160]
+        // features.5.4.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 24, 24, 160]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(465), input: s.tensor(236),
-            pixels: 576 &* s.n, channels: 160, gamma: s.p + 3267040, beta: s.p + 3267200, savedMean: s.f + 1617472,
-            savedInvStd: s.f + 1617632, activation: .identity, gradInput: s.tensor(465), gradGamma: s.g + 3267040,
-            gradBeta: s.g + 3267200, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(465), input: s.tensor(236), pixels: 576 &* s.n,
+            channels: 160, gamma: s.p + 3267040, beta: s.p + 3267200, savedMean: s.f + 1622848,
+            savedInvStd: s.f + 1623008, activation: .identity, gradGamma: s.g + 3267040, gradBeta: s.g + 3267200,
+            reductions: s.f + 1206912, pool: pool)
         s.profiler?.stop(712)
         // features.5.4.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(230), pixels: 576 &* s.n, channels: 960,
-                gamma: s.p + 3031792, beta: s.p + 3032752, savedMean: s.f + 1567552, savedInvStd: s.f + 1568512,
+                gamma: s.p + 3031792, beta: s.p + 3032752, savedMean: s.f + 1572928, savedInvStd: s.f + 1573888,
                 activation: .silu, output: s.tensor(468), pool: pool)
             s.profiler?.stop(713)
         }
@@ -8079,7 +8125,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(230), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 3031792, beta: s.p + 3032752, runningMean: s.p + 3033712, runningVar: s.p + 3034672,
-                eps: 1e-05, activation: .silu, output: s.tensor(468), scratch: s.f + 1567552, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(468), scratch: s.f + 1572928, pool: pool)
             s.profiler?.stop(714)
         }
         // features.5.4.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -8089,9 +8135,11 @@ public final class EfficientNetB4Training: TrainableModel {
                 pixels: 576, channels: 960, output: s.tensor(467), pool: pool)
             s.profiler?.stop(715)
         }
-        // features.5.4.block.3 conv 1x1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 160]
+        // features.5.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 160]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(465), input: s.tensor(467), weights: s.p + 3113440,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(465), preActivation: s.tensor(236),
+            gamma: s.p + 3267040, beta: s.p + 3267200, savedMean: s.f + 1622848, savedInvStd: s.f + 1623008,
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(467), weights: s.p + 3113440,
             pixels: 576 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(466),
             gradWeights: s.g + 3113440, workspace: s.ws, pool: pool)
         s.profiler?.stop(716)
@@ -8107,15 +8155,15 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.5.4.block.1 backward through silu and BatchNorm (in place) on [n, 24, 24, 960]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(469), input: s.tensor(230),
-            pixels: 576 &* s.n, channels: 960, gamma: s.p + 3031792, beta: s.p + 3032752, savedMean: s.f + 1567552,
-            savedInvStd: s.f + 1568512, activation: .silu, gradInput: s.tensor(469), gradGamma: s.g + 3031792,
+            pixels: 576 &* s.n, channels: 960, gamma: s.p + 3031792, beta: s.p + 3032752, savedMean: s.f + 1572928,
+            savedInvStd: s.f + 1573888, activation: .silu, gradInput: s.tensor(469), gradGamma: s.g + 3031792,
             gradBeta: s.g + 3032752, pool: pool)
         s.profiler?.stop(718)
         // features.5.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(228), pixels: 576 &* s.n, channels: 960,
-                gamma: s.p + 3003952, beta: s.p + 3004912, savedMean: s.f + 1565632, savedInvStd: s.f + 1566592,
+                gamma: s.p + 3003952, beta: s.p + 3004912, savedMean: s.f + 1571008, savedInvStd: s.f + 1571968,
                 activation: .silu, output: s.tensor(471), pool: pool)
             s.profiler?.stop(719)
         }
@@ -8124,33 +8172,35 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(228), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 3003952, beta: s.p + 3004912, runningMean: s.p + 3005872, runningVar: s.p + 3006832,
-                eps: 1e-05, activation: .silu, output: s.tensor(471), scratch: s.f + 1565632, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(471), scratch: s.f + 1571008, pool: pool)
             s.profiler?.stop(720)
         }
         // features.5.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 1593472, count: 24000)
+        TrainingKernels.zero(s.f + 1598848, count: 24000)
         s.profiler?.stop(721)
         // features.5.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 960]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(469), input: s.tensor(471), batch: s.n, height: 24,
             width: 24, channels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24,
-            weights: s.f + 1569472, gradInput: s.tensor(470), gradWeights: s.f + 1593472, pool: pool)
+            weights: s.f + 1574848, gradInput: s.tensor(470), gradWeights: s.f + 1598848, pool: pool)
         s.profiler?.stop(722)
         // features.5.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 1593472, channels: 960, kernel: 5, into: s.g + 3007792)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1598848, channels: 960, kernel: 5, into: s.g + 3007792)
         s.profiler?.stop(723)
-        // features.5.4.block.0 backward through silu and BatchNorm (in place) on [n, 24, 24, 960]
+        // features.5.4.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 24, 24, 960]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(470), input: s.tensor(228),
-            pixels: 576 &* s.n, channels: 960, gamma: s.p + 3003952, beta: s.p + 3004912, savedMean: s.f + 1565632,
-            savedInvStd: s.f + 1566592, activation: .silu, gradInput: s.tensor(470), gradGamma: s.g + 3003952,
-            gradBeta: s.g + 3004912, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(470), input: s.tensor(228), pixels: 576 &* s.n,
+            channels: 960, gamma: s.p + 3003952, beta: s.p + 3004912, savedMean: s.f + 1571008,
+            savedInvStd: s.f + 1571968, activation: .silu, gradGamma: s.g + 3003952, gradBeta: s.g + 3004912,
+            reductions: s.f + 1206912, pool: pool)
         s.profiler?.stop(724)
-        // features.5.4.block.0 conv 1x1 backward: input and weight gradients, [n, 24, 24, 160] <- [n, 24, 24, 960]
+        // features.5.4.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 160] <- [n, 24, 24, 960]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(470), input: s.tensor(226), weights: s.p + 2850352,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(470), preActivation: s.tensor(228),
+            gamma: s.p + 3003952, beta: s.p + 3004912, savedMean: s.f + 1571008, savedInvStd: s.f + 1571968,
+            activation: .silu, reductions: s.f + 1206912, input: s.tensor(226), weights: s.p + 2850352,
             pixels: 576 &* s.n, inChannels: 160, outChannels: 960, gradInput: s.tensor(472),
             gradWeights: s.g + 2850352, workspace: s.ws, pool: pool)
         s.profiler?.stop(725)
@@ -8168,18 +8218,18 @@ public final class EfficientNetB4Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.tensor(227) : nil, batch: s.n,
             perImage: 92160, gradBranch: s.tensor(473), pool: pool)
         s.profiler?.stop(727)
-        // features.5.3.block.3 backward through identity and BatchNorm (in place) on [n, 24, 24, 160]
+        // features.5.3.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 24, 24, 160]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(473), input: s.tensor(224),
-            pixels: 576 &* s.n, channels: 160, gamma: s.p + 2849712, beta: s.p + 2849872, savedMean: s.f + 1565312,
-            savedInvStd: s.f + 1565472, activation: .identity, gradInput: s.tensor(473), gradGamma: s.g + 2849712,
-            gradBeta: s.g + 2849872, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(473), input: s.tensor(224), pixels: 576 &* s.n,
+            channels: 160, gamma: s.p + 2849712, beta: s.p + 2849872, savedMean: s.f + 1570688,
+            savedInvStd: s.f + 1570848, activation: .identity, gradGamma: s.g + 2849712, gradBeta: s.g + 2849872,
+            reductions: s.f + 1206912, pool: pool)
         s.profiler?.stop(728)
         // features.5.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(218), pixels: 576 &* s.n, channels: 960,
-                gamma: s.p + 2614464, beta: s.p + 2615424, savedMean: s.f + 1515392, savedInvStd: s.f + 1516352,
+                gamma: s.p + 2614464, beta: s.p + 2615424, savedMean: s.f + 1520768, savedInvStd: s.f + 1521728,
                 activation: .silu, output: s.tensor(476), pool: pool)
             s.profiler?.stop(729)
         }
@@ -8188,7 +8238,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(218), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 2614464, beta: s.p + 2615424, runningMean: s.p + 2616384, runningVar: s.p + 2617344,
-                eps: 1e-05, activation: .silu, output: s.tensor(476), scratch: s.f + 1515392, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(476), scratch: s.f + 1520768, pool: pool)
             s.profiler?.stop(730)
         }
         // features.5.3.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -8198,9 +8248,11 @@ public final class EfficientNetB4Training: TrainableModel {
                 pixels: 576, channels: 960, output: s.tensor(475), pool: pool)
             s.profiler?.stop(731)
         }
-        // features.5.3.block.3 conv 1x1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 160]
+        // features.5.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 160]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(473), input: s.tensor(475), weights: s.p + 2696112,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(473), preActivation: s.tensor(224),
+            gamma: s.p + 2849712, beta: s.p + 2849872, savedMean: s.f + 1570688, savedInvStd: s.f + 1570848,
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(475), weights: s.p + 2696112,
             pixels: 576 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(474),
             gradWeights: s.g + 2696112, workspace: s.ws, pool: pool)
         s.profiler?.stop(732)
@@ -8216,15 +8268,15 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.5.3.block.1 backward through silu and BatchNorm (in place) on [n, 24, 24, 960]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(477), input: s.tensor(218),
-            pixels: 576 &* s.n, channels: 960, gamma: s.p + 2614464, beta: s.p + 2615424, savedMean: s.f + 1515392,
-            savedInvStd: s.f + 1516352, activation: .silu, gradInput: s.tensor(477), gradGamma: s.g + 2614464,
+            pixels: 576 &* s.n, channels: 960, gamma: s.p + 2614464, beta: s.p + 2615424, savedMean: s.f + 1520768,
+            savedInvStd: s.f + 1521728, activation: .silu, gradInput: s.tensor(477), gradGamma: s.g + 2614464,
             gradBeta: s.g + 2615424, pool: pool)
         s.profiler?.stop(734)
         // features.5.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(216), pixels: 576 &* s.n, channels: 960,
-                gamma: s.p + 2586624, beta: s.p + 2587584, savedMean: s.f + 1513472, savedInvStd: s.f + 1514432,
+                gamma: s.p + 2586624, beta: s.p + 2587584, savedMean: s.f + 1518848, savedInvStd: s.f + 1519808,
                 activation: .silu, output: s.tensor(479), pool: pool)
             s.profiler?.stop(735)
         }
@@ -8233,33 +8285,35 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(216), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 2586624, beta: s.p + 2587584, runningMean: s.p + 2588544, runningVar: s.p + 2589504,
-                eps: 1e-05, activation: .silu, output: s.tensor(479), scratch: s.f + 1513472, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(479), scratch: s.f + 1518848, pool: pool)
             s.profiler?.stop(736)
         }
         // features.5.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 1541312, count: 24000)
+        TrainingKernels.zero(s.f + 1546688, count: 24000)
         s.profiler?.stop(737)
         // features.5.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 960]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(477), input: s.tensor(479), batch: s.n, height: 24,
             width: 24, channels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24,
-            weights: s.f + 1517312, gradInput: s.tensor(478), gradWeights: s.f + 1541312, pool: pool)
+            weights: s.f + 1522688, gradInput: s.tensor(478), gradWeights: s.f + 1546688, pool: pool)
         s.profiler?.stop(738)
         // features.5.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 1541312, channels: 960, kernel: 5, into: s.g + 2590464)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1546688, channels: 960, kernel: 5, into: s.g + 2590464)
         s.profiler?.stop(739)
-        // features.5.3.block.0 backward through silu and BatchNorm (in place) on [n, 24, 24, 960]
+        // features.5.3.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 24, 24, 960]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(478), input: s.tensor(216),
-            pixels: 576 &* s.n, channels: 960, gamma: s.p + 2586624, beta: s.p + 2587584, savedMean: s.f + 1513472,
-            savedInvStd: s.f + 1514432, activation: .silu, gradInput: s.tensor(478), gradGamma: s.g + 2586624,
-            gradBeta: s.g + 2587584, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(478), input: s.tensor(216), pixels: 576 &* s.n,
+            channels: 960, gamma: s.p + 2586624, beta: s.p + 2587584, savedMean: s.f + 1518848,
+            savedInvStd: s.f + 1519808, activation: .silu, gradGamma: s.g + 2586624, gradBeta: s.g + 2587584,
+            reductions: s.f + 1206912, pool: pool)
         s.profiler?.stop(740)
-        // features.5.3.block.0 conv 1x1 backward: input and weight gradients, [n, 24, 24, 160] <- [n, 24, 24, 960]
+        // features.5.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 160] <- [n, 24, 24, 960]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(478), input: s.tensor(214), weights: s.p + 2433024,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(478), preActivation: s.tensor(216),
+            gamma: s.p + 2586624, beta: s.p + 2587584, savedMean: s.f + 1518848, savedInvStd: s.f + 1519808,
+            activation: .silu, reductions: s.f + 1206912, input: s.tensor(214), weights: s.p + 2433024,
             pixels: 576 &* s.n, inChannels: 160, outChannels: 960, gradInput: s.tensor(480),
             gradWeights: s.g + 2433024, workspace: s.ws, pool: pool)
         s.profiler?.stop(741)
@@ -8277,18 +8331,18 @@ public final class EfficientNetB4Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.tensor(215) : nil, batch: s.n,
             perImage: 92160, gradBranch: s.tensor(481), pool: pool)
         s.profiler?.stop(743)
-        // features.5.2.block.3 backward through identity and BatchNorm (in place) on [n, 24, 24, 160]
+        // features.5.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 24, 24, 160]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(481), input: s.tensor(212),
-            pixels: 576 &* s.n, channels: 160, gamma: s.p + 2432384, beta: s.p + 2432544, savedMean: s.f + 1513152,
-            savedInvStd: s.f + 1513312, activation: .identity, gradInput: s.tensor(481), gradGamma: s.g + 2432384,
-            gradBeta: s.g + 2432544, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(481), input: s.tensor(212), pixels: 576 &* s.n,
+            channels: 160, gamma: s.p + 2432384, beta: s.p + 2432544, savedMean: s.f + 1518528,
+            savedInvStd: s.f + 1518688, activation: .identity, gradGamma: s.g + 2432384, gradBeta: s.g + 2432544,
+            reductions: s.f + 1206912, pool: pool)
         s.profiler?.stop(744)
         // features.5.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(206), pixels: 576 &* s.n, channels: 960,
-                gamma: s.p + 2197136, beta: s.p + 2198096, savedMean: s.f + 1463232, savedInvStd: s.f + 1464192,
+                gamma: s.p + 2197136, beta: s.p + 2198096, savedMean: s.f + 1468608, savedInvStd: s.f + 1469568,
                 activation: .silu, output: s.tensor(484), pool: pool)
             s.profiler?.stop(745)
         }
@@ -8297,7 +8351,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(206), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 2197136, beta: s.p + 2198096, runningMean: s.p + 2199056, runningVar: s.p + 2200016,
-                eps: 1e-05, activation: .silu, output: s.tensor(484), scratch: s.f + 1463232, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(484), scratch: s.f + 1468608, pool: pool)
             s.profiler?.stop(746)
         }
         // features.5.2.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -8307,9 +8361,11 @@ public final class EfficientNetB4Training: TrainableModel {
                 pixels: 576, channels: 960, output: s.tensor(483), pool: pool)
             s.profiler?.stop(747)
         }
-        // features.5.2.block.3 conv 1x1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 160]
+        // features.5.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 160]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(481), input: s.tensor(483), weights: s.p + 2278784,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(481), preActivation: s.tensor(212),
+            gamma: s.p + 2432384, beta: s.p + 2432544, savedMean: s.f + 1518528, savedInvStd: s.f + 1518688,
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(483), weights: s.p + 2278784,
             pixels: 576 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(482),
             gradWeights: s.g + 2278784, workspace: s.ws, pool: pool)
         s.profiler?.stop(748)
@@ -8325,15 +8381,15 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.5.2.block.1 backward through silu and BatchNorm (in place) on [n, 24, 24, 960]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(485), input: s.tensor(206),
-            pixels: 576 &* s.n, channels: 960, gamma: s.p + 2197136, beta: s.p + 2198096, savedMean: s.f + 1463232,
-            savedInvStd: s.f + 1464192, activation: .silu, gradInput: s.tensor(485), gradGamma: s.g + 2197136,
+            pixels: 576 &* s.n, channels: 960, gamma: s.p + 2197136, beta: s.p + 2198096, savedMean: s.f + 1468608,
+            savedInvStd: s.f + 1469568, activation: .silu, gradInput: s.tensor(485), gradGamma: s.g + 2197136,
             gradBeta: s.g + 2198096, pool: pool)
         s.profiler?.stop(750)
         // features.5.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(204), pixels: 576 &* s.n, channels: 960,
-                gamma: s.p + 2169296, beta: s.p + 2170256, savedMean: s.f + 1461312, savedInvStd: s.f + 1462272,
+                gamma: s.p + 2169296, beta: s.p + 2170256, savedMean: s.f + 1466688, savedInvStd: s.f + 1467648,
                 activation: .silu, output: s.tensor(487), pool: pool)
             s.profiler?.stop(751)
         }
@@ -8342,33 +8398,35 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(204), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 2169296, beta: s.p + 2170256, runningMean: s.p + 2171216, runningVar: s.p + 2172176,
-                eps: 1e-05, activation: .silu, output: s.tensor(487), scratch: s.f + 1461312, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(487), scratch: s.f + 1466688, pool: pool)
             s.profiler?.stop(752)
         }
         // features.5.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 1489152, count: 24000)
+        TrainingKernels.zero(s.f + 1494528, count: 24000)
         s.profiler?.stop(753)
         // features.5.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 960]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(485), input: s.tensor(487), batch: s.n, height: 24,
             width: 24, channels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24,
-            weights: s.f + 1465152, gradInput: s.tensor(486), gradWeights: s.f + 1489152, pool: pool)
+            weights: s.f + 1470528, gradInput: s.tensor(486), gradWeights: s.f + 1494528, pool: pool)
         s.profiler?.stop(754)
         // features.5.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 1489152, channels: 960, kernel: 5, into: s.g + 2173136)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1494528, channels: 960, kernel: 5, into: s.g + 2173136)
         s.profiler?.stop(755)
-        // features.5.2.block.0 backward through silu and BatchNorm (in place) on [n, 24, 24, 960]
+        // features.5.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 24, 24, 960]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(486), input: s.tensor(204),
-            pixels: 576 &* s.n, channels: 960, gamma: s.p + 2169296, beta: s.p + 2170256, savedMean: s.f + 1461312,
-            savedInvStd: s.f + 1462272, activation: .silu, gradInput: s.tensor(486), gradGamma: s.g + 2169296,
-            gradBeta: s.g + 2170256, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(486), input: s.tensor(204), pixels: 576 &* s.n,
+            channels: 960, gamma: s.p + 2169296, beta: s.p + 2170256, savedMean: s.f + 1466688,
+            savedInvStd: s.f + 1467648, activation: .silu, gradGamma: s.g + 2169296, gradBeta: s.g + 2170256,
+            reductions: s.f + 1206912, pool: pool)
         s.profiler?.stop(756)
-        // features.5.2.block.0 conv 1x1 backward: input and weight gradients, [n, 24, 24, 160] <- [n, 24, 24, 960]
+        // features.5.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 160] <- [n, 24, 24, 960]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(486), input: s.tensor(202), weights: s.p + 2015696,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(486), preActivation: s.tensor(204),
+            gamma: s.p + 2169296, beta: s.p + 2170256, savedMean: s.f + 1466688, savedInvStd: s.f + 1467648,
+            activation: .silu, reductions: s.f + 1206912, input: s.tensor(202), weights: s.p + 2015696,
             pixels: 576 &* s.n, inChannels: 160, outChannels: 960, gradInput: s.tensor(488),
             gradWeights: s.g + 2015696, workspace: s.ws, pool: pool)
         s.profiler?.stop(757)
@@ -8386,18 +8444,18 @@ public final class EfficientNetB4Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.tensor(203) : nil, batch: s.n,
             perImage: 92160, gradBranch: s.tensor(489), pool: pool)
         s.profiler?.stop(759)
-        // features.5.1.block.3 backward through identity and BatchNorm (in place) on [n, 24, 24, 160]
+        // features.5.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 24, 24, 160]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(489), input: s.tensor(200),
-            pixels: 576 &* s.n, channels: 160, gamma: s.p + 2015056, beta: s.p + 2015216, savedMean: s.f + 1460992,
-            savedInvStd: s.f + 1461152, activation: .identity, gradInput: s.tensor(489), gradGamma: s.g + 2015056,
-            gradBeta: s.g + 2015216, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(489), input: s.tensor(200), pixels: 576 &* s.n,
+            channels: 160, gamma: s.p + 2015056, beta: s.p + 2015216, savedMean: s.f + 1466368,
+            savedInvStd: s.f + 1466528, activation: .identity, gradGamma: s.g + 2015056, gradBeta: s.g + 2015216,
+            reductions: s.f + 1206912, pool: pool)
         s.profiler?.stop(760)
         // features.5.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(194), pixels: 576 &* s.n, channels: 960,
-                gamma: s.p + 1779808, beta: s.p + 1780768, savedMean: s.f + 1411072, savedInvStd: s.f + 1412032,
+                gamma: s.p + 1779808, beta: s.p + 1780768, savedMean: s.f + 1416448, savedInvStd: s.f + 1417408,
                 activation: .silu, output: s.tensor(492), pool: pool)
             s.profiler?.stop(761)
         }
@@ -8406,7 +8464,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(194), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 1779808, beta: s.p + 1780768, runningMean: s.p + 1781728, runningVar: s.p + 1782688,
-                eps: 1e-05, activation: .silu, output: s.tensor(492), scratch: s.f + 1411072, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(492), scratch: s.f + 1416448, pool: pool)
             s.profiler?.stop(762)
         }
         // features.5.1.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -8416,9 +8474,11 @@ public final class EfficientNetB4Training: TrainableModel {
                 pixels: 576, channels: 960, output: s.tensor(491), pool: pool)
             s.profiler?.stop(763)
         }
-        // features.5.1.block.3 conv 1x1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 160]
+        // features.5.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 160]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(489), input: s.tensor(491), weights: s.p + 1861456,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(489), preActivation: s.tensor(200),
+            gamma: s.p + 2015056, beta: s.p + 2015216, savedMean: s.f + 1466368, savedInvStd: s.f + 1466528,
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(491), weights: s.p + 1861456,
             pixels: 576 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(490),
             gradWeights: s.g + 1861456, workspace: s.ws, pool: pool)
         s.profiler?.stop(764)
@@ -8434,15 +8494,15 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.5.1.block.1 backward through silu and BatchNorm (in place) on [n, 24, 24, 960]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(493), input: s.tensor(194),
-            pixels: 576 &* s.n, channels: 960, gamma: s.p + 1779808, beta: s.p + 1780768, savedMean: s.f + 1411072,
-            savedInvStd: s.f + 1412032, activation: .silu, gradInput: s.tensor(493), gradGamma: s.g + 1779808,
+            pixels: 576 &* s.n, channels: 960, gamma: s.p + 1779808, beta: s.p + 1780768, savedMean: s.f + 1416448,
+            savedInvStd: s.f + 1417408, activation: .silu, gradInput: s.tensor(493), gradGamma: s.g + 1779808,
             gradBeta: s.g + 1780768, pool: pool)
         s.profiler?.stop(766)
         // features.5.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(192), pixels: 576 &* s.n, channels: 960,
-                gamma: s.p + 1751968, beta: s.p + 1752928, savedMean: s.f + 1409152, savedInvStd: s.f + 1410112,
+                gamma: s.p + 1751968, beta: s.p + 1752928, savedMean: s.f + 1414528, savedInvStd: s.f + 1415488,
                 activation: .silu, output: s.tensor(495), pool: pool)
             s.profiler?.stop(767)
         }
@@ -8451,33 +8511,35 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(192), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 1751968, beta: s.p + 1752928, runningMean: s.p + 1753888, runningVar: s.p + 1754848,
-                eps: 1e-05, activation: .silu, output: s.tensor(495), scratch: s.f + 1409152, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(495), scratch: s.f + 1414528, pool: pool)
             s.profiler?.stop(768)
         }
         // features.5.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 1436992, count: 24000)
+        TrainingKernels.zero(s.f + 1442368, count: 24000)
         s.profiler?.stop(769)
         // features.5.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 960]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(493), input: s.tensor(495), batch: s.n, height: 24,
             width: 24, channels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24,
-            weights: s.f + 1412992, gradInput: s.tensor(494), gradWeights: s.f + 1436992, pool: pool)
+            weights: s.f + 1418368, gradInput: s.tensor(494), gradWeights: s.f + 1442368, pool: pool)
         s.profiler?.stop(770)
         // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 1436992, channels: 960, kernel: 5, into: s.g + 1755808)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1442368, channels: 960, kernel: 5, into: s.g + 1755808)
         s.profiler?.stop(771)
-        // features.5.1.block.0 backward through silu and BatchNorm (in place) on [n, 24, 24, 960]
+        // features.5.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 24, 24, 960]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(494), input: s.tensor(192),
-            pixels: 576 &* s.n, channels: 960, gamma: s.p + 1751968, beta: s.p + 1752928, savedMean: s.f + 1409152,
-            savedInvStd: s.f + 1410112, activation: .silu, gradInput: s.tensor(494), gradGamma: s.g + 1751968,
-            gradBeta: s.g + 1752928, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(494), input: s.tensor(192), pixels: 576 &* s.n,
+            channels: 960, gamma: s.p + 1751968, beta: s.p + 1752928, savedMean: s.f + 1414528,
+            savedInvStd: s.f + 1415488, activation: .silu, gradGamma: s.g + 1751968, gradBeta: s.g + 1752928,
+            reductions: s.f + 1206912, pool: pool)
         s.profiler?.stop(772)
-        // features.5.1.block.0 conv 1x1 backward: input and weight gradients, [n, 24, 24, 160] <- [n, 24, 24, 960]
+        // features.5.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 160] <- [n, 24, 24, 960]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(494), input: s.tensor(191), weights: s.p + 1598368,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(494), preActivation: s.tensor(192),
+            gamma: s.p + 1751968, beta: s.p + 1752928, savedMean: s.f + 1414528, savedInvStd: s.f + 1415488,
+            activation: .silu, reductions: s.f + 1206912, input: s.tensor(191), weights: s.p + 1598368,
             pixels: 576 &* s.n, inChannels: 160, outChannels: 960, gradInput: s.tensor(496),
             gradWeights: s.g + 1598368, workspace: s.ws, pool: pool)
         s.profiler?.stop(773)
@@ -8489,18 +8551,18 @@ public final class EfficientNetB4Training: TrainableModel {
 
     /// features.5.0 backward: MBConv6 k5 s1: 24x24x112 -> 24x24x160, SE 672 -> 28 -> 672
     private func features_5_0_backward(_ s: TrainingStepContext) {
-        // features.5.0.block.3 backward through identity and BatchNorm (in place) on [n, 24, 24, 160]
+        // features.5.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 24, 24, 160]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(496), input: s.tensor(190),
-            pixels: 576 &* s.n, channels: 160, gamma: s.p + 1597728, beta: s.p + 1597888, savedMean: s.f + 1408832,
-            savedInvStd: s.f + 1408992, activation: .identity, gradInput: s.tensor(496), gradGamma: s.g + 1597728,
-            gradBeta: s.g + 1597888, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(496), input: s.tensor(190), pixels: 576 &* s.n,
+            channels: 160, gamma: s.p + 1597728, beta: s.p + 1597888, savedMean: s.f + 1414208,
+            savedInvStd: s.f + 1414368, activation: .identity, gradGamma: s.g + 1597728, gradBeta: s.g + 1597888,
+            reductions: s.f + 1206912, pool: pool)
         s.profiler?.stop(775)
         // features.5.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(184), pixels: 576 &* s.n, channels: 672,
-                gamma: s.p + 1449184, beta: s.p + 1449856, savedMean: s.f + 1373888, savedInvStd: s.f + 1374560,
+                gamma: s.p + 1449184, beta: s.p + 1449856, savedMean: s.f + 1379264, savedInvStd: s.f + 1379936,
                 activation: .silu, output: s.tensor(499), pool: pool)
             s.profiler?.stop(776)
         }
@@ -8509,7 +8571,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(184), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 1449184, beta: s.p + 1449856, runningMean: s.p + 1450528, runningVar: s.p + 1451200,
-                eps: 1e-05, activation: .silu, output: s.tensor(499), scratch: s.f + 1373888, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(499), scratch: s.f + 1379264, pool: pool)
             s.profiler?.stop(777)
         }
         // features.5.0.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -8519,9 +8581,11 @@ public final class EfficientNetB4Training: TrainableModel {
                 pixels: 576, channels: 672, output: s.tensor(498), pool: pool)
             s.profiler?.stop(778)
         }
-        // features.5.0.block.3 conv 1x1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 160]
+        // features.5.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 160]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(496), input: s.tensor(498), weights: s.p + 1490208,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(496), preActivation: s.tensor(190),
+            gamma: s.p + 1597728, beta: s.p + 1597888, savedMean: s.f + 1414208, savedInvStd: s.f + 1414368,
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(498), weights: s.p + 1490208,
             pixels: 576 &* s.n, inChannels: 672, outChannels: 160, gradInput: s.tensor(497),
             gradWeights: s.g + 1490208, workspace: s.ws, pool: pool)
         s.profiler?.stop(779)
@@ -8537,15 +8601,15 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.5.0.block.1 backward through silu and BatchNorm (in place) on [n, 24, 24, 672]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(500), input: s.tensor(184),
-            pixels: 576 &* s.n, channels: 672, gamma: s.p + 1449184, beta: s.p + 1449856, savedMean: s.f + 1373888,
-            savedInvStd: s.f + 1374560, activation: .silu, gradInput: s.tensor(500), gradGamma: s.g + 1449184,
+            pixels: 576 &* s.n, channels: 672, gamma: s.p + 1449184, beta: s.p + 1449856, savedMean: s.f + 1379264,
+            savedInvStd: s.f + 1379936, activation: .silu, gradInput: s.tensor(500), gradGamma: s.g + 1449184,
             gradBeta: s.g + 1449856, pool: pool)
         s.profiler?.stop(781)
         // features.5.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(182), pixels: 576 &* s.n, channels: 672,
-                gamma: s.p + 1429696, beta: s.p + 1430368, savedMean: s.f + 1372544, savedInvStd: s.f + 1373216,
+                gamma: s.p + 1429696, beta: s.p + 1430368, savedMean: s.f + 1377920, savedInvStd: s.f + 1378592,
                 activation: .silu, output: s.tensor(502), pool: pool)
             s.profiler?.stop(782)
         }
@@ -8554,33 +8618,35 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(182), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 1429696, beta: s.p + 1430368, runningMean: s.p + 1431040, runningVar: s.p + 1431712,
-                eps: 1e-05, activation: .silu, output: s.tensor(502), scratch: s.f + 1372544, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(502), scratch: s.f + 1377920, pool: pool)
             s.profiler?.stop(783)
         }
         // features.5.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 1392032, count: 16800)
+        TrainingKernels.zero(s.f + 1397408, count: 16800)
         s.profiler?.stop(784)
         // features.5.0.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 672]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(500), input: s.tensor(502), batch: s.n, height: 24,
             width: 24, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24,
-            weights: s.f + 1375232, gradInput: s.tensor(501), gradWeights: s.f + 1392032, pool: pool)
+            weights: s.f + 1380608, gradInput: s.tensor(501), gradWeights: s.f + 1397408, pool: pool)
         s.profiler?.stop(785)
         // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 1392032, channels: 672, kernel: 5, into: s.g + 1432384)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1397408, channels: 672, kernel: 5, into: s.g + 1432384)
         s.profiler?.stop(786)
-        // features.5.0.block.0 backward through silu and BatchNorm (in place) on [n, 24, 24, 672]
+        // features.5.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 24, 24, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(501), input: s.tensor(182),
-            pixels: 576 &* s.n, channels: 672, gamma: s.p + 1429696, beta: s.p + 1430368, savedMean: s.f + 1372544,
-            savedInvStd: s.f + 1373216, activation: .silu, gradInput: s.tensor(501), gradGamma: s.g + 1429696,
-            gradBeta: s.g + 1430368, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(501), input: s.tensor(182), pixels: 576 &* s.n,
+            channels: 672, gamma: s.p + 1429696, beta: s.p + 1430368, savedMean: s.f + 1377920,
+            savedInvStd: s.f + 1378592, activation: .silu, gradGamma: s.g + 1429696, gradBeta: s.g + 1430368,
+            reductions: s.f + 1206912, pool: pool)
         s.profiler?.stop(787)
-        // features.5.0.block.0 conv 1x1 backward: input and weight gradients, [n, 24, 24, 112] <- [n, 24, 24, 672]
+        // features.5.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 112] <- [n, 24, 24, 672]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(501), input: s.tensor(180), weights: s.p + 1354432,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(501), preActivation: s.tensor(182),
+            gamma: s.p + 1429696, beta: s.p + 1430368, savedMean: s.f + 1377920, savedInvStd: s.f + 1378592,
+            activation: .silu, reductions: s.f + 1206912, input: s.tensor(180), weights: s.p + 1354432,
             pixels: 576 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(503),
             gradWeights: s.g + 1354432, workspace: s.ws, pool: pool)
         s.profiler?.stop(788)
@@ -8594,18 +8660,18 @@ public final class EfficientNetB4Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 16 ? s.tensor(181) : nil, batch: s.n,
             perImage: 64512, gradBranch: s.tensor(504), pool: pool)
         s.profiler?.stop(789)
-        // features.4.5.block.3 backward through identity and BatchNorm (in place) on [n, 24, 24, 112]
+        // features.4.5.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 24, 24, 112]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(504), input: s.tensor(178),
-            pixels: 576 &* s.n, channels: 112, gamma: s.p + 1353984, beta: s.p + 1354096, savedMean: s.f + 1372320,
-            savedInvStd: s.f + 1372432, activation: .identity, gradInput: s.tensor(504), gradGamma: s.g + 1353984,
-            gradBeta: s.g + 1354096, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(504), input: s.tensor(178), pixels: 576 &* s.n,
+            channels: 112, gamma: s.p + 1353984, beta: s.p + 1354096, savedMean: s.f + 1377696,
+            savedInvStd: s.f + 1377808, activation: .identity, gradGamma: s.g + 1353984, gradBeta: s.g + 1354096,
+            reductions: s.f + 1206912, pool: pool)
         s.profiler?.stop(790)
         // features.4.5.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(172), pixels: 576 &* s.n, channels: 672,
-                gamma: s.p + 1237696, beta: s.p + 1238368, savedMean: s.f + 1358880, savedInvStd: s.f + 1359552,
+                gamma: s.p + 1237696, beta: s.p + 1238368, savedMean: s.f + 1364256, savedInvStd: s.f + 1364928,
                 activation: .silu, output: s.tensor(507), pool: pool)
             s.profiler?.stop(791)
         }
@@ -8614,7 +8680,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(172), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 1237696, beta: s.p + 1238368, runningMean: s.p + 1239040, runningVar: s.p + 1239712,
-                eps: 1e-05, activation: .silu, output: s.tensor(507), scratch: s.f + 1358880, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(507), scratch: s.f + 1364256, pool: pool)
             s.profiler?.stop(792)
         }
         // features.4.5.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -8624,9 +8690,11 @@ public final class EfficientNetB4Training: TrainableModel {
                 pixels: 576, channels: 672, output: s.tensor(506), pool: pool)
             s.profiler?.stop(793)
         }
-        // features.4.5.block.3 conv 1x1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 112]
+        // features.4.5.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 112]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(504), input: s.tensor(506), weights: s.p + 1278720,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(504), preActivation: s.tensor(178),
+            gamma: s.p + 1353984, beta: s.p + 1354096, savedMean: s.f + 1377696, savedInvStd: s.f + 1377808,
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(506), weights: s.p + 1278720,
             pixels: 576 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(505),
             gradWeights: s.g + 1278720, workspace: s.ws, pool: pool)
         s.profiler?.stop(794)
@@ -8642,15 +8710,15 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.4.5.block.1 backward through silu and BatchNorm (in place) on [n, 24, 24, 672]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(508), input: s.tensor(172),
-            pixels: 576 &* s.n, channels: 672, gamma: s.p + 1237696, beta: s.p + 1238368, savedMean: s.f + 1358880,
-            savedInvStd: s.f + 1359552, activation: .silu, gradInput: s.tensor(508), gradGamma: s.g + 1237696,
+            pixels: 576 &* s.n, channels: 672, gamma: s.p + 1237696, beta: s.p + 1238368, savedMean: s.f + 1364256,
+            savedInvStd: s.f + 1364928, activation: .silu, gradInput: s.tensor(508), gradGamma: s.g + 1237696,
             gradBeta: s.g + 1238368, pool: pool)
         s.profiler?.stop(796)
         // features.4.5.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(170), pixels: 576 &* s.n, channels: 672,
-                gamma: s.p + 1228960, beta: s.p + 1229632, savedMean: s.f + 1357536, savedInvStd: s.f + 1358208,
+                gamma: s.p + 1228960, beta: s.p + 1229632, savedMean: s.f + 1362912, savedInvStd: s.f + 1363584,
                 activation: .silu, output: s.tensor(510), pool: pool)
             s.profiler?.stop(797)
         }
@@ -8659,33 +8727,35 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(170), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 1228960, beta: s.p + 1229632, runningMean: s.p + 1230304, runningVar: s.p + 1230976,
-                eps: 1e-05, activation: .silu, output: s.tensor(510), scratch: s.f + 1357536, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(510), scratch: s.f + 1362912, pool: pool)
             s.profiler?.stop(798)
         }
         // features.4.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 1366272, count: 6048)
+        TrainingKernels.zero(s.f + 1371648, count: 6048)
         s.profiler?.stop(799)
         // features.4.5.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 672]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(508), input: s.tensor(510), batch: s.n, height: 24,
             width: 24, channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24,
-            weights: s.f + 1360224, gradInput: s.tensor(509), gradWeights: s.f + 1366272, pool: pool)
+            weights: s.f + 1365600, gradInput: s.tensor(509), gradWeights: s.f + 1371648, pool: pool)
         s.profiler?.stop(800)
         // features.4.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 1366272, channels: 672, kernel: 3, into: s.g + 1231648)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1371648, channels: 672, kernel: 3, into: s.g + 1231648)
         s.profiler?.stop(801)
-        // features.4.5.block.0 backward through silu and BatchNorm (in place) on [n, 24, 24, 672]
+        // features.4.5.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 24, 24, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(509), input: s.tensor(170),
-            pixels: 576 &* s.n, channels: 672, gamma: s.p + 1228960, beta: s.p + 1229632, savedMean: s.f + 1357536,
-            savedInvStd: s.f + 1358208, activation: .silu, gradInput: s.tensor(509), gradGamma: s.g + 1228960,
-            gradBeta: s.g + 1229632, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(509), input: s.tensor(170), pixels: 576 &* s.n,
+            channels: 672, gamma: s.p + 1228960, beta: s.p + 1229632, savedMean: s.f + 1362912,
+            savedInvStd: s.f + 1363584, activation: .silu, gradGamma: s.g + 1228960, gradBeta: s.g + 1229632,
+            reductions: s.f + 1206912, pool: pool)
         s.profiler?.stop(802)
-        // features.4.5.block.0 conv 1x1 backward: input and weight gradients, [n, 24, 24, 112] <- [n, 24, 24, 672]
+        // features.4.5.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 112] <- [n, 24, 24, 672]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(509), input: s.tensor(168), weights: s.p + 1153696,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(509), preActivation: s.tensor(170),
+            gamma: s.p + 1228960, beta: s.p + 1229632, savedMean: s.f + 1362912, savedInvStd: s.f + 1363584,
+            activation: .silu, reductions: s.f + 1206912, input: s.tensor(168), weights: s.p + 1153696,
             pixels: 576 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(511),
             gradWeights: s.g + 1153696, workspace: s.ws, pool: pool)
         s.profiler?.stop(803)
@@ -8703,18 +8773,18 @@ public final class EfficientNetB4Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.tensor(169) : nil, batch: s.n,
             perImage: 64512, gradBranch: s.tensor(512), pool: pool)
         s.profiler?.stop(805)
-        // features.4.4.block.3 backward through identity and BatchNorm (in place) on [n, 24, 24, 112]
+        // features.4.4.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 24, 24, 112]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(512), input: s.tensor(166),
-            pixels: 576 &* s.n, channels: 112, gamma: s.p + 1153248, beta: s.p + 1153360, savedMean: s.f + 1357312,
-            savedInvStd: s.f + 1357424, activation: .identity, gradInput: s.tensor(512), gradGamma: s.g + 1153248,
-            gradBeta: s.g + 1153360, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(512), input: s.tensor(166), pixels: 576 &* s.n,
+            channels: 112, gamma: s.p + 1153248, beta: s.p + 1153360, savedMean: s.f + 1362688,
+            savedInvStd: s.f + 1362800, activation: .identity, gradGamma: s.g + 1153248, gradBeta: s.g + 1153360,
+            reductions: s.f + 1206912, pool: pool)
         s.profiler?.stop(806)
         // features.4.4.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(160), pixels: 576 &* s.n, channels: 672,
-                gamma: s.p + 1036960, beta: s.p + 1037632, savedMean: s.f + 1343872, savedInvStd: s.f + 1344544,
+                gamma: s.p + 1036960, beta: s.p + 1037632, savedMean: s.f + 1349248, savedInvStd: s.f + 1349920,
                 activation: .silu, output: s.tensor(515), pool: pool)
             s.profiler?.stop(807)
         }
@@ -8723,7 +8793,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(160), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 1036960, beta: s.p + 1037632, runningMean: s.p + 1038304, runningVar: s.p + 1038976,
-                eps: 1e-05, activation: .silu, output: s.tensor(515), scratch: s.f + 1343872, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(515), scratch: s.f + 1349248, pool: pool)
             s.profiler?.stop(808)
         }
         // features.4.4.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -8733,9 +8803,11 @@ public final class EfficientNetB4Training: TrainableModel {
                 pixels: 576, channels: 672, output: s.tensor(514), pool: pool)
             s.profiler?.stop(809)
         }
-        // features.4.4.block.3 conv 1x1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 112]
+        // features.4.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 112]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(512), input: s.tensor(514), weights: s.p + 1077984,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(512), preActivation: s.tensor(166),
+            gamma: s.p + 1153248, beta: s.p + 1153360, savedMean: s.f + 1362688, savedInvStd: s.f + 1362800,
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(514), weights: s.p + 1077984,
             pixels: 576 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(513),
             gradWeights: s.g + 1077984, workspace: s.ws, pool: pool)
         s.profiler?.stop(810)
@@ -8751,15 +8823,15 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.4.4.block.1 backward through silu and BatchNorm (in place) on [n, 24, 24, 672]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(516), input: s.tensor(160),
-            pixels: 576 &* s.n, channels: 672, gamma: s.p + 1036960, beta: s.p + 1037632, savedMean: s.f + 1343872,
-            savedInvStd: s.f + 1344544, activation: .silu, gradInput: s.tensor(516), gradGamma: s.g + 1036960,
+            pixels: 576 &* s.n, channels: 672, gamma: s.p + 1036960, beta: s.p + 1037632, savedMean: s.f + 1349248,
+            savedInvStd: s.f + 1349920, activation: .silu, gradInput: s.tensor(516), gradGamma: s.g + 1036960,
             gradBeta: s.g + 1037632, pool: pool)
         s.profiler?.stop(812)
         // features.4.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(158), pixels: 576 &* s.n, channels: 672,
-                gamma: s.p + 1028224, beta: s.p + 1028896, savedMean: s.f + 1342528, savedInvStd: s.f + 1343200,
+                gamma: s.p + 1028224, beta: s.p + 1028896, savedMean: s.f + 1347904, savedInvStd: s.f + 1348576,
                 activation: .silu, output: s.tensor(518), pool: pool)
             s.profiler?.stop(813)
         }
@@ -8768,33 +8840,35 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(158), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 1028224, beta: s.p + 1028896, runningMean: s.p + 1029568, runningVar: s.p + 1030240,
-                eps: 1e-05, activation: .silu, output: s.tensor(518), scratch: s.f + 1342528, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(518), scratch: s.f + 1347904, pool: pool)
             s.profiler?.stop(814)
         }
         // features.4.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 1351264, count: 6048)
+        TrainingKernels.zero(s.f + 1356640, count: 6048)
         s.profiler?.stop(815)
         // features.4.4.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 672]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(516), input: s.tensor(518), batch: s.n, height: 24,
             width: 24, channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24,
-            weights: s.f + 1345216, gradInput: s.tensor(517), gradWeights: s.f + 1351264, pool: pool)
+            weights: s.f + 1350592, gradInput: s.tensor(517), gradWeights: s.f + 1356640, pool: pool)
         s.profiler?.stop(816)
         // features.4.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 1351264, channels: 672, kernel: 3, into: s.g + 1030912)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1356640, channels: 672, kernel: 3, into: s.g + 1030912)
         s.profiler?.stop(817)
-        // features.4.4.block.0 backward through silu and BatchNorm (in place) on [n, 24, 24, 672]
+        // features.4.4.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 24, 24, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(517), input: s.tensor(158),
-            pixels: 576 &* s.n, channels: 672, gamma: s.p + 1028224, beta: s.p + 1028896, savedMean: s.f + 1342528,
-            savedInvStd: s.f + 1343200, activation: .silu, gradInput: s.tensor(517), gradGamma: s.g + 1028224,
-            gradBeta: s.g + 1028896, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(517), input: s.tensor(158), pixels: 576 &* s.n,
+            channels: 672, gamma: s.p + 1028224, beta: s.p + 1028896, savedMean: s.f + 1347904,
+            savedInvStd: s.f + 1348576, activation: .silu, gradGamma: s.g + 1028224, gradBeta: s.g + 1028896,
+            reductions: s.f + 1206912, pool: pool)
         s.profiler?.stop(818)
-        // features.4.4.block.0 conv 1x1 backward: input and weight gradients, [n, 24, 24, 112] <- [n, 24, 24, 672]
+        // features.4.4.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 112] <- [n, 24, 24, 672]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(517), input: s.tensor(156), weights: s.p + 952960,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(517), preActivation: s.tensor(158),
+            gamma: s.p + 1028224, beta: s.p + 1028896, savedMean: s.f + 1347904, savedInvStd: s.f + 1348576,
+            activation: .silu, reductions: s.f + 1206912, input: s.tensor(156), weights: s.p + 952960,
             pixels: 576 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(519), gradWeights: s.g + 952960,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(819)
@@ -8812,18 +8886,18 @@ public final class EfficientNetB4Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.tensor(157) : nil, batch: s.n,
             perImage: 64512, gradBranch: s.tensor(520), pool: pool)
         s.profiler?.stop(821)
-        // features.4.3.block.3 backward through identity and BatchNorm (in place) on [n, 24, 24, 112]
+        // features.4.3.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 24, 24, 112]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(520), input: s.tensor(154),
-            pixels: 576 &* s.n, channels: 112, gamma: s.p + 952512, beta: s.p + 952624, savedMean: s.f + 1342304,
-            savedInvStd: s.f + 1342416, activation: .identity, gradInput: s.tensor(520), gradGamma: s.g + 952512,
-            gradBeta: s.g + 952624, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(520), input: s.tensor(154), pixels: 576 &* s.n,
+            channels: 112, gamma: s.p + 952512, beta: s.p + 952624, savedMean: s.f + 1347680,
+            savedInvStd: s.f + 1347792, activation: .identity, gradGamma: s.g + 952512, gradBeta: s.g + 952624,
+            reductions: s.f + 1206912, pool: pool)
         s.profiler?.stop(822)
         // features.4.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(148), pixels: 576 &* s.n, channels: 672,
-                gamma: s.p + 836224, beta: s.p + 836896, savedMean: s.f + 1328864, savedInvStd: s.f + 1329536,
+                gamma: s.p + 836224, beta: s.p + 836896, savedMean: s.f + 1334240, savedInvStd: s.f + 1334912,
                 activation: .silu, output: s.tensor(523), pool: pool)
             s.profiler?.stop(823)
         }
@@ -8832,7 +8906,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(148), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 836224, beta: s.p + 836896, runningMean: s.p + 837568, runningVar: s.p + 838240,
-                eps: 1e-05, activation: .silu, output: s.tensor(523), scratch: s.f + 1328864, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(523), scratch: s.f + 1334240, pool: pool)
             s.profiler?.stop(824)
         }
         // features.4.3.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -8842,9 +8916,11 @@ public final class EfficientNetB4Training: TrainableModel {
                 pixels: 576, channels: 672, output: s.tensor(522), pool: pool)
             s.profiler?.stop(825)
         }
-        // features.4.3.block.3 conv 1x1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 112]
+        // features.4.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 112]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(520), input: s.tensor(522), weights: s.p + 877248,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(520), preActivation: s.tensor(154),
+            gamma: s.p + 952512, beta: s.p + 952624, savedMean: s.f + 1347680, savedInvStd: s.f + 1347792,
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(522), weights: s.p + 877248,
             pixels: 576 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(521), gradWeights: s.g + 877248,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(826)
@@ -8860,15 +8936,15 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.4.3.block.1 backward through silu and BatchNorm (in place) on [n, 24, 24, 672]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(524), input: s.tensor(148),
-            pixels: 576 &* s.n, channels: 672, gamma: s.p + 836224, beta: s.p + 836896, savedMean: s.f + 1328864,
-            savedInvStd: s.f + 1329536, activation: .silu, gradInput: s.tensor(524), gradGamma: s.g + 836224,
+            pixels: 576 &* s.n, channels: 672, gamma: s.p + 836224, beta: s.p + 836896, savedMean: s.f + 1334240,
+            savedInvStd: s.f + 1334912, activation: .silu, gradInput: s.tensor(524), gradGamma: s.g + 836224,
             gradBeta: s.g + 836896, pool: pool)
         s.profiler?.stop(828)
         // features.4.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(146), pixels: 576 &* s.n, channels: 672,
-                gamma: s.p + 827488, beta: s.p + 828160, savedMean: s.f + 1327520, savedInvStd: s.f + 1328192,
+                gamma: s.p + 827488, beta: s.p + 828160, savedMean: s.f + 1332896, savedInvStd: s.f + 1333568,
                 activation: .silu, output: s.tensor(526), pool: pool)
             s.profiler?.stop(829)
         }
@@ -8877,33 +8953,35 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(146), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 827488, beta: s.p + 828160, runningMean: s.p + 828832, runningVar: s.p + 829504,
-                eps: 1e-05, activation: .silu, output: s.tensor(526), scratch: s.f + 1327520, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(526), scratch: s.f + 1332896, pool: pool)
             s.profiler?.stop(830)
         }
         // features.4.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 1336256, count: 6048)
+        TrainingKernels.zero(s.f + 1341632, count: 6048)
         s.profiler?.stop(831)
         // features.4.3.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 672]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(524), input: s.tensor(526), batch: s.n, height: 24,
             width: 24, channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24,
-            weights: s.f + 1330208, gradInput: s.tensor(525), gradWeights: s.f + 1336256, pool: pool)
+            weights: s.f + 1335584, gradInput: s.tensor(525), gradWeights: s.f + 1341632, pool: pool)
         s.profiler?.stop(832)
         // features.4.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 1336256, channels: 672, kernel: 3, into: s.g + 830176)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1341632, channels: 672, kernel: 3, into: s.g + 830176)
         s.profiler?.stop(833)
-        // features.4.3.block.0 backward through silu and BatchNorm (in place) on [n, 24, 24, 672]
+        // features.4.3.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 24, 24, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(525), input: s.tensor(146),
-            pixels: 576 &* s.n, channels: 672, gamma: s.p + 827488, beta: s.p + 828160, savedMean: s.f + 1327520,
-            savedInvStd: s.f + 1328192, activation: .silu, gradInput: s.tensor(525), gradGamma: s.g + 827488,
-            gradBeta: s.g + 828160, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(525), input: s.tensor(146), pixels: 576 &* s.n,
+            channels: 672, gamma: s.p + 827488, beta: s.p + 828160, savedMean: s.f + 1332896,
+            savedInvStd: s.f + 1333568, activation: .silu, gradGamma: s.g + 827488, gradBeta: s.g + 828160,
+            reductions: s.f + 1206912, pool: pool)
         s.profiler?.stop(834)
-        // features.4.3.block.0 conv 1x1 backward: input and weight gradients, [n, 24, 24, 112] <- [n, 24, 24, 672]
+        // features.4.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 112] <- [n, 24, 24, 672]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(525), input: s.tensor(144), weights: s.p + 752224,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(525), preActivation: s.tensor(146),
+            gamma: s.p + 827488, beta: s.p + 828160, savedMean: s.f + 1332896, savedInvStd: s.f + 1333568,
+            activation: .silu, reductions: s.f + 1206912, input: s.tensor(144), weights: s.p + 752224,
             pixels: 576 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(527), gradWeights: s.g + 752224,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(835)
@@ -8921,18 +8999,18 @@ public final class EfficientNetB4Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.tensor(145) : nil, batch: s.n,
             perImage: 64512, gradBranch: s.tensor(528), pool: pool)
         s.profiler?.stop(837)
-        // features.4.2.block.3 backward through identity and BatchNorm (in place) on [n, 24, 24, 112]
+        // features.4.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 24, 24, 112]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(528), input: s.tensor(142),
-            pixels: 576 &* s.n, channels: 112, gamma: s.p + 751776, beta: s.p + 751888, savedMean: s.f + 1327296,
-            savedInvStd: s.f + 1327408, activation: .identity, gradInput: s.tensor(528), gradGamma: s.g + 751776,
-            gradBeta: s.g + 751888, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(528), input: s.tensor(142), pixels: 576 &* s.n,
+            channels: 112, gamma: s.p + 751776, beta: s.p + 751888, savedMean: s.f + 1332672,
+            savedInvStd: s.f + 1332784, activation: .identity, gradGamma: s.g + 751776, gradBeta: s.g + 751888,
+            reductions: s.f + 1206912, pool: pool)
         s.profiler?.stop(838)
         // features.4.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(136), pixels: 576 &* s.n, channels: 672,
-                gamma: s.p + 635488, beta: s.p + 636160, savedMean: s.f + 1313856, savedInvStd: s.f + 1314528,
+                gamma: s.p + 635488, beta: s.p + 636160, savedMean: s.f + 1319232, savedInvStd: s.f + 1319904,
                 activation: .silu, output: s.tensor(531), pool: pool)
             s.profiler?.stop(839)
         }
@@ -8941,7 +9019,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(136), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 635488, beta: s.p + 636160, runningMean: s.p + 636832, runningVar: s.p + 637504,
-                eps: 1e-05, activation: .silu, output: s.tensor(531), scratch: s.f + 1313856, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(531), scratch: s.f + 1319232, pool: pool)
             s.profiler?.stop(840)
         }
         // features.4.2.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -8951,9 +9029,11 @@ public final class EfficientNetB4Training: TrainableModel {
                 pixels: 576, channels: 672, output: s.tensor(530), pool: pool)
             s.profiler?.stop(841)
         }
-        // features.4.2.block.3 conv 1x1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 112]
+        // features.4.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 112]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(528), input: s.tensor(530), weights: s.p + 676512,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(528), preActivation: s.tensor(142),
+            gamma: s.p + 751776, beta: s.p + 751888, savedMean: s.f + 1332672, savedInvStd: s.f + 1332784,
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(530), weights: s.p + 676512,
             pixels: 576 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(529), gradWeights: s.g + 676512,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(842)
@@ -8969,15 +9049,15 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.4.2.block.1 backward through silu and BatchNorm (in place) on [n, 24, 24, 672]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(532), input: s.tensor(136),
-            pixels: 576 &* s.n, channels: 672, gamma: s.p + 635488, beta: s.p + 636160, savedMean: s.f + 1313856,
-            savedInvStd: s.f + 1314528, activation: .silu, gradInput: s.tensor(532), gradGamma: s.g + 635488,
+            pixels: 576 &* s.n, channels: 672, gamma: s.p + 635488, beta: s.p + 636160, savedMean: s.f + 1319232,
+            savedInvStd: s.f + 1319904, activation: .silu, gradInput: s.tensor(532), gradGamma: s.g + 635488,
             gradBeta: s.g + 636160, pool: pool)
         s.profiler?.stop(844)
         // features.4.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(134), pixels: 576 &* s.n, channels: 672,
-                gamma: s.p + 626752, beta: s.p + 627424, savedMean: s.f + 1312512, savedInvStd: s.f + 1313184,
+                gamma: s.p + 626752, beta: s.p + 627424, savedMean: s.f + 1317888, savedInvStd: s.f + 1318560,
                 activation: .silu, output: s.tensor(534), pool: pool)
             s.profiler?.stop(845)
         }
@@ -8986,33 +9066,35 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(134), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 626752, beta: s.p + 627424, runningMean: s.p + 628096, runningVar: s.p + 628768,
-                eps: 1e-05, activation: .silu, output: s.tensor(534), scratch: s.f + 1312512, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(534), scratch: s.f + 1317888, pool: pool)
             s.profiler?.stop(846)
         }
         // features.4.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 1321248, count: 6048)
+        TrainingKernels.zero(s.f + 1326624, count: 6048)
         s.profiler?.stop(847)
         // features.4.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 672]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(532), input: s.tensor(534), batch: s.n, height: 24,
             width: 24, channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24,
-            weights: s.f + 1315200, gradInput: s.tensor(533), gradWeights: s.f + 1321248, pool: pool)
+            weights: s.f + 1320576, gradInput: s.tensor(533), gradWeights: s.f + 1326624, pool: pool)
         s.profiler?.stop(848)
         // features.4.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 1321248, channels: 672, kernel: 3, into: s.g + 629440)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1326624, channels: 672, kernel: 3, into: s.g + 629440)
         s.profiler?.stop(849)
-        // features.4.2.block.0 backward through silu and BatchNorm (in place) on [n, 24, 24, 672]
+        // features.4.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 24, 24, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(533), input: s.tensor(134),
-            pixels: 576 &* s.n, channels: 672, gamma: s.p + 626752, beta: s.p + 627424, savedMean: s.f + 1312512,
-            savedInvStd: s.f + 1313184, activation: .silu, gradInput: s.tensor(533), gradGamma: s.g + 626752,
-            gradBeta: s.g + 627424, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(533), input: s.tensor(134), pixels: 576 &* s.n,
+            channels: 672, gamma: s.p + 626752, beta: s.p + 627424, savedMean: s.f + 1317888,
+            savedInvStd: s.f + 1318560, activation: .silu, gradGamma: s.g + 626752, gradBeta: s.g + 627424,
+            reductions: s.f + 1206912, pool: pool)
         s.profiler?.stop(850)
-        // features.4.2.block.0 conv 1x1 backward: input and weight gradients, [n, 24, 24, 112] <- [n, 24, 24, 672]
+        // features.4.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 112] <- [n, 24, 24, 672]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(533), input: s.tensor(132), weights: s.p + 551488,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(533), preActivation: s.tensor(134),
+            gamma: s.p + 626752, beta: s.p + 627424, savedMean: s.f + 1317888, savedInvStd: s.f + 1318560,
+            activation: .silu, reductions: s.f + 1206912, input: s.tensor(132), weights: s.p + 551488,
             pixels: 576 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(535), gradWeights: s.g + 551488,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(851)
@@ -9030,18 +9112,18 @@ public final class EfficientNetB4Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.tensor(133) : nil, batch: s.n,
             perImage: 64512, gradBranch: s.tensor(536), pool: pool)
         s.profiler?.stop(853)
-        // features.4.1.block.3 backward through identity and BatchNorm (in place) on [n, 24, 24, 112]
+        // features.4.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 24, 24, 112]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(536), input: s.tensor(130),
-            pixels: 576 &* s.n, channels: 112, gamma: s.p + 551040, beta: s.p + 551152, savedMean: s.f + 1312288,
-            savedInvStd: s.f + 1312400, activation: .identity, gradInput: s.tensor(536), gradGamma: s.g + 551040,
-            gradBeta: s.g + 551152, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(536), input: s.tensor(130), pixels: 576 &* s.n,
+            channels: 112, gamma: s.p + 551040, beta: s.p + 551152, savedMean: s.f + 1317664,
+            savedInvStd: s.f + 1317776, activation: .identity, gradGamma: s.g + 551040, gradBeta: s.g + 551152,
+            reductions: s.f + 1206912, pool: pool)
         s.profiler?.stop(854)
         // features.4.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(124), pixels: 576 &* s.n, channels: 672,
-                gamma: s.p + 434752, beta: s.p + 435424, savedMean: s.f + 1298848, savedInvStd: s.f + 1299520,
+                gamma: s.p + 434752, beta: s.p + 435424, savedMean: s.f + 1304224, savedInvStd: s.f + 1304896,
                 activation: .silu, output: s.tensor(539), pool: pool)
             s.profiler?.stop(855)
         }
@@ -9050,7 +9132,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(124), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 434752, beta: s.p + 435424, runningMean: s.p + 436096, runningVar: s.p + 436768,
-                eps: 1e-05, activation: .silu, output: s.tensor(539), scratch: s.f + 1298848, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(539), scratch: s.f + 1304224, pool: pool)
             s.profiler?.stop(856)
         }
         // features.4.1.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -9060,9 +9142,11 @@ public final class EfficientNetB4Training: TrainableModel {
                 pixels: 576, channels: 672, output: s.tensor(538), pool: pool)
             s.profiler?.stop(857)
         }
-        // features.4.1.block.3 conv 1x1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 112]
+        // features.4.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 112]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(536), input: s.tensor(538), weights: s.p + 475776,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(536), preActivation: s.tensor(130),
+            gamma: s.p + 551040, beta: s.p + 551152, savedMean: s.f + 1317664, savedInvStd: s.f + 1317776,
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(538), weights: s.p + 475776,
             pixels: 576 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(537), gradWeights: s.g + 475776,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(858)
@@ -9078,15 +9162,15 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.4.1.block.1 backward through silu and BatchNorm (in place) on [n, 24, 24, 672]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(540), input: s.tensor(124),
-            pixels: 576 &* s.n, channels: 672, gamma: s.p + 434752, beta: s.p + 435424, savedMean: s.f + 1298848,
-            savedInvStd: s.f + 1299520, activation: .silu, gradInput: s.tensor(540), gradGamma: s.g + 434752,
+            pixels: 576 &* s.n, channels: 672, gamma: s.p + 434752, beta: s.p + 435424, savedMean: s.f + 1304224,
+            savedInvStd: s.f + 1304896, activation: .silu, gradInput: s.tensor(540), gradGamma: s.g + 434752,
             gradBeta: s.g + 435424, pool: pool)
         s.profiler?.stop(860)
         // features.4.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(122), pixels: 576 &* s.n, channels: 672,
-                gamma: s.p + 426016, beta: s.p + 426688, savedMean: s.f + 1297504, savedInvStd: s.f + 1298176,
+                gamma: s.p + 426016, beta: s.p + 426688, savedMean: s.f + 1302880, savedInvStd: s.f + 1303552,
                 activation: .silu, output: s.tensor(542), pool: pool)
             s.profiler?.stop(861)
         }
@@ -9095,33 +9179,35 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(122), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 426016, beta: s.p + 426688, runningMean: s.p + 427360, runningVar: s.p + 428032,
-                eps: 1e-05, activation: .silu, output: s.tensor(542), scratch: s.f + 1297504, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(542), scratch: s.f + 1302880, pool: pool)
             s.profiler?.stop(862)
         }
         // features.4.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 1306240, count: 6048)
+        TrainingKernels.zero(s.f + 1311616, count: 6048)
         s.profiler?.stop(863)
         // features.4.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 672]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(540), input: s.tensor(542), batch: s.n, height: 24,
             width: 24, channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24,
-            weights: s.f + 1300192, gradInput: s.tensor(541), gradWeights: s.f + 1306240, pool: pool)
+            weights: s.f + 1305568, gradInput: s.tensor(541), gradWeights: s.f + 1311616, pool: pool)
         s.profiler?.stop(864)
         // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 1306240, channels: 672, kernel: 3, into: s.g + 428704)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1311616, channels: 672, kernel: 3, into: s.g + 428704)
         s.profiler?.stop(865)
-        // features.4.1.block.0 backward through silu and BatchNorm (in place) on [n, 24, 24, 672]
+        // features.4.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 24, 24, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(541), input: s.tensor(122),
-            pixels: 576 &* s.n, channels: 672, gamma: s.p + 426016, beta: s.p + 426688, savedMean: s.f + 1297504,
-            savedInvStd: s.f + 1298176, activation: .silu, gradInput: s.tensor(541), gradGamma: s.g + 426016,
-            gradBeta: s.g + 426688, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(541), input: s.tensor(122), pixels: 576 &* s.n,
+            channels: 672, gamma: s.p + 426016, beta: s.p + 426688, savedMean: s.f + 1302880,
+            savedInvStd: s.f + 1303552, activation: .silu, gradGamma: s.g + 426016, gradBeta: s.g + 426688,
+            reductions: s.f + 1206912, pool: pool)
         s.profiler?.stop(866)
-        // features.4.1.block.0 conv 1x1 backward: input and weight gradients, [n, 24, 24, 112] <- [n, 24, 24, 672]
+        // features.4.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 112] <- [n, 24, 24, 672]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(541), input: s.tensor(121), weights: s.p + 350752,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(541), preActivation: s.tensor(122),
+            gamma: s.p + 426016, beta: s.p + 426688, savedMean: s.f + 1302880, savedInvStd: s.f + 1303552,
+            activation: .silu, reductions: s.f + 1206912, input: s.tensor(121), weights: s.p + 350752,
             pixels: 576 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(543), gradWeights: s.g + 350752,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(867)
@@ -9133,18 +9219,18 @@ public final class EfficientNetB4Training: TrainableModel {
 
     /// features.4.0 backward: MBConv6 k3 s2: 48x48x56 -> 24x24x112, SE 336 -> 14 -> 336
     private func features_4_0_backward(_ s: TrainingStepContext) {
-        // features.4.0.block.3 backward through identity and BatchNorm (in place) on [n, 24, 24, 112]
+        // features.4.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 24, 24, 112]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(543), input: s.tensor(120),
-            pixels: 576 &* s.n, channels: 112, gamma: s.p + 350304, beta: s.p + 350416, savedMean: s.f + 1297280,
-            savedInvStd: s.f + 1297392, activation: .identity, gradInput: s.tensor(543), gradGamma: s.g + 350304,
-            gradBeta: s.g + 350416, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(543), input: s.tensor(120), pixels: 576 &* s.n,
+            channels: 112, gamma: s.p + 350304, beta: s.p + 350416, savedMean: s.f + 1302656,
+            savedInvStd: s.f + 1302768, activation: .identity, gradGamma: s.g + 350304, gradBeta: s.g + 350416,
+            reductions: s.f + 1206912, pool: pool)
         s.profiler?.stop(869)
         // features.4.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(114), pixels: 576 &* s.n, channels: 336,
-                gamma: s.p + 301568, beta: s.p + 301904, savedMean: s.f + 1290560, savedInvStd: s.f + 1290896,
+                gamma: s.p + 301568, beta: s.p + 301904, savedMean: s.f + 1295936, savedInvStd: s.f + 1296272,
                 activation: .silu, output: s.tensor(546), pool: pool)
             s.profiler?.stop(870)
         }
@@ -9153,7 +9239,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(114), pixels: 576 &* s.n, channels: 336,
                 gamma: s.p + 301568, beta: s.p + 301904, runningMean: s.p + 302240, runningVar: s.p + 302576,
-                eps: 1e-05, activation: .silu, output: s.tensor(546), scratch: s.f + 1290560, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(546), scratch: s.f + 1295936, pool: pool)
             s.profiler?.stop(871)
         }
         // features.4.0.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -9163,9 +9249,11 @@ public final class EfficientNetB4Training: TrainableModel {
                 pixels: 576, channels: 336, output: s.tensor(545), pool: pool)
             s.profiler?.stop(872)
         }
-        // features.4.0.block.3 conv 1x1 backward: input and weight gradients, [n, 24, 24, 336] <- [n, 24, 24, 112]
+        // features.4.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 336] <- [n, 24, 24, 112]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(543), input: s.tensor(545), weights: s.p + 312672,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(543), preActivation: s.tensor(120),
+            gamma: s.p + 350304, beta: s.p + 350416, savedMean: s.f + 1302656, savedInvStd: s.f + 1302768,
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(545), weights: s.p + 312672,
             pixels: 576 &* s.n, inChannels: 336, outChannels: 112, gradInput: s.tensor(544), gradWeights: s.g + 312672,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(873)
@@ -9181,15 +9269,15 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.4.0.block.1 backward through silu and BatchNorm (in place) on [n, 24, 24, 336]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(547), input: s.tensor(114),
-            pixels: 576 &* s.n, channels: 336, gamma: s.p + 301568, beta: s.p + 301904, savedMean: s.f + 1290560,
-            savedInvStd: s.f + 1290896, activation: .silu, gradInput: s.tensor(547), gradGamma: s.g + 301568,
+            pixels: 576 &* s.n, channels: 336, gamma: s.p + 301568, beta: s.p + 301904, savedMean: s.f + 1295936,
+            savedInvStd: s.f + 1296272, activation: .silu, gradInput: s.tensor(547), gradGamma: s.g + 301568,
             gradBeta: s.g + 301904, pool: pool)
         s.profiler?.stop(875)
         // features.4.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(112), pixels: 2304 &* s.n, channels: 336,
-                gamma: s.p + 297200, beta: s.p + 297536, savedMean: s.f + 1289888, savedInvStd: s.f + 1290224,
+                gamma: s.p + 297200, beta: s.p + 297536, savedMean: s.f + 1295264, savedInvStd: s.f + 1295600,
                 activation: .silu, output: s.tensor(549), pool: pool)
             s.profiler?.stop(876)
         }
@@ -9198,33 +9286,35 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(112), pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 297200, beta: s.p + 297536, runningMean: s.p + 297872, runningVar: s.p + 298208,
-                eps: 1e-05, activation: .silu, output: s.tensor(549), scratch: s.f + 1289888, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(549), scratch: s.f + 1295264, pool: pool)
             s.profiler?.stop(877)
         }
         // features.4.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 1294256, count: 3024)
+        TrainingKernels.zero(s.f + 1299632, count: 3024)
         s.profiler?.stop(878)
         // features.4.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 48, 48, 336] <- [n, 24, 24, 336]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(547), input: s.tensor(549), batch: s.n, height: 48,
             width: 48, channels: 336, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24,
-            weights: s.f + 1291232, gradInput: s.tensor(548), gradWeights: s.f + 1294256, pool: pool)
+            weights: s.f + 1296608, gradInput: s.tensor(548), gradWeights: s.f + 1299632, pool: pool)
         s.profiler?.stop(879)
         // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 1294256, channels: 336, kernel: 3, into: s.g + 298544)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1299632, channels: 336, kernel: 3, into: s.g + 298544)
         s.profiler?.stop(880)
-        // features.4.0.block.0 backward through silu and BatchNorm (in place) on [n, 48, 48, 336]
+        // features.4.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 48, 48, 336]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(548), input: s.tensor(112),
-            pixels: 2304 &* s.n, channels: 336, gamma: s.p + 297200, beta: s.p + 297536, savedMean: s.f + 1289888,
-            savedInvStd: s.f + 1290224, activation: .silu, gradInput: s.tensor(548), gradGamma: s.g + 297200,
-            gradBeta: s.g + 297536, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(548), input: s.tensor(112), pixels: 2304 &* s.n,
+            channels: 336, gamma: s.p + 297200, beta: s.p + 297536, savedMean: s.f + 1295264,
+            savedInvStd: s.f + 1295600, activation: .silu, gradGamma: s.g + 297200, gradBeta: s.g + 297536,
+            reductions: s.f + 1206912, pool: pool)
         s.profiler?.stop(881)
-        // features.4.0.block.0 conv 1x1 backward: input and weight gradients, [n, 48, 48, 56] <- [n, 48, 48, 336]
+        // features.4.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 48, 48, 56] <- [n, 48, 48, 336]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(548), input: s.tensor(110), weights: s.p + 278384,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(548), preActivation: s.tensor(112),
+            gamma: s.p + 297200, beta: s.p + 297536, savedMean: s.f + 1295264, savedInvStd: s.f + 1295600,
+            activation: .silu, reductions: s.f + 1206912, input: s.tensor(110), weights: s.p + 278384,
             pixels: 2304 &* s.n, inChannels: 56, outChannels: 336, gradInput: s.tensor(550), gradWeights: s.g + 278384,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(882)
@@ -9238,18 +9328,18 @@ public final class EfficientNetB4Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.tensor(111) : nil, batch: s.n,
             perImage: 129024, gradBranch: s.tensor(551), pool: pool)
         s.profiler?.stop(883)
-        // features.3.3.block.3 backward through identity and BatchNorm (in place) on [n, 48, 48, 56]
+        // features.3.3.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 48, 48, 56]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(551), input: s.tensor(108),
-            pixels: 2304 &* s.n, channels: 56, gamma: s.p + 278128, beta: s.p + 278192, savedMean: s.f + 1289776,
-            savedInvStd: s.f + 1289832, activation: .identity, gradInput: s.tensor(551), gradGamma: s.g + 278128,
-            gradBeta: s.g + 278192, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(551), input: s.tensor(108), pixels: 2304 &* s.n,
+            channels: 56, gamma: s.p + 278128, beta: s.p + 278192, savedMean: s.f + 1295152,
+            savedInvStd: s.f + 1295208, activation: .identity, gradGamma: s.g + 278128, gradBeta: s.g + 278192,
+            reductions: s.f + 1206912, pool: pool)
         s.profiler?.stop(884)
         // features.3.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(102), pixels: 2304 &* s.n, channels: 336,
-                gamma: s.p + 248208, beta: s.p + 248544, savedMean: s.f + 1272304, savedInvStd: s.f + 1272640,
+                gamma: s.p + 248208, beta: s.p + 248544, savedMean: s.f + 1277680, savedInvStd: s.f + 1278016,
                 activation: .silu, output: s.tensor(554), pool: pool)
             s.profiler?.stop(885)
         }
@@ -9258,7 +9348,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(102), pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 248208, beta: s.p + 248544, runningMean: s.p + 248880, runningVar: s.p + 249216,
-                eps: 1e-05, activation: .silu, output: s.tensor(554), scratch: s.f + 1272304, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(554), scratch: s.f + 1277680, pool: pool)
             s.profiler?.stop(886)
         }
         // features.3.3.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -9268,9 +9358,11 @@ public final class EfficientNetB4Training: TrainableModel {
                 pixels: 2304, channels: 336, output: s.tensor(553), pool: pool)
             s.profiler?.stop(887)
         }
-        // features.3.3.block.3 conv 1x1 backward: input and weight gradients, [n, 48, 48, 336] <- [n, 48, 48, 56]
+        // features.3.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 48, 48, 336] <- [n, 48, 48, 56]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(551), input: s.tensor(553), weights: s.p + 259312,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(551), preActivation: s.tensor(108),
+            gamma: s.p + 278128, beta: s.p + 278192, savedMean: s.f + 1295152, savedInvStd: s.f + 1295208,
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(553), weights: s.p + 259312,
             pixels: 2304 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(552), gradWeights: s.g + 259312,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(888)
@@ -9286,15 +9378,15 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.3.3.block.1 backward through silu and BatchNorm (in place) on [n, 48, 48, 336]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(555), input: s.tensor(102),
-            pixels: 2304 &* s.n, channels: 336, gamma: s.p + 248208, beta: s.p + 248544, savedMean: s.f + 1272304,
-            savedInvStd: s.f + 1272640, activation: .silu, gradInput: s.tensor(555), gradGamma: s.g + 248208,
+            pixels: 2304 &* s.n, channels: 336, gamma: s.p + 248208, beta: s.p + 248544, savedMean: s.f + 1277680,
+            savedInvStd: s.f + 1278016, activation: .silu, gradInput: s.tensor(555), gradGamma: s.g + 248208,
             gradBeta: s.g + 248544, pool: pool)
         s.profiler?.stop(890)
         // features.3.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(100), pixels: 2304 &* s.n, channels: 336,
-                gamma: s.p + 238464, beta: s.p + 238800, savedMean: s.f + 1271632, savedInvStd: s.f + 1271968,
+                gamma: s.p + 238464, beta: s.p + 238800, savedMean: s.f + 1277008, savedInvStd: s.f + 1277344,
                 activation: .silu, output: s.tensor(557), pool: pool)
             s.profiler?.stop(891)
         }
@@ -9303,33 +9395,35 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(100), pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 238464, beta: s.p + 238800, runningMean: s.p + 239136, runningVar: s.p + 239472,
-                eps: 1e-05, activation: .silu, output: s.tensor(557), scratch: s.f + 1271632, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(557), scratch: s.f + 1277008, pool: pool)
             s.profiler?.stop(892)
         }
         // features.3.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 1281376, count: 8400)
+        TrainingKernels.zero(s.f + 1286752, count: 8400)
         s.profiler?.stop(893)
         // features.3.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 48, 48, 336] <- [n, 48, 48, 336]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(555), input: s.tensor(557), batch: s.n, height: 48,
             width: 48, channels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 48, outWidth: 48,
-            weights: s.f + 1272976, gradInput: s.tensor(556), gradWeights: s.f + 1281376, pool: pool)
+            weights: s.f + 1278352, gradInput: s.tensor(556), gradWeights: s.f + 1286752, pool: pool)
         s.profiler?.stop(894)
         // features.3.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 1281376, channels: 336, kernel: 5, into: s.g + 239808)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1286752, channels: 336, kernel: 5, into: s.g + 239808)
         s.profiler?.stop(895)
-        // features.3.3.block.0 backward through silu and BatchNorm (in place) on [n, 48, 48, 336]
+        // features.3.3.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 48, 48, 336]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(556), input: s.tensor(100),
-            pixels: 2304 &* s.n, channels: 336, gamma: s.p + 238464, beta: s.p + 238800, savedMean: s.f + 1271632,
-            savedInvStd: s.f + 1271968, activation: .silu, gradInput: s.tensor(556), gradGamma: s.g + 238464,
-            gradBeta: s.g + 238800, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(556), input: s.tensor(100), pixels: 2304 &* s.n,
+            channels: 336, gamma: s.p + 238464, beta: s.p + 238800, savedMean: s.f + 1277008,
+            savedInvStd: s.f + 1277344, activation: .silu, gradGamma: s.g + 238464, gradBeta: s.g + 238800,
+            reductions: s.f + 1206912, pool: pool)
         s.profiler?.stop(896)
-        // features.3.3.block.0 conv 1x1 backward: input and weight gradients, [n, 48, 48, 56] <- [n, 48, 48, 336]
+        // features.3.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 48, 48, 56] <- [n, 48, 48, 336]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(556), input: s.tensor(98), weights: s.p + 219648,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(556), preActivation: s.tensor(100),
+            gamma: s.p + 238464, beta: s.p + 238800, savedMean: s.f + 1277008, savedInvStd: s.f + 1277344,
+            activation: .silu, reductions: s.f + 1206912, input: s.tensor(98), weights: s.p + 219648,
             pixels: 2304 &* s.n, inChannels: 56, outChannels: 336, gradInput: s.tensor(558), gradWeights: s.g + 219648,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(897)
@@ -9347,18 +9441,18 @@ public final class EfficientNetB4Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.tensor(99) : nil, batch: s.n,
             perImage: 129024, gradBranch: s.tensor(559), pool: pool)
         s.profiler?.stop(899)
-        // features.3.2.block.3 backward through identity and BatchNorm (in place) on [n, 48, 48, 56]
+        // features.3.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 48, 48, 56]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(559), input: s.tensor(96),
-            pixels: 2304 &* s.n, channels: 56, gamma: s.p + 219392, beta: s.p + 219456, savedMean: s.f + 1271520,
-            savedInvStd: s.f + 1271576, activation: .identity, gradInput: s.tensor(559), gradGamma: s.g + 219392,
-            gradBeta: s.g + 219456, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(559), input: s.tensor(96), pixels: 2304 &* s.n,
+            channels: 56, gamma: s.p + 219392, beta: s.p + 219456, savedMean: s.f + 1276896,
+            savedInvStd: s.f + 1276952, activation: .identity, gradGamma: s.g + 219392, gradBeta: s.g + 219456,
+            reductions: s.f + 1206912, pool: pool)
         s.profiler?.stop(900)
         // features.3.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(90), pixels: 2304 &* s.n, channels: 336,
-                gamma: s.p + 189472, beta: s.p + 189808, savedMean: s.f + 1254048, savedInvStd: s.f + 1254384,
+                gamma: s.p + 189472, beta: s.p + 189808, savedMean: s.f + 1259424, savedInvStd: s.f + 1259760,
                 activation: .silu, output: s.tensor(562), pool: pool)
             s.profiler?.stop(901)
         }
@@ -9367,7 +9461,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(90), pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 189472, beta: s.p + 189808, runningMean: s.p + 190144, runningVar: s.p + 190480,
-                eps: 1e-05, activation: .silu, output: s.tensor(562), scratch: s.f + 1254048, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(562), scratch: s.f + 1259424, pool: pool)
             s.profiler?.stop(902)
         }
         // features.3.2.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -9377,9 +9471,11 @@ public final class EfficientNetB4Training: TrainableModel {
                 pixels: 2304, channels: 336, output: s.tensor(561), pool: pool)
             s.profiler?.stop(903)
         }
-        // features.3.2.block.3 conv 1x1 backward: input and weight gradients, [n, 48, 48, 336] <- [n, 48, 48, 56]
+        // features.3.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 48, 48, 336] <- [n, 48, 48, 56]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(559), input: s.tensor(561), weights: s.p + 200576,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(559), preActivation: s.tensor(96),
+            gamma: s.p + 219392, beta: s.p + 219456, savedMean: s.f + 1276896, savedInvStd: s.f + 1276952,
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(561), weights: s.p + 200576,
             pixels: 2304 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(560), gradWeights: s.g + 200576,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(904)
@@ -9395,15 +9491,15 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.3.2.block.1 backward through silu and BatchNorm (in place) on [n, 48, 48, 336]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(563), input: s.tensor(90),
-            pixels: 2304 &* s.n, channels: 336, gamma: s.p + 189472, beta: s.p + 189808, savedMean: s.f + 1254048,
-            savedInvStd: s.f + 1254384, activation: .silu, gradInput: s.tensor(563), gradGamma: s.g + 189472,
+            pixels: 2304 &* s.n, channels: 336, gamma: s.p + 189472, beta: s.p + 189808, savedMean: s.f + 1259424,
+            savedInvStd: s.f + 1259760, activation: .silu, gradInput: s.tensor(563), gradGamma: s.g + 189472,
             gradBeta: s.g + 189808, pool: pool)
         s.profiler?.stop(906)
         // features.3.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(88), pixels: 2304 &* s.n, channels: 336,
-                gamma: s.p + 179728, beta: s.p + 180064, savedMean: s.f + 1253376, savedInvStd: s.f + 1253712,
+                gamma: s.p + 179728, beta: s.p + 180064, savedMean: s.f + 1258752, savedInvStd: s.f + 1259088,
                 activation: .silu, output: s.tensor(565), pool: pool)
             s.profiler?.stop(907)
         }
@@ -9412,33 +9508,35 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 179728, beta: s.p + 180064, runningMean: s.p + 180400, runningVar: s.p + 180736,
-                eps: 1e-05, activation: .silu, output: s.tensor(565), scratch: s.f + 1253376, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(565), scratch: s.f + 1258752, pool: pool)
             s.profiler?.stop(908)
         }
         // features.3.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 1263120, count: 8400)
+        TrainingKernels.zero(s.f + 1268496, count: 8400)
         s.profiler?.stop(909)
         // features.3.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 48, 48, 336] <- [n, 48, 48, 336]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(563), input: s.tensor(565), batch: s.n, height: 48,
             width: 48, channels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 48, outWidth: 48,
-            weights: s.f + 1254720, gradInput: s.tensor(564), gradWeights: s.f + 1263120, pool: pool)
+            weights: s.f + 1260096, gradInput: s.tensor(564), gradWeights: s.f + 1268496, pool: pool)
         s.profiler?.stop(910)
         // features.3.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 1263120, channels: 336, kernel: 5, into: s.g + 181072)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1268496, channels: 336, kernel: 5, into: s.g + 181072)
         s.profiler?.stop(911)
-        // features.3.2.block.0 backward through silu and BatchNorm (in place) on [n, 48, 48, 336]
+        // features.3.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 48, 48, 336]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(564), input: s.tensor(88),
-            pixels: 2304 &* s.n, channels: 336, gamma: s.p + 179728, beta: s.p + 180064, savedMean: s.f + 1253376,
-            savedInvStd: s.f + 1253712, activation: .silu, gradInput: s.tensor(564), gradGamma: s.g + 179728,
-            gradBeta: s.g + 180064, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(564), input: s.tensor(88), pixels: 2304 &* s.n,
+            channels: 336, gamma: s.p + 179728, beta: s.p + 180064, savedMean: s.f + 1258752,
+            savedInvStd: s.f + 1259088, activation: .silu, gradGamma: s.g + 179728, gradBeta: s.g + 180064,
+            reductions: s.f + 1206912, pool: pool)
         s.profiler?.stop(912)
-        // features.3.2.block.0 conv 1x1 backward: input and weight gradients, [n, 48, 48, 56] <- [n, 48, 48, 336]
+        // features.3.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 48, 48, 56] <- [n, 48, 48, 336]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(564), input: s.tensor(86), weights: s.p + 160912,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(564), preActivation: s.tensor(88),
+            gamma: s.p + 179728, beta: s.p + 180064, savedMean: s.f + 1258752, savedInvStd: s.f + 1259088,
+            activation: .silu, reductions: s.f + 1206912, input: s.tensor(86), weights: s.p + 160912,
             pixels: 2304 &* s.n, inChannels: 56, outChannels: 336, gradInput: s.tensor(566), gradWeights: s.g + 160912,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(913)
@@ -9456,18 +9554,18 @@ public final class EfficientNetB4Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.tensor(87) : nil, batch: s.n,
             perImage: 129024, gradBranch: s.tensor(567), pool: pool)
         s.profiler?.stop(915)
-        // features.3.1.block.3 backward through identity and BatchNorm (in place) on [n, 48, 48, 56]
+        // features.3.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 48, 48, 56]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(567), input: s.tensor(84),
-            pixels: 2304 &* s.n, channels: 56, gamma: s.p + 160656, beta: s.p + 160720, savedMean: s.f + 1253264,
-            savedInvStd: s.f + 1253320, activation: .identity, gradInput: s.tensor(567), gradGamma: s.g + 160656,
-            gradBeta: s.g + 160720, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(567), input: s.tensor(84), pixels: 2304 &* s.n,
+            channels: 56, gamma: s.p + 160656, beta: s.p + 160720, savedMean: s.f + 1258640,
+            savedInvStd: s.f + 1258696, activation: .identity, gradGamma: s.g + 160656, gradBeta: s.g + 160720,
+            reductions: s.f + 1206912, pool: pool)
         s.profiler?.stop(916)
         // features.3.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(78), pixels: 2304 &* s.n, channels: 336,
-                gamma: s.p + 130736, beta: s.p + 131072, savedMean: s.f + 1235792, savedInvStd: s.f + 1236128,
+                gamma: s.p + 130736, beta: s.p + 131072, savedMean: s.f + 1241168, savedInvStd: s.f + 1241504,
                 activation: .silu, output: s.tensor(570), pool: pool)
             s.profiler?.stop(917)
         }
@@ -9476,7 +9574,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(78), pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 130736, beta: s.p + 131072, runningMean: s.p + 131408, runningVar: s.p + 131744,
-                eps: 1e-05, activation: .silu, output: s.tensor(570), scratch: s.f + 1235792, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(570), scratch: s.f + 1241168, pool: pool)
             s.profiler?.stop(918)
         }
         // features.3.1.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -9486,9 +9584,11 @@ public final class EfficientNetB4Training: TrainableModel {
                 pixels: 2304, channels: 336, output: s.tensor(569), pool: pool)
             s.profiler?.stop(919)
         }
-        // features.3.1.block.3 conv 1x1 backward: input and weight gradients, [n, 48, 48, 336] <- [n, 48, 48, 56]
+        // features.3.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 48, 48, 336] <- [n, 48, 48, 56]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(567), input: s.tensor(569), weights: s.p + 141840,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(567), preActivation: s.tensor(84),
+            gamma: s.p + 160656, beta: s.p + 160720, savedMean: s.f + 1258640, savedInvStd: s.f + 1258696,
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(569), weights: s.p + 141840,
             pixels: 2304 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(568), gradWeights: s.g + 141840,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(920)
@@ -9504,15 +9604,15 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.3.1.block.1 backward through silu and BatchNorm (in place) on [n, 48, 48, 336]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(571), input: s.tensor(78),
-            pixels: 2304 &* s.n, channels: 336, gamma: s.p + 130736, beta: s.p + 131072, savedMean: s.f + 1235792,
-            savedInvStd: s.f + 1236128, activation: .silu, gradInput: s.tensor(571), gradGamma: s.g + 130736,
+            pixels: 2304 &* s.n, channels: 336, gamma: s.p + 130736, beta: s.p + 131072, savedMean: s.f + 1241168,
+            savedInvStd: s.f + 1241504, activation: .silu, gradInput: s.tensor(571), gradGamma: s.g + 130736,
             gradBeta: s.g + 131072, pool: pool)
         s.profiler?.stop(922)
         // features.3.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(76), pixels: 2304 &* s.n, channels: 336,
-                gamma: s.p + 120992, beta: s.p + 121328, savedMean: s.f + 1235120, savedInvStd: s.f + 1235456,
+                gamma: s.p + 120992, beta: s.p + 121328, savedMean: s.f + 1240496, savedInvStd: s.f + 1240832,
                 activation: .silu, output: s.tensor(573), pool: pool)
             s.profiler?.stop(923)
         }
@@ -9521,33 +9621,35 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(76), pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 120992, beta: s.p + 121328, runningMean: s.p + 121664, runningVar: s.p + 122000,
-                eps: 1e-05, activation: .silu, output: s.tensor(573), scratch: s.f + 1235120, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(573), scratch: s.f + 1240496, pool: pool)
             s.profiler?.stop(924)
         }
         // features.3.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 1244864, count: 8400)
+        TrainingKernels.zero(s.f + 1250240, count: 8400)
         s.profiler?.stop(925)
         // features.3.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 48, 48, 336] <- [n, 48, 48, 336]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(571), input: s.tensor(573), batch: s.n, height: 48,
             width: 48, channels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 48, outWidth: 48,
-            weights: s.f + 1236464, gradInput: s.tensor(572), gradWeights: s.f + 1244864, pool: pool)
+            weights: s.f + 1241840, gradInput: s.tensor(572), gradWeights: s.f + 1250240, pool: pool)
         s.profiler?.stop(926)
         // features.3.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 1244864, channels: 336, kernel: 5, into: s.g + 122336)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1250240, channels: 336, kernel: 5, into: s.g + 122336)
         s.profiler?.stop(927)
-        // features.3.1.block.0 backward through silu and BatchNorm (in place) on [n, 48, 48, 336]
+        // features.3.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 48, 48, 336]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(572), input: s.tensor(76),
-            pixels: 2304 &* s.n, channels: 336, gamma: s.p + 120992, beta: s.p + 121328, savedMean: s.f + 1235120,
-            savedInvStd: s.f + 1235456, activation: .silu, gradInput: s.tensor(572), gradGamma: s.g + 120992,
-            gradBeta: s.g + 121328, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(572), input: s.tensor(76), pixels: 2304 &* s.n,
+            channels: 336, gamma: s.p + 120992, beta: s.p + 121328, savedMean: s.f + 1240496,
+            savedInvStd: s.f + 1240832, activation: .silu, gradGamma: s.g + 120992, gradBeta: s.g + 121328,
+            reductions: s.f + 1206912, pool: pool)
         s.profiler?.stop(928)
-        // features.3.1.block.0 conv 1x1 backward: input and weight gradients, [n, 48, 48, 56] <- [n, 48, 48, 336]
+        // features.3.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 48, 48, 56] <- [n, 48, 48, 336]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(572), input: s.tensor(75), weights: s.p + 102176,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(572), preActivation: s.tensor(76),
+            gamma: s.p + 120992, beta: s.p + 121328, savedMean: s.f + 1240496, savedInvStd: s.f + 1240832,
+            activation: .silu, reductions: s.f + 1206912, input: s.tensor(75), weights: s.p + 102176,
             pixels: 2304 &* s.n, inChannels: 56, outChannels: 336, gradInput: s.tensor(574), gradWeights: s.g + 102176,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(929)
@@ -9559,18 +9661,18 @@ public final class EfficientNetB4Training: TrainableModel {
 
     /// features.3.0 backward: MBConv6 k5 s2: 95x95x32 -> 48x48x56, SE 192 -> 8 -> 192
     private func features_3_0_backward(_ s: TrainingStepContext) {
-        // features.3.0.block.3 backward through identity and BatchNorm (in place) on [n, 48, 48, 56]
+        // features.3.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 48, 48, 56]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(574), input: s.tensor(74),
-            pixels: 2304 &* s.n, channels: 56, gamma: s.p + 101920, beta: s.p + 101984, savedMean: s.f + 1235008,
-            savedInvStd: s.f + 1235064, activation: .identity, gradInput: s.tensor(574), gradGamma: s.g + 101920,
-            gradBeta: s.g + 101984, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(574), input: s.tensor(74), pixels: 2304 &* s.n,
+            channels: 56, gamma: s.p + 101920, beta: s.p + 101984, savedMean: s.f + 1240384,
+            savedInvStd: s.f + 1240440, activation: .identity, gradGamma: s.g + 101920, gradBeta: s.g + 101984,
+            reductions: s.f + 1206912, pool: pool)
         s.profiler?.stop(931)
         // features.3.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(68), pixels: 2304 &* s.n, channels: 192, gamma: s.p + 87120,
-                beta: s.p + 87312, savedMean: s.f + 1225024, savedInvStd: s.f + 1225216, activation: .silu,
+                beta: s.p + 87312, savedMean: s.f + 1230400, savedInvStd: s.f + 1230592, activation: .silu,
                 output: s.tensor(577), pool: pool)
             s.profiler?.stop(932)
         }
@@ -9579,7 +9681,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(68), pixels: 2304 &* s.n, channels: 192,
                 gamma: s.p + 87120, beta: s.p + 87312, runningMean: s.p + 87504, runningVar: s.p + 87696, eps: 1e-05,
-                activation: .silu, output: s.tensor(577), scratch: s.f + 1225024, pool: pool)
+                activation: .silu, output: s.tensor(577), scratch: s.f + 1230400, pool: pool)
             s.profiler?.stop(933)
         }
         // features.3.0.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -9589,9 +9691,11 @@ public final class EfficientNetB4Training: TrainableModel {
                 pixels: 2304, channels: 192, output: s.tensor(576), pool: pool)
             s.profiler?.stop(934)
         }
-        // features.3.0.block.3 conv 1x1 backward: input and weight gradients, [n, 48, 48, 192] <- [n, 48, 48, 56]
+        // features.3.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 48, 48, 192] <- [n, 48, 48, 56]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(574), input: s.tensor(576), weights: s.p + 91168,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(574), preActivation: s.tensor(74),
+            gamma: s.p + 101920, beta: s.p + 101984, savedMean: s.f + 1240384, savedInvStd: s.f + 1240440,
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(576), weights: s.p + 91168,
             pixels: 2304 &* s.n, inChannels: 192, outChannels: 56, gradInput: s.tensor(575), gradWeights: s.g + 91168,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(935)
@@ -9606,15 +9710,15 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.3.0.block.1 backward through silu and BatchNorm (in place) on [n, 48, 48, 192]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(578), input: s.tensor(68),
-            pixels: 2304 &* s.n, channels: 192, gamma: s.p + 87120, beta: s.p + 87312, savedMean: s.f + 1225024,
-            savedInvStd: s.f + 1225216, activation: .silu, gradInput: s.tensor(578), gradGamma: s.g + 87120,
+            pixels: 2304 &* s.n, channels: 192, gamma: s.p + 87120, beta: s.p + 87312, savedMean: s.f + 1230400,
+            savedInvStd: s.f + 1230592, activation: .silu, gradInput: s.tensor(578), gradGamma: s.g + 87120,
             gradBeta: s.g + 87312, pool: pool)
         s.profiler?.stop(937)
         // features.3.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(66), pixels: 9025 &* s.n, channels: 192, gamma: s.p + 81552,
-                beta: s.p + 81744, savedMean: s.f + 1224640, savedInvStd: s.f + 1224832, activation: .silu,
+                beta: s.p + 81744, savedMean: s.f + 1230016, savedInvStd: s.f + 1230208, activation: .silu,
                 output: s.tensor(580), pool: pool)
             s.profiler?.stop(938)
         }
@@ -9623,33 +9727,34 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(66), pixels: 9025 &* s.n, channels: 192,
                 gamma: s.p + 81552, beta: s.p + 81744, runningMean: s.p + 81936, runningVar: s.p + 82128, eps: 1e-05,
-                activation: .silu, output: s.tensor(580), scratch: s.f + 1224640, pool: pool)
+                activation: .silu, output: s.tensor(580), scratch: s.f + 1230016, pool: pool)
             s.profiler?.stop(939)
         }
         // features.3.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 1230208, count: 4800)
+        TrainingKernels.zero(s.f + 1235584, count: 4800)
         s.profiler?.stop(940)
         // features.3.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 95, 95, 192] <- [n, 48, 48, 192]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(578), input: s.tensor(580), batch: s.n, height: 95,
             width: 95, channels: 192, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 48, outWidth: 48,
-            weights: s.f + 1225408, gradInput: s.tensor(579), gradWeights: s.f + 1230208, pool: pool)
+            weights: s.f + 1230784, gradInput: s.tensor(579), gradWeights: s.f + 1235584, pool: pool)
         s.profiler?.stop(941)
         // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 1230208, channels: 192, kernel: 5, into: s.g + 82320)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1235584, channels: 192, kernel: 5, into: s.g + 82320)
         s.profiler?.stop(942)
-        // features.3.0.block.0 backward through silu and BatchNorm (in place) on [n, 95, 95, 192]
+        // features.3.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 95, 95, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(579), input: s.tensor(66),
-            pixels: 9025 &* s.n, channels: 192, gamma: s.p + 81552, beta: s.p + 81744, savedMean: s.f + 1224640,
-            savedInvStd: s.f + 1224832, activation: .silu, gradInput: s.tensor(579), gradGamma: s.g + 81552,
-            gradBeta: s.g + 81744, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(579), input: s.tensor(66), pixels: 9025 &* s.n,
+            channels: 192, gamma: s.p + 81552, beta: s.p + 81744, savedMean: s.f + 1230016, savedInvStd: s.f + 1230208,
+            activation: .silu, gradGamma: s.g + 81552, gradBeta: s.g + 81744, reductions: s.f + 1206912, pool: pool)
         s.profiler?.stop(943)
-        // features.3.0.block.0 conv 1x1 backward: input and weight gradients, [n, 95, 95, 32] <- [n, 95, 95, 192]
+        // features.3.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 95, 95, 32] <- [n, 95, 95, 192]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(579), input: s.tensor(64), weights: s.p + 75408,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(579), preActivation: s.tensor(66),
+            gamma: s.p + 81552, beta: s.p + 81744, savedMean: s.f + 1230016, savedInvStd: s.f + 1230208,
+            activation: .silu, reductions: s.f + 1206912, input: s.tensor(64), weights: s.p + 75408,
             pixels: 9025 &* s.n, inChannels: 32, outChannels: 192, gradInput: s.tensor(581), gradWeights: s.g + 75408,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(944)
@@ -9663,18 +9768,18 @@ public final class EfficientNetB4Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 6 ? s.tensor(65) : nil, batch: s.n,
             perImage: 288800, gradBranch: s.tensor(582), pool: pool)
         s.profiler?.stop(945)
-        // features.2.3.block.3 backward through identity and BatchNorm (in place) on [n, 95, 95, 32]
+        // features.2.3.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 95, 95, 32]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(582), input: s.tensor(62),
-            pixels: 9025 &* s.n, channels: 32, gamma: s.p + 75280, beta: s.p + 75312, savedMean: s.f + 1224576,
-            savedInvStd: s.f + 1224608, activation: .identity, gradInput: s.tensor(582), gradGamma: s.g + 75280,
-            gradBeta: s.g + 75312, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(582), input: s.tensor(62), pixels: 9025 &* s.n,
+            channels: 32, gamma: s.p + 75280, beta: s.p + 75312, savedMean: s.f + 1229952, savedInvStd: s.f + 1229984,
+            activation: .identity, gradGamma: s.g + 75280, gradBeta: s.g + 75312, reductions: s.f + 1206912,
+            pool: pool)
         s.profiler?.stop(946)
         // features.2.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(56), pixels: 9025 &* s.n, channels: 192, gamma: s.p + 65088,
-                beta: s.p + 65280, savedMean: s.f + 1220736, savedInvStd: s.f + 1220928, activation: .silu,
+                beta: s.p + 65280, savedMean: s.f + 1226112, savedInvStd: s.f + 1226304, activation: .silu,
                 output: s.tensor(585), pool: pool)
             s.profiler?.stop(947)
         }
@@ -9683,7 +9788,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(56), pixels: 9025 &* s.n, channels: 192,
                 gamma: s.p + 65088, beta: s.p + 65280, runningMean: s.p + 65472, runningVar: s.p + 65664, eps: 1e-05,
-                activation: .silu, output: s.tensor(585), scratch: s.f + 1220736, pool: pool)
+                activation: .silu, output: s.tensor(585), scratch: s.f + 1226112, pool: pool)
             s.profiler?.stop(948)
         }
         // features.2.3.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -9693,9 +9798,11 @@ public final class EfficientNetB4Training: TrainableModel {
                 pixels: 9025, channels: 192, output: s.tensor(584), pool: pool)
             s.profiler?.stop(949)
         }
-        // features.2.3.block.3 conv 1x1 backward: input and weight gradients, [n, 95, 95, 192] <- [n, 95, 95, 32]
+        // features.2.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 95, 95, 192] <- [n, 95, 95, 32]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(582), input: s.tensor(584), weights: s.p + 69136,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(582), preActivation: s.tensor(62),
+            gamma: s.p + 75280, beta: s.p + 75312, savedMean: s.f + 1229952, savedInvStd: s.f + 1229984,
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(584), weights: s.p + 69136,
             pixels: 9025 &* s.n, inChannels: 192, outChannels: 32, gradInput: s.tensor(583), gradWeights: s.g + 69136,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(950)
@@ -9710,15 +9817,15 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.2.3.block.1 backward through silu and BatchNorm (in place) on [n, 95, 95, 192]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(586), input: s.tensor(56),
-            pixels: 9025 &* s.n, channels: 192, gamma: s.p + 65088, beta: s.p + 65280, savedMean: s.f + 1220736,
-            savedInvStd: s.f + 1220928, activation: .silu, gradInput: s.tensor(586), gradGamma: s.g + 65088,
+            pixels: 9025 &* s.n, channels: 192, gamma: s.p + 65088, beta: s.p + 65280, savedMean: s.f + 1226112,
+            savedInvStd: s.f + 1226304, activation: .silu, gradInput: s.tensor(586), gradGamma: s.g + 65088,
             gradBeta: s.g + 65280, pool: pool)
         s.profiler?.stop(952)
         // features.2.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(54), pixels: 9025 &* s.n, channels: 192, gamma: s.p + 62592,
-                beta: s.p + 62784, savedMean: s.f + 1220352, savedInvStd: s.f + 1220544, activation: .silu,
+                beta: s.p + 62784, savedMean: s.f + 1225728, savedInvStd: s.f + 1225920, activation: .silu,
                 output: s.tensor(588), pool: pool)
             s.profiler?.stop(953)
         }
@@ -9727,33 +9834,34 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(54), pixels: 9025 &* s.n, channels: 192,
                 gamma: s.p + 62592, beta: s.p + 62784, runningMean: s.p + 62976, runningVar: s.p + 63168, eps: 1e-05,
-                activation: .silu, output: s.tensor(588), scratch: s.f + 1220352, pool: pool)
+                activation: .silu, output: s.tensor(588), scratch: s.f + 1225728, pool: pool)
             s.profiler?.stop(954)
         }
         // features.2.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 1222848, count: 1728)
+        TrainingKernels.zero(s.f + 1228224, count: 1728)
         s.profiler?.stop(955)
         // features.2.3.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 95, 95, 192] <- [n, 95, 95, 192]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(586), input: s.tensor(588), batch: s.n, height: 95,
             width: 95, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 95, outWidth: 95,
-            weights: s.f + 1221120, gradInput: s.tensor(587), gradWeights: s.f + 1222848, pool: pool)
+            weights: s.f + 1226496, gradInput: s.tensor(587), gradWeights: s.f + 1228224, pool: pool)
         s.profiler?.stop(956)
         // features.2.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 1222848, channels: 192, kernel: 3, into: s.g + 63360)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1228224, channels: 192, kernel: 3, into: s.g + 63360)
         s.profiler?.stop(957)
-        // features.2.3.block.0 backward through silu and BatchNorm (in place) on [n, 95, 95, 192]
+        // features.2.3.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 95, 95, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(587), input: s.tensor(54),
-            pixels: 9025 &* s.n, channels: 192, gamma: s.p + 62592, beta: s.p + 62784, savedMean: s.f + 1220352,
-            savedInvStd: s.f + 1220544, activation: .silu, gradInput: s.tensor(587), gradGamma: s.g + 62592,
-            gradBeta: s.g + 62784, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(587), input: s.tensor(54), pixels: 9025 &* s.n,
+            channels: 192, gamma: s.p + 62592, beta: s.p + 62784, savedMean: s.f + 1225728, savedInvStd: s.f + 1225920,
+            activation: .silu, gradGamma: s.g + 62592, gradBeta: s.g + 62784, reductions: s.f + 1206912, pool: pool)
         s.profiler?.stop(958)
-        // features.2.3.block.0 conv 1x1 backward: input and weight gradients, [n, 95, 95, 32] <- [n, 95, 95, 192]
+        // features.2.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 95, 95, 32] <- [n, 95, 95, 192]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(587), input: s.tensor(52), weights: s.p + 56448,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(587), preActivation: s.tensor(54),
+            gamma: s.p + 62592, beta: s.p + 62784, savedMean: s.f + 1225728, savedInvStd: s.f + 1225920,
+            activation: .silu, reductions: s.f + 1206912, input: s.tensor(52), weights: s.p + 56448,
             pixels: 9025 &* s.n, inChannels: 32, outChannels: 192, gradInput: s.tensor(589), gradWeights: s.g + 56448,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(959)
@@ -9771,18 +9879,18 @@ public final class EfficientNetB4Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.tensor(53) : nil, batch: s.n,
             perImage: 288800, gradBranch: s.tensor(590), pool: pool)
         s.profiler?.stop(961)
-        // features.2.2.block.3 backward through identity and BatchNorm (in place) on [n, 95, 95, 32]
+        // features.2.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 95, 95, 32]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(590), input: s.tensor(50),
-            pixels: 9025 &* s.n, channels: 32, gamma: s.p + 56320, beta: s.p + 56352, savedMean: s.f + 1220288,
-            savedInvStd: s.f + 1220320, activation: .identity, gradInput: s.tensor(590), gradGamma: s.g + 56320,
-            gradBeta: s.g + 56352, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(590), input: s.tensor(50), pixels: 9025 &* s.n,
+            channels: 32, gamma: s.p + 56320, beta: s.p + 56352, savedMean: s.f + 1225664, savedInvStd: s.f + 1225696,
+            activation: .identity, gradGamma: s.g + 56320, gradBeta: s.g + 56352, reductions: s.f + 1206912,
+            pool: pool)
         s.profiler?.stop(962)
         // features.2.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(44), pixels: 9025 &* s.n, channels: 192, gamma: s.p + 46128,
-                beta: s.p + 46320, savedMean: s.f + 1216448, savedInvStd: s.f + 1216640, activation: .silu,
+                beta: s.p + 46320, savedMean: s.f + 1221824, savedInvStd: s.f + 1222016, activation: .silu,
                 output: s.tensor(593), pool: pool)
             s.profiler?.stop(963)
         }
@@ -9791,7 +9899,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(44), pixels: 9025 &* s.n, channels: 192,
                 gamma: s.p + 46128, beta: s.p + 46320, runningMean: s.p + 46512, runningVar: s.p + 46704, eps: 1e-05,
-                activation: .silu, output: s.tensor(593), scratch: s.f + 1216448, pool: pool)
+                activation: .silu, output: s.tensor(593), scratch: s.f + 1221824, pool: pool)
             s.profiler?.stop(964)
         }
         // features.2.2.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -9801,9 +9909,11 @@ public final class EfficientNetB4Training: TrainableModel {
                 pixels: 9025, channels: 192, output: s.tensor(592), pool: pool)
             s.profiler?.stop(965)
         }
-        // features.2.2.block.3 conv 1x1 backward: input and weight gradients, [n, 95, 95, 192] <- [n, 95, 95, 32]
+        // features.2.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 95, 95, 192] <- [n, 95, 95, 32]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(590), input: s.tensor(592), weights: s.p + 50176,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(590), preActivation: s.tensor(50),
+            gamma: s.p + 56320, beta: s.p + 56352, savedMean: s.f + 1225664, savedInvStd: s.f + 1225696,
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(592), weights: s.p + 50176,
             pixels: 9025 &* s.n, inChannels: 192, outChannels: 32, gradInput: s.tensor(591), gradWeights: s.g + 50176,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(966)
@@ -9818,15 +9928,15 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.2.2.block.1 backward through silu and BatchNorm (in place) on [n, 95, 95, 192]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(594), input: s.tensor(44),
-            pixels: 9025 &* s.n, channels: 192, gamma: s.p + 46128, beta: s.p + 46320, savedMean: s.f + 1216448,
-            savedInvStd: s.f + 1216640, activation: .silu, gradInput: s.tensor(594), gradGamma: s.g + 46128,
+            pixels: 9025 &* s.n, channels: 192, gamma: s.p + 46128, beta: s.p + 46320, savedMean: s.f + 1221824,
+            savedInvStd: s.f + 1222016, activation: .silu, gradInput: s.tensor(594), gradGamma: s.g + 46128,
             gradBeta: s.g + 46320, pool: pool)
         s.profiler?.stop(968)
         // features.2.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(42), pixels: 9025 &* s.n, channels: 192, gamma: s.p + 43632,
-                beta: s.p + 43824, savedMean: s.f + 1216064, savedInvStd: s.f + 1216256, activation: .silu,
+                beta: s.p + 43824, savedMean: s.f + 1221440, savedInvStd: s.f + 1221632, activation: .silu,
                 output: s.tensor(596), pool: pool)
             s.profiler?.stop(969)
         }
@@ -9835,33 +9945,34 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 9025 &* s.n, channels: 192,
                 gamma: s.p + 43632, beta: s.p + 43824, runningMean: s.p + 44016, runningVar: s.p + 44208, eps: 1e-05,
-                activation: .silu, output: s.tensor(596), scratch: s.f + 1216064, pool: pool)
+                activation: .silu, output: s.tensor(596), scratch: s.f + 1221440, pool: pool)
             s.profiler?.stop(970)
         }
         // features.2.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 1218560, count: 1728)
+        TrainingKernels.zero(s.f + 1223936, count: 1728)
         s.profiler?.stop(971)
         // features.2.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 95, 95, 192] <- [n, 95, 95, 192]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(594), input: s.tensor(596), batch: s.n, height: 95,
             width: 95, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 95, outWidth: 95,
-            weights: s.f + 1216832, gradInput: s.tensor(595), gradWeights: s.f + 1218560, pool: pool)
+            weights: s.f + 1222208, gradInput: s.tensor(595), gradWeights: s.f + 1223936, pool: pool)
         s.profiler?.stop(972)
         // features.2.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 1218560, channels: 192, kernel: 3, into: s.g + 44400)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1223936, channels: 192, kernel: 3, into: s.g + 44400)
         s.profiler?.stop(973)
-        // features.2.2.block.0 backward through silu and BatchNorm (in place) on [n, 95, 95, 192]
+        // features.2.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 95, 95, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(595), input: s.tensor(42),
-            pixels: 9025 &* s.n, channels: 192, gamma: s.p + 43632, beta: s.p + 43824, savedMean: s.f + 1216064,
-            savedInvStd: s.f + 1216256, activation: .silu, gradInput: s.tensor(595), gradGamma: s.g + 43632,
-            gradBeta: s.g + 43824, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(595), input: s.tensor(42), pixels: 9025 &* s.n,
+            channels: 192, gamma: s.p + 43632, beta: s.p + 43824, savedMean: s.f + 1221440, savedInvStd: s.f + 1221632,
+            activation: .silu, gradGamma: s.g + 43632, gradBeta: s.g + 43824, reductions: s.f + 1206912, pool: pool)
         s.profiler?.stop(974)
-        // features.2.2.block.0 conv 1x1 backward: input and weight gradients, [n, 95, 95, 32] <- [n, 95, 95, 192]
+        // features.2.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 95, 95, 32] <- [n, 95, 95, 192]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(595), input: s.tensor(40), weights: s.p + 37488,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(595), preActivation: s.tensor(42),
+            gamma: s.p + 43632, beta: s.p + 43824, savedMean: s.f + 1221440, savedInvStd: s.f + 1221632,
+            activation: .silu, reductions: s.f + 1206912, input: s.tensor(40), weights: s.p + 37488,
             pixels: 9025 &* s.n, inChannels: 32, outChannels: 192, gradInput: s.tensor(597), gradWeights: s.g + 37488,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(975)
@@ -9879,18 +9990,18 @@ public final class EfficientNetB4Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.tensor(41) : nil, batch: s.n,
             perImage: 288800, gradBranch: s.tensor(598), pool: pool)
         s.profiler?.stop(977)
-        // features.2.1.block.3 backward through identity and BatchNorm (in place) on [n, 95, 95, 32]
+        // features.2.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 95, 95, 32]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(598), input: s.tensor(38),
-            pixels: 9025 &* s.n, channels: 32, gamma: s.p + 37360, beta: s.p + 37392, savedMean: s.f + 1216000,
-            savedInvStd: s.f + 1216032, activation: .identity, gradInput: s.tensor(598), gradGamma: s.g + 37360,
-            gradBeta: s.g + 37392, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(598), input: s.tensor(38), pixels: 9025 &* s.n,
+            channels: 32, gamma: s.p + 37360, beta: s.p + 37392, savedMean: s.f + 1221376, savedInvStd: s.f + 1221408,
+            activation: .identity, gradGamma: s.g + 37360, gradBeta: s.g + 37392, reductions: s.f + 1206912,
+            pool: pool)
         s.profiler?.stop(978)
         // features.2.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(32), pixels: 9025 &* s.n, channels: 192, gamma: s.p + 27168,
-                beta: s.p + 27360, savedMean: s.f + 1212160, savedInvStd: s.f + 1212352, activation: .silu,
+                beta: s.p + 27360, savedMean: s.f + 1217536, savedInvStd: s.f + 1217728, activation: .silu,
                 output: s.tensor(601), pool: pool)
             s.profiler?.stop(979)
         }
@@ -9899,7 +10010,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(32), pixels: 9025 &* s.n, channels: 192,
                 gamma: s.p + 27168, beta: s.p + 27360, runningMean: s.p + 27552, runningVar: s.p + 27744, eps: 1e-05,
-                activation: .silu, output: s.tensor(601), scratch: s.f + 1212160, pool: pool)
+                activation: .silu, output: s.tensor(601), scratch: s.f + 1217536, pool: pool)
             s.profiler?.stop(980)
         }
         // features.2.1.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -9909,9 +10020,11 @@ public final class EfficientNetB4Training: TrainableModel {
                 pixels: 9025, channels: 192, output: s.tensor(600), pool: pool)
             s.profiler?.stop(981)
         }
-        // features.2.1.block.3 conv 1x1 backward: input and weight gradients, [n, 95, 95, 192] <- [n, 95, 95, 32]
+        // features.2.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 95, 95, 192] <- [n, 95, 95, 32]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(598), input: s.tensor(600), weights: s.p + 31216,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(598), preActivation: s.tensor(38),
+            gamma: s.p + 37360, beta: s.p + 37392, savedMean: s.f + 1221376, savedInvStd: s.f + 1221408,
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(600), weights: s.p + 31216,
             pixels: 9025 &* s.n, inChannels: 192, outChannels: 32, gradInput: s.tensor(599), gradWeights: s.g + 31216,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(982)
@@ -9926,15 +10039,15 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.2.1.block.1 backward through silu and BatchNorm (in place) on [n, 95, 95, 192]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(602), input: s.tensor(32),
-            pixels: 9025 &* s.n, channels: 192, gamma: s.p + 27168, beta: s.p + 27360, savedMean: s.f + 1212160,
-            savedInvStd: s.f + 1212352, activation: .silu, gradInput: s.tensor(602), gradGamma: s.g + 27168,
+            pixels: 9025 &* s.n, channels: 192, gamma: s.p + 27168, beta: s.p + 27360, savedMean: s.f + 1217536,
+            savedInvStd: s.f + 1217728, activation: .silu, gradInput: s.tensor(602), gradGamma: s.g + 27168,
             gradBeta: s.g + 27360, pool: pool)
         s.profiler?.stop(984)
         // features.2.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(30), pixels: 9025 &* s.n, channels: 192, gamma: s.p + 24672,
-                beta: s.p + 24864, savedMean: s.f + 1211776, savedInvStd: s.f + 1211968, activation: .silu,
+                beta: s.p + 24864, savedMean: s.f + 1217152, savedInvStd: s.f + 1217344, activation: .silu,
                 output: s.tensor(604), pool: pool)
             s.profiler?.stop(985)
         }
@@ -9943,33 +10056,34 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 9025 &* s.n, channels: 192,
                 gamma: s.p + 24672, beta: s.p + 24864, runningMean: s.p + 25056, runningVar: s.p + 25248, eps: 1e-05,
-                activation: .silu, output: s.tensor(604), scratch: s.f + 1211776, pool: pool)
+                activation: .silu, output: s.tensor(604), scratch: s.f + 1217152, pool: pool)
             s.profiler?.stop(986)
         }
         // features.2.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 1214272, count: 1728)
+        TrainingKernels.zero(s.f + 1219648, count: 1728)
         s.profiler?.stop(987)
         // features.2.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 95, 95, 192] <- [n, 95, 95, 192]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(602), input: s.tensor(604), batch: s.n, height: 95,
             width: 95, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 95, outWidth: 95,
-            weights: s.f + 1212544, gradInput: s.tensor(603), gradWeights: s.f + 1214272, pool: pool)
+            weights: s.f + 1217920, gradInput: s.tensor(603), gradWeights: s.f + 1219648, pool: pool)
         s.profiler?.stop(988)
         // features.2.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 1214272, channels: 192, kernel: 3, into: s.g + 25440)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1219648, channels: 192, kernel: 3, into: s.g + 25440)
         s.profiler?.stop(989)
-        // features.2.1.block.0 backward through silu and BatchNorm (in place) on [n, 95, 95, 192]
+        // features.2.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 95, 95, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(603), input: s.tensor(30),
-            pixels: 9025 &* s.n, channels: 192, gamma: s.p + 24672, beta: s.p + 24864, savedMean: s.f + 1211776,
-            savedInvStd: s.f + 1211968, activation: .silu, gradInput: s.tensor(603), gradGamma: s.g + 24672,
-            gradBeta: s.g + 24864, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(603), input: s.tensor(30), pixels: 9025 &* s.n,
+            channels: 192, gamma: s.p + 24672, beta: s.p + 24864, savedMean: s.f + 1217152, savedInvStd: s.f + 1217344,
+            activation: .silu, gradGamma: s.g + 24672, gradBeta: s.g + 24864, reductions: s.f + 1206912, pool: pool)
         s.profiler?.stop(990)
-        // features.2.1.block.0 conv 1x1 backward: input and weight gradients, [n, 95, 95, 32] <- [n, 95, 95, 192]
+        // features.2.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 95, 95, 32] <- [n, 95, 95, 192]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(603), input: s.tensor(29), weights: s.p + 18528,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(603), preActivation: s.tensor(30),
+            gamma: s.p + 24672, beta: s.p + 24864, savedMean: s.f + 1217152, savedInvStd: s.f + 1217344,
+            activation: .silu, reductions: s.f + 1206912, input: s.tensor(29), weights: s.p + 18528,
             pixels: 9025 &* s.n, inChannels: 32, outChannels: 192, gradInput: s.tensor(605), gradWeights: s.g + 18528,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(991)
@@ -9981,18 +10095,18 @@ public final class EfficientNetB4Training: TrainableModel {
 
     /// features.2.0 backward: MBConv6 k3 s2: 190x190x24 -> 95x95x32, SE 144 -> 6 -> 144
     private func features_2_0_backward(_ s: TrainingStepContext) {
-        // features.2.0.block.3 backward through identity and BatchNorm (in place) on [n, 95, 95, 32]
+        // features.2.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 95, 95, 32]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(605), input: s.tensor(28),
-            pixels: 9025 &* s.n, channels: 32, gamma: s.p + 18400, beta: s.p + 18432, savedMean: s.f + 1211712,
-            savedInvStd: s.f + 1211744, activation: .identity, gradInput: s.tensor(605), gradGamma: s.g + 18400,
-            gradBeta: s.g + 18432, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(605), input: s.tensor(28), pixels: 9025 &* s.n,
+            channels: 32, gamma: s.p + 18400, beta: s.p + 18432, savedMean: s.f + 1217088, savedInvStd: s.f + 1217120,
+            activation: .identity, gradGamma: s.g + 18400, gradBeta: s.g + 18432, reductions: s.f + 1206912,
+            pool: pool)
         s.profiler?.stop(993)
         // features.2.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(22), pixels: 9025 &* s.n, channels: 144, gamma: s.p + 11328,
-                beta: s.p + 11472, savedMean: s.f + 1208832, savedInvStd: s.f + 1208976, activation: .silu,
+                beta: s.p + 11472, savedMean: s.f + 1214208, savedInvStd: s.f + 1214352, activation: .silu,
                 output: s.tensor(608), pool: pool)
             s.profiler?.stop(994)
         }
@@ -10001,7 +10115,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(22), pixels: 9025 &* s.n, channels: 144,
                 gamma: s.p + 11328, beta: s.p + 11472, runningMean: s.p + 11616, runningVar: s.p + 11760, eps: 1e-05,
-                activation: .silu, output: s.tensor(608), scratch: s.f + 1208832, pool: pool)
+                activation: .silu, output: s.tensor(608), scratch: s.f + 1214208, pool: pool)
             s.profiler?.stop(995)
         }
         // features.2.0.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -10011,9 +10125,11 @@ public final class EfficientNetB4Training: TrainableModel {
                 pixels: 9025, channels: 144, output: s.tensor(607), pool: pool)
             s.profiler?.stop(996)
         }
-        // features.2.0.block.3 conv 1x1 backward: input and weight gradients, [n, 95, 95, 144] <- [n, 95, 95, 32]
+        // features.2.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 95, 95, 144] <- [n, 95, 95, 32]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(605), input: s.tensor(607), weights: s.p + 13792,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(605), preActivation: s.tensor(28),
+            gamma: s.p + 18400, beta: s.p + 18432, savedMean: s.f + 1217088, savedInvStd: s.f + 1217120,
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(607), weights: s.p + 13792,
             pixels: 9025 &* s.n, inChannels: 144, outChannels: 32, gradInput: s.tensor(606), gradWeights: s.g + 13792,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(997)
@@ -10028,15 +10144,15 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.2.0.block.1 backward through silu and BatchNorm (in place) on [n, 95, 95, 144]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(609), input: s.tensor(22),
-            pixels: 9025 &* s.n, channels: 144, gamma: s.p + 11328, beta: s.p + 11472, savedMean: s.f + 1208832,
-            savedInvStd: s.f + 1208976, activation: .silu, gradInput: s.tensor(609), gradGamma: s.g + 11328,
+            pixels: 9025 &* s.n, channels: 144, gamma: s.p + 11328, beta: s.p + 11472, savedMean: s.f + 1214208,
+            savedInvStd: s.f + 1214352, activation: .silu, gradInput: s.tensor(609), gradGamma: s.g + 11328,
             gradBeta: s.g + 11472, pool: pool)
         s.profiler?.stop(999)
         // features.2.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(20), pixels: 36100 &* s.n, channels: 144, gamma: s.p + 9456,
-                beta: s.p + 9600, savedMean: s.f + 1208544, savedInvStd: s.f + 1208688, activation: .silu,
+                beta: s.p + 9600, savedMean: s.f + 1213920, savedInvStd: s.f + 1214064, activation: .silu,
                 output: s.tensor(611), pool: pool)
             s.profiler?.stop(1000)
         }
@@ -10045,33 +10161,34 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 36100 &* s.n, channels: 144,
                 gamma: s.p + 9456, beta: s.p + 9600, runningMean: s.p + 9744, runningVar: s.p + 9888, eps: 1e-05,
-                activation: .silu, output: s.tensor(611), scratch: s.f + 1208544, pool: pool)
+                activation: .silu, output: s.tensor(611), scratch: s.f + 1213920, pool: pool)
             s.profiler?.stop(1001)
         }
         // features.2.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 1210416, count: 1296)
+        TrainingKernels.zero(s.f + 1215792, count: 1296)
         s.profiler?.stop(1002)
         // features.2.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 190, 190, 144] <- [n, 95, 95, 144]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(609), input: s.tensor(611), batch: s.n, height: 190,
             width: 190, channels: 144, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 95, outWidth: 95,
-            weights: s.f + 1209120, gradInput: s.tensor(610), gradWeights: s.f + 1210416, pool: pool)
+            weights: s.f + 1214496, gradInput: s.tensor(610), gradWeights: s.f + 1215792, pool: pool)
         s.profiler?.stop(1003)
         // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 1210416, channels: 144, kernel: 3, into: s.g + 10032)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1215792, channels: 144, kernel: 3, into: s.g + 10032)
         s.profiler?.stop(1004)
-        // features.2.0.block.0 backward through silu and BatchNorm (in place) on [n, 190, 190, 144]
+        // features.2.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 190, 190, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(610), input: s.tensor(20),
-            pixels: 36100 &* s.n, channels: 144, gamma: s.p + 9456, beta: s.p + 9600, savedMean: s.f + 1208544,
-            savedInvStd: s.f + 1208688, activation: .silu, gradInput: s.tensor(610), gradGamma: s.g + 9456,
-            gradBeta: s.g + 9600, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(610), input: s.tensor(20), pixels: 36100 &* s.n,
+            channels: 144, gamma: s.p + 9456, beta: s.p + 9600, savedMean: s.f + 1213920, savedInvStd: s.f + 1214064,
+            activation: .silu, gradGamma: s.g + 9456, gradBeta: s.g + 9600, reductions: s.f + 1206912, pool: pool)
         s.profiler?.stop(1005)
-        // features.2.0.block.0 conv 1x1 backward: input and weight gradients, [n, 190, 190, 24] <- [n, 190, 190, 144]
+        // features.2.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 190, 190, 24] <- [n, 190, 190, 144]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(610), input: s.tensor(18), weights: s.p + 6000,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(610), preActivation: s.tensor(20),
+            gamma: s.p + 9456, beta: s.p + 9600, savedMean: s.f + 1213920, savedInvStd: s.f + 1214064,
+            activation: .silu, reductions: s.f + 1206912, input: s.tensor(18), weights: s.p + 6000,
             pixels: 36100 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(612), gradWeights: s.g + 6000,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(1006)
@@ -10085,18 +10202,17 @@ public final class EfficientNetB4Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 2 ? s.tensor(19) : nil, batch: s.n,
             perImage: 866400, gradBranch: s.tensor(613), pool: pool)
         s.profiler?.stop(1007)
-        // features.1.1.block.2 backward through identity and BatchNorm (in place) on [n, 190, 190, 24]
+        // features.1.1.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 190, 190, 24]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(613), input: s.tensor(16),
-            pixels: 36100 &* s.n, channels: 24, gamma: s.p + 5872, beta: s.p + 5904, savedMean: s.f + 1208496,
-            savedInvStd: s.f + 1208520, activation: .identity, gradInput: s.tensor(613), gradGamma: s.g + 5872,
-            gradBeta: s.g + 5904, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(613), input: s.tensor(16), pixels: 36100 &* s.n,
+            channels: 24, gamma: s.p + 5872, beta: s.p + 5904, savedMean: s.f + 1213872, savedInvStd: s.f + 1213896,
+            activation: .identity, gradGamma: s.g + 5872, gradBeta: s.g + 5904, reductions: s.f + 1206912, pool: pool)
         s.profiler?.stop(1008)
         // features.1.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(10), pixels: 36100 &* s.n, channels: 24, gamma: s.p + 4832,
-                beta: s.p + 4864, savedMean: s.f + 1208016, savedInvStd: s.f + 1208040, activation: .silu,
+                beta: s.p + 4864, savedMean: s.f + 1213392, savedInvStd: s.f + 1213416, activation: .silu,
                 output: s.tensor(616), pool: pool)
             s.profiler?.stop(1009)
         }
@@ -10105,7 +10221,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(10), pixels: 36100 &* s.n, channels: 24,
                 gamma: s.p + 4832, beta: s.p + 4864, runningMean: s.p + 4896, runningVar: s.p + 4928, eps: 1e-05,
-                activation: .silu, output: s.tensor(616), scratch: s.f + 1208016, pool: pool)
+                activation: .silu, output: s.tensor(616), scratch: s.f + 1213392, pool: pool)
             s.profiler?.stop(1010)
         }
         // features.1.1.block.1 recompute the squeeze-excitation output from its input and saved scale
@@ -10115,9 +10231,11 @@ public final class EfficientNetB4Training: TrainableModel {
                 pixels: 36100, channels: 24, output: s.tensor(615), pool: pool)
             s.profiler?.stop(1011)
         }
-        // features.1.1.block.2 conv 1x1 backward: input and weight gradients, [n, 190, 190, 24] <- [n, 190, 190, 24]
+        // features.1.1.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 190, 190, 24] <- [n, 190, 190, 24]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(613), input: s.tensor(615), weights: s.p + 5296,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(613), preActivation: s.tensor(16),
+            gamma: s.p + 5872, beta: s.p + 5904, savedMean: s.f + 1213872, savedInvStd: s.f + 1213896,
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(615), weights: s.p + 5296,
             pixels: 36100 &* s.n, inChannels: 24, outChannels: 24, gradInput: s.tensor(614), gradWeights: s.g + 5296,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(1012)
@@ -10132,23 +10250,23 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.1.1.block.0 backward through silu and BatchNorm (in place) on [n, 190, 190, 24]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(617), input: s.tensor(10),
-            pixels: 36100 &* s.n, channels: 24, gamma: s.p + 4832, beta: s.p + 4864, savedMean: s.f + 1208016,
-            savedInvStd: s.f + 1208040, activation: .silu, gradInput: s.tensor(617), gradGamma: s.g + 4832,
+            pixels: 36100 &* s.n, channels: 24, gamma: s.p + 4832, beta: s.p + 4864, savedMean: s.f + 1213392,
+            savedInvStd: s.f + 1213416, activation: .silu, gradInput: s.tensor(617), gradGamma: s.g + 4832,
             gradBeta: s.g + 4864, pool: pool)
         s.profiler?.stop(1014)
         // features.1.1.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 1208280, count: 216)
+        TrainingKernels.zero(s.f + 1213656, count: 216)
         s.profiler?.stop(1015)
         // features.1.1.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 190, 190, 24] <- [n, 190, 190, 24]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(617), input: s.tensor(9), batch: s.n, height: 190,
             width: 190, channels: 24, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 190, outWidth: 190,
-            weights: s.f + 1208064, gradInput: s.tensor(618), gradWeights: s.f + 1208280, pool: pool)
+            weights: s.f + 1213440, gradInput: s.tensor(618), gradWeights: s.f + 1213656, pool: pool)
         s.profiler?.stop(1016)
         // features.1.1.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 1208280, channels: 24, kernel: 3, into: s.g + 4608)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1213656, channels: 24, kernel: 3, into: s.g + 4608)
         s.profiler?.stop(1017)
         // features.1.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -10158,18 +10276,17 @@ public final class EfficientNetB4Training: TrainableModel {
 
     /// features.1.0 backward: MBConv1 k3 s1: 190x190x48 -> 190x190x24, SE 48 -> 12 -> 48
     private func features_1_0_backward(_ s: TrainingStepContext) {
-        // features.1.0.block.2 backward through identity and BatchNorm (in place) on [n, 190, 190, 24]
+        // features.1.0.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 190, 190, 24]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(618), input: s.tensor(8),
-            pixels: 36100 &* s.n, channels: 24, gamma: s.p + 4480, beta: s.p + 4512, savedMean: s.f + 1207968,
-            savedInvStd: s.f + 1207992, activation: .identity, gradInput: s.tensor(618), gradGamma: s.g + 4480,
-            gradBeta: s.g + 4512, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(618), input: s.tensor(8), pixels: 36100 &* s.n,
+            channels: 24, gamma: s.p + 4480, beta: s.p + 4512, savedMean: s.f + 1213344, savedInvStd: s.f + 1213368,
+            activation: .identity, gradGamma: s.g + 4480, gradBeta: s.g + 4512, reductions: s.f + 1206912, pool: pool)
         s.profiler?.stop(1019)
         // features.1.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 1 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(2), pixels: 36100 &* s.n, channels: 48, gamma: s.p + 1920,
-                beta: s.p + 1968, savedMean: s.f + 1207008, savedInvStd: s.f + 1207056, activation: .silu,
+                beta: s.p + 1968, savedMean: s.f + 1212384, savedInvStd: s.f + 1212432, activation: .silu,
                 output: s.tensor(621), pool: pool)
             s.profiler?.stop(1020)
         }
@@ -10178,7 +10295,7 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 36100 &* s.n, channels: 48,
                 gamma: s.p + 1920, beta: s.p + 1968, runningMean: s.p + 2016, runningVar: s.p + 2064, eps: 1e-05,
-                activation: .silu, output: s.tensor(621), scratch: s.f + 1207008, pool: pool)
+                activation: .silu, output: s.tensor(621), scratch: s.f + 1212384, pool: pool)
             s.profiler?.stop(1021)
         }
         // features.1.0.block.1 recompute the squeeze-excitation output from its input and saved scale
@@ -10188,9 +10305,11 @@ public final class EfficientNetB4Training: TrainableModel {
                 pixels: 36100, channels: 48, output: s.tensor(620), pool: pool)
             s.profiler?.stop(1022)
         }
-        // features.1.0.block.2 conv 1x1 backward: input and weight gradients, [n, 190, 190, 48] <- [n, 190, 190, 24]
+        // features.1.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 190, 190, 48] <- [n, 190, 190, 24]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(618), input: s.tensor(620), weights: s.p + 3328,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(618), preActivation: s.tensor(8),
+            gamma: s.p + 4480, beta: s.p + 4512, savedMean: s.f + 1213344, savedInvStd: s.f + 1213368,
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(620), weights: s.p + 3328,
             pixels: 36100 &* s.n, inChannels: 48, outChannels: 24, gradInput: s.tensor(619), gradWeights: s.g + 3328,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(1023)
@@ -10205,15 +10324,15 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.1.0.block.0 backward through silu and BatchNorm (in place) on [n, 190, 190, 48]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(622), input: s.tensor(2),
-            pixels: 36100 &* s.n, channels: 48, gamma: s.p + 1920, beta: s.p + 1968, savedMean: s.f + 1207008,
-            savedInvStd: s.f + 1207056, activation: .silu, gradInput: s.tensor(622), gradGamma: s.g + 1920,
+            pixels: 36100 &* s.n, channels: 48, gamma: s.p + 1920, beta: s.p + 1968, savedMean: s.f + 1212384,
+            savedInvStd: s.f + 1212432, activation: .silu, gradInput: s.tensor(622), gradGamma: s.g + 1920,
             gradBeta: s.g + 1968, pool: pool)
         s.profiler?.stop(1025)
         // features.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 0 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(0), pixels: 36100 &* s.n, channels: 48, gamma: s.p + 1296,
-                beta: s.p + 1344, savedMean: s.f + 1206912, savedInvStd: s.f + 1206960, activation: .silu,
+                beta: s.p + 1344, savedMean: s.f + 1212288, savedInvStd: s.f + 1212336, activation: .silu,
                 output: s.tensor(624), pool: pool)
             s.profiler?.stop(1026)
         }
@@ -10222,22 +10341,22 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(0), pixels: 36100 &* s.n, channels: 48,
                 gamma: s.p + 1296, beta: s.p + 1344, runningMean: s.p + 1392, runningVar: s.p + 1440, eps: 1e-05,
-                activation: .silu, output: s.tensor(624), scratch: s.f + 1206912, pool: pool)
+                activation: .silu, output: s.tensor(624), scratch: s.f + 1212288, pool: pool)
             s.profiler?.stop(1027)
         }
         // features.1.0.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 1207536, count: 432)
+        TrainingKernels.zero(s.f + 1212912, count: 432)
         s.profiler?.stop(1028)
         // features.1.0.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 190, 190, 48] <- [n, 190, 190, 48]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(622), input: s.tensor(624), batch: s.n, height: 190,
             width: 190, channels: 48, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 190, outWidth: 190,
-            weights: s.f + 1207104, gradInput: s.tensor(623), gradWeights: s.f + 1207536, pool: pool)
+            weights: s.f + 1212480, gradInput: s.tensor(623), gradWeights: s.f + 1212912, pool: pool)
         s.profiler?.stop(1029)
         // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 1207536, channels: 48, kernel: 3, into: s.g + 1488)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1212912, channels: 48, kernel: 3, into: s.g + 1488)
         s.profiler?.stop(1030)
     }
 
@@ -10246,8 +10365,8 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.0 backward through silu and BatchNorm (in place) on [n, 190, 190, 48]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(623), input: s.tensor(0),
-            pixels: 36100 &* s.n, channels: 48, gamma: s.p + 1296, beta: s.p + 1344, savedMean: s.f + 1206912,
-            savedInvStd: s.f + 1206960, activation: .silu, gradInput: s.tensor(623), gradGamma: s.g + 1296,
+            pixels: 36100 &* s.n, channels: 48, gamma: s.p + 1296, beta: s.p + 1344, savedMean: s.f + 1212288,
+            savedInvStd: s.f + 1212336, activation: .silu, gradInput: s.tensor(623), gradGamma: s.g + 1296,
             gradBeta: s.g + 1344, pool: pool)
         s.profiler?.stop(1031)
         // features.0 stem weight gradient (the image needs none)
@@ -10267,29 +10386,29 @@ public final class EfficientNetB4Training: TrainableModel {
         (19060800, 17328000),  // 2: features.1.0.block.0 conv output, 1,732,800 floats per image
         (20793600, 0),  // 3: features.1.0.block.0 output, 1,732,800 floats per image
         (22526400, 1732800),  // 4: features.1.0.block.1 output, 1,732,800 floats per image
-        (118612512, 55350592),  // 5: features.1.0.block.1 pooled, 48 floats per image
-        (118613104, 55351136),  // 6: features.1.0.block.1 hidden, 12 floats per image
-        (118612560, 55350640),  // 7: features.1.0.block.1 scale, 48 floats per image
+        (118677024, 55479616),  // 5: features.1.0.block.1 pooled, 48 floats per image
+        (118677616, 55480160),  // 6: features.1.0.block.1 hidden, 12 floats per image
+        (118677072, 55479664),  // 7: features.1.0.block.1 scale, 48 floats per image
         (54150000, 25558800),  // 8: features.1.0.block.2 conv output, 866,400 floats per image
         (55016400, 26425200),  // 9: features.1.0.block.2 output, 866,400 floats per image
         (55882800, 27291600),  // 10: features.1.1.block.0 conv output, 866,400 floats per image
         (56749200, 0),  // 11: features.1.1.block.0 output, 866,400 floats per image
         (57615600, 866400),  // 12: features.1.1.block.1 output, 866,400 floats per image
-        (118612848, 55350880),  // 13: features.1.1.block.1 pooled, 24 floats per image
-        (118613120, 55351152),  // 14: features.1.1.block.1 hidden, 6 floats per image
-        (118612880, 55350912),  // 15: features.1.1.block.1 scale, 24 floats per image
+        (118677360, 55479904),  // 13: features.1.1.block.1 pooled, 24 floats per image
+        (118677632, 55480176),  // 14: features.1.1.block.1 hidden, 6 floats per image
+        (118677392, 55479936),  // 15: features.1.1.block.1 scale, 24 floats per image
         (58482000, 28158000),  // 16: features.1.1.block.2 conv output, 866,400 floats per image
         (0, 0),  // 17: features.1.1.block.2 output, 866,400 floats per image
         (59348400, 29024400),  // 18: features.1.1 output, 866,400 floats per image
-        (118613136, 55351168),  // 19: features.1.1 drop-path keep, 1 floats per image
+        (118677648, 55480192),  // 19: features.1.1 drop-path keep, 1 floats per image
         (0, 0),  // 20: features.2.0.block.0 conv output, 5,198,400 floats per image
         (5198400, 5198400),  // 21: features.2.0.block.0 output, 5,198,400 floats per image
         (50251200, 24259200),  // 22: features.2.0.block.1 conv output, 1,299,600 floats per image
         (51550800, 5198400),  // 23: features.2.0.block.1 output, 1,299,600 floats per image
         (52850400, 6498000),  // 24: features.2.0.block.2 output, 1,299,600 floats per image
-        (118612144, 55350304),  // 25: features.2.0.block.2 pooled, 144 floats per image
-        (118613152, 55351184),  // 26: features.2.0.block.2 hidden, 6 floats per image
-        (118612288, 55350448),  // 27: features.2.0.block.2 scale, 144 floats per image
+        (118676656, 55479328),  // 25: features.2.0.block.2 pooled, 144 floats per image
+        (118677664, 55480208),  // 26: features.2.0.block.2 hidden, 6 floats per image
+        (118676800, 55479472),  // 27: features.2.0.block.2 scale, 144 floats per image
         (102184464, 45650160),  // 28: features.2.0.block.3 conv output, 288,800 floats per image
         (102473264, 45938960),  // 29: features.2.0.block.3 output, 288,800 floats per image
         (10396800, 5198400),  // 30: features.2.1.block.0 conv output, 1,732,800 floats per image
@@ -10297,45 +10416,45 @@ public final class EfficientNetB4Training: TrainableModel {
         (13862400, 8664000),  // 32: features.2.1.block.1 conv output, 1,732,800 floats per image
         (24259200, 6931200),  // 33: features.2.1.block.1 output, 1,732,800 floats per image
         (25992000, 10396800),  // 34: features.2.1.block.2 output, 1,732,800 floats per image
-        (118610608, 55348768),  // 35: features.2.1.block.2 pooled, 192 floats per image
-        (118613168, 55351200),  // 36: features.2.1.block.2 hidden, 8 floats per image
-        (118610800, 55348960),  // 37: features.2.1.block.2 scale, 192 floats per image
+        (118675120, 55477792),  // 35: features.2.1.block.2 pooled, 192 floats per image
+        (118677680, 55480224),  // 36: features.2.1.block.2 hidden, 8 floats per image
+        (118675312, 55477984),  // 37: features.2.1.block.2 scale, 192 floats per image
         (102762064, 46227760),  // 38: features.2.1.block.3 conv output, 288,800 floats per image
         (27724800, 6931200),  // 39: features.2.1.block.3 output, 288,800 floats per image
         (103050864, 46516560),  // 40: features.2.1 output, 288,800 floats per image
-        (118613184, 55351216),  // 41: features.2.1 drop-path keep, 1 floats per image
+        (118677696, 55480240),  // 41: features.2.1 drop-path keep, 1 floats per image
         (27724800, 6931200),  // 42: features.2.2.block.0 conv output, 1,732,800 floats per image
         (29457600, 10396800),  // 43: features.2.2.block.0 output, 1,732,800 floats per image
         (31190400, 12129600),  // 44: features.2.2.block.1 conv output, 1,732,800 floats per image
         (32923200, 10396800),  // 45: features.2.2.block.1 output, 1,732,800 floats per image
         (34656000, 13862400),  // 46: features.2.2.block.2 output, 1,732,800 floats per image
-        (118610992, 55349152),  // 47: features.2.2.block.2 pooled, 192 floats per image
-        (118613200, 55351232),  // 48: features.2.2.block.2 hidden, 8 floats per image
-        (118611184, 55349344),  // 49: features.2.2.block.2 scale, 192 floats per image
+        (118675504, 55478176),  // 47: features.2.2.block.2 pooled, 192 floats per image
+        (118677712, 55480256),  // 48: features.2.2.block.2 hidden, 8 floats per image
+        (118675696, 55478368),  // 49: features.2.2.block.2 scale, 192 floats per image
         (103339664, 46805360),  // 50: features.2.2.block.3 conv output, 288,800 floats per image
         (36388800, 10396800),  // 51: features.2.2.block.3 output, 288,800 floats per image
         (103628464, 47094160),  // 52: features.2.2 output, 288,800 floats per image
-        (118613216, 55351248),  // 53: features.2.2 drop-path keep, 1 floats per image
+        (118677728, 55480272),  // 53: features.2.2 drop-path keep, 1 floats per image
         (36388800, 10396800),  // 54: features.2.3.block.0 conv output, 1,732,800 floats per image
         (38121600, 13862400),  // 55: features.2.3.block.0 output, 1,732,800 floats per image
         (39854400, 19060800),  // 56: features.2.3.block.1 conv output, 1,732,800 floats per image
         (41587200, 13862400),  // 57: features.2.3.block.1 output, 1,732,800 floats per image
         (43320000, 20793600),  // 58: features.2.3.block.2 output, 1,732,800 floats per image
-        (118611376, 55349536),  // 59: features.2.3.block.2 pooled, 192 floats per image
-        (118613232, 55351264),  // 60: features.2.3.block.2 hidden, 8 floats per image
-        (118611568, 55349728),  // 61: features.2.3.block.2 scale, 192 floats per image
+        (118675888, 55478560),  // 59: features.2.3.block.2 pooled, 192 floats per image
+        (118677744, 55480288),  // 60: features.2.3.block.2 hidden, 8 floats per image
+        (118676080, 55478752),  // 61: features.2.3.block.2 scale, 192 floats per image
         (103917264, 47382960),  // 62: features.2.3.block.3 conv output, 288,800 floats per image
         (45052800, 13862400),  // 63: features.2.3.block.3 output, 288,800 floats per image
         (104206064, 47671760),  // 64: features.2.3 output, 288,800 floats per image
-        (118613248, 55351280),  // 65: features.2.3 drop-path keep, 1 floats per image
+        (118677760, 55480304),  // 65: features.2.3 drop-path keep, 1 floats per image
         (45052800, 13862400),  // 66: features.3.0.block.0 conv output, 1,732,800 floats per image
         (46785600, 20793600),  // 67: features.3.0.block.0 output, 1,732,800 floats per image
         (87309840, 39401712),  // 68: features.3.0.block.1 conv output, 442,368 floats per image
         (87752208, 20793600),  // 69: features.3.0.block.1 output, 442,368 floats per image
         (88194576, 21235968),  // 70: features.3.0.block.2 output, 442,368 floats per image
-        (118611760, 55349920),  // 71: features.3.0.block.2 pooled, 192 floats per image
-        (50251184, 55351296),  // 72: features.3.0.block.2 hidden, 8 floats per image
-        (118611952, 55350112),  // 73: features.3.0.block.2 scale, 192 floats per image
+        (118676272, 55478944),  // 71: features.3.0.block.2 pooled, 192 floats per image
+        (50251184, 55480320),  // 72: features.3.0.block.2 hidden, 8 floats per image
+        (118676464, 55479136),  // 73: features.3.0.block.2 scale, 192 floats per image
         (115010320, 51817456),  // 74: features.3.0.block.3 conv output, 129,024 floats per image
         (115139344, 51946480),  // 75: features.3.0.block.3 output, 129,024 floats per image
         (48518400, 20793600),  // 76: features.3.1.block.0 conv output, 774,144 floats per image
@@ -10343,45 +10462,45 @@ public final class EfficientNetB4Training: TrainableModel {
         (60214800, 22341888),  // 78: features.3.1.block.1 conv output, 774,144 floats per image
         (60988944, 21567744),  // 79: features.3.1.block.1 output, 774,144 floats per image
         (61763088, 23116032),  // 80: features.3.1.block.2 output, 774,144 floats per image
-        (118607920, 24258816),  // 81: features.3.1.block.2 pooled, 336 floats per image
-        (118613264, 55351312),  // 82: features.3.1.block.2 hidden, 14 floats per image
-        (118608256, 55346416),  // 83: features.3.1.block.2 scale, 336 floats per image
+        (118672432, 24258816),  // 81: features.3.1.block.2 pooled, 336 floats per image
+        (118677776, 55480336),  // 82: features.3.1.block.2 hidden, 14 floats per image
+        (118672768, 55475440),  // 83: features.3.1.block.2 scale, 336 floats per image
         (115268368, 52075504),  // 84: features.3.1.block.3 conv output, 129,024 floats per image
         (50066688, 21567744),  // 85: features.3.1.block.3 output, 129,024 floats per image
         (115397392, 52204528),  // 86: features.3.1 output, 129,024 floats per image
-        (118613280, 55351328),  // 87: features.3.1 drop-path keep, 1 floats per image
+        (118677792, 55480352),  // 87: features.3.1 drop-path keep, 1 floats per image
         (62537232, 21567744),  // 88: features.3.2.block.0 conv output, 774,144 floats per image
         (63311376, 23116032),  // 89: features.3.2.block.0 output, 774,144 floats per image
         (64085520, 29890800),  // 90: features.3.2.block.1 conv output, 774,144 floats per image
         (64859664, 23116032),  // 91: features.3.2.block.1 output, 774,144 floats per image
         (65633808, 30664944),  // 92: features.3.2.block.2 output, 774,144 floats per image
-        (118608592, 55346752),  // 93: features.3.2.block.2 pooled, 336 floats per image
-        (118613296, 55351344),  // 94: features.3.2.block.2 hidden, 14 floats per image
-        (118608928, 55347088),  // 95: features.3.2.block.2 scale, 336 floats per image
+        (118673104, 55475776),  // 93: features.3.2.block.2 pooled, 336 floats per image
+        (118677808, 55480368),  // 94: features.3.2.block.2 hidden, 14 floats per image
+        (118673440, 55476112),  // 95: features.3.2.block.2 scale, 336 floats per image
         (115526416, 52333552),  // 96: features.3.2.block.3 conv output, 129,024 floats per image
         (50066688, 23116032),  // 97: features.3.2.block.3 output, 129,024 floats per image
         (115655440, 52462576),  // 98: features.3.2 output, 129,024 floats per image
-        (118613312, 55351360),  // 99: features.3.2 drop-path keep, 1 floats per image
+        (118677824, 55480384),  // 99: features.3.2 drop-path keep, 1 floats per image
         (66407952, 23116032),  // 100: features.3.3.block.0 conv output, 774,144 floats per image
         (67182096, 30664944),  // 101: features.3.3.block.0 output, 774,144 floats per image
         (67956240, 31439088),  // 102: features.3.3.block.1 conv output, 774,144 floats per image
         (68730384, 30664944),  // 103: features.3.3.block.1 output, 774,144 floats per image
         (69504528, 32213232),  // 104: features.3.3.block.2 output, 774,144 floats per image
-        (118609264, 55347424),  // 105: features.3.3.block.2 pooled, 336 floats per image
-        (118613328, 55351376),  // 106: features.3.3.block.2 hidden, 14 floats per image
-        (118609600, 55347760),  // 107: features.3.3.block.2 scale, 336 floats per image
+        (118673776, 55476448),  // 105: features.3.3.block.2 pooled, 336 floats per image
+        (118677840, 55480400),  // 106: features.3.3.block.2 hidden, 14 floats per image
+        (118674112, 55476784),  // 107: features.3.3.block.2 scale, 336 floats per image
         (115784464, 52591600),  // 108: features.3.3.block.3 conv output, 129,024 floats per image
         (50066688, 23890176),  // 109: features.3.3.block.3 output, 129,024 floats per image
         (115913488, 52720624),  // 110: features.3.3 output, 129,024 floats per image
-        (118613344, 55351392),  // 111: features.3.3 drop-path keep, 1 floats per image
+        (118677856, 55480416),  // 111: features.3.3 drop-path keep, 1 floats per image
         (70278672, 30664944),  // 112: features.4.0.block.0 conv output, 774,144 floats per image
         (71052816, 32213232),  // 113: features.4.0.block.0 output, 774,144 floats per image
         (114153232, 51485680),  // 114: features.4.0.block.1 conv output, 193,536 floats per image
         (114346768, 23890176),  // 115: features.4.0.block.1 output, 193,536 floats per image
         (114540304, 32213232),  // 116: features.4.0.block.2 output, 193,536 floats per image
-        (118609936, 55348096),  // 117: features.4.0.block.2 pooled, 336 floats per image
-        (118613360, 55351408),  // 118: features.4.0.block.2 hidden, 14 floats per image
-        (118610272, 55348432),  // 119: features.4.0.block.2 scale, 336 floats per image
+        (118674448, 55477120),  // 117: features.4.0.block.2 pooled, 336 floats per image
+        (118677872, 55480432),  // 118: features.4.0.block.2 hidden, 14 floats per image
+        (118674784, 55477456),  // 119: features.4.0.block.2 scale, 336 floats per image
         (117148432, 53863408),  // 120: features.4.0.block.3 conv output, 64,512 floats per image
         (117212944, 53927920),  // 121: features.4.0.block.3 output, 64,512 floats per image
         (88636944, 39844080),  // 122: features.4.1.block.0 conv output, 387,072 floats per image
@@ -10389,69 +10508,69 @@ public final class EfficientNetB4Training: TrainableModel {
         (89411088, 40231152),  // 124: features.4.1.block.1 conv output, 387,072 floats per image
         (89798160, 32213232),  // 125: features.4.1.block.1 output, 387,072 floats per image
         (90185232, 32600304),  // 126: features.4.1.block.2 output, 387,072 floats per image
-        (118599856, 55338352),  // 127: features.4.1.block.2 pooled, 672 floats per image
-        (118612912, 55350944),  // 128: features.4.1.block.2 hidden, 28 floats per image
-        (118600528, 55339024),  // 129: features.4.1.block.2 scale, 672 floats per image
+        (118664368, 55467376),  // 127: features.4.1.block.2 pooled, 672 floats per image
+        (118677424, 55479968),  // 128: features.4.1.block.2 hidden, 28 floats per image
+        (118665040, 55468048),  // 129: features.4.1.block.2 scale, 672 floats per image
         (117277456, 53992432),  // 130: features.4.1.block.3 conv output, 64,512 floats per image
         (50066688, 23890176),  // 131: features.4.1.block.3 output, 64,512 floats per image
         (117341968, 54056944),  // 132: features.4.1 output, 64,512 floats per image
-        (118613376, 55351424),  // 133: features.4.1 drop-path keep, 1 floats per image
+        (118677888, 55480448),  // 133: features.4.1 drop-path keep, 1 floats per image
         (90572304, 40618224),  // 134: features.4.2.block.0 conv output, 387,072 floats per image
         (90959376, 32213232),  // 135: features.4.2.block.0 output, 387,072 floats per image
         (91346448, 41005296),  // 136: features.4.2.block.1 conv output, 387,072 floats per image
         (91733520, 32213232),  // 137: features.4.2.block.1 output, 387,072 floats per image
         (92120592, 32600304),  // 138: features.4.2.block.2 output, 387,072 floats per image
-        (118601200, 55339696),  // 139: features.4.2.block.2 pooled, 672 floats per image
-        (118612944, 55350976),  // 140: features.4.2.block.2 hidden, 28 floats per image
-        (118601872, 55340368),  // 141: features.4.2.block.2 scale, 672 floats per image
+        (118665712, 55468720),  // 139: features.4.2.block.2 pooled, 672 floats per image
+        (118677456, 55480000),  // 140: features.4.2.block.2 hidden, 28 floats per image
+        (118666384, 55469392),  // 141: features.4.2.block.2 scale, 672 floats per image
         (117406480, 54121456),  // 142: features.4.2.block.3 conv output, 64,512 floats per image
         (50066688, 23890176),  // 143: features.4.2.block.3 output, 64,512 floats per image
         (117470992, 54185968),  // 144: features.4.2 output, 64,512 floats per image
-        (118613392, 55351440),  // 145: features.4.2 drop-path keep, 1 floats per image
+        (118677904, 55480464),  // 145: features.4.2 drop-path keep, 1 floats per image
         (92507664, 41392368),  // 146: features.4.3.block.0 conv output, 387,072 floats per image
         (92894736, 32213232),  // 147: features.4.3.block.0 output, 387,072 floats per image
         (93281808, 41779440),  // 148: features.4.3.block.1 conv output, 387,072 floats per image
         (93668880, 32213232),  // 149: features.4.3.block.1 output, 387,072 floats per image
         (94055952, 32600304),  // 150: features.4.3.block.2 output, 387,072 floats per image
-        (118602544, 55341040),  // 151: features.4.3.block.2 pooled, 672 floats per image
-        (118612976, 55351008),  // 152: features.4.3.block.2 hidden, 28 floats per image
-        (118603216, 55341712),  // 153: features.4.3.block.2 scale, 672 floats per image
+        (118667056, 55470064),  // 151: features.4.3.block.2 pooled, 672 floats per image
+        (118677488, 55480032),  // 152: features.4.3.block.2 hidden, 28 floats per image
+        (118667728, 55470736),  // 153: features.4.3.block.2 scale, 672 floats per image
         (117535504, 54250480),  // 154: features.4.3.block.3 conv output, 64,512 floats per image
         (50066688, 23890176),  // 155: features.4.3.block.3 output, 64,512 floats per image
         (117600016, 54314992),  // 156: features.4.3 output, 64,512 floats per image
-        (118613408, 55351456),  // 157: features.4.3 drop-path keep, 1 floats per image
+        (118677920, 55480480),  // 157: features.4.3 drop-path keep, 1 floats per image
         (94443024, 42166512),  // 158: features.4.4.block.0 conv output, 387,072 floats per image
         (94830096, 32213232),  // 159: features.4.4.block.0 output, 387,072 floats per image
         (95217168, 42553584),  // 160: features.4.4.block.1 conv output, 387,072 floats per image
         (95604240, 32213232),  // 161: features.4.4.block.1 output, 387,072 floats per image
         (95991312, 32600304),  // 162: features.4.4.block.2 output, 387,072 floats per image
-        (118603888, 55342384),  // 163: features.4.4.block.2 pooled, 672 floats per image
-        (118613008, 55351040),  // 164: features.4.4.block.2 hidden, 28 floats per image
-        (118604560, 55343056),  // 165: features.4.4.block.2 scale, 672 floats per image
+        (118668400, 55471408),  // 163: features.4.4.block.2 pooled, 672 floats per image
+        (118677520, 55480064),  // 164: features.4.4.block.2 hidden, 28 floats per image
+        (118669072, 55472080),  // 165: features.4.4.block.2 scale, 672 floats per image
         (117664528, 54379504),  // 166: features.4.4.block.3 conv output, 64,512 floats per image
         (50066688, 23890176),  // 167: features.4.4.block.3 output, 64,512 floats per image
         (117729040, 54444016),  // 168: features.4.4 output, 64,512 floats per image
-        (118613424, 55351472),  // 169: features.4.4 drop-path keep, 1 floats per image
+        (118677936, 55480496),  // 169: features.4.4 drop-path keep, 1 floats per image
         (96378384, 42940656),  // 170: features.4.5.block.0 conv output, 387,072 floats per image
         (96765456, 32213232),  // 171: features.4.5.block.0 output, 387,072 floats per image
         (97152528, 43327728),  // 172: features.4.5.block.1 conv output, 387,072 floats per image
         (97539600, 32213232),  // 173: features.4.5.block.1 output, 387,072 floats per image
         (97926672, 32600304),  // 174: features.4.5.block.2 output, 387,072 floats per image
-        (118605232, 55343728),  // 175: features.4.5.block.2 pooled, 672 floats per image
-        (118613040, 55351072),  // 176: features.4.5.block.2 hidden, 28 floats per image
-        (118605904, 55344400),  // 177: features.4.5.block.2 scale, 672 floats per image
+        (118669744, 55472752),  // 175: features.4.5.block.2 pooled, 672 floats per image
+        (118677552, 55480096),  // 176: features.4.5.block.2 hidden, 28 floats per image
+        (118670416, 55473424),  // 177: features.4.5.block.2 scale, 672 floats per image
         (117793552, 54508528),  // 178: features.4.5.block.3 conv output, 64,512 floats per image
         (50066688, 23890176),  // 179: features.4.5.block.3 output, 64,512 floats per image
         (117858064, 54573040),  // 180: features.4.5 output, 64,512 floats per image
-        (118613440, 55351488),  // 181: features.4.5 drop-path keep, 1 floats per image
+        (118677952, 55480512),  // 181: features.4.5 drop-path keep, 1 floats per image
         (98313744, 43714800),  // 182: features.5.0.block.0 conv output, 387,072 floats per image
         (98700816, 32213232),  // 183: features.5.0.block.0 output, 387,072 floats per image
         (99087888, 44101872),  // 184: features.5.0.block.1 conv output, 387,072 floats per image
         (99474960, 32213232),  // 185: features.5.0.block.1 output, 387,072 floats per image
         (99862032, 32600304),  // 186: features.5.0.block.2 output, 387,072 floats per image
-        (118606576, 55345072),  // 187: features.5.0.block.2 pooled, 672 floats per image
-        (118613072, 55351104),  // 188: features.5.0.block.2 hidden, 28 floats per image
-        (118607248, 55345744),  // 189: features.5.0.block.2 scale, 672 floats per image
+        (118671088, 55474096),  // 187: features.5.0.block.2 pooled, 672 floats per image
+        (118677584, 55480128),  // 188: features.5.0.block.2 hidden, 28 floats per image
+        (118671760, 55474768),  // 189: features.5.0.block.2 scale, 672 floats per image
         (116042512, 24166656),  // 190: features.5.0.block.3 conv output, 92,160 floats per image
         (116134672, 52849648),  // 191: features.5.0.block.3 output, 92,160 floats per image
         (71826960, 32213232),  // 192: features.5.1.block.0 conv output, 552,960 floats per image
@@ -10459,61 +10578,61 @@ public final class EfficientNetB4Training: TrainableModel {
         (72932880, 33319152),  // 194: features.5.1.block.1 conv output, 552,960 floats per image
         (73485840, 32766192),  // 195: features.5.1.block.1 output, 552,960 floats per image
         (74038800, 33872112),  // 196: features.5.1.block.2 output, 552,960 floats per image
-        (118589296, 55328752),  // 197: features.5.1.block.2 pooled, 960 floats per image
-        (118612608, 24259152),  // 198: features.5.1.block.2 hidden, 40 floats per image
-        (118590256, 55329712),  // 199: features.5.1.block.2 scale, 960 floats per image
+        (118653808, 55457776),  // 197: features.5.1.block.2 pooled, 960 floats per image
+        (118677120, 24259152),  // 198: features.5.1.block.2 hidden, 40 floats per image
+        (118654768, 55458736),  // 199: features.5.1.block.2 scale, 960 floats per image
         (116226832, 52941808),  // 200: features.5.1.block.3 conv output, 92,160 floats per image
         (50066688, 23890176),  // 201: features.5.1.block.3 output, 92,160 floats per image
         (116318992, 53033968),  // 202: features.5.1 output, 92,160 floats per image
-        (118613456, 55351504),  // 203: features.5.1 drop-path keep, 1 floats per image
+        (118677968, 55480528),  // 203: features.5.1 drop-path keep, 1 floats per image
         (74591760, 32766192),  // 204: features.5.2.block.0 conv output, 552,960 floats per image
         (75144720, 33872112),  // 205: features.5.2.block.0 output, 552,960 floats per image
         (75697680, 34425072),  // 206: features.5.2.block.1 conv output, 552,960 floats per image
         (76250640, 33872112),  // 207: features.5.2.block.1 output, 552,960 floats per image
         (76803600, 34978032),  // 208: features.5.2.block.2 output, 552,960 floats per image
-        (118591216, 55330672),  // 209: features.5.2.block.2 pooled, 960 floats per image
-        (118612656, 55350688),  // 210: features.5.2.block.2 hidden, 40 floats per image
-        (118592176, 55331632),  // 211: features.5.2.block.2 scale, 960 floats per image
+        (118655728, 55459696),  // 209: features.5.2.block.2 pooled, 960 floats per image
+        (118677168, 55479712),  // 210: features.5.2.block.2 hidden, 40 floats per image
+        (118656688, 55460656),  // 211: features.5.2.block.2 scale, 960 floats per image
         (116411152, 53126128),  // 212: features.5.2.block.3 conv output, 92,160 floats per image
         (50066688, 23890176),  // 213: features.5.2.block.3 output, 92,160 floats per image
         (116503312, 53218288),  // 214: features.5.2 output, 92,160 floats per image
-        (118613472, 55351520),  // 215: features.5.2 drop-path keep, 1 floats per image
+        (118677984, 55480544),  // 215: features.5.2 drop-path keep, 1 floats per image
         (77356560, 33872112),  // 216: features.5.3.block.0 conv output, 552,960 floats per image
         (77909520, 34978032),  // 217: features.5.3.block.0 output, 552,960 floats per image
         (78462480, 35530992),  // 218: features.5.3.block.1 conv output, 552,960 floats per image
         (79015440, 34978032),  // 219: features.5.3.block.1 output, 552,960 floats per image
         (79568400, 36083952),  // 220: features.5.3.block.2 output, 552,960 floats per image
-        (118593136, 55332592),  // 221: features.5.3.block.2 pooled, 960 floats per image
-        (118612704, 55350736),  // 222: features.5.3.block.2 hidden, 40 floats per image
-        (118594096, 55333552),  // 223: features.5.3.block.2 scale, 960 floats per image
+        (118657648, 55461616),  // 221: features.5.3.block.2 pooled, 960 floats per image
+        (118677216, 55479760),  // 222: features.5.3.block.2 hidden, 40 floats per image
+        (118658608, 55462576),  // 223: features.5.3.block.2 scale, 960 floats per image
         (116595472, 53310448),  // 224: features.5.3.block.3 conv output, 92,160 floats per image
         (50066688, 23890176),  // 225: features.5.3.block.3 output, 92,160 floats per image
         (116687632, 53402608),  // 226: features.5.3 output, 92,160 floats per image
-        (118613488, 55351536),  // 227: features.5.3 drop-path keep, 1 floats per image
+        (118678000, 55480560),  // 227: features.5.3 drop-path keep, 1 floats per image
         (80121360, 34978032),  // 228: features.5.4.block.0 conv output, 552,960 floats per image
         (80674320, 36083952),  // 229: features.5.4.block.0 output, 552,960 floats per image
         (81227280, 36636912),  // 230: features.5.4.block.1 conv output, 552,960 floats per image
         (81780240, 36083952),  // 231: features.5.4.block.1 output, 552,960 floats per image
         (82333200, 37189872),  // 232: features.5.4.block.2 output, 552,960 floats per image
-        (118595056, 55334512),  // 233: features.5.4.block.2 pooled, 960 floats per image
-        (118612752, 55350784),  // 234: features.5.4.block.2 hidden, 40 floats per image
-        (118596016, 55335472),  // 235: features.5.4.block.2 scale, 960 floats per image
+        (118659568, 55463536),  // 233: features.5.4.block.2 pooled, 960 floats per image
+        (118677264, 55479808),  // 234: features.5.4.block.2 hidden, 40 floats per image
+        (118660528, 55464496),  // 235: features.5.4.block.2 scale, 960 floats per image
         (116779792, 53494768),  // 236: features.5.4.block.3 conv output, 92,160 floats per image
         (50066688, 23890176),  // 237: features.5.4.block.3 output, 92,160 floats per image
         (116871952, 53586928),  // 238: features.5.4 output, 92,160 floats per image
-        (118613504, 55351552),  // 239: features.5.4 drop-path keep, 1 floats per image
+        (118678016, 55480576),  // 239: features.5.4 drop-path keep, 1 floats per image
         (82886160, 36083952),  // 240: features.5.5.block.0 conv output, 552,960 floats per image
         (83439120, 37189872),  // 241: features.5.5.block.0 output, 552,960 floats per image
         (83992080, 37742832),  // 242: features.5.5.block.1 conv output, 552,960 floats per image
         (84545040, 37189872),  // 243: features.5.5.block.1 output, 552,960 floats per image
         (85098000, 38295792),  // 244: features.5.5.block.2 output, 552,960 floats per image
-        (118596976, 55336432),  // 245: features.5.5.block.2 pooled, 960 floats per image
-        (118612800, 55350832),  // 246: features.5.5.block.2 hidden, 40 floats per image
-        (118597936, 55337392),  // 247: features.5.5.block.2 scale, 960 floats per image
+        (118661488, 55465456),  // 245: features.5.5.block.2 pooled, 960 floats per image
+        (118677312, 55479856),  // 246: features.5.5.block.2 hidden, 40 floats per image
+        (118662448, 55466416),  // 247: features.5.5.block.2 scale, 960 floats per image
         (116964112, 53679088),  // 248: features.5.5.block.3 conv output, 92,160 floats per image
         (50066688, 23890176),  // 249: features.5.5.block.3 output, 92,160 floats per image
         (117056272, 53771248),  // 250: features.5.5 output, 92,160 floats per image
-        (118613520, 55351568),  // 251: features.5.5 drop-path keep, 1 floats per image
+        (118678032, 55480592),  // 251: features.5.5 drop-path keep, 1 floats per image
         (85650960, 37189872),  // 252: features.6.0.block.0 conv output, 552,960 floats per image
         (86203920, 38295792),  // 253: features.6.0.block.0 output, 552,960 floats per image
         (50066688, 51679216),  // 254: features.6.0.block.1 conv output, 138,240 floats per image
@@ -10521,9 +10640,9 @@ public final class EfficientNetB4Training: TrainableModel {
         (114872080, 24028416),  // 256: features.6.0.block.2 output, 138,240 floats per image
         (87308496, 39390672),  // 257: features.6.0.block.2 pooled, 960 floats per image
         (87309776, 39392592),  // 258: features.6.0.block.2 hidden, 40 floats per image
-        (118598896, 39391632),  // 259: features.6.0.block.2 scale, 960 floats per image
-        (50204928, 54702064),  // 260: features.6.0.block.3 conv output, 39,168 floats per image
-        (117987088, 54741232),  // 261: features.6.0.block.3 output, 39,168 floats per image
+        (118663408, 39391632),  // 259: features.6.0.block.2 scale, 960 floats per image
+        (50204928, 54831088),  // 260: features.6.0.block.3 conv output, 39,168 floats per image
+        (118051600, 54870256),  // 261: features.6.0.block.3 output, 39,168 floats per image
         (104752912, 39069936),  // 262: features.6.1.block.0 conv output, 235,008 floats per image
         (104987920, 23890176),  // 263: features.6.1.block.0 output, 235,008 floats per image
         (105222928, 47960560),  // 264: features.6.1.block.1 conv output, 235,008 floats per image
@@ -10532,9 +10651,9 @@ public final class EfficientNetB4Training: TrainableModel {
         (50249472, 24164352),  // 267: features.6.1.block.2 pooled, 1,632 floats per image
         (50251104, 24165984),  // 268: features.6.1.block.2 hidden, 68 floats per image
         (87305232, 39369456),  // 269: features.6.1.block.2 scale, 1,632 floats per image
-        (118026256, 54780400),  // 270: features.6.1.block.3 conv output, 39,168 floats per image
+        (118090768, 54909424),  // 270: features.6.1.block.3 conv output, 39,168 floats per image
         (86756880, 23890176),  // 271: features.6.1.block.3 output, 39,168 floats per image
-        (118065424, 54819568),  // 272: features.6.1 output, 39,168 floats per image
+        (118129936, 54948592),  // 272: features.6.1 output, 39,168 floats per image
         (87309824, 24166544),  // 273: features.6.1 drop-path keep, 1 floats per image
         (105927952, 48195568),  // 274: features.6.2.block.0 conv output, 235,008 floats per image
         (106162960, 23890176),  // 275: features.6.2.block.0 output, 235,008 floats per image
@@ -10543,59 +10662,59 @@ public final class EfficientNetB4Training: TrainableModel {
         (106867984, 38295792),  // 278: features.6.2.block.2 output, 235,008 floats per image
         (87306864, 39371088),  // 279: features.6.2.block.2 pooled, 1,632 floats per image
         (87309456, 24166064),  // 280: features.6.2.block.2 hidden, 68 floats per image
-        (118574608, 39372720),  // 281: features.6.2.block.2 scale, 1,632 floats per image
-        (118104592, 54858736),  // 282: features.6.2.block.3 conv output, 39,168 floats per image
+        (118639120, 39372720),  // 281: features.6.2.block.2 scale, 1,632 floats per image
+        (118169104, 54987760),  // 282: features.6.2.block.3 conv output, 39,168 floats per image
         (86756880, 23890176),  // 283: features.6.2.block.3 output, 39,168 floats per image
-        (118143760, 54897904),  // 284: features.6.2 output, 39,168 floats per image
-        (118613536, 24166560),  // 285: features.6.2 drop-path keep, 1 floats per image
+        (118208272, 55026928),  // 284: features.6.2 output, 39,168 floats per image
+        (118678048, 24166560),  // 285: features.6.2 drop-path keep, 1 floats per image
         (107102992, 48665584),  // 286: features.6.3.block.0 conv output, 235,008 floats per image
         (107338000, 23890176),  // 287: features.6.3.block.0 output, 235,008 floats per image
         (107573008, 48900592),  // 288: features.6.3.block.1 conv output, 235,008 floats per image
         (107808016, 23890176),  // 289: features.6.3.block.1 output, 235,008 floats per image
         (108043024, 38295792),  // 290: features.6.3.block.2 output, 235,008 floats per image
-        (118576240, 39374352),  // 291: features.6.3.block.2 pooled, 1,632 floats per image
+        (118640752, 39374352),  // 291: features.6.3.block.2 pooled, 1,632 floats per image
         (87309536, 24166144),  // 292: features.6.3.block.2 hidden, 68 floats per image
-        (118577872, 39375984),  // 293: features.6.3.block.2 scale, 1,632 floats per image
-        (118182928, 54937072),  // 294: features.6.3.block.3 conv output, 39,168 floats per image
+        (118642384, 39375984),  // 293: features.6.3.block.2 scale, 1,632 floats per image
+        (118247440, 55066096),  // 294: features.6.3.block.3 conv output, 39,168 floats per image
         (86756880, 23890176),  // 295: features.6.3.block.3 output, 39,168 floats per image
-        (118222096, 54976240),  // 296: features.6.3 output, 39,168 floats per image
-        (118613552, 24166576),  // 297: features.6.3 drop-path keep, 1 floats per image
+        (118286608, 55105264),  // 296: features.6.3 output, 39,168 floats per image
+        (118678064, 24166576),  // 297: features.6.3 drop-path keep, 1 floats per image
         (108278032, 49135600),  // 298: features.6.4.block.0 conv output, 235,008 floats per image
         (108513040, 23890176),  // 299: features.6.4.block.0 output, 235,008 floats per image
         (108748048, 49370608),  // 300: features.6.4.block.1 conv output, 235,008 floats per image
         (108983056, 23890176),  // 301: features.6.4.block.1 output, 235,008 floats per image
         (109218064, 38295792),  // 302: features.6.4.block.2 output, 235,008 floats per image
-        (118579504, 39377616),  // 303: features.6.4.block.2 pooled, 1,632 floats per image
+        (118644016, 39377616),  // 303: features.6.4.block.2 pooled, 1,632 floats per image
         (87309616, 24166224),  // 304: features.6.4.block.2 hidden, 68 floats per image
-        (118581136, 39379248),  // 305: features.6.4.block.2 scale, 1,632 floats per image
-        (118261264, 55015408),  // 306: features.6.4.block.3 conv output, 39,168 floats per image
+        (118645648, 39379248),  // 305: features.6.4.block.2 scale, 1,632 floats per image
+        (118325776, 55144432),  // 306: features.6.4.block.3 conv output, 39,168 floats per image
         (86756880, 23890176),  // 307: features.6.4.block.3 output, 39,168 floats per image
-        (118300432, 55054576),  // 308: features.6.4 output, 39,168 floats per image
-        (118613568, 24166592),  // 309: features.6.4 drop-path keep, 1 floats per image
+        (118364944, 55183600),  // 308: features.6.4 output, 39,168 floats per image
+        (118678080, 24166592),  // 309: features.6.4 drop-path keep, 1 floats per image
         (109453072, 49605616),  // 310: features.6.5.block.0 conv output, 235,008 floats per image
         (109688080, 23890176),  // 311: features.6.5.block.0 output, 235,008 floats per image
         (109923088, 49840624),  // 312: features.6.5.block.1 conv output, 235,008 floats per image
         (110158096, 23890176),  // 313: features.6.5.block.1 output, 235,008 floats per image
         (110393104, 38295792),  // 314: features.6.5.block.2 output, 235,008 floats per image
-        (118582768, 39380880),  // 315: features.6.5.block.2 pooled, 1,632 floats per image
+        (118647280, 39380880),  // 315: features.6.5.block.2 pooled, 1,632 floats per image
         (87309696, 24166304),  // 316: features.6.5.block.2 hidden, 68 floats per image
-        (118584400, 39382512),  // 317: features.6.5.block.2 scale, 1,632 floats per image
-        (118339600, 55093744),  // 318: features.6.5.block.3 conv output, 39,168 floats per image
+        (118648912, 39382512),  // 317: features.6.5.block.2 scale, 1,632 floats per image
+        (118404112, 55222768),  // 318: features.6.5.block.3 conv output, 39,168 floats per image
         (86756880, 23890176),  // 319: features.6.5.block.3 output, 39,168 floats per image
-        (118378768, 55132912),  // 320: features.6.5 output, 39,168 floats per image
-        (118613584, 24166608),  // 321: features.6.5 drop-path keep, 1 floats per image
+        (118443280, 55261936),  // 320: features.6.5 output, 39,168 floats per image
+        (118678096, 24166608),  // 321: features.6.5 drop-path keep, 1 floats per image
         (110628112, 50075632),  // 322: features.6.6.block.0 conv output, 235,008 floats per image
         (110863120, 23890176),  // 323: features.6.6.block.0 output, 235,008 floats per image
         (111098128, 50310640),  // 324: features.6.6.block.1 conv output, 235,008 floats per image
         (111333136, 23890176),  // 325: features.6.6.block.1 output, 235,008 floats per image
         (111568144, 38295792),  // 326: features.6.6.block.2 output, 235,008 floats per image
-        (118586032, 39384144),  // 327: features.6.6.block.2 pooled, 1,632 floats per image
-        (118612432, 24166384),  // 328: features.6.6.block.2 hidden, 68 floats per image
-        (118587664, 39385776),  // 329: features.6.6.block.2 scale, 1,632 floats per image
-        (118417936, 55172080),  // 330: features.6.6.block.3 conv output, 39,168 floats per image
+        (118650544, 39384144),  // 327: features.6.6.block.2 pooled, 1,632 floats per image
+        (118676944, 24166384),  // 328: features.6.6.block.2 hidden, 68 floats per image
+        (118652176, 39385776),  // 329: features.6.6.block.2 scale, 1,632 floats per image
+        (118482448, 55301104),  // 330: features.6.6.block.3 conv output, 39,168 floats per image
         (86756880, 23890176),  // 331: features.6.6.block.3 output, 39,168 floats per image
-        (118457104, 55211248),  // 332: features.6.6 output, 39,168 floats per image
-        (118613600, 24166624),  // 333: features.6.6 drop-path keep, 1 floats per image
+        (118521616, 55340272),  // 332: features.6.6 output, 39,168 floats per image
+        (118678112, 24166624),  // 333: features.6.6 drop-path keep, 1 floats per image
         (111803152, 50545648),  // 334: features.6.7.block.0 conv output, 235,008 floats per image
         (112038160, 23890176),  // 335: features.6.7.block.0 output, 235,008 floats per image
         (112273168, 50780656),  // 336: features.6.7.block.1 conv output, 235,008 floats per image
@@ -10604,9 +10723,9 @@ public final class EfficientNetB4Training: TrainableModel {
         (87278352, 39387408),  // 339: features.6.7.block.2 pooled, 1,632 floats per image
         (87286000, 24166464),  // 340: features.6.7.block.2 hidden, 68 floats per image
         (87279984, 39389040),  // 341: features.6.7.block.2 scale, 1,632 floats per image
-        (118496272, 55250416),  // 342: features.6.7.block.3 conv output, 39,168 floats per image
+        (118560784, 55379440),  // 342: features.6.7.block.3 conv output, 39,168 floats per image
         (86756880, 23890176),  // 343: features.6.7.block.3 output, 39,168 floats per image
-        (118535440, 55289584),  // 344: features.6.7 output, 39,168 floats per image
+        (118599952, 55418608),  // 344: features.6.7 output, 39,168 floats per image
         (87286160, 24166640),  // 345: features.6.7 drop-path keep, 1 floats per image
         (112978192, 51015664),  // 346: features.7.0.block.0 conv output, 235,008 floats per image
         (113213200, 23890176),  // 347: features.7.0.block.0 output, 235,008 floats per image
@@ -10626,9 +10745,9 @@ public final class EfficientNetB4Training: TrainableModel {
         (50244096, 24148224),  // 361: features.7.1.block.2 pooled, 2,688 floats per image
         (87285888, 24163248),  // 362: features.7.1.block.2 hidden, 112 floats per image
         (50246784, 24150912),  // 363: features.7.1.block.2 scale, 2,688 floats per image
-        (102055440, 38940912),  // 364: features.7.1.block.3 conv output, 64,512 floats per image
+        (117922576, 54702064),  // 364: features.7.1.block.3 conv output, 64,512 floats per image
         (101797392, 23890176),  // 365: features.7.1.block.3 output, 64,512 floats per image
-        (102119952, 39005424),  // 366: features.7.1 output, 64,512 floats per image
+        (102055440, 38940912),  // 366: features.7.1 output, 64,512 floats per image
         (87286176, 24163440),  // 367: features.7.1 drop-path keep, 1 floats per image
         (101797392, 23890176),  // 368: features.8 conv output, 258,048 floats per image
         (104494864, 38682864),  // 369: features.8 output, 258,048 floats per image
@@ -10640,15 +10759,15 @@ public final class EfficientNetB4Training: TrainableModel {
         (87272976, 24153600),  // 375: gradient of dropout output, 1,792 floats per image
         (87276560, 24157184),  // 376: gradient of avgpool, 1,792 floats per image
         (104494864, 38682864),  // 377: gradient of head output, 258,048 floats per image
-        (117922576, 23890176),  // 378: gradient of features.8 input, 64,512 floats per image
-        (104494864, 23954688),  // 379: gradient of features.7.1 branch, 64,512 floats per image
+        (117987088, 54766576),  // 378: gradient of features.8 input, 64,512 floats per image
+        (104494864, 23890176),  // 379: gradient of features.7.1 branch, 64,512 floats per image
         (101797392, 45263088),  // 380: gradient of features.7.1.block.3 input, 387,072 floats per image
         (101410320, 44876016),  // 381: features.7.1.block.2 output (recomputed), 387,072 floats per image
         (101023248, 38682864),  // 382: features.7.1.block.1 output (recomputed), 387,072 floats per image
         (101410320, 44876016),  // 383: gradient of features.7.1.block.2 input, 387,072 floats per image
         (100636176, 44488944),  // 384: gradient of features.7.1.block.1 input, 387,072 floats per image
         (100249104, 38682864),  // 385: features.7.1.block.0 output (recomputed), 387,072 floats per image
-        (86991888, 38765808),  // 386: gradient of features.7.1.block.0 input, 64,512 floats per image
+        (100249104, 38765808),  // 386: gradient of features.7.1.block.0 input, 64,512 floats per image
         (86756880, 38530800),  // 387: gradient of features.7.0.block.3 input, 235,008 floats per image
         (113918224, 38295792),  // 388: features.7.0.block.2 output (recomputed), 235,008 floats per image
         (113683216, 23890176),  // 389: features.7.0.block.1 output (recomputed), 235,008 floats per image
@@ -10836,7 +10955,7 @@ public final class EfficientNetB4Training: TrainableModel {
         (61763088, 23116032),  // 571: gradient of features.3.1.block.2 input, 774,144 floats per image
         (60214800, 22341888),  // 572: gradient of features.3.1.block.1 input, 774,144 floats per image
         (49292544, 21567744),  // 573: features.3.1.block.0 output (recomputed), 774,144 floats per image
-        (48960768, 22120704),  // 574: gradient of features.3.1.block.0 input, 129,024 floats per image
+        (49292544, 22120704),  // 574: gradient of features.3.1.block.0 input, 129,024 floats per image
         (48518400, 21678336),  // 575: gradient of features.3.0.block.3 input, 442,368 floats per image
         (88194576, 21235968),  // 576: features.3.0.block.2 output (recomputed), 442,368 floats per image
         (87752208, 20793600),  // 577: features.3.0.block.1 output (recomputed), 442,368 floats per image
@@ -10867,20 +10986,20 @@ public final class EfficientNetB4Training: TrainableModel {
         (25992000, 10396800),  // 602: gradient of features.2.1.block.2 input, 1,732,800 floats per image
         (13862400, 8664000),  // 603: gradient of features.2.1.block.1 input, 1,732,800 floats per image
         (12129600, 6931200),  // 604: features.2.1.block.0 output (recomputed), 1,732,800 floats per image
-        (11696400, 10396800),  // 605: gradient of features.2.1.block.0 input, 288,800 floats per image
+        (12129600, 10396800),  // 605: gradient of features.2.1.block.0 input, 288,800 floats per image
         (10396800, 7797600),  // 606: gradient of features.2.0.block.3 input, 1,299,600 floats per image
         (52850400, 6498000),  // 607: features.2.0.block.2 output (recomputed), 1,299,600 floats per image
         (51550800, 5198400),  // 608: features.2.0.block.1 output (recomputed), 1,299,600 floats per image
         (24259200, 19060800),  // 609: gradient of features.2.0.block.2 input, 1,299,600 floats per image
         (10396800, 10396800),  // 610: gradient of features.2.0.block.1 input, 5,198,400 floats per image
         (5198400, 5198400),  // 611: features.2.0.block.0 output (recomputed), 5,198,400 floats per image
-        (0, 0),  // 612: gradient of features.2.0.block.0 input, 866,400 floats per image
-        (866400, 866400),  // 613: gradient of features.1.1 branch, 866,400 floats per image
-        (1732800, 3465600),  // 614: gradient of features.1.1.block.2 input, 866,400 floats per image
-        (57615600, 2599200),  // 615: features.1.1.block.1 output (recomputed), 866,400 floats per image
-        (56749200, 1732800),  // 616: features.1.1.block.0 output (recomputed), 866,400 floats per image
-        (866400, 866400),  // 617: gradient of features.1.1.block.1 input, 866,400 floats per image
-        (1732800, 5198400),  // 618: gradient of features.1.1.block.0 input, 866,400 floats per image
+        (5198400, 5198400),  // 612: gradient of features.2.0.block.0 input, 866,400 floats per image
+        (0, 0),  // 613: gradient of features.1.1 branch, 866,400 floats per image
+        (866400, 2599200),  // 614: gradient of features.1.1.block.2 input, 866,400 floats per image
+        (57615600, 1732800),  // 615: features.1.1.block.1 output (recomputed), 866,400 floats per image
+        (56749200, 866400),  // 616: features.1.1.block.0 output (recomputed), 866,400 floats per image
+        (0, 0),  // 617: gradient of features.1.1.block.1 input, 866,400 floats per image
+        (1732800, 6064800),  // 618: gradient of features.1.1.block.0 input, 866,400 floats per image
         (0, 3465600),  // 619: gradient of features.1.0.block.2 input, 1,732,800 floats per image
         (22526400, 1732800),  // 620: features.1.0.block.1 output (recomputed), 1,732,800 floats per image
         (20793600, 0),  // 621: features.1.0.block.0 output (recomputed), 1,732,800 floats per image
@@ -10912,7 +11031,7 @@ public final class EfficientNetB4Training: TrainableModel {
               "squeeze-excitation 48 -> 12 -> 48 on [n, 190, 190, 48]"),
         .init("features.1.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [48][24]"),
-        .init("features.1.0.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 41587200,
+        .init("features.1.0.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 41587200,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 190, 190, 48] -> [n, 190, 190, 24]"),
         .init("features.1.0.block.2", kind: "conv 1x1 forward", macsPerImage: 41587200,
               "frozen: project conv 1x1, [n, 190, 190, 48] -> [n, 190, 190, 24]"),
@@ -10932,7 +11051,7 @@ public final class EfficientNetB4Training: TrainableModel {
               "squeeze-excitation 24 -> 6 -> 24 on [n, 190, 190, 24]"),
         .init("features.1.1.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [24][24]"),
-        .init("features.1.1.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 20793600,
+        .init("features.1.1.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 20793600,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 190, 190, 24] -> [n, 190, 190, 24]"),
         .init("features.1.1.block.2", kind: "conv 1x1 forward", macsPerImage: 20793600,
               "frozen: project conv 1x1, [n, 190, 190, 24] -> [n, 190, 190, 24]"),
@@ -10946,7 +11065,7 @@ public final class EfficientNetB4Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.2.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [24][144]"),
-        .init("features.2.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 124761600,
+        .init("features.2.0.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 124761600,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 190, 190, 24] -> [n, 190, 190, 144]"),
         .init("features.2.0.block.0", kind: "conv 1x1 forward", macsPerImage: 124761600,
               "frozen: expand conv 1x1, [n, 190, 190, 24] -> [n, 190, 190, 144]"),
@@ -10966,7 +11085,7 @@ public final class EfficientNetB4Training: TrainableModel {
               "squeeze-excitation 144 -> 6 -> 144 on [n, 95, 95, 144]"),
         .init("features.2.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [144][32]"),
-        .init("features.2.0.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 41587200,
+        .init("features.2.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 41587200,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 95, 95, 144] -> [n, 95, 95, 32]"),
         .init("features.2.0.block.3", kind: "conv 1x1 forward", macsPerImage: 41587200,
               "frozen: project conv 1x1, [n, 95, 95, 144] -> [n, 95, 95, 32]"),
@@ -10976,7 +11095,7 @@ public final class EfficientNetB4Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 95, 95, 32]"),
         .init("features.2.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [32][192]"),
-        .init("features.2.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 55449600,
+        .init("features.2.1.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 55449600,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 95, 95, 32] -> [n, 95, 95, 192]"),
         .init("features.2.1.block.0", kind: "conv 1x1 forward", macsPerImage: 55449600,
               "frozen: expand conv 1x1, [n, 95, 95, 32] -> [n, 95, 95, 192]"),
@@ -10996,7 +11115,7 @@ public final class EfficientNetB4Training: TrainableModel {
               "squeeze-excitation 192 -> 8 -> 192 on [n, 95, 95, 192]"),
         .init("features.2.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [192][32]"),
-        .init("features.2.1.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 55449600,
+        .init("features.2.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 55449600,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 95, 95, 192] -> [n, 95, 95, 32]"),
         .init("features.2.1.block.3", kind: "conv 1x1 forward", macsPerImage: 55449600,
               "frozen: project conv 1x1, [n, 95, 95, 192] -> [n, 95, 95, 32]"),
@@ -11010,7 +11129,7 @@ public final class EfficientNetB4Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.2.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [32][192]"),
-        .init("features.2.2.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 55449600,
+        .init("features.2.2.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 55449600,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 95, 95, 32] -> [n, 95, 95, 192]"),
         .init("features.2.2.block.0", kind: "conv 1x1 forward", macsPerImage: 55449600,
               "frozen: expand conv 1x1, [n, 95, 95, 32] -> [n, 95, 95, 192]"),
@@ -11030,7 +11149,7 @@ public final class EfficientNetB4Training: TrainableModel {
               "squeeze-excitation 192 -> 8 -> 192 on [n, 95, 95, 192]"),
         .init("features.2.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [192][32]"),
-        .init("features.2.2.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 55449600,
+        .init("features.2.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 55449600,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 95, 95, 192] -> [n, 95, 95, 32]"),
         .init("features.2.2.block.3", kind: "conv 1x1 forward", macsPerImage: 55449600,
               "frozen: project conv 1x1, [n, 95, 95, 192] -> [n, 95, 95, 32]"),
@@ -11044,7 +11163,7 @@ public final class EfficientNetB4Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.2.3.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [32][192]"),
-        .init("features.2.3.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 55449600,
+        .init("features.2.3.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 55449600,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 95, 95, 32] -> [n, 95, 95, 192]"),
         .init("features.2.3.block.0", kind: "conv 1x1 forward", macsPerImage: 55449600,
               "frozen: expand conv 1x1, [n, 95, 95, 32] -> [n, 95, 95, 192]"),
@@ -11064,7 +11183,7 @@ public final class EfficientNetB4Training: TrainableModel {
               "squeeze-excitation 192 -> 8 -> 192 on [n, 95, 95, 192]"),
         .init("features.2.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [192][32]"),
-        .init("features.2.3.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 55449600,
+        .init("features.2.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 55449600,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 95, 95, 192] -> [n, 95, 95, 32]"),
         .init("features.2.3.block.3", kind: "conv 1x1 forward", macsPerImage: 55449600,
               "frozen: project conv 1x1, [n, 95, 95, 192] -> [n, 95, 95, 32]"),
@@ -11078,7 +11197,7 @@ public final class EfficientNetB4Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.3.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [32][192]"),
-        .init("features.3.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 55449600,
+        .init("features.3.0.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 55449600,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 95, 95, 32] -> [n, 95, 95, 192]"),
         .init("features.3.0.block.0", kind: "conv 1x1 forward", macsPerImage: 55449600,
               "frozen: expand conv 1x1, [n, 95, 95, 32] -> [n, 95, 95, 192]"),
@@ -11098,7 +11217,7 @@ public final class EfficientNetB4Training: TrainableModel {
               "squeeze-excitation 192 -> 8 -> 192 on [n, 48, 48, 192]"),
         .init("features.3.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [192][56]"),
-        .init("features.3.0.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 24772608,
+        .init("features.3.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 24772608,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 48, 48, 192] -> [n, 48, 48, 56]"),
         .init("features.3.0.block.3", kind: "conv 1x1 forward", macsPerImage: 24772608,
               "frozen: project conv 1x1, [n, 48, 48, 192] -> [n, 48, 48, 56]"),
@@ -11108,7 +11227,7 @@ public final class EfficientNetB4Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 48, 48, 56]"),
         .init("features.3.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [56][336]"),
-        .init("features.3.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 43352064,
+        .init("features.3.1.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 43352064,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 48, 48, 56] -> [n, 48, 48, 336]"),
         .init("features.3.1.block.0", kind: "conv 1x1 forward", macsPerImage: 43352064,
               "frozen: expand conv 1x1, [n, 48, 48, 56] -> [n, 48, 48, 336]"),
@@ -11128,7 +11247,7 @@ public final class EfficientNetB4Training: TrainableModel {
               "squeeze-excitation 336 -> 14 -> 336 on [n, 48, 48, 336]"),
         .init("features.3.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [336][56]"),
-        .init("features.3.1.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 43352064,
+        .init("features.3.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 43352064,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 48, 48, 336] -> [n, 48, 48, 56]"),
         .init("features.3.1.block.3", kind: "conv 1x1 forward", macsPerImage: 43352064,
               "frozen: project conv 1x1, [n, 48, 48, 336] -> [n, 48, 48, 56]"),
@@ -11142,7 +11261,7 @@ public final class EfficientNetB4Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.3.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [56][336]"),
-        .init("features.3.2.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 43352064,
+        .init("features.3.2.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 43352064,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 48, 48, 56] -> [n, 48, 48, 336]"),
         .init("features.3.2.block.0", kind: "conv 1x1 forward", macsPerImage: 43352064,
               "frozen: expand conv 1x1, [n, 48, 48, 56] -> [n, 48, 48, 336]"),
@@ -11162,7 +11281,7 @@ public final class EfficientNetB4Training: TrainableModel {
               "squeeze-excitation 336 -> 14 -> 336 on [n, 48, 48, 336]"),
         .init("features.3.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [336][56]"),
-        .init("features.3.2.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 43352064,
+        .init("features.3.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 43352064,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 48, 48, 336] -> [n, 48, 48, 56]"),
         .init("features.3.2.block.3", kind: "conv 1x1 forward", macsPerImage: 43352064,
               "frozen: project conv 1x1, [n, 48, 48, 336] -> [n, 48, 48, 56]"),
@@ -11176,7 +11295,7 @@ public final class EfficientNetB4Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.3.3.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [56][336]"),
-        .init("features.3.3.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 43352064,
+        .init("features.3.3.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 43352064,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 48, 48, 56] -> [n, 48, 48, 336]"),
         .init("features.3.3.block.0", kind: "conv 1x1 forward", macsPerImage: 43352064,
               "frozen: expand conv 1x1, [n, 48, 48, 56] -> [n, 48, 48, 336]"),
@@ -11196,7 +11315,7 @@ public final class EfficientNetB4Training: TrainableModel {
               "squeeze-excitation 336 -> 14 -> 336 on [n, 48, 48, 336]"),
         .init("features.3.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [336][56]"),
-        .init("features.3.3.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 43352064,
+        .init("features.3.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 43352064,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 48, 48, 336] -> [n, 48, 48, 56]"),
         .init("features.3.3.block.3", kind: "conv 1x1 forward", macsPerImage: 43352064,
               "frozen: project conv 1x1, [n, 48, 48, 336] -> [n, 48, 48, 56]"),
@@ -11210,7 +11329,7 @@ public final class EfficientNetB4Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.4.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [56][336]"),
-        .init("features.4.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 43352064,
+        .init("features.4.0.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 43352064,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 48, 48, 56] -> [n, 48, 48, 336]"),
         .init("features.4.0.block.0", kind: "conv 1x1 forward", macsPerImage: 43352064,
               "frozen: expand conv 1x1, [n, 48, 48, 56] -> [n, 48, 48, 336]"),
@@ -11230,7 +11349,7 @@ public final class EfficientNetB4Training: TrainableModel {
               "squeeze-excitation 336 -> 14 -> 336 on [n, 24, 24, 336]"),
         .init("features.4.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [336][112]"),
-        .init("features.4.0.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 21676032,
+        .init("features.4.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 21676032,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 336] -> [n, 24, 24, 112]"),
         .init("features.4.0.block.3", kind: "conv 1x1 forward", macsPerImage: 21676032,
               "frozen: project conv 1x1, [n, 24, 24, 336] -> [n, 24, 24, 112]"),
@@ -11240,7 +11359,7 @@ public final class EfficientNetB4Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 24, 24, 112]"),
         .init("features.4.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [112][672]"),
-        .init("features.4.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 43352064,
+        .init("features.4.1.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 43352064,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 112] -> [n, 24, 24, 672]"),
         .init("features.4.1.block.0", kind: "conv 1x1 forward", macsPerImage: 43352064,
               "frozen: expand conv 1x1, [n, 24, 24, 112] -> [n, 24, 24, 672]"),
@@ -11260,7 +11379,7 @@ public final class EfficientNetB4Training: TrainableModel {
               "squeeze-excitation 672 -> 28 -> 672 on [n, 24, 24, 672]"),
         .init("features.4.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [672][112]"),
-        .init("features.4.1.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 43352064,
+        .init("features.4.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 43352064,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 672] -> [n, 24, 24, 112]"),
         .init("features.4.1.block.3", kind: "conv 1x1 forward", macsPerImage: 43352064,
               "frozen: project conv 1x1, [n, 24, 24, 672] -> [n, 24, 24, 112]"),
@@ -11274,7 +11393,7 @@ public final class EfficientNetB4Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.4.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [112][672]"),
-        .init("features.4.2.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 43352064,
+        .init("features.4.2.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 43352064,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 112] -> [n, 24, 24, 672]"),
         .init("features.4.2.block.0", kind: "conv 1x1 forward", macsPerImage: 43352064,
               "frozen: expand conv 1x1, [n, 24, 24, 112] -> [n, 24, 24, 672]"),
@@ -11294,7 +11413,7 @@ public final class EfficientNetB4Training: TrainableModel {
               "squeeze-excitation 672 -> 28 -> 672 on [n, 24, 24, 672]"),
         .init("features.4.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [672][112]"),
-        .init("features.4.2.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 43352064,
+        .init("features.4.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 43352064,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 672] -> [n, 24, 24, 112]"),
         .init("features.4.2.block.3", kind: "conv 1x1 forward", macsPerImage: 43352064,
               "frozen: project conv 1x1, [n, 24, 24, 672] -> [n, 24, 24, 112]"),
@@ -11308,7 +11427,7 @@ public final class EfficientNetB4Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.4.3.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [112][672]"),
-        .init("features.4.3.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 43352064,
+        .init("features.4.3.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 43352064,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 112] -> [n, 24, 24, 672]"),
         .init("features.4.3.block.0", kind: "conv 1x1 forward", macsPerImage: 43352064,
               "frozen: expand conv 1x1, [n, 24, 24, 112] -> [n, 24, 24, 672]"),
@@ -11328,7 +11447,7 @@ public final class EfficientNetB4Training: TrainableModel {
               "squeeze-excitation 672 -> 28 -> 672 on [n, 24, 24, 672]"),
         .init("features.4.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [672][112]"),
-        .init("features.4.3.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 43352064,
+        .init("features.4.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 43352064,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 672] -> [n, 24, 24, 112]"),
         .init("features.4.3.block.3", kind: "conv 1x1 forward", macsPerImage: 43352064,
               "frozen: project conv 1x1, [n, 24, 24, 672] -> [n, 24, 24, 112]"),
@@ -11342,7 +11461,7 @@ public final class EfficientNetB4Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.4.4.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [112][672]"),
-        .init("features.4.4.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 43352064,
+        .init("features.4.4.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 43352064,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 112] -> [n, 24, 24, 672]"),
         .init("features.4.4.block.0", kind: "conv 1x1 forward", macsPerImage: 43352064,
               "frozen: expand conv 1x1, [n, 24, 24, 112] -> [n, 24, 24, 672]"),
@@ -11362,7 +11481,7 @@ public final class EfficientNetB4Training: TrainableModel {
               "squeeze-excitation 672 -> 28 -> 672 on [n, 24, 24, 672]"),
         .init("features.4.4.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [672][112]"),
-        .init("features.4.4.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 43352064,
+        .init("features.4.4.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 43352064,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 672] -> [n, 24, 24, 112]"),
         .init("features.4.4.block.3", kind: "conv 1x1 forward", macsPerImage: 43352064,
               "frozen: project conv 1x1, [n, 24, 24, 672] -> [n, 24, 24, 112]"),
@@ -11376,7 +11495,7 @@ public final class EfficientNetB4Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.4.5.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [112][672]"),
-        .init("features.4.5.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 43352064,
+        .init("features.4.5.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 43352064,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 112] -> [n, 24, 24, 672]"),
         .init("features.4.5.block.0", kind: "conv 1x1 forward", macsPerImage: 43352064,
               "frozen: expand conv 1x1, [n, 24, 24, 112] -> [n, 24, 24, 672]"),
@@ -11396,7 +11515,7 @@ public final class EfficientNetB4Training: TrainableModel {
               "squeeze-excitation 672 -> 28 -> 672 on [n, 24, 24, 672]"),
         .init("features.4.5.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [672][112]"),
-        .init("features.4.5.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 43352064,
+        .init("features.4.5.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 43352064,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 672] -> [n, 24, 24, 112]"),
         .init("features.4.5.block.3", kind: "conv 1x1 forward", macsPerImage: 43352064,
               "frozen: project conv 1x1, [n, 24, 24, 672] -> [n, 24, 24, 112]"),
@@ -11410,7 +11529,7 @@ public final class EfficientNetB4Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.5.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [112][672]"),
-        .init("features.5.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 43352064,
+        .init("features.5.0.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 43352064,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 112] -> [n, 24, 24, 672]"),
         .init("features.5.0.block.0", kind: "conv 1x1 forward", macsPerImage: 43352064,
               "frozen: expand conv 1x1, [n, 24, 24, 112] -> [n, 24, 24, 672]"),
@@ -11430,7 +11549,7 @@ public final class EfficientNetB4Training: TrainableModel {
               "squeeze-excitation 672 -> 28 -> 672 on [n, 24, 24, 672]"),
         .init("features.5.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [672][160]"),
-        .init("features.5.0.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 61931520,
+        .init("features.5.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 61931520,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 672] -> [n, 24, 24, 160]"),
         .init("features.5.0.block.3", kind: "conv 1x1 forward", macsPerImage: 61931520,
               "frozen: project conv 1x1, [n, 24, 24, 672] -> [n, 24, 24, 160]"),
@@ -11440,7 +11559,7 @@ public final class EfficientNetB4Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 24, 24, 160]"),
         .init("features.5.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [160][960]"),
-        .init("features.5.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 88473600,
+        .init("features.5.1.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 88473600,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 160] -> [n, 24, 24, 960]"),
         .init("features.5.1.block.0", kind: "conv 1x1 forward", macsPerImage: 88473600,
               "frozen: expand conv 1x1, [n, 24, 24, 160] -> [n, 24, 24, 960]"),
@@ -11460,7 +11579,7 @@ public final class EfficientNetB4Training: TrainableModel {
               "squeeze-excitation 960 -> 40 -> 960 on [n, 24, 24, 960]"),
         .init("features.5.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [960][160]"),
-        .init("features.5.1.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 88473600,
+        .init("features.5.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 88473600,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 960] -> [n, 24, 24, 160]"),
         .init("features.5.1.block.3", kind: "conv 1x1 forward", macsPerImage: 88473600,
               "frozen: project conv 1x1, [n, 24, 24, 960] -> [n, 24, 24, 160]"),
@@ -11474,7 +11593,7 @@ public final class EfficientNetB4Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.5.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [160][960]"),
-        .init("features.5.2.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 88473600,
+        .init("features.5.2.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 88473600,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 160] -> [n, 24, 24, 960]"),
         .init("features.5.2.block.0", kind: "conv 1x1 forward", macsPerImage: 88473600,
               "frozen: expand conv 1x1, [n, 24, 24, 160] -> [n, 24, 24, 960]"),
@@ -11494,7 +11613,7 @@ public final class EfficientNetB4Training: TrainableModel {
               "squeeze-excitation 960 -> 40 -> 960 on [n, 24, 24, 960]"),
         .init("features.5.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [960][160]"),
-        .init("features.5.2.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 88473600,
+        .init("features.5.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 88473600,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 960] -> [n, 24, 24, 160]"),
         .init("features.5.2.block.3", kind: "conv 1x1 forward", macsPerImage: 88473600,
               "frozen: project conv 1x1, [n, 24, 24, 960] -> [n, 24, 24, 160]"),
@@ -11508,7 +11627,7 @@ public final class EfficientNetB4Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.5.3.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [160][960]"),
-        .init("features.5.3.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 88473600,
+        .init("features.5.3.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 88473600,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 160] -> [n, 24, 24, 960]"),
         .init("features.5.3.block.0", kind: "conv 1x1 forward", macsPerImage: 88473600,
               "frozen: expand conv 1x1, [n, 24, 24, 160] -> [n, 24, 24, 960]"),
@@ -11528,7 +11647,7 @@ public final class EfficientNetB4Training: TrainableModel {
               "squeeze-excitation 960 -> 40 -> 960 on [n, 24, 24, 960]"),
         .init("features.5.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [960][160]"),
-        .init("features.5.3.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 88473600,
+        .init("features.5.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 88473600,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 960] -> [n, 24, 24, 160]"),
         .init("features.5.3.block.3", kind: "conv 1x1 forward", macsPerImage: 88473600,
               "frozen: project conv 1x1, [n, 24, 24, 960] -> [n, 24, 24, 160]"),
@@ -11542,7 +11661,7 @@ public final class EfficientNetB4Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.5.4.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [160][960]"),
-        .init("features.5.4.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 88473600,
+        .init("features.5.4.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 88473600,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 160] -> [n, 24, 24, 960]"),
         .init("features.5.4.block.0", kind: "conv 1x1 forward", macsPerImage: 88473600,
               "frozen: expand conv 1x1, [n, 24, 24, 160] -> [n, 24, 24, 960]"),
@@ -11562,7 +11681,7 @@ public final class EfficientNetB4Training: TrainableModel {
               "squeeze-excitation 960 -> 40 -> 960 on [n, 24, 24, 960]"),
         .init("features.5.4.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [960][160]"),
-        .init("features.5.4.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 88473600,
+        .init("features.5.4.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 88473600,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 960] -> [n, 24, 24, 160]"),
         .init("features.5.4.block.3", kind: "conv 1x1 forward", macsPerImage: 88473600,
               "frozen: project conv 1x1, [n, 24, 24, 960] -> [n, 24, 24, 160]"),
@@ -11576,7 +11695,7 @@ public final class EfficientNetB4Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.5.5.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [160][960]"),
-        .init("features.5.5.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 88473600,
+        .init("features.5.5.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 88473600,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 160] -> [n, 24, 24, 960]"),
         .init("features.5.5.block.0", kind: "conv 1x1 forward", macsPerImage: 88473600,
               "frozen: expand conv 1x1, [n, 24, 24, 160] -> [n, 24, 24, 960]"),
@@ -11596,7 +11715,7 @@ public final class EfficientNetB4Training: TrainableModel {
               "squeeze-excitation 960 -> 40 -> 960 on [n, 24, 24, 960]"),
         .init("features.5.5.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [960][160]"),
-        .init("features.5.5.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 88473600,
+        .init("features.5.5.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 88473600,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 960] -> [n, 24, 24, 160]"),
         .init("features.5.5.block.3", kind: "conv 1x1 forward", macsPerImage: 88473600,
               "frozen: project conv 1x1, [n, 24, 24, 960] -> [n, 24, 24, 160]"),
@@ -11610,7 +11729,7 @@ public final class EfficientNetB4Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [160][960]"),
-        .init("features.6.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 88473600,
+        .init("features.6.0.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 88473600,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 160] -> [n, 24, 24, 960]"),
         .init("features.6.0.block.0", kind: "conv 1x1 forward", macsPerImage: 88473600,
               "frozen: expand conv 1x1, [n, 24, 24, 160] -> [n, 24, 24, 960]"),
@@ -11630,7 +11749,7 @@ public final class EfficientNetB4Training: TrainableModel {
               "squeeze-excitation 960 -> 40 -> 960 on [n, 12, 12, 960]"),
         .init("features.6.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [960][272]"),
-        .init("features.6.0.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 37601280,
+        .init("features.6.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 37601280,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 960] -> [n, 12, 12, 272]"),
         .init("features.6.0.block.3", kind: "conv 1x1 forward", macsPerImage: 37601280,
               "frozen: project conv 1x1, [n, 12, 12, 960] -> [n, 12, 12, 272]"),
@@ -11640,7 +11759,7 @@ public final class EfficientNetB4Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 12, 12, 272]"),
         .init("features.6.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [272][1632]"),
-        .init("features.6.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 63922176,
+        .init("features.6.1.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 63922176,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 272] -> [n, 12, 12, 1632]"),
         .init("features.6.1.block.0", kind: "conv 1x1 forward", macsPerImage: 63922176,
               "frozen: expand conv 1x1, [n, 12, 12, 272] -> [n, 12, 12, 1632]"),
@@ -11660,7 +11779,7 @@ public final class EfficientNetB4Training: TrainableModel {
               "squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632]"),
         .init("features.6.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1632][272]"),
-        .init("features.6.1.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 63922176,
+        .init("features.6.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 63922176,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 1632] -> [n, 12, 12, 272]"),
         .init("features.6.1.block.3", kind: "conv 1x1 forward", macsPerImage: 63922176,
               "frozen: project conv 1x1, [n, 12, 12, 1632] -> [n, 12, 12, 272]"),
@@ -11674,7 +11793,7 @@ public final class EfficientNetB4Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [272][1632]"),
-        .init("features.6.2.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 63922176,
+        .init("features.6.2.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 63922176,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 272] -> [n, 12, 12, 1632]"),
         .init("features.6.2.block.0", kind: "conv 1x1 forward", macsPerImage: 63922176,
               "frozen: expand conv 1x1, [n, 12, 12, 272] -> [n, 12, 12, 1632]"),
@@ -11694,7 +11813,7 @@ public final class EfficientNetB4Training: TrainableModel {
               "squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632]"),
         .init("features.6.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1632][272]"),
-        .init("features.6.2.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 63922176,
+        .init("features.6.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 63922176,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 1632] -> [n, 12, 12, 272]"),
         .init("features.6.2.block.3", kind: "conv 1x1 forward", macsPerImage: 63922176,
               "frozen: project conv 1x1, [n, 12, 12, 1632] -> [n, 12, 12, 272]"),
@@ -11708,7 +11827,7 @@ public final class EfficientNetB4Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.3.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [272][1632]"),
-        .init("features.6.3.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 63922176,
+        .init("features.6.3.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 63922176,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 272] -> [n, 12, 12, 1632]"),
         .init("features.6.3.block.0", kind: "conv 1x1 forward", macsPerImage: 63922176,
               "frozen: expand conv 1x1, [n, 12, 12, 272] -> [n, 12, 12, 1632]"),
@@ -11728,7 +11847,7 @@ public final class EfficientNetB4Training: TrainableModel {
               "squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632]"),
         .init("features.6.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1632][272]"),
-        .init("features.6.3.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 63922176,
+        .init("features.6.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 63922176,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 1632] -> [n, 12, 12, 272]"),
         .init("features.6.3.block.3", kind: "conv 1x1 forward", macsPerImage: 63922176,
               "frozen: project conv 1x1, [n, 12, 12, 1632] -> [n, 12, 12, 272]"),
@@ -11742,7 +11861,7 @@ public final class EfficientNetB4Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.4.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [272][1632]"),
-        .init("features.6.4.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 63922176,
+        .init("features.6.4.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 63922176,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 272] -> [n, 12, 12, 1632]"),
         .init("features.6.4.block.0", kind: "conv 1x1 forward", macsPerImage: 63922176,
               "frozen: expand conv 1x1, [n, 12, 12, 272] -> [n, 12, 12, 1632]"),
@@ -11762,7 +11881,7 @@ public final class EfficientNetB4Training: TrainableModel {
               "squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632]"),
         .init("features.6.4.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1632][272]"),
-        .init("features.6.4.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 63922176,
+        .init("features.6.4.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 63922176,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 1632] -> [n, 12, 12, 272]"),
         .init("features.6.4.block.3", kind: "conv 1x1 forward", macsPerImage: 63922176,
               "frozen: project conv 1x1, [n, 12, 12, 1632] -> [n, 12, 12, 272]"),
@@ -11776,7 +11895,7 @@ public final class EfficientNetB4Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.5.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [272][1632]"),
-        .init("features.6.5.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 63922176,
+        .init("features.6.5.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 63922176,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 272] -> [n, 12, 12, 1632]"),
         .init("features.6.5.block.0", kind: "conv 1x1 forward", macsPerImage: 63922176,
               "frozen: expand conv 1x1, [n, 12, 12, 272] -> [n, 12, 12, 1632]"),
@@ -11796,7 +11915,7 @@ public final class EfficientNetB4Training: TrainableModel {
               "squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632]"),
         .init("features.6.5.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1632][272]"),
-        .init("features.6.5.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 63922176,
+        .init("features.6.5.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 63922176,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 1632] -> [n, 12, 12, 272]"),
         .init("features.6.5.block.3", kind: "conv 1x1 forward", macsPerImage: 63922176,
               "frozen: project conv 1x1, [n, 12, 12, 1632] -> [n, 12, 12, 272]"),
@@ -11810,7 +11929,7 @@ public final class EfficientNetB4Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.6.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [272][1632]"),
-        .init("features.6.6.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 63922176,
+        .init("features.6.6.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 63922176,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 272] -> [n, 12, 12, 1632]"),
         .init("features.6.6.block.0", kind: "conv 1x1 forward", macsPerImage: 63922176,
               "frozen: expand conv 1x1, [n, 12, 12, 272] -> [n, 12, 12, 1632]"),
@@ -11830,7 +11949,7 @@ public final class EfficientNetB4Training: TrainableModel {
               "squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632]"),
         .init("features.6.6.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1632][272]"),
-        .init("features.6.6.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 63922176,
+        .init("features.6.6.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 63922176,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 1632] -> [n, 12, 12, 272]"),
         .init("features.6.6.block.3", kind: "conv 1x1 forward", macsPerImage: 63922176,
               "frozen: project conv 1x1, [n, 12, 12, 1632] -> [n, 12, 12, 272]"),
@@ -11844,7 +11963,7 @@ public final class EfficientNetB4Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.7.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [272][1632]"),
-        .init("features.6.7.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 63922176,
+        .init("features.6.7.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 63922176,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 272] -> [n, 12, 12, 1632]"),
         .init("features.6.7.block.0", kind: "conv 1x1 forward", macsPerImage: 63922176,
               "frozen: expand conv 1x1, [n, 12, 12, 272] -> [n, 12, 12, 1632]"),
@@ -11864,7 +11983,7 @@ public final class EfficientNetB4Training: TrainableModel {
               "squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632]"),
         .init("features.6.7.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1632][272]"),
-        .init("features.6.7.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 63922176,
+        .init("features.6.7.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 63922176,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 1632] -> [n, 12, 12, 272]"),
         .init("features.6.7.block.3", kind: "conv 1x1 forward", macsPerImage: 63922176,
               "frozen: project conv 1x1, [n, 12, 12, 1632] -> [n, 12, 12, 272]"),
@@ -11878,7 +11997,7 @@ public final class EfficientNetB4Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.7.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [272][1632]"),
-        .init("features.7.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 63922176,
+        .init("features.7.0.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 63922176,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 272] -> [n, 12, 12, 1632]"),
         .init("features.7.0.block.0", kind: "conv 1x1 forward", macsPerImage: 63922176,
               "frozen: expand conv 1x1, [n, 12, 12, 272] -> [n, 12, 12, 1632]"),
@@ -11898,7 +12017,7 @@ public final class EfficientNetB4Training: TrainableModel {
               "squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632]"),
         .init("features.7.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1632][448]"),
-        .init("features.7.0.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 105283584,
+        .init("features.7.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 105283584,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 1632] -> [n, 12, 12, 448]"),
         .init("features.7.0.block.3", kind: "conv 1x1 forward", macsPerImage: 105283584,
               "frozen: project conv 1x1, [n, 12, 12, 1632] -> [n, 12, 12, 448]"),
@@ -11908,7 +12027,7 @@ public final class EfficientNetB4Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 12, 12, 448]"),
         .init("features.7.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [448][2688]"),
-        .init("features.7.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 173408256,
+        .init("features.7.1.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 173408256,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 448] -> [n, 12, 12, 2688]"),
         .init("features.7.1.block.0", kind: "conv 1x1 forward", macsPerImage: 173408256,
               "frozen: expand conv 1x1, [n, 12, 12, 448] -> [n, 12, 12, 2688]"),
@@ -11928,7 +12047,7 @@ public final class EfficientNetB4Training: TrainableModel {
               "squeeze-excitation 2688 -> 112 -> 2688 on [n, 12, 12, 2688]"),
         .init("features.7.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2688][448]"),
-        .init("features.7.1.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 173408256,
+        .init("features.7.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 173408256,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 2688] -> [n, 12, 12, 448]"),
         .init("features.7.1.block.3", kind: "conv 1x1 forward", macsPerImage: 173408256,
               "frozen: project conv 1x1, [n, 12, 12, 2688] -> [n, 12, 12, 448]"),
@@ -11942,7 +12061,7 @@ public final class EfficientNetB4Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.8", kind: "conv 1x1 forward", macsPerImage: nil,
               "head conv 1x1 weights to the GEMM layout [448][1792]"),
-        .init("features.8", kind: "conv 1x1 + BN statistics forward", macsPerImage: 115605504,
+        .init("features.8", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 115605504,
               "head conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 448] -> [n, 12, 12, 1792]"),
         .init("features.8", kind: "conv 1x1 forward", macsPerImage: 115605504,
               "frozen: head conv 1x1, [n, 12, 12, 448] -> [n, 12, 12, 1792]"),
@@ -11967,21 +12086,21 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("avgpool", kind: "pool+classifier backward", macsPerImage: nil,
               "backward: spread each channel's gradient over the 144 pixels"),
         .init("features.8", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 12, 12, 1792]"),
-        .init("features.8", kind: "conv 1x1 backward", macsPerImage: 231211008,
-              "conv 1x1 backward: input and weight gradients, [n, 12, 12, 448] <- [n, 12, 12, 1792]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 12, 12, 1792]"),
+        .init("features.8", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 231211008,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 448] <- [n, 12, 12, 1792]"),
         .init("features.7.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.7.1.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 12, 12, 448]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 12, 12, 448]"),
         .init("features.7.1.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.7.1.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.7.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.7.1.block.3", kind: "conv 1x1 backward", macsPerImage: 346816512,
-              "conv 1x1 backward: input and weight gradients, [n, 12, 12, 2688] <- [n, 12, 12, 448]"),
+        .init("features.7.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 346816512,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 2688] <- [n, 12, 12, 448]"),
         .init("features.7.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 1204224,
               "squeeze-excitation 2688 -> 112 -> 2688 backward on [n, 12, 12, 2688]"),
         .init("features.7.1.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -11997,21 +12116,21 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.7.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.7.1.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 12, 12, 2688]"),
-        .init("features.7.1.block.0", kind: "conv 1x1 backward", macsPerImage: 346816512,
-              "conv 1x1 backward: input and weight gradients, [n, 12, 12, 448] <- [n, 12, 12, 2688]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 12, 12, 2688]"),
+        .init("features.7.1.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 346816512,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 448] <- [n, 12, 12, 2688]"),
         .init("features.7.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.7.0.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 12, 12, 448]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 12, 12, 448]"),
         .init("features.7.0.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.7.0.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.7.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.7.0.block.3", kind: "conv 1x1 backward", macsPerImage: 210567168,
-              "conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 448]"),
+        .init("features.7.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 210567168,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 448]"),
         .init("features.7.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 443904,
               "squeeze-excitation 1632 -> 68 -> 1632 backward on [n, 12, 12, 1632]"),
         .init("features.7.0.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -12027,21 +12146,21 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.7.0.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]"),
-        .init("features.7.0.block.0", kind: "conv 1x1 backward", macsPerImage: 127844352,
-              "conv 1x1 backward: input and weight gradients, [n, 12, 12, 272] <- [n, 12, 12, 1632]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 12, 12, 1632]"),
+        .init("features.7.0.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 127844352,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 272] <- [n, 12, 12, 1632]"),
         .init("features.6.7", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.6.7.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 12, 12, 272]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 12, 12, 272]"),
         .init("features.6.7.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.7.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.7.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.6.7.block.3", kind: "conv 1x1 backward", macsPerImage: 127844352,
-              "conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]"),
+        .init("features.6.7.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 127844352,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]"),
         .init("features.6.7.block.2", kind: "squeeze-excitation backward", macsPerImage: 443904,
               "squeeze-excitation 1632 -> 68 -> 1632 backward on [n, 12, 12, 1632]"),
         .init("features.6.7.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -12057,23 +12176,23 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.6.7.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.7.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]"),
-        .init("features.6.7.block.0", kind: "conv 1x1 backward", macsPerImage: 127844352,
-              "conv 1x1 backward: input and weight gradients, [n, 12, 12, 272] <- [n, 12, 12, 1632]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 12, 12, 1632]"),
+        .init("features.6.7.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 127844352,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 272] <- [n, 12, 12, 1632]"),
         .init("features.6.7", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.6.6", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.6.6.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 12, 12, 272]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 12, 12, 272]"),
         .init("features.6.6.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.6.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.6.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.6.6.block.3", kind: "conv 1x1 backward", macsPerImage: 127844352,
-              "conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]"),
+        .init("features.6.6.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 127844352,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]"),
         .init("features.6.6.block.2", kind: "squeeze-excitation backward", macsPerImage: 443904,
               "squeeze-excitation 1632 -> 68 -> 1632 backward on [n, 12, 12, 1632]"),
         .init("features.6.6.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -12089,23 +12208,23 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.6.6.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.6.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]"),
-        .init("features.6.6.block.0", kind: "conv 1x1 backward", macsPerImage: 127844352,
-              "conv 1x1 backward: input and weight gradients, [n, 12, 12, 272] <- [n, 12, 12, 1632]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 12, 12, 1632]"),
+        .init("features.6.6.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 127844352,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 272] <- [n, 12, 12, 1632]"),
         .init("features.6.6", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.6.5", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.6.5.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 12, 12, 272]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 12, 12, 272]"),
         .init("features.6.5.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.5.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.5.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.6.5.block.3", kind: "conv 1x1 backward", macsPerImage: 127844352,
-              "conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]"),
+        .init("features.6.5.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 127844352,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]"),
         .init("features.6.5.block.2", kind: "squeeze-excitation backward", macsPerImage: 443904,
               "squeeze-excitation 1632 -> 68 -> 1632 backward on [n, 12, 12, 1632]"),
         .init("features.6.5.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -12121,23 +12240,23 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.6.5.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.5.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]"),
-        .init("features.6.5.block.0", kind: "conv 1x1 backward", macsPerImage: 127844352,
-              "conv 1x1 backward: input and weight gradients, [n, 12, 12, 272] <- [n, 12, 12, 1632]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 12, 12, 1632]"),
+        .init("features.6.5.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 127844352,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 272] <- [n, 12, 12, 1632]"),
         .init("features.6.5", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.6.4", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.6.4.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 12, 12, 272]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 12, 12, 272]"),
         .init("features.6.4.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.4.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.4.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.6.4.block.3", kind: "conv 1x1 backward", macsPerImage: 127844352,
-              "conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]"),
+        .init("features.6.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 127844352,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]"),
         .init("features.6.4.block.2", kind: "squeeze-excitation backward", macsPerImage: 443904,
               "squeeze-excitation 1632 -> 68 -> 1632 backward on [n, 12, 12, 1632]"),
         .init("features.6.4.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -12153,23 +12272,23 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.6.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.4.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]"),
-        .init("features.6.4.block.0", kind: "conv 1x1 backward", macsPerImage: 127844352,
-              "conv 1x1 backward: input and weight gradients, [n, 12, 12, 272] <- [n, 12, 12, 1632]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 12, 12, 1632]"),
+        .init("features.6.4.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 127844352,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 272] <- [n, 12, 12, 1632]"),
         .init("features.6.4", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.6.3", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.6.3.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 12, 12, 272]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 12, 12, 272]"),
         .init("features.6.3.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.3.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.3.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.6.3.block.3", kind: "conv 1x1 backward", macsPerImage: 127844352,
-              "conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]"),
+        .init("features.6.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 127844352,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]"),
         .init("features.6.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 443904,
               "squeeze-excitation 1632 -> 68 -> 1632 backward on [n, 12, 12, 1632]"),
         .init("features.6.3.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -12185,23 +12304,23 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.3.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]"),
-        .init("features.6.3.block.0", kind: "conv 1x1 backward", macsPerImage: 127844352,
-              "conv 1x1 backward: input and weight gradients, [n, 12, 12, 272] <- [n, 12, 12, 1632]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 12, 12, 1632]"),
+        .init("features.6.3.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 127844352,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 272] <- [n, 12, 12, 1632]"),
         .init("features.6.3", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.6.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.6.2.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 12, 12, 272]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 12, 12, 272]"),
         .init("features.6.2.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.2.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.2.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.6.2.block.3", kind: "conv 1x1 backward", macsPerImage: 127844352,
-              "conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]"),
+        .init("features.6.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 127844352,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]"),
         .init("features.6.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 443904,
               "squeeze-excitation 1632 -> 68 -> 1632 backward on [n, 12, 12, 1632]"),
         .init("features.6.2.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -12217,23 +12336,23 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.2.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]"),
-        .init("features.6.2.block.0", kind: "conv 1x1 backward", macsPerImage: 127844352,
-              "conv 1x1 backward: input and weight gradients, [n, 12, 12, 272] <- [n, 12, 12, 1632]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 12, 12, 1632]"),
+        .init("features.6.2.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 127844352,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 272] <- [n, 12, 12, 1632]"),
         .init("features.6.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.6.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.6.1.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 12, 12, 272]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 12, 12, 272]"),
         .init("features.6.1.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.1.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.6.1.block.3", kind: "conv 1x1 backward", macsPerImage: 127844352,
-              "conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]"),
+        .init("features.6.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 127844352,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]"),
         .init("features.6.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 443904,
               "squeeze-excitation 1632 -> 68 -> 1632 backward on [n, 12, 12, 1632]"),
         .init("features.6.1.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -12249,21 +12368,21 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.1.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]"),
-        .init("features.6.1.block.0", kind: "conv 1x1 backward", macsPerImage: 127844352,
-              "conv 1x1 backward: input and weight gradients, [n, 12, 12, 272] <- [n, 12, 12, 1632]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 12, 12, 1632]"),
+        .init("features.6.1.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 127844352,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 272] <- [n, 12, 12, 1632]"),
         .init("features.6.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.6.0.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 12, 12, 272]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 12, 12, 272]"),
         .init("features.6.0.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.0.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.6.0.block.3", kind: "conv 1x1 backward", macsPerImage: 75202560,
-              "conv 1x1 backward: input and weight gradients, [n, 12, 12, 960] <- [n, 12, 12, 272]"),
+        .init("features.6.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 75202560,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 960] <- [n, 12, 12, 272]"),
         .init("features.6.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 153600,
               "squeeze-excitation 960 -> 40 -> 960 backward on [n, 12, 12, 960]"),
         .init("features.6.0.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -12279,21 +12398,21 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.0.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 24, 24, 960]"),
-        .init("features.6.0.block.0", kind: "conv 1x1 backward", macsPerImage: 176947200,
-              "conv 1x1 backward: input and weight gradients, [n, 24, 24, 160] <- [n, 24, 24, 960]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 24, 24, 960]"),
+        .init("features.6.0.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 176947200,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 160] <- [n, 24, 24, 960]"),
         .init("features.5.5", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.5.5.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 24, 24, 160]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 24, 24, 160]"),
         .init("features.5.5.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.5.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.5.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.5.5.block.3", kind: "conv 1x1 backward", macsPerImage: 176947200,
-              "conv 1x1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 160]"),
+        .init("features.5.5.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 176947200,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 160]"),
         .init("features.5.5.block.2", kind: "squeeze-excitation backward", macsPerImage: 153600,
               "squeeze-excitation 960 -> 40 -> 960 backward on [n, 24, 24, 960]"),
         .init("features.5.5.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -12309,23 +12428,23 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.5.5.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.5.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 24, 24, 960]"),
-        .init("features.5.5.block.0", kind: "conv 1x1 backward", macsPerImage: 176947200,
-              "conv 1x1 backward: input and weight gradients, [n, 24, 24, 160] <- [n, 24, 24, 960]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 24, 24, 960]"),
+        .init("features.5.5.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 176947200,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 160] <- [n, 24, 24, 960]"),
         .init("features.5.5", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.5.4", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.5.4.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 24, 24, 160]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 24, 24, 160]"),
         .init("features.5.4.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.4.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.4.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.5.4.block.3", kind: "conv 1x1 backward", macsPerImage: 176947200,
-              "conv 1x1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 160]"),
+        .init("features.5.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 176947200,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 160]"),
         .init("features.5.4.block.2", kind: "squeeze-excitation backward", macsPerImage: 153600,
               "squeeze-excitation 960 -> 40 -> 960 backward on [n, 24, 24, 960]"),
         .init("features.5.4.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -12341,23 +12460,23 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.5.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.4.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 24, 24, 960]"),
-        .init("features.5.4.block.0", kind: "conv 1x1 backward", macsPerImage: 176947200,
-              "conv 1x1 backward: input and weight gradients, [n, 24, 24, 160] <- [n, 24, 24, 960]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 24, 24, 960]"),
+        .init("features.5.4.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 176947200,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 160] <- [n, 24, 24, 960]"),
         .init("features.5.4", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.5.3", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.5.3.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 24, 24, 160]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 24, 24, 160]"),
         .init("features.5.3.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.3.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.3.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.5.3.block.3", kind: "conv 1x1 backward", macsPerImage: 176947200,
-              "conv 1x1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 160]"),
+        .init("features.5.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 176947200,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 160]"),
         .init("features.5.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 153600,
               "squeeze-excitation 960 -> 40 -> 960 backward on [n, 24, 24, 960]"),
         .init("features.5.3.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -12373,23 +12492,23 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.5.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.3.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 24, 24, 960]"),
-        .init("features.5.3.block.0", kind: "conv 1x1 backward", macsPerImage: 176947200,
-              "conv 1x1 backward: input and weight gradients, [n, 24, 24, 160] <- [n, 24, 24, 960]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 24, 24, 960]"),
+        .init("features.5.3.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 176947200,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 160] <- [n, 24, 24, 960]"),
         .init("features.5.3", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.5.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.5.2.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 24, 24, 160]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 24, 24, 160]"),
         .init("features.5.2.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.2.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.2.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.5.2.block.3", kind: "conv 1x1 backward", macsPerImage: 176947200,
-              "conv 1x1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 160]"),
+        .init("features.5.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 176947200,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 160]"),
         .init("features.5.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 153600,
               "squeeze-excitation 960 -> 40 -> 960 backward on [n, 24, 24, 960]"),
         .init("features.5.2.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -12405,23 +12524,23 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.2.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 24, 24, 960]"),
-        .init("features.5.2.block.0", kind: "conv 1x1 backward", macsPerImage: 176947200,
-              "conv 1x1 backward: input and weight gradients, [n, 24, 24, 160] <- [n, 24, 24, 960]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 24, 24, 960]"),
+        .init("features.5.2.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 176947200,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 160] <- [n, 24, 24, 960]"),
         .init("features.5.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.5.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.5.1.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 24, 24, 160]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 24, 24, 160]"),
         .init("features.5.1.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.1.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.5.1.block.3", kind: "conv 1x1 backward", macsPerImage: 176947200,
-              "conv 1x1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 160]"),
+        .init("features.5.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 176947200,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 160]"),
         .init("features.5.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 153600,
               "squeeze-excitation 960 -> 40 -> 960 backward on [n, 24, 24, 960]"),
         .init("features.5.1.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -12437,21 +12556,21 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.1.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 24, 24, 960]"),
-        .init("features.5.1.block.0", kind: "conv 1x1 backward", macsPerImage: 176947200,
-              "conv 1x1 backward: input and weight gradients, [n, 24, 24, 160] <- [n, 24, 24, 960]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 24, 24, 960]"),
+        .init("features.5.1.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 176947200,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 160] <- [n, 24, 24, 960]"),
         .init("features.5.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.5.0.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 24, 24, 160]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 24, 24, 160]"),
         .init("features.5.0.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.0.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.5.0.block.3", kind: "conv 1x1 backward", macsPerImage: 123863040,
-              "conv 1x1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 160]"),
+        .init("features.5.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 123863040,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 160]"),
         .init("features.5.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 75264,
               "squeeze-excitation 672 -> 28 -> 672 backward on [n, 24, 24, 672]"),
         .init("features.5.0.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -12467,21 +12586,21 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.0.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 24, 24, 672]"),
-        .init("features.5.0.block.0", kind: "conv 1x1 backward", macsPerImage: 86704128,
-              "conv 1x1 backward: input and weight gradients, [n, 24, 24, 112] <- [n, 24, 24, 672]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 24, 24, 672]"),
+        .init("features.5.0.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 86704128,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 112] <- [n, 24, 24, 672]"),
         .init("features.4.5", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.4.5.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 24, 24, 112]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 24, 24, 112]"),
         .init("features.4.5.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.5.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.5.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.4.5.block.3", kind: "conv 1x1 backward", macsPerImage: 86704128,
-              "conv 1x1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 112]"),
+        .init("features.4.5.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 86704128,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 112]"),
         .init("features.4.5.block.2", kind: "squeeze-excitation backward", macsPerImage: 75264,
               "squeeze-excitation 672 -> 28 -> 672 backward on [n, 24, 24, 672]"),
         .init("features.4.5.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -12497,23 +12616,23 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.4.5.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.5.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 24, 24, 672]"),
-        .init("features.4.5.block.0", kind: "conv 1x1 backward", macsPerImage: 86704128,
-              "conv 1x1 backward: input and weight gradients, [n, 24, 24, 112] <- [n, 24, 24, 672]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 24, 24, 672]"),
+        .init("features.4.5.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 86704128,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 112] <- [n, 24, 24, 672]"),
         .init("features.4.5", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.4.4", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.4.4.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 24, 24, 112]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 24, 24, 112]"),
         .init("features.4.4.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.4.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.4.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.4.4.block.3", kind: "conv 1x1 backward", macsPerImage: 86704128,
-              "conv 1x1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 112]"),
+        .init("features.4.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 86704128,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 112]"),
         .init("features.4.4.block.2", kind: "squeeze-excitation backward", macsPerImage: 75264,
               "squeeze-excitation 672 -> 28 -> 672 backward on [n, 24, 24, 672]"),
         .init("features.4.4.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -12529,23 +12648,23 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.4.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.4.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 24, 24, 672]"),
-        .init("features.4.4.block.0", kind: "conv 1x1 backward", macsPerImage: 86704128,
-              "conv 1x1 backward: input and weight gradients, [n, 24, 24, 112] <- [n, 24, 24, 672]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 24, 24, 672]"),
+        .init("features.4.4.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 86704128,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 112] <- [n, 24, 24, 672]"),
         .init("features.4.4", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.4.3", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.4.3.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 24, 24, 112]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 24, 24, 112]"),
         .init("features.4.3.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.3.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.3.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.4.3.block.3", kind: "conv 1x1 backward", macsPerImage: 86704128,
-              "conv 1x1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 112]"),
+        .init("features.4.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 86704128,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 112]"),
         .init("features.4.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 75264,
               "squeeze-excitation 672 -> 28 -> 672 backward on [n, 24, 24, 672]"),
         .init("features.4.3.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -12561,23 +12680,23 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.4.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.3.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 24, 24, 672]"),
-        .init("features.4.3.block.0", kind: "conv 1x1 backward", macsPerImage: 86704128,
-              "conv 1x1 backward: input and weight gradients, [n, 24, 24, 112] <- [n, 24, 24, 672]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 24, 24, 672]"),
+        .init("features.4.3.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 86704128,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 112] <- [n, 24, 24, 672]"),
         .init("features.4.3", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.4.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.4.2.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 24, 24, 112]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 24, 24, 112]"),
         .init("features.4.2.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.2.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.2.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.4.2.block.3", kind: "conv 1x1 backward", macsPerImage: 86704128,
-              "conv 1x1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 112]"),
+        .init("features.4.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 86704128,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 112]"),
         .init("features.4.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 75264,
               "squeeze-excitation 672 -> 28 -> 672 backward on [n, 24, 24, 672]"),
         .init("features.4.2.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -12593,23 +12712,23 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.2.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 24, 24, 672]"),
-        .init("features.4.2.block.0", kind: "conv 1x1 backward", macsPerImage: 86704128,
-              "conv 1x1 backward: input and weight gradients, [n, 24, 24, 112] <- [n, 24, 24, 672]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 24, 24, 672]"),
+        .init("features.4.2.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 86704128,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 112] <- [n, 24, 24, 672]"),
         .init("features.4.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.4.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.4.1.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 24, 24, 112]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 24, 24, 112]"),
         .init("features.4.1.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.1.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.4.1.block.3", kind: "conv 1x1 backward", macsPerImage: 86704128,
-              "conv 1x1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 112]"),
+        .init("features.4.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 86704128,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 112]"),
         .init("features.4.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 75264,
               "squeeze-excitation 672 -> 28 -> 672 backward on [n, 24, 24, 672]"),
         .init("features.4.1.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -12625,21 +12744,21 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.1.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 24, 24, 672]"),
-        .init("features.4.1.block.0", kind: "conv 1x1 backward", macsPerImage: 86704128,
-              "conv 1x1 backward: input and weight gradients, [n, 24, 24, 112] <- [n, 24, 24, 672]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 24, 24, 672]"),
+        .init("features.4.1.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 86704128,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 112] <- [n, 24, 24, 672]"),
         .init("features.4.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.4.0.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 24, 24, 112]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 24, 24, 112]"),
         .init("features.4.0.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.0.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.4.0.block.3", kind: "conv 1x1 backward", macsPerImage: 43352064,
-              "conv 1x1 backward: input and weight gradients, [n, 24, 24, 336] <- [n, 24, 24, 112]"),
+        .init("features.4.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 43352064,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 336] <- [n, 24, 24, 112]"),
         .init("features.4.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 18816,
               "squeeze-excitation 336 -> 14 -> 336 backward on [n, 24, 24, 336]"),
         .init("features.4.0.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -12655,21 +12774,21 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.0.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 48, 48, 336]"),
-        .init("features.4.0.block.0", kind: "conv 1x1 backward", macsPerImage: 86704128,
-              "conv 1x1 backward: input and weight gradients, [n, 48, 48, 56] <- [n, 48, 48, 336]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 48, 48, 336]"),
+        .init("features.4.0.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 86704128,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 48, 48, 56] <- [n, 48, 48, 336]"),
         .init("features.3.3", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.3.3.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 48, 48, 56]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 48, 48, 56]"),
         .init("features.3.3.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.3.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.3.3.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.3.3.block.3", kind: "conv 1x1 backward", macsPerImage: 86704128,
-              "conv 1x1 backward: input and weight gradients, [n, 48, 48, 336] <- [n, 48, 48, 56]"),
+        .init("features.3.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 86704128,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 48, 48, 336] <- [n, 48, 48, 56]"),
         .init("features.3.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 18816,
               "squeeze-excitation 336 -> 14 -> 336 backward on [n, 48, 48, 336]"),
         .init("features.3.3.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -12685,23 +12804,23 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.3.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.3.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 48, 48, 336]"),
-        .init("features.3.3.block.0", kind: "conv 1x1 backward", macsPerImage: 86704128,
-              "conv 1x1 backward: input and weight gradients, [n, 48, 48, 56] <- [n, 48, 48, 336]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 48, 48, 336]"),
+        .init("features.3.3.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 86704128,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 48, 48, 56] <- [n, 48, 48, 336]"),
         .init("features.3.3", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.3.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.3.2.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 48, 48, 56]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 48, 48, 56]"),
         .init("features.3.2.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.2.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.3.2.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.3.2.block.3", kind: "conv 1x1 backward", macsPerImage: 86704128,
-              "conv 1x1 backward: input and weight gradients, [n, 48, 48, 336] <- [n, 48, 48, 56]"),
+        .init("features.3.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 86704128,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 48, 48, 336] <- [n, 48, 48, 56]"),
         .init("features.3.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 18816,
               "squeeze-excitation 336 -> 14 -> 336 backward on [n, 48, 48, 336]"),
         .init("features.3.2.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -12717,23 +12836,23 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.3.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.2.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 48, 48, 336]"),
-        .init("features.3.2.block.0", kind: "conv 1x1 backward", macsPerImage: 86704128,
-              "conv 1x1 backward: input and weight gradients, [n, 48, 48, 56] <- [n, 48, 48, 336]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 48, 48, 336]"),
+        .init("features.3.2.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 86704128,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 48, 48, 56] <- [n, 48, 48, 336]"),
         .init("features.3.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.3.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.3.1.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 48, 48, 56]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 48, 48, 56]"),
         .init("features.3.1.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.1.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.3.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.3.1.block.3", kind: "conv 1x1 backward", macsPerImage: 86704128,
-              "conv 1x1 backward: input and weight gradients, [n, 48, 48, 336] <- [n, 48, 48, 56]"),
+        .init("features.3.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 86704128,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 48, 48, 336] <- [n, 48, 48, 56]"),
         .init("features.3.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 18816,
               "squeeze-excitation 336 -> 14 -> 336 backward on [n, 48, 48, 336]"),
         .init("features.3.1.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -12749,21 +12868,21 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.1.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 48, 48, 336]"),
-        .init("features.3.1.block.0", kind: "conv 1x1 backward", macsPerImage: 86704128,
-              "conv 1x1 backward: input and weight gradients, [n, 48, 48, 56] <- [n, 48, 48, 336]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 48, 48, 336]"),
+        .init("features.3.1.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 86704128,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 48, 48, 56] <- [n, 48, 48, 336]"),
         .init("features.3.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.3.0.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 48, 48, 56]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 48, 48, 56]"),
         .init("features.3.0.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.0.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.3.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.3.0.block.3", kind: "conv 1x1 backward", macsPerImage: 49545216,
-              "conv 1x1 backward: input and weight gradients, [n, 48, 48, 192] <- [n, 48, 48, 56]"),
+        .init("features.3.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 49545216,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 48, 48, 192] <- [n, 48, 48, 56]"),
         .init("features.3.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 6144,
               "squeeze-excitation 192 -> 8 -> 192 backward on [n, 48, 48, 192]"),
         .init("features.3.0.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -12779,21 +12898,21 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.0.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 95, 95, 192]"),
-        .init("features.3.0.block.0", kind: "conv 1x1 backward", macsPerImage: 110899200,
-              "conv 1x1 backward: input and weight gradients, [n, 95, 95, 32] <- [n, 95, 95, 192]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 95, 95, 192]"),
+        .init("features.3.0.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 110899200,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 95, 95, 32] <- [n, 95, 95, 192]"),
         .init("features.2.3", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.2.3.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 95, 95, 32]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 95, 95, 32]"),
         .init("features.2.3.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.3.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.2.3.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.2.3.block.3", kind: "conv 1x1 backward", macsPerImage: 110899200,
-              "conv 1x1 backward: input and weight gradients, [n, 95, 95, 192] <- [n, 95, 95, 32]"),
+        .init("features.2.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 110899200,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 95, 95, 192] <- [n, 95, 95, 32]"),
         .init("features.2.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 6144,
               "squeeze-excitation 192 -> 8 -> 192 backward on [n, 95, 95, 192]"),
         .init("features.2.3.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -12809,23 +12928,23 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.2.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.3.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 95, 95, 192]"),
-        .init("features.2.3.block.0", kind: "conv 1x1 backward", macsPerImage: 110899200,
-              "conv 1x1 backward: input and weight gradients, [n, 95, 95, 32] <- [n, 95, 95, 192]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 95, 95, 192]"),
+        .init("features.2.3.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 110899200,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 95, 95, 32] <- [n, 95, 95, 192]"),
         .init("features.2.3", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.2.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.2.2.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 95, 95, 32]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 95, 95, 32]"),
         .init("features.2.2.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.2.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.2.2.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.2.2.block.3", kind: "conv 1x1 backward", macsPerImage: 110899200,
-              "conv 1x1 backward: input and weight gradients, [n, 95, 95, 192] <- [n, 95, 95, 32]"),
+        .init("features.2.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 110899200,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 95, 95, 192] <- [n, 95, 95, 32]"),
         .init("features.2.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 6144,
               "squeeze-excitation 192 -> 8 -> 192 backward on [n, 95, 95, 192]"),
         .init("features.2.2.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -12841,23 +12960,23 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.2.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.2.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 95, 95, 192]"),
-        .init("features.2.2.block.0", kind: "conv 1x1 backward", macsPerImage: 110899200,
-              "conv 1x1 backward: input and weight gradients, [n, 95, 95, 32] <- [n, 95, 95, 192]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 95, 95, 192]"),
+        .init("features.2.2.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 110899200,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 95, 95, 32] <- [n, 95, 95, 192]"),
         .init("features.2.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.2.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.2.1.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 95, 95, 32]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 95, 95, 32]"),
         .init("features.2.1.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.1.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.2.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.2.1.block.3", kind: "conv 1x1 backward", macsPerImage: 110899200,
-              "conv 1x1 backward: input and weight gradients, [n, 95, 95, 192] <- [n, 95, 95, 32]"),
+        .init("features.2.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 110899200,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 95, 95, 192] <- [n, 95, 95, 32]"),
         .init("features.2.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 6144,
               "squeeze-excitation 192 -> 8 -> 192 backward on [n, 95, 95, 192]"),
         .init("features.2.1.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -12873,21 +12992,21 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.1.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 95, 95, 192]"),
-        .init("features.2.1.block.0", kind: "conv 1x1 backward", macsPerImage: 110899200,
-              "conv 1x1 backward: input and weight gradients, [n, 95, 95, 32] <- [n, 95, 95, 192]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 95, 95, 192]"),
+        .init("features.2.1.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 110899200,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 95, 95, 32] <- [n, 95, 95, 192]"),
         .init("features.2.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.2.0.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 95, 95, 32]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 95, 95, 32]"),
         .init("features.2.0.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.0.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.2.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.2.0.block.3", kind: "conv 1x1 backward", macsPerImage: 83174400,
-              "conv 1x1 backward: input and weight gradients, [n, 95, 95, 144] <- [n, 95, 95, 32]"),
+        .init("features.2.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 83174400,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 95, 95, 144] <- [n, 95, 95, 32]"),
         .init("features.2.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 3456,
               "squeeze-excitation 144 -> 6 -> 144 backward on [n, 95, 95, 144]"),
         .init("features.2.0.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -12903,21 +13022,21 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.0.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 190, 190, 144]"),
-        .init("features.2.0.block.0", kind: "conv 1x1 backward", macsPerImage: 249523200,
-              "conv 1x1 backward: input and weight gradients, [n, 190, 190, 24] <- [n, 190, 190, 144]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 190, 190, 144]"),
+        .init("features.2.0.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 249523200,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 190, 190, 24] <- [n, 190, 190, 144]"),
         .init("features.1.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.1.1.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 190, 190, 24]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 190, 190, 24]"),
         .init("features.1.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.1.1.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.1.1.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.1.1.block.2", kind: "conv 1x1 backward", macsPerImage: 41587200,
-              "conv 1x1 backward: input and weight gradients, [n, 190, 190, 24] <- [n, 190, 190, 24]"),
+        .init("features.1.1.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 41587200,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 190, 190, 24] <- [n, 190, 190, 24]"),
         .init("features.1.1.block.1", kind: "squeeze-excitation backward", macsPerImage: 576,
               "squeeze-excitation 24 -> 6 -> 24 backward on [n, 190, 190, 24]"),
         .init("features.1.1.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -12931,15 +13050,15 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.1.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.1.0.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 190, 190, 24]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 190, 190, 24]"),
         .init("features.1.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.1.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.1.0.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.1.0.block.2", kind: "conv 1x1 backward", macsPerImage: 83174400,
-              "conv 1x1 backward: input and weight gradients, [n, 190, 190, 48] <- [n, 190, 190, 24]"),
+        .init("features.1.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 83174400,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 190, 190, 48] <- [n, 190, 190, 24]"),
         .init("features.1.0.block.1", kind: "squeeze-excitation backward", macsPerImage: 2304,
               "squeeze-excitation 48 -> 12 -> 48 backward on [n, 190, 190, 48]"),
         .init("features.1.0.block.0", kind: "BN+act backward", macsPerImage: nil,

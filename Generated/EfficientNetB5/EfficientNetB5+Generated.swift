@@ -3328,13 +3328,13 @@ extension EfficientNetB5 {
 
 /// EfficientNetB5 in training form: PyTorch-layout parameters, train-mode BatchNorm, dropout and
 /// stochastic depth, mean cross-entropy and the generated backward pass.
-/// Training arena: 238,312,592 floats per image (saved activations and gradients, packed by lifetime), 110,647,264 with `recomputeActivations`; parameters: 30,563,008 floats.
+/// Training arena: 238,542,976 floats per image (saved activations and gradients, packed by lifetime), 110,762,464 with `recomputeActivations`; parameters: 30,563,008 floats.
 public final class EfficientNetB5Training: TrainableModel {
     public static let descriptor = EfficientNetB5.descriptor
     public static let trainingDescriptor = TrainingDescriptor(
         parameterSlots: trainableSlots, stateSlots: statisticsSlots, parameterFloats: 30563008,
-        arenaFloatsPerImage: 238312592, recomputingArenaFloatsPerImage: 110647264,
-        fixedFloats: 3229952,
+        arenaFloatsPerImage: 238542976, recomputingArenaFloatsPerImage: 110762464,
+        fixedFloats: 3236096,
         blockNames: ["features.0", "features.1.0", "features.1.1", "features.1.2", "features.2.0", "features.2.1", "features.2.2", "features.2.3", "features.2.4", "features.3.0", "features.3.1", "features.3.2", "features.3.3", "features.3.4", "features.4.0", "features.4.1", "features.4.2", "features.4.3", "features.4.4", "features.4.5", "features.4.6", "features.5.0", "features.5.1", "features.5.2", "features.5.3", "features.5.4", "features.5.5", "features.5.6", "features.6.0", "features.6.1", "features.6.2", "features.6.3", "features.6.4", "features.6.5", "features.6.6", "features.6.7", "features.6.8", "features.7.0", "features.7.1", "features.7.2", "features.8", "classifier"], parameterBlocks: parameterBlocks)
 
     private let buffers: TrainingBuffers
@@ -3388,7 +3388,7 @@ public final class EfficientNetB5Training: TrainableModel {
     public func trainStep(input x: UnsafePointer<Float>, labels: [Int], batch n: Int, options: TrainingOptions,
                           logits: UnsafeMutablePointer<Float>) throws -> Double {
         precondition(n >= 2 && labels.count == n, "train-mode BatchNorm needs a batch of at least 2, one label each")
-        let arenaFloats = options.recomputeActivations ? 110647264 : 238312592
+        let arenaFloats = options.recomputeActivations ? 110762464 : 238542976
         let t = buffers.arena.reserve(floats: arenaFloats &* n &+ workspaceFloats(batch: n))
         let s = TrainingStepContext(n: n, x: x, t: t,
                                     offsets: options.recomputeActivations ? Self.recomputingOffsets : Self.standardOffsets,
@@ -3502,7 +3502,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(0), pixels: 51984 &* s.n, channels: 48,
                 gamma: s.p + 1296, beta: s.p + 1344, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(1), savedMean: s.f + 1575936, savedInvStd: s.f + 1575984,
+                activation: .silu, output: s.tensor(1), savedMean: s.f + 1582080, savedInvStd: s.f + 1582128,
                 runningMean: s.p + 1392, runningVar: s.p + 1440, pool: pool)
             s.profiler?.stop(2)
         }
@@ -3511,7 +3511,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(0), pixels: 51984 &* s.n, channels: 48,
                 gamma: s.p + 1296, beta: s.p + 1344, runningMean: s.p + 1392, runningVar: s.p + 1440, eps: 0.001,
-                activation: .silu, output: s.tensor(1), scratch: s.f + 1575936, pool: pool)
+                activation: .silu, output: s.tensor(1), scratch: s.f + 1582080, pool: pool)
             s.profiler?.stop(3)
         }
     }
@@ -3520,12 +3520,12 @@ public final class EfficientNetB5Training: TrainableModel {
     private func features_1_0_forward(_ s: TrainingStepContext) throws {
         // features.1.0.block.0 depthwise weights to the kernel layout [3][3][48]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 1488, channels: 48, kernel: 3, into: s.f + 1576128)
+        WeightPrep.depthwiseWeights(s.p + 1488, channels: 48, kernel: 3, into: s.f + 1582272)
         s.profiler?.stop(4)
         // features.1.0.block.0 depthwise 3x3/1, [n, 228, 228, 48] -> [n, 228, 228, 48]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(1), batch: s.n, height: 228, width: 228, channels: 48, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 228, outWidth: 228, weights: s.f + 1576128, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 228, outWidth: 228, weights: s.f + 1582272, bias: s.f,
             activation: .identity, output: s.tensor(2), pool: pool)
         s.profiler?.stop(5)
         // features.1.0.block.0 BatchNorm (batch statistics) + silu on [n, 228, 228, 48]
@@ -3533,7 +3533,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(2), pixels: 51984 &* s.n, channels: 48,
                 gamma: s.p + 1920, beta: s.p + 1968, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(3), savedMean: s.f + 1576032, savedInvStd: s.f + 1576080,
+                activation: .silu, output: s.tensor(3), savedMean: s.f + 1582176, savedInvStd: s.f + 1582224,
                 runningMean: s.p + 2016, runningVar: s.p + 2064, pool: pool)
             s.profiler?.stop(6)
         }
@@ -3542,7 +3542,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 51984 &* s.n, channels: 48,
                 gamma: s.p + 1920, beta: s.p + 1968, runningMean: s.p + 2016, runningVar: s.p + 2064, eps: 0.001,
-                activation: .silu, output: s.tensor(3), scratch: s.f + 1576032, pool: pool)
+                activation: .silu, output: s.tensor(3), scratch: s.f + 1582176, pool: pool)
             s.profiler?.stop(7)
         }
         // features.1.0.block.1 squeeze-excitation 48 -> 12 -> 48 on [n, 228, 228, 48]
@@ -3561,7 +3561,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(4), pixels: 51984 &* s.n, inChannels: 48,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 24, output: s.tensor(8), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1576992, savedInvStd: s.f + 1577016,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1583136, savedInvStd: s.f + 1583160,
                 runningMean: s.p + 4544, runningVar: s.p + 4576, workspace: s.ws, pool: pool)
             s.profiler?.stop(10)
         }
@@ -3577,7 +3577,7 @@ public final class EfficientNetB5Training: TrainableModel {
         if s.options.frozenBlocks <= 1 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(8), pixels: 51984 &* s.n, channels: 24, gamma: s.p + 4480,
-                beta: s.p + 4512, savedMean: s.f + 1576992, savedInvStd: s.f + 1577016, activation: .identity,
+                beta: s.p + 4512, savedMean: s.f + 1583136, savedInvStd: s.f + 1583160, activation: .identity,
                 output: s.tensor(9), pool: pool)
             s.profiler?.stop(12)
         }
@@ -3586,7 +3586,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(8), pixels: 51984 &* s.n, channels: 24,
                 gamma: s.p + 4480, beta: s.p + 4512, runningMean: s.p + 4544, runningVar: s.p + 4576, eps: 0.001,
-                activation: .identity, output: s.tensor(9), scratch: s.f + 1576992, pool: pool)
+                activation: .identity, output: s.tensor(9), scratch: s.f + 1583136, pool: pool)
             s.profiler?.stop(13)
         }
     }
@@ -3595,12 +3595,12 @@ public final class EfficientNetB5Training: TrainableModel {
     private func features_1_1_forward(_ s: TrainingStepContext) throws {
         // features.1.1.block.0 depthwise weights to the kernel layout [3][3][24]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 4608, channels: 24, kernel: 3, into: s.f + 1577088)
+        WeightPrep.depthwiseWeights(s.p + 4608, channels: 24, kernel: 3, into: s.f + 1583232)
         s.profiler?.stop(14)
         // features.1.1.block.0 depthwise 3x3/1, [n, 228, 228, 24] -> [n, 228, 228, 24]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(9), batch: s.n, height: 228, width: 228, channels: 24, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 228, outWidth: 228, weights: s.f + 1577088, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 228, outWidth: 228, weights: s.f + 1583232, bias: s.f,
             activation: .identity, output: s.tensor(10), pool: pool)
         s.profiler?.stop(15)
         // features.1.1.block.0 BatchNorm (batch statistics) + silu on [n, 228, 228, 24]
@@ -3608,7 +3608,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(10), pixels: 51984 &* s.n, channels: 24,
                 gamma: s.p + 4832, beta: s.p + 4864, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(11), savedMean: s.f + 1577040, savedInvStd: s.f + 1577064,
+                activation: .silu, output: s.tensor(11), savedMean: s.f + 1583184, savedInvStd: s.f + 1583208,
                 runningMean: s.p + 4896, runningVar: s.p + 4928, pool: pool)
             s.profiler?.stop(16)
         }
@@ -3617,7 +3617,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(10), pixels: 51984 &* s.n, channels: 24,
                 gamma: s.p + 4832, beta: s.p + 4864, runningMean: s.p + 4896, runningVar: s.p + 4928, eps: 0.001,
-                activation: .silu, output: s.tensor(11), scratch: s.f + 1577040, pool: pool)
+                activation: .silu, output: s.tensor(11), scratch: s.f + 1583184, pool: pool)
             s.profiler?.stop(17)
         }
         // features.1.1.block.1 squeeze-excitation 24 -> 6 -> 24 on [n, 228, 228, 24]
@@ -3636,7 +3636,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(12), pixels: 51984 &* s.n, inChannels: 24,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 24, output: s.tensor(16), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1577520, savedInvStd: s.f + 1577544,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1583664, savedInvStd: s.f + 1583688,
                 runningMean: s.p + 5936, runningVar: s.p + 5968, workspace: s.ws, pool: pool)
             s.profiler?.stop(20)
         }
@@ -3652,7 +3652,7 @@ public final class EfficientNetB5Training: TrainableModel {
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(16), pixels: 51984 &* s.n, channels: 24, gamma: s.p + 5872,
-                beta: s.p + 5904, savedMean: s.f + 1577520, savedInvStd: s.f + 1577544, activation: .identity,
+                beta: s.p + 5904, savedMean: s.f + 1583664, savedInvStd: s.f + 1583688, activation: .identity,
                 output: s.tensor(17), pool: pool)
             s.profiler?.stop(22)
         }
@@ -3661,7 +3661,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(16), pixels: 51984 &* s.n, channels: 24,
                 gamma: s.p + 5872, beta: s.p + 5904, runningMean: s.p + 5936, runningVar: s.p + 5968, eps: 0.001,
-                activation: .identity, output: s.tensor(17), scratch: s.f + 1577520, pool: pool)
+                activation: .identity, output: s.tensor(17), scratch: s.f + 1583664, pool: pool)
             s.profiler?.stop(23)
         }
         // features.1.1 stochastic depth: keep each image's branch with probability 0.9948717948717949
@@ -3683,12 +3683,12 @@ public final class EfficientNetB5Training: TrainableModel {
     private func features_1_2_forward(_ s: TrainingStepContext) throws {
         // features.1.2.block.0 depthwise weights to the kernel layout [3][3][24]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 6000, channels: 24, kernel: 3, into: s.f + 1577616)
+        WeightPrep.depthwiseWeights(s.p + 6000, channels: 24, kernel: 3, into: s.f + 1583760)
         s.profiler?.stop(26)
         // features.1.2.block.0 depthwise 3x3/1, [n, 228, 228, 24] -> [n, 228, 228, 24]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(18), batch: s.n, height: 228, width: 228, channels: 24, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 228, outWidth: 228, weights: s.f + 1577616, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 228, outWidth: 228, weights: s.f + 1583760, bias: s.f,
             activation: .identity, output: s.tensor(20), pool: pool)
         s.profiler?.stop(27)
         // features.1.2.block.0 BatchNorm (batch statistics) + silu on [n, 228, 228, 24]
@@ -3696,7 +3696,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(20), pixels: 51984 &* s.n, channels: 24,
                 gamma: s.p + 6224, beta: s.p + 6256, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(21), savedMean: s.f + 1577568, savedInvStd: s.f + 1577592,
+                activation: .silu, output: s.tensor(21), savedMean: s.f + 1583712, savedInvStd: s.f + 1583736,
                 runningMean: s.p + 6288, runningVar: s.p + 6320, pool: pool)
             s.profiler?.stop(28)
         }
@@ -3705,7 +3705,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 51984 &* s.n, channels: 24,
                 gamma: s.p + 6224, beta: s.p + 6256, runningMean: s.p + 6288, runningVar: s.p + 6320, eps: 0.001,
-                activation: .silu, output: s.tensor(21), scratch: s.f + 1577568, pool: pool)
+                activation: .silu, output: s.tensor(21), scratch: s.f + 1583712, pool: pool)
             s.profiler?.stop(29)
         }
         // features.1.2.block.1 squeeze-excitation 24 -> 6 -> 24 on [n, 228, 228, 24]
@@ -3724,7 +3724,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(22), pixels: 51984 &* s.n, inChannels: 24,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 24, output: s.tensor(26), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1578048, savedInvStd: s.f + 1578072,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1584192, savedInvStd: s.f + 1584216,
                 runningMean: s.p + 7328, runningVar: s.p + 7360, workspace: s.ws, pool: pool)
             s.profiler?.stop(32)
         }
@@ -3740,7 +3740,7 @@ public final class EfficientNetB5Training: TrainableModel {
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(26), pixels: 51984 &* s.n, channels: 24, gamma: s.p + 7264,
-                beta: s.p + 7296, savedMean: s.f + 1578048, savedInvStd: s.f + 1578072, activation: .identity,
+                beta: s.p + 7296, savedMean: s.f + 1584192, savedInvStd: s.f + 1584216, activation: .identity,
                 output: s.tensor(27), pool: pool)
             s.profiler?.stop(34)
         }
@@ -3749,7 +3749,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(26), pixels: 51984 &* s.n, channels: 24,
                 gamma: s.p + 7264, beta: s.p + 7296, runningMean: s.p + 7328, runningVar: s.p + 7360, eps: 0.001,
-                activation: .identity, output: s.tensor(27), scratch: s.f + 1578048, pool: pool)
+                activation: .identity, output: s.tensor(27), scratch: s.f + 1584192, pool: pool)
             s.profiler?.stop(35)
         }
         // features.1.2 stochastic depth: keep each image's branch with probability 0.9897435897435898
@@ -3778,7 +3778,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(28), pixels: 51984 &* s.n, inChannels: 24,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 144, output: s.tensor(30), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1578096, savedInvStd: s.f + 1578240,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1584240, savedInvStd: s.f + 1584384,
                 runningMean: s.p + 11136, runningVar: s.p + 11280, workspace: s.ws, pool: pool)
             s.profiler?.stop(39)
         }
@@ -3794,7 +3794,7 @@ public final class EfficientNetB5Training: TrainableModel {
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(30), pixels: 51984 &* s.n, channels: 144,
-                gamma: s.p + 10848, beta: s.p + 10992, savedMean: s.f + 1578096, savedInvStd: s.f + 1578240,
+                gamma: s.p + 10848, beta: s.p + 10992, savedMean: s.f + 1584240, savedInvStd: s.f + 1584384,
                 activation: .silu, output: s.tensor(31), pool: pool)
             s.profiler?.stop(41)
         }
@@ -3803,17 +3803,17 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 51984 &* s.n, channels: 144,
                 gamma: s.p + 10848, beta: s.p + 10992, runningMean: s.p + 11136, runningVar: s.p + 11280, eps: 0.001,
-                activation: .silu, output: s.tensor(31), scratch: s.f + 1578096, pool: pool)
+                activation: .silu, output: s.tensor(31), scratch: s.f + 1584240, pool: pool)
             s.profiler?.stop(42)
         }
         // features.2.0.block.1 depthwise weights to the kernel layout [3][3][144]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 11424, channels: 144, kernel: 3, into: s.f + 1578672)
+        WeightPrep.depthwiseWeights(s.p + 11424, channels: 144, kernel: 3, into: s.f + 1584816)
         s.profiler?.stop(43)
         // features.2.0.block.1 depthwise 3x3/2, [n, 228, 228, 144] -> [n, 114, 114, 144]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(31), batch: s.n, height: 228, width: 228, channels: 144, kernel: 3,
-            stride: 2, padTop: 1, padLeft: 1, outHeight: 114, outWidth: 114, weights: s.f + 1578672, bias: s.f,
+            stride: 2, padTop: 1, padLeft: 1, outHeight: 114, outWidth: 114, weights: s.f + 1584816, bias: s.f,
             activation: .identity, output: s.tensor(32), pool: pool)
         s.profiler?.stop(44)
         // features.2.0.block.1 BatchNorm (batch statistics) + silu on [n, 114, 114, 144]
@@ -3821,7 +3821,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(32), pixels: 12996 &* s.n, channels: 144,
                 gamma: s.p + 12720, beta: s.p + 12864, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(33), savedMean: s.f + 1578384, savedInvStd: s.f + 1578528,
+                activation: .silu, output: s.tensor(33), savedMean: s.f + 1584528, savedInvStd: s.f + 1584672,
                 runningMean: s.p + 13008, runningVar: s.p + 13152, pool: pool)
             s.profiler?.stop(45)
         }
@@ -3830,7 +3830,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(32), pixels: 12996 &* s.n, channels: 144,
                 gamma: s.p + 12720, beta: s.p + 12864, runningMean: s.p + 13008, runningVar: s.p + 13152, eps: 0.001,
-                activation: .silu, output: s.tensor(33), scratch: s.f + 1578384, pool: pool)
+                activation: .silu, output: s.tensor(33), scratch: s.f + 1584528, pool: pool)
             s.profiler?.stop(46)
         }
         // features.2.0.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 114, 114, 144]
@@ -3849,7 +3849,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(34), pixels: 12996 &* s.n, inChannels: 144,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 40, output: s.tensor(38), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1581264, savedInvStd: s.f + 1581304,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1587408, savedInvStd: s.f + 1587448,
                 runningMean: s.p + 21040, runningVar: s.p + 21088, workspace: s.ws, pool: pool)
             s.profiler?.stop(49)
         }
@@ -3865,7 +3865,7 @@ public final class EfficientNetB5Training: TrainableModel {
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(38), pixels: 12996 &* s.n, channels: 40, gamma: s.p + 20944,
-                beta: s.p + 20992, savedMean: s.f + 1581264, savedInvStd: s.f + 1581304, activation: .identity,
+                beta: s.p + 20992, savedMean: s.f + 1587408, savedInvStd: s.f + 1587448, activation: .identity,
                 output: s.tensor(39), pool: pool)
             s.profiler?.stop(51)
         }
@@ -3874,7 +3874,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(38), pixels: 12996 &* s.n, channels: 40,
                 gamma: s.p + 20944, beta: s.p + 20992, runningMean: s.p + 21040, runningVar: s.p + 21088, eps: 0.001,
-                activation: .identity, output: s.tensor(39), scratch: s.f + 1581264, pool: pool)
+                activation: .identity, output: s.tensor(39), scratch: s.f + 1587408, pool: pool)
             s.profiler?.stop(52)
         }
     }
@@ -3890,7 +3890,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(39), pixels: 12996 &* s.n, inChannels: 40,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 240, output: s.tensor(40), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1581344, savedInvStd: s.f + 1581584,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1587488, savedInvStd: s.f + 1587728,
                 runningMean: s.p + 31216, runningVar: s.p + 31456, workspace: s.ws, pool: pool)
             s.profiler?.stop(54)
         }
@@ -3906,7 +3906,7 @@ public final class EfficientNetB5Training: TrainableModel {
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(40), pixels: 12996 &* s.n, channels: 240,
-                gamma: s.p + 30736, beta: s.p + 30976, savedMean: s.f + 1581344, savedInvStd: s.f + 1581584,
+                gamma: s.p + 30736, beta: s.p + 30976, savedMean: s.f + 1587488, savedInvStd: s.f + 1587728,
                 activation: .silu, output: s.tensor(41), pool: pool)
             s.profiler?.stop(56)
         }
@@ -3915,17 +3915,17 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(40), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 30736, beta: s.p + 30976, runningMean: s.p + 31216, runningVar: s.p + 31456, eps: 0.001,
-                activation: .silu, output: s.tensor(41), scratch: s.f + 1581344, pool: pool)
+                activation: .silu, output: s.tensor(41), scratch: s.f + 1587488, pool: pool)
             s.profiler?.stop(57)
         }
         // features.2.1.block.1 depthwise weights to the kernel layout [3][3][240]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 31696, channels: 240, kernel: 3, into: s.f + 1582304)
+        WeightPrep.depthwiseWeights(s.p + 31696, channels: 240, kernel: 3, into: s.f + 1588448)
         s.profiler?.stop(58)
         // features.2.1.block.1 depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(41), batch: s.n, height: 114, width: 114, channels: 240, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 114, outWidth: 114, weights: s.f + 1582304, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 114, outWidth: 114, weights: s.f + 1588448, bias: s.f,
             activation: .identity, output: s.tensor(42), pool: pool)
         s.profiler?.stop(59)
         // features.2.1.block.1 BatchNorm (batch statistics) + silu on [n, 114, 114, 240]
@@ -3933,7 +3933,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(42), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 33856, beta: s.p + 34096, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(43), savedMean: s.f + 1581824, savedInvStd: s.f + 1582064,
+                activation: .silu, output: s.tensor(43), savedMean: s.f + 1587968, savedInvStd: s.f + 1588208,
                 runningMean: s.p + 34336, runningVar: s.p + 34576, pool: pool)
             s.profiler?.stop(60)
         }
@@ -3942,7 +3942,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 33856, beta: s.p + 34096, runningMean: s.p + 34336, runningVar: s.p + 34576, eps: 0.001,
-                activation: .silu, output: s.tensor(43), scratch: s.f + 1581824, pool: pool)
+                activation: .silu, output: s.tensor(43), scratch: s.f + 1587968, pool: pool)
             s.profiler?.stop(61)
         }
         // features.2.1.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 114, 114, 240]
@@ -3961,7 +3961,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(44), pixels: 12996 &* s.n, inChannels: 240,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 40, output: s.tensor(48), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1586624, savedInvStd: s.f + 1586664,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1592768, savedInvStd: s.f + 1592808,
                 runningMean: s.p + 49568, runningVar: s.p + 49616, workspace: s.ws, pool: pool)
             s.profiler?.stop(64)
         }
@@ -3977,7 +3977,7 @@ public final class EfficientNetB5Training: TrainableModel {
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(48), pixels: 12996 &* s.n, channels: 40, gamma: s.p + 49472,
-                beta: s.p + 49520, savedMean: s.f + 1586624, savedInvStd: s.f + 1586664, activation: .identity,
+                beta: s.p + 49520, savedMean: s.f + 1592768, savedInvStd: s.f + 1592808, activation: .identity,
                 output: s.tensor(49), pool: pool)
             s.profiler?.stop(66)
         }
@@ -3986,7 +3986,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(48), pixels: 12996 &* s.n, channels: 40,
                 gamma: s.p + 49472, beta: s.p + 49520, runningMean: s.p + 49568, runningVar: s.p + 49616, eps: 0.001,
-                activation: .identity, output: s.tensor(49), scratch: s.f + 1586624, pool: pool)
+                activation: .identity, output: s.tensor(49), scratch: s.f + 1592768, pool: pool)
             s.profiler?.stop(67)
         }
         // features.2.1 stochastic depth: keep each image's branch with probability 0.9794871794871794
@@ -4015,7 +4015,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(50), pixels: 12996 &* s.n, inChannels: 40,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 240, output: s.tensor(52), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1586704, savedInvStd: s.f + 1586944,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1592848, savedInvStd: s.f + 1593088,
                 runningMean: s.p + 59744, runningVar: s.p + 59984, workspace: s.ws, pool: pool)
             s.profiler?.stop(71)
         }
@@ -4031,7 +4031,7 @@ public final class EfficientNetB5Training: TrainableModel {
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(52), pixels: 12996 &* s.n, channels: 240,
-                gamma: s.p + 59264, beta: s.p + 59504, savedMean: s.f + 1586704, savedInvStd: s.f + 1586944,
+                gamma: s.p + 59264, beta: s.p + 59504, savedMean: s.f + 1592848, savedInvStd: s.f + 1593088,
                 activation: .silu, output: s.tensor(53), pool: pool)
             s.profiler?.stop(73)
         }
@@ -4040,17 +4040,17 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(52), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 59264, beta: s.p + 59504, runningMean: s.p + 59744, runningVar: s.p + 59984, eps: 0.001,
-                activation: .silu, output: s.tensor(53), scratch: s.f + 1586704, pool: pool)
+                activation: .silu, output: s.tensor(53), scratch: s.f + 1592848, pool: pool)
             s.profiler?.stop(74)
         }
         // features.2.2.block.1 depthwise weights to the kernel layout [3][3][240]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 60224, channels: 240, kernel: 3, into: s.f + 1587664)
+        WeightPrep.depthwiseWeights(s.p + 60224, channels: 240, kernel: 3, into: s.f + 1593808)
         s.profiler?.stop(75)
         // features.2.2.block.1 depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(53), batch: s.n, height: 114, width: 114, channels: 240, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 114, outWidth: 114, weights: s.f + 1587664, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 114, outWidth: 114, weights: s.f + 1593808, bias: s.f,
             activation: .identity, output: s.tensor(54), pool: pool)
         s.profiler?.stop(76)
         // features.2.2.block.1 BatchNorm (batch statistics) + silu on [n, 114, 114, 240]
@@ -4058,7 +4058,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(54), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 62384, beta: s.p + 62624, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(55), savedMean: s.f + 1587184, savedInvStd: s.f + 1587424,
+                activation: .silu, output: s.tensor(55), savedMean: s.f + 1593328, savedInvStd: s.f + 1593568,
                 runningMean: s.p + 62864, runningVar: s.p + 63104, pool: pool)
             s.profiler?.stop(77)
         }
@@ -4067,7 +4067,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(54), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 62384, beta: s.p + 62624, runningMean: s.p + 62864, runningVar: s.p + 63104, eps: 0.001,
-                activation: .silu, output: s.tensor(55), scratch: s.f + 1587184, pool: pool)
+                activation: .silu, output: s.tensor(55), scratch: s.f + 1593328, pool: pool)
             s.profiler?.stop(78)
         }
         // features.2.2.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 114, 114, 240]
@@ -4086,7 +4086,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(56), pixels: 12996 &* s.n, inChannels: 240,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 40, output: s.tensor(60), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1591984, savedInvStd: s.f + 1592024,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1598128, savedInvStd: s.f + 1598168,
                 runningMean: s.p + 78096, runningVar: s.p + 78144, workspace: s.ws, pool: pool)
             s.profiler?.stop(81)
         }
@@ -4102,7 +4102,7 @@ public final class EfficientNetB5Training: TrainableModel {
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(60), pixels: 12996 &* s.n, channels: 40, gamma: s.p + 78000,
-                beta: s.p + 78048, savedMean: s.f + 1591984, savedInvStd: s.f + 1592024, activation: .identity,
+                beta: s.p + 78048, savedMean: s.f + 1598128, savedInvStd: s.f + 1598168, activation: .identity,
                 output: s.tensor(61), pool: pool)
             s.profiler?.stop(83)
         }
@@ -4111,7 +4111,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(60), pixels: 12996 &* s.n, channels: 40,
                 gamma: s.p + 78000, beta: s.p + 78048, runningMean: s.p + 78096, runningVar: s.p + 78144, eps: 0.001,
-                activation: .identity, output: s.tensor(61), scratch: s.f + 1591984, pool: pool)
+                activation: .identity, output: s.tensor(61), scratch: s.f + 1598128, pool: pool)
             s.profiler?.stop(84)
         }
         // features.2.2 stochastic depth: keep each image's branch with probability 0.9743589743589743
@@ -4140,7 +4140,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(62), pixels: 12996 &* s.n, inChannels: 40,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 240, output: s.tensor(64), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1592064, savedInvStd: s.f + 1592304,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1598208, savedInvStd: s.f + 1598448,
                 runningMean: s.p + 88272, runningVar: s.p + 88512, workspace: s.ws, pool: pool)
             s.profiler?.stop(88)
         }
@@ -4156,7 +4156,7 @@ public final class EfficientNetB5Training: TrainableModel {
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(64), pixels: 12996 &* s.n, channels: 240,
-                gamma: s.p + 87792, beta: s.p + 88032, savedMean: s.f + 1592064, savedInvStd: s.f + 1592304,
+                gamma: s.p + 87792, beta: s.p + 88032, savedMean: s.f + 1598208, savedInvStd: s.f + 1598448,
                 activation: .silu, output: s.tensor(65), pool: pool)
             s.profiler?.stop(90)
         }
@@ -4165,17 +4165,17 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 87792, beta: s.p + 88032, runningMean: s.p + 88272, runningVar: s.p + 88512, eps: 0.001,
-                activation: .silu, output: s.tensor(65), scratch: s.f + 1592064, pool: pool)
+                activation: .silu, output: s.tensor(65), scratch: s.f + 1598208, pool: pool)
             s.profiler?.stop(91)
         }
         // features.2.3.block.1 depthwise weights to the kernel layout [3][3][240]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 88752, channels: 240, kernel: 3, into: s.f + 1593024)
+        WeightPrep.depthwiseWeights(s.p + 88752, channels: 240, kernel: 3, into: s.f + 1599168)
         s.profiler?.stop(92)
         // features.2.3.block.1 depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(65), batch: s.n, height: 114, width: 114, channels: 240, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 114, outWidth: 114, weights: s.f + 1593024, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 114, outWidth: 114, weights: s.f + 1599168, bias: s.f,
             activation: .identity, output: s.tensor(66), pool: pool)
         s.profiler?.stop(93)
         // features.2.3.block.1 BatchNorm (batch statistics) + silu on [n, 114, 114, 240]
@@ -4183,7 +4183,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(66), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 90912, beta: s.p + 91152, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(67), savedMean: s.f + 1592544, savedInvStd: s.f + 1592784,
+                activation: .silu, output: s.tensor(67), savedMean: s.f + 1598688, savedInvStd: s.f + 1598928,
                 runningMean: s.p + 91392, runningVar: s.p + 91632, pool: pool)
             s.profiler?.stop(94)
         }
@@ -4192,7 +4192,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(66), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 90912, beta: s.p + 91152, runningMean: s.p + 91392, runningVar: s.p + 91632, eps: 0.001,
-                activation: .silu, output: s.tensor(67), scratch: s.f + 1592544, pool: pool)
+                activation: .silu, output: s.tensor(67), scratch: s.f + 1598688, pool: pool)
             s.profiler?.stop(95)
         }
         // features.2.3.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 114, 114, 240]
@@ -4211,7 +4211,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(68), pixels: 12996 &* s.n, inChannels: 240,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 40, output: s.tensor(72), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1597344, savedInvStd: s.f + 1597384,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1603488, savedInvStd: s.f + 1603528,
                 runningMean: s.p + 106624, runningVar: s.p + 106672, workspace: s.ws, pool: pool)
             s.profiler?.stop(98)
         }
@@ -4227,7 +4227,7 @@ public final class EfficientNetB5Training: TrainableModel {
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(72), pixels: 12996 &* s.n, channels: 40,
-                gamma: s.p + 106528, beta: s.p + 106576, savedMean: s.f + 1597344, savedInvStd: s.f + 1597384,
+                gamma: s.p + 106528, beta: s.p + 106576, savedMean: s.f + 1603488, savedInvStd: s.f + 1603528,
                 activation: .identity, output: s.tensor(73), pool: pool)
             s.profiler?.stop(100)
         }
@@ -4236,7 +4236,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(72), pixels: 12996 &* s.n, channels: 40,
                 gamma: s.p + 106528, beta: s.p + 106576, runningMean: s.p + 106624, runningVar: s.p + 106672,
-                eps: 0.001, activation: .identity, output: s.tensor(73), scratch: s.f + 1597344, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(73), scratch: s.f + 1603488, pool: pool)
             s.profiler?.stop(101)
         }
         // features.2.3 stochastic depth: keep each image's branch with probability 0.9692307692307692
@@ -4265,7 +4265,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(74), pixels: 12996 &* s.n, inChannels: 40,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 240, output: s.tensor(76), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1597424, savedInvStd: s.f + 1597664,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1603568, savedInvStd: s.f + 1603808,
                 runningMean: s.p + 116800, runningVar: s.p + 117040, workspace: s.ws, pool: pool)
             s.profiler?.stop(105)
         }
@@ -4281,7 +4281,7 @@ public final class EfficientNetB5Training: TrainableModel {
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(76), pixels: 12996 &* s.n, channels: 240,
-                gamma: s.p + 116320, beta: s.p + 116560, savedMean: s.f + 1597424, savedInvStd: s.f + 1597664,
+                gamma: s.p + 116320, beta: s.p + 116560, savedMean: s.f + 1603568, savedInvStd: s.f + 1603808,
                 activation: .silu, output: s.tensor(77), pool: pool)
             s.profiler?.stop(107)
         }
@@ -4290,17 +4290,17 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(76), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 116320, beta: s.p + 116560, runningMean: s.p + 116800, runningVar: s.p + 117040,
-                eps: 0.001, activation: .silu, output: s.tensor(77), scratch: s.f + 1597424, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(77), scratch: s.f + 1603568, pool: pool)
             s.profiler?.stop(108)
         }
         // features.2.4.block.1 depthwise weights to the kernel layout [3][3][240]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 117280, channels: 240, kernel: 3, into: s.f + 1598384)
+        WeightPrep.depthwiseWeights(s.p + 117280, channels: 240, kernel: 3, into: s.f + 1604528)
         s.profiler?.stop(109)
         // features.2.4.block.1 depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(77), batch: s.n, height: 114, width: 114, channels: 240, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 114, outWidth: 114, weights: s.f + 1598384, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 114, outWidth: 114, weights: s.f + 1604528, bias: s.f,
             activation: .identity, output: s.tensor(78), pool: pool)
         s.profiler?.stop(110)
         // features.2.4.block.1 BatchNorm (batch statistics) + silu on [n, 114, 114, 240]
@@ -4308,7 +4308,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(78), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 119440, beta: s.p + 119680, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(79), savedMean: s.f + 1597904, savedInvStd: s.f + 1598144,
+                activation: .silu, output: s.tensor(79), savedMean: s.f + 1604048, savedInvStd: s.f + 1604288,
                 runningMean: s.p + 119920, runningVar: s.p + 120160, pool: pool)
             s.profiler?.stop(111)
         }
@@ -4317,7 +4317,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(78), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 119440, beta: s.p + 119680, runningMean: s.p + 119920, runningVar: s.p + 120160,
-                eps: 0.001, activation: .silu, output: s.tensor(79), scratch: s.f + 1597904, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(79), scratch: s.f + 1604048, pool: pool)
             s.profiler?.stop(112)
         }
         // features.2.4.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 114, 114, 240]
@@ -4336,7 +4336,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(80), pixels: 12996 &* s.n, inChannels: 240,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 40, output: s.tensor(84), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1602704, savedInvStd: s.f + 1602744,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1608848, savedInvStd: s.f + 1608888,
                 runningMean: s.p + 135152, runningVar: s.p + 135200, workspace: s.ws, pool: pool)
             s.profiler?.stop(115)
         }
@@ -4352,7 +4352,7 @@ public final class EfficientNetB5Training: TrainableModel {
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(84), pixels: 12996 &* s.n, channels: 40,
-                gamma: s.p + 135056, beta: s.p + 135104, savedMean: s.f + 1602704, savedInvStd: s.f + 1602744,
+                gamma: s.p + 135056, beta: s.p + 135104, savedMean: s.f + 1608848, savedInvStd: s.f + 1608888,
                 activation: .identity, output: s.tensor(85), pool: pool)
             s.profiler?.stop(117)
         }
@@ -4361,7 +4361,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(84), pixels: 12996 &* s.n, channels: 40,
                 gamma: s.p + 135056, beta: s.p + 135104, runningMean: s.p + 135152, runningVar: s.p + 135200,
-                eps: 0.001, activation: .identity, output: s.tensor(85), scratch: s.f + 1602704, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(85), scratch: s.f + 1608848, pool: pool)
             s.profiler?.stop(118)
         }
         // features.2.4 stochastic depth: keep each image's branch with probability 0.9641025641025641
@@ -4390,7 +4390,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(86), pixels: 12996 &* s.n, inChannels: 40,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 240, output: s.tensor(88), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1602784, savedInvStd: s.f + 1603024,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1608928, savedInvStd: s.f + 1609168,
                 runningMean: s.p + 145328, runningVar: s.p + 145568, workspace: s.ws, pool: pool)
             s.profiler?.stop(122)
         }
@@ -4406,7 +4406,7 @@ public final class EfficientNetB5Training: TrainableModel {
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(88), pixels: 12996 &* s.n, channels: 240,
-                gamma: s.p + 144848, beta: s.p + 145088, savedMean: s.f + 1602784, savedInvStd: s.f + 1603024,
+                gamma: s.p + 144848, beta: s.p + 145088, savedMean: s.f + 1608928, savedInvStd: s.f + 1609168,
                 activation: .silu, output: s.tensor(89), pool: pool)
             s.profiler?.stop(124)
         }
@@ -4415,17 +4415,17 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 144848, beta: s.p + 145088, runningMean: s.p + 145328, runningVar: s.p + 145568,
-                eps: 0.001, activation: .silu, output: s.tensor(89), scratch: s.f + 1602784, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(89), scratch: s.f + 1608928, pool: pool)
             s.profiler?.stop(125)
         }
         // features.3.0.block.1 depthwise weights to the kernel layout [5][5][240]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 145808, channels: 240, kernel: 5, into: s.f + 1603744)
+        WeightPrep.depthwiseWeights(s.p + 145808, channels: 240, kernel: 5, into: s.f + 1609888)
         s.profiler?.stop(126)
         // features.3.0.block.1 depthwise 5x5/2, [n, 114, 114, 240] -> [n, 57, 57, 240]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(89), batch: s.n, height: 114, width: 114, channels: 240, kernel: 5,
-            stride: 2, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57, weights: s.f + 1603744, bias: s.f,
+            stride: 2, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57, weights: s.f + 1609888, bias: s.f,
             activation: .identity, output: s.tensor(90), pool: pool)
         s.profiler?.stop(127)
         // features.3.0.block.1 BatchNorm (batch statistics) + silu on [n, 57, 57, 240]
@@ -4433,7 +4433,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(90), pixels: 3249 &* s.n, channels: 240,
                 gamma: s.p + 151808, beta: s.p + 152048, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(91), savedMean: s.f + 1603264, savedInvStd: s.f + 1603504,
+                activation: .silu, output: s.tensor(91), savedMean: s.f + 1609408, savedInvStd: s.f + 1609648,
                 runningMean: s.p + 152288, runningVar: s.p + 152528, pool: pool)
             s.profiler?.stop(128)
         }
@@ -4442,7 +4442,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(90), pixels: 3249 &* s.n, channels: 240,
                 gamma: s.p + 151808, beta: s.p + 152048, runningMean: s.p + 152288, runningVar: s.p + 152528,
-                eps: 0.001, activation: .silu, output: s.tensor(91), scratch: s.f + 1603264, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(91), scratch: s.f + 1609408, pool: pool)
             s.profiler?.stop(129)
         }
         // features.3.0.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 57, 57, 240]
@@ -4461,7 +4461,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(92), pixels: 3249 &* s.n, inChannels: 240,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 64, output: s.tensor(96), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1615744, savedInvStd: s.f + 1615808,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1621888, savedInvStd: s.f + 1621952,
                 runningMean: s.p + 173312, runningVar: s.p + 173376, workspace: s.ws, pool: pool)
             s.profiler?.stop(132)
         }
@@ -4477,7 +4477,7 @@ public final class EfficientNetB5Training: TrainableModel {
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(96), pixels: 3249 &* s.n, channels: 64, gamma: s.p + 173184,
-                beta: s.p + 173248, savedMean: s.f + 1615744, savedInvStd: s.f + 1615808, activation: .identity,
+                beta: s.p + 173248, savedMean: s.f + 1621888, savedInvStd: s.f + 1621952, activation: .identity,
                 output: s.tensor(97), pool: pool)
             s.profiler?.stop(134)
         }
@@ -4486,7 +4486,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(96), pixels: 3249 &* s.n, channels: 64,
                 gamma: s.p + 173184, beta: s.p + 173248, runningMean: s.p + 173312, runningVar: s.p + 173376,
-                eps: 0.001, activation: .identity, output: s.tensor(97), scratch: s.f + 1615744, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(97), scratch: s.f + 1621888, pool: pool)
             s.profiler?.stop(135)
         }
     }
@@ -4502,7 +4502,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(97), pixels: 3249 &* s.n, inChannels: 64,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 384, output: s.tensor(98), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1615872, savedInvStd: s.f + 1616256,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1622016, savedInvStd: s.f + 1622400,
                 runningMean: s.p + 198784, runningVar: s.p + 199168, workspace: s.ws, pool: pool)
             s.profiler?.stop(137)
         }
@@ -4518,7 +4518,7 @@ public final class EfficientNetB5Training: TrainableModel {
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(98), pixels: 3249 &* s.n, channels: 384,
-                gamma: s.p + 198016, beta: s.p + 198400, savedMean: s.f + 1615872, savedInvStd: s.f + 1616256,
+                gamma: s.p + 198016, beta: s.p + 198400, savedMean: s.f + 1622016, savedInvStd: s.f + 1622400,
                 activation: .silu, output: s.tensor(99), pool: pool)
             s.profiler?.stop(139)
         }
@@ -4527,17 +4527,17 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(98), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 198016, beta: s.p + 198400, runningMean: s.p + 198784, runningVar: s.p + 199168,
-                eps: 0.001, activation: .silu, output: s.tensor(99), scratch: s.f + 1615872, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(99), scratch: s.f + 1622016, pool: pool)
             s.profiler?.stop(140)
         }
         // features.3.1.block.1 depthwise weights to the kernel layout [5][5][384]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 199552, channels: 384, kernel: 5, into: s.f + 1617408)
+        WeightPrep.depthwiseWeights(s.p + 199552, channels: 384, kernel: 5, into: s.f + 1623552)
         s.profiler?.stop(141)
         // features.3.1.block.1 depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(99), batch: s.n, height: 57, width: 57, channels: 384, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57, weights: s.f + 1617408, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57, weights: s.f + 1623552, bias: s.f,
             activation: .identity, output: s.tensor(100), pool: pool)
         s.profiler?.stop(142)
         // features.3.1.block.1 BatchNorm (batch statistics) + silu on [n, 57, 57, 384]
@@ -4545,7 +4545,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(100), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 209152, beta: s.p + 209536, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(101), savedMean: s.f + 1616640, savedInvStd: s.f + 1617024,
+                activation: .silu, output: s.tensor(101), savedMean: s.f + 1622784, savedInvStd: s.f + 1623168,
                 runningMean: s.p + 209920, runningVar: s.p + 210304, pool: pool)
             s.profiler?.stop(143)
         }
@@ -4554,7 +4554,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(100), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 209152, beta: s.p + 209536, runningMean: s.p + 209920, runningVar: s.p + 210304,
-                eps: 0.001, activation: .silu, output: s.tensor(101), scratch: s.f + 1616640, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(101), scratch: s.f + 1622784, pool: pool)
             s.profiler?.stop(144)
         }
         // features.3.1.block.2 squeeze-excitation 384 -> 16 -> 384 on [n, 57, 57, 384]
@@ -4573,7 +4573,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(102), pixels: 3249 &* s.n, inChannels: 384,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 64, output: s.tensor(106), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1636608, savedInvStd: s.f + 1636672,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1642752, savedInvStd: s.f + 1642816,
                 runningMean: s.p + 248080, runningVar: s.p + 248144, workspace: s.ws, pool: pool)
             s.profiler?.stop(147)
         }
@@ -4589,7 +4589,7 @@ public final class EfficientNetB5Training: TrainableModel {
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(106), pixels: 3249 &* s.n, channels: 64,
-                gamma: s.p + 247952, beta: s.p + 248016, savedMean: s.f + 1636608, savedInvStd: s.f + 1636672,
+                gamma: s.p + 247952, beta: s.p + 248016, savedMean: s.f + 1642752, savedInvStd: s.f + 1642816,
                 activation: .identity, output: s.tensor(107), pool: pool)
             s.profiler?.stop(149)
         }
@@ -4598,7 +4598,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(106), pixels: 3249 &* s.n, channels: 64,
                 gamma: s.p + 247952, beta: s.p + 248016, runningMean: s.p + 248080, runningVar: s.p + 248144,
-                eps: 0.001, activation: .identity, output: s.tensor(107), scratch: s.f + 1636608, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(107), scratch: s.f + 1642752, pool: pool)
             s.profiler?.stop(150)
         }
         // features.3.1 stochastic depth: keep each image's branch with probability 0.9538461538461538
@@ -4627,7 +4627,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(108), pixels: 3249 &* s.n, inChannels: 64,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 384, output: s.tensor(110), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1636736, savedInvStd: s.f + 1637120,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1642880, savedInvStd: s.f + 1643264,
                 runningMean: s.p + 273552, runningVar: s.p + 273936, workspace: s.ws, pool: pool)
             s.profiler?.stop(154)
         }
@@ -4643,7 +4643,7 @@ public final class EfficientNetB5Training: TrainableModel {
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(110), pixels: 3249 &* s.n, channels: 384,
-                gamma: s.p + 272784, beta: s.p + 273168, savedMean: s.f + 1636736, savedInvStd: s.f + 1637120,
+                gamma: s.p + 272784, beta: s.p + 273168, savedMean: s.f + 1642880, savedInvStd: s.f + 1643264,
                 activation: .silu, output: s.tensor(111), pool: pool)
             s.profiler?.stop(156)
         }
@@ -4652,17 +4652,17 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(110), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 272784, beta: s.p + 273168, runningMean: s.p + 273552, runningVar: s.p + 273936,
-                eps: 0.001, activation: .silu, output: s.tensor(111), scratch: s.f + 1636736, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(111), scratch: s.f + 1642880, pool: pool)
             s.profiler?.stop(157)
         }
         // features.3.2.block.1 depthwise weights to the kernel layout [5][5][384]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 274320, channels: 384, kernel: 5, into: s.f + 1638272)
+        WeightPrep.depthwiseWeights(s.p + 274320, channels: 384, kernel: 5, into: s.f + 1644416)
         s.profiler?.stop(158)
         // features.3.2.block.1 depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(111), batch: s.n, height: 57, width: 57, channels: 384, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57, weights: s.f + 1638272, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57, weights: s.f + 1644416, bias: s.f,
             activation: .identity, output: s.tensor(112), pool: pool)
         s.profiler?.stop(159)
         // features.3.2.block.1 BatchNorm (batch statistics) + silu on [n, 57, 57, 384]
@@ -4670,7 +4670,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(112), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 283920, beta: s.p + 284304, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(113), savedMean: s.f + 1637504, savedInvStd: s.f + 1637888,
+                activation: .silu, output: s.tensor(113), savedMean: s.f + 1643648, savedInvStd: s.f + 1644032,
                 runningMean: s.p + 284688, runningVar: s.p + 285072, pool: pool)
             s.profiler?.stop(160)
         }
@@ -4679,7 +4679,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(112), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 283920, beta: s.p + 284304, runningMean: s.p + 284688, runningVar: s.p + 285072,
-                eps: 0.001, activation: .silu, output: s.tensor(113), scratch: s.f + 1637504, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(113), scratch: s.f + 1643648, pool: pool)
             s.profiler?.stop(161)
         }
         // features.3.2.block.2 squeeze-excitation 384 -> 16 -> 384 on [n, 57, 57, 384]
@@ -4698,7 +4698,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(114), pixels: 3249 &* s.n, inChannels: 384,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 64, output: s.tensor(118), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1657472, savedInvStd: s.f + 1657536,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1663616, savedInvStd: s.f + 1663680,
                 runningMean: s.p + 322848, runningVar: s.p + 322912, workspace: s.ws, pool: pool)
             s.profiler?.stop(164)
         }
@@ -4714,7 +4714,7 @@ public final class EfficientNetB5Training: TrainableModel {
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(118), pixels: 3249 &* s.n, channels: 64,
-                gamma: s.p + 322720, beta: s.p + 322784, savedMean: s.f + 1657472, savedInvStd: s.f + 1657536,
+                gamma: s.p + 322720, beta: s.p + 322784, savedMean: s.f + 1663616, savedInvStd: s.f + 1663680,
                 activation: .identity, output: s.tensor(119), pool: pool)
             s.profiler?.stop(166)
         }
@@ -4723,7 +4723,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(118), pixels: 3249 &* s.n, channels: 64,
                 gamma: s.p + 322720, beta: s.p + 322784, runningMean: s.p + 322848, runningVar: s.p + 322912,
-                eps: 0.001, activation: .identity, output: s.tensor(119), scratch: s.f + 1657472, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(119), scratch: s.f + 1663616, pool: pool)
             s.profiler?.stop(167)
         }
         // features.3.2 stochastic depth: keep each image's branch with probability 0.9487179487179487
@@ -4752,7 +4752,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(120), pixels: 3249 &* s.n, inChannels: 64,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 384, output: s.tensor(122), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1657600, savedInvStd: s.f + 1657984,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1663744, savedInvStd: s.f + 1664128,
                 runningMean: s.p + 348320, runningVar: s.p + 348704, workspace: s.ws, pool: pool)
             s.profiler?.stop(171)
         }
@@ -4768,7 +4768,7 @@ public final class EfficientNetB5Training: TrainableModel {
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(122), pixels: 3249 &* s.n, channels: 384,
-                gamma: s.p + 347552, beta: s.p + 347936, savedMean: s.f + 1657600, savedInvStd: s.f + 1657984,
+                gamma: s.p + 347552, beta: s.p + 347936, savedMean: s.f + 1663744, savedInvStd: s.f + 1664128,
                 activation: .silu, output: s.tensor(123), pool: pool)
             s.profiler?.stop(173)
         }
@@ -4777,17 +4777,17 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(122), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 347552, beta: s.p + 347936, runningMean: s.p + 348320, runningVar: s.p + 348704,
-                eps: 0.001, activation: .silu, output: s.tensor(123), scratch: s.f + 1657600, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(123), scratch: s.f + 1663744, pool: pool)
             s.profiler?.stop(174)
         }
         // features.3.3.block.1 depthwise weights to the kernel layout [5][5][384]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 349088, channels: 384, kernel: 5, into: s.f + 1659136)
+        WeightPrep.depthwiseWeights(s.p + 349088, channels: 384, kernel: 5, into: s.f + 1665280)
         s.profiler?.stop(175)
         // features.3.3.block.1 depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(123), batch: s.n, height: 57, width: 57, channels: 384, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57, weights: s.f + 1659136, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57, weights: s.f + 1665280, bias: s.f,
             activation: .identity, output: s.tensor(124), pool: pool)
         s.profiler?.stop(176)
         // features.3.3.block.1 BatchNorm (batch statistics) + silu on [n, 57, 57, 384]
@@ -4795,7 +4795,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(124), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 358688, beta: s.p + 359072, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(125), savedMean: s.f + 1658368, savedInvStd: s.f + 1658752,
+                activation: .silu, output: s.tensor(125), savedMean: s.f + 1664512, savedInvStd: s.f + 1664896,
                 runningMean: s.p + 359456, runningVar: s.p + 359840, pool: pool)
             s.profiler?.stop(177)
         }
@@ -4804,7 +4804,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(124), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 358688, beta: s.p + 359072, runningMean: s.p + 359456, runningVar: s.p + 359840,
-                eps: 0.001, activation: .silu, output: s.tensor(125), scratch: s.f + 1658368, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(125), scratch: s.f + 1664512, pool: pool)
             s.profiler?.stop(178)
         }
         // features.3.3.block.2 squeeze-excitation 384 -> 16 -> 384 on [n, 57, 57, 384]
@@ -4823,7 +4823,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(126), pixels: 3249 &* s.n, inChannels: 384,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 64, output: s.tensor(130), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1678336, savedInvStd: s.f + 1678400,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1684480, savedInvStd: s.f + 1684544,
                 runningMean: s.p + 397616, runningVar: s.p + 397680, workspace: s.ws, pool: pool)
             s.profiler?.stop(181)
         }
@@ -4839,7 +4839,7 @@ public final class EfficientNetB5Training: TrainableModel {
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(130), pixels: 3249 &* s.n, channels: 64,
-                gamma: s.p + 397488, beta: s.p + 397552, savedMean: s.f + 1678336, savedInvStd: s.f + 1678400,
+                gamma: s.p + 397488, beta: s.p + 397552, savedMean: s.f + 1684480, savedInvStd: s.f + 1684544,
                 activation: .identity, output: s.tensor(131), pool: pool)
             s.profiler?.stop(183)
         }
@@ -4848,7 +4848,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(130), pixels: 3249 &* s.n, channels: 64,
                 gamma: s.p + 397488, beta: s.p + 397552, runningMean: s.p + 397616, runningVar: s.p + 397680,
-                eps: 0.001, activation: .identity, output: s.tensor(131), scratch: s.f + 1678336, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(131), scratch: s.f + 1684480, pool: pool)
             s.profiler?.stop(184)
         }
         // features.3.3 stochastic depth: keep each image's branch with probability 0.9435897435897436
@@ -4877,7 +4877,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(132), pixels: 3249 &* s.n, inChannels: 64,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 384, output: s.tensor(134), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1678464, savedInvStd: s.f + 1678848,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1684608, savedInvStd: s.f + 1684992,
                 runningMean: s.p + 423088, runningVar: s.p + 423472, workspace: s.ws, pool: pool)
             s.profiler?.stop(188)
         }
@@ -4893,7 +4893,7 @@ public final class EfficientNetB5Training: TrainableModel {
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(134), pixels: 3249 &* s.n, channels: 384,
-                gamma: s.p + 422320, beta: s.p + 422704, savedMean: s.f + 1678464, savedInvStd: s.f + 1678848,
+                gamma: s.p + 422320, beta: s.p + 422704, savedMean: s.f + 1684608, savedInvStd: s.f + 1684992,
                 activation: .silu, output: s.tensor(135), pool: pool)
             s.profiler?.stop(190)
         }
@@ -4902,17 +4902,17 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(134), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 422320, beta: s.p + 422704, runningMean: s.p + 423088, runningVar: s.p + 423472,
-                eps: 0.001, activation: .silu, output: s.tensor(135), scratch: s.f + 1678464, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(135), scratch: s.f + 1684608, pool: pool)
             s.profiler?.stop(191)
         }
         // features.3.4.block.1 depthwise weights to the kernel layout [5][5][384]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 423856, channels: 384, kernel: 5, into: s.f + 1680000)
+        WeightPrep.depthwiseWeights(s.p + 423856, channels: 384, kernel: 5, into: s.f + 1686144)
         s.profiler?.stop(192)
         // features.3.4.block.1 depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(135), batch: s.n, height: 57, width: 57, channels: 384, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57, weights: s.f + 1680000, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57, weights: s.f + 1686144, bias: s.f,
             activation: .identity, output: s.tensor(136), pool: pool)
         s.profiler?.stop(193)
         // features.3.4.block.1 BatchNorm (batch statistics) + silu on [n, 57, 57, 384]
@@ -4920,7 +4920,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(136), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 433456, beta: s.p + 433840, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(137), savedMean: s.f + 1679232, savedInvStd: s.f + 1679616,
+                activation: .silu, output: s.tensor(137), savedMean: s.f + 1685376, savedInvStd: s.f + 1685760,
                 runningMean: s.p + 434224, runningVar: s.p + 434608, pool: pool)
             s.profiler?.stop(194)
         }
@@ -4929,7 +4929,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(136), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 433456, beta: s.p + 433840, runningMean: s.p + 434224, runningVar: s.p + 434608,
-                eps: 0.001, activation: .silu, output: s.tensor(137), scratch: s.f + 1679232, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(137), scratch: s.f + 1685376, pool: pool)
             s.profiler?.stop(195)
         }
         // features.3.4.block.2 squeeze-excitation 384 -> 16 -> 384 on [n, 57, 57, 384]
@@ -4948,7 +4948,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(138), pixels: 3249 &* s.n, inChannels: 384,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 64, output: s.tensor(142), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1699200, savedInvStd: s.f + 1699264,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1705344, savedInvStd: s.f + 1705408,
                 runningMean: s.p + 472384, runningVar: s.p + 472448, workspace: s.ws, pool: pool)
             s.profiler?.stop(198)
         }
@@ -4964,7 +4964,7 @@ public final class EfficientNetB5Training: TrainableModel {
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(142), pixels: 3249 &* s.n, channels: 64,
-                gamma: s.p + 472256, beta: s.p + 472320, savedMean: s.f + 1699200, savedInvStd: s.f + 1699264,
+                gamma: s.p + 472256, beta: s.p + 472320, savedMean: s.f + 1705344, savedInvStd: s.f + 1705408,
                 activation: .identity, output: s.tensor(143), pool: pool)
             s.profiler?.stop(200)
         }
@@ -4973,7 +4973,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(142), pixels: 3249 &* s.n, channels: 64,
                 gamma: s.p + 472256, beta: s.p + 472320, runningMean: s.p + 472384, runningVar: s.p + 472448,
-                eps: 0.001, activation: .identity, output: s.tensor(143), scratch: s.f + 1699200, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(143), scratch: s.f + 1705344, pool: pool)
             s.profiler?.stop(201)
         }
         // features.3.4 stochastic depth: keep each image's branch with probability 0.9384615384615385
@@ -5002,7 +5002,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(144), pixels: 3249 &* s.n, inChannels: 64,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 384, output: s.tensor(146), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1699328, savedInvStd: s.f + 1699712,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1705472, savedInvStd: s.f + 1705856,
                 runningMean: s.p + 497856, runningVar: s.p + 498240, workspace: s.ws, pool: pool)
             s.profiler?.stop(205)
         }
@@ -5018,7 +5018,7 @@ public final class EfficientNetB5Training: TrainableModel {
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(146), pixels: 3249 &* s.n, channels: 384,
-                gamma: s.p + 497088, beta: s.p + 497472, savedMean: s.f + 1699328, savedInvStd: s.f + 1699712,
+                gamma: s.p + 497088, beta: s.p + 497472, savedMean: s.f + 1705472, savedInvStd: s.f + 1705856,
                 activation: .silu, output: s.tensor(147), pool: pool)
             s.profiler?.stop(207)
         }
@@ -5027,17 +5027,17 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(146), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 497088, beta: s.p + 497472, runningMean: s.p + 497856, runningVar: s.p + 498240,
-                eps: 0.001, activation: .silu, output: s.tensor(147), scratch: s.f + 1699328, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(147), scratch: s.f + 1705472, pool: pool)
             s.profiler?.stop(208)
         }
         // features.4.0.block.1 depthwise weights to the kernel layout [3][3][384]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 498624, channels: 384, kernel: 3, into: s.f + 1700864)
+        WeightPrep.depthwiseWeights(s.p + 498624, channels: 384, kernel: 3, into: s.f + 1707008)
         s.profiler?.stop(209)
         // features.4.0.block.1 depthwise 3x3/2, [n, 57, 57, 384] -> [n, 29, 29, 384]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(147), batch: s.n, height: 57, width: 57, channels: 384, kernel: 3,
-            stride: 2, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29, weights: s.f + 1700864, bias: s.f,
+            stride: 2, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29, weights: s.f + 1707008, bias: s.f,
             activation: .identity, output: s.tensor(148), pool: pool)
         s.profiler?.stop(210)
         // features.4.0.block.1 BatchNorm (batch statistics) + silu on [n, 29, 29, 384]
@@ -5045,7 +5045,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(148), pixels: 841 &* s.n, channels: 384,
                 gamma: s.p + 502080, beta: s.p + 502464, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(149), savedMean: s.f + 1700096, savedInvStd: s.f + 1700480,
+                activation: .silu, output: s.tensor(149), savedMean: s.f + 1706240, savedInvStd: s.f + 1706624,
                 runningMean: s.p + 502848, runningVar: s.p + 503232, pool: pool)
             s.profiler?.stop(211)
         }
@@ -5054,7 +5054,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(148), pixels: 841 &* s.n, channels: 384,
                 gamma: s.p + 502080, beta: s.p + 502464, runningMean: s.p + 502848, runningVar: s.p + 503232,
-                eps: 0.001, activation: .silu, output: s.tensor(149), scratch: s.f + 1700096, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(149), scratch: s.f + 1706240, pool: pool)
             s.profiler?.stop(212)
         }
         // features.4.0.block.2 squeeze-excitation 384 -> 16 -> 384 on [n, 29, 29, 384]
@@ -5073,7 +5073,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(150), pixels: 841 &* s.n, inChannels: 384,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 128, output: s.tensor(154), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1707776, savedInvStd: s.f + 1707904,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1713920, savedInvStd: s.f + 1714048,
                 runningMean: s.p + 565712, runningVar: s.p + 565840, workspace: s.ws, pool: pool)
             s.profiler?.stop(215)
         }
@@ -5089,7 +5089,7 @@ public final class EfficientNetB5Training: TrainableModel {
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(154), pixels: 841 &* s.n, channels: 128,
-                gamma: s.p + 565456, beta: s.p + 565584, savedMean: s.f + 1707776, savedInvStd: s.f + 1707904,
+                gamma: s.p + 565456, beta: s.p + 565584, savedMean: s.f + 1713920, savedInvStd: s.f + 1714048,
                 activation: .identity, output: s.tensor(155), pool: pool)
             s.profiler?.stop(217)
         }
@@ -5098,7 +5098,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(154), pixels: 841 &* s.n, channels: 128,
                 gamma: s.p + 565456, beta: s.p + 565584, runningMean: s.p + 565712, runningVar: s.p + 565840,
-                eps: 0.001, activation: .identity, output: s.tensor(155), scratch: s.f + 1707776, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(155), scratch: s.f + 1713920, pool: pool)
             s.profiler?.stop(218)
         }
     }
@@ -5114,7 +5114,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(155), pixels: 841 &* s.n, inChannels: 128,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 768, output: s.tensor(156), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1708032, savedInvStd: s.f + 1708800,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1714176, savedInvStd: s.f + 1714944,
                 runningMean: s.p + 665808, runningVar: s.p + 666576, workspace: s.ws, pool: pool)
             s.profiler?.stop(220)
         }
@@ -5130,7 +5130,7 @@ public final class EfficientNetB5Training: TrainableModel {
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(156), pixels: 841 &* s.n, channels: 768,
-                gamma: s.p + 664272, beta: s.p + 665040, savedMean: s.f + 1708032, savedInvStd: s.f + 1708800,
+                gamma: s.p + 664272, beta: s.p + 665040, savedMean: s.f + 1714176, savedInvStd: s.f + 1714944,
                 activation: .silu, output: s.tensor(157), pool: pool)
             s.profiler?.stop(222)
         }
@@ -5139,17 +5139,17 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(156), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 664272, beta: s.p + 665040, runningMean: s.p + 665808, runningVar: s.p + 666576,
-                eps: 0.001, activation: .silu, output: s.tensor(157), scratch: s.f + 1708032, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(157), scratch: s.f + 1714176, pool: pool)
             s.profiler?.stop(223)
         }
         // features.4.1.block.1 depthwise weights to the kernel layout [3][3][768]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 667344, channels: 768, kernel: 3, into: s.f + 1711104)
+        WeightPrep.depthwiseWeights(s.p + 667344, channels: 768, kernel: 3, into: s.f + 1717248)
         s.profiler?.stop(224)
         // features.4.1.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(157), batch: s.n, height: 29, width: 29, channels: 768, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29, weights: s.f + 1711104, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29, weights: s.f + 1717248, bias: s.f,
             activation: .identity, output: s.tensor(158), pool: pool)
         s.profiler?.stop(225)
         // features.4.1.block.1 BatchNorm (batch statistics) + silu on [n, 29, 29, 768]
@@ -5157,7 +5157,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(158), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 674256, beta: s.p + 675024, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(159), savedMean: s.f + 1709568, savedInvStd: s.f + 1710336,
+                activation: .silu, output: s.tensor(159), savedMean: s.f + 1715712, savedInvStd: s.f + 1716480,
                 runningMean: s.p + 675792, runningVar: s.p + 676560, pool: pool)
             s.profiler?.stop(226)
         }
@@ -5166,7 +5166,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(158), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 674256, beta: s.p + 675024, runningMean: s.p + 675792, runningVar: s.p + 676560,
-                eps: 0.001, activation: .silu, output: s.tensor(159), scratch: s.f + 1709568, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(159), scratch: s.f + 1715712, pool: pool)
             s.profiler?.stop(227)
         }
         // features.4.1.block.2 squeeze-excitation 768 -> 32 -> 768 on [n, 29, 29, 768]
@@ -5185,7 +5185,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(160), pixels: 841 &* s.n, inChannels: 768,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 128, output: s.tensor(164), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1724928, savedInvStd: s.f + 1725056,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1731072, savedInvStd: s.f + 1731200,
                 runningMean: s.p + 825840, runningVar: s.p + 825968, workspace: s.ws, pool: pool)
             s.profiler?.stop(230)
         }
@@ -5201,7 +5201,7 @@ public final class EfficientNetB5Training: TrainableModel {
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(164), pixels: 841 &* s.n, channels: 128,
-                gamma: s.p + 825584, beta: s.p + 825712, savedMean: s.f + 1724928, savedInvStd: s.f + 1725056,
+                gamma: s.p + 825584, beta: s.p + 825712, savedMean: s.f + 1731072, savedInvStd: s.f + 1731200,
                 activation: .identity, output: s.tensor(165), pool: pool)
             s.profiler?.stop(232)
         }
@@ -5210,7 +5210,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(164), pixels: 841 &* s.n, channels: 128,
                 gamma: s.p + 825584, beta: s.p + 825712, runningMean: s.p + 825840, runningVar: s.p + 825968,
-                eps: 0.001, activation: .identity, output: s.tensor(165), scratch: s.f + 1724928, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(165), scratch: s.f + 1731072, pool: pool)
             s.profiler?.stop(233)
         }
         // features.4.1 stochastic depth: keep each image's branch with probability 0.9282051282051282
@@ -5239,7 +5239,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(166), pixels: 841 &* s.n, inChannels: 128,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 768, output: s.tensor(168), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1725184, savedInvStd: s.f + 1725952,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1731328, savedInvStd: s.f + 1732096,
                 runningMean: s.p + 925936, runningVar: s.p + 926704, workspace: s.ws, pool: pool)
             s.profiler?.stop(237)
         }
@@ -5255,7 +5255,7 @@ public final class EfficientNetB5Training: TrainableModel {
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(168), pixels: 841 &* s.n, channels: 768,
-                gamma: s.p + 924400, beta: s.p + 925168, savedMean: s.f + 1725184, savedInvStd: s.f + 1725952,
+                gamma: s.p + 924400, beta: s.p + 925168, savedMean: s.f + 1731328, savedInvStd: s.f + 1732096,
                 activation: .silu, output: s.tensor(169), pool: pool)
             s.profiler?.stop(239)
         }
@@ -5264,17 +5264,17 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(168), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 924400, beta: s.p + 925168, runningMean: s.p + 925936, runningVar: s.p + 926704,
-                eps: 0.001, activation: .silu, output: s.tensor(169), scratch: s.f + 1725184, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(169), scratch: s.f + 1731328, pool: pool)
             s.profiler?.stop(240)
         }
         // features.4.2.block.1 depthwise weights to the kernel layout [3][3][768]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 927472, channels: 768, kernel: 3, into: s.f + 1728256)
+        WeightPrep.depthwiseWeights(s.p + 927472, channels: 768, kernel: 3, into: s.f + 1734400)
         s.profiler?.stop(241)
         // features.4.2.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(169), batch: s.n, height: 29, width: 29, channels: 768, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29, weights: s.f + 1728256, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29, weights: s.f + 1734400, bias: s.f,
             activation: .identity, output: s.tensor(170), pool: pool)
         s.profiler?.stop(242)
         // features.4.2.block.1 BatchNorm (batch statistics) + silu on [n, 29, 29, 768]
@@ -5282,7 +5282,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(170), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 934384, beta: s.p + 935152, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(171), savedMean: s.f + 1726720, savedInvStd: s.f + 1727488,
+                activation: .silu, output: s.tensor(171), savedMean: s.f + 1732864, savedInvStd: s.f + 1733632,
                 runningMean: s.p + 935920, runningVar: s.p + 936688, pool: pool)
             s.profiler?.stop(243)
         }
@@ -5291,7 +5291,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(170), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 934384, beta: s.p + 935152, runningMean: s.p + 935920, runningVar: s.p + 936688,
-                eps: 0.001, activation: .silu, output: s.tensor(171), scratch: s.f + 1726720, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(171), scratch: s.f + 1732864, pool: pool)
             s.profiler?.stop(244)
         }
         // features.4.2.block.2 squeeze-excitation 768 -> 32 -> 768 on [n, 29, 29, 768]
@@ -5310,7 +5310,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(172), pixels: 841 &* s.n, inChannels: 768,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 128, output: s.tensor(176), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1742080, savedInvStd: s.f + 1742208,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1748224, savedInvStd: s.f + 1748352,
                 runningMean: s.p + 1085968, runningVar: s.p + 1086096, workspace: s.ws, pool: pool)
             s.profiler?.stop(247)
         }
@@ -5326,7 +5326,7 @@ public final class EfficientNetB5Training: TrainableModel {
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(176), pixels: 841 &* s.n, channels: 128,
-                gamma: s.p + 1085712, beta: s.p + 1085840, savedMean: s.f + 1742080, savedInvStd: s.f + 1742208,
+                gamma: s.p + 1085712, beta: s.p + 1085840, savedMean: s.f + 1748224, savedInvStd: s.f + 1748352,
                 activation: .identity, output: s.tensor(177), pool: pool)
             s.profiler?.stop(249)
         }
@@ -5335,7 +5335,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(176), pixels: 841 &* s.n, channels: 128,
                 gamma: s.p + 1085712, beta: s.p + 1085840, runningMean: s.p + 1085968, runningVar: s.p + 1086096,
-                eps: 0.001, activation: .identity, output: s.tensor(177), scratch: s.f + 1742080, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(177), scratch: s.f + 1748224, pool: pool)
             s.profiler?.stop(250)
         }
         // features.4.2 stochastic depth: keep each image's branch with probability 0.9230769230769231
@@ -5364,7 +5364,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(178), pixels: 841 &* s.n, inChannels: 128,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 768, output: s.tensor(180), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1742336, savedInvStd: s.f + 1743104,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1748480, savedInvStd: s.f + 1749248,
                 runningMean: s.p + 1186064, runningVar: s.p + 1186832, workspace: s.ws, pool: pool)
             s.profiler?.stop(254)
         }
@@ -5380,7 +5380,7 @@ public final class EfficientNetB5Training: TrainableModel {
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(180), pixels: 841 &* s.n, channels: 768,
-                gamma: s.p + 1184528, beta: s.p + 1185296, savedMean: s.f + 1742336, savedInvStd: s.f + 1743104,
+                gamma: s.p + 1184528, beta: s.p + 1185296, savedMean: s.f + 1748480, savedInvStd: s.f + 1749248,
                 activation: .silu, output: s.tensor(181), pool: pool)
             s.profiler?.stop(256)
         }
@@ -5389,17 +5389,17 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(180), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1184528, beta: s.p + 1185296, runningMean: s.p + 1186064, runningVar: s.p + 1186832,
-                eps: 0.001, activation: .silu, output: s.tensor(181), scratch: s.f + 1742336, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(181), scratch: s.f + 1748480, pool: pool)
             s.profiler?.stop(257)
         }
         // features.4.3.block.1 depthwise weights to the kernel layout [3][3][768]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 1187600, channels: 768, kernel: 3, into: s.f + 1745408)
+        WeightPrep.depthwiseWeights(s.p + 1187600, channels: 768, kernel: 3, into: s.f + 1751552)
         s.profiler?.stop(258)
         // features.4.3.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(181), batch: s.n, height: 29, width: 29, channels: 768, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29, weights: s.f + 1745408, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29, weights: s.f + 1751552, bias: s.f,
             activation: .identity, output: s.tensor(182), pool: pool)
         s.profiler?.stop(259)
         // features.4.3.block.1 BatchNorm (batch statistics) + silu on [n, 29, 29, 768]
@@ -5407,7 +5407,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(182), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1194512, beta: s.p + 1195280, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(183), savedMean: s.f + 1743872, savedInvStd: s.f + 1744640,
+                activation: .silu, output: s.tensor(183), savedMean: s.f + 1750016, savedInvStd: s.f + 1750784,
                 runningMean: s.p + 1196048, runningVar: s.p + 1196816, pool: pool)
             s.profiler?.stop(260)
         }
@@ -5416,7 +5416,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(182), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1194512, beta: s.p + 1195280, runningMean: s.p + 1196048, runningVar: s.p + 1196816,
-                eps: 0.001, activation: .silu, output: s.tensor(183), scratch: s.f + 1743872, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(183), scratch: s.f + 1750016, pool: pool)
             s.profiler?.stop(261)
         }
         // features.4.3.block.2 squeeze-excitation 768 -> 32 -> 768 on [n, 29, 29, 768]
@@ -5435,7 +5435,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(184), pixels: 841 &* s.n, inChannels: 768,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 128, output: s.tensor(188), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1759232, savedInvStd: s.f + 1759360,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1765376, savedInvStd: s.f + 1765504,
                 runningMean: s.p + 1346096, runningVar: s.p + 1346224, workspace: s.ws, pool: pool)
             s.profiler?.stop(264)
         }
@@ -5451,7 +5451,7 @@ public final class EfficientNetB5Training: TrainableModel {
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(188), pixels: 841 &* s.n, channels: 128,
-                gamma: s.p + 1345840, beta: s.p + 1345968, savedMean: s.f + 1759232, savedInvStd: s.f + 1759360,
+                gamma: s.p + 1345840, beta: s.p + 1345968, savedMean: s.f + 1765376, savedInvStd: s.f + 1765504,
                 activation: .identity, output: s.tensor(189), pool: pool)
             s.profiler?.stop(266)
         }
@@ -5460,7 +5460,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(188), pixels: 841 &* s.n, channels: 128,
                 gamma: s.p + 1345840, beta: s.p + 1345968, runningMean: s.p + 1346096, runningVar: s.p + 1346224,
-                eps: 0.001, activation: .identity, output: s.tensor(189), scratch: s.f + 1759232, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(189), scratch: s.f + 1765376, pool: pool)
             s.profiler?.stop(267)
         }
         // features.4.3 stochastic depth: keep each image's branch with probability 0.9179487179487179
@@ -5489,7 +5489,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(190), pixels: 841 &* s.n, inChannels: 128,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 768, output: s.tensor(192), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1759488, savedInvStd: s.f + 1760256,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1765632, savedInvStd: s.f + 1766400,
                 runningMean: s.p + 1446192, runningVar: s.p + 1446960, workspace: s.ws, pool: pool)
             s.profiler?.stop(271)
         }
@@ -5505,7 +5505,7 @@ public final class EfficientNetB5Training: TrainableModel {
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(192), pixels: 841 &* s.n, channels: 768,
-                gamma: s.p + 1444656, beta: s.p + 1445424, savedMean: s.f + 1759488, savedInvStd: s.f + 1760256,
+                gamma: s.p + 1444656, beta: s.p + 1445424, savedMean: s.f + 1765632, savedInvStd: s.f + 1766400,
                 activation: .silu, output: s.tensor(193), pool: pool)
             s.profiler?.stop(273)
         }
@@ -5514,17 +5514,17 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(192), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1444656, beta: s.p + 1445424, runningMean: s.p + 1446192, runningVar: s.p + 1446960,
-                eps: 0.001, activation: .silu, output: s.tensor(193), scratch: s.f + 1759488, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(193), scratch: s.f + 1765632, pool: pool)
             s.profiler?.stop(274)
         }
         // features.4.4.block.1 depthwise weights to the kernel layout [3][3][768]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 1447728, channels: 768, kernel: 3, into: s.f + 1762560)
+        WeightPrep.depthwiseWeights(s.p + 1447728, channels: 768, kernel: 3, into: s.f + 1768704)
         s.profiler?.stop(275)
         // features.4.4.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(193), batch: s.n, height: 29, width: 29, channels: 768, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29, weights: s.f + 1762560, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29, weights: s.f + 1768704, bias: s.f,
             activation: .identity, output: s.tensor(194), pool: pool)
         s.profiler?.stop(276)
         // features.4.4.block.1 BatchNorm (batch statistics) + silu on [n, 29, 29, 768]
@@ -5532,7 +5532,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(194), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1454640, beta: s.p + 1455408, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(195), savedMean: s.f + 1761024, savedInvStd: s.f + 1761792,
+                activation: .silu, output: s.tensor(195), savedMean: s.f + 1767168, savedInvStd: s.f + 1767936,
                 runningMean: s.p + 1456176, runningVar: s.p + 1456944, pool: pool)
             s.profiler?.stop(277)
         }
@@ -5541,7 +5541,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(194), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1454640, beta: s.p + 1455408, runningMean: s.p + 1456176, runningVar: s.p + 1456944,
-                eps: 0.001, activation: .silu, output: s.tensor(195), scratch: s.f + 1761024, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(195), scratch: s.f + 1767168, pool: pool)
             s.profiler?.stop(278)
         }
         // features.4.4.block.2 squeeze-excitation 768 -> 32 -> 768 on [n, 29, 29, 768]
@@ -5560,7 +5560,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(196), pixels: 841 &* s.n, inChannels: 768,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 128, output: s.tensor(200), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1776384, savedInvStd: s.f + 1776512,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1782528, savedInvStd: s.f + 1782656,
                 runningMean: s.p + 1606224, runningVar: s.p + 1606352, workspace: s.ws, pool: pool)
             s.profiler?.stop(281)
         }
@@ -5576,7 +5576,7 @@ public final class EfficientNetB5Training: TrainableModel {
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(200), pixels: 841 &* s.n, channels: 128,
-                gamma: s.p + 1605968, beta: s.p + 1606096, savedMean: s.f + 1776384, savedInvStd: s.f + 1776512,
+                gamma: s.p + 1605968, beta: s.p + 1606096, savedMean: s.f + 1782528, savedInvStd: s.f + 1782656,
                 activation: .identity, output: s.tensor(201), pool: pool)
             s.profiler?.stop(283)
         }
@@ -5585,7 +5585,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(200), pixels: 841 &* s.n, channels: 128,
                 gamma: s.p + 1605968, beta: s.p + 1606096, runningMean: s.p + 1606224, runningVar: s.p + 1606352,
-                eps: 0.001, activation: .identity, output: s.tensor(201), scratch: s.f + 1776384, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(201), scratch: s.f + 1782528, pool: pool)
             s.profiler?.stop(284)
         }
         // features.4.4 stochastic depth: keep each image's branch with probability 0.9128205128205128
@@ -5614,7 +5614,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(202), pixels: 841 &* s.n, inChannels: 128,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 768, output: s.tensor(204), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1776640, savedInvStd: s.f + 1777408,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1782784, savedInvStd: s.f + 1783552,
                 runningMean: s.p + 1706320, runningVar: s.p + 1707088, workspace: s.ws, pool: pool)
             s.profiler?.stop(288)
         }
@@ -5630,7 +5630,7 @@ public final class EfficientNetB5Training: TrainableModel {
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(204), pixels: 841 &* s.n, channels: 768,
-                gamma: s.p + 1704784, beta: s.p + 1705552, savedMean: s.f + 1776640, savedInvStd: s.f + 1777408,
+                gamma: s.p + 1704784, beta: s.p + 1705552, savedMean: s.f + 1782784, savedInvStd: s.f + 1783552,
                 activation: .silu, output: s.tensor(205), pool: pool)
             s.profiler?.stop(290)
         }
@@ -5639,17 +5639,17 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(204), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1704784, beta: s.p + 1705552, runningMean: s.p + 1706320, runningVar: s.p + 1707088,
-                eps: 0.001, activation: .silu, output: s.tensor(205), scratch: s.f + 1776640, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(205), scratch: s.f + 1782784, pool: pool)
             s.profiler?.stop(291)
         }
         // features.4.5.block.1 depthwise weights to the kernel layout [3][3][768]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 1707856, channels: 768, kernel: 3, into: s.f + 1779712)
+        WeightPrep.depthwiseWeights(s.p + 1707856, channels: 768, kernel: 3, into: s.f + 1785856)
         s.profiler?.stop(292)
         // features.4.5.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(205), batch: s.n, height: 29, width: 29, channels: 768, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29, weights: s.f + 1779712, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29, weights: s.f + 1785856, bias: s.f,
             activation: .identity, output: s.tensor(206), pool: pool)
         s.profiler?.stop(293)
         // features.4.5.block.1 BatchNorm (batch statistics) + silu on [n, 29, 29, 768]
@@ -5657,7 +5657,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(206), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1714768, beta: s.p + 1715536, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(207), savedMean: s.f + 1778176, savedInvStd: s.f + 1778944,
+                activation: .silu, output: s.tensor(207), savedMean: s.f + 1784320, savedInvStd: s.f + 1785088,
                 runningMean: s.p + 1716304, runningVar: s.p + 1717072, pool: pool)
             s.profiler?.stop(294)
         }
@@ -5666,7 +5666,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(206), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1714768, beta: s.p + 1715536, runningMean: s.p + 1716304, runningVar: s.p + 1717072,
-                eps: 0.001, activation: .silu, output: s.tensor(207), scratch: s.f + 1778176, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(207), scratch: s.f + 1784320, pool: pool)
             s.profiler?.stop(295)
         }
         // features.4.5.block.2 squeeze-excitation 768 -> 32 -> 768 on [n, 29, 29, 768]
@@ -5685,7 +5685,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(208), pixels: 841 &* s.n, inChannels: 768,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 128, output: s.tensor(212), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1793536, savedInvStd: s.f + 1793664,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1799680, savedInvStd: s.f + 1799808,
                 runningMean: s.p + 1866352, runningVar: s.p + 1866480, workspace: s.ws, pool: pool)
             s.profiler?.stop(298)
         }
@@ -5701,7 +5701,7 @@ public final class EfficientNetB5Training: TrainableModel {
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(212), pixels: 841 &* s.n, channels: 128,
-                gamma: s.p + 1866096, beta: s.p + 1866224, savedMean: s.f + 1793536, savedInvStd: s.f + 1793664,
+                gamma: s.p + 1866096, beta: s.p + 1866224, savedMean: s.f + 1799680, savedInvStd: s.f + 1799808,
                 activation: .identity, output: s.tensor(213), pool: pool)
             s.profiler?.stop(300)
         }
@@ -5710,7 +5710,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(212), pixels: 841 &* s.n, channels: 128,
                 gamma: s.p + 1866096, beta: s.p + 1866224, runningMean: s.p + 1866352, runningVar: s.p + 1866480,
-                eps: 0.001, activation: .identity, output: s.tensor(213), scratch: s.f + 1793536, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(213), scratch: s.f + 1799680, pool: pool)
             s.profiler?.stop(301)
         }
         // features.4.5 stochastic depth: keep each image's branch with probability 0.9076923076923077
@@ -5739,7 +5739,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(214), pixels: 841 &* s.n, inChannels: 128,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 768, output: s.tensor(216), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1793792, savedInvStd: s.f + 1794560,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1799936, savedInvStd: s.f + 1800704,
                 runningMean: s.p + 1966448, runningVar: s.p + 1967216, workspace: s.ws, pool: pool)
             s.profiler?.stop(305)
         }
@@ -5755,7 +5755,7 @@ public final class EfficientNetB5Training: TrainableModel {
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(216), pixels: 841 &* s.n, channels: 768,
-                gamma: s.p + 1964912, beta: s.p + 1965680, savedMean: s.f + 1793792, savedInvStd: s.f + 1794560,
+                gamma: s.p + 1964912, beta: s.p + 1965680, savedMean: s.f + 1799936, savedInvStd: s.f + 1800704,
                 activation: .silu, output: s.tensor(217), pool: pool)
             s.profiler?.stop(307)
         }
@@ -5764,17 +5764,17 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(216), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1964912, beta: s.p + 1965680, runningMean: s.p + 1966448, runningVar: s.p + 1967216,
-                eps: 0.001, activation: .silu, output: s.tensor(217), scratch: s.f + 1793792, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(217), scratch: s.f + 1799936, pool: pool)
             s.profiler?.stop(308)
         }
         // features.4.6.block.1 depthwise weights to the kernel layout [3][3][768]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 1967984, channels: 768, kernel: 3, into: s.f + 1796864)
+        WeightPrep.depthwiseWeights(s.p + 1967984, channels: 768, kernel: 3, into: s.f + 1803008)
         s.profiler?.stop(309)
         // features.4.6.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(217), batch: s.n, height: 29, width: 29, channels: 768, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29, weights: s.f + 1796864, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29, weights: s.f + 1803008, bias: s.f,
             activation: .identity, output: s.tensor(218), pool: pool)
         s.profiler?.stop(310)
         // features.4.6.block.1 BatchNorm (batch statistics) + silu on [n, 29, 29, 768]
@@ -5782,7 +5782,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(218), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1974896, beta: s.p + 1975664, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(219), savedMean: s.f + 1795328, savedInvStd: s.f + 1796096,
+                activation: .silu, output: s.tensor(219), savedMean: s.f + 1801472, savedInvStd: s.f + 1802240,
                 runningMean: s.p + 1976432, runningVar: s.p + 1977200, pool: pool)
             s.profiler?.stop(311)
         }
@@ -5791,7 +5791,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(218), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1974896, beta: s.p + 1975664, runningMean: s.p + 1976432, runningVar: s.p + 1977200,
-                eps: 0.001, activation: .silu, output: s.tensor(219), scratch: s.f + 1795328, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(219), scratch: s.f + 1801472, pool: pool)
             s.profiler?.stop(312)
         }
         // features.4.6.block.2 squeeze-excitation 768 -> 32 -> 768 on [n, 29, 29, 768]
@@ -5810,7 +5810,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(220), pixels: 841 &* s.n, inChannels: 768,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 128, output: s.tensor(224), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1810688, savedInvStd: s.f + 1810816,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1816832, savedInvStd: s.f + 1816960,
                 runningMean: s.p + 2126480, runningVar: s.p + 2126608, workspace: s.ws, pool: pool)
             s.profiler?.stop(315)
         }
@@ -5826,7 +5826,7 @@ public final class EfficientNetB5Training: TrainableModel {
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(224), pixels: 841 &* s.n, channels: 128,
-                gamma: s.p + 2126224, beta: s.p + 2126352, savedMean: s.f + 1810688, savedInvStd: s.f + 1810816,
+                gamma: s.p + 2126224, beta: s.p + 2126352, savedMean: s.f + 1816832, savedInvStd: s.f + 1816960,
                 activation: .identity, output: s.tensor(225), pool: pool)
             s.profiler?.stop(317)
         }
@@ -5835,7 +5835,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(224), pixels: 841 &* s.n, channels: 128,
                 gamma: s.p + 2126224, beta: s.p + 2126352, runningMean: s.p + 2126480, runningVar: s.p + 2126608,
-                eps: 0.001, activation: .identity, output: s.tensor(225), scratch: s.f + 1810688, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(225), scratch: s.f + 1816832, pool: pool)
             s.profiler?.stop(318)
         }
         // features.4.6 stochastic depth: keep each image's branch with probability 0.9025641025641026
@@ -5864,7 +5864,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(226), pixels: 841 &* s.n, inChannels: 128,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 768, output: s.tensor(228), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1810944, savedInvStd: s.f + 1811712,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1817088, savedInvStd: s.f + 1817856,
                 runningMean: s.p + 2226576, runningVar: s.p + 2227344, workspace: s.ws, pool: pool)
             s.profiler?.stop(322)
         }
@@ -5880,7 +5880,7 @@ public final class EfficientNetB5Training: TrainableModel {
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(228), pixels: 841 &* s.n, channels: 768,
-                gamma: s.p + 2225040, beta: s.p + 2225808, savedMean: s.f + 1810944, savedInvStd: s.f + 1811712,
+                gamma: s.p + 2225040, beta: s.p + 2225808, savedMean: s.f + 1817088, savedInvStd: s.f + 1817856,
                 activation: .silu, output: s.tensor(229), pool: pool)
             s.profiler?.stop(324)
         }
@@ -5889,17 +5889,17 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(228), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 2225040, beta: s.p + 2225808, runningMean: s.p + 2226576, runningVar: s.p + 2227344,
-                eps: 0.001, activation: .silu, output: s.tensor(229), scratch: s.f + 1810944, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(229), scratch: s.f + 1817088, pool: pool)
             s.profiler?.stop(325)
         }
         // features.5.0.block.1 depthwise weights to the kernel layout [5][5][768]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 2228112, channels: 768, kernel: 5, into: s.f + 1814016)
+        WeightPrep.depthwiseWeights(s.p + 2228112, channels: 768, kernel: 5, into: s.f + 1820160)
         s.profiler?.stop(326)
         // features.5.0.block.1 depthwise 5x5/1, [n, 29, 29, 768] -> [n, 29, 29, 768]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(229), batch: s.n, height: 29, width: 29, channels: 768, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29, weights: s.f + 1814016, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29, weights: s.f + 1820160, bias: s.f,
             activation: .identity, output: s.tensor(230), pool: pool)
         s.profiler?.stop(327)
         // features.5.0.block.1 BatchNorm (batch statistics) + silu on [n, 29, 29, 768]
@@ -5907,7 +5907,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(230), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 2247312, beta: s.p + 2248080, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(231), savedMean: s.f + 1812480, savedInvStd: s.f + 1813248,
+                activation: .silu, output: s.tensor(231), savedMean: s.f + 1818624, savedInvStd: s.f + 1819392,
                 runningMean: s.p + 2248848, runningVar: s.p + 2249616, pool: pool)
             s.profiler?.stop(328)
         }
@@ -5916,7 +5916,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(230), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 2247312, beta: s.p + 2248080, runningMean: s.p + 2248848, runningVar: s.p + 2249616,
-                eps: 0.001, activation: .silu, output: s.tensor(231), scratch: s.f + 1812480, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(231), scratch: s.f + 1818624, pool: pool)
             s.profiler?.stop(329)
         }
         // features.5.0.block.2 squeeze-excitation 768 -> 32 -> 768 on [n, 29, 29, 768]
@@ -5935,7 +5935,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(232), pixels: 841 &* s.n, inChannels: 768,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 176, output: s.tensor(236), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1852416, savedInvStd: s.f + 1852592,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1858560, savedInvStd: s.f + 1858736,
                 runningMean: s.p + 2435856, runningVar: s.p + 2436032, workspace: s.ws, pool: pool)
             s.profiler?.stop(332)
         }
@@ -5951,7 +5951,7 @@ public final class EfficientNetB5Training: TrainableModel {
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(236), pixels: 841 &* s.n, channels: 176,
-                gamma: s.p + 2435504, beta: s.p + 2435680, savedMean: s.f + 1852416, savedInvStd: s.f + 1852592,
+                gamma: s.p + 2435504, beta: s.p + 2435680, savedMean: s.f + 1858560, savedInvStd: s.f + 1858736,
                 activation: .identity, output: s.tensor(237), pool: pool)
             s.profiler?.stop(334)
         }
@@ -5960,7 +5960,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(236), pixels: 841 &* s.n, channels: 176,
                 gamma: s.p + 2435504, beta: s.p + 2435680, runningMean: s.p + 2435856, runningVar: s.p + 2436032,
-                eps: 0.001, activation: .identity, output: s.tensor(237), scratch: s.f + 1852416, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(237), scratch: s.f + 1858560, pool: pool)
             s.profiler?.stop(335)
         }
     }
@@ -5976,7 +5976,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(237), pixels: 841 &* s.n, inChannels: 176,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 1056, output: s.tensor(238), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1852768, savedInvStd: s.f + 1853824,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1858912, savedInvStd: s.f + 1859968,
                 runningMean: s.p + 2624176, runningVar: s.p + 2625232, workspace: s.ws, pool: pool)
             s.profiler?.stop(337)
         }
@@ -5992,7 +5992,7 @@ public final class EfficientNetB5Training: TrainableModel {
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(238), pixels: 841 &* s.n, channels: 1056,
-                gamma: s.p + 2622064, beta: s.p + 2623120, savedMean: s.f + 1852768, savedInvStd: s.f + 1853824,
+                gamma: s.p + 2622064, beta: s.p + 2623120, savedMean: s.f + 1858912, savedInvStd: s.f + 1859968,
                 activation: .silu, output: s.tensor(239), pool: pool)
             s.profiler?.stop(339)
         }
@@ -6001,17 +6001,17 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(238), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 2622064, beta: s.p + 2623120, runningMean: s.p + 2624176, runningVar: s.p + 2625232,
-                eps: 0.001, activation: .silu, output: s.tensor(239), scratch: s.f + 1852768, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(239), scratch: s.f + 1858912, pool: pool)
             s.profiler?.stop(340)
         }
         // features.5.1.block.1 depthwise weights to the kernel layout [5][5][1056]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 2626288, channels: 1056, kernel: 5, into: s.f + 1856992)
+        WeightPrep.depthwiseWeights(s.p + 2626288, channels: 1056, kernel: 5, into: s.f + 1863136)
         s.profiler?.stop(341)
         // features.5.1.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(239), batch: s.n, height: 29, width: 29, channels: 1056, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29, weights: s.f + 1856992, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29, weights: s.f + 1863136, bias: s.f,
             activation: .identity, output: s.tensor(240), pool: pool)
         s.profiler?.stop(342)
         // features.5.1.block.1 BatchNorm (batch statistics) + silu on [n, 29, 29, 1056]
@@ -6019,7 +6019,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(240), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 2652688, beta: s.p + 2653744, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(241), savedMean: s.f + 1854880, savedInvStd: s.f + 1855936,
+                activation: .silu, output: s.tensor(241), savedMean: s.f + 1861024, savedInvStd: s.f + 1862080,
                 runningMean: s.p + 2654800, runningVar: s.p + 2655856, pool: pool)
             s.profiler?.stop(343)
         }
@@ -6028,7 +6028,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(240), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 2652688, beta: s.p + 2653744, runningMean: s.p + 2654800, runningVar: s.p + 2655856,
-                eps: 0.001, activation: .silu, output: s.tensor(241), scratch: s.f + 1854880, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(241), scratch: s.f + 1861024, pool: pool)
             s.profiler?.stop(344)
         }
         // features.5.1.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 29, 29, 1056]
@@ -6047,7 +6047,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(242), pixels: 841 &* s.n, inChannels: 1056,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 176, output: s.tensor(246), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1909792, savedInvStd: s.f + 1909968,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1915936, savedInvStd: s.f + 1916112,
                 runningMean: s.p + 2937152, runningVar: s.p + 2937328, workspace: s.ws, pool: pool)
             s.profiler?.stop(347)
         }
@@ -6063,7 +6063,7 @@ public final class EfficientNetB5Training: TrainableModel {
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(246), pixels: 841 &* s.n, channels: 176,
-                gamma: s.p + 2936800, beta: s.p + 2936976, savedMean: s.f + 1909792, savedInvStd: s.f + 1909968,
+                gamma: s.p + 2936800, beta: s.p + 2936976, savedMean: s.f + 1915936, savedInvStd: s.f + 1916112,
                 activation: .identity, output: s.tensor(247), pool: pool)
             s.profiler?.stop(349)
         }
@@ -6072,7 +6072,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(246), pixels: 841 &* s.n, channels: 176,
                 gamma: s.p + 2936800, beta: s.p + 2936976, runningMean: s.p + 2937152, runningVar: s.p + 2937328,
-                eps: 0.001, activation: .identity, output: s.tensor(247), scratch: s.f + 1909792, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(247), scratch: s.f + 1915936, pool: pool)
             s.profiler?.stop(350)
         }
         // features.5.1 stochastic depth: keep each image's branch with probability 0.8923076923076922
@@ -6101,7 +6101,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(248), pixels: 841 &* s.n, inChannels: 176,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 1056, output: s.tensor(250), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1910144, savedInvStd: s.f + 1911200,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1916288, savedInvStd: s.f + 1917344,
                 runningMean: s.p + 3125472, runningVar: s.p + 3126528, workspace: s.ws, pool: pool)
             s.profiler?.stop(354)
         }
@@ -6117,7 +6117,7 @@ public final class EfficientNetB5Training: TrainableModel {
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(250), pixels: 841 &* s.n, channels: 1056,
-                gamma: s.p + 3123360, beta: s.p + 3124416, savedMean: s.f + 1910144, savedInvStd: s.f + 1911200,
+                gamma: s.p + 3123360, beta: s.p + 3124416, savedMean: s.f + 1916288, savedInvStd: s.f + 1917344,
                 activation: .silu, output: s.tensor(251), pool: pool)
             s.profiler?.stop(356)
         }
@@ -6126,17 +6126,17 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(250), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 3123360, beta: s.p + 3124416, runningMean: s.p + 3125472, runningVar: s.p + 3126528,
-                eps: 0.001, activation: .silu, output: s.tensor(251), scratch: s.f + 1910144, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(251), scratch: s.f + 1916288, pool: pool)
             s.profiler?.stop(357)
         }
         // features.5.2.block.1 depthwise weights to the kernel layout [5][5][1056]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 3127584, channels: 1056, kernel: 5, into: s.f + 1914368)
+        WeightPrep.depthwiseWeights(s.p + 3127584, channels: 1056, kernel: 5, into: s.f + 1920512)
         s.profiler?.stop(358)
         // features.5.2.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(251), batch: s.n, height: 29, width: 29, channels: 1056, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29, weights: s.f + 1914368, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29, weights: s.f + 1920512, bias: s.f,
             activation: .identity, output: s.tensor(252), pool: pool)
         s.profiler?.stop(359)
         // features.5.2.block.1 BatchNorm (batch statistics) + silu on [n, 29, 29, 1056]
@@ -6144,7 +6144,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(252), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 3153984, beta: s.p + 3155040, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(253), savedMean: s.f + 1912256, savedInvStd: s.f + 1913312,
+                activation: .silu, output: s.tensor(253), savedMean: s.f + 1918400, savedInvStd: s.f + 1919456,
                 runningMean: s.p + 3156096, runningVar: s.p + 3157152, pool: pool)
             s.profiler?.stop(360)
         }
@@ -6153,7 +6153,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(252), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 3153984, beta: s.p + 3155040, runningMean: s.p + 3156096, runningVar: s.p + 3157152,
-                eps: 0.001, activation: .silu, output: s.tensor(253), scratch: s.f + 1912256, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(253), scratch: s.f + 1918400, pool: pool)
             s.profiler?.stop(361)
         }
         // features.5.2.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 29, 29, 1056]
@@ -6172,7 +6172,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(254), pixels: 841 &* s.n, inChannels: 1056,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 176, output: s.tensor(258), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1967168, savedInvStd: s.f + 1967344,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1973312, savedInvStd: s.f + 1973488,
                 runningMean: s.p + 3438448, runningVar: s.p + 3438624, workspace: s.ws, pool: pool)
             s.profiler?.stop(364)
         }
@@ -6188,7 +6188,7 @@ public final class EfficientNetB5Training: TrainableModel {
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(258), pixels: 841 &* s.n, channels: 176,
-                gamma: s.p + 3438096, beta: s.p + 3438272, savedMean: s.f + 1967168, savedInvStd: s.f + 1967344,
+                gamma: s.p + 3438096, beta: s.p + 3438272, savedMean: s.f + 1973312, savedInvStd: s.f + 1973488,
                 activation: .identity, output: s.tensor(259), pool: pool)
             s.profiler?.stop(366)
         }
@@ -6197,7 +6197,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(258), pixels: 841 &* s.n, channels: 176,
                 gamma: s.p + 3438096, beta: s.p + 3438272, runningMean: s.p + 3438448, runningVar: s.p + 3438624,
-                eps: 0.001, activation: .identity, output: s.tensor(259), scratch: s.f + 1967168, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(259), scratch: s.f + 1973312, pool: pool)
             s.profiler?.stop(367)
         }
         // features.5.2 stochastic depth: keep each image's branch with probability 0.8871794871794871
@@ -6226,7 +6226,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(260), pixels: 841 &* s.n, inChannels: 176,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 1056, output: s.tensor(262), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1967520, savedInvStd: s.f + 1968576,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1973664, savedInvStd: s.f + 1974720,
                 runningMean: s.p + 3626768, runningVar: s.p + 3627824, workspace: s.ws, pool: pool)
             s.profiler?.stop(371)
         }
@@ -6242,7 +6242,7 @@ public final class EfficientNetB5Training: TrainableModel {
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(262), pixels: 841 &* s.n, channels: 1056,
-                gamma: s.p + 3624656, beta: s.p + 3625712, savedMean: s.f + 1967520, savedInvStd: s.f + 1968576,
+                gamma: s.p + 3624656, beta: s.p + 3625712, savedMean: s.f + 1973664, savedInvStd: s.f + 1974720,
                 activation: .silu, output: s.tensor(263), pool: pool)
             s.profiler?.stop(373)
         }
@@ -6251,17 +6251,17 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(262), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 3624656, beta: s.p + 3625712, runningMean: s.p + 3626768, runningVar: s.p + 3627824,
-                eps: 0.001, activation: .silu, output: s.tensor(263), scratch: s.f + 1967520, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(263), scratch: s.f + 1973664, pool: pool)
             s.profiler?.stop(374)
         }
         // features.5.3.block.1 depthwise weights to the kernel layout [5][5][1056]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 3628880, channels: 1056, kernel: 5, into: s.f + 1971744)
+        WeightPrep.depthwiseWeights(s.p + 3628880, channels: 1056, kernel: 5, into: s.f + 1977888)
         s.profiler?.stop(375)
         // features.5.3.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(263), batch: s.n, height: 29, width: 29, channels: 1056, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29, weights: s.f + 1971744, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29, weights: s.f + 1977888, bias: s.f,
             activation: .identity, output: s.tensor(264), pool: pool)
         s.profiler?.stop(376)
         // features.5.3.block.1 BatchNorm (batch statistics) + silu on [n, 29, 29, 1056]
@@ -6269,7 +6269,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(264), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 3655280, beta: s.p + 3656336, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(265), savedMean: s.f + 1969632, savedInvStd: s.f + 1970688,
+                activation: .silu, output: s.tensor(265), savedMean: s.f + 1975776, savedInvStd: s.f + 1976832,
                 runningMean: s.p + 3657392, runningVar: s.p + 3658448, pool: pool)
             s.profiler?.stop(377)
         }
@@ -6278,7 +6278,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(264), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 3655280, beta: s.p + 3656336, runningMean: s.p + 3657392, runningVar: s.p + 3658448,
-                eps: 0.001, activation: .silu, output: s.tensor(265), scratch: s.f + 1969632, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(265), scratch: s.f + 1975776, pool: pool)
             s.profiler?.stop(378)
         }
         // features.5.3.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 29, 29, 1056]
@@ -6297,7 +6297,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(266), pixels: 841 &* s.n, inChannels: 1056,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 176, output: s.tensor(270), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2024544, savedInvStd: s.f + 2024720,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2030688, savedInvStd: s.f + 2030864,
                 runningMean: s.p + 3939744, runningVar: s.p + 3939920, workspace: s.ws, pool: pool)
             s.profiler?.stop(381)
         }
@@ -6313,7 +6313,7 @@ public final class EfficientNetB5Training: TrainableModel {
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(270), pixels: 841 &* s.n, channels: 176,
-                gamma: s.p + 3939392, beta: s.p + 3939568, savedMean: s.f + 2024544, savedInvStd: s.f + 2024720,
+                gamma: s.p + 3939392, beta: s.p + 3939568, savedMean: s.f + 2030688, savedInvStd: s.f + 2030864,
                 activation: .identity, output: s.tensor(271), pool: pool)
             s.profiler?.stop(383)
         }
@@ -6322,7 +6322,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(270), pixels: 841 &* s.n, channels: 176,
                 gamma: s.p + 3939392, beta: s.p + 3939568, runningMean: s.p + 3939744, runningVar: s.p + 3939920,
-                eps: 0.001, activation: .identity, output: s.tensor(271), scratch: s.f + 2024544, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(271), scratch: s.f + 2030688, pool: pool)
             s.profiler?.stop(384)
         }
         // features.5.3 stochastic depth: keep each image's branch with probability 0.882051282051282
@@ -6351,7 +6351,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(272), pixels: 841 &* s.n, inChannels: 176,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 1056, output: s.tensor(274), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2024896, savedInvStd: s.f + 2025952,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2031040, savedInvStd: s.f + 2032096,
                 runningMean: s.p + 4128064, runningVar: s.p + 4129120, workspace: s.ws, pool: pool)
             s.profiler?.stop(388)
         }
@@ -6367,7 +6367,7 @@ public final class EfficientNetB5Training: TrainableModel {
         if s.options.frozenBlocks <= 25 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(274), pixels: 841 &* s.n, channels: 1056,
-                gamma: s.p + 4125952, beta: s.p + 4127008, savedMean: s.f + 2024896, savedInvStd: s.f + 2025952,
+                gamma: s.p + 4125952, beta: s.p + 4127008, savedMean: s.f + 2031040, savedInvStd: s.f + 2032096,
                 activation: .silu, output: s.tensor(275), pool: pool)
             s.profiler?.stop(390)
         }
@@ -6376,17 +6376,17 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(274), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 4125952, beta: s.p + 4127008, runningMean: s.p + 4128064, runningVar: s.p + 4129120,
-                eps: 0.001, activation: .silu, output: s.tensor(275), scratch: s.f + 2024896, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(275), scratch: s.f + 2031040, pool: pool)
             s.profiler?.stop(391)
         }
         // features.5.4.block.1 depthwise weights to the kernel layout [5][5][1056]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 4130176, channels: 1056, kernel: 5, into: s.f + 2029120)
+        WeightPrep.depthwiseWeights(s.p + 4130176, channels: 1056, kernel: 5, into: s.f + 2035264)
         s.profiler?.stop(392)
         // features.5.4.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(275), batch: s.n, height: 29, width: 29, channels: 1056, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29, weights: s.f + 2029120, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29, weights: s.f + 2035264, bias: s.f,
             activation: .identity, output: s.tensor(276), pool: pool)
         s.profiler?.stop(393)
         // features.5.4.block.1 BatchNorm (batch statistics) + silu on [n, 29, 29, 1056]
@@ -6394,7 +6394,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(276), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 4156576, beta: s.p + 4157632, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(277), savedMean: s.f + 2027008, savedInvStd: s.f + 2028064,
+                activation: .silu, output: s.tensor(277), savedMean: s.f + 2033152, savedInvStd: s.f + 2034208,
                 runningMean: s.p + 4158688, runningVar: s.p + 4159744, pool: pool)
             s.profiler?.stop(394)
         }
@@ -6403,7 +6403,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(276), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 4156576, beta: s.p + 4157632, runningMean: s.p + 4158688, runningVar: s.p + 4159744,
-                eps: 0.001, activation: .silu, output: s.tensor(277), scratch: s.f + 2027008, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(277), scratch: s.f + 2033152, pool: pool)
             s.profiler?.stop(395)
         }
         // features.5.4.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 29, 29, 1056]
@@ -6422,7 +6422,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(278), pixels: 841 &* s.n, inChannels: 1056,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 176, output: s.tensor(282), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2081920, savedInvStd: s.f + 2082096,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2088064, savedInvStd: s.f + 2088240,
                 runningMean: s.p + 4441040, runningVar: s.p + 4441216, workspace: s.ws, pool: pool)
             s.profiler?.stop(398)
         }
@@ -6438,7 +6438,7 @@ public final class EfficientNetB5Training: TrainableModel {
         if s.options.frozenBlocks <= 25 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(282), pixels: 841 &* s.n, channels: 176,
-                gamma: s.p + 4440688, beta: s.p + 4440864, savedMean: s.f + 2081920, savedInvStd: s.f + 2082096,
+                gamma: s.p + 4440688, beta: s.p + 4440864, savedMean: s.f + 2088064, savedInvStd: s.f + 2088240,
                 activation: .identity, output: s.tensor(283), pool: pool)
             s.profiler?.stop(400)
         }
@@ -6447,7 +6447,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(282), pixels: 841 &* s.n, channels: 176,
                 gamma: s.p + 4440688, beta: s.p + 4440864, runningMean: s.p + 4441040, runningVar: s.p + 4441216,
-                eps: 0.001, activation: .identity, output: s.tensor(283), scratch: s.f + 2081920, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(283), scratch: s.f + 2088064, pool: pool)
             s.profiler?.stop(401)
         }
         // features.5.4 stochastic depth: keep each image's branch with probability 0.8769230769230769
@@ -6476,7 +6476,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(284), pixels: 841 &* s.n, inChannels: 176,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 1056, output: s.tensor(286), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2082272, savedInvStd: s.f + 2083328,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2088416, savedInvStd: s.f + 2089472,
                 runningMean: s.p + 4629360, runningVar: s.p + 4630416, workspace: s.ws, pool: pool)
             s.profiler?.stop(405)
         }
@@ -6492,7 +6492,7 @@ public final class EfficientNetB5Training: TrainableModel {
         if s.options.frozenBlocks <= 26 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(286), pixels: 841 &* s.n, channels: 1056,
-                gamma: s.p + 4627248, beta: s.p + 4628304, savedMean: s.f + 2082272, savedInvStd: s.f + 2083328,
+                gamma: s.p + 4627248, beta: s.p + 4628304, savedMean: s.f + 2088416, savedInvStd: s.f + 2089472,
                 activation: .silu, output: s.tensor(287), pool: pool)
             s.profiler?.stop(407)
         }
@@ -6501,17 +6501,17 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(286), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 4627248, beta: s.p + 4628304, runningMean: s.p + 4629360, runningVar: s.p + 4630416,
-                eps: 0.001, activation: .silu, output: s.tensor(287), scratch: s.f + 2082272, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(287), scratch: s.f + 2088416, pool: pool)
             s.profiler?.stop(408)
         }
         // features.5.5.block.1 depthwise weights to the kernel layout [5][5][1056]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 4631472, channels: 1056, kernel: 5, into: s.f + 2086496)
+        WeightPrep.depthwiseWeights(s.p + 4631472, channels: 1056, kernel: 5, into: s.f + 2092640)
         s.profiler?.stop(409)
         // features.5.5.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(287), batch: s.n, height: 29, width: 29, channels: 1056, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29, weights: s.f + 2086496, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29, weights: s.f + 2092640, bias: s.f,
             activation: .identity, output: s.tensor(288), pool: pool)
         s.profiler?.stop(410)
         // features.5.5.block.1 BatchNorm (batch statistics) + silu on [n, 29, 29, 1056]
@@ -6519,7 +6519,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(288), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 4657872, beta: s.p + 4658928, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(289), savedMean: s.f + 2084384, savedInvStd: s.f + 2085440,
+                activation: .silu, output: s.tensor(289), savedMean: s.f + 2090528, savedInvStd: s.f + 2091584,
                 runningMean: s.p + 4659984, runningVar: s.p + 4661040, pool: pool)
             s.profiler?.stop(411)
         }
@@ -6528,7 +6528,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(288), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 4657872, beta: s.p + 4658928, runningMean: s.p + 4659984, runningVar: s.p + 4661040,
-                eps: 0.001, activation: .silu, output: s.tensor(289), scratch: s.f + 2084384, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(289), scratch: s.f + 2090528, pool: pool)
             s.profiler?.stop(412)
         }
         // features.5.5.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 29, 29, 1056]
@@ -6547,7 +6547,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(290), pixels: 841 &* s.n, inChannels: 1056,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 176, output: s.tensor(294), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2139296, savedInvStd: s.f + 2139472,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2145440, savedInvStd: s.f + 2145616,
                 runningMean: s.p + 4942336, runningVar: s.p + 4942512, workspace: s.ws, pool: pool)
             s.profiler?.stop(415)
         }
@@ -6563,7 +6563,7 @@ public final class EfficientNetB5Training: TrainableModel {
         if s.options.frozenBlocks <= 26 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(294), pixels: 841 &* s.n, channels: 176,
-                gamma: s.p + 4941984, beta: s.p + 4942160, savedMean: s.f + 2139296, savedInvStd: s.f + 2139472,
+                gamma: s.p + 4941984, beta: s.p + 4942160, savedMean: s.f + 2145440, savedInvStd: s.f + 2145616,
                 activation: .identity, output: s.tensor(295), pool: pool)
             s.profiler?.stop(417)
         }
@@ -6572,7 +6572,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(294), pixels: 841 &* s.n, channels: 176,
                 gamma: s.p + 4941984, beta: s.p + 4942160, runningMean: s.p + 4942336, runningVar: s.p + 4942512,
-                eps: 0.001, activation: .identity, output: s.tensor(295), scratch: s.f + 2139296, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(295), scratch: s.f + 2145440, pool: pool)
             s.profiler?.stop(418)
         }
         // features.5.5 stochastic depth: keep each image's branch with probability 0.8717948717948718
@@ -6601,7 +6601,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(296), pixels: 841 &* s.n, inChannels: 176,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 1056, output: s.tensor(298), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2139648, savedInvStd: s.f + 2140704,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2145792, savedInvStd: s.f + 2146848,
                 runningMean: s.p + 5130656, runningVar: s.p + 5131712, workspace: s.ws, pool: pool)
             s.profiler?.stop(422)
         }
@@ -6617,7 +6617,7 @@ public final class EfficientNetB5Training: TrainableModel {
         if s.options.frozenBlocks <= 27 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(298), pixels: 841 &* s.n, channels: 1056,
-                gamma: s.p + 5128544, beta: s.p + 5129600, savedMean: s.f + 2139648, savedInvStd: s.f + 2140704,
+                gamma: s.p + 5128544, beta: s.p + 5129600, savedMean: s.f + 2145792, savedInvStd: s.f + 2146848,
                 activation: .silu, output: s.tensor(299), pool: pool)
             s.profiler?.stop(424)
         }
@@ -6626,17 +6626,17 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(298), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 5128544, beta: s.p + 5129600, runningMean: s.p + 5130656, runningVar: s.p + 5131712,
-                eps: 0.001, activation: .silu, output: s.tensor(299), scratch: s.f + 2139648, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(299), scratch: s.f + 2145792, pool: pool)
             s.profiler?.stop(425)
         }
         // features.5.6.block.1 depthwise weights to the kernel layout [5][5][1056]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 5132768, channels: 1056, kernel: 5, into: s.f + 2143872)
+        WeightPrep.depthwiseWeights(s.p + 5132768, channels: 1056, kernel: 5, into: s.f + 2150016)
         s.profiler?.stop(426)
         // features.5.6.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(299), batch: s.n, height: 29, width: 29, channels: 1056, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29, weights: s.f + 2143872, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29, weights: s.f + 2150016, bias: s.f,
             activation: .identity, output: s.tensor(300), pool: pool)
         s.profiler?.stop(427)
         // features.5.6.block.1 BatchNorm (batch statistics) + silu on [n, 29, 29, 1056]
@@ -6644,7 +6644,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(300), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 5159168, beta: s.p + 5160224, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(301), savedMean: s.f + 2141760, savedInvStd: s.f + 2142816,
+                activation: .silu, output: s.tensor(301), savedMean: s.f + 2147904, savedInvStd: s.f + 2148960,
                 runningMean: s.p + 5161280, runningVar: s.p + 5162336, pool: pool)
             s.profiler?.stop(428)
         }
@@ -6653,7 +6653,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(300), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 5159168, beta: s.p + 5160224, runningMean: s.p + 5161280, runningVar: s.p + 5162336,
-                eps: 0.001, activation: .silu, output: s.tensor(301), scratch: s.f + 2141760, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(301), scratch: s.f + 2147904, pool: pool)
             s.profiler?.stop(429)
         }
         // features.5.6.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 29, 29, 1056]
@@ -6672,7 +6672,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(302), pixels: 841 &* s.n, inChannels: 1056,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 176, output: s.tensor(306), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2196672, savedInvStd: s.f + 2196848,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2202816, savedInvStd: s.f + 2202992,
                 runningMean: s.p + 5443632, runningVar: s.p + 5443808, workspace: s.ws, pool: pool)
             s.profiler?.stop(432)
         }
@@ -6688,7 +6688,7 @@ public final class EfficientNetB5Training: TrainableModel {
         if s.options.frozenBlocks <= 27 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(306), pixels: 841 &* s.n, channels: 176,
-                gamma: s.p + 5443280, beta: s.p + 5443456, savedMean: s.f + 2196672, savedInvStd: s.f + 2196848,
+                gamma: s.p + 5443280, beta: s.p + 5443456, savedMean: s.f + 2202816, savedInvStd: s.f + 2202992,
                 activation: .identity, output: s.tensor(307), pool: pool)
             s.profiler?.stop(434)
         }
@@ -6697,7 +6697,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(306), pixels: 841 &* s.n, channels: 176,
                 gamma: s.p + 5443280, beta: s.p + 5443456, runningMean: s.p + 5443632, runningVar: s.p + 5443808,
-                eps: 0.001, activation: .identity, output: s.tensor(307), scratch: s.f + 2196672, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(307), scratch: s.f + 2202816, pool: pool)
             s.profiler?.stop(435)
         }
         // features.5.6 stochastic depth: keep each image's branch with probability 0.8666666666666667
@@ -6726,7 +6726,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(308), pixels: 841 &* s.n, inChannels: 176,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 1056, output: s.tensor(310), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2197024, savedInvStd: s.f + 2198080,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2203168, savedInvStd: s.f + 2204224,
                 runningMean: s.p + 5631952, runningVar: s.p + 5633008, workspace: s.ws, pool: pool)
             s.profiler?.stop(439)
         }
@@ -6742,7 +6742,7 @@ public final class EfficientNetB5Training: TrainableModel {
         if s.options.frozenBlocks <= 28 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(310), pixels: 841 &* s.n, channels: 1056,
-                gamma: s.p + 5629840, beta: s.p + 5630896, savedMean: s.f + 2197024, savedInvStd: s.f + 2198080,
+                gamma: s.p + 5629840, beta: s.p + 5630896, savedMean: s.f + 2203168, savedInvStd: s.f + 2204224,
                 activation: .silu, output: s.tensor(311), pool: pool)
             s.profiler?.stop(441)
         }
@@ -6751,17 +6751,17 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(310), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 5629840, beta: s.p + 5630896, runningMean: s.p + 5631952, runningVar: s.p + 5633008,
-                eps: 0.001, activation: .silu, output: s.tensor(311), scratch: s.f + 2197024, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(311), scratch: s.f + 2203168, pool: pool)
             s.profiler?.stop(442)
         }
         // features.6.0.block.1 depthwise weights to the kernel layout [5][5][1056]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 5634064, channels: 1056, kernel: 5, into: s.f + 2201248)
+        WeightPrep.depthwiseWeights(s.p + 5634064, channels: 1056, kernel: 5, into: s.f + 2207392)
         s.profiler?.stop(443)
         // features.6.0.block.1 depthwise 5x5/2, [n, 29, 29, 1056] -> [n, 15, 15, 1056]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(311), batch: s.n, height: 29, width: 29, channels: 1056, kernel: 5,
-            stride: 2, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 2201248, bias: s.f,
+            stride: 2, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 2207392, bias: s.f,
             activation: .identity, output: s.tensor(312), pool: pool)
         s.profiler?.stop(444)
         // features.6.0.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 1056]
@@ -6769,7 +6769,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(312), pixels: 225 &* s.n, channels: 1056,
                 gamma: s.p + 5660464, beta: s.p + 5661520, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(313), savedMean: s.f + 2199136, savedInvStd: s.f + 2200192,
+                activation: .silu, output: s.tensor(313), savedMean: s.f + 2205280, savedInvStd: s.f + 2206336,
                 runningMean: s.p + 5662576, runningVar: s.p + 5663632, pool: pool)
             s.profiler?.stop(445)
         }
@@ -6778,7 +6778,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(312), pixels: 225 &* s.n, channels: 1056,
                 gamma: s.p + 5660464, beta: s.p + 5661520, runningMean: s.p + 5662576, runningVar: s.p + 5663632,
-                eps: 0.001, activation: .silu, output: s.tensor(313), scratch: s.f + 2199136, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(313), scratch: s.f + 2205280, pool: pool)
             s.profiler?.stop(446)
         }
         // features.6.0.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 15, 15, 1056]
@@ -6797,7 +6797,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(314), pixels: 225 &* s.n, inChannels: 1056,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 304, output: s.tensor(318), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2254048, savedInvStd: s.f + 2254352,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2260192, savedInvStd: s.f + 2260496,
                 runningMean: s.p + 6080352, runningVar: s.p + 6080656, workspace: s.ws, pool: pool)
             s.profiler?.stop(449)
         }
@@ -6813,7 +6813,7 @@ public final class EfficientNetB5Training: TrainableModel {
         if s.options.frozenBlocks <= 28 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(318), pixels: 225 &* s.n, channels: 304,
-                gamma: s.p + 6079744, beta: s.p + 6080048, savedMean: s.f + 2254048, savedInvStd: s.f + 2254352,
+                gamma: s.p + 6079744, beta: s.p + 6080048, savedMean: s.f + 2260192, savedInvStd: s.f + 2260496,
                 activation: .identity, output: s.tensor(319), pool: pool)
             s.profiler?.stop(451)
         }
@@ -6822,7 +6822,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(318), pixels: 225 &* s.n, channels: 304,
                 gamma: s.p + 6079744, beta: s.p + 6080048, runningMean: s.p + 6080352, runningVar: s.p + 6080656,
-                eps: 0.001, activation: .identity, output: s.tensor(319), scratch: s.f + 2254048, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(319), scratch: s.f + 2260192, pool: pool)
             s.profiler?.stop(452)
         }
     }
@@ -6838,7 +6838,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(319), pixels: 225 &* s.n, inChannels: 304,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 1824, output: s.tensor(320), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2254656, savedInvStd: s.f + 2256480,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2260800, savedInvStd: s.f + 2262624,
                 runningMean: s.p + 6639104, runningVar: s.p + 6640928, workspace: s.ws, pool: pool)
             s.profiler?.stop(454)
         }
@@ -6854,7 +6854,7 @@ public final class EfficientNetB5Training: TrainableModel {
         if s.options.frozenBlocks <= 29 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(320), pixels: 225 &* s.n, channels: 1824,
-                gamma: s.p + 6635456, beta: s.p + 6637280, savedMean: s.f + 2254656, savedInvStd: s.f + 2256480,
+                gamma: s.p + 6635456, beta: s.p + 6637280, savedMean: s.f + 2260800, savedInvStd: s.f + 2262624,
                 activation: .silu, output: s.tensor(321), pool: pool)
             s.profiler?.stop(456)
         }
@@ -6863,17 +6863,17 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(320), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 6635456, beta: s.p + 6637280, runningMean: s.p + 6639104, runningVar: s.p + 6640928,
-                eps: 0.001, activation: .silu, output: s.tensor(321), scratch: s.f + 2254656, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(321), scratch: s.f + 2260800, pool: pool)
             s.profiler?.stop(457)
         }
         // features.6.1.block.1 depthwise weights to the kernel layout [5][5][1824]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 6642752, channels: 1824, kernel: 5, into: s.f + 2261952)
+        WeightPrep.depthwiseWeights(s.p + 6642752, channels: 1824, kernel: 5, into: s.f + 2268096)
         s.profiler?.stop(458)
         // features.6.1.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(321), batch: s.n, height: 15, width: 15, channels: 1824, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 2261952, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 2268096, bias: s.f,
             activation: .identity, output: s.tensor(322), pool: pool)
         s.profiler?.stop(459)
         // features.6.1.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]
@@ -6881,7 +6881,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(322), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 6688352, beta: s.p + 6690176, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(323), savedMean: s.f + 2258304, savedInvStd: s.f + 2260128,
+                activation: .silu, output: s.tensor(323), savedMean: s.f + 2264448, savedInvStd: s.f + 2266272,
                 runningMean: s.p + 6692000, runningVar: s.p + 6693824, pool: pool)
             s.profiler?.stop(460)
         }
@@ -6890,7 +6890,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(322), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 6688352, beta: s.p + 6690176, runningMean: s.p + 6692000, runningVar: s.p + 6693824,
-                eps: 0.001, activation: .silu, output: s.tensor(323), scratch: s.f + 2258304, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(323), scratch: s.f + 2264448, pool: pool)
             s.profiler?.stop(461)
         }
         // features.6.1.block.2 squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]
@@ -6909,7 +6909,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(324), pixels: 225 &* s.n, inChannels: 1824,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 304, output: s.tensor(328), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2353152, savedInvStd: s.f + 2353456,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2359296, savedInvStd: s.f + 2359600,
                 runningMean: s.p + 7529904, runningVar: s.p + 7530208, workspace: s.ws, pool: pool)
             s.profiler?.stop(464)
         }
@@ -6925,7 +6925,7 @@ public final class EfficientNetB5Training: TrainableModel {
         if s.options.frozenBlocks <= 29 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(328), pixels: 225 &* s.n, channels: 304,
-                gamma: s.p + 7529296, beta: s.p + 7529600, savedMean: s.f + 2353152, savedInvStd: s.f + 2353456,
+                gamma: s.p + 7529296, beta: s.p + 7529600, savedMean: s.f + 2359296, savedInvStd: s.f + 2359600,
                 activation: .identity, output: s.tensor(329), pool: pool)
             s.profiler?.stop(466)
         }
@@ -6934,7 +6934,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(328), pixels: 225 &* s.n, channels: 304,
                 gamma: s.p + 7529296, beta: s.p + 7529600, runningMean: s.p + 7529904, runningVar: s.p + 7530208,
-                eps: 0.001, activation: .identity, output: s.tensor(329), scratch: s.f + 2353152, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(329), scratch: s.f + 2359296, pool: pool)
             s.profiler?.stop(467)
         }
         // features.6.1 stochastic depth: keep each image's branch with probability 0.8564102564102564
@@ -6963,7 +6963,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(330), pixels: 225 &* s.n, inChannels: 304,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 1824, output: s.tensor(332), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2353760, savedInvStd: s.f + 2355584,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2359904, savedInvStd: s.f + 2361728,
                 runningMean: s.p + 8088656, runningVar: s.p + 8090480, workspace: s.ws, pool: pool)
             s.profiler?.stop(471)
         }
@@ -6979,7 +6979,7 @@ public final class EfficientNetB5Training: TrainableModel {
         if s.options.frozenBlocks <= 30 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(332), pixels: 225 &* s.n, channels: 1824,
-                gamma: s.p + 8085008, beta: s.p + 8086832, savedMean: s.f + 2353760, savedInvStd: s.f + 2355584,
+                gamma: s.p + 8085008, beta: s.p + 8086832, savedMean: s.f + 2359904, savedInvStd: s.f + 2361728,
                 activation: .silu, output: s.tensor(333), pool: pool)
             s.profiler?.stop(473)
         }
@@ -6988,17 +6988,17 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(332), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 8085008, beta: s.p + 8086832, runningMean: s.p + 8088656, runningVar: s.p + 8090480,
-                eps: 0.001, activation: .silu, output: s.tensor(333), scratch: s.f + 2353760, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(333), scratch: s.f + 2359904, pool: pool)
             s.profiler?.stop(474)
         }
         // features.6.2.block.1 depthwise weights to the kernel layout [5][5][1824]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 8092304, channels: 1824, kernel: 5, into: s.f + 2361056)
+        WeightPrep.depthwiseWeights(s.p + 8092304, channels: 1824, kernel: 5, into: s.f + 2367200)
         s.profiler?.stop(475)
         // features.6.2.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(333), batch: s.n, height: 15, width: 15, channels: 1824, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 2361056, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 2367200, bias: s.f,
             activation: .identity, output: s.tensor(334), pool: pool)
         s.profiler?.stop(476)
         // features.6.2.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]
@@ -7006,7 +7006,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(334), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 8137904, beta: s.p + 8139728, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(335), savedMean: s.f + 2357408, savedInvStd: s.f + 2359232,
+                activation: .silu, output: s.tensor(335), savedMean: s.f + 2363552, savedInvStd: s.f + 2365376,
                 runningMean: s.p + 8141552, runningVar: s.p + 8143376, pool: pool)
             s.profiler?.stop(477)
         }
@@ -7015,7 +7015,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(334), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 8137904, beta: s.p + 8139728, runningMean: s.p + 8141552, runningVar: s.p + 8143376,
-                eps: 0.001, activation: .silu, output: s.tensor(335), scratch: s.f + 2357408, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(335), scratch: s.f + 2363552, pool: pool)
             s.profiler?.stop(478)
         }
         // features.6.2.block.2 squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]
@@ -7034,7 +7034,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(336), pixels: 225 &* s.n, inChannels: 1824,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 304, output: s.tensor(340), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2452256, savedInvStd: s.f + 2452560,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2458400, savedInvStd: s.f + 2458704,
                 runningMean: s.p + 8979456, runningVar: s.p + 8979760, workspace: s.ws, pool: pool)
             s.profiler?.stop(481)
         }
@@ -7050,7 +7050,7 @@ public final class EfficientNetB5Training: TrainableModel {
         if s.options.frozenBlocks <= 30 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(340), pixels: 225 &* s.n, channels: 304,
-                gamma: s.p + 8978848, beta: s.p + 8979152, savedMean: s.f + 2452256, savedInvStd: s.f + 2452560,
+                gamma: s.p + 8978848, beta: s.p + 8979152, savedMean: s.f + 2458400, savedInvStd: s.f + 2458704,
                 activation: .identity, output: s.tensor(341), pool: pool)
             s.profiler?.stop(483)
         }
@@ -7059,7 +7059,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(340), pixels: 225 &* s.n, channels: 304,
                 gamma: s.p + 8978848, beta: s.p + 8979152, runningMean: s.p + 8979456, runningVar: s.p + 8979760,
-                eps: 0.001, activation: .identity, output: s.tensor(341), scratch: s.f + 2452256, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(341), scratch: s.f + 2458400, pool: pool)
             s.profiler?.stop(484)
         }
         // features.6.2 stochastic depth: keep each image's branch with probability 0.8512820512820513
@@ -7088,7 +7088,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(342), pixels: 225 &* s.n, inChannels: 304,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 1824, output: s.tensor(344), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2452864, savedInvStd: s.f + 2454688,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2459008, savedInvStd: s.f + 2460832,
                 runningMean: s.p + 9538208, runningVar: s.p + 9540032, workspace: s.ws, pool: pool)
             s.profiler?.stop(488)
         }
@@ -7104,7 +7104,7 @@ public final class EfficientNetB5Training: TrainableModel {
         if s.options.frozenBlocks <= 31 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(344), pixels: 225 &* s.n, channels: 1824,
-                gamma: s.p + 9534560, beta: s.p + 9536384, savedMean: s.f + 2452864, savedInvStd: s.f + 2454688,
+                gamma: s.p + 9534560, beta: s.p + 9536384, savedMean: s.f + 2459008, savedInvStd: s.f + 2460832,
                 activation: .silu, output: s.tensor(345), pool: pool)
             s.profiler?.stop(490)
         }
@@ -7113,17 +7113,17 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(344), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 9534560, beta: s.p + 9536384, runningMean: s.p + 9538208, runningVar: s.p + 9540032,
-                eps: 0.001, activation: .silu, output: s.tensor(345), scratch: s.f + 2452864, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(345), scratch: s.f + 2459008, pool: pool)
             s.profiler?.stop(491)
         }
         // features.6.3.block.1 depthwise weights to the kernel layout [5][5][1824]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 9541856, channels: 1824, kernel: 5, into: s.f + 2460160)
+        WeightPrep.depthwiseWeights(s.p + 9541856, channels: 1824, kernel: 5, into: s.f + 2466304)
         s.profiler?.stop(492)
         // features.6.3.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(345), batch: s.n, height: 15, width: 15, channels: 1824, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 2460160, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 2466304, bias: s.f,
             activation: .identity, output: s.tensor(346), pool: pool)
         s.profiler?.stop(493)
         // features.6.3.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]
@@ -7131,7 +7131,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(346), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 9587456, beta: s.p + 9589280, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(347), savedMean: s.f + 2456512, savedInvStd: s.f + 2458336,
+                activation: .silu, output: s.tensor(347), savedMean: s.f + 2462656, savedInvStd: s.f + 2464480,
                 runningMean: s.p + 9591104, runningVar: s.p + 9592928, pool: pool)
             s.profiler?.stop(494)
         }
@@ -7140,7 +7140,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(346), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 9587456, beta: s.p + 9589280, runningMean: s.p + 9591104, runningVar: s.p + 9592928,
-                eps: 0.001, activation: .silu, output: s.tensor(347), scratch: s.f + 2456512, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(347), scratch: s.f + 2462656, pool: pool)
             s.profiler?.stop(495)
         }
         // features.6.3.block.2 squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]
@@ -7159,7 +7159,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(348), pixels: 225 &* s.n, inChannels: 1824,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 304, output: s.tensor(352), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2551360, savedInvStd: s.f + 2551664,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2557504, savedInvStd: s.f + 2557808,
                 runningMean: s.p + 10429008, runningVar: s.p + 10429312, workspace: s.ws, pool: pool)
             s.profiler?.stop(498)
         }
@@ -7175,7 +7175,7 @@ public final class EfficientNetB5Training: TrainableModel {
         if s.options.frozenBlocks <= 31 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(352), pixels: 225 &* s.n, channels: 304,
-                gamma: s.p + 10428400, beta: s.p + 10428704, savedMean: s.f + 2551360, savedInvStd: s.f + 2551664,
+                gamma: s.p + 10428400, beta: s.p + 10428704, savedMean: s.f + 2557504, savedInvStd: s.f + 2557808,
                 activation: .identity, output: s.tensor(353), pool: pool)
             s.profiler?.stop(500)
         }
@@ -7184,7 +7184,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(352), pixels: 225 &* s.n, channels: 304,
                 gamma: s.p + 10428400, beta: s.p + 10428704, runningMean: s.p + 10429008, runningVar: s.p + 10429312,
-                eps: 0.001, activation: .identity, output: s.tensor(353), scratch: s.f + 2551360, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(353), scratch: s.f + 2557504, pool: pool)
             s.profiler?.stop(501)
         }
         // features.6.3 stochastic depth: keep each image's branch with probability 0.8461538461538461
@@ -7213,7 +7213,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(354), pixels: 225 &* s.n, inChannels: 304,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 1824, output: s.tensor(356), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2551968, savedInvStd: s.f + 2553792,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2558112, savedInvStd: s.f + 2559936,
                 runningMean: s.p + 10987760, runningVar: s.p + 10989584, workspace: s.ws, pool: pool)
             s.profiler?.stop(505)
         }
@@ -7229,7 +7229,7 @@ public final class EfficientNetB5Training: TrainableModel {
         if s.options.frozenBlocks <= 32 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(356), pixels: 225 &* s.n, channels: 1824,
-                gamma: s.p + 10984112, beta: s.p + 10985936, savedMean: s.f + 2551968, savedInvStd: s.f + 2553792,
+                gamma: s.p + 10984112, beta: s.p + 10985936, savedMean: s.f + 2558112, savedInvStd: s.f + 2559936,
                 activation: .silu, output: s.tensor(357), pool: pool)
             s.profiler?.stop(507)
         }
@@ -7238,17 +7238,17 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(356), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 10984112, beta: s.p + 10985936, runningMean: s.p + 10987760, runningVar: s.p + 10989584,
-                eps: 0.001, activation: .silu, output: s.tensor(357), scratch: s.f + 2551968, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(357), scratch: s.f + 2558112, pool: pool)
             s.profiler?.stop(508)
         }
         // features.6.4.block.1 depthwise weights to the kernel layout [5][5][1824]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 10991408, channels: 1824, kernel: 5, into: s.f + 2559264)
+        WeightPrep.depthwiseWeights(s.p + 10991408, channels: 1824, kernel: 5, into: s.f + 2565408)
         s.profiler?.stop(509)
         // features.6.4.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(357), batch: s.n, height: 15, width: 15, channels: 1824, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 2559264, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 2565408, bias: s.f,
             activation: .identity, output: s.tensor(358), pool: pool)
         s.profiler?.stop(510)
         // features.6.4.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]
@@ -7256,7 +7256,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(358), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 11037008, beta: s.p + 11038832, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(359), savedMean: s.f + 2555616, savedInvStd: s.f + 2557440,
+                activation: .silu, output: s.tensor(359), savedMean: s.f + 2561760, savedInvStd: s.f + 2563584,
                 runningMean: s.p + 11040656, runningVar: s.p + 11042480, pool: pool)
             s.profiler?.stop(511)
         }
@@ -7265,7 +7265,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(358), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 11037008, beta: s.p + 11038832, runningMean: s.p + 11040656, runningVar: s.p + 11042480,
-                eps: 0.001, activation: .silu, output: s.tensor(359), scratch: s.f + 2555616, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(359), scratch: s.f + 2561760, pool: pool)
             s.profiler?.stop(512)
         }
         // features.6.4.block.2 squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]
@@ -7284,7 +7284,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(360), pixels: 225 &* s.n, inChannels: 1824,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 304, output: s.tensor(364), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2650464, savedInvStd: s.f + 2650768,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2656608, savedInvStd: s.f + 2656912,
                 runningMean: s.p + 11878560, runningVar: s.p + 11878864, workspace: s.ws, pool: pool)
             s.profiler?.stop(515)
         }
@@ -7300,7 +7300,7 @@ public final class EfficientNetB5Training: TrainableModel {
         if s.options.frozenBlocks <= 32 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(364), pixels: 225 &* s.n, channels: 304,
-                gamma: s.p + 11877952, beta: s.p + 11878256, savedMean: s.f + 2650464, savedInvStd: s.f + 2650768,
+                gamma: s.p + 11877952, beta: s.p + 11878256, savedMean: s.f + 2656608, savedInvStd: s.f + 2656912,
                 activation: .identity, output: s.tensor(365), pool: pool)
             s.profiler?.stop(517)
         }
@@ -7309,7 +7309,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(364), pixels: 225 &* s.n, channels: 304,
                 gamma: s.p + 11877952, beta: s.p + 11878256, runningMean: s.p + 11878560, runningVar: s.p + 11878864,
-                eps: 0.001, activation: .identity, output: s.tensor(365), scratch: s.f + 2650464, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(365), scratch: s.f + 2656608, pool: pool)
             s.profiler?.stop(518)
         }
         // features.6.4 stochastic depth: keep each image's branch with probability 0.841025641025641
@@ -7338,7 +7338,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(366), pixels: 225 &* s.n, inChannels: 304,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 1824, output: s.tensor(368), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2651072, savedInvStd: s.f + 2652896,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2657216, savedInvStd: s.f + 2659040,
                 runningMean: s.p + 12437312, runningVar: s.p + 12439136, workspace: s.ws, pool: pool)
             s.profiler?.stop(522)
         }
@@ -7354,7 +7354,7 @@ public final class EfficientNetB5Training: TrainableModel {
         if s.options.frozenBlocks <= 33 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(368), pixels: 225 &* s.n, channels: 1824,
-                gamma: s.p + 12433664, beta: s.p + 12435488, savedMean: s.f + 2651072, savedInvStd: s.f + 2652896,
+                gamma: s.p + 12433664, beta: s.p + 12435488, savedMean: s.f + 2657216, savedInvStd: s.f + 2659040,
                 activation: .silu, output: s.tensor(369), pool: pool)
             s.profiler?.stop(524)
         }
@@ -7363,17 +7363,17 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(368), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 12433664, beta: s.p + 12435488, runningMean: s.p + 12437312, runningVar: s.p + 12439136,
-                eps: 0.001, activation: .silu, output: s.tensor(369), scratch: s.f + 2651072, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(369), scratch: s.f + 2657216, pool: pool)
             s.profiler?.stop(525)
         }
         // features.6.5.block.1 depthwise weights to the kernel layout [5][5][1824]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 12440960, channels: 1824, kernel: 5, into: s.f + 2658368)
+        WeightPrep.depthwiseWeights(s.p + 12440960, channels: 1824, kernel: 5, into: s.f + 2664512)
         s.profiler?.stop(526)
         // features.6.5.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(369), batch: s.n, height: 15, width: 15, channels: 1824, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 2658368, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 2664512, bias: s.f,
             activation: .identity, output: s.tensor(370), pool: pool)
         s.profiler?.stop(527)
         // features.6.5.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]
@@ -7381,7 +7381,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(370), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 12486560, beta: s.p + 12488384, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(371), savedMean: s.f + 2654720, savedInvStd: s.f + 2656544,
+                activation: .silu, output: s.tensor(371), savedMean: s.f + 2660864, savedInvStd: s.f + 2662688,
                 runningMean: s.p + 12490208, runningVar: s.p + 12492032, pool: pool)
             s.profiler?.stop(528)
         }
@@ -7390,7 +7390,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(370), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 12486560, beta: s.p + 12488384, runningMean: s.p + 12490208, runningVar: s.p + 12492032,
-                eps: 0.001, activation: .silu, output: s.tensor(371), scratch: s.f + 2654720, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(371), scratch: s.f + 2660864, pool: pool)
             s.profiler?.stop(529)
         }
         // features.6.5.block.2 squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]
@@ -7409,7 +7409,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(372), pixels: 225 &* s.n, inChannels: 1824,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 304, output: s.tensor(376), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2749568, savedInvStd: s.f + 2749872,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2755712, savedInvStd: s.f + 2756016,
                 runningMean: s.p + 13328112, runningVar: s.p + 13328416, workspace: s.ws, pool: pool)
             s.profiler?.stop(532)
         }
@@ -7425,7 +7425,7 @@ public final class EfficientNetB5Training: TrainableModel {
         if s.options.frozenBlocks <= 33 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(376), pixels: 225 &* s.n, channels: 304,
-                gamma: s.p + 13327504, beta: s.p + 13327808, savedMean: s.f + 2749568, savedInvStd: s.f + 2749872,
+                gamma: s.p + 13327504, beta: s.p + 13327808, savedMean: s.f + 2755712, savedInvStd: s.f + 2756016,
                 activation: .identity, output: s.tensor(377), pool: pool)
             s.profiler?.stop(534)
         }
@@ -7434,7 +7434,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(376), pixels: 225 &* s.n, channels: 304,
                 gamma: s.p + 13327504, beta: s.p + 13327808, runningMean: s.p + 13328112, runningVar: s.p + 13328416,
-                eps: 0.001, activation: .identity, output: s.tensor(377), scratch: s.f + 2749568, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(377), scratch: s.f + 2755712, pool: pool)
             s.profiler?.stop(535)
         }
         // features.6.5 stochastic depth: keep each image's branch with probability 0.8358974358974359
@@ -7463,7 +7463,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(378), pixels: 225 &* s.n, inChannels: 304,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 1824, output: s.tensor(380), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2750176, savedInvStd: s.f + 2752000,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2756320, savedInvStd: s.f + 2758144,
                 runningMean: s.p + 13886864, runningVar: s.p + 13888688, workspace: s.ws, pool: pool)
             s.profiler?.stop(539)
         }
@@ -7479,7 +7479,7 @@ public final class EfficientNetB5Training: TrainableModel {
         if s.options.frozenBlocks <= 34 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(380), pixels: 225 &* s.n, channels: 1824,
-                gamma: s.p + 13883216, beta: s.p + 13885040, savedMean: s.f + 2750176, savedInvStd: s.f + 2752000,
+                gamma: s.p + 13883216, beta: s.p + 13885040, savedMean: s.f + 2756320, savedInvStd: s.f + 2758144,
                 activation: .silu, output: s.tensor(381), pool: pool)
             s.profiler?.stop(541)
         }
@@ -7488,17 +7488,17 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(380), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 13883216, beta: s.p + 13885040, runningMean: s.p + 13886864, runningVar: s.p + 13888688,
-                eps: 0.001, activation: .silu, output: s.tensor(381), scratch: s.f + 2750176, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(381), scratch: s.f + 2756320, pool: pool)
             s.profiler?.stop(542)
         }
         // features.6.6.block.1 depthwise weights to the kernel layout [5][5][1824]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 13890512, channels: 1824, kernel: 5, into: s.f + 2757472)
+        WeightPrep.depthwiseWeights(s.p + 13890512, channels: 1824, kernel: 5, into: s.f + 2763616)
         s.profiler?.stop(543)
         // features.6.6.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(381), batch: s.n, height: 15, width: 15, channels: 1824, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 2757472, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 2763616, bias: s.f,
             activation: .identity, output: s.tensor(382), pool: pool)
         s.profiler?.stop(544)
         // features.6.6.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]
@@ -7506,7 +7506,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(382), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 13936112, beta: s.p + 13937936, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(383), savedMean: s.f + 2753824, savedInvStd: s.f + 2755648,
+                activation: .silu, output: s.tensor(383), savedMean: s.f + 2759968, savedInvStd: s.f + 2761792,
                 runningMean: s.p + 13939760, runningVar: s.p + 13941584, pool: pool)
             s.profiler?.stop(545)
         }
@@ -7515,7 +7515,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(382), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 13936112, beta: s.p + 13937936, runningMean: s.p + 13939760, runningVar: s.p + 13941584,
-                eps: 0.001, activation: .silu, output: s.tensor(383), scratch: s.f + 2753824, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(383), scratch: s.f + 2759968, pool: pool)
             s.profiler?.stop(546)
         }
         // features.6.6.block.2 squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]
@@ -7534,7 +7534,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(384), pixels: 225 &* s.n, inChannels: 1824,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 304, output: s.tensor(388), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2848672, savedInvStd: s.f + 2848976,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2854816, savedInvStd: s.f + 2855120,
                 runningMean: s.p + 14777664, runningVar: s.p + 14777968, workspace: s.ws, pool: pool)
             s.profiler?.stop(549)
         }
@@ -7550,7 +7550,7 @@ public final class EfficientNetB5Training: TrainableModel {
         if s.options.frozenBlocks <= 34 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(388), pixels: 225 &* s.n, channels: 304,
-                gamma: s.p + 14777056, beta: s.p + 14777360, savedMean: s.f + 2848672, savedInvStd: s.f + 2848976,
+                gamma: s.p + 14777056, beta: s.p + 14777360, savedMean: s.f + 2854816, savedInvStd: s.f + 2855120,
                 activation: .identity, output: s.tensor(389), pool: pool)
             s.profiler?.stop(551)
         }
@@ -7559,7 +7559,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(388), pixels: 225 &* s.n, channels: 304,
                 gamma: s.p + 14777056, beta: s.p + 14777360, runningMean: s.p + 14777664, runningVar: s.p + 14777968,
-                eps: 0.001, activation: .identity, output: s.tensor(389), scratch: s.f + 2848672, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(389), scratch: s.f + 2854816, pool: pool)
             s.profiler?.stop(552)
         }
         // features.6.6 stochastic depth: keep each image's branch with probability 0.8307692307692307
@@ -7588,7 +7588,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(390), pixels: 225 &* s.n, inChannels: 304,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 1824, output: s.tensor(392), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2849280, savedInvStd: s.f + 2851104,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2855424, savedInvStd: s.f + 2857248,
                 runningMean: s.p + 15336416, runningVar: s.p + 15338240, workspace: s.ws, pool: pool)
             s.profiler?.stop(556)
         }
@@ -7604,7 +7604,7 @@ public final class EfficientNetB5Training: TrainableModel {
         if s.options.frozenBlocks <= 35 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(392), pixels: 225 &* s.n, channels: 1824,
-                gamma: s.p + 15332768, beta: s.p + 15334592, savedMean: s.f + 2849280, savedInvStd: s.f + 2851104,
+                gamma: s.p + 15332768, beta: s.p + 15334592, savedMean: s.f + 2855424, savedInvStd: s.f + 2857248,
                 activation: .silu, output: s.tensor(393), pool: pool)
             s.profiler?.stop(558)
         }
@@ -7613,17 +7613,17 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(392), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 15332768, beta: s.p + 15334592, runningMean: s.p + 15336416, runningVar: s.p + 15338240,
-                eps: 0.001, activation: .silu, output: s.tensor(393), scratch: s.f + 2849280, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(393), scratch: s.f + 2855424, pool: pool)
             s.profiler?.stop(559)
         }
         // features.6.7.block.1 depthwise weights to the kernel layout [5][5][1824]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 15340064, channels: 1824, kernel: 5, into: s.f + 2856576)
+        WeightPrep.depthwiseWeights(s.p + 15340064, channels: 1824, kernel: 5, into: s.f + 2862720)
         s.profiler?.stop(560)
         // features.6.7.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(393), batch: s.n, height: 15, width: 15, channels: 1824, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 2856576, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 2862720, bias: s.f,
             activation: .identity, output: s.tensor(394), pool: pool)
         s.profiler?.stop(561)
         // features.6.7.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]
@@ -7631,7 +7631,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(394), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 15385664, beta: s.p + 15387488, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(395), savedMean: s.f + 2852928, savedInvStd: s.f + 2854752,
+                activation: .silu, output: s.tensor(395), savedMean: s.f + 2859072, savedInvStd: s.f + 2860896,
                 runningMean: s.p + 15389312, runningVar: s.p + 15391136, pool: pool)
             s.profiler?.stop(562)
         }
@@ -7640,7 +7640,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(394), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 15385664, beta: s.p + 15387488, runningMean: s.p + 15389312, runningVar: s.p + 15391136,
-                eps: 0.001, activation: .silu, output: s.tensor(395), scratch: s.f + 2852928, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(395), scratch: s.f + 2859072, pool: pool)
             s.profiler?.stop(563)
         }
         // features.6.7.block.2 squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]
@@ -7659,7 +7659,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(396), pixels: 225 &* s.n, inChannels: 1824,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 304, output: s.tensor(400), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2947776, savedInvStd: s.f + 2948080,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2953920, savedInvStd: s.f + 2954224,
                 runningMean: s.p + 16227216, runningVar: s.p + 16227520, workspace: s.ws, pool: pool)
             s.profiler?.stop(566)
         }
@@ -7675,7 +7675,7 @@ public final class EfficientNetB5Training: TrainableModel {
         if s.options.frozenBlocks <= 35 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(400), pixels: 225 &* s.n, channels: 304,
-                gamma: s.p + 16226608, beta: s.p + 16226912, savedMean: s.f + 2947776, savedInvStd: s.f + 2948080,
+                gamma: s.p + 16226608, beta: s.p + 16226912, savedMean: s.f + 2953920, savedInvStd: s.f + 2954224,
                 activation: .identity, output: s.tensor(401), pool: pool)
             s.profiler?.stop(568)
         }
@@ -7684,7 +7684,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(400), pixels: 225 &* s.n, channels: 304,
                 gamma: s.p + 16226608, beta: s.p + 16226912, runningMean: s.p + 16227216, runningVar: s.p + 16227520,
-                eps: 0.001, activation: .identity, output: s.tensor(401), scratch: s.f + 2947776, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(401), scratch: s.f + 2953920, pool: pool)
             s.profiler?.stop(569)
         }
         // features.6.7 stochastic depth: keep each image's branch with probability 0.8256410256410256
@@ -7713,7 +7713,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(402), pixels: 225 &* s.n, inChannels: 304,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 1824, output: s.tensor(404), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2948384, savedInvStd: s.f + 2950208,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2954528, savedInvStd: s.f + 2956352,
                 runningMean: s.p + 16785968, runningVar: s.p + 16787792, workspace: s.ws, pool: pool)
             s.profiler?.stop(573)
         }
@@ -7729,7 +7729,7 @@ public final class EfficientNetB5Training: TrainableModel {
         if s.options.frozenBlocks <= 36 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(404), pixels: 225 &* s.n, channels: 1824,
-                gamma: s.p + 16782320, beta: s.p + 16784144, savedMean: s.f + 2948384, savedInvStd: s.f + 2950208,
+                gamma: s.p + 16782320, beta: s.p + 16784144, savedMean: s.f + 2954528, savedInvStd: s.f + 2956352,
                 activation: .silu, output: s.tensor(405), pool: pool)
             s.profiler?.stop(575)
         }
@@ -7738,17 +7738,17 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(404), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 16782320, beta: s.p + 16784144, runningMean: s.p + 16785968, runningVar: s.p + 16787792,
-                eps: 0.001, activation: .silu, output: s.tensor(405), scratch: s.f + 2948384, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(405), scratch: s.f + 2954528, pool: pool)
             s.profiler?.stop(576)
         }
         // features.6.8.block.1 depthwise weights to the kernel layout [5][5][1824]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 16789616, channels: 1824, kernel: 5, into: s.f + 2955680)
+        WeightPrep.depthwiseWeights(s.p + 16789616, channels: 1824, kernel: 5, into: s.f + 2961824)
         s.profiler?.stop(577)
         // features.6.8.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(405), batch: s.n, height: 15, width: 15, channels: 1824, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 2955680, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 2961824, bias: s.f,
             activation: .identity, output: s.tensor(406), pool: pool)
         s.profiler?.stop(578)
         // features.6.8.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]
@@ -7756,7 +7756,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(406), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 16835216, beta: s.p + 16837040, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(407), savedMean: s.f + 2952032, savedInvStd: s.f + 2953856,
+                activation: .silu, output: s.tensor(407), savedMean: s.f + 2958176, savedInvStd: s.f + 2960000,
                 runningMean: s.p + 16838864, runningVar: s.p + 16840688, pool: pool)
             s.profiler?.stop(579)
         }
@@ -7765,7 +7765,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(406), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 16835216, beta: s.p + 16837040, runningMean: s.p + 16838864, runningVar: s.p + 16840688,
-                eps: 0.001, activation: .silu, output: s.tensor(407), scratch: s.f + 2952032, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(407), scratch: s.f + 2958176, pool: pool)
             s.profiler?.stop(580)
         }
         // features.6.8.block.2 squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]
@@ -7784,7 +7784,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(408), pixels: 225 &* s.n, inChannels: 1824,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 304, output: s.tensor(412), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3046880, savedInvStd: s.f + 3047184,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3053024, savedInvStd: s.f + 3053328,
                 runningMean: s.p + 17676768, runningVar: s.p + 17677072, workspace: s.ws, pool: pool)
             s.profiler?.stop(583)
         }
@@ -7800,7 +7800,7 @@ public final class EfficientNetB5Training: TrainableModel {
         if s.options.frozenBlocks <= 36 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(412), pixels: 225 &* s.n, channels: 304,
-                gamma: s.p + 17676160, beta: s.p + 17676464, savedMean: s.f + 3046880, savedInvStd: s.f + 3047184,
+                gamma: s.p + 17676160, beta: s.p + 17676464, savedMean: s.f + 3053024, savedInvStd: s.f + 3053328,
                 activation: .identity, output: s.tensor(413), pool: pool)
             s.profiler?.stop(585)
         }
@@ -7809,7 +7809,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(412), pixels: 225 &* s.n, channels: 304,
                 gamma: s.p + 17676160, beta: s.p + 17676464, runningMean: s.p + 17676768, runningVar: s.p + 17677072,
-                eps: 0.001, activation: .identity, output: s.tensor(413), scratch: s.f + 3046880, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(413), scratch: s.f + 3053024, pool: pool)
             s.profiler?.stop(586)
         }
         // features.6.8 stochastic depth: keep each image's branch with probability 0.8205128205128205
@@ -7838,7 +7838,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(414), pixels: 225 &* s.n, inChannels: 304,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 1824, output: s.tensor(416), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3047488, savedInvStd: s.f + 3049312,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3053632, savedInvStd: s.f + 3055456,
                 runningMean: s.p + 18235520, runningVar: s.p + 18237344, workspace: s.ws, pool: pool)
             s.profiler?.stop(590)
         }
@@ -7854,7 +7854,7 @@ public final class EfficientNetB5Training: TrainableModel {
         if s.options.frozenBlocks <= 37 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(416), pixels: 225 &* s.n, channels: 1824,
-                gamma: s.p + 18231872, beta: s.p + 18233696, savedMean: s.f + 3047488, savedInvStd: s.f + 3049312,
+                gamma: s.p + 18231872, beta: s.p + 18233696, savedMean: s.f + 3053632, savedInvStd: s.f + 3055456,
                 activation: .silu, output: s.tensor(417), pool: pool)
             s.profiler?.stop(592)
         }
@@ -7863,17 +7863,17 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(416), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 18231872, beta: s.p + 18233696, runningMean: s.p + 18235520, runningVar: s.p + 18237344,
-                eps: 0.001, activation: .silu, output: s.tensor(417), scratch: s.f + 3047488, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(417), scratch: s.f + 3053632, pool: pool)
             s.profiler?.stop(593)
         }
         // features.7.0.block.1 depthwise weights to the kernel layout [3][3][1824]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 18239168, channels: 1824, kernel: 3, into: s.f + 3054784)
+        WeightPrep.depthwiseWeights(s.p + 18239168, channels: 1824, kernel: 3, into: s.f + 3060928)
         s.profiler?.stop(594)
         // features.7.0.block.1 depthwise 3x3/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(417), batch: s.n, height: 15, width: 15, channels: 1824, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 3054784, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 3060928, bias: s.f,
             activation: .identity, output: s.tensor(418), pool: pool)
         s.profiler?.stop(595)
         // features.7.0.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]
@@ -7881,7 +7881,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(418), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 18255584, beta: s.p + 18257408, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(419), savedMean: s.f + 3051136, savedInvStd: s.f + 3052960,
+                activation: .silu, output: s.tensor(419), savedMean: s.f + 3057280, savedInvStd: s.f + 3059104,
                 runningMean: s.p + 18259232, runningVar: s.p + 18261056, pool: pool)
             s.profiler?.stop(596)
         }
@@ -7890,7 +7890,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(418), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 18255584, beta: s.p + 18257408, runningMean: s.p + 18259232, runningVar: s.p + 18261056,
-                eps: 0.001, activation: .silu, output: s.tensor(419), scratch: s.f + 3051136, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(419), scratch: s.f + 3057280, pool: pool)
             s.profiler?.stop(597)
         }
         // features.7.0.block.2 squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]
@@ -7909,7 +7909,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(420), pixels: 225 &* s.n, inChannels: 1824,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 512, output: s.tensor(424), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3087616, savedInvStd: s.f + 3088128,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3093760, savedInvStd: s.f + 3094272,
                 runningMean: s.p + 19476944, runningVar: s.p + 19477456, workspace: s.ws, pool: pool)
             s.profiler?.stop(600)
         }
@@ -7925,7 +7925,7 @@ public final class EfficientNetB5Training: TrainableModel {
         if s.options.frozenBlocks <= 37 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(424), pixels: 225 &* s.n, channels: 512,
-                gamma: s.p + 19475920, beta: s.p + 19476432, savedMean: s.f + 3087616, savedInvStd: s.f + 3088128,
+                gamma: s.p + 19475920, beta: s.p + 19476432, savedMean: s.f + 3093760, savedInvStd: s.f + 3094272,
                 activation: .identity, output: s.tensor(425), pool: pool)
             s.profiler?.stop(602)
         }
@@ -7934,7 +7934,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(424), pixels: 225 &* s.n, channels: 512,
                 gamma: s.p + 19475920, beta: s.p + 19476432, runningMean: s.p + 19476944, runningVar: s.p + 19477456,
-                eps: 0.001, activation: .identity, output: s.tensor(425), scratch: s.f + 3087616, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(425), scratch: s.f + 3093760, pool: pool)
             s.profiler?.stop(603)
         }
     }
@@ -7950,7 +7950,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(425), pixels: 225 &* s.n, inChannels: 512,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 3072, output: s.tensor(426), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3088640, savedInvStd: s.f + 3091712,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3094784, savedInvStd: s.f + 3097856,
                 runningMean: s.p + 21056976, runningVar: s.p + 21060048, workspace: s.ws, pool: pool)
             s.profiler?.stop(605)
         }
@@ -7966,7 +7966,7 @@ public final class EfficientNetB5Training: TrainableModel {
         if s.options.frozenBlocks <= 38 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(426), pixels: 225 &* s.n, channels: 3072,
-                gamma: s.p + 21050832, beta: s.p + 21053904, savedMean: s.f + 3088640, savedInvStd: s.f + 3091712,
+                gamma: s.p + 21050832, beta: s.p + 21053904, savedMean: s.f + 3094784, savedInvStd: s.f + 3097856,
                 activation: .silu, output: s.tensor(427), pool: pool)
             s.profiler?.stop(607)
         }
@@ -7975,17 +7975,17 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(426), pixels: 225 &* s.n, channels: 3072,
                 gamma: s.p + 21050832, beta: s.p + 21053904, runningMean: s.p + 21056976, runningVar: s.p + 21060048,
-                eps: 0.001, activation: .silu, output: s.tensor(427), scratch: s.f + 3088640, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(427), scratch: s.f + 3094784, pool: pool)
             s.profiler?.stop(608)
         }
         // features.7.1.block.1 depthwise weights to the kernel layout [3][3][3072]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 21063120, channels: 3072, kernel: 3, into: s.f + 3100928)
+        WeightPrep.depthwiseWeights(s.p + 21063120, channels: 3072, kernel: 3, into: s.f + 3107072)
         s.profiler?.stop(609)
         // features.7.1.block.1 depthwise 3x3/1, [n, 15, 15, 3072] -> [n, 15, 15, 3072]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(427), batch: s.n, height: 15, width: 15, channels: 3072, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 3100928, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 3107072, bias: s.f,
             activation: .identity, output: s.tensor(428), pool: pool)
         s.profiler?.stop(610)
         // features.7.1.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 3072]
@@ -7993,7 +7993,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(428), pixels: 225 &* s.n, channels: 3072,
                 gamma: s.p + 21090768, beta: s.p + 21093840, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(429), savedMean: s.f + 3094784, savedInvStd: s.f + 3097856,
+                activation: .silu, output: s.tensor(429), savedMean: s.f + 3100928, savedInvStd: s.f + 3104000,
                 runningMean: s.p + 21096912, runningVar: s.p + 21099984, pool: pool)
             s.profiler?.stop(611)
         }
@@ -8002,7 +8002,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(428), pixels: 225 &* s.n, channels: 3072,
                 gamma: s.p + 21090768, beta: s.p + 21093840, runningMean: s.p + 21096912, runningVar: s.p + 21099984,
-                eps: 0.001, activation: .silu, output: s.tensor(429), scratch: s.f + 3094784, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(429), scratch: s.f + 3100928, pool: pool)
             s.profiler?.stop(612)
         }
         // features.7.1.block.2 squeeze-excitation 3072 -> 128 -> 3072 on [n, 15, 15, 3072]
@@ -8021,7 +8021,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(430), pixels: 225 &* s.n, inChannels: 3072,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 512, output: s.tensor(434), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3156224, savedInvStd: s.f + 3156736,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3162368, savedInvStd: s.f + 3162880,
                 runningMean: s.p + 23466576, runningVar: s.p + 23467088, workspace: s.ws, pool: pool)
             s.profiler?.stop(615)
         }
@@ -8037,7 +8037,7 @@ public final class EfficientNetB5Training: TrainableModel {
         if s.options.frozenBlocks <= 38 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(434), pixels: 225 &* s.n, channels: 512,
-                gamma: s.p + 23465552, beta: s.p + 23466064, savedMean: s.f + 3156224, savedInvStd: s.f + 3156736,
+                gamma: s.p + 23465552, beta: s.p + 23466064, savedMean: s.f + 3162368, savedInvStd: s.f + 3162880,
                 activation: .identity, output: s.tensor(435), pool: pool)
             s.profiler?.stop(617)
         }
@@ -8046,7 +8046,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(434), pixels: 225 &* s.n, channels: 512,
                 gamma: s.p + 23465552, beta: s.p + 23466064, runningMean: s.p + 23466576, runningVar: s.p + 23467088,
-                eps: 0.001, activation: .identity, output: s.tensor(435), scratch: s.f + 3156224, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(435), scratch: s.f + 3162368, pool: pool)
             s.profiler?.stop(618)
         }
         // features.7.1 stochastic depth: keep each image's branch with probability 0.8102564102564103
@@ -8075,7 +8075,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(436), pixels: 225 &* s.n, inChannels: 512,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 3072, output: s.tensor(438), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3157248, savedInvStd: s.f + 3160320,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3163392, savedInvStd: s.f + 3166464,
                 runningMean: s.p + 25046608, runningVar: s.p + 25049680, workspace: s.ws, pool: pool)
             s.profiler?.stop(622)
         }
@@ -8091,7 +8091,7 @@ public final class EfficientNetB5Training: TrainableModel {
         if s.options.frozenBlocks <= 39 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(438), pixels: 225 &* s.n, channels: 3072,
-                gamma: s.p + 25040464, beta: s.p + 25043536, savedMean: s.f + 3157248, savedInvStd: s.f + 3160320,
+                gamma: s.p + 25040464, beta: s.p + 25043536, savedMean: s.f + 3163392, savedInvStd: s.f + 3166464,
                 activation: .silu, output: s.tensor(439), pool: pool)
             s.profiler?.stop(624)
         }
@@ -8100,17 +8100,17 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(438), pixels: 225 &* s.n, channels: 3072,
                 gamma: s.p + 25040464, beta: s.p + 25043536, runningMean: s.p + 25046608, runningVar: s.p + 25049680,
-                eps: 0.001, activation: .silu, output: s.tensor(439), scratch: s.f + 3157248, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(439), scratch: s.f + 3163392, pool: pool)
             s.profiler?.stop(625)
         }
         // features.7.2.block.1 depthwise weights to the kernel layout [3][3][3072]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 25052752, channels: 3072, kernel: 3, into: s.f + 3169536)
+        WeightPrep.depthwiseWeights(s.p + 25052752, channels: 3072, kernel: 3, into: s.f + 3175680)
         s.profiler?.stop(626)
         // features.7.2.block.1 depthwise 3x3/1, [n, 15, 15, 3072] -> [n, 15, 15, 3072]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(439), batch: s.n, height: 15, width: 15, channels: 3072, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 3169536, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 3175680, bias: s.f,
             activation: .identity, output: s.tensor(440), pool: pool)
         s.profiler?.stop(627)
         // features.7.2.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 3072]
@@ -8118,7 +8118,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(440), pixels: 225 &* s.n, channels: 3072,
                 gamma: s.p + 25080400, beta: s.p + 25083472, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(441), savedMean: s.f + 3163392, savedInvStd: s.f + 3166464,
+                activation: .silu, output: s.tensor(441), savedMean: s.f + 3169536, savedInvStd: s.f + 3172608,
                 runningMean: s.p + 25086544, runningVar: s.p + 25089616, pool: pool)
             s.profiler?.stop(628)
         }
@@ -8127,7 +8127,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(440), pixels: 225 &* s.n, channels: 3072,
                 gamma: s.p + 25080400, beta: s.p + 25083472, runningMean: s.p + 25086544, runningVar: s.p + 25089616,
-                eps: 0.001, activation: .silu, output: s.tensor(441), scratch: s.f + 3163392, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(441), scratch: s.f + 3169536, pool: pool)
             s.profiler?.stop(629)
         }
         // features.7.2.block.2 squeeze-excitation 3072 -> 128 -> 3072 on [n, 15, 15, 3072]
@@ -8146,7 +8146,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(442), pixels: 225 &* s.n, inChannels: 3072,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 512, output: s.tensor(446), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3224832, savedInvStd: s.f + 3225344,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3230976, savedInvStd: s.f + 3231488,
                 runningMean: s.p + 27456208, runningVar: s.p + 27456720, workspace: s.ws, pool: pool)
             s.profiler?.stop(632)
         }
@@ -8162,7 +8162,7 @@ public final class EfficientNetB5Training: TrainableModel {
         if s.options.frozenBlocks <= 39 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(446), pixels: 225 &* s.n, channels: 512,
-                gamma: s.p + 27455184, beta: s.p + 27455696, savedMean: s.f + 3224832, savedInvStd: s.f + 3225344,
+                gamma: s.p + 27455184, beta: s.p + 27455696, savedMean: s.f + 3230976, savedInvStd: s.f + 3231488,
                 activation: .identity, output: s.tensor(447), pool: pool)
             s.profiler?.stop(634)
         }
@@ -8171,7 +8171,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(446), pixels: 225 &* s.n, channels: 512,
                 gamma: s.p + 27455184, beta: s.p + 27455696, runningMean: s.p + 27456208, runningVar: s.p + 27456720,
-                eps: 0.001, activation: .identity, output: s.tensor(447), scratch: s.f + 3224832, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(447), scratch: s.f + 3230976, pool: pool)
             s.profiler?.stop(635)
         }
         // features.7.2 stochastic depth: keep each image's branch with probability 0.8051282051282052
@@ -8200,7 +8200,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(448), pixels: 225 &* s.n, inChannels: 512,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 2048, output: s.tensor(450), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3225856, savedInvStd: s.f + 3227904,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3232000, savedInvStd: s.f + 3234048,
                 runningMean: s.p + 28509904, runningVar: s.p + 28511952, workspace: s.ws, pool: pool)
             s.profiler?.stop(639)
         }
@@ -8216,7 +8216,7 @@ public final class EfficientNetB5Training: TrainableModel {
         if s.options.frozenBlocks <= 40 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(450), pixels: 225 &* s.n, channels: 2048,
-                gamma: s.p + 28505808, beta: s.p + 28507856, savedMean: s.f + 3225856, savedInvStd: s.f + 3227904,
+                gamma: s.p + 28505808, beta: s.p + 28507856, savedMean: s.f + 3232000, savedInvStd: s.f + 3234048,
                 activation: .silu, output: s.tensor(451), pool: pool)
             s.profiler?.stop(641)
         }
@@ -8225,7 +8225,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(450), pixels: 225 &* s.n, channels: 2048,
                 gamma: s.p + 28505808, beta: s.p + 28507856, runningMean: s.p + 28509904, runningVar: s.p + 28511952,
-                eps: 0.001, activation: .silu, output: s.tensor(451), scratch: s.f + 3225856, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(451), scratch: s.f + 3232000, pool: pool)
             s.profiler?.stop(642)
         }
     }
@@ -8280,16 +8280,18 @@ public final class EfficientNetB5Training: TrainableModel {
 
     /// features.8 backward: head: conv 1x1 512 -> 2048
     private func features_8_backward(_ s: TrainingStepContext) {
-        // features.8 backward through silu and BatchNorm (in place) on [n, 15, 15, 2048]
+        // features.8 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 2048]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(459), input: s.tensor(450),
-            pixels: 225 &* s.n, channels: 2048, gamma: s.p + 28505808, beta: s.p + 28507856, savedMean: s.f + 3225856,
-            savedInvStd: s.f + 3227904, activation: .silu, gradInput: s.tensor(459), gradGamma: s.g + 28505808,
-            gradBeta: s.g + 28507856, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(459), input: s.tensor(450), pixels: 225 &* s.n,
+            channels: 2048, gamma: s.p + 28505808, beta: s.p + 28507856, savedMean: s.f + 3232000,
+            savedInvStd: s.f + 3234048, activation: .silu, gradGamma: s.g + 28505808, gradBeta: s.g + 28507856,
+            reductions: s.f + 1575936, pool: pool)
         s.profiler?.stop(651)
-        // features.8 conv 1x1 backward: input and weight gradients, [n, 15, 15, 512] <- [n, 15, 15, 2048]
+        // features.8 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 512] <- [n, 15, 15, 2048]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(459), input: s.tensor(448), weights: s.p + 27457232,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(459), preActivation: s.tensor(450),
+            gamma: s.p + 28505808, beta: s.p + 28507856, savedMean: s.f + 3232000, savedInvStd: s.f + 3234048,
+            activation: .silu, reductions: s.f + 1575936, input: s.tensor(448), weights: s.p + 27457232,
             pixels: 225 &* s.n, inChannels: 512, outChannels: 2048, gradInput: s.tensor(460),
             gradWeights: s.g + 27457232, workspace: s.ws, pool: pool)
         s.profiler?.stop(652)
@@ -8303,18 +8305,18 @@ public final class EfficientNetB5Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 39 ? s.tensor(449) : nil, batch: s.n,
             perImage: 115200, gradBranch: s.tensor(461), pool: pool)
         s.profiler?.stop(653)
-        // features.7.2.block.3 backward through identity and BatchNorm (in place) on [n, 15, 15, 512]
+        // features.7.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 512]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(461), input: s.tensor(446),
-            pixels: 225 &* s.n, channels: 512, gamma: s.p + 27455184, beta: s.p + 27455696, savedMean: s.f + 3224832,
-            savedInvStd: s.f + 3225344, activation: .identity, gradInput: s.tensor(461), gradGamma: s.g + 27455184,
-            gradBeta: s.g + 27455696, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(461), input: s.tensor(446), pixels: 225 &* s.n,
+            channels: 512, gamma: s.p + 27455184, beta: s.p + 27455696, savedMean: s.f + 3230976,
+            savedInvStd: s.f + 3231488, activation: .identity, gradGamma: s.g + 27455184, gradBeta: s.g + 27455696,
+            reductions: s.f + 1575936, pool: pool)
         s.profiler?.stop(654)
         // features.7.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 39 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(440), pixels: 225 &* s.n, channels: 3072,
-                gamma: s.p + 25080400, beta: s.p + 25083472, savedMean: s.f + 3163392, savedInvStd: s.f + 3166464,
+                gamma: s.p + 25080400, beta: s.p + 25083472, savedMean: s.f + 3169536, savedInvStd: s.f + 3172608,
                 activation: .silu, output: s.tensor(464), pool: pool)
             s.profiler?.stop(655)
         }
@@ -8323,7 +8325,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(440), pixels: 225 &* s.n, channels: 3072,
                 gamma: s.p + 25080400, beta: s.p + 25083472, runningMean: s.p + 25086544, runningVar: s.p + 25089616,
-                eps: 0.001, activation: .silu, output: s.tensor(464), scratch: s.f + 3163392, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(464), scratch: s.f + 3169536, pool: pool)
             s.profiler?.stop(656)
         }
         // features.7.2.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -8333,9 +8335,11 @@ public final class EfficientNetB5Training: TrainableModel {
                 pixels: 225, channels: 3072, output: s.tensor(463), pool: pool)
             s.profiler?.stop(657)
         }
-        // features.7.2.block.3 conv 1x1 backward: input and weight gradients, [n, 15, 15, 3072] <- [n, 15, 15, 512]
+        // features.7.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 3072] <- [n, 15, 15, 512]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(461), input: s.tensor(463), weights: s.p + 25882320,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(461), preActivation: s.tensor(446),
+            gamma: s.p + 27455184, beta: s.p + 27455696, savedMean: s.f + 3230976, savedInvStd: s.f + 3231488,
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(463), weights: s.p + 25882320,
             pixels: 225 &* s.n, inChannels: 3072, outChannels: 512, gradInput: s.tensor(462),
             gradWeights: s.g + 25882320, workspace: s.ws, pool: pool)
         s.profiler?.stop(658)
@@ -8351,15 +8355,15 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.7.2.block.1 backward through silu and BatchNorm (in place) on [n, 15, 15, 3072]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(465), input: s.tensor(440),
-            pixels: 225 &* s.n, channels: 3072, gamma: s.p + 25080400, beta: s.p + 25083472, savedMean: s.f + 3163392,
-            savedInvStd: s.f + 3166464, activation: .silu, gradInput: s.tensor(465), gradGamma: s.g + 25080400,
+            pixels: 225 &* s.n, channels: 3072, gamma: s.p + 25080400, beta: s.p + 25083472, savedMean: s.f + 3169536,
+            savedInvStd: s.f + 3172608, activation: .silu, gradInput: s.tensor(465), gradGamma: s.g + 25080400,
             gradBeta: s.g + 25083472, pool: pool)
         s.profiler?.stop(660)
         // features.7.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 39 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(438), pixels: 225 &* s.n, channels: 3072,
-                gamma: s.p + 25040464, beta: s.p + 25043536, savedMean: s.f + 3157248, savedInvStd: s.f + 3160320,
+                gamma: s.p + 25040464, beta: s.p + 25043536, savedMean: s.f + 3163392, savedInvStd: s.f + 3166464,
                 activation: .silu, output: s.tensor(467), pool: pool)
             s.profiler?.stop(661)
         }
@@ -8368,33 +8372,35 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(438), pixels: 225 &* s.n, channels: 3072,
                 gamma: s.p + 25040464, beta: s.p + 25043536, runningMean: s.p + 25046608, runningVar: s.p + 25049680,
-                eps: 0.001, activation: .silu, output: s.tensor(467), scratch: s.f + 3157248, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(467), scratch: s.f + 3163392, pool: pool)
             s.profiler?.stop(662)
         }
         // features.7.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 3197184, count: 27648)
+        TrainingKernels.zero(s.f + 3203328, count: 27648)
         s.profiler?.stop(663)
         // features.7.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 15, 15, 3072] <- [n, 15, 15, 3072]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(465), input: s.tensor(467), batch: s.n, height: 15,
             width: 15, channels: 3072, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15,
-            weights: s.f + 3169536, gradInput: s.tensor(466), gradWeights: s.f + 3197184, pool: pool)
+            weights: s.f + 3175680, gradInput: s.tensor(466), gradWeights: s.f + 3203328, pool: pool)
         s.profiler?.stop(664)
         // features.7.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 3197184, channels: 3072, kernel: 3, into: s.g + 25052752)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 3203328, channels: 3072, kernel: 3, into: s.g + 25052752)
         s.profiler?.stop(665)
-        // features.7.2.block.0 backward through silu and BatchNorm (in place) on [n, 15, 15, 3072]
+        // features.7.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 3072]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(466), input: s.tensor(438),
-            pixels: 225 &* s.n, channels: 3072, gamma: s.p + 25040464, beta: s.p + 25043536, savedMean: s.f + 3157248,
-            savedInvStd: s.f + 3160320, activation: .silu, gradInput: s.tensor(466), gradGamma: s.g + 25040464,
-            gradBeta: s.g + 25043536, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(466), input: s.tensor(438), pixels: 225 &* s.n,
+            channels: 3072, gamma: s.p + 25040464, beta: s.p + 25043536, savedMean: s.f + 3163392,
+            savedInvStd: s.f + 3166464, activation: .silu, gradGamma: s.g + 25040464, gradBeta: s.g + 25043536,
+            reductions: s.f + 1575936, pool: pool)
         s.profiler?.stop(666)
-        // features.7.2.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 512] <- [n, 15, 15, 3072]
+        // features.7.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 512] <- [n, 15, 15, 3072]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(466), input: s.tensor(436), weights: s.p + 23467600,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(466), preActivation: s.tensor(438),
+            gamma: s.p + 25040464, beta: s.p + 25043536, savedMean: s.f + 3163392, savedInvStd: s.f + 3166464,
+            activation: .silu, reductions: s.f + 1575936, input: s.tensor(436), weights: s.p + 23467600,
             pixels: 225 &* s.n, inChannels: 512, outChannels: 3072, gradInput: s.tensor(468),
             gradWeights: s.g + 23467600, workspace: s.ws, pool: pool)
         s.profiler?.stop(667)
@@ -8412,18 +8418,18 @@ public final class EfficientNetB5Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 38 ? s.tensor(437) : nil, batch: s.n,
             perImage: 115200, gradBranch: s.tensor(469), pool: pool)
         s.profiler?.stop(669)
-        // features.7.1.block.3 backward through identity and BatchNorm (in place) on [n, 15, 15, 512]
+        // features.7.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 512]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(469), input: s.tensor(434),
-            pixels: 225 &* s.n, channels: 512, gamma: s.p + 23465552, beta: s.p + 23466064, savedMean: s.f + 3156224,
-            savedInvStd: s.f + 3156736, activation: .identity, gradInput: s.tensor(469), gradGamma: s.g + 23465552,
-            gradBeta: s.g + 23466064, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(469), input: s.tensor(434), pixels: 225 &* s.n,
+            channels: 512, gamma: s.p + 23465552, beta: s.p + 23466064, savedMean: s.f + 3162368,
+            savedInvStd: s.f + 3162880, activation: .identity, gradGamma: s.g + 23465552, gradBeta: s.g + 23466064,
+            reductions: s.f + 1575936, pool: pool)
         s.profiler?.stop(670)
         // features.7.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 38 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(428), pixels: 225 &* s.n, channels: 3072,
-                gamma: s.p + 21090768, beta: s.p + 21093840, savedMean: s.f + 3094784, savedInvStd: s.f + 3097856,
+                gamma: s.p + 21090768, beta: s.p + 21093840, savedMean: s.f + 3100928, savedInvStd: s.f + 3104000,
                 activation: .silu, output: s.tensor(472), pool: pool)
             s.profiler?.stop(671)
         }
@@ -8432,7 +8438,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(428), pixels: 225 &* s.n, channels: 3072,
                 gamma: s.p + 21090768, beta: s.p + 21093840, runningMean: s.p + 21096912, runningVar: s.p + 21099984,
-                eps: 0.001, activation: .silu, output: s.tensor(472), scratch: s.f + 3094784, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(472), scratch: s.f + 3100928, pool: pool)
             s.profiler?.stop(672)
         }
         // features.7.1.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -8442,9 +8448,11 @@ public final class EfficientNetB5Training: TrainableModel {
                 pixels: 225, channels: 3072, output: s.tensor(471), pool: pool)
             s.profiler?.stop(673)
         }
-        // features.7.1.block.3 conv 1x1 backward: input and weight gradients, [n, 15, 15, 3072] <- [n, 15, 15, 512]
+        // features.7.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 3072] <- [n, 15, 15, 512]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(469), input: s.tensor(471), weights: s.p + 21892688,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(469), preActivation: s.tensor(434),
+            gamma: s.p + 23465552, beta: s.p + 23466064, savedMean: s.f + 3162368, savedInvStd: s.f + 3162880,
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(471), weights: s.p + 21892688,
             pixels: 225 &* s.n, inChannels: 3072, outChannels: 512, gradInput: s.tensor(470),
             gradWeights: s.g + 21892688, workspace: s.ws, pool: pool)
         s.profiler?.stop(674)
@@ -8460,15 +8468,15 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.7.1.block.1 backward through silu and BatchNorm (in place) on [n, 15, 15, 3072]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(473), input: s.tensor(428),
-            pixels: 225 &* s.n, channels: 3072, gamma: s.p + 21090768, beta: s.p + 21093840, savedMean: s.f + 3094784,
-            savedInvStd: s.f + 3097856, activation: .silu, gradInput: s.tensor(473), gradGamma: s.g + 21090768,
+            pixels: 225 &* s.n, channels: 3072, gamma: s.p + 21090768, beta: s.p + 21093840, savedMean: s.f + 3100928,
+            savedInvStd: s.f + 3104000, activation: .silu, gradInput: s.tensor(473), gradGamma: s.g + 21090768,
             gradBeta: s.g + 21093840, pool: pool)
         s.profiler?.stop(676)
         // features.7.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 38 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(426), pixels: 225 &* s.n, channels: 3072,
-                gamma: s.p + 21050832, beta: s.p + 21053904, savedMean: s.f + 3088640, savedInvStd: s.f + 3091712,
+                gamma: s.p + 21050832, beta: s.p + 21053904, savedMean: s.f + 3094784, savedInvStd: s.f + 3097856,
                 activation: .silu, output: s.tensor(475), pool: pool)
             s.profiler?.stop(677)
         }
@@ -8477,33 +8485,35 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(426), pixels: 225 &* s.n, channels: 3072,
                 gamma: s.p + 21050832, beta: s.p + 21053904, runningMean: s.p + 21056976, runningVar: s.p + 21060048,
-                eps: 0.001, activation: .silu, output: s.tensor(475), scratch: s.f + 3088640, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(475), scratch: s.f + 3094784, pool: pool)
             s.profiler?.stop(678)
         }
         // features.7.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 3128576, count: 27648)
+        TrainingKernels.zero(s.f + 3134720, count: 27648)
         s.profiler?.stop(679)
         // features.7.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 15, 15, 3072] <- [n, 15, 15, 3072]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(473), input: s.tensor(475), batch: s.n, height: 15,
             width: 15, channels: 3072, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15,
-            weights: s.f + 3100928, gradInput: s.tensor(474), gradWeights: s.f + 3128576, pool: pool)
+            weights: s.f + 3107072, gradInput: s.tensor(474), gradWeights: s.f + 3134720, pool: pool)
         s.profiler?.stop(680)
         // features.7.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 3128576, channels: 3072, kernel: 3, into: s.g + 21063120)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 3134720, channels: 3072, kernel: 3, into: s.g + 21063120)
         s.profiler?.stop(681)
-        // features.7.1.block.0 backward through silu and BatchNorm (in place) on [n, 15, 15, 3072]
+        // features.7.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 3072]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(474), input: s.tensor(426),
-            pixels: 225 &* s.n, channels: 3072, gamma: s.p + 21050832, beta: s.p + 21053904, savedMean: s.f + 3088640,
-            savedInvStd: s.f + 3091712, activation: .silu, gradInput: s.tensor(474), gradGamma: s.g + 21050832,
-            gradBeta: s.g + 21053904, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(474), input: s.tensor(426), pixels: 225 &* s.n,
+            channels: 3072, gamma: s.p + 21050832, beta: s.p + 21053904, savedMean: s.f + 3094784,
+            savedInvStd: s.f + 3097856, activation: .silu, gradGamma: s.g + 21050832, gradBeta: s.g + 21053904,
+            reductions: s.f + 1575936, pool: pool)
         s.profiler?.stop(682)
-        // features.7.1.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 512] <- [n, 15, 15, 3072]
+        // features.7.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 512] <- [n, 15, 15, 3072]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(474), input: s.tensor(425), weights: s.p + 19477968,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(474), preActivation: s.tensor(426),
+            gamma: s.p + 21050832, beta: s.p + 21053904, savedMean: s.f + 3094784, savedInvStd: s.f + 3097856,
+            activation: .silu, reductions: s.f + 1575936, input: s.tensor(425), weights: s.p + 19477968,
             pixels: 225 &* s.n, inChannels: 512, outChannels: 3072, gradInput: s.tensor(476),
             gradWeights: s.g + 19477968, workspace: s.ws, pool: pool)
         s.profiler?.stop(683)
@@ -8515,18 +8525,18 @@ public final class EfficientNetB5Training: TrainableModel {
 
     /// features.7.0 backward: MBConv6 k3 s1: 15x15x304 -> 15x15x512, SE 1824 -> 76 -> 1824
     private func features_7_0_backward(_ s: TrainingStepContext) {
-        // features.7.0.block.3 backward through identity and BatchNorm (in place) on [n, 15, 15, 512]
+        // features.7.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 512]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(476), input: s.tensor(424),
-            pixels: 225 &* s.n, channels: 512, gamma: s.p + 19475920, beta: s.p + 19476432, savedMean: s.f + 3087616,
-            savedInvStd: s.f + 3088128, activation: .identity, gradInput: s.tensor(476), gradGamma: s.g + 19475920,
-            gradBeta: s.g + 19476432, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(476), input: s.tensor(424), pixels: 225 &* s.n,
+            channels: 512, gamma: s.p + 19475920, beta: s.p + 19476432, savedMean: s.f + 3093760,
+            savedInvStd: s.f + 3094272, activation: .identity, gradGamma: s.g + 19475920, gradBeta: s.g + 19476432,
+            reductions: s.f + 1575936, pool: pool)
         s.profiler?.stop(685)
         // features.7.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 37 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(418), pixels: 225 &* s.n, channels: 1824,
-                gamma: s.p + 18255584, beta: s.p + 18257408, savedMean: s.f + 3051136, savedInvStd: s.f + 3052960,
+                gamma: s.p + 18255584, beta: s.p + 18257408, savedMean: s.f + 3057280, savedInvStd: s.f + 3059104,
                 activation: .silu, output: s.tensor(479), pool: pool)
             s.profiler?.stop(686)
         }
@@ -8535,7 +8545,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(418), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 18255584, beta: s.p + 18257408, runningMean: s.p + 18259232, runningVar: s.p + 18261056,
-                eps: 0.001, activation: .silu, output: s.tensor(479), scratch: s.f + 3051136, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(479), scratch: s.f + 3057280, pool: pool)
             s.profiler?.stop(687)
         }
         // features.7.0.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -8545,9 +8555,11 @@ public final class EfficientNetB5Training: TrainableModel {
                 pixels: 225, channels: 1824, output: s.tensor(478), pool: pool)
             s.profiler?.stop(688)
         }
-        // features.7.0.block.3 conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 512]
+        // features.7.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 512]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(476), input: s.tensor(478), weights: s.p + 18542032,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(476), preActivation: s.tensor(424),
+            gamma: s.p + 19475920, beta: s.p + 19476432, savedMean: s.f + 3093760, savedInvStd: s.f + 3094272,
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(478), weights: s.p + 18542032,
             pixels: 225 &* s.n, inChannels: 1824, outChannels: 512, gradInput: s.tensor(477),
             gradWeights: s.g + 18542032, workspace: s.ws, pool: pool)
         s.profiler?.stop(689)
@@ -8563,15 +8575,15 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.7.0.block.1 backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(480), input: s.tensor(418),
-            pixels: 225 &* s.n, channels: 1824, gamma: s.p + 18255584, beta: s.p + 18257408, savedMean: s.f + 3051136,
-            savedInvStd: s.f + 3052960, activation: .silu, gradInput: s.tensor(480), gradGamma: s.g + 18255584,
+            pixels: 225 &* s.n, channels: 1824, gamma: s.p + 18255584, beta: s.p + 18257408, savedMean: s.f + 3057280,
+            savedInvStd: s.f + 3059104, activation: .silu, gradInput: s.tensor(480), gradGamma: s.g + 18255584,
             gradBeta: s.g + 18257408, pool: pool)
         s.profiler?.stop(691)
         // features.7.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 37 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(416), pixels: 225 &* s.n, channels: 1824,
-                gamma: s.p + 18231872, beta: s.p + 18233696, savedMean: s.f + 3047488, savedInvStd: s.f + 3049312,
+                gamma: s.p + 18231872, beta: s.p + 18233696, savedMean: s.f + 3053632, savedInvStd: s.f + 3055456,
                 activation: .silu, output: s.tensor(482), pool: pool)
             s.profiler?.stop(692)
         }
@@ -8580,33 +8592,35 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(416), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 18231872, beta: s.p + 18233696, runningMean: s.p + 18235520, runningVar: s.p + 18237344,
-                eps: 0.001, activation: .silu, output: s.tensor(482), scratch: s.f + 3047488, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(482), scratch: s.f + 3053632, pool: pool)
             s.profiler?.stop(693)
         }
         // features.7.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 3071200, count: 16416)
+        TrainingKernels.zero(s.f + 3077344, count: 16416)
         s.profiler?.stop(694)
         // features.7.0.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(480), input: s.tensor(482), batch: s.n, height: 15,
             width: 15, channels: 1824, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15,
-            weights: s.f + 3054784, gradInput: s.tensor(481), gradWeights: s.f + 3071200, pool: pool)
+            weights: s.f + 3060928, gradInput: s.tensor(481), gradWeights: s.f + 3077344, pool: pool)
         s.profiler?.stop(695)
         // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 3071200, channels: 1824, kernel: 3, into: s.g + 18239168)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 3077344, channels: 1824, kernel: 3, into: s.g + 18239168)
         s.profiler?.stop(696)
-        // features.7.0.block.0 backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]
+        // features.7.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(481), input: s.tensor(416),
-            pixels: 225 &* s.n, channels: 1824, gamma: s.p + 18231872, beta: s.p + 18233696, savedMean: s.f + 3047488,
-            savedInvStd: s.f + 3049312, activation: .silu, gradInput: s.tensor(481), gradGamma: s.g + 18231872,
-            gradBeta: s.g + 18233696, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(481), input: s.tensor(416), pixels: 225 &* s.n,
+            channels: 1824, gamma: s.p + 18231872, beta: s.p + 18233696, savedMean: s.f + 3053632,
+            savedInvStd: s.f + 3055456, activation: .silu, gradGamma: s.g + 18231872, gradBeta: s.g + 18233696,
+            reductions: s.f + 1575936, pool: pool)
         s.profiler?.stop(697)
-        // features.7.0.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 304] <- [n, 15, 15, 1824]
+        // features.7.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 304] <- [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(481), input: s.tensor(414), weights: s.p + 17677376,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(481), preActivation: s.tensor(416),
+            gamma: s.p + 18231872, beta: s.p + 18233696, savedMean: s.f + 3053632, savedInvStd: s.f + 3055456,
+            activation: .silu, reductions: s.f + 1575936, input: s.tensor(414), weights: s.p + 17677376,
             pixels: 225 &* s.n, inChannels: 304, outChannels: 1824, gradInput: s.tensor(483),
             gradWeights: s.g + 17677376, workspace: s.ws, pool: pool)
         s.profiler?.stop(698)
@@ -8620,18 +8634,18 @@ public final class EfficientNetB5Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 36 ? s.tensor(415) : nil, batch: s.n,
             perImage: 68400, gradBranch: s.tensor(484), pool: pool)
         s.profiler?.stop(699)
-        // features.6.8.block.3 backward through identity and BatchNorm (in place) on [n, 15, 15, 304]
+        // features.6.8.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 304]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(484), input: s.tensor(412),
-            pixels: 225 &* s.n, channels: 304, gamma: s.p + 17676160, beta: s.p + 17676464, savedMean: s.f + 3046880,
-            savedInvStd: s.f + 3047184, activation: .identity, gradInput: s.tensor(484), gradGamma: s.g + 17676160,
-            gradBeta: s.g + 17676464, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(484), input: s.tensor(412), pixels: 225 &* s.n,
+            channels: 304, gamma: s.p + 17676160, beta: s.p + 17676464, savedMean: s.f + 3053024,
+            savedInvStd: s.f + 3053328, activation: .identity, gradGamma: s.g + 17676160, gradBeta: s.g + 17676464,
+            reductions: s.f + 1575936, pool: pool)
         s.profiler?.stop(700)
         // features.6.8.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 36 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(406), pixels: 225 &* s.n, channels: 1824,
-                gamma: s.p + 16835216, beta: s.p + 16837040, savedMean: s.f + 2952032, savedInvStd: s.f + 2953856,
+                gamma: s.p + 16835216, beta: s.p + 16837040, savedMean: s.f + 2958176, savedInvStd: s.f + 2960000,
                 activation: .silu, output: s.tensor(487), pool: pool)
             s.profiler?.stop(701)
         }
@@ -8640,7 +8654,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(406), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 16835216, beta: s.p + 16837040, runningMean: s.p + 16838864, runningVar: s.p + 16840688,
-                eps: 0.001, activation: .silu, output: s.tensor(487), scratch: s.f + 2952032, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(487), scratch: s.f + 2958176, pool: pool)
             s.profiler?.stop(702)
         }
         // features.6.8.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -8650,9 +8664,11 @@ public final class EfficientNetB5Training: TrainableModel {
                 pixels: 225, channels: 1824, output: s.tensor(486), pool: pool)
             s.profiler?.stop(703)
         }
-        // features.6.8.block.3 conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]
+        // features.6.8.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(484), input: s.tensor(486), weights: s.p + 17121664,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(484), preActivation: s.tensor(412),
+            gamma: s.p + 17676160, beta: s.p + 17676464, savedMean: s.f + 3053024, savedInvStd: s.f + 3053328,
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(486), weights: s.p + 17121664,
             pixels: 225 &* s.n, inChannels: 1824, outChannels: 304, gradInput: s.tensor(485),
             gradWeights: s.g + 17121664, workspace: s.ws, pool: pool)
         s.profiler?.stop(704)
@@ -8668,15 +8684,15 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.6.8.block.1 backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(488), input: s.tensor(406),
-            pixels: 225 &* s.n, channels: 1824, gamma: s.p + 16835216, beta: s.p + 16837040, savedMean: s.f + 2952032,
-            savedInvStd: s.f + 2953856, activation: .silu, gradInput: s.tensor(488), gradGamma: s.g + 16835216,
+            pixels: 225 &* s.n, channels: 1824, gamma: s.p + 16835216, beta: s.p + 16837040, savedMean: s.f + 2958176,
+            savedInvStd: s.f + 2960000, activation: .silu, gradInput: s.tensor(488), gradGamma: s.g + 16835216,
             gradBeta: s.g + 16837040, pool: pool)
         s.profiler?.stop(706)
         // features.6.8.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 36 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(404), pixels: 225 &* s.n, channels: 1824,
-                gamma: s.p + 16782320, beta: s.p + 16784144, savedMean: s.f + 2948384, savedInvStd: s.f + 2950208,
+                gamma: s.p + 16782320, beta: s.p + 16784144, savedMean: s.f + 2954528, savedInvStd: s.f + 2956352,
                 activation: .silu, output: s.tensor(490), pool: pool)
             s.profiler?.stop(707)
         }
@@ -8685,33 +8701,35 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(404), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 16782320, beta: s.p + 16784144, runningMean: s.p + 16785968, runningVar: s.p + 16787792,
-                eps: 0.001, activation: .silu, output: s.tensor(490), scratch: s.f + 2948384, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(490), scratch: s.f + 2954528, pool: pool)
             s.profiler?.stop(708)
         }
         // features.6.8.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 3001280, count: 45600)
+        TrainingKernels.zero(s.f + 3007424, count: 45600)
         s.profiler?.stop(709)
         // features.6.8.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(488), input: s.tensor(490), batch: s.n, height: 15,
             width: 15, channels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
-            weights: s.f + 2955680, gradInput: s.tensor(489), gradWeights: s.f + 3001280, pool: pool)
+            weights: s.f + 2961824, gradInput: s.tensor(489), gradWeights: s.f + 3007424, pool: pool)
         s.profiler?.stop(710)
         // features.6.8.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 3001280, channels: 1824, kernel: 5, into: s.g + 16789616)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 3007424, channels: 1824, kernel: 5, into: s.g + 16789616)
         s.profiler?.stop(711)
-        // features.6.8.block.0 backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]
+        // features.6.8.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(489), input: s.tensor(404),
-            pixels: 225 &* s.n, channels: 1824, gamma: s.p + 16782320, beta: s.p + 16784144, savedMean: s.f + 2948384,
-            savedInvStd: s.f + 2950208, activation: .silu, gradInput: s.tensor(489), gradGamma: s.g + 16782320,
-            gradBeta: s.g + 16784144, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(489), input: s.tensor(404), pixels: 225 &* s.n,
+            channels: 1824, gamma: s.p + 16782320, beta: s.p + 16784144, savedMean: s.f + 2954528,
+            savedInvStd: s.f + 2956352, activation: .silu, gradGamma: s.g + 16782320, gradBeta: s.g + 16784144,
+            reductions: s.f + 1575936, pool: pool)
         s.profiler?.stop(712)
-        // features.6.8.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 304] <- [n, 15, 15, 1824]
+        // features.6.8.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 304] <- [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(489), input: s.tensor(402), weights: s.p + 16227824,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(489), preActivation: s.tensor(404),
+            gamma: s.p + 16782320, beta: s.p + 16784144, savedMean: s.f + 2954528, savedInvStd: s.f + 2956352,
+            activation: .silu, reductions: s.f + 1575936, input: s.tensor(402), weights: s.p + 16227824,
             pixels: 225 &* s.n, inChannels: 304, outChannels: 1824, gradInput: s.tensor(491),
             gradWeights: s.g + 16227824, workspace: s.ws, pool: pool)
         s.profiler?.stop(713)
@@ -8729,18 +8747,18 @@ public final class EfficientNetB5Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 35 ? s.tensor(403) : nil, batch: s.n,
             perImage: 68400, gradBranch: s.tensor(492), pool: pool)
         s.profiler?.stop(715)
-        // features.6.7.block.3 backward through identity and BatchNorm (in place) on [n, 15, 15, 304]
+        // features.6.7.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 304]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(492), input: s.tensor(400),
-            pixels: 225 &* s.n, channels: 304, gamma: s.p + 16226608, beta: s.p + 16226912, savedMean: s.f + 2947776,
-            savedInvStd: s.f + 2948080, activation: .identity, gradInput: s.tensor(492), gradGamma: s.g + 16226608,
-            gradBeta: s.g + 16226912, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(492), input: s.tensor(400), pixels: 225 &* s.n,
+            channels: 304, gamma: s.p + 16226608, beta: s.p + 16226912, savedMean: s.f + 2953920,
+            savedInvStd: s.f + 2954224, activation: .identity, gradGamma: s.g + 16226608, gradBeta: s.g + 16226912,
+            reductions: s.f + 1575936, pool: pool)
         s.profiler?.stop(716)
         // features.6.7.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 35 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(394), pixels: 225 &* s.n, channels: 1824,
-                gamma: s.p + 15385664, beta: s.p + 15387488, savedMean: s.f + 2852928, savedInvStd: s.f + 2854752,
+                gamma: s.p + 15385664, beta: s.p + 15387488, savedMean: s.f + 2859072, savedInvStd: s.f + 2860896,
                 activation: .silu, output: s.tensor(495), pool: pool)
             s.profiler?.stop(717)
         }
@@ -8749,7 +8767,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(394), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 15385664, beta: s.p + 15387488, runningMean: s.p + 15389312, runningVar: s.p + 15391136,
-                eps: 0.001, activation: .silu, output: s.tensor(495), scratch: s.f + 2852928, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(495), scratch: s.f + 2859072, pool: pool)
             s.profiler?.stop(718)
         }
         // features.6.7.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -8759,9 +8777,11 @@ public final class EfficientNetB5Training: TrainableModel {
                 pixels: 225, channels: 1824, output: s.tensor(494), pool: pool)
             s.profiler?.stop(719)
         }
-        // features.6.7.block.3 conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]
+        // features.6.7.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(492), input: s.tensor(494), weights: s.p + 15672112,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(492), preActivation: s.tensor(400),
+            gamma: s.p + 16226608, beta: s.p + 16226912, savedMean: s.f + 2953920, savedInvStd: s.f + 2954224,
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(494), weights: s.p + 15672112,
             pixels: 225 &* s.n, inChannels: 1824, outChannels: 304, gradInput: s.tensor(493),
             gradWeights: s.g + 15672112, workspace: s.ws, pool: pool)
         s.profiler?.stop(720)
@@ -8777,15 +8797,15 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.6.7.block.1 backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(496), input: s.tensor(394),
-            pixels: 225 &* s.n, channels: 1824, gamma: s.p + 15385664, beta: s.p + 15387488, savedMean: s.f + 2852928,
-            savedInvStd: s.f + 2854752, activation: .silu, gradInput: s.tensor(496), gradGamma: s.g + 15385664,
+            pixels: 225 &* s.n, channels: 1824, gamma: s.p + 15385664, beta: s.p + 15387488, savedMean: s.f + 2859072,
+            savedInvStd: s.f + 2860896, activation: .silu, gradInput: s.tensor(496), gradGamma: s.g + 15385664,
             gradBeta: s.g + 15387488, pool: pool)
         s.profiler?.stop(722)
         // features.6.7.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 35 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(392), pixels: 225 &* s.n, channels: 1824,
-                gamma: s.p + 15332768, beta: s.p + 15334592, savedMean: s.f + 2849280, savedInvStd: s.f + 2851104,
+                gamma: s.p + 15332768, beta: s.p + 15334592, savedMean: s.f + 2855424, savedInvStd: s.f + 2857248,
                 activation: .silu, output: s.tensor(498), pool: pool)
             s.profiler?.stop(723)
         }
@@ -8794,33 +8814,35 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(392), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 15332768, beta: s.p + 15334592, runningMean: s.p + 15336416, runningVar: s.p + 15338240,
-                eps: 0.001, activation: .silu, output: s.tensor(498), scratch: s.f + 2849280, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(498), scratch: s.f + 2855424, pool: pool)
             s.profiler?.stop(724)
         }
         // features.6.7.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 2902176, count: 45600)
+        TrainingKernels.zero(s.f + 2908320, count: 45600)
         s.profiler?.stop(725)
         // features.6.7.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(496), input: s.tensor(498), batch: s.n, height: 15,
             width: 15, channels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
-            weights: s.f + 2856576, gradInput: s.tensor(497), gradWeights: s.f + 2902176, pool: pool)
+            weights: s.f + 2862720, gradInput: s.tensor(497), gradWeights: s.f + 2908320, pool: pool)
         s.profiler?.stop(726)
         // features.6.7.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 2902176, channels: 1824, kernel: 5, into: s.g + 15340064)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 2908320, channels: 1824, kernel: 5, into: s.g + 15340064)
         s.profiler?.stop(727)
-        // features.6.7.block.0 backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]
+        // features.6.7.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(497), input: s.tensor(392),
-            pixels: 225 &* s.n, channels: 1824, gamma: s.p + 15332768, beta: s.p + 15334592, savedMean: s.f + 2849280,
-            savedInvStd: s.f + 2851104, activation: .silu, gradInput: s.tensor(497), gradGamma: s.g + 15332768,
-            gradBeta: s.g + 15334592, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(497), input: s.tensor(392), pixels: 225 &* s.n,
+            channels: 1824, gamma: s.p + 15332768, beta: s.p + 15334592, savedMean: s.f + 2855424,
+            savedInvStd: s.f + 2857248, activation: .silu, gradGamma: s.g + 15332768, gradBeta: s.g + 15334592,
+            reductions: s.f + 1575936, pool: pool)
         s.profiler?.stop(728)
-        // features.6.7.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 304] <- [n, 15, 15, 1824]
+        // features.6.7.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 304] <- [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(497), input: s.tensor(390), weights: s.p + 14778272,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(497), preActivation: s.tensor(392),
+            gamma: s.p + 15332768, beta: s.p + 15334592, savedMean: s.f + 2855424, savedInvStd: s.f + 2857248,
+            activation: .silu, reductions: s.f + 1575936, input: s.tensor(390), weights: s.p + 14778272,
             pixels: 225 &* s.n, inChannels: 304, outChannels: 1824, gradInput: s.tensor(499),
             gradWeights: s.g + 14778272, workspace: s.ws, pool: pool)
         s.profiler?.stop(729)
@@ -8838,18 +8860,18 @@ public final class EfficientNetB5Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 34 ? s.tensor(391) : nil, batch: s.n,
             perImage: 68400, gradBranch: s.tensor(500), pool: pool)
         s.profiler?.stop(731)
-        // features.6.6.block.3 backward through identity and BatchNorm (in place) on [n, 15, 15, 304]
+        // features.6.6.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 304]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(500), input: s.tensor(388),
-            pixels: 225 &* s.n, channels: 304, gamma: s.p + 14777056, beta: s.p + 14777360, savedMean: s.f + 2848672,
-            savedInvStd: s.f + 2848976, activation: .identity, gradInput: s.tensor(500), gradGamma: s.g + 14777056,
-            gradBeta: s.g + 14777360, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(500), input: s.tensor(388), pixels: 225 &* s.n,
+            channels: 304, gamma: s.p + 14777056, beta: s.p + 14777360, savedMean: s.f + 2854816,
+            savedInvStd: s.f + 2855120, activation: .identity, gradGamma: s.g + 14777056, gradBeta: s.g + 14777360,
+            reductions: s.f + 1575936, pool: pool)
         s.profiler?.stop(732)
         // features.6.6.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 34 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(382), pixels: 225 &* s.n, channels: 1824,
-                gamma: s.p + 13936112, beta: s.p + 13937936, savedMean: s.f + 2753824, savedInvStd: s.f + 2755648,
+                gamma: s.p + 13936112, beta: s.p + 13937936, savedMean: s.f + 2759968, savedInvStd: s.f + 2761792,
                 activation: .silu, output: s.tensor(503), pool: pool)
             s.profiler?.stop(733)
         }
@@ -8858,7 +8880,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(382), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 13936112, beta: s.p + 13937936, runningMean: s.p + 13939760, runningVar: s.p + 13941584,
-                eps: 0.001, activation: .silu, output: s.tensor(503), scratch: s.f + 2753824, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(503), scratch: s.f + 2759968, pool: pool)
             s.profiler?.stop(734)
         }
         // features.6.6.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -8868,9 +8890,11 @@ public final class EfficientNetB5Training: TrainableModel {
                 pixels: 225, channels: 1824, output: s.tensor(502), pool: pool)
             s.profiler?.stop(735)
         }
-        // features.6.6.block.3 conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]
+        // features.6.6.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(500), input: s.tensor(502), weights: s.p + 14222560,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(500), preActivation: s.tensor(388),
+            gamma: s.p + 14777056, beta: s.p + 14777360, savedMean: s.f + 2854816, savedInvStd: s.f + 2855120,
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(502), weights: s.p + 14222560,
             pixels: 225 &* s.n, inChannels: 1824, outChannels: 304, gradInput: s.tensor(501),
             gradWeights: s.g + 14222560, workspace: s.ws, pool: pool)
         s.profiler?.stop(736)
@@ -8886,15 +8910,15 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.6.6.block.1 backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(504), input: s.tensor(382),
-            pixels: 225 &* s.n, channels: 1824, gamma: s.p + 13936112, beta: s.p + 13937936, savedMean: s.f + 2753824,
-            savedInvStd: s.f + 2755648, activation: .silu, gradInput: s.tensor(504), gradGamma: s.g + 13936112,
+            pixels: 225 &* s.n, channels: 1824, gamma: s.p + 13936112, beta: s.p + 13937936, savedMean: s.f + 2759968,
+            savedInvStd: s.f + 2761792, activation: .silu, gradInput: s.tensor(504), gradGamma: s.g + 13936112,
             gradBeta: s.g + 13937936, pool: pool)
         s.profiler?.stop(738)
         // features.6.6.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 34 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(380), pixels: 225 &* s.n, channels: 1824,
-                gamma: s.p + 13883216, beta: s.p + 13885040, savedMean: s.f + 2750176, savedInvStd: s.f + 2752000,
+                gamma: s.p + 13883216, beta: s.p + 13885040, savedMean: s.f + 2756320, savedInvStd: s.f + 2758144,
                 activation: .silu, output: s.tensor(506), pool: pool)
             s.profiler?.stop(739)
         }
@@ -8903,33 +8927,35 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(380), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 13883216, beta: s.p + 13885040, runningMean: s.p + 13886864, runningVar: s.p + 13888688,
-                eps: 0.001, activation: .silu, output: s.tensor(506), scratch: s.f + 2750176, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(506), scratch: s.f + 2756320, pool: pool)
             s.profiler?.stop(740)
         }
         // features.6.6.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 2803072, count: 45600)
+        TrainingKernels.zero(s.f + 2809216, count: 45600)
         s.profiler?.stop(741)
         // features.6.6.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(504), input: s.tensor(506), batch: s.n, height: 15,
             width: 15, channels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
-            weights: s.f + 2757472, gradInput: s.tensor(505), gradWeights: s.f + 2803072, pool: pool)
+            weights: s.f + 2763616, gradInput: s.tensor(505), gradWeights: s.f + 2809216, pool: pool)
         s.profiler?.stop(742)
         // features.6.6.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 2803072, channels: 1824, kernel: 5, into: s.g + 13890512)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 2809216, channels: 1824, kernel: 5, into: s.g + 13890512)
         s.profiler?.stop(743)
-        // features.6.6.block.0 backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]
+        // features.6.6.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(505), input: s.tensor(380),
-            pixels: 225 &* s.n, channels: 1824, gamma: s.p + 13883216, beta: s.p + 13885040, savedMean: s.f + 2750176,
-            savedInvStd: s.f + 2752000, activation: .silu, gradInput: s.tensor(505), gradGamma: s.g + 13883216,
-            gradBeta: s.g + 13885040, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(505), input: s.tensor(380), pixels: 225 &* s.n,
+            channels: 1824, gamma: s.p + 13883216, beta: s.p + 13885040, savedMean: s.f + 2756320,
+            savedInvStd: s.f + 2758144, activation: .silu, gradGamma: s.g + 13883216, gradBeta: s.g + 13885040,
+            reductions: s.f + 1575936, pool: pool)
         s.profiler?.stop(744)
-        // features.6.6.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 304] <- [n, 15, 15, 1824]
+        // features.6.6.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 304] <- [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(505), input: s.tensor(378), weights: s.p + 13328720,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(505), preActivation: s.tensor(380),
+            gamma: s.p + 13883216, beta: s.p + 13885040, savedMean: s.f + 2756320, savedInvStd: s.f + 2758144,
+            activation: .silu, reductions: s.f + 1575936, input: s.tensor(378), weights: s.p + 13328720,
             pixels: 225 &* s.n, inChannels: 304, outChannels: 1824, gradInput: s.tensor(507),
             gradWeights: s.g + 13328720, workspace: s.ws, pool: pool)
         s.profiler?.stop(745)
@@ -8947,18 +8973,18 @@ public final class EfficientNetB5Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 33 ? s.tensor(379) : nil, batch: s.n,
             perImage: 68400, gradBranch: s.tensor(508), pool: pool)
         s.profiler?.stop(747)
-        // features.6.5.block.3 backward through identity and BatchNorm (in place) on [n, 15, 15, 304]
+        // features.6.5.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 304]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(508), input: s.tensor(376),
-            pixels: 225 &* s.n, channels: 304, gamma: s.p + 13327504, beta: s.p + 13327808, savedMean: s.f + 2749568,
-            savedInvStd: s.f + 2749872, activation: .identity, gradInput: s.tensor(508), gradGamma: s.g + 13327504,
-            gradBeta: s.g + 13327808, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(508), input: s.tensor(376), pixels: 225 &* s.n,
+            channels: 304, gamma: s.p + 13327504, beta: s.p + 13327808, savedMean: s.f + 2755712,
+            savedInvStd: s.f + 2756016, activation: .identity, gradGamma: s.g + 13327504, gradBeta: s.g + 13327808,
+            reductions: s.f + 1575936, pool: pool)
         s.profiler?.stop(748)
         // features.6.5.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 33 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(370), pixels: 225 &* s.n, channels: 1824,
-                gamma: s.p + 12486560, beta: s.p + 12488384, savedMean: s.f + 2654720, savedInvStd: s.f + 2656544,
+                gamma: s.p + 12486560, beta: s.p + 12488384, savedMean: s.f + 2660864, savedInvStd: s.f + 2662688,
                 activation: .silu, output: s.tensor(511), pool: pool)
             s.profiler?.stop(749)
         }
@@ -8967,7 +8993,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(370), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 12486560, beta: s.p + 12488384, runningMean: s.p + 12490208, runningVar: s.p + 12492032,
-                eps: 0.001, activation: .silu, output: s.tensor(511), scratch: s.f + 2654720, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(511), scratch: s.f + 2660864, pool: pool)
             s.profiler?.stop(750)
         }
         // features.6.5.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -8977,9 +9003,11 @@ public final class EfficientNetB5Training: TrainableModel {
                 pixels: 225, channels: 1824, output: s.tensor(510), pool: pool)
             s.profiler?.stop(751)
         }
-        // features.6.5.block.3 conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]
+        // features.6.5.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(508), input: s.tensor(510), weights: s.p + 12773008,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(508), preActivation: s.tensor(376),
+            gamma: s.p + 13327504, beta: s.p + 13327808, savedMean: s.f + 2755712, savedInvStd: s.f + 2756016,
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(510), weights: s.p + 12773008,
             pixels: 225 &* s.n, inChannels: 1824, outChannels: 304, gradInput: s.tensor(509),
             gradWeights: s.g + 12773008, workspace: s.ws, pool: pool)
         s.profiler?.stop(752)
@@ -8995,15 +9023,15 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.6.5.block.1 backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(512), input: s.tensor(370),
-            pixels: 225 &* s.n, channels: 1824, gamma: s.p + 12486560, beta: s.p + 12488384, savedMean: s.f + 2654720,
-            savedInvStd: s.f + 2656544, activation: .silu, gradInput: s.tensor(512), gradGamma: s.g + 12486560,
+            pixels: 225 &* s.n, channels: 1824, gamma: s.p + 12486560, beta: s.p + 12488384, savedMean: s.f + 2660864,
+            savedInvStd: s.f + 2662688, activation: .silu, gradInput: s.tensor(512), gradGamma: s.g + 12486560,
             gradBeta: s.g + 12488384, pool: pool)
         s.profiler?.stop(754)
         // features.6.5.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 33 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(368), pixels: 225 &* s.n, channels: 1824,
-                gamma: s.p + 12433664, beta: s.p + 12435488, savedMean: s.f + 2651072, savedInvStd: s.f + 2652896,
+                gamma: s.p + 12433664, beta: s.p + 12435488, savedMean: s.f + 2657216, savedInvStd: s.f + 2659040,
                 activation: .silu, output: s.tensor(514), pool: pool)
             s.profiler?.stop(755)
         }
@@ -9012,33 +9040,35 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(368), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 12433664, beta: s.p + 12435488, runningMean: s.p + 12437312, runningVar: s.p + 12439136,
-                eps: 0.001, activation: .silu, output: s.tensor(514), scratch: s.f + 2651072, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(514), scratch: s.f + 2657216, pool: pool)
             s.profiler?.stop(756)
         }
         // features.6.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 2703968, count: 45600)
+        TrainingKernels.zero(s.f + 2710112, count: 45600)
         s.profiler?.stop(757)
         // features.6.5.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(512), input: s.tensor(514), batch: s.n, height: 15,
             width: 15, channels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
-            weights: s.f + 2658368, gradInput: s.tensor(513), gradWeights: s.f + 2703968, pool: pool)
+            weights: s.f + 2664512, gradInput: s.tensor(513), gradWeights: s.f + 2710112, pool: pool)
         s.profiler?.stop(758)
         // features.6.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 2703968, channels: 1824, kernel: 5, into: s.g + 12440960)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 2710112, channels: 1824, kernel: 5, into: s.g + 12440960)
         s.profiler?.stop(759)
-        // features.6.5.block.0 backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]
+        // features.6.5.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(513), input: s.tensor(368),
-            pixels: 225 &* s.n, channels: 1824, gamma: s.p + 12433664, beta: s.p + 12435488, savedMean: s.f + 2651072,
-            savedInvStd: s.f + 2652896, activation: .silu, gradInput: s.tensor(513), gradGamma: s.g + 12433664,
-            gradBeta: s.g + 12435488, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(513), input: s.tensor(368), pixels: 225 &* s.n,
+            channels: 1824, gamma: s.p + 12433664, beta: s.p + 12435488, savedMean: s.f + 2657216,
+            savedInvStd: s.f + 2659040, activation: .silu, gradGamma: s.g + 12433664, gradBeta: s.g + 12435488,
+            reductions: s.f + 1575936, pool: pool)
         s.profiler?.stop(760)
-        // features.6.5.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 304] <- [n, 15, 15, 1824]
+        // features.6.5.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 304] <- [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(513), input: s.tensor(366), weights: s.p + 11879168,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(513), preActivation: s.tensor(368),
+            gamma: s.p + 12433664, beta: s.p + 12435488, savedMean: s.f + 2657216, savedInvStd: s.f + 2659040,
+            activation: .silu, reductions: s.f + 1575936, input: s.tensor(366), weights: s.p + 11879168,
             pixels: 225 &* s.n, inChannels: 304, outChannels: 1824, gradInput: s.tensor(515),
             gradWeights: s.g + 11879168, workspace: s.ws, pool: pool)
         s.profiler?.stop(761)
@@ -9056,18 +9086,18 @@ public final class EfficientNetB5Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 32 ? s.tensor(367) : nil, batch: s.n,
             perImage: 68400, gradBranch: s.tensor(516), pool: pool)
         s.profiler?.stop(763)
-        // features.6.4.block.3 backward through identity and BatchNorm (in place) on [n, 15, 15, 304]
+        // features.6.4.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 304]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(516), input: s.tensor(364),
-            pixels: 225 &* s.n, channels: 304, gamma: s.p + 11877952, beta: s.p + 11878256, savedMean: s.f + 2650464,
-            savedInvStd: s.f + 2650768, activation: .identity, gradInput: s.tensor(516), gradGamma: s.g + 11877952,
-            gradBeta: s.g + 11878256, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(516), input: s.tensor(364), pixels: 225 &* s.n,
+            channels: 304, gamma: s.p + 11877952, beta: s.p + 11878256, savedMean: s.f + 2656608,
+            savedInvStd: s.f + 2656912, activation: .identity, gradGamma: s.g + 11877952, gradBeta: s.g + 11878256,
+            reductions: s.f + 1575936, pool: pool)
         s.profiler?.stop(764)
         // features.6.4.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 32 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(358), pixels: 225 &* s.n, channels: 1824,
-                gamma: s.p + 11037008, beta: s.p + 11038832, savedMean: s.f + 2555616, savedInvStd: s.f + 2557440,
+                gamma: s.p + 11037008, beta: s.p + 11038832, savedMean: s.f + 2561760, savedInvStd: s.f + 2563584,
                 activation: .silu, output: s.tensor(519), pool: pool)
             s.profiler?.stop(765)
         }
@@ -9076,7 +9106,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(358), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 11037008, beta: s.p + 11038832, runningMean: s.p + 11040656, runningVar: s.p + 11042480,
-                eps: 0.001, activation: .silu, output: s.tensor(519), scratch: s.f + 2555616, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(519), scratch: s.f + 2561760, pool: pool)
             s.profiler?.stop(766)
         }
         // features.6.4.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -9086,9 +9116,11 @@ public final class EfficientNetB5Training: TrainableModel {
                 pixels: 225, channels: 1824, output: s.tensor(518), pool: pool)
             s.profiler?.stop(767)
         }
-        // features.6.4.block.3 conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]
+        // features.6.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(516), input: s.tensor(518), weights: s.p + 11323456,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(516), preActivation: s.tensor(364),
+            gamma: s.p + 11877952, beta: s.p + 11878256, savedMean: s.f + 2656608, savedInvStd: s.f + 2656912,
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(518), weights: s.p + 11323456,
             pixels: 225 &* s.n, inChannels: 1824, outChannels: 304, gradInput: s.tensor(517),
             gradWeights: s.g + 11323456, workspace: s.ws, pool: pool)
         s.profiler?.stop(768)
@@ -9104,15 +9136,15 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.6.4.block.1 backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(520), input: s.tensor(358),
-            pixels: 225 &* s.n, channels: 1824, gamma: s.p + 11037008, beta: s.p + 11038832, savedMean: s.f + 2555616,
-            savedInvStd: s.f + 2557440, activation: .silu, gradInput: s.tensor(520), gradGamma: s.g + 11037008,
+            pixels: 225 &* s.n, channels: 1824, gamma: s.p + 11037008, beta: s.p + 11038832, savedMean: s.f + 2561760,
+            savedInvStd: s.f + 2563584, activation: .silu, gradInput: s.tensor(520), gradGamma: s.g + 11037008,
             gradBeta: s.g + 11038832, pool: pool)
         s.profiler?.stop(770)
         // features.6.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 32 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(356), pixels: 225 &* s.n, channels: 1824,
-                gamma: s.p + 10984112, beta: s.p + 10985936, savedMean: s.f + 2551968, savedInvStd: s.f + 2553792,
+                gamma: s.p + 10984112, beta: s.p + 10985936, savedMean: s.f + 2558112, savedInvStd: s.f + 2559936,
                 activation: .silu, output: s.tensor(522), pool: pool)
             s.profiler?.stop(771)
         }
@@ -9121,33 +9153,35 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(356), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 10984112, beta: s.p + 10985936, runningMean: s.p + 10987760, runningVar: s.p + 10989584,
-                eps: 0.001, activation: .silu, output: s.tensor(522), scratch: s.f + 2551968, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(522), scratch: s.f + 2558112, pool: pool)
             s.profiler?.stop(772)
         }
         // features.6.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 2604864, count: 45600)
+        TrainingKernels.zero(s.f + 2611008, count: 45600)
         s.profiler?.stop(773)
         // features.6.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(520), input: s.tensor(522), batch: s.n, height: 15,
             width: 15, channels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
-            weights: s.f + 2559264, gradInput: s.tensor(521), gradWeights: s.f + 2604864, pool: pool)
+            weights: s.f + 2565408, gradInput: s.tensor(521), gradWeights: s.f + 2611008, pool: pool)
         s.profiler?.stop(774)
         // features.6.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 2604864, channels: 1824, kernel: 5, into: s.g + 10991408)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 2611008, channels: 1824, kernel: 5, into: s.g + 10991408)
         s.profiler?.stop(775)
-        // features.6.4.block.0 backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]
+        // features.6.4.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(521), input: s.tensor(356),
-            pixels: 225 &* s.n, channels: 1824, gamma: s.p + 10984112, beta: s.p + 10985936, savedMean: s.f + 2551968,
-            savedInvStd: s.f + 2553792, activation: .silu, gradInput: s.tensor(521), gradGamma: s.g + 10984112,
-            gradBeta: s.g + 10985936, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(521), input: s.tensor(356), pixels: 225 &* s.n,
+            channels: 1824, gamma: s.p + 10984112, beta: s.p + 10985936, savedMean: s.f + 2558112,
+            savedInvStd: s.f + 2559936, activation: .silu, gradGamma: s.g + 10984112, gradBeta: s.g + 10985936,
+            reductions: s.f + 1575936, pool: pool)
         s.profiler?.stop(776)
-        // features.6.4.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 304] <- [n, 15, 15, 1824]
+        // features.6.4.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 304] <- [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(521), input: s.tensor(354), weights: s.p + 10429616,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(521), preActivation: s.tensor(356),
+            gamma: s.p + 10984112, beta: s.p + 10985936, savedMean: s.f + 2558112, savedInvStd: s.f + 2559936,
+            activation: .silu, reductions: s.f + 1575936, input: s.tensor(354), weights: s.p + 10429616,
             pixels: 225 &* s.n, inChannels: 304, outChannels: 1824, gradInput: s.tensor(523),
             gradWeights: s.g + 10429616, workspace: s.ws, pool: pool)
         s.profiler?.stop(777)
@@ -9165,18 +9199,18 @@ public final class EfficientNetB5Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 31 ? s.tensor(355) : nil, batch: s.n,
             perImage: 68400, gradBranch: s.tensor(524), pool: pool)
         s.profiler?.stop(779)
-        // features.6.3.block.3 backward through identity and BatchNorm (in place) on [n, 15, 15, 304]
+        // features.6.3.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 304]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(524), input: s.tensor(352),
-            pixels: 225 &* s.n, channels: 304, gamma: s.p + 10428400, beta: s.p + 10428704, savedMean: s.f + 2551360,
-            savedInvStd: s.f + 2551664, activation: .identity, gradInput: s.tensor(524), gradGamma: s.g + 10428400,
-            gradBeta: s.g + 10428704, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(524), input: s.tensor(352), pixels: 225 &* s.n,
+            channels: 304, gamma: s.p + 10428400, beta: s.p + 10428704, savedMean: s.f + 2557504,
+            savedInvStd: s.f + 2557808, activation: .identity, gradGamma: s.g + 10428400, gradBeta: s.g + 10428704,
+            reductions: s.f + 1575936, pool: pool)
         s.profiler?.stop(780)
         // features.6.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 31 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(346), pixels: 225 &* s.n, channels: 1824,
-                gamma: s.p + 9587456, beta: s.p + 9589280, savedMean: s.f + 2456512, savedInvStd: s.f + 2458336,
+                gamma: s.p + 9587456, beta: s.p + 9589280, savedMean: s.f + 2462656, savedInvStd: s.f + 2464480,
                 activation: .silu, output: s.tensor(527), pool: pool)
             s.profiler?.stop(781)
         }
@@ -9185,7 +9219,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(346), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 9587456, beta: s.p + 9589280, runningMean: s.p + 9591104, runningVar: s.p + 9592928,
-                eps: 0.001, activation: .silu, output: s.tensor(527), scratch: s.f + 2456512, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(527), scratch: s.f + 2462656, pool: pool)
             s.profiler?.stop(782)
         }
         // features.6.3.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -9195,9 +9229,11 @@ public final class EfficientNetB5Training: TrainableModel {
                 pixels: 225, channels: 1824, output: s.tensor(526), pool: pool)
             s.profiler?.stop(783)
         }
-        // features.6.3.block.3 conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]
+        // features.6.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(524), input: s.tensor(526), weights: s.p + 9873904,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(524), preActivation: s.tensor(352),
+            gamma: s.p + 10428400, beta: s.p + 10428704, savedMean: s.f + 2557504, savedInvStd: s.f + 2557808,
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(526), weights: s.p + 9873904,
             pixels: 225 &* s.n, inChannels: 1824, outChannels: 304, gradInput: s.tensor(525),
             gradWeights: s.g + 9873904, workspace: s.ws, pool: pool)
         s.profiler?.stop(784)
@@ -9213,15 +9249,15 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.6.3.block.1 backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(528), input: s.tensor(346),
-            pixels: 225 &* s.n, channels: 1824, gamma: s.p + 9587456, beta: s.p + 9589280, savedMean: s.f + 2456512,
-            savedInvStd: s.f + 2458336, activation: .silu, gradInput: s.tensor(528), gradGamma: s.g + 9587456,
+            pixels: 225 &* s.n, channels: 1824, gamma: s.p + 9587456, beta: s.p + 9589280, savedMean: s.f + 2462656,
+            savedInvStd: s.f + 2464480, activation: .silu, gradInput: s.tensor(528), gradGamma: s.g + 9587456,
             gradBeta: s.g + 9589280, pool: pool)
         s.profiler?.stop(786)
         // features.6.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 31 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(344), pixels: 225 &* s.n, channels: 1824,
-                gamma: s.p + 9534560, beta: s.p + 9536384, savedMean: s.f + 2452864, savedInvStd: s.f + 2454688,
+                gamma: s.p + 9534560, beta: s.p + 9536384, savedMean: s.f + 2459008, savedInvStd: s.f + 2460832,
                 activation: .silu, output: s.tensor(530), pool: pool)
             s.profiler?.stop(787)
         }
@@ -9230,33 +9266,35 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(344), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 9534560, beta: s.p + 9536384, runningMean: s.p + 9538208, runningVar: s.p + 9540032,
-                eps: 0.001, activation: .silu, output: s.tensor(530), scratch: s.f + 2452864, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(530), scratch: s.f + 2459008, pool: pool)
             s.profiler?.stop(788)
         }
         // features.6.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 2505760, count: 45600)
+        TrainingKernels.zero(s.f + 2511904, count: 45600)
         s.profiler?.stop(789)
         // features.6.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(528), input: s.tensor(530), batch: s.n, height: 15,
             width: 15, channels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
-            weights: s.f + 2460160, gradInput: s.tensor(529), gradWeights: s.f + 2505760, pool: pool)
+            weights: s.f + 2466304, gradInput: s.tensor(529), gradWeights: s.f + 2511904, pool: pool)
         s.profiler?.stop(790)
         // features.6.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 2505760, channels: 1824, kernel: 5, into: s.g + 9541856)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 2511904, channels: 1824, kernel: 5, into: s.g + 9541856)
         s.profiler?.stop(791)
-        // features.6.3.block.0 backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]
+        // features.6.3.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(529), input: s.tensor(344),
-            pixels: 225 &* s.n, channels: 1824, gamma: s.p + 9534560, beta: s.p + 9536384, savedMean: s.f + 2452864,
-            savedInvStd: s.f + 2454688, activation: .silu, gradInput: s.tensor(529), gradGamma: s.g + 9534560,
-            gradBeta: s.g + 9536384, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(529), input: s.tensor(344), pixels: 225 &* s.n,
+            channels: 1824, gamma: s.p + 9534560, beta: s.p + 9536384, savedMean: s.f + 2459008,
+            savedInvStd: s.f + 2460832, activation: .silu, gradGamma: s.g + 9534560, gradBeta: s.g + 9536384,
+            reductions: s.f + 1575936, pool: pool)
         s.profiler?.stop(792)
-        // features.6.3.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 304] <- [n, 15, 15, 1824]
+        // features.6.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 304] <- [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(529), input: s.tensor(342), weights: s.p + 8980064,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(529), preActivation: s.tensor(344),
+            gamma: s.p + 9534560, beta: s.p + 9536384, savedMean: s.f + 2459008, savedInvStd: s.f + 2460832,
+            activation: .silu, reductions: s.f + 1575936, input: s.tensor(342), weights: s.p + 8980064,
             pixels: 225 &* s.n, inChannels: 304, outChannels: 1824, gradInput: s.tensor(531),
             gradWeights: s.g + 8980064, workspace: s.ws, pool: pool)
         s.profiler?.stop(793)
@@ -9274,18 +9312,18 @@ public final class EfficientNetB5Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 30 ? s.tensor(343) : nil, batch: s.n,
             perImage: 68400, gradBranch: s.tensor(532), pool: pool)
         s.profiler?.stop(795)
-        // features.6.2.block.3 backward through identity and BatchNorm (in place) on [n, 15, 15, 304]
+        // features.6.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 304]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(532), input: s.tensor(340),
-            pixels: 225 &* s.n, channels: 304, gamma: s.p + 8978848, beta: s.p + 8979152, savedMean: s.f + 2452256,
-            savedInvStd: s.f + 2452560, activation: .identity, gradInput: s.tensor(532), gradGamma: s.g + 8978848,
-            gradBeta: s.g + 8979152, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(532), input: s.tensor(340), pixels: 225 &* s.n,
+            channels: 304, gamma: s.p + 8978848, beta: s.p + 8979152, savedMean: s.f + 2458400,
+            savedInvStd: s.f + 2458704, activation: .identity, gradGamma: s.g + 8978848, gradBeta: s.g + 8979152,
+            reductions: s.f + 1575936, pool: pool)
         s.profiler?.stop(796)
         // features.6.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 30 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(334), pixels: 225 &* s.n, channels: 1824,
-                gamma: s.p + 8137904, beta: s.p + 8139728, savedMean: s.f + 2357408, savedInvStd: s.f + 2359232,
+                gamma: s.p + 8137904, beta: s.p + 8139728, savedMean: s.f + 2363552, savedInvStd: s.f + 2365376,
                 activation: .silu, output: s.tensor(535), pool: pool)
             s.profiler?.stop(797)
         }
@@ -9294,7 +9332,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(334), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 8137904, beta: s.p + 8139728, runningMean: s.p + 8141552, runningVar: s.p + 8143376,
-                eps: 0.001, activation: .silu, output: s.tensor(535), scratch: s.f + 2357408, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(535), scratch: s.f + 2363552, pool: pool)
             s.profiler?.stop(798)
         }
         // features.6.2.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -9304,9 +9342,11 @@ public final class EfficientNetB5Training: TrainableModel {
                 pixels: 225, channels: 1824, output: s.tensor(534), pool: pool)
             s.profiler?.stop(799)
         }
-        // features.6.2.block.3 conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]
+        // features.6.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(532), input: s.tensor(534), weights: s.p + 8424352,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(532), preActivation: s.tensor(340),
+            gamma: s.p + 8978848, beta: s.p + 8979152, savedMean: s.f + 2458400, savedInvStd: s.f + 2458704,
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(534), weights: s.p + 8424352,
             pixels: 225 &* s.n, inChannels: 1824, outChannels: 304, gradInput: s.tensor(533),
             gradWeights: s.g + 8424352, workspace: s.ws, pool: pool)
         s.profiler?.stop(800)
@@ -9322,15 +9362,15 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.6.2.block.1 backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(536), input: s.tensor(334),
-            pixels: 225 &* s.n, channels: 1824, gamma: s.p + 8137904, beta: s.p + 8139728, savedMean: s.f + 2357408,
-            savedInvStd: s.f + 2359232, activation: .silu, gradInput: s.tensor(536), gradGamma: s.g + 8137904,
+            pixels: 225 &* s.n, channels: 1824, gamma: s.p + 8137904, beta: s.p + 8139728, savedMean: s.f + 2363552,
+            savedInvStd: s.f + 2365376, activation: .silu, gradInput: s.tensor(536), gradGamma: s.g + 8137904,
             gradBeta: s.g + 8139728, pool: pool)
         s.profiler?.stop(802)
         // features.6.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 30 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(332), pixels: 225 &* s.n, channels: 1824,
-                gamma: s.p + 8085008, beta: s.p + 8086832, savedMean: s.f + 2353760, savedInvStd: s.f + 2355584,
+                gamma: s.p + 8085008, beta: s.p + 8086832, savedMean: s.f + 2359904, savedInvStd: s.f + 2361728,
                 activation: .silu, output: s.tensor(538), pool: pool)
             s.profiler?.stop(803)
         }
@@ -9339,33 +9379,35 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(332), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 8085008, beta: s.p + 8086832, runningMean: s.p + 8088656, runningVar: s.p + 8090480,
-                eps: 0.001, activation: .silu, output: s.tensor(538), scratch: s.f + 2353760, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(538), scratch: s.f + 2359904, pool: pool)
             s.profiler?.stop(804)
         }
         // features.6.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 2406656, count: 45600)
+        TrainingKernels.zero(s.f + 2412800, count: 45600)
         s.profiler?.stop(805)
         // features.6.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(536), input: s.tensor(538), batch: s.n, height: 15,
             width: 15, channels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
-            weights: s.f + 2361056, gradInput: s.tensor(537), gradWeights: s.f + 2406656, pool: pool)
+            weights: s.f + 2367200, gradInput: s.tensor(537), gradWeights: s.f + 2412800, pool: pool)
         s.profiler?.stop(806)
         // features.6.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 2406656, channels: 1824, kernel: 5, into: s.g + 8092304)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 2412800, channels: 1824, kernel: 5, into: s.g + 8092304)
         s.profiler?.stop(807)
-        // features.6.2.block.0 backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]
+        // features.6.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(537), input: s.tensor(332),
-            pixels: 225 &* s.n, channels: 1824, gamma: s.p + 8085008, beta: s.p + 8086832, savedMean: s.f + 2353760,
-            savedInvStd: s.f + 2355584, activation: .silu, gradInput: s.tensor(537), gradGamma: s.g + 8085008,
-            gradBeta: s.g + 8086832, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(537), input: s.tensor(332), pixels: 225 &* s.n,
+            channels: 1824, gamma: s.p + 8085008, beta: s.p + 8086832, savedMean: s.f + 2359904,
+            savedInvStd: s.f + 2361728, activation: .silu, gradGamma: s.g + 8085008, gradBeta: s.g + 8086832,
+            reductions: s.f + 1575936, pool: pool)
         s.profiler?.stop(808)
-        // features.6.2.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 304] <- [n, 15, 15, 1824]
+        // features.6.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 304] <- [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(537), input: s.tensor(330), weights: s.p + 7530512,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(537), preActivation: s.tensor(332),
+            gamma: s.p + 8085008, beta: s.p + 8086832, savedMean: s.f + 2359904, savedInvStd: s.f + 2361728,
+            activation: .silu, reductions: s.f + 1575936, input: s.tensor(330), weights: s.p + 7530512,
             pixels: 225 &* s.n, inChannels: 304, outChannels: 1824, gradInput: s.tensor(539),
             gradWeights: s.g + 7530512, workspace: s.ws, pool: pool)
         s.profiler?.stop(809)
@@ -9383,18 +9425,18 @@ public final class EfficientNetB5Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 29 ? s.tensor(331) : nil, batch: s.n,
             perImage: 68400, gradBranch: s.tensor(540), pool: pool)
         s.profiler?.stop(811)
-        // features.6.1.block.3 backward through identity and BatchNorm (in place) on [n, 15, 15, 304]
+        // features.6.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 304]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(540), input: s.tensor(328),
-            pixels: 225 &* s.n, channels: 304, gamma: s.p + 7529296, beta: s.p + 7529600, savedMean: s.f + 2353152,
-            savedInvStd: s.f + 2353456, activation: .identity, gradInput: s.tensor(540), gradGamma: s.g + 7529296,
-            gradBeta: s.g + 7529600, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(540), input: s.tensor(328), pixels: 225 &* s.n,
+            channels: 304, gamma: s.p + 7529296, beta: s.p + 7529600, savedMean: s.f + 2359296,
+            savedInvStd: s.f + 2359600, activation: .identity, gradGamma: s.g + 7529296, gradBeta: s.g + 7529600,
+            reductions: s.f + 1575936, pool: pool)
         s.profiler?.stop(812)
         // features.6.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 29 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(322), pixels: 225 &* s.n, channels: 1824,
-                gamma: s.p + 6688352, beta: s.p + 6690176, savedMean: s.f + 2258304, savedInvStd: s.f + 2260128,
+                gamma: s.p + 6688352, beta: s.p + 6690176, savedMean: s.f + 2264448, savedInvStd: s.f + 2266272,
                 activation: .silu, output: s.tensor(543), pool: pool)
             s.profiler?.stop(813)
         }
@@ -9403,7 +9445,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(322), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 6688352, beta: s.p + 6690176, runningMean: s.p + 6692000, runningVar: s.p + 6693824,
-                eps: 0.001, activation: .silu, output: s.tensor(543), scratch: s.f + 2258304, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(543), scratch: s.f + 2264448, pool: pool)
             s.profiler?.stop(814)
         }
         // features.6.1.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -9413,9 +9455,11 @@ public final class EfficientNetB5Training: TrainableModel {
                 pixels: 225, channels: 1824, output: s.tensor(542), pool: pool)
             s.profiler?.stop(815)
         }
-        // features.6.1.block.3 conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]
+        // features.6.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(540), input: s.tensor(542), weights: s.p + 6974800,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(540), preActivation: s.tensor(328),
+            gamma: s.p + 7529296, beta: s.p + 7529600, savedMean: s.f + 2359296, savedInvStd: s.f + 2359600,
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(542), weights: s.p + 6974800,
             pixels: 225 &* s.n, inChannels: 1824, outChannels: 304, gradInput: s.tensor(541),
             gradWeights: s.g + 6974800, workspace: s.ws, pool: pool)
         s.profiler?.stop(816)
@@ -9431,15 +9475,15 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.6.1.block.1 backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(544), input: s.tensor(322),
-            pixels: 225 &* s.n, channels: 1824, gamma: s.p + 6688352, beta: s.p + 6690176, savedMean: s.f + 2258304,
-            savedInvStd: s.f + 2260128, activation: .silu, gradInput: s.tensor(544), gradGamma: s.g + 6688352,
+            pixels: 225 &* s.n, channels: 1824, gamma: s.p + 6688352, beta: s.p + 6690176, savedMean: s.f + 2264448,
+            savedInvStd: s.f + 2266272, activation: .silu, gradInput: s.tensor(544), gradGamma: s.g + 6688352,
             gradBeta: s.g + 6690176, pool: pool)
         s.profiler?.stop(818)
         // features.6.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 29 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(320), pixels: 225 &* s.n, channels: 1824,
-                gamma: s.p + 6635456, beta: s.p + 6637280, savedMean: s.f + 2254656, savedInvStd: s.f + 2256480,
+                gamma: s.p + 6635456, beta: s.p + 6637280, savedMean: s.f + 2260800, savedInvStd: s.f + 2262624,
                 activation: .silu, output: s.tensor(546), pool: pool)
             s.profiler?.stop(819)
         }
@@ -9448,33 +9492,35 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(320), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 6635456, beta: s.p + 6637280, runningMean: s.p + 6639104, runningVar: s.p + 6640928,
-                eps: 0.001, activation: .silu, output: s.tensor(546), scratch: s.f + 2254656, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(546), scratch: s.f + 2260800, pool: pool)
             s.profiler?.stop(820)
         }
         // features.6.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 2307552, count: 45600)
+        TrainingKernels.zero(s.f + 2313696, count: 45600)
         s.profiler?.stop(821)
         // features.6.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(544), input: s.tensor(546), batch: s.n, height: 15,
             width: 15, channels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
-            weights: s.f + 2261952, gradInput: s.tensor(545), gradWeights: s.f + 2307552, pool: pool)
+            weights: s.f + 2268096, gradInput: s.tensor(545), gradWeights: s.f + 2313696, pool: pool)
         s.profiler?.stop(822)
         // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 2307552, channels: 1824, kernel: 5, into: s.g + 6642752)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 2313696, channels: 1824, kernel: 5, into: s.g + 6642752)
         s.profiler?.stop(823)
-        // features.6.1.block.0 backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]
+        // features.6.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(545), input: s.tensor(320),
-            pixels: 225 &* s.n, channels: 1824, gamma: s.p + 6635456, beta: s.p + 6637280, savedMean: s.f + 2254656,
-            savedInvStd: s.f + 2256480, activation: .silu, gradInput: s.tensor(545), gradGamma: s.g + 6635456,
-            gradBeta: s.g + 6637280, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(545), input: s.tensor(320), pixels: 225 &* s.n,
+            channels: 1824, gamma: s.p + 6635456, beta: s.p + 6637280, savedMean: s.f + 2260800,
+            savedInvStd: s.f + 2262624, activation: .silu, gradGamma: s.g + 6635456, gradBeta: s.g + 6637280,
+            reductions: s.f + 1575936, pool: pool)
         s.profiler?.stop(824)
-        // features.6.1.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 304] <- [n, 15, 15, 1824]
+        // features.6.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 304] <- [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(545), input: s.tensor(319), weights: s.p + 6080960,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(545), preActivation: s.tensor(320),
+            gamma: s.p + 6635456, beta: s.p + 6637280, savedMean: s.f + 2260800, savedInvStd: s.f + 2262624,
+            activation: .silu, reductions: s.f + 1575936, input: s.tensor(319), weights: s.p + 6080960,
             pixels: 225 &* s.n, inChannels: 304, outChannels: 1824, gradInput: s.tensor(547),
             gradWeights: s.g + 6080960, workspace: s.ws, pool: pool)
         s.profiler?.stop(825)
@@ -9486,18 +9532,18 @@ public final class EfficientNetB5Training: TrainableModel {
 
     /// features.6.0 backward: MBConv6 k5 s2: 29x29x176 -> 15x15x304, SE 1056 -> 44 -> 1056
     private func features_6_0_backward(_ s: TrainingStepContext) {
-        // features.6.0.block.3 backward through identity and BatchNorm (in place) on [n, 15, 15, 304]
+        // features.6.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 304]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(547), input: s.tensor(318),
-            pixels: 225 &* s.n, channels: 304, gamma: s.p + 6079744, beta: s.p + 6080048, savedMean: s.f + 2254048,
-            savedInvStd: s.f + 2254352, activation: .identity, gradInput: s.tensor(547), gradGamma: s.g + 6079744,
-            gradBeta: s.g + 6080048, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(547), input: s.tensor(318), pixels: 225 &* s.n,
+            channels: 304, gamma: s.p + 6079744, beta: s.p + 6080048, savedMean: s.f + 2260192,
+            savedInvStd: s.f + 2260496, activation: .identity, gradGamma: s.g + 6079744, gradBeta: s.g + 6080048,
+            reductions: s.f + 1575936, pool: pool)
         s.profiler?.stop(827)
         // features.6.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 28 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(312), pixels: 225 &* s.n, channels: 1056,
-                gamma: s.p + 5660464, beta: s.p + 5661520, savedMean: s.f + 2199136, savedInvStd: s.f + 2200192,
+                gamma: s.p + 5660464, beta: s.p + 5661520, savedMean: s.f + 2205280, savedInvStd: s.f + 2206336,
                 activation: .silu, output: s.tensor(550), pool: pool)
             s.profiler?.stop(828)
         }
@@ -9506,7 +9552,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(312), pixels: 225 &* s.n, channels: 1056,
                 gamma: s.p + 5660464, beta: s.p + 5661520, runningMean: s.p + 5662576, runningVar: s.p + 5663632,
-                eps: 0.001, activation: .silu, output: s.tensor(550), scratch: s.f + 2199136, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(550), scratch: s.f + 2205280, pool: pool)
             s.profiler?.stop(829)
         }
         // features.6.0.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -9516,9 +9562,11 @@ public final class EfficientNetB5Training: TrainableModel {
                 pixels: 225, channels: 1056, output: s.tensor(549), pool: pool)
             s.profiler?.stop(830)
         }
-        // features.6.0.block.3 conv 1x1 backward: input and weight gradients, [n, 15, 15, 1056] <- [n, 15, 15, 304]
+        // features.6.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 1056] <- [n, 15, 15, 304]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(547), input: s.tensor(549), weights: s.p + 5758720,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(547), preActivation: s.tensor(318),
+            gamma: s.p + 6079744, beta: s.p + 6080048, savedMean: s.f + 2260192, savedInvStd: s.f + 2260496,
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(549), weights: s.p + 5758720,
             pixels: 225 &* s.n, inChannels: 1056, outChannels: 304, gradInput: s.tensor(548),
             gradWeights: s.g + 5758720, workspace: s.ws, pool: pool)
         s.profiler?.stop(831)
@@ -9534,15 +9582,15 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.6.0.block.1 backward through silu and BatchNorm (in place) on [n, 15, 15, 1056]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(551), input: s.tensor(312),
-            pixels: 225 &* s.n, channels: 1056, gamma: s.p + 5660464, beta: s.p + 5661520, savedMean: s.f + 2199136,
-            savedInvStd: s.f + 2200192, activation: .silu, gradInput: s.tensor(551), gradGamma: s.g + 5660464,
+            pixels: 225 &* s.n, channels: 1056, gamma: s.p + 5660464, beta: s.p + 5661520, savedMean: s.f + 2205280,
+            savedInvStd: s.f + 2206336, activation: .silu, gradInput: s.tensor(551), gradGamma: s.g + 5660464,
             gradBeta: s.g + 5661520, pool: pool)
         s.profiler?.stop(833)
         // features.6.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 28 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(310), pixels: 841 &* s.n, channels: 1056,
-                gamma: s.p + 5629840, beta: s.p + 5630896, savedMean: s.f + 2197024, savedInvStd: s.f + 2198080,
+                gamma: s.p + 5629840, beta: s.p + 5630896, savedMean: s.f + 2203168, savedInvStd: s.f + 2204224,
                 activation: .silu, output: s.tensor(553), pool: pool)
             s.profiler?.stop(834)
         }
@@ -9551,33 +9599,35 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(310), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 5629840, beta: s.p + 5630896, runningMean: s.p + 5631952, runningVar: s.p + 5633008,
-                eps: 0.001, activation: .silu, output: s.tensor(553), scratch: s.f + 2197024, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(553), scratch: s.f + 2203168, pool: pool)
             s.profiler?.stop(835)
         }
         // features.6.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 2227648, count: 26400)
+        TrainingKernels.zero(s.f + 2233792, count: 26400)
         s.profiler?.stop(836)
         // features.6.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 15, 15, 1056]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(551), input: s.tensor(553), batch: s.n, height: 29,
             width: 29, channels: 1056, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
-            weights: s.f + 2201248, gradInput: s.tensor(552), gradWeights: s.f + 2227648, pool: pool)
+            weights: s.f + 2207392, gradInput: s.tensor(552), gradWeights: s.f + 2233792, pool: pool)
         s.profiler?.stop(837)
         // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 2227648, channels: 1056, kernel: 5, into: s.g + 5634064)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 2233792, channels: 1056, kernel: 5, into: s.g + 5634064)
         s.profiler?.stop(838)
-        // features.6.0.block.0 backward through silu and BatchNorm (in place) on [n, 29, 29, 1056]
+        // features.6.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 1056]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(552), input: s.tensor(310),
-            pixels: 841 &* s.n, channels: 1056, gamma: s.p + 5629840, beta: s.p + 5630896, savedMean: s.f + 2197024,
-            savedInvStd: s.f + 2198080, activation: .silu, gradInput: s.tensor(552), gradGamma: s.g + 5629840,
-            gradBeta: s.g + 5630896, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(552), input: s.tensor(310), pixels: 841 &* s.n,
+            channels: 1056, gamma: s.p + 5629840, beta: s.p + 5630896, savedMean: s.f + 2203168,
+            savedInvStd: s.f + 2204224, activation: .silu, gradGamma: s.g + 5629840, gradBeta: s.g + 5630896,
+            reductions: s.f + 1575936, pool: pool)
         s.profiler?.stop(839)
-        // features.6.0.block.0 conv 1x1 backward: input and weight gradients, [n, 29, 29, 176] <- [n, 29, 29, 1056]
+        // features.6.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 176] <- [n, 29, 29, 1056]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(552), input: s.tensor(308), weights: s.p + 5443984,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(552), preActivation: s.tensor(310),
+            gamma: s.p + 5629840, beta: s.p + 5630896, savedMean: s.f + 2203168, savedInvStd: s.f + 2204224,
+            activation: .silu, reductions: s.f + 1575936, input: s.tensor(308), weights: s.p + 5443984,
             pixels: 841 &* s.n, inChannels: 176, outChannels: 1056, gradInput: s.tensor(554),
             gradWeights: s.g + 5443984, workspace: s.ws, pool: pool)
         s.profiler?.stop(840)
@@ -9591,18 +9641,18 @@ public final class EfficientNetB5Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 27 ? s.tensor(309) : nil, batch: s.n,
             perImage: 148016, gradBranch: s.tensor(555), pool: pool)
         s.profiler?.stop(841)
-        // features.5.6.block.3 backward through identity and BatchNorm (in place) on [n, 29, 29, 176]
+        // features.5.6.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 176]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(555), input: s.tensor(306),
-            pixels: 841 &* s.n, channels: 176, gamma: s.p + 5443280, beta: s.p + 5443456, savedMean: s.f + 2196672,
-            savedInvStd: s.f + 2196848, activation: .identity, gradInput: s.tensor(555), gradGamma: s.g + 5443280,
-            gradBeta: s.g + 5443456, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(555), input: s.tensor(306), pixels: 841 &* s.n,
+            channels: 176, gamma: s.p + 5443280, beta: s.p + 5443456, savedMean: s.f + 2202816,
+            savedInvStd: s.f + 2202992, activation: .identity, gradGamma: s.g + 5443280, gradBeta: s.g + 5443456,
+            reductions: s.f + 1575936, pool: pool)
         s.profiler?.stop(842)
         // features.5.6.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 27 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(300), pixels: 841 &* s.n, channels: 1056,
-                gamma: s.p + 5159168, beta: s.p + 5160224, savedMean: s.f + 2141760, savedInvStd: s.f + 2142816,
+                gamma: s.p + 5159168, beta: s.p + 5160224, savedMean: s.f + 2147904, savedInvStd: s.f + 2148960,
                 activation: .silu, output: s.tensor(558), pool: pool)
             s.profiler?.stop(843)
         }
@@ -9611,7 +9661,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(300), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 5159168, beta: s.p + 5160224, runningMean: s.p + 5161280, runningVar: s.p + 5162336,
-                eps: 0.001, activation: .silu, output: s.tensor(558), scratch: s.f + 2141760, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(558), scratch: s.f + 2147904, pool: pool)
             s.profiler?.stop(844)
         }
         // features.5.6.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -9621,9 +9671,11 @@ public final class EfficientNetB5Training: TrainableModel {
                 pixels: 841, channels: 1056, output: s.tensor(557), pool: pool)
             s.profiler?.stop(845)
         }
-        // features.5.6.block.3 conv 1x1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 176]
+        // features.5.6.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 176]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(555), input: s.tensor(557), weights: s.p + 5257424,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(555), preActivation: s.tensor(306),
+            gamma: s.p + 5443280, beta: s.p + 5443456, savedMean: s.f + 2202816, savedInvStd: s.f + 2202992,
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(557), weights: s.p + 5257424,
             pixels: 841 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(556),
             gradWeights: s.g + 5257424, workspace: s.ws, pool: pool)
         s.profiler?.stop(846)
@@ -9639,15 +9691,15 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.5.6.block.1 backward through silu and BatchNorm (in place) on [n, 29, 29, 1056]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(559), input: s.tensor(300),
-            pixels: 841 &* s.n, channels: 1056, gamma: s.p + 5159168, beta: s.p + 5160224, savedMean: s.f + 2141760,
-            savedInvStd: s.f + 2142816, activation: .silu, gradInput: s.tensor(559), gradGamma: s.g + 5159168,
+            pixels: 841 &* s.n, channels: 1056, gamma: s.p + 5159168, beta: s.p + 5160224, savedMean: s.f + 2147904,
+            savedInvStd: s.f + 2148960, activation: .silu, gradInput: s.tensor(559), gradGamma: s.g + 5159168,
             gradBeta: s.g + 5160224, pool: pool)
         s.profiler?.stop(848)
         // features.5.6.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 27 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(298), pixels: 841 &* s.n, channels: 1056,
-                gamma: s.p + 5128544, beta: s.p + 5129600, savedMean: s.f + 2139648, savedInvStd: s.f + 2140704,
+                gamma: s.p + 5128544, beta: s.p + 5129600, savedMean: s.f + 2145792, savedInvStd: s.f + 2146848,
                 activation: .silu, output: s.tensor(561), pool: pool)
             s.profiler?.stop(849)
         }
@@ -9656,33 +9708,35 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(298), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 5128544, beta: s.p + 5129600, runningMean: s.p + 5130656, runningVar: s.p + 5131712,
-                eps: 0.001, activation: .silu, output: s.tensor(561), scratch: s.f + 2139648, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(561), scratch: s.f + 2145792, pool: pool)
             s.profiler?.stop(850)
         }
         // features.5.6.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 2170272, count: 26400)
+        TrainingKernels.zero(s.f + 2176416, count: 26400)
         s.profiler?.stop(851)
         // features.5.6.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 1056]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(559), input: s.tensor(561), batch: s.n, height: 29,
             width: 29, channels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29,
-            weights: s.f + 2143872, gradInput: s.tensor(560), gradWeights: s.f + 2170272, pool: pool)
+            weights: s.f + 2150016, gradInput: s.tensor(560), gradWeights: s.f + 2176416, pool: pool)
         s.profiler?.stop(852)
         // features.5.6.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 2170272, channels: 1056, kernel: 5, into: s.g + 5132768)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 2176416, channels: 1056, kernel: 5, into: s.g + 5132768)
         s.profiler?.stop(853)
-        // features.5.6.block.0 backward through silu and BatchNorm (in place) on [n, 29, 29, 1056]
+        // features.5.6.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 1056]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(560), input: s.tensor(298),
-            pixels: 841 &* s.n, channels: 1056, gamma: s.p + 5128544, beta: s.p + 5129600, savedMean: s.f + 2139648,
-            savedInvStd: s.f + 2140704, activation: .silu, gradInput: s.tensor(560), gradGamma: s.g + 5128544,
-            gradBeta: s.g + 5129600, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(560), input: s.tensor(298), pixels: 841 &* s.n,
+            channels: 1056, gamma: s.p + 5128544, beta: s.p + 5129600, savedMean: s.f + 2145792,
+            savedInvStd: s.f + 2146848, activation: .silu, gradGamma: s.g + 5128544, gradBeta: s.g + 5129600,
+            reductions: s.f + 1575936, pool: pool)
         s.profiler?.stop(854)
-        // features.5.6.block.0 conv 1x1 backward: input and weight gradients, [n, 29, 29, 176] <- [n, 29, 29, 1056]
+        // features.5.6.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 176] <- [n, 29, 29, 1056]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(560), input: s.tensor(296), weights: s.p + 4942688,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(560), preActivation: s.tensor(298),
+            gamma: s.p + 5128544, beta: s.p + 5129600, savedMean: s.f + 2145792, savedInvStd: s.f + 2146848,
+            activation: .silu, reductions: s.f + 1575936, input: s.tensor(296), weights: s.p + 4942688,
             pixels: 841 &* s.n, inChannels: 176, outChannels: 1056, gradInput: s.tensor(562),
             gradWeights: s.g + 4942688, workspace: s.ws, pool: pool)
         s.profiler?.stop(855)
@@ -9700,18 +9754,18 @@ public final class EfficientNetB5Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 26 ? s.tensor(297) : nil, batch: s.n,
             perImage: 148016, gradBranch: s.tensor(563), pool: pool)
         s.profiler?.stop(857)
-        // features.5.5.block.3 backward through identity and BatchNorm (in place) on [n, 29, 29, 176]
+        // features.5.5.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 176]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(563), input: s.tensor(294),
-            pixels: 841 &* s.n, channels: 176, gamma: s.p + 4941984, beta: s.p + 4942160, savedMean: s.f + 2139296,
-            savedInvStd: s.f + 2139472, activation: .identity, gradInput: s.tensor(563), gradGamma: s.g + 4941984,
-            gradBeta: s.g + 4942160, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(563), input: s.tensor(294), pixels: 841 &* s.n,
+            channels: 176, gamma: s.p + 4941984, beta: s.p + 4942160, savedMean: s.f + 2145440,
+            savedInvStd: s.f + 2145616, activation: .identity, gradGamma: s.g + 4941984, gradBeta: s.g + 4942160,
+            reductions: s.f + 1575936, pool: pool)
         s.profiler?.stop(858)
         // features.5.5.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 26 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(288), pixels: 841 &* s.n, channels: 1056,
-                gamma: s.p + 4657872, beta: s.p + 4658928, savedMean: s.f + 2084384, savedInvStd: s.f + 2085440,
+                gamma: s.p + 4657872, beta: s.p + 4658928, savedMean: s.f + 2090528, savedInvStd: s.f + 2091584,
                 activation: .silu, output: s.tensor(566), pool: pool)
             s.profiler?.stop(859)
         }
@@ -9720,7 +9774,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(288), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 4657872, beta: s.p + 4658928, runningMean: s.p + 4659984, runningVar: s.p + 4661040,
-                eps: 0.001, activation: .silu, output: s.tensor(566), scratch: s.f + 2084384, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(566), scratch: s.f + 2090528, pool: pool)
             s.profiler?.stop(860)
         }
         // features.5.5.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -9730,9 +9784,11 @@ public final class EfficientNetB5Training: TrainableModel {
                 pixels: 841, channels: 1056, output: s.tensor(565), pool: pool)
             s.profiler?.stop(861)
         }
-        // features.5.5.block.3 conv 1x1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 176]
+        // features.5.5.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 176]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(563), input: s.tensor(565), weights: s.p + 4756128,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(563), preActivation: s.tensor(294),
+            gamma: s.p + 4941984, beta: s.p + 4942160, savedMean: s.f + 2145440, savedInvStd: s.f + 2145616,
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(565), weights: s.p + 4756128,
             pixels: 841 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(564),
             gradWeights: s.g + 4756128, workspace: s.ws, pool: pool)
         s.profiler?.stop(862)
@@ -9748,15 +9804,15 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.5.5.block.1 backward through silu and BatchNorm (in place) on [n, 29, 29, 1056]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(567), input: s.tensor(288),
-            pixels: 841 &* s.n, channels: 1056, gamma: s.p + 4657872, beta: s.p + 4658928, savedMean: s.f + 2084384,
-            savedInvStd: s.f + 2085440, activation: .silu, gradInput: s.tensor(567), gradGamma: s.g + 4657872,
+            pixels: 841 &* s.n, channels: 1056, gamma: s.p + 4657872, beta: s.p + 4658928, savedMean: s.f + 2090528,
+            savedInvStd: s.f + 2091584, activation: .silu, gradInput: s.tensor(567), gradGamma: s.g + 4657872,
             gradBeta: s.g + 4658928, pool: pool)
         s.profiler?.stop(864)
         // features.5.5.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 26 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(286), pixels: 841 &* s.n, channels: 1056,
-                gamma: s.p + 4627248, beta: s.p + 4628304, savedMean: s.f + 2082272, savedInvStd: s.f + 2083328,
+                gamma: s.p + 4627248, beta: s.p + 4628304, savedMean: s.f + 2088416, savedInvStd: s.f + 2089472,
                 activation: .silu, output: s.tensor(569), pool: pool)
             s.profiler?.stop(865)
         }
@@ -9765,33 +9821,35 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(286), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 4627248, beta: s.p + 4628304, runningMean: s.p + 4629360, runningVar: s.p + 4630416,
-                eps: 0.001, activation: .silu, output: s.tensor(569), scratch: s.f + 2082272, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(569), scratch: s.f + 2088416, pool: pool)
             s.profiler?.stop(866)
         }
         // features.5.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 2112896, count: 26400)
+        TrainingKernels.zero(s.f + 2119040, count: 26400)
         s.profiler?.stop(867)
         // features.5.5.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 1056]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(567), input: s.tensor(569), batch: s.n, height: 29,
             width: 29, channels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29,
-            weights: s.f + 2086496, gradInput: s.tensor(568), gradWeights: s.f + 2112896, pool: pool)
+            weights: s.f + 2092640, gradInput: s.tensor(568), gradWeights: s.f + 2119040, pool: pool)
         s.profiler?.stop(868)
         // features.5.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 2112896, channels: 1056, kernel: 5, into: s.g + 4631472)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 2119040, channels: 1056, kernel: 5, into: s.g + 4631472)
         s.profiler?.stop(869)
-        // features.5.5.block.0 backward through silu and BatchNorm (in place) on [n, 29, 29, 1056]
+        // features.5.5.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 1056]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(568), input: s.tensor(286),
-            pixels: 841 &* s.n, channels: 1056, gamma: s.p + 4627248, beta: s.p + 4628304, savedMean: s.f + 2082272,
-            savedInvStd: s.f + 2083328, activation: .silu, gradInput: s.tensor(568), gradGamma: s.g + 4627248,
-            gradBeta: s.g + 4628304, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(568), input: s.tensor(286), pixels: 841 &* s.n,
+            channels: 1056, gamma: s.p + 4627248, beta: s.p + 4628304, savedMean: s.f + 2088416,
+            savedInvStd: s.f + 2089472, activation: .silu, gradGamma: s.g + 4627248, gradBeta: s.g + 4628304,
+            reductions: s.f + 1575936, pool: pool)
         s.profiler?.stop(870)
-        // features.5.5.block.0 conv 1x1 backward: input and weight gradients, [n, 29, 29, 176] <- [n, 29, 29, 1056]
+        // features.5.5.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 176] <- [n, 29, 29, 1056]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(568), input: s.tensor(284), weights: s.p + 4441392,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(568), preActivation: s.tensor(286),
+            gamma: s.p + 4627248, beta: s.p + 4628304, savedMean: s.f + 2088416, savedInvStd: s.f + 2089472,
+            activation: .silu, reductions: s.f + 1575936, input: s.tensor(284), weights: s.p + 4441392,
             pixels: 841 &* s.n, inChannels: 176, outChannels: 1056, gradInput: s.tensor(570),
             gradWeights: s.g + 4441392, workspace: s.ws, pool: pool)
         s.profiler?.stop(871)
@@ -9809,18 +9867,18 @@ public final class EfficientNetB5Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 25 ? s.tensor(285) : nil, batch: s.n,
             perImage: 148016, gradBranch: s.tensor(571), pool: pool)
         s.profiler?.stop(873)
-        // features.5.4.block.3 backward through identity and BatchNorm (in place) on [n, 29, 29, 176]
+        // features.5.4.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 176]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(571), input: s.tensor(282),
-            pixels: 841 &* s.n, channels: 176, gamma: s.p + 4440688, beta: s.p + 4440864, savedMean: s.f + 2081920,
-            savedInvStd: s.f + 2082096, activation: .identity, gradInput: s.tensor(571), gradGamma: s.g + 4440688,
-            gradBeta: s.g + 4440864, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(571), input: s.tensor(282), pixels: 841 &* s.n,
+            channels: 176, gamma: s.p + 4440688, beta: s.p + 4440864, savedMean: s.f + 2088064,
+            savedInvStd: s.f + 2088240, activation: .identity, gradGamma: s.g + 4440688, gradBeta: s.g + 4440864,
+            reductions: s.f + 1575936, pool: pool)
         s.profiler?.stop(874)
         // features.5.4.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 25 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(276), pixels: 841 &* s.n, channels: 1056,
-                gamma: s.p + 4156576, beta: s.p + 4157632, savedMean: s.f + 2027008, savedInvStd: s.f + 2028064,
+                gamma: s.p + 4156576, beta: s.p + 4157632, savedMean: s.f + 2033152, savedInvStd: s.f + 2034208,
                 activation: .silu, output: s.tensor(574), pool: pool)
             s.profiler?.stop(875)
         }
@@ -9829,7 +9887,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(276), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 4156576, beta: s.p + 4157632, runningMean: s.p + 4158688, runningVar: s.p + 4159744,
-                eps: 0.001, activation: .silu, output: s.tensor(574), scratch: s.f + 2027008, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(574), scratch: s.f + 2033152, pool: pool)
             s.profiler?.stop(876)
         }
         // features.5.4.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -9839,9 +9897,11 @@ public final class EfficientNetB5Training: TrainableModel {
                 pixels: 841, channels: 1056, output: s.tensor(573), pool: pool)
             s.profiler?.stop(877)
         }
-        // features.5.4.block.3 conv 1x1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 176]
+        // features.5.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 176]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(571), input: s.tensor(573), weights: s.p + 4254832,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(571), preActivation: s.tensor(282),
+            gamma: s.p + 4440688, beta: s.p + 4440864, savedMean: s.f + 2088064, savedInvStd: s.f + 2088240,
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(573), weights: s.p + 4254832,
             pixels: 841 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(572),
             gradWeights: s.g + 4254832, workspace: s.ws, pool: pool)
         s.profiler?.stop(878)
@@ -9857,15 +9917,15 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.5.4.block.1 backward through silu and BatchNorm (in place) on [n, 29, 29, 1056]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(575), input: s.tensor(276),
-            pixels: 841 &* s.n, channels: 1056, gamma: s.p + 4156576, beta: s.p + 4157632, savedMean: s.f + 2027008,
-            savedInvStd: s.f + 2028064, activation: .silu, gradInput: s.tensor(575), gradGamma: s.g + 4156576,
+            pixels: 841 &* s.n, channels: 1056, gamma: s.p + 4156576, beta: s.p + 4157632, savedMean: s.f + 2033152,
+            savedInvStd: s.f + 2034208, activation: .silu, gradInput: s.tensor(575), gradGamma: s.g + 4156576,
             gradBeta: s.g + 4157632, pool: pool)
         s.profiler?.stop(880)
         // features.5.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 25 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(274), pixels: 841 &* s.n, channels: 1056,
-                gamma: s.p + 4125952, beta: s.p + 4127008, savedMean: s.f + 2024896, savedInvStd: s.f + 2025952,
+                gamma: s.p + 4125952, beta: s.p + 4127008, savedMean: s.f + 2031040, savedInvStd: s.f + 2032096,
                 activation: .silu, output: s.tensor(577), pool: pool)
             s.profiler?.stop(881)
         }
@@ -9874,33 +9934,35 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(274), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 4125952, beta: s.p + 4127008, runningMean: s.p + 4128064, runningVar: s.p + 4129120,
-                eps: 0.001, activation: .silu, output: s.tensor(577), scratch: s.f + 2024896, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(577), scratch: s.f + 2031040, pool: pool)
             s.profiler?.stop(882)
         }
         // features.5.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 2055520, count: 26400)
+        TrainingKernels.zero(s.f + 2061664, count: 26400)
         s.profiler?.stop(883)
         // features.5.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 1056]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(575), input: s.tensor(577), batch: s.n, height: 29,
             width: 29, channels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29,
-            weights: s.f + 2029120, gradInput: s.tensor(576), gradWeights: s.f + 2055520, pool: pool)
+            weights: s.f + 2035264, gradInput: s.tensor(576), gradWeights: s.f + 2061664, pool: pool)
         s.profiler?.stop(884)
         // features.5.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 2055520, channels: 1056, kernel: 5, into: s.g + 4130176)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 2061664, channels: 1056, kernel: 5, into: s.g + 4130176)
         s.profiler?.stop(885)
-        // features.5.4.block.0 backward through silu and BatchNorm (in place) on [n, 29, 29, 1056]
+        // features.5.4.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 1056]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(576), input: s.tensor(274),
-            pixels: 841 &* s.n, channels: 1056, gamma: s.p + 4125952, beta: s.p + 4127008, savedMean: s.f + 2024896,
-            savedInvStd: s.f + 2025952, activation: .silu, gradInput: s.tensor(576), gradGamma: s.g + 4125952,
-            gradBeta: s.g + 4127008, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(576), input: s.tensor(274), pixels: 841 &* s.n,
+            channels: 1056, gamma: s.p + 4125952, beta: s.p + 4127008, savedMean: s.f + 2031040,
+            savedInvStd: s.f + 2032096, activation: .silu, gradGamma: s.g + 4125952, gradBeta: s.g + 4127008,
+            reductions: s.f + 1575936, pool: pool)
         s.profiler?.stop(886)
-        // features.5.4.block.0 conv 1x1 backward: input and weight gradients, [n, 29, 29, 176] <- [n, 29, 29, 1056]
+        // features.5.4.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 176] <- [n, 29, 29, 1056]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(576), input: s.tensor(272), weights: s.p + 3940096,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(576), preActivation: s.tensor(274),
+            gamma: s.p + 4125952, beta: s.p + 4127008, savedMean: s.f + 2031040, savedInvStd: s.f + 2032096,
+            activation: .silu, reductions: s.f + 1575936, input: s.tensor(272), weights: s.p + 3940096,
             pixels: 841 &* s.n, inChannels: 176, outChannels: 1056, gradInput: s.tensor(578),
             gradWeights: s.g + 3940096, workspace: s.ws, pool: pool)
         s.profiler?.stop(887)
@@ -9918,18 +9980,18 @@ public final class EfficientNetB5Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 24 ? s.tensor(273) : nil, batch: s.n,
             perImage: 148016, gradBranch: s.tensor(579), pool: pool)
         s.profiler?.stop(889)
-        // features.5.3.block.3 backward through identity and BatchNorm (in place) on [n, 29, 29, 176]
+        // features.5.3.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 176]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(579), input: s.tensor(270),
-            pixels: 841 &* s.n, channels: 176, gamma: s.p + 3939392, beta: s.p + 3939568, savedMean: s.f + 2024544,
-            savedInvStd: s.f + 2024720, activation: .identity, gradInput: s.tensor(579), gradGamma: s.g + 3939392,
-            gradBeta: s.g + 3939568, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(579), input: s.tensor(270), pixels: 841 &* s.n,
+            channels: 176, gamma: s.p + 3939392, beta: s.p + 3939568, savedMean: s.f + 2030688,
+            savedInvStd: s.f + 2030864, activation: .identity, gradGamma: s.g + 3939392, gradBeta: s.g + 3939568,
+            reductions: s.f + 1575936, pool: pool)
         s.profiler?.stop(890)
         // features.5.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 24 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(264), pixels: 841 &* s.n, channels: 1056,
-                gamma: s.p + 3655280, beta: s.p + 3656336, savedMean: s.f + 1969632, savedInvStd: s.f + 1970688,
+                gamma: s.p + 3655280, beta: s.p + 3656336, savedMean: s.f + 1975776, savedInvStd: s.f + 1976832,
                 activation: .silu, output: s.tensor(582), pool: pool)
             s.profiler?.stop(891)
         }
@@ -9938,7 +10000,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(264), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 3655280, beta: s.p + 3656336, runningMean: s.p + 3657392, runningVar: s.p + 3658448,
-                eps: 0.001, activation: .silu, output: s.tensor(582), scratch: s.f + 1969632, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(582), scratch: s.f + 1975776, pool: pool)
             s.profiler?.stop(892)
         }
         // features.5.3.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -9948,9 +10010,11 @@ public final class EfficientNetB5Training: TrainableModel {
                 pixels: 841, channels: 1056, output: s.tensor(581), pool: pool)
             s.profiler?.stop(893)
         }
-        // features.5.3.block.3 conv 1x1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 176]
+        // features.5.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 176]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(579), input: s.tensor(581), weights: s.p + 3753536,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(579), preActivation: s.tensor(270),
+            gamma: s.p + 3939392, beta: s.p + 3939568, savedMean: s.f + 2030688, savedInvStd: s.f + 2030864,
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(581), weights: s.p + 3753536,
             pixels: 841 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(580),
             gradWeights: s.g + 3753536, workspace: s.ws, pool: pool)
         s.profiler?.stop(894)
@@ -9966,15 +10030,15 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.5.3.block.1 backward through silu and BatchNorm (in place) on [n, 29, 29, 1056]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(583), input: s.tensor(264),
-            pixels: 841 &* s.n, channels: 1056, gamma: s.p + 3655280, beta: s.p + 3656336, savedMean: s.f + 1969632,
-            savedInvStd: s.f + 1970688, activation: .silu, gradInput: s.tensor(583), gradGamma: s.g + 3655280,
+            pixels: 841 &* s.n, channels: 1056, gamma: s.p + 3655280, beta: s.p + 3656336, savedMean: s.f + 1975776,
+            savedInvStd: s.f + 1976832, activation: .silu, gradInput: s.tensor(583), gradGamma: s.g + 3655280,
             gradBeta: s.g + 3656336, pool: pool)
         s.profiler?.stop(896)
         // features.5.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 24 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(262), pixels: 841 &* s.n, channels: 1056,
-                gamma: s.p + 3624656, beta: s.p + 3625712, savedMean: s.f + 1967520, savedInvStd: s.f + 1968576,
+                gamma: s.p + 3624656, beta: s.p + 3625712, savedMean: s.f + 1973664, savedInvStd: s.f + 1974720,
                 activation: .silu, output: s.tensor(585), pool: pool)
             s.profiler?.stop(897)
         }
@@ -9983,33 +10047,35 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(262), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 3624656, beta: s.p + 3625712, runningMean: s.p + 3626768, runningVar: s.p + 3627824,
-                eps: 0.001, activation: .silu, output: s.tensor(585), scratch: s.f + 1967520, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(585), scratch: s.f + 1973664, pool: pool)
             s.profiler?.stop(898)
         }
         // features.5.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 1998144, count: 26400)
+        TrainingKernels.zero(s.f + 2004288, count: 26400)
         s.profiler?.stop(899)
         // features.5.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 1056]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(583), input: s.tensor(585), batch: s.n, height: 29,
             width: 29, channels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29,
-            weights: s.f + 1971744, gradInput: s.tensor(584), gradWeights: s.f + 1998144, pool: pool)
+            weights: s.f + 1977888, gradInput: s.tensor(584), gradWeights: s.f + 2004288, pool: pool)
         s.profiler?.stop(900)
         // features.5.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 1998144, channels: 1056, kernel: 5, into: s.g + 3628880)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 2004288, channels: 1056, kernel: 5, into: s.g + 3628880)
         s.profiler?.stop(901)
-        // features.5.3.block.0 backward through silu and BatchNorm (in place) on [n, 29, 29, 1056]
+        // features.5.3.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 1056]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(584), input: s.tensor(262),
-            pixels: 841 &* s.n, channels: 1056, gamma: s.p + 3624656, beta: s.p + 3625712, savedMean: s.f + 1967520,
-            savedInvStd: s.f + 1968576, activation: .silu, gradInput: s.tensor(584), gradGamma: s.g + 3624656,
-            gradBeta: s.g + 3625712, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(584), input: s.tensor(262), pixels: 841 &* s.n,
+            channels: 1056, gamma: s.p + 3624656, beta: s.p + 3625712, savedMean: s.f + 1973664,
+            savedInvStd: s.f + 1974720, activation: .silu, gradGamma: s.g + 3624656, gradBeta: s.g + 3625712,
+            reductions: s.f + 1575936, pool: pool)
         s.profiler?.stop(902)
-        // features.5.3.block.0 conv 1x1 backward: input and weight gradients, [n, 29, 29, 176] <- [n, 29, 29, 1056]
+        // features.5.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 176] <- [n, 29, 29, 1056]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(584), input: s.tensor(260), weights: s.p + 3438800,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(584), preActivation: s.tensor(262),
+            gamma: s.p + 3624656, beta: s.p + 3625712, savedMean: s.f + 1973664, savedInvStd: s.f + 1974720,
+            activation: .silu, reductions: s.f + 1575936, input: s.tensor(260), weights: s.p + 3438800,
             pixels: 841 &* s.n, inChannels: 176, outChannels: 1056, gradInput: s.tensor(586),
             gradWeights: s.g + 3438800, workspace: s.ws, pool: pool)
         s.profiler?.stop(903)
@@ -10027,18 +10093,18 @@ public final class EfficientNetB5Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 23 ? s.tensor(261) : nil, batch: s.n,
             perImage: 148016, gradBranch: s.tensor(587), pool: pool)
         s.profiler?.stop(905)
-        // features.5.2.block.3 backward through identity and BatchNorm (in place) on [n, 29, 29, 176]
+        // features.5.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 176]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(587), input: s.tensor(258),
-            pixels: 841 &* s.n, channels: 176, gamma: s.p + 3438096, beta: s.p + 3438272, savedMean: s.f + 1967168,
-            savedInvStd: s.f + 1967344, activation: .identity, gradInput: s.tensor(587), gradGamma: s.g + 3438096,
-            gradBeta: s.g + 3438272, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(587), input: s.tensor(258), pixels: 841 &* s.n,
+            channels: 176, gamma: s.p + 3438096, beta: s.p + 3438272, savedMean: s.f + 1973312,
+            savedInvStd: s.f + 1973488, activation: .identity, gradGamma: s.g + 3438096, gradBeta: s.g + 3438272,
+            reductions: s.f + 1575936, pool: pool)
         s.profiler?.stop(906)
         // features.5.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(252), pixels: 841 &* s.n, channels: 1056,
-                gamma: s.p + 3153984, beta: s.p + 3155040, savedMean: s.f + 1912256, savedInvStd: s.f + 1913312,
+                gamma: s.p + 3153984, beta: s.p + 3155040, savedMean: s.f + 1918400, savedInvStd: s.f + 1919456,
                 activation: .silu, output: s.tensor(590), pool: pool)
             s.profiler?.stop(907)
         }
@@ -10047,7 +10113,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(252), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 3153984, beta: s.p + 3155040, runningMean: s.p + 3156096, runningVar: s.p + 3157152,
-                eps: 0.001, activation: .silu, output: s.tensor(590), scratch: s.f + 1912256, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(590), scratch: s.f + 1918400, pool: pool)
             s.profiler?.stop(908)
         }
         // features.5.2.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -10057,9 +10123,11 @@ public final class EfficientNetB5Training: TrainableModel {
                 pixels: 841, channels: 1056, output: s.tensor(589), pool: pool)
             s.profiler?.stop(909)
         }
-        // features.5.2.block.3 conv 1x1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 176]
+        // features.5.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 176]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(587), input: s.tensor(589), weights: s.p + 3252240,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(587), preActivation: s.tensor(258),
+            gamma: s.p + 3438096, beta: s.p + 3438272, savedMean: s.f + 1973312, savedInvStd: s.f + 1973488,
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(589), weights: s.p + 3252240,
             pixels: 841 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(588),
             gradWeights: s.g + 3252240, workspace: s.ws, pool: pool)
         s.profiler?.stop(910)
@@ -10075,15 +10143,15 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.5.2.block.1 backward through silu and BatchNorm (in place) on [n, 29, 29, 1056]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(591), input: s.tensor(252),
-            pixels: 841 &* s.n, channels: 1056, gamma: s.p + 3153984, beta: s.p + 3155040, savedMean: s.f + 1912256,
-            savedInvStd: s.f + 1913312, activation: .silu, gradInput: s.tensor(591), gradGamma: s.g + 3153984,
+            pixels: 841 &* s.n, channels: 1056, gamma: s.p + 3153984, beta: s.p + 3155040, savedMean: s.f + 1918400,
+            savedInvStd: s.f + 1919456, activation: .silu, gradInput: s.tensor(591), gradGamma: s.g + 3153984,
             gradBeta: s.g + 3155040, pool: pool)
         s.profiler?.stop(912)
         // features.5.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(250), pixels: 841 &* s.n, channels: 1056,
-                gamma: s.p + 3123360, beta: s.p + 3124416, savedMean: s.f + 1910144, savedInvStd: s.f + 1911200,
+                gamma: s.p + 3123360, beta: s.p + 3124416, savedMean: s.f + 1916288, savedInvStd: s.f + 1917344,
                 activation: .silu, output: s.tensor(593), pool: pool)
             s.profiler?.stop(913)
         }
@@ -10092,33 +10160,35 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(250), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 3123360, beta: s.p + 3124416, runningMean: s.p + 3125472, runningVar: s.p + 3126528,
-                eps: 0.001, activation: .silu, output: s.tensor(593), scratch: s.f + 1910144, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(593), scratch: s.f + 1916288, pool: pool)
             s.profiler?.stop(914)
         }
         // features.5.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 1940768, count: 26400)
+        TrainingKernels.zero(s.f + 1946912, count: 26400)
         s.profiler?.stop(915)
         // features.5.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 1056]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(591), input: s.tensor(593), batch: s.n, height: 29,
             width: 29, channels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29,
-            weights: s.f + 1914368, gradInput: s.tensor(592), gradWeights: s.f + 1940768, pool: pool)
+            weights: s.f + 1920512, gradInput: s.tensor(592), gradWeights: s.f + 1946912, pool: pool)
         s.profiler?.stop(916)
         // features.5.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 1940768, channels: 1056, kernel: 5, into: s.g + 3127584)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1946912, channels: 1056, kernel: 5, into: s.g + 3127584)
         s.profiler?.stop(917)
-        // features.5.2.block.0 backward through silu and BatchNorm (in place) on [n, 29, 29, 1056]
+        // features.5.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 1056]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(592), input: s.tensor(250),
-            pixels: 841 &* s.n, channels: 1056, gamma: s.p + 3123360, beta: s.p + 3124416, savedMean: s.f + 1910144,
-            savedInvStd: s.f + 1911200, activation: .silu, gradInput: s.tensor(592), gradGamma: s.g + 3123360,
-            gradBeta: s.g + 3124416, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(592), input: s.tensor(250), pixels: 841 &* s.n,
+            channels: 1056, gamma: s.p + 3123360, beta: s.p + 3124416, savedMean: s.f + 1916288,
+            savedInvStd: s.f + 1917344, activation: .silu, gradGamma: s.g + 3123360, gradBeta: s.g + 3124416,
+            reductions: s.f + 1575936, pool: pool)
         s.profiler?.stop(918)
-        // features.5.2.block.0 conv 1x1 backward: input and weight gradients, [n, 29, 29, 176] <- [n, 29, 29, 1056]
+        // features.5.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 176] <- [n, 29, 29, 1056]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(592), input: s.tensor(248), weights: s.p + 2937504,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(592), preActivation: s.tensor(250),
+            gamma: s.p + 3123360, beta: s.p + 3124416, savedMean: s.f + 1916288, savedInvStd: s.f + 1917344,
+            activation: .silu, reductions: s.f + 1575936, input: s.tensor(248), weights: s.p + 2937504,
             pixels: 841 &* s.n, inChannels: 176, outChannels: 1056, gradInput: s.tensor(594),
             gradWeights: s.g + 2937504, workspace: s.ws, pool: pool)
         s.profiler?.stop(919)
@@ -10136,18 +10206,18 @@ public final class EfficientNetB5Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 22 ? s.tensor(249) : nil, batch: s.n,
             perImage: 148016, gradBranch: s.tensor(595), pool: pool)
         s.profiler?.stop(921)
-        // features.5.1.block.3 backward through identity and BatchNorm (in place) on [n, 29, 29, 176]
+        // features.5.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 176]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(595), input: s.tensor(246),
-            pixels: 841 &* s.n, channels: 176, gamma: s.p + 2936800, beta: s.p + 2936976, savedMean: s.f + 1909792,
-            savedInvStd: s.f + 1909968, activation: .identity, gradInput: s.tensor(595), gradGamma: s.g + 2936800,
-            gradBeta: s.g + 2936976, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(595), input: s.tensor(246), pixels: 841 &* s.n,
+            channels: 176, gamma: s.p + 2936800, beta: s.p + 2936976, savedMean: s.f + 1915936,
+            savedInvStd: s.f + 1916112, activation: .identity, gradGamma: s.g + 2936800, gradBeta: s.g + 2936976,
+            reductions: s.f + 1575936, pool: pool)
         s.profiler?.stop(922)
         // features.5.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(240), pixels: 841 &* s.n, channels: 1056,
-                gamma: s.p + 2652688, beta: s.p + 2653744, savedMean: s.f + 1854880, savedInvStd: s.f + 1855936,
+                gamma: s.p + 2652688, beta: s.p + 2653744, savedMean: s.f + 1861024, savedInvStd: s.f + 1862080,
                 activation: .silu, output: s.tensor(598), pool: pool)
             s.profiler?.stop(923)
         }
@@ -10156,7 +10226,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(240), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 2652688, beta: s.p + 2653744, runningMean: s.p + 2654800, runningVar: s.p + 2655856,
-                eps: 0.001, activation: .silu, output: s.tensor(598), scratch: s.f + 1854880, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(598), scratch: s.f + 1861024, pool: pool)
             s.profiler?.stop(924)
         }
         // features.5.1.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -10166,9 +10236,11 @@ public final class EfficientNetB5Training: TrainableModel {
                 pixels: 841, channels: 1056, output: s.tensor(597), pool: pool)
             s.profiler?.stop(925)
         }
-        // features.5.1.block.3 conv 1x1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 176]
+        // features.5.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 176]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(595), input: s.tensor(597), weights: s.p + 2750944,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(595), preActivation: s.tensor(246),
+            gamma: s.p + 2936800, beta: s.p + 2936976, savedMean: s.f + 1915936, savedInvStd: s.f + 1916112,
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(597), weights: s.p + 2750944,
             pixels: 841 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(596),
             gradWeights: s.g + 2750944, workspace: s.ws, pool: pool)
         s.profiler?.stop(926)
@@ -10184,15 +10256,15 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.5.1.block.1 backward through silu and BatchNorm (in place) on [n, 29, 29, 1056]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(599), input: s.tensor(240),
-            pixels: 841 &* s.n, channels: 1056, gamma: s.p + 2652688, beta: s.p + 2653744, savedMean: s.f + 1854880,
-            savedInvStd: s.f + 1855936, activation: .silu, gradInput: s.tensor(599), gradGamma: s.g + 2652688,
+            pixels: 841 &* s.n, channels: 1056, gamma: s.p + 2652688, beta: s.p + 2653744, savedMean: s.f + 1861024,
+            savedInvStd: s.f + 1862080, activation: .silu, gradInput: s.tensor(599), gradGamma: s.g + 2652688,
             gradBeta: s.g + 2653744, pool: pool)
         s.profiler?.stop(928)
         // features.5.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(238), pixels: 841 &* s.n, channels: 1056,
-                gamma: s.p + 2622064, beta: s.p + 2623120, savedMean: s.f + 1852768, savedInvStd: s.f + 1853824,
+                gamma: s.p + 2622064, beta: s.p + 2623120, savedMean: s.f + 1858912, savedInvStd: s.f + 1859968,
                 activation: .silu, output: s.tensor(601), pool: pool)
             s.profiler?.stop(929)
         }
@@ -10201,33 +10273,35 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(238), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 2622064, beta: s.p + 2623120, runningMean: s.p + 2624176, runningVar: s.p + 2625232,
-                eps: 0.001, activation: .silu, output: s.tensor(601), scratch: s.f + 1852768, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(601), scratch: s.f + 1858912, pool: pool)
             s.profiler?.stop(930)
         }
         // features.5.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 1883392, count: 26400)
+        TrainingKernels.zero(s.f + 1889536, count: 26400)
         s.profiler?.stop(931)
         // features.5.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 1056]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(599), input: s.tensor(601), batch: s.n, height: 29,
             width: 29, channels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29,
-            weights: s.f + 1856992, gradInput: s.tensor(600), gradWeights: s.f + 1883392, pool: pool)
+            weights: s.f + 1863136, gradInput: s.tensor(600), gradWeights: s.f + 1889536, pool: pool)
         s.profiler?.stop(932)
         // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 1883392, channels: 1056, kernel: 5, into: s.g + 2626288)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1889536, channels: 1056, kernel: 5, into: s.g + 2626288)
         s.profiler?.stop(933)
-        // features.5.1.block.0 backward through silu and BatchNorm (in place) on [n, 29, 29, 1056]
+        // features.5.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 1056]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(600), input: s.tensor(238),
-            pixels: 841 &* s.n, channels: 1056, gamma: s.p + 2622064, beta: s.p + 2623120, savedMean: s.f + 1852768,
-            savedInvStd: s.f + 1853824, activation: .silu, gradInput: s.tensor(600), gradGamma: s.g + 2622064,
-            gradBeta: s.g + 2623120, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(600), input: s.tensor(238), pixels: 841 &* s.n,
+            channels: 1056, gamma: s.p + 2622064, beta: s.p + 2623120, savedMean: s.f + 1858912,
+            savedInvStd: s.f + 1859968, activation: .silu, gradGamma: s.g + 2622064, gradBeta: s.g + 2623120,
+            reductions: s.f + 1575936, pool: pool)
         s.profiler?.stop(934)
-        // features.5.1.block.0 conv 1x1 backward: input and weight gradients, [n, 29, 29, 176] <- [n, 29, 29, 1056]
+        // features.5.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 176] <- [n, 29, 29, 1056]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(600), input: s.tensor(237), weights: s.p + 2436208,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(600), preActivation: s.tensor(238),
+            gamma: s.p + 2622064, beta: s.p + 2623120, savedMean: s.f + 1858912, savedInvStd: s.f + 1859968,
+            activation: .silu, reductions: s.f + 1575936, input: s.tensor(237), weights: s.p + 2436208,
             pixels: 841 &* s.n, inChannels: 176, outChannels: 1056, gradInput: s.tensor(602),
             gradWeights: s.g + 2436208, workspace: s.ws, pool: pool)
         s.profiler?.stop(935)
@@ -10239,18 +10313,18 @@ public final class EfficientNetB5Training: TrainableModel {
 
     /// features.5.0 backward: MBConv6 k5 s1: 29x29x128 -> 29x29x176, SE 768 -> 32 -> 768
     private func features_5_0_backward(_ s: TrainingStepContext) {
-        // features.5.0.block.3 backward through identity and BatchNorm (in place) on [n, 29, 29, 176]
+        // features.5.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 176]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(602), input: s.tensor(236),
-            pixels: 841 &* s.n, channels: 176, gamma: s.p + 2435504, beta: s.p + 2435680, savedMean: s.f + 1852416,
-            savedInvStd: s.f + 1852592, activation: .identity, gradInput: s.tensor(602), gradGamma: s.g + 2435504,
-            gradBeta: s.g + 2435680, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(602), input: s.tensor(236), pixels: 841 &* s.n,
+            channels: 176, gamma: s.p + 2435504, beta: s.p + 2435680, savedMean: s.f + 1858560,
+            savedInvStd: s.f + 1858736, activation: .identity, gradGamma: s.g + 2435504, gradBeta: s.g + 2435680,
+            reductions: s.f + 1575936, pool: pool)
         s.profiler?.stop(937)
         // features.5.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(230), pixels: 841 &* s.n, channels: 768,
-                gamma: s.p + 2247312, beta: s.p + 2248080, savedMean: s.f + 1812480, savedInvStd: s.f + 1813248,
+                gamma: s.p + 2247312, beta: s.p + 2248080, savedMean: s.f + 1818624, savedInvStd: s.f + 1819392,
                 activation: .silu, output: s.tensor(605), pool: pool)
             s.profiler?.stop(938)
         }
@@ -10259,7 +10333,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(230), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 2247312, beta: s.p + 2248080, runningMean: s.p + 2248848, runningVar: s.p + 2249616,
-                eps: 0.001, activation: .silu, output: s.tensor(605), scratch: s.f + 1812480, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(605), scratch: s.f + 1818624, pool: pool)
             s.profiler?.stop(939)
         }
         // features.5.0.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -10269,9 +10343,11 @@ public final class EfficientNetB5Training: TrainableModel {
                 pixels: 841, channels: 768, output: s.tensor(604), pool: pool)
             s.profiler?.stop(940)
         }
-        // features.5.0.block.3 conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 176]
+        // features.5.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 176]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(602), input: s.tensor(604), weights: s.p + 2300336,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(602), preActivation: s.tensor(236),
+            gamma: s.p + 2435504, beta: s.p + 2435680, savedMean: s.f + 1858560, savedInvStd: s.f + 1858736,
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(604), weights: s.p + 2300336,
             pixels: 841 &* s.n, inChannels: 768, outChannels: 176, gradInput: s.tensor(603),
             gradWeights: s.g + 2300336, workspace: s.ws, pool: pool)
         s.profiler?.stop(941)
@@ -10287,15 +10363,15 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.5.0.block.1 backward through silu and BatchNorm (in place) on [n, 29, 29, 768]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(606), input: s.tensor(230),
-            pixels: 841 &* s.n, channels: 768, gamma: s.p + 2247312, beta: s.p + 2248080, savedMean: s.f + 1812480,
-            savedInvStd: s.f + 1813248, activation: .silu, gradInput: s.tensor(606), gradGamma: s.g + 2247312,
+            pixels: 841 &* s.n, channels: 768, gamma: s.p + 2247312, beta: s.p + 2248080, savedMean: s.f + 1818624,
+            savedInvStd: s.f + 1819392, activation: .silu, gradInput: s.tensor(606), gradGamma: s.g + 2247312,
             gradBeta: s.g + 2248080, pool: pool)
         s.profiler?.stop(943)
         // features.5.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(228), pixels: 841 &* s.n, channels: 768,
-                gamma: s.p + 2225040, beta: s.p + 2225808, savedMean: s.f + 1810944, savedInvStd: s.f + 1811712,
+                gamma: s.p + 2225040, beta: s.p + 2225808, savedMean: s.f + 1817088, savedInvStd: s.f + 1817856,
                 activation: .silu, output: s.tensor(608), pool: pool)
             s.profiler?.stop(944)
         }
@@ -10304,33 +10380,35 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(228), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 2225040, beta: s.p + 2225808, runningMean: s.p + 2226576, runningVar: s.p + 2227344,
-                eps: 0.001, activation: .silu, output: s.tensor(608), scratch: s.f + 1810944, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(608), scratch: s.f + 1817088, pool: pool)
             s.profiler?.stop(945)
         }
         // features.5.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 1833216, count: 19200)
+        TrainingKernels.zero(s.f + 1839360, count: 19200)
         s.profiler?.stop(946)
         // features.5.0.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 768]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(606), input: s.tensor(608), batch: s.n, height: 29,
             width: 29, channels: 768, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29,
-            weights: s.f + 1814016, gradInput: s.tensor(607), gradWeights: s.f + 1833216, pool: pool)
+            weights: s.f + 1820160, gradInput: s.tensor(607), gradWeights: s.f + 1839360, pool: pool)
         s.profiler?.stop(947)
         // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 1833216, channels: 768, kernel: 5, into: s.g + 2228112)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1839360, channels: 768, kernel: 5, into: s.g + 2228112)
         s.profiler?.stop(948)
-        // features.5.0.block.0 backward through silu and BatchNorm (in place) on [n, 29, 29, 768]
+        // features.5.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 768]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(607), input: s.tensor(228),
-            pixels: 841 &* s.n, channels: 768, gamma: s.p + 2225040, beta: s.p + 2225808, savedMean: s.f + 1810944,
-            savedInvStd: s.f + 1811712, activation: .silu, gradInput: s.tensor(607), gradGamma: s.g + 2225040,
-            gradBeta: s.g + 2225808, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(607), input: s.tensor(228), pixels: 841 &* s.n,
+            channels: 768, gamma: s.p + 2225040, beta: s.p + 2225808, savedMean: s.f + 1817088,
+            savedInvStd: s.f + 1817856, activation: .silu, gradGamma: s.g + 2225040, gradBeta: s.g + 2225808,
+            reductions: s.f + 1575936, pool: pool)
         s.profiler?.stop(949)
-        // features.5.0.block.0 conv 1x1 backward: input and weight gradients, [n, 29, 29, 128] <- [n, 29, 29, 768]
+        // features.5.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 128] <- [n, 29, 29, 768]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(607), input: s.tensor(226), weights: s.p + 2126736,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(607), preActivation: s.tensor(228),
+            gamma: s.p + 2225040, beta: s.p + 2225808, savedMean: s.f + 1817088, savedInvStd: s.f + 1817856,
+            activation: .silu, reductions: s.f + 1575936, input: s.tensor(226), weights: s.p + 2126736,
             pixels: 841 &* s.n, inChannels: 128, outChannels: 768, gradInput: s.tensor(609),
             gradWeights: s.g + 2126736, workspace: s.ws, pool: pool)
         s.profiler?.stop(950)
@@ -10344,18 +10422,18 @@ public final class EfficientNetB5Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.tensor(227) : nil, batch: s.n,
             perImage: 107648, gradBranch: s.tensor(610), pool: pool)
         s.profiler?.stop(951)
-        // features.4.6.block.3 backward through identity and BatchNorm (in place) on [n, 29, 29, 128]
+        // features.4.6.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 128]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(610), input: s.tensor(224),
-            pixels: 841 &* s.n, channels: 128, gamma: s.p + 2126224, beta: s.p + 2126352, savedMean: s.f + 1810688,
-            savedInvStd: s.f + 1810816, activation: .identity, gradInput: s.tensor(610), gradGamma: s.g + 2126224,
-            gradBeta: s.g + 2126352, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(610), input: s.tensor(224), pixels: 841 &* s.n,
+            channels: 128, gamma: s.p + 2126224, beta: s.p + 2126352, savedMean: s.f + 1816832,
+            savedInvStd: s.f + 1816960, activation: .identity, gradGamma: s.g + 2126224, gradBeta: s.g + 2126352,
+            reductions: s.f + 1575936, pool: pool)
         s.profiler?.stop(952)
         // features.4.6.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(218), pixels: 841 &* s.n, channels: 768,
-                gamma: s.p + 1974896, beta: s.p + 1975664, savedMean: s.f + 1795328, savedInvStd: s.f + 1796096,
+                gamma: s.p + 1974896, beta: s.p + 1975664, savedMean: s.f + 1801472, savedInvStd: s.f + 1802240,
                 activation: .silu, output: s.tensor(613), pool: pool)
             s.profiler?.stop(953)
         }
@@ -10364,7 +10442,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(218), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1974896, beta: s.p + 1975664, runningMean: s.p + 1976432, runningVar: s.p + 1977200,
-                eps: 0.001, activation: .silu, output: s.tensor(613), scratch: s.f + 1795328, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(613), scratch: s.f + 1801472, pool: pool)
             s.profiler?.stop(954)
         }
         // features.4.6.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -10374,9 +10452,11 @@ public final class EfficientNetB5Training: TrainableModel {
                 pixels: 841, channels: 768, output: s.tensor(612), pool: pool)
             s.profiler?.stop(955)
         }
-        // features.4.6.block.3 conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 128]
+        // features.4.6.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 128]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(610), input: s.tensor(612), weights: s.p + 2027920,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(610), preActivation: s.tensor(224),
+            gamma: s.p + 2126224, beta: s.p + 2126352, savedMean: s.f + 1816832, savedInvStd: s.f + 1816960,
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(612), weights: s.p + 2027920,
             pixels: 841 &* s.n, inChannels: 768, outChannels: 128, gradInput: s.tensor(611),
             gradWeights: s.g + 2027920, workspace: s.ws, pool: pool)
         s.profiler?.stop(956)
@@ -10392,15 +10472,15 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.4.6.block.1 backward through silu and BatchNorm (in place) on [n, 29, 29, 768]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(614), input: s.tensor(218),
-            pixels: 841 &* s.n, channels: 768, gamma: s.p + 1974896, beta: s.p + 1975664, savedMean: s.f + 1795328,
-            savedInvStd: s.f + 1796096, activation: .silu, gradInput: s.tensor(614), gradGamma: s.g + 1974896,
+            pixels: 841 &* s.n, channels: 768, gamma: s.p + 1974896, beta: s.p + 1975664, savedMean: s.f + 1801472,
+            savedInvStd: s.f + 1802240, activation: .silu, gradInput: s.tensor(614), gradGamma: s.g + 1974896,
             gradBeta: s.g + 1975664, pool: pool)
         s.profiler?.stop(958)
         // features.4.6.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(216), pixels: 841 &* s.n, channels: 768,
-                gamma: s.p + 1964912, beta: s.p + 1965680, savedMean: s.f + 1793792, savedInvStd: s.f + 1794560,
+                gamma: s.p + 1964912, beta: s.p + 1965680, savedMean: s.f + 1799936, savedInvStd: s.f + 1800704,
                 activation: .silu, output: s.tensor(616), pool: pool)
             s.profiler?.stop(959)
         }
@@ -10409,33 +10489,35 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(216), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1964912, beta: s.p + 1965680, runningMean: s.p + 1966448, runningVar: s.p + 1967216,
-                eps: 0.001, activation: .silu, output: s.tensor(616), scratch: s.f + 1793792, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(616), scratch: s.f + 1799936, pool: pool)
             s.profiler?.stop(960)
         }
         // features.4.6.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 1803776, count: 6912)
+        TrainingKernels.zero(s.f + 1809920, count: 6912)
         s.profiler?.stop(961)
         // features.4.6.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 768]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(614), input: s.tensor(616), batch: s.n, height: 29,
             width: 29, channels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29,
-            weights: s.f + 1796864, gradInput: s.tensor(615), gradWeights: s.f + 1803776, pool: pool)
+            weights: s.f + 1803008, gradInput: s.tensor(615), gradWeights: s.f + 1809920, pool: pool)
         s.profiler?.stop(962)
         // features.4.6.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 1803776, channels: 768, kernel: 3, into: s.g + 1967984)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1809920, channels: 768, kernel: 3, into: s.g + 1967984)
         s.profiler?.stop(963)
-        // features.4.6.block.0 backward through silu and BatchNorm (in place) on [n, 29, 29, 768]
+        // features.4.6.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 768]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(615), input: s.tensor(216),
-            pixels: 841 &* s.n, channels: 768, gamma: s.p + 1964912, beta: s.p + 1965680, savedMean: s.f + 1793792,
-            savedInvStd: s.f + 1794560, activation: .silu, gradInput: s.tensor(615), gradGamma: s.g + 1964912,
-            gradBeta: s.g + 1965680, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(615), input: s.tensor(216), pixels: 841 &* s.n,
+            channels: 768, gamma: s.p + 1964912, beta: s.p + 1965680, savedMean: s.f + 1799936,
+            savedInvStd: s.f + 1800704, activation: .silu, gradGamma: s.g + 1964912, gradBeta: s.g + 1965680,
+            reductions: s.f + 1575936, pool: pool)
         s.profiler?.stop(964)
-        // features.4.6.block.0 conv 1x1 backward: input and weight gradients, [n, 29, 29, 128] <- [n, 29, 29, 768]
+        // features.4.6.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 128] <- [n, 29, 29, 768]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(615), input: s.tensor(214), weights: s.p + 1866608,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(615), preActivation: s.tensor(216),
+            gamma: s.p + 1964912, beta: s.p + 1965680, savedMean: s.f + 1799936, savedInvStd: s.f + 1800704,
+            activation: .silu, reductions: s.f + 1575936, input: s.tensor(214), weights: s.p + 1866608,
             pixels: 841 &* s.n, inChannels: 128, outChannels: 768, gradInput: s.tensor(617),
             gradWeights: s.g + 1866608, workspace: s.ws, pool: pool)
         s.profiler?.stop(965)
@@ -10453,18 +10535,18 @@ public final class EfficientNetB5Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.tensor(215) : nil, batch: s.n,
             perImage: 107648, gradBranch: s.tensor(618), pool: pool)
         s.profiler?.stop(967)
-        // features.4.5.block.3 backward through identity and BatchNorm (in place) on [n, 29, 29, 128]
+        // features.4.5.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 128]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(618), input: s.tensor(212),
-            pixels: 841 &* s.n, channels: 128, gamma: s.p + 1866096, beta: s.p + 1866224, savedMean: s.f + 1793536,
-            savedInvStd: s.f + 1793664, activation: .identity, gradInput: s.tensor(618), gradGamma: s.g + 1866096,
-            gradBeta: s.g + 1866224, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(618), input: s.tensor(212), pixels: 841 &* s.n,
+            channels: 128, gamma: s.p + 1866096, beta: s.p + 1866224, savedMean: s.f + 1799680,
+            savedInvStd: s.f + 1799808, activation: .identity, gradGamma: s.g + 1866096, gradBeta: s.g + 1866224,
+            reductions: s.f + 1575936, pool: pool)
         s.profiler?.stop(968)
         // features.4.5.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(206), pixels: 841 &* s.n, channels: 768,
-                gamma: s.p + 1714768, beta: s.p + 1715536, savedMean: s.f + 1778176, savedInvStd: s.f + 1778944,
+                gamma: s.p + 1714768, beta: s.p + 1715536, savedMean: s.f + 1784320, savedInvStd: s.f + 1785088,
                 activation: .silu, output: s.tensor(621), pool: pool)
             s.profiler?.stop(969)
         }
@@ -10473,7 +10555,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(206), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1714768, beta: s.p + 1715536, runningMean: s.p + 1716304, runningVar: s.p + 1717072,
-                eps: 0.001, activation: .silu, output: s.tensor(621), scratch: s.f + 1778176, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(621), scratch: s.f + 1784320, pool: pool)
             s.profiler?.stop(970)
         }
         // features.4.5.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -10483,9 +10565,11 @@ public final class EfficientNetB5Training: TrainableModel {
                 pixels: 841, channels: 768, output: s.tensor(620), pool: pool)
             s.profiler?.stop(971)
         }
-        // features.4.5.block.3 conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 128]
+        // features.4.5.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 128]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(618), input: s.tensor(620), weights: s.p + 1767792,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(618), preActivation: s.tensor(212),
+            gamma: s.p + 1866096, beta: s.p + 1866224, savedMean: s.f + 1799680, savedInvStd: s.f + 1799808,
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(620), weights: s.p + 1767792,
             pixels: 841 &* s.n, inChannels: 768, outChannels: 128, gradInput: s.tensor(619),
             gradWeights: s.g + 1767792, workspace: s.ws, pool: pool)
         s.profiler?.stop(972)
@@ -10501,15 +10585,15 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.4.5.block.1 backward through silu and BatchNorm (in place) on [n, 29, 29, 768]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(622), input: s.tensor(206),
-            pixels: 841 &* s.n, channels: 768, gamma: s.p + 1714768, beta: s.p + 1715536, savedMean: s.f + 1778176,
-            savedInvStd: s.f + 1778944, activation: .silu, gradInput: s.tensor(622), gradGamma: s.g + 1714768,
+            pixels: 841 &* s.n, channels: 768, gamma: s.p + 1714768, beta: s.p + 1715536, savedMean: s.f + 1784320,
+            savedInvStd: s.f + 1785088, activation: .silu, gradInput: s.tensor(622), gradGamma: s.g + 1714768,
             gradBeta: s.g + 1715536, pool: pool)
         s.profiler?.stop(974)
         // features.4.5.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(204), pixels: 841 &* s.n, channels: 768,
-                gamma: s.p + 1704784, beta: s.p + 1705552, savedMean: s.f + 1776640, savedInvStd: s.f + 1777408,
+                gamma: s.p + 1704784, beta: s.p + 1705552, savedMean: s.f + 1782784, savedInvStd: s.f + 1783552,
                 activation: .silu, output: s.tensor(624), pool: pool)
             s.profiler?.stop(975)
         }
@@ -10518,33 +10602,35 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(204), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1704784, beta: s.p + 1705552, runningMean: s.p + 1706320, runningVar: s.p + 1707088,
-                eps: 0.001, activation: .silu, output: s.tensor(624), scratch: s.f + 1776640, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(624), scratch: s.f + 1782784, pool: pool)
             s.profiler?.stop(976)
         }
         // features.4.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 1786624, count: 6912)
+        TrainingKernels.zero(s.f + 1792768, count: 6912)
         s.profiler?.stop(977)
         // features.4.5.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 768]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(622), input: s.tensor(624), batch: s.n, height: 29,
             width: 29, channels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29,
-            weights: s.f + 1779712, gradInput: s.tensor(623), gradWeights: s.f + 1786624, pool: pool)
+            weights: s.f + 1785856, gradInput: s.tensor(623), gradWeights: s.f + 1792768, pool: pool)
         s.profiler?.stop(978)
         // features.4.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 1786624, channels: 768, kernel: 3, into: s.g + 1707856)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1792768, channels: 768, kernel: 3, into: s.g + 1707856)
         s.profiler?.stop(979)
-        // features.4.5.block.0 backward through silu and BatchNorm (in place) on [n, 29, 29, 768]
+        // features.4.5.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 768]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(623), input: s.tensor(204),
-            pixels: 841 &* s.n, channels: 768, gamma: s.p + 1704784, beta: s.p + 1705552, savedMean: s.f + 1776640,
-            savedInvStd: s.f + 1777408, activation: .silu, gradInput: s.tensor(623), gradGamma: s.g + 1704784,
-            gradBeta: s.g + 1705552, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(623), input: s.tensor(204), pixels: 841 &* s.n,
+            channels: 768, gamma: s.p + 1704784, beta: s.p + 1705552, savedMean: s.f + 1782784,
+            savedInvStd: s.f + 1783552, activation: .silu, gradGamma: s.g + 1704784, gradBeta: s.g + 1705552,
+            reductions: s.f + 1575936, pool: pool)
         s.profiler?.stop(980)
-        // features.4.5.block.0 conv 1x1 backward: input and weight gradients, [n, 29, 29, 128] <- [n, 29, 29, 768]
+        // features.4.5.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 128] <- [n, 29, 29, 768]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(623), input: s.tensor(202), weights: s.p + 1606480,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(623), preActivation: s.tensor(204),
+            gamma: s.p + 1704784, beta: s.p + 1705552, savedMean: s.f + 1782784, savedInvStd: s.f + 1783552,
+            activation: .silu, reductions: s.f + 1575936, input: s.tensor(202), weights: s.p + 1606480,
             pixels: 841 &* s.n, inChannels: 128, outChannels: 768, gradInput: s.tensor(625),
             gradWeights: s.g + 1606480, workspace: s.ws, pool: pool)
         s.profiler?.stop(981)
@@ -10562,18 +10648,18 @@ public final class EfficientNetB5Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.tensor(203) : nil, batch: s.n,
             perImage: 107648, gradBranch: s.tensor(626), pool: pool)
         s.profiler?.stop(983)
-        // features.4.4.block.3 backward through identity and BatchNorm (in place) on [n, 29, 29, 128]
+        // features.4.4.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 128]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(626), input: s.tensor(200),
-            pixels: 841 &* s.n, channels: 128, gamma: s.p + 1605968, beta: s.p + 1606096, savedMean: s.f + 1776384,
-            savedInvStd: s.f + 1776512, activation: .identity, gradInput: s.tensor(626), gradGamma: s.g + 1605968,
-            gradBeta: s.g + 1606096, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(626), input: s.tensor(200), pixels: 841 &* s.n,
+            channels: 128, gamma: s.p + 1605968, beta: s.p + 1606096, savedMean: s.f + 1782528,
+            savedInvStd: s.f + 1782656, activation: .identity, gradGamma: s.g + 1605968, gradBeta: s.g + 1606096,
+            reductions: s.f + 1575936, pool: pool)
         s.profiler?.stop(984)
         // features.4.4.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(194), pixels: 841 &* s.n, channels: 768,
-                gamma: s.p + 1454640, beta: s.p + 1455408, savedMean: s.f + 1761024, savedInvStd: s.f + 1761792,
+                gamma: s.p + 1454640, beta: s.p + 1455408, savedMean: s.f + 1767168, savedInvStd: s.f + 1767936,
                 activation: .silu, output: s.tensor(629), pool: pool)
             s.profiler?.stop(985)
         }
@@ -10582,7 +10668,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(194), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1454640, beta: s.p + 1455408, runningMean: s.p + 1456176, runningVar: s.p + 1456944,
-                eps: 0.001, activation: .silu, output: s.tensor(629), scratch: s.f + 1761024, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(629), scratch: s.f + 1767168, pool: pool)
             s.profiler?.stop(986)
         }
         // features.4.4.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -10592,9 +10678,11 @@ public final class EfficientNetB5Training: TrainableModel {
                 pixels: 841, channels: 768, output: s.tensor(628), pool: pool)
             s.profiler?.stop(987)
         }
-        // features.4.4.block.3 conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 128]
+        // features.4.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 128]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(626), input: s.tensor(628), weights: s.p + 1507664,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(626), preActivation: s.tensor(200),
+            gamma: s.p + 1605968, beta: s.p + 1606096, savedMean: s.f + 1782528, savedInvStd: s.f + 1782656,
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(628), weights: s.p + 1507664,
             pixels: 841 &* s.n, inChannels: 768, outChannels: 128, gradInput: s.tensor(627),
             gradWeights: s.g + 1507664, workspace: s.ws, pool: pool)
         s.profiler?.stop(988)
@@ -10610,15 +10698,15 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.4.4.block.1 backward through silu and BatchNorm (in place) on [n, 29, 29, 768]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(630), input: s.tensor(194),
-            pixels: 841 &* s.n, channels: 768, gamma: s.p + 1454640, beta: s.p + 1455408, savedMean: s.f + 1761024,
-            savedInvStd: s.f + 1761792, activation: .silu, gradInput: s.tensor(630), gradGamma: s.g + 1454640,
+            pixels: 841 &* s.n, channels: 768, gamma: s.p + 1454640, beta: s.p + 1455408, savedMean: s.f + 1767168,
+            savedInvStd: s.f + 1767936, activation: .silu, gradInput: s.tensor(630), gradGamma: s.g + 1454640,
             gradBeta: s.g + 1455408, pool: pool)
         s.profiler?.stop(990)
         // features.4.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(192), pixels: 841 &* s.n, channels: 768,
-                gamma: s.p + 1444656, beta: s.p + 1445424, savedMean: s.f + 1759488, savedInvStd: s.f + 1760256,
+                gamma: s.p + 1444656, beta: s.p + 1445424, savedMean: s.f + 1765632, savedInvStd: s.f + 1766400,
                 activation: .silu, output: s.tensor(632), pool: pool)
             s.profiler?.stop(991)
         }
@@ -10627,33 +10715,35 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(192), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1444656, beta: s.p + 1445424, runningMean: s.p + 1446192, runningVar: s.p + 1446960,
-                eps: 0.001, activation: .silu, output: s.tensor(632), scratch: s.f + 1759488, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(632), scratch: s.f + 1765632, pool: pool)
             s.profiler?.stop(992)
         }
         // features.4.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 1769472, count: 6912)
+        TrainingKernels.zero(s.f + 1775616, count: 6912)
         s.profiler?.stop(993)
         // features.4.4.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 768]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(630), input: s.tensor(632), batch: s.n, height: 29,
             width: 29, channels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29,
-            weights: s.f + 1762560, gradInput: s.tensor(631), gradWeights: s.f + 1769472, pool: pool)
+            weights: s.f + 1768704, gradInput: s.tensor(631), gradWeights: s.f + 1775616, pool: pool)
         s.profiler?.stop(994)
         // features.4.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 1769472, channels: 768, kernel: 3, into: s.g + 1447728)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1775616, channels: 768, kernel: 3, into: s.g + 1447728)
         s.profiler?.stop(995)
-        // features.4.4.block.0 backward through silu and BatchNorm (in place) on [n, 29, 29, 768]
+        // features.4.4.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 768]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(631), input: s.tensor(192),
-            pixels: 841 &* s.n, channels: 768, gamma: s.p + 1444656, beta: s.p + 1445424, savedMean: s.f + 1759488,
-            savedInvStd: s.f + 1760256, activation: .silu, gradInput: s.tensor(631), gradGamma: s.g + 1444656,
-            gradBeta: s.g + 1445424, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(631), input: s.tensor(192), pixels: 841 &* s.n,
+            channels: 768, gamma: s.p + 1444656, beta: s.p + 1445424, savedMean: s.f + 1765632,
+            savedInvStd: s.f + 1766400, activation: .silu, gradGamma: s.g + 1444656, gradBeta: s.g + 1445424,
+            reductions: s.f + 1575936, pool: pool)
         s.profiler?.stop(996)
-        // features.4.4.block.0 conv 1x1 backward: input and weight gradients, [n, 29, 29, 128] <- [n, 29, 29, 768]
+        // features.4.4.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 128] <- [n, 29, 29, 768]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(631), input: s.tensor(190), weights: s.p + 1346352,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(631), preActivation: s.tensor(192),
+            gamma: s.p + 1444656, beta: s.p + 1445424, savedMean: s.f + 1765632, savedInvStd: s.f + 1766400,
+            activation: .silu, reductions: s.f + 1575936, input: s.tensor(190), weights: s.p + 1346352,
             pixels: 841 &* s.n, inChannels: 128, outChannels: 768, gradInput: s.tensor(633),
             gradWeights: s.g + 1346352, workspace: s.ws, pool: pool)
         s.profiler?.stop(997)
@@ -10671,18 +10761,18 @@ public final class EfficientNetB5Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 17 ? s.tensor(191) : nil, batch: s.n,
             perImage: 107648, gradBranch: s.tensor(634), pool: pool)
         s.profiler?.stop(999)
-        // features.4.3.block.3 backward through identity and BatchNorm (in place) on [n, 29, 29, 128]
+        // features.4.3.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 128]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(634), input: s.tensor(188),
-            pixels: 841 &* s.n, channels: 128, gamma: s.p + 1345840, beta: s.p + 1345968, savedMean: s.f + 1759232,
-            savedInvStd: s.f + 1759360, activation: .identity, gradInput: s.tensor(634), gradGamma: s.g + 1345840,
-            gradBeta: s.g + 1345968, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(634), input: s.tensor(188), pixels: 841 &* s.n,
+            channels: 128, gamma: s.p + 1345840, beta: s.p + 1345968, savedMean: s.f + 1765376,
+            savedInvStd: s.f + 1765504, activation: .identity, gradGamma: s.g + 1345840, gradBeta: s.g + 1345968,
+            reductions: s.f + 1575936, pool: pool)
         s.profiler?.stop(1000)
         // features.4.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(182), pixels: 841 &* s.n, channels: 768,
-                gamma: s.p + 1194512, beta: s.p + 1195280, savedMean: s.f + 1743872, savedInvStd: s.f + 1744640,
+                gamma: s.p + 1194512, beta: s.p + 1195280, savedMean: s.f + 1750016, savedInvStd: s.f + 1750784,
                 activation: .silu, output: s.tensor(637), pool: pool)
             s.profiler?.stop(1001)
         }
@@ -10691,7 +10781,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(182), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1194512, beta: s.p + 1195280, runningMean: s.p + 1196048, runningVar: s.p + 1196816,
-                eps: 0.001, activation: .silu, output: s.tensor(637), scratch: s.f + 1743872, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(637), scratch: s.f + 1750016, pool: pool)
             s.profiler?.stop(1002)
         }
         // features.4.3.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -10701,9 +10791,11 @@ public final class EfficientNetB5Training: TrainableModel {
                 pixels: 841, channels: 768, output: s.tensor(636), pool: pool)
             s.profiler?.stop(1003)
         }
-        // features.4.3.block.3 conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 128]
+        // features.4.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 128]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(634), input: s.tensor(636), weights: s.p + 1247536,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(634), preActivation: s.tensor(188),
+            gamma: s.p + 1345840, beta: s.p + 1345968, savedMean: s.f + 1765376, savedInvStd: s.f + 1765504,
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(636), weights: s.p + 1247536,
             pixels: 841 &* s.n, inChannels: 768, outChannels: 128, gradInput: s.tensor(635),
             gradWeights: s.g + 1247536, workspace: s.ws, pool: pool)
         s.profiler?.stop(1004)
@@ -10719,15 +10811,15 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.4.3.block.1 backward through silu and BatchNorm (in place) on [n, 29, 29, 768]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(638), input: s.tensor(182),
-            pixels: 841 &* s.n, channels: 768, gamma: s.p + 1194512, beta: s.p + 1195280, savedMean: s.f + 1743872,
-            savedInvStd: s.f + 1744640, activation: .silu, gradInput: s.tensor(638), gradGamma: s.g + 1194512,
+            pixels: 841 &* s.n, channels: 768, gamma: s.p + 1194512, beta: s.p + 1195280, savedMean: s.f + 1750016,
+            savedInvStd: s.f + 1750784, activation: .silu, gradInput: s.tensor(638), gradGamma: s.g + 1194512,
             gradBeta: s.g + 1195280, pool: pool)
         s.profiler?.stop(1006)
         // features.4.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(180), pixels: 841 &* s.n, channels: 768,
-                gamma: s.p + 1184528, beta: s.p + 1185296, savedMean: s.f + 1742336, savedInvStd: s.f + 1743104,
+                gamma: s.p + 1184528, beta: s.p + 1185296, savedMean: s.f + 1748480, savedInvStd: s.f + 1749248,
                 activation: .silu, output: s.tensor(640), pool: pool)
             s.profiler?.stop(1007)
         }
@@ -10736,33 +10828,35 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(180), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1184528, beta: s.p + 1185296, runningMean: s.p + 1186064, runningVar: s.p + 1186832,
-                eps: 0.001, activation: .silu, output: s.tensor(640), scratch: s.f + 1742336, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(640), scratch: s.f + 1748480, pool: pool)
             s.profiler?.stop(1008)
         }
         // features.4.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 1752320, count: 6912)
+        TrainingKernels.zero(s.f + 1758464, count: 6912)
         s.profiler?.stop(1009)
         // features.4.3.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 768]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(638), input: s.tensor(640), batch: s.n, height: 29,
             width: 29, channels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29,
-            weights: s.f + 1745408, gradInput: s.tensor(639), gradWeights: s.f + 1752320, pool: pool)
+            weights: s.f + 1751552, gradInput: s.tensor(639), gradWeights: s.f + 1758464, pool: pool)
         s.profiler?.stop(1010)
         // features.4.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 1752320, channels: 768, kernel: 3, into: s.g + 1187600)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1758464, channels: 768, kernel: 3, into: s.g + 1187600)
         s.profiler?.stop(1011)
-        // features.4.3.block.0 backward through silu and BatchNorm (in place) on [n, 29, 29, 768]
+        // features.4.3.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 768]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(639), input: s.tensor(180),
-            pixels: 841 &* s.n, channels: 768, gamma: s.p + 1184528, beta: s.p + 1185296, savedMean: s.f + 1742336,
-            savedInvStd: s.f + 1743104, activation: .silu, gradInput: s.tensor(639), gradGamma: s.g + 1184528,
-            gradBeta: s.g + 1185296, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(639), input: s.tensor(180), pixels: 841 &* s.n,
+            channels: 768, gamma: s.p + 1184528, beta: s.p + 1185296, savedMean: s.f + 1748480,
+            savedInvStd: s.f + 1749248, activation: .silu, gradGamma: s.g + 1184528, gradBeta: s.g + 1185296,
+            reductions: s.f + 1575936, pool: pool)
         s.profiler?.stop(1012)
-        // features.4.3.block.0 conv 1x1 backward: input and weight gradients, [n, 29, 29, 128] <- [n, 29, 29, 768]
+        // features.4.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 128] <- [n, 29, 29, 768]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(639), input: s.tensor(178), weights: s.p + 1086224,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(639), preActivation: s.tensor(180),
+            gamma: s.p + 1184528, beta: s.p + 1185296, savedMean: s.f + 1748480, savedInvStd: s.f + 1749248,
+            activation: .silu, reductions: s.f + 1575936, input: s.tensor(178), weights: s.p + 1086224,
             pixels: 841 &* s.n, inChannels: 128, outChannels: 768, gradInput: s.tensor(641),
             gradWeights: s.g + 1086224, workspace: s.ws, pool: pool)
         s.profiler?.stop(1013)
@@ -10780,18 +10874,18 @@ public final class EfficientNetB5Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 16 ? s.tensor(179) : nil, batch: s.n,
             perImage: 107648, gradBranch: s.tensor(642), pool: pool)
         s.profiler?.stop(1015)
-        // features.4.2.block.3 backward through identity and BatchNorm (in place) on [n, 29, 29, 128]
+        // features.4.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 128]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(642), input: s.tensor(176),
-            pixels: 841 &* s.n, channels: 128, gamma: s.p + 1085712, beta: s.p + 1085840, savedMean: s.f + 1742080,
-            savedInvStd: s.f + 1742208, activation: .identity, gradInput: s.tensor(642), gradGamma: s.g + 1085712,
-            gradBeta: s.g + 1085840, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(642), input: s.tensor(176), pixels: 841 &* s.n,
+            channels: 128, gamma: s.p + 1085712, beta: s.p + 1085840, savedMean: s.f + 1748224,
+            savedInvStd: s.f + 1748352, activation: .identity, gradGamma: s.g + 1085712, gradBeta: s.g + 1085840,
+            reductions: s.f + 1575936, pool: pool)
         s.profiler?.stop(1016)
         // features.4.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(170), pixels: 841 &* s.n, channels: 768,
-                gamma: s.p + 934384, beta: s.p + 935152, savedMean: s.f + 1726720, savedInvStd: s.f + 1727488,
+                gamma: s.p + 934384, beta: s.p + 935152, savedMean: s.f + 1732864, savedInvStd: s.f + 1733632,
                 activation: .silu, output: s.tensor(645), pool: pool)
             s.profiler?.stop(1017)
         }
@@ -10800,7 +10894,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(170), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 934384, beta: s.p + 935152, runningMean: s.p + 935920, runningVar: s.p + 936688,
-                eps: 0.001, activation: .silu, output: s.tensor(645), scratch: s.f + 1726720, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(645), scratch: s.f + 1732864, pool: pool)
             s.profiler?.stop(1018)
         }
         // features.4.2.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -10810,9 +10904,11 @@ public final class EfficientNetB5Training: TrainableModel {
                 pixels: 841, channels: 768, output: s.tensor(644), pool: pool)
             s.profiler?.stop(1019)
         }
-        // features.4.2.block.3 conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 128]
+        // features.4.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 128]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(642), input: s.tensor(644), weights: s.p + 987408,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(642), preActivation: s.tensor(176),
+            gamma: s.p + 1085712, beta: s.p + 1085840, savedMean: s.f + 1748224, savedInvStd: s.f + 1748352,
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(644), weights: s.p + 987408,
             pixels: 841 &* s.n, inChannels: 768, outChannels: 128, gradInput: s.tensor(643), gradWeights: s.g + 987408,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(1020)
@@ -10828,15 +10924,15 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.4.2.block.1 backward through silu and BatchNorm (in place) on [n, 29, 29, 768]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(646), input: s.tensor(170),
-            pixels: 841 &* s.n, channels: 768, gamma: s.p + 934384, beta: s.p + 935152, savedMean: s.f + 1726720,
-            savedInvStd: s.f + 1727488, activation: .silu, gradInput: s.tensor(646), gradGamma: s.g + 934384,
+            pixels: 841 &* s.n, channels: 768, gamma: s.p + 934384, beta: s.p + 935152, savedMean: s.f + 1732864,
+            savedInvStd: s.f + 1733632, activation: .silu, gradInput: s.tensor(646), gradGamma: s.g + 934384,
             gradBeta: s.g + 935152, pool: pool)
         s.profiler?.stop(1022)
         // features.4.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(168), pixels: 841 &* s.n, channels: 768,
-                gamma: s.p + 924400, beta: s.p + 925168, savedMean: s.f + 1725184, savedInvStd: s.f + 1725952,
+                gamma: s.p + 924400, beta: s.p + 925168, savedMean: s.f + 1731328, savedInvStd: s.f + 1732096,
                 activation: .silu, output: s.tensor(648), pool: pool)
             s.profiler?.stop(1023)
         }
@@ -10845,33 +10941,35 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(168), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 924400, beta: s.p + 925168, runningMean: s.p + 925936, runningVar: s.p + 926704,
-                eps: 0.001, activation: .silu, output: s.tensor(648), scratch: s.f + 1725184, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(648), scratch: s.f + 1731328, pool: pool)
             s.profiler?.stop(1024)
         }
         // features.4.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 1735168, count: 6912)
+        TrainingKernels.zero(s.f + 1741312, count: 6912)
         s.profiler?.stop(1025)
         // features.4.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 768]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(646), input: s.tensor(648), batch: s.n, height: 29,
             width: 29, channels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29,
-            weights: s.f + 1728256, gradInput: s.tensor(647), gradWeights: s.f + 1735168, pool: pool)
+            weights: s.f + 1734400, gradInput: s.tensor(647), gradWeights: s.f + 1741312, pool: pool)
         s.profiler?.stop(1026)
         // features.4.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 1735168, channels: 768, kernel: 3, into: s.g + 927472)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1741312, channels: 768, kernel: 3, into: s.g + 927472)
         s.profiler?.stop(1027)
-        // features.4.2.block.0 backward through silu and BatchNorm (in place) on [n, 29, 29, 768]
+        // features.4.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 768]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(647), input: s.tensor(168),
-            pixels: 841 &* s.n, channels: 768, gamma: s.p + 924400, beta: s.p + 925168, savedMean: s.f + 1725184,
-            savedInvStd: s.f + 1725952, activation: .silu, gradInput: s.tensor(647), gradGamma: s.g + 924400,
-            gradBeta: s.g + 925168, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(647), input: s.tensor(168), pixels: 841 &* s.n,
+            channels: 768, gamma: s.p + 924400, beta: s.p + 925168, savedMean: s.f + 1731328,
+            savedInvStd: s.f + 1732096, activation: .silu, gradGamma: s.g + 924400, gradBeta: s.g + 925168,
+            reductions: s.f + 1575936, pool: pool)
         s.profiler?.stop(1028)
-        // features.4.2.block.0 conv 1x1 backward: input and weight gradients, [n, 29, 29, 128] <- [n, 29, 29, 768]
+        // features.4.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 128] <- [n, 29, 29, 768]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(647), input: s.tensor(166), weights: s.p + 826096,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(647), preActivation: s.tensor(168),
+            gamma: s.p + 924400, beta: s.p + 925168, savedMean: s.f + 1731328, savedInvStd: s.f + 1732096,
+            activation: .silu, reductions: s.f + 1575936, input: s.tensor(166), weights: s.p + 826096,
             pixels: 841 &* s.n, inChannels: 128, outChannels: 768, gradInput: s.tensor(649), gradWeights: s.g + 826096,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(1029)
@@ -10889,18 +10987,18 @@ public final class EfficientNetB5Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.tensor(167) : nil, batch: s.n,
             perImage: 107648, gradBranch: s.tensor(650), pool: pool)
         s.profiler?.stop(1031)
-        // features.4.1.block.3 backward through identity and BatchNorm (in place) on [n, 29, 29, 128]
+        // features.4.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 128]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(650), input: s.tensor(164),
-            pixels: 841 &* s.n, channels: 128, gamma: s.p + 825584, beta: s.p + 825712, savedMean: s.f + 1724928,
-            savedInvStd: s.f + 1725056, activation: .identity, gradInput: s.tensor(650), gradGamma: s.g + 825584,
-            gradBeta: s.g + 825712, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(650), input: s.tensor(164), pixels: 841 &* s.n,
+            channels: 128, gamma: s.p + 825584, beta: s.p + 825712, savedMean: s.f + 1731072,
+            savedInvStd: s.f + 1731200, activation: .identity, gradGamma: s.g + 825584, gradBeta: s.g + 825712,
+            reductions: s.f + 1575936, pool: pool)
         s.profiler?.stop(1032)
         // features.4.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(158), pixels: 841 &* s.n, channels: 768,
-                gamma: s.p + 674256, beta: s.p + 675024, savedMean: s.f + 1709568, savedInvStd: s.f + 1710336,
+                gamma: s.p + 674256, beta: s.p + 675024, savedMean: s.f + 1715712, savedInvStd: s.f + 1716480,
                 activation: .silu, output: s.tensor(653), pool: pool)
             s.profiler?.stop(1033)
         }
@@ -10909,7 +11007,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(158), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 674256, beta: s.p + 675024, runningMean: s.p + 675792, runningVar: s.p + 676560,
-                eps: 0.001, activation: .silu, output: s.tensor(653), scratch: s.f + 1709568, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(653), scratch: s.f + 1715712, pool: pool)
             s.profiler?.stop(1034)
         }
         // features.4.1.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -10919,9 +11017,11 @@ public final class EfficientNetB5Training: TrainableModel {
                 pixels: 841, channels: 768, output: s.tensor(652), pool: pool)
             s.profiler?.stop(1035)
         }
-        // features.4.1.block.3 conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 128]
+        // features.4.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 128]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(650), input: s.tensor(652), weights: s.p + 727280,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(650), preActivation: s.tensor(164),
+            gamma: s.p + 825584, beta: s.p + 825712, savedMean: s.f + 1731072, savedInvStd: s.f + 1731200,
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(652), weights: s.p + 727280,
             pixels: 841 &* s.n, inChannels: 768, outChannels: 128, gradInput: s.tensor(651), gradWeights: s.g + 727280,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(1036)
@@ -10937,15 +11037,15 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.4.1.block.1 backward through silu and BatchNorm (in place) on [n, 29, 29, 768]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(654), input: s.tensor(158),
-            pixels: 841 &* s.n, channels: 768, gamma: s.p + 674256, beta: s.p + 675024, savedMean: s.f + 1709568,
-            savedInvStd: s.f + 1710336, activation: .silu, gradInput: s.tensor(654), gradGamma: s.g + 674256,
+            pixels: 841 &* s.n, channels: 768, gamma: s.p + 674256, beta: s.p + 675024, savedMean: s.f + 1715712,
+            savedInvStd: s.f + 1716480, activation: .silu, gradInput: s.tensor(654), gradGamma: s.g + 674256,
             gradBeta: s.g + 675024, pool: pool)
         s.profiler?.stop(1038)
         // features.4.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(156), pixels: 841 &* s.n, channels: 768,
-                gamma: s.p + 664272, beta: s.p + 665040, savedMean: s.f + 1708032, savedInvStd: s.f + 1708800,
+                gamma: s.p + 664272, beta: s.p + 665040, savedMean: s.f + 1714176, savedInvStd: s.f + 1714944,
                 activation: .silu, output: s.tensor(656), pool: pool)
             s.profiler?.stop(1039)
         }
@@ -10954,33 +11054,35 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(156), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 664272, beta: s.p + 665040, runningMean: s.p + 665808, runningVar: s.p + 666576,
-                eps: 0.001, activation: .silu, output: s.tensor(656), scratch: s.f + 1708032, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(656), scratch: s.f + 1714176, pool: pool)
             s.profiler?.stop(1040)
         }
         // features.4.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 1718016, count: 6912)
+        TrainingKernels.zero(s.f + 1724160, count: 6912)
         s.profiler?.stop(1041)
         // features.4.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 768]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(654), input: s.tensor(656), batch: s.n, height: 29,
             width: 29, channels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29,
-            weights: s.f + 1711104, gradInput: s.tensor(655), gradWeights: s.f + 1718016, pool: pool)
+            weights: s.f + 1717248, gradInput: s.tensor(655), gradWeights: s.f + 1724160, pool: pool)
         s.profiler?.stop(1042)
         // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 1718016, channels: 768, kernel: 3, into: s.g + 667344)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1724160, channels: 768, kernel: 3, into: s.g + 667344)
         s.profiler?.stop(1043)
-        // features.4.1.block.0 backward through silu and BatchNorm (in place) on [n, 29, 29, 768]
+        // features.4.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 768]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(655), input: s.tensor(156),
-            pixels: 841 &* s.n, channels: 768, gamma: s.p + 664272, beta: s.p + 665040, savedMean: s.f + 1708032,
-            savedInvStd: s.f + 1708800, activation: .silu, gradInput: s.tensor(655), gradGamma: s.g + 664272,
-            gradBeta: s.g + 665040, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(655), input: s.tensor(156), pixels: 841 &* s.n,
+            channels: 768, gamma: s.p + 664272, beta: s.p + 665040, savedMean: s.f + 1714176,
+            savedInvStd: s.f + 1714944, activation: .silu, gradGamma: s.g + 664272, gradBeta: s.g + 665040,
+            reductions: s.f + 1575936, pool: pool)
         s.profiler?.stop(1044)
-        // features.4.1.block.0 conv 1x1 backward: input and weight gradients, [n, 29, 29, 128] <- [n, 29, 29, 768]
+        // features.4.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 128] <- [n, 29, 29, 768]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(655), input: s.tensor(155), weights: s.p + 565968,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(655), preActivation: s.tensor(156),
+            gamma: s.p + 664272, beta: s.p + 665040, savedMean: s.f + 1714176, savedInvStd: s.f + 1714944,
+            activation: .silu, reductions: s.f + 1575936, input: s.tensor(155), weights: s.p + 565968,
             pixels: 841 &* s.n, inChannels: 128, outChannels: 768, gradInput: s.tensor(657), gradWeights: s.g + 565968,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(1045)
@@ -10992,18 +11094,18 @@ public final class EfficientNetB5Training: TrainableModel {
 
     /// features.4.0 backward: MBConv6 k3 s2: 57x57x64 -> 29x29x128, SE 384 -> 16 -> 384
     private func features_4_0_backward(_ s: TrainingStepContext) {
-        // features.4.0.block.3 backward through identity and BatchNorm (in place) on [n, 29, 29, 128]
+        // features.4.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 128]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(657), input: s.tensor(154),
-            pixels: 841 &* s.n, channels: 128, gamma: s.p + 565456, beta: s.p + 565584, savedMean: s.f + 1707776,
-            savedInvStd: s.f + 1707904, activation: .identity, gradInput: s.tensor(657), gradGamma: s.g + 565456,
-            gradBeta: s.g + 565584, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(657), input: s.tensor(154), pixels: 841 &* s.n,
+            channels: 128, gamma: s.p + 565456, beta: s.p + 565584, savedMean: s.f + 1713920,
+            savedInvStd: s.f + 1714048, activation: .identity, gradGamma: s.g + 565456, gradBeta: s.g + 565584,
+            reductions: s.f + 1575936, pool: pool)
         s.profiler?.stop(1047)
         // features.4.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(148), pixels: 841 &* s.n, channels: 384,
-                gamma: s.p + 502080, beta: s.p + 502464, savedMean: s.f + 1700096, savedInvStd: s.f + 1700480,
+                gamma: s.p + 502080, beta: s.p + 502464, savedMean: s.f + 1706240, savedInvStd: s.f + 1706624,
                 activation: .silu, output: s.tensor(660), pool: pool)
             s.profiler?.stop(1048)
         }
@@ -11012,7 +11114,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(148), pixels: 841 &* s.n, channels: 384,
                 gamma: s.p + 502080, beta: s.p + 502464, runningMean: s.p + 502848, runningVar: s.p + 503232,
-                eps: 0.001, activation: .silu, output: s.tensor(660), scratch: s.f + 1700096, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(660), scratch: s.f + 1706240, pool: pool)
             s.profiler?.stop(1049)
         }
         // features.4.0.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -11022,9 +11124,11 @@ public final class EfficientNetB5Training: TrainableModel {
                 pixels: 841, channels: 384, output: s.tensor(659), pool: pool)
             s.profiler?.stop(1050)
         }
-        // features.4.0.block.3 conv 1x1 backward: input and weight gradients, [n, 29, 29, 384] <- [n, 29, 29, 128]
+        // features.4.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 384] <- [n, 29, 29, 128]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(657), input: s.tensor(659), weights: s.p + 516304,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(657), preActivation: s.tensor(154),
+            gamma: s.p + 565456, beta: s.p + 565584, savedMean: s.f + 1713920, savedInvStd: s.f + 1714048,
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(659), weights: s.p + 516304,
             pixels: 841 &* s.n, inChannels: 384, outChannels: 128, gradInput: s.tensor(658), gradWeights: s.g + 516304,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(1051)
@@ -11040,15 +11144,15 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.4.0.block.1 backward through silu and BatchNorm (in place) on [n, 29, 29, 384]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(661), input: s.tensor(148),
-            pixels: 841 &* s.n, channels: 384, gamma: s.p + 502080, beta: s.p + 502464, savedMean: s.f + 1700096,
-            savedInvStd: s.f + 1700480, activation: .silu, gradInput: s.tensor(661), gradGamma: s.g + 502080,
+            pixels: 841 &* s.n, channels: 384, gamma: s.p + 502080, beta: s.p + 502464, savedMean: s.f + 1706240,
+            savedInvStd: s.f + 1706624, activation: .silu, gradInput: s.tensor(661), gradGamma: s.g + 502080,
             gradBeta: s.g + 502464, pool: pool)
         s.profiler?.stop(1053)
         // features.4.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(146), pixels: 3249 &* s.n, channels: 384,
-                gamma: s.p + 497088, beta: s.p + 497472, savedMean: s.f + 1699328, savedInvStd: s.f + 1699712,
+                gamma: s.p + 497088, beta: s.p + 497472, savedMean: s.f + 1705472, savedInvStd: s.f + 1705856,
                 activation: .silu, output: s.tensor(663), pool: pool)
             s.profiler?.stop(1054)
         }
@@ -11057,33 +11161,35 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(146), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 497088, beta: s.p + 497472, runningMean: s.p + 497856, runningVar: s.p + 498240,
-                eps: 0.001, activation: .silu, output: s.tensor(663), scratch: s.f + 1699328, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(663), scratch: s.f + 1705472, pool: pool)
             s.profiler?.stop(1055)
         }
         // features.4.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 1704320, count: 3456)
+        TrainingKernels.zero(s.f + 1710464, count: 3456)
         s.profiler?.stop(1056)
         // features.4.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 29, 29, 384]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(661), input: s.tensor(663), batch: s.n, height: 57,
             width: 57, channels: 384, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29,
-            weights: s.f + 1700864, gradInput: s.tensor(662), gradWeights: s.f + 1704320, pool: pool)
+            weights: s.f + 1707008, gradInput: s.tensor(662), gradWeights: s.f + 1710464, pool: pool)
         s.profiler?.stop(1057)
         // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 1704320, channels: 384, kernel: 3, into: s.g + 498624)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1710464, channels: 384, kernel: 3, into: s.g + 498624)
         s.profiler?.stop(1058)
-        // features.4.0.block.0 backward through silu and BatchNorm (in place) on [n, 57, 57, 384]
+        // features.4.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 57, 57, 384]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(662), input: s.tensor(146),
-            pixels: 3249 &* s.n, channels: 384, gamma: s.p + 497088, beta: s.p + 497472, savedMean: s.f + 1699328,
-            savedInvStd: s.f + 1699712, activation: .silu, gradInput: s.tensor(662), gradGamma: s.g + 497088,
-            gradBeta: s.g + 497472, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(662), input: s.tensor(146), pixels: 3249 &* s.n,
+            channels: 384, gamma: s.p + 497088, beta: s.p + 497472, savedMean: s.f + 1705472,
+            savedInvStd: s.f + 1705856, activation: .silu, gradGamma: s.g + 497088, gradBeta: s.g + 497472,
+            reductions: s.f + 1575936, pool: pool)
         s.profiler?.stop(1059)
-        // features.4.0.block.0 conv 1x1 backward: input and weight gradients, [n, 57, 57, 64] <- [n, 57, 57, 384]
+        // features.4.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 57, 57, 64] <- [n, 57, 57, 384]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(662), input: s.tensor(144), weights: s.p + 472512,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(662), preActivation: s.tensor(146),
+            gamma: s.p + 497088, beta: s.p + 497472, savedMean: s.f + 1705472, savedInvStd: s.f + 1705856,
+            activation: .silu, reductions: s.f + 1575936, input: s.tensor(144), weights: s.p + 472512,
             pixels: 3249 &* s.n, inChannels: 64, outChannels: 384, gradInput: s.tensor(664), gradWeights: s.g + 472512,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(1060)
@@ -11097,18 +11203,18 @@ public final class EfficientNetB5Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.tensor(145) : nil, batch: s.n,
             perImage: 207936, gradBranch: s.tensor(665), pool: pool)
         s.profiler?.stop(1061)
-        // features.3.4.block.3 backward through identity and BatchNorm (in place) on [n, 57, 57, 64]
+        // features.3.4.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 57, 57, 64]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(665), input: s.tensor(142),
-            pixels: 3249 &* s.n, channels: 64, gamma: s.p + 472256, beta: s.p + 472320, savedMean: s.f + 1699200,
-            savedInvStd: s.f + 1699264, activation: .identity, gradInput: s.tensor(665), gradGamma: s.g + 472256,
-            gradBeta: s.g + 472320, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(665), input: s.tensor(142), pixels: 3249 &* s.n,
+            channels: 64, gamma: s.p + 472256, beta: s.p + 472320, savedMean: s.f + 1705344,
+            savedInvStd: s.f + 1705408, activation: .identity, gradGamma: s.g + 472256, gradBeta: s.g + 472320,
+            reductions: s.f + 1575936, pool: pool)
         s.profiler?.stop(1062)
         // features.3.4.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(136), pixels: 3249 &* s.n, channels: 384,
-                gamma: s.p + 433456, beta: s.p + 433840, savedMean: s.f + 1679232, savedInvStd: s.f + 1679616,
+                gamma: s.p + 433456, beta: s.p + 433840, savedMean: s.f + 1685376, savedInvStd: s.f + 1685760,
                 activation: .silu, output: s.tensor(668), pool: pool)
             s.profiler?.stop(1063)
         }
@@ -11117,7 +11223,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(136), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 433456, beta: s.p + 433840, runningMean: s.p + 434224, runningVar: s.p + 434608,
-                eps: 0.001, activation: .silu, output: s.tensor(668), scratch: s.f + 1679232, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(668), scratch: s.f + 1685376, pool: pool)
             s.profiler?.stop(1064)
         }
         // features.3.4.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -11127,9 +11233,11 @@ public final class EfficientNetB5Training: TrainableModel {
                 pixels: 3249, channels: 384, output: s.tensor(667), pool: pool)
             s.profiler?.stop(1065)
         }
-        // features.3.4.block.3 conv 1x1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 64]
+        // features.3.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 64]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(665), input: s.tensor(667), weights: s.p + 447680,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(665), preActivation: s.tensor(142),
+            gamma: s.p + 472256, beta: s.p + 472320, savedMean: s.f + 1705344, savedInvStd: s.f + 1705408,
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(667), weights: s.p + 447680,
             pixels: 3249 &* s.n, inChannels: 384, outChannels: 64, gradInput: s.tensor(666), gradWeights: s.g + 447680,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(1066)
@@ -11145,15 +11253,15 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.3.4.block.1 backward through silu and BatchNorm (in place) on [n, 57, 57, 384]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(669), input: s.tensor(136),
-            pixels: 3249 &* s.n, channels: 384, gamma: s.p + 433456, beta: s.p + 433840, savedMean: s.f + 1679232,
-            savedInvStd: s.f + 1679616, activation: .silu, gradInput: s.tensor(669), gradGamma: s.g + 433456,
+            pixels: 3249 &* s.n, channels: 384, gamma: s.p + 433456, beta: s.p + 433840, savedMean: s.f + 1685376,
+            savedInvStd: s.f + 1685760, activation: .silu, gradInput: s.tensor(669), gradGamma: s.g + 433456,
             gradBeta: s.g + 433840, pool: pool)
         s.profiler?.stop(1068)
         // features.3.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(134), pixels: 3249 &* s.n, channels: 384,
-                gamma: s.p + 422320, beta: s.p + 422704, savedMean: s.f + 1678464, savedInvStd: s.f + 1678848,
+                gamma: s.p + 422320, beta: s.p + 422704, savedMean: s.f + 1684608, savedInvStd: s.f + 1684992,
                 activation: .silu, output: s.tensor(671), pool: pool)
             s.profiler?.stop(1069)
         }
@@ -11162,33 +11270,35 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(134), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 422320, beta: s.p + 422704, runningMean: s.p + 423088, runningVar: s.p + 423472,
-                eps: 0.001, activation: .silu, output: s.tensor(671), scratch: s.f + 1678464, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(671), scratch: s.f + 1684608, pool: pool)
             s.profiler?.stop(1070)
         }
         // features.3.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 1689600, count: 9600)
+        TrainingKernels.zero(s.f + 1695744, count: 9600)
         s.profiler?.stop(1071)
         // features.3.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 384]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(669), input: s.tensor(671), batch: s.n, height: 57,
             width: 57, channels: 384, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57,
-            weights: s.f + 1680000, gradInput: s.tensor(670), gradWeights: s.f + 1689600, pool: pool)
+            weights: s.f + 1686144, gradInput: s.tensor(670), gradWeights: s.f + 1695744, pool: pool)
         s.profiler?.stop(1072)
         // features.3.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 1689600, channels: 384, kernel: 5, into: s.g + 423856)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1695744, channels: 384, kernel: 5, into: s.g + 423856)
         s.profiler?.stop(1073)
-        // features.3.4.block.0 backward through silu and BatchNorm (in place) on [n, 57, 57, 384]
+        // features.3.4.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 57, 57, 384]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(670), input: s.tensor(134),
-            pixels: 3249 &* s.n, channels: 384, gamma: s.p + 422320, beta: s.p + 422704, savedMean: s.f + 1678464,
-            savedInvStd: s.f + 1678848, activation: .silu, gradInput: s.tensor(670), gradGamma: s.g + 422320,
-            gradBeta: s.g + 422704, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(670), input: s.tensor(134), pixels: 3249 &* s.n,
+            channels: 384, gamma: s.p + 422320, beta: s.p + 422704, savedMean: s.f + 1684608,
+            savedInvStd: s.f + 1684992, activation: .silu, gradGamma: s.g + 422320, gradBeta: s.g + 422704,
+            reductions: s.f + 1575936, pool: pool)
         s.profiler?.stop(1074)
-        // features.3.4.block.0 conv 1x1 backward: input and weight gradients, [n, 57, 57, 64] <- [n, 57, 57, 384]
+        // features.3.4.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 57, 57, 64] <- [n, 57, 57, 384]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(670), input: s.tensor(132), weights: s.p + 397744,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(670), preActivation: s.tensor(134),
+            gamma: s.p + 422320, beta: s.p + 422704, savedMean: s.f + 1684608, savedInvStd: s.f + 1684992,
+            activation: .silu, reductions: s.f + 1575936, input: s.tensor(132), weights: s.p + 397744,
             pixels: 3249 &* s.n, inChannels: 64, outChannels: 384, gradInput: s.tensor(672), gradWeights: s.g + 397744,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(1075)
@@ -11206,18 +11316,18 @@ public final class EfficientNetB5Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.tensor(133) : nil, batch: s.n,
             perImage: 207936, gradBranch: s.tensor(673), pool: pool)
         s.profiler?.stop(1077)
-        // features.3.3.block.3 backward through identity and BatchNorm (in place) on [n, 57, 57, 64]
+        // features.3.3.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 57, 57, 64]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(673), input: s.tensor(130),
-            pixels: 3249 &* s.n, channels: 64, gamma: s.p + 397488, beta: s.p + 397552, savedMean: s.f + 1678336,
-            savedInvStd: s.f + 1678400, activation: .identity, gradInput: s.tensor(673), gradGamma: s.g + 397488,
-            gradBeta: s.g + 397552, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(673), input: s.tensor(130), pixels: 3249 &* s.n,
+            channels: 64, gamma: s.p + 397488, beta: s.p + 397552, savedMean: s.f + 1684480,
+            savedInvStd: s.f + 1684544, activation: .identity, gradGamma: s.g + 397488, gradBeta: s.g + 397552,
+            reductions: s.f + 1575936, pool: pool)
         s.profiler?.stop(1078)
         // features.3.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(124), pixels: 3249 &* s.n, channels: 384,
-                gamma: s.p + 358688, beta: s.p + 359072, savedMean: s.f + 1658368, savedInvStd: s.f + 1658752,
+                gamma: s.p + 358688, beta: s.p + 359072, savedMean: s.f + 1664512, savedInvStd: s.f + 1664896,
                 activation: .silu, output: s.tensor(676), pool: pool)
             s.profiler?.stop(1079)
         }
@@ -11226,7 +11336,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(124), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 358688, beta: s.p + 359072, runningMean: s.p + 359456, runningVar: s.p + 359840,
-                eps: 0.001, activation: .silu, output: s.tensor(676), scratch: s.f + 1658368, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(676), scratch: s.f + 1664512, pool: pool)
             s.profiler?.stop(1080)
         }
         // features.3.3.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -11236,9 +11346,11 @@ public final class EfficientNetB5Training: TrainableModel {
                 pixels: 3249, channels: 384, output: s.tensor(675), pool: pool)
             s.profiler?.stop(1081)
         }
-        // features.3.3.block.3 conv 1x1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 64]
+        // features.3.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 64]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(673), input: s.tensor(675), weights: s.p + 372912,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(673), preActivation: s.tensor(130),
+            gamma: s.p + 397488, beta: s.p + 397552, savedMean: s.f + 1684480, savedInvStd: s.f + 1684544,
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(675), weights: s.p + 372912,
             pixels: 3249 &* s.n, inChannels: 384, outChannels: 64, gradInput: s.tensor(674), gradWeights: s.g + 372912,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(1082)
@@ -11254,15 +11366,15 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.3.3.block.1 backward through silu and BatchNorm (in place) on [n, 57, 57, 384]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(677), input: s.tensor(124),
-            pixels: 3249 &* s.n, channels: 384, gamma: s.p + 358688, beta: s.p + 359072, savedMean: s.f + 1658368,
-            savedInvStd: s.f + 1658752, activation: .silu, gradInput: s.tensor(677), gradGamma: s.g + 358688,
+            pixels: 3249 &* s.n, channels: 384, gamma: s.p + 358688, beta: s.p + 359072, savedMean: s.f + 1664512,
+            savedInvStd: s.f + 1664896, activation: .silu, gradInput: s.tensor(677), gradGamma: s.g + 358688,
             gradBeta: s.g + 359072, pool: pool)
         s.profiler?.stop(1084)
         // features.3.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(122), pixels: 3249 &* s.n, channels: 384,
-                gamma: s.p + 347552, beta: s.p + 347936, savedMean: s.f + 1657600, savedInvStd: s.f + 1657984,
+                gamma: s.p + 347552, beta: s.p + 347936, savedMean: s.f + 1663744, savedInvStd: s.f + 1664128,
                 activation: .silu, output: s.tensor(679), pool: pool)
             s.profiler?.stop(1085)
         }
@@ -11271,33 +11383,35 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(122), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 347552, beta: s.p + 347936, runningMean: s.p + 348320, runningVar: s.p + 348704,
-                eps: 0.001, activation: .silu, output: s.tensor(679), scratch: s.f + 1657600, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(679), scratch: s.f + 1663744, pool: pool)
             s.profiler?.stop(1086)
         }
         // features.3.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 1668736, count: 9600)
+        TrainingKernels.zero(s.f + 1674880, count: 9600)
         s.profiler?.stop(1087)
         // features.3.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 384]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(677), input: s.tensor(679), batch: s.n, height: 57,
             width: 57, channels: 384, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57,
-            weights: s.f + 1659136, gradInput: s.tensor(678), gradWeights: s.f + 1668736, pool: pool)
+            weights: s.f + 1665280, gradInput: s.tensor(678), gradWeights: s.f + 1674880, pool: pool)
         s.profiler?.stop(1088)
         // features.3.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 1668736, channels: 384, kernel: 5, into: s.g + 349088)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1674880, channels: 384, kernel: 5, into: s.g + 349088)
         s.profiler?.stop(1089)
-        // features.3.3.block.0 backward through silu and BatchNorm (in place) on [n, 57, 57, 384]
+        // features.3.3.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 57, 57, 384]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(678), input: s.tensor(122),
-            pixels: 3249 &* s.n, channels: 384, gamma: s.p + 347552, beta: s.p + 347936, savedMean: s.f + 1657600,
-            savedInvStd: s.f + 1657984, activation: .silu, gradInput: s.tensor(678), gradGamma: s.g + 347552,
-            gradBeta: s.g + 347936, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(678), input: s.tensor(122), pixels: 3249 &* s.n,
+            channels: 384, gamma: s.p + 347552, beta: s.p + 347936, savedMean: s.f + 1663744,
+            savedInvStd: s.f + 1664128, activation: .silu, gradGamma: s.g + 347552, gradBeta: s.g + 347936,
+            reductions: s.f + 1575936, pool: pool)
         s.profiler?.stop(1090)
-        // features.3.3.block.0 conv 1x1 backward: input and weight gradients, [n, 57, 57, 64] <- [n, 57, 57, 384]
+        // features.3.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 57, 57, 64] <- [n, 57, 57, 384]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(678), input: s.tensor(120), weights: s.p + 322976,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(678), preActivation: s.tensor(122),
+            gamma: s.p + 347552, beta: s.p + 347936, savedMean: s.f + 1663744, savedInvStd: s.f + 1664128,
+            activation: .silu, reductions: s.f + 1575936, input: s.tensor(120), weights: s.p + 322976,
             pixels: 3249 &* s.n, inChannels: 64, outChannels: 384, gradInput: s.tensor(680), gradWeights: s.g + 322976,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(1091)
@@ -11315,18 +11429,18 @@ public final class EfficientNetB5Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.tensor(121) : nil, batch: s.n,
             perImage: 207936, gradBranch: s.tensor(681), pool: pool)
         s.profiler?.stop(1093)
-        // features.3.2.block.3 backward through identity and BatchNorm (in place) on [n, 57, 57, 64]
+        // features.3.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 57, 57, 64]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(681), input: s.tensor(118),
-            pixels: 3249 &* s.n, channels: 64, gamma: s.p + 322720, beta: s.p + 322784, savedMean: s.f + 1657472,
-            savedInvStd: s.f + 1657536, activation: .identity, gradInput: s.tensor(681), gradGamma: s.g + 322720,
-            gradBeta: s.g + 322784, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(681), input: s.tensor(118), pixels: 3249 &* s.n,
+            channels: 64, gamma: s.p + 322720, beta: s.p + 322784, savedMean: s.f + 1663616,
+            savedInvStd: s.f + 1663680, activation: .identity, gradGamma: s.g + 322720, gradBeta: s.g + 322784,
+            reductions: s.f + 1575936, pool: pool)
         s.profiler?.stop(1094)
         // features.3.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(112), pixels: 3249 &* s.n, channels: 384,
-                gamma: s.p + 283920, beta: s.p + 284304, savedMean: s.f + 1637504, savedInvStd: s.f + 1637888,
+                gamma: s.p + 283920, beta: s.p + 284304, savedMean: s.f + 1643648, savedInvStd: s.f + 1644032,
                 activation: .silu, output: s.tensor(684), pool: pool)
             s.profiler?.stop(1095)
         }
@@ -11335,7 +11449,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(112), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 283920, beta: s.p + 284304, runningMean: s.p + 284688, runningVar: s.p + 285072,
-                eps: 0.001, activation: .silu, output: s.tensor(684), scratch: s.f + 1637504, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(684), scratch: s.f + 1643648, pool: pool)
             s.profiler?.stop(1096)
         }
         // features.3.2.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -11345,9 +11459,11 @@ public final class EfficientNetB5Training: TrainableModel {
                 pixels: 3249, channels: 384, output: s.tensor(683), pool: pool)
             s.profiler?.stop(1097)
         }
-        // features.3.2.block.3 conv 1x1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 64]
+        // features.3.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 64]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(681), input: s.tensor(683), weights: s.p + 298144,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(681), preActivation: s.tensor(118),
+            gamma: s.p + 322720, beta: s.p + 322784, savedMean: s.f + 1663616, savedInvStd: s.f + 1663680,
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(683), weights: s.p + 298144,
             pixels: 3249 &* s.n, inChannels: 384, outChannels: 64, gradInput: s.tensor(682), gradWeights: s.g + 298144,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(1098)
@@ -11363,15 +11479,15 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.3.2.block.1 backward through silu and BatchNorm (in place) on [n, 57, 57, 384]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(685), input: s.tensor(112),
-            pixels: 3249 &* s.n, channels: 384, gamma: s.p + 283920, beta: s.p + 284304, savedMean: s.f + 1637504,
-            savedInvStd: s.f + 1637888, activation: .silu, gradInput: s.tensor(685), gradGamma: s.g + 283920,
+            pixels: 3249 &* s.n, channels: 384, gamma: s.p + 283920, beta: s.p + 284304, savedMean: s.f + 1643648,
+            savedInvStd: s.f + 1644032, activation: .silu, gradInput: s.tensor(685), gradGamma: s.g + 283920,
             gradBeta: s.g + 284304, pool: pool)
         s.profiler?.stop(1100)
         // features.3.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(110), pixels: 3249 &* s.n, channels: 384,
-                gamma: s.p + 272784, beta: s.p + 273168, savedMean: s.f + 1636736, savedInvStd: s.f + 1637120,
+                gamma: s.p + 272784, beta: s.p + 273168, savedMean: s.f + 1642880, savedInvStd: s.f + 1643264,
                 activation: .silu, output: s.tensor(687), pool: pool)
             s.profiler?.stop(1101)
         }
@@ -11380,33 +11496,35 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(110), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 272784, beta: s.p + 273168, runningMean: s.p + 273552, runningVar: s.p + 273936,
-                eps: 0.001, activation: .silu, output: s.tensor(687), scratch: s.f + 1636736, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(687), scratch: s.f + 1642880, pool: pool)
             s.profiler?.stop(1102)
         }
         // features.3.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 1647872, count: 9600)
+        TrainingKernels.zero(s.f + 1654016, count: 9600)
         s.profiler?.stop(1103)
         // features.3.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 384]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(685), input: s.tensor(687), batch: s.n, height: 57,
             width: 57, channels: 384, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57,
-            weights: s.f + 1638272, gradInput: s.tensor(686), gradWeights: s.f + 1647872, pool: pool)
+            weights: s.f + 1644416, gradInput: s.tensor(686), gradWeights: s.f + 1654016, pool: pool)
         s.profiler?.stop(1104)
         // features.3.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 1647872, channels: 384, kernel: 5, into: s.g + 274320)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1654016, channels: 384, kernel: 5, into: s.g + 274320)
         s.profiler?.stop(1105)
-        // features.3.2.block.0 backward through silu and BatchNorm (in place) on [n, 57, 57, 384]
+        // features.3.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 57, 57, 384]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(686), input: s.tensor(110),
-            pixels: 3249 &* s.n, channels: 384, gamma: s.p + 272784, beta: s.p + 273168, savedMean: s.f + 1636736,
-            savedInvStd: s.f + 1637120, activation: .silu, gradInput: s.tensor(686), gradGamma: s.g + 272784,
-            gradBeta: s.g + 273168, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(686), input: s.tensor(110), pixels: 3249 &* s.n,
+            channels: 384, gamma: s.p + 272784, beta: s.p + 273168, savedMean: s.f + 1642880,
+            savedInvStd: s.f + 1643264, activation: .silu, gradGamma: s.g + 272784, gradBeta: s.g + 273168,
+            reductions: s.f + 1575936, pool: pool)
         s.profiler?.stop(1106)
-        // features.3.2.block.0 conv 1x1 backward: input and weight gradients, [n, 57, 57, 64] <- [n, 57, 57, 384]
+        // features.3.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 57, 57, 64] <- [n, 57, 57, 384]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(686), input: s.tensor(108), weights: s.p + 248208,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(686), preActivation: s.tensor(110),
+            gamma: s.p + 272784, beta: s.p + 273168, savedMean: s.f + 1642880, savedInvStd: s.f + 1643264,
+            activation: .silu, reductions: s.f + 1575936, input: s.tensor(108), weights: s.p + 248208,
             pixels: 3249 &* s.n, inChannels: 64, outChannels: 384, gradInput: s.tensor(688), gradWeights: s.g + 248208,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(1107)
@@ -11424,18 +11542,18 @@ public final class EfficientNetB5Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.tensor(109) : nil, batch: s.n,
             perImage: 207936, gradBranch: s.tensor(689), pool: pool)
         s.profiler?.stop(1109)
-        // features.3.1.block.3 backward through identity and BatchNorm (in place) on [n, 57, 57, 64]
+        // features.3.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 57, 57, 64]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(689), input: s.tensor(106),
-            pixels: 3249 &* s.n, channels: 64, gamma: s.p + 247952, beta: s.p + 248016, savedMean: s.f + 1636608,
-            savedInvStd: s.f + 1636672, activation: .identity, gradInput: s.tensor(689), gradGamma: s.g + 247952,
-            gradBeta: s.g + 248016, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(689), input: s.tensor(106), pixels: 3249 &* s.n,
+            channels: 64, gamma: s.p + 247952, beta: s.p + 248016, savedMean: s.f + 1642752,
+            savedInvStd: s.f + 1642816, activation: .identity, gradGamma: s.g + 247952, gradBeta: s.g + 248016,
+            reductions: s.f + 1575936, pool: pool)
         s.profiler?.stop(1110)
         // features.3.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(100), pixels: 3249 &* s.n, channels: 384,
-                gamma: s.p + 209152, beta: s.p + 209536, savedMean: s.f + 1616640, savedInvStd: s.f + 1617024,
+                gamma: s.p + 209152, beta: s.p + 209536, savedMean: s.f + 1622784, savedInvStd: s.f + 1623168,
                 activation: .silu, output: s.tensor(692), pool: pool)
             s.profiler?.stop(1111)
         }
@@ -11444,7 +11562,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(100), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 209152, beta: s.p + 209536, runningMean: s.p + 209920, runningVar: s.p + 210304,
-                eps: 0.001, activation: .silu, output: s.tensor(692), scratch: s.f + 1616640, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(692), scratch: s.f + 1622784, pool: pool)
             s.profiler?.stop(1112)
         }
         // features.3.1.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -11454,9 +11572,11 @@ public final class EfficientNetB5Training: TrainableModel {
                 pixels: 3249, channels: 384, output: s.tensor(691), pool: pool)
             s.profiler?.stop(1113)
         }
-        // features.3.1.block.3 conv 1x1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 64]
+        // features.3.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 64]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(689), input: s.tensor(691), weights: s.p + 223376,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(689), preActivation: s.tensor(106),
+            gamma: s.p + 247952, beta: s.p + 248016, savedMean: s.f + 1642752, savedInvStd: s.f + 1642816,
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(691), weights: s.p + 223376,
             pixels: 3249 &* s.n, inChannels: 384, outChannels: 64, gradInput: s.tensor(690), gradWeights: s.g + 223376,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(1114)
@@ -11472,15 +11592,15 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.3.1.block.1 backward through silu and BatchNorm (in place) on [n, 57, 57, 384]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(693), input: s.tensor(100),
-            pixels: 3249 &* s.n, channels: 384, gamma: s.p + 209152, beta: s.p + 209536, savedMean: s.f + 1616640,
-            savedInvStd: s.f + 1617024, activation: .silu, gradInput: s.tensor(693), gradGamma: s.g + 209152,
+            pixels: 3249 &* s.n, channels: 384, gamma: s.p + 209152, beta: s.p + 209536, savedMean: s.f + 1622784,
+            savedInvStd: s.f + 1623168, activation: .silu, gradInput: s.tensor(693), gradGamma: s.g + 209152,
             gradBeta: s.g + 209536, pool: pool)
         s.profiler?.stop(1116)
         // features.3.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(98), pixels: 3249 &* s.n, channels: 384,
-                gamma: s.p + 198016, beta: s.p + 198400, savedMean: s.f + 1615872, savedInvStd: s.f + 1616256,
+                gamma: s.p + 198016, beta: s.p + 198400, savedMean: s.f + 1622016, savedInvStd: s.f + 1622400,
                 activation: .silu, output: s.tensor(695), pool: pool)
             s.profiler?.stop(1117)
         }
@@ -11489,33 +11609,35 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(98), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 198016, beta: s.p + 198400, runningMean: s.p + 198784, runningVar: s.p + 199168,
-                eps: 0.001, activation: .silu, output: s.tensor(695), scratch: s.f + 1615872, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(695), scratch: s.f + 1622016, pool: pool)
             s.profiler?.stop(1118)
         }
         // features.3.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 1627008, count: 9600)
+        TrainingKernels.zero(s.f + 1633152, count: 9600)
         s.profiler?.stop(1119)
         // features.3.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 384]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(693), input: s.tensor(695), batch: s.n, height: 57,
             width: 57, channels: 384, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57,
-            weights: s.f + 1617408, gradInput: s.tensor(694), gradWeights: s.f + 1627008, pool: pool)
+            weights: s.f + 1623552, gradInput: s.tensor(694), gradWeights: s.f + 1633152, pool: pool)
         s.profiler?.stop(1120)
         // features.3.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 1627008, channels: 384, kernel: 5, into: s.g + 199552)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1633152, channels: 384, kernel: 5, into: s.g + 199552)
         s.profiler?.stop(1121)
-        // features.3.1.block.0 backward through silu and BatchNorm (in place) on [n, 57, 57, 384]
+        // features.3.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 57, 57, 384]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(694), input: s.tensor(98),
-            pixels: 3249 &* s.n, channels: 384, gamma: s.p + 198016, beta: s.p + 198400, savedMean: s.f + 1615872,
-            savedInvStd: s.f + 1616256, activation: .silu, gradInput: s.tensor(694), gradGamma: s.g + 198016,
-            gradBeta: s.g + 198400, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(694), input: s.tensor(98), pixels: 3249 &* s.n,
+            channels: 384, gamma: s.p + 198016, beta: s.p + 198400, savedMean: s.f + 1622016,
+            savedInvStd: s.f + 1622400, activation: .silu, gradGamma: s.g + 198016, gradBeta: s.g + 198400,
+            reductions: s.f + 1575936, pool: pool)
         s.profiler?.stop(1122)
-        // features.3.1.block.0 conv 1x1 backward: input and weight gradients, [n, 57, 57, 64] <- [n, 57, 57, 384]
+        // features.3.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 57, 57, 64] <- [n, 57, 57, 384]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(694), input: s.tensor(97), weights: s.p + 173440,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(694), preActivation: s.tensor(98),
+            gamma: s.p + 198016, beta: s.p + 198400, savedMean: s.f + 1622016, savedInvStd: s.f + 1622400,
+            activation: .silu, reductions: s.f + 1575936, input: s.tensor(97), weights: s.p + 173440,
             pixels: 3249 &* s.n, inChannels: 64, outChannels: 384, gradInput: s.tensor(696), gradWeights: s.g + 173440,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(1123)
@@ -11527,18 +11649,18 @@ public final class EfficientNetB5Training: TrainableModel {
 
     /// features.3.0 backward: MBConv6 k5 s2: 114x114x40 -> 57x57x64, SE 240 -> 10 -> 240
     private func features_3_0_backward(_ s: TrainingStepContext) {
-        // features.3.0.block.3 backward through identity and BatchNorm (in place) on [n, 57, 57, 64]
+        // features.3.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 57, 57, 64]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(696), input: s.tensor(96),
-            pixels: 3249 &* s.n, channels: 64, gamma: s.p + 173184, beta: s.p + 173248, savedMean: s.f + 1615744,
-            savedInvStd: s.f + 1615808, activation: .identity, gradInput: s.tensor(696), gradGamma: s.g + 173184,
-            gradBeta: s.g + 173248, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(696), input: s.tensor(96), pixels: 3249 &* s.n,
+            channels: 64, gamma: s.p + 173184, beta: s.p + 173248, savedMean: s.f + 1621888,
+            savedInvStd: s.f + 1621952, activation: .identity, gradGamma: s.g + 173184, gradBeta: s.g + 173248,
+            reductions: s.f + 1575936, pool: pool)
         s.profiler?.stop(1125)
         // features.3.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(90), pixels: 3249 &* s.n, channels: 240,
-                gamma: s.p + 151808, beta: s.p + 152048, savedMean: s.f + 1603264, savedInvStd: s.f + 1603504,
+                gamma: s.p + 151808, beta: s.p + 152048, savedMean: s.f + 1609408, savedInvStd: s.f + 1609648,
                 activation: .silu, output: s.tensor(699), pool: pool)
             s.profiler?.stop(1126)
         }
@@ -11547,7 +11669,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(90), pixels: 3249 &* s.n, channels: 240,
                 gamma: s.p + 151808, beta: s.p + 152048, runningMean: s.p + 152288, runningVar: s.p + 152528,
-                eps: 0.001, activation: .silu, output: s.tensor(699), scratch: s.f + 1603264, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(699), scratch: s.f + 1609408, pool: pool)
             s.profiler?.stop(1127)
         }
         // features.3.0.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -11557,9 +11679,11 @@ public final class EfficientNetB5Training: TrainableModel {
                 pixels: 3249, channels: 240, output: s.tensor(698), pool: pool)
             s.profiler?.stop(1128)
         }
-        // features.3.0.block.3 conv 1x1 backward: input and weight gradients, [n, 57, 57, 240] <- [n, 57, 57, 64]
+        // features.3.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 57, 57, 240] <- [n, 57, 57, 64]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(696), input: s.tensor(698), weights: s.p + 157824,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(696), preActivation: s.tensor(96),
+            gamma: s.p + 173184, beta: s.p + 173248, savedMean: s.f + 1621888, savedInvStd: s.f + 1621952,
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(698), weights: s.p + 157824,
             pixels: 3249 &* s.n, inChannels: 240, outChannels: 64, gradInput: s.tensor(697), gradWeights: s.g + 157824,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(1129)
@@ -11575,15 +11699,15 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.3.0.block.1 backward through silu and BatchNorm (in place) on [n, 57, 57, 240]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(700), input: s.tensor(90),
-            pixels: 3249 &* s.n, channels: 240, gamma: s.p + 151808, beta: s.p + 152048, savedMean: s.f + 1603264,
-            savedInvStd: s.f + 1603504, activation: .silu, gradInput: s.tensor(700), gradGamma: s.g + 151808,
+            pixels: 3249 &* s.n, channels: 240, gamma: s.p + 151808, beta: s.p + 152048, savedMean: s.f + 1609408,
+            savedInvStd: s.f + 1609648, activation: .silu, gradInput: s.tensor(700), gradGamma: s.g + 151808,
             gradBeta: s.g + 152048, pool: pool)
         s.profiler?.stop(1131)
         // features.3.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(88), pixels: 12996 &* s.n, channels: 240,
-                gamma: s.p + 144848, beta: s.p + 145088, savedMean: s.f + 1602784, savedInvStd: s.f + 1603024,
+                gamma: s.p + 144848, beta: s.p + 145088, savedMean: s.f + 1608928, savedInvStd: s.f + 1609168,
                 activation: .silu, output: s.tensor(702), pool: pool)
             s.profiler?.stop(1132)
         }
@@ -11592,33 +11716,35 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 144848, beta: s.p + 145088, runningMean: s.p + 145328, runningVar: s.p + 145568,
-                eps: 0.001, activation: .silu, output: s.tensor(702), scratch: s.f + 1602784, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(702), scratch: s.f + 1608928, pool: pool)
             s.profiler?.stop(1133)
         }
         // features.3.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 1609744, count: 6000)
+        TrainingKernels.zero(s.f + 1615888, count: 6000)
         s.profiler?.stop(1134)
         // features.3.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 57, 57, 240]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(700), input: s.tensor(702), batch: s.n, height: 114,
             width: 114, channels: 240, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57,
-            weights: s.f + 1603744, gradInput: s.tensor(701), gradWeights: s.f + 1609744, pool: pool)
+            weights: s.f + 1609888, gradInput: s.tensor(701), gradWeights: s.f + 1615888, pool: pool)
         s.profiler?.stop(1135)
         // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 1609744, channels: 240, kernel: 5, into: s.g + 145808)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1615888, channels: 240, kernel: 5, into: s.g + 145808)
         s.profiler?.stop(1136)
-        // features.3.0.block.0 backward through silu and BatchNorm (in place) on [n, 114, 114, 240]
+        // features.3.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 114, 114, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(701), input: s.tensor(88),
-            pixels: 12996 &* s.n, channels: 240, gamma: s.p + 144848, beta: s.p + 145088, savedMean: s.f + 1602784,
-            savedInvStd: s.f + 1603024, activation: .silu, gradInput: s.tensor(701), gradGamma: s.g + 144848,
-            gradBeta: s.g + 145088, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(701), input: s.tensor(88), pixels: 12996 &* s.n,
+            channels: 240, gamma: s.p + 144848, beta: s.p + 145088, savedMean: s.f + 1608928,
+            savedInvStd: s.f + 1609168, activation: .silu, gradGamma: s.g + 144848, gradBeta: s.g + 145088,
+            reductions: s.f + 1575936, pool: pool)
         s.profiler?.stop(1137)
-        // features.3.0.block.0 conv 1x1 backward: input and weight gradients, [n, 114, 114, 40] <- [n, 114, 114, 240]
+        // features.3.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 114, 114, 40] <- [n, 114, 114, 240]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(701), input: s.tensor(86), weights: s.p + 135248,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(701), preActivation: s.tensor(88),
+            gamma: s.p + 144848, beta: s.p + 145088, savedMean: s.f + 1608928, savedInvStd: s.f + 1609168,
+            activation: .silu, reductions: s.f + 1575936, input: s.tensor(86), weights: s.p + 135248,
             pixels: 12996 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(703),
             gradWeights: s.g + 135248, workspace: s.ws, pool: pool)
         s.profiler?.stop(1138)
@@ -11632,18 +11758,18 @@ public final class EfficientNetB5Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.tensor(87) : nil, batch: s.n,
             perImage: 519840, gradBranch: s.tensor(704), pool: pool)
         s.profiler?.stop(1139)
-        // features.2.4.block.3 backward through identity and BatchNorm (in place) on [n, 114, 114, 40]
+        // features.2.4.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 114, 114, 40]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(704), input: s.tensor(84),
-            pixels: 12996 &* s.n, channels: 40, gamma: s.p + 135056, beta: s.p + 135104, savedMean: s.f + 1602704,
-            savedInvStd: s.f + 1602744, activation: .identity, gradInput: s.tensor(704), gradGamma: s.g + 135056,
-            gradBeta: s.g + 135104, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(704), input: s.tensor(84), pixels: 12996 &* s.n,
+            channels: 40, gamma: s.p + 135056, beta: s.p + 135104, savedMean: s.f + 1608848,
+            savedInvStd: s.f + 1608888, activation: .identity, gradGamma: s.g + 135056, gradBeta: s.g + 135104,
+            reductions: s.f + 1575936, pool: pool)
         s.profiler?.stop(1140)
         // features.2.4.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(78), pixels: 12996 &* s.n, channels: 240,
-                gamma: s.p + 119440, beta: s.p + 119680, savedMean: s.f + 1597904, savedInvStd: s.f + 1598144,
+                gamma: s.p + 119440, beta: s.p + 119680, savedMean: s.f + 1604048, savedInvStd: s.f + 1604288,
                 activation: .silu, output: s.tensor(707), pool: pool)
             s.profiler?.stop(1141)
         }
@@ -11652,7 +11778,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(78), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 119440, beta: s.p + 119680, runningMean: s.p + 119920, runningVar: s.p + 120160,
-                eps: 0.001, activation: .silu, output: s.tensor(707), scratch: s.f + 1597904, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(707), scratch: s.f + 1604048, pool: pool)
             s.profiler?.stop(1142)
         }
         // features.2.4.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -11662,9 +11788,11 @@ public final class EfficientNetB5Training: TrainableModel {
                 pixels: 12996, channels: 240, output: s.tensor(706), pool: pool)
             s.profiler?.stop(1143)
         }
-        // features.2.4.block.3 conv 1x1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 40]
+        // features.2.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 40]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(704), input: s.tensor(706), weights: s.p + 125456,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(704), preActivation: s.tensor(84),
+            gamma: s.p + 135056, beta: s.p + 135104, savedMean: s.f + 1608848, savedInvStd: s.f + 1608888,
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(706), weights: s.p + 125456,
             pixels: 12996 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(705),
             gradWeights: s.g + 125456, workspace: s.ws, pool: pool)
         s.profiler?.stop(1144)
@@ -11680,15 +11808,15 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.2.4.block.1 backward through silu and BatchNorm (in place) on [n, 114, 114, 240]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(708), input: s.tensor(78),
-            pixels: 12996 &* s.n, channels: 240, gamma: s.p + 119440, beta: s.p + 119680, savedMean: s.f + 1597904,
-            savedInvStd: s.f + 1598144, activation: .silu, gradInput: s.tensor(708), gradGamma: s.g + 119440,
+            pixels: 12996 &* s.n, channels: 240, gamma: s.p + 119440, beta: s.p + 119680, savedMean: s.f + 1604048,
+            savedInvStd: s.f + 1604288, activation: .silu, gradInput: s.tensor(708), gradGamma: s.g + 119440,
             gradBeta: s.g + 119680, pool: pool)
         s.profiler?.stop(1146)
         // features.2.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(76), pixels: 12996 &* s.n, channels: 240,
-                gamma: s.p + 116320, beta: s.p + 116560, savedMean: s.f + 1597424, savedInvStd: s.f + 1597664,
+                gamma: s.p + 116320, beta: s.p + 116560, savedMean: s.f + 1603568, savedInvStd: s.f + 1603808,
                 activation: .silu, output: s.tensor(710), pool: pool)
             s.profiler?.stop(1147)
         }
@@ -11697,33 +11825,35 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(76), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 116320, beta: s.p + 116560, runningMean: s.p + 116800, runningVar: s.p + 117040,
-                eps: 0.001, activation: .silu, output: s.tensor(710), scratch: s.f + 1597424, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(710), scratch: s.f + 1603568, pool: pool)
             s.profiler?.stop(1148)
         }
         // features.2.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 1600544, count: 2160)
+        TrainingKernels.zero(s.f + 1606688, count: 2160)
         s.profiler?.stop(1149)
         // features.2.4.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 240]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(708), input: s.tensor(710), batch: s.n, height: 114,
             width: 114, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 114, outWidth: 114,
-            weights: s.f + 1598384, gradInput: s.tensor(709), gradWeights: s.f + 1600544, pool: pool)
+            weights: s.f + 1604528, gradInput: s.tensor(709), gradWeights: s.f + 1606688, pool: pool)
         s.profiler?.stop(1150)
         // features.2.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 1600544, channels: 240, kernel: 3, into: s.g + 117280)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1606688, channels: 240, kernel: 3, into: s.g + 117280)
         s.profiler?.stop(1151)
-        // features.2.4.block.0 backward through silu and BatchNorm (in place) on [n, 114, 114, 240]
+        // features.2.4.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 114, 114, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(709), input: s.tensor(76),
-            pixels: 12996 &* s.n, channels: 240, gamma: s.p + 116320, beta: s.p + 116560, savedMean: s.f + 1597424,
-            savedInvStd: s.f + 1597664, activation: .silu, gradInput: s.tensor(709), gradGamma: s.g + 116320,
-            gradBeta: s.g + 116560, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(709), input: s.tensor(76), pixels: 12996 &* s.n,
+            channels: 240, gamma: s.p + 116320, beta: s.p + 116560, savedMean: s.f + 1603568,
+            savedInvStd: s.f + 1603808, activation: .silu, gradGamma: s.g + 116320, gradBeta: s.g + 116560,
+            reductions: s.f + 1575936, pool: pool)
         s.profiler?.stop(1152)
-        // features.2.4.block.0 conv 1x1 backward: input and weight gradients, [n, 114, 114, 40] <- [n, 114, 114, 240]
+        // features.2.4.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 114, 114, 40] <- [n, 114, 114, 240]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(709), input: s.tensor(74), weights: s.p + 106720,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(709), preActivation: s.tensor(76),
+            gamma: s.p + 116320, beta: s.p + 116560, savedMean: s.f + 1603568, savedInvStd: s.f + 1603808,
+            activation: .silu, reductions: s.f + 1575936, input: s.tensor(74), weights: s.p + 106720,
             pixels: 12996 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(711),
             gradWeights: s.g + 106720, workspace: s.ws, pool: pool)
         s.profiler?.stop(1153)
@@ -11741,18 +11871,18 @@ public final class EfficientNetB5Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.tensor(75) : nil, batch: s.n,
             perImage: 519840, gradBranch: s.tensor(712), pool: pool)
         s.profiler?.stop(1155)
-        // features.2.3.block.3 backward through identity and BatchNorm (in place) on [n, 114, 114, 40]
+        // features.2.3.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 114, 114, 40]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(712), input: s.tensor(72),
-            pixels: 12996 &* s.n, channels: 40, gamma: s.p + 106528, beta: s.p + 106576, savedMean: s.f + 1597344,
-            savedInvStd: s.f + 1597384, activation: .identity, gradInput: s.tensor(712), gradGamma: s.g + 106528,
-            gradBeta: s.g + 106576, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(712), input: s.tensor(72), pixels: 12996 &* s.n,
+            channels: 40, gamma: s.p + 106528, beta: s.p + 106576, savedMean: s.f + 1603488,
+            savedInvStd: s.f + 1603528, activation: .identity, gradGamma: s.g + 106528, gradBeta: s.g + 106576,
+            reductions: s.f + 1575936, pool: pool)
         s.profiler?.stop(1156)
         // features.2.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(66), pixels: 12996 &* s.n, channels: 240,
-                gamma: s.p + 90912, beta: s.p + 91152, savedMean: s.f + 1592544, savedInvStd: s.f + 1592784,
+                gamma: s.p + 90912, beta: s.p + 91152, savedMean: s.f + 1598688, savedInvStd: s.f + 1598928,
                 activation: .silu, output: s.tensor(715), pool: pool)
             s.profiler?.stop(1157)
         }
@@ -11761,7 +11891,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(66), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 90912, beta: s.p + 91152, runningMean: s.p + 91392, runningVar: s.p + 91632, eps: 0.001,
-                activation: .silu, output: s.tensor(715), scratch: s.f + 1592544, pool: pool)
+                activation: .silu, output: s.tensor(715), scratch: s.f + 1598688, pool: pool)
             s.profiler?.stop(1158)
         }
         // features.2.3.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -11771,9 +11901,11 @@ public final class EfficientNetB5Training: TrainableModel {
                 pixels: 12996, channels: 240, output: s.tensor(714), pool: pool)
             s.profiler?.stop(1159)
         }
-        // features.2.3.block.3 conv 1x1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 40]
+        // features.2.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 40]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(712), input: s.tensor(714), weights: s.p + 96928,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(712), preActivation: s.tensor(72),
+            gamma: s.p + 106528, beta: s.p + 106576, savedMean: s.f + 1603488, savedInvStd: s.f + 1603528,
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(714), weights: s.p + 96928,
             pixels: 12996 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(713), gradWeights: s.g + 96928,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(1160)
@@ -11788,15 +11920,15 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.2.3.block.1 backward through silu and BatchNorm (in place) on [n, 114, 114, 240]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(716), input: s.tensor(66),
-            pixels: 12996 &* s.n, channels: 240, gamma: s.p + 90912, beta: s.p + 91152, savedMean: s.f + 1592544,
-            savedInvStd: s.f + 1592784, activation: .silu, gradInput: s.tensor(716), gradGamma: s.g + 90912,
+            pixels: 12996 &* s.n, channels: 240, gamma: s.p + 90912, beta: s.p + 91152, savedMean: s.f + 1598688,
+            savedInvStd: s.f + 1598928, activation: .silu, gradInput: s.tensor(716), gradGamma: s.g + 90912,
             gradBeta: s.g + 91152, pool: pool)
         s.profiler?.stop(1162)
         // features.2.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(64), pixels: 12996 &* s.n, channels: 240,
-                gamma: s.p + 87792, beta: s.p + 88032, savedMean: s.f + 1592064, savedInvStd: s.f + 1592304,
+                gamma: s.p + 87792, beta: s.p + 88032, savedMean: s.f + 1598208, savedInvStd: s.f + 1598448,
                 activation: .silu, output: s.tensor(718), pool: pool)
             s.profiler?.stop(1163)
         }
@@ -11805,33 +11937,34 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 87792, beta: s.p + 88032, runningMean: s.p + 88272, runningVar: s.p + 88512, eps: 0.001,
-                activation: .silu, output: s.tensor(718), scratch: s.f + 1592064, pool: pool)
+                activation: .silu, output: s.tensor(718), scratch: s.f + 1598208, pool: pool)
             s.profiler?.stop(1164)
         }
         // features.2.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 1595184, count: 2160)
+        TrainingKernels.zero(s.f + 1601328, count: 2160)
         s.profiler?.stop(1165)
         // features.2.3.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 240]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(716), input: s.tensor(718), batch: s.n, height: 114,
             width: 114, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 114, outWidth: 114,
-            weights: s.f + 1593024, gradInput: s.tensor(717), gradWeights: s.f + 1595184, pool: pool)
+            weights: s.f + 1599168, gradInput: s.tensor(717), gradWeights: s.f + 1601328, pool: pool)
         s.profiler?.stop(1166)
         // features.2.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 1595184, channels: 240, kernel: 3, into: s.g + 88752)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1601328, channels: 240, kernel: 3, into: s.g + 88752)
         s.profiler?.stop(1167)
-        // features.2.3.block.0 backward through silu and BatchNorm (in place) on [n, 114, 114, 240]
+        // features.2.3.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 114, 114, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(717), input: s.tensor(64),
-            pixels: 12996 &* s.n, channels: 240, gamma: s.p + 87792, beta: s.p + 88032, savedMean: s.f + 1592064,
-            savedInvStd: s.f + 1592304, activation: .silu, gradInput: s.tensor(717), gradGamma: s.g + 87792,
-            gradBeta: s.g + 88032, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(717), input: s.tensor(64), pixels: 12996 &* s.n,
+            channels: 240, gamma: s.p + 87792, beta: s.p + 88032, savedMean: s.f + 1598208, savedInvStd: s.f + 1598448,
+            activation: .silu, gradGamma: s.g + 87792, gradBeta: s.g + 88032, reductions: s.f + 1575936, pool: pool)
         s.profiler?.stop(1168)
-        // features.2.3.block.0 conv 1x1 backward: input and weight gradients, [n, 114, 114, 40] <- [n, 114, 114, 240]
+        // features.2.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 114, 114, 40] <- [n, 114, 114, 240]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(717), input: s.tensor(62), weights: s.p + 78192,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(717), preActivation: s.tensor(64),
+            gamma: s.p + 87792, beta: s.p + 88032, savedMean: s.f + 1598208, savedInvStd: s.f + 1598448,
+            activation: .silu, reductions: s.f + 1575936, input: s.tensor(62), weights: s.p + 78192,
             pixels: 12996 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(719), gradWeights: s.g + 78192,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(1169)
@@ -11849,18 +11982,18 @@ public final class EfficientNetB5Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 6 ? s.tensor(63) : nil, batch: s.n,
             perImage: 519840, gradBranch: s.tensor(720), pool: pool)
         s.profiler?.stop(1171)
-        // features.2.2.block.3 backward through identity and BatchNorm (in place) on [n, 114, 114, 40]
+        // features.2.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 114, 114, 40]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(720), input: s.tensor(60),
-            pixels: 12996 &* s.n, channels: 40, gamma: s.p + 78000, beta: s.p + 78048, savedMean: s.f + 1591984,
-            savedInvStd: s.f + 1592024, activation: .identity, gradInput: s.tensor(720), gradGamma: s.g + 78000,
-            gradBeta: s.g + 78048, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(720), input: s.tensor(60), pixels: 12996 &* s.n,
+            channels: 40, gamma: s.p + 78000, beta: s.p + 78048, savedMean: s.f + 1598128, savedInvStd: s.f + 1598168,
+            activation: .identity, gradGamma: s.g + 78000, gradBeta: s.g + 78048, reductions: s.f + 1575936,
+            pool: pool)
         s.profiler?.stop(1172)
         // features.2.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(54), pixels: 12996 &* s.n, channels: 240,
-                gamma: s.p + 62384, beta: s.p + 62624, savedMean: s.f + 1587184, savedInvStd: s.f + 1587424,
+                gamma: s.p + 62384, beta: s.p + 62624, savedMean: s.f + 1593328, savedInvStd: s.f + 1593568,
                 activation: .silu, output: s.tensor(723), pool: pool)
             s.profiler?.stop(1173)
         }
@@ -11869,7 +12002,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(54), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 62384, beta: s.p + 62624, runningMean: s.p + 62864, runningVar: s.p + 63104, eps: 0.001,
-                activation: .silu, output: s.tensor(723), scratch: s.f + 1587184, pool: pool)
+                activation: .silu, output: s.tensor(723), scratch: s.f + 1593328, pool: pool)
             s.profiler?.stop(1174)
         }
         // features.2.2.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -11879,9 +12012,11 @@ public final class EfficientNetB5Training: TrainableModel {
                 pixels: 12996, channels: 240, output: s.tensor(722), pool: pool)
             s.profiler?.stop(1175)
         }
-        // features.2.2.block.3 conv 1x1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 40]
+        // features.2.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 40]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(720), input: s.tensor(722), weights: s.p + 68400,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(720), preActivation: s.tensor(60),
+            gamma: s.p + 78000, beta: s.p + 78048, savedMean: s.f + 1598128, savedInvStd: s.f + 1598168,
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(722), weights: s.p + 68400,
             pixels: 12996 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(721), gradWeights: s.g + 68400,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(1176)
@@ -11896,15 +12031,15 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.2.2.block.1 backward through silu and BatchNorm (in place) on [n, 114, 114, 240]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(724), input: s.tensor(54),
-            pixels: 12996 &* s.n, channels: 240, gamma: s.p + 62384, beta: s.p + 62624, savedMean: s.f + 1587184,
-            savedInvStd: s.f + 1587424, activation: .silu, gradInput: s.tensor(724), gradGamma: s.g + 62384,
+            pixels: 12996 &* s.n, channels: 240, gamma: s.p + 62384, beta: s.p + 62624, savedMean: s.f + 1593328,
+            savedInvStd: s.f + 1593568, activation: .silu, gradInput: s.tensor(724), gradGamma: s.g + 62384,
             gradBeta: s.g + 62624, pool: pool)
         s.profiler?.stop(1178)
         // features.2.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(52), pixels: 12996 &* s.n, channels: 240,
-                gamma: s.p + 59264, beta: s.p + 59504, savedMean: s.f + 1586704, savedInvStd: s.f + 1586944,
+                gamma: s.p + 59264, beta: s.p + 59504, savedMean: s.f + 1592848, savedInvStd: s.f + 1593088,
                 activation: .silu, output: s.tensor(726), pool: pool)
             s.profiler?.stop(1179)
         }
@@ -11913,33 +12048,34 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(52), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 59264, beta: s.p + 59504, runningMean: s.p + 59744, runningVar: s.p + 59984, eps: 0.001,
-                activation: .silu, output: s.tensor(726), scratch: s.f + 1586704, pool: pool)
+                activation: .silu, output: s.tensor(726), scratch: s.f + 1592848, pool: pool)
             s.profiler?.stop(1180)
         }
         // features.2.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 1589824, count: 2160)
+        TrainingKernels.zero(s.f + 1595968, count: 2160)
         s.profiler?.stop(1181)
         // features.2.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 240]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(724), input: s.tensor(726), batch: s.n, height: 114,
             width: 114, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 114, outWidth: 114,
-            weights: s.f + 1587664, gradInput: s.tensor(725), gradWeights: s.f + 1589824, pool: pool)
+            weights: s.f + 1593808, gradInput: s.tensor(725), gradWeights: s.f + 1595968, pool: pool)
         s.profiler?.stop(1182)
         // features.2.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 1589824, channels: 240, kernel: 3, into: s.g + 60224)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1595968, channels: 240, kernel: 3, into: s.g + 60224)
         s.profiler?.stop(1183)
-        // features.2.2.block.0 backward through silu and BatchNorm (in place) on [n, 114, 114, 240]
+        // features.2.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 114, 114, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(725), input: s.tensor(52),
-            pixels: 12996 &* s.n, channels: 240, gamma: s.p + 59264, beta: s.p + 59504, savedMean: s.f + 1586704,
-            savedInvStd: s.f + 1586944, activation: .silu, gradInput: s.tensor(725), gradGamma: s.g + 59264,
-            gradBeta: s.g + 59504, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(725), input: s.tensor(52), pixels: 12996 &* s.n,
+            channels: 240, gamma: s.p + 59264, beta: s.p + 59504, savedMean: s.f + 1592848, savedInvStd: s.f + 1593088,
+            activation: .silu, gradGamma: s.g + 59264, gradBeta: s.g + 59504, reductions: s.f + 1575936, pool: pool)
         s.profiler?.stop(1184)
-        // features.2.2.block.0 conv 1x1 backward: input and weight gradients, [n, 114, 114, 40] <- [n, 114, 114, 240]
+        // features.2.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 114, 114, 40] <- [n, 114, 114, 240]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(725), input: s.tensor(50), weights: s.p + 49664,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(725), preActivation: s.tensor(52),
+            gamma: s.p + 59264, beta: s.p + 59504, savedMean: s.f + 1592848, savedInvStd: s.f + 1593088,
+            activation: .silu, reductions: s.f + 1575936, input: s.tensor(50), weights: s.p + 49664,
             pixels: 12996 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(727), gradWeights: s.g + 49664,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(1185)
@@ -11957,18 +12093,18 @@ public final class EfficientNetB5Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.tensor(51) : nil, batch: s.n,
             perImage: 519840, gradBranch: s.tensor(728), pool: pool)
         s.profiler?.stop(1187)
-        // features.2.1.block.3 backward through identity and BatchNorm (in place) on [n, 114, 114, 40]
+        // features.2.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 114, 114, 40]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(728), input: s.tensor(48),
-            pixels: 12996 &* s.n, channels: 40, gamma: s.p + 49472, beta: s.p + 49520, savedMean: s.f + 1586624,
-            savedInvStd: s.f + 1586664, activation: .identity, gradInput: s.tensor(728), gradGamma: s.g + 49472,
-            gradBeta: s.g + 49520, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(728), input: s.tensor(48), pixels: 12996 &* s.n,
+            channels: 40, gamma: s.p + 49472, beta: s.p + 49520, savedMean: s.f + 1592768, savedInvStd: s.f + 1592808,
+            activation: .identity, gradGamma: s.g + 49472, gradBeta: s.g + 49520, reductions: s.f + 1575936,
+            pool: pool)
         s.profiler?.stop(1188)
         // features.2.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(42), pixels: 12996 &* s.n, channels: 240,
-                gamma: s.p + 33856, beta: s.p + 34096, savedMean: s.f + 1581824, savedInvStd: s.f + 1582064,
+                gamma: s.p + 33856, beta: s.p + 34096, savedMean: s.f + 1587968, savedInvStd: s.f + 1588208,
                 activation: .silu, output: s.tensor(731), pool: pool)
             s.profiler?.stop(1189)
         }
@@ -11977,7 +12113,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 33856, beta: s.p + 34096, runningMean: s.p + 34336, runningVar: s.p + 34576, eps: 0.001,
-                activation: .silu, output: s.tensor(731), scratch: s.f + 1581824, pool: pool)
+                activation: .silu, output: s.tensor(731), scratch: s.f + 1587968, pool: pool)
             s.profiler?.stop(1190)
         }
         // features.2.1.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -11987,9 +12123,11 @@ public final class EfficientNetB5Training: TrainableModel {
                 pixels: 12996, channels: 240, output: s.tensor(730), pool: pool)
             s.profiler?.stop(1191)
         }
-        // features.2.1.block.3 conv 1x1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 40]
+        // features.2.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 40]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(728), input: s.tensor(730), weights: s.p + 39872,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(728), preActivation: s.tensor(48),
+            gamma: s.p + 49472, beta: s.p + 49520, savedMean: s.f + 1592768, savedInvStd: s.f + 1592808,
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(730), weights: s.p + 39872,
             pixels: 12996 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(729), gradWeights: s.g + 39872,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(1192)
@@ -12004,15 +12142,15 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.2.1.block.1 backward through silu and BatchNorm (in place) on [n, 114, 114, 240]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(732), input: s.tensor(42),
-            pixels: 12996 &* s.n, channels: 240, gamma: s.p + 33856, beta: s.p + 34096, savedMean: s.f + 1581824,
-            savedInvStd: s.f + 1582064, activation: .silu, gradInput: s.tensor(732), gradGamma: s.g + 33856,
+            pixels: 12996 &* s.n, channels: 240, gamma: s.p + 33856, beta: s.p + 34096, savedMean: s.f + 1587968,
+            savedInvStd: s.f + 1588208, activation: .silu, gradInput: s.tensor(732), gradGamma: s.g + 33856,
             gradBeta: s.g + 34096, pool: pool)
         s.profiler?.stop(1194)
         // features.2.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(40), pixels: 12996 &* s.n, channels: 240,
-                gamma: s.p + 30736, beta: s.p + 30976, savedMean: s.f + 1581344, savedInvStd: s.f + 1581584,
+                gamma: s.p + 30736, beta: s.p + 30976, savedMean: s.f + 1587488, savedInvStd: s.f + 1587728,
                 activation: .silu, output: s.tensor(734), pool: pool)
             s.profiler?.stop(1195)
         }
@@ -12021,33 +12159,34 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(40), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 30736, beta: s.p + 30976, runningMean: s.p + 31216, runningVar: s.p + 31456, eps: 0.001,
-                activation: .silu, output: s.tensor(734), scratch: s.f + 1581344, pool: pool)
+                activation: .silu, output: s.tensor(734), scratch: s.f + 1587488, pool: pool)
             s.profiler?.stop(1196)
         }
         // features.2.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 1584464, count: 2160)
+        TrainingKernels.zero(s.f + 1590608, count: 2160)
         s.profiler?.stop(1197)
         // features.2.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 240]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(732), input: s.tensor(734), batch: s.n, height: 114,
             width: 114, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 114, outWidth: 114,
-            weights: s.f + 1582304, gradInput: s.tensor(733), gradWeights: s.f + 1584464, pool: pool)
+            weights: s.f + 1588448, gradInput: s.tensor(733), gradWeights: s.f + 1590608, pool: pool)
         s.profiler?.stop(1198)
         // features.2.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 1584464, channels: 240, kernel: 3, into: s.g + 31696)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1590608, channels: 240, kernel: 3, into: s.g + 31696)
         s.profiler?.stop(1199)
-        // features.2.1.block.0 backward through silu and BatchNorm (in place) on [n, 114, 114, 240]
+        // features.2.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 114, 114, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(733), input: s.tensor(40),
-            pixels: 12996 &* s.n, channels: 240, gamma: s.p + 30736, beta: s.p + 30976, savedMean: s.f + 1581344,
-            savedInvStd: s.f + 1581584, activation: .silu, gradInput: s.tensor(733), gradGamma: s.g + 30736,
-            gradBeta: s.g + 30976, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(733), input: s.tensor(40), pixels: 12996 &* s.n,
+            channels: 240, gamma: s.p + 30736, beta: s.p + 30976, savedMean: s.f + 1587488, savedInvStd: s.f + 1587728,
+            activation: .silu, gradGamma: s.g + 30736, gradBeta: s.g + 30976, reductions: s.f + 1575936, pool: pool)
         s.profiler?.stop(1200)
-        // features.2.1.block.0 conv 1x1 backward: input and weight gradients, [n, 114, 114, 40] <- [n, 114, 114, 240]
+        // features.2.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 114, 114, 40] <- [n, 114, 114, 240]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(733), input: s.tensor(39), weights: s.p + 21136,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(733), preActivation: s.tensor(40),
+            gamma: s.p + 30736, beta: s.p + 30976, savedMean: s.f + 1587488, savedInvStd: s.f + 1587728,
+            activation: .silu, reductions: s.f + 1575936, input: s.tensor(39), weights: s.p + 21136,
             pixels: 12996 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(735), gradWeights: s.g + 21136,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(1201)
@@ -12059,18 +12198,18 @@ public final class EfficientNetB5Training: TrainableModel {
 
     /// features.2.0 backward: MBConv6 k3 s2: 228x228x24 -> 114x114x40, SE 144 -> 6 -> 144
     private func features_2_0_backward(_ s: TrainingStepContext) {
-        // features.2.0.block.3 backward through identity and BatchNorm (in place) on [n, 114, 114, 40]
+        // features.2.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 114, 114, 40]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(735), input: s.tensor(38),
-            pixels: 12996 &* s.n, channels: 40, gamma: s.p + 20944, beta: s.p + 20992, savedMean: s.f + 1581264,
-            savedInvStd: s.f + 1581304, activation: .identity, gradInput: s.tensor(735), gradGamma: s.g + 20944,
-            gradBeta: s.g + 20992, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(735), input: s.tensor(38), pixels: 12996 &* s.n,
+            channels: 40, gamma: s.p + 20944, beta: s.p + 20992, savedMean: s.f + 1587408, savedInvStd: s.f + 1587448,
+            activation: .identity, gradGamma: s.g + 20944, gradBeta: s.g + 20992, reductions: s.f + 1575936,
+            pool: pool)
         s.profiler?.stop(1203)
         // features.2.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(32), pixels: 12996 &* s.n, channels: 144,
-                gamma: s.p + 12720, beta: s.p + 12864, savedMean: s.f + 1578384, savedInvStd: s.f + 1578528,
+                gamma: s.p + 12720, beta: s.p + 12864, savedMean: s.f + 1584528, savedInvStd: s.f + 1584672,
                 activation: .silu, output: s.tensor(738), pool: pool)
             s.profiler?.stop(1204)
         }
@@ -12079,7 +12218,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(32), pixels: 12996 &* s.n, channels: 144,
                 gamma: s.p + 12720, beta: s.p + 12864, runningMean: s.p + 13008, runningVar: s.p + 13152, eps: 0.001,
-                activation: .silu, output: s.tensor(738), scratch: s.f + 1578384, pool: pool)
+                activation: .silu, output: s.tensor(738), scratch: s.f + 1584528, pool: pool)
             s.profiler?.stop(1205)
         }
         // features.2.0.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -12089,9 +12228,11 @@ public final class EfficientNetB5Training: TrainableModel {
                 pixels: 12996, channels: 144, output: s.tensor(737), pool: pool)
             s.profiler?.stop(1206)
         }
-        // features.2.0.block.3 conv 1x1 backward: input and weight gradients, [n, 114, 114, 144] <- [n, 114, 114, 40]
+        // features.2.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 114, 114, 144] <- [n, 114, 114, 40]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(735), input: s.tensor(737), weights: s.p + 15184,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(735), preActivation: s.tensor(38),
+            gamma: s.p + 20944, beta: s.p + 20992, savedMean: s.f + 1587408, savedInvStd: s.f + 1587448,
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(737), weights: s.p + 15184,
             pixels: 12996 &* s.n, inChannels: 144, outChannels: 40, gradInput: s.tensor(736), gradWeights: s.g + 15184,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(1207)
@@ -12106,15 +12247,15 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.2.0.block.1 backward through silu and BatchNorm (in place) on [n, 114, 114, 144]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(739), input: s.tensor(32),
-            pixels: 12996 &* s.n, channels: 144, gamma: s.p + 12720, beta: s.p + 12864, savedMean: s.f + 1578384,
-            savedInvStd: s.f + 1578528, activation: .silu, gradInput: s.tensor(739), gradGamma: s.g + 12720,
+            pixels: 12996 &* s.n, channels: 144, gamma: s.p + 12720, beta: s.p + 12864, savedMean: s.f + 1584528,
+            savedInvStd: s.f + 1584672, activation: .silu, gradInput: s.tensor(739), gradGamma: s.g + 12720,
             gradBeta: s.g + 12864, pool: pool)
         s.profiler?.stop(1209)
         // features.2.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(30), pixels: 51984 &* s.n, channels: 144,
-                gamma: s.p + 10848, beta: s.p + 10992, savedMean: s.f + 1578096, savedInvStd: s.f + 1578240,
+                gamma: s.p + 10848, beta: s.p + 10992, savedMean: s.f + 1584240, savedInvStd: s.f + 1584384,
                 activation: .silu, output: s.tensor(741), pool: pool)
             s.profiler?.stop(1210)
         }
@@ -12123,33 +12264,34 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 51984 &* s.n, channels: 144,
                 gamma: s.p + 10848, beta: s.p + 10992, runningMean: s.p + 11136, runningVar: s.p + 11280, eps: 0.001,
-                activation: .silu, output: s.tensor(741), scratch: s.f + 1578096, pool: pool)
+                activation: .silu, output: s.tensor(741), scratch: s.f + 1584240, pool: pool)
             s.profiler?.stop(1211)
         }
         // features.2.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 1579968, count: 1296)
+        TrainingKernels.zero(s.f + 1586112, count: 1296)
         s.profiler?.stop(1212)
         // features.2.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 228, 228, 144] <- [n, 114, 114, 144]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(739), input: s.tensor(741), batch: s.n, height: 228,
             width: 228, channels: 144, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 114, outWidth: 114,
-            weights: s.f + 1578672, gradInput: s.tensor(740), gradWeights: s.f + 1579968, pool: pool)
+            weights: s.f + 1584816, gradInput: s.tensor(740), gradWeights: s.f + 1586112, pool: pool)
         s.profiler?.stop(1213)
         // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 1579968, channels: 144, kernel: 3, into: s.g + 11424)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1586112, channels: 144, kernel: 3, into: s.g + 11424)
         s.profiler?.stop(1214)
-        // features.2.0.block.0 backward through silu and BatchNorm (in place) on [n, 228, 228, 144]
+        // features.2.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 228, 228, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(740), input: s.tensor(30),
-            pixels: 51984 &* s.n, channels: 144, gamma: s.p + 10848, beta: s.p + 10992, savedMean: s.f + 1578096,
-            savedInvStd: s.f + 1578240, activation: .silu, gradInput: s.tensor(740), gradGamma: s.g + 10848,
-            gradBeta: s.g + 10992, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(740), input: s.tensor(30), pixels: 51984 &* s.n,
+            channels: 144, gamma: s.p + 10848, beta: s.p + 10992, savedMean: s.f + 1584240, savedInvStd: s.f + 1584384,
+            activation: .silu, gradGamma: s.g + 10848, gradBeta: s.g + 10992, reductions: s.f + 1575936, pool: pool)
         s.profiler?.stop(1215)
-        // features.2.0.block.0 conv 1x1 backward: input and weight gradients, [n, 228, 228, 24] <- [n, 228, 228, 144]
+        // features.2.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 228, 228, 24] <- [n, 228, 228, 144]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(740), input: s.tensor(28), weights: s.p + 7392,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(740), preActivation: s.tensor(30),
+            gamma: s.p + 10848, beta: s.p + 10992, savedMean: s.f + 1584240, savedInvStd: s.f + 1584384,
+            activation: .silu, reductions: s.f + 1575936, input: s.tensor(28), weights: s.p + 7392,
             pixels: 51984 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(742), gradWeights: s.g + 7392,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(1216)
@@ -12163,18 +12305,17 @@ public final class EfficientNetB5Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.tensor(29) : nil, batch: s.n,
             perImage: 1247616, gradBranch: s.tensor(743), pool: pool)
         s.profiler?.stop(1217)
-        // features.1.2.block.2 backward through identity and BatchNorm (in place) on [n, 228, 228, 24]
+        // features.1.2.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 228, 228, 24]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(743), input: s.tensor(26),
-            pixels: 51984 &* s.n, channels: 24, gamma: s.p + 7264, beta: s.p + 7296, savedMean: s.f + 1578048,
-            savedInvStd: s.f + 1578072, activation: .identity, gradInput: s.tensor(743), gradGamma: s.g + 7264,
-            gradBeta: s.g + 7296, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(743), input: s.tensor(26), pixels: 51984 &* s.n,
+            channels: 24, gamma: s.p + 7264, beta: s.p + 7296, savedMean: s.f + 1584192, savedInvStd: s.f + 1584216,
+            activation: .identity, gradGamma: s.g + 7264, gradBeta: s.g + 7296, reductions: s.f + 1575936, pool: pool)
         s.profiler?.stop(1218)
         // features.1.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(20), pixels: 51984 &* s.n, channels: 24, gamma: s.p + 6224,
-                beta: s.p + 6256, savedMean: s.f + 1577568, savedInvStd: s.f + 1577592, activation: .silu,
+                beta: s.p + 6256, savedMean: s.f + 1583712, savedInvStd: s.f + 1583736, activation: .silu,
                 output: s.tensor(746), pool: pool)
             s.profiler?.stop(1219)
         }
@@ -12183,7 +12324,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 51984 &* s.n, channels: 24,
                 gamma: s.p + 6224, beta: s.p + 6256, runningMean: s.p + 6288, runningVar: s.p + 6320, eps: 0.001,
-                activation: .silu, output: s.tensor(746), scratch: s.f + 1577568, pool: pool)
+                activation: .silu, output: s.tensor(746), scratch: s.f + 1583712, pool: pool)
             s.profiler?.stop(1220)
         }
         // features.1.2.block.1 recompute the squeeze-excitation output from its input and saved scale
@@ -12193,9 +12334,11 @@ public final class EfficientNetB5Training: TrainableModel {
                 pixels: 51984, channels: 24, output: s.tensor(745), pool: pool)
             s.profiler?.stop(1221)
         }
-        // features.1.2.block.2 conv 1x1 backward: input and weight gradients, [n, 228, 228, 24] <- [n, 228, 228, 24]
+        // features.1.2.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 228, 228, 24] <- [n, 228, 228, 24]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(743), input: s.tensor(745), weights: s.p + 6688,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(743), preActivation: s.tensor(26),
+            gamma: s.p + 7264, beta: s.p + 7296, savedMean: s.f + 1584192, savedInvStd: s.f + 1584216,
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(745), weights: s.p + 6688,
             pixels: 51984 &* s.n, inChannels: 24, outChannels: 24, gradInput: s.tensor(744), gradWeights: s.g + 6688,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(1222)
@@ -12210,23 +12353,23 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.1.2.block.0 backward through silu and BatchNorm (in place) on [n, 228, 228, 24]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(747), input: s.tensor(20),
-            pixels: 51984 &* s.n, channels: 24, gamma: s.p + 6224, beta: s.p + 6256, savedMean: s.f + 1577568,
-            savedInvStd: s.f + 1577592, activation: .silu, gradInput: s.tensor(747), gradGamma: s.g + 6224,
+            pixels: 51984 &* s.n, channels: 24, gamma: s.p + 6224, beta: s.p + 6256, savedMean: s.f + 1583712,
+            savedInvStd: s.f + 1583736, activation: .silu, gradInput: s.tensor(747), gradGamma: s.g + 6224,
             gradBeta: s.g + 6256, pool: pool)
         s.profiler?.stop(1224)
         // features.1.2.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 1577832, count: 216)
+        TrainingKernels.zero(s.f + 1583976, count: 216)
         s.profiler?.stop(1225)
         // features.1.2.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 228, 228, 24] <- [n, 228, 228, 24]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(747), input: s.tensor(18), batch: s.n, height: 228,
             width: 228, channels: 24, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 228, outWidth: 228,
-            weights: s.f + 1577616, gradInput: s.tensor(748), gradWeights: s.f + 1577832, pool: pool)
+            weights: s.f + 1583760, gradInput: s.tensor(748), gradWeights: s.f + 1583976, pool: pool)
         s.profiler?.stop(1226)
         // features.1.2.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 1577832, channels: 24, kernel: 3, into: s.g + 6000)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1583976, channels: 24, kernel: 3, into: s.g + 6000)
         s.profiler?.stop(1227)
         // features.1.2 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -12242,18 +12385,17 @@ public final class EfficientNetB5Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 2 ? s.tensor(19) : nil, batch: s.n,
             perImage: 1247616, gradBranch: s.tensor(749), pool: pool)
         s.profiler?.stop(1229)
-        // features.1.1.block.2 backward through identity and BatchNorm (in place) on [n, 228, 228, 24]
+        // features.1.1.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 228, 228, 24]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(749), input: s.tensor(16),
-            pixels: 51984 &* s.n, channels: 24, gamma: s.p + 5872, beta: s.p + 5904, savedMean: s.f + 1577520,
-            savedInvStd: s.f + 1577544, activation: .identity, gradInput: s.tensor(749), gradGamma: s.g + 5872,
-            gradBeta: s.g + 5904, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(749), input: s.tensor(16), pixels: 51984 &* s.n,
+            channels: 24, gamma: s.p + 5872, beta: s.p + 5904, savedMean: s.f + 1583664, savedInvStd: s.f + 1583688,
+            activation: .identity, gradGamma: s.g + 5872, gradBeta: s.g + 5904, reductions: s.f + 1575936, pool: pool)
         s.profiler?.stop(1230)
         // features.1.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(10), pixels: 51984 &* s.n, channels: 24, gamma: s.p + 4832,
-                beta: s.p + 4864, savedMean: s.f + 1577040, savedInvStd: s.f + 1577064, activation: .silu,
+                beta: s.p + 4864, savedMean: s.f + 1583184, savedInvStd: s.f + 1583208, activation: .silu,
                 output: s.tensor(752), pool: pool)
             s.profiler?.stop(1231)
         }
@@ -12262,7 +12404,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(10), pixels: 51984 &* s.n, channels: 24,
                 gamma: s.p + 4832, beta: s.p + 4864, runningMean: s.p + 4896, runningVar: s.p + 4928, eps: 0.001,
-                activation: .silu, output: s.tensor(752), scratch: s.f + 1577040, pool: pool)
+                activation: .silu, output: s.tensor(752), scratch: s.f + 1583184, pool: pool)
             s.profiler?.stop(1232)
         }
         // features.1.1.block.1 recompute the squeeze-excitation output from its input and saved scale
@@ -12272,9 +12414,11 @@ public final class EfficientNetB5Training: TrainableModel {
                 pixels: 51984, channels: 24, output: s.tensor(751), pool: pool)
             s.profiler?.stop(1233)
         }
-        // features.1.1.block.2 conv 1x1 backward: input and weight gradients, [n, 228, 228, 24] <- [n, 228, 228, 24]
+        // features.1.1.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 228, 228, 24] <- [n, 228, 228, 24]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(749), input: s.tensor(751), weights: s.p + 5296,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(749), preActivation: s.tensor(16),
+            gamma: s.p + 5872, beta: s.p + 5904, savedMean: s.f + 1583664, savedInvStd: s.f + 1583688,
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(751), weights: s.p + 5296,
             pixels: 51984 &* s.n, inChannels: 24, outChannels: 24, gradInput: s.tensor(750), gradWeights: s.g + 5296,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(1234)
@@ -12289,23 +12433,23 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.1.1.block.0 backward through silu and BatchNorm (in place) on [n, 228, 228, 24]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(753), input: s.tensor(10),
-            pixels: 51984 &* s.n, channels: 24, gamma: s.p + 4832, beta: s.p + 4864, savedMean: s.f + 1577040,
-            savedInvStd: s.f + 1577064, activation: .silu, gradInput: s.tensor(753), gradGamma: s.g + 4832,
+            pixels: 51984 &* s.n, channels: 24, gamma: s.p + 4832, beta: s.p + 4864, savedMean: s.f + 1583184,
+            savedInvStd: s.f + 1583208, activation: .silu, gradInput: s.tensor(753), gradGamma: s.g + 4832,
             gradBeta: s.g + 4864, pool: pool)
         s.profiler?.stop(1236)
         // features.1.1.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 1577304, count: 216)
+        TrainingKernels.zero(s.f + 1583448, count: 216)
         s.profiler?.stop(1237)
         // features.1.1.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 228, 228, 24] <- [n, 228, 228, 24]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(753), input: s.tensor(9), batch: s.n, height: 228,
             width: 228, channels: 24, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 228, outWidth: 228,
-            weights: s.f + 1577088, gradInput: s.tensor(754), gradWeights: s.f + 1577304, pool: pool)
+            weights: s.f + 1583232, gradInput: s.tensor(754), gradWeights: s.f + 1583448, pool: pool)
         s.profiler?.stop(1238)
         // features.1.1.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 1577304, channels: 24, kernel: 3, into: s.g + 4608)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1583448, channels: 24, kernel: 3, into: s.g + 4608)
         s.profiler?.stop(1239)
         // features.1.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -12315,18 +12459,17 @@ public final class EfficientNetB5Training: TrainableModel {
 
     /// features.1.0 backward: MBConv1 k3 s1: 228x228x48 -> 228x228x24, SE 48 -> 12 -> 48
     private func features_1_0_backward(_ s: TrainingStepContext) {
-        // features.1.0.block.2 backward through identity and BatchNorm (in place) on [n, 228, 228, 24]
+        // features.1.0.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 228, 228, 24]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(754), input: s.tensor(8),
-            pixels: 51984 &* s.n, channels: 24, gamma: s.p + 4480, beta: s.p + 4512, savedMean: s.f + 1576992,
-            savedInvStd: s.f + 1577016, activation: .identity, gradInput: s.tensor(754), gradGamma: s.g + 4480,
-            gradBeta: s.g + 4512, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(754), input: s.tensor(8), pixels: 51984 &* s.n,
+            channels: 24, gamma: s.p + 4480, beta: s.p + 4512, savedMean: s.f + 1583136, savedInvStd: s.f + 1583160,
+            activation: .identity, gradGamma: s.g + 4480, gradBeta: s.g + 4512, reductions: s.f + 1575936, pool: pool)
         s.profiler?.stop(1241)
         // features.1.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 1 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(2), pixels: 51984 &* s.n, channels: 48, gamma: s.p + 1920,
-                beta: s.p + 1968, savedMean: s.f + 1576032, savedInvStd: s.f + 1576080, activation: .silu,
+                beta: s.p + 1968, savedMean: s.f + 1582176, savedInvStd: s.f + 1582224, activation: .silu,
                 output: s.tensor(757), pool: pool)
             s.profiler?.stop(1242)
         }
@@ -12335,7 +12478,7 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 51984 &* s.n, channels: 48,
                 gamma: s.p + 1920, beta: s.p + 1968, runningMean: s.p + 2016, runningVar: s.p + 2064, eps: 0.001,
-                activation: .silu, output: s.tensor(757), scratch: s.f + 1576032, pool: pool)
+                activation: .silu, output: s.tensor(757), scratch: s.f + 1582176, pool: pool)
             s.profiler?.stop(1243)
         }
         // features.1.0.block.1 recompute the squeeze-excitation output from its input and saved scale
@@ -12345,9 +12488,11 @@ public final class EfficientNetB5Training: TrainableModel {
                 pixels: 51984, channels: 48, output: s.tensor(756), pool: pool)
             s.profiler?.stop(1244)
         }
-        // features.1.0.block.2 conv 1x1 backward: input and weight gradients, [n, 228, 228, 48] <- [n, 228, 228, 24]
+        // features.1.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 228, 228, 48] <- [n, 228, 228, 24]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(754), input: s.tensor(756), weights: s.p + 3328,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(754), preActivation: s.tensor(8),
+            gamma: s.p + 4480, beta: s.p + 4512, savedMean: s.f + 1583136, savedInvStd: s.f + 1583160,
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(756), weights: s.p + 3328,
             pixels: 51984 &* s.n, inChannels: 48, outChannels: 24, gradInput: s.tensor(755), gradWeights: s.g + 3328,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(1245)
@@ -12362,15 +12507,15 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.1.0.block.0 backward through silu and BatchNorm (in place) on [n, 228, 228, 48]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(758), input: s.tensor(2),
-            pixels: 51984 &* s.n, channels: 48, gamma: s.p + 1920, beta: s.p + 1968, savedMean: s.f + 1576032,
-            savedInvStd: s.f + 1576080, activation: .silu, gradInput: s.tensor(758), gradGamma: s.g + 1920,
+            pixels: 51984 &* s.n, channels: 48, gamma: s.p + 1920, beta: s.p + 1968, savedMean: s.f + 1582176,
+            savedInvStd: s.f + 1582224, activation: .silu, gradInput: s.tensor(758), gradGamma: s.g + 1920,
             gradBeta: s.g + 1968, pool: pool)
         s.profiler?.stop(1247)
         // features.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 0 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(0), pixels: 51984 &* s.n, channels: 48, gamma: s.p + 1296,
-                beta: s.p + 1344, savedMean: s.f + 1575936, savedInvStd: s.f + 1575984, activation: .silu,
+                beta: s.p + 1344, savedMean: s.f + 1582080, savedInvStd: s.f + 1582128, activation: .silu,
                 output: s.tensor(760), pool: pool)
             s.profiler?.stop(1248)
         }
@@ -12379,22 +12524,22 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(0), pixels: 51984 &* s.n, channels: 48,
                 gamma: s.p + 1296, beta: s.p + 1344, runningMean: s.p + 1392, runningVar: s.p + 1440, eps: 0.001,
-                activation: .silu, output: s.tensor(760), scratch: s.f + 1575936, pool: pool)
+                activation: .silu, output: s.tensor(760), scratch: s.f + 1582080, pool: pool)
             s.profiler?.stop(1249)
         }
         // features.1.0.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 1576560, count: 432)
+        TrainingKernels.zero(s.f + 1582704, count: 432)
         s.profiler?.stop(1250)
         // features.1.0.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 228, 228, 48] <- [n, 228, 228, 48]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(758), input: s.tensor(760), batch: s.n, height: 228,
             width: 228, channels: 48, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 228, outWidth: 228,
-            weights: s.f + 1576128, gradInput: s.tensor(759), gradWeights: s.f + 1576560, pool: pool)
+            weights: s.f + 1582272, gradInput: s.tensor(759), gradWeights: s.f + 1582704, pool: pool)
         s.profiler?.stop(1251)
         // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 1576560, channels: 48, kernel: 3, into: s.g + 1488)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1582704, channels: 48, kernel: 3, into: s.g + 1488)
         s.profiler?.stop(1252)
     }
 
@@ -12403,8 +12548,8 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.0 backward through silu and BatchNorm (in place) on [n, 228, 228, 48]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(759), input: s.tensor(0),
-            pixels: 51984 &* s.n, channels: 48, gamma: s.p + 1296, beta: s.p + 1344, savedMean: s.f + 1575936,
-            savedInvStd: s.f + 1575984, activation: .silu, gradInput: s.tensor(759), gradGamma: s.g + 1296,
+            pixels: 51984 &* s.n, channels: 48, gamma: s.p + 1296, beta: s.p + 1344, savedMean: s.f + 1582080,
+            savedInvStd: s.f + 1582128, activation: .silu, gradInput: s.tensor(759), gradGamma: s.g + 1296,
             gradBeta: s.g + 1344, pool: pool)
         s.profiler?.stop(1253)
         // features.0 stem weight gradient (the image needs none)
@@ -12424,39 +12569,39 @@ public final class EfficientNetB5Training: TrainableModel {
         (91699776, 44290368),  // 2: features.1.0.block.0 conv output, 2,495,232 floats per image
         (94195008, 0),  // 3: features.1.0.block.0 output, 2,495,232 floats per image
         (96690240, 2495232),  // 4: features.1.0.block.1 output, 2,495,232 floats per image
-        (238311136, 110645776),  // 5: features.1.0.block.1 pooled, 48 floats per image
-        (238311920, 110646560),  // 6: features.1.0.block.1 hidden, 12 floats per image
-        (238311184, 110645824),  // 7: features.1.0.block.1 scale, 48 floats per image
+        (238541536, 110760976),  // 5: features.1.0.block.1 pooled, 48 floats per image
+        (238542320, 110761760),  // 6: features.1.0.block.1 hidden, 12 floats per image
+        (238541584, 110761024),  // 7: features.1.0.block.1 scale, 48 floats per image
         (104799744, 48657024),  // 8: features.1.0.block.2 conv output, 1,247,616 floats per image
         (106047360, 49904640),  // 9: features.1.0.block.2 output, 1,247,616 floats per image
         (107294976, 51152256),  // 10: features.1.1.block.0 conv output, 1,247,616 floats per image
         (108542592, 0),  // 11: features.1.1.block.0 output, 1,247,616 floats per image
         (109790208, 1247616),  // 12: features.1.1.block.1 output, 1,247,616 floats per image
-        (238311568, 110646208),  // 13: features.1.1.block.1 pooled, 24 floats per image
-        (238311936, 110646576),  // 14: features.1.1.block.1 hidden, 6 floats per image
-        (238311600, 110646240),  // 15: features.1.1.block.1 scale, 24 floats per image
+        (238541968, 110761408),  // 13: features.1.1.block.1 pooled, 24 floats per image
+        (238542336, 110761776),  // 14: features.1.1.block.1 hidden, 6 floats per image
+        (238542000, 110761440),  // 15: features.1.1.block.1 scale, 24 floats per image
         (111037824, 52399872),  // 16: features.1.1.block.2 conv output, 1,247,616 floats per image
         (0, 0),  // 17: features.1.1.block.2 output, 1,247,616 floats per image
         (112285440, 53647488),  // 18: features.1.1 output, 1,247,616 floats per image
-        (238311952, 110646592),  // 19: features.1.1 drop-path keep, 1 floats per image
+        (238542352, 110761792),  // 19: features.1.1 drop-path keep, 1 floats per image
         (113533056, 54895104),  // 20: features.1.2.block.0 conv output, 1,247,616 floats per image
         (114780672, 0),  // 21: features.1.2.block.0 output, 1,247,616 floats per image
         (116028288, 1247616),  // 22: features.1.2.block.1 output, 1,247,616 floats per image
-        (238311632, 110646272),  // 23: features.1.2.block.1 pooled, 24 floats per image
-        (238311968, 110646608),  // 24: features.1.2.block.1 hidden, 6 floats per image
-        (238311664, 110646304),  // 25: features.1.2.block.1 scale, 24 floats per image
+        (238542032, 110761472),  // 23: features.1.2.block.1 pooled, 24 floats per image
+        (238542368, 110761808),  // 24: features.1.2.block.1 hidden, 6 floats per image
+        (238542064, 110761504),  // 25: features.1.2.block.1 scale, 24 floats per image
         (117275904, 56142720),  // 26: features.1.2.block.2 conv output, 1,247,616 floats per image
         (0, 0),  // 27: features.1.2.block.2 output, 1,247,616 floats per image
         (118523520, 57390336),  // 28: features.1.2 output, 1,247,616 floats per image
-        (238311984, 110646624),  // 29: features.1.2 drop-path keep, 1 floats per image
+        (238542384, 110761824),  // 29: features.1.2 drop-path keep, 1 floats per image
         (0, 0),  // 30: features.2.0.block.0 conv output, 7,485,696 floats per image
         (7485696, 7485696),  // 31: features.2.0.block.0 output, 7,485,696 floats per image
         (99185472, 46785600),  // 32: features.2.0.block.1 conv output, 1,871,424 floats per image
         (101056896, 7485696),  // 33: features.2.0.block.1 output, 1,871,424 floats per image
         (102928320, 9357120),  // 34: features.2.0.block.2 output, 1,871,424 floats per image
-        (238310160, 110645168),  // 35: features.2.0.block.2 pooled, 144 floats per image
-        (238312000, 110646640),  // 36: features.2.0.block.2 hidden, 6 floats per image
-        (238310304, 110645312),  // 37: features.2.0.block.2 scale, 144 floats per image
+        (238540560, 110760368),  // 35: features.2.0.block.2 pooled, 144 floats per image
+        (238542400, 110761840),  // 36: features.2.0.block.2 hidden, 6 floats per image
+        (238540704, 110760512),  // 37: features.2.0.block.2 scale, 144 floats per image
         (205887984, 90228048),  // 38: features.2.0.block.3 conv output, 519,840 floats per image
         (206407824, 90747888),  // 39: features.2.0.block.3 output, 519,840 floats per image
         (14971392, 7485696),  // 40: features.2.1.block.0 conv output, 3,119,040 floats per image
@@ -12464,57 +12609,57 @@ public final class EfficientNetB5Training: TrainableModel {
         (21209472, 13723776),  // 42: features.2.1.block.1 conv output, 3,119,040 floats per image
         (24328512, 10604736),  // 43: features.2.1.block.1 output, 3,119,040 floats per image
         (27447552, 16842816),  // 44: features.2.1.block.2 output, 3,119,040 floats per image
-        (238307760, 110642768),  // 45: features.2.1.block.2 pooled, 240 floats per image
-        (238312016, 110646656),  // 46: features.2.1.block.2 hidden, 10 floats per image
-        (238308000, 110643008),  // 47: features.2.1.block.2 scale, 240 floats per image
+        (238538160, 110757968),  // 45: features.2.1.block.2 pooled, 240 floats per image
+        (238542416, 110761856),  // 46: features.2.1.block.2 hidden, 10 floats per image
+        (238538400, 110758208),  // 47: features.2.1.block.2 scale, 240 floats per image
         (206927664, 91267728),  // 48: features.2.1.block.3 conv output, 519,840 floats per image
         (30566592, 10604736),  // 49: features.2.1.block.3 output, 519,840 floats per image
         (207447504, 91787568),  // 50: features.2.1 output, 519,840 floats per image
-        (238312032, 110646672),  // 51: features.2.1 drop-path keep, 1 floats per image
+        (238542432, 110761872),  // 51: features.2.1 drop-path keep, 1 floats per image
         (30566592, 10604736),  // 52: features.2.2.block.0 conv output, 3,119,040 floats per image
         (33685632, 16842816),  // 53: features.2.2.block.0 output, 3,119,040 floats per image
         (36804672, 19961856),  // 54: features.2.2.block.1 conv output, 3,119,040 floats per image
         (39923712, 16842816),  // 55: features.2.2.block.1 output, 3,119,040 floats per image
         (43042752, 23080896),  // 56: features.2.2.block.2 output, 3,119,040 floats per image
-        (238308240, 110643248),  // 57: features.2.2.block.2 pooled, 240 floats per image
-        (238312048, 110646688),  // 58: features.2.2.block.2 hidden, 10 floats per image
-        (238308480, 110643488),  // 59: features.2.2.block.2 scale, 240 floats per image
+        (238538640, 110758448),  // 57: features.2.2.block.2 pooled, 240 floats per image
+        (238542448, 110761888),  // 58: features.2.2.block.2 hidden, 10 floats per image
+        (238538880, 110758688),  // 59: features.2.2.block.2 scale, 240 floats per image
         (207967344, 92307408),  // 60: features.2.2.block.3 conv output, 519,840 floats per image
         (46161792, 16842816),  // 61: features.2.2.block.3 output, 519,840 floats per image
         (208487184, 92827248),  // 62: features.2.2 output, 519,840 floats per image
-        (238312064, 110646704),  // 63: features.2.2 drop-path keep, 1 floats per image
+        (238542464, 110761904),  // 63: features.2.2 drop-path keep, 1 floats per image
         (46161792, 16842816),  // 64: features.2.3.block.0 conv output, 3,119,040 floats per image
         (49280832, 23080896),  // 65: features.2.3.block.0 output, 3,119,040 floats per image
         (52399872, 26199936),  // 66: features.2.3.block.1 conv output, 3,119,040 floats per image
         (55518912, 23080896),  // 67: features.2.3.block.1 output, 3,119,040 floats per image
         (58637952, 29318976),  // 68: features.2.3.block.2 output, 3,119,040 floats per image
-        (238308720, 110643728),  // 69: features.2.3.block.2 pooled, 240 floats per image
-        (238312080, 110646720),  // 70: features.2.3.block.2 hidden, 10 floats per image
-        (238308960, 110643968),  // 71: features.2.3.block.2 scale, 240 floats per image
+        (238539120, 110758928),  // 69: features.2.3.block.2 pooled, 240 floats per image
+        (238542480, 110761920),  // 70: features.2.3.block.2 hidden, 10 floats per image
+        (238539360, 110759168),  // 71: features.2.3.block.2 scale, 240 floats per image
         (209007024, 93347088),  // 72: features.2.3.block.3 conv output, 519,840 floats per image
         (61756992, 23080896),  // 73: features.2.3.block.3 output, 519,840 floats per image
         (209526864, 93866928),  // 74: features.2.3 output, 519,840 floats per image
-        (238312096, 110646736),  // 75: features.2.3 drop-path keep, 1 floats per image
+        (238542496, 110761936),  // 75: features.2.3 drop-path keep, 1 floats per image
         (61756992, 23080896),  // 76: features.2.4.block.0 conv output, 3,119,040 floats per image
         (64876032, 29318976),  // 77: features.2.4.block.0 output, 3,119,040 floats per image
         (67995072, 32438016),  // 78: features.2.4.block.1 conv output, 3,119,040 floats per image
         (71114112, 29318976),  // 79: features.2.4.block.1 output, 3,119,040 floats per image
         (74233152, 35557056),  // 80: features.2.4.block.2 output, 3,119,040 floats per image
-        (238309200, 110644208),  // 81: features.2.4.block.2 pooled, 240 floats per image
-        (238312112, 110646752),  // 82: features.2.4.block.2 hidden, 10 floats per image
-        (238309440, 110644448),  // 83: features.2.4.block.2 scale, 240 floats per image
+        (238539600, 110759408),  // 81: features.2.4.block.2 pooled, 240 floats per image
+        (238542512, 110761952),  // 82: features.2.4.block.2 hidden, 10 floats per image
+        (238539840, 110759648),  // 83: features.2.4.block.2 scale, 240 floats per image
         (210046704, 94386768),  // 84: features.2.4.block.3 conv output, 519,840 floats per image
         (77352192, 29318976),  // 85: features.2.4.block.3 output, 519,840 floats per image
         (210566544, 94906608),  // 86: features.2.4 output, 519,840 floats per image
-        (238312128, 110646768),  // 87: features.2.4 drop-path keep, 1 floats per image
+        (238542528, 110761968),  // 87: features.2.4 drop-path keep, 1 floats per image
         (77352192, 29318976),  // 88: features.3.0.block.0 conv output, 3,119,040 floats per image
         (80471232, 35557056),  // 89: features.3.0.block.0 output, 3,119,040 floats per image
         (174030624, 76949856),  // 90: features.3.0.block.1 conv output, 779,760 floats per image
         (174810384, 35557056),  // 91: features.3.0.block.1 output, 779,760 floats per image
         (175590144, 36336816),  // 92: features.3.0.block.2 output, 779,760 floats per image
-        (238309680, 110644688),  // 93: features.3.0.block.2 pooled, 240 floats per image
-        (238312144, 110646784),  // 94: features.3.0.block.2 hidden, 10 floats per image
-        (238309920, 110644928),  // 95: features.3.0.block.2 scale, 240 floats per image
+        (238540080, 110759888),  // 93: features.3.0.block.2 pooled, 240 floats per image
+        (238542544, 110761984),  // 94: features.3.0.block.2 hidden, 10 floats per image
+        (238540320, 110760128),  // 95: features.3.0.block.2 scale, 240 floats per image
         (231236016, 103136592),  // 96: features.3.0.block.3 conv output, 207,936 floats per image
         (231443952, 103344528),  // 97: features.3.0.block.3 output, 207,936 floats per image
         (83590272, 35557056),  // 98: features.3.1.block.0 conv output, 1,247,616 floats per image
@@ -12522,139 +12667,139 @@ public final class EfficientNetB5Training: TrainableModel {
         (119771136, 38052288),  // 100: features.3.1.block.1 conv output, 1,247,616 floats per image
         (121018752, 36804672),  // 101: features.3.1.block.1 output, 1,247,616 floats per image
         (122266368, 39299904),  // 102: features.3.1.block.2 output, 1,247,616 floats per image
-        (86708720, 110638928),  // 103: features.3.1.block.2 pooled, 384 floats per image
-        (238312160, 110646800),  // 104: features.3.1.block.2 hidden, 16 floats per image
-        (238304304, 110639312),  // 105: features.3.1.block.2 scale, 384 floats per image
+        (86708720, 110754128),  // 103: features.3.1.block.2 pooled, 384 floats per image
+        (238542560, 110762000),  // 104: features.3.1.block.2 hidden, 16 floats per image
+        (238534704, 110754512),  // 105: features.3.1.block.2 scale, 384 floats per image
         (231651888, 103552464),  // 106: features.3.1.block.3 conv output, 207,936 floats per image
         (86085504, 36804672),  // 107: features.3.1.block.3 output, 207,936 floats per image
         (231859824, 103760400),  // 108: features.3.1 output, 207,936 floats per image
-        (238312176, 110646816),  // 109: features.3.1 drop-path keep, 1 floats per image
+        (238542576, 110762016),  // 109: features.3.1 drop-path keep, 1 floats per image
         (123513984, 36804672),  // 110: features.3.2.block.0 conv output, 1,247,616 floats per image
         (124761600, 39299904),  // 111: features.3.2.block.0 output, 1,247,616 floats per image
         (126009216, 40547520),  // 112: features.3.2.block.1 conv output, 1,247,616 floats per image
         (127256832, 39299904),  // 113: features.3.2.block.1 output, 1,247,616 floats per image
         (128504448, 58637952),  // 114: features.3.2.block.2 output, 1,247,616 floats per image
-        (238304688, 110639696),  // 115: features.3.2.block.2 pooled, 384 floats per image
-        (238312192, 110646832),  // 116: features.3.2.block.2 hidden, 16 floats per image
-        (238305072, 110640080),  // 117: features.3.2.block.2 scale, 384 floats per image
+        (238535088, 110754896),  // 115: features.3.2.block.2 pooled, 384 floats per image
+        (238542592, 110762032),  // 116: features.3.2.block.2 hidden, 16 floats per image
+        (238535472, 110755280),  // 117: features.3.2.block.2 scale, 384 floats per image
         (232067760, 103968336),  // 118: features.3.2.block.3 conv output, 207,936 floats per image
         (86085504, 39299904),  // 119: features.3.2.block.3 output, 207,936 floats per image
         (232275696, 104176272),  // 120: features.3.2 output, 207,936 floats per image
-        (238312208, 110646848),  // 121: features.3.2 drop-path keep, 1 floats per image
+        (238542608, 110762048),  // 121: features.3.2 drop-path keep, 1 floats per image
         (129752064, 39299904),  // 122: features.3.3.block.0 conv output, 1,247,616 floats per image
         (130999680, 58637952),  // 123: features.3.3.block.0 output, 1,247,616 floats per image
         (132247296, 59885568),  // 124: features.3.3.block.1 conv output, 1,247,616 floats per image
         (133494912, 58637952),  // 125: features.3.3.block.1 output, 1,247,616 floats per image
         (134742528, 61133184),  // 126: features.3.3.block.2 output, 1,247,616 floats per image
-        (238305456, 110640464),  // 127: features.3.3.block.2 pooled, 384 floats per image
-        (238312224, 110646864),  // 128: features.3.3.block.2 hidden, 16 floats per image
-        (238305840, 110640848),  // 129: features.3.3.block.2 scale, 384 floats per image
+        (238535856, 110755664),  // 127: features.3.3.block.2 pooled, 384 floats per image
+        (238542624, 110762064),  // 128: features.3.3.block.2 hidden, 16 floats per image
+        (238536240, 110756048),  // 129: features.3.3.block.2 scale, 384 floats per image
         (232483632, 104384208),  // 130: features.3.3.block.3 conv output, 207,936 floats per image
         (86085504, 58637952),  // 131: features.3.3.block.3 output, 207,936 floats per image
         (232691568, 104592144),  // 132: features.3.3 output, 207,936 floats per image
-        (238312240, 110646880),  // 133: features.3.3 drop-path keep, 1 floats per image
+        (238542640, 110762080),  // 133: features.3.3 drop-path keep, 1 floats per image
         (135990144, 58637952),  // 134: features.3.4.block.0 conv output, 1,247,616 floats per image
         (137237760, 61133184),  // 135: features.3.4.block.0 output, 1,247,616 floats per image
         (138485376, 62380800),  // 136: features.3.4.block.1 conv output, 1,247,616 floats per image
         (139732992, 61133184),  // 137: features.3.4.block.1 output, 1,247,616 floats per image
         (140980608, 63628416),  // 138: features.3.4.block.2 output, 1,247,616 floats per image
-        (238306224, 110641232),  // 139: features.3.4.block.2 pooled, 384 floats per image
-        (238312256, 110646896),  // 140: features.3.4.block.2 hidden, 16 floats per image
-        (238306608, 110641616),  // 141: features.3.4.block.2 scale, 384 floats per image
+        (238536624, 110756432),  // 139: features.3.4.block.2 pooled, 384 floats per image
+        (238542656, 110762096),  // 140: features.3.4.block.2 hidden, 16 floats per image
+        (238537008, 110756816),  // 141: features.3.4.block.2 scale, 384 floats per image
         (232899504, 104800080),  // 142: features.3.4.block.3 conv output, 207,936 floats per image
         (86085504, 61133184),  // 143: features.3.4.block.3 output, 207,936 floats per image
         (233107440, 105008016),  // 144: features.3.4 output, 207,936 floats per image
-        (238312272, 110646912),  // 145: features.3.4 drop-path keep, 1 floats per image
+        (238542672, 110762112),  // 145: features.3.4 drop-path keep, 1 floats per image
         (142228224, 61133184),  // 146: features.4.0.block.0 conv output, 1,247,616 floats per image
         (143475840, 63628416),  // 147: features.4.0.block.0 output, 1,247,616 floats per image
         (229554384, 102813648),  // 148: features.4.0.block.1 conv output, 322,944 floats per image
         (229877328, 63628416),  // 149: features.4.0.block.1 output, 322,944 floats per image
         (230200272, 63951360),  // 150: features.4.0.block.2 output, 322,944 floats per image
-        (238306992, 110642000),  // 151: features.4.0.block.2 pooled, 384 floats per image
-        (238312288, 110646928),  // 152: features.4.0.block.2 hidden, 16 floats per image
-        (238307376, 110642384),  // 153: features.4.0.block.2 scale, 384 floats per image
-        (235585184, 107864176),  // 154: features.4.0.block.3 conv output, 107,648 floats per image
-        (235692832, 107971824),  // 155: features.4.0.block.3 output, 107,648 floats per image
+        (238537392, 110757200),  // 151: features.4.0.block.2 pooled, 384 floats per image
+        (238542688, 110762128),  // 152: features.4.0.block.2 hidden, 16 floats per image
+        (238537776, 110757584),  // 153: features.4.0.block.2 scale, 384 floats per image
+        (235815584, 107979376),  // 154: features.4.0.block.3 conv output, 107,648 floats per image
+        (235923232, 108087024),  // 155: features.4.0.block.3 output, 107,648 floats per image
         (183281904, 81185616),  // 156: features.4.1.block.0 conv output, 645,888 floats per image
         (183927792, 63628416),  // 157: features.4.1.block.0 output, 645,888 floats per image
         (184573680, 81831504),  // 158: features.4.1.block.1 conv output, 645,888 floats per image
         (185219568, 63628416),  // 159: features.4.1.block.1 output, 645,888 floats per image
         (185865456, 64274304),  // 160: features.4.1.block.2 output, 645,888 floats per image
-        (238293552, 110628176),  // 161: features.4.1.block.2 pooled, 768 floats per image
-        (238311696, 110646336),  // 162: features.4.1.block.2 hidden, 32 floats per image
-        (238294320, 110628944),  // 163: features.4.1.block.2 scale, 768 floats per image
-        (235800480, 108079472),  // 164: features.4.1.block.3 conv output, 107,648 floats per image
+        (238523952, 110743376),  // 161: features.4.1.block.2 pooled, 768 floats per image
+        (238542096, 110761536),  // 162: features.4.1.block.2 hidden, 32 floats per image
+        (238524720, 110744144),  // 163: features.4.1.block.2 scale, 768 floats per image
+        (236030880, 108194672),  // 164: features.4.1.block.3 conv output, 107,648 floats per image
         (86085504, 63628416),  // 165: features.4.1.block.3 output, 107,648 floats per image
-        (235908128, 108187120),  // 166: features.4.1 output, 107,648 floats per image
-        (238312304, 110646944),  // 167: features.4.1 drop-path keep, 1 floats per image
+        (236138528, 108302320),  // 166: features.4.1 output, 107,648 floats per image
+        (238542704, 110762144),  // 167: features.4.1 drop-path keep, 1 floats per image
         (186511344, 82477392),  // 168: features.4.2.block.0 conv output, 645,888 floats per image
         (187157232, 63628416),  // 169: features.4.2.block.0 output, 645,888 floats per image
         (187803120, 83123280),  // 170: features.4.2.block.1 conv output, 645,888 floats per image
         (188449008, 63628416),  // 171: features.4.2.block.1 output, 645,888 floats per image
         (189094896, 64274304),  // 172: features.4.2.block.2 output, 645,888 floats per image
-        (238295088, 110629712),  // 173: features.4.2.block.2 pooled, 768 floats per image
-        (238311728, 110646368),  // 174: features.4.2.block.2 hidden, 32 floats per image
-        (238295856, 110630480),  // 175: features.4.2.block.2 scale, 768 floats per image
-        (236015776, 108294768),  // 176: features.4.2.block.3 conv output, 107,648 floats per image
+        (238525488, 110744912),  // 173: features.4.2.block.2 pooled, 768 floats per image
+        (238542128, 110761568),  // 174: features.4.2.block.2 hidden, 32 floats per image
+        (238526256, 110745680),  // 175: features.4.2.block.2 scale, 768 floats per image
+        (236246176, 108409968),  // 176: features.4.2.block.3 conv output, 107,648 floats per image
         (86085504, 63628416),  // 177: features.4.2.block.3 output, 107,648 floats per image
-        (236123424, 108402416),  // 178: features.4.2 output, 107,648 floats per image
-        (238312320, 110646960),  // 179: features.4.2 drop-path keep, 1 floats per image
+        (236353824, 108517616),  // 178: features.4.2 output, 107,648 floats per image
+        (238542720, 110762160),  // 179: features.4.2 drop-path keep, 1 floats per image
         (189740784, 83769168),  // 180: features.4.3.block.0 conv output, 645,888 floats per image
         (190386672, 63628416),  // 181: features.4.3.block.0 output, 645,888 floats per image
         (191032560, 84415056),  // 182: features.4.3.block.1 conv output, 645,888 floats per image
         (191678448, 63628416),  // 183: features.4.3.block.1 output, 645,888 floats per image
         (192324336, 64274304),  // 184: features.4.3.block.2 output, 645,888 floats per image
-        (238296624, 110631248),  // 185: features.4.3.block.2 pooled, 768 floats per image
-        (238311760, 110646400),  // 186: features.4.3.block.2 hidden, 32 floats per image
-        (238297392, 110632016),  // 187: features.4.3.block.2 scale, 768 floats per image
-        (236231072, 108510064),  // 188: features.4.3.block.3 conv output, 107,648 floats per image
+        (238527024, 110746448),  // 185: features.4.3.block.2 pooled, 768 floats per image
+        (238542160, 110761600),  // 186: features.4.3.block.2 hidden, 32 floats per image
+        (238527792, 110747216),  // 187: features.4.3.block.2 scale, 768 floats per image
+        (236461472, 108625264),  // 188: features.4.3.block.3 conv output, 107,648 floats per image
         (86085504, 63628416),  // 189: features.4.3.block.3 output, 107,648 floats per image
-        (236338720, 108617712),  // 190: features.4.3 output, 107,648 floats per image
-        (238312336, 110646976),  // 191: features.4.3 drop-path keep, 1 floats per image
+        (236569120, 108732912),  // 190: features.4.3 output, 107,648 floats per image
+        (238542736, 110762176),  // 191: features.4.3 drop-path keep, 1 floats per image
         (192970224, 85060944),  // 192: features.4.4.block.0 conv output, 645,888 floats per image
         (193616112, 63628416),  // 193: features.4.4.block.0 output, 645,888 floats per image
         (194262000, 85706832),  // 194: features.4.4.block.1 conv output, 645,888 floats per image
         (194907888, 63628416),  // 195: features.4.4.block.1 output, 645,888 floats per image
         (195553776, 64274304),  // 196: features.4.4.block.2 output, 645,888 floats per image
-        (238298160, 110632784),  // 197: features.4.4.block.2 pooled, 768 floats per image
-        (238311792, 110646432),  // 198: features.4.4.block.2 hidden, 32 floats per image
-        (238298928, 110633552),  // 199: features.4.4.block.2 scale, 768 floats per image
-        (236446368, 108725360),  // 200: features.4.4.block.3 conv output, 107,648 floats per image
+        (238528560, 110747984),  // 197: features.4.4.block.2 pooled, 768 floats per image
+        (238542192, 110761632),  // 198: features.4.4.block.2 hidden, 32 floats per image
+        (238529328, 110748752),  // 199: features.4.4.block.2 scale, 768 floats per image
+        (236676768, 108840560),  // 200: features.4.4.block.3 conv output, 107,648 floats per image
         (86085504, 63628416),  // 201: features.4.4.block.3 output, 107,648 floats per image
-        (236554016, 108833008),  // 202: features.4.4 output, 107,648 floats per image
-        (238312352, 110646992),  // 203: features.4.4 drop-path keep, 1 floats per image
+        (236784416, 108948208),  // 202: features.4.4 output, 107,648 floats per image
+        (238542752, 110762192),  // 203: features.4.4 drop-path keep, 1 floats per image
         (196199664, 86352720),  // 204: features.4.5.block.0 conv output, 645,888 floats per image
         (196845552, 63628416),  // 205: features.4.5.block.0 output, 645,888 floats per image
         (197491440, 86998608),  // 206: features.4.5.block.1 conv output, 645,888 floats per image
         (198137328, 63628416),  // 207: features.4.5.block.1 output, 645,888 floats per image
         (198783216, 64274304),  // 208: features.4.5.block.2 output, 645,888 floats per image
-        (238299696, 110634320),  // 209: features.4.5.block.2 pooled, 768 floats per image
-        (238311824, 110646464),  // 210: features.4.5.block.2 hidden, 32 floats per image
-        (238300464, 110635088),  // 211: features.4.5.block.2 scale, 768 floats per image
-        (236661664, 108940656),  // 212: features.4.5.block.3 conv output, 107,648 floats per image
+        (238530096, 110749520),  // 209: features.4.5.block.2 pooled, 768 floats per image
+        (238542224, 110761664),  // 210: features.4.5.block.2 hidden, 32 floats per image
+        (238530864, 110750288),  // 211: features.4.5.block.2 scale, 768 floats per image
+        (236892064, 109055856),  // 212: features.4.5.block.3 conv output, 107,648 floats per image
         (86085504, 63628416),  // 213: features.4.5.block.3 output, 107,648 floats per image
-        (236769312, 109048304),  // 214: features.4.5 output, 107,648 floats per image
-        (238312368, 110647008),  // 215: features.4.5 drop-path keep, 1 floats per image
+        (236999712, 109163504),  // 214: features.4.5 output, 107,648 floats per image
+        (238542768, 110762208),  // 215: features.4.5 drop-path keep, 1 floats per image
         (199429104, 87644496),  // 216: features.4.6.block.0 conv output, 645,888 floats per image
         (200074992, 63628416),  // 217: features.4.6.block.0 output, 645,888 floats per image
         (200720880, 88290384),  // 218: features.4.6.block.1 conv output, 645,888 floats per image
         (201366768, 63628416),  // 219: features.4.6.block.1 output, 645,888 floats per image
         (202012656, 64274304),  // 220: features.4.6.block.2 output, 645,888 floats per image
-        (238301232, 110635856),  // 221: features.4.6.block.2 pooled, 768 floats per image
-        (238311856, 110646496),  // 222: features.4.6.block.2 hidden, 32 floats per image
-        (238302000, 110636624),  // 223: features.4.6.block.2 scale, 768 floats per image
-        (236876960, 109155952),  // 224: features.4.6.block.3 conv output, 107,648 floats per image
+        (238531632, 110751056),  // 221: features.4.6.block.2 pooled, 768 floats per image
+        (238542256, 110761696),  // 222: features.4.6.block.2 hidden, 32 floats per image
+        (238532400, 110751824),  // 223: features.4.6.block.2 scale, 768 floats per image
+        (237107360, 109271152),  // 224: features.4.6.block.3 conv output, 107,648 floats per image
         (86085504, 63628416),  // 225: features.4.6.block.3 output, 107,648 floats per image
-        (236984608, 109263600),  // 226: features.4.6 output, 107,648 floats per image
-        (238312384, 110647024),  // 227: features.4.6 drop-path keep, 1 floats per image
+        (237215008, 109378800),  // 226: features.4.6 output, 107,648 floats per image
+        (238542784, 110762224),  // 227: features.4.6 drop-path keep, 1 floats per image
         (202658544, 88936272),  // 228: features.5.0.block.0 conv output, 645,888 floats per image
         (203304432, 63628416),  // 229: features.5.0.block.0 output, 645,888 floats per image
         (203950320, 89582160),  // 230: features.5.0.block.1 conv output, 645,888 floats per image
         (204596208, 63628416),  // 231: features.5.0.block.1 output, 645,888 floats per image
         (205242096, 64274304),  // 232: features.5.0.block.2 output, 645,888 floats per image
-        (238302768, 110637392),  // 233: features.5.0.block.2 pooled, 768 floats per image
-        (238311888, 110646528),  // 234: features.5.0.block.2 hidden, 32 floats per image
-        (238303536, 110638160),  // 235: features.5.0.block.2 scale, 768 floats per image
+        (238533168, 110752592),  // 233: features.5.0.block.2 pooled, 768 floats per image
+        (238542288, 110761728),  // 234: features.5.0.block.2 hidden, 32 floats per image
+        (238533936, 110753360),  // 235: features.5.0.block.2 scale, 768 floats per image
         (86560704, 105215952),  // 236: features.5.0.block.3 conv output, 148,016 floats per image
         (233315376, 105363968),  // 237: features.5.0.block.3 output, 148,016 floats per image
         (144723456, 63628416),  // 238: features.5.1.block.0 conv output, 888,096 floats per image
@@ -12662,83 +12807,83 @@ public final class EfficientNetB5Training: TrainableModel {
         (146499648, 65404608),  // 240: features.5.1.block.1 conv output, 888,096 floats per image
         (147387744, 64516512),  // 241: features.5.1.block.1 output, 888,096 floats per image
         (148275840, 66292704),  // 242: features.5.1.block.2 output, 888,096 floats per image
-        (238278768, 110613392),  // 243: features.5.1.block.2 pooled, 1,056 floats per image
-        (238311232, 110645872),  // 244: features.5.1.block.2 hidden, 44 floats per image
-        (238279824, 110614448),  // 245: features.5.1.block.2 scale, 1,056 floats per image
+        (238509168, 110728592),  // 243: features.5.1.block.2 pooled, 1,056 floats per image
+        (238541632, 110761072),  // 244: features.5.1.block.2 hidden, 44 floats per image
+        (238510224, 110729648),  // 245: features.5.1.block.2 scale, 1,056 floats per image
         (233463392, 105511984),  // 246: features.5.1.block.3 conv output, 148,016 floats per image
         (86085504, 64516512),  // 247: features.5.1.block.3 output, 148,016 floats per image
         (233611408, 105660000),  // 248: features.5.1 output, 148,016 floats per image
-        (238312400, 110647040),  // 249: features.5.1 drop-path keep, 1 floats per image
+        (238542800, 110762240),  // 249: features.5.1 drop-path keep, 1 floats per image
         (149163936, 64516512),  // 250: features.5.2.block.0 conv output, 888,096 floats per image
         (150052032, 66292704),  // 251: features.5.2.block.0 output, 888,096 floats per image
         (150940128, 67180800),  // 252: features.5.2.block.1 conv output, 888,096 floats per image
         (151828224, 66292704),  // 253: features.5.2.block.1 output, 888,096 floats per image
         (152716320, 68068896),  // 254: features.5.2.block.2 output, 888,096 floats per image
-        (238280880, 110615504),  // 255: features.5.2.block.2 pooled, 1,056 floats per image
-        (238311280, 110645920),  // 256: features.5.2.block.2 hidden, 44 floats per image
-        (238281936, 110616560),  // 257: features.5.2.block.2 scale, 1,056 floats per image
+        (238511280, 110730704),  // 255: features.5.2.block.2 pooled, 1,056 floats per image
+        (238541680, 110761120),  // 256: features.5.2.block.2 hidden, 44 floats per image
+        (238512336, 110731760),  // 257: features.5.2.block.2 scale, 1,056 floats per image
         (233759424, 105808016),  // 258: features.5.2.block.3 conv output, 148,016 floats per image
         (86085504, 66292704),  // 259: features.5.2.block.3 output, 148,016 floats per image
         (233907440, 105956032),  // 260: features.5.2 output, 148,016 floats per image
-        (238312416, 110647056),  // 261: features.5.2 drop-path keep, 1 floats per image
+        (238542816, 110762256),  // 261: features.5.2 drop-path keep, 1 floats per image
         (153604416, 66292704),  // 262: features.5.3.block.0 conv output, 888,096 floats per image
         (154492512, 68068896),  // 263: features.5.3.block.0 output, 888,096 floats per image
         (155380608, 68956992),  // 264: features.5.3.block.1 conv output, 888,096 floats per image
         (156268704, 68068896),  // 265: features.5.3.block.1 output, 888,096 floats per image
         (157156800, 69845088),  // 266: features.5.3.block.2 output, 888,096 floats per image
-        (238282992, 110617616),  // 267: features.5.3.block.2 pooled, 1,056 floats per image
-        (238311328, 110645968),  // 268: features.5.3.block.2 hidden, 44 floats per image
-        (238284048, 110618672),  // 269: features.5.3.block.2 scale, 1,056 floats per image
+        (238513392, 110732816),  // 267: features.5.3.block.2 pooled, 1,056 floats per image
+        (238541728, 110761168),  // 268: features.5.3.block.2 hidden, 44 floats per image
+        (238514448, 110733872),  // 269: features.5.3.block.2 scale, 1,056 floats per image
         (234055456, 106104048),  // 270: features.5.3.block.3 conv output, 148,016 floats per image
         (86085504, 68068896),  // 271: features.5.3.block.3 output, 148,016 floats per image
         (234203472, 106252064),  // 272: features.5.3 output, 148,016 floats per image
-        (238312432, 110647072),  // 273: features.5.3 drop-path keep, 1 floats per image
+        (238542832, 110762272),  // 273: features.5.3 drop-path keep, 1 floats per image
         (158044896, 68068896),  // 274: features.5.4.block.0 conv output, 888,096 floats per image
         (158932992, 69845088),  // 275: features.5.4.block.0 output, 888,096 floats per image
         (159821088, 70733184),  // 276: features.5.4.block.1 conv output, 888,096 floats per image
         (160709184, 69845088),  // 277: features.5.4.block.1 output, 888,096 floats per image
         (161597280, 71621280),  // 278: features.5.4.block.2 output, 888,096 floats per image
-        (238285104, 110619728),  // 279: features.5.4.block.2 pooled, 1,056 floats per image
-        (238311376, 110646016),  // 280: features.5.4.block.2 hidden, 44 floats per image
-        (238286160, 110620784),  // 281: features.5.4.block.2 scale, 1,056 floats per image
+        (238515504, 110734928),  // 279: features.5.4.block.2 pooled, 1,056 floats per image
+        (238541776, 110761216),  // 280: features.5.4.block.2 hidden, 44 floats per image
+        (238516560, 110735984),  // 281: features.5.4.block.2 scale, 1,056 floats per image
         (234351488, 106400080),  // 282: features.5.4.block.3 conv output, 148,016 floats per image
         (86085504, 69845088),  // 283: features.5.4.block.3 output, 148,016 floats per image
         (234499504, 106548096),  // 284: features.5.4 output, 148,016 floats per image
-        (238312448, 110647088),  // 285: features.5.4 drop-path keep, 1 floats per image
+        (238542848, 110762288),  // 285: features.5.4 drop-path keep, 1 floats per image
         (162485376, 69845088),  // 286: features.5.5.block.0 conv output, 888,096 floats per image
         (163373472, 71621280),  // 287: features.5.5.block.0 output, 888,096 floats per image
         (164261568, 72509376),  // 288: features.5.5.block.1 conv output, 888,096 floats per image
         (165149664, 71621280),  // 289: features.5.5.block.1 output, 888,096 floats per image
         (166037760, 73397472),  // 290: features.5.5.block.2 output, 888,096 floats per image
-        (238287216, 110621840),  // 291: features.5.5.block.2 pooled, 1,056 floats per image
-        (238311424, 110646064),  // 292: features.5.5.block.2 hidden, 44 floats per image
-        (238288272, 110622896),  // 293: features.5.5.block.2 scale, 1,056 floats per image
+        (238517616, 110737040),  // 291: features.5.5.block.2 pooled, 1,056 floats per image
+        (238541824, 110761264),  // 292: features.5.5.block.2 hidden, 44 floats per image
+        (238518672, 110738096),  // 293: features.5.5.block.2 scale, 1,056 floats per image
         (234647520, 106696112),  // 294: features.5.5.block.3 conv output, 148,016 floats per image
         (86085504, 71621280),  // 295: features.5.5.block.3 output, 148,016 floats per image
         (234795536, 106844128),  // 296: features.5.5 output, 148,016 floats per image
-        (238312464, 110647104),  // 297: features.5.5 drop-path keep, 1 floats per image
+        (238542864, 110762304),  // 297: features.5.5 drop-path keep, 1 floats per image
         (166925856, 71621280),  // 298: features.5.6.block.0 conv output, 888,096 floats per image
         (167813952, 73397472),  // 299: features.5.6.block.0 output, 888,096 floats per image
         (168702048, 74285568),  // 300: features.5.6.block.1 conv output, 888,096 floats per image
         (169590144, 73397472),  // 301: features.5.6.block.1 output, 888,096 floats per image
         (170478240, 75173664),  // 302: features.5.6.block.2 output, 888,096 floats per image
-        (238289328, 110623952),  // 303: features.5.6.block.2 pooled, 1,056 floats per image
-        (238311472, 110646112),  // 304: features.5.6.block.2 hidden, 44 floats per image
-        (238290384, 110625008),  // 305: features.5.6.block.2 scale, 1,056 floats per image
+        (238519728, 110739152),  // 303: features.5.6.block.2 pooled, 1,056 floats per image
+        (238541872, 110761312),  // 304: features.5.6.block.2 hidden, 44 floats per image
+        (238520784, 110740208),  // 305: features.5.6.block.2 scale, 1,056 floats per image
         (234943552, 106992144),  // 306: features.5.6.block.3 conv output, 148,016 floats per image
         (86085504, 73397472),  // 307: features.5.6.block.3 output, 148,016 floats per image
         (235091568, 107140160),  // 308: features.5.6 output, 148,016 floats per image
-        (238312480, 110647120),  // 309: features.5.6 drop-path keep, 1 floats per image
+        (238542880, 110762320),  // 309: features.5.6 drop-path keep, 1 floats per image
         (171366336, 73397472),  // 310: features.6.0.block.0 conv output, 888,096 floats per image
         (172254432, 75173664),  // 311: features.6.0.block.0 output, 888,096 floats per image
         (230523216, 76556064),  // 312: features.6.0.block.1 conv output, 237,600 floats per image
         (230760816, 75173664),  // 313: features.6.0.block.1 output, 237,600 floats per image
         (230998416, 75411264),  // 314: features.6.0.block.2 output, 237,600 floats per image
-        (238291440, 110626064),  // 315: features.6.0.block.2 pooled, 1,056 floats per image
-        (238311520, 110646160),  // 316: features.6.0.block.2 hidden, 44 floats per image
-        (238292496, 110627120),  // 317: features.6.0.block.2 scale, 1,056 floats per image
-        (173948928, 109371248),  // 318: features.6.0.block.3 conv output, 68,400 floats per image
-        (237092256, 109439648),  // 319: features.6.0.block.3 output, 68,400 floats per image
+        (238521840, 110741264),  // 315: features.6.0.block.2 pooled, 1,056 floats per image
+        (238541920, 110761360),  // 316: features.6.0.block.2 hidden, 44 floats per image
+        (238522896, 110742320),  // 317: features.6.0.block.2 scale, 1,056 floats per image
+        (173948928, 109486448),  // 318: features.6.0.block.3 conv output, 68,400 floats per image
+        (237322656, 109554848),  // 319: features.6.0.block.3 output, 68,400 floats per image
         (211086384, 95426448),  // 320: features.6.1.block.0 conv output, 410,400 floats per image
         (211496784, 75173664),  // 321: features.6.1.block.0 output, 410,400 floats per image
         (211907184, 95836848),  // 322: features.6.1.block.1 conv output, 410,400 floats per image
@@ -12747,9 +12892,9 @@ public final class EfficientNetB5Training: TrainableModel {
         (174021424, 76927296),  // 325: features.6.1.block.2 pooled, 1,824 floats per image
         (86709232, 76949440),  // 326: features.6.1.block.2 hidden, 76 floats per image
         (174023248, 76929120),  // 327: features.6.1.block.2 scale, 1,824 floats per image
-        (237160656, 109508048),  // 328: features.6.1.block.3 conv output, 68,400 floats per image
+        (237391056, 109623248),  // 328: features.6.1.block.3 conv output, 68,400 floats per image
         (86085504, 75173664),  // 329: features.6.1.block.3 output, 68,400 floats per image
-        (237229056, 109576448),  // 330: features.6.1 output, 68,400 floats per image
+        (237459456, 109691648),  // 330: features.6.1 output, 68,400 floats per image
         (86560640, 76949840),  // 331: features.6.1 drop-path keep, 1 floats per image
         (213138384, 96247248),  // 332: features.6.2.block.0 conv output, 410,400 floats per image
         (213548784, 75173664),  // 333: features.6.2.block.0 output, 410,400 floats per image
@@ -12759,90 +12904,90 @@ public final class EfficientNetB5Training: TrainableModel {
         (174025072, 76930944),  // 337: features.6.2.block.2 pooled, 1,824 floats per image
         (174030544, 76949520),  // 338: features.6.2.block.2 hidden, 76 floats per image
         (174026896, 76932768),  // 339: features.6.2.block.2 scale, 1,824 floats per image
-        (237297456, 109644848),  // 340: features.6.2.block.3 conv output, 68,400 floats per image
+        (237527856, 109760048),  // 340: features.6.2.block.3 conv output, 68,400 floats per image
         (86085504, 75173664),  // 341: features.6.2.block.3 output, 68,400 floats per image
-        (237365856, 109713248),  // 342: features.6.2 output, 68,400 floats per image
-        (86560656, 110647136),  // 343: features.6.2 drop-path keep, 1 floats per image
+        (237596256, 109828448),  // 342: features.6.2 output, 68,400 floats per image
+        (86560656, 110762336),  // 343: features.6.2 drop-path keep, 1 floats per image
         (215190384, 97068048),  // 344: features.6.3.block.0 conv output, 410,400 floats per image
         (215600784, 75173664),  // 345: features.6.3.block.0 output, 410,400 floats per image
         (216011184, 97478448),  // 346: features.6.3.block.1 conv output, 410,400 floats per image
         (216421584, 75173664),  // 347: features.6.3.block.1 output, 410,400 floats per image
         (216831984, 75584064),  // 348: features.6.3.block.2 output, 410,400 floats per image
         (174028720, 76934592),  // 349: features.6.3.block.2 pooled, 1,824 floats per image
-        (238310576, 76949600),  // 350: features.6.3.block.2 hidden, 76 floats per image
-        (238255056, 76936416),  // 351: features.6.3.block.2 scale, 1,824 floats per image
-        (237434256, 109781648),  // 352: features.6.3.block.3 conv output, 68,400 floats per image
+        (238540976, 76949600),  // 350: features.6.3.block.2 hidden, 76 floats per image
+        (238485456, 76936416),  // 351: features.6.3.block.2 scale, 1,824 floats per image
+        (237664656, 109896848),  // 352: features.6.3.block.3 conv output, 68,400 floats per image
         (86085504, 75173664),  // 353: features.6.3.block.3 output, 68,400 floats per image
-        (237502656, 109850048),  // 354: features.6.3 output, 68,400 floats per image
-        (86560672, 110647152),  // 355: features.6.3 drop-path keep, 1 floats per image
+        (237733056, 109965248),  // 354: features.6.3 output, 68,400 floats per image
+        (86560672, 110762352),  // 355: features.6.3 drop-path keep, 1 floats per image
         (217242384, 97888848),  // 356: features.6.4.block.0 conv output, 410,400 floats per image
         (217652784, 75173664),  // 357: features.6.4.block.0 output, 410,400 floats per image
         (218063184, 98299248),  // 358: features.6.4.block.1 conv output, 410,400 floats per image
         (218473584, 75173664),  // 359: features.6.4.block.1 output, 410,400 floats per image
         (218883984, 75584064),  // 360: features.6.4.block.2 output, 410,400 floats per image
-        (238256880, 76938240),  // 361: features.6.4.block.2 pooled, 1,824 floats per image
-        (238310656, 76949680),  // 362: features.6.4.block.2 hidden, 76 floats per image
-        (238258704, 76940064),  // 363: features.6.4.block.2 scale, 1,824 floats per image
-        (237571056, 109918448),  // 364: features.6.4.block.3 conv output, 68,400 floats per image
+        (238487280, 76938240),  // 361: features.6.4.block.2 pooled, 1,824 floats per image
+        (238541056, 76949680),  // 362: features.6.4.block.2 hidden, 76 floats per image
+        (238489104, 76940064),  // 363: features.6.4.block.2 scale, 1,824 floats per image
+        (237801456, 110033648),  // 364: features.6.4.block.3 conv output, 68,400 floats per image
         (86085504, 75173664),  // 365: features.6.4.block.3 output, 68,400 floats per image
-        (237639456, 109986848),  // 366: features.6.4 output, 68,400 floats per image
-        (86560688, 110647168),  // 367: features.6.4 drop-path keep, 1 floats per image
+        (237869856, 110102048),  // 366: features.6.4 output, 68,400 floats per image
+        (86560688, 110762368),  // 367: features.6.4 drop-path keep, 1 floats per image
         (219294384, 98709648),  // 368: features.6.5.block.0 conv output, 410,400 floats per image
         (219704784, 75173664),  // 369: features.6.5.block.0 output, 410,400 floats per image
         (220115184, 99120048),  // 370: features.6.5.block.1 conv output, 410,400 floats per image
         (220525584, 75173664),  // 371: features.6.5.block.1 output, 410,400 floats per image
         (220935984, 75584064),  // 372: features.6.5.block.2 output, 410,400 floats per image
-        (238260528, 76941888),  // 373: features.6.5.block.2 pooled, 1,824 floats per image
-        (238310736, 76949760),  // 374: features.6.5.block.2 hidden, 76 floats per image
-        (238262352, 76943712),  // 375: features.6.5.block.2 scale, 1,824 floats per image
-        (237707856, 110055248),  // 376: features.6.5.block.3 conv output, 68,400 floats per image
+        (238490928, 76941888),  // 373: features.6.5.block.2 pooled, 1,824 floats per image
+        (238541136, 76949760),  // 374: features.6.5.block.2 hidden, 76 floats per image
+        (238492752, 76943712),  // 375: features.6.5.block.2 scale, 1,824 floats per image
+        (237938256, 110170448),  // 376: features.6.5.block.3 conv output, 68,400 floats per image
         (86085504, 75173664),  // 377: features.6.5.block.3 output, 68,400 floats per image
-        (237776256, 110123648),  // 378: features.6.5 output, 68,400 floats per image
-        (238312496, 110647184),  // 379: features.6.5 drop-path keep, 1 floats per image
+        (238006656, 110238848),  // 378: features.6.5 output, 68,400 floats per image
+        (238542896, 110762384),  // 379: features.6.5 drop-path keep, 1 floats per image
         (221346384, 99530448),  // 380: features.6.6.block.0 conv output, 410,400 floats per image
         (221756784, 75173664),  // 381: features.6.6.block.0 output, 410,400 floats per image
         (222167184, 99940848),  // 382: features.6.6.block.1 conv output, 410,400 floats per image
         (222577584, 75173664),  // 383: features.6.6.block.1 output, 410,400 floats per image
         (222987984, 75584064),  // 384: features.6.6.block.2 output, 410,400 floats per image
-        (238264176, 76945536),  // 385: features.6.6.block.2 pooled, 1,824 floats per image
-        (238310816, 110645456),  // 386: features.6.6.block.2 hidden, 76 floats per image
-        (238266000, 76947360),  // 387: features.6.6.block.2 scale, 1,824 floats per image
-        (237844656, 110192048),  // 388: features.6.6.block.3 conv output, 68,400 floats per image
+        (238494576, 76945536),  // 385: features.6.6.block.2 pooled, 1,824 floats per image
+        (238541216, 110760656),  // 386: features.6.6.block.2 hidden, 76 floats per image
+        (238496400, 76947360),  // 387: features.6.6.block.2 scale, 1,824 floats per image
+        (238075056, 110307248),  // 388: features.6.6.block.3 conv output, 68,400 floats per image
         (86085504, 75173664),  // 389: features.6.6.block.3 output, 68,400 floats per image
-        (237913056, 110260448),  // 390: features.6.6 output, 68,400 floats per image
-        (238312512, 110647200),  // 391: features.6.6 drop-path keep, 1 floats per image
+        (238143456, 110375648),  // 390: features.6.6 output, 68,400 floats per image
+        (238542912, 110762400),  // 391: features.6.6 drop-path keep, 1 floats per image
         (223398384, 100351248),  // 392: features.6.7.block.0 conv output, 410,400 floats per image
         (223808784, 75173664),  // 393: features.6.7.block.0 output, 410,400 floats per image
         (224219184, 100761648),  // 394: features.6.7.block.1 conv output, 410,400 floats per image
         (224629584, 75173664),  // 395: features.6.7.block.1 output, 410,400 floats per image
         (225039984, 75584064),  // 396: features.6.7.block.2 output, 410,400 floats per image
-        (238267824, 110602448),  // 397: features.6.7.block.2 pooled, 1,824 floats per image
-        (238310896, 110645536),  // 398: features.6.7.block.2 hidden, 76 floats per image
-        (238269648, 110604272),  // 399: features.6.7.block.2 scale, 1,824 floats per image
-        (237981456, 110328848),  // 400: features.6.7.block.3 conv output, 68,400 floats per image
+        (238498224, 110717648),  // 397: features.6.7.block.2 pooled, 1,824 floats per image
+        (238541296, 110760736),  // 398: features.6.7.block.2 hidden, 76 floats per image
+        (238500048, 110719472),  // 399: features.6.7.block.2 scale, 1,824 floats per image
+        (238211856, 110444048),  // 400: features.6.7.block.3 conv output, 68,400 floats per image
         (86085504, 75173664),  // 401: features.6.7.block.3 output, 68,400 floats per image
-        (238049856, 110397248),  // 402: features.6.7 output, 68,400 floats per image
-        (238312528, 110647216),  // 403: features.6.7 drop-path keep, 1 floats per image
+        (238280256, 110512448),  // 402: features.6.7 output, 68,400 floats per image
+        (238542928, 110762416),  // 403: features.6.7 drop-path keep, 1 floats per image
         (225450384, 101172048),  // 404: features.6.8.block.0 conv output, 410,400 floats per image
         (225860784, 75173664),  // 405: features.6.8.block.0 output, 410,400 floats per image
         (226271184, 101582448),  // 406: features.6.8.block.1 conv output, 410,400 floats per image
         (226681584, 75173664),  // 407: features.6.8.block.1 output, 410,400 floats per image
         (227091984, 75584064),  // 408: features.6.8.block.2 output, 410,400 floats per image
-        (238271472, 110606096),  // 409: features.6.8.block.2 pooled, 1,824 floats per image
-        (238310976, 110645616),  // 410: features.6.8.block.2 hidden, 76 floats per image
-        (238273296, 110607920),  // 411: features.6.8.block.2 scale, 1,824 floats per image
-        (238118256, 110465648),  // 412: features.6.8.block.3 conv output, 68,400 floats per image
+        (238501872, 110721296),  // 409: features.6.8.block.2 pooled, 1,824 floats per image
+        (238541376, 110760816),  // 410: features.6.8.block.2 hidden, 76 floats per image
+        (238503696, 110723120),  // 411: features.6.8.block.2 scale, 1,824 floats per image
+        (238348656, 110580848),  // 412: features.6.8.block.3 conv output, 68,400 floats per image
         (86085504, 75173664),  // 413: features.6.8.block.3 output, 68,400 floats per image
-        (238186656, 110534048),  // 414: features.6.8 output, 68,400 floats per image
-        (238312544, 110647232),  // 415: features.6.8 drop-path keep, 1 floats per image
+        (238417056, 110649248),  // 414: features.6.8 output, 68,400 floats per image
+        (238542944, 110762432),  // 415: features.6.8 drop-path keep, 1 floats per image
         (227502384, 101992848),  // 416: features.7.0.block.0 conv output, 410,400 floats per image
         (227912784, 75173664),  // 417: features.7.0.block.0 output, 410,400 floats per image
         (228323184, 102403248),  // 418: features.7.0.block.1 conv output, 410,400 floats per image
         (228733584, 75173664),  // 419: features.7.0.block.1 output, 410,400 floats per image
         (229143984, 75584064),  // 420: features.7.0.block.2 output, 410,400 floats per image
-        (238275120, 110609744),  // 421: features.7.0.block.2 pooled, 1,824 floats per image
-        (238311056, 110645696),  // 422: features.7.0.block.2 hidden, 76 floats per image
-        (238276944, 110611568),  // 423: features.7.0.block.2 scale, 1,824 floats per image
+        (238505520, 110724944),  // 421: features.7.0.block.2 pooled, 1,824 floats per image
+        (238541456, 110760896),  // 422: features.7.0.block.2 hidden, 76 floats per image
+        (238507344, 110726768),  // 423: features.7.0.block.2 scale, 1,824 floats per image
         (173833728, 76793664),  // 424: features.7.0.block.3 conv output, 115,200 floats per image
         (235239584, 107288176),  // 425: features.7.0.block.3 output, 115,200 floats per image
         (173142528, 75173664),  // 426: features.7.1.block.0 conv output, 691,200 floats per image
@@ -12856,46 +13001,46 @@ public final class EfficientNetB5Training: TrainableModel {
         (235354784, 107403376),  // 434: features.7.1.block.3 conv output, 115,200 floats per image
         (86085504, 75864864),  // 435: features.7.1.block.3 output, 115,200 floats per image
         (235469984, 107518576),  // 436: features.7.1 output, 115,200 floats per image
-        (238312560, 110647248),  // 437: features.7.1 drop-path keep, 1 floats per image
+        (238542960, 110762448),  // 437: features.7.1 drop-path keep, 1 floats per image
         (179134704, 75864864),  // 438: features.7.2.block.0 conv output, 691,200 floats per image
         (179825904, 78420816),  // 439: features.7.2.block.0 output, 691,200 floats per image
         (180517104, 79112016),  // 440: features.7.2.block.1 conv output, 691,200 floats per image
         (181208304, 78420816),  // 441: features.7.2.block.1 output, 691,200 floats per image
         (181899504, 79803216),  // 442: features.7.2.block.2 output, 691,200 floats per image
         (86552448, 76915008),  // 443: features.7.2.block.2 pooled, 3,072 floats per image
-        (238310448, 76949312),  // 444: features.7.2.block.2 hidden, 128 floats per image
+        (238540848, 76949312),  // 444: features.7.2.block.2 hidden, 128 floats per image
         (86555520, 76918080),  // 445: features.7.2.block.2 scale, 3,072 floats per image
-        (183051504, 78881616),  // 446: features.7.2.block.3 conv output, 115,200 floats per image
+        (235585184, 107633776),  // 446: features.7.2.block.3 conv output, 115,200 floats per image
         (86085504, 78420816),  // 447: features.7.2.block.3 output, 115,200 floats per image
-        (183166704, 78996816),  // 448: features.7.2 output, 115,200 floats per image
-        (238312576, 80264016),  // 449: features.7.2 drop-path keep, 1 floats per image
+        (183051504, 78881616),  // 448: features.7.2 output, 115,200 floats per image
+        (183166704, 78997824),  // 449: features.7.2 drop-path keep, 1 floats per image
         (86085504, 78420816),  // 450: features.8 conv output, 460,800 floats per image
         (182590704, 79803216),  // 451: features.8 output, 460,800 floats per image
         (86558592, 76921152),  // 452: avgpool output, 2,048 floats per image
         (174017328, 76923200),  // 453: dropout mask, 2,048 floats per image
         (174019376, 76925248),  // 454: dropout output, 2,048 floats per image
         (86558592, 76921152),  // 455: logits, 1,000 floats per image
-        (182590704, 79803216),  // 456: logits gradient, 1,000 floats per image
+        (182590704, 78996816),  // 456: logits gradient, 1,000 floats per image
         (86558592, 76921152),  // 457: gradient of dropout output, 2,048 floats per image
         (174019376, 76925248),  // 458: gradient of avgpool, 2,048 floats per image
         (182590704, 79803216),  // 459: gradient of head output, 460,800 floats per image
-        (86085504, 107633776),  // 460: gradient of features.8 input, 115,200 floats per image
-        (86200704, 107748976),  // 461: gradient of features.7.2 branch, 115,200 floats per image
+        (235700384, 107748976),  // 460: gradient of features.8 input, 115,200 floats per image
+        (86085504, 107864176),  // 461: gradient of features.7.2 branch, 115,200 floats per image
         (182590704, 80494416),  // 462: gradient of features.7.2.block.3 input, 691,200 floats per image
         (181899504, 79803216),  // 463: features.7.2.block.2 output (recomputed), 691,200 floats per image
         (181208304, 78420816),  // 464: features.7.2.block.1 output (recomputed), 691,200 floats per image
         (181899504, 79803216),  // 465: gradient of features.7.2.block.2 input, 691,200 floats per image
         (180517104, 79112016),  // 466: gradient of features.7.2.block.1 input, 691,200 floats per image
         (179825904, 78420816),  // 467: features.7.2.block.0 output (recomputed), 691,200 floats per image
-        (86200704, 79803216),  // 468: gradient of features.7.2.block.0 input, 115,200 floats per image
-        (86085504, 79918416),  // 469: gradient of features.7.1 branch, 115,200 floats per image
+        (86085504, 79803216),  // 468: gradient of features.7.2.block.0 input, 115,200 floats per image
+        (86200704, 79918416),  // 469: gradient of features.7.1 branch, 115,200 floats per image
         (179134704, 79112016),  // 470: gradient of features.7.1.block.3 input, 691,200 floats per image
         (178443504, 78420816),  // 471: features.7.1.block.2 output (recomputed), 691,200 floats per image
         (177752304, 75864864),  // 472: features.7.1.block.1 output (recomputed), 691,200 floats per image
         (178443504, 78420816),  // 473: gradient of features.7.1.block.2 input, 691,200 floats per image
         (177061104, 77729616),  // 474: gradient of features.7.1.block.1 input, 691,200 floats per image
         (176369904, 75864864),  // 475: features.7.1.block.0 output (recomputed), 691,200 floats per image
-        (173142528, 76404864),  // 476: gradient of features.7.1.block.0 input, 115,200 floats per image
+        (176369904, 76404864),  // 476: gradient of features.7.1.block.0 input, 115,200 floats per image
         (86085504, 75994464),  // 477: gradient of features.7.0.block.3 input, 410,400 floats per image
         (229143984, 75584064),  // 478: features.7.0.block.2 output (recomputed), 410,400 floats per image
         (228733584, 75173664),  // 479: features.7.0.block.1 output (recomputed), 410,400 floats per image
@@ -13115,7 +13260,7 @@ public final class EfficientNetB5Training: TrainableModel {
         (122266368, 39299904),  // 693: gradient of features.3.1.block.2 input, 1,247,616 floats per image
         (119771136, 38052288),  // 694: gradient of features.3.1.block.1 input, 1,247,616 floats per image
         (84837888, 36804672),  // 695: features.3.1.block.0 output (recomputed), 1,247,616 floats per image
-        (84370032, 39299904),  // 696: gradient of features.3.1.block.0 input, 207,936 floats per image
+        (84837888, 39299904),  // 696: gradient of features.3.1.block.0 input, 207,936 floats per image
         (83590272, 37116576),  // 697: gradient of features.3.0.block.3 input, 779,760 floats per image
         (175590144, 36336816),  // 698: features.3.0.block.2 output (recomputed), 779,760 floats per image
         (174810384, 35557056),  // 699: features.3.0.block.1 output (recomputed), 779,760 floats per image
@@ -13154,26 +13299,26 @@ public final class EfficientNetB5Training: TrainableModel {
         (27447552, 16842816),  // 732: gradient of features.2.1.block.2 input, 3,119,040 floats per image
         (21209472, 13723776),  // 733: gradient of features.2.1.block.1 input, 3,119,040 floats per image
         (18090432, 10604736),  // 734: features.2.1.block.0 output (recomputed), 3,119,040 floats per image
-        (16842816, 13099968),  // 735: gradient of features.2.1.block.0 input, 519,840 floats per image
+        (18090432, 13099968),  // 735: gradient of features.2.1.block.0 input, 519,840 floats per image
         (14971392, 11228544),  // 736: gradient of features.2.0.block.3 input, 1,871,424 floats per image
         (102928320, 9357120),  // 737: features.2.0.block.2 output (recomputed), 1,871,424 floats per image
         (101056896, 7485696),  // 738: features.2.0.block.1 output (recomputed), 1,871,424 floats per image
         (22457088, 22457088),  // 739: gradient of features.2.0.block.2 input, 1,871,424 floats per image
         (14971392, 14971392),  // 740: gradient of features.2.0.block.1 input, 7,485,696 floats per image
         (7485696, 7485696),  // 741: features.2.0.block.0 output (recomputed), 7,485,696 floats per image
-        (0, 0),  // 742: gradient of features.2.0.block.0 input, 1,247,616 floats per image
-        (1247616, 1247616),  // 743: gradient of features.1.2 branch, 1,247,616 floats per image
-        (2495232, 4990464),  // 744: gradient of features.1.2.block.2 input, 1,247,616 floats per image
-        (116028288, 3742848),  // 745: features.1.2.block.1 output (recomputed), 1,247,616 floats per image
-        (114780672, 2495232),  // 746: features.1.2.block.0 output (recomputed), 1,247,616 floats per image
-        (1247616, 1247616),  // 747: gradient of features.1.2.block.1 input, 1,247,616 floats per image
-        (2495232, 2495232),  // 748: gradient of features.1.2.block.0 input, 1,247,616 floats per image
+        (7485696, 7485696),  // 742: gradient of features.2.0.block.0 input, 1,247,616 floats per image
+        (0, 0),  // 743: gradient of features.1.2 branch, 1,247,616 floats per image
+        (1247616, 3742848),  // 744: gradient of features.1.2.block.2 input, 1,247,616 floats per image
+        (116028288, 2495232),  // 745: features.1.2.block.1 output (recomputed), 1,247,616 floats per image
+        (114780672, 1247616),  // 746: features.1.2.block.0 output (recomputed), 1,247,616 floats per image
+        (0, 0),  // 747: gradient of features.1.2.block.1 input, 1,247,616 floats per image
+        (1247616, 1247616),  // 748: gradient of features.1.2.block.0 input, 1,247,616 floats per image
         (0, 0),  // 749: gradient of features.1.1 branch, 1,247,616 floats per image
-        (1247616, 4990464),  // 750: gradient of features.1.1.block.2 input, 1,247,616 floats per image
+        (2495232, 4990464),  // 750: gradient of features.1.1.block.2 input, 1,247,616 floats per image
         (109790208, 3742848),  // 751: features.1.1.block.1 output (recomputed), 1,247,616 floats per image
-        (108542592, 1247616),  // 752: features.1.1.block.0 output (recomputed), 1,247,616 floats per image
+        (108542592, 2495232),  // 752: features.1.1.block.0 output (recomputed), 1,247,616 floats per image
         (0, 0),  // 753: gradient of features.1.1.block.1 input, 1,247,616 floats per image
-        (3742848, 7485696),  // 754: gradient of features.1.1.block.0 input, 1,247,616 floats per image
+        (2495232, 7485696),  // 754: gradient of features.1.1.block.0 input, 1,247,616 floats per image
         (0, 4990464),  // 755: gradient of features.1.0.block.2 input, 2,495,232 floats per image
         (96690240, 2495232),  // 756: features.1.0.block.1 output (recomputed), 2,495,232 floats per image
         (94195008, 0),  // 757: features.1.0.block.0 output (recomputed), 2,495,232 floats per image
@@ -13205,7 +13350,7 @@ public final class EfficientNetB5Training: TrainableModel {
               "squeeze-excitation 48 -> 12 -> 48 on [n, 228, 228, 48]"),
         .init("features.1.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [48][24]"),
-        .init("features.1.0.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 59885568,
+        .init("features.1.0.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 59885568,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 228, 228, 48] -> [n, 228, 228, 24]"),
         .init("features.1.0.block.2", kind: "conv 1x1 forward", macsPerImage: 59885568,
               "frozen: project conv 1x1, [n, 228, 228, 48] -> [n, 228, 228, 24]"),
@@ -13225,7 +13370,7 @@ public final class EfficientNetB5Training: TrainableModel {
               "squeeze-excitation 24 -> 6 -> 24 on [n, 228, 228, 24]"),
         .init("features.1.1.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [24][24]"),
-        .init("features.1.1.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 29942784,
+        .init("features.1.1.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 29942784,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 228, 228, 24] -> [n, 228, 228, 24]"),
         .init("features.1.1.block.2", kind: "conv 1x1 forward", macsPerImage: 29942784,
               "frozen: project conv 1x1, [n, 228, 228, 24] -> [n, 228, 228, 24]"),
@@ -13249,7 +13394,7 @@ public final class EfficientNetB5Training: TrainableModel {
               "squeeze-excitation 24 -> 6 -> 24 on [n, 228, 228, 24]"),
         .init("features.1.2.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [24][24]"),
-        .init("features.1.2.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 29942784,
+        .init("features.1.2.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 29942784,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 228, 228, 24] -> [n, 228, 228, 24]"),
         .init("features.1.2.block.2", kind: "conv 1x1 forward", macsPerImage: 29942784,
               "frozen: project conv 1x1, [n, 228, 228, 24] -> [n, 228, 228, 24]"),
@@ -13263,7 +13408,7 @@ public final class EfficientNetB5Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.2.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [24][144]"),
-        .init("features.2.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 179656704,
+        .init("features.2.0.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 179656704,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 228, 228, 24] -> [n, 228, 228, 144]"),
         .init("features.2.0.block.0", kind: "conv 1x1 forward", macsPerImage: 179656704,
               "frozen: expand conv 1x1, [n, 228, 228, 24] -> [n, 228, 228, 144]"),
@@ -13283,7 +13428,7 @@ public final class EfficientNetB5Training: TrainableModel {
               "squeeze-excitation 144 -> 6 -> 144 on [n, 114, 114, 144]"),
         .init("features.2.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [144][40]"),
-        .init("features.2.0.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 74856960,
+        .init("features.2.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 74856960,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 114, 114, 144] -> [n, 114, 114, 40]"),
         .init("features.2.0.block.3", kind: "conv 1x1 forward", macsPerImage: 74856960,
               "frozen: project conv 1x1, [n, 114, 114, 144] -> [n, 114, 114, 40]"),
@@ -13293,7 +13438,7 @@ public final class EfficientNetB5Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 114, 114, 40]"),
         .init("features.2.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [40][240]"),
-        .init("features.2.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 124761600,
+        .init("features.2.1.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 124761600,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 114, 114, 40] -> [n, 114, 114, 240]"),
         .init("features.2.1.block.0", kind: "conv 1x1 forward", macsPerImage: 124761600,
               "frozen: expand conv 1x1, [n, 114, 114, 40] -> [n, 114, 114, 240]"),
@@ -13313,7 +13458,7 @@ public final class EfficientNetB5Training: TrainableModel {
               "squeeze-excitation 240 -> 10 -> 240 on [n, 114, 114, 240]"),
         .init("features.2.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [240][40]"),
-        .init("features.2.1.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 124761600,
+        .init("features.2.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 124761600,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 114, 114, 240] -> [n, 114, 114, 40]"),
         .init("features.2.1.block.3", kind: "conv 1x1 forward", macsPerImage: 124761600,
               "frozen: project conv 1x1, [n, 114, 114, 240] -> [n, 114, 114, 40]"),
@@ -13327,7 +13472,7 @@ public final class EfficientNetB5Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.2.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [40][240]"),
-        .init("features.2.2.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 124761600,
+        .init("features.2.2.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 124761600,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 114, 114, 40] -> [n, 114, 114, 240]"),
         .init("features.2.2.block.0", kind: "conv 1x1 forward", macsPerImage: 124761600,
               "frozen: expand conv 1x1, [n, 114, 114, 40] -> [n, 114, 114, 240]"),
@@ -13347,7 +13492,7 @@ public final class EfficientNetB5Training: TrainableModel {
               "squeeze-excitation 240 -> 10 -> 240 on [n, 114, 114, 240]"),
         .init("features.2.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [240][40]"),
-        .init("features.2.2.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 124761600,
+        .init("features.2.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 124761600,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 114, 114, 240] -> [n, 114, 114, 40]"),
         .init("features.2.2.block.3", kind: "conv 1x1 forward", macsPerImage: 124761600,
               "frozen: project conv 1x1, [n, 114, 114, 240] -> [n, 114, 114, 40]"),
@@ -13361,7 +13506,7 @@ public final class EfficientNetB5Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.2.3.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [40][240]"),
-        .init("features.2.3.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 124761600,
+        .init("features.2.3.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 124761600,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 114, 114, 40] -> [n, 114, 114, 240]"),
         .init("features.2.3.block.0", kind: "conv 1x1 forward", macsPerImage: 124761600,
               "frozen: expand conv 1x1, [n, 114, 114, 40] -> [n, 114, 114, 240]"),
@@ -13381,7 +13526,7 @@ public final class EfficientNetB5Training: TrainableModel {
               "squeeze-excitation 240 -> 10 -> 240 on [n, 114, 114, 240]"),
         .init("features.2.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [240][40]"),
-        .init("features.2.3.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 124761600,
+        .init("features.2.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 124761600,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 114, 114, 240] -> [n, 114, 114, 40]"),
         .init("features.2.3.block.3", kind: "conv 1x1 forward", macsPerImage: 124761600,
               "frozen: project conv 1x1, [n, 114, 114, 240] -> [n, 114, 114, 40]"),
@@ -13395,7 +13540,7 @@ public final class EfficientNetB5Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.2.4.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [40][240]"),
-        .init("features.2.4.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 124761600,
+        .init("features.2.4.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 124761600,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 114, 114, 40] -> [n, 114, 114, 240]"),
         .init("features.2.4.block.0", kind: "conv 1x1 forward", macsPerImage: 124761600,
               "frozen: expand conv 1x1, [n, 114, 114, 40] -> [n, 114, 114, 240]"),
@@ -13415,7 +13560,7 @@ public final class EfficientNetB5Training: TrainableModel {
               "squeeze-excitation 240 -> 10 -> 240 on [n, 114, 114, 240]"),
         .init("features.2.4.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [240][40]"),
-        .init("features.2.4.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 124761600,
+        .init("features.2.4.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 124761600,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 114, 114, 240] -> [n, 114, 114, 40]"),
         .init("features.2.4.block.3", kind: "conv 1x1 forward", macsPerImage: 124761600,
               "frozen: project conv 1x1, [n, 114, 114, 240] -> [n, 114, 114, 40]"),
@@ -13429,7 +13574,7 @@ public final class EfficientNetB5Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.3.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [40][240]"),
-        .init("features.3.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 124761600,
+        .init("features.3.0.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 124761600,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 114, 114, 40] -> [n, 114, 114, 240]"),
         .init("features.3.0.block.0", kind: "conv 1x1 forward", macsPerImage: 124761600,
               "frozen: expand conv 1x1, [n, 114, 114, 40] -> [n, 114, 114, 240]"),
@@ -13449,7 +13594,7 @@ public final class EfficientNetB5Training: TrainableModel {
               "squeeze-excitation 240 -> 10 -> 240 on [n, 57, 57, 240]"),
         .init("features.3.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [240][64]"),
-        .init("features.3.0.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 49904640,
+        .init("features.3.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 49904640,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 57, 57, 240] -> [n, 57, 57, 64]"),
         .init("features.3.0.block.3", kind: "conv 1x1 forward", macsPerImage: 49904640,
               "frozen: project conv 1x1, [n, 57, 57, 240] -> [n, 57, 57, 64]"),
@@ -13459,7 +13604,7 @@ public final class EfficientNetB5Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 57, 57, 64]"),
         .init("features.3.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [64][384]"),
-        .init("features.3.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 79847424,
+        .init("features.3.1.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 79847424,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 57, 57, 64] -> [n, 57, 57, 384]"),
         .init("features.3.1.block.0", kind: "conv 1x1 forward", macsPerImage: 79847424,
               "frozen: expand conv 1x1, [n, 57, 57, 64] -> [n, 57, 57, 384]"),
@@ -13479,7 +13624,7 @@ public final class EfficientNetB5Training: TrainableModel {
               "squeeze-excitation 384 -> 16 -> 384 on [n, 57, 57, 384]"),
         .init("features.3.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [384][64]"),
-        .init("features.3.1.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 79847424,
+        .init("features.3.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 79847424,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 57, 57, 384] -> [n, 57, 57, 64]"),
         .init("features.3.1.block.3", kind: "conv 1x1 forward", macsPerImage: 79847424,
               "frozen: project conv 1x1, [n, 57, 57, 384] -> [n, 57, 57, 64]"),
@@ -13493,7 +13638,7 @@ public final class EfficientNetB5Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.3.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [64][384]"),
-        .init("features.3.2.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 79847424,
+        .init("features.3.2.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 79847424,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 57, 57, 64] -> [n, 57, 57, 384]"),
         .init("features.3.2.block.0", kind: "conv 1x1 forward", macsPerImage: 79847424,
               "frozen: expand conv 1x1, [n, 57, 57, 64] -> [n, 57, 57, 384]"),
@@ -13513,7 +13658,7 @@ public final class EfficientNetB5Training: TrainableModel {
               "squeeze-excitation 384 -> 16 -> 384 on [n, 57, 57, 384]"),
         .init("features.3.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [384][64]"),
-        .init("features.3.2.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 79847424,
+        .init("features.3.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 79847424,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 57, 57, 384] -> [n, 57, 57, 64]"),
         .init("features.3.2.block.3", kind: "conv 1x1 forward", macsPerImage: 79847424,
               "frozen: project conv 1x1, [n, 57, 57, 384] -> [n, 57, 57, 64]"),
@@ -13527,7 +13672,7 @@ public final class EfficientNetB5Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.3.3.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [64][384]"),
-        .init("features.3.3.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 79847424,
+        .init("features.3.3.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 79847424,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 57, 57, 64] -> [n, 57, 57, 384]"),
         .init("features.3.3.block.0", kind: "conv 1x1 forward", macsPerImage: 79847424,
               "frozen: expand conv 1x1, [n, 57, 57, 64] -> [n, 57, 57, 384]"),
@@ -13547,7 +13692,7 @@ public final class EfficientNetB5Training: TrainableModel {
               "squeeze-excitation 384 -> 16 -> 384 on [n, 57, 57, 384]"),
         .init("features.3.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [384][64]"),
-        .init("features.3.3.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 79847424,
+        .init("features.3.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 79847424,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 57, 57, 384] -> [n, 57, 57, 64]"),
         .init("features.3.3.block.3", kind: "conv 1x1 forward", macsPerImage: 79847424,
               "frozen: project conv 1x1, [n, 57, 57, 384] -> [n, 57, 57, 64]"),
@@ -13561,7 +13706,7 @@ public final class EfficientNetB5Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.3.4.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [64][384]"),
-        .init("features.3.4.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 79847424,
+        .init("features.3.4.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 79847424,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 57, 57, 64] -> [n, 57, 57, 384]"),
         .init("features.3.4.block.0", kind: "conv 1x1 forward", macsPerImage: 79847424,
               "frozen: expand conv 1x1, [n, 57, 57, 64] -> [n, 57, 57, 384]"),
@@ -13581,7 +13726,7 @@ public final class EfficientNetB5Training: TrainableModel {
               "squeeze-excitation 384 -> 16 -> 384 on [n, 57, 57, 384]"),
         .init("features.3.4.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [384][64]"),
-        .init("features.3.4.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 79847424,
+        .init("features.3.4.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 79847424,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 57, 57, 384] -> [n, 57, 57, 64]"),
         .init("features.3.4.block.3", kind: "conv 1x1 forward", macsPerImage: 79847424,
               "frozen: project conv 1x1, [n, 57, 57, 384] -> [n, 57, 57, 64]"),
@@ -13595,7 +13740,7 @@ public final class EfficientNetB5Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.4.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [64][384]"),
-        .init("features.4.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 79847424,
+        .init("features.4.0.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 79847424,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 57, 57, 64] -> [n, 57, 57, 384]"),
         .init("features.4.0.block.0", kind: "conv 1x1 forward", macsPerImage: 79847424,
               "frozen: expand conv 1x1, [n, 57, 57, 64] -> [n, 57, 57, 384]"),
@@ -13615,7 +13760,7 @@ public final class EfficientNetB5Training: TrainableModel {
               "squeeze-excitation 384 -> 16 -> 384 on [n, 29, 29, 384]"),
         .init("features.4.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [384][128]"),
-        .init("features.4.0.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 41336832,
+        .init("features.4.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 41336832,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 384] -> [n, 29, 29, 128]"),
         .init("features.4.0.block.3", kind: "conv 1x1 forward", macsPerImage: 41336832,
               "frozen: project conv 1x1, [n, 29, 29, 384] -> [n, 29, 29, 128]"),
@@ -13625,7 +13770,7 @@ public final class EfficientNetB5Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 29, 29, 128]"),
         .init("features.4.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [128][768]"),
-        .init("features.4.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 82673664,
+        .init("features.4.1.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 82673664,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 128] -> [n, 29, 29, 768]"),
         .init("features.4.1.block.0", kind: "conv 1x1 forward", macsPerImage: 82673664,
               "frozen: expand conv 1x1, [n, 29, 29, 128] -> [n, 29, 29, 768]"),
@@ -13645,7 +13790,7 @@ public final class EfficientNetB5Training: TrainableModel {
               "squeeze-excitation 768 -> 32 -> 768 on [n, 29, 29, 768]"),
         .init("features.4.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [768][128]"),
-        .init("features.4.1.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 82673664,
+        .init("features.4.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 82673664,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 768] -> [n, 29, 29, 128]"),
         .init("features.4.1.block.3", kind: "conv 1x1 forward", macsPerImage: 82673664,
               "frozen: project conv 1x1, [n, 29, 29, 768] -> [n, 29, 29, 128]"),
@@ -13659,7 +13804,7 @@ public final class EfficientNetB5Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.4.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [128][768]"),
-        .init("features.4.2.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 82673664,
+        .init("features.4.2.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 82673664,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 128] -> [n, 29, 29, 768]"),
         .init("features.4.2.block.0", kind: "conv 1x1 forward", macsPerImage: 82673664,
               "frozen: expand conv 1x1, [n, 29, 29, 128] -> [n, 29, 29, 768]"),
@@ -13679,7 +13824,7 @@ public final class EfficientNetB5Training: TrainableModel {
               "squeeze-excitation 768 -> 32 -> 768 on [n, 29, 29, 768]"),
         .init("features.4.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [768][128]"),
-        .init("features.4.2.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 82673664,
+        .init("features.4.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 82673664,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 768] -> [n, 29, 29, 128]"),
         .init("features.4.2.block.3", kind: "conv 1x1 forward", macsPerImage: 82673664,
               "frozen: project conv 1x1, [n, 29, 29, 768] -> [n, 29, 29, 128]"),
@@ -13693,7 +13838,7 @@ public final class EfficientNetB5Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.4.3.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [128][768]"),
-        .init("features.4.3.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 82673664,
+        .init("features.4.3.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 82673664,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 128] -> [n, 29, 29, 768]"),
         .init("features.4.3.block.0", kind: "conv 1x1 forward", macsPerImage: 82673664,
               "frozen: expand conv 1x1, [n, 29, 29, 128] -> [n, 29, 29, 768]"),
@@ -13713,7 +13858,7 @@ public final class EfficientNetB5Training: TrainableModel {
               "squeeze-excitation 768 -> 32 -> 768 on [n, 29, 29, 768]"),
         .init("features.4.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [768][128]"),
-        .init("features.4.3.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 82673664,
+        .init("features.4.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 82673664,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 768] -> [n, 29, 29, 128]"),
         .init("features.4.3.block.3", kind: "conv 1x1 forward", macsPerImage: 82673664,
               "frozen: project conv 1x1, [n, 29, 29, 768] -> [n, 29, 29, 128]"),
@@ -13727,7 +13872,7 @@ public final class EfficientNetB5Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.4.4.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [128][768]"),
-        .init("features.4.4.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 82673664,
+        .init("features.4.4.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 82673664,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 128] -> [n, 29, 29, 768]"),
         .init("features.4.4.block.0", kind: "conv 1x1 forward", macsPerImage: 82673664,
               "frozen: expand conv 1x1, [n, 29, 29, 128] -> [n, 29, 29, 768]"),
@@ -13747,7 +13892,7 @@ public final class EfficientNetB5Training: TrainableModel {
               "squeeze-excitation 768 -> 32 -> 768 on [n, 29, 29, 768]"),
         .init("features.4.4.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [768][128]"),
-        .init("features.4.4.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 82673664,
+        .init("features.4.4.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 82673664,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 768] -> [n, 29, 29, 128]"),
         .init("features.4.4.block.3", kind: "conv 1x1 forward", macsPerImage: 82673664,
               "frozen: project conv 1x1, [n, 29, 29, 768] -> [n, 29, 29, 128]"),
@@ -13761,7 +13906,7 @@ public final class EfficientNetB5Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.4.5.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [128][768]"),
-        .init("features.4.5.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 82673664,
+        .init("features.4.5.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 82673664,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 128] -> [n, 29, 29, 768]"),
         .init("features.4.5.block.0", kind: "conv 1x1 forward", macsPerImage: 82673664,
               "frozen: expand conv 1x1, [n, 29, 29, 128] -> [n, 29, 29, 768]"),
@@ -13781,7 +13926,7 @@ public final class EfficientNetB5Training: TrainableModel {
               "squeeze-excitation 768 -> 32 -> 768 on [n, 29, 29, 768]"),
         .init("features.4.5.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [768][128]"),
-        .init("features.4.5.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 82673664,
+        .init("features.4.5.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 82673664,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 768] -> [n, 29, 29, 128]"),
         .init("features.4.5.block.3", kind: "conv 1x1 forward", macsPerImage: 82673664,
               "frozen: project conv 1x1, [n, 29, 29, 768] -> [n, 29, 29, 128]"),
@@ -13795,7 +13940,7 @@ public final class EfficientNetB5Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.4.6.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [128][768]"),
-        .init("features.4.6.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 82673664,
+        .init("features.4.6.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 82673664,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 128] -> [n, 29, 29, 768]"),
         .init("features.4.6.block.0", kind: "conv 1x1 forward", macsPerImage: 82673664,
               "frozen: expand conv 1x1, [n, 29, 29, 128] -> [n, 29, 29, 768]"),
@@ -13815,7 +13960,7 @@ public final class EfficientNetB5Training: TrainableModel {
               "squeeze-excitation 768 -> 32 -> 768 on [n, 29, 29, 768]"),
         .init("features.4.6.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [768][128]"),
-        .init("features.4.6.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 82673664,
+        .init("features.4.6.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 82673664,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 768] -> [n, 29, 29, 128]"),
         .init("features.4.6.block.3", kind: "conv 1x1 forward", macsPerImage: 82673664,
               "frozen: project conv 1x1, [n, 29, 29, 768] -> [n, 29, 29, 128]"),
@@ -13829,7 +13974,7 @@ public final class EfficientNetB5Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.5.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [128][768]"),
-        .init("features.5.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 82673664,
+        .init("features.5.0.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 82673664,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 128] -> [n, 29, 29, 768]"),
         .init("features.5.0.block.0", kind: "conv 1x1 forward", macsPerImage: 82673664,
               "frozen: expand conv 1x1, [n, 29, 29, 128] -> [n, 29, 29, 768]"),
@@ -13849,7 +13994,7 @@ public final class EfficientNetB5Training: TrainableModel {
               "squeeze-excitation 768 -> 32 -> 768 on [n, 29, 29, 768]"),
         .init("features.5.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [768][176]"),
-        .init("features.5.0.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 113676288,
+        .init("features.5.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 113676288,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 768] -> [n, 29, 29, 176]"),
         .init("features.5.0.block.3", kind: "conv 1x1 forward", macsPerImage: 113676288,
               "frozen: project conv 1x1, [n, 29, 29, 768] -> [n, 29, 29, 176]"),
@@ -13859,7 +14004,7 @@ public final class EfficientNetB5Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 29, 29, 176]"),
         .init("features.5.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [176][1056]"),
-        .init("features.5.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 156304896,
+        .init("features.5.1.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 156304896,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 176] -> [n, 29, 29, 1056]"),
         .init("features.5.1.block.0", kind: "conv 1x1 forward", macsPerImage: 156304896,
               "frozen: expand conv 1x1, [n, 29, 29, 176] -> [n, 29, 29, 1056]"),
@@ -13879,7 +14024,7 @@ public final class EfficientNetB5Training: TrainableModel {
               "squeeze-excitation 1056 -> 44 -> 1056 on [n, 29, 29, 1056]"),
         .init("features.5.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1056][176]"),
-        .init("features.5.1.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 156304896,
+        .init("features.5.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 156304896,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 1056] -> [n, 29, 29, 176]"),
         .init("features.5.1.block.3", kind: "conv 1x1 forward", macsPerImage: 156304896,
               "frozen: project conv 1x1, [n, 29, 29, 1056] -> [n, 29, 29, 176]"),
@@ -13893,7 +14038,7 @@ public final class EfficientNetB5Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.5.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [176][1056]"),
-        .init("features.5.2.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 156304896,
+        .init("features.5.2.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 156304896,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 176] -> [n, 29, 29, 1056]"),
         .init("features.5.2.block.0", kind: "conv 1x1 forward", macsPerImage: 156304896,
               "frozen: expand conv 1x1, [n, 29, 29, 176] -> [n, 29, 29, 1056]"),
@@ -13913,7 +14058,7 @@ public final class EfficientNetB5Training: TrainableModel {
               "squeeze-excitation 1056 -> 44 -> 1056 on [n, 29, 29, 1056]"),
         .init("features.5.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1056][176]"),
-        .init("features.5.2.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 156304896,
+        .init("features.5.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 156304896,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 1056] -> [n, 29, 29, 176]"),
         .init("features.5.2.block.3", kind: "conv 1x1 forward", macsPerImage: 156304896,
               "frozen: project conv 1x1, [n, 29, 29, 1056] -> [n, 29, 29, 176]"),
@@ -13927,7 +14072,7 @@ public final class EfficientNetB5Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.5.3.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [176][1056]"),
-        .init("features.5.3.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 156304896,
+        .init("features.5.3.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 156304896,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 176] -> [n, 29, 29, 1056]"),
         .init("features.5.3.block.0", kind: "conv 1x1 forward", macsPerImage: 156304896,
               "frozen: expand conv 1x1, [n, 29, 29, 176] -> [n, 29, 29, 1056]"),
@@ -13947,7 +14092,7 @@ public final class EfficientNetB5Training: TrainableModel {
               "squeeze-excitation 1056 -> 44 -> 1056 on [n, 29, 29, 1056]"),
         .init("features.5.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1056][176]"),
-        .init("features.5.3.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 156304896,
+        .init("features.5.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 156304896,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 1056] -> [n, 29, 29, 176]"),
         .init("features.5.3.block.3", kind: "conv 1x1 forward", macsPerImage: 156304896,
               "frozen: project conv 1x1, [n, 29, 29, 1056] -> [n, 29, 29, 176]"),
@@ -13961,7 +14106,7 @@ public final class EfficientNetB5Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.5.4.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [176][1056]"),
-        .init("features.5.4.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 156304896,
+        .init("features.5.4.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 156304896,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 176] -> [n, 29, 29, 1056]"),
         .init("features.5.4.block.0", kind: "conv 1x1 forward", macsPerImage: 156304896,
               "frozen: expand conv 1x1, [n, 29, 29, 176] -> [n, 29, 29, 1056]"),
@@ -13981,7 +14126,7 @@ public final class EfficientNetB5Training: TrainableModel {
               "squeeze-excitation 1056 -> 44 -> 1056 on [n, 29, 29, 1056]"),
         .init("features.5.4.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1056][176]"),
-        .init("features.5.4.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 156304896,
+        .init("features.5.4.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 156304896,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 1056] -> [n, 29, 29, 176]"),
         .init("features.5.4.block.3", kind: "conv 1x1 forward", macsPerImage: 156304896,
               "frozen: project conv 1x1, [n, 29, 29, 1056] -> [n, 29, 29, 176]"),
@@ -13995,7 +14140,7 @@ public final class EfficientNetB5Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.5.5.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [176][1056]"),
-        .init("features.5.5.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 156304896,
+        .init("features.5.5.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 156304896,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 176] -> [n, 29, 29, 1056]"),
         .init("features.5.5.block.0", kind: "conv 1x1 forward", macsPerImage: 156304896,
               "frozen: expand conv 1x1, [n, 29, 29, 176] -> [n, 29, 29, 1056]"),
@@ -14015,7 +14160,7 @@ public final class EfficientNetB5Training: TrainableModel {
               "squeeze-excitation 1056 -> 44 -> 1056 on [n, 29, 29, 1056]"),
         .init("features.5.5.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1056][176]"),
-        .init("features.5.5.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 156304896,
+        .init("features.5.5.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 156304896,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 1056] -> [n, 29, 29, 176]"),
         .init("features.5.5.block.3", kind: "conv 1x1 forward", macsPerImage: 156304896,
               "frozen: project conv 1x1, [n, 29, 29, 1056] -> [n, 29, 29, 176]"),
@@ -14029,7 +14174,7 @@ public final class EfficientNetB5Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.5.6.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [176][1056]"),
-        .init("features.5.6.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 156304896,
+        .init("features.5.6.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 156304896,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 176] -> [n, 29, 29, 1056]"),
         .init("features.5.6.block.0", kind: "conv 1x1 forward", macsPerImage: 156304896,
               "frozen: expand conv 1x1, [n, 29, 29, 176] -> [n, 29, 29, 1056]"),
@@ -14049,7 +14194,7 @@ public final class EfficientNetB5Training: TrainableModel {
               "squeeze-excitation 1056 -> 44 -> 1056 on [n, 29, 29, 1056]"),
         .init("features.5.6.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1056][176]"),
-        .init("features.5.6.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 156304896,
+        .init("features.5.6.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 156304896,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 1056] -> [n, 29, 29, 176]"),
         .init("features.5.6.block.3", kind: "conv 1x1 forward", macsPerImage: 156304896,
               "frozen: project conv 1x1, [n, 29, 29, 1056] -> [n, 29, 29, 176]"),
@@ -14063,7 +14208,7 @@ public final class EfficientNetB5Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [176][1056]"),
-        .init("features.6.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 156304896,
+        .init("features.6.0.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 156304896,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 176] -> [n, 29, 29, 1056]"),
         .init("features.6.0.block.0", kind: "conv 1x1 forward", macsPerImage: 156304896,
               "frozen: expand conv 1x1, [n, 29, 29, 176] -> [n, 29, 29, 1056]"),
@@ -14083,7 +14228,7 @@ public final class EfficientNetB5Training: TrainableModel {
               "squeeze-excitation 1056 -> 44 -> 1056 on [n, 15, 15, 1056]"),
         .init("features.6.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1056][304]"),
-        .init("features.6.0.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 72230400,
+        .init("features.6.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 72230400,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 1056] -> [n, 15, 15, 304]"),
         .init("features.6.0.block.3", kind: "conv 1x1 forward", macsPerImage: 72230400,
               "frozen: project conv 1x1, [n, 15, 15, 1056] -> [n, 15, 15, 304]"),
@@ -14093,7 +14238,7 @@ public final class EfficientNetB5Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 304]"),
         .init("features.6.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [304][1824]"),
-        .init("features.6.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 124761600,
+        .init("features.6.1.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 124761600,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 304] -> [n, 15, 15, 1824]"),
         .init("features.6.1.block.0", kind: "conv 1x1 forward", macsPerImage: 124761600,
               "frozen: expand conv 1x1, [n, 15, 15, 304] -> [n, 15, 15, 1824]"),
@@ -14113,7 +14258,7 @@ public final class EfficientNetB5Training: TrainableModel {
               "squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]"),
         .init("features.6.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1824][304]"),
-        .init("features.6.1.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 124761600,
+        .init("features.6.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 124761600,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 1824] -> [n, 15, 15, 304]"),
         .init("features.6.1.block.3", kind: "conv 1x1 forward", macsPerImage: 124761600,
               "frozen: project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 304]"),
@@ -14127,7 +14272,7 @@ public final class EfficientNetB5Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [304][1824]"),
-        .init("features.6.2.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 124761600,
+        .init("features.6.2.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 124761600,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 304] -> [n, 15, 15, 1824]"),
         .init("features.6.2.block.0", kind: "conv 1x1 forward", macsPerImage: 124761600,
               "frozen: expand conv 1x1, [n, 15, 15, 304] -> [n, 15, 15, 1824]"),
@@ -14147,7 +14292,7 @@ public final class EfficientNetB5Training: TrainableModel {
               "squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]"),
         .init("features.6.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1824][304]"),
-        .init("features.6.2.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 124761600,
+        .init("features.6.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 124761600,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 1824] -> [n, 15, 15, 304]"),
         .init("features.6.2.block.3", kind: "conv 1x1 forward", macsPerImage: 124761600,
               "frozen: project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 304]"),
@@ -14161,7 +14306,7 @@ public final class EfficientNetB5Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.3.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [304][1824]"),
-        .init("features.6.3.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 124761600,
+        .init("features.6.3.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 124761600,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 304] -> [n, 15, 15, 1824]"),
         .init("features.6.3.block.0", kind: "conv 1x1 forward", macsPerImage: 124761600,
               "frozen: expand conv 1x1, [n, 15, 15, 304] -> [n, 15, 15, 1824]"),
@@ -14181,7 +14326,7 @@ public final class EfficientNetB5Training: TrainableModel {
               "squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]"),
         .init("features.6.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1824][304]"),
-        .init("features.6.3.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 124761600,
+        .init("features.6.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 124761600,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 1824] -> [n, 15, 15, 304]"),
         .init("features.6.3.block.3", kind: "conv 1x1 forward", macsPerImage: 124761600,
               "frozen: project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 304]"),
@@ -14195,7 +14340,7 @@ public final class EfficientNetB5Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.4.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [304][1824]"),
-        .init("features.6.4.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 124761600,
+        .init("features.6.4.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 124761600,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 304] -> [n, 15, 15, 1824]"),
         .init("features.6.4.block.0", kind: "conv 1x1 forward", macsPerImage: 124761600,
               "frozen: expand conv 1x1, [n, 15, 15, 304] -> [n, 15, 15, 1824]"),
@@ -14215,7 +14360,7 @@ public final class EfficientNetB5Training: TrainableModel {
               "squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]"),
         .init("features.6.4.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1824][304]"),
-        .init("features.6.4.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 124761600,
+        .init("features.6.4.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 124761600,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 1824] -> [n, 15, 15, 304]"),
         .init("features.6.4.block.3", kind: "conv 1x1 forward", macsPerImage: 124761600,
               "frozen: project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 304]"),
@@ -14229,7 +14374,7 @@ public final class EfficientNetB5Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.5.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [304][1824]"),
-        .init("features.6.5.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 124761600,
+        .init("features.6.5.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 124761600,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 304] -> [n, 15, 15, 1824]"),
         .init("features.6.5.block.0", kind: "conv 1x1 forward", macsPerImage: 124761600,
               "frozen: expand conv 1x1, [n, 15, 15, 304] -> [n, 15, 15, 1824]"),
@@ -14249,7 +14394,7 @@ public final class EfficientNetB5Training: TrainableModel {
               "squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]"),
         .init("features.6.5.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1824][304]"),
-        .init("features.6.5.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 124761600,
+        .init("features.6.5.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 124761600,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 1824] -> [n, 15, 15, 304]"),
         .init("features.6.5.block.3", kind: "conv 1x1 forward", macsPerImage: 124761600,
               "frozen: project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 304]"),
@@ -14263,7 +14408,7 @@ public final class EfficientNetB5Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.6.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [304][1824]"),
-        .init("features.6.6.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 124761600,
+        .init("features.6.6.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 124761600,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 304] -> [n, 15, 15, 1824]"),
         .init("features.6.6.block.0", kind: "conv 1x1 forward", macsPerImage: 124761600,
               "frozen: expand conv 1x1, [n, 15, 15, 304] -> [n, 15, 15, 1824]"),
@@ -14283,7 +14428,7 @@ public final class EfficientNetB5Training: TrainableModel {
               "squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]"),
         .init("features.6.6.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1824][304]"),
-        .init("features.6.6.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 124761600,
+        .init("features.6.6.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 124761600,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 1824] -> [n, 15, 15, 304]"),
         .init("features.6.6.block.3", kind: "conv 1x1 forward", macsPerImage: 124761600,
               "frozen: project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 304]"),
@@ -14297,7 +14442,7 @@ public final class EfficientNetB5Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.7.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [304][1824]"),
-        .init("features.6.7.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 124761600,
+        .init("features.6.7.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 124761600,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 304] -> [n, 15, 15, 1824]"),
         .init("features.6.7.block.0", kind: "conv 1x1 forward", macsPerImage: 124761600,
               "frozen: expand conv 1x1, [n, 15, 15, 304] -> [n, 15, 15, 1824]"),
@@ -14317,7 +14462,7 @@ public final class EfficientNetB5Training: TrainableModel {
               "squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]"),
         .init("features.6.7.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1824][304]"),
-        .init("features.6.7.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 124761600,
+        .init("features.6.7.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 124761600,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 1824] -> [n, 15, 15, 304]"),
         .init("features.6.7.block.3", kind: "conv 1x1 forward", macsPerImage: 124761600,
               "frozen: project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 304]"),
@@ -14331,7 +14476,7 @@ public final class EfficientNetB5Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.8.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [304][1824]"),
-        .init("features.6.8.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 124761600,
+        .init("features.6.8.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 124761600,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 304] -> [n, 15, 15, 1824]"),
         .init("features.6.8.block.0", kind: "conv 1x1 forward", macsPerImage: 124761600,
               "frozen: expand conv 1x1, [n, 15, 15, 304] -> [n, 15, 15, 1824]"),
@@ -14351,7 +14496,7 @@ public final class EfficientNetB5Training: TrainableModel {
               "squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]"),
         .init("features.6.8.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1824][304]"),
-        .init("features.6.8.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 124761600,
+        .init("features.6.8.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 124761600,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 1824] -> [n, 15, 15, 304]"),
         .init("features.6.8.block.3", kind: "conv 1x1 forward", macsPerImage: 124761600,
               "frozen: project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 304]"),
@@ -14365,7 +14510,7 @@ public final class EfficientNetB5Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.7.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [304][1824]"),
-        .init("features.7.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 124761600,
+        .init("features.7.0.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 124761600,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 304] -> [n, 15, 15, 1824]"),
         .init("features.7.0.block.0", kind: "conv 1x1 forward", macsPerImage: 124761600,
               "frozen: expand conv 1x1, [n, 15, 15, 304] -> [n, 15, 15, 1824]"),
@@ -14385,7 +14530,7 @@ public final class EfficientNetB5Training: TrainableModel {
               "squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]"),
         .init("features.7.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1824][512]"),
-        .init("features.7.0.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 210124800,
+        .init("features.7.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 210124800,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 1824] -> [n, 15, 15, 512]"),
         .init("features.7.0.block.3", kind: "conv 1x1 forward", macsPerImage: 210124800,
               "frozen: project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 512]"),
@@ -14395,7 +14540,7 @@ public final class EfficientNetB5Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 512]"),
         .init("features.7.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [512][3072]"),
-        .init("features.7.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 353894400,
+        .init("features.7.1.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 353894400,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 512] -> [n, 15, 15, 3072]"),
         .init("features.7.1.block.0", kind: "conv 1x1 forward", macsPerImage: 353894400,
               "frozen: expand conv 1x1, [n, 15, 15, 512] -> [n, 15, 15, 3072]"),
@@ -14415,7 +14560,7 @@ public final class EfficientNetB5Training: TrainableModel {
               "squeeze-excitation 3072 -> 128 -> 3072 on [n, 15, 15, 3072]"),
         .init("features.7.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [3072][512]"),
-        .init("features.7.1.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 353894400,
+        .init("features.7.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 353894400,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 3072] -> [n, 15, 15, 512]"),
         .init("features.7.1.block.3", kind: "conv 1x1 forward", macsPerImage: 353894400,
               "frozen: project conv 1x1, [n, 15, 15, 3072] -> [n, 15, 15, 512]"),
@@ -14429,7 +14574,7 @@ public final class EfficientNetB5Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.7.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [512][3072]"),
-        .init("features.7.2.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 353894400,
+        .init("features.7.2.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 353894400,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 512] -> [n, 15, 15, 3072]"),
         .init("features.7.2.block.0", kind: "conv 1x1 forward", macsPerImage: 353894400,
               "frozen: expand conv 1x1, [n, 15, 15, 512] -> [n, 15, 15, 3072]"),
@@ -14449,7 +14594,7 @@ public final class EfficientNetB5Training: TrainableModel {
               "squeeze-excitation 3072 -> 128 -> 3072 on [n, 15, 15, 3072]"),
         .init("features.7.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [3072][512]"),
-        .init("features.7.2.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 353894400,
+        .init("features.7.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 353894400,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 3072] -> [n, 15, 15, 512]"),
         .init("features.7.2.block.3", kind: "conv 1x1 forward", macsPerImage: 353894400,
               "frozen: project conv 1x1, [n, 15, 15, 3072] -> [n, 15, 15, 512]"),
@@ -14463,7 +14608,7 @@ public final class EfficientNetB5Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.8", kind: "conv 1x1 forward", macsPerImage: nil,
               "head conv 1x1 weights to the GEMM layout [512][2048]"),
-        .init("features.8", kind: "conv 1x1 + BN statistics forward", macsPerImage: 235929600,
+        .init("features.8", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 235929600,
               "head conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 512] -> [n, 15, 15, 2048]"),
         .init("features.8", kind: "conv 1x1 forward", macsPerImage: 235929600,
               "frozen: head conv 1x1, [n, 15, 15, 512] -> [n, 15, 15, 2048]"),
@@ -14488,21 +14633,21 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("avgpool", kind: "pool+classifier backward", macsPerImage: nil,
               "backward: spread each channel's gradient over the 225 pixels"),
         .init("features.8", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 15, 15, 2048]"),
-        .init("features.8", kind: "conv 1x1 backward", macsPerImage: 471859200,
-              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 512] <- [n, 15, 15, 2048]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 2048]"),
+        .init("features.8", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 471859200,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 512] <- [n, 15, 15, 2048]"),
         .init("features.7.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.7.2.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 15, 15, 512]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 512]"),
         .init("features.7.2.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.7.2.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.7.2.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.7.2.block.3", kind: "conv 1x1 backward", macsPerImage: 707788800,
-              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 3072] <- [n, 15, 15, 512]"),
+        .init("features.7.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 707788800,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 3072] <- [n, 15, 15, 512]"),
         .init("features.7.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 1572864,
               "squeeze-excitation 3072 -> 128 -> 3072 backward on [n, 15, 15, 3072]"),
         .init("features.7.2.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -14518,23 +14663,23 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.7.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.7.2.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 15, 15, 3072]"),
-        .init("features.7.2.block.0", kind: "conv 1x1 backward", macsPerImage: 707788800,
-              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 512] <- [n, 15, 15, 3072]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 3072]"),
+        .init("features.7.2.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 707788800,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 512] <- [n, 15, 15, 3072]"),
         .init("features.7.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.7.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.7.1.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 15, 15, 512]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 512]"),
         .init("features.7.1.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.7.1.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.7.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.7.1.block.3", kind: "conv 1x1 backward", macsPerImage: 707788800,
-              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 3072] <- [n, 15, 15, 512]"),
+        .init("features.7.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 707788800,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 3072] <- [n, 15, 15, 512]"),
         .init("features.7.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 1572864,
               "squeeze-excitation 3072 -> 128 -> 3072 backward on [n, 15, 15, 3072]"),
         .init("features.7.1.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -14550,21 +14695,21 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.7.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.7.1.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 15, 15, 3072]"),
-        .init("features.7.1.block.0", kind: "conv 1x1 backward", macsPerImage: 707788800,
-              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 512] <- [n, 15, 15, 3072]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 3072]"),
+        .init("features.7.1.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 707788800,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 512] <- [n, 15, 15, 3072]"),
         .init("features.7.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.7.0.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 15, 15, 512]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 512]"),
         .init("features.7.0.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.7.0.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.7.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.7.0.block.3", kind: "conv 1x1 backward", macsPerImage: 420249600,
-              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 512]"),
+        .init("features.7.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 420249600,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 512]"),
         .init("features.7.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 554496,
               "squeeze-excitation 1824 -> 76 -> 1824 backward on [n, 15, 15, 1824]"),
         .init("features.7.0.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -14580,21 +14725,21 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.7.0.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]"),
-        .init("features.7.0.block.0", kind: "conv 1x1 backward", macsPerImage: 249523200,
-              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 304] <- [n, 15, 15, 1824]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 1824]"),
+        .init("features.7.0.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 249523200,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 304] <- [n, 15, 15, 1824]"),
         .init("features.6.8", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.6.8.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 15, 15, 304]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 304]"),
         .init("features.6.8.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.8.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.8.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.6.8.block.3", kind: "conv 1x1 backward", macsPerImage: 249523200,
-              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]"),
+        .init("features.6.8.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 249523200,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]"),
         .init("features.6.8.block.2", kind: "squeeze-excitation backward", macsPerImage: 554496,
               "squeeze-excitation 1824 -> 76 -> 1824 backward on [n, 15, 15, 1824]"),
         .init("features.6.8.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -14610,23 +14755,23 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.6.8.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.8.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]"),
-        .init("features.6.8.block.0", kind: "conv 1x1 backward", macsPerImage: 249523200,
-              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 304] <- [n, 15, 15, 1824]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 1824]"),
+        .init("features.6.8.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 249523200,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 304] <- [n, 15, 15, 1824]"),
         .init("features.6.8", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.6.7", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.6.7.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 15, 15, 304]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 304]"),
         .init("features.6.7.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.7.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.7.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.6.7.block.3", kind: "conv 1x1 backward", macsPerImage: 249523200,
-              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]"),
+        .init("features.6.7.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 249523200,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]"),
         .init("features.6.7.block.2", kind: "squeeze-excitation backward", macsPerImage: 554496,
               "squeeze-excitation 1824 -> 76 -> 1824 backward on [n, 15, 15, 1824]"),
         .init("features.6.7.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -14642,23 +14787,23 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.6.7.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.7.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]"),
-        .init("features.6.7.block.0", kind: "conv 1x1 backward", macsPerImage: 249523200,
-              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 304] <- [n, 15, 15, 1824]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 1824]"),
+        .init("features.6.7.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 249523200,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 304] <- [n, 15, 15, 1824]"),
         .init("features.6.7", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.6.6", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.6.6.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 15, 15, 304]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 304]"),
         .init("features.6.6.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.6.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.6.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.6.6.block.3", kind: "conv 1x1 backward", macsPerImage: 249523200,
-              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]"),
+        .init("features.6.6.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 249523200,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]"),
         .init("features.6.6.block.2", kind: "squeeze-excitation backward", macsPerImage: 554496,
               "squeeze-excitation 1824 -> 76 -> 1824 backward on [n, 15, 15, 1824]"),
         .init("features.6.6.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -14674,23 +14819,23 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.6.6.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.6.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]"),
-        .init("features.6.6.block.0", kind: "conv 1x1 backward", macsPerImage: 249523200,
-              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 304] <- [n, 15, 15, 1824]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 1824]"),
+        .init("features.6.6.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 249523200,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 304] <- [n, 15, 15, 1824]"),
         .init("features.6.6", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.6.5", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.6.5.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 15, 15, 304]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 304]"),
         .init("features.6.5.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.5.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.5.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.6.5.block.3", kind: "conv 1x1 backward", macsPerImage: 249523200,
-              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]"),
+        .init("features.6.5.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 249523200,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]"),
         .init("features.6.5.block.2", kind: "squeeze-excitation backward", macsPerImage: 554496,
               "squeeze-excitation 1824 -> 76 -> 1824 backward on [n, 15, 15, 1824]"),
         .init("features.6.5.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -14706,23 +14851,23 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.6.5.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.5.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]"),
-        .init("features.6.5.block.0", kind: "conv 1x1 backward", macsPerImage: 249523200,
-              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 304] <- [n, 15, 15, 1824]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 1824]"),
+        .init("features.6.5.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 249523200,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 304] <- [n, 15, 15, 1824]"),
         .init("features.6.5", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.6.4", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.6.4.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 15, 15, 304]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 304]"),
         .init("features.6.4.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.4.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.4.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.6.4.block.3", kind: "conv 1x1 backward", macsPerImage: 249523200,
-              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]"),
+        .init("features.6.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 249523200,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]"),
         .init("features.6.4.block.2", kind: "squeeze-excitation backward", macsPerImage: 554496,
               "squeeze-excitation 1824 -> 76 -> 1824 backward on [n, 15, 15, 1824]"),
         .init("features.6.4.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -14738,23 +14883,23 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.6.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.4.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]"),
-        .init("features.6.4.block.0", kind: "conv 1x1 backward", macsPerImage: 249523200,
-              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 304] <- [n, 15, 15, 1824]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 1824]"),
+        .init("features.6.4.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 249523200,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 304] <- [n, 15, 15, 1824]"),
         .init("features.6.4", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.6.3", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.6.3.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 15, 15, 304]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 304]"),
         .init("features.6.3.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.3.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.3.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.6.3.block.3", kind: "conv 1x1 backward", macsPerImage: 249523200,
-              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]"),
+        .init("features.6.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 249523200,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]"),
         .init("features.6.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 554496,
               "squeeze-excitation 1824 -> 76 -> 1824 backward on [n, 15, 15, 1824]"),
         .init("features.6.3.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -14770,23 +14915,23 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.3.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]"),
-        .init("features.6.3.block.0", kind: "conv 1x1 backward", macsPerImage: 249523200,
-              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 304] <- [n, 15, 15, 1824]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 1824]"),
+        .init("features.6.3.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 249523200,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 304] <- [n, 15, 15, 1824]"),
         .init("features.6.3", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.6.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.6.2.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 15, 15, 304]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 304]"),
         .init("features.6.2.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.2.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.2.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.6.2.block.3", kind: "conv 1x1 backward", macsPerImage: 249523200,
-              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]"),
+        .init("features.6.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 249523200,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]"),
         .init("features.6.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 554496,
               "squeeze-excitation 1824 -> 76 -> 1824 backward on [n, 15, 15, 1824]"),
         .init("features.6.2.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -14802,23 +14947,23 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.2.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]"),
-        .init("features.6.2.block.0", kind: "conv 1x1 backward", macsPerImage: 249523200,
-              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 304] <- [n, 15, 15, 1824]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 1824]"),
+        .init("features.6.2.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 249523200,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 304] <- [n, 15, 15, 1824]"),
         .init("features.6.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.6.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.6.1.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 15, 15, 304]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 304]"),
         .init("features.6.1.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.1.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.6.1.block.3", kind: "conv 1x1 backward", macsPerImage: 249523200,
-              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]"),
+        .init("features.6.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 249523200,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]"),
         .init("features.6.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 554496,
               "squeeze-excitation 1824 -> 76 -> 1824 backward on [n, 15, 15, 1824]"),
         .init("features.6.1.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -14834,21 +14979,21 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.1.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]"),
-        .init("features.6.1.block.0", kind: "conv 1x1 backward", macsPerImage: 249523200,
-              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 304] <- [n, 15, 15, 1824]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 1824]"),
+        .init("features.6.1.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 249523200,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 304] <- [n, 15, 15, 1824]"),
         .init("features.6.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.6.0.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 15, 15, 304]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 304]"),
         .init("features.6.0.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.0.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.6.0.block.3", kind: "conv 1x1 backward", macsPerImage: 144460800,
-              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 1056] <- [n, 15, 15, 304]"),
+        .init("features.6.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 144460800,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 1056] <- [n, 15, 15, 304]"),
         .init("features.6.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 185856,
               "squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 15, 15, 1056]"),
         .init("features.6.0.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -14864,21 +15009,21 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.0.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 29, 29, 1056]"),
-        .init("features.6.0.block.0", kind: "conv 1x1 backward", macsPerImage: 312609792,
-              "conv 1x1 backward: input and weight gradients, [n, 29, 29, 176] <- [n, 29, 29, 1056]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 1056]"),
+        .init("features.6.0.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 312609792,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 176] <- [n, 29, 29, 1056]"),
         .init("features.5.6", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.5.6.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 29, 29, 176]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 176]"),
         .init("features.5.6.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.6.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.6.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.5.6.block.3", kind: "conv 1x1 backward", macsPerImage: 312609792,
-              "conv 1x1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 176]"),
+        .init("features.5.6.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 312609792,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 176]"),
         .init("features.5.6.block.2", kind: "squeeze-excitation backward", macsPerImage: 185856,
               "squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 29, 29, 1056]"),
         .init("features.5.6.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -14894,23 +15039,23 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.5.6.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.6.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 29, 29, 1056]"),
-        .init("features.5.6.block.0", kind: "conv 1x1 backward", macsPerImage: 312609792,
-              "conv 1x1 backward: input and weight gradients, [n, 29, 29, 176] <- [n, 29, 29, 1056]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 1056]"),
+        .init("features.5.6.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 312609792,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 176] <- [n, 29, 29, 1056]"),
         .init("features.5.6", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.5.5", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.5.5.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 29, 29, 176]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 176]"),
         .init("features.5.5.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.5.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.5.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.5.5.block.3", kind: "conv 1x1 backward", macsPerImage: 312609792,
-              "conv 1x1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 176]"),
+        .init("features.5.5.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 312609792,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 176]"),
         .init("features.5.5.block.2", kind: "squeeze-excitation backward", macsPerImage: 185856,
               "squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 29, 29, 1056]"),
         .init("features.5.5.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -14926,23 +15071,23 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.5.5.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.5.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 29, 29, 1056]"),
-        .init("features.5.5.block.0", kind: "conv 1x1 backward", macsPerImage: 312609792,
-              "conv 1x1 backward: input and weight gradients, [n, 29, 29, 176] <- [n, 29, 29, 1056]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 1056]"),
+        .init("features.5.5.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 312609792,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 176] <- [n, 29, 29, 1056]"),
         .init("features.5.5", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.5.4", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.5.4.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 29, 29, 176]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 176]"),
         .init("features.5.4.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.4.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.4.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.5.4.block.3", kind: "conv 1x1 backward", macsPerImage: 312609792,
-              "conv 1x1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 176]"),
+        .init("features.5.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 312609792,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 176]"),
         .init("features.5.4.block.2", kind: "squeeze-excitation backward", macsPerImage: 185856,
               "squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 29, 29, 1056]"),
         .init("features.5.4.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -14958,23 +15103,23 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.5.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.4.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 29, 29, 1056]"),
-        .init("features.5.4.block.0", kind: "conv 1x1 backward", macsPerImage: 312609792,
-              "conv 1x1 backward: input and weight gradients, [n, 29, 29, 176] <- [n, 29, 29, 1056]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 1056]"),
+        .init("features.5.4.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 312609792,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 176] <- [n, 29, 29, 1056]"),
         .init("features.5.4", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.5.3", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.5.3.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 29, 29, 176]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 176]"),
         .init("features.5.3.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.3.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.3.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.5.3.block.3", kind: "conv 1x1 backward", macsPerImage: 312609792,
-              "conv 1x1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 176]"),
+        .init("features.5.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 312609792,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 176]"),
         .init("features.5.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 185856,
               "squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 29, 29, 1056]"),
         .init("features.5.3.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -14990,23 +15135,23 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.5.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.3.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 29, 29, 1056]"),
-        .init("features.5.3.block.0", kind: "conv 1x1 backward", macsPerImage: 312609792,
-              "conv 1x1 backward: input and weight gradients, [n, 29, 29, 176] <- [n, 29, 29, 1056]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 1056]"),
+        .init("features.5.3.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 312609792,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 176] <- [n, 29, 29, 1056]"),
         .init("features.5.3", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.5.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.5.2.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 29, 29, 176]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 176]"),
         .init("features.5.2.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.2.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.2.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.5.2.block.3", kind: "conv 1x1 backward", macsPerImage: 312609792,
-              "conv 1x1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 176]"),
+        .init("features.5.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 312609792,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 176]"),
         .init("features.5.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 185856,
               "squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 29, 29, 1056]"),
         .init("features.5.2.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -15022,23 +15167,23 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.2.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 29, 29, 1056]"),
-        .init("features.5.2.block.0", kind: "conv 1x1 backward", macsPerImage: 312609792,
-              "conv 1x1 backward: input and weight gradients, [n, 29, 29, 176] <- [n, 29, 29, 1056]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 1056]"),
+        .init("features.5.2.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 312609792,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 176] <- [n, 29, 29, 1056]"),
         .init("features.5.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.5.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.5.1.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 29, 29, 176]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 176]"),
         .init("features.5.1.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.1.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.5.1.block.3", kind: "conv 1x1 backward", macsPerImage: 312609792,
-              "conv 1x1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 176]"),
+        .init("features.5.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 312609792,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 176]"),
         .init("features.5.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 185856,
               "squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 29, 29, 1056]"),
         .init("features.5.1.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -15054,21 +15199,21 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.1.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 29, 29, 1056]"),
-        .init("features.5.1.block.0", kind: "conv 1x1 backward", macsPerImage: 312609792,
-              "conv 1x1 backward: input and weight gradients, [n, 29, 29, 176] <- [n, 29, 29, 1056]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 1056]"),
+        .init("features.5.1.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 312609792,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 176] <- [n, 29, 29, 1056]"),
         .init("features.5.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.5.0.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 29, 29, 176]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 176]"),
         .init("features.5.0.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.0.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.5.0.block.3", kind: "conv 1x1 backward", macsPerImage: 227352576,
-              "conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 176]"),
+        .init("features.5.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 227352576,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 176]"),
         .init("features.5.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 98304,
               "squeeze-excitation 768 -> 32 -> 768 backward on [n, 29, 29, 768]"),
         .init("features.5.0.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -15084,21 +15229,21 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.0.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 29, 29, 768]"),
-        .init("features.5.0.block.0", kind: "conv 1x1 backward", macsPerImage: 165347328,
-              "conv 1x1 backward: input and weight gradients, [n, 29, 29, 128] <- [n, 29, 29, 768]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 768]"),
+        .init("features.5.0.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 165347328,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 128] <- [n, 29, 29, 768]"),
         .init("features.4.6", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.4.6.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 29, 29, 128]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 128]"),
         .init("features.4.6.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.6.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.6.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.4.6.block.3", kind: "conv 1x1 backward", macsPerImage: 165347328,
-              "conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 128]"),
+        .init("features.4.6.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 165347328,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 128]"),
         .init("features.4.6.block.2", kind: "squeeze-excitation backward", macsPerImage: 98304,
               "squeeze-excitation 768 -> 32 -> 768 backward on [n, 29, 29, 768]"),
         .init("features.4.6.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -15114,23 +15259,23 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.4.6.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.6.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 29, 29, 768]"),
-        .init("features.4.6.block.0", kind: "conv 1x1 backward", macsPerImage: 165347328,
-              "conv 1x1 backward: input and weight gradients, [n, 29, 29, 128] <- [n, 29, 29, 768]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 768]"),
+        .init("features.4.6.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 165347328,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 128] <- [n, 29, 29, 768]"),
         .init("features.4.6", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.4.5", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.4.5.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 29, 29, 128]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 128]"),
         .init("features.4.5.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.5.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.5.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.4.5.block.3", kind: "conv 1x1 backward", macsPerImage: 165347328,
-              "conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 128]"),
+        .init("features.4.5.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 165347328,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 128]"),
         .init("features.4.5.block.2", kind: "squeeze-excitation backward", macsPerImage: 98304,
               "squeeze-excitation 768 -> 32 -> 768 backward on [n, 29, 29, 768]"),
         .init("features.4.5.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -15146,23 +15291,23 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.4.5.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.5.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 29, 29, 768]"),
-        .init("features.4.5.block.0", kind: "conv 1x1 backward", macsPerImage: 165347328,
-              "conv 1x1 backward: input and weight gradients, [n, 29, 29, 128] <- [n, 29, 29, 768]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 768]"),
+        .init("features.4.5.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 165347328,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 128] <- [n, 29, 29, 768]"),
         .init("features.4.5", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.4.4", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.4.4.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 29, 29, 128]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 128]"),
         .init("features.4.4.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.4.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.4.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.4.4.block.3", kind: "conv 1x1 backward", macsPerImage: 165347328,
-              "conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 128]"),
+        .init("features.4.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 165347328,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 128]"),
         .init("features.4.4.block.2", kind: "squeeze-excitation backward", macsPerImage: 98304,
               "squeeze-excitation 768 -> 32 -> 768 backward on [n, 29, 29, 768]"),
         .init("features.4.4.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -15178,23 +15323,23 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.4.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.4.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 29, 29, 768]"),
-        .init("features.4.4.block.0", kind: "conv 1x1 backward", macsPerImage: 165347328,
-              "conv 1x1 backward: input and weight gradients, [n, 29, 29, 128] <- [n, 29, 29, 768]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 768]"),
+        .init("features.4.4.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 165347328,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 128] <- [n, 29, 29, 768]"),
         .init("features.4.4", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.4.3", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.4.3.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 29, 29, 128]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 128]"),
         .init("features.4.3.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.3.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.3.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.4.3.block.3", kind: "conv 1x1 backward", macsPerImage: 165347328,
-              "conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 128]"),
+        .init("features.4.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 165347328,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 128]"),
         .init("features.4.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 98304,
               "squeeze-excitation 768 -> 32 -> 768 backward on [n, 29, 29, 768]"),
         .init("features.4.3.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -15210,23 +15355,23 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.4.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.3.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 29, 29, 768]"),
-        .init("features.4.3.block.0", kind: "conv 1x1 backward", macsPerImage: 165347328,
-              "conv 1x1 backward: input and weight gradients, [n, 29, 29, 128] <- [n, 29, 29, 768]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 768]"),
+        .init("features.4.3.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 165347328,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 128] <- [n, 29, 29, 768]"),
         .init("features.4.3", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.4.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.4.2.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 29, 29, 128]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 128]"),
         .init("features.4.2.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.2.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.2.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.4.2.block.3", kind: "conv 1x1 backward", macsPerImage: 165347328,
-              "conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 128]"),
+        .init("features.4.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 165347328,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 128]"),
         .init("features.4.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 98304,
               "squeeze-excitation 768 -> 32 -> 768 backward on [n, 29, 29, 768]"),
         .init("features.4.2.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -15242,23 +15387,23 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.2.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 29, 29, 768]"),
-        .init("features.4.2.block.0", kind: "conv 1x1 backward", macsPerImage: 165347328,
-              "conv 1x1 backward: input and weight gradients, [n, 29, 29, 128] <- [n, 29, 29, 768]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 768]"),
+        .init("features.4.2.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 165347328,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 128] <- [n, 29, 29, 768]"),
         .init("features.4.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.4.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.4.1.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 29, 29, 128]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 128]"),
         .init("features.4.1.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.1.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.4.1.block.3", kind: "conv 1x1 backward", macsPerImage: 165347328,
-              "conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 128]"),
+        .init("features.4.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 165347328,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 128]"),
         .init("features.4.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 98304,
               "squeeze-excitation 768 -> 32 -> 768 backward on [n, 29, 29, 768]"),
         .init("features.4.1.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -15274,21 +15419,21 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.1.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 29, 29, 768]"),
-        .init("features.4.1.block.0", kind: "conv 1x1 backward", macsPerImage: 165347328,
-              "conv 1x1 backward: input and weight gradients, [n, 29, 29, 128] <- [n, 29, 29, 768]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 768]"),
+        .init("features.4.1.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 165347328,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 128] <- [n, 29, 29, 768]"),
         .init("features.4.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.4.0.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 29, 29, 128]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 128]"),
         .init("features.4.0.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.0.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.4.0.block.3", kind: "conv 1x1 backward", macsPerImage: 82673664,
-              "conv 1x1 backward: input and weight gradients, [n, 29, 29, 384] <- [n, 29, 29, 128]"),
+        .init("features.4.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 82673664,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 384] <- [n, 29, 29, 128]"),
         .init("features.4.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 24576,
               "squeeze-excitation 384 -> 16 -> 384 backward on [n, 29, 29, 384]"),
         .init("features.4.0.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -15304,21 +15449,21 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.0.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 57, 57, 384]"),
-        .init("features.4.0.block.0", kind: "conv 1x1 backward", macsPerImage: 159694848,
-              "conv 1x1 backward: input and weight gradients, [n, 57, 57, 64] <- [n, 57, 57, 384]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 57, 57, 384]"),
+        .init("features.4.0.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 159694848,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 57, 57, 64] <- [n, 57, 57, 384]"),
         .init("features.3.4", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.3.4.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 57, 57, 64]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 57, 57, 64]"),
         .init("features.3.4.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.4.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.3.4.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.3.4.block.3", kind: "conv 1x1 backward", macsPerImage: 159694848,
-              "conv 1x1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 64]"),
+        .init("features.3.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 159694848,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 64]"),
         .init("features.3.4.block.2", kind: "squeeze-excitation backward", macsPerImage: 24576,
               "squeeze-excitation 384 -> 16 -> 384 backward on [n, 57, 57, 384]"),
         .init("features.3.4.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -15334,23 +15479,23 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.3.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.4.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 57, 57, 384]"),
-        .init("features.3.4.block.0", kind: "conv 1x1 backward", macsPerImage: 159694848,
-              "conv 1x1 backward: input and weight gradients, [n, 57, 57, 64] <- [n, 57, 57, 384]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 57, 57, 384]"),
+        .init("features.3.4.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 159694848,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 57, 57, 64] <- [n, 57, 57, 384]"),
         .init("features.3.4", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.3.3", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.3.3.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 57, 57, 64]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 57, 57, 64]"),
         .init("features.3.3.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.3.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.3.3.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.3.3.block.3", kind: "conv 1x1 backward", macsPerImage: 159694848,
-              "conv 1x1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 64]"),
+        .init("features.3.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 159694848,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 64]"),
         .init("features.3.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 24576,
               "squeeze-excitation 384 -> 16 -> 384 backward on [n, 57, 57, 384]"),
         .init("features.3.3.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -15366,23 +15511,23 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.3.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.3.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 57, 57, 384]"),
-        .init("features.3.3.block.0", kind: "conv 1x1 backward", macsPerImage: 159694848,
-              "conv 1x1 backward: input and weight gradients, [n, 57, 57, 64] <- [n, 57, 57, 384]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 57, 57, 384]"),
+        .init("features.3.3.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 159694848,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 57, 57, 64] <- [n, 57, 57, 384]"),
         .init("features.3.3", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.3.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.3.2.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 57, 57, 64]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 57, 57, 64]"),
         .init("features.3.2.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.2.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.3.2.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.3.2.block.3", kind: "conv 1x1 backward", macsPerImage: 159694848,
-              "conv 1x1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 64]"),
+        .init("features.3.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 159694848,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 64]"),
         .init("features.3.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 24576,
               "squeeze-excitation 384 -> 16 -> 384 backward on [n, 57, 57, 384]"),
         .init("features.3.2.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -15398,23 +15543,23 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.3.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.2.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 57, 57, 384]"),
-        .init("features.3.2.block.0", kind: "conv 1x1 backward", macsPerImage: 159694848,
-              "conv 1x1 backward: input and weight gradients, [n, 57, 57, 64] <- [n, 57, 57, 384]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 57, 57, 384]"),
+        .init("features.3.2.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 159694848,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 57, 57, 64] <- [n, 57, 57, 384]"),
         .init("features.3.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.3.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.3.1.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 57, 57, 64]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 57, 57, 64]"),
         .init("features.3.1.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.1.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.3.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.3.1.block.3", kind: "conv 1x1 backward", macsPerImage: 159694848,
-              "conv 1x1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 64]"),
+        .init("features.3.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 159694848,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 64]"),
         .init("features.3.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 24576,
               "squeeze-excitation 384 -> 16 -> 384 backward on [n, 57, 57, 384]"),
         .init("features.3.1.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -15430,21 +15575,21 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.1.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 57, 57, 384]"),
-        .init("features.3.1.block.0", kind: "conv 1x1 backward", macsPerImage: 159694848,
-              "conv 1x1 backward: input and weight gradients, [n, 57, 57, 64] <- [n, 57, 57, 384]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 57, 57, 384]"),
+        .init("features.3.1.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 159694848,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 57, 57, 64] <- [n, 57, 57, 384]"),
         .init("features.3.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.3.0.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 57, 57, 64]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 57, 57, 64]"),
         .init("features.3.0.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.0.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.3.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.3.0.block.3", kind: "conv 1x1 backward", macsPerImage: 99809280,
-              "conv 1x1 backward: input and weight gradients, [n, 57, 57, 240] <- [n, 57, 57, 64]"),
+        .init("features.3.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 99809280,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 57, 57, 240] <- [n, 57, 57, 64]"),
         .init("features.3.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 9600,
               "squeeze-excitation 240 -> 10 -> 240 backward on [n, 57, 57, 240]"),
         .init("features.3.0.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -15460,21 +15605,21 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.0.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 114, 114, 240]"),
-        .init("features.3.0.block.0", kind: "conv 1x1 backward", macsPerImage: 249523200,
-              "conv 1x1 backward: input and weight gradients, [n, 114, 114, 40] <- [n, 114, 114, 240]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 114, 114, 240]"),
+        .init("features.3.0.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 249523200,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 114, 114, 40] <- [n, 114, 114, 240]"),
         .init("features.2.4", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.2.4.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 114, 114, 40]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 114, 114, 40]"),
         .init("features.2.4.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.4.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.2.4.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.2.4.block.3", kind: "conv 1x1 backward", macsPerImage: 249523200,
-              "conv 1x1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 40]"),
+        .init("features.2.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 249523200,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 40]"),
         .init("features.2.4.block.2", kind: "squeeze-excitation backward", macsPerImage: 9600,
               "squeeze-excitation 240 -> 10 -> 240 backward on [n, 114, 114, 240]"),
         .init("features.2.4.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -15490,23 +15635,23 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.2.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.4.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 114, 114, 240]"),
-        .init("features.2.4.block.0", kind: "conv 1x1 backward", macsPerImage: 249523200,
-              "conv 1x1 backward: input and weight gradients, [n, 114, 114, 40] <- [n, 114, 114, 240]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 114, 114, 240]"),
+        .init("features.2.4.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 249523200,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 114, 114, 40] <- [n, 114, 114, 240]"),
         .init("features.2.4", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.2.3", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.2.3.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 114, 114, 40]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 114, 114, 40]"),
         .init("features.2.3.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.3.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.2.3.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.2.3.block.3", kind: "conv 1x1 backward", macsPerImage: 249523200,
-              "conv 1x1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 40]"),
+        .init("features.2.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 249523200,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 40]"),
         .init("features.2.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 9600,
               "squeeze-excitation 240 -> 10 -> 240 backward on [n, 114, 114, 240]"),
         .init("features.2.3.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -15522,23 +15667,23 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.2.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.3.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 114, 114, 240]"),
-        .init("features.2.3.block.0", kind: "conv 1x1 backward", macsPerImage: 249523200,
-              "conv 1x1 backward: input and weight gradients, [n, 114, 114, 40] <- [n, 114, 114, 240]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 114, 114, 240]"),
+        .init("features.2.3.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 249523200,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 114, 114, 40] <- [n, 114, 114, 240]"),
         .init("features.2.3", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.2.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.2.2.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 114, 114, 40]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 114, 114, 40]"),
         .init("features.2.2.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.2.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.2.2.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.2.2.block.3", kind: "conv 1x1 backward", macsPerImage: 249523200,
-              "conv 1x1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 40]"),
+        .init("features.2.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 249523200,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 40]"),
         .init("features.2.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 9600,
               "squeeze-excitation 240 -> 10 -> 240 backward on [n, 114, 114, 240]"),
         .init("features.2.2.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -15554,23 +15699,23 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.2.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.2.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 114, 114, 240]"),
-        .init("features.2.2.block.0", kind: "conv 1x1 backward", macsPerImage: 249523200,
-              "conv 1x1 backward: input and weight gradients, [n, 114, 114, 40] <- [n, 114, 114, 240]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 114, 114, 240]"),
+        .init("features.2.2.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 249523200,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 114, 114, 40] <- [n, 114, 114, 240]"),
         .init("features.2.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.2.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.2.1.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 114, 114, 40]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 114, 114, 40]"),
         .init("features.2.1.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.1.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.2.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.2.1.block.3", kind: "conv 1x1 backward", macsPerImage: 249523200,
-              "conv 1x1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 40]"),
+        .init("features.2.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 249523200,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 40]"),
         .init("features.2.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 9600,
               "squeeze-excitation 240 -> 10 -> 240 backward on [n, 114, 114, 240]"),
         .init("features.2.1.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -15586,21 +15731,21 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.1.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 114, 114, 240]"),
-        .init("features.2.1.block.0", kind: "conv 1x1 backward", macsPerImage: 249523200,
-              "conv 1x1 backward: input and weight gradients, [n, 114, 114, 40] <- [n, 114, 114, 240]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 114, 114, 240]"),
+        .init("features.2.1.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 249523200,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 114, 114, 40] <- [n, 114, 114, 240]"),
         .init("features.2.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.2.0.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 114, 114, 40]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 114, 114, 40]"),
         .init("features.2.0.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.0.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.2.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.2.0.block.3", kind: "conv 1x1 backward", macsPerImage: 149713920,
-              "conv 1x1 backward: input and weight gradients, [n, 114, 114, 144] <- [n, 114, 114, 40]"),
+        .init("features.2.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 149713920,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 114, 114, 144] <- [n, 114, 114, 40]"),
         .init("features.2.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 3456,
               "squeeze-excitation 144 -> 6 -> 144 backward on [n, 114, 114, 144]"),
         .init("features.2.0.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -15616,21 +15761,21 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.0.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 228, 228, 144]"),
-        .init("features.2.0.block.0", kind: "conv 1x1 backward", macsPerImage: 359313408,
-              "conv 1x1 backward: input and weight gradients, [n, 228, 228, 24] <- [n, 228, 228, 144]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 228, 228, 144]"),
+        .init("features.2.0.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 359313408,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 228, 228, 24] <- [n, 228, 228, 144]"),
         .init("features.1.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.1.2.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 228, 228, 24]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 228, 228, 24]"),
         .init("features.1.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.1.2.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.1.2.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.1.2.block.2", kind: "conv 1x1 backward", macsPerImage: 59885568,
-              "conv 1x1 backward: input and weight gradients, [n, 228, 228, 24] <- [n, 228, 228, 24]"),
+        .init("features.1.2.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 59885568,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 228, 228, 24] <- [n, 228, 228, 24]"),
         .init("features.1.2.block.1", kind: "squeeze-excitation backward", macsPerImage: 576,
               "squeeze-excitation 24 -> 6 -> 24 backward on [n, 228, 228, 24]"),
         .init("features.1.2.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -15646,15 +15791,15 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.1.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.1.1.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 228, 228, 24]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 228, 228, 24]"),
         .init("features.1.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.1.1.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.1.1.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.1.1.block.2", kind: "conv 1x1 backward", macsPerImage: 59885568,
-              "conv 1x1 backward: input and weight gradients, [n, 228, 228, 24] <- [n, 228, 228, 24]"),
+        .init("features.1.1.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 59885568,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 228, 228, 24] <- [n, 228, 228, 24]"),
         .init("features.1.1.block.1", kind: "squeeze-excitation backward", macsPerImage: 576,
               "squeeze-excitation 24 -> 6 -> 24 backward on [n, 228, 228, 24]"),
         .init("features.1.1.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -15668,15 +15813,15 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.1.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.1.0.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 228, 228, 24]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 228, 228, 24]"),
         .init("features.1.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.1.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.1.0.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.1.0.block.2", kind: "conv 1x1 backward", macsPerImage: 119771136,
-              "conv 1x1 backward: input and weight gradients, [n, 228, 228, 48] <- [n, 228, 228, 24]"),
+        .init("features.1.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 119771136,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 228, 228, 48] <- [n, 228, 228, 24]"),
         .init("features.1.0.block.1", kind: "squeeze-excitation backward", macsPerImage: 2304,
               "squeeze-excitation 48 -> 12 -> 48 backward on [n, 228, 228, 48]"),
         .init("features.1.0.block.0", kind: "BN+act backward", macsPerImage: nil,

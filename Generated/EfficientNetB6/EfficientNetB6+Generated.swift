@@ -3816,13 +3816,13 @@ extension EfficientNetB6 {
 
 /// EfficientNetB6 in training form: PyTorch-layout parameters, train-mode BatchNorm, dropout and
 /// stochastic depth, mean cross-entropy and the generated backward pass.
-/// Training arena: 404,118,736 floats per image (saved activations and gradients, packed by lifetime), 187,458,848 with `recomputeActivations`; parameters: 43,266,688 floats.
+/// Training arena: 404,285,200 floats per image (saved activations and gradients, packed by lifetime), 187,791,776 with `recomputeActivations`; parameters: 43,266,688 floats.
 public final class EfficientNetB6Training: TrainableModel {
     public static let descriptor = EfficientNetB6.descriptor
     public static let trainingDescriptor = TrainingDescriptor(
         parameterSlots: trainableSlots, stateSlots: statisticsSlots, parameterFloats: 43266688,
-        arenaFloatsPerImage: 404118736, recomputingArenaFloatsPerImage: 187458848,
-        fixedFloats: 4199168,
+        arenaFloatsPerImage: 404285200, recomputingArenaFloatsPerImage: 187791776,
+        fixedFloats: 4206080,
         blockNames: ["features.0", "features.1.0", "features.1.1", "features.1.2", "features.2.0", "features.2.1", "features.2.2", "features.2.3", "features.2.4", "features.2.5", "features.3.0", "features.3.1", "features.3.2", "features.3.3", "features.3.4", "features.3.5", "features.4.0", "features.4.1", "features.4.2", "features.4.3", "features.4.4", "features.4.5", "features.4.6", "features.4.7", "features.5.0", "features.5.1", "features.5.2", "features.5.3", "features.5.4", "features.5.5", "features.5.6", "features.5.7", "features.6.0", "features.6.1", "features.6.2", "features.6.3", "features.6.4", "features.6.5", "features.6.6", "features.6.7", "features.6.8", "features.6.9", "features.6.10", "features.7.0", "features.7.1", "features.7.2", "features.8", "classifier"], parameterBlocks: parameterBlocks)
 
     private let buffers: TrainingBuffers
@@ -3876,7 +3876,7 @@ public final class EfficientNetB6Training: TrainableModel {
     public func trainStep(input x: UnsafePointer<Float>, labels: [Int], batch n: Int, options: TrainingOptions,
                           logits: UnsafeMutablePointer<Float>) throws -> Double {
         precondition(n >= 2 && labels.count == n, "train-mode BatchNorm needs a batch of at least 2, one label each")
-        let arenaFloats = options.recomputeActivations ? 187458848 : 404118736
+        let arenaFloats = options.recomputeActivations ? 187791776 : 404285200
         let t = buffers.arena.reserve(floats: arenaFloats &* n &+ workspaceFloats(batch: n))
         let s = TrainingStepContext(n: n, x: x, t: t,
                                     offsets: options.recomputeActivations ? Self.recomputingOffsets : Self.standardOffsets,
@@ -4002,7 +4002,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(0), pixels: 69696 &* s.n, channels: 56,
                 gamma: s.p + 1520, beta: s.p + 1584, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(1), savedMean: s.f + 1994112, savedInvStd: s.f + 1994168,
+                activation: .silu, output: s.tensor(1), savedMean: s.f + 2001024, savedInvStd: s.f + 2001080,
                 runningMean: s.p + 1648, runningVar: s.p + 1712, pool: pool)
             s.profiler?.stop(2)
         }
@@ -4011,7 +4011,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(0), pixels: 69696 &* s.n, channels: 56,
                 gamma: s.p + 1520, beta: s.p + 1584, runningMean: s.p + 1648, runningVar: s.p + 1712, eps: 0.001,
-                activation: .silu, output: s.tensor(1), scratch: s.f + 1994112, pool: pool)
+                activation: .silu, output: s.tensor(1), scratch: s.f + 2001024, pool: pool)
             s.profiler?.stop(3)
         }
     }
@@ -4020,12 +4020,12 @@ public final class EfficientNetB6Training: TrainableModel {
     private func features_1_0_forward(_ s: TrainingStepContext) throws {
         // features.1.0.block.0 depthwise weights to the kernel layout [3][3][56]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 1776, channels: 56, kernel: 3, into: s.f + 1994336)
+        WeightPrep.depthwiseWeights(s.p + 1776, channels: 56, kernel: 3, into: s.f + 2001248)
         s.profiler?.stop(4)
         // features.1.0.block.0 depthwise 3x3/1, [n, 264, 264, 56] -> [n, 264, 264, 56]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(1), batch: s.n, height: 264, width: 264, channels: 56, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 264, outWidth: 264, weights: s.f + 1994336, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 264, outWidth: 264, weights: s.f + 2001248, bias: s.f,
             activation: .identity, output: s.tensor(2), pool: pool)
         s.profiler?.stop(5)
         // features.1.0.block.0 BatchNorm (batch statistics) + silu on [n, 264, 264, 56]
@@ -4033,7 +4033,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(2), pixels: 69696 &* s.n, channels: 56,
                 gamma: s.p + 2288, beta: s.p + 2352, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(3), savedMean: s.f + 1994224, savedInvStd: s.f + 1994280,
+                activation: .silu, output: s.tensor(3), savedMean: s.f + 2001136, savedInvStd: s.f + 2001192,
                 runningMean: s.p + 2416, runningVar: s.p + 2480, pool: pool)
             s.profiler?.stop(6)
         }
@@ -4042,7 +4042,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 69696 &* s.n, channels: 56,
                 gamma: s.p + 2288, beta: s.p + 2352, runningMean: s.p + 2416, runningVar: s.p + 2480, eps: 0.001,
-                activation: .silu, output: s.tensor(3), scratch: s.f + 1994224, pool: pool)
+                activation: .silu, output: s.tensor(3), scratch: s.f + 2001136, pool: pool)
             s.profiler?.stop(7)
         }
         // features.1.0.block.1 squeeze-excitation 56 -> 14 -> 56 on [n, 264, 264, 56]
@@ -4061,7 +4061,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(4), pixels: 69696 &* s.n, inChannels: 56,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 32, output: s.tensor(8), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1995344, savedInvStd: s.f + 1995376,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2002256, savedInvStd: s.f + 2002288,
                 runningMean: s.p + 6048, runningVar: s.p + 6080, workspace: s.ws, pool: pool)
             s.profiler?.stop(10)
         }
@@ -4077,7 +4077,7 @@ public final class EfficientNetB6Training: TrainableModel {
         if s.options.frozenBlocks <= 1 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(8), pixels: 69696 &* s.n, channels: 32, gamma: s.p + 5984,
-                beta: s.p + 6016, savedMean: s.f + 1995344, savedInvStd: s.f + 1995376, activation: .identity,
+                beta: s.p + 6016, savedMean: s.f + 2002256, savedInvStd: s.f + 2002288, activation: .identity,
                 output: s.tensor(9), pool: pool)
             s.profiler?.stop(12)
         }
@@ -4086,7 +4086,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(8), pixels: 69696 &* s.n, channels: 32,
                 gamma: s.p + 5984, beta: s.p + 6016, runningMean: s.p + 6048, runningVar: s.p + 6080, eps: 0.001,
-                activation: .identity, output: s.tensor(9), scratch: s.f + 1995344, pool: pool)
+                activation: .identity, output: s.tensor(9), scratch: s.f + 2002256, pool: pool)
             s.profiler?.stop(13)
         }
     }
@@ -4095,12 +4095,12 @@ public final class EfficientNetB6Training: TrainableModel {
     private func features_1_1_forward(_ s: TrainingStepContext) throws {
         // features.1.1.block.0 depthwise weights to the kernel layout [3][3][32]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 6112, channels: 32, kernel: 3, into: s.f + 1995472)
+        WeightPrep.depthwiseWeights(s.p + 6112, channels: 32, kernel: 3, into: s.f + 2002384)
         s.profiler?.stop(14)
         // features.1.1.block.0 depthwise 3x3/1, [n, 264, 264, 32] -> [n, 264, 264, 32]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(9), batch: s.n, height: 264, width: 264, channels: 32, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 264, outWidth: 264, weights: s.f + 1995472, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 264, outWidth: 264, weights: s.f + 2002384, bias: s.f,
             activation: .identity, output: s.tensor(10), pool: pool)
         s.profiler?.stop(15)
         // features.1.1.block.0 BatchNorm (batch statistics) + silu on [n, 264, 264, 32]
@@ -4108,7 +4108,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(10), pixels: 69696 &* s.n, channels: 32,
                 gamma: s.p + 6400, beta: s.p + 6432, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(11), savedMean: s.f + 1995408, savedInvStd: s.f + 1995440,
+                activation: .silu, output: s.tensor(11), savedMean: s.f + 2002320, savedInvStd: s.f + 2002352,
                 runningMean: s.p + 6464, runningVar: s.p + 6496, pool: pool)
             s.profiler?.stop(16)
         }
@@ -4117,7 +4117,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(10), pixels: 69696 &* s.n, channels: 32,
                 gamma: s.p + 6400, beta: s.p + 6432, runningMean: s.p + 6464, runningVar: s.p + 6496, eps: 0.001,
-                activation: .silu, output: s.tensor(11), scratch: s.f + 1995408, pool: pool)
+                activation: .silu, output: s.tensor(11), scratch: s.f + 2002320, pool: pool)
             s.profiler?.stop(17)
         }
         // features.1.1.block.1 squeeze-excitation 32 -> 8 -> 32 on [n, 264, 264, 32]
@@ -4136,7 +4136,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(12), pixels: 69696 &* s.n, inChannels: 32,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 32, output: s.tensor(16), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1996048, savedInvStd: s.f + 1996080,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2002960, savedInvStd: s.f + 2002992,
                 runningMean: s.p + 8176, runningVar: s.p + 8208, workspace: s.ws, pool: pool)
             s.profiler?.stop(20)
         }
@@ -4152,7 +4152,7 @@ public final class EfficientNetB6Training: TrainableModel {
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(16), pixels: 69696 &* s.n, channels: 32, gamma: s.p + 8112,
-                beta: s.p + 8144, savedMean: s.f + 1996048, savedInvStd: s.f + 1996080, activation: .identity,
+                beta: s.p + 8144, savedMean: s.f + 2002960, savedInvStd: s.f + 2002992, activation: .identity,
                 output: s.tensor(17), pool: pool)
             s.profiler?.stop(22)
         }
@@ -4161,7 +4161,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(16), pixels: 69696 &* s.n, channels: 32,
                 gamma: s.p + 8112, beta: s.p + 8144, runningMean: s.p + 8176, runningVar: s.p + 8208, eps: 0.001,
-                activation: .identity, output: s.tensor(17), scratch: s.f + 1996048, pool: pool)
+                activation: .identity, output: s.tensor(17), scratch: s.f + 2002960, pool: pool)
             s.profiler?.stop(23)
         }
         // features.1.1 stochastic depth: keep each image's branch with probability 0.9955555555555555
@@ -4183,12 +4183,12 @@ public final class EfficientNetB6Training: TrainableModel {
     private func features_1_2_forward(_ s: TrainingStepContext) throws {
         // features.1.2.block.0 depthwise weights to the kernel layout [3][3][32]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 8240, channels: 32, kernel: 3, into: s.f + 1996176)
+        WeightPrep.depthwiseWeights(s.p + 8240, channels: 32, kernel: 3, into: s.f + 2003088)
         s.profiler?.stop(26)
         // features.1.2.block.0 depthwise 3x3/1, [n, 264, 264, 32] -> [n, 264, 264, 32]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(18), batch: s.n, height: 264, width: 264, channels: 32, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 264, outWidth: 264, weights: s.f + 1996176, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 264, outWidth: 264, weights: s.f + 2003088, bias: s.f,
             activation: .identity, output: s.tensor(20), pool: pool)
         s.profiler?.stop(27)
         // features.1.2.block.0 BatchNorm (batch statistics) + silu on [n, 264, 264, 32]
@@ -4196,7 +4196,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(20), pixels: 69696 &* s.n, channels: 32,
                 gamma: s.p + 8528, beta: s.p + 8560, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(21), savedMean: s.f + 1996112, savedInvStd: s.f + 1996144,
+                activation: .silu, output: s.tensor(21), savedMean: s.f + 2003024, savedInvStd: s.f + 2003056,
                 runningMean: s.p + 8592, runningVar: s.p + 8624, pool: pool)
             s.profiler?.stop(28)
         }
@@ -4205,7 +4205,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 69696 &* s.n, channels: 32,
                 gamma: s.p + 8528, beta: s.p + 8560, runningMean: s.p + 8592, runningVar: s.p + 8624, eps: 0.001,
-                activation: .silu, output: s.tensor(21), scratch: s.f + 1996112, pool: pool)
+                activation: .silu, output: s.tensor(21), scratch: s.f + 2003024, pool: pool)
             s.profiler?.stop(29)
         }
         // features.1.2.block.1 squeeze-excitation 32 -> 8 -> 32 on [n, 264, 264, 32]
@@ -4224,7 +4224,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(22), pixels: 69696 &* s.n, inChannels: 32,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 32, output: s.tensor(26), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1996752, savedInvStd: s.f + 1996784,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2003664, savedInvStd: s.f + 2003696,
                 runningMean: s.p + 10304, runningVar: s.p + 10336, workspace: s.ws, pool: pool)
             s.profiler?.stop(32)
         }
@@ -4240,7 +4240,7 @@ public final class EfficientNetB6Training: TrainableModel {
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(26), pixels: 69696 &* s.n, channels: 32, gamma: s.p + 10240,
-                beta: s.p + 10272, savedMean: s.f + 1996752, savedInvStd: s.f + 1996784, activation: .identity,
+                beta: s.p + 10272, savedMean: s.f + 2003664, savedInvStd: s.f + 2003696, activation: .identity,
                 output: s.tensor(27), pool: pool)
             s.profiler?.stop(34)
         }
@@ -4249,7 +4249,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(26), pixels: 69696 &* s.n, channels: 32,
                 gamma: s.p + 10240, beta: s.p + 10272, runningMean: s.p + 10304, runningVar: s.p + 10336, eps: 0.001,
-                activation: .identity, output: s.tensor(27), scratch: s.f + 1996752, pool: pool)
+                activation: .identity, output: s.tensor(27), scratch: s.f + 2003664, pool: pool)
             s.profiler?.stop(35)
         }
         // features.1.2 stochastic depth: keep each image's branch with probability 0.9911111111111112
@@ -4278,7 +4278,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(28), pixels: 69696 &* s.n, inChannels: 32,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 192, output: s.tensor(30), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1996816, savedInvStd: s.f + 1997008,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2003728, savedInvStd: s.f + 2003920,
                 runningMean: s.p + 16896, runningVar: s.p + 17088, workspace: s.ws, pool: pool)
             s.profiler?.stop(39)
         }
@@ -4294,7 +4294,7 @@ public final class EfficientNetB6Training: TrainableModel {
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(30), pixels: 69696 &* s.n, channels: 192,
-                gamma: s.p + 16512, beta: s.p + 16704, savedMean: s.f + 1996816, savedInvStd: s.f + 1997008,
+                gamma: s.p + 16512, beta: s.p + 16704, savedMean: s.f + 2003728, savedInvStd: s.f + 2003920,
                 activation: .silu, output: s.tensor(31), pool: pool)
             s.profiler?.stop(41)
         }
@@ -4303,17 +4303,17 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 69696 &* s.n, channels: 192,
                 gamma: s.p + 16512, beta: s.p + 16704, runningMean: s.p + 16896, runningVar: s.p + 17088, eps: 0.001,
-                activation: .silu, output: s.tensor(31), scratch: s.f + 1996816, pool: pool)
+                activation: .silu, output: s.tensor(31), scratch: s.f + 2003728, pool: pool)
             s.profiler?.stop(42)
         }
         // features.2.0.block.1 depthwise weights to the kernel layout [3][3][192]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 17280, channels: 192, kernel: 3, into: s.f + 1997584)
+        WeightPrep.depthwiseWeights(s.p + 17280, channels: 192, kernel: 3, into: s.f + 2004496)
         s.profiler?.stop(43)
         // features.2.0.block.1 depthwise 3x3/2, [n, 264, 264, 192] -> [n, 132, 132, 192]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(31), batch: s.n, height: 264, width: 264, channels: 192, kernel: 3,
-            stride: 2, padTop: 1, padLeft: 1, outHeight: 132, outWidth: 132, weights: s.f + 1997584, bias: s.f,
+            stride: 2, padTop: 1, padLeft: 1, outHeight: 132, outWidth: 132, weights: s.f + 2004496, bias: s.f,
             activation: .identity, output: s.tensor(32), pool: pool)
         s.profiler?.stop(44)
         // features.2.0.block.1 BatchNorm (batch statistics) + silu on [n, 132, 132, 192]
@@ -4321,7 +4321,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(32), pixels: 17424 &* s.n, channels: 192,
                 gamma: s.p + 19008, beta: s.p + 19200, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(33), savedMean: s.f + 1997200, savedInvStd: s.f + 1997392,
+                activation: .silu, output: s.tensor(33), savedMean: s.f + 2004112, savedInvStd: s.f + 2004304,
                 runningMean: s.p + 19392, runningVar: s.p + 19584, pool: pool)
             s.profiler?.stop(45)
         }
@@ -4330,7 +4330,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(32), pixels: 17424 &* s.n, channels: 192,
                 gamma: s.p + 19008, beta: s.p + 19200, runningMean: s.p + 19392, runningVar: s.p + 19584, eps: 0.001,
-                activation: .silu, output: s.tensor(33), scratch: s.f + 1997200, pool: pool)
+                activation: .silu, output: s.tensor(33), scratch: s.f + 2004112, pool: pool)
             s.profiler?.stop(46)
         }
         // features.2.0.block.2 squeeze-excitation 192 -> 8 -> 192 on [n, 132, 132, 192]
@@ -4349,7 +4349,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(34), pixels: 17424 &* s.n, inChannels: 192,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 40, output: s.tensor(38), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2001040, savedInvStd: s.f + 2001080,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2007952, savedInvStd: s.f + 2007992,
                 runningMean: s.p + 30832, runningVar: s.p + 30880, workspace: s.ws, pool: pool)
             s.profiler?.stop(49)
         }
@@ -4365,7 +4365,7 @@ public final class EfficientNetB6Training: TrainableModel {
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(38), pixels: 17424 &* s.n, channels: 40, gamma: s.p + 30736,
-                beta: s.p + 30784, savedMean: s.f + 2001040, savedInvStd: s.f + 2001080, activation: .identity,
+                beta: s.p + 30784, savedMean: s.f + 2007952, savedInvStd: s.f + 2007992, activation: .identity,
                 output: s.tensor(39), pool: pool)
             s.profiler?.stop(51)
         }
@@ -4374,7 +4374,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(38), pixels: 17424 &* s.n, channels: 40,
                 gamma: s.p + 30736, beta: s.p + 30784, runningMean: s.p + 30832, runningVar: s.p + 30880, eps: 0.001,
-                activation: .identity, output: s.tensor(39), scratch: s.f + 2001040, pool: pool)
+                activation: .identity, output: s.tensor(39), scratch: s.f + 2007952, pool: pool)
             s.profiler?.stop(52)
         }
     }
@@ -4390,7 +4390,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(39), pixels: 17424 &* s.n, inChannels: 40,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 240, output: s.tensor(40), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2001120, savedInvStd: s.f + 2001360,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2008032, savedInvStd: s.f + 2008272,
                 runningMean: s.p + 41008, runningVar: s.p + 41248, workspace: s.ws, pool: pool)
             s.profiler?.stop(54)
         }
@@ -4406,7 +4406,7 @@ public final class EfficientNetB6Training: TrainableModel {
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(40), pixels: 17424 &* s.n, channels: 240,
-                gamma: s.p + 40528, beta: s.p + 40768, savedMean: s.f + 2001120, savedInvStd: s.f + 2001360,
+                gamma: s.p + 40528, beta: s.p + 40768, savedMean: s.f + 2008032, savedInvStd: s.f + 2008272,
                 activation: .silu, output: s.tensor(41), pool: pool)
             s.profiler?.stop(56)
         }
@@ -4415,17 +4415,17 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(40), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 40528, beta: s.p + 40768, runningMean: s.p + 41008, runningVar: s.p + 41248, eps: 0.001,
-                activation: .silu, output: s.tensor(41), scratch: s.f + 2001120, pool: pool)
+                activation: .silu, output: s.tensor(41), scratch: s.f + 2008032, pool: pool)
             s.profiler?.stop(57)
         }
         // features.2.1.block.1 depthwise weights to the kernel layout [3][3][240]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 41488, channels: 240, kernel: 3, into: s.f + 2002080)
+        WeightPrep.depthwiseWeights(s.p + 41488, channels: 240, kernel: 3, into: s.f + 2008992)
         s.profiler?.stop(58)
         // features.2.1.block.1 depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(41), batch: s.n, height: 132, width: 132, channels: 240, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 132, outWidth: 132, weights: s.f + 2002080, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 132, outWidth: 132, weights: s.f + 2008992, bias: s.f,
             activation: .identity, output: s.tensor(42), pool: pool)
         s.profiler?.stop(59)
         // features.2.1.block.1 BatchNorm (batch statistics) + silu on [n, 132, 132, 240]
@@ -4433,7 +4433,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(42), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 43648, beta: s.p + 43888, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(43), savedMean: s.f + 2001600, savedInvStd: s.f + 2001840,
+                activation: .silu, output: s.tensor(43), savedMean: s.f + 2008512, savedInvStd: s.f + 2008752,
                 runningMean: s.p + 44128, runningVar: s.p + 44368, pool: pool)
             s.profiler?.stop(60)
         }
@@ -4442,7 +4442,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 43648, beta: s.p + 43888, runningMean: s.p + 44128, runningVar: s.p + 44368, eps: 0.001,
-                activation: .silu, output: s.tensor(43), scratch: s.f + 2001600, pool: pool)
+                activation: .silu, output: s.tensor(43), scratch: s.f + 2008512, pool: pool)
             s.profiler?.stop(61)
         }
         // features.2.1.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 132, 132, 240]
@@ -4461,7 +4461,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(44), pixels: 17424 &* s.n, inChannels: 240,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 40, output: s.tensor(48), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2006400, savedInvStd: s.f + 2006440,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2013312, savedInvStd: s.f + 2013352,
                 runningMean: s.p + 59360, runningVar: s.p + 59408, workspace: s.ws, pool: pool)
             s.profiler?.stop(64)
         }
@@ -4477,7 +4477,7 @@ public final class EfficientNetB6Training: TrainableModel {
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(48), pixels: 17424 &* s.n, channels: 40, gamma: s.p + 59264,
-                beta: s.p + 59312, savedMean: s.f + 2006400, savedInvStd: s.f + 2006440, activation: .identity,
+                beta: s.p + 59312, savedMean: s.f + 2013312, savedInvStd: s.f + 2013352, activation: .identity,
                 output: s.tensor(49), pool: pool)
             s.profiler?.stop(66)
         }
@@ -4486,7 +4486,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(48), pixels: 17424 &* s.n, channels: 40,
                 gamma: s.p + 59264, beta: s.p + 59312, runningMean: s.p + 59360, runningVar: s.p + 59408, eps: 0.001,
-                activation: .identity, output: s.tensor(49), scratch: s.f + 2006400, pool: pool)
+                activation: .identity, output: s.tensor(49), scratch: s.f + 2013312, pool: pool)
             s.profiler?.stop(67)
         }
         // features.2.1 stochastic depth: keep each image's branch with probability 0.9822222222222222
@@ -4515,7 +4515,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(50), pixels: 17424 &* s.n, inChannels: 40,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 240, output: s.tensor(52), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2006480, savedInvStd: s.f + 2006720,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2013392, savedInvStd: s.f + 2013632,
                 runningMean: s.p + 69536, runningVar: s.p + 69776, workspace: s.ws, pool: pool)
             s.profiler?.stop(71)
         }
@@ -4531,7 +4531,7 @@ public final class EfficientNetB6Training: TrainableModel {
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(52), pixels: 17424 &* s.n, channels: 240,
-                gamma: s.p + 69056, beta: s.p + 69296, savedMean: s.f + 2006480, savedInvStd: s.f + 2006720,
+                gamma: s.p + 69056, beta: s.p + 69296, savedMean: s.f + 2013392, savedInvStd: s.f + 2013632,
                 activation: .silu, output: s.tensor(53), pool: pool)
             s.profiler?.stop(73)
         }
@@ -4540,17 +4540,17 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(52), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 69056, beta: s.p + 69296, runningMean: s.p + 69536, runningVar: s.p + 69776, eps: 0.001,
-                activation: .silu, output: s.tensor(53), scratch: s.f + 2006480, pool: pool)
+                activation: .silu, output: s.tensor(53), scratch: s.f + 2013392, pool: pool)
             s.profiler?.stop(74)
         }
         // features.2.2.block.1 depthwise weights to the kernel layout [3][3][240]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 70016, channels: 240, kernel: 3, into: s.f + 2007440)
+        WeightPrep.depthwiseWeights(s.p + 70016, channels: 240, kernel: 3, into: s.f + 2014352)
         s.profiler?.stop(75)
         // features.2.2.block.1 depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(53), batch: s.n, height: 132, width: 132, channels: 240, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 132, outWidth: 132, weights: s.f + 2007440, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 132, outWidth: 132, weights: s.f + 2014352, bias: s.f,
             activation: .identity, output: s.tensor(54), pool: pool)
         s.profiler?.stop(76)
         // features.2.2.block.1 BatchNorm (batch statistics) + silu on [n, 132, 132, 240]
@@ -4558,7 +4558,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(54), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 72176, beta: s.p + 72416, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(55), savedMean: s.f + 2006960, savedInvStd: s.f + 2007200,
+                activation: .silu, output: s.tensor(55), savedMean: s.f + 2013872, savedInvStd: s.f + 2014112,
                 runningMean: s.p + 72656, runningVar: s.p + 72896, pool: pool)
             s.profiler?.stop(77)
         }
@@ -4567,7 +4567,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(54), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 72176, beta: s.p + 72416, runningMean: s.p + 72656, runningVar: s.p + 72896, eps: 0.001,
-                activation: .silu, output: s.tensor(55), scratch: s.f + 2006960, pool: pool)
+                activation: .silu, output: s.tensor(55), scratch: s.f + 2013872, pool: pool)
             s.profiler?.stop(78)
         }
         // features.2.2.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 132, 132, 240]
@@ -4586,7 +4586,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(56), pixels: 17424 &* s.n, inChannels: 240,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 40, output: s.tensor(60), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2011760, savedInvStd: s.f + 2011800,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2018672, savedInvStd: s.f + 2018712,
                 runningMean: s.p + 87888, runningVar: s.p + 87936, workspace: s.ws, pool: pool)
             s.profiler?.stop(81)
         }
@@ -4602,7 +4602,7 @@ public final class EfficientNetB6Training: TrainableModel {
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(60), pixels: 17424 &* s.n, channels: 40, gamma: s.p + 87792,
-                beta: s.p + 87840, savedMean: s.f + 2011760, savedInvStd: s.f + 2011800, activation: .identity,
+                beta: s.p + 87840, savedMean: s.f + 2018672, savedInvStd: s.f + 2018712, activation: .identity,
                 output: s.tensor(61), pool: pool)
             s.profiler?.stop(83)
         }
@@ -4611,7 +4611,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(60), pixels: 17424 &* s.n, channels: 40,
                 gamma: s.p + 87792, beta: s.p + 87840, runningMean: s.p + 87888, runningVar: s.p + 87936, eps: 0.001,
-                activation: .identity, output: s.tensor(61), scratch: s.f + 2011760, pool: pool)
+                activation: .identity, output: s.tensor(61), scratch: s.f + 2018672, pool: pool)
             s.profiler?.stop(84)
         }
         // features.2.2 stochastic depth: keep each image's branch with probability 0.9777777777777777
@@ -4640,7 +4640,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(62), pixels: 17424 &* s.n, inChannels: 40,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 240, output: s.tensor(64), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2011840, savedInvStd: s.f + 2012080,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2018752, savedInvStd: s.f + 2018992,
                 runningMean: s.p + 98064, runningVar: s.p + 98304, workspace: s.ws, pool: pool)
             s.profiler?.stop(88)
         }
@@ -4656,7 +4656,7 @@ public final class EfficientNetB6Training: TrainableModel {
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(64), pixels: 17424 &* s.n, channels: 240,
-                gamma: s.p + 97584, beta: s.p + 97824, savedMean: s.f + 2011840, savedInvStd: s.f + 2012080,
+                gamma: s.p + 97584, beta: s.p + 97824, savedMean: s.f + 2018752, savedInvStd: s.f + 2018992,
                 activation: .silu, output: s.tensor(65), pool: pool)
             s.profiler?.stop(90)
         }
@@ -4665,17 +4665,17 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 97584, beta: s.p + 97824, runningMean: s.p + 98064, runningVar: s.p + 98304, eps: 0.001,
-                activation: .silu, output: s.tensor(65), scratch: s.f + 2011840, pool: pool)
+                activation: .silu, output: s.tensor(65), scratch: s.f + 2018752, pool: pool)
             s.profiler?.stop(91)
         }
         // features.2.3.block.1 depthwise weights to the kernel layout [3][3][240]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 98544, channels: 240, kernel: 3, into: s.f + 2012800)
+        WeightPrep.depthwiseWeights(s.p + 98544, channels: 240, kernel: 3, into: s.f + 2019712)
         s.profiler?.stop(92)
         // features.2.3.block.1 depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(65), batch: s.n, height: 132, width: 132, channels: 240, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 132, outWidth: 132, weights: s.f + 2012800, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 132, outWidth: 132, weights: s.f + 2019712, bias: s.f,
             activation: .identity, output: s.tensor(66), pool: pool)
         s.profiler?.stop(93)
         // features.2.3.block.1 BatchNorm (batch statistics) + silu on [n, 132, 132, 240]
@@ -4683,7 +4683,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(66), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 100704, beta: s.p + 100944, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(67), savedMean: s.f + 2012320, savedInvStd: s.f + 2012560,
+                activation: .silu, output: s.tensor(67), savedMean: s.f + 2019232, savedInvStd: s.f + 2019472,
                 runningMean: s.p + 101184, runningVar: s.p + 101424, pool: pool)
             s.profiler?.stop(94)
         }
@@ -4692,7 +4692,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(66), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 100704, beta: s.p + 100944, runningMean: s.p + 101184, runningVar: s.p + 101424,
-                eps: 0.001, activation: .silu, output: s.tensor(67), scratch: s.f + 2012320, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(67), scratch: s.f + 2019232, pool: pool)
             s.profiler?.stop(95)
         }
         // features.2.3.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 132, 132, 240]
@@ -4711,7 +4711,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(68), pixels: 17424 &* s.n, inChannels: 240,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 40, output: s.tensor(72), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2017120, savedInvStd: s.f + 2017160,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2024032, savedInvStd: s.f + 2024072,
                 runningMean: s.p + 116416, runningVar: s.p + 116464, workspace: s.ws, pool: pool)
             s.profiler?.stop(98)
         }
@@ -4727,7 +4727,7 @@ public final class EfficientNetB6Training: TrainableModel {
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(72), pixels: 17424 &* s.n, channels: 40,
-                gamma: s.p + 116320, beta: s.p + 116368, savedMean: s.f + 2017120, savedInvStd: s.f + 2017160,
+                gamma: s.p + 116320, beta: s.p + 116368, savedMean: s.f + 2024032, savedInvStd: s.f + 2024072,
                 activation: .identity, output: s.tensor(73), pool: pool)
             s.profiler?.stop(100)
         }
@@ -4736,7 +4736,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(72), pixels: 17424 &* s.n, channels: 40,
                 gamma: s.p + 116320, beta: s.p + 116368, runningMean: s.p + 116416, runningVar: s.p + 116464,
-                eps: 0.001, activation: .identity, output: s.tensor(73), scratch: s.f + 2017120, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(73), scratch: s.f + 2024032, pool: pool)
             s.profiler?.stop(101)
         }
         // features.2.3 stochastic depth: keep each image's branch with probability 0.9733333333333334
@@ -4765,7 +4765,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(74), pixels: 17424 &* s.n, inChannels: 40,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 240, output: s.tensor(76), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2017200, savedInvStd: s.f + 2017440,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2024112, savedInvStd: s.f + 2024352,
                 runningMean: s.p + 126592, runningVar: s.p + 126832, workspace: s.ws, pool: pool)
             s.profiler?.stop(105)
         }
@@ -4781,7 +4781,7 @@ public final class EfficientNetB6Training: TrainableModel {
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(76), pixels: 17424 &* s.n, channels: 240,
-                gamma: s.p + 126112, beta: s.p + 126352, savedMean: s.f + 2017200, savedInvStd: s.f + 2017440,
+                gamma: s.p + 126112, beta: s.p + 126352, savedMean: s.f + 2024112, savedInvStd: s.f + 2024352,
                 activation: .silu, output: s.tensor(77), pool: pool)
             s.profiler?.stop(107)
         }
@@ -4790,17 +4790,17 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(76), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 126112, beta: s.p + 126352, runningMean: s.p + 126592, runningVar: s.p + 126832,
-                eps: 0.001, activation: .silu, output: s.tensor(77), scratch: s.f + 2017200, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(77), scratch: s.f + 2024112, pool: pool)
             s.profiler?.stop(108)
         }
         // features.2.4.block.1 depthwise weights to the kernel layout [3][3][240]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 127072, channels: 240, kernel: 3, into: s.f + 2018160)
+        WeightPrep.depthwiseWeights(s.p + 127072, channels: 240, kernel: 3, into: s.f + 2025072)
         s.profiler?.stop(109)
         // features.2.4.block.1 depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(77), batch: s.n, height: 132, width: 132, channels: 240, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 132, outWidth: 132, weights: s.f + 2018160, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 132, outWidth: 132, weights: s.f + 2025072, bias: s.f,
             activation: .identity, output: s.tensor(78), pool: pool)
         s.profiler?.stop(110)
         // features.2.4.block.1 BatchNorm (batch statistics) + silu on [n, 132, 132, 240]
@@ -4808,7 +4808,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(78), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 129232, beta: s.p + 129472, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(79), savedMean: s.f + 2017680, savedInvStd: s.f + 2017920,
+                activation: .silu, output: s.tensor(79), savedMean: s.f + 2024592, savedInvStd: s.f + 2024832,
                 runningMean: s.p + 129712, runningVar: s.p + 129952, pool: pool)
             s.profiler?.stop(111)
         }
@@ -4817,7 +4817,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(78), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 129232, beta: s.p + 129472, runningMean: s.p + 129712, runningVar: s.p + 129952,
-                eps: 0.001, activation: .silu, output: s.tensor(79), scratch: s.f + 2017680, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(79), scratch: s.f + 2024592, pool: pool)
             s.profiler?.stop(112)
         }
         // features.2.4.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 132, 132, 240]
@@ -4836,7 +4836,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(80), pixels: 17424 &* s.n, inChannels: 240,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 40, output: s.tensor(84), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2022480, savedInvStd: s.f + 2022520,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2029392, savedInvStd: s.f + 2029432,
                 runningMean: s.p + 144944, runningVar: s.p + 144992, workspace: s.ws, pool: pool)
             s.profiler?.stop(115)
         }
@@ -4852,7 +4852,7 @@ public final class EfficientNetB6Training: TrainableModel {
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(84), pixels: 17424 &* s.n, channels: 40,
-                gamma: s.p + 144848, beta: s.p + 144896, savedMean: s.f + 2022480, savedInvStd: s.f + 2022520,
+                gamma: s.p + 144848, beta: s.p + 144896, savedMean: s.f + 2029392, savedInvStd: s.f + 2029432,
                 activation: .identity, output: s.tensor(85), pool: pool)
             s.profiler?.stop(117)
         }
@@ -4861,7 +4861,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(84), pixels: 17424 &* s.n, channels: 40,
                 gamma: s.p + 144848, beta: s.p + 144896, runningMean: s.p + 144944, runningVar: s.p + 144992,
-                eps: 0.001, activation: .identity, output: s.tensor(85), scratch: s.f + 2022480, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(85), scratch: s.f + 2029392, pool: pool)
             s.profiler?.stop(118)
         }
         // features.2.4 stochastic depth: keep each image's branch with probability 0.9688888888888889
@@ -4890,7 +4890,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(86), pixels: 17424 &* s.n, inChannels: 40,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 240, output: s.tensor(88), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2022560, savedInvStd: s.f + 2022800,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2029472, savedInvStd: s.f + 2029712,
                 runningMean: s.p + 155120, runningVar: s.p + 155360, workspace: s.ws, pool: pool)
             s.profiler?.stop(122)
         }
@@ -4906,7 +4906,7 @@ public final class EfficientNetB6Training: TrainableModel {
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(88), pixels: 17424 &* s.n, channels: 240,
-                gamma: s.p + 154640, beta: s.p + 154880, savedMean: s.f + 2022560, savedInvStd: s.f + 2022800,
+                gamma: s.p + 154640, beta: s.p + 154880, savedMean: s.f + 2029472, savedInvStd: s.f + 2029712,
                 activation: .silu, output: s.tensor(89), pool: pool)
             s.profiler?.stop(124)
         }
@@ -4915,17 +4915,17 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 154640, beta: s.p + 154880, runningMean: s.p + 155120, runningVar: s.p + 155360,
-                eps: 0.001, activation: .silu, output: s.tensor(89), scratch: s.f + 2022560, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(89), scratch: s.f + 2029472, pool: pool)
             s.profiler?.stop(125)
         }
         // features.2.5.block.1 depthwise weights to the kernel layout [3][3][240]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 155600, channels: 240, kernel: 3, into: s.f + 2023520)
+        WeightPrep.depthwiseWeights(s.p + 155600, channels: 240, kernel: 3, into: s.f + 2030432)
         s.profiler?.stop(126)
         // features.2.5.block.1 depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(89), batch: s.n, height: 132, width: 132, channels: 240, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 132, outWidth: 132, weights: s.f + 2023520, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 132, outWidth: 132, weights: s.f + 2030432, bias: s.f,
             activation: .identity, output: s.tensor(90), pool: pool)
         s.profiler?.stop(127)
         // features.2.5.block.1 BatchNorm (batch statistics) + silu on [n, 132, 132, 240]
@@ -4933,7 +4933,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(90), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 157760, beta: s.p + 158000, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(91), savedMean: s.f + 2023040, savedInvStd: s.f + 2023280,
+                activation: .silu, output: s.tensor(91), savedMean: s.f + 2029952, savedInvStd: s.f + 2030192,
                 runningMean: s.p + 158240, runningVar: s.p + 158480, pool: pool)
             s.profiler?.stop(128)
         }
@@ -4942,7 +4942,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(90), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 157760, beta: s.p + 158000, runningMean: s.p + 158240, runningVar: s.p + 158480,
-                eps: 0.001, activation: .silu, output: s.tensor(91), scratch: s.f + 2023040, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(91), scratch: s.f + 2029952, pool: pool)
             s.profiler?.stop(129)
         }
         // features.2.5.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 132, 132, 240]
@@ -4961,7 +4961,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(92), pixels: 17424 &* s.n, inChannels: 240,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 40, output: s.tensor(96), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2027840, savedInvStd: s.f + 2027880,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2034752, savedInvStd: s.f + 2034792,
                 runningMean: s.p + 173472, runningVar: s.p + 173520, workspace: s.ws, pool: pool)
             s.profiler?.stop(132)
         }
@@ -4977,7 +4977,7 @@ public final class EfficientNetB6Training: TrainableModel {
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(96), pixels: 17424 &* s.n, channels: 40,
-                gamma: s.p + 173376, beta: s.p + 173424, savedMean: s.f + 2027840, savedInvStd: s.f + 2027880,
+                gamma: s.p + 173376, beta: s.p + 173424, savedMean: s.f + 2034752, savedInvStd: s.f + 2034792,
                 activation: .identity, output: s.tensor(97), pool: pool)
             s.profiler?.stop(134)
         }
@@ -4986,7 +4986,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(96), pixels: 17424 &* s.n, channels: 40,
                 gamma: s.p + 173376, beta: s.p + 173424, runningMean: s.p + 173472, runningVar: s.p + 173520,
-                eps: 0.001, activation: .identity, output: s.tensor(97), scratch: s.f + 2027840, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(97), scratch: s.f + 2034752, pool: pool)
             s.profiler?.stop(135)
         }
         // features.2.5 stochastic depth: keep each image's branch with probability 0.9644444444444444
@@ -5015,7 +5015,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(98), pixels: 17424 &* s.n, inChannels: 40,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 240, output: s.tensor(100), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2027920, savedInvStd: s.f + 2028160,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2034832, savedInvStd: s.f + 2035072,
                 runningMean: s.p + 183648, runningVar: s.p + 183888, workspace: s.ws, pool: pool)
             s.profiler?.stop(139)
         }
@@ -5031,7 +5031,7 @@ public final class EfficientNetB6Training: TrainableModel {
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(100), pixels: 17424 &* s.n, channels: 240,
-                gamma: s.p + 183168, beta: s.p + 183408, savedMean: s.f + 2027920, savedInvStd: s.f + 2028160,
+                gamma: s.p + 183168, beta: s.p + 183408, savedMean: s.f + 2034832, savedInvStd: s.f + 2035072,
                 activation: .silu, output: s.tensor(101), pool: pool)
             s.profiler?.stop(141)
         }
@@ -5040,17 +5040,17 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(100), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 183168, beta: s.p + 183408, runningMean: s.p + 183648, runningVar: s.p + 183888,
-                eps: 0.001, activation: .silu, output: s.tensor(101), scratch: s.f + 2027920, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(101), scratch: s.f + 2034832, pool: pool)
             s.profiler?.stop(142)
         }
         // features.3.0.block.1 depthwise weights to the kernel layout [5][5][240]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 184128, channels: 240, kernel: 5, into: s.f + 2028880)
+        WeightPrep.depthwiseWeights(s.p + 184128, channels: 240, kernel: 5, into: s.f + 2035792)
         s.profiler?.stop(143)
         // features.3.0.block.1 depthwise 5x5/2, [n, 132, 132, 240] -> [n, 66, 66, 240]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(101), batch: s.n, height: 132, width: 132, channels: 240, kernel: 5,
-            stride: 2, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66, weights: s.f + 2028880, bias: s.f,
+            stride: 2, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66, weights: s.f + 2035792, bias: s.f,
             activation: .identity, output: s.tensor(102), pool: pool)
         s.profiler?.stop(144)
         // features.3.0.block.1 BatchNorm (batch statistics) + silu on [n, 66, 66, 240]
@@ -5058,7 +5058,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(102), pixels: 4356 &* s.n, channels: 240,
                 gamma: s.p + 190128, beta: s.p + 190368, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(103), savedMean: s.f + 2028400, savedInvStd: s.f + 2028640,
+                activation: .silu, output: s.tensor(103), savedMean: s.f + 2035312, savedInvStd: s.f + 2035552,
                 runningMean: s.p + 190608, runningVar: s.p + 190848, pool: pool)
             s.profiler?.stop(145)
         }
@@ -5067,7 +5067,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(102), pixels: 4356 &* s.n, channels: 240,
                 gamma: s.p + 190128, beta: s.p + 190368, runningMean: s.p + 190608, runningVar: s.p + 190848,
-                eps: 0.001, activation: .silu, output: s.tensor(103), scratch: s.f + 2028400, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(103), scratch: s.f + 2035312, pool: pool)
             s.profiler?.stop(146)
         }
         // features.3.0.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 66, 66, 240]
@@ -5086,7 +5086,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(104), pixels: 4356 &* s.n, inChannels: 240,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 72, output: s.tensor(108), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2040880, savedInvStd: s.f + 2040952,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2047792, savedInvStd: s.f + 2047864,
                 runningMean: s.p + 213584, runningVar: s.p + 213664, workspace: s.ws, pool: pool)
             s.profiler?.stop(149)
         }
@@ -5102,7 +5102,7 @@ public final class EfficientNetB6Training: TrainableModel {
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(108), pixels: 4356 &* s.n, channels: 72,
-                gamma: s.p + 213424, beta: s.p + 213504, savedMean: s.f + 2040880, savedInvStd: s.f + 2040952,
+                gamma: s.p + 213424, beta: s.p + 213504, savedMean: s.f + 2047792, savedInvStd: s.f + 2047864,
                 activation: .identity, output: s.tensor(109), pool: pool)
             s.profiler?.stop(151)
         }
@@ -5111,7 +5111,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(108), pixels: 4356 &* s.n, channels: 72,
                 gamma: s.p + 213424, beta: s.p + 213504, runningMean: s.p + 213584, runningVar: s.p + 213664,
-                eps: 0.001, activation: .identity, output: s.tensor(109), scratch: s.f + 2040880, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(109), scratch: s.f + 2047792, pool: pool)
             s.profiler?.stop(152)
         }
     }
@@ -5127,7 +5127,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(109), pixels: 4356 &* s.n, inChannels: 72,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 432, output: s.tensor(110), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2041024, savedInvStd: s.f + 2041456,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2047936, savedInvStd: s.f + 2048368,
                 runningMean: s.p + 245712, runningVar: s.p + 246144, workspace: s.ws, pool: pool)
             s.profiler?.stop(154)
         }
@@ -5143,7 +5143,7 @@ public final class EfficientNetB6Training: TrainableModel {
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(110), pixels: 4356 &* s.n, channels: 432,
-                gamma: s.p + 244848, beta: s.p + 245280, savedMean: s.f + 2041024, savedInvStd: s.f + 2041456,
+                gamma: s.p + 244848, beta: s.p + 245280, savedMean: s.f + 2047936, savedInvStd: s.f + 2048368,
                 activation: .silu, output: s.tensor(111), pool: pool)
             s.profiler?.stop(156)
         }
@@ -5152,17 +5152,17 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(110), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 244848, beta: s.p + 245280, runningMean: s.p + 245712, runningVar: s.p + 246144,
-                eps: 0.001, activation: .silu, output: s.tensor(111), scratch: s.f + 2041024, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(111), scratch: s.f + 2047936, pool: pool)
             s.profiler?.stop(157)
         }
         // features.3.1.block.1 depthwise weights to the kernel layout [5][5][432]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 246576, channels: 432, kernel: 5, into: s.f + 2042752)
+        WeightPrep.depthwiseWeights(s.p + 246576, channels: 432, kernel: 5, into: s.f + 2049664)
         s.profiler?.stop(158)
         // features.3.1.block.1 depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(111), batch: s.n, height: 66, width: 66, channels: 432, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66, weights: s.f + 2042752, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66, weights: s.f + 2049664, bias: s.f,
             activation: .identity, output: s.tensor(112), pool: pool)
         s.profiler?.stop(159)
         // features.3.1.block.1 BatchNorm (batch statistics) + silu on [n, 66, 66, 432]
@@ -5170,7 +5170,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(112), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 257376, beta: s.p + 257808, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(113), savedMean: s.f + 2041888, savedInvStd: s.f + 2042320,
+                activation: .silu, output: s.tensor(113), savedMean: s.f + 2048800, savedInvStd: s.f + 2049232,
                 runningMean: s.p + 258240, runningVar: s.p + 258672, pool: pool)
             s.profiler?.stop(160)
         }
@@ -5179,7 +5179,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(112), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 257376, beta: s.p + 257808, runningMean: s.p + 258240, runningVar: s.p + 258672,
-                eps: 0.001, activation: .silu, output: s.tensor(113), scratch: s.f + 2041888, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(113), scratch: s.f + 2048800, pool: pool)
             s.profiler?.stop(161)
         }
         // features.3.1.block.2 squeeze-excitation 432 -> 18 -> 432 on [n, 66, 66, 432]
@@ -5198,7 +5198,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(114), pixels: 4356 &* s.n, inChannels: 432,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 72, output: s.tensor(118), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2064352, savedInvStd: s.f + 2064424,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2071264, savedInvStd: s.f + 2071336,
                 runningMean: s.p + 306384, runningVar: s.p + 306464, workspace: s.ws, pool: pool)
             s.profiler?.stop(164)
         }
@@ -5214,7 +5214,7 @@ public final class EfficientNetB6Training: TrainableModel {
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(118), pixels: 4356 &* s.n, channels: 72,
-                gamma: s.p + 306224, beta: s.p + 306304, savedMean: s.f + 2064352, savedInvStd: s.f + 2064424,
+                gamma: s.p + 306224, beta: s.p + 306304, savedMean: s.f + 2071264, savedInvStd: s.f + 2071336,
                 activation: .identity, output: s.tensor(119), pool: pool)
             s.profiler?.stop(166)
         }
@@ -5223,7 +5223,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(118), pixels: 4356 &* s.n, channels: 72,
                 gamma: s.p + 306224, beta: s.p + 306304, runningMean: s.p + 306384, runningVar: s.p + 306464,
-                eps: 0.001, activation: .identity, output: s.tensor(119), scratch: s.f + 2064352, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(119), scratch: s.f + 2071264, pool: pool)
             s.profiler?.stop(167)
         }
         // features.3.1 stochastic depth: keep each image's branch with probability 0.9555555555555556
@@ -5252,7 +5252,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(120), pixels: 4356 &* s.n, inChannels: 72,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 432, output: s.tensor(122), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2064496, savedInvStd: s.f + 2064928,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2071408, savedInvStd: s.f + 2071840,
                 runningMean: s.p + 338512, runningVar: s.p + 338944, workspace: s.ws, pool: pool)
             s.profiler?.stop(171)
         }
@@ -5268,7 +5268,7 @@ public final class EfficientNetB6Training: TrainableModel {
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(122), pixels: 4356 &* s.n, channels: 432,
-                gamma: s.p + 337648, beta: s.p + 338080, savedMean: s.f + 2064496, savedInvStd: s.f + 2064928,
+                gamma: s.p + 337648, beta: s.p + 338080, savedMean: s.f + 2071408, savedInvStd: s.f + 2071840,
                 activation: .silu, output: s.tensor(123), pool: pool)
             s.profiler?.stop(173)
         }
@@ -5277,17 +5277,17 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(122), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 337648, beta: s.p + 338080, runningMean: s.p + 338512, runningVar: s.p + 338944,
-                eps: 0.001, activation: .silu, output: s.tensor(123), scratch: s.f + 2064496, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(123), scratch: s.f + 2071408, pool: pool)
             s.profiler?.stop(174)
         }
         // features.3.2.block.1 depthwise weights to the kernel layout [5][5][432]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 339376, channels: 432, kernel: 5, into: s.f + 2066224)
+        WeightPrep.depthwiseWeights(s.p + 339376, channels: 432, kernel: 5, into: s.f + 2073136)
         s.profiler?.stop(175)
         // features.3.2.block.1 depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(123), batch: s.n, height: 66, width: 66, channels: 432, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66, weights: s.f + 2066224, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66, weights: s.f + 2073136, bias: s.f,
             activation: .identity, output: s.tensor(124), pool: pool)
         s.profiler?.stop(176)
         // features.3.2.block.1 BatchNorm (batch statistics) + silu on [n, 66, 66, 432]
@@ -5295,7 +5295,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(124), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 350176, beta: s.p + 350608, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(125), savedMean: s.f + 2065360, savedInvStd: s.f + 2065792,
+                activation: .silu, output: s.tensor(125), savedMean: s.f + 2072272, savedInvStd: s.f + 2072704,
                 runningMean: s.p + 351040, runningVar: s.p + 351472, pool: pool)
             s.profiler?.stop(177)
         }
@@ -5304,7 +5304,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(124), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 350176, beta: s.p + 350608, runningMean: s.p + 351040, runningVar: s.p + 351472,
-                eps: 0.001, activation: .silu, output: s.tensor(125), scratch: s.f + 2065360, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(125), scratch: s.f + 2072272, pool: pool)
             s.profiler?.stop(178)
         }
         // features.3.2.block.2 squeeze-excitation 432 -> 18 -> 432 on [n, 66, 66, 432]
@@ -5323,7 +5323,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(126), pixels: 4356 &* s.n, inChannels: 432,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 72, output: s.tensor(130), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2087824, savedInvStd: s.f + 2087896,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2094736, savedInvStd: s.f + 2094808,
                 runningMean: s.p + 399184, runningVar: s.p + 399264, workspace: s.ws, pool: pool)
             s.profiler?.stop(181)
         }
@@ -5339,7 +5339,7 @@ public final class EfficientNetB6Training: TrainableModel {
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(130), pixels: 4356 &* s.n, channels: 72,
-                gamma: s.p + 399024, beta: s.p + 399104, savedMean: s.f + 2087824, savedInvStd: s.f + 2087896,
+                gamma: s.p + 399024, beta: s.p + 399104, savedMean: s.f + 2094736, savedInvStd: s.f + 2094808,
                 activation: .identity, output: s.tensor(131), pool: pool)
             s.profiler?.stop(183)
         }
@@ -5348,7 +5348,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(130), pixels: 4356 &* s.n, channels: 72,
                 gamma: s.p + 399024, beta: s.p + 399104, runningMean: s.p + 399184, runningVar: s.p + 399264,
-                eps: 0.001, activation: .identity, output: s.tensor(131), scratch: s.f + 2087824, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(131), scratch: s.f + 2094736, pool: pool)
             s.profiler?.stop(184)
         }
         // features.3.2 stochastic depth: keep each image's branch with probability 0.9511111111111111
@@ -5377,7 +5377,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(132), pixels: 4356 &* s.n, inChannels: 72,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 432, output: s.tensor(134), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2087968, savedInvStd: s.f + 2088400,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2094880, savedInvStd: s.f + 2095312,
                 runningMean: s.p + 431312, runningVar: s.p + 431744, workspace: s.ws, pool: pool)
             s.profiler?.stop(188)
         }
@@ -5393,7 +5393,7 @@ public final class EfficientNetB6Training: TrainableModel {
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(134), pixels: 4356 &* s.n, channels: 432,
-                gamma: s.p + 430448, beta: s.p + 430880, savedMean: s.f + 2087968, savedInvStd: s.f + 2088400,
+                gamma: s.p + 430448, beta: s.p + 430880, savedMean: s.f + 2094880, savedInvStd: s.f + 2095312,
                 activation: .silu, output: s.tensor(135), pool: pool)
             s.profiler?.stop(190)
         }
@@ -5402,17 +5402,17 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(134), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 430448, beta: s.p + 430880, runningMean: s.p + 431312, runningVar: s.p + 431744,
-                eps: 0.001, activation: .silu, output: s.tensor(135), scratch: s.f + 2087968, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(135), scratch: s.f + 2094880, pool: pool)
             s.profiler?.stop(191)
         }
         // features.3.3.block.1 depthwise weights to the kernel layout [5][5][432]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 432176, channels: 432, kernel: 5, into: s.f + 2089696)
+        WeightPrep.depthwiseWeights(s.p + 432176, channels: 432, kernel: 5, into: s.f + 2096608)
         s.profiler?.stop(192)
         // features.3.3.block.1 depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(135), batch: s.n, height: 66, width: 66, channels: 432, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66, weights: s.f + 2089696, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66, weights: s.f + 2096608, bias: s.f,
             activation: .identity, output: s.tensor(136), pool: pool)
         s.profiler?.stop(193)
         // features.3.3.block.1 BatchNorm (batch statistics) + silu on [n, 66, 66, 432]
@@ -5420,7 +5420,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(136), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 442976, beta: s.p + 443408, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(137), savedMean: s.f + 2088832, savedInvStd: s.f + 2089264,
+                activation: .silu, output: s.tensor(137), savedMean: s.f + 2095744, savedInvStd: s.f + 2096176,
                 runningMean: s.p + 443840, runningVar: s.p + 444272, pool: pool)
             s.profiler?.stop(194)
         }
@@ -5429,7 +5429,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(136), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 442976, beta: s.p + 443408, runningMean: s.p + 443840, runningVar: s.p + 444272,
-                eps: 0.001, activation: .silu, output: s.tensor(137), scratch: s.f + 2088832, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(137), scratch: s.f + 2095744, pool: pool)
             s.profiler?.stop(195)
         }
         // features.3.3.block.2 squeeze-excitation 432 -> 18 -> 432 on [n, 66, 66, 432]
@@ -5448,7 +5448,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(138), pixels: 4356 &* s.n, inChannels: 432,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 72, output: s.tensor(142), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2111296, savedInvStd: s.f + 2111368,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2118208, savedInvStd: s.f + 2118280,
                 runningMean: s.p + 491984, runningVar: s.p + 492064, workspace: s.ws, pool: pool)
             s.profiler?.stop(198)
         }
@@ -5464,7 +5464,7 @@ public final class EfficientNetB6Training: TrainableModel {
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(142), pixels: 4356 &* s.n, channels: 72,
-                gamma: s.p + 491824, beta: s.p + 491904, savedMean: s.f + 2111296, savedInvStd: s.f + 2111368,
+                gamma: s.p + 491824, beta: s.p + 491904, savedMean: s.f + 2118208, savedInvStd: s.f + 2118280,
                 activation: .identity, output: s.tensor(143), pool: pool)
             s.profiler?.stop(200)
         }
@@ -5473,7 +5473,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(142), pixels: 4356 &* s.n, channels: 72,
                 gamma: s.p + 491824, beta: s.p + 491904, runningMean: s.p + 491984, runningVar: s.p + 492064,
-                eps: 0.001, activation: .identity, output: s.tensor(143), scratch: s.f + 2111296, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(143), scratch: s.f + 2118208, pool: pool)
             s.profiler?.stop(201)
         }
         // features.3.3 stochastic depth: keep each image's branch with probability 0.9466666666666667
@@ -5502,7 +5502,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(144), pixels: 4356 &* s.n, inChannels: 72,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 432, output: s.tensor(146), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2111440, savedInvStd: s.f + 2111872,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2118352, savedInvStd: s.f + 2118784,
                 runningMean: s.p + 524112, runningVar: s.p + 524544, workspace: s.ws, pool: pool)
             s.profiler?.stop(205)
         }
@@ -5518,7 +5518,7 @@ public final class EfficientNetB6Training: TrainableModel {
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(146), pixels: 4356 &* s.n, channels: 432,
-                gamma: s.p + 523248, beta: s.p + 523680, savedMean: s.f + 2111440, savedInvStd: s.f + 2111872,
+                gamma: s.p + 523248, beta: s.p + 523680, savedMean: s.f + 2118352, savedInvStd: s.f + 2118784,
                 activation: .silu, output: s.tensor(147), pool: pool)
             s.profiler?.stop(207)
         }
@@ -5527,17 +5527,17 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(146), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 523248, beta: s.p + 523680, runningMean: s.p + 524112, runningVar: s.p + 524544,
-                eps: 0.001, activation: .silu, output: s.tensor(147), scratch: s.f + 2111440, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(147), scratch: s.f + 2118352, pool: pool)
             s.profiler?.stop(208)
         }
         // features.3.4.block.1 depthwise weights to the kernel layout [5][5][432]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 524976, channels: 432, kernel: 5, into: s.f + 2113168)
+        WeightPrep.depthwiseWeights(s.p + 524976, channels: 432, kernel: 5, into: s.f + 2120080)
         s.profiler?.stop(209)
         // features.3.4.block.1 depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(147), batch: s.n, height: 66, width: 66, channels: 432, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66, weights: s.f + 2113168, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66, weights: s.f + 2120080, bias: s.f,
             activation: .identity, output: s.tensor(148), pool: pool)
         s.profiler?.stop(210)
         // features.3.4.block.1 BatchNorm (batch statistics) + silu on [n, 66, 66, 432]
@@ -5545,7 +5545,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(148), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 535776, beta: s.p + 536208, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(149), savedMean: s.f + 2112304, savedInvStd: s.f + 2112736,
+                activation: .silu, output: s.tensor(149), savedMean: s.f + 2119216, savedInvStd: s.f + 2119648,
                 runningMean: s.p + 536640, runningVar: s.p + 537072, pool: pool)
             s.profiler?.stop(211)
         }
@@ -5554,7 +5554,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(148), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 535776, beta: s.p + 536208, runningMean: s.p + 536640, runningVar: s.p + 537072,
-                eps: 0.001, activation: .silu, output: s.tensor(149), scratch: s.f + 2112304, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(149), scratch: s.f + 2119216, pool: pool)
             s.profiler?.stop(212)
         }
         // features.3.4.block.2 squeeze-excitation 432 -> 18 -> 432 on [n, 66, 66, 432]
@@ -5573,7 +5573,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(150), pixels: 4356 &* s.n, inChannels: 432,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 72, output: s.tensor(154), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2134768, savedInvStd: s.f + 2134840,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2141680, savedInvStd: s.f + 2141752,
                 runningMean: s.p + 584784, runningVar: s.p + 584864, workspace: s.ws, pool: pool)
             s.profiler?.stop(215)
         }
@@ -5589,7 +5589,7 @@ public final class EfficientNetB6Training: TrainableModel {
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(154), pixels: 4356 &* s.n, channels: 72,
-                gamma: s.p + 584624, beta: s.p + 584704, savedMean: s.f + 2134768, savedInvStd: s.f + 2134840,
+                gamma: s.p + 584624, beta: s.p + 584704, savedMean: s.f + 2141680, savedInvStd: s.f + 2141752,
                 activation: .identity, output: s.tensor(155), pool: pool)
             s.profiler?.stop(217)
         }
@@ -5598,7 +5598,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(154), pixels: 4356 &* s.n, channels: 72,
                 gamma: s.p + 584624, beta: s.p + 584704, runningMean: s.p + 584784, runningVar: s.p + 584864,
-                eps: 0.001, activation: .identity, output: s.tensor(155), scratch: s.f + 2134768, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(155), scratch: s.f + 2141680, pool: pool)
             s.profiler?.stop(218)
         }
         // features.3.4 stochastic depth: keep each image's branch with probability 0.9422222222222222
@@ -5627,7 +5627,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(156), pixels: 4356 &* s.n, inChannels: 72,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 432, output: s.tensor(158), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2134912, savedInvStd: s.f + 2135344,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2141824, savedInvStd: s.f + 2142256,
                 runningMean: s.p + 616912, runningVar: s.p + 617344, workspace: s.ws, pool: pool)
             s.profiler?.stop(222)
         }
@@ -5643,7 +5643,7 @@ public final class EfficientNetB6Training: TrainableModel {
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(158), pixels: 4356 &* s.n, channels: 432,
-                gamma: s.p + 616048, beta: s.p + 616480, savedMean: s.f + 2134912, savedInvStd: s.f + 2135344,
+                gamma: s.p + 616048, beta: s.p + 616480, savedMean: s.f + 2141824, savedInvStd: s.f + 2142256,
                 activation: .silu, output: s.tensor(159), pool: pool)
             s.profiler?.stop(224)
         }
@@ -5652,17 +5652,17 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(158), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 616048, beta: s.p + 616480, runningMean: s.p + 616912, runningVar: s.p + 617344,
-                eps: 0.001, activation: .silu, output: s.tensor(159), scratch: s.f + 2134912, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(159), scratch: s.f + 2141824, pool: pool)
             s.profiler?.stop(225)
         }
         // features.3.5.block.1 depthwise weights to the kernel layout [5][5][432]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 617776, channels: 432, kernel: 5, into: s.f + 2136640)
+        WeightPrep.depthwiseWeights(s.p + 617776, channels: 432, kernel: 5, into: s.f + 2143552)
         s.profiler?.stop(226)
         // features.3.5.block.1 depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(159), batch: s.n, height: 66, width: 66, channels: 432, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66, weights: s.f + 2136640, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66, weights: s.f + 2143552, bias: s.f,
             activation: .identity, output: s.tensor(160), pool: pool)
         s.profiler?.stop(227)
         // features.3.5.block.1 BatchNorm (batch statistics) + silu on [n, 66, 66, 432]
@@ -5670,7 +5670,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(160), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 628576, beta: s.p + 629008, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(161), savedMean: s.f + 2135776, savedInvStd: s.f + 2136208,
+                activation: .silu, output: s.tensor(161), savedMean: s.f + 2142688, savedInvStd: s.f + 2143120,
                 runningMean: s.p + 629440, runningVar: s.p + 629872, pool: pool)
             s.profiler?.stop(228)
         }
@@ -5679,7 +5679,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(160), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 628576, beta: s.p + 629008, runningMean: s.p + 629440, runningVar: s.p + 629872,
-                eps: 0.001, activation: .silu, output: s.tensor(161), scratch: s.f + 2135776, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(161), scratch: s.f + 2142688, pool: pool)
             s.profiler?.stop(229)
         }
         // features.3.5.block.2 squeeze-excitation 432 -> 18 -> 432 on [n, 66, 66, 432]
@@ -5698,7 +5698,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(162), pixels: 4356 &* s.n, inChannels: 432,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 72, output: s.tensor(166), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2158240, savedInvStd: s.f + 2158312,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2165152, savedInvStd: s.f + 2165224,
                 runningMean: s.p + 677584, runningVar: s.p + 677664, workspace: s.ws, pool: pool)
             s.profiler?.stop(232)
         }
@@ -5714,7 +5714,7 @@ public final class EfficientNetB6Training: TrainableModel {
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(166), pixels: 4356 &* s.n, channels: 72,
-                gamma: s.p + 677424, beta: s.p + 677504, savedMean: s.f + 2158240, savedInvStd: s.f + 2158312,
+                gamma: s.p + 677424, beta: s.p + 677504, savedMean: s.f + 2165152, savedInvStd: s.f + 2165224,
                 activation: .identity, output: s.tensor(167), pool: pool)
             s.profiler?.stop(234)
         }
@@ -5723,7 +5723,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(166), pixels: 4356 &* s.n, channels: 72,
                 gamma: s.p + 677424, beta: s.p + 677504, runningMean: s.p + 677584, runningVar: s.p + 677664,
-                eps: 0.001, activation: .identity, output: s.tensor(167), scratch: s.f + 2158240, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(167), scratch: s.f + 2165152, pool: pool)
             s.profiler?.stop(235)
         }
         // features.3.5 stochastic depth: keep each image's branch with probability 0.9377777777777778
@@ -5752,7 +5752,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(168), pixels: 4356 &* s.n, inChannels: 72,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 432, output: s.tensor(170), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2158384, savedInvStd: s.f + 2158816,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2165296, savedInvStd: s.f + 2165728,
                 runningMean: s.p + 709712, runningVar: s.p + 710144, workspace: s.ws, pool: pool)
             s.profiler?.stop(239)
         }
@@ -5768,7 +5768,7 @@ public final class EfficientNetB6Training: TrainableModel {
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(170), pixels: 4356 &* s.n, channels: 432,
-                gamma: s.p + 708848, beta: s.p + 709280, savedMean: s.f + 2158384, savedInvStd: s.f + 2158816,
+                gamma: s.p + 708848, beta: s.p + 709280, savedMean: s.f + 2165296, savedInvStd: s.f + 2165728,
                 activation: .silu, output: s.tensor(171), pool: pool)
             s.profiler?.stop(241)
         }
@@ -5777,17 +5777,17 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(170), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 708848, beta: s.p + 709280, runningMean: s.p + 709712, runningVar: s.p + 710144,
-                eps: 0.001, activation: .silu, output: s.tensor(171), scratch: s.f + 2158384, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(171), scratch: s.f + 2165296, pool: pool)
             s.profiler?.stop(242)
         }
         // features.4.0.block.1 depthwise weights to the kernel layout [3][3][432]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 710576, channels: 432, kernel: 3, into: s.f + 2160112)
+        WeightPrep.depthwiseWeights(s.p + 710576, channels: 432, kernel: 3, into: s.f + 2167024)
         s.profiler?.stop(243)
         // features.4.0.block.1 depthwise 3x3/2, [n, 66, 66, 432] -> [n, 33, 33, 432]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(171), batch: s.n, height: 66, width: 66, channels: 432, kernel: 3,
-            stride: 2, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33, weights: s.f + 2160112, bias: s.f,
+            stride: 2, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33, weights: s.f + 2167024, bias: s.f,
             activation: .identity, output: s.tensor(172), pool: pool)
         s.profiler?.stop(244)
         // features.4.0.block.1 BatchNorm (batch statistics) + silu on [n, 33, 33, 432]
@@ -5795,7 +5795,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(172), pixels: 1089 &* s.n, channels: 432,
                 gamma: s.p + 714464, beta: s.p + 714896, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(173), savedMean: s.f + 2159248, savedInvStd: s.f + 2159680,
+                activation: .silu, output: s.tensor(173), savedMean: s.f + 2166160, savedInvStd: s.f + 2166592,
                 runningMean: s.p + 715328, runningVar: s.p + 715760, pool: pool)
             s.profiler?.stop(245)
         }
@@ -5804,7 +5804,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(172), pixels: 1089 &* s.n, channels: 432,
                 gamma: s.p + 714464, beta: s.p + 714896, runningMean: s.p + 715328, runningVar: s.p + 715760,
-                eps: 0.001, activation: .silu, output: s.tensor(173), scratch: s.f + 2159248, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(173), scratch: s.f + 2166160, pool: pool)
             s.profiler?.stop(246)
         }
         // features.4.0.block.2 squeeze-excitation 432 -> 18 -> 432 on [n, 33, 33, 432]
@@ -5823,7 +5823,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(174), pixels: 1089 &* s.n, inChannels: 432,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 144, output: s.tensor(178), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2167888, savedInvStd: s.f + 2168032,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2174800, savedInvStd: s.f + 2174944,
                 runningMean: s.p + 794704, runningVar: s.p + 794848, workspace: s.ws, pool: pool)
             s.profiler?.stop(249)
         }
@@ -5839,7 +5839,7 @@ public final class EfficientNetB6Training: TrainableModel {
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(178), pixels: 1089 &* s.n, channels: 144,
-                gamma: s.p + 794416, beta: s.p + 794560, savedMean: s.f + 2167888, savedInvStd: s.f + 2168032,
+                gamma: s.p + 794416, beta: s.p + 794560, savedMean: s.f + 2174800, savedInvStd: s.f + 2174944,
                 activation: .identity, output: s.tensor(179), pool: pool)
             s.profiler?.stop(251)
         }
@@ -5848,7 +5848,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(178), pixels: 1089 &* s.n, channels: 144,
                 gamma: s.p + 794416, beta: s.p + 794560, runningMean: s.p + 794704, runningVar: s.p + 794848,
-                eps: 0.001, activation: .identity, output: s.tensor(179), scratch: s.f + 2167888, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(179), scratch: s.f + 2174800, pool: pool)
             s.profiler?.stop(252)
         }
     }
@@ -5864,7 +5864,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(179), pixels: 1089 &* s.n, inChannels: 144,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 864, output: s.tensor(180), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2168176, savedInvStd: s.f + 2169040,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2175088, savedInvStd: s.f + 2175952,
                 runningMean: s.p + 921136, runningVar: s.p + 922000, workspace: s.ws, pool: pool)
             s.profiler?.stop(254)
         }
@@ -5880,7 +5880,7 @@ public final class EfficientNetB6Training: TrainableModel {
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(180), pixels: 1089 &* s.n, channels: 864,
-                gamma: s.p + 919408, beta: s.p + 920272, savedMean: s.f + 2168176, savedInvStd: s.f + 2169040,
+                gamma: s.p + 919408, beta: s.p + 920272, savedMean: s.f + 2175088, savedInvStd: s.f + 2175952,
                 activation: .silu, output: s.tensor(181), pool: pool)
             s.profiler?.stop(256)
         }
@@ -5889,17 +5889,17 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(180), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 919408, beta: s.p + 920272, runningMean: s.p + 921136, runningVar: s.p + 922000,
-                eps: 0.001, activation: .silu, output: s.tensor(181), scratch: s.f + 2168176, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(181), scratch: s.f + 2175088, pool: pool)
             s.profiler?.stop(257)
         }
         // features.4.1.block.1 depthwise weights to the kernel layout [3][3][864]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 922864, channels: 864, kernel: 3, into: s.f + 2171632)
+        WeightPrep.depthwiseWeights(s.p + 922864, channels: 864, kernel: 3, into: s.f + 2178544)
         s.profiler?.stop(258)
         // features.4.1.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(181), batch: s.n, height: 33, width: 33, channels: 864, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33, weights: s.f + 2171632, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33, weights: s.f + 2178544, bias: s.f,
             activation: .identity, output: s.tensor(182), pool: pool)
         s.profiler?.stop(259)
         // features.4.1.block.1 BatchNorm (batch statistics) + silu on [n, 33, 33, 864]
@@ -5907,7 +5907,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(182), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 930640, beta: s.p + 931504, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(183), savedMean: s.f + 2169904, savedInvStd: s.f + 2170768,
+                activation: .silu, output: s.tensor(183), savedMean: s.f + 2176816, savedInvStd: s.f + 2177680,
                 runningMean: s.p + 932368, runningVar: s.p + 933232, pool: pool)
             s.profiler?.stop(260)
         }
@@ -5916,7 +5916,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(182), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 930640, beta: s.p + 931504, runningMean: s.p + 932368, runningVar: s.p + 933232,
-                eps: 0.001, activation: .silu, output: s.tensor(183), scratch: s.f + 2169904, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(183), scratch: s.f + 2176816, pool: pool)
             s.profiler?.stop(261)
         }
         // features.4.1.block.2 squeeze-excitation 864 -> 36 -> 864 on [n, 33, 33, 864]
@@ -5935,7 +5935,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(184), pixels: 1089 &* s.n, inChannels: 864,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 144, output: s.tensor(188), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2187184, savedInvStd: s.f + 2187328,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2194096, savedInvStd: s.f + 2194240,
                 runningMean: s.p + 1121920, runningVar: s.p + 1122064, workspace: s.ws, pool: pool)
             s.profiler?.stop(264)
         }
@@ -5951,7 +5951,7 @@ public final class EfficientNetB6Training: TrainableModel {
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(188), pixels: 1089 &* s.n, channels: 144,
-                gamma: s.p + 1121632, beta: s.p + 1121776, savedMean: s.f + 2187184, savedInvStd: s.f + 2187328,
+                gamma: s.p + 1121632, beta: s.p + 1121776, savedMean: s.f + 2194096, savedInvStd: s.f + 2194240,
                 activation: .identity, output: s.tensor(189), pool: pool)
             s.profiler?.stop(266)
         }
@@ -5960,7 +5960,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(188), pixels: 1089 &* s.n, channels: 144,
                 gamma: s.p + 1121632, beta: s.p + 1121776, runningMean: s.p + 1121920, runningVar: s.p + 1122064,
-                eps: 0.001, activation: .identity, output: s.tensor(189), scratch: s.f + 2187184, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(189), scratch: s.f + 2194096, pool: pool)
             s.profiler?.stop(267)
         }
         // features.4.1 stochastic depth: keep each image's branch with probability 0.9288888888888889
@@ -5989,7 +5989,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(190), pixels: 1089 &* s.n, inChannels: 144,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 864, output: s.tensor(192), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2187472, savedInvStd: s.f + 2188336,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2194384, savedInvStd: s.f + 2195248,
                 runningMean: s.p + 1248352, runningVar: s.p + 1249216, workspace: s.ws, pool: pool)
             s.profiler?.stop(271)
         }
@@ -6005,7 +6005,7 @@ public final class EfficientNetB6Training: TrainableModel {
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(192), pixels: 1089 &* s.n, channels: 864,
-                gamma: s.p + 1246624, beta: s.p + 1247488, savedMean: s.f + 2187472, savedInvStd: s.f + 2188336,
+                gamma: s.p + 1246624, beta: s.p + 1247488, savedMean: s.f + 2194384, savedInvStd: s.f + 2195248,
                 activation: .silu, output: s.tensor(193), pool: pool)
             s.profiler?.stop(273)
         }
@@ -6014,17 +6014,17 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(192), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 1246624, beta: s.p + 1247488, runningMean: s.p + 1248352, runningVar: s.p + 1249216,
-                eps: 0.001, activation: .silu, output: s.tensor(193), scratch: s.f + 2187472, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(193), scratch: s.f + 2194384, pool: pool)
             s.profiler?.stop(274)
         }
         // features.4.2.block.1 depthwise weights to the kernel layout [3][3][864]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 1250080, channels: 864, kernel: 3, into: s.f + 2190928)
+        WeightPrep.depthwiseWeights(s.p + 1250080, channels: 864, kernel: 3, into: s.f + 2197840)
         s.profiler?.stop(275)
         // features.4.2.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(193), batch: s.n, height: 33, width: 33, channels: 864, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33, weights: s.f + 2190928, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33, weights: s.f + 2197840, bias: s.f,
             activation: .identity, output: s.tensor(194), pool: pool)
         s.profiler?.stop(276)
         // features.4.2.block.1 BatchNorm (batch statistics) + silu on [n, 33, 33, 864]
@@ -6032,7 +6032,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(194), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 1257856, beta: s.p + 1258720, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(195), savedMean: s.f + 2189200, savedInvStd: s.f + 2190064,
+                activation: .silu, output: s.tensor(195), savedMean: s.f + 2196112, savedInvStd: s.f + 2196976,
                 runningMean: s.p + 1259584, runningVar: s.p + 1260448, pool: pool)
             s.profiler?.stop(277)
         }
@@ -6041,7 +6041,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(194), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 1257856, beta: s.p + 1258720, runningMean: s.p + 1259584, runningVar: s.p + 1260448,
-                eps: 0.001, activation: .silu, output: s.tensor(195), scratch: s.f + 2189200, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(195), scratch: s.f + 2196112, pool: pool)
             s.profiler?.stop(278)
         }
         // features.4.2.block.2 squeeze-excitation 864 -> 36 -> 864 on [n, 33, 33, 864]
@@ -6060,7 +6060,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(196), pixels: 1089 &* s.n, inChannels: 864,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 144, output: s.tensor(200), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2206480, savedInvStd: s.f + 2206624,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2213392, savedInvStd: s.f + 2213536,
                 runningMean: s.p + 1449136, runningVar: s.p + 1449280, workspace: s.ws, pool: pool)
             s.profiler?.stop(281)
         }
@@ -6076,7 +6076,7 @@ public final class EfficientNetB6Training: TrainableModel {
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(200), pixels: 1089 &* s.n, channels: 144,
-                gamma: s.p + 1448848, beta: s.p + 1448992, savedMean: s.f + 2206480, savedInvStd: s.f + 2206624,
+                gamma: s.p + 1448848, beta: s.p + 1448992, savedMean: s.f + 2213392, savedInvStd: s.f + 2213536,
                 activation: .identity, output: s.tensor(201), pool: pool)
             s.profiler?.stop(283)
         }
@@ -6085,7 +6085,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(200), pixels: 1089 &* s.n, channels: 144,
                 gamma: s.p + 1448848, beta: s.p + 1448992, runningMean: s.p + 1449136, runningVar: s.p + 1449280,
-                eps: 0.001, activation: .identity, output: s.tensor(201), scratch: s.f + 2206480, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(201), scratch: s.f + 2213392, pool: pool)
             s.profiler?.stop(284)
         }
         // features.4.2 stochastic depth: keep each image's branch with probability 0.9244444444444444
@@ -6114,7 +6114,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(202), pixels: 1089 &* s.n, inChannels: 144,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 864, output: s.tensor(204), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2206768, savedInvStd: s.f + 2207632,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2213680, savedInvStd: s.f + 2214544,
                 runningMean: s.p + 1575568, runningVar: s.p + 1576432, workspace: s.ws, pool: pool)
             s.profiler?.stop(288)
         }
@@ -6130,7 +6130,7 @@ public final class EfficientNetB6Training: TrainableModel {
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(204), pixels: 1089 &* s.n, channels: 864,
-                gamma: s.p + 1573840, beta: s.p + 1574704, savedMean: s.f + 2206768, savedInvStd: s.f + 2207632,
+                gamma: s.p + 1573840, beta: s.p + 1574704, savedMean: s.f + 2213680, savedInvStd: s.f + 2214544,
                 activation: .silu, output: s.tensor(205), pool: pool)
             s.profiler?.stop(290)
         }
@@ -6139,17 +6139,17 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(204), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 1573840, beta: s.p + 1574704, runningMean: s.p + 1575568, runningVar: s.p + 1576432,
-                eps: 0.001, activation: .silu, output: s.tensor(205), scratch: s.f + 2206768, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(205), scratch: s.f + 2213680, pool: pool)
             s.profiler?.stop(291)
         }
         // features.4.3.block.1 depthwise weights to the kernel layout [3][3][864]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 1577296, channels: 864, kernel: 3, into: s.f + 2210224)
+        WeightPrep.depthwiseWeights(s.p + 1577296, channels: 864, kernel: 3, into: s.f + 2217136)
         s.profiler?.stop(292)
         // features.4.3.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(205), batch: s.n, height: 33, width: 33, channels: 864, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33, weights: s.f + 2210224, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33, weights: s.f + 2217136, bias: s.f,
             activation: .identity, output: s.tensor(206), pool: pool)
         s.profiler?.stop(293)
         // features.4.3.block.1 BatchNorm (batch statistics) + silu on [n, 33, 33, 864]
@@ -6157,7 +6157,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(206), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 1585072, beta: s.p + 1585936, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(207), savedMean: s.f + 2208496, savedInvStd: s.f + 2209360,
+                activation: .silu, output: s.tensor(207), savedMean: s.f + 2215408, savedInvStd: s.f + 2216272,
                 runningMean: s.p + 1586800, runningVar: s.p + 1587664, pool: pool)
             s.profiler?.stop(294)
         }
@@ -6166,7 +6166,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(206), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 1585072, beta: s.p + 1585936, runningMean: s.p + 1586800, runningVar: s.p + 1587664,
-                eps: 0.001, activation: .silu, output: s.tensor(207), scratch: s.f + 2208496, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(207), scratch: s.f + 2215408, pool: pool)
             s.profiler?.stop(295)
         }
         // features.4.3.block.2 squeeze-excitation 864 -> 36 -> 864 on [n, 33, 33, 864]
@@ -6185,7 +6185,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(208), pixels: 1089 &* s.n, inChannels: 864,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 144, output: s.tensor(212), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2225776, savedInvStd: s.f + 2225920,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2232688, savedInvStd: s.f + 2232832,
                 runningMean: s.p + 1776352, runningVar: s.p + 1776496, workspace: s.ws, pool: pool)
             s.profiler?.stop(298)
         }
@@ -6201,7 +6201,7 @@ public final class EfficientNetB6Training: TrainableModel {
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(212), pixels: 1089 &* s.n, channels: 144,
-                gamma: s.p + 1776064, beta: s.p + 1776208, savedMean: s.f + 2225776, savedInvStd: s.f + 2225920,
+                gamma: s.p + 1776064, beta: s.p + 1776208, savedMean: s.f + 2232688, savedInvStd: s.f + 2232832,
                 activation: .identity, output: s.tensor(213), pool: pool)
             s.profiler?.stop(300)
         }
@@ -6210,7 +6210,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(212), pixels: 1089 &* s.n, channels: 144,
                 gamma: s.p + 1776064, beta: s.p + 1776208, runningMean: s.p + 1776352, runningVar: s.p + 1776496,
-                eps: 0.001, activation: .identity, output: s.tensor(213), scratch: s.f + 2225776, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(213), scratch: s.f + 2232688, pool: pool)
             s.profiler?.stop(301)
         }
         // features.4.3 stochastic depth: keep each image's branch with probability 0.92
@@ -6238,7 +6238,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(214), pixels: 1089 &* s.n, inChannels: 144,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 864, output: s.tensor(216), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2226064, savedInvStd: s.f + 2226928,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2232976, savedInvStd: s.f + 2233840,
                 runningMean: s.p + 1902784, runningVar: s.p + 1903648, workspace: s.ws, pool: pool)
             s.profiler?.stop(305)
         }
@@ -6254,7 +6254,7 @@ public final class EfficientNetB6Training: TrainableModel {
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(216), pixels: 1089 &* s.n, channels: 864,
-                gamma: s.p + 1901056, beta: s.p + 1901920, savedMean: s.f + 2226064, savedInvStd: s.f + 2226928,
+                gamma: s.p + 1901056, beta: s.p + 1901920, savedMean: s.f + 2232976, savedInvStd: s.f + 2233840,
                 activation: .silu, output: s.tensor(217), pool: pool)
             s.profiler?.stop(307)
         }
@@ -6263,17 +6263,17 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(216), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 1901056, beta: s.p + 1901920, runningMean: s.p + 1902784, runningVar: s.p + 1903648,
-                eps: 0.001, activation: .silu, output: s.tensor(217), scratch: s.f + 2226064, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(217), scratch: s.f + 2232976, pool: pool)
             s.profiler?.stop(308)
         }
         // features.4.4.block.1 depthwise weights to the kernel layout [3][3][864]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 1904512, channels: 864, kernel: 3, into: s.f + 2229520)
+        WeightPrep.depthwiseWeights(s.p + 1904512, channels: 864, kernel: 3, into: s.f + 2236432)
         s.profiler?.stop(309)
         // features.4.4.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(217), batch: s.n, height: 33, width: 33, channels: 864, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33, weights: s.f + 2229520, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33, weights: s.f + 2236432, bias: s.f,
             activation: .identity, output: s.tensor(218), pool: pool)
         s.profiler?.stop(310)
         // features.4.4.block.1 BatchNorm (batch statistics) + silu on [n, 33, 33, 864]
@@ -6281,7 +6281,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(218), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 1912288, beta: s.p + 1913152, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(219), savedMean: s.f + 2227792, savedInvStd: s.f + 2228656,
+                activation: .silu, output: s.tensor(219), savedMean: s.f + 2234704, savedInvStd: s.f + 2235568,
                 runningMean: s.p + 1914016, runningVar: s.p + 1914880, pool: pool)
             s.profiler?.stop(311)
         }
@@ -6290,7 +6290,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(218), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 1912288, beta: s.p + 1913152, runningMean: s.p + 1914016, runningVar: s.p + 1914880,
-                eps: 0.001, activation: .silu, output: s.tensor(219), scratch: s.f + 2227792, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(219), scratch: s.f + 2234704, pool: pool)
             s.profiler?.stop(312)
         }
         // features.4.4.block.2 squeeze-excitation 864 -> 36 -> 864 on [n, 33, 33, 864]
@@ -6309,7 +6309,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(220), pixels: 1089 &* s.n, inChannels: 864,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 144, output: s.tensor(224), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2245072, savedInvStd: s.f + 2245216,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2251984, savedInvStd: s.f + 2252128,
                 runningMean: s.p + 2103568, runningVar: s.p + 2103712, workspace: s.ws, pool: pool)
             s.profiler?.stop(315)
         }
@@ -6325,7 +6325,7 @@ public final class EfficientNetB6Training: TrainableModel {
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(224), pixels: 1089 &* s.n, channels: 144,
-                gamma: s.p + 2103280, beta: s.p + 2103424, savedMean: s.f + 2245072, savedInvStd: s.f + 2245216,
+                gamma: s.p + 2103280, beta: s.p + 2103424, savedMean: s.f + 2251984, savedInvStd: s.f + 2252128,
                 activation: .identity, output: s.tensor(225), pool: pool)
             s.profiler?.stop(317)
         }
@@ -6334,7 +6334,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(224), pixels: 1089 &* s.n, channels: 144,
                 gamma: s.p + 2103280, beta: s.p + 2103424, runningMean: s.p + 2103568, runningVar: s.p + 2103712,
-                eps: 0.001, activation: .identity, output: s.tensor(225), scratch: s.f + 2245072, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(225), scratch: s.f + 2251984, pool: pool)
             s.profiler?.stop(318)
         }
         // features.4.4 stochastic depth: keep each image's branch with probability 0.9155555555555556
@@ -6363,7 +6363,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(226), pixels: 1089 &* s.n, inChannels: 144,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 864, output: s.tensor(228), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2245360, savedInvStd: s.f + 2246224,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2252272, savedInvStd: s.f + 2253136,
                 runningMean: s.p + 2230000, runningVar: s.p + 2230864, workspace: s.ws, pool: pool)
             s.profiler?.stop(322)
         }
@@ -6379,7 +6379,7 @@ public final class EfficientNetB6Training: TrainableModel {
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(228), pixels: 1089 &* s.n, channels: 864,
-                gamma: s.p + 2228272, beta: s.p + 2229136, savedMean: s.f + 2245360, savedInvStd: s.f + 2246224,
+                gamma: s.p + 2228272, beta: s.p + 2229136, savedMean: s.f + 2252272, savedInvStd: s.f + 2253136,
                 activation: .silu, output: s.tensor(229), pool: pool)
             s.profiler?.stop(324)
         }
@@ -6388,17 +6388,17 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(228), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 2228272, beta: s.p + 2229136, runningMean: s.p + 2230000, runningVar: s.p + 2230864,
-                eps: 0.001, activation: .silu, output: s.tensor(229), scratch: s.f + 2245360, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(229), scratch: s.f + 2252272, pool: pool)
             s.profiler?.stop(325)
         }
         // features.4.5.block.1 depthwise weights to the kernel layout [3][3][864]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 2231728, channels: 864, kernel: 3, into: s.f + 2248816)
+        WeightPrep.depthwiseWeights(s.p + 2231728, channels: 864, kernel: 3, into: s.f + 2255728)
         s.profiler?.stop(326)
         // features.4.5.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(229), batch: s.n, height: 33, width: 33, channels: 864, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33, weights: s.f + 2248816, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33, weights: s.f + 2255728, bias: s.f,
             activation: .identity, output: s.tensor(230), pool: pool)
         s.profiler?.stop(327)
         // features.4.5.block.1 BatchNorm (batch statistics) + silu on [n, 33, 33, 864]
@@ -6406,7 +6406,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(230), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 2239504, beta: s.p + 2240368, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(231), savedMean: s.f + 2247088, savedInvStd: s.f + 2247952,
+                activation: .silu, output: s.tensor(231), savedMean: s.f + 2254000, savedInvStd: s.f + 2254864,
                 runningMean: s.p + 2241232, runningVar: s.p + 2242096, pool: pool)
             s.profiler?.stop(328)
         }
@@ -6415,7 +6415,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(230), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 2239504, beta: s.p + 2240368, runningMean: s.p + 2241232, runningVar: s.p + 2242096,
-                eps: 0.001, activation: .silu, output: s.tensor(231), scratch: s.f + 2247088, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(231), scratch: s.f + 2254000, pool: pool)
             s.profiler?.stop(329)
         }
         // features.4.5.block.2 squeeze-excitation 864 -> 36 -> 864 on [n, 33, 33, 864]
@@ -6434,7 +6434,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(232), pixels: 1089 &* s.n, inChannels: 864,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 144, output: s.tensor(236), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2264368, savedInvStd: s.f + 2264512,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2271280, savedInvStd: s.f + 2271424,
                 runningMean: s.p + 2430784, runningVar: s.p + 2430928, workspace: s.ws, pool: pool)
             s.profiler?.stop(332)
         }
@@ -6450,7 +6450,7 @@ public final class EfficientNetB6Training: TrainableModel {
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(236), pixels: 1089 &* s.n, channels: 144,
-                gamma: s.p + 2430496, beta: s.p + 2430640, savedMean: s.f + 2264368, savedInvStd: s.f + 2264512,
+                gamma: s.p + 2430496, beta: s.p + 2430640, savedMean: s.f + 2271280, savedInvStd: s.f + 2271424,
                 activation: .identity, output: s.tensor(237), pool: pool)
             s.profiler?.stop(334)
         }
@@ -6459,7 +6459,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(236), pixels: 1089 &* s.n, channels: 144,
                 gamma: s.p + 2430496, beta: s.p + 2430640, runningMean: s.p + 2430784, runningVar: s.p + 2430928,
-                eps: 0.001, activation: .identity, output: s.tensor(237), scratch: s.f + 2264368, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(237), scratch: s.f + 2271280, pool: pool)
             s.profiler?.stop(335)
         }
         // features.4.5 stochastic depth: keep each image's branch with probability 0.9111111111111111
@@ -6488,7 +6488,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(238), pixels: 1089 &* s.n, inChannels: 144,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 864, output: s.tensor(240), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2264656, savedInvStd: s.f + 2265520,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2271568, savedInvStd: s.f + 2272432,
                 runningMean: s.p + 2557216, runningVar: s.p + 2558080, workspace: s.ws, pool: pool)
             s.profiler?.stop(339)
         }
@@ -6504,7 +6504,7 @@ public final class EfficientNetB6Training: TrainableModel {
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(240), pixels: 1089 &* s.n, channels: 864,
-                gamma: s.p + 2555488, beta: s.p + 2556352, savedMean: s.f + 2264656, savedInvStd: s.f + 2265520,
+                gamma: s.p + 2555488, beta: s.p + 2556352, savedMean: s.f + 2271568, savedInvStd: s.f + 2272432,
                 activation: .silu, output: s.tensor(241), pool: pool)
             s.profiler?.stop(341)
         }
@@ -6513,17 +6513,17 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(240), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 2555488, beta: s.p + 2556352, runningMean: s.p + 2557216, runningVar: s.p + 2558080,
-                eps: 0.001, activation: .silu, output: s.tensor(241), scratch: s.f + 2264656, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(241), scratch: s.f + 2271568, pool: pool)
             s.profiler?.stop(342)
         }
         // features.4.6.block.1 depthwise weights to the kernel layout [3][3][864]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 2558944, channels: 864, kernel: 3, into: s.f + 2268112)
+        WeightPrep.depthwiseWeights(s.p + 2558944, channels: 864, kernel: 3, into: s.f + 2275024)
         s.profiler?.stop(343)
         // features.4.6.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(241), batch: s.n, height: 33, width: 33, channels: 864, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33, weights: s.f + 2268112, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33, weights: s.f + 2275024, bias: s.f,
             activation: .identity, output: s.tensor(242), pool: pool)
         s.profiler?.stop(344)
         // features.4.6.block.1 BatchNorm (batch statistics) + silu on [n, 33, 33, 864]
@@ -6531,7 +6531,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(242), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 2566720, beta: s.p + 2567584, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(243), savedMean: s.f + 2266384, savedInvStd: s.f + 2267248,
+                activation: .silu, output: s.tensor(243), savedMean: s.f + 2273296, savedInvStd: s.f + 2274160,
                 runningMean: s.p + 2568448, runningVar: s.p + 2569312, pool: pool)
             s.profiler?.stop(345)
         }
@@ -6540,7 +6540,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(242), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 2566720, beta: s.p + 2567584, runningMean: s.p + 2568448, runningVar: s.p + 2569312,
-                eps: 0.001, activation: .silu, output: s.tensor(243), scratch: s.f + 2266384, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(243), scratch: s.f + 2273296, pool: pool)
             s.profiler?.stop(346)
         }
         // features.4.6.block.2 squeeze-excitation 864 -> 36 -> 864 on [n, 33, 33, 864]
@@ -6559,7 +6559,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(244), pixels: 1089 &* s.n, inChannels: 864,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 144, output: s.tensor(248), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2283664, savedInvStd: s.f + 2283808,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2290576, savedInvStd: s.f + 2290720,
                 runningMean: s.p + 2758000, runningVar: s.p + 2758144, workspace: s.ws, pool: pool)
             s.profiler?.stop(349)
         }
@@ -6575,7 +6575,7 @@ public final class EfficientNetB6Training: TrainableModel {
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(248), pixels: 1089 &* s.n, channels: 144,
-                gamma: s.p + 2757712, beta: s.p + 2757856, savedMean: s.f + 2283664, savedInvStd: s.f + 2283808,
+                gamma: s.p + 2757712, beta: s.p + 2757856, savedMean: s.f + 2290576, savedInvStd: s.f + 2290720,
                 activation: .identity, output: s.tensor(249), pool: pool)
             s.profiler?.stop(351)
         }
@@ -6584,7 +6584,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(248), pixels: 1089 &* s.n, channels: 144,
                 gamma: s.p + 2757712, beta: s.p + 2757856, runningMean: s.p + 2758000, runningVar: s.p + 2758144,
-                eps: 0.001, activation: .identity, output: s.tensor(249), scratch: s.f + 2283664, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(249), scratch: s.f + 2290576, pool: pool)
             s.profiler?.stop(352)
         }
         // features.4.6 stochastic depth: keep each image's branch with probability 0.9066666666666666
@@ -6613,7 +6613,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(250), pixels: 1089 &* s.n, inChannels: 144,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 864, output: s.tensor(252), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2283952, savedInvStd: s.f + 2284816,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2290864, savedInvStd: s.f + 2291728,
                 runningMean: s.p + 2884432, runningVar: s.p + 2885296, workspace: s.ws, pool: pool)
             s.profiler?.stop(356)
         }
@@ -6629,7 +6629,7 @@ public final class EfficientNetB6Training: TrainableModel {
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(252), pixels: 1089 &* s.n, channels: 864,
-                gamma: s.p + 2882704, beta: s.p + 2883568, savedMean: s.f + 2283952, savedInvStd: s.f + 2284816,
+                gamma: s.p + 2882704, beta: s.p + 2883568, savedMean: s.f + 2290864, savedInvStd: s.f + 2291728,
                 activation: .silu, output: s.tensor(253), pool: pool)
             s.profiler?.stop(358)
         }
@@ -6638,17 +6638,17 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(252), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 2882704, beta: s.p + 2883568, runningMean: s.p + 2884432, runningVar: s.p + 2885296,
-                eps: 0.001, activation: .silu, output: s.tensor(253), scratch: s.f + 2283952, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(253), scratch: s.f + 2290864, pool: pool)
             s.profiler?.stop(359)
         }
         // features.4.7.block.1 depthwise weights to the kernel layout [3][3][864]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 2886160, channels: 864, kernel: 3, into: s.f + 2287408)
+        WeightPrep.depthwiseWeights(s.p + 2886160, channels: 864, kernel: 3, into: s.f + 2294320)
         s.profiler?.stop(360)
         // features.4.7.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(253), batch: s.n, height: 33, width: 33, channels: 864, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33, weights: s.f + 2287408, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33, weights: s.f + 2294320, bias: s.f,
             activation: .identity, output: s.tensor(254), pool: pool)
         s.profiler?.stop(361)
         // features.4.7.block.1 BatchNorm (batch statistics) + silu on [n, 33, 33, 864]
@@ -6656,7 +6656,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(254), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 2893936, beta: s.p + 2894800, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(255), savedMean: s.f + 2285680, savedInvStd: s.f + 2286544,
+                activation: .silu, output: s.tensor(255), savedMean: s.f + 2292592, savedInvStd: s.f + 2293456,
                 runningMean: s.p + 2895664, runningVar: s.p + 2896528, pool: pool)
             s.profiler?.stop(362)
         }
@@ -6665,7 +6665,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(254), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 2893936, beta: s.p + 2894800, runningMean: s.p + 2895664, runningVar: s.p + 2896528,
-                eps: 0.001, activation: .silu, output: s.tensor(255), scratch: s.f + 2285680, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(255), scratch: s.f + 2292592, pool: pool)
             s.profiler?.stop(363)
         }
         // features.4.7.block.2 squeeze-excitation 864 -> 36 -> 864 on [n, 33, 33, 864]
@@ -6684,7 +6684,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(256), pixels: 1089 &* s.n, inChannels: 864,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 144, output: s.tensor(260), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2302960, savedInvStd: s.f + 2303104,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2309872, savedInvStd: s.f + 2310016,
                 runningMean: s.p + 3085216, runningVar: s.p + 3085360, workspace: s.ws, pool: pool)
             s.profiler?.stop(366)
         }
@@ -6700,7 +6700,7 @@ public final class EfficientNetB6Training: TrainableModel {
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(260), pixels: 1089 &* s.n, channels: 144,
-                gamma: s.p + 3084928, beta: s.p + 3085072, savedMean: s.f + 2302960, savedInvStd: s.f + 2303104,
+                gamma: s.p + 3084928, beta: s.p + 3085072, savedMean: s.f + 2309872, savedInvStd: s.f + 2310016,
                 activation: .identity, output: s.tensor(261), pool: pool)
             s.profiler?.stop(368)
         }
@@ -6709,7 +6709,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(260), pixels: 1089 &* s.n, channels: 144,
                 gamma: s.p + 3084928, beta: s.p + 3085072, runningMean: s.p + 3085216, runningVar: s.p + 3085360,
-                eps: 0.001, activation: .identity, output: s.tensor(261), scratch: s.f + 2302960, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(261), scratch: s.f + 2309872, pool: pool)
             s.profiler?.stop(369)
         }
         // features.4.7 stochastic depth: keep each image's branch with probability 0.9022222222222223
@@ -6738,7 +6738,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(262), pixels: 1089 &* s.n, inChannels: 144,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 864, output: s.tensor(264), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2303248, savedInvStd: s.f + 2304112,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2310160, savedInvStd: s.f + 2311024,
                 runningMean: s.p + 3211648, runningVar: s.p + 3212512, workspace: s.ws, pool: pool)
             s.profiler?.stop(373)
         }
@@ -6754,7 +6754,7 @@ public final class EfficientNetB6Training: TrainableModel {
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(264), pixels: 1089 &* s.n, channels: 864,
-                gamma: s.p + 3209920, beta: s.p + 3210784, savedMean: s.f + 2303248, savedInvStd: s.f + 2304112,
+                gamma: s.p + 3209920, beta: s.p + 3210784, savedMean: s.f + 2310160, savedInvStd: s.f + 2311024,
                 activation: .silu, output: s.tensor(265), pool: pool)
             s.profiler?.stop(375)
         }
@@ -6763,17 +6763,17 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(264), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 3209920, beta: s.p + 3210784, runningMean: s.p + 3211648, runningVar: s.p + 3212512,
-                eps: 0.001, activation: .silu, output: s.tensor(265), scratch: s.f + 2303248, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(265), scratch: s.f + 2310160, pool: pool)
             s.profiler?.stop(376)
         }
         // features.5.0.block.1 depthwise weights to the kernel layout [5][5][864]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 3213376, channels: 864, kernel: 5, into: s.f + 2306704)
+        WeightPrep.depthwiseWeights(s.p + 3213376, channels: 864, kernel: 5, into: s.f + 2313616)
         s.profiler?.stop(377)
         // features.5.0.block.1 depthwise 5x5/1, [n, 33, 33, 864] -> [n, 33, 33, 864]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(265), batch: s.n, height: 33, width: 33, channels: 864, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 2306704, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 2313616, bias: s.f,
             activation: .identity, output: s.tensor(266), pool: pool)
         s.profiler?.stop(378)
         // features.5.0.block.1 BatchNorm (batch statistics) + silu on [n, 33, 33, 864]
@@ -6781,7 +6781,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(266), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 3234976, beta: s.p + 3235840, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(267), savedMean: s.f + 2304976, savedInvStd: s.f + 2305840,
+                activation: .silu, output: s.tensor(267), savedMean: s.f + 2311888, savedInvStd: s.f + 2312752,
                 runningMean: s.p + 3236704, runningVar: s.p + 3237568, pool: pool)
             s.profiler?.stop(379)
         }
@@ -6790,7 +6790,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(266), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 3234976, beta: s.p + 3235840, runningMean: s.p + 3236704, runningVar: s.p + 3237568,
-                eps: 0.001, activation: .silu, output: s.tensor(267), scratch: s.f + 2304976, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(267), scratch: s.f + 2311888, pool: pool)
             s.profiler?.stop(380)
         }
         // features.5.0.block.2 squeeze-excitation 864 -> 36 -> 864 on [n, 33, 33, 864]
@@ -6809,7 +6809,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(268), pixels: 1089 &* s.n, inChannels: 864,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 200, output: s.tensor(272), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2349904, savedInvStd: s.f + 2350104,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2356816, savedInvStd: s.f + 2357016,
                 runningMean: s.p + 3474768, runningVar: s.p + 3474976, workspace: s.ws, pool: pool)
             s.profiler?.stop(383)
         }
@@ -6825,7 +6825,7 @@ public final class EfficientNetB6Training: TrainableModel {
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(272), pixels: 1089 &* s.n, channels: 200,
-                gamma: s.p + 3474352, beta: s.p + 3474560, savedMean: s.f + 2349904, savedInvStd: s.f + 2350104,
+                gamma: s.p + 3474352, beta: s.p + 3474560, savedMean: s.f + 2356816, savedInvStd: s.f + 2357016,
                 activation: .identity, output: s.tensor(273), pool: pool)
             s.profiler?.stop(385)
         }
@@ -6834,7 +6834,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(272), pixels: 1089 &* s.n, channels: 200,
                 gamma: s.p + 3474352, beta: s.p + 3474560, runningMean: s.p + 3474768, runningVar: s.p + 3474976,
-                eps: 0.001, activation: .identity, output: s.tensor(273), scratch: s.f + 2349904, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(273), scratch: s.f + 2356816, pool: pool)
             s.profiler?.stop(386)
         }
     }
@@ -6850,7 +6850,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(273), pixels: 1089 &* s.n, inChannels: 200,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 1200, output: s.tensor(274), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2350304, savedInvStd: s.f + 2351504,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2357216, savedInvStd: s.f + 2358416,
                 runningMean: s.p + 3717584, runningVar: s.p + 3718784, workspace: s.ws, pool: pool)
             s.profiler?.stop(388)
         }
@@ -6866,7 +6866,7 @@ public final class EfficientNetB6Training: TrainableModel {
         if s.options.frozenBlocks <= 25 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(274), pixels: 1089 &* s.n, channels: 1200,
-                gamma: s.p + 3715184, beta: s.p + 3716384, savedMean: s.f + 2350304, savedInvStd: s.f + 2351504,
+                gamma: s.p + 3715184, beta: s.p + 3716384, savedMean: s.f + 2357216, savedInvStd: s.f + 2358416,
                 activation: .silu, output: s.tensor(275), pool: pool)
             s.profiler?.stop(390)
         }
@@ -6875,17 +6875,17 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(274), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 3715184, beta: s.p + 3716384, runningMean: s.p + 3717584, runningVar: s.p + 3718784,
-                eps: 0.001, activation: .silu, output: s.tensor(275), scratch: s.f + 2350304, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(275), scratch: s.f + 2357216, pool: pool)
             s.profiler?.stop(391)
         }
         // features.5.1.block.1 depthwise weights to the kernel layout [5][5][1200]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 3719984, channels: 1200, kernel: 5, into: s.f + 2355104)
+        WeightPrep.depthwiseWeights(s.p + 3719984, channels: 1200, kernel: 5, into: s.f + 2362016)
         s.profiler?.stop(392)
         // features.5.1.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(275), batch: s.n, height: 33, width: 33, channels: 1200, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 2355104, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 2362016, bias: s.f,
             activation: .identity, output: s.tensor(276), pool: pool)
         s.profiler?.stop(393)
         // features.5.1.block.1 BatchNorm (batch statistics) + silu on [n, 33, 33, 1200]
@@ -6893,7 +6893,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(276), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 3749984, beta: s.p + 3751184, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(277), savedMean: s.f + 2352704, savedInvStd: s.f + 2353904,
+                activation: .silu, output: s.tensor(277), savedMean: s.f + 2359616, savedInvStd: s.f + 2360816,
                 runningMean: s.p + 3752384, runningVar: s.p + 3753584, pool: pool)
             s.profiler?.stop(394)
         }
@@ -6902,7 +6902,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(276), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 3749984, beta: s.p + 3751184, runningMean: s.p + 3752384, runningVar: s.p + 3753584,
-                eps: 0.001, activation: .silu, output: s.tensor(277), scratch: s.f + 2352704, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(277), scratch: s.f + 2359616, pool: pool)
             s.profiler?.stop(395)
         }
         // features.5.1.block.2 squeeze-excitation 1200 -> 50 -> 1200 on [n, 33, 33, 1200]
@@ -6921,7 +6921,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(278), pixels: 1089 &* s.n, inChannels: 1200,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 200, output: s.tensor(282), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2415104, savedInvStd: s.f + 2415304,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2422016, savedInvStd: s.f + 2422216,
                 runningMean: s.p + 4116464, runningVar: s.p + 4116672, workspace: s.ws, pool: pool)
             s.profiler?.stop(398)
         }
@@ -6937,7 +6937,7 @@ public final class EfficientNetB6Training: TrainableModel {
         if s.options.frozenBlocks <= 25 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(282), pixels: 1089 &* s.n, channels: 200,
-                gamma: s.p + 4116048, beta: s.p + 4116256, savedMean: s.f + 2415104, savedInvStd: s.f + 2415304,
+                gamma: s.p + 4116048, beta: s.p + 4116256, savedMean: s.f + 2422016, savedInvStd: s.f + 2422216,
                 activation: .identity, output: s.tensor(283), pool: pool)
             s.profiler?.stop(400)
         }
@@ -6946,7 +6946,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(282), pixels: 1089 &* s.n, channels: 200,
                 gamma: s.p + 4116048, beta: s.p + 4116256, runningMean: s.p + 4116464, runningVar: s.p + 4116672,
-                eps: 0.001, activation: .identity, output: s.tensor(283), scratch: s.f + 2415104, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(283), scratch: s.f + 2422016, pool: pool)
             s.profiler?.stop(401)
         }
         // features.5.1 stochastic depth: keep each image's branch with probability 0.8933333333333333
@@ -6975,7 +6975,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(284), pixels: 1089 &* s.n, inChannels: 200,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 1200, output: s.tensor(286), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2415504, savedInvStd: s.f + 2416704,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2422416, savedInvStd: s.f + 2423616,
                 runningMean: s.p + 4359280, runningVar: s.p + 4360480, workspace: s.ws, pool: pool)
             s.profiler?.stop(405)
         }
@@ -6991,7 +6991,7 @@ public final class EfficientNetB6Training: TrainableModel {
         if s.options.frozenBlocks <= 26 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(286), pixels: 1089 &* s.n, channels: 1200,
-                gamma: s.p + 4356880, beta: s.p + 4358080, savedMean: s.f + 2415504, savedInvStd: s.f + 2416704,
+                gamma: s.p + 4356880, beta: s.p + 4358080, savedMean: s.f + 2422416, savedInvStd: s.f + 2423616,
                 activation: .silu, output: s.tensor(287), pool: pool)
             s.profiler?.stop(407)
         }
@@ -7000,17 +7000,17 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(286), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 4356880, beta: s.p + 4358080, runningMean: s.p + 4359280, runningVar: s.p + 4360480,
-                eps: 0.001, activation: .silu, output: s.tensor(287), scratch: s.f + 2415504, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(287), scratch: s.f + 2422416, pool: pool)
             s.profiler?.stop(408)
         }
         // features.5.2.block.1 depthwise weights to the kernel layout [5][5][1200]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 4361680, channels: 1200, kernel: 5, into: s.f + 2420304)
+        WeightPrep.depthwiseWeights(s.p + 4361680, channels: 1200, kernel: 5, into: s.f + 2427216)
         s.profiler?.stop(409)
         // features.5.2.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(287), batch: s.n, height: 33, width: 33, channels: 1200, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 2420304, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 2427216, bias: s.f,
             activation: .identity, output: s.tensor(288), pool: pool)
         s.profiler?.stop(410)
         // features.5.2.block.1 BatchNorm (batch statistics) + silu on [n, 33, 33, 1200]
@@ -7018,7 +7018,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(288), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 4391680, beta: s.p + 4392880, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(289), savedMean: s.f + 2417904, savedInvStd: s.f + 2419104,
+                activation: .silu, output: s.tensor(289), savedMean: s.f + 2424816, savedInvStd: s.f + 2426016,
                 runningMean: s.p + 4394080, runningVar: s.p + 4395280, pool: pool)
             s.profiler?.stop(411)
         }
@@ -7027,7 +7027,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(288), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 4391680, beta: s.p + 4392880, runningMean: s.p + 4394080, runningVar: s.p + 4395280,
-                eps: 0.001, activation: .silu, output: s.tensor(289), scratch: s.f + 2417904, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(289), scratch: s.f + 2424816, pool: pool)
             s.profiler?.stop(412)
         }
         // features.5.2.block.2 squeeze-excitation 1200 -> 50 -> 1200 on [n, 33, 33, 1200]
@@ -7046,7 +7046,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(290), pixels: 1089 &* s.n, inChannels: 1200,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 200, output: s.tensor(294), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2480304, savedInvStd: s.f + 2480504,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2487216, savedInvStd: s.f + 2487416,
                 runningMean: s.p + 4758160, runningVar: s.p + 4758368, workspace: s.ws, pool: pool)
             s.profiler?.stop(415)
         }
@@ -7062,7 +7062,7 @@ public final class EfficientNetB6Training: TrainableModel {
         if s.options.frozenBlocks <= 26 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(294), pixels: 1089 &* s.n, channels: 200,
-                gamma: s.p + 4757744, beta: s.p + 4757952, savedMean: s.f + 2480304, savedInvStd: s.f + 2480504,
+                gamma: s.p + 4757744, beta: s.p + 4757952, savedMean: s.f + 2487216, savedInvStd: s.f + 2487416,
                 activation: .identity, output: s.tensor(295), pool: pool)
             s.profiler?.stop(417)
         }
@@ -7071,7 +7071,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(294), pixels: 1089 &* s.n, channels: 200,
                 gamma: s.p + 4757744, beta: s.p + 4757952, runningMean: s.p + 4758160, runningVar: s.p + 4758368,
-                eps: 0.001, activation: .identity, output: s.tensor(295), scratch: s.f + 2480304, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(295), scratch: s.f + 2487216, pool: pool)
             s.profiler?.stop(418)
         }
         // features.5.2 stochastic depth: keep each image's branch with probability 0.8888888888888888
@@ -7100,7 +7100,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(296), pixels: 1089 &* s.n, inChannels: 200,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 1200, output: s.tensor(298), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2480704, savedInvStd: s.f + 2481904,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2487616, savedInvStd: s.f + 2488816,
                 runningMean: s.p + 5000976, runningVar: s.p + 5002176, workspace: s.ws, pool: pool)
             s.profiler?.stop(422)
         }
@@ -7116,7 +7116,7 @@ public final class EfficientNetB6Training: TrainableModel {
         if s.options.frozenBlocks <= 27 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(298), pixels: 1089 &* s.n, channels: 1200,
-                gamma: s.p + 4998576, beta: s.p + 4999776, savedMean: s.f + 2480704, savedInvStd: s.f + 2481904,
+                gamma: s.p + 4998576, beta: s.p + 4999776, savedMean: s.f + 2487616, savedInvStd: s.f + 2488816,
                 activation: .silu, output: s.tensor(299), pool: pool)
             s.profiler?.stop(424)
         }
@@ -7125,17 +7125,17 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(298), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 4998576, beta: s.p + 4999776, runningMean: s.p + 5000976, runningVar: s.p + 5002176,
-                eps: 0.001, activation: .silu, output: s.tensor(299), scratch: s.f + 2480704, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(299), scratch: s.f + 2487616, pool: pool)
             s.profiler?.stop(425)
         }
         // features.5.3.block.1 depthwise weights to the kernel layout [5][5][1200]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 5003376, channels: 1200, kernel: 5, into: s.f + 2485504)
+        WeightPrep.depthwiseWeights(s.p + 5003376, channels: 1200, kernel: 5, into: s.f + 2492416)
         s.profiler?.stop(426)
         // features.5.3.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(299), batch: s.n, height: 33, width: 33, channels: 1200, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 2485504, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 2492416, bias: s.f,
             activation: .identity, output: s.tensor(300), pool: pool)
         s.profiler?.stop(427)
         // features.5.3.block.1 BatchNorm (batch statistics) + silu on [n, 33, 33, 1200]
@@ -7143,7 +7143,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(300), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 5033376, beta: s.p + 5034576, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(301), savedMean: s.f + 2483104, savedInvStd: s.f + 2484304,
+                activation: .silu, output: s.tensor(301), savedMean: s.f + 2490016, savedInvStd: s.f + 2491216,
                 runningMean: s.p + 5035776, runningVar: s.p + 5036976, pool: pool)
             s.profiler?.stop(428)
         }
@@ -7152,7 +7152,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(300), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 5033376, beta: s.p + 5034576, runningMean: s.p + 5035776, runningVar: s.p + 5036976,
-                eps: 0.001, activation: .silu, output: s.tensor(301), scratch: s.f + 2483104, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(301), scratch: s.f + 2490016, pool: pool)
             s.profiler?.stop(429)
         }
         // features.5.3.block.2 squeeze-excitation 1200 -> 50 -> 1200 on [n, 33, 33, 1200]
@@ -7171,7 +7171,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(302), pixels: 1089 &* s.n, inChannels: 1200,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 200, output: s.tensor(306), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2545504, savedInvStd: s.f + 2545704,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2552416, savedInvStd: s.f + 2552616,
                 runningMean: s.p + 5399856, runningVar: s.p + 5400064, workspace: s.ws, pool: pool)
             s.profiler?.stop(432)
         }
@@ -7187,7 +7187,7 @@ public final class EfficientNetB6Training: TrainableModel {
         if s.options.frozenBlocks <= 27 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(306), pixels: 1089 &* s.n, channels: 200,
-                gamma: s.p + 5399440, beta: s.p + 5399648, savedMean: s.f + 2545504, savedInvStd: s.f + 2545704,
+                gamma: s.p + 5399440, beta: s.p + 5399648, savedMean: s.f + 2552416, savedInvStd: s.f + 2552616,
                 activation: .identity, output: s.tensor(307), pool: pool)
             s.profiler?.stop(434)
         }
@@ -7196,7 +7196,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(306), pixels: 1089 &* s.n, channels: 200,
                 gamma: s.p + 5399440, beta: s.p + 5399648, runningMean: s.p + 5399856, runningVar: s.p + 5400064,
-                eps: 0.001, activation: .identity, output: s.tensor(307), scratch: s.f + 2545504, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(307), scratch: s.f + 2552416, pool: pool)
             s.profiler?.stop(435)
         }
         // features.5.3 stochastic depth: keep each image's branch with probability 0.8844444444444445
@@ -7225,7 +7225,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(308), pixels: 1089 &* s.n, inChannels: 200,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 1200, output: s.tensor(310), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2545904, savedInvStd: s.f + 2547104,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2552816, savedInvStd: s.f + 2554016,
                 runningMean: s.p + 5642672, runningVar: s.p + 5643872, workspace: s.ws, pool: pool)
             s.profiler?.stop(439)
         }
@@ -7241,7 +7241,7 @@ public final class EfficientNetB6Training: TrainableModel {
         if s.options.frozenBlocks <= 28 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(310), pixels: 1089 &* s.n, channels: 1200,
-                gamma: s.p + 5640272, beta: s.p + 5641472, savedMean: s.f + 2545904, savedInvStd: s.f + 2547104,
+                gamma: s.p + 5640272, beta: s.p + 5641472, savedMean: s.f + 2552816, savedInvStd: s.f + 2554016,
                 activation: .silu, output: s.tensor(311), pool: pool)
             s.profiler?.stop(441)
         }
@@ -7250,17 +7250,17 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(310), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 5640272, beta: s.p + 5641472, runningMean: s.p + 5642672, runningVar: s.p + 5643872,
-                eps: 0.001, activation: .silu, output: s.tensor(311), scratch: s.f + 2545904, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(311), scratch: s.f + 2552816, pool: pool)
             s.profiler?.stop(442)
         }
         // features.5.4.block.1 depthwise weights to the kernel layout [5][5][1200]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 5645072, channels: 1200, kernel: 5, into: s.f + 2550704)
+        WeightPrep.depthwiseWeights(s.p + 5645072, channels: 1200, kernel: 5, into: s.f + 2557616)
         s.profiler?.stop(443)
         // features.5.4.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(311), batch: s.n, height: 33, width: 33, channels: 1200, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 2550704, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 2557616, bias: s.f,
             activation: .identity, output: s.tensor(312), pool: pool)
         s.profiler?.stop(444)
         // features.5.4.block.1 BatchNorm (batch statistics) + silu on [n, 33, 33, 1200]
@@ -7268,7 +7268,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(312), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 5675072, beta: s.p + 5676272, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(313), savedMean: s.f + 2548304, savedInvStd: s.f + 2549504,
+                activation: .silu, output: s.tensor(313), savedMean: s.f + 2555216, savedInvStd: s.f + 2556416,
                 runningMean: s.p + 5677472, runningVar: s.p + 5678672, pool: pool)
             s.profiler?.stop(445)
         }
@@ -7277,7 +7277,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(312), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 5675072, beta: s.p + 5676272, runningMean: s.p + 5677472, runningVar: s.p + 5678672,
-                eps: 0.001, activation: .silu, output: s.tensor(313), scratch: s.f + 2548304, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(313), scratch: s.f + 2555216, pool: pool)
             s.profiler?.stop(446)
         }
         // features.5.4.block.2 squeeze-excitation 1200 -> 50 -> 1200 on [n, 33, 33, 1200]
@@ -7296,7 +7296,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(314), pixels: 1089 &* s.n, inChannels: 1200,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 200, output: s.tensor(318), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2610704, savedInvStd: s.f + 2610904,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2617616, savedInvStd: s.f + 2617816,
                 runningMean: s.p + 6041552, runningVar: s.p + 6041760, workspace: s.ws, pool: pool)
             s.profiler?.stop(449)
         }
@@ -7312,7 +7312,7 @@ public final class EfficientNetB6Training: TrainableModel {
         if s.options.frozenBlocks <= 28 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(318), pixels: 1089 &* s.n, channels: 200,
-                gamma: s.p + 6041136, beta: s.p + 6041344, savedMean: s.f + 2610704, savedInvStd: s.f + 2610904,
+                gamma: s.p + 6041136, beta: s.p + 6041344, savedMean: s.f + 2617616, savedInvStd: s.f + 2617816,
                 activation: .identity, output: s.tensor(319), pool: pool)
             s.profiler?.stop(451)
         }
@@ -7321,7 +7321,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(318), pixels: 1089 &* s.n, channels: 200,
                 gamma: s.p + 6041136, beta: s.p + 6041344, runningMean: s.p + 6041552, runningVar: s.p + 6041760,
-                eps: 0.001, activation: .identity, output: s.tensor(319), scratch: s.f + 2610704, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(319), scratch: s.f + 2617616, pool: pool)
             s.profiler?.stop(452)
         }
         // features.5.4 stochastic depth: keep each image's branch with probability 0.88
@@ -7350,7 +7350,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(320), pixels: 1089 &* s.n, inChannels: 200,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 1200, output: s.tensor(322), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2611104, savedInvStd: s.f + 2612304,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2618016, savedInvStd: s.f + 2619216,
                 runningMean: s.p + 6284368, runningVar: s.p + 6285568, workspace: s.ws, pool: pool)
             s.profiler?.stop(456)
         }
@@ -7366,7 +7366,7 @@ public final class EfficientNetB6Training: TrainableModel {
         if s.options.frozenBlocks <= 29 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(322), pixels: 1089 &* s.n, channels: 1200,
-                gamma: s.p + 6281968, beta: s.p + 6283168, savedMean: s.f + 2611104, savedInvStd: s.f + 2612304,
+                gamma: s.p + 6281968, beta: s.p + 6283168, savedMean: s.f + 2618016, savedInvStd: s.f + 2619216,
                 activation: .silu, output: s.tensor(323), pool: pool)
             s.profiler?.stop(458)
         }
@@ -7375,17 +7375,17 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(322), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 6281968, beta: s.p + 6283168, runningMean: s.p + 6284368, runningVar: s.p + 6285568,
-                eps: 0.001, activation: .silu, output: s.tensor(323), scratch: s.f + 2611104, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(323), scratch: s.f + 2618016, pool: pool)
             s.profiler?.stop(459)
         }
         // features.5.5.block.1 depthwise weights to the kernel layout [5][5][1200]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 6286768, channels: 1200, kernel: 5, into: s.f + 2615904)
+        WeightPrep.depthwiseWeights(s.p + 6286768, channels: 1200, kernel: 5, into: s.f + 2622816)
         s.profiler?.stop(460)
         // features.5.5.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(323), batch: s.n, height: 33, width: 33, channels: 1200, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 2615904, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 2622816, bias: s.f,
             activation: .identity, output: s.tensor(324), pool: pool)
         s.profiler?.stop(461)
         // features.5.5.block.1 BatchNorm (batch statistics) + silu on [n, 33, 33, 1200]
@@ -7393,7 +7393,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(324), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 6316768, beta: s.p + 6317968, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(325), savedMean: s.f + 2613504, savedInvStd: s.f + 2614704,
+                activation: .silu, output: s.tensor(325), savedMean: s.f + 2620416, savedInvStd: s.f + 2621616,
                 runningMean: s.p + 6319168, runningVar: s.p + 6320368, pool: pool)
             s.profiler?.stop(462)
         }
@@ -7402,7 +7402,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(324), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 6316768, beta: s.p + 6317968, runningMean: s.p + 6319168, runningVar: s.p + 6320368,
-                eps: 0.001, activation: .silu, output: s.tensor(325), scratch: s.f + 2613504, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(325), scratch: s.f + 2620416, pool: pool)
             s.profiler?.stop(463)
         }
         // features.5.5.block.2 squeeze-excitation 1200 -> 50 -> 1200 on [n, 33, 33, 1200]
@@ -7421,7 +7421,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(326), pixels: 1089 &* s.n, inChannels: 1200,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 200, output: s.tensor(330), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2675904, savedInvStd: s.f + 2676104,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2682816, savedInvStd: s.f + 2683016,
                 runningMean: s.p + 6683248, runningVar: s.p + 6683456, workspace: s.ws, pool: pool)
             s.profiler?.stop(466)
         }
@@ -7437,7 +7437,7 @@ public final class EfficientNetB6Training: TrainableModel {
         if s.options.frozenBlocks <= 29 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(330), pixels: 1089 &* s.n, channels: 200,
-                gamma: s.p + 6682832, beta: s.p + 6683040, savedMean: s.f + 2675904, savedInvStd: s.f + 2676104,
+                gamma: s.p + 6682832, beta: s.p + 6683040, savedMean: s.f + 2682816, savedInvStd: s.f + 2683016,
                 activation: .identity, output: s.tensor(331), pool: pool)
             s.profiler?.stop(468)
         }
@@ -7446,7 +7446,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(330), pixels: 1089 &* s.n, channels: 200,
                 gamma: s.p + 6682832, beta: s.p + 6683040, runningMean: s.p + 6683248, runningVar: s.p + 6683456,
-                eps: 0.001, activation: .identity, output: s.tensor(331), scratch: s.f + 2675904, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(331), scratch: s.f + 2682816, pool: pool)
             s.profiler?.stop(469)
         }
         // features.5.5 stochastic depth: keep each image's branch with probability 0.8755555555555555
@@ -7475,7 +7475,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(332), pixels: 1089 &* s.n, inChannels: 200,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 1200, output: s.tensor(334), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2676304, savedInvStd: s.f + 2677504,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2683216, savedInvStd: s.f + 2684416,
                 runningMean: s.p + 6926064, runningVar: s.p + 6927264, workspace: s.ws, pool: pool)
             s.profiler?.stop(473)
         }
@@ -7491,7 +7491,7 @@ public final class EfficientNetB6Training: TrainableModel {
         if s.options.frozenBlocks <= 30 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(334), pixels: 1089 &* s.n, channels: 1200,
-                gamma: s.p + 6923664, beta: s.p + 6924864, savedMean: s.f + 2676304, savedInvStd: s.f + 2677504,
+                gamma: s.p + 6923664, beta: s.p + 6924864, savedMean: s.f + 2683216, savedInvStd: s.f + 2684416,
                 activation: .silu, output: s.tensor(335), pool: pool)
             s.profiler?.stop(475)
         }
@@ -7500,17 +7500,17 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(334), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 6923664, beta: s.p + 6924864, runningMean: s.p + 6926064, runningVar: s.p + 6927264,
-                eps: 0.001, activation: .silu, output: s.tensor(335), scratch: s.f + 2676304, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(335), scratch: s.f + 2683216, pool: pool)
             s.profiler?.stop(476)
         }
         // features.5.6.block.1 depthwise weights to the kernel layout [5][5][1200]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 6928464, channels: 1200, kernel: 5, into: s.f + 2681104)
+        WeightPrep.depthwiseWeights(s.p + 6928464, channels: 1200, kernel: 5, into: s.f + 2688016)
         s.profiler?.stop(477)
         // features.5.6.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(335), batch: s.n, height: 33, width: 33, channels: 1200, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 2681104, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 2688016, bias: s.f,
             activation: .identity, output: s.tensor(336), pool: pool)
         s.profiler?.stop(478)
         // features.5.6.block.1 BatchNorm (batch statistics) + silu on [n, 33, 33, 1200]
@@ -7518,7 +7518,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(336), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 6958464, beta: s.p + 6959664, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(337), savedMean: s.f + 2678704, savedInvStd: s.f + 2679904,
+                activation: .silu, output: s.tensor(337), savedMean: s.f + 2685616, savedInvStd: s.f + 2686816,
                 runningMean: s.p + 6960864, runningVar: s.p + 6962064, pool: pool)
             s.profiler?.stop(479)
         }
@@ -7527,7 +7527,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(336), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 6958464, beta: s.p + 6959664, runningMean: s.p + 6960864, runningVar: s.p + 6962064,
-                eps: 0.001, activation: .silu, output: s.tensor(337), scratch: s.f + 2678704, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(337), scratch: s.f + 2685616, pool: pool)
             s.profiler?.stop(480)
         }
         // features.5.6.block.2 squeeze-excitation 1200 -> 50 -> 1200 on [n, 33, 33, 1200]
@@ -7546,7 +7546,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(338), pixels: 1089 &* s.n, inChannels: 1200,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 200, output: s.tensor(342), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2741104, savedInvStd: s.f + 2741304,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2748016, savedInvStd: s.f + 2748216,
                 runningMean: s.p + 7324944, runningVar: s.p + 7325152, workspace: s.ws, pool: pool)
             s.profiler?.stop(483)
         }
@@ -7562,7 +7562,7 @@ public final class EfficientNetB6Training: TrainableModel {
         if s.options.frozenBlocks <= 30 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(342), pixels: 1089 &* s.n, channels: 200,
-                gamma: s.p + 7324528, beta: s.p + 7324736, savedMean: s.f + 2741104, savedInvStd: s.f + 2741304,
+                gamma: s.p + 7324528, beta: s.p + 7324736, savedMean: s.f + 2748016, savedInvStd: s.f + 2748216,
                 activation: .identity, output: s.tensor(343), pool: pool)
             s.profiler?.stop(485)
         }
@@ -7571,7 +7571,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(342), pixels: 1089 &* s.n, channels: 200,
                 gamma: s.p + 7324528, beta: s.p + 7324736, runningMean: s.p + 7324944, runningVar: s.p + 7325152,
-                eps: 0.001, activation: .identity, output: s.tensor(343), scratch: s.f + 2741104, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(343), scratch: s.f + 2748016, pool: pool)
             s.profiler?.stop(486)
         }
         // features.5.6 stochastic depth: keep each image's branch with probability 0.8711111111111111
@@ -7600,7 +7600,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(344), pixels: 1089 &* s.n, inChannels: 200,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 1200, output: s.tensor(346), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2741504, savedInvStd: s.f + 2742704,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2748416, savedInvStd: s.f + 2749616,
                 runningMean: s.p + 7567760, runningVar: s.p + 7568960, workspace: s.ws, pool: pool)
             s.profiler?.stop(490)
         }
@@ -7616,7 +7616,7 @@ public final class EfficientNetB6Training: TrainableModel {
         if s.options.frozenBlocks <= 31 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(346), pixels: 1089 &* s.n, channels: 1200,
-                gamma: s.p + 7565360, beta: s.p + 7566560, savedMean: s.f + 2741504, savedInvStd: s.f + 2742704,
+                gamma: s.p + 7565360, beta: s.p + 7566560, savedMean: s.f + 2748416, savedInvStd: s.f + 2749616,
                 activation: .silu, output: s.tensor(347), pool: pool)
             s.profiler?.stop(492)
         }
@@ -7625,17 +7625,17 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(346), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 7565360, beta: s.p + 7566560, runningMean: s.p + 7567760, runningVar: s.p + 7568960,
-                eps: 0.001, activation: .silu, output: s.tensor(347), scratch: s.f + 2741504, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(347), scratch: s.f + 2748416, pool: pool)
             s.profiler?.stop(493)
         }
         // features.5.7.block.1 depthwise weights to the kernel layout [5][5][1200]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 7570160, channels: 1200, kernel: 5, into: s.f + 2746304)
+        WeightPrep.depthwiseWeights(s.p + 7570160, channels: 1200, kernel: 5, into: s.f + 2753216)
         s.profiler?.stop(494)
         // features.5.7.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(347), batch: s.n, height: 33, width: 33, channels: 1200, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 2746304, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 2753216, bias: s.f,
             activation: .identity, output: s.tensor(348), pool: pool)
         s.profiler?.stop(495)
         // features.5.7.block.1 BatchNorm (batch statistics) + silu on [n, 33, 33, 1200]
@@ -7643,7 +7643,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(348), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 7600160, beta: s.p + 7601360, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(349), savedMean: s.f + 2743904, savedInvStd: s.f + 2745104,
+                activation: .silu, output: s.tensor(349), savedMean: s.f + 2750816, savedInvStd: s.f + 2752016,
                 runningMean: s.p + 7602560, runningVar: s.p + 7603760, pool: pool)
             s.profiler?.stop(496)
         }
@@ -7652,7 +7652,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(348), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 7600160, beta: s.p + 7601360, runningMean: s.p + 7602560, runningVar: s.p + 7603760,
-                eps: 0.001, activation: .silu, output: s.tensor(349), scratch: s.f + 2743904, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(349), scratch: s.f + 2750816, pool: pool)
             s.profiler?.stop(497)
         }
         // features.5.7.block.2 squeeze-excitation 1200 -> 50 -> 1200 on [n, 33, 33, 1200]
@@ -7671,7 +7671,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(350), pixels: 1089 &* s.n, inChannels: 1200,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 200, output: s.tensor(354), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2806304, savedInvStd: s.f + 2806504,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2813216, savedInvStd: s.f + 2813416,
                 runningMean: s.p + 7966640, runningVar: s.p + 7966848, workspace: s.ws, pool: pool)
             s.profiler?.stop(500)
         }
@@ -7687,7 +7687,7 @@ public final class EfficientNetB6Training: TrainableModel {
         if s.options.frozenBlocks <= 31 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(354), pixels: 1089 &* s.n, channels: 200,
-                gamma: s.p + 7966224, beta: s.p + 7966432, savedMean: s.f + 2806304, savedInvStd: s.f + 2806504,
+                gamma: s.p + 7966224, beta: s.p + 7966432, savedMean: s.f + 2813216, savedInvStd: s.f + 2813416,
                 activation: .identity, output: s.tensor(355), pool: pool)
             s.profiler?.stop(502)
         }
@@ -7696,7 +7696,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(354), pixels: 1089 &* s.n, channels: 200,
                 gamma: s.p + 7966224, beta: s.p + 7966432, runningMean: s.p + 7966640, runningVar: s.p + 7966848,
-                eps: 0.001, activation: .identity, output: s.tensor(355), scratch: s.f + 2806304, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(355), scratch: s.f + 2813216, pool: pool)
             s.profiler?.stop(503)
         }
         // features.5.7 stochastic depth: keep each image's branch with probability 0.8666666666666667
@@ -7725,7 +7725,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(356), pixels: 1089 &* s.n, inChannels: 200,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 1200, output: s.tensor(358), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2806704, savedInvStd: s.f + 2807904,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2813616, savedInvStd: s.f + 2814816,
                 runningMean: s.p + 8209456, runningVar: s.p + 8210656, workspace: s.ws, pool: pool)
             s.profiler?.stop(507)
         }
@@ -7741,7 +7741,7 @@ public final class EfficientNetB6Training: TrainableModel {
         if s.options.frozenBlocks <= 32 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(358), pixels: 1089 &* s.n, channels: 1200,
-                gamma: s.p + 8207056, beta: s.p + 8208256, savedMean: s.f + 2806704, savedInvStd: s.f + 2807904,
+                gamma: s.p + 8207056, beta: s.p + 8208256, savedMean: s.f + 2813616, savedInvStd: s.f + 2814816,
                 activation: .silu, output: s.tensor(359), pool: pool)
             s.profiler?.stop(509)
         }
@@ -7750,17 +7750,17 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(358), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 8207056, beta: s.p + 8208256, runningMean: s.p + 8209456, runningVar: s.p + 8210656,
-                eps: 0.001, activation: .silu, output: s.tensor(359), scratch: s.f + 2806704, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(359), scratch: s.f + 2813616, pool: pool)
             s.profiler?.stop(510)
         }
         // features.6.0.block.1 depthwise weights to the kernel layout [5][5][1200]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 8211856, channels: 1200, kernel: 5, into: s.f + 2811504)
+        WeightPrep.depthwiseWeights(s.p + 8211856, channels: 1200, kernel: 5, into: s.f + 2818416)
         s.profiler?.stop(511)
         // features.6.0.block.1 depthwise 5x5/2, [n, 33, 33, 1200] -> [n, 17, 17, 1200]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(359), batch: s.n, height: 33, width: 33, channels: 1200, kernel: 5,
-            stride: 2, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 2811504, bias: s.f,
+            stride: 2, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 2818416, bias: s.f,
             activation: .identity, output: s.tensor(360), pool: pool)
         s.profiler?.stop(512)
         // features.6.0.block.1 BatchNorm (batch statistics) + silu on [n, 17, 17, 1200]
@@ -7768,7 +7768,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(360), pixels: 289 &* s.n, channels: 1200,
                 gamma: s.p + 8241856, beta: s.p + 8243056, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(361), savedMean: s.f + 2809104, savedInvStd: s.f + 2810304,
+                activation: .silu, output: s.tensor(361), savedMean: s.f + 2816016, savedInvStd: s.f + 2817216,
                 runningMean: s.p + 8244256, runningVar: s.p + 8245456, pool: pool)
             s.profiler?.stop(513)
         }
@@ -7777,7 +7777,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(360), pixels: 289 &* s.n, channels: 1200,
                 gamma: s.p + 8241856, beta: s.p + 8243056, runningMean: s.p + 8244256, runningVar: s.p + 8245456,
-                eps: 0.001, activation: .silu, output: s.tensor(361), scratch: s.f + 2809104, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(361), scratch: s.f + 2816016, pool: pool)
             s.profiler?.stop(514)
         }
         // features.6.0.block.2 squeeze-excitation 1200 -> 50 -> 1200 on [n, 17, 17, 1200]
@@ -7796,7 +7796,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(362), pixels: 289 &* s.n, inChannels: 1200,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 344, output: s.tensor(366), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2871504, savedInvStd: s.f + 2871848,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2878416, savedInvStd: s.f + 2878760,
                 runningMean: s.p + 8781424, runningVar: s.p + 8781776, workspace: s.ws, pool: pool)
             s.profiler?.stop(517)
         }
@@ -7812,7 +7812,7 @@ public final class EfficientNetB6Training: TrainableModel {
         if s.options.frozenBlocks <= 32 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(366), pixels: 289 &* s.n, channels: 344,
-                gamma: s.p + 8780720, beta: s.p + 8781072, savedMean: s.f + 2871504, savedInvStd: s.f + 2871848,
+                gamma: s.p + 8780720, beta: s.p + 8781072, savedMean: s.f + 2878416, savedInvStd: s.f + 2878760,
                 activation: .identity, output: s.tensor(367), pool: pool)
             s.profiler?.stop(519)
         }
@@ -7821,7 +7821,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(366), pixels: 289 &* s.n, channels: 344,
                 gamma: s.p + 8780720, beta: s.p + 8781072, runningMean: s.p + 8781424, runningVar: s.p + 8781776,
-                eps: 0.001, activation: .identity, output: s.tensor(367), scratch: s.f + 2871504, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(367), scratch: s.f + 2878416, pool: pool)
             s.profiler?.stop(520)
         }
     }
@@ -7837,7 +7837,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(367), pixels: 289 &* s.n, inChannels: 344,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 2064, output: s.tensor(368), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2872192, savedInvStd: s.f + 2874256,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2879104, savedInvStd: s.f + 2881168,
                 runningMean: s.p + 9496272, runningVar: s.p + 9498336, workspace: s.ws, pool: pool)
             s.profiler?.stop(522)
         }
@@ -7853,7 +7853,7 @@ public final class EfficientNetB6Training: TrainableModel {
         if s.options.frozenBlocks <= 33 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(368), pixels: 289 &* s.n, channels: 2064,
-                gamma: s.p + 9492144, beta: s.p + 9494208, savedMean: s.f + 2872192, savedInvStd: s.f + 2874256,
+                gamma: s.p + 9492144, beta: s.p + 9494208, savedMean: s.f + 2879104, savedInvStd: s.f + 2881168,
                 activation: .silu, output: s.tensor(369), pool: pool)
             s.profiler?.stop(524)
         }
@@ -7862,17 +7862,17 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(368), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 9492144, beta: s.p + 9494208, runningMean: s.p + 9496272, runningVar: s.p + 9498336,
-                eps: 0.001, activation: .silu, output: s.tensor(369), scratch: s.f + 2872192, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(369), scratch: s.f + 2879104, pool: pool)
             s.profiler?.stop(525)
         }
         // features.6.1.block.1 depthwise weights to the kernel layout [5][5][2064]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 9500400, channels: 2064, kernel: 5, into: s.f + 2880448)
+        WeightPrep.depthwiseWeights(s.p + 9500400, channels: 2064, kernel: 5, into: s.f + 2887360)
         s.profiler?.stop(526)
         // features.6.1.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(369), batch: s.n, height: 17, width: 17, channels: 2064, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 2880448, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 2887360, bias: s.f,
             activation: .identity, output: s.tensor(370), pool: pool)
         s.profiler?.stop(527)
         // features.6.1.block.1 BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]
@@ -7880,7 +7880,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(370), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 9552000, beta: s.p + 9554064, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(371), savedMean: s.f + 2876320, savedInvStd: s.f + 2878384,
+                activation: .silu, output: s.tensor(371), savedMean: s.f + 2883232, savedInvStd: s.f + 2885296,
                 runningMean: s.p + 9556128, runningVar: s.p + 9558192, pool: pool)
             s.profiler?.stop(528)
         }
@@ -7889,7 +7889,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(370), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 9552000, beta: s.p + 9554064, runningMean: s.p + 9556128, runningVar: s.p + 9558192,
-                eps: 0.001, activation: .silu, output: s.tensor(371), scratch: s.f + 2876320, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(371), scratch: s.f + 2883232, pool: pool)
             s.profiler?.stop(529)
         }
         // features.6.1.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]
@@ -7908,7 +7908,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(372), pixels: 289 &* s.n, inChannels: 2064,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 344, output: s.tensor(376), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2983648, savedInvStd: s.f + 2983992,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2990560, savedInvStd: s.f + 2990904,
                 runningMean: s.p + 10628144, runningVar: s.p + 10628496, workspace: s.ws, pool: pool)
             s.profiler?.stop(532)
         }
@@ -7924,7 +7924,7 @@ public final class EfficientNetB6Training: TrainableModel {
         if s.options.frozenBlocks <= 33 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(376), pixels: 289 &* s.n, channels: 344,
-                gamma: s.p + 10627440, beta: s.p + 10627792, savedMean: s.f + 2983648, savedInvStd: s.f + 2983992,
+                gamma: s.p + 10627440, beta: s.p + 10627792, savedMean: s.f + 2990560, savedInvStd: s.f + 2990904,
                 activation: .identity, output: s.tensor(377), pool: pool)
             s.profiler?.stop(534)
         }
@@ -7933,7 +7933,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(376), pixels: 289 &* s.n, channels: 344,
                 gamma: s.p + 10627440, beta: s.p + 10627792, runningMean: s.p + 10628144, runningVar: s.p + 10628496,
-                eps: 0.001, activation: .identity, output: s.tensor(377), scratch: s.f + 2983648, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(377), scratch: s.f + 2990560, pool: pool)
             s.profiler?.stop(535)
         }
         // features.6.1 stochastic depth: keep each image's branch with probability 0.8577777777777778
@@ -7962,7 +7962,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(378), pixels: 289 &* s.n, inChannels: 344,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 2064, output: s.tensor(380), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2984336, savedInvStd: s.f + 2986400,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2991248, savedInvStd: s.f + 2993312,
                 runningMean: s.p + 11342992, runningVar: s.p + 11345056, workspace: s.ws, pool: pool)
             s.profiler?.stop(539)
         }
@@ -7978,7 +7978,7 @@ public final class EfficientNetB6Training: TrainableModel {
         if s.options.frozenBlocks <= 34 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(380), pixels: 289 &* s.n, channels: 2064,
-                gamma: s.p + 11338864, beta: s.p + 11340928, savedMean: s.f + 2984336, savedInvStd: s.f + 2986400,
+                gamma: s.p + 11338864, beta: s.p + 11340928, savedMean: s.f + 2991248, savedInvStd: s.f + 2993312,
                 activation: .silu, output: s.tensor(381), pool: pool)
             s.profiler?.stop(541)
         }
@@ -7987,17 +7987,17 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(380), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 11338864, beta: s.p + 11340928, runningMean: s.p + 11342992, runningVar: s.p + 11345056,
-                eps: 0.001, activation: .silu, output: s.tensor(381), scratch: s.f + 2984336, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(381), scratch: s.f + 2991248, pool: pool)
             s.profiler?.stop(542)
         }
         // features.6.2.block.1 depthwise weights to the kernel layout [5][5][2064]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 11347120, channels: 2064, kernel: 5, into: s.f + 2992592)
+        WeightPrep.depthwiseWeights(s.p + 11347120, channels: 2064, kernel: 5, into: s.f + 2999504)
         s.profiler?.stop(543)
         // features.6.2.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(381), batch: s.n, height: 17, width: 17, channels: 2064, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 2992592, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 2999504, bias: s.f,
             activation: .identity, output: s.tensor(382), pool: pool)
         s.profiler?.stop(544)
         // features.6.2.block.1 BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]
@@ -8005,7 +8005,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(382), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 11398720, beta: s.p + 11400784, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(383), savedMean: s.f + 2988464, savedInvStd: s.f + 2990528,
+                activation: .silu, output: s.tensor(383), savedMean: s.f + 2995376, savedInvStd: s.f + 2997440,
                 runningMean: s.p + 11402848, runningVar: s.p + 11404912, pool: pool)
             s.profiler?.stop(545)
         }
@@ -8014,7 +8014,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(382), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 11398720, beta: s.p + 11400784, runningMean: s.p + 11402848, runningVar: s.p + 11404912,
-                eps: 0.001, activation: .silu, output: s.tensor(383), scratch: s.f + 2988464, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(383), scratch: s.f + 2995376, pool: pool)
             s.profiler?.stop(546)
         }
         // features.6.2.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]
@@ -8033,7 +8033,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(384), pixels: 289 &* s.n, inChannels: 2064,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 344, output: s.tensor(388), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3095792, savedInvStd: s.f + 3096136,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3102704, savedInvStd: s.f + 3103048,
                 runningMean: s.p + 12474864, runningVar: s.p + 12475216, workspace: s.ws, pool: pool)
             s.profiler?.stop(549)
         }
@@ -8049,7 +8049,7 @@ public final class EfficientNetB6Training: TrainableModel {
         if s.options.frozenBlocks <= 34 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(388), pixels: 289 &* s.n, channels: 344,
-                gamma: s.p + 12474160, beta: s.p + 12474512, savedMean: s.f + 3095792, savedInvStd: s.f + 3096136,
+                gamma: s.p + 12474160, beta: s.p + 12474512, savedMean: s.f + 3102704, savedInvStd: s.f + 3103048,
                 activation: .identity, output: s.tensor(389), pool: pool)
             s.profiler?.stop(551)
         }
@@ -8058,7 +8058,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(388), pixels: 289 &* s.n, channels: 344,
                 gamma: s.p + 12474160, beta: s.p + 12474512, runningMean: s.p + 12474864, runningVar: s.p + 12475216,
-                eps: 0.001, activation: .identity, output: s.tensor(389), scratch: s.f + 3095792, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(389), scratch: s.f + 3102704, pool: pool)
             s.profiler?.stop(552)
         }
         // features.6.2 stochastic depth: keep each image's branch with probability 0.8533333333333333
@@ -8087,7 +8087,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(390), pixels: 289 &* s.n, inChannels: 344,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 2064, output: s.tensor(392), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3096480, savedInvStd: s.f + 3098544,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3103392, savedInvStd: s.f + 3105456,
                 runningMean: s.p + 13189712, runningVar: s.p + 13191776, workspace: s.ws, pool: pool)
             s.profiler?.stop(556)
         }
@@ -8103,7 +8103,7 @@ public final class EfficientNetB6Training: TrainableModel {
         if s.options.frozenBlocks <= 35 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(392), pixels: 289 &* s.n, channels: 2064,
-                gamma: s.p + 13185584, beta: s.p + 13187648, savedMean: s.f + 3096480, savedInvStd: s.f + 3098544,
+                gamma: s.p + 13185584, beta: s.p + 13187648, savedMean: s.f + 3103392, savedInvStd: s.f + 3105456,
                 activation: .silu, output: s.tensor(393), pool: pool)
             s.profiler?.stop(558)
         }
@@ -8112,17 +8112,17 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(392), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 13185584, beta: s.p + 13187648, runningMean: s.p + 13189712, runningVar: s.p + 13191776,
-                eps: 0.001, activation: .silu, output: s.tensor(393), scratch: s.f + 3096480, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(393), scratch: s.f + 3103392, pool: pool)
             s.profiler?.stop(559)
         }
         // features.6.3.block.1 depthwise weights to the kernel layout [5][5][2064]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 13193840, channels: 2064, kernel: 5, into: s.f + 3104736)
+        WeightPrep.depthwiseWeights(s.p + 13193840, channels: 2064, kernel: 5, into: s.f + 3111648)
         s.profiler?.stop(560)
         // features.6.3.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(393), batch: s.n, height: 17, width: 17, channels: 2064, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 3104736, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 3111648, bias: s.f,
             activation: .identity, output: s.tensor(394), pool: pool)
         s.profiler?.stop(561)
         // features.6.3.block.1 BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]
@@ -8130,7 +8130,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(394), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 13245440, beta: s.p + 13247504, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(395), savedMean: s.f + 3100608, savedInvStd: s.f + 3102672,
+                activation: .silu, output: s.tensor(395), savedMean: s.f + 3107520, savedInvStd: s.f + 3109584,
                 runningMean: s.p + 13249568, runningVar: s.p + 13251632, pool: pool)
             s.profiler?.stop(562)
         }
@@ -8139,7 +8139,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(394), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 13245440, beta: s.p + 13247504, runningMean: s.p + 13249568, runningVar: s.p + 13251632,
-                eps: 0.001, activation: .silu, output: s.tensor(395), scratch: s.f + 3100608, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(395), scratch: s.f + 3107520, pool: pool)
             s.profiler?.stop(563)
         }
         // features.6.3.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]
@@ -8158,7 +8158,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(396), pixels: 289 &* s.n, inChannels: 2064,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 344, output: s.tensor(400), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3207936, savedInvStd: s.f + 3208280,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3214848, savedInvStd: s.f + 3215192,
                 runningMean: s.p + 14321584, runningVar: s.p + 14321936, workspace: s.ws, pool: pool)
             s.profiler?.stop(566)
         }
@@ -8174,7 +8174,7 @@ public final class EfficientNetB6Training: TrainableModel {
         if s.options.frozenBlocks <= 35 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(400), pixels: 289 &* s.n, channels: 344,
-                gamma: s.p + 14320880, beta: s.p + 14321232, savedMean: s.f + 3207936, savedInvStd: s.f + 3208280,
+                gamma: s.p + 14320880, beta: s.p + 14321232, savedMean: s.f + 3214848, savedInvStd: s.f + 3215192,
                 activation: .identity, output: s.tensor(401), pool: pool)
             s.profiler?.stop(568)
         }
@@ -8183,7 +8183,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(400), pixels: 289 &* s.n, channels: 344,
                 gamma: s.p + 14320880, beta: s.p + 14321232, runningMean: s.p + 14321584, runningVar: s.p + 14321936,
-                eps: 0.001, activation: .identity, output: s.tensor(401), scratch: s.f + 3207936, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(401), scratch: s.f + 3214848, pool: pool)
             s.profiler?.stop(569)
         }
         // features.6.3 stochastic depth: keep each image's branch with probability 0.8488888888888888
@@ -8212,7 +8212,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(402), pixels: 289 &* s.n, inChannels: 344,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 2064, output: s.tensor(404), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3208624, savedInvStd: s.f + 3210688,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3215536, savedInvStd: s.f + 3217600,
                 runningMean: s.p + 15036432, runningVar: s.p + 15038496, workspace: s.ws, pool: pool)
             s.profiler?.stop(573)
         }
@@ -8228,7 +8228,7 @@ public final class EfficientNetB6Training: TrainableModel {
         if s.options.frozenBlocks <= 36 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(404), pixels: 289 &* s.n, channels: 2064,
-                gamma: s.p + 15032304, beta: s.p + 15034368, savedMean: s.f + 3208624, savedInvStd: s.f + 3210688,
+                gamma: s.p + 15032304, beta: s.p + 15034368, savedMean: s.f + 3215536, savedInvStd: s.f + 3217600,
                 activation: .silu, output: s.tensor(405), pool: pool)
             s.profiler?.stop(575)
         }
@@ -8237,17 +8237,17 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(404), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 15032304, beta: s.p + 15034368, runningMean: s.p + 15036432, runningVar: s.p + 15038496,
-                eps: 0.001, activation: .silu, output: s.tensor(405), scratch: s.f + 3208624, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(405), scratch: s.f + 3215536, pool: pool)
             s.profiler?.stop(576)
         }
         // features.6.4.block.1 depthwise weights to the kernel layout [5][5][2064]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 15040560, channels: 2064, kernel: 5, into: s.f + 3216880)
+        WeightPrep.depthwiseWeights(s.p + 15040560, channels: 2064, kernel: 5, into: s.f + 3223792)
         s.profiler?.stop(577)
         // features.6.4.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(405), batch: s.n, height: 17, width: 17, channels: 2064, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 3216880, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 3223792, bias: s.f,
             activation: .identity, output: s.tensor(406), pool: pool)
         s.profiler?.stop(578)
         // features.6.4.block.1 BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]
@@ -8255,7 +8255,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(406), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 15092160, beta: s.p + 15094224, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(407), savedMean: s.f + 3212752, savedInvStd: s.f + 3214816,
+                activation: .silu, output: s.tensor(407), savedMean: s.f + 3219664, savedInvStd: s.f + 3221728,
                 runningMean: s.p + 15096288, runningVar: s.p + 15098352, pool: pool)
             s.profiler?.stop(579)
         }
@@ -8264,7 +8264,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(406), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 15092160, beta: s.p + 15094224, runningMean: s.p + 15096288, runningVar: s.p + 15098352,
-                eps: 0.001, activation: .silu, output: s.tensor(407), scratch: s.f + 3212752, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(407), scratch: s.f + 3219664, pool: pool)
             s.profiler?.stop(580)
         }
         // features.6.4.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]
@@ -8283,7 +8283,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(408), pixels: 289 &* s.n, inChannels: 2064,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 344, output: s.tensor(412), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3320080, savedInvStd: s.f + 3320424,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3326992, savedInvStd: s.f + 3327336,
                 runningMean: s.p + 16168304, runningVar: s.p + 16168656, workspace: s.ws, pool: pool)
             s.profiler?.stop(583)
         }
@@ -8299,7 +8299,7 @@ public final class EfficientNetB6Training: TrainableModel {
         if s.options.frozenBlocks <= 36 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(412), pixels: 289 &* s.n, channels: 344,
-                gamma: s.p + 16167600, beta: s.p + 16167952, savedMean: s.f + 3320080, savedInvStd: s.f + 3320424,
+                gamma: s.p + 16167600, beta: s.p + 16167952, savedMean: s.f + 3326992, savedInvStd: s.f + 3327336,
                 activation: .identity, output: s.tensor(413), pool: pool)
             s.profiler?.stop(585)
         }
@@ -8308,7 +8308,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(412), pixels: 289 &* s.n, channels: 344,
                 gamma: s.p + 16167600, beta: s.p + 16167952, runningMean: s.p + 16168304, runningVar: s.p + 16168656,
-                eps: 0.001, activation: .identity, output: s.tensor(413), scratch: s.f + 3320080, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(413), scratch: s.f + 3326992, pool: pool)
             s.profiler?.stop(586)
         }
         // features.6.4 stochastic depth: keep each image's branch with probability 0.8444444444444444
@@ -8337,7 +8337,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(414), pixels: 289 &* s.n, inChannels: 344,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 2064, output: s.tensor(416), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3320768, savedInvStd: s.f + 3322832,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3327680, savedInvStd: s.f + 3329744,
                 runningMean: s.p + 16883152, runningVar: s.p + 16885216, workspace: s.ws, pool: pool)
             s.profiler?.stop(590)
         }
@@ -8353,7 +8353,7 @@ public final class EfficientNetB6Training: TrainableModel {
         if s.options.frozenBlocks <= 37 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(416), pixels: 289 &* s.n, channels: 2064,
-                gamma: s.p + 16879024, beta: s.p + 16881088, savedMean: s.f + 3320768, savedInvStd: s.f + 3322832,
+                gamma: s.p + 16879024, beta: s.p + 16881088, savedMean: s.f + 3327680, savedInvStd: s.f + 3329744,
                 activation: .silu, output: s.tensor(417), pool: pool)
             s.profiler?.stop(592)
         }
@@ -8362,17 +8362,17 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(416), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 16879024, beta: s.p + 16881088, runningMean: s.p + 16883152, runningVar: s.p + 16885216,
-                eps: 0.001, activation: .silu, output: s.tensor(417), scratch: s.f + 3320768, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(417), scratch: s.f + 3327680, pool: pool)
             s.profiler?.stop(593)
         }
         // features.6.5.block.1 depthwise weights to the kernel layout [5][5][2064]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 16887280, channels: 2064, kernel: 5, into: s.f + 3329024)
+        WeightPrep.depthwiseWeights(s.p + 16887280, channels: 2064, kernel: 5, into: s.f + 3335936)
         s.profiler?.stop(594)
         // features.6.5.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(417), batch: s.n, height: 17, width: 17, channels: 2064, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 3329024, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 3335936, bias: s.f,
             activation: .identity, output: s.tensor(418), pool: pool)
         s.profiler?.stop(595)
         // features.6.5.block.1 BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]
@@ -8380,7 +8380,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(418), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 16938880, beta: s.p + 16940944, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(419), savedMean: s.f + 3324896, savedInvStd: s.f + 3326960,
+                activation: .silu, output: s.tensor(419), savedMean: s.f + 3331808, savedInvStd: s.f + 3333872,
                 runningMean: s.p + 16943008, runningVar: s.p + 16945072, pool: pool)
             s.profiler?.stop(596)
         }
@@ -8389,7 +8389,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(418), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 16938880, beta: s.p + 16940944, runningMean: s.p + 16943008, runningVar: s.p + 16945072,
-                eps: 0.001, activation: .silu, output: s.tensor(419), scratch: s.f + 3324896, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(419), scratch: s.f + 3331808, pool: pool)
             s.profiler?.stop(597)
         }
         // features.6.5.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]
@@ -8408,7 +8408,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(420), pixels: 289 &* s.n, inChannels: 2064,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 344, output: s.tensor(424), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3432224, savedInvStd: s.f + 3432568,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3439136, savedInvStd: s.f + 3439480,
                 runningMean: s.p + 18015024, runningVar: s.p + 18015376, workspace: s.ws, pool: pool)
             s.profiler?.stop(600)
         }
@@ -8424,7 +8424,7 @@ public final class EfficientNetB6Training: TrainableModel {
         if s.options.frozenBlocks <= 37 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(424), pixels: 289 &* s.n, channels: 344,
-                gamma: s.p + 18014320, beta: s.p + 18014672, savedMean: s.f + 3432224, savedInvStd: s.f + 3432568,
+                gamma: s.p + 18014320, beta: s.p + 18014672, savedMean: s.f + 3439136, savedInvStd: s.f + 3439480,
                 activation: .identity, output: s.tensor(425), pool: pool)
             s.profiler?.stop(602)
         }
@@ -8433,7 +8433,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(424), pixels: 289 &* s.n, channels: 344,
                 gamma: s.p + 18014320, beta: s.p + 18014672, runningMean: s.p + 18015024, runningVar: s.p + 18015376,
-                eps: 0.001, activation: .identity, output: s.tensor(425), scratch: s.f + 3432224, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(425), scratch: s.f + 3439136, pool: pool)
             s.profiler?.stop(603)
         }
         // features.6.5 stochastic depth: keep each image's branch with probability 0.84
@@ -8461,7 +8461,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(426), pixels: 289 &* s.n, inChannels: 344,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 2064, output: s.tensor(428), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3432912, savedInvStd: s.f + 3434976,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3439824, savedInvStd: s.f + 3441888,
                 runningMean: s.p + 18729872, runningVar: s.p + 18731936, workspace: s.ws, pool: pool)
             s.profiler?.stop(607)
         }
@@ -8477,7 +8477,7 @@ public final class EfficientNetB6Training: TrainableModel {
         if s.options.frozenBlocks <= 38 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(428), pixels: 289 &* s.n, channels: 2064,
-                gamma: s.p + 18725744, beta: s.p + 18727808, savedMean: s.f + 3432912, savedInvStd: s.f + 3434976,
+                gamma: s.p + 18725744, beta: s.p + 18727808, savedMean: s.f + 3439824, savedInvStd: s.f + 3441888,
                 activation: .silu, output: s.tensor(429), pool: pool)
             s.profiler?.stop(609)
         }
@@ -8486,17 +8486,17 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(428), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 18725744, beta: s.p + 18727808, runningMean: s.p + 18729872, runningVar: s.p + 18731936,
-                eps: 0.001, activation: .silu, output: s.tensor(429), scratch: s.f + 3432912, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(429), scratch: s.f + 3439824, pool: pool)
             s.profiler?.stop(610)
         }
         // features.6.6.block.1 depthwise weights to the kernel layout [5][5][2064]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 18734000, channels: 2064, kernel: 5, into: s.f + 3441168)
+        WeightPrep.depthwiseWeights(s.p + 18734000, channels: 2064, kernel: 5, into: s.f + 3448080)
         s.profiler?.stop(611)
         // features.6.6.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(429), batch: s.n, height: 17, width: 17, channels: 2064, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 3441168, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 3448080, bias: s.f,
             activation: .identity, output: s.tensor(430), pool: pool)
         s.profiler?.stop(612)
         // features.6.6.block.1 BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]
@@ -8504,7 +8504,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(430), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 18785600, beta: s.p + 18787664, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(431), savedMean: s.f + 3437040, savedInvStd: s.f + 3439104,
+                activation: .silu, output: s.tensor(431), savedMean: s.f + 3443952, savedInvStd: s.f + 3446016,
                 runningMean: s.p + 18789728, runningVar: s.p + 18791792, pool: pool)
             s.profiler?.stop(613)
         }
@@ -8513,7 +8513,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(430), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 18785600, beta: s.p + 18787664, runningMean: s.p + 18789728, runningVar: s.p + 18791792,
-                eps: 0.001, activation: .silu, output: s.tensor(431), scratch: s.f + 3437040, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(431), scratch: s.f + 3443952, pool: pool)
             s.profiler?.stop(614)
         }
         // features.6.6.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]
@@ -8532,7 +8532,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(432), pixels: 289 &* s.n, inChannels: 2064,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 344, output: s.tensor(436), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3544368, savedInvStd: s.f + 3544712,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3551280, savedInvStd: s.f + 3551624,
                 runningMean: s.p + 19861744, runningVar: s.p + 19862096, workspace: s.ws, pool: pool)
             s.profiler?.stop(617)
         }
@@ -8548,7 +8548,7 @@ public final class EfficientNetB6Training: TrainableModel {
         if s.options.frozenBlocks <= 38 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(436), pixels: 289 &* s.n, channels: 344,
-                gamma: s.p + 19861040, beta: s.p + 19861392, savedMean: s.f + 3544368, savedInvStd: s.f + 3544712,
+                gamma: s.p + 19861040, beta: s.p + 19861392, savedMean: s.f + 3551280, savedInvStd: s.f + 3551624,
                 activation: .identity, output: s.tensor(437), pool: pool)
             s.profiler?.stop(619)
         }
@@ -8557,7 +8557,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(436), pixels: 289 &* s.n, channels: 344,
                 gamma: s.p + 19861040, beta: s.p + 19861392, runningMean: s.p + 19861744, runningVar: s.p + 19862096,
-                eps: 0.001, activation: .identity, output: s.tensor(437), scratch: s.f + 3544368, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(437), scratch: s.f + 3551280, pool: pool)
             s.profiler?.stop(620)
         }
         // features.6.6 stochastic depth: keep each image's branch with probability 0.8355555555555556
@@ -8586,7 +8586,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(438), pixels: 289 &* s.n, inChannels: 344,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 2064, output: s.tensor(440), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3545056, savedInvStd: s.f + 3547120,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3551968, savedInvStd: s.f + 3554032,
                 runningMean: s.p + 20576592, runningVar: s.p + 20578656, workspace: s.ws, pool: pool)
             s.profiler?.stop(624)
         }
@@ -8602,7 +8602,7 @@ public final class EfficientNetB6Training: TrainableModel {
         if s.options.frozenBlocks <= 39 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(440), pixels: 289 &* s.n, channels: 2064,
-                gamma: s.p + 20572464, beta: s.p + 20574528, savedMean: s.f + 3545056, savedInvStd: s.f + 3547120,
+                gamma: s.p + 20572464, beta: s.p + 20574528, savedMean: s.f + 3551968, savedInvStd: s.f + 3554032,
                 activation: .silu, output: s.tensor(441), pool: pool)
             s.profiler?.stop(626)
         }
@@ -8611,17 +8611,17 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(440), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 20572464, beta: s.p + 20574528, runningMean: s.p + 20576592, runningVar: s.p + 20578656,
-                eps: 0.001, activation: .silu, output: s.tensor(441), scratch: s.f + 3545056, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(441), scratch: s.f + 3551968, pool: pool)
             s.profiler?.stop(627)
         }
         // features.6.7.block.1 depthwise weights to the kernel layout [5][5][2064]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 20580720, channels: 2064, kernel: 5, into: s.f + 3553312)
+        WeightPrep.depthwiseWeights(s.p + 20580720, channels: 2064, kernel: 5, into: s.f + 3560224)
         s.profiler?.stop(628)
         // features.6.7.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(441), batch: s.n, height: 17, width: 17, channels: 2064, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 3553312, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 3560224, bias: s.f,
             activation: .identity, output: s.tensor(442), pool: pool)
         s.profiler?.stop(629)
         // features.6.7.block.1 BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]
@@ -8629,7 +8629,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(442), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 20632320, beta: s.p + 20634384, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(443), savedMean: s.f + 3549184, savedInvStd: s.f + 3551248,
+                activation: .silu, output: s.tensor(443), savedMean: s.f + 3556096, savedInvStd: s.f + 3558160,
                 runningMean: s.p + 20636448, runningVar: s.p + 20638512, pool: pool)
             s.profiler?.stop(630)
         }
@@ -8638,7 +8638,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(442), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 20632320, beta: s.p + 20634384, runningMean: s.p + 20636448, runningVar: s.p + 20638512,
-                eps: 0.001, activation: .silu, output: s.tensor(443), scratch: s.f + 3549184, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(443), scratch: s.f + 3556096, pool: pool)
             s.profiler?.stop(631)
         }
         // features.6.7.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]
@@ -8657,7 +8657,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(444), pixels: 289 &* s.n, inChannels: 2064,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 344, output: s.tensor(448), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3656512, savedInvStd: s.f + 3656856,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3663424, savedInvStd: s.f + 3663768,
                 runningMean: s.p + 21708464, runningVar: s.p + 21708816, workspace: s.ws, pool: pool)
             s.profiler?.stop(634)
         }
@@ -8673,7 +8673,7 @@ public final class EfficientNetB6Training: TrainableModel {
         if s.options.frozenBlocks <= 39 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(448), pixels: 289 &* s.n, channels: 344,
-                gamma: s.p + 21707760, beta: s.p + 21708112, savedMean: s.f + 3656512, savedInvStd: s.f + 3656856,
+                gamma: s.p + 21707760, beta: s.p + 21708112, savedMean: s.f + 3663424, savedInvStd: s.f + 3663768,
                 activation: .identity, output: s.tensor(449), pool: pool)
             s.profiler?.stop(636)
         }
@@ -8682,7 +8682,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(448), pixels: 289 &* s.n, channels: 344,
                 gamma: s.p + 21707760, beta: s.p + 21708112, runningMean: s.p + 21708464, runningVar: s.p + 21708816,
-                eps: 0.001, activation: .identity, output: s.tensor(449), scratch: s.f + 3656512, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(449), scratch: s.f + 3663424, pool: pool)
             s.profiler?.stop(637)
         }
         // features.6.7 stochastic depth: keep each image's branch with probability 0.8311111111111111
@@ -8711,7 +8711,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(450), pixels: 289 &* s.n, inChannels: 344,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 2064, output: s.tensor(452), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3657200, savedInvStd: s.f + 3659264,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3664112, savedInvStd: s.f + 3666176,
                 runningMean: s.p + 22423312, runningVar: s.p + 22425376, workspace: s.ws, pool: pool)
             s.profiler?.stop(641)
         }
@@ -8727,7 +8727,7 @@ public final class EfficientNetB6Training: TrainableModel {
         if s.options.frozenBlocks <= 40 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(452), pixels: 289 &* s.n, channels: 2064,
-                gamma: s.p + 22419184, beta: s.p + 22421248, savedMean: s.f + 3657200, savedInvStd: s.f + 3659264,
+                gamma: s.p + 22419184, beta: s.p + 22421248, savedMean: s.f + 3664112, savedInvStd: s.f + 3666176,
                 activation: .silu, output: s.tensor(453), pool: pool)
             s.profiler?.stop(643)
         }
@@ -8736,17 +8736,17 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(452), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 22419184, beta: s.p + 22421248, runningMean: s.p + 22423312, runningVar: s.p + 22425376,
-                eps: 0.001, activation: .silu, output: s.tensor(453), scratch: s.f + 3657200, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(453), scratch: s.f + 3664112, pool: pool)
             s.profiler?.stop(644)
         }
         // features.6.8.block.1 depthwise weights to the kernel layout [5][5][2064]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 22427440, channels: 2064, kernel: 5, into: s.f + 3665456)
+        WeightPrep.depthwiseWeights(s.p + 22427440, channels: 2064, kernel: 5, into: s.f + 3672368)
         s.profiler?.stop(645)
         // features.6.8.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(453), batch: s.n, height: 17, width: 17, channels: 2064, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 3665456, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 3672368, bias: s.f,
             activation: .identity, output: s.tensor(454), pool: pool)
         s.profiler?.stop(646)
         // features.6.8.block.1 BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]
@@ -8754,7 +8754,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(454), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 22479040, beta: s.p + 22481104, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(455), savedMean: s.f + 3661328, savedInvStd: s.f + 3663392,
+                activation: .silu, output: s.tensor(455), savedMean: s.f + 3668240, savedInvStd: s.f + 3670304,
                 runningMean: s.p + 22483168, runningVar: s.p + 22485232, pool: pool)
             s.profiler?.stop(647)
         }
@@ -8763,7 +8763,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(454), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 22479040, beta: s.p + 22481104, runningMean: s.p + 22483168, runningVar: s.p + 22485232,
-                eps: 0.001, activation: .silu, output: s.tensor(455), scratch: s.f + 3661328, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(455), scratch: s.f + 3668240, pool: pool)
             s.profiler?.stop(648)
         }
         // features.6.8.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]
@@ -8782,7 +8782,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(456), pixels: 289 &* s.n, inChannels: 2064,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 344, output: s.tensor(460), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3768656, savedInvStd: s.f + 3769000,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3775568, savedInvStd: s.f + 3775912,
                 runningMean: s.p + 23555184, runningVar: s.p + 23555536, workspace: s.ws, pool: pool)
             s.profiler?.stop(651)
         }
@@ -8798,7 +8798,7 @@ public final class EfficientNetB6Training: TrainableModel {
         if s.options.frozenBlocks <= 40 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(460), pixels: 289 &* s.n, channels: 344,
-                gamma: s.p + 23554480, beta: s.p + 23554832, savedMean: s.f + 3768656, savedInvStd: s.f + 3769000,
+                gamma: s.p + 23554480, beta: s.p + 23554832, savedMean: s.f + 3775568, savedInvStd: s.f + 3775912,
                 activation: .identity, output: s.tensor(461), pool: pool)
             s.profiler?.stop(653)
         }
@@ -8807,7 +8807,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(460), pixels: 289 &* s.n, channels: 344,
                 gamma: s.p + 23554480, beta: s.p + 23554832, runningMean: s.p + 23555184, runningVar: s.p + 23555536,
-                eps: 0.001, activation: .identity, output: s.tensor(461), scratch: s.f + 3768656, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(461), scratch: s.f + 3775568, pool: pool)
             s.profiler?.stop(654)
         }
         // features.6.8 stochastic depth: keep each image's branch with probability 0.8266666666666667
@@ -8836,7 +8836,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(462), pixels: 289 &* s.n, inChannels: 344,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 2064, output: s.tensor(464), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3769344, savedInvStd: s.f + 3771408,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3776256, savedInvStd: s.f + 3778320,
                 runningMean: s.p + 24270032, runningVar: s.p + 24272096, workspace: s.ws, pool: pool)
             s.profiler?.stop(658)
         }
@@ -8852,7 +8852,7 @@ public final class EfficientNetB6Training: TrainableModel {
         if s.options.frozenBlocks <= 41 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(464), pixels: 289 &* s.n, channels: 2064,
-                gamma: s.p + 24265904, beta: s.p + 24267968, savedMean: s.f + 3769344, savedInvStd: s.f + 3771408,
+                gamma: s.p + 24265904, beta: s.p + 24267968, savedMean: s.f + 3776256, savedInvStd: s.f + 3778320,
                 activation: .silu, output: s.tensor(465), pool: pool)
             s.profiler?.stop(660)
         }
@@ -8861,17 +8861,17 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(464), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 24265904, beta: s.p + 24267968, runningMean: s.p + 24270032, runningVar: s.p + 24272096,
-                eps: 0.001, activation: .silu, output: s.tensor(465), scratch: s.f + 3769344, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(465), scratch: s.f + 3776256, pool: pool)
             s.profiler?.stop(661)
         }
         // features.6.9.block.1 depthwise weights to the kernel layout [5][5][2064]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 24274160, channels: 2064, kernel: 5, into: s.f + 3777600)
+        WeightPrep.depthwiseWeights(s.p + 24274160, channels: 2064, kernel: 5, into: s.f + 3784512)
         s.profiler?.stop(662)
         // features.6.9.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(465), batch: s.n, height: 17, width: 17, channels: 2064, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 3777600, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 3784512, bias: s.f,
             activation: .identity, output: s.tensor(466), pool: pool)
         s.profiler?.stop(663)
         // features.6.9.block.1 BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]
@@ -8879,7 +8879,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(466), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 24325760, beta: s.p + 24327824, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(467), savedMean: s.f + 3773472, savedInvStd: s.f + 3775536,
+                activation: .silu, output: s.tensor(467), savedMean: s.f + 3780384, savedInvStd: s.f + 3782448,
                 runningMean: s.p + 24329888, runningVar: s.p + 24331952, pool: pool)
             s.profiler?.stop(664)
         }
@@ -8888,7 +8888,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(466), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 24325760, beta: s.p + 24327824, runningMean: s.p + 24329888, runningVar: s.p + 24331952,
-                eps: 0.001, activation: .silu, output: s.tensor(467), scratch: s.f + 3773472, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(467), scratch: s.f + 3780384, pool: pool)
             s.profiler?.stop(665)
         }
         // features.6.9.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]
@@ -8907,7 +8907,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(468), pixels: 289 &* s.n, inChannels: 2064,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 344, output: s.tensor(472), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3880800, savedInvStd: s.f + 3881144,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3887712, savedInvStd: s.f + 3888056,
                 runningMean: s.p + 25401904, runningVar: s.p + 25402256, workspace: s.ws, pool: pool)
             s.profiler?.stop(668)
         }
@@ -8923,7 +8923,7 @@ public final class EfficientNetB6Training: TrainableModel {
         if s.options.frozenBlocks <= 41 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(472), pixels: 289 &* s.n, channels: 344,
-                gamma: s.p + 25401200, beta: s.p + 25401552, savedMean: s.f + 3880800, savedInvStd: s.f + 3881144,
+                gamma: s.p + 25401200, beta: s.p + 25401552, savedMean: s.f + 3887712, savedInvStd: s.f + 3888056,
                 activation: .identity, output: s.tensor(473), pool: pool)
             s.profiler?.stop(670)
         }
@@ -8932,7 +8932,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(472), pixels: 289 &* s.n, channels: 344,
                 gamma: s.p + 25401200, beta: s.p + 25401552, runningMean: s.p + 25401904, runningVar: s.p + 25402256,
-                eps: 0.001, activation: .identity, output: s.tensor(473), scratch: s.f + 3880800, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(473), scratch: s.f + 3887712, pool: pool)
             s.profiler?.stop(671)
         }
         // features.6.9 stochastic depth: keep each image's branch with probability 0.8222222222222222
@@ -8961,7 +8961,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(474), pixels: 289 &* s.n, inChannels: 344,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 2064, output: s.tensor(476), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3881488, savedInvStd: s.f + 3883552,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3888400, savedInvStd: s.f + 3890464,
                 runningMean: s.p + 26116752, runningVar: s.p + 26118816, workspace: s.ws, pool: pool)
             s.profiler?.stop(675)
         }
@@ -8977,7 +8977,7 @@ public final class EfficientNetB6Training: TrainableModel {
         if s.options.frozenBlocks <= 42 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(476), pixels: 289 &* s.n, channels: 2064,
-                gamma: s.p + 26112624, beta: s.p + 26114688, savedMean: s.f + 3881488, savedInvStd: s.f + 3883552,
+                gamma: s.p + 26112624, beta: s.p + 26114688, savedMean: s.f + 3888400, savedInvStd: s.f + 3890464,
                 activation: .silu, output: s.tensor(477), pool: pool)
             s.profiler?.stop(677)
         }
@@ -8986,17 +8986,17 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(476), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 26112624, beta: s.p + 26114688, runningMean: s.p + 26116752, runningVar: s.p + 26118816,
-                eps: 0.001, activation: .silu, output: s.tensor(477), scratch: s.f + 3881488, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(477), scratch: s.f + 3888400, pool: pool)
             s.profiler?.stop(678)
         }
         // features.6.10.block.1 depthwise weights to the kernel layout [5][5][2064]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 26120880, channels: 2064, kernel: 5, into: s.f + 3889744)
+        WeightPrep.depthwiseWeights(s.p + 26120880, channels: 2064, kernel: 5, into: s.f + 3896656)
         s.profiler?.stop(679)
         // features.6.10.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(477), batch: s.n, height: 17, width: 17, channels: 2064, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 3889744, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 3896656, bias: s.f,
             activation: .identity, output: s.tensor(478), pool: pool)
         s.profiler?.stop(680)
         // features.6.10.block.1 BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]
@@ -9004,7 +9004,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(478), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 26172480, beta: s.p + 26174544, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(479), savedMean: s.f + 3885616, savedInvStd: s.f + 3887680,
+                activation: .silu, output: s.tensor(479), savedMean: s.f + 3892528, savedInvStd: s.f + 3894592,
                 runningMean: s.p + 26176608, runningVar: s.p + 26178672, pool: pool)
             s.profiler?.stop(681)
         }
@@ -9013,7 +9013,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(478), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 26172480, beta: s.p + 26174544, runningMean: s.p + 26176608, runningVar: s.p + 26178672,
-                eps: 0.001, activation: .silu, output: s.tensor(479), scratch: s.f + 3885616, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(479), scratch: s.f + 3892528, pool: pool)
             s.profiler?.stop(682)
         }
         // features.6.10.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]
@@ -9032,7 +9032,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(480), pixels: 289 &* s.n, inChannels: 2064,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 344, output: s.tensor(484), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3992944, savedInvStd: s.f + 3993288,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3999856, savedInvStd: s.f + 4000200,
                 runningMean: s.p + 27248624, runningVar: s.p + 27248976, workspace: s.ws, pool: pool)
             s.profiler?.stop(685)
         }
@@ -9048,7 +9048,7 @@ public final class EfficientNetB6Training: TrainableModel {
         if s.options.frozenBlocks <= 42 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(484), pixels: 289 &* s.n, channels: 344,
-                gamma: s.p + 27247920, beta: s.p + 27248272, savedMean: s.f + 3992944, savedInvStd: s.f + 3993288,
+                gamma: s.p + 27247920, beta: s.p + 27248272, savedMean: s.f + 3999856, savedInvStd: s.f + 4000200,
                 activation: .identity, output: s.tensor(485), pool: pool)
             s.profiler?.stop(687)
         }
@@ -9057,7 +9057,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(484), pixels: 289 &* s.n, channels: 344,
                 gamma: s.p + 27247920, beta: s.p + 27248272, runningMean: s.p + 27248624, runningVar: s.p + 27248976,
-                eps: 0.001, activation: .identity, output: s.tensor(485), scratch: s.f + 3992944, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(485), scratch: s.f + 3999856, pool: pool)
             s.profiler?.stop(688)
         }
         // features.6.10 stochastic depth: keep each image's branch with probability 0.8177777777777777
@@ -9086,7 +9086,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(486), pixels: 289 &* s.n, inChannels: 344,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 2064, output: s.tensor(488), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3993632, savedInvStd: s.f + 3995696,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 4000544, savedInvStd: s.f + 4002608,
                 runningMean: s.p + 27963472, runningVar: s.p + 27965536, workspace: s.ws, pool: pool)
             s.profiler?.stop(692)
         }
@@ -9102,7 +9102,7 @@ public final class EfficientNetB6Training: TrainableModel {
         if s.options.frozenBlocks <= 43 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(488), pixels: 289 &* s.n, channels: 2064,
-                gamma: s.p + 27959344, beta: s.p + 27961408, savedMean: s.f + 3993632, savedInvStd: s.f + 3995696,
+                gamma: s.p + 27959344, beta: s.p + 27961408, savedMean: s.f + 4000544, savedInvStd: s.f + 4002608,
                 activation: .silu, output: s.tensor(489), pool: pool)
             s.profiler?.stop(694)
         }
@@ -9111,17 +9111,17 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(488), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 27959344, beta: s.p + 27961408, runningMean: s.p + 27963472, runningVar: s.p + 27965536,
-                eps: 0.001, activation: .silu, output: s.tensor(489), scratch: s.f + 3993632, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(489), scratch: s.f + 4000544, pool: pool)
             s.profiler?.stop(695)
         }
         // features.7.0.block.1 depthwise weights to the kernel layout [3][3][2064]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 27967600, channels: 2064, kernel: 3, into: s.f + 4001888)
+        WeightPrep.depthwiseWeights(s.p + 27967600, channels: 2064, kernel: 3, into: s.f + 4008800)
         s.profiler?.stop(696)
         // features.7.0.block.1 depthwise 3x3/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(489), batch: s.n, height: 17, width: 17, channels: 2064, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17, weights: s.f + 4001888, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17, weights: s.f + 4008800, bias: s.f,
             activation: .identity, output: s.tensor(490), pool: pool)
         s.profiler?.stop(697)
         // features.7.0.block.1 BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]
@@ -9129,7 +9129,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(490), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 27986176, beta: s.p + 27988240, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(491), savedMean: s.f + 3997760, savedInvStd: s.f + 3999824,
+                activation: .silu, output: s.tensor(491), savedMean: s.f + 4004672, savedInvStd: s.f + 4006736,
                 runningMean: s.p + 27990304, runningVar: s.p + 27992368, pool: pool)
             s.profiler?.stop(698)
         }
@@ -9138,7 +9138,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(490), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 27986176, beta: s.p + 27988240, runningMean: s.p + 27990304, runningVar: s.p + 27992368,
-                eps: 0.001, activation: .silu, output: s.tensor(491), scratch: s.f + 3997760, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(491), scratch: s.f + 4004672, pool: pool)
             s.profiler?.stop(699)
         }
         // features.7.0.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]
@@ -9157,7 +9157,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(492), pixels: 289 &* s.n, inChannels: 2064,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 576, output: s.tensor(496), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 4039040, savedInvStd: s.f + 4039616,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 4045952, savedInvStd: s.f + 4046528,
                 runningMean: s.p + 29541616, runningVar: s.p + 29542192, workspace: s.ws, pool: pool)
             s.profiler?.stop(702)
         }
@@ -9173,7 +9173,7 @@ public final class EfficientNetB6Training: TrainableModel {
         if s.options.frozenBlocks <= 43 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(496), pixels: 289 &* s.n, channels: 576,
-                gamma: s.p + 29540464, beta: s.p + 29541040, savedMean: s.f + 4039040, savedInvStd: s.f + 4039616,
+                gamma: s.p + 29540464, beta: s.p + 29541040, savedMean: s.f + 4045952, savedInvStd: s.f + 4046528,
                 activation: .identity, output: s.tensor(497), pool: pool)
             s.profiler?.stop(704)
         }
@@ -9182,7 +9182,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(496), pixels: 289 &* s.n, channels: 576,
                 gamma: s.p + 29540464, beta: s.p + 29541040, runningMean: s.p + 29541616, runningVar: s.p + 29542192,
-                eps: 0.001, activation: .identity, output: s.tensor(497), scratch: s.f + 4039040, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(497), scratch: s.f + 4045952, pool: pool)
             s.profiler?.stop(705)
         }
     }
@@ -9198,7 +9198,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(497), pixels: 289 &* s.n, inChannels: 576,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 3456, output: s.tensor(498), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 4040192, savedInvStd: s.f + 4043648,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 4047104, savedInvStd: s.f + 4050560,
                 runningMean: s.p + 31540336, runningVar: s.p + 31543792, workspace: s.ws, pool: pool)
             s.profiler?.stop(707)
         }
@@ -9214,7 +9214,7 @@ public final class EfficientNetB6Training: TrainableModel {
         if s.options.frozenBlocks <= 44 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(498), pixels: 289 &* s.n, channels: 3456,
-                gamma: s.p + 31533424, beta: s.p + 31536880, savedMean: s.f + 4040192, savedInvStd: s.f + 4043648,
+                gamma: s.p + 31533424, beta: s.p + 31536880, savedMean: s.f + 4047104, savedInvStd: s.f + 4050560,
                 activation: .silu, output: s.tensor(499), pool: pool)
             s.profiler?.stop(709)
         }
@@ -9223,17 +9223,17 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(498), pixels: 289 &* s.n, channels: 3456,
                 gamma: s.p + 31533424, beta: s.p + 31536880, runningMean: s.p + 31540336, runningVar: s.p + 31543792,
-                eps: 0.001, activation: .silu, output: s.tensor(499), scratch: s.f + 4040192, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(499), scratch: s.f + 4047104, pool: pool)
             s.profiler?.stop(710)
         }
         // features.7.1.block.1 depthwise weights to the kernel layout [3][3][3456]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 31547248, channels: 3456, kernel: 3, into: s.f + 4054016)
+        WeightPrep.depthwiseWeights(s.p + 31547248, channels: 3456, kernel: 3, into: s.f + 4060928)
         s.profiler?.stop(711)
         // features.7.1.block.1 depthwise 3x3/1, [n, 17, 17, 3456] -> [n, 17, 17, 3456]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(499), batch: s.n, height: 17, width: 17, channels: 3456, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17, weights: s.f + 4054016, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17, weights: s.f + 4060928, bias: s.f,
             activation: .identity, output: s.tensor(500), pool: pool)
         s.profiler?.stop(712)
         // features.7.1.block.1 BatchNorm (batch statistics) + silu on [n, 17, 17, 3456]
@@ -9241,7 +9241,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(500), pixels: 289 &* s.n, channels: 3456,
                 gamma: s.p + 31578352, beta: s.p + 31581808, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(501), savedMean: s.f + 4047104, savedInvStd: s.f + 4050560,
+                activation: .silu, output: s.tensor(501), savedMean: s.f + 4054016, savedInvStd: s.f + 4057472,
                 runningMean: s.p + 31585264, runningVar: s.p + 31588720, pool: pool)
             s.profiler?.stop(713)
         }
@@ -9250,7 +9250,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(500), pixels: 289 &* s.n, channels: 3456,
                 gamma: s.p + 31578352, beta: s.p + 31581808, runningMean: s.p + 31585264, runningVar: s.p + 31588720,
-                eps: 0.001, activation: .silu, output: s.tensor(501), scratch: s.f + 4047104, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(501), scratch: s.f + 4054016, pool: pool)
             s.profiler?.stop(714)
         }
         // features.7.1.block.2 squeeze-excitation 3456 -> 144 -> 3456 on [n, 17, 17, 3456]
@@ -9269,7 +9269,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(502), pixels: 289 &* s.n, inChannels: 3456,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 576, output: s.tensor(506), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 4116224, savedInvStd: s.f + 4116800,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 4123136, savedInvStd: s.f + 4123712,
                 runningMean: s.p + 34582912, runningVar: s.p + 34583488, workspace: s.ws, pool: pool)
             s.profiler?.stop(717)
         }
@@ -9285,7 +9285,7 @@ public final class EfficientNetB6Training: TrainableModel {
         if s.options.frozenBlocks <= 44 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(506), pixels: 289 &* s.n, channels: 576,
-                gamma: s.p + 34581760, beta: s.p + 34582336, savedMean: s.f + 4116224, savedInvStd: s.f + 4116800,
+                gamma: s.p + 34581760, beta: s.p + 34582336, savedMean: s.f + 4123136, savedInvStd: s.f + 4123712,
                 activation: .identity, output: s.tensor(507), pool: pool)
             s.profiler?.stop(719)
         }
@@ -9294,7 +9294,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(506), pixels: 289 &* s.n, channels: 576,
                 gamma: s.p + 34581760, beta: s.p + 34582336, runningMean: s.p + 34582912, runningVar: s.p + 34583488,
-                eps: 0.001, activation: .identity, output: s.tensor(507), scratch: s.f + 4116224, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(507), scratch: s.f + 4123136, pool: pool)
             s.profiler?.stop(720)
         }
         // features.7.1 stochastic depth: keep each image's branch with probability 0.8088888888888889
@@ -9323,7 +9323,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(508), pixels: 289 &* s.n, inChannels: 576,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 3456, output: s.tensor(510), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 4117376, savedInvStd: s.f + 4120832,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 4124288, savedInvStd: s.f + 4127744,
                 runningMean: s.p + 36581632, runningVar: s.p + 36585088, workspace: s.ws, pool: pool)
             s.profiler?.stop(724)
         }
@@ -9339,7 +9339,7 @@ public final class EfficientNetB6Training: TrainableModel {
         if s.options.frozenBlocks <= 45 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(510), pixels: 289 &* s.n, channels: 3456,
-                gamma: s.p + 36574720, beta: s.p + 36578176, savedMean: s.f + 4117376, savedInvStd: s.f + 4120832,
+                gamma: s.p + 36574720, beta: s.p + 36578176, savedMean: s.f + 4124288, savedInvStd: s.f + 4127744,
                 activation: .silu, output: s.tensor(511), pool: pool)
             s.profiler?.stop(726)
         }
@@ -9348,17 +9348,17 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(510), pixels: 289 &* s.n, channels: 3456,
                 gamma: s.p + 36574720, beta: s.p + 36578176, runningMean: s.p + 36581632, runningVar: s.p + 36585088,
-                eps: 0.001, activation: .silu, output: s.tensor(511), scratch: s.f + 4117376, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(511), scratch: s.f + 4124288, pool: pool)
             s.profiler?.stop(727)
         }
         // features.7.2.block.1 depthwise weights to the kernel layout [3][3][3456]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 36588544, channels: 3456, kernel: 3, into: s.f + 4131200)
+        WeightPrep.depthwiseWeights(s.p + 36588544, channels: 3456, kernel: 3, into: s.f + 4138112)
         s.profiler?.stop(728)
         // features.7.2.block.1 depthwise 3x3/1, [n, 17, 17, 3456] -> [n, 17, 17, 3456]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(511), batch: s.n, height: 17, width: 17, channels: 3456, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17, weights: s.f + 4131200, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17, weights: s.f + 4138112, bias: s.f,
             activation: .identity, output: s.tensor(512), pool: pool)
         s.profiler?.stop(729)
         // features.7.2.block.1 BatchNorm (batch statistics) + silu on [n, 17, 17, 3456]
@@ -9366,7 +9366,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(512), pixels: 289 &* s.n, channels: 3456,
                 gamma: s.p + 36619648, beta: s.p + 36623104, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(513), savedMean: s.f + 4124288, savedInvStd: s.f + 4127744,
+                activation: .silu, output: s.tensor(513), savedMean: s.f + 4131200, savedInvStd: s.f + 4134656,
                 runningMean: s.p + 36626560, runningVar: s.p + 36630016, pool: pool)
             s.profiler?.stop(730)
         }
@@ -9375,7 +9375,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(512), pixels: 289 &* s.n, channels: 3456,
                 gamma: s.p + 36619648, beta: s.p + 36623104, runningMean: s.p + 36626560, runningVar: s.p + 36630016,
-                eps: 0.001, activation: .silu, output: s.tensor(513), scratch: s.f + 4124288, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(513), scratch: s.f + 4131200, pool: pool)
             s.profiler?.stop(731)
         }
         // features.7.2.block.2 squeeze-excitation 3456 -> 144 -> 3456 on [n, 17, 17, 3456]
@@ -9394,7 +9394,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(514), pixels: 289 &* s.n, inChannels: 3456,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 576, output: s.tensor(518), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 4193408, savedInvStd: s.f + 4193984,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 4200320, savedInvStd: s.f + 4200896,
                 runningMean: s.p + 39624208, runningVar: s.p + 39624784, workspace: s.ws, pool: pool)
             s.profiler?.stop(734)
         }
@@ -9410,7 +9410,7 @@ public final class EfficientNetB6Training: TrainableModel {
         if s.options.frozenBlocks <= 45 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(518), pixels: 289 &* s.n, channels: 576,
-                gamma: s.p + 39623056, beta: s.p + 39623632, savedMean: s.f + 4193408, savedInvStd: s.f + 4193984,
+                gamma: s.p + 39623056, beta: s.p + 39623632, savedMean: s.f + 4200320, savedInvStd: s.f + 4200896,
                 activation: .identity, output: s.tensor(519), pool: pool)
             s.profiler?.stop(736)
         }
@@ -9419,7 +9419,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(518), pixels: 289 &* s.n, channels: 576,
                 gamma: s.p + 39623056, beta: s.p + 39623632, runningMean: s.p + 39624208, runningVar: s.p + 39624784,
-                eps: 0.001, activation: .identity, output: s.tensor(519), scratch: s.f + 4193408, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(519), scratch: s.f + 4200320, pool: pool)
             s.profiler?.stop(737)
         }
         // features.7.2 stochastic depth: keep each image's branch with probability 0.8044444444444444
@@ -9448,7 +9448,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(520), pixels: 289 &* s.n, inChannels: 576,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 2304, output: s.tensor(522), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 4194560, savedInvStd: s.f + 4196864,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 4201472, savedInvStd: s.f + 4203776,
                 runningMean: s.p + 40957072, runningVar: s.p + 40959376, workspace: s.ws, pool: pool)
             s.profiler?.stop(741)
         }
@@ -9464,7 +9464,7 @@ public final class EfficientNetB6Training: TrainableModel {
         if s.options.frozenBlocks <= 46 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(522), pixels: 289 &* s.n, channels: 2304,
-                gamma: s.p + 40952464, beta: s.p + 40954768, savedMean: s.f + 4194560, savedInvStd: s.f + 4196864,
+                gamma: s.p + 40952464, beta: s.p + 40954768, savedMean: s.f + 4201472, savedInvStd: s.f + 4203776,
                 activation: .silu, output: s.tensor(523), pool: pool)
             s.profiler?.stop(743)
         }
@@ -9473,7 +9473,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(522), pixels: 289 &* s.n, channels: 2304,
                 gamma: s.p + 40952464, beta: s.p + 40954768, runningMean: s.p + 40957072, runningVar: s.p + 40959376,
-                eps: 0.001, activation: .silu, output: s.tensor(523), scratch: s.f + 4194560, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(523), scratch: s.f + 4201472, pool: pool)
             s.profiler?.stop(744)
         }
     }
@@ -9528,16 +9528,18 @@ public final class EfficientNetB6Training: TrainableModel {
 
     /// features.8 backward: head: conv 1x1 576 -> 2304
     private func features_8_backward(_ s: TrainingStepContext) {
-        // features.8 backward through silu and BatchNorm (in place) on [n, 17, 17, 2304]
+        // features.8 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 2304]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(531), input: s.tensor(522),
-            pixels: 289 &* s.n, channels: 2304, gamma: s.p + 40952464, beta: s.p + 40954768, savedMean: s.f + 4194560,
-            savedInvStd: s.f + 4196864, activation: .silu, gradInput: s.tensor(531), gradGamma: s.g + 40952464,
-            gradBeta: s.g + 40954768, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(531), input: s.tensor(522), pixels: 289 &* s.n,
+            channels: 2304, gamma: s.p + 40952464, beta: s.p + 40954768, savedMean: s.f + 4201472,
+            savedInvStd: s.f + 4203776, activation: .silu, gradGamma: s.g + 40952464, gradBeta: s.g + 40954768,
+            reductions: s.f + 1994112, pool: pool)
         s.profiler?.stop(753)
-        // features.8 conv 1x1 backward: input and weight gradients, [n, 17, 17, 576] <- [n, 17, 17, 2304]
+        // features.8 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 576] <- [n, 17, 17, 2304]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(531), input: s.tensor(520), weights: s.p + 39625360,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(531), preActivation: s.tensor(522),
+            gamma: s.p + 40952464, beta: s.p + 40954768, savedMean: s.f + 4201472, savedInvStd: s.f + 4203776,
+            activation: .silu, reductions: s.f + 1994112, input: s.tensor(520), weights: s.p + 39625360,
             pixels: 289 &* s.n, inChannels: 576, outChannels: 2304, gradInput: s.tensor(532),
             gradWeights: s.g + 39625360, workspace: s.ws, pool: pool)
         s.profiler?.stop(754)
@@ -9551,18 +9553,18 @@ public final class EfficientNetB6Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 45 ? s.tensor(521) : nil, batch: s.n,
             perImage: 166464, gradBranch: s.tensor(533), pool: pool)
         s.profiler?.stop(755)
-        // features.7.2.block.3 backward through identity and BatchNorm (in place) on [n, 17, 17, 576]
+        // features.7.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 576]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(533), input: s.tensor(518),
-            pixels: 289 &* s.n, channels: 576, gamma: s.p + 39623056, beta: s.p + 39623632, savedMean: s.f + 4193408,
-            savedInvStd: s.f + 4193984, activation: .identity, gradInput: s.tensor(533), gradGamma: s.g + 39623056,
-            gradBeta: s.g + 39623632, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(533), input: s.tensor(518), pixels: 289 &* s.n,
+            channels: 576, gamma: s.p + 39623056, beta: s.p + 39623632, savedMean: s.f + 4200320,
+            savedInvStd: s.f + 4200896, activation: .identity, gradGamma: s.g + 39623056, gradBeta: s.g + 39623632,
+            reductions: s.f + 1994112, pool: pool)
         s.profiler?.stop(756)
         // features.7.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 45 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(512), pixels: 289 &* s.n, channels: 3456,
-                gamma: s.p + 36619648, beta: s.p + 36623104, savedMean: s.f + 4124288, savedInvStd: s.f + 4127744,
+                gamma: s.p + 36619648, beta: s.p + 36623104, savedMean: s.f + 4131200, savedInvStd: s.f + 4134656,
                 activation: .silu, output: s.tensor(536), pool: pool)
             s.profiler?.stop(757)
         }
@@ -9571,7 +9573,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(512), pixels: 289 &* s.n, channels: 3456,
                 gamma: s.p + 36619648, beta: s.p + 36623104, runningMean: s.p + 36626560, runningVar: s.p + 36630016,
-                eps: 0.001, activation: .silu, output: s.tensor(536), scratch: s.f + 4124288, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(536), scratch: s.f + 4131200, pool: pool)
             s.profiler?.stop(758)
         }
         // features.7.2.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -9581,9 +9583,11 @@ public final class EfficientNetB6Training: TrainableModel {
                 pixels: 289, channels: 3456, output: s.tensor(535), pool: pool)
             s.profiler?.stop(759)
         }
-        // features.7.2.block.3 conv 1x1 backward: input and weight gradients, [n, 17, 17, 3456] <- [n, 17, 17, 576]
+        // features.7.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 3456] <- [n, 17, 17, 576]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(533), input: s.tensor(535), weights: s.p + 37632400,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(533), preActivation: s.tensor(518),
+            gamma: s.p + 39623056, beta: s.p + 39623632, savedMean: s.f + 4200320, savedInvStd: s.f + 4200896,
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(535), weights: s.p + 37632400,
             pixels: 289 &* s.n, inChannels: 3456, outChannels: 576, gradInput: s.tensor(534),
             gradWeights: s.g + 37632400, workspace: s.ws, pool: pool)
         s.profiler?.stop(760)
@@ -9599,15 +9603,15 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.7.2.block.1 backward through silu and BatchNorm (in place) on [n, 17, 17, 3456]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(537), input: s.tensor(512),
-            pixels: 289 &* s.n, channels: 3456, gamma: s.p + 36619648, beta: s.p + 36623104, savedMean: s.f + 4124288,
-            savedInvStd: s.f + 4127744, activation: .silu, gradInput: s.tensor(537), gradGamma: s.g + 36619648,
+            pixels: 289 &* s.n, channels: 3456, gamma: s.p + 36619648, beta: s.p + 36623104, savedMean: s.f + 4131200,
+            savedInvStd: s.f + 4134656, activation: .silu, gradInput: s.tensor(537), gradGamma: s.g + 36619648,
             gradBeta: s.g + 36623104, pool: pool)
         s.profiler?.stop(762)
         // features.7.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 45 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(510), pixels: 289 &* s.n, channels: 3456,
-                gamma: s.p + 36574720, beta: s.p + 36578176, savedMean: s.f + 4117376, savedInvStd: s.f + 4120832,
+                gamma: s.p + 36574720, beta: s.p + 36578176, savedMean: s.f + 4124288, savedInvStd: s.f + 4127744,
                 activation: .silu, output: s.tensor(539), pool: pool)
             s.profiler?.stop(763)
         }
@@ -9616,33 +9620,35 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(510), pixels: 289 &* s.n, channels: 3456,
                 gamma: s.p + 36574720, beta: s.p + 36578176, runningMean: s.p + 36581632, runningVar: s.p + 36585088,
-                eps: 0.001, activation: .silu, output: s.tensor(539), scratch: s.f + 4117376, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(539), scratch: s.f + 4124288, pool: pool)
             s.profiler?.stop(764)
         }
         // features.7.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 4162304, count: 31104)
+        TrainingKernels.zero(s.f + 4169216, count: 31104)
         s.profiler?.stop(765)
         // features.7.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 17, 17, 3456] <- [n, 17, 17, 3456]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(537), input: s.tensor(539), batch: s.n, height: 17,
             width: 17, channels: 3456, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17,
-            weights: s.f + 4131200, gradInput: s.tensor(538), gradWeights: s.f + 4162304, pool: pool)
+            weights: s.f + 4138112, gradInput: s.tensor(538), gradWeights: s.f + 4169216, pool: pool)
         s.profiler?.stop(766)
         // features.7.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 4162304, channels: 3456, kernel: 3, into: s.g + 36588544)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 4169216, channels: 3456, kernel: 3, into: s.g + 36588544)
         s.profiler?.stop(767)
-        // features.7.2.block.0 backward through silu and BatchNorm (in place) on [n, 17, 17, 3456]
+        // features.7.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 3456]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(538), input: s.tensor(510),
-            pixels: 289 &* s.n, channels: 3456, gamma: s.p + 36574720, beta: s.p + 36578176, savedMean: s.f + 4117376,
-            savedInvStd: s.f + 4120832, activation: .silu, gradInput: s.tensor(538), gradGamma: s.g + 36574720,
-            gradBeta: s.g + 36578176, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(538), input: s.tensor(510), pixels: 289 &* s.n,
+            channels: 3456, gamma: s.p + 36574720, beta: s.p + 36578176, savedMean: s.f + 4124288,
+            savedInvStd: s.f + 4127744, activation: .silu, gradGamma: s.g + 36574720, gradBeta: s.g + 36578176,
+            reductions: s.f + 1994112, pool: pool)
         s.profiler?.stop(768)
-        // features.7.2.block.0 conv 1x1 backward: input and weight gradients, [n, 17, 17, 576] <- [n, 17, 17, 3456]
+        // features.7.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 576] <- [n, 17, 17, 3456]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(538), input: s.tensor(508), weights: s.p + 34584064,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(538), preActivation: s.tensor(510),
+            gamma: s.p + 36574720, beta: s.p + 36578176, savedMean: s.f + 4124288, savedInvStd: s.f + 4127744,
+            activation: .silu, reductions: s.f + 1994112, input: s.tensor(508), weights: s.p + 34584064,
             pixels: 289 &* s.n, inChannels: 576, outChannels: 3456, gradInput: s.tensor(540),
             gradWeights: s.g + 34584064, workspace: s.ws, pool: pool)
         s.profiler?.stop(769)
@@ -9660,18 +9666,18 @@ public final class EfficientNetB6Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 44 ? s.tensor(509) : nil, batch: s.n,
             perImage: 166464, gradBranch: s.tensor(541), pool: pool)
         s.profiler?.stop(771)
-        // features.7.1.block.3 backward through identity and BatchNorm (in place) on [n, 17, 17, 576]
+        // features.7.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 576]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(541), input: s.tensor(506),
-            pixels: 289 &* s.n, channels: 576, gamma: s.p + 34581760, beta: s.p + 34582336, savedMean: s.f + 4116224,
-            savedInvStd: s.f + 4116800, activation: .identity, gradInput: s.tensor(541), gradGamma: s.g + 34581760,
-            gradBeta: s.g + 34582336, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(541), input: s.tensor(506), pixels: 289 &* s.n,
+            channels: 576, gamma: s.p + 34581760, beta: s.p + 34582336, savedMean: s.f + 4123136,
+            savedInvStd: s.f + 4123712, activation: .identity, gradGamma: s.g + 34581760, gradBeta: s.g + 34582336,
+            reductions: s.f + 1994112, pool: pool)
         s.profiler?.stop(772)
         // features.7.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 44 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(500), pixels: 289 &* s.n, channels: 3456,
-                gamma: s.p + 31578352, beta: s.p + 31581808, savedMean: s.f + 4047104, savedInvStd: s.f + 4050560,
+                gamma: s.p + 31578352, beta: s.p + 31581808, savedMean: s.f + 4054016, savedInvStd: s.f + 4057472,
                 activation: .silu, output: s.tensor(544), pool: pool)
             s.profiler?.stop(773)
         }
@@ -9680,7 +9686,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(500), pixels: 289 &* s.n, channels: 3456,
                 gamma: s.p + 31578352, beta: s.p + 31581808, runningMean: s.p + 31585264, runningVar: s.p + 31588720,
-                eps: 0.001, activation: .silu, output: s.tensor(544), scratch: s.f + 4047104, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(544), scratch: s.f + 4054016, pool: pool)
             s.profiler?.stop(774)
         }
         // features.7.1.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -9690,9 +9696,11 @@ public final class EfficientNetB6Training: TrainableModel {
                 pixels: 289, channels: 3456, output: s.tensor(543), pool: pool)
             s.profiler?.stop(775)
         }
-        // features.7.1.block.3 conv 1x1 backward: input and weight gradients, [n, 17, 17, 3456] <- [n, 17, 17, 576]
+        // features.7.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 3456] <- [n, 17, 17, 576]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(541), input: s.tensor(543), weights: s.p + 32591104,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(541), preActivation: s.tensor(506),
+            gamma: s.p + 34581760, beta: s.p + 34582336, savedMean: s.f + 4123136, savedInvStd: s.f + 4123712,
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(543), weights: s.p + 32591104,
             pixels: 289 &* s.n, inChannels: 3456, outChannels: 576, gradInput: s.tensor(542),
             gradWeights: s.g + 32591104, workspace: s.ws, pool: pool)
         s.profiler?.stop(776)
@@ -9708,15 +9716,15 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.7.1.block.1 backward through silu and BatchNorm (in place) on [n, 17, 17, 3456]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(545), input: s.tensor(500),
-            pixels: 289 &* s.n, channels: 3456, gamma: s.p + 31578352, beta: s.p + 31581808, savedMean: s.f + 4047104,
-            savedInvStd: s.f + 4050560, activation: .silu, gradInput: s.tensor(545), gradGamma: s.g + 31578352,
+            pixels: 289 &* s.n, channels: 3456, gamma: s.p + 31578352, beta: s.p + 31581808, savedMean: s.f + 4054016,
+            savedInvStd: s.f + 4057472, activation: .silu, gradInput: s.tensor(545), gradGamma: s.g + 31578352,
             gradBeta: s.g + 31581808, pool: pool)
         s.profiler?.stop(778)
         // features.7.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 44 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(498), pixels: 289 &* s.n, channels: 3456,
-                gamma: s.p + 31533424, beta: s.p + 31536880, savedMean: s.f + 4040192, savedInvStd: s.f + 4043648,
+                gamma: s.p + 31533424, beta: s.p + 31536880, savedMean: s.f + 4047104, savedInvStd: s.f + 4050560,
                 activation: .silu, output: s.tensor(547), pool: pool)
             s.profiler?.stop(779)
         }
@@ -9725,33 +9733,35 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(498), pixels: 289 &* s.n, channels: 3456,
                 gamma: s.p + 31533424, beta: s.p + 31536880, runningMean: s.p + 31540336, runningVar: s.p + 31543792,
-                eps: 0.001, activation: .silu, output: s.tensor(547), scratch: s.f + 4040192, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(547), scratch: s.f + 4047104, pool: pool)
             s.profiler?.stop(780)
         }
         // features.7.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 4085120, count: 31104)
+        TrainingKernels.zero(s.f + 4092032, count: 31104)
         s.profiler?.stop(781)
         // features.7.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 17, 17, 3456] <- [n, 17, 17, 3456]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(545), input: s.tensor(547), batch: s.n, height: 17,
             width: 17, channels: 3456, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17,
-            weights: s.f + 4054016, gradInput: s.tensor(546), gradWeights: s.f + 4085120, pool: pool)
+            weights: s.f + 4060928, gradInput: s.tensor(546), gradWeights: s.f + 4092032, pool: pool)
         s.profiler?.stop(782)
         // features.7.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 4085120, channels: 3456, kernel: 3, into: s.g + 31547248)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 4092032, channels: 3456, kernel: 3, into: s.g + 31547248)
         s.profiler?.stop(783)
-        // features.7.1.block.0 backward through silu and BatchNorm (in place) on [n, 17, 17, 3456]
+        // features.7.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 3456]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(546), input: s.tensor(498),
-            pixels: 289 &* s.n, channels: 3456, gamma: s.p + 31533424, beta: s.p + 31536880, savedMean: s.f + 4040192,
-            savedInvStd: s.f + 4043648, activation: .silu, gradInput: s.tensor(546), gradGamma: s.g + 31533424,
-            gradBeta: s.g + 31536880, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(546), input: s.tensor(498), pixels: 289 &* s.n,
+            channels: 3456, gamma: s.p + 31533424, beta: s.p + 31536880, savedMean: s.f + 4047104,
+            savedInvStd: s.f + 4050560, activation: .silu, gradGamma: s.g + 31533424, gradBeta: s.g + 31536880,
+            reductions: s.f + 1994112, pool: pool)
         s.profiler?.stop(784)
-        // features.7.1.block.0 conv 1x1 backward: input and weight gradients, [n, 17, 17, 576] <- [n, 17, 17, 3456]
+        // features.7.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 576] <- [n, 17, 17, 3456]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(546), input: s.tensor(497), weights: s.p + 29542768,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(546), preActivation: s.tensor(498),
+            gamma: s.p + 31533424, beta: s.p + 31536880, savedMean: s.f + 4047104, savedInvStd: s.f + 4050560,
+            activation: .silu, reductions: s.f + 1994112, input: s.tensor(497), weights: s.p + 29542768,
             pixels: 289 &* s.n, inChannels: 576, outChannels: 3456, gradInput: s.tensor(548),
             gradWeights: s.g + 29542768, workspace: s.ws, pool: pool)
         s.profiler?.stop(785)
@@ -9763,18 +9773,18 @@ public final class EfficientNetB6Training: TrainableModel {
 
     /// features.7.0 backward: MBConv6 k3 s1: 17x17x344 -> 17x17x576, SE 2064 -> 86 -> 2064
     private func features_7_0_backward(_ s: TrainingStepContext) {
-        // features.7.0.block.3 backward through identity and BatchNorm (in place) on [n, 17, 17, 576]
+        // features.7.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 576]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(548), input: s.tensor(496),
-            pixels: 289 &* s.n, channels: 576, gamma: s.p + 29540464, beta: s.p + 29541040, savedMean: s.f + 4039040,
-            savedInvStd: s.f + 4039616, activation: .identity, gradInput: s.tensor(548), gradGamma: s.g + 29540464,
-            gradBeta: s.g + 29541040, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(548), input: s.tensor(496), pixels: 289 &* s.n,
+            channels: 576, gamma: s.p + 29540464, beta: s.p + 29541040, savedMean: s.f + 4045952,
+            savedInvStd: s.f + 4046528, activation: .identity, gradGamma: s.g + 29540464, gradBeta: s.g + 29541040,
+            reductions: s.f + 1994112, pool: pool)
         s.profiler?.stop(787)
         // features.7.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 43 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(490), pixels: 289 &* s.n, channels: 2064,
-                gamma: s.p + 27986176, beta: s.p + 27988240, savedMean: s.f + 3997760, savedInvStd: s.f + 3999824,
+                gamma: s.p + 27986176, beta: s.p + 27988240, savedMean: s.f + 4004672, savedInvStd: s.f + 4006736,
                 activation: .silu, output: s.tensor(551), pool: pool)
             s.profiler?.stop(788)
         }
@@ -9783,7 +9793,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(490), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 27986176, beta: s.p + 27988240, runningMean: s.p + 27990304, runningVar: s.p + 27992368,
-                eps: 0.001, activation: .silu, output: s.tensor(551), scratch: s.f + 3997760, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(551), scratch: s.f + 4004672, pool: pool)
             s.profiler?.stop(789)
         }
         // features.7.0.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -9793,9 +9803,11 @@ public final class EfficientNetB6Training: TrainableModel {
                 pixels: 289, channels: 2064, output: s.tensor(550), pool: pool)
             s.profiler?.stop(790)
         }
-        // features.7.0.block.3 conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 576]
+        // features.7.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 576]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(548), input: s.tensor(550), weights: s.p + 28351600,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(548), preActivation: s.tensor(496),
+            gamma: s.p + 29540464, beta: s.p + 29541040, savedMean: s.f + 4045952, savedInvStd: s.f + 4046528,
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(550), weights: s.p + 28351600,
             pixels: 289 &* s.n, inChannels: 2064, outChannels: 576, gradInput: s.tensor(549),
             gradWeights: s.g + 28351600, workspace: s.ws, pool: pool)
         s.profiler?.stop(791)
@@ -9811,15 +9823,15 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.7.0.block.1 backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(552), input: s.tensor(490),
-            pixels: 289 &* s.n, channels: 2064, gamma: s.p + 27986176, beta: s.p + 27988240, savedMean: s.f + 3997760,
-            savedInvStd: s.f + 3999824, activation: .silu, gradInput: s.tensor(552), gradGamma: s.g + 27986176,
+            pixels: 289 &* s.n, channels: 2064, gamma: s.p + 27986176, beta: s.p + 27988240, savedMean: s.f + 4004672,
+            savedInvStd: s.f + 4006736, activation: .silu, gradInput: s.tensor(552), gradGamma: s.g + 27986176,
             gradBeta: s.g + 27988240, pool: pool)
         s.profiler?.stop(793)
         // features.7.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 43 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(488), pixels: 289 &* s.n, channels: 2064,
-                gamma: s.p + 27959344, beta: s.p + 27961408, savedMean: s.f + 3993632, savedInvStd: s.f + 3995696,
+                gamma: s.p + 27959344, beta: s.p + 27961408, savedMean: s.f + 4000544, savedInvStd: s.f + 4002608,
                 activation: .silu, output: s.tensor(554), pool: pool)
             s.profiler?.stop(794)
         }
@@ -9828,33 +9840,35 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(488), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 27959344, beta: s.p + 27961408, runningMean: s.p + 27963472, runningVar: s.p + 27965536,
-                eps: 0.001, activation: .silu, output: s.tensor(554), scratch: s.f + 3993632, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(554), scratch: s.f + 4000544, pool: pool)
             s.profiler?.stop(795)
         }
         // features.7.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 4020464, count: 18576)
+        TrainingKernels.zero(s.f + 4027376, count: 18576)
         s.profiler?.stop(796)
         // features.7.0.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(552), input: s.tensor(554), batch: s.n, height: 17,
             width: 17, channels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17,
-            weights: s.f + 4001888, gradInput: s.tensor(553), gradWeights: s.f + 4020464, pool: pool)
+            weights: s.f + 4008800, gradInput: s.tensor(553), gradWeights: s.f + 4027376, pool: pool)
         s.profiler?.stop(797)
         // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 4020464, channels: 2064, kernel: 3, into: s.g + 27967600)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 4027376, channels: 2064, kernel: 3, into: s.g + 27967600)
         s.profiler?.stop(798)
-        // features.7.0.block.0 backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]
+        // features.7.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 2064]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(553), input: s.tensor(488),
-            pixels: 289 &* s.n, channels: 2064, gamma: s.p + 27959344, beta: s.p + 27961408, savedMean: s.f + 3993632,
-            savedInvStd: s.f + 3995696, activation: .silu, gradInput: s.tensor(553), gradGamma: s.g + 27959344,
-            gradBeta: s.g + 27961408, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(553), input: s.tensor(488), pixels: 289 &* s.n,
+            channels: 2064, gamma: s.p + 27959344, beta: s.p + 27961408, savedMean: s.f + 4000544,
+            savedInvStd: s.f + 4002608, activation: .silu, gradGamma: s.g + 27959344, gradBeta: s.g + 27961408,
+            reductions: s.f + 1994112, pool: pool)
         s.profiler?.stop(799)
-        // features.7.0.block.0 conv 1x1 backward: input and weight gradients, [n, 17, 17, 344] <- [n, 17, 17, 2064]
+        // features.7.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 344] <- [n, 17, 17, 2064]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(553), input: s.tensor(486), weights: s.p + 27249328,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(553), preActivation: s.tensor(488),
+            gamma: s.p + 27959344, beta: s.p + 27961408, savedMean: s.f + 4000544, savedInvStd: s.f + 4002608,
+            activation: .silu, reductions: s.f + 1994112, input: s.tensor(486), weights: s.p + 27249328,
             pixels: 289 &* s.n, inChannels: 344, outChannels: 2064, gradInput: s.tensor(555),
             gradWeights: s.g + 27249328, workspace: s.ws, pool: pool)
         s.profiler?.stop(800)
@@ -9868,18 +9882,18 @@ public final class EfficientNetB6Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 42 ? s.tensor(487) : nil, batch: s.n,
             perImage: 99416, gradBranch: s.tensor(556), pool: pool)
         s.profiler?.stop(801)
-        // features.6.10.block.3 backward through identity and BatchNorm (in place) on [n, 17, 17, 344]
+        // features.6.10.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 344]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(556), input: s.tensor(484),
-            pixels: 289 &* s.n, channels: 344, gamma: s.p + 27247920, beta: s.p + 27248272, savedMean: s.f + 3992944,
-            savedInvStd: s.f + 3993288, activation: .identity, gradInput: s.tensor(556), gradGamma: s.g + 27247920,
-            gradBeta: s.g + 27248272, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(556), input: s.tensor(484), pixels: 289 &* s.n,
+            channels: 344, gamma: s.p + 27247920, beta: s.p + 27248272, savedMean: s.f + 3999856,
+            savedInvStd: s.f + 4000200, activation: .identity, gradGamma: s.g + 27247920, gradBeta: s.g + 27248272,
+            reductions: s.f + 1994112, pool: pool)
         s.profiler?.stop(802)
         // features.6.10.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 42 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(478), pixels: 289 &* s.n, channels: 2064,
-                gamma: s.p + 26172480, beta: s.p + 26174544, savedMean: s.f + 3885616, savedInvStd: s.f + 3887680,
+                gamma: s.p + 26172480, beta: s.p + 26174544, savedMean: s.f + 3892528, savedInvStd: s.f + 3894592,
                 activation: .silu, output: s.tensor(559), pool: pool)
             s.profiler?.stop(803)
         }
@@ -9888,7 +9902,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(478), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 26172480, beta: s.p + 26174544, runningMean: s.p + 26176608, runningVar: s.p + 26178672,
-                eps: 0.001, activation: .silu, output: s.tensor(559), scratch: s.f + 3885616, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(559), scratch: s.f + 3892528, pool: pool)
             s.profiler?.stop(804)
         }
         // features.6.10.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -9898,9 +9912,11 @@ public final class EfficientNetB6Training: TrainableModel {
                 pixels: 289, channels: 2064, output: s.tensor(558), pool: pool)
             s.profiler?.stop(805)
         }
-        // features.6.10.block.3 conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]
+        // features.6.10.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(556), input: s.tensor(558), weights: s.p + 26537904,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(556), preActivation: s.tensor(484),
+            gamma: s.p + 27247920, beta: s.p + 27248272, savedMean: s.f + 3999856, savedInvStd: s.f + 4000200,
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(558), weights: s.p + 26537904,
             pixels: 289 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(557),
             gradWeights: s.g + 26537904, workspace: s.ws, pool: pool)
         s.profiler?.stop(806)
@@ -9916,15 +9932,15 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.6.10.block.1 backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(560), input: s.tensor(478),
-            pixels: 289 &* s.n, channels: 2064, gamma: s.p + 26172480, beta: s.p + 26174544, savedMean: s.f + 3885616,
-            savedInvStd: s.f + 3887680, activation: .silu, gradInput: s.tensor(560), gradGamma: s.g + 26172480,
+            pixels: 289 &* s.n, channels: 2064, gamma: s.p + 26172480, beta: s.p + 26174544, savedMean: s.f + 3892528,
+            savedInvStd: s.f + 3894592, activation: .silu, gradInput: s.tensor(560), gradGamma: s.g + 26172480,
             gradBeta: s.g + 26174544, pool: pool)
         s.profiler?.stop(808)
         // features.6.10.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 42 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(476), pixels: 289 &* s.n, channels: 2064,
-                gamma: s.p + 26112624, beta: s.p + 26114688, savedMean: s.f + 3881488, savedInvStd: s.f + 3883552,
+                gamma: s.p + 26112624, beta: s.p + 26114688, savedMean: s.f + 3888400, savedInvStd: s.f + 3890464,
                 activation: .silu, output: s.tensor(562), pool: pool)
             s.profiler?.stop(809)
         }
@@ -9933,33 +9949,35 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(476), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 26112624, beta: s.p + 26114688, runningMean: s.p + 26116752, runningVar: s.p + 26118816,
-                eps: 0.001, activation: .silu, output: s.tensor(562), scratch: s.f + 3881488, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(562), scratch: s.f + 3888400, pool: pool)
             s.profiler?.stop(810)
         }
         // features.6.10.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 3941344, count: 51600)
+        TrainingKernels.zero(s.f + 3948256, count: 51600)
         s.profiler?.stop(811)
         // features.6.10.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(560), input: s.tensor(562), batch: s.n, height: 17,
             width: 17, channels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
-            weights: s.f + 3889744, gradInput: s.tensor(561), gradWeights: s.f + 3941344, pool: pool)
+            weights: s.f + 3896656, gradInput: s.tensor(561), gradWeights: s.f + 3948256, pool: pool)
         s.profiler?.stop(812)
         // features.6.10.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 3941344, channels: 2064, kernel: 5, into: s.g + 26120880)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 3948256, channels: 2064, kernel: 5, into: s.g + 26120880)
         s.profiler?.stop(813)
-        // features.6.10.block.0 backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]
+        // features.6.10.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 2064]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(561), input: s.tensor(476),
-            pixels: 289 &* s.n, channels: 2064, gamma: s.p + 26112624, beta: s.p + 26114688, savedMean: s.f + 3881488,
-            savedInvStd: s.f + 3883552, activation: .silu, gradInput: s.tensor(561), gradGamma: s.g + 26112624,
-            gradBeta: s.g + 26114688, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(561), input: s.tensor(476), pixels: 289 &* s.n,
+            channels: 2064, gamma: s.p + 26112624, beta: s.p + 26114688, savedMean: s.f + 3888400,
+            savedInvStd: s.f + 3890464, activation: .silu, gradGamma: s.g + 26112624, gradBeta: s.g + 26114688,
+            reductions: s.f + 1994112, pool: pool)
         s.profiler?.stop(814)
-        // features.6.10.block.0 conv 1x1 backward: input and weight gradients, [n, 17, 17, 344] <- [n, 17, 17, 2064]
+        // features.6.10.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 344] <- [n, 17, 17, 2064]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(561), input: s.tensor(474), weights: s.p + 25402608,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(561), preActivation: s.tensor(476),
+            gamma: s.p + 26112624, beta: s.p + 26114688, savedMean: s.f + 3888400, savedInvStd: s.f + 3890464,
+            activation: .silu, reductions: s.f + 1994112, input: s.tensor(474), weights: s.p + 25402608,
             pixels: 289 &* s.n, inChannels: 344, outChannels: 2064, gradInput: s.tensor(563),
             gradWeights: s.g + 25402608, workspace: s.ws, pool: pool)
         s.profiler?.stop(815)
@@ -9977,18 +9995,18 @@ public final class EfficientNetB6Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 41 ? s.tensor(475) : nil, batch: s.n,
             perImage: 99416, gradBranch: s.tensor(564), pool: pool)
         s.profiler?.stop(817)
-        // features.6.9.block.3 backward through identity and BatchNorm (in place) on [n, 17, 17, 344]
+        // features.6.9.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 344]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(564), input: s.tensor(472),
-            pixels: 289 &* s.n, channels: 344, gamma: s.p + 25401200, beta: s.p + 25401552, savedMean: s.f + 3880800,
-            savedInvStd: s.f + 3881144, activation: .identity, gradInput: s.tensor(564), gradGamma: s.g + 25401200,
-            gradBeta: s.g + 25401552, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(564), input: s.tensor(472), pixels: 289 &* s.n,
+            channels: 344, gamma: s.p + 25401200, beta: s.p + 25401552, savedMean: s.f + 3887712,
+            savedInvStd: s.f + 3888056, activation: .identity, gradGamma: s.g + 25401200, gradBeta: s.g + 25401552,
+            reductions: s.f + 1994112, pool: pool)
         s.profiler?.stop(818)
         // features.6.9.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 41 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(466), pixels: 289 &* s.n, channels: 2064,
-                gamma: s.p + 24325760, beta: s.p + 24327824, savedMean: s.f + 3773472, savedInvStd: s.f + 3775536,
+                gamma: s.p + 24325760, beta: s.p + 24327824, savedMean: s.f + 3780384, savedInvStd: s.f + 3782448,
                 activation: .silu, output: s.tensor(567), pool: pool)
             s.profiler?.stop(819)
         }
@@ -9997,7 +10015,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(466), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 24325760, beta: s.p + 24327824, runningMean: s.p + 24329888, runningVar: s.p + 24331952,
-                eps: 0.001, activation: .silu, output: s.tensor(567), scratch: s.f + 3773472, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(567), scratch: s.f + 3780384, pool: pool)
             s.profiler?.stop(820)
         }
         // features.6.9.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -10007,9 +10025,11 @@ public final class EfficientNetB6Training: TrainableModel {
                 pixels: 289, channels: 2064, output: s.tensor(566), pool: pool)
             s.profiler?.stop(821)
         }
-        // features.6.9.block.3 conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]
+        // features.6.9.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(564), input: s.tensor(566), weights: s.p + 24691184,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(564), preActivation: s.tensor(472),
+            gamma: s.p + 25401200, beta: s.p + 25401552, savedMean: s.f + 3887712, savedInvStd: s.f + 3888056,
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(566), weights: s.p + 24691184,
             pixels: 289 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(565),
             gradWeights: s.g + 24691184, workspace: s.ws, pool: pool)
         s.profiler?.stop(822)
@@ -10025,15 +10045,15 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.6.9.block.1 backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(568), input: s.tensor(466),
-            pixels: 289 &* s.n, channels: 2064, gamma: s.p + 24325760, beta: s.p + 24327824, savedMean: s.f + 3773472,
-            savedInvStd: s.f + 3775536, activation: .silu, gradInput: s.tensor(568), gradGamma: s.g + 24325760,
+            pixels: 289 &* s.n, channels: 2064, gamma: s.p + 24325760, beta: s.p + 24327824, savedMean: s.f + 3780384,
+            savedInvStd: s.f + 3782448, activation: .silu, gradInput: s.tensor(568), gradGamma: s.g + 24325760,
             gradBeta: s.g + 24327824, pool: pool)
         s.profiler?.stop(824)
         // features.6.9.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 41 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(464), pixels: 289 &* s.n, channels: 2064,
-                gamma: s.p + 24265904, beta: s.p + 24267968, savedMean: s.f + 3769344, savedInvStd: s.f + 3771408,
+                gamma: s.p + 24265904, beta: s.p + 24267968, savedMean: s.f + 3776256, savedInvStd: s.f + 3778320,
                 activation: .silu, output: s.tensor(570), pool: pool)
             s.profiler?.stop(825)
         }
@@ -10042,33 +10062,35 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(464), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 24265904, beta: s.p + 24267968, runningMean: s.p + 24270032, runningVar: s.p + 24272096,
-                eps: 0.001, activation: .silu, output: s.tensor(570), scratch: s.f + 3769344, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(570), scratch: s.f + 3776256, pool: pool)
             s.profiler?.stop(826)
         }
         // features.6.9.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 3829200, count: 51600)
+        TrainingKernels.zero(s.f + 3836112, count: 51600)
         s.profiler?.stop(827)
         // features.6.9.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(568), input: s.tensor(570), batch: s.n, height: 17,
             width: 17, channels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
-            weights: s.f + 3777600, gradInput: s.tensor(569), gradWeights: s.f + 3829200, pool: pool)
+            weights: s.f + 3784512, gradInput: s.tensor(569), gradWeights: s.f + 3836112, pool: pool)
         s.profiler?.stop(828)
         // features.6.9.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 3829200, channels: 2064, kernel: 5, into: s.g + 24274160)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 3836112, channels: 2064, kernel: 5, into: s.g + 24274160)
         s.profiler?.stop(829)
-        // features.6.9.block.0 backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]
+        // features.6.9.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 2064]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(569), input: s.tensor(464),
-            pixels: 289 &* s.n, channels: 2064, gamma: s.p + 24265904, beta: s.p + 24267968, savedMean: s.f + 3769344,
-            savedInvStd: s.f + 3771408, activation: .silu, gradInput: s.tensor(569), gradGamma: s.g + 24265904,
-            gradBeta: s.g + 24267968, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(569), input: s.tensor(464), pixels: 289 &* s.n,
+            channels: 2064, gamma: s.p + 24265904, beta: s.p + 24267968, savedMean: s.f + 3776256,
+            savedInvStd: s.f + 3778320, activation: .silu, gradGamma: s.g + 24265904, gradBeta: s.g + 24267968,
+            reductions: s.f + 1994112, pool: pool)
         s.profiler?.stop(830)
-        // features.6.9.block.0 conv 1x1 backward: input and weight gradients, [n, 17, 17, 344] <- [n, 17, 17, 2064]
+        // features.6.9.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 344] <- [n, 17, 17, 2064]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(569), input: s.tensor(462), weights: s.p + 23555888,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(569), preActivation: s.tensor(464),
+            gamma: s.p + 24265904, beta: s.p + 24267968, savedMean: s.f + 3776256, savedInvStd: s.f + 3778320,
+            activation: .silu, reductions: s.f + 1994112, input: s.tensor(462), weights: s.p + 23555888,
             pixels: 289 &* s.n, inChannels: 344, outChannels: 2064, gradInput: s.tensor(571),
             gradWeights: s.g + 23555888, workspace: s.ws, pool: pool)
         s.profiler?.stop(831)
@@ -10086,18 +10108,18 @@ public final class EfficientNetB6Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 40 ? s.tensor(463) : nil, batch: s.n,
             perImage: 99416, gradBranch: s.tensor(572), pool: pool)
         s.profiler?.stop(833)
-        // features.6.8.block.3 backward through identity and BatchNorm (in place) on [n, 17, 17, 344]
+        // features.6.8.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 344]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(572), input: s.tensor(460),
-            pixels: 289 &* s.n, channels: 344, gamma: s.p + 23554480, beta: s.p + 23554832, savedMean: s.f + 3768656,
-            savedInvStd: s.f + 3769000, activation: .identity, gradInput: s.tensor(572), gradGamma: s.g + 23554480,
-            gradBeta: s.g + 23554832, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(572), input: s.tensor(460), pixels: 289 &* s.n,
+            channels: 344, gamma: s.p + 23554480, beta: s.p + 23554832, savedMean: s.f + 3775568,
+            savedInvStd: s.f + 3775912, activation: .identity, gradGamma: s.g + 23554480, gradBeta: s.g + 23554832,
+            reductions: s.f + 1994112, pool: pool)
         s.profiler?.stop(834)
         // features.6.8.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 40 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(454), pixels: 289 &* s.n, channels: 2064,
-                gamma: s.p + 22479040, beta: s.p + 22481104, savedMean: s.f + 3661328, savedInvStd: s.f + 3663392,
+                gamma: s.p + 22479040, beta: s.p + 22481104, savedMean: s.f + 3668240, savedInvStd: s.f + 3670304,
                 activation: .silu, output: s.tensor(575), pool: pool)
             s.profiler?.stop(835)
         }
@@ -10106,7 +10128,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(454), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 22479040, beta: s.p + 22481104, runningMean: s.p + 22483168, runningVar: s.p + 22485232,
-                eps: 0.001, activation: .silu, output: s.tensor(575), scratch: s.f + 3661328, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(575), scratch: s.f + 3668240, pool: pool)
             s.profiler?.stop(836)
         }
         // features.6.8.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -10116,9 +10138,11 @@ public final class EfficientNetB6Training: TrainableModel {
                 pixels: 289, channels: 2064, output: s.tensor(574), pool: pool)
             s.profiler?.stop(837)
         }
-        // features.6.8.block.3 conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]
+        // features.6.8.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(572), input: s.tensor(574), weights: s.p + 22844464,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(572), preActivation: s.tensor(460),
+            gamma: s.p + 23554480, beta: s.p + 23554832, savedMean: s.f + 3775568, savedInvStd: s.f + 3775912,
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(574), weights: s.p + 22844464,
             pixels: 289 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(573),
             gradWeights: s.g + 22844464, workspace: s.ws, pool: pool)
         s.profiler?.stop(838)
@@ -10134,15 +10158,15 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.6.8.block.1 backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(576), input: s.tensor(454),
-            pixels: 289 &* s.n, channels: 2064, gamma: s.p + 22479040, beta: s.p + 22481104, savedMean: s.f + 3661328,
-            savedInvStd: s.f + 3663392, activation: .silu, gradInput: s.tensor(576), gradGamma: s.g + 22479040,
+            pixels: 289 &* s.n, channels: 2064, gamma: s.p + 22479040, beta: s.p + 22481104, savedMean: s.f + 3668240,
+            savedInvStd: s.f + 3670304, activation: .silu, gradInput: s.tensor(576), gradGamma: s.g + 22479040,
             gradBeta: s.g + 22481104, pool: pool)
         s.profiler?.stop(840)
         // features.6.8.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 40 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(452), pixels: 289 &* s.n, channels: 2064,
-                gamma: s.p + 22419184, beta: s.p + 22421248, savedMean: s.f + 3657200, savedInvStd: s.f + 3659264,
+                gamma: s.p + 22419184, beta: s.p + 22421248, savedMean: s.f + 3664112, savedInvStd: s.f + 3666176,
                 activation: .silu, output: s.tensor(578), pool: pool)
             s.profiler?.stop(841)
         }
@@ -10151,33 +10175,35 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(452), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 22419184, beta: s.p + 22421248, runningMean: s.p + 22423312, runningVar: s.p + 22425376,
-                eps: 0.001, activation: .silu, output: s.tensor(578), scratch: s.f + 3657200, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(578), scratch: s.f + 3664112, pool: pool)
             s.profiler?.stop(842)
         }
         // features.6.8.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 3717056, count: 51600)
+        TrainingKernels.zero(s.f + 3723968, count: 51600)
         s.profiler?.stop(843)
         // features.6.8.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(576), input: s.tensor(578), batch: s.n, height: 17,
             width: 17, channels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
-            weights: s.f + 3665456, gradInput: s.tensor(577), gradWeights: s.f + 3717056, pool: pool)
+            weights: s.f + 3672368, gradInput: s.tensor(577), gradWeights: s.f + 3723968, pool: pool)
         s.profiler?.stop(844)
         // features.6.8.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 3717056, channels: 2064, kernel: 5, into: s.g + 22427440)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 3723968, channels: 2064, kernel: 5, into: s.g + 22427440)
         s.profiler?.stop(845)
-        // features.6.8.block.0 backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]
+        // features.6.8.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 2064]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(577), input: s.tensor(452),
-            pixels: 289 &* s.n, channels: 2064, gamma: s.p + 22419184, beta: s.p + 22421248, savedMean: s.f + 3657200,
-            savedInvStd: s.f + 3659264, activation: .silu, gradInput: s.tensor(577), gradGamma: s.g + 22419184,
-            gradBeta: s.g + 22421248, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(577), input: s.tensor(452), pixels: 289 &* s.n,
+            channels: 2064, gamma: s.p + 22419184, beta: s.p + 22421248, savedMean: s.f + 3664112,
+            savedInvStd: s.f + 3666176, activation: .silu, gradGamma: s.g + 22419184, gradBeta: s.g + 22421248,
+            reductions: s.f + 1994112, pool: pool)
         s.profiler?.stop(846)
-        // features.6.8.block.0 conv 1x1 backward: input and weight gradients, [n, 17, 17, 344] <- [n, 17, 17, 2064]
+        // features.6.8.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 344] <- [n, 17, 17, 2064]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(577), input: s.tensor(450), weights: s.p + 21709168,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(577), preActivation: s.tensor(452),
+            gamma: s.p + 22419184, beta: s.p + 22421248, savedMean: s.f + 3664112, savedInvStd: s.f + 3666176,
+            activation: .silu, reductions: s.f + 1994112, input: s.tensor(450), weights: s.p + 21709168,
             pixels: 289 &* s.n, inChannels: 344, outChannels: 2064, gradInput: s.tensor(579),
             gradWeights: s.g + 21709168, workspace: s.ws, pool: pool)
         s.profiler?.stop(847)
@@ -10195,18 +10221,18 @@ public final class EfficientNetB6Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 39 ? s.tensor(451) : nil, batch: s.n,
             perImage: 99416, gradBranch: s.tensor(580), pool: pool)
         s.profiler?.stop(849)
-        // features.6.7.block.3 backward through identity and BatchNorm (in place) on [n, 17, 17, 344]
+        // features.6.7.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 344]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(580), input: s.tensor(448),
-            pixels: 289 &* s.n, channels: 344, gamma: s.p + 21707760, beta: s.p + 21708112, savedMean: s.f + 3656512,
-            savedInvStd: s.f + 3656856, activation: .identity, gradInput: s.tensor(580), gradGamma: s.g + 21707760,
-            gradBeta: s.g + 21708112, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(580), input: s.tensor(448), pixels: 289 &* s.n,
+            channels: 344, gamma: s.p + 21707760, beta: s.p + 21708112, savedMean: s.f + 3663424,
+            savedInvStd: s.f + 3663768, activation: .identity, gradGamma: s.g + 21707760, gradBeta: s.g + 21708112,
+            reductions: s.f + 1994112, pool: pool)
         s.profiler?.stop(850)
         // features.6.7.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 39 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(442), pixels: 289 &* s.n, channels: 2064,
-                gamma: s.p + 20632320, beta: s.p + 20634384, savedMean: s.f + 3549184, savedInvStd: s.f + 3551248,
+                gamma: s.p + 20632320, beta: s.p + 20634384, savedMean: s.f + 3556096, savedInvStd: s.f + 3558160,
                 activation: .silu, output: s.tensor(583), pool: pool)
             s.profiler?.stop(851)
         }
@@ -10215,7 +10241,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(442), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 20632320, beta: s.p + 20634384, runningMean: s.p + 20636448, runningVar: s.p + 20638512,
-                eps: 0.001, activation: .silu, output: s.tensor(583), scratch: s.f + 3549184, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(583), scratch: s.f + 3556096, pool: pool)
             s.profiler?.stop(852)
         }
         // features.6.7.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -10225,9 +10251,11 @@ public final class EfficientNetB6Training: TrainableModel {
                 pixels: 289, channels: 2064, output: s.tensor(582), pool: pool)
             s.profiler?.stop(853)
         }
-        // features.6.7.block.3 conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]
+        // features.6.7.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(580), input: s.tensor(582), weights: s.p + 20997744,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(580), preActivation: s.tensor(448),
+            gamma: s.p + 21707760, beta: s.p + 21708112, savedMean: s.f + 3663424, savedInvStd: s.f + 3663768,
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(582), weights: s.p + 20997744,
             pixels: 289 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(581),
             gradWeights: s.g + 20997744, workspace: s.ws, pool: pool)
         s.profiler?.stop(854)
@@ -10243,15 +10271,15 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.6.7.block.1 backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(584), input: s.tensor(442),
-            pixels: 289 &* s.n, channels: 2064, gamma: s.p + 20632320, beta: s.p + 20634384, savedMean: s.f + 3549184,
-            savedInvStd: s.f + 3551248, activation: .silu, gradInput: s.tensor(584), gradGamma: s.g + 20632320,
+            pixels: 289 &* s.n, channels: 2064, gamma: s.p + 20632320, beta: s.p + 20634384, savedMean: s.f + 3556096,
+            savedInvStd: s.f + 3558160, activation: .silu, gradInput: s.tensor(584), gradGamma: s.g + 20632320,
             gradBeta: s.g + 20634384, pool: pool)
         s.profiler?.stop(856)
         // features.6.7.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 39 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(440), pixels: 289 &* s.n, channels: 2064,
-                gamma: s.p + 20572464, beta: s.p + 20574528, savedMean: s.f + 3545056, savedInvStd: s.f + 3547120,
+                gamma: s.p + 20572464, beta: s.p + 20574528, savedMean: s.f + 3551968, savedInvStd: s.f + 3554032,
                 activation: .silu, output: s.tensor(586), pool: pool)
             s.profiler?.stop(857)
         }
@@ -10260,33 +10288,35 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(440), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 20572464, beta: s.p + 20574528, runningMean: s.p + 20576592, runningVar: s.p + 20578656,
-                eps: 0.001, activation: .silu, output: s.tensor(586), scratch: s.f + 3545056, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(586), scratch: s.f + 3551968, pool: pool)
             s.profiler?.stop(858)
         }
         // features.6.7.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 3604912, count: 51600)
+        TrainingKernels.zero(s.f + 3611824, count: 51600)
         s.profiler?.stop(859)
         // features.6.7.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(584), input: s.tensor(586), batch: s.n, height: 17,
             width: 17, channels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
-            weights: s.f + 3553312, gradInput: s.tensor(585), gradWeights: s.f + 3604912, pool: pool)
+            weights: s.f + 3560224, gradInput: s.tensor(585), gradWeights: s.f + 3611824, pool: pool)
         s.profiler?.stop(860)
         // features.6.7.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 3604912, channels: 2064, kernel: 5, into: s.g + 20580720)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 3611824, channels: 2064, kernel: 5, into: s.g + 20580720)
         s.profiler?.stop(861)
-        // features.6.7.block.0 backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]
+        // features.6.7.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 2064]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(585), input: s.tensor(440),
-            pixels: 289 &* s.n, channels: 2064, gamma: s.p + 20572464, beta: s.p + 20574528, savedMean: s.f + 3545056,
-            savedInvStd: s.f + 3547120, activation: .silu, gradInput: s.tensor(585), gradGamma: s.g + 20572464,
-            gradBeta: s.g + 20574528, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(585), input: s.tensor(440), pixels: 289 &* s.n,
+            channels: 2064, gamma: s.p + 20572464, beta: s.p + 20574528, savedMean: s.f + 3551968,
+            savedInvStd: s.f + 3554032, activation: .silu, gradGamma: s.g + 20572464, gradBeta: s.g + 20574528,
+            reductions: s.f + 1994112, pool: pool)
         s.profiler?.stop(862)
-        // features.6.7.block.0 conv 1x1 backward: input and weight gradients, [n, 17, 17, 344] <- [n, 17, 17, 2064]
+        // features.6.7.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 344] <- [n, 17, 17, 2064]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(585), input: s.tensor(438), weights: s.p + 19862448,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(585), preActivation: s.tensor(440),
+            gamma: s.p + 20572464, beta: s.p + 20574528, savedMean: s.f + 3551968, savedInvStd: s.f + 3554032,
+            activation: .silu, reductions: s.f + 1994112, input: s.tensor(438), weights: s.p + 19862448,
             pixels: 289 &* s.n, inChannels: 344, outChannels: 2064, gradInput: s.tensor(587),
             gradWeights: s.g + 19862448, workspace: s.ws, pool: pool)
         s.profiler?.stop(863)
@@ -10304,18 +10334,18 @@ public final class EfficientNetB6Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 38 ? s.tensor(439) : nil, batch: s.n,
             perImage: 99416, gradBranch: s.tensor(588), pool: pool)
         s.profiler?.stop(865)
-        // features.6.6.block.3 backward through identity and BatchNorm (in place) on [n, 17, 17, 344]
+        // features.6.6.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 344]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(588), input: s.tensor(436),
-            pixels: 289 &* s.n, channels: 344, gamma: s.p + 19861040, beta: s.p + 19861392, savedMean: s.f + 3544368,
-            savedInvStd: s.f + 3544712, activation: .identity, gradInput: s.tensor(588), gradGamma: s.g + 19861040,
-            gradBeta: s.g + 19861392, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(588), input: s.tensor(436), pixels: 289 &* s.n,
+            channels: 344, gamma: s.p + 19861040, beta: s.p + 19861392, savedMean: s.f + 3551280,
+            savedInvStd: s.f + 3551624, activation: .identity, gradGamma: s.g + 19861040, gradBeta: s.g + 19861392,
+            reductions: s.f + 1994112, pool: pool)
         s.profiler?.stop(866)
         // features.6.6.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 38 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(430), pixels: 289 &* s.n, channels: 2064,
-                gamma: s.p + 18785600, beta: s.p + 18787664, savedMean: s.f + 3437040, savedInvStd: s.f + 3439104,
+                gamma: s.p + 18785600, beta: s.p + 18787664, savedMean: s.f + 3443952, savedInvStd: s.f + 3446016,
                 activation: .silu, output: s.tensor(591), pool: pool)
             s.profiler?.stop(867)
         }
@@ -10324,7 +10354,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(430), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 18785600, beta: s.p + 18787664, runningMean: s.p + 18789728, runningVar: s.p + 18791792,
-                eps: 0.001, activation: .silu, output: s.tensor(591), scratch: s.f + 3437040, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(591), scratch: s.f + 3443952, pool: pool)
             s.profiler?.stop(868)
         }
         // features.6.6.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -10334,9 +10364,11 @@ public final class EfficientNetB6Training: TrainableModel {
                 pixels: 289, channels: 2064, output: s.tensor(590), pool: pool)
             s.profiler?.stop(869)
         }
-        // features.6.6.block.3 conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]
+        // features.6.6.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(588), input: s.tensor(590), weights: s.p + 19151024,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(588), preActivation: s.tensor(436),
+            gamma: s.p + 19861040, beta: s.p + 19861392, savedMean: s.f + 3551280, savedInvStd: s.f + 3551624,
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(590), weights: s.p + 19151024,
             pixels: 289 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(589),
             gradWeights: s.g + 19151024, workspace: s.ws, pool: pool)
         s.profiler?.stop(870)
@@ -10352,15 +10384,15 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.6.6.block.1 backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(592), input: s.tensor(430),
-            pixels: 289 &* s.n, channels: 2064, gamma: s.p + 18785600, beta: s.p + 18787664, savedMean: s.f + 3437040,
-            savedInvStd: s.f + 3439104, activation: .silu, gradInput: s.tensor(592), gradGamma: s.g + 18785600,
+            pixels: 289 &* s.n, channels: 2064, gamma: s.p + 18785600, beta: s.p + 18787664, savedMean: s.f + 3443952,
+            savedInvStd: s.f + 3446016, activation: .silu, gradInput: s.tensor(592), gradGamma: s.g + 18785600,
             gradBeta: s.g + 18787664, pool: pool)
         s.profiler?.stop(872)
         // features.6.6.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 38 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(428), pixels: 289 &* s.n, channels: 2064,
-                gamma: s.p + 18725744, beta: s.p + 18727808, savedMean: s.f + 3432912, savedInvStd: s.f + 3434976,
+                gamma: s.p + 18725744, beta: s.p + 18727808, savedMean: s.f + 3439824, savedInvStd: s.f + 3441888,
                 activation: .silu, output: s.tensor(594), pool: pool)
             s.profiler?.stop(873)
         }
@@ -10369,33 +10401,35 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(428), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 18725744, beta: s.p + 18727808, runningMean: s.p + 18729872, runningVar: s.p + 18731936,
-                eps: 0.001, activation: .silu, output: s.tensor(594), scratch: s.f + 3432912, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(594), scratch: s.f + 3439824, pool: pool)
             s.profiler?.stop(874)
         }
         // features.6.6.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 3492768, count: 51600)
+        TrainingKernels.zero(s.f + 3499680, count: 51600)
         s.profiler?.stop(875)
         // features.6.6.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(592), input: s.tensor(594), batch: s.n, height: 17,
             width: 17, channels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
-            weights: s.f + 3441168, gradInput: s.tensor(593), gradWeights: s.f + 3492768, pool: pool)
+            weights: s.f + 3448080, gradInput: s.tensor(593), gradWeights: s.f + 3499680, pool: pool)
         s.profiler?.stop(876)
         // features.6.6.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 3492768, channels: 2064, kernel: 5, into: s.g + 18734000)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 3499680, channels: 2064, kernel: 5, into: s.g + 18734000)
         s.profiler?.stop(877)
-        // features.6.6.block.0 backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]
+        // features.6.6.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 2064]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(593), input: s.tensor(428),
-            pixels: 289 &* s.n, channels: 2064, gamma: s.p + 18725744, beta: s.p + 18727808, savedMean: s.f + 3432912,
-            savedInvStd: s.f + 3434976, activation: .silu, gradInput: s.tensor(593), gradGamma: s.g + 18725744,
-            gradBeta: s.g + 18727808, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(593), input: s.tensor(428), pixels: 289 &* s.n,
+            channels: 2064, gamma: s.p + 18725744, beta: s.p + 18727808, savedMean: s.f + 3439824,
+            savedInvStd: s.f + 3441888, activation: .silu, gradGamma: s.g + 18725744, gradBeta: s.g + 18727808,
+            reductions: s.f + 1994112, pool: pool)
         s.profiler?.stop(878)
-        // features.6.6.block.0 conv 1x1 backward: input and weight gradients, [n, 17, 17, 344] <- [n, 17, 17, 2064]
+        // features.6.6.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 344] <- [n, 17, 17, 2064]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(593), input: s.tensor(426), weights: s.p + 18015728,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(593), preActivation: s.tensor(428),
+            gamma: s.p + 18725744, beta: s.p + 18727808, savedMean: s.f + 3439824, savedInvStd: s.f + 3441888,
+            activation: .silu, reductions: s.f + 1994112, input: s.tensor(426), weights: s.p + 18015728,
             pixels: 289 &* s.n, inChannels: 344, outChannels: 2064, gradInput: s.tensor(595),
             gradWeights: s.g + 18015728, workspace: s.ws, pool: pool)
         s.profiler?.stop(879)
@@ -10413,18 +10447,18 @@ public final class EfficientNetB6Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 37 ? s.tensor(427) : nil, batch: s.n,
             perImage: 99416, gradBranch: s.tensor(596), pool: pool)
         s.profiler?.stop(881)
-        // features.6.5.block.3 backward through identity and BatchNorm (in place) on [n, 17, 17, 344]
+        // features.6.5.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 344]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(596), input: s.tensor(424),
-            pixels: 289 &* s.n, channels: 344, gamma: s.p + 18014320, beta: s.p + 18014672, savedMean: s.f + 3432224,
-            savedInvStd: s.f + 3432568, activation: .identity, gradInput: s.tensor(596), gradGamma: s.g + 18014320,
-            gradBeta: s.g + 18014672, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(596), input: s.tensor(424), pixels: 289 &* s.n,
+            channels: 344, gamma: s.p + 18014320, beta: s.p + 18014672, savedMean: s.f + 3439136,
+            savedInvStd: s.f + 3439480, activation: .identity, gradGamma: s.g + 18014320, gradBeta: s.g + 18014672,
+            reductions: s.f + 1994112, pool: pool)
         s.profiler?.stop(882)
         // features.6.5.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 37 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(418), pixels: 289 &* s.n, channels: 2064,
-                gamma: s.p + 16938880, beta: s.p + 16940944, savedMean: s.f + 3324896, savedInvStd: s.f + 3326960,
+                gamma: s.p + 16938880, beta: s.p + 16940944, savedMean: s.f + 3331808, savedInvStd: s.f + 3333872,
                 activation: .silu, output: s.tensor(599), pool: pool)
             s.profiler?.stop(883)
         }
@@ -10433,7 +10467,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(418), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 16938880, beta: s.p + 16940944, runningMean: s.p + 16943008, runningVar: s.p + 16945072,
-                eps: 0.001, activation: .silu, output: s.tensor(599), scratch: s.f + 3324896, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(599), scratch: s.f + 3331808, pool: pool)
             s.profiler?.stop(884)
         }
         // features.6.5.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -10443,9 +10477,11 @@ public final class EfficientNetB6Training: TrainableModel {
                 pixels: 289, channels: 2064, output: s.tensor(598), pool: pool)
             s.profiler?.stop(885)
         }
-        // features.6.5.block.3 conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]
+        // features.6.5.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(596), input: s.tensor(598), weights: s.p + 17304304,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(596), preActivation: s.tensor(424),
+            gamma: s.p + 18014320, beta: s.p + 18014672, savedMean: s.f + 3439136, savedInvStd: s.f + 3439480,
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(598), weights: s.p + 17304304,
             pixels: 289 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(597),
             gradWeights: s.g + 17304304, workspace: s.ws, pool: pool)
         s.profiler?.stop(886)
@@ -10461,15 +10497,15 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.6.5.block.1 backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(600), input: s.tensor(418),
-            pixels: 289 &* s.n, channels: 2064, gamma: s.p + 16938880, beta: s.p + 16940944, savedMean: s.f + 3324896,
-            savedInvStd: s.f + 3326960, activation: .silu, gradInput: s.tensor(600), gradGamma: s.g + 16938880,
+            pixels: 289 &* s.n, channels: 2064, gamma: s.p + 16938880, beta: s.p + 16940944, savedMean: s.f + 3331808,
+            savedInvStd: s.f + 3333872, activation: .silu, gradInput: s.tensor(600), gradGamma: s.g + 16938880,
             gradBeta: s.g + 16940944, pool: pool)
         s.profiler?.stop(888)
         // features.6.5.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 37 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(416), pixels: 289 &* s.n, channels: 2064,
-                gamma: s.p + 16879024, beta: s.p + 16881088, savedMean: s.f + 3320768, savedInvStd: s.f + 3322832,
+                gamma: s.p + 16879024, beta: s.p + 16881088, savedMean: s.f + 3327680, savedInvStd: s.f + 3329744,
                 activation: .silu, output: s.tensor(602), pool: pool)
             s.profiler?.stop(889)
         }
@@ -10478,33 +10514,35 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(416), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 16879024, beta: s.p + 16881088, runningMean: s.p + 16883152, runningVar: s.p + 16885216,
-                eps: 0.001, activation: .silu, output: s.tensor(602), scratch: s.f + 3320768, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(602), scratch: s.f + 3327680, pool: pool)
             s.profiler?.stop(890)
         }
         // features.6.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 3380624, count: 51600)
+        TrainingKernels.zero(s.f + 3387536, count: 51600)
         s.profiler?.stop(891)
         // features.6.5.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(600), input: s.tensor(602), batch: s.n, height: 17,
             width: 17, channels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
-            weights: s.f + 3329024, gradInput: s.tensor(601), gradWeights: s.f + 3380624, pool: pool)
+            weights: s.f + 3335936, gradInput: s.tensor(601), gradWeights: s.f + 3387536, pool: pool)
         s.profiler?.stop(892)
         // features.6.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 3380624, channels: 2064, kernel: 5, into: s.g + 16887280)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 3387536, channels: 2064, kernel: 5, into: s.g + 16887280)
         s.profiler?.stop(893)
-        // features.6.5.block.0 backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]
+        // features.6.5.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 2064]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(601), input: s.tensor(416),
-            pixels: 289 &* s.n, channels: 2064, gamma: s.p + 16879024, beta: s.p + 16881088, savedMean: s.f + 3320768,
-            savedInvStd: s.f + 3322832, activation: .silu, gradInput: s.tensor(601), gradGamma: s.g + 16879024,
-            gradBeta: s.g + 16881088, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(601), input: s.tensor(416), pixels: 289 &* s.n,
+            channels: 2064, gamma: s.p + 16879024, beta: s.p + 16881088, savedMean: s.f + 3327680,
+            savedInvStd: s.f + 3329744, activation: .silu, gradGamma: s.g + 16879024, gradBeta: s.g + 16881088,
+            reductions: s.f + 1994112, pool: pool)
         s.profiler?.stop(894)
-        // features.6.5.block.0 conv 1x1 backward: input and weight gradients, [n, 17, 17, 344] <- [n, 17, 17, 2064]
+        // features.6.5.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 344] <- [n, 17, 17, 2064]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(601), input: s.tensor(414), weights: s.p + 16169008,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(601), preActivation: s.tensor(416),
+            gamma: s.p + 16879024, beta: s.p + 16881088, savedMean: s.f + 3327680, savedInvStd: s.f + 3329744,
+            activation: .silu, reductions: s.f + 1994112, input: s.tensor(414), weights: s.p + 16169008,
             pixels: 289 &* s.n, inChannels: 344, outChannels: 2064, gradInput: s.tensor(603),
             gradWeights: s.g + 16169008, workspace: s.ws, pool: pool)
         s.profiler?.stop(895)
@@ -10522,18 +10560,18 @@ public final class EfficientNetB6Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 36 ? s.tensor(415) : nil, batch: s.n,
             perImage: 99416, gradBranch: s.tensor(604), pool: pool)
         s.profiler?.stop(897)
-        // features.6.4.block.3 backward through identity and BatchNorm (in place) on [n, 17, 17, 344]
+        // features.6.4.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 344]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(604), input: s.tensor(412),
-            pixels: 289 &* s.n, channels: 344, gamma: s.p + 16167600, beta: s.p + 16167952, savedMean: s.f + 3320080,
-            savedInvStd: s.f + 3320424, activation: .identity, gradInput: s.tensor(604), gradGamma: s.g + 16167600,
-            gradBeta: s.g + 16167952, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(604), input: s.tensor(412), pixels: 289 &* s.n,
+            channels: 344, gamma: s.p + 16167600, beta: s.p + 16167952, savedMean: s.f + 3326992,
+            savedInvStd: s.f + 3327336, activation: .identity, gradGamma: s.g + 16167600, gradBeta: s.g + 16167952,
+            reductions: s.f + 1994112, pool: pool)
         s.profiler?.stop(898)
         // features.6.4.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 36 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(406), pixels: 289 &* s.n, channels: 2064,
-                gamma: s.p + 15092160, beta: s.p + 15094224, savedMean: s.f + 3212752, savedInvStd: s.f + 3214816,
+                gamma: s.p + 15092160, beta: s.p + 15094224, savedMean: s.f + 3219664, savedInvStd: s.f + 3221728,
                 activation: .silu, output: s.tensor(607), pool: pool)
             s.profiler?.stop(899)
         }
@@ -10542,7 +10580,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(406), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 15092160, beta: s.p + 15094224, runningMean: s.p + 15096288, runningVar: s.p + 15098352,
-                eps: 0.001, activation: .silu, output: s.tensor(607), scratch: s.f + 3212752, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(607), scratch: s.f + 3219664, pool: pool)
             s.profiler?.stop(900)
         }
         // features.6.4.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -10552,9 +10590,11 @@ public final class EfficientNetB6Training: TrainableModel {
                 pixels: 289, channels: 2064, output: s.tensor(606), pool: pool)
             s.profiler?.stop(901)
         }
-        // features.6.4.block.3 conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]
+        // features.6.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(604), input: s.tensor(606), weights: s.p + 15457584,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(604), preActivation: s.tensor(412),
+            gamma: s.p + 16167600, beta: s.p + 16167952, savedMean: s.f + 3326992, savedInvStd: s.f + 3327336,
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(606), weights: s.p + 15457584,
             pixels: 289 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(605),
             gradWeights: s.g + 15457584, workspace: s.ws, pool: pool)
         s.profiler?.stop(902)
@@ -10570,15 +10610,15 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.6.4.block.1 backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(608), input: s.tensor(406),
-            pixels: 289 &* s.n, channels: 2064, gamma: s.p + 15092160, beta: s.p + 15094224, savedMean: s.f + 3212752,
-            savedInvStd: s.f + 3214816, activation: .silu, gradInput: s.tensor(608), gradGamma: s.g + 15092160,
+            pixels: 289 &* s.n, channels: 2064, gamma: s.p + 15092160, beta: s.p + 15094224, savedMean: s.f + 3219664,
+            savedInvStd: s.f + 3221728, activation: .silu, gradInput: s.tensor(608), gradGamma: s.g + 15092160,
             gradBeta: s.g + 15094224, pool: pool)
         s.profiler?.stop(904)
         // features.6.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 36 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(404), pixels: 289 &* s.n, channels: 2064,
-                gamma: s.p + 15032304, beta: s.p + 15034368, savedMean: s.f + 3208624, savedInvStd: s.f + 3210688,
+                gamma: s.p + 15032304, beta: s.p + 15034368, savedMean: s.f + 3215536, savedInvStd: s.f + 3217600,
                 activation: .silu, output: s.tensor(610), pool: pool)
             s.profiler?.stop(905)
         }
@@ -10587,33 +10627,35 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(404), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 15032304, beta: s.p + 15034368, runningMean: s.p + 15036432, runningVar: s.p + 15038496,
-                eps: 0.001, activation: .silu, output: s.tensor(610), scratch: s.f + 3208624, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(610), scratch: s.f + 3215536, pool: pool)
             s.profiler?.stop(906)
         }
         // features.6.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 3268480, count: 51600)
+        TrainingKernels.zero(s.f + 3275392, count: 51600)
         s.profiler?.stop(907)
         // features.6.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(608), input: s.tensor(610), batch: s.n, height: 17,
             width: 17, channels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
-            weights: s.f + 3216880, gradInput: s.tensor(609), gradWeights: s.f + 3268480, pool: pool)
+            weights: s.f + 3223792, gradInput: s.tensor(609), gradWeights: s.f + 3275392, pool: pool)
         s.profiler?.stop(908)
         // features.6.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 3268480, channels: 2064, kernel: 5, into: s.g + 15040560)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 3275392, channels: 2064, kernel: 5, into: s.g + 15040560)
         s.profiler?.stop(909)
-        // features.6.4.block.0 backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]
+        // features.6.4.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 2064]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(609), input: s.tensor(404),
-            pixels: 289 &* s.n, channels: 2064, gamma: s.p + 15032304, beta: s.p + 15034368, savedMean: s.f + 3208624,
-            savedInvStd: s.f + 3210688, activation: .silu, gradInput: s.tensor(609), gradGamma: s.g + 15032304,
-            gradBeta: s.g + 15034368, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(609), input: s.tensor(404), pixels: 289 &* s.n,
+            channels: 2064, gamma: s.p + 15032304, beta: s.p + 15034368, savedMean: s.f + 3215536,
+            savedInvStd: s.f + 3217600, activation: .silu, gradGamma: s.g + 15032304, gradBeta: s.g + 15034368,
+            reductions: s.f + 1994112, pool: pool)
         s.profiler?.stop(910)
-        // features.6.4.block.0 conv 1x1 backward: input and weight gradients, [n, 17, 17, 344] <- [n, 17, 17, 2064]
+        // features.6.4.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 344] <- [n, 17, 17, 2064]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(609), input: s.tensor(402), weights: s.p + 14322288,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(609), preActivation: s.tensor(404),
+            gamma: s.p + 15032304, beta: s.p + 15034368, savedMean: s.f + 3215536, savedInvStd: s.f + 3217600,
+            activation: .silu, reductions: s.f + 1994112, input: s.tensor(402), weights: s.p + 14322288,
             pixels: 289 &* s.n, inChannels: 344, outChannels: 2064, gradInput: s.tensor(611),
             gradWeights: s.g + 14322288, workspace: s.ws, pool: pool)
         s.profiler?.stop(911)
@@ -10631,18 +10673,18 @@ public final class EfficientNetB6Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 35 ? s.tensor(403) : nil, batch: s.n,
             perImage: 99416, gradBranch: s.tensor(612), pool: pool)
         s.profiler?.stop(913)
-        // features.6.3.block.3 backward through identity and BatchNorm (in place) on [n, 17, 17, 344]
+        // features.6.3.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 344]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(612), input: s.tensor(400),
-            pixels: 289 &* s.n, channels: 344, gamma: s.p + 14320880, beta: s.p + 14321232, savedMean: s.f + 3207936,
-            savedInvStd: s.f + 3208280, activation: .identity, gradInput: s.tensor(612), gradGamma: s.g + 14320880,
-            gradBeta: s.g + 14321232, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(612), input: s.tensor(400), pixels: 289 &* s.n,
+            channels: 344, gamma: s.p + 14320880, beta: s.p + 14321232, savedMean: s.f + 3214848,
+            savedInvStd: s.f + 3215192, activation: .identity, gradGamma: s.g + 14320880, gradBeta: s.g + 14321232,
+            reductions: s.f + 1994112, pool: pool)
         s.profiler?.stop(914)
         // features.6.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 35 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(394), pixels: 289 &* s.n, channels: 2064,
-                gamma: s.p + 13245440, beta: s.p + 13247504, savedMean: s.f + 3100608, savedInvStd: s.f + 3102672,
+                gamma: s.p + 13245440, beta: s.p + 13247504, savedMean: s.f + 3107520, savedInvStd: s.f + 3109584,
                 activation: .silu, output: s.tensor(615), pool: pool)
             s.profiler?.stop(915)
         }
@@ -10651,7 +10693,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(394), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 13245440, beta: s.p + 13247504, runningMean: s.p + 13249568, runningVar: s.p + 13251632,
-                eps: 0.001, activation: .silu, output: s.tensor(615), scratch: s.f + 3100608, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(615), scratch: s.f + 3107520, pool: pool)
             s.profiler?.stop(916)
         }
         // features.6.3.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -10661,9 +10703,11 @@ public final class EfficientNetB6Training: TrainableModel {
                 pixels: 289, channels: 2064, output: s.tensor(614), pool: pool)
             s.profiler?.stop(917)
         }
-        // features.6.3.block.3 conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]
+        // features.6.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(612), input: s.tensor(614), weights: s.p + 13610864,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(612), preActivation: s.tensor(400),
+            gamma: s.p + 14320880, beta: s.p + 14321232, savedMean: s.f + 3214848, savedInvStd: s.f + 3215192,
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(614), weights: s.p + 13610864,
             pixels: 289 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(613),
             gradWeights: s.g + 13610864, workspace: s.ws, pool: pool)
         s.profiler?.stop(918)
@@ -10679,15 +10723,15 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.6.3.block.1 backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(616), input: s.tensor(394),
-            pixels: 289 &* s.n, channels: 2064, gamma: s.p + 13245440, beta: s.p + 13247504, savedMean: s.f + 3100608,
-            savedInvStd: s.f + 3102672, activation: .silu, gradInput: s.tensor(616), gradGamma: s.g + 13245440,
+            pixels: 289 &* s.n, channels: 2064, gamma: s.p + 13245440, beta: s.p + 13247504, savedMean: s.f + 3107520,
+            savedInvStd: s.f + 3109584, activation: .silu, gradInput: s.tensor(616), gradGamma: s.g + 13245440,
             gradBeta: s.g + 13247504, pool: pool)
         s.profiler?.stop(920)
         // features.6.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 35 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(392), pixels: 289 &* s.n, channels: 2064,
-                gamma: s.p + 13185584, beta: s.p + 13187648, savedMean: s.f + 3096480, savedInvStd: s.f + 3098544,
+                gamma: s.p + 13185584, beta: s.p + 13187648, savedMean: s.f + 3103392, savedInvStd: s.f + 3105456,
                 activation: .silu, output: s.tensor(618), pool: pool)
             s.profiler?.stop(921)
         }
@@ -10696,33 +10740,35 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(392), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 13185584, beta: s.p + 13187648, runningMean: s.p + 13189712, runningVar: s.p + 13191776,
-                eps: 0.001, activation: .silu, output: s.tensor(618), scratch: s.f + 3096480, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(618), scratch: s.f + 3103392, pool: pool)
             s.profiler?.stop(922)
         }
         // features.6.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 3156336, count: 51600)
+        TrainingKernels.zero(s.f + 3163248, count: 51600)
         s.profiler?.stop(923)
         // features.6.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(616), input: s.tensor(618), batch: s.n, height: 17,
             width: 17, channels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
-            weights: s.f + 3104736, gradInput: s.tensor(617), gradWeights: s.f + 3156336, pool: pool)
+            weights: s.f + 3111648, gradInput: s.tensor(617), gradWeights: s.f + 3163248, pool: pool)
         s.profiler?.stop(924)
         // features.6.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 3156336, channels: 2064, kernel: 5, into: s.g + 13193840)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 3163248, channels: 2064, kernel: 5, into: s.g + 13193840)
         s.profiler?.stop(925)
-        // features.6.3.block.0 backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]
+        // features.6.3.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 2064]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(617), input: s.tensor(392),
-            pixels: 289 &* s.n, channels: 2064, gamma: s.p + 13185584, beta: s.p + 13187648, savedMean: s.f + 3096480,
-            savedInvStd: s.f + 3098544, activation: .silu, gradInput: s.tensor(617), gradGamma: s.g + 13185584,
-            gradBeta: s.g + 13187648, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(617), input: s.tensor(392), pixels: 289 &* s.n,
+            channels: 2064, gamma: s.p + 13185584, beta: s.p + 13187648, savedMean: s.f + 3103392,
+            savedInvStd: s.f + 3105456, activation: .silu, gradGamma: s.g + 13185584, gradBeta: s.g + 13187648,
+            reductions: s.f + 1994112, pool: pool)
         s.profiler?.stop(926)
-        // features.6.3.block.0 conv 1x1 backward: input and weight gradients, [n, 17, 17, 344] <- [n, 17, 17, 2064]
+        // features.6.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 344] <- [n, 17, 17, 2064]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(617), input: s.tensor(390), weights: s.p + 12475568,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(617), preActivation: s.tensor(392),
+            gamma: s.p + 13185584, beta: s.p + 13187648, savedMean: s.f + 3103392, savedInvStd: s.f + 3105456,
+            activation: .silu, reductions: s.f + 1994112, input: s.tensor(390), weights: s.p + 12475568,
             pixels: 289 &* s.n, inChannels: 344, outChannels: 2064, gradInput: s.tensor(619),
             gradWeights: s.g + 12475568, workspace: s.ws, pool: pool)
         s.profiler?.stop(927)
@@ -10740,18 +10786,18 @@ public final class EfficientNetB6Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 34 ? s.tensor(391) : nil, batch: s.n,
             perImage: 99416, gradBranch: s.tensor(620), pool: pool)
         s.profiler?.stop(929)
-        // features.6.2.block.3 backward through identity and BatchNorm (in place) on [n, 17, 17, 344]
+        // features.6.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 344]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(620), input: s.tensor(388),
-            pixels: 289 &* s.n, channels: 344, gamma: s.p + 12474160, beta: s.p + 12474512, savedMean: s.f + 3095792,
-            savedInvStd: s.f + 3096136, activation: .identity, gradInput: s.tensor(620), gradGamma: s.g + 12474160,
-            gradBeta: s.g + 12474512, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(620), input: s.tensor(388), pixels: 289 &* s.n,
+            channels: 344, gamma: s.p + 12474160, beta: s.p + 12474512, savedMean: s.f + 3102704,
+            savedInvStd: s.f + 3103048, activation: .identity, gradGamma: s.g + 12474160, gradBeta: s.g + 12474512,
+            reductions: s.f + 1994112, pool: pool)
         s.profiler?.stop(930)
         // features.6.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 34 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(382), pixels: 289 &* s.n, channels: 2064,
-                gamma: s.p + 11398720, beta: s.p + 11400784, savedMean: s.f + 2988464, savedInvStd: s.f + 2990528,
+                gamma: s.p + 11398720, beta: s.p + 11400784, savedMean: s.f + 2995376, savedInvStd: s.f + 2997440,
                 activation: .silu, output: s.tensor(623), pool: pool)
             s.profiler?.stop(931)
         }
@@ -10760,7 +10806,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(382), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 11398720, beta: s.p + 11400784, runningMean: s.p + 11402848, runningVar: s.p + 11404912,
-                eps: 0.001, activation: .silu, output: s.tensor(623), scratch: s.f + 2988464, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(623), scratch: s.f + 2995376, pool: pool)
             s.profiler?.stop(932)
         }
         // features.6.2.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -10770,9 +10816,11 @@ public final class EfficientNetB6Training: TrainableModel {
                 pixels: 289, channels: 2064, output: s.tensor(622), pool: pool)
             s.profiler?.stop(933)
         }
-        // features.6.2.block.3 conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]
+        // features.6.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(620), input: s.tensor(622), weights: s.p + 11764144,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(620), preActivation: s.tensor(388),
+            gamma: s.p + 12474160, beta: s.p + 12474512, savedMean: s.f + 3102704, savedInvStd: s.f + 3103048,
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(622), weights: s.p + 11764144,
             pixels: 289 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(621),
             gradWeights: s.g + 11764144, workspace: s.ws, pool: pool)
         s.profiler?.stop(934)
@@ -10788,15 +10836,15 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.6.2.block.1 backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(624), input: s.tensor(382),
-            pixels: 289 &* s.n, channels: 2064, gamma: s.p + 11398720, beta: s.p + 11400784, savedMean: s.f + 2988464,
-            savedInvStd: s.f + 2990528, activation: .silu, gradInput: s.tensor(624), gradGamma: s.g + 11398720,
+            pixels: 289 &* s.n, channels: 2064, gamma: s.p + 11398720, beta: s.p + 11400784, savedMean: s.f + 2995376,
+            savedInvStd: s.f + 2997440, activation: .silu, gradInput: s.tensor(624), gradGamma: s.g + 11398720,
             gradBeta: s.g + 11400784, pool: pool)
         s.profiler?.stop(936)
         // features.6.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 34 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(380), pixels: 289 &* s.n, channels: 2064,
-                gamma: s.p + 11338864, beta: s.p + 11340928, savedMean: s.f + 2984336, savedInvStd: s.f + 2986400,
+                gamma: s.p + 11338864, beta: s.p + 11340928, savedMean: s.f + 2991248, savedInvStd: s.f + 2993312,
                 activation: .silu, output: s.tensor(626), pool: pool)
             s.profiler?.stop(937)
         }
@@ -10805,33 +10853,35 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(380), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 11338864, beta: s.p + 11340928, runningMean: s.p + 11342992, runningVar: s.p + 11345056,
-                eps: 0.001, activation: .silu, output: s.tensor(626), scratch: s.f + 2984336, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(626), scratch: s.f + 2991248, pool: pool)
             s.profiler?.stop(938)
         }
         // features.6.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 3044192, count: 51600)
+        TrainingKernels.zero(s.f + 3051104, count: 51600)
         s.profiler?.stop(939)
         // features.6.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(624), input: s.tensor(626), batch: s.n, height: 17,
             width: 17, channels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
-            weights: s.f + 2992592, gradInput: s.tensor(625), gradWeights: s.f + 3044192, pool: pool)
+            weights: s.f + 2999504, gradInput: s.tensor(625), gradWeights: s.f + 3051104, pool: pool)
         s.profiler?.stop(940)
         // features.6.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 3044192, channels: 2064, kernel: 5, into: s.g + 11347120)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 3051104, channels: 2064, kernel: 5, into: s.g + 11347120)
         s.profiler?.stop(941)
-        // features.6.2.block.0 backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]
+        // features.6.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 2064]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(625), input: s.tensor(380),
-            pixels: 289 &* s.n, channels: 2064, gamma: s.p + 11338864, beta: s.p + 11340928, savedMean: s.f + 2984336,
-            savedInvStd: s.f + 2986400, activation: .silu, gradInput: s.tensor(625), gradGamma: s.g + 11338864,
-            gradBeta: s.g + 11340928, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(625), input: s.tensor(380), pixels: 289 &* s.n,
+            channels: 2064, gamma: s.p + 11338864, beta: s.p + 11340928, savedMean: s.f + 2991248,
+            savedInvStd: s.f + 2993312, activation: .silu, gradGamma: s.g + 11338864, gradBeta: s.g + 11340928,
+            reductions: s.f + 1994112, pool: pool)
         s.profiler?.stop(942)
-        // features.6.2.block.0 conv 1x1 backward: input and weight gradients, [n, 17, 17, 344] <- [n, 17, 17, 2064]
+        // features.6.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 344] <- [n, 17, 17, 2064]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(625), input: s.tensor(378), weights: s.p + 10628848,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(625), preActivation: s.tensor(380),
+            gamma: s.p + 11338864, beta: s.p + 11340928, savedMean: s.f + 2991248, savedInvStd: s.f + 2993312,
+            activation: .silu, reductions: s.f + 1994112, input: s.tensor(378), weights: s.p + 10628848,
             pixels: 289 &* s.n, inChannels: 344, outChannels: 2064, gradInput: s.tensor(627),
             gradWeights: s.g + 10628848, workspace: s.ws, pool: pool)
         s.profiler?.stop(943)
@@ -10849,18 +10899,18 @@ public final class EfficientNetB6Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 33 ? s.tensor(379) : nil, batch: s.n,
             perImage: 99416, gradBranch: s.tensor(628), pool: pool)
         s.profiler?.stop(945)
-        // features.6.1.block.3 backward through identity and BatchNorm (in place) on [n, 17, 17, 344]
+        // features.6.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 344]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(628), input: s.tensor(376),
-            pixels: 289 &* s.n, channels: 344, gamma: s.p + 10627440, beta: s.p + 10627792, savedMean: s.f + 2983648,
-            savedInvStd: s.f + 2983992, activation: .identity, gradInput: s.tensor(628), gradGamma: s.g + 10627440,
-            gradBeta: s.g + 10627792, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(628), input: s.tensor(376), pixels: 289 &* s.n,
+            channels: 344, gamma: s.p + 10627440, beta: s.p + 10627792, savedMean: s.f + 2990560,
+            savedInvStd: s.f + 2990904, activation: .identity, gradGamma: s.g + 10627440, gradBeta: s.g + 10627792,
+            reductions: s.f + 1994112, pool: pool)
         s.profiler?.stop(946)
         // features.6.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 33 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(370), pixels: 289 &* s.n, channels: 2064,
-                gamma: s.p + 9552000, beta: s.p + 9554064, savedMean: s.f + 2876320, savedInvStd: s.f + 2878384,
+                gamma: s.p + 9552000, beta: s.p + 9554064, savedMean: s.f + 2883232, savedInvStd: s.f + 2885296,
                 activation: .silu, output: s.tensor(631), pool: pool)
             s.profiler?.stop(947)
         }
@@ -10869,7 +10919,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(370), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 9552000, beta: s.p + 9554064, runningMean: s.p + 9556128, runningVar: s.p + 9558192,
-                eps: 0.001, activation: .silu, output: s.tensor(631), scratch: s.f + 2876320, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(631), scratch: s.f + 2883232, pool: pool)
             s.profiler?.stop(948)
         }
         // features.6.1.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -10879,9 +10929,11 @@ public final class EfficientNetB6Training: TrainableModel {
                 pixels: 289, channels: 2064, output: s.tensor(630), pool: pool)
             s.profiler?.stop(949)
         }
-        // features.6.1.block.3 conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]
+        // features.6.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(628), input: s.tensor(630), weights: s.p + 9917424,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(628), preActivation: s.tensor(376),
+            gamma: s.p + 10627440, beta: s.p + 10627792, savedMean: s.f + 2990560, savedInvStd: s.f + 2990904,
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(630), weights: s.p + 9917424,
             pixels: 289 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(629),
             gradWeights: s.g + 9917424, workspace: s.ws, pool: pool)
         s.profiler?.stop(950)
@@ -10897,15 +10949,15 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.6.1.block.1 backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(632), input: s.tensor(370),
-            pixels: 289 &* s.n, channels: 2064, gamma: s.p + 9552000, beta: s.p + 9554064, savedMean: s.f + 2876320,
-            savedInvStd: s.f + 2878384, activation: .silu, gradInput: s.tensor(632), gradGamma: s.g + 9552000,
+            pixels: 289 &* s.n, channels: 2064, gamma: s.p + 9552000, beta: s.p + 9554064, savedMean: s.f + 2883232,
+            savedInvStd: s.f + 2885296, activation: .silu, gradInput: s.tensor(632), gradGamma: s.g + 9552000,
             gradBeta: s.g + 9554064, pool: pool)
         s.profiler?.stop(952)
         // features.6.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 33 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(368), pixels: 289 &* s.n, channels: 2064,
-                gamma: s.p + 9492144, beta: s.p + 9494208, savedMean: s.f + 2872192, savedInvStd: s.f + 2874256,
+                gamma: s.p + 9492144, beta: s.p + 9494208, savedMean: s.f + 2879104, savedInvStd: s.f + 2881168,
                 activation: .silu, output: s.tensor(634), pool: pool)
             s.profiler?.stop(953)
         }
@@ -10914,33 +10966,35 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(368), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 9492144, beta: s.p + 9494208, runningMean: s.p + 9496272, runningVar: s.p + 9498336,
-                eps: 0.001, activation: .silu, output: s.tensor(634), scratch: s.f + 2872192, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(634), scratch: s.f + 2879104, pool: pool)
             s.profiler?.stop(954)
         }
         // features.6.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 2932048, count: 51600)
+        TrainingKernels.zero(s.f + 2938960, count: 51600)
         s.profiler?.stop(955)
         // features.6.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(632), input: s.tensor(634), batch: s.n, height: 17,
             width: 17, channels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
-            weights: s.f + 2880448, gradInput: s.tensor(633), gradWeights: s.f + 2932048, pool: pool)
+            weights: s.f + 2887360, gradInput: s.tensor(633), gradWeights: s.f + 2938960, pool: pool)
         s.profiler?.stop(956)
         // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 2932048, channels: 2064, kernel: 5, into: s.g + 9500400)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 2938960, channels: 2064, kernel: 5, into: s.g + 9500400)
         s.profiler?.stop(957)
-        // features.6.1.block.0 backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]
+        // features.6.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 2064]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(633), input: s.tensor(368),
-            pixels: 289 &* s.n, channels: 2064, gamma: s.p + 9492144, beta: s.p + 9494208, savedMean: s.f + 2872192,
-            savedInvStd: s.f + 2874256, activation: .silu, gradInput: s.tensor(633), gradGamma: s.g + 9492144,
-            gradBeta: s.g + 9494208, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(633), input: s.tensor(368), pixels: 289 &* s.n,
+            channels: 2064, gamma: s.p + 9492144, beta: s.p + 9494208, savedMean: s.f + 2879104,
+            savedInvStd: s.f + 2881168, activation: .silu, gradGamma: s.g + 9492144, gradBeta: s.g + 9494208,
+            reductions: s.f + 1994112, pool: pool)
         s.profiler?.stop(958)
-        // features.6.1.block.0 conv 1x1 backward: input and weight gradients, [n, 17, 17, 344] <- [n, 17, 17, 2064]
+        // features.6.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 344] <- [n, 17, 17, 2064]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(633), input: s.tensor(367), weights: s.p + 8782128,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(633), preActivation: s.tensor(368),
+            gamma: s.p + 9492144, beta: s.p + 9494208, savedMean: s.f + 2879104, savedInvStd: s.f + 2881168,
+            activation: .silu, reductions: s.f + 1994112, input: s.tensor(367), weights: s.p + 8782128,
             pixels: 289 &* s.n, inChannels: 344, outChannels: 2064, gradInput: s.tensor(635),
             gradWeights: s.g + 8782128, workspace: s.ws, pool: pool)
         s.profiler?.stop(959)
@@ -10952,18 +11006,18 @@ public final class EfficientNetB6Training: TrainableModel {
 
     /// features.6.0 backward: MBConv6 k5 s2: 33x33x200 -> 17x17x344, SE 1200 -> 50 -> 1200
     private func features_6_0_backward(_ s: TrainingStepContext) {
-        // features.6.0.block.3 backward through identity and BatchNorm (in place) on [n, 17, 17, 344]
+        // features.6.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 344]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(635), input: s.tensor(366),
-            pixels: 289 &* s.n, channels: 344, gamma: s.p + 8780720, beta: s.p + 8781072, savedMean: s.f + 2871504,
-            savedInvStd: s.f + 2871848, activation: .identity, gradInput: s.tensor(635), gradGamma: s.g + 8780720,
-            gradBeta: s.g + 8781072, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(635), input: s.tensor(366), pixels: 289 &* s.n,
+            channels: 344, gamma: s.p + 8780720, beta: s.p + 8781072, savedMean: s.f + 2878416,
+            savedInvStd: s.f + 2878760, activation: .identity, gradGamma: s.g + 8780720, gradBeta: s.g + 8781072,
+            reductions: s.f + 1994112, pool: pool)
         s.profiler?.stop(961)
         // features.6.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 32 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(360), pixels: 289 &* s.n, channels: 1200,
-                gamma: s.p + 8241856, beta: s.p + 8243056, savedMean: s.f + 2809104, savedInvStd: s.f + 2810304,
+                gamma: s.p + 8241856, beta: s.p + 8243056, savedMean: s.f + 2816016, savedInvStd: s.f + 2817216,
                 activation: .silu, output: s.tensor(638), pool: pool)
             s.profiler?.stop(962)
         }
@@ -10972,7 +11026,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(360), pixels: 289 &* s.n, channels: 1200,
                 gamma: s.p + 8241856, beta: s.p + 8243056, runningMean: s.p + 8244256, runningVar: s.p + 8245456,
-                eps: 0.001, activation: .silu, output: s.tensor(638), scratch: s.f + 2809104, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(638), scratch: s.f + 2816016, pool: pool)
             s.profiler?.stop(963)
         }
         // features.6.0.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -10982,9 +11036,11 @@ public final class EfficientNetB6Training: TrainableModel {
                 pixels: 289, channels: 1200, output: s.tensor(637), pool: pool)
             s.profiler?.stop(964)
         }
-        // features.6.0.block.3 conv 1x1 backward: input and weight gradients, [n, 17, 17, 1200] <- [n, 17, 17, 344]
+        // features.6.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 1200] <- [n, 17, 17, 344]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(635), input: s.tensor(637), weights: s.p + 8367920,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(635), preActivation: s.tensor(366),
+            gamma: s.p + 8780720, beta: s.p + 8781072, savedMean: s.f + 2878416, savedInvStd: s.f + 2878760,
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(637), weights: s.p + 8367920,
             pixels: 289 &* s.n, inChannels: 1200, outChannels: 344, gradInput: s.tensor(636),
             gradWeights: s.g + 8367920, workspace: s.ws, pool: pool)
         s.profiler?.stop(965)
@@ -11000,15 +11056,15 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.6.0.block.1 backward through silu and BatchNorm (in place) on [n, 17, 17, 1200]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(639), input: s.tensor(360),
-            pixels: 289 &* s.n, channels: 1200, gamma: s.p + 8241856, beta: s.p + 8243056, savedMean: s.f + 2809104,
-            savedInvStd: s.f + 2810304, activation: .silu, gradInput: s.tensor(639), gradGamma: s.g + 8241856,
+            pixels: 289 &* s.n, channels: 1200, gamma: s.p + 8241856, beta: s.p + 8243056, savedMean: s.f + 2816016,
+            savedInvStd: s.f + 2817216, activation: .silu, gradInput: s.tensor(639), gradGamma: s.g + 8241856,
             gradBeta: s.g + 8243056, pool: pool)
         s.profiler?.stop(967)
         // features.6.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 32 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(358), pixels: 1089 &* s.n, channels: 1200,
-                gamma: s.p + 8207056, beta: s.p + 8208256, savedMean: s.f + 2806704, savedInvStd: s.f + 2807904,
+                gamma: s.p + 8207056, beta: s.p + 8208256, savedMean: s.f + 2813616, savedInvStd: s.f + 2814816,
                 activation: .silu, output: s.tensor(641), pool: pool)
             s.profiler?.stop(968)
         }
@@ -11017,33 +11073,35 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(358), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 8207056, beta: s.p + 8208256, runningMean: s.p + 8209456, runningVar: s.p + 8210656,
-                eps: 0.001, activation: .silu, output: s.tensor(641), scratch: s.f + 2806704, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(641), scratch: s.f + 2813616, pool: pool)
             s.profiler?.stop(969)
         }
         // features.6.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 2841504, count: 30000)
+        TrainingKernels.zero(s.f + 2848416, count: 30000)
         s.profiler?.stop(970)
         // features.6.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 17, 17, 1200]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(639), input: s.tensor(641), batch: s.n, height: 33,
             width: 33, channels: 1200, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
-            weights: s.f + 2811504, gradInput: s.tensor(640), gradWeights: s.f + 2841504, pool: pool)
+            weights: s.f + 2818416, gradInput: s.tensor(640), gradWeights: s.f + 2848416, pool: pool)
         s.profiler?.stop(971)
         // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 2841504, channels: 1200, kernel: 5, into: s.g + 8211856)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 2848416, channels: 1200, kernel: 5, into: s.g + 8211856)
         s.profiler?.stop(972)
-        // features.6.0.block.0 backward through silu and BatchNorm (in place) on [n, 33, 33, 1200]
+        // features.6.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 1200]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(640), input: s.tensor(358),
-            pixels: 1089 &* s.n, channels: 1200, gamma: s.p + 8207056, beta: s.p + 8208256, savedMean: s.f + 2806704,
-            savedInvStd: s.f + 2807904, activation: .silu, gradInput: s.tensor(640), gradGamma: s.g + 8207056,
-            gradBeta: s.g + 8208256, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(640), input: s.tensor(358), pixels: 1089 &* s.n,
+            channels: 1200, gamma: s.p + 8207056, beta: s.p + 8208256, savedMean: s.f + 2813616,
+            savedInvStd: s.f + 2814816, activation: .silu, gradGamma: s.g + 8207056, gradBeta: s.g + 8208256,
+            reductions: s.f + 1994112, pool: pool)
         s.profiler?.stop(973)
-        // features.6.0.block.0 conv 1x1 backward: input and weight gradients, [n, 33, 33, 200] <- [n, 33, 33, 1200]
+        // features.6.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 200] <- [n, 33, 33, 1200]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(640), input: s.tensor(356), weights: s.p + 7967056,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(640), preActivation: s.tensor(358),
+            gamma: s.p + 8207056, beta: s.p + 8208256, savedMean: s.f + 2813616, savedInvStd: s.f + 2814816,
+            activation: .silu, reductions: s.f + 1994112, input: s.tensor(356), weights: s.p + 7967056,
             pixels: 1089 &* s.n, inChannels: 200, outChannels: 1200, gradInput: s.tensor(642),
             gradWeights: s.g + 7967056, workspace: s.ws, pool: pool)
         s.profiler?.stop(974)
@@ -11057,18 +11115,18 @@ public final class EfficientNetB6Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 31 ? s.tensor(357) : nil, batch: s.n,
             perImage: 217800, gradBranch: s.tensor(643), pool: pool)
         s.profiler?.stop(975)
-        // features.5.7.block.3 backward through identity and BatchNorm (in place) on [n, 33, 33, 200]
+        // features.5.7.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 200]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(643), input: s.tensor(354),
-            pixels: 1089 &* s.n, channels: 200, gamma: s.p + 7966224, beta: s.p + 7966432, savedMean: s.f + 2806304,
-            savedInvStd: s.f + 2806504, activation: .identity, gradInput: s.tensor(643), gradGamma: s.g + 7966224,
-            gradBeta: s.g + 7966432, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(643), input: s.tensor(354), pixels: 1089 &* s.n,
+            channels: 200, gamma: s.p + 7966224, beta: s.p + 7966432, savedMean: s.f + 2813216,
+            savedInvStd: s.f + 2813416, activation: .identity, gradGamma: s.g + 7966224, gradBeta: s.g + 7966432,
+            reductions: s.f + 1994112, pool: pool)
         s.profiler?.stop(976)
         // features.5.7.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 31 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(348), pixels: 1089 &* s.n, channels: 1200,
-                gamma: s.p + 7600160, beta: s.p + 7601360, savedMean: s.f + 2743904, savedInvStd: s.f + 2745104,
+                gamma: s.p + 7600160, beta: s.p + 7601360, savedMean: s.f + 2750816, savedInvStd: s.f + 2752016,
                 activation: .silu, output: s.tensor(646), pool: pool)
             s.profiler?.stop(977)
         }
@@ -11077,7 +11135,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(348), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 7600160, beta: s.p + 7601360, runningMean: s.p + 7602560, runningVar: s.p + 7603760,
-                eps: 0.001, activation: .silu, output: s.tensor(646), scratch: s.f + 2743904, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(646), scratch: s.f + 2750816, pool: pool)
             s.profiler?.stop(978)
         }
         // features.5.7.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -11087,9 +11145,11 @@ public final class EfficientNetB6Training: TrainableModel {
                 pixels: 1089, channels: 1200, output: s.tensor(645), pool: pool)
             s.profiler?.stop(979)
         }
-        // features.5.7.block.3 conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200]
+        // features.5.7.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(643), input: s.tensor(645), weights: s.p + 7726224,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(643), preActivation: s.tensor(354),
+            gamma: s.p + 7966224, beta: s.p + 7966432, savedMean: s.f + 2813216, savedInvStd: s.f + 2813416,
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(645), weights: s.p + 7726224,
             pixels: 1089 &* s.n, inChannels: 1200, outChannels: 200, gradInput: s.tensor(644),
             gradWeights: s.g + 7726224, workspace: s.ws, pool: pool)
         s.profiler?.stop(980)
@@ -11105,15 +11165,15 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.5.7.block.1 backward through silu and BatchNorm (in place) on [n, 33, 33, 1200]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(647), input: s.tensor(348),
-            pixels: 1089 &* s.n, channels: 1200, gamma: s.p + 7600160, beta: s.p + 7601360, savedMean: s.f + 2743904,
-            savedInvStd: s.f + 2745104, activation: .silu, gradInput: s.tensor(647), gradGamma: s.g + 7600160,
+            pixels: 1089 &* s.n, channels: 1200, gamma: s.p + 7600160, beta: s.p + 7601360, savedMean: s.f + 2750816,
+            savedInvStd: s.f + 2752016, activation: .silu, gradInput: s.tensor(647), gradGamma: s.g + 7600160,
             gradBeta: s.g + 7601360, pool: pool)
         s.profiler?.stop(982)
         // features.5.7.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 31 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(346), pixels: 1089 &* s.n, channels: 1200,
-                gamma: s.p + 7565360, beta: s.p + 7566560, savedMean: s.f + 2741504, savedInvStd: s.f + 2742704,
+                gamma: s.p + 7565360, beta: s.p + 7566560, savedMean: s.f + 2748416, savedInvStd: s.f + 2749616,
                 activation: .silu, output: s.tensor(649), pool: pool)
             s.profiler?.stop(983)
         }
@@ -11122,33 +11182,35 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(346), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 7565360, beta: s.p + 7566560, runningMean: s.p + 7567760, runningVar: s.p + 7568960,
-                eps: 0.001, activation: .silu, output: s.tensor(649), scratch: s.f + 2741504, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(649), scratch: s.f + 2748416, pool: pool)
             s.profiler?.stop(984)
         }
         // features.5.7.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 2776304, count: 30000)
+        TrainingKernels.zero(s.f + 2783216, count: 30000)
         s.profiler?.stop(985)
         // features.5.7.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 1200]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(647), input: s.tensor(649), batch: s.n, height: 33,
             width: 33, channels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33,
-            weights: s.f + 2746304, gradInput: s.tensor(648), gradWeights: s.f + 2776304, pool: pool)
+            weights: s.f + 2753216, gradInput: s.tensor(648), gradWeights: s.f + 2783216, pool: pool)
         s.profiler?.stop(986)
         // features.5.7.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 2776304, channels: 1200, kernel: 5, into: s.g + 7570160)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 2783216, channels: 1200, kernel: 5, into: s.g + 7570160)
         s.profiler?.stop(987)
-        // features.5.7.block.0 backward through silu and BatchNorm (in place) on [n, 33, 33, 1200]
+        // features.5.7.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 1200]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(648), input: s.tensor(346),
-            pixels: 1089 &* s.n, channels: 1200, gamma: s.p + 7565360, beta: s.p + 7566560, savedMean: s.f + 2741504,
-            savedInvStd: s.f + 2742704, activation: .silu, gradInput: s.tensor(648), gradGamma: s.g + 7565360,
-            gradBeta: s.g + 7566560, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(648), input: s.tensor(346), pixels: 1089 &* s.n,
+            channels: 1200, gamma: s.p + 7565360, beta: s.p + 7566560, savedMean: s.f + 2748416,
+            savedInvStd: s.f + 2749616, activation: .silu, gradGamma: s.g + 7565360, gradBeta: s.g + 7566560,
+            reductions: s.f + 1994112, pool: pool)
         s.profiler?.stop(988)
-        // features.5.7.block.0 conv 1x1 backward: input and weight gradients, [n, 33, 33, 200] <- [n, 33, 33, 1200]
+        // features.5.7.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 200] <- [n, 33, 33, 1200]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(648), input: s.tensor(344), weights: s.p + 7325360,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(648), preActivation: s.tensor(346),
+            gamma: s.p + 7565360, beta: s.p + 7566560, savedMean: s.f + 2748416, savedInvStd: s.f + 2749616,
+            activation: .silu, reductions: s.f + 1994112, input: s.tensor(344), weights: s.p + 7325360,
             pixels: 1089 &* s.n, inChannels: 200, outChannels: 1200, gradInput: s.tensor(650),
             gradWeights: s.g + 7325360, workspace: s.ws, pool: pool)
         s.profiler?.stop(989)
@@ -11166,18 +11228,18 @@ public final class EfficientNetB6Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 30 ? s.tensor(345) : nil, batch: s.n,
             perImage: 217800, gradBranch: s.tensor(651), pool: pool)
         s.profiler?.stop(991)
-        // features.5.6.block.3 backward through identity and BatchNorm (in place) on [n, 33, 33, 200]
+        // features.5.6.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 200]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(651), input: s.tensor(342),
-            pixels: 1089 &* s.n, channels: 200, gamma: s.p + 7324528, beta: s.p + 7324736, savedMean: s.f + 2741104,
-            savedInvStd: s.f + 2741304, activation: .identity, gradInput: s.tensor(651), gradGamma: s.g + 7324528,
-            gradBeta: s.g + 7324736, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(651), input: s.tensor(342), pixels: 1089 &* s.n,
+            channels: 200, gamma: s.p + 7324528, beta: s.p + 7324736, savedMean: s.f + 2748016,
+            savedInvStd: s.f + 2748216, activation: .identity, gradGamma: s.g + 7324528, gradBeta: s.g + 7324736,
+            reductions: s.f + 1994112, pool: pool)
         s.profiler?.stop(992)
         // features.5.6.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 30 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(336), pixels: 1089 &* s.n, channels: 1200,
-                gamma: s.p + 6958464, beta: s.p + 6959664, savedMean: s.f + 2678704, savedInvStd: s.f + 2679904,
+                gamma: s.p + 6958464, beta: s.p + 6959664, savedMean: s.f + 2685616, savedInvStd: s.f + 2686816,
                 activation: .silu, output: s.tensor(654), pool: pool)
             s.profiler?.stop(993)
         }
@@ -11186,7 +11248,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(336), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 6958464, beta: s.p + 6959664, runningMean: s.p + 6960864, runningVar: s.p + 6962064,
-                eps: 0.001, activation: .silu, output: s.tensor(654), scratch: s.f + 2678704, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(654), scratch: s.f + 2685616, pool: pool)
             s.profiler?.stop(994)
         }
         // features.5.6.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -11196,9 +11258,11 @@ public final class EfficientNetB6Training: TrainableModel {
                 pixels: 1089, channels: 1200, output: s.tensor(653), pool: pool)
             s.profiler?.stop(995)
         }
-        // features.5.6.block.3 conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200]
+        // features.5.6.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(651), input: s.tensor(653), weights: s.p + 7084528,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(651), preActivation: s.tensor(342),
+            gamma: s.p + 7324528, beta: s.p + 7324736, savedMean: s.f + 2748016, savedInvStd: s.f + 2748216,
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(653), weights: s.p + 7084528,
             pixels: 1089 &* s.n, inChannels: 1200, outChannels: 200, gradInput: s.tensor(652),
             gradWeights: s.g + 7084528, workspace: s.ws, pool: pool)
         s.profiler?.stop(996)
@@ -11214,15 +11278,15 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.5.6.block.1 backward through silu and BatchNorm (in place) on [n, 33, 33, 1200]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(655), input: s.tensor(336),
-            pixels: 1089 &* s.n, channels: 1200, gamma: s.p + 6958464, beta: s.p + 6959664, savedMean: s.f + 2678704,
-            savedInvStd: s.f + 2679904, activation: .silu, gradInput: s.tensor(655), gradGamma: s.g + 6958464,
+            pixels: 1089 &* s.n, channels: 1200, gamma: s.p + 6958464, beta: s.p + 6959664, savedMean: s.f + 2685616,
+            savedInvStd: s.f + 2686816, activation: .silu, gradInput: s.tensor(655), gradGamma: s.g + 6958464,
             gradBeta: s.g + 6959664, pool: pool)
         s.profiler?.stop(998)
         // features.5.6.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 30 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(334), pixels: 1089 &* s.n, channels: 1200,
-                gamma: s.p + 6923664, beta: s.p + 6924864, savedMean: s.f + 2676304, savedInvStd: s.f + 2677504,
+                gamma: s.p + 6923664, beta: s.p + 6924864, savedMean: s.f + 2683216, savedInvStd: s.f + 2684416,
                 activation: .silu, output: s.tensor(657), pool: pool)
             s.profiler?.stop(999)
         }
@@ -11231,33 +11295,35 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(334), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 6923664, beta: s.p + 6924864, runningMean: s.p + 6926064, runningVar: s.p + 6927264,
-                eps: 0.001, activation: .silu, output: s.tensor(657), scratch: s.f + 2676304, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(657), scratch: s.f + 2683216, pool: pool)
             s.profiler?.stop(1000)
         }
         // features.5.6.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 2711104, count: 30000)
+        TrainingKernels.zero(s.f + 2718016, count: 30000)
         s.profiler?.stop(1001)
         // features.5.6.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 1200]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(655), input: s.tensor(657), batch: s.n, height: 33,
             width: 33, channels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33,
-            weights: s.f + 2681104, gradInput: s.tensor(656), gradWeights: s.f + 2711104, pool: pool)
+            weights: s.f + 2688016, gradInput: s.tensor(656), gradWeights: s.f + 2718016, pool: pool)
         s.profiler?.stop(1002)
         // features.5.6.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 2711104, channels: 1200, kernel: 5, into: s.g + 6928464)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 2718016, channels: 1200, kernel: 5, into: s.g + 6928464)
         s.profiler?.stop(1003)
-        // features.5.6.block.0 backward through silu and BatchNorm (in place) on [n, 33, 33, 1200]
+        // features.5.6.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 1200]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(656), input: s.tensor(334),
-            pixels: 1089 &* s.n, channels: 1200, gamma: s.p + 6923664, beta: s.p + 6924864, savedMean: s.f + 2676304,
-            savedInvStd: s.f + 2677504, activation: .silu, gradInput: s.tensor(656), gradGamma: s.g + 6923664,
-            gradBeta: s.g + 6924864, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(656), input: s.tensor(334), pixels: 1089 &* s.n,
+            channels: 1200, gamma: s.p + 6923664, beta: s.p + 6924864, savedMean: s.f + 2683216,
+            savedInvStd: s.f + 2684416, activation: .silu, gradGamma: s.g + 6923664, gradBeta: s.g + 6924864,
+            reductions: s.f + 1994112, pool: pool)
         s.profiler?.stop(1004)
-        // features.5.6.block.0 conv 1x1 backward: input and weight gradients, [n, 33, 33, 200] <- [n, 33, 33, 1200]
+        // features.5.6.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 200] <- [n, 33, 33, 1200]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(656), input: s.tensor(332), weights: s.p + 6683664,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(656), preActivation: s.tensor(334),
+            gamma: s.p + 6923664, beta: s.p + 6924864, savedMean: s.f + 2683216, savedInvStd: s.f + 2684416,
+            activation: .silu, reductions: s.f + 1994112, input: s.tensor(332), weights: s.p + 6683664,
             pixels: 1089 &* s.n, inChannels: 200, outChannels: 1200, gradInput: s.tensor(658),
             gradWeights: s.g + 6683664, workspace: s.ws, pool: pool)
         s.profiler?.stop(1005)
@@ -11275,18 +11341,18 @@ public final class EfficientNetB6Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 29 ? s.tensor(333) : nil, batch: s.n,
             perImage: 217800, gradBranch: s.tensor(659), pool: pool)
         s.profiler?.stop(1007)
-        // features.5.5.block.3 backward through identity and BatchNorm (in place) on [n, 33, 33, 200]
+        // features.5.5.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 200]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(659), input: s.tensor(330),
-            pixels: 1089 &* s.n, channels: 200, gamma: s.p + 6682832, beta: s.p + 6683040, savedMean: s.f + 2675904,
-            savedInvStd: s.f + 2676104, activation: .identity, gradInput: s.tensor(659), gradGamma: s.g + 6682832,
-            gradBeta: s.g + 6683040, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(659), input: s.tensor(330), pixels: 1089 &* s.n,
+            channels: 200, gamma: s.p + 6682832, beta: s.p + 6683040, savedMean: s.f + 2682816,
+            savedInvStd: s.f + 2683016, activation: .identity, gradGamma: s.g + 6682832, gradBeta: s.g + 6683040,
+            reductions: s.f + 1994112, pool: pool)
         s.profiler?.stop(1008)
         // features.5.5.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 29 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(324), pixels: 1089 &* s.n, channels: 1200,
-                gamma: s.p + 6316768, beta: s.p + 6317968, savedMean: s.f + 2613504, savedInvStd: s.f + 2614704,
+                gamma: s.p + 6316768, beta: s.p + 6317968, savedMean: s.f + 2620416, savedInvStd: s.f + 2621616,
                 activation: .silu, output: s.tensor(662), pool: pool)
             s.profiler?.stop(1009)
         }
@@ -11295,7 +11361,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(324), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 6316768, beta: s.p + 6317968, runningMean: s.p + 6319168, runningVar: s.p + 6320368,
-                eps: 0.001, activation: .silu, output: s.tensor(662), scratch: s.f + 2613504, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(662), scratch: s.f + 2620416, pool: pool)
             s.profiler?.stop(1010)
         }
         // features.5.5.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -11305,9 +11371,11 @@ public final class EfficientNetB6Training: TrainableModel {
                 pixels: 1089, channels: 1200, output: s.tensor(661), pool: pool)
             s.profiler?.stop(1011)
         }
-        // features.5.5.block.3 conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200]
+        // features.5.5.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(659), input: s.tensor(661), weights: s.p + 6442832,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(659), preActivation: s.tensor(330),
+            gamma: s.p + 6682832, beta: s.p + 6683040, savedMean: s.f + 2682816, savedInvStd: s.f + 2683016,
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(661), weights: s.p + 6442832,
             pixels: 1089 &* s.n, inChannels: 1200, outChannels: 200, gradInput: s.tensor(660),
             gradWeights: s.g + 6442832, workspace: s.ws, pool: pool)
         s.profiler?.stop(1012)
@@ -11323,15 +11391,15 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.5.5.block.1 backward through silu and BatchNorm (in place) on [n, 33, 33, 1200]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(663), input: s.tensor(324),
-            pixels: 1089 &* s.n, channels: 1200, gamma: s.p + 6316768, beta: s.p + 6317968, savedMean: s.f + 2613504,
-            savedInvStd: s.f + 2614704, activation: .silu, gradInput: s.tensor(663), gradGamma: s.g + 6316768,
+            pixels: 1089 &* s.n, channels: 1200, gamma: s.p + 6316768, beta: s.p + 6317968, savedMean: s.f + 2620416,
+            savedInvStd: s.f + 2621616, activation: .silu, gradInput: s.tensor(663), gradGamma: s.g + 6316768,
             gradBeta: s.g + 6317968, pool: pool)
         s.profiler?.stop(1014)
         // features.5.5.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 29 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(322), pixels: 1089 &* s.n, channels: 1200,
-                gamma: s.p + 6281968, beta: s.p + 6283168, savedMean: s.f + 2611104, savedInvStd: s.f + 2612304,
+                gamma: s.p + 6281968, beta: s.p + 6283168, savedMean: s.f + 2618016, savedInvStd: s.f + 2619216,
                 activation: .silu, output: s.tensor(665), pool: pool)
             s.profiler?.stop(1015)
         }
@@ -11340,33 +11408,35 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(322), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 6281968, beta: s.p + 6283168, runningMean: s.p + 6284368, runningVar: s.p + 6285568,
-                eps: 0.001, activation: .silu, output: s.tensor(665), scratch: s.f + 2611104, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(665), scratch: s.f + 2618016, pool: pool)
             s.profiler?.stop(1016)
         }
         // features.5.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 2645904, count: 30000)
+        TrainingKernels.zero(s.f + 2652816, count: 30000)
         s.profiler?.stop(1017)
         // features.5.5.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 1200]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(663), input: s.tensor(665), batch: s.n, height: 33,
             width: 33, channels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33,
-            weights: s.f + 2615904, gradInput: s.tensor(664), gradWeights: s.f + 2645904, pool: pool)
+            weights: s.f + 2622816, gradInput: s.tensor(664), gradWeights: s.f + 2652816, pool: pool)
         s.profiler?.stop(1018)
         // features.5.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 2645904, channels: 1200, kernel: 5, into: s.g + 6286768)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 2652816, channels: 1200, kernel: 5, into: s.g + 6286768)
         s.profiler?.stop(1019)
-        // features.5.5.block.0 backward through silu and BatchNorm (in place) on [n, 33, 33, 1200]
+        // features.5.5.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 1200]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(664), input: s.tensor(322),
-            pixels: 1089 &* s.n, channels: 1200, gamma: s.p + 6281968, beta: s.p + 6283168, savedMean: s.f + 2611104,
-            savedInvStd: s.f + 2612304, activation: .silu, gradInput: s.tensor(664), gradGamma: s.g + 6281968,
-            gradBeta: s.g + 6283168, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(664), input: s.tensor(322), pixels: 1089 &* s.n,
+            channels: 1200, gamma: s.p + 6281968, beta: s.p + 6283168, savedMean: s.f + 2618016,
+            savedInvStd: s.f + 2619216, activation: .silu, gradGamma: s.g + 6281968, gradBeta: s.g + 6283168,
+            reductions: s.f + 1994112, pool: pool)
         s.profiler?.stop(1020)
-        // features.5.5.block.0 conv 1x1 backward: input and weight gradients, [n, 33, 33, 200] <- [n, 33, 33, 1200]
+        // features.5.5.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 200] <- [n, 33, 33, 1200]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(664), input: s.tensor(320), weights: s.p + 6041968,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(664), preActivation: s.tensor(322),
+            gamma: s.p + 6281968, beta: s.p + 6283168, savedMean: s.f + 2618016, savedInvStd: s.f + 2619216,
+            activation: .silu, reductions: s.f + 1994112, input: s.tensor(320), weights: s.p + 6041968,
             pixels: 1089 &* s.n, inChannels: 200, outChannels: 1200, gradInput: s.tensor(666),
             gradWeights: s.g + 6041968, workspace: s.ws, pool: pool)
         s.profiler?.stop(1021)
@@ -11384,18 +11454,18 @@ public final class EfficientNetB6Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 28 ? s.tensor(321) : nil, batch: s.n,
             perImage: 217800, gradBranch: s.tensor(667), pool: pool)
         s.profiler?.stop(1023)
-        // features.5.4.block.3 backward through identity and BatchNorm (in place) on [n, 33, 33, 200]
+        // features.5.4.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 200]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(667), input: s.tensor(318),
-            pixels: 1089 &* s.n, channels: 200, gamma: s.p + 6041136, beta: s.p + 6041344, savedMean: s.f + 2610704,
-            savedInvStd: s.f + 2610904, activation: .identity, gradInput: s.tensor(667), gradGamma: s.g + 6041136,
-            gradBeta: s.g + 6041344, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(667), input: s.tensor(318), pixels: 1089 &* s.n,
+            channels: 200, gamma: s.p + 6041136, beta: s.p + 6041344, savedMean: s.f + 2617616,
+            savedInvStd: s.f + 2617816, activation: .identity, gradGamma: s.g + 6041136, gradBeta: s.g + 6041344,
+            reductions: s.f + 1994112, pool: pool)
         s.profiler?.stop(1024)
         // features.5.4.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 28 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(312), pixels: 1089 &* s.n, channels: 1200,
-                gamma: s.p + 5675072, beta: s.p + 5676272, savedMean: s.f + 2548304, savedInvStd: s.f + 2549504,
+                gamma: s.p + 5675072, beta: s.p + 5676272, savedMean: s.f + 2555216, savedInvStd: s.f + 2556416,
                 activation: .silu, output: s.tensor(670), pool: pool)
             s.profiler?.stop(1025)
         }
@@ -11404,7 +11474,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(312), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 5675072, beta: s.p + 5676272, runningMean: s.p + 5677472, runningVar: s.p + 5678672,
-                eps: 0.001, activation: .silu, output: s.tensor(670), scratch: s.f + 2548304, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(670), scratch: s.f + 2555216, pool: pool)
             s.profiler?.stop(1026)
         }
         // features.5.4.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -11414,9 +11484,11 @@ public final class EfficientNetB6Training: TrainableModel {
                 pixels: 1089, channels: 1200, output: s.tensor(669), pool: pool)
             s.profiler?.stop(1027)
         }
-        // features.5.4.block.3 conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200]
+        // features.5.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(667), input: s.tensor(669), weights: s.p + 5801136,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(667), preActivation: s.tensor(318),
+            gamma: s.p + 6041136, beta: s.p + 6041344, savedMean: s.f + 2617616, savedInvStd: s.f + 2617816,
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(669), weights: s.p + 5801136,
             pixels: 1089 &* s.n, inChannels: 1200, outChannels: 200, gradInput: s.tensor(668),
             gradWeights: s.g + 5801136, workspace: s.ws, pool: pool)
         s.profiler?.stop(1028)
@@ -11432,15 +11504,15 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.5.4.block.1 backward through silu and BatchNorm (in place) on [n, 33, 33, 1200]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(671), input: s.tensor(312),
-            pixels: 1089 &* s.n, channels: 1200, gamma: s.p + 5675072, beta: s.p + 5676272, savedMean: s.f + 2548304,
-            savedInvStd: s.f + 2549504, activation: .silu, gradInput: s.tensor(671), gradGamma: s.g + 5675072,
+            pixels: 1089 &* s.n, channels: 1200, gamma: s.p + 5675072, beta: s.p + 5676272, savedMean: s.f + 2555216,
+            savedInvStd: s.f + 2556416, activation: .silu, gradInput: s.tensor(671), gradGamma: s.g + 5675072,
             gradBeta: s.g + 5676272, pool: pool)
         s.profiler?.stop(1030)
         // features.5.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 28 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(310), pixels: 1089 &* s.n, channels: 1200,
-                gamma: s.p + 5640272, beta: s.p + 5641472, savedMean: s.f + 2545904, savedInvStd: s.f + 2547104,
+                gamma: s.p + 5640272, beta: s.p + 5641472, savedMean: s.f + 2552816, savedInvStd: s.f + 2554016,
                 activation: .silu, output: s.tensor(673), pool: pool)
             s.profiler?.stop(1031)
         }
@@ -11449,33 +11521,35 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(310), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 5640272, beta: s.p + 5641472, runningMean: s.p + 5642672, runningVar: s.p + 5643872,
-                eps: 0.001, activation: .silu, output: s.tensor(673), scratch: s.f + 2545904, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(673), scratch: s.f + 2552816, pool: pool)
             s.profiler?.stop(1032)
         }
         // features.5.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 2580704, count: 30000)
+        TrainingKernels.zero(s.f + 2587616, count: 30000)
         s.profiler?.stop(1033)
         // features.5.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 1200]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(671), input: s.tensor(673), batch: s.n, height: 33,
             width: 33, channels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33,
-            weights: s.f + 2550704, gradInput: s.tensor(672), gradWeights: s.f + 2580704, pool: pool)
+            weights: s.f + 2557616, gradInput: s.tensor(672), gradWeights: s.f + 2587616, pool: pool)
         s.profiler?.stop(1034)
         // features.5.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 2580704, channels: 1200, kernel: 5, into: s.g + 5645072)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 2587616, channels: 1200, kernel: 5, into: s.g + 5645072)
         s.profiler?.stop(1035)
-        // features.5.4.block.0 backward through silu and BatchNorm (in place) on [n, 33, 33, 1200]
+        // features.5.4.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 1200]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(672), input: s.tensor(310),
-            pixels: 1089 &* s.n, channels: 1200, gamma: s.p + 5640272, beta: s.p + 5641472, savedMean: s.f + 2545904,
-            savedInvStd: s.f + 2547104, activation: .silu, gradInput: s.tensor(672), gradGamma: s.g + 5640272,
-            gradBeta: s.g + 5641472, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(672), input: s.tensor(310), pixels: 1089 &* s.n,
+            channels: 1200, gamma: s.p + 5640272, beta: s.p + 5641472, savedMean: s.f + 2552816,
+            savedInvStd: s.f + 2554016, activation: .silu, gradGamma: s.g + 5640272, gradBeta: s.g + 5641472,
+            reductions: s.f + 1994112, pool: pool)
         s.profiler?.stop(1036)
-        // features.5.4.block.0 conv 1x1 backward: input and weight gradients, [n, 33, 33, 200] <- [n, 33, 33, 1200]
+        // features.5.4.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 200] <- [n, 33, 33, 1200]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(672), input: s.tensor(308), weights: s.p + 5400272,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(672), preActivation: s.tensor(310),
+            gamma: s.p + 5640272, beta: s.p + 5641472, savedMean: s.f + 2552816, savedInvStd: s.f + 2554016,
+            activation: .silu, reductions: s.f + 1994112, input: s.tensor(308), weights: s.p + 5400272,
             pixels: 1089 &* s.n, inChannels: 200, outChannels: 1200, gradInput: s.tensor(674),
             gradWeights: s.g + 5400272, workspace: s.ws, pool: pool)
         s.profiler?.stop(1037)
@@ -11493,18 +11567,18 @@ public final class EfficientNetB6Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 27 ? s.tensor(309) : nil, batch: s.n,
             perImage: 217800, gradBranch: s.tensor(675), pool: pool)
         s.profiler?.stop(1039)
-        // features.5.3.block.3 backward through identity and BatchNorm (in place) on [n, 33, 33, 200]
+        // features.5.3.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 200]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(675), input: s.tensor(306),
-            pixels: 1089 &* s.n, channels: 200, gamma: s.p + 5399440, beta: s.p + 5399648, savedMean: s.f + 2545504,
-            savedInvStd: s.f + 2545704, activation: .identity, gradInput: s.tensor(675), gradGamma: s.g + 5399440,
-            gradBeta: s.g + 5399648, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(675), input: s.tensor(306), pixels: 1089 &* s.n,
+            channels: 200, gamma: s.p + 5399440, beta: s.p + 5399648, savedMean: s.f + 2552416,
+            savedInvStd: s.f + 2552616, activation: .identity, gradGamma: s.g + 5399440, gradBeta: s.g + 5399648,
+            reductions: s.f + 1994112, pool: pool)
         s.profiler?.stop(1040)
         // features.5.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 27 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(300), pixels: 1089 &* s.n, channels: 1200,
-                gamma: s.p + 5033376, beta: s.p + 5034576, savedMean: s.f + 2483104, savedInvStd: s.f + 2484304,
+                gamma: s.p + 5033376, beta: s.p + 5034576, savedMean: s.f + 2490016, savedInvStd: s.f + 2491216,
                 activation: .silu, output: s.tensor(678), pool: pool)
             s.profiler?.stop(1041)
         }
@@ -11513,7 +11587,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(300), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 5033376, beta: s.p + 5034576, runningMean: s.p + 5035776, runningVar: s.p + 5036976,
-                eps: 0.001, activation: .silu, output: s.tensor(678), scratch: s.f + 2483104, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(678), scratch: s.f + 2490016, pool: pool)
             s.profiler?.stop(1042)
         }
         // features.5.3.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -11523,9 +11597,11 @@ public final class EfficientNetB6Training: TrainableModel {
                 pixels: 1089, channels: 1200, output: s.tensor(677), pool: pool)
             s.profiler?.stop(1043)
         }
-        // features.5.3.block.3 conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200]
+        // features.5.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(675), input: s.tensor(677), weights: s.p + 5159440,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(675), preActivation: s.tensor(306),
+            gamma: s.p + 5399440, beta: s.p + 5399648, savedMean: s.f + 2552416, savedInvStd: s.f + 2552616,
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(677), weights: s.p + 5159440,
             pixels: 1089 &* s.n, inChannels: 1200, outChannels: 200, gradInput: s.tensor(676),
             gradWeights: s.g + 5159440, workspace: s.ws, pool: pool)
         s.profiler?.stop(1044)
@@ -11541,15 +11617,15 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.5.3.block.1 backward through silu and BatchNorm (in place) on [n, 33, 33, 1200]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(679), input: s.tensor(300),
-            pixels: 1089 &* s.n, channels: 1200, gamma: s.p + 5033376, beta: s.p + 5034576, savedMean: s.f + 2483104,
-            savedInvStd: s.f + 2484304, activation: .silu, gradInput: s.tensor(679), gradGamma: s.g + 5033376,
+            pixels: 1089 &* s.n, channels: 1200, gamma: s.p + 5033376, beta: s.p + 5034576, savedMean: s.f + 2490016,
+            savedInvStd: s.f + 2491216, activation: .silu, gradInput: s.tensor(679), gradGamma: s.g + 5033376,
             gradBeta: s.g + 5034576, pool: pool)
         s.profiler?.stop(1046)
         // features.5.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 27 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(298), pixels: 1089 &* s.n, channels: 1200,
-                gamma: s.p + 4998576, beta: s.p + 4999776, savedMean: s.f + 2480704, savedInvStd: s.f + 2481904,
+                gamma: s.p + 4998576, beta: s.p + 4999776, savedMean: s.f + 2487616, savedInvStd: s.f + 2488816,
                 activation: .silu, output: s.tensor(681), pool: pool)
             s.profiler?.stop(1047)
         }
@@ -11558,33 +11634,35 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(298), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 4998576, beta: s.p + 4999776, runningMean: s.p + 5000976, runningVar: s.p + 5002176,
-                eps: 0.001, activation: .silu, output: s.tensor(681), scratch: s.f + 2480704, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(681), scratch: s.f + 2487616, pool: pool)
             s.profiler?.stop(1048)
         }
         // features.5.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 2515504, count: 30000)
+        TrainingKernels.zero(s.f + 2522416, count: 30000)
         s.profiler?.stop(1049)
         // features.5.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 1200]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(679), input: s.tensor(681), batch: s.n, height: 33,
             width: 33, channels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33,
-            weights: s.f + 2485504, gradInput: s.tensor(680), gradWeights: s.f + 2515504, pool: pool)
+            weights: s.f + 2492416, gradInput: s.tensor(680), gradWeights: s.f + 2522416, pool: pool)
         s.profiler?.stop(1050)
         // features.5.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 2515504, channels: 1200, kernel: 5, into: s.g + 5003376)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 2522416, channels: 1200, kernel: 5, into: s.g + 5003376)
         s.profiler?.stop(1051)
-        // features.5.3.block.0 backward through silu and BatchNorm (in place) on [n, 33, 33, 1200]
+        // features.5.3.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 1200]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(680), input: s.tensor(298),
-            pixels: 1089 &* s.n, channels: 1200, gamma: s.p + 4998576, beta: s.p + 4999776, savedMean: s.f + 2480704,
-            savedInvStd: s.f + 2481904, activation: .silu, gradInput: s.tensor(680), gradGamma: s.g + 4998576,
-            gradBeta: s.g + 4999776, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(680), input: s.tensor(298), pixels: 1089 &* s.n,
+            channels: 1200, gamma: s.p + 4998576, beta: s.p + 4999776, savedMean: s.f + 2487616,
+            savedInvStd: s.f + 2488816, activation: .silu, gradGamma: s.g + 4998576, gradBeta: s.g + 4999776,
+            reductions: s.f + 1994112, pool: pool)
         s.profiler?.stop(1052)
-        // features.5.3.block.0 conv 1x1 backward: input and weight gradients, [n, 33, 33, 200] <- [n, 33, 33, 1200]
+        // features.5.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 200] <- [n, 33, 33, 1200]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(680), input: s.tensor(296), weights: s.p + 4758576,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(680), preActivation: s.tensor(298),
+            gamma: s.p + 4998576, beta: s.p + 4999776, savedMean: s.f + 2487616, savedInvStd: s.f + 2488816,
+            activation: .silu, reductions: s.f + 1994112, input: s.tensor(296), weights: s.p + 4758576,
             pixels: 1089 &* s.n, inChannels: 200, outChannels: 1200, gradInput: s.tensor(682),
             gradWeights: s.g + 4758576, workspace: s.ws, pool: pool)
         s.profiler?.stop(1053)
@@ -11602,18 +11680,18 @@ public final class EfficientNetB6Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 26 ? s.tensor(297) : nil, batch: s.n,
             perImage: 217800, gradBranch: s.tensor(683), pool: pool)
         s.profiler?.stop(1055)
-        // features.5.2.block.3 backward through identity and BatchNorm (in place) on [n, 33, 33, 200]
+        // features.5.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 200]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(683), input: s.tensor(294),
-            pixels: 1089 &* s.n, channels: 200, gamma: s.p + 4757744, beta: s.p + 4757952, savedMean: s.f + 2480304,
-            savedInvStd: s.f + 2480504, activation: .identity, gradInput: s.tensor(683), gradGamma: s.g + 4757744,
-            gradBeta: s.g + 4757952, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(683), input: s.tensor(294), pixels: 1089 &* s.n,
+            channels: 200, gamma: s.p + 4757744, beta: s.p + 4757952, savedMean: s.f + 2487216,
+            savedInvStd: s.f + 2487416, activation: .identity, gradGamma: s.g + 4757744, gradBeta: s.g + 4757952,
+            reductions: s.f + 1994112, pool: pool)
         s.profiler?.stop(1056)
         // features.5.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 26 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(288), pixels: 1089 &* s.n, channels: 1200,
-                gamma: s.p + 4391680, beta: s.p + 4392880, savedMean: s.f + 2417904, savedInvStd: s.f + 2419104,
+                gamma: s.p + 4391680, beta: s.p + 4392880, savedMean: s.f + 2424816, savedInvStd: s.f + 2426016,
                 activation: .silu, output: s.tensor(686), pool: pool)
             s.profiler?.stop(1057)
         }
@@ -11622,7 +11700,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(288), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 4391680, beta: s.p + 4392880, runningMean: s.p + 4394080, runningVar: s.p + 4395280,
-                eps: 0.001, activation: .silu, output: s.tensor(686), scratch: s.f + 2417904, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(686), scratch: s.f + 2424816, pool: pool)
             s.profiler?.stop(1058)
         }
         // features.5.2.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -11632,9 +11710,11 @@ public final class EfficientNetB6Training: TrainableModel {
                 pixels: 1089, channels: 1200, output: s.tensor(685), pool: pool)
             s.profiler?.stop(1059)
         }
-        // features.5.2.block.3 conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200]
+        // features.5.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(683), input: s.tensor(685), weights: s.p + 4517744,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(683), preActivation: s.tensor(294),
+            gamma: s.p + 4757744, beta: s.p + 4757952, savedMean: s.f + 2487216, savedInvStd: s.f + 2487416,
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(685), weights: s.p + 4517744,
             pixels: 1089 &* s.n, inChannels: 1200, outChannels: 200, gradInput: s.tensor(684),
             gradWeights: s.g + 4517744, workspace: s.ws, pool: pool)
         s.profiler?.stop(1060)
@@ -11650,15 +11730,15 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.5.2.block.1 backward through silu and BatchNorm (in place) on [n, 33, 33, 1200]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(687), input: s.tensor(288),
-            pixels: 1089 &* s.n, channels: 1200, gamma: s.p + 4391680, beta: s.p + 4392880, savedMean: s.f + 2417904,
-            savedInvStd: s.f + 2419104, activation: .silu, gradInput: s.tensor(687), gradGamma: s.g + 4391680,
+            pixels: 1089 &* s.n, channels: 1200, gamma: s.p + 4391680, beta: s.p + 4392880, savedMean: s.f + 2424816,
+            savedInvStd: s.f + 2426016, activation: .silu, gradInput: s.tensor(687), gradGamma: s.g + 4391680,
             gradBeta: s.g + 4392880, pool: pool)
         s.profiler?.stop(1062)
         // features.5.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 26 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(286), pixels: 1089 &* s.n, channels: 1200,
-                gamma: s.p + 4356880, beta: s.p + 4358080, savedMean: s.f + 2415504, savedInvStd: s.f + 2416704,
+                gamma: s.p + 4356880, beta: s.p + 4358080, savedMean: s.f + 2422416, savedInvStd: s.f + 2423616,
                 activation: .silu, output: s.tensor(689), pool: pool)
             s.profiler?.stop(1063)
         }
@@ -11667,33 +11747,35 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(286), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 4356880, beta: s.p + 4358080, runningMean: s.p + 4359280, runningVar: s.p + 4360480,
-                eps: 0.001, activation: .silu, output: s.tensor(689), scratch: s.f + 2415504, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(689), scratch: s.f + 2422416, pool: pool)
             s.profiler?.stop(1064)
         }
         // features.5.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 2450304, count: 30000)
+        TrainingKernels.zero(s.f + 2457216, count: 30000)
         s.profiler?.stop(1065)
         // features.5.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 1200]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(687), input: s.tensor(689), batch: s.n, height: 33,
             width: 33, channels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33,
-            weights: s.f + 2420304, gradInput: s.tensor(688), gradWeights: s.f + 2450304, pool: pool)
+            weights: s.f + 2427216, gradInput: s.tensor(688), gradWeights: s.f + 2457216, pool: pool)
         s.profiler?.stop(1066)
         // features.5.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 2450304, channels: 1200, kernel: 5, into: s.g + 4361680)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 2457216, channels: 1200, kernel: 5, into: s.g + 4361680)
         s.profiler?.stop(1067)
-        // features.5.2.block.0 backward through silu and BatchNorm (in place) on [n, 33, 33, 1200]
+        // features.5.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 1200]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(688), input: s.tensor(286),
-            pixels: 1089 &* s.n, channels: 1200, gamma: s.p + 4356880, beta: s.p + 4358080, savedMean: s.f + 2415504,
-            savedInvStd: s.f + 2416704, activation: .silu, gradInput: s.tensor(688), gradGamma: s.g + 4356880,
-            gradBeta: s.g + 4358080, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(688), input: s.tensor(286), pixels: 1089 &* s.n,
+            channels: 1200, gamma: s.p + 4356880, beta: s.p + 4358080, savedMean: s.f + 2422416,
+            savedInvStd: s.f + 2423616, activation: .silu, gradGamma: s.g + 4356880, gradBeta: s.g + 4358080,
+            reductions: s.f + 1994112, pool: pool)
         s.profiler?.stop(1068)
-        // features.5.2.block.0 conv 1x1 backward: input and weight gradients, [n, 33, 33, 200] <- [n, 33, 33, 1200]
+        // features.5.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 200] <- [n, 33, 33, 1200]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(688), input: s.tensor(284), weights: s.p + 4116880,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(688), preActivation: s.tensor(286),
+            gamma: s.p + 4356880, beta: s.p + 4358080, savedMean: s.f + 2422416, savedInvStd: s.f + 2423616,
+            activation: .silu, reductions: s.f + 1994112, input: s.tensor(284), weights: s.p + 4116880,
             pixels: 1089 &* s.n, inChannels: 200, outChannels: 1200, gradInput: s.tensor(690),
             gradWeights: s.g + 4116880, workspace: s.ws, pool: pool)
         s.profiler?.stop(1069)
@@ -11711,18 +11793,18 @@ public final class EfficientNetB6Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 25 ? s.tensor(285) : nil, batch: s.n,
             perImage: 217800, gradBranch: s.tensor(691), pool: pool)
         s.profiler?.stop(1071)
-        // features.5.1.block.3 backward through identity and BatchNorm (in place) on [n, 33, 33, 200]
+        // features.5.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 200]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(691), input: s.tensor(282),
-            pixels: 1089 &* s.n, channels: 200, gamma: s.p + 4116048, beta: s.p + 4116256, savedMean: s.f + 2415104,
-            savedInvStd: s.f + 2415304, activation: .identity, gradInput: s.tensor(691), gradGamma: s.g + 4116048,
-            gradBeta: s.g + 4116256, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(691), input: s.tensor(282), pixels: 1089 &* s.n,
+            channels: 200, gamma: s.p + 4116048, beta: s.p + 4116256, savedMean: s.f + 2422016,
+            savedInvStd: s.f + 2422216, activation: .identity, gradGamma: s.g + 4116048, gradBeta: s.g + 4116256,
+            reductions: s.f + 1994112, pool: pool)
         s.profiler?.stop(1072)
         // features.5.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 25 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(276), pixels: 1089 &* s.n, channels: 1200,
-                gamma: s.p + 3749984, beta: s.p + 3751184, savedMean: s.f + 2352704, savedInvStd: s.f + 2353904,
+                gamma: s.p + 3749984, beta: s.p + 3751184, savedMean: s.f + 2359616, savedInvStd: s.f + 2360816,
                 activation: .silu, output: s.tensor(694), pool: pool)
             s.profiler?.stop(1073)
         }
@@ -11731,7 +11813,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(276), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 3749984, beta: s.p + 3751184, runningMean: s.p + 3752384, runningVar: s.p + 3753584,
-                eps: 0.001, activation: .silu, output: s.tensor(694), scratch: s.f + 2352704, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(694), scratch: s.f + 2359616, pool: pool)
             s.profiler?.stop(1074)
         }
         // features.5.1.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -11741,9 +11823,11 @@ public final class EfficientNetB6Training: TrainableModel {
                 pixels: 1089, channels: 1200, output: s.tensor(693), pool: pool)
             s.profiler?.stop(1075)
         }
-        // features.5.1.block.3 conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200]
+        // features.5.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(691), input: s.tensor(693), weights: s.p + 3876048,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(691), preActivation: s.tensor(282),
+            gamma: s.p + 4116048, beta: s.p + 4116256, savedMean: s.f + 2422016, savedInvStd: s.f + 2422216,
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(693), weights: s.p + 3876048,
             pixels: 1089 &* s.n, inChannels: 1200, outChannels: 200, gradInput: s.tensor(692),
             gradWeights: s.g + 3876048, workspace: s.ws, pool: pool)
         s.profiler?.stop(1076)
@@ -11759,15 +11843,15 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.5.1.block.1 backward through silu and BatchNorm (in place) on [n, 33, 33, 1200]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(695), input: s.tensor(276),
-            pixels: 1089 &* s.n, channels: 1200, gamma: s.p + 3749984, beta: s.p + 3751184, savedMean: s.f + 2352704,
-            savedInvStd: s.f + 2353904, activation: .silu, gradInput: s.tensor(695), gradGamma: s.g + 3749984,
+            pixels: 1089 &* s.n, channels: 1200, gamma: s.p + 3749984, beta: s.p + 3751184, savedMean: s.f + 2359616,
+            savedInvStd: s.f + 2360816, activation: .silu, gradInput: s.tensor(695), gradGamma: s.g + 3749984,
             gradBeta: s.g + 3751184, pool: pool)
         s.profiler?.stop(1078)
         // features.5.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 25 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(274), pixels: 1089 &* s.n, channels: 1200,
-                gamma: s.p + 3715184, beta: s.p + 3716384, savedMean: s.f + 2350304, savedInvStd: s.f + 2351504,
+                gamma: s.p + 3715184, beta: s.p + 3716384, savedMean: s.f + 2357216, savedInvStd: s.f + 2358416,
                 activation: .silu, output: s.tensor(697), pool: pool)
             s.profiler?.stop(1079)
         }
@@ -11776,33 +11860,35 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(274), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 3715184, beta: s.p + 3716384, runningMean: s.p + 3717584, runningVar: s.p + 3718784,
-                eps: 0.001, activation: .silu, output: s.tensor(697), scratch: s.f + 2350304, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(697), scratch: s.f + 2357216, pool: pool)
             s.profiler?.stop(1080)
         }
         // features.5.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 2385104, count: 30000)
+        TrainingKernels.zero(s.f + 2392016, count: 30000)
         s.profiler?.stop(1081)
         // features.5.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 1200]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(695), input: s.tensor(697), batch: s.n, height: 33,
             width: 33, channels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33,
-            weights: s.f + 2355104, gradInput: s.tensor(696), gradWeights: s.f + 2385104, pool: pool)
+            weights: s.f + 2362016, gradInput: s.tensor(696), gradWeights: s.f + 2392016, pool: pool)
         s.profiler?.stop(1082)
         // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 2385104, channels: 1200, kernel: 5, into: s.g + 3719984)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 2392016, channels: 1200, kernel: 5, into: s.g + 3719984)
         s.profiler?.stop(1083)
-        // features.5.1.block.0 backward through silu and BatchNorm (in place) on [n, 33, 33, 1200]
+        // features.5.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 1200]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(696), input: s.tensor(274),
-            pixels: 1089 &* s.n, channels: 1200, gamma: s.p + 3715184, beta: s.p + 3716384, savedMean: s.f + 2350304,
-            savedInvStd: s.f + 2351504, activation: .silu, gradInput: s.tensor(696), gradGamma: s.g + 3715184,
-            gradBeta: s.g + 3716384, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(696), input: s.tensor(274), pixels: 1089 &* s.n,
+            channels: 1200, gamma: s.p + 3715184, beta: s.p + 3716384, savedMean: s.f + 2357216,
+            savedInvStd: s.f + 2358416, activation: .silu, gradGamma: s.g + 3715184, gradBeta: s.g + 3716384,
+            reductions: s.f + 1994112, pool: pool)
         s.profiler?.stop(1084)
-        // features.5.1.block.0 conv 1x1 backward: input and weight gradients, [n, 33, 33, 200] <- [n, 33, 33, 1200]
+        // features.5.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 200] <- [n, 33, 33, 1200]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(696), input: s.tensor(273), weights: s.p + 3475184,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(696), preActivation: s.tensor(274),
+            gamma: s.p + 3715184, beta: s.p + 3716384, savedMean: s.f + 2357216, savedInvStd: s.f + 2358416,
+            activation: .silu, reductions: s.f + 1994112, input: s.tensor(273), weights: s.p + 3475184,
             pixels: 1089 &* s.n, inChannels: 200, outChannels: 1200, gradInput: s.tensor(698),
             gradWeights: s.g + 3475184, workspace: s.ws, pool: pool)
         s.profiler?.stop(1085)
@@ -11814,18 +11900,18 @@ public final class EfficientNetB6Training: TrainableModel {
 
     /// features.5.0 backward: MBConv6 k5 s1: 33x33x144 -> 33x33x200, SE 864 -> 36 -> 864
     private func features_5_0_backward(_ s: TrainingStepContext) {
-        // features.5.0.block.3 backward through identity and BatchNorm (in place) on [n, 33, 33, 200]
+        // features.5.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 200]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(698), input: s.tensor(272),
-            pixels: 1089 &* s.n, channels: 200, gamma: s.p + 3474352, beta: s.p + 3474560, savedMean: s.f + 2349904,
-            savedInvStd: s.f + 2350104, activation: .identity, gradInput: s.tensor(698), gradGamma: s.g + 3474352,
-            gradBeta: s.g + 3474560, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(698), input: s.tensor(272), pixels: 1089 &* s.n,
+            channels: 200, gamma: s.p + 3474352, beta: s.p + 3474560, savedMean: s.f + 2356816,
+            savedInvStd: s.f + 2357016, activation: .identity, gradGamma: s.g + 3474352, gradBeta: s.g + 3474560,
+            reductions: s.f + 1994112, pool: pool)
         s.profiler?.stop(1087)
         // features.5.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 24 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(266), pixels: 1089 &* s.n, channels: 864,
-                gamma: s.p + 3234976, beta: s.p + 3235840, savedMean: s.f + 2304976, savedInvStd: s.f + 2305840,
+                gamma: s.p + 3234976, beta: s.p + 3235840, savedMean: s.f + 2311888, savedInvStd: s.f + 2312752,
                 activation: .silu, output: s.tensor(701), pool: pool)
             s.profiler?.stop(1088)
         }
@@ -11834,7 +11920,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(266), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 3234976, beta: s.p + 3235840, runningMean: s.p + 3236704, runningVar: s.p + 3237568,
-                eps: 0.001, activation: .silu, output: s.tensor(701), scratch: s.f + 2304976, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(701), scratch: s.f + 2311888, pool: pool)
             s.profiler?.stop(1089)
         }
         // features.5.0.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -11844,9 +11930,11 @@ public final class EfficientNetB6Training: TrainableModel {
                 pixels: 1089, channels: 864, output: s.tensor(700), pool: pool)
             s.profiler?.stop(1090)
         }
-        // features.5.0.block.3 conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 200]
+        // features.5.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 200]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(698), input: s.tensor(700), weights: s.p + 3301552,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(698), preActivation: s.tensor(272),
+            gamma: s.p + 3474352, beta: s.p + 3474560, savedMean: s.f + 2356816, savedInvStd: s.f + 2357016,
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(700), weights: s.p + 3301552,
             pixels: 1089 &* s.n, inChannels: 864, outChannels: 200, gradInput: s.tensor(699),
             gradWeights: s.g + 3301552, workspace: s.ws, pool: pool)
         s.profiler?.stop(1091)
@@ -11862,15 +11950,15 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.5.0.block.1 backward through silu and BatchNorm (in place) on [n, 33, 33, 864]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(702), input: s.tensor(266),
-            pixels: 1089 &* s.n, channels: 864, gamma: s.p + 3234976, beta: s.p + 3235840, savedMean: s.f + 2304976,
-            savedInvStd: s.f + 2305840, activation: .silu, gradInput: s.tensor(702), gradGamma: s.g + 3234976,
+            pixels: 1089 &* s.n, channels: 864, gamma: s.p + 3234976, beta: s.p + 3235840, savedMean: s.f + 2311888,
+            savedInvStd: s.f + 2312752, activation: .silu, gradInput: s.tensor(702), gradGamma: s.g + 3234976,
             gradBeta: s.g + 3235840, pool: pool)
         s.profiler?.stop(1093)
         // features.5.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 24 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(264), pixels: 1089 &* s.n, channels: 864,
-                gamma: s.p + 3209920, beta: s.p + 3210784, savedMean: s.f + 2303248, savedInvStd: s.f + 2304112,
+                gamma: s.p + 3209920, beta: s.p + 3210784, savedMean: s.f + 2310160, savedInvStd: s.f + 2311024,
                 activation: .silu, output: s.tensor(704), pool: pool)
             s.profiler?.stop(1094)
         }
@@ -11879,33 +11967,35 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(264), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 3209920, beta: s.p + 3210784, runningMean: s.p + 3211648, runningVar: s.p + 3212512,
-                eps: 0.001, activation: .silu, output: s.tensor(704), scratch: s.f + 2303248, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(704), scratch: s.f + 2310160, pool: pool)
             s.profiler?.stop(1095)
         }
         // features.5.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 2328304, count: 21600)
+        TrainingKernels.zero(s.f + 2335216, count: 21600)
         s.profiler?.stop(1096)
         // features.5.0.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 864]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(702), input: s.tensor(704), batch: s.n, height: 33,
             width: 33, channels: 864, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33,
-            weights: s.f + 2306704, gradInput: s.tensor(703), gradWeights: s.f + 2328304, pool: pool)
+            weights: s.f + 2313616, gradInput: s.tensor(703), gradWeights: s.f + 2335216, pool: pool)
         s.profiler?.stop(1097)
         // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 2328304, channels: 864, kernel: 5, into: s.g + 3213376)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 2335216, channels: 864, kernel: 5, into: s.g + 3213376)
         s.profiler?.stop(1098)
-        // features.5.0.block.0 backward through silu and BatchNorm (in place) on [n, 33, 33, 864]
+        // features.5.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 864]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(703), input: s.tensor(264),
-            pixels: 1089 &* s.n, channels: 864, gamma: s.p + 3209920, beta: s.p + 3210784, savedMean: s.f + 2303248,
-            savedInvStd: s.f + 2304112, activation: .silu, gradInput: s.tensor(703), gradGamma: s.g + 3209920,
-            gradBeta: s.g + 3210784, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(703), input: s.tensor(264), pixels: 1089 &* s.n,
+            channels: 864, gamma: s.p + 3209920, beta: s.p + 3210784, savedMean: s.f + 2310160,
+            savedInvStd: s.f + 2311024, activation: .silu, gradGamma: s.g + 3209920, gradBeta: s.g + 3210784,
+            reductions: s.f + 1994112, pool: pool)
         s.profiler?.stop(1099)
-        // features.5.0.block.0 conv 1x1 backward: input and weight gradients, [n, 33, 33, 144] <- [n, 33, 33, 864]
+        // features.5.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 144] <- [n, 33, 33, 864]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(703), input: s.tensor(262), weights: s.p + 3085504,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(703), preActivation: s.tensor(264),
+            gamma: s.p + 3209920, beta: s.p + 3210784, savedMean: s.f + 2310160, savedInvStd: s.f + 2311024,
+            activation: .silu, reductions: s.f + 1994112, input: s.tensor(262), weights: s.p + 3085504,
             pixels: 1089 &* s.n, inChannels: 144, outChannels: 864, gradInput: s.tensor(705),
             gradWeights: s.g + 3085504, workspace: s.ws, pool: pool)
         s.profiler?.stop(1100)
@@ -11919,18 +12009,18 @@ public final class EfficientNetB6Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 23 ? s.tensor(263) : nil, batch: s.n,
             perImage: 156816, gradBranch: s.tensor(706), pool: pool)
         s.profiler?.stop(1101)
-        // features.4.7.block.3 backward through identity and BatchNorm (in place) on [n, 33, 33, 144]
+        // features.4.7.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(706), input: s.tensor(260),
-            pixels: 1089 &* s.n, channels: 144, gamma: s.p + 3084928, beta: s.p + 3085072, savedMean: s.f + 2302960,
-            savedInvStd: s.f + 2303104, activation: .identity, gradInput: s.tensor(706), gradGamma: s.g + 3084928,
-            gradBeta: s.g + 3085072, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(706), input: s.tensor(260), pixels: 1089 &* s.n,
+            channels: 144, gamma: s.p + 3084928, beta: s.p + 3085072, savedMean: s.f + 2309872,
+            savedInvStd: s.f + 2310016, activation: .identity, gradGamma: s.g + 3084928, gradBeta: s.g + 3085072,
+            reductions: s.f + 1994112, pool: pool)
         s.profiler?.stop(1102)
         // features.4.7.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(254), pixels: 1089 &* s.n, channels: 864,
-                gamma: s.p + 2893936, beta: s.p + 2894800, savedMean: s.f + 2285680, savedInvStd: s.f + 2286544,
+                gamma: s.p + 2893936, beta: s.p + 2894800, savedMean: s.f + 2292592, savedInvStd: s.f + 2293456,
                 activation: .silu, output: s.tensor(709), pool: pool)
             s.profiler?.stop(1103)
         }
@@ -11939,7 +12029,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(254), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 2893936, beta: s.p + 2894800, runningMean: s.p + 2895664, runningVar: s.p + 2896528,
-                eps: 0.001, activation: .silu, output: s.tensor(709), scratch: s.f + 2285680, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(709), scratch: s.f + 2292592, pool: pool)
             s.profiler?.stop(1104)
         }
         // features.4.7.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -11949,9 +12039,11 @@ public final class EfficientNetB6Training: TrainableModel {
                 pixels: 1089, channels: 864, output: s.tensor(708), pool: pool)
             s.profiler?.stop(1105)
         }
-        // features.4.7.block.3 conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144]
+        // features.4.7.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(706), input: s.tensor(708), weights: s.p + 2960512,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(706), preActivation: s.tensor(260),
+            gamma: s.p + 3084928, beta: s.p + 3085072, savedMean: s.f + 2309872, savedInvStd: s.f + 2310016,
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(708), weights: s.p + 2960512,
             pixels: 1089 &* s.n, inChannels: 864, outChannels: 144, gradInput: s.tensor(707),
             gradWeights: s.g + 2960512, workspace: s.ws, pool: pool)
         s.profiler?.stop(1106)
@@ -11967,15 +12059,15 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.4.7.block.1 backward through silu and BatchNorm (in place) on [n, 33, 33, 864]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(710), input: s.tensor(254),
-            pixels: 1089 &* s.n, channels: 864, gamma: s.p + 2893936, beta: s.p + 2894800, savedMean: s.f + 2285680,
-            savedInvStd: s.f + 2286544, activation: .silu, gradInput: s.tensor(710), gradGamma: s.g + 2893936,
+            pixels: 1089 &* s.n, channels: 864, gamma: s.p + 2893936, beta: s.p + 2894800, savedMean: s.f + 2292592,
+            savedInvStd: s.f + 2293456, activation: .silu, gradInput: s.tensor(710), gradGamma: s.g + 2893936,
             gradBeta: s.g + 2894800, pool: pool)
         s.profiler?.stop(1108)
         // features.4.7.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(252), pixels: 1089 &* s.n, channels: 864,
-                gamma: s.p + 2882704, beta: s.p + 2883568, savedMean: s.f + 2283952, savedInvStd: s.f + 2284816,
+                gamma: s.p + 2882704, beta: s.p + 2883568, savedMean: s.f + 2290864, savedInvStd: s.f + 2291728,
                 activation: .silu, output: s.tensor(712), pool: pool)
             s.profiler?.stop(1109)
         }
@@ -11984,33 +12076,35 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(252), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 2882704, beta: s.p + 2883568, runningMean: s.p + 2884432, runningVar: s.p + 2885296,
-                eps: 0.001, activation: .silu, output: s.tensor(712), scratch: s.f + 2283952, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(712), scratch: s.f + 2290864, pool: pool)
             s.profiler?.stop(1110)
         }
         // features.4.7.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 2295184, count: 7776)
+        TrainingKernels.zero(s.f + 2302096, count: 7776)
         s.profiler?.stop(1111)
         // features.4.7.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 864]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(710), input: s.tensor(712), batch: s.n, height: 33,
             width: 33, channels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33,
-            weights: s.f + 2287408, gradInput: s.tensor(711), gradWeights: s.f + 2295184, pool: pool)
+            weights: s.f + 2294320, gradInput: s.tensor(711), gradWeights: s.f + 2302096, pool: pool)
         s.profiler?.stop(1112)
         // features.4.7.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 2295184, channels: 864, kernel: 3, into: s.g + 2886160)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 2302096, channels: 864, kernel: 3, into: s.g + 2886160)
         s.profiler?.stop(1113)
-        // features.4.7.block.0 backward through silu and BatchNorm (in place) on [n, 33, 33, 864]
+        // features.4.7.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 864]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(711), input: s.tensor(252),
-            pixels: 1089 &* s.n, channels: 864, gamma: s.p + 2882704, beta: s.p + 2883568, savedMean: s.f + 2283952,
-            savedInvStd: s.f + 2284816, activation: .silu, gradInput: s.tensor(711), gradGamma: s.g + 2882704,
-            gradBeta: s.g + 2883568, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(711), input: s.tensor(252), pixels: 1089 &* s.n,
+            channels: 864, gamma: s.p + 2882704, beta: s.p + 2883568, savedMean: s.f + 2290864,
+            savedInvStd: s.f + 2291728, activation: .silu, gradGamma: s.g + 2882704, gradBeta: s.g + 2883568,
+            reductions: s.f + 1994112, pool: pool)
         s.profiler?.stop(1114)
-        // features.4.7.block.0 conv 1x1 backward: input and weight gradients, [n, 33, 33, 144] <- [n, 33, 33, 864]
+        // features.4.7.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 144] <- [n, 33, 33, 864]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(711), input: s.tensor(250), weights: s.p + 2758288,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(711), preActivation: s.tensor(252),
+            gamma: s.p + 2882704, beta: s.p + 2883568, savedMean: s.f + 2290864, savedInvStd: s.f + 2291728,
+            activation: .silu, reductions: s.f + 1994112, input: s.tensor(250), weights: s.p + 2758288,
             pixels: 1089 &* s.n, inChannels: 144, outChannels: 864, gradInput: s.tensor(713),
             gradWeights: s.g + 2758288, workspace: s.ws, pool: pool)
         s.profiler?.stop(1115)
@@ -12028,18 +12122,18 @@ public final class EfficientNetB6Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 22 ? s.tensor(251) : nil, batch: s.n,
             perImage: 156816, gradBranch: s.tensor(714), pool: pool)
         s.profiler?.stop(1117)
-        // features.4.6.block.3 backward through identity and BatchNorm (in place) on [n, 33, 33, 144]
+        // features.4.6.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(714), input: s.tensor(248),
-            pixels: 1089 &* s.n, channels: 144, gamma: s.p + 2757712, beta: s.p + 2757856, savedMean: s.f + 2283664,
-            savedInvStd: s.f + 2283808, activation: .identity, gradInput: s.tensor(714), gradGamma: s.g + 2757712,
-            gradBeta: s.g + 2757856, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(714), input: s.tensor(248), pixels: 1089 &* s.n,
+            channels: 144, gamma: s.p + 2757712, beta: s.p + 2757856, savedMean: s.f + 2290576,
+            savedInvStd: s.f + 2290720, activation: .identity, gradGamma: s.g + 2757712, gradBeta: s.g + 2757856,
+            reductions: s.f + 1994112, pool: pool)
         s.profiler?.stop(1118)
         // features.4.6.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(242), pixels: 1089 &* s.n, channels: 864,
-                gamma: s.p + 2566720, beta: s.p + 2567584, savedMean: s.f + 2266384, savedInvStd: s.f + 2267248,
+                gamma: s.p + 2566720, beta: s.p + 2567584, savedMean: s.f + 2273296, savedInvStd: s.f + 2274160,
                 activation: .silu, output: s.tensor(717), pool: pool)
             s.profiler?.stop(1119)
         }
@@ -12048,7 +12142,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(242), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 2566720, beta: s.p + 2567584, runningMean: s.p + 2568448, runningVar: s.p + 2569312,
-                eps: 0.001, activation: .silu, output: s.tensor(717), scratch: s.f + 2266384, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(717), scratch: s.f + 2273296, pool: pool)
             s.profiler?.stop(1120)
         }
         // features.4.6.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -12058,9 +12152,11 @@ public final class EfficientNetB6Training: TrainableModel {
                 pixels: 1089, channels: 864, output: s.tensor(716), pool: pool)
             s.profiler?.stop(1121)
         }
-        // features.4.6.block.3 conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144]
+        // features.4.6.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(714), input: s.tensor(716), weights: s.p + 2633296,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(714), preActivation: s.tensor(248),
+            gamma: s.p + 2757712, beta: s.p + 2757856, savedMean: s.f + 2290576, savedInvStd: s.f + 2290720,
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(716), weights: s.p + 2633296,
             pixels: 1089 &* s.n, inChannels: 864, outChannels: 144, gradInput: s.tensor(715),
             gradWeights: s.g + 2633296, workspace: s.ws, pool: pool)
         s.profiler?.stop(1122)
@@ -12076,15 +12172,15 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.4.6.block.1 backward through silu and BatchNorm (in place) on [n, 33, 33, 864]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(718), input: s.tensor(242),
-            pixels: 1089 &* s.n, channels: 864, gamma: s.p + 2566720, beta: s.p + 2567584, savedMean: s.f + 2266384,
-            savedInvStd: s.f + 2267248, activation: .silu, gradInput: s.tensor(718), gradGamma: s.g + 2566720,
+            pixels: 1089 &* s.n, channels: 864, gamma: s.p + 2566720, beta: s.p + 2567584, savedMean: s.f + 2273296,
+            savedInvStd: s.f + 2274160, activation: .silu, gradInput: s.tensor(718), gradGamma: s.g + 2566720,
             gradBeta: s.g + 2567584, pool: pool)
         s.profiler?.stop(1124)
         // features.4.6.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(240), pixels: 1089 &* s.n, channels: 864,
-                gamma: s.p + 2555488, beta: s.p + 2556352, savedMean: s.f + 2264656, savedInvStd: s.f + 2265520,
+                gamma: s.p + 2555488, beta: s.p + 2556352, savedMean: s.f + 2271568, savedInvStd: s.f + 2272432,
                 activation: .silu, output: s.tensor(720), pool: pool)
             s.profiler?.stop(1125)
         }
@@ -12093,33 +12189,35 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(240), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 2555488, beta: s.p + 2556352, runningMean: s.p + 2557216, runningVar: s.p + 2558080,
-                eps: 0.001, activation: .silu, output: s.tensor(720), scratch: s.f + 2264656, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(720), scratch: s.f + 2271568, pool: pool)
             s.profiler?.stop(1126)
         }
         // features.4.6.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 2275888, count: 7776)
+        TrainingKernels.zero(s.f + 2282800, count: 7776)
         s.profiler?.stop(1127)
         // features.4.6.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 864]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(718), input: s.tensor(720), batch: s.n, height: 33,
             width: 33, channels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33,
-            weights: s.f + 2268112, gradInput: s.tensor(719), gradWeights: s.f + 2275888, pool: pool)
+            weights: s.f + 2275024, gradInput: s.tensor(719), gradWeights: s.f + 2282800, pool: pool)
         s.profiler?.stop(1128)
         // features.4.6.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 2275888, channels: 864, kernel: 3, into: s.g + 2558944)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 2282800, channels: 864, kernel: 3, into: s.g + 2558944)
         s.profiler?.stop(1129)
-        // features.4.6.block.0 backward through silu and BatchNorm (in place) on [n, 33, 33, 864]
+        // features.4.6.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 864]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(719), input: s.tensor(240),
-            pixels: 1089 &* s.n, channels: 864, gamma: s.p + 2555488, beta: s.p + 2556352, savedMean: s.f + 2264656,
-            savedInvStd: s.f + 2265520, activation: .silu, gradInput: s.tensor(719), gradGamma: s.g + 2555488,
-            gradBeta: s.g + 2556352, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(719), input: s.tensor(240), pixels: 1089 &* s.n,
+            channels: 864, gamma: s.p + 2555488, beta: s.p + 2556352, savedMean: s.f + 2271568,
+            savedInvStd: s.f + 2272432, activation: .silu, gradGamma: s.g + 2555488, gradBeta: s.g + 2556352,
+            reductions: s.f + 1994112, pool: pool)
         s.profiler?.stop(1130)
-        // features.4.6.block.0 conv 1x1 backward: input and weight gradients, [n, 33, 33, 144] <- [n, 33, 33, 864]
+        // features.4.6.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 144] <- [n, 33, 33, 864]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(719), input: s.tensor(238), weights: s.p + 2431072,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(719), preActivation: s.tensor(240),
+            gamma: s.p + 2555488, beta: s.p + 2556352, savedMean: s.f + 2271568, savedInvStd: s.f + 2272432,
+            activation: .silu, reductions: s.f + 1994112, input: s.tensor(238), weights: s.p + 2431072,
             pixels: 1089 &* s.n, inChannels: 144, outChannels: 864, gradInput: s.tensor(721),
             gradWeights: s.g + 2431072, workspace: s.ws, pool: pool)
         s.profiler?.stop(1131)
@@ -12137,18 +12235,18 @@ public final class EfficientNetB6Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 21 ? s.tensor(239) : nil, batch: s.n,
             perImage: 156816, gradBranch: s.tensor(722), pool: pool)
         s.profiler?.stop(1133)
-        // features.4.5.block.3 backward through identity and BatchNorm (in place) on [n, 33, 33, 144]
+        // features.4.5.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(722), input: s.tensor(236),
-            pixels: 1089 &* s.n, channels: 144, gamma: s.p + 2430496, beta: s.p + 2430640, savedMean: s.f + 2264368,
-            savedInvStd: s.f + 2264512, activation: .identity, gradInput: s.tensor(722), gradGamma: s.g + 2430496,
-            gradBeta: s.g + 2430640, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(722), input: s.tensor(236), pixels: 1089 &* s.n,
+            channels: 144, gamma: s.p + 2430496, beta: s.p + 2430640, savedMean: s.f + 2271280,
+            savedInvStd: s.f + 2271424, activation: .identity, gradGamma: s.g + 2430496, gradBeta: s.g + 2430640,
+            reductions: s.f + 1994112, pool: pool)
         s.profiler?.stop(1134)
         // features.4.5.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(230), pixels: 1089 &* s.n, channels: 864,
-                gamma: s.p + 2239504, beta: s.p + 2240368, savedMean: s.f + 2247088, savedInvStd: s.f + 2247952,
+                gamma: s.p + 2239504, beta: s.p + 2240368, savedMean: s.f + 2254000, savedInvStd: s.f + 2254864,
                 activation: .silu, output: s.tensor(725), pool: pool)
             s.profiler?.stop(1135)
         }
@@ -12157,7 +12255,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(230), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 2239504, beta: s.p + 2240368, runningMean: s.p + 2241232, runningVar: s.p + 2242096,
-                eps: 0.001, activation: .silu, output: s.tensor(725), scratch: s.f + 2247088, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(725), scratch: s.f + 2254000, pool: pool)
             s.profiler?.stop(1136)
         }
         // features.4.5.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -12167,9 +12265,11 @@ public final class EfficientNetB6Training: TrainableModel {
                 pixels: 1089, channels: 864, output: s.tensor(724), pool: pool)
             s.profiler?.stop(1137)
         }
-        // features.4.5.block.3 conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144]
+        // features.4.5.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(722), input: s.tensor(724), weights: s.p + 2306080,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(722), preActivation: s.tensor(236),
+            gamma: s.p + 2430496, beta: s.p + 2430640, savedMean: s.f + 2271280, savedInvStd: s.f + 2271424,
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(724), weights: s.p + 2306080,
             pixels: 1089 &* s.n, inChannels: 864, outChannels: 144, gradInput: s.tensor(723),
             gradWeights: s.g + 2306080, workspace: s.ws, pool: pool)
         s.profiler?.stop(1138)
@@ -12185,15 +12285,15 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.4.5.block.1 backward through silu and BatchNorm (in place) on [n, 33, 33, 864]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(726), input: s.tensor(230),
-            pixels: 1089 &* s.n, channels: 864, gamma: s.p + 2239504, beta: s.p + 2240368, savedMean: s.f + 2247088,
-            savedInvStd: s.f + 2247952, activation: .silu, gradInput: s.tensor(726), gradGamma: s.g + 2239504,
+            pixels: 1089 &* s.n, channels: 864, gamma: s.p + 2239504, beta: s.p + 2240368, savedMean: s.f + 2254000,
+            savedInvStd: s.f + 2254864, activation: .silu, gradInput: s.tensor(726), gradGamma: s.g + 2239504,
             gradBeta: s.g + 2240368, pool: pool)
         s.profiler?.stop(1140)
         // features.4.5.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(228), pixels: 1089 &* s.n, channels: 864,
-                gamma: s.p + 2228272, beta: s.p + 2229136, savedMean: s.f + 2245360, savedInvStd: s.f + 2246224,
+                gamma: s.p + 2228272, beta: s.p + 2229136, savedMean: s.f + 2252272, savedInvStd: s.f + 2253136,
                 activation: .silu, output: s.tensor(728), pool: pool)
             s.profiler?.stop(1141)
         }
@@ -12202,33 +12302,35 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(228), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 2228272, beta: s.p + 2229136, runningMean: s.p + 2230000, runningVar: s.p + 2230864,
-                eps: 0.001, activation: .silu, output: s.tensor(728), scratch: s.f + 2245360, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(728), scratch: s.f + 2252272, pool: pool)
             s.profiler?.stop(1142)
         }
         // features.4.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 2256592, count: 7776)
+        TrainingKernels.zero(s.f + 2263504, count: 7776)
         s.profiler?.stop(1143)
         // features.4.5.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 864]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(726), input: s.tensor(728), batch: s.n, height: 33,
             width: 33, channels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33,
-            weights: s.f + 2248816, gradInput: s.tensor(727), gradWeights: s.f + 2256592, pool: pool)
+            weights: s.f + 2255728, gradInput: s.tensor(727), gradWeights: s.f + 2263504, pool: pool)
         s.profiler?.stop(1144)
         // features.4.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 2256592, channels: 864, kernel: 3, into: s.g + 2231728)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 2263504, channels: 864, kernel: 3, into: s.g + 2231728)
         s.profiler?.stop(1145)
-        // features.4.5.block.0 backward through silu and BatchNorm (in place) on [n, 33, 33, 864]
+        // features.4.5.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 864]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(727), input: s.tensor(228),
-            pixels: 1089 &* s.n, channels: 864, gamma: s.p + 2228272, beta: s.p + 2229136, savedMean: s.f + 2245360,
-            savedInvStd: s.f + 2246224, activation: .silu, gradInput: s.tensor(727), gradGamma: s.g + 2228272,
-            gradBeta: s.g + 2229136, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(727), input: s.tensor(228), pixels: 1089 &* s.n,
+            channels: 864, gamma: s.p + 2228272, beta: s.p + 2229136, savedMean: s.f + 2252272,
+            savedInvStd: s.f + 2253136, activation: .silu, gradGamma: s.g + 2228272, gradBeta: s.g + 2229136,
+            reductions: s.f + 1994112, pool: pool)
         s.profiler?.stop(1146)
-        // features.4.5.block.0 conv 1x1 backward: input and weight gradients, [n, 33, 33, 144] <- [n, 33, 33, 864]
+        // features.4.5.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 144] <- [n, 33, 33, 864]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(727), input: s.tensor(226), weights: s.p + 2103856,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(727), preActivation: s.tensor(228),
+            gamma: s.p + 2228272, beta: s.p + 2229136, savedMean: s.f + 2252272, savedInvStd: s.f + 2253136,
+            activation: .silu, reductions: s.f + 1994112, input: s.tensor(226), weights: s.p + 2103856,
             pixels: 1089 &* s.n, inChannels: 144, outChannels: 864, gradInput: s.tensor(729),
             gradWeights: s.g + 2103856, workspace: s.ws, pool: pool)
         s.profiler?.stop(1147)
@@ -12246,18 +12348,18 @@ public final class EfficientNetB6Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.tensor(227) : nil, batch: s.n,
             perImage: 156816, gradBranch: s.tensor(730), pool: pool)
         s.profiler?.stop(1149)
-        // features.4.4.block.3 backward through identity and BatchNorm (in place) on [n, 33, 33, 144]
+        // features.4.4.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(730), input: s.tensor(224),
-            pixels: 1089 &* s.n, channels: 144, gamma: s.p + 2103280, beta: s.p + 2103424, savedMean: s.f + 2245072,
-            savedInvStd: s.f + 2245216, activation: .identity, gradInput: s.tensor(730), gradGamma: s.g + 2103280,
-            gradBeta: s.g + 2103424, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(730), input: s.tensor(224), pixels: 1089 &* s.n,
+            channels: 144, gamma: s.p + 2103280, beta: s.p + 2103424, savedMean: s.f + 2251984,
+            savedInvStd: s.f + 2252128, activation: .identity, gradGamma: s.g + 2103280, gradBeta: s.g + 2103424,
+            reductions: s.f + 1994112, pool: pool)
         s.profiler?.stop(1150)
         // features.4.4.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(218), pixels: 1089 &* s.n, channels: 864,
-                gamma: s.p + 1912288, beta: s.p + 1913152, savedMean: s.f + 2227792, savedInvStd: s.f + 2228656,
+                gamma: s.p + 1912288, beta: s.p + 1913152, savedMean: s.f + 2234704, savedInvStd: s.f + 2235568,
                 activation: .silu, output: s.tensor(733), pool: pool)
             s.profiler?.stop(1151)
         }
@@ -12266,7 +12368,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(218), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 1912288, beta: s.p + 1913152, runningMean: s.p + 1914016, runningVar: s.p + 1914880,
-                eps: 0.001, activation: .silu, output: s.tensor(733), scratch: s.f + 2227792, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(733), scratch: s.f + 2234704, pool: pool)
             s.profiler?.stop(1152)
         }
         // features.4.4.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -12276,9 +12378,11 @@ public final class EfficientNetB6Training: TrainableModel {
                 pixels: 1089, channels: 864, output: s.tensor(732), pool: pool)
             s.profiler?.stop(1153)
         }
-        // features.4.4.block.3 conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144]
+        // features.4.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(730), input: s.tensor(732), weights: s.p + 1978864,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(730), preActivation: s.tensor(224),
+            gamma: s.p + 2103280, beta: s.p + 2103424, savedMean: s.f + 2251984, savedInvStd: s.f + 2252128,
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(732), weights: s.p + 1978864,
             pixels: 1089 &* s.n, inChannels: 864, outChannels: 144, gradInput: s.tensor(731),
             gradWeights: s.g + 1978864, workspace: s.ws, pool: pool)
         s.profiler?.stop(1154)
@@ -12294,15 +12398,15 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.4.4.block.1 backward through silu and BatchNorm (in place) on [n, 33, 33, 864]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(734), input: s.tensor(218),
-            pixels: 1089 &* s.n, channels: 864, gamma: s.p + 1912288, beta: s.p + 1913152, savedMean: s.f + 2227792,
-            savedInvStd: s.f + 2228656, activation: .silu, gradInput: s.tensor(734), gradGamma: s.g + 1912288,
+            pixels: 1089 &* s.n, channels: 864, gamma: s.p + 1912288, beta: s.p + 1913152, savedMean: s.f + 2234704,
+            savedInvStd: s.f + 2235568, activation: .silu, gradInput: s.tensor(734), gradGamma: s.g + 1912288,
             gradBeta: s.g + 1913152, pool: pool)
         s.profiler?.stop(1156)
         // features.4.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(216), pixels: 1089 &* s.n, channels: 864,
-                gamma: s.p + 1901056, beta: s.p + 1901920, savedMean: s.f + 2226064, savedInvStd: s.f + 2226928,
+                gamma: s.p + 1901056, beta: s.p + 1901920, savedMean: s.f + 2232976, savedInvStd: s.f + 2233840,
                 activation: .silu, output: s.tensor(736), pool: pool)
             s.profiler?.stop(1157)
         }
@@ -12311,33 +12415,35 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(216), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 1901056, beta: s.p + 1901920, runningMean: s.p + 1902784, runningVar: s.p + 1903648,
-                eps: 0.001, activation: .silu, output: s.tensor(736), scratch: s.f + 2226064, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(736), scratch: s.f + 2232976, pool: pool)
             s.profiler?.stop(1158)
         }
         // features.4.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 2237296, count: 7776)
+        TrainingKernels.zero(s.f + 2244208, count: 7776)
         s.profiler?.stop(1159)
         // features.4.4.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 864]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(734), input: s.tensor(736), batch: s.n, height: 33,
             width: 33, channels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33,
-            weights: s.f + 2229520, gradInput: s.tensor(735), gradWeights: s.f + 2237296, pool: pool)
+            weights: s.f + 2236432, gradInput: s.tensor(735), gradWeights: s.f + 2244208, pool: pool)
         s.profiler?.stop(1160)
         // features.4.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 2237296, channels: 864, kernel: 3, into: s.g + 1904512)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 2244208, channels: 864, kernel: 3, into: s.g + 1904512)
         s.profiler?.stop(1161)
-        // features.4.4.block.0 backward through silu and BatchNorm (in place) on [n, 33, 33, 864]
+        // features.4.4.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 864]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(735), input: s.tensor(216),
-            pixels: 1089 &* s.n, channels: 864, gamma: s.p + 1901056, beta: s.p + 1901920, savedMean: s.f + 2226064,
-            savedInvStd: s.f + 2226928, activation: .silu, gradInput: s.tensor(735), gradGamma: s.g + 1901056,
-            gradBeta: s.g + 1901920, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(735), input: s.tensor(216), pixels: 1089 &* s.n,
+            channels: 864, gamma: s.p + 1901056, beta: s.p + 1901920, savedMean: s.f + 2232976,
+            savedInvStd: s.f + 2233840, activation: .silu, gradGamma: s.g + 1901056, gradBeta: s.g + 1901920,
+            reductions: s.f + 1994112, pool: pool)
         s.profiler?.stop(1162)
-        // features.4.4.block.0 conv 1x1 backward: input and weight gradients, [n, 33, 33, 144] <- [n, 33, 33, 864]
+        // features.4.4.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 144] <- [n, 33, 33, 864]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(735), input: s.tensor(214), weights: s.p + 1776640,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(735), preActivation: s.tensor(216),
+            gamma: s.p + 1901056, beta: s.p + 1901920, savedMean: s.f + 2232976, savedInvStd: s.f + 2233840,
+            activation: .silu, reductions: s.f + 1994112, input: s.tensor(214), weights: s.p + 1776640,
             pixels: 1089 &* s.n, inChannels: 144, outChannels: 864, gradInput: s.tensor(737),
             gradWeights: s.g + 1776640, workspace: s.ws, pool: pool)
         s.profiler?.stop(1163)
@@ -12355,18 +12461,18 @@ public final class EfficientNetB6Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.tensor(215) : nil, batch: s.n,
             perImage: 156816, gradBranch: s.tensor(738), pool: pool)
         s.profiler?.stop(1165)
-        // features.4.3.block.3 backward through identity and BatchNorm (in place) on [n, 33, 33, 144]
+        // features.4.3.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(738), input: s.tensor(212),
-            pixels: 1089 &* s.n, channels: 144, gamma: s.p + 1776064, beta: s.p + 1776208, savedMean: s.f + 2225776,
-            savedInvStd: s.f + 2225920, activation: .identity, gradInput: s.tensor(738), gradGamma: s.g + 1776064,
-            gradBeta: s.g + 1776208, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(738), input: s.tensor(212), pixels: 1089 &* s.n,
+            channels: 144, gamma: s.p + 1776064, beta: s.p + 1776208, savedMean: s.f + 2232688,
+            savedInvStd: s.f + 2232832, activation: .identity, gradGamma: s.g + 1776064, gradBeta: s.g + 1776208,
+            reductions: s.f + 1994112, pool: pool)
         s.profiler?.stop(1166)
         // features.4.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(206), pixels: 1089 &* s.n, channels: 864,
-                gamma: s.p + 1585072, beta: s.p + 1585936, savedMean: s.f + 2208496, savedInvStd: s.f + 2209360,
+                gamma: s.p + 1585072, beta: s.p + 1585936, savedMean: s.f + 2215408, savedInvStd: s.f + 2216272,
                 activation: .silu, output: s.tensor(741), pool: pool)
             s.profiler?.stop(1167)
         }
@@ -12375,7 +12481,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(206), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 1585072, beta: s.p + 1585936, runningMean: s.p + 1586800, runningVar: s.p + 1587664,
-                eps: 0.001, activation: .silu, output: s.tensor(741), scratch: s.f + 2208496, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(741), scratch: s.f + 2215408, pool: pool)
             s.profiler?.stop(1168)
         }
         // features.4.3.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -12385,9 +12491,11 @@ public final class EfficientNetB6Training: TrainableModel {
                 pixels: 1089, channels: 864, output: s.tensor(740), pool: pool)
             s.profiler?.stop(1169)
         }
-        // features.4.3.block.3 conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144]
+        // features.4.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(738), input: s.tensor(740), weights: s.p + 1651648,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(738), preActivation: s.tensor(212),
+            gamma: s.p + 1776064, beta: s.p + 1776208, savedMean: s.f + 2232688, savedInvStd: s.f + 2232832,
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(740), weights: s.p + 1651648,
             pixels: 1089 &* s.n, inChannels: 864, outChannels: 144, gradInput: s.tensor(739),
             gradWeights: s.g + 1651648, workspace: s.ws, pool: pool)
         s.profiler?.stop(1170)
@@ -12403,15 +12511,15 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.4.3.block.1 backward through silu and BatchNorm (in place) on [n, 33, 33, 864]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(742), input: s.tensor(206),
-            pixels: 1089 &* s.n, channels: 864, gamma: s.p + 1585072, beta: s.p + 1585936, savedMean: s.f + 2208496,
-            savedInvStd: s.f + 2209360, activation: .silu, gradInput: s.tensor(742), gradGamma: s.g + 1585072,
+            pixels: 1089 &* s.n, channels: 864, gamma: s.p + 1585072, beta: s.p + 1585936, savedMean: s.f + 2215408,
+            savedInvStd: s.f + 2216272, activation: .silu, gradInput: s.tensor(742), gradGamma: s.g + 1585072,
             gradBeta: s.g + 1585936, pool: pool)
         s.profiler?.stop(1172)
         // features.4.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(204), pixels: 1089 &* s.n, channels: 864,
-                gamma: s.p + 1573840, beta: s.p + 1574704, savedMean: s.f + 2206768, savedInvStd: s.f + 2207632,
+                gamma: s.p + 1573840, beta: s.p + 1574704, savedMean: s.f + 2213680, savedInvStd: s.f + 2214544,
                 activation: .silu, output: s.tensor(744), pool: pool)
             s.profiler?.stop(1173)
         }
@@ -12420,33 +12528,35 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(204), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 1573840, beta: s.p + 1574704, runningMean: s.p + 1575568, runningVar: s.p + 1576432,
-                eps: 0.001, activation: .silu, output: s.tensor(744), scratch: s.f + 2206768, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(744), scratch: s.f + 2213680, pool: pool)
             s.profiler?.stop(1174)
         }
         // features.4.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 2218000, count: 7776)
+        TrainingKernels.zero(s.f + 2224912, count: 7776)
         s.profiler?.stop(1175)
         // features.4.3.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 864]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(742), input: s.tensor(744), batch: s.n, height: 33,
             width: 33, channels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33,
-            weights: s.f + 2210224, gradInput: s.tensor(743), gradWeights: s.f + 2218000, pool: pool)
+            weights: s.f + 2217136, gradInput: s.tensor(743), gradWeights: s.f + 2224912, pool: pool)
         s.profiler?.stop(1176)
         // features.4.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 2218000, channels: 864, kernel: 3, into: s.g + 1577296)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 2224912, channels: 864, kernel: 3, into: s.g + 1577296)
         s.profiler?.stop(1177)
-        // features.4.3.block.0 backward through silu and BatchNorm (in place) on [n, 33, 33, 864]
+        // features.4.3.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 864]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(743), input: s.tensor(204),
-            pixels: 1089 &* s.n, channels: 864, gamma: s.p + 1573840, beta: s.p + 1574704, savedMean: s.f + 2206768,
-            savedInvStd: s.f + 2207632, activation: .silu, gradInput: s.tensor(743), gradGamma: s.g + 1573840,
-            gradBeta: s.g + 1574704, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(743), input: s.tensor(204), pixels: 1089 &* s.n,
+            channels: 864, gamma: s.p + 1573840, beta: s.p + 1574704, savedMean: s.f + 2213680,
+            savedInvStd: s.f + 2214544, activation: .silu, gradGamma: s.g + 1573840, gradBeta: s.g + 1574704,
+            reductions: s.f + 1994112, pool: pool)
         s.profiler?.stop(1178)
-        // features.4.3.block.0 conv 1x1 backward: input and weight gradients, [n, 33, 33, 144] <- [n, 33, 33, 864]
+        // features.4.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 144] <- [n, 33, 33, 864]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(743), input: s.tensor(202), weights: s.p + 1449424,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(743), preActivation: s.tensor(204),
+            gamma: s.p + 1573840, beta: s.p + 1574704, savedMean: s.f + 2213680, savedInvStd: s.f + 2214544,
+            activation: .silu, reductions: s.f + 1994112, input: s.tensor(202), weights: s.p + 1449424,
             pixels: 1089 &* s.n, inChannels: 144, outChannels: 864, gradInput: s.tensor(745),
             gradWeights: s.g + 1449424, workspace: s.ws, pool: pool)
         s.profiler?.stop(1179)
@@ -12464,18 +12574,18 @@ public final class EfficientNetB6Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.tensor(203) : nil, batch: s.n,
             perImage: 156816, gradBranch: s.tensor(746), pool: pool)
         s.profiler?.stop(1181)
-        // features.4.2.block.3 backward through identity and BatchNorm (in place) on [n, 33, 33, 144]
+        // features.4.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(746), input: s.tensor(200),
-            pixels: 1089 &* s.n, channels: 144, gamma: s.p + 1448848, beta: s.p + 1448992, savedMean: s.f + 2206480,
-            savedInvStd: s.f + 2206624, activation: .identity, gradInput: s.tensor(746), gradGamma: s.g + 1448848,
-            gradBeta: s.g + 1448992, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(746), input: s.tensor(200), pixels: 1089 &* s.n,
+            channels: 144, gamma: s.p + 1448848, beta: s.p + 1448992, savedMean: s.f + 2213392,
+            savedInvStd: s.f + 2213536, activation: .identity, gradGamma: s.g + 1448848, gradBeta: s.g + 1448992,
+            reductions: s.f + 1994112, pool: pool)
         s.profiler?.stop(1182)
         // features.4.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(194), pixels: 1089 &* s.n, channels: 864,
-                gamma: s.p + 1257856, beta: s.p + 1258720, savedMean: s.f + 2189200, savedInvStd: s.f + 2190064,
+                gamma: s.p + 1257856, beta: s.p + 1258720, savedMean: s.f + 2196112, savedInvStd: s.f + 2196976,
                 activation: .silu, output: s.tensor(749), pool: pool)
             s.profiler?.stop(1183)
         }
@@ -12484,7 +12594,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(194), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 1257856, beta: s.p + 1258720, runningMean: s.p + 1259584, runningVar: s.p + 1260448,
-                eps: 0.001, activation: .silu, output: s.tensor(749), scratch: s.f + 2189200, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(749), scratch: s.f + 2196112, pool: pool)
             s.profiler?.stop(1184)
         }
         // features.4.2.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -12494,9 +12604,11 @@ public final class EfficientNetB6Training: TrainableModel {
                 pixels: 1089, channels: 864, output: s.tensor(748), pool: pool)
             s.profiler?.stop(1185)
         }
-        // features.4.2.block.3 conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144]
+        // features.4.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(746), input: s.tensor(748), weights: s.p + 1324432,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(746), preActivation: s.tensor(200),
+            gamma: s.p + 1448848, beta: s.p + 1448992, savedMean: s.f + 2213392, savedInvStd: s.f + 2213536,
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(748), weights: s.p + 1324432,
             pixels: 1089 &* s.n, inChannels: 864, outChannels: 144, gradInput: s.tensor(747),
             gradWeights: s.g + 1324432, workspace: s.ws, pool: pool)
         s.profiler?.stop(1186)
@@ -12512,15 +12624,15 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.4.2.block.1 backward through silu and BatchNorm (in place) on [n, 33, 33, 864]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(750), input: s.tensor(194),
-            pixels: 1089 &* s.n, channels: 864, gamma: s.p + 1257856, beta: s.p + 1258720, savedMean: s.f + 2189200,
-            savedInvStd: s.f + 2190064, activation: .silu, gradInput: s.tensor(750), gradGamma: s.g + 1257856,
+            pixels: 1089 &* s.n, channels: 864, gamma: s.p + 1257856, beta: s.p + 1258720, savedMean: s.f + 2196112,
+            savedInvStd: s.f + 2196976, activation: .silu, gradInput: s.tensor(750), gradGamma: s.g + 1257856,
             gradBeta: s.g + 1258720, pool: pool)
         s.profiler?.stop(1188)
         // features.4.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(192), pixels: 1089 &* s.n, channels: 864,
-                gamma: s.p + 1246624, beta: s.p + 1247488, savedMean: s.f + 2187472, savedInvStd: s.f + 2188336,
+                gamma: s.p + 1246624, beta: s.p + 1247488, savedMean: s.f + 2194384, savedInvStd: s.f + 2195248,
                 activation: .silu, output: s.tensor(752), pool: pool)
             s.profiler?.stop(1189)
         }
@@ -12529,33 +12641,35 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(192), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 1246624, beta: s.p + 1247488, runningMean: s.p + 1248352, runningVar: s.p + 1249216,
-                eps: 0.001, activation: .silu, output: s.tensor(752), scratch: s.f + 2187472, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(752), scratch: s.f + 2194384, pool: pool)
             s.profiler?.stop(1190)
         }
         // features.4.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 2198704, count: 7776)
+        TrainingKernels.zero(s.f + 2205616, count: 7776)
         s.profiler?.stop(1191)
         // features.4.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 864]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(750), input: s.tensor(752), batch: s.n, height: 33,
             width: 33, channels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33,
-            weights: s.f + 2190928, gradInput: s.tensor(751), gradWeights: s.f + 2198704, pool: pool)
+            weights: s.f + 2197840, gradInput: s.tensor(751), gradWeights: s.f + 2205616, pool: pool)
         s.profiler?.stop(1192)
         // features.4.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 2198704, channels: 864, kernel: 3, into: s.g + 1250080)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 2205616, channels: 864, kernel: 3, into: s.g + 1250080)
         s.profiler?.stop(1193)
-        // features.4.2.block.0 backward through silu and BatchNorm (in place) on [n, 33, 33, 864]
+        // features.4.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 864]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(751), input: s.tensor(192),
-            pixels: 1089 &* s.n, channels: 864, gamma: s.p + 1246624, beta: s.p + 1247488, savedMean: s.f + 2187472,
-            savedInvStd: s.f + 2188336, activation: .silu, gradInput: s.tensor(751), gradGamma: s.g + 1246624,
-            gradBeta: s.g + 1247488, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(751), input: s.tensor(192), pixels: 1089 &* s.n,
+            channels: 864, gamma: s.p + 1246624, beta: s.p + 1247488, savedMean: s.f + 2194384,
+            savedInvStd: s.f + 2195248, activation: .silu, gradGamma: s.g + 1246624, gradBeta: s.g + 1247488,
+            reductions: s.f + 1994112, pool: pool)
         s.profiler?.stop(1194)
-        // features.4.2.block.0 conv 1x1 backward: input and weight gradients, [n, 33, 33, 144] <- [n, 33, 33, 864]
+        // features.4.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 144] <- [n, 33, 33, 864]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(751), input: s.tensor(190), weights: s.p + 1122208,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(751), preActivation: s.tensor(192),
+            gamma: s.p + 1246624, beta: s.p + 1247488, savedMean: s.f + 2194384, savedInvStd: s.f + 2195248,
+            activation: .silu, reductions: s.f + 1994112, input: s.tensor(190), weights: s.p + 1122208,
             pixels: 1089 &* s.n, inChannels: 144, outChannels: 864, gradInput: s.tensor(753),
             gradWeights: s.g + 1122208, workspace: s.ws, pool: pool)
         s.profiler?.stop(1195)
@@ -12573,18 +12687,18 @@ public final class EfficientNetB6Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 17 ? s.tensor(191) : nil, batch: s.n,
             perImage: 156816, gradBranch: s.tensor(754), pool: pool)
         s.profiler?.stop(1197)
-        // features.4.1.block.3 backward through identity and BatchNorm (in place) on [n, 33, 33, 144]
+        // features.4.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(754), input: s.tensor(188),
-            pixels: 1089 &* s.n, channels: 144, gamma: s.p + 1121632, beta: s.p + 1121776, savedMean: s.f + 2187184,
-            savedInvStd: s.f + 2187328, activation: .identity, gradInput: s.tensor(754), gradGamma: s.g + 1121632,
-            gradBeta: s.g + 1121776, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(754), input: s.tensor(188), pixels: 1089 &* s.n,
+            channels: 144, gamma: s.p + 1121632, beta: s.p + 1121776, savedMean: s.f + 2194096,
+            savedInvStd: s.f + 2194240, activation: .identity, gradGamma: s.g + 1121632, gradBeta: s.g + 1121776,
+            reductions: s.f + 1994112, pool: pool)
         s.profiler?.stop(1198)
         // features.4.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(182), pixels: 1089 &* s.n, channels: 864,
-                gamma: s.p + 930640, beta: s.p + 931504, savedMean: s.f + 2169904, savedInvStd: s.f + 2170768,
+                gamma: s.p + 930640, beta: s.p + 931504, savedMean: s.f + 2176816, savedInvStd: s.f + 2177680,
                 activation: .silu, output: s.tensor(757), pool: pool)
             s.profiler?.stop(1199)
         }
@@ -12593,7 +12707,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(182), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 930640, beta: s.p + 931504, runningMean: s.p + 932368, runningVar: s.p + 933232,
-                eps: 0.001, activation: .silu, output: s.tensor(757), scratch: s.f + 2169904, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(757), scratch: s.f + 2176816, pool: pool)
             s.profiler?.stop(1200)
         }
         // features.4.1.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -12603,9 +12717,11 @@ public final class EfficientNetB6Training: TrainableModel {
                 pixels: 1089, channels: 864, output: s.tensor(756), pool: pool)
             s.profiler?.stop(1201)
         }
-        // features.4.1.block.3 conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144]
+        // features.4.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(754), input: s.tensor(756), weights: s.p + 997216,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(754), preActivation: s.tensor(188),
+            gamma: s.p + 1121632, beta: s.p + 1121776, savedMean: s.f + 2194096, savedInvStd: s.f + 2194240,
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(756), weights: s.p + 997216,
             pixels: 1089 &* s.n, inChannels: 864, outChannels: 144, gradInput: s.tensor(755),
             gradWeights: s.g + 997216, workspace: s.ws, pool: pool)
         s.profiler?.stop(1202)
@@ -12621,15 +12737,15 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.4.1.block.1 backward through silu and BatchNorm (in place) on [n, 33, 33, 864]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(758), input: s.tensor(182),
-            pixels: 1089 &* s.n, channels: 864, gamma: s.p + 930640, beta: s.p + 931504, savedMean: s.f + 2169904,
-            savedInvStd: s.f + 2170768, activation: .silu, gradInput: s.tensor(758), gradGamma: s.g + 930640,
+            pixels: 1089 &* s.n, channels: 864, gamma: s.p + 930640, beta: s.p + 931504, savedMean: s.f + 2176816,
+            savedInvStd: s.f + 2177680, activation: .silu, gradInput: s.tensor(758), gradGamma: s.g + 930640,
             gradBeta: s.g + 931504, pool: pool)
         s.profiler?.stop(1204)
         // features.4.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(180), pixels: 1089 &* s.n, channels: 864,
-                gamma: s.p + 919408, beta: s.p + 920272, savedMean: s.f + 2168176, savedInvStd: s.f + 2169040,
+                gamma: s.p + 919408, beta: s.p + 920272, savedMean: s.f + 2175088, savedInvStd: s.f + 2175952,
                 activation: .silu, output: s.tensor(760), pool: pool)
             s.profiler?.stop(1205)
         }
@@ -12638,33 +12754,35 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(180), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 919408, beta: s.p + 920272, runningMean: s.p + 921136, runningVar: s.p + 922000,
-                eps: 0.001, activation: .silu, output: s.tensor(760), scratch: s.f + 2168176, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(760), scratch: s.f + 2175088, pool: pool)
             s.profiler?.stop(1206)
         }
         // features.4.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 2179408, count: 7776)
+        TrainingKernels.zero(s.f + 2186320, count: 7776)
         s.profiler?.stop(1207)
         // features.4.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 864]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(758), input: s.tensor(760), batch: s.n, height: 33,
             width: 33, channels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33,
-            weights: s.f + 2171632, gradInput: s.tensor(759), gradWeights: s.f + 2179408, pool: pool)
+            weights: s.f + 2178544, gradInput: s.tensor(759), gradWeights: s.f + 2186320, pool: pool)
         s.profiler?.stop(1208)
         // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 2179408, channels: 864, kernel: 3, into: s.g + 922864)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 2186320, channels: 864, kernel: 3, into: s.g + 922864)
         s.profiler?.stop(1209)
-        // features.4.1.block.0 backward through silu and BatchNorm (in place) on [n, 33, 33, 864]
+        // features.4.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 864]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(759), input: s.tensor(180),
-            pixels: 1089 &* s.n, channels: 864, gamma: s.p + 919408, beta: s.p + 920272, savedMean: s.f + 2168176,
-            savedInvStd: s.f + 2169040, activation: .silu, gradInput: s.tensor(759), gradGamma: s.g + 919408,
-            gradBeta: s.g + 920272, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(759), input: s.tensor(180), pixels: 1089 &* s.n,
+            channels: 864, gamma: s.p + 919408, beta: s.p + 920272, savedMean: s.f + 2175088,
+            savedInvStd: s.f + 2175952, activation: .silu, gradGamma: s.g + 919408, gradBeta: s.g + 920272,
+            reductions: s.f + 1994112, pool: pool)
         s.profiler?.stop(1210)
-        // features.4.1.block.0 conv 1x1 backward: input and weight gradients, [n, 33, 33, 144] <- [n, 33, 33, 864]
+        // features.4.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 144] <- [n, 33, 33, 864]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(759), input: s.tensor(179), weights: s.p + 794992,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(759), preActivation: s.tensor(180),
+            gamma: s.p + 919408, beta: s.p + 920272, savedMean: s.f + 2175088, savedInvStd: s.f + 2175952,
+            activation: .silu, reductions: s.f + 1994112, input: s.tensor(179), weights: s.p + 794992,
             pixels: 1089 &* s.n, inChannels: 144, outChannels: 864, gradInput: s.tensor(761),
             gradWeights: s.g + 794992, workspace: s.ws, pool: pool)
         s.profiler?.stop(1211)
@@ -12676,18 +12794,18 @@ public final class EfficientNetB6Training: TrainableModel {
 
     /// features.4.0 backward: MBConv6 k3 s2: 66x66x72 -> 33x33x144, SE 432 -> 18 -> 432
     private func features_4_0_backward(_ s: TrainingStepContext) {
-        // features.4.0.block.3 backward through identity and BatchNorm (in place) on [n, 33, 33, 144]
+        // features.4.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(761), input: s.tensor(178),
-            pixels: 1089 &* s.n, channels: 144, gamma: s.p + 794416, beta: s.p + 794560, savedMean: s.f + 2167888,
-            savedInvStd: s.f + 2168032, activation: .identity, gradInput: s.tensor(761), gradGamma: s.g + 794416,
-            gradBeta: s.g + 794560, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(761), input: s.tensor(178), pixels: 1089 &* s.n,
+            channels: 144, gamma: s.p + 794416, beta: s.p + 794560, savedMean: s.f + 2174800,
+            savedInvStd: s.f + 2174944, activation: .identity, gradGamma: s.g + 794416, gradBeta: s.g + 794560,
+            reductions: s.f + 1994112, pool: pool)
         s.profiler?.stop(1213)
         // features.4.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(172), pixels: 1089 &* s.n, channels: 432,
-                gamma: s.p + 714464, beta: s.p + 714896, savedMean: s.f + 2159248, savedInvStd: s.f + 2159680,
+                gamma: s.p + 714464, beta: s.p + 714896, savedMean: s.f + 2166160, savedInvStd: s.f + 2166592,
                 activation: .silu, output: s.tensor(764), pool: pool)
             s.profiler?.stop(1214)
         }
@@ -12696,7 +12814,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(172), pixels: 1089 &* s.n, channels: 432,
                 gamma: s.p + 714464, beta: s.p + 714896, runningMean: s.p + 715328, runningVar: s.p + 715760,
-                eps: 0.001, activation: .silu, output: s.tensor(764), scratch: s.f + 2159248, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(764), scratch: s.f + 2166160, pool: pool)
             s.profiler?.stop(1215)
         }
         // features.4.0.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -12706,9 +12824,11 @@ public final class EfficientNetB6Training: TrainableModel {
                 pixels: 1089, channels: 432, output: s.tensor(763), pool: pool)
             s.profiler?.stop(1216)
         }
-        // features.4.0.block.3 conv 1x1 backward: input and weight gradients, [n, 33, 33, 432] <- [n, 33, 33, 144]
+        // features.4.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 432] <- [n, 33, 33, 144]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(761), input: s.tensor(763), weights: s.p + 732208,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(761), preActivation: s.tensor(178),
+            gamma: s.p + 794416, beta: s.p + 794560, savedMean: s.f + 2174800, savedInvStd: s.f + 2174944,
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(763), weights: s.p + 732208,
             pixels: 1089 &* s.n, inChannels: 432, outChannels: 144, gradInput: s.tensor(762),
             gradWeights: s.g + 732208, workspace: s.ws, pool: pool)
         s.profiler?.stop(1217)
@@ -12724,15 +12844,15 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.4.0.block.1 backward through silu and BatchNorm (in place) on [n, 33, 33, 432]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(765), input: s.tensor(172),
-            pixels: 1089 &* s.n, channels: 432, gamma: s.p + 714464, beta: s.p + 714896, savedMean: s.f + 2159248,
-            savedInvStd: s.f + 2159680, activation: .silu, gradInput: s.tensor(765), gradGamma: s.g + 714464,
+            pixels: 1089 &* s.n, channels: 432, gamma: s.p + 714464, beta: s.p + 714896, savedMean: s.f + 2166160,
+            savedInvStd: s.f + 2166592, activation: .silu, gradInput: s.tensor(765), gradGamma: s.g + 714464,
             gradBeta: s.g + 714896, pool: pool)
         s.profiler?.stop(1219)
         // features.4.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(170), pixels: 4356 &* s.n, channels: 432,
-                gamma: s.p + 708848, beta: s.p + 709280, savedMean: s.f + 2158384, savedInvStd: s.f + 2158816,
+                gamma: s.p + 708848, beta: s.p + 709280, savedMean: s.f + 2165296, savedInvStd: s.f + 2165728,
                 activation: .silu, output: s.tensor(767), pool: pool)
             s.profiler?.stop(1220)
         }
@@ -12741,33 +12861,35 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(170), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 708848, beta: s.p + 709280, runningMean: s.p + 709712, runningVar: s.p + 710144,
-                eps: 0.001, activation: .silu, output: s.tensor(767), scratch: s.f + 2158384, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(767), scratch: s.f + 2165296, pool: pool)
             s.profiler?.stop(1221)
         }
         // features.4.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 2164000, count: 3888)
+        TrainingKernels.zero(s.f + 2170912, count: 3888)
         s.profiler?.stop(1222)
         // features.4.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 33, 33, 432]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(765), input: s.tensor(767), batch: s.n, height: 66,
             width: 66, channels: 432, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33,
-            weights: s.f + 2160112, gradInput: s.tensor(766), gradWeights: s.f + 2164000, pool: pool)
+            weights: s.f + 2167024, gradInput: s.tensor(766), gradWeights: s.f + 2170912, pool: pool)
         s.profiler?.stop(1223)
         // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 2164000, channels: 432, kernel: 3, into: s.g + 710576)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 2170912, channels: 432, kernel: 3, into: s.g + 710576)
         s.profiler?.stop(1224)
-        // features.4.0.block.0 backward through silu and BatchNorm (in place) on [n, 66, 66, 432]
+        // features.4.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 66, 66, 432]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(766), input: s.tensor(170),
-            pixels: 4356 &* s.n, channels: 432, gamma: s.p + 708848, beta: s.p + 709280, savedMean: s.f + 2158384,
-            savedInvStd: s.f + 2158816, activation: .silu, gradInput: s.tensor(766), gradGamma: s.g + 708848,
-            gradBeta: s.g + 709280, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(766), input: s.tensor(170), pixels: 4356 &* s.n,
+            channels: 432, gamma: s.p + 708848, beta: s.p + 709280, savedMean: s.f + 2165296,
+            savedInvStd: s.f + 2165728, activation: .silu, gradGamma: s.g + 708848, gradBeta: s.g + 709280,
+            reductions: s.f + 1994112, pool: pool)
         s.profiler?.stop(1225)
-        // features.4.0.block.0 conv 1x1 backward: input and weight gradients, [n, 66, 66, 72] <- [n, 66, 66, 432]
+        // features.4.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 66, 66, 72] <- [n, 66, 66, 432]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(766), input: s.tensor(168), weights: s.p + 677744,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(766), preActivation: s.tensor(170),
+            gamma: s.p + 708848, beta: s.p + 709280, savedMean: s.f + 2165296, savedInvStd: s.f + 2165728,
+            activation: .silu, reductions: s.f + 1994112, input: s.tensor(168), weights: s.p + 677744,
             pixels: 4356 &* s.n, inChannels: 72, outChannels: 432, gradInput: s.tensor(768), gradWeights: s.g + 677744,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(1226)
@@ -12781,18 +12903,18 @@ public final class EfficientNetB6Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.tensor(169) : nil, batch: s.n,
             perImage: 313632, gradBranch: s.tensor(769), pool: pool)
         s.profiler?.stop(1227)
-        // features.3.5.block.3 backward through identity and BatchNorm (in place) on [n, 66, 66, 72]
+        // features.3.5.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 66, 66, 72]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(769), input: s.tensor(166),
-            pixels: 4356 &* s.n, channels: 72, gamma: s.p + 677424, beta: s.p + 677504, savedMean: s.f + 2158240,
-            savedInvStd: s.f + 2158312, activation: .identity, gradInput: s.tensor(769), gradGamma: s.g + 677424,
-            gradBeta: s.g + 677504, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(769), input: s.tensor(166), pixels: 4356 &* s.n,
+            channels: 72, gamma: s.p + 677424, beta: s.p + 677504, savedMean: s.f + 2165152,
+            savedInvStd: s.f + 2165224, activation: .identity, gradGamma: s.g + 677424, gradBeta: s.g + 677504,
+            reductions: s.f + 1994112, pool: pool)
         s.profiler?.stop(1228)
         // features.3.5.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(160), pixels: 4356 &* s.n, channels: 432,
-                gamma: s.p + 628576, beta: s.p + 629008, savedMean: s.f + 2135776, savedInvStd: s.f + 2136208,
+                gamma: s.p + 628576, beta: s.p + 629008, savedMean: s.f + 2142688, savedInvStd: s.f + 2143120,
                 activation: .silu, output: s.tensor(772), pool: pool)
             s.profiler?.stop(1229)
         }
@@ -12801,7 +12923,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(160), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 628576, beta: s.p + 629008, runningMean: s.p + 629440, runningVar: s.p + 629872,
-                eps: 0.001, activation: .silu, output: s.tensor(772), scratch: s.f + 2135776, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(772), scratch: s.f + 2142688, pool: pool)
             s.profiler?.stop(1230)
         }
         // features.3.5.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -12811,9 +12933,11 @@ public final class EfficientNetB6Training: TrainableModel {
                 pixels: 4356, channels: 432, output: s.tensor(771), pool: pool)
             s.profiler?.stop(1231)
         }
-        // features.3.5.block.3 conv 1x1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 72]
+        // features.3.5.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 72]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(769), input: s.tensor(771), weights: s.p + 646320,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(769), preActivation: s.tensor(166),
+            gamma: s.p + 677424, beta: s.p + 677504, savedMean: s.f + 2165152, savedInvStd: s.f + 2165224,
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(771), weights: s.p + 646320,
             pixels: 4356 &* s.n, inChannels: 432, outChannels: 72, gradInput: s.tensor(770), gradWeights: s.g + 646320,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(1232)
@@ -12829,15 +12953,15 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.3.5.block.1 backward through silu and BatchNorm (in place) on [n, 66, 66, 432]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(773), input: s.tensor(160),
-            pixels: 4356 &* s.n, channels: 432, gamma: s.p + 628576, beta: s.p + 629008, savedMean: s.f + 2135776,
-            savedInvStd: s.f + 2136208, activation: .silu, gradInput: s.tensor(773), gradGamma: s.g + 628576,
+            pixels: 4356 &* s.n, channels: 432, gamma: s.p + 628576, beta: s.p + 629008, savedMean: s.f + 2142688,
+            savedInvStd: s.f + 2143120, activation: .silu, gradInput: s.tensor(773), gradGamma: s.g + 628576,
             gradBeta: s.g + 629008, pool: pool)
         s.profiler?.stop(1234)
         // features.3.5.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(158), pixels: 4356 &* s.n, channels: 432,
-                gamma: s.p + 616048, beta: s.p + 616480, savedMean: s.f + 2134912, savedInvStd: s.f + 2135344,
+                gamma: s.p + 616048, beta: s.p + 616480, savedMean: s.f + 2141824, savedInvStd: s.f + 2142256,
                 activation: .silu, output: s.tensor(775), pool: pool)
             s.profiler?.stop(1235)
         }
@@ -12846,33 +12970,35 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(158), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 616048, beta: s.p + 616480, runningMean: s.p + 616912, runningVar: s.p + 617344,
-                eps: 0.001, activation: .silu, output: s.tensor(775), scratch: s.f + 2134912, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(775), scratch: s.f + 2141824, pool: pool)
             s.profiler?.stop(1236)
         }
         // features.3.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 2147440, count: 10800)
+        TrainingKernels.zero(s.f + 2154352, count: 10800)
         s.profiler?.stop(1237)
         // features.3.5.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 432]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(773), input: s.tensor(775), batch: s.n, height: 66,
             width: 66, channels: 432, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66,
-            weights: s.f + 2136640, gradInput: s.tensor(774), gradWeights: s.f + 2147440, pool: pool)
+            weights: s.f + 2143552, gradInput: s.tensor(774), gradWeights: s.f + 2154352, pool: pool)
         s.profiler?.stop(1238)
         // features.3.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 2147440, channels: 432, kernel: 5, into: s.g + 617776)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 2154352, channels: 432, kernel: 5, into: s.g + 617776)
         s.profiler?.stop(1239)
-        // features.3.5.block.0 backward through silu and BatchNorm (in place) on [n, 66, 66, 432]
+        // features.3.5.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 66, 66, 432]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(774), input: s.tensor(158),
-            pixels: 4356 &* s.n, channels: 432, gamma: s.p + 616048, beta: s.p + 616480, savedMean: s.f + 2134912,
-            savedInvStd: s.f + 2135344, activation: .silu, gradInput: s.tensor(774), gradGamma: s.g + 616048,
-            gradBeta: s.g + 616480, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(774), input: s.tensor(158), pixels: 4356 &* s.n,
+            channels: 432, gamma: s.p + 616048, beta: s.p + 616480, savedMean: s.f + 2141824,
+            savedInvStd: s.f + 2142256, activation: .silu, gradGamma: s.g + 616048, gradBeta: s.g + 616480,
+            reductions: s.f + 1994112, pool: pool)
         s.profiler?.stop(1240)
-        // features.3.5.block.0 conv 1x1 backward: input and weight gradients, [n, 66, 66, 72] <- [n, 66, 66, 432]
+        // features.3.5.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 66, 66, 72] <- [n, 66, 66, 432]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(774), input: s.tensor(156), weights: s.p + 584944,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(774), preActivation: s.tensor(158),
+            gamma: s.p + 616048, beta: s.p + 616480, savedMean: s.f + 2141824, savedInvStd: s.f + 2142256,
+            activation: .silu, reductions: s.f + 1994112, input: s.tensor(156), weights: s.p + 584944,
             pixels: 4356 &* s.n, inChannels: 72, outChannels: 432, gradInput: s.tensor(776), gradWeights: s.g + 584944,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(1241)
@@ -12890,18 +13016,18 @@ public final class EfficientNetB6Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.tensor(157) : nil, batch: s.n,
             perImage: 313632, gradBranch: s.tensor(777), pool: pool)
         s.profiler?.stop(1243)
-        // features.3.4.block.3 backward through identity and BatchNorm (in place) on [n, 66, 66, 72]
+        // features.3.4.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 66, 66, 72]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(777), input: s.tensor(154),
-            pixels: 4356 &* s.n, channels: 72, gamma: s.p + 584624, beta: s.p + 584704, savedMean: s.f + 2134768,
-            savedInvStd: s.f + 2134840, activation: .identity, gradInput: s.tensor(777), gradGamma: s.g + 584624,
-            gradBeta: s.g + 584704, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(777), input: s.tensor(154), pixels: 4356 &* s.n,
+            channels: 72, gamma: s.p + 584624, beta: s.p + 584704, savedMean: s.f + 2141680,
+            savedInvStd: s.f + 2141752, activation: .identity, gradGamma: s.g + 584624, gradBeta: s.g + 584704,
+            reductions: s.f + 1994112, pool: pool)
         s.profiler?.stop(1244)
         // features.3.4.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(148), pixels: 4356 &* s.n, channels: 432,
-                gamma: s.p + 535776, beta: s.p + 536208, savedMean: s.f + 2112304, savedInvStd: s.f + 2112736,
+                gamma: s.p + 535776, beta: s.p + 536208, savedMean: s.f + 2119216, savedInvStd: s.f + 2119648,
                 activation: .silu, output: s.tensor(780), pool: pool)
             s.profiler?.stop(1245)
         }
@@ -12910,7 +13036,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(148), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 535776, beta: s.p + 536208, runningMean: s.p + 536640, runningVar: s.p + 537072,
-                eps: 0.001, activation: .silu, output: s.tensor(780), scratch: s.f + 2112304, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(780), scratch: s.f + 2119216, pool: pool)
             s.profiler?.stop(1246)
         }
         // features.3.4.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -12920,9 +13046,11 @@ public final class EfficientNetB6Training: TrainableModel {
                 pixels: 4356, channels: 432, output: s.tensor(779), pool: pool)
             s.profiler?.stop(1247)
         }
-        // features.3.4.block.3 conv 1x1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 72]
+        // features.3.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 72]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(777), input: s.tensor(779), weights: s.p + 553520,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(777), preActivation: s.tensor(154),
+            gamma: s.p + 584624, beta: s.p + 584704, savedMean: s.f + 2141680, savedInvStd: s.f + 2141752,
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(779), weights: s.p + 553520,
             pixels: 4356 &* s.n, inChannels: 432, outChannels: 72, gradInput: s.tensor(778), gradWeights: s.g + 553520,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(1248)
@@ -12938,15 +13066,15 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.3.4.block.1 backward through silu and BatchNorm (in place) on [n, 66, 66, 432]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(781), input: s.tensor(148),
-            pixels: 4356 &* s.n, channels: 432, gamma: s.p + 535776, beta: s.p + 536208, savedMean: s.f + 2112304,
-            savedInvStd: s.f + 2112736, activation: .silu, gradInput: s.tensor(781), gradGamma: s.g + 535776,
+            pixels: 4356 &* s.n, channels: 432, gamma: s.p + 535776, beta: s.p + 536208, savedMean: s.f + 2119216,
+            savedInvStd: s.f + 2119648, activation: .silu, gradInput: s.tensor(781), gradGamma: s.g + 535776,
             gradBeta: s.g + 536208, pool: pool)
         s.profiler?.stop(1250)
         // features.3.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(146), pixels: 4356 &* s.n, channels: 432,
-                gamma: s.p + 523248, beta: s.p + 523680, savedMean: s.f + 2111440, savedInvStd: s.f + 2111872,
+                gamma: s.p + 523248, beta: s.p + 523680, savedMean: s.f + 2118352, savedInvStd: s.f + 2118784,
                 activation: .silu, output: s.tensor(783), pool: pool)
             s.profiler?.stop(1251)
         }
@@ -12955,33 +13083,35 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(146), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 523248, beta: s.p + 523680, runningMean: s.p + 524112, runningVar: s.p + 524544,
-                eps: 0.001, activation: .silu, output: s.tensor(783), scratch: s.f + 2111440, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(783), scratch: s.f + 2118352, pool: pool)
             s.profiler?.stop(1252)
         }
         // features.3.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 2123968, count: 10800)
+        TrainingKernels.zero(s.f + 2130880, count: 10800)
         s.profiler?.stop(1253)
         // features.3.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 432]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(781), input: s.tensor(783), batch: s.n, height: 66,
             width: 66, channels: 432, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66,
-            weights: s.f + 2113168, gradInput: s.tensor(782), gradWeights: s.f + 2123968, pool: pool)
+            weights: s.f + 2120080, gradInput: s.tensor(782), gradWeights: s.f + 2130880, pool: pool)
         s.profiler?.stop(1254)
         // features.3.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 2123968, channels: 432, kernel: 5, into: s.g + 524976)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 2130880, channels: 432, kernel: 5, into: s.g + 524976)
         s.profiler?.stop(1255)
-        // features.3.4.block.0 backward through silu and BatchNorm (in place) on [n, 66, 66, 432]
+        // features.3.4.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 66, 66, 432]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(782), input: s.tensor(146),
-            pixels: 4356 &* s.n, channels: 432, gamma: s.p + 523248, beta: s.p + 523680, savedMean: s.f + 2111440,
-            savedInvStd: s.f + 2111872, activation: .silu, gradInput: s.tensor(782), gradGamma: s.g + 523248,
-            gradBeta: s.g + 523680, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(782), input: s.tensor(146), pixels: 4356 &* s.n,
+            channels: 432, gamma: s.p + 523248, beta: s.p + 523680, savedMean: s.f + 2118352,
+            savedInvStd: s.f + 2118784, activation: .silu, gradGamma: s.g + 523248, gradBeta: s.g + 523680,
+            reductions: s.f + 1994112, pool: pool)
         s.profiler?.stop(1256)
-        // features.3.4.block.0 conv 1x1 backward: input and weight gradients, [n, 66, 66, 72] <- [n, 66, 66, 432]
+        // features.3.4.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 66, 66, 72] <- [n, 66, 66, 432]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(782), input: s.tensor(144), weights: s.p + 492144,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(782), preActivation: s.tensor(146),
+            gamma: s.p + 523248, beta: s.p + 523680, savedMean: s.f + 2118352, savedInvStd: s.f + 2118784,
+            activation: .silu, reductions: s.f + 1994112, input: s.tensor(144), weights: s.p + 492144,
             pixels: 4356 &* s.n, inChannels: 72, outChannels: 432, gradInput: s.tensor(784), gradWeights: s.g + 492144,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(1257)
@@ -12999,18 +13129,18 @@ public final class EfficientNetB6Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.tensor(145) : nil, batch: s.n,
             perImage: 313632, gradBranch: s.tensor(785), pool: pool)
         s.profiler?.stop(1259)
-        // features.3.3.block.3 backward through identity and BatchNorm (in place) on [n, 66, 66, 72]
+        // features.3.3.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 66, 66, 72]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(785), input: s.tensor(142),
-            pixels: 4356 &* s.n, channels: 72, gamma: s.p + 491824, beta: s.p + 491904, savedMean: s.f + 2111296,
-            savedInvStd: s.f + 2111368, activation: .identity, gradInput: s.tensor(785), gradGamma: s.g + 491824,
-            gradBeta: s.g + 491904, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(785), input: s.tensor(142), pixels: 4356 &* s.n,
+            channels: 72, gamma: s.p + 491824, beta: s.p + 491904, savedMean: s.f + 2118208,
+            savedInvStd: s.f + 2118280, activation: .identity, gradGamma: s.g + 491824, gradBeta: s.g + 491904,
+            reductions: s.f + 1994112, pool: pool)
         s.profiler?.stop(1260)
         // features.3.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(136), pixels: 4356 &* s.n, channels: 432,
-                gamma: s.p + 442976, beta: s.p + 443408, savedMean: s.f + 2088832, savedInvStd: s.f + 2089264,
+                gamma: s.p + 442976, beta: s.p + 443408, savedMean: s.f + 2095744, savedInvStd: s.f + 2096176,
                 activation: .silu, output: s.tensor(788), pool: pool)
             s.profiler?.stop(1261)
         }
@@ -13019,7 +13149,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(136), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 442976, beta: s.p + 443408, runningMean: s.p + 443840, runningVar: s.p + 444272,
-                eps: 0.001, activation: .silu, output: s.tensor(788), scratch: s.f + 2088832, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(788), scratch: s.f + 2095744, pool: pool)
             s.profiler?.stop(1262)
         }
         // features.3.3.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -13029,9 +13159,11 @@ public final class EfficientNetB6Training: TrainableModel {
                 pixels: 4356, channels: 432, output: s.tensor(787), pool: pool)
             s.profiler?.stop(1263)
         }
-        // features.3.3.block.3 conv 1x1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 72]
+        // features.3.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 72]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(785), input: s.tensor(787), weights: s.p + 460720,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(785), preActivation: s.tensor(142),
+            gamma: s.p + 491824, beta: s.p + 491904, savedMean: s.f + 2118208, savedInvStd: s.f + 2118280,
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(787), weights: s.p + 460720,
             pixels: 4356 &* s.n, inChannels: 432, outChannels: 72, gradInput: s.tensor(786), gradWeights: s.g + 460720,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(1264)
@@ -13047,15 +13179,15 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.3.3.block.1 backward through silu and BatchNorm (in place) on [n, 66, 66, 432]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(789), input: s.tensor(136),
-            pixels: 4356 &* s.n, channels: 432, gamma: s.p + 442976, beta: s.p + 443408, savedMean: s.f + 2088832,
-            savedInvStd: s.f + 2089264, activation: .silu, gradInput: s.tensor(789), gradGamma: s.g + 442976,
+            pixels: 4356 &* s.n, channels: 432, gamma: s.p + 442976, beta: s.p + 443408, savedMean: s.f + 2095744,
+            savedInvStd: s.f + 2096176, activation: .silu, gradInput: s.tensor(789), gradGamma: s.g + 442976,
             gradBeta: s.g + 443408, pool: pool)
         s.profiler?.stop(1266)
         // features.3.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(134), pixels: 4356 &* s.n, channels: 432,
-                gamma: s.p + 430448, beta: s.p + 430880, savedMean: s.f + 2087968, savedInvStd: s.f + 2088400,
+                gamma: s.p + 430448, beta: s.p + 430880, savedMean: s.f + 2094880, savedInvStd: s.f + 2095312,
                 activation: .silu, output: s.tensor(791), pool: pool)
             s.profiler?.stop(1267)
         }
@@ -13064,33 +13196,35 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(134), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 430448, beta: s.p + 430880, runningMean: s.p + 431312, runningVar: s.p + 431744,
-                eps: 0.001, activation: .silu, output: s.tensor(791), scratch: s.f + 2087968, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(791), scratch: s.f + 2094880, pool: pool)
             s.profiler?.stop(1268)
         }
         // features.3.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 2100496, count: 10800)
+        TrainingKernels.zero(s.f + 2107408, count: 10800)
         s.profiler?.stop(1269)
         // features.3.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 432]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(789), input: s.tensor(791), batch: s.n, height: 66,
             width: 66, channels: 432, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66,
-            weights: s.f + 2089696, gradInput: s.tensor(790), gradWeights: s.f + 2100496, pool: pool)
+            weights: s.f + 2096608, gradInput: s.tensor(790), gradWeights: s.f + 2107408, pool: pool)
         s.profiler?.stop(1270)
         // features.3.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 2100496, channels: 432, kernel: 5, into: s.g + 432176)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 2107408, channels: 432, kernel: 5, into: s.g + 432176)
         s.profiler?.stop(1271)
-        // features.3.3.block.0 backward through silu and BatchNorm (in place) on [n, 66, 66, 432]
+        // features.3.3.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 66, 66, 432]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(790), input: s.tensor(134),
-            pixels: 4356 &* s.n, channels: 432, gamma: s.p + 430448, beta: s.p + 430880, savedMean: s.f + 2087968,
-            savedInvStd: s.f + 2088400, activation: .silu, gradInput: s.tensor(790), gradGamma: s.g + 430448,
-            gradBeta: s.g + 430880, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(790), input: s.tensor(134), pixels: 4356 &* s.n,
+            channels: 432, gamma: s.p + 430448, beta: s.p + 430880, savedMean: s.f + 2094880,
+            savedInvStd: s.f + 2095312, activation: .silu, gradGamma: s.g + 430448, gradBeta: s.g + 430880,
+            reductions: s.f + 1994112, pool: pool)
         s.profiler?.stop(1272)
-        // features.3.3.block.0 conv 1x1 backward: input and weight gradients, [n, 66, 66, 72] <- [n, 66, 66, 432]
+        // features.3.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 66, 66, 72] <- [n, 66, 66, 432]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(790), input: s.tensor(132), weights: s.p + 399344,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(790), preActivation: s.tensor(134),
+            gamma: s.p + 430448, beta: s.p + 430880, savedMean: s.f + 2094880, savedInvStd: s.f + 2095312,
+            activation: .silu, reductions: s.f + 1994112, input: s.tensor(132), weights: s.p + 399344,
             pixels: 4356 &* s.n, inChannels: 72, outChannels: 432, gradInput: s.tensor(792), gradWeights: s.g + 399344,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(1273)
@@ -13108,18 +13242,18 @@ public final class EfficientNetB6Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.tensor(133) : nil, batch: s.n,
             perImage: 313632, gradBranch: s.tensor(793), pool: pool)
         s.profiler?.stop(1275)
-        // features.3.2.block.3 backward through identity and BatchNorm (in place) on [n, 66, 66, 72]
+        // features.3.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 66, 66, 72]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(793), input: s.tensor(130),
-            pixels: 4356 &* s.n, channels: 72, gamma: s.p + 399024, beta: s.p + 399104, savedMean: s.f + 2087824,
-            savedInvStd: s.f + 2087896, activation: .identity, gradInput: s.tensor(793), gradGamma: s.g + 399024,
-            gradBeta: s.g + 399104, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(793), input: s.tensor(130), pixels: 4356 &* s.n,
+            channels: 72, gamma: s.p + 399024, beta: s.p + 399104, savedMean: s.f + 2094736,
+            savedInvStd: s.f + 2094808, activation: .identity, gradGamma: s.g + 399024, gradBeta: s.g + 399104,
+            reductions: s.f + 1994112, pool: pool)
         s.profiler?.stop(1276)
         // features.3.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(124), pixels: 4356 &* s.n, channels: 432,
-                gamma: s.p + 350176, beta: s.p + 350608, savedMean: s.f + 2065360, savedInvStd: s.f + 2065792,
+                gamma: s.p + 350176, beta: s.p + 350608, savedMean: s.f + 2072272, savedInvStd: s.f + 2072704,
                 activation: .silu, output: s.tensor(796), pool: pool)
             s.profiler?.stop(1277)
         }
@@ -13128,7 +13262,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(124), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 350176, beta: s.p + 350608, runningMean: s.p + 351040, runningVar: s.p + 351472,
-                eps: 0.001, activation: .silu, output: s.tensor(796), scratch: s.f + 2065360, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(796), scratch: s.f + 2072272, pool: pool)
             s.profiler?.stop(1278)
         }
         // features.3.2.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -13138,9 +13272,11 @@ public final class EfficientNetB6Training: TrainableModel {
                 pixels: 4356, channels: 432, output: s.tensor(795), pool: pool)
             s.profiler?.stop(1279)
         }
-        // features.3.2.block.3 conv 1x1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 72]
+        // features.3.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 72]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(793), input: s.tensor(795), weights: s.p + 367920,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(793), preActivation: s.tensor(130),
+            gamma: s.p + 399024, beta: s.p + 399104, savedMean: s.f + 2094736, savedInvStd: s.f + 2094808,
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(795), weights: s.p + 367920,
             pixels: 4356 &* s.n, inChannels: 432, outChannels: 72, gradInput: s.tensor(794), gradWeights: s.g + 367920,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(1280)
@@ -13156,15 +13292,15 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.3.2.block.1 backward through silu and BatchNorm (in place) on [n, 66, 66, 432]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(797), input: s.tensor(124),
-            pixels: 4356 &* s.n, channels: 432, gamma: s.p + 350176, beta: s.p + 350608, savedMean: s.f + 2065360,
-            savedInvStd: s.f + 2065792, activation: .silu, gradInput: s.tensor(797), gradGamma: s.g + 350176,
+            pixels: 4356 &* s.n, channels: 432, gamma: s.p + 350176, beta: s.p + 350608, savedMean: s.f + 2072272,
+            savedInvStd: s.f + 2072704, activation: .silu, gradInput: s.tensor(797), gradGamma: s.g + 350176,
             gradBeta: s.g + 350608, pool: pool)
         s.profiler?.stop(1282)
         // features.3.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(122), pixels: 4356 &* s.n, channels: 432,
-                gamma: s.p + 337648, beta: s.p + 338080, savedMean: s.f + 2064496, savedInvStd: s.f + 2064928,
+                gamma: s.p + 337648, beta: s.p + 338080, savedMean: s.f + 2071408, savedInvStd: s.f + 2071840,
                 activation: .silu, output: s.tensor(799), pool: pool)
             s.profiler?.stop(1283)
         }
@@ -13173,33 +13309,35 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(122), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 337648, beta: s.p + 338080, runningMean: s.p + 338512, runningVar: s.p + 338944,
-                eps: 0.001, activation: .silu, output: s.tensor(799), scratch: s.f + 2064496, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(799), scratch: s.f + 2071408, pool: pool)
             s.profiler?.stop(1284)
         }
         // features.3.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 2077024, count: 10800)
+        TrainingKernels.zero(s.f + 2083936, count: 10800)
         s.profiler?.stop(1285)
         // features.3.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 432]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(797), input: s.tensor(799), batch: s.n, height: 66,
             width: 66, channels: 432, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66,
-            weights: s.f + 2066224, gradInput: s.tensor(798), gradWeights: s.f + 2077024, pool: pool)
+            weights: s.f + 2073136, gradInput: s.tensor(798), gradWeights: s.f + 2083936, pool: pool)
         s.profiler?.stop(1286)
         // features.3.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 2077024, channels: 432, kernel: 5, into: s.g + 339376)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 2083936, channels: 432, kernel: 5, into: s.g + 339376)
         s.profiler?.stop(1287)
-        // features.3.2.block.0 backward through silu and BatchNorm (in place) on [n, 66, 66, 432]
+        // features.3.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 66, 66, 432]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(798), input: s.tensor(122),
-            pixels: 4356 &* s.n, channels: 432, gamma: s.p + 337648, beta: s.p + 338080, savedMean: s.f + 2064496,
-            savedInvStd: s.f + 2064928, activation: .silu, gradInput: s.tensor(798), gradGamma: s.g + 337648,
-            gradBeta: s.g + 338080, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(798), input: s.tensor(122), pixels: 4356 &* s.n,
+            channels: 432, gamma: s.p + 337648, beta: s.p + 338080, savedMean: s.f + 2071408,
+            savedInvStd: s.f + 2071840, activation: .silu, gradGamma: s.g + 337648, gradBeta: s.g + 338080,
+            reductions: s.f + 1994112, pool: pool)
         s.profiler?.stop(1288)
-        // features.3.2.block.0 conv 1x1 backward: input and weight gradients, [n, 66, 66, 72] <- [n, 66, 66, 432]
+        // features.3.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 66, 66, 72] <- [n, 66, 66, 432]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(798), input: s.tensor(120), weights: s.p + 306544,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(798), preActivation: s.tensor(122),
+            gamma: s.p + 337648, beta: s.p + 338080, savedMean: s.f + 2071408, savedInvStd: s.f + 2071840,
+            activation: .silu, reductions: s.f + 1994112, input: s.tensor(120), weights: s.p + 306544,
             pixels: 4356 &* s.n, inChannels: 72, outChannels: 432, gradInput: s.tensor(800), gradWeights: s.g + 306544,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(1289)
@@ -13217,18 +13355,18 @@ public final class EfficientNetB6Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.tensor(121) : nil, batch: s.n,
             perImage: 313632, gradBranch: s.tensor(801), pool: pool)
         s.profiler?.stop(1291)
-        // features.3.1.block.3 backward through identity and BatchNorm (in place) on [n, 66, 66, 72]
+        // features.3.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 66, 66, 72]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(801), input: s.tensor(118),
-            pixels: 4356 &* s.n, channels: 72, gamma: s.p + 306224, beta: s.p + 306304, savedMean: s.f + 2064352,
-            savedInvStd: s.f + 2064424, activation: .identity, gradInput: s.tensor(801), gradGamma: s.g + 306224,
-            gradBeta: s.g + 306304, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(801), input: s.tensor(118), pixels: 4356 &* s.n,
+            channels: 72, gamma: s.p + 306224, beta: s.p + 306304, savedMean: s.f + 2071264,
+            savedInvStd: s.f + 2071336, activation: .identity, gradGamma: s.g + 306224, gradBeta: s.g + 306304,
+            reductions: s.f + 1994112, pool: pool)
         s.profiler?.stop(1292)
         // features.3.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(112), pixels: 4356 &* s.n, channels: 432,
-                gamma: s.p + 257376, beta: s.p + 257808, savedMean: s.f + 2041888, savedInvStd: s.f + 2042320,
+                gamma: s.p + 257376, beta: s.p + 257808, savedMean: s.f + 2048800, savedInvStd: s.f + 2049232,
                 activation: .silu, output: s.tensor(804), pool: pool)
             s.profiler?.stop(1293)
         }
@@ -13237,7 +13375,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(112), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 257376, beta: s.p + 257808, runningMean: s.p + 258240, runningVar: s.p + 258672,
-                eps: 0.001, activation: .silu, output: s.tensor(804), scratch: s.f + 2041888, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(804), scratch: s.f + 2048800, pool: pool)
             s.profiler?.stop(1294)
         }
         // features.3.1.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -13247,9 +13385,11 @@ public final class EfficientNetB6Training: TrainableModel {
                 pixels: 4356, channels: 432, output: s.tensor(803), pool: pool)
             s.profiler?.stop(1295)
         }
-        // features.3.1.block.3 conv 1x1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 72]
+        // features.3.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 72]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(801), input: s.tensor(803), weights: s.p + 275120,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(801), preActivation: s.tensor(118),
+            gamma: s.p + 306224, beta: s.p + 306304, savedMean: s.f + 2071264, savedInvStd: s.f + 2071336,
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(803), weights: s.p + 275120,
             pixels: 4356 &* s.n, inChannels: 432, outChannels: 72, gradInput: s.tensor(802), gradWeights: s.g + 275120,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(1296)
@@ -13265,15 +13405,15 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.3.1.block.1 backward through silu and BatchNorm (in place) on [n, 66, 66, 432]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(805), input: s.tensor(112),
-            pixels: 4356 &* s.n, channels: 432, gamma: s.p + 257376, beta: s.p + 257808, savedMean: s.f + 2041888,
-            savedInvStd: s.f + 2042320, activation: .silu, gradInput: s.tensor(805), gradGamma: s.g + 257376,
+            pixels: 4356 &* s.n, channels: 432, gamma: s.p + 257376, beta: s.p + 257808, savedMean: s.f + 2048800,
+            savedInvStd: s.f + 2049232, activation: .silu, gradInput: s.tensor(805), gradGamma: s.g + 257376,
             gradBeta: s.g + 257808, pool: pool)
         s.profiler?.stop(1298)
         // features.3.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(110), pixels: 4356 &* s.n, channels: 432,
-                gamma: s.p + 244848, beta: s.p + 245280, savedMean: s.f + 2041024, savedInvStd: s.f + 2041456,
+                gamma: s.p + 244848, beta: s.p + 245280, savedMean: s.f + 2047936, savedInvStd: s.f + 2048368,
                 activation: .silu, output: s.tensor(807), pool: pool)
             s.profiler?.stop(1299)
         }
@@ -13282,33 +13422,35 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(110), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 244848, beta: s.p + 245280, runningMean: s.p + 245712, runningVar: s.p + 246144,
-                eps: 0.001, activation: .silu, output: s.tensor(807), scratch: s.f + 2041024, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(807), scratch: s.f + 2047936, pool: pool)
             s.profiler?.stop(1300)
         }
         // features.3.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 2053552, count: 10800)
+        TrainingKernels.zero(s.f + 2060464, count: 10800)
         s.profiler?.stop(1301)
         // features.3.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 432]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(805), input: s.tensor(807), batch: s.n, height: 66,
             width: 66, channels: 432, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66,
-            weights: s.f + 2042752, gradInput: s.tensor(806), gradWeights: s.f + 2053552, pool: pool)
+            weights: s.f + 2049664, gradInput: s.tensor(806), gradWeights: s.f + 2060464, pool: pool)
         s.profiler?.stop(1302)
         // features.3.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 2053552, channels: 432, kernel: 5, into: s.g + 246576)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 2060464, channels: 432, kernel: 5, into: s.g + 246576)
         s.profiler?.stop(1303)
-        // features.3.1.block.0 backward through silu and BatchNorm (in place) on [n, 66, 66, 432]
+        // features.3.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 66, 66, 432]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(806), input: s.tensor(110),
-            pixels: 4356 &* s.n, channels: 432, gamma: s.p + 244848, beta: s.p + 245280, savedMean: s.f + 2041024,
-            savedInvStd: s.f + 2041456, activation: .silu, gradInput: s.tensor(806), gradGamma: s.g + 244848,
-            gradBeta: s.g + 245280, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(806), input: s.tensor(110), pixels: 4356 &* s.n,
+            channels: 432, gamma: s.p + 244848, beta: s.p + 245280, savedMean: s.f + 2047936,
+            savedInvStd: s.f + 2048368, activation: .silu, gradGamma: s.g + 244848, gradBeta: s.g + 245280,
+            reductions: s.f + 1994112, pool: pool)
         s.profiler?.stop(1304)
-        // features.3.1.block.0 conv 1x1 backward: input and weight gradients, [n, 66, 66, 72] <- [n, 66, 66, 432]
+        // features.3.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 66, 66, 72] <- [n, 66, 66, 432]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(806), input: s.tensor(109), weights: s.p + 213744,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(806), preActivation: s.tensor(110),
+            gamma: s.p + 244848, beta: s.p + 245280, savedMean: s.f + 2047936, savedInvStd: s.f + 2048368,
+            activation: .silu, reductions: s.f + 1994112, input: s.tensor(109), weights: s.p + 213744,
             pixels: 4356 &* s.n, inChannels: 72, outChannels: 432, gradInput: s.tensor(808), gradWeights: s.g + 213744,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(1305)
@@ -13320,18 +13462,18 @@ public final class EfficientNetB6Training: TrainableModel {
 
     /// features.3.0 backward: MBConv6 k5 s2: 132x132x40 -> 66x66x72, SE 240 -> 10 -> 240
     private func features_3_0_backward(_ s: TrainingStepContext) {
-        // features.3.0.block.3 backward through identity and BatchNorm (in place) on [n, 66, 66, 72]
+        // features.3.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 66, 66, 72]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(808), input: s.tensor(108),
-            pixels: 4356 &* s.n, channels: 72, gamma: s.p + 213424, beta: s.p + 213504, savedMean: s.f + 2040880,
-            savedInvStd: s.f + 2040952, activation: .identity, gradInput: s.tensor(808), gradGamma: s.g + 213424,
-            gradBeta: s.g + 213504, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(808), input: s.tensor(108), pixels: 4356 &* s.n,
+            channels: 72, gamma: s.p + 213424, beta: s.p + 213504, savedMean: s.f + 2047792,
+            savedInvStd: s.f + 2047864, activation: .identity, gradGamma: s.g + 213424, gradBeta: s.g + 213504,
+            reductions: s.f + 1994112, pool: pool)
         s.profiler?.stop(1307)
         // features.3.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(102), pixels: 4356 &* s.n, channels: 240,
-                gamma: s.p + 190128, beta: s.p + 190368, savedMean: s.f + 2028400, savedInvStd: s.f + 2028640,
+                gamma: s.p + 190128, beta: s.p + 190368, savedMean: s.f + 2035312, savedInvStd: s.f + 2035552,
                 activation: .silu, output: s.tensor(811), pool: pool)
             s.profiler?.stop(1308)
         }
@@ -13340,7 +13482,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(102), pixels: 4356 &* s.n, channels: 240,
                 gamma: s.p + 190128, beta: s.p + 190368, runningMean: s.p + 190608, runningVar: s.p + 190848,
-                eps: 0.001, activation: .silu, output: s.tensor(811), scratch: s.f + 2028400, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(811), scratch: s.f + 2035312, pool: pool)
             s.profiler?.stop(1309)
         }
         // features.3.0.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -13350,9 +13492,11 @@ public final class EfficientNetB6Training: TrainableModel {
                 pixels: 4356, channels: 240, output: s.tensor(810), pool: pool)
             s.profiler?.stop(1310)
         }
-        // features.3.0.block.3 conv 1x1 backward: input and weight gradients, [n, 66, 66, 240] <- [n, 66, 66, 72]
+        // features.3.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 66, 66, 240] <- [n, 66, 66, 72]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(808), input: s.tensor(810), weights: s.p + 196144,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(808), preActivation: s.tensor(108),
+            gamma: s.p + 213424, beta: s.p + 213504, savedMean: s.f + 2047792, savedInvStd: s.f + 2047864,
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(810), weights: s.p + 196144,
             pixels: 4356 &* s.n, inChannels: 240, outChannels: 72, gradInput: s.tensor(809), gradWeights: s.g + 196144,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(1311)
@@ -13368,15 +13512,15 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.3.0.block.1 backward through silu and BatchNorm (in place) on [n, 66, 66, 240]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(812), input: s.tensor(102),
-            pixels: 4356 &* s.n, channels: 240, gamma: s.p + 190128, beta: s.p + 190368, savedMean: s.f + 2028400,
-            savedInvStd: s.f + 2028640, activation: .silu, gradInput: s.tensor(812), gradGamma: s.g + 190128,
+            pixels: 4356 &* s.n, channels: 240, gamma: s.p + 190128, beta: s.p + 190368, savedMean: s.f + 2035312,
+            savedInvStd: s.f + 2035552, activation: .silu, gradInput: s.tensor(812), gradGamma: s.g + 190128,
             gradBeta: s.g + 190368, pool: pool)
         s.profiler?.stop(1313)
         // features.3.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(100), pixels: 17424 &* s.n, channels: 240,
-                gamma: s.p + 183168, beta: s.p + 183408, savedMean: s.f + 2027920, savedInvStd: s.f + 2028160,
+                gamma: s.p + 183168, beta: s.p + 183408, savedMean: s.f + 2034832, savedInvStd: s.f + 2035072,
                 activation: .silu, output: s.tensor(814), pool: pool)
             s.profiler?.stop(1314)
         }
@@ -13385,33 +13529,35 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(100), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 183168, beta: s.p + 183408, runningMean: s.p + 183648, runningVar: s.p + 183888,
-                eps: 0.001, activation: .silu, output: s.tensor(814), scratch: s.f + 2027920, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(814), scratch: s.f + 2034832, pool: pool)
             s.profiler?.stop(1315)
         }
         // features.3.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 2034880, count: 6000)
+        TrainingKernels.zero(s.f + 2041792, count: 6000)
         s.profiler?.stop(1316)
         // features.3.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 66, 66, 240]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(812), input: s.tensor(814), batch: s.n, height: 132,
             width: 132, channels: 240, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66,
-            weights: s.f + 2028880, gradInput: s.tensor(813), gradWeights: s.f + 2034880, pool: pool)
+            weights: s.f + 2035792, gradInput: s.tensor(813), gradWeights: s.f + 2041792, pool: pool)
         s.profiler?.stop(1317)
         // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 2034880, channels: 240, kernel: 5, into: s.g + 184128)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 2041792, channels: 240, kernel: 5, into: s.g + 184128)
         s.profiler?.stop(1318)
-        // features.3.0.block.0 backward through silu and BatchNorm (in place) on [n, 132, 132, 240]
+        // features.3.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 132, 132, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(813), input: s.tensor(100),
-            pixels: 17424 &* s.n, channels: 240, gamma: s.p + 183168, beta: s.p + 183408, savedMean: s.f + 2027920,
-            savedInvStd: s.f + 2028160, activation: .silu, gradInput: s.tensor(813), gradGamma: s.g + 183168,
-            gradBeta: s.g + 183408, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(813), input: s.tensor(100), pixels: 17424 &* s.n,
+            channels: 240, gamma: s.p + 183168, beta: s.p + 183408, savedMean: s.f + 2034832,
+            savedInvStd: s.f + 2035072, activation: .silu, gradGamma: s.g + 183168, gradBeta: s.g + 183408,
+            reductions: s.f + 1994112, pool: pool)
         s.profiler?.stop(1319)
-        // features.3.0.block.0 conv 1x1 backward: input and weight gradients, [n, 132, 132, 40] <- [n, 132, 132, 240]
+        // features.3.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 132, 132, 40] <- [n, 132, 132, 240]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(813), input: s.tensor(98), weights: s.p + 173568,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(813), preActivation: s.tensor(100),
+            gamma: s.p + 183168, beta: s.p + 183408, savedMean: s.f + 2034832, savedInvStd: s.f + 2035072,
+            activation: .silu, reductions: s.f + 1994112, input: s.tensor(98), weights: s.p + 173568,
             pixels: 17424 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(815),
             gradWeights: s.g + 173568, workspace: s.ws, pool: pool)
         s.profiler?.stop(1320)
@@ -13425,18 +13571,18 @@ public final class EfficientNetB6Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.tensor(99) : nil, batch: s.n,
             perImage: 696960, gradBranch: s.tensor(816), pool: pool)
         s.profiler?.stop(1321)
-        // features.2.5.block.3 backward through identity and BatchNorm (in place) on [n, 132, 132, 40]
+        // features.2.5.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 132, 132, 40]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(816), input: s.tensor(96),
-            pixels: 17424 &* s.n, channels: 40, gamma: s.p + 173376, beta: s.p + 173424, savedMean: s.f + 2027840,
-            savedInvStd: s.f + 2027880, activation: .identity, gradInput: s.tensor(816), gradGamma: s.g + 173376,
-            gradBeta: s.g + 173424, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(816), input: s.tensor(96), pixels: 17424 &* s.n,
+            channels: 40, gamma: s.p + 173376, beta: s.p + 173424, savedMean: s.f + 2034752,
+            savedInvStd: s.f + 2034792, activation: .identity, gradGamma: s.g + 173376, gradBeta: s.g + 173424,
+            reductions: s.f + 1994112, pool: pool)
         s.profiler?.stop(1322)
         // features.2.5.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(90), pixels: 17424 &* s.n, channels: 240,
-                gamma: s.p + 157760, beta: s.p + 158000, savedMean: s.f + 2023040, savedInvStd: s.f + 2023280,
+                gamma: s.p + 157760, beta: s.p + 158000, savedMean: s.f + 2029952, savedInvStd: s.f + 2030192,
                 activation: .silu, output: s.tensor(819), pool: pool)
             s.profiler?.stop(1323)
         }
@@ -13445,7 +13591,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(90), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 157760, beta: s.p + 158000, runningMean: s.p + 158240, runningVar: s.p + 158480,
-                eps: 0.001, activation: .silu, output: s.tensor(819), scratch: s.f + 2023040, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(819), scratch: s.f + 2029952, pool: pool)
             s.profiler?.stop(1324)
         }
         // features.2.5.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -13455,9 +13601,11 @@ public final class EfficientNetB6Training: TrainableModel {
                 pixels: 17424, channels: 240, output: s.tensor(818), pool: pool)
             s.profiler?.stop(1325)
         }
-        // features.2.5.block.3 conv 1x1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 40]
+        // features.2.5.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 40]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(816), input: s.tensor(818), weights: s.p + 163776,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(816), preActivation: s.tensor(96),
+            gamma: s.p + 173376, beta: s.p + 173424, savedMean: s.f + 2034752, savedInvStd: s.f + 2034792,
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(818), weights: s.p + 163776,
             pixels: 17424 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(817),
             gradWeights: s.g + 163776, workspace: s.ws, pool: pool)
         s.profiler?.stop(1326)
@@ -13473,15 +13621,15 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.2.5.block.1 backward through silu and BatchNorm (in place) on [n, 132, 132, 240]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(820), input: s.tensor(90),
-            pixels: 17424 &* s.n, channels: 240, gamma: s.p + 157760, beta: s.p + 158000, savedMean: s.f + 2023040,
-            savedInvStd: s.f + 2023280, activation: .silu, gradInput: s.tensor(820), gradGamma: s.g + 157760,
+            pixels: 17424 &* s.n, channels: 240, gamma: s.p + 157760, beta: s.p + 158000, savedMean: s.f + 2029952,
+            savedInvStd: s.f + 2030192, activation: .silu, gradInput: s.tensor(820), gradGamma: s.g + 157760,
             gradBeta: s.g + 158000, pool: pool)
         s.profiler?.stop(1328)
         // features.2.5.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(88), pixels: 17424 &* s.n, channels: 240,
-                gamma: s.p + 154640, beta: s.p + 154880, savedMean: s.f + 2022560, savedInvStd: s.f + 2022800,
+                gamma: s.p + 154640, beta: s.p + 154880, savedMean: s.f + 2029472, savedInvStd: s.f + 2029712,
                 activation: .silu, output: s.tensor(822), pool: pool)
             s.profiler?.stop(1329)
         }
@@ -13490,33 +13638,35 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 154640, beta: s.p + 154880, runningMean: s.p + 155120, runningVar: s.p + 155360,
-                eps: 0.001, activation: .silu, output: s.tensor(822), scratch: s.f + 2022560, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(822), scratch: s.f + 2029472, pool: pool)
             s.profiler?.stop(1330)
         }
         // features.2.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 2025680, count: 2160)
+        TrainingKernels.zero(s.f + 2032592, count: 2160)
         s.profiler?.stop(1331)
         // features.2.5.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 240]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(820), input: s.tensor(822), batch: s.n, height: 132,
             width: 132, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 132, outWidth: 132,
-            weights: s.f + 2023520, gradInput: s.tensor(821), gradWeights: s.f + 2025680, pool: pool)
+            weights: s.f + 2030432, gradInput: s.tensor(821), gradWeights: s.f + 2032592, pool: pool)
         s.profiler?.stop(1332)
         // features.2.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 2025680, channels: 240, kernel: 3, into: s.g + 155600)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 2032592, channels: 240, kernel: 3, into: s.g + 155600)
         s.profiler?.stop(1333)
-        // features.2.5.block.0 backward through silu and BatchNorm (in place) on [n, 132, 132, 240]
+        // features.2.5.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 132, 132, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(821), input: s.tensor(88),
-            pixels: 17424 &* s.n, channels: 240, gamma: s.p + 154640, beta: s.p + 154880, savedMean: s.f + 2022560,
-            savedInvStd: s.f + 2022800, activation: .silu, gradInput: s.tensor(821), gradGamma: s.g + 154640,
-            gradBeta: s.g + 154880, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(821), input: s.tensor(88), pixels: 17424 &* s.n,
+            channels: 240, gamma: s.p + 154640, beta: s.p + 154880, savedMean: s.f + 2029472,
+            savedInvStd: s.f + 2029712, activation: .silu, gradGamma: s.g + 154640, gradBeta: s.g + 154880,
+            reductions: s.f + 1994112, pool: pool)
         s.profiler?.stop(1334)
-        // features.2.5.block.0 conv 1x1 backward: input and weight gradients, [n, 132, 132, 40] <- [n, 132, 132, 240]
+        // features.2.5.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 132, 132, 40] <- [n, 132, 132, 240]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(821), input: s.tensor(86), weights: s.p + 145040,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(821), preActivation: s.tensor(88),
+            gamma: s.p + 154640, beta: s.p + 154880, savedMean: s.f + 2029472, savedInvStd: s.f + 2029712,
+            activation: .silu, reductions: s.f + 1994112, input: s.tensor(86), weights: s.p + 145040,
             pixels: 17424 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(823),
             gradWeights: s.g + 145040, workspace: s.ws, pool: pool)
         s.profiler?.stop(1335)
@@ -13534,18 +13684,18 @@ public final class EfficientNetB6Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.tensor(87) : nil, batch: s.n,
             perImage: 696960, gradBranch: s.tensor(824), pool: pool)
         s.profiler?.stop(1337)
-        // features.2.4.block.3 backward through identity and BatchNorm (in place) on [n, 132, 132, 40]
+        // features.2.4.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 132, 132, 40]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(824), input: s.tensor(84),
-            pixels: 17424 &* s.n, channels: 40, gamma: s.p + 144848, beta: s.p + 144896, savedMean: s.f + 2022480,
-            savedInvStd: s.f + 2022520, activation: .identity, gradInput: s.tensor(824), gradGamma: s.g + 144848,
-            gradBeta: s.g + 144896, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(824), input: s.tensor(84), pixels: 17424 &* s.n,
+            channels: 40, gamma: s.p + 144848, beta: s.p + 144896, savedMean: s.f + 2029392,
+            savedInvStd: s.f + 2029432, activation: .identity, gradGamma: s.g + 144848, gradBeta: s.g + 144896,
+            reductions: s.f + 1994112, pool: pool)
         s.profiler?.stop(1338)
         // features.2.4.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(78), pixels: 17424 &* s.n, channels: 240,
-                gamma: s.p + 129232, beta: s.p + 129472, savedMean: s.f + 2017680, savedInvStd: s.f + 2017920,
+                gamma: s.p + 129232, beta: s.p + 129472, savedMean: s.f + 2024592, savedInvStd: s.f + 2024832,
                 activation: .silu, output: s.tensor(827), pool: pool)
             s.profiler?.stop(1339)
         }
@@ -13554,7 +13704,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(78), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 129232, beta: s.p + 129472, runningMean: s.p + 129712, runningVar: s.p + 129952,
-                eps: 0.001, activation: .silu, output: s.tensor(827), scratch: s.f + 2017680, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(827), scratch: s.f + 2024592, pool: pool)
             s.profiler?.stop(1340)
         }
         // features.2.4.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -13564,9 +13714,11 @@ public final class EfficientNetB6Training: TrainableModel {
                 pixels: 17424, channels: 240, output: s.tensor(826), pool: pool)
             s.profiler?.stop(1341)
         }
-        // features.2.4.block.3 conv 1x1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 40]
+        // features.2.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 40]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(824), input: s.tensor(826), weights: s.p + 135248,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(824), preActivation: s.tensor(84),
+            gamma: s.p + 144848, beta: s.p + 144896, savedMean: s.f + 2029392, savedInvStd: s.f + 2029432,
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(826), weights: s.p + 135248,
             pixels: 17424 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(825),
             gradWeights: s.g + 135248, workspace: s.ws, pool: pool)
         s.profiler?.stop(1342)
@@ -13582,15 +13734,15 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.2.4.block.1 backward through silu and BatchNorm (in place) on [n, 132, 132, 240]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(828), input: s.tensor(78),
-            pixels: 17424 &* s.n, channels: 240, gamma: s.p + 129232, beta: s.p + 129472, savedMean: s.f + 2017680,
-            savedInvStd: s.f + 2017920, activation: .silu, gradInput: s.tensor(828), gradGamma: s.g + 129232,
+            pixels: 17424 &* s.n, channels: 240, gamma: s.p + 129232, beta: s.p + 129472, savedMean: s.f + 2024592,
+            savedInvStd: s.f + 2024832, activation: .silu, gradInput: s.tensor(828), gradGamma: s.g + 129232,
             gradBeta: s.g + 129472, pool: pool)
         s.profiler?.stop(1344)
         // features.2.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(76), pixels: 17424 &* s.n, channels: 240,
-                gamma: s.p + 126112, beta: s.p + 126352, savedMean: s.f + 2017200, savedInvStd: s.f + 2017440,
+                gamma: s.p + 126112, beta: s.p + 126352, savedMean: s.f + 2024112, savedInvStd: s.f + 2024352,
                 activation: .silu, output: s.tensor(830), pool: pool)
             s.profiler?.stop(1345)
         }
@@ -13599,33 +13751,35 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(76), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 126112, beta: s.p + 126352, runningMean: s.p + 126592, runningVar: s.p + 126832,
-                eps: 0.001, activation: .silu, output: s.tensor(830), scratch: s.f + 2017200, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(830), scratch: s.f + 2024112, pool: pool)
             s.profiler?.stop(1346)
         }
         // features.2.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 2020320, count: 2160)
+        TrainingKernels.zero(s.f + 2027232, count: 2160)
         s.profiler?.stop(1347)
         // features.2.4.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 240]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(828), input: s.tensor(830), batch: s.n, height: 132,
             width: 132, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 132, outWidth: 132,
-            weights: s.f + 2018160, gradInput: s.tensor(829), gradWeights: s.f + 2020320, pool: pool)
+            weights: s.f + 2025072, gradInput: s.tensor(829), gradWeights: s.f + 2027232, pool: pool)
         s.profiler?.stop(1348)
         // features.2.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 2020320, channels: 240, kernel: 3, into: s.g + 127072)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 2027232, channels: 240, kernel: 3, into: s.g + 127072)
         s.profiler?.stop(1349)
-        // features.2.4.block.0 backward through silu and BatchNorm (in place) on [n, 132, 132, 240]
+        // features.2.4.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 132, 132, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(829), input: s.tensor(76),
-            pixels: 17424 &* s.n, channels: 240, gamma: s.p + 126112, beta: s.p + 126352, savedMean: s.f + 2017200,
-            savedInvStd: s.f + 2017440, activation: .silu, gradInput: s.tensor(829), gradGamma: s.g + 126112,
-            gradBeta: s.g + 126352, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(829), input: s.tensor(76), pixels: 17424 &* s.n,
+            channels: 240, gamma: s.p + 126112, beta: s.p + 126352, savedMean: s.f + 2024112,
+            savedInvStd: s.f + 2024352, activation: .silu, gradGamma: s.g + 126112, gradBeta: s.g + 126352,
+            reductions: s.f + 1994112, pool: pool)
         s.profiler?.stop(1350)
-        // features.2.4.block.0 conv 1x1 backward: input and weight gradients, [n, 132, 132, 40] <- [n, 132, 132, 240]
+        // features.2.4.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 132, 132, 40] <- [n, 132, 132, 240]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(829), input: s.tensor(74), weights: s.p + 116512,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(829), preActivation: s.tensor(76),
+            gamma: s.p + 126112, beta: s.p + 126352, savedMean: s.f + 2024112, savedInvStd: s.f + 2024352,
+            activation: .silu, reductions: s.f + 1994112, input: s.tensor(74), weights: s.p + 116512,
             pixels: 17424 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(831),
             gradWeights: s.g + 116512, workspace: s.ws, pool: pool)
         s.profiler?.stop(1351)
@@ -13643,18 +13797,18 @@ public final class EfficientNetB6Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.tensor(75) : nil, batch: s.n,
             perImage: 696960, gradBranch: s.tensor(832), pool: pool)
         s.profiler?.stop(1353)
-        // features.2.3.block.3 backward through identity and BatchNorm (in place) on [n, 132, 132, 40]
+        // features.2.3.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 132, 132, 40]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(832), input: s.tensor(72),
-            pixels: 17424 &* s.n, channels: 40, gamma: s.p + 116320, beta: s.p + 116368, savedMean: s.f + 2017120,
-            savedInvStd: s.f + 2017160, activation: .identity, gradInput: s.tensor(832), gradGamma: s.g + 116320,
-            gradBeta: s.g + 116368, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(832), input: s.tensor(72), pixels: 17424 &* s.n,
+            channels: 40, gamma: s.p + 116320, beta: s.p + 116368, savedMean: s.f + 2024032,
+            savedInvStd: s.f + 2024072, activation: .identity, gradGamma: s.g + 116320, gradBeta: s.g + 116368,
+            reductions: s.f + 1994112, pool: pool)
         s.profiler?.stop(1354)
         // features.2.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(66), pixels: 17424 &* s.n, channels: 240,
-                gamma: s.p + 100704, beta: s.p + 100944, savedMean: s.f + 2012320, savedInvStd: s.f + 2012560,
+                gamma: s.p + 100704, beta: s.p + 100944, savedMean: s.f + 2019232, savedInvStd: s.f + 2019472,
                 activation: .silu, output: s.tensor(835), pool: pool)
             s.profiler?.stop(1355)
         }
@@ -13663,7 +13817,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(66), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 100704, beta: s.p + 100944, runningMean: s.p + 101184, runningVar: s.p + 101424,
-                eps: 0.001, activation: .silu, output: s.tensor(835), scratch: s.f + 2012320, pool: pool)
+                eps: 0.001, activation: .silu, output: s.tensor(835), scratch: s.f + 2019232, pool: pool)
             s.profiler?.stop(1356)
         }
         // features.2.3.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -13673,9 +13827,11 @@ public final class EfficientNetB6Training: TrainableModel {
                 pixels: 17424, channels: 240, output: s.tensor(834), pool: pool)
             s.profiler?.stop(1357)
         }
-        // features.2.3.block.3 conv 1x1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 40]
+        // features.2.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 40]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(832), input: s.tensor(834), weights: s.p + 106720,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(832), preActivation: s.tensor(72),
+            gamma: s.p + 116320, beta: s.p + 116368, savedMean: s.f + 2024032, savedInvStd: s.f + 2024072,
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(834), weights: s.p + 106720,
             pixels: 17424 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(833),
             gradWeights: s.g + 106720, workspace: s.ws, pool: pool)
         s.profiler?.stop(1358)
@@ -13691,15 +13847,15 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.2.3.block.1 backward through silu and BatchNorm (in place) on [n, 132, 132, 240]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(836), input: s.tensor(66),
-            pixels: 17424 &* s.n, channels: 240, gamma: s.p + 100704, beta: s.p + 100944, savedMean: s.f + 2012320,
-            savedInvStd: s.f + 2012560, activation: .silu, gradInput: s.tensor(836), gradGamma: s.g + 100704,
+            pixels: 17424 &* s.n, channels: 240, gamma: s.p + 100704, beta: s.p + 100944, savedMean: s.f + 2019232,
+            savedInvStd: s.f + 2019472, activation: .silu, gradInput: s.tensor(836), gradGamma: s.g + 100704,
             gradBeta: s.g + 100944, pool: pool)
         s.profiler?.stop(1360)
         // features.2.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(64), pixels: 17424 &* s.n, channels: 240,
-                gamma: s.p + 97584, beta: s.p + 97824, savedMean: s.f + 2011840, savedInvStd: s.f + 2012080,
+                gamma: s.p + 97584, beta: s.p + 97824, savedMean: s.f + 2018752, savedInvStd: s.f + 2018992,
                 activation: .silu, output: s.tensor(838), pool: pool)
             s.profiler?.stop(1361)
         }
@@ -13708,33 +13864,34 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 97584, beta: s.p + 97824, runningMean: s.p + 98064, runningVar: s.p + 98304, eps: 0.001,
-                activation: .silu, output: s.tensor(838), scratch: s.f + 2011840, pool: pool)
+                activation: .silu, output: s.tensor(838), scratch: s.f + 2018752, pool: pool)
             s.profiler?.stop(1362)
         }
         // features.2.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 2014960, count: 2160)
+        TrainingKernels.zero(s.f + 2021872, count: 2160)
         s.profiler?.stop(1363)
         // features.2.3.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 240]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(836), input: s.tensor(838), batch: s.n, height: 132,
             width: 132, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 132, outWidth: 132,
-            weights: s.f + 2012800, gradInput: s.tensor(837), gradWeights: s.f + 2014960, pool: pool)
+            weights: s.f + 2019712, gradInput: s.tensor(837), gradWeights: s.f + 2021872, pool: pool)
         s.profiler?.stop(1364)
         // features.2.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 2014960, channels: 240, kernel: 3, into: s.g + 98544)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 2021872, channels: 240, kernel: 3, into: s.g + 98544)
         s.profiler?.stop(1365)
-        // features.2.3.block.0 backward through silu and BatchNorm (in place) on [n, 132, 132, 240]
+        // features.2.3.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 132, 132, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(837), input: s.tensor(64),
-            pixels: 17424 &* s.n, channels: 240, gamma: s.p + 97584, beta: s.p + 97824, savedMean: s.f + 2011840,
-            savedInvStd: s.f + 2012080, activation: .silu, gradInput: s.tensor(837), gradGamma: s.g + 97584,
-            gradBeta: s.g + 97824, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(837), input: s.tensor(64), pixels: 17424 &* s.n,
+            channels: 240, gamma: s.p + 97584, beta: s.p + 97824, savedMean: s.f + 2018752, savedInvStd: s.f + 2018992,
+            activation: .silu, gradGamma: s.g + 97584, gradBeta: s.g + 97824, reductions: s.f + 1994112, pool: pool)
         s.profiler?.stop(1366)
-        // features.2.3.block.0 conv 1x1 backward: input and weight gradients, [n, 132, 132, 40] <- [n, 132, 132, 240]
+        // features.2.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 132, 132, 40] <- [n, 132, 132, 240]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(837), input: s.tensor(62), weights: s.p + 87984,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(837), preActivation: s.tensor(64),
+            gamma: s.p + 97584, beta: s.p + 97824, savedMean: s.f + 2018752, savedInvStd: s.f + 2018992,
+            activation: .silu, reductions: s.f + 1994112, input: s.tensor(62), weights: s.p + 87984,
             pixels: 17424 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(839), gradWeights: s.g + 87984,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(1367)
@@ -13752,18 +13909,18 @@ public final class EfficientNetB6Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 6 ? s.tensor(63) : nil, batch: s.n,
             perImage: 696960, gradBranch: s.tensor(840), pool: pool)
         s.profiler?.stop(1369)
-        // features.2.2.block.3 backward through identity and BatchNorm (in place) on [n, 132, 132, 40]
+        // features.2.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 132, 132, 40]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(840), input: s.tensor(60),
-            pixels: 17424 &* s.n, channels: 40, gamma: s.p + 87792, beta: s.p + 87840, savedMean: s.f + 2011760,
-            savedInvStd: s.f + 2011800, activation: .identity, gradInput: s.tensor(840), gradGamma: s.g + 87792,
-            gradBeta: s.g + 87840, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(840), input: s.tensor(60), pixels: 17424 &* s.n,
+            channels: 40, gamma: s.p + 87792, beta: s.p + 87840, savedMean: s.f + 2018672, savedInvStd: s.f + 2018712,
+            activation: .identity, gradGamma: s.g + 87792, gradBeta: s.g + 87840, reductions: s.f + 1994112,
+            pool: pool)
         s.profiler?.stop(1370)
         // features.2.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(54), pixels: 17424 &* s.n, channels: 240,
-                gamma: s.p + 72176, beta: s.p + 72416, savedMean: s.f + 2006960, savedInvStd: s.f + 2007200,
+                gamma: s.p + 72176, beta: s.p + 72416, savedMean: s.f + 2013872, savedInvStd: s.f + 2014112,
                 activation: .silu, output: s.tensor(843), pool: pool)
             s.profiler?.stop(1371)
         }
@@ -13772,7 +13929,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(54), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 72176, beta: s.p + 72416, runningMean: s.p + 72656, runningVar: s.p + 72896, eps: 0.001,
-                activation: .silu, output: s.tensor(843), scratch: s.f + 2006960, pool: pool)
+                activation: .silu, output: s.tensor(843), scratch: s.f + 2013872, pool: pool)
             s.profiler?.stop(1372)
         }
         // features.2.2.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -13782,9 +13939,11 @@ public final class EfficientNetB6Training: TrainableModel {
                 pixels: 17424, channels: 240, output: s.tensor(842), pool: pool)
             s.profiler?.stop(1373)
         }
-        // features.2.2.block.3 conv 1x1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 40]
+        // features.2.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 40]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(840), input: s.tensor(842), weights: s.p + 78192,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(840), preActivation: s.tensor(60),
+            gamma: s.p + 87792, beta: s.p + 87840, savedMean: s.f + 2018672, savedInvStd: s.f + 2018712,
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(842), weights: s.p + 78192,
             pixels: 17424 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(841), gradWeights: s.g + 78192,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(1374)
@@ -13799,15 +13958,15 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.2.2.block.1 backward through silu and BatchNorm (in place) on [n, 132, 132, 240]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(844), input: s.tensor(54),
-            pixels: 17424 &* s.n, channels: 240, gamma: s.p + 72176, beta: s.p + 72416, savedMean: s.f + 2006960,
-            savedInvStd: s.f + 2007200, activation: .silu, gradInput: s.tensor(844), gradGamma: s.g + 72176,
+            pixels: 17424 &* s.n, channels: 240, gamma: s.p + 72176, beta: s.p + 72416, savedMean: s.f + 2013872,
+            savedInvStd: s.f + 2014112, activation: .silu, gradInput: s.tensor(844), gradGamma: s.g + 72176,
             gradBeta: s.g + 72416, pool: pool)
         s.profiler?.stop(1376)
         // features.2.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(52), pixels: 17424 &* s.n, channels: 240,
-                gamma: s.p + 69056, beta: s.p + 69296, savedMean: s.f + 2006480, savedInvStd: s.f + 2006720,
+                gamma: s.p + 69056, beta: s.p + 69296, savedMean: s.f + 2013392, savedInvStd: s.f + 2013632,
                 activation: .silu, output: s.tensor(846), pool: pool)
             s.profiler?.stop(1377)
         }
@@ -13816,33 +13975,34 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(52), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 69056, beta: s.p + 69296, runningMean: s.p + 69536, runningVar: s.p + 69776, eps: 0.001,
-                activation: .silu, output: s.tensor(846), scratch: s.f + 2006480, pool: pool)
+                activation: .silu, output: s.tensor(846), scratch: s.f + 2013392, pool: pool)
             s.profiler?.stop(1378)
         }
         // features.2.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 2009600, count: 2160)
+        TrainingKernels.zero(s.f + 2016512, count: 2160)
         s.profiler?.stop(1379)
         // features.2.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 240]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(844), input: s.tensor(846), batch: s.n, height: 132,
             width: 132, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 132, outWidth: 132,
-            weights: s.f + 2007440, gradInput: s.tensor(845), gradWeights: s.f + 2009600, pool: pool)
+            weights: s.f + 2014352, gradInput: s.tensor(845), gradWeights: s.f + 2016512, pool: pool)
         s.profiler?.stop(1380)
         // features.2.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 2009600, channels: 240, kernel: 3, into: s.g + 70016)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 2016512, channels: 240, kernel: 3, into: s.g + 70016)
         s.profiler?.stop(1381)
-        // features.2.2.block.0 backward through silu and BatchNorm (in place) on [n, 132, 132, 240]
+        // features.2.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 132, 132, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(845), input: s.tensor(52),
-            pixels: 17424 &* s.n, channels: 240, gamma: s.p + 69056, beta: s.p + 69296, savedMean: s.f + 2006480,
-            savedInvStd: s.f + 2006720, activation: .silu, gradInput: s.tensor(845), gradGamma: s.g + 69056,
-            gradBeta: s.g + 69296, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(845), input: s.tensor(52), pixels: 17424 &* s.n,
+            channels: 240, gamma: s.p + 69056, beta: s.p + 69296, savedMean: s.f + 2013392, savedInvStd: s.f + 2013632,
+            activation: .silu, gradGamma: s.g + 69056, gradBeta: s.g + 69296, reductions: s.f + 1994112, pool: pool)
         s.profiler?.stop(1382)
-        // features.2.2.block.0 conv 1x1 backward: input and weight gradients, [n, 132, 132, 40] <- [n, 132, 132, 240]
+        // features.2.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 132, 132, 40] <- [n, 132, 132, 240]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(845), input: s.tensor(50), weights: s.p + 59456,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(845), preActivation: s.tensor(52),
+            gamma: s.p + 69056, beta: s.p + 69296, savedMean: s.f + 2013392, savedInvStd: s.f + 2013632,
+            activation: .silu, reductions: s.f + 1994112, input: s.tensor(50), weights: s.p + 59456,
             pixels: 17424 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(847), gradWeights: s.g + 59456,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(1383)
@@ -13860,18 +14020,18 @@ public final class EfficientNetB6Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.tensor(51) : nil, batch: s.n,
             perImage: 696960, gradBranch: s.tensor(848), pool: pool)
         s.profiler?.stop(1385)
-        // features.2.1.block.3 backward through identity and BatchNorm (in place) on [n, 132, 132, 40]
+        // features.2.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 132, 132, 40]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(848), input: s.tensor(48),
-            pixels: 17424 &* s.n, channels: 40, gamma: s.p + 59264, beta: s.p + 59312, savedMean: s.f + 2006400,
-            savedInvStd: s.f + 2006440, activation: .identity, gradInput: s.tensor(848), gradGamma: s.g + 59264,
-            gradBeta: s.g + 59312, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(848), input: s.tensor(48), pixels: 17424 &* s.n,
+            channels: 40, gamma: s.p + 59264, beta: s.p + 59312, savedMean: s.f + 2013312, savedInvStd: s.f + 2013352,
+            activation: .identity, gradGamma: s.g + 59264, gradBeta: s.g + 59312, reductions: s.f + 1994112,
+            pool: pool)
         s.profiler?.stop(1386)
         // features.2.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(42), pixels: 17424 &* s.n, channels: 240,
-                gamma: s.p + 43648, beta: s.p + 43888, savedMean: s.f + 2001600, savedInvStd: s.f + 2001840,
+                gamma: s.p + 43648, beta: s.p + 43888, savedMean: s.f + 2008512, savedInvStd: s.f + 2008752,
                 activation: .silu, output: s.tensor(851), pool: pool)
             s.profiler?.stop(1387)
         }
@@ -13880,7 +14040,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 43648, beta: s.p + 43888, runningMean: s.p + 44128, runningVar: s.p + 44368, eps: 0.001,
-                activation: .silu, output: s.tensor(851), scratch: s.f + 2001600, pool: pool)
+                activation: .silu, output: s.tensor(851), scratch: s.f + 2008512, pool: pool)
             s.profiler?.stop(1388)
         }
         // features.2.1.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -13890,9 +14050,11 @@ public final class EfficientNetB6Training: TrainableModel {
                 pixels: 17424, channels: 240, output: s.tensor(850), pool: pool)
             s.profiler?.stop(1389)
         }
-        // features.2.1.block.3 conv 1x1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 40]
+        // features.2.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 40]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(848), input: s.tensor(850), weights: s.p + 49664,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(848), preActivation: s.tensor(48),
+            gamma: s.p + 59264, beta: s.p + 59312, savedMean: s.f + 2013312, savedInvStd: s.f + 2013352,
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(850), weights: s.p + 49664,
             pixels: 17424 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(849), gradWeights: s.g + 49664,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(1390)
@@ -13907,15 +14069,15 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.2.1.block.1 backward through silu and BatchNorm (in place) on [n, 132, 132, 240]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(852), input: s.tensor(42),
-            pixels: 17424 &* s.n, channels: 240, gamma: s.p + 43648, beta: s.p + 43888, savedMean: s.f + 2001600,
-            savedInvStd: s.f + 2001840, activation: .silu, gradInput: s.tensor(852), gradGamma: s.g + 43648,
+            pixels: 17424 &* s.n, channels: 240, gamma: s.p + 43648, beta: s.p + 43888, savedMean: s.f + 2008512,
+            savedInvStd: s.f + 2008752, activation: .silu, gradInput: s.tensor(852), gradGamma: s.g + 43648,
             gradBeta: s.g + 43888, pool: pool)
         s.profiler?.stop(1392)
         // features.2.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(40), pixels: 17424 &* s.n, channels: 240,
-                gamma: s.p + 40528, beta: s.p + 40768, savedMean: s.f + 2001120, savedInvStd: s.f + 2001360,
+                gamma: s.p + 40528, beta: s.p + 40768, savedMean: s.f + 2008032, savedInvStd: s.f + 2008272,
                 activation: .silu, output: s.tensor(854), pool: pool)
             s.profiler?.stop(1393)
         }
@@ -13924,33 +14086,34 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(40), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 40528, beta: s.p + 40768, runningMean: s.p + 41008, runningVar: s.p + 41248, eps: 0.001,
-                activation: .silu, output: s.tensor(854), scratch: s.f + 2001120, pool: pool)
+                activation: .silu, output: s.tensor(854), scratch: s.f + 2008032, pool: pool)
             s.profiler?.stop(1394)
         }
         // features.2.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 2004240, count: 2160)
+        TrainingKernels.zero(s.f + 2011152, count: 2160)
         s.profiler?.stop(1395)
         // features.2.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 240]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(852), input: s.tensor(854), batch: s.n, height: 132,
             width: 132, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 132, outWidth: 132,
-            weights: s.f + 2002080, gradInput: s.tensor(853), gradWeights: s.f + 2004240, pool: pool)
+            weights: s.f + 2008992, gradInput: s.tensor(853), gradWeights: s.f + 2011152, pool: pool)
         s.profiler?.stop(1396)
         // features.2.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 2004240, channels: 240, kernel: 3, into: s.g + 41488)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 2011152, channels: 240, kernel: 3, into: s.g + 41488)
         s.profiler?.stop(1397)
-        // features.2.1.block.0 backward through silu and BatchNorm (in place) on [n, 132, 132, 240]
+        // features.2.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 132, 132, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(853), input: s.tensor(40),
-            pixels: 17424 &* s.n, channels: 240, gamma: s.p + 40528, beta: s.p + 40768, savedMean: s.f + 2001120,
-            savedInvStd: s.f + 2001360, activation: .silu, gradInput: s.tensor(853), gradGamma: s.g + 40528,
-            gradBeta: s.g + 40768, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(853), input: s.tensor(40), pixels: 17424 &* s.n,
+            channels: 240, gamma: s.p + 40528, beta: s.p + 40768, savedMean: s.f + 2008032, savedInvStd: s.f + 2008272,
+            activation: .silu, gradGamma: s.g + 40528, gradBeta: s.g + 40768, reductions: s.f + 1994112, pool: pool)
         s.profiler?.stop(1398)
-        // features.2.1.block.0 conv 1x1 backward: input and weight gradients, [n, 132, 132, 40] <- [n, 132, 132, 240]
+        // features.2.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 132, 132, 40] <- [n, 132, 132, 240]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(853), input: s.tensor(39), weights: s.p + 30928,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(853), preActivation: s.tensor(40),
+            gamma: s.p + 40528, beta: s.p + 40768, savedMean: s.f + 2008032, savedInvStd: s.f + 2008272,
+            activation: .silu, reductions: s.f + 1994112, input: s.tensor(39), weights: s.p + 30928,
             pixels: 17424 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(855), gradWeights: s.g + 30928,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(1399)
@@ -13962,18 +14125,18 @@ public final class EfficientNetB6Training: TrainableModel {
 
     /// features.2.0 backward: MBConv6 k3 s2: 264x264x32 -> 132x132x40, SE 192 -> 8 -> 192
     private func features_2_0_backward(_ s: TrainingStepContext) {
-        // features.2.0.block.3 backward through identity and BatchNorm (in place) on [n, 132, 132, 40]
+        // features.2.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 132, 132, 40]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(855), input: s.tensor(38),
-            pixels: 17424 &* s.n, channels: 40, gamma: s.p + 30736, beta: s.p + 30784, savedMean: s.f + 2001040,
-            savedInvStd: s.f + 2001080, activation: .identity, gradInput: s.tensor(855), gradGamma: s.g + 30736,
-            gradBeta: s.g + 30784, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(855), input: s.tensor(38), pixels: 17424 &* s.n,
+            channels: 40, gamma: s.p + 30736, beta: s.p + 30784, savedMean: s.f + 2007952, savedInvStd: s.f + 2007992,
+            activation: .identity, gradGamma: s.g + 30736, gradBeta: s.g + 30784, reductions: s.f + 1994112,
+            pool: pool)
         s.profiler?.stop(1401)
         // features.2.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(32), pixels: 17424 &* s.n, channels: 192,
-                gamma: s.p + 19008, beta: s.p + 19200, savedMean: s.f + 1997200, savedInvStd: s.f + 1997392,
+                gamma: s.p + 19008, beta: s.p + 19200, savedMean: s.f + 2004112, savedInvStd: s.f + 2004304,
                 activation: .silu, output: s.tensor(858), pool: pool)
             s.profiler?.stop(1402)
         }
@@ -13982,7 +14145,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(32), pixels: 17424 &* s.n, channels: 192,
                 gamma: s.p + 19008, beta: s.p + 19200, runningMean: s.p + 19392, runningVar: s.p + 19584, eps: 0.001,
-                activation: .silu, output: s.tensor(858), scratch: s.f + 1997200, pool: pool)
+                activation: .silu, output: s.tensor(858), scratch: s.f + 2004112, pool: pool)
             s.profiler?.stop(1403)
         }
         // features.2.0.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -13992,9 +14155,11 @@ public final class EfficientNetB6Training: TrainableModel {
                 pixels: 17424, channels: 192, output: s.tensor(857), pool: pool)
             s.profiler?.stop(1404)
         }
-        // features.2.0.block.3 conv 1x1 backward: input and weight gradients, [n, 132, 132, 192] <- [n, 132, 132, 40]
+        // features.2.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 132, 132, 192] <- [n, 132, 132, 40]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(855), input: s.tensor(857), weights: s.p + 23056,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(855), preActivation: s.tensor(38),
+            gamma: s.p + 30736, beta: s.p + 30784, savedMean: s.f + 2007952, savedInvStd: s.f + 2007992,
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(857), weights: s.p + 23056,
             pixels: 17424 &* s.n, inChannels: 192, outChannels: 40, gradInput: s.tensor(856), gradWeights: s.g + 23056,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(1405)
@@ -14009,15 +14174,15 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.2.0.block.1 backward through silu and BatchNorm (in place) on [n, 132, 132, 192]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(859), input: s.tensor(32),
-            pixels: 17424 &* s.n, channels: 192, gamma: s.p + 19008, beta: s.p + 19200, savedMean: s.f + 1997200,
-            savedInvStd: s.f + 1997392, activation: .silu, gradInput: s.tensor(859), gradGamma: s.g + 19008,
+            pixels: 17424 &* s.n, channels: 192, gamma: s.p + 19008, beta: s.p + 19200, savedMean: s.f + 2004112,
+            savedInvStd: s.f + 2004304, activation: .silu, gradInput: s.tensor(859), gradGamma: s.g + 19008,
             gradBeta: s.g + 19200, pool: pool)
         s.profiler?.stop(1407)
         // features.2.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(30), pixels: 69696 &* s.n, channels: 192,
-                gamma: s.p + 16512, beta: s.p + 16704, savedMean: s.f + 1996816, savedInvStd: s.f + 1997008,
+                gamma: s.p + 16512, beta: s.p + 16704, savedMean: s.f + 2003728, savedInvStd: s.f + 2003920,
                 activation: .silu, output: s.tensor(861), pool: pool)
             s.profiler?.stop(1408)
         }
@@ -14026,33 +14191,34 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 69696 &* s.n, channels: 192,
                 gamma: s.p + 16512, beta: s.p + 16704, runningMean: s.p + 16896, runningVar: s.p + 17088, eps: 0.001,
-                activation: .silu, output: s.tensor(861), scratch: s.f + 1996816, pool: pool)
+                activation: .silu, output: s.tensor(861), scratch: s.f + 2003728, pool: pool)
             s.profiler?.stop(1409)
         }
         // features.2.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 1999312, count: 1728)
+        TrainingKernels.zero(s.f + 2006224, count: 1728)
         s.profiler?.stop(1410)
         // features.2.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 264, 264, 192] <- [n, 132, 132, 192]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(859), input: s.tensor(861), batch: s.n, height: 264,
             width: 264, channels: 192, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 132, outWidth: 132,
-            weights: s.f + 1997584, gradInput: s.tensor(860), gradWeights: s.f + 1999312, pool: pool)
+            weights: s.f + 2004496, gradInput: s.tensor(860), gradWeights: s.f + 2006224, pool: pool)
         s.profiler?.stop(1411)
         // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 1999312, channels: 192, kernel: 3, into: s.g + 17280)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 2006224, channels: 192, kernel: 3, into: s.g + 17280)
         s.profiler?.stop(1412)
-        // features.2.0.block.0 backward through silu and BatchNorm (in place) on [n, 264, 264, 192]
+        // features.2.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 264, 264, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(860), input: s.tensor(30),
-            pixels: 69696 &* s.n, channels: 192, gamma: s.p + 16512, beta: s.p + 16704, savedMean: s.f + 1996816,
-            savedInvStd: s.f + 1997008, activation: .silu, gradInput: s.tensor(860), gradGamma: s.g + 16512,
-            gradBeta: s.g + 16704, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(860), input: s.tensor(30), pixels: 69696 &* s.n,
+            channels: 192, gamma: s.p + 16512, beta: s.p + 16704, savedMean: s.f + 2003728, savedInvStd: s.f + 2003920,
+            activation: .silu, gradGamma: s.g + 16512, gradBeta: s.g + 16704, reductions: s.f + 1994112, pool: pool)
         s.profiler?.stop(1413)
-        // features.2.0.block.0 conv 1x1 backward: input and weight gradients, [n, 264, 264, 32] <- [n, 264, 264, 192]
+        // features.2.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 264, 264, 32] <- [n, 264, 264, 192]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(860), input: s.tensor(28), weights: s.p + 10368,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(860), preActivation: s.tensor(30),
+            gamma: s.p + 16512, beta: s.p + 16704, savedMean: s.f + 2003728, savedInvStd: s.f + 2003920,
+            activation: .silu, reductions: s.f + 1994112, input: s.tensor(28), weights: s.p + 10368,
             pixels: 69696 &* s.n, inChannels: 32, outChannels: 192, gradInput: s.tensor(862), gradWeights: s.g + 10368,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(1414)
@@ -14066,18 +14232,18 @@ public final class EfficientNetB6Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.tensor(29) : nil, batch: s.n,
             perImage: 2230272, gradBranch: s.tensor(863), pool: pool)
         s.profiler?.stop(1415)
-        // features.1.2.block.2 backward through identity and BatchNorm (in place) on [n, 264, 264, 32]
+        // features.1.2.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 264, 264, 32]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(863), input: s.tensor(26),
-            pixels: 69696 &* s.n, channels: 32, gamma: s.p + 10240, beta: s.p + 10272, savedMean: s.f + 1996752,
-            savedInvStd: s.f + 1996784, activation: .identity, gradInput: s.tensor(863), gradGamma: s.g + 10240,
-            gradBeta: s.g + 10272, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(863), input: s.tensor(26), pixels: 69696 &* s.n,
+            channels: 32, gamma: s.p + 10240, beta: s.p + 10272, savedMean: s.f + 2003664, savedInvStd: s.f + 2003696,
+            activation: .identity, gradGamma: s.g + 10240, gradBeta: s.g + 10272, reductions: s.f + 1994112,
+            pool: pool)
         s.profiler?.stop(1416)
         // features.1.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(20), pixels: 69696 &* s.n, channels: 32, gamma: s.p + 8528,
-                beta: s.p + 8560, savedMean: s.f + 1996112, savedInvStd: s.f + 1996144, activation: .silu,
+                beta: s.p + 8560, savedMean: s.f + 2003024, savedInvStd: s.f + 2003056, activation: .silu,
                 output: s.tensor(866), pool: pool)
             s.profiler?.stop(1417)
         }
@@ -14086,7 +14252,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 69696 &* s.n, channels: 32,
                 gamma: s.p + 8528, beta: s.p + 8560, runningMean: s.p + 8592, runningVar: s.p + 8624, eps: 0.001,
-                activation: .silu, output: s.tensor(866), scratch: s.f + 1996112, pool: pool)
+                activation: .silu, output: s.tensor(866), scratch: s.f + 2003024, pool: pool)
             s.profiler?.stop(1418)
         }
         // features.1.2.block.1 recompute the squeeze-excitation output from its input and saved scale
@@ -14096,9 +14262,11 @@ public final class EfficientNetB6Training: TrainableModel {
                 pixels: 69696, channels: 32, output: s.tensor(865), pool: pool)
             s.profiler?.stop(1419)
         }
-        // features.1.2.block.2 conv 1x1 backward: input and weight gradients, [n, 264, 264, 32] <- [n, 264, 264, 32]
+        // features.1.2.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 264, 264, 32] <- [n, 264, 264, 32]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(863), input: s.tensor(865), weights: s.p + 9216,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(863), preActivation: s.tensor(26),
+            gamma: s.p + 10240, beta: s.p + 10272, savedMean: s.f + 2003664, savedInvStd: s.f + 2003696,
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(865), weights: s.p + 9216,
             pixels: 69696 &* s.n, inChannels: 32, outChannels: 32, gradInput: s.tensor(864), gradWeights: s.g + 9216,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(1420)
@@ -14113,23 +14281,23 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.1.2.block.0 backward through silu and BatchNorm (in place) on [n, 264, 264, 32]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(867), input: s.tensor(20),
-            pixels: 69696 &* s.n, channels: 32, gamma: s.p + 8528, beta: s.p + 8560, savedMean: s.f + 1996112,
-            savedInvStd: s.f + 1996144, activation: .silu, gradInput: s.tensor(867), gradGamma: s.g + 8528,
+            pixels: 69696 &* s.n, channels: 32, gamma: s.p + 8528, beta: s.p + 8560, savedMean: s.f + 2003024,
+            savedInvStd: s.f + 2003056, activation: .silu, gradInput: s.tensor(867), gradGamma: s.g + 8528,
             gradBeta: s.g + 8560, pool: pool)
         s.profiler?.stop(1422)
         // features.1.2.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 1996464, count: 288)
+        TrainingKernels.zero(s.f + 2003376, count: 288)
         s.profiler?.stop(1423)
         // features.1.2.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 264, 264, 32] <- [n, 264, 264, 32]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(867), input: s.tensor(18), batch: s.n, height: 264,
             width: 264, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 264, outWidth: 264,
-            weights: s.f + 1996176, gradInput: s.tensor(868), gradWeights: s.f + 1996464, pool: pool)
+            weights: s.f + 2003088, gradInput: s.tensor(868), gradWeights: s.f + 2003376, pool: pool)
         s.profiler?.stop(1424)
         // features.1.2.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 1996464, channels: 32, kernel: 3, into: s.g + 8240)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 2003376, channels: 32, kernel: 3, into: s.g + 8240)
         s.profiler?.stop(1425)
         // features.1.2 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -14145,18 +14313,17 @@ public final class EfficientNetB6Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 2 ? s.tensor(19) : nil, batch: s.n,
             perImage: 2230272, gradBranch: s.tensor(869), pool: pool)
         s.profiler?.stop(1427)
-        // features.1.1.block.2 backward through identity and BatchNorm (in place) on [n, 264, 264, 32]
+        // features.1.1.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 264, 264, 32]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(869), input: s.tensor(16),
-            pixels: 69696 &* s.n, channels: 32, gamma: s.p + 8112, beta: s.p + 8144, savedMean: s.f + 1996048,
-            savedInvStd: s.f + 1996080, activation: .identity, gradInput: s.tensor(869), gradGamma: s.g + 8112,
-            gradBeta: s.g + 8144, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(869), input: s.tensor(16), pixels: 69696 &* s.n,
+            channels: 32, gamma: s.p + 8112, beta: s.p + 8144, savedMean: s.f + 2002960, savedInvStd: s.f + 2002992,
+            activation: .identity, gradGamma: s.g + 8112, gradBeta: s.g + 8144, reductions: s.f + 1994112, pool: pool)
         s.profiler?.stop(1428)
         // features.1.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(10), pixels: 69696 &* s.n, channels: 32, gamma: s.p + 6400,
-                beta: s.p + 6432, savedMean: s.f + 1995408, savedInvStd: s.f + 1995440, activation: .silu,
+                beta: s.p + 6432, savedMean: s.f + 2002320, savedInvStd: s.f + 2002352, activation: .silu,
                 output: s.tensor(872), pool: pool)
             s.profiler?.stop(1429)
         }
@@ -14165,7 +14332,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(10), pixels: 69696 &* s.n, channels: 32,
                 gamma: s.p + 6400, beta: s.p + 6432, runningMean: s.p + 6464, runningVar: s.p + 6496, eps: 0.001,
-                activation: .silu, output: s.tensor(872), scratch: s.f + 1995408, pool: pool)
+                activation: .silu, output: s.tensor(872), scratch: s.f + 2002320, pool: pool)
             s.profiler?.stop(1430)
         }
         // features.1.1.block.1 recompute the squeeze-excitation output from its input and saved scale
@@ -14175,9 +14342,11 @@ public final class EfficientNetB6Training: TrainableModel {
                 pixels: 69696, channels: 32, output: s.tensor(871), pool: pool)
             s.profiler?.stop(1431)
         }
-        // features.1.1.block.2 conv 1x1 backward: input and weight gradients, [n, 264, 264, 32] <- [n, 264, 264, 32]
+        // features.1.1.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 264, 264, 32] <- [n, 264, 264, 32]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(869), input: s.tensor(871), weights: s.p + 7088,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(869), preActivation: s.tensor(16),
+            gamma: s.p + 8112, beta: s.p + 8144, savedMean: s.f + 2002960, savedInvStd: s.f + 2002992,
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(871), weights: s.p + 7088,
             pixels: 69696 &* s.n, inChannels: 32, outChannels: 32, gradInput: s.tensor(870), gradWeights: s.g + 7088,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(1432)
@@ -14192,23 +14361,23 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.1.1.block.0 backward through silu and BatchNorm (in place) on [n, 264, 264, 32]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(873), input: s.tensor(10),
-            pixels: 69696 &* s.n, channels: 32, gamma: s.p + 6400, beta: s.p + 6432, savedMean: s.f + 1995408,
-            savedInvStd: s.f + 1995440, activation: .silu, gradInput: s.tensor(873), gradGamma: s.g + 6400,
+            pixels: 69696 &* s.n, channels: 32, gamma: s.p + 6400, beta: s.p + 6432, savedMean: s.f + 2002320,
+            savedInvStd: s.f + 2002352, activation: .silu, gradInput: s.tensor(873), gradGamma: s.g + 6400,
             gradBeta: s.g + 6432, pool: pool)
         s.profiler?.stop(1434)
         // features.1.1.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 1995760, count: 288)
+        TrainingKernels.zero(s.f + 2002672, count: 288)
         s.profiler?.stop(1435)
         // features.1.1.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 264, 264, 32] <- [n, 264, 264, 32]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(873), input: s.tensor(9), batch: s.n, height: 264,
             width: 264, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 264, outWidth: 264,
-            weights: s.f + 1995472, gradInput: s.tensor(874), gradWeights: s.f + 1995760, pool: pool)
+            weights: s.f + 2002384, gradInput: s.tensor(874), gradWeights: s.f + 2002672, pool: pool)
         s.profiler?.stop(1436)
         // features.1.1.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 1995760, channels: 32, kernel: 3, into: s.g + 6112)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 2002672, channels: 32, kernel: 3, into: s.g + 6112)
         s.profiler?.stop(1437)
         // features.1.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -14218,18 +14387,17 @@ public final class EfficientNetB6Training: TrainableModel {
 
     /// features.1.0 backward: MBConv1 k3 s1: 264x264x56 -> 264x264x32, SE 56 -> 14 -> 56
     private func features_1_0_backward(_ s: TrainingStepContext) {
-        // features.1.0.block.2 backward through identity and BatchNorm (in place) on [n, 264, 264, 32]
+        // features.1.0.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 264, 264, 32]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(874), input: s.tensor(8),
-            pixels: 69696 &* s.n, channels: 32, gamma: s.p + 5984, beta: s.p + 6016, savedMean: s.f + 1995344,
-            savedInvStd: s.f + 1995376, activation: .identity, gradInput: s.tensor(874), gradGamma: s.g + 5984,
-            gradBeta: s.g + 6016, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(874), input: s.tensor(8), pixels: 69696 &* s.n,
+            channels: 32, gamma: s.p + 5984, beta: s.p + 6016, savedMean: s.f + 2002256, savedInvStd: s.f + 2002288,
+            activation: .identity, gradGamma: s.g + 5984, gradBeta: s.g + 6016, reductions: s.f + 1994112, pool: pool)
         s.profiler?.stop(1439)
         // features.1.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 1 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(2), pixels: 69696 &* s.n, channels: 56, gamma: s.p + 2288,
-                beta: s.p + 2352, savedMean: s.f + 1994224, savedInvStd: s.f + 1994280, activation: .silu,
+                beta: s.p + 2352, savedMean: s.f + 2001136, savedInvStd: s.f + 2001192, activation: .silu,
                 output: s.tensor(877), pool: pool)
             s.profiler?.stop(1440)
         }
@@ -14238,7 +14406,7 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 69696 &* s.n, channels: 56,
                 gamma: s.p + 2288, beta: s.p + 2352, runningMean: s.p + 2416, runningVar: s.p + 2480, eps: 0.001,
-                activation: .silu, output: s.tensor(877), scratch: s.f + 1994224, pool: pool)
+                activation: .silu, output: s.tensor(877), scratch: s.f + 2001136, pool: pool)
             s.profiler?.stop(1441)
         }
         // features.1.0.block.1 recompute the squeeze-excitation output from its input and saved scale
@@ -14248,9 +14416,11 @@ public final class EfficientNetB6Training: TrainableModel {
                 pixels: 69696, channels: 56, output: s.tensor(876), pool: pool)
             s.profiler?.stop(1442)
         }
-        // features.1.0.block.2 conv 1x1 backward: input and weight gradients, [n, 264, 264, 56] <- [n, 264, 264, 32]
+        // features.1.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 264, 264, 56] <- [n, 264, 264, 32]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(874), input: s.tensor(876), weights: s.p + 4192,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(874), preActivation: s.tensor(8),
+            gamma: s.p + 5984, beta: s.p + 6016, savedMean: s.f + 2002256, savedInvStd: s.f + 2002288,
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(876), weights: s.p + 4192,
             pixels: 69696 &* s.n, inChannels: 56, outChannels: 32, gradInput: s.tensor(875), gradWeights: s.g + 4192,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(1443)
@@ -14265,15 +14435,15 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.1.0.block.0 backward through silu and BatchNorm (in place) on [n, 264, 264, 56]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(878), input: s.tensor(2),
-            pixels: 69696 &* s.n, channels: 56, gamma: s.p + 2288, beta: s.p + 2352, savedMean: s.f + 1994224,
-            savedInvStd: s.f + 1994280, activation: .silu, gradInput: s.tensor(878), gradGamma: s.g + 2288,
+            pixels: 69696 &* s.n, channels: 56, gamma: s.p + 2288, beta: s.p + 2352, savedMean: s.f + 2001136,
+            savedInvStd: s.f + 2001192, activation: .silu, gradInput: s.tensor(878), gradGamma: s.g + 2288,
             gradBeta: s.g + 2352, pool: pool)
         s.profiler?.stop(1445)
         // features.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 0 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(0), pixels: 69696 &* s.n, channels: 56, gamma: s.p + 1520,
-                beta: s.p + 1584, savedMean: s.f + 1994112, savedInvStd: s.f + 1994168, activation: .silu,
+                beta: s.p + 1584, savedMean: s.f + 2001024, savedInvStd: s.f + 2001080, activation: .silu,
                 output: s.tensor(880), pool: pool)
             s.profiler?.stop(1446)
         }
@@ -14282,22 +14452,22 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(0), pixels: 69696 &* s.n, channels: 56,
                 gamma: s.p + 1520, beta: s.p + 1584, runningMean: s.p + 1648, runningVar: s.p + 1712, eps: 0.001,
-                activation: .silu, output: s.tensor(880), scratch: s.f + 1994112, pool: pool)
+                activation: .silu, output: s.tensor(880), scratch: s.f + 2001024, pool: pool)
             s.profiler?.stop(1447)
         }
         // features.1.0.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 1994840, count: 504)
+        TrainingKernels.zero(s.f + 2001752, count: 504)
         s.profiler?.stop(1448)
         // features.1.0.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 264, 264, 56] <- [n, 264, 264, 56]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(878), input: s.tensor(880), batch: s.n, height: 264,
             width: 264, channels: 56, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 264, outWidth: 264,
-            weights: s.f + 1994336, gradInput: s.tensor(879), gradWeights: s.f + 1994840, pool: pool)
+            weights: s.f + 2001248, gradInput: s.tensor(879), gradWeights: s.f + 2001752, pool: pool)
         s.profiler?.stop(1449)
         // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 1994840, channels: 56, kernel: 3, into: s.g + 1776)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 2001752, channels: 56, kernel: 3, into: s.g + 1776)
         s.profiler?.stop(1450)
     }
 
@@ -14306,8 +14476,8 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.0 backward through silu and BatchNorm (in place) on [n, 264, 264, 56]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(879), input: s.tensor(0),
-            pixels: 69696 &* s.n, channels: 56, gamma: s.p + 1520, beta: s.p + 1584, savedMean: s.f + 1994112,
-            savedInvStd: s.f + 1994168, activation: .silu, gradInput: s.tensor(879), gradGamma: s.g + 1520,
+            pixels: 69696 &* s.n, channels: 56, gamma: s.p + 1520, beta: s.p + 1584, savedMean: s.f + 2001024,
+            savedInvStd: s.f + 2001080, activation: .silu, gradInput: s.tensor(879), gradGamma: s.g + 1520,
             gradBeta: s.g + 1584, pool: pool)
         s.profiler?.stop(1451)
         // features.0 stem weight gradient (the image needs none)
@@ -14327,39 +14497,39 @@ public final class EfficientNetB6Training: TrainableModel {
         (151658496, 71647488),  // 2: features.1.0.block.0 conv output, 3,902,976 floats per image
         (155561472, 0),  // 3: features.1.0.block.0 output, 3,902,976 floats per image
         (159464448, 3902976),  // 4: features.1.0.block.1 output, 3,902,976 floats per image
-        (404116880, 187456800),  // 5: features.1.0.block.1 pooled, 56 floats per image
-        (404118160, 187458144),  // 6: features.1.0.block.1 hidden, 14 floats per image
-        (404116944, 187456864),  // 7: features.1.0.block.1 scale, 56 floats per image
+        (404283344, 187789728),  // 5: features.1.0.block.1 pooled, 56 floats per image
+        (404284624, 187791072),  // 6: features.1.0.block.1 hidden, 14 floats per image
+        (404283408, 187789792),  // 7: features.1.0.block.1 scale, 56 floats per image
         (173403648, 78895872),  // 8: features.1.0.block.2 conv output, 2,230,272 floats per image
         (175633920, 81126144),  // 9: features.1.0.block.2 output, 2,230,272 floats per image
         (177864192, 83356416),  // 10: features.1.1.block.0 conv output, 2,230,272 floats per image
         (180094464, 0),  // 11: features.1.1.block.0 output, 2,230,272 floats per image
         (182324736, 2230272),  // 12: features.1.1.block.1 output, 2,230,272 floats per image
-        (404117840, 187457824),  // 13: features.1.1.block.1 pooled, 32 floats per image
-        (404118176, 187458160),  // 14: features.1.1.block.1 hidden, 8 floats per image
-        (404117872, 187457856),  // 15: features.1.1.block.1 scale, 32 floats per image
+        (404284304, 187790752),  // 13: features.1.1.block.1 pooled, 32 floats per image
+        (404284640, 187791088),  // 14: features.1.1.block.1 hidden, 8 floats per image
+        (404284336, 187790784),  // 15: features.1.1.block.1 scale, 32 floats per image
         (184555008, 85586688),  // 16: features.1.1.block.2 conv output, 2,230,272 floats per image
         (0, 0),  // 17: features.1.1.block.2 output, 2,230,272 floats per image
         (186785280, 87816960),  // 18: features.1.1 output, 2,230,272 floats per image
-        (404118192, 187458176),  // 19: features.1.1 drop-path keep, 1 floats per image
+        (404284656, 187791104),  // 19: features.1.1 drop-path keep, 1 floats per image
         (189015552, 90047232),  // 20: features.1.2.block.0 conv output, 2,230,272 floats per image
         (191245824, 0),  // 21: features.1.2.block.0 output, 2,230,272 floats per image
         (193476096, 2230272),  // 22: features.1.2.block.1 output, 2,230,272 floats per image
-        (404117904, 187457888),  // 23: features.1.2.block.1 pooled, 32 floats per image
-        (404118208, 187458192),  // 24: features.1.2.block.1 hidden, 8 floats per image
-        (404117936, 187457920),  // 25: features.1.2.block.1 scale, 32 floats per image
+        (404284368, 187790816),  // 23: features.1.2.block.1 pooled, 32 floats per image
+        (404284672, 187791120),  // 24: features.1.2.block.1 hidden, 8 floats per image
+        (404284400, 187790848),  // 25: features.1.2.block.1 scale, 32 floats per image
         (195706368, 92277504),  // 26: features.1.2.block.2 conv output, 2,230,272 floats per image
         (0, 0),  // 27: features.1.2.block.2 output, 2,230,272 floats per image
         (197936640, 94507776),  // 28: features.1.2 output, 2,230,272 floats per image
-        (404118224, 187458208),  // 29: features.1.2 drop-path keep, 1 floats per image
+        (404284688, 187791136),  // 29: features.1.2 drop-path keep, 1 floats per image
         (0, 0),  // 30: features.2.0.block.0 conv output, 13,381,632 floats per image
         (13381632, 13381632),  // 31: features.2.0.block.0 output, 13,381,632 floats per image
         (163367424, 75550464),  // 32: features.2.0.block.1 conv output, 3,345,408 floats per image
         (166712832, 13381632),  // 33: features.2.0.block.1 output, 3,345,408 floats per image
         (170058240, 16727040),  // 34: features.2.0.block.2 output, 3,345,408 floats per image
-        (404116496, 187455360),  // 35: features.2.0.block.2 pooled, 192 floats per image
-        (404118240, 187458224),  // 36: features.2.0.block.2 hidden, 8 floats per image
-        (404116688, 187455552),  // 37: features.2.0.block.2 scale, 192 floats per image
+        (404282960, 187788288),  // 35: features.2.0.block.2 pooled, 192 floats per image
+        (404284704, 187791152),  // 36: features.2.0.block.2 hidden, 8 floats per image
+        (404283152, 187788480),  // 37: features.2.0.block.2 scale, 192 floats per image
         (347630112, 153219888),  // 38: features.2.0.block.3 conv output, 696,960 floats per image
         (348327072, 153916848),  // 39: features.2.0.block.3 output, 696,960 floats per image
         (26763264, 13381632),  // 40: features.2.1.block.0 conv output, 4,181,760 floats per image
@@ -14367,69 +14537,69 @@ public final class EfficientNetB6Training: TrainableModel {
         (35126784, 21745152),  // 42: features.2.1.block.1 conv output, 4,181,760 floats per image
         (39308544, 17563392),  // 43: features.2.1.block.1 output, 4,181,760 floats per image
         (43490304, 25926912),  // 44: features.2.1.block.2 output, 4,181,760 floats per image
-        (404113616, 187452480),  // 45: features.2.1.block.2 pooled, 240 floats per image
-        (404118256, 187458240),  // 46: features.2.1.block.2 hidden, 10 floats per image
-        (404113856, 187452720),  // 47: features.2.1.block.2 scale, 240 floats per image
+        (404280080, 187785408),  // 45: features.2.1.block.2 pooled, 240 floats per image
+        (404284720, 187791168),  // 46: features.2.1.block.2 hidden, 10 floats per image
+        (404280320, 187785648),  // 47: features.2.1.block.2 scale, 240 floats per image
         (349024032, 154613808),  // 48: features.2.1.block.3 conv output, 696,960 floats per image
         (47672064, 17563392),  // 49: features.2.1.block.3 output, 696,960 floats per image
         (349720992, 155310768),  // 50: features.2.1 output, 696,960 floats per image
-        (404118272, 187458256),  // 51: features.2.1 drop-path keep, 1 floats per image
+        (404284736, 187791184),  // 51: features.2.1 drop-path keep, 1 floats per image
         (47672064, 17563392),  // 52: features.2.2.block.0 conv output, 4,181,760 floats per image
         (51853824, 25926912),  // 53: features.2.2.block.0 output, 4,181,760 floats per image
         (56035584, 30108672),  // 54: features.2.2.block.1 conv output, 4,181,760 floats per image
         (60217344, 25926912),  // 55: features.2.2.block.1 output, 4,181,760 floats per image
         (64399104, 34290432),  // 56: features.2.2.block.2 output, 4,181,760 floats per image
-        (404114096, 187452960),  // 57: features.2.2.block.2 pooled, 240 floats per image
-        (404118288, 187458272),  // 58: features.2.2.block.2 hidden, 10 floats per image
-        (404114336, 187453200),  // 59: features.2.2.block.2 scale, 240 floats per image
+        (404280560, 187785888),  // 57: features.2.2.block.2 pooled, 240 floats per image
+        (404284752, 187791200),  // 58: features.2.2.block.2 hidden, 10 floats per image
+        (404280800, 187786128),  // 59: features.2.2.block.2 scale, 240 floats per image
         (350417952, 156007728),  // 60: features.2.2.block.3 conv output, 696,960 floats per image
         (68580864, 25926912),  // 61: features.2.2.block.3 output, 696,960 floats per image
         (351114912, 156704688),  // 62: features.2.2 output, 696,960 floats per image
-        (404118304, 187458288),  // 63: features.2.2 drop-path keep, 1 floats per image
+        (404284768, 187791216),  // 63: features.2.2 drop-path keep, 1 floats per image
         (68580864, 25926912),  // 64: features.2.3.block.0 conv output, 4,181,760 floats per image
         (72762624, 34290432),  // 65: features.2.3.block.0 output, 4,181,760 floats per image
         (76944384, 38472192),  // 66: features.2.3.block.1 conv output, 4,181,760 floats per image
         (81126144, 34290432),  // 67: features.2.3.block.1 output, 4,181,760 floats per image
         (85307904, 42653952),  // 68: features.2.3.block.2 output, 4,181,760 floats per image
-        (404114576, 187453440),  // 69: features.2.3.block.2 pooled, 240 floats per image
-        (404118320, 187458304),  // 70: features.2.3.block.2 hidden, 10 floats per image
-        (404114816, 187453680),  // 71: features.2.3.block.2 scale, 240 floats per image
+        (404281040, 187786368),  // 69: features.2.3.block.2 pooled, 240 floats per image
+        (404284784, 187791232),  // 70: features.2.3.block.2 hidden, 10 floats per image
+        (404281280, 187786608),  // 71: features.2.3.block.2 scale, 240 floats per image
         (351811872, 157401648),  // 72: features.2.3.block.3 conv output, 696,960 floats per image
         (89489664, 34290432),  // 73: features.2.3.block.3 output, 696,960 floats per image
         (352508832, 158098608),  // 74: features.2.3 output, 696,960 floats per image
-        (404118336, 187458320),  // 75: features.2.3 drop-path keep, 1 floats per image
+        (404284800, 187791248),  // 75: features.2.3 drop-path keep, 1 floats per image
         (89489664, 34290432),  // 76: features.2.4.block.0 conv output, 4,181,760 floats per image
         (93671424, 42653952),  // 77: features.2.4.block.0 output, 4,181,760 floats per image
         (97853184, 46835712),  // 78: features.2.4.block.1 conv output, 4,181,760 floats per image
         (102034944, 42653952),  // 79: features.2.4.block.1 output, 4,181,760 floats per image
         (106216704, 51017472),  // 80: features.2.4.block.2 output, 4,181,760 floats per image
-        (404115056, 187453920),  // 81: features.2.4.block.2 pooled, 240 floats per image
-        (404118352, 187458336),  // 82: features.2.4.block.2 hidden, 10 floats per image
-        (404115296, 187454160),  // 83: features.2.4.block.2 scale, 240 floats per image
+        (404281520, 187786848),  // 81: features.2.4.block.2 pooled, 240 floats per image
+        (404284816, 187791264),  // 82: features.2.4.block.2 hidden, 10 floats per image
+        (404281760, 187787088),  // 83: features.2.4.block.2 scale, 240 floats per image
         (353205792, 158795568),  // 84: features.2.4.block.3 conv output, 696,960 floats per image
         (110398464, 42653952),  // 85: features.2.4.block.3 output, 696,960 floats per image
         (353902752, 159492528),  // 86: features.2.4 output, 696,960 floats per image
-        (404118368, 187458352),  // 87: features.2.4 drop-path keep, 1 floats per image
+        (404284832, 187791280),  // 87: features.2.4 drop-path keep, 1 floats per image
         (110398464, 42653952),  // 88: features.2.5.block.0 conv output, 4,181,760 floats per image
         (114580224, 51017472),  // 89: features.2.5.block.0 output, 4,181,760 floats per image
         (118761984, 55199232),  // 90: features.2.5.block.1 conv output, 4,181,760 floats per image
         (122943744, 51017472),  // 91: features.2.5.block.1 output, 4,181,760 floats per image
         (127125504, 59380992),  // 92: features.2.5.block.2 output, 4,181,760 floats per image
-        (404115536, 187454400),  // 93: features.2.5.block.2 pooled, 240 floats per image
-        (404118384, 187458368),  // 94: features.2.5.block.2 hidden, 10 floats per image
-        (404115776, 187454640),  // 95: features.2.5.block.2 scale, 240 floats per image
+        (404282000, 187787328),  // 93: features.2.5.block.2 pooled, 240 floats per image
+        (404284848, 187791296),  // 94: features.2.5.block.2 hidden, 10 floats per image
+        (404282240, 187787568),  // 95: features.2.5.block.2 scale, 240 floats per image
         (354599712, 160189488),  // 96: features.2.5.block.3 conv output, 696,960 floats per image
         (131307264, 51017472),  // 97: features.2.5.block.3 output, 696,960 floats per image
         (355296672, 160886448),  // 98: features.2.5 output, 696,960 floats per image
-        (404118400, 187458384),  // 99: features.2.5 drop-path keep, 1 floats per image
+        (404284864, 187791312),  // 99: features.2.5 drop-path keep, 1 floats per image
         (131307264, 51017472),  // 100: features.3.0.block.0 conv output, 4,181,760 floats per image
         (135489024, 59380992),  // 101: features.3.0.block.0 output, 4,181,760 floats per image
         (296870112, 132126192),  // 102: features.3.0.block.1 conv output, 1,045,440 floats per image
         (297915552, 59380992),  // 103: features.3.0.block.1 output, 1,045,440 floats per image
         (298960992, 60426432),  // 104: features.3.0.block.2 output, 1,045,440 floats per image
-        (404116016, 187454880),  // 105: features.3.0.block.2 pooled, 240 floats per image
-        (404118416, 187458400),  // 106: features.3.0.block.2 hidden, 10 floats per image
-        (404116256, 187455120),  // 107: features.3.0.block.2 scale, 240 floats per image
+        (404282480, 187787808),  // 105: features.3.0.block.2 pooled, 240 floats per image
+        (404284880, 187791328),  // 106: features.3.0.block.2 hidden, 10 floats per image
+        (404282720, 187788048),  // 107: features.3.0.block.2 scale, 240 floats per image
         (391571712, 174927072),  // 108: features.3.0.block.3 conv output, 313,632 floats per image
         (391885344, 175240704),  // 109: features.3.0.block.3 output, 313,632 floats per image
         (139670784, 59380992),  // 110: features.3.1.block.0 conv output, 1,881,792 floats per image
@@ -14438,162 +14608,162 @@ public final class EfficientNetB6Training: TrainableModel {
         (202048704, 61262784),  // 113: features.3.1.block.1 output, 1,881,792 floats per image
         (203930496, 65026368),  // 114: features.3.1.block.2 output, 1,881,792 floats per image
         (143852112, 67743936),  // 115: features.3.1.block.2 pooled, 432 floats per image
-        (404117968, 187457952),  // 116: features.3.1.block.2 hidden, 18 floats per image
-        (404108864, 187447728),  // 117: features.3.1.block.2 scale, 432 floats per image
+        (404284432, 187790880),  // 116: features.3.1.block.2 hidden, 18 floats per image
+        (404275328, 187780656),  // 117: features.3.1.block.2 scale, 432 floats per image
         (392198976, 175554336),  // 118: features.3.1.block.3 conv output, 313,632 floats per image
         (143434368, 61262784),  // 119: features.3.1.block.3 output, 313,632 floats per image
         (392512608, 175867968),  // 120: features.3.1 output, 313,632 floats per image
-        (404118432, 187458416),  // 121: features.3.1 drop-path keep, 1 floats per image
+        (404284896, 187791344),  // 121: features.3.1 drop-path keep, 1 floats per image
         (205812288, 61262784),  // 122: features.3.2.block.0 conv output, 1,881,792 floats per image
         (207694080, 65026368),  // 123: features.3.2.block.0 output, 1,881,792 floats per image
         (209575872, 96738048),  // 124: features.3.2.block.1 conv output, 1,881,792 floats per image
         (211457664, 65026368),  // 125: features.3.2.block.1 output, 1,881,792 floats per image
         (213339456, 98619840),  // 126: features.3.2.block.2 output, 1,881,792 floats per image
-        (404109296, 187448160),  // 127: features.3.2.block.2 pooled, 432 floats per image
-        (404118000, 187457984),  // 128: features.3.2.block.2 hidden, 18 floats per image
-        (404109728, 187448592),  // 129: features.3.2.block.2 scale, 432 floats per image
+        (404275760, 187781088),  // 127: features.3.2.block.2 pooled, 432 floats per image
+        (404284464, 187790912),  // 128: features.3.2.block.2 hidden, 18 floats per image
+        (404276192, 187781520),  // 129: features.3.2.block.2 scale, 432 floats per image
         (392826240, 176181600),  // 130: features.3.2.block.3 conv output, 313,632 floats per image
         (143434368, 65026368),  // 131: features.3.2.block.3 output, 313,632 floats per image
         (393139872, 176495232),  // 132: features.3.2 output, 313,632 floats per image
-        (404118448, 187458432),  // 133: features.3.2 drop-path keep, 1 floats per image
+        (404284912, 187791360),  // 133: features.3.2 drop-path keep, 1 floats per image
         (215221248, 65026368),  // 134: features.3.3.block.0 conv output, 1,881,792 floats per image
         (217103040, 98619840),  // 135: features.3.3.block.0 output, 1,881,792 floats per image
         (218984832, 100501632),  // 136: features.3.3.block.1 conv output, 1,881,792 floats per image
         (220866624, 98619840),  // 137: features.3.3.block.1 output, 1,881,792 floats per image
         (222748416, 102383424),  // 138: features.3.3.block.2 output, 1,881,792 floats per image
-        (404110160, 187449024),  // 139: features.3.3.block.2 pooled, 432 floats per image
-        (404118032, 187458016),  // 140: features.3.3.block.2 hidden, 18 floats per image
-        (404110592, 187449456),  // 141: features.3.3.block.2 scale, 432 floats per image
+        (404276624, 187781952),  // 139: features.3.3.block.2 pooled, 432 floats per image
+        (404284496, 187790944),  // 140: features.3.3.block.2 hidden, 18 floats per image
+        (404277056, 187782384),  // 141: features.3.3.block.2 scale, 432 floats per image
         (393453504, 176808864),  // 142: features.3.3.block.3 conv output, 313,632 floats per image
         (143434368, 66908160),  // 143: features.3.3.block.3 output, 313,632 floats per image
         (393767136, 177122496),  // 144: features.3.3 output, 313,632 floats per image
-        (404118464, 187458448),  // 145: features.3.3 drop-path keep, 1 floats per image
+        (404284928, 187791376),  // 145: features.3.3 drop-path keep, 1 floats per image
         (224630208, 98619840),  // 146: features.3.4.block.0 conv output, 1,881,792 floats per image
         (226512000, 102383424),  // 147: features.3.4.block.0 output, 1,881,792 floats per image
         (228393792, 104265216),  // 148: features.3.4.block.1 conv output, 1,881,792 floats per image
         (230275584, 102383424),  // 149: features.3.4.block.1 output, 1,881,792 floats per image
         (232157376, 106147008),  // 150: features.3.4.block.2 output, 1,881,792 floats per image
-        (404111024, 187449888),  // 151: features.3.4.block.2 pooled, 432 floats per image
-        (404118064, 187458048),  // 152: features.3.4.block.2 hidden, 18 floats per image
-        (404111456, 187450320),  // 153: features.3.4.block.2 scale, 432 floats per image
+        (404277488, 187782816),  // 151: features.3.4.block.2 pooled, 432 floats per image
+        (404284528, 187790976),  // 152: features.3.4.block.2 hidden, 18 floats per image
+        (404277920, 187783248),  // 153: features.3.4.block.2 scale, 432 floats per image
         (394080768, 177436128),  // 154: features.3.4.block.3 conv output, 313,632 floats per image
         (143434368, 66908160),  // 155: features.3.4.block.3 output, 313,632 floats per image
         (394394400, 177749760),  // 156: features.3.4 output, 313,632 floats per image
-        (404118480, 187458464),  // 157: features.3.4 drop-path keep, 1 floats per image
+        (404284944, 187791392),  // 157: features.3.4 drop-path keep, 1 floats per image
         (234039168, 102383424),  // 158: features.3.5.block.0 conv output, 1,881,792 floats per image
         (235920960, 106147008),  // 159: features.3.5.block.0 output, 1,881,792 floats per image
         (237802752, 108028800),  // 160: features.3.5.block.1 conv output, 1,881,792 floats per image
         (239684544, 106147008),  // 161: features.3.5.block.1 output, 1,881,792 floats per image
         (241566336, 109910592),  // 162: features.3.5.block.2 output, 1,881,792 floats per image
-        (404111888, 187450752),  // 163: features.3.5.block.2 pooled, 432 floats per image
-        (404118096, 187458080),  // 164: features.3.5.block.2 hidden, 18 floats per image
-        (404112320, 187451184),  // 165: features.3.5.block.2 scale, 432 floats per image
+        (404278352, 187783680),  // 163: features.3.5.block.2 pooled, 432 floats per image
+        (404284560, 187791008),  // 164: features.3.5.block.2 hidden, 18 floats per image
+        (404278784, 187784112),  // 165: features.3.5.block.2 scale, 432 floats per image
         (394708032, 178063392),  // 166: features.3.5.block.3 conv output, 313,632 floats per image
         (143434368, 66908160),  // 167: features.3.5.block.3 output, 313,632 floats per image
         (395021664, 178377024),  // 168: features.3.5 output, 313,632 floats per image
-        (404118496, 187458480),  // 169: features.3.5 drop-path keep, 1 floats per image
+        (404284960, 187791408),  // 169: features.3.5 drop-path keep, 1 floats per image
         (243448128, 106147008),  // 170: features.4.0.block.0 conv output, 1,881,792 floats per image
         (245329920, 109910592),  // 171: features.4.0.block.0 output, 1,881,792 floats per image
         (389466768, 174109824),  // 172: features.4.0.block.1 conv output, 470,448 floats per image
         (389937216, 66908160),  // 173: features.4.0.block.1 output, 470,448 floats per image
         (390407664, 109910592),  // 174: features.4.0.block.2 output, 470,448 floats per image
-        (404112752, 187451616),  // 175: features.4.0.block.2 pooled, 432 floats per image
-        (404118128, 187458112),  // 176: features.4.0.block.2 hidden, 18 floats per image
-        (404113184, 187452048),  // 177: features.4.0.block.2 scale, 432 floats per image
-        (399486080, 182674976),  // 178: features.4.0.block.3 conv output, 156,816 floats per image
-        (399642896, 182831792),  // 179: features.4.0.block.3 output, 156,816 floats per image
+        (404279216, 187784544),  // 175: features.4.0.block.2 pooled, 432 floats per image
+        (404284592, 187791040),  // 176: features.4.0.block.2 hidden, 18 floats per image
+        (404279648, 187784976),  // 177: features.4.0.block.2 scale, 432 floats per image
+        (399652544, 183007904),  // 178: features.4.0.block.3 conv output, 156,816 floats per image
+        (399809360, 183164720),  // 179: features.4.0.block.3 output, 156,816 floats per image
         (309994272, 138165552),  // 180: features.4.1.block.0 conv output, 940,896 floats per image
         (310935168, 109910592),  // 181: features.4.1.block.0 output, 940,896 floats per image
         (311876064, 139106448),  // 182: features.4.1.block.1 conv output, 940,896 floats per image
         (312816960, 109910592),  // 183: features.4.1.block.1 output, 940,896 floats per image
         (313757856, 110851488),  // 184: features.4.1.block.2 output, 940,896 floats per image
-        (404095040, 187433904),  // 185: features.4.1.block.2 pooled, 864 floats per image
-        (404117456, 187457440),  // 186: features.4.1.block.2 hidden, 36 floats per image
-        (404095904, 187434768),  // 187: features.4.1.block.2 scale, 864 floats per image
-        (399799712, 182988608),  // 188: features.4.1.block.3 conv output, 156,816 floats per image
+        (404261504, 187766832),  // 185: features.4.1.block.2 pooled, 864 floats per image
+        (404283920, 187790368),  // 186: features.4.1.block.2 hidden, 36 floats per image
+        (404262368, 187767696),  // 187: features.4.1.block.2 scale, 864 floats per image
+        (399966176, 183321536),  // 188: features.4.1.block.3 conv output, 156,816 floats per image
         (143434368, 66908160),  // 189: features.4.1.block.3 output, 156,816 floats per image
-        (399956528, 183145424),  // 190: features.4.1 output, 156,816 floats per image
-        (404118512, 187458496),  // 191: features.4.1 drop-path keep, 1 floats per image
+        (400122992, 183478352),  // 190: features.4.1 output, 156,816 floats per image
+        (404284976, 187791424),  // 191: features.4.1 drop-path keep, 1 floats per image
         (314698752, 140047344),  // 192: features.4.2.block.0 conv output, 940,896 floats per image
         (315639648, 109910592),  // 193: features.4.2.block.0 output, 940,896 floats per image
         (316580544, 140988240),  // 194: features.4.2.block.1 conv output, 940,896 floats per image
         (317521440, 109910592),  // 195: features.4.2.block.1 output, 940,896 floats per image
         (318462336, 110851488),  // 196: features.4.2.block.2 output, 940,896 floats per image
-        (404096768, 187435632),  // 197: features.4.2.block.2 pooled, 864 floats per image
-        (404117504, 187457488),  // 198: features.4.2.block.2 hidden, 36 floats per image
-        (404097632, 187436496),  // 199: features.4.2.block.2 scale, 864 floats per image
-        (400113344, 183302240),  // 200: features.4.2.block.3 conv output, 156,816 floats per image
+        (404263232, 187768560),  // 197: features.4.2.block.2 pooled, 864 floats per image
+        (404283968, 187790416),  // 198: features.4.2.block.2 hidden, 36 floats per image
+        (404264096, 187769424),  // 199: features.4.2.block.2 scale, 864 floats per image
+        (400279808, 183635168),  // 200: features.4.2.block.3 conv output, 156,816 floats per image
         (143434368, 66908160),  // 201: features.4.2.block.3 output, 156,816 floats per image
-        (400270160, 183459056),  // 202: features.4.2 output, 156,816 floats per image
-        (404118528, 187458512),  // 203: features.4.2 drop-path keep, 1 floats per image
+        (400436624, 183791984),  // 202: features.4.2 output, 156,816 floats per image
+        (404284992, 187791440),  // 203: features.4.2 drop-path keep, 1 floats per image
         (319403232, 141929136),  // 204: features.4.3.block.0 conv output, 940,896 floats per image
         (320344128, 109910592),  // 205: features.4.3.block.0 output, 940,896 floats per image
         (321285024, 142870032),  // 206: features.4.3.block.1 conv output, 940,896 floats per image
         (322225920, 109910592),  // 207: features.4.3.block.1 output, 940,896 floats per image
         (323166816, 110851488),  // 208: features.4.3.block.2 output, 940,896 floats per image
-        (404098496, 187437360),  // 209: features.4.3.block.2 pooled, 864 floats per image
-        (404117552, 187457536),  // 210: features.4.3.block.2 hidden, 36 floats per image
-        (404099360, 187438224),  // 211: features.4.3.block.2 scale, 864 floats per image
-        (400426976, 183615872),  // 212: features.4.3.block.3 conv output, 156,816 floats per image
+        (404264960, 187770288),  // 209: features.4.3.block.2 pooled, 864 floats per image
+        (404284016, 187790464),  // 210: features.4.3.block.2 hidden, 36 floats per image
+        (404265824, 187771152),  // 211: features.4.3.block.2 scale, 864 floats per image
+        (400593440, 183948800),  // 212: features.4.3.block.3 conv output, 156,816 floats per image
         (143434368, 66908160),  // 213: features.4.3.block.3 output, 156,816 floats per image
-        (400583792, 183772688),  // 214: features.4.3 output, 156,816 floats per image
-        (404118544, 187458528),  // 215: features.4.3 drop-path keep, 1 floats per image
+        (400750256, 184105616),  // 214: features.4.3 output, 156,816 floats per image
+        (404285008, 187791456),  // 215: features.4.3 drop-path keep, 1 floats per image
         (324107712, 143810928),  // 216: features.4.4.block.0 conv output, 940,896 floats per image
         (325048608, 109910592),  // 217: features.4.4.block.0 output, 940,896 floats per image
         (325989504, 144751824),  // 218: features.4.4.block.1 conv output, 940,896 floats per image
         (326930400, 109910592),  // 219: features.4.4.block.1 output, 940,896 floats per image
         (327871296, 110851488),  // 220: features.4.4.block.2 output, 940,896 floats per image
-        (404100224, 187439088),  // 221: features.4.4.block.2 pooled, 864 floats per image
-        (404117600, 187457584),  // 222: features.4.4.block.2 hidden, 36 floats per image
-        (404101088, 187439952),  // 223: features.4.4.block.2 scale, 864 floats per image
-        (400740608, 183929504),  // 224: features.4.4.block.3 conv output, 156,816 floats per image
+        (404266688, 187772016),  // 221: features.4.4.block.2 pooled, 864 floats per image
+        (404284064, 187790512),  // 222: features.4.4.block.2 hidden, 36 floats per image
+        (404267552, 187772880),  // 223: features.4.4.block.2 scale, 864 floats per image
+        (400907072, 184262432),  // 224: features.4.4.block.3 conv output, 156,816 floats per image
         (143434368, 66908160),  // 225: features.4.4.block.3 output, 156,816 floats per image
-        (400897424, 184086320),  // 226: features.4.4 output, 156,816 floats per image
-        (404118560, 187458544),  // 227: features.4.4 drop-path keep, 1 floats per image
+        (401063888, 184419248),  // 226: features.4.4 output, 156,816 floats per image
+        (404285024, 187791472),  // 227: features.4.4 drop-path keep, 1 floats per image
         (328812192, 145692720),  // 228: features.4.5.block.0 conv output, 940,896 floats per image
         (329753088, 109910592),  // 229: features.4.5.block.0 output, 940,896 floats per image
         (330693984, 146633616),  // 230: features.4.5.block.1 conv output, 940,896 floats per image
         (331634880, 109910592),  // 231: features.4.5.block.1 output, 940,896 floats per image
         (332575776, 110851488),  // 232: features.4.5.block.2 output, 940,896 floats per image
-        (404101952, 187440816),  // 233: features.4.5.block.2 pooled, 864 floats per image
-        (404117648, 187457632),  // 234: features.4.5.block.2 hidden, 36 floats per image
-        (404102816, 187441680),  // 235: features.4.5.block.2 scale, 864 floats per image
-        (401054240, 184243136),  // 236: features.4.5.block.3 conv output, 156,816 floats per image
+        (404268416, 187773744),  // 233: features.4.5.block.2 pooled, 864 floats per image
+        (404284112, 187790560),  // 234: features.4.5.block.2 hidden, 36 floats per image
+        (404269280, 187774608),  // 235: features.4.5.block.2 scale, 864 floats per image
+        (401220704, 184576064),  // 236: features.4.5.block.3 conv output, 156,816 floats per image
         (143434368, 66908160),  // 237: features.4.5.block.3 output, 156,816 floats per image
-        (401211056, 184399952),  // 238: features.4.5 output, 156,816 floats per image
-        (404118576, 187458560),  // 239: features.4.5 drop-path keep, 1 floats per image
+        (401377520, 184732880),  // 238: features.4.5 output, 156,816 floats per image
+        (404285040, 187791488),  // 239: features.4.5 drop-path keep, 1 floats per image
         (333516672, 147574512),  // 240: features.4.6.block.0 conv output, 940,896 floats per image
         (334457568, 109910592),  // 241: features.4.6.block.0 output, 940,896 floats per image
         (335398464, 148515408),  // 242: features.4.6.block.1 conv output, 940,896 floats per image
         (336339360, 109910592),  // 243: features.4.6.block.1 output, 940,896 floats per image
         (337280256, 110851488),  // 244: features.4.6.block.2 output, 940,896 floats per image
-        (404103680, 187442544),  // 245: features.4.6.block.2 pooled, 864 floats per image
-        (404117696, 187457680),  // 246: features.4.6.block.2 hidden, 36 floats per image
-        (404104544, 187443408),  // 247: features.4.6.block.2 scale, 864 floats per image
-        (401367872, 184556768),  // 248: features.4.6.block.3 conv output, 156,816 floats per image
+        (404270144, 187775472),  // 245: features.4.6.block.2 pooled, 864 floats per image
+        (404284160, 187790608),  // 246: features.4.6.block.2 hidden, 36 floats per image
+        (404271008, 187776336),  // 247: features.4.6.block.2 scale, 864 floats per image
+        (401534336, 184889696),  // 248: features.4.6.block.3 conv output, 156,816 floats per image
         (143434368, 66908160),  // 249: features.4.6.block.3 output, 156,816 floats per image
-        (401524688, 184713584),  // 250: features.4.6 output, 156,816 floats per image
-        (404118592, 187458576),  // 251: features.4.6 drop-path keep, 1 floats per image
+        (401691152, 185046512),  // 250: features.4.6 output, 156,816 floats per image
+        (404285056, 187791504),  // 251: features.4.6 drop-path keep, 1 floats per image
         (338221152, 149456304),  // 252: features.4.7.block.0 conv output, 940,896 floats per image
         (339162048, 109910592),  // 253: features.4.7.block.0 output, 940,896 floats per image
         (340102944, 150397200),  // 254: features.4.7.block.1 conv output, 940,896 floats per image
         (341043840, 109910592),  // 255: features.4.7.block.1 output, 940,896 floats per image
         (341984736, 110851488),  // 256: features.4.7.block.2 output, 940,896 floats per image
-        (404105408, 187444272),  // 257: features.4.7.block.2 pooled, 864 floats per image
-        (404117744, 187457728),  // 258: features.4.7.block.2 hidden, 36 floats per image
-        (404106272, 187445136),  // 259: features.4.7.block.2 scale, 864 floats per image
-        (401681504, 184870400),  // 260: features.4.7.block.3 conv output, 156,816 floats per image
+        (404271872, 187777200),  // 257: features.4.7.block.2 pooled, 864 floats per image
+        (404284208, 187790656),  // 258: features.4.7.block.2 hidden, 36 floats per image
+        (404272736, 187778064),  // 259: features.4.7.block.2 scale, 864 floats per image
+        (401847968, 185203328),  // 260: features.4.7.block.3 conv output, 156,816 floats per image
         (143434368, 66908160),  // 261: features.4.7.block.3 output, 156,816 floats per image
-        (401838320, 185027216),  // 262: features.4.7 output, 156,816 floats per image
-        (404118608, 187458592),  // 263: features.4.7 drop-path keep, 1 floats per image
+        (402004784, 185360144),  // 262: features.4.7 output, 156,816 floats per image
+        (404285072, 187791520),  // 263: features.4.7 drop-path keep, 1 floats per image
         (342925632, 151338096),  // 264: features.5.0.block.0 conv output, 940,896 floats per image
         (343866528, 109910592),  // 265: features.5.0.block.0 output, 940,896 floats per image
         (344807424, 152278992),  // 266: features.5.0.block.1 conv output, 940,896 floats per image
         (345748320, 109910592),  // 267: features.5.0.block.1 output, 940,896 floats per image
         (346689216, 110851488),  // 268: features.5.0.block.2 output, 940,896 floats per image
-        (404107136, 187446000),  // 269: features.5.0.block.2 pooled, 864 floats per image
-        (404117792, 187457776),  // 270: features.5.0.block.2 hidden, 36 floats per image
-        (404108000, 187446864),  // 271: features.5.0.block.2 scale, 864 floats per image
+        (404273600, 187778928),  // 269: features.5.0.block.2 pooled, 864 floats per image
+        (404284256, 187790704),  // 270: features.5.0.block.2 hidden, 36 floats per image
+        (404274464, 187779792),  // 271: features.5.0.block.2 scale, 864 floats per image
         (395335296, 178690656),  // 272: features.5.0.block.3 conv output, 217,800 floats per image
         (395553104, 178908464),  // 273: features.5.0.block.3 output, 217,800 floats per image
         (247211712, 109910592),  // 274: features.5.1.block.0 conv output, 1,306,800 floats per image
@@ -14601,223 +14771,223 @@ public final class EfficientNetB6Training: TrainableModel {
         (249825312, 112524192),  // 276: features.5.1.block.1 conv output, 1,306,800 floats per image
         (251132112, 111217392),  // 277: features.5.1.block.1 output, 1,306,800 floats per image
         (252438912, 113830992),  // 278: features.5.1.block.2 output, 1,306,800 floats per image
-        (143847312, 187414704),  // 279: features.5.1.block.2 pooled, 1,200 floats per image
-        (404117008, 187456928),  // 280: features.5.1.block.2 hidden, 50 floats per image
-        (143848512, 187415904),  // 281: features.5.1.block.2 scale, 1,200 floats per image
+        (143847312, 187747632),  // 279: features.5.1.block.2 pooled, 1,200 floats per image
+        (404283472, 187789856),  // 280: features.5.1.block.2 hidden, 50 floats per image
+        (143848512, 187748832),  // 281: features.5.1.block.2 scale, 1,200 floats per image
         (395770912, 179126272),  // 282: features.5.1.block.3 conv output, 217,800 floats per image
         (143434368, 66908160),  // 283: features.5.1.block.3 output, 217,800 floats per image
         (395988720, 179344080),  // 284: features.5.1 output, 217,800 floats per image
-        (404118624, 187458608),  // 285: features.5.1 drop-path keep, 1 floats per image
+        (404285088, 187791536),  // 285: features.5.1 drop-path keep, 1 floats per image
         (253745712, 111217392),  // 286: features.5.2.block.0 conv output, 1,306,800 floats per image
         (255052512, 113830992),  // 287: features.5.2.block.0 output, 1,306,800 floats per image
         (256359312, 115137792),  // 288: features.5.2.block.1 conv output, 1,306,800 floats per image
         (257666112, 113830992),  // 289: features.5.2.block.1 output, 1,306,800 floats per image
         (258972912, 116444592),  // 290: features.5.2.block.2 output, 1,306,800 floats per image
-        (143849712, 187417104),  // 291: features.5.2.block.2 pooled, 1,200 floats per image
-        (404117072, 187456992),  // 292: features.5.2.block.2 hidden, 50 floats per image
-        (143850912, 187418304),  // 293: features.5.2.block.2 scale, 1,200 floats per image
+        (143849712, 187750032),  // 291: features.5.2.block.2 pooled, 1,200 floats per image
+        (404283536, 187789920),  // 292: features.5.2.block.2 hidden, 50 floats per image
+        (143850912, 187751232),  // 293: features.5.2.block.2 scale, 1,200 floats per image
         (396206528, 179561888),  // 294: features.5.2.block.3 conv output, 217,800 floats per image
         (143434368, 66908160),  // 295: features.5.2.block.3 output, 217,800 floats per image
         (396424336, 179779696),  // 296: features.5.2 output, 217,800 floats per image
-        (404118640, 187458624),  // 297: features.5.2 drop-path keep, 1 floats per image
+        (404285104, 187791552),  // 297: features.5.2 drop-path keep, 1 floats per image
         (260279712, 113830992),  // 298: features.5.3.block.0 conv output, 1,306,800 floats per image
         (261586512, 116444592),  // 299: features.5.3.block.0 output, 1,306,800 floats per image
         (262893312, 117751392),  // 300: features.5.3.block.1 conv output, 1,306,800 floats per image
         (264200112, 116444592),  // 301: features.5.3.block.1 output, 1,306,800 floats per image
         (265506912, 119058192),  // 302: features.5.3.block.2 output, 1,306,800 floats per image
-        (404083040, 187419504),  // 303: features.5.3.block.2 pooled, 1,200 floats per image
-        (404117136, 187457056),  // 304: features.5.3.block.2 hidden, 50 floats per image
-        (404084240, 187420704),  // 305: features.5.3.block.2 scale, 1,200 floats per image
+        (404249504, 187752432),  // 303: features.5.3.block.2 pooled, 1,200 floats per image
+        (404283600, 187789984),  // 304: features.5.3.block.2 hidden, 50 floats per image
+        (404250704, 187753632),  // 305: features.5.3.block.2 scale, 1,200 floats per image
         (396642144, 179997504),  // 306: features.5.3.block.3 conv output, 217,800 floats per image
         (143434368, 66908160),  // 307: features.5.3.block.3 output, 217,800 floats per image
         (396859952, 180215312),  // 308: features.5.3 output, 217,800 floats per image
-        (404118656, 187458640),  // 309: features.5.3 drop-path keep, 1 floats per image
+        (404285120, 187791568),  // 309: features.5.3 drop-path keep, 1 floats per image
         (266813712, 116444592),  // 310: features.5.4.block.0 conv output, 1,306,800 floats per image
         (268120512, 119058192),  // 311: features.5.4.block.0 output, 1,306,800 floats per image
         (269427312, 120364992),  // 312: features.5.4.block.1 conv output, 1,306,800 floats per image
         (270734112, 119058192),  // 313: features.5.4.block.1 output, 1,306,800 floats per image
         (272040912, 121671792),  // 314: features.5.4.block.2 output, 1,306,800 floats per image
-        (404085440, 187421904),  // 315: features.5.4.block.2 pooled, 1,200 floats per image
-        (404117200, 187457120),  // 316: features.5.4.block.2 hidden, 50 floats per image
-        (404086640, 187423104),  // 317: features.5.4.block.2 scale, 1,200 floats per image
+        (404251904, 187754832),  // 315: features.5.4.block.2 pooled, 1,200 floats per image
+        (404283664, 187790048),  // 316: features.5.4.block.2 hidden, 50 floats per image
+        (404253104, 187756032),  // 317: features.5.4.block.2 scale, 1,200 floats per image
         (397077760, 180433120),  // 318: features.5.4.block.3 conv output, 217,800 floats per image
         (143434368, 66908160),  // 319: features.5.4.block.3 output, 217,800 floats per image
         (397295568, 180650928),  // 320: features.5.4 output, 217,800 floats per image
-        (404118672, 187458656),  // 321: features.5.4 drop-path keep, 1 floats per image
+        (404285136, 187791584),  // 321: features.5.4 drop-path keep, 1 floats per image
         (273347712, 119058192),  // 322: features.5.5.block.0 conv output, 1,306,800 floats per image
         (274654512, 121671792),  // 323: features.5.5.block.0 output, 1,306,800 floats per image
         (275961312, 122978592),  // 324: features.5.5.block.1 conv output, 1,306,800 floats per image
         (277268112, 121671792),  // 325: features.5.5.block.1 output, 1,306,800 floats per image
         (278574912, 124285392),  // 326: features.5.5.block.2 output, 1,306,800 floats per image
-        (404087840, 187424304),  // 327: features.5.5.block.2 pooled, 1,200 floats per image
-        (404117264, 187457184),  // 328: features.5.5.block.2 hidden, 50 floats per image
-        (404089040, 187425504),  // 329: features.5.5.block.2 scale, 1,200 floats per image
+        (404254304, 187757232),  // 327: features.5.5.block.2 pooled, 1,200 floats per image
+        (404283728, 187790112),  // 328: features.5.5.block.2 hidden, 50 floats per image
+        (404255504, 187758432),  // 329: features.5.5.block.2 scale, 1,200 floats per image
         (397513376, 180868736),  // 330: features.5.5.block.3 conv output, 217,800 floats per image
         (143434368, 66908160),  // 331: features.5.5.block.3 output, 217,800 floats per image
         (397731184, 181086544),  // 332: features.5.5 output, 217,800 floats per image
-        (404118688, 187458672),  // 333: features.5.5 drop-path keep, 1 floats per image
+        (404285152, 187791600),  // 333: features.5.5 drop-path keep, 1 floats per image
         (279881712, 121671792),  // 334: features.5.6.block.0 conv output, 1,306,800 floats per image
         (281188512, 124285392),  // 335: features.5.6.block.0 output, 1,306,800 floats per image
         (282495312, 125592192),  // 336: features.5.6.block.1 conv output, 1,306,800 floats per image
         (283802112, 124285392),  // 337: features.5.6.block.1 output, 1,306,800 floats per image
         (285108912, 126898992),  // 338: features.5.6.block.2 output, 1,306,800 floats per image
-        (404090240, 187426704),  // 339: features.5.6.block.2 pooled, 1,200 floats per image
-        (404117328, 187457248),  // 340: features.5.6.block.2 hidden, 50 floats per image
-        (404091440, 187427904),  // 341: features.5.6.block.2 scale, 1,200 floats per image
+        (404256704, 187759632),  // 339: features.5.6.block.2 pooled, 1,200 floats per image
+        (404283792, 187790176),  // 340: features.5.6.block.2 hidden, 50 floats per image
+        (404257904, 187760832),  // 341: features.5.6.block.2 scale, 1,200 floats per image
         (397948992, 181304352),  // 342: features.5.6.block.3 conv output, 217,800 floats per image
         (143434368, 66908160),  // 343: features.5.6.block.3 output, 217,800 floats per image
         (398166800, 181522160),  // 344: features.5.6 output, 217,800 floats per image
-        (404118704, 187458688),  // 345: features.5.6 drop-path keep, 1 floats per image
+        (404285168, 187791616),  // 345: features.5.6 drop-path keep, 1 floats per image
         (286415712, 124285392),  // 346: features.5.7.block.0 conv output, 1,306,800 floats per image
         (287722512, 126898992),  // 347: features.5.7.block.0 output, 1,306,800 floats per image
         (289029312, 128205792),  // 348: features.5.7.block.1 conv output, 1,306,800 floats per image
         (290336112, 126898992),  // 349: features.5.7.block.1 output, 1,306,800 floats per image
         (291642912, 129512592),  // 350: features.5.7.block.2 output, 1,306,800 floats per image
-        (404092640, 187429104),  // 351: features.5.7.block.2 pooled, 1,200 floats per image
-        (404117392, 187457312),  // 352: features.5.7.block.2 hidden, 50 floats per image
-        (404093840, 187430304),  // 353: features.5.7.block.2 scale, 1,200 floats per image
+        (404259104, 187762032),  // 351: features.5.7.block.2 pooled, 1,200 floats per image
+        (404283856, 187790240),  // 352: features.5.7.block.2 hidden, 50 floats per image
+        (404260304, 187763232),  // 353: features.5.7.block.2 scale, 1,200 floats per image
         (398384608, 181739968),  // 354: features.5.7.block.3 conv output, 217,800 floats per image
         (143434368, 66908160),  // 355: features.5.7.block.3 output, 217,800 floats per image
         (398602416, 181957776),  // 356: features.5.7 output, 217,800 floats per image
-        (404118720, 187458704),  // 357: features.5.7 drop-path keep, 1 floats per image
+        (404285184, 187791632),  // 357: features.5.7 drop-path keep, 1 floats per image
         (292949712, 126898992),  // 358: features.6.0.block.0 conv output, 1,306,800 floats per image
         (294256512, 129512592),  // 359: features.6.0.block.0 output, 1,306,800 floats per image
         (143434368, 174580272),  // 360: features.6.0.block.1 conv output, 346,800 floats per image
         (390878112, 66908160),  // 361: features.6.0.block.1 output, 346,800 floats per image
         (391224912, 67254960),  // 362: features.6.0.block.2 output, 346,800 floats per image
-        (296855728, 187431504),  // 363: features.6.0.block.2 pooled, 1,200 floats per image
-        (296859184, 187457376),  // 364: features.6.0.block.2 hidden, 50 floats per image
-        (296856928, 187432704),  // 365: features.6.0.block.2 scale, 1,200 floats per image
-        (296756304, 185184032),  // 366: features.6.0.block.3 conv output, 99,416 floats per image
-        (401995136, 185283456),  // 367: features.6.0.block.3 output, 99,416 floats per image
+        (296855728, 187764432),  // 363: features.6.0.block.2 pooled, 1,200 floats per image
+        (296859184, 187790304),  // 364: features.6.0.block.2 hidden, 50 floats per image
+        (296856928, 187765632),  // 365: features.6.0.block.2 scale, 1,200 floats per image
+        (296756304, 185516960),  // 366: features.6.0.block.3 conv output, 99,416 floats per image
+        (402161600, 185616384),  // 367: features.6.0.block.3 output, 99,416 floats per image
         (356659488, 131510160),  // 368: features.6.1.block.0 conv output, 596,496 floats per image
         (357255984, 66908160),  // 369: features.6.1.block.0 output, 596,496 floats per image
         (357852480, 161583408),  // 370: features.6.1.block.1 conv output, 596,496 floats per image
         (358448976, 66908160),  // 371: features.6.1.block.1 output, 596,496 floats per image
         (359045472, 129512592),  // 372: features.6.1.block.2 output, 596,496 floats per image
         (143801904, 132123936),  // 373: features.6.1.block.2 pooled, 2,064 floats per image
-        (296858128, 187455744),  // 374: features.6.1.block.2 hidden, 86 floats per image
-        (143803968, 187371360),  // 375: features.6.1.block.2 scale, 2,064 floats per image
-        (402094560, 185382880),  // 376: features.6.1.block.3 conv output, 99,416 floats per image
+        (296858128, 187788672),  // 374: features.6.1.block.2 hidden, 86 floats per image
+        (143803968, 187704288),  // 375: features.6.1.block.2 scale, 2,064 floats per image
+        (402261024, 185715808),  // 376: features.6.1.block.3 conv output, 99,416 floats per image
         (295563312, 66908160),  // 377: features.6.1.block.3 output, 99,416 floats per image
-        (402193984, 185482304),  // 378: features.6.1 output, 99,416 floats per image
+        (402360448, 185815232),  // 378: features.6.1 output, 99,416 floats per image
         (296859248, 132126144),  // 379: features.6.1 drop-path keep, 1 floats per image
         (359641968, 162179904),  // 380: features.6.2.block.0 conv output, 596,496 floats per image
         (360238464, 66908160),  // 381: features.6.2.block.0 output, 596,496 floats per image
         (360834960, 162776400),  // 382: features.6.2.block.1 conv output, 596,496 floats per image
         (361431456, 66908160),  // 383: features.6.2.block.1 output, 596,496 floats per image
         (362027952, 129512592),  // 384: features.6.2.block.2 output, 596,496 floats per image
-        (143806032, 187373424),  // 385: features.6.2.block.2 pooled, 2,064 floats per image
-        (296858224, 187455840),  // 386: features.6.2.block.2 hidden, 86 floats per image
-        (143808096, 187375488),  // 387: features.6.2.block.2 scale, 2,064 floats per image
-        (402293408, 185581728),  // 388: features.6.2.block.3 conv output, 99,416 floats per image
+        (143806032, 187706352),  // 385: features.6.2.block.2 pooled, 2,064 floats per image
+        (296858224, 187788768),  // 386: features.6.2.block.2 hidden, 86 floats per image
+        (143808096, 187708416),  // 387: features.6.2.block.2 scale, 2,064 floats per image
+        (402459872, 185914656),  // 388: features.6.2.block.3 conv output, 99,416 floats per image
         (295563312, 66908160),  // 389: features.6.2.block.3 output, 99,416 floats per image
-        (402392832, 185681152),  // 390: features.6.2 output, 99,416 floats per image
+        (402559296, 186014080),  // 390: features.6.2 output, 99,416 floats per image
         (296859264, 132126160),  // 391: features.6.2 drop-path keep, 1 floats per image
         (362624448, 163372896),  // 392: features.6.3.block.0 conv output, 596,496 floats per image
         (363220944, 66908160),  // 393: features.6.3.block.0 output, 596,496 floats per image
         (363817440, 163969392),  // 394: features.6.3.block.1 conv output, 596,496 floats per image
         (364413936, 66908160),  // 395: features.6.3.block.1 output, 596,496 floats per image
         (365010432, 129512592),  // 396: features.6.3.block.2 output, 596,496 floats per image
-        (143810160, 187377552),  // 397: features.6.3.block.2 pooled, 2,064 floats per image
-        (296858320, 187455936),  // 398: features.6.3.block.2 hidden, 86 floats per image
-        (143812224, 187379616),  // 399: features.6.3.block.2 scale, 2,064 floats per image
-        (402492256, 185780576),  // 400: features.6.3.block.3 conv output, 99,416 floats per image
+        (143810160, 187710480),  // 397: features.6.3.block.2 pooled, 2,064 floats per image
+        (296858320, 187788864),  // 398: features.6.3.block.2 hidden, 86 floats per image
+        (143812224, 187712544),  // 399: features.6.3.block.2 scale, 2,064 floats per image
+        (402658720, 186113504),  // 400: features.6.3.block.3 conv output, 99,416 floats per image
         (295563312, 66908160),  // 401: features.6.3.block.3 output, 99,416 floats per image
-        (402591680, 185880000),  // 402: features.6.3 output, 99,416 floats per image
+        (402758144, 186212928),  // 402: features.6.3 output, 99,416 floats per image
         (296859280, 132126176),  // 403: features.6.3 drop-path keep, 1 floats per image
         (365606928, 164565888),  // 404: features.6.4.block.0 conv output, 596,496 floats per image
         (366203424, 66908160),  // 405: features.6.4.block.0 output, 596,496 floats per image
         (366799920, 165162384),  // 406: features.6.4.block.1 conv output, 596,496 floats per image
         (367396416, 66908160),  // 407: features.6.4.block.1 output, 596,496 floats per image
         (367992912, 129512592),  // 408: features.6.4.block.2 output, 596,496 floats per image
-        (143814288, 187381680),  // 409: features.6.4.block.2 pooled, 2,064 floats per image
-        (296858416, 187456032),  // 410: features.6.4.block.2 hidden, 86 floats per image
-        (143816352, 187383744),  // 411: features.6.4.block.2 scale, 2,064 floats per image
-        (402691104, 185979424),  // 412: features.6.4.block.3 conv output, 99,416 floats per image
+        (143814288, 187714608),  // 409: features.6.4.block.2 pooled, 2,064 floats per image
+        (296858416, 187788960),  // 410: features.6.4.block.2 hidden, 86 floats per image
+        (143816352, 187716672),  // 411: features.6.4.block.2 scale, 2,064 floats per image
+        (402857568, 186312352),  // 412: features.6.4.block.3 conv output, 99,416 floats per image
         (295563312, 66908160),  // 413: features.6.4.block.3 output, 99,416 floats per image
-        (402790528, 186078848),  // 414: features.6.4 output, 99,416 floats per image
-        (296859296, 187458720),  // 415: features.6.4 drop-path keep, 1 floats per image
+        (402956992, 186411776),  // 414: features.6.4 output, 99,416 floats per image
+        (296859296, 187791648),  // 415: features.6.4 drop-path keep, 1 floats per image
         (368589408, 165758880),  // 416: features.6.5.block.0 conv output, 596,496 floats per image
         (369185904, 66908160),  // 417: features.6.5.block.0 output, 596,496 floats per image
         (369782400, 166355376),  // 418: features.6.5.block.1 conv output, 596,496 floats per image
         (370378896, 66908160),  // 419: features.6.5.block.1 output, 596,496 floats per image
         (370975392, 129512592),  // 420: features.6.5.block.2 output, 596,496 floats per image
-        (143818416, 187385808),  // 421: features.6.5.block.2 pooled, 2,064 floats per image
-        (296858512, 187456128),  // 422: features.6.5.block.2 hidden, 86 floats per image
-        (143820480, 187387872),  // 423: features.6.5.block.2 scale, 2,064 floats per image
-        (402889952, 186178272),  // 424: features.6.5.block.3 conv output, 99,416 floats per image
+        (143818416, 187718736),  // 421: features.6.5.block.2 pooled, 2,064 floats per image
+        (296858512, 187789056),  // 422: features.6.5.block.2 hidden, 86 floats per image
+        (143820480, 187720800),  // 423: features.6.5.block.2 scale, 2,064 floats per image
+        (403056416, 186511200),  // 424: features.6.5.block.3 conv output, 99,416 floats per image
         (295563312, 66908160),  // 425: features.6.5.block.3 output, 99,416 floats per image
-        (402989376, 186277696),  // 426: features.6.5 output, 99,416 floats per image
-        (296859312, 187458736),  // 427: features.6.5 drop-path keep, 1 floats per image
+        (403155840, 186610624),  // 426: features.6.5 output, 99,416 floats per image
+        (296859312, 187791664),  // 427: features.6.5 drop-path keep, 1 floats per image
         (371571888, 166951872),  // 428: features.6.6.block.0 conv output, 596,496 floats per image
         (372168384, 66908160),  // 429: features.6.6.block.0 output, 596,496 floats per image
         (372764880, 167548368),  // 430: features.6.6.block.1 conv output, 596,496 floats per image
         (373361376, 66908160),  // 431: features.6.6.block.1 output, 596,496 floats per image
         (373957872, 129512592),  // 432: features.6.6.block.2 output, 596,496 floats per image
-        (143822544, 187389936),  // 433: features.6.6.block.2 pooled, 2,064 floats per image
-        (296858608, 187456224),  // 434: features.6.6.block.2 hidden, 86 floats per image
-        (143824608, 187392000),  // 435: features.6.6.block.2 scale, 2,064 floats per image
-        (403088800, 186377120),  // 436: features.6.6.block.3 conv output, 99,416 floats per image
+        (143822544, 187722864),  // 433: features.6.6.block.2 pooled, 2,064 floats per image
+        (296858608, 187789152),  // 434: features.6.6.block.2 hidden, 86 floats per image
+        (143824608, 187724928),  // 435: features.6.6.block.2 scale, 2,064 floats per image
+        (403255264, 186710048),  // 436: features.6.6.block.3 conv output, 99,416 floats per image
         (295563312, 66908160),  // 437: features.6.6.block.3 output, 99,416 floats per image
-        (403188224, 186476544),  // 438: features.6.6 output, 99,416 floats per image
-        (296859328, 187458752),  // 439: features.6.6 drop-path keep, 1 floats per image
+        (403354688, 186809472),  // 438: features.6.6 output, 99,416 floats per image
+        (296859328, 187791680),  // 439: features.6.6 drop-path keep, 1 floats per image
         (374554368, 168144864),  // 440: features.6.7.block.0 conv output, 596,496 floats per image
         (375150864, 66908160),  // 441: features.6.7.block.0 output, 596,496 floats per image
         (375747360, 168741360),  // 442: features.6.7.block.1 conv output, 596,496 floats per image
         (376343856, 66908160),  // 443: features.6.7.block.1 output, 596,496 floats per image
         (376940352, 129512592),  // 444: features.6.7.block.2 output, 596,496 floats per image
-        (143826672, 187394064),  // 445: features.6.7.block.2 pooled, 2,064 floats per image
-        (296858704, 187456320),  // 446: features.6.7.block.2 hidden, 86 floats per image
-        (143828736, 187396128),  // 447: features.6.7.block.2 scale, 2,064 floats per image
-        (403287648, 186575968),  // 448: features.6.7.block.3 conv output, 99,416 floats per image
+        (143826672, 187726992),  // 445: features.6.7.block.2 pooled, 2,064 floats per image
+        (296858704, 187789248),  // 446: features.6.7.block.2 hidden, 86 floats per image
+        (143828736, 187729056),  // 447: features.6.7.block.2 scale, 2,064 floats per image
+        (403454112, 186908896),  // 448: features.6.7.block.3 conv output, 99,416 floats per image
         (295563312, 66908160),  // 449: features.6.7.block.3 output, 99,416 floats per image
-        (403387072, 186675392),  // 450: features.6.7 output, 99,416 floats per image
-        (296859344, 187458768),  // 451: features.6.7 drop-path keep, 1 floats per image
+        (403553536, 187008320),  // 450: features.6.7 output, 99,416 floats per image
+        (296859344, 187791696),  // 451: features.6.7 drop-path keep, 1 floats per image
         (377536848, 169337856),  // 452: features.6.8.block.0 conv output, 596,496 floats per image
         (378133344, 66908160),  // 453: features.6.8.block.0 output, 596,496 floats per image
         (378729840, 169934352),  // 454: features.6.8.block.1 conv output, 596,496 floats per image
         (379326336, 66908160),  // 455: features.6.8.block.1 output, 596,496 floats per image
         (379922832, 129512592),  // 456: features.6.8.block.2 output, 596,496 floats per image
-        (143830800, 187398192),  // 457: features.6.8.block.2 pooled, 2,064 floats per image
-        (296858800, 187456416),  // 458: features.6.8.block.2 hidden, 86 floats per image
-        (143832864, 187400256),  // 459: features.6.8.block.2 scale, 2,064 floats per image
-        (403486496, 186774816),  // 460: features.6.8.block.3 conv output, 99,416 floats per image
+        (143830800, 187731120),  // 457: features.6.8.block.2 pooled, 2,064 floats per image
+        (296858800, 187789344),  // 458: features.6.8.block.2 hidden, 86 floats per image
+        (143832864, 187733184),  // 459: features.6.8.block.2 scale, 2,064 floats per image
+        (403652960, 187107744),  // 460: features.6.8.block.3 conv output, 99,416 floats per image
         (295563312, 66908160),  // 461: features.6.8.block.3 output, 99,416 floats per image
-        (403585920, 186874240),  // 462: features.6.8 output, 99,416 floats per image
-        (296859360, 187458784),  // 463: features.6.8 drop-path keep, 1 floats per image
+        (403752384, 187207168),  // 462: features.6.8 output, 99,416 floats per image
+        (296859360, 187791712),  // 463: features.6.8 drop-path keep, 1 floats per image
         (380519328, 170530848),  // 464: features.6.9.block.0 conv output, 596,496 floats per image
         (381115824, 66908160),  // 465: features.6.9.block.0 output, 596,496 floats per image
         (381712320, 171127344),  // 466: features.6.9.block.1 conv output, 596,496 floats per image
         (382308816, 66908160),  // 467: features.6.9.block.1 output, 596,496 floats per image
         (382905312, 129512592),  // 468: features.6.9.block.2 output, 596,496 floats per image
-        (143834928, 187402320),  // 469: features.6.9.block.2 pooled, 2,064 floats per image
-        (296858896, 187456512),  // 470: features.6.9.block.2 hidden, 86 floats per image
-        (143836992, 187404384),  // 471: features.6.9.block.2 scale, 2,064 floats per image
-        (403685344, 186973664),  // 472: features.6.9.block.3 conv output, 99,416 floats per image
+        (143834928, 187735248),  // 469: features.6.9.block.2 pooled, 2,064 floats per image
+        (296858896, 187789440),  // 470: features.6.9.block.2 hidden, 86 floats per image
+        (143836992, 187737312),  // 471: features.6.9.block.2 scale, 2,064 floats per image
+        (403851808, 187306592),  // 472: features.6.9.block.3 conv output, 99,416 floats per image
         (295563312, 66908160),  // 473: features.6.9.block.3 output, 99,416 floats per image
-        (403784768, 187073088),  // 474: features.6.9 output, 99,416 floats per image
-        (296859376, 187458800),  // 475: features.6.9 drop-path keep, 1 floats per image
+        (403951232, 187406016),  // 474: features.6.9 output, 99,416 floats per image
+        (296859376, 187791728),  // 475: features.6.9 drop-path keep, 1 floats per image
         (383501808, 171723840),  // 476: features.6.10.block.0 conv output, 596,496 floats per image
         (384098304, 66908160),  // 477: features.6.10.block.0 output, 596,496 floats per image
         (384694800, 172320336),  // 478: features.6.10.block.1 conv output, 596,496 floats per image
         (385291296, 66908160),  // 479: features.6.10.block.1 output, 596,496 floats per image
         (385887792, 129512592),  // 480: features.6.10.block.2 output, 596,496 floats per image
-        (143839056, 187406448),  // 481: features.6.10.block.2 pooled, 2,064 floats per image
-        (296858992, 187456608),  // 482: features.6.10.block.2 hidden, 86 floats per image
-        (143841120, 187408512),  // 483: features.6.10.block.2 scale, 2,064 floats per image
-        (403884192, 187172512),  // 484: features.6.10.block.3 conv output, 99,416 floats per image
+        (143839056, 187739376),  // 481: features.6.10.block.2 pooled, 2,064 floats per image
+        (296858992, 187789536),  // 482: features.6.10.block.2 hidden, 86 floats per image
+        (143841120, 187741440),  // 483: features.6.10.block.2 scale, 2,064 floats per image
+        (404050656, 187505440),  // 484: features.6.10.block.3 conv output, 99,416 floats per image
         (295563312, 66908160),  // 485: features.6.10.block.3 output, 99,416 floats per image
-        (403983616, 187271936),  // 486: features.6.10 output, 99,416 floats per image
-        (296859392, 187458816),  // 487: features.6.10 drop-path keep, 1 floats per image
+        (404150080, 187604864),  // 486: features.6.10 output, 99,416 floats per image
+        (296859392, 187791744),  // 487: features.6.10 drop-path keep, 1 floats per image
         (386484288, 172916832),  // 488: features.7.0.block.0 conv output, 596,496 floats per image
         (387080784, 66908160),  // 489: features.7.0.block.0 output, 596,496 floats per image
         (387677280, 173513328),  // 490: features.7.0.block.1 conv output, 596,496 floats per image
         (388273776, 66908160),  // 491: features.7.0.block.1 output, 596,496 floats per image
         (388870272, 129512592),  // 492: features.7.0.block.2 output, 596,496 floats per image
-        (143843184, 187410576),  // 493: features.7.0.block.2 pooled, 2,064 floats per image
-        (296859088, 187456704),  // 494: features.7.0.block.2 hidden, 86 floats per image
-        (143845248, 187412640),  // 495: features.7.0.block.2 scale, 2,064 floats per image
+        (143843184, 187743504),  // 493: features.7.0.block.2 pooled, 2,064 floats per image
+        (296859088, 187789632),  // 494: features.7.0.block.2 hidden, 86 floats per image
+        (143845248, 187745568),  // 495: features.7.0.block.2 scale, 2,064 floats per image
         (296562096, 67574016),  // 496: features.7.0.block.3 conv output, 166,464 floats per image
         (398820224, 182175584),  // 497: features.7.0.block.3 output, 166,464 floats per image
         (295563312, 129512592),  // 498: features.7.1.block.0 conv output, 998,784 floats per image
@@ -14831,7 +15001,7 @@ public final class EfficientNetB6Training: TrainableModel {
         (398986688, 182342048),  // 506: features.7.1.block.3 conv output, 166,464 floats per image
         (304001568, 66908160),  // 507: features.7.1.block.3 output, 166,464 floats per image
         (399153152, 182508512),  // 508: features.7.1 output, 166,464 floats per image
-        (296729856, 187458832),  // 509: features.7.1 drop-path keep, 1 floats per image
+        (296729856, 187791760),  // 509: features.7.1 drop-path keep, 1 floats per image
         (304001568, 130511376),  // 510: features.7.2.block.0 conv output, 998,784 floats per image
         (305000352, 134170416),  // 511: features.7.2.block.0 output, 998,784 floats per image
         (305999136, 135169200),  // 512: features.7.2.block.1 conv output, 998,784 floats per image
@@ -14840,10 +15010,10 @@ public final class EfficientNetB6Training: TrainableModel {
         (143788080, 132110112),  // 515: features.7.2.block.2 pooled, 3,456 floats per image
         (296729712, 132126000),  // 516: features.7.2.block.2 hidden, 144 floats per image
         (143791536, 132113568),  // 517: features.7.2.block.2 scale, 3,456 floats per image
-        (309661344, 134836272),  // 518: features.7.2.block.3 conv output, 166,464 floats per image
+        (399319616, 182674976),  // 518: features.7.2.block.3 conv output, 166,464 floats per image
         (308995488, 66908160),  // 519: features.7.2.block.3 output, 166,464 floats per image
-        (309827808, 135002736),  // 520: features.7.2 output, 166,464 floats per image
-        (296729872, 136167984),  // 521: features.7.2 drop-path keep, 1 floats per image
+        (309661344, 134836272),  // 520: features.7.2 output, 166,464 floats per image
+        (296729872, 135002736),  // 521: features.7.2 drop-path keep, 1 floats per image
         (308995488, 66908160),  // 522: features.8 conv output, 665,856 floats per image
         (355993632, 134170416),  // 523: features.8 output, 665,856 floats per image
         (143794992, 132117024),  // 524: avgpool output, 2,304 floats per image
@@ -14854,23 +15024,23 @@ public final class EfficientNetB6Training: TrainableModel {
         (143794992, 132117024),  // 529: gradient of dropout output, 2,304 floats per image
         (143799600, 132121632),  // 530: gradient of avgpool, 2,304 floats per image
         (355993632, 134170416),  // 531: gradient of head output, 665,856 floats per image
-        (399319616, 66908160),  // 532: gradient of features.8 input, 166,464 floats per image
-        (355993632, 67074624),  // 533: gradient of features.7.2 branch, 166,464 floats per image
+        (399486080, 182841440),  // 532: gradient of features.8 input, 166,464 floats per image
+        (355993632, 66908160),  // 533: gradient of features.7.2 branch, 166,464 floats per image
         (308995488, 137166768),  // 534: gradient of features.7.2.block.3 input, 998,784 floats per image
         (307996704, 136167984),  // 535: features.7.2.block.2 output (recomputed), 998,784 floats per image
         (306997920, 134170416),  // 536: features.7.2.block.1 output (recomputed), 998,784 floats per image
         (307996704, 136167984),  // 537: gradient of features.7.2.block.2 input, 998,784 floats per image
         (305999136, 135169200),  // 538: gradient of features.7.2.block.1 input, 998,784 floats per image
         (305000352, 134170416),  // 539: features.7.2.block.0 output (recomputed), 998,784 floats per image
-        (305000352, 67074624),  // 540: gradient of features.7.2.block.0 input, 166,464 floats per image
-        (305166816, 66908160),  // 541: gradient of features.7.1 branch, 166,464 floats per image
+        (305000352, 66908160),  // 540: gradient of features.7.2.block.0 input, 166,464 floats per image
+        (305166816, 67074624),  // 541: gradient of features.7.1 branch, 166,464 floats per image
         (304001568, 135169200),  // 542: gradient of features.7.1.block.3 input, 998,784 floats per image
         (303002784, 134170416),  // 543: features.7.1.block.2 output (recomputed), 998,784 floats per image
         (302004000, 130511376),  // 544: features.7.1.block.1 output (recomputed), 998,784 floats per image
         (303002784, 134170416),  // 545: gradient of features.7.1.block.2 input, 998,784 floats per image
         (301005216, 133171632),  // 546: gradient of features.7.1.block.1 input, 998,784 floats per image
         (300006432, 130511376),  // 547: features.7.1.block.0 output (recomputed), 998,784 floats per image
-        (296159808, 130705584),  // 548: gradient of features.7.1.block.0 input, 166,464 floats per image
+        (300006432, 130705584),  // 548: gradient of features.7.1.block.0 input, 166,464 floats per image
         (295563312, 130109088),  // 549: gradient of features.7.0.block.3 input, 596,496 floats per image
         (388870272, 129512592),  // 550: features.7.0.block.2 output (recomputed), 596,496 floats per image
         (388273776, 66908160),  // 551: features.7.0.block.1 output (recomputed), 596,496 floats per image
@@ -15020,7 +15190,7 @@ public final class EfficientNetB6Training: TrainableModel {
         (252438912, 113830992),  // 695: gradient of features.5.1.block.2 input, 1,306,800 floats per image
         (249825312, 112524192),  // 696: gradient of features.5.1.block.1 input, 1,306,800 floats per image
         (248518512, 111217392),  // 697: features.5.1.block.0 output (recomputed), 1,306,800 floats per image
-        (248152608, 67125968),  // 698: gradient of features.5.1.block.0 input, 217,800 floats per image
+        (248518512, 67125968),  // 698: gradient of features.5.1.block.0 input, 217,800 floats per image
         (247211712, 111792384),  // 699: gradient of features.5.0.block.3 input, 940,896 floats per image
         (346689216, 110851488),  // 700: features.5.0.block.2 output (recomputed), 940,896 floats per image
         (345748320, 109910592),  // 701: features.5.0.block.1 output (recomputed), 940,896 floats per image
@@ -15130,7 +15300,7 @@ public final class EfficientNetB6Training: TrainableModel {
         (203930496, 65026368),  // 805: gradient of features.3.1.block.2 input, 1,881,792 floats per image
         (200166912, 63144576),  // 806: gradient of features.3.1.block.1 input, 1,881,792 floats per image
         (141552576, 61262784),  // 807: features.3.1.block.0 output (recomputed), 1,881,792 floats per image
-        (140716224, 62517312),  // 808: gradient of features.3.1.block.0 input, 313,632 floats per image
+        (141552576, 62517312),  // 808: gradient of features.3.1.block.0 input, 313,632 floats per image
         (139670784, 61471872),  // 809: gradient of features.3.0.block.3 input, 1,045,440 floats per image
         (298960992, 60426432),  // 810: features.3.0.block.2 output (recomputed), 1,045,440 floats per image
         (297915552, 59380992),  // 811: features.3.0.block.1 output (recomputed), 1,045,440 floats per image
@@ -15177,26 +15347,26 @@ public final class EfficientNetB6Training: TrainableModel {
         (43490304, 25926912),  // 852: gradient of features.2.1.block.2 input, 4,181,760 floats per image
         (35126784, 21745152),  // 853: gradient of features.2.1.block.1 input, 4,181,760 floats per image
         (30945024, 17563392),  // 854: features.2.1.block.0 output (recomputed), 4,181,760 floats per image
-        (30108672, 25926912),  // 855: gradient of features.2.1.block.0 input, 696,960 floats per image
+        (30945024, 25926912),  // 855: gradient of features.2.1.block.0 input, 696,960 floats per image
         (26763264, 20072448),  // 856: gradient of features.2.0.block.3 input, 3,345,408 floats per image
         (170058240, 16727040),  // 857: features.2.0.block.2 output (recomputed), 3,345,408 floats per image
         (166712832, 13381632),  // 858: features.2.0.block.1 output (recomputed), 3,345,408 floats per image
         (40144896, 40144896),  // 859: gradient of features.2.0.block.2 input, 3,345,408 floats per image
         (26763264, 26763264),  // 860: gradient of features.2.0.block.1 input, 13,381,632 floats per image
         (13381632, 13381632),  // 861: features.2.0.block.0 output (recomputed), 13,381,632 floats per image
-        (0, 0),  // 862: gradient of features.2.0.block.0 input, 2,230,272 floats per image
-        (2230272, 2230272),  // 863: gradient of features.1.2 branch, 2,230,272 floats per image
-        (4460544, 8921088),  // 864: gradient of features.1.2.block.2 input, 2,230,272 floats per image
-        (193476096, 6690816),  // 865: features.1.2.block.1 output (recomputed), 2,230,272 floats per image
-        (191245824, 4460544),  // 866: features.1.2.block.0 output (recomputed), 2,230,272 floats per image
-        (2230272, 2230272),  // 867: gradient of features.1.2.block.1 input, 2,230,272 floats per image
-        (4460544, 4460544),  // 868: gradient of features.1.2.block.0 input, 2,230,272 floats per image
+        (13381632, 13381632),  // 862: gradient of features.2.0.block.0 input, 2,230,272 floats per image
+        (0, 0),  // 863: gradient of features.1.2 branch, 2,230,272 floats per image
+        (2230272, 6690816),  // 864: gradient of features.1.2.block.2 input, 2,230,272 floats per image
+        (193476096, 4460544),  // 865: features.1.2.block.1 output (recomputed), 2,230,272 floats per image
+        (191245824, 2230272),  // 866: features.1.2.block.0 output (recomputed), 2,230,272 floats per image
+        (0, 0),  // 867: gradient of features.1.2.block.1 input, 2,230,272 floats per image
+        (2230272, 2230272),  // 868: gradient of features.1.2.block.0 input, 2,230,272 floats per image
         (0, 0),  // 869: gradient of features.1.1 branch, 2,230,272 floats per image
-        (2230272, 8921088),  // 870: gradient of features.1.1.block.2 input, 2,230,272 floats per image
+        (4460544, 8921088),  // 870: gradient of features.1.1.block.2 input, 2,230,272 floats per image
         (182324736, 6690816),  // 871: features.1.1.block.1 output (recomputed), 2,230,272 floats per image
-        (180094464, 2230272),  // 872: features.1.1.block.0 output (recomputed), 2,230,272 floats per image
+        (180094464, 4460544),  // 872: features.1.1.block.0 output (recomputed), 2,230,272 floats per image
         (0, 0),  // 873: gradient of features.1.1.block.1 input, 2,230,272 floats per image
-        (6690816, 11708928),  // 874: gradient of features.1.1.block.0 input, 2,230,272 floats per image
+        (4460544, 11708928),  // 874: gradient of features.1.1.block.0 input, 2,230,272 floats per image
         (0, 7805952),  // 875: gradient of features.1.0.block.2 input, 3,902,976 floats per image
         (159464448, 3902976),  // 876: features.1.0.block.1 output (recomputed), 3,902,976 floats per image
         (155561472, 0),  // 877: features.1.0.block.0 output (recomputed), 3,902,976 floats per image
@@ -15228,7 +15398,7 @@ public final class EfficientNetB6Training: TrainableModel {
               "squeeze-excitation 56 -> 14 -> 56 on [n, 264, 264, 56]"),
         .init("features.1.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [56][32]"),
-        .init("features.1.0.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 124895232,
+        .init("features.1.0.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 124895232,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 264, 264, 56] -> [n, 264, 264, 32]"),
         .init("features.1.0.block.2", kind: "conv 1x1 forward", macsPerImage: 124895232,
               "frozen: project conv 1x1, [n, 264, 264, 56] -> [n, 264, 264, 32]"),
@@ -15248,7 +15418,7 @@ public final class EfficientNetB6Training: TrainableModel {
               "squeeze-excitation 32 -> 8 -> 32 on [n, 264, 264, 32]"),
         .init("features.1.1.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [32][32]"),
-        .init("features.1.1.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 71368704,
+        .init("features.1.1.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 71368704,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 264, 264, 32] -> [n, 264, 264, 32]"),
         .init("features.1.1.block.2", kind: "conv 1x1 forward", macsPerImage: 71368704,
               "frozen: project conv 1x1, [n, 264, 264, 32] -> [n, 264, 264, 32]"),
@@ -15272,7 +15442,7 @@ public final class EfficientNetB6Training: TrainableModel {
               "squeeze-excitation 32 -> 8 -> 32 on [n, 264, 264, 32]"),
         .init("features.1.2.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [32][32]"),
-        .init("features.1.2.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 71368704,
+        .init("features.1.2.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 71368704,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 264, 264, 32] -> [n, 264, 264, 32]"),
         .init("features.1.2.block.2", kind: "conv 1x1 forward", macsPerImage: 71368704,
               "frozen: project conv 1x1, [n, 264, 264, 32] -> [n, 264, 264, 32]"),
@@ -15286,7 +15456,7 @@ public final class EfficientNetB6Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.2.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [32][192]"),
-        .init("features.2.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 428212224,
+        .init("features.2.0.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 428212224,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 264, 264, 32] -> [n, 264, 264, 192]"),
         .init("features.2.0.block.0", kind: "conv 1x1 forward", macsPerImage: 428212224,
               "frozen: expand conv 1x1, [n, 264, 264, 32] -> [n, 264, 264, 192]"),
@@ -15306,7 +15476,7 @@ public final class EfficientNetB6Training: TrainableModel {
               "squeeze-excitation 192 -> 8 -> 192 on [n, 132, 132, 192]"),
         .init("features.2.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [192][40]"),
-        .init("features.2.0.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 133816320,
+        .init("features.2.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 133816320,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 132, 132, 192] -> [n, 132, 132, 40]"),
         .init("features.2.0.block.3", kind: "conv 1x1 forward", macsPerImage: 133816320,
               "frozen: project conv 1x1, [n, 132, 132, 192] -> [n, 132, 132, 40]"),
@@ -15316,7 +15486,7 @@ public final class EfficientNetB6Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 132, 132, 40]"),
         .init("features.2.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [40][240]"),
-        .init("features.2.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 167270400,
+        .init("features.2.1.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 167270400,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 132, 132, 40] -> [n, 132, 132, 240]"),
         .init("features.2.1.block.0", kind: "conv 1x1 forward", macsPerImage: 167270400,
               "frozen: expand conv 1x1, [n, 132, 132, 40] -> [n, 132, 132, 240]"),
@@ -15336,7 +15506,7 @@ public final class EfficientNetB6Training: TrainableModel {
               "squeeze-excitation 240 -> 10 -> 240 on [n, 132, 132, 240]"),
         .init("features.2.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [240][40]"),
-        .init("features.2.1.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 167270400,
+        .init("features.2.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 167270400,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 132, 132, 240] -> [n, 132, 132, 40]"),
         .init("features.2.1.block.3", kind: "conv 1x1 forward", macsPerImage: 167270400,
               "frozen: project conv 1x1, [n, 132, 132, 240] -> [n, 132, 132, 40]"),
@@ -15350,7 +15520,7 @@ public final class EfficientNetB6Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.2.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [40][240]"),
-        .init("features.2.2.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 167270400,
+        .init("features.2.2.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 167270400,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 132, 132, 40] -> [n, 132, 132, 240]"),
         .init("features.2.2.block.0", kind: "conv 1x1 forward", macsPerImage: 167270400,
               "frozen: expand conv 1x1, [n, 132, 132, 40] -> [n, 132, 132, 240]"),
@@ -15370,7 +15540,7 @@ public final class EfficientNetB6Training: TrainableModel {
               "squeeze-excitation 240 -> 10 -> 240 on [n, 132, 132, 240]"),
         .init("features.2.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [240][40]"),
-        .init("features.2.2.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 167270400,
+        .init("features.2.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 167270400,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 132, 132, 240] -> [n, 132, 132, 40]"),
         .init("features.2.2.block.3", kind: "conv 1x1 forward", macsPerImage: 167270400,
               "frozen: project conv 1x1, [n, 132, 132, 240] -> [n, 132, 132, 40]"),
@@ -15384,7 +15554,7 @@ public final class EfficientNetB6Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.2.3.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [40][240]"),
-        .init("features.2.3.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 167270400,
+        .init("features.2.3.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 167270400,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 132, 132, 40] -> [n, 132, 132, 240]"),
         .init("features.2.3.block.0", kind: "conv 1x1 forward", macsPerImage: 167270400,
               "frozen: expand conv 1x1, [n, 132, 132, 40] -> [n, 132, 132, 240]"),
@@ -15404,7 +15574,7 @@ public final class EfficientNetB6Training: TrainableModel {
               "squeeze-excitation 240 -> 10 -> 240 on [n, 132, 132, 240]"),
         .init("features.2.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [240][40]"),
-        .init("features.2.3.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 167270400,
+        .init("features.2.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 167270400,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 132, 132, 240] -> [n, 132, 132, 40]"),
         .init("features.2.3.block.3", kind: "conv 1x1 forward", macsPerImage: 167270400,
               "frozen: project conv 1x1, [n, 132, 132, 240] -> [n, 132, 132, 40]"),
@@ -15418,7 +15588,7 @@ public final class EfficientNetB6Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.2.4.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [40][240]"),
-        .init("features.2.4.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 167270400,
+        .init("features.2.4.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 167270400,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 132, 132, 40] -> [n, 132, 132, 240]"),
         .init("features.2.4.block.0", kind: "conv 1x1 forward", macsPerImage: 167270400,
               "frozen: expand conv 1x1, [n, 132, 132, 40] -> [n, 132, 132, 240]"),
@@ -15438,7 +15608,7 @@ public final class EfficientNetB6Training: TrainableModel {
               "squeeze-excitation 240 -> 10 -> 240 on [n, 132, 132, 240]"),
         .init("features.2.4.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [240][40]"),
-        .init("features.2.4.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 167270400,
+        .init("features.2.4.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 167270400,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 132, 132, 240] -> [n, 132, 132, 40]"),
         .init("features.2.4.block.3", kind: "conv 1x1 forward", macsPerImage: 167270400,
               "frozen: project conv 1x1, [n, 132, 132, 240] -> [n, 132, 132, 40]"),
@@ -15452,7 +15622,7 @@ public final class EfficientNetB6Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.2.5.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [40][240]"),
-        .init("features.2.5.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 167270400,
+        .init("features.2.5.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 167270400,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 132, 132, 40] -> [n, 132, 132, 240]"),
         .init("features.2.5.block.0", kind: "conv 1x1 forward", macsPerImage: 167270400,
               "frozen: expand conv 1x1, [n, 132, 132, 40] -> [n, 132, 132, 240]"),
@@ -15472,7 +15642,7 @@ public final class EfficientNetB6Training: TrainableModel {
               "squeeze-excitation 240 -> 10 -> 240 on [n, 132, 132, 240]"),
         .init("features.2.5.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [240][40]"),
-        .init("features.2.5.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 167270400,
+        .init("features.2.5.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 167270400,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 132, 132, 240] -> [n, 132, 132, 40]"),
         .init("features.2.5.block.3", kind: "conv 1x1 forward", macsPerImage: 167270400,
               "frozen: project conv 1x1, [n, 132, 132, 240] -> [n, 132, 132, 40]"),
@@ -15486,7 +15656,7 @@ public final class EfficientNetB6Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.3.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [40][240]"),
-        .init("features.3.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 167270400,
+        .init("features.3.0.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 167270400,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 132, 132, 40] -> [n, 132, 132, 240]"),
         .init("features.3.0.block.0", kind: "conv 1x1 forward", macsPerImage: 167270400,
               "frozen: expand conv 1x1, [n, 132, 132, 40] -> [n, 132, 132, 240]"),
@@ -15506,7 +15676,7 @@ public final class EfficientNetB6Training: TrainableModel {
               "squeeze-excitation 240 -> 10 -> 240 on [n, 66, 66, 240]"),
         .init("features.3.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [240][72]"),
-        .init("features.3.0.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 75271680,
+        .init("features.3.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 75271680,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 66, 66, 240] -> [n, 66, 66, 72]"),
         .init("features.3.0.block.3", kind: "conv 1x1 forward", macsPerImage: 75271680,
               "frozen: project conv 1x1, [n, 66, 66, 240] -> [n, 66, 66, 72]"),
@@ -15516,7 +15686,7 @@ public final class EfficientNetB6Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 66, 66, 72]"),
         .init("features.3.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [72][432]"),
-        .init("features.3.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 135489024,
+        .init("features.3.1.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 135489024,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 66, 66, 72] -> [n, 66, 66, 432]"),
         .init("features.3.1.block.0", kind: "conv 1x1 forward", macsPerImage: 135489024,
               "frozen: expand conv 1x1, [n, 66, 66, 72] -> [n, 66, 66, 432]"),
@@ -15536,7 +15706,7 @@ public final class EfficientNetB6Training: TrainableModel {
               "squeeze-excitation 432 -> 18 -> 432 on [n, 66, 66, 432]"),
         .init("features.3.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [432][72]"),
-        .init("features.3.1.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 135489024,
+        .init("features.3.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 135489024,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 66, 66, 432] -> [n, 66, 66, 72]"),
         .init("features.3.1.block.3", kind: "conv 1x1 forward", macsPerImage: 135489024,
               "frozen: project conv 1x1, [n, 66, 66, 432] -> [n, 66, 66, 72]"),
@@ -15550,7 +15720,7 @@ public final class EfficientNetB6Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.3.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [72][432]"),
-        .init("features.3.2.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 135489024,
+        .init("features.3.2.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 135489024,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 66, 66, 72] -> [n, 66, 66, 432]"),
         .init("features.3.2.block.0", kind: "conv 1x1 forward", macsPerImage: 135489024,
               "frozen: expand conv 1x1, [n, 66, 66, 72] -> [n, 66, 66, 432]"),
@@ -15570,7 +15740,7 @@ public final class EfficientNetB6Training: TrainableModel {
               "squeeze-excitation 432 -> 18 -> 432 on [n, 66, 66, 432]"),
         .init("features.3.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [432][72]"),
-        .init("features.3.2.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 135489024,
+        .init("features.3.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 135489024,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 66, 66, 432] -> [n, 66, 66, 72]"),
         .init("features.3.2.block.3", kind: "conv 1x1 forward", macsPerImage: 135489024,
               "frozen: project conv 1x1, [n, 66, 66, 432] -> [n, 66, 66, 72]"),
@@ -15584,7 +15754,7 @@ public final class EfficientNetB6Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.3.3.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [72][432]"),
-        .init("features.3.3.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 135489024,
+        .init("features.3.3.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 135489024,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 66, 66, 72] -> [n, 66, 66, 432]"),
         .init("features.3.3.block.0", kind: "conv 1x1 forward", macsPerImage: 135489024,
               "frozen: expand conv 1x1, [n, 66, 66, 72] -> [n, 66, 66, 432]"),
@@ -15604,7 +15774,7 @@ public final class EfficientNetB6Training: TrainableModel {
               "squeeze-excitation 432 -> 18 -> 432 on [n, 66, 66, 432]"),
         .init("features.3.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [432][72]"),
-        .init("features.3.3.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 135489024,
+        .init("features.3.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 135489024,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 66, 66, 432] -> [n, 66, 66, 72]"),
         .init("features.3.3.block.3", kind: "conv 1x1 forward", macsPerImage: 135489024,
               "frozen: project conv 1x1, [n, 66, 66, 432] -> [n, 66, 66, 72]"),
@@ -15618,7 +15788,7 @@ public final class EfficientNetB6Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.3.4.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [72][432]"),
-        .init("features.3.4.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 135489024,
+        .init("features.3.4.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 135489024,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 66, 66, 72] -> [n, 66, 66, 432]"),
         .init("features.3.4.block.0", kind: "conv 1x1 forward", macsPerImage: 135489024,
               "frozen: expand conv 1x1, [n, 66, 66, 72] -> [n, 66, 66, 432]"),
@@ -15638,7 +15808,7 @@ public final class EfficientNetB6Training: TrainableModel {
               "squeeze-excitation 432 -> 18 -> 432 on [n, 66, 66, 432]"),
         .init("features.3.4.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [432][72]"),
-        .init("features.3.4.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 135489024,
+        .init("features.3.4.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 135489024,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 66, 66, 432] -> [n, 66, 66, 72]"),
         .init("features.3.4.block.3", kind: "conv 1x1 forward", macsPerImage: 135489024,
               "frozen: project conv 1x1, [n, 66, 66, 432] -> [n, 66, 66, 72]"),
@@ -15652,7 +15822,7 @@ public final class EfficientNetB6Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.3.5.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [72][432]"),
-        .init("features.3.5.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 135489024,
+        .init("features.3.5.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 135489024,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 66, 66, 72] -> [n, 66, 66, 432]"),
         .init("features.3.5.block.0", kind: "conv 1x1 forward", macsPerImage: 135489024,
               "frozen: expand conv 1x1, [n, 66, 66, 72] -> [n, 66, 66, 432]"),
@@ -15672,7 +15842,7 @@ public final class EfficientNetB6Training: TrainableModel {
               "squeeze-excitation 432 -> 18 -> 432 on [n, 66, 66, 432]"),
         .init("features.3.5.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [432][72]"),
-        .init("features.3.5.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 135489024,
+        .init("features.3.5.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 135489024,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 66, 66, 432] -> [n, 66, 66, 72]"),
         .init("features.3.5.block.3", kind: "conv 1x1 forward", macsPerImage: 135489024,
               "frozen: project conv 1x1, [n, 66, 66, 432] -> [n, 66, 66, 72]"),
@@ -15686,7 +15856,7 @@ public final class EfficientNetB6Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.4.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [72][432]"),
-        .init("features.4.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 135489024,
+        .init("features.4.0.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 135489024,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 66, 66, 72] -> [n, 66, 66, 432]"),
         .init("features.4.0.block.0", kind: "conv 1x1 forward", macsPerImage: 135489024,
               "frozen: expand conv 1x1, [n, 66, 66, 72] -> [n, 66, 66, 432]"),
@@ -15706,7 +15876,7 @@ public final class EfficientNetB6Training: TrainableModel {
               "squeeze-excitation 432 -> 18 -> 432 on [n, 33, 33, 432]"),
         .init("features.4.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [432][144]"),
-        .init("features.4.0.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 67744512,
+        .init("features.4.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 67744512,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 432] -> [n, 33, 33, 144]"),
         .init("features.4.0.block.3", kind: "conv 1x1 forward", macsPerImage: 67744512,
               "frozen: project conv 1x1, [n, 33, 33, 432] -> [n, 33, 33, 144]"),
@@ -15716,7 +15886,7 @@ public final class EfficientNetB6Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 33, 33, 144]"),
         .init("features.4.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [144][864]"),
-        .init("features.4.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 135489024,
+        .init("features.4.1.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 135489024,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 144] -> [n, 33, 33, 864]"),
         .init("features.4.1.block.0", kind: "conv 1x1 forward", macsPerImage: 135489024,
               "frozen: expand conv 1x1, [n, 33, 33, 144] -> [n, 33, 33, 864]"),
@@ -15736,7 +15906,7 @@ public final class EfficientNetB6Training: TrainableModel {
               "squeeze-excitation 864 -> 36 -> 864 on [n, 33, 33, 864]"),
         .init("features.4.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [864][144]"),
-        .init("features.4.1.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 135489024,
+        .init("features.4.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 135489024,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 864] -> [n, 33, 33, 144]"),
         .init("features.4.1.block.3", kind: "conv 1x1 forward", macsPerImage: 135489024,
               "frozen: project conv 1x1, [n, 33, 33, 864] -> [n, 33, 33, 144]"),
@@ -15750,7 +15920,7 @@ public final class EfficientNetB6Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.4.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [144][864]"),
-        .init("features.4.2.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 135489024,
+        .init("features.4.2.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 135489024,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 144] -> [n, 33, 33, 864]"),
         .init("features.4.2.block.0", kind: "conv 1x1 forward", macsPerImage: 135489024,
               "frozen: expand conv 1x1, [n, 33, 33, 144] -> [n, 33, 33, 864]"),
@@ -15770,7 +15940,7 @@ public final class EfficientNetB6Training: TrainableModel {
               "squeeze-excitation 864 -> 36 -> 864 on [n, 33, 33, 864]"),
         .init("features.4.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [864][144]"),
-        .init("features.4.2.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 135489024,
+        .init("features.4.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 135489024,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 864] -> [n, 33, 33, 144]"),
         .init("features.4.2.block.3", kind: "conv 1x1 forward", macsPerImage: 135489024,
               "frozen: project conv 1x1, [n, 33, 33, 864] -> [n, 33, 33, 144]"),
@@ -15784,7 +15954,7 @@ public final class EfficientNetB6Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.4.3.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [144][864]"),
-        .init("features.4.3.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 135489024,
+        .init("features.4.3.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 135489024,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 144] -> [n, 33, 33, 864]"),
         .init("features.4.3.block.0", kind: "conv 1x1 forward", macsPerImage: 135489024,
               "frozen: expand conv 1x1, [n, 33, 33, 144] -> [n, 33, 33, 864]"),
@@ -15804,7 +15974,7 @@ public final class EfficientNetB6Training: TrainableModel {
               "squeeze-excitation 864 -> 36 -> 864 on [n, 33, 33, 864]"),
         .init("features.4.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [864][144]"),
-        .init("features.4.3.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 135489024,
+        .init("features.4.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 135489024,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 864] -> [n, 33, 33, 144]"),
         .init("features.4.3.block.3", kind: "conv 1x1 forward", macsPerImage: 135489024,
               "frozen: project conv 1x1, [n, 33, 33, 864] -> [n, 33, 33, 144]"),
@@ -15818,7 +15988,7 @@ public final class EfficientNetB6Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.4.4.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [144][864]"),
-        .init("features.4.4.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 135489024,
+        .init("features.4.4.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 135489024,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 144] -> [n, 33, 33, 864]"),
         .init("features.4.4.block.0", kind: "conv 1x1 forward", macsPerImage: 135489024,
               "frozen: expand conv 1x1, [n, 33, 33, 144] -> [n, 33, 33, 864]"),
@@ -15838,7 +16008,7 @@ public final class EfficientNetB6Training: TrainableModel {
               "squeeze-excitation 864 -> 36 -> 864 on [n, 33, 33, 864]"),
         .init("features.4.4.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [864][144]"),
-        .init("features.4.4.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 135489024,
+        .init("features.4.4.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 135489024,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 864] -> [n, 33, 33, 144]"),
         .init("features.4.4.block.3", kind: "conv 1x1 forward", macsPerImage: 135489024,
               "frozen: project conv 1x1, [n, 33, 33, 864] -> [n, 33, 33, 144]"),
@@ -15852,7 +16022,7 @@ public final class EfficientNetB6Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.4.5.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [144][864]"),
-        .init("features.4.5.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 135489024,
+        .init("features.4.5.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 135489024,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 144] -> [n, 33, 33, 864]"),
         .init("features.4.5.block.0", kind: "conv 1x1 forward", macsPerImage: 135489024,
               "frozen: expand conv 1x1, [n, 33, 33, 144] -> [n, 33, 33, 864]"),
@@ -15872,7 +16042,7 @@ public final class EfficientNetB6Training: TrainableModel {
               "squeeze-excitation 864 -> 36 -> 864 on [n, 33, 33, 864]"),
         .init("features.4.5.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [864][144]"),
-        .init("features.4.5.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 135489024,
+        .init("features.4.5.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 135489024,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 864] -> [n, 33, 33, 144]"),
         .init("features.4.5.block.3", kind: "conv 1x1 forward", macsPerImage: 135489024,
               "frozen: project conv 1x1, [n, 33, 33, 864] -> [n, 33, 33, 144]"),
@@ -15886,7 +16056,7 @@ public final class EfficientNetB6Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.4.6.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [144][864]"),
-        .init("features.4.6.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 135489024,
+        .init("features.4.6.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 135489024,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 144] -> [n, 33, 33, 864]"),
         .init("features.4.6.block.0", kind: "conv 1x1 forward", macsPerImage: 135489024,
               "frozen: expand conv 1x1, [n, 33, 33, 144] -> [n, 33, 33, 864]"),
@@ -15906,7 +16076,7 @@ public final class EfficientNetB6Training: TrainableModel {
               "squeeze-excitation 864 -> 36 -> 864 on [n, 33, 33, 864]"),
         .init("features.4.6.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [864][144]"),
-        .init("features.4.6.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 135489024,
+        .init("features.4.6.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 135489024,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 864] -> [n, 33, 33, 144]"),
         .init("features.4.6.block.3", kind: "conv 1x1 forward", macsPerImage: 135489024,
               "frozen: project conv 1x1, [n, 33, 33, 864] -> [n, 33, 33, 144]"),
@@ -15920,7 +16090,7 @@ public final class EfficientNetB6Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.4.7.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [144][864]"),
-        .init("features.4.7.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 135489024,
+        .init("features.4.7.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 135489024,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 144] -> [n, 33, 33, 864]"),
         .init("features.4.7.block.0", kind: "conv 1x1 forward", macsPerImage: 135489024,
               "frozen: expand conv 1x1, [n, 33, 33, 144] -> [n, 33, 33, 864]"),
@@ -15940,7 +16110,7 @@ public final class EfficientNetB6Training: TrainableModel {
               "squeeze-excitation 864 -> 36 -> 864 on [n, 33, 33, 864]"),
         .init("features.4.7.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [864][144]"),
-        .init("features.4.7.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 135489024,
+        .init("features.4.7.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 135489024,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 864] -> [n, 33, 33, 144]"),
         .init("features.4.7.block.3", kind: "conv 1x1 forward", macsPerImage: 135489024,
               "frozen: project conv 1x1, [n, 33, 33, 864] -> [n, 33, 33, 144]"),
@@ -15954,7 +16124,7 @@ public final class EfficientNetB6Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.5.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [144][864]"),
-        .init("features.5.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 135489024,
+        .init("features.5.0.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 135489024,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 144] -> [n, 33, 33, 864]"),
         .init("features.5.0.block.0", kind: "conv 1x1 forward", macsPerImage: 135489024,
               "frozen: expand conv 1x1, [n, 33, 33, 144] -> [n, 33, 33, 864]"),
@@ -15974,7 +16144,7 @@ public final class EfficientNetB6Training: TrainableModel {
               "squeeze-excitation 864 -> 36 -> 864 on [n, 33, 33, 864]"),
         .init("features.5.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [864][200]"),
-        .init("features.5.0.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 188179200,
+        .init("features.5.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 188179200,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 864] -> [n, 33, 33, 200]"),
         .init("features.5.0.block.3", kind: "conv 1x1 forward", macsPerImage: 188179200,
               "frozen: project conv 1x1, [n, 33, 33, 864] -> [n, 33, 33, 200]"),
@@ -15984,7 +16154,7 @@ public final class EfficientNetB6Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 33, 33, 200]"),
         .init("features.5.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [200][1200]"),
-        .init("features.5.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 261360000,
+        .init("features.5.1.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 261360000,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 200] -> [n, 33, 33, 1200]"),
         .init("features.5.1.block.0", kind: "conv 1x1 forward", macsPerImage: 261360000,
               "frozen: expand conv 1x1, [n, 33, 33, 200] -> [n, 33, 33, 1200]"),
@@ -16004,7 +16174,7 @@ public final class EfficientNetB6Training: TrainableModel {
               "squeeze-excitation 1200 -> 50 -> 1200 on [n, 33, 33, 1200]"),
         .init("features.5.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1200][200]"),
-        .init("features.5.1.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 261360000,
+        .init("features.5.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 261360000,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 1200] -> [n, 33, 33, 200]"),
         .init("features.5.1.block.3", kind: "conv 1x1 forward", macsPerImage: 261360000,
               "frozen: project conv 1x1, [n, 33, 33, 1200] -> [n, 33, 33, 200]"),
@@ -16018,7 +16188,7 @@ public final class EfficientNetB6Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.5.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [200][1200]"),
-        .init("features.5.2.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 261360000,
+        .init("features.5.2.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 261360000,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 200] -> [n, 33, 33, 1200]"),
         .init("features.5.2.block.0", kind: "conv 1x1 forward", macsPerImage: 261360000,
               "frozen: expand conv 1x1, [n, 33, 33, 200] -> [n, 33, 33, 1200]"),
@@ -16038,7 +16208,7 @@ public final class EfficientNetB6Training: TrainableModel {
               "squeeze-excitation 1200 -> 50 -> 1200 on [n, 33, 33, 1200]"),
         .init("features.5.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1200][200]"),
-        .init("features.5.2.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 261360000,
+        .init("features.5.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 261360000,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 1200] -> [n, 33, 33, 200]"),
         .init("features.5.2.block.3", kind: "conv 1x1 forward", macsPerImage: 261360000,
               "frozen: project conv 1x1, [n, 33, 33, 1200] -> [n, 33, 33, 200]"),
@@ -16052,7 +16222,7 @@ public final class EfficientNetB6Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.5.3.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [200][1200]"),
-        .init("features.5.3.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 261360000,
+        .init("features.5.3.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 261360000,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 200] -> [n, 33, 33, 1200]"),
         .init("features.5.3.block.0", kind: "conv 1x1 forward", macsPerImage: 261360000,
               "frozen: expand conv 1x1, [n, 33, 33, 200] -> [n, 33, 33, 1200]"),
@@ -16072,7 +16242,7 @@ public final class EfficientNetB6Training: TrainableModel {
               "squeeze-excitation 1200 -> 50 -> 1200 on [n, 33, 33, 1200]"),
         .init("features.5.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1200][200]"),
-        .init("features.5.3.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 261360000,
+        .init("features.5.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 261360000,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 1200] -> [n, 33, 33, 200]"),
         .init("features.5.3.block.3", kind: "conv 1x1 forward", macsPerImage: 261360000,
               "frozen: project conv 1x1, [n, 33, 33, 1200] -> [n, 33, 33, 200]"),
@@ -16086,7 +16256,7 @@ public final class EfficientNetB6Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.5.4.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [200][1200]"),
-        .init("features.5.4.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 261360000,
+        .init("features.5.4.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 261360000,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 200] -> [n, 33, 33, 1200]"),
         .init("features.5.4.block.0", kind: "conv 1x1 forward", macsPerImage: 261360000,
               "frozen: expand conv 1x1, [n, 33, 33, 200] -> [n, 33, 33, 1200]"),
@@ -16106,7 +16276,7 @@ public final class EfficientNetB6Training: TrainableModel {
               "squeeze-excitation 1200 -> 50 -> 1200 on [n, 33, 33, 1200]"),
         .init("features.5.4.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1200][200]"),
-        .init("features.5.4.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 261360000,
+        .init("features.5.4.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 261360000,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 1200] -> [n, 33, 33, 200]"),
         .init("features.5.4.block.3", kind: "conv 1x1 forward", macsPerImage: 261360000,
               "frozen: project conv 1x1, [n, 33, 33, 1200] -> [n, 33, 33, 200]"),
@@ -16120,7 +16290,7 @@ public final class EfficientNetB6Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.5.5.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [200][1200]"),
-        .init("features.5.5.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 261360000,
+        .init("features.5.5.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 261360000,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 200] -> [n, 33, 33, 1200]"),
         .init("features.5.5.block.0", kind: "conv 1x1 forward", macsPerImage: 261360000,
               "frozen: expand conv 1x1, [n, 33, 33, 200] -> [n, 33, 33, 1200]"),
@@ -16140,7 +16310,7 @@ public final class EfficientNetB6Training: TrainableModel {
               "squeeze-excitation 1200 -> 50 -> 1200 on [n, 33, 33, 1200]"),
         .init("features.5.5.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1200][200]"),
-        .init("features.5.5.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 261360000,
+        .init("features.5.5.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 261360000,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 1200] -> [n, 33, 33, 200]"),
         .init("features.5.5.block.3", kind: "conv 1x1 forward", macsPerImage: 261360000,
               "frozen: project conv 1x1, [n, 33, 33, 1200] -> [n, 33, 33, 200]"),
@@ -16154,7 +16324,7 @@ public final class EfficientNetB6Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.5.6.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [200][1200]"),
-        .init("features.5.6.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 261360000,
+        .init("features.5.6.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 261360000,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 200] -> [n, 33, 33, 1200]"),
         .init("features.5.6.block.0", kind: "conv 1x1 forward", macsPerImage: 261360000,
               "frozen: expand conv 1x1, [n, 33, 33, 200] -> [n, 33, 33, 1200]"),
@@ -16174,7 +16344,7 @@ public final class EfficientNetB6Training: TrainableModel {
               "squeeze-excitation 1200 -> 50 -> 1200 on [n, 33, 33, 1200]"),
         .init("features.5.6.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1200][200]"),
-        .init("features.5.6.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 261360000,
+        .init("features.5.6.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 261360000,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 1200] -> [n, 33, 33, 200]"),
         .init("features.5.6.block.3", kind: "conv 1x1 forward", macsPerImage: 261360000,
               "frozen: project conv 1x1, [n, 33, 33, 1200] -> [n, 33, 33, 200]"),
@@ -16188,7 +16358,7 @@ public final class EfficientNetB6Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.5.7.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [200][1200]"),
-        .init("features.5.7.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 261360000,
+        .init("features.5.7.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 261360000,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 200] -> [n, 33, 33, 1200]"),
         .init("features.5.7.block.0", kind: "conv 1x1 forward", macsPerImage: 261360000,
               "frozen: expand conv 1x1, [n, 33, 33, 200] -> [n, 33, 33, 1200]"),
@@ -16208,7 +16378,7 @@ public final class EfficientNetB6Training: TrainableModel {
               "squeeze-excitation 1200 -> 50 -> 1200 on [n, 33, 33, 1200]"),
         .init("features.5.7.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1200][200]"),
-        .init("features.5.7.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 261360000,
+        .init("features.5.7.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 261360000,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 1200] -> [n, 33, 33, 200]"),
         .init("features.5.7.block.3", kind: "conv 1x1 forward", macsPerImage: 261360000,
               "frozen: project conv 1x1, [n, 33, 33, 1200] -> [n, 33, 33, 200]"),
@@ -16222,7 +16392,7 @@ public final class EfficientNetB6Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [200][1200]"),
-        .init("features.6.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 261360000,
+        .init("features.6.0.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 261360000,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 200] -> [n, 33, 33, 1200]"),
         .init("features.6.0.block.0", kind: "conv 1x1 forward", macsPerImage: 261360000,
               "frozen: expand conv 1x1, [n, 33, 33, 200] -> [n, 33, 33, 1200]"),
@@ -16242,7 +16412,7 @@ public final class EfficientNetB6Training: TrainableModel {
               "squeeze-excitation 1200 -> 50 -> 1200 on [n, 17, 17, 1200]"),
         .init("features.6.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1200][344]"),
-        .init("features.6.0.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 119299200,
+        .init("features.6.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 119299200,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 1200] -> [n, 17, 17, 344]"),
         .init("features.6.0.block.3", kind: "conv 1x1 forward", macsPerImage: 119299200,
               "frozen: project conv 1x1, [n, 17, 17, 1200] -> [n, 17, 17, 344]"),
@@ -16252,7 +16422,7 @@ public final class EfficientNetB6Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 344]"),
         .init("features.6.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [344][2064]"),
-        .init("features.6.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 205194624,
+        .init("features.6.1.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 205194624,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 344] -> [n, 17, 17, 2064]"),
         .init("features.6.1.block.0", kind: "conv 1x1 forward", macsPerImage: 205194624,
               "frozen: expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]"),
@@ -16272,7 +16442,7 @@ public final class EfficientNetB6Training: TrainableModel {
               "squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]"),
         .init("features.6.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2064][344]"),
-        .init("features.6.1.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 205194624,
+        .init("features.6.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 205194624,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
         .init("features.6.1.block.3", kind: "conv 1x1 forward", macsPerImage: 205194624,
               "frozen: project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
@@ -16286,7 +16456,7 @@ public final class EfficientNetB6Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [344][2064]"),
-        .init("features.6.2.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 205194624,
+        .init("features.6.2.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 205194624,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 344] -> [n, 17, 17, 2064]"),
         .init("features.6.2.block.0", kind: "conv 1x1 forward", macsPerImage: 205194624,
               "frozen: expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]"),
@@ -16306,7 +16476,7 @@ public final class EfficientNetB6Training: TrainableModel {
               "squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]"),
         .init("features.6.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2064][344]"),
-        .init("features.6.2.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 205194624,
+        .init("features.6.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 205194624,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
         .init("features.6.2.block.3", kind: "conv 1x1 forward", macsPerImage: 205194624,
               "frozen: project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
@@ -16320,7 +16490,7 @@ public final class EfficientNetB6Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.3.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [344][2064]"),
-        .init("features.6.3.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 205194624,
+        .init("features.6.3.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 205194624,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 344] -> [n, 17, 17, 2064]"),
         .init("features.6.3.block.0", kind: "conv 1x1 forward", macsPerImage: 205194624,
               "frozen: expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]"),
@@ -16340,7 +16510,7 @@ public final class EfficientNetB6Training: TrainableModel {
               "squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]"),
         .init("features.6.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2064][344]"),
-        .init("features.6.3.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 205194624,
+        .init("features.6.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 205194624,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
         .init("features.6.3.block.3", kind: "conv 1x1 forward", macsPerImage: 205194624,
               "frozen: project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
@@ -16354,7 +16524,7 @@ public final class EfficientNetB6Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.4.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [344][2064]"),
-        .init("features.6.4.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 205194624,
+        .init("features.6.4.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 205194624,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 344] -> [n, 17, 17, 2064]"),
         .init("features.6.4.block.0", kind: "conv 1x1 forward", macsPerImage: 205194624,
               "frozen: expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]"),
@@ -16374,7 +16544,7 @@ public final class EfficientNetB6Training: TrainableModel {
               "squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]"),
         .init("features.6.4.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2064][344]"),
-        .init("features.6.4.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 205194624,
+        .init("features.6.4.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 205194624,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
         .init("features.6.4.block.3", kind: "conv 1x1 forward", macsPerImage: 205194624,
               "frozen: project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
@@ -16388,7 +16558,7 @@ public final class EfficientNetB6Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.5.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [344][2064]"),
-        .init("features.6.5.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 205194624,
+        .init("features.6.5.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 205194624,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 344] -> [n, 17, 17, 2064]"),
         .init("features.6.5.block.0", kind: "conv 1x1 forward", macsPerImage: 205194624,
               "frozen: expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]"),
@@ -16408,7 +16578,7 @@ public final class EfficientNetB6Training: TrainableModel {
               "squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]"),
         .init("features.6.5.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2064][344]"),
-        .init("features.6.5.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 205194624,
+        .init("features.6.5.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 205194624,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
         .init("features.6.5.block.3", kind: "conv 1x1 forward", macsPerImage: 205194624,
               "frozen: project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
@@ -16422,7 +16592,7 @@ public final class EfficientNetB6Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.6.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [344][2064]"),
-        .init("features.6.6.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 205194624,
+        .init("features.6.6.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 205194624,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 344] -> [n, 17, 17, 2064]"),
         .init("features.6.6.block.0", kind: "conv 1x1 forward", macsPerImage: 205194624,
               "frozen: expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]"),
@@ -16442,7 +16612,7 @@ public final class EfficientNetB6Training: TrainableModel {
               "squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]"),
         .init("features.6.6.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2064][344]"),
-        .init("features.6.6.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 205194624,
+        .init("features.6.6.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 205194624,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
         .init("features.6.6.block.3", kind: "conv 1x1 forward", macsPerImage: 205194624,
               "frozen: project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
@@ -16456,7 +16626,7 @@ public final class EfficientNetB6Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.7.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [344][2064]"),
-        .init("features.6.7.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 205194624,
+        .init("features.6.7.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 205194624,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 344] -> [n, 17, 17, 2064]"),
         .init("features.6.7.block.0", kind: "conv 1x1 forward", macsPerImage: 205194624,
               "frozen: expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]"),
@@ -16476,7 +16646,7 @@ public final class EfficientNetB6Training: TrainableModel {
               "squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]"),
         .init("features.6.7.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2064][344]"),
-        .init("features.6.7.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 205194624,
+        .init("features.6.7.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 205194624,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
         .init("features.6.7.block.3", kind: "conv 1x1 forward", macsPerImage: 205194624,
               "frozen: project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
@@ -16490,7 +16660,7 @@ public final class EfficientNetB6Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.8.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [344][2064]"),
-        .init("features.6.8.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 205194624,
+        .init("features.6.8.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 205194624,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 344] -> [n, 17, 17, 2064]"),
         .init("features.6.8.block.0", kind: "conv 1x1 forward", macsPerImage: 205194624,
               "frozen: expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]"),
@@ -16510,7 +16680,7 @@ public final class EfficientNetB6Training: TrainableModel {
               "squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]"),
         .init("features.6.8.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2064][344]"),
-        .init("features.6.8.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 205194624,
+        .init("features.6.8.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 205194624,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
         .init("features.6.8.block.3", kind: "conv 1x1 forward", macsPerImage: 205194624,
               "frozen: project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
@@ -16524,7 +16694,7 @@ public final class EfficientNetB6Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.9.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [344][2064]"),
-        .init("features.6.9.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 205194624,
+        .init("features.6.9.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 205194624,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 344] -> [n, 17, 17, 2064]"),
         .init("features.6.9.block.0", kind: "conv 1x1 forward", macsPerImage: 205194624,
               "frozen: expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]"),
@@ -16544,7 +16714,7 @@ public final class EfficientNetB6Training: TrainableModel {
               "squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]"),
         .init("features.6.9.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2064][344]"),
-        .init("features.6.9.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 205194624,
+        .init("features.6.9.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 205194624,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
         .init("features.6.9.block.3", kind: "conv 1x1 forward", macsPerImage: 205194624,
               "frozen: project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
@@ -16558,7 +16728,7 @@ public final class EfficientNetB6Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.10.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [344][2064]"),
-        .init("features.6.10.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 205194624,
+        .init("features.6.10.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 205194624,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 344] -> [n, 17, 17, 2064]"),
         .init("features.6.10.block.0", kind: "conv 1x1 forward", macsPerImage: 205194624,
               "frozen: expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]"),
@@ -16578,7 +16748,7 @@ public final class EfficientNetB6Training: TrainableModel {
               "squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]"),
         .init("features.6.10.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2064][344]"),
-        .init("features.6.10.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 205194624,
+        .init("features.6.10.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 205194624,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
         .init("features.6.10.block.3", kind: "conv 1x1 forward", macsPerImage: 205194624,
               "frozen: project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
@@ -16592,7 +16762,7 @@ public final class EfficientNetB6Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.7.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [344][2064]"),
-        .init("features.7.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 205194624,
+        .init("features.7.0.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 205194624,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 344] -> [n, 17, 17, 2064]"),
         .init("features.7.0.block.0", kind: "conv 1x1 forward", macsPerImage: 205194624,
               "frozen: expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]"),
@@ -16612,7 +16782,7 @@ public final class EfficientNetB6Training: TrainableModel {
               "squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]"),
         .init("features.7.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2064][576]"),
-        .init("features.7.0.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 343581696,
+        .init("features.7.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 343581696,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 2064] -> [n, 17, 17, 576]"),
         .init("features.7.0.block.3", kind: "conv 1x1 forward", macsPerImage: 343581696,
               "frozen: project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 576]"),
@@ -16622,7 +16792,7 @@ public final class EfficientNetB6Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 576]"),
         .init("features.7.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [576][3456]"),
-        .init("features.7.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 575299584,
+        .init("features.7.1.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 575299584,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 576] -> [n, 17, 17, 3456]"),
         .init("features.7.1.block.0", kind: "conv 1x1 forward", macsPerImage: 575299584,
               "frozen: expand conv 1x1, [n, 17, 17, 576] -> [n, 17, 17, 3456]"),
@@ -16642,7 +16812,7 @@ public final class EfficientNetB6Training: TrainableModel {
               "squeeze-excitation 3456 -> 144 -> 3456 on [n, 17, 17, 3456]"),
         .init("features.7.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [3456][576]"),
-        .init("features.7.1.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 575299584,
+        .init("features.7.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 575299584,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 3456] -> [n, 17, 17, 576]"),
         .init("features.7.1.block.3", kind: "conv 1x1 forward", macsPerImage: 575299584,
               "frozen: project conv 1x1, [n, 17, 17, 3456] -> [n, 17, 17, 576]"),
@@ -16656,7 +16826,7 @@ public final class EfficientNetB6Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.7.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [576][3456]"),
-        .init("features.7.2.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 575299584,
+        .init("features.7.2.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 575299584,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 576] -> [n, 17, 17, 3456]"),
         .init("features.7.2.block.0", kind: "conv 1x1 forward", macsPerImage: 575299584,
               "frozen: expand conv 1x1, [n, 17, 17, 576] -> [n, 17, 17, 3456]"),
@@ -16676,7 +16846,7 @@ public final class EfficientNetB6Training: TrainableModel {
               "squeeze-excitation 3456 -> 144 -> 3456 on [n, 17, 17, 3456]"),
         .init("features.7.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [3456][576]"),
-        .init("features.7.2.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 575299584,
+        .init("features.7.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 575299584,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 3456] -> [n, 17, 17, 576]"),
         .init("features.7.2.block.3", kind: "conv 1x1 forward", macsPerImage: 575299584,
               "frozen: project conv 1x1, [n, 17, 17, 3456] -> [n, 17, 17, 576]"),
@@ -16690,7 +16860,7 @@ public final class EfficientNetB6Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.8", kind: "conv 1x1 forward", macsPerImage: nil,
               "head conv 1x1 weights to the GEMM layout [576][2304]"),
-        .init("features.8", kind: "conv 1x1 + BN statistics forward", macsPerImage: 383533056,
+        .init("features.8", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 383533056,
               "head conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 576] -> [n, 17, 17, 2304]"),
         .init("features.8", kind: "conv 1x1 forward", macsPerImage: 383533056,
               "frozen: head conv 1x1, [n, 17, 17, 576] -> [n, 17, 17, 2304]"),
@@ -16715,21 +16885,21 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("avgpool", kind: "pool+classifier backward", macsPerImage: nil,
               "backward: spread each channel's gradient over the 289 pixels"),
         .init("features.8", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 17, 17, 2304]"),
-        .init("features.8", kind: "conv 1x1 backward", macsPerImage: 767066112,
-              "conv 1x1 backward: input and weight gradients, [n, 17, 17, 576] <- [n, 17, 17, 2304]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 2304]"),
+        .init("features.8", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 767066112,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 576] <- [n, 17, 17, 2304]"),
         .init("features.7.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.7.2.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 17, 17, 576]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 576]"),
         .init("features.7.2.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.7.2.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.7.2.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.7.2.block.3", kind: "conv 1x1 backward", macsPerImage: 1150599168,
-              "conv 1x1 backward: input and weight gradients, [n, 17, 17, 3456] <- [n, 17, 17, 576]"),
+        .init("features.7.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 1150599168,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 3456] <- [n, 17, 17, 576]"),
         .init("features.7.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 1990656,
               "squeeze-excitation 3456 -> 144 -> 3456 backward on [n, 17, 17, 3456]"),
         .init("features.7.2.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -16745,23 +16915,23 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.7.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.7.2.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 17, 17, 3456]"),
-        .init("features.7.2.block.0", kind: "conv 1x1 backward", macsPerImage: 1150599168,
-              "conv 1x1 backward: input and weight gradients, [n, 17, 17, 576] <- [n, 17, 17, 3456]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 3456]"),
+        .init("features.7.2.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 1150599168,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 576] <- [n, 17, 17, 3456]"),
         .init("features.7.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.7.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.7.1.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 17, 17, 576]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 576]"),
         .init("features.7.1.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.7.1.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.7.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.7.1.block.3", kind: "conv 1x1 backward", macsPerImage: 1150599168,
-              "conv 1x1 backward: input and weight gradients, [n, 17, 17, 3456] <- [n, 17, 17, 576]"),
+        .init("features.7.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 1150599168,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 3456] <- [n, 17, 17, 576]"),
         .init("features.7.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 1990656,
               "squeeze-excitation 3456 -> 144 -> 3456 backward on [n, 17, 17, 3456]"),
         .init("features.7.1.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -16777,21 +16947,21 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.7.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.7.1.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 17, 17, 3456]"),
-        .init("features.7.1.block.0", kind: "conv 1x1 backward", macsPerImage: 1150599168,
-              "conv 1x1 backward: input and weight gradients, [n, 17, 17, 576] <- [n, 17, 17, 3456]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 3456]"),
+        .init("features.7.1.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 1150599168,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 576] <- [n, 17, 17, 3456]"),
         .init("features.7.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.7.0.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 17, 17, 576]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 576]"),
         .init("features.7.0.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.7.0.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.7.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.7.0.block.3", kind: "conv 1x1 backward", macsPerImage: 687163392,
-              "conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 576]"),
+        .init("features.7.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 687163392,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 576]"),
         .init("features.7.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 710016,
               "squeeze-excitation 2064 -> 86 -> 2064 backward on [n, 17, 17, 2064]"),
         .init("features.7.0.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -16807,21 +16977,21 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.7.0.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]"),
-        .init("features.7.0.block.0", kind: "conv 1x1 backward", macsPerImage: 410389248,
-              "conv 1x1 backward: input and weight gradients, [n, 17, 17, 344] <- [n, 17, 17, 2064]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 2064]"),
+        .init("features.7.0.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 410389248,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 344] <- [n, 17, 17, 2064]"),
         .init("features.6.10", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.6.10.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 17, 17, 344]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 344]"),
         .init("features.6.10.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.10.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.10.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.6.10.block.3", kind: "conv 1x1 backward", macsPerImage: 410389248,
-              "conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]"),
+        .init("features.6.10.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 410389248,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]"),
         .init("features.6.10.block.2", kind: "squeeze-excitation backward", macsPerImage: 710016,
               "squeeze-excitation 2064 -> 86 -> 2064 backward on [n, 17, 17, 2064]"),
         .init("features.6.10.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -16837,23 +17007,23 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.6.10.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.10.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]"),
-        .init("features.6.10.block.0", kind: "conv 1x1 backward", macsPerImage: 410389248,
-              "conv 1x1 backward: input and weight gradients, [n, 17, 17, 344] <- [n, 17, 17, 2064]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 2064]"),
+        .init("features.6.10.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 410389248,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 344] <- [n, 17, 17, 2064]"),
         .init("features.6.10", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.6.9", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.6.9.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 17, 17, 344]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 344]"),
         .init("features.6.9.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.9.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.9.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.6.9.block.3", kind: "conv 1x1 backward", macsPerImage: 410389248,
-              "conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]"),
+        .init("features.6.9.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 410389248,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]"),
         .init("features.6.9.block.2", kind: "squeeze-excitation backward", macsPerImage: 710016,
               "squeeze-excitation 2064 -> 86 -> 2064 backward on [n, 17, 17, 2064]"),
         .init("features.6.9.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -16869,23 +17039,23 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.6.9.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.9.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]"),
-        .init("features.6.9.block.0", kind: "conv 1x1 backward", macsPerImage: 410389248,
-              "conv 1x1 backward: input and weight gradients, [n, 17, 17, 344] <- [n, 17, 17, 2064]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 2064]"),
+        .init("features.6.9.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 410389248,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 344] <- [n, 17, 17, 2064]"),
         .init("features.6.9", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.6.8", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.6.8.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 17, 17, 344]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 344]"),
         .init("features.6.8.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.8.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.8.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.6.8.block.3", kind: "conv 1x1 backward", macsPerImage: 410389248,
-              "conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]"),
+        .init("features.6.8.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 410389248,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]"),
         .init("features.6.8.block.2", kind: "squeeze-excitation backward", macsPerImage: 710016,
               "squeeze-excitation 2064 -> 86 -> 2064 backward on [n, 17, 17, 2064]"),
         .init("features.6.8.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -16901,23 +17071,23 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.6.8.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.8.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]"),
-        .init("features.6.8.block.0", kind: "conv 1x1 backward", macsPerImage: 410389248,
-              "conv 1x1 backward: input and weight gradients, [n, 17, 17, 344] <- [n, 17, 17, 2064]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 2064]"),
+        .init("features.6.8.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 410389248,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 344] <- [n, 17, 17, 2064]"),
         .init("features.6.8", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.6.7", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.6.7.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 17, 17, 344]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 344]"),
         .init("features.6.7.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.7.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.7.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.6.7.block.3", kind: "conv 1x1 backward", macsPerImage: 410389248,
-              "conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]"),
+        .init("features.6.7.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 410389248,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]"),
         .init("features.6.7.block.2", kind: "squeeze-excitation backward", macsPerImage: 710016,
               "squeeze-excitation 2064 -> 86 -> 2064 backward on [n, 17, 17, 2064]"),
         .init("features.6.7.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -16933,23 +17103,23 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.6.7.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.7.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]"),
-        .init("features.6.7.block.0", kind: "conv 1x1 backward", macsPerImage: 410389248,
-              "conv 1x1 backward: input and weight gradients, [n, 17, 17, 344] <- [n, 17, 17, 2064]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 2064]"),
+        .init("features.6.7.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 410389248,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 344] <- [n, 17, 17, 2064]"),
         .init("features.6.7", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.6.6", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.6.6.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 17, 17, 344]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 344]"),
         .init("features.6.6.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.6.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.6.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.6.6.block.3", kind: "conv 1x1 backward", macsPerImage: 410389248,
-              "conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]"),
+        .init("features.6.6.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 410389248,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]"),
         .init("features.6.6.block.2", kind: "squeeze-excitation backward", macsPerImage: 710016,
               "squeeze-excitation 2064 -> 86 -> 2064 backward on [n, 17, 17, 2064]"),
         .init("features.6.6.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -16965,23 +17135,23 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.6.6.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.6.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]"),
-        .init("features.6.6.block.0", kind: "conv 1x1 backward", macsPerImage: 410389248,
-              "conv 1x1 backward: input and weight gradients, [n, 17, 17, 344] <- [n, 17, 17, 2064]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 2064]"),
+        .init("features.6.6.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 410389248,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 344] <- [n, 17, 17, 2064]"),
         .init("features.6.6", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.6.5", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.6.5.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 17, 17, 344]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 344]"),
         .init("features.6.5.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.5.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.5.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.6.5.block.3", kind: "conv 1x1 backward", macsPerImage: 410389248,
-              "conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]"),
+        .init("features.6.5.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 410389248,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]"),
         .init("features.6.5.block.2", kind: "squeeze-excitation backward", macsPerImage: 710016,
               "squeeze-excitation 2064 -> 86 -> 2064 backward on [n, 17, 17, 2064]"),
         .init("features.6.5.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -16997,23 +17167,23 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.6.5.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.5.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]"),
-        .init("features.6.5.block.0", kind: "conv 1x1 backward", macsPerImage: 410389248,
-              "conv 1x1 backward: input and weight gradients, [n, 17, 17, 344] <- [n, 17, 17, 2064]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 2064]"),
+        .init("features.6.5.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 410389248,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 344] <- [n, 17, 17, 2064]"),
         .init("features.6.5", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.6.4", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.6.4.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 17, 17, 344]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 344]"),
         .init("features.6.4.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.4.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.4.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.6.4.block.3", kind: "conv 1x1 backward", macsPerImage: 410389248,
-              "conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]"),
+        .init("features.6.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 410389248,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]"),
         .init("features.6.4.block.2", kind: "squeeze-excitation backward", macsPerImage: 710016,
               "squeeze-excitation 2064 -> 86 -> 2064 backward on [n, 17, 17, 2064]"),
         .init("features.6.4.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -17029,23 +17199,23 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.6.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.4.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]"),
-        .init("features.6.4.block.0", kind: "conv 1x1 backward", macsPerImage: 410389248,
-              "conv 1x1 backward: input and weight gradients, [n, 17, 17, 344] <- [n, 17, 17, 2064]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 2064]"),
+        .init("features.6.4.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 410389248,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 344] <- [n, 17, 17, 2064]"),
         .init("features.6.4", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.6.3", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.6.3.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 17, 17, 344]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 344]"),
         .init("features.6.3.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.3.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.3.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.6.3.block.3", kind: "conv 1x1 backward", macsPerImage: 410389248,
-              "conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]"),
+        .init("features.6.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 410389248,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]"),
         .init("features.6.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 710016,
               "squeeze-excitation 2064 -> 86 -> 2064 backward on [n, 17, 17, 2064]"),
         .init("features.6.3.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -17061,23 +17231,23 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.3.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]"),
-        .init("features.6.3.block.0", kind: "conv 1x1 backward", macsPerImage: 410389248,
-              "conv 1x1 backward: input and weight gradients, [n, 17, 17, 344] <- [n, 17, 17, 2064]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 2064]"),
+        .init("features.6.3.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 410389248,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 344] <- [n, 17, 17, 2064]"),
         .init("features.6.3", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.6.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.6.2.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 17, 17, 344]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 344]"),
         .init("features.6.2.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.2.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.2.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.6.2.block.3", kind: "conv 1x1 backward", macsPerImage: 410389248,
-              "conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]"),
+        .init("features.6.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 410389248,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]"),
         .init("features.6.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 710016,
               "squeeze-excitation 2064 -> 86 -> 2064 backward on [n, 17, 17, 2064]"),
         .init("features.6.2.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -17093,23 +17263,23 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.2.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]"),
-        .init("features.6.2.block.0", kind: "conv 1x1 backward", macsPerImage: 410389248,
-              "conv 1x1 backward: input and weight gradients, [n, 17, 17, 344] <- [n, 17, 17, 2064]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 2064]"),
+        .init("features.6.2.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 410389248,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 344] <- [n, 17, 17, 2064]"),
         .init("features.6.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.6.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.6.1.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 17, 17, 344]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 344]"),
         .init("features.6.1.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.1.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.6.1.block.3", kind: "conv 1x1 backward", macsPerImage: 410389248,
-              "conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]"),
+        .init("features.6.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 410389248,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]"),
         .init("features.6.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 710016,
               "squeeze-excitation 2064 -> 86 -> 2064 backward on [n, 17, 17, 2064]"),
         .init("features.6.1.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -17125,21 +17295,21 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.1.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]"),
-        .init("features.6.1.block.0", kind: "conv 1x1 backward", macsPerImage: 410389248,
-              "conv 1x1 backward: input and weight gradients, [n, 17, 17, 344] <- [n, 17, 17, 2064]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 2064]"),
+        .init("features.6.1.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 410389248,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 344] <- [n, 17, 17, 2064]"),
         .init("features.6.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.6.0.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 17, 17, 344]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 344]"),
         .init("features.6.0.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.0.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.6.0.block.3", kind: "conv 1x1 backward", macsPerImage: 238598400,
-              "conv 1x1 backward: input and weight gradients, [n, 17, 17, 1200] <- [n, 17, 17, 344]"),
+        .init("features.6.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 238598400,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 1200] <- [n, 17, 17, 344]"),
         .init("features.6.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 240000,
               "squeeze-excitation 1200 -> 50 -> 1200 backward on [n, 17, 17, 1200]"),
         .init("features.6.0.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -17155,21 +17325,21 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.0.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 33, 33, 1200]"),
-        .init("features.6.0.block.0", kind: "conv 1x1 backward", macsPerImage: 522720000,
-              "conv 1x1 backward: input and weight gradients, [n, 33, 33, 200] <- [n, 33, 33, 1200]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 1200]"),
+        .init("features.6.0.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 522720000,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 200] <- [n, 33, 33, 1200]"),
         .init("features.5.7", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.5.7.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 33, 33, 200]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 200]"),
         .init("features.5.7.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.7.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.7.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.5.7.block.3", kind: "conv 1x1 backward", macsPerImage: 522720000,
-              "conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200]"),
+        .init("features.5.7.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 522720000,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200]"),
         .init("features.5.7.block.2", kind: "squeeze-excitation backward", macsPerImage: 240000,
               "squeeze-excitation 1200 -> 50 -> 1200 backward on [n, 33, 33, 1200]"),
         .init("features.5.7.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -17185,23 +17355,23 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.5.7.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.7.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 33, 33, 1200]"),
-        .init("features.5.7.block.0", kind: "conv 1x1 backward", macsPerImage: 522720000,
-              "conv 1x1 backward: input and weight gradients, [n, 33, 33, 200] <- [n, 33, 33, 1200]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 1200]"),
+        .init("features.5.7.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 522720000,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 200] <- [n, 33, 33, 1200]"),
         .init("features.5.7", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.5.6", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.5.6.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 33, 33, 200]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 200]"),
         .init("features.5.6.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.6.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.6.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.5.6.block.3", kind: "conv 1x1 backward", macsPerImage: 522720000,
-              "conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200]"),
+        .init("features.5.6.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 522720000,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200]"),
         .init("features.5.6.block.2", kind: "squeeze-excitation backward", macsPerImage: 240000,
               "squeeze-excitation 1200 -> 50 -> 1200 backward on [n, 33, 33, 1200]"),
         .init("features.5.6.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -17217,23 +17387,23 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.5.6.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.6.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 33, 33, 1200]"),
-        .init("features.5.6.block.0", kind: "conv 1x1 backward", macsPerImage: 522720000,
-              "conv 1x1 backward: input and weight gradients, [n, 33, 33, 200] <- [n, 33, 33, 1200]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 1200]"),
+        .init("features.5.6.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 522720000,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 200] <- [n, 33, 33, 1200]"),
         .init("features.5.6", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.5.5", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.5.5.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 33, 33, 200]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 200]"),
         .init("features.5.5.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.5.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.5.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.5.5.block.3", kind: "conv 1x1 backward", macsPerImage: 522720000,
-              "conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200]"),
+        .init("features.5.5.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 522720000,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200]"),
         .init("features.5.5.block.2", kind: "squeeze-excitation backward", macsPerImage: 240000,
               "squeeze-excitation 1200 -> 50 -> 1200 backward on [n, 33, 33, 1200]"),
         .init("features.5.5.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -17249,23 +17419,23 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.5.5.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.5.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 33, 33, 1200]"),
-        .init("features.5.5.block.0", kind: "conv 1x1 backward", macsPerImage: 522720000,
-              "conv 1x1 backward: input and weight gradients, [n, 33, 33, 200] <- [n, 33, 33, 1200]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 1200]"),
+        .init("features.5.5.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 522720000,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 200] <- [n, 33, 33, 1200]"),
         .init("features.5.5", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.5.4", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.5.4.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 33, 33, 200]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 200]"),
         .init("features.5.4.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.4.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.4.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.5.4.block.3", kind: "conv 1x1 backward", macsPerImage: 522720000,
-              "conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200]"),
+        .init("features.5.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 522720000,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200]"),
         .init("features.5.4.block.2", kind: "squeeze-excitation backward", macsPerImage: 240000,
               "squeeze-excitation 1200 -> 50 -> 1200 backward on [n, 33, 33, 1200]"),
         .init("features.5.4.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -17281,23 +17451,23 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.5.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.4.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 33, 33, 1200]"),
-        .init("features.5.4.block.0", kind: "conv 1x1 backward", macsPerImage: 522720000,
-              "conv 1x1 backward: input and weight gradients, [n, 33, 33, 200] <- [n, 33, 33, 1200]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 1200]"),
+        .init("features.5.4.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 522720000,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 200] <- [n, 33, 33, 1200]"),
         .init("features.5.4", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.5.3", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.5.3.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 33, 33, 200]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 200]"),
         .init("features.5.3.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.3.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.3.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.5.3.block.3", kind: "conv 1x1 backward", macsPerImage: 522720000,
-              "conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200]"),
+        .init("features.5.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 522720000,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200]"),
         .init("features.5.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 240000,
               "squeeze-excitation 1200 -> 50 -> 1200 backward on [n, 33, 33, 1200]"),
         .init("features.5.3.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -17313,23 +17483,23 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.5.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.3.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 33, 33, 1200]"),
-        .init("features.5.3.block.0", kind: "conv 1x1 backward", macsPerImage: 522720000,
-              "conv 1x1 backward: input and weight gradients, [n, 33, 33, 200] <- [n, 33, 33, 1200]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 1200]"),
+        .init("features.5.3.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 522720000,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 200] <- [n, 33, 33, 1200]"),
         .init("features.5.3", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.5.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.5.2.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 33, 33, 200]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 200]"),
         .init("features.5.2.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.2.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.2.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.5.2.block.3", kind: "conv 1x1 backward", macsPerImage: 522720000,
-              "conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200]"),
+        .init("features.5.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 522720000,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200]"),
         .init("features.5.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 240000,
               "squeeze-excitation 1200 -> 50 -> 1200 backward on [n, 33, 33, 1200]"),
         .init("features.5.2.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -17345,23 +17515,23 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.2.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 33, 33, 1200]"),
-        .init("features.5.2.block.0", kind: "conv 1x1 backward", macsPerImage: 522720000,
-              "conv 1x1 backward: input and weight gradients, [n, 33, 33, 200] <- [n, 33, 33, 1200]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 1200]"),
+        .init("features.5.2.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 522720000,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 200] <- [n, 33, 33, 1200]"),
         .init("features.5.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.5.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.5.1.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 33, 33, 200]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 200]"),
         .init("features.5.1.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.1.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.5.1.block.3", kind: "conv 1x1 backward", macsPerImage: 522720000,
-              "conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200]"),
+        .init("features.5.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 522720000,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200]"),
         .init("features.5.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 240000,
               "squeeze-excitation 1200 -> 50 -> 1200 backward on [n, 33, 33, 1200]"),
         .init("features.5.1.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -17377,21 +17547,21 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.1.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 33, 33, 1200]"),
-        .init("features.5.1.block.0", kind: "conv 1x1 backward", macsPerImage: 522720000,
-              "conv 1x1 backward: input and weight gradients, [n, 33, 33, 200] <- [n, 33, 33, 1200]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 1200]"),
+        .init("features.5.1.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 522720000,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 200] <- [n, 33, 33, 1200]"),
         .init("features.5.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.5.0.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 33, 33, 200]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 200]"),
         .init("features.5.0.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.0.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.5.0.block.3", kind: "conv 1x1 backward", macsPerImage: 376358400,
-              "conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 200]"),
+        .init("features.5.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 376358400,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 200]"),
         .init("features.5.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 124416,
               "squeeze-excitation 864 -> 36 -> 864 backward on [n, 33, 33, 864]"),
         .init("features.5.0.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -17407,21 +17577,21 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.0.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 33, 33, 864]"),
-        .init("features.5.0.block.0", kind: "conv 1x1 backward", macsPerImage: 270978048,
-              "conv 1x1 backward: input and weight gradients, [n, 33, 33, 144] <- [n, 33, 33, 864]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 864]"),
+        .init("features.5.0.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 270978048,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 144] <- [n, 33, 33, 864]"),
         .init("features.4.7", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.4.7.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 33, 33, 144]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 144]"),
         .init("features.4.7.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.7.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.7.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.4.7.block.3", kind: "conv 1x1 backward", macsPerImage: 270978048,
-              "conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144]"),
+        .init("features.4.7.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 270978048,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144]"),
         .init("features.4.7.block.2", kind: "squeeze-excitation backward", macsPerImage: 124416,
               "squeeze-excitation 864 -> 36 -> 864 backward on [n, 33, 33, 864]"),
         .init("features.4.7.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -17437,23 +17607,23 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.4.7.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.7.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 33, 33, 864]"),
-        .init("features.4.7.block.0", kind: "conv 1x1 backward", macsPerImage: 270978048,
-              "conv 1x1 backward: input and weight gradients, [n, 33, 33, 144] <- [n, 33, 33, 864]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 864]"),
+        .init("features.4.7.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 270978048,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 144] <- [n, 33, 33, 864]"),
         .init("features.4.7", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.4.6", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.4.6.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 33, 33, 144]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 144]"),
         .init("features.4.6.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.6.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.6.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.4.6.block.3", kind: "conv 1x1 backward", macsPerImage: 270978048,
-              "conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144]"),
+        .init("features.4.6.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 270978048,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144]"),
         .init("features.4.6.block.2", kind: "squeeze-excitation backward", macsPerImage: 124416,
               "squeeze-excitation 864 -> 36 -> 864 backward on [n, 33, 33, 864]"),
         .init("features.4.6.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -17469,23 +17639,23 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.4.6.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.6.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 33, 33, 864]"),
-        .init("features.4.6.block.0", kind: "conv 1x1 backward", macsPerImage: 270978048,
-              "conv 1x1 backward: input and weight gradients, [n, 33, 33, 144] <- [n, 33, 33, 864]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 864]"),
+        .init("features.4.6.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 270978048,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 144] <- [n, 33, 33, 864]"),
         .init("features.4.6", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.4.5", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.4.5.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 33, 33, 144]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 144]"),
         .init("features.4.5.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.5.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.5.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.4.5.block.3", kind: "conv 1x1 backward", macsPerImage: 270978048,
-              "conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144]"),
+        .init("features.4.5.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 270978048,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144]"),
         .init("features.4.5.block.2", kind: "squeeze-excitation backward", macsPerImage: 124416,
               "squeeze-excitation 864 -> 36 -> 864 backward on [n, 33, 33, 864]"),
         .init("features.4.5.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -17501,23 +17671,23 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.4.5.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.5.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 33, 33, 864]"),
-        .init("features.4.5.block.0", kind: "conv 1x1 backward", macsPerImage: 270978048,
-              "conv 1x1 backward: input and weight gradients, [n, 33, 33, 144] <- [n, 33, 33, 864]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 864]"),
+        .init("features.4.5.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 270978048,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 144] <- [n, 33, 33, 864]"),
         .init("features.4.5", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.4.4", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.4.4.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 33, 33, 144]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 144]"),
         .init("features.4.4.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.4.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.4.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.4.4.block.3", kind: "conv 1x1 backward", macsPerImage: 270978048,
-              "conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144]"),
+        .init("features.4.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 270978048,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144]"),
         .init("features.4.4.block.2", kind: "squeeze-excitation backward", macsPerImage: 124416,
               "squeeze-excitation 864 -> 36 -> 864 backward on [n, 33, 33, 864]"),
         .init("features.4.4.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -17533,23 +17703,23 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.4.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.4.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 33, 33, 864]"),
-        .init("features.4.4.block.0", kind: "conv 1x1 backward", macsPerImage: 270978048,
-              "conv 1x1 backward: input and weight gradients, [n, 33, 33, 144] <- [n, 33, 33, 864]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 864]"),
+        .init("features.4.4.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 270978048,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 144] <- [n, 33, 33, 864]"),
         .init("features.4.4", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.4.3", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.4.3.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 33, 33, 144]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 144]"),
         .init("features.4.3.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.3.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.3.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.4.3.block.3", kind: "conv 1x1 backward", macsPerImage: 270978048,
-              "conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144]"),
+        .init("features.4.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 270978048,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144]"),
         .init("features.4.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 124416,
               "squeeze-excitation 864 -> 36 -> 864 backward on [n, 33, 33, 864]"),
         .init("features.4.3.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -17565,23 +17735,23 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.4.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.3.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 33, 33, 864]"),
-        .init("features.4.3.block.0", kind: "conv 1x1 backward", macsPerImage: 270978048,
-              "conv 1x1 backward: input and weight gradients, [n, 33, 33, 144] <- [n, 33, 33, 864]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 864]"),
+        .init("features.4.3.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 270978048,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 144] <- [n, 33, 33, 864]"),
         .init("features.4.3", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.4.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.4.2.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 33, 33, 144]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 144]"),
         .init("features.4.2.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.2.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.2.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.4.2.block.3", kind: "conv 1x1 backward", macsPerImage: 270978048,
-              "conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144]"),
+        .init("features.4.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 270978048,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144]"),
         .init("features.4.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 124416,
               "squeeze-excitation 864 -> 36 -> 864 backward on [n, 33, 33, 864]"),
         .init("features.4.2.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -17597,23 +17767,23 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.2.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 33, 33, 864]"),
-        .init("features.4.2.block.0", kind: "conv 1x1 backward", macsPerImage: 270978048,
-              "conv 1x1 backward: input and weight gradients, [n, 33, 33, 144] <- [n, 33, 33, 864]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 864]"),
+        .init("features.4.2.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 270978048,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 144] <- [n, 33, 33, 864]"),
         .init("features.4.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.4.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.4.1.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 33, 33, 144]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 144]"),
         .init("features.4.1.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.1.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.4.1.block.3", kind: "conv 1x1 backward", macsPerImage: 270978048,
-              "conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144]"),
+        .init("features.4.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 270978048,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144]"),
         .init("features.4.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 124416,
               "squeeze-excitation 864 -> 36 -> 864 backward on [n, 33, 33, 864]"),
         .init("features.4.1.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -17629,21 +17799,21 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.1.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 33, 33, 864]"),
-        .init("features.4.1.block.0", kind: "conv 1x1 backward", macsPerImage: 270978048,
-              "conv 1x1 backward: input and weight gradients, [n, 33, 33, 144] <- [n, 33, 33, 864]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 864]"),
+        .init("features.4.1.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 270978048,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 144] <- [n, 33, 33, 864]"),
         .init("features.4.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.4.0.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 33, 33, 144]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 144]"),
         .init("features.4.0.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.0.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.4.0.block.3", kind: "conv 1x1 backward", macsPerImage: 135489024,
-              "conv 1x1 backward: input and weight gradients, [n, 33, 33, 432] <- [n, 33, 33, 144]"),
+        .init("features.4.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 135489024,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 432] <- [n, 33, 33, 144]"),
         .init("features.4.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 31104,
               "squeeze-excitation 432 -> 18 -> 432 backward on [n, 33, 33, 432]"),
         .init("features.4.0.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -17659,21 +17829,21 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.0.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 66, 66, 432]"),
-        .init("features.4.0.block.0", kind: "conv 1x1 backward", macsPerImage: 270978048,
-              "conv 1x1 backward: input and weight gradients, [n, 66, 66, 72] <- [n, 66, 66, 432]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 66, 66, 432]"),
+        .init("features.4.0.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 270978048,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 66, 66, 72] <- [n, 66, 66, 432]"),
         .init("features.3.5", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.3.5.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 66, 66, 72]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 66, 66, 72]"),
         .init("features.3.5.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.5.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.3.5.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.3.5.block.3", kind: "conv 1x1 backward", macsPerImage: 270978048,
-              "conv 1x1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 72]"),
+        .init("features.3.5.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 270978048,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 72]"),
         .init("features.3.5.block.2", kind: "squeeze-excitation backward", macsPerImage: 31104,
               "squeeze-excitation 432 -> 18 -> 432 backward on [n, 66, 66, 432]"),
         .init("features.3.5.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -17689,23 +17859,23 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.3.5.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.5.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 66, 66, 432]"),
-        .init("features.3.5.block.0", kind: "conv 1x1 backward", macsPerImage: 270978048,
-              "conv 1x1 backward: input and weight gradients, [n, 66, 66, 72] <- [n, 66, 66, 432]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 66, 66, 432]"),
+        .init("features.3.5.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 270978048,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 66, 66, 72] <- [n, 66, 66, 432]"),
         .init("features.3.5", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.3.4", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.3.4.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 66, 66, 72]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 66, 66, 72]"),
         .init("features.3.4.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.4.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.3.4.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.3.4.block.3", kind: "conv 1x1 backward", macsPerImage: 270978048,
-              "conv 1x1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 72]"),
+        .init("features.3.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 270978048,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 72]"),
         .init("features.3.4.block.2", kind: "squeeze-excitation backward", macsPerImage: 31104,
               "squeeze-excitation 432 -> 18 -> 432 backward on [n, 66, 66, 432]"),
         .init("features.3.4.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -17721,23 +17891,23 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.3.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.4.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 66, 66, 432]"),
-        .init("features.3.4.block.0", kind: "conv 1x1 backward", macsPerImage: 270978048,
-              "conv 1x1 backward: input and weight gradients, [n, 66, 66, 72] <- [n, 66, 66, 432]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 66, 66, 432]"),
+        .init("features.3.4.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 270978048,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 66, 66, 72] <- [n, 66, 66, 432]"),
         .init("features.3.4", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.3.3", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.3.3.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 66, 66, 72]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 66, 66, 72]"),
         .init("features.3.3.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.3.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.3.3.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.3.3.block.3", kind: "conv 1x1 backward", macsPerImage: 270978048,
-              "conv 1x1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 72]"),
+        .init("features.3.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 270978048,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 72]"),
         .init("features.3.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 31104,
               "squeeze-excitation 432 -> 18 -> 432 backward on [n, 66, 66, 432]"),
         .init("features.3.3.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -17753,23 +17923,23 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.3.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.3.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 66, 66, 432]"),
-        .init("features.3.3.block.0", kind: "conv 1x1 backward", macsPerImage: 270978048,
-              "conv 1x1 backward: input and weight gradients, [n, 66, 66, 72] <- [n, 66, 66, 432]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 66, 66, 432]"),
+        .init("features.3.3.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 270978048,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 66, 66, 72] <- [n, 66, 66, 432]"),
         .init("features.3.3", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.3.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.3.2.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 66, 66, 72]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 66, 66, 72]"),
         .init("features.3.2.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.2.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.3.2.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.3.2.block.3", kind: "conv 1x1 backward", macsPerImage: 270978048,
-              "conv 1x1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 72]"),
+        .init("features.3.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 270978048,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 72]"),
         .init("features.3.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 31104,
               "squeeze-excitation 432 -> 18 -> 432 backward on [n, 66, 66, 432]"),
         .init("features.3.2.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -17785,23 +17955,23 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.3.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.2.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 66, 66, 432]"),
-        .init("features.3.2.block.0", kind: "conv 1x1 backward", macsPerImage: 270978048,
-              "conv 1x1 backward: input and weight gradients, [n, 66, 66, 72] <- [n, 66, 66, 432]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 66, 66, 432]"),
+        .init("features.3.2.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 270978048,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 66, 66, 72] <- [n, 66, 66, 432]"),
         .init("features.3.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.3.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.3.1.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 66, 66, 72]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 66, 66, 72]"),
         .init("features.3.1.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.1.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.3.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.3.1.block.3", kind: "conv 1x1 backward", macsPerImage: 270978048,
-              "conv 1x1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 72]"),
+        .init("features.3.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 270978048,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 72]"),
         .init("features.3.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 31104,
               "squeeze-excitation 432 -> 18 -> 432 backward on [n, 66, 66, 432]"),
         .init("features.3.1.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -17817,21 +17987,21 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.1.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 66, 66, 432]"),
-        .init("features.3.1.block.0", kind: "conv 1x1 backward", macsPerImage: 270978048,
-              "conv 1x1 backward: input and weight gradients, [n, 66, 66, 72] <- [n, 66, 66, 432]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 66, 66, 432]"),
+        .init("features.3.1.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 270978048,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 66, 66, 72] <- [n, 66, 66, 432]"),
         .init("features.3.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.3.0.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 66, 66, 72]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 66, 66, 72]"),
         .init("features.3.0.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.0.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.3.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.3.0.block.3", kind: "conv 1x1 backward", macsPerImage: 150543360,
-              "conv 1x1 backward: input and weight gradients, [n, 66, 66, 240] <- [n, 66, 66, 72]"),
+        .init("features.3.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 150543360,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 66, 66, 240] <- [n, 66, 66, 72]"),
         .init("features.3.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 9600,
               "squeeze-excitation 240 -> 10 -> 240 backward on [n, 66, 66, 240]"),
         .init("features.3.0.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -17847,21 +18017,21 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.0.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 132, 132, 240]"),
-        .init("features.3.0.block.0", kind: "conv 1x1 backward", macsPerImage: 334540800,
-              "conv 1x1 backward: input and weight gradients, [n, 132, 132, 40] <- [n, 132, 132, 240]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 132, 132, 240]"),
+        .init("features.3.0.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 334540800,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 132, 132, 40] <- [n, 132, 132, 240]"),
         .init("features.2.5", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.2.5.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 132, 132, 40]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 132, 132, 40]"),
         .init("features.2.5.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.5.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.2.5.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.2.5.block.3", kind: "conv 1x1 backward", macsPerImage: 334540800,
-              "conv 1x1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 40]"),
+        .init("features.2.5.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 334540800,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 40]"),
         .init("features.2.5.block.2", kind: "squeeze-excitation backward", macsPerImage: 9600,
               "squeeze-excitation 240 -> 10 -> 240 backward on [n, 132, 132, 240]"),
         .init("features.2.5.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -17877,23 +18047,23 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.2.5.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.5.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 132, 132, 240]"),
-        .init("features.2.5.block.0", kind: "conv 1x1 backward", macsPerImage: 334540800,
-              "conv 1x1 backward: input and weight gradients, [n, 132, 132, 40] <- [n, 132, 132, 240]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 132, 132, 240]"),
+        .init("features.2.5.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 334540800,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 132, 132, 40] <- [n, 132, 132, 240]"),
         .init("features.2.5", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.2.4", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.2.4.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 132, 132, 40]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 132, 132, 40]"),
         .init("features.2.4.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.4.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.2.4.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.2.4.block.3", kind: "conv 1x1 backward", macsPerImage: 334540800,
-              "conv 1x1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 40]"),
+        .init("features.2.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 334540800,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 40]"),
         .init("features.2.4.block.2", kind: "squeeze-excitation backward", macsPerImage: 9600,
               "squeeze-excitation 240 -> 10 -> 240 backward on [n, 132, 132, 240]"),
         .init("features.2.4.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -17909,23 +18079,23 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.2.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.4.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 132, 132, 240]"),
-        .init("features.2.4.block.0", kind: "conv 1x1 backward", macsPerImage: 334540800,
-              "conv 1x1 backward: input and weight gradients, [n, 132, 132, 40] <- [n, 132, 132, 240]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 132, 132, 240]"),
+        .init("features.2.4.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 334540800,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 132, 132, 40] <- [n, 132, 132, 240]"),
         .init("features.2.4", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.2.3", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.2.3.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 132, 132, 40]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 132, 132, 40]"),
         .init("features.2.3.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.3.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.2.3.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.2.3.block.3", kind: "conv 1x1 backward", macsPerImage: 334540800,
-              "conv 1x1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 40]"),
+        .init("features.2.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 334540800,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 40]"),
         .init("features.2.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 9600,
               "squeeze-excitation 240 -> 10 -> 240 backward on [n, 132, 132, 240]"),
         .init("features.2.3.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -17941,23 +18111,23 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.2.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.3.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 132, 132, 240]"),
-        .init("features.2.3.block.0", kind: "conv 1x1 backward", macsPerImage: 334540800,
-              "conv 1x1 backward: input and weight gradients, [n, 132, 132, 40] <- [n, 132, 132, 240]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 132, 132, 240]"),
+        .init("features.2.3.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 334540800,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 132, 132, 40] <- [n, 132, 132, 240]"),
         .init("features.2.3", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.2.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.2.2.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 132, 132, 40]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 132, 132, 40]"),
         .init("features.2.2.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.2.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.2.2.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.2.2.block.3", kind: "conv 1x1 backward", macsPerImage: 334540800,
-              "conv 1x1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 40]"),
+        .init("features.2.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 334540800,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 40]"),
         .init("features.2.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 9600,
               "squeeze-excitation 240 -> 10 -> 240 backward on [n, 132, 132, 240]"),
         .init("features.2.2.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -17973,23 +18143,23 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.2.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.2.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 132, 132, 240]"),
-        .init("features.2.2.block.0", kind: "conv 1x1 backward", macsPerImage: 334540800,
-              "conv 1x1 backward: input and weight gradients, [n, 132, 132, 40] <- [n, 132, 132, 240]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 132, 132, 240]"),
+        .init("features.2.2.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 334540800,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 132, 132, 40] <- [n, 132, 132, 240]"),
         .init("features.2.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.2.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.2.1.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 132, 132, 40]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 132, 132, 40]"),
         .init("features.2.1.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.1.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.2.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.2.1.block.3", kind: "conv 1x1 backward", macsPerImage: 334540800,
-              "conv 1x1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 40]"),
+        .init("features.2.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 334540800,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 40]"),
         .init("features.2.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 9600,
               "squeeze-excitation 240 -> 10 -> 240 backward on [n, 132, 132, 240]"),
         .init("features.2.1.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -18005,21 +18175,21 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.1.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 132, 132, 240]"),
-        .init("features.2.1.block.0", kind: "conv 1x1 backward", macsPerImage: 334540800,
-              "conv 1x1 backward: input and weight gradients, [n, 132, 132, 40] <- [n, 132, 132, 240]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 132, 132, 240]"),
+        .init("features.2.1.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 334540800,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 132, 132, 40] <- [n, 132, 132, 240]"),
         .init("features.2.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.2.0.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 132, 132, 40]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 132, 132, 40]"),
         .init("features.2.0.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.0.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.2.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.2.0.block.3", kind: "conv 1x1 backward", macsPerImage: 267632640,
-              "conv 1x1 backward: input and weight gradients, [n, 132, 132, 192] <- [n, 132, 132, 40]"),
+        .init("features.2.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 267632640,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 132, 132, 192] <- [n, 132, 132, 40]"),
         .init("features.2.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 6144,
               "squeeze-excitation 192 -> 8 -> 192 backward on [n, 132, 132, 192]"),
         .init("features.2.0.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -18035,21 +18205,21 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.0.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 264, 264, 192]"),
-        .init("features.2.0.block.0", kind: "conv 1x1 backward", macsPerImage: 856424448,
-              "conv 1x1 backward: input and weight gradients, [n, 264, 264, 32] <- [n, 264, 264, 192]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 264, 264, 192]"),
+        .init("features.2.0.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 856424448,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 264, 264, 32] <- [n, 264, 264, 192]"),
         .init("features.1.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.1.2.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 264, 264, 32]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 264, 264, 32]"),
         .init("features.1.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.1.2.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.1.2.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.1.2.block.2", kind: "conv 1x1 backward", macsPerImage: 142737408,
-              "conv 1x1 backward: input and weight gradients, [n, 264, 264, 32] <- [n, 264, 264, 32]"),
+        .init("features.1.2.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 142737408,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 264, 264, 32] <- [n, 264, 264, 32]"),
         .init("features.1.2.block.1", kind: "squeeze-excitation backward", macsPerImage: 1024,
               "squeeze-excitation 32 -> 8 -> 32 backward on [n, 264, 264, 32]"),
         .init("features.1.2.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -18065,15 +18235,15 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.1.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.1.1.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 264, 264, 32]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 264, 264, 32]"),
         .init("features.1.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.1.1.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.1.1.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.1.1.block.2", kind: "conv 1x1 backward", macsPerImage: 142737408,
-              "conv 1x1 backward: input and weight gradients, [n, 264, 264, 32] <- [n, 264, 264, 32]"),
+        .init("features.1.1.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 142737408,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 264, 264, 32] <- [n, 264, 264, 32]"),
         .init("features.1.1.block.1", kind: "squeeze-excitation backward", macsPerImage: 1024,
               "squeeze-excitation 32 -> 8 -> 32 backward on [n, 264, 264, 32]"),
         .init("features.1.1.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -18087,15 +18257,15 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.1.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.1.0.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 264, 264, 32]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 264, 264, 32]"),
         .init("features.1.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.1.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.1.0.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.1.0.block.2", kind: "conv 1x1 backward", macsPerImage: 249790464,
-              "conv 1x1 backward: input and weight gradients, [n, 264, 264, 56] <- [n, 264, 264, 32]"),
+        .init("features.1.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 249790464,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 264, 264, 56] <- [n, 264, 264, 32]"),
         .init("features.1.0.block.1", kind: "squeeze-excitation backward", macsPerImage: 3136,
               "squeeze-excitation 56 -> 14 -> 56 backward on [n, 264, 264, 56]"),
         .init("features.1.0.block.0", kind: "BN+act backward", macsPerImage: nil,

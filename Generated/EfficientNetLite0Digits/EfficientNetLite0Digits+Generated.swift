@@ -911,13 +911,13 @@ extension EfficientNetLite0Digits {
 
 /// EfficientNetLite0Digits in training form: PyTorch-layout parameters, train-mode BatchNorm, dropout and
 /// stochastic depth, mean cross-entropy and the generated backward pass.
-/// Training arena: 13,491,168 floats per image (saved activations and gradients, packed by lifetime), 7,400,960 with `recomputeActivations`; parameters: 3,425,968 floats.
+/// Training arena: 13,497,360 floats per image (saved activations and gradients, packed by lifetime), 7,400,960 with `recomputeActivations`; parameters: 3,425,968 floats.
 public final class EfficientNetLite0DigitsTraining: TrainableModel {
     public static let descriptor = EfficientNetLite0Digits.descriptor
     public static let trainingDescriptor = TrainingDescriptor(
         parameterSlots: trainableSlots, stateSlots: statisticsSlots, parameterFloats: 3425968,
-        arenaFloatsPerImage: 13491168, recomputingArenaFloatsPerImage: 7400960,
-        fixedFloats: 816928,
+        arenaFloatsPerImage: 13497360, recomputingArenaFloatsPerImage: 7400960,
+        fixedFloats: 819488,
         blockNames: ["features.0", "features.1.0", "features.2.0", "features.2.1", "features.3.0", "features.3.1", "features.4.0", "features.4.1", "features.4.2", "features.5.0", "features.5.1", "features.5.2", "features.6.0", "features.6.1", "features.6.2", "features.6.3", "features.7.0", "features.8", "classifier"], parameterBlocks: parameterBlocks)
 
     private let buffers: TrainingBuffers
@@ -967,7 +967,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
     public func trainStep(input x: UnsafePointer<Float>, labels: [Int], batch n: Int, options: TrainingOptions,
                           logits: UnsafeMutablePointer<Float>) throws -> Double {
         precondition(n >= 2 && labels.count == n, "train-mode BatchNorm needs a batch of at least 2, one label each")
-        let arenaFloats = options.recomputeActivations ? 7400960 : 13491168
+        let arenaFloats = options.recomputeActivations ? 7400960 : 13497360
         let t = buffers.arena.reserve(floats: arenaFloats &* n &+ workspaceFloats(batch: n))
         let s = TrainingStepContext(n: n, x: x, t: t,
                                     offsets: options.recomputeActivations ? Self.recomputingOffsets : Self.standardOffsets,
@@ -1035,7 +1035,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(0), pixels: 12544 &* s.n, channels: 32,
                 gamma: s.p + 864, beta: s.p + 896, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(1), savedMean: s.f + 410880, savedInvStd: s.f + 410912,
+                activation: .relu6, output: s.tensor(1), savedMean: s.f + 413440, savedInvStd: s.f + 413472,
                 runningMean: s.p + 928, runningVar: s.p + 960, pool: pool)
             s.profiler?.stop(2)
         }
@@ -1044,7 +1044,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(0), pixels: 12544 &* s.n, channels: 32,
                 gamma: s.p + 864, beta: s.p + 896, runningMean: s.p + 928, runningVar: s.p + 960, eps: 0.001,
-                activation: .relu6, output: s.tensor(1), scratch: s.f + 410880, pool: pool)
+                activation: .relu6, output: s.tensor(1), scratch: s.f + 413440, pool: pool)
             s.profiler?.stop(3)
         }
     }
@@ -1053,12 +1053,12 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
     private func features_1_0_forward(_ s: TrainingStepContext) throws {
         // features.1.0.block.0 depthwise weights to the kernel layout [3][3][32]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 992, channels: 32, kernel: 3, into: s.f + 411008)
+        WeightPrep.depthwiseWeights(s.p + 992, channels: 32, kernel: 3, into: s.f + 413568)
         s.profiler?.stop(4)
         // features.1.0.block.0 depthwise 3x3/1, [n, 112, 112, 32] -> [n, 112, 112, 32]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(1), batch: s.n, height: 112, width: 112, channels: 32, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 112, outWidth: 112, weights: s.f + 411008, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 112, outWidth: 112, weights: s.f + 413568, bias: s.f,
             activation: .identity, output: s.tensor(2), pool: pool)
         s.profiler?.stop(5)
         // features.1.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 112, 112, 32]
@@ -1066,7 +1066,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(2), pixels: 12544 &* s.n, channels: 32,
                 gamma: s.p + 1280, beta: s.p + 1312, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(3), savedMean: s.f + 410944, savedInvStd: s.f + 410976,
+                activation: .relu6, output: s.tensor(3), savedMean: s.f + 413504, savedInvStd: s.f + 413536,
                 runningMean: s.p + 1344, runningVar: s.p + 1376, pool: pool)
             s.profiler?.stop(6)
         }
@@ -1075,7 +1075,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 12544 &* s.n, channels: 32,
                 gamma: s.p + 1280, beta: s.p + 1312, runningMean: s.p + 1344, runningVar: s.p + 1376, eps: 0.001,
-                activation: .relu6, output: s.tensor(3), scratch: s.f + 410944, pool: pool)
+                activation: .relu6, output: s.tensor(3), scratch: s.f + 413504, pool: pool)
             s.profiler?.stop(7)
         }
         // features.1.0.block.1 project conv 1x1 weights to the GEMM layout [32][16]
@@ -1087,7 +1087,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(3), pixels: 12544 &* s.n, inChannels: 32,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 16, output: s.tensor(4), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 411584, savedInvStd: s.f + 411600,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 414144, savedInvStd: s.f + 414160,
                 runningMean: s.p + 1952, runningVar: s.p + 1968, workspace: s.ws, pool: pool)
             s.profiler?.stop(9)
         }
@@ -1103,7 +1103,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         if s.options.frozenBlocks <= 1 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(4), pixels: 12544 &* s.n, channels: 16, gamma: s.p + 1920,
-                beta: s.p + 1936, savedMean: s.f + 411584, savedInvStd: s.f + 411600, activation: .identity,
+                beta: s.p + 1936, savedMean: s.f + 414144, savedInvStd: s.f + 414160, activation: .identity,
                 output: s.tensor(5), pool: pool)
             s.profiler?.stop(11)
         }
@@ -1112,7 +1112,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(4), pixels: 12544 &* s.n, channels: 16,
                 gamma: s.p + 1920, beta: s.p + 1936, runningMean: s.p + 1952, runningVar: s.p + 1968, eps: 0.001,
-                activation: .identity, output: s.tensor(5), scratch: s.f + 411584, pool: pool)
+                activation: .identity, output: s.tensor(5), scratch: s.f + 414144, pool: pool)
             s.profiler?.stop(12)
         }
     }
@@ -1128,7 +1128,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(5), pixels: 12544 &* s.n, inChannels: 16,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 96, output: s.tensor(6), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 411616, savedInvStd: s.f + 411712,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 414176, savedInvStd: s.f + 414272,
                 runningMean: s.p + 3712, runningVar: s.p + 3808, workspace: s.ws, pool: pool)
             s.profiler?.stop(14)
         }
@@ -1144,7 +1144,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(6), pixels: 12544 &* s.n, channels: 96, gamma: s.p + 3520,
-                beta: s.p + 3616, savedMean: s.f + 411616, savedInvStd: s.f + 411712, activation: .relu6,
+                beta: s.p + 3616, savedMean: s.f + 414176, savedInvStd: s.f + 414272, activation: .relu6,
                 output: s.tensor(7), pool: pool)
             s.profiler?.stop(16)
         }
@@ -1153,17 +1153,17 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(6), pixels: 12544 &* s.n, channels: 96,
                 gamma: s.p + 3520, beta: s.p + 3616, runningMean: s.p + 3712, runningVar: s.p + 3808, eps: 0.001,
-                activation: .relu6, output: s.tensor(7), scratch: s.f + 411616, pool: pool)
+                activation: .relu6, output: s.tensor(7), scratch: s.f + 414176, pool: pool)
             s.profiler?.stop(17)
         }
         // features.2.0.block.1 depthwise weights to the kernel layout [3][3][96]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 3904, channels: 96, kernel: 3, into: s.f + 412000)
+        WeightPrep.depthwiseWeights(s.p + 3904, channels: 96, kernel: 3, into: s.f + 414560)
         s.profiler?.stop(18)
         // features.2.0.block.1 depthwise 3x3/2, [n, 112, 112, 96] -> [n, 56, 56, 96]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(7), batch: s.n, height: 112, width: 112, channels: 96, kernel: 3,
-            stride: 2, padTop: 0, padLeft: 0, outHeight: 56, outWidth: 56, weights: s.f + 412000, bias: s.f,
+            stride: 2, padTop: 0, padLeft: 0, outHeight: 56, outWidth: 56, weights: s.f + 414560, bias: s.f,
             activation: .identity, output: s.tensor(8), pool: pool)
         s.profiler?.stop(19)
         // features.2.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 56, 56, 96]
@@ -1171,7 +1171,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(8), pixels: 3136 &* s.n, channels: 96,
                 gamma: s.p + 4768, beta: s.p + 4864, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(9), savedMean: s.f + 411808, savedInvStd: s.f + 411904,
+                activation: .relu6, output: s.tensor(9), savedMean: s.f + 414368, savedInvStd: s.f + 414464,
                 runningMean: s.p + 4960, runningVar: s.p + 5056, pool: pool)
             s.profiler?.stop(20)
         }
@@ -1180,7 +1180,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(8), pixels: 3136 &* s.n, channels: 96,
                 gamma: s.p + 4768, beta: s.p + 4864, runningMean: s.p + 4960, runningVar: s.p + 5056, eps: 0.001,
-                activation: .relu6, output: s.tensor(9), scratch: s.f + 411808, pool: pool)
+                activation: .relu6, output: s.tensor(9), scratch: s.f + 414368, pool: pool)
             s.profiler?.stop(21)
         }
         // features.2.0.block.2 project conv 1x1 weights to the GEMM layout [96][24]
@@ -1192,7 +1192,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(9), pixels: 3136 &* s.n, inChannels: 96,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 24, output: s.tensor(10), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 413728, savedInvStd: s.f + 413752,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 416288, savedInvStd: s.f + 416312,
                 runningMean: s.p + 7520, runningVar: s.p + 7552, workspace: s.ws, pool: pool)
             s.profiler?.stop(23)
         }
@@ -1208,7 +1208,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(10), pixels: 3136 &* s.n, channels: 24, gamma: s.p + 7456,
-                beta: s.p + 7488, savedMean: s.f + 413728, savedInvStd: s.f + 413752, activation: .identity,
+                beta: s.p + 7488, savedMean: s.f + 416288, savedInvStd: s.f + 416312, activation: .identity,
                 output: s.tensor(11), pool: pool)
             s.profiler?.stop(25)
         }
@@ -1217,7 +1217,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(10), pixels: 3136 &* s.n, channels: 24,
                 gamma: s.p + 7456, beta: s.p + 7488, runningMean: s.p + 7520, runningVar: s.p + 7552, eps: 0.001,
-                activation: .identity, output: s.tensor(11), scratch: s.f + 413728, pool: pool)
+                activation: .identity, output: s.tensor(11), scratch: s.f + 416288, pool: pool)
             s.profiler?.stop(26)
         }
     }
@@ -1233,7 +1233,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(11), pixels: 3136 &* s.n, inChannels: 24,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 144, output: s.tensor(12), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 413776, savedInvStd: s.f + 413920,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 416336, savedInvStd: s.f + 416480,
                 runningMean: s.p + 11328, runningVar: s.p + 11472, workspace: s.ws, pool: pool)
             s.profiler?.stop(28)
         }
@@ -1249,7 +1249,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(12), pixels: 3136 &* s.n, channels: 144, gamma: s.p + 11040,
-                beta: s.p + 11184, savedMean: s.f + 413776, savedInvStd: s.f + 413920, activation: .relu6,
+                beta: s.p + 11184, savedMean: s.f + 416336, savedInvStd: s.f + 416480, activation: .relu6,
                 output: s.tensor(13), pool: pool)
             s.profiler?.stop(30)
         }
@@ -1258,17 +1258,17 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(12), pixels: 3136 &* s.n, channels: 144,
                 gamma: s.p + 11040, beta: s.p + 11184, runningMean: s.p + 11328, runningVar: s.p + 11472, eps: 0.001,
-                activation: .relu6, output: s.tensor(13), scratch: s.f + 413776, pool: pool)
+                activation: .relu6, output: s.tensor(13), scratch: s.f + 416336, pool: pool)
             s.profiler?.stop(31)
         }
         // features.2.1.block.1 depthwise weights to the kernel layout [3][3][144]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 11616, channels: 144, kernel: 3, into: s.f + 414352)
+        WeightPrep.depthwiseWeights(s.p + 11616, channels: 144, kernel: 3, into: s.f + 416912)
         s.profiler?.stop(32)
         // features.2.1.block.1 depthwise 3x3/1, [n, 56, 56, 144] -> [n, 56, 56, 144]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(13), batch: s.n, height: 56, width: 56, channels: 144, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 56, outWidth: 56, weights: s.f + 414352, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 56, outWidth: 56, weights: s.f + 416912, bias: s.f,
             activation: .identity, output: s.tensor(14), pool: pool)
         s.profiler?.stop(33)
         // features.2.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 56, 56, 144]
@@ -1276,7 +1276,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(14), pixels: 3136 &* s.n, channels: 144,
                 gamma: s.p + 12912, beta: s.p + 13056, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(15), savedMean: s.f + 414064, savedInvStd: s.f + 414208,
+                activation: .relu6, output: s.tensor(15), savedMean: s.f + 416624, savedInvStd: s.f + 416768,
                 runningMean: s.p + 13200, runningVar: s.p + 13344, pool: pool)
             s.profiler?.stop(34)
         }
@@ -1285,7 +1285,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(14), pixels: 3136 &* s.n, channels: 144,
                 gamma: s.p + 12912, beta: s.p + 13056, runningMean: s.p + 13200, runningVar: s.p + 13344, eps: 0.001,
-                activation: .relu6, output: s.tensor(15), scratch: s.f + 414064, pool: pool)
+                activation: .relu6, output: s.tensor(15), scratch: s.f + 416624, pool: pool)
             s.profiler?.stop(35)
         }
         // features.2.1.block.2 project conv 1x1 weights to the GEMM layout [144][24]
@@ -1297,7 +1297,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(15), pixels: 3136 &* s.n, inChannels: 144,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 24, output: s.tensor(16), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 416944, savedInvStd: s.f + 416968,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 419504, savedInvStd: s.f + 419528,
                 runningMean: s.p + 17008, runningVar: s.p + 17040, workspace: s.ws, pool: pool)
             s.profiler?.stop(37)
         }
@@ -1313,7 +1313,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(16), pixels: 3136 &* s.n, channels: 24, gamma: s.p + 16944,
-                beta: s.p + 16976, savedMean: s.f + 416944, savedInvStd: s.f + 416968, activation: .identity,
+                beta: s.p + 16976, savedMean: s.f + 419504, savedInvStd: s.f + 419528, activation: .identity,
                 output: s.tensor(17), pool: pool)
             s.profiler?.stop(39)
         }
@@ -1322,7 +1322,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(16), pixels: 3136 &* s.n, channels: 24,
                 gamma: s.p + 16944, beta: s.p + 16976, runningMean: s.p + 17008, runningVar: s.p + 17040, eps: 0.001,
-                activation: .identity, output: s.tensor(17), scratch: s.f + 416944, pool: pool)
+                activation: .identity, output: s.tensor(17), scratch: s.f + 419504, pool: pool)
             s.profiler?.stop(40)
         }
         // features.2.1 stochastic depth: keep each image's branch with probability 0.975
@@ -1350,7 +1350,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(18), pixels: 3136 &* s.n, inChannels: 24,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 144, output: s.tensor(20), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 416992, savedInvStd: s.f + 417136,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 419552, savedInvStd: s.f + 419696,
                 runningMean: s.p + 20816, runningVar: s.p + 20960, workspace: s.ws, pool: pool)
             s.profiler?.stop(44)
         }
@@ -1366,7 +1366,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(20), pixels: 3136 &* s.n, channels: 144, gamma: s.p + 20528,
-                beta: s.p + 20672, savedMean: s.f + 416992, savedInvStd: s.f + 417136, activation: .relu6,
+                beta: s.p + 20672, savedMean: s.f + 419552, savedInvStd: s.f + 419696, activation: .relu6,
                 output: s.tensor(21), pool: pool)
             s.profiler?.stop(46)
         }
@@ -1375,17 +1375,17 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 3136 &* s.n, channels: 144,
                 gamma: s.p + 20528, beta: s.p + 20672, runningMean: s.p + 20816, runningVar: s.p + 20960, eps: 0.001,
-                activation: .relu6, output: s.tensor(21), scratch: s.f + 416992, pool: pool)
+                activation: .relu6, output: s.tensor(21), scratch: s.f + 419552, pool: pool)
             s.profiler?.stop(47)
         }
         // features.3.0.block.1 depthwise weights to the kernel layout [5][5][144]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 21104, channels: 144, kernel: 5, into: s.f + 417568)
+        WeightPrep.depthwiseWeights(s.p + 21104, channels: 144, kernel: 5, into: s.f + 420128)
         s.profiler?.stop(48)
         // features.3.0.block.1 depthwise 5x5/2, [n, 56, 56, 144] -> [n, 28, 28, 144]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(21), batch: s.n, height: 56, width: 56, channels: 144, kernel: 5,
-            stride: 2, padTop: 1, padLeft: 1, outHeight: 28, outWidth: 28, weights: s.f + 417568, bias: s.f,
+            stride: 2, padTop: 1, padLeft: 1, outHeight: 28, outWidth: 28, weights: s.f + 420128, bias: s.f,
             activation: .identity, output: s.tensor(22), pool: pool)
         s.profiler?.stop(49)
         // features.3.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 28, 28, 144]
@@ -1393,7 +1393,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(22), pixels: 784 &* s.n, channels: 144,
                 gamma: s.p + 24704, beta: s.p + 24848, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(23), savedMean: s.f + 417280, savedInvStd: s.f + 417424,
+                activation: .relu6, output: s.tensor(23), savedMean: s.f + 419840, savedInvStd: s.f + 419984,
                 runningMean: s.p + 24992, runningVar: s.p + 25136, pool: pool)
             s.profiler?.stop(50)
         }
@@ -1402,7 +1402,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(22), pixels: 784 &* s.n, channels: 144,
                 gamma: s.p + 24704, beta: s.p + 24848, runningMean: s.p + 24992, runningVar: s.p + 25136, eps: 0.001,
-                activation: .relu6, output: s.tensor(23), scratch: s.f + 417280, pool: pool)
+                activation: .relu6, output: s.tensor(23), scratch: s.f + 419840, pool: pool)
             s.profiler?.stop(51)
         }
         // features.3.0.block.2 project conv 1x1 weights to the GEMM layout [144][40]
@@ -1414,7 +1414,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(23), pixels: 784 &* s.n, inChannels: 144,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 40, output: s.tensor(24), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 424768, savedInvStd: s.f + 424808,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 427328, savedInvStd: s.f + 427368,
                 runningMean: s.p + 31136, runningVar: s.p + 31184, workspace: s.ws, pool: pool)
             s.profiler?.stop(53)
         }
@@ -1430,7 +1430,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(24), pixels: 784 &* s.n, channels: 40, gamma: s.p + 31040,
-                beta: s.p + 31088, savedMean: s.f + 424768, savedInvStd: s.f + 424808, activation: .identity,
+                beta: s.p + 31088, savedMean: s.f + 427328, savedInvStd: s.f + 427368, activation: .identity,
                 output: s.tensor(25), pool: pool)
             s.profiler?.stop(55)
         }
@@ -1439,7 +1439,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(24), pixels: 784 &* s.n, channels: 40,
                 gamma: s.p + 31040, beta: s.p + 31088, runningMean: s.p + 31136, runningVar: s.p + 31184, eps: 0.001,
-                activation: .identity, output: s.tensor(25), scratch: s.f + 424768, pool: pool)
+                activation: .identity, output: s.tensor(25), scratch: s.f + 427328, pool: pool)
             s.profiler?.stop(56)
         }
     }
@@ -1455,7 +1455,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(25), pixels: 784 &* s.n, inChannels: 40,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 240, output: s.tensor(26), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 424848, savedInvStd: s.f + 425088,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 427408, savedInvStd: s.f + 427648,
                 runningMean: s.p + 41312, runningVar: s.p + 41552, workspace: s.ws, pool: pool)
             s.profiler?.stop(58)
         }
@@ -1471,7 +1471,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(26), pixels: 784 &* s.n, channels: 240, gamma: s.p + 40832,
-                beta: s.p + 41072, savedMean: s.f + 424848, savedInvStd: s.f + 425088, activation: .relu6,
+                beta: s.p + 41072, savedMean: s.f + 427408, savedInvStd: s.f + 427648, activation: .relu6,
                 output: s.tensor(27), pool: pool)
             s.profiler?.stop(60)
         }
@@ -1480,17 +1480,17 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(26), pixels: 784 &* s.n, channels: 240,
                 gamma: s.p + 40832, beta: s.p + 41072, runningMean: s.p + 41312, runningVar: s.p + 41552, eps: 0.001,
-                activation: .relu6, output: s.tensor(27), scratch: s.f + 424848, pool: pool)
+                activation: .relu6, output: s.tensor(27), scratch: s.f + 427408, pool: pool)
             s.profiler?.stop(61)
         }
         // features.3.1.block.1 depthwise weights to the kernel layout [5][5][240]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 41792, channels: 240, kernel: 5, into: s.f + 425808)
+        WeightPrep.depthwiseWeights(s.p + 41792, channels: 240, kernel: 5, into: s.f + 428368)
         s.profiler?.stop(62)
         // features.3.1.block.1 depthwise 5x5/1, [n, 28, 28, 240] -> [n, 28, 28, 240]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(27), batch: s.n, height: 28, width: 28, channels: 240, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 28, outWidth: 28, weights: s.f + 425808, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 28, outWidth: 28, weights: s.f + 428368, bias: s.f,
             activation: .identity, output: s.tensor(28), pool: pool)
         s.profiler?.stop(63)
         // features.3.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 28, 28, 240]
@@ -1498,7 +1498,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(28), pixels: 784 &* s.n, channels: 240,
                 gamma: s.p + 47792, beta: s.p + 48032, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(29), savedMean: s.f + 425328, savedInvStd: s.f + 425568,
+                activation: .relu6, output: s.tensor(29), savedMean: s.f + 427888, savedInvStd: s.f + 428128,
                 runningMean: s.p + 48272, runningVar: s.p + 48512, pool: pool)
             s.profiler?.stop(64)
         }
@@ -1507,7 +1507,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(28), pixels: 784 &* s.n, channels: 240,
                 gamma: s.p + 47792, beta: s.p + 48032, runningMean: s.p + 48272, runningVar: s.p + 48512, eps: 0.001,
-                activation: .relu6, output: s.tensor(29), scratch: s.f + 425328, pool: pool)
+                activation: .relu6, output: s.tensor(29), scratch: s.f + 427888, pool: pool)
             s.profiler?.stop(65)
         }
         // features.3.1.block.2 project conv 1x1 weights to the GEMM layout [240][40]
@@ -1519,7 +1519,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(29), pixels: 784 &* s.n, inChannels: 240,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 40, output: s.tensor(30), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 437808, savedInvStd: s.f + 437848,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 440368, savedInvStd: s.f + 440408,
                 runningMean: s.p + 58448, runningVar: s.p + 58496, workspace: s.ws, pool: pool)
             s.profiler?.stop(67)
         }
@@ -1535,7 +1535,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(30), pixels: 784 &* s.n, channels: 40, gamma: s.p + 58352,
-                beta: s.p + 58400, savedMean: s.f + 437808, savedInvStd: s.f + 437848, activation: .identity,
+                beta: s.p + 58400, savedMean: s.f + 440368, savedInvStd: s.f + 440408, activation: .identity,
                 output: s.tensor(31), pool: pool)
             s.profiler?.stop(69)
         }
@@ -1544,7 +1544,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 784 &* s.n, channels: 40,
                 gamma: s.p + 58352, beta: s.p + 58400, runningMean: s.p + 58448, runningVar: s.p + 58496, eps: 0.001,
-                activation: .identity, output: s.tensor(31), scratch: s.f + 437808, pool: pool)
+                activation: .identity, output: s.tensor(31), scratch: s.f + 440368, pool: pool)
             s.profiler?.stop(70)
         }
         // features.3.1 stochastic depth: keep each image's branch with probability 0.95
@@ -1572,7 +1572,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(32), pixels: 784 &* s.n, inChannels: 40,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 240, output: s.tensor(34), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 437888, savedInvStd: s.f + 438128,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 440448, savedInvStd: s.f + 440688,
                 runningMean: s.p + 68624, runningVar: s.p + 68864, workspace: s.ws, pool: pool)
             s.profiler?.stop(74)
         }
@@ -1588,7 +1588,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(34), pixels: 784 &* s.n, channels: 240, gamma: s.p + 68144,
-                beta: s.p + 68384, savedMean: s.f + 437888, savedInvStd: s.f + 438128, activation: .relu6,
+                beta: s.p + 68384, savedMean: s.f + 440448, savedInvStd: s.f + 440688, activation: .relu6,
                 output: s.tensor(35), pool: pool)
             s.profiler?.stop(76)
         }
@@ -1597,17 +1597,17 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(34), pixels: 784 &* s.n, channels: 240,
                 gamma: s.p + 68144, beta: s.p + 68384, runningMean: s.p + 68624, runningVar: s.p + 68864, eps: 0.001,
-                activation: .relu6, output: s.tensor(35), scratch: s.f + 437888, pool: pool)
+                activation: .relu6, output: s.tensor(35), scratch: s.f + 440448, pool: pool)
             s.profiler?.stop(77)
         }
         // features.4.0.block.1 depthwise weights to the kernel layout [3][3][240]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 69104, channels: 240, kernel: 3, into: s.f + 438848)
+        WeightPrep.depthwiseWeights(s.p + 69104, channels: 240, kernel: 3, into: s.f + 441408)
         s.profiler?.stop(78)
         // features.4.0.block.1 depthwise 3x3/2, [n, 28, 28, 240] -> [n, 14, 14, 240]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(35), batch: s.n, height: 28, width: 28, channels: 240, kernel: 3,
-            stride: 2, padTop: 0, padLeft: 0, outHeight: 14, outWidth: 14, weights: s.f + 438848, bias: s.f,
+            stride: 2, padTop: 0, padLeft: 0, outHeight: 14, outWidth: 14, weights: s.f + 441408, bias: s.f,
             activation: .identity, output: s.tensor(36), pool: pool)
         s.profiler?.stop(79)
         // features.4.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 14, 14, 240]
@@ -1615,7 +1615,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(36), pixels: 196 &* s.n, channels: 240,
                 gamma: s.p + 71264, beta: s.p + 71504, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(37), savedMean: s.f + 438368, savedInvStd: s.f + 438608,
+                activation: .relu6, output: s.tensor(37), savedMean: s.f + 440928, savedInvStd: s.f + 441168,
                 runningMean: s.p + 71744, runningVar: s.p + 71984, pool: pool)
             s.profiler?.stop(80)
         }
@@ -1624,7 +1624,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(36), pixels: 196 &* s.n, channels: 240,
                 gamma: s.p + 71264, beta: s.p + 71504, runningMean: s.p + 71744, runningVar: s.p + 71984, eps: 0.001,
-                activation: .relu6, output: s.tensor(37), scratch: s.f + 438368, pool: pool)
+                activation: .relu6, output: s.tensor(37), scratch: s.f + 440928, pool: pool)
             s.profiler?.stop(81)
         }
         // features.4.0.block.2 project conv 1x1 weights to the GEMM layout [240][80]
@@ -1636,7 +1636,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(37), pixels: 196 &* s.n, inChannels: 240,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 80, output: s.tensor(38), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 443168, savedInvStd: s.f + 443248,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 445728, savedInvStd: s.f + 445808,
                 runningMean: s.p + 91584, runningVar: s.p + 91664, workspace: s.ws, pool: pool)
             s.profiler?.stop(83)
         }
@@ -1652,7 +1652,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(38), pixels: 196 &* s.n, channels: 80, gamma: s.p + 91424,
-                beta: s.p + 91504, savedMean: s.f + 443168, savedInvStd: s.f + 443248, activation: .identity,
+                beta: s.p + 91504, savedMean: s.f + 445728, savedInvStd: s.f + 445808, activation: .identity,
                 output: s.tensor(39), pool: pool)
             s.profiler?.stop(85)
         }
@@ -1661,7 +1661,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(38), pixels: 196 &* s.n, channels: 80,
                 gamma: s.p + 91424, beta: s.p + 91504, runningMean: s.p + 91584, runningVar: s.p + 91664, eps: 0.001,
-                activation: .identity, output: s.tensor(39), scratch: s.f + 443168, pool: pool)
+                activation: .identity, output: s.tensor(39), scratch: s.f + 445728, pool: pool)
             s.profiler?.stop(86)
         }
     }
@@ -1677,7 +1677,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(39), pixels: 196 &* s.n, inChannels: 80,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 480, output: s.tensor(40), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 443328, savedInvStd: s.f + 443808,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 445888, savedInvStd: s.f + 446368,
                 runningMean: s.p + 131104, runningVar: s.p + 131584, workspace: s.ws, pool: pool)
             s.profiler?.stop(88)
         }
@@ -1693,7 +1693,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(40), pixels: 196 &* s.n, channels: 480, gamma: s.p + 130144,
-                beta: s.p + 130624, savedMean: s.f + 443328, savedInvStd: s.f + 443808, activation: .relu6,
+                beta: s.p + 130624, savedMean: s.f + 445888, savedInvStd: s.f + 446368, activation: .relu6,
                 output: s.tensor(41), pool: pool)
             s.profiler?.stop(90)
         }
@@ -1702,17 +1702,17 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(40), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 130144, beta: s.p + 130624, runningMean: s.p + 131104, runningVar: s.p + 131584,
-                eps: 0.001, activation: .relu6, output: s.tensor(41), scratch: s.f + 443328, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(41), scratch: s.f + 445888, pool: pool)
             s.profiler?.stop(91)
         }
         // features.4.1.block.1 depthwise weights to the kernel layout [3][3][480]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 132064, channels: 480, kernel: 3, into: s.f + 445248)
+        WeightPrep.depthwiseWeights(s.p + 132064, channels: 480, kernel: 3, into: s.f + 447808)
         s.profiler?.stop(92)
         // features.4.1.block.1 depthwise 3x3/1, [n, 14, 14, 480] -> [n, 14, 14, 480]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(41), batch: s.n, height: 14, width: 14, channels: 480, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 14, outWidth: 14, weights: s.f + 445248, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 14, outWidth: 14, weights: s.f + 447808, bias: s.f,
             activation: .identity, output: s.tensor(42), pool: pool)
         s.profiler?.stop(93)
         // features.4.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 14, 14, 480]
@@ -1720,7 +1720,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(42), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 136384, beta: s.p + 136864, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(43), savedMean: s.f + 444288, savedInvStd: s.f + 444768,
+                activation: .relu6, output: s.tensor(43), savedMean: s.f + 446848, savedInvStd: s.f + 447328,
                 runningMean: s.p + 137344, runningVar: s.p + 137824, pool: pool)
             s.profiler?.stop(94)
         }
@@ -1729,7 +1729,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 136384, beta: s.p + 136864, runningMean: s.p + 137344, runningVar: s.p + 137824,
-                eps: 0.001, activation: .relu6, output: s.tensor(43), scratch: s.f + 444288, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(43), scratch: s.f + 446848, pool: pool)
             s.profiler?.stop(95)
         }
         // features.4.1.block.2 project conv 1x1 weights to the GEMM layout [480][80]
@@ -1741,7 +1741,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(43), pixels: 196 &* s.n, inChannels: 480,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 80, output: s.tensor(44), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 453888, savedInvStd: s.f + 453968,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 456448, savedInvStd: s.f + 456528,
                 runningMean: s.p + 176864, runningVar: s.p + 176944, workspace: s.ws, pool: pool)
             s.profiler?.stop(97)
         }
@@ -1757,7 +1757,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(44), pixels: 196 &* s.n, channels: 80, gamma: s.p + 176704,
-                beta: s.p + 176784, savedMean: s.f + 453888, savedInvStd: s.f + 453968, activation: .identity,
+                beta: s.p + 176784, savedMean: s.f + 456448, savedInvStd: s.f + 456528, activation: .identity,
                 output: s.tensor(45), pool: pool)
             s.profiler?.stop(99)
         }
@@ -1766,7 +1766,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(44), pixels: 196 &* s.n, channels: 80,
                 gamma: s.p + 176704, beta: s.p + 176784, runningMean: s.p + 176864, runningVar: s.p + 176944,
-                eps: 0.001, activation: .identity, output: s.tensor(45), scratch: s.f + 453888, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(45), scratch: s.f + 456448, pool: pool)
             s.profiler?.stop(100)
         }
         // features.4.1 stochastic depth: keep each image's branch with probability 0.925
@@ -1795,7 +1795,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(46), pixels: 196 &* s.n, inChannels: 80,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 480, output: s.tensor(48), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 454048, savedInvStd: s.f + 454528,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 456608, savedInvStd: s.f + 457088,
                 runningMean: s.p + 216384, runningVar: s.p + 216864, workspace: s.ws, pool: pool)
             s.profiler?.stop(104)
         }
@@ -1811,7 +1811,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(48), pixels: 196 &* s.n, channels: 480, gamma: s.p + 215424,
-                beta: s.p + 215904, savedMean: s.f + 454048, savedInvStd: s.f + 454528, activation: .relu6,
+                beta: s.p + 215904, savedMean: s.f + 456608, savedInvStd: s.f + 457088, activation: .relu6,
                 output: s.tensor(49), pool: pool)
             s.profiler?.stop(106)
         }
@@ -1820,17 +1820,17 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(48), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 215424, beta: s.p + 215904, runningMean: s.p + 216384, runningVar: s.p + 216864,
-                eps: 0.001, activation: .relu6, output: s.tensor(49), scratch: s.f + 454048, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(49), scratch: s.f + 456608, pool: pool)
             s.profiler?.stop(107)
         }
         // features.4.2.block.1 depthwise weights to the kernel layout [3][3][480]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 217344, channels: 480, kernel: 3, into: s.f + 455968)
+        WeightPrep.depthwiseWeights(s.p + 217344, channels: 480, kernel: 3, into: s.f + 458528)
         s.profiler?.stop(108)
         // features.4.2.block.1 depthwise 3x3/1, [n, 14, 14, 480] -> [n, 14, 14, 480]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(49), batch: s.n, height: 14, width: 14, channels: 480, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 14, outWidth: 14, weights: s.f + 455968, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 14, outWidth: 14, weights: s.f + 458528, bias: s.f,
             activation: .identity, output: s.tensor(50), pool: pool)
         s.profiler?.stop(109)
         // features.4.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 14, 14, 480]
@@ -1838,7 +1838,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(50), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 221664, beta: s.p + 222144, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(51), savedMean: s.f + 455008, savedInvStd: s.f + 455488,
+                activation: .relu6, output: s.tensor(51), savedMean: s.f + 457568, savedInvStd: s.f + 458048,
                 runningMean: s.p + 222624, runningVar: s.p + 223104, pool: pool)
             s.profiler?.stop(110)
         }
@@ -1847,7 +1847,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(50), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 221664, beta: s.p + 222144, runningMean: s.p + 222624, runningVar: s.p + 223104,
-                eps: 0.001, activation: .relu6, output: s.tensor(51), scratch: s.f + 455008, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(51), scratch: s.f + 457568, pool: pool)
             s.profiler?.stop(111)
         }
         // features.4.2.block.2 project conv 1x1 weights to the GEMM layout [480][80]
@@ -1859,7 +1859,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(51), pixels: 196 &* s.n, inChannels: 480,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 80, output: s.tensor(52), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 464608, savedInvStd: s.f + 464688,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 467168, savedInvStd: s.f + 467248,
                 runningMean: s.p + 262144, runningVar: s.p + 262224, workspace: s.ws, pool: pool)
             s.profiler?.stop(113)
         }
@@ -1875,7 +1875,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(52), pixels: 196 &* s.n, channels: 80, gamma: s.p + 261984,
-                beta: s.p + 262064, savedMean: s.f + 464608, savedInvStd: s.f + 464688, activation: .identity,
+                beta: s.p + 262064, savedMean: s.f + 467168, savedInvStd: s.f + 467248, activation: .identity,
                 output: s.tensor(53), pool: pool)
             s.profiler?.stop(115)
         }
@@ -1884,7 +1884,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(52), pixels: 196 &* s.n, channels: 80,
                 gamma: s.p + 261984, beta: s.p + 262064, runningMean: s.p + 262144, runningVar: s.p + 262224,
-                eps: 0.001, activation: .identity, output: s.tensor(53), scratch: s.f + 464608, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(53), scratch: s.f + 467168, pool: pool)
             s.profiler?.stop(116)
         }
         // features.4.2 stochastic depth: keep each image's branch with probability 0.9125
@@ -1913,7 +1913,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(54), pixels: 196 &* s.n, inChannels: 80,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 480, output: s.tensor(56), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 464768, savedInvStd: s.f + 465248,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 467328, savedInvStd: s.f + 467808,
                 runningMean: s.p + 301664, runningVar: s.p + 302144, workspace: s.ws, pool: pool)
             s.profiler?.stop(120)
         }
@@ -1929,7 +1929,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(56), pixels: 196 &* s.n, channels: 480, gamma: s.p + 300704,
-                beta: s.p + 301184, savedMean: s.f + 464768, savedInvStd: s.f + 465248, activation: .relu6,
+                beta: s.p + 301184, savedMean: s.f + 467328, savedInvStd: s.f + 467808, activation: .relu6,
                 output: s.tensor(57), pool: pool)
             s.profiler?.stop(122)
         }
@@ -1938,17 +1938,17 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(56), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 300704, beta: s.p + 301184, runningMean: s.p + 301664, runningVar: s.p + 302144,
-                eps: 0.001, activation: .relu6, output: s.tensor(57), scratch: s.f + 464768, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(57), scratch: s.f + 467328, pool: pool)
             s.profiler?.stop(123)
         }
         // features.5.0.block.1 depthwise weights to the kernel layout [5][5][480]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 302624, channels: 480, kernel: 5, into: s.f + 466688)
+        WeightPrep.depthwiseWeights(s.p + 302624, channels: 480, kernel: 5, into: s.f + 469248)
         s.profiler?.stop(124)
         // features.5.0.block.1 depthwise 5x5/1, [n, 14, 14, 480] -> [n, 14, 14, 480]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(57), batch: s.n, height: 14, width: 14, channels: 480, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14, weights: s.f + 466688, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14, weights: s.f + 469248, bias: s.f,
             activation: .identity, output: s.tensor(58), pool: pool)
         s.profiler?.stop(125)
         // features.5.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 14, 14, 480]
@@ -1956,7 +1956,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(58), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 314624, beta: s.p + 315104, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(59), savedMean: s.f + 465728, savedInvStd: s.f + 466208,
+                activation: .relu6, output: s.tensor(59), savedMean: s.f + 468288, savedInvStd: s.f + 468768,
                 runningMean: s.p + 315584, runningVar: s.p + 316064, pool: pool)
             s.profiler?.stop(126)
         }
@@ -1965,7 +1965,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(58), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 314624, beta: s.p + 315104, runningMean: s.p + 315584, runningVar: s.p + 316064,
-                eps: 0.001, activation: .relu6, output: s.tensor(59), scratch: s.f + 465728, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(59), scratch: s.f + 468288, pool: pool)
             s.profiler?.stop(127)
         }
         // features.5.0.block.2 project conv 1x1 weights to the GEMM layout [480][112]
@@ -1977,7 +1977,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(59), pixels: 196 &* s.n, inChannels: 480,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 112, output: s.tensor(60), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 490688, savedInvStd: s.f + 490800,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 493248, savedInvStd: s.f + 493360,
                 runningMean: s.p + 370528, runningVar: s.p + 370640, workspace: s.ws, pool: pool)
             s.profiler?.stop(129)
         }
@@ -1993,7 +1993,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(60), pixels: 196 &* s.n, channels: 112, gamma: s.p + 370304,
-                beta: s.p + 370416, savedMean: s.f + 490688, savedInvStd: s.f + 490800, activation: .identity,
+                beta: s.p + 370416, savedMean: s.f + 493248, savedInvStd: s.f + 493360, activation: .identity,
                 output: s.tensor(61), pool: pool)
             s.profiler?.stop(131)
         }
@@ -2002,7 +2002,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(60), pixels: 196 &* s.n, channels: 112,
                 gamma: s.p + 370304, beta: s.p + 370416, runningMean: s.p + 370528, runningVar: s.p + 370640,
-                eps: 0.001, activation: .identity, output: s.tensor(61), scratch: s.f + 490688, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(61), scratch: s.f + 493248, pool: pool)
             s.profiler?.stop(132)
         }
     }
@@ -2018,7 +2018,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(61), pixels: 196 &* s.n, inChannels: 112,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 672, output: s.tensor(62), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 490912, savedInvStd: s.f + 491584,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 493472, savedInvStd: s.f + 494144,
                 runningMean: s.p + 447360, runningVar: s.p + 448032, workspace: s.ws, pool: pool)
             s.profiler?.stop(134)
         }
@@ -2034,7 +2034,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(62), pixels: 196 &* s.n, channels: 672, gamma: s.p + 446016,
-                beta: s.p + 446688, savedMean: s.f + 490912, savedInvStd: s.f + 491584, activation: .relu6,
+                beta: s.p + 446688, savedMean: s.f + 493472, savedInvStd: s.f + 494144, activation: .relu6,
                 output: s.tensor(63), pool: pool)
             s.profiler?.stop(136)
         }
@@ -2043,17 +2043,17 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(62), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 446016, beta: s.p + 446688, runningMean: s.p + 447360, runningVar: s.p + 448032,
-                eps: 0.001, activation: .relu6, output: s.tensor(63), scratch: s.f + 490912, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(63), scratch: s.f + 493472, pool: pool)
             s.profiler?.stop(137)
         }
         // features.5.1.block.1 depthwise weights to the kernel layout [5][5][672]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 448704, channels: 672, kernel: 5, into: s.f + 493600)
+        WeightPrep.depthwiseWeights(s.p + 448704, channels: 672, kernel: 5, into: s.f + 496160)
         s.profiler?.stop(138)
         // features.5.1.block.1 depthwise 5x5/1, [n, 14, 14, 672] -> [n, 14, 14, 672]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(63), batch: s.n, height: 14, width: 14, channels: 672, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14, weights: s.f + 493600, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14, weights: s.f + 496160, bias: s.f,
             activation: .identity, output: s.tensor(64), pool: pool)
         s.profiler?.stop(139)
         // features.5.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 14, 14, 672]
@@ -2061,7 +2061,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(64), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 465504, beta: s.p + 466176, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(65), savedMean: s.f + 492256, savedInvStd: s.f + 492928,
+                activation: .relu6, output: s.tensor(65), savedMean: s.f + 494816, savedInvStd: s.f + 495488,
                 runningMean: s.p + 466848, runningVar: s.p + 467520, pool: pool)
             s.profiler?.stop(140)
         }
@@ -2070,7 +2070,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 465504, beta: s.p + 466176, runningMean: s.p + 466848, runningVar: s.p + 467520,
-                eps: 0.001, activation: .relu6, output: s.tensor(65), scratch: s.f + 492256, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(65), scratch: s.f + 494816, pool: pool)
             s.profiler?.stop(141)
         }
         // features.5.1.block.2 project conv 1x1 weights to the GEMM layout [672][112]
@@ -2082,7 +2082,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(65), pixels: 196 &* s.n, inChannels: 672,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 112, output: s.tensor(66), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 527200, savedInvStd: s.f + 527312,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 529760, savedInvStd: s.f + 529872,
                 runningMean: s.p + 543680, runningVar: s.p + 543792, workspace: s.ws, pool: pool)
             s.profiler?.stop(143)
         }
@@ -2098,7 +2098,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(66), pixels: 196 &* s.n, channels: 112, gamma: s.p + 543456,
-                beta: s.p + 543568, savedMean: s.f + 527200, savedInvStd: s.f + 527312, activation: .identity,
+                beta: s.p + 543568, savedMean: s.f + 529760, savedInvStd: s.f + 529872, activation: .identity,
                 output: s.tensor(67), pool: pool)
             s.profiler?.stop(145)
         }
@@ -2107,7 +2107,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(66), pixels: 196 &* s.n, channels: 112,
                 gamma: s.p + 543456, beta: s.p + 543568, runningMean: s.p + 543680, runningVar: s.p + 543792,
-                eps: 0.001, activation: .identity, output: s.tensor(67), scratch: s.f + 527200, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(67), scratch: s.f + 529760, pool: pool)
             s.profiler?.stop(146)
         }
         // features.5.1 stochastic depth: keep each image's branch with probability 0.8875
@@ -2135,7 +2135,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(68), pixels: 196 &* s.n, inChannels: 112,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 672, output: s.tensor(70), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 527424, savedInvStd: s.f + 528096,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 529984, savedInvStd: s.f + 530656,
                 runningMean: s.p + 620512, runningVar: s.p + 621184, workspace: s.ws, pool: pool)
             s.profiler?.stop(150)
         }
@@ -2151,7 +2151,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(70), pixels: 196 &* s.n, channels: 672, gamma: s.p + 619168,
-                beta: s.p + 619840, savedMean: s.f + 527424, savedInvStd: s.f + 528096, activation: .relu6,
+                beta: s.p + 619840, savedMean: s.f + 529984, savedInvStd: s.f + 530656, activation: .relu6,
                 output: s.tensor(71), pool: pool)
             s.profiler?.stop(152)
         }
@@ -2160,17 +2160,17 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(70), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 619168, beta: s.p + 619840, runningMean: s.p + 620512, runningVar: s.p + 621184,
-                eps: 0.001, activation: .relu6, output: s.tensor(71), scratch: s.f + 527424, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(71), scratch: s.f + 529984, pool: pool)
             s.profiler?.stop(153)
         }
         // features.5.2.block.1 depthwise weights to the kernel layout [5][5][672]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 621856, channels: 672, kernel: 5, into: s.f + 530112)
+        WeightPrep.depthwiseWeights(s.p + 621856, channels: 672, kernel: 5, into: s.f + 532672)
         s.profiler?.stop(154)
         // features.5.2.block.1 depthwise 5x5/1, [n, 14, 14, 672] -> [n, 14, 14, 672]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(71), batch: s.n, height: 14, width: 14, channels: 672, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14, weights: s.f + 530112, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14, weights: s.f + 532672, bias: s.f,
             activation: .identity, output: s.tensor(72), pool: pool)
         s.profiler?.stop(155)
         // features.5.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 14, 14, 672]
@@ -2178,7 +2178,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(72), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 638656, beta: s.p + 639328, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(73), savedMean: s.f + 528768, savedInvStd: s.f + 529440,
+                activation: .relu6, output: s.tensor(73), savedMean: s.f + 531328, savedInvStd: s.f + 532000,
                 runningMean: s.p + 640000, runningVar: s.p + 640672, pool: pool)
             s.profiler?.stop(156)
         }
@@ -2187,7 +2187,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(72), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 638656, beta: s.p + 639328, runningMean: s.p + 640000, runningVar: s.p + 640672,
-                eps: 0.001, activation: .relu6, output: s.tensor(73), scratch: s.f + 528768, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(73), scratch: s.f + 531328, pool: pool)
             s.profiler?.stop(157)
         }
         // features.5.2.block.2 project conv 1x1 weights to the GEMM layout [672][112]
@@ -2199,7 +2199,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(73), pixels: 196 &* s.n, inChannels: 672,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 112, output: s.tensor(74), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 563712, savedInvStd: s.f + 563824,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 566272, savedInvStd: s.f + 566384,
                 runningMean: s.p + 716832, runningVar: s.p + 716944, workspace: s.ws, pool: pool)
             s.profiler?.stop(159)
         }
@@ -2215,7 +2215,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(74), pixels: 196 &* s.n, channels: 112, gamma: s.p + 716608,
-                beta: s.p + 716720, savedMean: s.f + 563712, savedInvStd: s.f + 563824, activation: .identity,
+                beta: s.p + 716720, savedMean: s.f + 566272, savedInvStd: s.f + 566384, activation: .identity,
                 output: s.tensor(75), pool: pool)
             s.profiler?.stop(161)
         }
@@ -2224,7 +2224,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(74), pixels: 196 &* s.n, channels: 112,
                 gamma: s.p + 716608, beta: s.p + 716720, runningMean: s.p + 716832, runningVar: s.p + 716944,
-                eps: 0.001, activation: .identity, output: s.tensor(75), scratch: s.f + 563712, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(75), scratch: s.f + 566272, pool: pool)
             s.profiler?.stop(162)
         }
         // features.5.2 stochastic depth: keep each image's branch with probability 0.875
@@ -2252,7 +2252,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(76), pixels: 196 &* s.n, inChannels: 112,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 672, output: s.tensor(78), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 563936, savedInvStd: s.f + 564608,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 566496, savedInvStd: s.f + 567168,
                 runningMean: s.p + 793664, runningVar: s.p + 794336, workspace: s.ws, pool: pool)
             s.profiler?.stop(166)
         }
@@ -2268,7 +2268,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(78), pixels: 196 &* s.n, channels: 672, gamma: s.p + 792320,
-                beta: s.p + 792992, savedMean: s.f + 563936, savedInvStd: s.f + 564608, activation: .relu6,
+                beta: s.p + 792992, savedMean: s.f + 566496, savedInvStd: s.f + 567168, activation: .relu6,
                 output: s.tensor(79), pool: pool)
             s.profiler?.stop(168)
         }
@@ -2277,17 +2277,17 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(78), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 792320, beta: s.p + 792992, runningMean: s.p + 793664, runningVar: s.p + 794336,
-                eps: 0.001, activation: .relu6, output: s.tensor(79), scratch: s.f + 563936, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(79), scratch: s.f + 566496, pool: pool)
             s.profiler?.stop(169)
         }
         // features.6.0.block.1 depthwise weights to the kernel layout [5][5][672]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 795008, channels: 672, kernel: 5, into: s.f + 566624)
+        WeightPrep.depthwiseWeights(s.p + 795008, channels: 672, kernel: 5, into: s.f + 569184)
         s.profiler?.stop(170)
         // features.6.0.block.1 depthwise 5x5/2, [n, 14, 14, 672] -> [n, 7, 7, 672]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(79), batch: s.n, height: 14, width: 14, channels: 672, kernel: 5,
-            stride: 2, padTop: 1, padLeft: 1, outHeight: 7, outWidth: 7, weights: s.f + 566624, bias: s.f,
+            stride: 2, padTop: 1, padLeft: 1, outHeight: 7, outWidth: 7, weights: s.f + 569184, bias: s.f,
             activation: .identity, output: s.tensor(80), pool: pool)
         s.profiler?.stop(171)
         // features.6.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 7, 7, 672]
@@ -2295,7 +2295,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(80), pixels: 49 &* s.n, channels: 672,
                 gamma: s.p + 811808, beta: s.p + 812480, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(81), savedMean: s.f + 565280, savedInvStd: s.f + 565952,
+                activation: .relu6, output: s.tensor(81), savedMean: s.f + 567840, savedInvStd: s.f + 568512,
                 runningMean: s.p + 813152, runningVar: s.p + 813824, pool: pool)
             s.profiler?.stop(172)
         }
@@ -2304,7 +2304,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(80), pixels: 49 &* s.n, channels: 672,
                 gamma: s.p + 811808, beta: s.p + 812480, runningMean: s.p + 813152, runningVar: s.p + 813824,
-                eps: 0.001, activation: .relu6, output: s.tensor(81), scratch: s.f + 565280, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(81), scratch: s.f + 567840, pool: pool)
             s.profiler?.stop(173)
         }
         // features.6.0.block.2 project conv 1x1 weights to the GEMM layout [672][192]
@@ -2316,7 +2316,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(81), pixels: 49 &* s.n, inChannels: 672,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 192, output: s.tensor(82), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 600224, savedInvStd: s.f + 600416,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 602784, savedInvStd: s.f + 602976,
                 runningMean: s.p + 943904, runningVar: s.p + 944096, workspace: s.ws, pool: pool)
             s.profiler?.stop(175)
         }
@@ -2332,7 +2332,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(82), pixels: 49 &* s.n, channels: 192, gamma: s.p + 943520,
-                beta: s.p + 943712, savedMean: s.f + 600224, savedInvStd: s.f + 600416, activation: .identity,
+                beta: s.p + 943712, savedMean: s.f + 602784, savedInvStd: s.f + 602976, activation: .identity,
                 output: s.tensor(83), pool: pool)
             s.profiler?.stop(177)
         }
@@ -2341,7 +2341,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(82), pixels: 49 &* s.n, channels: 192,
                 gamma: s.p + 943520, beta: s.p + 943712, runningMean: s.p + 943904, runningVar: s.p + 944096,
-                eps: 0.001, activation: .identity, output: s.tensor(83), scratch: s.f + 600224, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(83), scratch: s.f + 602784, pool: pool)
             s.profiler?.stop(178)
         }
     }
@@ -2357,7 +2357,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(83), pixels: 49 &* s.n, inChannels: 192,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 1152, output: s.tensor(84), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 600608, savedInvStd: s.f + 601760,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 603168, savedInvStd: s.f + 604320,
                 runningMean: s.p + 1167776, runningVar: s.p + 1168928, workspace: s.ws, pool: pool)
             s.profiler?.stop(180)
         }
@@ -2373,7 +2373,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(84), pixels: 49 &* s.n, channels: 1152,
-                gamma: s.p + 1165472, beta: s.p + 1166624, savedMean: s.f + 600608, savedInvStd: s.f + 601760,
+                gamma: s.p + 1165472, beta: s.p + 1166624, savedMean: s.f + 603168, savedInvStd: s.f + 604320,
                 activation: .relu6, output: s.tensor(85), pool: pool)
             s.profiler?.stop(182)
         }
@@ -2382,17 +2382,17 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(84), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1165472, beta: s.p + 1166624, runningMean: s.p + 1167776, runningVar: s.p + 1168928,
-                eps: 0.001, activation: .relu6, output: s.tensor(85), scratch: s.f + 600608, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(85), scratch: s.f + 603168, pool: pool)
             s.profiler?.stop(183)
         }
         // features.6.1.block.1 depthwise weights to the kernel layout [5][5][1152]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 1170080, channels: 1152, kernel: 5, into: s.f + 605216)
+        WeightPrep.depthwiseWeights(s.p + 1170080, channels: 1152, kernel: 5, into: s.f + 607776)
         s.profiler?.stop(184)
         // features.6.1.block.1 depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(85), batch: s.n, height: 7, width: 7, channels: 1152, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7, weights: s.f + 605216, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7, weights: s.f + 607776, bias: s.f,
             activation: .identity, output: s.tensor(86), pool: pool)
         s.profiler?.stop(185)
         // features.6.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 7, 7, 1152]
@@ -2400,7 +2400,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(86), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1198880, beta: s.p + 1200032, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(87), savedMean: s.f + 602912, savedInvStd: s.f + 604064,
+                activation: .relu6, output: s.tensor(87), savedMean: s.f + 605472, savedInvStd: s.f + 606624,
                 runningMean: s.p + 1201184, runningVar: s.p + 1202336, pool: pool)
             s.profiler?.stop(186)
         }
@@ -2409,7 +2409,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(86), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1198880, beta: s.p + 1200032, runningMean: s.p + 1201184, runningVar: s.p + 1202336,
-                eps: 0.001, activation: .relu6, output: s.tensor(87), scratch: s.f + 602912, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(87), scratch: s.f + 605472, pool: pool)
             s.profiler?.stop(187)
         }
         // features.6.1.block.2 project conv 1x1 weights to the GEMM layout [1152][192]
@@ -2421,7 +2421,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(87), pixels: 49 &* s.n, inChannels: 1152,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 192, output: s.tensor(88), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 662816, savedInvStd: s.f + 663008,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 665376, savedInvStd: s.f + 665568,
                 runningMean: s.p + 1425056, runningVar: s.p + 1425248, workspace: s.ws, pool: pool)
             s.profiler?.stop(189)
         }
@@ -2437,7 +2437,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(88), pixels: 49 &* s.n, channels: 192, gamma: s.p + 1424672,
-                beta: s.p + 1424864, savedMean: s.f + 662816, savedInvStd: s.f + 663008, activation: .identity,
+                beta: s.p + 1424864, savedMean: s.f + 665376, savedInvStd: s.f + 665568, activation: .identity,
                 output: s.tensor(89), pool: pool)
             s.profiler?.stop(191)
         }
@@ -2446,7 +2446,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 49 &* s.n, channels: 192,
                 gamma: s.p + 1424672, beta: s.p + 1424864, runningMean: s.p + 1425056, runningVar: s.p + 1425248,
-                eps: 0.001, activation: .identity, output: s.tensor(89), scratch: s.f + 662816, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(89), scratch: s.f + 665376, pool: pool)
             s.profiler?.stop(192)
         }
         // features.6.1 stochastic depth: keep each image's branch with probability 0.85
@@ -2475,7 +2475,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(90), pixels: 49 &* s.n, inChannels: 192,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 1152, output: s.tensor(92), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 663200, savedInvStd: s.f + 664352,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 665760, savedInvStd: s.f + 666912,
                 runningMean: s.p + 1648928, runningVar: s.p + 1650080, workspace: s.ws, pool: pool)
             s.profiler?.stop(196)
         }
@@ -2491,7 +2491,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(92), pixels: 49 &* s.n, channels: 1152,
-                gamma: s.p + 1646624, beta: s.p + 1647776, savedMean: s.f + 663200, savedInvStd: s.f + 664352,
+                gamma: s.p + 1646624, beta: s.p + 1647776, savedMean: s.f + 665760, savedInvStd: s.f + 666912,
                 activation: .relu6, output: s.tensor(93), pool: pool)
             s.profiler?.stop(198)
         }
@@ -2500,17 +2500,17 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(92), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1646624, beta: s.p + 1647776, runningMean: s.p + 1648928, runningVar: s.p + 1650080,
-                eps: 0.001, activation: .relu6, output: s.tensor(93), scratch: s.f + 663200, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(93), scratch: s.f + 665760, pool: pool)
             s.profiler?.stop(199)
         }
         // features.6.2.block.1 depthwise weights to the kernel layout [5][5][1152]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 1651232, channels: 1152, kernel: 5, into: s.f + 667808)
+        WeightPrep.depthwiseWeights(s.p + 1651232, channels: 1152, kernel: 5, into: s.f + 670368)
         s.profiler?.stop(200)
         // features.6.2.block.1 depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(93), batch: s.n, height: 7, width: 7, channels: 1152, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7, weights: s.f + 667808, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7, weights: s.f + 670368, bias: s.f,
             activation: .identity, output: s.tensor(94), pool: pool)
         s.profiler?.stop(201)
         // features.6.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 7, 7, 1152]
@@ -2518,7 +2518,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(94), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1680032, beta: s.p + 1681184, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(95), savedMean: s.f + 665504, savedInvStd: s.f + 666656,
+                activation: .relu6, output: s.tensor(95), savedMean: s.f + 668064, savedInvStd: s.f + 669216,
                 runningMean: s.p + 1682336, runningVar: s.p + 1683488, pool: pool)
             s.profiler?.stop(202)
         }
@@ -2527,7 +2527,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(94), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1680032, beta: s.p + 1681184, runningMean: s.p + 1682336, runningVar: s.p + 1683488,
-                eps: 0.001, activation: .relu6, output: s.tensor(95), scratch: s.f + 665504, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(95), scratch: s.f + 668064, pool: pool)
             s.profiler?.stop(203)
         }
         // features.6.2.block.2 project conv 1x1 weights to the GEMM layout [1152][192]
@@ -2539,7 +2539,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(95), pixels: 49 &* s.n, inChannels: 1152,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 192, output: s.tensor(96), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 725408, savedInvStd: s.f + 725600,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 727968, savedInvStd: s.f + 728160,
                 runningMean: s.p + 1906208, runningVar: s.p + 1906400, workspace: s.ws, pool: pool)
             s.profiler?.stop(205)
         }
@@ -2555,7 +2555,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(96), pixels: 49 &* s.n, channels: 192, gamma: s.p + 1905824,
-                beta: s.p + 1906016, savedMean: s.f + 725408, savedInvStd: s.f + 725600, activation: .identity,
+                beta: s.p + 1906016, savedMean: s.f + 727968, savedInvStd: s.f + 728160, activation: .identity,
                 output: s.tensor(97), pool: pool)
             s.profiler?.stop(207)
         }
@@ -2564,7 +2564,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(96), pixels: 49 &* s.n, channels: 192,
                 gamma: s.p + 1905824, beta: s.p + 1906016, runningMean: s.p + 1906208, runningVar: s.p + 1906400,
-                eps: 0.001, activation: .identity, output: s.tensor(97), scratch: s.f + 725408, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(97), scratch: s.f + 727968, pool: pool)
             s.profiler?.stop(208)
         }
         // features.6.2 stochastic depth: keep each image's branch with probability 0.8375
@@ -2592,7 +2592,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(98), pixels: 49 &* s.n, inChannels: 192,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 1152, output: s.tensor(100), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 725792, savedInvStd: s.f + 726944,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 728352, savedInvStd: s.f + 729504,
                 runningMean: s.p + 2130080, runningVar: s.p + 2131232, workspace: s.ws, pool: pool)
             s.profiler?.stop(212)
         }
@@ -2608,7 +2608,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(100), pixels: 49 &* s.n, channels: 1152,
-                gamma: s.p + 2127776, beta: s.p + 2128928, savedMean: s.f + 725792, savedInvStd: s.f + 726944,
+                gamma: s.p + 2127776, beta: s.p + 2128928, savedMean: s.f + 728352, savedInvStd: s.f + 729504,
                 activation: .relu6, output: s.tensor(101), pool: pool)
             s.profiler?.stop(214)
         }
@@ -2617,17 +2617,17 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(100), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 2127776, beta: s.p + 2128928, runningMean: s.p + 2130080, runningVar: s.p + 2131232,
-                eps: 0.001, activation: .relu6, output: s.tensor(101), scratch: s.f + 725792, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(101), scratch: s.f + 728352, pool: pool)
             s.profiler?.stop(215)
         }
         // features.6.3.block.1 depthwise weights to the kernel layout [5][5][1152]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 2132384, channels: 1152, kernel: 5, into: s.f + 730400)
+        WeightPrep.depthwiseWeights(s.p + 2132384, channels: 1152, kernel: 5, into: s.f + 732960)
         s.profiler?.stop(216)
         // features.6.3.block.1 depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(101), batch: s.n, height: 7, width: 7, channels: 1152, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7, weights: s.f + 730400, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7, weights: s.f + 732960, bias: s.f,
             activation: .identity, output: s.tensor(102), pool: pool)
         s.profiler?.stop(217)
         // features.6.3.block.1 BatchNorm (batch statistics) + relu6 on [n, 7, 7, 1152]
@@ -2635,7 +2635,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(102), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 2161184, beta: s.p + 2162336, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(103), savedMean: s.f + 728096, savedInvStd: s.f + 729248,
+                activation: .relu6, output: s.tensor(103), savedMean: s.f + 730656, savedInvStd: s.f + 731808,
                 runningMean: s.p + 2163488, runningVar: s.p + 2164640, pool: pool)
             s.profiler?.stop(218)
         }
@@ -2644,7 +2644,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(102), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 2161184, beta: s.p + 2162336, runningMean: s.p + 2163488, runningVar: s.p + 2164640,
-                eps: 0.001, activation: .relu6, output: s.tensor(103), scratch: s.f + 728096, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(103), scratch: s.f + 730656, pool: pool)
             s.profiler?.stop(219)
         }
         // features.6.3.block.2 project conv 1x1 weights to the GEMM layout [1152][192]
@@ -2656,7 +2656,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(103), pixels: 49 &* s.n, inChannels: 1152,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 192, output: s.tensor(104), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 788000, savedInvStd: s.f + 788192,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 790560, savedInvStd: s.f + 790752,
                 runningMean: s.p + 2387360, runningVar: s.p + 2387552, workspace: s.ws, pool: pool)
             s.profiler?.stop(221)
         }
@@ -2672,7 +2672,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(104), pixels: 49 &* s.n, channels: 192,
-                gamma: s.p + 2386976, beta: s.p + 2387168, savedMean: s.f + 788000, savedInvStd: s.f + 788192,
+                gamma: s.p + 2386976, beta: s.p + 2387168, savedMean: s.f + 790560, savedInvStd: s.f + 790752,
                 activation: .identity, output: s.tensor(105), pool: pool)
             s.profiler?.stop(223)
         }
@@ -2681,7 +2681,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(104), pixels: 49 &* s.n, channels: 192,
                 gamma: s.p + 2386976, beta: s.p + 2387168, runningMean: s.p + 2387360, runningVar: s.p + 2387552,
-                eps: 0.001, activation: .identity, output: s.tensor(105), scratch: s.f + 788000, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(105), scratch: s.f + 790560, pool: pool)
             s.profiler?.stop(224)
         }
         // features.6.3 stochastic depth: keep each image's branch with probability 0.825
@@ -2710,7 +2710,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(106), pixels: 49 &* s.n, inChannels: 192,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 1152, output: s.tensor(108), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 788384, savedInvStd: s.f + 789536,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 790944, savedInvStd: s.f + 792096,
                 runningMean: s.p + 2611232, runningVar: s.p + 2612384, workspace: s.ws, pool: pool)
             s.profiler?.stop(228)
         }
@@ -2726,7 +2726,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(108), pixels: 49 &* s.n, channels: 1152,
-                gamma: s.p + 2608928, beta: s.p + 2610080, savedMean: s.f + 788384, savedInvStd: s.f + 789536,
+                gamma: s.p + 2608928, beta: s.p + 2610080, savedMean: s.f + 790944, savedInvStd: s.f + 792096,
                 activation: .relu6, output: s.tensor(109), pool: pool)
             s.profiler?.stop(230)
         }
@@ -2735,17 +2735,17 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(108), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 2608928, beta: s.p + 2610080, runningMean: s.p + 2611232, runningVar: s.p + 2612384,
-                eps: 0.001, activation: .relu6, output: s.tensor(109), scratch: s.f + 788384, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(109), scratch: s.f + 790944, pool: pool)
             s.profiler?.stop(231)
         }
         // features.7.0.block.1 depthwise weights to the kernel layout [3][3][1152]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 2613536, channels: 1152, kernel: 3, into: s.f + 792992)
+        WeightPrep.depthwiseWeights(s.p + 2613536, channels: 1152, kernel: 3, into: s.f + 795552)
         s.profiler?.stop(232)
         // features.7.0.block.1 depthwise 3x3/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(109), batch: s.n, height: 7, width: 7, channels: 1152, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 7, outWidth: 7, weights: s.f + 792992, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 7, outWidth: 7, weights: s.f + 795552, bias: s.f,
             activation: .identity, output: s.tensor(110), pool: pool)
         s.profiler?.stop(233)
         // features.7.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 7, 7, 1152]
@@ -2753,7 +2753,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(110), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 2623904, beta: s.p + 2625056, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(111), savedMean: s.f + 790688, savedInvStd: s.f + 791840,
+                activation: .relu6, output: s.tensor(111), savedMean: s.f + 793248, savedInvStd: s.f + 794400,
                 runningMean: s.p + 2626208, runningVar: s.p + 2627360, pool: pool)
             s.profiler?.stop(234)
         }
@@ -2762,7 +2762,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(110), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 2623904, beta: s.p + 2625056, runningMean: s.p + 2626208, runningVar: s.p + 2627360,
-                eps: 0.001, activation: .relu6, output: s.tensor(111), scratch: s.f + 790688, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(111), scratch: s.f + 793248, pool: pool)
             s.profiler?.stop(235)
         }
         // features.7.0.block.2 project conv 1x1 weights to the GEMM layout [1152][320]
@@ -2774,7 +2774,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(111), pixels: 49 &* s.n, inChannels: 1152,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 320, output: s.tensor(112), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 813728, savedInvStd: s.f + 814048,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 816288, savedInvStd: s.f + 816608,
                 runningMean: s.p + 2997792, runningVar: s.p + 2998112, workspace: s.ws, pool: pool)
             s.profiler?.stop(237)
         }
@@ -2790,7 +2790,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(112), pixels: 49 &* s.n, channels: 320,
-                gamma: s.p + 2997152, beta: s.p + 2997472, savedMean: s.f + 813728, savedInvStd: s.f + 814048,
+                gamma: s.p + 2997152, beta: s.p + 2997472, savedMean: s.f + 816288, savedInvStd: s.f + 816608,
                 activation: .identity, output: s.tensor(113), pool: pool)
             s.profiler?.stop(239)
         }
@@ -2799,7 +2799,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(112), pixels: 49 &* s.n, channels: 320,
                 gamma: s.p + 2997152, beta: s.p + 2997472, runningMean: s.p + 2997792, runningVar: s.p + 2998112,
-                eps: 0.001, activation: .identity, output: s.tensor(113), scratch: s.f + 813728, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(113), scratch: s.f + 816288, pool: pool)
             s.profiler?.stop(240)
         }
     }
@@ -2815,7 +2815,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(113), pixels: 49 &* s.n, inChannels: 320,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 1280, output: s.tensor(114), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 814368, savedInvStd: s.f + 815648,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 816928, savedInvStd: s.f + 818208,
                 runningMean: s.p + 3410592, runningVar: s.p + 3411872, workspace: s.ws, pool: pool)
             s.profiler?.stop(242)
         }
@@ -2831,7 +2831,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(114), pixels: 49 &* s.n, channels: 1280,
-                gamma: s.p + 3408032, beta: s.p + 3409312, savedMean: s.f + 814368, savedInvStd: s.f + 815648,
+                gamma: s.p + 3408032, beta: s.p + 3409312, savedMean: s.f + 816928, savedInvStd: s.f + 818208,
                 activation: .relu6, output: s.tensor(115), pool: pool)
             s.profiler?.stop(244)
         }
@@ -2840,7 +2840,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(114), pixels: 49 &* s.n, channels: 1280,
                 gamma: s.p + 3408032, beta: s.p + 3409312, runningMean: s.p + 3410592, runningVar: s.p + 3411872,
-                eps: 0.001, activation: .relu6, output: s.tensor(115), scratch: s.f + 814368, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(115), scratch: s.f + 816928, pool: pool)
             s.profiler?.stop(245)
         }
     }
@@ -2895,16 +2895,18 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
 
     /// features.8 backward: head: conv 1x1 320 -> 1280
     private func features_8_backward(_ s: TrainingStepContext) {
-        // features.8 backward through relu6 and BatchNorm (in place) on [n, 7, 7, 1280]
+        // features.8 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 7, 7, 1280]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(123), input: s.tensor(114), pixels: 49 &* s.n,
-            channels: 1280, gamma: s.p + 3408032, beta: s.p + 3409312, savedMean: s.f + 814368,
-            savedInvStd: s.f + 815648, activation: .relu6, gradInput: s.tensor(123), gradGamma: s.g + 3408032,
-            gradBeta: s.g + 3409312, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(123), input: s.tensor(114), pixels: 49 &* s.n,
+            channels: 1280, gamma: s.p + 3408032, beta: s.p + 3409312, savedMean: s.f + 816928,
+            savedInvStd: s.f + 818208, activation: .relu6, gradGamma: s.g + 3408032, gradBeta: s.g + 3409312,
+            reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(254)
-        // features.8 conv 1x1 backward: input and weight gradients, [n, 7, 7, 320] <- [n, 7, 7, 1280]
+        // features.8 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 7, 7, 320] <- [n, 7, 7, 1280]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(123), input: s.tensor(113), weights: s.p + 2998432,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(123), preActivation: s.tensor(114),
+            gamma: s.p + 3408032, beta: s.p + 3409312, savedMean: s.f + 816928, savedInvStd: s.f + 818208,
+            activation: .relu6, reductions: s.f + 410880, input: s.tensor(113), weights: s.p + 2998432,
             pixels: 49 &* s.n, inChannels: 320, outChannels: 1280, gradInput: s.tensor(124),
             gradWeights: s.g + 2998432, workspace: s.ws, pool: pool)
         s.profiler?.stop(255)
@@ -2912,18 +2914,18 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
 
     /// features.7.0 backward: MBConv6 k3 s1: 7x7x192 -> 7x7x320
     private func features_7_0_backward(_ s: TrainingStepContext) {
-        // features.7.0.block.2 backward through identity and BatchNorm (in place) on [n, 7, 7, 320]
+        // features.7.0.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 7, 7, 320]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(124), input: s.tensor(112), pixels: 49 &* s.n,
-            channels: 320, gamma: s.p + 2997152, beta: s.p + 2997472, savedMean: s.f + 813728,
-            savedInvStd: s.f + 814048, activation: .identity, gradInput: s.tensor(124), gradGamma: s.g + 2997152,
-            gradBeta: s.g + 2997472, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(124), input: s.tensor(112), pixels: 49 &* s.n,
+            channels: 320, gamma: s.p + 2997152, beta: s.p + 2997472, savedMean: s.f + 816288,
+            savedInvStd: s.f + 816608, activation: .identity, gradGamma: s.g + 2997152, gradBeta: s.g + 2997472,
+            reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(256)
         // features.7.0.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(110), pixels: 49 &* s.n, channels: 1152,
-                gamma: s.p + 2623904, beta: s.p + 2625056, savedMean: s.f + 790688, savedInvStd: s.f + 791840,
+                gamma: s.p + 2623904, beta: s.p + 2625056, savedMean: s.f + 793248, savedInvStd: s.f + 794400,
                 activation: .relu6, output: s.tensor(126), pool: pool)
             s.profiler?.stop(257)
         }
@@ -2932,27 +2934,29 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(110), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 2623904, beta: s.p + 2625056, runningMean: s.p + 2626208, runningVar: s.p + 2627360,
-                eps: 0.001, activation: .relu6, output: s.tensor(126), scratch: s.f + 790688, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(126), scratch: s.f + 793248, pool: pool)
             s.profiler?.stop(258)
         }
-        // features.7.0.block.2 conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 320]
+        // features.7.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 320]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(124), input: s.tensor(126), weights: s.p + 2628512,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(124), preActivation: s.tensor(112),
+            gamma: s.p + 2997152, beta: s.p + 2997472, savedMean: s.f + 816288, savedInvStd: s.f + 816608,
+            activation: .identity, reductions: s.f + 410880, input: s.tensor(126), weights: s.p + 2628512,
             pixels: 49 &* s.n, inChannels: 1152, outChannels: 320, gradInput: s.tensor(125),
             gradWeights: s.g + 2628512, workspace: s.ws, pool: pool)
         s.profiler?.stop(259)
         // features.7.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 7, 7, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(125), input: s.tensor(110), pixels: 49 &* s.n,
-            channels: 1152, gamma: s.p + 2623904, beta: s.p + 2625056, savedMean: s.f + 790688,
-            savedInvStd: s.f + 791840, activation: .relu6, gradInput: s.tensor(125), gradGamma: s.g + 2623904,
+            channels: 1152, gamma: s.p + 2623904, beta: s.p + 2625056, savedMean: s.f + 793248,
+            savedInvStd: s.f + 794400, activation: .relu6, gradInput: s.tensor(125), gradGamma: s.g + 2623904,
             gradBeta: s.g + 2625056, pool: pool)
         s.profiler?.stop(260)
         // features.7.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(108), pixels: 49 &* s.n, channels: 1152,
-                gamma: s.p + 2608928, beta: s.p + 2610080, savedMean: s.f + 788384, savedInvStd: s.f + 789536,
+                gamma: s.p + 2608928, beta: s.p + 2610080, savedMean: s.f + 790944, savedInvStd: s.f + 792096,
                 activation: .relu6, output: s.tensor(128), pool: pool)
             s.profiler?.stop(261)
         }
@@ -2961,33 +2965,35 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(108), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 2608928, beta: s.p + 2610080, runningMean: s.p + 2611232, runningVar: s.p + 2612384,
-                eps: 0.001, activation: .relu6, output: s.tensor(128), scratch: s.f + 788384, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(128), scratch: s.f + 790944, pool: pool)
             s.profiler?.stop(262)
         }
         // features.7.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 803360, count: 10368)
+        TrainingKernels.zero(s.f + 805920, count: 10368)
         s.profiler?.stop(263)
         // features.7.0.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 1152]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(125), input: s.tensor(128), batch: s.n, height: 7,
             width: 7, channels: 1152, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 7, outWidth: 7,
-            weights: s.f + 792992, gradInput: s.tensor(127), gradWeights: s.f + 803360, pool: pool)
+            weights: s.f + 795552, gradInput: s.tensor(127), gradWeights: s.f + 805920, pool: pool)
         s.profiler?.stop(264)
         // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 803360, channels: 1152, kernel: 3, into: s.g + 2613536)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 805920, channels: 1152, kernel: 3, into: s.g + 2613536)
         s.profiler?.stop(265)
-        // features.7.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 7, 7, 1152]
+        // features.7.0.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 7, 7, 1152]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(127), input: s.tensor(108), pixels: 49 &* s.n,
-            channels: 1152, gamma: s.p + 2608928, beta: s.p + 2610080, savedMean: s.f + 788384,
-            savedInvStd: s.f + 789536, activation: .relu6, gradInput: s.tensor(127), gradGamma: s.g + 2608928,
-            gradBeta: s.g + 2610080, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(127), input: s.tensor(108), pixels: 49 &* s.n,
+            channels: 1152, gamma: s.p + 2608928, beta: s.p + 2610080, savedMean: s.f + 790944,
+            savedInvStd: s.f + 792096, activation: .relu6, gradGamma: s.g + 2608928, gradBeta: s.g + 2610080,
+            reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(266)
-        // features.7.0.block.0 conv 1x1 backward: input and weight gradients, [n, 7, 7, 192] <- [n, 7, 7, 1152]
+        // features.7.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 7, 7, 192] <- [n, 7, 7, 1152]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(127), input: s.tensor(106), weights: s.p + 2387744,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(127), preActivation: s.tensor(108),
+            gamma: s.p + 2608928, beta: s.p + 2610080, savedMean: s.f + 790944, savedInvStd: s.f + 792096,
+            activation: .relu6, reductions: s.f + 410880, input: s.tensor(106), weights: s.p + 2387744,
             pixels: 49 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(129),
             gradWeights: s.g + 2387744, workspace: s.ws, pool: pool)
         s.profiler?.stop(267)
@@ -3001,18 +3007,18 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.tensor(107) : nil, batch: s.n,
             perImage: 9408, gradBranch: s.tensor(130), pool: pool)
         s.profiler?.stop(268)
-        // features.6.3.block.2 backward through identity and BatchNorm (in place) on [n, 7, 7, 192]
+        // features.6.3.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 7, 7, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(130), input: s.tensor(104), pixels: 49 &* s.n,
-            channels: 192, gamma: s.p + 2386976, beta: s.p + 2387168, savedMean: s.f + 788000,
-            savedInvStd: s.f + 788192, activation: .identity, gradInput: s.tensor(130), gradGamma: s.g + 2386976,
-            gradBeta: s.g + 2387168, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(130), input: s.tensor(104), pixels: 49 &* s.n,
+            channels: 192, gamma: s.p + 2386976, beta: s.p + 2387168, savedMean: s.f + 790560,
+            savedInvStd: s.f + 790752, activation: .identity, gradGamma: s.g + 2386976, gradBeta: s.g + 2387168,
+            reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(269)
         // features.6.3.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(102), pixels: 49 &* s.n, channels: 1152,
-                gamma: s.p + 2161184, beta: s.p + 2162336, savedMean: s.f + 728096, savedInvStd: s.f + 729248,
+                gamma: s.p + 2161184, beta: s.p + 2162336, savedMean: s.f + 730656, savedInvStd: s.f + 731808,
                 activation: .relu6, output: s.tensor(132), pool: pool)
             s.profiler?.stop(270)
         }
@@ -3021,27 +3027,29 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(102), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 2161184, beta: s.p + 2162336, runningMean: s.p + 2163488, runningVar: s.p + 2164640,
-                eps: 0.001, activation: .relu6, output: s.tensor(132), scratch: s.f + 728096, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(132), scratch: s.f + 730656, pool: pool)
             s.profiler?.stop(271)
         }
-        // features.6.3.block.2 conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 192]
+        // features.6.3.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 192]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(130), input: s.tensor(132), weights: s.p + 2165792,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(130), preActivation: s.tensor(104),
+            gamma: s.p + 2386976, beta: s.p + 2387168, savedMean: s.f + 790560, savedInvStd: s.f + 790752,
+            activation: .identity, reductions: s.f + 410880, input: s.tensor(132), weights: s.p + 2165792,
             pixels: 49 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(131),
             gradWeights: s.g + 2165792, workspace: s.ws, pool: pool)
         s.profiler?.stop(272)
         // features.6.3.block.1 backward through relu6 and BatchNorm (in place) on [n, 7, 7, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(131), input: s.tensor(102), pixels: 49 &* s.n,
-            channels: 1152, gamma: s.p + 2161184, beta: s.p + 2162336, savedMean: s.f + 728096,
-            savedInvStd: s.f + 729248, activation: .relu6, gradInput: s.tensor(131), gradGamma: s.g + 2161184,
+            channels: 1152, gamma: s.p + 2161184, beta: s.p + 2162336, savedMean: s.f + 730656,
+            savedInvStd: s.f + 731808, activation: .relu6, gradInput: s.tensor(131), gradGamma: s.g + 2161184,
             gradBeta: s.g + 2162336, pool: pool)
         s.profiler?.stop(273)
         // features.6.3.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(100), pixels: 49 &* s.n, channels: 1152,
-                gamma: s.p + 2127776, beta: s.p + 2128928, savedMean: s.f + 725792, savedInvStd: s.f + 726944,
+                gamma: s.p + 2127776, beta: s.p + 2128928, savedMean: s.f + 728352, savedInvStd: s.f + 729504,
                 activation: .relu6, output: s.tensor(134), pool: pool)
             s.profiler?.stop(274)
         }
@@ -3050,33 +3058,35 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(100), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 2127776, beta: s.p + 2128928, runningMean: s.p + 2130080, runningVar: s.p + 2131232,
-                eps: 0.001, activation: .relu6, output: s.tensor(134), scratch: s.f + 725792, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(134), scratch: s.f + 728352, pool: pool)
             s.profiler?.stop(275)
         }
         // features.6.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 759200, count: 28800)
+        TrainingKernels.zero(s.f + 761760, count: 28800)
         s.profiler?.stop(276)
         // features.6.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 1152]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(131), input: s.tensor(134), batch: s.n, height: 7,
             width: 7, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7,
-            weights: s.f + 730400, gradInput: s.tensor(133), gradWeights: s.f + 759200, pool: pool)
+            weights: s.f + 732960, gradInput: s.tensor(133), gradWeights: s.f + 761760, pool: pool)
         s.profiler?.stop(277)
         // features.6.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 759200, channels: 1152, kernel: 5, into: s.g + 2132384)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 761760, channels: 1152, kernel: 5, into: s.g + 2132384)
         s.profiler?.stop(278)
-        // features.6.3.block.0 backward through relu6 and BatchNorm (in place) on [n, 7, 7, 1152]
+        // features.6.3.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 7, 7, 1152]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(133), input: s.tensor(100), pixels: 49 &* s.n,
-            channels: 1152, gamma: s.p + 2127776, beta: s.p + 2128928, savedMean: s.f + 725792,
-            savedInvStd: s.f + 726944, activation: .relu6, gradInput: s.tensor(133), gradGamma: s.g + 2127776,
-            gradBeta: s.g + 2128928, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(133), input: s.tensor(100), pixels: 49 &* s.n,
+            channels: 1152, gamma: s.p + 2127776, beta: s.p + 2128928, savedMean: s.f + 728352,
+            savedInvStd: s.f + 729504, activation: .relu6, gradGamma: s.g + 2127776, gradBeta: s.g + 2128928,
+            reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(279)
-        // features.6.3.block.0 conv 1x1 backward: input and weight gradients, [n, 7, 7, 192] <- [n, 7, 7, 1152]
+        // features.6.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 7, 7, 192] <- [n, 7, 7, 1152]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(133), input: s.tensor(98), weights: s.p + 1906592,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(133), preActivation: s.tensor(100),
+            gamma: s.p + 2127776, beta: s.p + 2128928, savedMean: s.f + 728352, savedInvStd: s.f + 729504,
+            activation: .relu6, reductions: s.f + 410880, input: s.tensor(98), weights: s.p + 1906592,
             pixels: 49 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(135),
             gradWeights: s.g + 1906592, workspace: s.ws, pool: pool)
         s.profiler?.stop(280)
@@ -3094,18 +3104,18 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.tensor(99) : nil, batch: s.n,
             perImage: 9408, gradBranch: s.tensor(136), pool: pool)
         s.profiler?.stop(282)
-        // features.6.2.block.2 backward through identity and BatchNorm (in place) on [n, 7, 7, 192]
+        // features.6.2.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 7, 7, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(136), input: s.tensor(96), pixels: 49 &* s.n,
-            channels: 192, gamma: s.p + 1905824, beta: s.p + 1906016, savedMean: s.f + 725408,
-            savedInvStd: s.f + 725600, activation: .identity, gradInput: s.tensor(136), gradGamma: s.g + 1905824,
-            gradBeta: s.g + 1906016, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(136), input: s.tensor(96), pixels: 49 &* s.n,
+            channels: 192, gamma: s.p + 1905824, beta: s.p + 1906016, savedMean: s.f + 727968,
+            savedInvStd: s.f + 728160, activation: .identity, gradGamma: s.g + 1905824, gradBeta: s.g + 1906016,
+            reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(283)
         // features.6.2.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(94), pixels: 49 &* s.n, channels: 1152,
-                gamma: s.p + 1680032, beta: s.p + 1681184, savedMean: s.f + 665504, savedInvStd: s.f + 666656,
+                gamma: s.p + 1680032, beta: s.p + 1681184, savedMean: s.f + 668064, savedInvStd: s.f + 669216,
                 activation: .relu6, output: s.tensor(138), pool: pool)
             s.profiler?.stop(284)
         }
@@ -3114,27 +3124,29 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(94), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1680032, beta: s.p + 1681184, runningMean: s.p + 1682336, runningVar: s.p + 1683488,
-                eps: 0.001, activation: .relu6, output: s.tensor(138), scratch: s.f + 665504, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(138), scratch: s.f + 668064, pool: pool)
             s.profiler?.stop(285)
         }
-        // features.6.2.block.2 conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 192]
+        // features.6.2.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 192]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(136), input: s.tensor(138), weights: s.p + 1684640,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(136), preActivation: s.tensor(96),
+            gamma: s.p + 1905824, beta: s.p + 1906016, savedMean: s.f + 727968, savedInvStd: s.f + 728160,
+            activation: .identity, reductions: s.f + 410880, input: s.tensor(138), weights: s.p + 1684640,
             pixels: 49 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(137),
             gradWeights: s.g + 1684640, workspace: s.ws, pool: pool)
         s.profiler?.stop(286)
         // features.6.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 7, 7, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(137), input: s.tensor(94), pixels: 49 &* s.n,
-            channels: 1152, gamma: s.p + 1680032, beta: s.p + 1681184, savedMean: s.f + 665504,
-            savedInvStd: s.f + 666656, activation: .relu6, gradInput: s.tensor(137), gradGamma: s.g + 1680032,
+            channels: 1152, gamma: s.p + 1680032, beta: s.p + 1681184, savedMean: s.f + 668064,
+            savedInvStd: s.f + 669216, activation: .relu6, gradInput: s.tensor(137), gradGamma: s.g + 1680032,
             gradBeta: s.g + 1681184, pool: pool)
         s.profiler?.stop(287)
         // features.6.2.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(92), pixels: 49 &* s.n, channels: 1152,
-                gamma: s.p + 1646624, beta: s.p + 1647776, savedMean: s.f + 663200, savedInvStd: s.f + 664352,
+                gamma: s.p + 1646624, beta: s.p + 1647776, savedMean: s.f + 665760, savedInvStd: s.f + 666912,
                 activation: .relu6, output: s.tensor(140), pool: pool)
             s.profiler?.stop(288)
         }
@@ -3143,33 +3155,35 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(92), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1646624, beta: s.p + 1647776, runningMean: s.p + 1648928, runningVar: s.p + 1650080,
-                eps: 0.001, activation: .relu6, output: s.tensor(140), scratch: s.f + 663200, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(140), scratch: s.f + 665760, pool: pool)
             s.profiler?.stop(289)
         }
         // features.6.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 696608, count: 28800)
+        TrainingKernels.zero(s.f + 699168, count: 28800)
         s.profiler?.stop(290)
         // features.6.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 1152]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(137), input: s.tensor(140), batch: s.n, height: 7,
             width: 7, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7,
-            weights: s.f + 667808, gradInput: s.tensor(139), gradWeights: s.f + 696608, pool: pool)
+            weights: s.f + 670368, gradInput: s.tensor(139), gradWeights: s.f + 699168, pool: pool)
         s.profiler?.stop(291)
         // features.6.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 696608, channels: 1152, kernel: 5, into: s.g + 1651232)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 699168, channels: 1152, kernel: 5, into: s.g + 1651232)
         s.profiler?.stop(292)
-        // features.6.2.block.0 backward through relu6 and BatchNorm (in place) on [n, 7, 7, 1152]
+        // features.6.2.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 7, 7, 1152]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(139), input: s.tensor(92), pixels: 49 &* s.n,
-            channels: 1152, gamma: s.p + 1646624, beta: s.p + 1647776, savedMean: s.f + 663200,
-            savedInvStd: s.f + 664352, activation: .relu6, gradInput: s.tensor(139), gradGamma: s.g + 1646624,
-            gradBeta: s.g + 1647776, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(139), input: s.tensor(92), pixels: 49 &* s.n,
+            channels: 1152, gamma: s.p + 1646624, beta: s.p + 1647776, savedMean: s.f + 665760,
+            savedInvStd: s.f + 666912, activation: .relu6, gradGamma: s.g + 1646624, gradBeta: s.g + 1647776,
+            reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(293)
-        // features.6.2.block.0 conv 1x1 backward: input and weight gradients, [n, 7, 7, 192] <- [n, 7, 7, 1152]
+        // features.6.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 7, 7, 192] <- [n, 7, 7, 1152]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(139), input: s.tensor(90), weights: s.p + 1425440,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(139), preActivation: s.tensor(92),
+            gamma: s.p + 1646624, beta: s.p + 1647776, savedMean: s.f + 665760, savedInvStd: s.f + 666912,
+            activation: .relu6, reductions: s.f + 410880, input: s.tensor(90), weights: s.p + 1425440,
             pixels: 49 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(141),
             gradWeights: s.g + 1425440, workspace: s.ws, pool: pool)
         s.profiler?.stop(294)
@@ -3187,18 +3201,18 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.tensor(91) : nil, batch: s.n,
             perImage: 9408, gradBranch: s.tensor(142), pool: pool)
         s.profiler?.stop(296)
-        // features.6.1.block.2 backward through identity and BatchNorm (in place) on [n, 7, 7, 192]
+        // features.6.1.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 7, 7, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(142), input: s.tensor(88), pixels: 49 &* s.n,
-            channels: 192, gamma: s.p + 1424672, beta: s.p + 1424864, savedMean: s.f + 662816,
-            savedInvStd: s.f + 663008, activation: .identity, gradInput: s.tensor(142), gradGamma: s.g + 1424672,
-            gradBeta: s.g + 1424864, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(142), input: s.tensor(88), pixels: 49 &* s.n,
+            channels: 192, gamma: s.p + 1424672, beta: s.p + 1424864, savedMean: s.f + 665376,
+            savedInvStd: s.f + 665568, activation: .identity, gradGamma: s.g + 1424672, gradBeta: s.g + 1424864,
+            reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(297)
         // features.6.1.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(86), pixels: 49 &* s.n, channels: 1152,
-                gamma: s.p + 1198880, beta: s.p + 1200032, savedMean: s.f + 602912, savedInvStd: s.f + 604064,
+                gamma: s.p + 1198880, beta: s.p + 1200032, savedMean: s.f + 605472, savedInvStd: s.f + 606624,
                 activation: .relu6, output: s.tensor(144), pool: pool)
             s.profiler?.stop(298)
         }
@@ -3207,27 +3221,29 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(86), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1198880, beta: s.p + 1200032, runningMean: s.p + 1201184, runningVar: s.p + 1202336,
-                eps: 0.001, activation: .relu6, output: s.tensor(144), scratch: s.f + 602912, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(144), scratch: s.f + 605472, pool: pool)
             s.profiler?.stop(299)
         }
-        // features.6.1.block.2 conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 192]
+        // features.6.1.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 192]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(142), input: s.tensor(144), weights: s.p + 1203488,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(142), preActivation: s.tensor(88),
+            gamma: s.p + 1424672, beta: s.p + 1424864, savedMean: s.f + 665376, savedInvStd: s.f + 665568,
+            activation: .identity, reductions: s.f + 410880, input: s.tensor(144), weights: s.p + 1203488,
             pixels: 49 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(143),
             gradWeights: s.g + 1203488, workspace: s.ws, pool: pool)
         s.profiler?.stop(300)
         // features.6.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 7, 7, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(143), input: s.tensor(86), pixels: 49 &* s.n,
-            channels: 1152, gamma: s.p + 1198880, beta: s.p + 1200032, savedMean: s.f + 602912,
-            savedInvStd: s.f + 604064, activation: .relu6, gradInput: s.tensor(143), gradGamma: s.g + 1198880,
+            channels: 1152, gamma: s.p + 1198880, beta: s.p + 1200032, savedMean: s.f + 605472,
+            savedInvStd: s.f + 606624, activation: .relu6, gradInput: s.tensor(143), gradGamma: s.g + 1198880,
             gradBeta: s.g + 1200032, pool: pool)
         s.profiler?.stop(301)
         // features.6.1.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(84), pixels: 49 &* s.n, channels: 1152,
-                gamma: s.p + 1165472, beta: s.p + 1166624, savedMean: s.f + 600608, savedInvStd: s.f + 601760,
+                gamma: s.p + 1165472, beta: s.p + 1166624, savedMean: s.f + 603168, savedInvStd: s.f + 604320,
                 activation: .relu6, output: s.tensor(146), pool: pool)
             s.profiler?.stop(302)
         }
@@ -3236,33 +3252,35 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(84), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1165472, beta: s.p + 1166624, runningMean: s.p + 1167776, runningVar: s.p + 1168928,
-                eps: 0.001, activation: .relu6, output: s.tensor(146), scratch: s.f + 600608, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(146), scratch: s.f + 603168, pool: pool)
             s.profiler?.stop(303)
         }
         // features.6.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 634016, count: 28800)
+        TrainingKernels.zero(s.f + 636576, count: 28800)
         s.profiler?.stop(304)
         // features.6.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 1152]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(143), input: s.tensor(146), batch: s.n, height: 7,
             width: 7, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7,
-            weights: s.f + 605216, gradInput: s.tensor(145), gradWeights: s.f + 634016, pool: pool)
+            weights: s.f + 607776, gradInput: s.tensor(145), gradWeights: s.f + 636576, pool: pool)
         s.profiler?.stop(305)
         // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 634016, channels: 1152, kernel: 5, into: s.g + 1170080)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 636576, channels: 1152, kernel: 5, into: s.g + 1170080)
         s.profiler?.stop(306)
-        // features.6.1.block.0 backward through relu6 and BatchNorm (in place) on [n, 7, 7, 1152]
+        // features.6.1.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 7, 7, 1152]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(145), input: s.tensor(84), pixels: 49 &* s.n,
-            channels: 1152, gamma: s.p + 1165472, beta: s.p + 1166624, savedMean: s.f + 600608,
-            savedInvStd: s.f + 601760, activation: .relu6, gradInput: s.tensor(145), gradGamma: s.g + 1165472,
-            gradBeta: s.g + 1166624, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(145), input: s.tensor(84), pixels: 49 &* s.n,
+            channels: 1152, gamma: s.p + 1165472, beta: s.p + 1166624, savedMean: s.f + 603168,
+            savedInvStd: s.f + 604320, activation: .relu6, gradGamma: s.g + 1165472, gradBeta: s.g + 1166624,
+            reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(307)
-        // features.6.1.block.0 conv 1x1 backward: input and weight gradients, [n, 7, 7, 192] <- [n, 7, 7, 1152]
+        // features.6.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 7, 7, 192] <- [n, 7, 7, 1152]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(145), input: s.tensor(83), weights: s.p + 944288,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(145), preActivation: s.tensor(84),
+            gamma: s.p + 1165472, beta: s.p + 1166624, savedMean: s.f + 603168, savedInvStd: s.f + 604320,
+            activation: .relu6, reductions: s.f + 410880, input: s.tensor(83), weights: s.p + 944288,
             pixels: 49 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(147), gradWeights: s.g + 944288,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(308)
@@ -3274,18 +3292,18 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
 
     /// features.6.0 backward: MBConv6 k5 s2: 14x14x112 -> 7x7x192
     private func features_6_0_backward(_ s: TrainingStepContext) {
-        // features.6.0.block.2 backward through identity and BatchNorm (in place) on [n, 7, 7, 192]
+        // features.6.0.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 7, 7, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(147), input: s.tensor(82), pixels: 49 &* s.n,
-            channels: 192, gamma: s.p + 943520, beta: s.p + 943712, savedMean: s.f + 600224, savedInvStd: s.f + 600416,
-            activation: .identity, gradInput: s.tensor(147), gradGamma: s.g + 943520, gradBeta: s.g + 943712,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(147), input: s.tensor(82), pixels: 49 &* s.n,
+            channels: 192, gamma: s.p + 943520, beta: s.p + 943712, savedMean: s.f + 602784, savedInvStd: s.f + 602976,
+            activation: .identity, gradGamma: s.g + 943520, gradBeta: s.g + 943712, reductions: s.f + 410880,
             pool: pool)
         s.profiler?.stop(310)
         // features.6.0.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(80), pixels: 49 &* s.n, channels: 672, gamma: s.p + 811808,
-                beta: s.p + 812480, savedMean: s.f + 565280, savedInvStd: s.f + 565952, activation: .relu6,
+                beta: s.p + 812480, savedMean: s.f + 567840, savedInvStd: s.f + 568512, activation: .relu6,
                 output: s.tensor(149), pool: pool)
             s.profiler?.stop(311)
         }
@@ -3294,26 +3312,28 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(80), pixels: 49 &* s.n, channels: 672,
                 gamma: s.p + 811808, beta: s.p + 812480, runningMean: s.p + 813152, runningVar: s.p + 813824,
-                eps: 0.001, activation: .relu6, output: s.tensor(149), scratch: s.f + 565280, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(149), scratch: s.f + 567840, pool: pool)
             s.profiler?.stop(312)
         }
-        // features.6.0.block.2 conv 1x1 backward: input and weight gradients, [n, 7, 7, 672] <- [n, 7, 7, 192]
+        // features.6.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 7, 7, 672] <- [n, 7, 7, 192]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(147), input: s.tensor(149), weights: s.p + 814496,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(147), preActivation: s.tensor(82),
+            gamma: s.p + 943520, beta: s.p + 943712, savedMean: s.f + 602784, savedInvStd: s.f + 602976,
+            activation: .identity, reductions: s.f + 410880, input: s.tensor(149), weights: s.p + 814496,
             pixels: 49 &* s.n, inChannels: 672, outChannels: 192, gradInput: s.tensor(148), gradWeights: s.g + 814496,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(313)
         // features.6.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 7, 7, 672]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(148), input: s.tensor(80), pixels: 49 &* s.n,
-            channels: 672, gamma: s.p + 811808, beta: s.p + 812480, savedMean: s.f + 565280, savedInvStd: s.f + 565952,
+            channels: 672, gamma: s.p + 811808, beta: s.p + 812480, savedMean: s.f + 567840, savedInvStd: s.f + 568512,
             activation: .relu6, gradInput: s.tensor(148), gradGamma: s.g + 811808, gradBeta: s.g + 812480, pool: pool)
         s.profiler?.stop(314)
         // features.6.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(78), pixels: 196 &* s.n, channels: 672, gamma: s.p + 792320,
-                beta: s.p + 792992, savedMean: s.f + 563936, savedInvStd: s.f + 564608, activation: .relu6,
+                beta: s.p + 792992, savedMean: s.f + 566496, savedInvStd: s.f + 567168, activation: .relu6,
                 output: s.tensor(151), pool: pool)
             s.profiler?.stop(315)
         }
@@ -3322,32 +3342,34 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(78), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 792320, beta: s.p + 792992, runningMean: s.p + 793664, runningVar: s.p + 794336,
-                eps: 0.001, activation: .relu6, output: s.tensor(151), scratch: s.f + 563936, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(151), scratch: s.f + 566496, pool: pool)
             s.profiler?.stop(316)
         }
         // features.6.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 583424, count: 16800)
+        TrainingKernels.zero(s.f + 585984, count: 16800)
         s.profiler?.stop(317)
         // features.6.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 7, 7, 672]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(148), input: s.tensor(151), batch: s.n, height: 14,
             width: 14, channels: 672, kernel: 5, stride: 2, padTop: 1, padLeft: 1, outHeight: 7, outWidth: 7,
-            weights: s.f + 566624, gradInput: s.tensor(150), gradWeights: s.f + 583424, pool: pool)
+            weights: s.f + 569184, gradInput: s.tensor(150), gradWeights: s.f + 585984, pool: pool)
         s.profiler?.stop(318)
         // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 583424, channels: 672, kernel: 5, into: s.g + 795008)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 585984, channels: 672, kernel: 5, into: s.g + 795008)
         s.profiler?.stop(319)
-        // features.6.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 14, 14, 672]
+        // features.6.0.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 14, 14, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(150), input: s.tensor(78), pixels: 196 &* s.n,
-            channels: 672, gamma: s.p + 792320, beta: s.p + 792992, savedMean: s.f + 563936, savedInvStd: s.f + 564608,
-            activation: .relu6, gradInput: s.tensor(150), gradGamma: s.g + 792320, gradBeta: s.g + 792992, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(150), input: s.tensor(78), pixels: 196 &* s.n,
+            channels: 672, gamma: s.p + 792320, beta: s.p + 792992, savedMean: s.f + 566496, savedInvStd: s.f + 567168,
+            activation: .relu6, gradGamma: s.g + 792320, gradBeta: s.g + 792992, reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(320)
-        // features.6.0.block.0 conv 1x1 backward: input and weight gradients, [n, 14, 14, 112] <- [n, 14, 14, 672]
+        // features.6.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 112] <- [n, 14, 14, 672]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(150), input: s.tensor(76), weights: s.p + 717056,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(150), preActivation: s.tensor(78),
+            gamma: s.p + 792320, beta: s.p + 792992, savedMean: s.f + 566496, savedInvStd: s.f + 567168,
+            activation: .relu6, reductions: s.f + 410880, input: s.tensor(76), weights: s.p + 717056,
             pixels: 196 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(152), gradWeights: s.g + 717056,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(321)
@@ -3361,18 +3383,18 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.tensor(77) : nil, batch: s.n,
             perImage: 21952, gradBranch: s.tensor(153), pool: pool)
         s.profiler?.stop(322)
-        // features.5.2.block.2 backward through identity and BatchNorm (in place) on [n, 14, 14, 112]
+        // features.5.2.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 14, 14, 112]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(153), input: s.tensor(74), pixels: 196 &* s.n,
-            channels: 112, gamma: s.p + 716608, beta: s.p + 716720, savedMean: s.f + 563712, savedInvStd: s.f + 563824,
-            activation: .identity, gradInput: s.tensor(153), gradGamma: s.g + 716608, gradBeta: s.g + 716720,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(153), input: s.tensor(74), pixels: 196 &* s.n,
+            channels: 112, gamma: s.p + 716608, beta: s.p + 716720, savedMean: s.f + 566272, savedInvStd: s.f + 566384,
+            activation: .identity, gradGamma: s.g + 716608, gradBeta: s.g + 716720, reductions: s.f + 410880,
             pool: pool)
         s.profiler?.stop(323)
         // features.5.2.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(72), pixels: 196 &* s.n, channels: 672, gamma: s.p + 638656,
-                beta: s.p + 639328, savedMean: s.f + 528768, savedInvStd: s.f + 529440, activation: .relu6,
+                beta: s.p + 639328, savedMean: s.f + 531328, savedInvStd: s.f + 532000, activation: .relu6,
                 output: s.tensor(155), pool: pool)
             s.profiler?.stop(324)
         }
@@ -3381,26 +3403,28 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(72), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 638656, beta: s.p + 639328, runningMean: s.p + 640000, runningVar: s.p + 640672,
-                eps: 0.001, activation: .relu6, output: s.tensor(155), scratch: s.f + 528768, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(155), scratch: s.f + 531328, pool: pool)
             s.profiler?.stop(325)
         }
-        // features.5.2.block.2 conv 1x1 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 14, 14, 112]
+        // features.5.2.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 14, 14, 112]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(153), input: s.tensor(155), weights: s.p + 641344,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(153), preActivation: s.tensor(74),
+            gamma: s.p + 716608, beta: s.p + 716720, savedMean: s.f + 566272, savedInvStd: s.f + 566384,
+            activation: .identity, reductions: s.f + 410880, input: s.tensor(155), weights: s.p + 641344,
             pixels: 196 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(154), gradWeights: s.g + 641344,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(326)
         // features.5.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 14, 14, 672]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(154), input: s.tensor(72), pixels: 196 &* s.n,
-            channels: 672, gamma: s.p + 638656, beta: s.p + 639328, savedMean: s.f + 528768, savedInvStd: s.f + 529440,
+            channels: 672, gamma: s.p + 638656, beta: s.p + 639328, savedMean: s.f + 531328, savedInvStd: s.f + 532000,
             activation: .relu6, gradInput: s.tensor(154), gradGamma: s.g + 638656, gradBeta: s.g + 639328, pool: pool)
         s.profiler?.stop(327)
         // features.5.2.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(70), pixels: 196 &* s.n, channels: 672, gamma: s.p + 619168,
-                beta: s.p + 619840, savedMean: s.f + 527424, savedInvStd: s.f + 528096, activation: .relu6,
+                beta: s.p + 619840, savedMean: s.f + 529984, savedInvStd: s.f + 530656, activation: .relu6,
                 output: s.tensor(157), pool: pool)
             s.profiler?.stop(328)
         }
@@ -3409,32 +3433,34 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(70), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 619168, beta: s.p + 619840, runningMean: s.p + 620512, runningVar: s.p + 621184,
-                eps: 0.001, activation: .relu6, output: s.tensor(157), scratch: s.f + 527424, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(157), scratch: s.f + 529984, pool: pool)
             s.profiler?.stop(329)
         }
         // features.5.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 546912, count: 16800)
+        TrainingKernels.zero(s.f + 549472, count: 16800)
         s.profiler?.stop(330)
         // features.5.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 14, 14, 672]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(154), input: s.tensor(157), batch: s.n, height: 14,
             width: 14, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14,
-            weights: s.f + 530112, gradInput: s.tensor(156), gradWeights: s.f + 546912, pool: pool)
+            weights: s.f + 532672, gradInput: s.tensor(156), gradWeights: s.f + 549472, pool: pool)
         s.profiler?.stop(331)
         // features.5.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 546912, channels: 672, kernel: 5, into: s.g + 621856)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 549472, channels: 672, kernel: 5, into: s.g + 621856)
         s.profiler?.stop(332)
-        // features.5.2.block.0 backward through relu6 and BatchNorm (in place) on [n, 14, 14, 672]
+        // features.5.2.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 14, 14, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(156), input: s.tensor(70), pixels: 196 &* s.n,
-            channels: 672, gamma: s.p + 619168, beta: s.p + 619840, savedMean: s.f + 527424, savedInvStd: s.f + 528096,
-            activation: .relu6, gradInput: s.tensor(156), gradGamma: s.g + 619168, gradBeta: s.g + 619840, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(156), input: s.tensor(70), pixels: 196 &* s.n,
+            channels: 672, gamma: s.p + 619168, beta: s.p + 619840, savedMean: s.f + 529984, savedInvStd: s.f + 530656,
+            activation: .relu6, gradGamma: s.g + 619168, gradBeta: s.g + 619840, reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(333)
-        // features.5.2.block.0 conv 1x1 backward: input and weight gradients, [n, 14, 14, 112] <- [n, 14, 14, 672]
+        // features.5.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 112] <- [n, 14, 14, 672]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(156), input: s.tensor(68), weights: s.p + 543904,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(156), preActivation: s.tensor(70),
+            gamma: s.p + 619168, beta: s.p + 619840, savedMean: s.f + 529984, savedInvStd: s.f + 530656,
+            activation: .relu6, reductions: s.f + 410880, input: s.tensor(68), weights: s.p + 543904,
             pixels: 196 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(158), gradWeights: s.g + 543904,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(334)
@@ -3452,18 +3478,18 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.tensor(69) : nil, batch: s.n,
             perImage: 21952, gradBranch: s.tensor(159), pool: pool)
         s.profiler?.stop(336)
-        // features.5.1.block.2 backward through identity and BatchNorm (in place) on [n, 14, 14, 112]
+        // features.5.1.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 14, 14, 112]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(159), input: s.tensor(66), pixels: 196 &* s.n,
-            channels: 112, gamma: s.p + 543456, beta: s.p + 543568, savedMean: s.f + 527200, savedInvStd: s.f + 527312,
-            activation: .identity, gradInput: s.tensor(159), gradGamma: s.g + 543456, gradBeta: s.g + 543568,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(159), input: s.tensor(66), pixels: 196 &* s.n,
+            channels: 112, gamma: s.p + 543456, beta: s.p + 543568, savedMean: s.f + 529760, savedInvStd: s.f + 529872,
+            activation: .identity, gradGamma: s.g + 543456, gradBeta: s.g + 543568, reductions: s.f + 410880,
             pool: pool)
         s.profiler?.stop(337)
         // features.5.1.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(64), pixels: 196 &* s.n, channels: 672, gamma: s.p + 465504,
-                beta: s.p + 466176, savedMean: s.f + 492256, savedInvStd: s.f + 492928, activation: .relu6,
+                beta: s.p + 466176, savedMean: s.f + 494816, savedInvStd: s.f + 495488, activation: .relu6,
                 output: s.tensor(161), pool: pool)
             s.profiler?.stop(338)
         }
@@ -3472,26 +3498,28 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 465504, beta: s.p + 466176, runningMean: s.p + 466848, runningVar: s.p + 467520,
-                eps: 0.001, activation: .relu6, output: s.tensor(161), scratch: s.f + 492256, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(161), scratch: s.f + 494816, pool: pool)
             s.profiler?.stop(339)
         }
-        // features.5.1.block.2 conv 1x1 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 14, 14, 112]
+        // features.5.1.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 14, 14, 112]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(159), input: s.tensor(161), weights: s.p + 468192,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(159), preActivation: s.tensor(66),
+            gamma: s.p + 543456, beta: s.p + 543568, savedMean: s.f + 529760, savedInvStd: s.f + 529872,
+            activation: .identity, reductions: s.f + 410880, input: s.tensor(161), weights: s.p + 468192,
             pixels: 196 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(160), gradWeights: s.g + 468192,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(340)
         // features.5.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 14, 14, 672]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(160), input: s.tensor(64), pixels: 196 &* s.n,
-            channels: 672, gamma: s.p + 465504, beta: s.p + 466176, savedMean: s.f + 492256, savedInvStd: s.f + 492928,
+            channels: 672, gamma: s.p + 465504, beta: s.p + 466176, savedMean: s.f + 494816, savedInvStd: s.f + 495488,
             activation: .relu6, gradInput: s.tensor(160), gradGamma: s.g + 465504, gradBeta: s.g + 466176, pool: pool)
         s.profiler?.stop(341)
         // features.5.1.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(62), pixels: 196 &* s.n, channels: 672, gamma: s.p + 446016,
-                beta: s.p + 446688, savedMean: s.f + 490912, savedInvStd: s.f + 491584, activation: .relu6,
+                beta: s.p + 446688, savedMean: s.f + 493472, savedInvStd: s.f + 494144, activation: .relu6,
                 output: s.tensor(163), pool: pool)
             s.profiler?.stop(342)
         }
@@ -3500,32 +3528,34 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(62), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 446016, beta: s.p + 446688, runningMean: s.p + 447360, runningVar: s.p + 448032,
-                eps: 0.001, activation: .relu6, output: s.tensor(163), scratch: s.f + 490912, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(163), scratch: s.f + 493472, pool: pool)
             s.profiler?.stop(343)
         }
         // features.5.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 510400, count: 16800)
+        TrainingKernels.zero(s.f + 512960, count: 16800)
         s.profiler?.stop(344)
         // features.5.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 14, 14, 672]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(160), input: s.tensor(163), batch: s.n, height: 14,
             width: 14, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14,
-            weights: s.f + 493600, gradInput: s.tensor(162), gradWeights: s.f + 510400, pool: pool)
+            weights: s.f + 496160, gradInput: s.tensor(162), gradWeights: s.f + 512960, pool: pool)
         s.profiler?.stop(345)
         // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 510400, channels: 672, kernel: 5, into: s.g + 448704)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 512960, channels: 672, kernel: 5, into: s.g + 448704)
         s.profiler?.stop(346)
-        // features.5.1.block.0 backward through relu6 and BatchNorm (in place) on [n, 14, 14, 672]
+        // features.5.1.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 14, 14, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(162), input: s.tensor(62), pixels: 196 &* s.n,
-            channels: 672, gamma: s.p + 446016, beta: s.p + 446688, savedMean: s.f + 490912, savedInvStd: s.f + 491584,
-            activation: .relu6, gradInput: s.tensor(162), gradGamma: s.g + 446016, gradBeta: s.g + 446688, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(162), input: s.tensor(62), pixels: 196 &* s.n,
+            channels: 672, gamma: s.p + 446016, beta: s.p + 446688, savedMean: s.f + 493472, savedInvStd: s.f + 494144,
+            activation: .relu6, gradGamma: s.g + 446016, gradBeta: s.g + 446688, reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(347)
-        // features.5.1.block.0 conv 1x1 backward: input and weight gradients, [n, 14, 14, 112] <- [n, 14, 14, 672]
+        // features.5.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 112] <- [n, 14, 14, 672]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(162), input: s.tensor(61), weights: s.p + 370752,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(162), preActivation: s.tensor(62),
+            gamma: s.p + 446016, beta: s.p + 446688, savedMean: s.f + 493472, savedInvStd: s.f + 494144,
+            activation: .relu6, reductions: s.f + 410880, input: s.tensor(61), weights: s.p + 370752,
             pixels: 196 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(164), gradWeights: s.g + 370752,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(348)
@@ -3537,18 +3567,18 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
 
     /// features.5.0 backward: MBConv6 k5 s1: 14x14x80 -> 14x14x112
     private func features_5_0_backward(_ s: TrainingStepContext) {
-        // features.5.0.block.2 backward through identity and BatchNorm (in place) on [n, 14, 14, 112]
+        // features.5.0.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 14, 14, 112]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(164), input: s.tensor(60), pixels: 196 &* s.n,
-            channels: 112, gamma: s.p + 370304, beta: s.p + 370416, savedMean: s.f + 490688, savedInvStd: s.f + 490800,
-            activation: .identity, gradInput: s.tensor(164), gradGamma: s.g + 370304, gradBeta: s.g + 370416,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(164), input: s.tensor(60), pixels: 196 &* s.n,
+            channels: 112, gamma: s.p + 370304, beta: s.p + 370416, savedMean: s.f + 493248, savedInvStd: s.f + 493360,
+            activation: .identity, gradGamma: s.g + 370304, gradBeta: s.g + 370416, reductions: s.f + 410880,
             pool: pool)
         s.profiler?.stop(350)
         // features.5.0.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(58), pixels: 196 &* s.n, channels: 480, gamma: s.p + 314624,
-                beta: s.p + 315104, savedMean: s.f + 465728, savedInvStd: s.f + 466208, activation: .relu6,
+                beta: s.p + 315104, savedMean: s.f + 468288, savedInvStd: s.f + 468768, activation: .relu6,
                 output: s.tensor(166), pool: pool)
             s.profiler?.stop(351)
         }
@@ -3557,26 +3587,28 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(58), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 314624, beta: s.p + 315104, runningMean: s.p + 315584, runningVar: s.p + 316064,
-                eps: 0.001, activation: .relu6, output: s.tensor(166), scratch: s.f + 465728, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(166), scratch: s.f + 468288, pool: pool)
             s.profiler?.stop(352)
         }
-        // features.5.0.block.2 conv 1x1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 112]
+        // features.5.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 112]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(164), input: s.tensor(166), weights: s.p + 316544,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(164), preActivation: s.tensor(60),
+            gamma: s.p + 370304, beta: s.p + 370416, savedMean: s.f + 493248, savedInvStd: s.f + 493360,
+            activation: .identity, reductions: s.f + 410880, input: s.tensor(166), weights: s.p + 316544,
             pixels: 196 &* s.n, inChannels: 480, outChannels: 112, gradInput: s.tensor(165), gradWeights: s.g + 316544,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(353)
         // features.5.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 14, 14, 480]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(165), input: s.tensor(58), pixels: 196 &* s.n,
-            channels: 480, gamma: s.p + 314624, beta: s.p + 315104, savedMean: s.f + 465728, savedInvStd: s.f + 466208,
+            channels: 480, gamma: s.p + 314624, beta: s.p + 315104, savedMean: s.f + 468288, savedInvStd: s.f + 468768,
             activation: .relu6, gradInput: s.tensor(165), gradGamma: s.g + 314624, gradBeta: s.g + 315104, pool: pool)
         s.profiler?.stop(354)
         // features.5.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(56), pixels: 196 &* s.n, channels: 480, gamma: s.p + 300704,
-                beta: s.p + 301184, savedMean: s.f + 464768, savedInvStd: s.f + 465248, activation: .relu6,
+                beta: s.p + 301184, savedMean: s.f + 467328, savedInvStd: s.f + 467808, activation: .relu6,
                 output: s.tensor(168), pool: pool)
             s.profiler?.stop(355)
         }
@@ -3585,32 +3617,34 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(56), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 300704, beta: s.p + 301184, runningMean: s.p + 301664, runningVar: s.p + 302144,
-                eps: 0.001, activation: .relu6, output: s.tensor(168), scratch: s.f + 464768, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(168), scratch: s.f + 467328, pool: pool)
             s.profiler?.stop(356)
         }
         // features.5.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 478688, count: 12000)
+        TrainingKernels.zero(s.f + 481248, count: 12000)
         s.profiler?.stop(357)
         // features.5.0.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 480]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(165), input: s.tensor(168), batch: s.n, height: 14,
             width: 14, channels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14,
-            weights: s.f + 466688, gradInput: s.tensor(167), gradWeights: s.f + 478688, pool: pool)
+            weights: s.f + 469248, gradInput: s.tensor(167), gradWeights: s.f + 481248, pool: pool)
         s.profiler?.stop(358)
         // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 478688, channels: 480, kernel: 5, into: s.g + 302624)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 481248, channels: 480, kernel: 5, into: s.g + 302624)
         s.profiler?.stop(359)
-        // features.5.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 14, 14, 480]
+        // features.5.0.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 14, 14, 480]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(167), input: s.tensor(56), pixels: 196 &* s.n,
-            channels: 480, gamma: s.p + 300704, beta: s.p + 301184, savedMean: s.f + 464768, savedInvStd: s.f + 465248,
-            activation: .relu6, gradInput: s.tensor(167), gradGamma: s.g + 300704, gradBeta: s.g + 301184, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(167), input: s.tensor(56), pixels: 196 &* s.n,
+            channels: 480, gamma: s.p + 300704, beta: s.p + 301184, savedMean: s.f + 467328, savedInvStd: s.f + 467808,
+            activation: .relu6, gradGamma: s.g + 300704, gradBeta: s.g + 301184, reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(360)
-        // features.5.0.block.0 conv 1x1 backward: input and weight gradients, [n, 14, 14, 80] <- [n, 14, 14, 480]
+        // features.5.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 80] <- [n, 14, 14, 480]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(167), input: s.tensor(54), weights: s.p + 262304,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(167), preActivation: s.tensor(56),
+            gamma: s.p + 300704, beta: s.p + 301184, savedMean: s.f + 467328, savedInvStd: s.f + 467808,
+            activation: .relu6, reductions: s.f + 410880, input: s.tensor(54), weights: s.p + 262304,
             pixels: 196 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(169), gradWeights: s.g + 262304,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(361)
@@ -3624,18 +3658,18 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.tensor(55) : nil, batch: s.n,
             perImage: 15680, gradBranch: s.tensor(170), pool: pool)
         s.profiler?.stop(362)
-        // features.4.2.block.2 backward through identity and BatchNorm (in place) on [n, 14, 14, 80]
+        // features.4.2.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 14, 14, 80]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(170), input: s.tensor(52), pixels: 196 &* s.n,
-            channels: 80, gamma: s.p + 261984, beta: s.p + 262064, savedMean: s.f + 464608, savedInvStd: s.f + 464688,
-            activation: .identity, gradInput: s.tensor(170), gradGamma: s.g + 261984, gradBeta: s.g + 262064,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(170), input: s.tensor(52), pixels: 196 &* s.n,
+            channels: 80, gamma: s.p + 261984, beta: s.p + 262064, savedMean: s.f + 467168, savedInvStd: s.f + 467248,
+            activation: .identity, gradGamma: s.g + 261984, gradBeta: s.g + 262064, reductions: s.f + 410880,
             pool: pool)
         s.profiler?.stop(363)
         // features.4.2.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(50), pixels: 196 &* s.n, channels: 480, gamma: s.p + 221664,
-                beta: s.p + 222144, savedMean: s.f + 455008, savedInvStd: s.f + 455488, activation: .relu6,
+                beta: s.p + 222144, savedMean: s.f + 457568, savedInvStd: s.f + 458048, activation: .relu6,
                 output: s.tensor(172), pool: pool)
             s.profiler?.stop(364)
         }
@@ -3644,26 +3678,28 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(50), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 221664, beta: s.p + 222144, runningMean: s.p + 222624, runningVar: s.p + 223104,
-                eps: 0.001, activation: .relu6, output: s.tensor(172), scratch: s.f + 455008, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(172), scratch: s.f + 457568, pool: pool)
             s.profiler?.stop(365)
         }
-        // features.4.2.block.2 conv 1x1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 80]
+        // features.4.2.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 80]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(170), input: s.tensor(172), weights: s.p + 223584,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(170), preActivation: s.tensor(52),
+            gamma: s.p + 261984, beta: s.p + 262064, savedMean: s.f + 467168, savedInvStd: s.f + 467248,
+            activation: .identity, reductions: s.f + 410880, input: s.tensor(172), weights: s.p + 223584,
             pixels: 196 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(171), gradWeights: s.g + 223584,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(366)
         // features.4.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 14, 14, 480]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(171), input: s.tensor(50), pixels: 196 &* s.n,
-            channels: 480, gamma: s.p + 221664, beta: s.p + 222144, savedMean: s.f + 455008, savedInvStd: s.f + 455488,
+            channels: 480, gamma: s.p + 221664, beta: s.p + 222144, savedMean: s.f + 457568, savedInvStd: s.f + 458048,
             activation: .relu6, gradInput: s.tensor(171), gradGamma: s.g + 221664, gradBeta: s.g + 222144, pool: pool)
         s.profiler?.stop(367)
         // features.4.2.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(48), pixels: 196 &* s.n, channels: 480, gamma: s.p + 215424,
-                beta: s.p + 215904, savedMean: s.f + 454048, savedInvStd: s.f + 454528, activation: .relu6,
+                beta: s.p + 215904, savedMean: s.f + 456608, savedInvStd: s.f + 457088, activation: .relu6,
                 output: s.tensor(174), pool: pool)
             s.profiler?.stop(368)
         }
@@ -3672,32 +3708,34 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(48), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 215424, beta: s.p + 215904, runningMean: s.p + 216384, runningVar: s.p + 216864,
-                eps: 0.001, activation: .relu6, output: s.tensor(174), scratch: s.f + 454048, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(174), scratch: s.f + 456608, pool: pool)
             s.profiler?.stop(369)
         }
         // features.4.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 460288, count: 4320)
+        TrainingKernels.zero(s.f + 462848, count: 4320)
         s.profiler?.stop(370)
         // features.4.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 480]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(171), input: s.tensor(174), batch: s.n, height: 14,
             width: 14, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 14, outWidth: 14,
-            weights: s.f + 455968, gradInput: s.tensor(173), gradWeights: s.f + 460288, pool: pool)
+            weights: s.f + 458528, gradInput: s.tensor(173), gradWeights: s.f + 462848, pool: pool)
         s.profiler?.stop(371)
         // features.4.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 460288, channels: 480, kernel: 3, into: s.g + 217344)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 462848, channels: 480, kernel: 3, into: s.g + 217344)
         s.profiler?.stop(372)
-        // features.4.2.block.0 backward through relu6 and BatchNorm (in place) on [n, 14, 14, 480]
+        // features.4.2.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 14, 14, 480]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(173), input: s.tensor(48), pixels: 196 &* s.n,
-            channels: 480, gamma: s.p + 215424, beta: s.p + 215904, savedMean: s.f + 454048, savedInvStd: s.f + 454528,
-            activation: .relu6, gradInput: s.tensor(173), gradGamma: s.g + 215424, gradBeta: s.g + 215904, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(173), input: s.tensor(48), pixels: 196 &* s.n,
+            channels: 480, gamma: s.p + 215424, beta: s.p + 215904, savedMean: s.f + 456608, savedInvStd: s.f + 457088,
+            activation: .relu6, gradGamma: s.g + 215424, gradBeta: s.g + 215904, reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(373)
-        // features.4.2.block.0 conv 1x1 backward: input and weight gradients, [n, 14, 14, 80] <- [n, 14, 14, 480]
+        // features.4.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 80] <- [n, 14, 14, 480]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(173), input: s.tensor(46), weights: s.p + 177024,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(173), preActivation: s.tensor(48),
+            gamma: s.p + 215424, beta: s.p + 215904, savedMean: s.f + 456608, savedInvStd: s.f + 457088,
+            activation: .relu6, reductions: s.f + 410880, input: s.tensor(46), weights: s.p + 177024,
             pixels: 196 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(175), gradWeights: s.g + 177024,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(374)
@@ -3715,18 +3753,18 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.tensor(47) : nil, batch: s.n,
             perImage: 15680, gradBranch: s.tensor(176), pool: pool)
         s.profiler?.stop(376)
-        // features.4.1.block.2 backward through identity and BatchNorm (in place) on [n, 14, 14, 80]
+        // features.4.1.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 14, 14, 80]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(176), input: s.tensor(44), pixels: 196 &* s.n,
-            channels: 80, gamma: s.p + 176704, beta: s.p + 176784, savedMean: s.f + 453888, savedInvStd: s.f + 453968,
-            activation: .identity, gradInput: s.tensor(176), gradGamma: s.g + 176704, gradBeta: s.g + 176784,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(176), input: s.tensor(44), pixels: 196 &* s.n,
+            channels: 80, gamma: s.p + 176704, beta: s.p + 176784, savedMean: s.f + 456448, savedInvStd: s.f + 456528,
+            activation: .identity, gradGamma: s.g + 176704, gradBeta: s.g + 176784, reductions: s.f + 410880,
             pool: pool)
         s.profiler?.stop(377)
         // features.4.1.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(42), pixels: 196 &* s.n, channels: 480, gamma: s.p + 136384,
-                beta: s.p + 136864, savedMean: s.f + 444288, savedInvStd: s.f + 444768, activation: .relu6,
+                beta: s.p + 136864, savedMean: s.f + 446848, savedInvStd: s.f + 447328, activation: .relu6,
                 output: s.tensor(178), pool: pool)
             s.profiler?.stop(378)
         }
@@ -3735,26 +3773,28 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 136384, beta: s.p + 136864, runningMean: s.p + 137344, runningVar: s.p + 137824,
-                eps: 0.001, activation: .relu6, output: s.tensor(178), scratch: s.f + 444288, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(178), scratch: s.f + 446848, pool: pool)
             s.profiler?.stop(379)
         }
-        // features.4.1.block.2 conv 1x1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 80]
+        // features.4.1.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 80]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(176), input: s.tensor(178), weights: s.p + 138304,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(176), preActivation: s.tensor(44),
+            gamma: s.p + 176704, beta: s.p + 176784, savedMean: s.f + 456448, savedInvStd: s.f + 456528,
+            activation: .identity, reductions: s.f + 410880, input: s.tensor(178), weights: s.p + 138304,
             pixels: 196 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(177), gradWeights: s.g + 138304,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(380)
         // features.4.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 14, 14, 480]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(177), input: s.tensor(42), pixels: 196 &* s.n,
-            channels: 480, gamma: s.p + 136384, beta: s.p + 136864, savedMean: s.f + 444288, savedInvStd: s.f + 444768,
+            channels: 480, gamma: s.p + 136384, beta: s.p + 136864, savedMean: s.f + 446848, savedInvStd: s.f + 447328,
             activation: .relu6, gradInput: s.tensor(177), gradGamma: s.g + 136384, gradBeta: s.g + 136864, pool: pool)
         s.profiler?.stop(381)
         // features.4.1.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(40), pixels: 196 &* s.n, channels: 480, gamma: s.p + 130144,
-                beta: s.p + 130624, savedMean: s.f + 443328, savedInvStd: s.f + 443808, activation: .relu6,
+                beta: s.p + 130624, savedMean: s.f + 445888, savedInvStd: s.f + 446368, activation: .relu6,
                 output: s.tensor(180), pool: pool)
             s.profiler?.stop(382)
         }
@@ -3763,32 +3803,34 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(40), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 130144, beta: s.p + 130624, runningMean: s.p + 131104, runningVar: s.p + 131584,
-                eps: 0.001, activation: .relu6, output: s.tensor(180), scratch: s.f + 443328, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(180), scratch: s.f + 445888, pool: pool)
             s.profiler?.stop(383)
         }
         // features.4.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 449568, count: 4320)
+        TrainingKernels.zero(s.f + 452128, count: 4320)
         s.profiler?.stop(384)
         // features.4.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 480]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(177), input: s.tensor(180), batch: s.n, height: 14,
             width: 14, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 14, outWidth: 14,
-            weights: s.f + 445248, gradInput: s.tensor(179), gradWeights: s.f + 449568, pool: pool)
+            weights: s.f + 447808, gradInput: s.tensor(179), gradWeights: s.f + 452128, pool: pool)
         s.profiler?.stop(385)
         // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 449568, channels: 480, kernel: 3, into: s.g + 132064)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 452128, channels: 480, kernel: 3, into: s.g + 132064)
         s.profiler?.stop(386)
-        // features.4.1.block.0 backward through relu6 and BatchNorm (in place) on [n, 14, 14, 480]
+        // features.4.1.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 14, 14, 480]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(179), input: s.tensor(40), pixels: 196 &* s.n,
-            channels: 480, gamma: s.p + 130144, beta: s.p + 130624, savedMean: s.f + 443328, savedInvStd: s.f + 443808,
-            activation: .relu6, gradInput: s.tensor(179), gradGamma: s.g + 130144, gradBeta: s.g + 130624, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(179), input: s.tensor(40), pixels: 196 &* s.n,
+            channels: 480, gamma: s.p + 130144, beta: s.p + 130624, savedMean: s.f + 445888, savedInvStd: s.f + 446368,
+            activation: .relu6, gradGamma: s.g + 130144, gradBeta: s.g + 130624, reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(387)
-        // features.4.1.block.0 conv 1x1 backward: input and weight gradients, [n, 14, 14, 80] <- [n, 14, 14, 480]
+        // features.4.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 80] <- [n, 14, 14, 480]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(179), input: s.tensor(39), weights: s.p + 91744,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(179), preActivation: s.tensor(40),
+            gamma: s.p + 130144, beta: s.p + 130624, savedMean: s.f + 445888, savedInvStd: s.f + 446368,
+            activation: .relu6, reductions: s.f + 410880, input: s.tensor(39), weights: s.p + 91744,
             pixels: 196 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(181), gradWeights: s.g + 91744,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(388)
@@ -3800,18 +3842,18 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
 
     /// features.4.0 backward: MBConv6 k3 s2: 28x28x40 -> 14x14x80
     private func features_4_0_backward(_ s: TrainingStepContext) {
-        // features.4.0.block.2 backward through identity and BatchNorm (in place) on [n, 14, 14, 80]
+        // features.4.0.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 14, 14, 80]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(181), input: s.tensor(38), pixels: 196 &* s.n,
-            channels: 80, gamma: s.p + 91424, beta: s.p + 91504, savedMean: s.f + 443168, savedInvStd: s.f + 443248,
-            activation: .identity, gradInput: s.tensor(181), gradGamma: s.g + 91424, gradBeta: s.g + 91504,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(181), input: s.tensor(38), pixels: 196 &* s.n,
+            channels: 80, gamma: s.p + 91424, beta: s.p + 91504, savedMean: s.f + 445728, savedInvStd: s.f + 445808,
+            activation: .identity, gradGamma: s.g + 91424, gradBeta: s.g + 91504, reductions: s.f + 410880,
             pool: pool)
         s.profiler?.stop(390)
         // features.4.0.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(36), pixels: 196 &* s.n, channels: 240, gamma: s.p + 71264,
-                beta: s.p + 71504, savedMean: s.f + 438368, savedInvStd: s.f + 438608, activation: .relu6,
+                beta: s.p + 71504, savedMean: s.f + 440928, savedInvStd: s.f + 441168, activation: .relu6,
                 output: s.tensor(183), pool: pool)
             s.profiler?.stop(391)
         }
@@ -3820,26 +3862,28 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(36), pixels: 196 &* s.n, channels: 240,
                 gamma: s.p + 71264, beta: s.p + 71504, runningMean: s.p + 71744, runningVar: s.p + 71984, eps: 0.001,
-                activation: .relu6, output: s.tensor(183), scratch: s.f + 438368, pool: pool)
+                activation: .relu6, output: s.tensor(183), scratch: s.f + 440928, pool: pool)
             s.profiler?.stop(392)
         }
-        // features.4.0.block.2 conv 1x1 backward: input and weight gradients, [n, 14, 14, 240] <- [n, 14, 14, 80]
+        // features.4.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 240] <- [n, 14, 14, 80]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(181), input: s.tensor(183), weights: s.p + 72224,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(181), preActivation: s.tensor(38),
+            gamma: s.p + 91424, beta: s.p + 91504, savedMean: s.f + 445728, savedInvStd: s.f + 445808,
+            activation: .identity, reductions: s.f + 410880, input: s.tensor(183), weights: s.p + 72224,
             pixels: 196 &* s.n, inChannels: 240, outChannels: 80, gradInput: s.tensor(182), gradWeights: s.g + 72224,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(393)
         // features.4.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 14, 14, 240]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(182), input: s.tensor(36), pixels: 196 &* s.n,
-            channels: 240, gamma: s.p + 71264, beta: s.p + 71504, savedMean: s.f + 438368, savedInvStd: s.f + 438608,
+            channels: 240, gamma: s.p + 71264, beta: s.p + 71504, savedMean: s.f + 440928, savedInvStd: s.f + 441168,
             activation: .relu6, gradInput: s.tensor(182), gradGamma: s.g + 71264, gradBeta: s.g + 71504, pool: pool)
         s.profiler?.stop(394)
         // features.4.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(34), pixels: 784 &* s.n, channels: 240, gamma: s.p + 68144,
-                beta: s.p + 68384, savedMean: s.f + 437888, savedInvStd: s.f + 438128, activation: .relu6,
+                beta: s.p + 68384, savedMean: s.f + 440448, savedInvStd: s.f + 440688, activation: .relu6,
                 output: s.tensor(185), pool: pool)
             s.profiler?.stop(395)
         }
@@ -3848,32 +3892,34 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(34), pixels: 784 &* s.n, channels: 240,
                 gamma: s.p + 68144, beta: s.p + 68384, runningMean: s.p + 68624, runningVar: s.p + 68864, eps: 0.001,
-                activation: .relu6, output: s.tensor(185), scratch: s.f + 437888, pool: pool)
+                activation: .relu6, output: s.tensor(185), scratch: s.f + 440448, pool: pool)
             s.profiler?.stop(396)
         }
         // features.4.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 441008, count: 2160)
+        TrainingKernels.zero(s.f + 443568, count: 2160)
         s.profiler?.stop(397)
         // features.4.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 28, 28, 240] <- [n, 14, 14, 240]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(182), input: s.tensor(185), batch: s.n, height: 28,
             width: 28, channels: 240, kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 14, outWidth: 14,
-            weights: s.f + 438848, gradInput: s.tensor(184), gradWeights: s.f + 441008, pool: pool)
+            weights: s.f + 441408, gradInput: s.tensor(184), gradWeights: s.f + 443568, pool: pool)
         s.profiler?.stop(398)
         // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 441008, channels: 240, kernel: 3, into: s.g + 69104)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 443568, channels: 240, kernel: 3, into: s.g + 69104)
         s.profiler?.stop(399)
-        // features.4.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 28, 28, 240]
+        // features.4.0.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 28, 28, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(184), input: s.tensor(34), pixels: 784 &* s.n,
-            channels: 240, gamma: s.p + 68144, beta: s.p + 68384, savedMean: s.f + 437888, savedInvStd: s.f + 438128,
-            activation: .relu6, gradInput: s.tensor(184), gradGamma: s.g + 68144, gradBeta: s.g + 68384, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(184), input: s.tensor(34), pixels: 784 &* s.n,
+            channels: 240, gamma: s.p + 68144, beta: s.p + 68384, savedMean: s.f + 440448, savedInvStd: s.f + 440688,
+            activation: .relu6, gradGamma: s.g + 68144, gradBeta: s.g + 68384, reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(400)
-        // features.4.0.block.0 conv 1x1 backward: input and weight gradients, [n, 28, 28, 40] <- [n, 28, 28, 240]
+        // features.4.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 28, 28, 40] <- [n, 28, 28, 240]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(184), input: s.tensor(32), weights: s.p + 58544,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(184), preActivation: s.tensor(34),
+            gamma: s.p + 68144, beta: s.p + 68384, savedMean: s.f + 440448, savedInvStd: s.f + 440688,
+            activation: .relu6, reductions: s.f + 410880, input: s.tensor(32), weights: s.p + 58544,
             pixels: 784 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(186), gradWeights: s.g + 58544,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(401)
@@ -3887,18 +3933,18 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.tensor(33) : nil, batch: s.n,
             perImage: 31360, gradBranch: s.tensor(187), pool: pool)
         s.profiler?.stop(402)
-        // features.3.1.block.2 backward through identity and BatchNorm (in place) on [n, 28, 28, 40]
+        // features.3.1.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 28, 28, 40]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(187), input: s.tensor(30), pixels: 784 &* s.n,
-            channels: 40, gamma: s.p + 58352, beta: s.p + 58400, savedMean: s.f + 437808, savedInvStd: s.f + 437848,
-            activation: .identity, gradInput: s.tensor(187), gradGamma: s.g + 58352, gradBeta: s.g + 58400,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(187), input: s.tensor(30), pixels: 784 &* s.n,
+            channels: 40, gamma: s.p + 58352, beta: s.p + 58400, savedMean: s.f + 440368, savedInvStd: s.f + 440408,
+            activation: .identity, gradGamma: s.g + 58352, gradBeta: s.g + 58400, reductions: s.f + 410880,
             pool: pool)
         s.profiler?.stop(403)
         // features.3.1.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(28), pixels: 784 &* s.n, channels: 240, gamma: s.p + 47792,
-                beta: s.p + 48032, savedMean: s.f + 425328, savedInvStd: s.f + 425568, activation: .relu6,
+                beta: s.p + 48032, savedMean: s.f + 427888, savedInvStd: s.f + 428128, activation: .relu6,
                 output: s.tensor(189), pool: pool)
             s.profiler?.stop(404)
         }
@@ -3907,26 +3953,28 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(28), pixels: 784 &* s.n, channels: 240,
                 gamma: s.p + 47792, beta: s.p + 48032, runningMean: s.p + 48272, runningVar: s.p + 48512, eps: 0.001,
-                activation: .relu6, output: s.tensor(189), scratch: s.f + 425328, pool: pool)
+                activation: .relu6, output: s.tensor(189), scratch: s.f + 427888, pool: pool)
             s.profiler?.stop(405)
         }
-        // features.3.1.block.2 conv 1x1 backward: input and weight gradients, [n, 28, 28, 240] <- [n, 28, 28, 40]
+        // features.3.1.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 28, 28, 240] <- [n, 28, 28, 40]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(187), input: s.tensor(189), weights: s.p + 48752,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(187), preActivation: s.tensor(30),
+            gamma: s.p + 58352, beta: s.p + 58400, savedMean: s.f + 440368, savedInvStd: s.f + 440408,
+            activation: .identity, reductions: s.f + 410880, input: s.tensor(189), weights: s.p + 48752,
             pixels: 784 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(188), gradWeights: s.g + 48752,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(406)
         // features.3.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 28, 28, 240]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(188), input: s.tensor(28), pixels: 784 &* s.n,
-            channels: 240, gamma: s.p + 47792, beta: s.p + 48032, savedMean: s.f + 425328, savedInvStd: s.f + 425568,
+            channels: 240, gamma: s.p + 47792, beta: s.p + 48032, savedMean: s.f + 427888, savedInvStd: s.f + 428128,
             activation: .relu6, gradInput: s.tensor(188), gradGamma: s.g + 47792, gradBeta: s.g + 48032, pool: pool)
         s.profiler?.stop(407)
         // features.3.1.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(26), pixels: 784 &* s.n, channels: 240, gamma: s.p + 40832,
-                beta: s.p + 41072, savedMean: s.f + 424848, savedInvStd: s.f + 425088, activation: .relu6,
+                beta: s.p + 41072, savedMean: s.f + 427408, savedInvStd: s.f + 427648, activation: .relu6,
                 output: s.tensor(191), pool: pool)
             s.profiler?.stop(408)
         }
@@ -3935,32 +3983,34 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(26), pixels: 784 &* s.n, channels: 240,
                 gamma: s.p + 40832, beta: s.p + 41072, runningMean: s.p + 41312, runningVar: s.p + 41552, eps: 0.001,
-                activation: .relu6, output: s.tensor(191), scratch: s.f + 424848, pool: pool)
+                activation: .relu6, output: s.tensor(191), scratch: s.f + 427408, pool: pool)
             s.profiler?.stop(409)
         }
         // features.3.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 431808, count: 6000)
+        TrainingKernels.zero(s.f + 434368, count: 6000)
         s.profiler?.stop(410)
         // features.3.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 28, 28, 240] <- [n, 28, 28, 240]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(188), input: s.tensor(191), batch: s.n, height: 28,
             width: 28, channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 28, outWidth: 28,
-            weights: s.f + 425808, gradInput: s.tensor(190), gradWeights: s.f + 431808, pool: pool)
+            weights: s.f + 428368, gradInput: s.tensor(190), gradWeights: s.f + 434368, pool: pool)
         s.profiler?.stop(411)
         // features.3.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 431808, channels: 240, kernel: 5, into: s.g + 41792)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 434368, channels: 240, kernel: 5, into: s.g + 41792)
         s.profiler?.stop(412)
-        // features.3.1.block.0 backward through relu6 and BatchNorm (in place) on [n, 28, 28, 240]
+        // features.3.1.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 28, 28, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(190), input: s.tensor(26), pixels: 784 &* s.n,
-            channels: 240, gamma: s.p + 40832, beta: s.p + 41072, savedMean: s.f + 424848, savedInvStd: s.f + 425088,
-            activation: .relu6, gradInput: s.tensor(190), gradGamma: s.g + 40832, gradBeta: s.g + 41072, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(190), input: s.tensor(26), pixels: 784 &* s.n,
+            channels: 240, gamma: s.p + 40832, beta: s.p + 41072, savedMean: s.f + 427408, savedInvStd: s.f + 427648,
+            activation: .relu6, gradGamma: s.g + 40832, gradBeta: s.g + 41072, reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(413)
-        // features.3.1.block.0 conv 1x1 backward: input and weight gradients, [n, 28, 28, 40] <- [n, 28, 28, 240]
+        // features.3.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 28, 28, 40] <- [n, 28, 28, 240]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(190), input: s.tensor(25), weights: s.p + 31232,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(190), preActivation: s.tensor(26),
+            gamma: s.p + 40832, beta: s.p + 41072, savedMean: s.f + 427408, savedInvStd: s.f + 427648,
+            activation: .relu6, reductions: s.f + 410880, input: s.tensor(25), weights: s.p + 31232,
             pixels: 784 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(192), gradWeights: s.g + 31232,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(414)
@@ -3972,18 +4022,18 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
 
     /// features.3.0 backward: MBConv6 k5 s2: 56x56x24 -> 28x28x40
     private func features_3_0_backward(_ s: TrainingStepContext) {
-        // features.3.0.block.2 backward through identity and BatchNorm (in place) on [n, 28, 28, 40]
+        // features.3.0.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 28, 28, 40]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(192), input: s.tensor(24), pixels: 784 &* s.n,
-            channels: 40, gamma: s.p + 31040, beta: s.p + 31088, savedMean: s.f + 424768, savedInvStd: s.f + 424808,
-            activation: .identity, gradInput: s.tensor(192), gradGamma: s.g + 31040, gradBeta: s.g + 31088,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(192), input: s.tensor(24), pixels: 784 &* s.n,
+            channels: 40, gamma: s.p + 31040, beta: s.p + 31088, savedMean: s.f + 427328, savedInvStd: s.f + 427368,
+            activation: .identity, gradGamma: s.g + 31040, gradBeta: s.g + 31088, reductions: s.f + 410880,
             pool: pool)
         s.profiler?.stop(416)
         // features.3.0.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(22), pixels: 784 &* s.n, channels: 144, gamma: s.p + 24704,
-                beta: s.p + 24848, savedMean: s.f + 417280, savedInvStd: s.f + 417424, activation: .relu6,
+                beta: s.p + 24848, savedMean: s.f + 419840, savedInvStd: s.f + 419984, activation: .relu6,
                 output: s.tensor(194), pool: pool)
             s.profiler?.stop(417)
         }
@@ -3992,26 +4042,28 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(22), pixels: 784 &* s.n, channels: 144,
                 gamma: s.p + 24704, beta: s.p + 24848, runningMean: s.p + 24992, runningVar: s.p + 25136, eps: 0.001,
-                activation: .relu6, output: s.tensor(194), scratch: s.f + 417280, pool: pool)
+                activation: .relu6, output: s.tensor(194), scratch: s.f + 419840, pool: pool)
             s.profiler?.stop(418)
         }
-        // features.3.0.block.2 conv 1x1 backward: input and weight gradients, [n, 28, 28, 144] <- [n, 28, 28, 40]
+        // features.3.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 28, 28, 144] <- [n, 28, 28, 40]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(192), input: s.tensor(194), weights: s.p + 25280,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(192), preActivation: s.tensor(24),
+            gamma: s.p + 31040, beta: s.p + 31088, savedMean: s.f + 427328, savedInvStd: s.f + 427368,
+            activation: .identity, reductions: s.f + 410880, input: s.tensor(194), weights: s.p + 25280,
             pixels: 784 &* s.n, inChannels: 144, outChannels: 40, gradInput: s.tensor(193), gradWeights: s.g + 25280,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(419)
         // features.3.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 28, 28, 144]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(193), input: s.tensor(22), pixels: 784 &* s.n,
-            channels: 144, gamma: s.p + 24704, beta: s.p + 24848, savedMean: s.f + 417280, savedInvStd: s.f + 417424,
+            channels: 144, gamma: s.p + 24704, beta: s.p + 24848, savedMean: s.f + 419840, savedInvStd: s.f + 419984,
             activation: .relu6, gradInput: s.tensor(193), gradGamma: s.g + 24704, gradBeta: s.g + 24848, pool: pool)
         s.profiler?.stop(420)
         // features.3.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(20), pixels: 3136 &* s.n, channels: 144, gamma: s.p + 20528,
-                beta: s.p + 20672, savedMean: s.f + 416992, savedInvStd: s.f + 417136, activation: .relu6,
+                beta: s.p + 20672, savedMean: s.f + 419552, savedInvStd: s.f + 419696, activation: .relu6,
                 output: s.tensor(196), pool: pool)
             s.profiler?.stop(421)
         }
@@ -4020,33 +4072,34 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 3136 &* s.n, channels: 144,
                 gamma: s.p + 20528, beta: s.p + 20672, runningMean: s.p + 20816, runningVar: s.p + 20960, eps: 0.001,
-                activation: .relu6, output: s.tensor(196), scratch: s.f + 416992, pool: pool)
+                activation: .relu6, output: s.tensor(196), scratch: s.f + 419552, pool: pool)
             s.profiler?.stop(422)
         }
         // features.3.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 421168, count: 3600)
+        TrainingKernels.zero(s.f + 423728, count: 3600)
         s.profiler?.stop(423)
         // features.3.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 56, 56, 144] <- [n, 28, 28, 144]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(193), input: s.tensor(196), batch: s.n, height: 56,
             width: 56, channels: 144, kernel: 5, stride: 2, padTop: 1, padLeft: 1, outHeight: 28, outWidth: 28,
-            weights: s.f + 417568, gradInput: s.tensor(195), gradWeights: s.f + 421168, pool: pool)
+            weights: s.f + 420128, gradInput: s.tensor(195), gradWeights: s.f + 423728, pool: pool)
         s.profiler?.stop(424)
         // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 421168, channels: 144, kernel: 5, into: s.g + 21104)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 423728, channels: 144, kernel: 5, into: s.g + 21104)
         s.profiler?.stop(425)
-        // features.3.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 56, 56, 144]
+        // features.3.0.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 56, 56, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(195), input: s.tensor(20),
-            pixels: 3136 &* s.n, channels: 144, gamma: s.p + 20528, beta: s.p + 20672, savedMean: s.f + 416992,
-            savedInvStd: s.f + 417136, activation: .relu6, gradInput: s.tensor(195), gradGamma: s.g + 20528,
-            gradBeta: s.g + 20672, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(195), input: s.tensor(20), pixels: 3136 &* s.n,
+            channels: 144, gamma: s.p + 20528, beta: s.p + 20672, savedMean: s.f + 419552, savedInvStd: s.f + 419696,
+            activation: .relu6, gradGamma: s.g + 20528, gradBeta: s.g + 20672, reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(426)
-        // features.3.0.block.0 conv 1x1 backward: input and weight gradients, [n, 56, 56, 24] <- [n, 56, 56, 144]
+        // features.3.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 56, 56, 24] <- [n, 56, 56, 144]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(195), input: s.tensor(18), weights: s.p + 17072,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(195), preActivation: s.tensor(20),
+            gamma: s.p + 20528, beta: s.p + 20672, savedMean: s.f + 419552, savedInvStd: s.f + 419696,
+            activation: .relu6, reductions: s.f + 410880, input: s.tensor(18), weights: s.p + 17072,
             pixels: 3136 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(197), gradWeights: s.g + 17072,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(427)
@@ -4060,18 +4113,18 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.tensor(19) : nil, batch: s.n,
             perImage: 75264, gradBranch: s.tensor(198), pool: pool)
         s.profiler?.stop(428)
-        // features.2.1.block.2 backward through identity and BatchNorm (in place) on [n, 56, 56, 24]
+        // features.2.1.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 56, 56, 24]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(198), input: s.tensor(16),
-            pixels: 3136 &* s.n, channels: 24, gamma: s.p + 16944, beta: s.p + 16976, savedMean: s.f + 416944,
-            savedInvStd: s.f + 416968, activation: .identity, gradInput: s.tensor(198), gradGamma: s.g + 16944,
-            gradBeta: s.g + 16976, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(198), input: s.tensor(16), pixels: 3136 &* s.n,
+            channels: 24, gamma: s.p + 16944, beta: s.p + 16976, savedMean: s.f + 419504, savedInvStd: s.f + 419528,
+            activation: .identity, gradGamma: s.g + 16944, gradBeta: s.g + 16976, reductions: s.f + 410880,
+            pool: pool)
         s.profiler?.stop(429)
         // features.2.1.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(14), pixels: 3136 &* s.n, channels: 144, gamma: s.p + 12912,
-                beta: s.p + 13056, savedMean: s.f + 414064, savedInvStd: s.f + 414208, activation: .relu6,
+                beta: s.p + 13056, savedMean: s.f + 416624, savedInvStd: s.f + 416768, activation: .relu6,
                 output: s.tensor(200), pool: pool)
             s.profiler?.stop(430)
         }
@@ -4080,27 +4133,29 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(14), pixels: 3136 &* s.n, channels: 144,
                 gamma: s.p + 12912, beta: s.p + 13056, runningMean: s.p + 13200, runningVar: s.p + 13344, eps: 0.001,
-                activation: .relu6, output: s.tensor(200), scratch: s.f + 414064, pool: pool)
+                activation: .relu6, output: s.tensor(200), scratch: s.f + 416624, pool: pool)
             s.profiler?.stop(431)
         }
-        // features.2.1.block.2 conv 1x1 backward: input and weight gradients, [n, 56, 56, 144] <- [n, 56, 56, 24]
+        // features.2.1.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 56, 56, 144] <- [n, 56, 56, 24]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(198), input: s.tensor(200), weights: s.p + 13488,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(198), preActivation: s.tensor(16),
+            gamma: s.p + 16944, beta: s.p + 16976, savedMean: s.f + 419504, savedInvStd: s.f + 419528,
+            activation: .identity, reductions: s.f + 410880, input: s.tensor(200), weights: s.p + 13488,
             pixels: 3136 &* s.n, inChannels: 144, outChannels: 24, gradInput: s.tensor(199), gradWeights: s.g + 13488,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(432)
         // features.2.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 56, 56, 144]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(199), input: s.tensor(14),
-            pixels: 3136 &* s.n, channels: 144, gamma: s.p + 12912, beta: s.p + 13056, savedMean: s.f + 414064,
-            savedInvStd: s.f + 414208, activation: .relu6, gradInput: s.tensor(199), gradGamma: s.g + 12912,
+            pixels: 3136 &* s.n, channels: 144, gamma: s.p + 12912, beta: s.p + 13056, savedMean: s.f + 416624,
+            savedInvStd: s.f + 416768, activation: .relu6, gradInput: s.tensor(199), gradGamma: s.g + 12912,
             gradBeta: s.g + 13056, pool: pool)
         s.profiler?.stop(433)
         // features.2.1.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(12), pixels: 3136 &* s.n, channels: 144, gamma: s.p + 11040,
-                beta: s.p + 11184, savedMean: s.f + 413776, savedInvStd: s.f + 413920, activation: .relu6,
+                beta: s.p + 11184, savedMean: s.f + 416336, savedInvStd: s.f + 416480, activation: .relu6,
                 output: s.tensor(202), pool: pool)
             s.profiler?.stop(434)
         }
@@ -4109,33 +4164,34 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(12), pixels: 3136 &* s.n, channels: 144,
                 gamma: s.p + 11040, beta: s.p + 11184, runningMean: s.p + 11328, runningVar: s.p + 11472, eps: 0.001,
-                activation: .relu6, output: s.tensor(202), scratch: s.f + 413776, pool: pool)
+                activation: .relu6, output: s.tensor(202), scratch: s.f + 416336, pool: pool)
             s.profiler?.stop(435)
         }
         // features.2.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 415648, count: 1296)
+        TrainingKernels.zero(s.f + 418208, count: 1296)
         s.profiler?.stop(436)
         // features.2.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 56, 56, 144] <- [n, 56, 56, 144]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(199), input: s.tensor(202), batch: s.n, height: 56,
             width: 56, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 56, outWidth: 56,
-            weights: s.f + 414352, gradInput: s.tensor(201), gradWeights: s.f + 415648, pool: pool)
+            weights: s.f + 416912, gradInput: s.tensor(201), gradWeights: s.f + 418208, pool: pool)
         s.profiler?.stop(437)
         // features.2.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 415648, channels: 144, kernel: 3, into: s.g + 11616)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 418208, channels: 144, kernel: 3, into: s.g + 11616)
         s.profiler?.stop(438)
-        // features.2.1.block.0 backward through relu6 and BatchNorm (in place) on [n, 56, 56, 144]
+        // features.2.1.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 56, 56, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(201), input: s.tensor(12),
-            pixels: 3136 &* s.n, channels: 144, gamma: s.p + 11040, beta: s.p + 11184, savedMean: s.f + 413776,
-            savedInvStd: s.f + 413920, activation: .relu6, gradInput: s.tensor(201), gradGamma: s.g + 11040,
-            gradBeta: s.g + 11184, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(201), input: s.tensor(12), pixels: 3136 &* s.n,
+            channels: 144, gamma: s.p + 11040, beta: s.p + 11184, savedMean: s.f + 416336, savedInvStd: s.f + 416480,
+            activation: .relu6, gradGamma: s.g + 11040, gradBeta: s.g + 11184, reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(439)
-        // features.2.1.block.0 conv 1x1 backward: input and weight gradients, [n, 56, 56, 24] <- [n, 56, 56, 144]
+        // features.2.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 56, 56, 24] <- [n, 56, 56, 144]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(201), input: s.tensor(11), weights: s.p + 7584,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(201), preActivation: s.tensor(12),
+            gamma: s.p + 11040, beta: s.p + 11184, savedMean: s.f + 416336, savedInvStd: s.f + 416480,
+            activation: .relu6, reductions: s.f + 410880, input: s.tensor(11), weights: s.p + 7584,
             pixels: 3136 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(203), gradWeights: s.g + 7584,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(440)
@@ -4147,18 +4203,17 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
 
     /// features.2.0 backward: MBConv6 k3 s2: 112x112x16 -> 56x56x24
     private func features_2_0_backward(_ s: TrainingStepContext) {
-        // features.2.0.block.2 backward through identity and BatchNorm (in place) on [n, 56, 56, 24]
+        // features.2.0.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 56, 56, 24]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(203), input: s.tensor(10),
-            pixels: 3136 &* s.n, channels: 24, gamma: s.p + 7456, beta: s.p + 7488, savedMean: s.f + 413728,
-            savedInvStd: s.f + 413752, activation: .identity, gradInput: s.tensor(203), gradGamma: s.g + 7456,
-            gradBeta: s.g + 7488, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(203), input: s.tensor(10), pixels: 3136 &* s.n,
+            channels: 24, gamma: s.p + 7456, beta: s.p + 7488, savedMean: s.f + 416288, savedInvStd: s.f + 416312,
+            activation: .identity, gradGamma: s.g + 7456, gradBeta: s.g + 7488, reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(442)
         // features.2.0.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(8), pixels: 3136 &* s.n, channels: 96, gamma: s.p + 4768,
-                beta: s.p + 4864, savedMean: s.f + 411808, savedInvStd: s.f + 411904, activation: .relu6,
+                beta: s.p + 4864, savedMean: s.f + 414368, savedInvStd: s.f + 414464, activation: .relu6,
                 output: s.tensor(205), pool: pool)
             s.profiler?.stop(443)
         }
@@ -4167,26 +4222,28 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(8), pixels: 3136 &* s.n, channels: 96,
                 gamma: s.p + 4768, beta: s.p + 4864, runningMean: s.p + 4960, runningVar: s.p + 5056, eps: 0.001,
-                activation: .relu6, output: s.tensor(205), scratch: s.f + 411808, pool: pool)
+                activation: .relu6, output: s.tensor(205), scratch: s.f + 414368, pool: pool)
             s.profiler?.stop(444)
         }
-        // features.2.0.block.2 conv 1x1 backward: input and weight gradients, [n, 56, 56, 96] <- [n, 56, 56, 24]
+        // features.2.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 56, 56, 96] <- [n, 56, 56, 24]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(203), input: s.tensor(205), weights: s.p + 5152,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(203), preActivation: s.tensor(10),
+            gamma: s.p + 7456, beta: s.p + 7488, savedMean: s.f + 416288, savedInvStd: s.f + 416312,
+            activation: .identity, reductions: s.f + 410880, input: s.tensor(205), weights: s.p + 5152,
             pixels: 3136 &* s.n, inChannels: 96, outChannels: 24, gradInput: s.tensor(204), gradWeights: s.g + 5152,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(445)
         // features.2.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 56, 56, 96]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(204), input: s.tensor(8), pixels: 3136 &* s.n,
-            channels: 96, gamma: s.p + 4768, beta: s.p + 4864, savedMean: s.f + 411808, savedInvStd: s.f + 411904,
+            channels: 96, gamma: s.p + 4768, beta: s.p + 4864, savedMean: s.f + 414368, savedInvStd: s.f + 414464,
             activation: .relu6, gradInput: s.tensor(204), gradGamma: s.g + 4768, gradBeta: s.g + 4864, pool: pool)
         s.profiler?.stop(446)
         // features.2.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(6), pixels: 12544 &* s.n, channels: 96, gamma: s.p + 3520,
-                beta: s.p + 3616, savedMean: s.f + 411616, savedInvStd: s.f + 411712, activation: .relu6,
+                beta: s.p + 3616, savedMean: s.f + 414176, savedInvStd: s.f + 414272, activation: .relu6,
                 output: s.tensor(207), pool: pool)
             s.profiler?.stop(447)
         }
@@ -4195,33 +4252,34 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(6), pixels: 12544 &* s.n, channels: 96,
                 gamma: s.p + 3520, beta: s.p + 3616, runningMean: s.p + 3712, runningVar: s.p + 3808, eps: 0.001,
-                activation: .relu6, output: s.tensor(207), scratch: s.f + 411616, pool: pool)
+                activation: .relu6, output: s.tensor(207), scratch: s.f + 414176, pool: pool)
             s.profiler?.stop(448)
         }
         // features.2.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 412864, count: 864)
+        TrainingKernels.zero(s.f + 415424, count: 864)
         s.profiler?.stop(449)
         // features.2.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 112, 112, 96] <- [n, 56, 56, 96]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(204), input: s.tensor(207), batch: s.n, height: 112,
             width: 112, channels: 96, kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 56, outWidth: 56,
-            weights: s.f + 412000, gradInput: s.tensor(206), gradWeights: s.f + 412864, pool: pool)
+            weights: s.f + 414560, gradInput: s.tensor(206), gradWeights: s.f + 415424, pool: pool)
         s.profiler?.stop(450)
         // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 412864, channels: 96, kernel: 3, into: s.g + 3904)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 415424, channels: 96, kernel: 3, into: s.g + 3904)
         s.profiler?.stop(451)
-        // features.2.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 112, 112, 96]
+        // features.2.0.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 112, 112, 96]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(206), input: s.tensor(6),
-            pixels: 12544 &* s.n, channels: 96, gamma: s.p + 3520, beta: s.p + 3616, savedMean: s.f + 411616,
-            savedInvStd: s.f + 411712, activation: .relu6, gradInput: s.tensor(206), gradGamma: s.g + 3520,
-            gradBeta: s.g + 3616, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(206), input: s.tensor(6), pixels: 12544 &* s.n,
+            channels: 96, gamma: s.p + 3520, beta: s.p + 3616, savedMean: s.f + 414176, savedInvStd: s.f + 414272,
+            activation: .relu6, gradGamma: s.g + 3520, gradBeta: s.g + 3616, reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(452)
-        // features.2.0.block.0 conv 1x1 backward: input and weight gradients, [n, 112, 112, 16] <- [n, 112, 112, 96]
+        // features.2.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 112, 112, 16] <- [n, 112, 112, 96]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(206), input: s.tensor(5), weights: s.p + 1984,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(206), preActivation: s.tensor(6),
+            gamma: s.p + 3520, beta: s.p + 3616, savedMean: s.f + 414176, savedInvStd: s.f + 414272,
+            activation: .relu6, reductions: s.f + 410880, input: s.tensor(5), weights: s.p + 1984,
             pixels: 12544 &* s.n, inChannels: 16, outChannels: 96, gradInput: s.tensor(208), gradWeights: s.g + 1984,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(453)
@@ -4229,18 +4287,17 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
 
     /// features.1.0 backward: MBConv1 k3 s1: 112x112x32 -> 112x112x16
     private func features_1_0_backward(_ s: TrainingStepContext) {
-        // features.1.0.block.1 backward through identity and BatchNorm (in place) on [n, 112, 112, 16]
+        // features.1.0.block.1 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 112, 112, 16]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(208), input: s.tensor(4),
-            pixels: 12544 &* s.n, channels: 16, gamma: s.p + 1920, beta: s.p + 1936, savedMean: s.f + 411584,
-            savedInvStd: s.f + 411600, activation: .identity, gradInput: s.tensor(208), gradGamma: s.g + 1920,
-            gradBeta: s.g + 1936, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(208), input: s.tensor(4), pixels: 12544 &* s.n,
+            channels: 16, gamma: s.p + 1920, beta: s.p + 1936, savedMean: s.f + 414144, savedInvStd: s.f + 414160,
+            activation: .identity, gradGamma: s.g + 1920, gradBeta: s.g + 1936, reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(454)
         // features.1.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 1 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(2), pixels: 12544 &* s.n, channels: 32, gamma: s.p + 1280,
-                beta: s.p + 1312, savedMean: s.f + 410944, savedInvStd: s.f + 410976, activation: .relu6,
+                beta: s.p + 1312, savedMean: s.f + 413504, savedInvStd: s.f + 413536, activation: .relu6,
                 output: s.tensor(210), pool: pool)
             s.profiler?.stop(455)
         }
@@ -4249,27 +4306,29 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 12544 &* s.n, channels: 32,
                 gamma: s.p + 1280, beta: s.p + 1312, runningMean: s.p + 1344, runningVar: s.p + 1376, eps: 0.001,
-                activation: .relu6, output: s.tensor(210), scratch: s.f + 410944, pool: pool)
+                activation: .relu6, output: s.tensor(210), scratch: s.f + 413504, pool: pool)
             s.profiler?.stop(456)
         }
-        // features.1.0.block.1 conv 1x1 backward: input and weight gradients, [n, 112, 112, 32] <- [n, 112, 112, 16]
+        // features.1.0.block.1 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 112, 112, 32] <- [n, 112, 112, 16]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(208), input: s.tensor(210), weights: s.p + 1408,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(208), preActivation: s.tensor(4),
+            gamma: s.p + 1920, beta: s.p + 1936, savedMean: s.f + 414144, savedInvStd: s.f + 414160,
+            activation: .identity, reductions: s.f + 410880, input: s.tensor(210), weights: s.p + 1408,
             pixels: 12544 &* s.n, inChannels: 32, outChannels: 16, gradInput: s.tensor(209), gradWeights: s.g + 1408,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(457)
         // features.1.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 112, 112, 32]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(209), input: s.tensor(2),
-            pixels: 12544 &* s.n, channels: 32, gamma: s.p + 1280, beta: s.p + 1312, savedMean: s.f + 410944,
-            savedInvStd: s.f + 410976, activation: .relu6, gradInput: s.tensor(209), gradGamma: s.g + 1280,
+            pixels: 12544 &* s.n, channels: 32, gamma: s.p + 1280, beta: s.p + 1312, savedMean: s.f + 413504,
+            savedInvStd: s.f + 413536, activation: .relu6, gradInput: s.tensor(209), gradGamma: s.g + 1280,
             gradBeta: s.g + 1312, pool: pool)
         s.profiler?.stop(458)
         // features.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 0 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(0), pixels: 12544 &* s.n, channels: 32, gamma: s.p + 864,
-                beta: s.p + 896, savedMean: s.f + 410880, savedInvStd: s.f + 410912, activation: .relu6,
+                beta: s.p + 896, savedMean: s.f + 413440, savedInvStd: s.f + 413472, activation: .relu6,
                 output: s.tensor(212), pool: pool)
             s.profiler?.stop(459)
         }
@@ -4278,22 +4337,22 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(0), pixels: 12544 &* s.n, channels: 32,
                 gamma: s.p + 864, beta: s.p + 896, runningMean: s.p + 928, runningVar: s.p + 960, eps: 0.001,
-                activation: .relu6, output: s.tensor(212), scratch: s.f + 410880, pool: pool)
+                activation: .relu6, output: s.tensor(212), scratch: s.f + 413440, pool: pool)
             s.profiler?.stop(460)
         }
         // features.1.0.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 411296, count: 288)
+        TrainingKernels.zero(s.f + 413856, count: 288)
         s.profiler?.stop(461)
         // features.1.0.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 112, 112, 32] <- [n, 112, 112, 32]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(209), input: s.tensor(212), batch: s.n, height: 112,
             width: 112, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 112, outWidth: 112,
-            weights: s.f + 411008, gradInput: s.tensor(211), gradWeights: s.f + 411296, pool: pool)
+            weights: s.f + 413568, gradInput: s.tensor(211), gradWeights: s.f + 413856, pool: pool)
         s.profiler?.stop(462)
         // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 411296, channels: 32, kernel: 3, into: s.g + 992)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 413856, channels: 32, kernel: 3, into: s.g + 992)
         s.profiler?.stop(463)
     }
 
@@ -4302,8 +4361,8 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         // features.0 backward through relu6 and BatchNorm (in place) on [n, 112, 112, 32]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(211), input: s.tensor(0),
-            pixels: 12544 &* s.n, channels: 32, gamma: s.p + 864, beta: s.p + 896, savedMean: s.f + 410880,
-            savedInvStd: s.f + 410912, activation: .relu6, gradInput: s.tensor(211), gradGamma: s.g + 864,
+            pixels: 12544 &* s.n, channels: 32, gamma: s.p + 864, beta: s.p + 896, savedMean: s.f + 413440,
+            savedInvStd: s.f + 413472, activation: .relu6, gradInput: s.tensor(211), gradGamma: s.g + 864,
             gradBeta: s.g + 896, pool: pool)
         s.profiler?.stop(464)
         // features.0 stem weight gradient (the image needs none)
@@ -4337,7 +4396,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         (11885440, 6416256),  // 16: features.2.1.block.2 conv output, 75,264 floats per image
         (4214784, 1655808),  // 17: features.2.1.block.2 output, 75,264 floats per image
         (11960704, 6491520),  // 18: features.2.1 output, 75,264 floats per image
-        (13491072, 5016736),  // 19: features.2.1 drop-path keep, 1 floats per image
+        (13497344, 5016736),  // 19: features.2.1 drop-path keep, 1 floats per image
         (4214784, 1655808),  // 20: features.3.0.block.0 conv output, 451,584 floats per image
         (4666368, 2558976),  // 21: features.3.0.block.0 output, 451,584 floats per image
         (10380160, 5682432),  // 22: features.3.0.block.1 conv output, 112,896 floats per image
@@ -4351,7 +4410,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         (13105344, 7015232),  // 30: features.3.1.block.2 conv output, 31,360 floats per image
         (5494272, 2747136),  // 31: features.3.1.block.2 output, 31,360 floats per image
         (13136704, 7046592),  // 32: features.3.1 output, 31,360 floats per image
-        (13491088, 5016752),  // 33: features.3.1 drop-path keep, 1 floats per image
+        (5568960, 5016752),  // 33: features.3.1 drop-path keep, 1 floats per image
         (8555008, 2747136),  // 34: features.4.0.block.0 conv output, 188,160 floats per image
         (8743168, 3123456),  // 35: features.4.0.block.0 output, 188,160 floats per image
         (12882688, 6905472),  // 36: features.4.0.block.1 conv output, 47,040 floats per image
@@ -4365,7 +4424,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         (13331136, 7241024),  // 44: features.4.1.block.2 conv output, 15,680 floats per image
         (5494272, 3123456),  // 45: features.4.1.block.2 output, 15,680 floats per image
         (13346816, 7256704),  // 46: features.4.1 output, 15,680 floats per image
-        (13491104, 5016768),  // 47: features.4.1 drop-path keep, 1 floats per image
+        (5568976, 5016768),  // 47: features.4.1 drop-path keep, 1 floats per image
         (10982272, 5889408),  // 48: features.4.2.block.0 conv output, 94,080 floats per image
         (11076352, 3123456),  // 49: features.4.2.block.0 output, 94,080 floats per image
         (11170432, 5983488),  // 50: features.4.2.block.1 conv output, 94,080 floats per image
@@ -4373,7 +4432,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         (13362496, 7272384),  // 52: features.4.2.block.2 conv output, 15,680 floats per image
         (5494272, 3123456),  // 53: features.4.2.block.2 output, 15,680 floats per image
         (13378176, 7288064),  // 54: features.4.2 output, 15,680 floats per image
-        (13491120, 5016784),  // 55: features.4.2 drop-path keep, 1 floats per image
+        (5568992, 5016784),  // 55: features.4.2 drop-path keep, 1 floats per image
         (11358592, 6077568),  // 56: features.5.0.block.0 conv output, 94,080 floats per image
         (11452672, 3123456),  // 57: features.5.0.block.0 output, 94,080 floats per image
         (11546752, 6171648),  // 58: features.5.0.block.1 conv output, 94,080 floats per image
@@ -4387,7 +4446,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         (13211968, 7121856),  // 66: features.5.1.block.2 conv output, 21,952 floats per image
         (5494272, 3255168),  // 67: features.5.1.block.2 output, 21,952 floats per image
         (13233920, 7143808),  // 68: features.5.1 output, 21,952 floats per image
-        (13491136, 5016800),  // 69: features.5.1 drop-path keep, 1 floats per image
+        (5569008, 5016800),  // 69: features.5.1 drop-path keep, 1 floats per image
         (9458176, 3255168),  // 70: features.5.2.block.0 conv output, 131,712 floats per image
         (9589888, 4716544),  // 71: features.5.2.block.0 output, 131,712 floats per image
         (9721600, 4848256),  // 72: features.5.2.block.1 conv output, 131,712 floats per image
@@ -4395,37 +4454,37 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         (13255872, 7165760),  // 74: features.5.2.block.2 conv output, 21,952 floats per image
         (5494272, 4716544),  // 75: features.5.2.block.2 output, 21,952 floats per image
         (13277824, 7187712),  // 76: features.5.2 output, 21,952 floats per image
-        (13491152, 5016816),  // 77: features.5.2 drop-path keep, 1 floats per image
+        (5569024, 5016816),  // 77: features.5.2 drop-path keep, 1 floats per image
         (9985024, 4716544),  // 78: features.6.0.block.0 conv output, 131,712 floats per image
         (10116736, 5419008),  // 79: features.6.0.block.0 output, 131,712 floats per image
         (12976768, 4979968),  // 80: features.6.0.block.1 conv output, 32,928 floats per image
         (13009696, 5419008),  // 81: features.6.0.block.1 output, 32,928 floats per image
-        (10367616, 5673024),  // 82: features.6.0.block.2 conv output, 9,408 floats per image
-        (13425216, 7335104),  // 83: features.6.0.block.2 output, 9,408 floats per image
+        (5556992, 5673024),  // 82: features.6.0.block.2 conv output, 9,408 floats per image
+        (10367616, 7335104),  // 83: features.6.0.block.2 output, 9,408 floats per image
         (10311168, 5544448),  // 84: features.6.1.block.0 conv output, 56,448 floats per image
         (12035968, 5419008),  // 85: features.6.1.block.0 output, 56,448 floats per image
         (12092416, 5600896),  // 86: features.6.1.block.1 conv output, 56,448 floats per image
         (12148864, 5419008),  // 87: features.6.1.block.1 output, 56,448 floats per image
-        (13434624, 7344512),  // 88: features.6.1.block.2 conv output, 9,408 floats per image
+        (13440896, 7344512),  // 88: features.6.1.block.2 conv output, 9,408 floats per image
         (5494272, 5419008),  // 89: features.6.1.block.2 output, 9,408 floats per image
-        (13444032, 7353920),  // 90: features.6.1 output, 9,408 floats per image
-        (10377024, 5016832),  // 91: features.6.1 drop-path keep, 1 floats per image
+        (13450304, 7353920),  // 90: features.6.1 output, 9,408 floats per image
+        (5569040, 5016832),  // 91: features.6.1 drop-path keep, 1 floats per image
         (12205312, 6566784),  // 92: features.6.2.block.0 conv output, 56,448 floats per image
         (12261760, 5419008),  // 93: features.6.2.block.0 output, 56,448 floats per image
         (12318208, 6623232),  // 94: features.6.2.block.1 conv output, 56,448 floats per image
         (12374656, 5419008),  // 95: features.6.2.block.1 output, 56,448 floats per image
-        (13453440, 7363328),  // 96: features.6.2.block.2 conv output, 9,408 floats per image
+        (13459712, 7363328),  // 96: features.6.2.block.2 conv output, 9,408 floats per image
         (5494272, 5419008),  // 97: features.6.2.block.2 output, 9,408 floats per image
-        (13462848, 7372736),  // 98: features.6.2 output, 9,408 floats per image
-        (10377040, 5016848),  // 99: features.6.2 drop-path keep, 1 floats per image
+        (13469120, 7372736),  // 98: features.6.2 output, 9,408 floats per image
+        (5569056, 5016848),  // 99: features.6.2 drop-path keep, 1 floats per image
         (12431104, 6679680),  // 100: features.6.3.block.0 conv output, 56,448 floats per image
         (12487552, 5419008),  // 101: features.6.3.block.0 output, 56,448 floats per image
         (12544000, 6736128),  // 102: features.6.3.block.1 conv output, 56,448 floats per image
         (12600448, 5419008),  // 103: features.6.3.block.1 output, 56,448 floats per image
-        (13472256, 7382144),  // 104: features.6.3.block.2 conv output, 9,408 floats per image
+        (13478528, 7382144),  // 104: features.6.3.block.2 conv output, 9,408 floats per image
         (5494272, 5419008),  // 105: features.6.3.block.2 output, 9,408 floats per image
-        (13481664, 7391552),  // 106: features.6.3 output, 9,408 floats per image
-        (10377056, 5016864),  // 107: features.6.3 drop-path keep, 1 floats per image
+        (13487936, 7391552),  // 106: features.6.3 output, 9,408 floats per image
+        (5569072, 5016864),  // 107: features.6.3 drop-path keep, 1 floats per image
         (12656896, 6792576),  // 108: features.7.0.block.0 conv output, 56,448 floats per image
         (12713344, 5419008),  // 109: features.7.0.block.0 output, 56,448 floats per image
         (12769792, 6849024),  // 110: features.7.0.block.1 conv output, 56,448 floats per image
@@ -4434,33 +4493,33 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         (13409536, 7303744),  // 113: features.7.0.block.2 output, 15,680 floats per image
         (5494272, 5419008),  // 114: features.8 conv output, 62,720 floats per image
         (10248448, 5481728),  // 115: features.8 output, 62,720 floats per image
-        (5556992, 5012896),  // 116: avgpool output, 1,280 floats per image
-        (5558272, 5014176),  // 117: dropout mask, 1,280 floats per image
-        (5559552, 5015456),  // 118: dropout output, 1,280 floats per image
-        (5556992, 5012896),  // 119: logits, 10 floats per image
-        (5560832, 5016880),  // 120: logits gradient, 10 floats per image
-        (5556992, 5012896),  // 121: gradient of dropout output, 1,280 floats per image
-        (5559552, 5015456),  // 122: gradient of avgpool, 1,280 floats per image
+        (5566400, 5012896),  // 116: avgpool output, 1,280 floats per image
+        (5567680, 5014176),  // 117: dropout mask, 1,280 floats per image
+        (10248448, 5015456),  // 118: dropout output, 1,280 floats per image
+        (5566400, 5012896),  // 119: logits, 10 floats per image
+        (5569088, 5016880),  // 120: logits gradient, 10 floats per image
+        (5566400, 5012896),  // 121: gradient of dropout output, 1,280 floats per image
+        (10377024, 5015456),  // 122: gradient of avgpool, 1,280 floats per image
         (10248448, 5481728),  // 123: gradient of head output, 62,720 floats per image
-        (5550720, 7319424),  // 124: gradient of features.8 input, 15,680 floats per image
+        (13425216, 7319424),  // 124: gradient of features.8 input, 15,680 floats per image
         (5494272, 5475456),  // 125: gradient of features.7.0.block.2 input, 56,448 floats per image
         (12826240, 5419008),  // 126: features.7.0.block.1 output (recomputed), 56,448 floats per image
         (10248448, 6849024),  // 127: gradient of features.7.0.block.1 input, 56,448 floats per image
         (12713344, 5419008),  // 128: features.7.0.block.0 output (recomputed), 56,448 floats per image
-        (5550720, 5531904),  // 129: gradient of features.7.0.block.0 input, 9,408 floats per image
-        (5560128, 5657344),  // 130: gradient of features.6.3 branch, 9,408 floats per image
+        (12713344, 5531904),  // 129: gradient of features.7.0.block.0 input, 9,408 floats per image
+        (10248448, 5657344),  // 130: gradient of features.6.3 branch, 9,408 floats per image
         (5494272, 5475456),  // 131: gradient of features.6.3.block.2 input, 56,448 floats per image
         (12600448, 5419008),  // 132: features.6.3.block.1 output (recomputed), 56,448 floats per image
         (10248448, 6736128),  // 133: gradient of features.6.3.block.1 input, 56,448 floats per image
         (12487552, 5419008),  // 134: features.6.3.block.0 output (recomputed), 56,448 floats per image
-        (5560128, 5657344),  // 135: gradient of features.6.3.block.0 input, 9,408 floats per image
-        (5550720, 5531904),  // 136: gradient of features.6.2 branch, 9,408 floats per image
+        (12487552, 5657344),  // 135: gradient of features.6.3.block.0 input, 9,408 floats per image
+        (10248448, 5531904),  // 136: gradient of features.6.2 branch, 9,408 floats per image
         (5494272, 5475456),  // 137: gradient of features.6.2.block.2 input, 56,448 floats per image
         (12374656, 5419008),  // 138: features.6.2.block.1 output (recomputed), 56,448 floats per image
         (10248448, 6623232),  // 139: gradient of features.6.2.block.1 input, 56,448 floats per image
         (12261760, 5419008),  // 140: features.6.2.block.0 output (recomputed), 56,448 floats per image
-        (5550720, 5531904),  // 141: gradient of features.6.2.block.0 input, 9,408 floats per image
-        (5560128, 5657344),  // 142: gradient of features.6.1 branch, 9,408 floats per image
+        (12261760, 5531904),  // 141: gradient of features.6.2.block.0 input, 9,408 floats per image
+        (10248448, 5657344),  // 142: gradient of features.6.1 branch, 9,408 floats per image
         (5494272, 5475456),  // 143: gradient of features.6.1.block.2 input, 56,448 floats per image
         (12148864, 5419008),  // 144: features.6.1.block.1 output (recomputed), 56,448 floats per image
         (10248448, 5600896),  // 145: gradient of features.6.1.block.1 input, 56,448 floats per image
@@ -4510,7 +4569,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         (8366848, 2747136),  // 189: features.3.1.block.1 output (recomputed), 188,160 floats per image
         (8178688, 2935296),  // 190: gradient of features.3.1.block.1 input, 188,160 floats per image
         (5306112, 2747136),  // 191: features.3.1.block.0 output (recomputed), 188,160 floats per image
-        (5117952, 2671872),  // 192: gradient of features.3.1.block.0 input, 31,360 floats per image
+        (5306112, 2747136),  // 192: gradient of features.3.1.block.0 input, 31,360 floats per image
         (8178688, 3462144),  // 193: gradient of features.3.0.block.2 input, 112,896 floats per image
         (10493056, 2558976),  // 194: features.3.0.block.1 output (recomputed), 112,896 floats per image
         (5117952, 3010560),  // 195: gradient of features.3.0.block.1 input, 451,584 floats per image
@@ -4521,12 +4580,12 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         (3763200, 1655808),  // 200: features.2.1.block.1 output (recomputed), 451,584 floats per image
         (3311616, 2107392),  // 201: gradient of features.2.1.block.1 input, 451,584 floats per image
         (2860032, 1655808),  // 202: features.2.1.block.0 output (recomputed), 451,584 floats per image
-        (2408448, 1505280),  // 203: gradient of features.2.1.block.0 input, 75,264 floats per image
+        (2860032, 1655808),  // 203: gradient of features.2.1.block.0 input, 75,264 floats per image
         (3612672, 4716544),  // 204: gradient of features.2.0.block.2 input, 301,056 floats per image
         (7476224, 1204224),  // 205: features.2.0.block.1 output (recomputed), 301,056 floats per image
         (2408448, 2408448),  // 206: gradient of features.2.0.block.1 input, 1,204,224 floats per image
         (1204224, 1204224),  // 207: features.2.0.block.0 output (recomputed), 1,204,224 floats per image
-        (401408, 802816),  // 208: gradient of features.2.0.block.0 input, 200,704 floats per image
+        (1204224, 1204224),  // 208: gradient of features.2.0.block.0 input, 200,704 floats per image
         (0, 401408),  // 209: gradient of features.1.0.block.1 input, 401,408 floats per image
         (6773760, 0),  // 210: features.1.0.block.0 output (recomputed), 401,408 floats per image
         (401408, 802816),  // 211: gradient of features.1.0.block.0 input, 401,408 floats per image
@@ -4554,7 +4613,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 112, 112, 32]"),
         .init("features.1.0.block.1", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [32][16]"),
-        .init("features.1.0.block.1", kind: "conv 1x1 + BN statistics forward", macsPerImage: 6422528,
+        .init("features.1.0.block.1", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 6422528,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 112, 112, 32] -> [n, 112, 112, 16]"),
         .init("features.1.0.block.1", kind: "conv 1x1 forward", macsPerImage: 6422528,
               "frozen: project conv 1x1, [n, 112, 112, 32] -> [n, 112, 112, 16]"),
@@ -4564,7 +4623,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 112, 112, 16]"),
         .init("features.2.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [16][96]"),
-        .init("features.2.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 19267584,
+        .init("features.2.0.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 19267584,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 112, 112, 16] -> [n, 112, 112, 96]"),
         .init("features.2.0.block.0", kind: "conv 1x1 forward", macsPerImage: 19267584,
               "frozen: expand conv 1x1, [n, 112, 112, 16] -> [n, 112, 112, 96]"),
@@ -4582,7 +4641,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 56, 56, 96]"),
         .init("features.2.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [96][24]"),
-        .init("features.2.0.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 7225344,
+        .init("features.2.0.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 7225344,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 56, 56, 96] -> [n, 56, 56, 24]"),
         .init("features.2.0.block.2", kind: "conv 1x1 forward", macsPerImage: 7225344,
               "frozen: project conv 1x1, [n, 56, 56, 96] -> [n, 56, 56, 24]"),
@@ -4592,7 +4651,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 56, 56, 24]"),
         .init("features.2.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [24][144]"),
-        .init("features.2.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 10838016,
+        .init("features.2.1.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 10838016,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 56, 56, 24] -> [n, 56, 56, 144]"),
         .init("features.2.1.block.0", kind: "conv 1x1 forward", macsPerImage: 10838016,
               "frozen: expand conv 1x1, [n, 56, 56, 24] -> [n, 56, 56, 144]"),
@@ -4610,7 +4669,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 56, 56, 144]"),
         .init("features.2.1.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [144][24]"),
-        .init("features.2.1.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 10838016,
+        .init("features.2.1.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 10838016,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 56, 56, 144] -> [n, 56, 56, 24]"),
         .init("features.2.1.block.2", kind: "conv 1x1 forward", macsPerImage: 10838016,
               "frozen: project conv 1x1, [n, 56, 56, 144] -> [n, 56, 56, 24]"),
@@ -4624,7 +4683,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.3.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [24][144]"),
-        .init("features.3.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 10838016,
+        .init("features.3.0.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 10838016,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 56, 56, 24] -> [n, 56, 56, 144]"),
         .init("features.3.0.block.0", kind: "conv 1x1 forward", macsPerImage: 10838016,
               "frozen: expand conv 1x1, [n, 56, 56, 24] -> [n, 56, 56, 144]"),
@@ -4642,7 +4701,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 28, 28, 144]"),
         .init("features.3.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [144][40]"),
-        .init("features.3.0.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 4515840,
+        .init("features.3.0.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 4515840,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 28, 28, 144] -> [n, 28, 28, 40]"),
         .init("features.3.0.block.2", kind: "conv 1x1 forward", macsPerImage: 4515840,
               "frozen: project conv 1x1, [n, 28, 28, 144] -> [n, 28, 28, 40]"),
@@ -4652,7 +4711,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 28, 28, 40]"),
         .init("features.3.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [40][240]"),
-        .init("features.3.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 7526400,
+        .init("features.3.1.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 7526400,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 28, 28, 40] -> [n, 28, 28, 240]"),
         .init("features.3.1.block.0", kind: "conv 1x1 forward", macsPerImage: 7526400,
               "frozen: expand conv 1x1, [n, 28, 28, 40] -> [n, 28, 28, 240]"),
@@ -4670,7 +4729,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 28, 28, 240]"),
         .init("features.3.1.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [240][40]"),
-        .init("features.3.1.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 7526400,
+        .init("features.3.1.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 7526400,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 28, 28, 240] -> [n, 28, 28, 40]"),
         .init("features.3.1.block.2", kind: "conv 1x1 forward", macsPerImage: 7526400,
               "frozen: project conv 1x1, [n, 28, 28, 240] -> [n, 28, 28, 40]"),
@@ -4684,7 +4743,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.4.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [40][240]"),
-        .init("features.4.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 7526400,
+        .init("features.4.0.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 7526400,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 28, 28, 40] -> [n, 28, 28, 240]"),
         .init("features.4.0.block.0", kind: "conv 1x1 forward", macsPerImage: 7526400,
               "frozen: expand conv 1x1, [n, 28, 28, 40] -> [n, 28, 28, 240]"),
@@ -4702,7 +4761,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 14, 14, 240]"),
         .init("features.4.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [240][80]"),
-        .init("features.4.0.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 3763200,
+        .init("features.4.0.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 3763200,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 14, 14, 240] -> [n, 14, 14, 80]"),
         .init("features.4.0.block.2", kind: "conv 1x1 forward", macsPerImage: 3763200,
               "frozen: project conv 1x1, [n, 14, 14, 240] -> [n, 14, 14, 80]"),
@@ -4712,7 +4771,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 14, 14, 80]"),
         .init("features.4.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [80][480]"),
-        .init("features.4.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 7526400,
+        .init("features.4.1.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 7526400,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 14, 14, 80] -> [n, 14, 14, 480]"),
         .init("features.4.1.block.0", kind: "conv 1x1 forward", macsPerImage: 7526400,
               "frozen: expand conv 1x1, [n, 14, 14, 80] -> [n, 14, 14, 480]"),
@@ -4730,7 +4789,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 14, 14, 480]"),
         .init("features.4.1.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [480][80]"),
-        .init("features.4.1.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 7526400,
+        .init("features.4.1.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 7526400,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 14, 14, 480] -> [n, 14, 14, 80]"),
         .init("features.4.1.block.2", kind: "conv 1x1 forward", macsPerImage: 7526400,
               "frozen: project conv 1x1, [n, 14, 14, 480] -> [n, 14, 14, 80]"),
@@ -4744,7 +4803,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.4.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [80][480]"),
-        .init("features.4.2.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 7526400,
+        .init("features.4.2.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 7526400,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 14, 14, 80] -> [n, 14, 14, 480]"),
         .init("features.4.2.block.0", kind: "conv 1x1 forward", macsPerImage: 7526400,
               "frozen: expand conv 1x1, [n, 14, 14, 80] -> [n, 14, 14, 480]"),
@@ -4762,7 +4821,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 14, 14, 480]"),
         .init("features.4.2.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [480][80]"),
-        .init("features.4.2.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 7526400,
+        .init("features.4.2.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 7526400,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 14, 14, 480] -> [n, 14, 14, 80]"),
         .init("features.4.2.block.2", kind: "conv 1x1 forward", macsPerImage: 7526400,
               "frozen: project conv 1x1, [n, 14, 14, 480] -> [n, 14, 14, 80]"),
@@ -4776,7 +4835,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.5.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [80][480]"),
-        .init("features.5.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 7526400,
+        .init("features.5.0.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 7526400,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 14, 14, 80] -> [n, 14, 14, 480]"),
         .init("features.5.0.block.0", kind: "conv 1x1 forward", macsPerImage: 7526400,
               "frozen: expand conv 1x1, [n, 14, 14, 80] -> [n, 14, 14, 480]"),
@@ -4794,7 +4853,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 14, 14, 480]"),
         .init("features.5.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [480][112]"),
-        .init("features.5.0.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 10536960,
+        .init("features.5.0.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 10536960,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 14, 14, 480] -> [n, 14, 14, 112]"),
         .init("features.5.0.block.2", kind: "conv 1x1 forward", macsPerImage: 10536960,
               "frozen: project conv 1x1, [n, 14, 14, 480] -> [n, 14, 14, 112]"),
@@ -4804,7 +4863,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 14, 14, 112]"),
         .init("features.5.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [112][672]"),
-        .init("features.5.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 14751744,
+        .init("features.5.1.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 14751744,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 14, 14, 112] -> [n, 14, 14, 672]"),
         .init("features.5.1.block.0", kind: "conv 1x1 forward", macsPerImage: 14751744,
               "frozen: expand conv 1x1, [n, 14, 14, 112] -> [n, 14, 14, 672]"),
@@ -4822,7 +4881,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 14, 14, 672]"),
         .init("features.5.1.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [672][112]"),
-        .init("features.5.1.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 14751744,
+        .init("features.5.1.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 14751744,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 14, 14, 672] -> [n, 14, 14, 112]"),
         .init("features.5.1.block.2", kind: "conv 1x1 forward", macsPerImage: 14751744,
               "frozen: project conv 1x1, [n, 14, 14, 672] -> [n, 14, 14, 112]"),
@@ -4836,7 +4895,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.5.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [112][672]"),
-        .init("features.5.2.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 14751744,
+        .init("features.5.2.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 14751744,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 14, 14, 112] -> [n, 14, 14, 672]"),
         .init("features.5.2.block.0", kind: "conv 1x1 forward", macsPerImage: 14751744,
               "frozen: expand conv 1x1, [n, 14, 14, 112] -> [n, 14, 14, 672]"),
@@ -4854,7 +4913,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 14, 14, 672]"),
         .init("features.5.2.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [672][112]"),
-        .init("features.5.2.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 14751744,
+        .init("features.5.2.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 14751744,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 14, 14, 672] -> [n, 14, 14, 112]"),
         .init("features.5.2.block.2", kind: "conv 1x1 forward", macsPerImage: 14751744,
               "frozen: project conv 1x1, [n, 14, 14, 672] -> [n, 14, 14, 112]"),
@@ -4868,7 +4927,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [112][672]"),
-        .init("features.6.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 14751744,
+        .init("features.6.0.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 14751744,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 14, 14, 112] -> [n, 14, 14, 672]"),
         .init("features.6.0.block.0", kind: "conv 1x1 forward", macsPerImage: 14751744,
               "frozen: expand conv 1x1, [n, 14, 14, 112] -> [n, 14, 14, 672]"),
@@ -4886,7 +4945,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 7, 7, 672]"),
         .init("features.6.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [672][192]"),
-        .init("features.6.0.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 6322176,
+        .init("features.6.0.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 6322176,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 7, 7, 672] -> [n, 7, 7, 192]"),
         .init("features.6.0.block.2", kind: "conv 1x1 forward", macsPerImage: 6322176,
               "frozen: project conv 1x1, [n, 7, 7, 672] -> [n, 7, 7, 192]"),
@@ -4896,7 +4955,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 7, 7, 192]"),
         .init("features.6.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [192][1152]"),
-        .init("features.6.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 10838016,
+        .init("features.6.1.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 10838016,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 7, 7, 192] -> [n, 7, 7, 1152]"),
         .init("features.6.1.block.0", kind: "conv 1x1 forward", macsPerImage: 10838016,
               "frozen: expand conv 1x1, [n, 7, 7, 192] -> [n, 7, 7, 1152]"),
@@ -4914,7 +4973,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 7, 7, 1152]"),
         .init("features.6.1.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1152][192]"),
-        .init("features.6.1.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 10838016,
+        .init("features.6.1.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 10838016,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 7, 7, 1152] -> [n, 7, 7, 192]"),
         .init("features.6.1.block.2", kind: "conv 1x1 forward", macsPerImage: 10838016,
               "frozen: project conv 1x1, [n, 7, 7, 1152] -> [n, 7, 7, 192]"),
@@ -4928,7 +4987,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [192][1152]"),
-        .init("features.6.2.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 10838016,
+        .init("features.6.2.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 10838016,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 7, 7, 192] -> [n, 7, 7, 1152]"),
         .init("features.6.2.block.0", kind: "conv 1x1 forward", macsPerImage: 10838016,
               "frozen: expand conv 1x1, [n, 7, 7, 192] -> [n, 7, 7, 1152]"),
@@ -4946,7 +5005,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 7, 7, 1152]"),
         .init("features.6.2.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1152][192]"),
-        .init("features.6.2.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 10838016,
+        .init("features.6.2.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 10838016,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 7, 7, 1152] -> [n, 7, 7, 192]"),
         .init("features.6.2.block.2", kind: "conv 1x1 forward", macsPerImage: 10838016,
               "frozen: project conv 1x1, [n, 7, 7, 1152] -> [n, 7, 7, 192]"),
@@ -4960,7 +5019,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.3.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [192][1152]"),
-        .init("features.6.3.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 10838016,
+        .init("features.6.3.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 10838016,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 7, 7, 192] -> [n, 7, 7, 1152]"),
         .init("features.6.3.block.0", kind: "conv 1x1 forward", macsPerImage: 10838016,
               "frozen: expand conv 1x1, [n, 7, 7, 192] -> [n, 7, 7, 1152]"),
@@ -4978,7 +5037,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 7, 7, 1152]"),
         .init("features.6.3.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1152][192]"),
-        .init("features.6.3.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 10838016,
+        .init("features.6.3.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 10838016,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 7, 7, 1152] -> [n, 7, 7, 192]"),
         .init("features.6.3.block.2", kind: "conv 1x1 forward", macsPerImage: 10838016,
               "frozen: project conv 1x1, [n, 7, 7, 1152] -> [n, 7, 7, 192]"),
@@ -4992,7 +5051,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.7.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [192][1152]"),
-        .init("features.7.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 10838016,
+        .init("features.7.0.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 10838016,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 7, 7, 192] -> [n, 7, 7, 1152]"),
         .init("features.7.0.block.0", kind: "conv 1x1 forward", macsPerImage: 10838016,
               "frozen: expand conv 1x1, [n, 7, 7, 192] -> [n, 7, 7, 1152]"),
@@ -5010,7 +5069,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 7, 7, 1152]"),
         .init("features.7.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1152][320]"),
-        .init("features.7.0.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 18063360,
+        .init("features.7.0.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 18063360,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 7, 7, 1152] -> [n, 7, 7, 320]"),
         .init("features.7.0.block.2", kind: "conv 1x1 forward", macsPerImage: 18063360,
               "frozen: project conv 1x1, [n, 7, 7, 1152] -> [n, 7, 7, 320]"),
@@ -5020,7 +5079,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 7, 7, 320]"),
         .init("features.8", kind: "conv 1x1 forward", macsPerImage: nil,
               "head conv 1x1 weights to the GEMM layout [320][1280]"),
-        .init("features.8", kind: "conv 1x1 + BN statistics forward", macsPerImage: 20070400,
+        .init("features.8", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 20070400,
               "head conv 1x1 and its BatchNorm's batch statistics, [n, 7, 7, 320] -> [n, 7, 7, 1280]"),
         .init("features.8", kind: "conv 1x1 forward", macsPerImage: 20070400,
               "frozen: head conv 1x1, [n, 7, 7, 320] -> [n, 7, 7, 1280]"),
@@ -5045,17 +5104,17 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         .init("avgpool", kind: "pool+classifier backward", macsPerImage: nil,
               "backward: spread each channel's gradient over the 49 pixels"),
         .init("features.8", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 7, 7, 1280]"),
-        .init("features.8", kind: "conv 1x1 backward", macsPerImage: 40140800,
-              "conv 1x1 backward: input and weight gradients, [n, 7, 7, 320] <- [n, 7, 7, 1280]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 7, 7, 1280]"),
+        .init("features.8", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 40140800,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 7, 7, 320] <- [n, 7, 7, 1280]"),
         .init("features.7.0.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 7, 7, 320]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 7, 7, 320]"),
         .init("features.7.0.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.7.0.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.7.0.block.2", kind: "conv 1x1 backward", macsPerImage: 36126720,
-              "conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 320]"),
+        .init("features.7.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 36126720,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 320]"),
         .init("features.7.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 7, 7, 1152]"),
         .init("features.7.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -5069,19 +5128,19 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.7.0.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 7, 7, 1152]"),
-        .init("features.7.0.block.0", kind: "conv 1x1 backward", macsPerImage: 21676032,
-              "conv 1x1 backward: input and weight gradients, [n, 7, 7, 192] <- [n, 7, 7, 1152]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 7, 7, 1152]"),
+        .init("features.7.0.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 21676032,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 7, 7, 192] <- [n, 7, 7, 1152]"),
         .init("features.6.3", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.6.3.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 7, 7, 192]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 7, 7, 192]"),
         .init("features.6.3.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.6.3.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.6.3.block.2", kind: "conv 1x1 backward", macsPerImage: 21676032,
-              "conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 192]"),
+        .init("features.6.3.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 21676032,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 192]"),
         .init("features.6.3.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 7, 7, 1152]"),
         .init("features.6.3.block.0", kind: "recomputation", macsPerImage: nil,
@@ -5095,21 +5154,21 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.3.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 7, 7, 1152]"),
-        .init("features.6.3.block.0", kind: "conv 1x1 backward", macsPerImage: 21676032,
-              "conv 1x1 backward: input and weight gradients, [n, 7, 7, 192] <- [n, 7, 7, 1152]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 7, 7, 1152]"),
+        .init("features.6.3.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 21676032,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 7, 7, 192] <- [n, 7, 7, 1152]"),
         .init("features.6.3", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.6.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.6.2.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 7, 7, 192]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 7, 7, 192]"),
         .init("features.6.2.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.6.2.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.6.2.block.2", kind: "conv 1x1 backward", macsPerImage: 21676032,
-              "conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 192]"),
+        .init("features.6.2.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 21676032,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 192]"),
         .init("features.6.2.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 7, 7, 1152]"),
         .init("features.6.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -5123,21 +5182,21 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.2.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 7, 7, 1152]"),
-        .init("features.6.2.block.0", kind: "conv 1x1 backward", macsPerImage: 21676032,
-              "conv 1x1 backward: input and weight gradients, [n, 7, 7, 192] <- [n, 7, 7, 1152]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 7, 7, 1152]"),
+        .init("features.6.2.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 21676032,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 7, 7, 192] <- [n, 7, 7, 1152]"),
         .init("features.6.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.6.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.6.1.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 7, 7, 192]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 7, 7, 192]"),
         .init("features.6.1.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.6.1.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.6.1.block.2", kind: "conv 1x1 backward", macsPerImage: 21676032,
-              "conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 192]"),
+        .init("features.6.1.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 21676032,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 192]"),
         .init("features.6.1.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 7, 7, 1152]"),
         .init("features.6.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -5151,19 +5210,19 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.1.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 7, 7, 1152]"),
-        .init("features.6.1.block.0", kind: "conv 1x1 backward", macsPerImage: 21676032,
-              "conv 1x1 backward: input and weight gradients, [n, 7, 7, 192] <- [n, 7, 7, 1152]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 7, 7, 1152]"),
+        .init("features.6.1.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 21676032,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 7, 7, 192] <- [n, 7, 7, 1152]"),
         .init("features.6.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.6.0.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 7, 7, 192]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 7, 7, 192]"),
         .init("features.6.0.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.6.0.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.6.0.block.2", kind: "conv 1x1 backward", macsPerImage: 12644352,
-              "conv 1x1 backward: input and weight gradients, [n, 7, 7, 672] <- [n, 7, 7, 192]"),
+        .init("features.6.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 12644352,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 7, 7, 672] <- [n, 7, 7, 192]"),
         .init("features.6.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 7, 7, 672]"),
         .init("features.6.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -5177,19 +5236,19 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.0.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 14, 14, 672]"),
-        .init("features.6.0.block.0", kind: "conv 1x1 backward", macsPerImage: 29503488,
-              "conv 1x1 backward: input and weight gradients, [n, 14, 14, 112] <- [n, 14, 14, 672]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 14, 14, 672]"),
+        .init("features.6.0.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 29503488,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 112] <- [n, 14, 14, 672]"),
         .init("features.5.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.5.2.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 14, 14, 112]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 14, 14, 112]"),
         .init("features.5.2.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.5.2.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.5.2.block.2", kind: "conv 1x1 backward", macsPerImage: 29503488,
-              "conv 1x1 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 14, 14, 112]"),
+        .init("features.5.2.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 29503488,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 14, 14, 112]"),
         .init("features.5.2.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 14, 14, 672]"),
         .init("features.5.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -5203,21 +5262,21 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.2.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 14, 14, 672]"),
-        .init("features.5.2.block.0", kind: "conv 1x1 backward", macsPerImage: 29503488,
-              "conv 1x1 backward: input and weight gradients, [n, 14, 14, 112] <- [n, 14, 14, 672]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 14, 14, 672]"),
+        .init("features.5.2.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 29503488,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 112] <- [n, 14, 14, 672]"),
         .init("features.5.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.5.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.5.1.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 14, 14, 112]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 14, 14, 112]"),
         .init("features.5.1.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.5.1.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.5.1.block.2", kind: "conv 1x1 backward", macsPerImage: 29503488,
-              "conv 1x1 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 14, 14, 112]"),
+        .init("features.5.1.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 29503488,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 14, 14, 112]"),
         .init("features.5.1.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 14, 14, 672]"),
         .init("features.5.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -5231,19 +5290,19 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.1.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 14, 14, 672]"),
-        .init("features.5.1.block.0", kind: "conv 1x1 backward", macsPerImage: 29503488,
-              "conv 1x1 backward: input and weight gradients, [n, 14, 14, 112] <- [n, 14, 14, 672]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 14, 14, 672]"),
+        .init("features.5.1.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 29503488,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 112] <- [n, 14, 14, 672]"),
         .init("features.5.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.5.0.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 14, 14, 112]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 14, 14, 112]"),
         .init("features.5.0.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.5.0.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.5.0.block.2", kind: "conv 1x1 backward", macsPerImage: 21073920,
-              "conv 1x1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 112]"),
+        .init("features.5.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 21073920,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 112]"),
         .init("features.5.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 14, 14, 480]"),
         .init("features.5.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -5257,19 +5316,19 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.0.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 14, 14, 480]"),
-        .init("features.5.0.block.0", kind: "conv 1x1 backward", macsPerImage: 15052800,
-              "conv 1x1 backward: input and weight gradients, [n, 14, 14, 80] <- [n, 14, 14, 480]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 14, 14, 480]"),
+        .init("features.5.0.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 15052800,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 80] <- [n, 14, 14, 480]"),
         .init("features.4.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.4.2.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 14, 14, 80]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 14, 14, 80]"),
         .init("features.4.2.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.4.2.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.4.2.block.2", kind: "conv 1x1 backward", macsPerImage: 15052800,
-              "conv 1x1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 80]"),
+        .init("features.4.2.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 15052800,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 80]"),
         .init("features.4.2.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 14, 14, 480]"),
         .init("features.4.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -5283,21 +5342,21 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.2.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 14, 14, 480]"),
-        .init("features.4.2.block.0", kind: "conv 1x1 backward", macsPerImage: 15052800,
-              "conv 1x1 backward: input and weight gradients, [n, 14, 14, 80] <- [n, 14, 14, 480]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 14, 14, 480]"),
+        .init("features.4.2.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 15052800,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 80] <- [n, 14, 14, 480]"),
         .init("features.4.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.4.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.4.1.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 14, 14, 80]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 14, 14, 80]"),
         .init("features.4.1.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.4.1.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.4.1.block.2", kind: "conv 1x1 backward", macsPerImage: 15052800,
-              "conv 1x1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 80]"),
+        .init("features.4.1.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 15052800,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 80]"),
         .init("features.4.1.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 14, 14, 480]"),
         .init("features.4.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -5311,19 +5370,19 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.1.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 14, 14, 480]"),
-        .init("features.4.1.block.0", kind: "conv 1x1 backward", macsPerImage: 15052800,
-              "conv 1x1 backward: input and weight gradients, [n, 14, 14, 80] <- [n, 14, 14, 480]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 14, 14, 480]"),
+        .init("features.4.1.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 15052800,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 80] <- [n, 14, 14, 480]"),
         .init("features.4.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.4.0.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 14, 14, 80]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 14, 14, 80]"),
         .init("features.4.0.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.4.0.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.4.0.block.2", kind: "conv 1x1 backward", macsPerImage: 7526400,
-              "conv 1x1 backward: input and weight gradients, [n, 14, 14, 240] <- [n, 14, 14, 80]"),
+        .init("features.4.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 7526400,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 240] <- [n, 14, 14, 80]"),
         .init("features.4.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 14, 14, 240]"),
         .init("features.4.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -5337,19 +5396,19 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.0.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 28, 28, 240]"),
-        .init("features.4.0.block.0", kind: "conv 1x1 backward", macsPerImage: 15052800,
-              "conv 1x1 backward: input and weight gradients, [n, 28, 28, 40] <- [n, 28, 28, 240]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 28, 28, 240]"),
+        .init("features.4.0.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 15052800,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 28, 28, 40] <- [n, 28, 28, 240]"),
         .init("features.3.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.3.1.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 28, 28, 40]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 28, 28, 40]"),
         .init("features.3.1.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.3.1.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.3.1.block.2", kind: "conv 1x1 backward", macsPerImage: 15052800,
-              "conv 1x1 backward: input and weight gradients, [n, 28, 28, 240] <- [n, 28, 28, 40]"),
+        .init("features.3.1.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 15052800,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 28, 28, 240] <- [n, 28, 28, 40]"),
         .init("features.3.1.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 28, 28, 240]"),
         .init("features.3.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -5363,19 +5422,19 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.1.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 28, 28, 240]"),
-        .init("features.3.1.block.0", kind: "conv 1x1 backward", macsPerImage: 15052800,
-              "conv 1x1 backward: input and weight gradients, [n, 28, 28, 40] <- [n, 28, 28, 240]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 28, 28, 240]"),
+        .init("features.3.1.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 15052800,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 28, 28, 40] <- [n, 28, 28, 240]"),
         .init("features.3.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.3.0.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 28, 28, 40]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 28, 28, 40]"),
         .init("features.3.0.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.3.0.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.3.0.block.2", kind: "conv 1x1 backward", macsPerImage: 9031680,
-              "conv 1x1 backward: input and weight gradients, [n, 28, 28, 144] <- [n, 28, 28, 40]"),
+        .init("features.3.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 9031680,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 28, 28, 144] <- [n, 28, 28, 40]"),
         .init("features.3.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 28, 28, 144]"),
         .init("features.3.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -5389,19 +5448,19 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.0.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 56, 56, 144]"),
-        .init("features.3.0.block.0", kind: "conv 1x1 backward", macsPerImage: 21676032,
-              "conv 1x1 backward: input and weight gradients, [n, 56, 56, 24] <- [n, 56, 56, 144]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 56, 56, 144]"),
+        .init("features.3.0.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 21676032,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 56, 56, 24] <- [n, 56, 56, 144]"),
         .init("features.2.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.2.1.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 56, 56, 24]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 56, 56, 24]"),
         .init("features.2.1.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.2.1.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.2.1.block.2", kind: "conv 1x1 backward", macsPerImage: 21676032,
-              "conv 1x1 backward: input and weight gradients, [n, 56, 56, 144] <- [n, 56, 56, 24]"),
+        .init("features.2.1.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 21676032,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 56, 56, 144] <- [n, 56, 56, 24]"),
         .init("features.2.1.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 56, 56, 144]"),
         .init("features.2.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -5415,19 +5474,19 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.1.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 56, 56, 144]"),
-        .init("features.2.1.block.0", kind: "conv 1x1 backward", macsPerImage: 21676032,
-              "conv 1x1 backward: input and weight gradients, [n, 56, 56, 24] <- [n, 56, 56, 144]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 56, 56, 144]"),
+        .init("features.2.1.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 21676032,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 56, 56, 24] <- [n, 56, 56, 144]"),
         .init("features.2.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.2.0.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 56, 56, 24]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 56, 56, 24]"),
         .init("features.2.0.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.2.0.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.2.0.block.2", kind: "conv 1x1 backward", macsPerImage: 14450688,
-              "conv 1x1 backward: input and weight gradients, [n, 56, 56, 96] <- [n, 56, 56, 24]"),
+        .init("features.2.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 14450688,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 56, 56, 96] <- [n, 56, 56, 24]"),
         .init("features.2.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 56, 56, 96]"),
         .init("features.2.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -5441,17 +5500,17 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.0.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 112, 112, 96]"),
-        .init("features.2.0.block.0", kind: "conv 1x1 backward", macsPerImage: 38535168,
-              "conv 1x1 backward: input and weight gradients, [n, 112, 112, 16] <- [n, 112, 112, 96]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 112, 112, 96]"),
+        .init("features.2.0.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 38535168,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 112, 112, 16] <- [n, 112, 112, 96]"),
         .init("features.1.0.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 112, 112, 16]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 112, 112, 16]"),
         .init("features.1.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.1.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.1.0.block.1", kind: "conv 1x1 backward", macsPerImage: 12845056,
-              "conv 1x1 backward: input and weight gradients, [n, 112, 112, 32] <- [n, 112, 112, 16]"),
+        .init("features.1.0.block.1", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 12845056,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 112, 112, 32] <- [n, 112, 112, 16]"),
         .init("features.1.0.block.0", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 112, 112, 32]"),
         .init("features.0", kind: "recomputation", macsPerImage: nil,

@@ -1153,7 +1153,7 @@ public final class EfficientNetLite1Training: TrainableModel {
     public static let trainingDescriptor = TrainingDescriptor(
         parameterSlots: trainableSlots, stateSlots: statisticsSlots, parameterFloats: 5470544,
         arenaFloatsPerImage: 20315040, recomputingArenaFloatsPerImage: 11099360,
-        fixedFloats: 943008,
+        fixedFloats: 945568,
         blockNames: ["features.0", "features.1.0", "features.2.0", "features.2.1", "features.2.2", "features.3.0", "features.3.1", "features.3.2", "features.4.0", "features.4.1", "features.4.2", "features.4.3", "features.5.0", "features.5.1", "features.5.2", "features.5.3", "features.6.0", "features.6.1", "features.6.2", "features.6.3", "features.6.4", "features.7.0", "features.8", "classifier"], parameterBlocks: parameterBlocks)
 
     private let buffers: TrainingBuffers
@@ -1281,7 +1281,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(0), pixels: 14400 &* s.n, channels: 32,
                 gamma: s.p + 864, beta: s.p + 896, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(1), savedMean: s.f + 410880, savedInvStd: s.f + 410912,
+                activation: .relu6, output: s.tensor(1), savedMean: s.f + 413440, savedInvStd: s.f + 413472,
                 runningMean: s.p + 928, runningVar: s.p + 960, pool: pool)
             s.profiler?.stop(2)
         }
@@ -1290,7 +1290,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(0), pixels: 14400 &* s.n, channels: 32,
                 gamma: s.p + 864, beta: s.p + 896, runningMean: s.p + 928, runningVar: s.p + 960, eps: 0.001,
-                activation: .relu6, output: s.tensor(1), scratch: s.f + 410880, pool: pool)
+                activation: .relu6, output: s.tensor(1), scratch: s.f + 413440, pool: pool)
             s.profiler?.stop(3)
         }
     }
@@ -1299,12 +1299,12 @@ public final class EfficientNetLite1Training: TrainableModel {
     private func features_1_0_forward(_ s: TrainingStepContext) throws {
         // features.1.0.block.0 depthwise weights to the kernel layout [3][3][32]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 992, channels: 32, kernel: 3, into: s.f + 411008)
+        WeightPrep.depthwiseWeights(s.p + 992, channels: 32, kernel: 3, into: s.f + 413568)
         s.profiler?.stop(4)
         // features.1.0.block.0 depthwise 3x3/1, [n, 120, 120, 32] -> [n, 120, 120, 32]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(1), batch: s.n, height: 120, width: 120, channels: 32, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 120, outWidth: 120, weights: s.f + 411008, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 120, outWidth: 120, weights: s.f + 413568, bias: s.f,
             activation: .identity, output: s.tensor(2), pool: pool)
         s.profiler?.stop(5)
         // features.1.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 120, 120, 32]
@@ -1312,7 +1312,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(2), pixels: 14400 &* s.n, channels: 32,
                 gamma: s.p + 1280, beta: s.p + 1312, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(3), savedMean: s.f + 410944, savedInvStd: s.f + 410976,
+                activation: .relu6, output: s.tensor(3), savedMean: s.f + 413504, savedInvStd: s.f + 413536,
                 runningMean: s.p + 1344, runningVar: s.p + 1376, pool: pool)
             s.profiler?.stop(6)
         }
@@ -1321,7 +1321,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 14400 &* s.n, channels: 32,
                 gamma: s.p + 1280, beta: s.p + 1312, runningMean: s.p + 1344, runningVar: s.p + 1376, eps: 0.001,
-                activation: .relu6, output: s.tensor(3), scratch: s.f + 410944, pool: pool)
+                activation: .relu6, output: s.tensor(3), scratch: s.f + 413504, pool: pool)
             s.profiler?.stop(7)
         }
         // features.1.0.block.1 project conv 1x1 weights to the GEMM layout [32][16]
@@ -1333,7 +1333,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(3), pixels: 14400 &* s.n, inChannels: 32,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 16, output: s.tensor(4), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 411584, savedInvStd: s.f + 411600,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 414144, savedInvStd: s.f + 414160,
                 runningMean: s.p + 1952, runningVar: s.p + 1968, workspace: s.ws, pool: pool)
             s.profiler?.stop(9)
         }
@@ -1349,7 +1349,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         if s.options.frozenBlocks <= 1 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(4), pixels: 14400 &* s.n, channels: 16, gamma: s.p + 1920,
-                beta: s.p + 1936, savedMean: s.f + 411584, savedInvStd: s.f + 411600, activation: .identity,
+                beta: s.p + 1936, savedMean: s.f + 414144, savedInvStd: s.f + 414160, activation: .identity,
                 output: s.tensor(5), pool: pool)
             s.profiler?.stop(11)
         }
@@ -1358,7 +1358,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(4), pixels: 14400 &* s.n, channels: 16,
                 gamma: s.p + 1920, beta: s.p + 1936, runningMean: s.p + 1952, runningVar: s.p + 1968, eps: 0.001,
-                activation: .identity, output: s.tensor(5), scratch: s.f + 411584, pool: pool)
+                activation: .identity, output: s.tensor(5), scratch: s.f + 414144, pool: pool)
             s.profiler?.stop(12)
         }
     }
@@ -1374,7 +1374,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(5), pixels: 14400 &* s.n, inChannels: 16,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 96, output: s.tensor(6), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 411616, savedInvStd: s.f + 411712,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 414176, savedInvStd: s.f + 414272,
                 runningMean: s.p + 3712, runningVar: s.p + 3808, workspace: s.ws, pool: pool)
             s.profiler?.stop(14)
         }
@@ -1390,7 +1390,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(6), pixels: 14400 &* s.n, channels: 96, gamma: s.p + 3520,
-                beta: s.p + 3616, savedMean: s.f + 411616, savedInvStd: s.f + 411712, activation: .relu6,
+                beta: s.p + 3616, savedMean: s.f + 414176, savedInvStd: s.f + 414272, activation: .relu6,
                 output: s.tensor(7), pool: pool)
             s.profiler?.stop(16)
         }
@@ -1399,17 +1399,17 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(6), pixels: 14400 &* s.n, channels: 96,
                 gamma: s.p + 3520, beta: s.p + 3616, runningMean: s.p + 3712, runningVar: s.p + 3808, eps: 0.001,
-                activation: .relu6, output: s.tensor(7), scratch: s.f + 411616, pool: pool)
+                activation: .relu6, output: s.tensor(7), scratch: s.f + 414176, pool: pool)
             s.profiler?.stop(17)
         }
         // features.2.0.block.1 depthwise weights to the kernel layout [3][3][96]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 3904, channels: 96, kernel: 3, into: s.f + 412000)
+        WeightPrep.depthwiseWeights(s.p + 3904, channels: 96, kernel: 3, into: s.f + 414560)
         s.profiler?.stop(18)
         // features.2.0.block.1 depthwise 3x3/2, [n, 120, 120, 96] -> [n, 60, 60, 96]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(7), batch: s.n, height: 120, width: 120, channels: 96, kernel: 3,
-            stride: 2, padTop: 0, padLeft: 0, outHeight: 60, outWidth: 60, weights: s.f + 412000, bias: s.f,
+            stride: 2, padTop: 0, padLeft: 0, outHeight: 60, outWidth: 60, weights: s.f + 414560, bias: s.f,
             activation: .identity, output: s.tensor(8), pool: pool)
         s.profiler?.stop(19)
         // features.2.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 60, 60, 96]
@@ -1417,7 +1417,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(8), pixels: 3600 &* s.n, channels: 96,
                 gamma: s.p + 4768, beta: s.p + 4864, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(9), savedMean: s.f + 411808, savedInvStd: s.f + 411904,
+                activation: .relu6, output: s.tensor(9), savedMean: s.f + 414368, savedInvStd: s.f + 414464,
                 runningMean: s.p + 4960, runningVar: s.p + 5056, pool: pool)
             s.profiler?.stop(20)
         }
@@ -1426,7 +1426,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(8), pixels: 3600 &* s.n, channels: 96,
                 gamma: s.p + 4768, beta: s.p + 4864, runningMean: s.p + 4960, runningVar: s.p + 5056, eps: 0.001,
-                activation: .relu6, output: s.tensor(9), scratch: s.f + 411808, pool: pool)
+                activation: .relu6, output: s.tensor(9), scratch: s.f + 414368, pool: pool)
             s.profiler?.stop(21)
         }
         // features.2.0.block.2 project conv 1x1 weights to the GEMM layout [96][24]
@@ -1438,7 +1438,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(9), pixels: 3600 &* s.n, inChannels: 96,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 24, output: s.tensor(10), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 413728, savedInvStd: s.f + 413752,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 416288, savedInvStd: s.f + 416312,
                 runningMean: s.p + 7520, runningVar: s.p + 7552, workspace: s.ws, pool: pool)
             s.profiler?.stop(23)
         }
@@ -1454,7 +1454,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(10), pixels: 3600 &* s.n, channels: 24, gamma: s.p + 7456,
-                beta: s.p + 7488, savedMean: s.f + 413728, savedInvStd: s.f + 413752, activation: .identity,
+                beta: s.p + 7488, savedMean: s.f + 416288, savedInvStd: s.f + 416312, activation: .identity,
                 output: s.tensor(11), pool: pool)
             s.profiler?.stop(25)
         }
@@ -1463,7 +1463,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(10), pixels: 3600 &* s.n, channels: 24,
                 gamma: s.p + 7456, beta: s.p + 7488, runningMean: s.p + 7520, runningVar: s.p + 7552, eps: 0.001,
-                activation: .identity, output: s.tensor(11), scratch: s.f + 413728, pool: pool)
+                activation: .identity, output: s.tensor(11), scratch: s.f + 416288, pool: pool)
             s.profiler?.stop(26)
         }
     }
@@ -1479,7 +1479,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(11), pixels: 3600 &* s.n, inChannels: 24,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 144, output: s.tensor(12), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 413776, savedInvStd: s.f + 413920,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 416336, savedInvStd: s.f + 416480,
                 runningMean: s.p + 11328, runningVar: s.p + 11472, workspace: s.ws, pool: pool)
             s.profiler?.stop(28)
         }
@@ -1495,7 +1495,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(12), pixels: 3600 &* s.n, channels: 144, gamma: s.p + 11040,
-                beta: s.p + 11184, savedMean: s.f + 413776, savedInvStd: s.f + 413920, activation: .relu6,
+                beta: s.p + 11184, savedMean: s.f + 416336, savedInvStd: s.f + 416480, activation: .relu6,
                 output: s.tensor(13), pool: pool)
             s.profiler?.stop(30)
         }
@@ -1504,17 +1504,17 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(12), pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 11040, beta: s.p + 11184, runningMean: s.p + 11328, runningVar: s.p + 11472, eps: 0.001,
-                activation: .relu6, output: s.tensor(13), scratch: s.f + 413776, pool: pool)
+                activation: .relu6, output: s.tensor(13), scratch: s.f + 416336, pool: pool)
             s.profiler?.stop(31)
         }
         // features.2.1.block.1 depthwise weights to the kernel layout [3][3][144]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 11616, channels: 144, kernel: 3, into: s.f + 414352)
+        WeightPrep.depthwiseWeights(s.p + 11616, channels: 144, kernel: 3, into: s.f + 416912)
         s.profiler?.stop(32)
         // features.2.1.block.1 depthwise 3x3/1, [n, 60, 60, 144] -> [n, 60, 60, 144]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(13), batch: s.n, height: 60, width: 60, channels: 144, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 60, outWidth: 60, weights: s.f + 414352, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 60, outWidth: 60, weights: s.f + 416912, bias: s.f,
             activation: .identity, output: s.tensor(14), pool: pool)
         s.profiler?.stop(33)
         // features.2.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 60, 60, 144]
@@ -1522,7 +1522,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(14), pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 12912, beta: s.p + 13056, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(15), savedMean: s.f + 414064, savedInvStd: s.f + 414208,
+                activation: .relu6, output: s.tensor(15), savedMean: s.f + 416624, savedInvStd: s.f + 416768,
                 runningMean: s.p + 13200, runningVar: s.p + 13344, pool: pool)
             s.profiler?.stop(34)
         }
@@ -1531,7 +1531,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(14), pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 12912, beta: s.p + 13056, runningMean: s.p + 13200, runningVar: s.p + 13344, eps: 0.001,
-                activation: .relu6, output: s.tensor(15), scratch: s.f + 414064, pool: pool)
+                activation: .relu6, output: s.tensor(15), scratch: s.f + 416624, pool: pool)
             s.profiler?.stop(35)
         }
         // features.2.1.block.2 project conv 1x1 weights to the GEMM layout [144][24]
@@ -1543,7 +1543,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(15), pixels: 3600 &* s.n, inChannels: 144,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 24, output: s.tensor(16), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 416944, savedInvStd: s.f + 416968,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 419504, savedInvStd: s.f + 419528,
                 runningMean: s.p + 17008, runningVar: s.p + 17040, workspace: s.ws, pool: pool)
             s.profiler?.stop(37)
         }
@@ -1559,7 +1559,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(16), pixels: 3600 &* s.n, channels: 24, gamma: s.p + 16944,
-                beta: s.p + 16976, savedMean: s.f + 416944, savedInvStd: s.f + 416968, activation: .identity,
+                beta: s.p + 16976, savedMean: s.f + 419504, savedInvStd: s.f + 419528, activation: .identity,
                 output: s.tensor(17), pool: pool)
             s.profiler?.stop(39)
         }
@@ -1568,7 +1568,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(16), pixels: 3600 &* s.n, channels: 24,
                 gamma: s.p + 16944, beta: s.p + 16976, runningMean: s.p + 17008, runningVar: s.p + 17040, eps: 0.001,
-                activation: .identity, output: s.tensor(17), scratch: s.f + 416944, pool: pool)
+                activation: .identity, output: s.tensor(17), scratch: s.f + 419504, pool: pool)
             s.profiler?.stop(40)
         }
         // features.2.1 stochastic depth: keep each image's branch with probability 0.9809523809523809
@@ -1597,7 +1597,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(18), pixels: 3600 &* s.n, inChannels: 24,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 144, output: s.tensor(20), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 416992, savedInvStd: s.f + 417136,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 419552, savedInvStd: s.f + 419696,
                 runningMean: s.p + 20816, runningVar: s.p + 20960, workspace: s.ws, pool: pool)
             s.profiler?.stop(44)
         }
@@ -1613,7 +1613,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(20), pixels: 3600 &* s.n, channels: 144, gamma: s.p + 20528,
-                beta: s.p + 20672, savedMean: s.f + 416992, savedInvStd: s.f + 417136, activation: .relu6,
+                beta: s.p + 20672, savedMean: s.f + 419552, savedInvStd: s.f + 419696, activation: .relu6,
                 output: s.tensor(21), pool: pool)
             s.profiler?.stop(46)
         }
@@ -1622,17 +1622,17 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 20528, beta: s.p + 20672, runningMean: s.p + 20816, runningVar: s.p + 20960, eps: 0.001,
-                activation: .relu6, output: s.tensor(21), scratch: s.f + 416992, pool: pool)
+                activation: .relu6, output: s.tensor(21), scratch: s.f + 419552, pool: pool)
             s.profiler?.stop(47)
         }
         // features.2.2.block.1 depthwise weights to the kernel layout [3][3][144]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 21104, channels: 144, kernel: 3, into: s.f + 417568)
+        WeightPrep.depthwiseWeights(s.p + 21104, channels: 144, kernel: 3, into: s.f + 420128)
         s.profiler?.stop(48)
         // features.2.2.block.1 depthwise 3x3/1, [n, 60, 60, 144] -> [n, 60, 60, 144]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(21), batch: s.n, height: 60, width: 60, channels: 144, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 60, outWidth: 60, weights: s.f + 417568, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 60, outWidth: 60, weights: s.f + 420128, bias: s.f,
             activation: .identity, output: s.tensor(22), pool: pool)
         s.profiler?.stop(49)
         // features.2.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 60, 60, 144]
@@ -1640,7 +1640,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(22), pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 22400, beta: s.p + 22544, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(23), savedMean: s.f + 417280, savedInvStd: s.f + 417424,
+                activation: .relu6, output: s.tensor(23), savedMean: s.f + 419840, savedInvStd: s.f + 419984,
                 runningMean: s.p + 22688, runningVar: s.p + 22832, pool: pool)
             s.profiler?.stop(50)
         }
@@ -1649,7 +1649,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(22), pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 22400, beta: s.p + 22544, runningMean: s.p + 22688, runningVar: s.p + 22832, eps: 0.001,
-                activation: .relu6, output: s.tensor(23), scratch: s.f + 417280, pool: pool)
+                activation: .relu6, output: s.tensor(23), scratch: s.f + 419840, pool: pool)
             s.profiler?.stop(51)
         }
         // features.2.2.block.2 project conv 1x1 weights to the GEMM layout [144][24]
@@ -1661,7 +1661,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(23), pixels: 3600 &* s.n, inChannels: 144,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 24, output: s.tensor(24), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 420160, savedInvStd: s.f + 420184,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 422720, savedInvStd: s.f + 422744,
                 runningMean: s.p + 26496, runningVar: s.p + 26528, workspace: s.ws, pool: pool)
             s.profiler?.stop(53)
         }
@@ -1677,7 +1677,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(24), pixels: 3600 &* s.n, channels: 24, gamma: s.p + 26432,
-                beta: s.p + 26464, savedMean: s.f + 420160, savedInvStd: s.f + 420184, activation: .identity,
+                beta: s.p + 26464, savedMean: s.f + 422720, savedInvStd: s.f + 422744, activation: .identity,
                 output: s.tensor(25), pool: pool)
             s.profiler?.stop(55)
         }
@@ -1686,7 +1686,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(24), pixels: 3600 &* s.n, channels: 24,
                 gamma: s.p + 26432, beta: s.p + 26464, runningMean: s.p + 26496, runningVar: s.p + 26528, eps: 0.001,
-                activation: .identity, output: s.tensor(25), scratch: s.f + 420160, pool: pool)
+                activation: .identity, output: s.tensor(25), scratch: s.f + 422720, pool: pool)
             s.profiler?.stop(56)
         }
         // features.2.2 stochastic depth: keep each image's branch with probability 0.9714285714285714
@@ -1715,7 +1715,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(26), pixels: 3600 &* s.n, inChannels: 24,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 144, output: s.tensor(28), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 420208, savedInvStd: s.f + 420352,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 422768, savedInvStd: s.f + 422912,
                 runningMean: s.p + 30304, runningVar: s.p + 30448, workspace: s.ws, pool: pool)
             s.profiler?.stop(60)
         }
@@ -1731,7 +1731,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(28), pixels: 3600 &* s.n, channels: 144, gamma: s.p + 30016,
-                beta: s.p + 30160, savedMean: s.f + 420208, savedInvStd: s.f + 420352, activation: .relu6,
+                beta: s.p + 30160, savedMean: s.f + 422768, savedInvStd: s.f + 422912, activation: .relu6,
                 output: s.tensor(29), pool: pool)
             s.profiler?.stop(62)
         }
@@ -1740,17 +1740,17 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(28), pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 30016, beta: s.p + 30160, runningMean: s.p + 30304, runningVar: s.p + 30448, eps: 0.001,
-                activation: .relu6, output: s.tensor(29), scratch: s.f + 420208, pool: pool)
+                activation: .relu6, output: s.tensor(29), scratch: s.f + 422768, pool: pool)
             s.profiler?.stop(63)
         }
         // features.3.0.block.1 depthwise weights to the kernel layout [5][5][144]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 30592, channels: 144, kernel: 5, into: s.f + 420784)
+        WeightPrep.depthwiseWeights(s.p + 30592, channels: 144, kernel: 5, into: s.f + 423344)
         s.profiler?.stop(64)
         // features.3.0.block.1 depthwise 5x5/2, [n, 60, 60, 144] -> [n, 30, 30, 144]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(29), batch: s.n, height: 60, width: 60, channels: 144, kernel: 5,
-            stride: 2, padTop: 1, padLeft: 1, outHeight: 30, outWidth: 30, weights: s.f + 420784, bias: s.f,
+            stride: 2, padTop: 1, padLeft: 1, outHeight: 30, outWidth: 30, weights: s.f + 423344, bias: s.f,
             activation: .identity, output: s.tensor(30), pool: pool)
         s.profiler?.stop(65)
         // features.3.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 30, 30, 144]
@@ -1758,7 +1758,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(30), pixels: 900 &* s.n, channels: 144,
                 gamma: s.p + 34192, beta: s.p + 34336, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(31), savedMean: s.f + 420496, savedInvStd: s.f + 420640,
+                activation: .relu6, output: s.tensor(31), savedMean: s.f + 423056, savedInvStd: s.f + 423200,
                 runningMean: s.p + 34480, runningVar: s.p + 34624, pool: pool)
             s.profiler?.stop(66)
         }
@@ -1767,7 +1767,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 900 &* s.n, channels: 144,
                 gamma: s.p + 34192, beta: s.p + 34336, runningMean: s.p + 34480, runningVar: s.p + 34624, eps: 0.001,
-                activation: .relu6, output: s.tensor(31), scratch: s.f + 420496, pool: pool)
+                activation: .relu6, output: s.tensor(31), scratch: s.f + 423056, pool: pool)
             s.profiler?.stop(67)
         }
         // features.3.0.block.2 project conv 1x1 weights to the GEMM layout [144][40]
@@ -1779,7 +1779,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(31), pixels: 900 &* s.n, inChannels: 144,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 40, output: s.tensor(32), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 427984, savedInvStd: s.f + 428024,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 430544, savedInvStd: s.f + 430584,
                 runningMean: s.p + 40624, runningVar: s.p + 40672, workspace: s.ws, pool: pool)
             s.profiler?.stop(69)
         }
@@ -1795,7 +1795,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(32), pixels: 900 &* s.n, channels: 40, gamma: s.p + 40528,
-                beta: s.p + 40576, savedMean: s.f + 427984, savedInvStd: s.f + 428024, activation: .identity,
+                beta: s.p + 40576, savedMean: s.f + 430544, savedInvStd: s.f + 430584, activation: .identity,
                 output: s.tensor(33), pool: pool)
             s.profiler?.stop(71)
         }
@@ -1804,7 +1804,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(32), pixels: 900 &* s.n, channels: 40,
                 gamma: s.p + 40528, beta: s.p + 40576, runningMean: s.p + 40624, runningVar: s.p + 40672, eps: 0.001,
-                activation: .identity, output: s.tensor(33), scratch: s.f + 427984, pool: pool)
+                activation: .identity, output: s.tensor(33), scratch: s.f + 430544, pool: pool)
             s.profiler?.stop(72)
         }
     }
@@ -1820,7 +1820,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(33), pixels: 900 &* s.n, inChannels: 40,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 240, output: s.tensor(34), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 428064, savedInvStd: s.f + 428304,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 430624, savedInvStd: s.f + 430864,
                 runningMean: s.p + 50800, runningVar: s.p + 51040, workspace: s.ws, pool: pool)
             s.profiler?.stop(74)
         }
@@ -1836,7 +1836,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(34), pixels: 900 &* s.n, channels: 240, gamma: s.p + 50320,
-                beta: s.p + 50560, savedMean: s.f + 428064, savedInvStd: s.f + 428304, activation: .relu6,
+                beta: s.p + 50560, savedMean: s.f + 430624, savedInvStd: s.f + 430864, activation: .relu6,
                 output: s.tensor(35), pool: pool)
             s.profiler?.stop(76)
         }
@@ -1845,17 +1845,17 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(34), pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 50320, beta: s.p + 50560, runningMean: s.p + 50800, runningVar: s.p + 51040, eps: 0.001,
-                activation: .relu6, output: s.tensor(35), scratch: s.f + 428064, pool: pool)
+                activation: .relu6, output: s.tensor(35), scratch: s.f + 430624, pool: pool)
             s.profiler?.stop(77)
         }
         // features.3.1.block.1 depthwise weights to the kernel layout [5][5][240]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 51280, channels: 240, kernel: 5, into: s.f + 429024)
+        WeightPrep.depthwiseWeights(s.p + 51280, channels: 240, kernel: 5, into: s.f + 431584)
         s.profiler?.stop(78)
         // features.3.1.block.1 depthwise 5x5/1, [n, 30, 30, 240] -> [n, 30, 30, 240]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(35), batch: s.n, height: 30, width: 30, channels: 240, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 30, outWidth: 30, weights: s.f + 429024, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 30, outWidth: 30, weights: s.f + 431584, bias: s.f,
             activation: .identity, output: s.tensor(36), pool: pool)
         s.profiler?.stop(79)
         // features.3.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 30, 30, 240]
@@ -1863,7 +1863,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(36), pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 57280, beta: s.p + 57520, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(37), savedMean: s.f + 428544, savedInvStd: s.f + 428784,
+                activation: .relu6, output: s.tensor(37), savedMean: s.f + 431104, savedInvStd: s.f + 431344,
                 runningMean: s.p + 57760, runningVar: s.p + 58000, pool: pool)
             s.profiler?.stop(80)
         }
@@ -1872,7 +1872,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(36), pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 57280, beta: s.p + 57520, runningMean: s.p + 57760, runningVar: s.p + 58000, eps: 0.001,
-                activation: .relu6, output: s.tensor(37), scratch: s.f + 428544, pool: pool)
+                activation: .relu6, output: s.tensor(37), scratch: s.f + 431104, pool: pool)
             s.profiler?.stop(81)
         }
         // features.3.1.block.2 project conv 1x1 weights to the GEMM layout [240][40]
@@ -1884,7 +1884,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(37), pixels: 900 &* s.n, inChannels: 240,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 40, output: s.tensor(38), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 441024, savedInvStd: s.f + 441064,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 443584, savedInvStd: s.f + 443624,
                 runningMean: s.p + 67936, runningVar: s.p + 67984, workspace: s.ws, pool: pool)
             s.profiler?.stop(83)
         }
@@ -1900,7 +1900,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(38), pixels: 900 &* s.n, channels: 40, gamma: s.p + 67840,
-                beta: s.p + 67888, savedMean: s.f + 441024, savedInvStd: s.f + 441064, activation: .identity,
+                beta: s.p + 67888, savedMean: s.f + 443584, savedInvStd: s.f + 443624, activation: .identity,
                 output: s.tensor(39), pool: pool)
             s.profiler?.stop(85)
         }
@@ -1909,7 +1909,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(38), pixels: 900 &* s.n, channels: 40,
                 gamma: s.p + 67840, beta: s.p + 67888, runningMean: s.p + 67936, runningVar: s.p + 67984, eps: 0.001,
-                activation: .identity, output: s.tensor(39), scratch: s.f + 441024, pool: pool)
+                activation: .identity, output: s.tensor(39), scratch: s.f + 443584, pool: pool)
             s.profiler?.stop(86)
         }
         // features.3.1 stochastic depth: keep each image's branch with probability 0.9523809523809523
@@ -1938,7 +1938,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(40), pixels: 900 &* s.n, inChannels: 40,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 240, output: s.tensor(42), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 441104, savedInvStd: s.f + 441344,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 443664, savedInvStd: s.f + 443904,
                 runningMean: s.p + 78112, runningVar: s.p + 78352, workspace: s.ws, pool: pool)
             s.profiler?.stop(90)
         }
@@ -1954,7 +1954,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(42), pixels: 900 &* s.n, channels: 240, gamma: s.p + 77632,
-                beta: s.p + 77872, savedMean: s.f + 441104, savedInvStd: s.f + 441344, activation: .relu6,
+                beta: s.p + 77872, savedMean: s.f + 443664, savedInvStd: s.f + 443904, activation: .relu6,
                 output: s.tensor(43), pool: pool)
             s.profiler?.stop(92)
         }
@@ -1963,17 +1963,17 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 77632, beta: s.p + 77872, runningMean: s.p + 78112, runningVar: s.p + 78352, eps: 0.001,
-                activation: .relu6, output: s.tensor(43), scratch: s.f + 441104, pool: pool)
+                activation: .relu6, output: s.tensor(43), scratch: s.f + 443664, pool: pool)
             s.profiler?.stop(93)
         }
         // features.3.2.block.1 depthwise weights to the kernel layout [5][5][240]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 78592, channels: 240, kernel: 5, into: s.f + 442064)
+        WeightPrep.depthwiseWeights(s.p + 78592, channels: 240, kernel: 5, into: s.f + 444624)
         s.profiler?.stop(94)
         // features.3.2.block.1 depthwise 5x5/1, [n, 30, 30, 240] -> [n, 30, 30, 240]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(43), batch: s.n, height: 30, width: 30, channels: 240, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 30, outWidth: 30, weights: s.f + 442064, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 30, outWidth: 30, weights: s.f + 444624, bias: s.f,
             activation: .identity, output: s.tensor(44), pool: pool)
         s.profiler?.stop(95)
         // features.3.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 30, 30, 240]
@@ -1981,7 +1981,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(44), pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 84592, beta: s.p + 84832, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(45), savedMean: s.f + 441584, savedInvStd: s.f + 441824,
+                activation: .relu6, output: s.tensor(45), savedMean: s.f + 444144, savedInvStd: s.f + 444384,
                 runningMean: s.p + 85072, runningVar: s.p + 85312, pool: pool)
             s.profiler?.stop(96)
         }
@@ -1990,7 +1990,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(44), pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 84592, beta: s.p + 84832, runningMean: s.p + 85072, runningVar: s.p + 85312, eps: 0.001,
-                activation: .relu6, output: s.tensor(45), scratch: s.f + 441584, pool: pool)
+                activation: .relu6, output: s.tensor(45), scratch: s.f + 444144, pool: pool)
             s.profiler?.stop(97)
         }
         // features.3.2.block.2 project conv 1x1 weights to the GEMM layout [240][40]
@@ -2002,7 +2002,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(45), pixels: 900 &* s.n, inChannels: 240,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 40, output: s.tensor(46), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 454064, savedInvStd: s.f + 454104,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 456624, savedInvStd: s.f + 456664,
                 runningMean: s.p + 95248, runningVar: s.p + 95296, workspace: s.ws, pool: pool)
             s.profiler?.stop(99)
         }
@@ -2018,7 +2018,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(46), pixels: 900 &* s.n, channels: 40, gamma: s.p + 95152,
-                beta: s.p + 95200, savedMean: s.f + 454064, savedInvStd: s.f + 454104, activation: .identity,
+                beta: s.p + 95200, savedMean: s.f + 456624, savedInvStd: s.f + 456664, activation: .identity,
                 output: s.tensor(47), pool: pool)
             s.profiler?.stop(101)
         }
@@ -2027,7 +2027,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(46), pixels: 900 &* s.n, channels: 40,
                 gamma: s.p + 95152, beta: s.p + 95200, runningMean: s.p + 95248, runningVar: s.p + 95296, eps: 0.001,
-                activation: .identity, output: s.tensor(47), scratch: s.f + 454064, pool: pool)
+                activation: .identity, output: s.tensor(47), scratch: s.f + 456624, pool: pool)
             s.profiler?.stop(102)
         }
         // features.3.2 stochastic depth: keep each image's branch with probability 0.9428571428571428
@@ -2056,7 +2056,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(48), pixels: 900 &* s.n, inChannels: 40,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 240, output: s.tensor(50), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 454144, savedInvStd: s.f + 454384,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 456704, savedInvStd: s.f + 456944,
                 runningMean: s.p + 105424, runningVar: s.p + 105664, workspace: s.ws, pool: pool)
             s.profiler?.stop(106)
         }
@@ -2072,7 +2072,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(50), pixels: 900 &* s.n, channels: 240, gamma: s.p + 104944,
-                beta: s.p + 105184, savedMean: s.f + 454144, savedInvStd: s.f + 454384, activation: .relu6,
+                beta: s.p + 105184, savedMean: s.f + 456704, savedInvStd: s.f + 456944, activation: .relu6,
                 output: s.tensor(51), pool: pool)
             s.profiler?.stop(108)
         }
@@ -2081,17 +2081,17 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(50), pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 104944, beta: s.p + 105184, runningMean: s.p + 105424, runningVar: s.p + 105664,
-                eps: 0.001, activation: .relu6, output: s.tensor(51), scratch: s.f + 454144, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(51), scratch: s.f + 456704, pool: pool)
             s.profiler?.stop(109)
         }
         // features.4.0.block.1 depthwise weights to the kernel layout [3][3][240]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 105904, channels: 240, kernel: 3, into: s.f + 455104)
+        WeightPrep.depthwiseWeights(s.p + 105904, channels: 240, kernel: 3, into: s.f + 457664)
         s.profiler?.stop(110)
         // features.4.0.block.1 depthwise 3x3/2, [n, 30, 30, 240] -> [n, 15, 15, 240]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(51), batch: s.n, height: 30, width: 30, channels: 240, kernel: 3,
-            stride: 2, padTop: 0, padLeft: 0, outHeight: 15, outWidth: 15, weights: s.f + 455104, bias: s.f,
+            stride: 2, padTop: 0, padLeft: 0, outHeight: 15, outWidth: 15, weights: s.f + 457664, bias: s.f,
             activation: .identity, output: s.tensor(52), pool: pool)
         s.profiler?.stop(111)
         // features.4.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 15, 15, 240]
@@ -2099,7 +2099,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(52), pixels: 225 &* s.n, channels: 240,
                 gamma: s.p + 108064, beta: s.p + 108304, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(53), savedMean: s.f + 454624, savedInvStd: s.f + 454864,
+                activation: .relu6, output: s.tensor(53), savedMean: s.f + 457184, savedInvStd: s.f + 457424,
                 runningMean: s.p + 108544, runningVar: s.p + 108784, pool: pool)
             s.profiler?.stop(112)
         }
@@ -2108,7 +2108,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(52), pixels: 225 &* s.n, channels: 240,
                 gamma: s.p + 108064, beta: s.p + 108304, runningMean: s.p + 108544, runningVar: s.p + 108784,
-                eps: 0.001, activation: .relu6, output: s.tensor(53), scratch: s.f + 454624, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(53), scratch: s.f + 457184, pool: pool)
             s.profiler?.stop(113)
         }
         // features.4.0.block.2 project conv 1x1 weights to the GEMM layout [240][80]
@@ -2120,7 +2120,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(53), pixels: 225 &* s.n, inChannels: 240,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 80, output: s.tensor(54), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 459424, savedInvStd: s.f + 459504,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 461984, savedInvStd: s.f + 462064,
                 runningMean: s.p + 128384, runningVar: s.p + 128464, workspace: s.ws, pool: pool)
             s.profiler?.stop(115)
         }
@@ -2136,7 +2136,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(54), pixels: 225 &* s.n, channels: 80, gamma: s.p + 128224,
-                beta: s.p + 128304, savedMean: s.f + 459424, savedInvStd: s.f + 459504, activation: .identity,
+                beta: s.p + 128304, savedMean: s.f + 461984, savedInvStd: s.f + 462064, activation: .identity,
                 output: s.tensor(55), pool: pool)
             s.profiler?.stop(117)
         }
@@ -2145,7 +2145,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(54), pixels: 225 &* s.n, channels: 80,
                 gamma: s.p + 128224, beta: s.p + 128304, runningMean: s.p + 128384, runningVar: s.p + 128464,
-                eps: 0.001, activation: .identity, output: s.tensor(55), scratch: s.f + 459424, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(55), scratch: s.f + 461984, pool: pool)
             s.profiler?.stop(118)
         }
     }
@@ -2161,7 +2161,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(55), pixels: 225 &* s.n, inChannels: 80,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 480, output: s.tensor(56), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 459584, savedInvStd: s.f + 460064,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 462144, savedInvStd: s.f + 462624,
                 runningMean: s.p + 167904, runningVar: s.p + 168384, workspace: s.ws, pool: pool)
             s.profiler?.stop(120)
         }
@@ -2177,7 +2177,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(56), pixels: 225 &* s.n, channels: 480, gamma: s.p + 166944,
-                beta: s.p + 167424, savedMean: s.f + 459584, savedInvStd: s.f + 460064, activation: .relu6,
+                beta: s.p + 167424, savedMean: s.f + 462144, savedInvStd: s.f + 462624, activation: .relu6,
                 output: s.tensor(57), pool: pool)
             s.profiler?.stop(122)
         }
@@ -2186,17 +2186,17 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(56), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 166944, beta: s.p + 167424, runningMean: s.p + 167904, runningVar: s.p + 168384,
-                eps: 0.001, activation: .relu6, output: s.tensor(57), scratch: s.f + 459584, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(57), scratch: s.f + 462144, pool: pool)
             s.profiler?.stop(123)
         }
         // features.4.1.block.1 depthwise weights to the kernel layout [3][3][480]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 168864, channels: 480, kernel: 3, into: s.f + 461504)
+        WeightPrep.depthwiseWeights(s.p + 168864, channels: 480, kernel: 3, into: s.f + 464064)
         s.profiler?.stop(124)
         // features.4.1.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(57), batch: s.n, height: 15, width: 15, channels: 480, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 461504, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 464064, bias: s.f,
             activation: .identity, output: s.tensor(58), pool: pool)
         s.profiler?.stop(125)
         // features.4.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 15, 15, 480]
@@ -2204,7 +2204,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(58), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 173184, beta: s.p + 173664, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(59), savedMean: s.f + 460544, savedInvStd: s.f + 461024,
+                activation: .relu6, output: s.tensor(59), savedMean: s.f + 463104, savedInvStd: s.f + 463584,
                 runningMean: s.p + 174144, runningVar: s.p + 174624, pool: pool)
             s.profiler?.stop(126)
         }
@@ -2213,7 +2213,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(58), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 173184, beta: s.p + 173664, runningMean: s.p + 174144, runningVar: s.p + 174624,
-                eps: 0.001, activation: .relu6, output: s.tensor(59), scratch: s.f + 460544, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(59), scratch: s.f + 463104, pool: pool)
             s.profiler?.stop(127)
         }
         // features.4.1.block.2 project conv 1x1 weights to the GEMM layout [480][80]
@@ -2225,7 +2225,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(59), pixels: 225 &* s.n, inChannels: 480,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 80, output: s.tensor(60), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 470144, savedInvStd: s.f + 470224,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 472704, savedInvStd: s.f + 472784,
                 runningMean: s.p + 213664, runningVar: s.p + 213744, workspace: s.ws, pool: pool)
             s.profiler?.stop(129)
         }
@@ -2241,7 +2241,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(60), pixels: 225 &* s.n, channels: 80, gamma: s.p + 213504,
-                beta: s.p + 213584, savedMean: s.f + 470144, savedInvStd: s.f + 470224, activation: .identity,
+                beta: s.p + 213584, savedMean: s.f + 472704, savedInvStd: s.f + 472784, activation: .identity,
                 output: s.tensor(61), pool: pool)
             s.profiler?.stop(131)
         }
@@ -2250,7 +2250,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(60), pixels: 225 &* s.n, channels: 80,
                 gamma: s.p + 213504, beta: s.p + 213584, runningMean: s.p + 213664, runningVar: s.p + 213744,
-                eps: 0.001, activation: .identity, output: s.tensor(61), scratch: s.f + 470144, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(61), scratch: s.f + 472704, pool: pool)
             s.profiler?.stop(132)
         }
         // features.4.1 stochastic depth: keep each image's branch with probability 0.9238095238095239
@@ -2279,7 +2279,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(62), pixels: 225 &* s.n, inChannels: 80,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 480, output: s.tensor(64), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 470304, savedInvStd: s.f + 470784,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 472864, savedInvStd: s.f + 473344,
                 runningMean: s.p + 253184, runningVar: s.p + 253664, workspace: s.ws, pool: pool)
             s.profiler?.stop(136)
         }
@@ -2295,7 +2295,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(64), pixels: 225 &* s.n, channels: 480, gamma: s.p + 252224,
-                beta: s.p + 252704, savedMean: s.f + 470304, savedInvStd: s.f + 470784, activation: .relu6,
+                beta: s.p + 252704, savedMean: s.f + 472864, savedInvStd: s.f + 473344, activation: .relu6,
                 output: s.tensor(65), pool: pool)
             s.profiler?.stop(138)
         }
@@ -2304,17 +2304,17 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 252224, beta: s.p + 252704, runningMean: s.p + 253184, runningVar: s.p + 253664,
-                eps: 0.001, activation: .relu6, output: s.tensor(65), scratch: s.f + 470304, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(65), scratch: s.f + 472864, pool: pool)
             s.profiler?.stop(139)
         }
         // features.4.2.block.1 depthwise weights to the kernel layout [3][3][480]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 254144, channels: 480, kernel: 3, into: s.f + 472224)
+        WeightPrep.depthwiseWeights(s.p + 254144, channels: 480, kernel: 3, into: s.f + 474784)
         s.profiler?.stop(140)
         // features.4.2.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(65), batch: s.n, height: 15, width: 15, channels: 480, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 472224, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 474784, bias: s.f,
             activation: .identity, output: s.tensor(66), pool: pool)
         s.profiler?.stop(141)
         // features.4.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 15, 15, 480]
@@ -2322,7 +2322,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(66), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 258464, beta: s.p + 258944, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(67), savedMean: s.f + 471264, savedInvStd: s.f + 471744,
+                activation: .relu6, output: s.tensor(67), savedMean: s.f + 473824, savedInvStd: s.f + 474304,
                 runningMean: s.p + 259424, runningVar: s.p + 259904, pool: pool)
             s.profiler?.stop(142)
         }
@@ -2331,7 +2331,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(66), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 258464, beta: s.p + 258944, runningMean: s.p + 259424, runningVar: s.p + 259904,
-                eps: 0.001, activation: .relu6, output: s.tensor(67), scratch: s.f + 471264, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(67), scratch: s.f + 473824, pool: pool)
             s.profiler?.stop(143)
         }
         // features.4.2.block.2 project conv 1x1 weights to the GEMM layout [480][80]
@@ -2343,7 +2343,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(67), pixels: 225 &* s.n, inChannels: 480,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 80, output: s.tensor(68), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 480864, savedInvStd: s.f + 480944,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 483424, savedInvStd: s.f + 483504,
                 runningMean: s.p + 298944, runningVar: s.p + 299024, workspace: s.ws, pool: pool)
             s.profiler?.stop(145)
         }
@@ -2359,7 +2359,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(68), pixels: 225 &* s.n, channels: 80, gamma: s.p + 298784,
-                beta: s.p + 298864, savedMean: s.f + 480864, savedInvStd: s.f + 480944, activation: .identity,
+                beta: s.p + 298864, savedMean: s.f + 483424, savedInvStd: s.f + 483504, activation: .identity,
                 output: s.tensor(69), pool: pool)
             s.profiler?.stop(147)
         }
@@ -2368,7 +2368,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(68), pixels: 225 &* s.n, channels: 80,
                 gamma: s.p + 298784, beta: s.p + 298864, runningMean: s.p + 298944, runningVar: s.p + 299024,
-                eps: 0.001, activation: .identity, output: s.tensor(69), scratch: s.f + 480864, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(69), scratch: s.f + 483424, pool: pool)
             s.profiler?.stop(148)
         }
         // features.4.2 stochastic depth: keep each image's branch with probability 0.9142857142857143
@@ -2397,7 +2397,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(70), pixels: 225 &* s.n, inChannels: 80,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 480, output: s.tensor(72), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 481024, savedInvStd: s.f + 481504,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 483584, savedInvStd: s.f + 484064,
                 runningMean: s.p + 338464, runningVar: s.p + 338944, workspace: s.ws, pool: pool)
             s.profiler?.stop(152)
         }
@@ -2413,7 +2413,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(72), pixels: 225 &* s.n, channels: 480, gamma: s.p + 337504,
-                beta: s.p + 337984, savedMean: s.f + 481024, savedInvStd: s.f + 481504, activation: .relu6,
+                beta: s.p + 337984, savedMean: s.f + 483584, savedInvStd: s.f + 484064, activation: .relu6,
                 output: s.tensor(73), pool: pool)
             s.profiler?.stop(154)
         }
@@ -2422,17 +2422,17 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(72), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 337504, beta: s.p + 337984, runningMean: s.p + 338464, runningVar: s.p + 338944,
-                eps: 0.001, activation: .relu6, output: s.tensor(73), scratch: s.f + 481024, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(73), scratch: s.f + 483584, pool: pool)
             s.profiler?.stop(155)
         }
         // features.4.3.block.1 depthwise weights to the kernel layout [3][3][480]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 339424, channels: 480, kernel: 3, into: s.f + 482944)
+        WeightPrep.depthwiseWeights(s.p + 339424, channels: 480, kernel: 3, into: s.f + 485504)
         s.profiler?.stop(156)
         // features.4.3.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(73), batch: s.n, height: 15, width: 15, channels: 480, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 482944, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 485504, bias: s.f,
             activation: .identity, output: s.tensor(74), pool: pool)
         s.profiler?.stop(157)
         // features.4.3.block.1 BatchNorm (batch statistics) + relu6 on [n, 15, 15, 480]
@@ -2440,7 +2440,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(74), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 343744, beta: s.p + 344224, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(75), savedMean: s.f + 481984, savedInvStd: s.f + 482464,
+                activation: .relu6, output: s.tensor(75), savedMean: s.f + 484544, savedInvStd: s.f + 485024,
                 runningMean: s.p + 344704, runningVar: s.p + 345184, pool: pool)
             s.profiler?.stop(158)
         }
@@ -2449,7 +2449,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(74), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 343744, beta: s.p + 344224, runningMean: s.p + 344704, runningVar: s.p + 345184,
-                eps: 0.001, activation: .relu6, output: s.tensor(75), scratch: s.f + 481984, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(75), scratch: s.f + 484544, pool: pool)
             s.profiler?.stop(159)
         }
         // features.4.3.block.2 project conv 1x1 weights to the GEMM layout [480][80]
@@ -2461,7 +2461,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(75), pixels: 225 &* s.n, inChannels: 480,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 80, output: s.tensor(76), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 491584, savedInvStd: s.f + 491664,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 494144, savedInvStd: s.f + 494224,
                 runningMean: s.p + 384224, runningVar: s.p + 384304, workspace: s.ws, pool: pool)
             s.profiler?.stop(161)
         }
@@ -2477,7 +2477,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(76), pixels: 225 &* s.n, channels: 80, gamma: s.p + 384064,
-                beta: s.p + 384144, savedMean: s.f + 491584, savedInvStd: s.f + 491664, activation: .identity,
+                beta: s.p + 384144, savedMean: s.f + 494144, savedInvStd: s.f + 494224, activation: .identity,
                 output: s.tensor(77), pool: pool)
             s.profiler?.stop(163)
         }
@@ -2486,7 +2486,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(76), pixels: 225 &* s.n, channels: 80,
                 gamma: s.p + 384064, beta: s.p + 384144, runningMean: s.p + 384224, runningVar: s.p + 384304,
-                eps: 0.001, activation: .identity, output: s.tensor(77), scratch: s.f + 491584, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(77), scratch: s.f + 494144, pool: pool)
             s.profiler?.stop(164)
         }
         // features.4.3 stochastic depth: keep each image's branch with probability 0.9047619047619048
@@ -2515,7 +2515,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(78), pixels: 225 &* s.n, inChannels: 80,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 480, output: s.tensor(80), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 491744, savedInvStd: s.f + 492224,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 494304, savedInvStd: s.f + 494784,
                 runningMean: s.p + 423744, runningVar: s.p + 424224, workspace: s.ws, pool: pool)
             s.profiler?.stop(168)
         }
@@ -2531,7 +2531,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(80), pixels: 225 &* s.n, channels: 480, gamma: s.p + 422784,
-                beta: s.p + 423264, savedMean: s.f + 491744, savedInvStd: s.f + 492224, activation: .relu6,
+                beta: s.p + 423264, savedMean: s.f + 494304, savedInvStd: s.f + 494784, activation: .relu6,
                 output: s.tensor(81), pool: pool)
             s.profiler?.stop(170)
         }
@@ -2540,17 +2540,17 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(80), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 422784, beta: s.p + 423264, runningMean: s.p + 423744, runningVar: s.p + 424224,
-                eps: 0.001, activation: .relu6, output: s.tensor(81), scratch: s.f + 491744, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(81), scratch: s.f + 494304, pool: pool)
             s.profiler?.stop(171)
         }
         // features.5.0.block.1 depthwise weights to the kernel layout [5][5][480]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 424704, channels: 480, kernel: 5, into: s.f + 493664)
+        WeightPrep.depthwiseWeights(s.p + 424704, channels: 480, kernel: 5, into: s.f + 496224)
         s.profiler?.stop(172)
         // features.5.0.block.1 depthwise 5x5/1, [n, 15, 15, 480] -> [n, 15, 15, 480]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(81), batch: s.n, height: 15, width: 15, channels: 480, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 493664, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 496224, bias: s.f,
             activation: .identity, output: s.tensor(82), pool: pool)
         s.profiler?.stop(173)
         // features.5.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 15, 15, 480]
@@ -2558,7 +2558,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(82), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 436704, beta: s.p + 437184, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(83), savedMean: s.f + 492704, savedInvStd: s.f + 493184,
+                activation: .relu6, output: s.tensor(83), savedMean: s.f + 495264, savedInvStd: s.f + 495744,
                 runningMean: s.p + 437664, runningVar: s.p + 438144, pool: pool)
             s.profiler?.stop(174)
         }
@@ -2567,7 +2567,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(82), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 436704, beta: s.p + 437184, runningMean: s.p + 437664, runningVar: s.p + 438144,
-                eps: 0.001, activation: .relu6, output: s.tensor(83), scratch: s.f + 492704, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(83), scratch: s.f + 495264, pool: pool)
             s.profiler?.stop(175)
         }
         // features.5.0.block.2 project conv 1x1 weights to the GEMM layout [480][112]
@@ -2579,7 +2579,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(83), pixels: 225 &* s.n, inChannels: 480,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 112, output: s.tensor(84), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 517664, savedInvStd: s.f + 517776,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 520224, savedInvStd: s.f + 520336,
                 runningMean: s.p + 492608, runningVar: s.p + 492720, workspace: s.ws, pool: pool)
             s.profiler?.stop(177)
         }
@@ -2595,7 +2595,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(84), pixels: 225 &* s.n, channels: 112, gamma: s.p + 492384,
-                beta: s.p + 492496, savedMean: s.f + 517664, savedInvStd: s.f + 517776, activation: .identity,
+                beta: s.p + 492496, savedMean: s.f + 520224, savedInvStd: s.f + 520336, activation: .identity,
                 output: s.tensor(85), pool: pool)
             s.profiler?.stop(179)
         }
@@ -2604,7 +2604,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(84), pixels: 225 &* s.n, channels: 112,
                 gamma: s.p + 492384, beta: s.p + 492496, runningMean: s.p + 492608, runningVar: s.p + 492720,
-                eps: 0.001, activation: .identity, output: s.tensor(85), scratch: s.f + 517664, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(85), scratch: s.f + 520224, pool: pool)
             s.profiler?.stop(180)
         }
     }
@@ -2620,7 +2620,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(85), pixels: 225 &* s.n, inChannels: 112,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 672, output: s.tensor(86), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 517888, savedInvStd: s.f + 518560,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 520448, savedInvStd: s.f + 521120,
                 runningMean: s.p + 569440, runningVar: s.p + 570112, workspace: s.ws, pool: pool)
             s.profiler?.stop(182)
         }
@@ -2636,7 +2636,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(86), pixels: 225 &* s.n, channels: 672, gamma: s.p + 568096,
-                beta: s.p + 568768, savedMean: s.f + 517888, savedInvStd: s.f + 518560, activation: .relu6,
+                beta: s.p + 568768, savedMean: s.f + 520448, savedInvStd: s.f + 521120, activation: .relu6,
                 output: s.tensor(87), pool: pool)
             s.profiler?.stop(184)
         }
@@ -2645,17 +2645,17 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(86), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 568096, beta: s.p + 568768, runningMean: s.p + 569440, runningVar: s.p + 570112,
-                eps: 0.001, activation: .relu6, output: s.tensor(87), scratch: s.f + 517888, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(87), scratch: s.f + 520448, pool: pool)
             s.profiler?.stop(185)
         }
         // features.5.1.block.1 depthwise weights to the kernel layout [5][5][672]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 570784, channels: 672, kernel: 5, into: s.f + 520576)
+        WeightPrep.depthwiseWeights(s.p + 570784, channels: 672, kernel: 5, into: s.f + 523136)
         s.profiler?.stop(186)
         // features.5.1.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(87), batch: s.n, height: 15, width: 15, channels: 672, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 520576, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 523136, bias: s.f,
             activation: .identity, output: s.tensor(88), pool: pool)
         s.profiler?.stop(187)
         // features.5.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 15, 15, 672]
@@ -2663,7 +2663,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(88), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 587584, beta: s.p + 588256, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(89), savedMean: s.f + 519232, savedInvStd: s.f + 519904,
+                activation: .relu6, output: s.tensor(89), savedMean: s.f + 521792, savedInvStd: s.f + 522464,
                 runningMean: s.p + 588928, runningVar: s.p + 589600, pool: pool)
             s.profiler?.stop(188)
         }
@@ -2672,7 +2672,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 587584, beta: s.p + 588256, runningMean: s.p + 588928, runningVar: s.p + 589600,
-                eps: 0.001, activation: .relu6, output: s.tensor(89), scratch: s.f + 519232, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(89), scratch: s.f + 521792, pool: pool)
             s.profiler?.stop(189)
         }
         // features.5.1.block.2 project conv 1x1 weights to the GEMM layout [672][112]
@@ -2684,7 +2684,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(89), pixels: 225 &* s.n, inChannels: 672,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 112, output: s.tensor(90), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 554176, savedInvStd: s.f + 554288,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 556736, savedInvStd: s.f + 556848,
                 runningMean: s.p + 665760, runningVar: s.p + 665872, workspace: s.ws, pool: pool)
             s.profiler?.stop(191)
         }
@@ -2700,7 +2700,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(90), pixels: 225 &* s.n, channels: 112, gamma: s.p + 665536,
-                beta: s.p + 665648, savedMean: s.f + 554176, savedInvStd: s.f + 554288, activation: .identity,
+                beta: s.p + 665648, savedMean: s.f + 556736, savedInvStd: s.f + 556848, activation: .identity,
                 output: s.tensor(91), pool: pool)
             s.profiler?.stop(193)
         }
@@ -2709,7 +2709,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(90), pixels: 225 &* s.n, channels: 112,
                 gamma: s.p + 665536, beta: s.p + 665648, runningMean: s.p + 665760, runningVar: s.p + 665872,
-                eps: 0.001, activation: .identity, output: s.tensor(91), scratch: s.f + 554176, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(91), scratch: s.f + 556736, pool: pool)
             s.profiler?.stop(194)
         }
         // features.5.1 stochastic depth: keep each image's branch with probability 0.8857142857142857
@@ -2738,7 +2738,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(92), pixels: 225 &* s.n, inChannels: 112,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 672, output: s.tensor(94), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 554400, savedInvStd: s.f + 555072,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 556960, savedInvStd: s.f + 557632,
                 runningMean: s.p + 742592, runningVar: s.p + 743264, workspace: s.ws, pool: pool)
             s.profiler?.stop(198)
         }
@@ -2754,7 +2754,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(94), pixels: 225 &* s.n, channels: 672, gamma: s.p + 741248,
-                beta: s.p + 741920, savedMean: s.f + 554400, savedInvStd: s.f + 555072, activation: .relu6,
+                beta: s.p + 741920, savedMean: s.f + 556960, savedInvStd: s.f + 557632, activation: .relu6,
                 output: s.tensor(95), pool: pool)
             s.profiler?.stop(200)
         }
@@ -2763,17 +2763,17 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(94), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 741248, beta: s.p + 741920, runningMean: s.p + 742592, runningVar: s.p + 743264,
-                eps: 0.001, activation: .relu6, output: s.tensor(95), scratch: s.f + 554400, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(95), scratch: s.f + 556960, pool: pool)
             s.profiler?.stop(201)
         }
         // features.5.2.block.1 depthwise weights to the kernel layout [5][5][672]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 743936, channels: 672, kernel: 5, into: s.f + 557088)
+        WeightPrep.depthwiseWeights(s.p + 743936, channels: 672, kernel: 5, into: s.f + 559648)
         s.profiler?.stop(202)
         // features.5.2.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(95), batch: s.n, height: 15, width: 15, channels: 672, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 557088, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 559648, bias: s.f,
             activation: .identity, output: s.tensor(96), pool: pool)
         s.profiler?.stop(203)
         // features.5.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 15, 15, 672]
@@ -2781,7 +2781,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(96), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 760736, beta: s.p + 761408, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(97), savedMean: s.f + 555744, savedInvStd: s.f + 556416,
+                activation: .relu6, output: s.tensor(97), savedMean: s.f + 558304, savedInvStd: s.f + 558976,
                 runningMean: s.p + 762080, runningVar: s.p + 762752, pool: pool)
             s.profiler?.stop(204)
         }
@@ -2790,7 +2790,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(96), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 760736, beta: s.p + 761408, runningMean: s.p + 762080, runningVar: s.p + 762752,
-                eps: 0.001, activation: .relu6, output: s.tensor(97), scratch: s.f + 555744, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(97), scratch: s.f + 558304, pool: pool)
             s.profiler?.stop(205)
         }
         // features.5.2.block.2 project conv 1x1 weights to the GEMM layout [672][112]
@@ -2802,7 +2802,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(97), pixels: 225 &* s.n, inChannels: 672,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 112, output: s.tensor(98), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 590688, savedInvStd: s.f + 590800,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 593248, savedInvStd: s.f + 593360,
                 runningMean: s.p + 838912, runningVar: s.p + 839024, workspace: s.ws, pool: pool)
             s.profiler?.stop(207)
         }
@@ -2818,7 +2818,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(98), pixels: 225 &* s.n, channels: 112, gamma: s.p + 838688,
-                beta: s.p + 838800, savedMean: s.f + 590688, savedInvStd: s.f + 590800, activation: .identity,
+                beta: s.p + 838800, savedMean: s.f + 593248, savedInvStd: s.f + 593360, activation: .identity,
                 output: s.tensor(99), pool: pool)
             s.profiler?.stop(209)
         }
@@ -2827,7 +2827,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(98), pixels: 225 &* s.n, channels: 112,
                 gamma: s.p + 838688, beta: s.p + 838800, runningMean: s.p + 838912, runningVar: s.p + 839024,
-                eps: 0.001, activation: .identity, output: s.tensor(99), scratch: s.f + 590688, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(99), scratch: s.f + 593248, pool: pool)
             s.profiler?.stop(210)
         }
         // features.5.2 stochastic depth: keep each image's branch with probability 0.8761904761904762
@@ -2856,7 +2856,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(100), pixels: 225 &* s.n, inChannels: 112,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 672, output: s.tensor(102), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 590912, savedInvStd: s.f + 591584,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 593472, savedInvStd: s.f + 594144,
                 runningMean: s.p + 915744, runningVar: s.p + 916416, workspace: s.ws, pool: pool)
             s.profiler?.stop(214)
         }
@@ -2872,7 +2872,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(102), pixels: 225 &* s.n, channels: 672,
-                gamma: s.p + 914400, beta: s.p + 915072, savedMean: s.f + 590912, savedInvStd: s.f + 591584,
+                gamma: s.p + 914400, beta: s.p + 915072, savedMean: s.f + 593472, savedInvStd: s.f + 594144,
                 activation: .relu6, output: s.tensor(103), pool: pool)
             s.profiler?.stop(216)
         }
@@ -2881,17 +2881,17 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(102), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 914400, beta: s.p + 915072, runningMean: s.p + 915744, runningVar: s.p + 916416,
-                eps: 0.001, activation: .relu6, output: s.tensor(103), scratch: s.f + 590912, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(103), scratch: s.f + 593472, pool: pool)
             s.profiler?.stop(217)
         }
         // features.5.3.block.1 depthwise weights to the kernel layout [5][5][672]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 917088, channels: 672, kernel: 5, into: s.f + 593600)
+        WeightPrep.depthwiseWeights(s.p + 917088, channels: 672, kernel: 5, into: s.f + 596160)
         s.profiler?.stop(218)
         // features.5.3.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(103), batch: s.n, height: 15, width: 15, channels: 672, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 593600, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 596160, bias: s.f,
             activation: .identity, output: s.tensor(104), pool: pool)
         s.profiler?.stop(219)
         // features.5.3.block.1 BatchNorm (batch statistics) + relu6 on [n, 15, 15, 672]
@@ -2899,7 +2899,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(104), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 933888, beta: s.p + 934560, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(105), savedMean: s.f + 592256, savedInvStd: s.f + 592928,
+                activation: .relu6, output: s.tensor(105), savedMean: s.f + 594816, savedInvStd: s.f + 595488,
                 runningMean: s.p + 935232, runningVar: s.p + 935904, pool: pool)
             s.profiler?.stop(220)
         }
@@ -2908,7 +2908,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(104), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 933888, beta: s.p + 934560, runningMean: s.p + 935232, runningVar: s.p + 935904,
-                eps: 0.001, activation: .relu6, output: s.tensor(105), scratch: s.f + 592256, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(105), scratch: s.f + 594816, pool: pool)
             s.profiler?.stop(221)
         }
         // features.5.3.block.2 project conv 1x1 weights to the GEMM layout [672][112]
@@ -2920,7 +2920,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(105), pixels: 225 &* s.n, inChannels: 672,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 112, output: s.tensor(106), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 627200, savedInvStd: s.f + 627312,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 629760, savedInvStd: s.f + 629872,
                 runningMean: s.p + 1012064, runningVar: s.p + 1012176, workspace: s.ws, pool: pool)
             s.profiler?.stop(223)
         }
@@ -2936,7 +2936,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(106), pixels: 225 &* s.n, channels: 112,
-                gamma: s.p + 1011840, beta: s.p + 1011952, savedMean: s.f + 627200, savedInvStd: s.f + 627312,
+                gamma: s.p + 1011840, beta: s.p + 1011952, savedMean: s.f + 629760, savedInvStd: s.f + 629872,
                 activation: .identity, output: s.tensor(107), pool: pool)
             s.profiler?.stop(225)
         }
@@ -2945,7 +2945,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(106), pixels: 225 &* s.n, channels: 112,
                 gamma: s.p + 1011840, beta: s.p + 1011952, runningMean: s.p + 1012064, runningVar: s.p + 1012176,
-                eps: 0.001, activation: .identity, output: s.tensor(107), scratch: s.f + 627200, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(107), scratch: s.f + 629760, pool: pool)
             s.profiler?.stop(226)
         }
         // features.5.3 stochastic depth: keep each image's branch with probability 0.8666666666666667
@@ -2974,7 +2974,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(108), pixels: 225 &* s.n, inChannels: 112,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 672, output: s.tensor(110), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 627424, savedInvStd: s.f + 628096,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 629984, savedInvStd: s.f + 630656,
                 runningMean: s.p + 1088896, runningVar: s.p + 1089568, workspace: s.ws, pool: pool)
             s.profiler?.stop(230)
         }
@@ -2990,7 +2990,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(110), pixels: 225 &* s.n, channels: 672,
-                gamma: s.p + 1087552, beta: s.p + 1088224, savedMean: s.f + 627424, savedInvStd: s.f + 628096,
+                gamma: s.p + 1087552, beta: s.p + 1088224, savedMean: s.f + 629984, savedInvStd: s.f + 630656,
                 activation: .relu6, output: s.tensor(111), pool: pool)
             s.profiler?.stop(232)
         }
@@ -2999,17 +2999,17 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(110), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 1087552, beta: s.p + 1088224, runningMean: s.p + 1088896, runningVar: s.p + 1089568,
-                eps: 0.001, activation: .relu6, output: s.tensor(111), scratch: s.f + 627424, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(111), scratch: s.f + 629984, pool: pool)
             s.profiler?.stop(233)
         }
         // features.6.0.block.1 depthwise weights to the kernel layout [5][5][672]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 1090240, channels: 672, kernel: 5, into: s.f + 630112)
+        WeightPrep.depthwiseWeights(s.p + 1090240, channels: 672, kernel: 5, into: s.f + 632672)
         s.profiler?.stop(234)
         // features.6.0.block.1 depthwise 5x5/2, [n, 15, 15, 672] -> [n, 8, 8, 672]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(111), batch: s.n, height: 15, width: 15, channels: 672, kernel: 5,
-            stride: 2, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 630112, bias: s.f,
+            stride: 2, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 632672, bias: s.f,
             activation: .identity, output: s.tensor(112), pool: pool)
         s.profiler?.stop(235)
         // features.6.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 8, 8, 672]
@@ -3017,7 +3017,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(112), pixels: 64 &* s.n, channels: 672,
                 gamma: s.p + 1107040, beta: s.p + 1107712, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(113), savedMean: s.f + 628768, savedInvStd: s.f + 629440,
+                activation: .relu6, output: s.tensor(113), savedMean: s.f + 631328, savedInvStd: s.f + 632000,
                 runningMean: s.p + 1108384, runningVar: s.p + 1109056, pool: pool)
             s.profiler?.stop(236)
         }
@@ -3026,7 +3026,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(112), pixels: 64 &* s.n, channels: 672,
                 gamma: s.p + 1107040, beta: s.p + 1107712, runningMean: s.p + 1108384, runningVar: s.p + 1109056,
-                eps: 0.001, activation: .relu6, output: s.tensor(113), scratch: s.f + 628768, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(113), scratch: s.f + 631328, pool: pool)
             s.profiler?.stop(237)
         }
         // features.6.0.block.2 project conv 1x1 weights to the GEMM layout [672][192]
@@ -3038,7 +3038,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(113), pixels: 64 &* s.n, inChannels: 672,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 192, output: s.tensor(114), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 663712, savedInvStd: s.f + 663904,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 666272, savedInvStd: s.f + 666464,
                 runningMean: s.p + 1239136, runningVar: s.p + 1239328, workspace: s.ws, pool: pool)
             s.profiler?.stop(239)
         }
@@ -3054,7 +3054,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(114), pixels: 64 &* s.n, channels: 192,
-                gamma: s.p + 1238752, beta: s.p + 1238944, savedMean: s.f + 663712, savedInvStd: s.f + 663904,
+                gamma: s.p + 1238752, beta: s.p + 1238944, savedMean: s.f + 666272, savedInvStd: s.f + 666464,
                 activation: .identity, output: s.tensor(115), pool: pool)
             s.profiler?.stop(241)
         }
@@ -3063,7 +3063,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(114), pixels: 64 &* s.n, channels: 192,
                 gamma: s.p + 1238752, beta: s.p + 1238944, runningMean: s.p + 1239136, runningVar: s.p + 1239328,
-                eps: 0.001, activation: .identity, output: s.tensor(115), scratch: s.f + 663712, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(115), scratch: s.f + 666272, pool: pool)
             s.profiler?.stop(242)
         }
     }
@@ -3079,7 +3079,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(115), pixels: 64 &* s.n, inChannels: 192,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 1152, output: s.tensor(116), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 664096, savedInvStd: s.f + 665248,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 666656, savedInvStd: s.f + 667808,
                 runningMean: s.p + 1463008, runningVar: s.p + 1464160, workspace: s.ws, pool: pool)
             s.profiler?.stop(244)
         }
@@ -3095,7 +3095,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(116), pixels: 64 &* s.n, channels: 1152,
-                gamma: s.p + 1460704, beta: s.p + 1461856, savedMean: s.f + 664096, savedInvStd: s.f + 665248,
+                gamma: s.p + 1460704, beta: s.p + 1461856, savedMean: s.f + 666656, savedInvStd: s.f + 667808,
                 activation: .relu6, output: s.tensor(117), pool: pool)
             s.profiler?.stop(246)
         }
@@ -3104,17 +3104,17 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(116), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 1460704, beta: s.p + 1461856, runningMean: s.p + 1463008, runningVar: s.p + 1464160,
-                eps: 0.001, activation: .relu6, output: s.tensor(117), scratch: s.f + 664096, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(117), scratch: s.f + 666656, pool: pool)
             s.profiler?.stop(247)
         }
         // features.6.1.block.1 depthwise weights to the kernel layout [5][5][1152]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 1465312, channels: 1152, kernel: 5, into: s.f + 668704)
+        WeightPrep.depthwiseWeights(s.p + 1465312, channels: 1152, kernel: 5, into: s.f + 671264)
         s.profiler?.stop(248)
         // features.6.1.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(117), batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 668704, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 671264, bias: s.f,
             activation: .identity, output: s.tensor(118), pool: pool)
         s.profiler?.stop(249)
         // features.6.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 8, 8, 1152]
@@ -3122,7 +3122,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(118), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 1494112, beta: s.p + 1495264, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(119), savedMean: s.f + 666400, savedInvStd: s.f + 667552,
+                activation: .relu6, output: s.tensor(119), savedMean: s.f + 668960, savedInvStd: s.f + 670112,
                 runningMean: s.p + 1496416, runningVar: s.p + 1497568, pool: pool)
             s.profiler?.stop(250)
         }
@@ -3131,7 +3131,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(118), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 1494112, beta: s.p + 1495264, runningMean: s.p + 1496416, runningVar: s.p + 1497568,
-                eps: 0.001, activation: .relu6, output: s.tensor(119), scratch: s.f + 666400, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(119), scratch: s.f + 668960, pool: pool)
             s.profiler?.stop(251)
         }
         // features.6.1.block.2 project conv 1x1 weights to the GEMM layout [1152][192]
@@ -3143,7 +3143,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(119), pixels: 64 &* s.n, inChannels: 1152,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 192, output: s.tensor(120), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 726304, savedInvStd: s.f + 726496,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 728864, savedInvStd: s.f + 729056,
                 runningMean: s.p + 1720288, runningVar: s.p + 1720480, workspace: s.ws, pool: pool)
             s.profiler?.stop(253)
         }
@@ -3159,7 +3159,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(120), pixels: 64 &* s.n, channels: 192,
-                gamma: s.p + 1719904, beta: s.p + 1720096, savedMean: s.f + 726304, savedInvStd: s.f + 726496,
+                gamma: s.p + 1719904, beta: s.p + 1720096, savedMean: s.f + 728864, savedInvStd: s.f + 729056,
                 activation: .identity, output: s.tensor(121), pool: pool)
             s.profiler?.stop(255)
         }
@@ -3168,7 +3168,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(120), pixels: 64 &* s.n, channels: 192,
                 gamma: s.p + 1719904, beta: s.p + 1720096, runningMean: s.p + 1720288, runningVar: s.p + 1720480,
-                eps: 0.001, activation: .identity, output: s.tensor(121), scratch: s.f + 726304, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(121), scratch: s.f + 728864, pool: pool)
             s.profiler?.stop(256)
         }
         // features.6.1 stochastic depth: keep each image's branch with probability 0.8476190476190476
@@ -3197,7 +3197,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(122), pixels: 64 &* s.n, inChannels: 192,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 1152, output: s.tensor(124), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 726688, savedInvStd: s.f + 727840,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 729248, savedInvStd: s.f + 730400,
                 runningMean: s.p + 1944160, runningVar: s.p + 1945312, workspace: s.ws, pool: pool)
             s.profiler?.stop(260)
         }
@@ -3213,7 +3213,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(124), pixels: 64 &* s.n, channels: 1152,
-                gamma: s.p + 1941856, beta: s.p + 1943008, savedMean: s.f + 726688, savedInvStd: s.f + 727840,
+                gamma: s.p + 1941856, beta: s.p + 1943008, savedMean: s.f + 729248, savedInvStd: s.f + 730400,
                 activation: .relu6, output: s.tensor(125), pool: pool)
             s.profiler?.stop(262)
         }
@@ -3222,17 +3222,17 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(124), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 1941856, beta: s.p + 1943008, runningMean: s.p + 1944160, runningVar: s.p + 1945312,
-                eps: 0.001, activation: .relu6, output: s.tensor(125), scratch: s.f + 726688, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(125), scratch: s.f + 729248, pool: pool)
             s.profiler?.stop(263)
         }
         // features.6.2.block.1 depthwise weights to the kernel layout [5][5][1152]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 1946464, channels: 1152, kernel: 5, into: s.f + 731296)
+        WeightPrep.depthwiseWeights(s.p + 1946464, channels: 1152, kernel: 5, into: s.f + 733856)
         s.profiler?.stop(264)
         // features.6.2.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(125), batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 731296, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 733856, bias: s.f,
             activation: .identity, output: s.tensor(126), pool: pool)
         s.profiler?.stop(265)
         // features.6.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 8, 8, 1152]
@@ -3240,7 +3240,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(126), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 1975264, beta: s.p + 1976416, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(127), savedMean: s.f + 728992, savedInvStd: s.f + 730144,
+                activation: .relu6, output: s.tensor(127), savedMean: s.f + 731552, savedInvStd: s.f + 732704,
                 runningMean: s.p + 1977568, runningVar: s.p + 1978720, pool: pool)
             s.profiler?.stop(266)
         }
@@ -3249,7 +3249,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(126), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 1975264, beta: s.p + 1976416, runningMean: s.p + 1977568, runningVar: s.p + 1978720,
-                eps: 0.001, activation: .relu6, output: s.tensor(127), scratch: s.f + 728992, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(127), scratch: s.f + 731552, pool: pool)
             s.profiler?.stop(267)
         }
         // features.6.2.block.2 project conv 1x1 weights to the GEMM layout [1152][192]
@@ -3261,7 +3261,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(127), pixels: 64 &* s.n, inChannels: 1152,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 192, output: s.tensor(128), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 788896, savedInvStd: s.f + 789088,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 791456, savedInvStd: s.f + 791648,
                 runningMean: s.p + 2201440, runningVar: s.p + 2201632, workspace: s.ws, pool: pool)
             s.profiler?.stop(269)
         }
@@ -3277,7 +3277,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(128), pixels: 64 &* s.n, channels: 192,
-                gamma: s.p + 2201056, beta: s.p + 2201248, savedMean: s.f + 788896, savedInvStd: s.f + 789088,
+                gamma: s.p + 2201056, beta: s.p + 2201248, savedMean: s.f + 791456, savedInvStd: s.f + 791648,
                 activation: .identity, output: s.tensor(129), pool: pool)
             s.profiler?.stop(271)
         }
@@ -3286,7 +3286,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(128), pixels: 64 &* s.n, channels: 192,
                 gamma: s.p + 2201056, beta: s.p + 2201248, runningMean: s.p + 2201440, runningVar: s.p + 2201632,
-                eps: 0.001, activation: .identity, output: s.tensor(129), scratch: s.f + 788896, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(129), scratch: s.f + 791456, pool: pool)
             s.profiler?.stop(272)
         }
         // features.6.2 stochastic depth: keep each image's branch with probability 0.8380952380952381
@@ -3315,7 +3315,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(130), pixels: 64 &* s.n, inChannels: 192,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 1152, output: s.tensor(132), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 789280, savedInvStd: s.f + 790432,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 791840, savedInvStd: s.f + 792992,
                 runningMean: s.p + 2425312, runningVar: s.p + 2426464, workspace: s.ws, pool: pool)
             s.profiler?.stop(276)
         }
@@ -3331,7 +3331,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(132), pixels: 64 &* s.n, channels: 1152,
-                gamma: s.p + 2423008, beta: s.p + 2424160, savedMean: s.f + 789280, savedInvStd: s.f + 790432,
+                gamma: s.p + 2423008, beta: s.p + 2424160, savedMean: s.f + 791840, savedInvStd: s.f + 792992,
                 activation: .relu6, output: s.tensor(133), pool: pool)
             s.profiler?.stop(278)
         }
@@ -3340,17 +3340,17 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(132), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2423008, beta: s.p + 2424160, runningMean: s.p + 2425312, runningVar: s.p + 2426464,
-                eps: 0.001, activation: .relu6, output: s.tensor(133), scratch: s.f + 789280, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(133), scratch: s.f + 791840, pool: pool)
             s.profiler?.stop(279)
         }
         // features.6.3.block.1 depthwise weights to the kernel layout [5][5][1152]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 2427616, channels: 1152, kernel: 5, into: s.f + 793888)
+        WeightPrep.depthwiseWeights(s.p + 2427616, channels: 1152, kernel: 5, into: s.f + 796448)
         s.profiler?.stop(280)
         // features.6.3.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(133), batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 793888, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 796448, bias: s.f,
             activation: .identity, output: s.tensor(134), pool: pool)
         s.profiler?.stop(281)
         // features.6.3.block.1 BatchNorm (batch statistics) + relu6 on [n, 8, 8, 1152]
@@ -3358,7 +3358,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(134), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2456416, beta: s.p + 2457568, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(135), savedMean: s.f + 791584, savedInvStd: s.f + 792736,
+                activation: .relu6, output: s.tensor(135), savedMean: s.f + 794144, savedInvStd: s.f + 795296,
                 runningMean: s.p + 2458720, runningVar: s.p + 2459872, pool: pool)
             s.profiler?.stop(282)
         }
@@ -3367,7 +3367,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(134), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2456416, beta: s.p + 2457568, runningMean: s.p + 2458720, runningVar: s.p + 2459872,
-                eps: 0.001, activation: .relu6, output: s.tensor(135), scratch: s.f + 791584, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(135), scratch: s.f + 794144, pool: pool)
             s.profiler?.stop(283)
         }
         // features.6.3.block.2 project conv 1x1 weights to the GEMM layout [1152][192]
@@ -3379,7 +3379,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(135), pixels: 64 &* s.n, inChannels: 1152,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 192, output: s.tensor(136), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 851488, savedInvStd: s.f + 851680,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 854048, savedInvStd: s.f + 854240,
                 runningMean: s.p + 2682592, runningVar: s.p + 2682784, workspace: s.ws, pool: pool)
             s.profiler?.stop(285)
         }
@@ -3395,7 +3395,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(136), pixels: 64 &* s.n, channels: 192,
-                gamma: s.p + 2682208, beta: s.p + 2682400, savedMean: s.f + 851488, savedInvStd: s.f + 851680,
+                gamma: s.p + 2682208, beta: s.p + 2682400, savedMean: s.f + 854048, savedInvStd: s.f + 854240,
                 activation: .identity, output: s.tensor(137), pool: pool)
             s.profiler?.stop(287)
         }
@@ -3404,7 +3404,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(136), pixels: 64 &* s.n, channels: 192,
                 gamma: s.p + 2682208, beta: s.p + 2682400, runningMean: s.p + 2682592, runningVar: s.p + 2682784,
-                eps: 0.001, activation: .identity, output: s.tensor(137), scratch: s.f + 851488, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(137), scratch: s.f + 854048, pool: pool)
             s.profiler?.stop(288)
         }
         // features.6.3 stochastic depth: keep each image's branch with probability 0.8285714285714285
@@ -3433,7 +3433,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(138), pixels: 64 &* s.n, inChannels: 192,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 1152, output: s.tensor(140), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 851872, savedInvStd: s.f + 853024,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 854432, savedInvStd: s.f + 855584,
                 runningMean: s.p + 2906464, runningVar: s.p + 2907616, workspace: s.ws, pool: pool)
             s.profiler?.stop(292)
         }
@@ -3449,7 +3449,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(140), pixels: 64 &* s.n, channels: 1152,
-                gamma: s.p + 2904160, beta: s.p + 2905312, savedMean: s.f + 851872, savedInvStd: s.f + 853024,
+                gamma: s.p + 2904160, beta: s.p + 2905312, savedMean: s.f + 854432, savedInvStd: s.f + 855584,
                 activation: .relu6, output: s.tensor(141), pool: pool)
             s.profiler?.stop(294)
         }
@@ -3458,17 +3458,17 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(140), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2904160, beta: s.p + 2905312, runningMean: s.p + 2906464, runningVar: s.p + 2907616,
-                eps: 0.001, activation: .relu6, output: s.tensor(141), scratch: s.f + 851872, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(141), scratch: s.f + 854432, pool: pool)
             s.profiler?.stop(295)
         }
         // features.6.4.block.1 depthwise weights to the kernel layout [5][5][1152]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 2908768, channels: 1152, kernel: 5, into: s.f + 856480)
+        WeightPrep.depthwiseWeights(s.p + 2908768, channels: 1152, kernel: 5, into: s.f + 859040)
         s.profiler?.stop(296)
         // features.6.4.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(141), batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 856480, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 859040, bias: s.f,
             activation: .identity, output: s.tensor(142), pool: pool)
         s.profiler?.stop(297)
         // features.6.4.block.1 BatchNorm (batch statistics) + relu6 on [n, 8, 8, 1152]
@@ -3476,7 +3476,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(142), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2937568, beta: s.p + 2938720, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(143), savedMean: s.f + 854176, savedInvStd: s.f + 855328,
+                activation: .relu6, output: s.tensor(143), savedMean: s.f + 856736, savedInvStd: s.f + 857888,
                 runningMean: s.p + 2939872, runningVar: s.p + 2941024, pool: pool)
             s.profiler?.stop(298)
         }
@@ -3485,7 +3485,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(142), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2937568, beta: s.p + 2938720, runningMean: s.p + 2939872, runningVar: s.p + 2941024,
-                eps: 0.001, activation: .relu6, output: s.tensor(143), scratch: s.f + 854176, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(143), scratch: s.f + 856736, pool: pool)
             s.profiler?.stop(299)
         }
         // features.6.4.block.2 project conv 1x1 weights to the GEMM layout [1152][192]
@@ -3497,7 +3497,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(143), pixels: 64 &* s.n, inChannels: 1152,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 192, output: s.tensor(144), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 914080, savedInvStd: s.f + 914272,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 916640, savedInvStd: s.f + 916832,
                 runningMean: s.p + 3163744, runningVar: s.p + 3163936, workspace: s.ws, pool: pool)
             s.profiler?.stop(301)
         }
@@ -3513,7 +3513,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(144), pixels: 64 &* s.n, channels: 192,
-                gamma: s.p + 3163360, beta: s.p + 3163552, savedMean: s.f + 914080, savedInvStd: s.f + 914272,
+                gamma: s.p + 3163360, beta: s.p + 3163552, savedMean: s.f + 916640, savedInvStd: s.f + 916832,
                 activation: .identity, output: s.tensor(145), pool: pool)
             s.profiler?.stop(303)
         }
@@ -3522,7 +3522,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(144), pixels: 64 &* s.n, channels: 192,
                 gamma: s.p + 3163360, beta: s.p + 3163552, runningMean: s.p + 3163744, runningVar: s.p + 3163936,
-                eps: 0.001, activation: .identity, output: s.tensor(145), scratch: s.f + 914080, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(145), scratch: s.f + 916640, pool: pool)
             s.profiler?.stop(304)
         }
         // features.6.4 stochastic depth: keep each image's branch with probability 0.819047619047619
@@ -3551,7 +3551,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(146), pixels: 64 &* s.n, inChannels: 192,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 1152, output: s.tensor(148), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 914464, savedInvStd: s.f + 915616,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 917024, savedInvStd: s.f + 918176,
                 runningMean: s.p + 3387616, runningVar: s.p + 3388768, workspace: s.ws, pool: pool)
             s.profiler?.stop(308)
         }
@@ -3567,7 +3567,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(148), pixels: 64 &* s.n, channels: 1152,
-                gamma: s.p + 3385312, beta: s.p + 3386464, savedMean: s.f + 914464, savedInvStd: s.f + 915616,
+                gamma: s.p + 3385312, beta: s.p + 3386464, savedMean: s.f + 917024, savedInvStd: s.f + 918176,
                 activation: .relu6, output: s.tensor(149), pool: pool)
             s.profiler?.stop(310)
         }
@@ -3576,17 +3576,17 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(148), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 3385312, beta: s.p + 3386464, runningMean: s.p + 3387616, runningVar: s.p + 3388768,
-                eps: 0.001, activation: .relu6, output: s.tensor(149), scratch: s.f + 914464, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(149), scratch: s.f + 917024, pool: pool)
             s.profiler?.stop(311)
         }
         // features.7.0.block.1 depthwise weights to the kernel layout [3][3][1152]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 3389920, channels: 1152, kernel: 3, into: s.f + 919072)
+        WeightPrep.depthwiseWeights(s.p + 3389920, channels: 1152, kernel: 3, into: s.f + 921632)
         s.profiler?.stop(312)
         // features.7.0.block.1 depthwise 3x3/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(149), batch: s.n, height: 8, width: 8, channels: 1152, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 8, outWidth: 8, weights: s.f + 919072, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 8, outWidth: 8, weights: s.f + 921632, bias: s.f,
             activation: .identity, output: s.tensor(150), pool: pool)
         s.profiler?.stop(313)
         // features.7.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 8, 8, 1152]
@@ -3594,7 +3594,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(150), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 3400288, beta: s.p + 3401440, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(151), savedMean: s.f + 916768, savedInvStd: s.f + 917920,
+                activation: .relu6, output: s.tensor(151), savedMean: s.f + 919328, savedInvStd: s.f + 920480,
                 runningMean: s.p + 3402592, runningVar: s.p + 3403744, pool: pool)
             s.profiler?.stop(314)
         }
@@ -3603,7 +3603,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(150), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 3400288, beta: s.p + 3401440, runningMean: s.p + 3402592, runningVar: s.p + 3403744,
-                eps: 0.001, activation: .relu6, output: s.tensor(151), scratch: s.f + 916768, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(151), scratch: s.f + 919328, pool: pool)
             s.profiler?.stop(315)
         }
         // features.7.0.block.2 project conv 1x1 weights to the GEMM layout [1152][320]
@@ -3615,7 +3615,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(151), pixels: 64 &* s.n, inChannels: 1152,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 320, output: s.tensor(152), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 939808, savedInvStd: s.f + 940128,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 942368, savedInvStd: s.f + 942688,
                 runningMean: s.p + 3774176, runningVar: s.p + 3774496, workspace: s.ws, pool: pool)
             s.profiler?.stop(317)
         }
@@ -3631,7 +3631,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(152), pixels: 64 &* s.n, channels: 320,
-                gamma: s.p + 3773536, beta: s.p + 3773856, savedMean: s.f + 939808, savedInvStd: s.f + 940128,
+                gamma: s.p + 3773536, beta: s.p + 3773856, savedMean: s.f + 942368, savedInvStd: s.f + 942688,
                 activation: .identity, output: s.tensor(153), pool: pool)
             s.profiler?.stop(319)
         }
@@ -3640,7 +3640,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(152), pixels: 64 &* s.n, channels: 320,
                 gamma: s.p + 3773536, beta: s.p + 3773856, runningMean: s.p + 3774176, runningVar: s.p + 3774496,
-                eps: 0.001, activation: .identity, output: s.tensor(153), scratch: s.f + 939808, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(153), scratch: s.f + 942368, pool: pool)
             s.profiler?.stop(320)
         }
     }
@@ -3656,7 +3656,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(153), pixels: 64 &* s.n, inChannels: 320,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 1280, output: s.tensor(154), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 940448, savedInvStd: s.f + 941728,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 943008, savedInvStd: s.f + 944288,
                 runningMean: s.p + 4186976, runningVar: s.p + 4188256, workspace: s.ws, pool: pool)
             s.profiler?.stop(322)
         }
@@ -3672,7 +3672,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(154), pixels: 64 &* s.n, channels: 1280,
-                gamma: s.p + 4184416, beta: s.p + 4185696, savedMean: s.f + 940448, savedInvStd: s.f + 941728,
+                gamma: s.p + 4184416, beta: s.p + 4185696, savedMean: s.f + 943008, savedInvStd: s.f + 944288,
                 activation: .relu6, output: s.tensor(155), pool: pool)
             s.profiler?.stop(324)
         }
@@ -3681,7 +3681,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(154), pixels: 64 &* s.n, channels: 1280,
                 gamma: s.p + 4184416, beta: s.p + 4185696, runningMean: s.p + 4186976, runningVar: s.p + 4188256,
-                eps: 0.001, activation: .relu6, output: s.tensor(155), scratch: s.f + 940448, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(155), scratch: s.f + 943008, pool: pool)
             s.profiler?.stop(325)
         }
     }
@@ -3736,16 +3736,18 @@ public final class EfficientNetLite1Training: TrainableModel {
 
     /// features.8 backward: head: conv 1x1 320 -> 1280
     private func features_8_backward(_ s: TrainingStepContext) {
-        // features.8 backward through relu6 and BatchNorm (in place) on [n, 8, 8, 1280]
+        // features.8 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 8, 8, 1280]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(163), input: s.tensor(154), pixels: 64 &* s.n,
-            channels: 1280, gamma: s.p + 4184416, beta: s.p + 4185696, savedMean: s.f + 940448,
-            savedInvStd: s.f + 941728, activation: .relu6, gradInput: s.tensor(163), gradGamma: s.g + 4184416,
-            gradBeta: s.g + 4185696, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(163), input: s.tensor(154), pixels: 64 &* s.n,
+            channels: 1280, gamma: s.p + 4184416, beta: s.p + 4185696, savedMean: s.f + 943008,
+            savedInvStd: s.f + 944288, activation: .relu6, gradGamma: s.g + 4184416, gradBeta: s.g + 4185696,
+            reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(334)
-        // features.8 conv 1x1 backward: input and weight gradients, [n, 8, 8, 320] <- [n, 8, 8, 1280]
+        // features.8 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 320] <- [n, 8, 8, 1280]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(163), input: s.tensor(153), weights: s.p + 3774816,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(163), preActivation: s.tensor(154),
+            gamma: s.p + 4184416, beta: s.p + 4185696, savedMean: s.f + 943008, savedInvStd: s.f + 944288,
+            activation: .relu6, reductions: s.f + 410880, input: s.tensor(153), weights: s.p + 3774816,
             pixels: 64 &* s.n, inChannels: 320, outChannels: 1280, gradInput: s.tensor(164),
             gradWeights: s.g + 3774816, workspace: s.ws, pool: pool)
         s.profiler?.stop(335)
@@ -3753,18 +3755,18 @@ public final class EfficientNetLite1Training: TrainableModel {
 
     /// features.7.0 backward: MBConv6 k3 s1: 8x8x192 -> 8x8x320
     private func features_7_0_backward(_ s: TrainingStepContext) {
-        // features.7.0.block.2 backward through identity and BatchNorm (in place) on [n, 8, 8, 320]
+        // features.7.0.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 8, 8, 320]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(164), input: s.tensor(152), pixels: 64 &* s.n,
-            channels: 320, gamma: s.p + 3773536, beta: s.p + 3773856, savedMean: s.f + 939808,
-            savedInvStd: s.f + 940128, activation: .identity, gradInput: s.tensor(164), gradGamma: s.g + 3773536,
-            gradBeta: s.g + 3773856, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(164), input: s.tensor(152), pixels: 64 &* s.n,
+            channels: 320, gamma: s.p + 3773536, beta: s.p + 3773856, savedMean: s.f + 942368,
+            savedInvStd: s.f + 942688, activation: .identity, gradGamma: s.g + 3773536, gradBeta: s.g + 3773856,
+            reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(336)
         // features.7.0.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(150), pixels: 64 &* s.n, channels: 1152,
-                gamma: s.p + 3400288, beta: s.p + 3401440, savedMean: s.f + 916768, savedInvStd: s.f + 917920,
+                gamma: s.p + 3400288, beta: s.p + 3401440, savedMean: s.f + 919328, savedInvStd: s.f + 920480,
                 activation: .relu6, output: s.tensor(166), pool: pool)
             s.profiler?.stop(337)
         }
@@ -3773,27 +3775,29 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(150), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 3400288, beta: s.p + 3401440, runningMean: s.p + 3402592, runningVar: s.p + 3403744,
-                eps: 0.001, activation: .relu6, output: s.tensor(166), scratch: s.f + 916768, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(166), scratch: s.f + 919328, pool: pool)
             s.profiler?.stop(338)
         }
-        // features.7.0.block.2 conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 320]
+        // features.7.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 320]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(164), input: s.tensor(166), weights: s.p + 3404896,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(164), preActivation: s.tensor(152),
+            gamma: s.p + 3773536, beta: s.p + 3773856, savedMean: s.f + 942368, savedInvStd: s.f + 942688,
+            activation: .identity, reductions: s.f + 410880, input: s.tensor(166), weights: s.p + 3404896,
             pixels: 64 &* s.n, inChannels: 1152, outChannels: 320, gradInput: s.tensor(165),
             gradWeights: s.g + 3404896, workspace: s.ws, pool: pool)
         s.profiler?.stop(339)
         // features.7.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(165), input: s.tensor(150), pixels: 64 &* s.n,
-            channels: 1152, gamma: s.p + 3400288, beta: s.p + 3401440, savedMean: s.f + 916768,
-            savedInvStd: s.f + 917920, activation: .relu6, gradInput: s.tensor(165), gradGamma: s.g + 3400288,
+            channels: 1152, gamma: s.p + 3400288, beta: s.p + 3401440, savedMean: s.f + 919328,
+            savedInvStd: s.f + 920480, activation: .relu6, gradInput: s.tensor(165), gradGamma: s.g + 3400288,
             gradBeta: s.g + 3401440, pool: pool)
         s.profiler?.stop(340)
         // features.7.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(148), pixels: 64 &* s.n, channels: 1152,
-                gamma: s.p + 3385312, beta: s.p + 3386464, savedMean: s.f + 914464, savedInvStd: s.f + 915616,
+                gamma: s.p + 3385312, beta: s.p + 3386464, savedMean: s.f + 917024, savedInvStd: s.f + 918176,
                 activation: .relu6, output: s.tensor(168), pool: pool)
             s.profiler?.stop(341)
         }
@@ -3802,33 +3806,35 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(148), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 3385312, beta: s.p + 3386464, runningMean: s.p + 3387616, runningVar: s.p + 3388768,
-                eps: 0.001, activation: .relu6, output: s.tensor(168), scratch: s.f + 914464, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(168), scratch: s.f + 917024, pool: pool)
             s.profiler?.stop(342)
         }
         // features.7.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 929440, count: 10368)
+        TrainingKernels.zero(s.f + 932000, count: 10368)
         s.profiler?.stop(343)
         // features.7.0.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(165), input: s.tensor(168), batch: s.n, height: 8,
             width: 8, channels: 1152, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 8, outWidth: 8,
-            weights: s.f + 919072, gradInput: s.tensor(167), gradWeights: s.f + 929440, pool: pool)
+            weights: s.f + 921632, gradInput: s.tensor(167), gradWeights: s.f + 932000, pool: pool)
         s.profiler?.stop(344)
         // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 929440, channels: 1152, kernel: 3, into: s.g + 3389920)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 932000, channels: 1152, kernel: 3, into: s.g + 3389920)
         s.profiler?.stop(345)
-        // features.7.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 8, 8, 1152]
+        // features.7.0.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(167), input: s.tensor(148), pixels: 64 &* s.n,
-            channels: 1152, gamma: s.p + 3385312, beta: s.p + 3386464, savedMean: s.f + 914464,
-            savedInvStd: s.f + 915616, activation: .relu6, gradInput: s.tensor(167), gradGamma: s.g + 3385312,
-            gradBeta: s.g + 3386464, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(167), input: s.tensor(148), pixels: 64 &* s.n,
+            channels: 1152, gamma: s.p + 3385312, beta: s.p + 3386464, savedMean: s.f + 917024,
+            savedInvStd: s.f + 918176, activation: .relu6, gradGamma: s.g + 3385312, gradBeta: s.g + 3386464,
+            reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(346)
-        // features.7.0.block.0 conv 1x1 backward: input and weight gradients, [n, 8, 8, 192] <- [n, 8, 8, 1152]
+        // features.7.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 192] <- [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(167), input: s.tensor(146), weights: s.p + 3164128,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(167), preActivation: s.tensor(148),
+            gamma: s.p + 3385312, beta: s.p + 3386464, savedMean: s.f + 917024, savedInvStd: s.f + 918176,
+            activation: .relu6, reductions: s.f + 410880, input: s.tensor(146), weights: s.p + 3164128,
             pixels: 64 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(169),
             gradWeights: s.g + 3164128, workspace: s.ws, pool: pool)
         s.profiler?.stop(347)
@@ -3842,18 +3848,18 @@ public final class EfficientNetLite1Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.tensor(147) : nil, batch: s.n,
             perImage: 12288, gradBranch: s.tensor(170), pool: pool)
         s.profiler?.stop(348)
-        // features.6.4.block.2 backward through identity and BatchNorm (in place) on [n, 8, 8, 192]
+        // features.6.4.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 8, 8, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(170), input: s.tensor(144), pixels: 64 &* s.n,
-            channels: 192, gamma: s.p + 3163360, beta: s.p + 3163552, savedMean: s.f + 914080,
-            savedInvStd: s.f + 914272, activation: .identity, gradInput: s.tensor(170), gradGamma: s.g + 3163360,
-            gradBeta: s.g + 3163552, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(170), input: s.tensor(144), pixels: 64 &* s.n,
+            channels: 192, gamma: s.p + 3163360, beta: s.p + 3163552, savedMean: s.f + 916640,
+            savedInvStd: s.f + 916832, activation: .identity, gradGamma: s.g + 3163360, gradBeta: s.g + 3163552,
+            reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(349)
         // features.6.4.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(142), pixels: 64 &* s.n, channels: 1152,
-                gamma: s.p + 2937568, beta: s.p + 2938720, savedMean: s.f + 854176, savedInvStd: s.f + 855328,
+                gamma: s.p + 2937568, beta: s.p + 2938720, savedMean: s.f + 856736, savedInvStd: s.f + 857888,
                 activation: .relu6, output: s.tensor(172), pool: pool)
             s.profiler?.stop(350)
         }
@@ -3862,27 +3868,29 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(142), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2937568, beta: s.p + 2938720, runningMean: s.p + 2939872, runningVar: s.p + 2941024,
-                eps: 0.001, activation: .relu6, output: s.tensor(172), scratch: s.f + 854176, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(172), scratch: s.f + 856736, pool: pool)
             s.profiler?.stop(351)
         }
-        // features.6.4.block.2 conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192]
+        // features.6.4.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(170), input: s.tensor(172), weights: s.p + 2942176,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(170), preActivation: s.tensor(144),
+            gamma: s.p + 3163360, beta: s.p + 3163552, savedMean: s.f + 916640, savedInvStd: s.f + 916832,
+            activation: .identity, reductions: s.f + 410880, input: s.tensor(172), weights: s.p + 2942176,
             pixels: 64 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(171),
             gradWeights: s.g + 2942176, workspace: s.ws, pool: pool)
         s.profiler?.stop(352)
         // features.6.4.block.1 backward through relu6 and BatchNorm (in place) on [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(171), input: s.tensor(142), pixels: 64 &* s.n,
-            channels: 1152, gamma: s.p + 2937568, beta: s.p + 2938720, savedMean: s.f + 854176,
-            savedInvStd: s.f + 855328, activation: .relu6, gradInput: s.tensor(171), gradGamma: s.g + 2937568,
+            channels: 1152, gamma: s.p + 2937568, beta: s.p + 2938720, savedMean: s.f + 856736,
+            savedInvStd: s.f + 857888, activation: .relu6, gradInput: s.tensor(171), gradGamma: s.g + 2937568,
             gradBeta: s.g + 2938720, pool: pool)
         s.profiler?.stop(353)
         // features.6.4.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(140), pixels: 64 &* s.n, channels: 1152,
-                gamma: s.p + 2904160, beta: s.p + 2905312, savedMean: s.f + 851872, savedInvStd: s.f + 853024,
+                gamma: s.p + 2904160, beta: s.p + 2905312, savedMean: s.f + 854432, savedInvStd: s.f + 855584,
                 activation: .relu6, output: s.tensor(174), pool: pool)
             s.profiler?.stop(354)
         }
@@ -3891,33 +3899,35 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(140), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2904160, beta: s.p + 2905312, runningMean: s.p + 2906464, runningVar: s.p + 2907616,
-                eps: 0.001, activation: .relu6, output: s.tensor(174), scratch: s.f + 851872, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(174), scratch: s.f + 854432, pool: pool)
             s.profiler?.stop(355)
         }
         // features.6.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 885280, count: 28800)
+        TrainingKernels.zero(s.f + 887840, count: 28800)
         s.profiler?.stop(356)
         // features.6.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(171), input: s.tensor(174), batch: s.n, height: 8,
             width: 8, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8,
-            weights: s.f + 856480, gradInput: s.tensor(173), gradWeights: s.f + 885280, pool: pool)
+            weights: s.f + 859040, gradInput: s.tensor(173), gradWeights: s.f + 887840, pool: pool)
         s.profiler?.stop(357)
         // features.6.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 885280, channels: 1152, kernel: 5, into: s.g + 2908768)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 887840, channels: 1152, kernel: 5, into: s.g + 2908768)
         s.profiler?.stop(358)
-        // features.6.4.block.0 backward through relu6 and BatchNorm (in place) on [n, 8, 8, 1152]
+        // features.6.4.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(173), input: s.tensor(140), pixels: 64 &* s.n,
-            channels: 1152, gamma: s.p + 2904160, beta: s.p + 2905312, savedMean: s.f + 851872,
-            savedInvStd: s.f + 853024, activation: .relu6, gradInput: s.tensor(173), gradGamma: s.g + 2904160,
-            gradBeta: s.g + 2905312, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(173), input: s.tensor(140), pixels: 64 &* s.n,
+            channels: 1152, gamma: s.p + 2904160, beta: s.p + 2905312, savedMean: s.f + 854432,
+            savedInvStd: s.f + 855584, activation: .relu6, gradGamma: s.g + 2904160, gradBeta: s.g + 2905312,
+            reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(359)
-        // features.6.4.block.0 conv 1x1 backward: input and weight gradients, [n, 8, 8, 192] <- [n, 8, 8, 1152]
+        // features.6.4.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 192] <- [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(173), input: s.tensor(138), weights: s.p + 2682976,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(173), preActivation: s.tensor(140),
+            gamma: s.p + 2904160, beta: s.p + 2905312, savedMean: s.f + 854432, savedInvStd: s.f + 855584,
+            activation: .relu6, reductions: s.f + 410880, input: s.tensor(138), weights: s.p + 2682976,
             pixels: 64 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(175),
             gradWeights: s.g + 2682976, workspace: s.ws, pool: pool)
         s.profiler?.stop(360)
@@ -3935,18 +3945,18 @@ public final class EfficientNetLite1Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.tensor(139) : nil, batch: s.n,
             perImage: 12288, gradBranch: s.tensor(176), pool: pool)
         s.profiler?.stop(362)
-        // features.6.3.block.2 backward through identity and BatchNorm (in place) on [n, 8, 8, 192]
+        // features.6.3.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 8, 8, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(176), input: s.tensor(136), pixels: 64 &* s.n,
-            channels: 192, gamma: s.p + 2682208, beta: s.p + 2682400, savedMean: s.f + 851488,
-            savedInvStd: s.f + 851680, activation: .identity, gradInput: s.tensor(176), gradGamma: s.g + 2682208,
-            gradBeta: s.g + 2682400, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(176), input: s.tensor(136), pixels: 64 &* s.n,
+            channels: 192, gamma: s.p + 2682208, beta: s.p + 2682400, savedMean: s.f + 854048,
+            savedInvStd: s.f + 854240, activation: .identity, gradGamma: s.g + 2682208, gradBeta: s.g + 2682400,
+            reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(363)
         // features.6.3.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(134), pixels: 64 &* s.n, channels: 1152,
-                gamma: s.p + 2456416, beta: s.p + 2457568, savedMean: s.f + 791584, savedInvStd: s.f + 792736,
+                gamma: s.p + 2456416, beta: s.p + 2457568, savedMean: s.f + 794144, savedInvStd: s.f + 795296,
                 activation: .relu6, output: s.tensor(178), pool: pool)
             s.profiler?.stop(364)
         }
@@ -3955,27 +3965,29 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(134), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2456416, beta: s.p + 2457568, runningMean: s.p + 2458720, runningVar: s.p + 2459872,
-                eps: 0.001, activation: .relu6, output: s.tensor(178), scratch: s.f + 791584, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(178), scratch: s.f + 794144, pool: pool)
             s.profiler?.stop(365)
         }
-        // features.6.3.block.2 conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192]
+        // features.6.3.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(176), input: s.tensor(178), weights: s.p + 2461024,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(176), preActivation: s.tensor(136),
+            gamma: s.p + 2682208, beta: s.p + 2682400, savedMean: s.f + 854048, savedInvStd: s.f + 854240,
+            activation: .identity, reductions: s.f + 410880, input: s.tensor(178), weights: s.p + 2461024,
             pixels: 64 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(177),
             gradWeights: s.g + 2461024, workspace: s.ws, pool: pool)
         s.profiler?.stop(366)
         // features.6.3.block.1 backward through relu6 and BatchNorm (in place) on [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(177), input: s.tensor(134), pixels: 64 &* s.n,
-            channels: 1152, gamma: s.p + 2456416, beta: s.p + 2457568, savedMean: s.f + 791584,
-            savedInvStd: s.f + 792736, activation: .relu6, gradInput: s.tensor(177), gradGamma: s.g + 2456416,
+            channels: 1152, gamma: s.p + 2456416, beta: s.p + 2457568, savedMean: s.f + 794144,
+            savedInvStd: s.f + 795296, activation: .relu6, gradInput: s.tensor(177), gradGamma: s.g + 2456416,
             gradBeta: s.g + 2457568, pool: pool)
         s.profiler?.stop(367)
         // features.6.3.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(132), pixels: 64 &* s.n, channels: 1152,
-                gamma: s.p + 2423008, beta: s.p + 2424160, savedMean: s.f + 789280, savedInvStd: s.f + 790432,
+                gamma: s.p + 2423008, beta: s.p + 2424160, savedMean: s.f + 791840, savedInvStd: s.f + 792992,
                 activation: .relu6, output: s.tensor(180), pool: pool)
             s.profiler?.stop(368)
         }
@@ -3984,33 +3996,35 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(132), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2423008, beta: s.p + 2424160, runningMean: s.p + 2425312, runningVar: s.p + 2426464,
-                eps: 0.001, activation: .relu6, output: s.tensor(180), scratch: s.f + 789280, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(180), scratch: s.f + 791840, pool: pool)
             s.profiler?.stop(369)
         }
         // features.6.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 822688, count: 28800)
+        TrainingKernels.zero(s.f + 825248, count: 28800)
         s.profiler?.stop(370)
         // features.6.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(177), input: s.tensor(180), batch: s.n, height: 8,
             width: 8, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8,
-            weights: s.f + 793888, gradInput: s.tensor(179), gradWeights: s.f + 822688, pool: pool)
+            weights: s.f + 796448, gradInput: s.tensor(179), gradWeights: s.f + 825248, pool: pool)
         s.profiler?.stop(371)
         // features.6.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 822688, channels: 1152, kernel: 5, into: s.g + 2427616)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 825248, channels: 1152, kernel: 5, into: s.g + 2427616)
         s.profiler?.stop(372)
-        // features.6.3.block.0 backward through relu6 and BatchNorm (in place) on [n, 8, 8, 1152]
+        // features.6.3.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(179), input: s.tensor(132), pixels: 64 &* s.n,
-            channels: 1152, gamma: s.p + 2423008, beta: s.p + 2424160, savedMean: s.f + 789280,
-            savedInvStd: s.f + 790432, activation: .relu6, gradInput: s.tensor(179), gradGamma: s.g + 2423008,
-            gradBeta: s.g + 2424160, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(179), input: s.tensor(132), pixels: 64 &* s.n,
+            channels: 1152, gamma: s.p + 2423008, beta: s.p + 2424160, savedMean: s.f + 791840,
+            savedInvStd: s.f + 792992, activation: .relu6, gradGamma: s.g + 2423008, gradBeta: s.g + 2424160,
+            reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(373)
-        // features.6.3.block.0 conv 1x1 backward: input and weight gradients, [n, 8, 8, 192] <- [n, 8, 8, 1152]
+        // features.6.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 192] <- [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(179), input: s.tensor(130), weights: s.p + 2201824,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(179), preActivation: s.tensor(132),
+            gamma: s.p + 2423008, beta: s.p + 2424160, savedMean: s.f + 791840, savedInvStd: s.f + 792992,
+            activation: .relu6, reductions: s.f + 410880, input: s.tensor(130), weights: s.p + 2201824,
             pixels: 64 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(181),
             gradWeights: s.g + 2201824, workspace: s.ws, pool: pool)
         s.profiler?.stop(374)
@@ -4028,18 +4042,18 @@ public final class EfficientNetLite1Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.tensor(131) : nil, batch: s.n,
             perImage: 12288, gradBranch: s.tensor(182), pool: pool)
         s.profiler?.stop(376)
-        // features.6.2.block.2 backward through identity and BatchNorm (in place) on [n, 8, 8, 192]
+        // features.6.2.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 8, 8, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(182), input: s.tensor(128), pixels: 64 &* s.n,
-            channels: 192, gamma: s.p + 2201056, beta: s.p + 2201248, savedMean: s.f + 788896,
-            savedInvStd: s.f + 789088, activation: .identity, gradInput: s.tensor(182), gradGamma: s.g + 2201056,
-            gradBeta: s.g + 2201248, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(182), input: s.tensor(128), pixels: 64 &* s.n,
+            channels: 192, gamma: s.p + 2201056, beta: s.p + 2201248, savedMean: s.f + 791456,
+            savedInvStd: s.f + 791648, activation: .identity, gradGamma: s.g + 2201056, gradBeta: s.g + 2201248,
+            reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(377)
         // features.6.2.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(126), pixels: 64 &* s.n, channels: 1152,
-                gamma: s.p + 1975264, beta: s.p + 1976416, savedMean: s.f + 728992, savedInvStd: s.f + 730144,
+                gamma: s.p + 1975264, beta: s.p + 1976416, savedMean: s.f + 731552, savedInvStd: s.f + 732704,
                 activation: .relu6, output: s.tensor(184), pool: pool)
             s.profiler?.stop(378)
         }
@@ -4048,27 +4062,29 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(126), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 1975264, beta: s.p + 1976416, runningMean: s.p + 1977568, runningVar: s.p + 1978720,
-                eps: 0.001, activation: .relu6, output: s.tensor(184), scratch: s.f + 728992, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(184), scratch: s.f + 731552, pool: pool)
             s.profiler?.stop(379)
         }
-        // features.6.2.block.2 conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192]
+        // features.6.2.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(182), input: s.tensor(184), weights: s.p + 1979872,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(182), preActivation: s.tensor(128),
+            gamma: s.p + 2201056, beta: s.p + 2201248, savedMean: s.f + 791456, savedInvStd: s.f + 791648,
+            activation: .identity, reductions: s.f + 410880, input: s.tensor(184), weights: s.p + 1979872,
             pixels: 64 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(183),
             gradWeights: s.g + 1979872, workspace: s.ws, pool: pool)
         s.profiler?.stop(380)
         // features.6.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(183), input: s.tensor(126), pixels: 64 &* s.n,
-            channels: 1152, gamma: s.p + 1975264, beta: s.p + 1976416, savedMean: s.f + 728992,
-            savedInvStd: s.f + 730144, activation: .relu6, gradInput: s.tensor(183), gradGamma: s.g + 1975264,
+            channels: 1152, gamma: s.p + 1975264, beta: s.p + 1976416, savedMean: s.f + 731552,
+            savedInvStd: s.f + 732704, activation: .relu6, gradInput: s.tensor(183), gradGamma: s.g + 1975264,
             gradBeta: s.g + 1976416, pool: pool)
         s.profiler?.stop(381)
         // features.6.2.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(124), pixels: 64 &* s.n, channels: 1152,
-                gamma: s.p + 1941856, beta: s.p + 1943008, savedMean: s.f + 726688, savedInvStd: s.f + 727840,
+                gamma: s.p + 1941856, beta: s.p + 1943008, savedMean: s.f + 729248, savedInvStd: s.f + 730400,
                 activation: .relu6, output: s.tensor(186), pool: pool)
             s.profiler?.stop(382)
         }
@@ -4077,33 +4093,35 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(124), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 1941856, beta: s.p + 1943008, runningMean: s.p + 1944160, runningVar: s.p + 1945312,
-                eps: 0.001, activation: .relu6, output: s.tensor(186), scratch: s.f + 726688, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(186), scratch: s.f + 729248, pool: pool)
             s.profiler?.stop(383)
         }
         // features.6.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 760096, count: 28800)
+        TrainingKernels.zero(s.f + 762656, count: 28800)
         s.profiler?.stop(384)
         // features.6.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(183), input: s.tensor(186), batch: s.n, height: 8,
             width: 8, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8,
-            weights: s.f + 731296, gradInput: s.tensor(185), gradWeights: s.f + 760096, pool: pool)
+            weights: s.f + 733856, gradInput: s.tensor(185), gradWeights: s.f + 762656, pool: pool)
         s.profiler?.stop(385)
         // features.6.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 760096, channels: 1152, kernel: 5, into: s.g + 1946464)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 762656, channels: 1152, kernel: 5, into: s.g + 1946464)
         s.profiler?.stop(386)
-        // features.6.2.block.0 backward through relu6 and BatchNorm (in place) on [n, 8, 8, 1152]
+        // features.6.2.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(185), input: s.tensor(124), pixels: 64 &* s.n,
-            channels: 1152, gamma: s.p + 1941856, beta: s.p + 1943008, savedMean: s.f + 726688,
-            savedInvStd: s.f + 727840, activation: .relu6, gradInput: s.tensor(185), gradGamma: s.g + 1941856,
-            gradBeta: s.g + 1943008, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(185), input: s.tensor(124), pixels: 64 &* s.n,
+            channels: 1152, gamma: s.p + 1941856, beta: s.p + 1943008, savedMean: s.f + 729248,
+            savedInvStd: s.f + 730400, activation: .relu6, gradGamma: s.g + 1941856, gradBeta: s.g + 1943008,
+            reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(387)
-        // features.6.2.block.0 conv 1x1 backward: input and weight gradients, [n, 8, 8, 192] <- [n, 8, 8, 1152]
+        // features.6.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 192] <- [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(185), input: s.tensor(122), weights: s.p + 1720672,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(185), preActivation: s.tensor(124),
+            gamma: s.p + 1941856, beta: s.p + 1943008, savedMean: s.f + 729248, savedInvStd: s.f + 730400,
+            activation: .relu6, reductions: s.f + 410880, input: s.tensor(122), weights: s.p + 1720672,
             pixels: 64 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(187),
             gradWeights: s.g + 1720672, workspace: s.ws, pool: pool)
         s.profiler?.stop(388)
@@ -4121,18 +4139,18 @@ public final class EfficientNetLite1Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 17 ? s.tensor(123) : nil, batch: s.n,
             perImage: 12288, gradBranch: s.tensor(188), pool: pool)
         s.profiler?.stop(390)
-        // features.6.1.block.2 backward through identity and BatchNorm (in place) on [n, 8, 8, 192]
+        // features.6.1.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 8, 8, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(188), input: s.tensor(120), pixels: 64 &* s.n,
-            channels: 192, gamma: s.p + 1719904, beta: s.p + 1720096, savedMean: s.f + 726304,
-            savedInvStd: s.f + 726496, activation: .identity, gradInput: s.tensor(188), gradGamma: s.g + 1719904,
-            gradBeta: s.g + 1720096, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(188), input: s.tensor(120), pixels: 64 &* s.n,
+            channels: 192, gamma: s.p + 1719904, beta: s.p + 1720096, savedMean: s.f + 728864,
+            savedInvStd: s.f + 729056, activation: .identity, gradGamma: s.g + 1719904, gradBeta: s.g + 1720096,
+            reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(391)
         // features.6.1.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(118), pixels: 64 &* s.n, channels: 1152,
-                gamma: s.p + 1494112, beta: s.p + 1495264, savedMean: s.f + 666400, savedInvStd: s.f + 667552,
+                gamma: s.p + 1494112, beta: s.p + 1495264, savedMean: s.f + 668960, savedInvStd: s.f + 670112,
                 activation: .relu6, output: s.tensor(190), pool: pool)
             s.profiler?.stop(392)
         }
@@ -4141,27 +4159,29 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(118), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 1494112, beta: s.p + 1495264, runningMean: s.p + 1496416, runningVar: s.p + 1497568,
-                eps: 0.001, activation: .relu6, output: s.tensor(190), scratch: s.f + 666400, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(190), scratch: s.f + 668960, pool: pool)
             s.profiler?.stop(393)
         }
-        // features.6.1.block.2 conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192]
+        // features.6.1.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(188), input: s.tensor(190), weights: s.p + 1498720,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(188), preActivation: s.tensor(120),
+            gamma: s.p + 1719904, beta: s.p + 1720096, savedMean: s.f + 728864, savedInvStd: s.f + 729056,
+            activation: .identity, reductions: s.f + 410880, input: s.tensor(190), weights: s.p + 1498720,
             pixels: 64 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(189),
             gradWeights: s.g + 1498720, workspace: s.ws, pool: pool)
         s.profiler?.stop(394)
         // features.6.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(189), input: s.tensor(118), pixels: 64 &* s.n,
-            channels: 1152, gamma: s.p + 1494112, beta: s.p + 1495264, savedMean: s.f + 666400,
-            savedInvStd: s.f + 667552, activation: .relu6, gradInput: s.tensor(189), gradGamma: s.g + 1494112,
+            channels: 1152, gamma: s.p + 1494112, beta: s.p + 1495264, savedMean: s.f + 668960,
+            savedInvStd: s.f + 670112, activation: .relu6, gradInput: s.tensor(189), gradGamma: s.g + 1494112,
             gradBeta: s.g + 1495264, pool: pool)
         s.profiler?.stop(395)
         // features.6.1.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(116), pixels: 64 &* s.n, channels: 1152,
-                gamma: s.p + 1460704, beta: s.p + 1461856, savedMean: s.f + 664096, savedInvStd: s.f + 665248,
+                gamma: s.p + 1460704, beta: s.p + 1461856, savedMean: s.f + 666656, savedInvStd: s.f + 667808,
                 activation: .relu6, output: s.tensor(192), pool: pool)
             s.profiler?.stop(396)
         }
@@ -4170,33 +4190,35 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(116), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 1460704, beta: s.p + 1461856, runningMean: s.p + 1463008, runningVar: s.p + 1464160,
-                eps: 0.001, activation: .relu6, output: s.tensor(192), scratch: s.f + 664096, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(192), scratch: s.f + 666656, pool: pool)
             s.profiler?.stop(397)
         }
         // features.6.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 697504, count: 28800)
+        TrainingKernels.zero(s.f + 700064, count: 28800)
         s.profiler?.stop(398)
         // features.6.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(189), input: s.tensor(192), batch: s.n, height: 8,
             width: 8, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8,
-            weights: s.f + 668704, gradInput: s.tensor(191), gradWeights: s.f + 697504, pool: pool)
+            weights: s.f + 671264, gradInput: s.tensor(191), gradWeights: s.f + 700064, pool: pool)
         s.profiler?.stop(399)
         // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 697504, channels: 1152, kernel: 5, into: s.g + 1465312)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 700064, channels: 1152, kernel: 5, into: s.g + 1465312)
         s.profiler?.stop(400)
-        // features.6.1.block.0 backward through relu6 and BatchNorm (in place) on [n, 8, 8, 1152]
+        // features.6.1.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(191), input: s.tensor(116), pixels: 64 &* s.n,
-            channels: 1152, gamma: s.p + 1460704, beta: s.p + 1461856, savedMean: s.f + 664096,
-            savedInvStd: s.f + 665248, activation: .relu6, gradInput: s.tensor(191), gradGamma: s.g + 1460704,
-            gradBeta: s.g + 1461856, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(191), input: s.tensor(116), pixels: 64 &* s.n,
+            channels: 1152, gamma: s.p + 1460704, beta: s.p + 1461856, savedMean: s.f + 666656,
+            savedInvStd: s.f + 667808, activation: .relu6, gradGamma: s.g + 1460704, gradBeta: s.g + 1461856,
+            reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(401)
-        // features.6.1.block.0 conv 1x1 backward: input and weight gradients, [n, 8, 8, 192] <- [n, 8, 8, 1152]
+        // features.6.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 192] <- [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(191), input: s.tensor(115), weights: s.p + 1239520,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(191), preActivation: s.tensor(116),
+            gamma: s.p + 1460704, beta: s.p + 1461856, savedMean: s.f + 666656, savedInvStd: s.f + 667808,
+            activation: .relu6, reductions: s.f + 410880, input: s.tensor(115), weights: s.p + 1239520,
             pixels: 64 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(193),
             gradWeights: s.g + 1239520, workspace: s.ws, pool: pool)
         s.profiler?.stop(402)
@@ -4208,18 +4230,18 @@ public final class EfficientNetLite1Training: TrainableModel {
 
     /// features.6.0 backward: MBConv6 k5 s2: 15x15x112 -> 8x8x192
     private func features_6_0_backward(_ s: TrainingStepContext) {
-        // features.6.0.block.2 backward through identity and BatchNorm (in place) on [n, 8, 8, 192]
+        // features.6.0.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 8, 8, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(193), input: s.tensor(114), pixels: 64 &* s.n,
-            channels: 192, gamma: s.p + 1238752, beta: s.p + 1238944, savedMean: s.f + 663712,
-            savedInvStd: s.f + 663904, activation: .identity, gradInput: s.tensor(193), gradGamma: s.g + 1238752,
-            gradBeta: s.g + 1238944, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(193), input: s.tensor(114), pixels: 64 &* s.n,
+            channels: 192, gamma: s.p + 1238752, beta: s.p + 1238944, savedMean: s.f + 666272,
+            savedInvStd: s.f + 666464, activation: .identity, gradGamma: s.g + 1238752, gradBeta: s.g + 1238944,
+            reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(404)
         // features.6.0.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(112), pixels: 64 &* s.n, channels: 672,
-                gamma: s.p + 1107040, beta: s.p + 1107712, savedMean: s.f + 628768, savedInvStd: s.f + 629440,
+                gamma: s.p + 1107040, beta: s.p + 1107712, savedMean: s.f + 631328, savedInvStd: s.f + 632000,
                 activation: .relu6, output: s.tensor(195), pool: pool)
             s.profiler?.stop(405)
         }
@@ -4228,27 +4250,29 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(112), pixels: 64 &* s.n, channels: 672,
                 gamma: s.p + 1107040, beta: s.p + 1107712, runningMean: s.p + 1108384, runningVar: s.p + 1109056,
-                eps: 0.001, activation: .relu6, output: s.tensor(195), scratch: s.f + 628768, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(195), scratch: s.f + 631328, pool: pool)
             s.profiler?.stop(406)
         }
-        // features.6.0.block.2 conv 1x1 backward: input and weight gradients, [n, 8, 8, 672] <- [n, 8, 8, 192]
+        // features.6.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 672] <- [n, 8, 8, 192]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(193), input: s.tensor(195), weights: s.p + 1109728,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(193), preActivation: s.tensor(114),
+            gamma: s.p + 1238752, beta: s.p + 1238944, savedMean: s.f + 666272, savedInvStd: s.f + 666464,
+            activation: .identity, reductions: s.f + 410880, input: s.tensor(195), weights: s.p + 1109728,
             pixels: 64 &* s.n, inChannels: 672, outChannels: 192, gradInput: s.tensor(194), gradWeights: s.g + 1109728,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(407)
         // features.6.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 8, 8, 672]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(194), input: s.tensor(112), pixels: 64 &* s.n,
-            channels: 672, gamma: s.p + 1107040, beta: s.p + 1107712, savedMean: s.f + 628768,
-            savedInvStd: s.f + 629440, activation: .relu6, gradInput: s.tensor(194), gradGamma: s.g + 1107040,
+            channels: 672, gamma: s.p + 1107040, beta: s.p + 1107712, savedMean: s.f + 631328,
+            savedInvStd: s.f + 632000, activation: .relu6, gradInput: s.tensor(194), gradGamma: s.g + 1107040,
             gradBeta: s.g + 1107712, pool: pool)
         s.profiler?.stop(408)
         // features.6.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(110), pixels: 225 &* s.n, channels: 672,
-                gamma: s.p + 1087552, beta: s.p + 1088224, savedMean: s.f + 627424, savedInvStd: s.f + 628096,
+                gamma: s.p + 1087552, beta: s.p + 1088224, savedMean: s.f + 629984, savedInvStd: s.f + 630656,
                 activation: .relu6, output: s.tensor(197), pool: pool)
             s.profiler?.stop(409)
         }
@@ -4257,33 +4281,35 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(110), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 1087552, beta: s.p + 1088224, runningMean: s.p + 1088896, runningVar: s.p + 1089568,
-                eps: 0.001, activation: .relu6, output: s.tensor(197), scratch: s.f + 627424, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(197), scratch: s.f + 629984, pool: pool)
             s.profiler?.stop(410)
         }
         // features.6.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 646912, count: 16800)
+        TrainingKernels.zero(s.f + 649472, count: 16800)
         s.profiler?.stop(411)
         // features.6.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 8, 8, 672]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(194), input: s.tensor(197), batch: s.n, height: 15,
             width: 15, channels: 672, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8,
-            weights: s.f + 630112, gradInput: s.tensor(196), gradWeights: s.f + 646912, pool: pool)
+            weights: s.f + 632672, gradInput: s.tensor(196), gradWeights: s.f + 649472, pool: pool)
         s.profiler?.stop(412)
         // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 646912, channels: 672, kernel: 5, into: s.g + 1090240)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 649472, channels: 672, kernel: 5, into: s.g + 1090240)
         s.profiler?.stop(413)
-        // features.6.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 15, 15, 672]
+        // features.6.0.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(196), input: s.tensor(110),
-            pixels: 225 &* s.n, channels: 672, gamma: s.p + 1087552, beta: s.p + 1088224, savedMean: s.f + 627424,
-            savedInvStd: s.f + 628096, activation: .relu6, gradInput: s.tensor(196), gradGamma: s.g + 1087552,
-            gradBeta: s.g + 1088224, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(196), input: s.tensor(110), pixels: 225 &* s.n,
+            channels: 672, gamma: s.p + 1087552, beta: s.p + 1088224, savedMean: s.f + 629984,
+            savedInvStd: s.f + 630656, activation: .relu6, gradGamma: s.g + 1087552, gradBeta: s.g + 1088224,
+            reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(414)
-        // features.6.0.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 112] <- [n, 15, 15, 672]
+        // features.6.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 112] <- [n, 15, 15, 672]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(196), input: s.tensor(108), weights: s.p + 1012288,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(196), preActivation: s.tensor(110),
+            gamma: s.p + 1087552, beta: s.p + 1088224, savedMean: s.f + 629984, savedInvStd: s.f + 630656,
+            activation: .relu6, reductions: s.f + 410880, input: s.tensor(108), weights: s.p + 1012288,
             pixels: 225 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(198),
             gradWeights: s.g + 1012288, workspace: s.ws, pool: pool)
         s.profiler?.stop(415)
@@ -4297,18 +4323,18 @@ public final class EfficientNetLite1Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.tensor(109) : nil, batch: s.n,
             perImage: 25200, gradBranch: s.tensor(199), pool: pool)
         s.profiler?.stop(416)
-        // features.5.3.block.2 backward through identity and BatchNorm (in place) on [n, 15, 15, 112]
+        // features.5.3.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 112]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(199), input: s.tensor(106),
-            pixels: 225 &* s.n, channels: 112, gamma: s.p + 1011840, beta: s.p + 1011952, savedMean: s.f + 627200,
-            savedInvStd: s.f + 627312, activation: .identity, gradInput: s.tensor(199), gradGamma: s.g + 1011840,
-            gradBeta: s.g + 1011952, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(199), input: s.tensor(106), pixels: 225 &* s.n,
+            channels: 112, gamma: s.p + 1011840, beta: s.p + 1011952, savedMean: s.f + 629760,
+            savedInvStd: s.f + 629872, activation: .identity, gradGamma: s.g + 1011840, gradBeta: s.g + 1011952,
+            reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(417)
         // features.5.3.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(104), pixels: 225 &* s.n, channels: 672,
-                gamma: s.p + 933888, beta: s.p + 934560, savedMean: s.f + 592256, savedInvStd: s.f + 592928,
+                gamma: s.p + 933888, beta: s.p + 934560, savedMean: s.f + 594816, savedInvStd: s.f + 595488,
                 activation: .relu6, output: s.tensor(201), pool: pool)
             s.profiler?.stop(418)
         }
@@ -4317,27 +4343,29 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(104), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 933888, beta: s.p + 934560, runningMean: s.p + 935232, runningVar: s.p + 935904,
-                eps: 0.001, activation: .relu6, output: s.tensor(201), scratch: s.f + 592256, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(201), scratch: s.f + 594816, pool: pool)
             s.profiler?.stop(419)
         }
-        // features.5.3.block.2 conv 1x1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 112]
+        // features.5.3.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 112]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(199), input: s.tensor(201), weights: s.p + 936576,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(199), preActivation: s.tensor(106),
+            gamma: s.p + 1011840, beta: s.p + 1011952, savedMean: s.f + 629760, savedInvStd: s.f + 629872,
+            activation: .identity, reductions: s.f + 410880, input: s.tensor(201), weights: s.p + 936576,
             pixels: 225 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(200), gradWeights: s.g + 936576,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(420)
         // features.5.3.block.1 backward through relu6 and BatchNorm (in place) on [n, 15, 15, 672]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(200), input: s.tensor(104),
-            pixels: 225 &* s.n, channels: 672, gamma: s.p + 933888, beta: s.p + 934560, savedMean: s.f + 592256,
-            savedInvStd: s.f + 592928, activation: .relu6, gradInput: s.tensor(200), gradGamma: s.g + 933888,
+            pixels: 225 &* s.n, channels: 672, gamma: s.p + 933888, beta: s.p + 934560, savedMean: s.f + 594816,
+            savedInvStd: s.f + 595488, activation: .relu6, gradInput: s.tensor(200), gradGamma: s.g + 933888,
             gradBeta: s.g + 934560, pool: pool)
         s.profiler?.stop(421)
         // features.5.3.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(102), pixels: 225 &* s.n, channels: 672,
-                gamma: s.p + 914400, beta: s.p + 915072, savedMean: s.f + 590912, savedInvStd: s.f + 591584,
+                gamma: s.p + 914400, beta: s.p + 915072, savedMean: s.f + 593472, savedInvStd: s.f + 594144,
                 activation: .relu6, output: s.tensor(203), pool: pool)
             s.profiler?.stop(422)
         }
@@ -4346,33 +4374,34 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(102), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 914400, beta: s.p + 915072, runningMean: s.p + 915744, runningVar: s.p + 916416,
-                eps: 0.001, activation: .relu6, output: s.tensor(203), scratch: s.f + 590912, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(203), scratch: s.f + 593472, pool: pool)
             s.profiler?.stop(423)
         }
         // features.5.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 610400, count: 16800)
+        TrainingKernels.zero(s.f + 612960, count: 16800)
         s.profiler?.stop(424)
         // features.5.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 672]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(200), input: s.tensor(203), batch: s.n, height: 15,
             width: 15, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
-            weights: s.f + 593600, gradInput: s.tensor(202), gradWeights: s.f + 610400, pool: pool)
+            weights: s.f + 596160, gradInput: s.tensor(202), gradWeights: s.f + 612960, pool: pool)
         s.profiler?.stop(425)
         // features.5.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 610400, channels: 672, kernel: 5, into: s.g + 917088)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 612960, channels: 672, kernel: 5, into: s.g + 917088)
         s.profiler?.stop(426)
-        // features.5.3.block.0 backward through relu6 and BatchNorm (in place) on [n, 15, 15, 672]
+        // features.5.3.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(202), input: s.tensor(102),
-            pixels: 225 &* s.n, channels: 672, gamma: s.p + 914400, beta: s.p + 915072, savedMean: s.f + 590912,
-            savedInvStd: s.f + 591584, activation: .relu6, gradInput: s.tensor(202), gradGamma: s.g + 914400,
-            gradBeta: s.g + 915072, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(202), input: s.tensor(102), pixels: 225 &* s.n,
+            channels: 672, gamma: s.p + 914400, beta: s.p + 915072, savedMean: s.f + 593472, savedInvStd: s.f + 594144,
+            activation: .relu6, gradGamma: s.g + 914400, gradBeta: s.g + 915072, reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(427)
-        // features.5.3.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 112] <- [n, 15, 15, 672]
+        // features.5.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 112] <- [n, 15, 15, 672]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(202), input: s.tensor(100), weights: s.p + 839136,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(202), preActivation: s.tensor(102),
+            gamma: s.p + 914400, beta: s.p + 915072, savedMean: s.f + 593472, savedInvStd: s.f + 594144,
+            activation: .relu6, reductions: s.f + 410880, input: s.tensor(100), weights: s.p + 839136,
             pixels: 225 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(204), gradWeights: s.g + 839136,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(428)
@@ -4390,18 +4419,18 @@ public final class EfficientNetLite1Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.tensor(101) : nil, batch: s.n,
             perImage: 25200, gradBranch: s.tensor(205), pool: pool)
         s.profiler?.stop(430)
-        // features.5.2.block.2 backward through identity and BatchNorm (in place) on [n, 15, 15, 112]
+        // features.5.2.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 112]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(205), input: s.tensor(98), pixels: 225 &* s.n,
-            channels: 112, gamma: s.p + 838688, beta: s.p + 838800, savedMean: s.f + 590688, savedInvStd: s.f + 590800,
-            activation: .identity, gradInput: s.tensor(205), gradGamma: s.g + 838688, gradBeta: s.g + 838800,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(205), input: s.tensor(98), pixels: 225 &* s.n,
+            channels: 112, gamma: s.p + 838688, beta: s.p + 838800, savedMean: s.f + 593248, savedInvStd: s.f + 593360,
+            activation: .identity, gradGamma: s.g + 838688, gradBeta: s.g + 838800, reductions: s.f + 410880,
             pool: pool)
         s.profiler?.stop(431)
         // features.5.2.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(96), pixels: 225 &* s.n, channels: 672, gamma: s.p + 760736,
-                beta: s.p + 761408, savedMean: s.f + 555744, savedInvStd: s.f + 556416, activation: .relu6,
+                beta: s.p + 761408, savedMean: s.f + 558304, savedInvStd: s.f + 558976, activation: .relu6,
                 output: s.tensor(207), pool: pool)
             s.profiler?.stop(432)
         }
@@ -4410,26 +4439,28 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(96), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 760736, beta: s.p + 761408, runningMean: s.p + 762080, runningVar: s.p + 762752,
-                eps: 0.001, activation: .relu6, output: s.tensor(207), scratch: s.f + 555744, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(207), scratch: s.f + 558304, pool: pool)
             s.profiler?.stop(433)
         }
-        // features.5.2.block.2 conv 1x1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 112]
+        // features.5.2.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 112]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(205), input: s.tensor(207), weights: s.p + 763424,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(205), preActivation: s.tensor(98),
+            gamma: s.p + 838688, beta: s.p + 838800, savedMean: s.f + 593248, savedInvStd: s.f + 593360,
+            activation: .identity, reductions: s.f + 410880, input: s.tensor(207), weights: s.p + 763424,
             pixels: 225 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(206), gradWeights: s.g + 763424,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(434)
         // features.5.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 15, 15, 672]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(206), input: s.tensor(96), pixels: 225 &* s.n,
-            channels: 672, gamma: s.p + 760736, beta: s.p + 761408, savedMean: s.f + 555744, savedInvStd: s.f + 556416,
+            channels: 672, gamma: s.p + 760736, beta: s.p + 761408, savedMean: s.f + 558304, savedInvStd: s.f + 558976,
             activation: .relu6, gradInput: s.tensor(206), gradGamma: s.g + 760736, gradBeta: s.g + 761408, pool: pool)
         s.profiler?.stop(435)
         // features.5.2.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(94), pixels: 225 &* s.n, channels: 672, gamma: s.p + 741248,
-                beta: s.p + 741920, savedMean: s.f + 554400, savedInvStd: s.f + 555072, activation: .relu6,
+                beta: s.p + 741920, savedMean: s.f + 556960, savedInvStd: s.f + 557632, activation: .relu6,
                 output: s.tensor(209), pool: pool)
             s.profiler?.stop(436)
         }
@@ -4438,32 +4469,34 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(94), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 741248, beta: s.p + 741920, runningMean: s.p + 742592, runningVar: s.p + 743264,
-                eps: 0.001, activation: .relu6, output: s.tensor(209), scratch: s.f + 554400, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(209), scratch: s.f + 556960, pool: pool)
             s.profiler?.stop(437)
         }
         // features.5.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 573888, count: 16800)
+        TrainingKernels.zero(s.f + 576448, count: 16800)
         s.profiler?.stop(438)
         // features.5.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 672]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(206), input: s.tensor(209), batch: s.n, height: 15,
             width: 15, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
-            weights: s.f + 557088, gradInput: s.tensor(208), gradWeights: s.f + 573888, pool: pool)
+            weights: s.f + 559648, gradInput: s.tensor(208), gradWeights: s.f + 576448, pool: pool)
         s.profiler?.stop(439)
         // features.5.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 573888, channels: 672, kernel: 5, into: s.g + 743936)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 576448, channels: 672, kernel: 5, into: s.g + 743936)
         s.profiler?.stop(440)
-        // features.5.2.block.0 backward through relu6 and BatchNorm (in place) on [n, 15, 15, 672]
+        // features.5.2.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(208), input: s.tensor(94), pixels: 225 &* s.n,
-            channels: 672, gamma: s.p + 741248, beta: s.p + 741920, savedMean: s.f + 554400, savedInvStd: s.f + 555072,
-            activation: .relu6, gradInput: s.tensor(208), gradGamma: s.g + 741248, gradBeta: s.g + 741920, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(208), input: s.tensor(94), pixels: 225 &* s.n,
+            channels: 672, gamma: s.p + 741248, beta: s.p + 741920, savedMean: s.f + 556960, savedInvStd: s.f + 557632,
+            activation: .relu6, gradGamma: s.g + 741248, gradBeta: s.g + 741920, reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(441)
-        // features.5.2.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 112] <- [n, 15, 15, 672]
+        // features.5.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 112] <- [n, 15, 15, 672]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(208), input: s.tensor(92), weights: s.p + 665984,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(208), preActivation: s.tensor(94),
+            gamma: s.p + 741248, beta: s.p + 741920, savedMean: s.f + 556960, savedInvStd: s.f + 557632,
+            activation: .relu6, reductions: s.f + 410880, input: s.tensor(92), weights: s.p + 665984,
             pixels: 225 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(210), gradWeights: s.g + 665984,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(442)
@@ -4481,18 +4514,18 @@ public final class EfficientNetLite1Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.tensor(93) : nil, batch: s.n,
             perImage: 25200, gradBranch: s.tensor(211), pool: pool)
         s.profiler?.stop(444)
-        // features.5.1.block.2 backward through identity and BatchNorm (in place) on [n, 15, 15, 112]
+        // features.5.1.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 112]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(211), input: s.tensor(90), pixels: 225 &* s.n,
-            channels: 112, gamma: s.p + 665536, beta: s.p + 665648, savedMean: s.f + 554176, savedInvStd: s.f + 554288,
-            activation: .identity, gradInput: s.tensor(211), gradGamma: s.g + 665536, gradBeta: s.g + 665648,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(211), input: s.tensor(90), pixels: 225 &* s.n,
+            channels: 112, gamma: s.p + 665536, beta: s.p + 665648, savedMean: s.f + 556736, savedInvStd: s.f + 556848,
+            activation: .identity, gradGamma: s.g + 665536, gradBeta: s.g + 665648, reductions: s.f + 410880,
             pool: pool)
         s.profiler?.stop(445)
         // features.5.1.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(88), pixels: 225 &* s.n, channels: 672, gamma: s.p + 587584,
-                beta: s.p + 588256, savedMean: s.f + 519232, savedInvStd: s.f + 519904, activation: .relu6,
+                beta: s.p + 588256, savedMean: s.f + 521792, savedInvStd: s.f + 522464, activation: .relu6,
                 output: s.tensor(213), pool: pool)
             s.profiler?.stop(446)
         }
@@ -4501,26 +4534,28 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 587584, beta: s.p + 588256, runningMean: s.p + 588928, runningVar: s.p + 589600,
-                eps: 0.001, activation: .relu6, output: s.tensor(213), scratch: s.f + 519232, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(213), scratch: s.f + 521792, pool: pool)
             s.profiler?.stop(447)
         }
-        // features.5.1.block.2 conv 1x1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 112]
+        // features.5.1.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 112]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(211), input: s.tensor(213), weights: s.p + 590272,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(211), preActivation: s.tensor(90),
+            gamma: s.p + 665536, beta: s.p + 665648, savedMean: s.f + 556736, savedInvStd: s.f + 556848,
+            activation: .identity, reductions: s.f + 410880, input: s.tensor(213), weights: s.p + 590272,
             pixels: 225 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(212), gradWeights: s.g + 590272,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(448)
         // features.5.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 15, 15, 672]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(212), input: s.tensor(88), pixels: 225 &* s.n,
-            channels: 672, gamma: s.p + 587584, beta: s.p + 588256, savedMean: s.f + 519232, savedInvStd: s.f + 519904,
+            channels: 672, gamma: s.p + 587584, beta: s.p + 588256, savedMean: s.f + 521792, savedInvStd: s.f + 522464,
             activation: .relu6, gradInput: s.tensor(212), gradGamma: s.g + 587584, gradBeta: s.g + 588256, pool: pool)
         s.profiler?.stop(449)
         // features.5.1.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(86), pixels: 225 &* s.n, channels: 672, gamma: s.p + 568096,
-                beta: s.p + 568768, savedMean: s.f + 517888, savedInvStd: s.f + 518560, activation: .relu6,
+                beta: s.p + 568768, savedMean: s.f + 520448, savedInvStd: s.f + 521120, activation: .relu6,
                 output: s.tensor(215), pool: pool)
             s.profiler?.stop(450)
         }
@@ -4529,32 +4564,34 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(86), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 568096, beta: s.p + 568768, runningMean: s.p + 569440, runningVar: s.p + 570112,
-                eps: 0.001, activation: .relu6, output: s.tensor(215), scratch: s.f + 517888, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(215), scratch: s.f + 520448, pool: pool)
             s.profiler?.stop(451)
         }
         // features.5.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 537376, count: 16800)
+        TrainingKernels.zero(s.f + 539936, count: 16800)
         s.profiler?.stop(452)
         // features.5.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 672]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(212), input: s.tensor(215), batch: s.n, height: 15,
             width: 15, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
-            weights: s.f + 520576, gradInput: s.tensor(214), gradWeights: s.f + 537376, pool: pool)
+            weights: s.f + 523136, gradInput: s.tensor(214), gradWeights: s.f + 539936, pool: pool)
         s.profiler?.stop(453)
         // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 537376, channels: 672, kernel: 5, into: s.g + 570784)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 539936, channels: 672, kernel: 5, into: s.g + 570784)
         s.profiler?.stop(454)
-        // features.5.1.block.0 backward through relu6 and BatchNorm (in place) on [n, 15, 15, 672]
+        // features.5.1.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(214), input: s.tensor(86), pixels: 225 &* s.n,
-            channels: 672, gamma: s.p + 568096, beta: s.p + 568768, savedMean: s.f + 517888, savedInvStd: s.f + 518560,
-            activation: .relu6, gradInput: s.tensor(214), gradGamma: s.g + 568096, gradBeta: s.g + 568768, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(214), input: s.tensor(86), pixels: 225 &* s.n,
+            channels: 672, gamma: s.p + 568096, beta: s.p + 568768, savedMean: s.f + 520448, savedInvStd: s.f + 521120,
+            activation: .relu6, gradGamma: s.g + 568096, gradBeta: s.g + 568768, reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(455)
-        // features.5.1.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 112] <- [n, 15, 15, 672]
+        // features.5.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 112] <- [n, 15, 15, 672]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(214), input: s.tensor(85), weights: s.p + 492832,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(214), preActivation: s.tensor(86),
+            gamma: s.p + 568096, beta: s.p + 568768, savedMean: s.f + 520448, savedInvStd: s.f + 521120,
+            activation: .relu6, reductions: s.f + 410880, input: s.tensor(85), weights: s.p + 492832,
             pixels: 225 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(216), gradWeights: s.g + 492832,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(456)
@@ -4566,18 +4603,18 @@ public final class EfficientNetLite1Training: TrainableModel {
 
     /// features.5.0 backward: MBConv6 k5 s1: 15x15x80 -> 15x15x112
     private func features_5_0_backward(_ s: TrainingStepContext) {
-        // features.5.0.block.2 backward through identity and BatchNorm (in place) on [n, 15, 15, 112]
+        // features.5.0.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 112]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(216), input: s.tensor(84), pixels: 225 &* s.n,
-            channels: 112, gamma: s.p + 492384, beta: s.p + 492496, savedMean: s.f + 517664, savedInvStd: s.f + 517776,
-            activation: .identity, gradInput: s.tensor(216), gradGamma: s.g + 492384, gradBeta: s.g + 492496,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(216), input: s.tensor(84), pixels: 225 &* s.n,
+            channels: 112, gamma: s.p + 492384, beta: s.p + 492496, savedMean: s.f + 520224, savedInvStd: s.f + 520336,
+            activation: .identity, gradGamma: s.g + 492384, gradBeta: s.g + 492496, reductions: s.f + 410880,
             pool: pool)
         s.profiler?.stop(458)
         // features.5.0.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(82), pixels: 225 &* s.n, channels: 480, gamma: s.p + 436704,
-                beta: s.p + 437184, savedMean: s.f + 492704, savedInvStd: s.f + 493184, activation: .relu6,
+                beta: s.p + 437184, savedMean: s.f + 495264, savedInvStd: s.f + 495744, activation: .relu6,
                 output: s.tensor(218), pool: pool)
             s.profiler?.stop(459)
         }
@@ -4586,26 +4623,28 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(82), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 436704, beta: s.p + 437184, runningMean: s.p + 437664, runningVar: s.p + 438144,
-                eps: 0.001, activation: .relu6, output: s.tensor(218), scratch: s.f + 492704, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(218), scratch: s.f + 495264, pool: pool)
             s.profiler?.stop(460)
         }
-        // features.5.0.block.2 conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 112]
+        // features.5.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 112]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(216), input: s.tensor(218), weights: s.p + 438624,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(216), preActivation: s.tensor(84),
+            gamma: s.p + 492384, beta: s.p + 492496, savedMean: s.f + 520224, savedInvStd: s.f + 520336,
+            activation: .identity, reductions: s.f + 410880, input: s.tensor(218), weights: s.p + 438624,
             pixels: 225 &* s.n, inChannels: 480, outChannels: 112, gradInput: s.tensor(217), gradWeights: s.g + 438624,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(461)
         // features.5.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 15, 15, 480]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(217), input: s.tensor(82), pixels: 225 &* s.n,
-            channels: 480, gamma: s.p + 436704, beta: s.p + 437184, savedMean: s.f + 492704, savedInvStd: s.f + 493184,
+            channels: 480, gamma: s.p + 436704, beta: s.p + 437184, savedMean: s.f + 495264, savedInvStd: s.f + 495744,
             activation: .relu6, gradInput: s.tensor(217), gradGamma: s.g + 436704, gradBeta: s.g + 437184, pool: pool)
         s.profiler?.stop(462)
         // features.5.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(80), pixels: 225 &* s.n, channels: 480, gamma: s.p + 422784,
-                beta: s.p + 423264, savedMean: s.f + 491744, savedInvStd: s.f + 492224, activation: .relu6,
+                beta: s.p + 423264, savedMean: s.f + 494304, savedInvStd: s.f + 494784, activation: .relu6,
                 output: s.tensor(220), pool: pool)
             s.profiler?.stop(463)
         }
@@ -4614,32 +4653,34 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(80), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 422784, beta: s.p + 423264, runningMean: s.p + 423744, runningVar: s.p + 424224,
-                eps: 0.001, activation: .relu6, output: s.tensor(220), scratch: s.f + 491744, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(220), scratch: s.f + 494304, pool: pool)
             s.profiler?.stop(464)
         }
         // features.5.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 505664, count: 12000)
+        TrainingKernels.zero(s.f + 508224, count: 12000)
         s.profiler?.stop(465)
         // features.5.0.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 480]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(217), input: s.tensor(220), batch: s.n, height: 15,
             width: 15, channels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
-            weights: s.f + 493664, gradInput: s.tensor(219), gradWeights: s.f + 505664, pool: pool)
+            weights: s.f + 496224, gradInput: s.tensor(219), gradWeights: s.f + 508224, pool: pool)
         s.profiler?.stop(466)
         // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 505664, channels: 480, kernel: 5, into: s.g + 424704)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 508224, channels: 480, kernel: 5, into: s.g + 424704)
         s.profiler?.stop(467)
-        // features.5.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 15, 15, 480]
+        // features.5.0.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 480]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(219), input: s.tensor(80), pixels: 225 &* s.n,
-            channels: 480, gamma: s.p + 422784, beta: s.p + 423264, savedMean: s.f + 491744, savedInvStd: s.f + 492224,
-            activation: .relu6, gradInput: s.tensor(219), gradGamma: s.g + 422784, gradBeta: s.g + 423264, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(219), input: s.tensor(80), pixels: 225 &* s.n,
+            channels: 480, gamma: s.p + 422784, beta: s.p + 423264, savedMean: s.f + 494304, savedInvStd: s.f + 494784,
+            activation: .relu6, gradGamma: s.g + 422784, gradBeta: s.g + 423264, reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(468)
-        // features.5.0.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 80] <- [n, 15, 15, 480]
+        // features.5.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 80] <- [n, 15, 15, 480]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(219), input: s.tensor(78), weights: s.p + 384384,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(219), preActivation: s.tensor(80),
+            gamma: s.p + 422784, beta: s.p + 423264, savedMean: s.f + 494304, savedInvStd: s.f + 494784,
+            activation: .relu6, reductions: s.f + 410880, input: s.tensor(78), weights: s.p + 384384,
             pixels: 225 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(221), gradWeights: s.g + 384384,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(469)
@@ -4653,18 +4694,18 @@ public final class EfficientNetLite1Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.tensor(79) : nil, batch: s.n,
             perImage: 18000, gradBranch: s.tensor(222), pool: pool)
         s.profiler?.stop(470)
-        // features.4.3.block.2 backward through identity and BatchNorm (in place) on [n, 15, 15, 80]
+        // features.4.3.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 80]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(222), input: s.tensor(76), pixels: 225 &* s.n,
-            channels: 80, gamma: s.p + 384064, beta: s.p + 384144, savedMean: s.f + 491584, savedInvStd: s.f + 491664,
-            activation: .identity, gradInput: s.tensor(222), gradGamma: s.g + 384064, gradBeta: s.g + 384144,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(222), input: s.tensor(76), pixels: 225 &* s.n,
+            channels: 80, gamma: s.p + 384064, beta: s.p + 384144, savedMean: s.f + 494144, savedInvStd: s.f + 494224,
+            activation: .identity, gradGamma: s.g + 384064, gradBeta: s.g + 384144, reductions: s.f + 410880,
             pool: pool)
         s.profiler?.stop(471)
         // features.4.3.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(74), pixels: 225 &* s.n, channels: 480, gamma: s.p + 343744,
-                beta: s.p + 344224, savedMean: s.f + 481984, savedInvStd: s.f + 482464, activation: .relu6,
+                beta: s.p + 344224, savedMean: s.f + 484544, savedInvStd: s.f + 485024, activation: .relu6,
                 output: s.tensor(224), pool: pool)
             s.profiler?.stop(472)
         }
@@ -4673,26 +4714,28 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(74), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 343744, beta: s.p + 344224, runningMean: s.p + 344704, runningVar: s.p + 345184,
-                eps: 0.001, activation: .relu6, output: s.tensor(224), scratch: s.f + 481984, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(224), scratch: s.f + 484544, pool: pool)
             s.profiler?.stop(473)
         }
-        // features.4.3.block.2 conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 80]
+        // features.4.3.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 80]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(222), input: s.tensor(224), weights: s.p + 345664,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(222), preActivation: s.tensor(76),
+            gamma: s.p + 384064, beta: s.p + 384144, savedMean: s.f + 494144, savedInvStd: s.f + 494224,
+            activation: .identity, reductions: s.f + 410880, input: s.tensor(224), weights: s.p + 345664,
             pixels: 225 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(223), gradWeights: s.g + 345664,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(474)
         // features.4.3.block.1 backward through relu6 and BatchNorm (in place) on [n, 15, 15, 480]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(223), input: s.tensor(74), pixels: 225 &* s.n,
-            channels: 480, gamma: s.p + 343744, beta: s.p + 344224, savedMean: s.f + 481984, savedInvStd: s.f + 482464,
+            channels: 480, gamma: s.p + 343744, beta: s.p + 344224, savedMean: s.f + 484544, savedInvStd: s.f + 485024,
             activation: .relu6, gradInput: s.tensor(223), gradGamma: s.g + 343744, gradBeta: s.g + 344224, pool: pool)
         s.profiler?.stop(475)
         // features.4.3.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(72), pixels: 225 &* s.n, channels: 480, gamma: s.p + 337504,
-                beta: s.p + 337984, savedMean: s.f + 481024, savedInvStd: s.f + 481504, activation: .relu6,
+                beta: s.p + 337984, savedMean: s.f + 483584, savedInvStd: s.f + 484064, activation: .relu6,
                 output: s.tensor(226), pool: pool)
             s.profiler?.stop(476)
         }
@@ -4701,32 +4744,34 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(72), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 337504, beta: s.p + 337984, runningMean: s.p + 338464, runningVar: s.p + 338944,
-                eps: 0.001, activation: .relu6, output: s.tensor(226), scratch: s.f + 481024, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(226), scratch: s.f + 483584, pool: pool)
             s.profiler?.stop(477)
         }
         // features.4.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 487264, count: 4320)
+        TrainingKernels.zero(s.f + 489824, count: 4320)
         s.profiler?.stop(478)
         // features.4.3.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 480]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(223), input: s.tensor(226), batch: s.n, height: 15,
             width: 15, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15,
-            weights: s.f + 482944, gradInput: s.tensor(225), gradWeights: s.f + 487264, pool: pool)
+            weights: s.f + 485504, gradInput: s.tensor(225), gradWeights: s.f + 489824, pool: pool)
         s.profiler?.stop(479)
         // features.4.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 487264, channels: 480, kernel: 3, into: s.g + 339424)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 489824, channels: 480, kernel: 3, into: s.g + 339424)
         s.profiler?.stop(480)
-        // features.4.3.block.0 backward through relu6 and BatchNorm (in place) on [n, 15, 15, 480]
+        // features.4.3.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 480]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(225), input: s.tensor(72), pixels: 225 &* s.n,
-            channels: 480, gamma: s.p + 337504, beta: s.p + 337984, savedMean: s.f + 481024, savedInvStd: s.f + 481504,
-            activation: .relu6, gradInput: s.tensor(225), gradGamma: s.g + 337504, gradBeta: s.g + 337984, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(225), input: s.tensor(72), pixels: 225 &* s.n,
+            channels: 480, gamma: s.p + 337504, beta: s.p + 337984, savedMean: s.f + 483584, savedInvStd: s.f + 484064,
+            activation: .relu6, gradGamma: s.g + 337504, gradBeta: s.g + 337984, reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(481)
-        // features.4.3.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 80] <- [n, 15, 15, 480]
+        // features.4.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 80] <- [n, 15, 15, 480]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(225), input: s.tensor(70), weights: s.p + 299104,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(225), preActivation: s.tensor(72),
+            gamma: s.p + 337504, beta: s.p + 337984, savedMean: s.f + 483584, savedInvStd: s.f + 484064,
+            activation: .relu6, reductions: s.f + 410880, input: s.tensor(70), weights: s.p + 299104,
             pixels: 225 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(227), gradWeights: s.g + 299104,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(482)
@@ -4744,18 +4789,18 @@ public final class EfficientNetLite1Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.tensor(71) : nil, batch: s.n,
             perImage: 18000, gradBranch: s.tensor(228), pool: pool)
         s.profiler?.stop(484)
-        // features.4.2.block.2 backward through identity and BatchNorm (in place) on [n, 15, 15, 80]
+        // features.4.2.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 80]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(228), input: s.tensor(68), pixels: 225 &* s.n,
-            channels: 80, gamma: s.p + 298784, beta: s.p + 298864, savedMean: s.f + 480864, savedInvStd: s.f + 480944,
-            activation: .identity, gradInput: s.tensor(228), gradGamma: s.g + 298784, gradBeta: s.g + 298864,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(228), input: s.tensor(68), pixels: 225 &* s.n,
+            channels: 80, gamma: s.p + 298784, beta: s.p + 298864, savedMean: s.f + 483424, savedInvStd: s.f + 483504,
+            activation: .identity, gradGamma: s.g + 298784, gradBeta: s.g + 298864, reductions: s.f + 410880,
             pool: pool)
         s.profiler?.stop(485)
         // features.4.2.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(66), pixels: 225 &* s.n, channels: 480, gamma: s.p + 258464,
-                beta: s.p + 258944, savedMean: s.f + 471264, savedInvStd: s.f + 471744, activation: .relu6,
+                beta: s.p + 258944, savedMean: s.f + 473824, savedInvStd: s.f + 474304, activation: .relu6,
                 output: s.tensor(230), pool: pool)
             s.profiler?.stop(486)
         }
@@ -4764,26 +4809,28 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(66), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 258464, beta: s.p + 258944, runningMean: s.p + 259424, runningVar: s.p + 259904,
-                eps: 0.001, activation: .relu6, output: s.tensor(230), scratch: s.f + 471264, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(230), scratch: s.f + 473824, pool: pool)
             s.profiler?.stop(487)
         }
-        // features.4.2.block.2 conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 80]
+        // features.4.2.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 80]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(228), input: s.tensor(230), weights: s.p + 260384,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(228), preActivation: s.tensor(68),
+            gamma: s.p + 298784, beta: s.p + 298864, savedMean: s.f + 483424, savedInvStd: s.f + 483504,
+            activation: .identity, reductions: s.f + 410880, input: s.tensor(230), weights: s.p + 260384,
             pixels: 225 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(229), gradWeights: s.g + 260384,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(488)
         // features.4.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 15, 15, 480]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(229), input: s.tensor(66), pixels: 225 &* s.n,
-            channels: 480, gamma: s.p + 258464, beta: s.p + 258944, savedMean: s.f + 471264, savedInvStd: s.f + 471744,
+            channels: 480, gamma: s.p + 258464, beta: s.p + 258944, savedMean: s.f + 473824, savedInvStd: s.f + 474304,
             activation: .relu6, gradInput: s.tensor(229), gradGamma: s.g + 258464, gradBeta: s.g + 258944, pool: pool)
         s.profiler?.stop(489)
         // features.4.2.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(64), pixels: 225 &* s.n, channels: 480, gamma: s.p + 252224,
-                beta: s.p + 252704, savedMean: s.f + 470304, savedInvStd: s.f + 470784, activation: .relu6,
+                beta: s.p + 252704, savedMean: s.f + 472864, savedInvStd: s.f + 473344, activation: .relu6,
                 output: s.tensor(232), pool: pool)
             s.profiler?.stop(490)
         }
@@ -4792,32 +4839,34 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 252224, beta: s.p + 252704, runningMean: s.p + 253184, runningVar: s.p + 253664,
-                eps: 0.001, activation: .relu6, output: s.tensor(232), scratch: s.f + 470304, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(232), scratch: s.f + 472864, pool: pool)
             s.profiler?.stop(491)
         }
         // features.4.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 476544, count: 4320)
+        TrainingKernels.zero(s.f + 479104, count: 4320)
         s.profiler?.stop(492)
         // features.4.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 480]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(229), input: s.tensor(232), batch: s.n, height: 15,
             width: 15, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15,
-            weights: s.f + 472224, gradInput: s.tensor(231), gradWeights: s.f + 476544, pool: pool)
+            weights: s.f + 474784, gradInput: s.tensor(231), gradWeights: s.f + 479104, pool: pool)
         s.profiler?.stop(493)
         // features.4.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 476544, channels: 480, kernel: 3, into: s.g + 254144)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 479104, channels: 480, kernel: 3, into: s.g + 254144)
         s.profiler?.stop(494)
-        // features.4.2.block.0 backward through relu6 and BatchNorm (in place) on [n, 15, 15, 480]
+        // features.4.2.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 480]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(231), input: s.tensor(64), pixels: 225 &* s.n,
-            channels: 480, gamma: s.p + 252224, beta: s.p + 252704, savedMean: s.f + 470304, savedInvStd: s.f + 470784,
-            activation: .relu6, gradInput: s.tensor(231), gradGamma: s.g + 252224, gradBeta: s.g + 252704, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(231), input: s.tensor(64), pixels: 225 &* s.n,
+            channels: 480, gamma: s.p + 252224, beta: s.p + 252704, savedMean: s.f + 472864, savedInvStd: s.f + 473344,
+            activation: .relu6, gradGamma: s.g + 252224, gradBeta: s.g + 252704, reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(495)
-        // features.4.2.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 80] <- [n, 15, 15, 480]
+        // features.4.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 80] <- [n, 15, 15, 480]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(231), input: s.tensor(62), weights: s.p + 213824,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(231), preActivation: s.tensor(64),
+            gamma: s.p + 252224, beta: s.p + 252704, savedMean: s.f + 472864, savedInvStd: s.f + 473344,
+            activation: .relu6, reductions: s.f + 410880, input: s.tensor(62), weights: s.p + 213824,
             pixels: 225 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(233), gradWeights: s.g + 213824,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(496)
@@ -4835,18 +4884,18 @@ public final class EfficientNetLite1Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.tensor(63) : nil, batch: s.n,
             perImage: 18000, gradBranch: s.tensor(234), pool: pool)
         s.profiler?.stop(498)
-        // features.4.1.block.2 backward through identity and BatchNorm (in place) on [n, 15, 15, 80]
+        // features.4.1.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 80]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(234), input: s.tensor(60), pixels: 225 &* s.n,
-            channels: 80, gamma: s.p + 213504, beta: s.p + 213584, savedMean: s.f + 470144, savedInvStd: s.f + 470224,
-            activation: .identity, gradInput: s.tensor(234), gradGamma: s.g + 213504, gradBeta: s.g + 213584,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(234), input: s.tensor(60), pixels: 225 &* s.n,
+            channels: 80, gamma: s.p + 213504, beta: s.p + 213584, savedMean: s.f + 472704, savedInvStd: s.f + 472784,
+            activation: .identity, gradGamma: s.g + 213504, gradBeta: s.g + 213584, reductions: s.f + 410880,
             pool: pool)
         s.profiler?.stop(499)
         // features.4.1.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(58), pixels: 225 &* s.n, channels: 480, gamma: s.p + 173184,
-                beta: s.p + 173664, savedMean: s.f + 460544, savedInvStd: s.f + 461024, activation: .relu6,
+                beta: s.p + 173664, savedMean: s.f + 463104, savedInvStd: s.f + 463584, activation: .relu6,
                 output: s.tensor(236), pool: pool)
             s.profiler?.stop(500)
         }
@@ -4855,26 +4904,28 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(58), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 173184, beta: s.p + 173664, runningMean: s.p + 174144, runningVar: s.p + 174624,
-                eps: 0.001, activation: .relu6, output: s.tensor(236), scratch: s.f + 460544, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(236), scratch: s.f + 463104, pool: pool)
             s.profiler?.stop(501)
         }
-        // features.4.1.block.2 conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 80]
+        // features.4.1.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 80]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(234), input: s.tensor(236), weights: s.p + 175104,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(234), preActivation: s.tensor(60),
+            gamma: s.p + 213504, beta: s.p + 213584, savedMean: s.f + 472704, savedInvStd: s.f + 472784,
+            activation: .identity, reductions: s.f + 410880, input: s.tensor(236), weights: s.p + 175104,
             pixels: 225 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(235), gradWeights: s.g + 175104,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(502)
         // features.4.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 15, 15, 480]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(235), input: s.tensor(58), pixels: 225 &* s.n,
-            channels: 480, gamma: s.p + 173184, beta: s.p + 173664, savedMean: s.f + 460544, savedInvStd: s.f + 461024,
+            channels: 480, gamma: s.p + 173184, beta: s.p + 173664, savedMean: s.f + 463104, savedInvStd: s.f + 463584,
             activation: .relu6, gradInput: s.tensor(235), gradGamma: s.g + 173184, gradBeta: s.g + 173664, pool: pool)
         s.profiler?.stop(503)
         // features.4.1.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(56), pixels: 225 &* s.n, channels: 480, gamma: s.p + 166944,
-                beta: s.p + 167424, savedMean: s.f + 459584, savedInvStd: s.f + 460064, activation: .relu6,
+                beta: s.p + 167424, savedMean: s.f + 462144, savedInvStd: s.f + 462624, activation: .relu6,
                 output: s.tensor(238), pool: pool)
             s.profiler?.stop(504)
         }
@@ -4883,32 +4934,34 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(56), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 166944, beta: s.p + 167424, runningMean: s.p + 167904, runningVar: s.p + 168384,
-                eps: 0.001, activation: .relu6, output: s.tensor(238), scratch: s.f + 459584, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(238), scratch: s.f + 462144, pool: pool)
             s.profiler?.stop(505)
         }
         // features.4.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 465824, count: 4320)
+        TrainingKernels.zero(s.f + 468384, count: 4320)
         s.profiler?.stop(506)
         // features.4.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 480]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(235), input: s.tensor(238), batch: s.n, height: 15,
             width: 15, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15,
-            weights: s.f + 461504, gradInput: s.tensor(237), gradWeights: s.f + 465824, pool: pool)
+            weights: s.f + 464064, gradInput: s.tensor(237), gradWeights: s.f + 468384, pool: pool)
         s.profiler?.stop(507)
         // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 465824, channels: 480, kernel: 3, into: s.g + 168864)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 468384, channels: 480, kernel: 3, into: s.g + 168864)
         s.profiler?.stop(508)
-        // features.4.1.block.0 backward through relu6 and BatchNorm (in place) on [n, 15, 15, 480]
+        // features.4.1.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 480]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(237), input: s.tensor(56), pixels: 225 &* s.n,
-            channels: 480, gamma: s.p + 166944, beta: s.p + 167424, savedMean: s.f + 459584, savedInvStd: s.f + 460064,
-            activation: .relu6, gradInput: s.tensor(237), gradGamma: s.g + 166944, gradBeta: s.g + 167424, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(237), input: s.tensor(56), pixels: 225 &* s.n,
+            channels: 480, gamma: s.p + 166944, beta: s.p + 167424, savedMean: s.f + 462144, savedInvStd: s.f + 462624,
+            activation: .relu6, gradGamma: s.g + 166944, gradBeta: s.g + 167424, reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(509)
-        // features.4.1.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 80] <- [n, 15, 15, 480]
+        // features.4.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 80] <- [n, 15, 15, 480]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(237), input: s.tensor(55), weights: s.p + 128544,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(237), preActivation: s.tensor(56),
+            gamma: s.p + 166944, beta: s.p + 167424, savedMean: s.f + 462144, savedInvStd: s.f + 462624,
+            activation: .relu6, reductions: s.f + 410880, input: s.tensor(55), weights: s.p + 128544,
             pixels: 225 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(239), gradWeights: s.g + 128544,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(510)
@@ -4920,18 +4973,18 @@ public final class EfficientNetLite1Training: TrainableModel {
 
     /// features.4.0 backward: MBConv6 k3 s2: 30x30x40 -> 15x15x80
     private func features_4_0_backward(_ s: TrainingStepContext) {
-        // features.4.0.block.2 backward through identity and BatchNorm (in place) on [n, 15, 15, 80]
+        // features.4.0.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 80]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(239), input: s.tensor(54), pixels: 225 &* s.n,
-            channels: 80, gamma: s.p + 128224, beta: s.p + 128304, savedMean: s.f + 459424, savedInvStd: s.f + 459504,
-            activation: .identity, gradInput: s.tensor(239), gradGamma: s.g + 128224, gradBeta: s.g + 128304,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(239), input: s.tensor(54), pixels: 225 &* s.n,
+            channels: 80, gamma: s.p + 128224, beta: s.p + 128304, savedMean: s.f + 461984, savedInvStd: s.f + 462064,
+            activation: .identity, gradGamma: s.g + 128224, gradBeta: s.g + 128304, reductions: s.f + 410880,
             pool: pool)
         s.profiler?.stop(512)
         // features.4.0.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(52), pixels: 225 &* s.n, channels: 240, gamma: s.p + 108064,
-                beta: s.p + 108304, savedMean: s.f + 454624, savedInvStd: s.f + 454864, activation: .relu6,
+                beta: s.p + 108304, savedMean: s.f + 457184, savedInvStd: s.f + 457424, activation: .relu6,
                 output: s.tensor(241), pool: pool)
             s.profiler?.stop(513)
         }
@@ -4940,26 +4993,28 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(52), pixels: 225 &* s.n, channels: 240,
                 gamma: s.p + 108064, beta: s.p + 108304, runningMean: s.p + 108544, runningVar: s.p + 108784,
-                eps: 0.001, activation: .relu6, output: s.tensor(241), scratch: s.f + 454624, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(241), scratch: s.f + 457184, pool: pool)
             s.profiler?.stop(514)
         }
-        // features.4.0.block.2 conv 1x1 backward: input and weight gradients, [n, 15, 15, 240] <- [n, 15, 15, 80]
+        // features.4.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 240] <- [n, 15, 15, 80]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(239), input: s.tensor(241), weights: s.p + 109024,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(239), preActivation: s.tensor(54),
+            gamma: s.p + 128224, beta: s.p + 128304, savedMean: s.f + 461984, savedInvStd: s.f + 462064,
+            activation: .identity, reductions: s.f + 410880, input: s.tensor(241), weights: s.p + 109024,
             pixels: 225 &* s.n, inChannels: 240, outChannels: 80, gradInput: s.tensor(240), gradWeights: s.g + 109024,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(515)
         // features.4.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 15, 15, 240]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(240), input: s.tensor(52), pixels: 225 &* s.n,
-            channels: 240, gamma: s.p + 108064, beta: s.p + 108304, savedMean: s.f + 454624, savedInvStd: s.f + 454864,
+            channels: 240, gamma: s.p + 108064, beta: s.p + 108304, savedMean: s.f + 457184, savedInvStd: s.f + 457424,
             activation: .relu6, gradInput: s.tensor(240), gradGamma: s.g + 108064, gradBeta: s.g + 108304, pool: pool)
         s.profiler?.stop(516)
         // features.4.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(50), pixels: 900 &* s.n, channels: 240, gamma: s.p + 104944,
-                beta: s.p + 105184, savedMean: s.f + 454144, savedInvStd: s.f + 454384, activation: .relu6,
+                beta: s.p + 105184, savedMean: s.f + 456704, savedInvStd: s.f + 456944, activation: .relu6,
                 output: s.tensor(243), pool: pool)
             s.profiler?.stop(517)
         }
@@ -4968,32 +5023,34 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(50), pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 104944, beta: s.p + 105184, runningMean: s.p + 105424, runningVar: s.p + 105664,
-                eps: 0.001, activation: .relu6, output: s.tensor(243), scratch: s.f + 454144, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(243), scratch: s.f + 456704, pool: pool)
             s.profiler?.stop(518)
         }
         // features.4.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 457264, count: 2160)
+        TrainingKernels.zero(s.f + 459824, count: 2160)
         s.profiler?.stop(519)
         // features.4.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 15, 15, 240]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(240), input: s.tensor(243), batch: s.n, height: 30,
             width: 30, channels: 240, kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 15, outWidth: 15,
-            weights: s.f + 455104, gradInput: s.tensor(242), gradWeights: s.f + 457264, pool: pool)
+            weights: s.f + 457664, gradInput: s.tensor(242), gradWeights: s.f + 459824, pool: pool)
         s.profiler?.stop(520)
         // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 457264, channels: 240, kernel: 3, into: s.g + 105904)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 459824, channels: 240, kernel: 3, into: s.g + 105904)
         s.profiler?.stop(521)
-        // features.4.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 30, 30, 240]
+        // features.4.0.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 30, 30, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(242), input: s.tensor(50), pixels: 900 &* s.n,
-            channels: 240, gamma: s.p + 104944, beta: s.p + 105184, savedMean: s.f + 454144, savedInvStd: s.f + 454384,
-            activation: .relu6, gradInput: s.tensor(242), gradGamma: s.g + 104944, gradBeta: s.g + 105184, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(242), input: s.tensor(50), pixels: 900 &* s.n,
+            channels: 240, gamma: s.p + 104944, beta: s.p + 105184, savedMean: s.f + 456704, savedInvStd: s.f + 456944,
+            activation: .relu6, gradGamma: s.g + 104944, gradBeta: s.g + 105184, reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(522)
-        // features.4.0.block.0 conv 1x1 backward: input and weight gradients, [n, 30, 30, 40] <- [n, 30, 30, 240]
+        // features.4.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 30, 30, 40] <- [n, 30, 30, 240]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(242), input: s.tensor(48), weights: s.p + 95344,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(242), preActivation: s.tensor(50),
+            gamma: s.p + 104944, beta: s.p + 105184, savedMean: s.f + 456704, savedInvStd: s.f + 456944,
+            activation: .relu6, reductions: s.f + 410880, input: s.tensor(48), weights: s.p + 95344,
             pixels: 900 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(244), gradWeights: s.g + 95344,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(523)
@@ -5007,18 +5064,18 @@ public final class EfficientNetLite1Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.tensor(49) : nil, batch: s.n,
             perImage: 36000, gradBranch: s.tensor(245), pool: pool)
         s.profiler?.stop(524)
-        // features.3.2.block.2 backward through identity and BatchNorm (in place) on [n, 30, 30, 40]
+        // features.3.2.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 30, 30, 40]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(245), input: s.tensor(46), pixels: 900 &* s.n,
-            channels: 40, gamma: s.p + 95152, beta: s.p + 95200, savedMean: s.f + 454064, savedInvStd: s.f + 454104,
-            activation: .identity, gradInput: s.tensor(245), gradGamma: s.g + 95152, gradBeta: s.g + 95200,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(245), input: s.tensor(46), pixels: 900 &* s.n,
+            channels: 40, gamma: s.p + 95152, beta: s.p + 95200, savedMean: s.f + 456624, savedInvStd: s.f + 456664,
+            activation: .identity, gradGamma: s.g + 95152, gradBeta: s.g + 95200, reductions: s.f + 410880,
             pool: pool)
         s.profiler?.stop(525)
         // features.3.2.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(44), pixels: 900 &* s.n, channels: 240, gamma: s.p + 84592,
-                beta: s.p + 84832, savedMean: s.f + 441584, savedInvStd: s.f + 441824, activation: .relu6,
+                beta: s.p + 84832, savedMean: s.f + 444144, savedInvStd: s.f + 444384, activation: .relu6,
                 output: s.tensor(247), pool: pool)
             s.profiler?.stop(526)
         }
@@ -5027,26 +5084,28 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(44), pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 84592, beta: s.p + 84832, runningMean: s.p + 85072, runningVar: s.p + 85312, eps: 0.001,
-                activation: .relu6, output: s.tensor(247), scratch: s.f + 441584, pool: pool)
+                activation: .relu6, output: s.tensor(247), scratch: s.f + 444144, pool: pool)
             s.profiler?.stop(527)
         }
-        // features.3.2.block.2 conv 1x1 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 30, 30, 40]
+        // features.3.2.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 30, 30, 40]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(245), input: s.tensor(247), weights: s.p + 85552,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(245), preActivation: s.tensor(46),
+            gamma: s.p + 95152, beta: s.p + 95200, savedMean: s.f + 456624, savedInvStd: s.f + 456664,
+            activation: .identity, reductions: s.f + 410880, input: s.tensor(247), weights: s.p + 85552,
             pixels: 900 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(246), gradWeights: s.g + 85552,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(528)
         // features.3.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 30, 30, 240]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(246), input: s.tensor(44), pixels: 900 &* s.n,
-            channels: 240, gamma: s.p + 84592, beta: s.p + 84832, savedMean: s.f + 441584, savedInvStd: s.f + 441824,
+            channels: 240, gamma: s.p + 84592, beta: s.p + 84832, savedMean: s.f + 444144, savedInvStd: s.f + 444384,
             activation: .relu6, gradInput: s.tensor(246), gradGamma: s.g + 84592, gradBeta: s.g + 84832, pool: pool)
         s.profiler?.stop(529)
         // features.3.2.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(42), pixels: 900 &* s.n, channels: 240, gamma: s.p + 77632,
-                beta: s.p + 77872, savedMean: s.f + 441104, savedInvStd: s.f + 441344, activation: .relu6,
+                beta: s.p + 77872, savedMean: s.f + 443664, savedInvStd: s.f + 443904, activation: .relu6,
                 output: s.tensor(249), pool: pool)
             s.profiler?.stop(530)
         }
@@ -5055,32 +5114,34 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 77632, beta: s.p + 77872, runningMean: s.p + 78112, runningVar: s.p + 78352, eps: 0.001,
-                activation: .relu6, output: s.tensor(249), scratch: s.f + 441104, pool: pool)
+                activation: .relu6, output: s.tensor(249), scratch: s.f + 443664, pool: pool)
             s.profiler?.stop(531)
         }
         // features.3.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 448064, count: 6000)
+        TrainingKernels.zero(s.f + 450624, count: 6000)
         s.profiler?.stop(532)
         // features.3.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 30, 30, 240]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(246), input: s.tensor(249), batch: s.n, height: 30,
             width: 30, channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 30, outWidth: 30,
-            weights: s.f + 442064, gradInput: s.tensor(248), gradWeights: s.f + 448064, pool: pool)
+            weights: s.f + 444624, gradInput: s.tensor(248), gradWeights: s.f + 450624, pool: pool)
         s.profiler?.stop(533)
         // features.3.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 448064, channels: 240, kernel: 5, into: s.g + 78592)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 450624, channels: 240, kernel: 5, into: s.g + 78592)
         s.profiler?.stop(534)
-        // features.3.2.block.0 backward through relu6 and BatchNorm (in place) on [n, 30, 30, 240]
+        // features.3.2.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 30, 30, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(248), input: s.tensor(42), pixels: 900 &* s.n,
-            channels: 240, gamma: s.p + 77632, beta: s.p + 77872, savedMean: s.f + 441104, savedInvStd: s.f + 441344,
-            activation: .relu6, gradInput: s.tensor(248), gradGamma: s.g + 77632, gradBeta: s.g + 77872, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(248), input: s.tensor(42), pixels: 900 &* s.n,
+            channels: 240, gamma: s.p + 77632, beta: s.p + 77872, savedMean: s.f + 443664, savedInvStd: s.f + 443904,
+            activation: .relu6, gradGamma: s.g + 77632, gradBeta: s.g + 77872, reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(535)
-        // features.3.2.block.0 conv 1x1 backward: input and weight gradients, [n, 30, 30, 40] <- [n, 30, 30, 240]
+        // features.3.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 30, 30, 40] <- [n, 30, 30, 240]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(248), input: s.tensor(40), weights: s.p + 68032,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(248), preActivation: s.tensor(42),
+            gamma: s.p + 77632, beta: s.p + 77872, savedMean: s.f + 443664, savedInvStd: s.f + 443904,
+            activation: .relu6, reductions: s.f + 410880, input: s.tensor(40), weights: s.p + 68032,
             pixels: 900 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(250), gradWeights: s.g + 68032,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(536)
@@ -5098,18 +5159,18 @@ public final class EfficientNetLite1Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 6 ? s.tensor(41) : nil, batch: s.n,
             perImage: 36000, gradBranch: s.tensor(251), pool: pool)
         s.profiler?.stop(538)
-        // features.3.1.block.2 backward through identity and BatchNorm (in place) on [n, 30, 30, 40]
+        // features.3.1.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 30, 30, 40]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(251), input: s.tensor(38), pixels: 900 &* s.n,
-            channels: 40, gamma: s.p + 67840, beta: s.p + 67888, savedMean: s.f + 441024, savedInvStd: s.f + 441064,
-            activation: .identity, gradInput: s.tensor(251), gradGamma: s.g + 67840, gradBeta: s.g + 67888,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(251), input: s.tensor(38), pixels: 900 &* s.n,
+            channels: 40, gamma: s.p + 67840, beta: s.p + 67888, savedMean: s.f + 443584, savedInvStd: s.f + 443624,
+            activation: .identity, gradGamma: s.g + 67840, gradBeta: s.g + 67888, reductions: s.f + 410880,
             pool: pool)
         s.profiler?.stop(539)
         // features.3.1.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(36), pixels: 900 &* s.n, channels: 240, gamma: s.p + 57280,
-                beta: s.p + 57520, savedMean: s.f + 428544, savedInvStd: s.f + 428784, activation: .relu6,
+                beta: s.p + 57520, savedMean: s.f + 431104, savedInvStd: s.f + 431344, activation: .relu6,
                 output: s.tensor(253), pool: pool)
             s.profiler?.stop(540)
         }
@@ -5118,26 +5179,28 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(36), pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 57280, beta: s.p + 57520, runningMean: s.p + 57760, runningVar: s.p + 58000, eps: 0.001,
-                activation: .relu6, output: s.tensor(253), scratch: s.f + 428544, pool: pool)
+                activation: .relu6, output: s.tensor(253), scratch: s.f + 431104, pool: pool)
             s.profiler?.stop(541)
         }
-        // features.3.1.block.2 conv 1x1 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 30, 30, 40]
+        // features.3.1.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 30, 30, 40]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(251), input: s.tensor(253), weights: s.p + 58240,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(251), preActivation: s.tensor(38),
+            gamma: s.p + 67840, beta: s.p + 67888, savedMean: s.f + 443584, savedInvStd: s.f + 443624,
+            activation: .identity, reductions: s.f + 410880, input: s.tensor(253), weights: s.p + 58240,
             pixels: 900 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(252), gradWeights: s.g + 58240,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(542)
         // features.3.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 30, 30, 240]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(252), input: s.tensor(36), pixels: 900 &* s.n,
-            channels: 240, gamma: s.p + 57280, beta: s.p + 57520, savedMean: s.f + 428544, savedInvStd: s.f + 428784,
+            channels: 240, gamma: s.p + 57280, beta: s.p + 57520, savedMean: s.f + 431104, savedInvStd: s.f + 431344,
             activation: .relu6, gradInput: s.tensor(252), gradGamma: s.g + 57280, gradBeta: s.g + 57520, pool: pool)
         s.profiler?.stop(543)
         // features.3.1.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(34), pixels: 900 &* s.n, channels: 240, gamma: s.p + 50320,
-                beta: s.p + 50560, savedMean: s.f + 428064, savedInvStd: s.f + 428304, activation: .relu6,
+                beta: s.p + 50560, savedMean: s.f + 430624, savedInvStd: s.f + 430864, activation: .relu6,
                 output: s.tensor(255), pool: pool)
             s.profiler?.stop(544)
         }
@@ -5146,32 +5209,34 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(34), pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 50320, beta: s.p + 50560, runningMean: s.p + 50800, runningVar: s.p + 51040, eps: 0.001,
-                activation: .relu6, output: s.tensor(255), scratch: s.f + 428064, pool: pool)
+                activation: .relu6, output: s.tensor(255), scratch: s.f + 430624, pool: pool)
             s.profiler?.stop(545)
         }
         // features.3.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 435024, count: 6000)
+        TrainingKernels.zero(s.f + 437584, count: 6000)
         s.profiler?.stop(546)
         // features.3.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 30, 30, 240]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(252), input: s.tensor(255), batch: s.n, height: 30,
             width: 30, channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 30, outWidth: 30,
-            weights: s.f + 429024, gradInput: s.tensor(254), gradWeights: s.f + 435024, pool: pool)
+            weights: s.f + 431584, gradInput: s.tensor(254), gradWeights: s.f + 437584, pool: pool)
         s.profiler?.stop(547)
         // features.3.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 435024, channels: 240, kernel: 5, into: s.g + 51280)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 437584, channels: 240, kernel: 5, into: s.g + 51280)
         s.profiler?.stop(548)
-        // features.3.1.block.0 backward through relu6 and BatchNorm (in place) on [n, 30, 30, 240]
+        // features.3.1.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 30, 30, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(254), input: s.tensor(34), pixels: 900 &* s.n,
-            channels: 240, gamma: s.p + 50320, beta: s.p + 50560, savedMean: s.f + 428064, savedInvStd: s.f + 428304,
-            activation: .relu6, gradInput: s.tensor(254), gradGamma: s.g + 50320, gradBeta: s.g + 50560, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(254), input: s.tensor(34), pixels: 900 &* s.n,
+            channels: 240, gamma: s.p + 50320, beta: s.p + 50560, savedMean: s.f + 430624, savedInvStd: s.f + 430864,
+            activation: .relu6, gradGamma: s.g + 50320, gradBeta: s.g + 50560, reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(549)
-        // features.3.1.block.0 conv 1x1 backward: input and weight gradients, [n, 30, 30, 40] <- [n, 30, 30, 240]
+        // features.3.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 30, 30, 40] <- [n, 30, 30, 240]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(254), input: s.tensor(33), weights: s.p + 40720,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(254), preActivation: s.tensor(34),
+            gamma: s.p + 50320, beta: s.p + 50560, savedMean: s.f + 430624, savedInvStd: s.f + 430864,
+            activation: .relu6, reductions: s.f + 410880, input: s.tensor(33), weights: s.p + 40720,
             pixels: 900 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(256), gradWeights: s.g + 40720,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(550)
@@ -5183,18 +5248,18 @@ public final class EfficientNetLite1Training: TrainableModel {
 
     /// features.3.0 backward: MBConv6 k5 s2: 60x60x24 -> 30x30x40
     private func features_3_0_backward(_ s: TrainingStepContext) {
-        // features.3.0.block.2 backward through identity and BatchNorm (in place) on [n, 30, 30, 40]
+        // features.3.0.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 30, 30, 40]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(256), input: s.tensor(32), pixels: 900 &* s.n,
-            channels: 40, gamma: s.p + 40528, beta: s.p + 40576, savedMean: s.f + 427984, savedInvStd: s.f + 428024,
-            activation: .identity, gradInput: s.tensor(256), gradGamma: s.g + 40528, gradBeta: s.g + 40576,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(256), input: s.tensor(32), pixels: 900 &* s.n,
+            channels: 40, gamma: s.p + 40528, beta: s.p + 40576, savedMean: s.f + 430544, savedInvStd: s.f + 430584,
+            activation: .identity, gradGamma: s.g + 40528, gradBeta: s.g + 40576, reductions: s.f + 410880,
             pool: pool)
         s.profiler?.stop(552)
         // features.3.0.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(30), pixels: 900 &* s.n, channels: 144, gamma: s.p + 34192,
-                beta: s.p + 34336, savedMean: s.f + 420496, savedInvStd: s.f + 420640, activation: .relu6,
+                beta: s.p + 34336, savedMean: s.f + 423056, savedInvStd: s.f + 423200, activation: .relu6,
                 output: s.tensor(258), pool: pool)
             s.profiler?.stop(553)
         }
@@ -5203,26 +5268,28 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 900 &* s.n, channels: 144,
                 gamma: s.p + 34192, beta: s.p + 34336, runningMean: s.p + 34480, runningVar: s.p + 34624, eps: 0.001,
-                activation: .relu6, output: s.tensor(258), scratch: s.f + 420496, pool: pool)
+                activation: .relu6, output: s.tensor(258), scratch: s.f + 423056, pool: pool)
             s.profiler?.stop(554)
         }
-        // features.3.0.block.2 conv 1x1 backward: input and weight gradients, [n, 30, 30, 144] <- [n, 30, 30, 40]
+        // features.3.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 30, 30, 144] <- [n, 30, 30, 40]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(256), input: s.tensor(258), weights: s.p + 34768,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(256), preActivation: s.tensor(32),
+            gamma: s.p + 40528, beta: s.p + 40576, savedMean: s.f + 430544, savedInvStd: s.f + 430584,
+            activation: .identity, reductions: s.f + 410880, input: s.tensor(258), weights: s.p + 34768,
             pixels: 900 &* s.n, inChannels: 144, outChannels: 40, gradInput: s.tensor(257), gradWeights: s.g + 34768,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(555)
         // features.3.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 30, 30, 144]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(257), input: s.tensor(30), pixels: 900 &* s.n,
-            channels: 144, gamma: s.p + 34192, beta: s.p + 34336, savedMean: s.f + 420496, savedInvStd: s.f + 420640,
+            channels: 144, gamma: s.p + 34192, beta: s.p + 34336, savedMean: s.f + 423056, savedInvStd: s.f + 423200,
             activation: .relu6, gradInput: s.tensor(257), gradGamma: s.g + 34192, gradBeta: s.g + 34336, pool: pool)
         s.profiler?.stop(556)
         // features.3.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(28), pixels: 3600 &* s.n, channels: 144, gamma: s.p + 30016,
-                beta: s.p + 30160, savedMean: s.f + 420208, savedInvStd: s.f + 420352, activation: .relu6,
+                beta: s.p + 30160, savedMean: s.f + 422768, savedInvStd: s.f + 422912, activation: .relu6,
                 output: s.tensor(260), pool: pool)
             s.profiler?.stop(557)
         }
@@ -5231,33 +5298,34 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(28), pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 30016, beta: s.p + 30160, runningMean: s.p + 30304, runningVar: s.p + 30448, eps: 0.001,
-                activation: .relu6, output: s.tensor(260), scratch: s.f + 420208, pool: pool)
+                activation: .relu6, output: s.tensor(260), scratch: s.f + 422768, pool: pool)
             s.profiler?.stop(558)
         }
         // features.3.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 424384, count: 3600)
+        TrainingKernels.zero(s.f + 426944, count: 3600)
         s.profiler?.stop(559)
         // features.3.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 30, 30, 144]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(257), input: s.tensor(260), batch: s.n, height: 60,
             width: 60, channels: 144, kernel: 5, stride: 2, padTop: 1, padLeft: 1, outHeight: 30, outWidth: 30,
-            weights: s.f + 420784, gradInput: s.tensor(259), gradWeights: s.f + 424384, pool: pool)
+            weights: s.f + 423344, gradInput: s.tensor(259), gradWeights: s.f + 426944, pool: pool)
         s.profiler?.stop(560)
         // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 424384, channels: 144, kernel: 5, into: s.g + 30592)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 426944, channels: 144, kernel: 5, into: s.g + 30592)
         s.profiler?.stop(561)
-        // features.3.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 60, 60, 144]
+        // features.3.0.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 60, 60, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(259), input: s.tensor(28),
-            pixels: 3600 &* s.n, channels: 144, gamma: s.p + 30016, beta: s.p + 30160, savedMean: s.f + 420208,
-            savedInvStd: s.f + 420352, activation: .relu6, gradInput: s.tensor(259), gradGamma: s.g + 30016,
-            gradBeta: s.g + 30160, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(259), input: s.tensor(28), pixels: 3600 &* s.n,
+            channels: 144, gamma: s.p + 30016, beta: s.p + 30160, savedMean: s.f + 422768, savedInvStd: s.f + 422912,
+            activation: .relu6, gradGamma: s.g + 30016, gradBeta: s.g + 30160, reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(562)
-        // features.3.0.block.0 conv 1x1 backward: input and weight gradients, [n, 60, 60, 24] <- [n, 60, 60, 144]
+        // features.3.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 60, 60, 24] <- [n, 60, 60, 144]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(259), input: s.tensor(26), weights: s.p + 26560,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(259), preActivation: s.tensor(28),
+            gamma: s.p + 30016, beta: s.p + 30160, savedMean: s.f + 422768, savedInvStd: s.f + 422912,
+            activation: .relu6, reductions: s.f + 410880, input: s.tensor(26), weights: s.p + 26560,
             pixels: 3600 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(261), gradWeights: s.g + 26560,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(563)
@@ -5271,18 +5339,18 @@ public final class EfficientNetLite1Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.tensor(27) : nil, batch: s.n,
             perImage: 86400, gradBranch: s.tensor(262), pool: pool)
         s.profiler?.stop(564)
-        // features.2.2.block.2 backward through identity and BatchNorm (in place) on [n, 60, 60, 24]
+        // features.2.2.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 60, 60, 24]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(262), input: s.tensor(24),
-            pixels: 3600 &* s.n, channels: 24, gamma: s.p + 26432, beta: s.p + 26464, savedMean: s.f + 420160,
-            savedInvStd: s.f + 420184, activation: .identity, gradInput: s.tensor(262), gradGamma: s.g + 26432,
-            gradBeta: s.g + 26464, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(262), input: s.tensor(24), pixels: 3600 &* s.n,
+            channels: 24, gamma: s.p + 26432, beta: s.p + 26464, savedMean: s.f + 422720, savedInvStd: s.f + 422744,
+            activation: .identity, gradGamma: s.g + 26432, gradBeta: s.g + 26464, reductions: s.f + 410880,
+            pool: pool)
         s.profiler?.stop(565)
         // features.2.2.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(22), pixels: 3600 &* s.n, channels: 144, gamma: s.p + 22400,
-                beta: s.p + 22544, savedMean: s.f + 417280, savedInvStd: s.f + 417424, activation: .relu6,
+                beta: s.p + 22544, savedMean: s.f + 419840, savedInvStd: s.f + 419984, activation: .relu6,
                 output: s.tensor(264), pool: pool)
             s.profiler?.stop(566)
         }
@@ -5291,27 +5359,29 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(22), pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 22400, beta: s.p + 22544, runningMean: s.p + 22688, runningVar: s.p + 22832, eps: 0.001,
-                activation: .relu6, output: s.tensor(264), scratch: s.f + 417280, pool: pool)
+                activation: .relu6, output: s.tensor(264), scratch: s.f + 419840, pool: pool)
             s.profiler?.stop(567)
         }
-        // features.2.2.block.2 conv 1x1 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 60, 60, 24]
+        // features.2.2.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 60, 60, 24]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(262), input: s.tensor(264), weights: s.p + 22976,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(262), preActivation: s.tensor(24),
+            gamma: s.p + 26432, beta: s.p + 26464, savedMean: s.f + 422720, savedInvStd: s.f + 422744,
+            activation: .identity, reductions: s.f + 410880, input: s.tensor(264), weights: s.p + 22976,
             pixels: 3600 &* s.n, inChannels: 144, outChannels: 24, gradInput: s.tensor(263), gradWeights: s.g + 22976,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(568)
         // features.2.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 60, 60, 144]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(263), input: s.tensor(22),
-            pixels: 3600 &* s.n, channels: 144, gamma: s.p + 22400, beta: s.p + 22544, savedMean: s.f + 417280,
-            savedInvStd: s.f + 417424, activation: .relu6, gradInput: s.tensor(263), gradGamma: s.g + 22400,
+            pixels: 3600 &* s.n, channels: 144, gamma: s.p + 22400, beta: s.p + 22544, savedMean: s.f + 419840,
+            savedInvStd: s.f + 419984, activation: .relu6, gradInput: s.tensor(263), gradGamma: s.g + 22400,
             gradBeta: s.g + 22544, pool: pool)
         s.profiler?.stop(569)
         // features.2.2.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(20), pixels: 3600 &* s.n, channels: 144, gamma: s.p + 20528,
-                beta: s.p + 20672, savedMean: s.f + 416992, savedInvStd: s.f + 417136, activation: .relu6,
+                beta: s.p + 20672, savedMean: s.f + 419552, savedInvStd: s.f + 419696, activation: .relu6,
                 output: s.tensor(266), pool: pool)
             s.profiler?.stop(570)
         }
@@ -5320,33 +5390,34 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 20528, beta: s.p + 20672, runningMean: s.p + 20816, runningVar: s.p + 20960, eps: 0.001,
-                activation: .relu6, output: s.tensor(266), scratch: s.f + 416992, pool: pool)
+                activation: .relu6, output: s.tensor(266), scratch: s.f + 419552, pool: pool)
             s.profiler?.stop(571)
         }
         // features.2.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 418864, count: 1296)
+        TrainingKernels.zero(s.f + 421424, count: 1296)
         s.profiler?.stop(572)
         // features.2.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 60, 60, 144]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(263), input: s.tensor(266), batch: s.n, height: 60,
             width: 60, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 60, outWidth: 60,
-            weights: s.f + 417568, gradInput: s.tensor(265), gradWeights: s.f + 418864, pool: pool)
+            weights: s.f + 420128, gradInput: s.tensor(265), gradWeights: s.f + 421424, pool: pool)
         s.profiler?.stop(573)
         // features.2.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 418864, channels: 144, kernel: 3, into: s.g + 21104)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 421424, channels: 144, kernel: 3, into: s.g + 21104)
         s.profiler?.stop(574)
-        // features.2.2.block.0 backward through relu6 and BatchNorm (in place) on [n, 60, 60, 144]
+        // features.2.2.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 60, 60, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(265), input: s.tensor(20),
-            pixels: 3600 &* s.n, channels: 144, gamma: s.p + 20528, beta: s.p + 20672, savedMean: s.f + 416992,
-            savedInvStd: s.f + 417136, activation: .relu6, gradInput: s.tensor(265), gradGamma: s.g + 20528,
-            gradBeta: s.g + 20672, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(265), input: s.tensor(20), pixels: 3600 &* s.n,
+            channels: 144, gamma: s.p + 20528, beta: s.p + 20672, savedMean: s.f + 419552, savedInvStd: s.f + 419696,
+            activation: .relu6, gradGamma: s.g + 20528, gradBeta: s.g + 20672, reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(575)
-        // features.2.2.block.0 conv 1x1 backward: input and weight gradients, [n, 60, 60, 24] <- [n, 60, 60, 144]
+        // features.2.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 60, 60, 24] <- [n, 60, 60, 144]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(265), input: s.tensor(18), weights: s.p + 17072,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(265), preActivation: s.tensor(20),
+            gamma: s.p + 20528, beta: s.p + 20672, savedMean: s.f + 419552, savedInvStd: s.f + 419696,
+            activation: .relu6, reductions: s.f + 410880, input: s.tensor(18), weights: s.p + 17072,
             pixels: 3600 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(267), gradWeights: s.g + 17072,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(576)
@@ -5364,18 +5435,18 @@ public final class EfficientNetLite1Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.tensor(19) : nil, batch: s.n,
             perImage: 86400, gradBranch: s.tensor(268), pool: pool)
         s.profiler?.stop(578)
-        // features.2.1.block.2 backward through identity and BatchNorm (in place) on [n, 60, 60, 24]
+        // features.2.1.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 60, 60, 24]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(268), input: s.tensor(16),
-            pixels: 3600 &* s.n, channels: 24, gamma: s.p + 16944, beta: s.p + 16976, savedMean: s.f + 416944,
-            savedInvStd: s.f + 416968, activation: .identity, gradInput: s.tensor(268), gradGamma: s.g + 16944,
-            gradBeta: s.g + 16976, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(268), input: s.tensor(16), pixels: 3600 &* s.n,
+            channels: 24, gamma: s.p + 16944, beta: s.p + 16976, savedMean: s.f + 419504, savedInvStd: s.f + 419528,
+            activation: .identity, gradGamma: s.g + 16944, gradBeta: s.g + 16976, reductions: s.f + 410880,
+            pool: pool)
         s.profiler?.stop(579)
         // features.2.1.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(14), pixels: 3600 &* s.n, channels: 144, gamma: s.p + 12912,
-                beta: s.p + 13056, savedMean: s.f + 414064, savedInvStd: s.f + 414208, activation: .relu6,
+                beta: s.p + 13056, savedMean: s.f + 416624, savedInvStd: s.f + 416768, activation: .relu6,
                 output: s.tensor(270), pool: pool)
             s.profiler?.stop(580)
         }
@@ -5384,27 +5455,29 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(14), pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 12912, beta: s.p + 13056, runningMean: s.p + 13200, runningVar: s.p + 13344, eps: 0.001,
-                activation: .relu6, output: s.tensor(270), scratch: s.f + 414064, pool: pool)
+                activation: .relu6, output: s.tensor(270), scratch: s.f + 416624, pool: pool)
             s.profiler?.stop(581)
         }
-        // features.2.1.block.2 conv 1x1 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 60, 60, 24]
+        // features.2.1.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 60, 60, 24]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(268), input: s.tensor(270), weights: s.p + 13488,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(268), preActivation: s.tensor(16),
+            gamma: s.p + 16944, beta: s.p + 16976, savedMean: s.f + 419504, savedInvStd: s.f + 419528,
+            activation: .identity, reductions: s.f + 410880, input: s.tensor(270), weights: s.p + 13488,
             pixels: 3600 &* s.n, inChannels: 144, outChannels: 24, gradInput: s.tensor(269), gradWeights: s.g + 13488,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(582)
         // features.2.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 60, 60, 144]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(269), input: s.tensor(14),
-            pixels: 3600 &* s.n, channels: 144, gamma: s.p + 12912, beta: s.p + 13056, savedMean: s.f + 414064,
-            savedInvStd: s.f + 414208, activation: .relu6, gradInput: s.tensor(269), gradGamma: s.g + 12912,
+            pixels: 3600 &* s.n, channels: 144, gamma: s.p + 12912, beta: s.p + 13056, savedMean: s.f + 416624,
+            savedInvStd: s.f + 416768, activation: .relu6, gradInput: s.tensor(269), gradGamma: s.g + 12912,
             gradBeta: s.g + 13056, pool: pool)
         s.profiler?.stop(583)
         // features.2.1.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(12), pixels: 3600 &* s.n, channels: 144, gamma: s.p + 11040,
-                beta: s.p + 11184, savedMean: s.f + 413776, savedInvStd: s.f + 413920, activation: .relu6,
+                beta: s.p + 11184, savedMean: s.f + 416336, savedInvStd: s.f + 416480, activation: .relu6,
                 output: s.tensor(272), pool: pool)
             s.profiler?.stop(584)
         }
@@ -5413,33 +5486,34 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(12), pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 11040, beta: s.p + 11184, runningMean: s.p + 11328, runningVar: s.p + 11472, eps: 0.001,
-                activation: .relu6, output: s.tensor(272), scratch: s.f + 413776, pool: pool)
+                activation: .relu6, output: s.tensor(272), scratch: s.f + 416336, pool: pool)
             s.profiler?.stop(585)
         }
         // features.2.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 415648, count: 1296)
+        TrainingKernels.zero(s.f + 418208, count: 1296)
         s.profiler?.stop(586)
         // features.2.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 60, 60, 144]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(269), input: s.tensor(272), batch: s.n, height: 60,
             width: 60, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 60, outWidth: 60,
-            weights: s.f + 414352, gradInput: s.tensor(271), gradWeights: s.f + 415648, pool: pool)
+            weights: s.f + 416912, gradInput: s.tensor(271), gradWeights: s.f + 418208, pool: pool)
         s.profiler?.stop(587)
         // features.2.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 415648, channels: 144, kernel: 3, into: s.g + 11616)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 418208, channels: 144, kernel: 3, into: s.g + 11616)
         s.profiler?.stop(588)
-        // features.2.1.block.0 backward through relu6 and BatchNorm (in place) on [n, 60, 60, 144]
+        // features.2.1.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 60, 60, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(271), input: s.tensor(12),
-            pixels: 3600 &* s.n, channels: 144, gamma: s.p + 11040, beta: s.p + 11184, savedMean: s.f + 413776,
-            savedInvStd: s.f + 413920, activation: .relu6, gradInput: s.tensor(271), gradGamma: s.g + 11040,
-            gradBeta: s.g + 11184, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(271), input: s.tensor(12), pixels: 3600 &* s.n,
+            channels: 144, gamma: s.p + 11040, beta: s.p + 11184, savedMean: s.f + 416336, savedInvStd: s.f + 416480,
+            activation: .relu6, gradGamma: s.g + 11040, gradBeta: s.g + 11184, reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(589)
-        // features.2.1.block.0 conv 1x1 backward: input and weight gradients, [n, 60, 60, 24] <- [n, 60, 60, 144]
+        // features.2.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 60, 60, 24] <- [n, 60, 60, 144]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(271), input: s.tensor(11), weights: s.p + 7584,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(271), preActivation: s.tensor(12),
+            gamma: s.p + 11040, beta: s.p + 11184, savedMean: s.f + 416336, savedInvStd: s.f + 416480,
+            activation: .relu6, reductions: s.f + 410880, input: s.tensor(11), weights: s.p + 7584,
             pixels: 3600 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(273), gradWeights: s.g + 7584,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(590)
@@ -5451,18 +5525,17 @@ public final class EfficientNetLite1Training: TrainableModel {
 
     /// features.2.0 backward: MBConv6 k3 s2: 120x120x16 -> 60x60x24
     private func features_2_0_backward(_ s: TrainingStepContext) {
-        // features.2.0.block.2 backward through identity and BatchNorm (in place) on [n, 60, 60, 24]
+        // features.2.0.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 60, 60, 24]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(273), input: s.tensor(10),
-            pixels: 3600 &* s.n, channels: 24, gamma: s.p + 7456, beta: s.p + 7488, savedMean: s.f + 413728,
-            savedInvStd: s.f + 413752, activation: .identity, gradInput: s.tensor(273), gradGamma: s.g + 7456,
-            gradBeta: s.g + 7488, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(273), input: s.tensor(10), pixels: 3600 &* s.n,
+            channels: 24, gamma: s.p + 7456, beta: s.p + 7488, savedMean: s.f + 416288, savedInvStd: s.f + 416312,
+            activation: .identity, gradGamma: s.g + 7456, gradBeta: s.g + 7488, reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(592)
         // features.2.0.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(8), pixels: 3600 &* s.n, channels: 96, gamma: s.p + 4768,
-                beta: s.p + 4864, savedMean: s.f + 411808, savedInvStd: s.f + 411904, activation: .relu6,
+                beta: s.p + 4864, savedMean: s.f + 414368, savedInvStd: s.f + 414464, activation: .relu6,
                 output: s.tensor(275), pool: pool)
             s.profiler?.stop(593)
         }
@@ -5471,26 +5544,28 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(8), pixels: 3600 &* s.n, channels: 96,
                 gamma: s.p + 4768, beta: s.p + 4864, runningMean: s.p + 4960, runningVar: s.p + 5056, eps: 0.001,
-                activation: .relu6, output: s.tensor(275), scratch: s.f + 411808, pool: pool)
+                activation: .relu6, output: s.tensor(275), scratch: s.f + 414368, pool: pool)
             s.profiler?.stop(594)
         }
-        // features.2.0.block.2 conv 1x1 backward: input and weight gradients, [n, 60, 60, 96] <- [n, 60, 60, 24]
+        // features.2.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 60, 60, 96] <- [n, 60, 60, 24]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(273), input: s.tensor(275), weights: s.p + 5152,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(273), preActivation: s.tensor(10),
+            gamma: s.p + 7456, beta: s.p + 7488, savedMean: s.f + 416288, savedInvStd: s.f + 416312,
+            activation: .identity, reductions: s.f + 410880, input: s.tensor(275), weights: s.p + 5152,
             pixels: 3600 &* s.n, inChannels: 96, outChannels: 24, gradInput: s.tensor(274), gradWeights: s.g + 5152,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(595)
         // features.2.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 60, 60, 96]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(274), input: s.tensor(8), pixels: 3600 &* s.n,
-            channels: 96, gamma: s.p + 4768, beta: s.p + 4864, savedMean: s.f + 411808, savedInvStd: s.f + 411904,
+            channels: 96, gamma: s.p + 4768, beta: s.p + 4864, savedMean: s.f + 414368, savedInvStd: s.f + 414464,
             activation: .relu6, gradInput: s.tensor(274), gradGamma: s.g + 4768, gradBeta: s.g + 4864, pool: pool)
         s.profiler?.stop(596)
         // features.2.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(6), pixels: 14400 &* s.n, channels: 96, gamma: s.p + 3520,
-                beta: s.p + 3616, savedMean: s.f + 411616, savedInvStd: s.f + 411712, activation: .relu6,
+                beta: s.p + 3616, savedMean: s.f + 414176, savedInvStd: s.f + 414272, activation: .relu6,
                 output: s.tensor(277), pool: pool)
             s.profiler?.stop(597)
         }
@@ -5499,33 +5574,34 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(6), pixels: 14400 &* s.n, channels: 96,
                 gamma: s.p + 3520, beta: s.p + 3616, runningMean: s.p + 3712, runningVar: s.p + 3808, eps: 0.001,
-                activation: .relu6, output: s.tensor(277), scratch: s.f + 411616, pool: pool)
+                activation: .relu6, output: s.tensor(277), scratch: s.f + 414176, pool: pool)
             s.profiler?.stop(598)
         }
         // features.2.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 412864, count: 864)
+        TrainingKernels.zero(s.f + 415424, count: 864)
         s.profiler?.stop(599)
         // features.2.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 120, 120, 96] <- [n, 60, 60, 96]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(274), input: s.tensor(277), batch: s.n, height: 120,
             width: 120, channels: 96, kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 60, outWidth: 60,
-            weights: s.f + 412000, gradInput: s.tensor(276), gradWeights: s.f + 412864, pool: pool)
+            weights: s.f + 414560, gradInput: s.tensor(276), gradWeights: s.f + 415424, pool: pool)
         s.profiler?.stop(600)
         // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 412864, channels: 96, kernel: 3, into: s.g + 3904)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 415424, channels: 96, kernel: 3, into: s.g + 3904)
         s.profiler?.stop(601)
-        // features.2.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 120, 120, 96]
+        // features.2.0.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 120, 120, 96]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(276), input: s.tensor(6),
-            pixels: 14400 &* s.n, channels: 96, gamma: s.p + 3520, beta: s.p + 3616, savedMean: s.f + 411616,
-            savedInvStd: s.f + 411712, activation: .relu6, gradInput: s.tensor(276), gradGamma: s.g + 3520,
-            gradBeta: s.g + 3616, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(276), input: s.tensor(6), pixels: 14400 &* s.n,
+            channels: 96, gamma: s.p + 3520, beta: s.p + 3616, savedMean: s.f + 414176, savedInvStd: s.f + 414272,
+            activation: .relu6, gradGamma: s.g + 3520, gradBeta: s.g + 3616, reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(602)
-        // features.2.0.block.0 conv 1x1 backward: input and weight gradients, [n, 120, 120, 16] <- [n, 120, 120, 96]
+        // features.2.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 120, 120, 16] <- [n, 120, 120, 96]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(276), input: s.tensor(5), weights: s.p + 1984,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(276), preActivation: s.tensor(6),
+            gamma: s.p + 3520, beta: s.p + 3616, savedMean: s.f + 414176, savedInvStd: s.f + 414272,
+            activation: .relu6, reductions: s.f + 410880, input: s.tensor(5), weights: s.p + 1984,
             pixels: 14400 &* s.n, inChannels: 16, outChannels: 96, gradInput: s.tensor(278), gradWeights: s.g + 1984,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(603)
@@ -5533,18 +5609,17 @@ public final class EfficientNetLite1Training: TrainableModel {
 
     /// features.1.0 backward: MBConv1 k3 s1: 120x120x32 -> 120x120x16
     private func features_1_0_backward(_ s: TrainingStepContext) {
-        // features.1.0.block.1 backward through identity and BatchNorm (in place) on [n, 120, 120, 16]
+        // features.1.0.block.1 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 120, 120, 16]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(278), input: s.tensor(4),
-            pixels: 14400 &* s.n, channels: 16, gamma: s.p + 1920, beta: s.p + 1936, savedMean: s.f + 411584,
-            savedInvStd: s.f + 411600, activation: .identity, gradInput: s.tensor(278), gradGamma: s.g + 1920,
-            gradBeta: s.g + 1936, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(278), input: s.tensor(4), pixels: 14400 &* s.n,
+            channels: 16, gamma: s.p + 1920, beta: s.p + 1936, savedMean: s.f + 414144, savedInvStd: s.f + 414160,
+            activation: .identity, gradGamma: s.g + 1920, gradBeta: s.g + 1936, reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(604)
         // features.1.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 1 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(2), pixels: 14400 &* s.n, channels: 32, gamma: s.p + 1280,
-                beta: s.p + 1312, savedMean: s.f + 410944, savedInvStd: s.f + 410976, activation: .relu6,
+                beta: s.p + 1312, savedMean: s.f + 413504, savedInvStd: s.f + 413536, activation: .relu6,
                 output: s.tensor(280), pool: pool)
             s.profiler?.stop(605)
         }
@@ -5553,27 +5628,29 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 14400 &* s.n, channels: 32,
                 gamma: s.p + 1280, beta: s.p + 1312, runningMean: s.p + 1344, runningVar: s.p + 1376, eps: 0.001,
-                activation: .relu6, output: s.tensor(280), scratch: s.f + 410944, pool: pool)
+                activation: .relu6, output: s.tensor(280), scratch: s.f + 413504, pool: pool)
             s.profiler?.stop(606)
         }
-        // features.1.0.block.1 conv 1x1 backward: input and weight gradients, [n, 120, 120, 32] <- [n, 120, 120, 16]
+        // features.1.0.block.1 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 120, 120, 32] <- [n, 120, 120, 16]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(278), input: s.tensor(280), weights: s.p + 1408,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(278), preActivation: s.tensor(4),
+            gamma: s.p + 1920, beta: s.p + 1936, savedMean: s.f + 414144, savedInvStd: s.f + 414160,
+            activation: .identity, reductions: s.f + 410880, input: s.tensor(280), weights: s.p + 1408,
             pixels: 14400 &* s.n, inChannels: 32, outChannels: 16, gradInput: s.tensor(279), gradWeights: s.g + 1408,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(607)
         // features.1.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 120, 120, 32]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(279), input: s.tensor(2),
-            pixels: 14400 &* s.n, channels: 32, gamma: s.p + 1280, beta: s.p + 1312, savedMean: s.f + 410944,
-            savedInvStd: s.f + 410976, activation: .relu6, gradInput: s.tensor(279), gradGamma: s.g + 1280,
+            pixels: 14400 &* s.n, channels: 32, gamma: s.p + 1280, beta: s.p + 1312, savedMean: s.f + 413504,
+            savedInvStd: s.f + 413536, activation: .relu6, gradInput: s.tensor(279), gradGamma: s.g + 1280,
             gradBeta: s.g + 1312, pool: pool)
         s.profiler?.stop(608)
         // features.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 0 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(0), pixels: 14400 &* s.n, channels: 32, gamma: s.p + 864,
-                beta: s.p + 896, savedMean: s.f + 410880, savedInvStd: s.f + 410912, activation: .relu6,
+                beta: s.p + 896, savedMean: s.f + 413440, savedInvStd: s.f + 413472, activation: .relu6,
                 output: s.tensor(282), pool: pool)
             s.profiler?.stop(609)
         }
@@ -5582,22 +5659,22 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(0), pixels: 14400 &* s.n, channels: 32,
                 gamma: s.p + 864, beta: s.p + 896, runningMean: s.p + 928, runningVar: s.p + 960, eps: 0.001,
-                activation: .relu6, output: s.tensor(282), scratch: s.f + 410880, pool: pool)
+                activation: .relu6, output: s.tensor(282), scratch: s.f + 413440, pool: pool)
             s.profiler?.stop(610)
         }
         // features.1.0.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 411296, count: 288)
+        TrainingKernels.zero(s.f + 413856, count: 288)
         s.profiler?.stop(611)
         // features.1.0.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 120, 120, 32] <- [n, 120, 120, 32]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(279), input: s.tensor(282), batch: s.n, height: 120,
             width: 120, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 120, outWidth: 120,
-            weights: s.f + 411008, gradInput: s.tensor(281), gradWeights: s.f + 411296, pool: pool)
+            weights: s.f + 413568, gradInput: s.tensor(281), gradWeights: s.f + 413856, pool: pool)
         s.profiler?.stop(612)
         // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 411296, channels: 32, kernel: 3, into: s.g + 992)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 413856, channels: 32, kernel: 3, into: s.g + 992)
         s.profiler?.stop(613)
     }
 
@@ -5606,8 +5683,8 @@ public final class EfficientNetLite1Training: TrainableModel {
         // features.0 backward through relu6 and BatchNorm (in place) on [n, 120, 120, 32]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(281), input: s.tensor(0),
-            pixels: 14400 &* s.n, channels: 32, gamma: s.p + 864, beta: s.p + 896, savedMean: s.f + 410880,
-            savedInvStd: s.f + 410912, activation: .relu6, gradInput: s.tensor(281), gradGamma: s.g + 864,
+            pixels: 14400 &* s.n, channels: 32, gamma: s.p + 864, beta: s.p + 896, savedMean: s.f + 413440,
+            savedInvStd: s.f + 413472, activation: .relu6, gradInput: s.tensor(281), gradGamma: s.g + 864,
             gradBeta: s.g + 896, pool: pool)
         s.profiler?.stop(614)
         // features.0 stem weight gradient (the image needs none)
@@ -5838,7 +5915,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         (13644000, 6955200),  // 213: features.5.1.block.1 output (recomputed), 151,200 floats per image
         (13492800, 7106400),  // 214: gradient of features.5.1.block.1 input, 151,200 floats per image
         (13341600, 6955200),  // 215: features.5.1.block.0 output (recomputed), 151,200 floats per image
-        (8406000, 4946400),  // 216: gradient of features.5.1.block.0 input, 25,200 floats per image
+        (8406000, 7063200),  // 216: gradient of features.5.1.block.0 input, 25,200 floats per image
         (13190400, 6955200),  // 217: gradient of features.5.0.block.2 input, 108,000 floats per image
         (17337600, 4838400),  // 218: features.5.0.block.1 output (recomputed), 108,000 floats per image
         (13298400, 7063200),  // 219: gradient of features.5.0.block.1 input, 108,000 floats per image
@@ -5878,7 +5955,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         (11678400, 4190400),  // 253: features.3.1.block.1 output (recomputed), 216,000 floats per image
         (11462400, 4406400),  // 254: gradient of features.3.1.block.1 input, 216,000 floats per image
         (8164800, 4190400),  // 255: features.3.1.block.0 output (recomputed), 216,000 floats per image
-        (7948800, 4104000),  // 256: gradient of features.3.1.block.0 input, 36,000 floats per image
+        (8164800, 4190400),  // 256: gradient of features.3.1.block.0 input, 36,000 floats per image
         (11462400, 6739200),  // 257: gradient of features.3.0.block.2 input, 129,600 floats per image
         (15588000, 3974400),  // 258: features.3.0.block.1 output (recomputed), 129,600 floats per image
         (7948800, 4492800),  // 259: gradient of features.3.0.block.1 input, 518,400 floats per image
@@ -5895,12 +5972,12 @@ public final class EfficientNetLite1Training: TrainableModel {
         (4320000, 1900800),  // 270: features.2.1.block.1 output (recomputed), 518,400 floats per image
         (3801600, 2419200),  // 271: gradient of features.2.1.block.1 input, 518,400 floats per image
         (3283200, 1900800),  // 272: features.2.1.block.0 output (recomputed), 518,400 floats per image
-        (2764800, 1728000),  // 273: gradient of features.2.1.block.0 input, 86,400 floats per image
+        (3283200, 1900800),  // 273: gradient of features.2.1.block.0 input, 86,400 floats per image
         (4147200, 4147200),  // 274: gradient of features.2.0.block.2 input, 345,600 floats per image
         (10656000, 1382400),  // 275: features.2.0.block.1 output (recomputed), 345,600 floats per image
         (2764800, 2764800),  // 276: gradient of features.2.0.block.1 input, 1,382,400 floats per image
         (1382400, 1382400),  // 277: features.2.0.block.0 output (recomputed), 1,382,400 floats per image
-        (460800, 921600),  // 278: gradient of features.2.0.block.0 input, 230,400 floats per image
+        (1382400, 1382400),  // 278: gradient of features.2.0.block.0 input, 230,400 floats per image
         (0, 460800),  // 279: gradient of features.1.0.block.1 input, 460,800 floats per image
         (9849600, 0),  // 280: features.1.0.block.0 output (recomputed), 460,800 floats per image
         (460800, 921600),  // 281: gradient of features.1.0.block.0 input, 460,800 floats per image
@@ -5928,7 +6005,7 @@ public final class EfficientNetLite1Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 120, 120, 32]"),
         .init("features.1.0.block.1", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [32][16]"),
-        .init("features.1.0.block.1", kind: "conv 1x1 + BN statistics forward", macsPerImage: 7372800,
+        .init("features.1.0.block.1", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 7372800,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 120, 120, 32] -> [n, 120, 120, 16]"),
         .init("features.1.0.block.1", kind: "conv 1x1 forward", macsPerImage: 7372800,
               "frozen: project conv 1x1, [n, 120, 120, 32] -> [n, 120, 120, 16]"),
@@ -5938,7 +6015,7 @@ public final class EfficientNetLite1Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 120, 120, 16]"),
         .init("features.2.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [16][96]"),
-        .init("features.2.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 22118400,
+        .init("features.2.0.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 22118400,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 120, 120, 16] -> [n, 120, 120, 96]"),
         .init("features.2.0.block.0", kind: "conv 1x1 forward", macsPerImage: 22118400,
               "frozen: expand conv 1x1, [n, 120, 120, 16] -> [n, 120, 120, 96]"),
@@ -5956,7 +6033,7 @@ public final class EfficientNetLite1Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 60, 60, 96]"),
         .init("features.2.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [96][24]"),
-        .init("features.2.0.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 8294400,
+        .init("features.2.0.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 8294400,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 60, 60, 96] -> [n, 60, 60, 24]"),
         .init("features.2.0.block.2", kind: "conv 1x1 forward", macsPerImage: 8294400,
               "frozen: project conv 1x1, [n, 60, 60, 96] -> [n, 60, 60, 24]"),
@@ -5966,7 +6043,7 @@ public final class EfficientNetLite1Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 60, 60, 24]"),
         .init("features.2.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [24][144]"),
-        .init("features.2.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 12441600,
+        .init("features.2.1.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 12441600,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 60, 60, 24] -> [n, 60, 60, 144]"),
         .init("features.2.1.block.0", kind: "conv 1x1 forward", macsPerImage: 12441600,
               "frozen: expand conv 1x1, [n, 60, 60, 24] -> [n, 60, 60, 144]"),
@@ -5984,7 +6061,7 @@ public final class EfficientNetLite1Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 60, 60, 144]"),
         .init("features.2.1.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [144][24]"),
-        .init("features.2.1.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 12441600,
+        .init("features.2.1.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 12441600,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 60, 60, 144] -> [n, 60, 60, 24]"),
         .init("features.2.1.block.2", kind: "conv 1x1 forward", macsPerImage: 12441600,
               "frozen: project conv 1x1, [n, 60, 60, 144] -> [n, 60, 60, 24]"),
@@ -5998,7 +6075,7 @@ public final class EfficientNetLite1Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.2.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [24][144]"),
-        .init("features.2.2.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 12441600,
+        .init("features.2.2.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 12441600,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 60, 60, 24] -> [n, 60, 60, 144]"),
         .init("features.2.2.block.0", kind: "conv 1x1 forward", macsPerImage: 12441600,
               "frozen: expand conv 1x1, [n, 60, 60, 24] -> [n, 60, 60, 144]"),
@@ -6016,7 +6093,7 @@ public final class EfficientNetLite1Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 60, 60, 144]"),
         .init("features.2.2.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [144][24]"),
-        .init("features.2.2.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 12441600,
+        .init("features.2.2.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 12441600,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 60, 60, 144] -> [n, 60, 60, 24]"),
         .init("features.2.2.block.2", kind: "conv 1x1 forward", macsPerImage: 12441600,
               "frozen: project conv 1x1, [n, 60, 60, 144] -> [n, 60, 60, 24]"),
@@ -6030,7 +6107,7 @@ public final class EfficientNetLite1Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.3.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [24][144]"),
-        .init("features.3.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 12441600,
+        .init("features.3.0.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 12441600,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 60, 60, 24] -> [n, 60, 60, 144]"),
         .init("features.3.0.block.0", kind: "conv 1x1 forward", macsPerImage: 12441600,
               "frozen: expand conv 1x1, [n, 60, 60, 24] -> [n, 60, 60, 144]"),
@@ -6048,7 +6125,7 @@ public final class EfficientNetLite1Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 30, 30, 144]"),
         .init("features.3.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [144][40]"),
-        .init("features.3.0.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 5184000,
+        .init("features.3.0.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 5184000,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 30, 30, 144] -> [n, 30, 30, 40]"),
         .init("features.3.0.block.2", kind: "conv 1x1 forward", macsPerImage: 5184000,
               "frozen: project conv 1x1, [n, 30, 30, 144] -> [n, 30, 30, 40]"),
@@ -6058,7 +6135,7 @@ public final class EfficientNetLite1Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 30, 30, 40]"),
         .init("features.3.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [40][240]"),
-        .init("features.3.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 8640000,
+        .init("features.3.1.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 8640000,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 30, 30, 40] -> [n, 30, 30, 240]"),
         .init("features.3.1.block.0", kind: "conv 1x1 forward", macsPerImage: 8640000,
               "frozen: expand conv 1x1, [n, 30, 30, 40] -> [n, 30, 30, 240]"),
@@ -6076,7 +6153,7 @@ public final class EfficientNetLite1Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 30, 30, 240]"),
         .init("features.3.1.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [240][40]"),
-        .init("features.3.1.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 8640000,
+        .init("features.3.1.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 8640000,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 30, 30, 240] -> [n, 30, 30, 40]"),
         .init("features.3.1.block.2", kind: "conv 1x1 forward", macsPerImage: 8640000,
               "frozen: project conv 1x1, [n, 30, 30, 240] -> [n, 30, 30, 40]"),
@@ -6090,7 +6167,7 @@ public final class EfficientNetLite1Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.3.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [40][240]"),
-        .init("features.3.2.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 8640000,
+        .init("features.3.2.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 8640000,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 30, 30, 40] -> [n, 30, 30, 240]"),
         .init("features.3.2.block.0", kind: "conv 1x1 forward", macsPerImage: 8640000,
               "frozen: expand conv 1x1, [n, 30, 30, 40] -> [n, 30, 30, 240]"),
@@ -6108,7 +6185,7 @@ public final class EfficientNetLite1Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 30, 30, 240]"),
         .init("features.3.2.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [240][40]"),
-        .init("features.3.2.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 8640000,
+        .init("features.3.2.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 8640000,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 30, 30, 240] -> [n, 30, 30, 40]"),
         .init("features.3.2.block.2", kind: "conv 1x1 forward", macsPerImage: 8640000,
               "frozen: project conv 1x1, [n, 30, 30, 240] -> [n, 30, 30, 40]"),
@@ -6122,7 +6199,7 @@ public final class EfficientNetLite1Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.4.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [40][240]"),
-        .init("features.4.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 8640000,
+        .init("features.4.0.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 8640000,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 30, 30, 40] -> [n, 30, 30, 240]"),
         .init("features.4.0.block.0", kind: "conv 1x1 forward", macsPerImage: 8640000,
               "frozen: expand conv 1x1, [n, 30, 30, 40] -> [n, 30, 30, 240]"),
@@ -6140,7 +6217,7 @@ public final class EfficientNetLite1Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 240]"),
         .init("features.4.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [240][80]"),
-        .init("features.4.0.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 4320000,
+        .init("features.4.0.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 4320000,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 240] -> [n, 15, 15, 80]"),
         .init("features.4.0.block.2", kind: "conv 1x1 forward", macsPerImage: 4320000,
               "frozen: project conv 1x1, [n, 15, 15, 240] -> [n, 15, 15, 80]"),
@@ -6150,7 +6227,7 @@ public final class EfficientNetLite1Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 80]"),
         .init("features.4.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [80][480]"),
-        .init("features.4.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 8640000,
+        .init("features.4.1.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 8640000,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 80] -> [n, 15, 15, 480]"),
         .init("features.4.1.block.0", kind: "conv 1x1 forward", macsPerImage: 8640000,
               "frozen: expand conv 1x1, [n, 15, 15, 80] -> [n, 15, 15, 480]"),
@@ -6168,7 +6245,7 @@ public final class EfficientNetLite1Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 480]"),
         .init("features.4.1.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [480][80]"),
-        .init("features.4.1.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 8640000,
+        .init("features.4.1.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 8640000,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 480] -> [n, 15, 15, 80]"),
         .init("features.4.1.block.2", kind: "conv 1x1 forward", macsPerImage: 8640000,
               "frozen: project conv 1x1, [n, 15, 15, 480] -> [n, 15, 15, 80]"),
@@ -6182,7 +6259,7 @@ public final class EfficientNetLite1Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.4.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [80][480]"),
-        .init("features.4.2.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 8640000,
+        .init("features.4.2.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 8640000,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 80] -> [n, 15, 15, 480]"),
         .init("features.4.2.block.0", kind: "conv 1x1 forward", macsPerImage: 8640000,
               "frozen: expand conv 1x1, [n, 15, 15, 80] -> [n, 15, 15, 480]"),
@@ -6200,7 +6277,7 @@ public final class EfficientNetLite1Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 480]"),
         .init("features.4.2.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [480][80]"),
-        .init("features.4.2.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 8640000,
+        .init("features.4.2.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 8640000,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 480] -> [n, 15, 15, 80]"),
         .init("features.4.2.block.2", kind: "conv 1x1 forward", macsPerImage: 8640000,
               "frozen: project conv 1x1, [n, 15, 15, 480] -> [n, 15, 15, 80]"),
@@ -6214,7 +6291,7 @@ public final class EfficientNetLite1Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.4.3.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [80][480]"),
-        .init("features.4.3.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 8640000,
+        .init("features.4.3.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 8640000,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 80] -> [n, 15, 15, 480]"),
         .init("features.4.3.block.0", kind: "conv 1x1 forward", macsPerImage: 8640000,
               "frozen: expand conv 1x1, [n, 15, 15, 80] -> [n, 15, 15, 480]"),
@@ -6232,7 +6309,7 @@ public final class EfficientNetLite1Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 480]"),
         .init("features.4.3.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [480][80]"),
-        .init("features.4.3.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 8640000,
+        .init("features.4.3.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 8640000,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 480] -> [n, 15, 15, 80]"),
         .init("features.4.3.block.2", kind: "conv 1x1 forward", macsPerImage: 8640000,
               "frozen: project conv 1x1, [n, 15, 15, 480] -> [n, 15, 15, 80]"),
@@ -6246,7 +6323,7 @@ public final class EfficientNetLite1Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.5.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [80][480]"),
-        .init("features.5.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 8640000,
+        .init("features.5.0.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 8640000,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 80] -> [n, 15, 15, 480]"),
         .init("features.5.0.block.0", kind: "conv 1x1 forward", macsPerImage: 8640000,
               "frozen: expand conv 1x1, [n, 15, 15, 80] -> [n, 15, 15, 480]"),
@@ -6264,7 +6341,7 @@ public final class EfficientNetLite1Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 480]"),
         .init("features.5.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [480][112]"),
-        .init("features.5.0.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 12096000,
+        .init("features.5.0.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 12096000,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 480] -> [n, 15, 15, 112]"),
         .init("features.5.0.block.2", kind: "conv 1x1 forward", macsPerImage: 12096000,
               "frozen: project conv 1x1, [n, 15, 15, 480] -> [n, 15, 15, 112]"),
@@ -6274,7 +6351,7 @@ public final class EfficientNetLite1Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 112]"),
         .init("features.5.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [112][672]"),
-        .init("features.5.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 16934400,
+        .init("features.5.1.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 16934400,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 112] -> [n, 15, 15, 672]"),
         .init("features.5.1.block.0", kind: "conv 1x1 forward", macsPerImage: 16934400,
               "frozen: expand conv 1x1, [n, 15, 15, 112] -> [n, 15, 15, 672]"),
@@ -6292,7 +6369,7 @@ public final class EfficientNetLite1Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 672]"),
         .init("features.5.1.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [672][112]"),
-        .init("features.5.1.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 16934400,
+        .init("features.5.1.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 16934400,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 672] -> [n, 15, 15, 112]"),
         .init("features.5.1.block.2", kind: "conv 1x1 forward", macsPerImage: 16934400,
               "frozen: project conv 1x1, [n, 15, 15, 672] -> [n, 15, 15, 112]"),
@@ -6306,7 +6383,7 @@ public final class EfficientNetLite1Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.5.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [112][672]"),
-        .init("features.5.2.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 16934400,
+        .init("features.5.2.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 16934400,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 112] -> [n, 15, 15, 672]"),
         .init("features.5.2.block.0", kind: "conv 1x1 forward", macsPerImage: 16934400,
               "frozen: expand conv 1x1, [n, 15, 15, 112] -> [n, 15, 15, 672]"),
@@ -6324,7 +6401,7 @@ public final class EfficientNetLite1Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 672]"),
         .init("features.5.2.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [672][112]"),
-        .init("features.5.2.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 16934400,
+        .init("features.5.2.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 16934400,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 672] -> [n, 15, 15, 112]"),
         .init("features.5.2.block.2", kind: "conv 1x1 forward", macsPerImage: 16934400,
               "frozen: project conv 1x1, [n, 15, 15, 672] -> [n, 15, 15, 112]"),
@@ -6338,7 +6415,7 @@ public final class EfficientNetLite1Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.5.3.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [112][672]"),
-        .init("features.5.3.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 16934400,
+        .init("features.5.3.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 16934400,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 112] -> [n, 15, 15, 672]"),
         .init("features.5.3.block.0", kind: "conv 1x1 forward", macsPerImage: 16934400,
               "frozen: expand conv 1x1, [n, 15, 15, 112] -> [n, 15, 15, 672]"),
@@ -6356,7 +6433,7 @@ public final class EfficientNetLite1Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 672]"),
         .init("features.5.3.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [672][112]"),
-        .init("features.5.3.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 16934400,
+        .init("features.5.3.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 16934400,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 672] -> [n, 15, 15, 112]"),
         .init("features.5.3.block.2", kind: "conv 1x1 forward", macsPerImage: 16934400,
               "frozen: project conv 1x1, [n, 15, 15, 672] -> [n, 15, 15, 112]"),
@@ -6370,7 +6447,7 @@ public final class EfficientNetLite1Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [112][672]"),
-        .init("features.6.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 16934400,
+        .init("features.6.0.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 16934400,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 112] -> [n, 15, 15, 672]"),
         .init("features.6.0.block.0", kind: "conv 1x1 forward", macsPerImage: 16934400,
               "frozen: expand conv 1x1, [n, 15, 15, 112] -> [n, 15, 15, 672]"),
@@ -6388,7 +6465,7 @@ public final class EfficientNetLite1Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 8, 8, 672]"),
         .init("features.6.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [672][192]"),
-        .init("features.6.0.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 8257536,
+        .init("features.6.0.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 8257536,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 672] -> [n, 8, 8, 192]"),
         .init("features.6.0.block.2", kind: "conv 1x1 forward", macsPerImage: 8257536,
               "frozen: project conv 1x1, [n, 8, 8, 672] -> [n, 8, 8, 192]"),
@@ -6398,7 +6475,7 @@ public final class EfficientNetLite1Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 8, 8, 192]"),
         .init("features.6.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [192][1152]"),
-        .init("features.6.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 14155776,
+        .init("features.6.1.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 14155776,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 192] -> [n, 8, 8, 1152]"),
         .init("features.6.1.block.0", kind: "conv 1x1 forward", macsPerImage: 14155776,
               "frozen: expand conv 1x1, [n, 8, 8, 192] -> [n, 8, 8, 1152]"),
@@ -6416,7 +6493,7 @@ public final class EfficientNetLite1Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 8, 8, 1152]"),
         .init("features.6.1.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1152][192]"),
-        .init("features.6.1.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 14155776,
+        .init("features.6.1.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 14155776,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 1152] -> [n, 8, 8, 192]"),
         .init("features.6.1.block.2", kind: "conv 1x1 forward", macsPerImage: 14155776,
               "frozen: project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 192]"),
@@ -6430,7 +6507,7 @@ public final class EfficientNetLite1Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [192][1152]"),
-        .init("features.6.2.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 14155776,
+        .init("features.6.2.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 14155776,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 192] -> [n, 8, 8, 1152]"),
         .init("features.6.2.block.0", kind: "conv 1x1 forward", macsPerImage: 14155776,
               "frozen: expand conv 1x1, [n, 8, 8, 192] -> [n, 8, 8, 1152]"),
@@ -6448,7 +6525,7 @@ public final class EfficientNetLite1Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 8, 8, 1152]"),
         .init("features.6.2.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1152][192]"),
-        .init("features.6.2.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 14155776,
+        .init("features.6.2.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 14155776,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 1152] -> [n, 8, 8, 192]"),
         .init("features.6.2.block.2", kind: "conv 1x1 forward", macsPerImage: 14155776,
               "frozen: project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 192]"),
@@ -6462,7 +6539,7 @@ public final class EfficientNetLite1Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.3.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [192][1152]"),
-        .init("features.6.3.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 14155776,
+        .init("features.6.3.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 14155776,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 192] -> [n, 8, 8, 1152]"),
         .init("features.6.3.block.0", kind: "conv 1x1 forward", macsPerImage: 14155776,
               "frozen: expand conv 1x1, [n, 8, 8, 192] -> [n, 8, 8, 1152]"),
@@ -6480,7 +6557,7 @@ public final class EfficientNetLite1Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 8, 8, 1152]"),
         .init("features.6.3.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1152][192]"),
-        .init("features.6.3.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 14155776,
+        .init("features.6.3.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 14155776,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 1152] -> [n, 8, 8, 192]"),
         .init("features.6.3.block.2", kind: "conv 1x1 forward", macsPerImage: 14155776,
               "frozen: project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 192]"),
@@ -6494,7 +6571,7 @@ public final class EfficientNetLite1Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.4.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [192][1152]"),
-        .init("features.6.4.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 14155776,
+        .init("features.6.4.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 14155776,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 192] -> [n, 8, 8, 1152]"),
         .init("features.6.4.block.0", kind: "conv 1x1 forward", macsPerImage: 14155776,
               "frozen: expand conv 1x1, [n, 8, 8, 192] -> [n, 8, 8, 1152]"),
@@ -6512,7 +6589,7 @@ public final class EfficientNetLite1Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 8, 8, 1152]"),
         .init("features.6.4.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1152][192]"),
-        .init("features.6.4.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 14155776,
+        .init("features.6.4.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 14155776,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 1152] -> [n, 8, 8, 192]"),
         .init("features.6.4.block.2", kind: "conv 1x1 forward", macsPerImage: 14155776,
               "frozen: project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 192]"),
@@ -6526,7 +6603,7 @@ public final class EfficientNetLite1Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.7.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [192][1152]"),
-        .init("features.7.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 14155776,
+        .init("features.7.0.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 14155776,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 192] -> [n, 8, 8, 1152]"),
         .init("features.7.0.block.0", kind: "conv 1x1 forward", macsPerImage: 14155776,
               "frozen: expand conv 1x1, [n, 8, 8, 192] -> [n, 8, 8, 1152]"),
@@ -6544,7 +6621,7 @@ public final class EfficientNetLite1Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 8, 8, 1152]"),
         .init("features.7.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1152][320]"),
-        .init("features.7.0.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 23592960,
+        .init("features.7.0.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 23592960,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 1152] -> [n, 8, 8, 320]"),
         .init("features.7.0.block.2", kind: "conv 1x1 forward", macsPerImage: 23592960,
               "frozen: project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 320]"),
@@ -6554,7 +6631,7 @@ public final class EfficientNetLite1Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 8, 8, 320]"),
         .init("features.8", kind: "conv 1x1 forward", macsPerImage: nil,
               "head conv 1x1 weights to the GEMM layout [320][1280]"),
-        .init("features.8", kind: "conv 1x1 + BN statistics forward", macsPerImage: 26214400,
+        .init("features.8", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 26214400,
               "head conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 320] -> [n, 8, 8, 1280]"),
         .init("features.8", kind: "conv 1x1 forward", macsPerImage: 26214400,
               "frozen: head conv 1x1, [n, 8, 8, 320] -> [n, 8, 8, 1280]"),
@@ -6579,17 +6656,17 @@ public final class EfficientNetLite1Training: TrainableModel {
         .init("avgpool", kind: "pool+classifier backward", macsPerImage: nil,
               "backward: spread each channel's gradient over the 64 pixels"),
         .init("features.8", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 8, 8, 1280]"),
-        .init("features.8", kind: "conv 1x1 backward", macsPerImage: 52428800,
-              "conv 1x1 backward: input and weight gradients, [n, 8, 8, 320] <- [n, 8, 8, 1280]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 8, 8, 1280]"),
+        .init("features.8", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 52428800,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 320] <- [n, 8, 8, 1280]"),
         .init("features.7.0.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 8, 8, 320]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 8, 8, 320]"),
         .init("features.7.0.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.7.0.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.7.0.block.2", kind: "conv 1x1 backward", macsPerImage: 47185920,
-              "conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 320]"),
+        .init("features.7.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 47185920,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 320]"),
         .init("features.7.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 8, 8, 1152]"),
         .init("features.7.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -6603,19 +6680,19 @@ public final class EfficientNetLite1Training: TrainableModel {
         .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.7.0.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 8, 8, 1152]"),
-        .init("features.7.0.block.0", kind: "conv 1x1 backward", macsPerImage: 28311552,
-              "conv 1x1 backward: input and weight gradients, [n, 8, 8, 192] <- [n, 8, 8, 1152]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 8, 8, 1152]"),
+        .init("features.7.0.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 28311552,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 192] <- [n, 8, 8, 1152]"),
         .init("features.6.4", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.6.4.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 8, 8, 192]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 8, 8, 192]"),
         .init("features.6.4.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.6.4.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.6.4.block.2", kind: "conv 1x1 backward", macsPerImage: 28311552,
-              "conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192]"),
+        .init("features.6.4.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 28311552,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192]"),
         .init("features.6.4.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 8, 8, 1152]"),
         .init("features.6.4.block.0", kind: "recomputation", macsPerImage: nil,
@@ -6629,21 +6706,21 @@ public final class EfficientNetLite1Training: TrainableModel {
         .init("features.6.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.4.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 8, 8, 1152]"),
-        .init("features.6.4.block.0", kind: "conv 1x1 backward", macsPerImage: 28311552,
-              "conv 1x1 backward: input and weight gradients, [n, 8, 8, 192] <- [n, 8, 8, 1152]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 8, 8, 1152]"),
+        .init("features.6.4.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 28311552,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 192] <- [n, 8, 8, 1152]"),
         .init("features.6.4", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.6.3", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.6.3.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 8, 8, 192]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 8, 8, 192]"),
         .init("features.6.3.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.6.3.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.6.3.block.2", kind: "conv 1x1 backward", macsPerImage: 28311552,
-              "conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192]"),
+        .init("features.6.3.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 28311552,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192]"),
         .init("features.6.3.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 8, 8, 1152]"),
         .init("features.6.3.block.0", kind: "recomputation", macsPerImage: nil,
@@ -6657,21 +6734,21 @@ public final class EfficientNetLite1Training: TrainableModel {
         .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.3.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 8, 8, 1152]"),
-        .init("features.6.3.block.0", kind: "conv 1x1 backward", macsPerImage: 28311552,
-              "conv 1x1 backward: input and weight gradients, [n, 8, 8, 192] <- [n, 8, 8, 1152]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 8, 8, 1152]"),
+        .init("features.6.3.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 28311552,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 192] <- [n, 8, 8, 1152]"),
         .init("features.6.3", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.6.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.6.2.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 8, 8, 192]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 8, 8, 192]"),
         .init("features.6.2.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.6.2.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.6.2.block.2", kind: "conv 1x1 backward", macsPerImage: 28311552,
-              "conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192]"),
+        .init("features.6.2.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 28311552,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192]"),
         .init("features.6.2.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 8, 8, 1152]"),
         .init("features.6.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -6685,21 +6762,21 @@ public final class EfficientNetLite1Training: TrainableModel {
         .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.2.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 8, 8, 1152]"),
-        .init("features.6.2.block.0", kind: "conv 1x1 backward", macsPerImage: 28311552,
-              "conv 1x1 backward: input and weight gradients, [n, 8, 8, 192] <- [n, 8, 8, 1152]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 8, 8, 1152]"),
+        .init("features.6.2.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 28311552,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 192] <- [n, 8, 8, 1152]"),
         .init("features.6.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.6.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.6.1.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 8, 8, 192]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 8, 8, 192]"),
         .init("features.6.1.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.6.1.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.6.1.block.2", kind: "conv 1x1 backward", macsPerImage: 28311552,
-              "conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192]"),
+        .init("features.6.1.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 28311552,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192]"),
         .init("features.6.1.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 8, 8, 1152]"),
         .init("features.6.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -6713,19 +6790,19 @@ public final class EfficientNetLite1Training: TrainableModel {
         .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.1.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 8, 8, 1152]"),
-        .init("features.6.1.block.0", kind: "conv 1x1 backward", macsPerImage: 28311552,
-              "conv 1x1 backward: input and weight gradients, [n, 8, 8, 192] <- [n, 8, 8, 1152]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 8, 8, 1152]"),
+        .init("features.6.1.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 28311552,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 192] <- [n, 8, 8, 1152]"),
         .init("features.6.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.6.0.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 8, 8, 192]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 8, 8, 192]"),
         .init("features.6.0.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.6.0.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.6.0.block.2", kind: "conv 1x1 backward", macsPerImage: 16515072,
-              "conv 1x1 backward: input and weight gradients, [n, 8, 8, 672] <- [n, 8, 8, 192]"),
+        .init("features.6.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 16515072,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 672] <- [n, 8, 8, 192]"),
         .init("features.6.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 8, 8, 672]"),
         .init("features.6.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -6739,19 +6816,19 @@ public final class EfficientNetLite1Training: TrainableModel {
         .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.0.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 15, 15, 672]"),
-        .init("features.6.0.block.0", kind: "conv 1x1 backward", macsPerImage: 33868800,
-              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 112] <- [n, 15, 15, 672]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 672]"),
+        .init("features.6.0.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 33868800,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 112] <- [n, 15, 15, 672]"),
         .init("features.5.3", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.5.3.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 15, 15, 112]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 112]"),
         .init("features.5.3.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.5.3.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.5.3.block.2", kind: "conv 1x1 backward", macsPerImage: 33868800,
-              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 112]"),
+        .init("features.5.3.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 33868800,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 112]"),
         .init("features.5.3.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 15, 15, 672]"),
         .init("features.5.3.block.0", kind: "recomputation", macsPerImage: nil,
@@ -6765,21 +6842,21 @@ public final class EfficientNetLite1Training: TrainableModel {
         .init("features.5.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.3.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 15, 15, 672]"),
-        .init("features.5.3.block.0", kind: "conv 1x1 backward", macsPerImage: 33868800,
-              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 112] <- [n, 15, 15, 672]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 672]"),
+        .init("features.5.3.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 33868800,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 112] <- [n, 15, 15, 672]"),
         .init("features.5.3", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.5.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.5.2.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 15, 15, 112]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 112]"),
         .init("features.5.2.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.5.2.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.5.2.block.2", kind: "conv 1x1 backward", macsPerImage: 33868800,
-              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 112]"),
+        .init("features.5.2.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 33868800,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 112]"),
         .init("features.5.2.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 15, 15, 672]"),
         .init("features.5.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -6793,21 +6870,21 @@ public final class EfficientNetLite1Training: TrainableModel {
         .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.2.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 15, 15, 672]"),
-        .init("features.5.2.block.0", kind: "conv 1x1 backward", macsPerImage: 33868800,
-              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 112] <- [n, 15, 15, 672]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 672]"),
+        .init("features.5.2.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 33868800,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 112] <- [n, 15, 15, 672]"),
         .init("features.5.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.5.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.5.1.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 15, 15, 112]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 112]"),
         .init("features.5.1.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.5.1.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.5.1.block.2", kind: "conv 1x1 backward", macsPerImage: 33868800,
-              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 112]"),
+        .init("features.5.1.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 33868800,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 112]"),
         .init("features.5.1.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 15, 15, 672]"),
         .init("features.5.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -6821,19 +6898,19 @@ public final class EfficientNetLite1Training: TrainableModel {
         .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.1.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 15, 15, 672]"),
-        .init("features.5.1.block.0", kind: "conv 1x1 backward", macsPerImage: 33868800,
-              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 112] <- [n, 15, 15, 672]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 672]"),
+        .init("features.5.1.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 33868800,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 112] <- [n, 15, 15, 672]"),
         .init("features.5.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.5.0.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 15, 15, 112]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 112]"),
         .init("features.5.0.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.5.0.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.5.0.block.2", kind: "conv 1x1 backward", macsPerImage: 24192000,
-              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 112]"),
+        .init("features.5.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 24192000,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 112]"),
         .init("features.5.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 15, 15, 480]"),
         .init("features.5.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -6847,19 +6924,19 @@ public final class EfficientNetLite1Training: TrainableModel {
         .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.0.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 15, 15, 480]"),
-        .init("features.5.0.block.0", kind: "conv 1x1 backward", macsPerImage: 17280000,
-              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 80] <- [n, 15, 15, 480]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 480]"),
+        .init("features.5.0.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 17280000,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 80] <- [n, 15, 15, 480]"),
         .init("features.4.3", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.4.3.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 15, 15, 80]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 80]"),
         .init("features.4.3.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.4.3.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.4.3.block.2", kind: "conv 1x1 backward", macsPerImage: 17280000,
-              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 80]"),
+        .init("features.4.3.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 17280000,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 80]"),
         .init("features.4.3.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 15, 15, 480]"),
         .init("features.4.3.block.0", kind: "recomputation", macsPerImage: nil,
@@ -6873,21 +6950,21 @@ public final class EfficientNetLite1Training: TrainableModel {
         .init("features.4.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.3.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 15, 15, 480]"),
-        .init("features.4.3.block.0", kind: "conv 1x1 backward", macsPerImage: 17280000,
-              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 80] <- [n, 15, 15, 480]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 480]"),
+        .init("features.4.3.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 17280000,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 80] <- [n, 15, 15, 480]"),
         .init("features.4.3", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.4.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.4.2.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 15, 15, 80]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 80]"),
         .init("features.4.2.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.4.2.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.4.2.block.2", kind: "conv 1x1 backward", macsPerImage: 17280000,
-              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 80]"),
+        .init("features.4.2.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 17280000,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 80]"),
         .init("features.4.2.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 15, 15, 480]"),
         .init("features.4.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -6901,21 +6978,21 @@ public final class EfficientNetLite1Training: TrainableModel {
         .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.2.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 15, 15, 480]"),
-        .init("features.4.2.block.0", kind: "conv 1x1 backward", macsPerImage: 17280000,
-              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 80] <- [n, 15, 15, 480]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 480]"),
+        .init("features.4.2.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 17280000,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 80] <- [n, 15, 15, 480]"),
         .init("features.4.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.4.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.4.1.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 15, 15, 80]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 80]"),
         .init("features.4.1.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.4.1.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.4.1.block.2", kind: "conv 1x1 backward", macsPerImage: 17280000,
-              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 80]"),
+        .init("features.4.1.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 17280000,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 80]"),
         .init("features.4.1.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 15, 15, 480]"),
         .init("features.4.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -6929,19 +7006,19 @@ public final class EfficientNetLite1Training: TrainableModel {
         .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.1.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 15, 15, 480]"),
-        .init("features.4.1.block.0", kind: "conv 1x1 backward", macsPerImage: 17280000,
-              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 80] <- [n, 15, 15, 480]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 480]"),
+        .init("features.4.1.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 17280000,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 80] <- [n, 15, 15, 480]"),
         .init("features.4.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.4.0.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 15, 15, 80]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 80]"),
         .init("features.4.0.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.4.0.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.4.0.block.2", kind: "conv 1x1 backward", macsPerImage: 8640000,
-              "conv 1x1 backward: input and weight gradients, [n, 15, 15, 240] <- [n, 15, 15, 80]"),
+        .init("features.4.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 8640000,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 240] <- [n, 15, 15, 80]"),
         .init("features.4.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 15, 15, 240]"),
         .init("features.4.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -6955,19 +7032,19 @@ public final class EfficientNetLite1Training: TrainableModel {
         .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.0.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 30, 30, 240]"),
-        .init("features.4.0.block.0", kind: "conv 1x1 backward", macsPerImage: 17280000,
-              "conv 1x1 backward: input and weight gradients, [n, 30, 30, 40] <- [n, 30, 30, 240]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 30, 30, 240]"),
+        .init("features.4.0.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 17280000,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 30, 30, 40] <- [n, 30, 30, 240]"),
         .init("features.3.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.3.2.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 30, 30, 40]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 30, 30, 40]"),
         .init("features.3.2.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.3.2.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.3.2.block.2", kind: "conv 1x1 backward", macsPerImage: 17280000,
-              "conv 1x1 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 30, 30, 40]"),
+        .init("features.3.2.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 17280000,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 30, 30, 40]"),
         .init("features.3.2.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 30, 30, 240]"),
         .init("features.3.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -6981,21 +7058,21 @@ public final class EfficientNetLite1Training: TrainableModel {
         .init("features.3.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.2.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 30, 30, 240]"),
-        .init("features.3.2.block.0", kind: "conv 1x1 backward", macsPerImage: 17280000,
-              "conv 1x1 backward: input and weight gradients, [n, 30, 30, 40] <- [n, 30, 30, 240]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 30, 30, 240]"),
+        .init("features.3.2.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 17280000,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 30, 30, 40] <- [n, 30, 30, 240]"),
         .init("features.3.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.3.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.3.1.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 30, 30, 40]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 30, 30, 40]"),
         .init("features.3.1.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.3.1.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.3.1.block.2", kind: "conv 1x1 backward", macsPerImage: 17280000,
-              "conv 1x1 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 30, 30, 40]"),
+        .init("features.3.1.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 17280000,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 30, 30, 40]"),
         .init("features.3.1.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 30, 30, 240]"),
         .init("features.3.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -7009,19 +7086,19 @@ public final class EfficientNetLite1Training: TrainableModel {
         .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.1.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 30, 30, 240]"),
-        .init("features.3.1.block.0", kind: "conv 1x1 backward", macsPerImage: 17280000,
-              "conv 1x1 backward: input and weight gradients, [n, 30, 30, 40] <- [n, 30, 30, 240]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 30, 30, 240]"),
+        .init("features.3.1.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 17280000,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 30, 30, 40] <- [n, 30, 30, 240]"),
         .init("features.3.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.3.0.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 30, 30, 40]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 30, 30, 40]"),
         .init("features.3.0.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.3.0.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.3.0.block.2", kind: "conv 1x1 backward", macsPerImage: 10368000,
-              "conv 1x1 backward: input and weight gradients, [n, 30, 30, 144] <- [n, 30, 30, 40]"),
+        .init("features.3.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 10368000,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 30, 30, 144] <- [n, 30, 30, 40]"),
         .init("features.3.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 30, 30, 144]"),
         .init("features.3.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -7035,19 +7112,19 @@ public final class EfficientNetLite1Training: TrainableModel {
         .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.0.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 60, 60, 144]"),
-        .init("features.3.0.block.0", kind: "conv 1x1 backward", macsPerImage: 24883200,
-              "conv 1x1 backward: input and weight gradients, [n, 60, 60, 24] <- [n, 60, 60, 144]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 60, 60, 144]"),
+        .init("features.3.0.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 24883200,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 60, 60, 24] <- [n, 60, 60, 144]"),
         .init("features.2.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.2.2.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 60, 60, 24]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 60, 60, 24]"),
         .init("features.2.2.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.2.2.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.2.2.block.2", kind: "conv 1x1 backward", macsPerImage: 24883200,
-              "conv 1x1 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 60, 60, 24]"),
+        .init("features.2.2.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 24883200,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 60, 60, 24]"),
         .init("features.2.2.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 60, 60, 144]"),
         .init("features.2.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -7061,21 +7138,21 @@ public final class EfficientNetLite1Training: TrainableModel {
         .init("features.2.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.2.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 60, 60, 144]"),
-        .init("features.2.2.block.0", kind: "conv 1x1 backward", macsPerImage: 24883200,
-              "conv 1x1 backward: input and weight gradients, [n, 60, 60, 24] <- [n, 60, 60, 144]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 60, 60, 144]"),
+        .init("features.2.2.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 24883200,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 60, 60, 24] <- [n, 60, 60, 144]"),
         .init("features.2.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.2.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.2.1.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 60, 60, 24]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 60, 60, 24]"),
         .init("features.2.1.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.2.1.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.2.1.block.2", kind: "conv 1x1 backward", macsPerImage: 24883200,
-              "conv 1x1 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 60, 60, 24]"),
+        .init("features.2.1.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 24883200,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 60, 60, 24]"),
         .init("features.2.1.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 60, 60, 144]"),
         .init("features.2.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -7089,19 +7166,19 @@ public final class EfficientNetLite1Training: TrainableModel {
         .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.1.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 60, 60, 144]"),
-        .init("features.2.1.block.0", kind: "conv 1x1 backward", macsPerImage: 24883200,
-              "conv 1x1 backward: input and weight gradients, [n, 60, 60, 24] <- [n, 60, 60, 144]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 60, 60, 144]"),
+        .init("features.2.1.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 24883200,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 60, 60, 24] <- [n, 60, 60, 144]"),
         .init("features.2.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.2.0.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 60, 60, 24]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 60, 60, 24]"),
         .init("features.2.0.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.2.0.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.2.0.block.2", kind: "conv 1x1 backward", macsPerImage: 16588800,
-              "conv 1x1 backward: input and weight gradients, [n, 60, 60, 96] <- [n, 60, 60, 24]"),
+        .init("features.2.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 16588800,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 60, 60, 96] <- [n, 60, 60, 24]"),
         .init("features.2.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 60, 60, 96]"),
         .init("features.2.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -7115,17 +7192,17 @@ public final class EfficientNetLite1Training: TrainableModel {
         .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.0.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 120, 120, 96]"),
-        .init("features.2.0.block.0", kind: "conv 1x1 backward", macsPerImage: 44236800,
-              "conv 1x1 backward: input and weight gradients, [n, 120, 120, 16] <- [n, 120, 120, 96]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 120, 120, 96]"),
+        .init("features.2.0.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 44236800,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 120, 120, 16] <- [n, 120, 120, 96]"),
         .init("features.1.0.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 120, 120, 16]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 120, 120, 16]"),
         .init("features.1.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.1.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.1.0.block.1", kind: "conv 1x1 backward", macsPerImage: 14745600,
-              "conv 1x1 backward: input and weight gradients, [n, 120, 120, 32] <- [n, 120, 120, 16]"),
+        .init("features.1.0.block.1", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 14745600,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 120, 120, 32] <- [n, 120, 120, 16]"),
         .init("features.1.0.block.0", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 120, 120, 32]"),
         .init("features.0", kind: "recomputation", macsPerImage: nil,

@@ -1153,7 +1153,7 @@ public final class EfficientNetLite2Training: TrainableModel {
     public static let trainingDescriptor = TrainingDescriptor(
         parameterSlots: trainableSlots, stateSlots: statisticsSlots, parameterFloats: 6150528,
         arenaFloatsPerImage: 25826560, recomputingArenaFloatsPerImage: 14130768,
-        fixedFloats: 1029584,
+        fixedFloats: 1032144,
         blockNames: ["features.0", "features.1.0", "features.2.0", "features.2.1", "features.2.2", "features.3.0", "features.3.1", "features.3.2", "features.4.0", "features.4.1", "features.4.2", "features.4.3", "features.5.0", "features.5.1", "features.5.2", "features.5.3", "features.6.0", "features.6.1", "features.6.2", "features.6.3", "features.6.4", "features.7.0", "features.8", "classifier"], parameterBlocks: parameterBlocks)
 
     private let buffers: TrainingBuffers
@@ -1281,7 +1281,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(0), pixels: 16900 &* s.n, channels: 32,
                 gamma: s.p + 864, beta: s.p + 896, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(1), savedMean: s.f + 451840, savedInvStd: s.f + 451872,
+                activation: .relu6, output: s.tensor(1), savedMean: s.f + 454400, savedInvStd: s.f + 454432,
                 runningMean: s.p + 928, runningVar: s.p + 960, pool: pool)
             s.profiler?.stop(2)
         }
@@ -1290,7 +1290,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(0), pixels: 16900 &* s.n, channels: 32,
                 gamma: s.p + 864, beta: s.p + 896, runningMean: s.p + 928, runningVar: s.p + 960, eps: 0.001,
-                activation: .relu6, output: s.tensor(1), scratch: s.f + 451840, pool: pool)
+                activation: .relu6, output: s.tensor(1), scratch: s.f + 454400, pool: pool)
             s.profiler?.stop(3)
         }
     }
@@ -1299,12 +1299,12 @@ public final class EfficientNetLite2Training: TrainableModel {
     private func features_1_0_forward(_ s: TrainingStepContext) throws {
         // features.1.0.block.0 depthwise weights to the kernel layout [3][3][32]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 992, channels: 32, kernel: 3, into: s.f + 451968)
+        WeightPrep.depthwiseWeights(s.p + 992, channels: 32, kernel: 3, into: s.f + 454528)
         s.profiler?.stop(4)
         // features.1.0.block.0 depthwise 3x3/1, [n, 130, 130, 32] -> [n, 130, 130, 32]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(1), batch: s.n, height: 130, width: 130, channels: 32, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 130, outWidth: 130, weights: s.f + 451968, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 130, outWidth: 130, weights: s.f + 454528, bias: s.f,
             activation: .identity, output: s.tensor(2), pool: pool)
         s.profiler?.stop(5)
         // features.1.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 130, 130, 32]
@@ -1312,7 +1312,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(2), pixels: 16900 &* s.n, channels: 32,
                 gamma: s.p + 1280, beta: s.p + 1312, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(3), savedMean: s.f + 451904, savedInvStd: s.f + 451936,
+                activation: .relu6, output: s.tensor(3), savedMean: s.f + 454464, savedInvStd: s.f + 454496,
                 runningMean: s.p + 1344, runningVar: s.p + 1376, pool: pool)
             s.profiler?.stop(6)
         }
@@ -1321,7 +1321,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 16900 &* s.n, channels: 32,
                 gamma: s.p + 1280, beta: s.p + 1312, runningMean: s.p + 1344, runningVar: s.p + 1376, eps: 0.001,
-                activation: .relu6, output: s.tensor(3), scratch: s.f + 451904, pool: pool)
+                activation: .relu6, output: s.tensor(3), scratch: s.f + 454464, pool: pool)
             s.profiler?.stop(7)
         }
         // features.1.0.block.1 project conv 1x1 weights to the GEMM layout [32][16]
@@ -1333,7 +1333,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(3), pixels: 16900 &* s.n, inChannels: 32,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 16, output: s.tensor(4), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 452544, savedInvStd: s.f + 452560,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 455104, savedInvStd: s.f + 455120,
                 runningMean: s.p + 1952, runningVar: s.p + 1968, workspace: s.ws, pool: pool)
             s.profiler?.stop(9)
         }
@@ -1349,7 +1349,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         if s.options.frozenBlocks <= 1 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(4), pixels: 16900 &* s.n, channels: 16, gamma: s.p + 1920,
-                beta: s.p + 1936, savedMean: s.f + 452544, savedInvStd: s.f + 452560, activation: .identity,
+                beta: s.p + 1936, savedMean: s.f + 455104, savedInvStd: s.f + 455120, activation: .identity,
                 output: s.tensor(5), pool: pool)
             s.profiler?.stop(11)
         }
@@ -1358,7 +1358,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(4), pixels: 16900 &* s.n, channels: 16,
                 gamma: s.p + 1920, beta: s.p + 1936, runningMean: s.p + 1952, runningVar: s.p + 1968, eps: 0.001,
-                activation: .identity, output: s.tensor(5), scratch: s.f + 452544, pool: pool)
+                activation: .identity, output: s.tensor(5), scratch: s.f + 455104, pool: pool)
             s.profiler?.stop(12)
         }
     }
@@ -1374,7 +1374,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(5), pixels: 16900 &* s.n, inChannels: 16,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 96, output: s.tensor(6), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 452576, savedInvStd: s.f + 452672,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 455136, savedInvStd: s.f + 455232,
                 runningMean: s.p + 3712, runningVar: s.p + 3808, workspace: s.ws, pool: pool)
             s.profiler?.stop(14)
         }
@@ -1390,7 +1390,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(6), pixels: 16900 &* s.n, channels: 96, gamma: s.p + 3520,
-                beta: s.p + 3616, savedMean: s.f + 452576, savedInvStd: s.f + 452672, activation: .relu6,
+                beta: s.p + 3616, savedMean: s.f + 455136, savedInvStd: s.f + 455232, activation: .relu6,
                 output: s.tensor(7), pool: pool)
             s.profiler?.stop(16)
         }
@@ -1399,17 +1399,17 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(6), pixels: 16900 &* s.n, channels: 96,
                 gamma: s.p + 3520, beta: s.p + 3616, runningMean: s.p + 3712, runningVar: s.p + 3808, eps: 0.001,
-                activation: .relu6, output: s.tensor(7), scratch: s.f + 452576, pool: pool)
+                activation: .relu6, output: s.tensor(7), scratch: s.f + 455136, pool: pool)
             s.profiler?.stop(17)
         }
         // features.2.0.block.1 depthwise weights to the kernel layout [3][3][96]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 3904, channels: 96, kernel: 3, into: s.f + 452960)
+        WeightPrep.depthwiseWeights(s.p + 3904, channels: 96, kernel: 3, into: s.f + 455520)
         s.profiler?.stop(18)
         // features.2.0.block.1 depthwise 3x3/2, [n, 130, 130, 96] -> [n, 65, 65, 96]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(7), batch: s.n, height: 130, width: 130, channels: 96, kernel: 3,
-            stride: 2, padTop: 0, padLeft: 0, outHeight: 65, outWidth: 65, weights: s.f + 452960, bias: s.f,
+            stride: 2, padTop: 0, padLeft: 0, outHeight: 65, outWidth: 65, weights: s.f + 455520, bias: s.f,
             activation: .identity, output: s.tensor(8), pool: pool)
         s.profiler?.stop(19)
         // features.2.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 65, 65, 96]
@@ -1417,7 +1417,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(8), pixels: 4225 &* s.n, channels: 96,
                 gamma: s.p + 4768, beta: s.p + 4864, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(9), savedMean: s.f + 452768, savedInvStd: s.f + 452864,
+                activation: .relu6, output: s.tensor(9), savedMean: s.f + 455328, savedInvStd: s.f + 455424,
                 runningMean: s.p + 4960, runningVar: s.p + 5056, pool: pool)
             s.profiler?.stop(20)
         }
@@ -1426,7 +1426,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(8), pixels: 4225 &* s.n, channels: 96,
                 gamma: s.p + 4768, beta: s.p + 4864, runningMean: s.p + 4960, runningVar: s.p + 5056, eps: 0.001,
-                activation: .relu6, output: s.tensor(9), scratch: s.f + 452768, pool: pool)
+                activation: .relu6, output: s.tensor(9), scratch: s.f + 455328, pool: pool)
             s.profiler?.stop(21)
         }
         // features.2.0.block.2 project conv 1x1 weights to the GEMM layout [96][24]
@@ -1438,7 +1438,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(9), pixels: 4225 &* s.n, inChannels: 96,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 24, output: s.tensor(10), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 454688, savedInvStd: s.f + 454712,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 457248, savedInvStd: s.f + 457272,
                 runningMean: s.p + 7520, runningVar: s.p + 7552, workspace: s.ws, pool: pool)
             s.profiler?.stop(23)
         }
@@ -1454,7 +1454,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(10), pixels: 4225 &* s.n, channels: 24, gamma: s.p + 7456,
-                beta: s.p + 7488, savedMean: s.f + 454688, savedInvStd: s.f + 454712, activation: .identity,
+                beta: s.p + 7488, savedMean: s.f + 457248, savedInvStd: s.f + 457272, activation: .identity,
                 output: s.tensor(11), pool: pool)
             s.profiler?.stop(25)
         }
@@ -1463,7 +1463,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(10), pixels: 4225 &* s.n, channels: 24,
                 gamma: s.p + 7456, beta: s.p + 7488, runningMean: s.p + 7520, runningVar: s.p + 7552, eps: 0.001,
-                activation: .identity, output: s.tensor(11), scratch: s.f + 454688, pool: pool)
+                activation: .identity, output: s.tensor(11), scratch: s.f + 457248, pool: pool)
             s.profiler?.stop(26)
         }
     }
@@ -1479,7 +1479,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(11), pixels: 4225 &* s.n, inChannels: 24,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 144, output: s.tensor(12), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 454736, savedInvStd: s.f + 454880,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 457296, savedInvStd: s.f + 457440,
                 runningMean: s.p + 11328, runningVar: s.p + 11472, workspace: s.ws, pool: pool)
             s.profiler?.stop(28)
         }
@@ -1495,7 +1495,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(12), pixels: 4225 &* s.n, channels: 144, gamma: s.p + 11040,
-                beta: s.p + 11184, savedMean: s.f + 454736, savedInvStd: s.f + 454880, activation: .relu6,
+                beta: s.p + 11184, savedMean: s.f + 457296, savedInvStd: s.f + 457440, activation: .relu6,
                 output: s.tensor(13), pool: pool)
             s.profiler?.stop(30)
         }
@@ -1504,17 +1504,17 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(12), pixels: 4225 &* s.n, channels: 144,
                 gamma: s.p + 11040, beta: s.p + 11184, runningMean: s.p + 11328, runningVar: s.p + 11472, eps: 0.001,
-                activation: .relu6, output: s.tensor(13), scratch: s.f + 454736, pool: pool)
+                activation: .relu6, output: s.tensor(13), scratch: s.f + 457296, pool: pool)
             s.profiler?.stop(31)
         }
         // features.2.1.block.1 depthwise weights to the kernel layout [3][3][144]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 11616, channels: 144, kernel: 3, into: s.f + 455312)
+        WeightPrep.depthwiseWeights(s.p + 11616, channels: 144, kernel: 3, into: s.f + 457872)
         s.profiler?.stop(32)
         // features.2.1.block.1 depthwise 3x3/1, [n, 65, 65, 144] -> [n, 65, 65, 144]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(13), batch: s.n, height: 65, width: 65, channels: 144, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 65, outWidth: 65, weights: s.f + 455312, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 65, outWidth: 65, weights: s.f + 457872, bias: s.f,
             activation: .identity, output: s.tensor(14), pool: pool)
         s.profiler?.stop(33)
         // features.2.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 65, 65, 144]
@@ -1522,7 +1522,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(14), pixels: 4225 &* s.n, channels: 144,
                 gamma: s.p + 12912, beta: s.p + 13056, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(15), savedMean: s.f + 455024, savedInvStd: s.f + 455168,
+                activation: .relu6, output: s.tensor(15), savedMean: s.f + 457584, savedInvStd: s.f + 457728,
                 runningMean: s.p + 13200, runningVar: s.p + 13344, pool: pool)
             s.profiler?.stop(34)
         }
@@ -1531,7 +1531,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(14), pixels: 4225 &* s.n, channels: 144,
                 gamma: s.p + 12912, beta: s.p + 13056, runningMean: s.p + 13200, runningVar: s.p + 13344, eps: 0.001,
-                activation: .relu6, output: s.tensor(15), scratch: s.f + 455024, pool: pool)
+                activation: .relu6, output: s.tensor(15), scratch: s.f + 457584, pool: pool)
             s.profiler?.stop(35)
         }
         // features.2.1.block.2 project conv 1x1 weights to the GEMM layout [144][24]
@@ -1543,7 +1543,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(15), pixels: 4225 &* s.n, inChannels: 144,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 24, output: s.tensor(16), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 457904, savedInvStd: s.f + 457928,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 460464, savedInvStd: s.f + 460488,
                 runningMean: s.p + 17008, runningVar: s.p + 17040, workspace: s.ws, pool: pool)
             s.profiler?.stop(37)
         }
@@ -1559,7 +1559,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(16), pixels: 4225 &* s.n, channels: 24, gamma: s.p + 16944,
-                beta: s.p + 16976, savedMean: s.f + 457904, savedInvStd: s.f + 457928, activation: .identity,
+                beta: s.p + 16976, savedMean: s.f + 460464, savedInvStd: s.f + 460488, activation: .identity,
                 output: s.tensor(17), pool: pool)
             s.profiler?.stop(39)
         }
@@ -1568,7 +1568,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(16), pixels: 4225 &* s.n, channels: 24,
                 gamma: s.p + 16944, beta: s.p + 16976, runningMean: s.p + 17008, runningVar: s.p + 17040, eps: 0.001,
-                activation: .identity, output: s.tensor(17), scratch: s.f + 457904, pool: pool)
+                activation: .identity, output: s.tensor(17), scratch: s.f + 460464, pool: pool)
             s.profiler?.stop(40)
         }
         // features.2.1 stochastic depth: keep each image's branch with probability 0.9809523809523809
@@ -1597,7 +1597,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(18), pixels: 4225 &* s.n, inChannels: 24,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 144, output: s.tensor(20), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 457952, savedInvStd: s.f + 458096,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 460512, savedInvStd: s.f + 460656,
                 runningMean: s.p + 20816, runningVar: s.p + 20960, workspace: s.ws, pool: pool)
             s.profiler?.stop(44)
         }
@@ -1613,7 +1613,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(20), pixels: 4225 &* s.n, channels: 144, gamma: s.p + 20528,
-                beta: s.p + 20672, savedMean: s.f + 457952, savedInvStd: s.f + 458096, activation: .relu6,
+                beta: s.p + 20672, savedMean: s.f + 460512, savedInvStd: s.f + 460656, activation: .relu6,
                 output: s.tensor(21), pool: pool)
             s.profiler?.stop(46)
         }
@@ -1622,17 +1622,17 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 4225 &* s.n, channels: 144,
                 gamma: s.p + 20528, beta: s.p + 20672, runningMean: s.p + 20816, runningVar: s.p + 20960, eps: 0.001,
-                activation: .relu6, output: s.tensor(21), scratch: s.f + 457952, pool: pool)
+                activation: .relu6, output: s.tensor(21), scratch: s.f + 460512, pool: pool)
             s.profiler?.stop(47)
         }
         // features.2.2.block.1 depthwise weights to the kernel layout [3][3][144]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 21104, channels: 144, kernel: 3, into: s.f + 458528)
+        WeightPrep.depthwiseWeights(s.p + 21104, channels: 144, kernel: 3, into: s.f + 461088)
         s.profiler?.stop(48)
         // features.2.2.block.1 depthwise 3x3/1, [n, 65, 65, 144] -> [n, 65, 65, 144]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(21), batch: s.n, height: 65, width: 65, channels: 144, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 65, outWidth: 65, weights: s.f + 458528, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 65, outWidth: 65, weights: s.f + 461088, bias: s.f,
             activation: .identity, output: s.tensor(22), pool: pool)
         s.profiler?.stop(49)
         // features.2.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 65, 65, 144]
@@ -1640,7 +1640,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(22), pixels: 4225 &* s.n, channels: 144,
                 gamma: s.p + 22400, beta: s.p + 22544, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(23), savedMean: s.f + 458240, savedInvStd: s.f + 458384,
+                activation: .relu6, output: s.tensor(23), savedMean: s.f + 460800, savedInvStd: s.f + 460944,
                 runningMean: s.p + 22688, runningVar: s.p + 22832, pool: pool)
             s.profiler?.stop(50)
         }
@@ -1649,7 +1649,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(22), pixels: 4225 &* s.n, channels: 144,
                 gamma: s.p + 22400, beta: s.p + 22544, runningMean: s.p + 22688, runningVar: s.p + 22832, eps: 0.001,
-                activation: .relu6, output: s.tensor(23), scratch: s.f + 458240, pool: pool)
+                activation: .relu6, output: s.tensor(23), scratch: s.f + 460800, pool: pool)
             s.profiler?.stop(51)
         }
         // features.2.2.block.2 project conv 1x1 weights to the GEMM layout [144][24]
@@ -1661,7 +1661,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(23), pixels: 4225 &* s.n, inChannels: 144,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 24, output: s.tensor(24), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 461120, savedInvStd: s.f + 461144,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 463680, savedInvStd: s.f + 463704,
                 runningMean: s.p + 26496, runningVar: s.p + 26528, workspace: s.ws, pool: pool)
             s.profiler?.stop(53)
         }
@@ -1677,7 +1677,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(24), pixels: 4225 &* s.n, channels: 24, gamma: s.p + 26432,
-                beta: s.p + 26464, savedMean: s.f + 461120, savedInvStd: s.f + 461144, activation: .identity,
+                beta: s.p + 26464, savedMean: s.f + 463680, savedInvStd: s.f + 463704, activation: .identity,
                 output: s.tensor(25), pool: pool)
             s.profiler?.stop(55)
         }
@@ -1686,7 +1686,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(24), pixels: 4225 &* s.n, channels: 24,
                 gamma: s.p + 26432, beta: s.p + 26464, runningMean: s.p + 26496, runningVar: s.p + 26528, eps: 0.001,
-                activation: .identity, output: s.tensor(25), scratch: s.f + 461120, pool: pool)
+                activation: .identity, output: s.tensor(25), scratch: s.f + 463680, pool: pool)
             s.profiler?.stop(56)
         }
         // features.2.2 stochastic depth: keep each image's branch with probability 0.9714285714285714
@@ -1715,7 +1715,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(26), pixels: 4225 &* s.n, inChannels: 24,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 144, output: s.tensor(28), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 461168, savedInvStd: s.f + 461312,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 463728, savedInvStd: s.f + 463872,
                 runningMean: s.p + 30304, runningVar: s.p + 30448, workspace: s.ws, pool: pool)
             s.profiler?.stop(60)
         }
@@ -1731,7 +1731,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(28), pixels: 4225 &* s.n, channels: 144, gamma: s.p + 30016,
-                beta: s.p + 30160, savedMean: s.f + 461168, savedInvStd: s.f + 461312, activation: .relu6,
+                beta: s.p + 30160, savedMean: s.f + 463728, savedInvStd: s.f + 463872, activation: .relu6,
                 output: s.tensor(29), pool: pool)
             s.profiler?.stop(62)
         }
@@ -1740,17 +1740,17 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(28), pixels: 4225 &* s.n, channels: 144,
                 gamma: s.p + 30016, beta: s.p + 30160, runningMean: s.p + 30304, runningVar: s.p + 30448, eps: 0.001,
-                activation: .relu6, output: s.tensor(29), scratch: s.f + 461168, pool: pool)
+                activation: .relu6, output: s.tensor(29), scratch: s.f + 463728, pool: pool)
             s.profiler?.stop(63)
         }
         // features.3.0.block.1 depthwise weights to the kernel layout [5][5][144]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 30592, channels: 144, kernel: 5, into: s.f + 461744)
+        WeightPrep.depthwiseWeights(s.p + 30592, channels: 144, kernel: 5, into: s.f + 464304)
         s.profiler?.stop(64)
         // features.3.0.block.1 depthwise 5x5/2, [n, 65, 65, 144] -> [n, 33, 33, 144]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(29), batch: s.n, height: 65, width: 65, channels: 144, kernel: 5,
-            stride: 2, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 461744, bias: s.f,
+            stride: 2, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 464304, bias: s.f,
             activation: .identity, output: s.tensor(30), pool: pool)
         s.profiler?.stop(65)
         // features.3.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 33, 33, 144]
@@ -1758,7 +1758,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(30), pixels: 1089 &* s.n, channels: 144,
                 gamma: s.p + 34192, beta: s.p + 34336, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(31), savedMean: s.f + 461456, savedInvStd: s.f + 461600,
+                activation: .relu6, output: s.tensor(31), savedMean: s.f + 464016, savedInvStd: s.f + 464160,
                 runningMean: s.p + 34480, runningVar: s.p + 34624, pool: pool)
             s.profiler?.stop(66)
         }
@@ -1767,7 +1767,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 1089 &* s.n, channels: 144,
                 gamma: s.p + 34192, beta: s.p + 34336, runningMean: s.p + 34480, runningVar: s.p + 34624, eps: 0.001,
-                activation: .relu6, output: s.tensor(31), scratch: s.f + 461456, pool: pool)
+                activation: .relu6, output: s.tensor(31), scratch: s.f + 464016, pool: pool)
             s.profiler?.stop(67)
         }
         // features.3.0.block.2 project conv 1x1 weights to the GEMM layout [144][48]
@@ -1779,7 +1779,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(31), pixels: 1089 &* s.n, inChannels: 144,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 48, output: s.tensor(32), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 468944, savedInvStd: s.f + 468992,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 471504, savedInvStd: s.f + 471552,
                 runningMean: s.p + 41776, runningVar: s.p + 41824, workspace: s.ws, pool: pool)
             s.profiler?.stop(69)
         }
@@ -1795,7 +1795,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(32), pixels: 1089 &* s.n, channels: 48, gamma: s.p + 41680,
-                beta: s.p + 41728, savedMean: s.f + 468944, savedInvStd: s.f + 468992, activation: .identity,
+                beta: s.p + 41728, savedMean: s.f + 471504, savedInvStd: s.f + 471552, activation: .identity,
                 output: s.tensor(33), pool: pool)
             s.profiler?.stop(71)
         }
@@ -1804,7 +1804,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(32), pixels: 1089 &* s.n, channels: 48,
                 gamma: s.p + 41680, beta: s.p + 41728, runningMean: s.p + 41776, runningVar: s.p + 41824, eps: 0.001,
-                activation: .identity, output: s.tensor(33), scratch: s.f + 468944, pool: pool)
+                activation: .identity, output: s.tensor(33), scratch: s.f + 471504, pool: pool)
             s.profiler?.stop(72)
         }
     }
@@ -1820,7 +1820,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(33), pixels: 1089 &* s.n, inChannels: 48,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 288, output: s.tensor(34), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 469040, savedInvStd: s.f + 469328,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 471600, savedInvStd: s.f + 471888,
                 runningMean: s.p + 56272, runningVar: s.p + 56560, workspace: s.ws, pool: pool)
             s.profiler?.stop(74)
         }
@@ -1836,7 +1836,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(34), pixels: 1089 &* s.n, channels: 288, gamma: s.p + 55696,
-                beta: s.p + 55984, savedMean: s.f + 469040, savedInvStd: s.f + 469328, activation: .relu6,
+                beta: s.p + 55984, savedMean: s.f + 471600, savedInvStd: s.f + 471888, activation: .relu6,
                 output: s.tensor(35), pool: pool)
             s.profiler?.stop(76)
         }
@@ -1845,17 +1845,17 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(34), pixels: 1089 &* s.n, channels: 288,
                 gamma: s.p + 55696, beta: s.p + 55984, runningMean: s.p + 56272, runningVar: s.p + 56560, eps: 0.001,
-                activation: .relu6, output: s.tensor(35), scratch: s.f + 469040, pool: pool)
+                activation: .relu6, output: s.tensor(35), scratch: s.f + 471600, pool: pool)
             s.profiler?.stop(77)
         }
         // features.3.1.block.1 depthwise weights to the kernel layout [5][5][288]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 56848, channels: 288, kernel: 5, into: s.f + 470192)
+        WeightPrep.depthwiseWeights(s.p + 56848, channels: 288, kernel: 5, into: s.f + 472752)
         s.profiler?.stop(78)
         // features.3.1.block.1 depthwise 5x5/1, [n, 33, 33, 288] -> [n, 33, 33, 288]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(35), batch: s.n, height: 33, width: 33, channels: 288, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 470192, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 472752, bias: s.f,
             activation: .identity, output: s.tensor(36), pool: pool)
         s.profiler?.stop(79)
         // features.3.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 33, 33, 288]
@@ -1863,7 +1863,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(36), pixels: 1089 &* s.n, channels: 288,
                 gamma: s.p + 64048, beta: s.p + 64336, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(37), savedMean: s.f + 469616, savedInvStd: s.f + 469904,
+                activation: .relu6, output: s.tensor(37), savedMean: s.f + 472176, savedInvStd: s.f + 472464,
                 runningMean: s.p + 64624, runningVar: s.p + 64912, pool: pool)
             s.profiler?.stop(80)
         }
@@ -1872,7 +1872,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(36), pixels: 1089 &* s.n, channels: 288,
                 gamma: s.p + 64048, beta: s.p + 64336, runningMean: s.p + 64624, runningVar: s.p + 64912, eps: 0.001,
-                activation: .relu6, output: s.tensor(37), scratch: s.f + 469616, pool: pool)
+                activation: .relu6, output: s.tensor(37), scratch: s.f + 472176, pool: pool)
             s.profiler?.stop(81)
         }
         // features.3.1.block.2 project conv 1x1 weights to the GEMM layout [288][48]
@@ -1884,7 +1884,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(37), pixels: 1089 &* s.n, inChannels: 288,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 48, output: s.tensor(38), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 484592, savedInvStd: s.f + 484640,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 487152, savedInvStd: s.f + 487200,
                 runningMean: s.p + 79120, runningVar: s.p + 79168, workspace: s.ws, pool: pool)
             s.profiler?.stop(83)
         }
@@ -1900,7 +1900,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(38), pixels: 1089 &* s.n, channels: 48, gamma: s.p + 79024,
-                beta: s.p + 79072, savedMean: s.f + 484592, savedInvStd: s.f + 484640, activation: .identity,
+                beta: s.p + 79072, savedMean: s.f + 487152, savedInvStd: s.f + 487200, activation: .identity,
                 output: s.tensor(39), pool: pool)
             s.profiler?.stop(85)
         }
@@ -1909,7 +1909,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(38), pixels: 1089 &* s.n, channels: 48,
                 gamma: s.p + 79024, beta: s.p + 79072, runningMean: s.p + 79120, runningVar: s.p + 79168, eps: 0.001,
-                activation: .identity, output: s.tensor(39), scratch: s.f + 484592, pool: pool)
+                activation: .identity, output: s.tensor(39), scratch: s.f + 487152, pool: pool)
             s.profiler?.stop(86)
         }
         // features.3.1 stochastic depth: keep each image's branch with probability 0.9523809523809523
@@ -1938,7 +1938,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(40), pixels: 1089 &* s.n, inChannels: 48,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 288, output: s.tensor(42), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 484688, savedInvStd: s.f + 484976,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 487248, savedInvStd: s.f + 487536,
                 runningMean: s.p + 93616, runningVar: s.p + 93904, workspace: s.ws, pool: pool)
             s.profiler?.stop(90)
         }
@@ -1954,7 +1954,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(42), pixels: 1089 &* s.n, channels: 288, gamma: s.p + 93040,
-                beta: s.p + 93328, savedMean: s.f + 484688, savedInvStd: s.f + 484976, activation: .relu6,
+                beta: s.p + 93328, savedMean: s.f + 487248, savedInvStd: s.f + 487536, activation: .relu6,
                 output: s.tensor(43), pool: pool)
             s.profiler?.stop(92)
         }
@@ -1963,17 +1963,17 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 1089 &* s.n, channels: 288,
                 gamma: s.p + 93040, beta: s.p + 93328, runningMean: s.p + 93616, runningVar: s.p + 93904, eps: 0.001,
-                activation: .relu6, output: s.tensor(43), scratch: s.f + 484688, pool: pool)
+                activation: .relu6, output: s.tensor(43), scratch: s.f + 487248, pool: pool)
             s.profiler?.stop(93)
         }
         // features.3.2.block.1 depthwise weights to the kernel layout [5][5][288]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 94192, channels: 288, kernel: 5, into: s.f + 485840)
+        WeightPrep.depthwiseWeights(s.p + 94192, channels: 288, kernel: 5, into: s.f + 488400)
         s.profiler?.stop(94)
         // features.3.2.block.1 depthwise 5x5/1, [n, 33, 33, 288] -> [n, 33, 33, 288]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(43), batch: s.n, height: 33, width: 33, channels: 288, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 485840, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 488400, bias: s.f,
             activation: .identity, output: s.tensor(44), pool: pool)
         s.profiler?.stop(95)
         // features.3.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 33, 33, 288]
@@ -1981,7 +1981,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(44), pixels: 1089 &* s.n, channels: 288,
                 gamma: s.p + 101392, beta: s.p + 101680, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(45), savedMean: s.f + 485264, savedInvStd: s.f + 485552,
+                activation: .relu6, output: s.tensor(45), savedMean: s.f + 487824, savedInvStd: s.f + 488112,
                 runningMean: s.p + 101968, runningVar: s.p + 102256, pool: pool)
             s.profiler?.stop(96)
         }
@@ -1990,7 +1990,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(44), pixels: 1089 &* s.n, channels: 288,
                 gamma: s.p + 101392, beta: s.p + 101680, runningMean: s.p + 101968, runningVar: s.p + 102256,
-                eps: 0.001, activation: .relu6, output: s.tensor(45), scratch: s.f + 485264, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(45), scratch: s.f + 487824, pool: pool)
             s.profiler?.stop(97)
         }
         // features.3.2.block.2 project conv 1x1 weights to the GEMM layout [288][48]
@@ -2002,7 +2002,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(45), pixels: 1089 &* s.n, inChannels: 288,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 48, output: s.tensor(46), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 500240, savedInvStd: s.f + 500288,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 502800, savedInvStd: s.f + 502848,
                 runningMean: s.p + 116464, runningVar: s.p + 116512, workspace: s.ws, pool: pool)
             s.profiler?.stop(99)
         }
@@ -2018,7 +2018,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(46), pixels: 1089 &* s.n, channels: 48, gamma: s.p + 116368,
-                beta: s.p + 116416, savedMean: s.f + 500240, savedInvStd: s.f + 500288, activation: .identity,
+                beta: s.p + 116416, savedMean: s.f + 502800, savedInvStd: s.f + 502848, activation: .identity,
                 output: s.tensor(47), pool: pool)
             s.profiler?.stop(101)
         }
@@ -2027,7 +2027,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(46), pixels: 1089 &* s.n, channels: 48,
                 gamma: s.p + 116368, beta: s.p + 116416, runningMean: s.p + 116464, runningVar: s.p + 116512,
-                eps: 0.001, activation: .identity, output: s.tensor(47), scratch: s.f + 500240, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(47), scratch: s.f + 502800, pool: pool)
             s.profiler?.stop(102)
         }
         // features.3.2 stochastic depth: keep each image's branch with probability 0.9428571428571428
@@ -2056,7 +2056,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(48), pixels: 1089 &* s.n, inChannels: 48,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 288, output: s.tensor(50), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 500336, savedInvStd: s.f + 500624,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 502896, savedInvStd: s.f + 503184,
                 runningMean: s.p + 130960, runningVar: s.p + 131248, workspace: s.ws, pool: pool)
             s.profiler?.stop(106)
         }
@@ -2072,7 +2072,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(50), pixels: 1089 &* s.n, channels: 288,
-                gamma: s.p + 130384, beta: s.p + 130672, savedMean: s.f + 500336, savedInvStd: s.f + 500624,
+                gamma: s.p + 130384, beta: s.p + 130672, savedMean: s.f + 502896, savedInvStd: s.f + 503184,
                 activation: .relu6, output: s.tensor(51), pool: pool)
             s.profiler?.stop(108)
         }
@@ -2081,17 +2081,17 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(50), pixels: 1089 &* s.n, channels: 288,
                 gamma: s.p + 130384, beta: s.p + 130672, runningMean: s.p + 130960, runningVar: s.p + 131248,
-                eps: 0.001, activation: .relu6, output: s.tensor(51), scratch: s.f + 500336, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(51), scratch: s.f + 502896, pool: pool)
             s.profiler?.stop(109)
         }
         // features.4.0.block.1 depthwise weights to the kernel layout [3][3][288]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 131536, channels: 288, kernel: 3, into: s.f + 501488)
+        WeightPrep.depthwiseWeights(s.p + 131536, channels: 288, kernel: 3, into: s.f + 504048)
         s.profiler?.stop(110)
         // features.4.0.block.1 depthwise 3x3/2, [n, 33, 33, 288] -> [n, 17, 17, 288]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(51), batch: s.n, height: 33, width: 33, channels: 288, kernel: 3,
-            stride: 2, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17, weights: s.f + 501488, bias: s.f,
+            stride: 2, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17, weights: s.f + 504048, bias: s.f,
             activation: .identity, output: s.tensor(52), pool: pool)
         s.profiler?.stop(111)
         // features.4.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 17, 17, 288]
@@ -2099,7 +2099,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(52), pixels: 289 &* s.n, channels: 288,
                 gamma: s.p + 134128, beta: s.p + 134416, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(53), savedMean: s.f + 500912, savedInvStd: s.f + 501200,
+                activation: .relu6, output: s.tensor(53), savedMean: s.f + 503472, savedInvStd: s.f + 503760,
                 runningMean: s.p + 134704, runningVar: s.p + 134992, pool: pool)
             s.profiler?.stop(112)
         }
@@ -2108,7 +2108,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(52), pixels: 289 &* s.n, channels: 288,
                 gamma: s.p + 134128, beta: s.p + 134416, runningMean: s.p + 134704, runningVar: s.p + 134992,
-                eps: 0.001, activation: .relu6, output: s.tensor(53), scratch: s.f + 500912, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(53), scratch: s.f + 503472, pool: pool)
             s.profiler?.stop(113)
         }
         // features.4.0.block.2 project conv 1x1 weights to the GEMM layout [288][88]
@@ -2120,7 +2120,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(53), pixels: 289 &* s.n, inChannels: 288,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 88, output: s.tensor(54), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 506672, savedInvStd: s.f + 506760,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 509232, savedInvStd: s.f + 509320,
                 runningMean: s.p + 160816, runningVar: s.p + 160912, workspace: s.ws, pool: pool)
             s.profiler?.stop(115)
         }
@@ -2136,7 +2136,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(54), pixels: 289 &* s.n, channels: 88, gamma: s.p + 160624,
-                beta: s.p + 160720, savedMean: s.f + 506672, savedInvStd: s.f + 506760, activation: .identity,
+                beta: s.p + 160720, savedMean: s.f + 509232, savedInvStd: s.f + 509320, activation: .identity,
                 output: s.tensor(55), pool: pool)
             s.profiler?.stop(117)
         }
@@ -2145,7 +2145,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(54), pixels: 289 &* s.n, channels: 88,
                 gamma: s.p + 160624, beta: s.p + 160720, runningMean: s.p + 160816, runningVar: s.p + 160912,
-                eps: 0.001, activation: .identity, output: s.tensor(55), scratch: s.f + 506672, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(55), scratch: s.f + 509232, pool: pool)
             s.profiler?.stop(118)
         }
     }
@@ -2161,7 +2161,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(55), pixels: 289 &* s.n, inChannels: 88,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 528, output: s.tensor(56), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 506848, savedInvStd: s.f + 507376,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 509408, savedInvStd: s.f + 509936,
                 runningMean: s.p + 208528, runningVar: s.p + 209056, workspace: s.ws, pool: pool)
             s.profiler?.stop(120)
         }
@@ -2177,7 +2177,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(56), pixels: 289 &* s.n, channels: 528, gamma: s.p + 207472,
-                beta: s.p + 208000, savedMean: s.f + 506848, savedInvStd: s.f + 507376, activation: .relu6,
+                beta: s.p + 208000, savedMean: s.f + 509408, savedInvStd: s.f + 509936, activation: .relu6,
                 output: s.tensor(57), pool: pool)
             s.profiler?.stop(122)
         }
@@ -2186,17 +2186,17 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(56), pixels: 289 &* s.n, channels: 528,
                 gamma: s.p + 207472, beta: s.p + 208000, runningMean: s.p + 208528, runningVar: s.p + 209056,
-                eps: 0.001, activation: .relu6, output: s.tensor(57), scratch: s.f + 506848, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(57), scratch: s.f + 509408, pool: pool)
             s.profiler?.stop(123)
         }
         // features.4.1.block.1 depthwise weights to the kernel layout [3][3][528]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 209584, channels: 528, kernel: 3, into: s.f + 508960)
+        WeightPrep.depthwiseWeights(s.p + 209584, channels: 528, kernel: 3, into: s.f + 511520)
         s.profiler?.stop(124)
         // features.4.1.block.1 depthwise 3x3/1, [n, 17, 17, 528] -> [n, 17, 17, 528]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(57), batch: s.n, height: 17, width: 17, channels: 528, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17, weights: s.f + 508960, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17, weights: s.f + 511520, bias: s.f,
             activation: .identity, output: s.tensor(58), pool: pool)
         s.profiler?.stop(125)
         // features.4.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 17, 17, 528]
@@ -2204,7 +2204,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(58), pixels: 289 &* s.n, channels: 528,
                 gamma: s.p + 214336, beta: s.p + 214864, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(59), savedMean: s.f + 507904, savedInvStd: s.f + 508432,
+                activation: .relu6, output: s.tensor(59), savedMean: s.f + 510464, savedInvStd: s.f + 510992,
                 runningMean: s.p + 215392, runningVar: s.p + 215920, pool: pool)
             s.profiler?.stop(126)
         }
@@ -2213,7 +2213,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(58), pixels: 289 &* s.n, channels: 528,
                 gamma: s.p + 214336, beta: s.p + 214864, runningMean: s.p + 215392, runningVar: s.p + 215920,
-                eps: 0.001, activation: .relu6, output: s.tensor(59), scratch: s.f + 507904, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(59), scratch: s.f + 510464, pool: pool)
             s.profiler?.stop(127)
         }
         // features.4.1.block.2 project conv 1x1 weights to the GEMM layout [528][88]
@@ -2225,7 +2225,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(59), pixels: 289 &* s.n, inChannels: 528,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 88, output: s.tensor(60), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 518464, savedInvStd: s.f + 518552,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 521024, savedInvStd: s.f + 521112,
                 runningMean: s.p + 263104, runningVar: s.p + 263200, workspace: s.ws, pool: pool)
             s.profiler?.stop(129)
         }
@@ -2241,7 +2241,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(60), pixels: 289 &* s.n, channels: 88, gamma: s.p + 262912,
-                beta: s.p + 263008, savedMean: s.f + 518464, savedInvStd: s.f + 518552, activation: .identity,
+                beta: s.p + 263008, savedMean: s.f + 521024, savedInvStd: s.f + 521112, activation: .identity,
                 output: s.tensor(61), pool: pool)
             s.profiler?.stop(131)
         }
@@ -2250,7 +2250,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(60), pixels: 289 &* s.n, channels: 88,
                 gamma: s.p + 262912, beta: s.p + 263008, runningMean: s.p + 263104, runningVar: s.p + 263200,
-                eps: 0.001, activation: .identity, output: s.tensor(61), scratch: s.f + 518464, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(61), scratch: s.f + 521024, pool: pool)
             s.profiler?.stop(132)
         }
         // features.4.1 stochastic depth: keep each image's branch with probability 0.9238095238095239
@@ -2279,7 +2279,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(62), pixels: 289 &* s.n, inChannels: 88,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 528, output: s.tensor(64), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 518640, savedInvStd: s.f + 519168,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 521200, savedInvStd: s.f + 521728,
                 runningMean: s.p + 310816, runningVar: s.p + 311344, workspace: s.ws, pool: pool)
             s.profiler?.stop(136)
         }
@@ -2295,7 +2295,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(64), pixels: 289 &* s.n, channels: 528, gamma: s.p + 309760,
-                beta: s.p + 310288, savedMean: s.f + 518640, savedInvStd: s.f + 519168, activation: .relu6,
+                beta: s.p + 310288, savedMean: s.f + 521200, savedInvStd: s.f + 521728, activation: .relu6,
                 output: s.tensor(65), pool: pool)
             s.profiler?.stop(138)
         }
@@ -2304,17 +2304,17 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 289 &* s.n, channels: 528,
                 gamma: s.p + 309760, beta: s.p + 310288, runningMean: s.p + 310816, runningVar: s.p + 311344,
-                eps: 0.001, activation: .relu6, output: s.tensor(65), scratch: s.f + 518640, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(65), scratch: s.f + 521200, pool: pool)
             s.profiler?.stop(139)
         }
         // features.4.2.block.1 depthwise weights to the kernel layout [3][3][528]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 311872, channels: 528, kernel: 3, into: s.f + 520752)
+        WeightPrep.depthwiseWeights(s.p + 311872, channels: 528, kernel: 3, into: s.f + 523312)
         s.profiler?.stop(140)
         // features.4.2.block.1 depthwise 3x3/1, [n, 17, 17, 528] -> [n, 17, 17, 528]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(65), batch: s.n, height: 17, width: 17, channels: 528, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17, weights: s.f + 520752, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17, weights: s.f + 523312, bias: s.f,
             activation: .identity, output: s.tensor(66), pool: pool)
         s.profiler?.stop(141)
         // features.4.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 17, 17, 528]
@@ -2322,7 +2322,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(66), pixels: 289 &* s.n, channels: 528,
                 gamma: s.p + 316624, beta: s.p + 317152, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(67), savedMean: s.f + 519696, savedInvStd: s.f + 520224,
+                activation: .relu6, output: s.tensor(67), savedMean: s.f + 522256, savedInvStd: s.f + 522784,
                 runningMean: s.p + 317680, runningVar: s.p + 318208, pool: pool)
             s.profiler?.stop(142)
         }
@@ -2331,7 +2331,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(66), pixels: 289 &* s.n, channels: 528,
                 gamma: s.p + 316624, beta: s.p + 317152, runningMean: s.p + 317680, runningVar: s.p + 318208,
-                eps: 0.001, activation: .relu6, output: s.tensor(67), scratch: s.f + 519696, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(67), scratch: s.f + 522256, pool: pool)
             s.profiler?.stop(143)
         }
         // features.4.2.block.2 project conv 1x1 weights to the GEMM layout [528][88]
@@ -2343,7 +2343,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(67), pixels: 289 &* s.n, inChannels: 528,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 88, output: s.tensor(68), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 530256, savedInvStd: s.f + 530344,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 532816, savedInvStd: s.f + 532904,
                 runningMean: s.p + 365392, runningVar: s.p + 365488, workspace: s.ws, pool: pool)
             s.profiler?.stop(145)
         }
@@ -2359,7 +2359,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(68), pixels: 289 &* s.n, channels: 88, gamma: s.p + 365200,
-                beta: s.p + 365296, savedMean: s.f + 530256, savedInvStd: s.f + 530344, activation: .identity,
+                beta: s.p + 365296, savedMean: s.f + 532816, savedInvStd: s.f + 532904, activation: .identity,
                 output: s.tensor(69), pool: pool)
             s.profiler?.stop(147)
         }
@@ -2368,7 +2368,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(68), pixels: 289 &* s.n, channels: 88,
                 gamma: s.p + 365200, beta: s.p + 365296, runningMean: s.p + 365392, runningVar: s.p + 365488,
-                eps: 0.001, activation: .identity, output: s.tensor(69), scratch: s.f + 530256, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(69), scratch: s.f + 532816, pool: pool)
             s.profiler?.stop(148)
         }
         // features.4.2 stochastic depth: keep each image's branch with probability 0.9142857142857143
@@ -2397,7 +2397,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(70), pixels: 289 &* s.n, inChannels: 88,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 528, output: s.tensor(72), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 530432, savedInvStd: s.f + 530960,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 532992, savedInvStd: s.f + 533520,
                 runningMean: s.p + 413104, runningVar: s.p + 413632, workspace: s.ws, pool: pool)
             s.profiler?.stop(152)
         }
@@ -2413,7 +2413,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(72), pixels: 289 &* s.n, channels: 528, gamma: s.p + 412048,
-                beta: s.p + 412576, savedMean: s.f + 530432, savedInvStd: s.f + 530960, activation: .relu6,
+                beta: s.p + 412576, savedMean: s.f + 532992, savedInvStd: s.f + 533520, activation: .relu6,
                 output: s.tensor(73), pool: pool)
             s.profiler?.stop(154)
         }
@@ -2422,17 +2422,17 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(72), pixels: 289 &* s.n, channels: 528,
                 gamma: s.p + 412048, beta: s.p + 412576, runningMean: s.p + 413104, runningVar: s.p + 413632,
-                eps: 0.001, activation: .relu6, output: s.tensor(73), scratch: s.f + 530432, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(73), scratch: s.f + 532992, pool: pool)
             s.profiler?.stop(155)
         }
         // features.4.3.block.1 depthwise weights to the kernel layout [3][3][528]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 414160, channels: 528, kernel: 3, into: s.f + 532544)
+        WeightPrep.depthwiseWeights(s.p + 414160, channels: 528, kernel: 3, into: s.f + 535104)
         s.profiler?.stop(156)
         // features.4.3.block.1 depthwise 3x3/1, [n, 17, 17, 528] -> [n, 17, 17, 528]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(73), batch: s.n, height: 17, width: 17, channels: 528, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17, weights: s.f + 532544, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17, weights: s.f + 535104, bias: s.f,
             activation: .identity, output: s.tensor(74), pool: pool)
         s.profiler?.stop(157)
         // features.4.3.block.1 BatchNorm (batch statistics) + relu6 on [n, 17, 17, 528]
@@ -2440,7 +2440,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(74), pixels: 289 &* s.n, channels: 528,
                 gamma: s.p + 418912, beta: s.p + 419440, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(75), savedMean: s.f + 531488, savedInvStd: s.f + 532016,
+                activation: .relu6, output: s.tensor(75), savedMean: s.f + 534048, savedInvStd: s.f + 534576,
                 runningMean: s.p + 419968, runningVar: s.p + 420496, pool: pool)
             s.profiler?.stop(158)
         }
@@ -2449,7 +2449,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(74), pixels: 289 &* s.n, channels: 528,
                 gamma: s.p + 418912, beta: s.p + 419440, runningMean: s.p + 419968, runningVar: s.p + 420496,
-                eps: 0.001, activation: .relu6, output: s.tensor(75), scratch: s.f + 531488, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(75), scratch: s.f + 534048, pool: pool)
             s.profiler?.stop(159)
         }
         // features.4.3.block.2 project conv 1x1 weights to the GEMM layout [528][88]
@@ -2461,7 +2461,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(75), pixels: 289 &* s.n, inChannels: 528,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 88, output: s.tensor(76), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 542048, savedInvStd: s.f + 542136,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 544608, savedInvStd: s.f + 544696,
                 runningMean: s.p + 467680, runningVar: s.p + 467776, workspace: s.ws, pool: pool)
             s.profiler?.stop(161)
         }
@@ -2477,7 +2477,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(76), pixels: 289 &* s.n, channels: 88, gamma: s.p + 467488,
-                beta: s.p + 467584, savedMean: s.f + 542048, savedInvStd: s.f + 542136, activation: .identity,
+                beta: s.p + 467584, savedMean: s.f + 544608, savedInvStd: s.f + 544696, activation: .identity,
                 output: s.tensor(77), pool: pool)
             s.profiler?.stop(163)
         }
@@ -2486,7 +2486,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(76), pixels: 289 &* s.n, channels: 88,
                 gamma: s.p + 467488, beta: s.p + 467584, runningMean: s.p + 467680, runningVar: s.p + 467776,
-                eps: 0.001, activation: .identity, output: s.tensor(77), scratch: s.f + 542048, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(77), scratch: s.f + 544608, pool: pool)
             s.profiler?.stop(164)
         }
         // features.4.3 stochastic depth: keep each image's branch with probability 0.9047619047619048
@@ -2515,7 +2515,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(78), pixels: 289 &* s.n, inChannels: 88,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 528, output: s.tensor(80), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 542224, savedInvStd: s.f + 542752,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 544784, savedInvStd: s.f + 545312,
                 runningMean: s.p + 515392, runningVar: s.p + 515920, workspace: s.ws, pool: pool)
             s.profiler?.stop(168)
         }
@@ -2531,7 +2531,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(80), pixels: 289 &* s.n, channels: 528, gamma: s.p + 514336,
-                beta: s.p + 514864, savedMean: s.f + 542224, savedInvStd: s.f + 542752, activation: .relu6,
+                beta: s.p + 514864, savedMean: s.f + 544784, savedInvStd: s.f + 545312, activation: .relu6,
                 output: s.tensor(81), pool: pool)
             s.profiler?.stop(170)
         }
@@ -2540,17 +2540,17 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(80), pixels: 289 &* s.n, channels: 528,
                 gamma: s.p + 514336, beta: s.p + 514864, runningMean: s.p + 515392, runningVar: s.p + 515920,
-                eps: 0.001, activation: .relu6, output: s.tensor(81), scratch: s.f + 542224, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(81), scratch: s.f + 544784, pool: pool)
             s.profiler?.stop(171)
         }
         // features.5.0.block.1 depthwise weights to the kernel layout [5][5][528]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 516448, channels: 528, kernel: 5, into: s.f + 544336)
+        WeightPrep.depthwiseWeights(s.p + 516448, channels: 528, kernel: 5, into: s.f + 546896)
         s.profiler?.stop(172)
         // features.5.0.block.1 depthwise 5x5/1, [n, 17, 17, 528] -> [n, 17, 17, 528]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(81), batch: s.n, height: 17, width: 17, channels: 528, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 544336, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 546896, bias: s.f,
             activation: .identity, output: s.tensor(82), pool: pool)
         s.profiler?.stop(173)
         // features.5.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 17, 17, 528]
@@ -2558,7 +2558,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(82), pixels: 289 &* s.n, channels: 528,
                 gamma: s.p + 529648, beta: s.p + 530176, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(83), savedMean: s.f + 543280, savedInvStd: s.f + 543808,
+                activation: .relu6, output: s.tensor(83), savedMean: s.f + 545840, savedInvStd: s.f + 546368,
                 runningMean: s.p + 530704, runningVar: s.p + 531232, pool: pool)
             s.profiler?.stop(174)
         }
@@ -2567,7 +2567,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(82), pixels: 289 &* s.n, channels: 528,
                 gamma: s.p + 529648, beta: s.p + 530176, runningMean: s.p + 530704, runningVar: s.p + 531232,
-                eps: 0.001, activation: .relu6, output: s.tensor(83), scratch: s.f + 543280, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(83), scratch: s.f + 545840, pool: pool)
             s.profiler?.stop(175)
         }
         // features.5.0.block.2 project conv 1x1 weights to the GEMM layout [528][120]
@@ -2579,7 +2579,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(83), pixels: 289 &* s.n, inChannels: 528,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 120, output: s.tensor(84), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 570736, savedInvStd: s.f + 570856,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 573296, savedInvStd: s.f + 573416,
                 runningMean: s.p + 595376, runningVar: s.p + 595504, workspace: s.ws, pool: pool)
             s.profiler?.stop(177)
         }
@@ -2595,7 +2595,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(84), pixels: 289 &* s.n, channels: 120, gamma: s.p + 595120,
-                beta: s.p + 595248, savedMean: s.f + 570736, savedInvStd: s.f + 570856, activation: .identity,
+                beta: s.p + 595248, savedMean: s.f + 573296, savedInvStd: s.f + 573416, activation: .identity,
                 output: s.tensor(85), pool: pool)
             s.profiler?.stop(179)
         }
@@ -2604,7 +2604,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(84), pixels: 289 &* s.n, channels: 120,
                 gamma: s.p + 595120, beta: s.p + 595248, runningMean: s.p + 595376, runningVar: s.p + 595504,
-                eps: 0.001, activation: .identity, output: s.tensor(85), scratch: s.f + 570736, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(85), scratch: s.f + 573296, pool: pool)
             s.profiler?.stop(180)
         }
     }
@@ -2620,7 +2620,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(85), pixels: 289 &* s.n, inChannels: 120,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 720, output: s.tensor(86), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 570976, savedInvStd: s.f + 571696,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 573536, savedInvStd: s.f + 574256,
                 runningMean: s.p + 683472, runningVar: s.p + 684192, workspace: s.ws, pool: pool)
             s.profiler?.stop(182)
         }
@@ -2636,7 +2636,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(86), pixels: 289 &* s.n, channels: 720, gamma: s.p + 682032,
-                beta: s.p + 682752, savedMean: s.f + 570976, savedInvStd: s.f + 571696, activation: .relu6,
+                beta: s.p + 682752, savedMean: s.f + 573536, savedInvStd: s.f + 574256, activation: .relu6,
                 output: s.tensor(87), pool: pool)
             s.profiler?.stop(184)
         }
@@ -2645,17 +2645,17 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(86), pixels: 289 &* s.n, channels: 720,
                 gamma: s.p + 682032, beta: s.p + 682752, runningMean: s.p + 683472, runningVar: s.p + 684192,
-                eps: 0.001, activation: .relu6, output: s.tensor(87), scratch: s.f + 570976, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(87), scratch: s.f + 573536, pool: pool)
             s.profiler?.stop(185)
         }
         // features.5.1.block.1 depthwise weights to the kernel layout [5][5][720]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 684912, channels: 720, kernel: 5, into: s.f + 573856)
+        WeightPrep.depthwiseWeights(s.p + 684912, channels: 720, kernel: 5, into: s.f + 576416)
         s.profiler?.stop(186)
         // features.5.1.block.1 depthwise 5x5/1, [n, 17, 17, 720] -> [n, 17, 17, 720]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(87), batch: s.n, height: 17, width: 17, channels: 720, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 573856, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 576416, bias: s.f,
             activation: .identity, output: s.tensor(88), pool: pool)
         s.profiler?.stop(187)
         // features.5.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 17, 17, 720]
@@ -2663,7 +2663,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(88), pixels: 289 &* s.n, channels: 720,
                 gamma: s.p + 702912, beta: s.p + 703632, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(89), savedMean: s.f + 572416, savedInvStd: s.f + 573136,
+                activation: .relu6, output: s.tensor(89), savedMean: s.f + 574976, savedInvStd: s.f + 575696,
                 runningMean: s.p + 704352, runningVar: s.p + 705072, pool: pool)
             s.profiler?.stop(188)
         }
@@ -2672,7 +2672,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 289 &* s.n, channels: 720,
                 gamma: s.p + 702912, beta: s.p + 703632, runningMean: s.p + 704352, runningVar: s.p + 705072,
-                eps: 0.001, activation: .relu6, output: s.tensor(89), scratch: s.f + 572416, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(89), scratch: s.f + 574976, pool: pool)
             s.profiler?.stop(189)
         }
         // features.5.1.block.2 project conv 1x1 weights to the GEMM layout [720][120]
@@ -2684,7 +2684,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(89), pixels: 289 &* s.n, inChannels: 720,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 120, output: s.tensor(90), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 609856, savedInvStd: s.f + 609976,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 612416, savedInvStd: s.f + 612536,
                 runningMean: s.p + 792448, runningVar: s.p + 792576, workspace: s.ws, pool: pool)
             s.profiler?.stop(191)
         }
@@ -2700,7 +2700,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(90), pixels: 289 &* s.n, channels: 120, gamma: s.p + 792192,
-                beta: s.p + 792320, savedMean: s.f + 609856, savedInvStd: s.f + 609976, activation: .identity,
+                beta: s.p + 792320, savedMean: s.f + 612416, savedInvStd: s.f + 612536, activation: .identity,
                 output: s.tensor(91), pool: pool)
             s.profiler?.stop(193)
         }
@@ -2709,7 +2709,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(90), pixels: 289 &* s.n, channels: 120,
                 gamma: s.p + 792192, beta: s.p + 792320, runningMean: s.p + 792448, runningVar: s.p + 792576,
-                eps: 0.001, activation: .identity, output: s.tensor(91), scratch: s.f + 609856, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(91), scratch: s.f + 612416, pool: pool)
             s.profiler?.stop(194)
         }
         // features.5.1 stochastic depth: keep each image's branch with probability 0.8857142857142857
@@ -2738,7 +2738,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(92), pixels: 289 &* s.n, inChannels: 120,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 720, output: s.tensor(94), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 610096, savedInvStd: s.f + 610816,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 612656, savedInvStd: s.f + 613376,
                 runningMean: s.p + 880544, runningVar: s.p + 881264, workspace: s.ws, pool: pool)
             s.profiler?.stop(198)
         }
@@ -2754,7 +2754,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(94), pixels: 289 &* s.n, channels: 720, gamma: s.p + 879104,
-                beta: s.p + 879824, savedMean: s.f + 610096, savedInvStd: s.f + 610816, activation: .relu6,
+                beta: s.p + 879824, savedMean: s.f + 612656, savedInvStd: s.f + 613376, activation: .relu6,
                 output: s.tensor(95), pool: pool)
             s.profiler?.stop(200)
         }
@@ -2763,17 +2763,17 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(94), pixels: 289 &* s.n, channels: 720,
                 gamma: s.p + 879104, beta: s.p + 879824, runningMean: s.p + 880544, runningVar: s.p + 881264,
-                eps: 0.001, activation: .relu6, output: s.tensor(95), scratch: s.f + 610096, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(95), scratch: s.f + 612656, pool: pool)
             s.profiler?.stop(201)
         }
         // features.5.2.block.1 depthwise weights to the kernel layout [5][5][720]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 881984, channels: 720, kernel: 5, into: s.f + 612976)
+        WeightPrep.depthwiseWeights(s.p + 881984, channels: 720, kernel: 5, into: s.f + 615536)
         s.profiler?.stop(202)
         // features.5.2.block.1 depthwise 5x5/1, [n, 17, 17, 720] -> [n, 17, 17, 720]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(95), batch: s.n, height: 17, width: 17, channels: 720, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 612976, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 615536, bias: s.f,
             activation: .identity, output: s.tensor(96), pool: pool)
         s.profiler?.stop(203)
         // features.5.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 17, 17, 720]
@@ -2781,7 +2781,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(96), pixels: 289 &* s.n, channels: 720,
                 gamma: s.p + 899984, beta: s.p + 900704, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(97), savedMean: s.f + 611536, savedInvStd: s.f + 612256,
+                activation: .relu6, output: s.tensor(97), savedMean: s.f + 614096, savedInvStd: s.f + 614816,
                 runningMean: s.p + 901424, runningVar: s.p + 902144, pool: pool)
             s.profiler?.stop(204)
         }
@@ -2790,7 +2790,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(96), pixels: 289 &* s.n, channels: 720,
                 gamma: s.p + 899984, beta: s.p + 900704, runningMean: s.p + 901424, runningVar: s.p + 902144,
-                eps: 0.001, activation: .relu6, output: s.tensor(97), scratch: s.f + 611536, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(97), scratch: s.f + 614096, pool: pool)
             s.profiler?.stop(205)
         }
         // features.5.2.block.2 project conv 1x1 weights to the GEMM layout [720][120]
@@ -2802,7 +2802,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(97), pixels: 289 &* s.n, inChannels: 720,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 120, output: s.tensor(98), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 648976, savedInvStd: s.f + 649096,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 651536, savedInvStd: s.f + 651656,
                 runningMean: s.p + 989520, runningVar: s.p + 989648, workspace: s.ws, pool: pool)
             s.profiler?.stop(207)
         }
@@ -2818,7 +2818,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(98), pixels: 289 &* s.n, channels: 120, gamma: s.p + 989264,
-                beta: s.p + 989392, savedMean: s.f + 648976, savedInvStd: s.f + 649096, activation: .identity,
+                beta: s.p + 989392, savedMean: s.f + 651536, savedInvStd: s.f + 651656, activation: .identity,
                 output: s.tensor(99), pool: pool)
             s.profiler?.stop(209)
         }
@@ -2827,7 +2827,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(98), pixels: 289 &* s.n, channels: 120,
                 gamma: s.p + 989264, beta: s.p + 989392, runningMean: s.p + 989520, runningVar: s.p + 989648,
-                eps: 0.001, activation: .identity, output: s.tensor(99), scratch: s.f + 648976, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(99), scratch: s.f + 651536, pool: pool)
             s.profiler?.stop(210)
         }
         // features.5.2 stochastic depth: keep each image's branch with probability 0.8761904761904762
@@ -2856,7 +2856,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(100), pixels: 289 &* s.n, inChannels: 120,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 720, output: s.tensor(102), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 649216, savedInvStd: s.f + 649936,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 651776, savedInvStd: s.f + 652496,
                 runningMean: s.p + 1077616, runningVar: s.p + 1078336, workspace: s.ws, pool: pool)
             s.profiler?.stop(214)
         }
@@ -2872,7 +2872,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(102), pixels: 289 &* s.n, channels: 720,
-                gamma: s.p + 1076176, beta: s.p + 1076896, savedMean: s.f + 649216, savedInvStd: s.f + 649936,
+                gamma: s.p + 1076176, beta: s.p + 1076896, savedMean: s.f + 651776, savedInvStd: s.f + 652496,
                 activation: .relu6, output: s.tensor(103), pool: pool)
             s.profiler?.stop(216)
         }
@@ -2881,17 +2881,17 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(102), pixels: 289 &* s.n, channels: 720,
                 gamma: s.p + 1076176, beta: s.p + 1076896, runningMean: s.p + 1077616, runningVar: s.p + 1078336,
-                eps: 0.001, activation: .relu6, output: s.tensor(103), scratch: s.f + 649216, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(103), scratch: s.f + 651776, pool: pool)
             s.profiler?.stop(217)
         }
         // features.5.3.block.1 depthwise weights to the kernel layout [5][5][720]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 1079056, channels: 720, kernel: 5, into: s.f + 652096)
+        WeightPrep.depthwiseWeights(s.p + 1079056, channels: 720, kernel: 5, into: s.f + 654656)
         s.profiler?.stop(218)
         // features.5.3.block.1 depthwise 5x5/1, [n, 17, 17, 720] -> [n, 17, 17, 720]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(103), batch: s.n, height: 17, width: 17, channels: 720, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 652096, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 654656, bias: s.f,
             activation: .identity, output: s.tensor(104), pool: pool)
         s.profiler?.stop(219)
         // features.5.3.block.1 BatchNorm (batch statistics) + relu6 on [n, 17, 17, 720]
@@ -2899,7 +2899,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(104), pixels: 289 &* s.n, channels: 720,
                 gamma: s.p + 1097056, beta: s.p + 1097776, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(105), savedMean: s.f + 650656, savedInvStd: s.f + 651376,
+                activation: .relu6, output: s.tensor(105), savedMean: s.f + 653216, savedInvStd: s.f + 653936,
                 runningMean: s.p + 1098496, runningVar: s.p + 1099216, pool: pool)
             s.profiler?.stop(220)
         }
@@ -2908,7 +2908,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(104), pixels: 289 &* s.n, channels: 720,
                 gamma: s.p + 1097056, beta: s.p + 1097776, runningMean: s.p + 1098496, runningVar: s.p + 1099216,
-                eps: 0.001, activation: .relu6, output: s.tensor(105), scratch: s.f + 650656, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(105), scratch: s.f + 653216, pool: pool)
             s.profiler?.stop(221)
         }
         // features.5.3.block.2 project conv 1x1 weights to the GEMM layout [720][120]
@@ -2920,7 +2920,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(105), pixels: 289 &* s.n, inChannels: 720,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 120, output: s.tensor(106), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 688096, savedInvStd: s.f + 688216,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 690656, savedInvStd: s.f + 690776,
                 runningMean: s.p + 1186592, runningVar: s.p + 1186720, workspace: s.ws, pool: pool)
             s.profiler?.stop(223)
         }
@@ -2936,7 +2936,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(106), pixels: 289 &* s.n, channels: 120,
-                gamma: s.p + 1186336, beta: s.p + 1186464, savedMean: s.f + 688096, savedInvStd: s.f + 688216,
+                gamma: s.p + 1186336, beta: s.p + 1186464, savedMean: s.f + 690656, savedInvStd: s.f + 690776,
                 activation: .identity, output: s.tensor(107), pool: pool)
             s.profiler?.stop(225)
         }
@@ -2945,7 +2945,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(106), pixels: 289 &* s.n, channels: 120,
                 gamma: s.p + 1186336, beta: s.p + 1186464, runningMean: s.p + 1186592, runningVar: s.p + 1186720,
-                eps: 0.001, activation: .identity, output: s.tensor(107), scratch: s.f + 688096, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(107), scratch: s.f + 690656, pool: pool)
             s.profiler?.stop(226)
         }
         // features.5.3 stochastic depth: keep each image's branch with probability 0.8666666666666667
@@ -2974,7 +2974,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(108), pixels: 289 &* s.n, inChannels: 120,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 720, output: s.tensor(110), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 688336, savedInvStd: s.f + 689056,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 690896, savedInvStd: s.f + 691616,
                 runningMean: s.p + 1274688, runningVar: s.p + 1275408, workspace: s.ws, pool: pool)
             s.profiler?.stop(230)
         }
@@ -2990,7 +2990,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(110), pixels: 289 &* s.n, channels: 720,
-                gamma: s.p + 1273248, beta: s.p + 1273968, savedMean: s.f + 688336, savedInvStd: s.f + 689056,
+                gamma: s.p + 1273248, beta: s.p + 1273968, savedMean: s.f + 690896, savedInvStd: s.f + 691616,
                 activation: .relu6, output: s.tensor(111), pool: pool)
             s.profiler?.stop(232)
         }
@@ -2999,17 +2999,17 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(110), pixels: 289 &* s.n, channels: 720,
                 gamma: s.p + 1273248, beta: s.p + 1273968, runningMean: s.p + 1274688, runningVar: s.p + 1275408,
-                eps: 0.001, activation: .relu6, output: s.tensor(111), scratch: s.f + 688336, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(111), scratch: s.f + 690896, pool: pool)
             s.profiler?.stop(233)
         }
         // features.6.0.block.1 depthwise weights to the kernel layout [5][5][720]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 1276128, channels: 720, kernel: 5, into: s.f + 691216)
+        WeightPrep.depthwiseWeights(s.p + 1276128, channels: 720, kernel: 5, into: s.f + 693776)
         s.profiler?.stop(234)
         // features.6.0.block.1 depthwise 5x5/2, [n, 17, 17, 720] -> [n, 9, 9, 720]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(111), batch: s.n, height: 17, width: 17, channels: 720, kernel: 5,
-            stride: 2, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 691216, bias: s.f,
+            stride: 2, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 693776, bias: s.f,
             activation: .identity, output: s.tensor(112), pool: pool)
         s.profiler?.stop(235)
         // features.6.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 720]
@@ -3017,7 +3017,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(112), pixels: 81 &* s.n, channels: 720,
                 gamma: s.p + 1294128, beta: s.p + 1294848, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(113), savedMean: s.f + 689776, savedInvStd: s.f + 690496,
+                activation: .relu6, output: s.tensor(113), savedMean: s.f + 692336, savedInvStd: s.f + 693056,
                 runningMean: s.p + 1295568, runningVar: s.p + 1296288, pool: pool)
             s.profiler?.stop(236)
         }
@@ -3026,7 +3026,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(112), pixels: 81 &* s.n, channels: 720,
                 gamma: s.p + 1294128, beta: s.p + 1294848, runningMean: s.p + 1295568, runningVar: s.p + 1296288,
-                eps: 0.001, activation: .relu6, output: s.tensor(113), scratch: s.f + 689776, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(113), scratch: s.f + 692336, pool: pool)
             s.profiler?.stop(237)
         }
         // features.6.0.block.2 project conv 1x1 weights to the GEMM layout [720][208]
@@ -3038,7 +3038,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(113), pixels: 81 &* s.n, inChannels: 720,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 208, output: s.tensor(114), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 727216, savedInvStd: s.f + 727424,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 729776, savedInvStd: s.f + 729984,
                 runningMean: s.p + 1447184, runningVar: s.p + 1447392, workspace: s.ws, pool: pool)
             s.profiler?.stop(239)
         }
@@ -3054,7 +3054,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(114), pixels: 81 &* s.n, channels: 208,
-                gamma: s.p + 1446768, beta: s.p + 1446976, savedMean: s.f + 727216, savedInvStd: s.f + 727424,
+                gamma: s.p + 1446768, beta: s.p + 1446976, savedMean: s.f + 729776, savedInvStd: s.f + 729984,
                 activation: .identity, output: s.tensor(115), pool: pool)
             s.profiler?.stop(241)
         }
@@ -3063,7 +3063,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(114), pixels: 81 &* s.n, channels: 208,
                 gamma: s.p + 1446768, beta: s.p + 1446976, runningMean: s.p + 1447184, runningVar: s.p + 1447392,
-                eps: 0.001, activation: .identity, output: s.tensor(115), scratch: s.f + 727216, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(115), scratch: s.f + 729776, pool: pool)
             s.profiler?.stop(242)
         }
     }
@@ -3079,7 +3079,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(115), pixels: 81 &* s.n, inChannels: 208,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 1248, output: s.tensor(116), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 727632, savedInvStd: s.f + 728880,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 730192, savedInvStd: s.f + 731440,
                 runningMean: s.p + 1709680, runningVar: s.p + 1710928, workspace: s.ws, pool: pool)
             s.profiler?.stop(244)
         }
@@ -3095,7 +3095,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(116), pixels: 81 &* s.n, channels: 1248,
-                gamma: s.p + 1707184, beta: s.p + 1708432, savedMean: s.f + 727632, savedInvStd: s.f + 728880,
+                gamma: s.p + 1707184, beta: s.p + 1708432, savedMean: s.f + 730192, savedInvStd: s.f + 731440,
                 activation: .relu6, output: s.tensor(117), pool: pool)
             s.profiler?.stop(246)
         }
@@ -3104,17 +3104,17 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(116), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 1707184, beta: s.p + 1708432, runningMean: s.p + 1709680, runningVar: s.p + 1710928,
-                eps: 0.001, activation: .relu6, output: s.tensor(117), scratch: s.f + 727632, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(117), scratch: s.f + 730192, pool: pool)
             s.profiler?.stop(247)
         }
         // features.6.1.block.1 depthwise weights to the kernel layout [5][5][1248]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 1712176, channels: 1248, kernel: 5, into: s.f + 732624)
+        WeightPrep.depthwiseWeights(s.p + 1712176, channels: 1248, kernel: 5, into: s.f + 735184)
         s.profiler?.stop(248)
         // features.6.1.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(117), batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 732624, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 735184, bias: s.f,
             activation: .identity, output: s.tensor(118), pool: pool)
         s.profiler?.stop(249)
         // features.6.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1248]
@@ -3122,7 +3122,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(118), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 1743376, beta: s.p + 1744624, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(119), savedMean: s.f + 730128, savedInvStd: s.f + 731376,
+                activation: .relu6, output: s.tensor(119), savedMean: s.f + 732688, savedInvStd: s.f + 733936,
                 runningMean: s.p + 1745872, runningVar: s.p + 1747120, pool: pool)
             s.profiler?.stop(250)
         }
@@ -3131,7 +3131,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(118), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 1743376, beta: s.p + 1744624, runningMean: s.p + 1745872, runningVar: s.p + 1747120,
-                eps: 0.001, activation: .relu6, output: s.tensor(119), scratch: s.f + 730128, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(119), scratch: s.f + 732688, pool: pool)
             s.profiler?.stop(251)
         }
         // features.6.1.block.2 project conv 1x1 weights to the GEMM layout [1248][208]
@@ -3143,7 +3143,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(119), pixels: 81 &* s.n, inChannels: 1248,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 208, output: s.tensor(120), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 795024, savedInvStd: s.f + 795232,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 797584, savedInvStd: s.f + 797792,
                 runningMean: s.p + 2008368, runningVar: s.p + 2008576, workspace: s.ws, pool: pool)
             s.profiler?.stop(253)
         }
@@ -3159,7 +3159,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(120), pixels: 81 &* s.n, channels: 208,
-                gamma: s.p + 2007952, beta: s.p + 2008160, savedMean: s.f + 795024, savedInvStd: s.f + 795232,
+                gamma: s.p + 2007952, beta: s.p + 2008160, savedMean: s.f + 797584, savedInvStd: s.f + 797792,
                 activation: .identity, output: s.tensor(121), pool: pool)
             s.profiler?.stop(255)
         }
@@ -3168,7 +3168,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(120), pixels: 81 &* s.n, channels: 208,
                 gamma: s.p + 2007952, beta: s.p + 2008160, runningMean: s.p + 2008368, runningVar: s.p + 2008576,
-                eps: 0.001, activation: .identity, output: s.tensor(121), scratch: s.f + 795024, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(121), scratch: s.f + 797584, pool: pool)
             s.profiler?.stop(256)
         }
         // features.6.1 stochastic depth: keep each image's branch with probability 0.8476190476190476
@@ -3197,7 +3197,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(122), pixels: 81 &* s.n, inChannels: 208,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 1248, output: s.tensor(124), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 795440, savedInvStd: s.f + 796688,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 798000, savedInvStd: s.f + 799248,
                 runningMean: s.p + 2270864, runningVar: s.p + 2272112, workspace: s.ws, pool: pool)
             s.profiler?.stop(260)
         }
@@ -3213,7 +3213,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(124), pixels: 81 &* s.n, channels: 1248,
-                gamma: s.p + 2268368, beta: s.p + 2269616, savedMean: s.f + 795440, savedInvStd: s.f + 796688,
+                gamma: s.p + 2268368, beta: s.p + 2269616, savedMean: s.f + 798000, savedInvStd: s.f + 799248,
                 activation: .relu6, output: s.tensor(125), pool: pool)
             s.profiler?.stop(262)
         }
@@ -3222,17 +3222,17 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(124), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2268368, beta: s.p + 2269616, runningMean: s.p + 2270864, runningVar: s.p + 2272112,
-                eps: 0.001, activation: .relu6, output: s.tensor(125), scratch: s.f + 795440, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(125), scratch: s.f + 798000, pool: pool)
             s.profiler?.stop(263)
         }
         // features.6.2.block.1 depthwise weights to the kernel layout [5][5][1248]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 2273360, channels: 1248, kernel: 5, into: s.f + 800432)
+        WeightPrep.depthwiseWeights(s.p + 2273360, channels: 1248, kernel: 5, into: s.f + 802992)
         s.profiler?.stop(264)
         // features.6.2.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(125), batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 800432, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 802992, bias: s.f,
             activation: .identity, output: s.tensor(126), pool: pool)
         s.profiler?.stop(265)
         // features.6.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1248]
@@ -3240,7 +3240,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(126), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2304560, beta: s.p + 2305808, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(127), savedMean: s.f + 797936, savedInvStd: s.f + 799184,
+                activation: .relu6, output: s.tensor(127), savedMean: s.f + 800496, savedInvStd: s.f + 801744,
                 runningMean: s.p + 2307056, runningVar: s.p + 2308304, pool: pool)
             s.profiler?.stop(266)
         }
@@ -3249,7 +3249,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(126), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2304560, beta: s.p + 2305808, runningMean: s.p + 2307056, runningVar: s.p + 2308304,
-                eps: 0.001, activation: .relu6, output: s.tensor(127), scratch: s.f + 797936, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(127), scratch: s.f + 800496, pool: pool)
             s.profiler?.stop(267)
         }
         // features.6.2.block.2 project conv 1x1 weights to the GEMM layout [1248][208]
@@ -3261,7 +3261,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(127), pixels: 81 &* s.n, inChannels: 1248,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 208, output: s.tensor(128), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 862832, savedInvStd: s.f + 863040,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 865392, savedInvStd: s.f + 865600,
                 runningMean: s.p + 2569552, runningVar: s.p + 2569760, workspace: s.ws, pool: pool)
             s.profiler?.stop(269)
         }
@@ -3277,7 +3277,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(128), pixels: 81 &* s.n, channels: 208,
-                gamma: s.p + 2569136, beta: s.p + 2569344, savedMean: s.f + 862832, savedInvStd: s.f + 863040,
+                gamma: s.p + 2569136, beta: s.p + 2569344, savedMean: s.f + 865392, savedInvStd: s.f + 865600,
                 activation: .identity, output: s.tensor(129), pool: pool)
             s.profiler?.stop(271)
         }
@@ -3286,7 +3286,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(128), pixels: 81 &* s.n, channels: 208,
                 gamma: s.p + 2569136, beta: s.p + 2569344, runningMean: s.p + 2569552, runningVar: s.p + 2569760,
-                eps: 0.001, activation: .identity, output: s.tensor(129), scratch: s.f + 862832, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(129), scratch: s.f + 865392, pool: pool)
             s.profiler?.stop(272)
         }
         // features.6.2 stochastic depth: keep each image's branch with probability 0.8380952380952381
@@ -3315,7 +3315,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(130), pixels: 81 &* s.n, inChannels: 208,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 1248, output: s.tensor(132), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 863248, savedInvStd: s.f + 864496,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 865808, savedInvStd: s.f + 867056,
                 runningMean: s.p + 2832048, runningVar: s.p + 2833296, workspace: s.ws, pool: pool)
             s.profiler?.stop(276)
         }
@@ -3331,7 +3331,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(132), pixels: 81 &* s.n, channels: 1248,
-                gamma: s.p + 2829552, beta: s.p + 2830800, savedMean: s.f + 863248, savedInvStd: s.f + 864496,
+                gamma: s.p + 2829552, beta: s.p + 2830800, savedMean: s.f + 865808, savedInvStd: s.f + 867056,
                 activation: .relu6, output: s.tensor(133), pool: pool)
             s.profiler?.stop(278)
         }
@@ -3340,17 +3340,17 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(132), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2829552, beta: s.p + 2830800, runningMean: s.p + 2832048, runningVar: s.p + 2833296,
-                eps: 0.001, activation: .relu6, output: s.tensor(133), scratch: s.f + 863248, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(133), scratch: s.f + 865808, pool: pool)
             s.profiler?.stop(279)
         }
         // features.6.3.block.1 depthwise weights to the kernel layout [5][5][1248]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 2834544, channels: 1248, kernel: 5, into: s.f + 868240)
+        WeightPrep.depthwiseWeights(s.p + 2834544, channels: 1248, kernel: 5, into: s.f + 870800)
         s.profiler?.stop(280)
         // features.6.3.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(133), batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 868240, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 870800, bias: s.f,
             activation: .identity, output: s.tensor(134), pool: pool)
         s.profiler?.stop(281)
         // features.6.3.block.1 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1248]
@@ -3358,7 +3358,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(134), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2865744, beta: s.p + 2866992, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(135), savedMean: s.f + 865744, savedInvStd: s.f + 866992,
+                activation: .relu6, output: s.tensor(135), savedMean: s.f + 868304, savedInvStd: s.f + 869552,
                 runningMean: s.p + 2868240, runningVar: s.p + 2869488, pool: pool)
             s.profiler?.stop(282)
         }
@@ -3367,7 +3367,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(134), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2865744, beta: s.p + 2866992, runningMean: s.p + 2868240, runningVar: s.p + 2869488,
-                eps: 0.001, activation: .relu6, output: s.tensor(135), scratch: s.f + 865744, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(135), scratch: s.f + 868304, pool: pool)
             s.profiler?.stop(283)
         }
         // features.6.3.block.2 project conv 1x1 weights to the GEMM layout [1248][208]
@@ -3379,7 +3379,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(135), pixels: 81 &* s.n, inChannels: 1248,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 208, output: s.tensor(136), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 930640, savedInvStd: s.f + 930848,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 933200, savedInvStd: s.f + 933408,
                 runningMean: s.p + 3130736, runningVar: s.p + 3130944, workspace: s.ws, pool: pool)
             s.profiler?.stop(285)
         }
@@ -3395,7 +3395,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(136), pixels: 81 &* s.n, channels: 208,
-                gamma: s.p + 3130320, beta: s.p + 3130528, savedMean: s.f + 930640, savedInvStd: s.f + 930848,
+                gamma: s.p + 3130320, beta: s.p + 3130528, savedMean: s.f + 933200, savedInvStd: s.f + 933408,
                 activation: .identity, output: s.tensor(137), pool: pool)
             s.profiler?.stop(287)
         }
@@ -3404,7 +3404,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(136), pixels: 81 &* s.n, channels: 208,
                 gamma: s.p + 3130320, beta: s.p + 3130528, runningMean: s.p + 3130736, runningVar: s.p + 3130944,
-                eps: 0.001, activation: .identity, output: s.tensor(137), scratch: s.f + 930640, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(137), scratch: s.f + 933200, pool: pool)
             s.profiler?.stop(288)
         }
         // features.6.3 stochastic depth: keep each image's branch with probability 0.8285714285714285
@@ -3433,7 +3433,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(138), pixels: 81 &* s.n, inChannels: 208,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 1248, output: s.tensor(140), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 931056, savedInvStd: s.f + 932304,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 933616, savedInvStd: s.f + 934864,
                 runningMean: s.p + 3393232, runningVar: s.p + 3394480, workspace: s.ws, pool: pool)
             s.profiler?.stop(292)
         }
@@ -3449,7 +3449,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(140), pixels: 81 &* s.n, channels: 1248,
-                gamma: s.p + 3390736, beta: s.p + 3391984, savedMean: s.f + 931056, savedInvStd: s.f + 932304,
+                gamma: s.p + 3390736, beta: s.p + 3391984, savedMean: s.f + 933616, savedInvStd: s.f + 934864,
                 activation: .relu6, output: s.tensor(141), pool: pool)
             s.profiler?.stop(294)
         }
@@ -3458,17 +3458,17 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(140), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 3390736, beta: s.p + 3391984, runningMean: s.p + 3393232, runningVar: s.p + 3394480,
-                eps: 0.001, activation: .relu6, output: s.tensor(141), scratch: s.f + 931056, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(141), scratch: s.f + 933616, pool: pool)
             s.profiler?.stop(295)
         }
         // features.6.4.block.1 depthwise weights to the kernel layout [5][5][1248]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 3395728, channels: 1248, kernel: 5, into: s.f + 936048)
+        WeightPrep.depthwiseWeights(s.p + 3395728, channels: 1248, kernel: 5, into: s.f + 938608)
         s.profiler?.stop(296)
         // features.6.4.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(141), batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 936048, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 938608, bias: s.f,
             activation: .identity, output: s.tensor(142), pool: pool)
         s.profiler?.stop(297)
         // features.6.4.block.1 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1248]
@@ -3476,7 +3476,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(142), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 3426928, beta: s.p + 3428176, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(143), savedMean: s.f + 933552, savedInvStd: s.f + 934800,
+                activation: .relu6, output: s.tensor(143), savedMean: s.f + 936112, savedInvStd: s.f + 937360,
                 runningMean: s.p + 3429424, runningVar: s.p + 3430672, pool: pool)
             s.profiler?.stop(298)
         }
@@ -3485,7 +3485,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(142), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 3426928, beta: s.p + 3428176, runningMean: s.p + 3429424, runningVar: s.p + 3430672,
-                eps: 0.001, activation: .relu6, output: s.tensor(143), scratch: s.f + 933552, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(143), scratch: s.f + 936112, pool: pool)
             s.profiler?.stop(299)
         }
         // features.6.4.block.2 project conv 1x1 weights to the GEMM layout [1248][208]
@@ -3497,7 +3497,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(143), pixels: 81 &* s.n, inChannels: 1248,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 208, output: s.tensor(144), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 998448, savedInvStd: s.f + 998656,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1001008, savedInvStd: s.f + 1001216,
                 runningMean: s.p + 3691920, runningVar: s.p + 3692128, workspace: s.ws, pool: pool)
             s.profiler?.stop(301)
         }
@@ -3513,7 +3513,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(144), pixels: 81 &* s.n, channels: 208,
-                gamma: s.p + 3691504, beta: s.p + 3691712, savedMean: s.f + 998448, savedInvStd: s.f + 998656,
+                gamma: s.p + 3691504, beta: s.p + 3691712, savedMean: s.f + 1001008, savedInvStd: s.f + 1001216,
                 activation: .identity, output: s.tensor(145), pool: pool)
             s.profiler?.stop(303)
         }
@@ -3522,7 +3522,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(144), pixels: 81 &* s.n, channels: 208,
                 gamma: s.p + 3691504, beta: s.p + 3691712, runningMean: s.p + 3691920, runningVar: s.p + 3692128,
-                eps: 0.001, activation: .identity, output: s.tensor(145), scratch: s.f + 998448, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(145), scratch: s.f + 1001008, pool: pool)
             s.profiler?.stop(304)
         }
         // features.6.4 stochastic depth: keep each image's branch with probability 0.819047619047619
@@ -3551,7 +3551,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(146), pixels: 81 &* s.n, inChannels: 208,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 1248, output: s.tensor(148), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 998864, savedInvStd: s.f + 1000112,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1001424, savedInvStd: s.f + 1002672,
                 runningMean: s.p + 3954416, runningVar: s.p + 3955664, workspace: s.ws, pool: pool)
             s.profiler?.stop(308)
         }
@@ -3567,7 +3567,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(148), pixels: 81 &* s.n, channels: 1248,
-                gamma: s.p + 3951920, beta: s.p + 3953168, savedMean: s.f + 998864, savedInvStd: s.f + 1000112,
+                gamma: s.p + 3951920, beta: s.p + 3953168, savedMean: s.f + 1001424, savedInvStd: s.f + 1002672,
                 activation: .relu6, output: s.tensor(149), pool: pool)
             s.profiler?.stop(310)
         }
@@ -3576,17 +3576,17 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(148), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 3951920, beta: s.p + 3953168, runningMean: s.p + 3954416, runningVar: s.p + 3955664,
-                eps: 0.001, activation: .relu6, output: s.tensor(149), scratch: s.f + 998864, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(149), scratch: s.f + 1001424, pool: pool)
             s.profiler?.stop(311)
         }
         // features.7.0.block.1 depthwise weights to the kernel layout [3][3][1248]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 3956912, channels: 1248, kernel: 3, into: s.f + 1003856)
+        WeightPrep.depthwiseWeights(s.p + 3956912, channels: 1248, kernel: 3, into: s.f + 1006416)
         s.profiler?.stop(312)
         // features.7.0.block.1 depthwise 3x3/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(149), batch: s.n, height: 9, width: 9, channels: 1248, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9, weights: s.f + 1003856, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9, weights: s.f + 1006416, bias: s.f,
             activation: .identity, output: s.tensor(150), pool: pool)
         s.profiler?.stop(313)
         // features.7.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1248]
@@ -3594,7 +3594,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(150), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 3968144, beta: s.p + 3969392, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(151), savedMean: s.f + 1001360, savedInvStd: s.f + 1002608,
+                activation: .relu6, output: s.tensor(151), savedMean: s.f + 1003920, savedInvStd: s.f + 1005168,
                 runningMean: s.p + 3970640, runningVar: s.p + 3971888, pool: pool)
             s.profiler?.stop(314)
         }
@@ -3603,7 +3603,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(150), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 3968144, beta: s.p + 3969392, runningMean: s.p + 3970640, runningVar: s.p + 3971888,
-                eps: 0.001, activation: .relu6, output: s.tensor(151), scratch: s.f + 1001360, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(151), scratch: s.f + 1003920, pool: pool)
             s.profiler?.stop(315)
         }
         // features.7.0.block.2 project conv 1x1 weights to the GEMM layout [1248][352]
@@ -3615,7 +3615,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(151), pixels: 81 &* s.n, inChannels: 1248,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 352, output: s.tensor(152), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1026320, savedInvStd: s.f + 1026672,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1028880, savedInvStd: s.f + 1029232,
                 runningMean: s.p + 4413136, runningVar: s.p + 4413488, workspace: s.ws, pool: pool)
             s.profiler?.stop(317)
         }
@@ -3631,7 +3631,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(152), pixels: 81 &* s.n, channels: 352,
-                gamma: s.p + 4412432, beta: s.p + 4412784, savedMean: s.f + 1026320, savedInvStd: s.f + 1026672,
+                gamma: s.p + 4412432, beta: s.p + 4412784, savedMean: s.f + 1028880, savedInvStd: s.f + 1029232,
                 activation: .identity, output: s.tensor(153), pool: pool)
             s.profiler?.stop(319)
         }
@@ -3640,7 +3640,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(152), pixels: 81 &* s.n, channels: 352,
                 gamma: s.p + 4412432, beta: s.p + 4412784, runningMean: s.p + 4413136, runningVar: s.p + 4413488,
-                eps: 0.001, activation: .identity, output: s.tensor(153), scratch: s.f + 1026320, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(153), scratch: s.f + 1028880, pool: pool)
             s.profiler?.stop(320)
         }
     }
@@ -3656,7 +3656,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(153), pixels: 81 &* s.n, inChannels: 352,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 1280, output: s.tensor(154), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1027024, savedInvStd: s.f + 1028304,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1029584, savedInvStd: s.f + 1030864,
                 runningMean: s.p + 4866960, runningVar: s.p + 4868240, workspace: s.ws, pool: pool)
             s.profiler?.stop(322)
         }
@@ -3672,7 +3672,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(154), pixels: 81 &* s.n, channels: 1280,
-                gamma: s.p + 4864400, beta: s.p + 4865680, savedMean: s.f + 1027024, savedInvStd: s.f + 1028304,
+                gamma: s.p + 4864400, beta: s.p + 4865680, savedMean: s.f + 1029584, savedInvStd: s.f + 1030864,
                 activation: .relu6, output: s.tensor(155), pool: pool)
             s.profiler?.stop(324)
         }
@@ -3681,7 +3681,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(154), pixels: 81 &* s.n, channels: 1280,
                 gamma: s.p + 4864400, beta: s.p + 4865680, runningMean: s.p + 4866960, runningVar: s.p + 4868240,
-                eps: 0.001, activation: .relu6, output: s.tensor(155), scratch: s.f + 1027024, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(155), scratch: s.f + 1029584, pool: pool)
             s.profiler?.stop(325)
         }
     }
@@ -3736,16 +3736,18 @@ public final class EfficientNetLite2Training: TrainableModel {
 
     /// features.8 backward: head: conv 1x1 352 -> 1280
     private func features_8_backward(_ s: TrainingStepContext) {
-        // features.8 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1280]
+        // features.8 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 1280]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(163), input: s.tensor(154), pixels: 81 &* s.n,
-            channels: 1280, gamma: s.p + 4864400, beta: s.p + 4865680, savedMean: s.f + 1027024,
-            savedInvStd: s.f + 1028304, activation: .relu6, gradInput: s.tensor(163), gradGamma: s.g + 4864400,
-            gradBeta: s.g + 4865680, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(163), input: s.tensor(154), pixels: 81 &* s.n,
+            channels: 1280, gamma: s.p + 4864400, beta: s.p + 4865680, savedMean: s.f + 1029584,
+            savedInvStd: s.f + 1030864, activation: .relu6, gradGamma: s.g + 4864400, gradBeta: s.g + 4865680,
+            reductions: s.f + 451840, pool: pool)
         s.profiler?.stop(334)
-        // features.8 conv 1x1 backward: input and weight gradients, [n, 9, 9, 352] <- [n, 9, 9, 1280]
+        // features.8 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 352] <- [n, 9, 9, 1280]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(163), input: s.tensor(153), weights: s.p + 4413840,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(163), preActivation: s.tensor(154),
+            gamma: s.p + 4864400, beta: s.p + 4865680, savedMean: s.f + 1029584, savedInvStd: s.f + 1030864,
+            activation: .relu6, reductions: s.f + 451840, input: s.tensor(153), weights: s.p + 4413840,
             pixels: 81 &* s.n, inChannels: 352, outChannels: 1280, gradInput: s.tensor(164),
             gradWeights: s.g + 4413840, workspace: s.ws, pool: pool)
         s.profiler?.stop(335)
@@ -3753,18 +3755,18 @@ public final class EfficientNetLite2Training: TrainableModel {
 
     /// features.7.0 backward: MBConv6 k3 s1: 9x9x208 -> 9x9x352
     private func features_7_0_backward(_ s: TrainingStepContext) {
-        // features.7.0.block.2 backward through identity and BatchNorm (in place) on [n, 9, 9, 352]
+        // features.7.0.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 352]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(164), input: s.tensor(152), pixels: 81 &* s.n,
-            channels: 352, gamma: s.p + 4412432, beta: s.p + 4412784, savedMean: s.f + 1026320,
-            savedInvStd: s.f + 1026672, activation: .identity, gradInput: s.tensor(164), gradGamma: s.g + 4412432,
-            gradBeta: s.g + 4412784, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(164), input: s.tensor(152), pixels: 81 &* s.n,
+            channels: 352, gamma: s.p + 4412432, beta: s.p + 4412784, savedMean: s.f + 1028880,
+            savedInvStd: s.f + 1029232, activation: .identity, gradGamma: s.g + 4412432, gradBeta: s.g + 4412784,
+            reductions: s.f + 451840, pool: pool)
         s.profiler?.stop(336)
         // features.7.0.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(150), pixels: 81 &* s.n, channels: 1248,
-                gamma: s.p + 3968144, beta: s.p + 3969392, savedMean: s.f + 1001360, savedInvStd: s.f + 1002608,
+                gamma: s.p + 3968144, beta: s.p + 3969392, savedMean: s.f + 1003920, savedInvStd: s.f + 1005168,
                 activation: .relu6, output: s.tensor(166), pool: pool)
             s.profiler?.stop(337)
         }
@@ -3773,27 +3775,29 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(150), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 3968144, beta: s.p + 3969392, runningMean: s.p + 3970640, runningVar: s.p + 3971888,
-                eps: 0.001, activation: .relu6, output: s.tensor(166), scratch: s.f + 1001360, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(166), scratch: s.f + 1003920, pool: pool)
             s.profiler?.stop(338)
         }
-        // features.7.0.block.2 conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 352]
+        // features.7.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 352]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(164), input: s.tensor(166), weights: s.p + 3973136,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(164), preActivation: s.tensor(152),
+            gamma: s.p + 4412432, beta: s.p + 4412784, savedMean: s.f + 1028880, savedInvStd: s.f + 1029232,
+            activation: .identity, reductions: s.f + 451840, input: s.tensor(166), weights: s.p + 3973136,
             pixels: 81 &* s.n, inChannels: 1248, outChannels: 352, gradInput: s.tensor(165),
             gradWeights: s.g + 3973136, workspace: s.ws, pool: pool)
         s.profiler?.stop(339)
         // features.7.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(165), input: s.tensor(150), pixels: 81 &* s.n,
-            channels: 1248, gamma: s.p + 3968144, beta: s.p + 3969392, savedMean: s.f + 1001360,
-            savedInvStd: s.f + 1002608, activation: .relu6, gradInput: s.tensor(165), gradGamma: s.g + 3968144,
+            channels: 1248, gamma: s.p + 3968144, beta: s.p + 3969392, savedMean: s.f + 1003920,
+            savedInvStd: s.f + 1005168, activation: .relu6, gradInput: s.tensor(165), gradGamma: s.g + 3968144,
             gradBeta: s.g + 3969392, pool: pool)
         s.profiler?.stop(340)
         // features.7.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(148), pixels: 81 &* s.n, channels: 1248,
-                gamma: s.p + 3951920, beta: s.p + 3953168, savedMean: s.f + 998864, savedInvStd: s.f + 1000112,
+                gamma: s.p + 3951920, beta: s.p + 3953168, savedMean: s.f + 1001424, savedInvStd: s.f + 1002672,
                 activation: .relu6, output: s.tensor(168), pool: pool)
             s.profiler?.stop(341)
         }
@@ -3802,33 +3806,35 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(148), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 3951920, beta: s.p + 3953168, runningMean: s.p + 3954416, runningVar: s.p + 3955664,
-                eps: 0.001, activation: .relu6, output: s.tensor(168), scratch: s.f + 998864, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(168), scratch: s.f + 1001424, pool: pool)
             s.profiler?.stop(342)
         }
         // features.7.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 1015088, count: 11232)
+        TrainingKernels.zero(s.f + 1017648, count: 11232)
         s.profiler?.stop(343)
         // features.7.0.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(165), input: s.tensor(168), batch: s.n, height: 9,
             width: 9, channels: 1248, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9,
-            weights: s.f + 1003856, gradInput: s.tensor(167), gradWeights: s.f + 1015088, pool: pool)
+            weights: s.f + 1006416, gradInput: s.tensor(167), gradWeights: s.f + 1017648, pool: pool)
         s.profiler?.stop(344)
         // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 1015088, channels: 1248, kernel: 3, into: s.g + 3956912)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1017648, channels: 1248, kernel: 3, into: s.g + 3956912)
         s.profiler?.stop(345)
-        // features.7.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1248]
+        // features.7.0.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(167), input: s.tensor(148), pixels: 81 &* s.n,
-            channels: 1248, gamma: s.p + 3951920, beta: s.p + 3953168, savedMean: s.f + 998864,
-            savedInvStd: s.f + 1000112, activation: .relu6, gradInput: s.tensor(167), gradGamma: s.g + 3951920,
-            gradBeta: s.g + 3953168, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(167), input: s.tensor(148), pixels: 81 &* s.n,
+            channels: 1248, gamma: s.p + 3951920, beta: s.p + 3953168, savedMean: s.f + 1001424,
+            savedInvStd: s.f + 1002672, activation: .relu6, gradGamma: s.g + 3951920, gradBeta: s.g + 3953168,
+            reductions: s.f + 451840, pool: pool)
         s.profiler?.stop(346)
-        // features.7.0.block.0 conv 1x1 backward: input and weight gradients, [n, 9, 9, 208] <- [n, 9, 9, 1248]
+        // features.7.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 208] <- [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(167), input: s.tensor(146), weights: s.p + 3692336,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(167), preActivation: s.tensor(148),
+            gamma: s.p + 3951920, beta: s.p + 3953168, savedMean: s.f + 1001424, savedInvStd: s.f + 1002672,
+            activation: .relu6, reductions: s.f + 451840, input: s.tensor(146), weights: s.p + 3692336,
             pixels: 81 &* s.n, inChannels: 208, outChannels: 1248, gradInput: s.tensor(169),
             gradWeights: s.g + 3692336, workspace: s.ws, pool: pool)
         s.profiler?.stop(347)
@@ -3842,18 +3848,18 @@ public final class EfficientNetLite2Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.tensor(147) : nil, batch: s.n,
             perImage: 16848, gradBranch: s.tensor(170), pool: pool)
         s.profiler?.stop(348)
-        // features.6.4.block.2 backward through identity and BatchNorm (in place) on [n, 9, 9, 208]
+        // features.6.4.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 208]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(170), input: s.tensor(144), pixels: 81 &* s.n,
-            channels: 208, gamma: s.p + 3691504, beta: s.p + 3691712, savedMean: s.f + 998448,
-            savedInvStd: s.f + 998656, activation: .identity, gradInput: s.tensor(170), gradGamma: s.g + 3691504,
-            gradBeta: s.g + 3691712, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(170), input: s.tensor(144), pixels: 81 &* s.n,
+            channels: 208, gamma: s.p + 3691504, beta: s.p + 3691712, savedMean: s.f + 1001008,
+            savedInvStd: s.f + 1001216, activation: .identity, gradGamma: s.g + 3691504, gradBeta: s.g + 3691712,
+            reductions: s.f + 451840, pool: pool)
         s.profiler?.stop(349)
         // features.6.4.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(142), pixels: 81 &* s.n, channels: 1248,
-                gamma: s.p + 3426928, beta: s.p + 3428176, savedMean: s.f + 933552, savedInvStd: s.f + 934800,
+                gamma: s.p + 3426928, beta: s.p + 3428176, savedMean: s.f + 936112, savedInvStd: s.f + 937360,
                 activation: .relu6, output: s.tensor(172), pool: pool)
             s.profiler?.stop(350)
         }
@@ -3862,27 +3868,29 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(142), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 3426928, beta: s.p + 3428176, runningMean: s.p + 3429424, runningVar: s.p + 3430672,
-                eps: 0.001, activation: .relu6, output: s.tensor(172), scratch: s.f + 933552, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(172), scratch: s.f + 936112, pool: pool)
             s.profiler?.stop(351)
         }
-        // features.6.4.block.2 conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208]
+        // features.6.4.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(170), input: s.tensor(172), weights: s.p + 3431920,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(170), preActivation: s.tensor(144),
+            gamma: s.p + 3691504, beta: s.p + 3691712, savedMean: s.f + 1001008, savedInvStd: s.f + 1001216,
+            activation: .identity, reductions: s.f + 451840, input: s.tensor(172), weights: s.p + 3431920,
             pixels: 81 &* s.n, inChannels: 1248, outChannels: 208, gradInput: s.tensor(171),
             gradWeights: s.g + 3431920, workspace: s.ws, pool: pool)
         s.profiler?.stop(352)
         // features.6.4.block.1 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(171), input: s.tensor(142), pixels: 81 &* s.n,
-            channels: 1248, gamma: s.p + 3426928, beta: s.p + 3428176, savedMean: s.f + 933552,
-            savedInvStd: s.f + 934800, activation: .relu6, gradInput: s.tensor(171), gradGamma: s.g + 3426928,
+            channels: 1248, gamma: s.p + 3426928, beta: s.p + 3428176, savedMean: s.f + 936112,
+            savedInvStd: s.f + 937360, activation: .relu6, gradInput: s.tensor(171), gradGamma: s.g + 3426928,
             gradBeta: s.g + 3428176, pool: pool)
         s.profiler?.stop(353)
         // features.6.4.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(140), pixels: 81 &* s.n, channels: 1248,
-                gamma: s.p + 3390736, beta: s.p + 3391984, savedMean: s.f + 931056, savedInvStd: s.f + 932304,
+                gamma: s.p + 3390736, beta: s.p + 3391984, savedMean: s.f + 933616, savedInvStd: s.f + 934864,
                 activation: .relu6, output: s.tensor(174), pool: pool)
             s.profiler?.stop(354)
         }
@@ -3891,33 +3899,35 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(140), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 3390736, beta: s.p + 3391984, runningMean: s.p + 3393232, runningVar: s.p + 3394480,
-                eps: 0.001, activation: .relu6, output: s.tensor(174), scratch: s.f + 931056, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(174), scratch: s.f + 933616, pool: pool)
             s.profiler?.stop(355)
         }
         // features.6.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 967248, count: 31200)
+        TrainingKernels.zero(s.f + 969808, count: 31200)
         s.profiler?.stop(356)
         // features.6.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(171), input: s.tensor(174), batch: s.n, height: 9,
             width: 9, channels: 1248, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
-            weights: s.f + 936048, gradInput: s.tensor(173), gradWeights: s.f + 967248, pool: pool)
+            weights: s.f + 938608, gradInput: s.tensor(173), gradWeights: s.f + 969808, pool: pool)
         s.profiler?.stop(357)
         // features.6.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 967248, channels: 1248, kernel: 5, into: s.g + 3395728)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 969808, channels: 1248, kernel: 5, into: s.g + 3395728)
         s.profiler?.stop(358)
-        // features.6.4.block.0 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1248]
+        // features.6.4.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(173), input: s.tensor(140), pixels: 81 &* s.n,
-            channels: 1248, gamma: s.p + 3390736, beta: s.p + 3391984, savedMean: s.f + 931056,
-            savedInvStd: s.f + 932304, activation: .relu6, gradInput: s.tensor(173), gradGamma: s.g + 3390736,
-            gradBeta: s.g + 3391984, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(173), input: s.tensor(140), pixels: 81 &* s.n,
+            channels: 1248, gamma: s.p + 3390736, beta: s.p + 3391984, savedMean: s.f + 933616,
+            savedInvStd: s.f + 934864, activation: .relu6, gradGamma: s.g + 3390736, gradBeta: s.g + 3391984,
+            reductions: s.f + 451840, pool: pool)
         s.profiler?.stop(359)
-        // features.6.4.block.0 conv 1x1 backward: input and weight gradients, [n, 9, 9, 208] <- [n, 9, 9, 1248]
+        // features.6.4.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 208] <- [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(173), input: s.tensor(138), weights: s.p + 3131152,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(173), preActivation: s.tensor(140),
+            gamma: s.p + 3390736, beta: s.p + 3391984, savedMean: s.f + 933616, savedInvStd: s.f + 934864,
+            activation: .relu6, reductions: s.f + 451840, input: s.tensor(138), weights: s.p + 3131152,
             pixels: 81 &* s.n, inChannels: 208, outChannels: 1248, gradInput: s.tensor(175),
             gradWeights: s.g + 3131152, workspace: s.ws, pool: pool)
         s.profiler?.stop(360)
@@ -3935,18 +3945,18 @@ public final class EfficientNetLite2Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.tensor(139) : nil, batch: s.n,
             perImage: 16848, gradBranch: s.tensor(176), pool: pool)
         s.profiler?.stop(362)
-        // features.6.3.block.2 backward through identity and BatchNorm (in place) on [n, 9, 9, 208]
+        // features.6.3.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 208]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(176), input: s.tensor(136), pixels: 81 &* s.n,
-            channels: 208, gamma: s.p + 3130320, beta: s.p + 3130528, savedMean: s.f + 930640,
-            savedInvStd: s.f + 930848, activation: .identity, gradInput: s.tensor(176), gradGamma: s.g + 3130320,
-            gradBeta: s.g + 3130528, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(176), input: s.tensor(136), pixels: 81 &* s.n,
+            channels: 208, gamma: s.p + 3130320, beta: s.p + 3130528, savedMean: s.f + 933200,
+            savedInvStd: s.f + 933408, activation: .identity, gradGamma: s.g + 3130320, gradBeta: s.g + 3130528,
+            reductions: s.f + 451840, pool: pool)
         s.profiler?.stop(363)
         // features.6.3.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(134), pixels: 81 &* s.n, channels: 1248,
-                gamma: s.p + 2865744, beta: s.p + 2866992, savedMean: s.f + 865744, savedInvStd: s.f + 866992,
+                gamma: s.p + 2865744, beta: s.p + 2866992, savedMean: s.f + 868304, savedInvStd: s.f + 869552,
                 activation: .relu6, output: s.tensor(178), pool: pool)
             s.profiler?.stop(364)
         }
@@ -3955,27 +3965,29 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(134), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2865744, beta: s.p + 2866992, runningMean: s.p + 2868240, runningVar: s.p + 2869488,
-                eps: 0.001, activation: .relu6, output: s.tensor(178), scratch: s.f + 865744, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(178), scratch: s.f + 868304, pool: pool)
             s.profiler?.stop(365)
         }
-        // features.6.3.block.2 conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208]
+        // features.6.3.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(176), input: s.tensor(178), weights: s.p + 2870736,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(176), preActivation: s.tensor(136),
+            gamma: s.p + 3130320, beta: s.p + 3130528, savedMean: s.f + 933200, savedInvStd: s.f + 933408,
+            activation: .identity, reductions: s.f + 451840, input: s.tensor(178), weights: s.p + 2870736,
             pixels: 81 &* s.n, inChannels: 1248, outChannels: 208, gradInput: s.tensor(177),
             gradWeights: s.g + 2870736, workspace: s.ws, pool: pool)
         s.profiler?.stop(366)
         // features.6.3.block.1 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(177), input: s.tensor(134), pixels: 81 &* s.n,
-            channels: 1248, gamma: s.p + 2865744, beta: s.p + 2866992, savedMean: s.f + 865744,
-            savedInvStd: s.f + 866992, activation: .relu6, gradInput: s.tensor(177), gradGamma: s.g + 2865744,
+            channels: 1248, gamma: s.p + 2865744, beta: s.p + 2866992, savedMean: s.f + 868304,
+            savedInvStd: s.f + 869552, activation: .relu6, gradInput: s.tensor(177), gradGamma: s.g + 2865744,
             gradBeta: s.g + 2866992, pool: pool)
         s.profiler?.stop(367)
         // features.6.3.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(132), pixels: 81 &* s.n, channels: 1248,
-                gamma: s.p + 2829552, beta: s.p + 2830800, savedMean: s.f + 863248, savedInvStd: s.f + 864496,
+                gamma: s.p + 2829552, beta: s.p + 2830800, savedMean: s.f + 865808, savedInvStd: s.f + 867056,
                 activation: .relu6, output: s.tensor(180), pool: pool)
             s.profiler?.stop(368)
         }
@@ -3984,33 +3996,35 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(132), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2829552, beta: s.p + 2830800, runningMean: s.p + 2832048, runningVar: s.p + 2833296,
-                eps: 0.001, activation: .relu6, output: s.tensor(180), scratch: s.f + 863248, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(180), scratch: s.f + 865808, pool: pool)
             s.profiler?.stop(369)
         }
         // features.6.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 899440, count: 31200)
+        TrainingKernels.zero(s.f + 902000, count: 31200)
         s.profiler?.stop(370)
         // features.6.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(177), input: s.tensor(180), batch: s.n, height: 9,
             width: 9, channels: 1248, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
-            weights: s.f + 868240, gradInput: s.tensor(179), gradWeights: s.f + 899440, pool: pool)
+            weights: s.f + 870800, gradInput: s.tensor(179), gradWeights: s.f + 902000, pool: pool)
         s.profiler?.stop(371)
         // features.6.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 899440, channels: 1248, kernel: 5, into: s.g + 2834544)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 902000, channels: 1248, kernel: 5, into: s.g + 2834544)
         s.profiler?.stop(372)
-        // features.6.3.block.0 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1248]
+        // features.6.3.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(179), input: s.tensor(132), pixels: 81 &* s.n,
-            channels: 1248, gamma: s.p + 2829552, beta: s.p + 2830800, savedMean: s.f + 863248,
-            savedInvStd: s.f + 864496, activation: .relu6, gradInput: s.tensor(179), gradGamma: s.g + 2829552,
-            gradBeta: s.g + 2830800, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(179), input: s.tensor(132), pixels: 81 &* s.n,
+            channels: 1248, gamma: s.p + 2829552, beta: s.p + 2830800, savedMean: s.f + 865808,
+            savedInvStd: s.f + 867056, activation: .relu6, gradGamma: s.g + 2829552, gradBeta: s.g + 2830800,
+            reductions: s.f + 451840, pool: pool)
         s.profiler?.stop(373)
-        // features.6.3.block.0 conv 1x1 backward: input and weight gradients, [n, 9, 9, 208] <- [n, 9, 9, 1248]
+        // features.6.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 208] <- [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(179), input: s.tensor(130), weights: s.p + 2569968,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(179), preActivation: s.tensor(132),
+            gamma: s.p + 2829552, beta: s.p + 2830800, savedMean: s.f + 865808, savedInvStd: s.f + 867056,
+            activation: .relu6, reductions: s.f + 451840, input: s.tensor(130), weights: s.p + 2569968,
             pixels: 81 &* s.n, inChannels: 208, outChannels: 1248, gradInput: s.tensor(181),
             gradWeights: s.g + 2569968, workspace: s.ws, pool: pool)
         s.profiler?.stop(374)
@@ -4028,18 +4042,18 @@ public final class EfficientNetLite2Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.tensor(131) : nil, batch: s.n,
             perImage: 16848, gradBranch: s.tensor(182), pool: pool)
         s.profiler?.stop(376)
-        // features.6.2.block.2 backward through identity and BatchNorm (in place) on [n, 9, 9, 208]
+        // features.6.2.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 208]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(182), input: s.tensor(128), pixels: 81 &* s.n,
-            channels: 208, gamma: s.p + 2569136, beta: s.p + 2569344, savedMean: s.f + 862832,
-            savedInvStd: s.f + 863040, activation: .identity, gradInput: s.tensor(182), gradGamma: s.g + 2569136,
-            gradBeta: s.g + 2569344, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(182), input: s.tensor(128), pixels: 81 &* s.n,
+            channels: 208, gamma: s.p + 2569136, beta: s.p + 2569344, savedMean: s.f + 865392,
+            savedInvStd: s.f + 865600, activation: .identity, gradGamma: s.g + 2569136, gradBeta: s.g + 2569344,
+            reductions: s.f + 451840, pool: pool)
         s.profiler?.stop(377)
         // features.6.2.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(126), pixels: 81 &* s.n, channels: 1248,
-                gamma: s.p + 2304560, beta: s.p + 2305808, savedMean: s.f + 797936, savedInvStd: s.f + 799184,
+                gamma: s.p + 2304560, beta: s.p + 2305808, savedMean: s.f + 800496, savedInvStd: s.f + 801744,
                 activation: .relu6, output: s.tensor(184), pool: pool)
             s.profiler?.stop(378)
         }
@@ -4048,27 +4062,29 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(126), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2304560, beta: s.p + 2305808, runningMean: s.p + 2307056, runningVar: s.p + 2308304,
-                eps: 0.001, activation: .relu6, output: s.tensor(184), scratch: s.f + 797936, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(184), scratch: s.f + 800496, pool: pool)
             s.profiler?.stop(379)
         }
-        // features.6.2.block.2 conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208]
+        // features.6.2.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(182), input: s.tensor(184), weights: s.p + 2309552,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(182), preActivation: s.tensor(128),
+            gamma: s.p + 2569136, beta: s.p + 2569344, savedMean: s.f + 865392, savedInvStd: s.f + 865600,
+            activation: .identity, reductions: s.f + 451840, input: s.tensor(184), weights: s.p + 2309552,
             pixels: 81 &* s.n, inChannels: 1248, outChannels: 208, gradInput: s.tensor(183),
             gradWeights: s.g + 2309552, workspace: s.ws, pool: pool)
         s.profiler?.stop(380)
         // features.6.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(183), input: s.tensor(126), pixels: 81 &* s.n,
-            channels: 1248, gamma: s.p + 2304560, beta: s.p + 2305808, savedMean: s.f + 797936,
-            savedInvStd: s.f + 799184, activation: .relu6, gradInput: s.tensor(183), gradGamma: s.g + 2304560,
+            channels: 1248, gamma: s.p + 2304560, beta: s.p + 2305808, savedMean: s.f + 800496,
+            savedInvStd: s.f + 801744, activation: .relu6, gradInput: s.tensor(183), gradGamma: s.g + 2304560,
             gradBeta: s.g + 2305808, pool: pool)
         s.profiler?.stop(381)
         // features.6.2.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(124), pixels: 81 &* s.n, channels: 1248,
-                gamma: s.p + 2268368, beta: s.p + 2269616, savedMean: s.f + 795440, savedInvStd: s.f + 796688,
+                gamma: s.p + 2268368, beta: s.p + 2269616, savedMean: s.f + 798000, savedInvStd: s.f + 799248,
                 activation: .relu6, output: s.tensor(186), pool: pool)
             s.profiler?.stop(382)
         }
@@ -4077,33 +4093,35 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(124), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2268368, beta: s.p + 2269616, runningMean: s.p + 2270864, runningVar: s.p + 2272112,
-                eps: 0.001, activation: .relu6, output: s.tensor(186), scratch: s.f + 795440, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(186), scratch: s.f + 798000, pool: pool)
             s.profiler?.stop(383)
         }
         // features.6.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 831632, count: 31200)
+        TrainingKernels.zero(s.f + 834192, count: 31200)
         s.profiler?.stop(384)
         // features.6.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(183), input: s.tensor(186), batch: s.n, height: 9,
             width: 9, channels: 1248, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
-            weights: s.f + 800432, gradInput: s.tensor(185), gradWeights: s.f + 831632, pool: pool)
+            weights: s.f + 802992, gradInput: s.tensor(185), gradWeights: s.f + 834192, pool: pool)
         s.profiler?.stop(385)
         // features.6.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 831632, channels: 1248, kernel: 5, into: s.g + 2273360)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 834192, channels: 1248, kernel: 5, into: s.g + 2273360)
         s.profiler?.stop(386)
-        // features.6.2.block.0 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1248]
+        // features.6.2.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(185), input: s.tensor(124), pixels: 81 &* s.n,
-            channels: 1248, gamma: s.p + 2268368, beta: s.p + 2269616, savedMean: s.f + 795440,
-            savedInvStd: s.f + 796688, activation: .relu6, gradInput: s.tensor(185), gradGamma: s.g + 2268368,
-            gradBeta: s.g + 2269616, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(185), input: s.tensor(124), pixels: 81 &* s.n,
+            channels: 1248, gamma: s.p + 2268368, beta: s.p + 2269616, savedMean: s.f + 798000,
+            savedInvStd: s.f + 799248, activation: .relu6, gradGamma: s.g + 2268368, gradBeta: s.g + 2269616,
+            reductions: s.f + 451840, pool: pool)
         s.profiler?.stop(387)
-        // features.6.2.block.0 conv 1x1 backward: input and weight gradients, [n, 9, 9, 208] <- [n, 9, 9, 1248]
+        // features.6.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 208] <- [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(185), input: s.tensor(122), weights: s.p + 2008784,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(185), preActivation: s.tensor(124),
+            gamma: s.p + 2268368, beta: s.p + 2269616, savedMean: s.f + 798000, savedInvStd: s.f + 799248,
+            activation: .relu6, reductions: s.f + 451840, input: s.tensor(122), weights: s.p + 2008784,
             pixels: 81 &* s.n, inChannels: 208, outChannels: 1248, gradInput: s.tensor(187),
             gradWeights: s.g + 2008784, workspace: s.ws, pool: pool)
         s.profiler?.stop(388)
@@ -4121,18 +4139,18 @@ public final class EfficientNetLite2Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 17 ? s.tensor(123) : nil, batch: s.n,
             perImage: 16848, gradBranch: s.tensor(188), pool: pool)
         s.profiler?.stop(390)
-        // features.6.1.block.2 backward through identity and BatchNorm (in place) on [n, 9, 9, 208]
+        // features.6.1.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 208]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(188), input: s.tensor(120), pixels: 81 &* s.n,
-            channels: 208, gamma: s.p + 2007952, beta: s.p + 2008160, savedMean: s.f + 795024,
-            savedInvStd: s.f + 795232, activation: .identity, gradInput: s.tensor(188), gradGamma: s.g + 2007952,
-            gradBeta: s.g + 2008160, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(188), input: s.tensor(120), pixels: 81 &* s.n,
+            channels: 208, gamma: s.p + 2007952, beta: s.p + 2008160, savedMean: s.f + 797584,
+            savedInvStd: s.f + 797792, activation: .identity, gradGamma: s.g + 2007952, gradBeta: s.g + 2008160,
+            reductions: s.f + 451840, pool: pool)
         s.profiler?.stop(391)
         // features.6.1.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(118), pixels: 81 &* s.n, channels: 1248,
-                gamma: s.p + 1743376, beta: s.p + 1744624, savedMean: s.f + 730128, savedInvStd: s.f + 731376,
+                gamma: s.p + 1743376, beta: s.p + 1744624, savedMean: s.f + 732688, savedInvStd: s.f + 733936,
                 activation: .relu6, output: s.tensor(190), pool: pool)
             s.profiler?.stop(392)
         }
@@ -4141,27 +4159,29 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(118), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 1743376, beta: s.p + 1744624, runningMean: s.p + 1745872, runningVar: s.p + 1747120,
-                eps: 0.001, activation: .relu6, output: s.tensor(190), scratch: s.f + 730128, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(190), scratch: s.f + 732688, pool: pool)
             s.profiler?.stop(393)
         }
-        // features.6.1.block.2 conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208]
+        // features.6.1.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(188), input: s.tensor(190), weights: s.p + 1748368,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(188), preActivation: s.tensor(120),
+            gamma: s.p + 2007952, beta: s.p + 2008160, savedMean: s.f + 797584, savedInvStd: s.f + 797792,
+            activation: .identity, reductions: s.f + 451840, input: s.tensor(190), weights: s.p + 1748368,
             pixels: 81 &* s.n, inChannels: 1248, outChannels: 208, gradInput: s.tensor(189),
             gradWeights: s.g + 1748368, workspace: s.ws, pool: pool)
         s.profiler?.stop(394)
         // features.6.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(189), input: s.tensor(118), pixels: 81 &* s.n,
-            channels: 1248, gamma: s.p + 1743376, beta: s.p + 1744624, savedMean: s.f + 730128,
-            savedInvStd: s.f + 731376, activation: .relu6, gradInput: s.tensor(189), gradGamma: s.g + 1743376,
+            channels: 1248, gamma: s.p + 1743376, beta: s.p + 1744624, savedMean: s.f + 732688,
+            savedInvStd: s.f + 733936, activation: .relu6, gradInput: s.tensor(189), gradGamma: s.g + 1743376,
             gradBeta: s.g + 1744624, pool: pool)
         s.profiler?.stop(395)
         // features.6.1.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(116), pixels: 81 &* s.n, channels: 1248,
-                gamma: s.p + 1707184, beta: s.p + 1708432, savedMean: s.f + 727632, savedInvStd: s.f + 728880,
+                gamma: s.p + 1707184, beta: s.p + 1708432, savedMean: s.f + 730192, savedInvStd: s.f + 731440,
                 activation: .relu6, output: s.tensor(192), pool: pool)
             s.profiler?.stop(396)
         }
@@ -4170,33 +4190,35 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(116), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 1707184, beta: s.p + 1708432, runningMean: s.p + 1709680, runningVar: s.p + 1710928,
-                eps: 0.001, activation: .relu6, output: s.tensor(192), scratch: s.f + 727632, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(192), scratch: s.f + 730192, pool: pool)
             s.profiler?.stop(397)
         }
         // features.6.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 763824, count: 31200)
+        TrainingKernels.zero(s.f + 766384, count: 31200)
         s.profiler?.stop(398)
         // features.6.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(189), input: s.tensor(192), batch: s.n, height: 9,
             width: 9, channels: 1248, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
-            weights: s.f + 732624, gradInput: s.tensor(191), gradWeights: s.f + 763824, pool: pool)
+            weights: s.f + 735184, gradInput: s.tensor(191), gradWeights: s.f + 766384, pool: pool)
         s.profiler?.stop(399)
         // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 763824, channels: 1248, kernel: 5, into: s.g + 1712176)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 766384, channels: 1248, kernel: 5, into: s.g + 1712176)
         s.profiler?.stop(400)
-        // features.6.1.block.0 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1248]
+        // features.6.1.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(191), input: s.tensor(116), pixels: 81 &* s.n,
-            channels: 1248, gamma: s.p + 1707184, beta: s.p + 1708432, savedMean: s.f + 727632,
-            savedInvStd: s.f + 728880, activation: .relu6, gradInput: s.tensor(191), gradGamma: s.g + 1707184,
-            gradBeta: s.g + 1708432, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(191), input: s.tensor(116), pixels: 81 &* s.n,
+            channels: 1248, gamma: s.p + 1707184, beta: s.p + 1708432, savedMean: s.f + 730192,
+            savedInvStd: s.f + 731440, activation: .relu6, gradGamma: s.g + 1707184, gradBeta: s.g + 1708432,
+            reductions: s.f + 451840, pool: pool)
         s.profiler?.stop(401)
-        // features.6.1.block.0 conv 1x1 backward: input and weight gradients, [n, 9, 9, 208] <- [n, 9, 9, 1248]
+        // features.6.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 208] <- [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(191), input: s.tensor(115), weights: s.p + 1447600,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(191), preActivation: s.tensor(116),
+            gamma: s.p + 1707184, beta: s.p + 1708432, savedMean: s.f + 730192, savedInvStd: s.f + 731440,
+            activation: .relu6, reductions: s.f + 451840, input: s.tensor(115), weights: s.p + 1447600,
             pixels: 81 &* s.n, inChannels: 208, outChannels: 1248, gradInput: s.tensor(193),
             gradWeights: s.g + 1447600, workspace: s.ws, pool: pool)
         s.profiler?.stop(402)
@@ -4208,18 +4230,18 @@ public final class EfficientNetLite2Training: TrainableModel {
 
     /// features.6.0 backward: MBConv6 k5 s2: 17x17x120 -> 9x9x208
     private func features_6_0_backward(_ s: TrainingStepContext) {
-        // features.6.0.block.2 backward through identity and BatchNorm (in place) on [n, 9, 9, 208]
+        // features.6.0.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 208]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(193), input: s.tensor(114), pixels: 81 &* s.n,
-            channels: 208, gamma: s.p + 1446768, beta: s.p + 1446976, savedMean: s.f + 727216,
-            savedInvStd: s.f + 727424, activation: .identity, gradInput: s.tensor(193), gradGamma: s.g + 1446768,
-            gradBeta: s.g + 1446976, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(193), input: s.tensor(114), pixels: 81 &* s.n,
+            channels: 208, gamma: s.p + 1446768, beta: s.p + 1446976, savedMean: s.f + 729776,
+            savedInvStd: s.f + 729984, activation: .identity, gradGamma: s.g + 1446768, gradBeta: s.g + 1446976,
+            reductions: s.f + 451840, pool: pool)
         s.profiler?.stop(404)
         // features.6.0.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(112), pixels: 81 &* s.n, channels: 720,
-                gamma: s.p + 1294128, beta: s.p + 1294848, savedMean: s.f + 689776, savedInvStd: s.f + 690496,
+                gamma: s.p + 1294128, beta: s.p + 1294848, savedMean: s.f + 692336, savedInvStd: s.f + 693056,
                 activation: .relu6, output: s.tensor(195), pool: pool)
             s.profiler?.stop(405)
         }
@@ -4228,27 +4250,29 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(112), pixels: 81 &* s.n, channels: 720,
                 gamma: s.p + 1294128, beta: s.p + 1294848, runningMean: s.p + 1295568, runningVar: s.p + 1296288,
-                eps: 0.001, activation: .relu6, output: s.tensor(195), scratch: s.f + 689776, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(195), scratch: s.f + 692336, pool: pool)
             s.profiler?.stop(406)
         }
-        // features.6.0.block.2 conv 1x1 backward: input and weight gradients, [n, 9, 9, 720] <- [n, 9, 9, 208]
+        // features.6.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 720] <- [n, 9, 9, 208]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(193), input: s.tensor(195), weights: s.p + 1297008,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(193), preActivation: s.tensor(114),
+            gamma: s.p + 1446768, beta: s.p + 1446976, savedMean: s.f + 729776, savedInvStd: s.f + 729984,
+            activation: .identity, reductions: s.f + 451840, input: s.tensor(195), weights: s.p + 1297008,
             pixels: 81 &* s.n, inChannels: 720, outChannels: 208, gradInput: s.tensor(194), gradWeights: s.g + 1297008,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(407)
         // features.6.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 720]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(194), input: s.tensor(112), pixels: 81 &* s.n,
-            channels: 720, gamma: s.p + 1294128, beta: s.p + 1294848, savedMean: s.f + 689776,
-            savedInvStd: s.f + 690496, activation: .relu6, gradInput: s.tensor(194), gradGamma: s.g + 1294128,
+            channels: 720, gamma: s.p + 1294128, beta: s.p + 1294848, savedMean: s.f + 692336,
+            savedInvStd: s.f + 693056, activation: .relu6, gradInput: s.tensor(194), gradGamma: s.g + 1294128,
             gradBeta: s.g + 1294848, pool: pool)
         s.profiler?.stop(408)
         // features.6.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(110), pixels: 289 &* s.n, channels: 720,
-                gamma: s.p + 1273248, beta: s.p + 1273968, savedMean: s.f + 688336, savedInvStd: s.f + 689056,
+                gamma: s.p + 1273248, beta: s.p + 1273968, savedMean: s.f + 690896, savedInvStd: s.f + 691616,
                 activation: .relu6, output: s.tensor(197), pool: pool)
             s.profiler?.stop(409)
         }
@@ -4257,33 +4281,35 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(110), pixels: 289 &* s.n, channels: 720,
                 gamma: s.p + 1273248, beta: s.p + 1273968, runningMean: s.p + 1274688, runningVar: s.p + 1275408,
-                eps: 0.001, activation: .relu6, output: s.tensor(197), scratch: s.f + 688336, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(197), scratch: s.f + 690896, pool: pool)
             s.profiler?.stop(410)
         }
         // features.6.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 709216, count: 18000)
+        TrainingKernels.zero(s.f + 711776, count: 18000)
         s.profiler?.stop(411)
         // features.6.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 17, 17, 720] <- [n, 9, 9, 720]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(194), input: s.tensor(197), batch: s.n, height: 17,
             width: 17, channels: 720, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
-            weights: s.f + 691216, gradInput: s.tensor(196), gradWeights: s.f + 709216, pool: pool)
+            weights: s.f + 693776, gradInput: s.tensor(196), gradWeights: s.f + 711776, pool: pool)
         s.profiler?.stop(412)
         // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 709216, channels: 720, kernel: 5, into: s.g + 1276128)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 711776, channels: 720, kernel: 5, into: s.g + 1276128)
         s.profiler?.stop(413)
-        // features.6.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 17, 17, 720]
+        // features.6.0.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 720]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(196), input: s.tensor(110),
-            pixels: 289 &* s.n, channels: 720, gamma: s.p + 1273248, beta: s.p + 1273968, savedMean: s.f + 688336,
-            savedInvStd: s.f + 689056, activation: .relu6, gradInput: s.tensor(196), gradGamma: s.g + 1273248,
-            gradBeta: s.g + 1273968, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(196), input: s.tensor(110), pixels: 289 &* s.n,
+            channels: 720, gamma: s.p + 1273248, beta: s.p + 1273968, savedMean: s.f + 690896,
+            savedInvStd: s.f + 691616, activation: .relu6, gradGamma: s.g + 1273248, gradBeta: s.g + 1273968,
+            reductions: s.f + 451840, pool: pool)
         s.profiler?.stop(414)
-        // features.6.0.block.0 conv 1x1 backward: input and weight gradients, [n, 17, 17, 120] <- [n, 17, 17, 720]
+        // features.6.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 120] <- [n, 17, 17, 720]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(196), input: s.tensor(108), weights: s.p + 1186848,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(196), preActivation: s.tensor(110),
+            gamma: s.p + 1273248, beta: s.p + 1273968, savedMean: s.f + 690896, savedInvStd: s.f + 691616,
+            activation: .relu6, reductions: s.f + 451840, input: s.tensor(108), weights: s.p + 1186848,
             pixels: 289 &* s.n, inChannels: 120, outChannels: 720, gradInput: s.tensor(198),
             gradWeights: s.g + 1186848, workspace: s.ws, pool: pool)
         s.profiler?.stop(415)
@@ -4297,18 +4323,18 @@ public final class EfficientNetLite2Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.tensor(109) : nil, batch: s.n,
             perImage: 34680, gradBranch: s.tensor(199), pool: pool)
         s.profiler?.stop(416)
-        // features.5.3.block.2 backward through identity and BatchNorm (in place) on [n, 17, 17, 120]
+        // features.5.3.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 120]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(199), input: s.tensor(106),
-            pixels: 289 &* s.n, channels: 120, gamma: s.p + 1186336, beta: s.p + 1186464, savedMean: s.f + 688096,
-            savedInvStd: s.f + 688216, activation: .identity, gradInput: s.tensor(199), gradGamma: s.g + 1186336,
-            gradBeta: s.g + 1186464, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(199), input: s.tensor(106), pixels: 289 &* s.n,
+            channels: 120, gamma: s.p + 1186336, beta: s.p + 1186464, savedMean: s.f + 690656,
+            savedInvStd: s.f + 690776, activation: .identity, gradGamma: s.g + 1186336, gradBeta: s.g + 1186464,
+            reductions: s.f + 451840, pool: pool)
         s.profiler?.stop(417)
         // features.5.3.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(104), pixels: 289 &* s.n, channels: 720,
-                gamma: s.p + 1097056, beta: s.p + 1097776, savedMean: s.f + 650656, savedInvStd: s.f + 651376,
+                gamma: s.p + 1097056, beta: s.p + 1097776, savedMean: s.f + 653216, savedInvStd: s.f + 653936,
                 activation: .relu6, output: s.tensor(201), pool: pool)
             s.profiler?.stop(418)
         }
@@ -4317,27 +4343,29 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(104), pixels: 289 &* s.n, channels: 720,
                 gamma: s.p + 1097056, beta: s.p + 1097776, runningMean: s.p + 1098496, runningVar: s.p + 1099216,
-                eps: 0.001, activation: .relu6, output: s.tensor(201), scratch: s.f + 650656, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(201), scratch: s.f + 653216, pool: pool)
             s.profiler?.stop(419)
         }
-        // features.5.3.block.2 conv 1x1 backward: input and weight gradients, [n, 17, 17, 720] <- [n, 17, 17, 120]
+        // features.5.3.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 720] <- [n, 17, 17, 120]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(199), input: s.tensor(201), weights: s.p + 1099936,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(199), preActivation: s.tensor(106),
+            gamma: s.p + 1186336, beta: s.p + 1186464, savedMean: s.f + 690656, savedInvStd: s.f + 690776,
+            activation: .identity, reductions: s.f + 451840, input: s.tensor(201), weights: s.p + 1099936,
             pixels: 289 &* s.n, inChannels: 720, outChannels: 120, gradInput: s.tensor(200),
             gradWeights: s.g + 1099936, workspace: s.ws, pool: pool)
         s.profiler?.stop(420)
         // features.5.3.block.1 backward through relu6 and BatchNorm (in place) on [n, 17, 17, 720]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(200), input: s.tensor(104),
-            pixels: 289 &* s.n, channels: 720, gamma: s.p + 1097056, beta: s.p + 1097776, savedMean: s.f + 650656,
-            savedInvStd: s.f + 651376, activation: .relu6, gradInput: s.tensor(200), gradGamma: s.g + 1097056,
+            pixels: 289 &* s.n, channels: 720, gamma: s.p + 1097056, beta: s.p + 1097776, savedMean: s.f + 653216,
+            savedInvStd: s.f + 653936, activation: .relu6, gradInput: s.tensor(200), gradGamma: s.g + 1097056,
             gradBeta: s.g + 1097776, pool: pool)
         s.profiler?.stop(421)
         // features.5.3.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(102), pixels: 289 &* s.n, channels: 720,
-                gamma: s.p + 1076176, beta: s.p + 1076896, savedMean: s.f + 649216, savedInvStd: s.f + 649936,
+                gamma: s.p + 1076176, beta: s.p + 1076896, savedMean: s.f + 651776, savedInvStd: s.f + 652496,
                 activation: .relu6, output: s.tensor(203), pool: pool)
             s.profiler?.stop(422)
         }
@@ -4346,33 +4374,35 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(102), pixels: 289 &* s.n, channels: 720,
                 gamma: s.p + 1076176, beta: s.p + 1076896, runningMean: s.p + 1077616, runningVar: s.p + 1078336,
-                eps: 0.001, activation: .relu6, output: s.tensor(203), scratch: s.f + 649216, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(203), scratch: s.f + 651776, pool: pool)
             s.profiler?.stop(423)
         }
         // features.5.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 670096, count: 18000)
+        TrainingKernels.zero(s.f + 672656, count: 18000)
         s.profiler?.stop(424)
         // features.5.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 720] <- [n, 17, 17, 720]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(200), input: s.tensor(203), batch: s.n, height: 17,
             width: 17, channels: 720, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
-            weights: s.f + 652096, gradInput: s.tensor(202), gradWeights: s.f + 670096, pool: pool)
+            weights: s.f + 654656, gradInput: s.tensor(202), gradWeights: s.f + 672656, pool: pool)
         s.profiler?.stop(425)
         // features.5.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 670096, channels: 720, kernel: 5, into: s.g + 1079056)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 672656, channels: 720, kernel: 5, into: s.g + 1079056)
         s.profiler?.stop(426)
-        // features.5.3.block.0 backward through relu6 and BatchNorm (in place) on [n, 17, 17, 720]
+        // features.5.3.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 720]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(202), input: s.tensor(102),
-            pixels: 289 &* s.n, channels: 720, gamma: s.p + 1076176, beta: s.p + 1076896, savedMean: s.f + 649216,
-            savedInvStd: s.f + 649936, activation: .relu6, gradInput: s.tensor(202), gradGamma: s.g + 1076176,
-            gradBeta: s.g + 1076896, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(202), input: s.tensor(102), pixels: 289 &* s.n,
+            channels: 720, gamma: s.p + 1076176, beta: s.p + 1076896, savedMean: s.f + 651776,
+            savedInvStd: s.f + 652496, activation: .relu6, gradGamma: s.g + 1076176, gradBeta: s.g + 1076896,
+            reductions: s.f + 451840, pool: pool)
         s.profiler?.stop(427)
-        // features.5.3.block.0 conv 1x1 backward: input and weight gradients, [n, 17, 17, 120] <- [n, 17, 17, 720]
+        // features.5.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 120] <- [n, 17, 17, 720]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(202), input: s.tensor(100), weights: s.p + 989776,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(202), preActivation: s.tensor(102),
+            gamma: s.p + 1076176, beta: s.p + 1076896, savedMean: s.f + 651776, savedInvStd: s.f + 652496,
+            activation: .relu6, reductions: s.f + 451840, input: s.tensor(100), weights: s.p + 989776,
             pixels: 289 &* s.n, inChannels: 120, outChannels: 720, gradInput: s.tensor(204), gradWeights: s.g + 989776,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(428)
@@ -4390,18 +4420,18 @@ public final class EfficientNetLite2Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.tensor(101) : nil, batch: s.n,
             perImage: 34680, gradBranch: s.tensor(205), pool: pool)
         s.profiler?.stop(430)
-        // features.5.2.block.2 backward through identity and BatchNorm (in place) on [n, 17, 17, 120]
+        // features.5.2.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 120]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(205), input: s.tensor(98), pixels: 289 &* s.n,
-            channels: 120, gamma: s.p + 989264, beta: s.p + 989392, savedMean: s.f + 648976, savedInvStd: s.f + 649096,
-            activation: .identity, gradInput: s.tensor(205), gradGamma: s.g + 989264, gradBeta: s.g + 989392,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(205), input: s.tensor(98), pixels: 289 &* s.n,
+            channels: 120, gamma: s.p + 989264, beta: s.p + 989392, savedMean: s.f + 651536, savedInvStd: s.f + 651656,
+            activation: .identity, gradGamma: s.g + 989264, gradBeta: s.g + 989392, reductions: s.f + 451840,
             pool: pool)
         s.profiler?.stop(431)
         // features.5.2.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(96), pixels: 289 &* s.n, channels: 720, gamma: s.p + 899984,
-                beta: s.p + 900704, savedMean: s.f + 611536, savedInvStd: s.f + 612256, activation: .relu6,
+                beta: s.p + 900704, savedMean: s.f + 614096, savedInvStd: s.f + 614816, activation: .relu6,
                 output: s.tensor(207), pool: pool)
             s.profiler?.stop(432)
         }
@@ -4410,26 +4440,28 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(96), pixels: 289 &* s.n, channels: 720,
                 gamma: s.p + 899984, beta: s.p + 900704, runningMean: s.p + 901424, runningVar: s.p + 902144,
-                eps: 0.001, activation: .relu6, output: s.tensor(207), scratch: s.f + 611536, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(207), scratch: s.f + 614096, pool: pool)
             s.profiler?.stop(433)
         }
-        // features.5.2.block.2 conv 1x1 backward: input and weight gradients, [n, 17, 17, 720] <- [n, 17, 17, 120]
+        // features.5.2.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 720] <- [n, 17, 17, 120]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(205), input: s.tensor(207), weights: s.p + 902864,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(205), preActivation: s.tensor(98),
+            gamma: s.p + 989264, beta: s.p + 989392, savedMean: s.f + 651536, savedInvStd: s.f + 651656,
+            activation: .identity, reductions: s.f + 451840, input: s.tensor(207), weights: s.p + 902864,
             pixels: 289 &* s.n, inChannels: 720, outChannels: 120, gradInput: s.tensor(206), gradWeights: s.g + 902864,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(434)
         // features.5.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 17, 17, 720]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(206), input: s.tensor(96), pixels: 289 &* s.n,
-            channels: 720, gamma: s.p + 899984, beta: s.p + 900704, savedMean: s.f + 611536, savedInvStd: s.f + 612256,
+            channels: 720, gamma: s.p + 899984, beta: s.p + 900704, savedMean: s.f + 614096, savedInvStd: s.f + 614816,
             activation: .relu6, gradInput: s.tensor(206), gradGamma: s.g + 899984, gradBeta: s.g + 900704, pool: pool)
         s.profiler?.stop(435)
         // features.5.2.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(94), pixels: 289 &* s.n, channels: 720, gamma: s.p + 879104,
-                beta: s.p + 879824, savedMean: s.f + 610096, savedInvStd: s.f + 610816, activation: .relu6,
+                beta: s.p + 879824, savedMean: s.f + 612656, savedInvStd: s.f + 613376, activation: .relu6,
                 output: s.tensor(209), pool: pool)
             s.profiler?.stop(436)
         }
@@ -4438,32 +4470,34 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(94), pixels: 289 &* s.n, channels: 720,
                 gamma: s.p + 879104, beta: s.p + 879824, runningMean: s.p + 880544, runningVar: s.p + 881264,
-                eps: 0.001, activation: .relu6, output: s.tensor(209), scratch: s.f + 610096, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(209), scratch: s.f + 612656, pool: pool)
             s.profiler?.stop(437)
         }
         // features.5.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 630976, count: 18000)
+        TrainingKernels.zero(s.f + 633536, count: 18000)
         s.profiler?.stop(438)
         // features.5.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 720] <- [n, 17, 17, 720]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(206), input: s.tensor(209), batch: s.n, height: 17,
             width: 17, channels: 720, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
-            weights: s.f + 612976, gradInput: s.tensor(208), gradWeights: s.f + 630976, pool: pool)
+            weights: s.f + 615536, gradInput: s.tensor(208), gradWeights: s.f + 633536, pool: pool)
         s.profiler?.stop(439)
         // features.5.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 630976, channels: 720, kernel: 5, into: s.g + 881984)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 633536, channels: 720, kernel: 5, into: s.g + 881984)
         s.profiler?.stop(440)
-        // features.5.2.block.0 backward through relu6 and BatchNorm (in place) on [n, 17, 17, 720]
+        // features.5.2.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 720]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(208), input: s.tensor(94), pixels: 289 &* s.n,
-            channels: 720, gamma: s.p + 879104, beta: s.p + 879824, savedMean: s.f + 610096, savedInvStd: s.f + 610816,
-            activation: .relu6, gradInput: s.tensor(208), gradGamma: s.g + 879104, gradBeta: s.g + 879824, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(208), input: s.tensor(94), pixels: 289 &* s.n,
+            channels: 720, gamma: s.p + 879104, beta: s.p + 879824, savedMean: s.f + 612656, savedInvStd: s.f + 613376,
+            activation: .relu6, gradGamma: s.g + 879104, gradBeta: s.g + 879824, reductions: s.f + 451840, pool: pool)
         s.profiler?.stop(441)
-        // features.5.2.block.0 conv 1x1 backward: input and weight gradients, [n, 17, 17, 120] <- [n, 17, 17, 720]
+        // features.5.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 120] <- [n, 17, 17, 720]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(208), input: s.tensor(92), weights: s.p + 792704,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(208), preActivation: s.tensor(94),
+            gamma: s.p + 879104, beta: s.p + 879824, savedMean: s.f + 612656, savedInvStd: s.f + 613376,
+            activation: .relu6, reductions: s.f + 451840, input: s.tensor(92), weights: s.p + 792704,
             pixels: 289 &* s.n, inChannels: 120, outChannels: 720, gradInput: s.tensor(210), gradWeights: s.g + 792704,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(442)
@@ -4481,18 +4515,18 @@ public final class EfficientNetLite2Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.tensor(93) : nil, batch: s.n,
             perImage: 34680, gradBranch: s.tensor(211), pool: pool)
         s.profiler?.stop(444)
-        // features.5.1.block.2 backward through identity and BatchNorm (in place) on [n, 17, 17, 120]
+        // features.5.1.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 120]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(211), input: s.tensor(90), pixels: 289 &* s.n,
-            channels: 120, gamma: s.p + 792192, beta: s.p + 792320, savedMean: s.f + 609856, savedInvStd: s.f + 609976,
-            activation: .identity, gradInput: s.tensor(211), gradGamma: s.g + 792192, gradBeta: s.g + 792320,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(211), input: s.tensor(90), pixels: 289 &* s.n,
+            channels: 120, gamma: s.p + 792192, beta: s.p + 792320, savedMean: s.f + 612416, savedInvStd: s.f + 612536,
+            activation: .identity, gradGamma: s.g + 792192, gradBeta: s.g + 792320, reductions: s.f + 451840,
             pool: pool)
         s.profiler?.stop(445)
         // features.5.1.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(88), pixels: 289 &* s.n, channels: 720, gamma: s.p + 702912,
-                beta: s.p + 703632, savedMean: s.f + 572416, savedInvStd: s.f + 573136, activation: .relu6,
+                beta: s.p + 703632, savedMean: s.f + 574976, savedInvStd: s.f + 575696, activation: .relu6,
                 output: s.tensor(213), pool: pool)
             s.profiler?.stop(446)
         }
@@ -4501,26 +4535,28 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 289 &* s.n, channels: 720,
                 gamma: s.p + 702912, beta: s.p + 703632, runningMean: s.p + 704352, runningVar: s.p + 705072,
-                eps: 0.001, activation: .relu6, output: s.tensor(213), scratch: s.f + 572416, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(213), scratch: s.f + 574976, pool: pool)
             s.profiler?.stop(447)
         }
-        // features.5.1.block.2 conv 1x1 backward: input and weight gradients, [n, 17, 17, 720] <- [n, 17, 17, 120]
+        // features.5.1.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 720] <- [n, 17, 17, 120]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(211), input: s.tensor(213), weights: s.p + 705792,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(211), preActivation: s.tensor(90),
+            gamma: s.p + 792192, beta: s.p + 792320, savedMean: s.f + 612416, savedInvStd: s.f + 612536,
+            activation: .identity, reductions: s.f + 451840, input: s.tensor(213), weights: s.p + 705792,
             pixels: 289 &* s.n, inChannels: 720, outChannels: 120, gradInput: s.tensor(212), gradWeights: s.g + 705792,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(448)
         // features.5.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 17, 17, 720]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(212), input: s.tensor(88), pixels: 289 &* s.n,
-            channels: 720, gamma: s.p + 702912, beta: s.p + 703632, savedMean: s.f + 572416, savedInvStd: s.f + 573136,
+            channels: 720, gamma: s.p + 702912, beta: s.p + 703632, savedMean: s.f + 574976, savedInvStd: s.f + 575696,
             activation: .relu6, gradInput: s.tensor(212), gradGamma: s.g + 702912, gradBeta: s.g + 703632, pool: pool)
         s.profiler?.stop(449)
         // features.5.1.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(86), pixels: 289 &* s.n, channels: 720, gamma: s.p + 682032,
-                beta: s.p + 682752, savedMean: s.f + 570976, savedInvStd: s.f + 571696, activation: .relu6,
+                beta: s.p + 682752, savedMean: s.f + 573536, savedInvStd: s.f + 574256, activation: .relu6,
                 output: s.tensor(215), pool: pool)
             s.profiler?.stop(450)
         }
@@ -4529,32 +4565,34 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(86), pixels: 289 &* s.n, channels: 720,
                 gamma: s.p + 682032, beta: s.p + 682752, runningMean: s.p + 683472, runningVar: s.p + 684192,
-                eps: 0.001, activation: .relu6, output: s.tensor(215), scratch: s.f + 570976, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(215), scratch: s.f + 573536, pool: pool)
             s.profiler?.stop(451)
         }
         // features.5.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 591856, count: 18000)
+        TrainingKernels.zero(s.f + 594416, count: 18000)
         s.profiler?.stop(452)
         // features.5.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 720] <- [n, 17, 17, 720]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(212), input: s.tensor(215), batch: s.n, height: 17,
             width: 17, channels: 720, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
-            weights: s.f + 573856, gradInput: s.tensor(214), gradWeights: s.f + 591856, pool: pool)
+            weights: s.f + 576416, gradInput: s.tensor(214), gradWeights: s.f + 594416, pool: pool)
         s.profiler?.stop(453)
         // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 591856, channels: 720, kernel: 5, into: s.g + 684912)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 594416, channels: 720, kernel: 5, into: s.g + 684912)
         s.profiler?.stop(454)
-        // features.5.1.block.0 backward through relu6 and BatchNorm (in place) on [n, 17, 17, 720]
+        // features.5.1.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 720]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(214), input: s.tensor(86), pixels: 289 &* s.n,
-            channels: 720, gamma: s.p + 682032, beta: s.p + 682752, savedMean: s.f + 570976, savedInvStd: s.f + 571696,
-            activation: .relu6, gradInput: s.tensor(214), gradGamma: s.g + 682032, gradBeta: s.g + 682752, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(214), input: s.tensor(86), pixels: 289 &* s.n,
+            channels: 720, gamma: s.p + 682032, beta: s.p + 682752, savedMean: s.f + 573536, savedInvStd: s.f + 574256,
+            activation: .relu6, gradGamma: s.g + 682032, gradBeta: s.g + 682752, reductions: s.f + 451840, pool: pool)
         s.profiler?.stop(455)
-        // features.5.1.block.0 conv 1x1 backward: input and weight gradients, [n, 17, 17, 120] <- [n, 17, 17, 720]
+        // features.5.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 120] <- [n, 17, 17, 720]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(214), input: s.tensor(85), weights: s.p + 595632,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(214), preActivation: s.tensor(86),
+            gamma: s.p + 682032, beta: s.p + 682752, savedMean: s.f + 573536, savedInvStd: s.f + 574256,
+            activation: .relu6, reductions: s.f + 451840, input: s.tensor(85), weights: s.p + 595632,
             pixels: 289 &* s.n, inChannels: 120, outChannels: 720, gradInput: s.tensor(216), gradWeights: s.g + 595632,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(456)
@@ -4566,18 +4604,18 @@ public final class EfficientNetLite2Training: TrainableModel {
 
     /// features.5.0 backward: MBConv6 k5 s1: 17x17x88 -> 17x17x120
     private func features_5_0_backward(_ s: TrainingStepContext) {
-        // features.5.0.block.2 backward through identity and BatchNorm (in place) on [n, 17, 17, 120]
+        // features.5.0.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 120]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(216), input: s.tensor(84), pixels: 289 &* s.n,
-            channels: 120, gamma: s.p + 595120, beta: s.p + 595248, savedMean: s.f + 570736, savedInvStd: s.f + 570856,
-            activation: .identity, gradInput: s.tensor(216), gradGamma: s.g + 595120, gradBeta: s.g + 595248,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(216), input: s.tensor(84), pixels: 289 &* s.n,
+            channels: 120, gamma: s.p + 595120, beta: s.p + 595248, savedMean: s.f + 573296, savedInvStd: s.f + 573416,
+            activation: .identity, gradGamma: s.g + 595120, gradBeta: s.g + 595248, reductions: s.f + 451840,
             pool: pool)
         s.profiler?.stop(458)
         // features.5.0.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(82), pixels: 289 &* s.n, channels: 528, gamma: s.p + 529648,
-                beta: s.p + 530176, savedMean: s.f + 543280, savedInvStd: s.f + 543808, activation: .relu6,
+                beta: s.p + 530176, savedMean: s.f + 545840, savedInvStd: s.f + 546368, activation: .relu6,
                 output: s.tensor(218), pool: pool)
             s.profiler?.stop(459)
         }
@@ -4586,26 +4624,28 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(82), pixels: 289 &* s.n, channels: 528,
                 gamma: s.p + 529648, beta: s.p + 530176, runningMean: s.p + 530704, runningVar: s.p + 531232,
-                eps: 0.001, activation: .relu6, output: s.tensor(218), scratch: s.f + 543280, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(218), scratch: s.f + 545840, pool: pool)
             s.profiler?.stop(460)
         }
-        // features.5.0.block.2 conv 1x1 backward: input and weight gradients, [n, 17, 17, 528] <- [n, 17, 17, 120]
+        // features.5.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 528] <- [n, 17, 17, 120]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(216), input: s.tensor(218), weights: s.p + 531760,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(216), preActivation: s.tensor(84),
+            gamma: s.p + 595120, beta: s.p + 595248, savedMean: s.f + 573296, savedInvStd: s.f + 573416,
+            activation: .identity, reductions: s.f + 451840, input: s.tensor(218), weights: s.p + 531760,
             pixels: 289 &* s.n, inChannels: 528, outChannels: 120, gradInput: s.tensor(217), gradWeights: s.g + 531760,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(461)
         // features.5.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 17, 17, 528]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(217), input: s.tensor(82), pixels: 289 &* s.n,
-            channels: 528, gamma: s.p + 529648, beta: s.p + 530176, savedMean: s.f + 543280, savedInvStd: s.f + 543808,
+            channels: 528, gamma: s.p + 529648, beta: s.p + 530176, savedMean: s.f + 545840, savedInvStd: s.f + 546368,
             activation: .relu6, gradInput: s.tensor(217), gradGamma: s.g + 529648, gradBeta: s.g + 530176, pool: pool)
         s.profiler?.stop(462)
         // features.5.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(80), pixels: 289 &* s.n, channels: 528, gamma: s.p + 514336,
-                beta: s.p + 514864, savedMean: s.f + 542224, savedInvStd: s.f + 542752, activation: .relu6,
+                beta: s.p + 514864, savedMean: s.f + 544784, savedInvStd: s.f + 545312, activation: .relu6,
                 output: s.tensor(220), pool: pool)
             s.profiler?.stop(463)
         }
@@ -4614,32 +4654,34 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(80), pixels: 289 &* s.n, channels: 528,
                 gamma: s.p + 514336, beta: s.p + 514864, runningMean: s.p + 515392, runningVar: s.p + 515920,
-                eps: 0.001, activation: .relu6, output: s.tensor(220), scratch: s.f + 542224, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(220), scratch: s.f + 544784, pool: pool)
             s.profiler?.stop(464)
         }
         // features.5.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 557536, count: 13200)
+        TrainingKernels.zero(s.f + 560096, count: 13200)
         s.profiler?.stop(465)
         // features.5.0.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 528] <- [n, 17, 17, 528]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(217), input: s.tensor(220), batch: s.n, height: 17,
             width: 17, channels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
-            weights: s.f + 544336, gradInput: s.tensor(219), gradWeights: s.f + 557536, pool: pool)
+            weights: s.f + 546896, gradInput: s.tensor(219), gradWeights: s.f + 560096, pool: pool)
         s.profiler?.stop(466)
         // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 557536, channels: 528, kernel: 5, into: s.g + 516448)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 560096, channels: 528, kernel: 5, into: s.g + 516448)
         s.profiler?.stop(467)
-        // features.5.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 17, 17, 528]
+        // features.5.0.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 528]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(219), input: s.tensor(80), pixels: 289 &* s.n,
-            channels: 528, gamma: s.p + 514336, beta: s.p + 514864, savedMean: s.f + 542224, savedInvStd: s.f + 542752,
-            activation: .relu6, gradInput: s.tensor(219), gradGamma: s.g + 514336, gradBeta: s.g + 514864, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(219), input: s.tensor(80), pixels: 289 &* s.n,
+            channels: 528, gamma: s.p + 514336, beta: s.p + 514864, savedMean: s.f + 544784, savedInvStd: s.f + 545312,
+            activation: .relu6, gradGamma: s.g + 514336, gradBeta: s.g + 514864, reductions: s.f + 451840, pool: pool)
         s.profiler?.stop(468)
-        // features.5.0.block.0 conv 1x1 backward: input and weight gradients, [n, 17, 17, 88] <- [n, 17, 17, 528]
+        // features.5.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 88] <- [n, 17, 17, 528]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(219), input: s.tensor(78), weights: s.p + 467872,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(219), preActivation: s.tensor(80),
+            gamma: s.p + 514336, beta: s.p + 514864, savedMean: s.f + 544784, savedInvStd: s.f + 545312,
+            activation: .relu6, reductions: s.f + 451840, input: s.tensor(78), weights: s.p + 467872,
             pixels: 289 &* s.n, inChannels: 88, outChannels: 528, gradInput: s.tensor(221), gradWeights: s.g + 467872,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(469)
@@ -4653,18 +4695,18 @@ public final class EfficientNetLite2Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.tensor(79) : nil, batch: s.n,
             perImage: 25432, gradBranch: s.tensor(222), pool: pool)
         s.profiler?.stop(470)
-        // features.4.3.block.2 backward through identity and BatchNorm (in place) on [n, 17, 17, 88]
+        // features.4.3.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 88]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(222), input: s.tensor(76), pixels: 289 &* s.n,
-            channels: 88, gamma: s.p + 467488, beta: s.p + 467584, savedMean: s.f + 542048, savedInvStd: s.f + 542136,
-            activation: .identity, gradInput: s.tensor(222), gradGamma: s.g + 467488, gradBeta: s.g + 467584,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(222), input: s.tensor(76), pixels: 289 &* s.n,
+            channels: 88, gamma: s.p + 467488, beta: s.p + 467584, savedMean: s.f + 544608, savedInvStd: s.f + 544696,
+            activation: .identity, gradGamma: s.g + 467488, gradBeta: s.g + 467584, reductions: s.f + 451840,
             pool: pool)
         s.profiler?.stop(471)
         // features.4.3.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(74), pixels: 289 &* s.n, channels: 528, gamma: s.p + 418912,
-                beta: s.p + 419440, savedMean: s.f + 531488, savedInvStd: s.f + 532016, activation: .relu6,
+                beta: s.p + 419440, savedMean: s.f + 534048, savedInvStd: s.f + 534576, activation: .relu6,
                 output: s.tensor(224), pool: pool)
             s.profiler?.stop(472)
         }
@@ -4673,26 +4715,28 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(74), pixels: 289 &* s.n, channels: 528,
                 gamma: s.p + 418912, beta: s.p + 419440, runningMean: s.p + 419968, runningVar: s.p + 420496,
-                eps: 0.001, activation: .relu6, output: s.tensor(224), scratch: s.f + 531488, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(224), scratch: s.f + 534048, pool: pool)
             s.profiler?.stop(473)
         }
-        // features.4.3.block.2 conv 1x1 backward: input and weight gradients, [n, 17, 17, 528] <- [n, 17, 17, 88]
+        // features.4.3.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 528] <- [n, 17, 17, 88]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(222), input: s.tensor(224), weights: s.p + 421024,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(222), preActivation: s.tensor(76),
+            gamma: s.p + 467488, beta: s.p + 467584, savedMean: s.f + 544608, savedInvStd: s.f + 544696,
+            activation: .identity, reductions: s.f + 451840, input: s.tensor(224), weights: s.p + 421024,
             pixels: 289 &* s.n, inChannels: 528, outChannels: 88, gradInput: s.tensor(223), gradWeights: s.g + 421024,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(474)
         // features.4.3.block.1 backward through relu6 and BatchNorm (in place) on [n, 17, 17, 528]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(223), input: s.tensor(74), pixels: 289 &* s.n,
-            channels: 528, gamma: s.p + 418912, beta: s.p + 419440, savedMean: s.f + 531488, savedInvStd: s.f + 532016,
+            channels: 528, gamma: s.p + 418912, beta: s.p + 419440, savedMean: s.f + 534048, savedInvStd: s.f + 534576,
             activation: .relu6, gradInput: s.tensor(223), gradGamma: s.g + 418912, gradBeta: s.g + 419440, pool: pool)
         s.profiler?.stop(475)
         // features.4.3.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(72), pixels: 289 &* s.n, channels: 528, gamma: s.p + 412048,
-                beta: s.p + 412576, savedMean: s.f + 530432, savedInvStd: s.f + 530960, activation: .relu6,
+                beta: s.p + 412576, savedMean: s.f + 532992, savedInvStd: s.f + 533520, activation: .relu6,
                 output: s.tensor(226), pool: pool)
             s.profiler?.stop(476)
         }
@@ -4701,32 +4745,34 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(72), pixels: 289 &* s.n, channels: 528,
                 gamma: s.p + 412048, beta: s.p + 412576, runningMean: s.p + 413104, runningVar: s.p + 413632,
-                eps: 0.001, activation: .relu6, output: s.tensor(226), scratch: s.f + 530432, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(226), scratch: s.f + 532992, pool: pool)
             s.profiler?.stop(477)
         }
         // features.4.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 537296, count: 4752)
+        TrainingKernels.zero(s.f + 539856, count: 4752)
         s.profiler?.stop(478)
         // features.4.3.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 17, 17, 528] <- [n, 17, 17, 528]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(223), input: s.tensor(226), batch: s.n, height: 17,
             width: 17, channels: 528, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17,
-            weights: s.f + 532544, gradInput: s.tensor(225), gradWeights: s.f + 537296, pool: pool)
+            weights: s.f + 535104, gradInput: s.tensor(225), gradWeights: s.f + 539856, pool: pool)
         s.profiler?.stop(479)
         // features.4.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 537296, channels: 528, kernel: 3, into: s.g + 414160)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 539856, channels: 528, kernel: 3, into: s.g + 414160)
         s.profiler?.stop(480)
-        // features.4.3.block.0 backward through relu6 and BatchNorm (in place) on [n, 17, 17, 528]
+        // features.4.3.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 528]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(225), input: s.tensor(72), pixels: 289 &* s.n,
-            channels: 528, gamma: s.p + 412048, beta: s.p + 412576, savedMean: s.f + 530432, savedInvStd: s.f + 530960,
-            activation: .relu6, gradInput: s.tensor(225), gradGamma: s.g + 412048, gradBeta: s.g + 412576, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(225), input: s.tensor(72), pixels: 289 &* s.n,
+            channels: 528, gamma: s.p + 412048, beta: s.p + 412576, savedMean: s.f + 532992, savedInvStd: s.f + 533520,
+            activation: .relu6, gradGamma: s.g + 412048, gradBeta: s.g + 412576, reductions: s.f + 451840, pool: pool)
         s.profiler?.stop(481)
-        // features.4.3.block.0 conv 1x1 backward: input and weight gradients, [n, 17, 17, 88] <- [n, 17, 17, 528]
+        // features.4.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 88] <- [n, 17, 17, 528]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(225), input: s.tensor(70), weights: s.p + 365584,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(225), preActivation: s.tensor(72),
+            gamma: s.p + 412048, beta: s.p + 412576, savedMean: s.f + 532992, savedInvStd: s.f + 533520,
+            activation: .relu6, reductions: s.f + 451840, input: s.tensor(70), weights: s.p + 365584,
             pixels: 289 &* s.n, inChannels: 88, outChannels: 528, gradInput: s.tensor(227), gradWeights: s.g + 365584,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(482)
@@ -4744,18 +4790,18 @@ public final class EfficientNetLite2Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.tensor(71) : nil, batch: s.n,
             perImage: 25432, gradBranch: s.tensor(228), pool: pool)
         s.profiler?.stop(484)
-        // features.4.2.block.2 backward through identity and BatchNorm (in place) on [n, 17, 17, 88]
+        // features.4.2.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 88]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(228), input: s.tensor(68), pixels: 289 &* s.n,
-            channels: 88, gamma: s.p + 365200, beta: s.p + 365296, savedMean: s.f + 530256, savedInvStd: s.f + 530344,
-            activation: .identity, gradInput: s.tensor(228), gradGamma: s.g + 365200, gradBeta: s.g + 365296,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(228), input: s.tensor(68), pixels: 289 &* s.n,
+            channels: 88, gamma: s.p + 365200, beta: s.p + 365296, savedMean: s.f + 532816, savedInvStd: s.f + 532904,
+            activation: .identity, gradGamma: s.g + 365200, gradBeta: s.g + 365296, reductions: s.f + 451840,
             pool: pool)
         s.profiler?.stop(485)
         // features.4.2.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(66), pixels: 289 &* s.n, channels: 528, gamma: s.p + 316624,
-                beta: s.p + 317152, savedMean: s.f + 519696, savedInvStd: s.f + 520224, activation: .relu6,
+                beta: s.p + 317152, savedMean: s.f + 522256, savedInvStd: s.f + 522784, activation: .relu6,
                 output: s.tensor(230), pool: pool)
             s.profiler?.stop(486)
         }
@@ -4764,26 +4810,28 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(66), pixels: 289 &* s.n, channels: 528,
                 gamma: s.p + 316624, beta: s.p + 317152, runningMean: s.p + 317680, runningVar: s.p + 318208,
-                eps: 0.001, activation: .relu6, output: s.tensor(230), scratch: s.f + 519696, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(230), scratch: s.f + 522256, pool: pool)
             s.profiler?.stop(487)
         }
-        // features.4.2.block.2 conv 1x1 backward: input and weight gradients, [n, 17, 17, 528] <- [n, 17, 17, 88]
+        // features.4.2.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 528] <- [n, 17, 17, 88]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(228), input: s.tensor(230), weights: s.p + 318736,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(228), preActivation: s.tensor(68),
+            gamma: s.p + 365200, beta: s.p + 365296, savedMean: s.f + 532816, savedInvStd: s.f + 532904,
+            activation: .identity, reductions: s.f + 451840, input: s.tensor(230), weights: s.p + 318736,
             pixels: 289 &* s.n, inChannels: 528, outChannels: 88, gradInput: s.tensor(229), gradWeights: s.g + 318736,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(488)
         // features.4.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 17, 17, 528]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(229), input: s.tensor(66), pixels: 289 &* s.n,
-            channels: 528, gamma: s.p + 316624, beta: s.p + 317152, savedMean: s.f + 519696, savedInvStd: s.f + 520224,
+            channels: 528, gamma: s.p + 316624, beta: s.p + 317152, savedMean: s.f + 522256, savedInvStd: s.f + 522784,
             activation: .relu6, gradInput: s.tensor(229), gradGamma: s.g + 316624, gradBeta: s.g + 317152, pool: pool)
         s.profiler?.stop(489)
         // features.4.2.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(64), pixels: 289 &* s.n, channels: 528, gamma: s.p + 309760,
-                beta: s.p + 310288, savedMean: s.f + 518640, savedInvStd: s.f + 519168, activation: .relu6,
+                beta: s.p + 310288, savedMean: s.f + 521200, savedInvStd: s.f + 521728, activation: .relu6,
                 output: s.tensor(232), pool: pool)
             s.profiler?.stop(490)
         }
@@ -4792,32 +4840,34 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 289 &* s.n, channels: 528,
                 gamma: s.p + 309760, beta: s.p + 310288, runningMean: s.p + 310816, runningVar: s.p + 311344,
-                eps: 0.001, activation: .relu6, output: s.tensor(232), scratch: s.f + 518640, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(232), scratch: s.f + 521200, pool: pool)
             s.profiler?.stop(491)
         }
         // features.4.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 525504, count: 4752)
+        TrainingKernels.zero(s.f + 528064, count: 4752)
         s.profiler?.stop(492)
         // features.4.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 17, 17, 528] <- [n, 17, 17, 528]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(229), input: s.tensor(232), batch: s.n, height: 17,
             width: 17, channels: 528, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17,
-            weights: s.f + 520752, gradInput: s.tensor(231), gradWeights: s.f + 525504, pool: pool)
+            weights: s.f + 523312, gradInput: s.tensor(231), gradWeights: s.f + 528064, pool: pool)
         s.profiler?.stop(493)
         // features.4.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 525504, channels: 528, kernel: 3, into: s.g + 311872)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 528064, channels: 528, kernel: 3, into: s.g + 311872)
         s.profiler?.stop(494)
-        // features.4.2.block.0 backward through relu6 and BatchNorm (in place) on [n, 17, 17, 528]
+        // features.4.2.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 528]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(231), input: s.tensor(64), pixels: 289 &* s.n,
-            channels: 528, gamma: s.p + 309760, beta: s.p + 310288, savedMean: s.f + 518640, savedInvStd: s.f + 519168,
-            activation: .relu6, gradInput: s.tensor(231), gradGamma: s.g + 309760, gradBeta: s.g + 310288, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(231), input: s.tensor(64), pixels: 289 &* s.n,
+            channels: 528, gamma: s.p + 309760, beta: s.p + 310288, savedMean: s.f + 521200, savedInvStd: s.f + 521728,
+            activation: .relu6, gradGamma: s.g + 309760, gradBeta: s.g + 310288, reductions: s.f + 451840, pool: pool)
         s.profiler?.stop(495)
-        // features.4.2.block.0 conv 1x1 backward: input and weight gradients, [n, 17, 17, 88] <- [n, 17, 17, 528]
+        // features.4.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 88] <- [n, 17, 17, 528]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(231), input: s.tensor(62), weights: s.p + 263296,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(231), preActivation: s.tensor(64),
+            gamma: s.p + 309760, beta: s.p + 310288, savedMean: s.f + 521200, savedInvStd: s.f + 521728,
+            activation: .relu6, reductions: s.f + 451840, input: s.tensor(62), weights: s.p + 263296,
             pixels: 289 &* s.n, inChannels: 88, outChannels: 528, gradInput: s.tensor(233), gradWeights: s.g + 263296,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(496)
@@ -4835,18 +4885,18 @@ public final class EfficientNetLite2Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.tensor(63) : nil, batch: s.n,
             perImage: 25432, gradBranch: s.tensor(234), pool: pool)
         s.profiler?.stop(498)
-        // features.4.1.block.2 backward through identity and BatchNorm (in place) on [n, 17, 17, 88]
+        // features.4.1.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 88]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(234), input: s.tensor(60), pixels: 289 &* s.n,
-            channels: 88, gamma: s.p + 262912, beta: s.p + 263008, savedMean: s.f + 518464, savedInvStd: s.f + 518552,
-            activation: .identity, gradInput: s.tensor(234), gradGamma: s.g + 262912, gradBeta: s.g + 263008,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(234), input: s.tensor(60), pixels: 289 &* s.n,
+            channels: 88, gamma: s.p + 262912, beta: s.p + 263008, savedMean: s.f + 521024, savedInvStd: s.f + 521112,
+            activation: .identity, gradGamma: s.g + 262912, gradBeta: s.g + 263008, reductions: s.f + 451840,
             pool: pool)
         s.profiler?.stop(499)
         // features.4.1.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(58), pixels: 289 &* s.n, channels: 528, gamma: s.p + 214336,
-                beta: s.p + 214864, savedMean: s.f + 507904, savedInvStd: s.f + 508432, activation: .relu6,
+                beta: s.p + 214864, savedMean: s.f + 510464, savedInvStd: s.f + 510992, activation: .relu6,
                 output: s.tensor(236), pool: pool)
             s.profiler?.stop(500)
         }
@@ -4855,26 +4905,28 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(58), pixels: 289 &* s.n, channels: 528,
                 gamma: s.p + 214336, beta: s.p + 214864, runningMean: s.p + 215392, runningVar: s.p + 215920,
-                eps: 0.001, activation: .relu6, output: s.tensor(236), scratch: s.f + 507904, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(236), scratch: s.f + 510464, pool: pool)
             s.profiler?.stop(501)
         }
-        // features.4.1.block.2 conv 1x1 backward: input and weight gradients, [n, 17, 17, 528] <- [n, 17, 17, 88]
+        // features.4.1.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 528] <- [n, 17, 17, 88]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(234), input: s.tensor(236), weights: s.p + 216448,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(234), preActivation: s.tensor(60),
+            gamma: s.p + 262912, beta: s.p + 263008, savedMean: s.f + 521024, savedInvStd: s.f + 521112,
+            activation: .identity, reductions: s.f + 451840, input: s.tensor(236), weights: s.p + 216448,
             pixels: 289 &* s.n, inChannels: 528, outChannels: 88, gradInput: s.tensor(235), gradWeights: s.g + 216448,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(502)
         // features.4.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 17, 17, 528]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(235), input: s.tensor(58), pixels: 289 &* s.n,
-            channels: 528, gamma: s.p + 214336, beta: s.p + 214864, savedMean: s.f + 507904, savedInvStd: s.f + 508432,
+            channels: 528, gamma: s.p + 214336, beta: s.p + 214864, savedMean: s.f + 510464, savedInvStd: s.f + 510992,
             activation: .relu6, gradInput: s.tensor(235), gradGamma: s.g + 214336, gradBeta: s.g + 214864, pool: pool)
         s.profiler?.stop(503)
         // features.4.1.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(56), pixels: 289 &* s.n, channels: 528, gamma: s.p + 207472,
-                beta: s.p + 208000, savedMean: s.f + 506848, savedInvStd: s.f + 507376, activation: .relu6,
+                beta: s.p + 208000, savedMean: s.f + 509408, savedInvStd: s.f + 509936, activation: .relu6,
                 output: s.tensor(238), pool: pool)
             s.profiler?.stop(504)
         }
@@ -4883,32 +4935,34 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(56), pixels: 289 &* s.n, channels: 528,
                 gamma: s.p + 207472, beta: s.p + 208000, runningMean: s.p + 208528, runningVar: s.p + 209056,
-                eps: 0.001, activation: .relu6, output: s.tensor(238), scratch: s.f + 506848, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(238), scratch: s.f + 509408, pool: pool)
             s.profiler?.stop(505)
         }
         // features.4.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 513712, count: 4752)
+        TrainingKernels.zero(s.f + 516272, count: 4752)
         s.profiler?.stop(506)
         // features.4.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 17, 17, 528] <- [n, 17, 17, 528]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(235), input: s.tensor(238), batch: s.n, height: 17,
             width: 17, channels: 528, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17,
-            weights: s.f + 508960, gradInput: s.tensor(237), gradWeights: s.f + 513712, pool: pool)
+            weights: s.f + 511520, gradInput: s.tensor(237), gradWeights: s.f + 516272, pool: pool)
         s.profiler?.stop(507)
         // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 513712, channels: 528, kernel: 3, into: s.g + 209584)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 516272, channels: 528, kernel: 3, into: s.g + 209584)
         s.profiler?.stop(508)
-        // features.4.1.block.0 backward through relu6 and BatchNorm (in place) on [n, 17, 17, 528]
+        // features.4.1.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 528]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(237), input: s.tensor(56), pixels: 289 &* s.n,
-            channels: 528, gamma: s.p + 207472, beta: s.p + 208000, savedMean: s.f + 506848, savedInvStd: s.f + 507376,
-            activation: .relu6, gradInput: s.tensor(237), gradGamma: s.g + 207472, gradBeta: s.g + 208000, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(237), input: s.tensor(56), pixels: 289 &* s.n,
+            channels: 528, gamma: s.p + 207472, beta: s.p + 208000, savedMean: s.f + 509408, savedInvStd: s.f + 509936,
+            activation: .relu6, gradGamma: s.g + 207472, gradBeta: s.g + 208000, reductions: s.f + 451840, pool: pool)
         s.profiler?.stop(509)
-        // features.4.1.block.0 conv 1x1 backward: input and weight gradients, [n, 17, 17, 88] <- [n, 17, 17, 528]
+        // features.4.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 88] <- [n, 17, 17, 528]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(237), input: s.tensor(55), weights: s.p + 161008,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(237), preActivation: s.tensor(56),
+            gamma: s.p + 207472, beta: s.p + 208000, savedMean: s.f + 509408, savedInvStd: s.f + 509936,
+            activation: .relu6, reductions: s.f + 451840, input: s.tensor(55), weights: s.p + 161008,
             pixels: 289 &* s.n, inChannels: 88, outChannels: 528, gradInput: s.tensor(239), gradWeights: s.g + 161008,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(510)
@@ -4920,18 +4974,18 @@ public final class EfficientNetLite2Training: TrainableModel {
 
     /// features.4.0 backward: MBConv6 k3 s2: 33x33x48 -> 17x17x88
     private func features_4_0_backward(_ s: TrainingStepContext) {
-        // features.4.0.block.2 backward through identity and BatchNorm (in place) on [n, 17, 17, 88]
+        // features.4.0.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 88]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(239), input: s.tensor(54), pixels: 289 &* s.n,
-            channels: 88, gamma: s.p + 160624, beta: s.p + 160720, savedMean: s.f + 506672, savedInvStd: s.f + 506760,
-            activation: .identity, gradInput: s.tensor(239), gradGamma: s.g + 160624, gradBeta: s.g + 160720,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(239), input: s.tensor(54), pixels: 289 &* s.n,
+            channels: 88, gamma: s.p + 160624, beta: s.p + 160720, savedMean: s.f + 509232, savedInvStd: s.f + 509320,
+            activation: .identity, gradGamma: s.g + 160624, gradBeta: s.g + 160720, reductions: s.f + 451840,
             pool: pool)
         s.profiler?.stop(512)
         // features.4.0.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(52), pixels: 289 &* s.n, channels: 288, gamma: s.p + 134128,
-                beta: s.p + 134416, savedMean: s.f + 500912, savedInvStd: s.f + 501200, activation: .relu6,
+                beta: s.p + 134416, savedMean: s.f + 503472, savedInvStd: s.f + 503760, activation: .relu6,
                 output: s.tensor(241), pool: pool)
             s.profiler?.stop(513)
         }
@@ -4940,26 +4994,28 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(52), pixels: 289 &* s.n, channels: 288,
                 gamma: s.p + 134128, beta: s.p + 134416, runningMean: s.p + 134704, runningVar: s.p + 134992,
-                eps: 0.001, activation: .relu6, output: s.tensor(241), scratch: s.f + 500912, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(241), scratch: s.f + 503472, pool: pool)
             s.profiler?.stop(514)
         }
-        // features.4.0.block.2 conv 1x1 backward: input and weight gradients, [n, 17, 17, 288] <- [n, 17, 17, 88]
+        // features.4.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 288] <- [n, 17, 17, 88]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(239), input: s.tensor(241), weights: s.p + 135280,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(239), preActivation: s.tensor(54),
+            gamma: s.p + 160624, beta: s.p + 160720, savedMean: s.f + 509232, savedInvStd: s.f + 509320,
+            activation: .identity, reductions: s.f + 451840, input: s.tensor(241), weights: s.p + 135280,
             pixels: 289 &* s.n, inChannels: 288, outChannels: 88, gradInput: s.tensor(240), gradWeights: s.g + 135280,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(515)
         // features.4.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 17, 17, 288]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(240), input: s.tensor(52), pixels: 289 &* s.n,
-            channels: 288, gamma: s.p + 134128, beta: s.p + 134416, savedMean: s.f + 500912, savedInvStd: s.f + 501200,
+            channels: 288, gamma: s.p + 134128, beta: s.p + 134416, savedMean: s.f + 503472, savedInvStd: s.f + 503760,
             activation: .relu6, gradInput: s.tensor(240), gradGamma: s.g + 134128, gradBeta: s.g + 134416, pool: pool)
         s.profiler?.stop(516)
         // features.4.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(50), pixels: 1089 &* s.n, channels: 288,
-                gamma: s.p + 130384, beta: s.p + 130672, savedMean: s.f + 500336, savedInvStd: s.f + 500624,
+                gamma: s.p + 130384, beta: s.p + 130672, savedMean: s.f + 502896, savedInvStd: s.f + 503184,
                 activation: .relu6, output: s.tensor(243), pool: pool)
             s.profiler?.stop(517)
         }
@@ -4968,33 +5024,34 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(50), pixels: 1089 &* s.n, channels: 288,
                 gamma: s.p + 130384, beta: s.p + 130672, runningMean: s.p + 130960, runningVar: s.p + 131248,
-                eps: 0.001, activation: .relu6, output: s.tensor(243), scratch: s.f + 500336, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(243), scratch: s.f + 502896, pool: pool)
             s.profiler?.stop(518)
         }
         // features.4.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 504080, count: 2592)
+        TrainingKernels.zero(s.f + 506640, count: 2592)
         s.profiler?.stop(519)
         // features.4.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 33, 33, 288] <- [n, 17, 17, 288]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(240), input: s.tensor(243), batch: s.n, height: 33,
             width: 33, channels: 288, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17,
-            weights: s.f + 501488, gradInput: s.tensor(242), gradWeights: s.f + 504080, pool: pool)
+            weights: s.f + 504048, gradInput: s.tensor(242), gradWeights: s.f + 506640, pool: pool)
         s.profiler?.stop(520)
         // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 504080, channels: 288, kernel: 3, into: s.g + 131536)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 506640, channels: 288, kernel: 3, into: s.g + 131536)
         s.profiler?.stop(521)
-        // features.4.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 33, 33, 288]
+        // features.4.0.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 288]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(242), input: s.tensor(50),
-            pixels: 1089 &* s.n, channels: 288, gamma: s.p + 130384, beta: s.p + 130672, savedMean: s.f + 500336,
-            savedInvStd: s.f + 500624, activation: .relu6, gradInput: s.tensor(242), gradGamma: s.g + 130384,
-            gradBeta: s.g + 130672, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(242), input: s.tensor(50), pixels: 1089 &* s.n,
+            channels: 288, gamma: s.p + 130384, beta: s.p + 130672, savedMean: s.f + 502896, savedInvStd: s.f + 503184,
+            activation: .relu6, gradGamma: s.g + 130384, gradBeta: s.g + 130672, reductions: s.f + 451840, pool: pool)
         s.profiler?.stop(522)
-        // features.4.0.block.0 conv 1x1 backward: input and weight gradients, [n, 33, 33, 48] <- [n, 33, 33, 288]
+        // features.4.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 48] <- [n, 33, 33, 288]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(242), input: s.tensor(48), weights: s.p + 116560,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(242), preActivation: s.tensor(50),
+            gamma: s.p + 130384, beta: s.p + 130672, savedMean: s.f + 502896, savedInvStd: s.f + 503184,
+            activation: .relu6, reductions: s.f + 451840, input: s.tensor(48), weights: s.p + 116560,
             pixels: 1089 &* s.n, inChannels: 48, outChannels: 288, gradInput: s.tensor(244), gradWeights: s.g + 116560,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(523)
@@ -5008,18 +5065,18 @@ public final class EfficientNetLite2Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.tensor(49) : nil, batch: s.n,
             perImage: 52272, gradBranch: s.tensor(245), pool: pool)
         s.profiler?.stop(524)
-        // features.3.2.block.2 backward through identity and BatchNorm (in place) on [n, 33, 33, 48]
+        // features.3.2.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 48]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(245), input: s.tensor(46),
-            pixels: 1089 &* s.n, channels: 48, gamma: s.p + 116368, beta: s.p + 116416, savedMean: s.f + 500240,
-            savedInvStd: s.f + 500288, activation: .identity, gradInput: s.tensor(245), gradGamma: s.g + 116368,
-            gradBeta: s.g + 116416, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(245), input: s.tensor(46), pixels: 1089 &* s.n,
+            channels: 48, gamma: s.p + 116368, beta: s.p + 116416, savedMean: s.f + 502800, savedInvStd: s.f + 502848,
+            activation: .identity, gradGamma: s.g + 116368, gradBeta: s.g + 116416, reductions: s.f + 451840,
+            pool: pool)
         s.profiler?.stop(525)
         // features.3.2.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(44), pixels: 1089 &* s.n, channels: 288,
-                gamma: s.p + 101392, beta: s.p + 101680, savedMean: s.f + 485264, savedInvStd: s.f + 485552,
+                gamma: s.p + 101392, beta: s.p + 101680, savedMean: s.f + 487824, savedInvStd: s.f + 488112,
                 activation: .relu6, output: s.tensor(247), pool: pool)
             s.profiler?.stop(526)
         }
@@ -5028,27 +5085,29 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(44), pixels: 1089 &* s.n, channels: 288,
                 gamma: s.p + 101392, beta: s.p + 101680, runningMean: s.p + 101968, runningVar: s.p + 102256,
-                eps: 0.001, activation: .relu6, output: s.tensor(247), scratch: s.f + 485264, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(247), scratch: s.f + 487824, pool: pool)
             s.profiler?.stop(527)
         }
-        // features.3.2.block.2 conv 1x1 backward: input and weight gradients, [n, 33, 33, 288] <- [n, 33, 33, 48]
+        // features.3.2.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 288] <- [n, 33, 33, 48]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(245), input: s.tensor(247), weights: s.p + 102544,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(245), preActivation: s.tensor(46),
+            gamma: s.p + 116368, beta: s.p + 116416, savedMean: s.f + 502800, savedInvStd: s.f + 502848,
+            activation: .identity, reductions: s.f + 451840, input: s.tensor(247), weights: s.p + 102544,
             pixels: 1089 &* s.n, inChannels: 288, outChannels: 48, gradInput: s.tensor(246), gradWeights: s.g + 102544,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(528)
         // features.3.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 33, 33, 288]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(246), input: s.tensor(44),
-            pixels: 1089 &* s.n, channels: 288, gamma: s.p + 101392, beta: s.p + 101680, savedMean: s.f + 485264,
-            savedInvStd: s.f + 485552, activation: .relu6, gradInput: s.tensor(246), gradGamma: s.g + 101392,
+            pixels: 1089 &* s.n, channels: 288, gamma: s.p + 101392, beta: s.p + 101680, savedMean: s.f + 487824,
+            savedInvStd: s.f + 488112, activation: .relu6, gradInput: s.tensor(246), gradGamma: s.g + 101392,
             gradBeta: s.g + 101680, pool: pool)
         s.profiler?.stop(529)
         // features.3.2.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(42), pixels: 1089 &* s.n, channels: 288, gamma: s.p + 93040,
-                beta: s.p + 93328, savedMean: s.f + 484688, savedInvStd: s.f + 484976, activation: .relu6,
+                beta: s.p + 93328, savedMean: s.f + 487248, savedInvStd: s.f + 487536, activation: .relu6,
                 output: s.tensor(249), pool: pool)
             s.profiler?.stop(530)
         }
@@ -5057,33 +5116,34 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 1089 &* s.n, channels: 288,
                 gamma: s.p + 93040, beta: s.p + 93328, runningMean: s.p + 93616, runningVar: s.p + 93904, eps: 0.001,
-                activation: .relu6, output: s.tensor(249), scratch: s.f + 484688, pool: pool)
+                activation: .relu6, output: s.tensor(249), scratch: s.f + 487248, pool: pool)
             s.profiler?.stop(531)
         }
         // features.3.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 493040, count: 7200)
+        TrainingKernels.zero(s.f + 495600, count: 7200)
         s.profiler?.stop(532)
         // features.3.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 33, 33, 288] <- [n, 33, 33, 288]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(246), input: s.tensor(249), batch: s.n, height: 33,
             width: 33, channels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33,
-            weights: s.f + 485840, gradInput: s.tensor(248), gradWeights: s.f + 493040, pool: pool)
+            weights: s.f + 488400, gradInput: s.tensor(248), gradWeights: s.f + 495600, pool: pool)
         s.profiler?.stop(533)
         // features.3.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 493040, channels: 288, kernel: 5, into: s.g + 94192)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 495600, channels: 288, kernel: 5, into: s.g + 94192)
         s.profiler?.stop(534)
-        // features.3.2.block.0 backward through relu6 and BatchNorm (in place) on [n, 33, 33, 288]
+        // features.3.2.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 288]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(248), input: s.tensor(42),
-            pixels: 1089 &* s.n, channels: 288, gamma: s.p + 93040, beta: s.p + 93328, savedMean: s.f + 484688,
-            savedInvStd: s.f + 484976, activation: .relu6, gradInput: s.tensor(248), gradGamma: s.g + 93040,
-            gradBeta: s.g + 93328, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(248), input: s.tensor(42), pixels: 1089 &* s.n,
+            channels: 288, gamma: s.p + 93040, beta: s.p + 93328, savedMean: s.f + 487248, savedInvStd: s.f + 487536,
+            activation: .relu6, gradGamma: s.g + 93040, gradBeta: s.g + 93328, reductions: s.f + 451840, pool: pool)
         s.profiler?.stop(535)
-        // features.3.2.block.0 conv 1x1 backward: input and weight gradients, [n, 33, 33, 48] <- [n, 33, 33, 288]
+        // features.3.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 48] <- [n, 33, 33, 288]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(248), input: s.tensor(40), weights: s.p + 79216,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(248), preActivation: s.tensor(42),
+            gamma: s.p + 93040, beta: s.p + 93328, savedMean: s.f + 487248, savedInvStd: s.f + 487536,
+            activation: .relu6, reductions: s.f + 451840, input: s.tensor(40), weights: s.p + 79216,
             pixels: 1089 &* s.n, inChannels: 48, outChannels: 288, gradInput: s.tensor(250), gradWeights: s.g + 79216,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(536)
@@ -5101,18 +5161,18 @@ public final class EfficientNetLite2Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 6 ? s.tensor(41) : nil, batch: s.n,
             perImage: 52272, gradBranch: s.tensor(251), pool: pool)
         s.profiler?.stop(538)
-        // features.3.1.block.2 backward through identity and BatchNorm (in place) on [n, 33, 33, 48]
+        // features.3.1.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 48]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(251), input: s.tensor(38),
-            pixels: 1089 &* s.n, channels: 48, gamma: s.p + 79024, beta: s.p + 79072, savedMean: s.f + 484592,
-            savedInvStd: s.f + 484640, activation: .identity, gradInput: s.tensor(251), gradGamma: s.g + 79024,
-            gradBeta: s.g + 79072, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(251), input: s.tensor(38), pixels: 1089 &* s.n,
+            channels: 48, gamma: s.p + 79024, beta: s.p + 79072, savedMean: s.f + 487152, savedInvStd: s.f + 487200,
+            activation: .identity, gradGamma: s.g + 79024, gradBeta: s.g + 79072, reductions: s.f + 451840,
+            pool: pool)
         s.profiler?.stop(539)
         // features.3.1.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(36), pixels: 1089 &* s.n, channels: 288, gamma: s.p + 64048,
-                beta: s.p + 64336, savedMean: s.f + 469616, savedInvStd: s.f + 469904, activation: .relu6,
+                beta: s.p + 64336, savedMean: s.f + 472176, savedInvStd: s.f + 472464, activation: .relu6,
                 output: s.tensor(253), pool: pool)
             s.profiler?.stop(540)
         }
@@ -5121,27 +5181,29 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(36), pixels: 1089 &* s.n, channels: 288,
                 gamma: s.p + 64048, beta: s.p + 64336, runningMean: s.p + 64624, runningVar: s.p + 64912, eps: 0.001,
-                activation: .relu6, output: s.tensor(253), scratch: s.f + 469616, pool: pool)
+                activation: .relu6, output: s.tensor(253), scratch: s.f + 472176, pool: pool)
             s.profiler?.stop(541)
         }
-        // features.3.1.block.2 conv 1x1 backward: input and weight gradients, [n, 33, 33, 288] <- [n, 33, 33, 48]
+        // features.3.1.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 288] <- [n, 33, 33, 48]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(251), input: s.tensor(253), weights: s.p + 65200,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(251), preActivation: s.tensor(38),
+            gamma: s.p + 79024, beta: s.p + 79072, savedMean: s.f + 487152, savedInvStd: s.f + 487200,
+            activation: .identity, reductions: s.f + 451840, input: s.tensor(253), weights: s.p + 65200,
             pixels: 1089 &* s.n, inChannels: 288, outChannels: 48, gradInput: s.tensor(252), gradWeights: s.g + 65200,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(542)
         // features.3.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 33, 33, 288]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(252), input: s.tensor(36),
-            pixels: 1089 &* s.n, channels: 288, gamma: s.p + 64048, beta: s.p + 64336, savedMean: s.f + 469616,
-            savedInvStd: s.f + 469904, activation: .relu6, gradInput: s.tensor(252), gradGamma: s.g + 64048,
+            pixels: 1089 &* s.n, channels: 288, gamma: s.p + 64048, beta: s.p + 64336, savedMean: s.f + 472176,
+            savedInvStd: s.f + 472464, activation: .relu6, gradInput: s.tensor(252), gradGamma: s.g + 64048,
             gradBeta: s.g + 64336, pool: pool)
         s.profiler?.stop(543)
         // features.3.1.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(34), pixels: 1089 &* s.n, channels: 288, gamma: s.p + 55696,
-                beta: s.p + 55984, savedMean: s.f + 469040, savedInvStd: s.f + 469328, activation: .relu6,
+                beta: s.p + 55984, savedMean: s.f + 471600, savedInvStd: s.f + 471888, activation: .relu6,
                 output: s.tensor(255), pool: pool)
             s.profiler?.stop(544)
         }
@@ -5150,33 +5212,34 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(34), pixels: 1089 &* s.n, channels: 288,
                 gamma: s.p + 55696, beta: s.p + 55984, runningMean: s.p + 56272, runningVar: s.p + 56560, eps: 0.001,
-                activation: .relu6, output: s.tensor(255), scratch: s.f + 469040, pool: pool)
+                activation: .relu6, output: s.tensor(255), scratch: s.f + 471600, pool: pool)
             s.profiler?.stop(545)
         }
         // features.3.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 477392, count: 7200)
+        TrainingKernels.zero(s.f + 479952, count: 7200)
         s.profiler?.stop(546)
         // features.3.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 33, 33, 288] <- [n, 33, 33, 288]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(252), input: s.tensor(255), batch: s.n, height: 33,
             width: 33, channels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33,
-            weights: s.f + 470192, gradInput: s.tensor(254), gradWeights: s.f + 477392, pool: pool)
+            weights: s.f + 472752, gradInput: s.tensor(254), gradWeights: s.f + 479952, pool: pool)
         s.profiler?.stop(547)
         // features.3.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 477392, channels: 288, kernel: 5, into: s.g + 56848)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 479952, channels: 288, kernel: 5, into: s.g + 56848)
         s.profiler?.stop(548)
-        // features.3.1.block.0 backward through relu6 and BatchNorm (in place) on [n, 33, 33, 288]
+        // features.3.1.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 288]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(254), input: s.tensor(34),
-            pixels: 1089 &* s.n, channels: 288, gamma: s.p + 55696, beta: s.p + 55984, savedMean: s.f + 469040,
-            savedInvStd: s.f + 469328, activation: .relu6, gradInput: s.tensor(254), gradGamma: s.g + 55696,
-            gradBeta: s.g + 55984, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(254), input: s.tensor(34), pixels: 1089 &* s.n,
+            channels: 288, gamma: s.p + 55696, beta: s.p + 55984, savedMean: s.f + 471600, savedInvStd: s.f + 471888,
+            activation: .relu6, gradGamma: s.g + 55696, gradBeta: s.g + 55984, reductions: s.f + 451840, pool: pool)
         s.profiler?.stop(549)
-        // features.3.1.block.0 conv 1x1 backward: input and weight gradients, [n, 33, 33, 48] <- [n, 33, 33, 288]
+        // features.3.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 48] <- [n, 33, 33, 288]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(254), input: s.tensor(33), weights: s.p + 41872,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(254), preActivation: s.tensor(34),
+            gamma: s.p + 55696, beta: s.p + 55984, savedMean: s.f + 471600, savedInvStd: s.f + 471888,
+            activation: .relu6, reductions: s.f + 451840, input: s.tensor(33), weights: s.p + 41872,
             pixels: 1089 &* s.n, inChannels: 48, outChannels: 288, gradInput: s.tensor(256), gradWeights: s.g + 41872,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(550)
@@ -5188,18 +5251,18 @@ public final class EfficientNetLite2Training: TrainableModel {
 
     /// features.3.0 backward: MBConv6 k5 s2: 65x65x24 -> 33x33x48
     private func features_3_0_backward(_ s: TrainingStepContext) {
-        // features.3.0.block.2 backward through identity and BatchNorm (in place) on [n, 33, 33, 48]
+        // features.3.0.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 48]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(256), input: s.tensor(32),
-            pixels: 1089 &* s.n, channels: 48, gamma: s.p + 41680, beta: s.p + 41728, savedMean: s.f + 468944,
-            savedInvStd: s.f + 468992, activation: .identity, gradInput: s.tensor(256), gradGamma: s.g + 41680,
-            gradBeta: s.g + 41728, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(256), input: s.tensor(32), pixels: 1089 &* s.n,
+            channels: 48, gamma: s.p + 41680, beta: s.p + 41728, savedMean: s.f + 471504, savedInvStd: s.f + 471552,
+            activation: .identity, gradGamma: s.g + 41680, gradBeta: s.g + 41728, reductions: s.f + 451840,
+            pool: pool)
         s.profiler?.stop(552)
         // features.3.0.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(30), pixels: 1089 &* s.n, channels: 144, gamma: s.p + 34192,
-                beta: s.p + 34336, savedMean: s.f + 461456, savedInvStd: s.f + 461600, activation: .relu6,
+                beta: s.p + 34336, savedMean: s.f + 464016, savedInvStd: s.f + 464160, activation: .relu6,
                 output: s.tensor(258), pool: pool)
             s.profiler?.stop(553)
         }
@@ -5208,27 +5271,29 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 1089 &* s.n, channels: 144,
                 gamma: s.p + 34192, beta: s.p + 34336, runningMean: s.p + 34480, runningVar: s.p + 34624, eps: 0.001,
-                activation: .relu6, output: s.tensor(258), scratch: s.f + 461456, pool: pool)
+                activation: .relu6, output: s.tensor(258), scratch: s.f + 464016, pool: pool)
             s.profiler?.stop(554)
         }
-        // features.3.0.block.2 conv 1x1 backward: input and weight gradients, [n, 33, 33, 144] <- [n, 33, 33, 48]
+        // features.3.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 144] <- [n, 33, 33, 48]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(256), input: s.tensor(258), weights: s.p + 34768,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(256), preActivation: s.tensor(32),
+            gamma: s.p + 41680, beta: s.p + 41728, savedMean: s.f + 471504, savedInvStd: s.f + 471552,
+            activation: .identity, reductions: s.f + 451840, input: s.tensor(258), weights: s.p + 34768,
             pixels: 1089 &* s.n, inChannels: 144, outChannels: 48, gradInput: s.tensor(257), gradWeights: s.g + 34768,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(555)
         // features.3.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 33, 33, 144]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(257), input: s.tensor(30),
-            pixels: 1089 &* s.n, channels: 144, gamma: s.p + 34192, beta: s.p + 34336, savedMean: s.f + 461456,
-            savedInvStd: s.f + 461600, activation: .relu6, gradInput: s.tensor(257), gradGamma: s.g + 34192,
+            pixels: 1089 &* s.n, channels: 144, gamma: s.p + 34192, beta: s.p + 34336, savedMean: s.f + 464016,
+            savedInvStd: s.f + 464160, activation: .relu6, gradInput: s.tensor(257), gradGamma: s.g + 34192,
             gradBeta: s.g + 34336, pool: pool)
         s.profiler?.stop(556)
         // features.3.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(28), pixels: 4225 &* s.n, channels: 144, gamma: s.p + 30016,
-                beta: s.p + 30160, savedMean: s.f + 461168, savedInvStd: s.f + 461312, activation: .relu6,
+                beta: s.p + 30160, savedMean: s.f + 463728, savedInvStd: s.f + 463872, activation: .relu6,
                 output: s.tensor(260), pool: pool)
             s.profiler?.stop(557)
         }
@@ -5237,33 +5302,34 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(28), pixels: 4225 &* s.n, channels: 144,
                 gamma: s.p + 30016, beta: s.p + 30160, runningMean: s.p + 30304, runningVar: s.p + 30448, eps: 0.001,
-                activation: .relu6, output: s.tensor(260), scratch: s.f + 461168, pool: pool)
+                activation: .relu6, output: s.tensor(260), scratch: s.f + 463728, pool: pool)
             s.profiler?.stop(558)
         }
         // features.3.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 465344, count: 3600)
+        TrainingKernels.zero(s.f + 467904, count: 3600)
         s.profiler?.stop(559)
         // features.3.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 65, 65, 144] <- [n, 33, 33, 144]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(257), input: s.tensor(260), batch: s.n, height: 65,
             width: 65, channels: 144, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33,
-            weights: s.f + 461744, gradInput: s.tensor(259), gradWeights: s.f + 465344, pool: pool)
+            weights: s.f + 464304, gradInput: s.tensor(259), gradWeights: s.f + 467904, pool: pool)
         s.profiler?.stop(560)
         // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 465344, channels: 144, kernel: 5, into: s.g + 30592)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 467904, channels: 144, kernel: 5, into: s.g + 30592)
         s.profiler?.stop(561)
-        // features.3.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 65, 65, 144]
+        // features.3.0.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 65, 65, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(259), input: s.tensor(28),
-            pixels: 4225 &* s.n, channels: 144, gamma: s.p + 30016, beta: s.p + 30160, savedMean: s.f + 461168,
-            savedInvStd: s.f + 461312, activation: .relu6, gradInput: s.tensor(259), gradGamma: s.g + 30016,
-            gradBeta: s.g + 30160, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(259), input: s.tensor(28), pixels: 4225 &* s.n,
+            channels: 144, gamma: s.p + 30016, beta: s.p + 30160, savedMean: s.f + 463728, savedInvStd: s.f + 463872,
+            activation: .relu6, gradGamma: s.g + 30016, gradBeta: s.g + 30160, reductions: s.f + 451840, pool: pool)
         s.profiler?.stop(562)
-        // features.3.0.block.0 conv 1x1 backward: input and weight gradients, [n, 65, 65, 24] <- [n, 65, 65, 144]
+        // features.3.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 65, 65, 24] <- [n, 65, 65, 144]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(259), input: s.tensor(26), weights: s.p + 26560,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(259), preActivation: s.tensor(28),
+            gamma: s.p + 30016, beta: s.p + 30160, savedMean: s.f + 463728, savedInvStd: s.f + 463872,
+            activation: .relu6, reductions: s.f + 451840, input: s.tensor(26), weights: s.p + 26560,
             pixels: 4225 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(261), gradWeights: s.g + 26560,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(563)
@@ -5277,18 +5343,18 @@ public final class EfficientNetLite2Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.tensor(27) : nil, batch: s.n,
             perImage: 101400, gradBranch: s.tensor(262), pool: pool)
         s.profiler?.stop(564)
-        // features.2.2.block.2 backward through identity and BatchNorm (in place) on [n, 65, 65, 24]
+        // features.2.2.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 65, 65, 24]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(262), input: s.tensor(24),
-            pixels: 4225 &* s.n, channels: 24, gamma: s.p + 26432, beta: s.p + 26464, savedMean: s.f + 461120,
-            savedInvStd: s.f + 461144, activation: .identity, gradInput: s.tensor(262), gradGamma: s.g + 26432,
-            gradBeta: s.g + 26464, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(262), input: s.tensor(24), pixels: 4225 &* s.n,
+            channels: 24, gamma: s.p + 26432, beta: s.p + 26464, savedMean: s.f + 463680, savedInvStd: s.f + 463704,
+            activation: .identity, gradGamma: s.g + 26432, gradBeta: s.g + 26464, reductions: s.f + 451840,
+            pool: pool)
         s.profiler?.stop(565)
         // features.2.2.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(22), pixels: 4225 &* s.n, channels: 144, gamma: s.p + 22400,
-                beta: s.p + 22544, savedMean: s.f + 458240, savedInvStd: s.f + 458384, activation: .relu6,
+                beta: s.p + 22544, savedMean: s.f + 460800, savedInvStd: s.f + 460944, activation: .relu6,
                 output: s.tensor(264), pool: pool)
             s.profiler?.stop(566)
         }
@@ -5297,27 +5363,29 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(22), pixels: 4225 &* s.n, channels: 144,
                 gamma: s.p + 22400, beta: s.p + 22544, runningMean: s.p + 22688, runningVar: s.p + 22832, eps: 0.001,
-                activation: .relu6, output: s.tensor(264), scratch: s.f + 458240, pool: pool)
+                activation: .relu6, output: s.tensor(264), scratch: s.f + 460800, pool: pool)
             s.profiler?.stop(567)
         }
-        // features.2.2.block.2 conv 1x1 backward: input and weight gradients, [n, 65, 65, 144] <- [n, 65, 65, 24]
+        // features.2.2.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 65, 65, 144] <- [n, 65, 65, 24]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(262), input: s.tensor(264), weights: s.p + 22976,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(262), preActivation: s.tensor(24),
+            gamma: s.p + 26432, beta: s.p + 26464, savedMean: s.f + 463680, savedInvStd: s.f + 463704,
+            activation: .identity, reductions: s.f + 451840, input: s.tensor(264), weights: s.p + 22976,
             pixels: 4225 &* s.n, inChannels: 144, outChannels: 24, gradInput: s.tensor(263), gradWeights: s.g + 22976,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(568)
         // features.2.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 65, 65, 144]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(263), input: s.tensor(22),
-            pixels: 4225 &* s.n, channels: 144, gamma: s.p + 22400, beta: s.p + 22544, savedMean: s.f + 458240,
-            savedInvStd: s.f + 458384, activation: .relu6, gradInput: s.tensor(263), gradGamma: s.g + 22400,
+            pixels: 4225 &* s.n, channels: 144, gamma: s.p + 22400, beta: s.p + 22544, savedMean: s.f + 460800,
+            savedInvStd: s.f + 460944, activation: .relu6, gradInput: s.tensor(263), gradGamma: s.g + 22400,
             gradBeta: s.g + 22544, pool: pool)
         s.profiler?.stop(569)
         // features.2.2.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(20), pixels: 4225 &* s.n, channels: 144, gamma: s.p + 20528,
-                beta: s.p + 20672, savedMean: s.f + 457952, savedInvStd: s.f + 458096, activation: .relu6,
+                beta: s.p + 20672, savedMean: s.f + 460512, savedInvStd: s.f + 460656, activation: .relu6,
                 output: s.tensor(266), pool: pool)
             s.profiler?.stop(570)
         }
@@ -5326,33 +5394,34 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 4225 &* s.n, channels: 144,
                 gamma: s.p + 20528, beta: s.p + 20672, runningMean: s.p + 20816, runningVar: s.p + 20960, eps: 0.001,
-                activation: .relu6, output: s.tensor(266), scratch: s.f + 457952, pool: pool)
+                activation: .relu6, output: s.tensor(266), scratch: s.f + 460512, pool: pool)
             s.profiler?.stop(571)
         }
         // features.2.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 459824, count: 1296)
+        TrainingKernels.zero(s.f + 462384, count: 1296)
         s.profiler?.stop(572)
         // features.2.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 65, 65, 144] <- [n, 65, 65, 144]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(263), input: s.tensor(266), batch: s.n, height: 65,
             width: 65, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 65, outWidth: 65,
-            weights: s.f + 458528, gradInput: s.tensor(265), gradWeights: s.f + 459824, pool: pool)
+            weights: s.f + 461088, gradInput: s.tensor(265), gradWeights: s.f + 462384, pool: pool)
         s.profiler?.stop(573)
         // features.2.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 459824, channels: 144, kernel: 3, into: s.g + 21104)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 462384, channels: 144, kernel: 3, into: s.g + 21104)
         s.profiler?.stop(574)
-        // features.2.2.block.0 backward through relu6 and BatchNorm (in place) on [n, 65, 65, 144]
+        // features.2.2.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 65, 65, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(265), input: s.tensor(20),
-            pixels: 4225 &* s.n, channels: 144, gamma: s.p + 20528, beta: s.p + 20672, savedMean: s.f + 457952,
-            savedInvStd: s.f + 458096, activation: .relu6, gradInput: s.tensor(265), gradGamma: s.g + 20528,
-            gradBeta: s.g + 20672, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(265), input: s.tensor(20), pixels: 4225 &* s.n,
+            channels: 144, gamma: s.p + 20528, beta: s.p + 20672, savedMean: s.f + 460512, savedInvStd: s.f + 460656,
+            activation: .relu6, gradGamma: s.g + 20528, gradBeta: s.g + 20672, reductions: s.f + 451840, pool: pool)
         s.profiler?.stop(575)
-        // features.2.2.block.0 conv 1x1 backward: input and weight gradients, [n, 65, 65, 24] <- [n, 65, 65, 144]
+        // features.2.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 65, 65, 24] <- [n, 65, 65, 144]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(265), input: s.tensor(18), weights: s.p + 17072,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(265), preActivation: s.tensor(20),
+            gamma: s.p + 20528, beta: s.p + 20672, savedMean: s.f + 460512, savedInvStd: s.f + 460656,
+            activation: .relu6, reductions: s.f + 451840, input: s.tensor(18), weights: s.p + 17072,
             pixels: 4225 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(267), gradWeights: s.g + 17072,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(576)
@@ -5370,18 +5439,18 @@ public final class EfficientNetLite2Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.tensor(19) : nil, batch: s.n,
             perImage: 101400, gradBranch: s.tensor(268), pool: pool)
         s.profiler?.stop(578)
-        // features.2.1.block.2 backward through identity and BatchNorm (in place) on [n, 65, 65, 24]
+        // features.2.1.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 65, 65, 24]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(268), input: s.tensor(16),
-            pixels: 4225 &* s.n, channels: 24, gamma: s.p + 16944, beta: s.p + 16976, savedMean: s.f + 457904,
-            savedInvStd: s.f + 457928, activation: .identity, gradInput: s.tensor(268), gradGamma: s.g + 16944,
-            gradBeta: s.g + 16976, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(268), input: s.tensor(16), pixels: 4225 &* s.n,
+            channels: 24, gamma: s.p + 16944, beta: s.p + 16976, savedMean: s.f + 460464, savedInvStd: s.f + 460488,
+            activation: .identity, gradGamma: s.g + 16944, gradBeta: s.g + 16976, reductions: s.f + 451840,
+            pool: pool)
         s.profiler?.stop(579)
         // features.2.1.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(14), pixels: 4225 &* s.n, channels: 144, gamma: s.p + 12912,
-                beta: s.p + 13056, savedMean: s.f + 455024, savedInvStd: s.f + 455168, activation: .relu6,
+                beta: s.p + 13056, savedMean: s.f + 457584, savedInvStd: s.f + 457728, activation: .relu6,
                 output: s.tensor(270), pool: pool)
             s.profiler?.stop(580)
         }
@@ -5390,27 +5459,29 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(14), pixels: 4225 &* s.n, channels: 144,
                 gamma: s.p + 12912, beta: s.p + 13056, runningMean: s.p + 13200, runningVar: s.p + 13344, eps: 0.001,
-                activation: .relu6, output: s.tensor(270), scratch: s.f + 455024, pool: pool)
+                activation: .relu6, output: s.tensor(270), scratch: s.f + 457584, pool: pool)
             s.profiler?.stop(581)
         }
-        // features.2.1.block.2 conv 1x1 backward: input and weight gradients, [n, 65, 65, 144] <- [n, 65, 65, 24]
+        // features.2.1.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 65, 65, 144] <- [n, 65, 65, 24]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(268), input: s.tensor(270), weights: s.p + 13488,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(268), preActivation: s.tensor(16),
+            gamma: s.p + 16944, beta: s.p + 16976, savedMean: s.f + 460464, savedInvStd: s.f + 460488,
+            activation: .identity, reductions: s.f + 451840, input: s.tensor(270), weights: s.p + 13488,
             pixels: 4225 &* s.n, inChannels: 144, outChannels: 24, gradInput: s.tensor(269), gradWeights: s.g + 13488,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(582)
         // features.2.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 65, 65, 144]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(269), input: s.tensor(14),
-            pixels: 4225 &* s.n, channels: 144, gamma: s.p + 12912, beta: s.p + 13056, savedMean: s.f + 455024,
-            savedInvStd: s.f + 455168, activation: .relu6, gradInput: s.tensor(269), gradGamma: s.g + 12912,
+            pixels: 4225 &* s.n, channels: 144, gamma: s.p + 12912, beta: s.p + 13056, savedMean: s.f + 457584,
+            savedInvStd: s.f + 457728, activation: .relu6, gradInput: s.tensor(269), gradGamma: s.g + 12912,
             gradBeta: s.g + 13056, pool: pool)
         s.profiler?.stop(583)
         // features.2.1.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(12), pixels: 4225 &* s.n, channels: 144, gamma: s.p + 11040,
-                beta: s.p + 11184, savedMean: s.f + 454736, savedInvStd: s.f + 454880, activation: .relu6,
+                beta: s.p + 11184, savedMean: s.f + 457296, savedInvStd: s.f + 457440, activation: .relu6,
                 output: s.tensor(272), pool: pool)
             s.profiler?.stop(584)
         }
@@ -5419,33 +5490,34 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(12), pixels: 4225 &* s.n, channels: 144,
                 gamma: s.p + 11040, beta: s.p + 11184, runningMean: s.p + 11328, runningVar: s.p + 11472, eps: 0.001,
-                activation: .relu6, output: s.tensor(272), scratch: s.f + 454736, pool: pool)
+                activation: .relu6, output: s.tensor(272), scratch: s.f + 457296, pool: pool)
             s.profiler?.stop(585)
         }
         // features.2.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 456608, count: 1296)
+        TrainingKernels.zero(s.f + 459168, count: 1296)
         s.profiler?.stop(586)
         // features.2.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 65, 65, 144] <- [n, 65, 65, 144]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(269), input: s.tensor(272), batch: s.n, height: 65,
             width: 65, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 65, outWidth: 65,
-            weights: s.f + 455312, gradInput: s.tensor(271), gradWeights: s.f + 456608, pool: pool)
+            weights: s.f + 457872, gradInput: s.tensor(271), gradWeights: s.f + 459168, pool: pool)
         s.profiler?.stop(587)
         // features.2.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 456608, channels: 144, kernel: 3, into: s.g + 11616)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 459168, channels: 144, kernel: 3, into: s.g + 11616)
         s.profiler?.stop(588)
-        // features.2.1.block.0 backward through relu6 and BatchNorm (in place) on [n, 65, 65, 144]
+        // features.2.1.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 65, 65, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(271), input: s.tensor(12),
-            pixels: 4225 &* s.n, channels: 144, gamma: s.p + 11040, beta: s.p + 11184, savedMean: s.f + 454736,
-            savedInvStd: s.f + 454880, activation: .relu6, gradInput: s.tensor(271), gradGamma: s.g + 11040,
-            gradBeta: s.g + 11184, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(271), input: s.tensor(12), pixels: 4225 &* s.n,
+            channels: 144, gamma: s.p + 11040, beta: s.p + 11184, savedMean: s.f + 457296, savedInvStd: s.f + 457440,
+            activation: .relu6, gradGamma: s.g + 11040, gradBeta: s.g + 11184, reductions: s.f + 451840, pool: pool)
         s.profiler?.stop(589)
-        // features.2.1.block.0 conv 1x1 backward: input and weight gradients, [n, 65, 65, 24] <- [n, 65, 65, 144]
+        // features.2.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 65, 65, 24] <- [n, 65, 65, 144]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(271), input: s.tensor(11), weights: s.p + 7584,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(271), preActivation: s.tensor(12),
+            gamma: s.p + 11040, beta: s.p + 11184, savedMean: s.f + 457296, savedInvStd: s.f + 457440,
+            activation: .relu6, reductions: s.f + 451840, input: s.tensor(11), weights: s.p + 7584,
             pixels: 4225 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(273), gradWeights: s.g + 7584,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(590)
@@ -5457,18 +5529,17 @@ public final class EfficientNetLite2Training: TrainableModel {
 
     /// features.2.0 backward: MBConv6 k3 s2: 130x130x16 -> 65x65x24
     private func features_2_0_backward(_ s: TrainingStepContext) {
-        // features.2.0.block.2 backward through identity and BatchNorm (in place) on [n, 65, 65, 24]
+        // features.2.0.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 65, 65, 24]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(273), input: s.tensor(10),
-            pixels: 4225 &* s.n, channels: 24, gamma: s.p + 7456, beta: s.p + 7488, savedMean: s.f + 454688,
-            savedInvStd: s.f + 454712, activation: .identity, gradInput: s.tensor(273), gradGamma: s.g + 7456,
-            gradBeta: s.g + 7488, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(273), input: s.tensor(10), pixels: 4225 &* s.n,
+            channels: 24, gamma: s.p + 7456, beta: s.p + 7488, savedMean: s.f + 457248, savedInvStd: s.f + 457272,
+            activation: .identity, gradGamma: s.g + 7456, gradBeta: s.g + 7488, reductions: s.f + 451840, pool: pool)
         s.profiler?.stop(592)
         // features.2.0.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(8), pixels: 4225 &* s.n, channels: 96, gamma: s.p + 4768,
-                beta: s.p + 4864, savedMean: s.f + 452768, savedInvStd: s.f + 452864, activation: .relu6,
+                beta: s.p + 4864, savedMean: s.f + 455328, savedInvStd: s.f + 455424, activation: .relu6,
                 output: s.tensor(275), pool: pool)
             s.profiler?.stop(593)
         }
@@ -5477,26 +5548,28 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(8), pixels: 4225 &* s.n, channels: 96,
                 gamma: s.p + 4768, beta: s.p + 4864, runningMean: s.p + 4960, runningVar: s.p + 5056, eps: 0.001,
-                activation: .relu6, output: s.tensor(275), scratch: s.f + 452768, pool: pool)
+                activation: .relu6, output: s.tensor(275), scratch: s.f + 455328, pool: pool)
             s.profiler?.stop(594)
         }
-        // features.2.0.block.2 conv 1x1 backward: input and weight gradients, [n, 65, 65, 96] <- [n, 65, 65, 24]
+        // features.2.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 65, 65, 96] <- [n, 65, 65, 24]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(273), input: s.tensor(275), weights: s.p + 5152,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(273), preActivation: s.tensor(10),
+            gamma: s.p + 7456, beta: s.p + 7488, savedMean: s.f + 457248, savedInvStd: s.f + 457272,
+            activation: .identity, reductions: s.f + 451840, input: s.tensor(275), weights: s.p + 5152,
             pixels: 4225 &* s.n, inChannels: 96, outChannels: 24, gradInput: s.tensor(274), gradWeights: s.g + 5152,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(595)
         // features.2.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 65, 65, 96]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(274), input: s.tensor(8), pixels: 4225 &* s.n,
-            channels: 96, gamma: s.p + 4768, beta: s.p + 4864, savedMean: s.f + 452768, savedInvStd: s.f + 452864,
+            channels: 96, gamma: s.p + 4768, beta: s.p + 4864, savedMean: s.f + 455328, savedInvStd: s.f + 455424,
             activation: .relu6, gradInput: s.tensor(274), gradGamma: s.g + 4768, gradBeta: s.g + 4864, pool: pool)
         s.profiler?.stop(596)
         // features.2.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(6), pixels: 16900 &* s.n, channels: 96, gamma: s.p + 3520,
-                beta: s.p + 3616, savedMean: s.f + 452576, savedInvStd: s.f + 452672, activation: .relu6,
+                beta: s.p + 3616, savedMean: s.f + 455136, savedInvStd: s.f + 455232, activation: .relu6,
                 output: s.tensor(277), pool: pool)
             s.profiler?.stop(597)
         }
@@ -5505,33 +5578,34 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(6), pixels: 16900 &* s.n, channels: 96,
                 gamma: s.p + 3520, beta: s.p + 3616, runningMean: s.p + 3712, runningVar: s.p + 3808, eps: 0.001,
-                activation: .relu6, output: s.tensor(277), scratch: s.f + 452576, pool: pool)
+                activation: .relu6, output: s.tensor(277), scratch: s.f + 455136, pool: pool)
             s.profiler?.stop(598)
         }
         // features.2.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 453824, count: 864)
+        TrainingKernels.zero(s.f + 456384, count: 864)
         s.profiler?.stop(599)
         // features.2.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 130, 130, 96] <- [n, 65, 65, 96]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(274), input: s.tensor(277), batch: s.n, height: 130,
             width: 130, channels: 96, kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 65, outWidth: 65,
-            weights: s.f + 452960, gradInput: s.tensor(276), gradWeights: s.f + 453824, pool: pool)
+            weights: s.f + 455520, gradInput: s.tensor(276), gradWeights: s.f + 456384, pool: pool)
         s.profiler?.stop(600)
         // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 453824, channels: 96, kernel: 3, into: s.g + 3904)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 456384, channels: 96, kernel: 3, into: s.g + 3904)
         s.profiler?.stop(601)
-        // features.2.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 130, 130, 96]
+        // features.2.0.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 130, 130, 96]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(276), input: s.tensor(6),
-            pixels: 16900 &* s.n, channels: 96, gamma: s.p + 3520, beta: s.p + 3616, savedMean: s.f + 452576,
-            savedInvStd: s.f + 452672, activation: .relu6, gradInput: s.tensor(276), gradGamma: s.g + 3520,
-            gradBeta: s.g + 3616, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(276), input: s.tensor(6), pixels: 16900 &* s.n,
+            channels: 96, gamma: s.p + 3520, beta: s.p + 3616, savedMean: s.f + 455136, savedInvStd: s.f + 455232,
+            activation: .relu6, gradGamma: s.g + 3520, gradBeta: s.g + 3616, reductions: s.f + 451840, pool: pool)
         s.profiler?.stop(602)
-        // features.2.0.block.0 conv 1x1 backward: input and weight gradients, [n, 130, 130, 16] <- [n, 130, 130, 96]
+        // features.2.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 130, 130, 16] <- [n, 130, 130, 96]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(276), input: s.tensor(5), weights: s.p + 1984,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(276), preActivation: s.tensor(6),
+            gamma: s.p + 3520, beta: s.p + 3616, savedMean: s.f + 455136, savedInvStd: s.f + 455232,
+            activation: .relu6, reductions: s.f + 451840, input: s.tensor(5), weights: s.p + 1984,
             pixels: 16900 &* s.n, inChannels: 16, outChannels: 96, gradInput: s.tensor(278), gradWeights: s.g + 1984,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(603)
@@ -5539,18 +5613,17 @@ public final class EfficientNetLite2Training: TrainableModel {
 
     /// features.1.0 backward: MBConv1 k3 s1: 130x130x32 -> 130x130x16
     private func features_1_0_backward(_ s: TrainingStepContext) {
-        // features.1.0.block.1 backward through identity and BatchNorm (in place) on [n, 130, 130, 16]
+        // features.1.0.block.1 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 130, 130, 16]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(278), input: s.tensor(4),
-            pixels: 16900 &* s.n, channels: 16, gamma: s.p + 1920, beta: s.p + 1936, savedMean: s.f + 452544,
-            savedInvStd: s.f + 452560, activation: .identity, gradInput: s.tensor(278), gradGamma: s.g + 1920,
-            gradBeta: s.g + 1936, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(278), input: s.tensor(4), pixels: 16900 &* s.n,
+            channels: 16, gamma: s.p + 1920, beta: s.p + 1936, savedMean: s.f + 455104, savedInvStd: s.f + 455120,
+            activation: .identity, gradGamma: s.g + 1920, gradBeta: s.g + 1936, reductions: s.f + 451840, pool: pool)
         s.profiler?.stop(604)
         // features.1.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 1 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(2), pixels: 16900 &* s.n, channels: 32, gamma: s.p + 1280,
-                beta: s.p + 1312, savedMean: s.f + 451904, savedInvStd: s.f + 451936, activation: .relu6,
+                beta: s.p + 1312, savedMean: s.f + 454464, savedInvStd: s.f + 454496, activation: .relu6,
                 output: s.tensor(280), pool: pool)
             s.profiler?.stop(605)
         }
@@ -5559,27 +5632,29 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 16900 &* s.n, channels: 32,
                 gamma: s.p + 1280, beta: s.p + 1312, runningMean: s.p + 1344, runningVar: s.p + 1376, eps: 0.001,
-                activation: .relu6, output: s.tensor(280), scratch: s.f + 451904, pool: pool)
+                activation: .relu6, output: s.tensor(280), scratch: s.f + 454464, pool: pool)
             s.profiler?.stop(606)
         }
-        // features.1.0.block.1 conv 1x1 backward: input and weight gradients, [n, 130, 130, 32] <- [n, 130, 130, 16]
+        // features.1.0.block.1 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 130, 130, 32] <- [n, 130, 130, 16]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(278), input: s.tensor(280), weights: s.p + 1408,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(278), preActivation: s.tensor(4),
+            gamma: s.p + 1920, beta: s.p + 1936, savedMean: s.f + 455104, savedInvStd: s.f + 455120,
+            activation: .identity, reductions: s.f + 451840, input: s.tensor(280), weights: s.p + 1408,
             pixels: 16900 &* s.n, inChannels: 32, outChannels: 16, gradInput: s.tensor(279), gradWeights: s.g + 1408,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(607)
         // features.1.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 130, 130, 32]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(279), input: s.tensor(2),
-            pixels: 16900 &* s.n, channels: 32, gamma: s.p + 1280, beta: s.p + 1312, savedMean: s.f + 451904,
-            savedInvStd: s.f + 451936, activation: .relu6, gradInput: s.tensor(279), gradGamma: s.g + 1280,
+            pixels: 16900 &* s.n, channels: 32, gamma: s.p + 1280, beta: s.p + 1312, savedMean: s.f + 454464,
+            savedInvStd: s.f + 454496, activation: .relu6, gradInput: s.tensor(279), gradGamma: s.g + 1280,
             gradBeta: s.g + 1312, pool: pool)
         s.profiler?.stop(608)
         // features.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 0 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(0), pixels: 16900 &* s.n, channels: 32, gamma: s.p + 864,
-                beta: s.p + 896, savedMean: s.f + 451840, savedInvStd: s.f + 451872, activation: .relu6,
+                beta: s.p + 896, savedMean: s.f + 454400, savedInvStd: s.f + 454432, activation: .relu6,
                 output: s.tensor(282), pool: pool)
             s.profiler?.stop(609)
         }
@@ -5588,22 +5663,22 @@ public final class EfficientNetLite2Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(0), pixels: 16900 &* s.n, channels: 32,
                 gamma: s.p + 864, beta: s.p + 896, runningMean: s.p + 928, runningVar: s.p + 960, eps: 0.001,
-                activation: .relu6, output: s.tensor(282), scratch: s.f + 451840, pool: pool)
+                activation: .relu6, output: s.tensor(282), scratch: s.f + 454400, pool: pool)
             s.profiler?.stop(610)
         }
         // features.1.0.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 452256, count: 288)
+        TrainingKernels.zero(s.f + 454816, count: 288)
         s.profiler?.stop(611)
         // features.1.0.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 130, 130, 32] <- [n, 130, 130, 32]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(279), input: s.tensor(282), batch: s.n, height: 130,
             width: 130, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 130, outWidth: 130,
-            weights: s.f + 451968, gradInput: s.tensor(281), gradWeights: s.f + 452256, pool: pool)
+            weights: s.f + 454528, gradInput: s.tensor(281), gradWeights: s.f + 454816, pool: pool)
         s.profiler?.stop(612)
         // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 452256, channels: 32, kernel: 3, into: s.g + 992)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 454816, channels: 32, kernel: 3, into: s.g + 992)
         s.profiler?.stop(613)
     }
 
@@ -5612,8 +5687,8 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.0 backward through relu6 and BatchNorm (in place) on [n, 130, 130, 32]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(281), input: s.tensor(0),
-            pixels: 16900 &* s.n, channels: 32, gamma: s.p + 864, beta: s.p + 896, savedMean: s.f + 451840,
-            savedInvStd: s.f + 451872, activation: .relu6, gradInput: s.tensor(281), gradGamma: s.g + 864,
+            pixels: 16900 &* s.n, channels: 32, gamma: s.p + 864, beta: s.p + 896, savedMean: s.f + 454400,
+            savedInvStd: s.f + 454432, activation: .relu6, gradInput: s.tensor(281), gradGamma: s.g + 864,
             gradBeta: s.g + 896, pool: pool)
         s.profiler?.stop(614)
         // features.0 stem weight gradient (the image needs none)
@@ -5797,26 +5872,26 @@ public final class EfficientNetLite2Training: TrainableModel {
         (24476896, 9787968),  // 166: features.7.0.block.1 output (recomputed), 101,088 floats per image
         (19085680, 12897744),  // 167: gradient of features.7.0.block.1 input, 101,088 floats per image
         (24274720, 9787968),  // 168: features.7.0.block.0 output (recomputed), 101,088 floats per image
-        (24173632, 12796656),  // 169: gradient of features.7.0.block.0 input, 16,848 floats per image
-        (19085680, 12813504),  // 170: gradient of features.6.4 branch, 16,848 floats per image
+        (24274720, 13673200),  // 169: gradient of features.7.0.block.0 input, 16,848 floats per image
+        (19085680, 12796656),  // 170: gradient of features.6.4 branch, 16,848 floats per image
         (15942368, 9889056),  // 171: gradient of features.6.4.block.2 input, 101,088 floats per image
         (24072544, 9787968),  // 172: features.6.4.block.1 output (recomputed), 101,088 floats per image
         (19085680, 12695568),  // 173: gradient of features.6.4.block.1 input, 101,088 floats per image
         (23870368, 9787968),  // 174: features.6.4.block.0 output (recomputed), 101,088 floats per image
-        (23769280, 12594480),  // 175: gradient of features.6.4.block.0 input, 16,848 floats per image
-        (19085680, 12611328),  // 176: gradient of features.6.3 branch, 16,848 floats per image
+        (23870368, 12796656),  // 175: gradient of features.6.4.block.0 input, 16,848 floats per image
+        (19085680, 12594480),  // 176: gradient of features.6.3 branch, 16,848 floats per image
         (15942368, 9889056),  // 177: gradient of features.6.3.block.2 input, 101,088 floats per image
         (23668192, 9787968),  // 178: features.6.3.block.1 output (recomputed), 101,088 floats per image
         (19085680, 12493392),  // 179: gradient of features.6.3.block.1 input, 101,088 floats per image
         (23466016, 9787968),  // 180: features.6.3.block.0 output (recomputed), 101,088 floats per image
-        (23364928, 12392304),  // 181: gradient of features.6.3.block.0 input, 16,848 floats per image
-        (19085680, 12409152),  // 182: gradient of features.6.2 branch, 16,848 floats per image
+        (23466016, 12594480),  // 181: gradient of features.6.3.block.0 input, 16,848 floats per image
+        (19085680, 12392304),  // 182: gradient of features.6.2 branch, 16,848 floats per image
         (15942368, 9889056),  // 183: gradient of features.6.2.block.2 input, 101,088 floats per image
         (23263840, 9787968),  // 184: features.6.2.block.1 output (recomputed), 101,088 floats per image
         (19085680, 12291216),  // 185: gradient of features.6.2.block.1 input, 101,088 floats per image
         (23061664, 9787968),  // 186: features.6.2.block.0 output (recomputed), 101,088 floats per image
-        (22960576, 12190128),  // 187: gradient of features.6.2.block.0 input, 16,848 floats per image
-        (19085680, 12206976),  // 188: gradient of features.6.1 branch, 16,848 floats per image
+        (23061664, 12392304),  // 187: gradient of features.6.2.block.0 input, 16,848 floats per image
+        (19085680, 12190128),  // 188: gradient of features.6.1 branch, 16,848 floats per image
         (15942368, 9889056),  // 189: gradient of features.6.1.block.2 input, 101,088 floats per image
         (22859488, 9787968),  // 190: features.6.1.block.1 output (recomputed), 101,088 floats per image
         (19085680, 10096416),  // 191: gradient of features.6.1.block.1 input, 101,088 floats per image
@@ -5844,7 +5919,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         (16796800, 7995664),  // 213: features.5.1.block.1 output (recomputed), 208,080 floats per image
         (16588720, 8203744),  // 214: gradient of features.5.1.block.1 input, 208,080 floats per image
         (15734288, 7995664),  // 215: features.5.1.block.0 output (recomputed), 208,080 floats per image
-        (9795024, 5757888),  // 216: gradient of features.5.1.block.0 input, 34,680 floats per image
+        (15734288, 8148256),  // 216: gradient of features.5.1.block.0 input, 34,680 floats per image
         (9642432, 7995664),  // 217: gradient of features.5.0.block.2 input, 152,592 floats per image
         (21896272, 5605296),  // 218: features.5.0.block.1 output (recomputed), 152,592 floats per image
         (15734288, 8148256),  // 219: gradient of features.5.0.block.1 input, 152,592 floats per image
@@ -5884,7 +5959,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         (13538864, 4978032),  // 253: features.3.1.block.1 output (recomputed), 313,632 floats per image
         (13225232, 5291664),  // 254: gradient of features.3.1.block.1 input, 313,632 floats per image
         (12911600, 4978032),  // 255: features.3.1.block.0 output (recomputed), 313,632 floats per image
-        (9328800, 4821216),  // 256: gradient of features.3.1.block.0 input, 52,272 floats per image
+        (9642432, 4978032),  // 256: gradient of features.3.1.block.0 input, 52,272 floats per image
         (12911600, 7368400),  // 257: gradient of features.3.0.block.2 input, 156,816 floats per image
         (19450576, 4664400),  // 258: features.3.0.block.1 output (recomputed), 156,816 floats per image
         (9328800, 5272800),  // 259: gradient of features.3.0.block.1 input, 608,400 floats per image
@@ -5901,12 +5976,12 @@ public final class EfficientNetLite2Training: TrainableModel {
         (5070000, 2230800),  // 270: features.2.1.block.1 output (recomputed), 608,400 floats per image
         (4461600, 2839200),  // 271: gradient of features.2.1.block.1 input, 608,400 floats per image
         (3853200, 2230800),  // 272: features.2.1.block.0 output (recomputed), 608,400 floats per image
-        (3244800, 2028000),  // 273: gradient of features.2.1.block.0 input, 101,400 floats per image
+        (3853200, 2230800),  // 273: gradient of features.2.1.block.0 input, 101,400 floats per image
         (4867200, 4867200),  // 274: gradient of features.2.0.block.2 input, 405,600 floats per image
         (12506000, 1622400),  // 275: features.2.0.block.1 output (recomputed), 405,600 floats per image
         (3244800, 3244800),  // 276: gradient of features.2.0.block.1 input, 1,622,400 floats per image
         (1622400, 1622400),  // 277: features.2.0.block.0 output (recomputed), 1,622,400 floats per image
-        (540800, 1081600),  // 278: gradient of features.2.0.block.0 input, 270,400 floats per image
+        (1622400, 1622400),  // 278: gradient of features.2.0.block.0 input, 270,400 floats per image
         (0, 540800),  // 279: gradient of features.1.0.block.1 input, 540,800 floats per image
         (11559600, 0),  // 280: features.1.0.block.0 output (recomputed), 540,800 floats per image
         (540800, 1081600),  // 281: gradient of features.1.0.block.0 input, 540,800 floats per image
@@ -5934,7 +6009,7 @@ public final class EfficientNetLite2Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 130, 130, 32]"),
         .init("features.1.0.block.1", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [32][16]"),
-        .init("features.1.0.block.1", kind: "conv 1x1 + BN statistics forward", macsPerImage: 8652800,
+        .init("features.1.0.block.1", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 8652800,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 130, 130, 32] -> [n, 130, 130, 16]"),
         .init("features.1.0.block.1", kind: "conv 1x1 forward", macsPerImage: 8652800,
               "frozen: project conv 1x1, [n, 130, 130, 32] -> [n, 130, 130, 16]"),
@@ -5944,7 +6019,7 @@ public final class EfficientNetLite2Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 130, 130, 16]"),
         .init("features.2.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [16][96]"),
-        .init("features.2.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 25958400,
+        .init("features.2.0.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 25958400,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 130, 130, 16] -> [n, 130, 130, 96]"),
         .init("features.2.0.block.0", kind: "conv 1x1 forward", macsPerImage: 25958400,
               "frozen: expand conv 1x1, [n, 130, 130, 16] -> [n, 130, 130, 96]"),
@@ -5962,7 +6037,7 @@ public final class EfficientNetLite2Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 65, 65, 96]"),
         .init("features.2.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [96][24]"),
-        .init("features.2.0.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 9734400,
+        .init("features.2.0.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 9734400,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 65, 65, 96] -> [n, 65, 65, 24]"),
         .init("features.2.0.block.2", kind: "conv 1x1 forward", macsPerImage: 9734400,
               "frozen: project conv 1x1, [n, 65, 65, 96] -> [n, 65, 65, 24]"),
@@ -5972,7 +6047,7 @@ public final class EfficientNetLite2Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 65, 65, 24]"),
         .init("features.2.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [24][144]"),
-        .init("features.2.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 14601600,
+        .init("features.2.1.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 14601600,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 65, 65, 24] -> [n, 65, 65, 144]"),
         .init("features.2.1.block.0", kind: "conv 1x1 forward", macsPerImage: 14601600,
               "frozen: expand conv 1x1, [n, 65, 65, 24] -> [n, 65, 65, 144]"),
@@ -5990,7 +6065,7 @@ public final class EfficientNetLite2Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 65, 65, 144]"),
         .init("features.2.1.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [144][24]"),
-        .init("features.2.1.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 14601600,
+        .init("features.2.1.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 14601600,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 65, 65, 144] -> [n, 65, 65, 24]"),
         .init("features.2.1.block.2", kind: "conv 1x1 forward", macsPerImage: 14601600,
               "frozen: project conv 1x1, [n, 65, 65, 144] -> [n, 65, 65, 24]"),
@@ -6004,7 +6079,7 @@ public final class EfficientNetLite2Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.2.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [24][144]"),
-        .init("features.2.2.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 14601600,
+        .init("features.2.2.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 14601600,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 65, 65, 24] -> [n, 65, 65, 144]"),
         .init("features.2.2.block.0", kind: "conv 1x1 forward", macsPerImage: 14601600,
               "frozen: expand conv 1x1, [n, 65, 65, 24] -> [n, 65, 65, 144]"),
@@ -6022,7 +6097,7 @@ public final class EfficientNetLite2Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 65, 65, 144]"),
         .init("features.2.2.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [144][24]"),
-        .init("features.2.2.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 14601600,
+        .init("features.2.2.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 14601600,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 65, 65, 144] -> [n, 65, 65, 24]"),
         .init("features.2.2.block.2", kind: "conv 1x1 forward", macsPerImage: 14601600,
               "frozen: project conv 1x1, [n, 65, 65, 144] -> [n, 65, 65, 24]"),
@@ -6036,7 +6111,7 @@ public final class EfficientNetLite2Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.3.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [24][144]"),
-        .init("features.3.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 14601600,
+        .init("features.3.0.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 14601600,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 65, 65, 24] -> [n, 65, 65, 144]"),
         .init("features.3.0.block.0", kind: "conv 1x1 forward", macsPerImage: 14601600,
               "frozen: expand conv 1x1, [n, 65, 65, 24] -> [n, 65, 65, 144]"),
@@ -6054,7 +6129,7 @@ public final class EfficientNetLite2Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 33, 33, 144]"),
         .init("features.3.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [144][48]"),
-        .init("features.3.0.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 7527168,
+        .init("features.3.0.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 7527168,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 144] -> [n, 33, 33, 48]"),
         .init("features.3.0.block.2", kind: "conv 1x1 forward", macsPerImage: 7527168,
               "frozen: project conv 1x1, [n, 33, 33, 144] -> [n, 33, 33, 48]"),
@@ -6064,7 +6139,7 @@ public final class EfficientNetLite2Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 33, 33, 48]"),
         .init("features.3.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [48][288]"),
-        .init("features.3.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 15054336,
+        .init("features.3.1.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 15054336,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 48] -> [n, 33, 33, 288]"),
         .init("features.3.1.block.0", kind: "conv 1x1 forward", macsPerImage: 15054336,
               "frozen: expand conv 1x1, [n, 33, 33, 48] -> [n, 33, 33, 288]"),
@@ -6082,7 +6157,7 @@ public final class EfficientNetLite2Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 33, 33, 288]"),
         .init("features.3.1.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [288][48]"),
-        .init("features.3.1.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 15054336,
+        .init("features.3.1.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 15054336,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 288] -> [n, 33, 33, 48]"),
         .init("features.3.1.block.2", kind: "conv 1x1 forward", macsPerImage: 15054336,
               "frozen: project conv 1x1, [n, 33, 33, 288] -> [n, 33, 33, 48]"),
@@ -6096,7 +6171,7 @@ public final class EfficientNetLite2Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.3.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [48][288]"),
-        .init("features.3.2.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 15054336,
+        .init("features.3.2.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 15054336,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 48] -> [n, 33, 33, 288]"),
         .init("features.3.2.block.0", kind: "conv 1x1 forward", macsPerImage: 15054336,
               "frozen: expand conv 1x1, [n, 33, 33, 48] -> [n, 33, 33, 288]"),
@@ -6114,7 +6189,7 @@ public final class EfficientNetLite2Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 33, 33, 288]"),
         .init("features.3.2.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [288][48]"),
-        .init("features.3.2.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 15054336,
+        .init("features.3.2.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 15054336,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 288] -> [n, 33, 33, 48]"),
         .init("features.3.2.block.2", kind: "conv 1x1 forward", macsPerImage: 15054336,
               "frozen: project conv 1x1, [n, 33, 33, 288] -> [n, 33, 33, 48]"),
@@ -6128,7 +6203,7 @@ public final class EfficientNetLite2Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.4.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [48][288]"),
-        .init("features.4.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 15054336,
+        .init("features.4.0.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 15054336,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 48] -> [n, 33, 33, 288]"),
         .init("features.4.0.block.0", kind: "conv 1x1 forward", macsPerImage: 15054336,
               "frozen: expand conv 1x1, [n, 33, 33, 48] -> [n, 33, 33, 288]"),
@@ -6146,7 +6221,7 @@ public final class EfficientNetLite2Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 288]"),
         .init("features.4.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [288][88]"),
-        .init("features.4.0.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 7324416,
+        .init("features.4.0.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 7324416,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 288] -> [n, 17, 17, 88]"),
         .init("features.4.0.block.2", kind: "conv 1x1 forward", macsPerImage: 7324416,
               "frozen: project conv 1x1, [n, 17, 17, 288] -> [n, 17, 17, 88]"),
@@ -6156,7 +6231,7 @@ public final class EfficientNetLite2Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 88]"),
         .init("features.4.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [88][528]"),
-        .init("features.4.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 13428096,
+        .init("features.4.1.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 13428096,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 88] -> [n, 17, 17, 528]"),
         .init("features.4.1.block.0", kind: "conv 1x1 forward", macsPerImage: 13428096,
               "frozen: expand conv 1x1, [n, 17, 17, 88] -> [n, 17, 17, 528]"),
@@ -6174,7 +6249,7 @@ public final class EfficientNetLite2Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 528]"),
         .init("features.4.1.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [528][88]"),
-        .init("features.4.1.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 13428096,
+        .init("features.4.1.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 13428096,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 528] -> [n, 17, 17, 88]"),
         .init("features.4.1.block.2", kind: "conv 1x1 forward", macsPerImage: 13428096,
               "frozen: project conv 1x1, [n, 17, 17, 528] -> [n, 17, 17, 88]"),
@@ -6188,7 +6263,7 @@ public final class EfficientNetLite2Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.4.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [88][528]"),
-        .init("features.4.2.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 13428096,
+        .init("features.4.2.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 13428096,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 88] -> [n, 17, 17, 528]"),
         .init("features.4.2.block.0", kind: "conv 1x1 forward", macsPerImage: 13428096,
               "frozen: expand conv 1x1, [n, 17, 17, 88] -> [n, 17, 17, 528]"),
@@ -6206,7 +6281,7 @@ public final class EfficientNetLite2Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 528]"),
         .init("features.4.2.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [528][88]"),
-        .init("features.4.2.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 13428096,
+        .init("features.4.2.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 13428096,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 528] -> [n, 17, 17, 88]"),
         .init("features.4.2.block.2", kind: "conv 1x1 forward", macsPerImage: 13428096,
               "frozen: project conv 1x1, [n, 17, 17, 528] -> [n, 17, 17, 88]"),
@@ -6220,7 +6295,7 @@ public final class EfficientNetLite2Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.4.3.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [88][528]"),
-        .init("features.4.3.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 13428096,
+        .init("features.4.3.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 13428096,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 88] -> [n, 17, 17, 528]"),
         .init("features.4.3.block.0", kind: "conv 1x1 forward", macsPerImage: 13428096,
               "frozen: expand conv 1x1, [n, 17, 17, 88] -> [n, 17, 17, 528]"),
@@ -6238,7 +6313,7 @@ public final class EfficientNetLite2Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 528]"),
         .init("features.4.3.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [528][88]"),
-        .init("features.4.3.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 13428096,
+        .init("features.4.3.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 13428096,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 528] -> [n, 17, 17, 88]"),
         .init("features.4.3.block.2", kind: "conv 1x1 forward", macsPerImage: 13428096,
               "frozen: project conv 1x1, [n, 17, 17, 528] -> [n, 17, 17, 88]"),
@@ -6252,7 +6327,7 @@ public final class EfficientNetLite2Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.5.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [88][528]"),
-        .init("features.5.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 13428096,
+        .init("features.5.0.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 13428096,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 88] -> [n, 17, 17, 528]"),
         .init("features.5.0.block.0", kind: "conv 1x1 forward", macsPerImage: 13428096,
               "frozen: expand conv 1x1, [n, 17, 17, 88] -> [n, 17, 17, 528]"),
@@ -6270,7 +6345,7 @@ public final class EfficientNetLite2Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 528]"),
         .init("features.5.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [528][120]"),
-        .init("features.5.0.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 18311040,
+        .init("features.5.0.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 18311040,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 528] -> [n, 17, 17, 120]"),
         .init("features.5.0.block.2", kind: "conv 1x1 forward", macsPerImage: 18311040,
               "frozen: project conv 1x1, [n, 17, 17, 528] -> [n, 17, 17, 120]"),
@@ -6280,7 +6355,7 @@ public final class EfficientNetLite2Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 120]"),
         .init("features.5.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [120][720]"),
-        .init("features.5.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 24969600,
+        .init("features.5.1.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 24969600,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 120] -> [n, 17, 17, 720]"),
         .init("features.5.1.block.0", kind: "conv 1x1 forward", macsPerImage: 24969600,
               "frozen: expand conv 1x1, [n, 17, 17, 120] -> [n, 17, 17, 720]"),
@@ -6298,7 +6373,7 @@ public final class EfficientNetLite2Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 720]"),
         .init("features.5.1.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [720][120]"),
-        .init("features.5.1.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 24969600,
+        .init("features.5.1.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 24969600,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 720] -> [n, 17, 17, 120]"),
         .init("features.5.1.block.2", kind: "conv 1x1 forward", macsPerImage: 24969600,
               "frozen: project conv 1x1, [n, 17, 17, 720] -> [n, 17, 17, 120]"),
@@ -6312,7 +6387,7 @@ public final class EfficientNetLite2Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.5.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [120][720]"),
-        .init("features.5.2.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 24969600,
+        .init("features.5.2.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 24969600,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 120] -> [n, 17, 17, 720]"),
         .init("features.5.2.block.0", kind: "conv 1x1 forward", macsPerImage: 24969600,
               "frozen: expand conv 1x1, [n, 17, 17, 120] -> [n, 17, 17, 720]"),
@@ -6330,7 +6405,7 @@ public final class EfficientNetLite2Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 720]"),
         .init("features.5.2.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [720][120]"),
-        .init("features.5.2.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 24969600,
+        .init("features.5.2.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 24969600,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 720] -> [n, 17, 17, 120]"),
         .init("features.5.2.block.2", kind: "conv 1x1 forward", macsPerImage: 24969600,
               "frozen: project conv 1x1, [n, 17, 17, 720] -> [n, 17, 17, 120]"),
@@ -6344,7 +6419,7 @@ public final class EfficientNetLite2Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.5.3.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [120][720]"),
-        .init("features.5.3.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 24969600,
+        .init("features.5.3.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 24969600,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 120] -> [n, 17, 17, 720]"),
         .init("features.5.3.block.0", kind: "conv 1x1 forward", macsPerImage: 24969600,
               "frozen: expand conv 1x1, [n, 17, 17, 120] -> [n, 17, 17, 720]"),
@@ -6362,7 +6437,7 @@ public final class EfficientNetLite2Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 720]"),
         .init("features.5.3.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [720][120]"),
-        .init("features.5.3.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 24969600,
+        .init("features.5.3.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 24969600,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 720] -> [n, 17, 17, 120]"),
         .init("features.5.3.block.2", kind: "conv 1x1 forward", macsPerImage: 24969600,
               "frozen: project conv 1x1, [n, 17, 17, 720] -> [n, 17, 17, 120]"),
@@ -6376,7 +6451,7 @@ public final class EfficientNetLite2Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [120][720]"),
-        .init("features.6.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 24969600,
+        .init("features.6.0.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 24969600,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 120] -> [n, 17, 17, 720]"),
         .init("features.6.0.block.0", kind: "conv 1x1 forward", macsPerImage: 24969600,
               "frozen: expand conv 1x1, [n, 17, 17, 120] -> [n, 17, 17, 720]"),
@@ -6394,7 +6469,7 @@ public final class EfficientNetLite2Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 720]"),
         .init("features.6.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [720][208]"),
-        .init("features.6.0.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 12130560,
+        .init("features.6.0.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 12130560,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 720] -> [n, 9, 9, 208]"),
         .init("features.6.0.block.2", kind: "conv 1x1 forward", macsPerImage: 12130560,
               "frozen: project conv 1x1, [n, 9, 9, 720] -> [n, 9, 9, 208]"),
@@ -6404,7 +6479,7 @@ public final class EfficientNetLite2Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 208]"),
         .init("features.6.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [208][1248]"),
-        .init("features.6.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 21026304,
+        .init("features.6.1.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 21026304,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 208] -> [n, 9, 9, 1248]"),
         .init("features.6.1.block.0", kind: "conv 1x1 forward", macsPerImage: 21026304,
               "frozen: expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]"),
@@ -6422,7 +6497,7 @@ public final class EfficientNetLite2Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1248]"),
         .init("features.6.1.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1248][208]"),
-        .init("features.6.1.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 21026304,
+        .init("features.6.1.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 21026304,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 1248] -> [n, 9, 9, 208]"),
         .init("features.6.1.block.2", kind: "conv 1x1 forward", macsPerImage: 21026304,
               "frozen: project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 208]"),
@@ -6436,7 +6511,7 @@ public final class EfficientNetLite2Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [208][1248]"),
-        .init("features.6.2.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 21026304,
+        .init("features.6.2.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 21026304,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 208] -> [n, 9, 9, 1248]"),
         .init("features.6.2.block.0", kind: "conv 1x1 forward", macsPerImage: 21026304,
               "frozen: expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]"),
@@ -6454,7 +6529,7 @@ public final class EfficientNetLite2Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1248]"),
         .init("features.6.2.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1248][208]"),
-        .init("features.6.2.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 21026304,
+        .init("features.6.2.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 21026304,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 1248] -> [n, 9, 9, 208]"),
         .init("features.6.2.block.2", kind: "conv 1x1 forward", macsPerImage: 21026304,
               "frozen: project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 208]"),
@@ -6468,7 +6543,7 @@ public final class EfficientNetLite2Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.3.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [208][1248]"),
-        .init("features.6.3.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 21026304,
+        .init("features.6.3.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 21026304,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 208] -> [n, 9, 9, 1248]"),
         .init("features.6.3.block.0", kind: "conv 1x1 forward", macsPerImage: 21026304,
               "frozen: expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]"),
@@ -6486,7 +6561,7 @@ public final class EfficientNetLite2Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1248]"),
         .init("features.6.3.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1248][208]"),
-        .init("features.6.3.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 21026304,
+        .init("features.6.3.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 21026304,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 1248] -> [n, 9, 9, 208]"),
         .init("features.6.3.block.2", kind: "conv 1x1 forward", macsPerImage: 21026304,
               "frozen: project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 208]"),
@@ -6500,7 +6575,7 @@ public final class EfficientNetLite2Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.4.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [208][1248]"),
-        .init("features.6.4.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 21026304,
+        .init("features.6.4.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 21026304,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 208] -> [n, 9, 9, 1248]"),
         .init("features.6.4.block.0", kind: "conv 1x1 forward", macsPerImage: 21026304,
               "frozen: expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]"),
@@ -6518,7 +6593,7 @@ public final class EfficientNetLite2Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1248]"),
         .init("features.6.4.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1248][208]"),
-        .init("features.6.4.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 21026304,
+        .init("features.6.4.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 21026304,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 1248] -> [n, 9, 9, 208]"),
         .init("features.6.4.block.2", kind: "conv 1x1 forward", macsPerImage: 21026304,
               "frozen: project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 208]"),
@@ -6532,7 +6607,7 @@ public final class EfficientNetLite2Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.7.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [208][1248]"),
-        .init("features.7.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 21026304,
+        .init("features.7.0.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 21026304,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 208] -> [n, 9, 9, 1248]"),
         .init("features.7.0.block.0", kind: "conv 1x1 forward", macsPerImage: 21026304,
               "frozen: expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]"),
@@ -6550,7 +6625,7 @@ public final class EfficientNetLite2Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1248]"),
         .init("features.7.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1248][352]"),
-        .init("features.7.0.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 35582976,
+        .init("features.7.0.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 35582976,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 1248] -> [n, 9, 9, 352]"),
         .init("features.7.0.block.2", kind: "conv 1x1 forward", macsPerImage: 35582976,
               "frozen: project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 352]"),
@@ -6560,7 +6635,7 @@ public final class EfficientNetLite2Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 352]"),
         .init("features.8", kind: "conv 1x1 forward", macsPerImage: nil,
               "head conv 1x1 weights to the GEMM layout [352][1280]"),
-        .init("features.8", kind: "conv 1x1 + BN statistics forward", macsPerImage: 36495360,
+        .init("features.8", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 36495360,
               "head conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 352] -> [n, 9, 9, 1280]"),
         .init("features.8", kind: "conv 1x1 forward", macsPerImage: 36495360,
               "frozen: head conv 1x1, [n, 9, 9, 352] -> [n, 9, 9, 1280]"),
@@ -6585,17 +6660,17 @@ public final class EfficientNetLite2Training: TrainableModel {
         .init("avgpool", kind: "pool+classifier backward", macsPerImage: nil,
               "backward: spread each channel's gradient over the 81 pixels"),
         .init("features.8", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1280]"),
-        .init("features.8", kind: "conv 1x1 backward", macsPerImage: 72990720,
-              "conv 1x1 backward: input and weight gradients, [n, 9, 9, 352] <- [n, 9, 9, 1280]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 1280]"),
+        .init("features.8", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 72990720,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 352] <- [n, 9, 9, 1280]"),
         .init("features.7.0.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 9, 9, 352]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 352]"),
         .init("features.7.0.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.7.0.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.7.0.block.2", kind: "conv 1x1 backward", macsPerImage: 71165952,
-              "conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 352]"),
+        .init("features.7.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 71165952,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 352]"),
         .init("features.7.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1248]"),
         .init("features.7.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -6609,19 +6684,19 @@ public final class EfficientNetLite2Training: TrainableModel {
         .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.7.0.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1248]"),
-        .init("features.7.0.block.0", kind: "conv 1x1 backward", macsPerImage: 42052608,
-              "conv 1x1 backward: input and weight gradients, [n, 9, 9, 208] <- [n, 9, 9, 1248]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 1248]"),
+        .init("features.7.0.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 42052608,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 208] <- [n, 9, 9, 1248]"),
         .init("features.6.4", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.6.4.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 9, 9, 208]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 208]"),
         .init("features.6.4.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.6.4.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.6.4.block.2", kind: "conv 1x1 backward", macsPerImage: 42052608,
-              "conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208]"),
+        .init("features.6.4.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 42052608,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208]"),
         .init("features.6.4.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1248]"),
         .init("features.6.4.block.0", kind: "recomputation", macsPerImage: nil,
@@ -6635,21 +6710,21 @@ public final class EfficientNetLite2Training: TrainableModel {
         .init("features.6.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.4.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1248]"),
-        .init("features.6.4.block.0", kind: "conv 1x1 backward", macsPerImage: 42052608,
-              "conv 1x1 backward: input and weight gradients, [n, 9, 9, 208] <- [n, 9, 9, 1248]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 1248]"),
+        .init("features.6.4.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 42052608,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 208] <- [n, 9, 9, 1248]"),
         .init("features.6.4", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.6.3", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.6.3.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 9, 9, 208]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 208]"),
         .init("features.6.3.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.6.3.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.6.3.block.2", kind: "conv 1x1 backward", macsPerImage: 42052608,
-              "conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208]"),
+        .init("features.6.3.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 42052608,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208]"),
         .init("features.6.3.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1248]"),
         .init("features.6.3.block.0", kind: "recomputation", macsPerImage: nil,
@@ -6663,21 +6738,21 @@ public final class EfficientNetLite2Training: TrainableModel {
         .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.3.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1248]"),
-        .init("features.6.3.block.0", kind: "conv 1x1 backward", macsPerImage: 42052608,
-              "conv 1x1 backward: input and weight gradients, [n, 9, 9, 208] <- [n, 9, 9, 1248]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 1248]"),
+        .init("features.6.3.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 42052608,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 208] <- [n, 9, 9, 1248]"),
         .init("features.6.3", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.6.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.6.2.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 9, 9, 208]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 208]"),
         .init("features.6.2.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.6.2.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.6.2.block.2", kind: "conv 1x1 backward", macsPerImage: 42052608,
-              "conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208]"),
+        .init("features.6.2.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 42052608,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208]"),
         .init("features.6.2.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1248]"),
         .init("features.6.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -6691,21 +6766,21 @@ public final class EfficientNetLite2Training: TrainableModel {
         .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.2.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1248]"),
-        .init("features.6.2.block.0", kind: "conv 1x1 backward", macsPerImage: 42052608,
-              "conv 1x1 backward: input and weight gradients, [n, 9, 9, 208] <- [n, 9, 9, 1248]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 1248]"),
+        .init("features.6.2.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 42052608,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 208] <- [n, 9, 9, 1248]"),
         .init("features.6.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.6.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.6.1.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 9, 9, 208]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 208]"),
         .init("features.6.1.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.6.1.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.6.1.block.2", kind: "conv 1x1 backward", macsPerImage: 42052608,
-              "conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208]"),
+        .init("features.6.1.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 42052608,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208]"),
         .init("features.6.1.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1248]"),
         .init("features.6.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -6719,19 +6794,19 @@ public final class EfficientNetLite2Training: TrainableModel {
         .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.1.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1248]"),
-        .init("features.6.1.block.0", kind: "conv 1x1 backward", macsPerImage: 42052608,
-              "conv 1x1 backward: input and weight gradients, [n, 9, 9, 208] <- [n, 9, 9, 1248]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 1248]"),
+        .init("features.6.1.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 42052608,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 208] <- [n, 9, 9, 1248]"),
         .init("features.6.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.6.0.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 9, 9, 208]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 208]"),
         .init("features.6.0.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.6.0.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.6.0.block.2", kind: "conv 1x1 backward", macsPerImage: 24261120,
-              "conv 1x1 backward: input and weight gradients, [n, 9, 9, 720] <- [n, 9, 9, 208]"),
+        .init("features.6.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 24261120,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 720] <- [n, 9, 9, 208]"),
         .init("features.6.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 9, 9, 720]"),
         .init("features.6.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -6745,19 +6820,19 @@ public final class EfficientNetLite2Training: TrainableModel {
         .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.0.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 17, 17, 720]"),
-        .init("features.6.0.block.0", kind: "conv 1x1 backward", macsPerImage: 49939200,
-              "conv 1x1 backward: input and weight gradients, [n, 17, 17, 120] <- [n, 17, 17, 720]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 720]"),
+        .init("features.6.0.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 49939200,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 120] <- [n, 17, 17, 720]"),
         .init("features.5.3", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.5.3.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 17, 17, 120]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 120]"),
         .init("features.5.3.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.5.3.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.5.3.block.2", kind: "conv 1x1 backward", macsPerImage: 49939200,
-              "conv 1x1 backward: input and weight gradients, [n, 17, 17, 720] <- [n, 17, 17, 120]"),
+        .init("features.5.3.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 49939200,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 720] <- [n, 17, 17, 120]"),
         .init("features.5.3.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 17, 17, 720]"),
         .init("features.5.3.block.0", kind: "recomputation", macsPerImage: nil,
@@ -6771,21 +6846,21 @@ public final class EfficientNetLite2Training: TrainableModel {
         .init("features.5.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.3.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 17, 17, 720]"),
-        .init("features.5.3.block.0", kind: "conv 1x1 backward", macsPerImage: 49939200,
-              "conv 1x1 backward: input and weight gradients, [n, 17, 17, 120] <- [n, 17, 17, 720]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 720]"),
+        .init("features.5.3.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 49939200,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 120] <- [n, 17, 17, 720]"),
         .init("features.5.3", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.5.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.5.2.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 17, 17, 120]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 120]"),
         .init("features.5.2.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.5.2.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.5.2.block.2", kind: "conv 1x1 backward", macsPerImage: 49939200,
-              "conv 1x1 backward: input and weight gradients, [n, 17, 17, 720] <- [n, 17, 17, 120]"),
+        .init("features.5.2.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 49939200,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 720] <- [n, 17, 17, 120]"),
         .init("features.5.2.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 17, 17, 720]"),
         .init("features.5.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -6799,21 +6874,21 @@ public final class EfficientNetLite2Training: TrainableModel {
         .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.2.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 17, 17, 720]"),
-        .init("features.5.2.block.0", kind: "conv 1x1 backward", macsPerImage: 49939200,
-              "conv 1x1 backward: input and weight gradients, [n, 17, 17, 120] <- [n, 17, 17, 720]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 720]"),
+        .init("features.5.2.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 49939200,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 120] <- [n, 17, 17, 720]"),
         .init("features.5.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.5.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.5.1.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 17, 17, 120]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 120]"),
         .init("features.5.1.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.5.1.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.5.1.block.2", kind: "conv 1x1 backward", macsPerImage: 49939200,
-              "conv 1x1 backward: input and weight gradients, [n, 17, 17, 720] <- [n, 17, 17, 120]"),
+        .init("features.5.1.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 49939200,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 720] <- [n, 17, 17, 120]"),
         .init("features.5.1.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 17, 17, 720]"),
         .init("features.5.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -6827,19 +6902,19 @@ public final class EfficientNetLite2Training: TrainableModel {
         .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.1.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 17, 17, 720]"),
-        .init("features.5.1.block.0", kind: "conv 1x1 backward", macsPerImage: 49939200,
-              "conv 1x1 backward: input and weight gradients, [n, 17, 17, 120] <- [n, 17, 17, 720]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 720]"),
+        .init("features.5.1.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 49939200,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 120] <- [n, 17, 17, 720]"),
         .init("features.5.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.5.0.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 17, 17, 120]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 120]"),
         .init("features.5.0.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.5.0.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.5.0.block.2", kind: "conv 1x1 backward", macsPerImage: 36622080,
-              "conv 1x1 backward: input and weight gradients, [n, 17, 17, 528] <- [n, 17, 17, 120]"),
+        .init("features.5.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 36622080,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 528] <- [n, 17, 17, 120]"),
         .init("features.5.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 17, 17, 528]"),
         .init("features.5.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -6853,19 +6928,19 @@ public final class EfficientNetLite2Training: TrainableModel {
         .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.0.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 17, 17, 528]"),
-        .init("features.5.0.block.0", kind: "conv 1x1 backward", macsPerImage: 26856192,
-              "conv 1x1 backward: input and weight gradients, [n, 17, 17, 88] <- [n, 17, 17, 528]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 528]"),
+        .init("features.5.0.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 26856192,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 88] <- [n, 17, 17, 528]"),
         .init("features.4.3", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.4.3.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 17, 17, 88]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 88]"),
         .init("features.4.3.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.4.3.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.4.3.block.2", kind: "conv 1x1 backward", macsPerImage: 26856192,
-              "conv 1x1 backward: input and weight gradients, [n, 17, 17, 528] <- [n, 17, 17, 88]"),
+        .init("features.4.3.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 26856192,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 528] <- [n, 17, 17, 88]"),
         .init("features.4.3.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 17, 17, 528]"),
         .init("features.4.3.block.0", kind: "recomputation", macsPerImage: nil,
@@ -6879,21 +6954,21 @@ public final class EfficientNetLite2Training: TrainableModel {
         .init("features.4.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.3.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 17, 17, 528]"),
-        .init("features.4.3.block.0", kind: "conv 1x1 backward", macsPerImage: 26856192,
-              "conv 1x1 backward: input and weight gradients, [n, 17, 17, 88] <- [n, 17, 17, 528]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 528]"),
+        .init("features.4.3.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 26856192,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 88] <- [n, 17, 17, 528]"),
         .init("features.4.3", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.4.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.4.2.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 17, 17, 88]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 88]"),
         .init("features.4.2.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.4.2.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.4.2.block.2", kind: "conv 1x1 backward", macsPerImage: 26856192,
-              "conv 1x1 backward: input and weight gradients, [n, 17, 17, 528] <- [n, 17, 17, 88]"),
+        .init("features.4.2.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 26856192,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 528] <- [n, 17, 17, 88]"),
         .init("features.4.2.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 17, 17, 528]"),
         .init("features.4.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -6907,21 +6982,21 @@ public final class EfficientNetLite2Training: TrainableModel {
         .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.2.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 17, 17, 528]"),
-        .init("features.4.2.block.0", kind: "conv 1x1 backward", macsPerImage: 26856192,
-              "conv 1x1 backward: input and weight gradients, [n, 17, 17, 88] <- [n, 17, 17, 528]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 528]"),
+        .init("features.4.2.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 26856192,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 88] <- [n, 17, 17, 528]"),
         .init("features.4.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.4.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.4.1.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 17, 17, 88]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 88]"),
         .init("features.4.1.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.4.1.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.4.1.block.2", kind: "conv 1x1 backward", macsPerImage: 26856192,
-              "conv 1x1 backward: input and weight gradients, [n, 17, 17, 528] <- [n, 17, 17, 88]"),
+        .init("features.4.1.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 26856192,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 528] <- [n, 17, 17, 88]"),
         .init("features.4.1.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 17, 17, 528]"),
         .init("features.4.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -6935,19 +7010,19 @@ public final class EfficientNetLite2Training: TrainableModel {
         .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.1.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 17, 17, 528]"),
-        .init("features.4.1.block.0", kind: "conv 1x1 backward", macsPerImage: 26856192,
-              "conv 1x1 backward: input and weight gradients, [n, 17, 17, 88] <- [n, 17, 17, 528]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 528]"),
+        .init("features.4.1.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 26856192,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 88] <- [n, 17, 17, 528]"),
         .init("features.4.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.4.0.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 17, 17, 88]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 88]"),
         .init("features.4.0.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.4.0.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.4.0.block.2", kind: "conv 1x1 backward", macsPerImage: 14648832,
-              "conv 1x1 backward: input and weight gradients, [n, 17, 17, 288] <- [n, 17, 17, 88]"),
+        .init("features.4.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 14648832,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 288] <- [n, 17, 17, 88]"),
         .init("features.4.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 17, 17, 288]"),
         .init("features.4.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -6961,19 +7036,19 @@ public final class EfficientNetLite2Training: TrainableModel {
         .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.0.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 33, 33, 288]"),
-        .init("features.4.0.block.0", kind: "conv 1x1 backward", macsPerImage: 30108672,
-              "conv 1x1 backward: input and weight gradients, [n, 33, 33, 48] <- [n, 33, 33, 288]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 288]"),
+        .init("features.4.0.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 30108672,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 48] <- [n, 33, 33, 288]"),
         .init("features.3.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.3.2.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 33, 33, 48]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 48]"),
         .init("features.3.2.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.3.2.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.3.2.block.2", kind: "conv 1x1 backward", macsPerImage: 30108672,
-              "conv 1x1 backward: input and weight gradients, [n, 33, 33, 288] <- [n, 33, 33, 48]"),
+        .init("features.3.2.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 30108672,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 288] <- [n, 33, 33, 48]"),
         .init("features.3.2.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 33, 33, 288]"),
         .init("features.3.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -6987,21 +7062,21 @@ public final class EfficientNetLite2Training: TrainableModel {
         .init("features.3.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.2.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 33, 33, 288]"),
-        .init("features.3.2.block.0", kind: "conv 1x1 backward", macsPerImage: 30108672,
-              "conv 1x1 backward: input and weight gradients, [n, 33, 33, 48] <- [n, 33, 33, 288]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 288]"),
+        .init("features.3.2.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 30108672,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 48] <- [n, 33, 33, 288]"),
         .init("features.3.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.3.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.3.1.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 33, 33, 48]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 48]"),
         .init("features.3.1.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.3.1.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.3.1.block.2", kind: "conv 1x1 backward", macsPerImage: 30108672,
-              "conv 1x1 backward: input and weight gradients, [n, 33, 33, 288] <- [n, 33, 33, 48]"),
+        .init("features.3.1.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 30108672,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 288] <- [n, 33, 33, 48]"),
         .init("features.3.1.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 33, 33, 288]"),
         .init("features.3.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -7015,19 +7090,19 @@ public final class EfficientNetLite2Training: TrainableModel {
         .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.1.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 33, 33, 288]"),
-        .init("features.3.1.block.0", kind: "conv 1x1 backward", macsPerImage: 30108672,
-              "conv 1x1 backward: input and weight gradients, [n, 33, 33, 48] <- [n, 33, 33, 288]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 288]"),
+        .init("features.3.1.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 30108672,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 48] <- [n, 33, 33, 288]"),
         .init("features.3.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.3.0.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 33, 33, 48]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 48]"),
         .init("features.3.0.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.3.0.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.3.0.block.2", kind: "conv 1x1 backward", macsPerImage: 15054336,
-              "conv 1x1 backward: input and weight gradients, [n, 33, 33, 144] <- [n, 33, 33, 48]"),
+        .init("features.3.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 15054336,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 144] <- [n, 33, 33, 48]"),
         .init("features.3.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 33, 33, 144]"),
         .init("features.3.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -7041,19 +7116,19 @@ public final class EfficientNetLite2Training: TrainableModel {
         .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.0.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 65, 65, 144]"),
-        .init("features.3.0.block.0", kind: "conv 1x1 backward", macsPerImage: 29203200,
-              "conv 1x1 backward: input and weight gradients, [n, 65, 65, 24] <- [n, 65, 65, 144]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 65, 65, 144]"),
+        .init("features.3.0.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 29203200,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 65, 65, 24] <- [n, 65, 65, 144]"),
         .init("features.2.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.2.2.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 65, 65, 24]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 65, 65, 24]"),
         .init("features.2.2.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.2.2.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.2.2.block.2", kind: "conv 1x1 backward", macsPerImage: 29203200,
-              "conv 1x1 backward: input and weight gradients, [n, 65, 65, 144] <- [n, 65, 65, 24]"),
+        .init("features.2.2.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 29203200,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 65, 65, 144] <- [n, 65, 65, 24]"),
         .init("features.2.2.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 65, 65, 144]"),
         .init("features.2.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -7067,21 +7142,21 @@ public final class EfficientNetLite2Training: TrainableModel {
         .init("features.2.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.2.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 65, 65, 144]"),
-        .init("features.2.2.block.0", kind: "conv 1x1 backward", macsPerImage: 29203200,
-              "conv 1x1 backward: input and weight gradients, [n, 65, 65, 24] <- [n, 65, 65, 144]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 65, 65, 144]"),
+        .init("features.2.2.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 29203200,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 65, 65, 24] <- [n, 65, 65, 144]"),
         .init("features.2.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.2.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.2.1.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 65, 65, 24]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 65, 65, 24]"),
         .init("features.2.1.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.2.1.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.2.1.block.2", kind: "conv 1x1 backward", macsPerImage: 29203200,
-              "conv 1x1 backward: input and weight gradients, [n, 65, 65, 144] <- [n, 65, 65, 24]"),
+        .init("features.2.1.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 29203200,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 65, 65, 144] <- [n, 65, 65, 24]"),
         .init("features.2.1.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 65, 65, 144]"),
         .init("features.2.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -7095,19 +7170,19 @@ public final class EfficientNetLite2Training: TrainableModel {
         .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.1.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 65, 65, 144]"),
-        .init("features.2.1.block.0", kind: "conv 1x1 backward", macsPerImage: 29203200,
-              "conv 1x1 backward: input and weight gradients, [n, 65, 65, 24] <- [n, 65, 65, 144]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 65, 65, 144]"),
+        .init("features.2.1.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 29203200,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 65, 65, 24] <- [n, 65, 65, 144]"),
         .init("features.2.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.2.0.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 65, 65, 24]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 65, 65, 24]"),
         .init("features.2.0.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.2.0.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.2.0.block.2", kind: "conv 1x1 backward", macsPerImage: 19468800,
-              "conv 1x1 backward: input and weight gradients, [n, 65, 65, 96] <- [n, 65, 65, 24]"),
+        .init("features.2.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 19468800,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 65, 65, 96] <- [n, 65, 65, 24]"),
         .init("features.2.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 65, 65, 96]"),
         .init("features.2.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -7121,17 +7196,17 @@ public final class EfficientNetLite2Training: TrainableModel {
         .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.0.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 130, 130, 96]"),
-        .init("features.2.0.block.0", kind: "conv 1x1 backward", macsPerImage: 51916800,
-              "conv 1x1 backward: input and weight gradients, [n, 130, 130, 16] <- [n, 130, 130, 96]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 130, 130, 96]"),
+        .init("features.2.0.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 51916800,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 130, 130, 16] <- [n, 130, 130, 96]"),
         .init("features.1.0.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 130, 130, 16]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 130, 130, 16]"),
         .init("features.1.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.1.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.1.0.block.1", kind: "conv 1x1 backward", macsPerImage: 17305600,
-              "conv 1x1 backward: input and weight gradients, [n, 130, 130, 32] <- [n, 130, 130, 16]"),
+        .init("features.1.0.block.1", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 17305600,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 130, 130, 32] <- [n, 130, 130, 16]"),
         .init("features.1.0.block.0", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 130, 130, 32]"),
         .init("features.0", kind: "recomputation", macsPerImage: nil,

@@ -1294,7 +1294,7 @@ public final class EfficientNetLite3Training: TrainableModel {
     public static let trainingDescriptor = TrainingDescriptor(
         parameterSlots: trainableSlots, stateSlots: statisticsSlots, parameterFloats: 8274160,
         arenaFloatsPerImage: 38007776, recomputingArenaFloatsPerImage: 20790928,
-        fixedFloats: 1313584,
+        fixedFloats: 1316368,
         blockNames: ["features.0", "features.1.0", "features.2.0", "features.2.1", "features.2.2", "features.3.0", "features.3.1", "features.3.2", "features.4.0", "features.4.1", "features.4.2", "features.4.3", "features.4.4", "features.5.0", "features.5.1", "features.5.2", "features.5.3", "features.5.4", "features.6.0", "features.6.1", "features.6.2", "features.6.3", "features.6.4", "features.6.5", "features.7.0", "features.8", "classifier"], parameterBlocks: parameterBlocks)
 
     private let buffers: TrainingBuffers
@@ -1428,7 +1428,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(0), pixels: 19600 &* s.n, channels: 32,
                 gamma: s.p + 864, beta: s.p + 896, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(1), savedMean: s.f + 535920, savedInvStd: s.f + 535952,
+                activation: .relu6, output: s.tensor(1), savedMean: s.f + 538704, savedInvStd: s.f + 538736,
                 runningMean: s.p + 928, runningVar: s.p + 960, pool: pool)
             s.profiler?.stop(2)
         }
@@ -1437,7 +1437,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(0), pixels: 19600 &* s.n, channels: 32,
                 gamma: s.p + 864, beta: s.p + 896, runningMean: s.p + 928, runningVar: s.p + 960, eps: 0.001,
-                activation: .relu6, output: s.tensor(1), scratch: s.f + 535920, pool: pool)
+                activation: .relu6, output: s.tensor(1), scratch: s.f + 538704, pool: pool)
             s.profiler?.stop(3)
         }
     }
@@ -1446,12 +1446,12 @@ public final class EfficientNetLite3Training: TrainableModel {
     private func features_1_0_forward(_ s: TrainingStepContext) throws {
         // features.1.0.block.0 depthwise weights to the kernel layout [3][3][32]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 992, channels: 32, kernel: 3, into: s.f + 536048)
+        WeightPrep.depthwiseWeights(s.p + 992, channels: 32, kernel: 3, into: s.f + 538832)
         s.profiler?.stop(4)
         // features.1.0.block.0 depthwise 3x3/1, [n, 140, 140, 32] -> [n, 140, 140, 32]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(1), batch: s.n, height: 140, width: 140, channels: 32, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 140, outWidth: 140, weights: s.f + 536048, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 140, outWidth: 140, weights: s.f + 538832, bias: s.f,
             activation: .identity, output: s.tensor(2), pool: pool)
         s.profiler?.stop(5)
         // features.1.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 140, 140, 32]
@@ -1459,7 +1459,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(2), pixels: 19600 &* s.n, channels: 32,
                 gamma: s.p + 1280, beta: s.p + 1312, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(3), savedMean: s.f + 535984, savedInvStd: s.f + 536016,
+                activation: .relu6, output: s.tensor(3), savedMean: s.f + 538768, savedInvStd: s.f + 538800,
                 runningMean: s.p + 1344, runningVar: s.p + 1376, pool: pool)
             s.profiler?.stop(6)
         }
@@ -1468,7 +1468,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 19600 &* s.n, channels: 32,
                 gamma: s.p + 1280, beta: s.p + 1312, runningMean: s.p + 1344, runningVar: s.p + 1376, eps: 0.001,
-                activation: .relu6, output: s.tensor(3), scratch: s.f + 535984, pool: pool)
+                activation: .relu6, output: s.tensor(3), scratch: s.f + 538768, pool: pool)
             s.profiler?.stop(7)
         }
         // features.1.0.block.1 project conv 1x1 weights to the GEMM layout [32][24]
@@ -1480,7 +1480,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(3), pixels: 19600 &* s.n, inChannels: 32,
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 24, output: s.tensor(4), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 536624, savedInvStd: s.f + 536648,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 539408, savedInvStd: s.f + 539432,
                 runningMean: s.p + 2240, runningVar: s.p + 2272, workspace: s.ws, pool: pool)
             s.profiler?.stop(9)
         }
@@ -1496,7 +1496,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         if s.options.frozenBlocks <= 1 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(4), pixels: 19600 &* s.n, channels: 24, gamma: s.p + 2176,
-                beta: s.p + 2208, savedMean: s.f + 536624, savedInvStd: s.f + 536648, activation: .identity,
+                beta: s.p + 2208, savedMean: s.f + 539408, savedInvStd: s.f + 539432, activation: .identity,
                 output: s.tensor(5), pool: pool)
             s.profiler?.stop(11)
         }
@@ -1505,7 +1505,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(4), pixels: 19600 &* s.n, channels: 24,
                 gamma: s.p + 2176, beta: s.p + 2208, runningMean: s.p + 2240, runningVar: s.p + 2272, eps: 0.001,
-                activation: .identity, output: s.tensor(5), scratch: s.f + 536624, pool: pool)
+                activation: .identity, output: s.tensor(5), scratch: s.f + 539408, pool: pool)
             s.profiler?.stop(12)
         }
     }
@@ -1521,7 +1521,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(5), pixels: 19600 &* s.n, inChannels: 24,
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 144, output: s.tensor(6), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 536672, savedInvStd: s.f + 536816,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 539456, savedInvStd: s.f + 539600,
                 runningMean: s.p + 6048, runningVar: s.p + 6192, workspace: s.ws, pool: pool)
             s.profiler?.stop(14)
         }
@@ -1537,7 +1537,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(6), pixels: 19600 &* s.n, channels: 144, gamma: s.p + 5760,
-                beta: s.p + 5904, savedMean: s.f + 536672, savedInvStd: s.f + 536816, activation: .relu6,
+                beta: s.p + 5904, savedMean: s.f + 539456, savedInvStd: s.f + 539600, activation: .relu6,
                 output: s.tensor(7), pool: pool)
             s.profiler?.stop(16)
         }
@@ -1546,17 +1546,17 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(6), pixels: 19600 &* s.n, channels: 144,
                 gamma: s.p + 5760, beta: s.p + 5904, runningMean: s.p + 6048, runningVar: s.p + 6192, eps: 0.001,
-                activation: .relu6, output: s.tensor(7), scratch: s.f + 536672, pool: pool)
+                activation: .relu6, output: s.tensor(7), scratch: s.f + 539456, pool: pool)
             s.profiler?.stop(17)
         }
         // features.2.0.block.1 depthwise weights to the kernel layout [3][3][144]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 6336, channels: 144, kernel: 3, into: s.f + 537248)
+        WeightPrep.depthwiseWeights(s.p + 6336, channels: 144, kernel: 3, into: s.f + 540032)
         s.profiler?.stop(18)
         // features.2.0.block.1 depthwise 3x3/2, [n, 140, 140, 144] -> [n, 70, 70, 144]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(7), batch: s.n, height: 140, width: 140, channels: 144, kernel: 3,
-            stride: 2, padTop: 0, padLeft: 0, outHeight: 70, outWidth: 70, weights: s.f + 537248, bias: s.f,
+            stride: 2, padTop: 0, padLeft: 0, outHeight: 70, outWidth: 70, weights: s.f + 540032, bias: s.f,
             activation: .identity, output: s.tensor(8), pool: pool)
         s.profiler?.stop(19)
         // features.2.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 70, 70, 144]
@@ -1564,7 +1564,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(8), pixels: 4900 &* s.n, channels: 144,
                 gamma: s.p + 7632, beta: s.p + 7776, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(9), savedMean: s.f + 536960, savedInvStd: s.f + 537104,
+                activation: .relu6, output: s.tensor(9), savedMean: s.f + 539744, savedInvStd: s.f + 539888,
                 runningMean: s.p + 7920, runningVar: s.p + 8064, pool: pool)
             s.profiler?.stop(20)
         }
@@ -1573,7 +1573,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(8), pixels: 4900 &* s.n, channels: 144,
                 gamma: s.p + 7632, beta: s.p + 7776, runningMean: s.p + 7920, runningVar: s.p + 8064, eps: 0.001,
-                activation: .relu6, output: s.tensor(9), scratch: s.f + 536960, pool: pool)
+                activation: .relu6, output: s.tensor(9), scratch: s.f + 539744, pool: pool)
             s.profiler?.stop(21)
         }
         // features.2.0.block.2 project conv 1x1 weights to the GEMM layout [144][32]
@@ -1585,7 +1585,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(9), pixels: 4900 &* s.n, inChannels: 144,
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 32, output: s.tensor(10), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 539840, savedInvStd: s.f + 539872,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 542624, savedInvStd: s.f + 542656,
                 runningMean: s.p + 12880, runningVar: s.p + 12912, workspace: s.ws, pool: pool)
             s.profiler?.stop(23)
         }
@@ -1601,7 +1601,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(10), pixels: 4900 &* s.n, channels: 32, gamma: s.p + 12816,
-                beta: s.p + 12848, savedMean: s.f + 539840, savedInvStd: s.f + 539872, activation: .identity,
+                beta: s.p + 12848, savedMean: s.f + 542624, savedInvStd: s.f + 542656, activation: .identity,
                 output: s.tensor(11), pool: pool)
             s.profiler?.stop(25)
         }
@@ -1610,7 +1610,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(10), pixels: 4900 &* s.n, channels: 32,
                 gamma: s.p + 12816, beta: s.p + 12848, runningMean: s.p + 12880, runningVar: s.p + 12912, eps: 0.001,
-                activation: .identity, output: s.tensor(11), scratch: s.f + 539840, pool: pool)
+                activation: .identity, output: s.tensor(11), scratch: s.f + 542624, pool: pool)
             s.profiler?.stop(26)
         }
     }
@@ -1626,7 +1626,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(11), pixels: 4900 &* s.n, inChannels: 32,
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 192, output: s.tensor(12), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 539904, savedInvStd: s.f + 540096,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 542688, savedInvStd: s.f + 542880,
                 runningMean: s.p + 19472, runningVar: s.p + 19664, workspace: s.ws, pool: pool)
             s.profiler?.stop(28)
         }
@@ -1642,7 +1642,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(12), pixels: 4900 &* s.n, channels: 192, gamma: s.p + 19088,
-                beta: s.p + 19280, savedMean: s.f + 539904, savedInvStd: s.f + 540096, activation: .relu6,
+                beta: s.p + 19280, savedMean: s.f + 542688, savedInvStd: s.f + 542880, activation: .relu6,
                 output: s.tensor(13), pool: pool)
             s.profiler?.stop(30)
         }
@@ -1651,17 +1651,17 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(12), pixels: 4900 &* s.n, channels: 192,
                 gamma: s.p + 19088, beta: s.p + 19280, runningMean: s.p + 19472, runningVar: s.p + 19664, eps: 0.001,
-                activation: .relu6, output: s.tensor(13), scratch: s.f + 539904, pool: pool)
+                activation: .relu6, output: s.tensor(13), scratch: s.f + 542688, pool: pool)
             s.profiler?.stop(31)
         }
         // features.2.1.block.1 depthwise weights to the kernel layout [3][3][192]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 19856, channels: 192, kernel: 3, into: s.f + 540672)
+        WeightPrep.depthwiseWeights(s.p + 19856, channels: 192, kernel: 3, into: s.f + 543456)
         s.profiler?.stop(32)
         // features.2.1.block.1 depthwise 3x3/1, [n, 70, 70, 192] -> [n, 70, 70, 192]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(13), batch: s.n, height: 70, width: 70, channels: 192, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 70, outWidth: 70, weights: s.f + 540672, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 70, outWidth: 70, weights: s.f + 543456, bias: s.f,
             activation: .identity, output: s.tensor(14), pool: pool)
         s.profiler?.stop(33)
         // features.2.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 70, 70, 192]
@@ -1669,7 +1669,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(14), pixels: 4900 &* s.n, channels: 192,
                 gamma: s.p + 21584, beta: s.p + 21776, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(15), savedMean: s.f + 540288, savedInvStd: s.f + 540480,
+                activation: .relu6, output: s.tensor(15), savedMean: s.f + 543072, savedInvStd: s.f + 543264,
                 runningMean: s.p + 21968, runningVar: s.p + 22160, pool: pool)
             s.profiler?.stop(34)
         }
@@ -1678,7 +1678,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(14), pixels: 4900 &* s.n, channels: 192,
                 gamma: s.p + 21584, beta: s.p + 21776, runningMean: s.p + 21968, runningVar: s.p + 22160, eps: 0.001,
-                activation: .relu6, output: s.tensor(15), scratch: s.f + 540288, pool: pool)
+                activation: .relu6, output: s.tensor(15), scratch: s.f + 543072, pool: pool)
             s.profiler?.stop(35)
         }
         // features.2.1.block.2 project conv 1x1 weights to the GEMM layout [192][32]
@@ -1690,7 +1690,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(15), pixels: 4900 &* s.n, inChannels: 192,
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 32, output: s.tensor(16), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 544128, savedInvStd: s.f + 544160,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 546912, savedInvStd: s.f + 546944,
                 runningMean: s.p + 28560, runningVar: s.p + 28592, workspace: s.ws, pool: pool)
             s.profiler?.stop(37)
         }
@@ -1706,7 +1706,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(16), pixels: 4900 &* s.n, channels: 32, gamma: s.p + 28496,
-                beta: s.p + 28528, savedMean: s.f + 544128, savedInvStd: s.f + 544160, activation: .identity,
+                beta: s.p + 28528, savedMean: s.f + 546912, savedInvStd: s.f + 546944, activation: .identity,
                 output: s.tensor(17), pool: pool)
             s.profiler?.stop(39)
         }
@@ -1715,7 +1715,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(16), pixels: 4900 &* s.n, channels: 32,
                 gamma: s.p + 28496, beta: s.p + 28528, runningMean: s.p + 28560, runningVar: s.p + 28592, eps: 0.001,
-                activation: .identity, output: s.tensor(17), scratch: s.f + 544128, pool: pool)
+                activation: .identity, output: s.tensor(17), scratch: s.f + 546912, pool: pool)
             s.profiler?.stop(40)
         }
         // features.2.1 stochastic depth: keep each image's branch with probability 0.9833333333333333
@@ -1744,7 +1744,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(18), pixels: 4900 &* s.n, inChannels: 32,
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 192, output: s.tensor(20), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 544192, savedInvStd: s.f + 544384,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 546976, savedInvStd: s.f + 547168,
                 runningMean: s.p + 35152, runningVar: s.p + 35344, workspace: s.ws, pool: pool)
             s.profiler?.stop(44)
         }
@@ -1760,7 +1760,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(20), pixels: 4900 &* s.n, channels: 192, gamma: s.p + 34768,
-                beta: s.p + 34960, savedMean: s.f + 544192, savedInvStd: s.f + 544384, activation: .relu6,
+                beta: s.p + 34960, savedMean: s.f + 546976, savedInvStd: s.f + 547168, activation: .relu6,
                 output: s.tensor(21), pool: pool)
             s.profiler?.stop(46)
         }
@@ -1769,17 +1769,17 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 4900 &* s.n, channels: 192,
                 gamma: s.p + 34768, beta: s.p + 34960, runningMean: s.p + 35152, runningVar: s.p + 35344, eps: 0.001,
-                activation: .relu6, output: s.tensor(21), scratch: s.f + 544192, pool: pool)
+                activation: .relu6, output: s.tensor(21), scratch: s.f + 546976, pool: pool)
             s.profiler?.stop(47)
         }
         // features.2.2.block.1 depthwise weights to the kernel layout [3][3][192]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 35536, channels: 192, kernel: 3, into: s.f + 544960)
+        WeightPrep.depthwiseWeights(s.p + 35536, channels: 192, kernel: 3, into: s.f + 547744)
         s.profiler?.stop(48)
         // features.2.2.block.1 depthwise 3x3/1, [n, 70, 70, 192] -> [n, 70, 70, 192]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(21), batch: s.n, height: 70, width: 70, channels: 192, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 70, outWidth: 70, weights: s.f + 544960, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 70, outWidth: 70, weights: s.f + 547744, bias: s.f,
             activation: .identity, output: s.tensor(22), pool: pool)
         s.profiler?.stop(49)
         // features.2.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 70, 70, 192]
@@ -1787,7 +1787,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(22), pixels: 4900 &* s.n, channels: 192,
                 gamma: s.p + 37264, beta: s.p + 37456, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(23), savedMean: s.f + 544576, savedInvStd: s.f + 544768,
+                activation: .relu6, output: s.tensor(23), savedMean: s.f + 547360, savedInvStd: s.f + 547552,
                 runningMean: s.p + 37648, runningVar: s.p + 37840, pool: pool)
             s.profiler?.stop(50)
         }
@@ -1796,7 +1796,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(22), pixels: 4900 &* s.n, channels: 192,
                 gamma: s.p + 37264, beta: s.p + 37456, runningMean: s.p + 37648, runningVar: s.p + 37840, eps: 0.001,
-                activation: .relu6, output: s.tensor(23), scratch: s.f + 544576, pool: pool)
+                activation: .relu6, output: s.tensor(23), scratch: s.f + 547360, pool: pool)
             s.profiler?.stop(51)
         }
         // features.2.2.block.2 project conv 1x1 weights to the GEMM layout [192][32]
@@ -1808,7 +1808,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(23), pixels: 4900 &* s.n, inChannels: 192,
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 32, output: s.tensor(24), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 548416, savedInvStd: s.f + 548448,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 551200, savedInvStd: s.f + 551232,
                 runningMean: s.p + 44240, runningVar: s.p + 44272, workspace: s.ws, pool: pool)
             s.profiler?.stop(53)
         }
@@ -1824,7 +1824,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(24), pixels: 4900 &* s.n, channels: 32, gamma: s.p + 44176,
-                beta: s.p + 44208, savedMean: s.f + 548416, savedInvStd: s.f + 548448, activation: .identity,
+                beta: s.p + 44208, savedMean: s.f + 551200, savedInvStd: s.f + 551232, activation: .identity,
                 output: s.tensor(25), pool: pool)
             s.profiler?.stop(55)
         }
@@ -1833,7 +1833,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(24), pixels: 4900 &* s.n, channels: 32,
                 gamma: s.p + 44176, beta: s.p + 44208, runningMean: s.p + 44240, runningVar: s.p + 44272, eps: 0.001,
-                activation: .identity, output: s.tensor(25), scratch: s.f + 548416, pool: pool)
+                activation: .identity, output: s.tensor(25), scratch: s.f + 551200, pool: pool)
             s.profiler?.stop(56)
         }
         // features.2.2 stochastic depth: keep each image's branch with probability 0.975
@@ -1862,7 +1862,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(26), pixels: 4900 &* s.n, inChannels: 32,
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 192, output: s.tensor(28), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 548480, savedInvStd: s.f + 548672,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 551264, savedInvStd: s.f + 551456,
                 runningMean: s.p + 50832, runningVar: s.p + 51024, workspace: s.ws, pool: pool)
             s.profiler?.stop(60)
         }
@@ -1878,7 +1878,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(28), pixels: 4900 &* s.n, channels: 192, gamma: s.p + 50448,
-                beta: s.p + 50640, savedMean: s.f + 548480, savedInvStd: s.f + 548672, activation: .relu6,
+                beta: s.p + 50640, savedMean: s.f + 551264, savedInvStd: s.f + 551456, activation: .relu6,
                 output: s.tensor(29), pool: pool)
             s.profiler?.stop(62)
         }
@@ -1887,17 +1887,17 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(28), pixels: 4900 &* s.n, channels: 192,
                 gamma: s.p + 50448, beta: s.p + 50640, runningMean: s.p + 50832, runningVar: s.p + 51024, eps: 0.001,
-                activation: .relu6, output: s.tensor(29), scratch: s.f + 548480, pool: pool)
+                activation: .relu6, output: s.tensor(29), scratch: s.f + 551264, pool: pool)
             s.profiler?.stop(63)
         }
         // features.3.0.block.1 depthwise weights to the kernel layout [5][5][192]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 51216, channels: 192, kernel: 5, into: s.f + 549248)
+        WeightPrep.depthwiseWeights(s.p + 51216, channels: 192, kernel: 5, into: s.f + 552032)
         s.profiler?.stop(64)
         // features.3.0.block.1 depthwise 5x5/2, [n, 70, 70, 192] -> [n, 35, 35, 192]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(29), batch: s.n, height: 70, width: 70, channels: 192, kernel: 5,
-            stride: 2, padTop: 1, padLeft: 1, outHeight: 35, outWidth: 35, weights: s.f + 549248, bias: s.f,
+            stride: 2, padTop: 1, padLeft: 1, outHeight: 35, outWidth: 35, weights: s.f + 552032, bias: s.f,
             activation: .identity, output: s.tensor(30), pool: pool)
         s.profiler?.stop(65)
         // features.3.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 35, 35, 192]
@@ -1905,7 +1905,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(30), pixels: 1225 &* s.n, channels: 192,
                 gamma: s.p + 56016, beta: s.p + 56208, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(31), savedMean: s.f + 548864, savedInvStd: s.f + 549056,
+                activation: .relu6, output: s.tensor(31), savedMean: s.f + 551648, savedInvStd: s.f + 551840,
                 runningMean: s.p + 56400, runningVar: s.p + 56592, pool: pool)
             s.profiler?.stop(66)
         }
@@ -1914,7 +1914,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 1225 &* s.n, channels: 192,
                 gamma: s.p + 56016, beta: s.p + 56208, runningMean: s.p + 56400, runningVar: s.p + 56592, eps: 0.001,
-                activation: .relu6, output: s.tensor(31), scratch: s.f + 548864, pool: pool)
+                activation: .relu6, output: s.tensor(31), scratch: s.f + 551648, pool: pool)
             s.profiler?.stop(67)
         }
         // features.3.0.block.2 project conv 1x1 weights to the GEMM layout [192][48]
@@ -1926,7 +1926,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(31), pixels: 1225 &* s.n, inChannels: 192,
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 48, output: s.tensor(32), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 558848, savedInvStd: s.f + 558896,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 561632, savedInvStd: s.f + 561680,
                 runningMean: s.p + 66096, runningVar: s.p + 66144, workspace: s.ws, pool: pool)
             s.profiler?.stop(69)
         }
@@ -1942,7 +1942,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(32), pixels: 1225 &* s.n, channels: 48, gamma: s.p + 66000,
-                beta: s.p + 66048, savedMean: s.f + 558848, savedInvStd: s.f + 558896, activation: .identity,
+                beta: s.p + 66048, savedMean: s.f + 561632, savedInvStd: s.f + 561680, activation: .identity,
                 output: s.tensor(33), pool: pool)
             s.profiler?.stop(71)
         }
@@ -1951,7 +1951,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(32), pixels: 1225 &* s.n, channels: 48,
                 gamma: s.p + 66000, beta: s.p + 66048, runningMean: s.p + 66096, runningVar: s.p + 66144, eps: 0.001,
-                activation: .identity, output: s.tensor(33), scratch: s.f + 558848, pool: pool)
+                activation: .identity, output: s.tensor(33), scratch: s.f + 561632, pool: pool)
             s.profiler?.stop(72)
         }
     }
@@ -1967,7 +1967,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(33), pixels: 1225 &* s.n, inChannels: 48,
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 288, output: s.tensor(34), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 558944, savedInvStd: s.f + 559232,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 561728, savedInvStd: s.f + 562016,
                 runningMean: s.p + 80592, runningVar: s.p + 80880, workspace: s.ws, pool: pool)
             s.profiler?.stop(74)
         }
@@ -1983,7 +1983,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(34), pixels: 1225 &* s.n, channels: 288, gamma: s.p + 80016,
-                beta: s.p + 80304, savedMean: s.f + 558944, savedInvStd: s.f + 559232, activation: .relu6,
+                beta: s.p + 80304, savedMean: s.f + 561728, savedInvStd: s.f + 562016, activation: .relu6,
                 output: s.tensor(35), pool: pool)
             s.profiler?.stop(76)
         }
@@ -1992,17 +1992,17 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(34), pixels: 1225 &* s.n, channels: 288,
                 gamma: s.p + 80016, beta: s.p + 80304, runningMean: s.p + 80592, runningVar: s.p + 80880, eps: 0.001,
-                activation: .relu6, output: s.tensor(35), scratch: s.f + 558944, pool: pool)
+                activation: .relu6, output: s.tensor(35), scratch: s.f + 561728, pool: pool)
             s.profiler?.stop(77)
         }
         // features.3.1.block.1 depthwise weights to the kernel layout [5][5][288]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 81168, channels: 288, kernel: 5, into: s.f + 560096)
+        WeightPrep.depthwiseWeights(s.p + 81168, channels: 288, kernel: 5, into: s.f + 562880)
         s.profiler?.stop(78)
         // features.3.1.block.1 depthwise 5x5/1, [n, 35, 35, 288] -> [n, 35, 35, 288]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(35), batch: s.n, height: 35, width: 35, channels: 288, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 35, outWidth: 35, weights: s.f + 560096, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 35, outWidth: 35, weights: s.f + 562880, bias: s.f,
             activation: .identity, output: s.tensor(36), pool: pool)
         s.profiler?.stop(79)
         // features.3.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 35, 35, 288]
@@ -2010,7 +2010,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(36), pixels: 1225 &* s.n, channels: 288,
                 gamma: s.p + 88368, beta: s.p + 88656, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(37), savedMean: s.f + 559520, savedInvStd: s.f + 559808,
+                activation: .relu6, output: s.tensor(37), savedMean: s.f + 562304, savedInvStd: s.f + 562592,
                 runningMean: s.p + 88944, runningVar: s.p + 89232, pool: pool)
             s.profiler?.stop(80)
         }
@@ -2019,7 +2019,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(36), pixels: 1225 &* s.n, channels: 288,
                 gamma: s.p + 88368, beta: s.p + 88656, runningMean: s.p + 88944, runningVar: s.p + 89232, eps: 0.001,
-                activation: .relu6, output: s.tensor(37), scratch: s.f + 559520, pool: pool)
+                activation: .relu6, output: s.tensor(37), scratch: s.f + 562304, pool: pool)
             s.profiler?.stop(81)
         }
         // features.3.1.block.2 project conv 1x1 weights to the GEMM layout [288][48]
@@ -2031,7 +2031,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(37), pixels: 1225 &* s.n, inChannels: 288,
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 48, output: s.tensor(38), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 574496, savedInvStd: s.f + 574544,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 577280, savedInvStd: s.f + 577328,
                 runningMean: s.p + 103440, runningVar: s.p + 103488, workspace: s.ws, pool: pool)
             s.profiler?.stop(83)
         }
@@ -2047,7 +2047,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(38), pixels: 1225 &* s.n, channels: 48, gamma: s.p + 103344,
-                beta: s.p + 103392, savedMean: s.f + 574496, savedInvStd: s.f + 574544, activation: .identity,
+                beta: s.p + 103392, savedMean: s.f + 577280, savedInvStd: s.f + 577328, activation: .identity,
                 output: s.tensor(39), pool: pool)
             s.profiler?.stop(85)
         }
@@ -2056,7 +2056,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(38), pixels: 1225 &* s.n, channels: 48,
                 gamma: s.p + 103344, beta: s.p + 103392, runningMean: s.p + 103440, runningVar: s.p + 103488,
-                eps: 0.001, activation: .identity, output: s.tensor(39), scratch: s.f + 574496, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(39), scratch: s.f + 577280, pool: pool)
             s.profiler?.stop(86)
         }
         // features.3.1 stochastic depth: keep each image's branch with probability 0.9583333333333334
@@ -2085,7 +2085,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(40), pixels: 1225 &* s.n, inChannels: 48,
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 288, output: s.tensor(42), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 574592, savedInvStd: s.f + 574880,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 577376, savedInvStd: s.f + 577664,
                 runningMean: s.p + 117936, runningVar: s.p + 118224, workspace: s.ws, pool: pool)
             s.profiler?.stop(90)
         }
@@ -2101,7 +2101,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(42), pixels: 1225 &* s.n, channels: 288,
-                gamma: s.p + 117360, beta: s.p + 117648, savedMean: s.f + 574592, savedInvStd: s.f + 574880,
+                gamma: s.p + 117360, beta: s.p + 117648, savedMean: s.f + 577376, savedInvStd: s.f + 577664,
                 activation: .relu6, output: s.tensor(43), pool: pool)
             s.profiler?.stop(92)
         }
@@ -2110,17 +2110,17 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 1225 &* s.n, channels: 288,
                 gamma: s.p + 117360, beta: s.p + 117648, runningMean: s.p + 117936, runningVar: s.p + 118224,
-                eps: 0.001, activation: .relu6, output: s.tensor(43), scratch: s.f + 574592, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(43), scratch: s.f + 577376, pool: pool)
             s.profiler?.stop(93)
         }
         // features.3.2.block.1 depthwise weights to the kernel layout [5][5][288]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 118512, channels: 288, kernel: 5, into: s.f + 575744)
+        WeightPrep.depthwiseWeights(s.p + 118512, channels: 288, kernel: 5, into: s.f + 578528)
         s.profiler?.stop(94)
         // features.3.2.block.1 depthwise 5x5/1, [n, 35, 35, 288] -> [n, 35, 35, 288]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(43), batch: s.n, height: 35, width: 35, channels: 288, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 35, outWidth: 35, weights: s.f + 575744, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 35, outWidth: 35, weights: s.f + 578528, bias: s.f,
             activation: .identity, output: s.tensor(44), pool: pool)
         s.profiler?.stop(95)
         // features.3.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 35, 35, 288]
@@ -2128,7 +2128,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(44), pixels: 1225 &* s.n, channels: 288,
                 gamma: s.p + 125712, beta: s.p + 126000, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(45), savedMean: s.f + 575168, savedInvStd: s.f + 575456,
+                activation: .relu6, output: s.tensor(45), savedMean: s.f + 577952, savedInvStd: s.f + 578240,
                 runningMean: s.p + 126288, runningVar: s.p + 126576, pool: pool)
             s.profiler?.stop(96)
         }
@@ -2137,7 +2137,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(44), pixels: 1225 &* s.n, channels: 288,
                 gamma: s.p + 125712, beta: s.p + 126000, runningMean: s.p + 126288, runningVar: s.p + 126576,
-                eps: 0.001, activation: .relu6, output: s.tensor(45), scratch: s.f + 575168, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(45), scratch: s.f + 577952, pool: pool)
             s.profiler?.stop(97)
         }
         // features.3.2.block.2 project conv 1x1 weights to the GEMM layout [288][48]
@@ -2149,7 +2149,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(45), pixels: 1225 &* s.n, inChannels: 288,
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 48, output: s.tensor(46), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 590144, savedInvStd: s.f + 590192,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 592928, savedInvStd: s.f + 592976,
                 runningMean: s.p + 140784, runningVar: s.p + 140832, workspace: s.ws, pool: pool)
             s.profiler?.stop(99)
         }
@@ -2165,7 +2165,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(46), pixels: 1225 &* s.n, channels: 48, gamma: s.p + 140688,
-                beta: s.p + 140736, savedMean: s.f + 590144, savedInvStd: s.f + 590192, activation: .identity,
+                beta: s.p + 140736, savedMean: s.f + 592928, savedInvStd: s.f + 592976, activation: .identity,
                 output: s.tensor(47), pool: pool)
             s.profiler?.stop(101)
         }
@@ -2174,7 +2174,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(46), pixels: 1225 &* s.n, channels: 48,
                 gamma: s.p + 140688, beta: s.p + 140736, runningMean: s.p + 140784, runningVar: s.p + 140832,
-                eps: 0.001, activation: .identity, output: s.tensor(47), scratch: s.f + 590144, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(47), scratch: s.f + 592928, pool: pool)
             s.profiler?.stop(102)
         }
         // features.3.2 stochastic depth: keep each image's branch with probability 0.95
@@ -2203,7 +2203,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(48), pixels: 1225 &* s.n, inChannels: 48,
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 288, output: s.tensor(50), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 590240, savedInvStd: s.f + 590528,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 593024, savedInvStd: s.f + 593312,
                 runningMean: s.p + 155280, runningVar: s.p + 155568, workspace: s.ws, pool: pool)
             s.profiler?.stop(106)
         }
@@ -2219,7 +2219,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(50), pixels: 1225 &* s.n, channels: 288,
-                gamma: s.p + 154704, beta: s.p + 154992, savedMean: s.f + 590240, savedInvStd: s.f + 590528,
+                gamma: s.p + 154704, beta: s.p + 154992, savedMean: s.f + 593024, savedInvStd: s.f + 593312,
                 activation: .relu6, output: s.tensor(51), pool: pool)
             s.profiler?.stop(108)
         }
@@ -2228,17 +2228,17 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(50), pixels: 1225 &* s.n, channels: 288,
                 gamma: s.p + 154704, beta: s.p + 154992, runningMean: s.p + 155280, runningVar: s.p + 155568,
-                eps: 0.001, activation: .relu6, output: s.tensor(51), scratch: s.f + 590240, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(51), scratch: s.f + 593024, pool: pool)
             s.profiler?.stop(109)
         }
         // features.4.0.block.1 depthwise weights to the kernel layout [3][3][288]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 155856, channels: 288, kernel: 3, into: s.f + 591392)
+        WeightPrep.depthwiseWeights(s.p + 155856, channels: 288, kernel: 3, into: s.f + 594176)
         s.profiler?.stop(110)
         // features.4.0.block.1 depthwise 3x3/2, [n, 35, 35, 288] -> [n, 18, 18, 288]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(51), batch: s.n, height: 35, width: 35, channels: 288, kernel: 3,
-            stride: 2, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 591392, bias: s.f,
+            stride: 2, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 594176, bias: s.f,
             activation: .identity, output: s.tensor(52), pool: pool)
         s.profiler?.stop(111)
         // features.4.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 18, 18, 288]
@@ -2246,7 +2246,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(52), pixels: 324 &* s.n, channels: 288,
                 gamma: s.p + 158448, beta: s.p + 158736, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(53), savedMean: s.f + 590816, savedInvStd: s.f + 591104,
+                activation: .relu6, output: s.tensor(53), savedMean: s.f + 593600, savedInvStd: s.f + 593888,
                 runningMean: s.p + 159024, runningVar: s.p + 159312, pool: pool)
             s.profiler?.stop(112)
         }
@@ -2255,7 +2255,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(52), pixels: 324 &* s.n, channels: 288,
                 gamma: s.p + 158448, beta: s.p + 158736, runningMean: s.p + 159024, runningVar: s.p + 159312,
-                eps: 0.001, activation: .relu6, output: s.tensor(53), scratch: s.f + 590816, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(53), scratch: s.f + 593600, pool: pool)
             s.profiler?.stop(113)
         }
         // features.4.0.block.2 project conv 1x1 weights to the GEMM layout [288][96]
@@ -2267,7 +2267,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(53), pixels: 324 &* s.n, inChannels: 288,
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 96, output: s.tensor(54), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 596576, savedInvStd: s.f + 596672,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 599360, savedInvStd: s.f + 599456,
                 runningMean: s.p + 187440, runningVar: s.p + 187536, workspace: s.ws, pool: pool)
             s.profiler?.stop(115)
         }
@@ -2283,7 +2283,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(54), pixels: 324 &* s.n, channels: 96, gamma: s.p + 187248,
-                beta: s.p + 187344, savedMean: s.f + 596576, savedInvStd: s.f + 596672, activation: .identity,
+                beta: s.p + 187344, savedMean: s.f + 599360, savedInvStd: s.f + 599456, activation: .identity,
                 output: s.tensor(55), pool: pool)
             s.profiler?.stop(117)
         }
@@ -2292,7 +2292,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(54), pixels: 324 &* s.n, channels: 96,
                 gamma: s.p + 187248, beta: s.p + 187344, runningMean: s.p + 187440, runningVar: s.p + 187536,
-                eps: 0.001, activation: .identity, output: s.tensor(55), scratch: s.f + 596576, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(55), scratch: s.f + 599360, pool: pool)
             s.profiler?.stop(118)
         }
     }
@@ -2308,7 +2308,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(55), pixels: 324 &* s.n, inChannels: 96,
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 576, output: s.tensor(56), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 596768, savedInvStd: s.f + 597344,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 599552, savedInvStd: s.f + 600128,
                 runningMean: s.p + 244080, runningVar: s.p + 244656, workspace: s.ws, pool: pool)
             s.profiler?.stop(120)
         }
@@ -2324,7 +2324,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(56), pixels: 324 &* s.n, channels: 576, gamma: s.p + 242928,
-                beta: s.p + 243504, savedMean: s.f + 596768, savedInvStd: s.f + 597344, activation: .relu6,
+                beta: s.p + 243504, savedMean: s.f + 599552, savedInvStd: s.f + 600128, activation: .relu6,
                 output: s.tensor(57), pool: pool)
             s.profiler?.stop(122)
         }
@@ -2333,17 +2333,17 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(56), pixels: 324 &* s.n, channels: 576,
                 gamma: s.p + 242928, beta: s.p + 243504, runningMean: s.p + 244080, runningVar: s.p + 244656,
-                eps: 0.001, activation: .relu6, output: s.tensor(57), scratch: s.f + 596768, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(57), scratch: s.f + 599552, pool: pool)
             s.profiler?.stop(123)
         }
         // features.4.1.block.1 depthwise weights to the kernel layout [3][3][576]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 245232, channels: 576, kernel: 3, into: s.f + 599072)
+        WeightPrep.depthwiseWeights(s.p + 245232, channels: 576, kernel: 3, into: s.f + 601856)
         s.profiler?.stop(124)
         // features.4.1.block.1 depthwise 3x3/1, [n, 18, 18, 576] -> [n, 18, 18, 576]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(57), batch: s.n, height: 18, width: 18, channels: 576, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 599072, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 601856, bias: s.f,
             activation: .identity, output: s.tensor(58), pool: pool)
         s.profiler?.stop(125)
         // features.4.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 18, 18, 576]
@@ -2351,7 +2351,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(58), pixels: 324 &* s.n, channels: 576,
                 gamma: s.p + 250416, beta: s.p + 250992, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(59), savedMean: s.f + 597920, savedInvStd: s.f + 598496,
+                activation: .relu6, output: s.tensor(59), savedMean: s.f + 600704, savedInvStd: s.f + 601280,
                 runningMean: s.p + 251568, runningVar: s.p + 252144, pool: pool)
             s.profiler?.stop(126)
         }
@@ -2360,7 +2360,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(58), pixels: 324 &* s.n, channels: 576,
                 gamma: s.p + 250416, beta: s.p + 250992, runningMean: s.p + 251568, runningVar: s.p + 252144,
-                eps: 0.001, activation: .relu6, output: s.tensor(59), scratch: s.f + 597920, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(59), scratch: s.f + 600704, pool: pool)
             s.profiler?.stop(127)
         }
         // features.4.1.block.2 project conv 1x1 weights to the GEMM layout [576][96]
@@ -2372,7 +2372,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(59), pixels: 324 &* s.n, inChannels: 576,
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 96, output: s.tensor(60), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 609440, savedInvStd: s.f + 609536,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 612224, savedInvStd: s.f + 612320,
                 runningMean: s.p + 308208, runningVar: s.p + 308304, workspace: s.ws, pool: pool)
             s.profiler?.stop(129)
         }
@@ -2388,7 +2388,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(60), pixels: 324 &* s.n, channels: 96, gamma: s.p + 308016,
-                beta: s.p + 308112, savedMean: s.f + 609440, savedInvStd: s.f + 609536, activation: .identity,
+                beta: s.p + 308112, savedMean: s.f + 612224, savedInvStd: s.f + 612320, activation: .identity,
                 output: s.tensor(61), pool: pool)
             s.profiler?.stop(131)
         }
@@ -2397,7 +2397,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(60), pixels: 324 &* s.n, channels: 96,
                 gamma: s.p + 308016, beta: s.p + 308112, runningMean: s.p + 308208, runningVar: s.p + 308304,
-                eps: 0.001, activation: .identity, output: s.tensor(61), scratch: s.f + 609440, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(61), scratch: s.f + 612224, pool: pool)
             s.profiler?.stop(132)
         }
         // features.4.1 stochastic depth: keep each image's branch with probability 0.9333333333333333
@@ -2426,7 +2426,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(62), pixels: 324 &* s.n, inChannels: 96,
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 576, output: s.tensor(64), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 609632, savedInvStd: s.f + 610208,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 612416, savedInvStd: s.f + 612992,
                 runningMean: s.p + 364848, runningVar: s.p + 365424, workspace: s.ws, pool: pool)
             s.profiler?.stop(136)
         }
@@ -2442,7 +2442,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(64), pixels: 324 &* s.n, channels: 576, gamma: s.p + 363696,
-                beta: s.p + 364272, savedMean: s.f + 609632, savedInvStd: s.f + 610208, activation: .relu6,
+                beta: s.p + 364272, savedMean: s.f + 612416, savedInvStd: s.f + 612992, activation: .relu6,
                 output: s.tensor(65), pool: pool)
             s.profiler?.stop(138)
         }
@@ -2451,17 +2451,17 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 324 &* s.n, channels: 576,
                 gamma: s.p + 363696, beta: s.p + 364272, runningMean: s.p + 364848, runningVar: s.p + 365424,
-                eps: 0.001, activation: .relu6, output: s.tensor(65), scratch: s.f + 609632, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(65), scratch: s.f + 612416, pool: pool)
             s.profiler?.stop(139)
         }
         // features.4.2.block.1 depthwise weights to the kernel layout [3][3][576]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 366000, channels: 576, kernel: 3, into: s.f + 611936)
+        WeightPrep.depthwiseWeights(s.p + 366000, channels: 576, kernel: 3, into: s.f + 614720)
         s.profiler?.stop(140)
         // features.4.2.block.1 depthwise 3x3/1, [n, 18, 18, 576] -> [n, 18, 18, 576]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(65), batch: s.n, height: 18, width: 18, channels: 576, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 611936, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 614720, bias: s.f,
             activation: .identity, output: s.tensor(66), pool: pool)
         s.profiler?.stop(141)
         // features.4.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 18, 18, 576]
@@ -2469,7 +2469,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(66), pixels: 324 &* s.n, channels: 576,
                 gamma: s.p + 371184, beta: s.p + 371760, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(67), savedMean: s.f + 610784, savedInvStd: s.f + 611360,
+                activation: .relu6, output: s.tensor(67), savedMean: s.f + 613568, savedInvStd: s.f + 614144,
                 runningMean: s.p + 372336, runningVar: s.p + 372912, pool: pool)
             s.profiler?.stop(142)
         }
@@ -2478,7 +2478,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(66), pixels: 324 &* s.n, channels: 576,
                 gamma: s.p + 371184, beta: s.p + 371760, runningMean: s.p + 372336, runningVar: s.p + 372912,
-                eps: 0.001, activation: .relu6, output: s.tensor(67), scratch: s.f + 610784, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(67), scratch: s.f + 613568, pool: pool)
             s.profiler?.stop(143)
         }
         // features.4.2.block.2 project conv 1x1 weights to the GEMM layout [576][96]
@@ -2490,7 +2490,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(67), pixels: 324 &* s.n, inChannels: 576,
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 96, output: s.tensor(68), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 622304, savedInvStd: s.f + 622400,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 625088, savedInvStd: s.f + 625184,
                 runningMean: s.p + 428976, runningVar: s.p + 429072, workspace: s.ws, pool: pool)
             s.profiler?.stop(145)
         }
@@ -2506,7 +2506,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(68), pixels: 324 &* s.n, channels: 96, gamma: s.p + 428784,
-                beta: s.p + 428880, savedMean: s.f + 622304, savedInvStd: s.f + 622400, activation: .identity,
+                beta: s.p + 428880, savedMean: s.f + 625088, savedInvStd: s.f + 625184, activation: .identity,
                 output: s.tensor(69), pool: pool)
             s.profiler?.stop(147)
         }
@@ -2515,7 +2515,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(68), pixels: 324 &* s.n, channels: 96,
                 gamma: s.p + 428784, beta: s.p + 428880, runningMean: s.p + 428976, runningVar: s.p + 429072,
-                eps: 0.001, activation: .identity, output: s.tensor(69), scratch: s.f + 622304, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(69), scratch: s.f + 625088, pool: pool)
             s.profiler?.stop(148)
         }
         // features.4.2 stochastic depth: keep each image's branch with probability 0.925
@@ -2543,7 +2543,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(70), pixels: 324 &* s.n, inChannels: 96,
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 576, output: s.tensor(72), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 622496, savedInvStd: s.f + 623072,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 625280, savedInvStd: s.f + 625856,
                 runningMean: s.p + 485616, runningVar: s.p + 486192, workspace: s.ws, pool: pool)
             s.profiler?.stop(152)
         }
@@ -2559,7 +2559,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(72), pixels: 324 &* s.n, channels: 576, gamma: s.p + 484464,
-                beta: s.p + 485040, savedMean: s.f + 622496, savedInvStd: s.f + 623072, activation: .relu6,
+                beta: s.p + 485040, savedMean: s.f + 625280, savedInvStd: s.f + 625856, activation: .relu6,
                 output: s.tensor(73), pool: pool)
             s.profiler?.stop(154)
         }
@@ -2568,17 +2568,17 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(72), pixels: 324 &* s.n, channels: 576,
                 gamma: s.p + 484464, beta: s.p + 485040, runningMean: s.p + 485616, runningVar: s.p + 486192,
-                eps: 0.001, activation: .relu6, output: s.tensor(73), scratch: s.f + 622496, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(73), scratch: s.f + 625280, pool: pool)
             s.profiler?.stop(155)
         }
         // features.4.3.block.1 depthwise weights to the kernel layout [3][3][576]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 486768, channels: 576, kernel: 3, into: s.f + 624800)
+        WeightPrep.depthwiseWeights(s.p + 486768, channels: 576, kernel: 3, into: s.f + 627584)
         s.profiler?.stop(156)
         // features.4.3.block.1 depthwise 3x3/1, [n, 18, 18, 576] -> [n, 18, 18, 576]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(73), batch: s.n, height: 18, width: 18, channels: 576, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 624800, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 627584, bias: s.f,
             activation: .identity, output: s.tensor(74), pool: pool)
         s.profiler?.stop(157)
         // features.4.3.block.1 BatchNorm (batch statistics) + relu6 on [n, 18, 18, 576]
@@ -2586,7 +2586,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(74), pixels: 324 &* s.n, channels: 576,
                 gamma: s.p + 491952, beta: s.p + 492528, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(75), savedMean: s.f + 623648, savedInvStd: s.f + 624224,
+                activation: .relu6, output: s.tensor(75), savedMean: s.f + 626432, savedInvStd: s.f + 627008,
                 runningMean: s.p + 493104, runningVar: s.p + 493680, pool: pool)
             s.profiler?.stop(158)
         }
@@ -2595,7 +2595,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(74), pixels: 324 &* s.n, channels: 576,
                 gamma: s.p + 491952, beta: s.p + 492528, runningMean: s.p + 493104, runningVar: s.p + 493680,
-                eps: 0.001, activation: .relu6, output: s.tensor(75), scratch: s.f + 623648, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(75), scratch: s.f + 626432, pool: pool)
             s.profiler?.stop(159)
         }
         // features.4.3.block.2 project conv 1x1 weights to the GEMM layout [576][96]
@@ -2607,7 +2607,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(75), pixels: 324 &* s.n, inChannels: 576,
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 96, output: s.tensor(76), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 635168, savedInvStd: s.f + 635264,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 637952, savedInvStd: s.f + 638048,
                 runningMean: s.p + 549744, runningVar: s.p + 549840, workspace: s.ws, pool: pool)
             s.profiler?.stop(161)
         }
@@ -2623,7 +2623,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(76), pixels: 324 &* s.n, channels: 96, gamma: s.p + 549552,
-                beta: s.p + 549648, savedMean: s.f + 635168, savedInvStd: s.f + 635264, activation: .identity,
+                beta: s.p + 549648, savedMean: s.f + 637952, savedInvStd: s.f + 638048, activation: .identity,
                 output: s.tensor(77), pool: pool)
             s.profiler?.stop(163)
         }
@@ -2632,7 +2632,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(76), pixels: 324 &* s.n, channels: 96,
                 gamma: s.p + 549552, beta: s.p + 549648, runningMean: s.p + 549744, runningVar: s.p + 549840,
-                eps: 0.001, activation: .identity, output: s.tensor(77), scratch: s.f + 635168, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(77), scratch: s.f + 637952, pool: pool)
             s.profiler?.stop(164)
         }
         // features.4.3 stochastic depth: keep each image's branch with probability 0.9166666666666666
@@ -2661,7 +2661,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(78), pixels: 324 &* s.n, inChannels: 96,
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 576, output: s.tensor(80), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 635360, savedInvStd: s.f + 635936,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 638144, savedInvStd: s.f + 638720,
                 runningMean: s.p + 606384, runningVar: s.p + 606960, workspace: s.ws, pool: pool)
             s.profiler?.stop(168)
         }
@@ -2677,7 +2677,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(80), pixels: 324 &* s.n, channels: 576, gamma: s.p + 605232,
-                beta: s.p + 605808, savedMean: s.f + 635360, savedInvStd: s.f + 635936, activation: .relu6,
+                beta: s.p + 605808, savedMean: s.f + 638144, savedInvStd: s.f + 638720, activation: .relu6,
                 output: s.tensor(81), pool: pool)
             s.profiler?.stop(170)
         }
@@ -2686,17 +2686,17 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(80), pixels: 324 &* s.n, channels: 576,
                 gamma: s.p + 605232, beta: s.p + 605808, runningMean: s.p + 606384, runningVar: s.p + 606960,
-                eps: 0.001, activation: .relu6, output: s.tensor(81), scratch: s.f + 635360, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(81), scratch: s.f + 638144, pool: pool)
             s.profiler?.stop(171)
         }
         // features.4.4.block.1 depthwise weights to the kernel layout [3][3][576]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 607536, channels: 576, kernel: 3, into: s.f + 637664)
+        WeightPrep.depthwiseWeights(s.p + 607536, channels: 576, kernel: 3, into: s.f + 640448)
         s.profiler?.stop(172)
         // features.4.4.block.1 depthwise 3x3/1, [n, 18, 18, 576] -> [n, 18, 18, 576]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(81), batch: s.n, height: 18, width: 18, channels: 576, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 637664, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 640448, bias: s.f,
             activation: .identity, output: s.tensor(82), pool: pool)
         s.profiler?.stop(173)
         // features.4.4.block.1 BatchNorm (batch statistics) + relu6 on [n, 18, 18, 576]
@@ -2704,7 +2704,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(82), pixels: 324 &* s.n, channels: 576,
                 gamma: s.p + 612720, beta: s.p + 613296, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(83), savedMean: s.f + 636512, savedInvStd: s.f + 637088,
+                activation: .relu6, output: s.tensor(83), savedMean: s.f + 639296, savedInvStd: s.f + 639872,
                 runningMean: s.p + 613872, runningVar: s.p + 614448, pool: pool)
             s.profiler?.stop(174)
         }
@@ -2713,7 +2713,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(82), pixels: 324 &* s.n, channels: 576,
                 gamma: s.p + 612720, beta: s.p + 613296, runningMean: s.p + 613872, runningVar: s.p + 614448,
-                eps: 0.001, activation: .relu6, output: s.tensor(83), scratch: s.f + 636512, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(83), scratch: s.f + 639296, pool: pool)
             s.profiler?.stop(175)
         }
         // features.4.4.block.2 project conv 1x1 weights to the GEMM layout [576][96]
@@ -2725,7 +2725,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(83), pixels: 324 &* s.n, inChannels: 576,
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 96, output: s.tensor(84), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 648032, savedInvStd: s.f + 648128,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 650816, savedInvStd: s.f + 650912,
                 runningMean: s.p + 670512, runningVar: s.p + 670608, workspace: s.ws, pool: pool)
             s.profiler?.stop(177)
         }
@@ -2741,7 +2741,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(84), pixels: 324 &* s.n, channels: 96, gamma: s.p + 670320,
-                beta: s.p + 670416, savedMean: s.f + 648032, savedInvStd: s.f + 648128, activation: .identity,
+                beta: s.p + 670416, savedMean: s.f + 650816, savedInvStd: s.f + 650912, activation: .identity,
                 output: s.tensor(85), pool: pool)
             s.profiler?.stop(179)
         }
@@ -2750,7 +2750,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(84), pixels: 324 &* s.n, channels: 96,
                 gamma: s.p + 670320, beta: s.p + 670416, runningMean: s.p + 670512, runningVar: s.p + 670608,
-                eps: 0.001, activation: .identity, output: s.tensor(85), scratch: s.f + 648032, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(85), scratch: s.f + 650816, pool: pool)
             s.profiler?.stop(180)
         }
         // features.4.4 stochastic depth: keep each image's branch with probability 0.9083333333333333
@@ -2779,7 +2779,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(86), pixels: 324 &* s.n, inChannels: 96,
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 576, output: s.tensor(88), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 648224, savedInvStd: s.f + 648800,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 651008, savedInvStd: s.f + 651584,
                 runningMean: s.p + 727152, runningVar: s.p + 727728, workspace: s.ws, pool: pool)
             s.profiler?.stop(184)
         }
@@ -2795,7 +2795,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(88), pixels: 324 &* s.n, channels: 576, gamma: s.p + 726000,
-                beta: s.p + 726576, savedMean: s.f + 648224, savedInvStd: s.f + 648800, activation: .relu6,
+                beta: s.p + 726576, savedMean: s.f + 651008, savedInvStd: s.f + 651584, activation: .relu6,
                 output: s.tensor(89), pool: pool)
             s.profiler?.stop(186)
         }
@@ -2804,17 +2804,17 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 324 &* s.n, channels: 576,
                 gamma: s.p + 726000, beta: s.p + 726576, runningMean: s.p + 727152, runningVar: s.p + 727728,
-                eps: 0.001, activation: .relu6, output: s.tensor(89), scratch: s.f + 648224, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(89), scratch: s.f + 651008, pool: pool)
             s.profiler?.stop(187)
         }
         // features.5.0.block.1 depthwise weights to the kernel layout [5][5][576]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 728304, channels: 576, kernel: 5, into: s.f + 650528)
+        WeightPrep.depthwiseWeights(s.p + 728304, channels: 576, kernel: 5, into: s.f + 653312)
         s.profiler?.stop(188)
         // features.5.0.block.1 depthwise 5x5/1, [n, 18, 18, 576] -> [n, 18, 18, 576]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(89), batch: s.n, height: 18, width: 18, channels: 576, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 650528, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 653312, bias: s.f,
             activation: .identity, output: s.tensor(90), pool: pool)
         s.profiler?.stop(189)
         // features.5.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 18, 18, 576]
@@ -2822,7 +2822,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(90), pixels: 324 &* s.n, channels: 576,
                 gamma: s.p + 742704, beta: s.p + 743280, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(91), savedMean: s.f + 649376, savedInvStd: s.f + 649952,
+                activation: .relu6, output: s.tensor(91), savedMean: s.f + 652160, savedInvStd: s.f + 652736,
                 runningMean: s.p + 743856, runningVar: s.p + 744432, pool: pool)
             s.profiler?.stop(190)
         }
@@ -2831,7 +2831,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(90), pixels: 324 &* s.n, channels: 576,
                 gamma: s.p + 742704, beta: s.p + 743280, runningMean: s.p + 743856, runningVar: s.p + 744432,
-                eps: 0.001, activation: .relu6, output: s.tensor(91), scratch: s.f + 649376, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(91), scratch: s.f + 652160, pool: pool)
             s.profiler?.stop(191)
         }
         // features.5.0.block.2 project conv 1x1 weights to the GEMM layout [576][136]
@@ -2843,7 +2843,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(91), pixels: 324 &* s.n, inChannels: 576,
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 136, output: s.tensor(92), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 679328, savedInvStd: s.f + 679464,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 682112, savedInvStd: s.f + 682248,
                 runningMean: s.p + 823632, runningVar: s.p + 823776, workspace: s.ws, pool: pool)
             s.profiler?.stop(193)
         }
@@ -2859,7 +2859,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(92), pixels: 324 &* s.n, channels: 136, gamma: s.p + 823344,
-                beta: s.p + 823488, savedMean: s.f + 679328, savedInvStd: s.f + 679464, activation: .identity,
+                beta: s.p + 823488, savedMean: s.f + 682112, savedInvStd: s.f + 682248, activation: .identity,
                 output: s.tensor(93), pool: pool)
             s.profiler?.stop(195)
         }
@@ -2868,7 +2868,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(92), pixels: 324 &* s.n, channels: 136,
                 gamma: s.p + 823344, beta: s.p + 823488, runningMean: s.p + 823632, runningVar: s.p + 823776,
-                eps: 0.001, activation: .identity, output: s.tensor(93), scratch: s.f + 679328, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(93), scratch: s.f + 682112, pool: pool)
             s.profiler?.stop(196)
         }
     }
@@ -2884,7 +2884,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(93), pixels: 324 &* s.n, inChannels: 136,
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 816, output: s.tensor(94), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 679600, savedInvStd: s.f + 680416,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 682384, savedInvStd: s.f + 683200,
                 runningMean: s.p + 936528, runningVar: s.p + 937344, workspace: s.ws, pool: pool)
             s.profiler?.stop(198)
         }
@@ -2900,7 +2900,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(94), pixels: 324 &* s.n, channels: 816, gamma: s.p + 934896,
-                beta: s.p + 935712, savedMean: s.f + 679600, savedInvStd: s.f + 680416, activation: .relu6,
+                beta: s.p + 935712, savedMean: s.f + 682384, savedInvStd: s.f + 683200, activation: .relu6,
                 output: s.tensor(95), pool: pool)
             s.profiler?.stop(200)
         }
@@ -2909,17 +2909,17 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(94), pixels: 324 &* s.n, channels: 816,
                 gamma: s.p + 934896, beta: s.p + 935712, runningMean: s.p + 936528, runningVar: s.p + 937344,
-                eps: 0.001, activation: .relu6, output: s.tensor(95), scratch: s.f + 679600, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(95), scratch: s.f + 682384, pool: pool)
             s.profiler?.stop(201)
         }
         // features.5.1.block.1 depthwise weights to the kernel layout [5][5][816]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 938160, channels: 816, kernel: 5, into: s.f + 682864)
+        WeightPrep.depthwiseWeights(s.p + 938160, channels: 816, kernel: 5, into: s.f + 685648)
         s.profiler?.stop(202)
         // features.5.1.block.1 depthwise 5x5/1, [n, 18, 18, 816] -> [n, 18, 18, 816]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(95), batch: s.n, height: 18, width: 18, channels: 816, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 682864, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 685648, bias: s.f,
             activation: .identity, output: s.tensor(96), pool: pool)
         s.profiler?.stop(203)
         // features.5.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 18, 18, 816]
@@ -2927,7 +2927,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(96), pixels: 324 &* s.n, channels: 816,
                 gamma: s.p + 958560, beta: s.p + 959376, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(97), savedMean: s.f + 681232, savedInvStd: s.f + 682048,
+                activation: .relu6, output: s.tensor(97), savedMean: s.f + 684016, savedInvStd: s.f + 684832,
                 runningMean: s.p + 960192, runningVar: s.p + 961008, pool: pool)
             s.profiler?.stop(204)
         }
@@ -2936,7 +2936,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(96), pixels: 324 &* s.n, channels: 816,
                 gamma: s.p + 958560, beta: s.p + 959376, runningMean: s.p + 960192, runningVar: s.p + 961008,
-                eps: 0.001, activation: .relu6, output: s.tensor(97), scratch: s.f + 681232, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(97), scratch: s.f + 684016, pool: pool)
             s.profiler?.stop(205)
         }
         // features.5.1.block.2 project conv 1x1 weights to the GEMM layout [816][136]
@@ -2948,7 +2948,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(97), pixels: 324 &* s.n, inChannels: 816,
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 136, output: s.tensor(98), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 723664, savedInvStd: s.f + 723800,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 726448, savedInvStd: s.f + 726584,
                 runningMean: s.p + 1073088, runningVar: s.p + 1073232, workspace: s.ws, pool: pool)
             s.profiler?.stop(207)
         }
@@ -2964,7 +2964,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(98), pixels: 324 &* s.n, channels: 136,
-                gamma: s.p + 1072800, beta: s.p + 1072944, savedMean: s.f + 723664, savedInvStd: s.f + 723800,
+                gamma: s.p + 1072800, beta: s.p + 1072944, savedMean: s.f + 726448, savedInvStd: s.f + 726584,
                 activation: .identity, output: s.tensor(99), pool: pool)
             s.profiler?.stop(209)
         }
@@ -2973,7 +2973,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(98), pixels: 324 &* s.n, channels: 136,
                 gamma: s.p + 1072800, beta: s.p + 1072944, runningMean: s.p + 1073088, runningVar: s.p + 1073232,
-                eps: 0.001, activation: .identity, output: s.tensor(99), scratch: s.f + 723664, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(99), scratch: s.f + 726448, pool: pool)
             s.profiler?.stop(210)
         }
         // features.5.1 stochastic depth: keep each image's branch with probability 0.8916666666666666
@@ -3002,7 +3002,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(100), pixels: 324 &* s.n, inChannels: 136,
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 816, output: s.tensor(102), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 723936, savedInvStd: s.f + 724752,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 726720, savedInvStd: s.f + 727536,
                 runningMean: s.p + 1185984, runningVar: s.p + 1186800, workspace: s.ws, pool: pool)
             s.profiler?.stop(214)
         }
@@ -3018,7 +3018,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(102), pixels: 324 &* s.n, channels: 816,
-                gamma: s.p + 1184352, beta: s.p + 1185168, savedMean: s.f + 723936, savedInvStd: s.f + 724752,
+                gamma: s.p + 1184352, beta: s.p + 1185168, savedMean: s.f + 726720, savedInvStd: s.f + 727536,
                 activation: .relu6, output: s.tensor(103), pool: pool)
             s.profiler?.stop(216)
         }
@@ -3027,17 +3027,17 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(102), pixels: 324 &* s.n, channels: 816,
                 gamma: s.p + 1184352, beta: s.p + 1185168, runningMean: s.p + 1185984, runningVar: s.p + 1186800,
-                eps: 0.001, activation: .relu6, output: s.tensor(103), scratch: s.f + 723936, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(103), scratch: s.f + 726720, pool: pool)
             s.profiler?.stop(217)
         }
         // features.5.2.block.1 depthwise weights to the kernel layout [5][5][816]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 1187616, channels: 816, kernel: 5, into: s.f + 727200)
+        WeightPrep.depthwiseWeights(s.p + 1187616, channels: 816, kernel: 5, into: s.f + 729984)
         s.profiler?.stop(218)
         // features.5.2.block.1 depthwise 5x5/1, [n, 18, 18, 816] -> [n, 18, 18, 816]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(103), batch: s.n, height: 18, width: 18, channels: 816, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 727200, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 729984, bias: s.f,
             activation: .identity, output: s.tensor(104), pool: pool)
         s.profiler?.stop(219)
         // features.5.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 18, 18, 816]
@@ -3045,7 +3045,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(104), pixels: 324 &* s.n, channels: 816,
                 gamma: s.p + 1208016, beta: s.p + 1208832, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(105), savedMean: s.f + 725568, savedInvStd: s.f + 726384,
+                activation: .relu6, output: s.tensor(105), savedMean: s.f + 728352, savedInvStd: s.f + 729168,
                 runningMean: s.p + 1209648, runningVar: s.p + 1210464, pool: pool)
             s.profiler?.stop(220)
         }
@@ -3054,7 +3054,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(104), pixels: 324 &* s.n, channels: 816,
                 gamma: s.p + 1208016, beta: s.p + 1208832, runningMean: s.p + 1209648, runningVar: s.p + 1210464,
-                eps: 0.001, activation: .relu6, output: s.tensor(105), scratch: s.f + 725568, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(105), scratch: s.f + 728352, pool: pool)
             s.profiler?.stop(221)
         }
         // features.5.2.block.2 project conv 1x1 weights to the GEMM layout [816][136]
@@ -3066,7 +3066,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(105), pixels: 324 &* s.n, inChannels: 816,
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 136, output: s.tensor(106), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 768000, savedInvStd: s.f + 768136,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 770784, savedInvStd: s.f + 770920,
                 runningMean: s.p + 1322544, runningVar: s.p + 1322688, workspace: s.ws, pool: pool)
             s.profiler?.stop(223)
         }
@@ -3082,7 +3082,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(106), pixels: 324 &* s.n, channels: 136,
-                gamma: s.p + 1322256, beta: s.p + 1322400, savedMean: s.f + 768000, savedInvStd: s.f + 768136,
+                gamma: s.p + 1322256, beta: s.p + 1322400, savedMean: s.f + 770784, savedInvStd: s.f + 770920,
                 activation: .identity, output: s.tensor(107), pool: pool)
             s.profiler?.stop(225)
         }
@@ -3091,7 +3091,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(106), pixels: 324 &* s.n, channels: 136,
                 gamma: s.p + 1322256, beta: s.p + 1322400, runningMean: s.p + 1322544, runningVar: s.p + 1322688,
-                eps: 0.001, activation: .identity, output: s.tensor(107), scratch: s.f + 768000, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(107), scratch: s.f + 770784, pool: pool)
             s.profiler?.stop(226)
         }
         // features.5.2 stochastic depth: keep each image's branch with probability 0.8833333333333333
@@ -3120,7 +3120,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(108), pixels: 324 &* s.n, inChannels: 136,
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 816, output: s.tensor(110), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 768272, savedInvStd: s.f + 769088,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 771056, savedInvStd: s.f + 771872,
                 runningMean: s.p + 1435440, runningVar: s.p + 1436256, workspace: s.ws, pool: pool)
             s.profiler?.stop(230)
         }
@@ -3136,7 +3136,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(110), pixels: 324 &* s.n, channels: 816,
-                gamma: s.p + 1433808, beta: s.p + 1434624, savedMean: s.f + 768272, savedInvStd: s.f + 769088,
+                gamma: s.p + 1433808, beta: s.p + 1434624, savedMean: s.f + 771056, savedInvStd: s.f + 771872,
                 activation: .relu6, output: s.tensor(111), pool: pool)
             s.profiler?.stop(232)
         }
@@ -3145,17 +3145,17 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(110), pixels: 324 &* s.n, channels: 816,
                 gamma: s.p + 1433808, beta: s.p + 1434624, runningMean: s.p + 1435440, runningVar: s.p + 1436256,
-                eps: 0.001, activation: .relu6, output: s.tensor(111), scratch: s.f + 768272, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(111), scratch: s.f + 771056, pool: pool)
             s.profiler?.stop(233)
         }
         // features.5.3.block.1 depthwise weights to the kernel layout [5][5][816]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 1437072, channels: 816, kernel: 5, into: s.f + 771536)
+        WeightPrep.depthwiseWeights(s.p + 1437072, channels: 816, kernel: 5, into: s.f + 774320)
         s.profiler?.stop(234)
         // features.5.3.block.1 depthwise 5x5/1, [n, 18, 18, 816] -> [n, 18, 18, 816]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(111), batch: s.n, height: 18, width: 18, channels: 816, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 771536, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 774320, bias: s.f,
             activation: .identity, output: s.tensor(112), pool: pool)
         s.profiler?.stop(235)
         // features.5.3.block.1 BatchNorm (batch statistics) + relu6 on [n, 18, 18, 816]
@@ -3163,7 +3163,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(112), pixels: 324 &* s.n, channels: 816,
                 gamma: s.p + 1457472, beta: s.p + 1458288, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(113), savedMean: s.f + 769904, savedInvStd: s.f + 770720,
+                activation: .relu6, output: s.tensor(113), savedMean: s.f + 772688, savedInvStd: s.f + 773504,
                 runningMean: s.p + 1459104, runningVar: s.p + 1459920, pool: pool)
             s.profiler?.stop(236)
         }
@@ -3172,7 +3172,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(112), pixels: 324 &* s.n, channels: 816,
                 gamma: s.p + 1457472, beta: s.p + 1458288, runningMean: s.p + 1459104, runningVar: s.p + 1459920,
-                eps: 0.001, activation: .relu6, output: s.tensor(113), scratch: s.f + 769904, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(113), scratch: s.f + 772688, pool: pool)
             s.profiler?.stop(237)
         }
         // features.5.3.block.2 project conv 1x1 weights to the GEMM layout [816][136]
@@ -3184,7 +3184,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(113), pixels: 324 &* s.n, inChannels: 816,
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 136, output: s.tensor(114), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 812336, savedInvStd: s.f + 812472,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 815120, savedInvStd: s.f + 815256,
                 runningMean: s.p + 1572000, runningVar: s.p + 1572144, workspace: s.ws, pool: pool)
             s.profiler?.stop(239)
         }
@@ -3200,7 +3200,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(114), pixels: 324 &* s.n, channels: 136,
-                gamma: s.p + 1571712, beta: s.p + 1571856, savedMean: s.f + 812336, savedInvStd: s.f + 812472,
+                gamma: s.p + 1571712, beta: s.p + 1571856, savedMean: s.f + 815120, savedInvStd: s.f + 815256,
                 activation: .identity, output: s.tensor(115), pool: pool)
             s.profiler?.stop(241)
         }
@@ -3209,7 +3209,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(114), pixels: 324 &* s.n, channels: 136,
                 gamma: s.p + 1571712, beta: s.p + 1571856, runningMean: s.p + 1572000, runningVar: s.p + 1572144,
-                eps: 0.001, activation: .identity, output: s.tensor(115), scratch: s.f + 812336, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(115), scratch: s.f + 815120, pool: pool)
             s.profiler?.stop(242)
         }
         // features.5.3 stochastic depth: keep each image's branch with probability 0.875
@@ -3237,7 +3237,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(116), pixels: 324 &* s.n, inChannels: 136,
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 816, output: s.tensor(118), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 812608, savedInvStd: s.f + 813424,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 815392, savedInvStd: s.f + 816208,
                 runningMean: s.p + 1684896, runningVar: s.p + 1685712, workspace: s.ws, pool: pool)
             s.profiler?.stop(246)
         }
@@ -3253,7 +3253,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(118), pixels: 324 &* s.n, channels: 816,
-                gamma: s.p + 1683264, beta: s.p + 1684080, savedMean: s.f + 812608, savedInvStd: s.f + 813424,
+                gamma: s.p + 1683264, beta: s.p + 1684080, savedMean: s.f + 815392, savedInvStd: s.f + 816208,
                 activation: .relu6, output: s.tensor(119), pool: pool)
             s.profiler?.stop(248)
         }
@@ -3262,17 +3262,17 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(118), pixels: 324 &* s.n, channels: 816,
                 gamma: s.p + 1683264, beta: s.p + 1684080, runningMean: s.p + 1684896, runningVar: s.p + 1685712,
-                eps: 0.001, activation: .relu6, output: s.tensor(119), scratch: s.f + 812608, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(119), scratch: s.f + 815392, pool: pool)
             s.profiler?.stop(249)
         }
         // features.5.4.block.1 depthwise weights to the kernel layout [5][5][816]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 1686528, channels: 816, kernel: 5, into: s.f + 815872)
+        WeightPrep.depthwiseWeights(s.p + 1686528, channels: 816, kernel: 5, into: s.f + 818656)
         s.profiler?.stop(250)
         // features.5.4.block.1 depthwise 5x5/1, [n, 18, 18, 816] -> [n, 18, 18, 816]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(119), batch: s.n, height: 18, width: 18, channels: 816, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 815872, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 818656, bias: s.f,
             activation: .identity, output: s.tensor(120), pool: pool)
         s.profiler?.stop(251)
         // features.5.4.block.1 BatchNorm (batch statistics) + relu6 on [n, 18, 18, 816]
@@ -3280,7 +3280,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(120), pixels: 324 &* s.n, channels: 816,
                 gamma: s.p + 1706928, beta: s.p + 1707744, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(121), savedMean: s.f + 814240, savedInvStd: s.f + 815056,
+                activation: .relu6, output: s.tensor(121), savedMean: s.f + 817024, savedInvStd: s.f + 817840,
                 runningMean: s.p + 1708560, runningVar: s.p + 1709376, pool: pool)
             s.profiler?.stop(252)
         }
@@ -3289,7 +3289,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(120), pixels: 324 &* s.n, channels: 816,
                 gamma: s.p + 1706928, beta: s.p + 1707744, runningMean: s.p + 1708560, runningVar: s.p + 1709376,
-                eps: 0.001, activation: .relu6, output: s.tensor(121), scratch: s.f + 814240, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(121), scratch: s.f + 817024, pool: pool)
             s.profiler?.stop(253)
         }
         // features.5.4.block.2 project conv 1x1 weights to the GEMM layout [816][136]
@@ -3301,7 +3301,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(121), pixels: 324 &* s.n, inChannels: 816,
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 136, output: s.tensor(122), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 856672, savedInvStd: s.f + 856808,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 859456, savedInvStd: s.f + 859592,
                 runningMean: s.p + 1821456, runningVar: s.p + 1821600, workspace: s.ws, pool: pool)
             s.profiler?.stop(255)
         }
@@ -3317,7 +3317,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(122), pixels: 324 &* s.n, channels: 136,
-                gamma: s.p + 1821168, beta: s.p + 1821312, savedMean: s.f + 856672, savedInvStd: s.f + 856808,
+                gamma: s.p + 1821168, beta: s.p + 1821312, savedMean: s.f + 859456, savedInvStd: s.f + 859592,
                 activation: .identity, output: s.tensor(123), pool: pool)
             s.profiler?.stop(257)
         }
@@ -3326,7 +3326,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(122), pixels: 324 &* s.n, channels: 136,
                 gamma: s.p + 1821168, beta: s.p + 1821312, runningMean: s.p + 1821456, runningVar: s.p + 1821600,
-                eps: 0.001, activation: .identity, output: s.tensor(123), scratch: s.f + 856672, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(123), scratch: s.f + 859456, pool: pool)
             s.profiler?.stop(258)
         }
         // features.5.4 stochastic depth: keep each image's branch with probability 0.8666666666666667
@@ -3355,7 +3355,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(124), pixels: 324 &* s.n, inChannels: 136,
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 816, output: s.tensor(126), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 856944, savedInvStd: s.f + 857760,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 859728, savedInvStd: s.f + 860544,
                 runningMean: s.p + 1934352, runningVar: s.p + 1935168, workspace: s.ws, pool: pool)
             s.profiler?.stop(262)
         }
@@ -3371,7 +3371,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(126), pixels: 324 &* s.n, channels: 816,
-                gamma: s.p + 1932720, beta: s.p + 1933536, savedMean: s.f + 856944, savedInvStd: s.f + 857760,
+                gamma: s.p + 1932720, beta: s.p + 1933536, savedMean: s.f + 859728, savedInvStd: s.f + 860544,
                 activation: .relu6, output: s.tensor(127), pool: pool)
             s.profiler?.stop(264)
         }
@@ -3380,17 +3380,17 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(126), pixels: 324 &* s.n, channels: 816,
                 gamma: s.p + 1932720, beta: s.p + 1933536, runningMean: s.p + 1934352, runningVar: s.p + 1935168,
-                eps: 0.001, activation: .relu6, output: s.tensor(127), scratch: s.f + 856944, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(127), scratch: s.f + 859728, pool: pool)
             s.profiler?.stop(265)
         }
         // features.6.0.block.1 depthwise weights to the kernel layout [5][5][816]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 1935984, channels: 816, kernel: 5, into: s.f + 860208)
+        WeightPrep.depthwiseWeights(s.p + 1935984, channels: 816, kernel: 5, into: s.f + 862992)
         s.profiler?.stop(266)
         // features.6.0.block.1 depthwise 5x5/2, [n, 18, 18, 816] -> [n, 9, 9, 816]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(127), batch: s.n, height: 18, width: 18, channels: 816, kernel: 5,
-            stride: 2, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9, weights: s.f + 860208, bias: s.f,
+            stride: 2, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9, weights: s.f + 862992, bias: s.f,
             activation: .identity, output: s.tensor(128), pool: pool)
         s.profiler?.stop(267)
         // features.6.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 816]
@@ -3398,7 +3398,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(128), pixels: 81 &* s.n, channels: 816,
                 gamma: s.p + 1956384, beta: s.p + 1957200, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(129), savedMean: s.f + 858576, savedInvStd: s.f + 859392,
+                activation: .relu6, output: s.tensor(129), savedMean: s.f + 861360, savedInvStd: s.f + 862176,
                 runningMean: s.p + 1958016, runningVar: s.p + 1958832, pool: pool)
             s.profiler?.stop(268)
         }
@@ -3407,7 +3407,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(128), pixels: 81 &* s.n, channels: 816,
                 gamma: s.p + 1956384, beta: s.p + 1957200, runningMean: s.p + 1958016, runningVar: s.p + 1958832,
-                eps: 0.001, activation: .relu6, output: s.tensor(129), scratch: s.f + 858576, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(129), scratch: s.f + 861360, pool: pool)
             s.profiler?.stop(269)
         }
         // features.6.0.block.2 project conv 1x1 weights to the GEMM layout [816][232]
@@ -3419,7 +3419,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(129), pixels: 81 &* s.n, inChannels: 816,
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 232, output: s.tensor(130), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 901008, savedInvStd: s.f + 901240,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 903792, savedInvStd: s.f + 904024,
                 runningMean: s.p + 2149440, runningVar: s.p + 2149680, workspace: s.ws, pool: pool)
             s.profiler?.stop(271)
         }
@@ -3435,7 +3435,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(130), pixels: 81 &* s.n, channels: 232,
-                gamma: s.p + 2148960, beta: s.p + 2149200, savedMean: s.f + 901008, savedInvStd: s.f + 901240,
+                gamma: s.p + 2148960, beta: s.p + 2149200, savedMean: s.f + 903792, savedInvStd: s.f + 904024,
                 activation: .identity, output: s.tensor(131), pool: pool)
             s.profiler?.stop(273)
         }
@@ -3444,7 +3444,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(130), pixels: 81 &* s.n, channels: 232,
                 gamma: s.p + 2148960, beta: s.p + 2149200, runningMean: s.p + 2149440, runningVar: s.p + 2149680,
-                eps: 0.001, activation: .identity, output: s.tensor(131), scratch: s.f + 901008, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(131), scratch: s.f + 903792, pool: pool)
             s.profiler?.stop(274)
         }
     }
@@ -3460,7 +3460,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(131), pixels: 81 &* s.n, inChannels: 232,
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 1392, output: s.tensor(132), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 901472, savedInvStd: s.f + 902864,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 904256, savedInvStd: s.f + 905648,
                 runningMean: s.p + 2475648, runningVar: s.p + 2477040, workspace: s.ws, pool: pool)
             s.profiler?.stop(276)
         }
@@ -3476,7 +3476,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(132), pixels: 81 &* s.n, channels: 1392,
-                gamma: s.p + 2472864, beta: s.p + 2474256, savedMean: s.f + 901472, savedInvStd: s.f + 902864,
+                gamma: s.p + 2472864, beta: s.p + 2474256, savedMean: s.f + 904256, savedInvStd: s.f + 905648,
                 activation: .relu6, output: s.tensor(133), pool: pool)
             s.profiler?.stop(278)
         }
@@ -3485,17 +3485,17 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(132), pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 2472864, beta: s.p + 2474256, runningMean: s.p + 2475648, runningVar: s.p + 2477040,
-                eps: 0.001, activation: .relu6, output: s.tensor(133), scratch: s.f + 901472, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(133), scratch: s.f + 904256, pool: pool)
             s.profiler?.stop(279)
         }
         // features.6.1.block.1 depthwise weights to the kernel layout [5][5][1392]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 2478432, channels: 1392, kernel: 5, into: s.f + 907040)
+        WeightPrep.depthwiseWeights(s.p + 2478432, channels: 1392, kernel: 5, into: s.f + 909824)
         s.profiler?.stop(280)
         // features.6.1.block.1 depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(133), batch: s.n, height: 9, width: 9, channels: 1392, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 907040, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 909824, bias: s.f,
             activation: .identity, output: s.tensor(134), pool: pool)
         s.profiler?.stop(281)
         // features.6.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1392]
@@ -3503,7 +3503,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(134), pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 2513232, beta: s.p + 2514624, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(135), savedMean: s.f + 904256, savedInvStd: s.f + 905648,
+                activation: .relu6, output: s.tensor(135), savedMean: s.f + 907040, savedInvStd: s.f + 908432,
                 runningMean: s.p + 2516016, runningVar: s.p + 2517408, pool: pool)
             s.profiler?.stop(282)
         }
@@ -3512,7 +3512,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(134), pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 2513232, beta: s.p + 2514624, runningMean: s.p + 2516016, runningVar: s.p + 2517408,
-                eps: 0.001, activation: .relu6, output: s.tensor(135), scratch: s.f + 904256, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(135), scratch: s.f + 907040, pool: pool)
             s.profiler?.stop(283)
         }
         // features.6.1.block.2 project conv 1x1 weights to the GEMM layout [1392][232]
@@ -3524,7 +3524,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(135), pixels: 81 &* s.n, inChannels: 1392,
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 232, output: s.tensor(136), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 976640, savedInvStd: s.f + 976872,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 979424, savedInvStd: s.f + 979656,
                 runningMean: s.p + 2842224, runningVar: s.p + 2842464, workspace: s.ws, pool: pool)
             s.profiler?.stop(285)
         }
@@ -3540,7 +3540,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(136), pixels: 81 &* s.n, channels: 232,
-                gamma: s.p + 2841744, beta: s.p + 2841984, savedMean: s.f + 976640, savedInvStd: s.f + 976872,
+                gamma: s.p + 2841744, beta: s.p + 2841984, savedMean: s.f + 979424, savedInvStd: s.f + 979656,
                 activation: .identity, output: s.tensor(137), pool: pool)
             s.profiler?.stop(287)
         }
@@ -3549,7 +3549,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(136), pixels: 81 &* s.n, channels: 232,
                 gamma: s.p + 2841744, beta: s.p + 2841984, runningMean: s.p + 2842224, runningVar: s.p + 2842464,
-                eps: 0.001, activation: .identity, output: s.tensor(137), scratch: s.f + 976640, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(137), scratch: s.f + 979424, pool: pool)
             s.profiler?.stop(288)
         }
         // features.6.1 stochastic depth: keep each image's branch with probability 0.85
@@ -3577,7 +3577,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(138), pixels: 81 &* s.n, inChannels: 232,
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 1392, output: s.tensor(140), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 977104, savedInvStd: s.f + 978496,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 979888, savedInvStd: s.f + 981280,
                 runningMean: s.p + 3168432, runningVar: s.p + 3169824, workspace: s.ws, pool: pool)
             s.profiler?.stop(292)
         }
@@ -3593,7 +3593,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(140), pixels: 81 &* s.n, channels: 1392,
-                gamma: s.p + 3165648, beta: s.p + 3167040, savedMean: s.f + 977104, savedInvStd: s.f + 978496,
+                gamma: s.p + 3165648, beta: s.p + 3167040, savedMean: s.f + 979888, savedInvStd: s.f + 981280,
                 activation: .relu6, output: s.tensor(141), pool: pool)
             s.profiler?.stop(294)
         }
@@ -3602,17 +3602,17 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(140), pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 3165648, beta: s.p + 3167040, runningMean: s.p + 3168432, runningVar: s.p + 3169824,
-                eps: 0.001, activation: .relu6, output: s.tensor(141), scratch: s.f + 977104, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(141), scratch: s.f + 979888, pool: pool)
             s.profiler?.stop(295)
         }
         // features.6.2.block.1 depthwise weights to the kernel layout [5][5][1392]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 3171216, channels: 1392, kernel: 5, into: s.f + 982672)
+        WeightPrep.depthwiseWeights(s.p + 3171216, channels: 1392, kernel: 5, into: s.f + 985456)
         s.profiler?.stop(296)
         // features.6.2.block.1 depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(141), batch: s.n, height: 9, width: 9, channels: 1392, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 982672, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 985456, bias: s.f,
             activation: .identity, output: s.tensor(142), pool: pool)
         s.profiler?.stop(297)
         // features.6.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1392]
@@ -3620,7 +3620,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(142), pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 3206016, beta: s.p + 3207408, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(143), savedMean: s.f + 979888, savedInvStd: s.f + 981280,
+                activation: .relu6, output: s.tensor(143), savedMean: s.f + 982672, savedInvStd: s.f + 984064,
                 runningMean: s.p + 3208800, runningVar: s.p + 3210192, pool: pool)
             s.profiler?.stop(298)
         }
@@ -3629,7 +3629,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(142), pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 3206016, beta: s.p + 3207408, runningMean: s.p + 3208800, runningVar: s.p + 3210192,
-                eps: 0.001, activation: .relu6, output: s.tensor(143), scratch: s.f + 979888, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(143), scratch: s.f + 982672, pool: pool)
             s.profiler?.stop(299)
         }
         // features.6.2.block.2 project conv 1x1 weights to the GEMM layout [1392][232]
@@ -3641,7 +3641,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(143), pixels: 81 &* s.n, inChannels: 1392,
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 232, output: s.tensor(144), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1052272, savedInvStd: s.f + 1052504,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1055056, savedInvStd: s.f + 1055288,
                 runningMean: s.p + 3535008, runningVar: s.p + 3535248, workspace: s.ws, pool: pool)
             s.profiler?.stop(301)
         }
@@ -3657,7 +3657,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(144), pixels: 81 &* s.n, channels: 232,
-                gamma: s.p + 3534528, beta: s.p + 3534768, savedMean: s.f + 1052272, savedInvStd: s.f + 1052504,
+                gamma: s.p + 3534528, beta: s.p + 3534768, savedMean: s.f + 1055056, savedInvStd: s.f + 1055288,
                 activation: .identity, output: s.tensor(145), pool: pool)
             s.profiler?.stop(303)
         }
@@ -3666,7 +3666,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(144), pixels: 81 &* s.n, channels: 232,
                 gamma: s.p + 3534528, beta: s.p + 3534768, runningMean: s.p + 3535008, runningVar: s.p + 3535248,
-                eps: 0.001, activation: .identity, output: s.tensor(145), scratch: s.f + 1052272, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(145), scratch: s.f + 1055056, pool: pool)
             s.profiler?.stop(304)
         }
         // features.6.2 stochastic depth: keep each image's branch with probability 0.8416666666666667
@@ -3695,7 +3695,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(146), pixels: 81 &* s.n, inChannels: 232,
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 1392, output: s.tensor(148), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1052736, savedInvStd: s.f + 1054128,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1055520, savedInvStd: s.f + 1056912,
                 runningMean: s.p + 3861216, runningVar: s.p + 3862608, workspace: s.ws, pool: pool)
             s.profiler?.stop(308)
         }
@@ -3711,7 +3711,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(148), pixels: 81 &* s.n, channels: 1392,
-                gamma: s.p + 3858432, beta: s.p + 3859824, savedMean: s.f + 1052736, savedInvStd: s.f + 1054128,
+                gamma: s.p + 3858432, beta: s.p + 3859824, savedMean: s.f + 1055520, savedInvStd: s.f + 1056912,
                 activation: .relu6, output: s.tensor(149), pool: pool)
             s.profiler?.stop(310)
         }
@@ -3720,17 +3720,17 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(148), pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 3858432, beta: s.p + 3859824, runningMean: s.p + 3861216, runningVar: s.p + 3862608,
-                eps: 0.001, activation: .relu6, output: s.tensor(149), scratch: s.f + 1052736, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(149), scratch: s.f + 1055520, pool: pool)
             s.profiler?.stop(311)
         }
         // features.6.3.block.1 depthwise weights to the kernel layout [5][5][1392]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 3864000, channels: 1392, kernel: 5, into: s.f + 1058304)
+        WeightPrep.depthwiseWeights(s.p + 3864000, channels: 1392, kernel: 5, into: s.f + 1061088)
         s.profiler?.stop(312)
         // features.6.3.block.1 depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(149), batch: s.n, height: 9, width: 9, channels: 1392, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 1058304, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 1061088, bias: s.f,
             activation: .identity, output: s.tensor(150), pool: pool)
         s.profiler?.stop(313)
         // features.6.3.block.1 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1392]
@@ -3738,7 +3738,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(150), pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 3898800, beta: s.p + 3900192, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(151), savedMean: s.f + 1055520, savedInvStd: s.f + 1056912,
+                activation: .relu6, output: s.tensor(151), savedMean: s.f + 1058304, savedInvStd: s.f + 1059696,
                 runningMean: s.p + 3901584, runningVar: s.p + 3902976, pool: pool)
             s.profiler?.stop(314)
         }
@@ -3747,7 +3747,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(150), pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 3898800, beta: s.p + 3900192, runningMean: s.p + 3901584, runningVar: s.p + 3902976,
-                eps: 0.001, activation: .relu6, output: s.tensor(151), scratch: s.f + 1055520, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(151), scratch: s.f + 1058304, pool: pool)
             s.profiler?.stop(315)
         }
         // features.6.3.block.2 project conv 1x1 weights to the GEMM layout [1392][232]
@@ -3759,7 +3759,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(151), pixels: 81 &* s.n, inChannels: 1392,
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 232, output: s.tensor(152), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1127904, savedInvStd: s.f + 1128136,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1130688, savedInvStd: s.f + 1130920,
                 runningMean: s.p + 4227792, runningVar: s.p + 4228032, workspace: s.ws, pool: pool)
             s.profiler?.stop(317)
         }
@@ -3775,7 +3775,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(152), pixels: 81 &* s.n, channels: 232,
-                gamma: s.p + 4227312, beta: s.p + 4227552, savedMean: s.f + 1127904, savedInvStd: s.f + 1128136,
+                gamma: s.p + 4227312, beta: s.p + 4227552, savedMean: s.f + 1130688, savedInvStd: s.f + 1130920,
                 activation: .identity, output: s.tensor(153), pool: pool)
             s.profiler?.stop(319)
         }
@@ -3784,7 +3784,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(152), pixels: 81 &* s.n, channels: 232,
                 gamma: s.p + 4227312, beta: s.p + 4227552, runningMean: s.p + 4227792, runningVar: s.p + 4228032,
-                eps: 0.001, activation: .identity, output: s.tensor(153), scratch: s.f + 1127904, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(153), scratch: s.f + 1130688, pool: pool)
             s.profiler?.stop(320)
         }
         // features.6.3 stochastic depth: keep each image's branch with probability 0.8333333333333334
@@ -3813,7 +3813,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(154), pixels: 81 &* s.n, inChannels: 232,
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 1392, output: s.tensor(156), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1128368, savedInvStd: s.f + 1129760,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1131152, savedInvStd: s.f + 1132544,
                 runningMean: s.p + 4554000, runningVar: s.p + 4555392, workspace: s.ws, pool: pool)
             s.profiler?.stop(324)
         }
@@ -3829,7 +3829,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(156), pixels: 81 &* s.n, channels: 1392,
-                gamma: s.p + 4551216, beta: s.p + 4552608, savedMean: s.f + 1128368, savedInvStd: s.f + 1129760,
+                gamma: s.p + 4551216, beta: s.p + 4552608, savedMean: s.f + 1131152, savedInvStd: s.f + 1132544,
                 activation: .relu6, output: s.tensor(157), pool: pool)
             s.profiler?.stop(326)
         }
@@ -3838,17 +3838,17 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(156), pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 4551216, beta: s.p + 4552608, runningMean: s.p + 4554000, runningVar: s.p + 4555392,
-                eps: 0.001, activation: .relu6, output: s.tensor(157), scratch: s.f + 1128368, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(157), scratch: s.f + 1131152, pool: pool)
             s.profiler?.stop(327)
         }
         // features.6.4.block.1 depthwise weights to the kernel layout [5][5][1392]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 4556784, channels: 1392, kernel: 5, into: s.f + 1133936)
+        WeightPrep.depthwiseWeights(s.p + 4556784, channels: 1392, kernel: 5, into: s.f + 1136720)
         s.profiler?.stop(328)
         // features.6.4.block.1 depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(157), batch: s.n, height: 9, width: 9, channels: 1392, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 1133936, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 1136720, bias: s.f,
             activation: .identity, output: s.tensor(158), pool: pool)
         s.profiler?.stop(329)
         // features.6.4.block.1 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1392]
@@ -3856,7 +3856,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(158), pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 4591584, beta: s.p + 4592976, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(159), savedMean: s.f + 1131152, savedInvStd: s.f + 1132544,
+                activation: .relu6, output: s.tensor(159), savedMean: s.f + 1133936, savedInvStd: s.f + 1135328,
                 runningMean: s.p + 4594368, runningVar: s.p + 4595760, pool: pool)
             s.profiler?.stop(330)
         }
@@ -3865,7 +3865,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(158), pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 4591584, beta: s.p + 4592976, runningMean: s.p + 4594368, runningVar: s.p + 4595760,
-                eps: 0.001, activation: .relu6, output: s.tensor(159), scratch: s.f + 1131152, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(159), scratch: s.f + 1133936, pool: pool)
             s.profiler?.stop(331)
         }
         // features.6.4.block.2 project conv 1x1 weights to the GEMM layout [1392][232]
@@ -3877,7 +3877,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(159), pixels: 81 &* s.n, inChannels: 1392,
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 232, output: s.tensor(160), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1203536, savedInvStd: s.f + 1203768,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1206320, savedInvStd: s.f + 1206552,
                 runningMean: s.p + 4920576, runningVar: s.p + 4920816, workspace: s.ws, pool: pool)
             s.profiler?.stop(333)
         }
@@ -3893,7 +3893,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(160), pixels: 81 &* s.n, channels: 232,
-                gamma: s.p + 4920096, beta: s.p + 4920336, savedMean: s.f + 1203536, savedInvStd: s.f + 1203768,
+                gamma: s.p + 4920096, beta: s.p + 4920336, savedMean: s.f + 1206320, savedInvStd: s.f + 1206552,
                 activation: .identity, output: s.tensor(161), pool: pool)
             s.profiler?.stop(335)
         }
@@ -3902,7 +3902,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(160), pixels: 81 &* s.n, channels: 232,
                 gamma: s.p + 4920096, beta: s.p + 4920336, runningMean: s.p + 4920576, runningVar: s.p + 4920816,
-                eps: 0.001, activation: .identity, output: s.tensor(161), scratch: s.f + 1203536, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(161), scratch: s.f + 1206320, pool: pool)
             s.profiler?.stop(336)
         }
         // features.6.4 stochastic depth: keep each image's branch with probability 0.825
@@ -3931,7 +3931,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(162), pixels: 81 &* s.n, inChannels: 232,
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 1392, output: s.tensor(164), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1204000, savedInvStd: s.f + 1205392,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1206784, savedInvStd: s.f + 1208176,
                 runningMean: s.p + 5246784, runningVar: s.p + 5248176, workspace: s.ws, pool: pool)
             s.profiler?.stop(340)
         }
@@ -3947,7 +3947,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(164), pixels: 81 &* s.n, channels: 1392,
-                gamma: s.p + 5244000, beta: s.p + 5245392, savedMean: s.f + 1204000, savedInvStd: s.f + 1205392,
+                gamma: s.p + 5244000, beta: s.p + 5245392, savedMean: s.f + 1206784, savedInvStd: s.f + 1208176,
                 activation: .relu6, output: s.tensor(165), pool: pool)
             s.profiler?.stop(342)
         }
@@ -3956,17 +3956,17 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(164), pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 5244000, beta: s.p + 5245392, runningMean: s.p + 5246784, runningVar: s.p + 5248176,
-                eps: 0.001, activation: .relu6, output: s.tensor(165), scratch: s.f + 1204000, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(165), scratch: s.f + 1206784, pool: pool)
             s.profiler?.stop(343)
         }
         // features.6.5.block.1 depthwise weights to the kernel layout [5][5][1392]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 5249568, channels: 1392, kernel: 5, into: s.f + 1209568)
+        WeightPrep.depthwiseWeights(s.p + 5249568, channels: 1392, kernel: 5, into: s.f + 1212352)
         s.profiler?.stop(344)
         // features.6.5.block.1 depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(165), batch: s.n, height: 9, width: 9, channels: 1392, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 1209568, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 1212352, bias: s.f,
             activation: .identity, output: s.tensor(166), pool: pool)
         s.profiler?.stop(345)
         // features.6.5.block.1 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1392]
@@ -3974,7 +3974,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(166), pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 5284368, beta: s.p + 5285760, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(167), savedMean: s.f + 1206784, savedInvStd: s.f + 1208176,
+                activation: .relu6, output: s.tensor(167), savedMean: s.f + 1209568, savedInvStd: s.f + 1210960,
                 runningMean: s.p + 5287152, runningVar: s.p + 5288544, pool: pool)
             s.profiler?.stop(346)
         }
@@ -3983,7 +3983,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(166), pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 5284368, beta: s.p + 5285760, runningMean: s.p + 5287152, runningVar: s.p + 5288544,
-                eps: 0.001, activation: .relu6, output: s.tensor(167), scratch: s.f + 1206784, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(167), scratch: s.f + 1209568, pool: pool)
             s.profiler?.stop(347)
         }
         // features.6.5.block.2 project conv 1x1 weights to the GEMM layout [1392][232]
@@ -3995,7 +3995,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(167), pixels: 81 &* s.n, inChannels: 1392,
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 232, output: s.tensor(168), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1279168, savedInvStd: s.f + 1279400,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1281952, savedInvStd: s.f + 1282184,
                 runningMean: s.p + 5613360, runningVar: s.p + 5613600, workspace: s.ws, pool: pool)
             s.profiler?.stop(349)
         }
@@ -4011,7 +4011,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(168), pixels: 81 &* s.n, channels: 232,
-                gamma: s.p + 5612880, beta: s.p + 5613120, savedMean: s.f + 1279168, savedInvStd: s.f + 1279400,
+                gamma: s.p + 5612880, beta: s.p + 5613120, savedMean: s.f + 1281952, savedInvStd: s.f + 1282184,
                 activation: .identity, output: s.tensor(169), pool: pool)
             s.profiler?.stop(351)
         }
@@ -4020,7 +4020,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(168), pixels: 81 &* s.n, channels: 232,
                 gamma: s.p + 5612880, beta: s.p + 5613120, runningMean: s.p + 5613360, runningVar: s.p + 5613600,
-                eps: 0.001, activation: .identity, output: s.tensor(169), scratch: s.f + 1279168, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(169), scratch: s.f + 1281952, pool: pool)
             s.profiler?.stop(352)
         }
         // features.6.5 stochastic depth: keep each image's branch with probability 0.8166666666666667
@@ -4049,7 +4049,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(170), pixels: 81 &* s.n, inChannels: 232,
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 1392, output: s.tensor(172), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1279632, savedInvStd: s.f + 1281024,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1282416, savedInvStd: s.f + 1283808,
                 runningMean: s.p + 5939568, runningVar: s.p + 5940960, workspace: s.ws, pool: pool)
             s.profiler?.stop(356)
         }
@@ -4065,7 +4065,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(172), pixels: 81 &* s.n, channels: 1392,
-                gamma: s.p + 5936784, beta: s.p + 5938176, savedMean: s.f + 1279632, savedInvStd: s.f + 1281024,
+                gamma: s.p + 5936784, beta: s.p + 5938176, savedMean: s.f + 1282416, savedInvStd: s.f + 1283808,
                 activation: .relu6, output: s.tensor(173), pool: pool)
             s.profiler?.stop(358)
         }
@@ -4074,17 +4074,17 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(172), pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 5936784, beta: s.p + 5938176, runningMean: s.p + 5939568, runningVar: s.p + 5940960,
-                eps: 0.001, activation: .relu6, output: s.tensor(173), scratch: s.f + 1279632, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(173), scratch: s.f + 1282416, pool: pool)
             s.profiler?.stop(359)
         }
         // features.7.0.block.1 depthwise weights to the kernel layout [3][3][1392]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 5942352, channels: 1392, kernel: 3, into: s.f + 1285200)
+        WeightPrep.depthwiseWeights(s.p + 5942352, channels: 1392, kernel: 3, into: s.f + 1287984)
         s.profiler?.stop(360)
         // features.7.0.block.1 depthwise 3x3/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(173), batch: s.n, height: 9, width: 9, channels: 1392, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9, weights: s.f + 1285200, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9, weights: s.f + 1287984, bias: s.f,
             activation: .identity, output: s.tensor(174), pool: pool)
         s.profiler?.stop(361)
         // features.7.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1392]
@@ -4092,7 +4092,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(174), pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 5954880, beta: s.p + 5956272, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(175), savedMean: s.f + 1282416, savedInvStd: s.f + 1283808,
+                activation: .relu6, output: s.tensor(175), savedMean: s.f + 1285200, savedInvStd: s.f + 1286592,
                 runningMean: s.p + 5957664, runningVar: s.p + 5959056, pool: pool)
             s.profiler?.stop(362)
         }
@@ -4101,7 +4101,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(174), pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 5954880, beta: s.p + 5956272, runningMean: s.p + 5957664, runningVar: s.p + 5959056,
-                eps: 0.001, activation: .relu6, output: s.tensor(175), scratch: s.f + 1282416, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(175), scratch: s.f + 1285200, pool: pool)
             s.profiler?.stop(363)
         }
         // features.7.0.block.2 project conv 1x1 weights to the GEMM layout [1392][384]
@@ -4113,7 +4113,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(175), pixels: 81 &* s.n, inChannels: 1392,
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 384, output: s.tensor(176), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1310256, savedInvStd: s.f + 1310640,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1313040, savedInvStd: s.f + 1313424,
                 runningMean: s.p + 6495744, runningVar: s.p + 6496128, workspace: s.ws, pool: pool)
             s.profiler?.stop(365)
         }
@@ -4129,7 +4129,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(176), pixels: 81 &* s.n, channels: 384,
-                gamma: s.p + 6494976, beta: s.p + 6495360, savedMean: s.f + 1310256, savedInvStd: s.f + 1310640,
+                gamma: s.p + 6494976, beta: s.p + 6495360, savedMean: s.f + 1313040, savedInvStd: s.f + 1313424,
                 activation: .identity, output: s.tensor(177), pool: pool)
             s.profiler?.stop(367)
         }
@@ -4138,7 +4138,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(176), pixels: 81 &* s.n, channels: 384,
                 gamma: s.p + 6494976, beta: s.p + 6495360, runningMean: s.p + 6495744, runningVar: s.p + 6496128,
-                eps: 0.001, activation: .identity, output: s.tensor(177), scratch: s.f + 1310256, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(177), scratch: s.f + 1313040, pool: pool)
             s.profiler?.stop(368)
         }
     }
@@ -4154,7 +4154,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(177), pixels: 81 &* s.n, inChannels: 384,
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 1280, output: s.tensor(178), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1311024, savedInvStd: s.f + 1312304,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1313808, savedInvStd: s.f + 1315088,
                 runningMean: s.p + 6990592, runningVar: s.p + 6991872, workspace: s.ws, pool: pool)
             s.profiler?.stop(370)
         }
@@ -4170,7 +4170,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         if s.options.frozenBlocks <= 25 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(178), pixels: 81 &* s.n, channels: 1280,
-                gamma: s.p + 6988032, beta: s.p + 6989312, savedMean: s.f + 1311024, savedInvStd: s.f + 1312304,
+                gamma: s.p + 6988032, beta: s.p + 6989312, savedMean: s.f + 1313808, savedInvStd: s.f + 1315088,
                 activation: .relu6, output: s.tensor(179), pool: pool)
             s.profiler?.stop(372)
         }
@@ -4179,7 +4179,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(178), pixels: 81 &* s.n, channels: 1280,
                 gamma: s.p + 6988032, beta: s.p + 6989312, runningMean: s.p + 6990592, runningVar: s.p + 6991872,
-                eps: 0.001, activation: .relu6, output: s.tensor(179), scratch: s.f + 1311024, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(179), scratch: s.f + 1313808, pool: pool)
             s.profiler?.stop(373)
         }
     }
@@ -4234,16 +4234,18 @@ public final class EfficientNetLite3Training: TrainableModel {
 
     /// features.8 backward: head: conv 1x1 384 -> 1280
     private func features_8_backward(_ s: TrainingStepContext) {
-        // features.8 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1280]
+        // features.8 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 1280]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(187), input: s.tensor(178), pixels: 81 &* s.n,
-            channels: 1280, gamma: s.p + 6988032, beta: s.p + 6989312, savedMean: s.f + 1311024,
-            savedInvStd: s.f + 1312304, activation: .relu6, gradInput: s.tensor(187), gradGamma: s.g + 6988032,
-            gradBeta: s.g + 6989312, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(187), input: s.tensor(178), pixels: 81 &* s.n,
+            channels: 1280, gamma: s.p + 6988032, beta: s.p + 6989312, savedMean: s.f + 1313808,
+            savedInvStd: s.f + 1315088, activation: .relu6, gradGamma: s.g + 6988032, gradBeta: s.g + 6989312,
+            reductions: s.f + 535920, pool: pool)
         s.profiler?.stop(382)
-        // features.8 conv 1x1 backward: input and weight gradients, [n, 9, 9, 384] <- [n, 9, 9, 1280]
+        // features.8 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 384] <- [n, 9, 9, 1280]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(187), input: s.tensor(177), weights: s.p + 6496512,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(187), preActivation: s.tensor(178),
+            gamma: s.p + 6988032, beta: s.p + 6989312, savedMean: s.f + 1313808, savedInvStd: s.f + 1315088,
+            activation: .relu6, reductions: s.f + 535920, input: s.tensor(177), weights: s.p + 6496512,
             pixels: 81 &* s.n, inChannels: 384, outChannels: 1280, gradInput: s.tensor(188),
             gradWeights: s.g + 6496512, workspace: s.ws, pool: pool)
         s.profiler?.stop(383)
@@ -4251,18 +4253,18 @@ public final class EfficientNetLite3Training: TrainableModel {
 
     /// features.7.0 backward: MBConv6 k3 s1: 9x9x232 -> 9x9x384
     private func features_7_0_backward(_ s: TrainingStepContext) {
-        // features.7.0.block.2 backward through identity and BatchNorm (in place) on [n, 9, 9, 384]
+        // features.7.0.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 384]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(188), input: s.tensor(176), pixels: 81 &* s.n,
-            channels: 384, gamma: s.p + 6494976, beta: s.p + 6495360, savedMean: s.f + 1310256,
-            savedInvStd: s.f + 1310640, activation: .identity, gradInput: s.tensor(188), gradGamma: s.g + 6494976,
-            gradBeta: s.g + 6495360, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(188), input: s.tensor(176), pixels: 81 &* s.n,
+            channels: 384, gamma: s.p + 6494976, beta: s.p + 6495360, savedMean: s.f + 1313040,
+            savedInvStd: s.f + 1313424, activation: .identity, gradGamma: s.g + 6494976, gradBeta: s.g + 6495360,
+            reductions: s.f + 535920, pool: pool)
         s.profiler?.stop(384)
         // features.7.0.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 24 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(174), pixels: 81 &* s.n, channels: 1392,
-                gamma: s.p + 5954880, beta: s.p + 5956272, savedMean: s.f + 1282416, savedInvStd: s.f + 1283808,
+                gamma: s.p + 5954880, beta: s.p + 5956272, savedMean: s.f + 1285200, savedInvStd: s.f + 1286592,
                 activation: .relu6, output: s.tensor(190), pool: pool)
             s.profiler?.stop(385)
         }
@@ -4271,27 +4273,29 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(174), pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 5954880, beta: s.p + 5956272, runningMean: s.p + 5957664, runningVar: s.p + 5959056,
-                eps: 0.001, activation: .relu6, output: s.tensor(190), scratch: s.f + 1282416, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(190), scratch: s.f + 1285200, pool: pool)
             s.profiler?.stop(386)
         }
-        // features.7.0.block.2 conv 1x1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 384]
+        // features.7.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 384]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(188), input: s.tensor(190), weights: s.p + 5960448,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(188), preActivation: s.tensor(176),
+            gamma: s.p + 6494976, beta: s.p + 6495360, savedMean: s.f + 1313040, savedInvStd: s.f + 1313424,
+            activation: .identity, reductions: s.f + 535920, input: s.tensor(190), weights: s.p + 5960448,
             pixels: 81 &* s.n, inChannels: 1392, outChannels: 384, gradInput: s.tensor(189),
             gradWeights: s.g + 5960448, workspace: s.ws, pool: pool)
         s.profiler?.stop(387)
         // features.7.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1392]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(189), input: s.tensor(174), pixels: 81 &* s.n,
-            channels: 1392, gamma: s.p + 5954880, beta: s.p + 5956272, savedMean: s.f + 1282416,
-            savedInvStd: s.f + 1283808, activation: .relu6, gradInput: s.tensor(189), gradGamma: s.g + 5954880,
+            channels: 1392, gamma: s.p + 5954880, beta: s.p + 5956272, savedMean: s.f + 1285200,
+            savedInvStd: s.f + 1286592, activation: .relu6, gradInput: s.tensor(189), gradGamma: s.g + 5954880,
             gradBeta: s.g + 5956272, pool: pool)
         s.profiler?.stop(388)
         // features.7.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 24 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(172), pixels: 81 &* s.n, channels: 1392,
-                gamma: s.p + 5936784, beta: s.p + 5938176, savedMean: s.f + 1279632, savedInvStd: s.f + 1281024,
+                gamma: s.p + 5936784, beta: s.p + 5938176, savedMean: s.f + 1282416, savedInvStd: s.f + 1283808,
                 activation: .relu6, output: s.tensor(192), pool: pool)
             s.profiler?.stop(389)
         }
@@ -4300,33 +4304,35 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(172), pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 5936784, beta: s.p + 5938176, runningMean: s.p + 5939568, runningVar: s.p + 5940960,
-                eps: 0.001, activation: .relu6, output: s.tensor(192), scratch: s.f + 1279632, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(192), scratch: s.f + 1282416, pool: pool)
             s.profiler?.stop(390)
         }
         // features.7.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 1297728, count: 12528)
+        TrainingKernels.zero(s.f + 1300512, count: 12528)
         s.profiler?.stop(391)
         // features.7.0.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 1392]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(189), input: s.tensor(192), batch: s.n, height: 9,
             width: 9, channels: 1392, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9,
-            weights: s.f + 1285200, gradInput: s.tensor(191), gradWeights: s.f + 1297728, pool: pool)
+            weights: s.f + 1287984, gradInput: s.tensor(191), gradWeights: s.f + 1300512, pool: pool)
         s.profiler?.stop(392)
         // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 1297728, channels: 1392, kernel: 3, into: s.g + 5942352)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1300512, channels: 1392, kernel: 3, into: s.g + 5942352)
         s.profiler?.stop(393)
-        // features.7.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1392]
+        // features.7.0.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 1392]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(191), input: s.tensor(172), pixels: 81 &* s.n,
-            channels: 1392, gamma: s.p + 5936784, beta: s.p + 5938176, savedMean: s.f + 1279632,
-            savedInvStd: s.f + 1281024, activation: .relu6, gradInput: s.tensor(191), gradGamma: s.g + 5936784,
-            gradBeta: s.g + 5938176, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(191), input: s.tensor(172), pixels: 81 &* s.n,
+            channels: 1392, gamma: s.p + 5936784, beta: s.p + 5938176, savedMean: s.f + 1282416,
+            savedInvStd: s.f + 1283808, activation: .relu6, gradGamma: s.g + 5936784, gradBeta: s.g + 5938176,
+            reductions: s.f + 535920, pool: pool)
         s.profiler?.stop(394)
-        // features.7.0.block.0 conv 1x1 backward: input and weight gradients, [n, 9, 9, 232] <- [n, 9, 9, 1392]
+        // features.7.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 232] <- [n, 9, 9, 1392]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(191), input: s.tensor(170), weights: s.p + 5613840,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(191), preActivation: s.tensor(172),
+            gamma: s.p + 5936784, beta: s.p + 5938176, savedMean: s.f + 1282416, savedInvStd: s.f + 1283808,
+            activation: .relu6, reductions: s.f + 535920, input: s.tensor(170), weights: s.p + 5613840,
             pixels: 81 &* s.n, inChannels: 232, outChannels: 1392, gradInput: s.tensor(193),
             gradWeights: s.g + 5613840, workspace: s.ws, pool: pool)
         s.profiler?.stop(395)
@@ -4340,18 +4346,18 @@ public final class EfficientNetLite3Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 23 ? s.tensor(171) : nil, batch: s.n,
             perImage: 18792, gradBranch: s.tensor(194), pool: pool)
         s.profiler?.stop(396)
-        // features.6.5.block.2 backward through identity and BatchNorm (in place) on [n, 9, 9, 232]
+        // features.6.5.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 232]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(194), input: s.tensor(168), pixels: 81 &* s.n,
-            channels: 232, gamma: s.p + 5612880, beta: s.p + 5613120, savedMean: s.f + 1279168,
-            savedInvStd: s.f + 1279400, activation: .identity, gradInput: s.tensor(194), gradGamma: s.g + 5612880,
-            gradBeta: s.g + 5613120, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(194), input: s.tensor(168), pixels: 81 &* s.n,
+            channels: 232, gamma: s.p + 5612880, beta: s.p + 5613120, savedMean: s.f + 1281952,
+            savedInvStd: s.f + 1282184, activation: .identity, gradGamma: s.g + 5612880, gradBeta: s.g + 5613120,
+            reductions: s.f + 535920, pool: pool)
         s.profiler?.stop(397)
         // features.6.5.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(166), pixels: 81 &* s.n, channels: 1392,
-                gamma: s.p + 5284368, beta: s.p + 5285760, savedMean: s.f + 1206784, savedInvStd: s.f + 1208176,
+                gamma: s.p + 5284368, beta: s.p + 5285760, savedMean: s.f + 1209568, savedInvStd: s.f + 1210960,
                 activation: .relu6, output: s.tensor(196), pool: pool)
             s.profiler?.stop(398)
         }
@@ -4360,27 +4366,29 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(166), pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 5284368, beta: s.p + 5285760, runningMean: s.p + 5287152, runningVar: s.p + 5288544,
-                eps: 0.001, activation: .relu6, output: s.tensor(196), scratch: s.f + 1206784, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(196), scratch: s.f + 1209568, pool: pool)
             s.profiler?.stop(399)
         }
-        // features.6.5.block.2 conv 1x1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 232]
+        // features.6.5.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 232]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(194), input: s.tensor(196), weights: s.p + 5289936,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(194), preActivation: s.tensor(168),
+            gamma: s.p + 5612880, beta: s.p + 5613120, savedMean: s.f + 1281952, savedInvStd: s.f + 1282184,
+            activation: .identity, reductions: s.f + 535920, input: s.tensor(196), weights: s.p + 5289936,
             pixels: 81 &* s.n, inChannels: 1392, outChannels: 232, gradInput: s.tensor(195),
             gradWeights: s.g + 5289936, workspace: s.ws, pool: pool)
         s.profiler?.stop(400)
         // features.6.5.block.1 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1392]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(195), input: s.tensor(166), pixels: 81 &* s.n,
-            channels: 1392, gamma: s.p + 5284368, beta: s.p + 5285760, savedMean: s.f + 1206784,
-            savedInvStd: s.f + 1208176, activation: .relu6, gradInput: s.tensor(195), gradGamma: s.g + 5284368,
+            channels: 1392, gamma: s.p + 5284368, beta: s.p + 5285760, savedMean: s.f + 1209568,
+            savedInvStd: s.f + 1210960, activation: .relu6, gradInput: s.tensor(195), gradGamma: s.g + 5284368,
             gradBeta: s.g + 5285760, pool: pool)
         s.profiler?.stop(401)
         // features.6.5.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(164), pixels: 81 &* s.n, channels: 1392,
-                gamma: s.p + 5244000, beta: s.p + 5245392, savedMean: s.f + 1204000, savedInvStd: s.f + 1205392,
+                gamma: s.p + 5244000, beta: s.p + 5245392, savedMean: s.f + 1206784, savedInvStd: s.f + 1208176,
                 activation: .relu6, output: s.tensor(198), pool: pool)
             s.profiler?.stop(402)
         }
@@ -4389,33 +4397,35 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(164), pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 5244000, beta: s.p + 5245392, runningMean: s.p + 5246784, runningVar: s.p + 5248176,
-                eps: 0.001, activation: .relu6, output: s.tensor(198), scratch: s.f + 1204000, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(198), scratch: s.f + 1206784, pool: pool)
             s.profiler?.stop(403)
         }
         // features.6.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 1244368, count: 34800)
+        TrainingKernels.zero(s.f + 1247152, count: 34800)
         s.profiler?.stop(404)
         // features.6.5.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 1392]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(195), input: s.tensor(198), batch: s.n, height: 9,
             width: 9, channels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
-            weights: s.f + 1209568, gradInput: s.tensor(197), gradWeights: s.f + 1244368, pool: pool)
+            weights: s.f + 1212352, gradInput: s.tensor(197), gradWeights: s.f + 1247152, pool: pool)
         s.profiler?.stop(405)
         // features.6.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 1244368, channels: 1392, kernel: 5, into: s.g + 5249568)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1247152, channels: 1392, kernel: 5, into: s.g + 5249568)
         s.profiler?.stop(406)
-        // features.6.5.block.0 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1392]
+        // features.6.5.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 1392]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(197), input: s.tensor(164), pixels: 81 &* s.n,
-            channels: 1392, gamma: s.p + 5244000, beta: s.p + 5245392, savedMean: s.f + 1204000,
-            savedInvStd: s.f + 1205392, activation: .relu6, gradInput: s.tensor(197), gradGamma: s.g + 5244000,
-            gradBeta: s.g + 5245392, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(197), input: s.tensor(164), pixels: 81 &* s.n,
+            channels: 1392, gamma: s.p + 5244000, beta: s.p + 5245392, savedMean: s.f + 1206784,
+            savedInvStd: s.f + 1208176, activation: .relu6, gradGamma: s.g + 5244000, gradBeta: s.g + 5245392,
+            reductions: s.f + 535920, pool: pool)
         s.profiler?.stop(407)
-        // features.6.5.block.0 conv 1x1 backward: input and weight gradients, [n, 9, 9, 232] <- [n, 9, 9, 1392]
+        // features.6.5.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 232] <- [n, 9, 9, 1392]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(197), input: s.tensor(162), weights: s.p + 4921056,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(197), preActivation: s.tensor(164),
+            gamma: s.p + 5244000, beta: s.p + 5245392, savedMean: s.f + 1206784, savedInvStd: s.f + 1208176,
+            activation: .relu6, reductions: s.f + 535920, input: s.tensor(162), weights: s.p + 4921056,
             pixels: 81 &* s.n, inChannels: 232, outChannels: 1392, gradInput: s.tensor(199),
             gradWeights: s.g + 4921056, workspace: s.ws, pool: pool)
         s.profiler?.stop(408)
@@ -4433,18 +4443,18 @@ public final class EfficientNetLite3Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 22 ? s.tensor(163) : nil, batch: s.n,
             perImage: 18792, gradBranch: s.tensor(200), pool: pool)
         s.profiler?.stop(410)
-        // features.6.4.block.2 backward through identity and BatchNorm (in place) on [n, 9, 9, 232]
+        // features.6.4.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 232]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(200), input: s.tensor(160), pixels: 81 &* s.n,
-            channels: 232, gamma: s.p + 4920096, beta: s.p + 4920336, savedMean: s.f + 1203536,
-            savedInvStd: s.f + 1203768, activation: .identity, gradInput: s.tensor(200), gradGamma: s.g + 4920096,
-            gradBeta: s.g + 4920336, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(200), input: s.tensor(160), pixels: 81 &* s.n,
+            channels: 232, gamma: s.p + 4920096, beta: s.p + 4920336, savedMean: s.f + 1206320,
+            savedInvStd: s.f + 1206552, activation: .identity, gradGamma: s.g + 4920096, gradBeta: s.g + 4920336,
+            reductions: s.f + 535920, pool: pool)
         s.profiler?.stop(411)
         // features.6.4.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(158), pixels: 81 &* s.n, channels: 1392,
-                gamma: s.p + 4591584, beta: s.p + 4592976, savedMean: s.f + 1131152, savedInvStd: s.f + 1132544,
+                gamma: s.p + 4591584, beta: s.p + 4592976, savedMean: s.f + 1133936, savedInvStd: s.f + 1135328,
                 activation: .relu6, output: s.tensor(202), pool: pool)
             s.profiler?.stop(412)
         }
@@ -4453,27 +4463,29 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(158), pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 4591584, beta: s.p + 4592976, runningMean: s.p + 4594368, runningVar: s.p + 4595760,
-                eps: 0.001, activation: .relu6, output: s.tensor(202), scratch: s.f + 1131152, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(202), scratch: s.f + 1133936, pool: pool)
             s.profiler?.stop(413)
         }
-        // features.6.4.block.2 conv 1x1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 232]
+        // features.6.4.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 232]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(200), input: s.tensor(202), weights: s.p + 4597152,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(200), preActivation: s.tensor(160),
+            gamma: s.p + 4920096, beta: s.p + 4920336, savedMean: s.f + 1206320, savedInvStd: s.f + 1206552,
+            activation: .identity, reductions: s.f + 535920, input: s.tensor(202), weights: s.p + 4597152,
             pixels: 81 &* s.n, inChannels: 1392, outChannels: 232, gradInput: s.tensor(201),
             gradWeights: s.g + 4597152, workspace: s.ws, pool: pool)
         s.profiler?.stop(414)
         // features.6.4.block.1 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1392]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(201), input: s.tensor(158), pixels: 81 &* s.n,
-            channels: 1392, gamma: s.p + 4591584, beta: s.p + 4592976, savedMean: s.f + 1131152,
-            savedInvStd: s.f + 1132544, activation: .relu6, gradInput: s.tensor(201), gradGamma: s.g + 4591584,
+            channels: 1392, gamma: s.p + 4591584, beta: s.p + 4592976, savedMean: s.f + 1133936,
+            savedInvStd: s.f + 1135328, activation: .relu6, gradInput: s.tensor(201), gradGamma: s.g + 4591584,
             gradBeta: s.g + 4592976, pool: pool)
         s.profiler?.stop(415)
         // features.6.4.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(156), pixels: 81 &* s.n, channels: 1392,
-                gamma: s.p + 4551216, beta: s.p + 4552608, savedMean: s.f + 1128368, savedInvStd: s.f + 1129760,
+                gamma: s.p + 4551216, beta: s.p + 4552608, savedMean: s.f + 1131152, savedInvStd: s.f + 1132544,
                 activation: .relu6, output: s.tensor(204), pool: pool)
             s.profiler?.stop(416)
         }
@@ -4482,33 +4494,35 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(156), pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 4551216, beta: s.p + 4552608, runningMean: s.p + 4554000, runningVar: s.p + 4555392,
-                eps: 0.001, activation: .relu6, output: s.tensor(204), scratch: s.f + 1128368, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(204), scratch: s.f + 1131152, pool: pool)
             s.profiler?.stop(417)
         }
         // features.6.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 1168736, count: 34800)
+        TrainingKernels.zero(s.f + 1171520, count: 34800)
         s.profiler?.stop(418)
         // features.6.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 1392]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(201), input: s.tensor(204), batch: s.n, height: 9,
             width: 9, channels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
-            weights: s.f + 1133936, gradInput: s.tensor(203), gradWeights: s.f + 1168736, pool: pool)
+            weights: s.f + 1136720, gradInput: s.tensor(203), gradWeights: s.f + 1171520, pool: pool)
         s.profiler?.stop(419)
         // features.6.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 1168736, channels: 1392, kernel: 5, into: s.g + 4556784)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1171520, channels: 1392, kernel: 5, into: s.g + 4556784)
         s.profiler?.stop(420)
-        // features.6.4.block.0 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1392]
+        // features.6.4.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 1392]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(203), input: s.tensor(156), pixels: 81 &* s.n,
-            channels: 1392, gamma: s.p + 4551216, beta: s.p + 4552608, savedMean: s.f + 1128368,
-            savedInvStd: s.f + 1129760, activation: .relu6, gradInput: s.tensor(203), gradGamma: s.g + 4551216,
-            gradBeta: s.g + 4552608, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(203), input: s.tensor(156), pixels: 81 &* s.n,
+            channels: 1392, gamma: s.p + 4551216, beta: s.p + 4552608, savedMean: s.f + 1131152,
+            savedInvStd: s.f + 1132544, activation: .relu6, gradGamma: s.g + 4551216, gradBeta: s.g + 4552608,
+            reductions: s.f + 535920, pool: pool)
         s.profiler?.stop(421)
-        // features.6.4.block.0 conv 1x1 backward: input and weight gradients, [n, 9, 9, 232] <- [n, 9, 9, 1392]
+        // features.6.4.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 232] <- [n, 9, 9, 1392]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(203), input: s.tensor(154), weights: s.p + 4228272,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(203), preActivation: s.tensor(156),
+            gamma: s.p + 4551216, beta: s.p + 4552608, savedMean: s.f + 1131152, savedInvStd: s.f + 1132544,
+            activation: .relu6, reductions: s.f + 535920, input: s.tensor(154), weights: s.p + 4228272,
             pixels: 81 &* s.n, inChannels: 232, outChannels: 1392, gradInput: s.tensor(205),
             gradWeights: s.g + 4228272, workspace: s.ws, pool: pool)
         s.profiler?.stop(422)
@@ -4526,18 +4540,18 @@ public final class EfficientNetLite3Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 21 ? s.tensor(155) : nil, batch: s.n,
             perImage: 18792, gradBranch: s.tensor(206), pool: pool)
         s.profiler?.stop(424)
-        // features.6.3.block.2 backward through identity and BatchNorm (in place) on [n, 9, 9, 232]
+        // features.6.3.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 232]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(206), input: s.tensor(152), pixels: 81 &* s.n,
-            channels: 232, gamma: s.p + 4227312, beta: s.p + 4227552, savedMean: s.f + 1127904,
-            savedInvStd: s.f + 1128136, activation: .identity, gradInput: s.tensor(206), gradGamma: s.g + 4227312,
-            gradBeta: s.g + 4227552, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(206), input: s.tensor(152), pixels: 81 &* s.n,
+            channels: 232, gamma: s.p + 4227312, beta: s.p + 4227552, savedMean: s.f + 1130688,
+            savedInvStd: s.f + 1130920, activation: .identity, gradGamma: s.g + 4227312, gradBeta: s.g + 4227552,
+            reductions: s.f + 535920, pool: pool)
         s.profiler?.stop(425)
         // features.6.3.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(150), pixels: 81 &* s.n, channels: 1392,
-                gamma: s.p + 3898800, beta: s.p + 3900192, savedMean: s.f + 1055520, savedInvStd: s.f + 1056912,
+                gamma: s.p + 3898800, beta: s.p + 3900192, savedMean: s.f + 1058304, savedInvStd: s.f + 1059696,
                 activation: .relu6, output: s.tensor(208), pool: pool)
             s.profiler?.stop(426)
         }
@@ -4546,27 +4560,29 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(150), pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 3898800, beta: s.p + 3900192, runningMean: s.p + 3901584, runningVar: s.p + 3902976,
-                eps: 0.001, activation: .relu6, output: s.tensor(208), scratch: s.f + 1055520, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(208), scratch: s.f + 1058304, pool: pool)
             s.profiler?.stop(427)
         }
-        // features.6.3.block.2 conv 1x1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 232]
+        // features.6.3.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 232]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(206), input: s.tensor(208), weights: s.p + 3904368,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(206), preActivation: s.tensor(152),
+            gamma: s.p + 4227312, beta: s.p + 4227552, savedMean: s.f + 1130688, savedInvStd: s.f + 1130920,
+            activation: .identity, reductions: s.f + 535920, input: s.tensor(208), weights: s.p + 3904368,
             pixels: 81 &* s.n, inChannels: 1392, outChannels: 232, gradInput: s.tensor(207),
             gradWeights: s.g + 3904368, workspace: s.ws, pool: pool)
         s.profiler?.stop(428)
         // features.6.3.block.1 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1392]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(207), input: s.tensor(150), pixels: 81 &* s.n,
-            channels: 1392, gamma: s.p + 3898800, beta: s.p + 3900192, savedMean: s.f + 1055520,
-            savedInvStd: s.f + 1056912, activation: .relu6, gradInput: s.tensor(207), gradGamma: s.g + 3898800,
+            channels: 1392, gamma: s.p + 3898800, beta: s.p + 3900192, savedMean: s.f + 1058304,
+            savedInvStd: s.f + 1059696, activation: .relu6, gradInput: s.tensor(207), gradGamma: s.g + 3898800,
             gradBeta: s.g + 3900192, pool: pool)
         s.profiler?.stop(429)
         // features.6.3.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(148), pixels: 81 &* s.n, channels: 1392,
-                gamma: s.p + 3858432, beta: s.p + 3859824, savedMean: s.f + 1052736, savedInvStd: s.f + 1054128,
+                gamma: s.p + 3858432, beta: s.p + 3859824, savedMean: s.f + 1055520, savedInvStd: s.f + 1056912,
                 activation: .relu6, output: s.tensor(210), pool: pool)
             s.profiler?.stop(430)
         }
@@ -4575,33 +4591,35 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(148), pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 3858432, beta: s.p + 3859824, runningMean: s.p + 3861216, runningVar: s.p + 3862608,
-                eps: 0.001, activation: .relu6, output: s.tensor(210), scratch: s.f + 1052736, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(210), scratch: s.f + 1055520, pool: pool)
             s.profiler?.stop(431)
         }
         // features.6.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 1093104, count: 34800)
+        TrainingKernels.zero(s.f + 1095888, count: 34800)
         s.profiler?.stop(432)
         // features.6.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 1392]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(207), input: s.tensor(210), batch: s.n, height: 9,
             width: 9, channels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
-            weights: s.f + 1058304, gradInput: s.tensor(209), gradWeights: s.f + 1093104, pool: pool)
+            weights: s.f + 1061088, gradInput: s.tensor(209), gradWeights: s.f + 1095888, pool: pool)
         s.profiler?.stop(433)
         // features.6.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 1093104, channels: 1392, kernel: 5, into: s.g + 3864000)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1095888, channels: 1392, kernel: 5, into: s.g + 3864000)
         s.profiler?.stop(434)
-        // features.6.3.block.0 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1392]
+        // features.6.3.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 1392]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(209), input: s.tensor(148), pixels: 81 &* s.n,
-            channels: 1392, gamma: s.p + 3858432, beta: s.p + 3859824, savedMean: s.f + 1052736,
-            savedInvStd: s.f + 1054128, activation: .relu6, gradInput: s.tensor(209), gradGamma: s.g + 3858432,
-            gradBeta: s.g + 3859824, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(209), input: s.tensor(148), pixels: 81 &* s.n,
+            channels: 1392, gamma: s.p + 3858432, beta: s.p + 3859824, savedMean: s.f + 1055520,
+            savedInvStd: s.f + 1056912, activation: .relu6, gradGamma: s.g + 3858432, gradBeta: s.g + 3859824,
+            reductions: s.f + 535920, pool: pool)
         s.profiler?.stop(435)
-        // features.6.3.block.0 conv 1x1 backward: input and weight gradients, [n, 9, 9, 232] <- [n, 9, 9, 1392]
+        // features.6.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 232] <- [n, 9, 9, 1392]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(209), input: s.tensor(146), weights: s.p + 3535488,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(209), preActivation: s.tensor(148),
+            gamma: s.p + 3858432, beta: s.p + 3859824, savedMean: s.f + 1055520, savedInvStd: s.f + 1056912,
+            activation: .relu6, reductions: s.f + 535920, input: s.tensor(146), weights: s.p + 3535488,
             pixels: 81 &* s.n, inChannels: 232, outChannels: 1392, gradInput: s.tensor(211),
             gradWeights: s.g + 3535488, workspace: s.ws, pool: pool)
         s.profiler?.stop(436)
@@ -4619,18 +4637,18 @@ public final class EfficientNetLite3Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.tensor(147) : nil, batch: s.n,
             perImage: 18792, gradBranch: s.tensor(212), pool: pool)
         s.profiler?.stop(438)
-        // features.6.2.block.2 backward through identity and BatchNorm (in place) on [n, 9, 9, 232]
+        // features.6.2.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 232]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(212), input: s.tensor(144), pixels: 81 &* s.n,
-            channels: 232, gamma: s.p + 3534528, beta: s.p + 3534768, savedMean: s.f + 1052272,
-            savedInvStd: s.f + 1052504, activation: .identity, gradInput: s.tensor(212), gradGamma: s.g + 3534528,
-            gradBeta: s.g + 3534768, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(212), input: s.tensor(144), pixels: 81 &* s.n,
+            channels: 232, gamma: s.p + 3534528, beta: s.p + 3534768, savedMean: s.f + 1055056,
+            savedInvStd: s.f + 1055288, activation: .identity, gradGamma: s.g + 3534528, gradBeta: s.g + 3534768,
+            reductions: s.f + 535920, pool: pool)
         s.profiler?.stop(439)
         // features.6.2.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(142), pixels: 81 &* s.n, channels: 1392,
-                gamma: s.p + 3206016, beta: s.p + 3207408, savedMean: s.f + 979888, savedInvStd: s.f + 981280,
+                gamma: s.p + 3206016, beta: s.p + 3207408, savedMean: s.f + 982672, savedInvStd: s.f + 984064,
                 activation: .relu6, output: s.tensor(214), pool: pool)
             s.profiler?.stop(440)
         }
@@ -4639,27 +4657,29 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(142), pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 3206016, beta: s.p + 3207408, runningMean: s.p + 3208800, runningVar: s.p + 3210192,
-                eps: 0.001, activation: .relu6, output: s.tensor(214), scratch: s.f + 979888, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(214), scratch: s.f + 982672, pool: pool)
             s.profiler?.stop(441)
         }
-        // features.6.2.block.2 conv 1x1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 232]
+        // features.6.2.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 232]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(212), input: s.tensor(214), weights: s.p + 3211584,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(212), preActivation: s.tensor(144),
+            gamma: s.p + 3534528, beta: s.p + 3534768, savedMean: s.f + 1055056, savedInvStd: s.f + 1055288,
+            activation: .identity, reductions: s.f + 535920, input: s.tensor(214), weights: s.p + 3211584,
             pixels: 81 &* s.n, inChannels: 1392, outChannels: 232, gradInput: s.tensor(213),
             gradWeights: s.g + 3211584, workspace: s.ws, pool: pool)
         s.profiler?.stop(442)
         // features.6.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1392]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(213), input: s.tensor(142), pixels: 81 &* s.n,
-            channels: 1392, gamma: s.p + 3206016, beta: s.p + 3207408, savedMean: s.f + 979888,
-            savedInvStd: s.f + 981280, activation: .relu6, gradInput: s.tensor(213), gradGamma: s.g + 3206016,
+            channels: 1392, gamma: s.p + 3206016, beta: s.p + 3207408, savedMean: s.f + 982672,
+            savedInvStd: s.f + 984064, activation: .relu6, gradInput: s.tensor(213), gradGamma: s.g + 3206016,
             gradBeta: s.g + 3207408, pool: pool)
         s.profiler?.stop(443)
         // features.6.2.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(140), pixels: 81 &* s.n, channels: 1392,
-                gamma: s.p + 3165648, beta: s.p + 3167040, savedMean: s.f + 977104, savedInvStd: s.f + 978496,
+                gamma: s.p + 3165648, beta: s.p + 3167040, savedMean: s.f + 979888, savedInvStd: s.f + 981280,
                 activation: .relu6, output: s.tensor(216), pool: pool)
             s.profiler?.stop(444)
         }
@@ -4668,33 +4688,35 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(140), pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 3165648, beta: s.p + 3167040, runningMean: s.p + 3168432, runningVar: s.p + 3169824,
-                eps: 0.001, activation: .relu6, output: s.tensor(216), scratch: s.f + 977104, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(216), scratch: s.f + 979888, pool: pool)
             s.profiler?.stop(445)
         }
         // features.6.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 1017472, count: 34800)
+        TrainingKernels.zero(s.f + 1020256, count: 34800)
         s.profiler?.stop(446)
         // features.6.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 1392]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(213), input: s.tensor(216), batch: s.n, height: 9,
             width: 9, channels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
-            weights: s.f + 982672, gradInput: s.tensor(215), gradWeights: s.f + 1017472, pool: pool)
+            weights: s.f + 985456, gradInput: s.tensor(215), gradWeights: s.f + 1020256, pool: pool)
         s.profiler?.stop(447)
         // features.6.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 1017472, channels: 1392, kernel: 5, into: s.g + 3171216)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1020256, channels: 1392, kernel: 5, into: s.g + 3171216)
         s.profiler?.stop(448)
-        // features.6.2.block.0 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1392]
+        // features.6.2.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 1392]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(215), input: s.tensor(140), pixels: 81 &* s.n,
-            channels: 1392, gamma: s.p + 3165648, beta: s.p + 3167040, savedMean: s.f + 977104,
-            savedInvStd: s.f + 978496, activation: .relu6, gradInput: s.tensor(215), gradGamma: s.g + 3165648,
-            gradBeta: s.g + 3167040, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(215), input: s.tensor(140), pixels: 81 &* s.n,
+            channels: 1392, gamma: s.p + 3165648, beta: s.p + 3167040, savedMean: s.f + 979888,
+            savedInvStd: s.f + 981280, activation: .relu6, gradGamma: s.g + 3165648, gradBeta: s.g + 3167040,
+            reductions: s.f + 535920, pool: pool)
         s.profiler?.stop(449)
-        // features.6.2.block.0 conv 1x1 backward: input and weight gradients, [n, 9, 9, 232] <- [n, 9, 9, 1392]
+        // features.6.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 232] <- [n, 9, 9, 1392]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(215), input: s.tensor(138), weights: s.p + 2842704,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(215), preActivation: s.tensor(140),
+            gamma: s.p + 3165648, beta: s.p + 3167040, savedMean: s.f + 979888, savedInvStd: s.f + 981280,
+            activation: .relu6, reductions: s.f + 535920, input: s.tensor(138), weights: s.p + 2842704,
             pixels: 81 &* s.n, inChannels: 232, outChannels: 1392, gradInput: s.tensor(217),
             gradWeights: s.g + 2842704, workspace: s.ws, pool: pool)
         s.profiler?.stop(450)
@@ -4712,18 +4734,18 @@ public final class EfficientNetLite3Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.tensor(139) : nil, batch: s.n,
             perImage: 18792, gradBranch: s.tensor(218), pool: pool)
         s.profiler?.stop(452)
-        // features.6.1.block.2 backward through identity and BatchNorm (in place) on [n, 9, 9, 232]
+        // features.6.1.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 232]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(218), input: s.tensor(136), pixels: 81 &* s.n,
-            channels: 232, gamma: s.p + 2841744, beta: s.p + 2841984, savedMean: s.f + 976640,
-            savedInvStd: s.f + 976872, activation: .identity, gradInput: s.tensor(218), gradGamma: s.g + 2841744,
-            gradBeta: s.g + 2841984, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(218), input: s.tensor(136), pixels: 81 &* s.n,
+            channels: 232, gamma: s.p + 2841744, beta: s.p + 2841984, savedMean: s.f + 979424,
+            savedInvStd: s.f + 979656, activation: .identity, gradGamma: s.g + 2841744, gradBeta: s.g + 2841984,
+            reductions: s.f + 535920, pool: pool)
         s.profiler?.stop(453)
         // features.6.1.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(134), pixels: 81 &* s.n, channels: 1392,
-                gamma: s.p + 2513232, beta: s.p + 2514624, savedMean: s.f + 904256, savedInvStd: s.f + 905648,
+                gamma: s.p + 2513232, beta: s.p + 2514624, savedMean: s.f + 907040, savedInvStd: s.f + 908432,
                 activation: .relu6, output: s.tensor(220), pool: pool)
             s.profiler?.stop(454)
         }
@@ -4732,27 +4754,29 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(134), pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 2513232, beta: s.p + 2514624, runningMean: s.p + 2516016, runningVar: s.p + 2517408,
-                eps: 0.001, activation: .relu6, output: s.tensor(220), scratch: s.f + 904256, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(220), scratch: s.f + 907040, pool: pool)
             s.profiler?.stop(455)
         }
-        // features.6.1.block.2 conv 1x1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 232]
+        // features.6.1.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 232]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(218), input: s.tensor(220), weights: s.p + 2518800,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(218), preActivation: s.tensor(136),
+            gamma: s.p + 2841744, beta: s.p + 2841984, savedMean: s.f + 979424, savedInvStd: s.f + 979656,
+            activation: .identity, reductions: s.f + 535920, input: s.tensor(220), weights: s.p + 2518800,
             pixels: 81 &* s.n, inChannels: 1392, outChannels: 232, gradInput: s.tensor(219),
             gradWeights: s.g + 2518800, workspace: s.ws, pool: pool)
         s.profiler?.stop(456)
         // features.6.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1392]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(219), input: s.tensor(134), pixels: 81 &* s.n,
-            channels: 1392, gamma: s.p + 2513232, beta: s.p + 2514624, savedMean: s.f + 904256,
-            savedInvStd: s.f + 905648, activation: .relu6, gradInput: s.tensor(219), gradGamma: s.g + 2513232,
+            channels: 1392, gamma: s.p + 2513232, beta: s.p + 2514624, savedMean: s.f + 907040,
+            savedInvStd: s.f + 908432, activation: .relu6, gradInput: s.tensor(219), gradGamma: s.g + 2513232,
             gradBeta: s.g + 2514624, pool: pool)
         s.profiler?.stop(457)
         // features.6.1.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(132), pixels: 81 &* s.n, channels: 1392,
-                gamma: s.p + 2472864, beta: s.p + 2474256, savedMean: s.f + 901472, savedInvStd: s.f + 902864,
+                gamma: s.p + 2472864, beta: s.p + 2474256, savedMean: s.f + 904256, savedInvStd: s.f + 905648,
                 activation: .relu6, output: s.tensor(222), pool: pool)
             s.profiler?.stop(458)
         }
@@ -4761,33 +4785,35 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(132), pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 2472864, beta: s.p + 2474256, runningMean: s.p + 2475648, runningVar: s.p + 2477040,
-                eps: 0.001, activation: .relu6, output: s.tensor(222), scratch: s.f + 901472, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(222), scratch: s.f + 904256, pool: pool)
             s.profiler?.stop(459)
         }
         // features.6.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 941840, count: 34800)
+        TrainingKernels.zero(s.f + 944624, count: 34800)
         s.profiler?.stop(460)
         // features.6.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 1392]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(219), input: s.tensor(222), batch: s.n, height: 9,
             width: 9, channels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
-            weights: s.f + 907040, gradInput: s.tensor(221), gradWeights: s.f + 941840, pool: pool)
+            weights: s.f + 909824, gradInput: s.tensor(221), gradWeights: s.f + 944624, pool: pool)
         s.profiler?.stop(461)
         // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 941840, channels: 1392, kernel: 5, into: s.g + 2478432)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 944624, channels: 1392, kernel: 5, into: s.g + 2478432)
         s.profiler?.stop(462)
-        // features.6.1.block.0 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1392]
+        // features.6.1.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 1392]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(221), input: s.tensor(132), pixels: 81 &* s.n,
-            channels: 1392, gamma: s.p + 2472864, beta: s.p + 2474256, savedMean: s.f + 901472,
-            savedInvStd: s.f + 902864, activation: .relu6, gradInput: s.tensor(221), gradGamma: s.g + 2472864,
-            gradBeta: s.g + 2474256, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(221), input: s.tensor(132), pixels: 81 &* s.n,
+            channels: 1392, gamma: s.p + 2472864, beta: s.p + 2474256, savedMean: s.f + 904256,
+            savedInvStd: s.f + 905648, activation: .relu6, gradGamma: s.g + 2472864, gradBeta: s.g + 2474256,
+            reductions: s.f + 535920, pool: pool)
         s.profiler?.stop(463)
-        // features.6.1.block.0 conv 1x1 backward: input and weight gradients, [n, 9, 9, 232] <- [n, 9, 9, 1392]
+        // features.6.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 232] <- [n, 9, 9, 1392]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(221), input: s.tensor(131), weights: s.p + 2149920,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(221), preActivation: s.tensor(132),
+            gamma: s.p + 2472864, beta: s.p + 2474256, savedMean: s.f + 904256, savedInvStd: s.f + 905648,
+            activation: .relu6, reductions: s.f + 535920, input: s.tensor(131), weights: s.p + 2149920,
             pixels: 81 &* s.n, inChannels: 232, outChannels: 1392, gradInput: s.tensor(223),
             gradWeights: s.g + 2149920, workspace: s.ws, pool: pool)
         s.profiler?.stop(464)
@@ -4799,18 +4825,18 @@ public final class EfficientNetLite3Training: TrainableModel {
 
     /// features.6.0 backward: MBConv6 k5 s2: 18x18x136 -> 9x9x232
     private func features_6_0_backward(_ s: TrainingStepContext) {
-        // features.6.0.block.2 backward through identity and BatchNorm (in place) on [n, 9, 9, 232]
+        // features.6.0.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 232]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(223), input: s.tensor(130), pixels: 81 &* s.n,
-            channels: 232, gamma: s.p + 2148960, beta: s.p + 2149200, savedMean: s.f + 901008,
-            savedInvStd: s.f + 901240, activation: .identity, gradInput: s.tensor(223), gradGamma: s.g + 2148960,
-            gradBeta: s.g + 2149200, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(223), input: s.tensor(130), pixels: 81 &* s.n,
+            channels: 232, gamma: s.p + 2148960, beta: s.p + 2149200, savedMean: s.f + 903792,
+            savedInvStd: s.f + 904024, activation: .identity, gradGamma: s.g + 2148960, gradBeta: s.g + 2149200,
+            reductions: s.f + 535920, pool: pool)
         s.profiler?.stop(466)
         // features.6.0.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(128), pixels: 81 &* s.n, channels: 816,
-                gamma: s.p + 1956384, beta: s.p + 1957200, savedMean: s.f + 858576, savedInvStd: s.f + 859392,
+                gamma: s.p + 1956384, beta: s.p + 1957200, savedMean: s.f + 861360, savedInvStd: s.f + 862176,
                 activation: .relu6, output: s.tensor(225), pool: pool)
             s.profiler?.stop(467)
         }
@@ -4819,27 +4845,29 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(128), pixels: 81 &* s.n, channels: 816,
                 gamma: s.p + 1956384, beta: s.p + 1957200, runningMean: s.p + 1958016, runningVar: s.p + 1958832,
-                eps: 0.001, activation: .relu6, output: s.tensor(225), scratch: s.f + 858576, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(225), scratch: s.f + 861360, pool: pool)
             s.profiler?.stop(468)
         }
-        // features.6.0.block.2 conv 1x1 backward: input and weight gradients, [n, 9, 9, 816] <- [n, 9, 9, 232]
+        // features.6.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 816] <- [n, 9, 9, 232]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(223), input: s.tensor(225), weights: s.p + 1959648,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(223), preActivation: s.tensor(130),
+            gamma: s.p + 2148960, beta: s.p + 2149200, savedMean: s.f + 903792, savedInvStd: s.f + 904024,
+            activation: .identity, reductions: s.f + 535920, input: s.tensor(225), weights: s.p + 1959648,
             pixels: 81 &* s.n, inChannels: 816, outChannels: 232, gradInput: s.tensor(224), gradWeights: s.g + 1959648,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(469)
         // features.6.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 816]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(224), input: s.tensor(128), pixels: 81 &* s.n,
-            channels: 816, gamma: s.p + 1956384, beta: s.p + 1957200, savedMean: s.f + 858576,
-            savedInvStd: s.f + 859392, activation: .relu6, gradInput: s.tensor(224), gradGamma: s.g + 1956384,
+            channels: 816, gamma: s.p + 1956384, beta: s.p + 1957200, savedMean: s.f + 861360,
+            savedInvStd: s.f + 862176, activation: .relu6, gradInput: s.tensor(224), gradGamma: s.g + 1956384,
             gradBeta: s.g + 1957200, pool: pool)
         s.profiler?.stop(470)
         // features.6.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(126), pixels: 324 &* s.n, channels: 816,
-                gamma: s.p + 1932720, beta: s.p + 1933536, savedMean: s.f + 856944, savedInvStd: s.f + 857760,
+                gamma: s.p + 1932720, beta: s.p + 1933536, savedMean: s.f + 859728, savedInvStd: s.f + 860544,
                 activation: .relu6, output: s.tensor(227), pool: pool)
             s.profiler?.stop(471)
         }
@@ -4848,33 +4876,35 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(126), pixels: 324 &* s.n, channels: 816,
                 gamma: s.p + 1932720, beta: s.p + 1933536, runningMean: s.p + 1934352, runningVar: s.p + 1935168,
-                eps: 0.001, activation: .relu6, output: s.tensor(227), scratch: s.f + 856944, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(227), scratch: s.f + 859728, pool: pool)
             s.profiler?.stop(472)
         }
         // features.6.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 880608, count: 20400)
+        TrainingKernels.zero(s.f + 883392, count: 20400)
         s.profiler?.stop(473)
         // features.6.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 18, 18, 816] <- [n, 9, 9, 816]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(224), input: s.tensor(227), batch: s.n, height: 18,
             width: 18, channels: 816, kernel: 5, stride: 2, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9,
-            weights: s.f + 860208, gradInput: s.tensor(226), gradWeights: s.f + 880608, pool: pool)
+            weights: s.f + 862992, gradInput: s.tensor(226), gradWeights: s.f + 883392, pool: pool)
         s.profiler?.stop(474)
         // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 880608, channels: 816, kernel: 5, into: s.g + 1935984)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 883392, channels: 816, kernel: 5, into: s.g + 1935984)
         s.profiler?.stop(475)
-        // features.6.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 18, 18, 816]
+        // features.6.0.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 816]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(226), input: s.tensor(126),
-            pixels: 324 &* s.n, channels: 816, gamma: s.p + 1932720, beta: s.p + 1933536, savedMean: s.f + 856944,
-            savedInvStd: s.f + 857760, activation: .relu6, gradInput: s.tensor(226), gradGamma: s.g + 1932720,
-            gradBeta: s.g + 1933536, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(226), input: s.tensor(126), pixels: 324 &* s.n,
+            channels: 816, gamma: s.p + 1932720, beta: s.p + 1933536, savedMean: s.f + 859728,
+            savedInvStd: s.f + 860544, activation: .relu6, gradGamma: s.g + 1932720, gradBeta: s.g + 1933536,
+            reductions: s.f + 535920, pool: pool)
         s.profiler?.stop(476)
-        // features.6.0.block.0 conv 1x1 backward: input and weight gradients, [n, 18, 18, 136] <- [n, 18, 18, 816]
+        // features.6.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 136] <- [n, 18, 18, 816]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(226), input: s.tensor(124), weights: s.p + 1821744,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(226), preActivation: s.tensor(126),
+            gamma: s.p + 1932720, beta: s.p + 1933536, savedMean: s.f + 859728, savedInvStd: s.f + 860544,
+            activation: .relu6, reductions: s.f + 535920, input: s.tensor(124), weights: s.p + 1821744,
             pixels: 324 &* s.n, inChannels: 136, outChannels: 816, gradInput: s.tensor(228),
             gradWeights: s.g + 1821744, workspace: s.ws, pool: pool)
         s.profiler?.stop(477)
@@ -4888,18 +4918,18 @@ public final class EfficientNetLite3Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 17 ? s.tensor(125) : nil, batch: s.n,
             perImage: 44064, gradBranch: s.tensor(229), pool: pool)
         s.profiler?.stop(478)
-        // features.5.4.block.2 backward through identity and BatchNorm (in place) on [n, 18, 18, 136]
+        // features.5.4.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 136]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(229), input: s.tensor(122),
-            pixels: 324 &* s.n, channels: 136, gamma: s.p + 1821168, beta: s.p + 1821312, savedMean: s.f + 856672,
-            savedInvStd: s.f + 856808, activation: .identity, gradInput: s.tensor(229), gradGamma: s.g + 1821168,
-            gradBeta: s.g + 1821312, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(229), input: s.tensor(122), pixels: 324 &* s.n,
+            channels: 136, gamma: s.p + 1821168, beta: s.p + 1821312, savedMean: s.f + 859456,
+            savedInvStd: s.f + 859592, activation: .identity, gradGamma: s.g + 1821168, gradBeta: s.g + 1821312,
+            reductions: s.f + 535920, pool: pool)
         s.profiler?.stop(479)
         // features.5.4.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(120), pixels: 324 &* s.n, channels: 816,
-                gamma: s.p + 1706928, beta: s.p + 1707744, savedMean: s.f + 814240, savedInvStd: s.f + 815056,
+                gamma: s.p + 1706928, beta: s.p + 1707744, savedMean: s.f + 817024, savedInvStd: s.f + 817840,
                 activation: .relu6, output: s.tensor(231), pool: pool)
             s.profiler?.stop(480)
         }
@@ -4908,27 +4938,29 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(120), pixels: 324 &* s.n, channels: 816,
                 gamma: s.p + 1706928, beta: s.p + 1707744, runningMean: s.p + 1708560, runningVar: s.p + 1709376,
-                eps: 0.001, activation: .relu6, output: s.tensor(231), scratch: s.f + 814240, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(231), scratch: s.f + 817024, pool: pool)
             s.profiler?.stop(481)
         }
-        // features.5.4.block.2 conv 1x1 backward: input and weight gradients, [n, 18, 18, 816] <- [n, 18, 18, 136]
+        // features.5.4.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 816] <- [n, 18, 18, 136]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(229), input: s.tensor(231), weights: s.p + 1710192,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(229), preActivation: s.tensor(122),
+            gamma: s.p + 1821168, beta: s.p + 1821312, savedMean: s.f + 859456, savedInvStd: s.f + 859592,
+            activation: .identity, reductions: s.f + 535920, input: s.tensor(231), weights: s.p + 1710192,
             pixels: 324 &* s.n, inChannels: 816, outChannels: 136, gradInput: s.tensor(230),
             gradWeights: s.g + 1710192, workspace: s.ws, pool: pool)
         s.profiler?.stop(482)
         // features.5.4.block.1 backward through relu6 and BatchNorm (in place) on [n, 18, 18, 816]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(230), input: s.tensor(120),
-            pixels: 324 &* s.n, channels: 816, gamma: s.p + 1706928, beta: s.p + 1707744, savedMean: s.f + 814240,
-            savedInvStd: s.f + 815056, activation: .relu6, gradInput: s.tensor(230), gradGamma: s.g + 1706928,
+            pixels: 324 &* s.n, channels: 816, gamma: s.p + 1706928, beta: s.p + 1707744, savedMean: s.f + 817024,
+            savedInvStd: s.f + 817840, activation: .relu6, gradInput: s.tensor(230), gradGamma: s.g + 1706928,
             gradBeta: s.g + 1707744, pool: pool)
         s.profiler?.stop(483)
         // features.5.4.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(118), pixels: 324 &* s.n, channels: 816,
-                gamma: s.p + 1683264, beta: s.p + 1684080, savedMean: s.f + 812608, savedInvStd: s.f + 813424,
+                gamma: s.p + 1683264, beta: s.p + 1684080, savedMean: s.f + 815392, savedInvStd: s.f + 816208,
                 activation: .relu6, output: s.tensor(233), pool: pool)
             s.profiler?.stop(484)
         }
@@ -4937,33 +4969,35 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(118), pixels: 324 &* s.n, channels: 816,
                 gamma: s.p + 1683264, beta: s.p + 1684080, runningMean: s.p + 1684896, runningVar: s.p + 1685712,
-                eps: 0.001, activation: .relu6, output: s.tensor(233), scratch: s.f + 812608, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(233), scratch: s.f + 815392, pool: pool)
             s.profiler?.stop(485)
         }
         // features.5.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 836272, count: 20400)
+        TrainingKernels.zero(s.f + 839056, count: 20400)
         s.profiler?.stop(486)
         // features.5.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 18, 18, 816] <- [n, 18, 18, 816]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(230), input: s.tensor(233), batch: s.n, height: 18,
             width: 18, channels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18,
-            weights: s.f + 815872, gradInput: s.tensor(232), gradWeights: s.f + 836272, pool: pool)
+            weights: s.f + 818656, gradInput: s.tensor(232), gradWeights: s.f + 839056, pool: pool)
         s.profiler?.stop(487)
         // features.5.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 836272, channels: 816, kernel: 5, into: s.g + 1686528)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 839056, channels: 816, kernel: 5, into: s.g + 1686528)
         s.profiler?.stop(488)
-        // features.5.4.block.0 backward through relu6 and BatchNorm (in place) on [n, 18, 18, 816]
+        // features.5.4.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 816]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(232), input: s.tensor(118),
-            pixels: 324 &* s.n, channels: 816, gamma: s.p + 1683264, beta: s.p + 1684080, savedMean: s.f + 812608,
-            savedInvStd: s.f + 813424, activation: .relu6, gradInput: s.tensor(232), gradGamma: s.g + 1683264,
-            gradBeta: s.g + 1684080, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(232), input: s.tensor(118), pixels: 324 &* s.n,
+            channels: 816, gamma: s.p + 1683264, beta: s.p + 1684080, savedMean: s.f + 815392,
+            savedInvStd: s.f + 816208, activation: .relu6, gradGamma: s.g + 1683264, gradBeta: s.g + 1684080,
+            reductions: s.f + 535920, pool: pool)
         s.profiler?.stop(489)
-        // features.5.4.block.0 conv 1x1 backward: input and weight gradients, [n, 18, 18, 136] <- [n, 18, 18, 816]
+        // features.5.4.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 136] <- [n, 18, 18, 816]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(232), input: s.tensor(116), weights: s.p + 1572288,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(232), preActivation: s.tensor(118),
+            gamma: s.p + 1683264, beta: s.p + 1684080, savedMean: s.f + 815392, savedInvStd: s.f + 816208,
+            activation: .relu6, reductions: s.f + 535920, input: s.tensor(116), weights: s.p + 1572288,
             pixels: 324 &* s.n, inChannels: 136, outChannels: 816, gradInput: s.tensor(234),
             gradWeights: s.g + 1572288, workspace: s.ws, pool: pool)
         s.profiler?.stop(490)
@@ -4981,18 +5015,18 @@ public final class EfficientNetLite3Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 16 ? s.tensor(117) : nil, batch: s.n,
             perImage: 44064, gradBranch: s.tensor(235), pool: pool)
         s.profiler?.stop(492)
-        // features.5.3.block.2 backward through identity and BatchNorm (in place) on [n, 18, 18, 136]
+        // features.5.3.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 136]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(235), input: s.tensor(114),
-            pixels: 324 &* s.n, channels: 136, gamma: s.p + 1571712, beta: s.p + 1571856, savedMean: s.f + 812336,
-            savedInvStd: s.f + 812472, activation: .identity, gradInput: s.tensor(235), gradGamma: s.g + 1571712,
-            gradBeta: s.g + 1571856, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(235), input: s.tensor(114), pixels: 324 &* s.n,
+            channels: 136, gamma: s.p + 1571712, beta: s.p + 1571856, savedMean: s.f + 815120,
+            savedInvStd: s.f + 815256, activation: .identity, gradGamma: s.g + 1571712, gradBeta: s.g + 1571856,
+            reductions: s.f + 535920, pool: pool)
         s.profiler?.stop(493)
         // features.5.3.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(112), pixels: 324 &* s.n, channels: 816,
-                gamma: s.p + 1457472, beta: s.p + 1458288, savedMean: s.f + 769904, savedInvStd: s.f + 770720,
+                gamma: s.p + 1457472, beta: s.p + 1458288, savedMean: s.f + 772688, savedInvStd: s.f + 773504,
                 activation: .relu6, output: s.tensor(237), pool: pool)
             s.profiler?.stop(494)
         }
@@ -5001,27 +5035,29 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(112), pixels: 324 &* s.n, channels: 816,
                 gamma: s.p + 1457472, beta: s.p + 1458288, runningMean: s.p + 1459104, runningVar: s.p + 1459920,
-                eps: 0.001, activation: .relu6, output: s.tensor(237), scratch: s.f + 769904, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(237), scratch: s.f + 772688, pool: pool)
             s.profiler?.stop(495)
         }
-        // features.5.3.block.2 conv 1x1 backward: input and weight gradients, [n, 18, 18, 816] <- [n, 18, 18, 136]
+        // features.5.3.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 816] <- [n, 18, 18, 136]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(235), input: s.tensor(237), weights: s.p + 1460736,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(235), preActivation: s.tensor(114),
+            gamma: s.p + 1571712, beta: s.p + 1571856, savedMean: s.f + 815120, savedInvStd: s.f + 815256,
+            activation: .identity, reductions: s.f + 535920, input: s.tensor(237), weights: s.p + 1460736,
             pixels: 324 &* s.n, inChannels: 816, outChannels: 136, gradInput: s.tensor(236),
             gradWeights: s.g + 1460736, workspace: s.ws, pool: pool)
         s.profiler?.stop(496)
         // features.5.3.block.1 backward through relu6 and BatchNorm (in place) on [n, 18, 18, 816]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(236), input: s.tensor(112),
-            pixels: 324 &* s.n, channels: 816, gamma: s.p + 1457472, beta: s.p + 1458288, savedMean: s.f + 769904,
-            savedInvStd: s.f + 770720, activation: .relu6, gradInput: s.tensor(236), gradGamma: s.g + 1457472,
+            pixels: 324 &* s.n, channels: 816, gamma: s.p + 1457472, beta: s.p + 1458288, savedMean: s.f + 772688,
+            savedInvStd: s.f + 773504, activation: .relu6, gradInput: s.tensor(236), gradGamma: s.g + 1457472,
             gradBeta: s.g + 1458288, pool: pool)
         s.profiler?.stop(497)
         // features.5.3.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(110), pixels: 324 &* s.n, channels: 816,
-                gamma: s.p + 1433808, beta: s.p + 1434624, savedMean: s.f + 768272, savedInvStd: s.f + 769088,
+                gamma: s.p + 1433808, beta: s.p + 1434624, savedMean: s.f + 771056, savedInvStd: s.f + 771872,
                 activation: .relu6, output: s.tensor(239), pool: pool)
             s.profiler?.stop(498)
         }
@@ -5030,33 +5066,35 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(110), pixels: 324 &* s.n, channels: 816,
                 gamma: s.p + 1433808, beta: s.p + 1434624, runningMean: s.p + 1435440, runningVar: s.p + 1436256,
-                eps: 0.001, activation: .relu6, output: s.tensor(239), scratch: s.f + 768272, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(239), scratch: s.f + 771056, pool: pool)
             s.profiler?.stop(499)
         }
         // features.5.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 791936, count: 20400)
+        TrainingKernels.zero(s.f + 794720, count: 20400)
         s.profiler?.stop(500)
         // features.5.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 18, 18, 816] <- [n, 18, 18, 816]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(236), input: s.tensor(239), batch: s.n, height: 18,
             width: 18, channels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18,
-            weights: s.f + 771536, gradInput: s.tensor(238), gradWeights: s.f + 791936, pool: pool)
+            weights: s.f + 774320, gradInput: s.tensor(238), gradWeights: s.f + 794720, pool: pool)
         s.profiler?.stop(501)
         // features.5.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 791936, channels: 816, kernel: 5, into: s.g + 1437072)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 794720, channels: 816, kernel: 5, into: s.g + 1437072)
         s.profiler?.stop(502)
-        // features.5.3.block.0 backward through relu6 and BatchNorm (in place) on [n, 18, 18, 816]
+        // features.5.3.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 816]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(238), input: s.tensor(110),
-            pixels: 324 &* s.n, channels: 816, gamma: s.p + 1433808, beta: s.p + 1434624, savedMean: s.f + 768272,
-            savedInvStd: s.f + 769088, activation: .relu6, gradInput: s.tensor(238), gradGamma: s.g + 1433808,
-            gradBeta: s.g + 1434624, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(238), input: s.tensor(110), pixels: 324 &* s.n,
+            channels: 816, gamma: s.p + 1433808, beta: s.p + 1434624, savedMean: s.f + 771056,
+            savedInvStd: s.f + 771872, activation: .relu6, gradGamma: s.g + 1433808, gradBeta: s.g + 1434624,
+            reductions: s.f + 535920, pool: pool)
         s.profiler?.stop(503)
-        // features.5.3.block.0 conv 1x1 backward: input and weight gradients, [n, 18, 18, 136] <- [n, 18, 18, 816]
+        // features.5.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 136] <- [n, 18, 18, 816]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(238), input: s.tensor(108), weights: s.p + 1322832,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(238), preActivation: s.tensor(110),
+            gamma: s.p + 1433808, beta: s.p + 1434624, savedMean: s.f + 771056, savedInvStd: s.f + 771872,
+            activation: .relu6, reductions: s.f + 535920, input: s.tensor(108), weights: s.p + 1322832,
             pixels: 324 &* s.n, inChannels: 136, outChannels: 816, gradInput: s.tensor(240),
             gradWeights: s.g + 1322832, workspace: s.ws, pool: pool)
         s.profiler?.stop(504)
@@ -5074,18 +5112,18 @@ public final class EfficientNetLite3Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.tensor(109) : nil, batch: s.n,
             perImage: 44064, gradBranch: s.tensor(241), pool: pool)
         s.profiler?.stop(506)
-        // features.5.2.block.2 backward through identity and BatchNorm (in place) on [n, 18, 18, 136]
+        // features.5.2.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 136]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(241), input: s.tensor(106),
-            pixels: 324 &* s.n, channels: 136, gamma: s.p + 1322256, beta: s.p + 1322400, savedMean: s.f + 768000,
-            savedInvStd: s.f + 768136, activation: .identity, gradInput: s.tensor(241), gradGamma: s.g + 1322256,
-            gradBeta: s.g + 1322400, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(241), input: s.tensor(106), pixels: 324 &* s.n,
+            channels: 136, gamma: s.p + 1322256, beta: s.p + 1322400, savedMean: s.f + 770784,
+            savedInvStd: s.f + 770920, activation: .identity, gradGamma: s.g + 1322256, gradBeta: s.g + 1322400,
+            reductions: s.f + 535920, pool: pool)
         s.profiler?.stop(507)
         // features.5.2.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(104), pixels: 324 &* s.n, channels: 816,
-                gamma: s.p + 1208016, beta: s.p + 1208832, savedMean: s.f + 725568, savedInvStd: s.f + 726384,
+                gamma: s.p + 1208016, beta: s.p + 1208832, savedMean: s.f + 728352, savedInvStd: s.f + 729168,
                 activation: .relu6, output: s.tensor(243), pool: pool)
             s.profiler?.stop(508)
         }
@@ -5094,27 +5132,29 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(104), pixels: 324 &* s.n, channels: 816,
                 gamma: s.p + 1208016, beta: s.p + 1208832, runningMean: s.p + 1209648, runningVar: s.p + 1210464,
-                eps: 0.001, activation: .relu6, output: s.tensor(243), scratch: s.f + 725568, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(243), scratch: s.f + 728352, pool: pool)
             s.profiler?.stop(509)
         }
-        // features.5.2.block.2 conv 1x1 backward: input and weight gradients, [n, 18, 18, 816] <- [n, 18, 18, 136]
+        // features.5.2.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 816] <- [n, 18, 18, 136]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(241), input: s.tensor(243), weights: s.p + 1211280,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(241), preActivation: s.tensor(106),
+            gamma: s.p + 1322256, beta: s.p + 1322400, savedMean: s.f + 770784, savedInvStd: s.f + 770920,
+            activation: .identity, reductions: s.f + 535920, input: s.tensor(243), weights: s.p + 1211280,
             pixels: 324 &* s.n, inChannels: 816, outChannels: 136, gradInput: s.tensor(242),
             gradWeights: s.g + 1211280, workspace: s.ws, pool: pool)
         s.profiler?.stop(510)
         // features.5.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 18, 18, 816]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(242), input: s.tensor(104),
-            pixels: 324 &* s.n, channels: 816, gamma: s.p + 1208016, beta: s.p + 1208832, savedMean: s.f + 725568,
-            savedInvStd: s.f + 726384, activation: .relu6, gradInput: s.tensor(242), gradGamma: s.g + 1208016,
+            pixels: 324 &* s.n, channels: 816, gamma: s.p + 1208016, beta: s.p + 1208832, savedMean: s.f + 728352,
+            savedInvStd: s.f + 729168, activation: .relu6, gradInput: s.tensor(242), gradGamma: s.g + 1208016,
             gradBeta: s.g + 1208832, pool: pool)
         s.profiler?.stop(511)
         // features.5.2.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(102), pixels: 324 &* s.n, channels: 816,
-                gamma: s.p + 1184352, beta: s.p + 1185168, savedMean: s.f + 723936, savedInvStd: s.f + 724752,
+                gamma: s.p + 1184352, beta: s.p + 1185168, savedMean: s.f + 726720, savedInvStd: s.f + 727536,
                 activation: .relu6, output: s.tensor(245), pool: pool)
             s.profiler?.stop(512)
         }
@@ -5123,33 +5163,35 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(102), pixels: 324 &* s.n, channels: 816,
                 gamma: s.p + 1184352, beta: s.p + 1185168, runningMean: s.p + 1185984, runningVar: s.p + 1186800,
-                eps: 0.001, activation: .relu6, output: s.tensor(245), scratch: s.f + 723936, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(245), scratch: s.f + 726720, pool: pool)
             s.profiler?.stop(513)
         }
         // features.5.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 747600, count: 20400)
+        TrainingKernels.zero(s.f + 750384, count: 20400)
         s.profiler?.stop(514)
         // features.5.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 18, 18, 816] <- [n, 18, 18, 816]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(242), input: s.tensor(245), batch: s.n, height: 18,
             width: 18, channels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18,
-            weights: s.f + 727200, gradInput: s.tensor(244), gradWeights: s.f + 747600, pool: pool)
+            weights: s.f + 729984, gradInput: s.tensor(244), gradWeights: s.f + 750384, pool: pool)
         s.profiler?.stop(515)
         // features.5.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 747600, channels: 816, kernel: 5, into: s.g + 1187616)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 750384, channels: 816, kernel: 5, into: s.g + 1187616)
         s.profiler?.stop(516)
-        // features.5.2.block.0 backward through relu6 and BatchNorm (in place) on [n, 18, 18, 816]
+        // features.5.2.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 816]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(244), input: s.tensor(102),
-            pixels: 324 &* s.n, channels: 816, gamma: s.p + 1184352, beta: s.p + 1185168, savedMean: s.f + 723936,
-            savedInvStd: s.f + 724752, activation: .relu6, gradInput: s.tensor(244), gradGamma: s.g + 1184352,
-            gradBeta: s.g + 1185168, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(244), input: s.tensor(102), pixels: 324 &* s.n,
+            channels: 816, gamma: s.p + 1184352, beta: s.p + 1185168, savedMean: s.f + 726720,
+            savedInvStd: s.f + 727536, activation: .relu6, gradGamma: s.g + 1184352, gradBeta: s.g + 1185168,
+            reductions: s.f + 535920, pool: pool)
         s.profiler?.stop(517)
-        // features.5.2.block.0 conv 1x1 backward: input and weight gradients, [n, 18, 18, 136] <- [n, 18, 18, 816]
+        // features.5.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 136] <- [n, 18, 18, 816]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(244), input: s.tensor(100), weights: s.p + 1073376,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(244), preActivation: s.tensor(102),
+            gamma: s.p + 1184352, beta: s.p + 1185168, savedMean: s.f + 726720, savedInvStd: s.f + 727536,
+            activation: .relu6, reductions: s.f + 535920, input: s.tensor(100), weights: s.p + 1073376,
             pixels: 324 &* s.n, inChannels: 136, outChannels: 816, gradInput: s.tensor(246),
             gradWeights: s.g + 1073376, workspace: s.ws, pool: pool)
         s.profiler?.stop(518)
@@ -5167,18 +5209,18 @@ public final class EfficientNetLite3Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.tensor(101) : nil, batch: s.n,
             perImage: 44064, gradBranch: s.tensor(247), pool: pool)
         s.profiler?.stop(520)
-        // features.5.1.block.2 backward through identity and BatchNorm (in place) on [n, 18, 18, 136]
+        // features.5.1.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 136]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(247), input: s.tensor(98), pixels: 324 &* s.n,
-            channels: 136, gamma: s.p + 1072800, beta: s.p + 1072944, savedMean: s.f + 723664,
-            savedInvStd: s.f + 723800, activation: .identity, gradInput: s.tensor(247), gradGamma: s.g + 1072800,
-            gradBeta: s.g + 1072944, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(247), input: s.tensor(98), pixels: 324 &* s.n,
+            channels: 136, gamma: s.p + 1072800, beta: s.p + 1072944, savedMean: s.f + 726448,
+            savedInvStd: s.f + 726584, activation: .identity, gradGamma: s.g + 1072800, gradBeta: s.g + 1072944,
+            reductions: s.f + 535920, pool: pool)
         s.profiler?.stop(521)
         // features.5.1.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(96), pixels: 324 &* s.n, channels: 816, gamma: s.p + 958560,
-                beta: s.p + 959376, savedMean: s.f + 681232, savedInvStd: s.f + 682048, activation: .relu6,
+                beta: s.p + 959376, savedMean: s.f + 684016, savedInvStd: s.f + 684832, activation: .relu6,
                 output: s.tensor(249), pool: pool)
             s.profiler?.stop(522)
         }
@@ -5187,26 +5229,28 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(96), pixels: 324 &* s.n, channels: 816,
                 gamma: s.p + 958560, beta: s.p + 959376, runningMean: s.p + 960192, runningVar: s.p + 961008,
-                eps: 0.001, activation: .relu6, output: s.tensor(249), scratch: s.f + 681232, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(249), scratch: s.f + 684016, pool: pool)
             s.profiler?.stop(523)
         }
-        // features.5.1.block.2 conv 1x1 backward: input and weight gradients, [n, 18, 18, 816] <- [n, 18, 18, 136]
+        // features.5.1.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 816] <- [n, 18, 18, 136]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(247), input: s.tensor(249), weights: s.p + 961824,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(247), preActivation: s.tensor(98),
+            gamma: s.p + 1072800, beta: s.p + 1072944, savedMean: s.f + 726448, savedInvStd: s.f + 726584,
+            activation: .identity, reductions: s.f + 535920, input: s.tensor(249), weights: s.p + 961824,
             pixels: 324 &* s.n, inChannels: 816, outChannels: 136, gradInput: s.tensor(248), gradWeights: s.g + 961824,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(524)
         // features.5.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 18, 18, 816]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(248), input: s.tensor(96), pixels: 324 &* s.n,
-            channels: 816, gamma: s.p + 958560, beta: s.p + 959376, savedMean: s.f + 681232, savedInvStd: s.f + 682048,
+            channels: 816, gamma: s.p + 958560, beta: s.p + 959376, savedMean: s.f + 684016, savedInvStd: s.f + 684832,
             activation: .relu6, gradInput: s.tensor(248), gradGamma: s.g + 958560, gradBeta: s.g + 959376, pool: pool)
         s.profiler?.stop(525)
         // features.5.1.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(94), pixels: 324 &* s.n, channels: 816, gamma: s.p + 934896,
-                beta: s.p + 935712, savedMean: s.f + 679600, savedInvStd: s.f + 680416, activation: .relu6,
+                beta: s.p + 935712, savedMean: s.f + 682384, savedInvStd: s.f + 683200, activation: .relu6,
                 output: s.tensor(251), pool: pool)
             s.profiler?.stop(526)
         }
@@ -5215,32 +5259,34 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(94), pixels: 324 &* s.n, channels: 816,
                 gamma: s.p + 934896, beta: s.p + 935712, runningMean: s.p + 936528, runningVar: s.p + 937344,
-                eps: 0.001, activation: .relu6, output: s.tensor(251), scratch: s.f + 679600, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(251), scratch: s.f + 682384, pool: pool)
             s.profiler?.stop(527)
         }
         // features.5.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 703264, count: 20400)
+        TrainingKernels.zero(s.f + 706048, count: 20400)
         s.profiler?.stop(528)
         // features.5.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 18, 18, 816] <- [n, 18, 18, 816]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(248), input: s.tensor(251), batch: s.n, height: 18,
             width: 18, channels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18,
-            weights: s.f + 682864, gradInput: s.tensor(250), gradWeights: s.f + 703264, pool: pool)
+            weights: s.f + 685648, gradInput: s.tensor(250), gradWeights: s.f + 706048, pool: pool)
         s.profiler?.stop(529)
         // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 703264, channels: 816, kernel: 5, into: s.g + 938160)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 706048, channels: 816, kernel: 5, into: s.g + 938160)
         s.profiler?.stop(530)
-        // features.5.1.block.0 backward through relu6 and BatchNorm (in place) on [n, 18, 18, 816]
+        // features.5.1.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 816]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(250), input: s.tensor(94), pixels: 324 &* s.n,
-            channels: 816, gamma: s.p + 934896, beta: s.p + 935712, savedMean: s.f + 679600, savedInvStd: s.f + 680416,
-            activation: .relu6, gradInput: s.tensor(250), gradGamma: s.g + 934896, gradBeta: s.g + 935712, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(250), input: s.tensor(94), pixels: 324 &* s.n,
+            channels: 816, gamma: s.p + 934896, beta: s.p + 935712, savedMean: s.f + 682384, savedInvStd: s.f + 683200,
+            activation: .relu6, gradGamma: s.g + 934896, gradBeta: s.g + 935712, reductions: s.f + 535920, pool: pool)
         s.profiler?.stop(531)
-        // features.5.1.block.0 conv 1x1 backward: input and weight gradients, [n, 18, 18, 136] <- [n, 18, 18, 816]
+        // features.5.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 136] <- [n, 18, 18, 816]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(250), input: s.tensor(93), weights: s.p + 823920,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(250), preActivation: s.tensor(94),
+            gamma: s.p + 934896, beta: s.p + 935712, savedMean: s.f + 682384, savedInvStd: s.f + 683200,
+            activation: .relu6, reductions: s.f + 535920, input: s.tensor(93), weights: s.p + 823920,
             pixels: 324 &* s.n, inChannels: 136, outChannels: 816, gradInput: s.tensor(252), gradWeights: s.g + 823920,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(532)
@@ -5252,18 +5298,18 @@ public final class EfficientNetLite3Training: TrainableModel {
 
     /// features.5.0 backward: MBConv6 k5 s1: 18x18x96 -> 18x18x136
     private func features_5_0_backward(_ s: TrainingStepContext) {
-        // features.5.0.block.2 backward through identity and BatchNorm (in place) on [n, 18, 18, 136]
+        // features.5.0.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 136]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(252), input: s.tensor(92), pixels: 324 &* s.n,
-            channels: 136, gamma: s.p + 823344, beta: s.p + 823488, savedMean: s.f + 679328, savedInvStd: s.f + 679464,
-            activation: .identity, gradInput: s.tensor(252), gradGamma: s.g + 823344, gradBeta: s.g + 823488,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(252), input: s.tensor(92), pixels: 324 &* s.n,
+            channels: 136, gamma: s.p + 823344, beta: s.p + 823488, savedMean: s.f + 682112, savedInvStd: s.f + 682248,
+            activation: .identity, gradGamma: s.g + 823344, gradBeta: s.g + 823488, reductions: s.f + 535920,
             pool: pool)
         s.profiler?.stop(534)
         // features.5.0.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(90), pixels: 324 &* s.n, channels: 576, gamma: s.p + 742704,
-                beta: s.p + 743280, savedMean: s.f + 649376, savedInvStd: s.f + 649952, activation: .relu6,
+                beta: s.p + 743280, savedMean: s.f + 652160, savedInvStd: s.f + 652736, activation: .relu6,
                 output: s.tensor(254), pool: pool)
             s.profiler?.stop(535)
         }
@@ -5272,26 +5318,28 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(90), pixels: 324 &* s.n, channels: 576,
                 gamma: s.p + 742704, beta: s.p + 743280, runningMean: s.p + 743856, runningVar: s.p + 744432,
-                eps: 0.001, activation: .relu6, output: s.tensor(254), scratch: s.f + 649376, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(254), scratch: s.f + 652160, pool: pool)
             s.profiler?.stop(536)
         }
-        // features.5.0.block.2 conv 1x1 backward: input and weight gradients, [n, 18, 18, 576] <- [n, 18, 18, 136]
+        // features.5.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 576] <- [n, 18, 18, 136]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(252), input: s.tensor(254), weights: s.p + 745008,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(252), preActivation: s.tensor(92),
+            gamma: s.p + 823344, beta: s.p + 823488, savedMean: s.f + 682112, savedInvStd: s.f + 682248,
+            activation: .identity, reductions: s.f + 535920, input: s.tensor(254), weights: s.p + 745008,
             pixels: 324 &* s.n, inChannels: 576, outChannels: 136, gradInput: s.tensor(253), gradWeights: s.g + 745008,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(537)
         // features.5.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 18, 18, 576]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(253), input: s.tensor(90), pixels: 324 &* s.n,
-            channels: 576, gamma: s.p + 742704, beta: s.p + 743280, savedMean: s.f + 649376, savedInvStd: s.f + 649952,
+            channels: 576, gamma: s.p + 742704, beta: s.p + 743280, savedMean: s.f + 652160, savedInvStd: s.f + 652736,
             activation: .relu6, gradInput: s.tensor(253), gradGamma: s.g + 742704, gradBeta: s.g + 743280, pool: pool)
         s.profiler?.stop(538)
         // features.5.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(88), pixels: 324 &* s.n, channels: 576, gamma: s.p + 726000,
-                beta: s.p + 726576, savedMean: s.f + 648224, savedInvStd: s.f + 648800, activation: .relu6,
+                beta: s.p + 726576, savedMean: s.f + 651008, savedInvStd: s.f + 651584, activation: .relu6,
                 output: s.tensor(256), pool: pool)
             s.profiler?.stop(539)
         }
@@ -5300,32 +5348,34 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 324 &* s.n, channels: 576,
                 gamma: s.p + 726000, beta: s.p + 726576, runningMean: s.p + 727152, runningVar: s.p + 727728,
-                eps: 0.001, activation: .relu6, output: s.tensor(256), scratch: s.f + 648224, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(256), scratch: s.f + 651008, pool: pool)
             s.profiler?.stop(540)
         }
         // features.5.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 664928, count: 14400)
+        TrainingKernels.zero(s.f + 667712, count: 14400)
         s.profiler?.stop(541)
         // features.5.0.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 18, 18, 576] <- [n, 18, 18, 576]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(253), input: s.tensor(256), batch: s.n, height: 18,
             width: 18, channels: 576, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18,
-            weights: s.f + 650528, gradInput: s.tensor(255), gradWeights: s.f + 664928, pool: pool)
+            weights: s.f + 653312, gradInput: s.tensor(255), gradWeights: s.f + 667712, pool: pool)
         s.profiler?.stop(542)
         // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 664928, channels: 576, kernel: 5, into: s.g + 728304)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 667712, channels: 576, kernel: 5, into: s.g + 728304)
         s.profiler?.stop(543)
-        // features.5.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 18, 18, 576]
+        // features.5.0.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 576]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(255), input: s.tensor(88), pixels: 324 &* s.n,
-            channels: 576, gamma: s.p + 726000, beta: s.p + 726576, savedMean: s.f + 648224, savedInvStd: s.f + 648800,
-            activation: .relu6, gradInput: s.tensor(255), gradGamma: s.g + 726000, gradBeta: s.g + 726576, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(255), input: s.tensor(88), pixels: 324 &* s.n,
+            channels: 576, gamma: s.p + 726000, beta: s.p + 726576, savedMean: s.f + 651008, savedInvStd: s.f + 651584,
+            activation: .relu6, gradGamma: s.g + 726000, gradBeta: s.g + 726576, reductions: s.f + 535920, pool: pool)
         s.profiler?.stop(544)
-        // features.5.0.block.0 conv 1x1 backward: input and weight gradients, [n, 18, 18, 96] <- [n, 18, 18, 576]
+        // features.5.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 96] <- [n, 18, 18, 576]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(255), input: s.tensor(86), weights: s.p + 670704,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(255), preActivation: s.tensor(88),
+            gamma: s.p + 726000, beta: s.p + 726576, savedMean: s.f + 651008, savedInvStd: s.f + 651584,
+            activation: .relu6, reductions: s.f + 535920, input: s.tensor(86), weights: s.p + 670704,
             pixels: 324 &* s.n, inChannels: 96, outChannels: 576, gradInput: s.tensor(257), gradWeights: s.g + 670704,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(545)
@@ -5339,18 +5389,18 @@ public final class EfficientNetLite3Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.tensor(87) : nil, batch: s.n,
             perImage: 31104, gradBranch: s.tensor(258), pool: pool)
         s.profiler?.stop(546)
-        // features.4.4.block.2 backward through identity and BatchNorm (in place) on [n, 18, 18, 96]
+        // features.4.4.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 96]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(258), input: s.tensor(84), pixels: 324 &* s.n,
-            channels: 96, gamma: s.p + 670320, beta: s.p + 670416, savedMean: s.f + 648032, savedInvStd: s.f + 648128,
-            activation: .identity, gradInput: s.tensor(258), gradGamma: s.g + 670320, gradBeta: s.g + 670416,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(258), input: s.tensor(84), pixels: 324 &* s.n,
+            channels: 96, gamma: s.p + 670320, beta: s.p + 670416, savedMean: s.f + 650816, savedInvStd: s.f + 650912,
+            activation: .identity, gradGamma: s.g + 670320, gradBeta: s.g + 670416, reductions: s.f + 535920,
             pool: pool)
         s.profiler?.stop(547)
         // features.4.4.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(82), pixels: 324 &* s.n, channels: 576, gamma: s.p + 612720,
-                beta: s.p + 613296, savedMean: s.f + 636512, savedInvStd: s.f + 637088, activation: .relu6,
+                beta: s.p + 613296, savedMean: s.f + 639296, savedInvStd: s.f + 639872, activation: .relu6,
                 output: s.tensor(260), pool: pool)
             s.profiler?.stop(548)
         }
@@ -5359,26 +5409,28 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(82), pixels: 324 &* s.n, channels: 576,
                 gamma: s.p + 612720, beta: s.p + 613296, runningMean: s.p + 613872, runningVar: s.p + 614448,
-                eps: 0.001, activation: .relu6, output: s.tensor(260), scratch: s.f + 636512, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(260), scratch: s.f + 639296, pool: pool)
             s.profiler?.stop(549)
         }
-        // features.4.4.block.2 conv 1x1 backward: input and weight gradients, [n, 18, 18, 576] <- [n, 18, 18, 96]
+        // features.4.4.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 576] <- [n, 18, 18, 96]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(258), input: s.tensor(260), weights: s.p + 615024,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(258), preActivation: s.tensor(84),
+            gamma: s.p + 670320, beta: s.p + 670416, savedMean: s.f + 650816, savedInvStd: s.f + 650912,
+            activation: .identity, reductions: s.f + 535920, input: s.tensor(260), weights: s.p + 615024,
             pixels: 324 &* s.n, inChannels: 576, outChannels: 96, gradInput: s.tensor(259), gradWeights: s.g + 615024,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(550)
         // features.4.4.block.1 backward through relu6 and BatchNorm (in place) on [n, 18, 18, 576]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(259), input: s.tensor(82), pixels: 324 &* s.n,
-            channels: 576, gamma: s.p + 612720, beta: s.p + 613296, savedMean: s.f + 636512, savedInvStd: s.f + 637088,
+            channels: 576, gamma: s.p + 612720, beta: s.p + 613296, savedMean: s.f + 639296, savedInvStd: s.f + 639872,
             activation: .relu6, gradInput: s.tensor(259), gradGamma: s.g + 612720, gradBeta: s.g + 613296, pool: pool)
         s.profiler?.stop(551)
         // features.4.4.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(80), pixels: 324 &* s.n, channels: 576, gamma: s.p + 605232,
-                beta: s.p + 605808, savedMean: s.f + 635360, savedInvStd: s.f + 635936, activation: .relu6,
+                beta: s.p + 605808, savedMean: s.f + 638144, savedInvStd: s.f + 638720, activation: .relu6,
                 output: s.tensor(262), pool: pool)
             s.profiler?.stop(552)
         }
@@ -5387,32 +5439,34 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(80), pixels: 324 &* s.n, channels: 576,
                 gamma: s.p + 605232, beta: s.p + 605808, runningMean: s.p + 606384, runningVar: s.p + 606960,
-                eps: 0.001, activation: .relu6, output: s.tensor(262), scratch: s.f + 635360, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(262), scratch: s.f + 638144, pool: pool)
             s.profiler?.stop(553)
         }
         // features.4.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 642848, count: 5184)
+        TrainingKernels.zero(s.f + 645632, count: 5184)
         s.profiler?.stop(554)
         // features.4.4.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 18, 18, 576] <- [n, 18, 18, 576]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(259), input: s.tensor(262), batch: s.n, height: 18,
             width: 18, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18,
-            weights: s.f + 637664, gradInput: s.tensor(261), gradWeights: s.f + 642848, pool: pool)
+            weights: s.f + 640448, gradInput: s.tensor(261), gradWeights: s.f + 645632, pool: pool)
         s.profiler?.stop(555)
         // features.4.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 642848, channels: 576, kernel: 3, into: s.g + 607536)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 645632, channels: 576, kernel: 3, into: s.g + 607536)
         s.profiler?.stop(556)
-        // features.4.4.block.0 backward through relu6 and BatchNorm (in place) on [n, 18, 18, 576]
+        // features.4.4.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 576]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(261), input: s.tensor(80), pixels: 324 &* s.n,
-            channels: 576, gamma: s.p + 605232, beta: s.p + 605808, savedMean: s.f + 635360, savedInvStd: s.f + 635936,
-            activation: .relu6, gradInput: s.tensor(261), gradGamma: s.g + 605232, gradBeta: s.g + 605808, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(261), input: s.tensor(80), pixels: 324 &* s.n,
+            channels: 576, gamma: s.p + 605232, beta: s.p + 605808, savedMean: s.f + 638144, savedInvStd: s.f + 638720,
+            activation: .relu6, gradGamma: s.g + 605232, gradBeta: s.g + 605808, reductions: s.f + 535920, pool: pool)
         s.profiler?.stop(557)
-        // features.4.4.block.0 conv 1x1 backward: input and weight gradients, [n, 18, 18, 96] <- [n, 18, 18, 576]
+        // features.4.4.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 96] <- [n, 18, 18, 576]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(261), input: s.tensor(78), weights: s.p + 549936,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(261), preActivation: s.tensor(80),
+            gamma: s.p + 605232, beta: s.p + 605808, savedMean: s.f + 638144, savedInvStd: s.f + 638720,
+            activation: .relu6, reductions: s.f + 535920, input: s.tensor(78), weights: s.p + 549936,
             pixels: 324 &* s.n, inChannels: 96, outChannels: 576, gradInput: s.tensor(263), gradWeights: s.g + 549936,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(558)
@@ -5430,18 +5484,18 @@ public final class EfficientNetLite3Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.tensor(79) : nil, batch: s.n,
             perImage: 31104, gradBranch: s.tensor(264), pool: pool)
         s.profiler?.stop(560)
-        // features.4.3.block.2 backward through identity and BatchNorm (in place) on [n, 18, 18, 96]
+        // features.4.3.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 96]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(264), input: s.tensor(76), pixels: 324 &* s.n,
-            channels: 96, gamma: s.p + 549552, beta: s.p + 549648, savedMean: s.f + 635168, savedInvStd: s.f + 635264,
-            activation: .identity, gradInput: s.tensor(264), gradGamma: s.g + 549552, gradBeta: s.g + 549648,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(264), input: s.tensor(76), pixels: 324 &* s.n,
+            channels: 96, gamma: s.p + 549552, beta: s.p + 549648, savedMean: s.f + 637952, savedInvStd: s.f + 638048,
+            activation: .identity, gradGamma: s.g + 549552, gradBeta: s.g + 549648, reductions: s.f + 535920,
             pool: pool)
         s.profiler?.stop(561)
         // features.4.3.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(74), pixels: 324 &* s.n, channels: 576, gamma: s.p + 491952,
-                beta: s.p + 492528, savedMean: s.f + 623648, savedInvStd: s.f + 624224, activation: .relu6,
+                beta: s.p + 492528, savedMean: s.f + 626432, savedInvStd: s.f + 627008, activation: .relu6,
                 output: s.tensor(266), pool: pool)
             s.profiler?.stop(562)
         }
@@ -5450,26 +5504,28 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(74), pixels: 324 &* s.n, channels: 576,
                 gamma: s.p + 491952, beta: s.p + 492528, runningMean: s.p + 493104, runningVar: s.p + 493680,
-                eps: 0.001, activation: .relu6, output: s.tensor(266), scratch: s.f + 623648, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(266), scratch: s.f + 626432, pool: pool)
             s.profiler?.stop(563)
         }
-        // features.4.3.block.2 conv 1x1 backward: input and weight gradients, [n, 18, 18, 576] <- [n, 18, 18, 96]
+        // features.4.3.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 576] <- [n, 18, 18, 96]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(264), input: s.tensor(266), weights: s.p + 494256,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(264), preActivation: s.tensor(76),
+            gamma: s.p + 549552, beta: s.p + 549648, savedMean: s.f + 637952, savedInvStd: s.f + 638048,
+            activation: .identity, reductions: s.f + 535920, input: s.tensor(266), weights: s.p + 494256,
             pixels: 324 &* s.n, inChannels: 576, outChannels: 96, gradInput: s.tensor(265), gradWeights: s.g + 494256,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(564)
         // features.4.3.block.1 backward through relu6 and BatchNorm (in place) on [n, 18, 18, 576]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(265), input: s.tensor(74), pixels: 324 &* s.n,
-            channels: 576, gamma: s.p + 491952, beta: s.p + 492528, savedMean: s.f + 623648, savedInvStd: s.f + 624224,
+            channels: 576, gamma: s.p + 491952, beta: s.p + 492528, savedMean: s.f + 626432, savedInvStd: s.f + 627008,
             activation: .relu6, gradInput: s.tensor(265), gradGamma: s.g + 491952, gradBeta: s.g + 492528, pool: pool)
         s.profiler?.stop(565)
         // features.4.3.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(72), pixels: 324 &* s.n, channels: 576, gamma: s.p + 484464,
-                beta: s.p + 485040, savedMean: s.f + 622496, savedInvStd: s.f + 623072, activation: .relu6,
+                beta: s.p + 485040, savedMean: s.f + 625280, savedInvStd: s.f + 625856, activation: .relu6,
                 output: s.tensor(268), pool: pool)
             s.profiler?.stop(566)
         }
@@ -5478,32 +5534,34 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(72), pixels: 324 &* s.n, channels: 576,
                 gamma: s.p + 484464, beta: s.p + 485040, runningMean: s.p + 485616, runningVar: s.p + 486192,
-                eps: 0.001, activation: .relu6, output: s.tensor(268), scratch: s.f + 622496, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(268), scratch: s.f + 625280, pool: pool)
             s.profiler?.stop(567)
         }
         // features.4.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 629984, count: 5184)
+        TrainingKernels.zero(s.f + 632768, count: 5184)
         s.profiler?.stop(568)
         // features.4.3.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 18, 18, 576] <- [n, 18, 18, 576]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(265), input: s.tensor(268), batch: s.n, height: 18,
             width: 18, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18,
-            weights: s.f + 624800, gradInput: s.tensor(267), gradWeights: s.f + 629984, pool: pool)
+            weights: s.f + 627584, gradInput: s.tensor(267), gradWeights: s.f + 632768, pool: pool)
         s.profiler?.stop(569)
         // features.4.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 629984, channels: 576, kernel: 3, into: s.g + 486768)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 632768, channels: 576, kernel: 3, into: s.g + 486768)
         s.profiler?.stop(570)
-        // features.4.3.block.0 backward through relu6 and BatchNorm (in place) on [n, 18, 18, 576]
+        // features.4.3.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 576]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(267), input: s.tensor(72), pixels: 324 &* s.n,
-            channels: 576, gamma: s.p + 484464, beta: s.p + 485040, savedMean: s.f + 622496, savedInvStd: s.f + 623072,
-            activation: .relu6, gradInput: s.tensor(267), gradGamma: s.g + 484464, gradBeta: s.g + 485040, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(267), input: s.tensor(72), pixels: 324 &* s.n,
+            channels: 576, gamma: s.p + 484464, beta: s.p + 485040, savedMean: s.f + 625280, savedInvStd: s.f + 625856,
+            activation: .relu6, gradGamma: s.g + 484464, gradBeta: s.g + 485040, reductions: s.f + 535920, pool: pool)
         s.profiler?.stop(571)
-        // features.4.3.block.0 conv 1x1 backward: input and weight gradients, [n, 18, 18, 96] <- [n, 18, 18, 576]
+        // features.4.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 96] <- [n, 18, 18, 576]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(267), input: s.tensor(70), weights: s.p + 429168,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(267), preActivation: s.tensor(72),
+            gamma: s.p + 484464, beta: s.p + 485040, savedMean: s.f + 625280, savedInvStd: s.f + 625856,
+            activation: .relu6, reductions: s.f + 535920, input: s.tensor(70), weights: s.p + 429168,
             pixels: 324 &* s.n, inChannels: 96, outChannels: 576, gradInput: s.tensor(269), gradWeights: s.g + 429168,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(572)
@@ -5521,18 +5579,18 @@ public final class EfficientNetLite3Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.tensor(71) : nil, batch: s.n,
             perImage: 31104, gradBranch: s.tensor(270), pool: pool)
         s.profiler?.stop(574)
-        // features.4.2.block.2 backward through identity and BatchNorm (in place) on [n, 18, 18, 96]
+        // features.4.2.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 96]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(270), input: s.tensor(68), pixels: 324 &* s.n,
-            channels: 96, gamma: s.p + 428784, beta: s.p + 428880, savedMean: s.f + 622304, savedInvStd: s.f + 622400,
-            activation: .identity, gradInput: s.tensor(270), gradGamma: s.g + 428784, gradBeta: s.g + 428880,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(270), input: s.tensor(68), pixels: 324 &* s.n,
+            channels: 96, gamma: s.p + 428784, beta: s.p + 428880, savedMean: s.f + 625088, savedInvStd: s.f + 625184,
+            activation: .identity, gradGamma: s.g + 428784, gradBeta: s.g + 428880, reductions: s.f + 535920,
             pool: pool)
         s.profiler?.stop(575)
         // features.4.2.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(66), pixels: 324 &* s.n, channels: 576, gamma: s.p + 371184,
-                beta: s.p + 371760, savedMean: s.f + 610784, savedInvStd: s.f + 611360, activation: .relu6,
+                beta: s.p + 371760, savedMean: s.f + 613568, savedInvStd: s.f + 614144, activation: .relu6,
                 output: s.tensor(272), pool: pool)
             s.profiler?.stop(576)
         }
@@ -5541,26 +5599,28 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(66), pixels: 324 &* s.n, channels: 576,
                 gamma: s.p + 371184, beta: s.p + 371760, runningMean: s.p + 372336, runningVar: s.p + 372912,
-                eps: 0.001, activation: .relu6, output: s.tensor(272), scratch: s.f + 610784, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(272), scratch: s.f + 613568, pool: pool)
             s.profiler?.stop(577)
         }
-        // features.4.2.block.2 conv 1x1 backward: input and weight gradients, [n, 18, 18, 576] <- [n, 18, 18, 96]
+        // features.4.2.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 576] <- [n, 18, 18, 96]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(270), input: s.tensor(272), weights: s.p + 373488,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(270), preActivation: s.tensor(68),
+            gamma: s.p + 428784, beta: s.p + 428880, savedMean: s.f + 625088, savedInvStd: s.f + 625184,
+            activation: .identity, reductions: s.f + 535920, input: s.tensor(272), weights: s.p + 373488,
             pixels: 324 &* s.n, inChannels: 576, outChannels: 96, gradInput: s.tensor(271), gradWeights: s.g + 373488,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(578)
         // features.4.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 18, 18, 576]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(271), input: s.tensor(66), pixels: 324 &* s.n,
-            channels: 576, gamma: s.p + 371184, beta: s.p + 371760, savedMean: s.f + 610784, savedInvStd: s.f + 611360,
+            channels: 576, gamma: s.p + 371184, beta: s.p + 371760, savedMean: s.f + 613568, savedInvStd: s.f + 614144,
             activation: .relu6, gradInput: s.tensor(271), gradGamma: s.g + 371184, gradBeta: s.g + 371760, pool: pool)
         s.profiler?.stop(579)
         // features.4.2.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(64), pixels: 324 &* s.n, channels: 576, gamma: s.p + 363696,
-                beta: s.p + 364272, savedMean: s.f + 609632, savedInvStd: s.f + 610208, activation: .relu6,
+                beta: s.p + 364272, savedMean: s.f + 612416, savedInvStd: s.f + 612992, activation: .relu6,
                 output: s.tensor(274), pool: pool)
             s.profiler?.stop(580)
         }
@@ -5569,32 +5629,34 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 324 &* s.n, channels: 576,
                 gamma: s.p + 363696, beta: s.p + 364272, runningMean: s.p + 364848, runningVar: s.p + 365424,
-                eps: 0.001, activation: .relu6, output: s.tensor(274), scratch: s.f + 609632, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(274), scratch: s.f + 612416, pool: pool)
             s.profiler?.stop(581)
         }
         // features.4.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 617120, count: 5184)
+        TrainingKernels.zero(s.f + 619904, count: 5184)
         s.profiler?.stop(582)
         // features.4.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 18, 18, 576] <- [n, 18, 18, 576]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(271), input: s.tensor(274), batch: s.n, height: 18,
             width: 18, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18,
-            weights: s.f + 611936, gradInput: s.tensor(273), gradWeights: s.f + 617120, pool: pool)
+            weights: s.f + 614720, gradInput: s.tensor(273), gradWeights: s.f + 619904, pool: pool)
         s.profiler?.stop(583)
         // features.4.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 617120, channels: 576, kernel: 3, into: s.g + 366000)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 619904, channels: 576, kernel: 3, into: s.g + 366000)
         s.profiler?.stop(584)
-        // features.4.2.block.0 backward through relu6 and BatchNorm (in place) on [n, 18, 18, 576]
+        // features.4.2.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 576]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(273), input: s.tensor(64), pixels: 324 &* s.n,
-            channels: 576, gamma: s.p + 363696, beta: s.p + 364272, savedMean: s.f + 609632, savedInvStd: s.f + 610208,
-            activation: .relu6, gradInput: s.tensor(273), gradGamma: s.g + 363696, gradBeta: s.g + 364272, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(273), input: s.tensor(64), pixels: 324 &* s.n,
+            channels: 576, gamma: s.p + 363696, beta: s.p + 364272, savedMean: s.f + 612416, savedInvStd: s.f + 612992,
+            activation: .relu6, gradGamma: s.g + 363696, gradBeta: s.g + 364272, reductions: s.f + 535920, pool: pool)
         s.profiler?.stop(585)
-        // features.4.2.block.0 conv 1x1 backward: input and weight gradients, [n, 18, 18, 96] <- [n, 18, 18, 576]
+        // features.4.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 96] <- [n, 18, 18, 576]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(273), input: s.tensor(62), weights: s.p + 308400,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(273), preActivation: s.tensor(64),
+            gamma: s.p + 363696, beta: s.p + 364272, savedMean: s.f + 612416, savedInvStd: s.f + 612992,
+            activation: .relu6, reductions: s.f + 535920, input: s.tensor(62), weights: s.p + 308400,
             pixels: 324 &* s.n, inChannels: 96, outChannels: 576, gradInput: s.tensor(275), gradWeights: s.g + 308400,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(586)
@@ -5612,18 +5674,18 @@ public final class EfficientNetLite3Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.tensor(63) : nil, batch: s.n,
             perImage: 31104, gradBranch: s.tensor(276), pool: pool)
         s.profiler?.stop(588)
-        // features.4.1.block.2 backward through identity and BatchNorm (in place) on [n, 18, 18, 96]
+        // features.4.1.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 96]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(276), input: s.tensor(60), pixels: 324 &* s.n,
-            channels: 96, gamma: s.p + 308016, beta: s.p + 308112, savedMean: s.f + 609440, savedInvStd: s.f + 609536,
-            activation: .identity, gradInput: s.tensor(276), gradGamma: s.g + 308016, gradBeta: s.g + 308112,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(276), input: s.tensor(60), pixels: 324 &* s.n,
+            channels: 96, gamma: s.p + 308016, beta: s.p + 308112, savedMean: s.f + 612224, savedInvStd: s.f + 612320,
+            activation: .identity, gradGamma: s.g + 308016, gradBeta: s.g + 308112, reductions: s.f + 535920,
             pool: pool)
         s.profiler?.stop(589)
         // features.4.1.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(58), pixels: 324 &* s.n, channels: 576, gamma: s.p + 250416,
-                beta: s.p + 250992, savedMean: s.f + 597920, savedInvStd: s.f + 598496, activation: .relu6,
+                beta: s.p + 250992, savedMean: s.f + 600704, savedInvStd: s.f + 601280, activation: .relu6,
                 output: s.tensor(278), pool: pool)
             s.profiler?.stop(590)
         }
@@ -5632,26 +5694,28 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(58), pixels: 324 &* s.n, channels: 576,
                 gamma: s.p + 250416, beta: s.p + 250992, runningMean: s.p + 251568, runningVar: s.p + 252144,
-                eps: 0.001, activation: .relu6, output: s.tensor(278), scratch: s.f + 597920, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(278), scratch: s.f + 600704, pool: pool)
             s.profiler?.stop(591)
         }
-        // features.4.1.block.2 conv 1x1 backward: input and weight gradients, [n, 18, 18, 576] <- [n, 18, 18, 96]
+        // features.4.1.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 576] <- [n, 18, 18, 96]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(276), input: s.tensor(278), weights: s.p + 252720,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(276), preActivation: s.tensor(60),
+            gamma: s.p + 308016, beta: s.p + 308112, savedMean: s.f + 612224, savedInvStd: s.f + 612320,
+            activation: .identity, reductions: s.f + 535920, input: s.tensor(278), weights: s.p + 252720,
             pixels: 324 &* s.n, inChannels: 576, outChannels: 96, gradInput: s.tensor(277), gradWeights: s.g + 252720,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(592)
         // features.4.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 18, 18, 576]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(277), input: s.tensor(58), pixels: 324 &* s.n,
-            channels: 576, gamma: s.p + 250416, beta: s.p + 250992, savedMean: s.f + 597920, savedInvStd: s.f + 598496,
+            channels: 576, gamma: s.p + 250416, beta: s.p + 250992, savedMean: s.f + 600704, savedInvStd: s.f + 601280,
             activation: .relu6, gradInput: s.tensor(277), gradGamma: s.g + 250416, gradBeta: s.g + 250992, pool: pool)
         s.profiler?.stop(593)
         // features.4.1.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(56), pixels: 324 &* s.n, channels: 576, gamma: s.p + 242928,
-                beta: s.p + 243504, savedMean: s.f + 596768, savedInvStd: s.f + 597344, activation: .relu6,
+                beta: s.p + 243504, savedMean: s.f + 599552, savedInvStd: s.f + 600128, activation: .relu6,
                 output: s.tensor(280), pool: pool)
             s.profiler?.stop(594)
         }
@@ -5660,32 +5724,34 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(56), pixels: 324 &* s.n, channels: 576,
                 gamma: s.p + 242928, beta: s.p + 243504, runningMean: s.p + 244080, runningVar: s.p + 244656,
-                eps: 0.001, activation: .relu6, output: s.tensor(280), scratch: s.f + 596768, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(280), scratch: s.f + 599552, pool: pool)
             s.profiler?.stop(595)
         }
         // features.4.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 604256, count: 5184)
+        TrainingKernels.zero(s.f + 607040, count: 5184)
         s.profiler?.stop(596)
         // features.4.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 18, 18, 576] <- [n, 18, 18, 576]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(277), input: s.tensor(280), batch: s.n, height: 18,
             width: 18, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18,
-            weights: s.f + 599072, gradInput: s.tensor(279), gradWeights: s.f + 604256, pool: pool)
+            weights: s.f + 601856, gradInput: s.tensor(279), gradWeights: s.f + 607040, pool: pool)
         s.profiler?.stop(597)
         // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 604256, channels: 576, kernel: 3, into: s.g + 245232)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 607040, channels: 576, kernel: 3, into: s.g + 245232)
         s.profiler?.stop(598)
-        // features.4.1.block.0 backward through relu6 and BatchNorm (in place) on [n, 18, 18, 576]
+        // features.4.1.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 576]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(279), input: s.tensor(56), pixels: 324 &* s.n,
-            channels: 576, gamma: s.p + 242928, beta: s.p + 243504, savedMean: s.f + 596768, savedInvStd: s.f + 597344,
-            activation: .relu6, gradInput: s.tensor(279), gradGamma: s.g + 242928, gradBeta: s.g + 243504, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(279), input: s.tensor(56), pixels: 324 &* s.n,
+            channels: 576, gamma: s.p + 242928, beta: s.p + 243504, savedMean: s.f + 599552, savedInvStd: s.f + 600128,
+            activation: .relu6, gradGamma: s.g + 242928, gradBeta: s.g + 243504, reductions: s.f + 535920, pool: pool)
         s.profiler?.stop(599)
-        // features.4.1.block.0 conv 1x1 backward: input and weight gradients, [n, 18, 18, 96] <- [n, 18, 18, 576]
+        // features.4.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 96] <- [n, 18, 18, 576]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(279), input: s.tensor(55), weights: s.p + 187632,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(279), preActivation: s.tensor(56),
+            gamma: s.p + 242928, beta: s.p + 243504, savedMean: s.f + 599552, savedInvStd: s.f + 600128,
+            activation: .relu6, reductions: s.f + 535920, input: s.tensor(55), weights: s.p + 187632,
             pixels: 324 &* s.n, inChannels: 96, outChannels: 576, gradInput: s.tensor(281), gradWeights: s.g + 187632,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(600)
@@ -5697,18 +5763,18 @@ public final class EfficientNetLite3Training: TrainableModel {
 
     /// features.4.0 backward: MBConv6 k3 s2: 35x35x48 -> 18x18x96
     private func features_4_0_backward(_ s: TrainingStepContext) {
-        // features.4.0.block.2 backward through identity and BatchNorm (in place) on [n, 18, 18, 96]
+        // features.4.0.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 96]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(281), input: s.tensor(54), pixels: 324 &* s.n,
-            channels: 96, gamma: s.p + 187248, beta: s.p + 187344, savedMean: s.f + 596576, savedInvStd: s.f + 596672,
-            activation: .identity, gradInput: s.tensor(281), gradGamma: s.g + 187248, gradBeta: s.g + 187344,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(281), input: s.tensor(54), pixels: 324 &* s.n,
+            channels: 96, gamma: s.p + 187248, beta: s.p + 187344, savedMean: s.f + 599360, savedInvStd: s.f + 599456,
+            activation: .identity, gradGamma: s.g + 187248, gradBeta: s.g + 187344, reductions: s.f + 535920,
             pool: pool)
         s.profiler?.stop(602)
         // features.4.0.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(52), pixels: 324 &* s.n, channels: 288, gamma: s.p + 158448,
-                beta: s.p + 158736, savedMean: s.f + 590816, savedInvStd: s.f + 591104, activation: .relu6,
+                beta: s.p + 158736, savedMean: s.f + 593600, savedInvStd: s.f + 593888, activation: .relu6,
                 output: s.tensor(283), pool: pool)
             s.profiler?.stop(603)
         }
@@ -5717,26 +5783,28 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(52), pixels: 324 &* s.n, channels: 288,
                 gamma: s.p + 158448, beta: s.p + 158736, runningMean: s.p + 159024, runningVar: s.p + 159312,
-                eps: 0.001, activation: .relu6, output: s.tensor(283), scratch: s.f + 590816, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(283), scratch: s.f + 593600, pool: pool)
             s.profiler?.stop(604)
         }
-        // features.4.0.block.2 conv 1x1 backward: input and weight gradients, [n, 18, 18, 288] <- [n, 18, 18, 96]
+        // features.4.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 288] <- [n, 18, 18, 96]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(281), input: s.tensor(283), weights: s.p + 159600,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(281), preActivation: s.tensor(54),
+            gamma: s.p + 187248, beta: s.p + 187344, savedMean: s.f + 599360, savedInvStd: s.f + 599456,
+            activation: .identity, reductions: s.f + 535920, input: s.tensor(283), weights: s.p + 159600,
             pixels: 324 &* s.n, inChannels: 288, outChannels: 96, gradInput: s.tensor(282), gradWeights: s.g + 159600,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(605)
         // features.4.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 18, 18, 288]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(282), input: s.tensor(52), pixels: 324 &* s.n,
-            channels: 288, gamma: s.p + 158448, beta: s.p + 158736, savedMean: s.f + 590816, savedInvStd: s.f + 591104,
+            channels: 288, gamma: s.p + 158448, beta: s.p + 158736, savedMean: s.f + 593600, savedInvStd: s.f + 593888,
             activation: .relu6, gradInput: s.tensor(282), gradGamma: s.g + 158448, gradBeta: s.g + 158736, pool: pool)
         s.profiler?.stop(606)
         // features.4.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(50), pixels: 1225 &* s.n, channels: 288,
-                gamma: s.p + 154704, beta: s.p + 154992, savedMean: s.f + 590240, savedInvStd: s.f + 590528,
+                gamma: s.p + 154704, beta: s.p + 154992, savedMean: s.f + 593024, savedInvStd: s.f + 593312,
                 activation: .relu6, output: s.tensor(285), pool: pool)
             s.profiler?.stop(607)
         }
@@ -5745,33 +5813,34 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(50), pixels: 1225 &* s.n, channels: 288,
                 gamma: s.p + 154704, beta: s.p + 154992, runningMean: s.p + 155280, runningVar: s.p + 155568,
-                eps: 0.001, activation: .relu6, output: s.tensor(285), scratch: s.f + 590240, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(285), scratch: s.f + 593024, pool: pool)
             s.profiler?.stop(608)
         }
         // features.4.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 593984, count: 2592)
+        TrainingKernels.zero(s.f + 596768, count: 2592)
         s.profiler?.stop(609)
         // features.4.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 35, 35, 288] <- [n, 18, 18, 288]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(282), input: s.tensor(285), batch: s.n, height: 35,
             width: 35, channels: 288, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18,
-            weights: s.f + 591392, gradInput: s.tensor(284), gradWeights: s.f + 593984, pool: pool)
+            weights: s.f + 594176, gradInput: s.tensor(284), gradWeights: s.f + 596768, pool: pool)
         s.profiler?.stop(610)
         // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 593984, channels: 288, kernel: 3, into: s.g + 155856)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 596768, channels: 288, kernel: 3, into: s.g + 155856)
         s.profiler?.stop(611)
-        // features.4.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 35, 35, 288]
+        // features.4.0.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 35, 35, 288]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(284), input: s.tensor(50),
-            pixels: 1225 &* s.n, channels: 288, gamma: s.p + 154704, beta: s.p + 154992, savedMean: s.f + 590240,
-            savedInvStd: s.f + 590528, activation: .relu6, gradInput: s.tensor(284), gradGamma: s.g + 154704,
-            gradBeta: s.g + 154992, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(284), input: s.tensor(50), pixels: 1225 &* s.n,
+            channels: 288, gamma: s.p + 154704, beta: s.p + 154992, savedMean: s.f + 593024, savedInvStd: s.f + 593312,
+            activation: .relu6, gradGamma: s.g + 154704, gradBeta: s.g + 154992, reductions: s.f + 535920, pool: pool)
         s.profiler?.stop(612)
-        // features.4.0.block.0 conv 1x1 backward: input and weight gradients, [n, 35, 35, 48] <- [n, 35, 35, 288]
+        // features.4.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 35, 35, 48] <- [n, 35, 35, 288]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(284), input: s.tensor(48), weights: s.p + 140880,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(284), preActivation: s.tensor(50),
+            gamma: s.p + 154704, beta: s.p + 154992, savedMean: s.f + 593024, savedInvStd: s.f + 593312,
+            activation: .relu6, reductions: s.f + 535920, input: s.tensor(48), weights: s.p + 140880,
             pixels: 1225 &* s.n, inChannels: 48, outChannels: 288, gradInput: s.tensor(286), gradWeights: s.g + 140880,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(613)
@@ -5785,18 +5854,18 @@ public final class EfficientNetLite3Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.tensor(49) : nil, batch: s.n,
             perImage: 58800, gradBranch: s.tensor(287), pool: pool)
         s.profiler?.stop(614)
-        // features.3.2.block.2 backward through identity and BatchNorm (in place) on [n, 35, 35, 48]
+        // features.3.2.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 35, 35, 48]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(287), input: s.tensor(46),
-            pixels: 1225 &* s.n, channels: 48, gamma: s.p + 140688, beta: s.p + 140736, savedMean: s.f + 590144,
-            savedInvStd: s.f + 590192, activation: .identity, gradInput: s.tensor(287), gradGamma: s.g + 140688,
-            gradBeta: s.g + 140736, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(287), input: s.tensor(46), pixels: 1225 &* s.n,
+            channels: 48, gamma: s.p + 140688, beta: s.p + 140736, savedMean: s.f + 592928, savedInvStd: s.f + 592976,
+            activation: .identity, gradGamma: s.g + 140688, gradBeta: s.g + 140736, reductions: s.f + 535920,
+            pool: pool)
         s.profiler?.stop(615)
         // features.3.2.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(44), pixels: 1225 &* s.n, channels: 288,
-                gamma: s.p + 125712, beta: s.p + 126000, savedMean: s.f + 575168, savedInvStd: s.f + 575456,
+                gamma: s.p + 125712, beta: s.p + 126000, savedMean: s.f + 577952, savedInvStd: s.f + 578240,
                 activation: .relu6, output: s.tensor(289), pool: pool)
             s.profiler?.stop(616)
         }
@@ -5805,27 +5874,29 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(44), pixels: 1225 &* s.n, channels: 288,
                 gamma: s.p + 125712, beta: s.p + 126000, runningMean: s.p + 126288, runningVar: s.p + 126576,
-                eps: 0.001, activation: .relu6, output: s.tensor(289), scratch: s.f + 575168, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(289), scratch: s.f + 577952, pool: pool)
             s.profiler?.stop(617)
         }
-        // features.3.2.block.2 conv 1x1 backward: input and weight gradients, [n, 35, 35, 288] <- [n, 35, 35, 48]
+        // features.3.2.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 35, 35, 288] <- [n, 35, 35, 48]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(287), input: s.tensor(289), weights: s.p + 126864,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(287), preActivation: s.tensor(46),
+            gamma: s.p + 140688, beta: s.p + 140736, savedMean: s.f + 592928, savedInvStd: s.f + 592976,
+            activation: .identity, reductions: s.f + 535920, input: s.tensor(289), weights: s.p + 126864,
             pixels: 1225 &* s.n, inChannels: 288, outChannels: 48, gradInput: s.tensor(288), gradWeights: s.g + 126864,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(618)
         // features.3.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 35, 35, 288]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(288), input: s.tensor(44),
-            pixels: 1225 &* s.n, channels: 288, gamma: s.p + 125712, beta: s.p + 126000, savedMean: s.f + 575168,
-            savedInvStd: s.f + 575456, activation: .relu6, gradInput: s.tensor(288), gradGamma: s.g + 125712,
+            pixels: 1225 &* s.n, channels: 288, gamma: s.p + 125712, beta: s.p + 126000, savedMean: s.f + 577952,
+            savedInvStd: s.f + 578240, activation: .relu6, gradInput: s.tensor(288), gradGamma: s.g + 125712,
             gradBeta: s.g + 126000, pool: pool)
         s.profiler?.stop(619)
         // features.3.2.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(42), pixels: 1225 &* s.n, channels: 288,
-                gamma: s.p + 117360, beta: s.p + 117648, savedMean: s.f + 574592, savedInvStd: s.f + 574880,
+                gamma: s.p + 117360, beta: s.p + 117648, savedMean: s.f + 577376, savedInvStd: s.f + 577664,
                 activation: .relu6, output: s.tensor(291), pool: pool)
             s.profiler?.stop(620)
         }
@@ -5834,33 +5905,34 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 1225 &* s.n, channels: 288,
                 gamma: s.p + 117360, beta: s.p + 117648, runningMean: s.p + 117936, runningVar: s.p + 118224,
-                eps: 0.001, activation: .relu6, output: s.tensor(291), scratch: s.f + 574592, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(291), scratch: s.f + 577376, pool: pool)
             s.profiler?.stop(621)
         }
         // features.3.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 582944, count: 7200)
+        TrainingKernels.zero(s.f + 585728, count: 7200)
         s.profiler?.stop(622)
         // features.3.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 35, 35, 288] <- [n, 35, 35, 288]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(288), input: s.tensor(291), batch: s.n, height: 35,
             width: 35, channels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 35, outWidth: 35,
-            weights: s.f + 575744, gradInput: s.tensor(290), gradWeights: s.f + 582944, pool: pool)
+            weights: s.f + 578528, gradInput: s.tensor(290), gradWeights: s.f + 585728, pool: pool)
         s.profiler?.stop(623)
         // features.3.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 582944, channels: 288, kernel: 5, into: s.g + 118512)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 585728, channels: 288, kernel: 5, into: s.g + 118512)
         s.profiler?.stop(624)
-        // features.3.2.block.0 backward through relu6 and BatchNorm (in place) on [n, 35, 35, 288]
+        // features.3.2.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 35, 35, 288]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(290), input: s.tensor(42),
-            pixels: 1225 &* s.n, channels: 288, gamma: s.p + 117360, beta: s.p + 117648, savedMean: s.f + 574592,
-            savedInvStd: s.f + 574880, activation: .relu6, gradInput: s.tensor(290), gradGamma: s.g + 117360,
-            gradBeta: s.g + 117648, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(290), input: s.tensor(42), pixels: 1225 &* s.n,
+            channels: 288, gamma: s.p + 117360, beta: s.p + 117648, savedMean: s.f + 577376, savedInvStd: s.f + 577664,
+            activation: .relu6, gradGamma: s.g + 117360, gradBeta: s.g + 117648, reductions: s.f + 535920, pool: pool)
         s.profiler?.stop(625)
-        // features.3.2.block.0 conv 1x1 backward: input and weight gradients, [n, 35, 35, 48] <- [n, 35, 35, 288]
+        // features.3.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 35, 35, 48] <- [n, 35, 35, 288]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(290), input: s.tensor(40), weights: s.p + 103536,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(290), preActivation: s.tensor(42),
+            gamma: s.p + 117360, beta: s.p + 117648, savedMean: s.f + 577376, savedInvStd: s.f + 577664,
+            activation: .relu6, reductions: s.f + 535920, input: s.tensor(40), weights: s.p + 103536,
             pixels: 1225 &* s.n, inChannels: 48, outChannels: 288, gradInput: s.tensor(292), gradWeights: s.g + 103536,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(626)
@@ -5878,18 +5950,18 @@ public final class EfficientNetLite3Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 6 ? s.tensor(41) : nil, batch: s.n,
             perImage: 58800, gradBranch: s.tensor(293), pool: pool)
         s.profiler?.stop(628)
-        // features.3.1.block.2 backward through identity and BatchNorm (in place) on [n, 35, 35, 48]
+        // features.3.1.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 35, 35, 48]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(293), input: s.tensor(38),
-            pixels: 1225 &* s.n, channels: 48, gamma: s.p + 103344, beta: s.p + 103392, savedMean: s.f + 574496,
-            savedInvStd: s.f + 574544, activation: .identity, gradInput: s.tensor(293), gradGamma: s.g + 103344,
-            gradBeta: s.g + 103392, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(293), input: s.tensor(38), pixels: 1225 &* s.n,
+            channels: 48, gamma: s.p + 103344, beta: s.p + 103392, savedMean: s.f + 577280, savedInvStd: s.f + 577328,
+            activation: .identity, gradGamma: s.g + 103344, gradBeta: s.g + 103392, reductions: s.f + 535920,
+            pool: pool)
         s.profiler?.stop(629)
         // features.3.1.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(36), pixels: 1225 &* s.n, channels: 288, gamma: s.p + 88368,
-                beta: s.p + 88656, savedMean: s.f + 559520, savedInvStd: s.f + 559808, activation: .relu6,
+                beta: s.p + 88656, savedMean: s.f + 562304, savedInvStd: s.f + 562592, activation: .relu6,
                 output: s.tensor(295), pool: pool)
             s.profiler?.stop(630)
         }
@@ -5898,27 +5970,29 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(36), pixels: 1225 &* s.n, channels: 288,
                 gamma: s.p + 88368, beta: s.p + 88656, runningMean: s.p + 88944, runningVar: s.p + 89232, eps: 0.001,
-                activation: .relu6, output: s.tensor(295), scratch: s.f + 559520, pool: pool)
+                activation: .relu6, output: s.tensor(295), scratch: s.f + 562304, pool: pool)
             s.profiler?.stop(631)
         }
-        // features.3.1.block.2 conv 1x1 backward: input and weight gradients, [n, 35, 35, 288] <- [n, 35, 35, 48]
+        // features.3.1.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 35, 35, 288] <- [n, 35, 35, 48]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(293), input: s.tensor(295), weights: s.p + 89520,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(293), preActivation: s.tensor(38),
+            gamma: s.p + 103344, beta: s.p + 103392, savedMean: s.f + 577280, savedInvStd: s.f + 577328,
+            activation: .identity, reductions: s.f + 535920, input: s.tensor(295), weights: s.p + 89520,
             pixels: 1225 &* s.n, inChannels: 288, outChannels: 48, gradInput: s.tensor(294), gradWeights: s.g + 89520,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(632)
         // features.3.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 35, 35, 288]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(294), input: s.tensor(36),
-            pixels: 1225 &* s.n, channels: 288, gamma: s.p + 88368, beta: s.p + 88656, savedMean: s.f + 559520,
-            savedInvStd: s.f + 559808, activation: .relu6, gradInput: s.tensor(294), gradGamma: s.g + 88368,
+            pixels: 1225 &* s.n, channels: 288, gamma: s.p + 88368, beta: s.p + 88656, savedMean: s.f + 562304,
+            savedInvStd: s.f + 562592, activation: .relu6, gradInput: s.tensor(294), gradGamma: s.g + 88368,
             gradBeta: s.g + 88656, pool: pool)
         s.profiler?.stop(633)
         // features.3.1.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(34), pixels: 1225 &* s.n, channels: 288, gamma: s.p + 80016,
-                beta: s.p + 80304, savedMean: s.f + 558944, savedInvStd: s.f + 559232, activation: .relu6,
+                beta: s.p + 80304, savedMean: s.f + 561728, savedInvStd: s.f + 562016, activation: .relu6,
                 output: s.tensor(297), pool: pool)
             s.profiler?.stop(634)
         }
@@ -5927,33 +6001,34 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(34), pixels: 1225 &* s.n, channels: 288,
                 gamma: s.p + 80016, beta: s.p + 80304, runningMean: s.p + 80592, runningVar: s.p + 80880, eps: 0.001,
-                activation: .relu6, output: s.tensor(297), scratch: s.f + 558944, pool: pool)
+                activation: .relu6, output: s.tensor(297), scratch: s.f + 561728, pool: pool)
             s.profiler?.stop(635)
         }
         // features.3.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 567296, count: 7200)
+        TrainingKernels.zero(s.f + 570080, count: 7200)
         s.profiler?.stop(636)
         // features.3.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 35, 35, 288] <- [n, 35, 35, 288]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(294), input: s.tensor(297), batch: s.n, height: 35,
             width: 35, channels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 35, outWidth: 35,
-            weights: s.f + 560096, gradInput: s.tensor(296), gradWeights: s.f + 567296, pool: pool)
+            weights: s.f + 562880, gradInput: s.tensor(296), gradWeights: s.f + 570080, pool: pool)
         s.profiler?.stop(637)
         // features.3.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 567296, channels: 288, kernel: 5, into: s.g + 81168)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 570080, channels: 288, kernel: 5, into: s.g + 81168)
         s.profiler?.stop(638)
-        // features.3.1.block.0 backward through relu6 and BatchNorm (in place) on [n, 35, 35, 288]
+        // features.3.1.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 35, 35, 288]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(296), input: s.tensor(34),
-            pixels: 1225 &* s.n, channels: 288, gamma: s.p + 80016, beta: s.p + 80304, savedMean: s.f + 558944,
-            savedInvStd: s.f + 559232, activation: .relu6, gradInput: s.tensor(296), gradGamma: s.g + 80016,
-            gradBeta: s.g + 80304, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(296), input: s.tensor(34), pixels: 1225 &* s.n,
+            channels: 288, gamma: s.p + 80016, beta: s.p + 80304, savedMean: s.f + 561728, savedInvStd: s.f + 562016,
+            activation: .relu6, gradGamma: s.g + 80016, gradBeta: s.g + 80304, reductions: s.f + 535920, pool: pool)
         s.profiler?.stop(639)
-        // features.3.1.block.0 conv 1x1 backward: input and weight gradients, [n, 35, 35, 48] <- [n, 35, 35, 288]
+        // features.3.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 35, 35, 48] <- [n, 35, 35, 288]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(296), input: s.tensor(33), weights: s.p + 66192,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(296), preActivation: s.tensor(34),
+            gamma: s.p + 80016, beta: s.p + 80304, savedMean: s.f + 561728, savedInvStd: s.f + 562016,
+            activation: .relu6, reductions: s.f + 535920, input: s.tensor(33), weights: s.p + 66192,
             pixels: 1225 &* s.n, inChannels: 48, outChannels: 288, gradInput: s.tensor(298), gradWeights: s.g + 66192,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(640)
@@ -5965,18 +6040,18 @@ public final class EfficientNetLite3Training: TrainableModel {
 
     /// features.3.0 backward: MBConv6 k5 s2: 70x70x32 -> 35x35x48
     private func features_3_0_backward(_ s: TrainingStepContext) {
-        // features.3.0.block.2 backward through identity and BatchNorm (in place) on [n, 35, 35, 48]
+        // features.3.0.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 35, 35, 48]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(298), input: s.tensor(32),
-            pixels: 1225 &* s.n, channels: 48, gamma: s.p + 66000, beta: s.p + 66048, savedMean: s.f + 558848,
-            savedInvStd: s.f + 558896, activation: .identity, gradInput: s.tensor(298), gradGamma: s.g + 66000,
-            gradBeta: s.g + 66048, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(298), input: s.tensor(32), pixels: 1225 &* s.n,
+            channels: 48, gamma: s.p + 66000, beta: s.p + 66048, savedMean: s.f + 561632, savedInvStd: s.f + 561680,
+            activation: .identity, gradGamma: s.g + 66000, gradBeta: s.g + 66048, reductions: s.f + 535920,
+            pool: pool)
         s.profiler?.stop(642)
         // features.3.0.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(30), pixels: 1225 &* s.n, channels: 192, gamma: s.p + 56016,
-                beta: s.p + 56208, savedMean: s.f + 548864, savedInvStd: s.f + 549056, activation: .relu6,
+                beta: s.p + 56208, savedMean: s.f + 551648, savedInvStd: s.f + 551840, activation: .relu6,
                 output: s.tensor(300), pool: pool)
             s.profiler?.stop(643)
         }
@@ -5985,27 +6060,29 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 1225 &* s.n, channels: 192,
                 gamma: s.p + 56016, beta: s.p + 56208, runningMean: s.p + 56400, runningVar: s.p + 56592, eps: 0.001,
-                activation: .relu6, output: s.tensor(300), scratch: s.f + 548864, pool: pool)
+                activation: .relu6, output: s.tensor(300), scratch: s.f + 551648, pool: pool)
             s.profiler?.stop(644)
         }
-        // features.3.0.block.2 conv 1x1 backward: input and weight gradients, [n, 35, 35, 192] <- [n, 35, 35, 48]
+        // features.3.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 35, 35, 192] <- [n, 35, 35, 48]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(298), input: s.tensor(300), weights: s.p + 56784,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(298), preActivation: s.tensor(32),
+            gamma: s.p + 66000, beta: s.p + 66048, savedMean: s.f + 561632, savedInvStd: s.f + 561680,
+            activation: .identity, reductions: s.f + 535920, input: s.tensor(300), weights: s.p + 56784,
             pixels: 1225 &* s.n, inChannels: 192, outChannels: 48, gradInput: s.tensor(299), gradWeights: s.g + 56784,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(645)
         // features.3.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 35, 35, 192]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(299), input: s.tensor(30),
-            pixels: 1225 &* s.n, channels: 192, gamma: s.p + 56016, beta: s.p + 56208, savedMean: s.f + 548864,
-            savedInvStd: s.f + 549056, activation: .relu6, gradInput: s.tensor(299), gradGamma: s.g + 56016,
+            pixels: 1225 &* s.n, channels: 192, gamma: s.p + 56016, beta: s.p + 56208, savedMean: s.f + 551648,
+            savedInvStd: s.f + 551840, activation: .relu6, gradInput: s.tensor(299), gradGamma: s.g + 56016,
             gradBeta: s.g + 56208, pool: pool)
         s.profiler?.stop(646)
         // features.3.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(28), pixels: 4900 &* s.n, channels: 192, gamma: s.p + 50448,
-                beta: s.p + 50640, savedMean: s.f + 548480, savedInvStd: s.f + 548672, activation: .relu6,
+                beta: s.p + 50640, savedMean: s.f + 551264, savedInvStd: s.f + 551456, activation: .relu6,
                 output: s.tensor(302), pool: pool)
             s.profiler?.stop(647)
         }
@@ -6014,33 +6091,34 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(28), pixels: 4900 &* s.n, channels: 192,
                 gamma: s.p + 50448, beta: s.p + 50640, runningMean: s.p + 50832, runningVar: s.p + 51024, eps: 0.001,
-                activation: .relu6, output: s.tensor(302), scratch: s.f + 548480, pool: pool)
+                activation: .relu6, output: s.tensor(302), scratch: s.f + 551264, pool: pool)
             s.profiler?.stop(648)
         }
         // features.3.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 554048, count: 4800)
+        TrainingKernels.zero(s.f + 556832, count: 4800)
         s.profiler?.stop(649)
         // features.3.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 70, 70, 192] <- [n, 35, 35, 192]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(299), input: s.tensor(302), batch: s.n, height: 70,
             width: 70, channels: 192, kernel: 5, stride: 2, padTop: 1, padLeft: 1, outHeight: 35, outWidth: 35,
-            weights: s.f + 549248, gradInput: s.tensor(301), gradWeights: s.f + 554048, pool: pool)
+            weights: s.f + 552032, gradInput: s.tensor(301), gradWeights: s.f + 556832, pool: pool)
         s.profiler?.stop(650)
         // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 554048, channels: 192, kernel: 5, into: s.g + 51216)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 556832, channels: 192, kernel: 5, into: s.g + 51216)
         s.profiler?.stop(651)
-        // features.3.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 70, 70, 192]
+        // features.3.0.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 70, 70, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(301), input: s.tensor(28),
-            pixels: 4900 &* s.n, channels: 192, gamma: s.p + 50448, beta: s.p + 50640, savedMean: s.f + 548480,
-            savedInvStd: s.f + 548672, activation: .relu6, gradInput: s.tensor(301), gradGamma: s.g + 50448,
-            gradBeta: s.g + 50640, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(301), input: s.tensor(28), pixels: 4900 &* s.n,
+            channels: 192, gamma: s.p + 50448, beta: s.p + 50640, savedMean: s.f + 551264, savedInvStd: s.f + 551456,
+            activation: .relu6, gradGamma: s.g + 50448, gradBeta: s.g + 50640, reductions: s.f + 535920, pool: pool)
         s.profiler?.stop(652)
-        // features.3.0.block.0 conv 1x1 backward: input and weight gradients, [n, 70, 70, 32] <- [n, 70, 70, 192]
+        // features.3.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 70, 70, 32] <- [n, 70, 70, 192]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(301), input: s.tensor(26), weights: s.p + 44304,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(301), preActivation: s.tensor(28),
+            gamma: s.p + 50448, beta: s.p + 50640, savedMean: s.f + 551264, savedInvStd: s.f + 551456,
+            activation: .relu6, reductions: s.f + 535920, input: s.tensor(26), weights: s.p + 44304,
             pixels: 4900 &* s.n, inChannels: 32, outChannels: 192, gradInput: s.tensor(303), gradWeights: s.g + 44304,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(653)
@@ -6054,18 +6132,18 @@ public final class EfficientNetLite3Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.tensor(27) : nil, batch: s.n,
             perImage: 156800, gradBranch: s.tensor(304), pool: pool)
         s.profiler?.stop(654)
-        // features.2.2.block.2 backward through identity and BatchNorm (in place) on [n, 70, 70, 32]
+        // features.2.2.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 70, 70, 32]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(304), input: s.tensor(24),
-            pixels: 4900 &* s.n, channels: 32, gamma: s.p + 44176, beta: s.p + 44208, savedMean: s.f + 548416,
-            savedInvStd: s.f + 548448, activation: .identity, gradInput: s.tensor(304), gradGamma: s.g + 44176,
-            gradBeta: s.g + 44208, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(304), input: s.tensor(24), pixels: 4900 &* s.n,
+            channels: 32, gamma: s.p + 44176, beta: s.p + 44208, savedMean: s.f + 551200, savedInvStd: s.f + 551232,
+            activation: .identity, gradGamma: s.g + 44176, gradBeta: s.g + 44208, reductions: s.f + 535920,
+            pool: pool)
         s.profiler?.stop(655)
         // features.2.2.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(22), pixels: 4900 &* s.n, channels: 192, gamma: s.p + 37264,
-                beta: s.p + 37456, savedMean: s.f + 544576, savedInvStd: s.f + 544768, activation: .relu6,
+                beta: s.p + 37456, savedMean: s.f + 547360, savedInvStd: s.f + 547552, activation: .relu6,
                 output: s.tensor(306), pool: pool)
             s.profiler?.stop(656)
         }
@@ -6074,27 +6152,29 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(22), pixels: 4900 &* s.n, channels: 192,
                 gamma: s.p + 37264, beta: s.p + 37456, runningMean: s.p + 37648, runningVar: s.p + 37840, eps: 0.001,
-                activation: .relu6, output: s.tensor(306), scratch: s.f + 544576, pool: pool)
+                activation: .relu6, output: s.tensor(306), scratch: s.f + 547360, pool: pool)
             s.profiler?.stop(657)
         }
-        // features.2.2.block.2 conv 1x1 backward: input and weight gradients, [n, 70, 70, 192] <- [n, 70, 70, 32]
+        // features.2.2.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 70, 70, 192] <- [n, 70, 70, 32]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(304), input: s.tensor(306), weights: s.p + 38032,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(304), preActivation: s.tensor(24),
+            gamma: s.p + 44176, beta: s.p + 44208, savedMean: s.f + 551200, savedInvStd: s.f + 551232,
+            activation: .identity, reductions: s.f + 535920, input: s.tensor(306), weights: s.p + 38032,
             pixels: 4900 &* s.n, inChannels: 192, outChannels: 32, gradInput: s.tensor(305), gradWeights: s.g + 38032,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(658)
         // features.2.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 70, 70, 192]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(305), input: s.tensor(22),
-            pixels: 4900 &* s.n, channels: 192, gamma: s.p + 37264, beta: s.p + 37456, savedMean: s.f + 544576,
-            savedInvStd: s.f + 544768, activation: .relu6, gradInput: s.tensor(305), gradGamma: s.g + 37264,
+            pixels: 4900 &* s.n, channels: 192, gamma: s.p + 37264, beta: s.p + 37456, savedMean: s.f + 547360,
+            savedInvStd: s.f + 547552, activation: .relu6, gradInput: s.tensor(305), gradGamma: s.g + 37264,
             gradBeta: s.g + 37456, pool: pool)
         s.profiler?.stop(659)
         // features.2.2.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(20), pixels: 4900 &* s.n, channels: 192, gamma: s.p + 34768,
-                beta: s.p + 34960, savedMean: s.f + 544192, savedInvStd: s.f + 544384, activation: .relu6,
+                beta: s.p + 34960, savedMean: s.f + 546976, savedInvStd: s.f + 547168, activation: .relu6,
                 output: s.tensor(308), pool: pool)
             s.profiler?.stop(660)
         }
@@ -6103,33 +6183,34 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 4900 &* s.n, channels: 192,
                 gamma: s.p + 34768, beta: s.p + 34960, runningMean: s.p + 35152, runningVar: s.p + 35344, eps: 0.001,
-                activation: .relu6, output: s.tensor(308), scratch: s.f + 544192, pool: pool)
+                activation: .relu6, output: s.tensor(308), scratch: s.f + 546976, pool: pool)
             s.profiler?.stop(661)
         }
         // features.2.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 546688, count: 1728)
+        TrainingKernels.zero(s.f + 549472, count: 1728)
         s.profiler?.stop(662)
         // features.2.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 70, 70, 192] <- [n, 70, 70, 192]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(305), input: s.tensor(308), batch: s.n, height: 70,
             width: 70, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 70, outWidth: 70,
-            weights: s.f + 544960, gradInput: s.tensor(307), gradWeights: s.f + 546688, pool: pool)
+            weights: s.f + 547744, gradInput: s.tensor(307), gradWeights: s.f + 549472, pool: pool)
         s.profiler?.stop(663)
         // features.2.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 546688, channels: 192, kernel: 3, into: s.g + 35536)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 549472, channels: 192, kernel: 3, into: s.g + 35536)
         s.profiler?.stop(664)
-        // features.2.2.block.0 backward through relu6 and BatchNorm (in place) on [n, 70, 70, 192]
+        // features.2.2.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 70, 70, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(307), input: s.tensor(20),
-            pixels: 4900 &* s.n, channels: 192, gamma: s.p + 34768, beta: s.p + 34960, savedMean: s.f + 544192,
-            savedInvStd: s.f + 544384, activation: .relu6, gradInput: s.tensor(307), gradGamma: s.g + 34768,
-            gradBeta: s.g + 34960, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(307), input: s.tensor(20), pixels: 4900 &* s.n,
+            channels: 192, gamma: s.p + 34768, beta: s.p + 34960, savedMean: s.f + 546976, savedInvStd: s.f + 547168,
+            activation: .relu6, gradGamma: s.g + 34768, gradBeta: s.g + 34960, reductions: s.f + 535920, pool: pool)
         s.profiler?.stop(665)
-        // features.2.2.block.0 conv 1x1 backward: input and weight gradients, [n, 70, 70, 32] <- [n, 70, 70, 192]
+        // features.2.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 70, 70, 32] <- [n, 70, 70, 192]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(307), input: s.tensor(18), weights: s.p + 28624,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(307), preActivation: s.tensor(20),
+            gamma: s.p + 34768, beta: s.p + 34960, savedMean: s.f + 546976, savedInvStd: s.f + 547168,
+            activation: .relu6, reductions: s.f + 535920, input: s.tensor(18), weights: s.p + 28624,
             pixels: 4900 &* s.n, inChannels: 32, outChannels: 192, gradInput: s.tensor(309), gradWeights: s.g + 28624,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(666)
@@ -6147,18 +6228,18 @@ public final class EfficientNetLite3Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.tensor(19) : nil, batch: s.n,
             perImage: 156800, gradBranch: s.tensor(310), pool: pool)
         s.profiler?.stop(668)
-        // features.2.1.block.2 backward through identity and BatchNorm (in place) on [n, 70, 70, 32]
+        // features.2.1.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 70, 70, 32]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(310), input: s.tensor(16),
-            pixels: 4900 &* s.n, channels: 32, gamma: s.p + 28496, beta: s.p + 28528, savedMean: s.f + 544128,
-            savedInvStd: s.f + 544160, activation: .identity, gradInput: s.tensor(310), gradGamma: s.g + 28496,
-            gradBeta: s.g + 28528, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(310), input: s.tensor(16), pixels: 4900 &* s.n,
+            channels: 32, gamma: s.p + 28496, beta: s.p + 28528, savedMean: s.f + 546912, savedInvStd: s.f + 546944,
+            activation: .identity, gradGamma: s.g + 28496, gradBeta: s.g + 28528, reductions: s.f + 535920,
+            pool: pool)
         s.profiler?.stop(669)
         // features.2.1.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(14), pixels: 4900 &* s.n, channels: 192, gamma: s.p + 21584,
-                beta: s.p + 21776, savedMean: s.f + 540288, savedInvStd: s.f + 540480, activation: .relu6,
+                beta: s.p + 21776, savedMean: s.f + 543072, savedInvStd: s.f + 543264, activation: .relu6,
                 output: s.tensor(312), pool: pool)
             s.profiler?.stop(670)
         }
@@ -6167,27 +6248,29 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(14), pixels: 4900 &* s.n, channels: 192,
                 gamma: s.p + 21584, beta: s.p + 21776, runningMean: s.p + 21968, runningVar: s.p + 22160, eps: 0.001,
-                activation: .relu6, output: s.tensor(312), scratch: s.f + 540288, pool: pool)
+                activation: .relu6, output: s.tensor(312), scratch: s.f + 543072, pool: pool)
             s.profiler?.stop(671)
         }
-        // features.2.1.block.2 conv 1x1 backward: input and weight gradients, [n, 70, 70, 192] <- [n, 70, 70, 32]
+        // features.2.1.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 70, 70, 192] <- [n, 70, 70, 32]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(310), input: s.tensor(312), weights: s.p + 22352,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(310), preActivation: s.tensor(16),
+            gamma: s.p + 28496, beta: s.p + 28528, savedMean: s.f + 546912, savedInvStd: s.f + 546944,
+            activation: .identity, reductions: s.f + 535920, input: s.tensor(312), weights: s.p + 22352,
             pixels: 4900 &* s.n, inChannels: 192, outChannels: 32, gradInput: s.tensor(311), gradWeights: s.g + 22352,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(672)
         // features.2.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 70, 70, 192]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(311), input: s.tensor(14),
-            pixels: 4900 &* s.n, channels: 192, gamma: s.p + 21584, beta: s.p + 21776, savedMean: s.f + 540288,
-            savedInvStd: s.f + 540480, activation: .relu6, gradInput: s.tensor(311), gradGamma: s.g + 21584,
+            pixels: 4900 &* s.n, channels: 192, gamma: s.p + 21584, beta: s.p + 21776, savedMean: s.f + 543072,
+            savedInvStd: s.f + 543264, activation: .relu6, gradInput: s.tensor(311), gradGamma: s.g + 21584,
             gradBeta: s.g + 21776, pool: pool)
         s.profiler?.stop(673)
         // features.2.1.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(12), pixels: 4900 &* s.n, channels: 192, gamma: s.p + 19088,
-                beta: s.p + 19280, savedMean: s.f + 539904, savedInvStd: s.f + 540096, activation: .relu6,
+                beta: s.p + 19280, savedMean: s.f + 542688, savedInvStd: s.f + 542880, activation: .relu6,
                 output: s.tensor(314), pool: pool)
             s.profiler?.stop(674)
         }
@@ -6196,33 +6279,34 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(12), pixels: 4900 &* s.n, channels: 192,
                 gamma: s.p + 19088, beta: s.p + 19280, runningMean: s.p + 19472, runningVar: s.p + 19664, eps: 0.001,
-                activation: .relu6, output: s.tensor(314), scratch: s.f + 539904, pool: pool)
+                activation: .relu6, output: s.tensor(314), scratch: s.f + 542688, pool: pool)
             s.profiler?.stop(675)
         }
         // features.2.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 542400, count: 1728)
+        TrainingKernels.zero(s.f + 545184, count: 1728)
         s.profiler?.stop(676)
         // features.2.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 70, 70, 192] <- [n, 70, 70, 192]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(311), input: s.tensor(314), batch: s.n, height: 70,
             width: 70, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 70, outWidth: 70,
-            weights: s.f + 540672, gradInput: s.tensor(313), gradWeights: s.f + 542400, pool: pool)
+            weights: s.f + 543456, gradInput: s.tensor(313), gradWeights: s.f + 545184, pool: pool)
         s.profiler?.stop(677)
         // features.2.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 542400, channels: 192, kernel: 3, into: s.g + 19856)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 545184, channels: 192, kernel: 3, into: s.g + 19856)
         s.profiler?.stop(678)
-        // features.2.1.block.0 backward through relu6 and BatchNorm (in place) on [n, 70, 70, 192]
+        // features.2.1.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 70, 70, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(313), input: s.tensor(12),
-            pixels: 4900 &* s.n, channels: 192, gamma: s.p + 19088, beta: s.p + 19280, savedMean: s.f + 539904,
-            savedInvStd: s.f + 540096, activation: .relu6, gradInput: s.tensor(313), gradGamma: s.g + 19088,
-            gradBeta: s.g + 19280, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(313), input: s.tensor(12), pixels: 4900 &* s.n,
+            channels: 192, gamma: s.p + 19088, beta: s.p + 19280, savedMean: s.f + 542688, savedInvStd: s.f + 542880,
+            activation: .relu6, gradGamma: s.g + 19088, gradBeta: s.g + 19280, reductions: s.f + 535920, pool: pool)
         s.profiler?.stop(679)
-        // features.2.1.block.0 conv 1x1 backward: input and weight gradients, [n, 70, 70, 32] <- [n, 70, 70, 192]
+        // features.2.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 70, 70, 32] <- [n, 70, 70, 192]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(313), input: s.tensor(11), weights: s.p + 12944,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(313), preActivation: s.tensor(12),
+            gamma: s.p + 19088, beta: s.p + 19280, savedMean: s.f + 542688, savedInvStd: s.f + 542880,
+            activation: .relu6, reductions: s.f + 535920, input: s.tensor(11), weights: s.p + 12944,
             pixels: 4900 &* s.n, inChannels: 32, outChannels: 192, gradInput: s.tensor(315), gradWeights: s.g + 12944,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(680)
@@ -6234,18 +6318,18 @@ public final class EfficientNetLite3Training: TrainableModel {
 
     /// features.2.0 backward: MBConv6 k3 s2: 140x140x24 -> 70x70x32
     private func features_2_0_backward(_ s: TrainingStepContext) {
-        // features.2.0.block.2 backward through identity and BatchNorm (in place) on [n, 70, 70, 32]
+        // features.2.0.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 70, 70, 32]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(315), input: s.tensor(10),
-            pixels: 4900 &* s.n, channels: 32, gamma: s.p + 12816, beta: s.p + 12848, savedMean: s.f + 539840,
-            savedInvStd: s.f + 539872, activation: .identity, gradInput: s.tensor(315), gradGamma: s.g + 12816,
-            gradBeta: s.g + 12848, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(315), input: s.tensor(10), pixels: 4900 &* s.n,
+            channels: 32, gamma: s.p + 12816, beta: s.p + 12848, savedMean: s.f + 542624, savedInvStd: s.f + 542656,
+            activation: .identity, gradGamma: s.g + 12816, gradBeta: s.g + 12848, reductions: s.f + 535920,
+            pool: pool)
         s.profiler?.stop(682)
         // features.2.0.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(8), pixels: 4900 &* s.n, channels: 144, gamma: s.p + 7632,
-                beta: s.p + 7776, savedMean: s.f + 536960, savedInvStd: s.f + 537104, activation: .relu6,
+                beta: s.p + 7776, savedMean: s.f + 539744, savedInvStd: s.f + 539888, activation: .relu6,
                 output: s.tensor(317), pool: pool)
             s.profiler?.stop(683)
         }
@@ -6254,26 +6338,28 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(8), pixels: 4900 &* s.n, channels: 144,
                 gamma: s.p + 7632, beta: s.p + 7776, runningMean: s.p + 7920, runningVar: s.p + 8064, eps: 0.001,
-                activation: .relu6, output: s.tensor(317), scratch: s.f + 536960, pool: pool)
+                activation: .relu6, output: s.tensor(317), scratch: s.f + 539744, pool: pool)
             s.profiler?.stop(684)
         }
-        // features.2.0.block.2 conv 1x1 backward: input and weight gradients, [n, 70, 70, 144] <- [n, 70, 70, 32]
+        // features.2.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 70, 70, 144] <- [n, 70, 70, 32]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(315), input: s.tensor(317), weights: s.p + 8208,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(315), preActivation: s.tensor(10),
+            gamma: s.p + 12816, beta: s.p + 12848, savedMean: s.f + 542624, savedInvStd: s.f + 542656,
+            activation: .identity, reductions: s.f + 535920, input: s.tensor(317), weights: s.p + 8208,
             pixels: 4900 &* s.n, inChannels: 144, outChannels: 32, gradInput: s.tensor(316), gradWeights: s.g + 8208,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(685)
         // features.2.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 70, 70, 144]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(316), input: s.tensor(8), pixels: 4900 &* s.n,
-            channels: 144, gamma: s.p + 7632, beta: s.p + 7776, savedMean: s.f + 536960, savedInvStd: s.f + 537104,
+            channels: 144, gamma: s.p + 7632, beta: s.p + 7776, savedMean: s.f + 539744, savedInvStd: s.f + 539888,
             activation: .relu6, gradInput: s.tensor(316), gradGamma: s.g + 7632, gradBeta: s.g + 7776, pool: pool)
         s.profiler?.stop(686)
         // features.2.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(6), pixels: 19600 &* s.n, channels: 144, gamma: s.p + 5760,
-                beta: s.p + 5904, savedMean: s.f + 536672, savedInvStd: s.f + 536816, activation: .relu6,
+                beta: s.p + 5904, savedMean: s.f + 539456, savedInvStd: s.f + 539600, activation: .relu6,
                 output: s.tensor(319), pool: pool)
             s.profiler?.stop(687)
         }
@@ -6282,33 +6368,34 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(6), pixels: 19600 &* s.n, channels: 144,
                 gamma: s.p + 5760, beta: s.p + 5904, runningMean: s.p + 6048, runningVar: s.p + 6192, eps: 0.001,
-                activation: .relu6, output: s.tensor(319), scratch: s.f + 536672, pool: pool)
+                activation: .relu6, output: s.tensor(319), scratch: s.f + 539456, pool: pool)
             s.profiler?.stop(688)
         }
         // features.2.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 538544, count: 1296)
+        TrainingKernels.zero(s.f + 541328, count: 1296)
         s.profiler?.stop(689)
         // features.2.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 140, 140, 144] <- [n, 70, 70, 144]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(316), input: s.tensor(319), batch: s.n, height: 140,
             width: 140, channels: 144, kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 70, outWidth: 70,
-            weights: s.f + 537248, gradInput: s.tensor(318), gradWeights: s.f + 538544, pool: pool)
+            weights: s.f + 540032, gradInput: s.tensor(318), gradWeights: s.f + 541328, pool: pool)
         s.profiler?.stop(690)
         // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 538544, channels: 144, kernel: 3, into: s.g + 6336)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 541328, channels: 144, kernel: 3, into: s.g + 6336)
         s.profiler?.stop(691)
-        // features.2.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 140, 140, 144]
+        // features.2.0.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 140, 140, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(318), input: s.tensor(6),
-            pixels: 19600 &* s.n, channels: 144, gamma: s.p + 5760, beta: s.p + 5904, savedMean: s.f + 536672,
-            savedInvStd: s.f + 536816, activation: .relu6, gradInput: s.tensor(318), gradGamma: s.g + 5760,
-            gradBeta: s.g + 5904, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(318), input: s.tensor(6), pixels: 19600 &* s.n,
+            channels: 144, gamma: s.p + 5760, beta: s.p + 5904, savedMean: s.f + 539456, savedInvStd: s.f + 539600,
+            activation: .relu6, gradGamma: s.g + 5760, gradBeta: s.g + 5904, reductions: s.f + 535920, pool: pool)
         s.profiler?.stop(692)
-        // features.2.0.block.0 conv 1x1 backward: input and weight gradients, [n, 140, 140, 24] <- [n, 140, 140, 144]
+        // features.2.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 140, 140, 24] <- [n, 140, 140, 144]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(318), input: s.tensor(5), weights: s.p + 2304,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(318), preActivation: s.tensor(6),
+            gamma: s.p + 5760, beta: s.p + 5904, savedMean: s.f + 539456, savedInvStd: s.f + 539600,
+            activation: .relu6, reductions: s.f + 535920, input: s.tensor(5), weights: s.p + 2304,
             pixels: 19600 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(320), gradWeights: s.g + 2304,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(693)
@@ -6316,18 +6403,17 @@ public final class EfficientNetLite3Training: TrainableModel {
 
     /// features.1.0 backward: MBConv1 k3 s1: 140x140x32 -> 140x140x24
     private func features_1_0_backward(_ s: TrainingStepContext) {
-        // features.1.0.block.1 backward through identity and BatchNorm (in place) on [n, 140, 140, 24]
+        // features.1.0.block.1 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 140, 140, 24]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(320), input: s.tensor(4),
-            pixels: 19600 &* s.n, channels: 24, gamma: s.p + 2176, beta: s.p + 2208, savedMean: s.f + 536624,
-            savedInvStd: s.f + 536648, activation: .identity, gradInput: s.tensor(320), gradGamma: s.g + 2176,
-            gradBeta: s.g + 2208, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(320), input: s.tensor(4), pixels: 19600 &* s.n,
+            channels: 24, gamma: s.p + 2176, beta: s.p + 2208, savedMean: s.f + 539408, savedInvStd: s.f + 539432,
+            activation: .identity, gradGamma: s.g + 2176, gradBeta: s.g + 2208, reductions: s.f + 535920, pool: pool)
         s.profiler?.stop(694)
         // features.1.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 1 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(2), pixels: 19600 &* s.n, channels: 32, gamma: s.p + 1280,
-                beta: s.p + 1312, savedMean: s.f + 535984, savedInvStd: s.f + 536016, activation: .relu6,
+                beta: s.p + 1312, savedMean: s.f + 538768, savedInvStd: s.f + 538800, activation: .relu6,
                 output: s.tensor(322), pool: pool)
             s.profiler?.stop(695)
         }
@@ -6336,27 +6422,29 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 19600 &* s.n, channels: 32,
                 gamma: s.p + 1280, beta: s.p + 1312, runningMean: s.p + 1344, runningVar: s.p + 1376, eps: 0.001,
-                activation: .relu6, output: s.tensor(322), scratch: s.f + 535984, pool: pool)
+                activation: .relu6, output: s.tensor(322), scratch: s.f + 538768, pool: pool)
             s.profiler?.stop(696)
         }
-        // features.1.0.block.1 conv 1x1 backward: input and weight gradients, [n, 140, 140, 32] <- [n, 140, 140, 24]
+        // features.1.0.block.1 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 140, 140, 32] <- [n, 140, 140, 24]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(320), input: s.tensor(322), weights: s.p + 1408,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(320), preActivation: s.tensor(4),
+            gamma: s.p + 2176, beta: s.p + 2208, savedMean: s.f + 539408, savedInvStd: s.f + 539432,
+            activation: .identity, reductions: s.f + 535920, input: s.tensor(322), weights: s.p + 1408,
             pixels: 19600 &* s.n, inChannels: 32, outChannels: 24, gradInput: s.tensor(321), gradWeights: s.g + 1408,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(697)
         // features.1.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 140, 140, 32]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(321), input: s.tensor(2),
-            pixels: 19600 &* s.n, channels: 32, gamma: s.p + 1280, beta: s.p + 1312, savedMean: s.f + 535984,
-            savedInvStd: s.f + 536016, activation: .relu6, gradInput: s.tensor(321), gradGamma: s.g + 1280,
+            pixels: 19600 &* s.n, channels: 32, gamma: s.p + 1280, beta: s.p + 1312, savedMean: s.f + 538768,
+            savedInvStd: s.f + 538800, activation: .relu6, gradInput: s.tensor(321), gradGamma: s.g + 1280,
             gradBeta: s.g + 1312, pool: pool)
         s.profiler?.stop(698)
         // features.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 0 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(0), pixels: 19600 &* s.n, channels: 32, gamma: s.p + 864,
-                beta: s.p + 896, savedMean: s.f + 535920, savedInvStd: s.f + 535952, activation: .relu6,
+                beta: s.p + 896, savedMean: s.f + 538704, savedInvStd: s.f + 538736, activation: .relu6,
                 output: s.tensor(324), pool: pool)
             s.profiler?.stop(699)
         }
@@ -6365,22 +6453,22 @@ public final class EfficientNetLite3Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(0), pixels: 19600 &* s.n, channels: 32,
                 gamma: s.p + 864, beta: s.p + 896, runningMean: s.p + 928, runningVar: s.p + 960, eps: 0.001,
-                activation: .relu6, output: s.tensor(324), scratch: s.f + 535920, pool: pool)
+                activation: .relu6, output: s.tensor(324), scratch: s.f + 538704, pool: pool)
             s.profiler?.stop(700)
         }
         // features.1.0.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 536336, count: 288)
+        TrainingKernels.zero(s.f + 539120, count: 288)
         s.profiler?.stop(701)
         // features.1.0.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 140, 140, 32] <- [n, 140, 140, 32]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(321), input: s.tensor(324), batch: s.n, height: 140,
             width: 140, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 140, outWidth: 140,
-            weights: s.f + 536048, gradInput: s.tensor(323), gradWeights: s.f + 536336, pool: pool)
+            weights: s.f + 538832, gradInput: s.tensor(323), gradWeights: s.f + 539120, pool: pool)
         s.profiler?.stop(702)
         // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 536336, channels: 32, kernel: 3, into: s.g + 992)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 539120, channels: 32, kernel: 3, into: s.g + 992)
         s.profiler?.stop(703)
     }
 
@@ -6389,8 +6477,8 @@ public final class EfficientNetLite3Training: TrainableModel {
         // features.0 backward through relu6 and BatchNorm (in place) on [n, 140, 140, 32]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(323), input: s.tensor(0),
-            pixels: 19600 &* s.n, channels: 32, gamma: s.p + 864, beta: s.p + 896, savedMean: s.f + 535920,
-            savedInvStd: s.f + 535952, activation: .relu6, gradInput: s.tensor(323), gradGamma: s.g + 864,
+            pixels: 19600 &* s.n, channels: 32, gamma: s.p + 864, beta: s.p + 896, savedMean: s.f + 538704,
+            savedInvStd: s.f + 538736, activation: .relu6, gradInput: s.tensor(323), gradGamma: s.g + 864,
             gradBeta: s.g + 896, pool: pool)
         s.profiler?.stop(704)
         // features.0 stem weight gradient (the image needs none)
@@ -6628,7 +6716,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         (33721328, 14688256),  // 220: features.6.1.block.1 output (recomputed), 112,752 floats per image
         (33608576, 14801008),  // 221: gradient of features.6.1.block.1 input, 112,752 floats per image
         (28548464, 14688256),  // 222: features.6.1.block.0 output (recomputed), 112,752 floats per image
-        (28435712, 9356496),  // 223: gradient of features.6.1.block.0 input, 18,792 floats per image
+        (28548464, 14688256),  // 223: gradient of features.6.1.block.0 input, 18,792 floats per image
         (33608576, 18259264),  // 224: gradient of features.6.0.block.2 input, 66,096 floats per image
         (36549200, 9290400),  // 225: features.6.0.block.1 output (recomputed), 66,096 floats per image
         (28435712, 14952640),  // 226: gradient of features.6.0.block.1 input, 264,384 floats per image
@@ -6657,7 +6745,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         (24469952, 12573184),  // 249: features.5.1.block.1 output (recomputed), 264,384 floats per image
         (24205568, 12837568),  // 250: gradient of features.5.1.block.1 input, 264,384 floats per image
         (23941184, 12573184),  // 251: features.5.1.block.0 output (recomputed), 264,384 floats per image
-        (23863424, 9290400),  // 252: gradient of features.5.1.block.0 input, 44,064 floats per image
+        (23941184, 9290400),  // 252: gradient of features.5.1.block.0 input, 44,064 floats per image
         (23676800, 12495424),  // 253: gradient of features.5.0.block.2 input, 186,624 floats per image
         (32481152, 12308800),  // 254: features.5.0.block.1 output (recomputed), 186,624 floats per image
         (23863424, 12682048),  // 255: gradient of features.5.0.block.1 input, 186,624 floats per image
@@ -6703,7 +6791,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         (21207200, 7879200),  // 295: features.3.1.block.1 output (recomputed), 352,800 floats per image
         (20854400, 8232000),  // 296: gradient of features.3.1.block.1 input, 352,800 floats per image
         (15405600, 7879200),  // 297: features.3.1.block.0 output (recomputed), 352,800 floats per image
-        (15052800, 7761600),  // 298: gradient of features.3.1.block.0 input, 58,800 floats per image
+        (15405600, 7879200),  // 298: gradient of features.3.1.block.0 input, 58,800 floats per image
         (20854400, 12308800),  // 299: gradient of features.3.0.block.2 input, 235,200 floats per image
         (28700096, 7526400),  // 300: features.3.0.block.1 output (recomputed), 235,200 floats per image
         (15052800, 8467200),  // 301: gradient of features.3.0.block.1 input, 940,800 floats per image
@@ -6720,12 +6808,12 @@ public final class EfficientNetLite3Training: TrainableModel {
         (8467200, 3763200),  // 312: features.2.1.block.1 output (recomputed), 940,800 floats per image
         (7526400, 4704000),  // 313: gradient of features.2.1.block.1 input, 940,800 floats per image
         (6585600, 3763200),  // 314: features.2.1.block.0 output (recomputed), 940,800 floats per image
-        (5644800, 3528000),  // 315: gradient of features.2.1.block.0 input, 156,800 floats per image
+        (6585600, 3763200),  // 315: gradient of features.2.1.block.0 input, 156,800 floats per image
         (8467200, 8467200),  // 316: gradient of features.2.0.block.2 input, 705,600 floats per image
         (16699200, 2822400),  // 317: features.2.0.block.1 output (recomputed), 705,600 floats per image
         (5644800, 5644800),  // 318: gradient of features.2.0.block.1 input, 2,822,400 floats per image
         (2822400, 2822400),  // 319: features.2.0.block.0 output (recomputed), 2,822,400 floats per image
-        (627200, 1254400),  // 320: gradient of features.2.0.block.0 input, 470,400 floats per image
+        (2822400, 2822400),  // 320: gradient of features.2.0.block.0 input, 470,400 floats per image
         (0, 627200),  // 321: gradient of features.1.0.block.1 input, 627,200 floats per image
         (19286400, 0),  // 322: features.1.0.block.0 output (recomputed), 627,200 floats per image
         (627200, 1254400),  // 323: gradient of features.1.0.block.0 input, 627,200 floats per image
@@ -6753,7 +6841,7 @@ public final class EfficientNetLite3Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 140, 140, 32]"),
         .init("features.1.0.block.1", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [32][24]"),
-        .init("features.1.0.block.1", kind: "conv 1x1 + BN statistics forward", macsPerImage: 15052800,
+        .init("features.1.0.block.1", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 15052800,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 140, 140, 32] -> [n, 140, 140, 24]"),
         .init("features.1.0.block.1", kind: "conv 1x1 forward", macsPerImage: 15052800,
               "frozen: project conv 1x1, [n, 140, 140, 32] -> [n, 140, 140, 24]"),
@@ -6763,7 +6851,7 @@ public final class EfficientNetLite3Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 140, 140, 24]"),
         .init("features.2.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [24][144]"),
-        .init("features.2.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 67737600,
+        .init("features.2.0.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 67737600,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 140, 140, 24] -> [n, 140, 140, 144]"),
         .init("features.2.0.block.0", kind: "conv 1x1 forward", macsPerImage: 67737600,
               "frozen: expand conv 1x1, [n, 140, 140, 24] -> [n, 140, 140, 144]"),
@@ -6781,7 +6869,7 @@ public final class EfficientNetLite3Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 70, 70, 144]"),
         .init("features.2.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [144][32]"),
-        .init("features.2.0.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 22579200,
+        .init("features.2.0.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 22579200,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 70, 70, 144] -> [n, 70, 70, 32]"),
         .init("features.2.0.block.2", kind: "conv 1x1 forward", macsPerImage: 22579200,
               "frozen: project conv 1x1, [n, 70, 70, 144] -> [n, 70, 70, 32]"),
@@ -6791,7 +6879,7 @@ public final class EfficientNetLite3Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 70, 70, 32]"),
         .init("features.2.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [32][192]"),
-        .init("features.2.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 30105600,
+        .init("features.2.1.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 30105600,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 70, 70, 32] -> [n, 70, 70, 192]"),
         .init("features.2.1.block.0", kind: "conv 1x1 forward", macsPerImage: 30105600,
               "frozen: expand conv 1x1, [n, 70, 70, 32] -> [n, 70, 70, 192]"),
@@ -6809,7 +6897,7 @@ public final class EfficientNetLite3Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 70, 70, 192]"),
         .init("features.2.1.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [192][32]"),
-        .init("features.2.1.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 30105600,
+        .init("features.2.1.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 30105600,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 70, 70, 192] -> [n, 70, 70, 32]"),
         .init("features.2.1.block.2", kind: "conv 1x1 forward", macsPerImage: 30105600,
               "frozen: project conv 1x1, [n, 70, 70, 192] -> [n, 70, 70, 32]"),
@@ -6823,7 +6911,7 @@ public final class EfficientNetLite3Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.2.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [32][192]"),
-        .init("features.2.2.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 30105600,
+        .init("features.2.2.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 30105600,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 70, 70, 32] -> [n, 70, 70, 192]"),
         .init("features.2.2.block.0", kind: "conv 1x1 forward", macsPerImage: 30105600,
               "frozen: expand conv 1x1, [n, 70, 70, 32] -> [n, 70, 70, 192]"),
@@ -6841,7 +6929,7 @@ public final class EfficientNetLite3Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 70, 70, 192]"),
         .init("features.2.2.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [192][32]"),
-        .init("features.2.2.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 30105600,
+        .init("features.2.2.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 30105600,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 70, 70, 192] -> [n, 70, 70, 32]"),
         .init("features.2.2.block.2", kind: "conv 1x1 forward", macsPerImage: 30105600,
               "frozen: project conv 1x1, [n, 70, 70, 192] -> [n, 70, 70, 32]"),
@@ -6855,7 +6943,7 @@ public final class EfficientNetLite3Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.3.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [32][192]"),
-        .init("features.3.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 30105600,
+        .init("features.3.0.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 30105600,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 70, 70, 32] -> [n, 70, 70, 192]"),
         .init("features.3.0.block.0", kind: "conv 1x1 forward", macsPerImage: 30105600,
               "frozen: expand conv 1x1, [n, 70, 70, 32] -> [n, 70, 70, 192]"),
@@ -6873,7 +6961,7 @@ public final class EfficientNetLite3Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 35, 35, 192]"),
         .init("features.3.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [192][48]"),
-        .init("features.3.0.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 11289600,
+        .init("features.3.0.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 11289600,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 35, 35, 192] -> [n, 35, 35, 48]"),
         .init("features.3.0.block.2", kind: "conv 1x1 forward", macsPerImage: 11289600,
               "frozen: project conv 1x1, [n, 35, 35, 192] -> [n, 35, 35, 48]"),
@@ -6883,7 +6971,7 @@ public final class EfficientNetLite3Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 35, 35, 48]"),
         .init("features.3.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [48][288]"),
-        .init("features.3.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 16934400,
+        .init("features.3.1.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 16934400,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 35, 35, 48] -> [n, 35, 35, 288]"),
         .init("features.3.1.block.0", kind: "conv 1x1 forward", macsPerImage: 16934400,
               "frozen: expand conv 1x1, [n, 35, 35, 48] -> [n, 35, 35, 288]"),
@@ -6901,7 +6989,7 @@ public final class EfficientNetLite3Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 35, 35, 288]"),
         .init("features.3.1.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [288][48]"),
-        .init("features.3.1.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 16934400,
+        .init("features.3.1.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 16934400,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 35, 35, 288] -> [n, 35, 35, 48]"),
         .init("features.3.1.block.2", kind: "conv 1x1 forward", macsPerImage: 16934400,
               "frozen: project conv 1x1, [n, 35, 35, 288] -> [n, 35, 35, 48]"),
@@ -6915,7 +7003,7 @@ public final class EfficientNetLite3Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.3.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [48][288]"),
-        .init("features.3.2.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 16934400,
+        .init("features.3.2.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 16934400,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 35, 35, 48] -> [n, 35, 35, 288]"),
         .init("features.3.2.block.0", kind: "conv 1x1 forward", macsPerImage: 16934400,
               "frozen: expand conv 1x1, [n, 35, 35, 48] -> [n, 35, 35, 288]"),
@@ -6933,7 +7021,7 @@ public final class EfficientNetLite3Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 35, 35, 288]"),
         .init("features.3.2.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [288][48]"),
-        .init("features.3.2.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 16934400,
+        .init("features.3.2.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 16934400,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 35, 35, 288] -> [n, 35, 35, 48]"),
         .init("features.3.2.block.2", kind: "conv 1x1 forward", macsPerImage: 16934400,
               "frozen: project conv 1x1, [n, 35, 35, 288] -> [n, 35, 35, 48]"),
@@ -6947,7 +7035,7 @@ public final class EfficientNetLite3Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.4.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [48][288]"),
-        .init("features.4.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 16934400,
+        .init("features.4.0.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 16934400,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 35, 35, 48] -> [n, 35, 35, 288]"),
         .init("features.4.0.block.0", kind: "conv 1x1 forward", macsPerImage: 16934400,
               "frozen: expand conv 1x1, [n, 35, 35, 48] -> [n, 35, 35, 288]"),
@@ -6965,7 +7053,7 @@ public final class EfficientNetLite3Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 288]"),
         .init("features.4.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [288][96]"),
-        .init("features.4.0.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 8957952,
+        .init("features.4.0.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 8957952,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 288] -> [n, 18, 18, 96]"),
         .init("features.4.0.block.2", kind: "conv 1x1 forward", macsPerImage: 8957952,
               "frozen: project conv 1x1, [n, 18, 18, 288] -> [n, 18, 18, 96]"),
@@ -6975,7 +7063,7 @@ public final class EfficientNetLite3Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 96]"),
         .init("features.4.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [96][576]"),
-        .init("features.4.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 17915904,
+        .init("features.4.1.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 17915904,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 96] -> [n, 18, 18, 576]"),
         .init("features.4.1.block.0", kind: "conv 1x1 forward", macsPerImage: 17915904,
               "frozen: expand conv 1x1, [n, 18, 18, 96] -> [n, 18, 18, 576]"),
@@ -6993,7 +7081,7 @@ public final class EfficientNetLite3Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 576]"),
         .init("features.4.1.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [576][96]"),
-        .init("features.4.1.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 17915904,
+        .init("features.4.1.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 17915904,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 576] -> [n, 18, 18, 96]"),
         .init("features.4.1.block.2", kind: "conv 1x1 forward", macsPerImage: 17915904,
               "frozen: project conv 1x1, [n, 18, 18, 576] -> [n, 18, 18, 96]"),
@@ -7007,7 +7095,7 @@ public final class EfficientNetLite3Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.4.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [96][576]"),
-        .init("features.4.2.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 17915904,
+        .init("features.4.2.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 17915904,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 96] -> [n, 18, 18, 576]"),
         .init("features.4.2.block.0", kind: "conv 1x1 forward", macsPerImage: 17915904,
               "frozen: expand conv 1x1, [n, 18, 18, 96] -> [n, 18, 18, 576]"),
@@ -7025,7 +7113,7 @@ public final class EfficientNetLite3Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 576]"),
         .init("features.4.2.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [576][96]"),
-        .init("features.4.2.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 17915904,
+        .init("features.4.2.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 17915904,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 576] -> [n, 18, 18, 96]"),
         .init("features.4.2.block.2", kind: "conv 1x1 forward", macsPerImage: 17915904,
               "frozen: project conv 1x1, [n, 18, 18, 576] -> [n, 18, 18, 96]"),
@@ -7039,7 +7127,7 @@ public final class EfficientNetLite3Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.4.3.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [96][576]"),
-        .init("features.4.3.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 17915904,
+        .init("features.4.3.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 17915904,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 96] -> [n, 18, 18, 576]"),
         .init("features.4.3.block.0", kind: "conv 1x1 forward", macsPerImage: 17915904,
               "frozen: expand conv 1x1, [n, 18, 18, 96] -> [n, 18, 18, 576]"),
@@ -7057,7 +7145,7 @@ public final class EfficientNetLite3Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 576]"),
         .init("features.4.3.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [576][96]"),
-        .init("features.4.3.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 17915904,
+        .init("features.4.3.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 17915904,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 576] -> [n, 18, 18, 96]"),
         .init("features.4.3.block.2", kind: "conv 1x1 forward", macsPerImage: 17915904,
               "frozen: project conv 1x1, [n, 18, 18, 576] -> [n, 18, 18, 96]"),
@@ -7071,7 +7159,7 @@ public final class EfficientNetLite3Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.4.4.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [96][576]"),
-        .init("features.4.4.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 17915904,
+        .init("features.4.4.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 17915904,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 96] -> [n, 18, 18, 576]"),
         .init("features.4.4.block.0", kind: "conv 1x1 forward", macsPerImage: 17915904,
               "frozen: expand conv 1x1, [n, 18, 18, 96] -> [n, 18, 18, 576]"),
@@ -7089,7 +7177,7 @@ public final class EfficientNetLite3Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 576]"),
         .init("features.4.4.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [576][96]"),
-        .init("features.4.4.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 17915904,
+        .init("features.4.4.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 17915904,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 576] -> [n, 18, 18, 96]"),
         .init("features.4.4.block.2", kind: "conv 1x1 forward", macsPerImage: 17915904,
               "frozen: project conv 1x1, [n, 18, 18, 576] -> [n, 18, 18, 96]"),
@@ -7103,7 +7191,7 @@ public final class EfficientNetLite3Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.5.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [96][576]"),
-        .init("features.5.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 17915904,
+        .init("features.5.0.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 17915904,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 96] -> [n, 18, 18, 576]"),
         .init("features.5.0.block.0", kind: "conv 1x1 forward", macsPerImage: 17915904,
               "frozen: expand conv 1x1, [n, 18, 18, 96] -> [n, 18, 18, 576]"),
@@ -7121,7 +7209,7 @@ public final class EfficientNetLite3Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 576]"),
         .init("features.5.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [576][136]"),
-        .init("features.5.0.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 25380864,
+        .init("features.5.0.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 25380864,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 576] -> [n, 18, 18, 136]"),
         .init("features.5.0.block.2", kind: "conv 1x1 forward", macsPerImage: 25380864,
               "frozen: project conv 1x1, [n, 18, 18, 576] -> [n, 18, 18, 136]"),
@@ -7131,7 +7219,7 @@ public final class EfficientNetLite3Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 136]"),
         .init("features.5.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [136][816]"),
-        .init("features.5.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 35956224,
+        .init("features.5.1.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 35956224,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 136] -> [n, 18, 18, 816]"),
         .init("features.5.1.block.0", kind: "conv 1x1 forward", macsPerImage: 35956224,
               "frozen: expand conv 1x1, [n, 18, 18, 136] -> [n, 18, 18, 816]"),
@@ -7149,7 +7237,7 @@ public final class EfficientNetLite3Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 816]"),
         .init("features.5.1.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [816][136]"),
-        .init("features.5.1.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 35956224,
+        .init("features.5.1.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 35956224,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 816] -> [n, 18, 18, 136]"),
         .init("features.5.1.block.2", kind: "conv 1x1 forward", macsPerImage: 35956224,
               "frozen: project conv 1x1, [n, 18, 18, 816] -> [n, 18, 18, 136]"),
@@ -7163,7 +7251,7 @@ public final class EfficientNetLite3Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.5.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [136][816]"),
-        .init("features.5.2.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 35956224,
+        .init("features.5.2.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 35956224,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 136] -> [n, 18, 18, 816]"),
         .init("features.5.2.block.0", kind: "conv 1x1 forward", macsPerImage: 35956224,
               "frozen: expand conv 1x1, [n, 18, 18, 136] -> [n, 18, 18, 816]"),
@@ -7181,7 +7269,7 @@ public final class EfficientNetLite3Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 816]"),
         .init("features.5.2.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [816][136]"),
-        .init("features.5.2.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 35956224,
+        .init("features.5.2.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 35956224,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 816] -> [n, 18, 18, 136]"),
         .init("features.5.2.block.2", kind: "conv 1x1 forward", macsPerImage: 35956224,
               "frozen: project conv 1x1, [n, 18, 18, 816] -> [n, 18, 18, 136]"),
@@ -7195,7 +7283,7 @@ public final class EfficientNetLite3Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.5.3.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [136][816]"),
-        .init("features.5.3.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 35956224,
+        .init("features.5.3.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 35956224,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 136] -> [n, 18, 18, 816]"),
         .init("features.5.3.block.0", kind: "conv 1x1 forward", macsPerImage: 35956224,
               "frozen: expand conv 1x1, [n, 18, 18, 136] -> [n, 18, 18, 816]"),
@@ -7213,7 +7301,7 @@ public final class EfficientNetLite3Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 816]"),
         .init("features.5.3.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [816][136]"),
-        .init("features.5.3.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 35956224,
+        .init("features.5.3.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 35956224,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 816] -> [n, 18, 18, 136]"),
         .init("features.5.3.block.2", kind: "conv 1x1 forward", macsPerImage: 35956224,
               "frozen: project conv 1x1, [n, 18, 18, 816] -> [n, 18, 18, 136]"),
@@ -7227,7 +7315,7 @@ public final class EfficientNetLite3Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.5.4.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [136][816]"),
-        .init("features.5.4.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 35956224,
+        .init("features.5.4.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 35956224,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 136] -> [n, 18, 18, 816]"),
         .init("features.5.4.block.0", kind: "conv 1x1 forward", macsPerImage: 35956224,
               "frozen: expand conv 1x1, [n, 18, 18, 136] -> [n, 18, 18, 816]"),
@@ -7245,7 +7333,7 @@ public final class EfficientNetLite3Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 816]"),
         .init("features.5.4.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [816][136]"),
-        .init("features.5.4.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 35956224,
+        .init("features.5.4.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 35956224,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 816] -> [n, 18, 18, 136]"),
         .init("features.5.4.block.2", kind: "conv 1x1 forward", macsPerImage: 35956224,
               "frozen: project conv 1x1, [n, 18, 18, 816] -> [n, 18, 18, 136]"),
@@ -7259,7 +7347,7 @@ public final class EfficientNetLite3Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [136][816]"),
-        .init("features.6.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 35956224,
+        .init("features.6.0.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 35956224,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 136] -> [n, 18, 18, 816]"),
         .init("features.6.0.block.0", kind: "conv 1x1 forward", macsPerImage: 35956224,
               "frozen: expand conv 1x1, [n, 18, 18, 136] -> [n, 18, 18, 816]"),
@@ -7277,7 +7365,7 @@ public final class EfficientNetLite3Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 816]"),
         .init("features.6.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [816][232]"),
-        .init("features.6.0.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 15334272,
+        .init("features.6.0.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 15334272,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 816] -> [n, 9, 9, 232]"),
         .init("features.6.0.block.2", kind: "conv 1x1 forward", macsPerImage: 15334272,
               "frozen: project conv 1x1, [n, 9, 9, 816] -> [n, 9, 9, 232]"),
@@ -7287,7 +7375,7 @@ public final class EfficientNetLite3Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 232]"),
         .init("features.6.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [232][1392]"),
-        .init("features.6.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 26158464,
+        .init("features.6.1.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 26158464,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 232] -> [n, 9, 9, 1392]"),
         .init("features.6.1.block.0", kind: "conv 1x1 forward", macsPerImage: 26158464,
               "frozen: expand conv 1x1, [n, 9, 9, 232] -> [n, 9, 9, 1392]"),
@@ -7305,7 +7393,7 @@ public final class EfficientNetLite3Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1392]"),
         .init("features.6.1.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1392][232]"),
-        .init("features.6.1.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 26158464,
+        .init("features.6.1.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 26158464,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 1392] -> [n, 9, 9, 232]"),
         .init("features.6.1.block.2", kind: "conv 1x1 forward", macsPerImage: 26158464,
               "frozen: project conv 1x1, [n, 9, 9, 1392] -> [n, 9, 9, 232]"),
@@ -7319,7 +7407,7 @@ public final class EfficientNetLite3Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [232][1392]"),
-        .init("features.6.2.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 26158464,
+        .init("features.6.2.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 26158464,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 232] -> [n, 9, 9, 1392]"),
         .init("features.6.2.block.0", kind: "conv 1x1 forward", macsPerImage: 26158464,
               "frozen: expand conv 1x1, [n, 9, 9, 232] -> [n, 9, 9, 1392]"),
@@ -7337,7 +7425,7 @@ public final class EfficientNetLite3Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1392]"),
         .init("features.6.2.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1392][232]"),
-        .init("features.6.2.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 26158464,
+        .init("features.6.2.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 26158464,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 1392] -> [n, 9, 9, 232]"),
         .init("features.6.2.block.2", kind: "conv 1x1 forward", macsPerImage: 26158464,
               "frozen: project conv 1x1, [n, 9, 9, 1392] -> [n, 9, 9, 232]"),
@@ -7351,7 +7439,7 @@ public final class EfficientNetLite3Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.3.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [232][1392]"),
-        .init("features.6.3.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 26158464,
+        .init("features.6.3.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 26158464,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 232] -> [n, 9, 9, 1392]"),
         .init("features.6.3.block.0", kind: "conv 1x1 forward", macsPerImage: 26158464,
               "frozen: expand conv 1x1, [n, 9, 9, 232] -> [n, 9, 9, 1392]"),
@@ -7369,7 +7457,7 @@ public final class EfficientNetLite3Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1392]"),
         .init("features.6.3.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1392][232]"),
-        .init("features.6.3.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 26158464,
+        .init("features.6.3.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 26158464,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 1392] -> [n, 9, 9, 232]"),
         .init("features.6.3.block.2", kind: "conv 1x1 forward", macsPerImage: 26158464,
               "frozen: project conv 1x1, [n, 9, 9, 1392] -> [n, 9, 9, 232]"),
@@ -7383,7 +7471,7 @@ public final class EfficientNetLite3Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.4.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [232][1392]"),
-        .init("features.6.4.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 26158464,
+        .init("features.6.4.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 26158464,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 232] -> [n, 9, 9, 1392]"),
         .init("features.6.4.block.0", kind: "conv 1x1 forward", macsPerImage: 26158464,
               "frozen: expand conv 1x1, [n, 9, 9, 232] -> [n, 9, 9, 1392]"),
@@ -7401,7 +7489,7 @@ public final class EfficientNetLite3Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1392]"),
         .init("features.6.4.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1392][232]"),
-        .init("features.6.4.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 26158464,
+        .init("features.6.4.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 26158464,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 1392] -> [n, 9, 9, 232]"),
         .init("features.6.4.block.2", kind: "conv 1x1 forward", macsPerImage: 26158464,
               "frozen: project conv 1x1, [n, 9, 9, 1392] -> [n, 9, 9, 232]"),
@@ -7415,7 +7503,7 @@ public final class EfficientNetLite3Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.5.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [232][1392]"),
-        .init("features.6.5.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 26158464,
+        .init("features.6.5.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 26158464,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 232] -> [n, 9, 9, 1392]"),
         .init("features.6.5.block.0", kind: "conv 1x1 forward", macsPerImage: 26158464,
               "frozen: expand conv 1x1, [n, 9, 9, 232] -> [n, 9, 9, 1392]"),
@@ -7433,7 +7521,7 @@ public final class EfficientNetLite3Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1392]"),
         .init("features.6.5.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1392][232]"),
-        .init("features.6.5.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 26158464,
+        .init("features.6.5.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 26158464,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 1392] -> [n, 9, 9, 232]"),
         .init("features.6.5.block.2", kind: "conv 1x1 forward", macsPerImage: 26158464,
               "frozen: project conv 1x1, [n, 9, 9, 1392] -> [n, 9, 9, 232]"),
@@ -7447,7 +7535,7 @@ public final class EfficientNetLite3Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.7.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [232][1392]"),
-        .init("features.7.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 26158464,
+        .init("features.7.0.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 26158464,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 232] -> [n, 9, 9, 1392]"),
         .init("features.7.0.block.0", kind: "conv 1x1 forward", macsPerImage: 26158464,
               "frozen: expand conv 1x1, [n, 9, 9, 232] -> [n, 9, 9, 1392]"),
@@ -7465,7 +7553,7 @@ public final class EfficientNetLite3Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1392]"),
         .init("features.7.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1392][384]"),
-        .init("features.7.0.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 43296768,
+        .init("features.7.0.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 43296768,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 1392] -> [n, 9, 9, 384]"),
         .init("features.7.0.block.2", kind: "conv 1x1 forward", macsPerImage: 43296768,
               "frozen: project conv 1x1, [n, 9, 9, 1392] -> [n, 9, 9, 384]"),
@@ -7475,7 +7563,7 @@ public final class EfficientNetLite3Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 384]"),
         .init("features.8", kind: "conv 1x1 forward", macsPerImage: nil,
               "head conv 1x1 weights to the GEMM layout [384][1280]"),
-        .init("features.8", kind: "conv 1x1 + BN statistics forward", macsPerImage: 39813120,
+        .init("features.8", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 39813120,
               "head conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 384] -> [n, 9, 9, 1280]"),
         .init("features.8", kind: "conv 1x1 forward", macsPerImage: 39813120,
               "frozen: head conv 1x1, [n, 9, 9, 384] -> [n, 9, 9, 1280]"),
@@ -7500,17 +7588,17 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("avgpool", kind: "pool+classifier backward", macsPerImage: nil,
               "backward: spread each channel's gradient over the 81 pixels"),
         .init("features.8", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1280]"),
-        .init("features.8", kind: "conv 1x1 backward", macsPerImage: 79626240,
-              "conv 1x1 backward: input and weight gradients, [n, 9, 9, 384] <- [n, 9, 9, 1280]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 1280]"),
+        .init("features.8", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 79626240,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 384] <- [n, 9, 9, 1280]"),
         .init("features.7.0.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 9, 9, 384]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 384]"),
         .init("features.7.0.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.7.0.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.7.0.block.2", kind: "conv 1x1 backward", macsPerImage: 86593536,
-              "conv 1x1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 384]"),
+        .init("features.7.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 86593536,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 384]"),
         .init("features.7.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1392]"),
         .init("features.7.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -7524,19 +7612,19 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.7.0.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1392]"),
-        .init("features.7.0.block.0", kind: "conv 1x1 backward", macsPerImage: 52316928,
-              "conv 1x1 backward: input and weight gradients, [n, 9, 9, 232] <- [n, 9, 9, 1392]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 1392]"),
+        .init("features.7.0.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 52316928,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 232] <- [n, 9, 9, 1392]"),
         .init("features.6.5", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.6.5.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 9, 9, 232]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 232]"),
         .init("features.6.5.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.6.5.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.6.5.block.2", kind: "conv 1x1 backward", macsPerImage: 52316928,
-              "conv 1x1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 232]"),
+        .init("features.6.5.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 52316928,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 232]"),
         .init("features.6.5.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1392]"),
         .init("features.6.5.block.0", kind: "recomputation", macsPerImage: nil,
@@ -7550,21 +7638,21 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.6.5.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.5.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1392]"),
-        .init("features.6.5.block.0", kind: "conv 1x1 backward", macsPerImage: 52316928,
-              "conv 1x1 backward: input and weight gradients, [n, 9, 9, 232] <- [n, 9, 9, 1392]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 1392]"),
+        .init("features.6.5.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 52316928,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 232] <- [n, 9, 9, 1392]"),
         .init("features.6.5", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.6.4", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.6.4.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 9, 9, 232]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 232]"),
         .init("features.6.4.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.6.4.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.6.4.block.2", kind: "conv 1x1 backward", macsPerImage: 52316928,
-              "conv 1x1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 232]"),
+        .init("features.6.4.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 52316928,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 232]"),
         .init("features.6.4.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1392]"),
         .init("features.6.4.block.0", kind: "recomputation", macsPerImage: nil,
@@ -7578,21 +7666,21 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.6.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.4.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1392]"),
-        .init("features.6.4.block.0", kind: "conv 1x1 backward", macsPerImage: 52316928,
-              "conv 1x1 backward: input and weight gradients, [n, 9, 9, 232] <- [n, 9, 9, 1392]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 1392]"),
+        .init("features.6.4.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 52316928,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 232] <- [n, 9, 9, 1392]"),
         .init("features.6.4", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.6.3", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.6.3.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 9, 9, 232]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 232]"),
         .init("features.6.3.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.6.3.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.6.3.block.2", kind: "conv 1x1 backward", macsPerImage: 52316928,
-              "conv 1x1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 232]"),
+        .init("features.6.3.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 52316928,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 232]"),
         .init("features.6.3.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1392]"),
         .init("features.6.3.block.0", kind: "recomputation", macsPerImage: nil,
@@ -7606,21 +7694,21 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.3.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1392]"),
-        .init("features.6.3.block.0", kind: "conv 1x1 backward", macsPerImage: 52316928,
-              "conv 1x1 backward: input and weight gradients, [n, 9, 9, 232] <- [n, 9, 9, 1392]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 1392]"),
+        .init("features.6.3.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 52316928,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 232] <- [n, 9, 9, 1392]"),
         .init("features.6.3", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.6.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.6.2.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 9, 9, 232]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 232]"),
         .init("features.6.2.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.6.2.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.6.2.block.2", kind: "conv 1x1 backward", macsPerImage: 52316928,
-              "conv 1x1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 232]"),
+        .init("features.6.2.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 52316928,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 232]"),
         .init("features.6.2.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1392]"),
         .init("features.6.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -7634,21 +7722,21 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.2.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1392]"),
-        .init("features.6.2.block.0", kind: "conv 1x1 backward", macsPerImage: 52316928,
-              "conv 1x1 backward: input and weight gradients, [n, 9, 9, 232] <- [n, 9, 9, 1392]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 1392]"),
+        .init("features.6.2.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 52316928,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 232] <- [n, 9, 9, 1392]"),
         .init("features.6.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.6.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.6.1.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 9, 9, 232]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 232]"),
         .init("features.6.1.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.6.1.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.6.1.block.2", kind: "conv 1x1 backward", macsPerImage: 52316928,
-              "conv 1x1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 232]"),
+        .init("features.6.1.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 52316928,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 232]"),
         .init("features.6.1.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1392]"),
         .init("features.6.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -7662,19 +7750,19 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.1.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1392]"),
-        .init("features.6.1.block.0", kind: "conv 1x1 backward", macsPerImage: 52316928,
-              "conv 1x1 backward: input and weight gradients, [n, 9, 9, 232] <- [n, 9, 9, 1392]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 1392]"),
+        .init("features.6.1.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 52316928,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 232] <- [n, 9, 9, 1392]"),
         .init("features.6.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.6.0.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 9, 9, 232]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 232]"),
         .init("features.6.0.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.6.0.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.6.0.block.2", kind: "conv 1x1 backward", macsPerImage: 30668544,
-              "conv 1x1 backward: input and weight gradients, [n, 9, 9, 816] <- [n, 9, 9, 232]"),
+        .init("features.6.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 30668544,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 816] <- [n, 9, 9, 232]"),
         .init("features.6.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 9, 9, 816]"),
         .init("features.6.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -7688,19 +7776,19 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.0.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 18, 18, 816]"),
-        .init("features.6.0.block.0", kind: "conv 1x1 backward", macsPerImage: 71912448,
-              "conv 1x1 backward: input and weight gradients, [n, 18, 18, 136] <- [n, 18, 18, 816]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 816]"),
+        .init("features.6.0.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 71912448,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 136] <- [n, 18, 18, 816]"),
         .init("features.5.4", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.5.4.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 18, 18, 136]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 136]"),
         .init("features.5.4.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.5.4.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.5.4.block.2", kind: "conv 1x1 backward", macsPerImage: 71912448,
-              "conv 1x1 backward: input and weight gradients, [n, 18, 18, 816] <- [n, 18, 18, 136]"),
+        .init("features.5.4.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 71912448,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 816] <- [n, 18, 18, 136]"),
         .init("features.5.4.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 18, 18, 816]"),
         .init("features.5.4.block.0", kind: "recomputation", macsPerImage: nil,
@@ -7714,21 +7802,21 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.5.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.4.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 18, 18, 816]"),
-        .init("features.5.4.block.0", kind: "conv 1x1 backward", macsPerImage: 71912448,
-              "conv 1x1 backward: input and weight gradients, [n, 18, 18, 136] <- [n, 18, 18, 816]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 816]"),
+        .init("features.5.4.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 71912448,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 136] <- [n, 18, 18, 816]"),
         .init("features.5.4", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.5.3", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.5.3.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 18, 18, 136]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 136]"),
         .init("features.5.3.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.5.3.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.5.3.block.2", kind: "conv 1x1 backward", macsPerImage: 71912448,
-              "conv 1x1 backward: input and weight gradients, [n, 18, 18, 816] <- [n, 18, 18, 136]"),
+        .init("features.5.3.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 71912448,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 816] <- [n, 18, 18, 136]"),
         .init("features.5.3.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 18, 18, 816]"),
         .init("features.5.3.block.0", kind: "recomputation", macsPerImage: nil,
@@ -7742,21 +7830,21 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.5.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.3.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 18, 18, 816]"),
-        .init("features.5.3.block.0", kind: "conv 1x1 backward", macsPerImage: 71912448,
-              "conv 1x1 backward: input and weight gradients, [n, 18, 18, 136] <- [n, 18, 18, 816]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 816]"),
+        .init("features.5.3.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 71912448,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 136] <- [n, 18, 18, 816]"),
         .init("features.5.3", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.5.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.5.2.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 18, 18, 136]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 136]"),
         .init("features.5.2.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.5.2.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.5.2.block.2", kind: "conv 1x1 backward", macsPerImage: 71912448,
-              "conv 1x1 backward: input and weight gradients, [n, 18, 18, 816] <- [n, 18, 18, 136]"),
+        .init("features.5.2.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 71912448,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 816] <- [n, 18, 18, 136]"),
         .init("features.5.2.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 18, 18, 816]"),
         .init("features.5.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -7770,21 +7858,21 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.2.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 18, 18, 816]"),
-        .init("features.5.2.block.0", kind: "conv 1x1 backward", macsPerImage: 71912448,
-              "conv 1x1 backward: input and weight gradients, [n, 18, 18, 136] <- [n, 18, 18, 816]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 816]"),
+        .init("features.5.2.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 71912448,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 136] <- [n, 18, 18, 816]"),
         .init("features.5.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.5.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.5.1.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 18, 18, 136]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 136]"),
         .init("features.5.1.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.5.1.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.5.1.block.2", kind: "conv 1x1 backward", macsPerImage: 71912448,
-              "conv 1x1 backward: input and weight gradients, [n, 18, 18, 816] <- [n, 18, 18, 136]"),
+        .init("features.5.1.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 71912448,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 816] <- [n, 18, 18, 136]"),
         .init("features.5.1.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 18, 18, 816]"),
         .init("features.5.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -7798,19 +7886,19 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.1.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 18, 18, 816]"),
-        .init("features.5.1.block.0", kind: "conv 1x1 backward", macsPerImage: 71912448,
-              "conv 1x1 backward: input and weight gradients, [n, 18, 18, 136] <- [n, 18, 18, 816]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 816]"),
+        .init("features.5.1.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 71912448,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 136] <- [n, 18, 18, 816]"),
         .init("features.5.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.5.0.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 18, 18, 136]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 136]"),
         .init("features.5.0.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.5.0.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.5.0.block.2", kind: "conv 1x1 backward", macsPerImage: 50761728,
-              "conv 1x1 backward: input and weight gradients, [n, 18, 18, 576] <- [n, 18, 18, 136]"),
+        .init("features.5.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 50761728,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 576] <- [n, 18, 18, 136]"),
         .init("features.5.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 18, 18, 576]"),
         .init("features.5.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -7824,19 +7912,19 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.0.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 18, 18, 576]"),
-        .init("features.5.0.block.0", kind: "conv 1x1 backward", macsPerImage: 35831808,
-              "conv 1x1 backward: input and weight gradients, [n, 18, 18, 96] <- [n, 18, 18, 576]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 576]"),
+        .init("features.5.0.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 35831808,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 96] <- [n, 18, 18, 576]"),
         .init("features.4.4", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.4.4.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 18, 18, 96]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 96]"),
         .init("features.4.4.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.4.4.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.4.4.block.2", kind: "conv 1x1 backward", macsPerImage: 35831808,
-              "conv 1x1 backward: input and weight gradients, [n, 18, 18, 576] <- [n, 18, 18, 96]"),
+        .init("features.4.4.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 35831808,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 576] <- [n, 18, 18, 96]"),
         .init("features.4.4.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 18, 18, 576]"),
         .init("features.4.4.block.0", kind: "recomputation", macsPerImage: nil,
@@ -7850,21 +7938,21 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.4.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.4.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 18, 18, 576]"),
-        .init("features.4.4.block.0", kind: "conv 1x1 backward", macsPerImage: 35831808,
-              "conv 1x1 backward: input and weight gradients, [n, 18, 18, 96] <- [n, 18, 18, 576]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 576]"),
+        .init("features.4.4.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 35831808,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 96] <- [n, 18, 18, 576]"),
         .init("features.4.4", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.4.3", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.4.3.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 18, 18, 96]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 96]"),
         .init("features.4.3.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.4.3.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.4.3.block.2", kind: "conv 1x1 backward", macsPerImage: 35831808,
-              "conv 1x1 backward: input and weight gradients, [n, 18, 18, 576] <- [n, 18, 18, 96]"),
+        .init("features.4.3.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 35831808,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 576] <- [n, 18, 18, 96]"),
         .init("features.4.3.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 18, 18, 576]"),
         .init("features.4.3.block.0", kind: "recomputation", macsPerImage: nil,
@@ -7878,21 +7966,21 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.4.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.3.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 18, 18, 576]"),
-        .init("features.4.3.block.0", kind: "conv 1x1 backward", macsPerImage: 35831808,
-              "conv 1x1 backward: input and weight gradients, [n, 18, 18, 96] <- [n, 18, 18, 576]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 576]"),
+        .init("features.4.3.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 35831808,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 96] <- [n, 18, 18, 576]"),
         .init("features.4.3", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.4.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.4.2.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 18, 18, 96]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 96]"),
         .init("features.4.2.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.4.2.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.4.2.block.2", kind: "conv 1x1 backward", macsPerImage: 35831808,
-              "conv 1x1 backward: input and weight gradients, [n, 18, 18, 576] <- [n, 18, 18, 96]"),
+        .init("features.4.2.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 35831808,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 576] <- [n, 18, 18, 96]"),
         .init("features.4.2.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 18, 18, 576]"),
         .init("features.4.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -7906,21 +7994,21 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.2.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 18, 18, 576]"),
-        .init("features.4.2.block.0", kind: "conv 1x1 backward", macsPerImage: 35831808,
-              "conv 1x1 backward: input and weight gradients, [n, 18, 18, 96] <- [n, 18, 18, 576]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 576]"),
+        .init("features.4.2.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 35831808,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 96] <- [n, 18, 18, 576]"),
         .init("features.4.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.4.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.4.1.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 18, 18, 96]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 96]"),
         .init("features.4.1.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.4.1.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.4.1.block.2", kind: "conv 1x1 backward", macsPerImage: 35831808,
-              "conv 1x1 backward: input and weight gradients, [n, 18, 18, 576] <- [n, 18, 18, 96]"),
+        .init("features.4.1.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 35831808,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 576] <- [n, 18, 18, 96]"),
         .init("features.4.1.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 18, 18, 576]"),
         .init("features.4.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -7934,19 +8022,19 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.1.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 18, 18, 576]"),
-        .init("features.4.1.block.0", kind: "conv 1x1 backward", macsPerImage: 35831808,
-              "conv 1x1 backward: input and weight gradients, [n, 18, 18, 96] <- [n, 18, 18, 576]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 576]"),
+        .init("features.4.1.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 35831808,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 96] <- [n, 18, 18, 576]"),
         .init("features.4.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.4.0.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 18, 18, 96]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 96]"),
         .init("features.4.0.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.4.0.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.4.0.block.2", kind: "conv 1x1 backward", macsPerImage: 17915904,
-              "conv 1x1 backward: input and weight gradients, [n, 18, 18, 288] <- [n, 18, 18, 96]"),
+        .init("features.4.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 17915904,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 288] <- [n, 18, 18, 96]"),
         .init("features.4.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 18, 18, 288]"),
         .init("features.4.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -7960,19 +8048,19 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.0.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 35, 35, 288]"),
-        .init("features.4.0.block.0", kind: "conv 1x1 backward", macsPerImage: 33868800,
-              "conv 1x1 backward: input and weight gradients, [n, 35, 35, 48] <- [n, 35, 35, 288]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 35, 35, 288]"),
+        .init("features.4.0.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 33868800,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 35, 35, 48] <- [n, 35, 35, 288]"),
         .init("features.3.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.3.2.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 35, 35, 48]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 35, 35, 48]"),
         .init("features.3.2.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.3.2.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.3.2.block.2", kind: "conv 1x1 backward", macsPerImage: 33868800,
-              "conv 1x1 backward: input and weight gradients, [n, 35, 35, 288] <- [n, 35, 35, 48]"),
+        .init("features.3.2.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 33868800,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 35, 35, 288] <- [n, 35, 35, 48]"),
         .init("features.3.2.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 35, 35, 288]"),
         .init("features.3.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -7986,21 +8074,21 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.3.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.2.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 35, 35, 288]"),
-        .init("features.3.2.block.0", kind: "conv 1x1 backward", macsPerImage: 33868800,
-              "conv 1x1 backward: input and weight gradients, [n, 35, 35, 48] <- [n, 35, 35, 288]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 35, 35, 288]"),
+        .init("features.3.2.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 33868800,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 35, 35, 48] <- [n, 35, 35, 288]"),
         .init("features.3.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.3.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.3.1.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 35, 35, 48]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 35, 35, 48]"),
         .init("features.3.1.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.3.1.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.3.1.block.2", kind: "conv 1x1 backward", macsPerImage: 33868800,
-              "conv 1x1 backward: input and weight gradients, [n, 35, 35, 288] <- [n, 35, 35, 48]"),
+        .init("features.3.1.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 33868800,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 35, 35, 288] <- [n, 35, 35, 48]"),
         .init("features.3.1.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 35, 35, 288]"),
         .init("features.3.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -8014,19 +8102,19 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.1.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 35, 35, 288]"),
-        .init("features.3.1.block.0", kind: "conv 1x1 backward", macsPerImage: 33868800,
-              "conv 1x1 backward: input and weight gradients, [n, 35, 35, 48] <- [n, 35, 35, 288]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 35, 35, 288]"),
+        .init("features.3.1.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 33868800,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 35, 35, 48] <- [n, 35, 35, 288]"),
         .init("features.3.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.3.0.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 35, 35, 48]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 35, 35, 48]"),
         .init("features.3.0.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.3.0.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.3.0.block.2", kind: "conv 1x1 backward", macsPerImage: 22579200,
-              "conv 1x1 backward: input and weight gradients, [n, 35, 35, 192] <- [n, 35, 35, 48]"),
+        .init("features.3.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 22579200,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 35, 35, 192] <- [n, 35, 35, 48]"),
         .init("features.3.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 35, 35, 192]"),
         .init("features.3.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -8040,19 +8128,19 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.0.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 70, 70, 192]"),
-        .init("features.3.0.block.0", kind: "conv 1x1 backward", macsPerImage: 60211200,
-              "conv 1x1 backward: input and weight gradients, [n, 70, 70, 32] <- [n, 70, 70, 192]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 70, 70, 192]"),
+        .init("features.3.0.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 60211200,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 70, 70, 32] <- [n, 70, 70, 192]"),
         .init("features.2.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.2.2.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 70, 70, 32]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 70, 70, 32]"),
         .init("features.2.2.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.2.2.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.2.2.block.2", kind: "conv 1x1 backward", macsPerImage: 60211200,
-              "conv 1x1 backward: input and weight gradients, [n, 70, 70, 192] <- [n, 70, 70, 32]"),
+        .init("features.2.2.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 60211200,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 70, 70, 192] <- [n, 70, 70, 32]"),
         .init("features.2.2.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 70, 70, 192]"),
         .init("features.2.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -8066,21 +8154,21 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.2.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.2.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 70, 70, 192]"),
-        .init("features.2.2.block.0", kind: "conv 1x1 backward", macsPerImage: 60211200,
-              "conv 1x1 backward: input and weight gradients, [n, 70, 70, 32] <- [n, 70, 70, 192]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 70, 70, 192]"),
+        .init("features.2.2.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 60211200,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 70, 70, 32] <- [n, 70, 70, 192]"),
         .init("features.2.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.2.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.2.1.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 70, 70, 32]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 70, 70, 32]"),
         .init("features.2.1.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.2.1.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.2.1.block.2", kind: "conv 1x1 backward", macsPerImage: 60211200,
-              "conv 1x1 backward: input and weight gradients, [n, 70, 70, 192] <- [n, 70, 70, 32]"),
+        .init("features.2.1.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 60211200,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 70, 70, 192] <- [n, 70, 70, 32]"),
         .init("features.2.1.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 70, 70, 192]"),
         .init("features.2.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -8094,19 +8182,19 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.1.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 70, 70, 192]"),
-        .init("features.2.1.block.0", kind: "conv 1x1 backward", macsPerImage: 60211200,
-              "conv 1x1 backward: input and weight gradients, [n, 70, 70, 32] <- [n, 70, 70, 192]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 70, 70, 192]"),
+        .init("features.2.1.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 60211200,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 70, 70, 32] <- [n, 70, 70, 192]"),
         .init("features.2.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.2.0.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 70, 70, 32]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 70, 70, 32]"),
         .init("features.2.0.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.2.0.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.2.0.block.2", kind: "conv 1x1 backward", macsPerImage: 45158400,
-              "conv 1x1 backward: input and weight gradients, [n, 70, 70, 144] <- [n, 70, 70, 32]"),
+        .init("features.2.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 45158400,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 70, 70, 144] <- [n, 70, 70, 32]"),
         .init("features.2.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 70, 70, 144]"),
         .init("features.2.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -8120,17 +8208,17 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.0.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 140, 140, 144]"),
-        .init("features.2.0.block.0", kind: "conv 1x1 backward", macsPerImage: 135475200,
-              "conv 1x1 backward: input and weight gradients, [n, 140, 140, 24] <- [n, 140, 140, 144]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 140, 140, 144]"),
+        .init("features.2.0.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 135475200,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 140, 140, 24] <- [n, 140, 140, 144]"),
         .init("features.1.0.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 140, 140, 24]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 140, 140, 24]"),
         .init("features.1.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.1.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.1.0.block.1", kind: "conv 1x1 backward", macsPerImage: 30105600,
-              "conv 1x1 backward: input and weight gradients, [n, 140, 140, 32] <- [n, 140, 140, 24]"),
+        .init("features.1.0.block.1", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 30105600,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 140, 140, 32] <- [n, 140, 140, 24]"),
         .init("features.1.0.block.0", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 140, 140, 32]"),
         .init("features.0", kind: "recomputation", macsPerImage: nil,

@@ -1576,7 +1576,7 @@ public final class EfficientNetLite4Training: TrainableModel {
     public static let trainingDescriptor = TrainingDescriptor(
         parameterSlots: trainableSlots, stateSlots: statisticsSlots, parameterFloats: 13119104,
         arenaFloatsPerImage: 57755248, recomputingArenaFloatsPerImage: 31541088,
-        fixedFloats: 1907376,
+        fixedFloats: 1910640,
         blockNames: ["features.0", "features.1.0", "features.2.0", "features.2.1", "features.2.2", "features.2.3", "features.3.0", "features.3.1", "features.3.2", "features.3.3", "features.4.0", "features.4.1", "features.4.2", "features.4.3", "features.4.4", "features.4.5", "features.5.0", "features.5.1", "features.5.2", "features.5.3", "features.5.4", "features.5.5", "features.6.0", "features.6.1", "features.6.2", "features.6.3", "features.6.4", "features.6.5", "features.6.6", "features.6.7", "features.7.0", "features.8", "classifier"], parameterBlocks: parameterBlocks)
 
     private let buffers: TrainingBuffers
@@ -1722,7 +1722,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(0), pixels: 22500 &* s.n, channels: 32,
                 gamma: s.p + 864, beta: s.p + 896, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(1), savedMean: s.f + 732768, savedInvStd: s.f + 732800,
+                activation: .relu6, output: s.tensor(1), savedMean: s.f + 736032, savedInvStd: s.f + 736064,
                 runningMean: s.p + 928, runningVar: s.p + 960, pool: pool)
             s.profiler?.stop(2)
         }
@@ -1731,7 +1731,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(0), pixels: 22500 &* s.n, channels: 32,
                 gamma: s.p + 864, beta: s.p + 896, runningMean: s.p + 928, runningVar: s.p + 960, eps: 0.001,
-                activation: .relu6, output: s.tensor(1), scratch: s.f + 732768, pool: pool)
+                activation: .relu6, output: s.tensor(1), scratch: s.f + 736032, pool: pool)
             s.profiler?.stop(3)
         }
     }
@@ -1740,12 +1740,12 @@ public final class EfficientNetLite4Training: TrainableModel {
     private func features_1_0_forward(_ s: TrainingStepContext) throws {
         // features.1.0.block.0 depthwise weights to the kernel layout [3][3][32]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 992, channels: 32, kernel: 3, into: s.f + 732896)
+        WeightPrep.depthwiseWeights(s.p + 992, channels: 32, kernel: 3, into: s.f + 736160)
         s.profiler?.stop(4)
         // features.1.0.block.0 depthwise 3x3/1, [n, 150, 150, 32] -> [n, 150, 150, 32]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(1), batch: s.n, height: 150, width: 150, channels: 32, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150, weights: s.f + 732896, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150, weights: s.f + 736160, bias: s.f,
             activation: .identity, output: s.tensor(2), pool: pool)
         s.profiler?.stop(5)
         // features.1.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 150, 150, 32]
@@ -1753,7 +1753,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(2), pixels: 22500 &* s.n, channels: 32,
                 gamma: s.p + 1280, beta: s.p + 1312, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(3), savedMean: s.f + 732832, savedInvStd: s.f + 732864,
+                activation: .relu6, output: s.tensor(3), savedMean: s.f + 736096, savedInvStd: s.f + 736128,
                 runningMean: s.p + 1344, runningVar: s.p + 1376, pool: pool)
             s.profiler?.stop(6)
         }
@@ -1762,7 +1762,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 22500 &* s.n, channels: 32,
                 gamma: s.p + 1280, beta: s.p + 1312, runningMean: s.p + 1344, runningVar: s.p + 1376, eps: 0.001,
-                activation: .relu6, output: s.tensor(3), scratch: s.f + 732832, pool: pool)
+                activation: .relu6, output: s.tensor(3), scratch: s.f + 736096, pool: pool)
             s.profiler?.stop(7)
         }
         // features.1.0.block.1 project conv 1x1 weights to the GEMM layout [32][24]
@@ -1774,7 +1774,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(3), pixels: 22500 &* s.n, inChannels: 32,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 24, output: s.tensor(4), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 733472, savedInvStd: s.f + 733496,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 736736, savedInvStd: s.f + 736760,
                 runningMean: s.p + 2240, runningVar: s.p + 2272, workspace: s.ws, pool: pool)
             s.profiler?.stop(9)
         }
@@ -1790,7 +1790,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         if s.options.frozenBlocks <= 1 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(4), pixels: 22500 &* s.n, channels: 24, gamma: s.p + 2176,
-                beta: s.p + 2208, savedMean: s.f + 733472, savedInvStd: s.f + 733496, activation: .identity,
+                beta: s.p + 2208, savedMean: s.f + 736736, savedInvStd: s.f + 736760, activation: .identity,
                 output: s.tensor(5), pool: pool)
             s.profiler?.stop(11)
         }
@@ -1799,7 +1799,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(4), pixels: 22500 &* s.n, channels: 24,
                 gamma: s.p + 2176, beta: s.p + 2208, runningMean: s.p + 2240, runningVar: s.p + 2272, eps: 0.001,
-                activation: .identity, output: s.tensor(5), scratch: s.f + 733472, pool: pool)
+                activation: .identity, output: s.tensor(5), scratch: s.f + 736736, pool: pool)
             s.profiler?.stop(12)
         }
     }
@@ -1815,7 +1815,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(5), pixels: 22500 &* s.n, inChannels: 24,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 144, output: s.tensor(6), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 733520, savedInvStd: s.f + 733664,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 736784, savedInvStd: s.f + 736928,
                 runningMean: s.p + 6048, runningVar: s.p + 6192, workspace: s.ws, pool: pool)
             s.profiler?.stop(14)
         }
@@ -1831,7 +1831,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(6), pixels: 22500 &* s.n, channels: 144, gamma: s.p + 5760,
-                beta: s.p + 5904, savedMean: s.f + 733520, savedInvStd: s.f + 733664, activation: .relu6,
+                beta: s.p + 5904, savedMean: s.f + 736784, savedInvStd: s.f + 736928, activation: .relu6,
                 output: s.tensor(7), pool: pool)
             s.profiler?.stop(16)
         }
@@ -1840,17 +1840,17 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(6), pixels: 22500 &* s.n, channels: 144,
                 gamma: s.p + 5760, beta: s.p + 5904, runningMean: s.p + 6048, runningVar: s.p + 6192, eps: 0.001,
-                activation: .relu6, output: s.tensor(7), scratch: s.f + 733520, pool: pool)
+                activation: .relu6, output: s.tensor(7), scratch: s.f + 736784, pool: pool)
             s.profiler?.stop(17)
         }
         // features.2.0.block.1 depthwise weights to the kernel layout [3][3][144]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 6336, channels: 144, kernel: 3, into: s.f + 734096)
+        WeightPrep.depthwiseWeights(s.p + 6336, channels: 144, kernel: 3, into: s.f + 737360)
         s.profiler?.stop(18)
         // features.2.0.block.1 depthwise 3x3/2, [n, 150, 150, 144] -> [n, 75, 75, 144]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(7), batch: s.n, height: 150, width: 150, channels: 144, kernel: 3,
-            stride: 2, padTop: 0, padLeft: 0, outHeight: 75, outWidth: 75, weights: s.f + 734096, bias: s.f,
+            stride: 2, padTop: 0, padLeft: 0, outHeight: 75, outWidth: 75, weights: s.f + 737360, bias: s.f,
             activation: .identity, output: s.tensor(8), pool: pool)
         s.profiler?.stop(19)
         // features.2.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 75, 75, 144]
@@ -1858,7 +1858,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(8), pixels: 5625 &* s.n, channels: 144,
                 gamma: s.p + 7632, beta: s.p + 7776, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(9), savedMean: s.f + 733808, savedInvStd: s.f + 733952,
+                activation: .relu6, output: s.tensor(9), savedMean: s.f + 737072, savedInvStd: s.f + 737216,
                 runningMean: s.p + 7920, runningVar: s.p + 8064, pool: pool)
             s.profiler?.stop(20)
         }
@@ -1867,7 +1867,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(8), pixels: 5625 &* s.n, channels: 144,
                 gamma: s.p + 7632, beta: s.p + 7776, runningMean: s.p + 7920, runningVar: s.p + 8064, eps: 0.001,
-                activation: .relu6, output: s.tensor(9), scratch: s.f + 733808, pool: pool)
+                activation: .relu6, output: s.tensor(9), scratch: s.f + 737072, pool: pool)
             s.profiler?.stop(21)
         }
         // features.2.0.block.2 project conv 1x1 weights to the GEMM layout [144][32]
@@ -1879,7 +1879,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(9), pixels: 5625 &* s.n, inChannels: 144,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 32, output: s.tensor(10), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 736688, savedInvStd: s.f + 736720,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 739952, savedInvStd: s.f + 739984,
                 runningMean: s.p + 12880, runningVar: s.p + 12912, workspace: s.ws, pool: pool)
             s.profiler?.stop(23)
         }
@@ -1895,7 +1895,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(10), pixels: 5625 &* s.n, channels: 32, gamma: s.p + 12816,
-                beta: s.p + 12848, savedMean: s.f + 736688, savedInvStd: s.f + 736720, activation: .identity,
+                beta: s.p + 12848, savedMean: s.f + 739952, savedInvStd: s.f + 739984, activation: .identity,
                 output: s.tensor(11), pool: pool)
             s.profiler?.stop(25)
         }
@@ -1904,7 +1904,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(10), pixels: 5625 &* s.n, channels: 32,
                 gamma: s.p + 12816, beta: s.p + 12848, runningMean: s.p + 12880, runningVar: s.p + 12912, eps: 0.001,
-                activation: .identity, output: s.tensor(11), scratch: s.f + 736688, pool: pool)
+                activation: .identity, output: s.tensor(11), scratch: s.f + 739952, pool: pool)
             s.profiler?.stop(26)
         }
     }
@@ -1920,7 +1920,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(11), pixels: 5625 &* s.n, inChannels: 32,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 192, output: s.tensor(12), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 736752, savedInvStd: s.f + 736944,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 740016, savedInvStd: s.f + 740208,
                 runningMean: s.p + 19472, runningVar: s.p + 19664, workspace: s.ws, pool: pool)
             s.profiler?.stop(28)
         }
@@ -1936,7 +1936,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(12), pixels: 5625 &* s.n, channels: 192, gamma: s.p + 19088,
-                beta: s.p + 19280, savedMean: s.f + 736752, savedInvStd: s.f + 736944, activation: .relu6,
+                beta: s.p + 19280, savedMean: s.f + 740016, savedInvStd: s.f + 740208, activation: .relu6,
                 output: s.tensor(13), pool: pool)
             s.profiler?.stop(30)
         }
@@ -1945,17 +1945,17 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(12), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 19088, beta: s.p + 19280, runningMean: s.p + 19472, runningVar: s.p + 19664, eps: 0.001,
-                activation: .relu6, output: s.tensor(13), scratch: s.f + 736752, pool: pool)
+                activation: .relu6, output: s.tensor(13), scratch: s.f + 740016, pool: pool)
             s.profiler?.stop(31)
         }
         // features.2.1.block.1 depthwise weights to the kernel layout [3][3][192]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 19856, channels: 192, kernel: 3, into: s.f + 737520)
+        WeightPrep.depthwiseWeights(s.p + 19856, channels: 192, kernel: 3, into: s.f + 740784)
         s.profiler?.stop(32)
         // features.2.1.block.1 depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(13), batch: s.n, height: 75, width: 75, channels: 192, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75, weights: s.f + 737520, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75, weights: s.f + 740784, bias: s.f,
             activation: .identity, output: s.tensor(14), pool: pool)
         s.profiler?.stop(33)
         // features.2.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 75, 75, 192]
@@ -1963,7 +1963,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(14), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 21584, beta: s.p + 21776, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(15), savedMean: s.f + 737136, savedInvStd: s.f + 737328,
+                activation: .relu6, output: s.tensor(15), savedMean: s.f + 740400, savedInvStd: s.f + 740592,
                 runningMean: s.p + 21968, runningVar: s.p + 22160, pool: pool)
             s.profiler?.stop(34)
         }
@@ -1972,7 +1972,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(14), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 21584, beta: s.p + 21776, runningMean: s.p + 21968, runningVar: s.p + 22160, eps: 0.001,
-                activation: .relu6, output: s.tensor(15), scratch: s.f + 737136, pool: pool)
+                activation: .relu6, output: s.tensor(15), scratch: s.f + 740400, pool: pool)
             s.profiler?.stop(35)
         }
         // features.2.1.block.2 project conv 1x1 weights to the GEMM layout [192][32]
@@ -1984,7 +1984,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(15), pixels: 5625 &* s.n, inChannels: 192,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 32, output: s.tensor(16), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 740976, savedInvStd: s.f + 741008,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 744240, savedInvStd: s.f + 744272,
                 runningMean: s.p + 28560, runningVar: s.p + 28592, workspace: s.ws, pool: pool)
             s.profiler?.stop(37)
         }
@@ -2000,7 +2000,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(16), pixels: 5625 &* s.n, channels: 32, gamma: s.p + 28496,
-                beta: s.p + 28528, savedMean: s.f + 740976, savedInvStd: s.f + 741008, activation: .identity,
+                beta: s.p + 28528, savedMean: s.f + 744240, savedInvStd: s.f + 744272, activation: .identity,
                 output: s.tensor(17), pool: pool)
             s.profiler?.stop(39)
         }
@@ -2009,7 +2009,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(16), pixels: 5625 &* s.n, channels: 32,
                 gamma: s.p + 28496, beta: s.p + 28528, runningMean: s.p + 28560, runningVar: s.p + 28592, eps: 0.001,
-                activation: .identity, output: s.tensor(17), scratch: s.f + 740976, pool: pool)
+                activation: .identity, output: s.tensor(17), scratch: s.f + 744240, pool: pool)
             s.profiler?.stop(40)
         }
         // features.2.1 stochastic depth: keep each image's branch with probability 0.9866666666666667
@@ -2038,7 +2038,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(18), pixels: 5625 &* s.n, inChannels: 32,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 192, output: s.tensor(20), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 741040, savedInvStd: s.f + 741232,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 744304, savedInvStd: s.f + 744496,
                 runningMean: s.p + 35152, runningVar: s.p + 35344, workspace: s.ws, pool: pool)
             s.profiler?.stop(44)
         }
@@ -2054,7 +2054,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(20), pixels: 5625 &* s.n, channels: 192, gamma: s.p + 34768,
-                beta: s.p + 34960, savedMean: s.f + 741040, savedInvStd: s.f + 741232, activation: .relu6,
+                beta: s.p + 34960, savedMean: s.f + 744304, savedInvStd: s.f + 744496, activation: .relu6,
                 output: s.tensor(21), pool: pool)
             s.profiler?.stop(46)
         }
@@ -2063,17 +2063,17 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 34768, beta: s.p + 34960, runningMean: s.p + 35152, runningVar: s.p + 35344, eps: 0.001,
-                activation: .relu6, output: s.tensor(21), scratch: s.f + 741040, pool: pool)
+                activation: .relu6, output: s.tensor(21), scratch: s.f + 744304, pool: pool)
             s.profiler?.stop(47)
         }
         // features.2.2.block.1 depthwise weights to the kernel layout [3][3][192]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 35536, channels: 192, kernel: 3, into: s.f + 741808)
+        WeightPrep.depthwiseWeights(s.p + 35536, channels: 192, kernel: 3, into: s.f + 745072)
         s.profiler?.stop(48)
         // features.2.2.block.1 depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(21), batch: s.n, height: 75, width: 75, channels: 192, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75, weights: s.f + 741808, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75, weights: s.f + 745072, bias: s.f,
             activation: .identity, output: s.tensor(22), pool: pool)
         s.profiler?.stop(49)
         // features.2.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 75, 75, 192]
@@ -2081,7 +2081,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(22), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 37264, beta: s.p + 37456, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(23), savedMean: s.f + 741424, savedInvStd: s.f + 741616,
+                activation: .relu6, output: s.tensor(23), savedMean: s.f + 744688, savedInvStd: s.f + 744880,
                 runningMean: s.p + 37648, runningVar: s.p + 37840, pool: pool)
             s.profiler?.stop(50)
         }
@@ -2090,7 +2090,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(22), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 37264, beta: s.p + 37456, runningMean: s.p + 37648, runningVar: s.p + 37840, eps: 0.001,
-                activation: .relu6, output: s.tensor(23), scratch: s.f + 741424, pool: pool)
+                activation: .relu6, output: s.tensor(23), scratch: s.f + 744688, pool: pool)
             s.profiler?.stop(51)
         }
         // features.2.2.block.2 project conv 1x1 weights to the GEMM layout [192][32]
@@ -2102,7 +2102,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(23), pixels: 5625 &* s.n, inChannels: 192,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 32, output: s.tensor(24), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 745264, savedInvStd: s.f + 745296,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 748528, savedInvStd: s.f + 748560,
                 runningMean: s.p + 44240, runningVar: s.p + 44272, workspace: s.ws, pool: pool)
             s.profiler?.stop(53)
         }
@@ -2118,7 +2118,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(24), pixels: 5625 &* s.n, channels: 32, gamma: s.p + 44176,
-                beta: s.p + 44208, savedMean: s.f + 745264, savedInvStd: s.f + 745296, activation: .identity,
+                beta: s.p + 44208, savedMean: s.f + 748528, savedInvStd: s.f + 748560, activation: .identity,
                 output: s.tensor(25), pool: pool)
             s.profiler?.stop(55)
         }
@@ -2127,7 +2127,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(24), pixels: 5625 &* s.n, channels: 32,
                 gamma: s.p + 44176, beta: s.p + 44208, runningMean: s.p + 44240, runningVar: s.p + 44272, eps: 0.001,
-                activation: .identity, output: s.tensor(25), scratch: s.f + 745264, pool: pool)
+                activation: .identity, output: s.tensor(25), scratch: s.f + 748528, pool: pool)
             s.profiler?.stop(56)
         }
         // features.2.2 stochastic depth: keep each image's branch with probability 0.98
@@ -2156,7 +2156,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(26), pixels: 5625 &* s.n, inChannels: 32,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 192, output: s.tensor(28), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 745328, savedInvStd: s.f + 745520,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 748592, savedInvStd: s.f + 748784,
                 runningMean: s.p + 50832, runningVar: s.p + 51024, workspace: s.ws, pool: pool)
             s.profiler?.stop(60)
         }
@@ -2172,7 +2172,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(28), pixels: 5625 &* s.n, channels: 192, gamma: s.p + 50448,
-                beta: s.p + 50640, savedMean: s.f + 745328, savedInvStd: s.f + 745520, activation: .relu6,
+                beta: s.p + 50640, savedMean: s.f + 748592, savedInvStd: s.f + 748784, activation: .relu6,
                 output: s.tensor(29), pool: pool)
             s.profiler?.stop(62)
         }
@@ -2181,17 +2181,17 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(28), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 50448, beta: s.p + 50640, runningMean: s.p + 50832, runningVar: s.p + 51024, eps: 0.001,
-                activation: .relu6, output: s.tensor(29), scratch: s.f + 745328, pool: pool)
+                activation: .relu6, output: s.tensor(29), scratch: s.f + 748592, pool: pool)
             s.profiler?.stop(63)
         }
         // features.2.3.block.1 depthwise weights to the kernel layout [3][3][192]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 51216, channels: 192, kernel: 3, into: s.f + 746096)
+        WeightPrep.depthwiseWeights(s.p + 51216, channels: 192, kernel: 3, into: s.f + 749360)
         s.profiler?.stop(64)
         // features.2.3.block.1 depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(29), batch: s.n, height: 75, width: 75, channels: 192, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75, weights: s.f + 746096, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75, weights: s.f + 749360, bias: s.f,
             activation: .identity, output: s.tensor(30), pool: pool)
         s.profiler?.stop(65)
         // features.2.3.block.1 BatchNorm (batch statistics) + relu6 on [n, 75, 75, 192]
@@ -2199,7 +2199,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(30), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 52944, beta: s.p + 53136, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(31), savedMean: s.f + 745712, savedInvStd: s.f + 745904,
+                activation: .relu6, output: s.tensor(31), savedMean: s.f + 748976, savedInvStd: s.f + 749168,
                 runningMean: s.p + 53328, runningVar: s.p + 53520, pool: pool)
             s.profiler?.stop(66)
         }
@@ -2208,7 +2208,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 52944, beta: s.p + 53136, runningMean: s.p + 53328, runningVar: s.p + 53520, eps: 0.001,
-                activation: .relu6, output: s.tensor(31), scratch: s.f + 745712, pool: pool)
+                activation: .relu6, output: s.tensor(31), scratch: s.f + 748976, pool: pool)
             s.profiler?.stop(67)
         }
         // features.2.3.block.2 project conv 1x1 weights to the GEMM layout [192][32]
@@ -2220,7 +2220,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(31), pixels: 5625 &* s.n, inChannels: 192,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 32, output: s.tensor(32), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 749552, savedInvStd: s.f + 749584,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 752816, savedInvStd: s.f + 752848,
                 runningMean: s.p + 59920, runningVar: s.p + 59952, workspace: s.ws, pool: pool)
             s.profiler?.stop(69)
         }
@@ -2236,7 +2236,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(32), pixels: 5625 &* s.n, channels: 32, gamma: s.p + 59856,
-                beta: s.p + 59888, savedMean: s.f + 749552, savedInvStd: s.f + 749584, activation: .identity,
+                beta: s.p + 59888, savedMean: s.f + 752816, savedInvStd: s.f + 752848, activation: .identity,
                 output: s.tensor(33), pool: pool)
             s.profiler?.stop(71)
         }
@@ -2245,7 +2245,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(32), pixels: 5625 &* s.n, channels: 32,
                 gamma: s.p + 59856, beta: s.p + 59888, runningMean: s.p + 59920, runningVar: s.p + 59952, eps: 0.001,
-                activation: .identity, output: s.tensor(33), scratch: s.f + 749552, pool: pool)
+                activation: .identity, output: s.tensor(33), scratch: s.f + 752816, pool: pool)
             s.profiler?.stop(72)
         }
         // features.2.3 stochastic depth: keep each image's branch with probability 0.9733333333333334
@@ -2274,7 +2274,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(34), pixels: 5625 &* s.n, inChannels: 32,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 192, output: s.tensor(36), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 749616, savedInvStd: s.f + 749808,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 752880, savedInvStd: s.f + 753072,
                 runningMean: s.p + 66512, runningVar: s.p + 66704, workspace: s.ws, pool: pool)
             s.profiler?.stop(76)
         }
@@ -2290,7 +2290,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(36), pixels: 5625 &* s.n, channels: 192, gamma: s.p + 66128,
-                beta: s.p + 66320, savedMean: s.f + 749616, savedInvStd: s.f + 749808, activation: .relu6,
+                beta: s.p + 66320, savedMean: s.f + 752880, savedInvStd: s.f + 753072, activation: .relu6,
                 output: s.tensor(37), pool: pool)
             s.profiler?.stop(78)
         }
@@ -2299,17 +2299,17 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(36), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 66128, beta: s.p + 66320, runningMean: s.p + 66512, runningVar: s.p + 66704, eps: 0.001,
-                activation: .relu6, output: s.tensor(37), scratch: s.f + 749616, pool: pool)
+                activation: .relu6, output: s.tensor(37), scratch: s.f + 752880, pool: pool)
             s.profiler?.stop(79)
         }
         // features.3.0.block.1 depthwise weights to the kernel layout [5][5][192]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 66896, channels: 192, kernel: 5, into: s.f + 750384)
+        WeightPrep.depthwiseWeights(s.p + 66896, channels: 192, kernel: 5, into: s.f + 753648)
         s.profiler?.stop(80)
         // features.3.0.block.1 depthwise 5x5/2, [n, 75, 75, 192] -> [n, 38, 38, 192]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(37), batch: s.n, height: 75, width: 75, channels: 192, kernel: 5,
-            stride: 2, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 750384, bias: s.f,
+            stride: 2, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 753648, bias: s.f,
             activation: .identity, output: s.tensor(38), pool: pool)
         s.profiler?.stop(81)
         // features.3.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 38, 38, 192]
@@ -2317,7 +2317,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(38), pixels: 1444 &* s.n, channels: 192,
                 gamma: s.p + 71696, beta: s.p + 71888, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(39), savedMean: s.f + 750000, savedInvStd: s.f + 750192,
+                activation: .relu6, output: s.tensor(39), savedMean: s.f + 753264, savedInvStd: s.f + 753456,
                 runningMean: s.p + 72080, runningVar: s.p + 72272, pool: pool)
             s.profiler?.stop(82)
         }
@@ -2326,7 +2326,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(38), pixels: 1444 &* s.n, channels: 192,
                 gamma: s.p + 71696, beta: s.p + 71888, runningMean: s.p + 72080, runningVar: s.p + 72272, eps: 0.001,
-                activation: .relu6, output: s.tensor(39), scratch: s.f + 750000, pool: pool)
+                activation: .relu6, output: s.tensor(39), scratch: s.f + 753264, pool: pool)
             s.profiler?.stop(83)
         }
         // features.3.0.block.2 project conv 1x1 weights to the GEMM layout [192][56]
@@ -2338,7 +2338,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(39), pixels: 1444 &* s.n, inChannels: 192,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 56, output: s.tensor(40), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 759984, savedInvStd: s.f + 760040,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 763248, savedInvStd: s.f + 763304,
                 runningMean: s.p + 83344, runningVar: s.p + 83408, workspace: s.ws, pool: pool)
             s.profiler?.stop(85)
         }
@@ -2354,7 +2354,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(40), pixels: 1444 &* s.n, channels: 56, gamma: s.p + 83216,
-                beta: s.p + 83280, savedMean: s.f + 759984, savedInvStd: s.f + 760040, activation: .identity,
+                beta: s.p + 83280, savedMean: s.f + 763248, savedInvStd: s.f + 763304, activation: .identity,
                 output: s.tensor(41), pool: pool)
             s.profiler?.stop(87)
         }
@@ -2363,7 +2363,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(40), pixels: 1444 &* s.n, channels: 56,
                 gamma: s.p + 83216, beta: s.p + 83280, runningMean: s.p + 83344, runningVar: s.p + 83408, eps: 0.001,
-                activation: .identity, output: s.tensor(41), scratch: s.f + 759984, pool: pool)
+                activation: .identity, output: s.tensor(41), scratch: s.f + 763248, pool: pool)
             s.profiler?.stop(88)
         }
     }
@@ -2379,7 +2379,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(41), pixels: 1444 &* s.n, inChannels: 56,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 336, output: s.tensor(42), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 760096, savedInvStd: s.f + 760432,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 763360, savedInvStd: s.f + 763696,
                 runningMean: s.p + 102960, runningVar: s.p + 103296, workspace: s.ws, pool: pool)
             s.profiler?.stop(90)
         }
@@ -2395,7 +2395,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(42), pixels: 1444 &* s.n, channels: 336,
-                gamma: s.p + 102288, beta: s.p + 102624, savedMean: s.f + 760096, savedInvStd: s.f + 760432,
+                gamma: s.p + 102288, beta: s.p + 102624, savedMean: s.f + 763360, savedInvStd: s.f + 763696,
                 activation: .relu6, output: s.tensor(43), pool: pool)
             s.profiler?.stop(92)
         }
@@ -2404,17 +2404,17 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 1444 &* s.n, channels: 336,
                 gamma: s.p + 102288, beta: s.p + 102624, runningMean: s.p + 102960, runningVar: s.p + 103296,
-                eps: 0.001, activation: .relu6, output: s.tensor(43), scratch: s.f + 760096, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(43), scratch: s.f + 763360, pool: pool)
             s.profiler?.stop(93)
         }
         // features.3.1.block.1 depthwise weights to the kernel layout [5][5][336]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 103632, channels: 336, kernel: 5, into: s.f + 761440)
+        WeightPrep.depthwiseWeights(s.p + 103632, channels: 336, kernel: 5, into: s.f + 764704)
         s.profiler?.stop(94)
         // features.3.1.block.1 depthwise 5x5/1, [n, 38, 38, 336] -> [n, 38, 38, 336]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(43), batch: s.n, height: 38, width: 38, channels: 336, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 761440, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 764704, bias: s.f,
             activation: .identity, output: s.tensor(44), pool: pool)
         s.profiler?.stop(95)
         // features.3.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 38, 38, 336]
@@ -2422,7 +2422,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(44), pixels: 1444 &* s.n, channels: 336,
                 gamma: s.p + 112032, beta: s.p + 112368, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(45), savedMean: s.f + 760768, savedInvStd: s.f + 761104,
+                activation: .relu6, output: s.tensor(45), savedMean: s.f + 764032, savedInvStd: s.f + 764368,
                 runningMean: s.p + 112704, runningVar: s.p + 113040, pool: pool)
             s.profiler?.stop(96)
         }
@@ -2431,7 +2431,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(44), pixels: 1444 &* s.n, channels: 336,
                 gamma: s.p + 112032, beta: s.p + 112368, runningMean: s.p + 112704, runningVar: s.p + 113040,
-                eps: 0.001, activation: .relu6, output: s.tensor(45), scratch: s.f + 760768, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(45), scratch: s.f + 764032, pool: pool)
             s.profiler?.stop(97)
         }
         // features.3.1.block.2 project conv 1x1 weights to the GEMM layout [336][56]
@@ -2443,7 +2443,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(45), pixels: 1444 &* s.n, inChannels: 336,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 56, output: s.tensor(46), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 778240, savedInvStd: s.f + 778296,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 781504, savedInvStd: s.f + 781560,
                 runningMean: s.p + 132320, runningVar: s.p + 132384, workspace: s.ws, pool: pool)
             s.profiler?.stop(99)
         }
@@ -2459,7 +2459,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(46), pixels: 1444 &* s.n, channels: 56, gamma: s.p + 132192,
-                beta: s.p + 132256, savedMean: s.f + 778240, savedInvStd: s.f + 778296, activation: .identity,
+                beta: s.p + 132256, savedMean: s.f + 781504, savedInvStd: s.f + 781560, activation: .identity,
                 output: s.tensor(47), pool: pool)
             s.profiler?.stop(101)
         }
@@ -2468,7 +2468,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(46), pixels: 1444 &* s.n, channels: 56,
                 gamma: s.p + 132192, beta: s.p + 132256, runningMean: s.p + 132320, runningVar: s.p + 132384,
-                eps: 0.001, activation: .identity, output: s.tensor(47), scratch: s.f + 778240, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(47), scratch: s.f + 781504, pool: pool)
             s.profiler?.stop(102)
         }
         // features.3.1 stochastic depth: keep each image's branch with probability 0.96
@@ -2497,7 +2497,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(48), pixels: 1444 &* s.n, inChannels: 56,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 336, output: s.tensor(50), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 778352, savedInvStd: s.f + 778688,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 781616, savedInvStd: s.f + 781952,
                 runningMean: s.p + 151936, runningVar: s.p + 152272, workspace: s.ws, pool: pool)
             s.profiler?.stop(106)
         }
@@ -2513,7 +2513,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(50), pixels: 1444 &* s.n, channels: 336,
-                gamma: s.p + 151264, beta: s.p + 151600, savedMean: s.f + 778352, savedInvStd: s.f + 778688,
+                gamma: s.p + 151264, beta: s.p + 151600, savedMean: s.f + 781616, savedInvStd: s.f + 781952,
                 activation: .relu6, output: s.tensor(51), pool: pool)
             s.profiler?.stop(108)
         }
@@ -2522,17 +2522,17 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(50), pixels: 1444 &* s.n, channels: 336,
                 gamma: s.p + 151264, beta: s.p + 151600, runningMean: s.p + 151936, runningVar: s.p + 152272,
-                eps: 0.001, activation: .relu6, output: s.tensor(51), scratch: s.f + 778352, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(51), scratch: s.f + 781616, pool: pool)
             s.profiler?.stop(109)
         }
         // features.3.2.block.1 depthwise weights to the kernel layout [5][5][336]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 152608, channels: 336, kernel: 5, into: s.f + 779696)
+        WeightPrep.depthwiseWeights(s.p + 152608, channels: 336, kernel: 5, into: s.f + 782960)
         s.profiler?.stop(110)
         // features.3.2.block.1 depthwise 5x5/1, [n, 38, 38, 336] -> [n, 38, 38, 336]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(51), batch: s.n, height: 38, width: 38, channels: 336, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 779696, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 782960, bias: s.f,
             activation: .identity, output: s.tensor(52), pool: pool)
         s.profiler?.stop(111)
         // features.3.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 38, 38, 336]
@@ -2540,7 +2540,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(52), pixels: 1444 &* s.n, channels: 336,
                 gamma: s.p + 161008, beta: s.p + 161344, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(53), savedMean: s.f + 779024, savedInvStd: s.f + 779360,
+                activation: .relu6, output: s.tensor(53), savedMean: s.f + 782288, savedInvStd: s.f + 782624,
                 runningMean: s.p + 161680, runningVar: s.p + 162016, pool: pool)
             s.profiler?.stop(112)
         }
@@ -2549,7 +2549,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(52), pixels: 1444 &* s.n, channels: 336,
                 gamma: s.p + 161008, beta: s.p + 161344, runningMean: s.p + 161680, runningVar: s.p + 162016,
-                eps: 0.001, activation: .relu6, output: s.tensor(53), scratch: s.f + 779024, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(53), scratch: s.f + 782288, pool: pool)
             s.profiler?.stop(113)
         }
         // features.3.2.block.2 project conv 1x1 weights to the GEMM layout [336][56]
@@ -2561,7 +2561,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(53), pixels: 1444 &* s.n, inChannels: 336,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 56, output: s.tensor(54), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 796496, savedInvStd: s.f + 796552,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 799760, savedInvStd: s.f + 799816,
                 runningMean: s.p + 181296, runningVar: s.p + 181360, workspace: s.ws, pool: pool)
             s.profiler?.stop(115)
         }
@@ -2577,7 +2577,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(54), pixels: 1444 &* s.n, channels: 56, gamma: s.p + 181168,
-                beta: s.p + 181232, savedMean: s.f + 796496, savedInvStd: s.f + 796552, activation: .identity,
+                beta: s.p + 181232, savedMean: s.f + 799760, savedInvStd: s.f + 799816, activation: .identity,
                 output: s.tensor(55), pool: pool)
             s.profiler?.stop(117)
         }
@@ -2586,7 +2586,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(54), pixels: 1444 &* s.n, channels: 56,
                 gamma: s.p + 181168, beta: s.p + 181232, runningMean: s.p + 181296, runningVar: s.p + 181360,
-                eps: 0.001, activation: .identity, output: s.tensor(55), scratch: s.f + 796496, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(55), scratch: s.f + 799760, pool: pool)
             s.profiler?.stop(118)
         }
         // features.3.2 stochastic depth: keep each image's branch with probability 0.9533333333333334
@@ -2615,7 +2615,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(56), pixels: 1444 &* s.n, inChannels: 56,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 336, output: s.tensor(58), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 796608, savedInvStd: s.f + 796944,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 799872, savedInvStd: s.f + 800208,
                 runningMean: s.p + 200912, runningVar: s.p + 201248, workspace: s.ws, pool: pool)
             s.profiler?.stop(122)
         }
@@ -2631,7 +2631,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(58), pixels: 1444 &* s.n, channels: 336,
-                gamma: s.p + 200240, beta: s.p + 200576, savedMean: s.f + 796608, savedInvStd: s.f + 796944,
+                gamma: s.p + 200240, beta: s.p + 200576, savedMean: s.f + 799872, savedInvStd: s.f + 800208,
                 activation: .relu6, output: s.tensor(59), pool: pool)
             s.profiler?.stop(124)
         }
@@ -2640,17 +2640,17 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(58), pixels: 1444 &* s.n, channels: 336,
                 gamma: s.p + 200240, beta: s.p + 200576, runningMean: s.p + 200912, runningVar: s.p + 201248,
-                eps: 0.001, activation: .relu6, output: s.tensor(59), scratch: s.f + 796608, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(59), scratch: s.f + 799872, pool: pool)
             s.profiler?.stop(125)
         }
         // features.3.3.block.1 depthwise weights to the kernel layout [5][5][336]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 201584, channels: 336, kernel: 5, into: s.f + 797952)
+        WeightPrep.depthwiseWeights(s.p + 201584, channels: 336, kernel: 5, into: s.f + 801216)
         s.profiler?.stop(126)
         // features.3.3.block.1 depthwise 5x5/1, [n, 38, 38, 336] -> [n, 38, 38, 336]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(59), batch: s.n, height: 38, width: 38, channels: 336, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 797952, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 801216, bias: s.f,
             activation: .identity, output: s.tensor(60), pool: pool)
         s.profiler?.stop(127)
         // features.3.3.block.1 BatchNorm (batch statistics) + relu6 on [n, 38, 38, 336]
@@ -2658,7 +2658,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(60), pixels: 1444 &* s.n, channels: 336,
                 gamma: s.p + 209984, beta: s.p + 210320, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(61), savedMean: s.f + 797280, savedInvStd: s.f + 797616,
+                activation: .relu6, output: s.tensor(61), savedMean: s.f + 800544, savedInvStd: s.f + 800880,
                 runningMean: s.p + 210656, runningVar: s.p + 210992, pool: pool)
             s.profiler?.stop(128)
         }
@@ -2667,7 +2667,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(60), pixels: 1444 &* s.n, channels: 336,
                 gamma: s.p + 209984, beta: s.p + 210320, runningMean: s.p + 210656, runningVar: s.p + 210992,
-                eps: 0.001, activation: .relu6, output: s.tensor(61), scratch: s.f + 797280, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(61), scratch: s.f + 800544, pool: pool)
             s.profiler?.stop(129)
         }
         // features.3.3.block.2 project conv 1x1 weights to the GEMM layout [336][56]
@@ -2679,7 +2679,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(61), pixels: 1444 &* s.n, inChannels: 336,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 56, output: s.tensor(62), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 814752, savedInvStd: s.f + 814808,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 818016, savedInvStd: s.f + 818072,
                 runningMean: s.p + 230272, runningVar: s.p + 230336, workspace: s.ws, pool: pool)
             s.profiler?.stop(131)
         }
@@ -2695,7 +2695,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(62), pixels: 1444 &* s.n, channels: 56, gamma: s.p + 230144,
-                beta: s.p + 230208, savedMean: s.f + 814752, savedInvStd: s.f + 814808, activation: .identity,
+                beta: s.p + 230208, savedMean: s.f + 818016, savedInvStd: s.f + 818072, activation: .identity,
                 output: s.tensor(63), pool: pool)
             s.profiler?.stop(133)
         }
@@ -2704,7 +2704,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(62), pixels: 1444 &* s.n, channels: 56,
                 gamma: s.p + 230144, beta: s.p + 230208, runningMean: s.p + 230272, runningVar: s.p + 230336,
-                eps: 0.001, activation: .identity, output: s.tensor(63), scratch: s.f + 814752, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(63), scratch: s.f + 818016, pool: pool)
             s.profiler?.stop(134)
         }
         // features.3.3 stochastic depth: keep each image's branch with probability 0.9466666666666667
@@ -2733,7 +2733,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(64), pixels: 1444 &* s.n, inChannels: 56,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 336, output: s.tensor(66), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 814864, savedInvStd: s.f + 815200,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 818128, savedInvStd: s.f + 818464,
                 runningMean: s.p + 249888, runningVar: s.p + 250224, workspace: s.ws, pool: pool)
             s.profiler?.stop(138)
         }
@@ -2749,7 +2749,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(66), pixels: 1444 &* s.n, channels: 336,
-                gamma: s.p + 249216, beta: s.p + 249552, savedMean: s.f + 814864, savedInvStd: s.f + 815200,
+                gamma: s.p + 249216, beta: s.p + 249552, savedMean: s.f + 818128, savedInvStd: s.f + 818464,
                 activation: .relu6, output: s.tensor(67), pool: pool)
             s.profiler?.stop(140)
         }
@@ -2758,17 +2758,17 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(66), pixels: 1444 &* s.n, channels: 336,
                 gamma: s.p + 249216, beta: s.p + 249552, runningMean: s.p + 249888, runningVar: s.p + 250224,
-                eps: 0.001, activation: .relu6, output: s.tensor(67), scratch: s.f + 814864, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(67), scratch: s.f + 818128, pool: pool)
             s.profiler?.stop(141)
         }
         // features.4.0.block.1 depthwise weights to the kernel layout [3][3][336]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 250560, channels: 336, kernel: 3, into: s.f + 816208)
+        WeightPrep.depthwiseWeights(s.p + 250560, channels: 336, kernel: 3, into: s.f + 819472)
         s.profiler?.stop(142)
         // features.4.0.block.1 depthwise 3x3/2, [n, 38, 38, 336] -> [n, 19, 19, 336]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(67), batch: s.n, height: 38, width: 38, channels: 336, kernel: 3,
-            stride: 2, padTop: 0, padLeft: 0, outHeight: 19, outWidth: 19, weights: s.f + 816208, bias: s.f,
+            stride: 2, padTop: 0, padLeft: 0, outHeight: 19, outWidth: 19, weights: s.f + 819472, bias: s.f,
             activation: .identity, output: s.tensor(68), pool: pool)
         s.profiler?.stop(143)
         // features.4.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 336]
@@ -2776,7 +2776,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(68), pixels: 361 &* s.n, channels: 336,
                 gamma: s.p + 253584, beta: s.p + 253920, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(69), savedMean: s.f + 815536, savedInvStd: s.f + 815872,
+                activation: .relu6, output: s.tensor(69), savedMean: s.f + 818800, savedInvStd: s.f + 819136,
                 runningMean: s.p + 254256, runningVar: s.p + 254592, pool: pool)
             s.profiler?.stop(144)
         }
@@ -2785,7 +2785,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(68), pixels: 361 &* s.n, channels: 336,
                 gamma: s.p + 253584, beta: s.p + 253920, runningMean: s.p + 254256, runningVar: s.p + 254592,
-                eps: 0.001, activation: .relu6, output: s.tensor(69), scratch: s.f + 815536, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(69), scratch: s.f + 818800, pool: pool)
             s.profiler?.stop(145)
         }
         // features.4.0.block.2 project conv 1x1 weights to the GEMM layout [336][112]
@@ -2797,7 +2797,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(69), pixels: 361 &* s.n, inChannels: 336,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 112, output: s.tensor(70), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 822256, savedInvStd: s.f + 822368,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 825520, savedInvStd: s.f + 825632,
                 runningMean: s.p + 292784, runningVar: s.p + 292896, workspace: s.ws, pool: pool)
             s.profiler?.stop(147)
         }
@@ -2813,7 +2813,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(70), pixels: 361 &* s.n, channels: 112, gamma: s.p + 292560,
-                beta: s.p + 292672, savedMean: s.f + 822256, savedInvStd: s.f + 822368, activation: .identity,
+                beta: s.p + 292672, savedMean: s.f + 825520, savedInvStd: s.f + 825632, activation: .identity,
                 output: s.tensor(71), pool: pool)
             s.profiler?.stop(149)
         }
@@ -2822,7 +2822,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(70), pixels: 361 &* s.n, channels: 112,
                 gamma: s.p + 292560, beta: s.p + 292672, runningMean: s.p + 292784, runningVar: s.p + 292896,
-                eps: 0.001, activation: .identity, output: s.tensor(71), scratch: s.f + 822256, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(71), scratch: s.f + 825520, pool: pool)
             s.profiler?.stop(150)
         }
     }
@@ -2838,7 +2838,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(71), pixels: 361 &* s.n, inChannels: 112,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 672, output: s.tensor(72), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 822480, savedInvStd: s.f + 823152,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 825744, savedInvStd: s.f + 826416,
                 runningMean: s.p + 369616, runningVar: s.p + 370288, workspace: s.ws, pool: pool)
             s.profiler?.stop(152)
         }
@@ -2854,7 +2854,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(72), pixels: 361 &* s.n, channels: 672, gamma: s.p + 368272,
-                beta: s.p + 368944, savedMean: s.f + 822480, savedInvStd: s.f + 823152, activation: .relu6,
+                beta: s.p + 368944, savedMean: s.f + 825744, savedInvStd: s.f + 826416, activation: .relu6,
                 output: s.tensor(73), pool: pool)
             s.profiler?.stop(154)
         }
@@ -2863,17 +2863,17 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(72), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 368272, beta: s.p + 368944, runningMean: s.p + 369616, runningVar: s.p + 370288,
-                eps: 0.001, activation: .relu6, output: s.tensor(73), scratch: s.f + 822480, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(73), scratch: s.f + 825744, pool: pool)
             s.profiler?.stop(155)
         }
         // features.4.1.block.1 depthwise weights to the kernel layout [3][3][672]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 370960, channels: 672, kernel: 3, into: s.f + 825168)
+        WeightPrep.depthwiseWeights(s.p + 370960, channels: 672, kernel: 3, into: s.f + 828432)
         s.profiler?.stop(156)
         // features.4.1.block.1 depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(73), batch: s.n, height: 19, width: 19, channels: 672, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 825168, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 828432, bias: s.f,
             activation: .identity, output: s.tensor(74), pool: pool)
         s.profiler?.stop(157)
         // features.4.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 672]
@@ -2881,7 +2881,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(74), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 377008, beta: s.p + 377680, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(75), savedMean: s.f + 823824, savedInvStd: s.f + 824496,
+                activation: .relu6, output: s.tensor(75), savedMean: s.f + 827088, savedInvStd: s.f + 827760,
                 runningMean: s.p + 378352, runningVar: s.p + 379024, pool: pool)
             s.profiler?.stop(158)
         }
@@ -2890,7 +2890,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(74), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 377008, beta: s.p + 377680, runningMean: s.p + 378352, runningVar: s.p + 379024,
-                eps: 0.001, activation: .relu6, output: s.tensor(75), scratch: s.f + 823824, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(75), scratch: s.f + 827088, pool: pool)
             s.profiler?.stop(159)
         }
         // features.4.1.block.2 project conv 1x1 weights to the GEMM layout [672][112]
@@ -2902,7 +2902,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(75), pixels: 361 &* s.n, inChannels: 672,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 112, output: s.tensor(76), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 837264, savedInvStd: s.f + 837376,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 840528, savedInvStd: s.f + 840640,
                 runningMean: s.p + 455184, runningVar: s.p + 455296, workspace: s.ws, pool: pool)
             s.profiler?.stop(161)
         }
@@ -2918,7 +2918,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(76), pixels: 361 &* s.n, channels: 112, gamma: s.p + 454960,
-                beta: s.p + 455072, savedMean: s.f + 837264, savedInvStd: s.f + 837376, activation: .identity,
+                beta: s.p + 455072, savedMean: s.f + 840528, savedInvStd: s.f + 840640, activation: .identity,
                 output: s.tensor(77), pool: pool)
             s.profiler?.stop(163)
         }
@@ -2927,7 +2927,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(76), pixels: 361 &* s.n, channels: 112,
                 gamma: s.p + 454960, beta: s.p + 455072, runningMean: s.p + 455184, runningVar: s.p + 455296,
-                eps: 0.001, activation: .identity, output: s.tensor(77), scratch: s.f + 837264, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(77), scratch: s.f + 840528, pool: pool)
             s.profiler?.stop(164)
         }
         // features.4.1 stochastic depth: keep each image's branch with probability 0.9333333333333333
@@ -2956,7 +2956,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(78), pixels: 361 &* s.n, inChannels: 112,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 672, output: s.tensor(80), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 837488, savedInvStd: s.f + 838160,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 840752, savedInvStd: s.f + 841424,
                 runningMean: s.p + 532016, runningVar: s.p + 532688, workspace: s.ws, pool: pool)
             s.profiler?.stop(168)
         }
@@ -2972,7 +2972,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(80), pixels: 361 &* s.n, channels: 672, gamma: s.p + 530672,
-                beta: s.p + 531344, savedMean: s.f + 837488, savedInvStd: s.f + 838160, activation: .relu6,
+                beta: s.p + 531344, savedMean: s.f + 840752, savedInvStd: s.f + 841424, activation: .relu6,
                 output: s.tensor(81), pool: pool)
             s.profiler?.stop(170)
         }
@@ -2981,17 +2981,17 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(80), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 530672, beta: s.p + 531344, runningMean: s.p + 532016, runningVar: s.p + 532688,
-                eps: 0.001, activation: .relu6, output: s.tensor(81), scratch: s.f + 837488, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(81), scratch: s.f + 840752, pool: pool)
             s.profiler?.stop(171)
         }
         // features.4.2.block.1 depthwise weights to the kernel layout [3][3][672]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 533360, channels: 672, kernel: 3, into: s.f + 840176)
+        WeightPrep.depthwiseWeights(s.p + 533360, channels: 672, kernel: 3, into: s.f + 843440)
         s.profiler?.stop(172)
         // features.4.2.block.1 depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(81), batch: s.n, height: 19, width: 19, channels: 672, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 840176, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 843440, bias: s.f,
             activation: .identity, output: s.tensor(82), pool: pool)
         s.profiler?.stop(173)
         // features.4.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 672]
@@ -2999,7 +2999,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(82), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 539408, beta: s.p + 540080, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(83), savedMean: s.f + 838832, savedInvStd: s.f + 839504,
+                activation: .relu6, output: s.tensor(83), savedMean: s.f + 842096, savedInvStd: s.f + 842768,
                 runningMean: s.p + 540752, runningVar: s.p + 541424, pool: pool)
             s.profiler?.stop(174)
         }
@@ -3008,7 +3008,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(82), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 539408, beta: s.p + 540080, runningMean: s.p + 540752, runningVar: s.p + 541424,
-                eps: 0.001, activation: .relu6, output: s.tensor(83), scratch: s.f + 838832, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(83), scratch: s.f + 842096, pool: pool)
             s.profiler?.stop(175)
         }
         // features.4.2.block.2 project conv 1x1 weights to the GEMM layout [672][112]
@@ -3020,7 +3020,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(83), pixels: 361 &* s.n, inChannels: 672,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 112, output: s.tensor(84), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 852272, savedInvStd: s.f + 852384,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 855536, savedInvStd: s.f + 855648,
                 runningMean: s.p + 617584, runningVar: s.p + 617696, workspace: s.ws, pool: pool)
             s.profiler?.stop(177)
         }
@@ -3036,7 +3036,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(84), pixels: 361 &* s.n, channels: 112, gamma: s.p + 617360,
-                beta: s.p + 617472, savedMean: s.f + 852272, savedInvStd: s.f + 852384, activation: .identity,
+                beta: s.p + 617472, savedMean: s.f + 855536, savedInvStd: s.f + 855648, activation: .identity,
                 output: s.tensor(85), pool: pool)
             s.profiler?.stop(179)
         }
@@ -3045,7 +3045,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(84), pixels: 361 &* s.n, channels: 112,
                 gamma: s.p + 617360, beta: s.p + 617472, runningMean: s.p + 617584, runningVar: s.p + 617696,
-                eps: 0.001, activation: .identity, output: s.tensor(85), scratch: s.f + 852272, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(85), scratch: s.f + 855536, pool: pool)
             s.profiler?.stop(180)
         }
         // features.4.2 stochastic depth: keep each image's branch with probability 0.9266666666666666
@@ -3074,7 +3074,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(86), pixels: 361 &* s.n, inChannels: 112,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 672, output: s.tensor(88), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 852496, savedInvStd: s.f + 853168,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 855760, savedInvStd: s.f + 856432,
                 runningMean: s.p + 694416, runningVar: s.p + 695088, workspace: s.ws, pool: pool)
             s.profiler?.stop(184)
         }
@@ -3090,7 +3090,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(88), pixels: 361 &* s.n, channels: 672, gamma: s.p + 693072,
-                beta: s.p + 693744, savedMean: s.f + 852496, savedInvStd: s.f + 853168, activation: .relu6,
+                beta: s.p + 693744, savedMean: s.f + 855760, savedInvStd: s.f + 856432, activation: .relu6,
                 output: s.tensor(89), pool: pool)
             s.profiler?.stop(186)
         }
@@ -3099,17 +3099,17 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 693072, beta: s.p + 693744, runningMean: s.p + 694416, runningVar: s.p + 695088,
-                eps: 0.001, activation: .relu6, output: s.tensor(89), scratch: s.f + 852496, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(89), scratch: s.f + 855760, pool: pool)
             s.profiler?.stop(187)
         }
         // features.4.3.block.1 depthwise weights to the kernel layout [3][3][672]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 695760, channels: 672, kernel: 3, into: s.f + 855184)
+        WeightPrep.depthwiseWeights(s.p + 695760, channels: 672, kernel: 3, into: s.f + 858448)
         s.profiler?.stop(188)
         // features.4.3.block.1 depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(89), batch: s.n, height: 19, width: 19, channels: 672, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 855184, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 858448, bias: s.f,
             activation: .identity, output: s.tensor(90), pool: pool)
         s.profiler?.stop(189)
         // features.4.3.block.1 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 672]
@@ -3117,7 +3117,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(90), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 701808, beta: s.p + 702480, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(91), savedMean: s.f + 853840, savedInvStd: s.f + 854512,
+                activation: .relu6, output: s.tensor(91), savedMean: s.f + 857104, savedInvStd: s.f + 857776,
                 runningMean: s.p + 703152, runningVar: s.p + 703824, pool: pool)
             s.profiler?.stop(190)
         }
@@ -3126,7 +3126,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(90), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 701808, beta: s.p + 702480, runningMean: s.p + 703152, runningVar: s.p + 703824,
-                eps: 0.001, activation: .relu6, output: s.tensor(91), scratch: s.f + 853840, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(91), scratch: s.f + 857104, pool: pool)
             s.profiler?.stop(191)
         }
         // features.4.3.block.2 project conv 1x1 weights to the GEMM layout [672][112]
@@ -3138,7 +3138,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(91), pixels: 361 &* s.n, inChannels: 672,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 112, output: s.tensor(92), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 867280, savedInvStd: s.f + 867392,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 870544, savedInvStd: s.f + 870656,
                 runningMean: s.p + 779984, runningVar: s.p + 780096, workspace: s.ws, pool: pool)
             s.profiler?.stop(193)
         }
@@ -3154,7 +3154,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(92), pixels: 361 &* s.n, channels: 112, gamma: s.p + 779760,
-                beta: s.p + 779872, savedMean: s.f + 867280, savedInvStd: s.f + 867392, activation: .identity,
+                beta: s.p + 779872, savedMean: s.f + 870544, savedInvStd: s.f + 870656, activation: .identity,
                 output: s.tensor(93), pool: pool)
             s.profiler?.stop(195)
         }
@@ -3163,7 +3163,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(92), pixels: 361 &* s.n, channels: 112,
                 gamma: s.p + 779760, beta: s.p + 779872, runningMean: s.p + 779984, runningVar: s.p + 780096,
-                eps: 0.001, activation: .identity, output: s.tensor(93), scratch: s.f + 867280, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(93), scratch: s.f + 870544, pool: pool)
             s.profiler?.stop(196)
         }
         // features.4.3 stochastic depth: keep each image's branch with probability 0.9199999999999999
@@ -3192,7 +3192,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(94), pixels: 361 &* s.n, inChannels: 112,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 672, output: s.tensor(96), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 867504, savedInvStd: s.f + 868176,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 870768, savedInvStd: s.f + 871440,
                 runningMean: s.p + 856816, runningVar: s.p + 857488, workspace: s.ws, pool: pool)
             s.profiler?.stop(200)
         }
@@ -3208,7 +3208,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(96), pixels: 361 &* s.n, channels: 672, gamma: s.p + 855472,
-                beta: s.p + 856144, savedMean: s.f + 867504, savedInvStd: s.f + 868176, activation: .relu6,
+                beta: s.p + 856144, savedMean: s.f + 870768, savedInvStd: s.f + 871440, activation: .relu6,
                 output: s.tensor(97), pool: pool)
             s.profiler?.stop(202)
         }
@@ -3217,17 +3217,17 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(96), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 855472, beta: s.p + 856144, runningMean: s.p + 856816, runningVar: s.p + 857488,
-                eps: 0.001, activation: .relu6, output: s.tensor(97), scratch: s.f + 867504, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(97), scratch: s.f + 870768, pool: pool)
             s.profiler?.stop(203)
         }
         // features.4.4.block.1 depthwise weights to the kernel layout [3][3][672]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 858160, channels: 672, kernel: 3, into: s.f + 870192)
+        WeightPrep.depthwiseWeights(s.p + 858160, channels: 672, kernel: 3, into: s.f + 873456)
         s.profiler?.stop(204)
         // features.4.4.block.1 depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(97), batch: s.n, height: 19, width: 19, channels: 672, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 870192, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 873456, bias: s.f,
             activation: .identity, output: s.tensor(98), pool: pool)
         s.profiler?.stop(205)
         // features.4.4.block.1 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 672]
@@ -3235,7 +3235,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(98), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 864208, beta: s.p + 864880, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(99), savedMean: s.f + 868848, savedInvStd: s.f + 869520,
+                activation: .relu6, output: s.tensor(99), savedMean: s.f + 872112, savedInvStd: s.f + 872784,
                 runningMean: s.p + 865552, runningVar: s.p + 866224, pool: pool)
             s.profiler?.stop(206)
         }
@@ -3244,7 +3244,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(98), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 864208, beta: s.p + 864880, runningMean: s.p + 865552, runningVar: s.p + 866224,
-                eps: 0.001, activation: .relu6, output: s.tensor(99), scratch: s.f + 868848, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(99), scratch: s.f + 872112, pool: pool)
             s.profiler?.stop(207)
         }
         // features.4.4.block.2 project conv 1x1 weights to the GEMM layout [672][112]
@@ -3256,7 +3256,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(99), pixels: 361 &* s.n, inChannels: 672,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 112, output: s.tensor(100), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 882288, savedInvStd: s.f + 882400,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 885552, savedInvStd: s.f + 885664,
                 runningMean: s.p + 942384, runningVar: s.p + 942496, workspace: s.ws, pool: pool)
             s.profiler?.stop(209)
         }
@@ -3272,7 +3272,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(100), pixels: 361 &* s.n, channels: 112,
-                gamma: s.p + 942160, beta: s.p + 942272, savedMean: s.f + 882288, savedInvStd: s.f + 882400,
+                gamma: s.p + 942160, beta: s.p + 942272, savedMean: s.f + 885552, savedInvStd: s.f + 885664,
                 activation: .identity, output: s.tensor(101), pool: pool)
             s.profiler?.stop(211)
         }
@@ -3281,7 +3281,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(100), pixels: 361 &* s.n, channels: 112,
                 gamma: s.p + 942160, beta: s.p + 942272, runningMean: s.p + 942384, runningVar: s.p + 942496,
-                eps: 0.001, activation: .identity, output: s.tensor(101), scratch: s.f + 882288, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(101), scratch: s.f + 885552, pool: pool)
             s.profiler?.stop(212)
         }
         // features.4.4 stochastic depth: keep each image's branch with probability 0.9133333333333333
@@ -3310,7 +3310,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(102), pixels: 361 &* s.n, inChannels: 112,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 672, output: s.tensor(104), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 882512, savedInvStd: s.f + 883184,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 885776, savedInvStd: s.f + 886448,
                 runningMean: s.p + 1019216, runningVar: s.p + 1019888, workspace: s.ws, pool: pool)
             s.profiler?.stop(216)
         }
@@ -3326,7 +3326,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(104), pixels: 361 &* s.n, channels: 672,
-                gamma: s.p + 1017872, beta: s.p + 1018544, savedMean: s.f + 882512, savedInvStd: s.f + 883184,
+                gamma: s.p + 1017872, beta: s.p + 1018544, savedMean: s.f + 885776, savedInvStd: s.f + 886448,
                 activation: .relu6, output: s.tensor(105), pool: pool)
             s.profiler?.stop(218)
         }
@@ -3335,17 +3335,17 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(104), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 1017872, beta: s.p + 1018544, runningMean: s.p + 1019216, runningVar: s.p + 1019888,
-                eps: 0.001, activation: .relu6, output: s.tensor(105), scratch: s.f + 882512, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(105), scratch: s.f + 885776, pool: pool)
             s.profiler?.stop(219)
         }
         // features.4.5.block.1 depthwise weights to the kernel layout [3][3][672]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 1020560, channels: 672, kernel: 3, into: s.f + 885200)
+        WeightPrep.depthwiseWeights(s.p + 1020560, channels: 672, kernel: 3, into: s.f + 888464)
         s.profiler?.stop(220)
         // features.4.5.block.1 depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(105), batch: s.n, height: 19, width: 19, channels: 672, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 885200, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 888464, bias: s.f,
             activation: .identity, output: s.tensor(106), pool: pool)
         s.profiler?.stop(221)
         // features.4.5.block.1 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 672]
@@ -3353,7 +3353,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(106), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 1026608, beta: s.p + 1027280, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(107), savedMean: s.f + 883856, savedInvStd: s.f + 884528,
+                activation: .relu6, output: s.tensor(107), savedMean: s.f + 887120, savedInvStd: s.f + 887792,
                 runningMean: s.p + 1027952, runningVar: s.p + 1028624, pool: pool)
             s.profiler?.stop(222)
         }
@@ -3362,7 +3362,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(106), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 1026608, beta: s.p + 1027280, runningMean: s.p + 1027952, runningVar: s.p + 1028624,
-                eps: 0.001, activation: .relu6, output: s.tensor(107), scratch: s.f + 883856, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(107), scratch: s.f + 887120, pool: pool)
             s.profiler?.stop(223)
         }
         // features.4.5.block.2 project conv 1x1 weights to the GEMM layout [672][112]
@@ -3374,7 +3374,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(107), pixels: 361 &* s.n, inChannels: 672,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 112, output: s.tensor(108), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 897296, savedInvStd: s.f + 897408,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 900560, savedInvStd: s.f + 900672,
                 runningMean: s.p + 1104784, runningVar: s.p + 1104896, workspace: s.ws, pool: pool)
             s.profiler?.stop(225)
         }
@@ -3390,7 +3390,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(108), pixels: 361 &* s.n, channels: 112,
-                gamma: s.p + 1104560, beta: s.p + 1104672, savedMean: s.f + 897296, savedInvStd: s.f + 897408,
+                gamma: s.p + 1104560, beta: s.p + 1104672, savedMean: s.f + 900560, savedInvStd: s.f + 900672,
                 activation: .identity, output: s.tensor(109), pool: pool)
             s.profiler?.stop(227)
         }
@@ -3399,7 +3399,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(108), pixels: 361 &* s.n, channels: 112,
                 gamma: s.p + 1104560, beta: s.p + 1104672, runningMean: s.p + 1104784, runningVar: s.p + 1104896,
-                eps: 0.001, activation: .identity, output: s.tensor(109), scratch: s.f + 897296, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(109), scratch: s.f + 900560, pool: pool)
             s.profiler?.stop(228)
         }
         // features.4.5 stochastic depth: keep each image's branch with probability 0.9066666666666666
@@ -3428,7 +3428,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(110), pixels: 361 &* s.n, inChannels: 112,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 672, output: s.tensor(112), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 897520, savedInvStd: s.f + 898192,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 900784, savedInvStd: s.f + 901456,
                 runningMean: s.p + 1181616, runningVar: s.p + 1182288, workspace: s.ws, pool: pool)
             s.profiler?.stop(232)
         }
@@ -3444,7 +3444,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(112), pixels: 361 &* s.n, channels: 672,
-                gamma: s.p + 1180272, beta: s.p + 1180944, savedMean: s.f + 897520, savedInvStd: s.f + 898192,
+                gamma: s.p + 1180272, beta: s.p + 1180944, savedMean: s.f + 900784, savedInvStd: s.f + 901456,
                 activation: .relu6, output: s.tensor(113), pool: pool)
             s.profiler?.stop(234)
         }
@@ -3453,17 +3453,17 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(112), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 1180272, beta: s.p + 1180944, runningMean: s.p + 1181616, runningVar: s.p + 1182288,
-                eps: 0.001, activation: .relu6, output: s.tensor(113), scratch: s.f + 897520, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(113), scratch: s.f + 900784, pool: pool)
             s.profiler?.stop(235)
         }
         // features.5.0.block.1 depthwise weights to the kernel layout [5][5][672]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 1182960, channels: 672, kernel: 5, into: s.f + 900208)
+        WeightPrep.depthwiseWeights(s.p + 1182960, channels: 672, kernel: 5, into: s.f + 903472)
         s.profiler?.stop(236)
         // features.5.0.block.1 depthwise 5x5/1, [n, 19, 19, 672] -> [n, 19, 19, 672]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(113), batch: s.n, height: 19, width: 19, channels: 672, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 900208, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 903472, bias: s.f,
             activation: .identity, output: s.tensor(114), pool: pool)
         s.profiler?.stop(237)
         // features.5.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 672]
@@ -3471,7 +3471,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(114), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 1199760, beta: s.p + 1200432, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(115), savedMean: s.f + 898864, savedInvStd: s.f + 899536,
+                activation: .relu6, output: s.tensor(115), savedMean: s.f + 902128, savedInvStd: s.f + 902800,
                 runningMean: s.p + 1201104, runningVar: s.p + 1201776, pool: pool)
             s.profiler?.stop(238)
         }
@@ -3480,7 +3480,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(114), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 1199760, beta: s.p + 1200432, runningMean: s.p + 1201104, runningVar: s.p + 1201776,
-                eps: 0.001, activation: .relu6, output: s.tensor(115), scratch: s.f + 898864, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(115), scratch: s.f + 902128, pool: pool)
             s.profiler?.stop(239)
         }
         // features.5.0.block.2 project conv 1x1 weights to the GEMM layout [672][160]
@@ -3492,7 +3492,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(115), pixels: 361 &* s.n, inChannels: 672,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 160, output: s.tensor(116), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 933808, savedInvStd: s.f + 933968,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 937072, savedInvStd: s.f + 937232,
                 runningMean: s.p + 1310288, runningVar: s.p + 1310448, workspace: s.ws, pool: pool)
             s.profiler?.stop(241)
         }
@@ -3508,7 +3508,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(116), pixels: 361 &* s.n, channels: 160,
-                gamma: s.p + 1309968, beta: s.p + 1310128, savedMean: s.f + 933808, savedInvStd: s.f + 933968,
+                gamma: s.p + 1309968, beta: s.p + 1310128, savedMean: s.f + 937072, savedInvStd: s.f + 937232,
                 activation: .identity, output: s.tensor(117), pool: pool)
             s.profiler?.stop(243)
         }
@@ -3517,7 +3517,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(116), pixels: 361 &* s.n, channels: 160,
                 gamma: s.p + 1309968, beta: s.p + 1310128, runningMean: s.p + 1310288, runningVar: s.p + 1310448,
-                eps: 0.001, activation: .identity, output: s.tensor(117), scratch: s.f + 933808, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(117), scratch: s.f + 937072, pool: pool)
             s.profiler?.stop(244)
         }
     }
@@ -3533,7 +3533,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(117), pixels: 361 &* s.n, inChannels: 160,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 960, output: s.tensor(118), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 934128, savedInvStd: s.f + 935088,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 937392, savedInvStd: s.f + 938352,
                 runningMean: s.p + 1466128, runningVar: s.p + 1467088, workspace: s.ws, pool: pool)
             s.profiler?.stop(246)
         }
@@ -3549,7 +3549,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(118), pixels: 361 &* s.n, channels: 960,
-                gamma: s.p + 1464208, beta: s.p + 1465168, savedMean: s.f + 934128, savedInvStd: s.f + 935088,
+                gamma: s.p + 1464208, beta: s.p + 1465168, savedMean: s.f + 937392, savedInvStd: s.f + 938352,
                 activation: .relu6, output: s.tensor(119), pool: pool)
             s.profiler?.stop(248)
         }
@@ -3558,17 +3558,17 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(118), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 1464208, beta: s.p + 1465168, runningMean: s.p + 1466128, runningVar: s.p + 1467088,
-                eps: 0.001, activation: .relu6, output: s.tensor(119), scratch: s.f + 934128, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(119), scratch: s.f + 937392, pool: pool)
             s.profiler?.stop(249)
         }
         // features.5.1.block.1 depthwise weights to the kernel layout [5][5][960]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 1468048, channels: 960, kernel: 5, into: s.f + 937968)
+        WeightPrep.depthwiseWeights(s.p + 1468048, channels: 960, kernel: 5, into: s.f + 941232)
         s.profiler?.stop(250)
         // features.5.1.block.1 depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(119), batch: s.n, height: 19, width: 19, channels: 960, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 937968, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 941232, bias: s.f,
             activation: .identity, output: s.tensor(120), pool: pool)
         s.profiler?.stop(251)
         // features.5.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 960]
@@ -3576,7 +3576,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(120), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 1492048, beta: s.p + 1493008, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(121), savedMean: s.f + 936048, savedInvStd: s.f + 937008,
+                activation: .relu6, output: s.tensor(121), savedMean: s.f + 939312, savedInvStd: s.f + 940272,
                 runningMean: s.p + 1493968, runningVar: s.p + 1494928, pool: pool)
             s.profiler?.stop(252)
         }
@@ -3585,7 +3585,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(120), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 1492048, beta: s.p + 1493008, runningMean: s.p + 1493968, runningVar: s.p + 1494928,
-                eps: 0.001, activation: .relu6, output: s.tensor(121), scratch: s.f + 936048, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(121), scratch: s.f + 939312, pool: pool)
             s.profiler?.stop(253)
         }
         // features.5.1.block.2 project conv 1x1 weights to the GEMM layout [960][160]
@@ -3597,7 +3597,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(121), pixels: 361 &* s.n, inChannels: 960,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 160, output: s.tensor(122), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 985968, savedInvStd: s.f + 986128,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 989232, savedInvStd: s.f + 989392,
                 runningMean: s.p + 1649808, runningVar: s.p + 1649968, workspace: s.ws, pool: pool)
             s.profiler?.stop(255)
         }
@@ -3613,7 +3613,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(122), pixels: 361 &* s.n, channels: 160,
-                gamma: s.p + 1649488, beta: s.p + 1649648, savedMean: s.f + 985968, savedInvStd: s.f + 986128,
+                gamma: s.p + 1649488, beta: s.p + 1649648, savedMean: s.f + 989232, savedInvStd: s.f + 989392,
                 activation: .identity, output: s.tensor(123), pool: pool)
             s.profiler?.stop(257)
         }
@@ -3622,7 +3622,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(122), pixels: 361 &* s.n, channels: 160,
                 gamma: s.p + 1649488, beta: s.p + 1649648, runningMean: s.p + 1649808, runningVar: s.p + 1649968,
-                eps: 0.001, activation: .identity, output: s.tensor(123), scratch: s.f + 985968, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(123), scratch: s.f + 989232, pool: pool)
             s.profiler?.stop(258)
         }
         // features.5.1 stochastic depth: keep each image's branch with probability 0.8933333333333333
@@ -3651,7 +3651,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(124), pixels: 361 &* s.n, inChannels: 160,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 960, output: s.tensor(126), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 986288, savedInvStd: s.f + 987248,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 989552, savedInvStd: s.f + 990512,
                 runningMean: s.p + 1805648, runningVar: s.p + 1806608, workspace: s.ws, pool: pool)
             s.profiler?.stop(262)
         }
@@ -3667,7 +3667,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(126), pixels: 361 &* s.n, channels: 960,
-                gamma: s.p + 1803728, beta: s.p + 1804688, savedMean: s.f + 986288, savedInvStd: s.f + 987248,
+                gamma: s.p + 1803728, beta: s.p + 1804688, savedMean: s.f + 989552, savedInvStd: s.f + 990512,
                 activation: .relu6, output: s.tensor(127), pool: pool)
             s.profiler?.stop(264)
         }
@@ -3676,17 +3676,17 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(126), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 1803728, beta: s.p + 1804688, runningMean: s.p + 1805648, runningVar: s.p + 1806608,
-                eps: 0.001, activation: .relu6, output: s.tensor(127), scratch: s.f + 986288, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(127), scratch: s.f + 989552, pool: pool)
             s.profiler?.stop(265)
         }
         // features.5.2.block.1 depthwise weights to the kernel layout [5][5][960]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 1807568, channels: 960, kernel: 5, into: s.f + 990128)
+        WeightPrep.depthwiseWeights(s.p + 1807568, channels: 960, kernel: 5, into: s.f + 993392)
         s.profiler?.stop(266)
         // features.5.2.block.1 depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(127), batch: s.n, height: 19, width: 19, channels: 960, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 990128, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 993392, bias: s.f,
             activation: .identity, output: s.tensor(128), pool: pool)
         s.profiler?.stop(267)
         // features.5.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 960]
@@ -3694,7 +3694,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(128), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 1831568, beta: s.p + 1832528, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(129), savedMean: s.f + 988208, savedInvStd: s.f + 989168,
+                activation: .relu6, output: s.tensor(129), savedMean: s.f + 991472, savedInvStd: s.f + 992432,
                 runningMean: s.p + 1833488, runningVar: s.p + 1834448, pool: pool)
             s.profiler?.stop(268)
         }
@@ -3703,7 +3703,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(128), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 1831568, beta: s.p + 1832528, runningMean: s.p + 1833488, runningVar: s.p + 1834448,
-                eps: 0.001, activation: .relu6, output: s.tensor(129), scratch: s.f + 988208, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(129), scratch: s.f + 991472, pool: pool)
             s.profiler?.stop(269)
         }
         // features.5.2.block.2 project conv 1x1 weights to the GEMM layout [960][160]
@@ -3715,7 +3715,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(129), pixels: 361 &* s.n, inChannels: 960,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 160, output: s.tensor(130), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1038128, savedInvStd: s.f + 1038288,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1041392, savedInvStd: s.f + 1041552,
                 runningMean: s.p + 1989328, runningVar: s.p + 1989488, workspace: s.ws, pool: pool)
             s.profiler?.stop(271)
         }
@@ -3731,7 +3731,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(130), pixels: 361 &* s.n, channels: 160,
-                gamma: s.p + 1989008, beta: s.p + 1989168, savedMean: s.f + 1038128, savedInvStd: s.f + 1038288,
+                gamma: s.p + 1989008, beta: s.p + 1989168, savedMean: s.f + 1041392, savedInvStd: s.f + 1041552,
                 activation: .identity, output: s.tensor(131), pool: pool)
             s.profiler?.stop(273)
         }
@@ -3740,7 +3740,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(130), pixels: 361 &* s.n, channels: 160,
                 gamma: s.p + 1989008, beta: s.p + 1989168, runningMean: s.p + 1989328, runningVar: s.p + 1989488,
-                eps: 0.001, activation: .identity, output: s.tensor(131), scratch: s.f + 1038128, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(131), scratch: s.f + 1041392, pool: pool)
             s.profiler?.stop(274)
         }
         // features.5.2 stochastic depth: keep each image's branch with probability 0.8866666666666667
@@ -3769,7 +3769,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(132), pixels: 361 &* s.n, inChannels: 160,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 960, output: s.tensor(134), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1038448, savedInvStd: s.f + 1039408,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1041712, savedInvStd: s.f + 1042672,
                 runningMean: s.p + 2145168, runningVar: s.p + 2146128, workspace: s.ws, pool: pool)
             s.profiler?.stop(278)
         }
@@ -3785,7 +3785,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(134), pixels: 361 &* s.n, channels: 960,
-                gamma: s.p + 2143248, beta: s.p + 2144208, savedMean: s.f + 1038448, savedInvStd: s.f + 1039408,
+                gamma: s.p + 2143248, beta: s.p + 2144208, savedMean: s.f + 1041712, savedInvStd: s.f + 1042672,
                 activation: .relu6, output: s.tensor(135), pool: pool)
             s.profiler?.stop(280)
         }
@@ -3794,17 +3794,17 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(134), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 2143248, beta: s.p + 2144208, runningMean: s.p + 2145168, runningVar: s.p + 2146128,
-                eps: 0.001, activation: .relu6, output: s.tensor(135), scratch: s.f + 1038448, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(135), scratch: s.f + 1041712, pool: pool)
             s.profiler?.stop(281)
         }
         // features.5.3.block.1 depthwise weights to the kernel layout [5][5][960]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 2147088, channels: 960, kernel: 5, into: s.f + 1042288)
+        WeightPrep.depthwiseWeights(s.p + 2147088, channels: 960, kernel: 5, into: s.f + 1045552)
         s.profiler?.stop(282)
         // features.5.3.block.1 depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(135), batch: s.n, height: 19, width: 19, channels: 960, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 1042288, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 1045552, bias: s.f,
             activation: .identity, output: s.tensor(136), pool: pool)
         s.profiler?.stop(283)
         // features.5.3.block.1 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 960]
@@ -3812,7 +3812,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(136), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 2171088, beta: s.p + 2172048, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(137), savedMean: s.f + 1040368, savedInvStd: s.f + 1041328,
+                activation: .relu6, output: s.tensor(137), savedMean: s.f + 1043632, savedInvStd: s.f + 1044592,
                 runningMean: s.p + 2173008, runningVar: s.p + 2173968, pool: pool)
             s.profiler?.stop(284)
         }
@@ -3821,7 +3821,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(136), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 2171088, beta: s.p + 2172048, runningMean: s.p + 2173008, runningVar: s.p + 2173968,
-                eps: 0.001, activation: .relu6, output: s.tensor(137), scratch: s.f + 1040368, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(137), scratch: s.f + 1043632, pool: pool)
             s.profiler?.stop(285)
         }
         // features.5.3.block.2 project conv 1x1 weights to the GEMM layout [960][160]
@@ -3833,7 +3833,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(137), pixels: 361 &* s.n, inChannels: 960,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 160, output: s.tensor(138), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1090288, savedInvStd: s.f + 1090448,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1093552, savedInvStd: s.f + 1093712,
                 runningMean: s.p + 2328848, runningVar: s.p + 2329008, workspace: s.ws, pool: pool)
             s.profiler?.stop(287)
         }
@@ -3849,7 +3849,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(138), pixels: 361 &* s.n, channels: 160,
-                gamma: s.p + 2328528, beta: s.p + 2328688, savedMean: s.f + 1090288, savedInvStd: s.f + 1090448,
+                gamma: s.p + 2328528, beta: s.p + 2328688, savedMean: s.f + 1093552, savedInvStd: s.f + 1093712,
                 activation: .identity, output: s.tensor(139), pool: pool)
             s.profiler?.stop(289)
         }
@@ -3858,7 +3858,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(138), pixels: 361 &* s.n, channels: 160,
                 gamma: s.p + 2328528, beta: s.p + 2328688, runningMean: s.p + 2328848, runningVar: s.p + 2329008,
-                eps: 0.001, activation: .identity, output: s.tensor(139), scratch: s.f + 1090288, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(139), scratch: s.f + 1093552, pool: pool)
             s.profiler?.stop(290)
         }
         // features.5.3 stochastic depth: keep each image's branch with probability 0.88
@@ -3887,7 +3887,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(140), pixels: 361 &* s.n, inChannels: 160,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 960, output: s.tensor(142), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1090608, savedInvStd: s.f + 1091568,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1093872, savedInvStd: s.f + 1094832,
                 runningMean: s.p + 2484688, runningVar: s.p + 2485648, workspace: s.ws, pool: pool)
             s.profiler?.stop(294)
         }
@@ -3903,7 +3903,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(142), pixels: 361 &* s.n, channels: 960,
-                gamma: s.p + 2482768, beta: s.p + 2483728, savedMean: s.f + 1090608, savedInvStd: s.f + 1091568,
+                gamma: s.p + 2482768, beta: s.p + 2483728, savedMean: s.f + 1093872, savedInvStd: s.f + 1094832,
                 activation: .relu6, output: s.tensor(143), pool: pool)
             s.profiler?.stop(296)
         }
@@ -3912,17 +3912,17 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(142), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 2482768, beta: s.p + 2483728, runningMean: s.p + 2484688, runningVar: s.p + 2485648,
-                eps: 0.001, activation: .relu6, output: s.tensor(143), scratch: s.f + 1090608, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(143), scratch: s.f + 1093872, pool: pool)
             s.profiler?.stop(297)
         }
         // features.5.4.block.1 depthwise weights to the kernel layout [5][5][960]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 2486608, channels: 960, kernel: 5, into: s.f + 1094448)
+        WeightPrep.depthwiseWeights(s.p + 2486608, channels: 960, kernel: 5, into: s.f + 1097712)
         s.profiler?.stop(298)
         // features.5.4.block.1 depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(143), batch: s.n, height: 19, width: 19, channels: 960, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 1094448, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 1097712, bias: s.f,
             activation: .identity, output: s.tensor(144), pool: pool)
         s.profiler?.stop(299)
         // features.5.4.block.1 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 960]
@@ -3930,7 +3930,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(144), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 2510608, beta: s.p + 2511568, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(145), savedMean: s.f + 1092528, savedInvStd: s.f + 1093488,
+                activation: .relu6, output: s.tensor(145), savedMean: s.f + 1095792, savedInvStd: s.f + 1096752,
                 runningMean: s.p + 2512528, runningVar: s.p + 2513488, pool: pool)
             s.profiler?.stop(300)
         }
@@ -3939,7 +3939,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(144), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 2510608, beta: s.p + 2511568, runningMean: s.p + 2512528, runningVar: s.p + 2513488,
-                eps: 0.001, activation: .relu6, output: s.tensor(145), scratch: s.f + 1092528, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(145), scratch: s.f + 1095792, pool: pool)
             s.profiler?.stop(301)
         }
         // features.5.4.block.2 project conv 1x1 weights to the GEMM layout [960][160]
@@ -3951,7 +3951,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(145), pixels: 361 &* s.n, inChannels: 960,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 160, output: s.tensor(146), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1142448, savedInvStd: s.f + 1142608,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1145712, savedInvStd: s.f + 1145872,
                 runningMean: s.p + 2668368, runningVar: s.p + 2668528, workspace: s.ws, pool: pool)
             s.profiler?.stop(303)
         }
@@ -3967,7 +3967,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(146), pixels: 361 &* s.n, channels: 160,
-                gamma: s.p + 2668048, beta: s.p + 2668208, savedMean: s.f + 1142448, savedInvStd: s.f + 1142608,
+                gamma: s.p + 2668048, beta: s.p + 2668208, savedMean: s.f + 1145712, savedInvStd: s.f + 1145872,
                 activation: .identity, output: s.tensor(147), pool: pool)
             s.profiler?.stop(305)
         }
@@ -3976,7 +3976,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(146), pixels: 361 &* s.n, channels: 160,
                 gamma: s.p + 2668048, beta: s.p + 2668208, runningMean: s.p + 2668368, runningVar: s.p + 2668528,
-                eps: 0.001, activation: .identity, output: s.tensor(147), scratch: s.f + 1142448, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(147), scratch: s.f + 1145712, pool: pool)
             s.profiler?.stop(306)
         }
         // features.5.4 stochastic depth: keep each image's branch with probability 0.8733333333333333
@@ -4005,7 +4005,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(148), pixels: 361 &* s.n, inChannels: 160,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 960, output: s.tensor(150), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1142768, savedInvStd: s.f + 1143728,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1146032, savedInvStd: s.f + 1146992,
                 runningMean: s.p + 2824208, runningVar: s.p + 2825168, workspace: s.ws, pool: pool)
             s.profiler?.stop(310)
         }
@@ -4021,7 +4021,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(150), pixels: 361 &* s.n, channels: 960,
-                gamma: s.p + 2822288, beta: s.p + 2823248, savedMean: s.f + 1142768, savedInvStd: s.f + 1143728,
+                gamma: s.p + 2822288, beta: s.p + 2823248, savedMean: s.f + 1146032, savedInvStd: s.f + 1146992,
                 activation: .relu6, output: s.tensor(151), pool: pool)
             s.profiler?.stop(312)
         }
@@ -4030,17 +4030,17 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(150), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 2822288, beta: s.p + 2823248, runningMean: s.p + 2824208, runningVar: s.p + 2825168,
-                eps: 0.001, activation: .relu6, output: s.tensor(151), scratch: s.f + 1142768, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(151), scratch: s.f + 1146032, pool: pool)
             s.profiler?.stop(313)
         }
         // features.5.5.block.1 depthwise weights to the kernel layout [5][5][960]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 2826128, channels: 960, kernel: 5, into: s.f + 1146608)
+        WeightPrep.depthwiseWeights(s.p + 2826128, channels: 960, kernel: 5, into: s.f + 1149872)
         s.profiler?.stop(314)
         // features.5.5.block.1 depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(151), batch: s.n, height: 19, width: 19, channels: 960, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 1146608, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 1149872, bias: s.f,
             activation: .identity, output: s.tensor(152), pool: pool)
         s.profiler?.stop(315)
         // features.5.5.block.1 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 960]
@@ -4048,7 +4048,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(152), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 2850128, beta: s.p + 2851088, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(153), savedMean: s.f + 1144688, savedInvStd: s.f + 1145648,
+                activation: .relu6, output: s.tensor(153), savedMean: s.f + 1147952, savedInvStd: s.f + 1148912,
                 runningMean: s.p + 2852048, runningVar: s.p + 2853008, pool: pool)
             s.profiler?.stop(316)
         }
@@ -4057,7 +4057,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(152), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 2850128, beta: s.p + 2851088, runningMean: s.p + 2852048, runningVar: s.p + 2853008,
-                eps: 0.001, activation: .relu6, output: s.tensor(153), scratch: s.f + 1144688, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(153), scratch: s.f + 1147952, pool: pool)
             s.profiler?.stop(317)
         }
         // features.5.5.block.2 project conv 1x1 weights to the GEMM layout [960][160]
@@ -4069,7 +4069,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(153), pixels: 361 &* s.n, inChannels: 960,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 160, output: s.tensor(154), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1194608, savedInvStd: s.f + 1194768,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1197872, savedInvStd: s.f + 1198032,
                 runningMean: s.p + 3007888, runningVar: s.p + 3008048, workspace: s.ws, pool: pool)
             s.profiler?.stop(319)
         }
@@ -4085,7 +4085,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(154), pixels: 361 &* s.n, channels: 160,
-                gamma: s.p + 3007568, beta: s.p + 3007728, savedMean: s.f + 1194608, savedInvStd: s.f + 1194768,
+                gamma: s.p + 3007568, beta: s.p + 3007728, savedMean: s.f + 1197872, savedInvStd: s.f + 1198032,
                 activation: .identity, output: s.tensor(155), pool: pool)
             s.profiler?.stop(321)
         }
@@ -4094,7 +4094,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(154), pixels: 361 &* s.n, channels: 160,
                 gamma: s.p + 3007568, beta: s.p + 3007728, runningMean: s.p + 3007888, runningVar: s.p + 3008048,
-                eps: 0.001, activation: .identity, output: s.tensor(155), scratch: s.f + 1194608, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(155), scratch: s.f + 1197872, pool: pool)
             s.profiler?.stop(322)
         }
         // features.5.5 stochastic depth: keep each image's branch with probability 0.8666666666666667
@@ -4123,7 +4123,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(156), pixels: 361 &* s.n, inChannels: 160,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 960, output: s.tensor(158), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1194928, savedInvStd: s.f + 1195888,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1198192, savedInvStd: s.f + 1199152,
                 runningMean: s.p + 3163728, runningVar: s.p + 3164688, workspace: s.ws, pool: pool)
             s.profiler?.stop(326)
         }
@@ -4139,7 +4139,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(158), pixels: 361 &* s.n, channels: 960,
-                gamma: s.p + 3161808, beta: s.p + 3162768, savedMean: s.f + 1194928, savedInvStd: s.f + 1195888,
+                gamma: s.p + 3161808, beta: s.p + 3162768, savedMean: s.f + 1198192, savedInvStd: s.f + 1199152,
                 activation: .relu6, output: s.tensor(159), pool: pool)
             s.profiler?.stop(328)
         }
@@ -4148,17 +4148,17 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(158), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 3161808, beta: s.p + 3162768, runningMean: s.p + 3163728, runningVar: s.p + 3164688,
-                eps: 0.001, activation: .relu6, output: s.tensor(159), scratch: s.f + 1194928, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(159), scratch: s.f + 1198192, pool: pool)
             s.profiler?.stop(329)
         }
         // features.6.0.block.1 depthwise weights to the kernel layout [5][5][960]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 3165648, channels: 960, kernel: 5, into: s.f + 1198768)
+        WeightPrep.depthwiseWeights(s.p + 3165648, channels: 960, kernel: 5, into: s.f + 1202032)
         s.profiler?.stop(330)
         // features.6.0.block.1 depthwise 5x5/2, [n, 19, 19, 960] -> [n, 10, 10, 960]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(159), batch: s.n, height: 19, width: 19, channels: 960, kernel: 5,
-            stride: 2, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1198768, bias: s.f,
+            stride: 2, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1202032, bias: s.f,
             activation: .identity, output: s.tensor(160), pool: pool)
         s.profiler?.stop(331)
         // features.6.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 10, 10, 960]
@@ -4166,7 +4166,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(160), pixels: 100 &* s.n, channels: 960,
                 gamma: s.p + 3189648, beta: s.p + 3190608, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(161), savedMean: s.f + 1196848, savedInvStd: s.f + 1197808,
+                activation: .relu6, output: s.tensor(161), savedMean: s.f + 1200112, savedInvStd: s.f + 1201072,
                 runningMean: s.p + 3191568, runningVar: s.p + 3192528, pool: pool)
             s.profiler?.stop(332)
         }
@@ -4175,7 +4175,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(160), pixels: 100 &* s.n, channels: 960,
                 gamma: s.p + 3189648, beta: s.p + 3190608, runningMean: s.p + 3191568, runningVar: s.p + 3192528,
-                eps: 0.001, activation: .relu6, output: s.tensor(161), scratch: s.f + 1196848, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(161), scratch: s.f + 1200112, pool: pool)
             s.profiler?.stop(333)
         }
         // features.6.0.block.2 project conv 1x1 weights to the GEMM layout [960][272]
@@ -4187,7 +4187,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(161), pixels: 100 &* s.n, inChannels: 960,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 272, output: s.tensor(162), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1246768, savedInvStd: s.f + 1247040,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1250032, savedInvStd: s.f + 1250304,
                 runningMean: s.p + 3455152, runningVar: s.p + 3455424, workspace: s.ws, pool: pool)
             s.profiler?.stop(335)
         }
@@ -4203,7 +4203,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(162), pixels: 100 &* s.n, channels: 272,
-                gamma: s.p + 3454608, beta: s.p + 3454880, savedMean: s.f + 1246768, savedInvStd: s.f + 1247040,
+                gamma: s.p + 3454608, beta: s.p + 3454880, savedMean: s.f + 1250032, savedInvStd: s.f + 1250304,
                 activation: .identity, output: s.tensor(163), pool: pool)
             s.profiler?.stop(337)
         }
@@ -4212,7 +4212,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(162), pixels: 100 &* s.n, channels: 272,
                 gamma: s.p + 3454608, beta: s.p + 3454880, runningMean: s.p + 3455152, runningVar: s.p + 3455424,
-                eps: 0.001, activation: .identity, output: s.tensor(163), scratch: s.f + 1246768, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(163), scratch: s.f + 1250032, pool: pool)
             s.profiler?.stop(338)
         }
     }
@@ -4228,7 +4228,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(163), pixels: 100 &* s.n, inChannels: 272,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 1632, output: s.tensor(164), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1247312, savedInvStd: s.f + 1248944,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1250576, savedInvStd: s.f + 1252208,
                 runningMean: s.p + 3902864, runningVar: s.p + 3904496, workspace: s.ws, pool: pool)
             s.profiler?.stop(340)
         }
@@ -4244,7 +4244,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(164), pixels: 100 &* s.n, channels: 1632,
-                gamma: s.p + 3899600, beta: s.p + 3901232, savedMean: s.f + 1247312, savedInvStd: s.f + 1248944,
+                gamma: s.p + 3899600, beta: s.p + 3901232, savedMean: s.f + 1250576, savedInvStd: s.f + 1252208,
                 activation: .relu6, output: s.tensor(165), pool: pool)
             s.profiler?.stop(342)
         }
@@ -4253,17 +4253,17 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(164), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 3899600, beta: s.p + 3901232, runningMean: s.p + 3902864, runningVar: s.p + 3904496,
-                eps: 0.001, activation: .relu6, output: s.tensor(165), scratch: s.f + 1247312, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(165), scratch: s.f + 1250576, pool: pool)
             s.profiler?.stop(343)
         }
         // features.6.1.block.1 depthwise weights to the kernel layout [5][5][1632]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 3906128, channels: 1632, kernel: 5, into: s.f + 1253840)
+        WeightPrep.depthwiseWeights(s.p + 3906128, channels: 1632, kernel: 5, into: s.f + 1257104)
         s.profiler?.stop(344)
         // features.6.1.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(165), batch: s.n, height: 10, width: 10, channels: 1632, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1253840, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1257104, bias: s.f,
             activation: .identity, output: s.tensor(166), pool: pool)
         s.profiler?.stop(345)
         // features.6.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]
@@ -4271,7 +4271,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(166), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 3946928, beta: s.p + 3948560, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(167), savedMean: s.f + 1250576, savedInvStd: s.f + 1252208,
+                activation: .relu6, output: s.tensor(167), savedMean: s.f + 1253840, savedInvStd: s.f + 1255472,
                 runningMean: s.p + 3950192, runningVar: s.p + 3951824, pool: pool)
             s.profiler?.stop(346)
         }
@@ -4280,7 +4280,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(166), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 3946928, beta: s.p + 3948560, runningMean: s.p + 3950192, runningVar: s.p + 3951824,
-                eps: 0.001, activation: .relu6, output: s.tensor(167), scratch: s.f + 1250576, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(167), scratch: s.f + 1253840, pool: pool)
             s.profiler?.stop(347)
         }
         // features.6.1.block.2 project conv 1x1 weights to the GEMM layout [1632][272]
@@ -4292,7 +4292,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(167), pixels: 100 &* s.n, inChannels: 1632,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 272, output: s.tensor(168), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1335440, savedInvStd: s.f + 1335712,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1338704, savedInvStd: s.f + 1338976,
                 runningMean: s.p + 4397904, runningVar: s.p + 4398176, workspace: s.ws, pool: pool)
             s.profiler?.stop(349)
         }
@@ -4308,7 +4308,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(168), pixels: 100 &* s.n, channels: 272,
-                gamma: s.p + 4397360, beta: s.p + 4397632, savedMean: s.f + 1335440, savedInvStd: s.f + 1335712,
+                gamma: s.p + 4397360, beta: s.p + 4397632, savedMean: s.f + 1338704, savedInvStd: s.f + 1338976,
                 activation: .identity, output: s.tensor(169), pool: pool)
             s.profiler?.stop(351)
         }
@@ -4317,7 +4317,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(168), pixels: 100 &* s.n, channels: 272,
                 gamma: s.p + 4397360, beta: s.p + 4397632, runningMean: s.p + 4397904, runningVar: s.p + 4398176,
-                eps: 0.001, activation: .identity, output: s.tensor(169), scratch: s.f + 1335440, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(169), scratch: s.f + 1338704, pool: pool)
             s.profiler?.stop(352)
         }
         // features.6.1 stochastic depth: keep each image's branch with probability 0.8533333333333333
@@ -4346,7 +4346,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(170), pixels: 100 &* s.n, inChannels: 272,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 1632, output: s.tensor(172), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1335984, savedInvStd: s.f + 1337616,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1339248, savedInvStd: s.f + 1340880,
                 runningMean: s.p + 4845616, runningVar: s.p + 4847248, workspace: s.ws, pool: pool)
             s.profiler?.stop(356)
         }
@@ -4362,7 +4362,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(172), pixels: 100 &* s.n, channels: 1632,
-                gamma: s.p + 4842352, beta: s.p + 4843984, savedMean: s.f + 1335984, savedInvStd: s.f + 1337616,
+                gamma: s.p + 4842352, beta: s.p + 4843984, savedMean: s.f + 1339248, savedInvStd: s.f + 1340880,
                 activation: .relu6, output: s.tensor(173), pool: pool)
             s.profiler?.stop(358)
         }
@@ -4371,17 +4371,17 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(172), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 4842352, beta: s.p + 4843984, runningMean: s.p + 4845616, runningVar: s.p + 4847248,
-                eps: 0.001, activation: .relu6, output: s.tensor(173), scratch: s.f + 1335984, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(173), scratch: s.f + 1339248, pool: pool)
             s.profiler?.stop(359)
         }
         // features.6.2.block.1 depthwise weights to the kernel layout [5][5][1632]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 4848880, channels: 1632, kernel: 5, into: s.f + 1342512)
+        WeightPrep.depthwiseWeights(s.p + 4848880, channels: 1632, kernel: 5, into: s.f + 1345776)
         s.profiler?.stop(360)
         // features.6.2.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(173), batch: s.n, height: 10, width: 10, channels: 1632, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1342512, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1345776, bias: s.f,
             activation: .identity, output: s.tensor(174), pool: pool)
         s.profiler?.stop(361)
         // features.6.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]
@@ -4389,7 +4389,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(174), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 4889680, beta: s.p + 4891312, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(175), savedMean: s.f + 1339248, savedInvStd: s.f + 1340880,
+                activation: .relu6, output: s.tensor(175), savedMean: s.f + 1342512, savedInvStd: s.f + 1344144,
                 runningMean: s.p + 4892944, runningVar: s.p + 4894576, pool: pool)
             s.profiler?.stop(362)
         }
@@ -4398,7 +4398,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(174), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 4889680, beta: s.p + 4891312, runningMean: s.p + 4892944, runningVar: s.p + 4894576,
-                eps: 0.001, activation: .relu6, output: s.tensor(175), scratch: s.f + 1339248, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(175), scratch: s.f + 1342512, pool: pool)
             s.profiler?.stop(363)
         }
         // features.6.2.block.2 project conv 1x1 weights to the GEMM layout [1632][272]
@@ -4410,7 +4410,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(175), pixels: 100 &* s.n, inChannels: 1632,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 272, output: s.tensor(176), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1424112, savedInvStd: s.f + 1424384,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1427376, savedInvStd: s.f + 1427648,
                 runningMean: s.p + 5340656, runningVar: s.p + 5340928, workspace: s.ws, pool: pool)
             s.profiler?.stop(365)
         }
@@ -4426,7 +4426,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(176), pixels: 100 &* s.n, channels: 272,
-                gamma: s.p + 5340112, beta: s.p + 5340384, savedMean: s.f + 1424112, savedInvStd: s.f + 1424384,
+                gamma: s.p + 5340112, beta: s.p + 5340384, savedMean: s.f + 1427376, savedInvStd: s.f + 1427648,
                 activation: .identity, output: s.tensor(177), pool: pool)
             s.profiler?.stop(367)
         }
@@ -4435,7 +4435,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(176), pixels: 100 &* s.n, channels: 272,
                 gamma: s.p + 5340112, beta: s.p + 5340384, runningMean: s.p + 5340656, runningVar: s.p + 5340928,
-                eps: 0.001, activation: .identity, output: s.tensor(177), scratch: s.f + 1424112, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(177), scratch: s.f + 1427376, pool: pool)
             s.profiler?.stop(368)
         }
         // features.6.2 stochastic depth: keep each image's branch with probability 0.8466666666666667
@@ -4464,7 +4464,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(178), pixels: 100 &* s.n, inChannels: 272,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 1632, output: s.tensor(180), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1424656, savedInvStd: s.f + 1426288,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1427920, savedInvStd: s.f + 1429552,
                 runningMean: s.p + 5788368, runningVar: s.p + 5790000, workspace: s.ws, pool: pool)
             s.profiler?.stop(372)
         }
@@ -4480,7 +4480,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         if s.options.frozenBlocks <= 25 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(180), pixels: 100 &* s.n, channels: 1632,
-                gamma: s.p + 5785104, beta: s.p + 5786736, savedMean: s.f + 1424656, savedInvStd: s.f + 1426288,
+                gamma: s.p + 5785104, beta: s.p + 5786736, savedMean: s.f + 1427920, savedInvStd: s.f + 1429552,
                 activation: .relu6, output: s.tensor(181), pool: pool)
             s.profiler?.stop(374)
         }
@@ -4489,17 +4489,17 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(180), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 5785104, beta: s.p + 5786736, runningMean: s.p + 5788368, runningVar: s.p + 5790000,
-                eps: 0.001, activation: .relu6, output: s.tensor(181), scratch: s.f + 1424656, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(181), scratch: s.f + 1427920, pool: pool)
             s.profiler?.stop(375)
         }
         // features.6.3.block.1 depthwise weights to the kernel layout [5][5][1632]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 5791632, channels: 1632, kernel: 5, into: s.f + 1431184)
+        WeightPrep.depthwiseWeights(s.p + 5791632, channels: 1632, kernel: 5, into: s.f + 1434448)
         s.profiler?.stop(376)
         // features.6.3.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(181), batch: s.n, height: 10, width: 10, channels: 1632, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1431184, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1434448, bias: s.f,
             activation: .identity, output: s.tensor(182), pool: pool)
         s.profiler?.stop(377)
         // features.6.3.block.1 BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]
@@ -4507,7 +4507,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(182), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 5832432, beta: s.p + 5834064, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(183), savedMean: s.f + 1427920, savedInvStd: s.f + 1429552,
+                activation: .relu6, output: s.tensor(183), savedMean: s.f + 1431184, savedInvStd: s.f + 1432816,
                 runningMean: s.p + 5835696, runningVar: s.p + 5837328, pool: pool)
             s.profiler?.stop(378)
         }
@@ -4516,7 +4516,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(182), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 5832432, beta: s.p + 5834064, runningMean: s.p + 5835696, runningVar: s.p + 5837328,
-                eps: 0.001, activation: .relu6, output: s.tensor(183), scratch: s.f + 1427920, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(183), scratch: s.f + 1431184, pool: pool)
             s.profiler?.stop(379)
         }
         // features.6.3.block.2 project conv 1x1 weights to the GEMM layout [1632][272]
@@ -4528,7 +4528,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(183), pixels: 100 &* s.n, inChannels: 1632,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 272, output: s.tensor(184), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1512784, savedInvStd: s.f + 1513056,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1516048, savedInvStd: s.f + 1516320,
                 runningMean: s.p + 6283408, runningVar: s.p + 6283680, workspace: s.ws, pool: pool)
             s.profiler?.stop(381)
         }
@@ -4544,7 +4544,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         if s.options.frozenBlocks <= 25 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(184), pixels: 100 &* s.n, channels: 272,
-                gamma: s.p + 6282864, beta: s.p + 6283136, savedMean: s.f + 1512784, savedInvStd: s.f + 1513056,
+                gamma: s.p + 6282864, beta: s.p + 6283136, savedMean: s.f + 1516048, savedInvStd: s.f + 1516320,
                 activation: .identity, output: s.tensor(185), pool: pool)
             s.profiler?.stop(383)
         }
@@ -4553,7 +4553,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(184), pixels: 100 &* s.n, channels: 272,
                 gamma: s.p + 6282864, beta: s.p + 6283136, runningMean: s.p + 6283408, runningVar: s.p + 6283680,
-                eps: 0.001, activation: .identity, output: s.tensor(185), scratch: s.f + 1512784, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(185), scratch: s.f + 1516048, pool: pool)
             s.profiler?.stop(384)
         }
         // features.6.3 stochastic depth: keep each image's branch with probability 0.84
@@ -4582,7 +4582,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(186), pixels: 100 &* s.n, inChannels: 272,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 1632, output: s.tensor(188), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1513328, savedInvStd: s.f + 1514960,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1516592, savedInvStd: s.f + 1518224,
                 runningMean: s.p + 6731120, runningVar: s.p + 6732752, workspace: s.ws, pool: pool)
             s.profiler?.stop(388)
         }
@@ -4598,7 +4598,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         if s.options.frozenBlocks <= 26 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(188), pixels: 100 &* s.n, channels: 1632,
-                gamma: s.p + 6727856, beta: s.p + 6729488, savedMean: s.f + 1513328, savedInvStd: s.f + 1514960,
+                gamma: s.p + 6727856, beta: s.p + 6729488, savedMean: s.f + 1516592, savedInvStd: s.f + 1518224,
                 activation: .relu6, output: s.tensor(189), pool: pool)
             s.profiler?.stop(390)
         }
@@ -4607,17 +4607,17 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(188), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 6727856, beta: s.p + 6729488, runningMean: s.p + 6731120, runningVar: s.p + 6732752,
-                eps: 0.001, activation: .relu6, output: s.tensor(189), scratch: s.f + 1513328, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(189), scratch: s.f + 1516592, pool: pool)
             s.profiler?.stop(391)
         }
         // features.6.4.block.1 depthwise weights to the kernel layout [5][5][1632]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 6734384, channels: 1632, kernel: 5, into: s.f + 1519856)
+        WeightPrep.depthwiseWeights(s.p + 6734384, channels: 1632, kernel: 5, into: s.f + 1523120)
         s.profiler?.stop(392)
         // features.6.4.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(189), batch: s.n, height: 10, width: 10, channels: 1632, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1519856, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1523120, bias: s.f,
             activation: .identity, output: s.tensor(190), pool: pool)
         s.profiler?.stop(393)
         // features.6.4.block.1 BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]
@@ -4625,7 +4625,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(190), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 6775184, beta: s.p + 6776816, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(191), savedMean: s.f + 1516592, savedInvStd: s.f + 1518224,
+                activation: .relu6, output: s.tensor(191), savedMean: s.f + 1519856, savedInvStd: s.f + 1521488,
                 runningMean: s.p + 6778448, runningVar: s.p + 6780080, pool: pool)
             s.profiler?.stop(394)
         }
@@ -4634,7 +4634,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(190), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 6775184, beta: s.p + 6776816, runningMean: s.p + 6778448, runningVar: s.p + 6780080,
-                eps: 0.001, activation: .relu6, output: s.tensor(191), scratch: s.f + 1516592, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(191), scratch: s.f + 1519856, pool: pool)
             s.profiler?.stop(395)
         }
         // features.6.4.block.2 project conv 1x1 weights to the GEMM layout [1632][272]
@@ -4646,7 +4646,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(191), pixels: 100 &* s.n, inChannels: 1632,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 272, output: s.tensor(192), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1601456, savedInvStd: s.f + 1601728,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1604720, savedInvStd: s.f + 1604992,
                 runningMean: s.p + 7226160, runningVar: s.p + 7226432, workspace: s.ws, pool: pool)
             s.profiler?.stop(397)
         }
@@ -4662,7 +4662,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         if s.options.frozenBlocks <= 26 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(192), pixels: 100 &* s.n, channels: 272,
-                gamma: s.p + 7225616, beta: s.p + 7225888, savedMean: s.f + 1601456, savedInvStd: s.f + 1601728,
+                gamma: s.p + 7225616, beta: s.p + 7225888, savedMean: s.f + 1604720, savedInvStd: s.f + 1604992,
                 activation: .identity, output: s.tensor(193), pool: pool)
             s.profiler?.stop(399)
         }
@@ -4671,7 +4671,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(192), pixels: 100 &* s.n, channels: 272,
                 gamma: s.p + 7225616, beta: s.p + 7225888, runningMean: s.p + 7226160, runningVar: s.p + 7226432,
-                eps: 0.001, activation: .identity, output: s.tensor(193), scratch: s.f + 1601456, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(193), scratch: s.f + 1604720, pool: pool)
             s.profiler?.stop(400)
         }
         // features.6.4 stochastic depth: keep each image's branch with probability 0.8333333333333334
@@ -4700,7 +4700,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(194), pixels: 100 &* s.n, inChannels: 272,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 1632, output: s.tensor(196), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1602000, savedInvStd: s.f + 1603632,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1605264, savedInvStd: s.f + 1606896,
                 runningMean: s.p + 7673872, runningVar: s.p + 7675504, workspace: s.ws, pool: pool)
             s.profiler?.stop(404)
         }
@@ -4716,7 +4716,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         if s.options.frozenBlocks <= 27 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(196), pixels: 100 &* s.n, channels: 1632,
-                gamma: s.p + 7670608, beta: s.p + 7672240, savedMean: s.f + 1602000, savedInvStd: s.f + 1603632,
+                gamma: s.p + 7670608, beta: s.p + 7672240, savedMean: s.f + 1605264, savedInvStd: s.f + 1606896,
                 activation: .relu6, output: s.tensor(197), pool: pool)
             s.profiler?.stop(406)
         }
@@ -4725,17 +4725,17 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(196), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 7670608, beta: s.p + 7672240, runningMean: s.p + 7673872, runningVar: s.p + 7675504,
-                eps: 0.001, activation: .relu6, output: s.tensor(197), scratch: s.f + 1602000, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(197), scratch: s.f + 1605264, pool: pool)
             s.profiler?.stop(407)
         }
         // features.6.5.block.1 depthwise weights to the kernel layout [5][5][1632]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 7677136, channels: 1632, kernel: 5, into: s.f + 1608528)
+        WeightPrep.depthwiseWeights(s.p + 7677136, channels: 1632, kernel: 5, into: s.f + 1611792)
         s.profiler?.stop(408)
         // features.6.5.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(197), batch: s.n, height: 10, width: 10, channels: 1632, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1608528, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1611792, bias: s.f,
             activation: .identity, output: s.tensor(198), pool: pool)
         s.profiler?.stop(409)
         // features.6.5.block.1 BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]
@@ -4743,7 +4743,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(198), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 7717936, beta: s.p + 7719568, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(199), savedMean: s.f + 1605264, savedInvStd: s.f + 1606896,
+                activation: .relu6, output: s.tensor(199), savedMean: s.f + 1608528, savedInvStd: s.f + 1610160,
                 runningMean: s.p + 7721200, runningVar: s.p + 7722832, pool: pool)
             s.profiler?.stop(410)
         }
@@ -4752,7 +4752,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(198), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 7717936, beta: s.p + 7719568, runningMean: s.p + 7721200, runningVar: s.p + 7722832,
-                eps: 0.001, activation: .relu6, output: s.tensor(199), scratch: s.f + 1605264, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(199), scratch: s.f + 1608528, pool: pool)
             s.profiler?.stop(411)
         }
         // features.6.5.block.2 project conv 1x1 weights to the GEMM layout [1632][272]
@@ -4764,7 +4764,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(199), pixels: 100 &* s.n, inChannels: 1632,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 272, output: s.tensor(200), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1690128, savedInvStd: s.f + 1690400,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1693392, savedInvStd: s.f + 1693664,
                 runningMean: s.p + 8168912, runningVar: s.p + 8169184, workspace: s.ws, pool: pool)
             s.profiler?.stop(413)
         }
@@ -4780,7 +4780,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         if s.options.frozenBlocks <= 27 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(200), pixels: 100 &* s.n, channels: 272,
-                gamma: s.p + 8168368, beta: s.p + 8168640, savedMean: s.f + 1690128, savedInvStd: s.f + 1690400,
+                gamma: s.p + 8168368, beta: s.p + 8168640, savedMean: s.f + 1693392, savedInvStd: s.f + 1693664,
                 activation: .identity, output: s.tensor(201), pool: pool)
             s.profiler?.stop(415)
         }
@@ -4789,7 +4789,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(200), pixels: 100 &* s.n, channels: 272,
                 gamma: s.p + 8168368, beta: s.p + 8168640, runningMean: s.p + 8168912, runningVar: s.p + 8169184,
-                eps: 0.001, activation: .identity, output: s.tensor(201), scratch: s.f + 1690128, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(201), scratch: s.f + 1693392, pool: pool)
             s.profiler?.stop(416)
         }
         // features.6.5 stochastic depth: keep each image's branch with probability 0.8266666666666667
@@ -4818,7 +4818,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(202), pixels: 100 &* s.n, inChannels: 272,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 1632, output: s.tensor(204), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1690672, savedInvStd: s.f + 1692304,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1693936, savedInvStd: s.f + 1695568,
                 runningMean: s.p + 8616624, runningVar: s.p + 8618256, workspace: s.ws, pool: pool)
             s.profiler?.stop(420)
         }
@@ -4834,7 +4834,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         if s.options.frozenBlocks <= 28 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(204), pixels: 100 &* s.n, channels: 1632,
-                gamma: s.p + 8613360, beta: s.p + 8614992, savedMean: s.f + 1690672, savedInvStd: s.f + 1692304,
+                gamma: s.p + 8613360, beta: s.p + 8614992, savedMean: s.f + 1693936, savedInvStd: s.f + 1695568,
                 activation: .relu6, output: s.tensor(205), pool: pool)
             s.profiler?.stop(422)
         }
@@ -4843,17 +4843,17 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(204), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 8613360, beta: s.p + 8614992, runningMean: s.p + 8616624, runningVar: s.p + 8618256,
-                eps: 0.001, activation: .relu6, output: s.tensor(205), scratch: s.f + 1690672, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(205), scratch: s.f + 1693936, pool: pool)
             s.profiler?.stop(423)
         }
         // features.6.6.block.1 depthwise weights to the kernel layout [5][5][1632]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 8619888, channels: 1632, kernel: 5, into: s.f + 1697200)
+        WeightPrep.depthwiseWeights(s.p + 8619888, channels: 1632, kernel: 5, into: s.f + 1700464)
         s.profiler?.stop(424)
         // features.6.6.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(205), batch: s.n, height: 10, width: 10, channels: 1632, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1697200, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1700464, bias: s.f,
             activation: .identity, output: s.tensor(206), pool: pool)
         s.profiler?.stop(425)
         // features.6.6.block.1 BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]
@@ -4861,7 +4861,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(206), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 8660688, beta: s.p + 8662320, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(207), savedMean: s.f + 1693936, savedInvStd: s.f + 1695568,
+                activation: .relu6, output: s.tensor(207), savedMean: s.f + 1697200, savedInvStd: s.f + 1698832,
                 runningMean: s.p + 8663952, runningVar: s.p + 8665584, pool: pool)
             s.profiler?.stop(426)
         }
@@ -4870,7 +4870,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(206), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 8660688, beta: s.p + 8662320, runningMean: s.p + 8663952, runningVar: s.p + 8665584,
-                eps: 0.001, activation: .relu6, output: s.tensor(207), scratch: s.f + 1693936, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(207), scratch: s.f + 1697200, pool: pool)
             s.profiler?.stop(427)
         }
         // features.6.6.block.2 project conv 1x1 weights to the GEMM layout [1632][272]
@@ -4882,7 +4882,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(207), pixels: 100 &* s.n, inChannels: 1632,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 272, output: s.tensor(208), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1778800, savedInvStd: s.f + 1779072,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1782064, savedInvStd: s.f + 1782336,
                 runningMean: s.p + 9111664, runningVar: s.p + 9111936, workspace: s.ws, pool: pool)
             s.profiler?.stop(429)
         }
@@ -4898,7 +4898,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         if s.options.frozenBlocks <= 28 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(208), pixels: 100 &* s.n, channels: 272,
-                gamma: s.p + 9111120, beta: s.p + 9111392, savedMean: s.f + 1778800, savedInvStd: s.f + 1779072,
+                gamma: s.p + 9111120, beta: s.p + 9111392, savedMean: s.f + 1782064, savedInvStd: s.f + 1782336,
                 activation: .identity, output: s.tensor(209), pool: pool)
             s.profiler?.stop(431)
         }
@@ -4907,7 +4907,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(208), pixels: 100 &* s.n, channels: 272,
                 gamma: s.p + 9111120, beta: s.p + 9111392, runningMean: s.p + 9111664, runningVar: s.p + 9111936,
-                eps: 0.001, activation: .identity, output: s.tensor(209), scratch: s.f + 1778800, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(209), scratch: s.f + 1782064, pool: pool)
             s.profiler?.stop(432)
         }
         // features.6.6 stochastic depth: keep each image's branch with probability 0.82
@@ -4936,7 +4936,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(210), pixels: 100 &* s.n, inChannels: 272,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 1632, output: s.tensor(212), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1779344, savedInvStd: s.f + 1780976,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1782608, savedInvStd: s.f + 1784240,
                 runningMean: s.p + 9559376, runningVar: s.p + 9561008, workspace: s.ws, pool: pool)
             s.profiler?.stop(436)
         }
@@ -4952,7 +4952,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         if s.options.frozenBlocks <= 29 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(212), pixels: 100 &* s.n, channels: 1632,
-                gamma: s.p + 9556112, beta: s.p + 9557744, savedMean: s.f + 1779344, savedInvStd: s.f + 1780976,
+                gamma: s.p + 9556112, beta: s.p + 9557744, savedMean: s.f + 1782608, savedInvStd: s.f + 1784240,
                 activation: .relu6, output: s.tensor(213), pool: pool)
             s.profiler?.stop(438)
         }
@@ -4961,17 +4961,17 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(212), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 9556112, beta: s.p + 9557744, runningMean: s.p + 9559376, runningVar: s.p + 9561008,
-                eps: 0.001, activation: .relu6, output: s.tensor(213), scratch: s.f + 1779344, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(213), scratch: s.f + 1782608, pool: pool)
             s.profiler?.stop(439)
         }
         // features.6.7.block.1 depthwise weights to the kernel layout [5][5][1632]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 9562640, channels: 1632, kernel: 5, into: s.f + 1785872)
+        WeightPrep.depthwiseWeights(s.p + 9562640, channels: 1632, kernel: 5, into: s.f + 1789136)
         s.profiler?.stop(440)
         // features.6.7.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(213), batch: s.n, height: 10, width: 10, channels: 1632, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1785872, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1789136, bias: s.f,
             activation: .identity, output: s.tensor(214), pool: pool)
         s.profiler?.stop(441)
         // features.6.7.block.1 BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]
@@ -4979,7 +4979,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(214), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 9603440, beta: s.p + 9605072, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(215), savedMean: s.f + 1782608, savedInvStd: s.f + 1784240,
+                activation: .relu6, output: s.tensor(215), savedMean: s.f + 1785872, savedInvStd: s.f + 1787504,
                 runningMean: s.p + 9606704, runningVar: s.p + 9608336, pool: pool)
             s.profiler?.stop(442)
         }
@@ -4988,7 +4988,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(214), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 9603440, beta: s.p + 9605072, runningMean: s.p + 9606704, runningVar: s.p + 9608336,
-                eps: 0.001, activation: .relu6, output: s.tensor(215), scratch: s.f + 1782608, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(215), scratch: s.f + 1785872, pool: pool)
             s.profiler?.stop(443)
         }
         // features.6.7.block.2 project conv 1x1 weights to the GEMM layout [1632][272]
@@ -5000,7 +5000,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(215), pixels: 100 &* s.n, inChannels: 1632,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 272, output: s.tensor(216), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1867472, savedInvStd: s.f + 1867744,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1870736, savedInvStd: s.f + 1871008,
                 runningMean: s.p + 10054416, runningVar: s.p + 10054688, workspace: s.ws, pool: pool)
             s.profiler?.stop(445)
         }
@@ -5016,7 +5016,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         if s.options.frozenBlocks <= 29 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(216), pixels: 100 &* s.n, channels: 272,
-                gamma: s.p + 10053872, beta: s.p + 10054144, savedMean: s.f + 1867472, savedInvStd: s.f + 1867744,
+                gamma: s.p + 10053872, beta: s.p + 10054144, savedMean: s.f + 1870736, savedInvStd: s.f + 1871008,
                 activation: .identity, output: s.tensor(217), pool: pool)
             s.profiler?.stop(447)
         }
@@ -5025,7 +5025,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(216), pixels: 100 &* s.n, channels: 272,
                 gamma: s.p + 10053872, beta: s.p + 10054144, runningMean: s.p + 10054416, runningVar: s.p + 10054688,
-                eps: 0.001, activation: .identity, output: s.tensor(217), scratch: s.f + 1867472, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(217), scratch: s.f + 1870736, pool: pool)
             s.profiler?.stop(448)
         }
         // features.6.7 stochastic depth: keep each image's branch with probability 0.8133333333333334
@@ -5054,7 +5054,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(218), pixels: 100 &* s.n, inChannels: 272,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 1632, output: s.tensor(220), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1868016, savedInvStd: s.f + 1869648,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1871280, savedInvStd: s.f + 1872912,
                 runningMean: s.p + 10502128, runningVar: s.p + 10503760, workspace: s.ws, pool: pool)
             s.profiler?.stop(452)
         }
@@ -5070,7 +5070,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         if s.options.frozenBlocks <= 30 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(220), pixels: 100 &* s.n, channels: 1632,
-                gamma: s.p + 10498864, beta: s.p + 10500496, savedMean: s.f + 1868016, savedInvStd: s.f + 1869648,
+                gamma: s.p + 10498864, beta: s.p + 10500496, savedMean: s.f + 1871280, savedInvStd: s.f + 1872912,
                 activation: .relu6, output: s.tensor(221), pool: pool)
             s.profiler?.stop(454)
         }
@@ -5079,17 +5079,17 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(220), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 10498864, beta: s.p + 10500496, runningMean: s.p + 10502128, runningVar: s.p + 10503760,
-                eps: 0.001, activation: .relu6, output: s.tensor(221), scratch: s.f + 1868016, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(221), scratch: s.f + 1871280, pool: pool)
             s.profiler?.stop(455)
         }
         // features.7.0.block.1 depthwise weights to the kernel layout [3][3][1632]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 10505392, channels: 1632, kernel: 3, into: s.f + 1874544)
+        WeightPrep.depthwiseWeights(s.p + 10505392, channels: 1632, kernel: 3, into: s.f + 1877808)
         s.profiler?.stop(456)
         // features.7.0.block.1 depthwise 3x3/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(221), batch: s.n, height: 10, width: 10, channels: 1632, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 10, outWidth: 10, weights: s.f + 1874544, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 10, outWidth: 10, weights: s.f + 1877808, bias: s.f,
             activation: .identity, output: s.tensor(222), pool: pool)
         s.profiler?.stop(457)
         // features.7.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]
@@ -5097,7 +5097,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(222), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 10520080, beta: s.p + 10521712, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(223), savedMean: s.f + 1871280, savedInvStd: s.f + 1872912,
+                activation: .relu6, output: s.tensor(223), savedMean: s.f + 1874544, savedInvStd: s.f + 1876176,
                 runningMean: s.p + 10523344, runningVar: s.p + 10524976, pool: pool)
             s.profiler?.stop(458)
         }
@@ -5106,7 +5106,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(222), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 10520080, beta: s.p + 10521712, runningMean: s.p + 10523344, runningVar: s.p + 10524976,
-                eps: 0.001, activation: .relu6, output: s.tensor(223), scratch: s.f + 1871280, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(223), scratch: s.f + 1874544, pool: pool)
             s.profiler?.stop(459)
         }
         // features.7.0.block.2 project conv 1x1 weights to the GEMM layout [1632][448]
@@ -5118,7 +5118,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(223), pixels: 100 &* s.n, inChannels: 1632,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 448, output: s.tensor(224), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1903920, savedInvStd: s.f + 1904368,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1907184, savedInvStd: s.f + 1907632,
                 runningMean: s.p + 11258640, runningVar: s.p + 11259088, workspace: s.ws, pool: pool)
             s.profiler?.stop(461)
         }
@@ -5134,7 +5134,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         if s.options.frozenBlocks <= 30 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(224), pixels: 100 &* s.n, channels: 448,
-                gamma: s.p + 11257744, beta: s.p + 11258192, savedMean: s.f + 1903920, savedInvStd: s.f + 1904368,
+                gamma: s.p + 11257744, beta: s.p + 11258192, savedMean: s.f + 1907184, savedInvStd: s.f + 1907632,
                 activation: .identity, output: s.tensor(225), pool: pool)
             s.profiler?.stop(463)
         }
@@ -5143,7 +5143,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(224), pixels: 100 &* s.n, channels: 448,
                 gamma: s.p + 11257744, beta: s.p + 11258192, runningMean: s.p + 11258640, runningVar: s.p + 11259088,
-                eps: 0.001, activation: .identity, output: s.tensor(225), scratch: s.f + 1903920, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(225), scratch: s.f + 1907184, pool: pool)
             s.profiler?.stop(464)
         }
     }
@@ -5159,7 +5159,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(225), pixels: 100 &* s.n, inChannels: 448,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 1280, output: s.tensor(226), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1904816, savedInvStd: s.f + 1906096,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1908080, savedInvStd: s.f + 1909360,
                 runningMean: s.p + 11835536, runningVar: s.p + 11836816, workspace: s.ws, pool: pool)
             s.profiler?.stop(466)
         }
@@ -5175,7 +5175,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         if s.options.frozenBlocks <= 31 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(226), pixels: 100 &* s.n, channels: 1280,
-                gamma: s.p + 11832976, beta: s.p + 11834256, savedMean: s.f + 1904816, savedInvStd: s.f + 1906096,
+                gamma: s.p + 11832976, beta: s.p + 11834256, savedMean: s.f + 1908080, savedInvStd: s.f + 1909360,
                 activation: .relu6, output: s.tensor(227), pool: pool)
             s.profiler?.stop(468)
         }
@@ -5184,7 +5184,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(226), pixels: 100 &* s.n, channels: 1280,
                 gamma: s.p + 11832976, beta: s.p + 11834256, runningMean: s.p + 11835536, runningVar: s.p + 11836816,
-                eps: 0.001, activation: .relu6, output: s.tensor(227), scratch: s.f + 1904816, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(227), scratch: s.f + 1908080, pool: pool)
             s.profiler?.stop(469)
         }
     }
@@ -5239,16 +5239,18 @@ public final class EfficientNetLite4Training: TrainableModel {
 
     /// features.8 backward: head: conv 1x1 448 -> 1280
     private func features_8_backward(_ s: TrainingStepContext) {
-        // features.8 backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1280]
+        // features.8 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 1280]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(235), input: s.tensor(226),
-            pixels: 100 &* s.n, channels: 1280, gamma: s.p + 11832976, beta: s.p + 11834256, savedMean: s.f + 1904816,
-            savedInvStd: s.f + 1906096, activation: .relu6, gradInput: s.tensor(235), gradGamma: s.g + 11832976,
-            gradBeta: s.g + 11834256, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(235), input: s.tensor(226), pixels: 100 &* s.n,
+            channels: 1280, gamma: s.p + 11832976, beta: s.p + 11834256, savedMean: s.f + 1908080,
+            savedInvStd: s.f + 1909360, activation: .relu6, gradGamma: s.g + 11832976, gradBeta: s.g + 11834256,
+            reductions: s.f + 732768, pool: pool)
         s.profiler?.stop(478)
-        // features.8 conv 1x1 backward: input and weight gradients, [n, 10, 10, 448] <- [n, 10, 10, 1280]
+        // features.8 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 448] <- [n, 10, 10, 1280]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(235), input: s.tensor(225), weights: s.p + 11259536,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(235), preActivation: s.tensor(226),
+            gamma: s.p + 11832976, beta: s.p + 11834256, savedMean: s.f + 1908080, savedInvStd: s.f + 1909360,
+            activation: .relu6, reductions: s.f + 732768, input: s.tensor(225), weights: s.p + 11259536,
             pixels: 100 &* s.n, inChannels: 448, outChannels: 1280, gradInput: s.tensor(236),
             gradWeights: s.g + 11259536, workspace: s.ws, pool: pool)
         s.profiler?.stop(479)
@@ -5256,18 +5258,18 @@ public final class EfficientNetLite4Training: TrainableModel {
 
     /// features.7.0 backward: MBConv6 k3 s1: 10x10x272 -> 10x10x448
     private func features_7_0_backward(_ s: TrainingStepContext) {
-        // features.7.0.block.2 backward through identity and BatchNorm (in place) on [n, 10, 10, 448]
+        // features.7.0.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 448]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(236), input: s.tensor(224),
-            pixels: 100 &* s.n, channels: 448, gamma: s.p + 11257744, beta: s.p + 11258192, savedMean: s.f + 1903920,
-            savedInvStd: s.f + 1904368, activation: .identity, gradInput: s.tensor(236), gradGamma: s.g + 11257744,
-            gradBeta: s.g + 11258192, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(236), input: s.tensor(224), pixels: 100 &* s.n,
+            channels: 448, gamma: s.p + 11257744, beta: s.p + 11258192, savedMean: s.f + 1907184,
+            savedInvStd: s.f + 1907632, activation: .identity, gradGamma: s.g + 11257744, gradBeta: s.g + 11258192,
+            reductions: s.f + 732768, pool: pool)
         s.profiler?.stop(480)
         // features.7.0.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 30 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(222), pixels: 100 &* s.n, channels: 1632,
-                gamma: s.p + 10520080, beta: s.p + 10521712, savedMean: s.f + 1871280, savedInvStd: s.f + 1872912,
+                gamma: s.p + 10520080, beta: s.p + 10521712, savedMean: s.f + 1874544, savedInvStd: s.f + 1876176,
                 activation: .relu6, output: s.tensor(238), pool: pool)
             s.profiler?.stop(481)
         }
@@ -5276,27 +5278,29 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(222), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 10520080, beta: s.p + 10521712, runningMean: s.p + 10523344, runningVar: s.p + 10524976,
-                eps: 0.001, activation: .relu6, output: s.tensor(238), scratch: s.f + 1871280, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(238), scratch: s.f + 1874544, pool: pool)
             s.profiler?.stop(482)
         }
-        // features.7.0.block.2 conv 1x1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 448]
+        // features.7.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 448]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(236), input: s.tensor(238), weights: s.p + 10526608,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(236), preActivation: s.tensor(224),
+            gamma: s.p + 11257744, beta: s.p + 11258192, savedMean: s.f + 1907184, savedInvStd: s.f + 1907632,
+            activation: .identity, reductions: s.f + 732768, input: s.tensor(238), weights: s.p + 10526608,
             pixels: 100 &* s.n, inChannels: 1632, outChannels: 448, gradInput: s.tensor(237),
             gradWeights: s.g + 10526608, workspace: s.ws, pool: pool)
         s.profiler?.stop(483)
         // features.7.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(237), input: s.tensor(222),
-            pixels: 100 &* s.n, channels: 1632, gamma: s.p + 10520080, beta: s.p + 10521712, savedMean: s.f + 1871280,
-            savedInvStd: s.f + 1872912, activation: .relu6, gradInput: s.tensor(237), gradGamma: s.g + 10520080,
+            pixels: 100 &* s.n, channels: 1632, gamma: s.p + 10520080, beta: s.p + 10521712, savedMean: s.f + 1874544,
+            savedInvStd: s.f + 1876176, activation: .relu6, gradInput: s.tensor(237), gradGamma: s.g + 10520080,
             gradBeta: s.g + 10521712, pool: pool)
         s.profiler?.stop(484)
         // features.7.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 30 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(220), pixels: 100 &* s.n, channels: 1632,
-                gamma: s.p + 10498864, beta: s.p + 10500496, savedMean: s.f + 1868016, savedInvStd: s.f + 1869648,
+                gamma: s.p + 10498864, beta: s.p + 10500496, savedMean: s.f + 1871280, savedInvStd: s.f + 1872912,
                 activation: .relu6, output: s.tensor(240), pool: pool)
             s.profiler?.stop(485)
         }
@@ -5305,33 +5309,35 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(220), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 10498864, beta: s.p + 10500496, runningMean: s.p + 10502128, runningVar: s.p + 10503760,
-                eps: 0.001, activation: .relu6, output: s.tensor(240), scratch: s.f + 1868016, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(240), scratch: s.f + 1871280, pool: pool)
             s.profiler?.stop(486)
         }
         // features.7.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 1889232, count: 14688)
+        TrainingKernels.zero(s.f + 1892496, count: 14688)
         s.profiler?.stop(487)
         // features.7.0.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 1632]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(237), input: s.tensor(240), batch: s.n, height: 10,
             width: 10, channels: 1632, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 10, outWidth: 10,
-            weights: s.f + 1874544, gradInput: s.tensor(239), gradWeights: s.f + 1889232, pool: pool)
+            weights: s.f + 1877808, gradInput: s.tensor(239), gradWeights: s.f + 1892496, pool: pool)
         s.profiler?.stop(488)
         // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 1889232, channels: 1632, kernel: 3, into: s.g + 10505392)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1892496, channels: 1632, kernel: 3, into: s.g + 10505392)
         s.profiler?.stop(489)
-        // features.7.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]
+        // features.7.0.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 1632]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(239), input: s.tensor(220),
-            pixels: 100 &* s.n, channels: 1632, gamma: s.p + 10498864, beta: s.p + 10500496, savedMean: s.f + 1868016,
-            savedInvStd: s.f + 1869648, activation: .relu6, gradInput: s.tensor(239), gradGamma: s.g + 10498864,
-            gradBeta: s.g + 10500496, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(239), input: s.tensor(220), pixels: 100 &* s.n,
+            channels: 1632, gamma: s.p + 10498864, beta: s.p + 10500496, savedMean: s.f + 1871280,
+            savedInvStd: s.f + 1872912, activation: .relu6, gradGamma: s.g + 10498864, gradBeta: s.g + 10500496,
+            reductions: s.f + 732768, pool: pool)
         s.profiler?.stop(490)
-        // features.7.0.block.0 conv 1x1 backward: input and weight gradients, [n, 10, 10, 272] <- [n, 10, 10, 1632]
+        // features.7.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 272] <- [n, 10, 10, 1632]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(239), input: s.tensor(218), weights: s.p + 10054960,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(239), preActivation: s.tensor(220),
+            gamma: s.p + 10498864, beta: s.p + 10500496, savedMean: s.f + 1871280, savedInvStd: s.f + 1872912,
+            activation: .relu6, reductions: s.f + 732768, input: s.tensor(218), weights: s.p + 10054960,
             pixels: 100 &* s.n, inChannels: 272, outChannels: 1632, gradInput: s.tensor(241),
             gradWeights: s.g + 10054960, workspace: s.ws, pool: pool)
         s.profiler?.stop(491)
@@ -5345,18 +5351,18 @@ public final class EfficientNetLite4Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 29 ? s.tensor(219) : nil, batch: s.n,
             perImage: 27200, gradBranch: s.tensor(242), pool: pool)
         s.profiler?.stop(492)
-        // features.6.7.block.2 backward through identity and BatchNorm (in place) on [n, 10, 10, 272]
+        // features.6.7.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 272]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(242), input: s.tensor(216),
-            pixels: 100 &* s.n, channels: 272, gamma: s.p + 10053872, beta: s.p + 10054144, savedMean: s.f + 1867472,
-            savedInvStd: s.f + 1867744, activation: .identity, gradInput: s.tensor(242), gradGamma: s.g + 10053872,
-            gradBeta: s.g + 10054144, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(242), input: s.tensor(216), pixels: 100 &* s.n,
+            channels: 272, gamma: s.p + 10053872, beta: s.p + 10054144, savedMean: s.f + 1870736,
+            savedInvStd: s.f + 1871008, activation: .identity, gradGamma: s.g + 10053872, gradBeta: s.g + 10054144,
+            reductions: s.f + 732768, pool: pool)
         s.profiler?.stop(493)
         // features.6.7.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 29 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(214), pixels: 100 &* s.n, channels: 1632,
-                gamma: s.p + 9603440, beta: s.p + 9605072, savedMean: s.f + 1782608, savedInvStd: s.f + 1784240,
+                gamma: s.p + 9603440, beta: s.p + 9605072, savedMean: s.f + 1785872, savedInvStd: s.f + 1787504,
                 activation: .relu6, output: s.tensor(244), pool: pool)
             s.profiler?.stop(494)
         }
@@ -5365,27 +5371,29 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(214), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 9603440, beta: s.p + 9605072, runningMean: s.p + 9606704, runningVar: s.p + 9608336,
-                eps: 0.001, activation: .relu6, output: s.tensor(244), scratch: s.f + 1782608, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(244), scratch: s.f + 1785872, pool: pool)
             s.profiler?.stop(495)
         }
-        // features.6.7.block.2 conv 1x1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 272]
+        // features.6.7.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 272]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(242), input: s.tensor(244), weights: s.p + 9609968,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(242), preActivation: s.tensor(216),
+            gamma: s.p + 10053872, beta: s.p + 10054144, savedMean: s.f + 1870736, savedInvStd: s.f + 1871008,
+            activation: .identity, reductions: s.f + 732768, input: s.tensor(244), weights: s.p + 9609968,
             pixels: 100 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(243),
             gradWeights: s.g + 9609968, workspace: s.ws, pool: pool)
         s.profiler?.stop(496)
         // features.6.7.block.1 backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(243), input: s.tensor(214),
-            pixels: 100 &* s.n, channels: 1632, gamma: s.p + 9603440, beta: s.p + 9605072, savedMean: s.f + 1782608,
-            savedInvStd: s.f + 1784240, activation: .relu6, gradInput: s.tensor(243), gradGamma: s.g + 9603440,
+            pixels: 100 &* s.n, channels: 1632, gamma: s.p + 9603440, beta: s.p + 9605072, savedMean: s.f + 1785872,
+            savedInvStd: s.f + 1787504, activation: .relu6, gradInput: s.tensor(243), gradGamma: s.g + 9603440,
             gradBeta: s.g + 9605072, pool: pool)
         s.profiler?.stop(497)
         // features.6.7.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 29 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(212), pixels: 100 &* s.n, channels: 1632,
-                gamma: s.p + 9556112, beta: s.p + 9557744, savedMean: s.f + 1779344, savedInvStd: s.f + 1780976,
+                gamma: s.p + 9556112, beta: s.p + 9557744, savedMean: s.f + 1782608, savedInvStd: s.f + 1784240,
                 activation: .relu6, output: s.tensor(246), pool: pool)
             s.profiler?.stop(498)
         }
@@ -5394,33 +5402,35 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(212), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 9556112, beta: s.p + 9557744, runningMean: s.p + 9559376, runningVar: s.p + 9561008,
-                eps: 0.001, activation: .relu6, output: s.tensor(246), scratch: s.f + 1779344, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(246), scratch: s.f + 1782608, pool: pool)
             s.profiler?.stop(499)
         }
         // features.6.7.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 1826672, count: 40800)
+        TrainingKernels.zero(s.f + 1829936, count: 40800)
         s.profiler?.stop(500)
         // features.6.7.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 1632]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(243), input: s.tensor(246), batch: s.n, height: 10,
             width: 10, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
-            weights: s.f + 1785872, gradInput: s.tensor(245), gradWeights: s.f + 1826672, pool: pool)
+            weights: s.f + 1789136, gradInput: s.tensor(245), gradWeights: s.f + 1829936, pool: pool)
         s.profiler?.stop(501)
         // features.6.7.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 1826672, channels: 1632, kernel: 5, into: s.g + 9562640)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1829936, channels: 1632, kernel: 5, into: s.g + 9562640)
         s.profiler?.stop(502)
-        // features.6.7.block.0 backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]
+        // features.6.7.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 1632]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(245), input: s.tensor(212),
-            pixels: 100 &* s.n, channels: 1632, gamma: s.p + 9556112, beta: s.p + 9557744, savedMean: s.f + 1779344,
-            savedInvStd: s.f + 1780976, activation: .relu6, gradInput: s.tensor(245), gradGamma: s.g + 9556112,
-            gradBeta: s.g + 9557744, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(245), input: s.tensor(212), pixels: 100 &* s.n,
+            channels: 1632, gamma: s.p + 9556112, beta: s.p + 9557744, savedMean: s.f + 1782608,
+            savedInvStd: s.f + 1784240, activation: .relu6, gradGamma: s.g + 9556112, gradBeta: s.g + 9557744,
+            reductions: s.f + 732768, pool: pool)
         s.profiler?.stop(503)
-        // features.6.7.block.0 conv 1x1 backward: input and weight gradients, [n, 10, 10, 272] <- [n, 10, 10, 1632]
+        // features.6.7.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 272] <- [n, 10, 10, 1632]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(245), input: s.tensor(210), weights: s.p + 9112208,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(245), preActivation: s.tensor(212),
+            gamma: s.p + 9556112, beta: s.p + 9557744, savedMean: s.f + 1782608, savedInvStd: s.f + 1784240,
+            activation: .relu6, reductions: s.f + 732768, input: s.tensor(210), weights: s.p + 9112208,
             pixels: 100 &* s.n, inChannels: 272, outChannels: 1632, gradInput: s.tensor(247),
             gradWeights: s.g + 9112208, workspace: s.ws, pool: pool)
         s.profiler?.stop(504)
@@ -5438,18 +5448,18 @@ public final class EfficientNetLite4Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 28 ? s.tensor(211) : nil, batch: s.n,
             perImage: 27200, gradBranch: s.tensor(248), pool: pool)
         s.profiler?.stop(506)
-        // features.6.6.block.2 backward through identity and BatchNorm (in place) on [n, 10, 10, 272]
+        // features.6.6.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 272]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(248), input: s.tensor(208),
-            pixels: 100 &* s.n, channels: 272, gamma: s.p + 9111120, beta: s.p + 9111392, savedMean: s.f + 1778800,
-            savedInvStd: s.f + 1779072, activation: .identity, gradInput: s.tensor(248), gradGamma: s.g + 9111120,
-            gradBeta: s.g + 9111392, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(248), input: s.tensor(208), pixels: 100 &* s.n,
+            channels: 272, gamma: s.p + 9111120, beta: s.p + 9111392, savedMean: s.f + 1782064,
+            savedInvStd: s.f + 1782336, activation: .identity, gradGamma: s.g + 9111120, gradBeta: s.g + 9111392,
+            reductions: s.f + 732768, pool: pool)
         s.profiler?.stop(507)
         // features.6.6.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 28 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(206), pixels: 100 &* s.n, channels: 1632,
-                gamma: s.p + 8660688, beta: s.p + 8662320, savedMean: s.f + 1693936, savedInvStd: s.f + 1695568,
+                gamma: s.p + 8660688, beta: s.p + 8662320, savedMean: s.f + 1697200, savedInvStd: s.f + 1698832,
                 activation: .relu6, output: s.tensor(250), pool: pool)
             s.profiler?.stop(508)
         }
@@ -5458,27 +5468,29 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(206), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 8660688, beta: s.p + 8662320, runningMean: s.p + 8663952, runningVar: s.p + 8665584,
-                eps: 0.001, activation: .relu6, output: s.tensor(250), scratch: s.f + 1693936, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(250), scratch: s.f + 1697200, pool: pool)
             s.profiler?.stop(509)
         }
-        // features.6.6.block.2 conv 1x1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 272]
+        // features.6.6.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 272]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(248), input: s.tensor(250), weights: s.p + 8667216,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(248), preActivation: s.tensor(208),
+            gamma: s.p + 9111120, beta: s.p + 9111392, savedMean: s.f + 1782064, savedInvStd: s.f + 1782336,
+            activation: .identity, reductions: s.f + 732768, input: s.tensor(250), weights: s.p + 8667216,
             pixels: 100 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(249),
             gradWeights: s.g + 8667216, workspace: s.ws, pool: pool)
         s.profiler?.stop(510)
         // features.6.6.block.1 backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(249), input: s.tensor(206),
-            pixels: 100 &* s.n, channels: 1632, gamma: s.p + 8660688, beta: s.p + 8662320, savedMean: s.f + 1693936,
-            savedInvStd: s.f + 1695568, activation: .relu6, gradInput: s.tensor(249), gradGamma: s.g + 8660688,
+            pixels: 100 &* s.n, channels: 1632, gamma: s.p + 8660688, beta: s.p + 8662320, savedMean: s.f + 1697200,
+            savedInvStd: s.f + 1698832, activation: .relu6, gradInput: s.tensor(249), gradGamma: s.g + 8660688,
             gradBeta: s.g + 8662320, pool: pool)
         s.profiler?.stop(511)
         // features.6.6.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 28 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(204), pixels: 100 &* s.n, channels: 1632,
-                gamma: s.p + 8613360, beta: s.p + 8614992, savedMean: s.f + 1690672, savedInvStd: s.f + 1692304,
+                gamma: s.p + 8613360, beta: s.p + 8614992, savedMean: s.f + 1693936, savedInvStd: s.f + 1695568,
                 activation: .relu6, output: s.tensor(252), pool: pool)
             s.profiler?.stop(512)
         }
@@ -5487,33 +5499,35 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(204), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 8613360, beta: s.p + 8614992, runningMean: s.p + 8616624, runningVar: s.p + 8618256,
-                eps: 0.001, activation: .relu6, output: s.tensor(252), scratch: s.f + 1690672, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(252), scratch: s.f + 1693936, pool: pool)
             s.profiler?.stop(513)
         }
         // features.6.6.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 1738000, count: 40800)
+        TrainingKernels.zero(s.f + 1741264, count: 40800)
         s.profiler?.stop(514)
         // features.6.6.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 1632]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(249), input: s.tensor(252), batch: s.n, height: 10,
             width: 10, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
-            weights: s.f + 1697200, gradInput: s.tensor(251), gradWeights: s.f + 1738000, pool: pool)
+            weights: s.f + 1700464, gradInput: s.tensor(251), gradWeights: s.f + 1741264, pool: pool)
         s.profiler?.stop(515)
         // features.6.6.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 1738000, channels: 1632, kernel: 5, into: s.g + 8619888)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1741264, channels: 1632, kernel: 5, into: s.g + 8619888)
         s.profiler?.stop(516)
-        // features.6.6.block.0 backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]
+        // features.6.6.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 1632]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(251), input: s.tensor(204),
-            pixels: 100 &* s.n, channels: 1632, gamma: s.p + 8613360, beta: s.p + 8614992, savedMean: s.f + 1690672,
-            savedInvStd: s.f + 1692304, activation: .relu6, gradInput: s.tensor(251), gradGamma: s.g + 8613360,
-            gradBeta: s.g + 8614992, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(251), input: s.tensor(204), pixels: 100 &* s.n,
+            channels: 1632, gamma: s.p + 8613360, beta: s.p + 8614992, savedMean: s.f + 1693936,
+            savedInvStd: s.f + 1695568, activation: .relu6, gradGamma: s.g + 8613360, gradBeta: s.g + 8614992,
+            reductions: s.f + 732768, pool: pool)
         s.profiler?.stop(517)
-        // features.6.6.block.0 conv 1x1 backward: input and weight gradients, [n, 10, 10, 272] <- [n, 10, 10, 1632]
+        // features.6.6.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 272] <- [n, 10, 10, 1632]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(251), input: s.tensor(202), weights: s.p + 8169456,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(251), preActivation: s.tensor(204),
+            gamma: s.p + 8613360, beta: s.p + 8614992, savedMean: s.f + 1693936, savedInvStd: s.f + 1695568,
+            activation: .relu6, reductions: s.f + 732768, input: s.tensor(202), weights: s.p + 8169456,
             pixels: 100 &* s.n, inChannels: 272, outChannels: 1632, gradInput: s.tensor(253),
             gradWeights: s.g + 8169456, workspace: s.ws, pool: pool)
         s.profiler?.stop(518)
@@ -5531,18 +5545,18 @@ public final class EfficientNetLite4Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 27 ? s.tensor(203) : nil, batch: s.n,
             perImage: 27200, gradBranch: s.tensor(254), pool: pool)
         s.profiler?.stop(520)
-        // features.6.5.block.2 backward through identity and BatchNorm (in place) on [n, 10, 10, 272]
+        // features.6.5.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 272]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(254), input: s.tensor(200),
-            pixels: 100 &* s.n, channels: 272, gamma: s.p + 8168368, beta: s.p + 8168640, savedMean: s.f + 1690128,
-            savedInvStd: s.f + 1690400, activation: .identity, gradInput: s.tensor(254), gradGamma: s.g + 8168368,
-            gradBeta: s.g + 8168640, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(254), input: s.tensor(200), pixels: 100 &* s.n,
+            channels: 272, gamma: s.p + 8168368, beta: s.p + 8168640, savedMean: s.f + 1693392,
+            savedInvStd: s.f + 1693664, activation: .identity, gradGamma: s.g + 8168368, gradBeta: s.g + 8168640,
+            reductions: s.f + 732768, pool: pool)
         s.profiler?.stop(521)
         // features.6.5.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 27 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(198), pixels: 100 &* s.n, channels: 1632,
-                gamma: s.p + 7717936, beta: s.p + 7719568, savedMean: s.f + 1605264, savedInvStd: s.f + 1606896,
+                gamma: s.p + 7717936, beta: s.p + 7719568, savedMean: s.f + 1608528, savedInvStd: s.f + 1610160,
                 activation: .relu6, output: s.tensor(256), pool: pool)
             s.profiler?.stop(522)
         }
@@ -5551,27 +5565,29 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(198), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 7717936, beta: s.p + 7719568, runningMean: s.p + 7721200, runningVar: s.p + 7722832,
-                eps: 0.001, activation: .relu6, output: s.tensor(256), scratch: s.f + 1605264, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(256), scratch: s.f + 1608528, pool: pool)
             s.profiler?.stop(523)
         }
-        // features.6.5.block.2 conv 1x1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 272]
+        // features.6.5.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 272]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(254), input: s.tensor(256), weights: s.p + 7724464,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(254), preActivation: s.tensor(200),
+            gamma: s.p + 8168368, beta: s.p + 8168640, savedMean: s.f + 1693392, savedInvStd: s.f + 1693664,
+            activation: .identity, reductions: s.f + 732768, input: s.tensor(256), weights: s.p + 7724464,
             pixels: 100 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(255),
             gradWeights: s.g + 7724464, workspace: s.ws, pool: pool)
         s.profiler?.stop(524)
         // features.6.5.block.1 backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(255), input: s.tensor(198),
-            pixels: 100 &* s.n, channels: 1632, gamma: s.p + 7717936, beta: s.p + 7719568, savedMean: s.f + 1605264,
-            savedInvStd: s.f + 1606896, activation: .relu6, gradInput: s.tensor(255), gradGamma: s.g + 7717936,
+            pixels: 100 &* s.n, channels: 1632, gamma: s.p + 7717936, beta: s.p + 7719568, savedMean: s.f + 1608528,
+            savedInvStd: s.f + 1610160, activation: .relu6, gradInput: s.tensor(255), gradGamma: s.g + 7717936,
             gradBeta: s.g + 7719568, pool: pool)
         s.profiler?.stop(525)
         // features.6.5.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 27 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(196), pixels: 100 &* s.n, channels: 1632,
-                gamma: s.p + 7670608, beta: s.p + 7672240, savedMean: s.f + 1602000, savedInvStd: s.f + 1603632,
+                gamma: s.p + 7670608, beta: s.p + 7672240, savedMean: s.f + 1605264, savedInvStd: s.f + 1606896,
                 activation: .relu6, output: s.tensor(258), pool: pool)
             s.profiler?.stop(526)
         }
@@ -5580,33 +5596,35 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(196), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 7670608, beta: s.p + 7672240, runningMean: s.p + 7673872, runningVar: s.p + 7675504,
-                eps: 0.001, activation: .relu6, output: s.tensor(258), scratch: s.f + 1602000, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(258), scratch: s.f + 1605264, pool: pool)
             s.profiler?.stop(527)
         }
         // features.6.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 1649328, count: 40800)
+        TrainingKernels.zero(s.f + 1652592, count: 40800)
         s.profiler?.stop(528)
         // features.6.5.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 1632]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(255), input: s.tensor(258), batch: s.n, height: 10,
             width: 10, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
-            weights: s.f + 1608528, gradInput: s.tensor(257), gradWeights: s.f + 1649328, pool: pool)
+            weights: s.f + 1611792, gradInput: s.tensor(257), gradWeights: s.f + 1652592, pool: pool)
         s.profiler?.stop(529)
         // features.6.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 1649328, channels: 1632, kernel: 5, into: s.g + 7677136)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1652592, channels: 1632, kernel: 5, into: s.g + 7677136)
         s.profiler?.stop(530)
-        // features.6.5.block.0 backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]
+        // features.6.5.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 1632]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(257), input: s.tensor(196),
-            pixels: 100 &* s.n, channels: 1632, gamma: s.p + 7670608, beta: s.p + 7672240, savedMean: s.f + 1602000,
-            savedInvStd: s.f + 1603632, activation: .relu6, gradInput: s.tensor(257), gradGamma: s.g + 7670608,
-            gradBeta: s.g + 7672240, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(257), input: s.tensor(196), pixels: 100 &* s.n,
+            channels: 1632, gamma: s.p + 7670608, beta: s.p + 7672240, savedMean: s.f + 1605264,
+            savedInvStd: s.f + 1606896, activation: .relu6, gradGamma: s.g + 7670608, gradBeta: s.g + 7672240,
+            reductions: s.f + 732768, pool: pool)
         s.profiler?.stop(531)
-        // features.6.5.block.0 conv 1x1 backward: input and weight gradients, [n, 10, 10, 272] <- [n, 10, 10, 1632]
+        // features.6.5.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 272] <- [n, 10, 10, 1632]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(257), input: s.tensor(194), weights: s.p + 7226704,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(257), preActivation: s.tensor(196),
+            gamma: s.p + 7670608, beta: s.p + 7672240, savedMean: s.f + 1605264, savedInvStd: s.f + 1606896,
+            activation: .relu6, reductions: s.f + 732768, input: s.tensor(194), weights: s.p + 7226704,
             pixels: 100 &* s.n, inChannels: 272, outChannels: 1632, gradInput: s.tensor(259),
             gradWeights: s.g + 7226704, workspace: s.ws, pool: pool)
         s.profiler?.stop(532)
@@ -5624,18 +5642,18 @@ public final class EfficientNetLite4Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 26 ? s.tensor(195) : nil, batch: s.n,
             perImage: 27200, gradBranch: s.tensor(260), pool: pool)
         s.profiler?.stop(534)
-        // features.6.4.block.2 backward through identity and BatchNorm (in place) on [n, 10, 10, 272]
+        // features.6.4.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 272]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(260), input: s.tensor(192),
-            pixels: 100 &* s.n, channels: 272, gamma: s.p + 7225616, beta: s.p + 7225888, savedMean: s.f + 1601456,
-            savedInvStd: s.f + 1601728, activation: .identity, gradInput: s.tensor(260), gradGamma: s.g + 7225616,
-            gradBeta: s.g + 7225888, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(260), input: s.tensor(192), pixels: 100 &* s.n,
+            channels: 272, gamma: s.p + 7225616, beta: s.p + 7225888, savedMean: s.f + 1604720,
+            savedInvStd: s.f + 1604992, activation: .identity, gradGamma: s.g + 7225616, gradBeta: s.g + 7225888,
+            reductions: s.f + 732768, pool: pool)
         s.profiler?.stop(535)
         // features.6.4.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 26 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(190), pixels: 100 &* s.n, channels: 1632,
-                gamma: s.p + 6775184, beta: s.p + 6776816, savedMean: s.f + 1516592, savedInvStd: s.f + 1518224,
+                gamma: s.p + 6775184, beta: s.p + 6776816, savedMean: s.f + 1519856, savedInvStd: s.f + 1521488,
                 activation: .relu6, output: s.tensor(262), pool: pool)
             s.profiler?.stop(536)
         }
@@ -5644,27 +5662,29 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(190), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 6775184, beta: s.p + 6776816, runningMean: s.p + 6778448, runningVar: s.p + 6780080,
-                eps: 0.001, activation: .relu6, output: s.tensor(262), scratch: s.f + 1516592, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(262), scratch: s.f + 1519856, pool: pool)
             s.profiler?.stop(537)
         }
-        // features.6.4.block.2 conv 1x1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 272]
+        // features.6.4.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 272]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(260), input: s.tensor(262), weights: s.p + 6781712,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(260), preActivation: s.tensor(192),
+            gamma: s.p + 7225616, beta: s.p + 7225888, savedMean: s.f + 1604720, savedInvStd: s.f + 1604992,
+            activation: .identity, reductions: s.f + 732768, input: s.tensor(262), weights: s.p + 6781712,
             pixels: 100 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(261),
             gradWeights: s.g + 6781712, workspace: s.ws, pool: pool)
         s.profiler?.stop(538)
         // features.6.4.block.1 backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(261), input: s.tensor(190),
-            pixels: 100 &* s.n, channels: 1632, gamma: s.p + 6775184, beta: s.p + 6776816, savedMean: s.f + 1516592,
-            savedInvStd: s.f + 1518224, activation: .relu6, gradInput: s.tensor(261), gradGamma: s.g + 6775184,
+            pixels: 100 &* s.n, channels: 1632, gamma: s.p + 6775184, beta: s.p + 6776816, savedMean: s.f + 1519856,
+            savedInvStd: s.f + 1521488, activation: .relu6, gradInput: s.tensor(261), gradGamma: s.g + 6775184,
             gradBeta: s.g + 6776816, pool: pool)
         s.profiler?.stop(539)
         // features.6.4.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 26 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(188), pixels: 100 &* s.n, channels: 1632,
-                gamma: s.p + 6727856, beta: s.p + 6729488, savedMean: s.f + 1513328, savedInvStd: s.f + 1514960,
+                gamma: s.p + 6727856, beta: s.p + 6729488, savedMean: s.f + 1516592, savedInvStd: s.f + 1518224,
                 activation: .relu6, output: s.tensor(264), pool: pool)
             s.profiler?.stop(540)
         }
@@ -5673,33 +5693,35 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(188), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 6727856, beta: s.p + 6729488, runningMean: s.p + 6731120, runningVar: s.p + 6732752,
-                eps: 0.001, activation: .relu6, output: s.tensor(264), scratch: s.f + 1513328, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(264), scratch: s.f + 1516592, pool: pool)
             s.profiler?.stop(541)
         }
         // features.6.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 1560656, count: 40800)
+        TrainingKernels.zero(s.f + 1563920, count: 40800)
         s.profiler?.stop(542)
         // features.6.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 1632]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(261), input: s.tensor(264), batch: s.n, height: 10,
             width: 10, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
-            weights: s.f + 1519856, gradInput: s.tensor(263), gradWeights: s.f + 1560656, pool: pool)
+            weights: s.f + 1523120, gradInput: s.tensor(263), gradWeights: s.f + 1563920, pool: pool)
         s.profiler?.stop(543)
         // features.6.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 1560656, channels: 1632, kernel: 5, into: s.g + 6734384)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1563920, channels: 1632, kernel: 5, into: s.g + 6734384)
         s.profiler?.stop(544)
-        // features.6.4.block.0 backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]
+        // features.6.4.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 1632]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(263), input: s.tensor(188),
-            pixels: 100 &* s.n, channels: 1632, gamma: s.p + 6727856, beta: s.p + 6729488, savedMean: s.f + 1513328,
-            savedInvStd: s.f + 1514960, activation: .relu6, gradInput: s.tensor(263), gradGamma: s.g + 6727856,
-            gradBeta: s.g + 6729488, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(263), input: s.tensor(188), pixels: 100 &* s.n,
+            channels: 1632, gamma: s.p + 6727856, beta: s.p + 6729488, savedMean: s.f + 1516592,
+            savedInvStd: s.f + 1518224, activation: .relu6, gradGamma: s.g + 6727856, gradBeta: s.g + 6729488,
+            reductions: s.f + 732768, pool: pool)
         s.profiler?.stop(545)
-        // features.6.4.block.0 conv 1x1 backward: input and weight gradients, [n, 10, 10, 272] <- [n, 10, 10, 1632]
+        // features.6.4.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 272] <- [n, 10, 10, 1632]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(263), input: s.tensor(186), weights: s.p + 6283952,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(263), preActivation: s.tensor(188),
+            gamma: s.p + 6727856, beta: s.p + 6729488, savedMean: s.f + 1516592, savedInvStd: s.f + 1518224,
+            activation: .relu6, reductions: s.f + 732768, input: s.tensor(186), weights: s.p + 6283952,
             pixels: 100 &* s.n, inChannels: 272, outChannels: 1632, gradInput: s.tensor(265),
             gradWeights: s.g + 6283952, workspace: s.ws, pool: pool)
         s.profiler?.stop(546)
@@ -5717,18 +5739,18 @@ public final class EfficientNetLite4Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 25 ? s.tensor(187) : nil, batch: s.n,
             perImage: 27200, gradBranch: s.tensor(266), pool: pool)
         s.profiler?.stop(548)
-        // features.6.3.block.2 backward through identity and BatchNorm (in place) on [n, 10, 10, 272]
+        // features.6.3.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 272]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(266), input: s.tensor(184),
-            pixels: 100 &* s.n, channels: 272, gamma: s.p + 6282864, beta: s.p + 6283136, savedMean: s.f + 1512784,
-            savedInvStd: s.f + 1513056, activation: .identity, gradInput: s.tensor(266), gradGamma: s.g + 6282864,
-            gradBeta: s.g + 6283136, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(266), input: s.tensor(184), pixels: 100 &* s.n,
+            channels: 272, gamma: s.p + 6282864, beta: s.p + 6283136, savedMean: s.f + 1516048,
+            savedInvStd: s.f + 1516320, activation: .identity, gradGamma: s.g + 6282864, gradBeta: s.g + 6283136,
+            reductions: s.f + 732768, pool: pool)
         s.profiler?.stop(549)
         // features.6.3.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 25 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(182), pixels: 100 &* s.n, channels: 1632,
-                gamma: s.p + 5832432, beta: s.p + 5834064, savedMean: s.f + 1427920, savedInvStd: s.f + 1429552,
+                gamma: s.p + 5832432, beta: s.p + 5834064, savedMean: s.f + 1431184, savedInvStd: s.f + 1432816,
                 activation: .relu6, output: s.tensor(268), pool: pool)
             s.profiler?.stop(550)
         }
@@ -5737,27 +5759,29 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(182), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 5832432, beta: s.p + 5834064, runningMean: s.p + 5835696, runningVar: s.p + 5837328,
-                eps: 0.001, activation: .relu6, output: s.tensor(268), scratch: s.f + 1427920, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(268), scratch: s.f + 1431184, pool: pool)
             s.profiler?.stop(551)
         }
-        // features.6.3.block.2 conv 1x1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 272]
+        // features.6.3.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 272]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(266), input: s.tensor(268), weights: s.p + 5838960,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(266), preActivation: s.tensor(184),
+            gamma: s.p + 6282864, beta: s.p + 6283136, savedMean: s.f + 1516048, savedInvStd: s.f + 1516320,
+            activation: .identity, reductions: s.f + 732768, input: s.tensor(268), weights: s.p + 5838960,
             pixels: 100 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(267),
             gradWeights: s.g + 5838960, workspace: s.ws, pool: pool)
         s.profiler?.stop(552)
         // features.6.3.block.1 backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(267), input: s.tensor(182),
-            pixels: 100 &* s.n, channels: 1632, gamma: s.p + 5832432, beta: s.p + 5834064, savedMean: s.f + 1427920,
-            savedInvStd: s.f + 1429552, activation: .relu6, gradInput: s.tensor(267), gradGamma: s.g + 5832432,
+            pixels: 100 &* s.n, channels: 1632, gamma: s.p + 5832432, beta: s.p + 5834064, savedMean: s.f + 1431184,
+            savedInvStd: s.f + 1432816, activation: .relu6, gradInput: s.tensor(267), gradGamma: s.g + 5832432,
             gradBeta: s.g + 5834064, pool: pool)
         s.profiler?.stop(553)
         // features.6.3.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 25 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(180), pixels: 100 &* s.n, channels: 1632,
-                gamma: s.p + 5785104, beta: s.p + 5786736, savedMean: s.f + 1424656, savedInvStd: s.f + 1426288,
+                gamma: s.p + 5785104, beta: s.p + 5786736, savedMean: s.f + 1427920, savedInvStd: s.f + 1429552,
                 activation: .relu6, output: s.tensor(270), pool: pool)
             s.profiler?.stop(554)
         }
@@ -5766,33 +5790,35 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(180), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 5785104, beta: s.p + 5786736, runningMean: s.p + 5788368, runningVar: s.p + 5790000,
-                eps: 0.001, activation: .relu6, output: s.tensor(270), scratch: s.f + 1424656, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(270), scratch: s.f + 1427920, pool: pool)
             s.profiler?.stop(555)
         }
         // features.6.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 1471984, count: 40800)
+        TrainingKernels.zero(s.f + 1475248, count: 40800)
         s.profiler?.stop(556)
         // features.6.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 1632]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(267), input: s.tensor(270), batch: s.n, height: 10,
             width: 10, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
-            weights: s.f + 1431184, gradInput: s.tensor(269), gradWeights: s.f + 1471984, pool: pool)
+            weights: s.f + 1434448, gradInput: s.tensor(269), gradWeights: s.f + 1475248, pool: pool)
         s.profiler?.stop(557)
         // features.6.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 1471984, channels: 1632, kernel: 5, into: s.g + 5791632)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1475248, channels: 1632, kernel: 5, into: s.g + 5791632)
         s.profiler?.stop(558)
-        // features.6.3.block.0 backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]
+        // features.6.3.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 1632]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(269), input: s.tensor(180),
-            pixels: 100 &* s.n, channels: 1632, gamma: s.p + 5785104, beta: s.p + 5786736, savedMean: s.f + 1424656,
-            savedInvStd: s.f + 1426288, activation: .relu6, gradInput: s.tensor(269), gradGamma: s.g + 5785104,
-            gradBeta: s.g + 5786736, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(269), input: s.tensor(180), pixels: 100 &* s.n,
+            channels: 1632, gamma: s.p + 5785104, beta: s.p + 5786736, savedMean: s.f + 1427920,
+            savedInvStd: s.f + 1429552, activation: .relu6, gradGamma: s.g + 5785104, gradBeta: s.g + 5786736,
+            reductions: s.f + 732768, pool: pool)
         s.profiler?.stop(559)
-        // features.6.3.block.0 conv 1x1 backward: input and weight gradients, [n, 10, 10, 272] <- [n, 10, 10, 1632]
+        // features.6.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 272] <- [n, 10, 10, 1632]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(269), input: s.tensor(178), weights: s.p + 5341200,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(269), preActivation: s.tensor(180),
+            gamma: s.p + 5785104, beta: s.p + 5786736, savedMean: s.f + 1427920, savedInvStd: s.f + 1429552,
+            activation: .relu6, reductions: s.f + 732768, input: s.tensor(178), weights: s.p + 5341200,
             pixels: 100 &* s.n, inChannels: 272, outChannels: 1632, gradInput: s.tensor(271),
             gradWeights: s.g + 5341200, workspace: s.ws, pool: pool)
         s.profiler?.stop(560)
@@ -5810,18 +5836,18 @@ public final class EfficientNetLite4Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 24 ? s.tensor(179) : nil, batch: s.n,
             perImage: 27200, gradBranch: s.tensor(272), pool: pool)
         s.profiler?.stop(562)
-        // features.6.2.block.2 backward through identity and BatchNorm (in place) on [n, 10, 10, 272]
+        // features.6.2.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 272]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(272), input: s.tensor(176),
-            pixels: 100 &* s.n, channels: 272, gamma: s.p + 5340112, beta: s.p + 5340384, savedMean: s.f + 1424112,
-            savedInvStd: s.f + 1424384, activation: .identity, gradInput: s.tensor(272), gradGamma: s.g + 5340112,
-            gradBeta: s.g + 5340384, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(272), input: s.tensor(176), pixels: 100 &* s.n,
+            channels: 272, gamma: s.p + 5340112, beta: s.p + 5340384, savedMean: s.f + 1427376,
+            savedInvStd: s.f + 1427648, activation: .identity, gradGamma: s.g + 5340112, gradBeta: s.g + 5340384,
+            reductions: s.f + 732768, pool: pool)
         s.profiler?.stop(563)
         // features.6.2.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 24 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(174), pixels: 100 &* s.n, channels: 1632,
-                gamma: s.p + 4889680, beta: s.p + 4891312, savedMean: s.f + 1339248, savedInvStd: s.f + 1340880,
+                gamma: s.p + 4889680, beta: s.p + 4891312, savedMean: s.f + 1342512, savedInvStd: s.f + 1344144,
                 activation: .relu6, output: s.tensor(274), pool: pool)
             s.profiler?.stop(564)
         }
@@ -5830,27 +5856,29 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(174), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 4889680, beta: s.p + 4891312, runningMean: s.p + 4892944, runningVar: s.p + 4894576,
-                eps: 0.001, activation: .relu6, output: s.tensor(274), scratch: s.f + 1339248, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(274), scratch: s.f + 1342512, pool: pool)
             s.profiler?.stop(565)
         }
-        // features.6.2.block.2 conv 1x1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 272]
+        // features.6.2.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 272]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(272), input: s.tensor(274), weights: s.p + 4896208,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(272), preActivation: s.tensor(176),
+            gamma: s.p + 5340112, beta: s.p + 5340384, savedMean: s.f + 1427376, savedInvStd: s.f + 1427648,
+            activation: .identity, reductions: s.f + 732768, input: s.tensor(274), weights: s.p + 4896208,
             pixels: 100 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(273),
             gradWeights: s.g + 4896208, workspace: s.ws, pool: pool)
         s.profiler?.stop(566)
         // features.6.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(273), input: s.tensor(174),
-            pixels: 100 &* s.n, channels: 1632, gamma: s.p + 4889680, beta: s.p + 4891312, savedMean: s.f + 1339248,
-            savedInvStd: s.f + 1340880, activation: .relu6, gradInput: s.tensor(273), gradGamma: s.g + 4889680,
+            pixels: 100 &* s.n, channels: 1632, gamma: s.p + 4889680, beta: s.p + 4891312, savedMean: s.f + 1342512,
+            savedInvStd: s.f + 1344144, activation: .relu6, gradInput: s.tensor(273), gradGamma: s.g + 4889680,
             gradBeta: s.g + 4891312, pool: pool)
         s.profiler?.stop(567)
         // features.6.2.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 24 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(172), pixels: 100 &* s.n, channels: 1632,
-                gamma: s.p + 4842352, beta: s.p + 4843984, savedMean: s.f + 1335984, savedInvStd: s.f + 1337616,
+                gamma: s.p + 4842352, beta: s.p + 4843984, savedMean: s.f + 1339248, savedInvStd: s.f + 1340880,
                 activation: .relu6, output: s.tensor(276), pool: pool)
             s.profiler?.stop(568)
         }
@@ -5859,33 +5887,35 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(172), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 4842352, beta: s.p + 4843984, runningMean: s.p + 4845616, runningVar: s.p + 4847248,
-                eps: 0.001, activation: .relu6, output: s.tensor(276), scratch: s.f + 1335984, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(276), scratch: s.f + 1339248, pool: pool)
             s.profiler?.stop(569)
         }
         // features.6.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 1383312, count: 40800)
+        TrainingKernels.zero(s.f + 1386576, count: 40800)
         s.profiler?.stop(570)
         // features.6.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 1632]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(273), input: s.tensor(276), batch: s.n, height: 10,
             width: 10, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
-            weights: s.f + 1342512, gradInput: s.tensor(275), gradWeights: s.f + 1383312, pool: pool)
+            weights: s.f + 1345776, gradInput: s.tensor(275), gradWeights: s.f + 1386576, pool: pool)
         s.profiler?.stop(571)
         // features.6.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 1383312, channels: 1632, kernel: 5, into: s.g + 4848880)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1386576, channels: 1632, kernel: 5, into: s.g + 4848880)
         s.profiler?.stop(572)
-        // features.6.2.block.0 backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]
+        // features.6.2.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 1632]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(275), input: s.tensor(172),
-            pixels: 100 &* s.n, channels: 1632, gamma: s.p + 4842352, beta: s.p + 4843984, savedMean: s.f + 1335984,
-            savedInvStd: s.f + 1337616, activation: .relu6, gradInput: s.tensor(275), gradGamma: s.g + 4842352,
-            gradBeta: s.g + 4843984, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(275), input: s.tensor(172), pixels: 100 &* s.n,
+            channels: 1632, gamma: s.p + 4842352, beta: s.p + 4843984, savedMean: s.f + 1339248,
+            savedInvStd: s.f + 1340880, activation: .relu6, gradGamma: s.g + 4842352, gradBeta: s.g + 4843984,
+            reductions: s.f + 732768, pool: pool)
         s.profiler?.stop(573)
-        // features.6.2.block.0 conv 1x1 backward: input and weight gradients, [n, 10, 10, 272] <- [n, 10, 10, 1632]
+        // features.6.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 272] <- [n, 10, 10, 1632]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(275), input: s.tensor(170), weights: s.p + 4398448,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(275), preActivation: s.tensor(172),
+            gamma: s.p + 4842352, beta: s.p + 4843984, savedMean: s.f + 1339248, savedInvStd: s.f + 1340880,
+            activation: .relu6, reductions: s.f + 732768, input: s.tensor(170), weights: s.p + 4398448,
             pixels: 100 &* s.n, inChannels: 272, outChannels: 1632, gradInput: s.tensor(277),
             gradWeights: s.g + 4398448, workspace: s.ws, pool: pool)
         s.profiler?.stop(574)
@@ -5903,18 +5933,18 @@ public final class EfficientNetLite4Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 23 ? s.tensor(171) : nil, batch: s.n,
             perImage: 27200, gradBranch: s.tensor(278), pool: pool)
         s.profiler?.stop(576)
-        // features.6.1.block.2 backward through identity and BatchNorm (in place) on [n, 10, 10, 272]
+        // features.6.1.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 272]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(278), input: s.tensor(168),
-            pixels: 100 &* s.n, channels: 272, gamma: s.p + 4397360, beta: s.p + 4397632, savedMean: s.f + 1335440,
-            savedInvStd: s.f + 1335712, activation: .identity, gradInput: s.tensor(278), gradGamma: s.g + 4397360,
-            gradBeta: s.g + 4397632, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(278), input: s.tensor(168), pixels: 100 &* s.n,
+            channels: 272, gamma: s.p + 4397360, beta: s.p + 4397632, savedMean: s.f + 1338704,
+            savedInvStd: s.f + 1338976, activation: .identity, gradGamma: s.g + 4397360, gradBeta: s.g + 4397632,
+            reductions: s.f + 732768, pool: pool)
         s.profiler?.stop(577)
         // features.6.1.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(166), pixels: 100 &* s.n, channels: 1632,
-                gamma: s.p + 3946928, beta: s.p + 3948560, savedMean: s.f + 1250576, savedInvStd: s.f + 1252208,
+                gamma: s.p + 3946928, beta: s.p + 3948560, savedMean: s.f + 1253840, savedInvStd: s.f + 1255472,
                 activation: .relu6, output: s.tensor(280), pool: pool)
             s.profiler?.stop(578)
         }
@@ -5923,27 +5953,29 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(166), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 3946928, beta: s.p + 3948560, runningMean: s.p + 3950192, runningVar: s.p + 3951824,
-                eps: 0.001, activation: .relu6, output: s.tensor(280), scratch: s.f + 1250576, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(280), scratch: s.f + 1253840, pool: pool)
             s.profiler?.stop(579)
         }
-        // features.6.1.block.2 conv 1x1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 272]
+        // features.6.1.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 272]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(278), input: s.tensor(280), weights: s.p + 3953456,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(278), preActivation: s.tensor(168),
+            gamma: s.p + 4397360, beta: s.p + 4397632, savedMean: s.f + 1338704, savedInvStd: s.f + 1338976,
+            activation: .identity, reductions: s.f + 732768, input: s.tensor(280), weights: s.p + 3953456,
             pixels: 100 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(279),
             gradWeights: s.g + 3953456, workspace: s.ws, pool: pool)
         s.profiler?.stop(580)
         // features.6.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(279), input: s.tensor(166),
-            pixels: 100 &* s.n, channels: 1632, gamma: s.p + 3946928, beta: s.p + 3948560, savedMean: s.f + 1250576,
-            savedInvStd: s.f + 1252208, activation: .relu6, gradInput: s.tensor(279), gradGamma: s.g + 3946928,
+            pixels: 100 &* s.n, channels: 1632, gamma: s.p + 3946928, beta: s.p + 3948560, savedMean: s.f + 1253840,
+            savedInvStd: s.f + 1255472, activation: .relu6, gradInput: s.tensor(279), gradGamma: s.g + 3946928,
             gradBeta: s.g + 3948560, pool: pool)
         s.profiler?.stop(581)
         // features.6.1.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(164), pixels: 100 &* s.n, channels: 1632,
-                gamma: s.p + 3899600, beta: s.p + 3901232, savedMean: s.f + 1247312, savedInvStd: s.f + 1248944,
+                gamma: s.p + 3899600, beta: s.p + 3901232, savedMean: s.f + 1250576, savedInvStd: s.f + 1252208,
                 activation: .relu6, output: s.tensor(282), pool: pool)
             s.profiler?.stop(582)
         }
@@ -5952,33 +5984,35 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(164), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 3899600, beta: s.p + 3901232, runningMean: s.p + 3902864, runningVar: s.p + 3904496,
-                eps: 0.001, activation: .relu6, output: s.tensor(282), scratch: s.f + 1247312, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(282), scratch: s.f + 1250576, pool: pool)
             s.profiler?.stop(583)
         }
         // features.6.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 1294640, count: 40800)
+        TrainingKernels.zero(s.f + 1297904, count: 40800)
         s.profiler?.stop(584)
         // features.6.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 1632]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(279), input: s.tensor(282), batch: s.n, height: 10,
             width: 10, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
-            weights: s.f + 1253840, gradInput: s.tensor(281), gradWeights: s.f + 1294640, pool: pool)
+            weights: s.f + 1257104, gradInput: s.tensor(281), gradWeights: s.f + 1297904, pool: pool)
         s.profiler?.stop(585)
         // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 1294640, channels: 1632, kernel: 5, into: s.g + 3906128)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1297904, channels: 1632, kernel: 5, into: s.g + 3906128)
         s.profiler?.stop(586)
-        // features.6.1.block.0 backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]
+        // features.6.1.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 1632]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(281), input: s.tensor(164),
-            pixels: 100 &* s.n, channels: 1632, gamma: s.p + 3899600, beta: s.p + 3901232, savedMean: s.f + 1247312,
-            savedInvStd: s.f + 1248944, activation: .relu6, gradInput: s.tensor(281), gradGamma: s.g + 3899600,
-            gradBeta: s.g + 3901232, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(281), input: s.tensor(164), pixels: 100 &* s.n,
+            channels: 1632, gamma: s.p + 3899600, beta: s.p + 3901232, savedMean: s.f + 1250576,
+            savedInvStd: s.f + 1252208, activation: .relu6, gradGamma: s.g + 3899600, gradBeta: s.g + 3901232,
+            reductions: s.f + 732768, pool: pool)
         s.profiler?.stop(587)
-        // features.6.1.block.0 conv 1x1 backward: input and weight gradients, [n, 10, 10, 272] <- [n, 10, 10, 1632]
+        // features.6.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 272] <- [n, 10, 10, 1632]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(281), input: s.tensor(163), weights: s.p + 3455696,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(281), preActivation: s.tensor(164),
+            gamma: s.p + 3899600, beta: s.p + 3901232, savedMean: s.f + 1250576, savedInvStd: s.f + 1252208,
+            activation: .relu6, reductions: s.f + 732768, input: s.tensor(163), weights: s.p + 3455696,
             pixels: 100 &* s.n, inChannels: 272, outChannels: 1632, gradInput: s.tensor(283),
             gradWeights: s.g + 3455696, workspace: s.ws, pool: pool)
         s.profiler?.stop(588)
@@ -5990,18 +6024,18 @@ public final class EfficientNetLite4Training: TrainableModel {
 
     /// features.6.0 backward: MBConv6 k5 s2: 19x19x160 -> 10x10x272
     private func features_6_0_backward(_ s: TrainingStepContext) {
-        // features.6.0.block.2 backward through identity and BatchNorm (in place) on [n, 10, 10, 272]
+        // features.6.0.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 272]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(283), input: s.tensor(162),
-            pixels: 100 &* s.n, channels: 272, gamma: s.p + 3454608, beta: s.p + 3454880, savedMean: s.f + 1246768,
-            savedInvStd: s.f + 1247040, activation: .identity, gradInput: s.tensor(283), gradGamma: s.g + 3454608,
-            gradBeta: s.g + 3454880, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(283), input: s.tensor(162), pixels: 100 &* s.n,
+            channels: 272, gamma: s.p + 3454608, beta: s.p + 3454880, savedMean: s.f + 1250032,
+            savedInvStd: s.f + 1250304, activation: .identity, gradGamma: s.g + 3454608, gradBeta: s.g + 3454880,
+            reductions: s.f + 732768, pool: pool)
         s.profiler?.stop(590)
         // features.6.0.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(160), pixels: 100 &* s.n, channels: 960,
-                gamma: s.p + 3189648, beta: s.p + 3190608, savedMean: s.f + 1196848, savedInvStd: s.f + 1197808,
+                gamma: s.p + 3189648, beta: s.p + 3190608, savedMean: s.f + 1200112, savedInvStd: s.f + 1201072,
                 activation: .relu6, output: s.tensor(285), pool: pool)
             s.profiler?.stop(591)
         }
@@ -6010,27 +6044,29 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(160), pixels: 100 &* s.n, channels: 960,
                 gamma: s.p + 3189648, beta: s.p + 3190608, runningMean: s.p + 3191568, runningVar: s.p + 3192528,
-                eps: 0.001, activation: .relu6, output: s.tensor(285), scratch: s.f + 1196848, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(285), scratch: s.f + 1200112, pool: pool)
             s.profiler?.stop(592)
         }
-        // features.6.0.block.2 conv 1x1 backward: input and weight gradients, [n, 10, 10, 960] <- [n, 10, 10, 272]
+        // features.6.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 960] <- [n, 10, 10, 272]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(283), input: s.tensor(285), weights: s.p + 3193488,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(283), preActivation: s.tensor(162),
+            gamma: s.p + 3454608, beta: s.p + 3454880, savedMean: s.f + 1250032, savedInvStd: s.f + 1250304,
+            activation: .identity, reductions: s.f + 732768, input: s.tensor(285), weights: s.p + 3193488,
             pixels: 100 &* s.n, inChannels: 960, outChannels: 272, gradInput: s.tensor(284),
             gradWeights: s.g + 3193488, workspace: s.ws, pool: pool)
         s.profiler?.stop(593)
         // features.6.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 10, 10, 960]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(284), input: s.tensor(160),
-            pixels: 100 &* s.n, channels: 960, gamma: s.p + 3189648, beta: s.p + 3190608, savedMean: s.f + 1196848,
-            savedInvStd: s.f + 1197808, activation: .relu6, gradInput: s.tensor(284), gradGamma: s.g + 3189648,
+            pixels: 100 &* s.n, channels: 960, gamma: s.p + 3189648, beta: s.p + 3190608, savedMean: s.f + 1200112,
+            savedInvStd: s.f + 1201072, activation: .relu6, gradInput: s.tensor(284), gradGamma: s.g + 3189648,
             gradBeta: s.g + 3190608, pool: pool)
         s.profiler?.stop(594)
         // features.6.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(158), pixels: 361 &* s.n, channels: 960,
-                gamma: s.p + 3161808, beta: s.p + 3162768, savedMean: s.f + 1194928, savedInvStd: s.f + 1195888,
+                gamma: s.p + 3161808, beta: s.p + 3162768, savedMean: s.f + 1198192, savedInvStd: s.f + 1199152,
                 activation: .relu6, output: s.tensor(287), pool: pool)
             s.profiler?.stop(595)
         }
@@ -6039,33 +6075,35 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(158), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 3161808, beta: s.p + 3162768, runningMean: s.p + 3163728, runningVar: s.p + 3164688,
-                eps: 0.001, activation: .relu6, output: s.tensor(287), scratch: s.f + 1194928, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(287), scratch: s.f + 1198192, pool: pool)
             s.profiler?.stop(596)
         }
         // features.6.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 1222768, count: 24000)
+        TrainingKernels.zero(s.f + 1226032, count: 24000)
         s.profiler?.stop(597)
         // features.6.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 10, 10, 960]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(284), input: s.tensor(287), batch: s.n, height: 19,
             width: 19, channels: 960, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
-            weights: s.f + 1198768, gradInput: s.tensor(286), gradWeights: s.f + 1222768, pool: pool)
+            weights: s.f + 1202032, gradInput: s.tensor(286), gradWeights: s.f + 1226032, pool: pool)
         s.profiler?.stop(598)
         // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 1222768, channels: 960, kernel: 5, into: s.g + 3165648)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1226032, channels: 960, kernel: 5, into: s.g + 3165648)
         s.profiler?.stop(599)
-        // features.6.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 960]
+        // features.6.0.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 960]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(286), input: s.tensor(158),
-            pixels: 361 &* s.n, channels: 960, gamma: s.p + 3161808, beta: s.p + 3162768, savedMean: s.f + 1194928,
-            savedInvStd: s.f + 1195888, activation: .relu6, gradInput: s.tensor(286), gradGamma: s.g + 3161808,
-            gradBeta: s.g + 3162768, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(286), input: s.tensor(158), pixels: 361 &* s.n,
+            channels: 960, gamma: s.p + 3161808, beta: s.p + 3162768, savedMean: s.f + 1198192,
+            savedInvStd: s.f + 1199152, activation: .relu6, gradGamma: s.g + 3161808, gradBeta: s.g + 3162768,
+            reductions: s.f + 732768, pool: pool)
         s.profiler?.stop(600)
-        // features.6.0.block.0 conv 1x1 backward: input and weight gradients, [n, 19, 19, 160] <- [n, 19, 19, 960]
+        // features.6.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 160] <- [n, 19, 19, 960]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(286), input: s.tensor(156), weights: s.p + 3008208,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(286), preActivation: s.tensor(158),
+            gamma: s.p + 3161808, beta: s.p + 3162768, savedMean: s.f + 1198192, savedInvStd: s.f + 1199152,
+            activation: .relu6, reductions: s.f + 732768, input: s.tensor(156), weights: s.p + 3008208,
             pixels: 361 &* s.n, inChannels: 160, outChannels: 960, gradInput: s.tensor(288),
             gradWeights: s.g + 3008208, workspace: s.ws, pool: pool)
         s.profiler?.stop(601)
@@ -6079,18 +6117,18 @@ public final class EfficientNetLite4Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 21 ? s.tensor(157) : nil, batch: s.n,
             perImage: 57760, gradBranch: s.tensor(289), pool: pool)
         s.profiler?.stop(602)
-        // features.5.5.block.2 backward through identity and BatchNorm (in place) on [n, 19, 19, 160]
+        // features.5.5.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 160]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(289), input: s.tensor(154),
-            pixels: 361 &* s.n, channels: 160, gamma: s.p + 3007568, beta: s.p + 3007728, savedMean: s.f + 1194608,
-            savedInvStd: s.f + 1194768, activation: .identity, gradInput: s.tensor(289), gradGamma: s.g + 3007568,
-            gradBeta: s.g + 3007728, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(289), input: s.tensor(154), pixels: 361 &* s.n,
+            channels: 160, gamma: s.p + 3007568, beta: s.p + 3007728, savedMean: s.f + 1197872,
+            savedInvStd: s.f + 1198032, activation: .identity, gradGamma: s.g + 3007568, gradBeta: s.g + 3007728,
+            reductions: s.f + 732768, pool: pool)
         s.profiler?.stop(603)
         // features.5.5.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(152), pixels: 361 &* s.n, channels: 960,
-                gamma: s.p + 2850128, beta: s.p + 2851088, savedMean: s.f + 1144688, savedInvStd: s.f + 1145648,
+                gamma: s.p + 2850128, beta: s.p + 2851088, savedMean: s.f + 1147952, savedInvStd: s.f + 1148912,
                 activation: .relu6, output: s.tensor(291), pool: pool)
             s.profiler?.stop(604)
         }
@@ -6099,27 +6137,29 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(152), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 2850128, beta: s.p + 2851088, runningMean: s.p + 2852048, runningVar: s.p + 2853008,
-                eps: 0.001, activation: .relu6, output: s.tensor(291), scratch: s.f + 1144688, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(291), scratch: s.f + 1147952, pool: pool)
             s.profiler?.stop(605)
         }
-        // features.5.5.block.2 conv 1x1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 160]
+        // features.5.5.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 160]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(289), input: s.tensor(291), weights: s.p + 2853968,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(289), preActivation: s.tensor(154),
+            gamma: s.p + 3007568, beta: s.p + 3007728, savedMean: s.f + 1197872, savedInvStd: s.f + 1198032,
+            activation: .identity, reductions: s.f + 732768, input: s.tensor(291), weights: s.p + 2853968,
             pixels: 361 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(290),
             gradWeights: s.g + 2853968, workspace: s.ws, pool: pool)
         s.profiler?.stop(606)
         // features.5.5.block.1 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 960]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(290), input: s.tensor(152),
-            pixels: 361 &* s.n, channels: 960, gamma: s.p + 2850128, beta: s.p + 2851088, savedMean: s.f + 1144688,
-            savedInvStd: s.f + 1145648, activation: .relu6, gradInput: s.tensor(290), gradGamma: s.g + 2850128,
+            pixels: 361 &* s.n, channels: 960, gamma: s.p + 2850128, beta: s.p + 2851088, savedMean: s.f + 1147952,
+            savedInvStd: s.f + 1148912, activation: .relu6, gradInput: s.tensor(290), gradGamma: s.g + 2850128,
             gradBeta: s.g + 2851088, pool: pool)
         s.profiler?.stop(607)
         // features.5.5.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(150), pixels: 361 &* s.n, channels: 960,
-                gamma: s.p + 2822288, beta: s.p + 2823248, savedMean: s.f + 1142768, savedInvStd: s.f + 1143728,
+                gamma: s.p + 2822288, beta: s.p + 2823248, savedMean: s.f + 1146032, savedInvStd: s.f + 1146992,
                 activation: .relu6, output: s.tensor(293), pool: pool)
             s.profiler?.stop(608)
         }
@@ -6128,33 +6168,35 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(150), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 2822288, beta: s.p + 2823248, runningMean: s.p + 2824208, runningVar: s.p + 2825168,
-                eps: 0.001, activation: .relu6, output: s.tensor(293), scratch: s.f + 1142768, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(293), scratch: s.f + 1146032, pool: pool)
             s.profiler?.stop(609)
         }
         // features.5.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 1170608, count: 24000)
+        TrainingKernels.zero(s.f + 1173872, count: 24000)
         s.profiler?.stop(610)
         // features.5.5.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 960]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(290), input: s.tensor(293), batch: s.n, height: 19,
             width: 19, channels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
-            weights: s.f + 1146608, gradInput: s.tensor(292), gradWeights: s.f + 1170608, pool: pool)
+            weights: s.f + 1149872, gradInput: s.tensor(292), gradWeights: s.f + 1173872, pool: pool)
         s.profiler?.stop(611)
         // features.5.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 1170608, channels: 960, kernel: 5, into: s.g + 2826128)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1173872, channels: 960, kernel: 5, into: s.g + 2826128)
         s.profiler?.stop(612)
-        // features.5.5.block.0 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 960]
+        // features.5.5.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 960]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(292), input: s.tensor(150),
-            pixels: 361 &* s.n, channels: 960, gamma: s.p + 2822288, beta: s.p + 2823248, savedMean: s.f + 1142768,
-            savedInvStd: s.f + 1143728, activation: .relu6, gradInput: s.tensor(292), gradGamma: s.g + 2822288,
-            gradBeta: s.g + 2823248, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(292), input: s.tensor(150), pixels: 361 &* s.n,
+            channels: 960, gamma: s.p + 2822288, beta: s.p + 2823248, savedMean: s.f + 1146032,
+            savedInvStd: s.f + 1146992, activation: .relu6, gradGamma: s.g + 2822288, gradBeta: s.g + 2823248,
+            reductions: s.f + 732768, pool: pool)
         s.profiler?.stop(613)
-        // features.5.5.block.0 conv 1x1 backward: input and weight gradients, [n, 19, 19, 160] <- [n, 19, 19, 960]
+        // features.5.5.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 160] <- [n, 19, 19, 960]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(292), input: s.tensor(148), weights: s.p + 2668688,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(292), preActivation: s.tensor(150),
+            gamma: s.p + 2822288, beta: s.p + 2823248, savedMean: s.f + 1146032, savedInvStd: s.f + 1146992,
+            activation: .relu6, reductions: s.f + 732768, input: s.tensor(148), weights: s.p + 2668688,
             pixels: 361 &* s.n, inChannels: 160, outChannels: 960, gradInput: s.tensor(294),
             gradWeights: s.g + 2668688, workspace: s.ws, pool: pool)
         s.profiler?.stop(614)
@@ -6172,18 +6214,18 @@ public final class EfficientNetLite4Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.tensor(149) : nil, batch: s.n,
             perImage: 57760, gradBranch: s.tensor(295), pool: pool)
         s.profiler?.stop(616)
-        // features.5.4.block.2 backward through identity and BatchNorm (in place) on [n, 19, 19, 160]
+        // features.5.4.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 160]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(295), input: s.tensor(146),
-            pixels: 361 &* s.n, channels: 160, gamma: s.p + 2668048, beta: s.p + 2668208, savedMean: s.f + 1142448,
-            savedInvStd: s.f + 1142608, activation: .identity, gradInput: s.tensor(295), gradGamma: s.g + 2668048,
-            gradBeta: s.g + 2668208, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(295), input: s.tensor(146), pixels: 361 &* s.n,
+            channels: 160, gamma: s.p + 2668048, beta: s.p + 2668208, savedMean: s.f + 1145712,
+            savedInvStd: s.f + 1145872, activation: .identity, gradGamma: s.g + 2668048, gradBeta: s.g + 2668208,
+            reductions: s.f + 732768, pool: pool)
         s.profiler?.stop(617)
         // features.5.4.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(144), pixels: 361 &* s.n, channels: 960,
-                gamma: s.p + 2510608, beta: s.p + 2511568, savedMean: s.f + 1092528, savedInvStd: s.f + 1093488,
+                gamma: s.p + 2510608, beta: s.p + 2511568, savedMean: s.f + 1095792, savedInvStd: s.f + 1096752,
                 activation: .relu6, output: s.tensor(297), pool: pool)
             s.profiler?.stop(618)
         }
@@ -6192,27 +6234,29 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(144), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 2510608, beta: s.p + 2511568, runningMean: s.p + 2512528, runningVar: s.p + 2513488,
-                eps: 0.001, activation: .relu6, output: s.tensor(297), scratch: s.f + 1092528, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(297), scratch: s.f + 1095792, pool: pool)
             s.profiler?.stop(619)
         }
-        // features.5.4.block.2 conv 1x1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 160]
+        // features.5.4.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 160]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(295), input: s.tensor(297), weights: s.p + 2514448,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(295), preActivation: s.tensor(146),
+            gamma: s.p + 2668048, beta: s.p + 2668208, savedMean: s.f + 1145712, savedInvStd: s.f + 1145872,
+            activation: .identity, reductions: s.f + 732768, input: s.tensor(297), weights: s.p + 2514448,
             pixels: 361 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(296),
             gradWeights: s.g + 2514448, workspace: s.ws, pool: pool)
         s.profiler?.stop(620)
         // features.5.4.block.1 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 960]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(296), input: s.tensor(144),
-            pixels: 361 &* s.n, channels: 960, gamma: s.p + 2510608, beta: s.p + 2511568, savedMean: s.f + 1092528,
-            savedInvStd: s.f + 1093488, activation: .relu6, gradInput: s.tensor(296), gradGamma: s.g + 2510608,
+            pixels: 361 &* s.n, channels: 960, gamma: s.p + 2510608, beta: s.p + 2511568, savedMean: s.f + 1095792,
+            savedInvStd: s.f + 1096752, activation: .relu6, gradInput: s.tensor(296), gradGamma: s.g + 2510608,
             gradBeta: s.g + 2511568, pool: pool)
         s.profiler?.stop(621)
         // features.5.4.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(142), pixels: 361 &* s.n, channels: 960,
-                gamma: s.p + 2482768, beta: s.p + 2483728, savedMean: s.f + 1090608, savedInvStd: s.f + 1091568,
+                gamma: s.p + 2482768, beta: s.p + 2483728, savedMean: s.f + 1093872, savedInvStd: s.f + 1094832,
                 activation: .relu6, output: s.tensor(299), pool: pool)
             s.profiler?.stop(622)
         }
@@ -6221,33 +6265,35 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(142), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 2482768, beta: s.p + 2483728, runningMean: s.p + 2484688, runningVar: s.p + 2485648,
-                eps: 0.001, activation: .relu6, output: s.tensor(299), scratch: s.f + 1090608, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(299), scratch: s.f + 1093872, pool: pool)
             s.profiler?.stop(623)
         }
         // features.5.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 1118448, count: 24000)
+        TrainingKernels.zero(s.f + 1121712, count: 24000)
         s.profiler?.stop(624)
         // features.5.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 960]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(296), input: s.tensor(299), batch: s.n, height: 19,
             width: 19, channels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
-            weights: s.f + 1094448, gradInput: s.tensor(298), gradWeights: s.f + 1118448, pool: pool)
+            weights: s.f + 1097712, gradInput: s.tensor(298), gradWeights: s.f + 1121712, pool: pool)
         s.profiler?.stop(625)
         // features.5.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 1118448, channels: 960, kernel: 5, into: s.g + 2486608)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1121712, channels: 960, kernel: 5, into: s.g + 2486608)
         s.profiler?.stop(626)
-        // features.5.4.block.0 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 960]
+        // features.5.4.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 960]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(298), input: s.tensor(142),
-            pixels: 361 &* s.n, channels: 960, gamma: s.p + 2482768, beta: s.p + 2483728, savedMean: s.f + 1090608,
-            savedInvStd: s.f + 1091568, activation: .relu6, gradInput: s.tensor(298), gradGamma: s.g + 2482768,
-            gradBeta: s.g + 2483728, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(298), input: s.tensor(142), pixels: 361 &* s.n,
+            channels: 960, gamma: s.p + 2482768, beta: s.p + 2483728, savedMean: s.f + 1093872,
+            savedInvStd: s.f + 1094832, activation: .relu6, gradGamma: s.g + 2482768, gradBeta: s.g + 2483728,
+            reductions: s.f + 732768, pool: pool)
         s.profiler?.stop(627)
-        // features.5.4.block.0 conv 1x1 backward: input and weight gradients, [n, 19, 19, 160] <- [n, 19, 19, 960]
+        // features.5.4.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 160] <- [n, 19, 19, 960]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(298), input: s.tensor(140), weights: s.p + 2329168,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(298), preActivation: s.tensor(142),
+            gamma: s.p + 2482768, beta: s.p + 2483728, savedMean: s.f + 1093872, savedInvStd: s.f + 1094832,
+            activation: .relu6, reductions: s.f + 732768, input: s.tensor(140), weights: s.p + 2329168,
             pixels: 361 &* s.n, inChannels: 160, outChannels: 960, gradInput: s.tensor(300),
             gradWeights: s.g + 2329168, workspace: s.ws, pool: pool)
         s.profiler?.stop(628)
@@ -6265,18 +6311,18 @@ public final class EfficientNetLite4Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.tensor(141) : nil, batch: s.n,
             perImage: 57760, gradBranch: s.tensor(301), pool: pool)
         s.profiler?.stop(630)
-        // features.5.3.block.2 backward through identity and BatchNorm (in place) on [n, 19, 19, 160]
+        // features.5.3.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 160]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(301), input: s.tensor(138),
-            pixels: 361 &* s.n, channels: 160, gamma: s.p + 2328528, beta: s.p + 2328688, savedMean: s.f + 1090288,
-            savedInvStd: s.f + 1090448, activation: .identity, gradInput: s.tensor(301), gradGamma: s.g + 2328528,
-            gradBeta: s.g + 2328688, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(301), input: s.tensor(138), pixels: 361 &* s.n,
+            channels: 160, gamma: s.p + 2328528, beta: s.p + 2328688, savedMean: s.f + 1093552,
+            savedInvStd: s.f + 1093712, activation: .identity, gradGamma: s.g + 2328528, gradBeta: s.g + 2328688,
+            reductions: s.f + 732768, pool: pool)
         s.profiler?.stop(631)
         // features.5.3.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(136), pixels: 361 &* s.n, channels: 960,
-                gamma: s.p + 2171088, beta: s.p + 2172048, savedMean: s.f + 1040368, savedInvStd: s.f + 1041328,
+                gamma: s.p + 2171088, beta: s.p + 2172048, savedMean: s.f + 1043632, savedInvStd: s.f + 1044592,
                 activation: .relu6, output: s.tensor(303), pool: pool)
             s.profiler?.stop(632)
         }
@@ -6285,27 +6331,29 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(136), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 2171088, beta: s.p + 2172048, runningMean: s.p + 2173008, runningVar: s.p + 2173968,
-                eps: 0.001, activation: .relu6, output: s.tensor(303), scratch: s.f + 1040368, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(303), scratch: s.f + 1043632, pool: pool)
             s.profiler?.stop(633)
         }
-        // features.5.3.block.2 conv 1x1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 160]
+        // features.5.3.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 160]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(301), input: s.tensor(303), weights: s.p + 2174928,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(301), preActivation: s.tensor(138),
+            gamma: s.p + 2328528, beta: s.p + 2328688, savedMean: s.f + 1093552, savedInvStd: s.f + 1093712,
+            activation: .identity, reductions: s.f + 732768, input: s.tensor(303), weights: s.p + 2174928,
             pixels: 361 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(302),
             gradWeights: s.g + 2174928, workspace: s.ws, pool: pool)
         s.profiler?.stop(634)
         // features.5.3.block.1 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 960]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(302), input: s.tensor(136),
-            pixels: 361 &* s.n, channels: 960, gamma: s.p + 2171088, beta: s.p + 2172048, savedMean: s.f + 1040368,
-            savedInvStd: s.f + 1041328, activation: .relu6, gradInput: s.tensor(302), gradGamma: s.g + 2171088,
+            pixels: 361 &* s.n, channels: 960, gamma: s.p + 2171088, beta: s.p + 2172048, savedMean: s.f + 1043632,
+            savedInvStd: s.f + 1044592, activation: .relu6, gradInput: s.tensor(302), gradGamma: s.g + 2171088,
             gradBeta: s.g + 2172048, pool: pool)
         s.profiler?.stop(635)
         // features.5.3.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(134), pixels: 361 &* s.n, channels: 960,
-                gamma: s.p + 2143248, beta: s.p + 2144208, savedMean: s.f + 1038448, savedInvStd: s.f + 1039408,
+                gamma: s.p + 2143248, beta: s.p + 2144208, savedMean: s.f + 1041712, savedInvStd: s.f + 1042672,
                 activation: .relu6, output: s.tensor(305), pool: pool)
             s.profiler?.stop(636)
         }
@@ -6314,33 +6362,35 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(134), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 2143248, beta: s.p + 2144208, runningMean: s.p + 2145168, runningVar: s.p + 2146128,
-                eps: 0.001, activation: .relu6, output: s.tensor(305), scratch: s.f + 1038448, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(305), scratch: s.f + 1041712, pool: pool)
             s.profiler?.stop(637)
         }
         // features.5.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 1066288, count: 24000)
+        TrainingKernels.zero(s.f + 1069552, count: 24000)
         s.profiler?.stop(638)
         // features.5.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 960]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(302), input: s.tensor(305), batch: s.n, height: 19,
             width: 19, channels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
-            weights: s.f + 1042288, gradInput: s.tensor(304), gradWeights: s.f + 1066288, pool: pool)
+            weights: s.f + 1045552, gradInput: s.tensor(304), gradWeights: s.f + 1069552, pool: pool)
         s.profiler?.stop(639)
         // features.5.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 1066288, channels: 960, kernel: 5, into: s.g + 2147088)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1069552, channels: 960, kernel: 5, into: s.g + 2147088)
         s.profiler?.stop(640)
-        // features.5.3.block.0 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 960]
+        // features.5.3.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 960]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(304), input: s.tensor(134),
-            pixels: 361 &* s.n, channels: 960, gamma: s.p + 2143248, beta: s.p + 2144208, savedMean: s.f + 1038448,
-            savedInvStd: s.f + 1039408, activation: .relu6, gradInput: s.tensor(304), gradGamma: s.g + 2143248,
-            gradBeta: s.g + 2144208, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(304), input: s.tensor(134), pixels: 361 &* s.n,
+            channels: 960, gamma: s.p + 2143248, beta: s.p + 2144208, savedMean: s.f + 1041712,
+            savedInvStd: s.f + 1042672, activation: .relu6, gradGamma: s.g + 2143248, gradBeta: s.g + 2144208,
+            reductions: s.f + 732768, pool: pool)
         s.profiler?.stop(641)
-        // features.5.3.block.0 conv 1x1 backward: input and weight gradients, [n, 19, 19, 160] <- [n, 19, 19, 960]
+        // features.5.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 160] <- [n, 19, 19, 960]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(304), input: s.tensor(132), weights: s.p + 1989648,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(304), preActivation: s.tensor(134),
+            gamma: s.p + 2143248, beta: s.p + 2144208, savedMean: s.f + 1041712, savedInvStd: s.f + 1042672,
+            activation: .relu6, reductions: s.f + 732768, input: s.tensor(132), weights: s.p + 1989648,
             pixels: 361 &* s.n, inChannels: 160, outChannels: 960, gradInput: s.tensor(306),
             gradWeights: s.g + 1989648, workspace: s.ws, pool: pool)
         s.profiler?.stop(642)
@@ -6358,18 +6408,18 @@ public final class EfficientNetLite4Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.tensor(133) : nil, batch: s.n,
             perImage: 57760, gradBranch: s.tensor(307), pool: pool)
         s.profiler?.stop(644)
-        // features.5.2.block.2 backward through identity and BatchNorm (in place) on [n, 19, 19, 160]
+        // features.5.2.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 160]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(307), input: s.tensor(130),
-            pixels: 361 &* s.n, channels: 160, gamma: s.p + 1989008, beta: s.p + 1989168, savedMean: s.f + 1038128,
-            savedInvStd: s.f + 1038288, activation: .identity, gradInput: s.tensor(307), gradGamma: s.g + 1989008,
-            gradBeta: s.g + 1989168, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(307), input: s.tensor(130), pixels: 361 &* s.n,
+            channels: 160, gamma: s.p + 1989008, beta: s.p + 1989168, savedMean: s.f + 1041392,
+            savedInvStd: s.f + 1041552, activation: .identity, gradGamma: s.g + 1989008, gradBeta: s.g + 1989168,
+            reductions: s.f + 732768, pool: pool)
         s.profiler?.stop(645)
         // features.5.2.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(128), pixels: 361 &* s.n, channels: 960,
-                gamma: s.p + 1831568, beta: s.p + 1832528, savedMean: s.f + 988208, savedInvStd: s.f + 989168,
+                gamma: s.p + 1831568, beta: s.p + 1832528, savedMean: s.f + 991472, savedInvStd: s.f + 992432,
                 activation: .relu6, output: s.tensor(309), pool: pool)
             s.profiler?.stop(646)
         }
@@ -6378,27 +6428,29 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(128), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 1831568, beta: s.p + 1832528, runningMean: s.p + 1833488, runningVar: s.p + 1834448,
-                eps: 0.001, activation: .relu6, output: s.tensor(309), scratch: s.f + 988208, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(309), scratch: s.f + 991472, pool: pool)
             s.profiler?.stop(647)
         }
-        // features.5.2.block.2 conv 1x1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 160]
+        // features.5.2.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 160]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(307), input: s.tensor(309), weights: s.p + 1835408,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(307), preActivation: s.tensor(130),
+            gamma: s.p + 1989008, beta: s.p + 1989168, savedMean: s.f + 1041392, savedInvStd: s.f + 1041552,
+            activation: .identity, reductions: s.f + 732768, input: s.tensor(309), weights: s.p + 1835408,
             pixels: 361 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(308),
             gradWeights: s.g + 1835408, workspace: s.ws, pool: pool)
         s.profiler?.stop(648)
         // features.5.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 960]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(308), input: s.tensor(128),
-            pixels: 361 &* s.n, channels: 960, gamma: s.p + 1831568, beta: s.p + 1832528, savedMean: s.f + 988208,
-            savedInvStd: s.f + 989168, activation: .relu6, gradInput: s.tensor(308), gradGamma: s.g + 1831568,
+            pixels: 361 &* s.n, channels: 960, gamma: s.p + 1831568, beta: s.p + 1832528, savedMean: s.f + 991472,
+            savedInvStd: s.f + 992432, activation: .relu6, gradInput: s.tensor(308), gradGamma: s.g + 1831568,
             gradBeta: s.g + 1832528, pool: pool)
         s.profiler?.stop(649)
         // features.5.2.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(126), pixels: 361 &* s.n, channels: 960,
-                gamma: s.p + 1803728, beta: s.p + 1804688, savedMean: s.f + 986288, savedInvStd: s.f + 987248,
+                gamma: s.p + 1803728, beta: s.p + 1804688, savedMean: s.f + 989552, savedInvStd: s.f + 990512,
                 activation: .relu6, output: s.tensor(311), pool: pool)
             s.profiler?.stop(650)
         }
@@ -6407,33 +6459,35 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(126), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 1803728, beta: s.p + 1804688, runningMean: s.p + 1805648, runningVar: s.p + 1806608,
-                eps: 0.001, activation: .relu6, output: s.tensor(311), scratch: s.f + 986288, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(311), scratch: s.f + 989552, pool: pool)
             s.profiler?.stop(651)
         }
         // features.5.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 1014128, count: 24000)
+        TrainingKernels.zero(s.f + 1017392, count: 24000)
         s.profiler?.stop(652)
         // features.5.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 960]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(308), input: s.tensor(311), batch: s.n, height: 19,
             width: 19, channels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
-            weights: s.f + 990128, gradInput: s.tensor(310), gradWeights: s.f + 1014128, pool: pool)
+            weights: s.f + 993392, gradInput: s.tensor(310), gradWeights: s.f + 1017392, pool: pool)
         s.profiler?.stop(653)
         // features.5.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 1014128, channels: 960, kernel: 5, into: s.g + 1807568)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1017392, channels: 960, kernel: 5, into: s.g + 1807568)
         s.profiler?.stop(654)
-        // features.5.2.block.0 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 960]
+        // features.5.2.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 960]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(310), input: s.tensor(126),
-            pixels: 361 &* s.n, channels: 960, gamma: s.p + 1803728, beta: s.p + 1804688, savedMean: s.f + 986288,
-            savedInvStd: s.f + 987248, activation: .relu6, gradInput: s.tensor(310), gradGamma: s.g + 1803728,
-            gradBeta: s.g + 1804688, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(310), input: s.tensor(126), pixels: 361 &* s.n,
+            channels: 960, gamma: s.p + 1803728, beta: s.p + 1804688, savedMean: s.f + 989552,
+            savedInvStd: s.f + 990512, activation: .relu6, gradGamma: s.g + 1803728, gradBeta: s.g + 1804688,
+            reductions: s.f + 732768, pool: pool)
         s.profiler?.stop(655)
-        // features.5.2.block.0 conv 1x1 backward: input and weight gradients, [n, 19, 19, 160] <- [n, 19, 19, 960]
+        // features.5.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 160] <- [n, 19, 19, 960]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(310), input: s.tensor(124), weights: s.p + 1650128,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(310), preActivation: s.tensor(126),
+            gamma: s.p + 1803728, beta: s.p + 1804688, savedMean: s.f + 989552, savedInvStd: s.f + 990512,
+            activation: .relu6, reductions: s.f + 732768, input: s.tensor(124), weights: s.p + 1650128,
             pixels: 361 &* s.n, inChannels: 160, outChannels: 960, gradInput: s.tensor(312),
             gradWeights: s.g + 1650128, workspace: s.ws, pool: pool)
         s.profiler?.stop(656)
@@ -6451,18 +6505,18 @@ public final class EfficientNetLite4Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 17 ? s.tensor(125) : nil, batch: s.n,
             perImage: 57760, gradBranch: s.tensor(313), pool: pool)
         s.profiler?.stop(658)
-        // features.5.1.block.2 backward through identity and BatchNorm (in place) on [n, 19, 19, 160]
+        // features.5.1.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 160]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(313), input: s.tensor(122),
-            pixels: 361 &* s.n, channels: 160, gamma: s.p + 1649488, beta: s.p + 1649648, savedMean: s.f + 985968,
-            savedInvStd: s.f + 986128, activation: .identity, gradInput: s.tensor(313), gradGamma: s.g + 1649488,
-            gradBeta: s.g + 1649648, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(313), input: s.tensor(122), pixels: 361 &* s.n,
+            channels: 160, gamma: s.p + 1649488, beta: s.p + 1649648, savedMean: s.f + 989232,
+            savedInvStd: s.f + 989392, activation: .identity, gradGamma: s.g + 1649488, gradBeta: s.g + 1649648,
+            reductions: s.f + 732768, pool: pool)
         s.profiler?.stop(659)
         // features.5.1.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(120), pixels: 361 &* s.n, channels: 960,
-                gamma: s.p + 1492048, beta: s.p + 1493008, savedMean: s.f + 936048, savedInvStd: s.f + 937008,
+                gamma: s.p + 1492048, beta: s.p + 1493008, savedMean: s.f + 939312, savedInvStd: s.f + 940272,
                 activation: .relu6, output: s.tensor(315), pool: pool)
             s.profiler?.stop(660)
         }
@@ -6471,27 +6525,29 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(120), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 1492048, beta: s.p + 1493008, runningMean: s.p + 1493968, runningVar: s.p + 1494928,
-                eps: 0.001, activation: .relu6, output: s.tensor(315), scratch: s.f + 936048, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(315), scratch: s.f + 939312, pool: pool)
             s.profiler?.stop(661)
         }
-        // features.5.1.block.2 conv 1x1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 160]
+        // features.5.1.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 160]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(313), input: s.tensor(315), weights: s.p + 1495888,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(313), preActivation: s.tensor(122),
+            gamma: s.p + 1649488, beta: s.p + 1649648, savedMean: s.f + 989232, savedInvStd: s.f + 989392,
+            activation: .identity, reductions: s.f + 732768, input: s.tensor(315), weights: s.p + 1495888,
             pixels: 361 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(314),
             gradWeights: s.g + 1495888, workspace: s.ws, pool: pool)
         s.profiler?.stop(662)
         // features.5.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 960]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(314), input: s.tensor(120),
-            pixels: 361 &* s.n, channels: 960, gamma: s.p + 1492048, beta: s.p + 1493008, savedMean: s.f + 936048,
-            savedInvStd: s.f + 937008, activation: .relu6, gradInput: s.tensor(314), gradGamma: s.g + 1492048,
+            pixels: 361 &* s.n, channels: 960, gamma: s.p + 1492048, beta: s.p + 1493008, savedMean: s.f + 939312,
+            savedInvStd: s.f + 940272, activation: .relu6, gradInput: s.tensor(314), gradGamma: s.g + 1492048,
             gradBeta: s.g + 1493008, pool: pool)
         s.profiler?.stop(663)
         // features.5.1.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(118), pixels: 361 &* s.n, channels: 960,
-                gamma: s.p + 1464208, beta: s.p + 1465168, savedMean: s.f + 934128, savedInvStd: s.f + 935088,
+                gamma: s.p + 1464208, beta: s.p + 1465168, savedMean: s.f + 937392, savedInvStd: s.f + 938352,
                 activation: .relu6, output: s.tensor(317), pool: pool)
             s.profiler?.stop(664)
         }
@@ -6500,33 +6556,35 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(118), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 1464208, beta: s.p + 1465168, runningMean: s.p + 1466128, runningVar: s.p + 1467088,
-                eps: 0.001, activation: .relu6, output: s.tensor(317), scratch: s.f + 934128, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(317), scratch: s.f + 937392, pool: pool)
             s.profiler?.stop(665)
         }
         // features.5.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 961968, count: 24000)
+        TrainingKernels.zero(s.f + 965232, count: 24000)
         s.profiler?.stop(666)
         // features.5.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 960]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(314), input: s.tensor(317), batch: s.n, height: 19,
             width: 19, channels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
-            weights: s.f + 937968, gradInput: s.tensor(316), gradWeights: s.f + 961968, pool: pool)
+            weights: s.f + 941232, gradInput: s.tensor(316), gradWeights: s.f + 965232, pool: pool)
         s.profiler?.stop(667)
         // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 961968, channels: 960, kernel: 5, into: s.g + 1468048)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 965232, channels: 960, kernel: 5, into: s.g + 1468048)
         s.profiler?.stop(668)
-        // features.5.1.block.0 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 960]
+        // features.5.1.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 960]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(316), input: s.tensor(118),
-            pixels: 361 &* s.n, channels: 960, gamma: s.p + 1464208, beta: s.p + 1465168, savedMean: s.f + 934128,
-            savedInvStd: s.f + 935088, activation: .relu6, gradInput: s.tensor(316), gradGamma: s.g + 1464208,
-            gradBeta: s.g + 1465168, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(316), input: s.tensor(118), pixels: 361 &* s.n,
+            channels: 960, gamma: s.p + 1464208, beta: s.p + 1465168, savedMean: s.f + 937392,
+            savedInvStd: s.f + 938352, activation: .relu6, gradGamma: s.g + 1464208, gradBeta: s.g + 1465168,
+            reductions: s.f + 732768, pool: pool)
         s.profiler?.stop(669)
-        // features.5.1.block.0 conv 1x1 backward: input and weight gradients, [n, 19, 19, 160] <- [n, 19, 19, 960]
+        // features.5.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 160] <- [n, 19, 19, 960]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(316), input: s.tensor(117), weights: s.p + 1310608,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(316), preActivation: s.tensor(118),
+            gamma: s.p + 1464208, beta: s.p + 1465168, savedMean: s.f + 937392, savedInvStd: s.f + 938352,
+            activation: .relu6, reductions: s.f + 732768, input: s.tensor(117), weights: s.p + 1310608,
             pixels: 361 &* s.n, inChannels: 160, outChannels: 960, gradInput: s.tensor(318),
             gradWeights: s.g + 1310608, workspace: s.ws, pool: pool)
         s.profiler?.stop(670)
@@ -6538,18 +6596,18 @@ public final class EfficientNetLite4Training: TrainableModel {
 
     /// features.5.0 backward: MBConv6 k5 s1: 19x19x112 -> 19x19x160
     private func features_5_0_backward(_ s: TrainingStepContext) {
-        // features.5.0.block.2 backward through identity and BatchNorm (in place) on [n, 19, 19, 160]
+        // features.5.0.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 160]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(318), input: s.tensor(116),
-            pixels: 361 &* s.n, channels: 160, gamma: s.p + 1309968, beta: s.p + 1310128, savedMean: s.f + 933808,
-            savedInvStd: s.f + 933968, activation: .identity, gradInput: s.tensor(318), gradGamma: s.g + 1309968,
-            gradBeta: s.g + 1310128, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(318), input: s.tensor(116), pixels: 361 &* s.n,
+            channels: 160, gamma: s.p + 1309968, beta: s.p + 1310128, savedMean: s.f + 937072,
+            savedInvStd: s.f + 937232, activation: .identity, gradGamma: s.g + 1309968, gradBeta: s.g + 1310128,
+            reductions: s.f + 732768, pool: pool)
         s.profiler?.stop(672)
         // features.5.0.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(114), pixels: 361 &* s.n, channels: 672,
-                gamma: s.p + 1199760, beta: s.p + 1200432, savedMean: s.f + 898864, savedInvStd: s.f + 899536,
+                gamma: s.p + 1199760, beta: s.p + 1200432, savedMean: s.f + 902128, savedInvStd: s.f + 902800,
                 activation: .relu6, output: s.tensor(320), pool: pool)
             s.profiler?.stop(673)
         }
@@ -6558,27 +6616,29 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(114), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 1199760, beta: s.p + 1200432, runningMean: s.p + 1201104, runningVar: s.p + 1201776,
-                eps: 0.001, activation: .relu6, output: s.tensor(320), scratch: s.f + 898864, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(320), scratch: s.f + 902128, pool: pool)
             s.profiler?.stop(674)
         }
-        // features.5.0.block.2 conv 1x1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 160]
+        // features.5.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 160]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(318), input: s.tensor(320), weights: s.p + 1202448,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(318), preActivation: s.tensor(116),
+            gamma: s.p + 1309968, beta: s.p + 1310128, savedMean: s.f + 937072, savedInvStd: s.f + 937232,
+            activation: .identity, reductions: s.f + 732768, input: s.tensor(320), weights: s.p + 1202448,
             pixels: 361 &* s.n, inChannels: 672, outChannels: 160, gradInput: s.tensor(319),
             gradWeights: s.g + 1202448, workspace: s.ws, pool: pool)
         s.profiler?.stop(675)
         // features.5.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 672]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(319), input: s.tensor(114),
-            pixels: 361 &* s.n, channels: 672, gamma: s.p + 1199760, beta: s.p + 1200432, savedMean: s.f + 898864,
-            savedInvStd: s.f + 899536, activation: .relu6, gradInput: s.tensor(319), gradGamma: s.g + 1199760,
+            pixels: 361 &* s.n, channels: 672, gamma: s.p + 1199760, beta: s.p + 1200432, savedMean: s.f + 902128,
+            savedInvStd: s.f + 902800, activation: .relu6, gradInput: s.tensor(319), gradGamma: s.g + 1199760,
             gradBeta: s.g + 1200432, pool: pool)
         s.profiler?.stop(676)
         // features.5.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(112), pixels: 361 &* s.n, channels: 672,
-                gamma: s.p + 1180272, beta: s.p + 1180944, savedMean: s.f + 897520, savedInvStd: s.f + 898192,
+                gamma: s.p + 1180272, beta: s.p + 1180944, savedMean: s.f + 900784, savedInvStd: s.f + 901456,
                 activation: .relu6, output: s.tensor(322), pool: pool)
             s.profiler?.stop(677)
         }
@@ -6587,33 +6647,35 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(112), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 1180272, beta: s.p + 1180944, runningMean: s.p + 1181616, runningVar: s.p + 1182288,
-                eps: 0.001, activation: .relu6, output: s.tensor(322), scratch: s.f + 897520, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(322), scratch: s.f + 900784, pool: pool)
             s.profiler?.stop(678)
         }
         // features.5.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 917008, count: 16800)
+        TrainingKernels.zero(s.f + 920272, count: 16800)
         s.profiler?.stop(679)
         // features.5.0.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 672]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(319), input: s.tensor(322), batch: s.n, height: 19,
             width: 19, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
-            weights: s.f + 900208, gradInput: s.tensor(321), gradWeights: s.f + 917008, pool: pool)
+            weights: s.f + 903472, gradInput: s.tensor(321), gradWeights: s.f + 920272, pool: pool)
         s.profiler?.stop(680)
         // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 917008, channels: 672, kernel: 5, into: s.g + 1182960)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 920272, channels: 672, kernel: 5, into: s.g + 1182960)
         s.profiler?.stop(681)
-        // features.5.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 672]
+        // features.5.0.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(321), input: s.tensor(112),
-            pixels: 361 &* s.n, channels: 672, gamma: s.p + 1180272, beta: s.p + 1180944, savedMean: s.f + 897520,
-            savedInvStd: s.f + 898192, activation: .relu6, gradInput: s.tensor(321), gradGamma: s.g + 1180272,
-            gradBeta: s.g + 1180944, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(321), input: s.tensor(112), pixels: 361 &* s.n,
+            channels: 672, gamma: s.p + 1180272, beta: s.p + 1180944, savedMean: s.f + 900784,
+            savedInvStd: s.f + 901456, activation: .relu6, gradGamma: s.g + 1180272, gradBeta: s.g + 1180944,
+            reductions: s.f + 732768, pool: pool)
         s.profiler?.stop(682)
-        // features.5.0.block.0 conv 1x1 backward: input and weight gradients, [n, 19, 19, 112] <- [n, 19, 19, 672]
+        // features.5.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 112] <- [n, 19, 19, 672]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(321), input: s.tensor(110), weights: s.p + 1105008,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(321), preActivation: s.tensor(112),
+            gamma: s.p + 1180272, beta: s.p + 1180944, savedMean: s.f + 900784, savedInvStd: s.f + 901456,
+            activation: .relu6, reductions: s.f + 732768, input: s.tensor(110), weights: s.p + 1105008,
             pixels: 361 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(323),
             gradWeights: s.g + 1105008, workspace: s.ws, pool: pool)
         s.profiler?.stop(683)
@@ -6627,18 +6689,18 @@ public final class EfficientNetLite4Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.tensor(111) : nil, batch: s.n,
             perImage: 40432, gradBranch: s.tensor(324), pool: pool)
         s.profiler?.stop(684)
-        // features.4.5.block.2 backward through identity and BatchNorm (in place) on [n, 19, 19, 112]
+        // features.4.5.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 112]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(324), input: s.tensor(108),
-            pixels: 361 &* s.n, channels: 112, gamma: s.p + 1104560, beta: s.p + 1104672, savedMean: s.f + 897296,
-            savedInvStd: s.f + 897408, activation: .identity, gradInput: s.tensor(324), gradGamma: s.g + 1104560,
-            gradBeta: s.g + 1104672, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(324), input: s.tensor(108), pixels: 361 &* s.n,
+            channels: 112, gamma: s.p + 1104560, beta: s.p + 1104672, savedMean: s.f + 900560,
+            savedInvStd: s.f + 900672, activation: .identity, gradGamma: s.g + 1104560, gradBeta: s.g + 1104672,
+            reductions: s.f + 732768, pool: pool)
         s.profiler?.stop(685)
         // features.4.5.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(106), pixels: 361 &* s.n, channels: 672,
-                gamma: s.p + 1026608, beta: s.p + 1027280, savedMean: s.f + 883856, savedInvStd: s.f + 884528,
+                gamma: s.p + 1026608, beta: s.p + 1027280, savedMean: s.f + 887120, savedInvStd: s.f + 887792,
                 activation: .relu6, output: s.tensor(326), pool: pool)
             s.profiler?.stop(686)
         }
@@ -6647,27 +6709,29 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(106), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 1026608, beta: s.p + 1027280, runningMean: s.p + 1027952, runningVar: s.p + 1028624,
-                eps: 0.001, activation: .relu6, output: s.tensor(326), scratch: s.f + 883856, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(326), scratch: s.f + 887120, pool: pool)
             s.profiler?.stop(687)
         }
-        // features.4.5.block.2 conv 1x1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 112]
+        // features.4.5.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 112]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(324), input: s.tensor(326), weights: s.p + 1029296,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(324), preActivation: s.tensor(108),
+            gamma: s.p + 1104560, beta: s.p + 1104672, savedMean: s.f + 900560, savedInvStd: s.f + 900672,
+            activation: .identity, reductions: s.f + 732768, input: s.tensor(326), weights: s.p + 1029296,
             pixels: 361 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(325),
             gradWeights: s.g + 1029296, workspace: s.ws, pool: pool)
         s.profiler?.stop(688)
         // features.4.5.block.1 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 672]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(325), input: s.tensor(106),
-            pixels: 361 &* s.n, channels: 672, gamma: s.p + 1026608, beta: s.p + 1027280, savedMean: s.f + 883856,
-            savedInvStd: s.f + 884528, activation: .relu6, gradInput: s.tensor(325), gradGamma: s.g + 1026608,
+            pixels: 361 &* s.n, channels: 672, gamma: s.p + 1026608, beta: s.p + 1027280, savedMean: s.f + 887120,
+            savedInvStd: s.f + 887792, activation: .relu6, gradInput: s.tensor(325), gradGamma: s.g + 1026608,
             gradBeta: s.g + 1027280, pool: pool)
         s.profiler?.stop(689)
         // features.4.5.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(104), pixels: 361 &* s.n, channels: 672,
-                gamma: s.p + 1017872, beta: s.p + 1018544, savedMean: s.f + 882512, savedInvStd: s.f + 883184,
+                gamma: s.p + 1017872, beta: s.p + 1018544, savedMean: s.f + 885776, savedInvStd: s.f + 886448,
                 activation: .relu6, output: s.tensor(328), pool: pool)
             s.profiler?.stop(690)
         }
@@ -6676,33 +6740,35 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(104), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 1017872, beta: s.p + 1018544, runningMean: s.p + 1019216, runningVar: s.p + 1019888,
-                eps: 0.001, activation: .relu6, output: s.tensor(328), scratch: s.f + 882512, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(328), scratch: s.f + 885776, pool: pool)
             s.profiler?.stop(691)
         }
         // features.4.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 891248, count: 6048)
+        TrainingKernels.zero(s.f + 894512, count: 6048)
         s.profiler?.stop(692)
         // features.4.5.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 672]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(325), input: s.tensor(328), batch: s.n, height: 19,
             width: 19, channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
-            weights: s.f + 885200, gradInput: s.tensor(327), gradWeights: s.f + 891248, pool: pool)
+            weights: s.f + 888464, gradInput: s.tensor(327), gradWeights: s.f + 894512, pool: pool)
         s.profiler?.stop(693)
         // features.4.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 891248, channels: 672, kernel: 3, into: s.g + 1020560)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 894512, channels: 672, kernel: 3, into: s.g + 1020560)
         s.profiler?.stop(694)
-        // features.4.5.block.0 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 672]
+        // features.4.5.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(327), input: s.tensor(104),
-            pixels: 361 &* s.n, channels: 672, gamma: s.p + 1017872, beta: s.p + 1018544, savedMean: s.f + 882512,
-            savedInvStd: s.f + 883184, activation: .relu6, gradInput: s.tensor(327), gradGamma: s.g + 1017872,
-            gradBeta: s.g + 1018544, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(327), input: s.tensor(104), pixels: 361 &* s.n,
+            channels: 672, gamma: s.p + 1017872, beta: s.p + 1018544, savedMean: s.f + 885776,
+            savedInvStd: s.f + 886448, activation: .relu6, gradGamma: s.g + 1017872, gradBeta: s.g + 1018544,
+            reductions: s.f + 732768, pool: pool)
         s.profiler?.stop(695)
-        // features.4.5.block.0 conv 1x1 backward: input and weight gradients, [n, 19, 19, 112] <- [n, 19, 19, 672]
+        // features.4.5.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 112] <- [n, 19, 19, 672]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(327), input: s.tensor(102), weights: s.p + 942608,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(327), preActivation: s.tensor(104),
+            gamma: s.p + 1017872, beta: s.p + 1018544, savedMean: s.f + 885776, savedInvStd: s.f + 886448,
+            activation: .relu6, reductions: s.f + 732768, input: s.tensor(102), weights: s.p + 942608,
             pixels: 361 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(329), gradWeights: s.g + 942608,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(696)
@@ -6720,18 +6786,18 @@ public final class EfficientNetLite4Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.tensor(103) : nil, batch: s.n,
             perImage: 40432, gradBranch: s.tensor(330), pool: pool)
         s.profiler?.stop(698)
-        // features.4.4.block.2 backward through identity and BatchNorm (in place) on [n, 19, 19, 112]
+        // features.4.4.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 112]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(330), input: s.tensor(100),
-            pixels: 361 &* s.n, channels: 112, gamma: s.p + 942160, beta: s.p + 942272, savedMean: s.f + 882288,
-            savedInvStd: s.f + 882400, activation: .identity, gradInput: s.tensor(330), gradGamma: s.g + 942160,
-            gradBeta: s.g + 942272, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(330), input: s.tensor(100), pixels: 361 &* s.n,
+            channels: 112, gamma: s.p + 942160, beta: s.p + 942272, savedMean: s.f + 885552, savedInvStd: s.f + 885664,
+            activation: .identity, gradGamma: s.g + 942160, gradBeta: s.g + 942272, reductions: s.f + 732768,
+            pool: pool)
         s.profiler?.stop(699)
         // features.4.4.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(98), pixels: 361 &* s.n, channels: 672, gamma: s.p + 864208,
-                beta: s.p + 864880, savedMean: s.f + 868848, savedInvStd: s.f + 869520, activation: .relu6,
+                beta: s.p + 864880, savedMean: s.f + 872112, savedInvStd: s.f + 872784, activation: .relu6,
                 output: s.tensor(332), pool: pool)
             s.profiler?.stop(700)
         }
@@ -6740,26 +6806,28 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(98), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 864208, beta: s.p + 864880, runningMean: s.p + 865552, runningVar: s.p + 866224,
-                eps: 0.001, activation: .relu6, output: s.tensor(332), scratch: s.f + 868848, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(332), scratch: s.f + 872112, pool: pool)
             s.profiler?.stop(701)
         }
-        // features.4.4.block.2 conv 1x1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 112]
+        // features.4.4.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 112]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(330), input: s.tensor(332), weights: s.p + 866896,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(330), preActivation: s.tensor(100),
+            gamma: s.p + 942160, beta: s.p + 942272, savedMean: s.f + 885552, savedInvStd: s.f + 885664,
+            activation: .identity, reductions: s.f + 732768, input: s.tensor(332), weights: s.p + 866896,
             pixels: 361 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(331), gradWeights: s.g + 866896,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(702)
         // features.4.4.block.1 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 672]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(331), input: s.tensor(98), pixels: 361 &* s.n,
-            channels: 672, gamma: s.p + 864208, beta: s.p + 864880, savedMean: s.f + 868848, savedInvStd: s.f + 869520,
+            channels: 672, gamma: s.p + 864208, beta: s.p + 864880, savedMean: s.f + 872112, savedInvStd: s.f + 872784,
             activation: .relu6, gradInput: s.tensor(331), gradGamma: s.g + 864208, gradBeta: s.g + 864880, pool: pool)
         s.profiler?.stop(703)
         // features.4.4.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(96), pixels: 361 &* s.n, channels: 672, gamma: s.p + 855472,
-                beta: s.p + 856144, savedMean: s.f + 867504, savedInvStd: s.f + 868176, activation: .relu6,
+                beta: s.p + 856144, savedMean: s.f + 870768, savedInvStd: s.f + 871440, activation: .relu6,
                 output: s.tensor(334), pool: pool)
             s.profiler?.stop(704)
         }
@@ -6768,32 +6836,34 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(96), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 855472, beta: s.p + 856144, runningMean: s.p + 856816, runningVar: s.p + 857488,
-                eps: 0.001, activation: .relu6, output: s.tensor(334), scratch: s.f + 867504, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(334), scratch: s.f + 870768, pool: pool)
             s.profiler?.stop(705)
         }
         // features.4.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 876240, count: 6048)
+        TrainingKernels.zero(s.f + 879504, count: 6048)
         s.profiler?.stop(706)
         // features.4.4.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 672]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(331), input: s.tensor(334), batch: s.n, height: 19,
             width: 19, channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
-            weights: s.f + 870192, gradInput: s.tensor(333), gradWeights: s.f + 876240, pool: pool)
+            weights: s.f + 873456, gradInput: s.tensor(333), gradWeights: s.f + 879504, pool: pool)
         s.profiler?.stop(707)
         // features.4.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 876240, channels: 672, kernel: 3, into: s.g + 858160)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 879504, channels: 672, kernel: 3, into: s.g + 858160)
         s.profiler?.stop(708)
-        // features.4.4.block.0 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 672]
+        // features.4.4.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(333), input: s.tensor(96), pixels: 361 &* s.n,
-            channels: 672, gamma: s.p + 855472, beta: s.p + 856144, savedMean: s.f + 867504, savedInvStd: s.f + 868176,
-            activation: .relu6, gradInput: s.tensor(333), gradGamma: s.g + 855472, gradBeta: s.g + 856144, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(333), input: s.tensor(96), pixels: 361 &* s.n,
+            channels: 672, gamma: s.p + 855472, beta: s.p + 856144, savedMean: s.f + 870768, savedInvStd: s.f + 871440,
+            activation: .relu6, gradGamma: s.g + 855472, gradBeta: s.g + 856144, reductions: s.f + 732768, pool: pool)
         s.profiler?.stop(709)
-        // features.4.4.block.0 conv 1x1 backward: input and weight gradients, [n, 19, 19, 112] <- [n, 19, 19, 672]
+        // features.4.4.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 112] <- [n, 19, 19, 672]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(333), input: s.tensor(94), weights: s.p + 780208,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(333), preActivation: s.tensor(96),
+            gamma: s.p + 855472, beta: s.p + 856144, savedMean: s.f + 870768, savedInvStd: s.f + 871440,
+            activation: .relu6, reductions: s.f + 732768, input: s.tensor(94), weights: s.p + 780208,
             pixels: 361 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(335), gradWeights: s.g + 780208,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(710)
@@ -6811,18 +6881,18 @@ public final class EfficientNetLite4Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.tensor(95) : nil, batch: s.n,
             perImage: 40432, gradBranch: s.tensor(336), pool: pool)
         s.profiler?.stop(712)
-        // features.4.3.block.2 backward through identity and BatchNorm (in place) on [n, 19, 19, 112]
+        // features.4.3.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 112]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(336), input: s.tensor(92), pixels: 361 &* s.n,
-            channels: 112, gamma: s.p + 779760, beta: s.p + 779872, savedMean: s.f + 867280, savedInvStd: s.f + 867392,
-            activation: .identity, gradInput: s.tensor(336), gradGamma: s.g + 779760, gradBeta: s.g + 779872,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(336), input: s.tensor(92), pixels: 361 &* s.n,
+            channels: 112, gamma: s.p + 779760, beta: s.p + 779872, savedMean: s.f + 870544, savedInvStd: s.f + 870656,
+            activation: .identity, gradGamma: s.g + 779760, gradBeta: s.g + 779872, reductions: s.f + 732768,
             pool: pool)
         s.profiler?.stop(713)
         // features.4.3.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(90), pixels: 361 &* s.n, channels: 672, gamma: s.p + 701808,
-                beta: s.p + 702480, savedMean: s.f + 853840, savedInvStd: s.f + 854512, activation: .relu6,
+                beta: s.p + 702480, savedMean: s.f + 857104, savedInvStd: s.f + 857776, activation: .relu6,
                 output: s.tensor(338), pool: pool)
             s.profiler?.stop(714)
         }
@@ -6831,26 +6901,28 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(90), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 701808, beta: s.p + 702480, runningMean: s.p + 703152, runningVar: s.p + 703824,
-                eps: 0.001, activation: .relu6, output: s.tensor(338), scratch: s.f + 853840, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(338), scratch: s.f + 857104, pool: pool)
             s.profiler?.stop(715)
         }
-        // features.4.3.block.2 conv 1x1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 112]
+        // features.4.3.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 112]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(336), input: s.tensor(338), weights: s.p + 704496,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(336), preActivation: s.tensor(92),
+            gamma: s.p + 779760, beta: s.p + 779872, savedMean: s.f + 870544, savedInvStd: s.f + 870656,
+            activation: .identity, reductions: s.f + 732768, input: s.tensor(338), weights: s.p + 704496,
             pixels: 361 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(337), gradWeights: s.g + 704496,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(716)
         // features.4.3.block.1 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 672]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(337), input: s.tensor(90), pixels: 361 &* s.n,
-            channels: 672, gamma: s.p + 701808, beta: s.p + 702480, savedMean: s.f + 853840, savedInvStd: s.f + 854512,
+            channels: 672, gamma: s.p + 701808, beta: s.p + 702480, savedMean: s.f + 857104, savedInvStd: s.f + 857776,
             activation: .relu6, gradInput: s.tensor(337), gradGamma: s.g + 701808, gradBeta: s.g + 702480, pool: pool)
         s.profiler?.stop(717)
         // features.4.3.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(88), pixels: 361 &* s.n, channels: 672, gamma: s.p + 693072,
-                beta: s.p + 693744, savedMean: s.f + 852496, savedInvStd: s.f + 853168, activation: .relu6,
+                beta: s.p + 693744, savedMean: s.f + 855760, savedInvStd: s.f + 856432, activation: .relu6,
                 output: s.tensor(340), pool: pool)
             s.profiler?.stop(718)
         }
@@ -6859,32 +6931,34 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 693072, beta: s.p + 693744, runningMean: s.p + 694416, runningVar: s.p + 695088,
-                eps: 0.001, activation: .relu6, output: s.tensor(340), scratch: s.f + 852496, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(340), scratch: s.f + 855760, pool: pool)
             s.profiler?.stop(719)
         }
         // features.4.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 861232, count: 6048)
+        TrainingKernels.zero(s.f + 864496, count: 6048)
         s.profiler?.stop(720)
         // features.4.3.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 672]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(337), input: s.tensor(340), batch: s.n, height: 19,
             width: 19, channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
-            weights: s.f + 855184, gradInput: s.tensor(339), gradWeights: s.f + 861232, pool: pool)
+            weights: s.f + 858448, gradInput: s.tensor(339), gradWeights: s.f + 864496, pool: pool)
         s.profiler?.stop(721)
         // features.4.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 861232, channels: 672, kernel: 3, into: s.g + 695760)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 864496, channels: 672, kernel: 3, into: s.g + 695760)
         s.profiler?.stop(722)
-        // features.4.3.block.0 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 672]
+        // features.4.3.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(339), input: s.tensor(88), pixels: 361 &* s.n,
-            channels: 672, gamma: s.p + 693072, beta: s.p + 693744, savedMean: s.f + 852496, savedInvStd: s.f + 853168,
-            activation: .relu6, gradInput: s.tensor(339), gradGamma: s.g + 693072, gradBeta: s.g + 693744, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(339), input: s.tensor(88), pixels: 361 &* s.n,
+            channels: 672, gamma: s.p + 693072, beta: s.p + 693744, savedMean: s.f + 855760, savedInvStd: s.f + 856432,
+            activation: .relu6, gradGamma: s.g + 693072, gradBeta: s.g + 693744, reductions: s.f + 732768, pool: pool)
         s.profiler?.stop(723)
-        // features.4.3.block.0 conv 1x1 backward: input and weight gradients, [n, 19, 19, 112] <- [n, 19, 19, 672]
+        // features.4.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 112] <- [n, 19, 19, 672]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(339), input: s.tensor(86), weights: s.p + 617808,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(339), preActivation: s.tensor(88),
+            gamma: s.p + 693072, beta: s.p + 693744, savedMean: s.f + 855760, savedInvStd: s.f + 856432,
+            activation: .relu6, reductions: s.f + 732768, input: s.tensor(86), weights: s.p + 617808,
             pixels: 361 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(341), gradWeights: s.g + 617808,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(724)
@@ -6902,18 +6976,18 @@ public final class EfficientNetLite4Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.tensor(87) : nil, batch: s.n,
             perImage: 40432, gradBranch: s.tensor(342), pool: pool)
         s.profiler?.stop(726)
-        // features.4.2.block.2 backward through identity and BatchNorm (in place) on [n, 19, 19, 112]
+        // features.4.2.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 112]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(342), input: s.tensor(84), pixels: 361 &* s.n,
-            channels: 112, gamma: s.p + 617360, beta: s.p + 617472, savedMean: s.f + 852272, savedInvStd: s.f + 852384,
-            activation: .identity, gradInput: s.tensor(342), gradGamma: s.g + 617360, gradBeta: s.g + 617472,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(342), input: s.tensor(84), pixels: 361 &* s.n,
+            channels: 112, gamma: s.p + 617360, beta: s.p + 617472, savedMean: s.f + 855536, savedInvStd: s.f + 855648,
+            activation: .identity, gradGamma: s.g + 617360, gradBeta: s.g + 617472, reductions: s.f + 732768,
             pool: pool)
         s.profiler?.stop(727)
         // features.4.2.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(82), pixels: 361 &* s.n, channels: 672, gamma: s.p + 539408,
-                beta: s.p + 540080, savedMean: s.f + 838832, savedInvStd: s.f + 839504, activation: .relu6,
+                beta: s.p + 540080, savedMean: s.f + 842096, savedInvStd: s.f + 842768, activation: .relu6,
                 output: s.tensor(344), pool: pool)
             s.profiler?.stop(728)
         }
@@ -6922,26 +6996,28 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(82), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 539408, beta: s.p + 540080, runningMean: s.p + 540752, runningVar: s.p + 541424,
-                eps: 0.001, activation: .relu6, output: s.tensor(344), scratch: s.f + 838832, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(344), scratch: s.f + 842096, pool: pool)
             s.profiler?.stop(729)
         }
-        // features.4.2.block.2 conv 1x1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 112]
+        // features.4.2.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 112]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(342), input: s.tensor(344), weights: s.p + 542096,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(342), preActivation: s.tensor(84),
+            gamma: s.p + 617360, beta: s.p + 617472, savedMean: s.f + 855536, savedInvStd: s.f + 855648,
+            activation: .identity, reductions: s.f + 732768, input: s.tensor(344), weights: s.p + 542096,
             pixels: 361 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(343), gradWeights: s.g + 542096,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(730)
         // features.4.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 672]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(343), input: s.tensor(82), pixels: 361 &* s.n,
-            channels: 672, gamma: s.p + 539408, beta: s.p + 540080, savedMean: s.f + 838832, savedInvStd: s.f + 839504,
+            channels: 672, gamma: s.p + 539408, beta: s.p + 540080, savedMean: s.f + 842096, savedInvStd: s.f + 842768,
             activation: .relu6, gradInput: s.tensor(343), gradGamma: s.g + 539408, gradBeta: s.g + 540080, pool: pool)
         s.profiler?.stop(731)
         // features.4.2.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(80), pixels: 361 &* s.n, channels: 672, gamma: s.p + 530672,
-                beta: s.p + 531344, savedMean: s.f + 837488, savedInvStd: s.f + 838160, activation: .relu6,
+                beta: s.p + 531344, savedMean: s.f + 840752, savedInvStd: s.f + 841424, activation: .relu6,
                 output: s.tensor(346), pool: pool)
             s.profiler?.stop(732)
         }
@@ -6950,32 +7026,34 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(80), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 530672, beta: s.p + 531344, runningMean: s.p + 532016, runningVar: s.p + 532688,
-                eps: 0.001, activation: .relu6, output: s.tensor(346), scratch: s.f + 837488, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(346), scratch: s.f + 840752, pool: pool)
             s.profiler?.stop(733)
         }
         // features.4.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 846224, count: 6048)
+        TrainingKernels.zero(s.f + 849488, count: 6048)
         s.profiler?.stop(734)
         // features.4.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 672]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(343), input: s.tensor(346), batch: s.n, height: 19,
             width: 19, channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
-            weights: s.f + 840176, gradInput: s.tensor(345), gradWeights: s.f + 846224, pool: pool)
+            weights: s.f + 843440, gradInput: s.tensor(345), gradWeights: s.f + 849488, pool: pool)
         s.profiler?.stop(735)
         // features.4.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 846224, channels: 672, kernel: 3, into: s.g + 533360)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 849488, channels: 672, kernel: 3, into: s.g + 533360)
         s.profiler?.stop(736)
-        // features.4.2.block.0 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 672]
+        // features.4.2.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(345), input: s.tensor(80), pixels: 361 &* s.n,
-            channels: 672, gamma: s.p + 530672, beta: s.p + 531344, savedMean: s.f + 837488, savedInvStd: s.f + 838160,
-            activation: .relu6, gradInput: s.tensor(345), gradGamma: s.g + 530672, gradBeta: s.g + 531344, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(345), input: s.tensor(80), pixels: 361 &* s.n,
+            channels: 672, gamma: s.p + 530672, beta: s.p + 531344, savedMean: s.f + 840752, savedInvStd: s.f + 841424,
+            activation: .relu6, gradGamma: s.g + 530672, gradBeta: s.g + 531344, reductions: s.f + 732768, pool: pool)
         s.profiler?.stop(737)
-        // features.4.2.block.0 conv 1x1 backward: input and weight gradients, [n, 19, 19, 112] <- [n, 19, 19, 672]
+        // features.4.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 112] <- [n, 19, 19, 672]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(345), input: s.tensor(78), weights: s.p + 455408,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(345), preActivation: s.tensor(80),
+            gamma: s.p + 530672, beta: s.p + 531344, savedMean: s.f + 840752, savedInvStd: s.f + 841424,
+            activation: .relu6, reductions: s.f + 732768, input: s.tensor(78), weights: s.p + 455408,
             pixels: 361 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(347), gradWeights: s.g + 455408,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(738)
@@ -6993,18 +7071,18 @@ public final class EfficientNetLite4Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.tensor(79) : nil, batch: s.n,
             perImage: 40432, gradBranch: s.tensor(348), pool: pool)
         s.profiler?.stop(740)
-        // features.4.1.block.2 backward through identity and BatchNorm (in place) on [n, 19, 19, 112]
+        // features.4.1.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 112]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(348), input: s.tensor(76), pixels: 361 &* s.n,
-            channels: 112, gamma: s.p + 454960, beta: s.p + 455072, savedMean: s.f + 837264, savedInvStd: s.f + 837376,
-            activation: .identity, gradInput: s.tensor(348), gradGamma: s.g + 454960, gradBeta: s.g + 455072,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(348), input: s.tensor(76), pixels: 361 &* s.n,
+            channels: 112, gamma: s.p + 454960, beta: s.p + 455072, savedMean: s.f + 840528, savedInvStd: s.f + 840640,
+            activation: .identity, gradGamma: s.g + 454960, gradBeta: s.g + 455072, reductions: s.f + 732768,
             pool: pool)
         s.profiler?.stop(741)
         // features.4.1.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(74), pixels: 361 &* s.n, channels: 672, gamma: s.p + 377008,
-                beta: s.p + 377680, savedMean: s.f + 823824, savedInvStd: s.f + 824496, activation: .relu6,
+                beta: s.p + 377680, savedMean: s.f + 827088, savedInvStd: s.f + 827760, activation: .relu6,
                 output: s.tensor(350), pool: pool)
             s.profiler?.stop(742)
         }
@@ -7013,26 +7091,28 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(74), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 377008, beta: s.p + 377680, runningMean: s.p + 378352, runningVar: s.p + 379024,
-                eps: 0.001, activation: .relu6, output: s.tensor(350), scratch: s.f + 823824, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(350), scratch: s.f + 827088, pool: pool)
             s.profiler?.stop(743)
         }
-        // features.4.1.block.2 conv 1x1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 112]
+        // features.4.1.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 112]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(348), input: s.tensor(350), weights: s.p + 379696,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(348), preActivation: s.tensor(76),
+            gamma: s.p + 454960, beta: s.p + 455072, savedMean: s.f + 840528, savedInvStd: s.f + 840640,
+            activation: .identity, reductions: s.f + 732768, input: s.tensor(350), weights: s.p + 379696,
             pixels: 361 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(349), gradWeights: s.g + 379696,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(744)
         // features.4.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 672]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(349), input: s.tensor(74), pixels: 361 &* s.n,
-            channels: 672, gamma: s.p + 377008, beta: s.p + 377680, savedMean: s.f + 823824, savedInvStd: s.f + 824496,
+            channels: 672, gamma: s.p + 377008, beta: s.p + 377680, savedMean: s.f + 827088, savedInvStd: s.f + 827760,
             activation: .relu6, gradInput: s.tensor(349), gradGamma: s.g + 377008, gradBeta: s.g + 377680, pool: pool)
         s.profiler?.stop(745)
         // features.4.1.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(72), pixels: 361 &* s.n, channels: 672, gamma: s.p + 368272,
-                beta: s.p + 368944, savedMean: s.f + 822480, savedInvStd: s.f + 823152, activation: .relu6,
+                beta: s.p + 368944, savedMean: s.f + 825744, savedInvStd: s.f + 826416, activation: .relu6,
                 output: s.tensor(352), pool: pool)
             s.profiler?.stop(746)
         }
@@ -7041,32 +7121,34 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(72), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 368272, beta: s.p + 368944, runningMean: s.p + 369616, runningVar: s.p + 370288,
-                eps: 0.001, activation: .relu6, output: s.tensor(352), scratch: s.f + 822480, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(352), scratch: s.f + 825744, pool: pool)
             s.profiler?.stop(747)
         }
         // features.4.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 831216, count: 6048)
+        TrainingKernels.zero(s.f + 834480, count: 6048)
         s.profiler?.stop(748)
         // features.4.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 672]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(349), input: s.tensor(352), batch: s.n, height: 19,
             width: 19, channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
-            weights: s.f + 825168, gradInput: s.tensor(351), gradWeights: s.f + 831216, pool: pool)
+            weights: s.f + 828432, gradInput: s.tensor(351), gradWeights: s.f + 834480, pool: pool)
         s.profiler?.stop(749)
         // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 831216, channels: 672, kernel: 3, into: s.g + 370960)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 834480, channels: 672, kernel: 3, into: s.g + 370960)
         s.profiler?.stop(750)
-        // features.4.1.block.0 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 672]
+        // features.4.1.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(351), input: s.tensor(72), pixels: 361 &* s.n,
-            channels: 672, gamma: s.p + 368272, beta: s.p + 368944, savedMean: s.f + 822480, savedInvStd: s.f + 823152,
-            activation: .relu6, gradInput: s.tensor(351), gradGamma: s.g + 368272, gradBeta: s.g + 368944, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(351), input: s.tensor(72), pixels: 361 &* s.n,
+            channels: 672, gamma: s.p + 368272, beta: s.p + 368944, savedMean: s.f + 825744, savedInvStd: s.f + 826416,
+            activation: .relu6, gradGamma: s.g + 368272, gradBeta: s.g + 368944, reductions: s.f + 732768, pool: pool)
         s.profiler?.stop(751)
-        // features.4.1.block.0 conv 1x1 backward: input and weight gradients, [n, 19, 19, 112] <- [n, 19, 19, 672]
+        // features.4.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 112] <- [n, 19, 19, 672]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(351), input: s.tensor(71), weights: s.p + 293008,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(351), preActivation: s.tensor(72),
+            gamma: s.p + 368272, beta: s.p + 368944, savedMean: s.f + 825744, savedInvStd: s.f + 826416,
+            activation: .relu6, reductions: s.f + 732768, input: s.tensor(71), weights: s.p + 293008,
             pixels: 361 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(353), gradWeights: s.g + 293008,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(752)
@@ -7078,18 +7160,18 @@ public final class EfficientNetLite4Training: TrainableModel {
 
     /// features.4.0 backward: MBConv6 k3 s2: 38x38x56 -> 19x19x112
     private func features_4_0_backward(_ s: TrainingStepContext) {
-        // features.4.0.block.2 backward through identity and BatchNorm (in place) on [n, 19, 19, 112]
+        // features.4.0.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 112]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(353), input: s.tensor(70), pixels: 361 &* s.n,
-            channels: 112, gamma: s.p + 292560, beta: s.p + 292672, savedMean: s.f + 822256, savedInvStd: s.f + 822368,
-            activation: .identity, gradInput: s.tensor(353), gradGamma: s.g + 292560, gradBeta: s.g + 292672,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(353), input: s.tensor(70), pixels: 361 &* s.n,
+            channels: 112, gamma: s.p + 292560, beta: s.p + 292672, savedMean: s.f + 825520, savedInvStd: s.f + 825632,
+            activation: .identity, gradGamma: s.g + 292560, gradBeta: s.g + 292672, reductions: s.f + 732768,
             pool: pool)
         s.profiler?.stop(754)
         // features.4.0.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(68), pixels: 361 &* s.n, channels: 336, gamma: s.p + 253584,
-                beta: s.p + 253920, savedMean: s.f + 815536, savedInvStd: s.f + 815872, activation: .relu6,
+                beta: s.p + 253920, savedMean: s.f + 818800, savedInvStd: s.f + 819136, activation: .relu6,
                 output: s.tensor(355), pool: pool)
             s.profiler?.stop(755)
         }
@@ -7098,26 +7180,28 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(68), pixels: 361 &* s.n, channels: 336,
                 gamma: s.p + 253584, beta: s.p + 253920, runningMean: s.p + 254256, runningVar: s.p + 254592,
-                eps: 0.001, activation: .relu6, output: s.tensor(355), scratch: s.f + 815536, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(355), scratch: s.f + 818800, pool: pool)
             s.profiler?.stop(756)
         }
-        // features.4.0.block.2 conv 1x1 backward: input and weight gradients, [n, 19, 19, 336] <- [n, 19, 19, 112]
+        // features.4.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 336] <- [n, 19, 19, 112]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(353), input: s.tensor(355), weights: s.p + 254928,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(353), preActivation: s.tensor(70),
+            gamma: s.p + 292560, beta: s.p + 292672, savedMean: s.f + 825520, savedInvStd: s.f + 825632,
+            activation: .identity, reductions: s.f + 732768, input: s.tensor(355), weights: s.p + 254928,
             pixels: 361 &* s.n, inChannels: 336, outChannels: 112, gradInput: s.tensor(354), gradWeights: s.g + 254928,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(757)
         // features.4.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 336]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(354), input: s.tensor(68), pixels: 361 &* s.n,
-            channels: 336, gamma: s.p + 253584, beta: s.p + 253920, savedMean: s.f + 815536, savedInvStd: s.f + 815872,
+            channels: 336, gamma: s.p + 253584, beta: s.p + 253920, savedMean: s.f + 818800, savedInvStd: s.f + 819136,
             activation: .relu6, gradInput: s.tensor(354), gradGamma: s.g + 253584, gradBeta: s.g + 253920, pool: pool)
         s.profiler?.stop(758)
         // features.4.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(66), pixels: 1444 &* s.n, channels: 336,
-                gamma: s.p + 249216, beta: s.p + 249552, savedMean: s.f + 814864, savedInvStd: s.f + 815200,
+                gamma: s.p + 249216, beta: s.p + 249552, savedMean: s.f + 818128, savedInvStd: s.f + 818464,
                 activation: .relu6, output: s.tensor(357), pool: pool)
             s.profiler?.stop(759)
         }
@@ -7126,33 +7210,34 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(66), pixels: 1444 &* s.n, channels: 336,
                 gamma: s.p + 249216, beta: s.p + 249552, runningMean: s.p + 249888, runningVar: s.p + 250224,
-                eps: 0.001, activation: .relu6, output: s.tensor(357), scratch: s.f + 814864, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(357), scratch: s.f + 818128, pool: pool)
             s.profiler?.stop(760)
         }
         // features.4.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 819232, count: 3024)
+        TrainingKernels.zero(s.f + 822496, count: 3024)
         s.profiler?.stop(761)
         // features.4.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 38, 38, 336] <- [n, 19, 19, 336]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(354), input: s.tensor(357), batch: s.n, height: 38,
             width: 38, channels: 336, kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 19, outWidth: 19,
-            weights: s.f + 816208, gradInput: s.tensor(356), gradWeights: s.f + 819232, pool: pool)
+            weights: s.f + 819472, gradInput: s.tensor(356), gradWeights: s.f + 822496, pool: pool)
         s.profiler?.stop(762)
         // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 819232, channels: 336, kernel: 3, into: s.g + 250560)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 822496, channels: 336, kernel: 3, into: s.g + 250560)
         s.profiler?.stop(763)
-        // features.4.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 38, 38, 336]
+        // features.4.0.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 38, 38, 336]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(356), input: s.tensor(66),
-            pixels: 1444 &* s.n, channels: 336, gamma: s.p + 249216, beta: s.p + 249552, savedMean: s.f + 814864,
-            savedInvStd: s.f + 815200, activation: .relu6, gradInput: s.tensor(356), gradGamma: s.g + 249216,
-            gradBeta: s.g + 249552, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(356), input: s.tensor(66), pixels: 1444 &* s.n,
+            channels: 336, gamma: s.p + 249216, beta: s.p + 249552, savedMean: s.f + 818128, savedInvStd: s.f + 818464,
+            activation: .relu6, gradGamma: s.g + 249216, gradBeta: s.g + 249552, reductions: s.f + 732768, pool: pool)
         s.profiler?.stop(764)
-        // features.4.0.block.0 conv 1x1 backward: input and weight gradients, [n, 38, 38, 56] <- [n, 38, 38, 336]
+        // features.4.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 56] <- [n, 38, 38, 336]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(356), input: s.tensor(64), weights: s.p + 230400,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(356), preActivation: s.tensor(66),
+            gamma: s.p + 249216, beta: s.p + 249552, savedMean: s.f + 818128, savedInvStd: s.f + 818464,
+            activation: .relu6, reductions: s.f + 732768, input: s.tensor(64), weights: s.p + 230400,
             pixels: 1444 &* s.n, inChannels: 56, outChannels: 336, gradInput: s.tensor(358), gradWeights: s.g + 230400,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(765)
@@ -7166,18 +7251,18 @@ public final class EfficientNetLite4Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.tensor(65) : nil, batch: s.n,
             perImage: 80864, gradBranch: s.tensor(359), pool: pool)
         s.profiler?.stop(766)
-        // features.3.3.block.2 backward through identity and BatchNorm (in place) on [n, 38, 38, 56]
+        // features.3.3.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 38, 38, 56]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(359), input: s.tensor(62),
-            pixels: 1444 &* s.n, channels: 56, gamma: s.p + 230144, beta: s.p + 230208, savedMean: s.f + 814752,
-            savedInvStd: s.f + 814808, activation: .identity, gradInput: s.tensor(359), gradGamma: s.g + 230144,
-            gradBeta: s.g + 230208, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(359), input: s.tensor(62), pixels: 1444 &* s.n,
+            channels: 56, gamma: s.p + 230144, beta: s.p + 230208, savedMean: s.f + 818016, savedInvStd: s.f + 818072,
+            activation: .identity, gradGamma: s.g + 230144, gradBeta: s.g + 230208, reductions: s.f + 732768,
+            pool: pool)
         s.profiler?.stop(767)
         // features.3.3.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(60), pixels: 1444 &* s.n, channels: 336,
-                gamma: s.p + 209984, beta: s.p + 210320, savedMean: s.f + 797280, savedInvStd: s.f + 797616,
+                gamma: s.p + 209984, beta: s.p + 210320, savedMean: s.f + 800544, savedInvStd: s.f + 800880,
                 activation: .relu6, output: s.tensor(361), pool: pool)
             s.profiler?.stop(768)
         }
@@ -7186,27 +7271,29 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(60), pixels: 1444 &* s.n, channels: 336,
                 gamma: s.p + 209984, beta: s.p + 210320, runningMean: s.p + 210656, runningVar: s.p + 210992,
-                eps: 0.001, activation: .relu6, output: s.tensor(361), scratch: s.f + 797280, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(361), scratch: s.f + 800544, pool: pool)
             s.profiler?.stop(769)
         }
-        // features.3.3.block.2 conv 1x1 backward: input and weight gradients, [n, 38, 38, 336] <- [n, 38, 38, 56]
+        // features.3.3.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 336] <- [n, 38, 38, 56]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(359), input: s.tensor(361), weights: s.p + 211328,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(359), preActivation: s.tensor(62),
+            gamma: s.p + 230144, beta: s.p + 230208, savedMean: s.f + 818016, savedInvStd: s.f + 818072,
+            activation: .identity, reductions: s.f + 732768, input: s.tensor(361), weights: s.p + 211328,
             pixels: 1444 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(360), gradWeights: s.g + 211328,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(770)
         // features.3.3.block.1 backward through relu6 and BatchNorm (in place) on [n, 38, 38, 336]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(360), input: s.tensor(60),
-            pixels: 1444 &* s.n, channels: 336, gamma: s.p + 209984, beta: s.p + 210320, savedMean: s.f + 797280,
-            savedInvStd: s.f + 797616, activation: .relu6, gradInput: s.tensor(360), gradGamma: s.g + 209984,
+            pixels: 1444 &* s.n, channels: 336, gamma: s.p + 209984, beta: s.p + 210320, savedMean: s.f + 800544,
+            savedInvStd: s.f + 800880, activation: .relu6, gradInput: s.tensor(360), gradGamma: s.g + 209984,
             gradBeta: s.g + 210320, pool: pool)
         s.profiler?.stop(771)
         // features.3.3.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(58), pixels: 1444 &* s.n, channels: 336,
-                gamma: s.p + 200240, beta: s.p + 200576, savedMean: s.f + 796608, savedInvStd: s.f + 796944,
+                gamma: s.p + 200240, beta: s.p + 200576, savedMean: s.f + 799872, savedInvStd: s.f + 800208,
                 activation: .relu6, output: s.tensor(363), pool: pool)
             s.profiler?.stop(772)
         }
@@ -7215,33 +7302,34 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(58), pixels: 1444 &* s.n, channels: 336,
                 gamma: s.p + 200240, beta: s.p + 200576, runningMean: s.p + 200912, runningVar: s.p + 201248,
-                eps: 0.001, activation: .relu6, output: s.tensor(363), scratch: s.f + 796608, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(363), scratch: s.f + 799872, pool: pool)
             s.profiler?.stop(773)
         }
         // features.3.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 806352, count: 8400)
+        TrainingKernels.zero(s.f + 809616, count: 8400)
         s.profiler?.stop(774)
         // features.3.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 38, 38, 336] <- [n, 38, 38, 336]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(360), input: s.tensor(363), batch: s.n, height: 38,
             width: 38, channels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
-            weights: s.f + 797952, gradInput: s.tensor(362), gradWeights: s.f + 806352, pool: pool)
+            weights: s.f + 801216, gradInput: s.tensor(362), gradWeights: s.f + 809616, pool: pool)
         s.profiler?.stop(775)
         // features.3.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 806352, channels: 336, kernel: 5, into: s.g + 201584)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 809616, channels: 336, kernel: 5, into: s.g + 201584)
         s.profiler?.stop(776)
-        // features.3.3.block.0 backward through relu6 and BatchNorm (in place) on [n, 38, 38, 336]
+        // features.3.3.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 38, 38, 336]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(362), input: s.tensor(58),
-            pixels: 1444 &* s.n, channels: 336, gamma: s.p + 200240, beta: s.p + 200576, savedMean: s.f + 796608,
-            savedInvStd: s.f + 796944, activation: .relu6, gradInput: s.tensor(362), gradGamma: s.g + 200240,
-            gradBeta: s.g + 200576, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(362), input: s.tensor(58), pixels: 1444 &* s.n,
+            channels: 336, gamma: s.p + 200240, beta: s.p + 200576, savedMean: s.f + 799872, savedInvStd: s.f + 800208,
+            activation: .relu6, gradGamma: s.g + 200240, gradBeta: s.g + 200576, reductions: s.f + 732768, pool: pool)
         s.profiler?.stop(777)
-        // features.3.3.block.0 conv 1x1 backward: input and weight gradients, [n, 38, 38, 56] <- [n, 38, 38, 336]
+        // features.3.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 56] <- [n, 38, 38, 336]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(362), input: s.tensor(56), weights: s.p + 181424,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(362), preActivation: s.tensor(58),
+            gamma: s.p + 200240, beta: s.p + 200576, savedMean: s.f + 799872, savedInvStd: s.f + 800208,
+            activation: .relu6, reductions: s.f + 732768, input: s.tensor(56), weights: s.p + 181424,
             pixels: 1444 &* s.n, inChannels: 56, outChannels: 336, gradInput: s.tensor(364), gradWeights: s.g + 181424,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(778)
@@ -7259,18 +7347,18 @@ public final class EfficientNetLite4Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.tensor(57) : nil, batch: s.n,
             perImage: 80864, gradBranch: s.tensor(365), pool: pool)
         s.profiler?.stop(780)
-        // features.3.2.block.2 backward through identity and BatchNorm (in place) on [n, 38, 38, 56]
+        // features.3.2.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 38, 38, 56]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(365), input: s.tensor(54),
-            pixels: 1444 &* s.n, channels: 56, gamma: s.p + 181168, beta: s.p + 181232, savedMean: s.f + 796496,
-            savedInvStd: s.f + 796552, activation: .identity, gradInput: s.tensor(365), gradGamma: s.g + 181168,
-            gradBeta: s.g + 181232, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(365), input: s.tensor(54), pixels: 1444 &* s.n,
+            channels: 56, gamma: s.p + 181168, beta: s.p + 181232, savedMean: s.f + 799760, savedInvStd: s.f + 799816,
+            activation: .identity, gradGamma: s.g + 181168, gradBeta: s.g + 181232, reductions: s.f + 732768,
+            pool: pool)
         s.profiler?.stop(781)
         // features.3.2.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(52), pixels: 1444 &* s.n, channels: 336,
-                gamma: s.p + 161008, beta: s.p + 161344, savedMean: s.f + 779024, savedInvStd: s.f + 779360,
+                gamma: s.p + 161008, beta: s.p + 161344, savedMean: s.f + 782288, savedInvStd: s.f + 782624,
                 activation: .relu6, output: s.tensor(367), pool: pool)
             s.profiler?.stop(782)
         }
@@ -7279,27 +7367,29 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(52), pixels: 1444 &* s.n, channels: 336,
                 gamma: s.p + 161008, beta: s.p + 161344, runningMean: s.p + 161680, runningVar: s.p + 162016,
-                eps: 0.001, activation: .relu6, output: s.tensor(367), scratch: s.f + 779024, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(367), scratch: s.f + 782288, pool: pool)
             s.profiler?.stop(783)
         }
-        // features.3.2.block.2 conv 1x1 backward: input and weight gradients, [n, 38, 38, 336] <- [n, 38, 38, 56]
+        // features.3.2.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 336] <- [n, 38, 38, 56]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(365), input: s.tensor(367), weights: s.p + 162352,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(365), preActivation: s.tensor(54),
+            gamma: s.p + 181168, beta: s.p + 181232, savedMean: s.f + 799760, savedInvStd: s.f + 799816,
+            activation: .identity, reductions: s.f + 732768, input: s.tensor(367), weights: s.p + 162352,
             pixels: 1444 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(366), gradWeights: s.g + 162352,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(784)
         // features.3.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 38, 38, 336]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(366), input: s.tensor(52),
-            pixels: 1444 &* s.n, channels: 336, gamma: s.p + 161008, beta: s.p + 161344, savedMean: s.f + 779024,
-            savedInvStd: s.f + 779360, activation: .relu6, gradInput: s.tensor(366), gradGamma: s.g + 161008,
+            pixels: 1444 &* s.n, channels: 336, gamma: s.p + 161008, beta: s.p + 161344, savedMean: s.f + 782288,
+            savedInvStd: s.f + 782624, activation: .relu6, gradInput: s.tensor(366), gradGamma: s.g + 161008,
             gradBeta: s.g + 161344, pool: pool)
         s.profiler?.stop(785)
         // features.3.2.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(50), pixels: 1444 &* s.n, channels: 336,
-                gamma: s.p + 151264, beta: s.p + 151600, savedMean: s.f + 778352, savedInvStd: s.f + 778688,
+                gamma: s.p + 151264, beta: s.p + 151600, savedMean: s.f + 781616, savedInvStd: s.f + 781952,
                 activation: .relu6, output: s.tensor(369), pool: pool)
             s.profiler?.stop(786)
         }
@@ -7308,33 +7398,34 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(50), pixels: 1444 &* s.n, channels: 336,
                 gamma: s.p + 151264, beta: s.p + 151600, runningMean: s.p + 151936, runningVar: s.p + 152272,
-                eps: 0.001, activation: .relu6, output: s.tensor(369), scratch: s.f + 778352, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(369), scratch: s.f + 781616, pool: pool)
             s.profiler?.stop(787)
         }
         // features.3.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 788096, count: 8400)
+        TrainingKernels.zero(s.f + 791360, count: 8400)
         s.profiler?.stop(788)
         // features.3.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 38, 38, 336] <- [n, 38, 38, 336]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(366), input: s.tensor(369), batch: s.n, height: 38,
             width: 38, channels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
-            weights: s.f + 779696, gradInput: s.tensor(368), gradWeights: s.f + 788096, pool: pool)
+            weights: s.f + 782960, gradInput: s.tensor(368), gradWeights: s.f + 791360, pool: pool)
         s.profiler?.stop(789)
         // features.3.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 788096, channels: 336, kernel: 5, into: s.g + 152608)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 791360, channels: 336, kernel: 5, into: s.g + 152608)
         s.profiler?.stop(790)
-        // features.3.2.block.0 backward through relu6 and BatchNorm (in place) on [n, 38, 38, 336]
+        // features.3.2.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 38, 38, 336]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(368), input: s.tensor(50),
-            pixels: 1444 &* s.n, channels: 336, gamma: s.p + 151264, beta: s.p + 151600, savedMean: s.f + 778352,
-            savedInvStd: s.f + 778688, activation: .relu6, gradInput: s.tensor(368), gradGamma: s.g + 151264,
-            gradBeta: s.g + 151600, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(368), input: s.tensor(50), pixels: 1444 &* s.n,
+            channels: 336, gamma: s.p + 151264, beta: s.p + 151600, savedMean: s.f + 781616, savedInvStd: s.f + 781952,
+            activation: .relu6, gradGamma: s.g + 151264, gradBeta: s.g + 151600, reductions: s.f + 732768, pool: pool)
         s.profiler?.stop(791)
-        // features.3.2.block.0 conv 1x1 backward: input and weight gradients, [n, 38, 38, 56] <- [n, 38, 38, 336]
+        // features.3.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 56] <- [n, 38, 38, 336]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(368), input: s.tensor(48), weights: s.p + 132448,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(368), preActivation: s.tensor(50),
+            gamma: s.p + 151264, beta: s.p + 151600, savedMean: s.f + 781616, savedInvStd: s.f + 781952,
+            activation: .relu6, reductions: s.f + 732768, input: s.tensor(48), weights: s.p + 132448,
             pixels: 1444 &* s.n, inChannels: 56, outChannels: 336, gradInput: s.tensor(370), gradWeights: s.g + 132448,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(792)
@@ -7352,18 +7443,18 @@ public final class EfficientNetLite4Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.tensor(49) : nil, batch: s.n,
             perImage: 80864, gradBranch: s.tensor(371), pool: pool)
         s.profiler?.stop(794)
-        // features.3.1.block.2 backward through identity and BatchNorm (in place) on [n, 38, 38, 56]
+        // features.3.1.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 38, 38, 56]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(371), input: s.tensor(46),
-            pixels: 1444 &* s.n, channels: 56, gamma: s.p + 132192, beta: s.p + 132256, savedMean: s.f + 778240,
-            savedInvStd: s.f + 778296, activation: .identity, gradInput: s.tensor(371), gradGamma: s.g + 132192,
-            gradBeta: s.g + 132256, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(371), input: s.tensor(46), pixels: 1444 &* s.n,
+            channels: 56, gamma: s.p + 132192, beta: s.p + 132256, savedMean: s.f + 781504, savedInvStd: s.f + 781560,
+            activation: .identity, gradGamma: s.g + 132192, gradBeta: s.g + 132256, reductions: s.f + 732768,
+            pool: pool)
         s.profiler?.stop(795)
         // features.3.1.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(44), pixels: 1444 &* s.n, channels: 336,
-                gamma: s.p + 112032, beta: s.p + 112368, savedMean: s.f + 760768, savedInvStd: s.f + 761104,
+                gamma: s.p + 112032, beta: s.p + 112368, savedMean: s.f + 764032, savedInvStd: s.f + 764368,
                 activation: .relu6, output: s.tensor(373), pool: pool)
             s.profiler?.stop(796)
         }
@@ -7372,27 +7463,29 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(44), pixels: 1444 &* s.n, channels: 336,
                 gamma: s.p + 112032, beta: s.p + 112368, runningMean: s.p + 112704, runningVar: s.p + 113040,
-                eps: 0.001, activation: .relu6, output: s.tensor(373), scratch: s.f + 760768, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(373), scratch: s.f + 764032, pool: pool)
             s.profiler?.stop(797)
         }
-        // features.3.1.block.2 conv 1x1 backward: input and weight gradients, [n, 38, 38, 336] <- [n, 38, 38, 56]
+        // features.3.1.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 336] <- [n, 38, 38, 56]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(371), input: s.tensor(373), weights: s.p + 113376,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(371), preActivation: s.tensor(46),
+            gamma: s.p + 132192, beta: s.p + 132256, savedMean: s.f + 781504, savedInvStd: s.f + 781560,
+            activation: .identity, reductions: s.f + 732768, input: s.tensor(373), weights: s.p + 113376,
             pixels: 1444 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(372), gradWeights: s.g + 113376,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(798)
         // features.3.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 38, 38, 336]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(372), input: s.tensor(44),
-            pixels: 1444 &* s.n, channels: 336, gamma: s.p + 112032, beta: s.p + 112368, savedMean: s.f + 760768,
-            savedInvStd: s.f + 761104, activation: .relu6, gradInput: s.tensor(372), gradGamma: s.g + 112032,
+            pixels: 1444 &* s.n, channels: 336, gamma: s.p + 112032, beta: s.p + 112368, savedMean: s.f + 764032,
+            savedInvStd: s.f + 764368, activation: .relu6, gradInput: s.tensor(372), gradGamma: s.g + 112032,
             gradBeta: s.g + 112368, pool: pool)
         s.profiler?.stop(799)
         // features.3.1.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(42), pixels: 1444 &* s.n, channels: 336,
-                gamma: s.p + 102288, beta: s.p + 102624, savedMean: s.f + 760096, savedInvStd: s.f + 760432,
+                gamma: s.p + 102288, beta: s.p + 102624, savedMean: s.f + 763360, savedInvStd: s.f + 763696,
                 activation: .relu6, output: s.tensor(375), pool: pool)
             s.profiler?.stop(800)
         }
@@ -7401,33 +7494,34 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 1444 &* s.n, channels: 336,
                 gamma: s.p + 102288, beta: s.p + 102624, runningMean: s.p + 102960, runningVar: s.p + 103296,
-                eps: 0.001, activation: .relu6, output: s.tensor(375), scratch: s.f + 760096, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(375), scratch: s.f + 763360, pool: pool)
             s.profiler?.stop(801)
         }
         // features.3.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 769840, count: 8400)
+        TrainingKernels.zero(s.f + 773104, count: 8400)
         s.profiler?.stop(802)
         // features.3.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 38, 38, 336] <- [n, 38, 38, 336]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(372), input: s.tensor(375), batch: s.n, height: 38,
             width: 38, channels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
-            weights: s.f + 761440, gradInput: s.tensor(374), gradWeights: s.f + 769840, pool: pool)
+            weights: s.f + 764704, gradInput: s.tensor(374), gradWeights: s.f + 773104, pool: pool)
         s.profiler?.stop(803)
         // features.3.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 769840, channels: 336, kernel: 5, into: s.g + 103632)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 773104, channels: 336, kernel: 5, into: s.g + 103632)
         s.profiler?.stop(804)
-        // features.3.1.block.0 backward through relu6 and BatchNorm (in place) on [n, 38, 38, 336]
+        // features.3.1.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 38, 38, 336]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(374), input: s.tensor(42),
-            pixels: 1444 &* s.n, channels: 336, gamma: s.p + 102288, beta: s.p + 102624, savedMean: s.f + 760096,
-            savedInvStd: s.f + 760432, activation: .relu6, gradInput: s.tensor(374), gradGamma: s.g + 102288,
-            gradBeta: s.g + 102624, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(374), input: s.tensor(42), pixels: 1444 &* s.n,
+            channels: 336, gamma: s.p + 102288, beta: s.p + 102624, savedMean: s.f + 763360, savedInvStd: s.f + 763696,
+            activation: .relu6, gradGamma: s.g + 102288, gradBeta: s.g + 102624, reductions: s.f + 732768, pool: pool)
         s.profiler?.stop(805)
-        // features.3.1.block.0 conv 1x1 backward: input and weight gradients, [n, 38, 38, 56] <- [n, 38, 38, 336]
+        // features.3.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 56] <- [n, 38, 38, 336]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(374), input: s.tensor(41), weights: s.p + 83472,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(374), preActivation: s.tensor(42),
+            gamma: s.p + 102288, beta: s.p + 102624, savedMean: s.f + 763360, savedInvStd: s.f + 763696,
+            activation: .relu6, reductions: s.f + 732768, input: s.tensor(41), weights: s.p + 83472,
             pixels: 1444 &* s.n, inChannels: 56, outChannels: 336, gradInput: s.tensor(376), gradWeights: s.g + 83472,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(806)
@@ -7439,18 +7533,18 @@ public final class EfficientNetLite4Training: TrainableModel {
 
     /// features.3.0 backward: MBConv6 k5 s2: 75x75x32 -> 38x38x56
     private func features_3_0_backward(_ s: TrainingStepContext) {
-        // features.3.0.block.2 backward through identity and BatchNorm (in place) on [n, 38, 38, 56]
+        // features.3.0.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 38, 38, 56]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(376), input: s.tensor(40),
-            pixels: 1444 &* s.n, channels: 56, gamma: s.p + 83216, beta: s.p + 83280, savedMean: s.f + 759984,
-            savedInvStd: s.f + 760040, activation: .identity, gradInput: s.tensor(376), gradGamma: s.g + 83216,
-            gradBeta: s.g + 83280, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(376), input: s.tensor(40), pixels: 1444 &* s.n,
+            channels: 56, gamma: s.p + 83216, beta: s.p + 83280, savedMean: s.f + 763248, savedInvStd: s.f + 763304,
+            activation: .identity, gradGamma: s.g + 83216, gradBeta: s.g + 83280, reductions: s.f + 732768,
+            pool: pool)
         s.profiler?.stop(808)
         // features.3.0.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(38), pixels: 1444 &* s.n, channels: 192, gamma: s.p + 71696,
-                beta: s.p + 71888, savedMean: s.f + 750000, savedInvStd: s.f + 750192, activation: .relu6,
+                beta: s.p + 71888, savedMean: s.f + 753264, savedInvStd: s.f + 753456, activation: .relu6,
                 output: s.tensor(378), pool: pool)
             s.profiler?.stop(809)
         }
@@ -7459,27 +7553,29 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(38), pixels: 1444 &* s.n, channels: 192,
                 gamma: s.p + 71696, beta: s.p + 71888, runningMean: s.p + 72080, runningVar: s.p + 72272, eps: 0.001,
-                activation: .relu6, output: s.tensor(378), scratch: s.f + 750000, pool: pool)
+                activation: .relu6, output: s.tensor(378), scratch: s.f + 753264, pool: pool)
             s.profiler?.stop(810)
         }
-        // features.3.0.block.2 conv 1x1 backward: input and weight gradients, [n, 38, 38, 192] <- [n, 38, 38, 56]
+        // features.3.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 192] <- [n, 38, 38, 56]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(376), input: s.tensor(378), weights: s.p + 72464,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(376), preActivation: s.tensor(40),
+            gamma: s.p + 83216, beta: s.p + 83280, savedMean: s.f + 763248, savedInvStd: s.f + 763304,
+            activation: .identity, reductions: s.f + 732768, input: s.tensor(378), weights: s.p + 72464,
             pixels: 1444 &* s.n, inChannels: 192, outChannels: 56, gradInput: s.tensor(377), gradWeights: s.g + 72464,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(811)
         // features.3.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 38, 38, 192]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(377), input: s.tensor(38),
-            pixels: 1444 &* s.n, channels: 192, gamma: s.p + 71696, beta: s.p + 71888, savedMean: s.f + 750000,
-            savedInvStd: s.f + 750192, activation: .relu6, gradInput: s.tensor(377), gradGamma: s.g + 71696,
+            pixels: 1444 &* s.n, channels: 192, gamma: s.p + 71696, beta: s.p + 71888, savedMean: s.f + 753264,
+            savedInvStd: s.f + 753456, activation: .relu6, gradInput: s.tensor(377), gradGamma: s.g + 71696,
             gradBeta: s.g + 71888, pool: pool)
         s.profiler?.stop(812)
         // features.3.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(36), pixels: 5625 &* s.n, channels: 192, gamma: s.p + 66128,
-                beta: s.p + 66320, savedMean: s.f + 749616, savedInvStd: s.f + 749808, activation: .relu6,
+                beta: s.p + 66320, savedMean: s.f + 752880, savedInvStd: s.f + 753072, activation: .relu6,
                 output: s.tensor(380), pool: pool)
             s.profiler?.stop(813)
         }
@@ -7488,33 +7584,34 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(36), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 66128, beta: s.p + 66320, runningMean: s.p + 66512, runningVar: s.p + 66704, eps: 0.001,
-                activation: .relu6, output: s.tensor(380), scratch: s.f + 749616, pool: pool)
+                activation: .relu6, output: s.tensor(380), scratch: s.f + 752880, pool: pool)
             s.profiler?.stop(814)
         }
         // features.3.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 755184, count: 4800)
+        TrainingKernels.zero(s.f + 758448, count: 4800)
         s.profiler?.stop(815)
         // features.3.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 38, 38, 192]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(377), input: s.tensor(380), batch: s.n, height: 75,
             width: 75, channels: 192, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
-            weights: s.f + 750384, gradInput: s.tensor(379), gradWeights: s.f + 755184, pool: pool)
+            weights: s.f + 753648, gradInput: s.tensor(379), gradWeights: s.f + 758448, pool: pool)
         s.profiler?.stop(816)
         // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 755184, channels: 192, kernel: 5, into: s.g + 66896)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 758448, channels: 192, kernel: 5, into: s.g + 66896)
         s.profiler?.stop(817)
-        // features.3.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 75, 75, 192]
+        // features.3.0.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 75, 75, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(379), input: s.tensor(36),
-            pixels: 5625 &* s.n, channels: 192, gamma: s.p + 66128, beta: s.p + 66320, savedMean: s.f + 749616,
-            savedInvStd: s.f + 749808, activation: .relu6, gradInput: s.tensor(379), gradGamma: s.g + 66128,
-            gradBeta: s.g + 66320, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(379), input: s.tensor(36), pixels: 5625 &* s.n,
+            channels: 192, gamma: s.p + 66128, beta: s.p + 66320, savedMean: s.f + 752880, savedInvStd: s.f + 753072,
+            activation: .relu6, gradGamma: s.g + 66128, gradBeta: s.g + 66320, reductions: s.f + 732768, pool: pool)
         s.profiler?.stop(818)
-        // features.3.0.block.0 conv 1x1 backward: input and weight gradients, [n, 75, 75, 32] <- [n, 75, 75, 192]
+        // features.3.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 32] <- [n, 75, 75, 192]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(379), input: s.tensor(34), weights: s.p + 59984,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(379), preActivation: s.tensor(36),
+            gamma: s.p + 66128, beta: s.p + 66320, savedMean: s.f + 752880, savedInvStd: s.f + 753072,
+            activation: .relu6, reductions: s.f + 732768, input: s.tensor(34), weights: s.p + 59984,
             pixels: 5625 &* s.n, inChannels: 32, outChannels: 192, gradInput: s.tensor(381), gradWeights: s.g + 59984,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(819)
@@ -7528,18 +7625,18 @@ public final class EfficientNetLite4Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.tensor(35) : nil, batch: s.n,
             perImage: 180000, gradBranch: s.tensor(382), pool: pool)
         s.profiler?.stop(820)
-        // features.2.3.block.2 backward through identity and BatchNorm (in place) on [n, 75, 75, 32]
+        // features.2.3.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 75, 75, 32]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(382), input: s.tensor(32),
-            pixels: 5625 &* s.n, channels: 32, gamma: s.p + 59856, beta: s.p + 59888, savedMean: s.f + 749552,
-            savedInvStd: s.f + 749584, activation: .identity, gradInput: s.tensor(382), gradGamma: s.g + 59856,
-            gradBeta: s.g + 59888, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(382), input: s.tensor(32), pixels: 5625 &* s.n,
+            channels: 32, gamma: s.p + 59856, beta: s.p + 59888, savedMean: s.f + 752816, savedInvStd: s.f + 752848,
+            activation: .identity, gradGamma: s.g + 59856, gradBeta: s.g + 59888, reductions: s.f + 732768,
+            pool: pool)
         s.profiler?.stop(821)
         // features.2.3.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(30), pixels: 5625 &* s.n, channels: 192, gamma: s.p + 52944,
-                beta: s.p + 53136, savedMean: s.f + 745712, savedInvStd: s.f + 745904, activation: .relu6,
+                beta: s.p + 53136, savedMean: s.f + 748976, savedInvStd: s.f + 749168, activation: .relu6,
                 output: s.tensor(384), pool: pool)
             s.profiler?.stop(822)
         }
@@ -7548,27 +7645,29 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 52944, beta: s.p + 53136, runningMean: s.p + 53328, runningVar: s.p + 53520, eps: 0.001,
-                activation: .relu6, output: s.tensor(384), scratch: s.f + 745712, pool: pool)
+                activation: .relu6, output: s.tensor(384), scratch: s.f + 748976, pool: pool)
             s.profiler?.stop(823)
         }
-        // features.2.3.block.2 conv 1x1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 32]
+        // features.2.3.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 32]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(382), input: s.tensor(384), weights: s.p + 53712,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(382), preActivation: s.tensor(32),
+            gamma: s.p + 59856, beta: s.p + 59888, savedMean: s.f + 752816, savedInvStd: s.f + 752848,
+            activation: .identity, reductions: s.f + 732768, input: s.tensor(384), weights: s.p + 53712,
             pixels: 5625 &* s.n, inChannels: 192, outChannels: 32, gradInput: s.tensor(383), gradWeights: s.g + 53712,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(824)
         // features.2.3.block.1 backward through relu6 and BatchNorm (in place) on [n, 75, 75, 192]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(383), input: s.tensor(30),
-            pixels: 5625 &* s.n, channels: 192, gamma: s.p + 52944, beta: s.p + 53136, savedMean: s.f + 745712,
-            savedInvStd: s.f + 745904, activation: .relu6, gradInput: s.tensor(383), gradGamma: s.g + 52944,
+            pixels: 5625 &* s.n, channels: 192, gamma: s.p + 52944, beta: s.p + 53136, savedMean: s.f + 748976,
+            savedInvStd: s.f + 749168, activation: .relu6, gradInput: s.tensor(383), gradGamma: s.g + 52944,
             gradBeta: s.g + 53136, pool: pool)
         s.profiler?.stop(825)
         // features.2.3.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(28), pixels: 5625 &* s.n, channels: 192, gamma: s.p + 50448,
-                beta: s.p + 50640, savedMean: s.f + 745328, savedInvStd: s.f + 745520, activation: .relu6,
+                beta: s.p + 50640, savedMean: s.f + 748592, savedInvStd: s.f + 748784, activation: .relu6,
                 output: s.tensor(386), pool: pool)
             s.profiler?.stop(826)
         }
@@ -7577,33 +7676,34 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(28), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 50448, beta: s.p + 50640, runningMean: s.p + 50832, runningVar: s.p + 51024, eps: 0.001,
-                activation: .relu6, output: s.tensor(386), scratch: s.f + 745328, pool: pool)
+                activation: .relu6, output: s.tensor(386), scratch: s.f + 748592, pool: pool)
             s.profiler?.stop(827)
         }
         // features.2.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 747824, count: 1728)
+        TrainingKernels.zero(s.f + 751088, count: 1728)
         s.profiler?.stop(828)
         // features.2.3.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 192]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(383), input: s.tensor(386), batch: s.n, height: 75,
             width: 75, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75,
-            weights: s.f + 746096, gradInput: s.tensor(385), gradWeights: s.f + 747824, pool: pool)
+            weights: s.f + 749360, gradInput: s.tensor(385), gradWeights: s.f + 751088, pool: pool)
         s.profiler?.stop(829)
         // features.2.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 747824, channels: 192, kernel: 3, into: s.g + 51216)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 751088, channels: 192, kernel: 3, into: s.g + 51216)
         s.profiler?.stop(830)
-        // features.2.3.block.0 backward through relu6 and BatchNorm (in place) on [n, 75, 75, 192]
+        // features.2.3.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 75, 75, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(385), input: s.tensor(28),
-            pixels: 5625 &* s.n, channels: 192, gamma: s.p + 50448, beta: s.p + 50640, savedMean: s.f + 745328,
-            savedInvStd: s.f + 745520, activation: .relu6, gradInput: s.tensor(385), gradGamma: s.g + 50448,
-            gradBeta: s.g + 50640, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(385), input: s.tensor(28), pixels: 5625 &* s.n,
+            channels: 192, gamma: s.p + 50448, beta: s.p + 50640, savedMean: s.f + 748592, savedInvStd: s.f + 748784,
+            activation: .relu6, gradGamma: s.g + 50448, gradBeta: s.g + 50640, reductions: s.f + 732768, pool: pool)
         s.profiler?.stop(831)
-        // features.2.3.block.0 conv 1x1 backward: input and weight gradients, [n, 75, 75, 32] <- [n, 75, 75, 192]
+        // features.2.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 32] <- [n, 75, 75, 192]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(385), input: s.tensor(26), weights: s.p + 44304,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(385), preActivation: s.tensor(28),
+            gamma: s.p + 50448, beta: s.p + 50640, savedMean: s.f + 748592, savedInvStd: s.f + 748784,
+            activation: .relu6, reductions: s.f + 732768, input: s.tensor(26), weights: s.p + 44304,
             pixels: 5625 &* s.n, inChannels: 32, outChannels: 192, gradInput: s.tensor(387), gradWeights: s.g + 44304,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(832)
@@ -7621,18 +7721,18 @@ public final class EfficientNetLite4Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.tensor(27) : nil, batch: s.n,
             perImage: 180000, gradBranch: s.tensor(388), pool: pool)
         s.profiler?.stop(834)
-        // features.2.2.block.2 backward through identity and BatchNorm (in place) on [n, 75, 75, 32]
+        // features.2.2.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 75, 75, 32]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(388), input: s.tensor(24),
-            pixels: 5625 &* s.n, channels: 32, gamma: s.p + 44176, beta: s.p + 44208, savedMean: s.f + 745264,
-            savedInvStd: s.f + 745296, activation: .identity, gradInput: s.tensor(388), gradGamma: s.g + 44176,
-            gradBeta: s.g + 44208, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(388), input: s.tensor(24), pixels: 5625 &* s.n,
+            channels: 32, gamma: s.p + 44176, beta: s.p + 44208, savedMean: s.f + 748528, savedInvStd: s.f + 748560,
+            activation: .identity, gradGamma: s.g + 44176, gradBeta: s.g + 44208, reductions: s.f + 732768,
+            pool: pool)
         s.profiler?.stop(835)
         // features.2.2.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(22), pixels: 5625 &* s.n, channels: 192, gamma: s.p + 37264,
-                beta: s.p + 37456, savedMean: s.f + 741424, savedInvStd: s.f + 741616, activation: .relu6,
+                beta: s.p + 37456, savedMean: s.f + 744688, savedInvStd: s.f + 744880, activation: .relu6,
                 output: s.tensor(390), pool: pool)
             s.profiler?.stop(836)
         }
@@ -7641,27 +7741,29 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(22), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 37264, beta: s.p + 37456, runningMean: s.p + 37648, runningVar: s.p + 37840, eps: 0.001,
-                activation: .relu6, output: s.tensor(390), scratch: s.f + 741424, pool: pool)
+                activation: .relu6, output: s.tensor(390), scratch: s.f + 744688, pool: pool)
             s.profiler?.stop(837)
         }
-        // features.2.2.block.2 conv 1x1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 32]
+        // features.2.2.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 32]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(388), input: s.tensor(390), weights: s.p + 38032,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(388), preActivation: s.tensor(24),
+            gamma: s.p + 44176, beta: s.p + 44208, savedMean: s.f + 748528, savedInvStd: s.f + 748560,
+            activation: .identity, reductions: s.f + 732768, input: s.tensor(390), weights: s.p + 38032,
             pixels: 5625 &* s.n, inChannels: 192, outChannels: 32, gradInput: s.tensor(389), gradWeights: s.g + 38032,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(838)
         // features.2.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 75, 75, 192]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(389), input: s.tensor(22),
-            pixels: 5625 &* s.n, channels: 192, gamma: s.p + 37264, beta: s.p + 37456, savedMean: s.f + 741424,
-            savedInvStd: s.f + 741616, activation: .relu6, gradInput: s.tensor(389), gradGamma: s.g + 37264,
+            pixels: 5625 &* s.n, channels: 192, gamma: s.p + 37264, beta: s.p + 37456, savedMean: s.f + 744688,
+            savedInvStd: s.f + 744880, activation: .relu6, gradInput: s.tensor(389), gradGamma: s.g + 37264,
             gradBeta: s.g + 37456, pool: pool)
         s.profiler?.stop(839)
         // features.2.2.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(20), pixels: 5625 &* s.n, channels: 192, gamma: s.p + 34768,
-                beta: s.p + 34960, savedMean: s.f + 741040, savedInvStd: s.f + 741232, activation: .relu6,
+                beta: s.p + 34960, savedMean: s.f + 744304, savedInvStd: s.f + 744496, activation: .relu6,
                 output: s.tensor(392), pool: pool)
             s.profiler?.stop(840)
         }
@@ -7670,33 +7772,34 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 34768, beta: s.p + 34960, runningMean: s.p + 35152, runningVar: s.p + 35344, eps: 0.001,
-                activation: .relu6, output: s.tensor(392), scratch: s.f + 741040, pool: pool)
+                activation: .relu6, output: s.tensor(392), scratch: s.f + 744304, pool: pool)
             s.profiler?.stop(841)
         }
         // features.2.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 743536, count: 1728)
+        TrainingKernels.zero(s.f + 746800, count: 1728)
         s.profiler?.stop(842)
         // features.2.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 192]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(389), input: s.tensor(392), batch: s.n, height: 75,
             width: 75, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75,
-            weights: s.f + 741808, gradInput: s.tensor(391), gradWeights: s.f + 743536, pool: pool)
+            weights: s.f + 745072, gradInput: s.tensor(391), gradWeights: s.f + 746800, pool: pool)
         s.profiler?.stop(843)
         // features.2.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 743536, channels: 192, kernel: 3, into: s.g + 35536)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 746800, channels: 192, kernel: 3, into: s.g + 35536)
         s.profiler?.stop(844)
-        // features.2.2.block.0 backward through relu6 and BatchNorm (in place) on [n, 75, 75, 192]
+        // features.2.2.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 75, 75, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(391), input: s.tensor(20),
-            pixels: 5625 &* s.n, channels: 192, gamma: s.p + 34768, beta: s.p + 34960, savedMean: s.f + 741040,
-            savedInvStd: s.f + 741232, activation: .relu6, gradInput: s.tensor(391), gradGamma: s.g + 34768,
-            gradBeta: s.g + 34960, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(391), input: s.tensor(20), pixels: 5625 &* s.n,
+            channels: 192, gamma: s.p + 34768, beta: s.p + 34960, savedMean: s.f + 744304, savedInvStd: s.f + 744496,
+            activation: .relu6, gradGamma: s.g + 34768, gradBeta: s.g + 34960, reductions: s.f + 732768, pool: pool)
         s.profiler?.stop(845)
-        // features.2.2.block.0 conv 1x1 backward: input and weight gradients, [n, 75, 75, 32] <- [n, 75, 75, 192]
+        // features.2.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 32] <- [n, 75, 75, 192]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(391), input: s.tensor(18), weights: s.p + 28624,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(391), preActivation: s.tensor(20),
+            gamma: s.p + 34768, beta: s.p + 34960, savedMean: s.f + 744304, savedInvStd: s.f + 744496,
+            activation: .relu6, reductions: s.f + 732768, input: s.tensor(18), weights: s.p + 28624,
             pixels: 5625 &* s.n, inChannels: 32, outChannels: 192, gradInput: s.tensor(393), gradWeights: s.g + 28624,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(846)
@@ -7714,18 +7817,18 @@ public final class EfficientNetLite4Training: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.tensor(19) : nil, batch: s.n,
             perImage: 180000, gradBranch: s.tensor(394), pool: pool)
         s.profiler?.stop(848)
-        // features.2.1.block.2 backward through identity and BatchNorm (in place) on [n, 75, 75, 32]
+        // features.2.1.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 75, 75, 32]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(394), input: s.tensor(16),
-            pixels: 5625 &* s.n, channels: 32, gamma: s.p + 28496, beta: s.p + 28528, savedMean: s.f + 740976,
-            savedInvStd: s.f + 741008, activation: .identity, gradInput: s.tensor(394), gradGamma: s.g + 28496,
-            gradBeta: s.g + 28528, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(394), input: s.tensor(16), pixels: 5625 &* s.n,
+            channels: 32, gamma: s.p + 28496, beta: s.p + 28528, savedMean: s.f + 744240, savedInvStd: s.f + 744272,
+            activation: .identity, gradGamma: s.g + 28496, gradBeta: s.g + 28528, reductions: s.f + 732768,
+            pool: pool)
         s.profiler?.stop(849)
         // features.2.1.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(14), pixels: 5625 &* s.n, channels: 192, gamma: s.p + 21584,
-                beta: s.p + 21776, savedMean: s.f + 737136, savedInvStd: s.f + 737328, activation: .relu6,
+                beta: s.p + 21776, savedMean: s.f + 740400, savedInvStd: s.f + 740592, activation: .relu6,
                 output: s.tensor(396), pool: pool)
             s.profiler?.stop(850)
         }
@@ -7734,27 +7837,29 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(14), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 21584, beta: s.p + 21776, runningMean: s.p + 21968, runningVar: s.p + 22160, eps: 0.001,
-                activation: .relu6, output: s.tensor(396), scratch: s.f + 737136, pool: pool)
+                activation: .relu6, output: s.tensor(396), scratch: s.f + 740400, pool: pool)
             s.profiler?.stop(851)
         }
-        // features.2.1.block.2 conv 1x1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 32]
+        // features.2.1.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 32]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(394), input: s.tensor(396), weights: s.p + 22352,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(394), preActivation: s.tensor(16),
+            gamma: s.p + 28496, beta: s.p + 28528, savedMean: s.f + 744240, savedInvStd: s.f + 744272,
+            activation: .identity, reductions: s.f + 732768, input: s.tensor(396), weights: s.p + 22352,
             pixels: 5625 &* s.n, inChannels: 192, outChannels: 32, gradInput: s.tensor(395), gradWeights: s.g + 22352,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(852)
         // features.2.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 75, 75, 192]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(395), input: s.tensor(14),
-            pixels: 5625 &* s.n, channels: 192, gamma: s.p + 21584, beta: s.p + 21776, savedMean: s.f + 737136,
-            savedInvStd: s.f + 737328, activation: .relu6, gradInput: s.tensor(395), gradGamma: s.g + 21584,
+            pixels: 5625 &* s.n, channels: 192, gamma: s.p + 21584, beta: s.p + 21776, savedMean: s.f + 740400,
+            savedInvStd: s.f + 740592, activation: .relu6, gradInput: s.tensor(395), gradGamma: s.g + 21584,
             gradBeta: s.g + 21776, pool: pool)
         s.profiler?.stop(853)
         // features.2.1.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(12), pixels: 5625 &* s.n, channels: 192, gamma: s.p + 19088,
-                beta: s.p + 19280, savedMean: s.f + 736752, savedInvStd: s.f + 736944, activation: .relu6,
+                beta: s.p + 19280, savedMean: s.f + 740016, savedInvStd: s.f + 740208, activation: .relu6,
                 output: s.tensor(398), pool: pool)
             s.profiler?.stop(854)
         }
@@ -7763,33 +7868,34 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(12), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 19088, beta: s.p + 19280, runningMean: s.p + 19472, runningVar: s.p + 19664, eps: 0.001,
-                activation: .relu6, output: s.tensor(398), scratch: s.f + 736752, pool: pool)
+                activation: .relu6, output: s.tensor(398), scratch: s.f + 740016, pool: pool)
             s.profiler?.stop(855)
         }
         // features.2.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 739248, count: 1728)
+        TrainingKernels.zero(s.f + 742512, count: 1728)
         s.profiler?.stop(856)
         // features.2.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 192]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(395), input: s.tensor(398), batch: s.n, height: 75,
             width: 75, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75,
-            weights: s.f + 737520, gradInput: s.tensor(397), gradWeights: s.f + 739248, pool: pool)
+            weights: s.f + 740784, gradInput: s.tensor(397), gradWeights: s.f + 742512, pool: pool)
         s.profiler?.stop(857)
         // features.2.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 739248, channels: 192, kernel: 3, into: s.g + 19856)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 742512, channels: 192, kernel: 3, into: s.g + 19856)
         s.profiler?.stop(858)
-        // features.2.1.block.0 backward through relu6 and BatchNorm (in place) on [n, 75, 75, 192]
+        // features.2.1.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 75, 75, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(397), input: s.tensor(12),
-            pixels: 5625 &* s.n, channels: 192, gamma: s.p + 19088, beta: s.p + 19280, savedMean: s.f + 736752,
-            savedInvStd: s.f + 736944, activation: .relu6, gradInput: s.tensor(397), gradGamma: s.g + 19088,
-            gradBeta: s.g + 19280, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(397), input: s.tensor(12), pixels: 5625 &* s.n,
+            channels: 192, gamma: s.p + 19088, beta: s.p + 19280, savedMean: s.f + 740016, savedInvStd: s.f + 740208,
+            activation: .relu6, gradGamma: s.g + 19088, gradBeta: s.g + 19280, reductions: s.f + 732768, pool: pool)
         s.profiler?.stop(859)
-        // features.2.1.block.0 conv 1x1 backward: input and weight gradients, [n, 75, 75, 32] <- [n, 75, 75, 192]
+        // features.2.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 32] <- [n, 75, 75, 192]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(397), input: s.tensor(11), weights: s.p + 12944,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(397), preActivation: s.tensor(12),
+            gamma: s.p + 19088, beta: s.p + 19280, savedMean: s.f + 740016, savedInvStd: s.f + 740208,
+            activation: .relu6, reductions: s.f + 732768, input: s.tensor(11), weights: s.p + 12944,
             pixels: 5625 &* s.n, inChannels: 32, outChannels: 192, gradInput: s.tensor(399), gradWeights: s.g + 12944,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(860)
@@ -7801,18 +7907,18 @@ public final class EfficientNetLite4Training: TrainableModel {
 
     /// features.2.0 backward: MBConv6 k3 s2: 150x150x24 -> 75x75x32
     private func features_2_0_backward(_ s: TrainingStepContext) {
-        // features.2.0.block.2 backward through identity and BatchNorm (in place) on [n, 75, 75, 32]
+        // features.2.0.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 75, 75, 32]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(399), input: s.tensor(10),
-            pixels: 5625 &* s.n, channels: 32, gamma: s.p + 12816, beta: s.p + 12848, savedMean: s.f + 736688,
-            savedInvStd: s.f + 736720, activation: .identity, gradInput: s.tensor(399), gradGamma: s.g + 12816,
-            gradBeta: s.g + 12848, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(399), input: s.tensor(10), pixels: 5625 &* s.n,
+            channels: 32, gamma: s.p + 12816, beta: s.p + 12848, savedMean: s.f + 739952, savedInvStd: s.f + 739984,
+            activation: .identity, gradGamma: s.g + 12816, gradBeta: s.g + 12848, reductions: s.f + 732768,
+            pool: pool)
         s.profiler?.stop(862)
         // features.2.0.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(8), pixels: 5625 &* s.n, channels: 144, gamma: s.p + 7632,
-                beta: s.p + 7776, savedMean: s.f + 733808, savedInvStd: s.f + 733952, activation: .relu6,
+                beta: s.p + 7776, savedMean: s.f + 737072, savedInvStd: s.f + 737216, activation: .relu6,
                 output: s.tensor(401), pool: pool)
             s.profiler?.stop(863)
         }
@@ -7821,26 +7927,28 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(8), pixels: 5625 &* s.n, channels: 144,
                 gamma: s.p + 7632, beta: s.p + 7776, runningMean: s.p + 7920, runningVar: s.p + 8064, eps: 0.001,
-                activation: .relu6, output: s.tensor(401), scratch: s.f + 733808, pool: pool)
+                activation: .relu6, output: s.tensor(401), scratch: s.f + 737072, pool: pool)
             s.profiler?.stop(864)
         }
-        // features.2.0.block.2 conv 1x1 backward: input and weight gradients, [n, 75, 75, 144] <- [n, 75, 75, 32]
+        // features.2.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 144] <- [n, 75, 75, 32]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(399), input: s.tensor(401), weights: s.p + 8208,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(399), preActivation: s.tensor(10),
+            gamma: s.p + 12816, beta: s.p + 12848, savedMean: s.f + 739952, savedInvStd: s.f + 739984,
+            activation: .identity, reductions: s.f + 732768, input: s.tensor(401), weights: s.p + 8208,
             pixels: 5625 &* s.n, inChannels: 144, outChannels: 32, gradInput: s.tensor(400), gradWeights: s.g + 8208,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(865)
         // features.2.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 75, 75, 144]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(400), input: s.tensor(8), pixels: 5625 &* s.n,
-            channels: 144, gamma: s.p + 7632, beta: s.p + 7776, savedMean: s.f + 733808, savedInvStd: s.f + 733952,
+            channels: 144, gamma: s.p + 7632, beta: s.p + 7776, savedMean: s.f + 737072, savedInvStd: s.f + 737216,
             activation: .relu6, gradInput: s.tensor(400), gradGamma: s.g + 7632, gradBeta: s.g + 7776, pool: pool)
         s.profiler?.stop(866)
         // features.2.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(6), pixels: 22500 &* s.n, channels: 144, gamma: s.p + 5760,
-                beta: s.p + 5904, savedMean: s.f + 733520, savedInvStd: s.f + 733664, activation: .relu6,
+                beta: s.p + 5904, savedMean: s.f + 736784, savedInvStd: s.f + 736928, activation: .relu6,
                 output: s.tensor(403), pool: pool)
             s.profiler?.stop(867)
         }
@@ -7849,33 +7957,34 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(6), pixels: 22500 &* s.n, channels: 144,
                 gamma: s.p + 5760, beta: s.p + 5904, runningMean: s.p + 6048, runningVar: s.p + 6192, eps: 0.001,
-                activation: .relu6, output: s.tensor(403), scratch: s.f + 733520, pool: pool)
+                activation: .relu6, output: s.tensor(403), scratch: s.f + 736784, pool: pool)
             s.profiler?.stop(868)
         }
         // features.2.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 735392, count: 1296)
+        TrainingKernels.zero(s.f + 738656, count: 1296)
         s.profiler?.stop(869)
         // features.2.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 150, 150, 144] <- [n, 75, 75, 144]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(400), input: s.tensor(403), batch: s.n, height: 150,
             width: 150, channels: 144, kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 75, outWidth: 75,
-            weights: s.f + 734096, gradInput: s.tensor(402), gradWeights: s.f + 735392, pool: pool)
+            weights: s.f + 737360, gradInput: s.tensor(402), gradWeights: s.f + 738656, pool: pool)
         s.profiler?.stop(870)
         // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 735392, channels: 144, kernel: 3, into: s.g + 6336)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 738656, channels: 144, kernel: 3, into: s.g + 6336)
         s.profiler?.stop(871)
-        // features.2.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 150, 150, 144]
+        // features.2.0.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 150, 150, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(402), input: s.tensor(6),
-            pixels: 22500 &* s.n, channels: 144, gamma: s.p + 5760, beta: s.p + 5904, savedMean: s.f + 733520,
-            savedInvStd: s.f + 733664, activation: .relu6, gradInput: s.tensor(402), gradGamma: s.g + 5760,
-            gradBeta: s.g + 5904, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(402), input: s.tensor(6), pixels: 22500 &* s.n,
+            channels: 144, gamma: s.p + 5760, beta: s.p + 5904, savedMean: s.f + 736784, savedInvStd: s.f + 736928,
+            activation: .relu6, gradGamma: s.g + 5760, gradBeta: s.g + 5904, reductions: s.f + 732768, pool: pool)
         s.profiler?.stop(872)
-        // features.2.0.block.0 conv 1x1 backward: input and weight gradients, [n, 150, 150, 24] <- [n, 150, 150, 144]
+        // features.2.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 150, 150, 24] <- [n, 150, 150, 144]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(402), input: s.tensor(5), weights: s.p + 2304,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(402), preActivation: s.tensor(6),
+            gamma: s.p + 5760, beta: s.p + 5904, savedMean: s.f + 736784, savedInvStd: s.f + 736928,
+            activation: .relu6, reductions: s.f + 732768, input: s.tensor(5), weights: s.p + 2304,
             pixels: 22500 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(404), gradWeights: s.g + 2304,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(873)
@@ -7883,18 +7992,17 @@ public final class EfficientNetLite4Training: TrainableModel {
 
     /// features.1.0 backward: MBConv1 k3 s1: 150x150x32 -> 150x150x24
     private func features_1_0_backward(_ s: TrainingStepContext) {
-        // features.1.0.block.1 backward through identity and BatchNorm (in place) on [n, 150, 150, 24]
+        // features.1.0.block.1 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 150, 150, 24]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(404), input: s.tensor(4),
-            pixels: 22500 &* s.n, channels: 24, gamma: s.p + 2176, beta: s.p + 2208, savedMean: s.f + 733472,
-            savedInvStd: s.f + 733496, activation: .identity, gradInput: s.tensor(404), gradGamma: s.g + 2176,
-            gradBeta: s.g + 2208, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(404), input: s.tensor(4), pixels: 22500 &* s.n,
+            channels: 24, gamma: s.p + 2176, beta: s.p + 2208, savedMean: s.f + 736736, savedInvStd: s.f + 736760,
+            activation: .identity, gradGamma: s.g + 2176, gradBeta: s.g + 2208, reductions: s.f + 732768, pool: pool)
         s.profiler?.stop(874)
         // features.1.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 1 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(2), pixels: 22500 &* s.n, channels: 32, gamma: s.p + 1280,
-                beta: s.p + 1312, savedMean: s.f + 732832, savedInvStd: s.f + 732864, activation: .relu6,
+                beta: s.p + 1312, savedMean: s.f + 736096, savedInvStd: s.f + 736128, activation: .relu6,
                 output: s.tensor(406), pool: pool)
             s.profiler?.stop(875)
         }
@@ -7903,27 +8011,29 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 22500 &* s.n, channels: 32,
                 gamma: s.p + 1280, beta: s.p + 1312, runningMean: s.p + 1344, runningVar: s.p + 1376, eps: 0.001,
-                activation: .relu6, output: s.tensor(406), scratch: s.f + 732832, pool: pool)
+                activation: .relu6, output: s.tensor(406), scratch: s.f + 736096, pool: pool)
             s.profiler?.stop(876)
         }
-        // features.1.0.block.1 conv 1x1 backward: input and weight gradients, [n, 150, 150, 32] <- [n, 150, 150, 24]
+        // features.1.0.block.1 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 150, 150, 32] <- [n, 150, 150, 24]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(404), input: s.tensor(406), weights: s.p + 1408,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(404), preActivation: s.tensor(4),
+            gamma: s.p + 2176, beta: s.p + 2208, savedMean: s.f + 736736, savedInvStd: s.f + 736760,
+            activation: .identity, reductions: s.f + 732768, input: s.tensor(406), weights: s.p + 1408,
             pixels: 22500 &* s.n, inChannels: 32, outChannels: 24, gradInput: s.tensor(405), gradWeights: s.g + 1408,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(877)
         // features.1.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 150, 150, 32]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(405), input: s.tensor(2),
-            pixels: 22500 &* s.n, channels: 32, gamma: s.p + 1280, beta: s.p + 1312, savedMean: s.f + 732832,
-            savedInvStd: s.f + 732864, activation: .relu6, gradInput: s.tensor(405), gradGamma: s.g + 1280,
+            pixels: 22500 &* s.n, channels: 32, gamma: s.p + 1280, beta: s.p + 1312, savedMean: s.f + 736096,
+            savedInvStd: s.f + 736128, activation: .relu6, gradInput: s.tensor(405), gradGamma: s.g + 1280,
             gradBeta: s.g + 1312, pool: pool)
         s.profiler?.stop(878)
         // features.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 0 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(0), pixels: 22500 &* s.n, channels: 32, gamma: s.p + 864,
-                beta: s.p + 896, savedMean: s.f + 732768, savedInvStd: s.f + 732800, activation: .relu6,
+                beta: s.p + 896, savedMean: s.f + 736032, savedInvStd: s.f + 736064, activation: .relu6,
                 output: s.tensor(408), pool: pool)
             s.profiler?.stop(879)
         }
@@ -7932,22 +8042,22 @@ public final class EfficientNetLite4Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(0), pixels: 22500 &* s.n, channels: 32,
                 gamma: s.p + 864, beta: s.p + 896, runningMean: s.p + 928, runningVar: s.p + 960, eps: 0.001,
-                activation: .relu6, output: s.tensor(408), scratch: s.f + 732768, pool: pool)
+                activation: .relu6, output: s.tensor(408), scratch: s.f + 736032, pool: pool)
             s.profiler?.stop(880)
         }
         // features.1.0.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 733184, count: 288)
+        TrainingKernels.zero(s.f + 736448, count: 288)
         s.profiler?.stop(881)
         // features.1.0.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 150, 150, 32] <- [n, 150, 150, 32]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(405), input: s.tensor(408), batch: s.n, height: 150,
             width: 150, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150,
-            weights: s.f + 732896, gradInput: s.tensor(407), gradWeights: s.f + 733184, pool: pool)
+            weights: s.f + 736160, gradInput: s.tensor(407), gradWeights: s.f + 736448, pool: pool)
         s.profiler?.stop(882)
         // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 733184, channels: 32, kernel: 3, into: s.g + 992)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 736448, channels: 32, kernel: 3, into: s.g + 992)
         s.profiler?.stop(883)
     }
 
@@ -7956,8 +8066,8 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.0 backward through relu6 and BatchNorm (in place) on [n, 150, 150, 32]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(407), input: s.tensor(0),
-            pixels: 22500 &* s.n, channels: 32, gamma: s.p + 864, beta: s.p + 896, savedMean: s.f + 732768,
-            savedInvStd: s.f + 732800, activation: .relu6, gradInput: s.tensor(407), gradGamma: s.g + 864,
+            pixels: 22500 &* s.n, channels: 32, gamma: s.p + 864, beta: s.p + 896, savedMean: s.f + 736032,
+            savedInvStd: s.f + 736064, activation: .relu6, gradInput: s.tensor(407), gradGamma: s.g + 864,
             gradBeta: s.g + 896, pool: pool)
         s.profiler?.stop(884)
         // features.0 stem weight gradient (the image needs none)
@@ -8255,7 +8365,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         (50032992, 21557712),  // 280: features.6.1.block.1 output (recomputed), 163,200 floats per image
         (49869792, 21720912),  // 281: gradient of features.6.1.block.1 input, 163,200 floats per image
         (41869728, 21557712),  // 282: features.6.1.block.0 output (recomputed), 163,200 floats per image
-        (41706528, 12932736),  // 283: gradient of features.6.1.block.0 input, 27,200 floats per image
+        (41869728, 12932736),  // 283: gradient of features.6.1.block.0 input, 27,200 floats per image
         (49869792, 12836736),  // 284: gradient of features.6.0.block.2 input, 96,000 floats per image
         (55264384, 12740736),  // 285: features.6.0.block.1 output (recomputed), 96,000 floats per image
         (41706528, 21904272),  // 286: gradient of features.6.0.block.1 input, 346,560 floats per image
@@ -8290,7 +8400,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         (35121888, 18092112),  // 315: features.5.1.block.1 output (recomputed), 346,560 floats per image
         (34775328, 18438672),  // 316: gradient of features.5.1.block.1 input, 346,560 floats per image
         (34428768, 18092112),  // 317: features.5.1.block.0 output (recomputed), 346,560 floats per image
-        (34324800, 12798496),  // 318: gradient of features.5.1.block.0 input, 57,760 floats per image
+        (34428768, 12798496),  // 318: gradient of features.5.1.block.0 input, 57,760 floats per image
         (34082208, 17988144),  // 319: gradient of features.5.0.block.2 input, 242,592 floats per image
         (48187200, 17745552),  // 320: features.5.0.block.1 output (recomputed), 242,592 floats per image
         (34324800, 18230736),  // 321: gradient of features.5.0.block.1 input, 242,592 floats per image
@@ -8348,7 +8458,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         (28745184, 11285184),  // 373: features.3.1.block.1 output (recomputed), 485,184 floats per image
         (28260000, 11770368),  // 374: gradient of features.3.1.block.1 input, 485,184 floats per image
         (22085184, 11285184),  // 375: features.3.1.block.0 output (recomputed), 485,184 floats per image
-        (21600000, 11077248),  // 376: gradient of features.3.1.block.0 input, 80,864 floats per image
+        (22085184, 11285184),  // 376: gradient of features.3.1.block.0 input, 80,864 floats per image
         (28260000, 16290000),  // 377: gradient of features.3.0.block.2 input, 277,248 floats per image
         (42330336, 10800000),  // 378: features.3.0.block.1 output (recomputed), 277,248 floats per image
         (21600000, 11880000),  // 379: gradient of features.3.0.block.1 input, 1,080,000 floats per image
@@ -8371,12 +8481,12 @@ public final class EfficientNetLite4Training: TrainableModel {
         (9720000, 4320000),  // 396: features.2.1.block.1 output (recomputed), 1,080,000 floats per image
         (8640000, 5400000),  // 397: gradient of features.2.1.block.1 input, 1,080,000 floats per image
         (7560000, 4320000),  // 398: features.2.1.block.0 output (recomputed), 1,080,000 floats per image
-        (6480000, 4050000),  // 399: gradient of features.2.1.block.0 input, 180,000 floats per image
+        (7560000, 4320000),  // 399: gradient of features.2.1.block.0 input, 180,000 floats per image
         (9720000, 9720000),  // 400: gradient of features.2.0.block.2 input, 810,000 floats per image
         (23490000, 3240000),  // 401: features.2.0.block.1 output (recomputed), 810,000 floats per image
         (6480000, 6480000),  // 402: gradient of features.2.0.block.1 input, 3,240,000 floats per image
         (3240000, 3240000),  // 403: features.2.0.block.0 output (recomputed), 3,240,000 floats per image
-        (720000, 1440000),  // 404: gradient of features.2.0.block.0 input, 540,000 floats per image
+        (3240000, 3240000),  // 404: gradient of features.2.0.block.0 input, 540,000 floats per image
         (0, 720000),  // 405: gradient of features.1.0.block.1 input, 720,000 floats per image
         (26460000, 0),  // 406: features.1.0.block.0 output (recomputed), 720,000 floats per image
         (720000, 1440000),  // 407: gradient of features.1.0.block.0 input, 720,000 floats per image
@@ -8404,7 +8514,7 @@ public final class EfficientNetLite4Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 150, 150, 32]"),
         .init("features.1.0.block.1", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [32][24]"),
-        .init("features.1.0.block.1", kind: "conv 1x1 + BN statistics forward", macsPerImage: 17280000,
+        .init("features.1.0.block.1", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 17280000,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 150, 150, 32] -> [n, 150, 150, 24]"),
         .init("features.1.0.block.1", kind: "conv 1x1 forward", macsPerImage: 17280000,
               "frozen: project conv 1x1, [n, 150, 150, 32] -> [n, 150, 150, 24]"),
@@ -8414,7 +8524,7 @@ public final class EfficientNetLite4Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 150, 150, 24]"),
         .init("features.2.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [24][144]"),
-        .init("features.2.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 77760000,
+        .init("features.2.0.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 77760000,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 150, 150, 24] -> [n, 150, 150, 144]"),
         .init("features.2.0.block.0", kind: "conv 1x1 forward", macsPerImage: 77760000,
               "frozen: expand conv 1x1, [n, 150, 150, 24] -> [n, 150, 150, 144]"),
@@ -8432,7 +8542,7 @@ public final class EfficientNetLite4Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 75, 75, 144]"),
         .init("features.2.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [144][32]"),
-        .init("features.2.0.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 25920000,
+        .init("features.2.0.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 25920000,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 75, 75, 144] -> [n, 75, 75, 32]"),
         .init("features.2.0.block.2", kind: "conv 1x1 forward", macsPerImage: 25920000,
               "frozen: project conv 1x1, [n, 75, 75, 144] -> [n, 75, 75, 32]"),
@@ -8442,7 +8552,7 @@ public final class EfficientNetLite4Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 75, 75, 32]"),
         .init("features.2.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [32][192]"),
-        .init("features.2.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 34560000,
+        .init("features.2.1.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 34560000,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 75, 75, 32] -> [n, 75, 75, 192]"),
         .init("features.2.1.block.0", kind: "conv 1x1 forward", macsPerImage: 34560000,
               "frozen: expand conv 1x1, [n, 75, 75, 32] -> [n, 75, 75, 192]"),
@@ -8460,7 +8570,7 @@ public final class EfficientNetLite4Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 75, 75, 192]"),
         .init("features.2.1.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [192][32]"),
-        .init("features.2.1.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 34560000,
+        .init("features.2.1.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 34560000,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 75, 75, 192] -> [n, 75, 75, 32]"),
         .init("features.2.1.block.2", kind: "conv 1x1 forward", macsPerImage: 34560000,
               "frozen: project conv 1x1, [n, 75, 75, 192] -> [n, 75, 75, 32]"),
@@ -8474,7 +8584,7 @@ public final class EfficientNetLite4Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.2.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [32][192]"),
-        .init("features.2.2.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 34560000,
+        .init("features.2.2.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 34560000,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 75, 75, 32] -> [n, 75, 75, 192]"),
         .init("features.2.2.block.0", kind: "conv 1x1 forward", macsPerImage: 34560000,
               "frozen: expand conv 1x1, [n, 75, 75, 32] -> [n, 75, 75, 192]"),
@@ -8492,7 +8602,7 @@ public final class EfficientNetLite4Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 75, 75, 192]"),
         .init("features.2.2.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [192][32]"),
-        .init("features.2.2.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 34560000,
+        .init("features.2.2.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 34560000,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 75, 75, 192] -> [n, 75, 75, 32]"),
         .init("features.2.2.block.2", kind: "conv 1x1 forward", macsPerImage: 34560000,
               "frozen: project conv 1x1, [n, 75, 75, 192] -> [n, 75, 75, 32]"),
@@ -8506,7 +8616,7 @@ public final class EfficientNetLite4Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.2.3.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [32][192]"),
-        .init("features.2.3.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 34560000,
+        .init("features.2.3.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 34560000,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 75, 75, 32] -> [n, 75, 75, 192]"),
         .init("features.2.3.block.0", kind: "conv 1x1 forward", macsPerImage: 34560000,
               "frozen: expand conv 1x1, [n, 75, 75, 32] -> [n, 75, 75, 192]"),
@@ -8524,7 +8634,7 @@ public final class EfficientNetLite4Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 75, 75, 192]"),
         .init("features.2.3.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [192][32]"),
-        .init("features.2.3.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 34560000,
+        .init("features.2.3.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 34560000,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 75, 75, 192] -> [n, 75, 75, 32]"),
         .init("features.2.3.block.2", kind: "conv 1x1 forward", macsPerImage: 34560000,
               "frozen: project conv 1x1, [n, 75, 75, 192] -> [n, 75, 75, 32]"),
@@ -8538,7 +8648,7 @@ public final class EfficientNetLite4Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.3.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [32][192]"),
-        .init("features.3.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 34560000,
+        .init("features.3.0.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 34560000,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 75, 75, 32] -> [n, 75, 75, 192]"),
         .init("features.3.0.block.0", kind: "conv 1x1 forward", macsPerImage: 34560000,
               "frozen: expand conv 1x1, [n, 75, 75, 32] -> [n, 75, 75, 192]"),
@@ -8556,7 +8666,7 @@ public final class EfficientNetLite4Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 38, 38, 192]"),
         .init("features.3.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [192][56]"),
-        .init("features.3.0.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 15525888,
+        .init("features.3.0.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 15525888,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 192] -> [n, 38, 38, 56]"),
         .init("features.3.0.block.2", kind: "conv 1x1 forward", macsPerImage: 15525888,
               "frozen: project conv 1x1, [n, 38, 38, 192] -> [n, 38, 38, 56]"),
@@ -8566,7 +8676,7 @@ public final class EfficientNetLite4Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 38, 38, 56]"),
         .init("features.3.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [56][336]"),
-        .init("features.3.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 27170304,
+        .init("features.3.1.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 27170304,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 56] -> [n, 38, 38, 336]"),
         .init("features.3.1.block.0", kind: "conv 1x1 forward", macsPerImage: 27170304,
               "frozen: expand conv 1x1, [n, 38, 38, 56] -> [n, 38, 38, 336]"),
@@ -8584,7 +8694,7 @@ public final class EfficientNetLite4Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 38, 38, 336]"),
         .init("features.3.1.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [336][56]"),
-        .init("features.3.1.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 27170304,
+        .init("features.3.1.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 27170304,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 336] -> [n, 38, 38, 56]"),
         .init("features.3.1.block.2", kind: "conv 1x1 forward", macsPerImage: 27170304,
               "frozen: project conv 1x1, [n, 38, 38, 336] -> [n, 38, 38, 56]"),
@@ -8598,7 +8708,7 @@ public final class EfficientNetLite4Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.3.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [56][336]"),
-        .init("features.3.2.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 27170304,
+        .init("features.3.2.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 27170304,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 56] -> [n, 38, 38, 336]"),
         .init("features.3.2.block.0", kind: "conv 1x1 forward", macsPerImage: 27170304,
               "frozen: expand conv 1x1, [n, 38, 38, 56] -> [n, 38, 38, 336]"),
@@ -8616,7 +8726,7 @@ public final class EfficientNetLite4Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 38, 38, 336]"),
         .init("features.3.2.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [336][56]"),
-        .init("features.3.2.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 27170304,
+        .init("features.3.2.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 27170304,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 336] -> [n, 38, 38, 56]"),
         .init("features.3.2.block.2", kind: "conv 1x1 forward", macsPerImage: 27170304,
               "frozen: project conv 1x1, [n, 38, 38, 336] -> [n, 38, 38, 56]"),
@@ -8630,7 +8740,7 @@ public final class EfficientNetLite4Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.3.3.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [56][336]"),
-        .init("features.3.3.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 27170304,
+        .init("features.3.3.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 27170304,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 56] -> [n, 38, 38, 336]"),
         .init("features.3.3.block.0", kind: "conv 1x1 forward", macsPerImage: 27170304,
               "frozen: expand conv 1x1, [n, 38, 38, 56] -> [n, 38, 38, 336]"),
@@ -8648,7 +8758,7 @@ public final class EfficientNetLite4Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 38, 38, 336]"),
         .init("features.3.3.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [336][56]"),
-        .init("features.3.3.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 27170304,
+        .init("features.3.3.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 27170304,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 336] -> [n, 38, 38, 56]"),
         .init("features.3.3.block.2", kind: "conv 1x1 forward", macsPerImage: 27170304,
               "frozen: project conv 1x1, [n, 38, 38, 336] -> [n, 38, 38, 56]"),
@@ -8662,7 +8772,7 @@ public final class EfficientNetLite4Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.4.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [56][336]"),
-        .init("features.4.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 27170304,
+        .init("features.4.0.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 27170304,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 56] -> [n, 38, 38, 336]"),
         .init("features.4.0.block.0", kind: "conv 1x1 forward", macsPerImage: 27170304,
               "frozen: expand conv 1x1, [n, 38, 38, 56] -> [n, 38, 38, 336]"),
@@ -8680,7 +8790,7 @@ public final class EfficientNetLite4Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 336]"),
         .init("features.4.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [336][112]"),
-        .init("features.4.0.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 13585152,
+        .init("features.4.0.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 13585152,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 336] -> [n, 19, 19, 112]"),
         .init("features.4.0.block.2", kind: "conv 1x1 forward", macsPerImage: 13585152,
               "frozen: project conv 1x1, [n, 19, 19, 336] -> [n, 19, 19, 112]"),
@@ -8690,7 +8800,7 @@ public final class EfficientNetLite4Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 112]"),
         .init("features.4.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [112][672]"),
-        .init("features.4.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 27170304,
+        .init("features.4.1.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 27170304,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 112] -> [n, 19, 19, 672]"),
         .init("features.4.1.block.0", kind: "conv 1x1 forward", macsPerImage: 27170304,
               "frozen: expand conv 1x1, [n, 19, 19, 112] -> [n, 19, 19, 672]"),
@@ -8708,7 +8818,7 @@ public final class EfficientNetLite4Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 672]"),
         .init("features.4.1.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [672][112]"),
-        .init("features.4.1.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 27170304,
+        .init("features.4.1.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 27170304,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 672] -> [n, 19, 19, 112]"),
         .init("features.4.1.block.2", kind: "conv 1x1 forward", macsPerImage: 27170304,
               "frozen: project conv 1x1, [n, 19, 19, 672] -> [n, 19, 19, 112]"),
@@ -8722,7 +8832,7 @@ public final class EfficientNetLite4Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.4.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [112][672]"),
-        .init("features.4.2.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 27170304,
+        .init("features.4.2.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 27170304,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 112] -> [n, 19, 19, 672]"),
         .init("features.4.2.block.0", kind: "conv 1x1 forward", macsPerImage: 27170304,
               "frozen: expand conv 1x1, [n, 19, 19, 112] -> [n, 19, 19, 672]"),
@@ -8740,7 +8850,7 @@ public final class EfficientNetLite4Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 672]"),
         .init("features.4.2.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [672][112]"),
-        .init("features.4.2.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 27170304,
+        .init("features.4.2.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 27170304,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 672] -> [n, 19, 19, 112]"),
         .init("features.4.2.block.2", kind: "conv 1x1 forward", macsPerImage: 27170304,
               "frozen: project conv 1x1, [n, 19, 19, 672] -> [n, 19, 19, 112]"),
@@ -8754,7 +8864,7 @@ public final class EfficientNetLite4Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.4.3.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [112][672]"),
-        .init("features.4.3.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 27170304,
+        .init("features.4.3.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 27170304,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 112] -> [n, 19, 19, 672]"),
         .init("features.4.3.block.0", kind: "conv 1x1 forward", macsPerImage: 27170304,
               "frozen: expand conv 1x1, [n, 19, 19, 112] -> [n, 19, 19, 672]"),
@@ -8772,7 +8882,7 @@ public final class EfficientNetLite4Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 672]"),
         .init("features.4.3.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [672][112]"),
-        .init("features.4.3.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 27170304,
+        .init("features.4.3.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 27170304,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 672] -> [n, 19, 19, 112]"),
         .init("features.4.3.block.2", kind: "conv 1x1 forward", macsPerImage: 27170304,
               "frozen: project conv 1x1, [n, 19, 19, 672] -> [n, 19, 19, 112]"),
@@ -8786,7 +8896,7 @@ public final class EfficientNetLite4Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.4.4.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [112][672]"),
-        .init("features.4.4.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 27170304,
+        .init("features.4.4.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 27170304,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 112] -> [n, 19, 19, 672]"),
         .init("features.4.4.block.0", kind: "conv 1x1 forward", macsPerImage: 27170304,
               "frozen: expand conv 1x1, [n, 19, 19, 112] -> [n, 19, 19, 672]"),
@@ -8804,7 +8914,7 @@ public final class EfficientNetLite4Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 672]"),
         .init("features.4.4.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [672][112]"),
-        .init("features.4.4.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 27170304,
+        .init("features.4.4.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 27170304,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 672] -> [n, 19, 19, 112]"),
         .init("features.4.4.block.2", kind: "conv 1x1 forward", macsPerImage: 27170304,
               "frozen: project conv 1x1, [n, 19, 19, 672] -> [n, 19, 19, 112]"),
@@ -8818,7 +8928,7 @@ public final class EfficientNetLite4Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.4.5.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [112][672]"),
-        .init("features.4.5.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 27170304,
+        .init("features.4.5.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 27170304,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 112] -> [n, 19, 19, 672]"),
         .init("features.4.5.block.0", kind: "conv 1x1 forward", macsPerImage: 27170304,
               "frozen: expand conv 1x1, [n, 19, 19, 112] -> [n, 19, 19, 672]"),
@@ -8836,7 +8946,7 @@ public final class EfficientNetLite4Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 672]"),
         .init("features.4.5.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [672][112]"),
-        .init("features.4.5.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 27170304,
+        .init("features.4.5.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 27170304,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 672] -> [n, 19, 19, 112]"),
         .init("features.4.5.block.2", kind: "conv 1x1 forward", macsPerImage: 27170304,
               "frozen: project conv 1x1, [n, 19, 19, 672] -> [n, 19, 19, 112]"),
@@ -8850,7 +8960,7 @@ public final class EfficientNetLite4Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.5.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [112][672]"),
-        .init("features.5.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 27170304,
+        .init("features.5.0.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 27170304,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 112] -> [n, 19, 19, 672]"),
         .init("features.5.0.block.0", kind: "conv 1x1 forward", macsPerImage: 27170304,
               "frozen: expand conv 1x1, [n, 19, 19, 112] -> [n, 19, 19, 672]"),
@@ -8868,7 +8978,7 @@ public final class EfficientNetLite4Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 672]"),
         .init("features.5.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [672][160]"),
-        .init("features.5.0.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 38814720,
+        .init("features.5.0.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 38814720,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 672] -> [n, 19, 19, 160]"),
         .init("features.5.0.block.2", kind: "conv 1x1 forward", macsPerImage: 38814720,
               "frozen: project conv 1x1, [n, 19, 19, 672] -> [n, 19, 19, 160]"),
@@ -8878,7 +8988,7 @@ public final class EfficientNetLite4Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 160]"),
         .init("features.5.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [160][960]"),
-        .init("features.5.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 55449600,
+        .init("features.5.1.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 55449600,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 160] -> [n, 19, 19, 960]"),
         .init("features.5.1.block.0", kind: "conv 1x1 forward", macsPerImage: 55449600,
               "frozen: expand conv 1x1, [n, 19, 19, 160] -> [n, 19, 19, 960]"),
@@ -8896,7 +9006,7 @@ public final class EfficientNetLite4Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 960]"),
         .init("features.5.1.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [960][160]"),
-        .init("features.5.1.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 55449600,
+        .init("features.5.1.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 55449600,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 960] -> [n, 19, 19, 160]"),
         .init("features.5.1.block.2", kind: "conv 1x1 forward", macsPerImage: 55449600,
               "frozen: project conv 1x1, [n, 19, 19, 960] -> [n, 19, 19, 160]"),
@@ -8910,7 +9020,7 @@ public final class EfficientNetLite4Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.5.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [160][960]"),
-        .init("features.5.2.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 55449600,
+        .init("features.5.2.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 55449600,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 160] -> [n, 19, 19, 960]"),
         .init("features.5.2.block.0", kind: "conv 1x1 forward", macsPerImage: 55449600,
               "frozen: expand conv 1x1, [n, 19, 19, 160] -> [n, 19, 19, 960]"),
@@ -8928,7 +9038,7 @@ public final class EfficientNetLite4Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 960]"),
         .init("features.5.2.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [960][160]"),
-        .init("features.5.2.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 55449600,
+        .init("features.5.2.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 55449600,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 960] -> [n, 19, 19, 160]"),
         .init("features.5.2.block.2", kind: "conv 1x1 forward", macsPerImage: 55449600,
               "frozen: project conv 1x1, [n, 19, 19, 960] -> [n, 19, 19, 160]"),
@@ -8942,7 +9052,7 @@ public final class EfficientNetLite4Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.5.3.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [160][960]"),
-        .init("features.5.3.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 55449600,
+        .init("features.5.3.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 55449600,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 160] -> [n, 19, 19, 960]"),
         .init("features.5.3.block.0", kind: "conv 1x1 forward", macsPerImage: 55449600,
               "frozen: expand conv 1x1, [n, 19, 19, 160] -> [n, 19, 19, 960]"),
@@ -8960,7 +9070,7 @@ public final class EfficientNetLite4Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 960]"),
         .init("features.5.3.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [960][160]"),
-        .init("features.5.3.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 55449600,
+        .init("features.5.3.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 55449600,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 960] -> [n, 19, 19, 160]"),
         .init("features.5.3.block.2", kind: "conv 1x1 forward", macsPerImage: 55449600,
               "frozen: project conv 1x1, [n, 19, 19, 960] -> [n, 19, 19, 160]"),
@@ -8974,7 +9084,7 @@ public final class EfficientNetLite4Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.5.4.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [160][960]"),
-        .init("features.5.4.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 55449600,
+        .init("features.5.4.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 55449600,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 160] -> [n, 19, 19, 960]"),
         .init("features.5.4.block.0", kind: "conv 1x1 forward", macsPerImage: 55449600,
               "frozen: expand conv 1x1, [n, 19, 19, 160] -> [n, 19, 19, 960]"),
@@ -8992,7 +9102,7 @@ public final class EfficientNetLite4Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 960]"),
         .init("features.5.4.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [960][160]"),
-        .init("features.5.4.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 55449600,
+        .init("features.5.4.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 55449600,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 960] -> [n, 19, 19, 160]"),
         .init("features.5.4.block.2", kind: "conv 1x1 forward", macsPerImage: 55449600,
               "frozen: project conv 1x1, [n, 19, 19, 960] -> [n, 19, 19, 160]"),
@@ -9006,7 +9116,7 @@ public final class EfficientNetLite4Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.5.5.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [160][960]"),
-        .init("features.5.5.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 55449600,
+        .init("features.5.5.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 55449600,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 160] -> [n, 19, 19, 960]"),
         .init("features.5.5.block.0", kind: "conv 1x1 forward", macsPerImage: 55449600,
               "frozen: expand conv 1x1, [n, 19, 19, 160] -> [n, 19, 19, 960]"),
@@ -9024,7 +9134,7 @@ public final class EfficientNetLite4Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 960]"),
         .init("features.5.5.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [960][160]"),
-        .init("features.5.5.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 55449600,
+        .init("features.5.5.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 55449600,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 960] -> [n, 19, 19, 160]"),
         .init("features.5.5.block.2", kind: "conv 1x1 forward", macsPerImage: 55449600,
               "frozen: project conv 1x1, [n, 19, 19, 960] -> [n, 19, 19, 160]"),
@@ -9038,7 +9148,7 @@ public final class EfficientNetLite4Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [160][960]"),
-        .init("features.6.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 55449600,
+        .init("features.6.0.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 55449600,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 160] -> [n, 19, 19, 960]"),
         .init("features.6.0.block.0", kind: "conv 1x1 forward", macsPerImage: 55449600,
               "frozen: expand conv 1x1, [n, 19, 19, 160] -> [n, 19, 19, 960]"),
@@ -9056,7 +9166,7 @@ public final class EfficientNetLite4Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 960]"),
         .init("features.6.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [960][272]"),
-        .init("features.6.0.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 26112000,
+        .init("features.6.0.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 26112000,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 960] -> [n, 10, 10, 272]"),
         .init("features.6.0.block.2", kind: "conv 1x1 forward", macsPerImage: 26112000,
               "frozen: project conv 1x1, [n, 10, 10, 960] -> [n, 10, 10, 272]"),
@@ -9066,7 +9176,7 @@ public final class EfficientNetLite4Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 272]"),
         .init("features.6.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [272][1632]"),
-        .init("features.6.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 44390400,
+        .init("features.6.1.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 44390400,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 272] -> [n, 10, 10, 1632]"),
         .init("features.6.1.block.0", kind: "conv 1x1 forward", macsPerImage: 44390400,
               "frozen: expand conv 1x1, [n, 10, 10, 272] -> [n, 10, 10, 1632]"),
@@ -9084,7 +9194,7 @@ public final class EfficientNetLite4Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]"),
         .init("features.6.1.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1632][272]"),
-        .init("features.6.1.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 44390400,
+        .init("features.6.1.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 44390400,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 1632] -> [n, 10, 10, 272]"),
         .init("features.6.1.block.2", kind: "conv 1x1 forward", macsPerImage: 44390400,
               "frozen: project conv 1x1, [n, 10, 10, 1632] -> [n, 10, 10, 272]"),
@@ -9098,7 +9208,7 @@ public final class EfficientNetLite4Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [272][1632]"),
-        .init("features.6.2.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 44390400,
+        .init("features.6.2.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 44390400,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 272] -> [n, 10, 10, 1632]"),
         .init("features.6.2.block.0", kind: "conv 1x1 forward", macsPerImage: 44390400,
               "frozen: expand conv 1x1, [n, 10, 10, 272] -> [n, 10, 10, 1632]"),
@@ -9116,7 +9226,7 @@ public final class EfficientNetLite4Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]"),
         .init("features.6.2.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1632][272]"),
-        .init("features.6.2.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 44390400,
+        .init("features.6.2.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 44390400,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 1632] -> [n, 10, 10, 272]"),
         .init("features.6.2.block.2", kind: "conv 1x1 forward", macsPerImage: 44390400,
               "frozen: project conv 1x1, [n, 10, 10, 1632] -> [n, 10, 10, 272]"),
@@ -9130,7 +9240,7 @@ public final class EfficientNetLite4Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.3.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [272][1632]"),
-        .init("features.6.3.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 44390400,
+        .init("features.6.3.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 44390400,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 272] -> [n, 10, 10, 1632]"),
         .init("features.6.3.block.0", kind: "conv 1x1 forward", macsPerImage: 44390400,
               "frozen: expand conv 1x1, [n, 10, 10, 272] -> [n, 10, 10, 1632]"),
@@ -9148,7 +9258,7 @@ public final class EfficientNetLite4Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]"),
         .init("features.6.3.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1632][272]"),
-        .init("features.6.3.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 44390400,
+        .init("features.6.3.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 44390400,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 1632] -> [n, 10, 10, 272]"),
         .init("features.6.3.block.2", kind: "conv 1x1 forward", macsPerImage: 44390400,
               "frozen: project conv 1x1, [n, 10, 10, 1632] -> [n, 10, 10, 272]"),
@@ -9162,7 +9272,7 @@ public final class EfficientNetLite4Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.4.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [272][1632]"),
-        .init("features.6.4.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 44390400,
+        .init("features.6.4.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 44390400,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 272] -> [n, 10, 10, 1632]"),
         .init("features.6.4.block.0", kind: "conv 1x1 forward", macsPerImage: 44390400,
               "frozen: expand conv 1x1, [n, 10, 10, 272] -> [n, 10, 10, 1632]"),
@@ -9180,7 +9290,7 @@ public final class EfficientNetLite4Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]"),
         .init("features.6.4.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1632][272]"),
-        .init("features.6.4.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 44390400,
+        .init("features.6.4.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 44390400,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 1632] -> [n, 10, 10, 272]"),
         .init("features.6.4.block.2", kind: "conv 1x1 forward", macsPerImage: 44390400,
               "frozen: project conv 1x1, [n, 10, 10, 1632] -> [n, 10, 10, 272]"),
@@ -9194,7 +9304,7 @@ public final class EfficientNetLite4Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.5.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [272][1632]"),
-        .init("features.6.5.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 44390400,
+        .init("features.6.5.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 44390400,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 272] -> [n, 10, 10, 1632]"),
         .init("features.6.5.block.0", kind: "conv 1x1 forward", macsPerImage: 44390400,
               "frozen: expand conv 1x1, [n, 10, 10, 272] -> [n, 10, 10, 1632]"),
@@ -9212,7 +9322,7 @@ public final class EfficientNetLite4Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]"),
         .init("features.6.5.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1632][272]"),
-        .init("features.6.5.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 44390400,
+        .init("features.6.5.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 44390400,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 1632] -> [n, 10, 10, 272]"),
         .init("features.6.5.block.2", kind: "conv 1x1 forward", macsPerImage: 44390400,
               "frozen: project conv 1x1, [n, 10, 10, 1632] -> [n, 10, 10, 272]"),
@@ -9226,7 +9336,7 @@ public final class EfficientNetLite4Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.6.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [272][1632]"),
-        .init("features.6.6.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 44390400,
+        .init("features.6.6.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 44390400,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 272] -> [n, 10, 10, 1632]"),
         .init("features.6.6.block.0", kind: "conv 1x1 forward", macsPerImage: 44390400,
               "frozen: expand conv 1x1, [n, 10, 10, 272] -> [n, 10, 10, 1632]"),
@@ -9244,7 +9354,7 @@ public final class EfficientNetLite4Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]"),
         .init("features.6.6.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1632][272]"),
-        .init("features.6.6.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 44390400,
+        .init("features.6.6.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 44390400,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 1632] -> [n, 10, 10, 272]"),
         .init("features.6.6.block.2", kind: "conv 1x1 forward", macsPerImage: 44390400,
               "frozen: project conv 1x1, [n, 10, 10, 1632] -> [n, 10, 10, 272]"),
@@ -9258,7 +9368,7 @@ public final class EfficientNetLite4Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.7.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [272][1632]"),
-        .init("features.6.7.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 44390400,
+        .init("features.6.7.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 44390400,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 272] -> [n, 10, 10, 1632]"),
         .init("features.6.7.block.0", kind: "conv 1x1 forward", macsPerImage: 44390400,
               "frozen: expand conv 1x1, [n, 10, 10, 272] -> [n, 10, 10, 1632]"),
@@ -9276,7 +9386,7 @@ public final class EfficientNetLite4Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]"),
         .init("features.6.7.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1632][272]"),
-        .init("features.6.7.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 44390400,
+        .init("features.6.7.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 44390400,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 1632] -> [n, 10, 10, 272]"),
         .init("features.6.7.block.2", kind: "conv 1x1 forward", macsPerImage: 44390400,
               "frozen: project conv 1x1, [n, 10, 10, 1632] -> [n, 10, 10, 272]"),
@@ -9290,7 +9400,7 @@ public final class EfficientNetLite4Training: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.7.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [272][1632]"),
-        .init("features.7.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 44390400,
+        .init("features.7.0.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 44390400,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 272] -> [n, 10, 10, 1632]"),
         .init("features.7.0.block.0", kind: "conv 1x1 forward", macsPerImage: 44390400,
               "frozen: expand conv 1x1, [n, 10, 10, 272] -> [n, 10, 10, 1632]"),
@@ -9308,7 +9418,7 @@ public final class EfficientNetLite4Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]"),
         .init("features.7.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1632][448]"),
-        .init("features.7.0.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 73113600,
+        .init("features.7.0.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 73113600,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 1632] -> [n, 10, 10, 448]"),
         .init("features.7.0.block.2", kind: "conv 1x1 forward", macsPerImage: 73113600,
               "frozen: project conv 1x1, [n, 10, 10, 1632] -> [n, 10, 10, 448]"),
@@ -9318,7 +9428,7 @@ public final class EfficientNetLite4Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 448]"),
         .init("features.8", kind: "conv 1x1 forward", macsPerImage: nil,
               "head conv 1x1 weights to the GEMM layout [448][1280]"),
-        .init("features.8", kind: "conv 1x1 + BN statistics forward", macsPerImage: 57344000,
+        .init("features.8", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 57344000,
               "head conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 448] -> [n, 10, 10, 1280]"),
         .init("features.8", kind: "conv 1x1 forward", macsPerImage: 57344000,
               "frozen: head conv 1x1, [n, 10, 10, 448] -> [n, 10, 10, 1280]"),
@@ -9343,17 +9453,17 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("avgpool", kind: "pool+classifier backward", macsPerImage: nil,
               "backward: spread each channel's gradient over the 100 pixels"),
         .init("features.8", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1280]"),
-        .init("features.8", kind: "conv 1x1 backward", macsPerImage: 114688000,
-              "conv 1x1 backward: input and weight gradients, [n, 10, 10, 448] <- [n, 10, 10, 1280]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 1280]"),
+        .init("features.8", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 114688000,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 448] <- [n, 10, 10, 1280]"),
         .init("features.7.0.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 10, 10, 448]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 448]"),
         .init("features.7.0.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.7.0.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.7.0.block.2", kind: "conv 1x1 backward", macsPerImage: 146227200,
-              "conv 1x1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 448]"),
+        .init("features.7.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 146227200,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 448]"),
         .init("features.7.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]"),
         .init("features.7.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -9367,19 +9477,19 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.7.0.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]"),
-        .init("features.7.0.block.0", kind: "conv 1x1 backward", macsPerImage: 88780800,
-              "conv 1x1 backward: input and weight gradients, [n, 10, 10, 272] <- [n, 10, 10, 1632]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 1632]"),
+        .init("features.7.0.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 88780800,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 272] <- [n, 10, 10, 1632]"),
         .init("features.6.7", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.6.7.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 10, 10, 272]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 272]"),
         .init("features.6.7.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.6.7.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.6.7.block.2", kind: "conv 1x1 backward", macsPerImage: 88780800,
-              "conv 1x1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 272]"),
+        .init("features.6.7.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 88780800,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 272]"),
         .init("features.6.7.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]"),
         .init("features.6.7.block.0", kind: "recomputation", macsPerImage: nil,
@@ -9393,21 +9503,21 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.6.7.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.7.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]"),
-        .init("features.6.7.block.0", kind: "conv 1x1 backward", macsPerImage: 88780800,
-              "conv 1x1 backward: input and weight gradients, [n, 10, 10, 272] <- [n, 10, 10, 1632]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 1632]"),
+        .init("features.6.7.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 88780800,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 272] <- [n, 10, 10, 1632]"),
         .init("features.6.7", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.6.6", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.6.6.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 10, 10, 272]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 272]"),
         .init("features.6.6.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.6.6.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.6.6.block.2", kind: "conv 1x1 backward", macsPerImage: 88780800,
-              "conv 1x1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 272]"),
+        .init("features.6.6.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 88780800,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 272]"),
         .init("features.6.6.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]"),
         .init("features.6.6.block.0", kind: "recomputation", macsPerImage: nil,
@@ -9421,21 +9531,21 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.6.6.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.6.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]"),
-        .init("features.6.6.block.0", kind: "conv 1x1 backward", macsPerImage: 88780800,
-              "conv 1x1 backward: input and weight gradients, [n, 10, 10, 272] <- [n, 10, 10, 1632]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 1632]"),
+        .init("features.6.6.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 88780800,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 272] <- [n, 10, 10, 1632]"),
         .init("features.6.6", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.6.5", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.6.5.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 10, 10, 272]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 272]"),
         .init("features.6.5.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.6.5.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.6.5.block.2", kind: "conv 1x1 backward", macsPerImage: 88780800,
-              "conv 1x1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 272]"),
+        .init("features.6.5.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 88780800,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 272]"),
         .init("features.6.5.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]"),
         .init("features.6.5.block.0", kind: "recomputation", macsPerImage: nil,
@@ -9449,21 +9559,21 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.6.5.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.5.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]"),
-        .init("features.6.5.block.0", kind: "conv 1x1 backward", macsPerImage: 88780800,
-              "conv 1x1 backward: input and weight gradients, [n, 10, 10, 272] <- [n, 10, 10, 1632]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 1632]"),
+        .init("features.6.5.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 88780800,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 272] <- [n, 10, 10, 1632]"),
         .init("features.6.5", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.6.4", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.6.4.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 10, 10, 272]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 272]"),
         .init("features.6.4.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.6.4.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.6.4.block.2", kind: "conv 1x1 backward", macsPerImage: 88780800,
-              "conv 1x1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 272]"),
+        .init("features.6.4.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 88780800,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 272]"),
         .init("features.6.4.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]"),
         .init("features.6.4.block.0", kind: "recomputation", macsPerImage: nil,
@@ -9477,21 +9587,21 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.6.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.4.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]"),
-        .init("features.6.4.block.0", kind: "conv 1x1 backward", macsPerImage: 88780800,
-              "conv 1x1 backward: input and weight gradients, [n, 10, 10, 272] <- [n, 10, 10, 1632]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 1632]"),
+        .init("features.6.4.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 88780800,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 272] <- [n, 10, 10, 1632]"),
         .init("features.6.4", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.6.3", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.6.3.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 10, 10, 272]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 272]"),
         .init("features.6.3.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.6.3.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.6.3.block.2", kind: "conv 1x1 backward", macsPerImage: 88780800,
-              "conv 1x1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 272]"),
+        .init("features.6.3.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 88780800,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 272]"),
         .init("features.6.3.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]"),
         .init("features.6.3.block.0", kind: "recomputation", macsPerImage: nil,
@@ -9505,21 +9615,21 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.3.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]"),
-        .init("features.6.3.block.0", kind: "conv 1x1 backward", macsPerImage: 88780800,
-              "conv 1x1 backward: input and weight gradients, [n, 10, 10, 272] <- [n, 10, 10, 1632]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 1632]"),
+        .init("features.6.3.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 88780800,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 272] <- [n, 10, 10, 1632]"),
         .init("features.6.3", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.6.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.6.2.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 10, 10, 272]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 272]"),
         .init("features.6.2.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.6.2.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.6.2.block.2", kind: "conv 1x1 backward", macsPerImage: 88780800,
-              "conv 1x1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 272]"),
+        .init("features.6.2.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 88780800,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 272]"),
         .init("features.6.2.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]"),
         .init("features.6.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -9533,21 +9643,21 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.2.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]"),
-        .init("features.6.2.block.0", kind: "conv 1x1 backward", macsPerImage: 88780800,
-              "conv 1x1 backward: input and weight gradients, [n, 10, 10, 272] <- [n, 10, 10, 1632]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 1632]"),
+        .init("features.6.2.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 88780800,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 272] <- [n, 10, 10, 1632]"),
         .init("features.6.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.6.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.6.1.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 10, 10, 272]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 272]"),
         .init("features.6.1.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.6.1.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.6.1.block.2", kind: "conv 1x1 backward", macsPerImage: 88780800,
-              "conv 1x1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 272]"),
+        .init("features.6.1.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 88780800,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 272]"),
         .init("features.6.1.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]"),
         .init("features.6.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -9561,19 +9671,19 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.1.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]"),
-        .init("features.6.1.block.0", kind: "conv 1x1 backward", macsPerImage: 88780800,
-              "conv 1x1 backward: input and weight gradients, [n, 10, 10, 272] <- [n, 10, 10, 1632]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 1632]"),
+        .init("features.6.1.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 88780800,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 272] <- [n, 10, 10, 1632]"),
         .init("features.6.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.6.0.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 10, 10, 272]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 272]"),
         .init("features.6.0.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.6.0.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.6.0.block.2", kind: "conv 1x1 backward", macsPerImage: 52224000,
-              "conv 1x1 backward: input and weight gradients, [n, 10, 10, 960] <- [n, 10, 10, 272]"),
+        .init("features.6.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 52224000,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 960] <- [n, 10, 10, 272]"),
         .init("features.6.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 10, 10, 960]"),
         .init("features.6.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -9587,19 +9697,19 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.0.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 19, 19, 960]"),
-        .init("features.6.0.block.0", kind: "conv 1x1 backward", macsPerImage: 110899200,
-              "conv 1x1 backward: input and weight gradients, [n, 19, 19, 160] <- [n, 19, 19, 960]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 960]"),
+        .init("features.6.0.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 110899200,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 160] <- [n, 19, 19, 960]"),
         .init("features.5.5", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.5.5.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 19, 19, 160]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 160]"),
         .init("features.5.5.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.5.5.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.5.5.block.2", kind: "conv 1x1 backward", macsPerImage: 110899200,
-              "conv 1x1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 160]"),
+        .init("features.5.5.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 110899200,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 160]"),
         .init("features.5.5.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 19, 19, 960]"),
         .init("features.5.5.block.0", kind: "recomputation", macsPerImage: nil,
@@ -9613,21 +9723,21 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.5.5.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.5.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 19, 19, 960]"),
-        .init("features.5.5.block.0", kind: "conv 1x1 backward", macsPerImage: 110899200,
-              "conv 1x1 backward: input and weight gradients, [n, 19, 19, 160] <- [n, 19, 19, 960]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 960]"),
+        .init("features.5.5.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 110899200,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 160] <- [n, 19, 19, 960]"),
         .init("features.5.5", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.5.4", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.5.4.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 19, 19, 160]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 160]"),
         .init("features.5.4.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.5.4.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.5.4.block.2", kind: "conv 1x1 backward", macsPerImage: 110899200,
-              "conv 1x1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 160]"),
+        .init("features.5.4.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 110899200,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 160]"),
         .init("features.5.4.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 19, 19, 960]"),
         .init("features.5.4.block.0", kind: "recomputation", macsPerImage: nil,
@@ -9641,21 +9751,21 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.5.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.4.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 19, 19, 960]"),
-        .init("features.5.4.block.0", kind: "conv 1x1 backward", macsPerImage: 110899200,
-              "conv 1x1 backward: input and weight gradients, [n, 19, 19, 160] <- [n, 19, 19, 960]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 960]"),
+        .init("features.5.4.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 110899200,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 160] <- [n, 19, 19, 960]"),
         .init("features.5.4", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.5.3", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.5.3.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 19, 19, 160]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 160]"),
         .init("features.5.3.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.5.3.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.5.3.block.2", kind: "conv 1x1 backward", macsPerImage: 110899200,
-              "conv 1x1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 160]"),
+        .init("features.5.3.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 110899200,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 160]"),
         .init("features.5.3.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 19, 19, 960]"),
         .init("features.5.3.block.0", kind: "recomputation", macsPerImage: nil,
@@ -9669,21 +9779,21 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.5.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.3.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 19, 19, 960]"),
-        .init("features.5.3.block.0", kind: "conv 1x1 backward", macsPerImage: 110899200,
-              "conv 1x1 backward: input and weight gradients, [n, 19, 19, 160] <- [n, 19, 19, 960]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 960]"),
+        .init("features.5.3.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 110899200,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 160] <- [n, 19, 19, 960]"),
         .init("features.5.3", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.5.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.5.2.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 19, 19, 160]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 160]"),
         .init("features.5.2.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.5.2.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.5.2.block.2", kind: "conv 1x1 backward", macsPerImage: 110899200,
-              "conv 1x1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 160]"),
+        .init("features.5.2.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 110899200,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 160]"),
         .init("features.5.2.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 19, 19, 960]"),
         .init("features.5.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -9697,21 +9807,21 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.2.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 19, 19, 960]"),
-        .init("features.5.2.block.0", kind: "conv 1x1 backward", macsPerImage: 110899200,
-              "conv 1x1 backward: input and weight gradients, [n, 19, 19, 160] <- [n, 19, 19, 960]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 960]"),
+        .init("features.5.2.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 110899200,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 160] <- [n, 19, 19, 960]"),
         .init("features.5.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.5.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.5.1.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 19, 19, 160]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 160]"),
         .init("features.5.1.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.5.1.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.5.1.block.2", kind: "conv 1x1 backward", macsPerImage: 110899200,
-              "conv 1x1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 160]"),
+        .init("features.5.1.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 110899200,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 160]"),
         .init("features.5.1.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 19, 19, 960]"),
         .init("features.5.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -9725,19 +9835,19 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.1.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 19, 19, 960]"),
-        .init("features.5.1.block.0", kind: "conv 1x1 backward", macsPerImage: 110899200,
-              "conv 1x1 backward: input and weight gradients, [n, 19, 19, 160] <- [n, 19, 19, 960]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 960]"),
+        .init("features.5.1.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 110899200,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 160] <- [n, 19, 19, 960]"),
         .init("features.5.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.5.0.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 19, 19, 160]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 160]"),
         .init("features.5.0.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.5.0.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.5.0.block.2", kind: "conv 1x1 backward", macsPerImage: 77629440,
-              "conv 1x1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 160]"),
+        .init("features.5.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 77629440,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 160]"),
         .init("features.5.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 19, 19, 672]"),
         .init("features.5.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -9751,19 +9861,19 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.0.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 19, 19, 672]"),
-        .init("features.5.0.block.0", kind: "conv 1x1 backward", macsPerImage: 54340608,
-              "conv 1x1 backward: input and weight gradients, [n, 19, 19, 112] <- [n, 19, 19, 672]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 672]"),
+        .init("features.5.0.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 54340608,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 112] <- [n, 19, 19, 672]"),
         .init("features.4.5", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.4.5.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 19, 19, 112]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 112]"),
         .init("features.4.5.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.4.5.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.4.5.block.2", kind: "conv 1x1 backward", macsPerImage: 54340608,
-              "conv 1x1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 112]"),
+        .init("features.4.5.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 54340608,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 112]"),
         .init("features.4.5.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 19, 19, 672]"),
         .init("features.4.5.block.0", kind: "recomputation", macsPerImage: nil,
@@ -9777,21 +9887,21 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.4.5.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.5.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 19, 19, 672]"),
-        .init("features.4.5.block.0", kind: "conv 1x1 backward", macsPerImage: 54340608,
-              "conv 1x1 backward: input and weight gradients, [n, 19, 19, 112] <- [n, 19, 19, 672]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 672]"),
+        .init("features.4.5.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 54340608,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 112] <- [n, 19, 19, 672]"),
         .init("features.4.5", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.4.4", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.4.4.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 19, 19, 112]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 112]"),
         .init("features.4.4.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.4.4.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.4.4.block.2", kind: "conv 1x1 backward", macsPerImage: 54340608,
-              "conv 1x1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 112]"),
+        .init("features.4.4.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 54340608,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 112]"),
         .init("features.4.4.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 19, 19, 672]"),
         .init("features.4.4.block.0", kind: "recomputation", macsPerImage: nil,
@@ -9805,21 +9915,21 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.4.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.4.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 19, 19, 672]"),
-        .init("features.4.4.block.0", kind: "conv 1x1 backward", macsPerImage: 54340608,
-              "conv 1x1 backward: input and weight gradients, [n, 19, 19, 112] <- [n, 19, 19, 672]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 672]"),
+        .init("features.4.4.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 54340608,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 112] <- [n, 19, 19, 672]"),
         .init("features.4.4", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.4.3", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.4.3.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 19, 19, 112]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 112]"),
         .init("features.4.3.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.4.3.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.4.3.block.2", kind: "conv 1x1 backward", macsPerImage: 54340608,
-              "conv 1x1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 112]"),
+        .init("features.4.3.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 54340608,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 112]"),
         .init("features.4.3.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 19, 19, 672]"),
         .init("features.4.3.block.0", kind: "recomputation", macsPerImage: nil,
@@ -9833,21 +9943,21 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.4.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.3.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 19, 19, 672]"),
-        .init("features.4.3.block.0", kind: "conv 1x1 backward", macsPerImage: 54340608,
-              "conv 1x1 backward: input and weight gradients, [n, 19, 19, 112] <- [n, 19, 19, 672]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 672]"),
+        .init("features.4.3.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 54340608,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 112] <- [n, 19, 19, 672]"),
         .init("features.4.3", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.4.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.4.2.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 19, 19, 112]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 112]"),
         .init("features.4.2.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.4.2.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.4.2.block.2", kind: "conv 1x1 backward", macsPerImage: 54340608,
-              "conv 1x1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 112]"),
+        .init("features.4.2.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 54340608,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 112]"),
         .init("features.4.2.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 19, 19, 672]"),
         .init("features.4.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -9861,21 +9971,21 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.2.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 19, 19, 672]"),
-        .init("features.4.2.block.0", kind: "conv 1x1 backward", macsPerImage: 54340608,
-              "conv 1x1 backward: input and weight gradients, [n, 19, 19, 112] <- [n, 19, 19, 672]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 672]"),
+        .init("features.4.2.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 54340608,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 112] <- [n, 19, 19, 672]"),
         .init("features.4.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.4.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.4.1.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 19, 19, 112]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 112]"),
         .init("features.4.1.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.4.1.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.4.1.block.2", kind: "conv 1x1 backward", macsPerImage: 54340608,
-              "conv 1x1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 112]"),
+        .init("features.4.1.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 54340608,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 112]"),
         .init("features.4.1.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 19, 19, 672]"),
         .init("features.4.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -9889,19 +9999,19 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.1.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 19, 19, 672]"),
-        .init("features.4.1.block.0", kind: "conv 1x1 backward", macsPerImage: 54340608,
-              "conv 1x1 backward: input and weight gradients, [n, 19, 19, 112] <- [n, 19, 19, 672]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 672]"),
+        .init("features.4.1.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 54340608,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 112] <- [n, 19, 19, 672]"),
         .init("features.4.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.4.0.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 19, 19, 112]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 112]"),
         .init("features.4.0.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.4.0.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.4.0.block.2", kind: "conv 1x1 backward", macsPerImage: 27170304,
-              "conv 1x1 backward: input and weight gradients, [n, 19, 19, 336] <- [n, 19, 19, 112]"),
+        .init("features.4.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 27170304,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 336] <- [n, 19, 19, 112]"),
         .init("features.4.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 19, 19, 336]"),
         .init("features.4.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -9915,19 +10025,19 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.0.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 38, 38, 336]"),
-        .init("features.4.0.block.0", kind: "conv 1x1 backward", macsPerImage: 54340608,
-              "conv 1x1 backward: input and weight gradients, [n, 38, 38, 56] <- [n, 38, 38, 336]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 38, 38, 336]"),
+        .init("features.4.0.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 54340608,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 56] <- [n, 38, 38, 336]"),
         .init("features.3.3", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.3.3.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 38, 38, 56]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 38, 38, 56]"),
         .init("features.3.3.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.3.3.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.3.3.block.2", kind: "conv 1x1 backward", macsPerImage: 54340608,
-              "conv 1x1 backward: input and weight gradients, [n, 38, 38, 336] <- [n, 38, 38, 56]"),
+        .init("features.3.3.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 54340608,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 336] <- [n, 38, 38, 56]"),
         .init("features.3.3.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 38, 38, 336]"),
         .init("features.3.3.block.0", kind: "recomputation", macsPerImage: nil,
@@ -9941,21 +10051,21 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.3.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.3.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 38, 38, 336]"),
-        .init("features.3.3.block.0", kind: "conv 1x1 backward", macsPerImage: 54340608,
-              "conv 1x1 backward: input and weight gradients, [n, 38, 38, 56] <- [n, 38, 38, 336]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 38, 38, 336]"),
+        .init("features.3.3.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 54340608,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 56] <- [n, 38, 38, 336]"),
         .init("features.3.3", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.3.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.3.2.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 38, 38, 56]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 38, 38, 56]"),
         .init("features.3.2.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.3.2.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.3.2.block.2", kind: "conv 1x1 backward", macsPerImage: 54340608,
-              "conv 1x1 backward: input and weight gradients, [n, 38, 38, 336] <- [n, 38, 38, 56]"),
+        .init("features.3.2.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 54340608,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 336] <- [n, 38, 38, 56]"),
         .init("features.3.2.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 38, 38, 336]"),
         .init("features.3.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -9969,21 +10079,21 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.3.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.2.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 38, 38, 336]"),
-        .init("features.3.2.block.0", kind: "conv 1x1 backward", macsPerImage: 54340608,
-              "conv 1x1 backward: input and weight gradients, [n, 38, 38, 56] <- [n, 38, 38, 336]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 38, 38, 336]"),
+        .init("features.3.2.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 54340608,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 56] <- [n, 38, 38, 336]"),
         .init("features.3.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.3.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.3.1.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 38, 38, 56]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 38, 38, 56]"),
         .init("features.3.1.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.3.1.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.3.1.block.2", kind: "conv 1x1 backward", macsPerImage: 54340608,
-              "conv 1x1 backward: input and weight gradients, [n, 38, 38, 336] <- [n, 38, 38, 56]"),
+        .init("features.3.1.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 54340608,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 336] <- [n, 38, 38, 56]"),
         .init("features.3.1.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 38, 38, 336]"),
         .init("features.3.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -9997,19 +10107,19 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.1.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 38, 38, 336]"),
-        .init("features.3.1.block.0", kind: "conv 1x1 backward", macsPerImage: 54340608,
-              "conv 1x1 backward: input and weight gradients, [n, 38, 38, 56] <- [n, 38, 38, 336]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 38, 38, 336]"),
+        .init("features.3.1.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 54340608,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 56] <- [n, 38, 38, 336]"),
         .init("features.3.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.3.0.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 38, 38, 56]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 38, 38, 56]"),
         .init("features.3.0.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.3.0.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.3.0.block.2", kind: "conv 1x1 backward", macsPerImage: 31051776,
-              "conv 1x1 backward: input and weight gradients, [n, 38, 38, 192] <- [n, 38, 38, 56]"),
+        .init("features.3.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 31051776,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 192] <- [n, 38, 38, 56]"),
         .init("features.3.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 38, 38, 192]"),
         .init("features.3.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -10023,19 +10133,19 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.0.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 75, 75, 192]"),
-        .init("features.3.0.block.0", kind: "conv 1x1 backward", macsPerImage: 69120000,
-              "conv 1x1 backward: input and weight gradients, [n, 75, 75, 32] <- [n, 75, 75, 192]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 75, 75, 192]"),
+        .init("features.3.0.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 69120000,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 32] <- [n, 75, 75, 192]"),
         .init("features.2.3", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.2.3.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 75, 75, 32]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 75, 75, 32]"),
         .init("features.2.3.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.2.3.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.2.3.block.2", kind: "conv 1x1 backward", macsPerImage: 69120000,
-              "conv 1x1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 32]"),
+        .init("features.2.3.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 69120000,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 32]"),
         .init("features.2.3.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 75, 75, 192]"),
         .init("features.2.3.block.0", kind: "recomputation", macsPerImage: nil,
@@ -10049,21 +10159,21 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.2.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.3.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 75, 75, 192]"),
-        .init("features.2.3.block.0", kind: "conv 1x1 backward", macsPerImage: 69120000,
-              "conv 1x1 backward: input and weight gradients, [n, 75, 75, 32] <- [n, 75, 75, 192]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 75, 75, 192]"),
+        .init("features.2.3.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 69120000,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 32] <- [n, 75, 75, 192]"),
         .init("features.2.3", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.2.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.2.2.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 75, 75, 32]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 75, 75, 32]"),
         .init("features.2.2.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.2.2.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.2.2.block.2", kind: "conv 1x1 backward", macsPerImage: 69120000,
-              "conv 1x1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 32]"),
+        .init("features.2.2.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 69120000,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 32]"),
         .init("features.2.2.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 75, 75, 192]"),
         .init("features.2.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -10077,21 +10187,21 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.2.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.2.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 75, 75, 192]"),
-        .init("features.2.2.block.0", kind: "conv 1x1 backward", macsPerImage: 69120000,
-              "conv 1x1 backward: input and weight gradients, [n, 75, 75, 32] <- [n, 75, 75, 192]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 75, 75, 192]"),
+        .init("features.2.2.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 69120000,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 32] <- [n, 75, 75, 192]"),
         .init("features.2.2", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.2.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.2.1.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 75, 75, 32]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 75, 75, 32]"),
         .init("features.2.1.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.2.1.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.2.1.block.2", kind: "conv 1x1 backward", macsPerImage: 69120000,
-              "conv 1x1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 32]"),
+        .init("features.2.1.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 69120000,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 32]"),
         .init("features.2.1.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 75, 75, 192]"),
         .init("features.2.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -10105,19 +10215,19 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.1.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 75, 75, 192]"),
-        .init("features.2.1.block.0", kind: "conv 1x1 backward", macsPerImage: 69120000,
-              "conv 1x1 backward: input and weight gradients, [n, 75, 75, 32] <- [n, 75, 75, 192]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 75, 75, 192]"),
+        .init("features.2.1.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 69120000,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 32] <- [n, 75, 75, 192]"),
         .init("features.2.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.2.0.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 75, 75, 32]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 75, 75, 32]"),
         .init("features.2.0.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.2.0.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.2.0.block.2", kind: "conv 1x1 backward", macsPerImage: 51840000,
-              "conv 1x1 backward: input and weight gradients, [n, 75, 75, 144] <- [n, 75, 75, 32]"),
+        .init("features.2.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 51840000,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 144] <- [n, 75, 75, 32]"),
         .init("features.2.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 75, 75, 144]"),
         .init("features.2.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -10131,17 +10241,17 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.0.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 150, 150, 144]"),
-        .init("features.2.0.block.0", kind: "conv 1x1 backward", macsPerImage: 155520000,
-              "conv 1x1 backward: input and weight gradients, [n, 150, 150, 24] <- [n, 150, 150, 144]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 150, 150, 144]"),
+        .init("features.2.0.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 155520000,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 150, 150, 24] <- [n, 150, 150, 144]"),
         .init("features.1.0.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 150, 150, 24]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 150, 150, 24]"),
         .init("features.1.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.1.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.1.0.block.1", kind: "conv 1x1 backward", macsPerImage: 34560000,
-              "conv 1x1 backward: input and weight gradients, [n, 150, 150, 32] <- [n, 150, 150, 24]"),
+        .init("features.1.0.block.1", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 34560000,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 150, 150, 32] <- [n, 150, 150, 24]"),
         .init("features.1.0.block.0", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 150, 150, 32]"),
         .init("features.0", kind: "recomputation", macsPerImage: nil,

@@ -909,7 +909,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
     public static let trainingDescriptor = TrainingDescriptor(
         parameterSlots: trainableSlots, stateSlots: statisticsSlots, parameterFloats: 676704,
         arenaFloatsPerImage: 643552, recomputingArenaFloatsPerImage: 321584,
-        fixedFloats: 213568,
+        fixedFloats: 214848,
         blockNames: ["features.0", "features.1.0", "features.2.0", "features.3.0", "features.4.0", "features.4.1", "features.5.0", "features.5.1", "features.6.0", "features.6.1", "features.7.0", "features.8", "classifier"], parameterBlocks: parameterBlocks)
 
     private let buffers: TrainingBuffers
@@ -1014,7 +1014,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(0), pixels: 1296 &* s.n, channels: 16,
                 gamma: s.p + 432, beta: s.p + 448, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(1), savedMean: s.f + 103040, savedInvStd: s.f + 103056,
+                activation: .silu, output: s.tensor(1), savedMean: s.f + 104320, savedInvStd: s.f + 104336,
                 runningMean: s.p + 464, runningVar: s.p + 480, pool: pool)
             s.profiler?.stop(2)
         }
@@ -1023,7 +1023,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(0), pixels: 1296 &* s.n, channels: 16,
                 gamma: s.p + 432, beta: s.p + 448, runningMean: s.p + 464, runningVar: s.p + 480, eps: 1e-05,
-                activation: .silu, output: s.tensor(1), scratch: s.f + 103040, pool: pool)
+                activation: .silu, output: s.tensor(1), scratch: s.f + 104320, pool: pool)
             s.profiler?.stop(3)
         }
     }
@@ -1032,12 +1032,12 @@ public final class EfficientNetTinyTraining: TrainableModel {
     private func features_1_0_forward(_ s: TrainingStepContext) throws {
         // features.1.0.block.0 depthwise weights to the kernel layout [3][3][16]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 496, channels: 16, kernel: 3, into: s.f + 103104)
+        WeightPrep.depthwiseWeights(s.p + 496, channels: 16, kernel: 3, into: s.f + 104384)
         s.profiler?.stop(4)
         // features.1.0.block.0 depthwise 3x3/1, [n, 36, 36, 16] -> [n, 36, 36, 16]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(1), batch: s.n, height: 36, width: 36, channels: 16, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 36, outWidth: 36, weights: s.f + 103104, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 36, outWidth: 36, weights: s.f + 104384, bias: s.f,
             activation: .identity, output: s.tensor(2), pool: pool)
         s.profiler?.stop(5)
         // features.1.0.block.0 BatchNorm (batch statistics) + silu on [n, 36, 36, 16]
@@ -1045,7 +1045,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(2), pixels: 1296 &* s.n, channels: 16,
                 gamma: s.p + 640, beta: s.p + 656, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(3), savedMean: s.f + 103072, savedInvStd: s.f + 103088,
+                activation: .silu, output: s.tensor(3), savedMean: s.f + 104352, savedInvStd: s.f + 104368,
                 runningMean: s.p + 672, runningVar: s.p + 688, pool: pool)
             s.profiler?.stop(6)
         }
@@ -1054,7 +1054,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 1296 &* s.n, channels: 16,
                 gamma: s.p + 640, beta: s.p + 656, runningMean: s.p + 672, runningVar: s.p + 688, eps: 1e-05,
-                activation: .silu, output: s.tensor(3), scratch: s.f + 103072, pool: pool)
+                activation: .silu, output: s.tensor(3), scratch: s.f + 104352, pool: pool)
             s.profiler?.stop(7)
         }
         // features.1.0.block.1 squeeze-excitation 16 -> 4 -> 16 on [n, 36, 36, 16]
@@ -1073,7 +1073,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(4), pixels: 1296 &* s.n, inChannels: 16,
                 inputMajorWeights: s.f + 640, bias: s.f, outChannels: 8, output: s.tensor(8), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 103392, savedInvStd: s.f + 103400,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 104672, savedInvStd: s.f + 104680,
                 runningMean: s.p + 1024, runningVar: s.p + 1040, workspace: s.ws, pool: pool)
             s.profiler?.stop(10)
         }
@@ -1089,7 +1089,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
         if s.options.frozenBlocks <= 1 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(8), pixels: 1296 &* s.n, channels: 8, gamma: s.p + 992,
-                beta: s.p + 1008, savedMean: s.f + 103392, savedInvStd: s.f + 103400, activation: .identity,
+                beta: s.p + 1008, savedMean: s.f + 104672, savedInvStd: s.f + 104680, activation: .identity,
                 output: s.tensor(9), pool: pool)
             s.profiler?.stop(12)
         }
@@ -1098,7 +1098,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(8), pixels: 1296 &* s.n, channels: 8,
                 gamma: s.p + 992, beta: s.p + 1008, runningMean: s.p + 1024, runningVar: s.p + 1040, eps: 1e-05,
-                activation: .identity, output: s.tensor(9), scratch: s.f + 103392, pool: pool)
+                activation: .identity, output: s.tensor(9), scratch: s.f + 104672, pool: pool)
             s.profiler?.stop(13)
         }
     }
@@ -1114,7 +1114,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(9), pixels: 1296 &* s.n, inChannels: 8,
                 inputMajorWeights: s.f + 640, bias: s.f, outChannels: 48, output: s.tensor(10), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 103408, savedInvStd: s.f + 103456,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 104688, savedInvStd: s.f + 104736,
                 runningMean: s.p + 1536, runningVar: s.p + 1584, workspace: s.ws, pool: pool)
             s.profiler?.stop(15)
         }
@@ -1129,7 +1129,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(10), pixels: 1296 &* s.n, channels: 48, gamma: s.p + 1440,
-                beta: s.p + 1488, savedMean: s.f + 103408, savedInvStd: s.f + 103456, activation: .silu,
+                beta: s.p + 1488, savedMean: s.f + 104688, savedInvStd: s.f + 104736, activation: .silu,
                 output: s.tensor(11), pool: pool)
             s.profiler?.stop(17)
         }
@@ -1138,17 +1138,17 @@ public final class EfficientNetTinyTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(10), pixels: 1296 &* s.n, channels: 48,
                 gamma: s.p + 1440, beta: s.p + 1488, runningMean: s.p + 1536, runningVar: s.p + 1584, eps: 1e-05,
-                activation: .silu, output: s.tensor(11), scratch: s.f + 103408, pool: pool)
+                activation: .silu, output: s.tensor(11), scratch: s.f + 104688, pool: pool)
             s.profiler?.stop(18)
         }
         // features.2.0.block.1 depthwise weights to the kernel layout [3][3][48]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 1632, channels: 48, kernel: 3, into: s.f + 103600)
+        WeightPrep.depthwiseWeights(s.p + 1632, channels: 48, kernel: 3, into: s.f + 104880)
         s.profiler?.stop(19)
         // features.2.0.block.1 depthwise 3x3/2, [n, 36, 36, 48] -> [n, 18, 18, 48]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(11), batch: s.n, height: 36, width: 36, channels: 48, kernel: 3,
-            stride: 2, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 103600, bias: s.f,
+            stride: 2, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 104880, bias: s.f,
             activation: .identity, output: s.tensor(12), pool: pool)
         s.profiler?.stop(20)
         // features.2.0.block.1 BatchNorm (batch statistics) + silu on [n, 18, 18, 48]
@@ -1156,7 +1156,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(12), pixels: 324 &* s.n, channels: 48,
                 gamma: s.p + 2064, beta: s.p + 2112, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(13), savedMean: s.f + 103504, savedInvStd: s.f + 103552,
+                activation: .silu, output: s.tensor(13), savedMean: s.f + 104784, savedInvStd: s.f + 104832,
                 runningMean: s.p + 2160, runningVar: s.p + 2208, pool: pool)
             s.profiler?.stop(21)
         }
@@ -1165,7 +1165,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(12), pixels: 324 &* s.n, channels: 48,
                 gamma: s.p + 2064, beta: s.p + 2112, runningMean: s.p + 2160, runningVar: s.p + 2208, eps: 1e-05,
-                activation: .silu, output: s.tensor(13), scratch: s.f + 103504, pool: pool)
+                activation: .silu, output: s.tensor(13), scratch: s.f + 104784, pool: pool)
             s.profiler?.stop(22)
         }
         // features.2.0.block.2 squeeze-excitation 48 -> 2 -> 48 on [n, 18, 18, 48]
@@ -1184,7 +1184,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(14), pixels: 324 &* s.n, inChannels: 48,
                 inputMajorWeights: s.f + 640, bias: s.f, outChannels: 16, output: s.tensor(18), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 104464, savedInvStd: s.f + 104480,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 105744, savedInvStd: s.f + 105760,
                 runningMean: s.p + 3312, runningVar: s.p + 3328, workspace: s.ws, pool: pool)
             s.profiler?.stop(25)
         }
@@ -1200,7 +1200,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(18), pixels: 324 &* s.n, channels: 16, gamma: s.p + 3280,
-                beta: s.p + 3296, savedMean: s.f + 104464, savedInvStd: s.f + 104480, activation: .identity,
+                beta: s.p + 3296, savedMean: s.f + 105744, savedInvStd: s.f + 105760, activation: .identity,
                 output: s.tensor(19), pool: pool)
             s.profiler?.stop(27)
         }
@@ -1209,7 +1209,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(18), pixels: 324 &* s.n, channels: 16,
                 gamma: s.p + 3280, beta: s.p + 3296, runningMean: s.p + 3312, runningVar: s.p + 3328, eps: 1e-05,
-                activation: .identity, output: s.tensor(19), scratch: s.f + 104464, pool: pool)
+                activation: .identity, output: s.tensor(19), scratch: s.f + 105744, pool: pool)
             s.profiler?.stop(28)
         }
     }
@@ -1225,7 +1225,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(19), pixels: 324 &* s.n, inChannels: 16,
                 inputMajorWeights: s.f + 640, bias: s.f, outChannels: 96, output: s.tensor(20), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 104496, savedInvStd: s.f + 104592,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 105776, savedInvStd: s.f + 105872,
                 runningMean: s.p + 5072, runningVar: s.p + 5168, workspace: s.ws, pool: pool)
             s.profiler?.stop(30)
         }
@@ -1241,7 +1241,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(20), pixels: 324 &* s.n, channels: 96, gamma: s.p + 4880,
-                beta: s.p + 4976, savedMean: s.f + 104496, savedInvStd: s.f + 104592, activation: .silu,
+                beta: s.p + 4976, savedMean: s.f + 105776, savedInvStd: s.f + 105872, activation: .silu,
                 output: s.tensor(21), pool: pool)
             s.profiler?.stop(32)
         }
@@ -1250,17 +1250,17 @@ public final class EfficientNetTinyTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 324 &* s.n, channels: 96,
                 gamma: s.p + 4880, beta: s.p + 4976, runningMean: s.p + 5072, runningVar: s.p + 5168, eps: 1e-05,
-                activation: .silu, output: s.tensor(21), scratch: s.f + 104496, pool: pool)
+                activation: .silu, output: s.tensor(21), scratch: s.f + 105776, pool: pool)
             s.profiler?.stop(33)
         }
         // features.3.0.block.1 depthwise weights to the kernel layout [5][5][96]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 5264, channels: 96, kernel: 5, into: s.f + 104880)
+        WeightPrep.depthwiseWeights(s.p + 5264, channels: 96, kernel: 5, into: s.f + 106160)
         s.profiler?.stop(34)
         // features.3.0.block.1 depthwise 5x5/2, [n, 18, 18, 96] -> [n, 9, 9, 96]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(21), batch: s.n, height: 18, width: 18, channels: 96, kernel: 5,
-            stride: 2, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 104880, bias: s.f,
+            stride: 2, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 106160, bias: s.f,
             activation: .identity, output: s.tensor(22), pool: pool)
         s.profiler?.stop(35)
         // features.3.0.block.1 BatchNorm (batch statistics) + silu on [n, 9, 9, 96]
@@ -1268,7 +1268,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(22), pixels: 81 &* s.n, channels: 96,
                 gamma: s.p + 7664, beta: s.p + 7760, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(23), savedMean: s.f + 104688, savedInvStd: s.f + 104784,
+                activation: .silu, output: s.tensor(23), savedMean: s.f + 105968, savedInvStd: s.f + 106064,
                 runningMean: s.p + 7856, runningVar: s.p + 7952, pool: pool)
             s.profiler?.stop(36)
         }
@@ -1277,7 +1277,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(22), pixels: 81 &* s.n, channels: 96,
                 gamma: s.p + 7664, beta: s.p + 7760, runningMean: s.p + 7856, runningVar: s.p + 7952, eps: 1e-05,
-                activation: .silu, output: s.tensor(23), scratch: s.f + 104688, pool: pool)
+                activation: .silu, output: s.tensor(23), scratch: s.f + 105968, pool: pool)
             s.profiler?.stop(37)
         }
         // features.3.0.block.2 squeeze-excitation 96 -> 4 -> 96 on [n, 9, 9, 96]
@@ -1296,7 +1296,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(24), pixels: 81 &* s.n, inChannels: 96,
                 inputMajorWeights: s.f + 640, bias: s.f, outChannels: 24, output: s.tensor(28), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 109680, savedInvStd: s.f + 109704,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 110960, savedInvStd: s.f + 110984,
                 runningMean: s.p + 11296, runningVar: s.p + 11328, workspace: s.ws, pool: pool)
             s.profiler?.stop(40)
         }
@@ -1311,7 +1311,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(28), pixels: 81 &* s.n, channels: 24, gamma: s.p + 11232,
-                beta: s.p + 11264, savedMean: s.f + 109680, savedInvStd: s.f + 109704, activation: .identity,
+                beta: s.p + 11264, savedMean: s.f + 110960, savedInvStd: s.f + 110984, activation: .identity,
                 output: s.tensor(29), pool: pool)
             s.profiler?.stop(42)
         }
@@ -1320,7 +1320,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(28), pixels: 81 &* s.n, channels: 24,
                 gamma: s.p + 11232, beta: s.p + 11264, runningMean: s.p + 11296, runningVar: s.p + 11328, eps: 1e-05,
-                activation: .identity, output: s.tensor(29), scratch: s.f + 109680, pool: pool)
+                activation: .identity, output: s.tensor(29), scratch: s.f + 110960, pool: pool)
             s.profiler?.stop(43)
         }
     }
@@ -1336,7 +1336,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(29), pixels: 81 &* s.n, inChannels: 24,
                 inputMajorWeights: s.f + 640, bias: s.f, outChannels: 144, output: s.tensor(30), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 109728, savedInvStd: s.f + 109872,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 111008, savedInvStd: s.f + 111152,
                 runningMean: s.p + 15104, runningVar: s.p + 15248, workspace: s.ws, pool: pool)
             s.profiler?.stop(45)
         }
@@ -1351,7 +1351,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(30), pixels: 81 &* s.n, channels: 144, gamma: s.p + 14816,
-                beta: s.p + 14960, savedMean: s.f + 109728, savedInvStd: s.f + 109872, activation: .silu,
+                beta: s.p + 14960, savedMean: s.f + 111008, savedInvStd: s.f + 111152, activation: .silu,
                 output: s.tensor(31), pool: pool)
             s.profiler?.stop(47)
         }
@@ -1360,17 +1360,17 @@ public final class EfficientNetTinyTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 81 &* s.n, channels: 144,
                 gamma: s.p + 14816, beta: s.p + 14960, runningMean: s.p + 15104, runningVar: s.p + 15248, eps: 1e-05,
-                activation: .silu, output: s.tensor(31), scratch: s.f + 109728, pool: pool)
+                activation: .silu, output: s.tensor(31), scratch: s.f + 111008, pool: pool)
             s.profiler?.stop(48)
         }
         // features.4.0.block.1 depthwise weights to the kernel layout [3][3][144]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 15392, channels: 144, kernel: 3, into: s.f + 110304)
+        WeightPrep.depthwiseWeights(s.p + 15392, channels: 144, kernel: 3, into: s.f + 111584)
         s.profiler?.stop(49)
         // features.4.0.block.1 depthwise 3x3/2, [n, 9, 9, 144] -> [n, 5, 5, 144]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(31), batch: s.n, height: 9, width: 9, channels: 144, kernel: 3,
-            stride: 2, padTop: 1, padLeft: 1, outHeight: 5, outWidth: 5, weights: s.f + 110304, bias: s.f,
+            stride: 2, padTop: 1, padLeft: 1, outHeight: 5, outWidth: 5, weights: s.f + 111584, bias: s.f,
             activation: .identity, output: s.tensor(32), pool: pool)
         s.profiler?.stop(50)
         // features.4.0.block.1 BatchNorm (batch statistics) + silu on [n, 5, 5, 144]
@@ -1378,7 +1378,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(32), pixels: 25 &* s.n, channels: 144,
                 gamma: s.p + 16688, beta: s.p + 16832, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(33), savedMean: s.f + 110016, savedInvStd: s.f + 110160,
+                activation: .silu, output: s.tensor(33), savedMean: s.f + 111296, savedInvStd: s.f + 111440,
                 runningMean: s.p + 16976, runningVar: s.p + 17120, pool: pool)
             s.profiler?.stop(51)
         }
@@ -1387,7 +1387,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(32), pixels: 25 &* s.n, channels: 144,
                 gamma: s.p + 16688, beta: s.p + 16832, runningMean: s.p + 16976, runningVar: s.p + 17120, eps: 1e-05,
-                activation: .silu, output: s.tensor(33), scratch: s.f + 110016, pool: pool)
+                activation: .silu, output: s.tensor(33), scratch: s.f + 111296, pool: pool)
             s.profiler?.stop(52)
         }
         // features.4.0.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 5, 5, 144]
@@ -1406,7 +1406,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(34), pixels: 25 &* s.n, inChannels: 144,
                 inputMajorWeights: s.f + 640, bias: s.f, outChannels: 40, output: s.tensor(38), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 112896, savedInvStd: s.f + 112936,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 114176, savedInvStd: s.f + 114216,
                 runningMean: s.p + 25008, runningVar: s.p + 25056, workspace: s.ws, pool: pool)
             s.profiler?.stop(55)
         }
@@ -1422,7 +1422,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(38), pixels: 25 &* s.n, channels: 40, gamma: s.p + 24912,
-                beta: s.p + 24960, savedMean: s.f + 112896, savedInvStd: s.f + 112936, activation: .identity,
+                beta: s.p + 24960, savedMean: s.f + 114176, savedInvStd: s.f + 114216, activation: .identity,
                 output: s.tensor(39), pool: pool)
             s.profiler?.stop(57)
         }
@@ -1431,7 +1431,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(38), pixels: 25 &* s.n, channels: 40,
                 gamma: s.p + 24912, beta: s.p + 24960, runningMean: s.p + 25008, runningVar: s.p + 25056, eps: 1e-05,
-                activation: .identity, output: s.tensor(39), scratch: s.f + 112896, pool: pool)
+                activation: .identity, output: s.tensor(39), scratch: s.f + 114176, pool: pool)
             s.profiler?.stop(58)
         }
     }
@@ -1447,7 +1447,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(39), pixels: 25 &* s.n, inChannels: 40,
                 inputMajorWeights: s.f + 640, bias: s.f, outChannels: 240, output: s.tensor(40), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 112976, savedInvStd: s.f + 113216,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 114256, savedInvStd: s.f + 114496,
                 runningMean: s.p + 35184, runningVar: s.p + 35424, workspace: s.ws, pool: pool)
             s.profiler?.stop(60)
         }
@@ -1462,7 +1462,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(40), pixels: 25 &* s.n, channels: 240, gamma: s.p + 34704,
-                beta: s.p + 34944, savedMean: s.f + 112976, savedInvStd: s.f + 113216, activation: .silu,
+                beta: s.p + 34944, savedMean: s.f + 114256, savedInvStd: s.f + 114496, activation: .silu,
                 output: s.tensor(41), pool: pool)
             s.profiler?.stop(62)
         }
@@ -1471,17 +1471,17 @@ public final class EfficientNetTinyTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(40), pixels: 25 &* s.n, channels: 240,
                 gamma: s.p + 34704, beta: s.p + 34944, runningMean: s.p + 35184, runningVar: s.p + 35424, eps: 1e-05,
-                activation: .silu, output: s.tensor(41), scratch: s.f + 112976, pool: pool)
+                activation: .silu, output: s.tensor(41), scratch: s.f + 114256, pool: pool)
             s.profiler?.stop(63)
         }
         // features.4.1.block.1 depthwise weights to the kernel layout [3][3][240]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 35664, channels: 240, kernel: 3, into: s.f + 113936)
+        WeightPrep.depthwiseWeights(s.p + 35664, channels: 240, kernel: 3, into: s.f + 115216)
         s.profiler?.stop(64)
         // features.4.1.block.1 depthwise 3x3/1, [n, 5, 5, 240] -> [n, 5, 5, 240]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(41), batch: s.n, height: 5, width: 5, channels: 240, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 5, outWidth: 5, weights: s.f + 113936, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 5, outWidth: 5, weights: s.f + 115216, bias: s.f,
             activation: .identity, output: s.tensor(42), pool: pool)
         s.profiler?.stop(65)
         // features.4.1.block.1 BatchNorm (batch statistics) + silu on [n, 5, 5, 240]
@@ -1489,7 +1489,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(42), pixels: 25 &* s.n, channels: 240,
                 gamma: s.p + 37824, beta: s.p + 38064, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(43), savedMean: s.f + 113456, savedInvStd: s.f + 113696,
+                activation: .silu, output: s.tensor(43), savedMean: s.f + 114736, savedInvStd: s.f + 114976,
                 runningMean: s.p + 38304, runningVar: s.p + 38544, pool: pool)
             s.profiler?.stop(66)
         }
@@ -1498,7 +1498,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 25 &* s.n, channels: 240,
                 gamma: s.p + 37824, beta: s.p + 38064, runningMean: s.p + 38304, runningVar: s.p + 38544, eps: 1e-05,
-                activation: .silu, output: s.tensor(43), scratch: s.f + 113456, pool: pool)
+                activation: .silu, output: s.tensor(43), scratch: s.f + 114736, pool: pool)
             s.profiler?.stop(67)
         }
         // features.4.1.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 5, 5, 240]
@@ -1517,7 +1517,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(44), pixels: 25 &* s.n, inChannels: 240,
                 inputMajorWeights: s.f + 640, bias: s.f, outChannels: 40, output: s.tensor(48), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 118256, savedInvStd: s.f + 118296,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 119536, savedInvStd: s.f + 119576,
                 runningMean: s.p + 53536, runningVar: s.p + 53584, workspace: s.ws, pool: pool)
             s.profiler?.stop(70)
         }
@@ -1533,7 +1533,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(48), pixels: 25 &* s.n, channels: 40, gamma: s.p + 53440,
-                beta: s.p + 53488, savedMean: s.f + 118256, savedInvStd: s.f + 118296, activation: .identity,
+                beta: s.p + 53488, savedMean: s.f + 119536, savedInvStd: s.f + 119576, activation: .identity,
                 output: s.tensor(49), pool: pool)
             s.profiler?.stop(72)
         }
@@ -1542,7 +1542,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(48), pixels: 25 &* s.n, channels: 40,
                 gamma: s.p + 53440, beta: s.p + 53488, runningMean: s.p + 53536, runningVar: s.p + 53584, eps: 1e-05,
-                activation: .identity, output: s.tensor(49), scratch: s.f + 118256, pool: pool)
+                activation: .identity, output: s.tensor(49), scratch: s.f + 119536, pool: pool)
             s.profiler?.stop(73)
         }
         // features.4.1 stochastic depth: keep each image's branch with probability 0.92
@@ -1570,7 +1570,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(50), pixels: 25 &* s.n, inChannels: 40,
                 inputMajorWeights: s.f + 640, bias: s.f, outChannels: 240, output: s.tensor(52), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 118336, savedInvStd: s.f + 118576,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 119616, savedInvStd: s.f + 119856,
                 runningMean: s.p + 63712, runningVar: s.p + 63952, workspace: s.ws, pool: pool)
             s.profiler?.stop(77)
         }
@@ -1585,7 +1585,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(52), pixels: 25 &* s.n, channels: 240, gamma: s.p + 63232,
-                beta: s.p + 63472, savedMean: s.f + 118336, savedInvStd: s.f + 118576, activation: .silu,
+                beta: s.p + 63472, savedMean: s.f + 119616, savedInvStd: s.f + 119856, activation: .silu,
                 output: s.tensor(53), pool: pool)
             s.profiler?.stop(79)
         }
@@ -1594,17 +1594,17 @@ public final class EfficientNetTinyTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(52), pixels: 25 &* s.n, channels: 240,
                 gamma: s.p + 63232, beta: s.p + 63472, runningMean: s.p + 63712, runningVar: s.p + 63952, eps: 1e-05,
-                activation: .silu, output: s.tensor(53), scratch: s.f + 118336, pool: pool)
+                activation: .silu, output: s.tensor(53), scratch: s.f + 119616, pool: pool)
             s.profiler?.stop(80)
         }
         // features.5.0.block.1 depthwise weights to the kernel layout [5][5][240]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 64192, channels: 240, kernel: 5, into: s.f + 119296)
+        WeightPrep.depthwiseWeights(s.p + 64192, channels: 240, kernel: 5, into: s.f + 120576)
         s.profiler?.stop(81)
         // features.5.0.block.1 depthwise 5x5/1, [n, 5, 5, 240] -> [n, 5, 5, 240]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(53), batch: s.n, height: 5, width: 5, channels: 240, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 5, outWidth: 5, weights: s.f + 119296, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 5, outWidth: 5, weights: s.f + 120576, bias: s.f,
             activation: .identity, output: s.tensor(54), pool: pool)
         s.profiler?.stop(82)
         // features.5.0.block.1 BatchNorm (batch statistics) + silu on [n, 5, 5, 240]
@@ -1612,7 +1612,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(54), pixels: 25 &* s.n, channels: 240,
                 gamma: s.p + 70192, beta: s.p + 70432, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(55), savedMean: s.f + 118816, savedInvStd: s.f + 119056,
+                activation: .silu, output: s.tensor(55), savedMean: s.f + 120096, savedInvStd: s.f + 120336,
                 runningMean: s.p + 70672, runningVar: s.p + 70912, pool: pool)
             s.profiler?.stop(83)
         }
@@ -1621,7 +1621,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(54), pixels: 25 &* s.n, channels: 240,
                 gamma: s.p + 70192, beta: s.p + 70432, runningMean: s.p + 70672, runningVar: s.p + 70912, eps: 1e-05,
-                activation: .silu, output: s.tensor(55), scratch: s.f + 118816, pool: pool)
+                activation: .silu, output: s.tensor(55), scratch: s.f + 120096, pool: pool)
             s.profiler?.stop(84)
         }
         // features.5.0.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 5, 5, 240]
@@ -1640,7 +1640,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(56), pixels: 25 &* s.n, inChannels: 240,
                 inputMajorWeights: s.f + 640, bias: s.f, outChannels: 56, output: s.tensor(60), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 131296, savedInvStd: s.f + 131352,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 132576, savedInvStd: s.f + 132632,
                 runningMean: s.p + 89776, runningVar: s.p + 89840, workspace: s.ws, pool: pool)
             s.profiler?.stop(87)
         }
@@ -1656,7 +1656,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(60), pixels: 25 &* s.n, channels: 56, gamma: s.p + 89648,
-                beta: s.p + 89712, savedMean: s.f + 131296, savedInvStd: s.f + 131352, activation: .identity,
+                beta: s.p + 89712, savedMean: s.f + 132576, savedInvStd: s.f + 132632, activation: .identity,
                 output: s.tensor(61), pool: pool)
             s.profiler?.stop(89)
         }
@@ -1665,7 +1665,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(60), pixels: 25 &* s.n, channels: 56,
                 gamma: s.p + 89648, beta: s.p + 89712, runningMean: s.p + 89776, runningVar: s.p + 89840, eps: 1e-05,
-                activation: .identity, output: s.tensor(61), scratch: s.f + 131296, pool: pool)
+                activation: .identity, output: s.tensor(61), scratch: s.f + 132576, pool: pool)
             s.profiler?.stop(90)
         }
     }
@@ -1681,7 +1681,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(61), pixels: 25 &* s.n, inChannels: 56,
                 inputMajorWeights: s.f + 640, bias: s.f, outChannels: 336, output: s.tensor(62), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 131408, savedInvStd: s.f + 131744,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 132688, savedInvStd: s.f + 133024,
                 runningMean: s.p + 109392, runningVar: s.p + 109728, workspace: s.ws, pool: pool)
             s.profiler?.stop(92)
         }
@@ -1696,7 +1696,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(62), pixels: 25 &* s.n, channels: 336, gamma: s.p + 108720,
-                beta: s.p + 109056, savedMean: s.f + 131408, savedInvStd: s.f + 131744, activation: .silu,
+                beta: s.p + 109056, savedMean: s.f + 132688, savedInvStd: s.f + 133024, activation: .silu,
                 output: s.tensor(63), pool: pool)
             s.profiler?.stop(94)
         }
@@ -1705,17 +1705,17 @@ public final class EfficientNetTinyTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(62), pixels: 25 &* s.n, channels: 336,
                 gamma: s.p + 108720, beta: s.p + 109056, runningMean: s.p + 109392, runningVar: s.p + 109728,
-                eps: 1e-05, activation: .silu, output: s.tensor(63), scratch: s.f + 131408, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(63), scratch: s.f + 132688, pool: pool)
             s.profiler?.stop(95)
         }
         // features.5.1.block.1 depthwise weights to the kernel layout [5][5][336]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 110064, channels: 336, kernel: 5, into: s.f + 132752)
+        WeightPrep.depthwiseWeights(s.p + 110064, channels: 336, kernel: 5, into: s.f + 134032)
         s.profiler?.stop(96)
         // features.5.1.block.1 depthwise 5x5/1, [n, 5, 5, 336] -> [n, 5, 5, 336]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(63), batch: s.n, height: 5, width: 5, channels: 336, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 5, outWidth: 5, weights: s.f + 132752, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 5, outWidth: 5, weights: s.f + 134032, bias: s.f,
             activation: .identity, output: s.tensor(64), pool: pool)
         s.profiler?.stop(97)
         // features.5.1.block.1 BatchNorm (batch statistics) + silu on [n, 5, 5, 336]
@@ -1723,7 +1723,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(64), pixels: 25 &* s.n, channels: 336,
                 gamma: s.p + 118464, beta: s.p + 118800, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(65), savedMean: s.f + 132080, savedInvStd: s.f + 132416,
+                activation: .silu, output: s.tensor(65), savedMean: s.f + 133360, savedInvStd: s.f + 133696,
                 runningMean: s.p + 119136, runningVar: s.p + 119472, pool: pool)
             s.profiler?.stop(98)
         }
@@ -1732,7 +1732,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 25 &* s.n, channels: 336,
                 gamma: s.p + 118464, beta: s.p + 118800, runningMean: s.p + 119136, runningVar: s.p + 119472,
-                eps: 1e-05, activation: .silu, output: s.tensor(65), scratch: s.f + 132080, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(65), scratch: s.f + 133360, pool: pool)
             s.profiler?.stop(99)
         }
         // features.5.1.block.2 squeeze-excitation 336 -> 14 -> 336 on [n, 5, 5, 336]
@@ -1751,7 +1751,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(66), pixels: 25 &* s.n, inChannels: 336,
                 inputMajorWeights: s.f + 640, bias: s.f, outChannels: 56, output: s.tensor(70), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 149552, savedInvStd: s.f + 149608,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 150832, savedInvStd: s.f + 150888,
                 runningMean: s.p + 148512, runningVar: s.p + 148576, workspace: s.ws, pool: pool)
             s.profiler?.stop(102)
         }
@@ -1767,7 +1767,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(70), pixels: 25 &* s.n, channels: 56, gamma: s.p + 148384,
-                beta: s.p + 148448, savedMean: s.f + 149552, savedInvStd: s.f + 149608, activation: .identity,
+                beta: s.p + 148448, savedMean: s.f + 150832, savedInvStd: s.f + 150888, activation: .identity,
                 output: s.tensor(71), pool: pool)
             s.profiler?.stop(104)
         }
@@ -1776,7 +1776,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(70), pixels: 25 &* s.n, channels: 56,
                 gamma: s.p + 148384, beta: s.p + 148448, runningMean: s.p + 148512, runningVar: s.p + 148576,
-                eps: 1e-05, activation: .identity, output: s.tensor(71), scratch: s.f + 149552, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(71), scratch: s.f + 150832, pool: pool)
             s.profiler?.stop(105)
         }
         // features.5.1 stochastic depth: keep each image's branch with probability 0.88
@@ -1805,7 +1805,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(72), pixels: 25 &* s.n, inChannels: 56,
                 inputMajorWeights: s.f + 640, bias: s.f, outChannels: 336, output: s.tensor(74), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 149664, savedInvStd: s.f + 150000,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 150944, savedInvStd: s.f + 151280,
                 runningMean: s.p + 168128, runningVar: s.p + 168464, workspace: s.ws, pool: pool)
             s.profiler?.stop(109)
         }
@@ -1820,7 +1820,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(74), pixels: 25 &* s.n, channels: 336, gamma: s.p + 167456,
-                beta: s.p + 167792, savedMean: s.f + 149664, savedInvStd: s.f + 150000, activation: .silu,
+                beta: s.p + 167792, savedMean: s.f + 150944, savedInvStd: s.f + 151280, activation: .silu,
                 output: s.tensor(75), pool: pool)
             s.profiler?.stop(111)
         }
@@ -1829,17 +1829,17 @@ public final class EfficientNetTinyTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(74), pixels: 25 &* s.n, channels: 336,
                 gamma: s.p + 167456, beta: s.p + 167792, runningMean: s.p + 168128, runningVar: s.p + 168464,
-                eps: 1e-05, activation: .silu, output: s.tensor(75), scratch: s.f + 149664, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(75), scratch: s.f + 150944, pool: pool)
             s.profiler?.stop(112)
         }
         // features.6.0.block.1 depthwise weights to the kernel layout [5][5][336]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 168800, channels: 336, kernel: 5, into: s.f + 151008)
+        WeightPrep.depthwiseWeights(s.p + 168800, channels: 336, kernel: 5, into: s.f + 152288)
         s.profiler?.stop(113)
         // features.6.0.block.1 depthwise 5x5/2, [n, 5, 5, 336] -> [n, 3, 3, 336]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(75), batch: s.n, height: 5, width: 5, channels: 336, kernel: 5,
-            stride: 2, padTop: 2, padLeft: 2, outHeight: 3, outWidth: 3, weights: s.f + 151008, bias: s.f,
+            stride: 2, padTop: 2, padLeft: 2, outHeight: 3, outWidth: 3, weights: s.f + 152288, bias: s.f,
             activation: .identity, output: s.tensor(76), pool: pool)
         s.profiler?.stop(114)
         // features.6.0.block.1 BatchNorm (batch statistics) + silu on [n, 3, 3, 336]
@@ -1847,7 +1847,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(76), pixels: 9 &* s.n, channels: 336,
                 gamma: s.p + 177200, beta: s.p + 177536, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(77), savedMean: s.f + 150336, savedInvStd: s.f + 150672,
+                activation: .silu, output: s.tensor(77), savedMean: s.f + 151616, savedInvStd: s.f + 151952,
                 runningMean: s.p + 177872, runningVar: s.p + 178208, pool: pool)
             s.profiler?.stop(115)
         }
@@ -1856,7 +1856,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(76), pixels: 9 &* s.n, channels: 336,
                 gamma: s.p + 177200, beta: s.p + 177536, runningMean: s.p + 177872, runningVar: s.p + 178208,
-                eps: 1e-05, activation: .silu, output: s.tensor(77), scratch: s.f + 150336, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(77), scratch: s.f + 151616, pool: pool)
             s.profiler?.stop(116)
         }
         // features.6.0.block.2 squeeze-excitation 336 -> 14 -> 336 on [n, 3, 3, 336]
@@ -1875,7 +1875,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(78), pixels: 9 &* s.n, inChannels: 336,
                 inputMajorWeights: s.f + 640, bias: s.f, outChannels: 96, output: s.tensor(82), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 167808, savedInvStd: s.f + 167904,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 169088, savedInvStd: s.f + 169184,
                 runningMean: s.p + 220752, runningVar: s.p + 220848, workspace: s.ws, pool: pool)
             s.profiler?.stop(119)
         }
@@ -1890,7 +1890,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(82), pixels: 9 &* s.n, channels: 96, gamma: s.p + 220560,
-                beta: s.p + 220656, savedMean: s.f + 167808, savedInvStd: s.f + 167904, activation: .identity,
+                beta: s.p + 220656, savedMean: s.f + 169088, savedInvStd: s.f + 169184, activation: .identity,
                 output: s.tensor(83), pool: pool)
             s.profiler?.stop(121)
         }
@@ -1899,7 +1899,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(82), pixels: 9 &* s.n, channels: 96,
                 gamma: s.p + 220560, beta: s.p + 220656, runningMean: s.p + 220752, runningVar: s.p + 220848,
-                eps: 1e-05, activation: .identity, output: s.tensor(83), scratch: s.f + 167808, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(83), scratch: s.f + 169088, pool: pool)
             s.profiler?.stop(122)
         }
     }
@@ -1915,7 +1915,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(83), pixels: 9 &* s.n, inChannels: 96,
                 inputMajorWeights: s.f + 640, bias: s.f, outChannels: 576, output: s.tensor(84), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 168000, savedInvStd: s.f + 168576,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 169280, savedInvStd: s.f + 169856,
                 runningMean: s.p + 277392, runningVar: s.p + 277968, workspace: s.ws, pool: pool)
             s.profiler?.stop(124)
         }
@@ -1930,7 +1930,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(84), pixels: 9 &* s.n, channels: 576, gamma: s.p + 276240,
-                beta: s.p + 276816, savedMean: s.f + 168000, savedInvStd: s.f + 168576, activation: .silu,
+                beta: s.p + 276816, savedMean: s.f + 169280, savedInvStd: s.f + 169856, activation: .silu,
                 output: s.tensor(85), pool: pool)
             s.profiler?.stop(126)
         }
@@ -1939,17 +1939,17 @@ public final class EfficientNetTinyTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(84), pixels: 9 &* s.n, channels: 576,
                 gamma: s.p + 276240, beta: s.p + 276816, runningMean: s.p + 277392, runningVar: s.p + 277968,
-                eps: 1e-05, activation: .silu, output: s.tensor(85), scratch: s.f + 168000, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(85), scratch: s.f + 169280, pool: pool)
             s.profiler?.stop(127)
         }
         // features.6.1.block.1 depthwise weights to the kernel layout [5][5][576]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 278544, channels: 576, kernel: 5, into: s.f + 170304)
+        WeightPrep.depthwiseWeights(s.p + 278544, channels: 576, kernel: 5, into: s.f + 171584)
         s.profiler?.stop(128)
         // features.6.1.block.1 depthwise 5x5/1, [n, 3, 3, 576] -> [n, 3, 3, 576]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(85), batch: s.n, height: 3, width: 3, channels: 576, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 3, outWidth: 3, weights: s.f + 170304, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 3, outWidth: 3, weights: s.f + 171584, bias: s.f,
             activation: .identity, output: s.tensor(86), pool: pool)
         s.profiler?.stop(129)
         // features.6.1.block.1 BatchNorm (batch statistics) + silu on [n, 3, 3, 576]
@@ -1957,7 +1957,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(86), pixels: 9 &* s.n, channels: 576,
                 gamma: s.p + 292944, beta: s.p + 293520, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(87), savedMean: s.f + 169152, savedInvStd: s.f + 169728,
+                activation: .silu, output: s.tensor(87), savedMean: s.f + 170432, savedInvStd: s.f + 171008,
                 runningMean: s.p + 294096, runningVar: s.p + 294672, pool: pool)
             s.profiler?.stop(130)
         }
@@ -1966,7 +1966,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(86), pixels: 9 &* s.n, channels: 576,
                 gamma: s.p + 292944, beta: s.p + 293520, runningMean: s.p + 294096, runningVar: s.p + 294672,
-                eps: 1e-05, activation: .silu, output: s.tensor(87), scratch: s.f + 169152, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(87), scratch: s.f + 170432, pool: pool)
             s.profiler?.stop(131)
         }
         // features.6.1.block.2 squeeze-excitation 576 -> 24 -> 576 on [n, 3, 3, 576]
@@ -1985,7 +1985,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(88), pixels: 9 &* s.n, inChannels: 576,
                 inputMajorWeights: s.f + 640, bias: s.f, outChannels: 96, output: s.tensor(92), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 199104, savedInvStd: s.f + 199200,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 200384, savedInvStd: s.f + 200480,
                 runningMean: s.p + 378992, runningVar: s.p + 379088, workspace: s.ws, pool: pool)
             s.profiler?.stop(134)
         }
@@ -2000,7 +2000,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(92), pixels: 9 &* s.n, channels: 96, gamma: s.p + 378800,
-                beta: s.p + 378896, savedMean: s.f + 199104, savedInvStd: s.f + 199200, activation: .identity,
+                beta: s.p + 378896, savedMean: s.f + 200384, savedInvStd: s.f + 200480, activation: .identity,
                 output: s.tensor(93), pool: pool)
             s.profiler?.stop(136)
         }
@@ -2009,7 +2009,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(92), pixels: 9 &* s.n, channels: 96,
                 gamma: s.p + 378800, beta: s.p + 378896, runningMean: s.p + 378992, runningVar: s.p + 379088,
-                eps: 1e-05, activation: .identity, output: s.tensor(93), scratch: s.f + 199104, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(93), scratch: s.f + 200384, pool: pool)
             s.profiler?.stop(137)
         }
         // features.6.1 stochastic depth: keep each image's branch with probability 0.84
@@ -2037,7 +2037,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(94), pixels: 9 &* s.n, inChannels: 96,
                 inputMajorWeights: s.f + 640, bias: s.f, outChannels: 576, output: s.tensor(96), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 199296, savedInvStd: s.f + 199872,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 200576, savedInvStd: s.f + 201152,
                 runningMean: s.p + 435632, runningVar: s.p + 436208, workspace: s.ws, pool: pool)
             s.profiler?.stop(141)
         }
@@ -2052,7 +2052,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(96), pixels: 9 &* s.n, channels: 576, gamma: s.p + 434480,
-                beta: s.p + 435056, savedMean: s.f + 199296, savedInvStd: s.f + 199872, activation: .silu,
+                beta: s.p + 435056, savedMean: s.f + 200576, savedInvStd: s.f + 201152, activation: .silu,
                 output: s.tensor(97), pool: pool)
             s.profiler?.stop(143)
         }
@@ -2061,17 +2061,17 @@ public final class EfficientNetTinyTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(96), pixels: 9 &* s.n, channels: 576,
                 gamma: s.p + 434480, beta: s.p + 435056, runningMean: s.p + 435632, runningVar: s.p + 436208,
-                eps: 1e-05, activation: .silu, output: s.tensor(97), scratch: s.f + 199296, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(97), scratch: s.f + 200576, pool: pool)
             s.profiler?.stop(144)
         }
         // features.7.0.block.1 depthwise weights to the kernel layout [3][3][576]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 436784, channels: 576, kernel: 3, into: s.f + 201600)
+        WeightPrep.depthwiseWeights(s.p + 436784, channels: 576, kernel: 3, into: s.f + 202880)
         s.profiler?.stop(145)
         // features.7.0.block.1 depthwise 3x3/1, [n, 3, 3, 576] -> [n, 3, 3, 576]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(97), batch: s.n, height: 3, width: 3, channels: 576, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 3, outWidth: 3, weights: s.f + 201600, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 3, outWidth: 3, weights: s.f + 202880, bias: s.f,
             activation: .identity, output: s.tensor(98), pool: pool)
         s.profiler?.stop(146)
         // features.7.0.block.1 BatchNorm (batch statistics) + silu on [n, 3, 3, 576]
@@ -2079,7 +2079,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(98), pixels: 9 &* s.n, channels: 576,
                 gamma: s.p + 441968, beta: s.p + 442544, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(99), savedMean: s.f + 200448, savedInvStd: s.f + 201024,
+                activation: .silu, output: s.tensor(99), savedMean: s.f + 201728, savedInvStd: s.f + 202304,
                 runningMean: s.p + 443120, runningVar: s.p + 443696, pool: pool)
             s.profiler?.stop(147)
         }
@@ -2088,7 +2088,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(98), pixels: 9 &* s.n, channels: 576,
                 gamma: s.p + 441968, beta: s.p + 442544, runningMean: s.p + 443120, runningVar: s.p + 443696,
-                eps: 1e-05, activation: .silu, output: s.tensor(99), scratch: s.f + 200448, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(99), scratch: s.f + 201728, pool: pool)
             s.profiler?.stop(148)
         }
         // features.7.0.block.2 squeeze-excitation 576 -> 24 -> 576 on [n, 3, 3, 576]
@@ -2107,7 +2107,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(100), pixels: 9 &* s.n, inChannels: 576,
                 inputMajorWeights: s.f + 640, bias: s.f, outChannels: 160, output: s.tensor(104), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 211968, savedInvStd: s.f + 212128,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 213248, savedInvStd: s.f + 213408,
                 runningMean: s.p + 565008, runningVar: s.p + 565168, workspace: s.ws, pool: pool)
             s.profiler?.stop(151)
         }
@@ -2123,7 +2123,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(104), pixels: 9 &* s.n, channels: 160, gamma: s.p + 564688,
-                beta: s.p + 564848, savedMean: s.f + 211968, savedInvStd: s.f + 212128, activation: .identity,
+                beta: s.p + 564848, savedMean: s.f + 213248, savedInvStd: s.f + 213408, activation: .identity,
                 output: s.tensor(105), pool: pool)
             s.profiler?.stop(153)
         }
@@ -2132,7 +2132,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(104), pixels: 9 &* s.n, channels: 160,
                 gamma: s.p + 564688, beta: s.p + 564848, runningMean: s.p + 565008, runningVar: s.p + 565168,
-                eps: 1e-05, activation: .identity, output: s.tensor(105), scratch: s.f + 211968, pool: pool)
+                eps: 1e-05, activation: .identity, output: s.tensor(105), scratch: s.f + 213248, pool: pool)
             s.profiler?.stop(154)
         }
     }
@@ -2148,7 +2148,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(105), pixels: 9 &* s.n, inChannels: 160,
                 inputMajorWeights: s.f + 640, bias: s.f, outChannels: 640, output: s.tensor(106), eps: 1e-05,
-                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 212288, savedInvStd: s.f + 212928,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 213568, savedInvStd: s.f + 214208,
                 runningMean: s.p + 669008, runningVar: s.p + 669648, workspace: s.ws, pool: pool)
             s.profiler?.stop(156)
         }
@@ -2164,7 +2164,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(106), pixels: 9 &* s.n, channels: 640, gamma: s.p + 667728,
-                beta: s.p + 668368, savedMean: s.f + 212288, savedInvStd: s.f + 212928, activation: .silu,
+                beta: s.p + 668368, savedMean: s.f + 213568, savedInvStd: s.f + 214208, activation: .silu,
                 output: s.tensor(107), pool: pool)
             s.profiler?.stop(158)
         }
@@ -2173,7 +2173,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(106), pixels: 9 &* s.n, channels: 640,
                 gamma: s.p + 667728, beta: s.p + 668368, runningMean: s.p + 669008, runningVar: s.p + 669648,
-                eps: 1e-05, activation: .silu, output: s.tensor(107), scratch: s.f + 212288, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(107), scratch: s.f + 213568, pool: pool)
             s.profiler?.stop(159)
         }
     }
@@ -2228,34 +2228,36 @@ public final class EfficientNetTinyTraining: TrainableModel {
 
     /// features.8 backward: head: conv 1x1 160 -> 640
     private func features_8_backward(_ s: TrainingStepContext) {
-        // features.8 backward through silu and BatchNorm (in place) on [n, 3, 3, 640]
+        // features.8 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 3, 3, 640]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(115), input: s.tensor(106), pixels: 9 &* s.n,
-            channels: 640, gamma: s.p + 667728, beta: s.p + 668368, savedMean: s.f + 212288, savedInvStd: s.f + 212928,
-            activation: .silu, gradInput: s.tensor(115), gradGamma: s.g + 667728, gradBeta: s.g + 668368, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(115), input: s.tensor(106), pixels: 9 &* s.n,
+            channels: 640, gamma: s.p + 667728, beta: s.p + 668368, savedMean: s.f + 213568, savedInvStd: s.f + 214208,
+            activation: .silu, gradGamma: s.g + 667728, gradBeta: s.g + 668368, reductions: s.f + 103040, pool: pool)
         s.profiler?.stop(168)
-        // features.8 conv 1x1 backward: input and weight gradients, [n, 3, 3, 160] <- [n, 3, 3, 640]
+        // features.8 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 3, 3, 160] <- [n, 3, 3, 640]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(115), input: s.tensor(105), weights: s.p + 565328,
-            pixels: 9 &* s.n, inChannels: 160, outChannels: 640, gradInput: s.tensor(116), gradWeights: s.g + 565328,
-            workspace: s.ws, pool: pool)
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(115), preActivation: s.tensor(106),
+            gamma: s.p + 667728, beta: s.p + 668368, savedMean: s.f + 213568, savedInvStd: s.f + 214208,
+            activation: .silu, reductions: s.f + 103040, input: s.tensor(105), weights: s.p + 565328, pixels: 9 &* s.n,
+            inChannels: 160, outChannels: 640, gradInput: s.tensor(116), gradWeights: s.g + 565328, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(169)
     }
 
     /// features.7.0 backward: MBConv6 k3 s1: 3x3x96 -> 3x3x160, SE 576 -> 24 -> 576
     private func features_7_0_backward(_ s: TrainingStepContext) {
-        // features.7.0.block.3 backward through identity and BatchNorm (in place) on [n, 3, 3, 160]
+        // features.7.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 3, 3, 160]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(116), input: s.tensor(104), pixels: 9 &* s.n,
-            channels: 160, gamma: s.p + 564688, beta: s.p + 564848, savedMean: s.f + 211968, savedInvStd: s.f + 212128,
-            activation: .identity, gradInput: s.tensor(116), gradGamma: s.g + 564688, gradBeta: s.g + 564848,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(116), input: s.tensor(104), pixels: 9 &* s.n,
+            channels: 160, gamma: s.p + 564688, beta: s.p + 564848, savedMean: s.f + 213248, savedInvStd: s.f + 213408,
+            activation: .identity, gradGamma: s.g + 564688, gradBeta: s.g + 564848, reductions: s.f + 103040,
             pool: pool)
         s.profiler?.stop(170)
         // features.7.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(98), pixels: 9 &* s.n, channels: 576, gamma: s.p + 441968,
-                beta: s.p + 442544, savedMean: s.f + 200448, savedInvStd: s.f + 201024, activation: .silu,
+                beta: s.p + 442544, savedMean: s.f + 201728, savedInvStd: s.f + 202304, activation: .silu,
                 output: s.tensor(119), pool: pool)
             s.profiler?.stop(171)
         }
@@ -2264,7 +2266,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(98), pixels: 9 &* s.n, channels: 576,
                 gamma: s.p + 441968, beta: s.p + 442544, runningMean: s.p + 443120, runningVar: s.p + 443696,
-                eps: 1e-05, activation: .silu, output: s.tensor(119), scratch: s.f + 200448, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(119), scratch: s.f + 201728, pool: pool)
             s.profiler?.stop(172)
         }
         // features.7.0.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -2274,9 +2276,11 @@ public final class EfficientNetTinyTraining: TrainableModel {
                 channels: 576, output: s.tensor(118), pool: pool)
             s.profiler?.stop(173)
         }
-        // features.7.0.block.3 conv 1x1 backward: input and weight gradients, [n, 3, 3, 576] <- [n, 3, 3, 160]
+        // features.7.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 3, 3, 576] <- [n, 3, 3, 160]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(116), input: s.tensor(118), weights: s.p + 472528,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(116), preActivation: s.tensor(104),
+            gamma: s.p + 564688, beta: s.p + 564848, savedMean: s.f + 213248, savedInvStd: s.f + 213408,
+            activation: .identity, reductions: s.f + 103040, input: s.tensor(118), weights: s.p + 472528,
             pixels: 9 &* s.n, inChannels: 576, outChannels: 160, gradInput: s.tensor(117), gradWeights: s.g + 472528,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(174)
@@ -2292,14 +2296,14 @@ public final class EfficientNetTinyTraining: TrainableModel {
         // features.7.0.block.1 backward through silu and BatchNorm (in place) on [n, 3, 3, 576]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(120), input: s.tensor(98), pixels: 9 &* s.n,
-            channels: 576, gamma: s.p + 441968, beta: s.p + 442544, savedMean: s.f + 200448, savedInvStd: s.f + 201024,
+            channels: 576, gamma: s.p + 441968, beta: s.p + 442544, savedMean: s.f + 201728, savedInvStd: s.f + 202304,
             activation: .silu, gradInput: s.tensor(120), gradGamma: s.g + 441968, gradBeta: s.g + 442544, pool: pool)
         s.profiler?.stop(176)
         // features.7.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(96), pixels: 9 &* s.n, channels: 576, gamma: s.p + 434480,
-                beta: s.p + 435056, savedMean: s.f + 199296, savedInvStd: s.f + 199872, activation: .silu,
+                beta: s.p + 435056, savedMean: s.f + 200576, savedInvStd: s.f + 201152, activation: .silu,
                 output: s.tensor(122), pool: pool)
             s.profiler?.stop(177)
         }
@@ -2308,34 +2312,36 @@ public final class EfficientNetTinyTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(96), pixels: 9 &* s.n, channels: 576,
                 gamma: s.p + 434480, beta: s.p + 435056, runningMean: s.p + 435632, runningVar: s.p + 436208,
-                eps: 1e-05, activation: .silu, output: s.tensor(122), scratch: s.f + 199296, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(122), scratch: s.f + 200576, pool: pool)
             s.profiler?.stop(178)
         }
         // features.7.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 206784, count: 5184)
+        TrainingKernels.zero(s.f + 208064, count: 5184)
         s.profiler?.stop(179)
         // features.7.0.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 3, 3, 576] <- [n, 3, 3, 576]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(120), input: s.tensor(122), batch: s.n, height: 3,
             width: 3, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 3, outWidth: 3,
-            weights: s.f + 201600, gradInput: s.tensor(121), gradWeights: s.f + 206784, pool: pool)
+            weights: s.f + 202880, gradInput: s.tensor(121), gradWeights: s.f + 208064, pool: pool)
         s.profiler?.stop(180)
         // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 206784, channels: 576, kernel: 3, into: s.g + 436784)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 208064, channels: 576, kernel: 3, into: s.g + 436784)
         s.profiler?.stop(181)
-        // features.7.0.block.0 backward through silu and BatchNorm (in place) on [n, 3, 3, 576]
+        // features.7.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 3, 3, 576]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(121), input: s.tensor(96), pixels: 9 &* s.n,
-            channels: 576, gamma: s.p + 434480, beta: s.p + 435056, savedMean: s.f + 199296, savedInvStd: s.f + 199872,
-            activation: .silu, gradInput: s.tensor(121), gradGamma: s.g + 434480, gradBeta: s.g + 435056, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(121), input: s.tensor(96), pixels: 9 &* s.n,
+            channels: 576, gamma: s.p + 434480, beta: s.p + 435056, savedMean: s.f + 200576, savedInvStd: s.f + 201152,
+            activation: .silu, gradGamma: s.g + 434480, gradBeta: s.g + 435056, reductions: s.f + 103040, pool: pool)
         s.profiler?.stop(182)
-        // features.7.0.block.0 conv 1x1 backward: input and weight gradients, [n, 3, 3, 96] <- [n, 3, 3, 576]
+        // features.7.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 3, 3, 96] <- [n, 3, 3, 576]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(121), input: s.tensor(94), weights: s.p + 379184,
-            pixels: 9 &* s.n, inChannels: 96, outChannels: 576, gradInput: s.tensor(123), gradWeights: s.g + 379184,
-            workspace: s.ws, pool: pool)
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(121), preActivation: s.tensor(96),
+            gamma: s.p + 434480, beta: s.p + 435056, savedMean: s.f + 200576, savedInvStd: s.f + 201152,
+            activation: .silu, reductions: s.f + 103040, input: s.tensor(94), weights: s.p + 379184, pixels: 9 &* s.n,
+            inChannels: 96, outChannels: 576, gradInput: s.tensor(123), gradWeights: s.g + 379184, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(183)
     }
 
@@ -2347,18 +2353,18 @@ public final class EfficientNetTinyTraining: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.tensor(95) : nil, batch: s.n,
             perImage: 864, gradBranch: s.tensor(124), pool: pool)
         s.profiler?.stop(184)
-        // features.6.1.block.3 backward through identity and BatchNorm (in place) on [n, 3, 3, 96]
+        // features.6.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 3, 3, 96]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(124), input: s.tensor(92), pixels: 9 &* s.n,
-            channels: 96, gamma: s.p + 378800, beta: s.p + 378896, savedMean: s.f + 199104, savedInvStd: s.f + 199200,
-            activation: .identity, gradInput: s.tensor(124), gradGamma: s.g + 378800, gradBeta: s.g + 378896,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(124), input: s.tensor(92), pixels: 9 &* s.n,
+            channels: 96, gamma: s.p + 378800, beta: s.p + 378896, savedMean: s.f + 200384, savedInvStd: s.f + 200480,
+            activation: .identity, gradGamma: s.g + 378800, gradBeta: s.g + 378896, reductions: s.f + 103040,
             pool: pool)
         s.profiler?.stop(185)
         // features.6.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(86), pixels: 9 &* s.n, channels: 576, gamma: s.p + 292944,
-                beta: s.p + 293520, savedMean: s.f + 169152, savedInvStd: s.f + 169728, activation: .silu,
+                beta: s.p + 293520, savedMean: s.f + 170432, savedInvStd: s.f + 171008, activation: .silu,
                 output: s.tensor(127), pool: pool)
             s.profiler?.stop(186)
         }
@@ -2367,7 +2373,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(86), pixels: 9 &* s.n, channels: 576,
                 gamma: s.p + 292944, beta: s.p + 293520, runningMean: s.p + 294096, runningVar: s.p + 294672,
-                eps: 1e-05, activation: .silu, output: s.tensor(127), scratch: s.f + 169152, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(127), scratch: s.f + 170432, pool: pool)
             s.profiler?.stop(187)
         }
         // features.6.1.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -2377,9 +2383,11 @@ public final class EfficientNetTinyTraining: TrainableModel {
                 channels: 576, output: s.tensor(126), pool: pool)
             s.profiler?.stop(188)
         }
-        // features.6.1.block.3 conv 1x1 backward: input and weight gradients, [n, 3, 3, 576] <- [n, 3, 3, 96]
+        // features.6.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 3, 3, 576] <- [n, 3, 3, 96]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(124), input: s.tensor(126), weights: s.p + 323504,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(124), preActivation: s.tensor(92),
+            gamma: s.p + 378800, beta: s.p + 378896, savedMean: s.f + 200384, savedInvStd: s.f + 200480,
+            activation: .identity, reductions: s.f + 103040, input: s.tensor(126), weights: s.p + 323504,
             pixels: 9 &* s.n, inChannels: 576, outChannels: 96, gradInput: s.tensor(125), gradWeights: s.g + 323504,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(189)
@@ -2395,14 +2403,14 @@ public final class EfficientNetTinyTraining: TrainableModel {
         // features.6.1.block.1 backward through silu and BatchNorm (in place) on [n, 3, 3, 576]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(128), input: s.tensor(86), pixels: 9 &* s.n,
-            channels: 576, gamma: s.p + 292944, beta: s.p + 293520, savedMean: s.f + 169152, savedInvStd: s.f + 169728,
+            channels: 576, gamma: s.p + 292944, beta: s.p + 293520, savedMean: s.f + 170432, savedInvStd: s.f + 171008,
             activation: .silu, gradInput: s.tensor(128), gradGamma: s.g + 292944, gradBeta: s.g + 293520, pool: pool)
         s.profiler?.stop(191)
         // features.6.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(84), pixels: 9 &* s.n, channels: 576, gamma: s.p + 276240,
-                beta: s.p + 276816, savedMean: s.f + 168000, savedInvStd: s.f + 168576, activation: .silu,
+                beta: s.p + 276816, savedMean: s.f + 169280, savedInvStd: s.f + 169856, activation: .silu,
                 output: s.tensor(130), pool: pool)
             s.profiler?.stop(192)
         }
@@ -2411,34 +2419,36 @@ public final class EfficientNetTinyTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(84), pixels: 9 &* s.n, channels: 576,
                 gamma: s.p + 276240, beta: s.p + 276816, runningMean: s.p + 277392, runningVar: s.p + 277968,
-                eps: 1e-05, activation: .silu, output: s.tensor(130), scratch: s.f + 168000, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(130), scratch: s.f + 169280, pool: pool)
             s.profiler?.stop(193)
         }
         // features.6.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 184704, count: 14400)
+        TrainingKernels.zero(s.f + 185984, count: 14400)
         s.profiler?.stop(194)
         // features.6.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 3, 3, 576] <- [n, 3, 3, 576]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(128), input: s.tensor(130), batch: s.n, height: 3,
             width: 3, channels: 576, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 3, outWidth: 3,
-            weights: s.f + 170304, gradInput: s.tensor(129), gradWeights: s.f + 184704, pool: pool)
+            weights: s.f + 171584, gradInput: s.tensor(129), gradWeights: s.f + 185984, pool: pool)
         s.profiler?.stop(195)
         // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 184704, channels: 576, kernel: 5, into: s.g + 278544)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 185984, channels: 576, kernel: 5, into: s.g + 278544)
         s.profiler?.stop(196)
-        // features.6.1.block.0 backward through silu and BatchNorm (in place) on [n, 3, 3, 576]
+        // features.6.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 3, 3, 576]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(129), input: s.tensor(84), pixels: 9 &* s.n,
-            channels: 576, gamma: s.p + 276240, beta: s.p + 276816, savedMean: s.f + 168000, savedInvStd: s.f + 168576,
-            activation: .silu, gradInput: s.tensor(129), gradGamma: s.g + 276240, gradBeta: s.g + 276816, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(129), input: s.tensor(84), pixels: 9 &* s.n,
+            channels: 576, gamma: s.p + 276240, beta: s.p + 276816, savedMean: s.f + 169280, savedInvStd: s.f + 169856,
+            activation: .silu, gradGamma: s.g + 276240, gradBeta: s.g + 276816, reductions: s.f + 103040, pool: pool)
         s.profiler?.stop(197)
-        // features.6.1.block.0 conv 1x1 backward: input and weight gradients, [n, 3, 3, 96] <- [n, 3, 3, 576]
+        // features.6.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 3, 3, 96] <- [n, 3, 3, 576]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(129), input: s.tensor(83), weights: s.p + 220944,
-            pixels: 9 &* s.n, inChannels: 96, outChannels: 576, gradInput: s.tensor(131), gradWeights: s.g + 220944,
-            workspace: s.ws, pool: pool)
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(129), preActivation: s.tensor(84),
+            gamma: s.p + 276240, beta: s.p + 276816, savedMean: s.f + 169280, savedInvStd: s.f + 169856,
+            activation: .silu, reductions: s.f + 103040, input: s.tensor(83), weights: s.p + 220944, pixels: 9 &* s.n,
+            inChannels: 96, outChannels: 576, gradInput: s.tensor(131), gradWeights: s.g + 220944, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(198)
         // features.6.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -2448,18 +2458,18 @@ public final class EfficientNetTinyTraining: TrainableModel {
 
     /// features.6.0 backward: MBConv6 k5 s2: 5x5x56 -> 3x3x96, SE 336 -> 14 -> 336
     private func features_6_0_backward(_ s: TrainingStepContext) {
-        // features.6.0.block.3 backward through identity and BatchNorm (in place) on [n, 3, 3, 96]
+        // features.6.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 3, 3, 96]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(131), input: s.tensor(82), pixels: 9 &* s.n,
-            channels: 96, gamma: s.p + 220560, beta: s.p + 220656, savedMean: s.f + 167808, savedInvStd: s.f + 167904,
-            activation: .identity, gradInput: s.tensor(131), gradGamma: s.g + 220560, gradBeta: s.g + 220656,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(131), input: s.tensor(82), pixels: 9 &* s.n,
+            channels: 96, gamma: s.p + 220560, beta: s.p + 220656, savedMean: s.f + 169088, savedInvStd: s.f + 169184,
+            activation: .identity, gradGamma: s.g + 220560, gradBeta: s.g + 220656, reductions: s.f + 103040,
             pool: pool)
         s.profiler?.stop(200)
         // features.6.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(76), pixels: 9 &* s.n, channels: 336, gamma: s.p + 177200,
-                beta: s.p + 177536, savedMean: s.f + 150336, savedInvStd: s.f + 150672, activation: .silu,
+                beta: s.p + 177536, savedMean: s.f + 151616, savedInvStd: s.f + 151952, activation: .silu,
                 output: s.tensor(134), pool: pool)
             s.profiler?.stop(201)
         }
@@ -2468,7 +2478,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(76), pixels: 9 &* s.n, channels: 336,
                 gamma: s.p + 177200, beta: s.p + 177536, runningMean: s.p + 177872, runningVar: s.p + 178208,
-                eps: 1e-05, activation: .silu, output: s.tensor(134), scratch: s.f + 150336, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(134), scratch: s.f + 151616, pool: pool)
             s.profiler?.stop(202)
         }
         // features.6.0.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -2478,9 +2488,11 @@ public final class EfficientNetTinyTraining: TrainableModel {
                 channels: 336, output: s.tensor(133), pool: pool)
             s.profiler?.stop(203)
         }
-        // features.6.0.block.3 conv 1x1 backward: input and weight gradients, [n, 3, 3, 336] <- [n, 3, 3, 96]
+        // features.6.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 3, 3, 336] <- [n, 3, 3, 96]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(131), input: s.tensor(133), weights: s.p + 188304,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(131), preActivation: s.tensor(82),
+            gamma: s.p + 220560, beta: s.p + 220656, savedMean: s.f + 169088, savedInvStd: s.f + 169184,
+            activation: .identity, reductions: s.f + 103040, input: s.tensor(133), weights: s.p + 188304,
             pixels: 9 &* s.n, inChannels: 336, outChannels: 96, gradInput: s.tensor(132), gradWeights: s.g + 188304,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(204)
@@ -2496,14 +2508,14 @@ public final class EfficientNetTinyTraining: TrainableModel {
         // features.6.0.block.1 backward through silu and BatchNorm (in place) on [n, 3, 3, 336]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(135), input: s.tensor(76), pixels: 9 &* s.n,
-            channels: 336, gamma: s.p + 177200, beta: s.p + 177536, savedMean: s.f + 150336, savedInvStd: s.f + 150672,
+            channels: 336, gamma: s.p + 177200, beta: s.p + 177536, savedMean: s.f + 151616, savedInvStd: s.f + 151952,
             activation: .silu, gradInput: s.tensor(135), gradGamma: s.g + 177200, gradBeta: s.g + 177536, pool: pool)
         s.profiler?.stop(206)
         // features.6.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(74), pixels: 25 &* s.n, channels: 336, gamma: s.p + 167456,
-                beta: s.p + 167792, savedMean: s.f + 149664, savedInvStd: s.f + 150000, activation: .silu,
+                beta: s.p + 167792, savedMean: s.f + 150944, savedInvStd: s.f + 151280, activation: .silu,
                 output: s.tensor(137), pool: pool)
             s.profiler?.stop(207)
         }
@@ -2512,34 +2524,36 @@ public final class EfficientNetTinyTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(74), pixels: 25 &* s.n, channels: 336,
                 gamma: s.p + 167456, beta: s.p + 167792, runningMean: s.p + 168128, runningVar: s.p + 168464,
-                eps: 1e-05, activation: .silu, output: s.tensor(137), scratch: s.f + 149664, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(137), scratch: s.f + 150944, pool: pool)
             s.profiler?.stop(208)
         }
         // features.6.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 159408, count: 8400)
+        TrainingKernels.zero(s.f + 160688, count: 8400)
         s.profiler?.stop(209)
         // features.6.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 5, 5, 336] <- [n, 3, 3, 336]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(135), input: s.tensor(137), batch: s.n, height: 5,
             width: 5, channels: 336, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 3, outWidth: 3,
-            weights: s.f + 151008, gradInput: s.tensor(136), gradWeights: s.f + 159408, pool: pool)
+            weights: s.f + 152288, gradInput: s.tensor(136), gradWeights: s.f + 160688, pool: pool)
         s.profiler?.stop(210)
         // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 159408, channels: 336, kernel: 5, into: s.g + 168800)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 160688, channels: 336, kernel: 5, into: s.g + 168800)
         s.profiler?.stop(211)
-        // features.6.0.block.0 backward through silu and BatchNorm (in place) on [n, 5, 5, 336]
+        // features.6.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 5, 5, 336]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(136), input: s.tensor(74), pixels: 25 &* s.n,
-            channels: 336, gamma: s.p + 167456, beta: s.p + 167792, savedMean: s.f + 149664, savedInvStd: s.f + 150000,
-            activation: .silu, gradInput: s.tensor(136), gradGamma: s.g + 167456, gradBeta: s.g + 167792, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(136), input: s.tensor(74), pixels: 25 &* s.n,
+            channels: 336, gamma: s.p + 167456, beta: s.p + 167792, savedMean: s.f + 150944, savedInvStd: s.f + 151280,
+            activation: .silu, gradGamma: s.g + 167456, gradBeta: s.g + 167792, reductions: s.f + 103040, pool: pool)
         s.profiler?.stop(212)
-        // features.6.0.block.0 conv 1x1 backward: input and weight gradients, [n, 5, 5, 56] <- [n, 5, 5, 336]
+        // features.6.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 5, 5, 56] <- [n, 5, 5, 336]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(136), input: s.tensor(72), weights: s.p + 148640,
-            pixels: 25 &* s.n, inChannels: 56, outChannels: 336, gradInput: s.tensor(138), gradWeights: s.g + 148640,
-            workspace: s.ws, pool: pool)
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(136), preActivation: s.tensor(74),
+            gamma: s.p + 167456, beta: s.p + 167792, savedMean: s.f + 150944, savedInvStd: s.f + 151280,
+            activation: .silu, reductions: s.f + 103040, input: s.tensor(72), weights: s.p + 148640, pixels: 25 &* s.n,
+            inChannels: 56, outChannels: 336, gradInput: s.tensor(138), gradWeights: s.g + 148640, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(213)
     }
 
@@ -2551,18 +2565,18 @@ public final class EfficientNetTinyTraining: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.tensor(73) : nil, batch: s.n,
             perImage: 1400, gradBranch: s.tensor(139), pool: pool)
         s.profiler?.stop(214)
-        // features.5.1.block.3 backward through identity and BatchNorm (in place) on [n, 5, 5, 56]
+        // features.5.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 5, 5, 56]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(139), input: s.tensor(70), pixels: 25 &* s.n,
-            channels: 56, gamma: s.p + 148384, beta: s.p + 148448, savedMean: s.f + 149552, savedInvStd: s.f + 149608,
-            activation: .identity, gradInput: s.tensor(139), gradGamma: s.g + 148384, gradBeta: s.g + 148448,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(139), input: s.tensor(70), pixels: 25 &* s.n,
+            channels: 56, gamma: s.p + 148384, beta: s.p + 148448, savedMean: s.f + 150832, savedInvStd: s.f + 150888,
+            activation: .identity, gradGamma: s.g + 148384, gradBeta: s.g + 148448, reductions: s.f + 103040,
             pool: pool)
         s.profiler?.stop(215)
         // features.5.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(64), pixels: 25 &* s.n, channels: 336, gamma: s.p + 118464,
-                beta: s.p + 118800, savedMean: s.f + 132080, savedInvStd: s.f + 132416, activation: .silu,
+                beta: s.p + 118800, savedMean: s.f + 133360, savedInvStd: s.f + 133696, activation: .silu,
                 output: s.tensor(142), pool: pool)
             s.profiler?.stop(216)
         }
@@ -2571,7 +2585,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 25 &* s.n, channels: 336,
                 gamma: s.p + 118464, beta: s.p + 118800, runningMean: s.p + 119136, runningVar: s.p + 119472,
-                eps: 1e-05, activation: .silu, output: s.tensor(142), scratch: s.f + 132080, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(142), scratch: s.f + 133360, pool: pool)
             s.profiler?.stop(217)
         }
         // features.5.1.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -2581,9 +2595,11 @@ public final class EfficientNetTinyTraining: TrainableModel {
                 channels: 336, output: s.tensor(141), pool: pool)
             s.profiler?.stop(218)
         }
-        // features.5.1.block.3 conv 1x1 backward: input and weight gradients, [n, 5, 5, 336] <- [n, 5, 5, 56]
+        // features.5.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 5, 5, 336] <- [n, 5, 5, 56]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(139), input: s.tensor(141), weights: s.p + 129568,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(139), preActivation: s.tensor(70),
+            gamma: s.p + 148384, beta: s.p + 148448, savedMean: s.f + 150832, savedInvStd: s.f + 150888,
+            activation: .identity, reductions: s.f + 103040, input: s.tensor(141), weights: s.p + 129568,
             pixels: 25 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(140), gradWeights: s.g + 129568,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(219)
@@ -2599,14 +2615,14 @@ public final class EfficientNetTinyTraining: TrainableModel {
         // features.5.1.block.1 backward through silu and BatchNorm (in place) on [n, 5, 5, 336]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(143), input: s.tensor(64), pixels: 25 &* s.n,
-            channels: 336, gamma: s.p + 118464, beta: s.p + 118800, savedMean: s.f + 132080, savedInvStd: s.f + 132416,
+            channels: 336, gamma: s.p + 118464, beta: s.p + 118800, savedMean: s.f + 133360, savedInvStd: s.f + 133696,
             activation: .silu, gradInput: s.tensor(143), gradGamma: s.g + 118464, gradBeta: s.g + 118800, pool: pool)
         s.profiler?.stop(221)
         // features.5.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(62), pixels: 25 &* s.n, channels: 336, gamma: s.p + 108720,
-                beta: s.p + 109056, savedMean: s.f + 131408, savedInvStd: s.f + 131744, activation: .silu,
+                beta: s.p + 109056, savedMean: s.f + 132688, savedInvStd: s.f + 133024, activation: .silu,
                 output: s.tensor(145), pool: pool)
             s.profiler?.stop(222)
         }
@@ -2615,34 +2631,36 @@ public final class EfficientNetTinyTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(62), pixels: 25 &* s.n, channels: 336,
                 gamma: s.p + 108720, beta: s.p + 109056, runningMean: s.p + 109392, runningVar: s.p + 109728,
-                eps: 1e-05, activation: .silu, output: s.tensor(145), scratch: s.f + 131408, pool: pool)
+                eps: 1e-05, activation: .silu, output: s.tensor(145), scratch: s.f + 132688, pool: pool)
             s.profiler?.stop(223)
         }
         // features.5.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 141152, count: 8400)
+        TrainingKernels.zero(s.f + 142432, count: 8400)
         s.profiler?.stop(224)
         // features.5.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 5, 5, 336] <- [n, 5, 5, 336]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(143), input: s.tensor(145), batch: s.n, height: 5,
             width: 5, channels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 5, outWidth: 5,
-            weights: s.f + 132752, gradInput: s.tensor(144), gradWeights: s.f + 141152, pool: pool)
+            weights: s.f + 134032, gradInput: s.tensor(144), gradWeights: s.f + 142432, pool: pool)
         s.profiler?.stop(225)
         // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 141152, channels: 336, kernel: 5, into: s.g + 110064)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 142432, channels: 336, kernel: 5, into: s.g + 110064)
         s.profiler?.stop(226)
-        // features.5.1.block.0 backward through silu and BatchNorm (in place) on [n, 5, 5, 336]
+        // features.5.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 5, 5, 336]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(144), input: s.tensor(62), pixels: 25 &* s.n,
-            channels: 336, gamma: s.p + 108720, beta: s.p + 109056, savedMean: s.f + 131408, savedInvStd: s.f + 131744,
-            activation: .silu, gradInput: s.tensor(144), gradGamma: s.g + 108720, gradBeta: s.g + 109056, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(144), input: s.tensor(62), pixels: 25 &* s.n,
+            channels: 336, gamma: s.p + 108720, beta: s.p + 109056, savedMean: s.f + 132688, savedInvStd: s.f + 133024,
+            activation: .silu, gradGamma: s.g + 108720, gradBeta: s.g + 109056, reductions: s.f + 103040, pool: pool)
         s.profiler?.stop(227)
-        // features.5.1.block.0 conv 1x1 backward: input and weight gradients, [n, 5, 5, 56] <- [n, 5, 5, 336]
+        // features.5.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 5, 5, 56] <- [n, 5, 5, 336]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(144), input: s.tensor(61), weights: s.p + 89904,
-            pixels: 25 &* s.n, inChannels: 56, outChannels: 336, gradInput: s.tensor(146), gradWeights: s.g + 89904,
-            workspace: s.ws, pool: pool)
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(144), preActivation: s.tensor(62),
+            gamma: s.p + 108720, beta: s.p + 109056, savedMean: s.f + 132688, savedInvStd: s.f + 133024,
+            activation: .silu, reductions: s.f + 103040, input: s.tensor(61), weights: s.p + 89904, pixels: 25 &* s.n,
+            inChannels: 56, outChannels: 336, gradInput: s.tensor(146), gradWeights: s.g + 89904, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(228)
         // features.5.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -2652,18 +2670,18 @@ public final class EfficientNetTinyTraining: TrainableModel {
 
     /// features.5.0 backward: MBConv6 k5 s1: 5x5x40 -> 5x5x56, SE 240 -> 10 -> 240
     private func features_5_0_backward(_ s: TrainingStepContext) {
-        // features.5.0.block.3 backward through identity and BatchNorm (in place) on [n, 5, 5, 56]
+        // features.5.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 5, 5, 56]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(146), input: s.tensor(60), pixels: 25 &* s.n,
-            channels: 56, gamma: s.p + 89648, beta: s.p + 89712, savedMean: s.f + 131296, savedInvStd: s.f + 131352,
-            activation: .identity, gradInput: s.tensor(146), gradGamma: s.g + 89648, gradBeta: s.g + 89712,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(146), input: s.tensor(60), pixels: 25 &* s.n,
+            channels: 56, gamma: s.p + 89648, beta: s.p + 89712, savedMean: s.f + 132576, savedInvStd: s.f + 132632,
+            activation: .identity, gradGamma: s.g + 89648, gradBeta: s.g + 89712, reductions: s.f + 103040,
             pool: pool)
         s.profiler?.stop(230)
         // features.5.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(54), pixels: 25 &* s.n, channels: 240, gamma: s.p + 70192,
-                beta: s.p + 70432, savedMean: s.f + 118816, savedInvStd: s.f + 119056, activation: .silu,
+                beta: s.p + 70432, savedMean: s.f + 120096, savedInvStd: s.f + 120336, activation: .silu,
                 output: s.tensor(149), pool: pool)
             s.profiler?.stop(231)
         }
@@ -2672,7 +2690,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(54), pixels: 25 &* s.n, channels: 240,
                 gamma: s.p + 70192, beta: s.p + 70432, runningMean: s.p + 70672, runningVar: s.p + 70912, eps: 1e-05,
-                activation: .silu, output: s.tensor(149), scratch: s.f + 118816, pool: pool)
+                activation: .silu, output: s.tensor(149), scratch: s.f + 120096, pool: pool)
             s.profiler?.stop(232)
         }
         // features.5.0.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -2682,9 +2700,11 @@ public final class EfficientNetTinyTraining: TrainableModel {
                 channels: 240, output: s.tensor(148), pool: pool)
             s.profiler?.stop(233)
         }
-        // features.5.0.block.3 conv 1x1 backward: input and weight gradients, [n, 5, 5, 240] <- [n, 5, 5, 56]
+        // features.5.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 5, 5, 240] <- [n, 5, 5, 56]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(146), input: s.tensor(148), weights: s.p + 76208,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(146), preActivation: s.tensor(60),
+            gamma: s.p + 89648, beta: s.p + 89712, savedMean: s.f + 132576, savedInvStd: s.f + 132632,
+            activation: .identity, reductions: s.f + 103040, input: s.tensor(148), weights: s.p + 76208,
             pixels: 25 &* s.n, inChannels: 240, outChannels: 56, gradInput: s.tensor(147), gradWeights: s.g + 76208,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(234)
@@ -2699,14 +2719,14 @@ public final class EfficientNetTinyTraining: TrainableModel {
         // features.5.0.block.1 backward through silu and BatchNorm (in place) on [n, 5, 5, 240]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(150), input: s.tensor(54), pixels: 25 &* s.n,
-            channels: 240, gamma: s.p + 70192, beta: s.p + 70432, savedMean: s.f + 118816, savedInvStd: s.f + 119056,
+            channels: 240, gamma: s.p + 70192, beta: s.p + 70432, savedMean: s.f + 120096, savedInvStd: s.f + 120336,
             activation: .silu, gradInput: s.tensor(150), gradGamma: s.g + 70192, gradBeta: s.g + 70432, pool: pool)
         s.profiler?.stop(236)
         // features.5.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(52), pixels: 25 &* s.n, channels: 240, gamma: s.p + 63232,
-                beta: s.p + 63472, savedMean: s.f + 118336, savedInvStd: s.f + 118576, activation: .silu,
+                beta: s.p + 63472, savedMean: s.f + 119616, savedInvStd: s.f + 119856, activation: .silu,
                 output: s.tensor(152), pool: pool)
             s.profiler?.stop(237)
         }
@@ -2715,34 +2735,36 @@ public final class EfficientNetTinyTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(52), pixels: 25 &* s.n, channels: 240,
                 gamma: s.p + 63232, beta: s.p + 63472, runningMean: s.p + 63712, runningVar: s.p + 63952, eps: 1e-05,
-                activation: .silu, output: s.tensor(152), scratch: s.f + 118336, pool: pool)
+                activation: .silu, output: s.tensor(152), scratch: s.f + 119616, pool: pool)
             s.profiler?.stop(238)
         }
         // features.5.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 125296, count: 6000)
+        TrainingKernels.zero(s.f + 126576, count: 6000)
         s.profiler?.stop(239)
         // features.5.0.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 5, 5, 240] <- [n, 5, 5, 240]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(150), input: s.tensor(152), batch: s.n, height: 5,
             width: 5, channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 5, outWidth: 5,
-            weights: s.f + 119296, gradInput: s.tensor(151), gradWeights: s.f + 125296, pool: pool)
+            weights: s.f + 120576, gradInput: s.tensor(151), gradWeights: s.f + 126576, pool: pool)
         s.profiler?.stop(240)
         // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 125296, channels: 240, kernel: 5, into: s.g + 64192)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 126576, channels: 240, kernel: 5, into: s.g + 64192)
         s.profiler?.stop(241)
-        // features.5.0.block.0 backward through silu and BatchNorm (in place) on [n, 5, 5, 240]
+        // features.5.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 5, 5, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(151), input: s.tensor(52), pixels: 25 &* s.n,
-            channels: 240, gamma: s.p + 63232, beta: s.p + 63472, savedMean: s.f + 118336, savedInvStd: s.f + 118576,
-            activation: .silu, gradInput: s.tensor(151), gradGamma: s.g + 63232, gradBeta: s.g + 63472, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(151), input: s.tensor(52), pixels: 25 &* s.n,
+            channels: 240, gamma: s.p + 63232, beta: s.p + 63472, savedMean: s.f + 119616, savedInvStd: s.f + 119856,
+            activation: .silu, gradGamma: s.g + 63232, gradBeta: s.g + 63472, reductions: s.f + 103040, pool: pool)
         s.profiler?.stop(242)
-        // features.5.0.block.0 conv 1x1 backward: input and weight gradients, [n, 5, 5, 40] <- [n, 5, 5, 240]
+        // features.5.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 5, 5, 40] <- [n, 5, 5, 240]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(151), input: s.tensor(50), weights: s.p + 53632,
-            pixels: 25 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(153), gradWeights: s.g + 53632,
-            workspace: s.ws, pool: pool)
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(151), preActivation: s.tensor(52),
+            gamma: s.p + 63232, beta: s.p + 63472, savedMean: s.f + 119616, savedInvStd: s.f + 119856,
+            activation: .silu, reductions: s.f + 103040, input: s.tensor(50), weights: s.p + 53632, pixels: 25 &* s.n,
+            inChannels: 40, outChannels: 240, gradInput: s.tensor(153), gradWeights: s.g + 53632, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(243)
     }
 
@@ -2754,18 +2776,18 @@ public final class EfficientNetTinyTraining: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.tensor(51) : nil, batch: s.n,
             perImage: 1000, gradBranch: s.tensor(154), pool: pool)
         s.profiler?.stop(244)
-        // features.4.1.block.3 backward through identity and BatchNorm (in place) on [n, 5, 5, 40]
+        // features.4.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 5, 5, 40]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(154), input: s.tensor(48), pixels: 25 &* s.n,
-            channels: 40, gamma: s.p + 53440, beta: s.p + 53488, savedMean: s.f + 118256, savedInvStd: s.f + 118296,
-            activation: .identity, gradInput: s.tensor(154), gradGamma: s.g + 53440, gradBeta: s.g + 53488,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(154), input: s.tensor(48), pixels: 25 &* s.n,
+            channels: 40, gamma: s.p + 53440, beta: s.p + 53488, savedMean: s.f + 119536, savedInvStd: s.f + 119576,
+            activation: .identity, gradGamma: s.g + 53440, gradBeta: s.g + 53488, reductions: s.f + 103040,
             pool: pool)
         s.profiler?.stop(245)
         // features.4.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(42), pixels: 25 &* s.n, channels: 240, gamma: s.p + 37824,
-                beta: s.p + 38064, savedMean: s.f + 113456, savedInvStd: s.f + 113696, activation: .silu,
+                beta: s.p + 38064, savedMean: s.f + 114736, savedInvStd: s.f + 114976, activation: .silu,
                 output: s.tensor(157), pool: pool)
             s.profiler?.stop(246)
         }
@@ -2774,7 +2796,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 25 &* s.n, channels: 240,
                 gamma: s.p + 37824, beta: s.p + 38064, runningMean: s.p + 38304, runningVar: s.p + 38544, eps: 1e-05,
-                activation: .silu, output: s.tensor(157), scratch: s.f + 113456, pool: pool)
+                activation: .silu, output: s.tensor(157), scratch: s.f + 114736, pool: pool)
             s.profiler?.stop(247)
         }
         // features.4.1.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -2784,9 +2806,11 @@ public final class EfficientNetTinyTraining: TrainableModel {
                 channels: 240, output: s.tensor(156), pool: pool)
             s.profiler?.stop(248)
         }
-        // features.4.1.block.3 conv 1x1 backward: input and weight gradients, [n, 5, 5, 240] <- [n, 5, 5, 40]
+        // features.4.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 5, 5, 240] <- [n, 5, 5, 40]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(154), input: s.tensor(156), weights: s.p + 43840,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(154), preActivation: s.tensor(48),
+            gamma: s.p + 53440, beta: s.p + 53488, savedMean: s.f + 119536, savedInvStd: s.f + 119576,
+            activation: .identity, reductions: s.f + 103040, input: s.tensor(156), weights: s.p + 43840,
             pixels: 25 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(155), gradWeights: s.g + 43840,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(249)
@@ -2801,14 +2825,14 @@ public final class EfficientNetTinyTraining: TrainableModel {
         // features.4.1.block.1 backward through silu and BatchNorm (in place) on [n, 5, 5, 240]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(158), input: s.tensor(42), pixels: 25 &* s.n,
-            channels: 240, gamma: s.p + 37824, beta: s.p + 38064, savedMean: s.f + 113456, savedInvStd: s.f + 113696,
+            channels: 240, gamma: s.p + 37824, beta: s.p + 38064, savedMean: s.f + 114736, savedInvStd: s.f + 114976,
             activation: .silu, gradInput: s.tensor(158), gradGamma: s.g + 37824, gradBeta: s.g + 38064, pool: pool)
         s.profiler?.stop(251)
         // features.4.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(40), pixels: 25 &* s.n, channels: 240, gamma: s.p + 34704,
-                beta: s.p + 34944, savedMean: s.f + 112976, savedInvStd: s.f + 113216, activation: .silu,
+                beta: s.p + 34944, savedMean: s.f + 114256, savedInvStd: s.f + 114496, activation: .silu,
                 output: s.tensor(160), pool: pool)
             s.profiler?.stop(252)
         }
@@ -2817,34 +2841,36 @@ public final class EfficientNetTinyTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(40), pixels: 25 &* s.n, channels: 240,
                 gamma: s.p + 34704, beta: s.p + 34944, runningMean: s.p + 35184, runningVar: s.p + 35424, eps: 1e-05,
-                activation: .silu, output: s.tensor(160), scratch: s.f + 112976, pool: pool)
+                activation: .silu, output: s.tensor(160), scratch: s.f + 114256, pool: pool)
             s.profiler?.stop(253)
         }
         // features.4.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 116096, count: 2160)
+        TrainingKernels.zero(s.f + 117376, count: 2160)
         s.profiler?.stop(254)
         // features.4.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 5, 5, 240] <- [n, 5, 5, 240]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(158), input: s.tensor(160), batch: s.n, height: 5,
             width: 5, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 5, outWidth: 5,
-            weights: s.f + 113936, gradInput: s.tensor(159), gradWeights: s.f + 116096, pool: pool)
+            weights: s.f + 115216, gradInput: s.tensor(159), gradWeights: s.f + 117376, pool: pool)
         s.profiler?.stop(255)
         // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 116096, channels: 240, kernel: 3, into: s.g + 35664)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 117376, channels: 240, kernel: 3, into: s.g + 35664)
         s.profiler?.stop(256)
-        // features.4.1.block.0 backward through silu and BatchNorm (in place) on [n, 5, 5, 240]
+        // features.4.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 5, 5, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(159), input: s.tensor(40), pixels: 25 &* s.n,
-            channels: 240, gamma: s.p + 34704, beta: s.p + 34944, savedMean: s.f + 112976, savedInvStd: s.f + 113216,
-            activation: .silu, gradInput: s.tensor(159), gradGamma: s.g + 34704, gradBeta: s.g + 34944, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(159), input: s.tensor(40), pixels: 25 &* s.n,
+            channels: 240, gamma: s.p + 34704, beta: s.p + 34944, savedMean: s.f + 114256, savedInvStd: s.f + 114496,
+            activation: .silu, gradGamma: s.g + 34704, gradBeta: s.g + 34944, reductions: s.f + 103040, pool: pool)
         s.profiler?.stop(257)
-        // features.4.1.block.0 conv 1x1 backward: input and weight gradients, [n, 5, 5, 40] <- [n, 5, 5, 240]
+        // features.4.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 5, 5, 40] <- [n, 5, 5, 240]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(159), input: s.tensor(39), weights: s.p + 25104,
-            pixels: 25 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(161), gradWeights: s.g + 25104,
-            workspace: s.ws, pool: pool)
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(159), preActivation: s.tensor(40),
+            gamma: s.p + 34704, beta: s.p + 34944, savedMean: s.f + 114256, savedInvStd: s.f + 114496,
+            activation: .silu, reductions: s.f + 103040, input: s.tensor(39), weights: s.p + 25104, pixels: 25 &* s.n,
+            inChannels: 40, outChannels: 240, gradInput: s.tensor(161), gradWeights: s.g + 25104, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(258)
         // features.4.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -2854,18 +2880,18 @@ public final class EfficientNetTinyTraining: TrainableModel {
 
     /// features.4.0 backward: MBConv6 k3 s2: 9x9x24 -> 5x5x40, SE 144 -> 6 -> 144
     private func features_4_0_backward(_ s: TrainingStepContext) {
-        // features.4.0.block.3 backward through identity and BatchNorm (in place) on [n, 5, 5, 40]
+        // features.4.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 5, 5, 40]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(161), input: s.tensor(38), pixels: 25 &* s.n,
-            channels: 40, gamma: s.p + 24912, beta: s.p + 24960, savedMean: s.f + 112896, savedInvStd: s.f + 112936,
-            activation: .identity, gradInput: s.tensor(161), gradGamma: s.g + 24912, gradBeta: s.g + 24960,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(161), input: s.tensor(38), pixels: 25 &* s.n,
+            channels: 40, gamma: s.p + 24912, beta: s.p + 24960, savedMean: s.f + 114176, savedInvStd: s.f + 114216,
+            activation: .identity, gradGamma: s.g + 24912, gradBeta: s.g + 24960, reductions: s.f + 103040,
             pool: pool)
         s.profiler?.stop(260)
         // features.4.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(32), pixels: 25 &* s.n, channels: 144, gamma: s.p + 16688,
-                beta: s.p + 16832, savedMean: s.f + 110016, savedInvStd: s.f + 110160, activation: .silu,
+                beta: s.p + 16832, savedMean: s.f + 111296, savedInvStd: s.f + 111440, activation: .silu,
                 output: s.tensor(164), pool: pool)
             s.profiler?.stop(261)
         }
@@ -2874,7 +2900,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(32), pixels: 25 &* s.n, channels: 144,
                 gamma: s.p + 16688, beta: s.p + 16832, runningMean: s.p + 16976, runningVar: s.p + 17120, eps: 1e-05,
-                activation: .silu, output: s.tensor(164), scratch: s.f + 110016, pool: pool)
+                activation: .silu, output: s.tensor(164), scratch: s.f + 111296, pool: pool)
             s.profiler?.stop(262)
         }
         // features.4.0.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -2884,9 +2910,11 @@ public final class EfficientNetTinyTraining: TrainableModel {
                 channels: 144, output: s.tensor(163), pool: pool)
             s.profiler?.stop(263)
         }
-        // features.4.0.block.3 conv 1x1 backward: input and weight gradients, [n, 5, 5, 144] <- [n, 5, 5, 40]
+        // features.4.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 5, 5, 144] <- [n, 5, 5, 40]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(161), input: s.tensor(163), weights: s.p + 19152,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(161), preActivation: s.tensor(38),
+            gamma: s.p + 24912, beta: s.p + 24960, savedMean: s.f + 114176, savedInvStd: s.f + 114216,
+            activation: .identity, reductions: s.f + 103040, input: s.tensor(163), weights: s.p + 19152,
             pixels: 25 &* s.n, inChannels: 144, outChannels: 40, gradInput: s.tensor(162), gradWeights: s.g + 19152,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(264)
@@ -2901,14 +2929,14 @@ public final class EfficientNetTinyTraining: TrainableModel {
         // features.4.0.block.1 backward through silu and BatchNorm (in place) on [n, 5, 5, 144]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(165), input: s.tensor(32), pixels: 25 &* s.n,
-            channels: 144, gamma: s.p + 16688, beta: s.p + 16832, savedMean: s.f + 110016, savedInvStd: s.f + 110160,
+            channels: 144, gamma: s.p + 16688, beta: s.p + 16832, savedMean: s.f + 111296, savedInvStd: s.f + 111440,
             activation: .silu, gradInput: s.tensor(165), gradGamma: s.g + 16688, gradBeta: s.g + 16832, pool: pool)
         s.profiler?.stop(266)
         // features.4.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(30), pixels: 81 &* s.n, channels: 144, gamma: s.p + 14816,
-                beta: s.p + 14960, savedMean: s.f + 109728, savedInvStd: s.f + 109872, activation: .silu,
+                beta: s.p + 14960, savedMean: s.f + 111008, savedInvStd: s.f + 111152, activation: .silu,
                 output: s.tensor(167), pool: pool)
             s.profiler?.stop(267)
         }
@@ -2917,51 +2945,53 @@ public final class EfficientNetTinyTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 81 &* s.n, channels: 144,
                 gamma: s.p + 14816, beta: s.p + 14960, runningMean: s.p + 15104, runningVar: s.p + 15248, eps: 1e-05,
-                activation: .silu, output: s.tensor(167), scratch: s.f + 109728, pool: pool)
+                activation: .silu, output: s.tensor(167), scratch: s.f + 111008, pool: pool)
             s.profiler?.stop(268)
         }
         // features.4.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 111600, count: 1296)
+        TrainingKernels.zero(s.f + 112880, count: 1296)
         s.profiler?.stop(269)
         // features.4.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 9, 9, 144] <- [n, 5, 5, 144]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(165), input: s.tensor(167), batch: s.n, height: 9,
             width: 9, channels: 144, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 5, outWidth: 5,
-            weights: s.f + 110304, gradInput: s.tensor(166), gradWeights: s.f + 111600, pool: pool)
+            weights: s.f + 111584, gradInput: s.tensor(166), gradWeights: s.f + 112880, pool: pool)
         s.profiler?.stop(270)
         // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 111600, channels: 144, kernel: 3, into: s.g + 15392)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 112880, channels: 144, kernel: 3, into: s.g + 15392)
         s.profiler?.stop(271)
-        // features.4.0.block.0 backward through silu and BatchNorm (in place) on [n, 9, 9, 144]
+        // features.4.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(166), input: s.tensor(30), pixels: 81 &* s.n,
-            channels: 144, gamma: s.p + 14816, beta: s.p + 14960, savedMean: s.f + 109728, savedInvStd: s.f + 109872,
-            activation: .silu, gradInput: s.tensor(166), gradGamma: s.g + 14816, gradBeta: s.g + 14960, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(166), input: s.tensor(30), pixels: 81 &* s.n,
+            channels: 144, gamma: s.p + 14816, beta: s.p + 14960, savedMean: s.f + 111008, savedInvStd: s.f + 111152,
+            activation: .silu, gradGamma: s.g + 14816, gradBeta: s.g + 14960, reductions: s.f + 103040, pool: pool)
         s.profiler?.stop(272)
-        // features.4.0.block.0 conv 1x1 backward: input and weight gradients, [n, 9, 9, 24] <- [n, 9, 9, 144]
+        // features.4.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 24] <- [n, 9, 9, 144]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(166), input: s.tensor(29), weights: s.p + 11360,
-            pixels: 81 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(168), gradWeights: s.g + 11360,
-            workspace: s.ws, pool: pool)
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(166), preActivation: s.tensor(30),
+            gamma: s.p + 14816, beta: s.p + 14960, savedMean: s.f + 111008, savedInvStd: s.f + 111152,
+            activation: .silu, reductions: s.f + 103040, input: s.tensor(29), weights: s.p + 11360, pixels: 81 &* s.n,
+            inChannels: 24, outChannels: 144, gradInput: s.tensor(168), gradWeights: s.g + 11360, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(273)
     }
 
     /// features.3.0 backward: MBConv6 k5 s2: 18x18x16 -> 9x9x24, SE 96 -> 4 -> 96
     private func features_3_0_backward(_ s: TrainingStepContext) {
-        // features.3.0.block.3 backward through identity and BatchNorm (in place) on [n, 9, 9, 24]
+        // features.3.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 24]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(168), input: s.tensor(28), pixels: 81 &* s.n,
-            channels: 24, gamma: s.p + 11232, beta: s.p + 11264, savedMean: s.f + 109680, savedInvStd: s.f + 109704,
-            activation: .identity, gradInput: s.tensor(168), gradGamma: s.g + 11232, gradBeta: s.g + 11264,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(168), input: s.tensor(28), pixels: 81 &* s.n,
+            channels: 24, gamma: s.p + 11232, beta: s.p + 11264, savedMean: s.f + 110960, savedInvStd: s.f + 110984,
+            activation: .identity, gradGamma: s.g + 11232, gradBeta: s.g + 11264, reductions: s.f + 103040,
             pool: pool)
         s.profiler?.stop(274)
         // features.3.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(22), pixels: 81 &* s.n, channels: 96, gamma: s.p + 7664,
-                beta: s.p + 7760, savedMean: s.f + 104688, savedInvStd: s.f + 104784, activation: .silu,
+                beta: s.p + 7760, savedMean: s.f + 105968, savedInvStd: s.f + 106064, activation: .silu,
                 output: s.tensor(171), pool: pool)
             s.profiler?.stop(275)
         }
@@ -2970,7 +3000,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(22), pixels: 81 &* s.n, channels: 96,
                 gamma: s.p + 7664, beta: s.p + 7760, runningMean: s.p + 7856, runningVar: s.p + 7952, eps: 1e-05,
-                activation: .silu, output: s.tensor(171), scratch: s.f + 104688, pool: pool)
+                activation: .silu, output: s.tensor(171), scratch: s.f + 105968, pool: pool)
             s.profiler?.stop(276)
         }
         // features.3.0.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -2980,9 +3010,11 @@ public final class EfficientNetTinyTraining: TrainableModel {
                 channels: 96, output: s.tensor(170), pool: pool)
             s.profiler?.stop(277)
         }
-        // features.3.0.block.3 conv 1x1 backward: input and weight gradients, [n, 9, 9, 96] <- [n, 9, 9, 24]
+        // features.3.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 96] <- [n, 9, 9, 24]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(168), input: s.tensor(170), weights: s.p + 8928,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(168), preActivation: s.tensor(28),
+            gamma: s.p + 11232, beta: s.p + 11264, savedMean: s.f + 110960, savedInvStd: s.f + 110984,
+            activation: .identity, reductions: s.f + 103040, input: s.tensor(170), weights: s.p + 8928,
             pixels: 81 &* s.n, inChannels: 96, outChannels: 24, gradInput: s.tensor(169), gradWeights: s.g + 8928,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(278)
@@ -2997,14 +3029,14 @@ public final class EfficientNetTinyTraining: TrainableModel {
         // features.3.0.block.1 backward through silu and BatchNorm (in place) on [n, 9, 9, 96]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(172), input: s.tensor(22), pixels: 81 &* s.n,
-            channels: 96, gamma: s.p + 7664, beta: s.p + 7760, savedMean: s.f + 104688, savedInvStd: s.f + 104784,
+            channels: 96, gamma: s.p + 7664, beta: s.p + 7760, savedMean: s.f + 105968, savedInvStd: s.f + 106064,
             activation: .silu, gradInput: s.tensor(172), gradGamma: s.g + 7664, gradBeta: s.g + 7760, pool: pool)
         s.profiler?.stop(280)
         // features.3.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(20), pixels: 324 &* s.n, channels: 96, gamma: s.p + 4880,
-                beta: s.p + 4976, savedMean: s.f + 104496, savedInvStd: s.f + 104592, activation: .silu,
+                beta: s.p + 4976, savedMean: s.f + 105776, savedInvStd: s.f + 105872, activation: .silu,
                 output: s.tensor(174), pool: pool)
             s.profiler?.stop(281)
         }
@@ -3013,50 +3045,51 @@ public final class EfficientNetTinyTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 324 &* s.n, channels: 96,
                 gamma: s.p + 4880, beta: s.p + 4976, runningMean: s.p + 5072, runningVar: s.p + 5168, eps: 1e-05,
-                activation: .silu, output: s.tensor(174), scratch: s.f + 104496, pool: pool)
+                activation: .silu, output: s.tensor(174), scratch: s.f + 105776, pool: pool)
             s.profiler?.stop(282)
         }
         // features.3.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 107280, count: 2400)
+        TrainingKernels.zero(s.f + 108560, count: 2400)
         s.profiler?.stop(283)
         // features.3.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 18, 18, 96] <- [n, 9, 9, 96]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(172), input: s.tensor(174), batch: s.n, height: 18,
             width: 18, channels: 96, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
-            weights: s.f + 104880, gradInput: s.tensor(173), gradWeights: s.f + 107280, pool: pool)
+            weights: s.f + 106160, gradInput: s.tensor(173), gradWeights: s.f + 108560, pool: pool)
         s.profiler?.stop(284)
         // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 107280, channels: 96, kernel: 5, into: s.g + 5264)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 108560, channels: 96, kernel: 5, into: s.g + 5264)
         s.profiler?.stop(285)
-        // features.3.0.block.0 backward through silu and BatchNorm (in place) on [n, 18, 18, 96]
+        // features.3.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 96]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(173), input: s.tensor(20), pixels: 324 &* s.n,
-            channels: 96, gamma: s.p + 4880, beta: s.p + 4976, savedMean: s.f + 104496, savedInvStd: s.f + 104592,
-            activation: .silu, gradInput: s.tensor(173), gradGamma: s.g + 4880, gradBeta: s.g + 4976, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(173), input: s.tensor(20), pixels: 324 &* s.n,
+            channels: 96, gamma: s.p + 4880, beta: s.p + 4976, savedMean: s.f + 105776, savedInvStd: s.f + 105872,
+            activation: .silu, gradGamma: s.g + 4880, gradBeta: s.g + 4976, reductions: s.f + 103040, pool: pool)
         s.profiler?.stop(286)
-        // features.3.0.block.0 conv 1x1 backward: input and weight gradients, [n, 18, 18, 16] <- [n, 18, 18, 96]
+        // features.3.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 16] <- [n, 18, 18, 96]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(173), input: s.tensor(19), weights: s.p + 3344,
-            pixels: 324 &* s.n, inChannels: 16, outChannels: 96, gradInput: s.tensor(175), gradWeights: s.g + 3344,
-            workspace: s.ws, pool: pool)
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(173), preActivation: s.tensor(20),
+            gamma: s.p + 4880, beta: s.p + 4976, savedMean: s.f + 105776, savedInvStd: s.f + 105872, activation: .silu,
+            reductions: s.f + 103040, input: s.tensor(19), weights: s.p + 3344, pixels: 324 &* s.n, inChannels: 16,
+            outChannels: 96, gradInput: s.tensor(175), gradWeights: s.g + 3344, workspace: s.ws, pool: pool)
         s.profiler?.stop(287)
     }
 
     /// features.2.0 backward: MBConv6 k3 s2: 36x36x8 -> 18x18x16, SE 48 -> 2 -> 48
     private func features_2_0_backward(_ s: TrainingStepContext) {
-        // features.2.0.block.3 backward through identity and BatchNorm (in place) on [n, 18, 18, 16]
+        // features.2.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 16]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(175), input: s.tensor(18), pixels: 324 &* s.n,
-            channels: 16, gamma: s.p + 3280, beta: s.p + 3296, savedMean: s.f + 104464, savedInvStd: s.f + 104480,
-            activation: .identity, gradInput: s.tensor(175), gradGamma: s.g + 3280, gradBeta: s.g + 3296, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(175), input: s.tensor(18), pixels: 324 &* s.n,
+            channels: 16, gamma: s.p + 3280, beta: s.p + 3296, savedMean: s.f + 105744, savedInvStd: s.f + 105760,
+            activation: .identity, gradGamma: s.g + 3280, gradBeta: s.g + 3296, reductions: s.f + 103040, pool: pool)
         s.profiler?.stop(288)
         // features.2.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(12), pixels: 324 &* s.n, channels: 48, gamma: s.p + 2064,
-                beta: s.p + 2112, savedMean: s.f + 103504, savedInvStd: s.f + 103552, activation: .silu,
+                beta: s.p + 2112, savedMean: s.f + 104784, savedInvStd: s.f + 104832, activation: .silu,
                 output: s.tensor(178), pool: pool)
             s.profiler?.stop(289)
         }
@@ -3065,7 +3098,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(12), pixels: 324 &* s.n, channels: 48,
                 gamma: s.p + 2064, beta: s.p + 2112, runningMean: s.p + 2160, runningVar: s.p + 2208, eps: 1e-05,
-                activation: .silu, output: s.tensor(178), scratch: s.f + 103504, pool: pool)
+                activation: .silu, output: s.tensor(178), scratch: s.f + 104784, pool: pool)
             s.profiler?.stop(290)
         }
         // features.2.0.block.2 recompute the squeeze-excitation output from its input and saved scale
@@ -3075,9 +3108,11 @@ public final class EfficientNetTinyTraining: TrainableModel {
                 channels: 48, output: s.tensor(177), pool: pool)
             s.profiler?.stop(291)
         }
-        // features.2.0.block.3 conv 1x1 backward: input and weight gradients, [n, 18, 18, 48] <- [n, 18, 18, 16]
+        // features.2.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 48] <- [n, 18, 18, 16]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(175), input: s.tensor(177), weights: s.p + 2512,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(175), preActivation: s.tensor(18),
+            gamma: s.p + 3280, beta: s.p + 3296, savedMean: s.f + 105744, savedInvStd: s.f + 105760,
+            activation: .identity, reductions: s.f + 103040, input: s.tensor(177), weights: s.p + 2512,
             pixels: 324 &* s.n, inChannels: 48, outChannels: 16, gradInput: s.tensor(176), gradWeights: s.g + 2512,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(292)
@@ -3092,14 +3127,14 @@ public final class EfficientNetTinyTraining: TrainableModel {
         // features.2.0.block.1 backward through silu and BatchNorm (in place) on [n, 18, 18, 48]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(179), input: s.tensor(12), pixels: 324 &* s.n,
-            channels: 48, gamma: s.p + 2064, beta: s.p + 2112, savedMean: s.f + 103504, savedInvStd: s.f + 103552,
+            channels: 48, gamma: s.p + 2064, beta: s.p + 2112, savedMean: s.f + 104784, savedInvStd: s.f + 104832,
             activation: .silu, gradInput: s.tensor(179), gradGamma: s.g + 2064, gradBeta: s.g + 2112, pool: pool)
         s.profiler?.stop(294)
         // features.2.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(10), pixels: 1296 &* s.n, channels: 48, gamma: s.p + 1440,
-                beta: s.p + 1488, savedMean: s.f + 103408, savedInvStd: s.f + 103456, activation: .silu,
+                beta: s.p + 1488, savedMean: s.f + 104688, savedInvStd: s.f + 104736, activation: .silu,
                 output: s.tensor(181), pool: pool)
             s.profiler?.stop(295)
         }
@@ -3108,51 +3143,51 @@ public final class EfficientNetTinyTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(10), pixels: 1296 &* s.n, channels: 48,
                 gamma: s.p + 1440, beta: s.p + 1488, runningMean: s.p + 1536, runningVar: s.p + 1584, eps: 1e-05,
-                activation: .silu, output: s.tensor(181), scratch: s.f + 103408, pool: pool)
+                activation: .silu, output: s.tensor(181), scratch: s.f + 104688, pool: pool)
             s.profiler?.stop(296)
         }
         // features.2.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 104032, count: 432)
+        TrainingKernels.zero(s.f + 105312, count: 432)
         s.profiler?.stop(297)
         // features.2.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 36, 36, 48] <- [n, 18, 18, 48]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(179), input: s.tensor(181), batch: s.n, height: 36,
             width: 36, channels: 48, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18,
-            weights: s.f + 103600, gradInput: s.tensor(180), gradWeights: s.f + 104032, pool: pool)
+            weights: s.f + 104880, gradInput: s.tensor(180), gradWeights: s.f + 105312, pool: pool)
         s.profiler?.stop(298)
         // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 104032, channels: 48, kernel: 3, into: s.g + 1632)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 105312, channels: 48, kernel: 3, into: s.g + 1632)
         s.profiler?.stop(299)
-        // features.2.0.block.0 backward through silu and BatchNorm (in place) on [n, 36, 36, 48]
+        // features.2.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 36, 36, 48]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(180), input: s.tensor(10),
-            pixels: 1296 &* s.n, channels: 48, gamma: s.p + 1440, beta: s.p + 1488, savedMean: s.f + 103408,
-            savedInvStd: s.f + 103456, activation: .silu, gradInput: s.tensor(180), gradGamma: s.g + 1440,
-            gradBeta: s.g + 1488, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(180), input: s.tensor(10), pixels: 1296 &* s.n,
+            channels: 48, gamma: s.p + 1440, beta: s.p + 1488, savedMean: s.f + 104688, savedInvStd: s.f + 104736,
+            activation: .silu, gradGamma: s.g + 1440, gradBeta: s.g + 1488, reductions: s.f + 103040, pool: pool)
         s.profiler?.stop(300)
-        // features.2.0.block.0 conv 1x1 backward: input and weight gradients, [n, 36, 36, 8] <- [n, 36, 36, 48]
+        // features.2.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 36, 36, 8] <- [n, 36, 36, 48]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(180), input: s.tensor(9), weights: s.p + 1056,
-            pixels: 1296 &* s.n, inChannels: 8, outChannels: 48, gradInput: s.tensor(182), gradWeights: s.g + 1056,
-            workspace: s.ws, pool: pool)
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(180), preActivation: s.tensor(10),
+            gamma: s.p + 1440, beta: s.p + 1488, savedMean: s.f + 104688, savedInvStd: s.f + 104736, activation: .silu,
+            reductions: s.f + 103040, input: s.tensor(9), weights: s.p + 1056, pixels: 1296 &* s.n, inChannels: 8,
+            outChannels: 48, gradInput: s.tensor(182), gradWeights: s.g + 1056, workspace: s.ws, pool: pool)
         s.profiler?.stop(301)
     }
 
     /// features.1.0 backward: MBConv1 k3 s1: 36x36x16 -> 36x36x8, SE 16 -> 4 -> 16
     private func features_1_0_backward(_ s: TrainingStepContext) {
-        // features.1.0.block.2 backward through identity and BatchNorm (in place) on [n, 36, 36, 8]
+        // features.1.0.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 36, 36, 8]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(182), input: s.tensor(8), pixels: 1296 &* s.n,
-            channels: 8, gamma: s.p + 992, beta: s.p + 1008, savedMean: s.f + 103392, savedInvStd: s.f + 103400,
-            activation: .identity, gradInput: s.tensor(182), gradGamma: s.g + 992, gradBeta: s.g + 1008, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(182), input: s.tensor(8), pixels: 1296 &* s.n,
+            channels: 8, gamma: s.p + 992, beta: s.p + 1008, savedMean: s.f + 104672, savedInvStd: s.f + 104680,
+            activation: .identity, gradGamma: s.g + 992, gradBeta: s.g + 1008, reductions: s.f + 103040, pool: pool)
         s.profiler?.stop(302)
         // features.1.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 1 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(2), pixels: 1296 &* s.n, channels: 16, gamma: s.p + 640,
-                beta: s.p + 656, savedMean: s.f + 103072, savedInvStd: s.f + 103088, activation: .silu,
+                beta: s.p + 656, savedMean: s.f + 104352, savedInvStd: s.f + 104368, activation: .silu,
                 output: s.tensor(185), pool: pool)
             s.profiler?.stop(303)
         }
@@ -3161,7 +3196,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 1296 &* s.n, channels: 16,
                 gamma: s.p + 640, beta: s.p + 656, runningMean: s.p + 672, runningVar: s.p + 688, eps: 1e-05,
-                activation: .silu, output: s.tensor(185), scratch: s.f + 103072, pool: pool)
+                activation: .silu, output: s.tensor(185), scratch: s.f + 104352, pool: pool)
             s.profiler?.stop(304)
         }
         // features.1.0.block.1 recompute the squeeze-excitation output from its input and saved scale
@@ -3171,9 +3206,11 @@ public final class EfficientNetTinyTraining: TrainableModel {
                 channels: 16, output: s.tensor(184), pool: pool)
             s.profiler?.stop(305)
         }
-        // features.1.0.block.2 conv 1x1 backward: input and weight gradients, [n, 36, 36, 16] <- [n, 36, 36, 8]
+        // features.1.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 36, 36, 16] <- [n, 36, 36, 8]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(182), input: s.tensor(184), weights: s.p + 864,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(182), preActivation: s.tensor(8),
+            gamma: s.p + 992, beta: s.p + 1008, savedMean: s.f + 104672, savedInvStd: s.f + 104680,
+            activation: .identity, reductions: s.f + 103040, input: s.tensor(184), weights: s.p + 864,
             pixels: 1296 &* s.n, inChannels: 16, outChannels: 8, gradInput: s.tensor(183), gradWeights: s.g + 864,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(306)
@@ -3188,14 +3225,14 @@ public final class EfficientNetTinyTraining: TrainableModel {
         // features.1.0.block.0 backward through silu and BatchNorm (in place) on [n, 36, 36, 16]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(186), input: s.tensor(2), pixels: 1296 &* s.n,
-            channels: 16, gamma: s.p + 640, beta: s.p + 656, savedMean: s.f + 103072, savedInvStd: s.f + 103088,
+            channels: 16, gamma: s.p + 640, beta: s.p + 656, savedMean: s.f + 104352, savedInvStd: s.f + 104368,
             activation: .silu, gradInput: s.tensor(186), gradGamma: s.g + 640, gradBeta: s.g + 656, pool: pool)
         s.profiler?.stop(308)
         // features.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 0 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(0), pixels: 1296 &* s.n, channels: 16, gamma: s.p + 432,
-                beta: s.p + 448, savedMean: s.f + 103040, savedInvStd: s.f + 103056, activation: .silu,
+                beta: s.p + 448, savedMean: s.f + 104320, savedInvStd: s.f + 104336, activation: .silu,
                 output: s.tensor(188), pool: pool)
             s.profiler?.stop(309)
         }
@@ -3204,22 +3241,22 @@ public final class EfficientNetTinyTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(0), pixels: 1296 &* s.n, channels: 16,
                 gamma: s.p + 432, beta: s.p + 448, runningMean: s.p + 464, runningVar: s.p + 480, eps: 1e-05,
-                activation: .silu, output: s.tensor(188), scratch: s.f + 103040, pool: pool)
+                activation: .silu, output: s.tensor(188), scratch: s.f + 104320, pool: pool)
             s.profiler?.stop(310)
         }
         // features.1.0.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 103248, count: 144)
+        TrainingKernels.zero(s.f + 104528, count: 144)
         s.profiler?.stop(311)
         // features.1.0.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 36, 36, 16] <- [n, 36, 36, 16]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(186), input: s.tensor(188), batch: s.n, height: 36,
             width: 36, channels: 16, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 36, outWidth: 36,
-            weights: s.f + 103104, gradInput: s.tensor(187), gradWeights: s.f + 103248, pool: pool)
+            weights: s.f + 104384, gradInput: s.tensor(187), gradWeights: s.f + 104528, pool: pool)
         s.profiler?.stop(312)
         // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 103248, channels: 16, kernel: 3, into: s.g + 496)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 104528, channels: 16, kernel: 3, into: s.g + 496)
         s.profiler?.stop(313)
     }
 
@@ -3228,7 +3265,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
         // features.0 backward through silu and BatchNorm (in place) on [n, 36, 36, 16]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(187), input: s.tensor(0), pixels: 1296 &* s.n,
-            channels: 16, gamma: s.p + 432, beta: s.p + 448, savedMean: s.f + 103040, savedInvStd: s.f + 103056,
+            channels: 16, gamma: s.p + 432, beta: s.p + 448, savedMean: s.f + 104320, savedInvStd: s.f + 104336,
             activation: .silu, gradInput: s.tensor(187), gradGamma: s.g + 432, gradBeta: s.g + 448, pool: pool)
         s.profiler?.stop(314)
         // features.0 stem weight gradient (the image needs none)
@@ -3389,7 +3426,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
         (425664, 130176),  // 143: gradient of features.5.1.block.2 input, 8,400 floats per image
         (408864, 121776),  // 144: gradient of features.5.1.block.1 input, 8,400 floats per image
         (400464, 113376),  // 145: features.5.1.block.0 output (recomputed), 8,400 floats per image
-        (374064, 130176),  // 146: gradient of features.5.1.block.0 input, 1,400 floats per image
+        (377872, 130176),  // 146: gradient of features.5.1.block.0 input, 1,400 floats per image
         (368064, 116976),  // 147: gradient of features.5.0.block.3 input, 6,000 floats per image
         (528816, 110976),  // 148: features.5.0.block.2 output (recomputed), 6,000 floats per image
         (522816, 104976),  // 149: features.5.0.block.1 output (recomputed), 6,000 floats per image
@@ -3411,21 +3448,21 @@ public final class EfficientNetTinyTraining: TrainableModel {
         (400464, 128304),  // 165: gradient of features.4.0.block.2 input, 3,600 floats per image
         (368064, 116640),  // 166: gradient of features.4.0.block.1 input, 11,664 floats per image
         (198288, 104976),  // 167: features.4.0.block.0 output (recomputed), 11,664 floats per image
-        (194400, 128304),  // 168: gradient of features.4.0.block.0 input, 1,944 floats per image
+        (198288, 128304),  // 168: gradient of features.4.0.block.0 input, 1,944 floats per image
         (186624, 108864),  // 169: gradient of features.3.0.block.3 input, 7,776 floats per image
         (467040, 101088),  // 170: features.3.0.block.2 output (recomputed), 7,776 floats per image
         (459264, 93312),  // 171: features.3.0.block.1 output (recomputed), 7,776 floats per image
         (368064, 171072),  // 172: gradient of features.3.0.block.2 input, 7,776 floats per image
         (186624, 124416),  // 173: gradient of features.3.0.block.1 input, 31,104 floats per image
         (155520, 93312),  // 174: features.3.0.block.0 output (recomputed), 31,104 floats per image
-        (139968, 108864),  // 175: gradient of features.3.0.block.0 input, 5,184 floats per image
+        (155520, 108864),  // 175: gradient of features.3.0.block.0 input, 5,184 floats per image
         (124416, 93312),  // 176: gradient of features.2.0.block.3 input, 15,552 floats per image
         (352512, 77760),  // 177: features.2.0.block.2 output (recomputed), 15,552 floats per image
         (336960, 62208),  // 178: features.2.0.block.1 output (recomputed), 15,552 floats per image
         (186624, 228096),  // 179: gradient of features.2.0.block.2 input, 15,552 floats per image
         (124416, 124416),  // 180: gradient of features.2.0.block.1 input, 62,208 floats per image
         (62208, 62208),  // 181: features.2.0.block.0 output (recomputed), 62,208 floats per image
-        (20736, 62208),  // 182: gradient of features.2.0.block.0 input, 10,368 floats per image
+        (62208, 62208),  // 182: gradient of features.2.0.block.0 input, 10,368 floats per image
         (0, 41472),  // 183: gradient of features.1.0.block.2 input, 20,736 floats per image
         (300672, 20736),  // 184: features.1.0.block.1 output (recomputed), 20,736 floats per image
         (279936, 0),  // 185: features.1.0.block.0 output (recomputed), 20,736 floats per image
@@ -3457,7 +3494,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
               "squeeze-excitation 16 -> 4 -> 16 on [n, 36, 36, 16]"),
         .init("features.1.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [16][8]"),
-        .init("features.1.0.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 165888,
+        .init("features.1.0.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 165888,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 36, 36, 16] -> [n, 36, 36, 8]"),
         .init("features.1.0.block.2", kind: "conv 1x1 forward", macsPerImage: 165888,
               "frozen: project conv 1x1, [n, 36, 36, 16] -> [n, 36, 36, 8]"),
@@ -3467,7 +3504,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 36, 36, 8]"),
         .init("features.2.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [8][48]"),
-        .init("features.2.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 497664,
+        .init("features.2.0.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 497664,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 36, 36, 8] -> [n, 36, 36, 48]"),
         .init("features.2.0.block.0", kind: "conv 1x1 forward", macsPerImage: 497664,
               "frozen: expand conv 1x1, [n, 36, 36, 8] -> [n, 36, 36, 48]"),
@@ -3487,7 +3524,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
               "squeeze-excitation 48 -> 2 -> 48 on [n, 18, 18, 48]"),
         .init("features.2.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [48][16]"),
-        .init("features.2.0.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 248832,
+        .init("features.2.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 248832,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 48] -> [n, 18, 18, 16]"),
         .init("features.2.0.block.3", kind: "conv 1x1 forward", macsPerImage: 248832,
               "frozen: project conv 1x1, [n, 18, 18, 48] -> [n, 18, 18, 16]"),
@@ -3497,7 +3534,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 16]"),
         .init("features.3.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [16][96]"),
-        .init("features.3.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 497664,
+        .init("features.3.0.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 497664,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 16] -> [n, 18, 18, 96]"),
         .init("features.3.0.block.0", kind: "conv 1x1 forward", macsPerImage: 497664,
               "frozen: expand conv 1x1, [n, 18, 18, 16] -> [n, 18, 18, 96]"),
@@ -3517,7 +3554,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
               "squeeze-excitation 96 -> 4 -> 96 on [n, 9, 9, 96]"),
         .init("features.3.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [96][24]"),
-        .init("features.3.0.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 186624,
+        .init("features.3.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 186624,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 96] -> [n, 9, 9, 24]"),
         .init("features.3.0.block.3", kind: "conv 1x1 forward", macsPerImage: 186624,
               "frozen: project conv 1x1, [n, 9, 9, 96] -> [n, 9, 9, 24]"),
@@ -3527,7 +3564,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 24]"),
         .init("features.4.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [24][144]"),
-        .init("features.4.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 279936,
+        .init("features.4.0.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 279936,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 24] -> [n, 9, 9, 144]"),
         .init("features.4.0.block.0", kind: "conv 1x1 forward", macsPerImage: 279936,
               "frozen: expand conv 1x1, [n, 9, 9, 24] -> [n, 9, 9, 144]"),
@@ -3547,7 +3584,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
               "squeeze-excitation 144 -> 6 -> 144 on [n, 5, 5, 144]"),
         .init("features.4.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [144][40]"),
-        .init("features.4.0.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 144000,
+        .init("features.4.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 144000,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 5, 5, 144] -> [n, 5, 5, 40]"),
         .init("features.4.0.block.3", kind: "conv 1x1 forward", macsPerImage: 144000,
               "frozen: project conv 1x1, [n, 5, 5, 144] -> [n, 5, 5, 40]"),
@@ -3557,7 +3594,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 5, 5, 40]"),
         .init("features.4.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [40][240]"),
-        .init("features.4.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 240000,
+        .init("features.4.1.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 240000,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 5, 5, 40] -> [n, 5, 5, 240]"),
         .init("features.4.1.block.0", kind: "conv 1x1 forward", macsPerImage: 240000,
               "frozen: expand conv 1x1, [n, 5, 5, 40] -> [n, 5, 5, 240]"),
@@ -3577,7 +3614,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
               "squeeze-excitation 240 -> 10 -> 240 on [n, 5, 5, 240]"),
         .init("features.4.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [240][40]"),
-        .init("features.4.1.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 240000,
+        .init("features.4.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 240000,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 5, 5, 240] -> [n, 5, 5, 40]"),
         .init("features.4.1.block.3", kind: "conv 1x1 forward", macsPerImage: 240000,
               "frozen: project conv 1x1, [n, 5, 5, 240] -> [n, 5, 5, 40]"),
@@ -3591,7 +3628,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.5.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [40][240]"),
-        .init("features.5.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 240000,
+        .init("features.5.0.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 240000,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 5, 5, 40] -> [n, 5, 5, 240]"),
         .init("features.5.0.block.0", kind: "conv 1x1 forward", macsPerImage: 240000,
               "frozen: expand conv 1x1, [n, 5, 5, 40] -> [n, 5, 5, 240]"),
@@ -3611,7 +3648,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
               "squeeze-excitation 240 -> 10 -> 240 on [n, 5, 5, 240]"),
         .init("features.5.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [240][56]"),
-        .init("features.5.0.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 336000,
+        .init("features.5.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 336000,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 5, 5, 240] -> [n, 5, 5, 56]"),
         .init("features.5.0.block.3", kind: "conv 1x1 forward", macsPerImage: 336000,
               "frozen: project conv 1x1, [n, 5, 5, 240] -> [n, 5, 5, 56]"),
@@ -3621,7 +3658,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 5, 5, 56]"),
         .init("features.5.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [56][336]"),
-        .init("features.5.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 470400,
+        .init("features.5.1.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 470400,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 5, 5, 56] -> [n, 5, 5, 336]"),
         .init("features.5.1.block.0", kind: "conv 1x1 forward", macsPerImage: 470400,
               "frozen: expand conv 1x1, [n, 5, 5, 56] -> [n, 5, 5, 336]"),
@@ -3641,7 +3678,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
               "squeeze-excitation 336 -> 14 -> 336 on [n, 5, 5, 336]"),
         .init("features.5.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [336][56]"),
-        .init("features.5.1.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 470400,
+        .init("features.5.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 470400,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 5, 5, 336] -> [n, 5, 5, 56]"),
         .init("features.5.1.block.3", kind: "conv 1x1 forward", macsPerImage: 470400,
               "frozen: project conv 1x1, [n, 5, 5, 336] -> [n, 5, 5, 56]"),
@@ -3655,7 +3692,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [56][336]"),
-        .init("features.6.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 470400,
+        .init("features.6.0.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 470400,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 5, 5, 56] -> [n, 5, 5, 336]"),
         .init("features.6.0.block.0", kind: "conv 1x1 forward", macsPerImage: 470400,
               "frozen: expand conv 1x1, [n, 5, 5, 56] -> [n, 5, 5, 336]"),
@@ -3675,7 +3712,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
               "squeeze-excitation 336 -> 14 -> 336 on [n, 3, 3, 336]"),
         .init("features.6.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [336][96]"),
-        .init("features.6.0.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 290304,
+        .init("features.6.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 290304,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 3, 3, 336] -> [n, 3, 3, 96]"),
         .init("features.6.0.block.3", kind: "conv 1x1 forward", macsPerImage: 290304,
               "frozen: project conv 1x1, [n, 3, 3, 336] -> [n, 3, 3, 96]"),
@@ -3685,7 +3722,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 3, 3, 96]"),
         .init("features.6.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [96][576]"),
-        .init("features.6.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 497664,
+        .init("features.6.1.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 497664,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 3, 3, 96] -> [n, 3, 3, 576]"),
         .init("features.6.1.block.0", kind: "conv 1x1 forward", macsPerImage: 497664,
               "frozen: expand conv 1x1, [n, 3, 3, 96] -> [n, 3, 3, 576]"),
@@ -3705,7 +3742,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
               "squeeze-excitation 576 -> 24 -> 576 on [n, 3, 3, 576]"),
         .init("features.6.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [576][96]"),
-        .init("features.6.1.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 497664,
+        .init("features.6.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 497664,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 3, 3, 576] -> [n, 3, 3, 96]"),
         .init("features.6.1.block.3", kind: "conv 1x1 forward", macsPerImage: 497664,
               "frozen: project conv 1x1, [n, 3, 3, 576] -> [n, 3, 3, 96]"),
@@ -3719,7 +3756,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.7.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [96][576]"),
-        .init("features.7.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 497664,
+        .init("features.7.0.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 497664,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 3, 3, 96] -> [n, 3, 3, 576]"),
         .init("features.7.0.block.0", kind: "conv 1x1 forward", macsPerImage: 497664,
               "frozen: expand conv 1x1, [n, 3, 3, 96] -> [n, 3, 3, 576]"),
@@ -3739,7 +3776,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
               "squeeze-excitation 576 -> 24 -> 576 on [n, 3, 3, 576]"),
         .init("features.7.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [576][160]"),
-        .init("features.7.0.block.3", kind: "conv 1x1 + BN statistics forward", macsPerImage: 829440,
+        .init("features.7.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 829440,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 3, 3, 576] -> [n, 3, 3, 160]"),
         .init("features.7.0.block.3", kind: "conv 1x1 forward", macsPerImage: 829440,
               "frozen: project conv 1x1, [n, 3, 3, 576] -> [n, 3, 3, 160]"),
@@ -3749,7 +3786,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 3, 3, 160]"),
         .init("features.8", kind: "conv 1x1 forward", macsPerImage: nil,
               "head conv 1x1 weights to the GEMM layout [160][640]"),
-        .init("features.8", kind: "conv 1x1 + BN statistics forward", macsPerImage: 921600,
+        .init("features.8", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 921600,
               "head conv 1x1 and its BatchNorm's batch statistics, [n, 3, 3, 160] -> [n, 3, 3, 640]"),
         .init("features.8", kind: "conv 1x1 forward", macsPerImage: 921600,
               "frozen: head conv 1x1, [n, 3, 3, 160] -> [n, 3, 3, 640]"),
@@ -3774,19 +3811,19 @@ public final class EfficientNetTinyTraining: TrainableModel {
         .init("avgpool", kind: "pool+classifier backward", macsPerImage: nil,
               "backward: spread each channel's gradient over the 9 pixels"),
         .init("features.8", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 3, 3, 640]"),
-        .init("features.8", kind: "conv 1x1 backward", macsPerImage: 1843200,
-              "conv 1x1 backward: input and weight gradients, [n, 3, 3, 160] <- [n, 3, 3, 640]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 3, 3, 640]"),
+        .init("features.8", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 1843200,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 3, 3, 160] <- [n, 3, 3, 640]"),
         .init("features.7.0.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 3, 3, 160]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 3, 3, 160]"),
         .init("features.7.0.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.7.0.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.7.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.7.0.block.3", kind: "conv 1x1 backward", macsPerImage: 1658880,
-              "conv 1x1 backward: input and weight gradients, [n, 3, 3, 576] <- [n, 3, 3, 160]"),
+        .init("features.7.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 1658880,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 3, 3, 576] <- [n, 3, 3, 160]"),
         .init("features.7.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 55296,
               "squeeze-excitation 576 -> 24 -> 576 backward on [n, 3, 3, 576]"),
         .init("features.7.0.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -3802,21 +3839,21 @@ public final class EfficientNetTinyTraining: TrainableModel {
         .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.7.0.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 3, 3, 576]"),
-        .init("features.7.0.block.0", kind: "conv 1x1 backward", macsPerImage: 995328,
-              "conv 1x1 backward: input and weight gradients, [n, 3, 3, 96] <- [n, 3, 3, 576]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 3, 3, 576]"),
+        .init("features.7.0.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 995328,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 3, 3, 96] <- [n, 3, 3, 576]"),
         .init("features.6.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.6.1.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 3, 3, 96]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 3, 3, 96]"),
         .init("features.6.1.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.1.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.6.1.block.3", kind: "conv 1x1 backward", macsPerImage: 995328,
-              "conv 1x1 backward: input and weight gradients, [n, 3, 3, 576] <- [n, 3, 3, 96]"),
+        .init("features.6.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 995328,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 3, 3, 576] <- [n, 3, 3, 96]"),
         .init("features.6.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 55296,
               "squeeze-excitation 576 -> 24 -> 576 backward on [n, 3, 3, 576]"),
         .init("features.6.1.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -3832,21 +3869,21 @@ public final class EfficientNetTinyTraining: TrainableModel {
         .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.1.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 3, 3, 576]"),
-        .init("features.6.1.block.0", kind: "conv 1x1 backward", macsPerImage: 995328,
-              "conv 1x1 backward: input and weight gradients, [n, 3, 3, 96] <- [n, 3, 3, 576]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 3, 3, 576]"),
+        .init("features.6.1.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 995328,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 3, 3, 96] <- [n, 3, 3, 576]"),
         .init("features.6.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.6.0.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 3, 3, 96]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 3, 3, 96]"),
         .init("features.6.0.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.0.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.6.0.block.3", kind: "conv 1x1 backward", macsPerImage: 580608,
-              "conv 1x1 backward: input and weight gradients, [n, 3, 3, 336] <- [n, 3, 3, 96]"),
+        .init("features.6.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 580608,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 3, 3, 336] <- [n, 3, 3, 96]"),
         .init("features.6.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 18816,
               "squeeze-excitation 336 -> 14 -> 336 backward on [n, 3, 3, 336]"),
         .init("features.6.0.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -3862,21 +3899,21 @@ public final class EfficientNetTinyTraining: TrainableModel {
         .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.0.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 5, 5, 336]"),
-        .init("features.6.0.block.0", kind: "conv 1x1 backward", macsPerImage: 940800,
-              "conv 1x1 backward: input and weight gradients, [n, 5, 5, 56] <- [n, 5, 5, 336]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 5, 5, 336]"),
+        .init("features.6.0.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 940800,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 5, 5, 56] <- [n, 5, 5, 336]"),
         .init("features.5.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.5.1.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 5, 5, 56]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 5, 5, 56]"),
         .init("features.5.1.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.1.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.5.1.block.3", kind: "conv 1x1 backward", macsPerImage: 940800,
-              "conv 1x1 backward: input and weight gradients, [n, 5, 5, 336] <- [n, 5, 5, 56]"),
+        .init("features.5.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 940800,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 5, 5, 336] <- [n, 5, 5, 56]"),
         .init("features.5.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 18816,
               "squeeze-excitation 336 -> 14 -> 336 backward on [n, 5, 5, 336]"),
         .init("features.5.1.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -3892,21 +3929,21 @@ public final class EfficientNetTinyTraining: TrainableModel {
         .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.1.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 5, 5, 336]"),
-        .init("features.5.1.block.0", kind: "conv 1x1 backward", macsPerImage: 940800,
-              "conv 1x1 backward: input and weight gradients, [n, 5, 5, 56] <- [n, 5, 5, 336]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 5, 5, 336]"),
+        .init("features.5.1.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 940800,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 5, 5, 56] <- [n, 5, 5, 336]"),
         .init("features.5.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.5.0.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 5, 5, 56]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 5, 5, 56]"),
         .init("features.5.0.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.0.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.5.0.block.3", kind: "conv 1x1 backward", macsPerImage: 672000,
-              "conv 1x1 backward: input and weight gradients, [n, 5, 5, 240] <- [n, 5, 5, 56]"),
+        .init("features.5.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 672000,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 5, 5, 240] <- [n, 5, 5, 56]"),
         .init("features.5.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 9600,
               "squeeze-excitation 240 -> 10 -> 240 backward on [n, 5, 5, 240]"),
         .init("features.5.0.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -3922,21 +3959,21 @@ public final class EfficientNetTinyTraining: TrainableModel {
         .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.0.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 5, 5, 240]"),
-        .init("features.5.0.block.0", kind: "conv 1x1 backward", macsPerImage: 480000,
-              "conv 1x1 backward: input and weight gradients, [n, 5, 5, 40] <- [n, 5, 5, 240]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 5, 5, 240]"),
+        .init("features.5.0.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 480000,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 5, 5, 40] <- [n, 5, 5, 240]"),
         .init("features.4.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.4.1.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 5, 5, 40]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 5, 5, 40]"),
         .init("features.4.1.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.1.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.4.1.block.3", kind: "conv 1x1 backward", macsPerImage: 480000,
-              "conv 1x1 backward: input and weight gradients, [n, 5, 5, 240] <- [n, 5, 5, 40]"),
+        .init("features.4.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 480000,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 5, 5, 240] <- [n, 5, 5, 40]"),
         .init("features.4.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 9600,
               "squeeze-excitation 240 -> 10 -> 240 backward on [n, 5, 5, 240]"),
         .init("features.4.1.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -3952,21 +3989,21 @@ public final class EfficientNetTinyTraining: TrainableModel {
         .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.1.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 5, 5, 240]"),
-        .init("features.4.1.block.0", kind: "conv 1x1 backward", macsPerImage: 480000,
-              "conv 1x1 backward: input and weight gradients, [n, 5, 5, 40] <- [n, 5, 5, 240]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 5, 5, 240]"),
+        .init("features.4.1.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 480000,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 5, 5, 40] <- [n, 5, 5, 240]"),
         .init("features.4.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.4.0.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 5, 5, 40]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 5, 5, 40]"),
         .init("features.4.0.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.0.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.4.0.block.3", kind: "conv 1x1 backward", macsPerImage: 288000,
-              "conv 1x1 backward: input and weight gradients, [n, 5, 5, 144] <- [n, 5, 5, 40]"),
+        .init("features.4.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 288000,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 5, 5, 144] <- [n, 5, 5, 40]"),
         .init("features.4.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 3456,
               "squeeze-excitation 144 -> 6 -> 144 backward on [n, 5, 5, 144]"),
         .init("features.4.0.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -3982,19 +4019,19 @@ public final class EfficientNetTinyTraining: TrainableModel {
         .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.0.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 9, 9, 144]"),
-        .init("features.4.0.block.0", kind: "conv 1x1 backward", macsPerImage: 559872,
-              "conv 1x1 backward: input and weight gradients, [n, 9, 9, 24] <- [n, 9, 9, 144]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 144]"),
+        .init("features.4.0.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 559872,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 24] <- [n, 9, 9, 144]"),
         .init("features.3.0.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 9, 9, 24]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 24]"),
         .init("features.3.0.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.0.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.3.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.3.0.block.3", kind: "conv 1x1 backward", macsPerImage: 373248,
-              "conv 1x1 backward: input and weight gradients, [n, 9, 9, 96] <- [n, 9, 9, 24]"),
+        .init("features.3.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 373248,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 96] <- [n, 9, 9, 24]"),
         .init("features.3.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 1536,
               "squeeze-excitation 96 -> 4 -> 96 backward on [n, 9, 9, 96]"),
         .init("features.3.0.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -4010,19 +4047,19 @@ public final class EfficientNetTinyTraining: TrainableModel {
         .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.0.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 18, 18, 96]"),
-        .init("features.3.0.block.0", kind: "conv 1x1 backward", macsPerImage: 995328,
-              "conv 1x1 backward: input and weight gradients, [n, 18, 18, 16] <- [n, 18, 18, 96]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 96]"),
+        .init("features.3.0.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 995328,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 16] <- [n, 18, 18, 96]"),
         .init("features.2.0.block.3", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 18, 18, 16]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 16]"),
         .init("features.2.0.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.0.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.2.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.2.0.block.3", kind: "conv 1x1 backward", macsPerImage: 497664,
-              "conv 1x1 backward: input and weight gradients, [n, 18, 18, 48] <- [n, 18, 18, 16]"),
+        .init("features.2.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 497664,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 48] <- [n, 18, 18, 16]"),
         .init("features.2.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 384,
               "squeeze-excitation 48 -> 2 -> 48 backward on [n, 18, 18, 48]"),
         .init("features.2.0.block.1", kind: "BN+act backward", macsPerImage: nil,
@@ -4038,19 +4075,19 @@ public final class EfficientNetTinyTraining: TrainableModel {
         .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.0.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 36, 36, 48]"),
-        .init("features.2.0.block.0", kind: "conv 1x1 backward", macsPerImage: 995328,
-              "conv 1x1 backward: input and weight gradients, [n, 36, 36, 8] <- [n, 36, 36, 48]"),
+              "backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 36, 36, 48]"),
+        .init("features.2.0.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 995328,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 36, 36, 8] <- [n, 36, 36, 48]"),
         .init("features.1.0.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 36, 36, 8]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 36, 36, 8]"),
         .init("features.1.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.1.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.1.0.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
-        .init("features.1.0.block.2", kind: "conv 1x1 backward", macsPerImage: 331776,
-              "conv 1x1 backward: input and weight gradients, [n, 36, 36, 16] <- [n, 36, 36, 8]"),
+        .init("features.1.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 331776,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 36, 36, 16] <- [n, 36, 36, 8]"),
         .init("features.1.0.block.1", kind: "squeeze-excitation backward", macsPerImage: 256,
               "squeeze-excitation 16 -> 4 -> 16 backward on [n, 36, 36, 16]"),
         .init("features.1.0.block.0", kind: "BN+act backward", macsPerImage: nil,

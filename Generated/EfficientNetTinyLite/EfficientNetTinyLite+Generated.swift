@@ -632,13 +632,13 @@ extension EfficientNetTinyLite {
 
 /// EfficientNetTinyLite in training form: PyTorch-layout parameters, train-mode BatchNorm, dropout and
 /// stochastic depth, mean cross-entropy and the generated backward pass.
-/// Training arena: 635,120 floats per image (saved activations and gradients, packed by lifetime), 351,536 with `recomputeActivations`; parameters: 532,528 floats.
+/// Training arena: 635,120 floats per image (saved activations and gradients, packed by lifetime), 354,416 with `recomputeActivations`; parameters: 532,528 floats.
 public final class EfficientNetTinyLiteTraining: TrainableModel {
     public static let descriptor = EfficientNetTinyLite.descriptor
     public static let trainingDescriptor = TrainingDescriptor(
         parameterSlots: trainableSlots, stateSlots: statisticsSlots, parameterFloats: 532528,
-        arenaFloatsPerImage: 635120, recomputingArenaFloatsPerImage: 351536,
-        fixedFloats: 202976,
+        arenaFloatsPerImage: 635120, recomputingArenaFloatsPerImage: 354416,
+        fixedFloats: 204128,
         blockNames: ["features.0", "features.1.0", "features.2.0", "features.3.0", "features.4.0", "features.4.1", "features.5.0", "features.5.1", "features.6.0", "features.6.1", "features.7.0", "features.8", "classifier"], parameterBlocks: parameterBlocks)
 
     private let buffers: TrainingBuffers
@@ -686,7 +686,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
     public func trainStep(input x: UnsafePointer<Float>, labels: [Int], batch n: Int, options: TrainingOptions,
                           logits: UnsafeMutablePointer<Float>) throws -> Double {
         precondition(n >= 2 && labels.count == n, "train-mode BatchNorm needs a batch of at least 2, one label each")
-        let arenaFloats = options.recomputeActivations ? 351536 : 635120
+        let arenaFloats = options.recomputeActivations ? 354416 : 635120
         let t = buffers.arena.reserve(floats: arenaFloats &* n &+ workspaceFloats(batch: n))
         let s = TrainingStepContext(n: n, x: x, t: t,
                                     offsets: options.recomputeActivations ? Self.recomputingOffsets : Self.standardOffsets,
@@ -742,7 +742,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(0), pixels: 1296 &* s.n, channels: 32,
                 gamma: s.p + 864, beta: s.p + 896, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(1), savedMean: s.f + 92736, savedInvStd: s.f + 92768,
+                activation: .relu6, output: s.tensor(1), savedMean: s.f + 93888, savedInvStd: s.f + 93920,
                 runningMean: s.p + 928, runningVar: s.p + 960, pool: pool)
             s.profiler?.stop(2)
         }
@@ -751,7 +751,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(0), pixels: 1296 &* s.n, channels: 32,
                 gamma: s.p + 864, beta: s.p + 896, runningMean: s.p + 928, runningVar: s.p + 960, eps: 0.001,
-                activation: .relu6, output: s.tensor(1), scratch: s.f + 92736, pool: pool)
+                activation: .relu6, output: s.tensor(1), scratch: s.f + 93888, pool: pool)
             s.profiler?.stop(3)
         }
     }
@@ -760,12 +760,12 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
     private func features_1_0_forward(_ s: TrainingStepContext) throws {
         // features.1.0.block.0 depthwise weights to the kernel layout [3][3][32]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 992, channels: 32, kernel: 3, into: s.f + 92864)
+        WeightPrep.depthwiseWeights(s.p + 992, channels: 32, kernel: 3, into: s.f + 94016)
         s.profiler?.stop(4)
         // features.1.0.block.0 depthwise 3x3/1, [n, 36, 36, 32] -> [n, 36, 36, 32]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(1), batch: s.n, height: 36, width: 36, channels: 32, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 36, outWidth: 36, weights: s.f + 92864, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 36, outWidth: 36, weights: s.f + 94016, bias: s.f,
             activation: .identity, output: s.tensor(2), pool: pool)
         s.profiler?.stop(5)
         // features.1.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 36, 36, 32]
@@ -773,7 +773,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(2), pixels: 1296 &* s.n, channels: 32,
                 gamma: s.p + 1280, beta: s.p + 1312, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(3), savedMean: s.f + 92800, savedInvStd: s.f + 92832,
+                activation: .relu6, output: s.tensor(3), savedMean: s.f + 93952, savedInvStd: s.f + 93984,
                 runningMean: s.p + 1344, runningVar: s.p + 1376, pool: pool)
             s.profiler?.stop(6)
         }
@@ -782,7 +782,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 1296 &* s.n, channels: 32,
                 gamma: s.p + 1280, beta: s.p + 1312, runningMean: s.p + 1344, runningVar: s.p + 1376, eps: 0.001,
-                activation: .relu6, output: s.tensor(3), scratch: s.f + 92800, pool: pool)
+                activation: .relu6, output: s.tensor(3), scratch: s.f + 93952, pool: pool)
             s.profiler?.stop(7)
         }
         // features.1.0.block.1 project conv 1x1 weights to the GEMM layout [32][8]
@@ -794,7 +794,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(3), pixels: 1296 &* s.n, inChannels: 32,
                 inputMajorWeights: s.f + 576, bias: s.f, outChannels: 8, output: s.tensor(4), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 93440, savedInvStd: s.f + 93448,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 94592, savedInvStd: s.f + 94600,
                 runningMean: s.p + 1696, runningVar: s.p + 1712, workspace: s.ws, pool: pool)
             s.profiler?.stop(9)
         }
@@ -810,7 +810,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         if s.options.frozenBlocks <= 1 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(4), pixels: 1296 &* s.n, channels: 8, gamma: s.p + 1664,
-                beta: s.p + 1680, savedMean: s.f + 93440, savedInvStd: s.f + 93448, activation: .identity,
+                beta: s.p + 1680, savedMean: s.f + 94592, savedInvStd: s.f + 94600, activation: .identity,
                 output: s.tensor(5), pool: pool)
             s.profiler?.stop(11)
         }
@@ -819,7 +819,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(4), pixels: 1296 &* s.n, channels: 8,
                 gamma: s.p + 1664, beta: s.p + 1680, runningMean: s.p + 1696, runningVar: s.p + 1712, eps: 0.001,
-                activation: .identity, output: s.tensor(5), scratch: s.f + 93440, pool: pool)
+                activation: .identity, output: s.tensor(5), scratch: s.f + 94592, pool: pool)
             s.profiler?.stop(12)
         }
     }
@@ -835,7 +835,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(5), pixels: 1296 &* s.n, inChannels: 8,
                 inputMajorWeights: s.f + 576, bias: s.f, outChannels: 48, output: s.tensor(6), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 93456, savedInvStd: s.f + 93504,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 94608, savedInvStd: s.f + 94656,
                 runningMean: s.p + 2208, runningVar: s.p + 2256, workspace: s.ws, pool: pool)
             s.profiler?.stop(14)
         }
@@ -850,7 +850,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(6), pixels: 1296 &* s.n, channels: 48, gamma: s.p + 2112,
-                beta: s.p + 2160, savedMean: s.f + 93456, savedInvStd: s.f + 93504, activation: .relu6,
+                beta: s.p + 2160, savedMean: s.f + 94608, savedInvStd: s.f + 94656, activation: .relu6,
                 output: s.tensor(7), pool: pool)
             s.profiler?.stop(16)
         }
@@ -859,17 +859,17 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(6), pixels: 1296 &* s.n, channels: 48,
                 gamma: s.p + 2112, beta: s.p + 2160, runningMean: s.p + 2208, runningVar: s.p + 2256, eps: 0.001,
-                activation: .relu6, output: s.tensor(7), scratch: s.f + 93456, pool: pool)
+                activation: .relu6, output: s.tensor(7), scratch: s.f + 94608, pool: pool)
             s.profiler?.stop(17)
         }
         // features.2.0.block.1 depthwise weights to the kernel layout [3][3][48]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 2304, channels: 48, kernel: 3, into: s.f + 93648)
+        WeightPrep.depthwiseWeights(s.p + 2304, channels: 48, kernel: 3, into: s.f + 94800)
         s.profiler?.stop(18)
         // features.2.0.block.1 depthwise 3x3/2, [n, 36, 36, 48] -> [n, 18, 18, 48]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(7), batch: s.n, height: 36, width: 36, channels: 48, kernel: 3,
-            stride: 2, padTop: 0, padLeft: 0, outHeight: 18, outWidth: 18, weights: s.f + 93648, bias: s.f,
+            stride: 2, padTop: 0, padLeft: 0, outHeight: 18, outWidth: 18, weights: s.f + 94800, bias: s.f,
             activation: .identity, output: s.tensor(8), pool: pool)
         s.profiler?.stop(19)
         // features.2.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 18, 18, 48]
@@ -877,7 +877,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(8), pixels: 324 &* s.n, channels: 48,
                 gamma: s.p + 2736, beta: s.p + 2784, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(9), savedMean: s.f + 93552, savedInvStd: s.f + 93600,
+                activation: .relu6, output: s.tensor(9), savedMean: s.f + 94704, savedInvStd: s.f + 94752,
                 runningMean: s.p + 2832, runningVar: s.p + 2880, pool: pool)
             s.profiler?.stop(20)
         }
@@ -886,7 +886,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(8), pixels: 324 &* s.n, channels: 48,
                 gamma: s.p + 2736, beta: s.p + 2784, runningMean: s.p + 2832, runningVar: s.p + 2880, eps: 0.001,
-                activation: .relu6, output: s.tensor(9), scratch: s.f + 93552, pool: pool)
+                activation: .relu6, output: s.tensor(9), scratch: s.f + 94704, pool: pool)
             s.profiler?.stop(21)
         }
         // features.2.0.block.2 project conv 1x1 weights to the GEMM layout [48][16]
@@ -898,7 +898,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(9), pixels: 324 &* s.n, inChannels: 48,
                 inputMajorWeights: s.f + 576, bias: s.f, outChannels: 16, output: s.tensor(10), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 94512, savedInvStd: s.f + 94528,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 95664, savedInvStd: s.f + 95680,
                 runningMean: s.p + 3728, runningVar: s.p + 3744, workspace: s.ws, pool: pool)
             s.profiler?.stop(23)
         }
@@ -913,7 +913,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(10), pixels: 324 &* s.n, channels: 16, gamma: s.p + 3696,
-                beta: s.p + 3712, savedMean: s.f + 94512, savedInvStd: s.f + 94528, activation: .identity,
+                beta: s.p + 3712, savedMean: s.f + 95664, savedInvStd: s.f + 95680, activation: .identity,
                 output: s.tensor(11), pool: pool)
             s.profiler?.stop(25)
         }
@@ -922,7 +922,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(10), pixels: 324 &* s.n, channels: 16,
                 gamma: s.p + 3696, beta: s.p + 3712, runningMean: s.p + 3728, runningVar: s.p + 3744, eps: 0.001,
-                activation: .identity, output: s.tensor(11), scratch: s.f + 94512, pool: pool)
+                activation: .identity, output: s.tensor(11), scratch: s.f + 95664, pool: pool)
             s.profiler?.stop(26)
         }
     }
@@ -938,7 +938,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(11), pixels: 324 &* s.n, inChannels: 16,
                 inputMajorWeights: s.f + 576, bias: s.f, outChannels: 96, output: s.tensor(12), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 94544, savedInvStd: s.f + 94640,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 95696, savedInvStd: s.f + 95792,
                 runningMean: s.p + 5488, runningVar: s.p + 5584, workspace: s.ws, pool: pool)
             s.profiler?.stop(28)
         }
@@ -954,7 +954,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(12), pixels: 324 &* s.n, channels: 96, gamma: s.p + 5296,
-                beta: s.p + 5392, savedMean: s.f + 94544, savedInvStd: s.f + 94640, activation: .relu6,
+                beta: s.p + 5392, savedMean: s.f + 95696, savedInvStd: s.f + 95792, activation: .relu6,
                 output: s.tensor(13), pool: pool)
             s.profiler?.stop(30)
         }
@@ -963,17 +963,17 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(12), pixels: 324 &* s.n, channels: 96,
                 gamma: s.p + 5296, beta: s.p + 5392, runningMean: s.p + 5488, runningVar: s.p + 5584, eps: 0.001,
-                activation: .relu6, output: s.tensor(13), scratch: s.f + 94544, pool: pool)
+                activation: .relu6, output: s.tensor(13), scratch: s.f + 95696, pool: pool)
             s.profiler?.stop(31)
         }
         // features.3.0.block.1 depthwise weights to the kernel layout [5][5][96]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 5680, channels: 96, kernel: 5, into: s.f + 94928)
+        WeightPrep.depthwiseWeights(s.p + 5680, channels: 96, kernel: 5, into: s.f + 96080)
         s.profiler?.stop(32)
         // features.3.0.block.1 depthwise 5x5/2, [n, 18, 18, 96] -> [n, 9, 9, 96]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(13), batch: s.n, height: 18, width: 18, channels: 96, kernel: 5,
-            stride: 2, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9, weights: s.f + 94928, bias: s.f,
+            stride: 2, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9, weights: s.f + 96080, bias: s.f,
             activation: .identity, output: s.tensor(14), pool: pool)
         s.profiler?.stop(33)
         // features.3.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 96]
@@ -981,7 +981,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(14), pixels: 81 &* s.n, channels: 96,
                 gamma: s.p + 8080, beta: s.p + 8176, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(15), savedMean: s.f + 94736, savedInvStd: s.f + 94832,
+                activation: .relu6, output: s.tensor(15), savedMean: s.f + 95888, savedInvStd: s.f + 95984,
                 runningMean: s.p + 8272, runningVar: s.p + 8368, pool: pool)
             s.profiler?.stop(34)
         }
@@ -990,7 +990,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(14), pixels: 81 &* s.n, channels: 96,
                 gamma: s.p + 8080, beta: s.p + 8176, runningMean: s.p + 8272, runningVar: s.p + 8368, eps: 0.001,
-                activation: .relu6, output: s.tensor(15), scratch: s.f + 94736, pool: pool)
+                activation: .relu6, output: s.tensor(15), scratch: s.f + 95888, pool: pool)
             s.profiler?.stop(35)
         }
         // features.3.0.block.2 project conv 1x1 weights to the GEMM layout [96][24]
@@ -1002,7 +1002,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(15), pixels: 81 &* s.n, inChannels: 96,
                 inputMajorWeights: s.f + 576, bias: s.f, outChannels: 24, output: s.tensor(16), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 99728, savedInvStd: s.f + 99752,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 100880, savedInvStd: s.f + 100904,
                 runningMean: s.p + 10832, runningVar: s.p + 10864, workspace: s.ws, pool: pool)
             s.profiler?.stop(37)
         }
@@ -1017,7 +1017,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(16), pixels: 81 &* s.n, channels: 24, gamma: s.p + 10768,
-                beta: s.p + 10800, savedMean: s.f + 99728, savedInvStd: s.f + 99752, activation: .identity,
+                beta: s.p + 10800, savedMean: s.f + 100880, savedInvStd: s.f + 100904, activation: .identity,
                 output: s.tensor(17), pool: pool)
             s.profiler?.stop(39)
         }
@@ -1026,7 +1026,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(16), pixels: 81 &* s.n, channels: 24,
                 gamma: s.p + 10768, beta: s.p + 10800, runningMean: s.p + 10832, runningVar: s.p + 10864, eps: 0.001,
-                activation: .identity, output: s.tensor(17), scratch: s.f + 99728, pool: pool)
+                activation: .identity, output: s.tensor(17), scratch: s.f + 100880, pool: pool)
             s.profiler?.stop(40)
         }
     }
@@ -1042,7 +1042,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(17), pixels: 81 &* s.n, inChannels: 24,
                 inputMajorWeights: s.f + 576, bias: s.f, outChannels: 144, output: s.tensor(18), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 99776, savedInvStd: s.f + 99920,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 100928, savedInvStd: s.f + 101072,
                 runningMean: s.p + 14640, runningVar: s.p + 14784, workspace: s.ws, pool: pool)
             s.profiler?.stop(42)
         }
@@ -1057,7 +1057,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(18), pixels: 81 &* s.n, channels: 144, gamma: s.p + 14352,
-                beta: s.p + 14496, savedMean: s.f + 99776, savedInvStd: s.f + 99920, activation: .relu6,
+                beta: s.p + 14496, savedMean: s.f + 100928, savedInvStd: s.f + 101072, activation: .relu6,
                 output: s.tensor(19), pool: pool)
             s.profiler?.stop(44)
         }
@@ -1066,17 +1066,17 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(18), pixels: 81 &* s.n, channels: 144,
                 gamma: s.p + 14352, beta: s.p + 14496, runningMean: s.p + 14640, runningVar: s.p + 14784, eps: 0.001,
-                activation: .relu6, output: s.tensor(19), scratch: s.f + 99776, pool: pool)
+                activation: .relu6, output: s.tensor(19), scratch: s.f + 100928, pool: pool)
             s.profiler?.stop(45)
         }
         // features.4.0.block.1 depthwise weights to the kernel layout [3][3][144]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 14928, channels: 144, kernel: 3, into: s.f + 100352)
+        WeightPrep.depthwiseWeights(s.p + 14928, channels: 144, kernel: 3, into: s.f + 101504)
         s.profiler?.stop(46)
         // features.4.0.block.1 depthwise 3x3/2, [n, 9, 9, 144] -> [n, 5, 5, 144]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(19), batch: s.n, height: 9, width: 9, channels: 144, kernel: 3,
-            stride: 2, padTop: 1, padLeft: 1, outHeight: 5, outWidth: 5, weights: s.f + 100352, bias: s.f,
+            stride: 2, padTop: 1, padLeft: 1, outHeight: 5, outWidth: 5, weights: s.f + 101504, bias: s.f,
             activation: .identity, output: s.tensor(20), pool: pool)
         s.profiler?.stop(47)
         // features.4.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 5, 5, 144]
@@ -1084,7 +1084,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(20), pixels: 25 &* s.n, channels: 144,
                 gamma: s.p + 16224, beta: s.p + 16368, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(21), savedMean: s.f + 100064, savedInvStd: s.f + 100208,
+                activation: .relu6, output: s.tensor(21), savedMean: s.f + 101216, savedInvStd: s.f + 101360,
                 runningMean: s.p + 16512, runningVar: s.p + 16656, pool: pool)
             s.profiler?.stop(48)
         }
@@ -1093,7 +1093,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 25 &* s.n, channels: 144,
                 gamma: s.p + 16224, beta: s.p + 16368, runningMean: s.p + 16512, runningVar: s.p + 16656, eps: 0.001,
-                activation: .relu6, output: s.tensor(21), scratch: s.f + 100064, pool: pool)
+                activation: .relu6, output: s.tensor(21), scratch: s.f + 101216, pool: pool)
             s.profiler?.stop(49)
         }
         // features.4.0.block.2 project conv 1x1 weights to the GEMM layout [144][40]
@@ -1105,7 +1105,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(21), pixels: 25 &* s.n, inChannels: 144,
                 inputMajorWeights: s.f + 576, bias: s.f, outChannels: 40, output: s.tensor(22), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 102944, savedInvStd: s.f + 102984,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 104096, savedInvStd: s.f + 104136,
                 runningMean: s.p + 22656, runningVar: s.p + 22704, workspace: s.ws, pool: pool)
             s.profiler?.stop(51)
         }
@@ -1121,7 +1121,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(22), pixels: 25 &* s.n, channels: 40, gamma: s.p + 22560,
-                beta: s.p + 22608, savedMean: s.f + 102944, savedInvStd: s.f + 102984, activation: .identity,
+                beta: s.p + 22608, savedMean: s.f + 104096, savedInvStd: s.f + 104136, activation: .identity,
                 output: s.tensor(23), pool: pool)
             s.profiler?.stop(53)
         }
@@ -1130,7 +1130,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(22), pixels: 25 &* s.n, channels: 40,
                 gamma: s.p + 22560, beta: s.p + 22608, runningMean: s.p + 22656, runningVar: s.p + 22704, eps: 0.001,
-                activation: .identity, output: s.tensor(23), scratch: s.f + 102944, pool: pool)
+                activation: .identity, output: s.tensor(23), scratch: s.f + 104096, pool: pool)
             s.profiler?.stop(54)
         }
     }
@@ -1146,7 +1146,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(23), pixels: 25 &* s.n, inChannels: 40,
                 inputMajorWeights: s.f + 576, bias: s.f, outChannels: 240, output: s.tensor(24), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 103024, savedInvStd: s.f + 103264,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 104176, savedInvStd: s.f + 104416,
                 runningMean: s.p + 32832, runningVar: s.p + 33072, workspace: s.ws, pool: pool)
             s.profiler?.stop(56)
         }
@@ -1161,7 +1161,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(24), pixels: 25 &* s.n, channels: 240, gamma: s.p + 32352,
-                beta: s.p + 32592, savedMean: s.f + 103024, savedInvStd: s.f + 103264, activation: .relu6,
+                beta: s.p + 32592, savedMean: s.f + 104176, savedInvStd: s.f + 104416, activation: .relu6,
                 output: s.tensor(25), pool: pool)
             s.profiler?.stop(58)
         }
@@ -1170,17 +1170,17 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(24), pixels: 25 &* s.n, channels: 240,
                 gamma: s.p + 32352, beta: s.p + 32592, runningMean: s.p + 32832, runningVar: s.p + 33072, eps: 0.001,
-                activation: .relu6, output: s.tensor(25), scratch: s.f + 103024, pool: pool)
+                activation: .relu6, output: s.tensor(25), scratch: s.f + 104176, pool: pool)
             s.profiler?.stop(59)
         }
         // features.4.1.block.1 depthwise weights to the kernel layout [3][3][240]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 33312, channels: 240, kernel: 3, into: s.f + 103984)
+        WeightPrep.depthwiseWeights(s.p + 33312, channels: 240, kernel: 3, into: s.f + 105136)
         s.profiler?.stop(60)
         // features.4.1.block.1 depthwise 3x3/1, [n, 5, 5, 240] -> [n, 5, 5, 240]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(25), batch: s.n, height: 5, width: 5, channels: 240, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 5, outWidth: 5, weights: s.f + 103984, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 5, outWidth: 5, weights: s.f + 105136, bias: s.f,
             activation: .identity, output: s.tensor(26), pool: pool)
         s.profiler?.stop(61)
         // features.4.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 5, 5, 240]
@@ -1188,7 +1188,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(26), pixels: 25 &* s.n, channels: 240,
                 gamma: s.p + 35472, beta: s.p + 35712, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(27), savedMean: s.f + 103504, savedInvStd: s.f + 103744,
+                activation: .relu6, output: s.tensor(27), savedMean: s.f + 104656, savedInvStd: s.f + 104896,
                 runningMean: s.p + 35952, runningVar: s.p + 36192, pool: pool)
             s.profiler?.stop(62)
         }
@@ -1197,7 +1197,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(26), pixels: 25 &* s.n, channels: 240,
                 gamma: s.p + 35472, beta: s.p + 35712, runningMean: s.p + 35952, runningVar: s.p + 36192, eps: 0.001,
-                activation: .relu6, output: s.tensor(27), scratch: s.f + 103504, pool: pool)
+                activation: .relu6, output: s.tensor(27), scratch: s.f + 104656, pool: pool)
             s.profiler?.stop(63)
         }
         // features.4.1.block.2 project conv 1x1 weights to the GEMM layout [240][40]
@@ -1209,7 +1209,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(27), pixels: 25 &* s.n, inChannels: 240,
                 inputMajorWeights: s.f + 576, bias: s.f, outChannels: 40, output: s.tensor(28), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 108304, savedInvStd: s.f + 108344,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 109456, savedInvStd: s.f + 109496,
                 runningMean: s.p + 46128, runningVar: s.p + 46176, workspace: s.ws, pool: pool)
             s.profiler?.stop(65)
         }
@@ -1225,7 +1225,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(28), pixels: 25 &* s.n, channels: 40, gamma: s.p + 46032,
-                beta: s.p + 46080, savedMean: s.f + 108304, savedInvStd: s.f + 108344, activation: .identity,
+                beta: s.p + 46080, savedMean: s.f + 109456, savedInvStd: s.f + 109496, activation: .identity,
                 output: s.tensor(29), pool: pool)
             s.profiler?.stop(67)
         }
@@ -1234,7 +1234,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(28), pixels: 25 &* s.n, channels: 40,
                 gamma: s.p + 46032, beta: s.p + 46080, runningMean: s.p + 46128, runningVar: s.p + 46176, eps: 0.001,
-                activation: .identity, output: s.tensor(29), scratch: s.f + 108304, pool: pool)
+                activation: .identity, output: s.tensor(29), scratch: s.f + 109456, pool: pool)
             s.profiler?.stop(68)
         }
         // features.4.1 stochastic depth: keep each image's branch with probability 0.92
@@ -1262,7 +1262,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(30), pixels: 25 &* s.n, inChannels: 40,
                 inputMajorWeights: s.f + 576, bias: s.f, outChannels: 240, output: s.tensor(32), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 108384, savedInvStd: s.f + 108624,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 109536, savedInvStd: s.f + 109776,
                 runningMean: s.p + 56304, runningVar: s.p + 56544, workspace: s.ws, pool: pool)
             s.profiler?.stop(72)
         }
@@ -1277,7 +1277,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(32), pixels: 25 &* s.n, channels: 240, gamma: s.p + 55824,
-                beta: s.p + 56064, savedMean: s.f + 108384, savedInvStd: s.f + 108624, activation: .relu6,
+                beta: s.p + 56064, savedMean: s.f + 109536, savedInvStd: s.f + 109776, activation: .relu6,
                 output: s.tensor(33), pool: pool)
             s.profiler?.stop(74)
         }
@@ -1286,17 +1286,17 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(32), pixels: 25 &* s.n, channels: 240,
                 gamma: s.p + 55824, beta: s.p + 56064, runningMean: s.p + 56304, runningVar: s.p + 56544, eps: 0.001,
-                activation: .relu6, output: s.tensor(33), scratch: s.f + 108384, pool: pool)
+                activation: .relu6, output: s.tensor(33), scratch: s.f + 109536, pool: pool)
             s.profiler?.stop(75)
         }
         // features.5.0.block.1 depthwise weights to the kernel layout [5][5][240]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 56784, channels: 240, kernel: 5, into: s.f + 109344)
+        WeightPrep.depthwiseWeights(s.p + 56784, channels: 240, kernel: 5, into: s.f + 110496)
         s.profiler?.stop(76)
         // features.5.0.block.1 depthwise 5x5/1, [n, 5, 5, 240] -> [n, 5, 5, 240]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(33), batch: s.n, height: 5, width: 5, channels: 240, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 5, outWidth: 5, weights: s.f + 109344, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 5, outWidth: 5, weights: s.f + 110496, bias: s.f,
             activation: .identity, output: s.tensor(34), pool: pool)
         s.profiler?.stop(77)
         // features.5.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 5, 5, 240]
@@ -1304,7 +1304,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(34), pixels: 25 &* s.n, channels: 240,
                 gamma: s.p + 62784, beta: s.p + 63024, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(35), savedMean: s.f + 108864, savedInvStd: s.f + 109104,
+                activation: .relu6, output: s.tensor(35), savedMean: s.f + 110016, savedInvStd: s.f + 110256,
                 runningMean: s.p + 63264, runningVar: s.p + 63504, pool: pool)
             s.profiler?.stop(78)
         }
@@ -1313,7 +1313,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(34), pixels: 25 &* s.n, channels: 240,
                 gamma: s.p + 62784, beta: s.p + 63024, runningMean: s.p + 63264, runningVar: s.p + 63504, eps: 0.001,
-                activation: .relu6, output: s.tensor(35), scratch: s.f + 108864, pool: pool)
+                activation: .relu6, output: s.tensor(35), scratch: s.f + 110016, pool: pool)
             s.profiler?.stop(79)
         }
         // features.5.0.block.2 project conv 1x1 weights to the GEMM layout [240][56]
@@ -1325,7 +1325,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(35), pixels: 25 &* s.n, inChannels: 240,
                 inputMajorWeights: s.f + 576, bias: s.f, outChannels: 56, output: s.tensor(36), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 121344, savedInvStd: s.f + 121400,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 122496, savedInvStd: s.f + 122552,
                 runningMean: s.p + 77312, runningVar: s.p + 77376, workspace: s.ws, pool: pool)
             s.profiler?.stop(81)
         }
@@ -1341,7 +1341,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(36), pixels: 25 &* s.n, channels: 56, gamma: s.p + 77184,
-                beta: s.p + 77248, savedMean: s.f + 121344, savedInvStd: s.f + 121400, activation: .identity,
+                beta: s.p + 77248, savedMean: s.f + 122496, savedInvStd: s.f + 122552, activation: .identity,
                 output: s.tensor(37), pool: pool)
             s.profiler?.stop(83)
         }
@@ -1350,7 +1350,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(36), pixels: 25 &* s.n, channels: 56,
                 gamma: s.p + 77184, beta: s.p + 77248, runningMean: s.p + 77312, runningVar: s.p + 77376, eps: 0.001,
-                activation: .identity, output: s.tensor(37), scratch: s.f + 121344, pool: pool)
+                activation: .identity, output: s.tensor(37), scratch: s.f + 122496, pool: pool)
             s.profiler?.stop(84)
         }
     }
@@ -1366,7 +1366,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(37), pixels: 25 &* s.n, inChannels: 56,
                 inputMajorWeights: s.f + 576, bias: s.f, outChannels: 336, output: s.tensor(38), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 121456, savedInvStd: s.f + 121792,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 122608, savedInvStd: s.f + 122944,
                 runningMean: s.p + 96928, runningVar: s.p + 97264, workspace: s.ws, pool: pool)
             s.profiler?.stop(86)
         }
@@ -1381,7 +1381,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(38), pixels: 25 &* s.n, channels: 336, gamma: s.p + 96256,
-                beta: s.p + 96592, savedMean: s.f + 121456, savedInvStd: s.f + 121792, activation: .relu6,
+                beta: s.p + 96592, savedMean: s.f + 122608, savedInvStd: s.f + 122944, activation: .relu6,
                 output: s.tensor(39), pool: pool)
             s.profiler?.stop(88)
         }
@@ -1390,17 +1390,17 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(38), pixels: 25 &* s.n, channels: 336,
                 gamma: s.p + 96256, beta: s.p + 96592, runningMean: s.p + 96928, runningVar: s.p + 97264, eps: 0.001,
-                activation: .relu6, output: s.tensor(39), scratch: s.f + 121456, pool: pool)
+                activation: .relu6, output: s.tensor(39), scratch: s.f + 122608, pool: pool)
             s.profiler?.stop(89)
         }
         // features.5.1.block.1 depthwise weights to the kernel layout [5][5][336]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 97600, channels: 336, kernel: 5, into: s.f + 122800)
+        WeightPrep.depthwiseWeights(s.p + 97600, channels: 336, kernel: 5, into: s.f + 123952)
         s.profiler?.stop(90)
         // features.5.1.block.1 depthwise 5x5/1, [n, 5, 5, 336] -> [n, 5, 5, 336]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(39), batch: s.n, height: 5, width: 5, channels: 336, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 5, outWidth: 5, weights: s.f + 122800, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 5, outWidth: 5, weights: s.f + 123952, bias: s.f,
             activation: .identity, output: s.tensor(40), pool: pool)
         s.profiler?.stop(91)
         // features.5.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 5, 5, 336]
@@ -1408,7 +1408,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(40), pixels: 25 &* s.n, channels: 336,
                 gamma: s.p + 106000, beta: s.p + 106336, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(41), savedMean: s.f + 122128, savedInvStd: s.f + 122464,
+                activation: .relu6, output: s.tensor(41), savedMean: s.f + 123280, savedInvStd: s.f + 123616,
                 runningMean: s.p + 106672, runningVar: s.p + 107008, pool: pool)
             s.profiler?.stop(92)
         }
@@ -1417,7 +1417,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(40), pixels: 25 &* s.n, channels: 336,
                 gamma: s.p + 106000, beta: s.p + 106336, runningMean: s.p + 106672, runningVar: s.p + 107008,
-                eps: 0.001, activation: .relu6, output: s.tensor(41), scratch: s.f + 122128, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(41), scratch: s.f + 123280, pool: pool)
             s.profiler?.stop(93)
         }
         // features.5.1.block.2 project conv 1x1 weights to the GEMM layout [336][56]
@@ -1429,7 +1429,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(41), pixels: 25 &* s.n, inChannels: 336,
                 inputMajorWeights: s.f + 576, bias: s.f, outChannels: 56, output: s.tensor(42), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 139600, savedInvStd: s.f + 139656,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 140752, savedInvStd: s.f + 140808,
                 runningMean: s.p + 126288, runningVar: s.p + 126352, workspace: s.ws, pool: pool)
             s.profiler?.stop(95)
         }
@@ -1445,7 +1445,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(42), pixels: 25 &* s.n, channels: 56, gamma: s.p + 126160,
-                beta: s.p + 126224, savedMean: s.f + 139600, savedInvStd: s.f + 139656, activation: .identity,
+                beta: s.p + 126224, savedMean: s.f + 140752, savedInvStd: s.f + 140808, activation: .identity,
                 output: s.tensor(43), pool: pool)
             s.profiler?.stop(97)
         }
@@ -1454,7 +1454,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 25 &* s.n, channels: 56,
                 gamma: s.p + 126160, beta: s.p + 126224, runningMean: s.p + 126288, runningVar: s.p + 126352,
-                eps: 0.001, activation: .identity, output: s.tensor(43), scratch: s.f + 139600, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(43), scratch: s.f + 140752, pool: pool)
             s.profiler?.stop(98)
         }
         // features.5.1 stochastic depth: keep each image's branch with probability 0.88
@@ -1483,7 +1483,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(44), pixels: 25 &* s.n, inChannels: 56,
                 inputMajorWeights: s.f + 576, bias: s.f, outChannels: 336, output: s.tensor(46), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 139712, savedInvStd: s.f + 140048,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 140864, savedInvStd: s.f + 141200,
                 runningMean: s.p + 145904, runningVar: s.p + 146240, workspace: s.ws, pool: pool)
             s.profiler?.stop(102)
         }
@@ -1498,7 +1498,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(46), pixels: 25 &* s.n, channels: 336, gamma: s.p + 145232,
-                beta: s.p + 145568, savedMean: s.f + 139712, savedInvStd: s.f + 140048, activation: .relu6,
+                beta: s.p + 145568, savedMean: s.f + 140864, savedInvStd: s.f + 141200, activation: .relu6,
                 output: s.tensor(47), pool: pool)
             s.profiler?.stop(104)
         }
@@ -1507,17 +1507,17 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(46), pixels: 25 &* s.n, channels: 336,
                 gamma: s.p + 145232, beta: s.p + 145568, runningMean: s.p + 145904, runningVar: s.p + 146240,
-                eps: 0.001, activation: .relu6, output: s.tensor(47), scratch: s.f + 139712, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(47), scratch: s.f + 140864, pool: pool)
             s.profiler?.stop(105)
         }
         // features.6.0.block.1 depthwise weights to the kernel layout [5][5][336]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 146576, channels: 336, kernel: 5, into: s.f + 141056)
+        WeightPrep.depthwiseWeights(s.p + 146576, channels: 336, kernel: 5, into: s.f + 142208)
         s.profiler?.stop(106)
         // features.6.0.block.1 depthwise 5x5/2, [n, 5, 5, 336] -> [n, 3, 3, 336]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(47), batch: s.n, height: 5, width: 5, channels: 336, kernel: 5,
-            stride: 2, padTop: 2, padLeft: 2, outHeight: 3, outWidth: 3, weights: s.f + 141056, bias: s.f,
+            stride: 2, padTop: 2, padLeft: 2, outHeight: 3, outWidth: 3, weights: s.f + 142208, bias: s.f,
             activation: .identity, output: s.tensor(48), pool: pool)
         s.profiler?.stop(107)
         // features.6.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 3, 3, 336]
@@ -1525,7 +1525,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(48), pixels: 9 &* s.n, channels: 336,
                 gamma: s.p + 154976, beta: s.p + 155312, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(49), savedMean: s.f + 140384, savedInvStd: s.f + 140720,
+                activation: .relu6, output: s.tensor(49), savedMean: s.f + 141536, savedInvStd: s.f + 141872,
                 runningMean: s.p + 155648, runningVar: s.p + 155984, pool: pool)
             s.profiler?.stop(108)
         }
@@ -1534,7 +1534,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(48), pixels: 9 &* s.n, channels: 336,
                 gamma: s.p + 154976, beta: s.p + 155312, runningMean: s.p + 155648, runningVar: s.p + 155984,
-                eps: 0.001, activation: .relu6, output: s.tensor(49), scratch: s.f + 140384, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(49), scratch: s.f + 141536, pool: pool)
             s.profiler?.stop(109)
         }
         // features.6.0.block.2 project conv 1x1 weights to the GEMM layout [336][96]
@@ -1546,7 +1546,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(49), pixels: 9 &* s.n, inChannels: 336,
                 inputMajorWeights: s.f + 576, bias: s.f, outChannels: 96, output: s.tensor(50), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 157856, savedInvStd: s.f + 157952,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 159008, savedInvStd: s.f + 159104,
                 runningMean: s.p + 188768, runningVar: s.p + 188864, workspace: s.ws, pool: pool)
             s.profiler?.stop(111)
         }
@@ -1561,7 +1561,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(50), pixels: 9 &* s.n, channels: 96, gamma: s.p + 188576,
-                beta: s.p + 188672, savedMean: s.f + 157856, savedInvStd: s.f + 157952, activation: .identity,
+                beta: s.p + 188672, savedMean: s.f + 159008, savedInvStd: s.f + 159104, activation: .identity,
                 output: s.tensor(51), pool: pool)
             s.profiler?.stop(113)
         }
@@ -1570,7 +1570,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(50), pixels: 9 &* s.n, channels: 96,
                 gamma: s.p + 188576, beta: s.p + 188672, runningMean: s.p + 188768, runningVar: s.p + 188864,
-                eps: 0.001, activation: .identity, output: s.tensor(51), scratch: s.f + 157856, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(51), scratch: s.f + 159008, pool: pool)
             s.profiler?.stop(114)
         }
     }
@@ -1586,7 +1586,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(51), pixels: 9 &* s.n, inChannels: 96,
                 inputMajorWeights: s.f + 576, bias: s.f, outChannels: 576, output: s.tensor(52), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 158048, savedInvStd: s.f + 158624,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 159200, savedInvStd: s.f + 159776,
                 runningMean: s.p + 245408, runningVar: s.p + 245984, workspace: s.ws, pool: pool)
             s.profiler?.stop(116)
         }
@@ -1601,7 +1601,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(52), pixels: 9 &* s.n, channels: 576, gamma: s.p + 244256,
-                beta: s.p + 244832, savedMean: s.f + 158048, savedInvStd: s.f + 158624, activation: .relu6,
+                beta: s.p + 244832, savedMean: s.f + 159200, savedInvStd: s.f + 159776, activation: .relu6,
                 output: s.tensor(53), pool: pool)
             s.profiler?.stop(118)
         }
@@ -1610,17 +1610,17 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(52), pixels: 9 &* s.n, channels: 576,
                 gamma: s.p + 244256, beta: s.p + 244832, runningMean: s.p + 245408, runningVar: s.p + 245984,
-                eps: 0.001, activation: .relu6, output: s.tensor(53), scratch: s.f + 158048, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(53), scratch: s.f + 159200, pool: pool)
             s.profiler?.stop(119)
         }
         // features.6.1.block.1 depthwise weights to the kernel layout [5][5][576]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 246560, channels: 576, kernel: 5, into: s.f + 160352)
+        WeightPrep.depthwiseWeights(s.p + 246560, channels: 576, kernel: 5, into: s.f + 161504)
         s.profiler?.stop(120)
         // features.6.1.block.1 depthwise 5x5/1, [n, 3, 3, 576] -> [n, 3, 3, 576]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(53), batch: s.n, height: 3, width: 3, channels: 576, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 3, outWidth: 3, weights: s.f + 160352, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 3, outWidth: 3, weights: s.f + 161504, bias: s.f,
             activation: .identity, output: s.tensor(54), pool: pool)
         s.profiler?.stop(121)
         // features.6.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 3, 3, 576]
@@ -1628,7 +1628,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(54), pixels: 9 &* s.n, channels: 576,
                 gamma: s.p + 260960, beta: s.p + 261536, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(55), savedMean: s.f + 159200, savedInvStd: s.f + 159776,
+                activation: .relu6, output: s.tensor(55), savedMean: s.f + 160352, savedInvStd: s.f + 160928,
                 runningMean: s.p + 262112, runningVar: s.p + 262688, pool: pool)
             s.profiler?.stop(122)
         }
@@ -1637,7 +1637,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(54), pixels: 9 &* s.n, channels: 576,
                 gamma: s.p + 260960, beta: s.p + 261536, runningMean: s.p + 262112, runningVar: s.p + 262688,
-                eps: 0.001, activation: .relu6, output: s.tensor(55), scratch: s.f + 159200, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(55), scratch: s.f + 160352, pool: pool)
             s.profiler?.stop(123)
         }
         // features.6.1.block.2 project conv 1x1 weights to the GEMM layout [576][96]
@@ -1649,7 +1649,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(55), pixels: 9 &* s.n, inChannels: 576,
                 inputMajorWeights: s.f + 576, bias: s.f, outChannels: 96, output: s.tensor(56), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 189152, savedInvStd: s.f + 189248,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 190304, savedInvStd: s.f + 190400,
                 runningMean: s.p + 318752, runningVar: s.p + 318848, workspace: s.ws, pool: pool)
             s.profiler?.stop(125)
         }
@@ -1664,7 +1664,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(56), pixels: 9 &* s.n, channels: 96, gamma: s.p + 318560,
-                beta: s.p + 318656, savedMean: s.f + 189152, savedInvStd: s.f + 189248, activation: .identity,
+                beta: s.p + 318656, savedMean: s.f + 190304, savedInvStd: s.f + 190400, activation: .identity,
                 output: s.tensor(57), pool: pool)
             s.profiler?.stop(127)
         }
@@ -1673,7 +1673,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(56), pixels: 9 &* s.n, channels: 96,
                 gamma: s.p + 318560, beta: s.p + 318656, runningMean: s.p + 318752, runningVar: s.p + 318848,
-                eps: 0.001, activation: .identity, output: s.tensor(57), scratch: s.f + 189152, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(57), scratch: s.f + 190304, pool: pool)
             s.profiler?.stop(128)
         }
         // features.6.1 stochastic depth: keep each image's branch with probability 0.84
@@ -1701,7 +1701,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(58), pixels: 9 &* s.n, inChannels: 96,
                 inputMajorWeights: s.f + 576, bias: s.f, outChannels: 576, output: s.tensor(60), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 189344, savedInvStd: s.f + 189920,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 190496, savedInvStd: s.f + 191072,
                 runningMean: s.p + 375392, runningVar: s.p + 375968, workspace: s.ws, pool: pool)
             s.profiler?.stop(132)
         }
@@ -1716,7 +1716,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(60), pixels: 9 &* s.n, channels: 576, gamma: s.p + 374240,
-                beta: s.p + 374816, savedMean: s.f + 189344, savedInvStd: s.f + 189920, activation: .relu6,
+                beta: s.p + 374816, savedMean: s.f + 190496, savedInvStd: s.f + 191072, activation: .relu6,
                 output: s.tensor(61), pool: pool)
             s.profiler?.stop(134)
         }
@@ -1725,17 +1725,17 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(60), pixels: 9 &* s.n, channels: 576,
                 gamma: s.p + 374240, beta: s.p + 374816, runningMean: s.p + 375392, runningVar: s.p + 375968,
-                eps: 0.001, activation: .relu6, output: s.tensor(61), scratch: s.f + 189344, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(61), scratch: s.f + 190496, pool: pool)
             s.profiler?.stop(135)
         }
         // features.7.0.block.1 depthwise weights to the kernel layout [3][3][576]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 376544, channels: 576, kernel: 3, into: s.f + 191648)
+        WeightPrep.depthwiseWeights(s.p + 376544, channels: 576, kernel: 3, into: s.f + 192800)
         s.profiler?.stop(136)
         // features.7.0.block.1 depthwise 3x3/1, [n, 3, 3, 576] -> [n, 3, 3, 576]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(61), batch: s.n, height: 3, width: 3, channels: 576, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 3, outWidth: 3, weights: s.f + 191648, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 3, outWidth: 3, weights: s.f + 192800, bias: s.f,
             activation: .identity, output: s.tensor(62), pool: pool)
         s.profiler?.stop(137)
         // features.7.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 3, 3, 576]
@@ -1743,7 +1743,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(62), pixels: 9 &* s.n, channels: 576,
                 gamma: s.p + 381728, beta: s.p + 382304, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(63), savedMean: s.f + 190496, savedInvStd: s.f + 191072,
+                activation: .relu6, output: s.tensor(63), savedMean: s.f + 191648, savedInvStd: s.f + 192224,
                 runningMean: s.p + 382880, runningVar: s.p + 383456, pool: pool)
             s.profiler?.stop(138)
         }
@@ -1752,7 +1752,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(62), pixels: 9 &* s.n, channels: 576,
                 gamma: s.p + 381728, beta: s.p + 382304, runningMean: s.p + 382880, runningVar: s.p + 383456,
-                eps: 0.001, activation: .relu6, output: s.tensor(63), scratch: s.f + 190496, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(63), scratch: s.f + 191648, pool: pool)
             s.profiler?.stop(139)
         }
         // features.7.0.block.2 project conv 1x1 weights to the GEMM layout [576][160]
@@ -1764,7 +1764,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(63), pixels: 9 &* s.n, inChannels: 576,
                 inputMajorWeights: s.f + 576, bias: s.f, outChannels: 160, output: s.tensor(64), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 202016, savedInvStd: s.f + 202176,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 203168, savedInvStd: s.f + 203328,
                 runningMean: s.p + 476512, runningVar: s.p + 476672, workspace: s.ws, pool: pool)
             s.profiler?.stop(141)
         }
@@ -1779,7 +1779,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(64), pixels: 9 &* s.n, channels: 160, gamma: s.p + 476192,
-                beta: s.p + 476352, savedMean: s.f + 202016, savedInvStd: s.f + 202176, activation: .identity,
+                beta: s.p + 476352, savedMean: s.f + 203168, savedInvStd: s.f + 203328, activation: .identity,
                 output: s.tensor(65), pool: pool)
             s.profiler?.stop(143)
         }
@@ -1788,7 +1788,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 9 &* s.n, channels: 160,
                 gamma: s.p + 476192, beta: s.p + 476352, runningMean: s.p + 476512, runningVar: s.p + 476672,
-                eps: 0.001, activation: .identity, output: s.tensor(65), scratch: s.f + 202016, pool: pool)
+                eps: 0.001, activation: .identity, output: s.tensor(65), scratch: s.f + 203168, pool: pool)
             s.profiler?.stop(144)
         }
     }
@@ -1804,7 +1804,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(65), pixels: 9 &* s.n, inChannels: 160,
                 inputMajorWeights: s.f + 576, bias: s.f, outChannels: 320, output: s.tensor(66), eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 202336, savedInvStd: s.f + 202656,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 203488, savedInvStd: s.f + 203808,
                 runningMean: s.p + 528672, runningVar: s.p + 528992, workspace: s.ws, pool: pool)
             s.profiler?.stop(146)
         }
@@ -1819,7 +1819,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(66), pixels: 9 &* s.n, channels: 320, gamma: s.p + 528032,
-                beta: s.p + 528352, savedMean: s.f + 202336, savedInvStd: s.f + 202656, activation: .relu6,
+                beta: s.p + 528352, savedMean: s.f + 203488, savedInvStd: s.f + 203808, activation: .relu6,
                 output: s.tensor(67), pool: pool)
             s.profiler?.stop(148)
         }
@@ -1828,7 +1828,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(66), pixels: 9 &* s.n, channels: 320,
                 gamma: s.p + 528032, beta: s.p + 528352, runningMean: s.p + 528672, runningVar: s.p + 528992,
-                eps: 0.001, activation: .relu6, output: s.tensor(67), scratch: s.f + 202336, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(67), scratch: s.f + 203488, pool: pool)
             s.profiler?.stop(149)
         }
     }
@@ -1883,34 +1883,36 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
 
     /// features.8 backward: head: conv 1x1 160 -> 320
     private func features_8_backward(_ s: TrainingStepContext) {
-        // features.8 backward through relu6 and BatchNorm (in place) on [n, 3, 3, 320]
+        // features.8 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 3, 3, 320]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(75), input: s.tensor(66), pixels: 9 &* s.n,
-            channels: 320, gamma: s.p + 528032, beta: s.p + 528352, savedMean: s.f + 202336, savedInvStd: s.f + 202656,
-            activation: .relu6, gradInput: s.tensor(75), gradGamma: s.g + 528032, gradBeta: s.g + 528352, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(75), input: s.tensor(66), pixels: 9 &* s.n,
+            channels: 320, gamma: s.p + 528032, beta: s.p + 528352, savedMean: s.f + 203488, savedInvStd: s.f + 203808,
+            activation: .relu6, gradGamma: s.g + 528032, gradBeta: s.g + 528352, reductions: s.f + 92736, pool: pool)
         s.profiler?.stop(158)
-        // features.8 conv 1x1 backward: input and weight gradients, [n, 3, 3, 160] <- [n, 3, 3, 320]
+        // features.8 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 3, 3, 160] <- [n, 3, 3, 320]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(75), input: s.tensor(65), weights: s.p + 476832,
-            pixels: 9 &* s.n, inChannels: 160, outChannels: 320, gradInput: s.tensor(76), gradWeights: s.g + 476832,
-            workspace: s.ws, pool: pool)
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(75), preActivation: s.tensor(66),
+            gamma: s.p + 528032, beta: s.p + 528352, savedMean: s.f + 203488, savedInvStd: s.f + 203808,
+            activation: .relu6, reductions: s.f + 92736, input: s.tensor(65), weights: s.p + 476832, pixels: 9 &* s.n,
+            inChannels: 160, outChannels: 320, gradInput: s.tensor(76), gradWeights: s.g + 476832, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(159)
     }
 
     /// features.7.0 backward: MBConv6 k3 s1: 3x3x96 -> 3x3x160
     private func features_7_0_backward(_ s: TrainingStepContext) {
-        // features.7.0.block.2 backward through identity and BatchNorm (in place) on [n, 3, 3, 160]
+        // features.7.0.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 3, 3, 160]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(76), input: s.tensor(64), pixels: 9 &* s.n,
-            channels: 160, gamma: s.p + 476192, beta: s.p + 476352, savedMean: s.f + 202016, savedInvStd: s.f + 202176,
-            activation: .identity, gradInput: s.tensor(76), gradGamma: s.g + 476192, gradBeta: s.g + 476352,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(76), input: s.tensor(64), pixels: 9 &* s.n,
+            channels: 160, gamma: s.p + 476192, beta: s.p + 476352, savedMean: s.f + 203168, savedInvStd: s.f + 203328,
+            activation: .identity, gradGamma: s.g + 476192, gradBeta: s.g + 476352, reductions: s.f + 92736,
             pool: pool)
         s.profiler?.stop(160)
         // features.7.0.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(62), pixels: 9 &* s.n, channels: 576, gamma: s.p + 381728,
-                beta: s.p + 382304, savedMean: s.f + 190496, savedInvStd: s.f + 191072, activation: .relu6,
+                beta: s.p + 382304, savedMean: s.f + 191648, savedInvStd: s.f + 192224, activation: .relu6,
                 output: s.tensor(78), pool: pool)
             s.profiler?.stop(161)
         }
@@ -1919,26 +1921,28 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(62), pixels: 9 &* s.n, channels: 576,
                 gamma: s.p + 381728, beta: s.p + 382304, runningMean: s.p + 382880, runningVar: s.p + 383456,
-                eps: 0.001, activation: .relu6, output: s.tensor(78), scratch: s.f + 190496, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(78), scratch: s.f + 191648, pool: pool)
             s.profiler?.stop(162)
         }
-        // features.7.0.block.2 conv 1x1 backward: input and weight gradients, [n, 3, 3, 576] <- [n, 3, 3, 160]
+        // features.7.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 3, 3, 576] <- [n, 3, 3, 160]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(76), input: s.tensor(78), weights: s.p + 384032,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(76), preActivation: s.tensor(64),
+            gamma: s.p + 476192, beta: s.p + 476352, savedMean: s.f + 203168, savedInvStd: s.f + 203328,
+            activation: .identity, reductions: s.f + 92736, input: s.tensor(78), weights: s.p + 384032,
             pixels: 9 &* s.n, inChannels: 576, outChannels: 160, gradInput: s.tensor(77), gradWeights: s.g + 384032,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(163)
         // features.7.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 3, 3, 576]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(77), input: s.tensor(62), pixels: 9 &* s.n,
-            channels: 576, gamma: s.p + 381728, beta: s.p + 382304, savedMean: s.f + 190496, savedInvStd: s.f + 191072,
+            channels: 576, gamma: s.p + 381728, beta: s.p + 382304, savedMean: s.f + 191648, savedInvStd: s.f + 192224,
             activation: .relu6, gradInput: s.tensor(77), gradGamma: s.g + 381728, gradBeta: s.g + 382304, pool: pool)
         s.profiler?.stop(164)
         // features.7.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(60), pixels: 9 &* s.n, channels: 576, gamma: s.p + 374240,
-                beta: s.p + 374816, savedMean: s.f + 189344, savedInvStd: s.f + 189920, activation: .relu6,
+                beta: s.p + 374816, savedMean: s.f + 190496, savedInvStd: s.f + 191072, activation: .relu6,
                 output: s.tensor(80), pool: pool)
             s.profiler?.stop(165)
         }
@@ -1947,34 +1951,36 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(60), pixels: 9 &* s.n, channels: 576,
                 gamma: s.p + 374240, beta: s.p + 374816, runningMean: s.p + 375392, runningVar: s.p + 375968,
-                eps: 0.001, activation: .relu6, output: s.tensor(80), scratch: s.f + 189344, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(80), scratch: s.f + 190496, pool: pool)
             s.profiler?.stop(166)
         }
         // features.7.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 196832, count: 5184)
+        TrainingKernels.zero(s.f + 197984, count: 5184)
         s.profiler?.stop(167)
         // features.7.0.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 3, 3, 576] <- [n, 3, 3, 576]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(77), input: s.tensor(80), batch: s.n, height: 3,
             width: 3, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 3, outWidth: 3,
-            weights: s.f + 191648, gradInput: s.tensor(79), gradWeights: s.f + 196832, pool: pool)
+            weights: s.f + 192800, gradInput: s.tensor(79), gradWeights: s.f + 197984, pool: pool)
         s.profiler?.stop(168)
         // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 196832, channels: 576, kernel: 3, into: s.g + 376544)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 197984, channels: 576, kernel: 3, into: s.g + 376544)
         s.profiler?.stop(169)
-        // features.7.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 3, 3, 576]
+        // features.7.0.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 3, 3, 576]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(79), input: s.tensor(60), pixels: 9 &* s.n,
-            channels: 576, gamma: s.p + 374240, beta: s.p + 374816, savedMean: s.f + 189344, savedInvStd: s.f + 189920,
-            activation: .relu6, gradInput: s.tensor(79), gradGamma: s.g + 374240, gradBeta: s.g + 374816, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(79), input: s.tensor(60), pixels: 9 &* s.n,
+            channels: 576, gamma: s.p + 374240, beta: s.p + 374816, savedMean: s.f + 190496, savedInvStd: s.f + 191072,
+            activation: .relu6, gradGamma: s.g + 374240, gradBeta: s.g + 374816, reductions: s.f + 92736, pool: pool)
         s.profiler?.stop(170)
-        // features.7.0.block.0 conv 1x1 backward: input and weight gradients, [n, 3, 3, 96] <- [n, 3, 3, 576]
+        // features.7.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 3, 3, 96] <- [n, 3, 3, 576]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(79), input: s.tensor(58), weights: s.p + 318944,
-            pixels: 9 &* s.n, inChannels: 96, outChannels: 576, gradInput: s.tensor(81), gradWeights: s.g + 318944,
-            workspace: s.ws, pool: pool)
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(79), preActivation: s.tensor(60),
+            gamma: s.p + 374240, beta: s.p + 374816, savedMean: s.f + 190496, savedInvStd: s.f + 191072,
+            activation: .relu6, reductions: s.f + 92736, input: s.tensor(58), weights: s.p + 318944, pixels: 9 &* s.n,
+            inChannels: 96, outChannels: 576, gradInput: s.tensor(81), gradWeights: s.g + 318944, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(171)
     }
 
@@ -1986,18 +1992,18 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.tensor(59) : nil, batch: s.n,
             perImage: 864, gradBranch: s.tensor(82), pool: pool)
         s.profiler?.stop(172)
-        // features.6.1.block.2 backward through identity and BatchNorm (in place) on [n, 3, 3, 96]
+        // features.6.1.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 3, 3, 96]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(82), input: s.tensor(56), pixels: 9 &* s.n,
-            channels: 96, gamma: s.p + 318560, beta: s.p + 318656, savedMean: s.f + 189152, savedInvStd: s.f + 189248,
-            activation: .identity, gradInput: s.tensor(82), gradGamma: s.g + 318560, gradBeta: s.g + 318656,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(82), input: s.tensor(56), pixels: 9 &* s.n,
+            channels: 96, gamma: s.p + 318560, beta: s.p + 318656, savedMean: s.f + 190304, savedInvStd: s.f + 190400,
+            activation: .identity, gradGamma: s.g + 318560, gradBeta: s.g + 318656, reductions: s.f + 92736,
             pool: pool)
         s.profiler?.stop(173)
         // features.6.1.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(54), pixels: 9 &* s.n, channels: 576, gamma: s.p + 260960,
-                beta: s.p + 261536, savedMean: s.f + 159200, savedInvStd: s.f + 159776, activation: .relu6,
+                beta: s.p + 261536, savedMean: s.f + 160352, savedInvStd: s.f + 160928, activation: .relu6,
                 output: s.tensor(84), pool: pool)
             s.profiler?.stop(174)
         }
@@ -2006,26 +2012,28 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(54), pixels: 9 &* s.n, channels: 576,
                 gamma: s.p + 260960, beta: s.p + 261536, runningMean: s.p + 262112, runningVar: s.p + 262688,
-                eps: 0.001, activation: .relu6, output: s.tensor(84), scratch: s.f + 159200, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(84), scratch: s.f + 160352, pool: pool)
             s.profiler?.stop(175)
         }
-        // features.6.1.block.2 conv 1x1 backward: input and weight gradients, [n, 3, 3, 576] <- [n, 3, 3, 96]
+        // features.6.1.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 3, 3, 576] <- [n, 3, 3, 96]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(82), input: s.tensor(84), weights: s.p + 263264,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(82), preActivation: s.tensor(56),
+            gamma: s.p + 318560, beta: s.p + 318656, savedMean: s.f + 190304, savedInvStd: s.f + 190400,
+            activation: .identity, reductions: s.f + 92736, input: s.tensor(84), weights: s.p + 263264,
             pixels: 9 &* s.n, inChannels: 576, outChannels: 96, gradInput: s.tensor(83), gradWeights: s.g + 263264,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(176)
         // features.6.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 3, 3, 576]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(83), input: s.tensor(54), pixels: 9 &* s.n,
-            channels: 576, gamma: s.p + 260960, beta: s.p + 261536, savedMean: s.f + 159200, savedInvStd: s.f + 159776,
+            channels: 576, gamma: s.p + 260960, beta: s.p + 261536, savedMean: s.f + 160352, savedInvStd: s.f + 160928,
             activation: .relu6, gradInput: s.tensor(83), gradGamma: s.g + 260960, gradBeta: s.g + 261536, pool: pool)
         s.profiler?.stop(177)
         // features.6.1.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(52), pixels: 9 &* s.n, channels: 576, gamma: s.p + 244256,
-                beta: s.p + 244832, savedMean: s.f + 158048, savedInvStd: s.f + 158624, activation: .relu6,
+                beta: s.p + 244832, savedMean: s.f + 159200, savedInvStd: s.f + 159776, activation: .relu6,
                 output: s.tensor(86), pool: pool)
             s.profiler?.stop(178)
         }
@@ -2034,34 +2042,36 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(52), pixels: 9 &* s.n, channels: 576,
                 gamma: s.p + 244256, beta: s.p + 244832, runningMean: s.p + 245408, runningVar: s.p + 245984,
-                eps: 0.001, activation: .relu6, output: s.tensor(86), scratch: s.f + 158048, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(86), scratch: s.f + 159200, pool: pool)
             s.profiler?.stop(179)
         }
         // features.6.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 174752, count: 14400)
+        TrainingKernels.zero(s.f + 175904, count: 14400)
         s.profiler?.stop(180)
         // features.6.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 3, 3, 576] <- [n, 3, 3, 576]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(83), input: s.tensor(86), batch: s.n, height: 3,
             width: 3, channels: 576, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 3, outWidth: 3,
-            weights: s.f + 160352, gradInput: s.tensor(85), gradWeights: s.f + 174752, pool: pool)
+            weights: s.f + 161504, gradInput: s.tensor(85), gradWeights: s.f + 175904, pool: pool)
         s.profiler?.stop(181)
         // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 174752, channels: 576, kernel: 5, into: s.g + 246560)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 175904, channels: 576, kernel: 5, into: s.g + 246560)
         s.profiler?.stop(182)
-        // features.6.1.block.0 backward through relu6 and BatchNorm (in place) on [n, 3, 3, 576]
+        // features.6.1.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 3, 3, 576]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(85), input: s.tensor(52), pixels: 9 &* s.n,
-            channels: 576, gamma: s.p + 244256, beta: s.p + 244832, savedMean: s.f + 158048, savedInvStd: s.f + 158624,
-            activation: .relu6, gradInput: s.tensor(85), gradGamma: s.g + 244256, gradBeta: s.g + 244832, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(85), input: s.tensor(52), pixels: 9 &* s.n,
+            channels: 576, gamma: s.p + 244256, beta: s.p + 244832, savedMean: s.f + 159200, savedInvStd: s.f + 159776,
+            activation: .relu6, gradGamma: s.g + 244256, gradBeta: s.g + 244832, reductions: s.f + 92736, pool: pool)
         s.profiler?.stop(183)
-        // features.6.1.block.0 conv 1x1 backward: input and weight gradients, [n, 3, 3, 96] <- [n, 3, 3, 576]
+        // features.6.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 3, 3, 96] <- [n, 3, 3, 576]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(85), input: s.tensor(51), weights: s.p + 188960,
-            pixels: 9 &* s.n, inChannels: 96, outChannels: 576, gradInput: s.tensor(87), gradWeights: s.g + 188960,
-            workspace: s.ws, pool: pool)
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(85), preActivation: s.tensor(52),
+            gamma: s.p + 244256, beta: s.p + 244832, savedMean: s.f + 159200, savedInvStd: s.f + 159776,
+            activation: .relu6, reductions: s.f + 92736, input: s.tensor(51), weights: s.p + 188960, pixels: 9 &* s.n,
+            inChannels: 96, outChannels: 576, gradInput: s.tensor(87), gradWeights: s.g + 188960, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(184)
         // features.6.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -2071,18 +2081,18 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
 
     /// features.6.0 backward: MBConv6 k5 s2: 5x5x56 -> 3x3x96
     private func features_6_0_backward(_ s: TrainingStepContext) {
-        // features.6.0.block.2 backward through identity and BatchNorm (in place) on [n, 3, 3, 96]
+        // features.6.0.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 3, 3, 96]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(87), input: s.tensor(50), pixels: 9 &* s.n,
-            channels: 96, gamma: s.p + 188576, beta: s.p + 188672, savedMean: s.f + 157856, savedInvStd: s.f + 157952,
-            activation: .identity, gradInput: s.tensor(87), gradGamma: s.g + 188576, gradBeta: s.g + 188672,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(87), input: s.tensor(50), pixels: 9 &* s.n,
+            channels: 96, gamma: s.p + 188576, beta: s.p + 188672, savedMean: s.f + 159008, savedInvStd: s.f + 159104,
+            activation: .identity, gradGamma: s.g + 188576, gradBeta: s.g + 188672, reductions: s.f + 92736,
             pool: pool)
         s.profiler?.stop(186)
         // features.6.0.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(48), pixels: 9 &* s.n, channels: 336, gamma: s.p + 154976,
-                beta: s.p + 155312, savedMean: s.f + 140384, savedInvStd: s.f + 140720, activation: .relu6,
+                beta: s.p + 155312, savedMean: s.f + 141536, savedInvStd: s.f + 141872, activation: .relu6,
                 output: s.tensor(89), pool: pool)
             s.profiler?.stop(187)
         }
@@ -2091,26 +2101,28 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(48), pixels: 9 &* s.n, channels: 336,
                 gamma: s.p + 154976, beta: s.p + 155312, runningMean: s.p + 155648, runningVar: s.p + 155984,
-                eps: 0.001, activation: .relu6, output: s.tensor(89), scratch: s.f + 140384, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(89), scratch: s.f + 141536, pool: pool)
             s.profiler?.stop(188)
         }
-        // features.6.0.block.2 conv 1x1 backward: input and weight gradients, [n, 3, 3, 336] <- [n, 3, 3, 96]
+        // features.6.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 3, 3, 336] <- [n, 3, 3, 96]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(87), input: s.tensor(89), weights: s.p + 156320,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(87), preActivation: s.tensor(50),
+            gamma: s.p + 188576, beta: s.p + 188672, savedMean: s.f + 159008, savedInvStd: s.f + 159104,
+            activation: .identity, reductions: s.f + 92736, input: s.tensor(89), weights: s.p + 156320,
             pixels: 9 &* s.n, inChannels: 336, outChannels: 96, gradInput: s.tensor(88), gradWeights: s.g + 156320,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(189)
         // features.6.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 3, 3, 336]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(88), input: s.tensor(48), pixels: 9 &* s.n,
-            channels: 336, gamma: s.p + 154976, beta: s.p + 155312, savedMean: s.f + 140384, savedInvStd: s.f + 140720,
+            channels: 336, gamma: s.p + 154976, beta: s.p + 155312, savedMean: s.f + 141536, savedInvStd: s.f + 141872,
             activation: .relu6, gradInput: s.tensor(88), gradGamma: s.g + 154976, gradBeta: s.g + 155312, pool: pool)
         s.profiler?.stop(190)
         // features.6.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(46), pixels: 25 &* s.n, channels: 336, gamma: s.p + 145232,
-                beta: s.p + 145568, savedMean: s.f + 139712, savedInvStd: s.f + 140048, activation: .relu6,
+                beta: s.p + 145568, savedMean: s.f + 140864, savedInvStd: s.f + 141200, activation: .relu6,
                 output: s.tensor(91), pool: pool)
             s.profiler?.stop(191)
         }
@@ -2119,34 +2131,36 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(46), pixels: 25 &* s.n, channels: 336,
                 gamma: s.p + 145232, beta: s.p + 145568, runningMean: s.p + 145904, runningVar: s.p + 146240,
-                eps: 0.001, activation: .relu6, output: s.tensor(91), scratch: s.f + 139712, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(91), scratch: s.f + 140864, pool: pool)
             s.profiler?.stop(192)
         }
         // features.6.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 149456, count: 8400)
+        TrainingKernels.zero(s.f + 150608, count: 8400)
         s.profiler?.stop(193)
         // features.6.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 5, 5, 336] <- [n, 3, 3, 336]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(88), input: s.tensor(91), batch: s.n, height: 5,
             width: 5, channels: 336, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 3, outWidth: 3,
-            weights: s.f + 141056, gradInput: s.tensor(90), gradWeights: s.f + 149456, pool: pool)
+            weights: s.f + 142208, gradInput: s.tensor(90), gradWeights: s.f + 150608, pool: pool)
         s.profiler?.stop(194)
         // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 149456, channels: 336, kernel: 5, into: s.g + 146576)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 150608, channels: 336, kernel: 5, into: s.g + 146576)
         s.profiler?.stop(195)
-        // features.6.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 5, 5, 336]
+        // features.6.0.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 5, 5, 336]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(90), input: s.tensor(46), pixels: 25 &* s.n,
-            channels: 336, gamma: s.p + 145232, beta: s.p + 145568, savedMean: s.f + 139712, savedInvStd: s.f + 140048,
-            activation: .relu6, gradInput: s.tensor(90), gradGamma: s.g + 145232, gradBeta: s.g + 145568, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(90), input: s.tensor(46), pixels: 25 &* s.n,
+            channels: 336, gamma: s.p + 145232, beta: s.p + 145568, savedMean: s.f + 140864, savedInvStd: s.f + 141200,
+            activation: .relu6, gradGamma: s.g + 145232, gradBeta: s.g + 145568, reductions: s.f + 92736, pool: pool)
         s.profiler?.stop(196)
-        // features.6.0.block.0 conv 1x1 backward: input and weight gradients, [n, 5, 5, 56] <- [n, 5, 5, 336]
+        // features.6.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 5, 5, 56] <- [n, 5, 5, 336]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(90), input: s.tensor(44), weights: s.p + 126416,
-            pixels: 25 &* s.n, inChannels: 56, outChannels: 336, gradInput: s.tensor(92), gradWeights: s.g + 126416,
-            workspace: s.ws, pool: pool)
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(90), preActivation: s.tensor(46),
+            gamma: s.p + 145232, beta: s.p + 145568, savedMean: s.f + 140864, savedInvStd: s.f + 141200,
+            activation: .relu6, reductions: s.f + 92736, input: s.tensor(44), weights: s.p + 126416, pixels: 25 &* s.n,
+            inChannels: 56, outChannels: 336, gradInput: s.tensor(92), gradWeights: s.g + 126416, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(197)
     }
 
@@ -2158,18 +2172,18 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.tensor(45) : nil, batch: s.n,
             perImage: 1400, gradBranch: s.tensor(93), pool: pool)
         s.profiler?.stop(198)
-        // features.5.1.block.2 backward through identity and BatchNorm (in place) on [n, 5, 5, 56]
+        // features.5.1.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 5, 5, 56]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(93), input: s.tensor(42), pixels: 25 &* s.n,
-            channels: 56, gamma: s.p + 126160, beta: s.p + 126224, savedMean: s.f + 139600, savedInvStd: s.f + 139656,
-            activation: .identity, gradInput: s.tensor(93), gradGamma: s.g + 126160, gradBeta: s.g + 126224,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(93), input: s.tensor(42), pixels: 25 &* s.n,
+            channels: 56, gamma: s.p + 126160, beta: s.p + 126224, savedMean: s.f + 140752, savedInvStd: s.f + 140808,
+            activation: .identity, gradGamma: s.g + 126160, gradBeta: s.g + 126224, reductions: s.f + 92736,
             pool: pool)
         s.profiler?.stop(199)
         // features.5.1.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(40), pixels: 25 &* s.n, channels: 336, gamma: s.p + 106000,
-                beta: s.p + 106336, savedMean: s.f + 122128, savedInvStd: s.f + 122464, activation: .relu6,
+                beta: s.p + 106336, savedMean: s.f + 123280, savedInvStd: s.f + 123616, activation: .relu6,
                 output: s.tensor(95), pool: pool)
             s.profiler?.stop(200)
         }
@@ -2178,26 +2192,28 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(40), pixels: 25 &* s.n, channels: 336,
                 gamma: s.p + 106000, beta: s.p + 106336, runningMean: s.p + 106672, runningVar: s.p + 107008,
-                eps: 0.001, activation: .relu6, output: s.tensor(95), scratch: s.f + 122128, pool: pool)
+                eps: 0.001, activation: .relu6, output: s.tensor(95), scratch: s.f + 123280, pool: pool)
             s.profiler?.stop(201)
         }
-        // features.5.1.block.2 conv 1x1 backward: input and weight gradients, [n, 5, 5, 336] <- [n, 5, 5, 56]
+        // features.5.1.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 5, 5, 336] <- [n, 5, 5, 56]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(93), input: s.tensor(95), weights: s.p + 107344,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(93), preActivation: s.tensor(42),
+            gamma: s.p + 126160, beta: s.p + 126224, savedMean: s.f + 140752, savedInvStd: s.f + 140808,
+            activation: .identity, reductions: s.f + 92736, input: s.tensor(95), weights: s.p + 107344,
             pixels: 25 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(94), gradWeights: s.g + 107344,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(202)
         // features.5.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 5, 5, 336]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(94), input: s.tensor(40), pixels: 25 &* s.n,
-            channels: 336, gamma: s.p + 106000, beta: s.p + 106336, savedMean: s.f + 122128, savedInvStd: s.f + 122464,
+            channels: 336, gamma: s.p + 106000, beta: s.p + 106336, savedMean: s.f + 123280, savedInvStd: s.f + 123616,
             activation: .relu6, gradInput: s.tensor(94), gradGamma: s.g + 106000, gradBeta: s.g + 106336, pool: pool)
         s.profiler?.stop(203)
         // features.5.1.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(38), pixels: 25 &* s.n, channels: 336, gamma: s.p + 96256,
-                beta: s.p + 96592, savedMean: s.f + 121456, savedInvStd: s.f + 121792, activation: .relu6,
+                beta: s.p + 96592, savedMean: s.f + 122608, savedInvStd: s.f + 122944, activation: .relu6,
                 output: s.tensor(97), pool: pool)
             s.profiler?.stop(204)
         }
@@ -2206,34 +2222,36 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(38), pixels: 25 &* s.n, channels: 336,
                 gamma: s.p + 96256, beta: s.p + 96592, runningMean: s.p + 96928, runningVar: s.p + 97264, eps: 0.001,
-                activation: .relu6, output: s.tensor(97), scratch: s.f + 121456, pool: pool)
+                activation: .relu6, output: s.tensor(97), scratch: s.f + 122608, pool: pool)
             s.profiler?.stop(205)
         }
         // features.5.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 131200, count: 8400)
+        TrainingKernels.zero(s.f + 132352, count: 8400)
         s.profiler?.stop(206)
         // features.5.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 5, 5, 336] <- [n, 5, 5, 336]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(94), input: s.tensor(97), batch: s.n, height: 5,
             width: 5, channels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 5, outWidth: 5,
-            weights: s.f + 122800, gradInput: s.tensor(96), gradWeights: s.f + 131200, pool: pool)
+            weights: s.f + 123952, gradInput: s.tensor(96), gradWeights: s.f + 132352, pool: pool)
         s.profiler?.stop(207)
         // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 131200, channels: 336, kernel: 5, into: s.g + 97600)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 132352, channels: 336, kernel: 5, into: s.g + 97600)
         s.profiler?.stop(208)
-        // features.5.1.block.0 backward through relu6 and BatchNorm (in place) on [n, 5, 5, 336]
+        // features.5.1.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 5, 5, 336]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(96), input: s.tensor(38), pixels: 25 &* s.n,
-            channels: 336, gamma: s.p + 96256, beta: s.p + 96592, savedMean: s.f + 121456, savedInvStd: s.f + 121792,
-            activation: .relu6, gradInput: s.tensor(96), gradGamma: s.g + 96256, gradBeta: s.g + 96592, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(96), input: s.tensor(38), pixels: 25 &* s.n,
+            channels: 336, gamma: s.p + 96256, beta: s.p + 96592, savedMean: s.f + 122608, savedInvStd: s.f + 122944,
+            activation: .relu6, gradGamma: s.g + 96256, gradBeta: s.g + 96592, reductions: s.f + 92736, pool: pool)
         s.profiler?.stop(209)
-        // features.5.1.block.0 conv 1x1 backward: input and weight gradients, [n, 5, 5, 56] <- [n, 5, 5, 336]
+        // features.5.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 5, 5, 56] <- [n, 5, 5, 336]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(96), input: s.tensor(37), weights: s.p + 77440,
-            pixels: 25 &* s.n, inChannels: 56, outChannels: 336, gradInput: s.tensor(98), gradWeights: s.g + 77440,
-            workspace: s.ws, pool: pool)
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(96), preActivation: s.tensor(38),
+            gamma: s.p + 96256, beta: s.p + 96592, savedMean: s.f + 122608, savedInvStd: s.f + 122944,
+            activation: .relu6, reductions: s.f + 92736, input: s.tensor(37), weights: s.p + 77440, pixels: 25 &* s.n,
+            inChannels: 56, outChannels: 336, gradInput: s.tensor(98), gradWeights: s.g + 77440, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(210)
         // features.5.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -2243,17 +2261,17 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
 
     /// features.5.0 backward: MBConv6 k5 s1: 5x5x40 -> 5x5x56
     private func features_5_0_backward(_ s: TrainingStepContext) {
-        // features.5.0.block.2 backward through identity and BatchNorm (in place) on [n, 5, 5, 56]
+        // features.5.0.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 5, 5, 56]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(98), input: s.tensor(36), pixels: 25 &* s.n,
-            channels: 56, gamma: s.p + 77184, beta: s.p + 77248, savedMean: s.f + 121344, savedInvStd: s.f + 121400,
-            activation: .identity, gradInput: s.tensor(98), gradGamma: s.g + 77184, gradBeta: s.g + 77248, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(98), input: s.tensor(36), pixels: 25 &* s.n,
+            channels: 56, gamma: s.p + 77184, beta: s.p + 77248, savedMean: s.f + 122496, savedInvStd: s.f + 122552,
+            activation: .identity, gradGamma: s.g + 77184, gradBeta: s.g + 77248, reductions: s.f + 92736, pool: pool)
         s.profiler?.stop(212)
         // features.5.0.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(34), pixels: 25 &* s.n, channels: 240, gamma: s.p + 62784,
-                beta: s.p + 63024, savedMean: s.f + 108864, savedInvStd: s.f + 109104, activation: .relu6,
+                beta: s.p + 63024, savedMean: s.f + 110016, savedInvStd: s.f + 110256, activation: .relu6,
                 output: s.tensor(100), pool: pool)
             s.profiler?.stop(213)
         }
@@ -2262,26 +2280,28 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(34), pixels: 25 &* s.n, channels: 240,
                 gamma: s.p + 62784, beta: s.p + 63024, runningMean: s.p + 63264, runningVar: s.p + 63504, eps: 0.001,
-                activation: .relu6, output: s.tensor(100), scratch: s.f + 108864, pool: pool)
+                activation: .relu6, output: s.tensor(100), scratch: s.f + 110016, pool: pool)
             s.profiler?.stop(214)
         }
-        // features.5.0.block.2 conv 1x1 backward: input and weight gradients, [n, 5, 5, 240] <- [n, 5, 5, 56]
+        // features.5.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 5, 5, 240] <- [n, 5, 5, 56]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(98), input: s.tensor(100), weights: s.p + 63744,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(98), preActivation: s.tensor(36),
+            gamma: s.p + 77184, beta: s.p + 77248, savedMean: s.f + 122496, savedInvStd: s.f + 122552,
+            activation: .identity, reductions: s.f + 92736, input: s.tensor(100), weights: s.p + 63744,
             pixels: 25 &* s.n, inChannels: 240, outChannels: 56, gradInput: s.tensor(99), gradWeights: s.g + 63744,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(215)
         // features.5.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 5, 5, 240]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(99), input: s.tensor(34), pixels: 25 &* s.n,
-            channels: 240, gamma: s.p + 62784, beta: s.p + 63024, savedMean: s.f + 108864, savedInvStd: s.f + 109104,
+            channels: 240, gamma: s.p + 62784, beta: s.p + 63024, savedMean: s.f + 110016, savedInvStd: s.f + 110256,
             activation: .relu6, gradInput: s.tensor(99), gradGamma: s.g + 62784, gradBeta: s.g + 63024, pool: pool)
         s.profiler?.stop(216)
         // features.5.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(32), pixels: 25 &* s.n, channels: 240, gamma: s.p + 55824,
-                beta: s.p + 56064, savedMean: s.f + 108384, savedInvStd: s.f + 108624, activation: .relu6,
+                beta: s.p + 56064, savedMean: s.f + 109536, savedInvStd: s.f + 109776, activation: .relu6,
                 output: s.tensor(102), pool: pool)
             s.profiler?.stop(217)
         }
@@ -2290,34 +2310,36 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(32), pixels: 25 &* s.n, channels: 240,
                 gamma: s.p + 55824, beta: s.p + 56064, runningMean: s.p + 56304, runningVar: s.p + 56544, eps: 0.001,
-                activation: .relu6, output: s.tensor(102), scratch: s.f + 108384, pool: pool)
+                activation: .relu6, output: s.tensor(102), scratch: s.f + 109536, pool: pool)
             s.profiler?.stop(218)
         }
         // features.5.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 115344, count: 6000)
+        TrainingKernels.zero(s.f + 116496, count: 6000)
         s.profiler?.stop(219)
         // features.5.0.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 5, 5, 240] <- [n, 5, 5, 240]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(99), input: s.tensor(102), batch: s.n, height: 5,
             width: 5, channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 5, outWidth: 5,
-            weights: s.f + 109344, gradInput: s.tensor(101), gradWeights: s.f + 115344, pool: pool)
+            weights: s.f + 110496, gradInput: s.tensor(101), gradWeights: s.f + 116496, pool: pool)
         s.profiler?.stop(220)
         // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 115344, channels: 240, kernel: 5, into: s.g + 56784)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 116496, channels: 240, kernel: 5, into: s.g + 56784)
         s.profiler?.stop(221)
-        // features.5.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 5, 5, 240]
+        // features.5.0.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 5, 5, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(101), input: s.tensor(32), pixels: 25 &* s.n,
-            channels: 240, gamma: s.p + 55824, beta: s.p + 56064, savedMean: s.f + 108384, savedInvStd: s.f + 108624,
-            activation: .relu6, gradInput: s.tensor(101), gradGamma: s.g + 55824, gradBeta: s.g + 56064, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(101), input: s.tensor(32), pixels: 25 &* s.n,
+            channels: 240, gamma: s.p + 55824, beta: s.p + 56064, savedMean: s.f + 109536, savedInvStd: s.f + 109776,
+            activation: .relu6, gradGamma: s.g + 55824, gradBeta: s.g + 56064, reductions: s.f + 92736, pool: pool)
         s.profiler?.stop(222)
-        // features.5.0.block.0 conv 1x1 backward: input and weight gradients, [n, 5, 5, 40] <- [n, 5, 5, 240]
+        // features.5.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 5, 5, 40] <- [n, 5, 5, 240]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(101), input: s.tensor(30), weights: s.p + 46224,
-            pixels: 25 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(103), gradWeights: s.g + 46224,
-            workspace: s.ws, pool: pool)
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(101), preActivation: s.tensor(32),
+            gamma: s.p + 55824, beta: s.p + 56064, savedMean: s.f + 109536, savedInvStd: s.f + 109776,
+            activation: .relu6, reductions: s.f + 92736, input: s.tensor(30), weights: s.p + 46224, pixels: 25 &* s.n,
+            inChannels: 40, outChannels: 240, gradInput: s.tensor(103), gradWeights: s.g + 46224, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(223)
     }
 
@@ -2329,18 +2351,17 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.tensor(31) : nil, batch: s.n,
             perImage: 1000, gradBranch: s.tensor(104), pool: pool)
         s.profiler?.stop(224)
-        // features.4.1.block.2 backward through identity and BatchNorm (in place) on [n, 5, 5, 40]
+        // features.4.1.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 5, 5, 40]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(104), input: s.tensor(28), pixels: 25 &* s.n,
-            channels: 40, gamma: s.p + 46032, beta: s.p + 46080, savedMean: s.f + 108304, savedInvStd: s.f + 108344,
-            activation: .identity, gradInput: s.tensor(104), gradGamma: s.g + 46032, gradBeta: s.g + 46080,
-            pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(104), input: s.tensor(28), pixels: 25 &* s.n,
+            channels: 40, gamma: s.p + 46032, beta: s.p + 46080, savedMean: s.f + 109456, savedInvStd: s.f + 109496,
+            activation: .identity, gradGamma: s.g + 46032, gradBeta: s.g + 46080, reductions: s.f + 92736, pool: pool)
         s.profiler?.stop(225)
         // features.4.1.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(26), pixels: 25 &* s.n, channels: 240, gamma: s.p + 35472,
-                beta: s.p + 35712, savedMean: s.f + 103504, savedInvStd: s.f + 103744, activation: .relu6,
+                beta: s.p + 35712, savedMean: s.f + 104656, savedInvStd: s.f + 104896, activation: .relu6,
                 output: s.tensor(106), pool: pool)
             s.profiler?.stop(226)
         }
@@ -2349,26 +2370,28 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(26), pixels: 25 &* s.n, channels: 240,
                 gamma: s.p + 35472, beta: s.p + 35712, runningMean: s.p + 35952, runningVar: s.p + 36192, eps: 0.001,
-                activation: .relu6, output: s.tensor(106), scratch: s.f + 103504, pool: pool)
+                activation: .relu6, output: s.tensor(106), scratch: s.f + 104656, pool: pool)
             s.profiler?.stop(227)
         }
-        // features.4.1.block.2 conv 1x1 backward: input and weight gradients, [n, 5, 5, 240] <- [n, 5, 5, 40]
+        // features.4.1.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 5, 5, 240] <- [n, 5, 5, 40]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(104), input: s.tensor(106), weights: s.p + 36432,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(104), preActivation: s.tensor(28),
+            gamma: s.p + 46032, beta: s.p + 46080, savedMean: s.f + 109456, savedInvStd: s.f + 109496,
+            activation: .identity, reductions: s.f + 92736, input: s.tensor(106), weights: s.p + 36432,
             pixels: 25 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(105), gradWeights: s.g + 36432,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(228)
         // features.4.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 5, 5, 240]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(105), input: s.tensor(26), pixels: 25 &* s.n,
-            channels: 240, gamma: s.p + 35472, beta: s.p + 35712, savedMean: s.f + 103504, savedInvStd: s.f + 103744,
+            channels: 240, gamma: s.p + 35472, beta: s.p + 35712, savedMean: s.f + 104656, savedInvStd: s.f + 104896,
             activation: .relu6, gradInput: s.tensor(105), gradGamma: s.g + 35472, gradBeta: s.g + 35712, pool: pool)
         s.profiler?.stop(229)
         // features.4.1.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(24), pixels: 25 &* s.n, channels: 240, gamma: s.p + 32352,
-                beta: s.p + 32592, savedMean: s.f + 103024, savedInvStd: s.f + 103264, activation: .relu6,
+                beta: s.p + 32592, savedMean: s.f + 104176, savedInvStd: s.f + 104416, activation: .relu6,
                 output: s.tensor(108), pool: pool)
             s.profiler?.stop(230)
         }
@@ -2377,34 +2400,36 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(24), pixels: 25 &* s.n, channels: 240,
                 gamma: s.p + 32352, beta: s.p + 32592, runningMean: s.p + 32832, runningVar: s.p + 33072, eps: 0.001,
-                activation: .relu6, output: s.tensor(108), scratch: s.f + 103024, pool: pool)
+                activation: .relu6, output: s.tensor(108), scratch: s.f + 104176, pool: pool)
             s.profiler?.stop(231)
         }
         // features.4.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 106144, count: 2160)
+        TrainingKernels.zero(s.f + 107296, count: 2160)
         s.profiler?.stop(232)
         // features.4.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 5, 5, 240] <- [n, 5, 5, 240]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(105), input: s.tensor(108), batch: s.n, height: 5,
             width: 5, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 5, outWidth: 5,
-            weights: s.f + 103984, gradInput: s.tensor(107), gradWeights: s.f + 106144, pool: pool)
+            weights: s.f + 105136, gradInput: s.tensor(107), gradWeights: s.f + 107296, pool: pool)
         s.profiler?.stop(233)
         // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 106144, channels: 240, kernel: 3, into: s.g + 33312)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 107296, channels: 240, kernel: 3, into: s.g + 33312)
         s.profiler?.stop(234)
-        // features.4.1.block.0 backward through relu6 and BatchNorm (in place) on [n, 5, 5, 240]
+        // features.4.1.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 5, 5, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(107), input: s.tensor(24), pixels: 25 &* s.n,
-            channels: 240, gamma: s.p + 32352, beta: s.p + 32592, savedMean: s.f + 103024, savedInvStd: s.f + 103264,
-            activation: .relu6, gradInput: s.tensor(107), gradGamma: s.g + 32352, gradBeta: s.g + 32592, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(107), input: s.tensor(24), pixels: 25 &* s.n,
+            channels: 240, gamma: s.p + 32352, beta: s.p + 32592, savedMean: s.f + 104176, savedInvStd: s.f + 104416,
+            activation: .relu6, gradGamma: s.g + 32352, gradBeta: s.g + 32592, reductions: s.f + 92736, pool: pool)
         s.profiler?.stop(235)
-        // features.4.1.block.0 conv 1x1 backward: input and weight gradients, [n, 5, 5, 40] <- [n, 5, 5, 240]
+        // features.4.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 5, 5, 40] <- [n, 5, 5, 240]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(107), input: s.tensor(23), weights: s.p + 22752,
-            pixels: 25 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(109), gradWeights: s.g + 22752,
-            workspace: s.ws, pool: pool)
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(107), preActivation: s.tensor(24),
+            gamma: s.p + 32352, beta: s.p + 32592, savedMean: s.f + 104176, savedInvStd: s.f + 104416,
+            activation: .relu6, reductions: s.f + 92736, input: s.tensor(23), weights: s.p + 22752, pixels: 25 &* s.n,
+            inChannels: 40, outChannels: 240, gradInput: s.tensor(109), gradWeights: s.g + 22752, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(236)
         // features.4.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -2414,18 +2439,17 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
 
     /// features.4.0 backward: MBConv6 k3 s2: 9x9x24 -> 5x5x40
     private func features_4_0_backward(_ s: TrainingStepContext) {
-        // features.4.0.block.2 backward through identity and BatchNorm (in place) on [n, 5, 5, 40]
+        // features.4.0.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 5, 5, 40]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(109), input: s.tensor(22), pixels: 25 &* s.n,
-            channels: 40, gamma: s.p + 22560, beta: s.p + 22608, savedMean: s.f + 102944, savedInvStd: s.f + 102984,
-            activation: .identity, gradInput: s.tensor(109), gradGamma: s.g + 22560, gradBeta: s.g + 22608,
-            pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(109), input: s.tensor(22), pixels: 25 &* s.n,
+            channels: 40, gamma: s.p + 22560, beta: s.p + 22608, savedMean: s.f + 104096, savedInvStd: s.f + 104136,
+            activation: .identity, gradGamma: s.g + 22560, gradBeta: s.g + 22608, reductions: s.f + 92736, pool: pool)
         s.profiler?.stop(238)
         // features.4.0.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(20), pixels: 25 &* s.n, channels: 144, gamma: s.p + 16224,
-                beta: s.p + 16368, savedMean: s.f + 100064, savedInvStd: s.f + 100208, activation: .relu6,
+                beta: s.p + 16368, savedMean: s.f + 101216, savedInvStd: s.f + 101360, activation: .relu6,
                 output: s.tensor(111), pool: pool)
             s.profiler?.stop(239)
         }
@@ -2434,26 +2458,28 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 25 &* s.n, channels: 144,
                 gamma: s.p + 16224, beta: s.p + 16368, runningMean: s.p + 16512, runningVar: s.p + 16656, eps: 0.001,
-                activation: .relu6, output: s.tensor(111), scratch: s.f + 100064, pool: pool)
+                activation: .relu6, output: s.tensor(111), scratch: s.f + 101216, pool: pool)
             s.profiler?.stop(240)
         }
-        // features.4.0.block.2 conv 1x1 backward: input and weight gradients, [n, 5, 5, 144] <- [n, 5, 5, 40]
+        // features.4.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 5, 5, 144] <- [n, 5, 5, 40]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(109), input: s.tensor(111), weights: s.p + 16800,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(109), preActivation: s.tensor(22),
+            gamma: s.p + 22560, beta: s.p + 22608, savedMean: s.f + 104096, savedInvStd: s.f + 104136,
+            activation: .identity, reductions: s.f + 92736, input: s.tensor(111), weights: s.p + 16800,
             pixels: 25 &* s.n, inChannels: 144, outChannels: 40, gradInput: s.tensor(110), gradWeights: s.g + 16800,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(241)
         // features.4.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 5, 5, 144]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(110), input: s.tensor(20), pixels: 25 &* s.n,
-            channels: 144, gamma: s.p + 16224, beta: s.p + 16368, savedMean: s.f + 100064, savedInvStd: s.f + 100208,
+            channels: 144, gamma: s.p + 16224, beta: s.p + 16368, savedMean: s.f + 101216, savedInvStd: s.f + 101360,
             activation: .relu6, gradInput: s.tensor(110), gradGamma: s.g + 16224, gradBeta: s.g + 16368, pool: pool)
         s.profiler?.stop(242)
         // features.4.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(18), pixels: 81 &* s.n, channels: 144, gamma: s.p + 14352,
-                beta: s.p + 14496, savedMean: s.f + 99776, savedInvStd: s.f + 99920, activation: .relu6,
+                beta: s.p + 14496, savedMean: s.f + 100928, savedInvStd: s.f + 101072, activation: .relu6,
                 output: s.tensor(113), pool: pool)
             s.profiler?.stop(243)
         }
@@ -2462,51 +2488,52 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(18), pixels: 81 &* s.n, channels: 144,
                 gamma: s.p + 14352, beta: s.p + 14496, runningMean: s.p + 14640, runningVar: s.p + 14784, eps: 0.001,
-                activation: .relu6, output: s.tensor(113), scratch: s.f + 99776, pool: pool)
+                activation: .relu6, output: s.tensor(113), scratch: s.f + 100928, pool: pool)
             s.profiler?.stop(244)
         }
         // features.4.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 101648, count: 1296)
+        TrainingKernels.zero(s.f + 102800, count: 1296)
         s.profiler?.stop(245)
         // features.4.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 9, 9, 144] <- [n, 5, 5, 144]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(110), input: s.tensor(113), batch: s.n, height: 9,
             width: 9, channels: 144, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 5, outWidth: 5,
-            weights: s.f + 100352, gradInput: s.tensor(112), gradWeights: s.f + 101648, pool: pool)
+            weights: s.f + 101504, gradInput: s.tensor(112), gradWeights: s.f + 102800, pool: pool)
         s.profiler?.stop(246)
         // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 101648, channels: 144, kernel: 3, into: s.g + 14928)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 102800, channels: 144, kernel: 3, into: s.g + 14928)
         s.profiler?.stop(247)
-        // features.4.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 144]
+        // features.4.0.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(112), input: s.tensor(18), pixels: 81 &* s.n,
-            channels: 144, gamma: s.p + 14352, beta: s.p + 14496, savedMean: s.f + 99776, savedInvStd: s.f + 99920,
-            activation: .relu6, gradInput: s.tensor(112), gradGamma: s.g + 14352, gradBeta: s.g + 14496, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(112), input: s.tensor(18), pixels: 81 &* s.n,
+            channels: 144, gamma: s.p + 14352, beta: s.p + 14496, savedMean: s.f + 100928, savedInvStd: s.f + 101072,
+            activation: .relu6, gradGamma: s.g + 14352, gradBeta: s.g + 14496, reductions: s.f + 92736, pool: pool)
         s.profiler?.stop(248)
-        // features.4.0.block.0 conv 1x1 backward: input and weight gradients, [n, 9, 9, 24] <- [n, 9, 9, 144]
+        // features.4.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 24] <- [n, 9, 9, 144]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(112), input: s.tensor(17), weights: s.p + 10896,
-            pixels: 81 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(114), gradWeights: s.g + 10896,
-            workspace: s.ws, pool: pool)
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(112), preActivation: s.tensor(18),
+            gamma: s.p + 14352, beta: s.p + 14496, savedMean: s.f + 100928, savedInvStd: s.f + 101072,
+            activation: .relu6, reductions: s.f + 92736, input: s.tensor(17), weights: s.p + 10896, pixels: 81 &* s.n,
+            inChannels: 24, outChannels: 144, gradInput: s.tensor(114), gradWeights: s.g + 10896, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(249)
     }
 
     /// features.3.0 backward: MBConv6 k5 s2: 18x18x16 -> 9x9x24
     private func features_3_0_backward(_ s: TrainingStepContext) {
-        // features.3.0.block.2 backward through identity and BatchNorm (in place) on [n, 9, 9, 24]
+        // features.3.0.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 24]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(114), input: s.tensor(16), pixels: 81 &* s.n,
-            channels: 24, gamma: s.p + 10768, beta: s.p + 10800, savedMean: s.f + 99728, savedInvStd: s.f + 99752,
-            activation: .identity, gradInput: s.tensor(114), gradGamma: s.g + 10768, gradBeta: s.g + 10800,
-            pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(114), input: s.tensor(16), pixels: 81 &* s.n,
+            channels: 24, gamma: s.p + 10768, beta: s.p + 10800, savedMean: s.f + 100880, savedInvStd: s.f + 100904,
+            activation: .identity, gradGamma: s.g + 10768, gradBeta: s.g + 10800, reductions: s.f + 92736, pool: pool)
         s.profiler?.stop(250)
         // features.3.0.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(14), pixels: 81 &* s.n, channels: 96, gamma: s.p + 8080,
-                beta: s.p + 8176, savedMean: s.f + 94736, savedInvStd: s.f + 94832, activation: .relu6,
+                beta: s.p + 8176, savedMean: s.f + 95888, savedInvStd: s.f + 95984, activation: .relu6,
                 output: s.tensor(116), pool: pool)
             s.profiler?.stop(251)
         }
@@ -2515,26 +2542,28 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(14), pixels: 81 &* s.n, channels: 96,
                 gamma: s.p + 8080, beta: s.p + 8176, runningMean: s.p + 8272, runningVar: s.p + 8368, eps: 0.001,
-                activation: .relu6, output: s.tensor(116), scratch: s.f + 94736, pool: pool)
+                activation: .relu6, output: s.tensor(116), scratch: s.f + 95888, pool: pool)
             s.profiler?.stop(252)
         }
-        // features.3.0.block.2 conv 1x1 backward: input and weight gradients, [n, 9, 9, 96] <- [n, 9, 9, 24]
+        // features.3.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 96] <- [n, 9, 9, 24]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(114), input: s.tensor(116), weights: s.p + 8464,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(114), preActivation: s.tensor(16),
+            gamma: s.p + 10768, beta: s.p + 10800, savedMean: s.f + 100880, savedInvStd: s.f + 100904,
+            activation: .identity, reductions: s.f + 92736, input: s.tensor(116), weights: s.p + 8464,
             pixels: 81 &* s.n, inChannels: 96, outChannels: 24, gradInput: s.tensor(115), gradWeights: s.g + 8464,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(253)
         // features.3.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 96]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(115), input: s.tensor(14), pixels: 81 &* s.n,
-            channels: 96, gamma: s.p + 8080, beta: s.p + 8176, savedMean: s.f + 94736, savedInvStd: s.f + 94832,
+            channels: 96, gamma: s.p + 8080, beta: s.p + 8176, savedMean: s.f + 95888, savedInvStd: s.f + 95984,
             activation: .relu6, gradInput: s.tensor(115), gradGamma: s.g + 8080, gradBeta: s.g + 8176, pool: pool)
         s.profiler?.stop(254)
         // features.3.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(12), pixels: 324 &* s.n, channels: 96, gamma: s.p + 5296,
-                beta: s.p + 5392, savedMean: s.f + 94544, savedInvStd: s.f + 94640, activation: .relu6,
+                beta: s.p + 5392, savedMean: s.f + 95696, savedInvStd: s.f + 95792, activation: .relu6,
                 output: s.tensor(118), pool: pool)
             s.profiler?.stop(255)
         }
@@ -2543,50 +2572,51 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(12), pixels: 324 &* s.n, channels: 96,
                 gamma: s.p + 5296, beta: s.p + 5392, runningMean: s.p + 5488, runningVar: s.p + 5584, eps: 0.001,
-                activation: .relu6, output: s.tensor(118), scratch: s.f + 94544, pool: pool)
+                activation: .relu6, output: s.tensor(118), scratch: s.f + 95696, pool: pool)
             s.profiler?.stop(256)
         }
         // features.3.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 97328, count: 2400)
+        TrainingKernels.zero(s.f + 98480, count: 2400)
         s.profiler?.stop(257)
         // features.3.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 18, 18, 96] <- [n, 9, 9, 96]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(115), input: s.tensor(118), batch: s.n, height: 18,
             width: 18, channels: 96, kernel: 5, stride: 2, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9,
-            weights: s.f + 94928, gradInput: s.tensor(117), gradWeights: s.f + 97328, pool: pool)
+            weights: s.f + 96080, gradInput: s.tensor(117), gradWeights: s.f + 98480, pool: pool)
         s.profiler?.stop(258)
         // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 97328, channels: 96, kernel: 5, into: s.g + 5680)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 98480, channels: 96, kernel: 5, into: s.g + 5680)
         s.profiler?.stop(259)
-        // features.3.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 18, 18, 96]
+        // features.3.0.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 96]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(117), input: s.tensor(12), pixels: 324 &* s.n,
-            channels: 96, gamma: s.p + 5296, beta: s.p + 5392, savedMean: s.f + 94544, savedInvStd: s.f + 94640,
-            activation: .relu6, gradInput: s.tensor(117), gradGamma: s.g + 5296, gradBeta: s.g + 5392, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(117), input: s.tensor(12), pixels: 324 &* s.n,
+            channels: 96, gamma: s.p + 5296, beta: s.p + 5392, savedMean: s.f + 95696, savedInvStd: s.f + 95792,
+            activation: .relu6, gradGamma: s.g + 5296, gradBeta: s.g + 5392, reductions: s.f + 92736, pool: pool)
         s.profiler?.stop(260)
-        // features.3.0.block.0 conv 1x1 backward: input and weight gradients, [n, 18, 18, 16] <- [n, 18, 18, 96]
+        // features.3.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 16] <- [n, 18, 18, 96]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(117), input: s.tensor(11), weights: s.p + 3760,
-            pixels: 324 &* s.n, inChannels: 16, outChannels: 96, gradInput: s.tensor(119), gradWeights: s.g + 3760,
-            workspace: s.ws, pool: pool)
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(117), preActivation: s.tensor(12),
+            gamma: s.p + 5296, beta: s.p + 5392, savedMean: s.f + 95696, savedInvStd: s.f + 95792, activation: .relu6,
+            reductions: s.f + 92736, input: s.tensor(11), weights: s.p + 3760, pixels: 324 &* s.n, inChannels: 16,
+            outChannels: 96, gradInput: s.tensor(119), gradWeights: s.g + 3760, workspace: s.ws, pool: pool)
         s.profiler?.stop(261)
     }
 
     /// features.2.0 backward: MBConv6 k3 s2: 36x36x8 -> 18x18x16
     private func features_2_0_backward(_ s: TrainingStepContext) {
-        // features.2.0.block.2 backward through identity and BatchNorm (in place) on [n, 18, 18, 16]
+        // features.2.0.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 16]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(119), input: s.tensor(10), pixels: 324 &* s.n,
-            channels: 16, gamma: s.p + 3696, beta: s.p + 3712, savedMean: s.f + 94512, savedInvStd: s.f + 94528,
-            activation: .identity, gradInput: s.tensor(119), gradGamma: s.g + 3696, gradBeta: s.g + 3712, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(119), input: s.tensor(10), pixels: 324 &* s.n,
+            channels: 16, gamma: s.p + 3696, beta: s.p + 3712, savedMean: s.f + 95664, savedInvStd: s.f + 95680,
+            activation: .identity, gradGamma: s.g + 3696, gradBeta: s.g + 3712, reductions: s.f + 92736, pool: pool)
         s.profiler?.stop(262)
         // features.2.0.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(8), pixels: 324 &* s.n, channels: 48, gamma: s.p + 2736,
-                beta: s.p + 2784, savedMean: s.f + 93552, savedInvStd: s.f + 93600, activation: .relu6,
+                beta: s.p + 2784, savedMean: s.f + 94704, savedInvStd: s.f + 94752, activation: .relu6,
                 output: s.tensor(121), pool: pool)
             s.profiler?.stop(263)
         }
@@ -2595,26 +2625,28 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(8), pixels: 324 &* s.n, channels: 48,
                 gamma: s.p + 2736, beta: s.p + 2784, runningMean: s.p + 2832, runningVar: s.p + 2880, eps: 0.001,
-                activation: .relu6, output: s.tensor(121), scratch: s.f + 93552, pool: pool)
+                activation: .relu6, output: s.tensor(121), scratch: s.f + 94704, pool: pool)
             s.profiler?.stop(264)
         }
-        // features.2.0.block.2 conv 1x1 backward: input and weight gradients, [n, 18, 18, 48] <- [n, 18, 18, 16]
+        // features.2.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 48] <- [n, 18, 18, 16]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(119), input: s.tensor(121), weights: s.p + 2928,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(119), preActivation: s.tensor(10),
+            gamma: s.p + 3696, beta: s.p + 3712, savedMean: s.f + 95664, savedInvStd: s.f + 95680,
+            activation: .identity, reductions: s.f + 92736, input: s.tensor(121), weights: s.p + 2928,
             pixels: 324 &* s.n, inChannels: 48, outChannels: 16, gradInput: s.tensor(120), gradWeights: s.g + 2928,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(265)
         // features.2.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 18, 18, 48]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(120), input: s.tensor(8), pixels: 324 &* s.n,
-            channels: 48, gamma: s.p + 2736, beta: s.p + 2784, savedMean: s.f + 93552, savedInvStd: s.f + 93600,
+            channels: 48, gamma: s.p + 2736, beta: s.p + 2784, savedMean: s.f + 94704, savedInvStd: s.f + 94752,
             activation: .relu6, gradInput: s.tensor(120), gradGamma: s.g + 2736, gradBeta: s.g + 2784, pool: pool)
         s.profiler?.stop(266)
         // features.2.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(6), pixels: 1296 &* s.n, channels: 48, gamma: s.p + 2112,
-                beta: s.p + 2160, savedMean: s.f + 93456, savedInvStd: s.f + 93504, activation: .relu6,
+                beta: s.p + 2160, savedMean: s.f + 94608, savedInvStd: s.f + 94656, activation: .relu6,
                 output: s.tensor(123), pool: pool)
             s.profiler?.stop(267)
         }
@@ -2623,50 +2655,51 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(6), pixels: 1296 &* s.n, channels: 48,
                 gamma: s.p + 2112, beta: s.p + 2160, runningMean: s.p + 2208, runningVar: s.p + 2256, eps: 0.001,
-                activation: .relu6, output: s.tensor(123), scratch: s.f + 93456, pool: pool)
+                activation: .relu6, output: s.tensor(123), scratch: s.f + 94608, pool: pool)
             s.profiler?.stop(268)
         }
         // features.2.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 94080, count: 432)
+        TrainingKernels.zero(s.f + 95232, count: 432)
         s.profiler?.stop(269)
         // features.2.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 36, 36, 48] <- [n, 18, 18, 48]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(120), input: s.tensor(123), batch: s.n, height: 36,
             width: 36, channels: 48, kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 18, outWidth: 18,
-            weights: s.f + 93648, gradInput: s.tensor(122), gradWeights: s.f + 94080, pool: pool)
+            weights: s.f + 94800, gradInput: s.tensor(122), gradWeights: s.f + 95232, pool: pool)
         s.profiler?.stop(270)
         // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 94080, channels: 48, kernel: 3, into: s.g + 2304)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 95232, channels: 48, kernel: 3, into: s.g + 2304)
         s.profiler?.stop(271)
-        // features.2.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 36, 36, 48]
+        // features.2.0.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 36, 36, 48]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(122), input: s.tensor(6), pixels: 1296 &* s.n,
-            channels: 48, gamma: s.p + 2112, beta: s.p + 2160, savedMean: s.f + 93456, savedInvStd: s.f + 93504,
-            activation: .relu6, gradInput: s.tensor(122), gradGamma: s.g + 2112, gradBeta: s.g + 2160, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(122), input: s.tensor(6), pixels: 1296 &* s.n,
+            channels: 48, gamma: s.p + 2112, beta: s.p + 2160, savedMean: s.f + 94608, savedInvStd: s.f + 94656,
+            activation: .relu6, gradGamma: s.g + 2112, gradBeta: s.g + 2160, reductions: s.f + 92736, pool: pool)
         s.profiler?.stop(272)
-        // features.2.0.block.0 conv 1x1 backward: input and weight gradients, [n, 36, 36, 8] <- [n, 36, 36, 48]
+        // features.2.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 36, 36, 8] <- [n, 36, 36, 48]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(122), input: s.tensor(5), weights: s.p + 1728,
-            pixels: 1296 &* s.n, inChannels: 8, outChannels: 48, gradInput: s.tensor(124), gradWeights: s.g + 1728,
-            workspace: s.ws, pool: pool)
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(122), preActivation: s.tensor(6),
+            gamma: s.p + 2112, beta: s.p + 2160, savedMean: s.f + 94608, savedInvStd: s.f + 94656, activation: .relu6,
+            reductions: s.f + 92736, input: s.tensor(5), weights: s.p + 1728, pixels: 1296 &* s.n, inChannels: 8,
+            outChannels: 48, gradInput: s.tensor(124), gradWeights: s.g + 1728, workspace: s.ws, pool: pool)
         s.profiler?.stop(273)
     }
 
     /// features.1.0 backward: MBConv1 k3 s1: 36x36x32 -> 36x36x8
     private func features_1_0_backward(_ s: TrainingStepContext) {
-        // features.1.0.block.1 backward through identity and BatchNorm (in place) on [n, 36, 36, 8]
+        // features.1.0.block.1 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 36, 36, 8]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(124), input: s.tensor(4), pixels: 1296 &* s.n,
-            channels: 8, gamma: s.p + 1664, beta: s.p + 1680, savedMean: s.f + 93440, savedInvStd: s.f + 93448,
-            activation: .identity, gradInput: s.tensor(124), gradGamma: s.g + 1664, gradBeta: s.g + 1680, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(124), input: s.tensor(4), pixels: 1296 &* s.n,
+            channels: 8, gamma: s.p + 1664, beta: s.p + 1680, savedMean: s.f + 94592, savedInvStd: s.f + 94600,
+            activation: .identity, gradGamma: s.g + 1664, gradBeta: s.g + 1680, reductions: s.f + 92736, pool: pool)
         s.profiler?.stop(274)
         // features.1.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 1 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(2), pixels: 1296 &* s.n, channels: 32, gamma: s.p + 1280,
-                beta: s.p + 1312, savedMean: s.f + 92800, savedInvStd: s.f + 92832, activation: .relu6,
+                beta: s.p + 1312, savedMean: s.f + 93952, savedInvStd: s.f + 93984, activation: .relu6,
                 output: s.tensor(126), pool: pool)
             s.profiler?.stop(275)
         }
@@ -2675,26 +2708,28 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 1296 &* s.n, channels: 32,
                 gamma: s.p + 1280, beta: s.p + 1312, runningMean: s.p + 1344, runningVar: s.p + 1376, eps: 0.001,
-                activation: .relu6, output: s.tensor(126), scratch: s.f + 92800, pool: pool)
+                activation: .relu6, output: s.tensor(126), scratch: s.f + 93952, pool: pool)
             s.profiler?.stop(276)
         }
-        // features.1.0.block.1 conv 1x1 backward: input and weight gradients, [n, 36, 36, 32] <- [n, 36, 36, 8]
+        // features.1.0.block.1 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 36, 36, 32] <- [n, 36, 36, 8]
         s.profiler?.start()
-        TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(124), input: s.tensor(126), weights: s.p + 1408,
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(124), preActivation: s.tensor(4),
+            gamma: s.p + 1664, beta: s.p + 1680, savedMean: s.f + 94592, savedInvStd: s.f + 94600,
+            activation: .identity, reductions: s.f + 92736, input: s.tensor(126), weights: s.p + 1408,
             pixels: 1296 &* s.n, inChannels: 32, outChannels: 8, gradInput: s.tensor(125), gradWeights: s.g + 1408,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(277)
         // features.1.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 36, 36, 32]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(125), input: s.tensor(2), pixels: 1296 &* s.n,
-            channels: 32, gamma: s.p + 1280, beta: s.p + 1312, savedMean: s.f + 92800, savedInvStd: s.f + 92832,
+            channels: 32, gamma: s.p + 1280, beta: s.p + 1312, savedMean: s.f + 93952, savedInvStd: s.f + 93984,
             activation: .relu6, gradInput: s.tensor(125), gradGamma: s.g + 1280, gradBeta: s.g + 1312, pool: pool)
         s.profiler?.stop(278)
         // features.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 0 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(0), pixels: 1296 &* s.n, channels: 32, gamma: s.p + 864,
-                beta: s.p + 896, savedMean: s.f + 92736, savedInvStd: s.f + 92768, activation: .relu6,
+                beta: s.p + 896, savedMean: s.f + 93888, savedInvStd: s.f + 93920, activation: .relu6,
                 output: s.tensor(128), pool: pool)
             s.profiler?.stop(279)
         }
@@ -2703,22 +2738,22 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(0), pixels: 1296 &* s.n, channels: 32,
                 gamma: s.p + 864, beta: s.p + 896, runningMean: s.p + 928, runningVar: s.p + 960, eps: 0.001,
-                activation: .relu6, output: s.tensor(128), scratch: s.f + 92736, pool: pool)
+                activation: .relu6, output: s.tensor(128), scratch: s.f + 93888, pool: pool)
             s.profiler?.stop(280)
         }
         // features.1.0.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 93152, count: 288)
+        TrainingKernels.zero(s.f + 94304, count: 288)
         s.profiler?.stop(281)
         // features.1.0.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 36, 36, 32] <- [n, 36, 36, 32]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(125), input: s.tensor(128), batch: s.n, height: 36,
             width: 36, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 36, outWidth: 36,
-            weights: s.f + 92864, gradInput: s.tensor(127), gradWeights: s.f + 93152, pool: pool)
+            weights: s.f + 94016, gradInput: s.tensor(127), gradWeights: s.f + 94304, pool: pool)
         s.profiler?.stop(282)
         // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 93152, channels: 32, kernel: 3, into: s.g + 992)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 94304, channels: 32, kernel: 3, into: s.g + 992)
         s.profiler?.stop(283)
     }
 
@@ -2727,7 +2762,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         // features.0 backward through relu6 and BatchNorm (in place) on [n, 36, 36, 32]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(127), input: s.tensor(0), pixels: 1296 &* s.n,
-            channels: 32, gamma: s.p + 864, beta: s.p + 896, savedMean: s.f + 92736, savedInvStd: s.f + 92768,
+            channels: 32, gamma: s.p + 864, beta: s.p + 896, savedMean: s.f + 93888, savedInvStd: s.f + 93920,
             activation: .relu6, gradInput: s.tensor(127), gradGamma: s.g + 864, gradBeta: s.g + 896, pool: pool)
         s.profiler?.stop(284)
         // features.0 stem weight gradient (the image needs none)
@@ -2764,50 +2799,50 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         (364176, 104976),  // 19: features.4.0.block.0 output, 11,664 floats per image
         (605136, 331776),  // 20: features.4.0.block.1 conv output, 3,600 floats per image
         (608736, 104976),  // 21: features.4.0.block.1 output, 3,600 floats per image
-        (627632, 344912),  // 22: features.4.0.block.2 conv output, 1,000 floats per image
-        (628640, 345920),  // 23: features.4.0.block.2 output, 1,000 floats per image
+        (627632, 347792),  // 22: features.4.0.block.2 conv output, 1,000 floats per image
+        (628640, 348800),  // 23: features.4.0.block.2 output, 1,000 floats per image
         (505296, 171072),  // 24: features.4.1.block.0 conv output, 6,000 floats per image
         (511296, 104976),  // 25: features.4.1.block.0 output, 6,000 floats per image
         (517296, 177072),  // 26: features.4.1.block.1 conv output, 6,000 floats per image
         (523296, 104976),  // 27: features.4.1.block.1 output, 6,000 floats per image
-        (629648, 346928),  // 28: features.4.1.block.2 conv output, 1,000 floats per image
+        (629648, 349808),  // 28: features.4.1.block.2 conv output, 1,000 floats per image
         (414720, 104976),  // 29: features.4.1.block.2 output, 1,000 floats per image
-        (630656, 347936),  // 30: features.4.1 output, 1,000 floats per image
+        (630656, 350816),  // 30: features.4.1 output, 1,000 floats per image
         (426144, 155392),  // 31: features.4.1 drop-path keep, 1 floats per image
         (529296, 269568),  // 32: features.5.0.block.0 conv output, 6,000 floats per image
         (535296, 104976),  // 33: features.5.0.block.0 output, 6,000 floats per image
         (541296, 275568),  // 34: features.5.0.block.1 conv output, 6,000 floats per image
         (547296, 104976),  // 35: features.5.0.block.1 output, 6,000 floats per image
-        (622000, 339280),  // 36: features.5.0.block.2 conv output, 1,400 floats per image
-        (623408, 340688),  // 37: features.5.0.block.2 output, 1,400 floats per image
+        (622000, 342160),  // 36: features.5.0.block.2 conv output, 1,400 floats per image
+        (623408, 343568),  // 37: features.5.0.block.2 output, 1,400 floats per image
         (414720, 104976),  // 38: features.5.1.block.0 conv output, 8,400 floats per image
         (447120, 113376),  // 39: features.5.1.block.0 output, 8,400 floats per image
         (455520, 121776),  // 40: features.5.1.block.1 conv output, 8,400 floats per image
         (463920, 113376),  // 41: features.5.1.block.1 output, 8,400 floats per image
-        (624816, 342096),  // 42: features.5.1.block.2 conv output, 1,400 floats per image
+        (624816, 344976),  // 42: features.5.1.block.2 conv output, 1,400 floats per image
         (423120, 113376),  // 43: features.5.1.block.2 output, 1,400 floats per image
-        (626224, 343504),  // 44: features.5.1 output, 1,400 floats per image
+        (626224, 346384),  // 44: features.5.1 output, 1,400 floats per image
         (426160, 155408),  // 45: features.5.1 drop-path keep, 1 floats per image
         (472320, 113376),  // 46: features.6.0.block.0 conv output, 8,400 floats per image
         (480720, 130176),  // 47: features.6.0.block.0 output, 8,400 floats per image
         (423120, 183072),  // 48: features.6.0.block.1 conv output, 3,024 floats per image
         (494304, 130176),  // 49: features.6.0.block.1 output, 3,024 floats per image
         (631664, 145728),  // 50: features.6.0.block.2 conv output, 864 floats per image
-        (632528, 348944),  // 51: features.6.0.block.2 output, 864 floats per image
+        (632528, 351824),  // 51: features.6.0.block.2 output, 864 floats per image
         (489120, 130176),  // 52: features.6.1.block.0 conv output, 5,184 floats per image
         (563664, 135360),  // 53: features.6.1.block.0 output, 5,184 floats per image
         (568848, 140544),  // 54: features.6.1.block.1 conv output, 5,184 floats per image
         (574032, 135360),  // 55: features.6.1.block.1 output, 5,184 floats per image
-        (633392, 349808),  // 56: features.6.1.block.2 conv output, 864 floats per image
+        (633392, 352688),  // 56: features.6.1.block.2 conv output, 864 floats per image
         (579216, 135360),  // 57: features.6.1.block.2 output, 864 floats per image
-        (634256, 350672),  // 58: features.6.1 output, 864 floats per image
+        (634256, 353552),  // 58: features.6.1 output, 864 floats per image
         (426176, 146912),  // 59: features.6.1 drop-path keep, 1 floats per image
         (579216, 135360),  // 60: features.7.0.block.0 conv output, 5,184 floats per image
         (584400, 316224),  // 61: features.7.0.block.0 output, 5,184 floats per image
         (589584, 321408),  // 62: features.7.0.block.1 conv output, 5,184 floats per image
         (594768, 316224),  // 63: features.7.0.block.1 output, 5,184 floats per image
-        (602832, 326592),  // 64: features.7.0.block.2 conv output, 1,440 floats per image
-        (619120, 319104),  // 65: features.7.0.block.2 output, 1,440 floats per image
+        (619120, 339280),  // 64: features.7.0.block.2 conv output, 1,440 floats per image
+        (602832, 319104),  // 65: features.7.0.block.2 output, 1,440 floats per image
         (599952, 281568),  // 66: features.8 conv output, 2,880 floats per image
         (612336, 316224),  // 67: features.8 output, 2,880 floats per image
         (604272, 146592),  // 68: avgpool output, 320 floats per image
@@ -2818,7 +2853,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         (604272, 146592),  // 73: gradient of dropout output, 320 floats per image
         (620560, 155072),  // 74: gradient of avgpool, 320 floats per image
         (612336, 316224),  // 75: gradient of head output, 2,880 floats per image
-        (620560, 281568),  // 76: gradient of features.8 input, 1,440 floats per image
+        (620560, 340720),  // 76: gradient of features.8 input, 1,440 floats per image
         (599952, 326592),  // 77: gradient of features.7.0.block.2 input, 5,184 floats per image
         (594768, 316224),  // 78: features.7.0.block.1 output (recomputed), 5,184 floats per image
         (589584, 321408),  // 79: gradient of features.7.0.block.1 input, 5,184 floats per image
@@ -2829,7 +2864,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         (574032, 135360),  // 84: features.6.1.block.1 output (recomputed), 5,184 floats per image
         (568848, 140544),  // 85: gradient of features.6.1.block.1 input, 5,184 floats per image
         (563664, 135360),  // 86: features.6.1.block.0 output (recomputed), 5,184 floats per image
-        (489120, 133200),  // 87: gradient of features.6.1.block.0 input, 864 floats per image
+        (566688, 135360),  // 87: gradient of features.6.1.block.0 input, 864 floats per image
         (563664, 281568),  // 88: gradient of features.6.0.block.2 input, 3,024 floats per image
         (494304, 130176),  // 89: features.6.0.block.1 output (recomputed), 3,024 floats per image
         (489120, 138576),  // 90: gradient of features.6.0.block.1 input, 8,400 floats per image
@@ -2840,7 +2875,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         (463920, 113376),  // 95: features.5.1.block.1 output (recomputed), 8,400 floats per image
         (455520, 121776),  // 96: gradient of features.5.1.block.1 input, 8,400 floats per image
         (447120, 113376),  // 97: features.5.1.block.0 output (recomputed), 8,400 floats per image
-        (420720, 116976),  // 98: gradient of features.5.1.block.0 input, 1,400 floats per image
+        (424528, 116976),  // 98: gradient of features.5.1.block.0 input, 1,400 floats per image
         (414720, 110976),  // 99: gradient of features.5.0.block.2 input, 6,000 floats per image
         (547296, 104976),  // 100: features.5.0.block.1 output (recomputed), 6,000 floats per image
         (447120, 116976),  // 101: gradient of features.5.0.block.1 input, 6,000 floats per image
@@ -2856,17 +2891,17 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         (608736, 104976),  // 111: features.4.0.block.1 output (recomputed), 3,600 floats per image
         (414720, 116640),  // 112: gradient of features.4.0.block.1 input, 11,664 floats per image
         (364176, 104976),  // 113: features.4.0.block.0 output (recomputed), 11,664 floats per image
-        (352512, 101088),  // 114: gradient of features.4.0.block.0 input, 1,944 floats per image
+        (364176, 104976),  // 114: gradient of features.4.0.block.0 input, 1,944 floats per image
         (414720, 171072),  // 115: gradient of features.3.0.block.2 input, 7,776 floats per image
         (497520, 93312),  // 116: features.3.0.block.1 output (recomputed), 7,776 floats per image
         (352512, 124416),  // 117: gradient of features.3.0.block.1 input, 31,104 floats per image
         (155520, 93312),  // 118: features.3.0.block.0 output (recomputed), 31,104 floats per image
-        (124416, 77760),  // 119: gradient of features.3.0.block.0 input, 5,184 floats per image
+        (155520, 93312),  // 119: gradient of features.3.0.block.0 input, 5,184 floats per image
         (352512, 269568),  // 120: gradient of features.2.0.block.2 input, 15,552 floats per image
         (399168, 62208),  // 121: features.2.0.block.1 output (recomputed), 15,552 floats per image
         (124416, 124416),  // 122: gradient of features.2.0.block.1 input, 62,208 floats per image
         (62208, 62208),  // 123: features.2.0.block.0 output (recomputed), 62,208 floats per image
-        (41472, 82944),  // 124: gradient of features.2.0.block.0 input, 10,368 floats per image
+        (62208, 82944),  // 124: gradient of features.2.0.block.0 input, 10,368 floats per image
         (0, 41472),  // 125: gradient of features.1.0.block.1 input, 41,472 floats per image
         (311040, 0),  // 126: features.1.0.block.0 output (recomputed), 41,472 floats per image
         (41472, 82944),  // 127: gradient of features.1.0.block.0 input, 41,472 floats per image
@@ -2894,7 +2929,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 36, 36, 32]"),
         .init("features.1.0.block.1", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [32][8]"),
-        .init("features.1.0.block.1", kind: "conv 1x1 + BN statistics forward", macsPerImage: 331776,
+        .init("features.1.0.block.1", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 331776,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 36, 36, 32] -> [n, 36, 36, 8]"),
         .init("features.1.0.block.1", kind: "conv 1x1 forward", macsPerImage: 331776,
               "frozen: project conv 1x1, [n, 36, 36, 32] -> [n, 36, 36, 8]"),
@@ -2904,7 +2939,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 36, 36, 8]"),
         .init("features.2.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [8][48]"),
-        .init("features.2.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 497664,
+        .init("features.2.0.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 497664,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 36, 36, 8] -> [n, 36, 36, 48]"),
         .init("features.2.0.block.0", kind: "conv 1x1 forward", macsPerImage: 497664,
               "frozen: expand conv 1x1, [n, 36, 36, 8] -> [n, 36, 36, 48]"),
@@ -2922,7 +2957,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 48]"),
         .init("features.2.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [48][16]"),
-        .init("features.2.0.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 248832,
+        .init("features.2.0.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 248832,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 48] -> [n, 18, 18, 16]"),
         .init("features.2.0.block.2", kind: "conv 1x1 forward", macsPerImage: 248832,
               "frozen: project conv 1x1, [n, 18, 18, 48] -> [n, 18, 18, 16]"),
@@ -2932,7 +2967,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 16]"),
         .init("features.3.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [16][96]"),
-        .init("features.3.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 497664,
+        .init("features.3.0.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 497664,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 16] -> [n, 18, 18, 96]"),
         .init("features.3.0.block.0", kind: "conv 1x1 forward", macsPerImage: 497664,
               "frozen: expand conv 1x1, [n, 18, 18, 16] -> [n, 18, 18, 96]"),
@@ -2950,7 +2985,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 96]"),
         .init("features.3.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [96][24]"),
-        .init("features.3.0.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 186624,
+        .init("features.3.0.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 186624,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 96] -> [n, 9, 9, 24]"),
         .init("features.3.0.block.2", kind: "conv 1x1 forward", macsPerImage: 186624,
               "frozen: project conv 1x1, [n, 9, 9, 96] -> [n, 9, 9, 24]"),
@@ -2960,7 +2995,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 24]"),
         .init("features.4.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [24][144]"),
-        .init("features.4.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 279936,
+        .init("features.4.0.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 279936,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 24] -> [n, 9, 9, 144]"),
         .init("features.4.0.block.0", kind: "conv 1x1 forward", macsPerImage: 279936,
               "frozen: expand conv 1x1, [n, 9, 9, 24] -> [n, 9, 9, 144]"),
@@ -2978,7 +3013,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 5, 5, 144]"),
         .init("features.4.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [144][40]"),
-        .init("features.4.0.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 144000,
+        .init("features.4.0.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 144000,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 5, 5, 144] -> [n, 5, 5, 40]"),
         .init("features.4.0.block.2", kind: "conv 1x1 forward", macsPerImage: 144000,
               "frozen: project conv 1x1, [n, 5, 5, 144] -> [n, 5, 5, 40]"),
@@ -2988,7 +3023,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 5, 5, 40]"),
         .init("features.4.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [40][240]"),
-        .init("features.4.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 240000,
+        .init("features.4.1.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 240000,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 5, 5, 40] -> [n, 5, 5, 240]"),
         .init("features.4.1.block.0", kind: "conv 1x1 forward", macsPerImage: 240000,
               "frozen: expand conv 1x1, [n, 5, 5, 40] -> [n, 5, 5, 240]"),
@@ -3006,7 +3041,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 5, 5, 240]"),
         .init("features.4.1.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [240][40]"),
-        .init("features.4.1.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 240000,
+        .init("features.4.1.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 240000,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 5, 5, 240] -> [n, 5, 5, 40]"),
         .init("features.4.1.block.2", kind: "conv 1x1 forward", macsPerImage: 240000,
               "frozen: project conv 1x1, [n, 5, 5, 240] -> [n, 5, 5, 40]"),
@@ -3020,7 +3055,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.5.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [40][240]"),
-        .init("features.5.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 240000,
+        .init("features.5.0.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 240000,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 5, 5, 40] -> [n, 5, 5, 240]"),
         .init("features.5.0.block.0", kind: "conv 1x1 forward", macsPerImage: 240000,
               "frozen: expand conv 1x1, [n, 5, 5, 40] -> [n, 5, 5, 240]"),
@@ -3038,7 +3073,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 5, 5, 240]"),
         .init("features.5.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [240][56]"),
-        .init("features.5.0.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 336000,
+        .init("features.5.0.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 336000,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 5, 5, 240] -> [n, 5, 5, 56]"),
         .init("features.5.0.block.2", kind: "conv 1x1 forward", macsPerImage: 336000,
               "frozen: project conv 1x1, [n, 5, 5, 240] -> [n, 5, 5, 56]"),
@@ -3048,7 +3083,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 5, 5, 56]"),
         .init("features.5.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [56][336]"),
-        .init("features.5.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 470400,
+        .init("features.5.1.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 470400,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 5, 5, 56] -> [n, 5, 5, 336]"),
         .init("features.5.1.block.0", kind: "conv 1x1 forward", macsPerImage: 470400,
               "frozen: expand conv 1x1, [n, 5, 5, 56] -> [n, 5, 5, 336]"),
@@ -3066,7 +3101,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 5, 5, 336]"),
         .init("features.5.1.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [336][56]"),
-        .init("features.5.1.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 470400,
+        .init("features.5.1.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 470400,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 5, 5, 336] -> [n, 5, 5, 56]"),
         .init("features.5.1.block.2", kind: "conv 1x1 forward", macsPerImage: 470400,
               "frozen: project conv 1x1, [n, 5, 5, 336] -> [n, 5, 5, 56]"),
@@ -3080,7 +3115,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.6.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [56][336]"),
-        .init("features.6.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 470400,
+        .init("features.6.0.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 470400,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 5, 5, 56] -> [n, 5, 5, 336]"),
         .init("features.6.0.block.0", kind: "conv 1x1 forward", macsPerImage: 470400,
               "frozen: expand conv 1x1, [n, 5, 5, 56] -> [n, 5, 5, 336]"),
@@ -3098,7 +3133,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 3, 3, 336]"),
         .init("features.6.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [336][96]"),
-        .init("features.6.0.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 290304,
+        .init("features.6.0.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 290304,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 3, 3, 336] -> [n, 3, 3, 96]"),
         .init("features.6.0.block.2", kind: "conv 1x1 forward", macsPerImage: 290304,
               "frozen: project conv 1x1, [n, 3, 3, 336] -> [n, 3, 3, 96]"),
@@ -3108,7 +3143,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 3, 3, 96]"),
         .init("features.6.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [96][576]"),
-        .init("features.6.1.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 497664,
+        .init("features.6.1.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 497664,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 3, 3, 96] -> [n, 3, 3, 576]"),
         .init("features.6.1.block.0", kind: "conv 1x1 forward", macsPerImage: 497664,
               "frozen: expand conv 1x1, [n, 3, 3, 96] -> [n, 3, 3, 576]"),
@@ -3126,7 +3161,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 3, 3, 576]"),
         .init("features.6.1.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [576][96]"),
-        .init("features.6.1.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 497664,
+        .init("features.6.1.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 497664,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 3, 3, 576] -> [n, 3, 3, 96]"),
         .init("features.6.1.block.2", kind: "conv 1x1 forward", macsPerImage: 497664,
               "frozen: project conv 1x1, [n, 3, 3, 576] -> [n, 3, 3, 96]"),
@@ -3140,7 +3175,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
               "identity shortcut with stochastic depth"),
         .init("features.7.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
               "expand conv 1x1 weights to the GEMM layout [96][576]"),
-        .init("features.7.0.block.0", kind: "conv 1x1 + BN statistics forward", macsPerImage: 497664,
+        .init("features.7.0.block.0", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 497664,
               "expand conv 1x1 and its BatchNorm's batch statistics, [n, 3, 3, 96] -> [n, 3, 3, 576]"),
         .init("features.7.0.block.0", kind: "conv 1x1 forward", macsPerImage: 497664,
               "frozen: expand conv 1x1, [n, 3, 3, 96] -> [n, 3, 3, 576]"),
@@ -3158,7 +3193,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 3, 3, 576]"),
         .init("features.7.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [576][160]"),
-        .init("features.7.0.block.2", kind: "conv 1x1 + BN statistics forward", macsPerImage: 829440,
+        .init("features.7.0.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 829440,
               "project conv 1x1 and its BatchNorm's batch statistics, [n, 3, 3, 576] -> [n, 3, 3, 160]"),
         .init("features.7.0.block.2", kind: "conv 1x1 forward", macsPerImage: 829440,
               "frozen: project conv 1x1, [n, 3, 3, 576] -> [n, 3, 3, 160]"),
@@ -3168,7 +3203,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 3, 3, 160]"),
         .init("features.8", kind: "conv 1x1 forward", macsPerImage: nil,
               "head conv 1x1 weights to the GEMM layout [160][320]"),
-        .init("features.8", kind: "conv 1x1 + BN statistics forward", macsPerImage: 460800,
+        .init("features.8", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 460800,
               "head conv 1x1 and its BatchNorm's batch statistics, [n, 3, 3, 160] -> [n, 3, 3, 320]"),
         .init("features.8", kind: "conv 1x1 forward", macsPerImage: 460800,
               "frozen: head conv 1x1, [n, 3, 3, 160] -> [n, 3, 3, 320]"),
@@ -3193,17 +3228,17 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         .init("avgpool", kind: "pool+classifier backward", macsPerImage: nil,
               "backward: spread each channel's gradient over the 9 pixels"),
         .init("features.8", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 3, 3, 320]"),
-        .init("features.8", kind: "conv 1x1 backward", macsPerImage: 921600,
-              "conv 1x1 backward: input and weight gradients, [n, 3, 3, 160] <- [n, 3, 3, 320]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 3, 3, 320]"),
+        .init("features.8", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 921600,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 3, 3, 160] <- [n, 3, 3, 320]"),
         .init("features.7.0.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 3, 3, 160]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 3, 3, 160]"),
         .init("features.7.0.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.7.0.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.7.0.block.2", kind: "conv 1x1 backward", macsPerImage: 1658880,
-              "conv 1x1 backward: input and weight gradients, [n, 3, 3, 576] <- [n, 3, 3, 160]"),
+        .init("features.7.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 1658880,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 3, 3, 576] <- [n, 3, 3, 160]"),
         .init("features.7.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 3, 3, 576]"),
         .init("features.7.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -3217,19 +3252,19 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.7.0.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 3, 3, 576]"),
-        .init("features.7.0.block.0", kind: "conv 1x1 backward", macsPerImage: 995328,
-              "conv 1x1 backward: input and weight gradients, [n, 3, 3, 96] <- [n, 3, 3, 576]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 3, 3, 576]"),
+        .init("features.7.0.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 995328,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 3, 3, 96] <- [n, 3, 3, 576]"),
         .init("features.6.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.6.1.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 3, 3, 96]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 3, 3, 96]"),
         .init("features.6.1.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.6.1.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.6.1.block.2", kind: "conv 1x1 backward", macsPerImage: 995328,
-              "conv 1x1 backward: input and weight gradients, [n, 3, 3, 576] <- [n, 3, 3, 96]"),
+        .init("features.6.1.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 995328,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 3, 3, 576] <- [n, 3, 3, 96]"),
         .init("features.6.1.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 3, 3, 576]"),
         .init("features.6.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -3243,19 +3278,19 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.1.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 3, 3, 576]"),
-        .init("features.6.1.block.0", kind: "conv 1x1 backward", macsPerImage: 995328,
-              "conv 1x1 backward: input and weight gradients, [n, 3, 3, 96] <- [n, 3, 3, 576]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 3, 3, 576]"),
+        .init("features.6.1.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 995328,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 3, 3, 96] <- [n, 3, 3, 576]"),
         .init("features.6.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.6.0.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 3, 3, 96]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 3, 3, 96]"),
         .init("features.6.0.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.6.0.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.6.0.block.2", kind: "conv 1x1 backward", macsPerImage: 580608,
-              "conv 1x1 backward: input and weight gradients, [n, 3, 3, 336] <- [n, 3, 3, 96]"),
+        .init("features.6.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 580608,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 3, 3, 336] <- [n, 3, 3, 96]"),
         .init("features.6.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 3, 3, 336]"),
         .init("features.6.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -3269,19 +3304,19 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.0.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 5, 5, 336]"),
-        .init("features.6.0.block.0", kind: "conv 1x1 backward", macsPerImage: 940800,
-              "conv 1x1 backward: input and weight gradients, [n, 5, 5, 56] <- [n, 5, 5, 336]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 5, 5, 336]"),
+        .init("features.6.0.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 940800,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 5, 5, 56] <- [n, 5, 5, 336]"),
         .init("features.5.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.5.1.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 5, 5, 56]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 5, 5, 56]"),
         .init("features.5.1.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.5.1.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.5.1.block.2", kind: "conv 1x1 backward", macsPerImage: 940800,
-              "conv 1x1 backward: input and weight gradients, [n, 5, 5, 336] <- [n, 5, 5, 56]"),
+        .init("features.5.1.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 940800,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 5, 5, 336] <- [n, 5, 5, 56]"),
         .init("features.5.1.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 5, 5, 336]"),
         .init("features.5.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -3295,19 +3330,19 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.1.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 5, 5, 336]"),
-        .init("features.5.1.block.0", kind: "conv 1x1 backward", macsPerImage: 940800,
-              "conv 1x1 backward: input and weight gradients, [n, 5, 5, 56] <- [n, 5, 5, 336]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 5, 5, 336]"),
+        .init("features.5.1.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 940800,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 5, 5, 56] <- [n, 5, 5, 336]"),
         .init("features.5.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.5.0.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 5, 5, 56]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 5, 5, 56]"),
         .init("features.5.0.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.5.0.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.5.0.block.2", kind: "conv 1x1 backward", macsPerImage: 672000,
-              "conv 1x1 backward: input and weight gradients, [n, 5, 5, 240] <- [n, 5, 5, 56]"),
+        .init("features.5.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 672000,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 5, 5, 240] <- [n, 5, 5, 56]"),
         .init("features.5.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 5, 5, 240]"),
         .init("features.5.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -3321,19 +3356,19 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.0.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 5, 5, 240]"),
-        .init("features.5.0.block.0", kind: "conv 1x1 backward", macsPerImage: 480000,
-              "conv 1x1 backward: input and weight gradients, [n, 5, 5, 40] <- [n, 5, 5, 240]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 5, 5, 240]"),
+        .init("features.5.0.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 480000,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 5, 5, 40] <- [n, 5, 5, 240]"),
         .init("features.4.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut backward: the branch's gradient"),
         .init("features.4.1.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 5, 5, 40]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 5, 5, 40]"),
         .init("features.4.1.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.4.1.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.4.1.block.2", kind: "conv 1x1 backward", macsPerImage: 480000,
-              "conv 1x1 backward: input and weight gradients, [n, 5, 5, 240] <- [n, 5, 5, 40]"),
+        .init("features.4.1.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 480000,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 5, 5, 240] <- [n, 5, 5, 40]"),
         .init("features.4.1.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 5, 5, 240]"),
         .init("features.4.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -3347,19 +3382,19 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.1.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 5, 5, 240]"),
-        .init("features.4.1.block.0", kind: "conv 1x1 backward", macsPerImage: 480000,
-              "conv 1x1 backward: input and weight gradients, [n, 5, 5, 40] <- [n, 5, 5, 240]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 5, 5, 240]"),
+        .init("features.4.1.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 480000,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 5, 5, 40] <- [n, 5, 5, 240]"),
         .init("features.4.1", kind: "shortcut backward", macsPerImage: nil,
               "shortcut gradient joins the branch's"),
         .init("features.4.0.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 5, 5, 40]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 5, 5, 40]"),
         .init("features.4.0.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.4.0.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.4.0.block.2", kind: "conv 1x1 backward", macsPerImage: 288000,
-              "conv 1x1 backward: input and weight gradients, [n, 5, 5, 144] <- [n, 5, 5, 40]"),
+        .init("features.4.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 288000,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 5, 5, 144] <- [n, 5, 5, 40]"),
         .init("features.4.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 5, 5, 144]"),
         .init("features.4.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -3373,17 +3408,17 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.0.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 9, 9, 144]"),
-        .init("features.4.0.block.0", kind: "conv 1x1 backward", macsPerImage: 559872,
-              "conv 1x1 backward: input and weight gradients, [n, 9, 9, 24] <- [n, 9, 9, 144]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 144]"),
+        .init("features.4.0.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 559872,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 24] <- [n, 9, 9, 144]"),
         .init("features.3.0.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 9, 9, 24]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 24]"),
         .init("features.3.0.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.3.0.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.3.0.block.2", kind: "conv 1x1 backward", macsPerImage: 373248,
-              "conv 1x1 backward: input and weight gradients, [n, 9, 9, 96] <- [n, 9, 9, 24]"),
+        .init("features.3.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 373248,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 96] <- [n, 9, 9, 24]"),
         .init("features.3.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 9, 9, 96]"),
         .init("features.3.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -3397,17 +3432,17 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.0.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 18, 18, 96]"),
-        .init("features.3.0.block.0", kind: "conv 1x1 backward", macsPerImage: 995328,
-              "conv 1x1 backward: input and weight gradients, [n, 18, 18, 16] <- [n, 18, 18, 96]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 96]"),
+        .init("features.3.0.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 995328,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 16] <- [n, 18, 18, 96]"),
         .init("features.2.0.block.2", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 18, 18, 16]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 16]"),
         .init("features.2.0.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.2.0.block.1", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.2.0.block.2", kind: "conv 1x1 backward", macsPerImage: 497664,
-              "conv 1x1 backward: input and weight gradients, [n, 18, 18, 48] <- [n, 18, 18, 16]"),
+        .init("features.2.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 497664,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 48] <- [n, 18, 18, 16]"),
         .init("features.2.0.block.1", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 18, 18, 48]"),
         .init("features.2.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -3421,17 +3456,17 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.0.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 36, 36, 48]"),
-        .init("features.2.0.block.0", kind: "conv 1x1 backward", macsPerImage: 995328,
-              "conv 1x1 backward: input and weight gradients, [n, 36, 36, 8] <- [n, 36, 36, 48]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 36, 36, 48]"),
+        .init("features.2.0.block.0", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 995328,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 36, 36, 8] <- [n, 36, 36, 48]"),
         .init("features.1.0.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through identity and BatchNorm (in place) on [n, 36, 36, 8]"),
+              "backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 36, 36, 8]"),
         .init("features.1.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.1.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
-        .init("features.1.0.block.1", kind: "conv 1x1 backward", macsPerImage: 663552,
-              "conv 1x1 backward: input and weight gradients, [n, 36, 36, 32] <- [n, 36, 36, 8]"),
+        .init("features.1.0.block.1", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 663552,
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 36, 36, 32] <- [n, 36, 36, 8]"),
         .init("features.1.0.block.0", kind: "BN+act backward", macsPerImage: nil,
               "backward through relu6 and BatchNorm (in place) on [n, 36, 36, 32]"),
         .init("features.0", kind: "recomputation", macsPerImage: nil,

@@ -93,7 +93,7 @@ extension TrainingProgram.Call {
         switch function {
         case "Kernels.stemConv": return "stem forward"
         case "WeightPrep.inputMajorWeights", "Kernels.pointwiseConv": return "conv 1x1 forward"
-        case "TrainingKernels.pointwiseConvBatchStatistics": return "conv 1x1 + BN statistics forward"
+        case "TrainingKernels.pointwiseConvBatchStatistics": return "conv 1x1 forward (+ BN statistics)"
         case "WeightPrep.depthwiseWeights", "Kernels.depthwiseConv": return "depthwise forward"
         case "TrainingKernels.batchNormForwardTraining", "TrainingKernels.batchNormApply",
              "TrainingSupport.batchNormForwardEval": return "BN+act forward"
@@ -101,9 +101,9 @@ extension TrainingProgram.Call {
         case "TrainingKernels.stochasticDepthMask", "TrainingKernels.residualAdd": return "shortcut forward"
         case "Kernels.globalAveragePool", "TrainingKernels.dropoutForward", "Kernels.linear",
              "CrossEntropy.forwardBackward", "s.logits.update": return "pool+classifier+loss"
-        case "TrainingKernels.batchNormActivationBackward": return "BN+act backward"
+        case "TrainingKernels.batchNormActivationBackward", "TrainingKernels.batchNormBackwardSums": return "BN+act backward"
+        case "TrainingKernels.batchNormPointwiseConvBackward": return "conv 1x1 backward (+ BN dZ)"
         case "TrainingKernels.stemConvBackwardWeights": return "stem backward"
-        case "TrainingKernels.pointwiseConvBackward": return "conv 1x1 backward"
         case "TrainingKernels.zero", "TrainingKernels.depthwiseConvBackward", "TrainingSupport.accumulateDepthwiseGradient":
             return "depthwise backward"
         case "TrainingKernels.squeezeExciteBackward": return "squeeze-excitation backward"
@@ -128,6 +128,9 @@ struct TrainingProgramBuilder {
     /// the largest: each copy is used by the call right after it and never again; the backward reads
     /// PyTorch's layout, which is already input-major for the input gradient).
     let pointwiseWeights: Int
+    /// ΣdY/M and ΣdY·xhat/M per channel of the BatchNorm after a 1x1 convolution, from its backward's first
+    /// pass to the conv backward that runs the second (one buffer, sized for the widest).
+    let batchNormReductions: Int
 
     init(plan: ModelPlan) {
         self.plan = plan
@@ -136,6 +139,7 @@ struct TrainingProgramBuilder {
         let largestPointwise = plan.layers.filter { $0.operation == .pointwiseConvolution }
             .map { $0.inputShape.channels * $0.outputShape.channels }.max() ?? 0
         pointwiseWeights = program.fixedScratch(largestPointwise)
+        batchNormReductions = program.fixedScratch(2 * widest)
     }
 
     static func build(_ plan: ModelPlan) -> TrainingProgram {
@@ -499,17 +503,33 @@ struct TrainingProgramBuilder {
         let state = convStates[l.name]!
         let bnName = bn(l)
         let c = l.outputShape.channels
-        calls.append(.init(
-            module: l.name,
-            comment: "\(l.name) backward through \(l.activation?.rawValue ?? "identity") and BatchNorm (in place) on \(shape(l.outputShape))",
-            function: "TrainingKernels.batchNormActivationBackward",
-            arguments: [("gradOutput", .tensor(gradOut)), ("input", .tensor(state.preActivation)),
-                        ("pixels", .code("\(l.outputShape.pixels) &* s.n")), ("channels", .code("\(c)")),
-                        ("gamma", .parameter("\(bnName).weight")), ("beta", .parameter("\(bnName).bias")),
-                        ("savedMean", .fixed(state.statistics)), ("savedInvStd", .fixed(state.statistics + c)),
-                        ("activation", .code(act(l.activation))), ("gradInput", .tensor(gradOut)),
-                        ("gradGamma", .gradient("\(bnName).weight")), ("gradBeta", .gradient("\(bnName).bias")),
-                        ("pool", .code("pool"))]))
+        let activation = l.activation?.rawValue ?? "identity"
+        let batchNorm: [(label: String, value: TrainingProgram.Arg)] = [
+            ("gamma", .parameter("\(bnName).weight")), ("beta", .parameter("\(bnName).bias")),
+            ("savedMean", .fixed(state.statistics)), ("savedInvStd", .fixed(state.statistics + c)),
+            ("activation", .code(act(l.activation)))]
+        let gradients: [(label: String, value: TrainingProgram.Arg)] = [
+            ("gradGamma", .gradient("\(bnName).weight")), ("gradBeta", .gradient("\(bnName).bias"))]
+        let map: [(label: String, value: TrainingProgram.Arg)] = [
+            ("input", .tensor(state.preActivation)), ("pixels", .code("\(l.outputShape.pixels) &* s.n")),
+            ("channels", .code("\(c)"))]
+        if l.operation == .pointwiseConvolution {
+            // The second pass (dZ) runs inside the conv backward, band by band where it can.
+            calls.append(.init(
+                module: l.name,
+                comment: "\(l.name) backward through \(activation) and BatchNorm, first pass (sums; dY in place) on "
+                    + "\(shape(l.outputShape))",
+                function: "TrainingKernels.batchNormBackwardSums",
+                arguments: [("gradOutput", .tensor(gradOut))] + map + batchNorm + gradients
+                    + [("reductions", .fixed(batchNormReductions)), ("pool", .code("pool"))]))
+        } else {
+            calls.append(.init(
+                module: l.name,
+                comment: "\(l.name) backward through \(activation) and BatchNorm (in place) on \(shape(l.outputShape))",
+                function: "TrainingKernels.batchNormActivationBackward",
+                arguments: [("gradOutput", .tensor(gradOut))] + map + batchNorm + [("gradInput", .tensor(gradOut))]
+                    + gradients + [("pool", .code("pool"))]))
+        }
         let weight = l.parameters[0]
         let geometry = convolutionGeometry(l)
         switch l.operation {
@@ -532,12 +552,15 @@ struct TrainingProgramBuilder {
             }
             calls.append(.init(
                 module: l.name,
-                comment: "\(l.name) conv 1x1 backward: input and weight gradients, \(shape(l.inputShape)) <- \(shape(l.outputShape))",
-                function: "TrainingKernels.pointwiseConvBackward",
-                arguments: [("gradOutput", .tensor(gradOut)), ("input", .tensor(input)), ("weights", .parameter(weight)),
-                            ("pixels", .code("\(l.inputShape.pixels) &* s.n")), ("inChannels", .code("\(l.inputShape.channels)")),
-                            ("outChannels", .code("\(c)")), ("gradInput", gradIn.map { .tensor($0) } ?? .code("nil")),
-                            ("gradWeights", .gradient(weight)), ("workspace", .code("s.ws")), ("pool", .code("pool"))],
+                comment: "\(l.name) BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, "
+                    + "\(shape(l.inputShape)) <- \(shape(l.outputShape))",
+                function: "TrainingKernels.batchNormPointwiseConvBackward",
+                arguments: [("gradOutput", .tensor(gradOut)), ("preActivation", .tensor(state.preActivation))] + batchNorm
+                    + [("reductions", .fixed(batchNormReductions)),
+                       ("input", .tensor(input)), ("weights", .parameter(weight)),
+                       ("pixels", .code("\(l.inputShape.pixels) &* s.n")), ("inChannels", .code("\(l.inputShape.channels)")),
+                       ("outChannels", .code("\(c)")), ("gradInput", gradIn.map { .tensor($0) } ?? .code("nil")),
+                       ("gradWeights", .gradient(weight)), ("workspace", .code("s.ws")), ("pool", .code("pool"))],
                 macsPerImage: gradIn == nil ? l.macs : 2 * l.macs))
         case .depthwiseConvolution:
             let relaid = state.depthwiseWeights!, taps = l.kernel * l.kernel

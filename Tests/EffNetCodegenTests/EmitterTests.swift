@@ -148,7 +148,7 @@ final class EmitterTests: XCTestCase {
         XCTAssertEqual(calls.count, table.count)
         XCTAssertGreaterThan(table.count, 50)
         XCTAssertTrue(table.contains { $0.contains("kind: \"BN+act backward\", macsPerImage: nil") })
-        XCTAssertTrue(table.contains { $0.contains("kind: \"conv 1x1 backward\", macsPerImage: ") && !$0.contains("nil") })
+        XCTAssertTrue(table.contains { $0.contains("kind: \"conv 1x1 backward (+ BN dZ)\", macsPerImage: ") && !$0.contains("nil") })
     }
 
     /// The early squeeze-excitations (more pixels than their projection has outputs) fold into the

@@ -234,11 +234,72 @@ extension TrainingKernels {
         }
     }
 
+    /// Pass 1 of `batchNormActivationBackward` alone, for a caller that runs pass 2 itself (where it
+    /// needs the input gradient, band by band: `batchNormPointwiseConvBackward`): gradGamma and gradBeta
+    /// as there, and per channel c the Float ΣdY/M in `reductions[c]` and ΣdY·xhat/M in
+    /// `reductions[C + c]`. With an activation whose gradient is expensive (SiLU) dY = dOut·act'(y)
+    /// replaces dOut in `gradOutput`, as the in-place backward does; pass 2 then reads dY
+    /// (`batchNormInputGradientActivation`). Same values as the one-call backward.
+    public static func batchNormBackwardSums(
+        gradOutput: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, pixels: Int, channels: Int,
+        gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, savedMean: UnsafePointer<Float>,
+        savedInvStd: UnsafePointer<Float>, activation: Activation, gradGamma: UnsafeMutablePointer<Float>,
+        gradBeta: UnsafeMutablePointer<Float>, reductions: UnsafeMutablePointer<Float>, pool: WorkerPool
+    ) {
+        switch activation {
+        case .identity:
+            bnBackward(IdentityFunction.self, gradOutput, input, pixels, channels, gamma, beta, savedMean,
+                       savedInvStd, gradOutput, gradGamma, gradBeta, pool, reductionsOnly: reductions)
+        case .silu:
+            bnBackward(SiLUFunction.self, gradOutput, input, pixels, channels, gamma, beta, savedMean,
+                       savedInvStd, gradOutput, gradGamma, gradBeta, pool, reductionsOnly: reductions)
+        case .relu6:
+            bnBackward(ReLU6Function.self, gradOutput, input, pixels, channels, gamma, beta, savedMean,
+                       savedInvStd, gradOutput, gradGamma, gradBeta, pool, reductionsOnly: reductions)
+        }
+    }
+
+    /// The activation pass 2 applies after `batchNormBackwardSums`: none where pass 1 stored dY.
+    public static func batchNormInputGradientActivation(_ activation: Activation) -> Activation {
+        switch activation {
+        case .identity: IdentityFunction.backwardIsExpensive ? .identity : activation
+        case .silu: SiLUFunction.backwardIsExpensive ? .identity : activation
+        case .relu6: ReLU6Function.backwardIsExpensive ? .identity : activation
+        }
+    }
+
+    /// Pass 2 of the train-mode BatchNorm backward over rows p0..<p1 of all C channels, after
+    /// `batchNormBackwardSums`: gradInput = gamma·invStd·(dY − ΣdY/M − xhat·ΣdY·xhat/M), dY = dOut·act'(y)
+    /// with `activation` = `batchNormInputGradientActivation` of the layer's (dOut already dY where pass 1
+    /// stored it). Row p of dOut and z and row p − p0 of gradInput; gradInput may be dOut + p0·C.
+    static func batchNormInputGradientRows(
+        gradOutput dOut: UnsafePointer<Float>, input z: UnsafePointer<Float>, channels C: Int, rows p0: Int, _ p1: Int,
+        gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, savedMean: UnsafePointer<Float>,
+        savedInvStd: UnsafePointer<Float>, activation: Activation, reductions: UnsafeMutablePointer<Float>,
+        gradInput: UnsafeMutablePointer<Float>
+    ) {
+        // The kernels index rows from the pointers they are given: start all three at row p0.
+        let (d, x, n) = (dOut + p0 &* C, z + p0 &* C, p1 &- p0)
+        switch activation {
+        case .identity:
+            bnBackwardInputPart(IdentityFunction.self, d, x, C, 0, C, 0, n, gamma, beta, savedMean, savedInvStd,
+                                reductions, reductions + C, gradInput)
+        case .silu:
+            bnBackwardInputPart(SiLUFunction.self, d, x, C, 0, C, 0, n, gamma, beta, savedMean, savedInvStd,
+                                reductions, reductions + C, gradInput)
+        case .relu6:
+            bnBackwardInputPart(ReLU6Function.self, d, x, C, 0, C, 0, n, gamma, beta, savedMean, savedInvStd,
+                                reductions, reductions + C, gradInput)
+        }
+    }
+
+    /// `reductionsOnly`: stop after pass 1 (see `batchNormBackwardSums`).
     @inline(__always) static func bnBackward<A: ActivationGradientFunction>(
         _: A.Type, _ dOut: UnsafePointer<Float>, _ z: UnsafePointer<Float>, _ pixels: Int, _ C: Int,
         _ gamma: UnsafePointer<Float>, _ beta: UnsafePointer<Float>, _ mean: UnsafePointer<Float>,
         _ invStd: UnsafePointer<Float>, _ gradInput: UnsafeMutablePointer<Float>,
-        _ gradGamma: UnsafeMutablePointer<Float>, _ gradBeta: UnsafeMutablePointer<Float>, _ pool: WorkerPool
+        _ gradGamma: UnsafeMutablePointer<Float>, _ gradBeta: UnsafeMutablePointer<Float>, _ pool: WorkerPool,
+        reductionsOnly: UnsafeMutablePointer<Float>? = nil
     ) {
         let parts = bnParts(pixels: pixels, channels: C, threads: pool.threadCount)
         let partRows = (pixels + parts - 1) / parts
@@ -268,6 +329,12 @@ extension TrainingKernels {
                     gradGamma[c] += Float(sumDYX)
                     meanGrad[c &- b0] = Float(sumDY / m)
                     projGrad[c &- b0] = Float(sumDYX / m)
+                }
+                if let reductions = reductionsOnly {
+                    (reductions + b0).update(from: meanGrad, count: b1 &- b0)
+                    (reductions + (C &+ b0)).update(from: projGrad, count: b1 &- b0)
+                    b0 = b1
+                    continue
                 }
                 // Pass 2: gradInput = gamma·invStd·(dY − ΣdY/M − xhat·ΣdY·xhat/M).
                 pool.parallelFor(parts) { t in

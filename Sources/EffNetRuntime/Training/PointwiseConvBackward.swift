@@ -44,6 +44,67 @@ extension TrainingKernels {
                                  c: gradWeights, pool: pool)
     }
 
+    /// The backward of BatchNorm's pass 2 and the 1x1 convolution before it, after `batchNormBackwardSums`:
+    /// dZ = gamma·invStd·(dY − ΣdY/M − xhat·ΣdY·xhat/M) from `gradOutput` (dY, or dOut: see
+    /// `batchNormInputGradientActivation`) and the conv output z, then dX = dZ·W and dW += dZᵀ·X as
+    /// `pointwiseConvBackward`.
+    ///
+    /// Why one call: pass 2 wrote dZ over a whole map that the GEMMs then read back, both from memory on
+    /// the early layers (B0's 112x112x96 at batch 16: 77 MB each way). Where the weight gradient is split
+    /// over pixel parts (`weightGradientSplitsPixels`, with the C kernels), each worker computes dZ for one
+    /// band of its part at a time into its own scratch (`weightGradientBandPixels` rows, in L2) and the band's
+    /// dX and dW read it there: dZ never goes to memory. Elsewhere pass 2 runs in place over the whole map
+    /// first. dZ is the same elementwise function either way and the GEMMs read the same values, so the
+    /// bits are those of `batchNormActivationBackward` followed by `pointwiseConvBackward`.
+    ///
+    /// `gradOutput` is left holding dY or dOut (not dZ) on the banded path, dZ on the other.
+    public static func batchNormPointwiseConvBackward(
+        gradOutput: UnsafeMutablePointer<Float>, preActivation z: UnsafePointer<Float>,
+        gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, savedMean: UnsafePointer<Float>,
+        savedInvStd: UnsafePointer<Float>, activation: Activation, reductions: UnsafeMutablePointer<Float>,
+        input: UnsafePointer<Float>, weights: UnsafePointer<Float>, pixels: Int, inChannels: Int, outChannels: Int,
+        gradInput: UnsafeMutablePointer<Float>?, gradWeights: UnsafeMutablePointer<Float>,
+        workspace: UnsafeMutablePointer<Float>, pool: WorkerPool
+    ) {
+        if pixels <= 0 { return }
+        let passTwo = BatchNormInputGradient(
+            gradOutput: UnsafePointer(gradOutput), preActivation: z, gamma: gamma, beta: beta, savedMean: savedMean,
+            savedInvStd: savedInvStd, activation: batchNormInputGradientActivation(activation), reductions: reductions)
+        if CSIMDKernels.active != nil, weightGradientSplitsPixels(pixels: pixels, inChannels: inChannels,
+                                                                  outChannels: outChannels, threads: pool.threadCount) {
+            weightGradientOverPixelParts(gradOutput: UnsafePointer(gradOutput), input: input, pixels: pixels,
+                                         inChannels: inChannels, outChannels: outChannels, gradWeights: gradWeights,
+                                         partials: workspace, inputGradient: gradInput.map { (weights, $0) },
+                                         batchNorm: passTwo, pool: pool)
+            return
+        }
+        let parts = bnParts(pixels: pixels, channels: outChannels, threads: pool.threadCount)
+        let partRows = (pixels + parts - 1) / parts
+        pool.parallelFor(parts) { t in
+            let p0 = min(pixels, t &* partRows), p1 = min(pixels, p0 &+ partRows)
+            passTwo.rows(p0, p1, channels: outChannels, into: gradOutput + p0 &* outChannels)
+        }
+        pointwiseConvBackward(gradOutput: gradOutput, input: input, weights: weights, pixels: pixels,
+                              inChannels: inChannels, outChannels: outChannels, gradInput: gradInput,
+                              gradWeights: gradWeights, workspace: workspace, pool: pool)
+    }
+
+    /// BatchNorm's pass 2 as `batchNormPointwiseConvBackward` hands it to the banded GEMMs.
+    struct BatchNormInputGradient {
+        let gradOutput: UnsafePointer<Float>, preActivation: UnsafePointer<Float>
+        let gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>
+        let savedMean: UnsafePointer<Float>, savedInvStd: UnsafePointer<Float>
+        let activation: Activation
+        let reductions: UnsafeMutablePointer<Float>
+
+        /// dZ for rows p0..<p1 into `output` (row p at output + (p − p0)·C).
+        func rows(_ p0: Int, _ p1: Int, channels C: Int, into output: UnsafeMutablePointer<Float>) {
+            batchNormInputGradientRows(gradOutput: gradOutput, input: preActivation, channels: C, rows: p0, p1,
+                                       gamma: gamma, beta: beta, savedMean: savedMean, savedInvStd: savedInvStd,
+                                       activation: activation, reductions: reductions, gradInput: output)
+        }
+    }
+
     /// Pixels per band when dX is computed with the pixel-split weight gradient: the band's dZ, X and dX
     /// rows within about 256 KB (a quarter of a 1 MB L2), and a multiple of the weight-gradient kernel's
     /// 64-pixel blocks (WG_BLOCK in WeightGradientTemplate.h), which keeps the bits of one call per part.
@@ -71,9 +132,11 @@ extension TrainingKernels {
 
     /// Workspace for `pointwiseConvBackward`'s pixel split: one partial weight gradient per worker where the
     /// layer can split its pixels (at some batch size), else 0.
+    /// With `batchNormPointwiseConvBackward` each worker also keeps one band of dZ after its partial.
     public static func pointwiseConvBackwardWorkspaceFloats(inChannels: Int, outChannels: Int, threads: Int) -> Int {
         let weights = inChannels * outChannels
-        return threads > 1 && weights <= weightGradientPartialFloatsLimit ? threads * weights : 0
+        let band = weightGradientBandPixels(inChannels: inChannels, outChannels: outChannels) * outChannels
+        return threads > 1 && weights <= weightGradientPartialFloatsLimit ? threads * (weights + band) : 0
     }
 
     /// dW += dZᵀ·X with the pixels cut into one contiguous part per worker, each summed into its own
@@ -88,43 +151,57 @@ extension TrainingKernels {
     /// weight-gradient kernel's 64-pixel blocks (WeightGradientTemplate.h), so the partial receives the same
     /// block sums in the same order as in one call over the part: the same bits as unfused. dX's rows do not
     /// depend on how the rows are split (GemmTemplate.h), so they have the bits of `Kernels.pointwiseGemm`.
+    /// With `batchNorm` (BatchNorm's pass 2, `batchNormPointwiseConvBackward`) the bands are taken too, and
+    /// each band's dZ is first computed into the worker's scratch after the partials (`partials` then holds
+    /// `pointwiseConvBackwardWorkspaceFloats`); `gradOutput` is then BatchNorm's dY or dOut, not dZ.
     static func weightGradientOverPixelParts(
         gradOutput dZ: UnsafePointer<Float>, input x: UnsafePointer<Float>, pixels: Int, inChannels: Int,
         outChannels: Int, gradWeights: UnsafeMutablePointer<Float>, partials: UnsafeMutablePointer<Float>,
         inputGradient: (weights: UnsafePointer<Float>, gradInput: UnsafeMutablePointer<Float>)? = nil,
-        pool: WorkerPool
+        batchNorm: BatchNormInputGradient? = nil, pool: WorkerPool
     ) {
         let parts = pool.threadCount
         let weights = inChannels &* outChannels
         let transposed = outChannels > inChannels
         let partRows = (pixels + parts - 1) / parts
         let simd = CSIMDKernels.active
-        precondition(inputGradient == nil || simd != nil, "weightGradientOverPixelParts: dX fused needs the C kernels")
-        let band = inputGradient == nil ? pixels : weightGradientBandPixels(inChannels: inChannels,
-                                                                             outChannels: outChannels)
+        precondition((inputGradient == nil && batchNorm == nil) || simd != nil,
+                     "weightGradientOverPixelParts: dX or dZ fused needs the C kernels")
+        let banded = inputGradient != nil || batchNorm != nil
+        let band = banded ? weightGradientBandPixels(inChannels: inChannels, outChannels: outChannels) : pixels
         pool.parallelFor(parts) { t in
             let k0 = min(pixels, t &* partRows)
             let k = min(pixels, k0 &+ partRows) &- k0
             let partial = partials + t &* weights
-            // Natural: [outC][inC] = dZᵀ·X; transposed: [inC][outC] = Xᵀ·dZ.
-            let (a, lda, b, ldb) = transposed ? (x + k0 &* inChannels, inChannels, dZ + k0 &* outChannels, outChannels)
-                                              : (dZ + k0 &* outChannels, outChannels, x + k0 &* inChannels, inChannels)
+            // With BatchNorm's pass 2, each band's dZ goes to this worker's scratch after the partials.
+            let bandScratch = partials + (parts &* weights &+ t &* band &* outChannels)
             let (rows, cols) = transposed ? (inChannels, outChannels) : (outChannels, inChannels)
             if let simd {
                 var b0 = 0
                 repeat {
                     let n = min(band, k &- b0)
+                    let r0 = k0 &+ b0
+                    var bandDZ = dZ + r0 &* outChannels
+                    if let batchNorm, n > 0 {
+                        batchNorm.rows(r0, r0 &+ n, channels: outChannels, into: bandScratch)
+                        bandDZ = UnsafePointer(bandScratch)
+                    }
                     if let (w, gradInput) = inputGradient, n > 0 {
                         simd.gemmBiasActivation(.identity, rows: n, cols: inChannels, depth: outChannels,
-                                                x: dZ + (k0 &+ b0) &* outChannels, ldx: outChannels, w: w,
-                                                ldw: inChannels, bias: nil, residual: nil,
-                                                y: gradInput + (k0 &+ b0) &* inChannels, ldy: inChannels)
+                                                x: bandDZ, ldx: outChannels, w: w, ldw: inChannels, bias: nil,
+                                                residual: nil, y: gradInput + r0 &* inChannels, ldy: inChannels)
                     }
-                    simd.weightGradientGemm(rows: rows, cols: cols, depth: n, a + b0 &* lda, lda: lda, b + b0 &* ldb,
-                                            ldb: ldb, partial, ldc: cols, accumulate: b0 > 0)
+                    // Natural: [outC][inC] = dZᵀ·X; transposed: [inC][outC] = Xᵀ·dZ.
+                    let bandX = x + r0 &* inChannels
+                    let (a, lda, b, ldb) = transposed ? (bandX, inChannels, bandDZ, outChannels)
+                                                      : (bandDZ, outChannels, bandX, inChannels)
+                    simd.weightGradientGemm(rows: rows, cols: cols, depth: n, a, lda: lda, b, ldb: ldb, partial,
+                                            ldc: cols, accumulate: b0 > 0)
                     b0 &+= n
                 } while b0 < k
             } else {
+                let (a, lda, b, ldb) = transposed ? (x + k0 &* inChannels, inChannels, dZ + k0 &* outChannels, outChannels)
+                                                  : (dZ + k0 &* outChannels, outChannels, x + k0 &* inChannels, inChannels)
                 cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(rows), Int32(cols), Int32(k), 1,
                             a, Int32(lda), b, Int32(ldb), 0, partial, Int32(cols))
             }
