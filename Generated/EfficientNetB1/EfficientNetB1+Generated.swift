@@ -2374,32 +2374,36 @@ public final class EfficientNetB1Training: TrainableModel {
                 output: s.tensor(20), pool: pool)
             s.profiler?.stop(28)
         }
-        // features.2.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 120, 120, 96]
-        if s.options.frozenBlocks <= 3 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(20), pixels: 14400 &* s.n, channels: 96, gamma: s.p + 4768,
-                beta: s.p + 4864, savedMean: s.f + 621248, savedInvStd: s.f + 621344, activation: .silu,
-                output: s.tensor(21), pool: pool)
-            s.profiler?.stop(29)
-        }
         // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 120, 120, 96]
         if s.options.frozenBlocks > 3 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 14400 &* s.n, channels: 96,
                 gamma: s.p + 4768, beta: s.p + 4864, runningMean: s.p + 4960, runningVar: s.p + 5056, eps: 1e-05,
                 activation: .silu, output: s.tensor(21), scratch: s.f + 621248, pool: pool)
-            s.profiler?.stop(30)
+            s.profiler?.stop(29)
         }
         // features.2.0.block.1 depthwise weights to the kernel layout [3][3][96]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 5152, channels: 96, kernel: 3, into: s.f + 621632)
-        s.profiler?.stop(31)
-        // features.2.0.block.1 depthwise 3x3/2, [n, 120, 120, 96] -> [n, 60, 60, 96]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(21), batch: s.n, height: 120, width: 120, channels: 96, kernel: 3,
-            stride: 2, padTop: 1, padLeft: 1, outHeight: 60, outWidth: 60, weights: s.f + 621632, bias: s.f,
-            activation: .identity, output: s.tensor(22), pool: pool)
-        s.profiler?.stop(32)
+        s.profiler?.stop(30)
+        // features.2.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 120, 120, 96] -> [n, 60, 60, 96], row by row
+        if s.options.frozenBlocks <= 3 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(20), gamma: s.p + 4768, beta: s.p + 4864,
+                savedMean: s.f + 621248, savedInvStd: s.f + 621344, activation: .silu, output: s.tensor(21),
+                batch: s.n, height: 120, width: 120, channels: 96, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+                outHeight: 60, outWidth: 60, weights: s.f + 621632, bias: s.f, depthwiseOutput: s.tensor(22),
+                pool: pool)
+            s.profiler?.stop(31)
+        }
+        // features.2.0.block.1 frozen: depthwise 3x3/2, [n, 120, 120, 96] -> [n, 60, 60, 96]
+        if s.options.frozenBlocks > 3 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(21), batch: s.n, height: 120, width: 120, channels: 96, kernel: 3,
+                stride: 2, padTop: 1, padLeft: 1, outHeight: 60, outWidth: 60, weights: s.f + 621632, bias: s.f,
+                activation: .identity, output: s.tensor(22), pool: pool)
+            s.profiler?.stop(32)
+        }
         // features.2.0.block.1 BatchNorm (batch statistics) + silu on [n, 60, 60, 96]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
@@ -2486,32 +2490,36 @@ public final class EfficientNetB1Training: TrainableModel {
                 output: s.tensor(30), pool: pool)
             s.profiler?.stop(43)
         }
-        // features.2.1.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 60, 60, 144]
-        if s.options.frozenBlocks <= 4 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(30), pixels: 3600 &* s.n, channels: 144, gamma: s.p + 13168,
-                beta: s.p + 13312, savedMean: s.f + 623408, savedInvStd: s.f + 623552, activation: .silu,
-                output: s.tensor(31), pool: pool)
-            s.profiler?.stop(44)
-        }
         // features.2.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 60, 60, 144]
         if s.options.frozenBlocks > 4 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 13168, beta: s.p + 13312, runningMean: s.p + 13456, runningVar: s.p + 13600, eps: 1e-05,
                 activation: .silu, output: s.tensor(31), scratch: s.f + 623408, pool: pool)
-            s.profiler?.stop(45)
+            s.profiler?.stop(44)
         }
         // features.2.1.block.1 depthwise weights to the kernel layout [3][3][144]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 13744, channels: 144, kernel: 3, into: s.f + 623984)
-        s.profiler?.stop(46)
-        // features.2.1.block.1 depthwise 3x3/1, [n, 60, 60, 144] -> [n, 60, 60, 144]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(31), batch: s.n, height: 60, width: 60, channels: 144, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 60, outWidth: 60, weights: s.f + 623984, bias: s.f,
-            activation: .identity, output: s.tensor(32), pool: pool)
-        s.profiler?.stop(47)
+        s.profiler?.stop(45)
+        // features.2.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 60, 60, 144] -> [n, 60, 60, 144], row by row
+        if s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(30), gamma: s.p + 13168, beta: s.p + 13312,
+                savedMean: s.f + 623408, savedInvStd: s.f + 623552, activation: .silu, output: s.tensor(31),
+                batch: s.n, height: 60, width: 60, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 60, outWidth: 60, weights: s.f + 623984, bias: s.f, depthwiseOutput: s.tensor(32),
+                pool: pool)
+            s.profiler?.stop(46)
+        }
+        // features.2.1.block.1 frozen: depthwise 3x3/1, [n, 60, 60, 144] -> [n, 60, 60, 144]
+        if s.options.frozenBlocks > 4 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(31), batch: s.n, height: 60, width: 60, channels: 144, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 60, outWidth: 60, weights: s.f + 623984, bias: s.f,
+                activation: .identity, output: s.tensor(32), pool: pool)
+            s.profiler?.stop(47)
+        }
         // features.2.1.block.1 BatchNorm (batch statistics) + silu on [n, 60, 60, 144]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
@@ -2611,32 +2619,36 @@ public final class EfficientNetB1Training: TrainableModel {
                 output: s.tensor(42), pool: pool)
             s.profiler?.stop(60)
         }
-        // features.2.2.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 60, 60, 144]
-        if s.options.frozenBlocks <= 5 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(42), pixels: 3600 &* s.n, channels: 144, gamma: s.p + 24544,
-                beta: s.p + 24688, savedMean: s.f + 626624, savedInvStd: s.f + 626768, activation: .silu,
-                output: s.tensor(43), pool: pool)
-            s.profiler?.stop(61)
-        }
         // features.2.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 60, 60, 144]
         if s.options.frozenBlocks > 5 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 24544, beta: s.p + 24688, runningMean: s.p + 24832, runningVar: s.p + 24976, eps: 1e-05,
                 activation: .silu, output: s.tensor(43), scratch: s.f + 626624, pool: pool)
-            s.profiler?.stop(62)
+            s.profiler?.stop(61)
         }
         // features.2.2.block.1 depthwise weights to the kernel layout [3][3][144]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 25120, channels: 144, kernel: 3, into: s.f + 627200)
-        s.profiler?.stop(63)
-        // features.2.2.block.1 depthwise 3x3/1, [n, 60, 60, 144] -> [n, 60, 60, 144]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(43), batch: s.n, height: 60, width: 60, channels: 144, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 60, outWidth: 60, weights: s.f + 627200, bias: s.f,
-            activation: .identity, output: s.tensor(44), pool: pool)
-        s.profiler?.stop(64)
+        s.profiler?.stop(62)
+        // features.2.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.2.block.1 depthwise 3x3/1, [n, 60, 60, 144] -> [n, 60, 60, 144], row by row
+        if s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(42), gamma: s.p + 24544, beta: s.p + 24688,
+                savedMean: s.f + 626624, savedInvStd: s.f + 626768, activation: .silu, output: s.tensor(43),
+                batch: s.n, height: 60, width: 60, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 60, outWidth: 60, weights: s.f + 627200, bias: s.f, depthwiseOutput: s.tensor(44),
+                pool: pool)
+            s.profiler?.stop(63)
+        }
+        // features.2.2.block.1 frozen: depthwise 3x3/1, [n, 60, 60, 144] -> [n, 60, 60, 144]
+        if s.options.frozenBlocks > 5 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(43), batch: s.n, height: 60, width: 60, channels: 144, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 60, outWidth: 60, weights: s.f + 627200, bias: s.f,
+                activation: .identity, output: s.tensor(44), pool: pool)
+            s.profiler?.stop(64)
+        }
         // features.2.2.block.1 BatchNorm (batch statistics) + silu on [n, 60, 60, 144]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
@@ -2736,32 +2748,36 @@ public final class EfficientNetB1Training: TrainableModel {
                 output: s.tensor(54), pool: pool)
             s.profiler?.stop(77)
         }
-        // features.3.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 60, 60, 144]
-        if s.options.frozenBlocks <= 6 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(54), pixels: 3600 &* s.n, channels: 144, gamma: s.p + 35920,
-                beta: s.p + 36064, savedMean: s.f + 629840, savedInvStd: s.f + 629984, activation: .silu,
-                output: s.tensor(55), pool: pool)
-            s.profiler?.stop(78)
-        }
         // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 60, 60, 144]
         if s.options.frozenBlocks > 6 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(54), pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 35920, beta: s.p + 36064, runningMean: s.p + 36208, runningVar: s.p + 36352, eps: 1e-05,
                 activation: .silu, output: s.tensor(55), scratch: s.f + 629840, pool: pool)
-            s.profiler?.stop(79)
+            s.profiler?.stop(78)
         }
         // features.3.0.block.1 depthwise weights to the kernel layout [5][5][144]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 36496, channels: 144, kernel: 5, into: s.f + 630416)
-        s.profiler?.stop(80)
-        // features.3.0.block.1 depthwise 5x5/2, [n, 60, 60, 144] -> [n, 30, 30, 144]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(55), batch: s.n, height: 60, width: 60, channels: 144, kernel: 5,
-            stride: 2, padTop: 2, padLeft: 2, outHeight: 30, outWidth: 30, weights: s.f + 630416, bias: s.f,
-            activation: .identity, output: s.tensor(56), pool: pool)
-        s.profiler?.stop(81)
+        s.profiler?.stop(79)
+        // features.3.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 60, 60, 144] -> [n, 30, 30, 144], row by row
+        if s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(54), gamma: s.p + 35920, beta: s.p + 36064,
+                savedMean: s.f + 629840, savedInvStd: s.f + 629984, activation: .silu, output: s.tensor(55),
+                batch: s.n, height: 60, width: 60, channels: 144, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
+                outHeight: 30, outWidth: 30, weights: s.f + 630416, bias: s.f, depthwiseOutput: s.tensor(56),
+                pool: pool)
+            s.profiler?.stop(80)
+        }
+        // features.3.0.block.1 frozen: depthwise 5x5/2, [n, 60, 60, 144] -> [n, 30, 30, 144]
+        if s.options.frozenBlocks > 6 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(55), batch: s.n, height: 60, width: 60, channels: 144, kernel: 5,
+                stride: 2, padTop: 2, padLeft: 2, outHeight: 30, outWidth: 30, weights: s.f + 630416, bias: s.f,
+                activation: .identity, output: s.tensor(56), pool: pool)
+            s.profiler?.stop(81)
+        }
         // features.3.0.block.1 BatchNorm (batch statistics) + silu on [n, 30, 30, 144]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
@@ -2848,32 +2864,36 @@ public final class EfficientNetB1Training: TrainableModel {
                 output: s.tensor(64), pool: pool)
             s.profiler?.stop(92)
         }
-        // features.3.1.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 30, 30, 240]
-        if s.options.frozenBlocks <= 7 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(64), pixels: 900 &* s.n, channels: 240, gamma: s.p + 58112,
-                beta: s.p + 58352, savedMean: s.f + 637696, savedInvStd: s.f + 637936, activation: .silu,
-                output: s.tensor(65), pool: pool)
-            s.profiler?.stop(93)
-        }
         // features.3.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 30, 30, 240]
         if s.options.frozenBlocks > 7 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 58112, beta: s.p + 58352, runningMean: s.p + 58592, runningVar: s.p + 58832, eps: 1e-05,
                 activation: .silu, output: s.tensor(65), scratch: s.f + 637696, pool: pool)
-            s.profiler?.stop(94)
+            s.profiler?.stop(93)
         }
         // features.3.1.block.1 depthwise weights to the kernel layout [5][5][240]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 59072, channels: 240, kernel: 5, into: s.f + 638656)
-        s.profiler?.stop(95)
-        // features.3.1.block.1 depthwise 5x5/1, [n, 30, 30, 240] -> [n, 30, 30, 240]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(65), batch: s.n, height: 30, width: 30, channels: 240, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 30, outWidth: 30, weights: s.f + 638656, bias: s.f,
-            activation: .identity, output: s.tensor(66), pool: pool)
-        s.profiler?.stop(96)
+        s.profiler?.stop(94)
+        // features.3.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 30, 30, 240] -> [n, 30, 30, 240], row by row
+        if s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(64), gamma: s.p + 58112, beta: s.p + 58352,
+                savedMean: s.f + 637696, savedInvStd: s.f + 637936, activation: .silu, output: s.tensor(65),
+                batch: s.n, height: 30, width: 30, channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 30, outWidth: 30, weights: s.f + 638656, bias: s.f, depthwiseOutput: s.tensor(66),
+                pool: pool)
+            s.profiler?.stop(95)
+        }
+        // features.3.1.block.1 frozen: depthwise 5x5/1, [n, 30, 30, 240] -> [n, 30, 30, 240]
+        if s.options.frozenBlocks > 7 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(65), batch: s.n, height: 30, width: 30, channels: 240, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 30, outWidth: 30, weights: s.f + 638656, bias: s.f,
+                activation: .identity, output: s.tensor(66), pool: pool)
+            s.profiler?.stop(96)
+        }
         // features.3.1.block.1 BatchNorm (batch statistics) + silu on [n, 30, 30, 240]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
@@ -2973,32 +2993,36 @@ public final class EfficientNetB1Training: TrainableModel {
                 output: s.tensor(76), pool: pool)
             s.profiler?.stop(109)
         }
-        // features.3.2.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 30, 30, 240]
-        if s.options.frozenBlocks <= 8 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(76), pixels: 900 &* s.n, channels: 240, gamma: s.p + 90480,
-                beta: s.p + 90720, savedMean: s.f + 650736, savedInvStd: s.f + 650976, activation: .silu,
-                output: s.tensor(77), pool: pool)
-            s.profiler?.stop(110)
-        }
         // features.3.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 30, 30, 240]
         if s.options.frozenBlocks > 8 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(76), pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 90480, beta: s.p + 90720, runningMean: s.p + 90960, runningVar: s.p + 91200, eps: 1e-05,
                 activation: .silu, output: s.tensor(77), scratch: s.f + 650736, pool: pool)
-            s.profiler?.stop(111)
+            s.profiler?.stop(110)
         }
         // features.3.2.block.1 depthwise weights to the kernel layout [5][5][240]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 91440, channels: 240, kernel: 5, into: s.f + 651696)
-        s.profiler?.stop(112)
-        // features.3.2.block.1 depthwise 5x5/1, [n, 30, 30, 240] -> [n, 30, 30, 240]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(77), batch: s.n, height: 30, width: 30, channels: 240, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 30, outWidth: 30, weights: s.f + 651696, bias: s.f,
-            activation: .identity, output: s.tensor(78), pool: pool)
-        s.profiler?.stop(113)
+        s.profiler?.stop(111)
+        // features.3.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.2.block.1 depthwise 5x5/1, [n, 30, 30, 240] -> [n, 30, 30, 240], row by row
+        if s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(76), gamma: s.p + 90480, beta: s.p + 90720,
+                savedMean: s.f + 650736, savedInvStd: s.f + 650976, activation: .silu, output: s.tensor(77),
+                batch: s.n, height: 30, width: 30, channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 30, outWidth: 30, weights: s.f + 651696, bias: s.f, depthwiseOutput: s.tensor(78),
+                pool: pool)
+            s.profiler?.stop(112)
+        }
+        // features.3.2.block.1 frozen: depthwise 5x5/1, [n, 30, 30, 240] -> [n, 30, 30, 240]
+        if s.options.frozenBlocks > 8 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(77), batch: s.n, height: 30, width: 30, channels: 240, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 30, outWidth: 30, weights: s.f + 651696, bias: s.f,
+                activation: .identity, output: s.tensor(78), pool: pool)
+            s.profiler?.stop(113)
+        }
         // features.3.2.block.1 BatchNorm (batch statistics) + silu on [n, 30, 30, 240]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
@@ -3098,32 +3122,36 @@ public final class EfficientNetB1Training: TrainableModel {
                 output: s.tensor(88), pool: pool)
             s.profiler?.stop(126)
         }
-        // features.4.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 30, 30, 240]
-        if s.options.frozenBlocks <= 9 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(88), pixels: 900 &* s.n, channels: 240, gamma: s.p + 122848,
-                beta: s.p + 123088, savedMean: s.f + 663776, savedInvStd: s.f + 664016, activation: .silu,
-                output: s.tensor(89), pool: pool)
-            s.profiler?.stop(127)
-        }
         // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 30, 30, 240]
         if s.options.frozenBlocks > 9 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 122848, beta: s.p + 123088, runningMean: s.p + 123328, runningVar: s.p + 123568,
                 eps: 1e-05, activation: .silu, output: s.tensor(89), scratch: s.f + 663776, pool: pool)
-            s.profiler?.stop(128)
+            s.profiler?.stop(127)
         }
         // features.4.0.block.1 depthwise weights to the kernel layout [3][3][240]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 123808, channels: 240, kernel: 3, into: s.f + 664736)
-        s.profiler?.stop(129)
-        // features.4.0.block.1 depthwise 3x3/2, [n, 30, 30, 240] -> [n, 15, 15, 240]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(89), batch: s.n, height: 30, width: 30, channels: 240, kernel: 3,
-            stride: 2, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 664736, bias: s.f,
-            activation: .identity, output: s.tensor(90), pool: pool)
-        s.profiler?.stop(130)
+        s.profiler?.stop(128)
+        // features.4.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 30, 30, 240] -> [n, 15, 15, 240], row by row
+        if s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(88), gamma: s.p + 122848, beta: s.p + 123088,
+                savedMean: s.f + 663776, savedInvStd: s.f + 664016, activation: .silu, output: s.tensor(89),
+                batch: s.n, height: 30, width: 30, channels: 240, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+                outHeight: 15, outWidth: 15, weights: s.f + 664736, bias: s.f, depthwiseOutput: s.tensor(90),
+                pool: pool)
+            s.profiler?.stop(129)
+        }
+        // features.4.0.block.1 frozen: depthwise 3x3/2, [n, 30, 30, 240] -> [n, 15, 15, 240]
+        if s.options.frozenBlocks > 9 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(89), batch: s.n, height: 30, width: 30, channels: 240, kernel: 3,
+                stride: 2, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 664736, bias: s.f,
+                activation: .identity, output: s.tensor(90), pool: pool)
+            s.profiler?.stop(130)
+        }
         // features.4.0.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 240]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
@@ -3210,32 +3238,36 @@ public final class EfficientNetB1Training: TrainableModel {
                 output: s.tensor(98), pool: pool)
             s.profiler?.stop(141)
         }
-        // features.4.1.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 480]
-        if s.options.frozenBlocks <= 10 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(98), pixels: 225 &* s.n, channels: 480, gamma: s.p + 189904,
-                beta: s.p + 190384, savedMean: s.f + 669216, savedInvStd: s.f + 669696, activation: .silu,
-                output: s.tensor(99), pool: pool)
-            s.profiler?.stop(142)
-        }
         // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 480]
         if s.options.frozenBlocks > 10 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(98), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 189904, beta: s.p + 190384, runningMean: s.p + 190864, runningVar: s.p + 191344,
                 eps: 1e-05, activation: .silu, output: s.tensor(99), scratch: s.f + 669216, pool: pool)
-            s.profiler?.stop(143)
+            s.profiler?.stop(142)
         }
         // features.4.1.block.1 depthwise weights to the kernel layout [3][3][480]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 191824, channels: 480, kernel: 3, into: s.f + 671136)
-        s.profiler?.stop(144)
-        // features.4.1.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(99), batch: s.n, height: 15, width: 15, channels: 480, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 671136, bias: s.f,
-            activation: .identity, output: s.tensor(100), pool: pool)
-        s.profiler?.stop(145)
+        s.profiler?.stop(143)
+        // features.4.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480], row by row
+        if s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(98), gamma: s.p + 189904, beta: s.p + 190384,
+                savedMean: s.f + 669216, savedInvStd: s.f + 669696, activation: .silu, output: s.tensor(99),
+                batch: s.n, height: 15, width: 15, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 15, outWidth: 15, weights: s.f + 671136, bias: s.f, depthwiseOutput: s.tensor(100),
+                pool: pool)
+            s.profiler?.stop(144)
+        }
+        // features.4.1.block.1 frozen: depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480]
+        if s.options.frozenBlocks > 10 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(99), batch: s.n, height: 15, width: 15, channels: 480, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 671136, bias: s.f,
+                activation: .identity, output: s.tensor(100), pool: pool)
+            s.profiler?.stop(145)
+        }
         // features.4.1.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 480]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
@@ -3335,32 +3367,36 @@ public final class EfficientNetB1Training: TrainableModel {
                 output: s.tensor(110), pool: pool)
             s.profiler?.stop(158)
         }
-        // features.4.2.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 480]
-        if s.options.frozenBlocks <= 11 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(110), pixels: 225 &* s.n, channels: 480,
-                gamma: s.p + 294896, beta: s.p + 295376, savedMean: s.f + 679936, savedInvStd: s.f + 680416,
-                activation: .silu, output: s.tensor(111), pool: pool)
-            s.profiler?.stop(159)
-        }
         // features.4.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 480]
         if s.options.frozenBlocks > 11 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(110), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 294896, beta: s.p + 295376, runningMean: s.p + 295856, runningVar: s.p + 296336,
                 eps: 1e-05, activation: .silu, output: s.tensor(111), scratch: s.f + 679936, pool: pool)
-            s.profiler?.stop(160)
+            s.profiler?.stop(159)
         }
         // features.4.2.block.1 depthwise weights to the kernel layout [3][3][480]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 296816, channels: 480, kernel: 3, into: s.f + 681856)
-        s.profiler?.stop(161)
-        // features.4.2.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(111), batch: s.n, height: 15, width: 15, channels: 480, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 681856, bias: s.f,
-            activation: .identity, output: s.tensor(112), pool: pool)
-        s.profiler?.stop(162)
+        s.profiler?.stop(160)
+        // features.4.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480], row by row
+        if s.options.frozenBlocks <= 11 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(110), gamma: s.p + 294896, beta: s.p + 295376,
+                savedMean: s.f + 679936, savedInvStd: s.f + 680416, activation: .silu, output: s.tensor(111),
+                batch: s.n, height: 15, width: 15, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 15, outWidth: 15, weights: s.f + 681856, bias: s.f, depthwiseOutput: s.tensor(112),
+                pool: pool)
+            s.profiler?.stop(161)
+        }
+        // features.4.2.block.1 frozen: depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480]
+        if s.options.frozenBlocks > 11 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(111), batch: s.n, height: 15, width: 15, channels: 480, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 681856, bias: s.f,
+                activation: .identity, output: s.tensor(112), pool: pool)
+            s.profiler?.stop(162)
+        }
         // features.4.2.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 480]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
@@ -3460,32 +3496,36 @@ public final class EfficientNetB1Training: TrainableModel {
                 output: s.tensor(122), pool: pool)
             s.profiler?.stop(175)
         }
-        // features.4.3.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 480]
-        if s.options.frozenBlocks <= 12 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(122), pixels: 225 &* s.n, channels: 480,
-                gamma: s.p + 399888, beta: s.p + 400368, savedMean: s.f + 690656, savedInvStd: s.f + 691136,
-                activation: .silu, output: s.tensor(123), pool: pool)
-            s.profiler?.stop(176)
-        }
         // features.4.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 480]
         if s.options.frozenBlocks > 12 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(122), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 399888, beta: s.p + 400368, runningMean: s.p + 400848, runningVar: s.p + 401328,
                 eps: 1e-05, activation: .silu, output: s.tensor(123), scratch: s.f + 690656, pool: pool)
-            s.profiler?.stop(177)
+            s.profiler?.stop(176)
         }
         // features.4.3.block.1 depthwise weights to the kernel layout [3][3][480]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 401808, channels: 480, kernel: 3, into: s.f + 692576)
-        s.profiler?.stop(178)
-        // features.4.3.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(123), batch: s.n, height: 15, width: 15, channels: 480, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 692576, bias: s.f,
-            activation: .identity, output: s.tensor(124), pool: pool)
-        s.profiler?.stop(179)
+        s.profiler?.stop(177)
+        // features.4.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.3.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480], row by row
+        if s.options.frozenBlocks <= 12 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(122), gamma: s.p + 399888, beta: s.p + 400368,
+                savedMean: s.f + 690656, savedInvStd: s.f + 691136, activation: .silu, output: s.tensor(123),
+                batch: s.n, height: 15, width: 15, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 15, outWidth: 15, weights: s.f + 692576, bias: s.f, depthwiseOutput: s.tensor(124),
+                pool: pool)
+            s.profiler?.stop(178)
+        }
+        // features.4.3.block.1 frozen: depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480]
+        if s.options.frozenBlocks > 12 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(123), batch: s.n, height: 15, width: 15, channels: 480, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 692576, bias: s.f,
+                activation: .identity, output: s.tensor(124), pool: pool)
+            s.profiler?.stop(179)
+        }
         // features.4.3.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 480]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
@@ -3585,32 +3625,36 @@ public final class EfficientNetB1Training: TrainableModel {
                 output: s.tensor(134), pool: pool)
             s.profiler?.stop(192)
         }
-        // features.5.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 480]
-        if s.options.frozenBlocks <= 13 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(134), pixels: 225 &* s.n, channels: 480,
-                gamma: s.p + 504880, beta: s.p + 505360, savedMean: s.f + 701376, savedInvStd: s.f + 701856,
-                activation: .silu, output: s.tensor(135), pool: pool)
-            s.profiler?.stop(193)
-        }
         // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 480]
         if s.options.frozenBlocks > 13 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(134), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 504880, beta: s.p + 505360, runningMean: s.p + 505840, runningVar: s.p + 506320,
                 eps: 1e-05, activation: .silu, output: s.tensor(135), scratch: s.f + 701376, pool: pool)
-            s.profiler?.stop(194)
+            s.profiler?.stop(193)
         }
         // features.5.0.block.1 depthwise weights to the kernel layout [5][5][480]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 506800, channels: 480, kernel: 5, into: s.f + 703296)
-        s.profiler?.stop(195)
-        // features.5.0.block.1 depthwise 5x5/1, [n, 15, 15, 480] -> [n, 15, 15, 480]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(135), batch: s.n, height: 15, width: 15, channels: 480, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 703296, bias: s.f,
-            activation: .identity, output: s.tensor(136), pool: pool)
-        s.profiler?.stop(196)
+        s.profiler?.stop(194)
+        // features.5.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 15, 15, 480] -> [n, 15, 15, 480], row by row
+        if s.options.frozenBlocks <= 13 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(134), gamma: s.p + 504880, beta: s.p + 505360,
+                savedMean: s.f + 701376, savedInvStd: s.f + 701856, activation: .silu, output: s.tensor(135),
+                batch: s.n, height: 15, width: 15, channels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 15, outWidth: 15, weights: s.f + 703296, bias: s.f, depthwiseOutput: s.tensor(136),
+                pool: pool)
+            s.profiler?.stop(195)
+        }
+        // features.5.0.block.1 frozen: depthwise 5x5/1, [n, 15, 15, 480] -> [n, 15, 15, 480]
+        if s.options.frozenBlocks > 13 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(135), batch: s.n, height: 15, width: 15, channels: 480, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 703296, bias: s.f,
+                activation: .identity, output: s.tensor(136), pool: pool)
+            s.profiler?.stop(196)
+        }
         // features.5.0.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 480]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
@@ -3697,32 +3741,36 @@ public final class EfficientNetB1Training: TrainableModel {
                 output: s.tensor(144), pool: pool)
             s.profiler?.stop(207)
         }
-        // features.5.1.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 672]
-        if s.options.frozenBlocks <= 14 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(144), pixels: 225 &* s.n, channels: 672,
-                gamma: s.p + 669904, beta: s.p + 670576, savedMean: s.f + 727520, savedInvStd: s.f + 728192,
-                activation: .silu, output: s.tensor(145), pool: pool)
-            s.profiler?.stop(208)
-        }
         // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 672]
         if s.options.frozenBlocks > 14 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(144), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 669904, beta: s.p + 670576, runningMean: s.p + 671248, runningVar: s.p + 671920,
                 eps: 1e-05, activation: .silu, output: s.tensor(145), scratch: s.f + 727520, pool: pool)
-            s.profiler?.stop(209)
+            s.profiler?.stop(208)
         }
         // features.5.1.block.1 depthwise weights to the kernel layout [5][5][672]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 672592, channels: 672, kernel: 5, into: s.f + 730208)
-        s.profiler?.stop(210)
-        // features.5.1.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(145), batch: s.n, height: 15, width: 15, channels: 672, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 730208, bias: s.f,
-            activation: .identity, output: s.tensor(146), pool: pool)
-        s.profiler?.stop(211)
+        s.profiler?.stop(209)
+        // features.5.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672], row by row
+        if s.options.frozenBlocks <= 14 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(144), gamma: s.p + 669904, beta: s.p + 670576,
+                savedMean: s.f + 727520, savedInvStd: s.f + 728192, activation: .silu, output: s.tensor(145),
+                batch: s.n, height: 15, width: 15, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 15, outWidth: 15, weights: s.f + 730208, bias: s.f, depthwiseOutput: s.tensor(146),
+                pool: pool)
+            s.profiler?.stop(210)
+        }
+        // features.5.1.block.1 frozen: depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672]
+        if s.options.frozenBlocks > 14 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(145), batch: s.n, height: 15, width: 15, channels: 672, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 730208, bias: s.f,
+                activation: .identity, output: s.tensor(146), pool: pool)
+            s.profiler?.stop(211)
+        }
         // features.5.1.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 672]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
@@ -3822,32 +3870,36 @@ public final class EfficientNetB1Training: TrainableModel {
                 output: s.tensor(156), pool: pool)
             s.profiler?.stop(224)
         }
-        // features.5.2.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 672]
-        if s.options.frozenBlocks <= 15 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(156), pixels: 225 &* s.n, channels: 672,
-                gamma: s.p + 881392, beta: s.p + 882064, savedMean: s.f + 764032, savedInvStd: s.f + 764704,
-                activation: .silu, output: s.tensor(157), pool: pool)
-            s.profiler?.stop(225)
-        }
         // features.5.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 672]
         if s.options.frozenBlocks > 15 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(156), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 881392, beta: s.p + 882064, runningMean: s.p + 882736, runningVar: s.p + 883408,
                 eps: 1e-05, activation: .silu, output: s.tensor(157), scratch: s.f + 764032, pool: pool)
-            s.profiler?.stop(226)
+            s.profiler?.stop(225)
         }
         // features.5.2.block.1 depthwise weights to the kernel layout [5][5][672]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 884080, channels: 672, kernel: 5, into: s.f + 766720)
-        s.profiler?.stop(227)
-        // features.5.2.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(157), batch: s.n, height: 15, width: 15, channels: 672, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 766720, bias: s.f,
-            activation: .identity, output: s.tensor(158), pool: pool)
-        s.profiler?.stop(228)
+        s.profiler?.stop(226)
+        // features.5.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672], row by row
+        if s.options.frozenBlocks <= 15 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(156), gamma: s.p + 881392, beta: s.p + 882064,
+                savedMean: s.f + 764032, savedInvStd: s.f + 764704, activation: .silu, output: s.tensor(157),
+                batch: s.n, height: 15, width: 15, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 15, outWidth: 15, weights: s.f + 766720, bias: s.f, depthwiseOutput: s.tensor(158),
+                pool: pool)
+            s.profiler?.stop(227)
+        }
+        // features.5.2.block.1 frozen: depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672]
+        if s.options.frozenBlocks > 15 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(157), batch: s.n, height: 15, width: 15, channels: 672, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 766720, bias: s.f,
+                activation: .identity, output: s.tensor(158), pool: pool)
+            s.profiler?.stop(228)
+        }
         // features.5.2.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 672]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
@@ -3947,32 +3999,36 @@ public final class EfficientNetB1Training: TrainableModel {
                 output: s.tensor(168), pool: pool)
             s.profiler?.stop(241)
         }
-        // features.5.3.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 672]
-        if s.options.frozenBlocks <= 16 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(168), pixels: 225 &* s.n, channels: 672,
-                gamma: s.p + 1092880, beta: s.p + 1093552, savedMean: s.f + 800544, savedInvStd: s.f + 801216,
-                activation: .silu, output: s.tensor(169), pool: pool)
-            s.profiler?.stop(242)
-        }
         // features.5.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 672]
         if s.options.frozenBlocks > 16 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(168), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 1092880, beta: s.p + 1093552, runningMean: s.p + 1094224, runningVar: s.p + 1094896,
                 eps: 1e-05, activation: .silu, output: s.tensor(169), scratch: s.f + 800544, pool: pool)
-            s.profiler?.stop(243)
+            s.profiler?.stop(242)
         }
         // features.5.3.block.1 depthwise weights to the kernel layout [5][5][672]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1095568, channels: 672, kernel: 5, into: s.f + 803232)
-        s.profiler?.stop(244)
-        // features.5.3.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(169), batch: s.n, height: 15, width: 15, channels: 672, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 803232, bias: s.f,
-            activation: .identity, output: s.tensor(170), pool: pool)
-        s.profiler?.stop(245)
+        s.profiler?.stop(243)
+        // features.5.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.3.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672], row by row
+        if s.options.frozenBlocks <= 16 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(168), gamma: s.p + 1092880,
+                beta: s.p + 1093552, savedMean: s.f + 800544, savedInvStd: s.f + 801216, activation: .silu,
+                output: s.tensor(169), batch: s.n, height: 15, width: 15, channels: 672, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 803232, bias: s.f,
+                depthwiseOutput: s.tensor(170), pool: pool)
+            s.profiler?.stop(244)
+        }
+        // features.5.3.block.1 frozen: depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672]
+        if s.options.frozenBlocks > 16 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(169), batch: s.n, height: 15, width: 15, channels: 672, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 803232, bias: s.f,
+                activation: .identity, output: s.tensor(170), pool: pool)
+            s.profiler?.stop(245)
+        }
         // features.5.3.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 672]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
@@ -4072,32 +4128,36 @@ public final class EfficientNetB1Training: TrainableModel {
                 output: s.tensor(180), pool: pool)
             s.profiler?.stop(258)
         }
-        // features.6.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 672]
-        if s.options.frozenBlocks <= 17 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(180), pixels: 225 &* s.n, channels: 672,
-                gamma: s.p + 1304368, beta: s.p + 1305040, savedMean: s.f + 837056, savedInvStd: s.f + 837728,
-                activation: .silu, output: s.tensor(181), pool: pool)
-            s.profiler?.stop(259)
-        }
         // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 672]
         if s.options.frozenBlocks > 17 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(180), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 1304368, beta: s.p + 1305040, runningMean: s.p + 1305712, runningVar: s.p + 1306384,
                 eps: 1e-05, activation: .silu, output: s.tensor(181), scratch: s.f + 837056, pool: pool)
-            s.profiler?.stop(260)
+            s.profiler?.stop(259)
         }
         // features.6.0.block.1 depthwise weights to the kernel layout [5][5][672]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1307056, channels: 672, kernel: 5, into: s.f + 839744)
-        s.profiler?.stop(261)
-        // features.6.0.block.1 depthwise 5x5/2, [n, 15, 15, 672] -> [n, 8, 8, 672]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(181), batch: s.n, height: 15, width: 15, channels: 672, kernel: 5,
-            stride: 2, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 839744, bias: s.f,
-            activation: .identity, output: s.tensor(182), pool: pool)
-        s.profiler?.stop(262)
+        s.profiler?.stop(260)
+        // features.6.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 15, 15, 672] -> [n, 8, 8, 672], row by row
+        if s.options.frozenBlocks <= 17 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(180), gamma: s.p + 1304368,
+                beta: s.p + 1305040, savedMean: s.f + 837056, savedInvStd: s.f + 837728, activation: .silu,
+                output: s.tensor(181), batch: s.n, height: 15, width: 15, channels: 672, kernel: 5, stride: 2,
+                padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 839744, bias: s.f,
+                depthwiseOutput: s.tensor(182), pool: pool)
+            s.profiler?.stop(261)
+        }
+        // features.6.0.block.1 frozen: depthwise 5x5/2, [n, 15, 15, 672] -> [n, 8, 8, 672]
+        if s.options.frozenBlocks > 17 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(181), batch: s.n, height: 15, width: 15, channels: 672, kernel: 5,
+                stride: 2, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 839744, bias: s.f,
+                activation: .identity, output: s.tensor(182), pool: pool)
+            s.profiler?.stop(262)
+        }
         // features.6.0.block.1 BatchNorm (batch statistics) + silu on [n, 8, 8, 672]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
@@ -4184,32 +4244,36 @@ public final class EfficientNetB1Training: TrainableModel {
                 output: s.tensor(190), pool: pool)
             s.profiler?.stop(273)
         }
-        // features.6.1.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 8, 8, 1152]
-        if s.options.frozenBlocks <= 18 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(190), pixels: 64 &* s.n, channels: 1152,
-                gamma: s.p + 1715856, beta: s.p + 1717008, savedMean: s.f + 873728, savedInvStd: s.f + 874880,
-                activation: .silu, output: s.tensor(191), pool: pool)
-            s.profiler?.stop(274)
-        }
         // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1152]
         if s.options.frozenBlocks > 18 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(190), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 1715856, beta: s.p + 1717008, runningMean: s.p + 1718160, runningVar: s.p + 1719312,
                 eps: 1e-05, activation: .silu, output: s.tensor(191), scratch: s.f + 873728, pool: pool)
-            s.profiler?.stop(275)
+            s.profiler?.stop(274)
         }
         // features.6.1.block.1 depthwise weights to the kernel layout [5][5][1152]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1720464, channels: 1152, kernel: 5, into: s.f + 878336)
-        s.profiler?.stop(276)
-        // features.6.1.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(191), batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 878336, bias: s.f,
-            activation: .identity, output: s.tensor(192), pool: pool)
-        s.profiler?.stop(277)
+        s.profiler?.stop(275)
+        // features.6.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row
+        if s.options.frozenBlocks <= 18 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(190), gamma: s.p + 1715856,
+                beta: s.p + 1717008, savedMean: s.f + 873728, savedInvStd: s.f + 874880, activation: .silu,
+                output: s.tensor(191), batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 878336, bias: s.f,
+                depthwiseOutput: s.tensor(192), pool: pool)
+            s.profiler?.stop(276)
+        }
+        // features.6.1.block.1 frozen: depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
+        if s.options.frozenBlocks > 18 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(191), batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 878336, bias: s.f,
+                activation: .identity, output: s.tensor(192), pool: pool)
+            s.profiler?.stop(277)
+        }
         // features.6.1.block.1 BatchNorm (batch statistics) + silu on [n, 8, 8, 1152]
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
@@ -4309,32 +4373,36 @@ public final class EfficientNetB1Training: TrainableModel {
                 output: s.tensor(202), pool: pool)
             s.profiler?.stop(290)
         }
-        // features.6.2.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 8, 8, 1152]
-        if s.options.frozenBlocks <= 19 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(202), pixels: 64 &* s.n, channels: 1152,
-                gamma: s.p + 2308800, beta: s.p + 2309952, savedMean: s.f + 936320, savedInvStd: s.f + 937472,
-                activation: .silu, output: s.tensor(203), pool: pool)
-            s.profiler?.stop(291)
-        }
         // features.6.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1152]
         if s.options.frozenBlocks > 19 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(202), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2308800, beta: s.p + 2309952, runningMean: s.p + 2311104, runningVar: s.p + 2312256,
                 eps: 1e-05, activation: .silu, output: s.tensor(203), scratch: s.f + 936320, pool: pool)
-            s.profiler?.stop(292)
+            s.profiler?.stop(291)
         }
         // features.6.2.block.1 depthwise weights to the kernel layout [5][5][1152]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2313408, channels: 1152, kernel: 5, into: s.f + 940928)
-        s.profiler?.stop(293)
-        // features.6.2.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(203), batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 940928, bias: s.f,
-            activation: .identity, output: s.tensor(204), pool: pool)
-        s.profiler?.stop(294)
+        s.profiler?.stop(292)
+        // features.6.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row
+        if s.options.frozenBlocks <= 19 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(202), gamma: s.p + 2308800,
+                beta: s.p + 2309952, savedMean: s.f + 936320, savedInvStd: s.f + 937472, activation: .silu,
+                output: s.tensor(203), batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 940928, bias: s.f,
+                depthwiseOutput: s.tensor(204), pool: pool)
+            s.profiler?.stop(293)
+        }
+        // features.6.2.block.1 frozen: depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
+        if s.options.frozenBlocks > 19 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(203), batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 940928, bias: s.f,
+                activation: .identity, output: s.tensor(204), pool: pool)
+            s.profiler?.stop(294)
+        }
         // features.6.2.block.1 BatchNorm (batch statistics) + silu on [n, 8, 8, 1152]
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
@@ -4434,32 +4502,36 @@ public final class EfficientNetB1Training: TrainableModel {
                 output: s.tensor(214), pool: pool)
             s.profiler?.stop(307)
         }
-        // features.6.3.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 8, 8, 1152]
-        if s.options.frozenBlocks <= 20 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(214), pixels: 64 &* s.n, channels: 1152,
-                gamma: s.p + 2901744, beta: s.p + 2902896, savedMean: s.f + 998912, savedInvStd: s.f + 1000064,
-                activation: .silu, output: s.tensor(215), pool: pool)
-            s.profiler?.stop(308)
-        }
         // features.6.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1152]
         if s.options.frozenBlocks > 20 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(214), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2901744, beta: s.p + 2902896, runningMean: s.p + 2904048, runningVar: s.p + 2905200,
                 eps: 1e-05, activation: .silu, output: s.tensor(215), scratch: s.f + 998912, pool: pool)
-            s.profiler?.stop(309)
+            s.profiler?.stop(308)
         }
         // features.6.3.block.1 depthwise weights to the kernel layout [5][5][1152]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2906352, channels: 1152, kernel: 5, into: s.f + 1003520)
-        s.profiler?.stop(310)
-        // features.6.3.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(215), batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 1003520, bias: s.f,
-            activation: .identity, output: s.tensor(216), pool: pool)
-        s.profiler?.stop(311)
+        s.profiler?.stop(309)
+        // features.6.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row
+        if s.options.frozenBlocks <= 20 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(214), gamma: s.p + 2901744,
+                beta: s.p + 2902896, savedMean: s.f + 998912, savedInvStd: s.f + 1000064, activation: .silu,
+                output: s.tensor(215), batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 1003520, bias: s.f,
+                depthwiseOutput: s.tensor(216), pool: pool)
+            s.profiler?.stop(310)
+        }
+        // features.6.3.block.1 frozen: depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
+        if s.options.frozenBlocks > 20 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(215), batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 1003520, bias: s.f,
+                activation: .identity, output: s.tensor(216), pool: pool)
+            s.profiler?.stop(311)
+        }
         // features.6.3.block.1 BatchNorm (batch statistics) + silu on [n, 8, 8, 1152]
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
@@ -4559,32 +4631,36 @@ public final class EfficientNetB1Training: TrainableModel {
                 output: s.tensor(226), pool: pool)
             s.profiler?.stop(324)
         }
-        // features.6.4.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 8, 8, 1152]
-        if s.options.frozenBlocks <= 21 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(226), pixels: 64 &* s.n, channels: 1152,
-                gamma: s.p + 3494688, beta: s.p + 3495840, savedMean: s.f + 1061504, savedInvStd: s.f + 1062656,
-                activation: .silu, output: s.tensor(227), pool: pool)
-            s.profiler?.stop(325)
-        }
         // features.6.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1152]
         if s.options.frozenBlocks > 21 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(226), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 3494688, beta: s.p + 3495840, runningMean: s.p + 3496992, runningVar: s.p + 3498144,
                 eps: 1e-05, activation: .silu, output: s.tensor(227), scratch: s.f + 1061504, pool: pool)
-            s.profiler?.stop(326)
+            s.profiler?.stop(325)
         }
         // features.6.4.block.1 depthwise weights to the kernel layout [5][5][1152]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3499296, channels: 1152, kernel: 5, into: s.f + 1066112)
-        s.profiler?.stop(327)
-        // features.6.4.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(227), batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 1066112, bias: s.f,
-            activation: .identity, output: s.tensor(228), pool: pool)
-        s.profiler?.stop(328)
+        s.profiler?.stop(326)
+        // features.6.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.4.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row
+        if s.options.frozenBlocks <= 21 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(226), gamma: s.p + 3494688,
+                beta: s.p + 3495840, savedMean: s.f + 1061504, savedInvStd: s.f + 1062656, activation: .silu,
+                output: s.tensor(227), batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 1066112, bias: s.f,
+                depthwiseOutput: s.tensor(228), pool: pool)
+            s.profiler?.stop(327)
+        }
+        // features.6.4.block.1 frozen: depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
+        if s.options.frozenBlocks > 21 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(227), batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 1066112, bias: s.f,
+                activation: .identity, output: s.tensor(228), pool: pool)
+            s.profiler?.stop(328)
+        }
         // features.6.4.block.1 BatchNorm (batch statistics) + silu on [n, 8, 8, 1152]
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
@@ -4684,32 +4760,36 @@ public final class EfficientNetB1Training: TrainableModel {
                 output: s.tensor(238), pool: pool)
             s.profiler?.stop(341)
         }
-        // features.7.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 8, 8, 1152]
-        if s.options.frozenBlocks <= 22 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(238), pixels: 64 &* s.n, channels: 1152,
-                gamma: s.p + 4087632, beta: s.p + 4088784, savedMean: s.f + 1124096, savedInvStd: s.f + 1125248,
-                activation: .silu, output: s.tensor(239), pool: pool)
-            s.profiler?.stop(342)
-        }
         // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1152]
         if s.options.frozenBlocks > 22 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(238), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 4087632, beta: s.p + 4088784, runningMean: s.p + 4089936, runningVar: s.p + 4091088,
                 eps: 1e-05, activation: .silu, output: s.tensor(239), scratch: s.f + 1124096, pool: pool)
-            s.profiler?.stop(343)
+            s.profiler?.stop(342)
         }
         // features.7.0.block.1 depthwise weights to the kernel layout [3][3][1152]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 4092240, channels: 1152, kernel: 3, into: s.f + 1128704)
-        s.profiler?.stop(344)
-        // features.7.0.block.1 depthwise 3x3/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(239), batch: s.n, height: 8, width: 8, channels: 1152, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 8, outWidth: 8, weights: s.f + 1128704, bias: s.f,
-            activation: .identity, output: s.tensor(240), pool: pool)
-        s.profiler?.stop(345)
+        s.profiler?.stop(343)
+        // features.7.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row
+        if s.options.frozenBlocks <= 22 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(238), gamma: s.p + 4087632,
+                beta: s.p + 4088784, savedMean: s.f + 1124096, savedInvStd: s.f + 1125248, activation: .silu,
+                output: s.tensor(239), batch: s.n, height: 8, width: 8, channels: 1152, kernel: 3, stride: 1,
+                padTop: 1, padLeft: 1, outHeight: 8, outWidth: 8, weights: s.f + 1128704, bias: s.f,
+                depthwiseOutput: s.tensor(240), pool: pool)
+            s.profiler?.stop(344)
+        }
+        // features.7.0.block.1 frozen: depthwise 3x3/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
+        if s.options.frozenBlocks > 22 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(239), batch: s.n, height: 8, width: 8, channels: 1152, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 8, outWidth: 8, weights: s.f + 1128704, bias: s.f,
+                activation: .identity, output: s.tensor(240), pool: pool)
+            s.profiler?.stop(345)
+        }
         // features.7.0.block.1 BatchNorm (batch statistics) + silu on [n, 8, 8, 1152]
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
@@ -4796,32 +4876,36 @@ public final class EfficientNetB1Training: TrainableModel {
                 output: s.tensor(248), pool: pool)
             s.profiler?.stop(356)
         }
-        // features.7.1.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 8, 8, 1920]
-        if s.options.frozenBlocks <= 23 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(248), pixels: 64 &* s.n, channels: 1920,
-                gamma: s.p + 5203328, beta: s.p + 5205248, savedMean: s.f + 1150080, savedInvStd: s.f + 1152000,
-                activation: .silu, output: s.tensor(249), pool: pool)
-            s.profiler?.stop(357)
-        }
         // features.7.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1920]
         if s.options.frozenBlocks > 23 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(248), pixels: 64 &* s.n, channels: 1920,
                 gamma: s.p + 5203328, beta: s.p + 5205248, runningMean: s.p + 5207168, runningVar: s.p + 5209088,
                 eps: 1e-05, activation: .silu, output: s.tensor(249), scratch: s.f + 1150080, pool: pool)
-            s.profiler?.stop(358)
+            s.profiler?.stop(357)
         }
         // features.7.1.block.1 depthwise weights to the kernel layout [3][3][1920]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 5211008, channels: 1920, kernel: 3, into: s.f + 1157760)
-        s.profiler?.stop(359)
-        // features.7.1.block.1 depthwise 3x3/1, [n, 8, 8, 1920] -> [n, 8, 8, 1920]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(249), batch: s.n, height: 8, width: 8, channels: 1920, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 8, outWidth: 8, weights: s.f + 1157760, bias: s.f,
-            activation: .identity, output: s.tensor(250), pool: pool)
-        s.profiler?.stop(360)
+        s.profiler?.stop(358)
+        // features.7.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.1.block.1 depthwise 3x3/1, [n, 8, 8, 1920] -> [n, 8, 8, 1920], row by row
+        if s.options.frozenBlocks <= 23 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(248), gamma: s.p + 5203328,
+                beta: s.p + 5205248, savedMean: s.f + 1150080, savedInvStd: s.f + 1152000, activation: .silu,
+                output: s.tensor(249), batch: s.n, height: 8, width: 8, channels: 1920, kernel: 3, stride: 1,
+                padTop: 1, padLeft: 1, outHeight: 8, outWidth: 8, weights: s.f + 1157760, bias: s.f,
+                depthwiseOutput: s.tensor(250), pool: pool)
+            s.profiler?.stop(359)
+        }
+        // features.7.1.block.1 frozen: depthwise 3x3/1, [n, 8, 8, 1920] -> [n, 8, 8, 1920]
+        if s.options.frozenBlocks > 23 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(249), batch: s.n, height: 8, width: 8, channels: 1920, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 8, outWidth: 8, weights: s.f + 1157760, bias: s.f,
+                activation: .identity, output: s.tensor(250), pool: pool)
+            s.profiler?.stop(360)
+        }
         // features.7.1.block.1 BatchNorm (batch statistics) + silu on [n, 8, 8, 1920]
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
@@ -7991,13 +8075,13 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.2.0.block.0", kind: "conv 1x1 forward", macsPerImage: 22118400,
               "frozen: expand conv 1x1, [n, 120, 120, 16] -> [n, 120, 120, 96]"),
         .init("features.2.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 120, 120, 96]"),
-        .init("features.2.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 120, 120, 96]"),
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][96]"),
+        .init("features.2.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 3110400,
+              "features.2.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 120, 120, 96] -> [n, 60, 60, 96], row by row"),
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: 3110400,
-              "depthwise 3x3/2, [n, 120, 120, 96] -> [n, 60, 60, 96]"),
+              "frozen: depthwise 3x3/2, [n, 120, 120, 96] -> [n, 60, 60, 96]"),
         .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 60, 60, 96]"),
         .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -8021,13 +8105,13 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.2.1.block.0", kind: "conv 1x1 forward", macsPerImage: 12441600,
               "frozen: expand conv 1x1, [n, 60, 60, 24] -> [n, 60, 60, 144]"),
         .init("features.2.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 60, 60, 144]"),
-        .init("features.2.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 60, 60, 144]"),
         .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][144]"),
+        .init("features.2.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 4665600,
+              "features.2.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 60, 60, 144] -> [n, 60, 60, 144], row by row"),
         .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: 4665600,
-              "depthwise 3x3/1, [n, 60, 60, 144] -> [n, 60, 60, 144]"),
+              "frozen: depthwise 3x3/1, [n, 60, 60, 144] -> [n, 60, 60, 144]"),
         .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 60, 60, 144]"),
         .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -8055,13 +8139,13 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.2.2.block.0", kind: "conv 1x1 forward", macsPerImage: 12441600,
               "frozen: expand conv 1x1, [n, 60, 60, 24] -> [n, 60, 60, 144]"),
         .init("features.2.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 60, 60, 144]"),
-        .init("features.2.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 60, 60, 144]"),
         .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][144]"),
+        .init("features.2.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 4665600,
+              "features.2.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.2.block.1 depthwise 3x3/1, [n, 60, 60, 144] -> [n, 60, 60, 144], row by row"),
         .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: 4665600,
-              "depthwise 3x3/1, [n, 60, 60, 144] -> [n, 60, 60, 144]"),
+              "frozen: depthwise 3x3/1, [n, 60, 60, 144] -> [n, 60, 60, 144]"),
         .init("features.2.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 60, 60, 144]"),
         .init("features.2.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -8089,13 +8173,13 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.3.0.block.0", kind: "conv 1x1 forward", macsPerImage: 12441600,
               "frozen: expand conv 1x1, [n, 60, 60, 24] -> [n, 60, 60, 144]"),
         .init("features.3.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 60, 60, 144]"),
-        .init("features.3.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 60, 60, 144]"),
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][144]"),
+        .init("features.3.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 3240000,
+              "features.3.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 60, 60, 144] -> [n, 30, 30, 144], row by row"),
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: 3240000,
-              "depthwise 5x5/2, [n, 60, 60, 144] -> [n, 30, 30, 144]"),
+              "frozen: depthwise 5x5/2, [n, 60, 60, 144] -> [n, 30, 30, 144]"),
         .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 30, 30, 144]"),
         .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -8119,13 +8203,13 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.3.1.block.0", kind: "conv 1x1 forward", macsPerImage: 8640000,
               "frozen: expand conv 1x1, [n, 30, 30, 40] -> [n, 30, 30, 240]"),
         .init("features.3.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 30, 30, 240]"),
-        .init("features.3.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 30, 30, 240]"),
         .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][240]"),
+        .init("features.3.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 5400000,
+              "features.3.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 30, 30, 240] -> [n, 30, 30, 240], row by row"),
         .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: 5400000,
-              "depthwise 5x5/1, [n, 30, 30, 240] -> [n, 30, 30, 240]"),
+              "frozen: depthwise 5x5/1, [n, 30, 30, 240] -> [n, 30, 30, 240]"),
         .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 30, 30, 240]"),
         .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -8153,13 +8237,13 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.3.2.block.0", kind: "conv 1x1 forward", macsPerImage: 8640000,
               "frozen: expand conv 1x1, [n, 30, 30, 40] -> [n, 30, 30, 240]"),
         .init("features.3.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 30, 30, 240]"),
-        .init("features.3.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 30, 30, 240]"),
         .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][240]"),
+        .init("features.3.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 5400000,
+              "features.3.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.2.block.1 depthwise 5x5/1, [n, 30, 30, 240] -> [n, 30, 30, 240], row by row"),
         .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: 5400000,
-              "depthwise 5x5/1, [n, 30, 30, 240] -> [n, 30, 30, 240]"),
+              "frozen: depthwise 5x5/1, [n, 30, 30, 240] -> [n, 30, 30, 240]"),
         .init("features.3.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 30, 30, 240]"),
         .init("features.3.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -8187,13 +8271,13 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.4.0.block.0", kind: "conv 1x1 forward", macsPerImage: 8640000,
               "frozen: expand conv 1x1, [n, 30, 30, 40] -> [n, 30, 30, 240]"),
         .init("features.4.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 30, 30, 240]"),
-        .init("features.4.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 30, 30, 240]"),
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][240]"),
+        .init("features.4.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 486000,
+              "features.4.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 30, 30, 240] -> [n, 15, 15, 240], row by row"),
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: 486000,
-              "depthwise 3x3/2, [n, 30, 30, 240] -> [n, 15, 15, 240]"),
+              "frozen: depthwise 3x3/2, [n, 30, 30, 240] -> [n, 15, 15, 240]"),
         .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 15, 15, 240]"),
         .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -8217,13 +8301,13 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.4.1.block.0", kind: "conv 1x1 forward", macsPerImage: 8640000,
               "frozen: expand conv 1x1, [n, 15, 15, 80] -> [n, 15, 15, 480]"),
         .init("features.4.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 480]"),
-        .init("features.4.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 480]"),
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][480]"),
+        .init("features.4.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 972000,
+              "features.4.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480], row by row"),
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: 972000,
-              "depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480]"),
+              "frozen: depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480]"),
         .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 15, 15, 480]"),
         .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -8251,13 +8335,13 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.4.2.block.0", kind: "conv 1x1 forward", macsPerImage: 8640000,
               "frozen: expand conv 1x1, [n, 15, 15, 80] -> [n, 15, 15, 480]"),
         .init("features.4.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 480]"),
-        .init("features.4.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 480]"),
         .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][480]"),
+        .init("features.4.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 972000,
+              "features.4.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480], row by row"),
         .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: 972000,
-              "depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480]"),
+              "frozen: depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480]"),
         .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 15, 15, 480]"),
         .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -8285,13 +8369,13 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.4.3.block.0", kind: "conv 1x1 forward", macsPerImage: 8640000,
               "frozen: expand conv 1x1, [n, 15, 15, 80] -> [n, 15, 15, 480]"),
         .init("features.4.3.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 480]"),
-        .init("features.4.3.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 480]"),
         .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][480]"),
+        .init("features.4.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 972000,
+              "features.4.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.3.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480], row by row"),
         .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: 972000,
-              "depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480]"),
+              "frozen: depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480]"),
         .init("features.4.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 15, 15, 480]"),
         .init("features.4.3.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -8319,13 +8403,13 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.5.0.block.0", kind: "conv 1x1 forward", macsPerImage: 8640000,
               "frozen: expand conv 1x1, [n, 15, 15, 80] -> [n, 15, 15, 480]"),
         .init("features.5.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 480]"),
-        .init("features.5.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 480]"),
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][480]"),
+        .init("features.5.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 2700000,
+              "features.5.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 15, 15, 480] -> [n, 15, 15, 480], row by row"),
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: 2700000,
-              "depthwise 5x5/1, [n, 15, 15, 480] -> [n, 15, 15, 480]"),
+              "frozen: depthwise 5x5/1, [n, 15, 15, 480] -> [n, 15, 15, 480]"),
         .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 15, 15, 480]"),
         .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -8349,13 +8433,13 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.5.1.block.0", kind: "conv 1x1 forward", macsPerImage: 16934400,
               "frozen: expand conv 1x1, [n, 15, 15, 112] -> [n, 15, 15, 672]"),
         .init("features.5.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 672]"),
-        .init("features.5.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 672]"),
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][672]"),
+        .init("features.5.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 3780000,
+              "features.5.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672], row by row"),
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: 3780000,
-              "depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672]"),
+              "frozen: depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672]"),
         .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 15, 15, 672]"),
         .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -8383,13 +8467,13 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.5.2.block.0", kind: "conv 1x1 forward", macsPerImage: 16934400,
               "frozen: expand conv 1x1, [n, 15, 15, 112] -> [n, 15, 15, 672]"),
         .init("features.5.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 672]"),
-        .init("features.5.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 672]"),
         .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][672]"),
+        .init("features.5.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 3780000,
+              "features.5.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672], row by row"),
         .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: 3780000,
-              "depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672]"),
+              "frozen: depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672]"),
         .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 15, 15, 672]"),
         .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -8417,13 +8501,13 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.5.3.block.0", kind: "conv 1x1 forward", macsPerImage: 16934400,
               "frozen: expand conv 1x1, [n, 15, 15, 112] -> [n, 15, 15, 672]"),
         .init("features.5.3.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 672]"),
-        .init("features.5.3.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 672]"),
         .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][672]"),
+        .init("features.5.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 3780000,
+              "features.5.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.3.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672], row by row"),
         .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: 3780000,
-              "depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672]"),
+              "frozen: depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672]"),
         .init("features.5.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 15, 15, 672]"),
         .init("features.5.3.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -8451,13 +8535,13 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.6.0.block.0", kind: "conv 1x1 forward", macsPerImage: 16934400,
               "frozen: expand conv 1x1, [n, 15, 15, 112] -> [n, 15, 15, 672]"),
         .init("features.6.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 672]"),
-        .init("features.6.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 672]"),
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][672]"),
+        .init("features.6.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1075200,
+              "features.6.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 15, 15, 672] -> [n, 8, 8, 672], row by row"),
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: 1075200,
-              "depthwise 5x5/2, [n, 15, 15, 672] -> [n, 8, 8, 672]"),
+              "frozen: depthwise 5x5/2, [n, 15, 15, 672] -> [n, 8, 8, 672]"),
         .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 8, 8, 672]"),
         .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -8481,13 +8565,13 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.6.1.block.0", kind: "conv 1x1 forward", macsPerImage: 14155776,
               "frozen: expand conv 1x1, [n, 8, 8, 192] -> [n, 8, 8, 1152]"),
         .init("features.6.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 8, 8, 1152]"),
-        .init("features.6.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1152]"),
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1152]"),
+        .init("features.6.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1843200,
+              "features.6.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row"),
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: 1843200,
-              "depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]"),
+              "frozen: depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]"),
         .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 8, 8, 1152]"),
         .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -8515,13 +8599,13 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.6.2.block.0", kind: "conv 1x1 forward", macsPerImage: 14155776,
               "frozen: expand conv 1x1, [n, 8, 8, 192] -> [n, 8, 8, 1152]"),
         .init("features.6.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 8, 8, 1152]"),
-        .init("features.6.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1152]"),
         .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1152]"),
+        .init("features.6.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1843200,
+              "features.6.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row"),
         .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: 1843200,
-              "depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]"),
+              "frozen: depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]"),
         .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 8, 8, 1152]"),
         .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -8549,13 +8633,13 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.6.3.block.0", kind: "conv 1x1 forward", macsPerImage: 14155776,
               "frozen: expand conv 1x1, [n, 8, 8, 192] -> [n, 8, 8, 1152]"),
         .init("features.6.3.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 8, 8, 1152]"),
-        .init("features.6.3.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1152]"),
         .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1152]"),
+        .init("features.6.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1843200,
+              "features.6.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row"),
         .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: 1843200,
-              "depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]"),
+              "frozen: depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]"),
         .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 8, 8, 1152]"),
         .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -8583,13 +8667,13 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.6.4.block.0", kind: "conv 1x1 forward", macsPerImage: 14155776,
               "frozen: expand conv 1x1, [n, 8, 8, 192] -> [n, 8, 8, 1152]"),
         .init("features.6.4.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 8, 8, 1152]"),
-        .init("features.6.4.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1152]"),
         .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1152]"),
+        .init("features.6.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1843200,
+              "features.6.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.4.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row"),
         .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: 1843200,
-              "depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]"),
+              "frozen: depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]"),
         .init("features.6.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 8, 8, 1152]"),
         .init("features.6.4.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -8617,13 +8701,13 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.7.0.block.0", kind: "conv 1x1 forward", macsPerImage: 14155776,
               "frozen: expand conv 1x1, [n, 8, 8, 192] -> [n, 8, 8, 1152]"),
         .init("features.7.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 8, 8, 1152]"),
-        .init("features.7.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1152]"),
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][1152]"),
+        .init("features.7.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 663552,
+              "features.7.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row"),
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: 663552,
-              "depthwise 3x3/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]"),
+              "frozen: depthwise 3x3/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]"),
         .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 8, 8, 1152]"),
         .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -8647,13 +8731,13 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.7.1.block.0", kind: "conv 1x1 forward", macsPerImage: 39321600,
               "frozen: expand conv 1x1, [n, 8, 8, 320] -> [n, 8, 8, 1920]"),
         .init("features.7.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 8, 8, 1920]"),
-        .init("features.7.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1920]"),
         .init("features.7.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][1920]"),
+        .init("features.7.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1105920,
+              "features.7.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.1.block.1 depthwise 3x3/1, [n, 8, 8, 1920] -> [n, 8, 8, 1920], row by row"),
         .init("features.7.1.block.1", kind: "depthwise forward", macsPerImage: 1105920,
-              "depthwise 3x3/1, [n, 8, 8, 1920] -> [n, 8, 8, 1920]"),
+              "frozen: depthwise 3x3/1, [n, 8, 8, 1920] -> [n, 8, 8, 1920]"),
         .init("features.7.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 8, 8, 1920]"),
         .init("features.7.1.block.1", kind: "BN+act forward", macsPerImage: nil,

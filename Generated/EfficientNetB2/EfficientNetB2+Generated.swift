@@ -2376,32 +2376,36 @@ public final class EfficientNetB2Training: TrainableModel {
                 output: s.tensor(20), pool: pool)
             s.profiler?.stop(28)
         }
-        // features.2.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 144, 144, 96]
-        if s.options.frozenBlocks <= 3 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(20), pixels: 20736 &* s.n, channels: 96, gamma: s.p + 4768,
-                beta: s.p + 4864, savedMean: s.f + 750848, savedInvStd: s.f + 750944, activation: .silu,
-                output: s.tensor(21), pool: pool)
-            s.profiler?.stop(29)
-        }
         // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 144, 144, 96]
         if s.options.frozenBlocks > 3 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 20736 &* s.n, channels: 96,
                 gamma: s.p + 4768, beta: s.p + 4864, runningMean: s.p + 4960, runningVar: s.p + 5056, eps: 1e-05,
                 activation: .silu, output: s.tensor(21), scratch: s.f + 750848, pool: pool)
-            s.profiler?.stop(30)
+            s.profiler?.stop(29)
         }
         // features.2.0.block.1 depthwise weights to the kernel layout [3][3][96]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 5152, channels: 96, kernel: 3, into: s.f + 751232)
-        s.profiler?.stop(31)
-        // features.2.0.block.1 depthwise 3x3/2, [n, 144, 144, 96] -> [n, 72, 72, 96]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(21), batch: s.n, height: 144, width: 144, channels: 96, kernel: 3,
-            stride: 2, padTop: 1, padLeft: 1, outHeight: 72, outWidth: 72, weights: s.f + 751232, bias: s.f,
-            activation: .identity, output: s.tensor(22), pool: pool)
-        s.profiler?.stop(32)
+        s.profiler?.stop(30)
+        // features.2.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 144, 144, 96] -> [n, 72, 72, 96], row by row
+        if s.options.frozenBlocks <= 3 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(20), gamma: s.p + 4768, beta: s.p + 4864,
+                savedMean: s.f + 750848, savedInvStd: s.f + 750944, activation: .silu, output: s.tensor(21),
+                batch: s.n, height: 144, width: 144, channels: 96, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+                outHeight: 72, outWidth: 72, weights: s.f + 751232, bias: s.f, depthwiseOutput: s.tensor(22),
+                pool: pool)
+            s.profiler?.stop(31)
+        }
+        // features.2.0.block.1 frozen: depthwise 3x3/2, [n, 144, 144, 96] -> [n, 72, 72, 96]
+        if s.options.frozenBlocks > 3 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(21), batch: s.n, height: 144, width: 144, channels: 96, kernel: 3,
+                stride: 2, padTop: 1, padLeft: 1, outHeight: 72, outWidth: 72, weights: s.f + 751232, bias: s.f,
+                activation: .identity, output: s.tensor(22), pool: pool)
+            s.profiler?.stop(32)
+        }
         // features.2.0.block.1 BatchNorm (batch statistics) + silu on [n, 72, 72, 96]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
@@ -2488,32 +2492,36 @@ public final class EfficientNetB2Training: TrainableModel {
                 output: s.tensor(30), pool: pool)
             s.profiler?.stop(43)
         }
-        // features.2.1.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 72, 72, 144]
-        if s.options.frozenBlocks <= 4 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(30), pixels: 5184 &* s.n, channels: 144, gamma: s.p + 13168,
-                beta: s.p + 13312, savedMean: s.f + 753008, savedInvStd: s.f + 753152, activation: .silu,
-                output: s.tensor(31), pool: pool)
-            s.profiler?.stop(44)
-        }
         // features.2.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 72, 72, 144]
         if s.options.frozenBlocks > 4 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 5184 &* s.n, channels: 144,
                 gamma: s.p + 13168, beta: s.p + 13312, runningMean: s.p + 13456, runningVar: s.p + 13600, eps: 1e-05,
                 activation: .silu, output: s.tensor(31), scratch: s.f + 753008, pool: pool)
-            s.profiler?.stop(45)
+            s.profiler?.stop(44)
         }
         // features.2.1.block.1 depthwise weights to the kernel layout [3][3][144]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 13744, channels: 144, kernel: 3, into: s.f + 753584)
-        s.profiler?.stop(46)
-        // features.2.1.block.1 depthwise 3x3/1, [n, 72, 72, 144] -> [n, 72, 72, 144]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(31), batch: s.n, height: 72, width: 72, channels: 144, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 72, outWidth: 72, weights: s.f + 753584, bias: s.f,
-            activation: .identity, output: s.tensor(32), pool: pool)
-        s.profiler?.stop(47)
+        s.profiler?.stop(45)
+        // features.2.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 72, 72, 144] -> [n, 72, 72, 144], row by row
+        if s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(30), gamma: s.p + 13168, beta: s.p + 13312,
+                savedMean: s.f + 753008, savedInvStd: s.f + 753152, activation: .silu, output: s.tensor(31),
+                batch: s.n, height: 72, width: 72, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 72, outWidth: 72, weights: s.f + 753584, bias: s.f, depthwiseOutput: s.tensor(32),
+                pool: pool)
+            s.profiler?.stop(46)
+        }
+        // features.2.1.block.1 frozen: depthwise 3x3/1, [n, 72, 72, 144] -> [n, 72, 72, 144]
+        if s.options.frozenBlocks > 4 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(31), batch: s.n, height: 72, width: 72, channels: 144, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 72, outWidth: 72, weights: s.f + 753584, bias: s.f,
+                activation: .identity, output: s.tensor(32), pool: pool)
+            s.profiler?.stop(47)
+        }
         // features.2.1.block.1 BatchNorm (batch statistics) + silu on [n, 72, 72, 144]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
@@ -2613,32 +2621,36 @@ public final class EfficientNetB2Training: TrainableModel {
                 output: s.tensor(42), pool: pool)
             s.profiler?.stop(60)
         }
-        // features.2.2.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 72, 72, 144]
-        if s.options.frozenBlocks <= 5 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(42), pixels: 5184 &* s.n, channels: 144, gamma: s.p + 24544,
-                beta: s.p + 24688, savedMean: s.f + 756224, savedInvStd: s.f + 756368, activation: .silu,
-                output: s.tensor(43), pool: pool)
-            s.profiler?.stop(61)
-        }
         // features.2.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 72, 72, 144]
         if s.options.frozenBlocks > 5 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 5184 &* s.n, channels: 144,
                 gamma: s.p + 24544, beta: s.p + 24688, runningMean: s.p + 24832, runningVar: s.p + 24976, eps: 1e-05,
                 activation: .silu, output: s.tensor(43), scratch: s.f + 756224, pool: pool)
-            s.profiler?.stop(62)
+            s.profiler?.stop(61)
         }
         // features.2.2.block.1 depthwise weights to the kernel layout [3][3][144]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 25120, channels: 144, kernel: 3, into: s.f + 756800)
-        s.profiler?.stop(63)
-        // features.2.2.block.1 depthwise 3x3/1, [n, 72, 72, 144] -> [n, 72, 72, 144]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(43), batch: s.n, height: 72, width: 72, channels: 144, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 72, outWidth: 72, weights: s.f + 756800, bias: s.f,
-            activation: .identity, output: s.tensor(44), pool: pool)
-        s.profiler?.stop(64)
+        s.profiler?.stop(62)
+        // features.2.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.2.block.1 depthwise 3x3/1, [n, 72, 72, 144] -> [n, 72, 72, 144], row by row
+        if s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(42), gamma: s.p + 24544, beta: s.p + 24688,
+                savedMean: s.f + 756224, savedInvStd: s.f + 756368, activation: .silu, output: s.tensor(43),
+                batch: s.n, height: 72, width: 72, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 72, outWidth: 72, weights: s.f + 756800, bias: s.f, depthwiseOutput: s.tensor(44),
+                pool: pool)
+            s.profiler?.stop(63)
+        }
+        // features.2.2.block.1 frozen: depthwise 3x3/1, [n, 72, 72, 144] -> [n, 72, 72, 144]
+        if s.options.frozenBlocks > 5 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(43), batch: s.n, height: 72, width: 72, channels: 144, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 72, outWidth: 72, weights: s.f + 756800, bias: s.f,
+                activation: .identity, output: s.tensor(44), pool: pool)
+            s.profiler?.stop(64)
+        }
         // features.2.2.block.1 BatchNorm (batch statistics) + silu on [n, 72, 72, 144]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
@@ -2738,32 +2750,36 @@ public final class EfficientNetB2Training: TrainableModel {
                 output: s.tensor(54), pool: pool)
             s.profiler?.stop(77)
         }
-        // features.3.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 72, 72, 144]
-        if s.options.frozenBlocks <= 6 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(54), pixels: 5184 &* s.n, channels: 144, gamma: s.p + 35920,
-                beta: s.p + 36064, savedMean: s.f + 759440, savedInvStd: s.f + 759584, activation: .silu,
-                output: s.tensor(55), pool: pool)
-            s.profiler?.stop(78)
-        }
         // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 72, 72, 144]
         if s.options.frozenBlocks > 6 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(54), pixels: 5184 &* s.n, channels: 144,
                 gamma: s.p + 35920, beta: s.p + 36064, runningMean: s.p + 36208, runningVar: s.p + 36352, eps: 1e-05,
                 activation: .silu, output: s.tensor(55), scratch: s.f + 759440, pool: pool)
-            s.profiler?.stop(79)
+            s.profiler?.stop(78)
         }
         // features.3.0.block.1 depthwise weights to the kernel layout [5][5][144]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 36496, channels: 144, kernel: 5, into: s.f + 760016)
-        s.profiler?.stop(80)
-        // features.3.0.block.1 depthwise 5x5/2, [n, 72, 72, 144] -> [n, 36, 36, 144]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(55), batch: s.n, height: 72, width: 72, channels: 144, kernel: 5,
-            stride: 2, padTop: 2, padLeft: 2, outHeight: 36, outWidth: 36, weights: s.f + 760016, bias: s.f,
-            activation: .identity, output: s.tensor(56), pool: pool)
-        s.profiler?.stop(81)
+        s.profiler?.stop(79)
+        // features.3.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 72, 72, 144] -> [n, 36, 36, 144], row by row
+        if s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(54), gamma: s.p + 35920, beta: s.p + 36064,
+                savedMean: s.f + 759440, savedInvStd: s.f + 759584, activation: .silu, output: s.tensor(55),
+                batch: s.n, height: 72, width: 72, channels: 144, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
+                outHeight: 36, outWidth: 36, weights: s.f + 760016, bias: s.f, depthwiseOutput: s.tensor(56),
+                pool: pool)
+            s.profiler?.stop(80)
+        }
+        // features.3.0.block.1 frozen: depthwise 5x5/2, [n, 72, 72, 144] -> [n, 36, 36, 144]
+        if s.options.frozenBlocks > 6 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(55), batch: s.n, height: 72, width: 72, channels: 144, kernel: 5,
+                stride: 2, padTop: 2, padLeft: 2, outHeight: 36, outWidth: 36, weights: s.f + 760016, bias: s.f,
+                activation: .identity, output: s.tensor(56), pool: pool)
+            s.profiler?.stop(81)
+        }
         // features.3.0.block.1 BatchNorm (batch statistics) + silu on [n, 36, 36, 144]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
@@ -2850,32 +2866,36 @@ public final class EfficientNetB2Training: TrainableModel {
                 output: s.tensor(64), pool: pool)
             s.profiler?.stop(92)
         }
-        // features.3.1.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 36, 36, 288]
-        if s.options.frozenBlocks <= 7 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(64), pixels: 1296 &* s.n, channels: 288, gamma: s.p + 63488,
-                beta: s.p + 63776, savedMean: s.f + 767312, savedInvStd: s.f + 767600, activation: .silu,
-                output: s.tensor(65), pool: pool)
-            s.profiler?.stop(93)
-        }
         // features.3.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 36, 36, 288]
         if s.options.frozenBlocks > 7 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 1296 &* s.n, channels: 288,
                 gamma: s.p + 63488, beta: s.p + 63776, runningMean: s.p + 64064, runningVar: s.p + 64352, eps: 1e-05,
                 activation: .silu, output: s.tensor(65), scratch: s.f + 767312, pool: pool)
-            s.profiler?.stop(94)
+            s.profiler?.stop(93)
         }
         // features.3.1.block.1 depthwise weights to the kernel layout [5][5][288]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 64640, channels: 288, kernel: 5, into: s.f + 768464)
-        s.profiler?.stop(95)
-        // features.3.1.block.1 depthwise 5x5/1, [n, 36, 36, 288] -> [n, 36, 36, 288]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(65), batch: s.n, height: 36, width: 36, channels: 288, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 36, outWidth: 36, weights: s.f + 768464, bias: s.f,
-            activation: .identity, output: s.tensor(66), pool: pool)
-        s.profiler?.stop(96)
+        s.profiler?.stop(94)
+        // features.3.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 36, 36, 288] -> [n, 36, 36, 288], row by row
+        if s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(64), gamma: s.p + 63488, beta: s.p + 63776,
+                savedMean: s.f + 767312, savedInvStd: s.f + 767600, activation: .silu, output: s.tensor(65),
+                batch: s.n, height: 36, width: 36, channels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 36, outWidth: 36, weights: s.f + 768464, bias: s.f, depthwiseOutput: s.tensor(66),
+                pool: pool)
+            s.profiler?.stop(95)
+        }
+        // features.3.1.block.1 frozen: depthwise 5x5/1, [n, 36, 36, 288] -> [n, 36, 36, 288]
+        if s.options.frozenBlocks > 7 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(65), batch: s.n, height: 36, width: 36, channels: 288, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 36, outWidth: 36, weights: s.f + 768464, bias: s.f,
+                activation: .identity, output: s.tensor(66), pool: pool)
+            s.profiler?.stop(96)
+        }
         // features.3.1.block.1 BatchNorm (batch statistics) + silu on [n, 36, 36, 288]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
@@ -2975,32 +2995,36 @@ public final class EfficientNetB2Training: TrainableModel {
                 output: s.tensor(76), pool: pool)
             s.profiler?.stop(109)
         }
-        // features.3.2.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 36, 36, 288]
-        if s.options.frozenBlocks <= 8 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(76), pixels: 1296 &* s.n, channels: 288,
-                gamma: s.p + 108048, beta: s.p + 108336, savedMean: s.f + 782960, savedInvStd: s.f + 783248,
-                activation: .silu, output: s.tensor(77), pool: pool)
-            s.profiler?.stop(110)
-        }
         // features.3.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 36, 36, 288]
         if s.options.frozenBlocks > 8 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(76), pixels: 1296 &* s.n, channels: 288,
                 gamma: s.p + 108048, beta: s.p + 108336, runningMean: s.p + 108624, runningVar: s.p + 108912,
                 eps: 1e-05, activation: .silu, output: s.tensor(77), scratch: s.f + 782960, pool: pool)
-            s.profiler?.stop(111)
+            s.profiler?.stop(110)
         }
         // features.3.2.block.1 depthwise weights to the kernel layout [5][5][288]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 109200, channels: 288, kernel: 5, into: s.f + 784112)
-        s.profiler?.stop(112)
-        // features.3.2.block.1 depthwise 5x5/1, [n, 36, 36, 288] -> [n, 36, 36, 288]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(77), batch: s.n, height: 36, width: 36, channels: 288, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 36, outWidth: 36, weights: s.f + 784112, bias: s.f,
-            activation: .identity, output: s.tensor(78), pool: pool)
-        s.profiler?.stop(113)
+        s.profiler?.stop(111)
+        // features.3.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.2.block.1 depthwise 5x5/1, [n, 36, 36, 288] -> [n, 36, 36, 288], row by row
+        if s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(76), gamma: s.p + 108048, beta: s.p + 108336,
+                savedMean: s.f + 782960, savedInvStd: s.f + 783248, activation: .silu, output: s.tensor(77),
+                batch: s.n, height: 36, width: 36, channels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 36, outWidth: 36, weights: s.f + 784112, bias: s.f, depthwiseOutput: s.tensor(78),
+                pool: pool)
+            s.profiler?.stop(112)
+        }
+        // features.3.2.block.1 frozen: depthwise 5x5/1, [n, 36, 36, 288] -> [n, 36, 36, 288]
+        if s.options.frozenBlocks > 8 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(77), batch: s.n, height: 36, width: 36, channels: 288, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 36, outWidth: 36, weights: s.f + 784112, bias: s.f,
+                activation: .identity, output: s.tensor(78), pool: pool)
+            s.profiler?.stop(113)
+        }
         // features.3.2.block.1 BatchNorm (batch statistics) + silu on [n, 36, 36, 288]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
@@ -3100,32 +3124,36 @@ public final class EfficientNetB2Training: TrainableModel {
                 output: s.tensor(88), pool: pool)
             s.profiler?.stop(126)
         }
-        // features.4.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 36, 36, 288]
-        if s.options.frozenBlocks <= 9 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(88), pixels: 1296 &* s.n, channels: 288,
-                gamma: s.p + 152608, beta: s.p + 152896, savedMean: s.f + 798608, savedInvStd: s.f + 798896,
-                activation: .silu, output: s.tensor(89), pool: pool)
-            s.profiler?.stop(127)
-        }
         // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 36, 36, 288]
         if s.options.frozenBlocks > 9 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 1296 &* s.n, channels: 288,
                 gamma: s.p + 152608, beta: s.p + 152896, runningMean: s.p + 153184, runningVar: s.p + 153472,
                 eps: 1e-05, activation: .silu, output: s.tensor(89), scratch: s.f + 798608, pool: pool)
-            s.profiler?.stop(128)
+            s.profiler?.stop(127)
         }
         // features.4.0.block.1 depthwise weights to the kernel layout [3][3][288]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 153760, channels: 288, kernel: 3, into: s.f + 799760)
-        s.profiler?.stop(129)
-        // features.4.0.block.1 depthwise 3x3/2, [n, 36, 36, 288] -> [n, 18, 18, 288]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(89), batch: s.n, height: 36, width: 36, channels: 288, kernel: 3,
-            stride: 2, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 799760, bias: s.f,
-            activation: .identity, output: s.tensor(90), pool: pool)
-        s.profiler?.stop(130)
+        s.profiler?.stop(128)
+        // features.4.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 36, 36, 288] -> [n, 18, 18, 288], row by row
+        if s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(88), gamma: s.p + 152608, beta: s.p + 152896,
+                savedMean: s.f + 798608, savedInvStd: s.f + 798896, activation: .silu, output: s.tensor(89),
+                batch: s.n, height: 36, width: 36, channels: 288, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+                outHeight: 18, outWidth: 18, weights: s.f + 799760, bias: s.f, depthwiseOutput: s.tensor(90),
+                pool: pool)
+            s.profiler?.stop(129)
+        }
+        // features.4.0.block.1 frozen: depthwise 3x3/2, [n, 36, 36, 288] -> [n, 18, 18, 288]
+        if s.options.frozenBlocks > 9 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(89), batch: s.n, height: 36, width: 36, channels: 288, kernel: 3,
+                stride: 2, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 799760, bias: s.f,
+                activation: .identity, output: s.tensor(90), pool: pool)
+            s.profiler?.stop(130)
+        }
         // features.4.0.block.1 BatchNorm (batch statistics) + silu on [n, 18, 18, 288]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
@@ -3212,32 +3240,36 @@ public final class EfficientNetB2Training: TrainableModel {
                 output: s.tensor(98), pool: pool)
             s.profiler?.stop(141)
         }
-        // features.4.1.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 18, 18, 528]
-        if s.options.frozenBlocks <= 10 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(98), pixels: 324 &* s.n, channels: 528, gamma: s.p + 236912,
-                beta: s.p + 237440, savedMean: s.f + 805120, savedInvStd: s.f + 805648, activation: .silu,
-                output: s.tensor(99), pool: pool)
-            s.profiler?.stop(142)
-        }
         // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 528]
         if s.options.frozenBlocks > 10 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(98), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 236912, beta: s.p + 237440, runningMean: s.p + 237968, runningVar: s.p + 238496,
                 eps: 1e-05, activation: .silu, output: s.tensor(99), scratch: s.f + 805120, pool: pool)
-            s.profiler?.stop(143)
+            s.profiler?.stop(142)
         }
         // features.4.1.block.1 depthwise weights to the kernel layout [3][3][528]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 239024, channels: 528, kernel: 3, into: s.f + 807232)
-        s.profiler?.stop(144)
-        // features.4.1.block.1 depthwise 3x3/1, [n, 18, 18, 528] -> [n, 18, 18, 528]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(99), batch: s.n, height: 18, width: 18, channels: 528, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 807232, bias: s.f,
-            activation: .identity, output: s.tensor(100), pool: pool)
-        s.profiler?.stop(145)
+        s.profiler?.stop(143)
+        // features.4.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 18, 18, 528] -> [n, 18, 18, 528], row by row
+        if s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(98), gamma: s.p + 236912, beta: s.p + 237440,
+                savedMean: s.f + 805120, savedInvStd: s.f + 805648, activation: .silu, output: s.tensor(99),
+                batch: s.n, height: 18, width: 18, channels: 528, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 18, outWidth: 18, weights: s.f + 807232, bias: s.f, depthwiseOutput: s.tensor(100),
+                pool: pool)
+            s.profiler?.stop(144)
+        }
+        // features.4.1.block.1 frozen: depthwise 3x3/1, [n, 18, 18, 528] -> [n, 18, 18, 528]
+        if s.options.frozenBlocks > 10 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(99), batch: s.n, height: 18, width: 18, channels: 528, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 807232, bias: s.f,
+                activation: .identity, output: s.tensor(100), pool: pool)
+            s.profiler?.stop(145)
+        }
         // features.4.1.block.1 BatchNorm (batch statistics) + silu on [n, 18, 18, 528]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
@@ -3337,32 +3369,36 @@ public final class EfficientNetB2Training: TrainableModel {
                 output: s.tensor(110), pool: pool)
             s.profiler?.stop(158)
         }
-        // features.4.2.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 18, 18, 528]
-        if s.options.frozenBlocks <= 11 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(110), pixels: 324 &* s.n, channels: 528,
-                gamma: s.p + 362992, beta: s.p + 363520, savedMean: s.f + 816912, savedInvStd: s.f + 817440,
-                activation: .silu, output: s.tensor(111), pool: pool)
-            s.profiler?.stop(159)
-        }
         // features.4.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 528]
         if s.options.frozenBlocks > 11 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(110), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 362992, beta: s.p + 363520, runningMean: s.p + 364048, runningVar: s.p + 364576,
                 eps: 1e-05, activation: .silu, output: s.tensor(111), scratch: s.f + 816912, pool: pool)
-            s.profiler?.stop(160)
+            s.profiler?.stop(159)
         }
         // features.4.2.block.1 depthwise weights to the kernel layout [3][3][528]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 365104, channels: 528, kernel: 3, into: s.f + 819024)
-        s.profiler?.stop(161)
-        // features.4.2.block.1 depthwise 3x3/1, [n, 18, 18, 528] -> [n, 18, 18, 528]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(111), batch: s.n, height: 18, width: 18, channels: 528, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 819024, bias: s.f,
-            activation: .identity, output: s.tensor(112), pool: pool)
-        s.profiler?.stop(162)
+        s.profiler?.stop(160)
+        // features.4.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 18, 18, 528] -> [n, 18, 18, 528], row by row
+        if s.options.frozenBlocks <= 11 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(110), gamma: s.p + 362992, beta: s.p + 363520,
+                savedMean: s.f + 816912, savedInvStd: s.f + 817440, activation: .silu, output: s.tensor(111),
+                batch: s.n, height: 18, width: 18, channels: 528, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 18, outWidth: 18, weights: s.f + 819024, bias: s.f, depthwiseOutput: s.tensor(112),
+                pool: pool)
+            s.profiler?.stop(161)
+        }
+        // features.4.2.block.1 frozen: depthwise 3x3/1, [n, 18, 18, 528] -> [n, 18, 18, 528]
+        if s.options.frozenBlocks > 11 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(111), batch: s.n, height: 18, width: 18, channels: 528, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 819024, bias: s.f,
+                activation: .identity, output: s.tensor(112), pool: pool)
+            s.profiler?.stop(162)
+        }
         // features.4.2.block.1 BatchNorm (batch statistics) + silu on [n, 18, 18, 528]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
@@ -3462,32 +3498,36 @@ public final class EfficientNetB2Training: TrainableModel {
                 output: s.tensor(122), pool: pool)
             s.profiler?.stop(175)
         }
-        // features.4.3.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 18, 18, 528]
-        if s.options.frozenBlocks <= 12 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(122), pixels: 324 &* s.n, channels: 528,
-                gamma: s.p + 489072, beta: s.p + 489600, savedMean: s.f + 828704, savedInvStd: s.f + 829232,
-                activation: .silu, output: s.tensor(123), pool: pool)
-            s.profiler?.stop(176)
-        }
         // features.4.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 528]
         if s.options.frozenBlocks > 12 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(122), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 489072, beta: s.p + 489600, runningMean: s.p + 490128, runningVar: s.p + 490656,
                 eps: 1e-05, activation: .silu, output: s.tensor(123), scratch: s.f + 828704, pool: pool)
-            s.profiler?.stop(177)
+            s.profiler?.stop(176)
         }
         // features.4.3.block.1 depthwise weights to the kernel layout [3][3][528]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 491184, channels: 528, kernel: 3, into: s.f + 830816)
-        s.profiler?.stop(178)
-        // features.4.3.block.1 depthwise 3x3/1, [n, 18, 18, 528] -> [n, 18, 18, 528]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(123), batch: s.n, height: 18, width: 18, channels: 528, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 830816, bias: s.f,
-            activation: .identity, output: s.tensor(124), pool: pool)
-        s.profiler?.stop(179)
+        s.profiler?.stop(177)
+        // features.4.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.3.block.1 depthwise 3x3/1, [n, 18, 18, 528] -> [n, 18, 18, 528], row by row
+        if s.options.frozenBlocks <= 12 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(122), gamma: s.p + 489072, beta: s.p + 489600,
+                savedMean: s.f + 828704, savedInvStd: s.f + 829232, activation: .silu, output: s.tensor(123),
+                batch: s.n, height: 18, width: 18, channels: 528, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 18, outWidth: 18, weights: s.f + 830816, bias: s.f, depthwiseOutput: s.tensor(124),
+                pool: pool)
+            s.profiler?.stop(178)
+        }
+        // features.4.3.block.1 frozen: depthwise 3x3/1, [n, 18, 18, 528] -> [n, 18, 18, 528]
+        if s.options.frozenBlocks > 12 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(123), batch: s.n, height: 18, width: 18, channels: 528, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 830816, bias: s.f,
+                activation: .identity, output: s.tensor(124), pool: pool)
+            s.profiler?.stop(179)
+        }
         // features.4.3.block.1 BatchNorm (batch statistics) + silu on [n, 18, 18, 528]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
@@ -3587,32 +3627,36 @@ public final class EfficientNetB2Training: TrainableModel {
                 output: s.tensor(134), pool: pool)
             s.profiler?.stop(192)
         }
-        // features.5.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 18, 18, 528]
-        if s.options.frozenBlocks <= 13 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(134), pixels: 324 &* s.n, channels: 528,
-                gamma: s.p + 615152, beta: s.p + 615680, savedMean: s.f + 840496, savedInvStd: s.f + 841024,
-                activation: .silu, output: s.tensor(135), pool: pool)
-            s.profiler?.stop(193)
-        }
         // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 528]
         if s.options.frozenBlocks > 13 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(134), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 615152, beta: s.p + 615680, runningMean: s.p + 616208, runningVar: s.p + 616736,
                 eps: 1e-05, activation: .silu, output: s.tensor(135), scratch: s.f + 840496, pool: pool)
-            s.profiler?.stop(194)
+            s.profiler?.stop(193)
         }
         // features.5.0.block.1 depthwise weights to the kernel layout [5][5][528]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 617264, channels: 528, kernel: 5, into: s.f + 842608)
-        s.profiler?.stop(195)
-        // features.5.0.block.1 depthwise 5x5/1, [n, 18, 18, 528] -> [n, 18, 18, 528]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(135), batch: s.n, height: 18, width: 18, channels: 528, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 842608, bias: s.f,
-            activation: .identity, output: s.tensor(136), pool: pool)
-        s.profiler?.stop(196)
+        s.profiler?.stop(194)
+        // features.5.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 18, 18, 528] -> [n, 18, 18, 528], row by row
+        if s.options.frozenBlocks <= 13 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(134), gamma: s.p + 615152, beta: s.p + 615680,
+                savedMean: s.f + 840496, savedInvStd: s.f + 841024, activation: .silu, output: s.tensor(135),
+                batch: s.n, height: 18, width: 18, channels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 18, outWidth: 18, weights: s.f + 842608, bias: s.f, depthwiseOutput: s.tensor(136),
+                pool: pool)
+            s.profiler?.stop(195)
+        }
+        // features.5.0.block.1 frozen: depthwise 5x5/1, [n, 18, 18, 528] -> [n, 18, 18, 528]
+        if s.options.frozenBlocks > 13 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(135), batch: s.n, height: 18, width: 18, channels: 528, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 842608, bias: s.f,
+                activation: .identity, output: s.tensor(136), pool: pool)
+            s.profiler?.stop(196)
+        }
         // features.5.0.block.1 BatchNorm (batch statistics) + silu on [n, 18, 18, 528]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
@@ -3699,32 +3743,36 @@ public final class EfficientNetB2Training: TrainableModel {
                 output: s.tensor(144), pool: pool)
             s.profiler?.stop(207)
         }
-        // features.5.1.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 18, 18, 720]
-        if s.options.frozenBlocks <= 14 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(144), pixels: 324 &* s.n, channels: 720,
-                gamma: s.p + 806640, beta: s.p + 807360, savedMean: s.f + 869248, savedInvStd: s.f + 869968,
-                activation: .silu, output: s.tensor(145), pool: pool)
-            s.profiler?.stop(208)
-        }
         // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 720]
         if s.options.frozenBlocks > 14 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(144), pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 806640, beta: s.p + 807360, runningMean: s.p + 808080, runningVar: s.p + 808800,
                 eps: 1e-05, activation: .silu, output: s.tensor(145), scratch: s.f + 869248, pool: pool)
-            s.profiler?.stop(209)
+            s.profiler?.stop(208)
         }
         // features.5.1.block.1 depthwise weights to the kernel layout [5][5][720]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 809520, channels: 720, kernel: 5, into: s.f + 872128)
-        s.profiler?.stop(210)
-        // features.5.1.block.1 depthwise 5x5/1, [n, 18, 18, 720] -> [n, 18, 18, 720]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(145), batch: s.n, height: 18, width: 18, channels: 720, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 872128, bias: s.f,
-            activation: .identity, output: s.tensor(146), pool: pool)
-        s.profiler?.stop(211)
+        s.profiler?.stop(209)
+        // features.5.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 18, 18, 720] -> [n, 18, 18, 720], row by row
+        if s.options.frozenBlocks <= 14 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(144), gamma: s.p + 806640, beta: s.p + 807360,
+                savedMean: s.f + 869248, savedInvStd: s.f + 869968, activation: .silu, output: s.tensor(145),
+                batch: s.n, height: 18, width: 18, channels: 720, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 18, outWidth: 18, weights: s.f + 872128, bias: s.f, depthwiseOutput: s.tensor(146),
+                pool: pool)
+            s.profiler?.stop(210)
+        }
+        // features.5.1.block.1 frozen: depthwise 5x5/1, [n, 18, 18, 720] -> [n, 18, 18, 720]
+        if s.options.frozenBlocks > 14 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(145), batch: s.n, height: 18, width: 18, channels: 720, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 872128, bias: s.f,
+                activation: .identity, output: s.tensor(146), pool: pool)
+            s.profiler?.stop(211)
+        }
         // features.5.1.block.1 BatchNorm (batch statistics) + silu on [n, 18, 18, 720]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
@@ -3824,32 +3872,36 @@ public final class EfficientNetB2Training: TrainableModel {
                 output: s.tensor(156), pool: pool)
             s.profiler?.stop(224)
         }
-        // features.5.2.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 18, 18, 720]
-        if s.options.frozenBlocks <= 15 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(156), pixels: 324 &* s.n, channels: 720,
-                gamma: s.p + 1047664, beta: s.p + 1048384, savedMean: s.f + 908368, savedInvStd: s.f + 909088,
-                activation: .silu, output: s.tensor(157), pool: pool)
-            s.profiler?.stop(225)
-        }
         // features.5.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 720]
         if s.options.frozenBlocks > 15 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(156), pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 1047664, beta: s.p + 1048384, runningMean: s.p + 1049104, runningVar: s.p + 1049824,
                 eps: 1e-05, activation: .silu, output: s.tensor(157), scratch: s.f + 908368, pool: pool)
-            s.profiler?.stop(226)
+            s.profiler?.stop(225)
         }
         // features.5.2.block.1 depthwise weights to the kernel layout [5][5][720]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1050544, channels: 720, kernel: 5, into: s.f + 911248)
-        s.profiler?.stop(227)
-        // features.5.2.block.1 depthwise 5x5/1, [n, 18, 18, 720] -> [n, 18, 18, 720]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(157), batch: s.n, height: 18, width: 18, channels: 720, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 911248, bias: s.f,
-            activation: .identity, output: s.tensor(158), pool: pool)
-        s.profiler?.stop(228)
+        s.profiler?.stop(226)
+        // features.5.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 18, 18, 720] -> [n, 18, 18, 720], row by row
+        if s.options.frozenBlocks <= 15 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(156), gamma: s.p + 1047664,
+                beta: s.p + 1048384, savedMean: s.f + 908368, savedInvStd: s.f + 909088, activation: .silu,
+                output: s.tensor(157), batch: s.n, height: 18, width: 18, channels: 720, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 911248, bias: s.f,
+                depthwiseOutput: s.tensor(158), pool: pool)
+            s.profiler?.stop(227)
+        }
+        // features.5.2.block.1 frozen: depthwise 5x5/1, [n, 18, 18, 720] -> [n, 18, 18, 720]
+        if s.options.frozenBlocks > 15 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(157), batch: s.n, height: 18, width: 18, channels: 720, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 911248, bias: s.f,
+                activation: .identity, output: s.tensor(158), pool: pool)
+            s.profiler?.stop(228)
+        }
         // features.5.2.block.1 BatchNorm (batch statistics) + silu on [n, 18, 18, 720]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
@@ -3949,32 +4001,36 @@ public final class EfficientNetB2Training: TrainableModel {
                 output: s.tensor(168), pool: pool)
             s.profiler?.stop(241)
         }
-        // features.5.3.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 18, 18, 720]
-        if s.options.frozenBlocks <= 16 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(168), pixels: 324 &* s.n, channels: 720,
-                gamma: s.p + 1288688, beta: s.p + 1289408, savedMean: s.f + 947488, savedInvStd: s.f + 948208,
-                activation: .silu, output: s.tensor(169), pool: pool)
-            s.profiler?.stop(242)
-        }
         // features.5.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 720]
         if s.options.frozenBlocks > 16 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(168), pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 1288688, beta: s.p + 1289408, runningMean: s.p + 1290128, runningVar: s.p + 1290848,
                 eps: 1e-05, activation: .silu, output: s.tensor(169), scratch: s.f + 947488, pool: pool)
-            s.profiler?.stop(243)
+            s.profiler?.stop(242)
         }
         // features.5.3.block.1 depthwise weights to the kernel layout [5][5][720]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1291568, channels: 720, kernel: 5, into: s.f + 950368)
-        s.profiler?.stop(244)
-        // features.5.3.block.1 depthwise 5x5/1, [n, 18, 18, 720] -> [n, 18, 18, 720]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(169), batch: s.n, height: 18, width: 18, channels: 720, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 950368, bias: s.f,
-            activation: .identity, output: s.tensor(170), pool: pool)
-        s.profiler?.stop(245)
+        s.profiler?.stop(243)
+        // features.5.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.3.block.1 depthwise 5x5/1, [n, 18, 18, 720] -> [n, 18, 18, 720], row by row
+        if s.options.frozenBlocks <= 16 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(168), gamma: s.p + 1288688,
+                beta: s.p + 1289408, savedMean: s.f + 947488, savedInvStd: s.f + 948208, activation: .silu,
+                output: s.tensor(169), batch: s.n, height: 18, width: 18, channels: 720, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 950368, bias: s.f,
+                depthwiseOutput: s.tensor(170), pool: pool)
+            s.profiler?.stop(244)
+        }
+        // features.5.3.block.1 frozen: depthwise 5x5/1, [n, 18, 18, 720] -> [n, 18, 18, 720]
+        if s.options.frozenBlocks > 16 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(169), batch: s.n, height: 18, width: 18, channels: 720, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 950368, bias: s.f,
+                activation: .identity, output: s.tensor(170), pool: pool)
+            s.profiler?.stop(245)
+        }
         // features.5.3.block.1 BatchNorm (batch statistics) + silu on [n, 18, 18, 720]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
@@ -4074,32 +4130,36 @@ public final class EfficientNetB2Training: TrainableModel {
                 output: s.tensor(180), pool: pool)
             s.profiler?.stop(258)
         }
-        // features.6.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 18, 18, 720]
-        if s.options.frozenBlocks <= 17 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(180), pixels: 324 &* s.n, channels: 720,
-                gamma: s.p + 1529712, beta: s.p + 1530432, savedMean: s.f + 986608, savedInvStd: s.f + 987328,
-                activation: .silu, output: s.tensor(181), pool: pool)
-            s.profiler?.stop(259)
-        }
         // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 720]
         if s.options.frozenBlocks > 17 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(180), pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 1529712, beta: s.p + 1530432, runningMean: s.p + 1531152, runningVar: s.p + 1531872,
                 eps: 1e-05, activation: .silu, output: s.tensor(181), scratch: s.f + 986608, pool: pool)
-            s.profiler?.stop(260)
+            s.profiler?.stop(259)
         }
         // features.6.0.block.1 depthwise weights to the kernel layout [5][5][720]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1532592, channels: 720, kernel: 5, into: s.f + 989488)
-        s.profiler?.stop(261)
-        // features.6.0.block.1 depthwise 5x5/2, [n, 18, 18, 720] -> [n, 9, 9, 720]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(181), batch: s.n, height: 18, width: 18, channels: 720, kernel: 5,
-            stride: 2, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 989488, bias: s.f,
-            activation: .identity, output: s.tensor(182), pool: pool)
-        s.profiler?.stop(262)
+        s.profiler?.stop(260)
+        // features.6.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 18, 18, 720] -> [n, 9, 9, 720], row by row
+        if s.options.frozenBlocks <= 17 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(180), gamma: s.p + 1529712,
+                beta: s.p + 1530432, savedMean: s.f + 986608, savedInvStd: s.f + 987328, activation: .silu,
+                output: s.tensor(181), batch: s.n, height: 18, width: 18, channels: 720, kernel: 5, stride: 2,
+                padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 989488, bias: s.f,
+                depthwiseOutput: s.tensor(182), pool: pool)
+            s.profiler?.stop(261)
+        }
+        // features.6.0.block.1 frozen: depthwise 5x5/2, [n, 18, 18, 720] -> [n, 9, 9, 720]
+        if s.options.frozenBlocks > 17 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(181), batch: s.n, height: 18, width: 18, channels: 720, kernel: 5,
+                stride: 2, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 989488, bias: s.f,
+                activation: .identity, output: s.tensor(182), pool: pool)
+            s.profiler?.stop(262)
+        }
         // features.6.0.block.1 BatchNorm (batch statistics) + silu on [n, 9, 9, 720]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
@@ -4186,32 +4246,36 @@ public final class EfficientNetB2Training: TrainableModel {
                 output: s.tensor(190), pool: pool)
             s.profiler?.stop(273)
         }
-        // features.6.1.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 9, 9, 1248]
-        if s.options.frozenBlocks <= 18 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(190), pixels: 81 &* s.n, channels: 1248,
-                gamma: s.p + 2007600, beta: s.p + 2008848, savedMean: s.f + 1025904, savedInvStd: s.f + 1027152,
-                activation: .silu, output: s.tensor(191), pool: pool)
-            s.profiler?.stop(274)
-        }
         // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 1248]
         if s.options.frozenBlocks > 18 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(190), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2007600, beta: s.p + 2008848, runningMean: s.p + 2010096, runningVar: s.p + 2011344,
                 eps: 1e-05, activation: .silu, output: s.tensor(191), scratch: s.f + 1025904, pool: pool)
-            s.profiler?.stop(275)
+            s.profiler?.stop(274)
         }
         // features.6.1.block.1 depthwise weights to the kernel layout [5][5][1248]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2012592, channels: 1248, kernel: 5, into: s.f + 1030896)
-        s.profiler?.stop(276)
-        // features.6.1.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(191), batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 1030896, bias: s.f,
-            activation: .identity, output: s.tensor(192), pool: pool)
-        s.profiler?.stop(277)
+        s.profiler?.stop(275)
+        // features.6.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row
+        if s.options.frozenBlocks <= 18 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(190), gamma: s.p + 2007600,
+                beta: s.p + 2008848, savedMean: s.f + 1025904, savedInvStd: s.f + 1027152, activation: .silu,
+                output: s.tensor(191), batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 1030896, bias: s.f,
+                depthwiseOutput: s.tensor(192), pool: pool)
+            s.profiler?.stop(276)
+        }
+        // features.6.1.block.1 frozen: depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
+        if s.options.frozenBlocks > 18 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(191), batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 1030896, bias: s.f,
+                activation: .identity, output: s.tensor(192), pool: pool)
+            s.profiler?.stop(277)
+        }
         // features.6.1.block.1 BatchNorm (batch statistics) + silu on [n, 9, 9, 1248]
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
@@ -4311,32 +4375,36 @@ public final class EfficientNetB2Training: TrainableModel {
                 output: s.tensor(202), pool: pool)
             s.profiler?.stop(290)
         }
-        // features.6.2.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 9, 9, 1248]
-        if s.options.frozenBlocks <= 19 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(202), pixels: 81 &* s.n, channels: 1248,
-                gamma: s.p + 2699888, beta: s.p + 2701136, savedMean: s.f + 1093712, savedInvStd: s.f + 1094960,
-                activation: .silu, output: s.tensor(203), pool: pool)
-            s.profiler?.stop(291)
-        }
         // features.6.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 1248]
         if s.options.frozenBlocks > 19 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(202), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2699888, beta: s.p + 2701136, runningMean: s.p + 2702384, runningVar: s.p + 2703632,
                 eps: 1e-05, activation: .silu, output: s.tensor(203), scratch: s.f + 1093712, pool: pool)
-            s.profiler?.stop(292)
+            s.profiler?.stop(291)
         }
         // features.6.2.block.1 depthwise weights to the kernel layout [5][5][1248]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2704880, channels: 1248, kernel: 5, into: s.f + 1098704)
-        s.profiler?.stop(293)
-        // features.6.2.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(203), batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 1098704, bias: s.f,
-            activation: .identity, output: s.tensor(204), pool: pool)
-        s.profiler?.stop(294)
+        s.profiler?.stop(292)
+        // features.6.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row
+        if s.options.frozenBlocks <= 19 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(202), gamma: s.p + 2699888,
+                beta: s.p + 2701136, savedMean: s.f + 1093712, savedInvStd: s.f + 1094960, activation: .silu,
+                output: s.tensor(203), batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 1098704, bias: s.f,
+                depthwiseOutput: s.tensor(204), pool: pool)
+            s.profiler?.stop(293)
+        }
+        // features.6.2.block.1 frozen: depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
+        if s.options.frozenBlocks > 19 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(203), batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 1098704, bias: s.f,
+                activation: .identity, output: s.tensor(204), pool: pool)
+            s.profiler?.stop(294)
+        }
         // features.6.2.block.1 BatchNorm (batch statistics) + silu on [n, 9, 9, 1248]
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
@@ -4436,32 +4504,36 @@ public final class EfficientNetB2Training: TrainableModel {
                 output: s.tensor(214), pool: pool)
             s.profiler?.stop(307)
         }
-        // features.6.3.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 9, 9, 1248]
-        if s.options.frozenBlocks <= 20 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(214), pixels: 81 &* s.n, channels: 1248,
-                gamma: s.p + 3392176, beta: s.p + 3393424, savedMean: s.f + 1161520, savedInvStd: s.f + 1162768,
-                activation: .silu, output: s.tensor(215), pool: pool)
-            s.profiler?.stop(308)
-        }
         // features.6.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 1248]
         if s.options.frozenBlocks > 20 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(214), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 3392176, beta: s.p + 3393424, runningMean: s.p + 3394672, runningVar: s.p + 3395920,
                 eps: 1e-05, activation: .silu, output: s.tensor(215), scratch: s.f + 1161520, pool: pool)
-            s.profiler?.stop(309)
+            s.profiler?.stop(308)
         }
         // features.6.3.block.1 depthwise weights to the kernel layout [5][5][1248]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3397168, channels: 1248, kernel: 5, into: s.f + 1166512)
-        s.profiler?.stop(310)
-        // features.6.3.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(215), batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 1166512, bias: s.f,
-            activation: .identity, output: s.tensor(216), pool: pool)
-        s.profiler?.stop(311)
+        s.profiler?.stop(309)
+        // features.6.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row
+        if s.options.frozenBlocks <= 20 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(214), gamma: s.p + 3392176,
+                beta: s.p + 3393424, savedMean: s.f + 1161520, savedInvStd: s.f + 1162768, activation: .silu,
+                output: s.tensor(215), batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 1166512, bias: s.f,
+                depthwiseOutput: s.tensor(216), pool: pool)
+            s.profiler?.stop(310)
+        }
+        // features.6.3.block.1 frozen: depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
+        if s.options.frozenBlocks > 20 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(215), batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 1166512, bias: s.f,
+                activation: .identity, output: s.tensor(216), pool: pool)
+            s.profiler?.stop(311)
+        }
         // features.6.3.block.1 BatchNorm (batch statistics) + silu on [n, 9, 9, 1248]
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
@@ -4561,32 +4633,36 @@ public final class EfficientNetB2Training: TrainableModel {
                 output: s.tensor(226), pool: pool)
             s.profiler?.stop(324)
         }
-        // features.6.4.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 9, 9, 1248]
-        if s.options.frozenBlocks <= 21 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(226), pixels: 81 &* s.n, channels: 1248,
-                gamma: s.p + 4084464, beta: s.p + 4085712, savedMean: s.f + 1229328, savedInvStd: s.f + 1230576,
-                activation: .silu, output: s.tensor(227), pool: pool)
-            s.profiler?.stop(325)
-        }
         // features.6.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 1248]
         if s.options.frozenBlocks > 21 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(226), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 4084464, beta: s.p + 4085712, runningMean: s.p + 4086960, runningVar: s.p + 4088208,
                 eps: 1e-05, activation: .silu, output: s.tensor(227), scratch: s.f + 1229328, pool: pool)
-            s.profiler?.stop(326)
+            s.profiler?.stop(325)
         }
         // features.6.4.block.1 depthwise weights to the kernel layout [5][5][1248]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 4089456, channels: 1248, kernel: 5, into: s.f + 1234320)
-        s.profiler?.stop(327)
-        // features.6.4.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(227), batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 1234320, bias: s.f,
-            activation: .identity, output: s.tensor(228), pool: pool)
-        s.profiler?.stop(328)
+        s.profiler?.stop(326)
+        // features.6.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.4.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row
+        if s.options.frozenBlocks <= 21 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(226), gamma: s.p + 4084464,
+                beta: s.p + 4085712, savedMean: s.f + 1229328, savedInvStd: s.f + 1230576, activation: .silu,
+                output: s.tensor(227), batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 1234320, bias: s.f,
+                depthwiseOutput: s.tensor(228), pool: pool)
+            s.profiler?.stop(327)
+        }
+        // features.6.4.block.1 frozen: depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
+        if s.options.frozenBlocks > 21 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(227), batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 1234320, bias: s.f,
+                activation: .identity, output: s.tensor(228), pool: pool)
+            s.profiler?.stop(328)
+        }
         // features.6.4.block.1 BatchNorm (batch statistics) + silu on [n, 9, 9, 1248]
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
@@ -4686,32 +4762,36 @@ public final class EfficientNetB2Training: TrainableModel {
                 output: s.tensor(238), pool: pool)
             s.profiler?.stop(341)
         }
-        // features.7.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 9, 9, 1248]
-        if s.options.frozenBlocks <= 22 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(238), pixels: 81 &* s.n, channels: 1248,
-                gamma: s.p + 4776752, beta: s.p + 4778000, savedMean: s.f + 1297136, savedInvStd: s.f + 1298384,
-                activation: .silu, output: s.tensor(239), pool: pool)
-            s.profiler?.stop(342)
-        }
         // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 1248]
         if s.options.frozenBlocks > 22 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(238), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 4776752, beta: s.p + 4778000, runningMean: s.p + 4779248, runningVar: s.p + 4780496,
                 eps: 1e-05, activation: .silu, output: s.tensor(239), scratch: s.f + 1297136, pool: pool)
-            s.profiler?.stop(343)
+            s.profiler?.stop(342)
         }
         // features.7.0.block.1 depthwise weights to the kernel layout [3][3][1248]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 4781744, channels: 1248, kernel: 3, into: s.f + 1302128)
-        s.profiler?.stop(344)
-        // features.7.0.block.1 depthwise 3x3/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(239), batch: s.n, height: 9, width: 9, channels: 1248, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9, weights: s.f + 1302128, bias: s.f,
-            activation: .identity, output: s.tensor(240), pool: pool)
-        s.profiler?.stop(345)
+        s.profiler?.stop(343)
+        // features.7.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row
+        if s.options.frozenBlocks <= 22 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(238), gamma: s.p + 4776752,
+                beta: s.p + 4778000, savedMean: s.f + 1297136, savedInvStd: s.f + 1298384, activation: .silu,
+                output: s.tensor(239), batch: s.n, height: 9, width: 9, channels: 1248, kernel: 3, stride: 1,
+                padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9, weights: s.f + 1302128, bias: s.f,
+                depthwiseOutput: s.tensor(240), pool: pool)
+            s.profiler?.stop(344)
+        }
+        // features.7.0.block.1 frozen: depthwise 3x3/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
+        if s.options.frozenBlocks > 22 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(239), batch: s.n, height: 9, width: 9, channels: 1248, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9, weights: s.f + 1302128, bias: s.f,
+                activation: .identity, output: s.tensor(240), pool: pool)
+            s.profiler?.stop(345)
+        }
         // features.7.0.block.1 BatchNorm (batch statistics) + silu on [n, 9, 9, 1248]
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
@@ -4798,32 +4878,36 @@ public final class EfficientNetB2Training: TrainableModel {
                 output: s.tensor(248), pool: pool)
             s.profiler?.stop(356)
         }
-        // features.7.1.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 9, 9, 2112]
-        if s.options.frozenBlocks <= 23 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(248), pixels: 81 &* s.n, channels: 2112,
-                gamma: s.p + 6113200, beta: s.p + 6115312, savedMean: s.f + 1325296, savedInvStd: s.f + 1327408,
-                activation: .silu, output: s.tensor(249), pool: pool)
-            s.profiler?.stop(357)
-        }
         // features.7.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 2112]
         if s.options.frozenBlocks > 23 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(248), pixels: 81 &* s.n, channels: 2112,
                 gamma: s.p + 6113200, beta: s.p + 6115312, runningMean: s.p + 6117424, runningVar: s.p + 6119536,
                 eps: 1e-05, activation: .silu, output: s.tensor(249), scratch: s.f + 1325296, pool: pool)
-            s.profiler?.stop(358)
+            s.profiler?.stop(357)
         }
         // features.7.1.block.1 depthwise weights to the kernel layout [3][3][2112]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 6121648, channels: 2112, kernel: 3, into: s.f + 1333744)
-        s.profiler?.stop(359)
-        // features.7.1.block.1 depthwise 3x3/1, [n, 9, 9, 2112] -> [n, 9, 9, 2112]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(249), batch: s.n, height: 9, width: 9, channels: 2112, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9, weights: s.f + 1333744, bias: s.f,
-            activation: .identity, output: s.tensor(250), pool: pool)
-        s.profiler?.stop(360)
+        s.profiler?.stop(358)
+        // features.7.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.1.block.1 depthwise 3x3/1, [n, 9, 9, 2112] -> [n, 9, 9, 2112], row by row
+        if s.options.frozenBlocks <= 23 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(248), gamma: s.p + 6113200,
+                beta: s.p + 6115312, savedMean: s.f + 1325296, savedInvStd: s.f + 1327408, activation: .silu,
+                output: s.tensor(249), batch: s.n, height: 9, width: 9, channels: 2112, kernel: 3, stride: 1,
+                padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9, weights: s.f + 1333744, bias: s.f,
+                depthwiseOutput: s.tensor(250), pool: pool)
+            s.profiler?.stop(359)
+        }
+        // features.7.1.block.1 frozen: depthwise 3x3/1, [n, 9, 9, 2112] -> [n, 9, 9, 2112]
+        if s.options.frozenBlocks > 23 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(249), batch: s.n, height: 9, width: 9, channels: 2112, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9, weights: s.f + 1333744, bias: s.f,
+                activation: .identity, output: s.tensor(250), pool: pool)
+            s.profiler?.stop(360)
+        }
         // features.7.1.block.1 BatchNorm (batch statistics) + silu on [n, 9, 9, 2112]
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
@@ -7997,13 +8081,13 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.2.0.block.0", kind: "conv 1x1 forward", macsPerImage: 31850496,
               "frozen: expand conv 1x1, [n, 144, 144, 16] -> [n, 144, 144, 96]"),
         .init("features.2.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 144, 144, 96]"),
-        .init("features.2.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 144, 144, 96]"),
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][96]"),
+        .init("features.2.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 4478976,
+              "features.2.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 144, 144, 96] -> [n, 72, 72, 96], row by row"),
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: 4478976,
-              "depthwise 3x3/2, [n, 144, 144, 96] -> [n, 72, 72, 96]"),
+              "frozen: depthwise 3x3/2, [n, 144, 144, 96] -> [n, 72, 72, 96]"),
         .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 72, 72, 96]"),
         .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -8027,13 +8111,13 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.2.1.block.0", kind: "conv 1x1 forward", macsPerImage: 17915904,
               "frozen: expand conv 1x1, [n, 72, 72, 24] -> [n, 72, 72, 144]"),
         .init("features.2.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 72, 72, 144]"),
-        .init("features.2.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 72, 72, 144]"),
         .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][144]"),
+        .init("features.2.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 6718464,
+              "features.2.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 72, 72, 144] -> [n, 72, 72, 144], row by row"),
         .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: 6718464,
-              "depthwise 3x3/1, [n, 72, 72, 144] -> [n, 72, 72, 144]"),
+              "frozen: depthwise 3x3/1, [n, 72, 72, 144] -> [n, 72, 72, 144]"),
         .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 72, 72, 144]"),
         .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -8061,13 +8145,13 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.2.2.block.0", kind: "conv 1x1 forward", macsPerImage: 17915904,
               "frozen: expand conv 1x1, [n, 72, 72, 24] -> [n, 72, 72, 144]"),
         .init("features.2.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 72, 72, 144]"),
-        .init("features.2.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 72, 72, 144]"),
         .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][144]"),
+        .init("features.2.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 6718464,
+              "features.2.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.2.block.1 depthwise 3x3/1, [n, 72, 72, 144] -> [n, 72, 72, 144], row by row"),
         .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: 6718464,
-              "depthwise 3x3/1, [n, 72, 72, 144] -> [n, 72, 72, 144]"),
+              "frozen: depthwise 3x3/1, [n, 72, 72, 144] -> [n, 72, 72, 144]"),
         .init("features.2.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 72, 72, 144]"),
         .init("features.2.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -8095,13 +8179,13 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.3.0.block.0", kind: "conv 1x1 forward", macsPerImage: 17915904,
               "frozen: expand conv 1x1, [n, 72, 72, 24] -> [n, 72, 72, 144]"),
         .init("features.3.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 72, 72, 144]"),
-        .init("features.3.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 72, 72, 144]"),
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][144]"),
+        .init("features.3.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 4665600,
+              "features.3.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 72, 72, 144] -> [n, 36, 36, 144], row by row"),
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: 4665600,
-              "depthwise 5x5/2, [n, 72, 72, 144] -> [n, 36, 36, 144]"),
+              "frozen: depthwise 5x5/2, [n, 72, 72, 144] -> [n, 36, 36, 144]"),
         .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 36, 36, 144]"),
         .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -8125,13 +8209,13 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.3.1.block.0", kind: "conv 1x1 forward", macsPerImage: 17915904,
               "frozen: expand conv 1x1, [n, 36, 36, 48] -> [n, 36, 36, 288]"),
         .init("features.3.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 36, 36, 288]"),
-        .init("features.3.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 36, 36, 288]"),
         .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][288]"),
+        .init("features.3.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 9331200,
+              "features.3.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 36, 36, 288] -> [n, 36, 36, 288], row by row"),
         .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: 9331200,
-              "depthwise 5x5/1, [n, 36, 36, 288] -> [n, 36, 36, 288]"),
+              "frozen: depthwise 5x5/1, [n, 36, 36, 288] -> [n, 36, 36, 288]"),
         .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 36, 36, 288]"),
         .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -8159,13 +8243,13 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.3.2.block.0", kind: "conv 1x1 forward", macsPerImage: 17915904,
               "frozen: expand conv 1x1, [n, 36, 36, 48] -> [n, 36, 36, 288]"),
         .init("features.3.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 36, 36, 288]"),
-        .init("features.3.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 36, 36, 288]"),
         .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][288]"),
+        .init("features.3.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 9331200,
+              "features.3.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.2.block.1 depthwise 5x5/1, [n, 36, 36, 288] -> [n, 36, 36, 288], row by row"),
         .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: 9331200,
-              "depthwise 5x5/1, [n, 36, 36, 288] -> [n, 36, 36, 288]"),
+              "frozen: depthwise 5x5/1, [n, 36, 36, 288] -> [n, 36, 36, 288]"),
         .init("features.3.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 36, 36, 288]"),
         .init("features.3.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -8193,13 +8277,13 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.4.0.block.0", kind: "conv 1x1 forward", macsPerImage: 17915904,
               "frozen: expand conv 1x1, [n, 36, 36, 48] -> [n, 36, 36, 288]"),
         .init("features.4.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 36, 36, 288]"),
-        .init("features.4.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 36, 36, 288]"),
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][288]"),
+        .init("features.4.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 839808,
+              "features.4.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 36, 36, 288] -> [n, 18, 18, 288], row by row"),
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: 839808,
-              "depthwise 3x3/2, [n, 36, 36, 288] -> [n, 18, 18, 288]"),
+              "frozen: depthwise 3x3/2, [n, 36, 36, 288] -> [n, 18, 18, 288]"),
         .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 18, 18, 288]"),
         .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -8223,13 +8307,13 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.4.1.block.0", kind: "conv 1x1 forward", macsPerImage: 15054336,
               "frozen: expand conv 1x1, [n, 18, 18, 88] -> [n, 18, 18, 528]"),
         .init("features.4.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 18, 18, 528]"),
-        .init("features.4.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 528]"),
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][528]"),
+        .init("features.4.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1539648,
+              "features.4.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 18, 18, 528] -> [n, 18, 18, 528], row by row"),
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: 1539648,
-              "depthwise 3x3/1, [n, 18, 18, 528] -> [n, 18, 18, 528]"),
+              "frozen: depthwise 3x3/1, [n, 18, 18, 528] -> [n, 18, 18, 528]"),
         .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 18, 18, 528]"),
         .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -8257,13 +8341,13 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.4.2.block.0", kind: "conv 1x1 forward", macsPerImage: 15054336,
               "frozen: expand conv 1x1, [n, 18, 18, 88] -> [n, 18, 18, 528]"),
         .init("features.4.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 18, 18, 528]"),
-        .init("features.4.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 528]"),
         .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][528]"),
+        .init("features.4.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1539648,
+              "features.4.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 18, 18, 528] -> [n, 18, 18, 528], row by row"),
         .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: 1539648,
-              "depthwise 3x3/1, [n, 18, 18, 528] -> [n, 18, 18, 528]"),
+              "frozen: depthwise 3x3/1, [n, 18, 18, 528] -> [n, 18, 18, 528]"),
         .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 18, 18, 528]"),
         .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -8291,13 +8375,13 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.4.3.block.0", kind: "conv 1x1 forward", macsPerImage: 15054336,
               "frozen: expand conv 1x1, [n, 18, 18, 88] -> [n, 18, 18, 528]"),
         .init("features.4.3.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 18, 18, 528]"),
-        .init("features.4.3.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 528]"),
         .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][528]"),
+        .init("features.4.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1539648,
+              "features.4.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.3.block.1 depthwise 3x3/1, [n, 18, 18, 528] -> [n, 18, 18, 528], row by row"),
         .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: 1539648,
-              "depthwise 3x3/1, [n, 18, 18, 528] -> [n, 18, 18, 528]"),
+              "frozen: depthwise 3x3/1, [n, 18, 18, 528] -> [n, 18, 18, 528]"),
         .init("features.4.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 18, 18, 528]"),
         .init("features.4.3.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -8325,13 +8409,13 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.5.0.block.0", kind: "conv 1x1 forward", macsPerImage: 15054336,
               "frozen: expand conv 1x1, [n, 18, 18, 88] -> [n, 18, 18, 528]"),
         .init("features.5.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 18, 18, 528]"),
-        .init("features.5.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 528]"),
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][528]"),
+        .init("features.5.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 4276800,
+              "features.5.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 18, 18, 528] -> [n, 18, 18, 528], row by row"),
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: 4276800,
-              "depthwise 5x5/1, [n, 18, 18, 528] -> [n, 18, 18, 528]"),
+              "frozen: depthwise 5x5/1, [n, 18, 18, 528] -> [n, 18, 18, 528]"),
         .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 18, 18, 528]"),
         .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -8355,13 +8439,13 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.5.1.block.0", kind: "conv 1x1 forward", macsPerImage: 27993600,
               "frozen: expand conv 1x1, [n, 18, 18, 120] -> [n, 18, 18, 720]"),
         .init("features.5.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 18, 18, 720]"),
-        .init("features.5.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 720]"),
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][720]"),
+        .init("features.5.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 5832000,
+              "features.5.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 18, 18, 720] -> [n, 18, 18, 720], row by row"),
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: 5832000,
-              "depthwise 5x5/1, [n, 18, 18, 720] -> [n, 18, 18, 720]"),
+              "frozen: depthwise 5x5/1, [n, 18, 18, 720] -> [n, 18, 18, 720]"),
         .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 18, 18, 720]"),
         .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -8389,13 +8473,13 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.5.2.block.0", kind: "conv 1x1 forward", macsPerImage: 27993600,
               "frozen: expand conv 1x1, [n, 18, 18, 120] -> [n, 18, 18, 720]"),
         .init("features.5.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 18, 18, 720]"),
-        .init("features.5.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 720]"),
         .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][720]"),
+        .init("features.5.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 5832000,
+              "features.5.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 18, 18, 720] -> [n, 18, 18, 720], row by row"),
         .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: 5832000,
-              "depthwise 5x5/1, [n, 18, 18, 720] -> [n, 18, 18, 720]"),
+              "frozen: depthwise 5x5/1, [n, 18, 18, 720] -> [n, 18, 18, 720]"),
         .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 18, 18, 720]"),
         .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -8423,13 +8507,13 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.5.3.block.0", kind: "conv 1x1 forward", macsPerImage: 27993600,
               "frozen: expand conv 1x1, [n, 18, 18, 120] -> [n, 18, 18, 720]"),
         .init("features.5.3.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 18, 18, 720]"),
-        .init("features.5.3.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 720]"),
         .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][720]"),
+        .init("features.5.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 5832000,
+              "features.5.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.3.block.1 depthwise 5x5/1, [n, 18, 18, 720] -> [n, 18, 18, 720], row by row"),
         .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: 5832000,
-              "depthwise 5x5/1, [n, 18, 18, 720] -> [n, 18, 18, 720]"),
+              "frozen: depthwise 5x5/1, [n, 18, 18, 720] -> [n, 18, 18, 720]"),
         .init("features.5.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 18, 18, 720]"),
         .init("features.5.3.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -8457,13 +8541,13 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.6.0.block.0", kind: "conv 1x1 forward", macsPerImage: 27993600,
               "frozen: expand conv 1x1, [n, 18, 18, 120] -> [n, 18, 18, 720]"),
         .init("features.6.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 18, 18, 720]"),
-        .init("features.6.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 720]"),
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][720]"),
+        .init("features.6.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1458000,
+              "features.6.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 18, 18, 720] -> [n, 9, 9, 720], row by row"),
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: 1458000,
-              "depthwise 5x5/2, [n, 18, 18, 720] -> [n, 9, 9, 720]"),
+              "frozen: depthwise 5x5/2, [n, 18, 18, 720] -> [n, 9, 9, 720]"),
         .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 9, 9, 720]"),
         .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -8487,13 +8571,13 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.6.1.block.0", kind: "conv 1x1 forward", macsPerImage: 21026304,
               "frozen: expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]"),
         .init("features.6.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 9, 9, 1248]"),
-        .init("features.6.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 1248]"),
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1248]"),
+        .init("features.6.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 2527200,
+              "features.6.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row"),
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: 2527200,
-              "depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]"),
+              "frozen: depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]"),
         .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 9, 9, 1248]"),
         .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -8521,13 +8605,13 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.6.2.block.0", kind: "conv 1x1 forward", macsPerImage: 21026304,
               "frozen: expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]"),
         .init("features.6.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 9, 9, 1248]"),
-        .init("features.6.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 1248]"),
         .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1248]"),
+        .init("features.6.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 2527200,
+              "features.6.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row"),
         .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: 2527200,
-              "depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]"),
+              "frozen: depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]"),
         .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 9, 9, 1248]"),
         .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -8555,13 +8639,13 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.6.3.block.0", kind: "conv 1x1 forward", macsPerImage: 21026304,
               "frozen: expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]"),
         .init("features.6.3.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 9, 9, 1248]"),
-        .init("features.6.3.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 1248]"),
         .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1248]"),
+        .init("features.6.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 2527200,
+              "features.6.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row"),
         .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: 2527200,
-              "depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]"),
+              "frozen: depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]"),
         .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 9, 9, 1248]"),
         .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -8589,13 +8673,13 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.6.4.block.0", kind: "conv 1x1 forward", macsPerImage: 21026304,
               "frozen: expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]"),
         .init("features.6.4.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 9, 9, 1248]"),
-        .init("features.6.4.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 1248]"),
         .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1248]"),
+        .init("features.6.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 2527200,
+              "features.6.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.4.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row"),
         .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: 2527200,
-              "depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]"),
+              "frozen: depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]"),
         .init("features.6.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 9, 9, 1248]"),
         .init("features.6.4.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -8623,13 +8707,13 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.7.0.block.0", kind: "conv 1x1 forward", macsPerImage: 21026304,
               "frozen: expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]"),
         .init("features.7.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 9, 9, 1248]"),
-        .init("features.7.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 1248]"),
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][1248]"),
+        .init("features.7.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 909792,
+              "features.7.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row"),
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: 909792,
-              "depthwise 3x3/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]"),
+              "frozen: depthwise 3x3/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]"),
         .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 9, 9, 1248]"),
         .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -8653,13 +8737,13 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.7.1.block.0", kind: "conv 1x1 forward", macsPerImage: 60217344,
               "frozen: expand conv 1x1, [n, 9, 9, 352] -> [n, 9, 9, 2112]"),
         .init("features.7.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 9, 9, 2112]"),
-        .init("features.7.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 2112]"),
         .init("features.7.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][2112]"),
+        .init("features.7.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1539648,
+              "features.7.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.1.block.1 depthwise 3x3/1, [n, 9, 9, 2112] -> [n, 9, 9, 2112], row by row"),
         .init("features.7.1.block.1", kind: "depthwise forward", macsPerImage: 1539648,
-              "depthwise 3x3/1, [n, 9, 9, 2112] -> [n, 9, 9, 2112]"),
+              "frozen: depthwise 3x3/1, [n, 9, 9, 2112] -> [n, 9, 9, 2112]"),
         .init("features.7.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 9, 9, 2112]"),
         .init("features.7.1.block.1", kind: "BN+act forward", macsPerImage: nil,

@@ -2624,32 +2624,36 @@ public final class EfficientNetB3Training: TrainableModel {
                 output: s.tensor(20), pool: pool)
             s.profiler?.stop(28)
         }
-        // features.2.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 150, 150, 144]
-        if s.options.frozenBlocks <= 3 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(20), pixels: 22500 &* s.n, channels: 144, gamma: s.p + 8640,
-                beta: s.p + 8784, savedMean: s.f + 893104, savedInvStd: s.f + 893248, activation: .silu,
-                output: s.tensor(21), pool: pool)
-            s.profiler?.stop(29)
-        }
         // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 150, 150, 144]
         if s.options.frozenBlocks > 3 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 22500 &* s.n, channels: 144,
                 gamma: s.p + 8640, beta: s.p + 8784, runningMean: s.p + 8928, runningVar: s.p + 9072, eps: 1e-05,
                 activation: .silu, output: s.tensor(21), scratch: s.f + 893104, pool: pool)
-            s.profiler?.stop(30)
+            s.profiler?.stop(29)
         }
         // features.2.0.block.1 depthwise weights to the kernel layout [3][3][144]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 9216, channels: 144, kernel: 3, into: s.f + 893680)
-        s.profiler?.stop(31)
-        // features.2.0.block.1 depthwise 3x3/2, [n, 150, 150, 144] -> [n, 75, 75, 144]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(21), batch: s.n, height: 150, width: 150, channels: 144, kernel: 3,
-            stride: 2, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75, weights: s.f + 893680, bias: s.f,
-            activation: .identity, output: s.tensor(22), pool: pool)
-        s.profiler?.stop(32)
+        s.profiler?.stop(30)
+        // features.2.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 150, 150, 144] -> [n, 75, 75, 144], row by row
+        if s.options.frozenBlocks <= 3 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(20), gamma: s.p + 8640, beta: s.p + 8784,
+                savedMean: s.f + 893104, savedInvStd: s.f + 893248, activation: .silu, output: s.tensor(21),
+                batch: s.n, height: 150, width: 150, channels: 144, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+                outHeight: 75, outWidth: 75, weights: s.f + 893680, bias: s.f, depthwiseOutput: s.tensor(22),
+                pool: pool)
+            s.profiler?.stop(31)
+        }
+        // features.2.0.block.1 frozen: depthwise 3x3/2, [n, 150, 150, 144] -> [n, 75, 75, 144]
+        if s.options.frozenBlocks > 3 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(21), batch: s.n, height: 150, width: 150, channels: 144, kernel: 3,
+                stride: 2, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75, weights: s.f + 893680, bias: s.f,
+                activation: .identity, output: s.tensor(22), pool: pool)
+            s.profiler?.stop(32)
+        }
         // features.2.0.block.1 BatchNorm (batch statistics) + silu on [n, 75, 75, 144]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
@@ -2736,32 +2740,36 @@ public final class EfficientNetB3Training: TrainableModel {
                 output: s.tensor(30), pool: pool)
             s.profiler?.stop(43)
         }
-        // features.2.1.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 75, 75, 192]
-        if s.options.frozenBlocks <= 4 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(30), pixels: 5625 &* s.n, channels: 192, gamma: s.p + 23856,
-                beta: s.p + 24048, savedMean: s.f + 896336, savedInvStd: s.f + 896528, activation: .silu,
-                output: s.tensor(31), pool: pool)
-            s.profiler?.stop(44)
-        }
         // features.2.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 75, 75, 192]
         if s.options.frozenBlocks > 4 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 23856, beta: s.p + 24048, runningMean: s.p + 24240, runningVar: s.p + 24432, eps: 1e-05,
                 activation: .silu, output: s.tensor(31), scratch: s.f + 896336, pool: pool)
-            s.profiler?.stop(45)
+            s.profiler?.stop(44)
         }
         // features.2.1.block.1 depthwise weights to the kernel layout [3][3][192]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 24624, channels: 192, kernel: 3, into: s.f + 897104)
-        s.profiler?.stop(46)
-        // features.2.1.block.1 depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(31), batch: s.n, height: 75, width: 75, channels: 192, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75, weights: s.f + 897104, bias: s.f,
-            activation: .identity, output: s.tensor(32), pool: pool)
-        s.profiler?.stop(47)
+        s.profiler?.stop(45)
+        // features.2.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192], row by row
+        if s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(30), gamma: s.p + 23856, beta: s.p + 24048,
+                savedMean: s.f + 896336, savedInvStd: s.f + 896528, activation: .silu, output: s.tensor(31),
+                batch: s.n, height: 75, width: 75, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 75, outWidth: 75, weights: s.f + 897104, bias: s.f, depthwiseOutput: s.tensor(32),
+                pool: pool)
+            s.profiler?.stop(46)
+        }
+        // features.2.1.block.1 frozen: depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192]
+        if s.options.frozenBlocks > 4 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(31), batch: s.n, height: 75, width: 75, channels: 192, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75, weights: s.f + 897104, bias: s.f,
+                activation: .identity, output: s.tensor(32), pool: pool)
+            s.profiler?.stop(47)
+        }
         // features.2.1.block.1 BatchNorm (batch statistics) + silu on [n, 75, 75, 192]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
@@ -2861,32 +2869,36 @@ public final class EfficientNetB3Training: TrainableModel {
                 output: s.tensor(42), pool: pool)
             s.profiler?.stop(60)
         }
-        // features.2.2.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 75, 75, 192]
-        if s.options.frozenBlocks <= 5 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(42), pixels: 5625 &* s.n, channels: 192, gamma: s.p + 42816,
-                beta: s.p + 43008, savedMean: s.f + 900624, savedInvStd: s.f + 900816, activation: .silu,
-                output: s.tensor(43), pool: pool)
-            s.profiler?.stop(61)
-        }
         // features.2.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 75, 75, 192]
         if s.options.frozenBlocks > 5 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 42816, beta: s.p + 43008, runningMean: s.p + 43200, runningVar: s.p + 43392, eps: 1e-05,
                 activation: .silu, output: s.tensor(43), scratch: s.f + 900624, pool: pool)
-            s.profiler?.stop(62)
+            s.profiler?.stop(61)
         }
         // features.2.2.block.1 depthwise weights to the kernel layout [3][3][192]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 43584, channels: 192, kernel: 3, into: s.f + 901392)
-        s.profiler?.stop(63)
-        // features.2.2.block.1 depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(43), batch: s.n, height: 75, width: 75, channels: 192, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75, weights: s.f + 901392, bias: s.f,
-            activation: .identity, output: s.tensor(44), pool: pool)
-        s.profiler?.stop(64)
+        s.profiler?.stop(62)
+        // features.2.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.2.block.1 depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192], row by row
+        if s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(42), gamma: s.p + 42816, beta: s.p + 43008,
+                savedMean: s.f + 900624, savedInvStd: s.f + 900816, activation: .silu, output: s.tensor(43),
+                batch: s.n, height: 75, width: 75, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 75, outWidth: 75, weights: s.f + 901392, bias: s.f, depthwiseOutput: s.tensor(44),
+                pool: pool)
+            s.profiler?.stop(63)
+        }
+        // features.2.2.block.1 frozen: depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192]
+        if s.options.frozenBlocks > 5 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(43), batch: s.n, height: 75, width: 75, channels: 192, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75, weights: s.f + 901392, bias: s.f,
+                activation: .identity, output: s.tensor(44), pool: pool)
+            s.profiler?.stop(64)
+        }
         // features.2.2.block.1 BatchNorm (batch statistics) + silu on [n, 75, 75, 192]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
@@ -2986,32 +2998,36 @@ public final class EfficientNetB3Training: TrainableModel {
                 output: s.tensor(54), pool: pool)
             s.profiler?.stop(77)
         }
-        // features.3.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 75, 75, 192]
-        if s.options.frozenBlocks <= 6 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(54), pixels: 5625 &* s.n, channels: 192, gamma: s.p + 61776,
-                beta: s.p + 61968, savedMean: s.f + 904912, savedInvStd: s.f + 905104, activation: .silu,
-                output: s.tensor(55), pool: pool)
-            s.profiler?.stop(78)
-        }
         // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 75, 75, 192]
         if s.options.frozenBlocks > 6 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(54), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 61776, beta: s.p + 61968, runningMean: s.p + 62160, runningVar: s.p + 62352, eps: 1e-05,
                 activation: .silu, output: s.tensor(55), scratch: s.f + 904912, pool: pool)
-            s.profiler?.stop(79)
+            s.profiler?.stop(78)
         }
         // features.3.0.block.1 depthwise weights to the kernel layout [5][5][192]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 62544, channels: 192, kernel: 5, into: s.f + 905680)
-        s.profiler?.stop(80)
-        // features.3.0.block.1 depthwise 5x5/2, [n, 75, 75, 192] -> [n, 38, 38, 192]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(55), batch: s.n, height: 75, width: 75, channels: 192, kernel: 5,
-            stride: 2, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 905680, bias: s.f,
-            activation: .identity, output: s.tensor(56), pool: pool)
-        s.profiler?.stop(81)
+        s.profiler?.stop(79)
+        // features.3.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 75, 75, 192] -> [n, 38, 38, 192], row by row
+        if s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(54), gamma: s.p + 61776, beta: s.p + 61968,
+                savedMean: s.f + 904912, savedInvStd: s.f + 905104, activation: .silu, output: s.tensor(55),
+                batch: s.n, height: 75, width: 75, channels: 192, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
+                outHeight: 38, outWidth: 38, weights: s.f + 905680, bias: s.f, depthwiseOutput: s.tensor(56),
+                pool: pool)
+            s.profiler?.stop(80)
+        }
+        // features.3.0.block.1 frozen: depthwise 5x5/2, [n, 75, 75, 192] -> [n, 38, 38, 192]
+        if s.options.frozenBlocks > 6 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(55), batch: s.n, height: 75, width: 75, channels: 192, kernel: 5,
+                stride: 2, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 905680, bias: s.f,
+                activation: .identity, output: s.tensor(56), pool: pool)
+            s.profiler?.stop(81)
+        }
         // features.3.0.block.1 BatchNorm (batch statistics) + silu on [n, 38, 38, 192]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
@@ -3098,32 +3114,36 @@ public final class EfficientNetB3Training: TrainableModel {
                 output: s.tensor(64), pool: pool)
             s.profiler?.stop(92)
         }
-        // features.3.1.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 288]
-        if s.options.frozenBlocks <= 7 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(64), pixels: 1444 &* s.n, channels: 288, gamma: s.p + 94624,
-                beta: s.p + 94912, savedMean: s.f + 915376, savedInvStd: s.f + 915664, activation: .silu,
-                output: s.tensor(65), pool: pool)
-            s.profiler?.stop(93)
-        }
         // features.3.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 288]
         if s.options.frozenBlocks > 7 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 1444 &* s.n, channels: 288,
                 gamma: s.p + 94624, beta: s.p + 94912, runningMean: s.p + 95200, runningVar: s.p + 95488, eps: 1e-05,
                 activation: .silu, output: s.tensor(65), scratch: s.f + 915376, pool: pool)
-            s.profiler?.stop(94)
+            s.profiler?.stop(93)
         }
         // features.3.1.block.1 depthwise weights to the kernel layout [5][5][288]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 95776, channels: 288, kernel: 5, into: s.f + 916528)
-        s.profiler?.stop(95)
-        // features.3.1.block.1 depthwise 5x5/1, [n, 38, 38, 288] -> [n, 38, 38, 288]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(65), batch: s.n, height: 38, width: 38, channels: 288, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 916528, bias: s.f,
-            activation: .identity, output: s.tensor(66), pool: pool)
-        s.profiler?.stop(96)
+        s.profiler?.stop(94)
+        // features.3.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 38, 38, 288] -> [n, 38, 38, 288], row by row
+        if s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(64), gamma: s.p + 94624, beta: s.p + 94912,
+                savedMean: s.f + 915376, savedInvStd: s.f + 915664, activation: .silu, output: s.tensor(65),
+                batch: s.n, height: 38, width: 38, channels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 38, outWidth: 38, weights: s.f + 916528, bias: s.f, depthwiseOutput: s.tensor(66),
+                pool: pool)
+            s.profiler?.stop(95)
+        }
+        // features.3.1.block.1 frozen: depthwise 5x5/1, [n, 38, 38, 288] -> [n, 38, 38, 288]
+        if s.options.frozenBlocks > 7 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(65), batch: s.n, height: 38, width: 38, channels: 288, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 916528, bias: s.f,
+                activation: .identity, output: s.tensor(66), pool: pool)
+            s.profiler?.stop(96)
+        }
         // features.3.1.block.1 BatchNorm (batch statistics) + silu on [n, 38, 38, 288]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
@@ -3223,32 +3243,36 @@ public final class EfficientNetB3Training: TrainableModel {
                 output: s.tensor(76), pool: pool)
             s.profiler?.stop(109)
         }
-        // features.3.2.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 288]
-        if s.options.frozenBlocks <= 8 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(76), pixels: 1444 &* s.n, channels: 288,
-                gamma: s.p + 139184, beta: s.p + 139472, savedMean: s.f + 931024, savedInvStd: s.f + 931312,
-                activation: .silu, output: s.tensor(77), pool: pool)
-            s.profiler?.stop(110)
-        }
         // features.3.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 288]
         if s.options.frozenBlocks > 8 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(76), pixels: 1444 &* s.n, channels: 288,
                 gamma: s.p + 139184, beta: s.p + 139472, runningMean: s.p + 139760, runningVar: s.p + 140048,
                 eps: 1e-05, activation: .silu, output: s.tensor(77), scratch: s.f + 931024, pool: pool)
-            s.profiler?.stop(111)
+            s.profiler?.stop(110)
         }
         // features.3.2.block.1 depthwise weights to the kernel layout [5][5][288]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 140336, channels: 288, kernel: 5, into: s.f + 932176)
-        s.profiler?.stop(112)
-        // features.3.2.block.1 depthwise 5x5/1, [n, 38, 38, 288] -> [n, 38, 38, 288]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(77), batch: s.n, height: 38, width: 38, channels: 288, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 932176, bias: s.f,
-            activation: .identity, output: s.tensor(78), pool: pool)
-        s.profiler?.stop(113)
+        s.profiler?.stop(111)
+        // features.3.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.2.block.1 depthwise 5x5/1, [n, 38, 38, 288] -> [n, 38, 38, 288], row by row
+        if s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(76), gamma: s.p + 139184, beta: s.p + 139472,
+                savedMean: s.f + 931024, savedInvStd: s.f + 931312, activation: .silu, output: s.tensor(77),
+                batch: s.n, height: 38, width: 38, channels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 38, outWidth: 38, weights: s.f + 932176, bias: s.f, depthwiseOutput: s.tensor(78),
+                pool: pool)
+            s.profiler?.stop(112)
+        }
+        // features.3.2.block.1 frozen: depthwise 5x5/1, [n, 38, 38, 288] -> [n, 38, 38, 288]
+        if s.options.frozenBlocks > 8 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(77), batch: s.n, height: 38, width: 38, channels: 288, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 932176, bias: s.f,
+                activation: .identity, output: s.tensor(78), pool: pool)
+            s.profiler?.stop(113)
+        }
         // features.3.2.block.1 BatchNorm (batch statistics) + silu on [n, 38, 38, 288]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
@@ -3348,32 +3372,36 @@ public final class EfficientNetB3Training: TrainableModel {
                 output: s.tensor(88), pool: pool)
             s.profiler?.stop(126)
         }
-        // features.4.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 288]
-        if s.options.frozenBlocks <= 9 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(88), pixels: 1444 &* s.n, channels: 288,
-                gamma: s.p + 183744, beta: s.p + 184032, savedMean: s.f + 946672, savedInvStd: s.f + 946960,
-                activation: .silu, output: s.tensor(89), pool: pool)
-            s.profiler?.stop(127)
-        }
         // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 288]
         if s.options.frozenBlocks > 9 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 1444 &* s.n, channels: 288,
                 gamma: s.p + 183744, beta: s.p + 184032, runningMean: s.p + 184320, runningVar: s.p + 184608,
                 eps: 1e-05, activation: .silu, output: s.tensor(89), scratch: s.f + 946672, pool: pool)
-            s.profiler?.stop(128)
+            s.profiler?.stop(127)
         }
         // features.4.0.block.1 depthwise weights to the kernel layout [3][3][288]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 184896, channels: 288, kernel: 3, into: s.f + 947824)
-        s.profiler?.stop(129)
-        // features.4.0.block.1 depthwise 3x3/2, [n, 38, 38, 288] -> [n, 19, 19, 288]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(89), batch: s.n, height: 38, width: 38, channels: 288, kernel: 3,
-            stride: 2, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 947824, bias: s.f,
-            activation: .identity, output: s.tensor(90), pool: pool)
-        s.profiler?.stop(130)
+        s.profiler?.stop(128)
+        // features.4.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 38, 38, 288] -> [n, 19, 19, 288], row by row
+        if s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(88), gamma: s.p + 183744, beta: s.p + 184032,
+                savedMean: s.f + 946672, savedInvStd: s.f + 946960, activation: .silu, output: s.tensor(89),
+                batch: s.n, height: 38, width: 38, channels: 288, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+                outHeight: 19, outWidth: 19, weights: s.f + 947824, bias: s.f, depthwiseOutput: s.tensor(90),
+                pool: pool)
+            s.profiler?.stop(129)
+        }
+        // features.4.0.block.1 frozen: depthwise 3x3/2, [n, 38, 38, 288] -> [n, 19, 19, 288]
+        if s.options.frozenBlocks > 9 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(89), batch: s.n, height: 38, width: 38, channels: 288, kernel: 3,
+                stride: 2, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 947824, bias: s.f,
+                activation: .identity, output: s.tensor(90), pool: pool)
+            s.profiler?.stop(130)
+        }
         // features.4.0.block.1 BatchNorm (batch statistics) + silu on [n, 19, 19, 288]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
@@ -3460,32 +3488,36 @@ public final class EfficientNetB3Training: TrainableModel {
                 output: s.tensor(98), pool: pool)
             s.profiler?.stop(141)
         }
-        // features.4.1.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 576]
-        if s.options.frozenBlocks <= 10 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(98), pixels: 361 &* s.n, channels: 576, gamma: s.p + 279184,
-                beta: s.p + 279760, savedMean: s.f + 953200, savedInvStd: s.f + 953776, activation: .silu,
-                output: s.tensor(99), pool: pool)
-            s.profiler?.stop(142)
-        }
         // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 576]
         if s.options.frozenBlocks > 10 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(98), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 279184, beta: s.p + 279760, runningMean: s.p + 280336, runningVar: s.p + 280912,
                 eps: 1e-05, activation: .silu, output: s.tensor(99), scratch: s.f + 953200, pool: pool)
-            s.profiler?.stop(143)
+            s.profiler?.stop(142)
         }
         // features.4.1.block.1 depthwise weights to the kernel layout [3][3][576]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 281488, channels: 576, kernel: 3, into: s.f + 955504)
-        s.profiler?.stop(144)
-        // features.4.1.block.1 depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(99), batch: s.n, height: 19, width: 19, channels: 576, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 955504, bias: s.f,
-            activation: .identity, output: s.tensor(100), pool: pool)
-        s.profiler?.stop(145)
+        s.profiler?.stop(143)
+        // features.4.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576], row by row
+        if s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(98), gamma: s.p + 279184, beta: s.p + 279760,
+                savedMean: s.f + 953200, savedInvStd: s.f + 953776, activation: .silu, output: s.tensor(99),
+                batch: s.n, height: 19, width: 19, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 19, outWidth: 19, weights: s.f + 955504, bias: s.f, depthwiseOutput: s.tensor(100),
+                pool: pool)
+            s.profiler?.stop(144)
+        }
+        // features.4.1.block.1 frozen: depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576]
+        if s.options.frozenBlocks > 10 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(99), batch: s.n, height: 19, width: 19, channels: 576, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 955504, bias: s.f,
+                activation: .identity, output: s.tensor(100), pool: pool)
+            s.profiler?.stop(145)
+        }
         // features.4.1.block.1 BatchNorm (batch statistics) + silu on [n, 19, 19, 576]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
@@ -3585,32 +3617,36 @@ public final class EfficientNetB3Training: TrainableModel {
                 output: s.tensor(110), pool: pool)
             s.profiler?.stop(158)
         }
-        // features.4.2.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 576]
-        if s.options.frozenBlocks <= 11 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(110), pixels: 361 &* s.n, channels: 576,
-                gamma: s.p + 428208, beta: s.p + 428784, savedMean: s.f + 966064, savedInvStd: s.f + 966640,
-                activation: .silu, output: s.tensor(111), pool: pool)
-            s.profiler?.stop(159)
-        }
         // features.4.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 576]
         if s.options.frozenBlocks > 11 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(110), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 428208, beta: s.p + 428784, runningMean: s.p + 429360, runningVar: s.p + 429936,
                 eps: 1e-05, activation: .silu, output: s.tensor(111), scratch: s.f + 966064, pool: pool)
-            s.profiler?.stop(160)
+            s.profiler?.stop(159)
         }
         // features.4.2.block.1 depthwise weights to the kernel layout [3][3][576]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 430512, channels: 576, kernel: 3, into: s.f + 968368)
-        s.profiler?.stop(161)
-        // features.4.2.block.1 depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(111), batch: s.n, height: 19, width: 19, channels: 576, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 968368, bias: s.f,
-            activation: .identity, output: s.tensor(112), pool: pool)
-        s.profiler?.stop(162)
+        s.profiler?.stop(160)
+        // features.4.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576], row by row
+        if s.options.frozenBlocks <= 11 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(110), gamma: s.p + 428208, beta: s.p + 428784,
+                savedMean: s.f + 966064, savedInvStd: s.f + 966640, activation: .silu, output: s.tensor(111),
+                batch: s.n, height: 19, width: 19, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 19, outWidth: 19, weights: s.f + 968368, bias: s.f, depthwiseOutput: s.tensor(112),
+                pool: pool)
+            s.profiler?.stop(161)
+        }
+        // features.4.2.block.1 frozen: depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576]
+        if s.options.frozenBlocks > 11 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(111), batch: s.n, height: 19, width: 19, channels: 576, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 968368, bias: s.f,
+                activation: .identity, output: s.tensor(112), pool: pool)
+            s.profiler?.stop(162)
+        }
         // features.4.2.block.1 BatchNorm (batch statistics) + silu on [n, 19, 19, 576]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
@@ -3710,32 +3746,36 @@ public final class EfficientNetB3Training: TrainableModel {
                 output: s.tensor(122), pool: pool)
             s.profiler?.stop(175)
         }
-        // features.4.3.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 576]
-        if s.options.frozenBlocks <= 12 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(122), pixels: 361 &* s.n, channels: 576,
-                gamma: s.p + 577232, beta: s.p + 577808, savedMean: s.f + 978928, savedInvStd: s.f + 979504,
-                activation: .silu, output: s.tensor(123), pool: pool)
-            s.profiler?.stop(176)
-        }
         // features.4.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 576]
         if s.options.frozenBlocks > 12 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(122), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 577232, beta: s.p + 577808, runningMean: s.p + 578384, runningVar: s.p + 578960,
                 eps: 1e-05, activation: .silu, output: s.tensor(123), scratch: s.f + 978928, pool: pool)
-            s.profiler?.stop(177)
+            s.profiler?.stop(176)
         }
         // features.4.3.block.1 depthwise weights to the kernel layout [3][3][576]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 579536, channels: 576, kernel: 3, into: s.f + 981232)
-        s.profiler?.stop(178)
-        // features.4.3.block.1 depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(123), batch: s.n, height: 19, width: 19, channels: 576, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 981232, bias: s.f,
-            activation: .identity, output: s.tensor(124), pool: pool)
-        s.profiler?.stop(179)
+        s.profiler?.stop(177)
+        // features.4.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.3.block.1 depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576], row by row
+        if s.options.frozenBlocks <= 12 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(122), gamma: s.p + 577232, beta: s.p + 577808,
+                savedMean: s.f + 978928, savedInvStd: s.f + 979504, activation: .silu, output: s.tensor(123),
+                batch: s.n, height: 19, width: 19, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 19, outWidth: 19, weights: s.f + 981232, bias: s.f, depthwiseOutput: s.tensor(124),
+                pool: pool)
+            s.profiler?.stop(178)
+        }
+        // features.4.3.block.1 frozen: depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576]
+        if s.options.frozenBlocks > 12 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(123), batch: s.n, height: 19, width: 19, channels: 576, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 981232, bias: s.f,
+                activation: .identity, output: s.tensor(124), pool: pool)
+            s.profiler?.stop(179)
+        }
         // features.4.3.block.1 BatchNorm (batch statistics) + silu on [n, 19, 19, 576]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
@@ -3835,32 +3875,36 @@ public final class EfficientNetB3Training: TrainableModel {
                 output: s.tensor(134), pool: pool)
             s.profiler?.stop(192)
         }
-        // features.4.4.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 576]
-        if s.options.frozenBlocks <= 13 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(134), pixels: 361 &* s.n, channels: 576,
-                gamma: s.p + 726256, beta: s.p + 726832, savedMean: s.f + 991792, savedInvStd: s.f + 992368,
-                activation: .silu, output: s.tensor(135), pool: pool)
-            s.profiler?.stop(193)
-        }
         // features.4.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 576]
         if s.options.frozenBlocks > 13 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(134), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 726256, beta: s.p + 726832, runningMean: s.p + 727408, runningVar: s.p + 727984,
                 eps: 1e-05, activation: .silu, output: s.tensor(135), scratch: s.f + 991792, pool: pool)
-            s.profiler?.stop(194)
+            s.profiler?.stop(193)
         }
         // features.4.4.block.1 depthwise weights to the kernel layout [3][3][576]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 728560, channels: 576, kernel: 3, into: s.f + 994096)
-        s.profiler?.stop(195)
-        // features.4.4.block.1 depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(135), batch: s.n, height: 19, width: 19, channels: 576, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 994096, bias: s.f,
-            activation: .identity, output: s.tensor(136), pool: pool)
-        s.profiler?.stop(196)
+        s.profiler?.stop(194)
+        // features.4.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.4.block.1 depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576], row by row
+        if s.options.frozenBlocks <= 13 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(134), gamma: s.p + 726256, beta: s.p + 726832,
+                savedMean: s.f + 991792, savedInvStd: s.f + 992368, activation: .silu, output: s.tensor(135),
+                batch: s.n, height: 19, width: 19, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 19, outWidth: 19, weights: s.f + 994096, bias: s.f, depthwiseOutput: s.tensor(136),
+                pool: pool)
+            s.profiler?.stop(195)
+        }
+        // features.4.4.block.1 frozen: depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576]
+        if s.options.frozenBlocks > 13 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(135), batch: s.n, height: 19, width: 19, channels: 576, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 994096, bias: s.f,
+                activation: .identity, output: s.tensor(136), pool: pool)
+            s.profiler?.stop(196)
+        }
         // features.4.4.block.1 BatchNorm (batch statistics) + silu on [n, 19, 19, 576]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
@@ -3960,32 +4004,36 @@ public final class EfficientNetB3Training: TrainableModel {
                 output: s.tensor(146), pool: pool)
             s.profiler?.stop(209)
         }
-        // features.5.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 576]
-        if s.options.frozenBlocks <= 14 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(146), pixels: 361 &* s.n, channels: 576,
-                gamma: s.p + 875280, beta: s.p + 875856, savedMean: s.f + 1004656, savedInvStd: s.f + 1005232,
-                activation: .silu, output: s.tensor(147), pool: pool)
-            s.profiler?.stop(210)
-        }
         // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 576]
         if s.options.frozenBlocks > 14 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(146), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 875280, beta: s.p + 875856, runningMean: s.p + 876432, runningVar: s.p + 877008,
                 eps: 1e-05, activation: .silu, output: s.tensor(147), scratch: s.f + 1004656, pool: pool)
-            s.profiler?.stop(211)
+            s.profiler?.stop(210)
         }
         // features.5.0.block.1 depthwise weights to the kernel layout [5][5][576]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 877584, channels: 576, kernel: 5, into: s.f + 1006960)
-        s.profiler?.stop(212)
-        // features.5.0.block.1 depthwise 5x5/1, [n, 19, 19, 576] -> [n, 19, 19, 576]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(147), batch: s.n, height: 19, width: 19, channels: 576, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 1006960, bias: s.f,
-            activation: .identity, output: s.tensor(148), pool: pool)
-        s.profiler?.stop(213)
+        s.profiler?.stop(211)
+        // features.5.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 19, 19, 576] -> [n, 19, 19, 576], row by row
+        if s.options.frozenBlocks <= 14 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(146), gamma: s.p + 875280, beta: s.p + 875856,
+                savedMean: s.f + 1004656, savedInvStd: s.f + 1005232, activation: .silu, output: s.tensor(147),
+                batch: s.n, height: 19, width: 19, channels: 576, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 19, outWidth: 19, weights: s.f + 1006960, bias: s.f, depthwiseOutput: s.tensor(148),
+                pool: pool)
+            s.profiler?.stop(212)
+        }
+        // features.5.0.block.1 frozen: depthwise 5x5/1, [n, 19, 19, 576] -> [n, 19, 19, 576]
+        if s.options.frozenBlocks > 14 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(147), batch: s.n, height: 19, width: 19, channels: 576, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 1006960, bias: s.f,
+                activation: .identity, output: s.tensor(148), pool: pool)
+            s.profiler?.stop(213)
+        }
         // features.5.0.block.1 BatchNorm (batch statistics) + silu on [n, 19, 19, 576]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
@@ -4072,32 +4120,36 @@ public final class EfficientNetB3Training: TrainableModel {
                 output: s.tensor(156), pool: pool)
             s.profiler?.stop(224)
         }
-        // features.5.1.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 816]
-        if s.options.frozenBlocks <= 15 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(156), pixels: 361 &* s.n, channels: 816,
-                gamma: s.p + 1112432, beta: s.p + 1113248, savedMean: s.f + 1036032, savedInvStd: s.f + 1036848,
-                activation: .silu, output: s.tensor(157), pool: pool)
-            s.profiler?.stop(225)
-        }
         // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 816]
         if s.options.frozenBlocks > 15 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(156), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 1112432, beta: s.p + 1113248, runningMean: s.p + 1114064, runningVar: s.p + 1114880,
                 eps: 1e-05, activation: .silu, output: s.tensor(157), scratch: s.f + 1036032, pool: pool)
-            s.profiler?.stop(226)
+            s.profiler?.stop(225)
         }
         // features.5.1.block.1 depthwise weights to the kernel layout [5][5][816]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1115696, channels: 816, kernel: 5, into: s.f + 1039296)
-        s.profiler?.stop(227)
-        // features.5.1.block.1 depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(157), batch: s.n, height: 19, width: 19, channels: 816, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 1039296, bias: s.f,
-            activation: .identity, output: s.tensor(158), pool: pool)
-        s.profiler?.stop(228)
+        s.profiler?.stop(226)
+        // features.5.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816], row by row
+        if s.options.frozenBlocks <= 15 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(156), gamma: s.p + 1112432,
+                beta: s.p + 1113248, savedMean: s.f + 1036032, savedInvStd: s.f + 1036848, activation: .silu,
+                output: s.tensor(157), batch: s.n, height: 19, width: 19, channels: 816, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 1039296, bias: s.f,
+                depthwiseOutput: s.tensor(158), pool: pool)
+            s.profiler?.stop(227)
+        }
+        // features.5.1.block.1 frozen: depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816]
+        if s.options.frozenBlocks > 15 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(157), batch: s.n, height: 19, width: 19, channels: 816, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 1039296, bias: s.f,
+                activation: .identity, output: s.tensor(158), pool: pool)
+            s.profiler?.stop(228)
+        }
         // features.5.1.block.1 BatchNorm (batch statistics) + silu on [n, 19, 19, 816]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
@@ -4197,32 +4249,36 @@ public final class EfficientNetB3Training: TrainableModel {
                 output: s.tensor(168), pool: pool)
             s.profiler?.stop(241)
         }
-        // features.5.2.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 816]
-        if s.options.frozenBlocks <= 16 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(168), pixels: 361 &* s.n, channels: 816,
-                gamma: s.p + 1418240, beta: s.p + 1419056, savedMean: s.f + 1080368, savedInvStd: s.f + 1081184,
-                activation: .silu, output: s.tensor(169), pool: pool)
-            s.profiler?.stop(242)
-        }
         // features.5.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 816]
         if s.options.frozenBlocks > 16 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(168), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 1418240, beta: s.p + 1419056, runningMean: s.p + 1419872, runningVar: s.p + 1420688,
                 eps: 1e-05, activation: .silu, output: s.tensor(169), scratch: s.f + 1080368, pool: pool)
-            s.profiler?.stop(243)
+            s.profiler?.stop(242)
         }
         // features.5.2.block.1 depthwise weights to the kernel layout [5][5][816]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1421504, channels: 816, kernel: 5, into: s.f + 1083632)
-        s.profiler?.stop(244)
-        // features.5.2.block.1 depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(169), batch: s.n, height: 19, width: 19, channels: 816, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 1083632, bias: s.f,
-            activation: .identity, output: s.tensor(170), pool: pool)
-        s.profiler?.stop(245)
+        s.profiler?.stop(243)
+        // features.5.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816], row by row
+        if s.options.frozenBlocks <= 16 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(168), gamma: s.p + 1418240,
+                beta: s.p + 1419056, savedMean: s.f + 1080368, savedInvStd: s.f + 1081184, activation: .silu,
+                output: s.tensor(169), batch: s.n, height: 19, width: 19, channels: 816, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 1083632, bias: s.f,
+                depthwiseOutput: s.tensor(170), pool: pool)
+            s.profiler?.stop(244)
+        }
+        // features.5.2.block.1 frozen: depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816]
+        if s.options.frozenBlocks > 16 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(169), batch: s.n, height: 19, width: 19, channels: 816, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 1083632, bias: s.f,
+                activation: .identity, output: s.tensor(170), pool: pool)
+            s.profiler?.stop(245)
+        }
         // features.5.2.block.1 BatchNorm (batch statistics) + silu on [n, 19, 19, 816]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
@@ -4322,32 +4378,36 @@ public final class EfficientNetB3Training: TrainableModel {
                 output: s.tensor(180), pool: pool)
             s.profiler?.stop(258)
         }
-        // features.5.3.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 816]
-        if s.options.frozenBlocks <= 17 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(180), pixels: 361 &* s.n, channels: 816,
-                gamma: s.p + 1724048, beta: s.p + 1724864, savedMean: s.f + 1124704, savedInvStd: s.f + 1125520,
-                activation: .silu, output: s.tensor(181), pool: pool)
-            s.profiler?.stop(259)
-        }
         // features.5.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 816]
         if s.options.frozenBlocks > 17 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(180), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 1724048, beta: s.p + 1724864, runningMean: s.p + 1725680, runningVar: s.p + 1726496,
                 eps: 1e-05, activation: .silu, output: s.tensor(181), scratch: s.f + 1124704, pool: pool)
-            s.profiler?.stop(260)
+            s.profiler?.stop(259)
         }
         // features.5.3.block.1 depthwise weights to the kernel layout [5][5][816]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1727312, channels: 816, kernel: 5, into: s.f + 1127968)
-        s.profiler?.stop(261)
-        // features.5.3.block.1 depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(181), batch: s.n, height: 19, width: 19, channels: 816, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 1127968, bias: s.f,
-            activation: .identity, output: s.tensor(182), pool: pool)
-        s.profiler?.stop(262)
+        s.profiler?.stop(260)
+        // features.5.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.3.block.1 depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816], row by row
+        if s.options.frozenBlocks <= 17 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(180), gamma: s.p + 1724048,
+                beta: s.p + 1724864, savedMean: s.f + 1124704, savedInvStd: s.f + 1125520, activation: .silu,
+                output: s.tensor(181), batch: s.n, height: 19, width: 19, channels: 816, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 1127968, bias: s.f,
+                depthwiseOutput: s.tensor(182), pool: pool)
+            s.profiler?.stop(261)
+        }
+        // features.5.3.block.1 frozen: depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816]
+        if s.options.frozenBlocks > 17 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(181), batch: s.n, height: 19, width: 19, channels: 816, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 1127968, bias: s.f,
+                activation: .identity, output: s.tensor(182), pool: pool)
+            s.profiler?.stop(262)
+        }
         // features.5.3.block.1 BatchNorm (batch statistics) + silu on [n, 19, 19, 816]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
@@ -4447,32 +4507,36 @@ public final class EfficientNetB3Training: TrainableModel {
                 output: s.tensor(192), pool: pool)
             s.profiler?.stop(275)
         }
-        // features.5.4.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 816]
-        if s.options.frozenBlocks <= 18 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(192), pixels: 361 &* s.n, channels: 816,
-                gamma: s.p + 2029856, beta: s.p + 2030672, savedMean: s.f + 1169040, savedInvStd: s.f + 1169856,
-                activation: .silu, output: s.tensor(193), pool: pool)
-            s.profiler?.stop(276)
-        }
         // features.5.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 816]
         if s.options.frozenBlocks > 18 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(192), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 2029856, beta: s.p + 2030672, runningMean: s.p + 2031488, runningVar: s.p + 2032304,
                 eps: 1e-05, activation: .silu, output: s.tensor(193), scratch: s.f + 1169040, pool: pool)
-            s.profiler?.stop(277)
+            s.profiler?.stop(276)
         }
         // features.5.4.block.1 depthwise weights to the kernel layout [5][5][816]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2033120, channels: 816, kernel: 5, into: s.f + 1172304)
-        s.profiler?.stop(278)
-        // features.5.4.block.1 depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(193), batch: s.n, height: 19, width: 19, channels: 816, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 1172304, bias: s.f,
-            activation: .identity, output: s.tensor(194), pool: pool)
-        s.profiler?.stop(279)
+        s.profiler?.stop(277)
+        // features.5.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.4.block.1 depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816], row by row
+        if s.options.frozenBlocks <= 18 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(192), gamma: s.p + 2029856,
+                beta: s.p + 2030672, savedMean: s.f + 1169040, savedInvStd: s.f + 1169856, activation: .silu,
+                output: s.tensor(193), batch: s.n, height: 19, width: 19, channels: 816, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 1172304, bias: s.f,
+                depthwiseOutput: s.tensor(194), pool: pool)
+            s.profiler?.stop(278)
+        }
+        // features.5.4.block.1 frozen: depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816]
+        if s.options.frozenBlocks > 18 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(193), batch: s.n, height: 19, width: 19, channels: 816, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 1172304, bias: s.f,
+                activation: .identity, output: s.tensor(194), pool: pool)
+            s.profiler?.stop(279)
+        }
         // features.5.4.block.1 BatchNorm (batch statistics) + silu on [n, 19, 19, 816]
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
@@ -4572,32 +4636,36 @@ public final class EfficientNetB3Training: TrainableModel {
                 output: s.tensor(204), pool: pool)
             s.profiler?.stop(292)
         }
-        // features.6.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 816]
-        if s.options.frozenBlocks <= 19 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(204), pixels: 361 &* s.n, channels: 816,
-                gamma: s.p + 2335664, beta: s.p + 2336480, savedMean: s.f + 1213376, savedInvStd: s.f + 1214192,
-                activation: .silu, output: s.tensor(205), pool: pool)
-            s.profiler?.stop(293)
-        }
         // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 816]
         if s.options.frozenBlocks > 19 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(204), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 2335664, beta: s.p + 2336480, runningMean: s.p + 2337296, runningVar: s.p + 2338112,
                 eps: 1e-05, activation: .silu, output: s.tensor(205), scratch: s.f + 1213376, pool: pool)
-            s.profiler?.stop(294)
+            s.profiler?.stop(293)
         }
         // features.6.0.block.1 depthwise weights to the kernel layout [5][5][816]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2338928, channels: 816, kernel: 5, into: s.f + 1216640)
-        s.profiler?.stop(295)
-        // features.6.0.block.1 depthwise 5x5/2, [n, 19, 19, 816] -> [n, 10, 10, 816]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(205), batch: s.n, height: 19, width: 19, channels: 816, kernel: 5,
-            stride: 2, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1216640, bias: s.f,
-            activation: .identity, output: s.tensor(206), pool: pool)
-        s.profiler?.stop(296)
+        s.profiler?.stop(294)
+        // features.6.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 19, 19, 816] -> [n, 10, 10, 816], row by row
+        if s.options.frozenBlocks <= 19 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(204), gamma: s.p + 2335664,
+                beta: s.p + 2336480, savedMean: s.f + 1213376, savedInvStd: s.f + 1214192, activation: .silu,
+                output: s.tensor(205), batch: s.n, height: 19, width: 19, channels: 816, kernel: 5, stride: 2,
+                padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1216640, bias: s.f,
+                depthwiseOutput: s.tensor(206), pool: pool)
+            s.profiler?.stop(295)
+        }
+        // features.6.0.block.1 frozen: depthwise 5x5/2, [n, 19, 19, 816] -> [n, 10, 10, 816]
+        if s.options.frozenBlocks > 19 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(205), batch: s.n, height: 19, width: 19, channels: 816, kernel: 5,
+                stride: 2, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1216640, bias: s.f,
+                activation: .identity, output: s.tensor(206), pool: pool)
+            s.profiler?.stop(296)
+        }
         // features.6.0.block.1 BatchNorm (batch statistics) + silu on [n, 10, 10, 816]
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
@@ -4684,32 +4752,36 @@ public final class EfficientNetB3Training: TrainableModel {
                 output: s.tensor(214), pool: pool)
             s.profiler?.stop(307)
         }
-        // features.6.1.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 10, 10, 1392]
-        if s.options.frozenBlocks <= 20 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(214), pixels: 100 &* s.n, channels: 1392,
-                gamma: s.p + 2932160, beta: s.p + 2933552, savedMean: s.f + 1257904, savedInvStd: s.f + 1259296,
-                activation: .silu, output: s.tensor(215), pool: pool)
-            s.profiler?.stop(308)
-        }
         // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1392]
         if s.options.frozenBlocks > 20 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(214), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 2932160, beta: s.p + 2933552, runningMean: s.p + 2934944, runningVar: s.p + 2936336,
                 eps: 1e-05, activation: .silu, output: s.tensor(215), scratch: s.f + 1257904, pool: pool)
-            s.profiler?.stop(309)
+            s.profiler?.stop(308)
         }
         // features.6.1.block.1 depthwise weights to the kernel layout [5][5][1392]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2937728, channels: 1392, kernel: 5, into: s.f + 1263472)
-        s.profiler?.stop(310)
-        // features.6.1.block.1 depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(215), batch: s.n, height: 10, width: 10, channels: 1392, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1263472, bias: s.f,
-            activation: .identity, output: s.tensor(216), pool: pool)
-        s.profiler?.stop(311)
+        s.profiler?.stop(309)
+        // features.6.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392], row by row
+        if s.options.frozenBlocks <= 20 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(214), gamma: s.p + 2932160,
+                beta: s.p + 2933552, savedMean: s.f + 1257904, savedInvStd: s.f + 1259296, activation: .silu,
+                output: s.tensor(215), batch: s.n, height: 10, width: 10, channels: 1392, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1263472, bias: s.f,
+                depthwiseOutput: s.tensor(216), pool: pool)
+            s.profiler?.stop(310)
+        }
+        // features.6.1.block.1 frozen: depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392]
+        if s.options.frozenBlocks > 20 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(215), batch: s.n, height: 10, width: 10, channels: 1392, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1263472, bias: s.f,
+                activation: .identity, output: s.tensor(216), pool: pool)
+            s.profiler?.stop(311)
+        }
         // features.6.1.block.1 BatchNorm (batch statistics) + silu on [n, 10, 10, 1392]
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
@@ -4809,32 +4881,36 @@ public final class EfficientNetB3Training: TrainableModel {
                 output: s.tensor(226), pool: pool)
             s.profiler?.stop(324)
         }
-        // features.6.2.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 10, 10, 1392]
-        if s.options.frozenBlocks <= 21 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(226), pixels: 100 &* s.n, channels: 1392,
-                gamma: s.p + 3787872, beta: s.p + 3789264, savedMean: s.f + 1333536, savedInvStd: s.f + 1334928,
-                activation: .silu, output: s.tensor(227), pool: pool)
-            s.profiler?.stop(325)
-        }
         // features.6.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1392]
         if s.options.frozenBlocks > 21 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(226), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 3787872, beta: s.p + 3789264, runningMean: s.p + 3790656, runningVar: s.p + 3792048,
                 eps: 1e-05, activation: .silu, output: s.tensor(227), scratch: s.f + 1333536, pool: pool)
-            s.profiler?.stop(326)
+            s.profiler?.stop(325)
         }
         // features.6.2.block.1 depthwise weights to the kernel layout [5][5][1392]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3793440, channels: 1392, kernel: 5, into: s.f + 1339104)
-        s.profiler?.stop(327)
-        // features.6.2.block.1 depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(227), batch: s.n, height: 10, width: 10, channels: 1392, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1339104, bias: s.f,
-            activation: .identity, output: s.tensor(228), pool: pool)
-        s.profiler?.stop(328)
+        s.profiler?.stop(326)
+        // features.6.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392], row by row
+        if s.options.frozenBlocks <= 21 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(226), gamma: s.p + 3787872,
+                beta: s.p + 3789264, savedMean: s.f + 1333536, savedInvStd: s.f + 1334928, activation: .silu,
+                output: s.tensor(227), batch: s.n, height: 10, width: 10, channels: 1392, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1339104, bias: s.f,
+                depthwiseOutput: s.tensor(228), pool: pool)
+            s.profiler?.stop(327)
+        }
+        // features.6.2.block.1 frozen: depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392]
+        if s.options.frozenBlocks > 21 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(227), batch: s.n, height: 10, width: 10, channels: 1392, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1339104, bias: s.f,
+                activation: .identity, output: s.tensor(228), pool: pool)
+            s.profiler?.stop(328)
+        }
         // features.6.2.block.1 BatchNorm (batch statistics) + silu on [n, 10, 10, 1392]
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
@@ -4934,32 +5010,36 @@ public final class EfficientNetB3Training: TrainableModel {
                 output: s.tensor(238), pool: pool)
             s.profiler?.stop(341)
         }
-        // features.6.3.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 10, 10, 1392]
-        if s.options.frozenBlocks <= 22 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(238), pixels: 100 &* s.n, channels: 1392,
-                gamma: s.p + 4643584, beta: s.p + 4644976, savedMean: s.f + 1409168, savedInvStd: s.f + 1410560,
-                activation: .silu, output: s.tensor(239), pool: pool)
-            s.profiler?.stop(342)
-        }
         // features.6.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1392]
         if s.options.frozenBlocks > 22 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(238), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 4643584, beta: s.p + 4644976, runningMean: s.p + 4646368, runningVar: s.p + 4647760,
                 eps: 1e-05, activation: .silu, output: s.tensor(239), scratch: s.f + 1409168, pool: pool)
-            s.profiler?.stop(343)
+            s.profiler?.stop(342)
         }
         // features.6.3.block.1 depthwise weights to the kernel layout [5][5][1392]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 4649152, channels: 1392, kernel: 5, into: s.f + 1414736)
-        s.profiler?.stop(344)
-        // features.6.3.block.1 depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(239), batch: s.n, height: 10, width: 10, channels: 1392, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1414736, bias: s.f,
-            activation: .identity, output: s.tensor(240), pool: pool)
-        s.profiler?.stop(345)
+        s.profiler?.stop(343)
+        // features.6.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392], row by row
+        if s.options.frozenBlocks <= 22 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(238), gamma: s.p + 4643584,
+                beta: s.p + 4644976, savedMean: s.f + 1409168, savedInvStd: s.f + 1410560, activation: .silu,
+                output: s.tensor(239), batch: s.n, height: 10, width: 10, channels: 1392, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1414736, bias: s.f,
+                depthwiseOutput: s.tensor(240), pool: pool)
+            s.profiler?.stop(344)
+        }
+        // features.6.3.block.1 frozen: depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392]
+        if s.options.frozenBlocks > 22 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(239), batch: s.n, height: 10, width: 10, channels: 1392, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1414736, bias: s.f,
+                activation: .identity, output: s.tensor(240), pool: pool)
+            s.profiler?.stop(345)
+        }
         // features.6.3.block.1 BatchNorm (batch statistics) + silu on [n, 10, 10, 1392]
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
@@ -5059,32 +5139,36 @@ public final class EfficientNetB3Training: TrainableModel {
                 output: s.tensor(250), pool: pool)
             s.profiler?.stop(358)
         }
-        // features.6.4.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 10, 10, 1392]
-        if s.options.frozenBlocks <= 23 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(250), pixels: 100 &* s.n, channels: 1392,
-                gamma: s.p + 5499296, beta: s.p + 5500688, savedMean: s.f + 1484800, savedInvStd: s.f + 1486192,
-                activation: .silu, output: s.tensor(251), pool: pool)
-            s.profiler?.stop(359)
-        }
         // features.6.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1392]
         if s.options.frozenBlocks > 23 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(250), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 5499296, beta: s.p + 5500688, runningMean: s.p + 5502080, runningVar: s.p + 5503472,
                 eps: 1e-05, activation: .silu, output: s.tensor(251), scratch: s.f + 1484800, pool: pool)
-            s.profiler?.stop(360)
+            s.profiler?.stop(359)
         }
         // features.6.4.block.1 depthwise weights to the kernel layout [5][5][1392]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 5504864, channels: 1392, kernel: 5, into: s.f + 1490368)
-        s.profiler?.stop(361)
-        // features.6.4.block.1 depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(251), batch: s.n, height: 10, width: 10, channels: 1392, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1490368, bias: s.f,
-            activation: .identity, output: s.tensor(252), pool: pool)
-        s.profiler?.stop(362)
+        s.profiler?.stop(360)
+        // features.6.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.4.block.1 depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392], row by row
+        if s.options.frozenBlocks <= 23 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(250), gamma: s.p + 5499296,
+                beta: s.p + 5500688, savedMean: s.f + 1484800, savedInvStd: s.f + 1486192, activation: .silu,
+                output: s.tensor(251), batch: s.n, height: 10, width: 10, channels: 1392, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1490368, bias: s.f,
+                depthwiseOutput: s.tensor(252), pool: pool)
+            s.profiler?.stop(361)
+        }
+        // features.6.4.block.1 frozen: depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392]
+        if s.options.frozenBlocks > 23 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(251), batch: s.n, height: 10, width: 10, channels: 1392, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1490368, bias: s.f,
+                activation: .identity, output: s.tensor(252), pool: pool)
+            s.profiler?.stop(362)
+        }
         // features.6.4.block.1 BatchNorm (batch statistics) + silu on [n, 10, 10, 1392]
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
@@ -5184,32 +5268,36 @@ public final class EfficientNetB3Training: TrainableModel {
                 output: s.tensor(262), pool: pool)
             s.profiler?.stop(375)
         }
-        // features.6.5.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 10, 10, 1392]
-        if s.options.frozenBlocks <= 24 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(262), pixels: 100 &* s.n, channels: 1392,
-                gamma: s.p + 6355008, beta: s.p + 6356400, savedMean: s.f + 1560432, savedInvStd: s.f + 1561824,
-                activation: .silu, output: s.tensor(263), pool: pool)
-            s.profiler?.stop(376)
-        }
         // features.6.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1392]
         if s.options.frozenBlocks > 24 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(262), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 6355008, beta: s.p + 6356400, runningMean: s.p + 6357792, runningVar: s.p + 6359184,
                 eps: 1e-05, activation: .silu, output: s.tensor(263), scratch: s.f + 1560432, pool: pool)
-            s.profiler?.stop(377)
+            s.profiler?.stop(376)
         }
         // features.6.5.block.1 depthwise weights to the kernel layout [5][5][1392]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 6360576, channels: 1392, kernel: 5, into: s.f + 1566000)
-        s.profiler?.stop(378)
-        // features.6.5.block.1 depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(263), batch: s.n, height: 10, width: 10, channels: 1392, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1566000, bias: s.f,
-            activation: .identity, output: s.tensor(264), pool: pool)
-        s.profiler?.stop(379)
+        s.profiler?.stop(377)
+        // features.6.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.5.block.1 depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392], row by row
+        if s.options.frozenBlocks <= 24 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(262), gamma: s.p + 6355008,
+                beta: s.p + 6356400, savedMean: s.f + 1560432, savedInvStd: s.f + 1561824, activation: .silu,
+                output: s.tensor(263), batch: s.n, height: 10, width: 10, channels: 1392, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1566000, bias: s.f,
+                depthwiseOutput: s.tensor(264), pool: pool)
+            s.profiler?.stop(378)
+        }
+        // features.6.5.block.1 frozen: depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392]
+        if s.options.frozenBlocks > 24 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(263), batch: s.n, height: 10, width: 10, channels: 1392, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1566000, bias: s.f,
+                activation: .identity, output: s.tensor(264), pool: pool)
+            s.profiler?.stop(379)
+        }
         // features.6.5.block.1 BatchNorm (batch statistics) + silu on [n, 10, 10, 1392]
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
@@ -5309,32 +5397,36 @@ public final class EfficientNetB3Training: TrainableModel {
                 output: s.tensor(274), pool: pool)
             s.profiler?.stop(392)
         }
-        // features.7.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 10, 10, 1392]
-        if s.options.frozenBlocks <= 25 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(274), pixels: 100 &* s.n, channels: 1392,
-                gamma: s.p + 7210720, beta: s.p + 7212112, savedMean: s.f + 1636064, savedInvStd: s.f + 1637456,
-                activation: .silu, output: s.tensor(275), pool: pool)
-            s.profiler?.stop(393)
-        }
         // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1392]
         if s.options.frozenBlocks > 25 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(274), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 7210720, beta: s.p + 7212112, runningMean: s.p + 7213504, runningVar: s.p + 7214896,
                 eps: 1e-05, activation: .silu, output: s.tensor(275), scratch: s.f + 1636064, pool: pool)
-            s.profiler?.stop(394)
+            s.profiler?.stop(393)
         }
         // features.7.0.block.1 depthwise weights to the kernel layout [3][3][1392]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 7216288, channels: 1392, kernel: 3, into: s.f + 1641632)
-        s.profiler?.stop(395)
-        // features.7.0.block.1 depthwise 3x3/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(275), batch: s.n, height: 10, width: 10, channels: 1392, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 10, outWidth: 10, weights: s.f + 1641632, bias: s.f,
-            activation: .identity, output: s.tensor(276), pool: pool)
-        s.profiler?.stop(396)
+        s.profiler?.stop(394)
+        // features.7.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392], row by row
+        if s.options.frozenBlocks <= 25 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(274), gamma: s.p + 7210720,
+                beta: s.p + 7212112, savedMean: s.f + 1636064, savedInvStd: s.f + 1637456, activation: .silu,
+                output: s.tensor(275), batch: s.n, height: 10, width: 10, channels: 1392, kernel: 3, stride: 1,
+                padTop: 1, padLeft: 1, outHeight: 10, outWidth: 10, weights: s.f + 1641632, bias: s.f,
+                depthwiseOutput: s.tensor(276), pool: pool)
+            s.profiler?.stop(395)
+        }
+        // features.7.0.block.1 frozen: depthwise 3x3/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392]
+        if s.options.frozenBlocks > 25 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(275), batch: s.n, height: 10, width: 10, channels: 1392, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 10, outWidth: 10, weights: s.f + 1641632, bias: s.f,
+                activation: .identity, output: s.tensor(276), pool: pool)
+            s.profiler?.stop(396)
+        }
         // features.7.0.block.1 BatchNorm (batch statistics) + silu on [n, 10, 10, 1392]
         if s.options.frozenBlocks <= 25 {
             s.profiler?.start()
@@ -5421,32 +5513,36 @@ public final class EfficientNetB3Training: TrainableModel {
                 output: s.tensor(284), pool: pool)
             s.profiler?.stop(407)
         }
-        // features.7.1.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 10, 10, 2304]
-        if s.options.frozenBlocks <= 26 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(284), pixels: 100 &* s.n, channels: 2304,
-                gamma: s.p + 8818112, beta: s.p + 8820416, savedMean: s.f + 1667456, savedInvStd: s.f + 1669760,
-                activation: .silu, output: s.tensor(285), pool: pool)
-            s.profiler?.stop(408)
-        }
         // features.7.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 2304]
         if s.options.frozenBlocks > 26 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(284), pixels: 100 &* s.n, channels: 2304,
                 gamma: s.p + 8818112, beta: s.p + 8820416, runningMean: s.p + 8822720, runningVar: s.p + 8825024,
                 eps: 1e-05, activation: .silu, output: s.tensor(285), scratch: s.f + 1667456, pool: pool)
-            s.profiler?.stop(409)
+            s.profiler?.stop(408)
         }
         // features.7.1.block.1 depthwise weights to the kernel layout [3][3][2304]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 8827328, channels: 2304, kernel: 3, into: s.f + 1676672)
-        s.profiler?.stop(410)
-        // features.7.1.block.1 depthwise 3x3/1, [n, 10, 10, 2304] -> [n, 10, 10, 2304]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(285), batch: s.n, height: 10, width: 10, channels: 2304, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 10, outWidth: 10, weights: s.f + 1676672, bias: s.f,
-            activation: .identity, output: s.tensor(286), pool: pool)
-        s.profiler?.stop(411)
+        s.profiler?.stop(409)
+        // features.7.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.1.block.1 depthwise 3x3/1, [n, 10, 10, 2304] -> [n, 10, 10, 2304], row by row
+        if s.options.frozenBlocks <= 26 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(284), gamma: s.p + 8818112,
+                beta: s.p + 8820416, savedMean: s.f + 1667456, savedInvStd: s.f + 1669760, activation: .silu,
+                output: s.tensor(285), batch: s.n, height: 10, width: 10, channels: 2304, kernel: 3, stride: 1,
+                padTop: 1, padLeft: 1, outHeight: 10, outWidth: 10, weights: s.f + 1676672, bias: s.f,
+                depthwiseOutput: s.tensor(286), pool: pool)
+            s.profiler?.stop(410)
+        }
+        // features.7.1.block.1 frozen: depthwise 3x3/1, [n, 10, 10, 2304] -> [n, 10, 10, 2304]
+        if s.options.frozenBlocks > 26 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(285), batch: s.n, height: 10, width: 10, channels: 2304, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 10, outWidth: 10, weights: s.f + 1676672, bias: s.f,
+                activation: .identity, output: s.tensor(286), pool: pool)
+            s.profiler?.stop(411)
+        }
         // features.7.1.block.1 BatchNorm (batch statistics) + silu on [n, 10, 10, 2304]
         if s.options.frozenBlocks <= 26 {
             s.profiler?.start()
@@ -9022,13 +9118,13 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.2.0.block.0", kind: "conv 1x1 forward", macsPerImage: 77760000,
               "frozen: expand conv 1x1, [n, 150, 150, 24] -> [n, 150, 150, 144]"),
         .init("features.2.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 150, 150, 144]"),
-        .init("features.2.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 150, 150, 144]"),
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][144]"),
+        .init("features.2.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 7290000,
+              "features.2.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 150, 150, 144] -> [n, 75, 75, 144], row by row"),
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: 7290000,
-              "depthwise 3x3/2, [n, 150, 150, 144] -> [n, 75, 75, 144]"),
+              "frozen: depthwise 3x3/2, [n, 150, 150, 144] -> [n, 75, 75, 144]"),
         .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 75, 75, 144]"),
         .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -9052,13 +9148,13 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.2.1.block.0", kind: "conv 1x1 forward", macsPerImage: 34560000,
               "frozen: expand conv 1x1, [n, 75, 75, 32] -> [n, 75, 75, 192]"),
         .init("features.2.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 75, 75, 192]"),
-        .init("features.2.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 75, 75, 192]"),
         .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][192]"),
+        .init("features.2.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 9720000,
+              "features.2.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192], row by row"),
         .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: 9720000,
-              "depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192]"),
+              "frozen: depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192]"),
         .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 75, 75, 192]"),
         .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -9086,13 +9182,13 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.2.2.block.0", kind: "conv 1x1 forward", macsPerImage: 34560000,
               "frozen: expand conv 1x1, [n, 75, 75, 32] -> [n, 75, 75, 192]"),
         .init("features.2.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 75, 75, 192]"),
-        .init("features.2.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 75, 75, 192]"),
         .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][192]"),
+        .init("features.2.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 9720000,
+              "features.2.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.2.block.1 depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192], row by row"),
         .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: 9720000,
-              "depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192]"),
+              "frozen: depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192]"),
         .init("features.2.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 75, 75, 192]"),
         .init("features.2.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -9120,13 +9216,13 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.3.0.block.0", kind: "conv 1x1 forward", macsPerImage: 34560000,
               "frozen: expand conv 1x1, [n, 75, 75, 32] -> [n, 75, 75, 192]"),
         .init("features.3.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 75, 75, 192]"),
-        .init("features.3.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 75, 75, 192]"),
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][192]"),
+        .init("features.3.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 6931200,
+              "features.3.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 75, 75, 192] -> [n, 38, 38, 192], row by row"),
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: 6931200,
-              "depthwise 5x5/2, [n, 75, 75, 192] -> [n, 38, 38, 192]"),
+              "frozen: depthwise 5x5/2, [n, 75, 75, 192] -> [n, 38, 38, 192]"),
         .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 38, 38, 192]"),
         .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -9150,13 +9246,13 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.3.1.block.0", kind: "conv 1x1 forward", macsPerImage: 19961856,
               "frozen: expand conv 1x1, [n, 38, 38, 48] -> [n, 38, 38, 288]"),
         .init("features.3.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 288]"),
-        .init("features.3.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 288]"),
         .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][288]"),
+        .init("features.3.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 10396800,
+              "features.3.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 38, 38, 288] -> [n, 38, 38, 288], row by row"),
         .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: 10396800,
-              "depthwise 5x5/1, [n, 38, 38, 288] -> [n, 38, 38, 288]"),
+              "frozen: depthwise 5x5/1, [n, 38, 38, 288] -> [n, 38, 38, 288]"),
         .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 38, 38, 288]"),
         .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -9184,13 +9280,13 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.3.2.block.0", kind: "conv 1x1 forward", macsPerImage: 19961856,
               "frozen: expand conv 1x1, [n, 38, 38, 48] -> [n, 38, 38, 288]"),
         .init("features.3.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 288]"),
-        .init("features.3.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 288]"),
         .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][288]"),
+        .init("features.3.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 10396800,
+              "features.3.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.2.block.1 depthwise 5x5/1, [n, 38, 38, 288] -> [n, 38, 38, 288], row by row"),
         .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: 10396800,
-              "depthwise 5x5/1, [n, 38, 38, 288] -> [n, 38, 38, 288]"),
+              "frozen: depthwise 5x5/1, [n, 38, 38, 288] -> [n, 38, 38, 288]"),
         .init("features.3.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 38, 38, 288]"),
         .init("features.3.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -9218,13 +9314,13 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.4.0.block.0", kind: "conv 1x1 forward", macsPerImage: 19961856,
               "frozen: expand conv 1x1, [n, 38, 38, 48] -> [n, 38, 38, 288]"),
         .init("features.4.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 288]"),
-        .init("features.4.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 288]"),
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][288]"),
+        .init("features.4.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 935712,
+              "features.4.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 38, 38, 288] -> [n, 19, 19, 288], row by row"),
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: 935712,
-              "depthwise 3x3/2, [n, 38, 38, 288] -> [n, 19, 19, 288]"),
+              "frozen: depthwise 3x3/2, [n, 38, 38, 288] -> [n, 19, 19, 288]"),
         .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 19, 19, 288]"),
         .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -9248,13 +9344,13 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.4.1.block.0", kind: "conv 1x1 forward", macsPerImage: 19961856,
               "frozen: expand conv 1x1, [n, 19, 19, 96] -> [n, 19, 19, 576]"),
         .init("features.4.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 576]"),
-        .init("features.4.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 576]"),
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][576]"),
+        .init("features.4.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1871424,
+              "features.4.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576], row by row"),
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: 1871424,
-              "depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576]"),
+              "frozen: depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576]"),
         .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 19, 19, 576]"),
         .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -9282,13 +9378,13 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.4.2.block.0", kind: "conv 1x1 forward", macsPerImage: 19961856,
               "frozen: expand conv 1x1, [n, 19, 19, 96] -> [n, 19, 19, 576]"),
         .init("features.4.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 576]"),
-        .init("features.4.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 576]"),
         .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][576]"),
+        .init("features.4.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1871424,
+              "features.4.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576], row by row"),
         .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: 1871424,
-              "depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576]"),
+              "frozen: depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576]"),
         .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 19, 19, 576]"),
         .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -9316,13 +9412,13 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.4.3.block.0", kind: "conv 1x1 forward", macsPerImage: 19961856,
               "frozen: expand conv 1x1, [n, 19, 19, 96] -> [n, 19, 19, 576]"),
         .init("features.4.3.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 576]"),
-        .init("features.4.3.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 576]"),
         .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][576]"),
+        .init("features.4.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1871424,
+              "features.4.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.3.block.1 depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576], row by row"),
         .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: 1871424,
-              "depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576]"),
+              "frozen: depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576]"),
         .init("features.4.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 19, 19, 576]"),
         .init("features.4.3.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -9350,13 +9446,13 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.4.4.block.0", kind: "conv 1x1 forward", macsPerImage: 19961856,
               "frozen: expand conv 1x1, [n, 19, 19, 96] -> [n, 19, 19, 576]"),
         .init("features.4.4.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 576]"),
-        .init("features.4.4.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 576]"),
         .init("features.4.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][576]"),
+        .init("features.4.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1871424,
+              "features.4.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.4.block.1 depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576], row by row"),
         .init("features.4.4.block.1", kind: "depthwise forward", macsPerImage: 1871424,
-              "depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576]"),
+              "frozen: depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576]"),
         .init("features.4.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 19, 19, 576]"),
         .init("features.4.4.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -9384,13 +9480,13 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.5.0.block.0", kind: "conv 1x1 forward", macsPerImage: 19961856,
               "frozen: expand conv 1x1, [n, 19, 19, 96] -> [n, 19, 19, 576]"),
         .init("features.5.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 576]"),
-        .init("features.5.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 576]"),
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][576]"),
+        .init("features.5.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 5198400,
+              "features.5.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 19, 19, 576] -> [n, 19, 19, 576], row by row"),
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: 5198400,
-              "depthwise 5x5/1, [n, 19, 19, 576] -> [n, 19, 19, 576]"),
+              "frozen: depthwise 5x5/1, [n, 19, 19, 576] -> [n, 19, 19, 576]"),
         .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 19, 19, 576]"),
         .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -9414,13 +9510,13 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.5.1.block.0", kind: "conv 1x1 forward", macsPerImage: 40062336,
               "frozen: expand conv 1x1, [n, 19, 19, 136] -> [n, 19, 19, 816]"),
         .init("features.5.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 816]"),
-        .init("features.5.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 816]"),
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][816]"),
+        .init("features.5.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 7364400,
+              "features.5.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816], row by row"),
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: 7364400,
-              "depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816]"),
+              "frozen: depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816]"),
         .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 19, 19, 816]"),
         .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -9448,13 +9544,13 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.5.2.block.0", kind: "conv 1x1 forward", macsPerImage: 40062336,
               "frozen: expand conv 1x1, [n, 19, 19, 136] -> [n, 19, 19, 816]"),
         .init("features.5.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 816]"),
-        .init("features.5.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 816]"),
         .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][816]"),
+        .init("features.5.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 7364400,
+              "features.5.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816], row by row"),
         .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: 7364400,
-              "depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816]"),
+              "frozen: depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816]"),
         .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 19, 19, 816]"),
         .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -9482,13 +9578,13 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.5.3.block.0", kind: "conv 1x1 forward", macsPerImage: 40062336,
               "frozen: expand conv 1x1, [n, 19, 19, 136] -> [n, 19, 19, 816]"),
         .init("features.5.3.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 816]"),
-        .init("features.5.3.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 816]"),
         .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][816]"),
+        .init("features.5.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 7364400,
+              "features.5.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.3.block.1 depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816], row by row"),
         .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: 7364400,
-              "depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816]"),
+              "frozen: depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816]"),
         .init("features.5.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 19, 19, 816]"),
         .init("features.5.3.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -9516,13 +9612,13 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.5.4.block.0", kind: "conv 1x1 forward", macsPerImage: 40062336,
               "frozen: expand conv 1x1, [n, 19, 19, 136] -> [n, 19, 19, 816]"),
         .init("features.5.4.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 816]"),
-        .init("features.5.4.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 816]"),
         .init("features.5.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][816]"),
+        .init("features.5.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 7364400,
+              "features.5.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.4.block.1 depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816], row by row"),
         .init("features.5.4.block.1", kind: "depthwise forward", macsPerImage: 7364400,
-              "depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816]"),
+              "frozen: depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816]"),
         .init("features.5.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 19, 19, 816]"),
         .init("features.5.4.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -9550,13 +9646,13 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.6.0.block.0", kind: "conv 1x1 forward", macsPerImage: 40062336,
               "frozen: expand conv 1x1, [n, 19, 19, 136] -> [n, 19, 19, 816]"),
         .init("features.6.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 816]"),
-        .init("features.6.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 816]"),
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][816]"),
+        .init("features.6.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 2040000,
+              "features.6.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 19, 19, 816] -> [n, 10, 10, 816], row by row"),
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: 2040000,
-              "depthwise 5x5/2, [n, 19, 19, 816] -> [n, 10, 10, 816]"),
+              "frozen: depthwise 5x5/2, [n, 19, 19, 816] -> [n, 10, 10, 816]"),
         .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 10, 10, 816]"),
         .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -9580,13 +9676,13 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.6.1.block.0", kind: "conv 1x1 forward", macsPerImage: 32294400,
               "frozen: expand conv 1x1, [n, 10, 10, 232] -> [n, 10, 10, 1392]"),
         .init("features.6.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 10, 10, 1392]"),
-        .init("features.6.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1392]"),
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1392]"),
+        .init("features.6.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 3480000,
+              "features.6.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392], row by row"),
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: 3480000,
-              "depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392]"),
+              "frozen: depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392]"),
         .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 10, 10, 1392]"),
         .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -9614,13 +9710,13 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.6.2.block.0", kind: "conv 1x1 forward", macsPerImage: 32294400,
               "frozen: expand conv 1x1, [n, 10, 10, 232] -> [n, 10, 10, 1392]"),
         .init("features.6.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 10, 10, 1392]"),
-        .init("features.6.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1392]"),
         .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1392]"),
+        .init("features.6.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 3480000,
+              "features.6.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392], row by row"),
         .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: 3480000,
-              "depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392]"),
+              "frozen: depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392]"),
         .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 10, 10, 1392]"),
         .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -9648,13 +9744,13 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.6.3.block.0", kind: "conv 1x1 forward", macsPerImage: 32294400,
               "frozen: expand conv 1x1, [n, 10, 10, 232] -> [n, 10, 10, 1392]"),
         .init("features.6.3.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 10, 10, 1392]"),
-        .init("features.6.3.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1392]"),
         .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1392]"),
+        .init("features.6.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 3480000,
+              "features.6.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392], row by row"),
         .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: 3480000,
-              "depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392]"),
+              "frozen: depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392]"),
         .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 10, 10, 1392]"),
         .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -9682,13 +9778,13 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.6.4.block.0", kind: "conv 1x1 forward", macsPerImage: 32294400,
               "frozen: expand conv 1x1, [n, 10, 10, 232] -> [n, 10, 10, 1392]"),
         .init("features.6.4.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 10, 10, 1392]"),
-        .init("features.6.4.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1392]"),
         .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1392]"),
+        .init("features.6.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 3480000,
+              "features.6.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.4.block.1 depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392], row by row"),
         .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: 3480000,
-              "depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392]"),
+              "frozen: depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392]"),
         .init("features.6.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 10, 10, 1392]"),
         .init("features.6.4.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -9716,13 +9812,13 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.6.5.block.0", kind: "conv 1x1 forward", macsPerImage: 32294400,
               "frozen: expand conv 1x1, [n, 10, 10, 232] -> [n, 10, 10, 1392]"),
         .init("features.6.5.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 10, 10, 1392]"),
-        .init("features.6.5.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1392]"),
         .init("features.6.5.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1392]"),
+        .init("features.6.5.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 3480000,
+              "features.6.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.5.block.1 depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392], row by row"),
         .init("features.6.5.block.1", kind: "depthwise forward", macsPerImage: 3480000,
-              "depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392]"),
+              "frozen: depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392]"),
         .init("features.6.5.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 10, 10, 1392]"),
         .init("features.6.5.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -9750,13 +9846,13 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.7.0.block.0", kind: "conv 1x1 forward", macsPerImage: 32294400,
               "frozen: expand conv 1x1, [n, 10, 10, 232] -> [n, 10, 10, 1392]"),
         .init("features.7.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 10, 10, 1392]"),
-        .init("features.7.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1392]"),
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][1392]"),
+        .init("features.7.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1252800,
+              "features.7.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392], row by row"),
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: 1252800,
-              "depthwise 3x3/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392]"),
+              "frozen: depthwise 3x3/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392]"),
         .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 10, 10, 1392]"),
         .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -9780,13 +9876,13 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.7.1.block.0", kind: "conv 1x1 forward", macsPerImage: 88473600,
               "frozen: expand conv 1x1, [n, 10, 10, 384] -> [n, 10, 10, 2304]"),
         .init("features.7.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 10, 10, 2304]"),
-        .init("features.7.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 2304]"),
         .init("features.7.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][2304]"),
+        .init("features.7.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 2073600,
+              "features.7.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.1.block.1 depthwise 3x3/1, [n, 10, 10, 2304] -> [n, 10, 10, 2304], row by row"),
         .init("features.7.1.block.1", kind: "depthwise forward", macsPerImage: 2073600,
-              "depthwise 3x3/1, [n, 10, 10, 2304] -> [n, 10, 10, 2304]"),
+              "frozen: depthwise 3x3/1, [n, 10, 10, 2304] -> [n, 10, 10, 2304]"),
         .init("features.7.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 10, 10, 2304]"),
         .init("features.7.1.block.1", kind: "BN+act forward", macsPerImage: nil,

@@ -3123,32 +3123,36 @@ public final class EfficientNetB4Training: TrainableModel {
                 output: s.tensor(20), pool: pool)
             s.profiler?.stop(28)
         }
-        // features.2.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 190, 190, 144]
-        if s.options.frozenBlocks <= 3 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(20), pixels: 36100 &* s.n, channels: 144, gamma: s.p + 9456,
-                beta: s.p + 9600, savedMean: s.f + 1213920, savedInvStd: s.f + 1214064, activation: .silu,
-                output: s.tensor(21), pool: pool)
-            s.profiler?.stop(29)
-        }
         // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 190, 190, 144]
         if s.options.frozenBlocks > 3 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 36100 &* s.n, channels: 144,
                 gamma: s.p + 9456, beta: s.p + 9600, runningMean: s.p + 9744, runningVar: s.p + 9888, eps: 1e-05,
                 activation: .silu, output: s.tensor(21), scratch: s.f + 1213920, pool: pool)
-            s.profiler?.stop(30)
+            s.profiler?.stop(29)
         }
         // features.2.0.block.1 depthwise weights to the kernel layout [3][3][144]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 10032, channels: 144, kernel: 3, into: s.f + 1214496)
-        s.profiler?.stop(31)
-        // features.2.0.block.1 depthwise 3x3/2, [n, 190, 190, 144] -> [n, 95, 95, 144]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(21), batch: s.n, height: 190, width: 190, channels: 144, kernel: 3,
-            stride: 2, padTop: 1, padLeft: 1, outHeight: 95, outWidth: 95, weights: s.f + 1214496, bias: s.f,
-            activation: .identity, output: s.tensor(22), pool: pool)
-        s.profiler?.stop(32)
+        s.profiler?.stop(30)
+        // features.2.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 190, 190, 144] -> [n, 95, 95, 144], row by row
+        if s.options.frozenBlocks <= 3 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(20), gamma: s.p + 9456, beta: s.p + 9600,
+                savedMean: s.f + 1213920, savedInvStd: s.f + 1214064, activation: .silu, output: s.tensor(21),
+                batch: s.n, height: 190, width: 190, channels: 144, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+                outHeight: 95, outWidth: 95, weights: s.f + 1214496, bias: s.f, depthwiseOutput: s.tensor(22),
+                pool: pool)
+            s.profiler?.stop(31)
+        }
+        // features.2.0.block.1 frozen: depthwise 3x3/2, [n, 190, 190, 144] -> [n, 95, 95, 144]
+        if s.options.frozenBlocks > 3 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(21), batch: s.n, height: 190, width: 190, channels: 144, kernel: 3,
+                stride: 2, padTop: 1, padLeft: 1, outHeight: 95, outWidth: 95, weights: s.f + 1214496, bias: s.f,
+                activation: .identity, output: s.tensor(22), pool: pool)
+            s.profiler?.stop(32)
+        }
         // features.2.0.block.1 BatchNorm (batch statistics) + silu on [n, 95, 95, 144]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
@@ -3235,32 +3239,36 @@ public final class EfficientNetB4Training: TrainableModel {
                 output: s.tensor(30), pool: pool)
             s.profiler?.stop(43)
         }
-        // features.2.1.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 95, 95, 192]
-        if s.options.frozenBlocks <= 4 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(30), pixels: 9025 &* s.n, channels: 192, gamma: s.p + 24672,
-                beta: s.p + 24864, savedMean: s.f + 1217152, savedInvStd: s.f + 1217344, activation: .silu,
-                output: s.tensor(31), pool: pool)
-            s.profiler?.stop(44)
-        }
         // features.2.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 95, 95, 192]
         if s.options.frozenBlocks > 4 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 9025 &* s.n, channels: 192,
                 gamma: s.p + 24672, beta: s.p + 24864, runningMean: s.p + 25056, runningVar: s.p + 25248, eps: 1e-05,
                 activation: .silu, output: s.tensor(31), scratch: s.f + 1217152, pool: pool)
-            s.profiler?.stop(45)
+            s.profiler?.stop(44)
         }
         // features.2.1.block.1 depthwise weights to the kernel layout [3][3][192]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 25440, channels: 192, kernel: 3, into: s.f + 1217920)
-        s.profiler?.stop(46)
-        // features.2.1.block.1 depthwise 3x3/1, [n, 95, 95, 192] -> [n, 95, 95, 192]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(31), batch: s.n, height: 95, width: 95, channels: 192, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 95, outWidth: 95, weights: s.f + 1217920, bias: s.f,
-            activation: .identity, output: s.tensor(32), pool: pool)
-        s.profiler?.stop(47)
+        s.profiler?.stop(45)
+        // features.2.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 95, 95, 192] -> [n, 95, 95, 192], row by row
+        if s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(30), gamma: s.p + 24672, beta: s.p + 24864,
+                savedMean: s.f + 1217152, savedInvStd: s.f + 1217344, activation: .silu, output: s.tensor(31),
+                batch: s.n, height: 95, width: 95, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 95, outWidth: 95, weights: s.f + 1217920, bias: s.f, depthwiseOutput: s.tensor(32),
+                pool: pool)
+            s.profiler?.stop(46)
+        }
+        // features.2.1.block.1 frozen: depthwise 3x3/1, [n, 95, 95, 192] -> [n, 95, 95, 192]
+        if s.options.frozenBlocks > 4 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(31), batch: s.n, height: 95, width: 95, channels: 192, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 95, outWidth: 95, weights: s.f + 1217920, bias: s.f,
+                activation: .identity, output: s.tensor(32), pool: pool)
+            s.profiler?.stop(47)
+        }
         // features.2.1.block.1 BatchNorm (batch statistics) + silu on [n, 95, 95, 192]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
@@ -3360,32 +3368,36 @@ public final class EfficientNetB4Training: TrainableModel {
                 output: s.tensor(42), pool: pool)
             s.profiler?.stop(60)
         }
-        // features.2.2.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 95, 95, 192]
-        if s.options.frozenBlocks <= 5 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(42), pixels: 9025 &* s.n, channels: 192, gamma: s.p + 43632,
-                beta: s.p + 43824, savedMean: s.f + 1221440, savedInvStd: s.f + 1221632, activation: .silu,
-                output: s.tensor(43), pool: pool)
-            s.profiler?.stop(61)
-        }
         // features.2.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 95, 95, 192]
         if s.options.frozenBlocks > 5 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 9025 &* s.n, channels: 192,
                 gamma: s.p + 43632, beta: s.p + 43824, runningMean: s.p + 44016, runningVar: s.p + 44208, eps: 1e-05,
                 activation: .silu, output: s.tensor(43), scratch: s.f + 1221440, pool: pool)
-            s.profiler?.stop(62)
+            s.profiler?.stop(61)
         }
         // features.2.2.block.1 depthwise weights to the kernel layout [3][3][192]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 44400, channels: 192, kernel: 3, into: s.f + 1222208)
-        s.profiler?.stop(63)
-        // features.2.2.block.1 depthwise 3x3/1, [n, 95, 95, 192] -> [n, 95, 95, 192]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(43), batch: s.n, height: 95, width: 95, channels: 192, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 95, outWidth: 95, weights: s.f + 1222208, bias: s.f,
-            activation: .identity, output: s.tensor(44), pool: pool)
-        s.profiler?.stop(64)
+        s.profiler?.stop(62)
+        // features.2.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.2.block.1 depthwise 3x3/1, [n, 95, 95, 192] -> [n, 95, 95, 192], row by row
+        if s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(42), gamma: s.p + 43632, beta: s.p + 43824,
+                savedMean: s.f + 1221440, savedInvStd: s.f + 1221632, activation: .silu, output: s.tensor(43),
+                batch: s.n, height: 95, width: 95, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 95, outWidth: 95, weights: s.f + 1222208, bias: s.f, depthwiseOutput: s.tensor(44),
+                pool: pool)
+            s.profiler?.stop(63)
+        }
+        // features.2.2.block.1 frozen: depthwise 3x3/1, [n, 95, 95, 192] -> [n, 95, 95, 192]
+        if s.options.frozenBlocks > 5 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(43), batch: s.n, height: 95, width: 95, channels: 192, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 95, outWidth: 95, weights: s.f + 1222208, bias: s.f,
+                activation: .identity, output: s.tensor(44), pool: pool)
+            s.profiler?.stop(64)
+        }
         // features.2.2.block.1 BatchNorm (batch statistics) + silu on [n, 95, 95, 192]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
@@ -3484,32 +3496,36 @@ public final class EfficientNetB4Training: TrainableModel {
                 output: s.tensor(54), pool: pool)
             s.profiler?.stop(77)
         }
-        // features.2.3.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 95, 95, 192]
-        if s.options.frozenBlocks <= 6 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(54), pixels: 9025 &* s.n, channels: 192, gamma: s.p + 62592,
-                beta: s.p + 62784, savedMean: s.f + 1225728, savedInvStd: s.f + 1225920, activation: .silu,
-                output: s.tensor(55), pool: pool)
-            s.profiler?.stop(78)
-        }
         // features.2.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 95, 95, 192]
         if s.options.frozenBlocks > 6 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(54), pixels: 9025 &* s.n, channels: 192,
                 gamma: s.p + 62592, beta: s.p + 62784, runningMean: s.p + 62976, runningVar: s.p + 63168, eps: 1e-05,
                 activation: .silu, output: s.tensor(55), scratch: s.f + 1225728, pool: pool)
-            s.profiler?.stop(79)
+            s.profiler?.stop(78)
         }
         // features.2.3.block.1 depthwise weights to the kernel layout [3][3][192]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 63360, channels: 192, kernel: 3, into: s.f + 1226496)
-        s.profiler?.stop(80)
-        // features.2.3.block.1 depthwise 3x3/1, [n, 95, 95, 192] -> [n, 95, 95, 192]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(55), batch: s.n, height: 95, width: 95, channels: 192, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 95, outWidth: 95, weights: s.f + 1226496, bias: s.f,
-            activation: .identity, output: s.tensor(56), pool: pool)
-        s.profiler?.stop(81)
+        s.profiler?.stop(79)
+        // features.2.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.3.block.1 depthwise 3x3/1, [n, 95, 95, 192] -> [n, 95, 95, 192], row by row
+        if s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(54), gamma: s.p + 62592, beta: s.p + 62784,
+                savedMean: s.f + 1225728, savedInvStd: s.f + 1225920, activation: .silu, output: s.tensor(55),
+                batch: s.n, height: 95, width: 95, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 95, outWidth: 95, weights: s.f + 1226496, bias: s.f, depthwiseOutput: s.tensor(56),
+                pool: pool)
+            s.profiler?.stop(80)
+        }
+        // features.2.3.block.1 frozen: depthwise 3x3/1, [n, 95, 95, 192] -> [n, 95, 95, 192]
+        if s.options.frozenBlocks > 6 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(55), batch: s.n, height: 95, width: 95, channels: 192, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 95, outWidth: 95, weights: s.f + 1226496, bias: s.f,
+                activation: .identity, output: s.tensor(56), pool: pool)
+            s.profiler?.stop(81)
+        }
         // features.2.3.block.1 BatchNorm (batch statistics) + silu on [n, 95, 95, 192]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
@@ -3608,32 +3624,36 @@ public final class EfficientNetB4Training: TrainableModel {
                 output: s.tensor(66), pool: pool)
             s.profiler?.stop(94)
         }
-        // features.3.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 95, 95, 192]
-        if s.options.frozenBlocks <= 7 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(66), pixels: 9025 &* s.n, channels: 192, gamma: s.p + 81552,
-                beta: s.p + 81744, savedMean: s.f + 1230016, savedInvStd: s.f + 1230208, activation: .silu,
-                output: s.tensor(67), pool: pool)
-            s.profiler?.stop(95)
-        }
         // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 95, 95, 192]
         if s.options.frozenBlocks > 7 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(66), pixels: 9025 &* s.n, channels: 192,
                 gamma: s.p + 81552, beta: s.p + 81744, runningMean: s.p + 81936, runningVar: s.p + 82128, eps: 1e-05,
                 activation: .silu, output: s.tensor(67), scratch: s.f + 1230016, pool: pool)
-            s.profiler?.stop(96)
+            s.profiler?.stop(95)
         }
         // features.3.0.block.1 depthwise weights to the kernel layout [5][5][192]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 82320, channels: 192, kernel: 5, into: s.f + 1230784)
-        s.profiler?.stop(97)
-        // features.3.0.block.1 depthwise 5x5/2, [n, 95, 95, 192] -> [n, 48, 48, 192]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(67), batch: s.n, height: 95, width: 95, channels: 192, kernel: 5,
-            stride: 2, padTop: 2, padLeft: 2, outHeight: 48, outWidth: 48, weights: s.f + 1230784, bias: s.f,
-            activation: .identity, output: s.tensor(68), pool: pool)
-        s.profiler?.stop(98)
+        s.profiler?.stop(96)
+        // features.3.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 95, 95, 192] -> [n, 48, 48, 192], row by row
+        if s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(66), gamma: s.p + 81552, beta: s.p + 81744,
+                savedMean: s.f + 1230016, savedInvStd: s.f + 1230208, activation: .silu, output: s.tensor(67),
+                batch: s.n, height: 95, width: 95, channels: 192, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
+                outHeight: 48, outWidth: 48, weights: s.f + 1230784, bias: s.f, depthwiseOutput: s.tensor(68),
+                pool: pool)
+            s.profiler?.stop(97)
+        }
+        // features.3.0.block.1 frozen: depthwise 5x5/2, [n, 95, 95, 192] -> [n, 48, 48, 192]
+        if s.options.frozenBlocks > 7 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(67), batch: s.n, height: 95, width: 95, channels: 192, kernel: 5,
+                stride: 2, padTop: 2, padLeft: 2, outHeight: 48, outWidth: 48, weights: s.f + 1230784, bias: s.f,
+                activation: .identity, output: s.tensor(68), pool: pool)
+            s.profiler?.stop(98)
+        }
         // features.3.0.block.1 BatchNorm (batch statistics) + silu on [n, 48, 48, 192]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
@@ -3720,32 +3740,36 @@ public final class EfficientNetB4Training: TrainableModel {
                 output: s.tensor(76), pool: pool)
             s.profiler?.stop(109)
         }
-        // features.3.1.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 48, 48, 336]
-        if s.options.frozenBlocks <= 8 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(76), pixels: 2304 &* s.n, channels: 336,
-                gamma: s.p + 120992, beta: s.p + 121328, savedMean: s.f + 1240496, savedInvStd: s.f + 1240832,
-                activation: .silu, output: s.tensor(77), pool: pool)
-            s.profiler?.stop(110)
-        }
         // features.3.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 48, 48, 336]
         if s.options.frozenBlocks > 8 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(76), pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 120992, beta: s.p + 121328, runningMean: s.p + 121664, runningVar: s.p + 122000,
                 eps: 1e-05, activation: .silu, output: s.tensor(77), scratch: s.f + 1240496, pool: pool)
-            s.profiler?.stop(111)
+            s.profiler?.stop(110)
         }
         // features.3.1.block.1 depthwise weights to the kernel layout [5][5][336]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 122336, channels: 336, kernel: 5, into: s.f + 1241840)
-        s.profiler?.stop(112)
-        // features.3.1.block.1 depthwise 5x5/1, [n, 48, 48, 336] -> [n, 48, 48, 336]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(77), batch: s.n, height: 48, width: 48, channels: 336, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 48, outWidth: 48, weights: s.f + 1241840, bias: s.f,
-            activation: .identity, output: s.tensor(78), pool: pool)
-        s.profiler?.stop(113)
+        s.profiler?.stop(111)
+        // features.3.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 48, 48, 336] -> [n, 48, 48, 336], row by row
+        if s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(76), gamma: s.p + 120992, beta: s.p + 121328,
+                savedMean: s.f + 1240496, savedInvStd: s.f + 1240832, activation: .silu, output: s.tensor(77),
+                batch: s.n, height: 48, width: 48, channels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 48, outWidth: 48, weights: s.f + 1241840, bias: s.f, depthwiseOutput: s.tensor(78),
+                pool: pool)
+            s.profiler?.stop(112)
+        }
+        // features.3.1.block.1 frozen: depthwise 5x5/1, [n, 48, 48, 336] -> [n, 48, 48, 336]
+        if s.options.frozenBlocks > 8 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(77), batch: s.n, height: 48, width: 48, channels: 336, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 48, outWidth: 48, weights: s.f + 1241840, bias: s.f,
+                activation: .identity, output: s.tensor(78), pool: pool)
+            s.profiler?.stop(113)
+        }
         // features.3.1.block.1 BatchNorm (batch statistics) + silu on [n, 48, 48, 336]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
@@ -3845,32 +3869,36 @@ public final class EfficientNetB4Training: TrainableModel {
                 output: s.tensor(88), pool: pool)
             s.profiler?.stop(126)
         }
-        // features.3.2.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 48, 48, 336]
-        if s.options.frozenBlocks <= 9 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(88), pixels: 2304 &* s.n, channels: 336,
-                gamma: s.p + 179728, beta: s.p + 180064, savedMean: s.f + 1258752, savedInvStd: s.f + 1259088,
-                activation: .silu, output: s.tensor(89), pool: pool)
-            s.profiler?.stop(127)
-        }
         // features.3.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 48, 48, 336]
         if s.options.frozenBlocks > 9 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 179728, beta: s.p + 180064, runningMean: s.p + 180400, runningVar: s.p + 180736,
                 eps: 1e-05, activation: .silu, output: s.tensor(89), scratch: s.f + 1258752, pool: pool)
-            s.profiler?.stop(128)
+            s.profiler?.stop(127)
         }
         // features.3.2.block.1 depthwise weights to the kernel layout [5][5][336]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 181072, channels: 336, kernel: 5, into: s.f + 1260096)
-        s.profiler?.stop(129)
-        // features.3.2.block.1 depthwise 5x5/1, [n, 48, 48, 336] -> [n, 48, 48, 336]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(89), batch: s.n, height: 48, width: 48, channels: 336, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 48, outWidth: 48, weights: s.f + 1260096, bias: s.f,
-            activation: .identity, output: s.tensor(90), pool: pool)
-        s.profiler?.stop(130)
+        s.profiler?.stop(128)
+        // features.3.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.2.block.1 depthwise 5x5/1, [n, 48, 48, 336] -> [n, 48, 48, 336], row by row
+        if s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(88), gamma: s.p + 179728, beta: s.p + 180064,
+                savedMean: s.f + 1258752, savedInvStd: s.f + 1259088, activation: .silu, output: s.tensor(89),
+                batch: s.n, height: 48, width: 48, channels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 48, outWidth: 48, weights: s.f + 1260096, bias: s.f, depthwiseOutput: s.tensor(90),
+                pool: pool)
+            s.profiler?.stop(129)
+        }
+        // features.3.2.block.1 frozen: depthwise 5x5/1, [n, 48, 48, 336] -> [n, 48, 48, 336]
+        if s.options.frozenBlocks > 9 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(89), batch: s.n, height: 48, width: 48, channels: 336, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 48, outWidth: 48, weights: s.f + 1260096, bias: s.f,
+                activation: .identity, output: s.tensor(90), pool: pool)
+            s.profiler?.stop(130)
+        }
         // features.3.2.block.1 BatchNorm (batch statistics) + silu on [n, 48, 48, 336]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
@@ -3969,32 +3997,36 @@ public final class EfficientNetB4Training: TrainableModel {
                 output: s.tensor(100), pool: pool)
             s.profiler?.stop(143)
         }
-        // features.3.3.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 48, 48, 336]
-        if s.options.frozenBlocks <= 10 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(100), pixels: 2304 &* s.n, channels: 336,
-                gamma: s.p + 238464, beta: s.p + 238800, savedMean: s.f + 1277008, savedInvStd: s.f + 1277344,
-                activation: .silu, output: s.tensor(101), pool: pool)
-            s.profiler?.stop(144)
-        }
         // features.3.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 48, 48, 336]
         if s.options.frozenBlocks > 10 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(100), pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 238464, beta: s.p + 238800, runningMean: s.p + 239136, runningVar: s.p + 239472,
                 eps: 1e-05, activation: .silu, output: s.tensor(101), scratch: s.f + 1277008, pool: pool)
-            s.profiler?.stop(145)
+            s.profiler?.stop(144)
         }
         // features.3.3.block.1 depthwise weights to the kernel layout [5][5][336]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 239808, channels: 336, kernel: 5, into: s.f + 1278352)
-        s.profiler?.stop(146)
-        // features.3.3.block.1 depthwise 5x5/1, [n, 48, 48, 336] -> [n, 48, 48, 336]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(101), batch: s.n, height: 48, width: 48, channels: 336, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 48, outWidth: 48, weights: s.f + 1278352, bias: s.f,
-            activation: .identity, output: s.tensor(102), pool: pool)
-        s.profiler?.stop(147)
+        s.profiler?.stop(145)
+        // features.3.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.3.block.1 depthwise 5x5/1, [n, 48, 48, 336] -> [n, 48, 48, 336], row by row
+        if s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(100), gamma: s.p + 238464, beta: s.p + 238800,
+                savedMean: s.f + 1277008, savedInvStd: s.f + 1277344, activation: .silu, output: s.tensor(101),
+                batch: s.n, height: 48, width: 48, channels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 48, outWidth: 48, weights: s.f + 1278352, bias: s.f, depthwiseOutput: s.tensor(102),
+                pool: pool)
+            s.profiler?.stop(146)
+        }
+        // features.3.3.block.1 frozen: depthwise 5x5/1, [n, 48, 48, 336] -> [n, 48, 48, 336]
+        if s.options.frozenBlocks > 10 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(101), batch: s.n, height: 48, width: 48, channels: 336, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 48, outWidth: 48, weights: s.f + 1278352, bias: s.f,
+                activation: .identity, output: s.tensor(102), pool: pool)
+            s.profiler?.stop(147)
+        }
         // features.3.3.block.1 BatchNorm (batch statistics) + silu on [n, 48, 48, 336]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
@@ -4094,32 +4126,36 @@ public final class EfficientNetB4Training: TrainableModel {
                 output: s.tensor(112), pool: pool)
             s.profiler?.stop(160)
         }
-        // features.4.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 48, 48, 336]
-        if s.options.frozenBlocks <= 11 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(112), pixels: 2304 &* s.n, channels: 336,
-                gamma: s.p + 297200, beta: s.p + 297536, savedMean: s.f + 1295264, savedInvStd: s.f + 1295600,
-                activation: .silu, output: s.tensor(113), pool: pool)
-            s.profiler?.stop(161)
-        }
         // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 48, 48, 336]
         if s.options.frozenBlocks > 11 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(112), pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 297200, beta: s.p + 297536, runningMean: s.p + 297872, runningVar: s.p + 298208,
                 eps: 1e-05, activation: .silu, output: s.tensor(113), scratch: s.f + 1295264, pool: pool)
-            s.profiler?.stop(162)
+            s.profiler?.stop(161)
         }
         // features.4.0.block.1 depthwise weights to the kernel layout [3][3][336]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 298544, channels: 336, kernel: 3, into: s.f + 1296608)
-        s.profiler?.stop(163)
-        // features.4.0.block.1 depthwise 3x3/2, [n, 48, 48, 336] -> [n, 24, 24, 336]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(113), batch: s.n, height: 48, width: 48, channels: 336, kernel: 3,
-            stride: 2, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24, weights: s.f + 1296608, bias: s.f,
-            activation: .identity, output: s.tensor(114), pool: pool)
-        s.profiler?.stop(164)
+        s.profiler?.stop(162)
+        // features.4.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 48, 48, 336] -> [n, 24, 24, 336], row by row
+        if s.options.frozenBlocks <= 11 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(112), gamma: s.p + 297200, beta: s.p + 297536,
+                savedMean: s.f + 1295264, savedInvStd: s.f + 1295600, activation: .silu, output: s.tensor(113),
+                batch: s.n, height: 48, width: 48, channels: 336, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+                outHeight: 24, outWidth: 24, weights: s.f + 1296608, bias: s.f, depthwiseOutput: s.tensor(114),
+                pool: pool)
+            s.profiler?.stop(163)
+        }
+        // features.4.0.block.1 frozen: depthwise 3x3/2, [n, 48, 48, 336] -> [n, 24, 24, 336]
+        if s.options.frozenBlocks > 11 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(113), batch: s.n, height: 48, width: 48, channels: 336, kernel: 3,
+                stride: 2, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24, weights: s.f + 1296608, bias: s.f,
+                activation: .identity, output: s.tensor(114), pool: pool)
+            s.profiler?.stop(164)
+        }
         // features.4.0.block.1 BatchNorm (batch statistics) + silu on [n, 24, 24, 336]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
@@ -4206,32 +4242,36 @@ public final class EfficientNetB4Training: TrainableModel {
                 output: s.tensor(122), pool: pool)
             s.profiler?.stop(175)
         }
-        // features.4.1.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 672]
-        if s.options.frozenBlocks <= 12 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(122), pixels: 576 &* s.n, channels: 672,
-                gamma: s.p + 426016, beta: s.p + 426688, savedMean: s.f + 1302880, savedInvStd: s.f + 1303552,
-                activation: .silu, output: s.tensor(123), pool: pool)
-            s.profiler?.stop(176)
-        }
         // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 672]
         if s.options.frozenBlocks > 12 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(122), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 426016, beta: s.p + 426688, runningMean: s.p + 427360, runningVar: s.p + 428032,
                 eps: 1e-05, activation: .silu, output: s.tensor(123), scratch: s.f + 1302880, pool: pool)
-            s.profiler?.stop(177)
+            s.profiler?.stop(176)
         }
         // features.4.1.block.1 depthwise weights to the kernel layout [3][3][672]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 428704, channels: 672, kernel: 3, into: s.f + 1305568)
-        s.profiler?.stop(178)
-        // features.4.1.block.1 depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(123), batch: s.n, height: 24, width: 24, channels: 672, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24, weights: s.f + 1305568, bias: s.f,
-            activation: .identity, output: s.tensor(124), pool: pool)
-        s.profiler?.stop(179)
+        s.profiler?.stop(177)
+        // features.4.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672], row by row
+        if s.options.frozenBlocks <= 12 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(122), gamma: s.p + 426016, beta: s.p + 426688,
+                savedMean: s.f + 1302880, savedInvStd: s.f + 1303552, activation: .silu, output: s.tensor(123),
+                batch: s.n, height: 24, width: 24, channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 24, outWidth: 24, weights: s.f + 1305568, bias: s.f, depthwiseOutput: s.tensor(124),
+                pool: pool)
+            s.profiler?.stop(178)
+        }
+        // features.4.1.block.1 frozen: depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672]
+        if s.options.frozenBlocks > 12 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(123), batch: s.n, height: 24, width: 24, channels: 672, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24, weights: s.f + 1305568, bias: s.f,
+                activation: .identity, output: s.tensor(124), pool: pool)
+            s.profiler?.stop(179)
+        }
         // features.4.1.block.1 BatchNorm (batch statistics) + silu on [n, 24, 24, 672]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
@@ -4331,32 +4371,36 @@ public final class EfficientNetB4Training: TrainableModel {
                 output: s.tensor(134), pool: pool)
             s.profiler?.stop(192)
         }
-        // features.4.2.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 672]
-        if s.options.frozenBlocks <= 13 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(134), pixels: 576 &* s.n, channels: 672,
-                gamma: s.p + 626752, beta: s.p + 627424, savedMean: s.f + 1317888, savedInvStd: s.f + 1318560,
-                activation: .silu, output: s.tensor(135), pool: pool)
-            s.profiler?.stop(193)
-        }
         // features.4.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 672]
         if s.options.frozenBlocks > 13 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(134), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 626752, beta: s.p + 627424, runningMean: s.p + 628096, runningVar: s.p + 628768,
                 eps: 1e-05, activation: .silu, output: s.tensor(135), scratch: s.f + 1317888, pool: pool)
-            s.profiler?.stop(194)
+            s.profiler?.stop(193)
         }
         // features.4.2.block.1 depthwise weights to the kernel layout [3][3][672]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 629440, channels: 672, kernel: 3, into: s.f + 1320576)
-        s.profiler?.stop(195)
-        // features.4.2.block.1 depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(135), batch: s.n, height: 24, width: 24, channels: 672, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24, weights: s.f + 1320576, bias: s.f,
-            activation: .identity, output: s.tensor(136), pool: pool)
-        s.profiler?.stop(196)
+        s.profiler?.stop(194)
+        // features.4.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672], row by row
+        if s.options.frozenBlocks <= 13 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(134), gamma: s.p + 626752, beta: s.p + 627424,
+                savedMean: s.f + 1317888, savedInvStd: s.f + 1318560, activation: .silu, output: s.tensor(135),
+                batch: s.n, height: 24, width: 24, channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 24, outWidth: 24, weights: s.f + 1320576, bias: s.f, depthwiseOutput: s.tensor(136),
+                pool: pool)
+            s.profiler?.stop(195)
+        }
+        // features.4.2.block.1 frozen: depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672]
+        if s.options.frozenBlocks > 13 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(135), batch: s.n, height: 24, width: 24, channels: 672, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24, weights: s.f + 1320576, bias: s.f,
+                activation: .identity, output: s.tensor(136), pool: pool)
+            s.profiler?.stop(196)
+        }
         // features.4.2.block.1 BatchNorm (batch statistics) + silu on [n, 24, 24, 672]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
@@ -4456,32 +4500,36 @@ public final class EfficientNetB4Training: TrainableModel {
                 output: s.tensor(146), pool: pool)
             s.profiler?.stop(209)
         }
-        // features.4.3.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 672]
-        if s.options.frozenBlocks <= 14 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(146), pixels: 576 &* s.n, channels: 672,
-                gamma: s.p + 827488, beta: s.p + 828160, savedMean: s.f + 1332896, savedInvStd: s.f + 1333568,
-                activation: .silu, output: s.tensor(147), pool: pool)
-            s.profiler?.stop(210)
-        }
         // features.4.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 672]
         if s.options.frozenBlocks > 14 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(146), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 827488, beta: s.p + 828160, runningMean: s.p + 828832, runningVar: s.p + 829504,
                 eps: 1e-05, activation: .silu, output: s.tensor(147), scratch: s.f + 1332896, pool: pool)
-            s.profiler?.stop(211)
+            s.profiler?.stop(210)
         }
         // features.4.3.block.1 depthwise weights to the kernel layout [3][3][672]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 830176, channels: 672, kernel: 3, into: s.f + 1335584)
-        s.profiler?.stop(212)
-        // features.4.3.block.1 depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(147), batch: s.n, height: 24, width: 24, channels: 672, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24, weights: s.f + 1335584, bias: s.f,
-            activation: .identity, output: s.tensor(148), pool: pool)
-        s.profiler?.stop(213)
+        s.profiler?.stop(211)
+        // features.4.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.3.block.1 depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672], row by row
+        if s.options.frozenBlocks <= 14 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(146), gamma: s.p + 827488, beta: s.p + 828160,
+                savedMean: s.f + 1332896, savedInvStd: s.f + 1333568, activation: .silu, output: s.tensor(147),
+                batch: s.n, height: 24, width: 24, channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 24, outWidth: 24, weights: s.f + 1335584, bias: s.f, depthwiseOutput: s.tensor(148),
+                pool: pool)
+            s.profiler?.stop(212)
+        }
+        // features.4.3.block.1 frozen: depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672]
+        if s.options.frozenBlocks > 14 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(147), batch: s.n, height: 24, width: 24, channels: 672, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24, weights: s.f + 1335584, bias: s.f,
+                activation: .identity, output: s.tensor(148), pool: pool)
+            s.profiler?.stop(213)
+        }
         // features.4.3.block.1 BatchNorm (batch statistics) + silu on [n, 24, 24, 672]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
@@ -4581,32 +4629,36 @@ public final class EfficientNetB4Training: TrainableModel {
                 output: s.tensor(158), pool: pool)
             s.profiler?.stop(226)
         }
-        // features.4.4.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 672]
-        if s.options.frozenBlocks <= 15 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(158), pixels: 576 &* s.n, channels: 672,
-                gamma: s.p + 1028224, beta: s.p + 1028896, savedMean: s.f + 1347904, savedInvStd: s.f + 1348576,
-                activation: .silu, output: s.tensor(159), pool: pool)
-            s.profiler?.stop(227)
-        }
         // features.4.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 672]
         if s.options.frozenBlocks > 15 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(158), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 1028224, beta: s.p + 1028896, runningMean: s.p + 1029568, runningVar: s.p + 1030240,
                 eps: 1e-05, activation: .silu, output: s.tensor(159), scratch: s.f + 1347904, pool: pool)
-            s.profiler?.stop(228)
+            s.profiler?.stop(227)
         }
         // features.4.4.block.1 depthwise weights to the kernel layout [3][3][672]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1030912, channels: 672, kernel: 3, into: s.f + 1350592)
-        s.profiler?.stop(229)
-        // features.4.4.block.1 depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(159), batch: s.n, height: 24, width: 24, channels: 672, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24, weights: s.f + 1350592, bias: s.f,
-            activation: .identity, output: s.tensor(160), pool: pool)
-        s.profiler?.stop(230)
+        s.profiler?.stop(228)
+        // features.4.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.4.block.1 depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672], row by row
+        if s.options.frozenBlocks <= 15 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(158), gamma: s.p + 1028224,
+                beta: s.p + 1028896, savedMean: s.f + 1347904, savedInvStd: s.f + 1348576, activation: .silu,
+                output: s.tensor(159), batch: s.n, height: 24, width: 24, channels: 672, kernel: 3, stride: 1,
+                padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24, weights: s.f + 1350592, bias: s.f,
+                depthwiseOutput: s.tensor(160), pool: pool)
+            s.profiler?.stop(229)
+        }
+        // features.4.4.block.1 frozen: depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672]
+        if s.options.frozenBlocks > 15 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(159), batch: s.n, height: 24, width: 24, channels: 672, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24, weights: s.f + 1350592, bias: s.f,
+                activation: .identity, output: s.tensor(160), pool: pool)
+            s.profiler?.stop(230)
+        }
         // features.4.4.block.1 BatchNorm (batch statistics) + silu on [n, 24, 24, 672]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
@@ -4706,32 +4758,36 @@ public final class EfficientNetB4Training: TrainableModel {
                 output: s.tensor(170), pool: pool)
             s.profiler?.stop(243)
         }
-        // features.4.5.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 672]
-        if s.options.frozenBlocks <= 16 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(170), pixels: 576 &* s.n, channels: 672,
-                gamma: s.p + 1228960, beta: s.p + 1229632, savedMean: s.f + 1362912, savedInvStd: s.f + 1363584,
-                activation: .silu, output: s.tensor(171), pool: pool)
-            s.profiler?.stop(244)
-        }
         // features.4.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 672]
         if s.options.frozenBlocks > 16 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(170), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 1228960, beta: s.p + 1229632, runningMean: s.p + 1230304, runningVar: s.p + 1230976,
                 eps: 1e-05, activation: .silu, output: s.tensor(171), scratch: s.f + 1362912, pool: pool)
-            s.profiler?.stop(245)
+            s.profiler?.stop(244)
         }
         // features.4.5.block.1 depthwise weights to the kernel layout [3][3][672]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1231648, channels: 672, kernel: 3, into: s.f + 1365600)
-        s.profiler?.stop(246)
-        // features.4.5.block.1 depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(171), batch: s.n, height: 24, width: 24, channels: 672, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24, weights: s.f + 1365600, bias: s.f,
-            activation: .identity, output: s.tensor(172), pool: pool)
-        s.profiler?.stop(247)
+        s.profiler?.stop(245)
+        // features.4.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.5.block.1 depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672], row by row
+        if s.options.frozenBlocks <= 16 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(170), gamma: s.p + 1228960,
+                beta: s.p + 1229632, savedMean: s.f + 1362912, savedInvStd: s.f + 1363584, activation: .silu,
+                output: s.tensor(171), batch: s.n, height: 24, width: 24, channels: 672, kernel: 3, stride: 1,
+                padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24, weights: s.f + 1365600, bias: s.f,
+                depthwiseOutput: s.tensor(172), pool: pool)
+            s.profiler?.stop(246)
+        }
+        // features.4.5.block.1 frozen: depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672]
+        if s.options.frozenBlocks > 16 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(171), batch: s.n, height: 24, width: 24, channels: 672, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24, weights: s.f + 1365600, bias: s.f,
+                activation: .identity, output: s.tensor(172), pool: pool)
+            s.profiler?.stop(247)
+        }
         // features.4.5.block.1 BatchNorm (batch statistics) + silu on [n, 24, 24, 672]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
@@ -4831,32 +4887,36 @@ public final class EfficientNetB4Training: TrainableModel {
                 output: s.tensor(182), pool: pool)
             s.profiler?.stop(260)
         }
-        // features.5.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 672]
-        if s.options.frozenBlocks <= 17 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(182), pixels: 576 &* s.n, channels: 672,
-                gamma: s.p + 1429696, beta: s.p + 1430368, savedMean: s.f + 1377920, savedInvStd: s.f + 1378592,
-                activation: .silu, output: s.tensor(183), pool: pool)
-            s.profiler?.stop(261)
-        }
         // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 672]
         if s.options.frozenBlocks > 17 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(182), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 1429696, beta: s.p + 1430368, runningMean: s.p + 1431040, runningVar: s.p + 1431712,
                 eps: 1e-05, activation: .silu, output: s.tensor(183), scratch: s.f + 1377920, pool: pool)
-            s.profiler?.stop(262)
+            s.profiler?.stop(261)
         }
         // features.5.0.block.1 depthwise weights to the kernel layout [5][5][672]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1432384, channels: 672, kernel: 5, into: s.f + 1380608)
-        s.profiler?.stop(263)
-        // features.5.0.block.1 depthwise 5x5/1, [n, 24, 24, 672] -> [n, 24, 24, 672]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(183), batch: s.n, height: 24, width: 24, channels: 672, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24, weights: s.f + 1380608, bias: s.f,
-            activation: .identity, output: s.tensor(184), pool: pool)
-        s.profiler?.stop(264)
+        s.profiler?.stop(262)
+        // features.5.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 24, 24, 672] -> [n, 24, 24, 672], row by row
+        if s.options.frozenBlocks <= 17 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(182), gamma: s.p + 1429696,
+                beta: s.p + 1430368, savedMean: s.f + 1377920, savedInvStd: s.f + 1378592, activation: .silu,
+                output: s.tensor(183), batch: s.n, height: 24, width: 24, channels: 672, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24, weights: s.f + 1380608, bias: s.f,
+                depthwiseOutput: s.tensor(184), pool: pool)
+            s.profiler?.stop(263)
+        }
+        // features.5.0.block.1 frozen: depthwise 5x5/1, [n, 24, 24, 672] -> [n, 24, 24, 672]
+        if s.options.frozenBlocks > 17 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(183), batch: s.n, height: 24, width: 24, channels: 672, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24, weights: s.f + 1380608, bias: s.f,
+                activation: .identity, output: s.tensor(184), pool: pool)
+            s.profiler?.stop(264)
+        }
         // features.5.0.block.1 BatchNorm (batch statistics) + silu on [n, 24, 24, 672]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
@@ -4943,32 +5003,36 @@ public final class EfficientNetB4Training: TrainableModel {
                 output: s.tensor(192), pool: pool)
             s.profiler?.stop(275)
         }
-        // features.5.1.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 960]
-        if s.options.frozenBlocks <= 18 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(192), pixels: 576 &* s.n, channels: 960,
-                gamma: s.p + 1751968, beta: s.p + 1752928, savedMean: s.f + 1414528, savedInvStd: s.f + 1415488,
-                activation: .silu, output: s.tensor(193), pool: pool)
-            s.profiler?.stop(276)
-        }
         // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 960]
         if s.options.frozenBlocks > 18 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(192), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 1751968, beta: s.p + 1752928, runningMean: s.p + 1753888, runningVar: s.p + 1754848,
                 eps: 1e-05, activation: .silu, output: s.tensor(193), scratch: s.f + 1414528, pool: pool)
-            s.profiler?.stop(277)
+            s.profiler?.stop(276)
         }
         // features.5.1.block.1 depthwise weights to the kernel layout [5][5][960]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1755808, channels: 960, kernel: 5, into: s.f + 1418368)
-        s.profiler?.stop(278)
-        // features.5.1.block.1 depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(193), batch: s.n, height: 24, width: 24, channels: 960, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24, weights: s.f + 1418368, bias: s.f,
-            activation: .identity, output: s.tensor(194), pool: pool)
-        s.profiler?.stop(279)
+        s.profiler?.stop(277)
+        // features.5.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960], row by row
+        if s.options.frozenBlocks <= 18 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(192), gamma: s.p + 1751968,
+                beta: s.p + 1752928, savedMean: s.f + 1414528, savedInvStd: s.f + 1415488, activation: .silu,
+                output: s.tensor(193), batch: s.n, height: 24, width: 24, channels: 960, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24, weights: s.f + 1418368, bias: s.f,
+                depthwiseOutput: s.tensor(194), pool: pool)
+            s.profiler?.stop(278)
+        }
+        // features.5.1.block.1 frozen: depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960]
+        if s.options.frozenBlocks > 18 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(193), batch: s.n, height: 24, width: 24, channels: 960, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24, weights: s.f + 1418368, bias: s.f,
+                activation: .identity, output: s.tensor(194), pool: pool)
+            s.profiler?.stop(279)
+        }
         // features.5.1.block.1 BatchNorm (batch statistics) + silu on [n, 24, 24, 960]
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
@@ -5068,32 +5132,36 @@ public final class EfficientNetB4Training: TrainableModel {
                 output: s.tensor(204), pool: pool)
             s.profiler?.stop(292)
         }
-        // features.5.2.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 960]
-        if s.options.frozenBlocks <= 19 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(204), pixels: 576 &* s.n, channels: 960,
-                gamma: s.p + 2169296, beta: s.p + 2170256, savedMean: s.f + 1466688, savedInvStd: s.f + 1467648,
-                activation: .silu, output: s.tensor(205), pool: pool)
-            s.profiler?.stop(293)
-        }
         // features.5.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 960]
         if s.options.frozenBlocks > 19 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(204), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 2169296, beta: s.p + 2170256, runningMean: s.p + 2171216, runningVar: s.p + 2172176,
                 eps: 1e-05, activation: .silu, output: s.tensor(205), scratch: s.f + 1466688, pool: pool)
-            s.profiler?.stop(294)
+            s.profiler?.stop(293)
         }
         // features.5.2.block.1 depthwise weights to the kernel layout [5][5][960]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2173136, channels: 960, kernel: 5, into: s.f + 1470528)
-        s.profiler?.stop(295)
-        // features.5.2.block.1 depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(205), batch: s.n, height: 24, width: 24, channels: 960, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24, weights: s.f + 1470528, bias: s.f,
-            activation: .identity, output: s.tensor(206), pool: pool)
-        s.profiler?.stop(296)
+        s.profiler?.stop(294)
+        // features.5.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960], row by row
+        if s.options.frozenBlocks <= 19 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(204), gamma: s.p + 2169296,
+                beta: s.p + 2170256, savedMean: s.f + 1466688, savedInvStd: s.f + 1467648, activation: .silu,
+                output: s.tensor(205), batch: s.n, height: 24, width: 24, channels: 960, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24, weights: s.f + 1470528, bias: s.f,
+                depthwiseOutput: s.tensor(206), pool: pool)
+            s.profiler?.stop(295)
+        }
+        // features.5.2.block.1 frozen: depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960]
+        if s.options.frozenBlocks > 19 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(205), batch: s.n, height: 24, width: 24, channels: 960, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24, weights: s.f + 1470528, bias: s.f,
+                activation: .identity, output: s.tensor(206), pool: pool)
+            s.profiler?.stop(296)
+        }
         // features.5.2.block.1 BatchNorm (batch statistics) + silu on [n, 24, 24, 960]
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
@@ -5192,32 +5260,36 @@ public final class EfficientNetB4Training: TrainableModel {
                 output: s.tensor(216), pool: pool)
             s.profiler?.stop(309)
         }
-        // features.5.3.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 960]
-        if s.options.frozenBlocks <= 20 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(216), pixels: 576 &* s.n, channels: 960,
-                gamma: s.p + 2586624, beta: s.p + 2587584, savedMean: s.f + 1518848, savedInvStd: s.f + 1519808,
-                activation: .silu, output: s.tensor(217), pool: pool)
-            s.profiler?.stop(310)
-        }
         // features.5.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 960]
         if s.options.frozenBlocks > 20 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(216), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 2586624, beta: s.p + 2587584, runningMean: s.p + 2588544, runningVar: s.p + 2589504,
                 eps: 1e-05, activation: .silu, output: s.tensor(217), scratch: s.f + 1518848, pool: pool)
-            s.profiler?.stop(311)
+            s.profiler?.stop(310)
         }
         // features.5.3.block.1 depthwise weights to the kernel layout [5][5][960]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2590464, channels: 960, kernel: 5, into: s.f + 1522688)
-        s.profiler?.stop(312)
-        // features.5.3.block.1 depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(217), batch: s.n, height: 24, width: 24, channels: 960, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24, weights: s.f + 1522688, bias: s.f,
-            activation: .identity, output: s.tensor(218), pool: pool)
-        s.profiler?.stop(313)
+        s.profiler?.stop(311)
+        // features.5.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.3.block.1 depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960], row by row
+        if s.options.frozenBlocks <= 20 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(216), gamma: s.p + 2586624,
+                beta: s.p + 2587584, savedMean: s.f + 1518848, savedInvStd: s.f + 1519808, activation: .silu,
+                output: s.tensor(217), batch: s.n, height: 24, width: 24, channels: 960, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24, weights: s.f + 1522688, bias: s.f,
+                depthwiseOutput: s.tensor(218), pool: pool)
+            s.profiler?.stop(312)
+        }
+        // features.5.3.block.1 frozen: depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960]
+        if s.options.frozenBlocks > 20 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(217), batch: s.n, height: 24, width: 24, channels: 960, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24, weights: s.f + 1522688, bias: s.f,
+                activation: .identity, output: s.tensor(218), pool: pool)
+            s.profiler?.stop(313)
+        }
         // features.5.3.block.1 BatchNorm (batch statistics) + silu on [n, 24, 24, 960]
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
@@ -5317,32 +5389,36 @@ public final class EfficientNetB4Training: TrainableModel {
                 output: s.tensor(228), pool: pool)
             s.profiler?.stop(326)
         }
-        // features.5.4.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 960]
-        if s.options.frozenBlocks <= 21 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(228), pixels: 576 &* s.n, channels: 960,
-                gamma: s.p + 3003952, beta: s.p + 3004912, savedMean: s.f + 1571008, savedInvStd: s.f + 1571968,
-                activation: .silu, output: s.tensor(229), pool: pool)
-            s.profiler?.stop(327)
-        }
         // features.5.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 960]
         if s.options.frozenBlocks > 21 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(228), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 3003952, beta: s.p + 3004912, runningMean: s.p + 3005872, runningVar: s.p + 3006832,
                 eps: 1e-05, activation: .silu, output: s.tensor(229), scratch: s.f + 1571008, pool: pool)
-            s.profiler?.stop(328)
+            s.profiler?.stop(327)
         }
         // features.5.4.block.1 depthwise weights to the kernel layout [5][5][960]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3007792, channels: 960, kernel: 5, into: s.f + 1574848)
-        s.profiler?.stop(329)
-        // features.5.4.block.1 depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(229), batch: s.n, height: 24, width: 24, channels: 960, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24, weights: s.f + 1574848, bias: s.f,
-            activation: .identity, output: s.tensor(230), pool: pool)
-        s.profiler?.stop(330)
+        s.profiler?.stop(328)
+        // features.5.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.4.block.1 depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960], row by row
+        if s.options.frozenBlocks <= 21 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(228), gamma: s.p + 3003952,
+                beta: s.p + 3004912, savedMean: s.f + 1571008, savedInvStd: s.f + 1571968, activation: .silu,
+                output: s.tensor(229), batch: s.n, height: 24, width: 24, channels: 960, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24, weights: s.f + 1574848, bias: s.f,
+                depthwiseOutput: s.tensor(230), pool: pool)
+            s.profiler?.stop(329)
+        }
+        // features.5.4.block.1 frozen: depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960]
+        if s.options.frozenBlocks > 21 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(229), batch: s.n, height: 24, width: 24, channels: 960, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24, weights: s.f + 1574848, bias: s.f,
+                activation: .identity, output: s.tensor(230), pool: pool)
+            s.profiler?.stop(330)
+        }
         // features.5.4.block.1 BatchNorm (batch statistics) + silu on [n, 24, 24, 960]
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
@@ -5441,32 +5517,36 @@ public final class EfficientNetB4Training: TrainableModel {
                 output: s.tensor(240), pool: pool)
             s.profiler?.stop(343)
         }
-        // features.5.5.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 960]
-        if s.options.frozenBlocks <= 22 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(240), pixels: 576 &* s.n, channels: 960,
-                gamma: s.p + 3421280, beta: s.p + 3422240, savedMean: s.f + 1623168, savedInvStd: s.f + 1624128,
-                activation: .silu, output: s.tensor(241), pool: pool)
-            s.profiler?.stop(344)
-        }
         // features.5.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 960]
         if s.options.frozenBlocks > 22 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(240), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 3421280, beta: s.p + 3422240, runningMean: s.p + 3423200, runningVar: s.p + 3424160,
                 eps: 1e-05, activation: .silu, output: s.tensor(241), scratch: s.f + 1623168, pool: pool)
-            s.profiler?.stop(345)
+            s.profiler?.stop(344)
         }
         // features.5.5.block.1 depthwise weights to the kernel layout [5][5][960]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3425120, channels: 960, kernel: 5, into: s.f + 1627008)
-        s.profiler?.stop(346)
-        // features.5.5.block.1 depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(241), batch: s.n, height: 24, width: 24, channels: 960, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24, weights: s.f + 1627008, bias: s.f,
-            activation: .identity, output: s.tensor(242), pool: pool)
-        s.profiler?.stop(347)
+        s.profiler?.stop(345)
+        // features.5.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.5.block.1 depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960], row by row
+        if s.options.frozenBlocks <= 22 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(240), gamma: s.p + 3421280,
+                beta: s.p + 3422240, savedMean: s.f + 1623168, savedInvStd: s.f + 1624128, activation: .silu,
+                output: s.tensor(241), batch: s.n, height: 24, width: 24, channels: 960, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24, weights: s.f + 1627008, bias: s.f,
+                depthwiseOutput: s.tensor(242), pool: pool)
+            s.profiler?.stop(346)
+        }
+        // features.5.5.block.1 frozen: depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960]
+        if s.options.frozenBlocks > 22 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(241), batch: s.n, height: 24, width: 24, channels: 960, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24, weights: s.f + 1627008, bias: s.f,
+                activation: .identity, output: s.tensor(242), pool: pool)
+            s.profiler?.stop(347)
+        }
         // features.5.5.block.1 BatchNorm (batch statistics) + silu on [n, 24, 24, 960]
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
@@ -5566,32 +5646,36 @@ public final class EfficientNetB4Training: TrainableModel {
                 output: s.tensor(252), pool: pool)
             s.profiler?.stop(360)
         }
-        // features.6.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 960]
-        if s.options.frozenBlocks <= 23 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(252), pixels: 576 &* s.n, channels: 960,
-                gamma: s.p + 3838608, beta: s.p + 3839568, savedMean: s.f + 1675328, savedInvStd: s.f + 1676288,
-                activation: .silu, output: s.tensor(253), pool: pool)
-            s.profiler?.stop(361)
-        }
         // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 960]
         if s.options.frozenBlocks > 23 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(252), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 3838608, beta: s.p + 3839568, runningMean: s.p + 3840528, runningVar: s.p + 3841488,
                 eps: 1e-05, activation: .silu, output: s.tensor(253), scratch: s.f + 1675328, pool: pool)
-            s.profiler?.stop(362)
+            s.profiler?.stop(361)
         }
         // features.6.0.block.1 depthwise weights to the kernel layout [5][5][960]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3842448, channels: 960, kernel: 5, into: s.f + 1679168)
-        s.profiler?.stop(363)
-        // features.6.0.block.1 depthwise 5x5/2, [n, 24, 24, 960] -> [n, 12, 12, 960]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(253), batch: s.n, height: 24, width: 24, channels: 960, kernel: 5,
-            stride: 2, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 1679168, bias: s.f,
-            activation: .identity, output: s.tensor(254), pool: pool)
-        s.profiler?.stop(364)
+        s.profiler?.stop(362)
+        // features.6.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 24, 24, 960] -> [n, 12, 12, 960], row by row
+        if s.options.frozenBlocks <= 23 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(252), gamma: s.p + 3838608,
+                beta: s.p + 3839568, savedMean: s.f + 1675328, savedInvStd: s.f + 1676288, activation: .silu,
+                output: s.tensor(253), batch: s.n, height: 24, width: 24, channels: 960, kernel: 5, stride: 2,
+                padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 1679168, bias: s.f,
+                depthwiseOutput: s.tensor(254), pool: pool)
+            s.profiler?.stop(363)
+        }
+        // features.6.0.block.1 frozen: depthwise 5x5/2, [n, 24, 24, 960] -> [n, 12, 12, 960]
+        if s.options.frozenBlocks > 23 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(253), batch: s.n, height: 24, width: 24, channels: 960, kernel: 5,
+                stride: 2, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 1679168, bias: s.f,
+                activation: .identity, output: s.tensor(254), pool: pool)
+            s.profiler?.stop(364)
+        }
         // features.6.0.block.1 BatchNorm (batch statistics) + silu on [n, 12, 12, 960]
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
@@ -5678,32 +5762,36 @@ public final class EfficientNetB4Training: TrainableModel {
                 output: s.tensor(262), pool: pool)
             s.profiler?.stop(375)
         }
-        // features.6.1.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 1632]
-        if s.options.frozenBlocks <= 24 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(262), pixels: 144 &* s.n, channels: 1632,
-                gamma: s.p + 4654208, beta: s.p + 4655840, savedMean: s.f + 1727712, savedInvStd: s.f + 1729344,
-                activation: .silu, output: s.tensor(263), pool: pool)
-            s.profiler?.stop(376)
-        }
         // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks > 24 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(262), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 4654208, beta: s.p + 4655840, runningMean: s.p + 4657472, runningVar: s.p + 4659104,
                 eps: 1e-05, activation: .silu, output: s.tensor(263), scratch: s.f + 1727712, pool: pool)
-            s.profiler?.stop(377)
+            s.profiler?.stop(376)
         }
         // features.6.1.block.1 depthwise weights to the kernel layout [5][5][1632]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 4660736, channels: 1632, kernel: 5, into: s.f + 1734240)
-        s.profiler?.stop(378)
-        // features.6.1.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(263), batch: s.n, height: 12, width: 12, channels: 1632, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 1734240, bias: s.f,
-            activation: .identity, output: s.tensor(264), pool: pool)
-        s.profiler?.stop(379)
+        s.profiler?.stop(377)
+        // features.6.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632], row by row
+        if s.options.frozenBlocks <= 24 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(262), gamma: s.p + 4654208,
+                beta: s.p + 4655840, savedMean: s.f + 1727712, savedInvStd: s.f + 1729344, activation: .silu,
+                output: s.tensor(263), batch: s.n, height: 12, width: 12, channels: 1632, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 1734240, bias: s.f,
+                depthwiseOutput: s.tensor(264), pool: pool)
+            s.profiler?.stop(378)
+        }
+        // features.6.1.block.1 frozen: depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]
+        if s.options.frozenBlocks > 24 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(263), batch: s.n, height: 12, width: 12, channels: 1632, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 1734240, bias: s.f,
+                activation: .identity, output: s.tensor(264), pool: pool)
+            s.profiler?.stop(379)
+        }
         // features.6.1.block.1 BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
@@ -5803,32 +5891,36 @@ public final class EfficientNetB4Training: TrainableModel {
                 output: s.tensor(274), pool: pool)
             s.profiler?.stop(392)
         }
-        // features.6.2.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 1632]
-        if s.options.frozenBlocks <= 25 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(274), pixels: 144 &* s.n, channels: 1632,
-                gamma: s.p + 5820624, beta: s.p + 5822256, savedMean: s.f + 1816384, savedInvStd: s.f + 1818016,
-                activation: .silu, output: s.tensor(275), pool: pool)
-            s.profiler?.stop(393)
-        }
         // features.6.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks > 25 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(274), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 5820624, beta: s.p + 5822256, runningMean: s.p + 5823888, runningVar: s.p + 5825520,
                 eps: 1e-05, activation: .silu, output: s.tensor(275), scratch: s.f + 1816384, pool: pool)
-            s.profiler?.stop(394)
+            s.profiler?.stop(393)
         }
         // features.6.2.block.1 depthwise weights to the kernel layout [5][5][1632]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 5827152, channels: 1632, kernel: 5, into: s.f + 1822912)
-        s.profiler?.stop(395)
-        // features.6.2.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(275), batch: s.n, height: 12, width: 12, channels: 1632, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 1822912, bias: s.f,
-            activation: .identity, output: s.tensor(276), pool: pool)
-        s.profiler?.stop(396)
+        s.profiler?.stop(394)
+        // features.6.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632], row by row
+        if s.options.frozenBlocks <= 25 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(274), gamma: s.p + 5820624,
+                beta: s.p + 5822256, savedMean: s.f + 1816384, savedInvStd: s.f + 1818016, activation: .silu,
+                output: s.tensor(275), batch: s.n, height: 12, width: 12, channels: 1632, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 1822912, bias: s.f,
+                depthwiseOutput: s.tensor(276), pool: pool)
+            s.profiler?.stop(395)
+        }
+        // features.6.2.block.1 frozen: depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]
+        if s.options.frozenBlocks > 25 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(275), batch: s.n, height: 12, width: 12, channels: 1632, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 1822912, bias: s.f,
+                activation: .identity, output: s.tensor(276), pool: pool)
+            s.profiler?.stop(396)
+        }
         // features.6.2.block.1 BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks <= 25 {
             s.profiler?.start()
@@ -5928,32 +6020,36 @@ public final class EfficientNetB4Training: TrainableModel {
                 output: s.tensor(286), pool: pool)
             s.profiler?.stop(409)
         }
-        // features.6.3.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 1632]
-        if s.options.frozenBlocks <= 26 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(286), pixels: 144 &* s.n, channels: 1632,
-                gamma: s.p + 6987040, beta: s.p + 6988672, savedMean: s.f + 1905056, savedInvStd: s.f + 1906688,
-                activation: .silu, output: s.tensor(287), pool: pool)
-            s.profiler?.stop(410)
-        }
         // features.6.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks > 26 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(286), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 6987040, beta: s.p + 6988672, runningMean: s.p + 6990304, runningVar: s.p + 6991936,
                 eps: 1e-05, activation: .silu, output: s.tensor(287), scratch: s.f + 1905056, pool: pool)
-            s.profiler?.stop(411)
+            s.profiler?.stop(410)
         }
         // features.6.3.block.1 depthwise weights to the kernel layout [5][5][1632]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 6993568, channels: 1632, kernel: 5, into: s.f + 1911584)
-        s.profiler?.stop(412)
-        // features.6.3.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(287), batch: s.n, height: 12, width: 12, channels: 1632, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 1911584, bias: s.f,
-            activation: .identity, output: s.tensor(288), pool: pool)
-        s.profiler?.stop(413)
+        s.profiler?.stop(411)
+        // features.6.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632], row by row
+        if s.options.frozenBlocks <= 26 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(286), gamma: s.p + 6987040,
+                beta: s.p + 6988672, savedMean: s.f + 1905056, savedInvStd: s.f + 1906688, activation: .silu,
+                output: s.tensor(287), batch: s.n, height: 12, width: 12, channels: 1632, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 1911584, bias: s.f,
+                depthwiseOutput: s.tensor(288), pool: pool)
+            s.profiler?.stop(412)
+        }
+        // features.6.3.block.1 frozen: depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]
+        if s.options.frozenBlocks > 26 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(287), batch: s.n, height: 12, width: 12, channels: 1632, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 1911584, bias: s.f,
+                activation: .identity, output: s.tensor(288), pool: pool)
+            s.profiler?.stop(413)
+        }
         // features.6.3.block.1 BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks <= 26 {
             s.profiler?.start()
@@ -6053,32 +6149,36 @@ public final class EfficientNetB4Training: TrainableModel {
                 output: s.tensor(298), pool: pool)
             s.profiler?.stop(426)
         }
-        // features.6.4.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 1632]
-        if s.options.frozenBlocks <= 27 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(298), pixels: 144 &* s.n, channels: 1632,
-                gamma: s.p + 8153456, beta: s.p + 8155088, savedMean: s.f + 1993728, savedInvStd: s.f + 1995360,
-                activation: .silu, output: s.tensor(299), pool: pool)
-            s.profiler?.stop(427)
-        }
         // features.6.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks > 27 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(298), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 8153456, beta: s.p + 8155088, runningMean: s.p + 8156720, runningVar: s.p + 8158352,
                 eps: 1e-05, activation: .silu, output: s.tensor(299), scratch: s.f + 1993728, pool: pool)
-            s.profiler?.stop(428)
+            s.profiler?.stop(427)
         }
         // features.6.4.block.1 depthwise weights to the kernel layout [5][5][1632]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 8159984, channels: 1632, kernel: 5, into: s.f + 2000256)
-        s.profiler?.stop(429)
-        // features.6.4.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(299), batch: s.n, height: 12, width: 12, channels: 1632, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 2000256, bias: s.f,
-            activation: .identity, output: s.tensor(300), pool: pool)
-        s.profiler?.stop(430)
+        s.profiler?.stop(428)
+        // features.6.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.4.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632], row by row
+        if s.options.frozenBlocks <= 27 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(298), gamma: s.p + 8153456,
+                beta: s.p + 8155088, savedMean: s.f + 1993728, savedInvStd: s.f + 1995360, activation: .silu,
+                output: s.tensor(299), batch: s.n, height: 12, width: 12, channels: 1632, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 2000256, bias: s.f,
+                depthwiseOutput: s.tensor(300), pool: pool)
+            s.profiler?.stop(429)
+        }
+        // features.6.4.block.1 frozen: depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]
+        if s.options.frozenBlocks > 27 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(299), batch: s.n, height: 12, width: 12, channels: 1632, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 2000256, bias: s.f,
+                activation: .identity, output: s.tensor(300), pool: pool)
+            s.profiler?.stop(430)
+        }
         // features.6.4.block.1 BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks <= 27 {
             s.profiler?.start()
@@ -6177,32 +6277,36 @@ public final class EfficientNetB4Training: TrainableModel {
                 output: s.tensor(310), pool: pool)
             s.profiler?.stop(443)
         }
-        // features.6.5.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 1632]
-        if s.options.frozenBlocks <= 28 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(310), pixels: 144 &* s.n, channels: 1632,
-                gamma: s.p + 9319872, beta: s.p + 9321504, savedMean: s.f + 2082400, savedInvStd: s.f + 2084032,
-                activation: .silu, output: s.tensor(311), pool: pool)
-            s.profiler?.stop(444)
-        }
         // features.6.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks > 28 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(310), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 9319872, beta: s.p + 9321504, runningMean: s.p + 9323136, runningVar: s.p + 9324768,
                 eps: 1e-05, activation: .silu, output: s.tensor(311), scratch: s.f + 2082400, pool: pool)
-            s.profiler?.stop(445)
+            s.profiler?.stop(444)
         }
         // features.6.5.block.1 depthwise weights to the kernel layout [5][5][1632]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 9326400, channels: 1632, kernel: 5, into: s.f + 2088928)
-        s.profiler?.stop(446)
-        // features.6.5.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(311), batch: s.n, height: 12, width: 12, channels: 1632, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 2088928, bias: s.f,
-            activation: .identity, output: s.tensor(312), pool: pool)
-        s.profiler?.stop(447)
+        s.profiler?.stop(445)
+        // features.6.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.5.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632], row by row
+        if s.options.frozenBlocks <= 28 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(310), gamma: s.p + 9319872,
+                beta: s.p + 9321504, savedMean: s.f + 2082400, savedInvStd: s.f + 2084032, activation: .silu,
+                output: s.tensor(311), batch: s.n, height: 12, width: 12, channels: 1632, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 2088928, bias: s.f,
+                depthwiseOutput: s.tensor(312), pool: pool)
+            s.profiler?.stop(446)
+        }
+        // features.6.5.block.1 frozen: depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]
+        if s.options.frozenBlocks > 28 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(311), batch: s.n, height: 12, width: 12, channels: 1632, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 2088928, bias: s.f,
+                activation: .identity, output: s.tensor(312), pool: pool)
+            s.profiler?.stop(447)
+        }
         // features.6.5.block.1 BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks <= 28 {
             s.profiler?.start()
@@ -6302,32 +6406,36 @@ public final class EfficientNetB4Training: TrainableModel {
                 output: s.tensor(322), pool: pool)
             s.profiler?.stop(460)
         }
-        // features.6.6.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 1632]
-        if s.options.frozenBlocks <= 29 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(322), pixels: 144 &* s.n, channels: 1632,
-                gamma: s.p + 10486288, beta: s.p + 10487920, savedMean: s.f + 2171072, savedInvStd: s.f + 2172704,
-                activation: .silu, output: s.tensor(323), pool: pool)
-            s.profiler?.stop(461)
-        }
         // features.6.6.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks > 29 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(322), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 10486288, beta: s.p + 10487920, runningMean: s.p + 10489552, runningVar: s.p + 10491184,
                 eps: 1e-05, activation: .silu, output: s.tensor(323), scratch: s.f + 2171072, pool: pool)
-            s.profiler?.stop(462)
+            s.profiler?.stop(461)
         }
         // features.6.6.block.1 depthwise weights to the kernel layout [5][5][1632]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 10492816, channels: 1632, kernel: 5, into: s.f + 2177600)
-        s.profiler?.stop(463)
-        // features.6.6.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(323), batch: s.n, height: 12, width: 12, channels: 1632, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 2177600, bias: s.f,
-            activation: .identity, output: s.tensor(324), pool: pool)
-        s.profiler?.stop(464)
+        s.profiler?.stop(462)
+        // features.6.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.6.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632], row by row
+        if s.options.frozenBlocks <= 29 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(322), gamma: s.p + 10486288,
+                beta: s.p + 10487920, savedMean: s.f + 2171072, savedInvStd: s.f + 2172704, activation: .silu,
+                output: s.tensor(323), batch: s.n, height: 12, width: 12, channels: 1632, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 2177600, bias: s.f,
+                depthwiseOutput: s.tensor(324), pool: pool)
+            s.profiler?.stop(463)
+        }
+        // features.6.6.block.1 frozen: depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]
+        if s.options.frozenBlocks > 29 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(323), batch: s.n, height: 12, width: 12, channels: 1632, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 2177600, bias: s.f,
+                activation: .identity, output: s.tensor(324), pool: pool)
+            s.profiler?.stop(464)
+        }
         // features.6.6.block.1 BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks <= 29 {
             s.profiler?.start()
@@ -6427,32 +6535,36 @@ public final class EfficientNetB4Training: TrainableModel {
                 output: s.tensor(334), pool: pool)
             s.profiler?.stop(477)
         }
-        // features.6.7.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 1632]
-        if s.options.frozenBlocks <= 30 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(334), pixels: 144 &* s.n, channels: 1632,
-                gamma: s.p + 11652704, beta: s.p + 11654336, savedMean: s.f + 2259744, savedInvStd: s.f + 2261376,
-                activation: .silu, output: s.tensor(335), pool: pool)
-            s.profiler?.stop(478)
-        }
         // features.6.7.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks > 30 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(334), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 11652704, beta: s.p + 11654336, runningMean: s.p + 11655968, runningVar: s.p + 11657600,
                 eps: 1e-05, activation: .silu, output: s.tensor(335), scratch: s.f + 2259744, pool: pool)
-            s.profiler?.stop(479)
+            s.profiler?.stop(478)
         }
         // features.6.7.block.1 depthwise weights to the kernel layout [5][5][1632]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 11659232, channels: 1632, kernel: 5, into: s.f + 2266272)
-        s.profiler?.stop(480)
-        // features.6.7.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(335), batch: s.n, height: 12, width: 12, channels: 1632, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 2266272, bias: s.f,
-            activation: .identity, output: s.tensor(336), pool: pool)
-        s.profiler?.stop(481)
+        s.profiler?.stop(479)
+        // features.6.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.7.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632], row by row
+        if s.options.frozenBlocks <= 30 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(334), gamma: s.p + 11652704,
+                beta: s.p + 11654336, savedMean: s.f + 2259744, savedInvStd: s.f + 2261376, activation: .silu,
+                output: s.tensor(335), batch: s.n, height: 12, width: 12, channels: 1632, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 2266272, bias: s.f,
+                depthwiseOutput: s.tensor(336), pool: pool)
+            s.profiler?.stop(480)
+        }
+        // features.6.7.block.1 frozen: depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]
+        if s.options.frozenBlocks > 30 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(335), batch: s.n, height: 12, width: 12, channels: 1632, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 2266272, bias: s.f,
+                activation: .identity, output: s.tensor(336), pool: pool)
+            s.profiler?.stop(481)
+        }
         // features.6.7.block.1 BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks <= 30 {
             s.profiler?.start()
@@ -6552,32 +6664,36 @@ public final class EfficientNetB4Training: TrainableModel {
                 output: s.tensor(346), pool: pool)
             s.profiler?.stop(494)
         }
-        // features.7.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 1632]
-        if s.options.frozenBlocks <= 31 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(346), pixels: 144 &* s.n, channels: 1632,
-                gamma: s.p + 12819120, beta: s.p + 12820752, savedMean: s.f + 2348416, savedInvStd: s.f + 2350048,
-                activation: .silu, output: s.tensor(347), pool: pool)
-            s.profiler?.stop(495)
-        }
         // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks > 31 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(346), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 12819120, beta: s.p + 12820752, runningMean: s.p + 12822384, runningVar: s.p + 12824016,
                 eps: 1e-05, activation: .silu, output: s.tensor(347), scratch: s.f + 2348416, pool: pool)
-            s.profiler?.stop(496)
+            s.profiler?.stop(495)
         }
         // features.7.0.block.1 depthwise weights to the kernel layout [3][3][1632]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 12825648, channels: 1632, kernel: 3, into: s.f + 2354944)
-        s.profiler?.stop(497)
-        // features.7.0.block.1 depthwise 3x3/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(347), batch: s.n, height: 12, width: 12, channels: 1632, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 12, outWidth: 12, weights: s.f + 2354944, bias: s.f,
-            activation: .identity, output: s.tensor(348), pool: pool)
-        s.profiler?.stop(498)
+        s.profiler?.stop(496)
+        // features.7.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632], row by row
+        if s.options.frozenBlocks <= 31 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(346), gamma: s.p + 12819120,
+                beta: s.p + 12820752, savedMean: s.f + 2348416, savedInvStd: s.f + 2350048, activation: .silu,
+                output: s.tensor(347), batch: s.n, height: 12, width: 12, channels: 1632, kernel: 3, stride: 1,
+                padTop: 1, padLeft: 1, outHeight: 12, outWidth: 12, weights: s.f + 2354944, bias: s.f,
+                depthwiseOutput: s.tensor(348), pool: pool)
+            s.profiler?.stop(497)
+        }
+        // features.7.0.block.1 frozen: depthwise 3x3/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]
+        if s.options.frozenBlocks > 31 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(347), batch: s.n, height: 12, width: 12, channels: 1632, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 12, outWidth: 12, weights: s.f + 2354944, bias: s.f,
+                activation: .identity, output: s.tensor(348), pool: pool)
+            s.profiler?.stop(498)
+        }
         // features.7.0.block.1 BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks <= 31 {
             s.profiler?.start()
@@ -6664,32 +6780,36 @@ public final class EfficientNetB4Training: TrainableModel {
                 output: s.tensor(356), pool: pool)
             s.profiler?.stop(509)
         }
-        // features.7.1.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 2688]
-        if s.options.frozenBlocks <= 32 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(356), pixels: 144 &* s.n, channels: 2688,
-                gamma: s.p + 15007680, beta: s.p + 15010368, savedMean: s.f + 2385216, savedInvStd: s.f + 2387904,
-                activation: .silu, output: s.tensor(357), pool: pool)
-            s.profiler?.stop(510)
-        }
         // features.7.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 2688]
         if s.options.frozenBlocks > 32 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(356), pixels: 144 &* s.n, channels: 2688,
                 gamma: s.p + 15007680, beta: s.p + 15010368, runningMean: s.p + 15013056, runningVar: s.p + 15015744,
                 eps: 1e-05, activation: .silu, output: s.tensor(357), scratch: s.f + 2385216, pool: pool)
-            s.profiler?.stop(511)
+            s.profiler?.stop(510)
         }
         // features.7.1.block.1 depthwise weights to the kernel layout [3][3][2688]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 15018432, channels: 2688, kernel: 3, into: s.f + 2395968)
-        s.profiler?.stop(512)
-        // features.7.1.block.1 depthwise 3x3/1, [n, 12, 12, 2688] -> [n, 12, 12, 2688]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(357), batch: s.n, height: 12, width: 12, channels: 2688, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 12, outWidth: 12, weights: s.f + 2395968, bias: s.f,
-            activation: .identity, output: s.tensor(358), pool: pool)
-        s.profiler?.stop(513)
+        s.profiler?.stop(511)
+        // features.7.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.1.block.1 depthwise 3x3/1, [n, 12, 12, 2688] -> [n, 12, 12, 2688], row by row
+        if s.options.frozenBlocks <= 32 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(356), gamma: s.p + 15007680,
+                beta: s.p + 15010368, savedMean: s.f + 2385216, savedInvStd: s.f + 2387904, activation: .silu,
+                output: s.tensor(357), batch: s.n, height: 12, width: 12, channels: 2688, kernel: 3, stride: 1,
+                padTop: 1, padLeft: 1, outHeight: 12, outWidth: 12, weights: s.f + 2395968, bias: s.f,
+                depthwiseOutput: s.tensor(358), pool: pool)
+            s.profiler?.stop(512)
+        }
+        // features.7.1.block.1 frozen: depthwise 3x3/1, [n, 12, 12, 2688] -> [n, 12, 12, 2688]
+        if s.options.frozenBlocks > 32 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(357), batch: s.n, height: 12, width: 12, channels: 2688, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 12, outWidth: 12, weights: s.f + 2395968, bias: s.f,
+                activation: .identity, output: s.tensor(358), pool: pool)
+            s.profiler?.stop(513)
+        }
         // features.7.1.block.1 BatchNorm (batch statistics) + silu on [n, 12, 12, 2688]
         if s.options.frozenBlocks <= 32 {
             s.profiler?.start()
@@ -11070,13 +11190,13 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.2.0.block.0", kind: "conv 1x1 forward", macsPerImage: 124761600,
               "frozen: expand conv 1x1, [n, 190, 190, 24] -> [n, 190, 190, 144]"),
         .init("features.2.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 190, 190, 144]"),
-        .init("features.2.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 190, 190, 144]"),
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][144]"),
+        .init("features.2.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 11696400,
+              "features.2.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 190, 190, 144] -> [n, 95, 95, 144], row by row"),
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: 11696400,
-              "depthwise 3x3/2, [n, 190, 190, 144] -> [n, 95, 95, 144]"),
+              "frozen: depthwise 3x3/2, [n, 190, 190, 144] -> [n, 95, 95, 144]"),
         .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 95, 95, 144]"),
         .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -11100,13 +11220,13 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.2.1.block.0", kind: "conv 1x1 forward", macsPerImage: 55449600,
               "frozen: expand conv 1x1, [n, 95, 95, 32] -> [n, 95, 95, 192]"),
         .init("features.2.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 95, 95, 192]"),
-        .init("features.2.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 95, 95, 192]"),
         .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][192]"),
+        .init("features.2.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 15595200,
+              "features.2.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 95, 95, 192] -> [n, 95, 95, 192], row by row"),
         .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: 15595200,
-              "depthwise 3x3/1, [n, 95, 95, 192] -> [n, 95, 95, 192]"),
+              "frozen: depthwise 3x3/1, [n, 95, 95, 192] -> [n, 95, 95, 192]"),
         .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 95, 95, 192]"),
         .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -11134,13 +11254,13 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.2.2.block.0", kind: "conv 1x1 forward", macsPerImage: 55449600,
               "frozen: expand conv 1x1, [n, 95, 95, 32] -> [n, 95, 95, 192]"),
         .init("features.2.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 95, 95, 192]"),
-        .init("features.2.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 95, 95, 192]"),
         .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][192]"),
+        .init("features.2.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 15595200,
+              "features.2.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.2.block.1 depthwise 3x3/1, [n, 95, 95, 192] -> [n, 95, 95, 192], row by row"),
         .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: 15595200,
-              "depthwise 3x3/1, [n, 95, 95, 192] -> [n, 95, 95, 192]"),
+              "frozen: depthwise 3x3/1, [n, 95, 95, 192] -> [n, 95, 95, 192]"),
         .init("features.2.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 95, 95, 192]"),
         .init("features.2.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -11168,13 +11288,13 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.2.3.block.0", kind: "conv 1x1 forward", macsPerImage: 55449600,
               "frozen: expand conv 1x1, [n, 95, 95, 32] -> [n, 95, 95, 192]"),
         .init("features.2.3.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 95, 95, 192]"),
-        .init("features.2.3.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 95, 95, 192]"),
         .init("features.2.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][192]"),
+        .init("features.2.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 15595200,
+              "features.2.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.3.block.1 depthwise 3x3/1, [n, 95, 95, 192] -> [n, 95, 95, 192], row by row"),
         .init("features.2.3.block.1", kind: "depthwise forward", macsPerImage: 15595200,
-              "depthwise 3x3/1, [n, 95, 95, 192] -> [n, 95, 95, 192]"),
+              "frozen: depthwise 3x3/1, [n, 95, 95, 192] -> [n, 95, 95, 192]"),
         .init("features.2.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 95, 95, 192]"),
         .init("features.2.3.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -11202,13 +11322,13 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.3.0.block.0", kind: "conv 1x1 forward", macsPerImage: 55449600,
               "frozen: expand conv 1x1, [n, 95, 95, 32] -> [n, 95, 95, 192]"),
         .init("features.3.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 95, 95, 192]"),
-        .init("features.3.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 95, 95, 192]"),
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][192]"),
+        .init("features.3.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 11059200,
+              "features.3.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 95, 95, 192] -> [n, 48, 48, 192], row by row"),
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: 11059200,
-              "depthwise 5x5/2, [n, 95, 95, 192] -> [n, 48, 48, 192]"),
+              "frozen: depthwise 5x5/2, [n, 95, 95, 192] -> [n, 48, 48, 192]"),
         .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 48, 48, 192]"),
         .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -11232,13 +11352,13 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.3.1.block.0", kind: "conv 1x1 forward", macsPerImage: 43352064,
               "frozen: expand conv 1x1, [n, 48, 48, 56] -> [n, 48, 48, 336]"),
         .init("features.3.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 48, 48, 336]"),
-        .init("features.3.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 48, 48, 336]"),
         .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][336]"),
+        .init("features.3.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 19353600,
+              "features.3.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 48, 48, 336] -> [n, 48, 48, 336], row by row"),
         .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: 19353600,
-              "depthwise 5x5/1, [n, 48, 48, 336] -> [n, 48, 48, 336]"),
+              "frozen: depthwise 5x5/1, [n, 48, 48, 336] -> [n, 48, 48, 336]"),
         .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 48, 48, 336]"),
         .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -11266,13 +11386,13 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.3.2.block.0", kind: "conv 1x1 forward", macsPerImage: 43352064,
               "frozen: expand conv 1x1, [n, 48, 48, 56] -> [n, 48, 48, 336]"),
         .init("features.3.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 48, 48, 336]"),
-        .init("features.3.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 48, 48, 336]"),
         .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][336]"),
+        .init("features.3.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 19353600,
+              "features.3.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.2.block.1 depthwise 5x5/1, [n, 48, 48, 336] -> [n, 48, 48, 336], row by row"),
         .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: 19353600,
-              "depthwise 5x5/1, [n, 48, 48, 336] -> [n, 48, 48, 336]"),
+              "frozen: depthwise 5x5/1, [n, 48, 48, 336] -> [n, 48, 48, 336]"),
         .init("features.3.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 48, 48, 336]"),
         .init("features.3.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -11300,13 +11420,13 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.3.3.block.0", kind: "conv 1x1 forward", macsPerImage: 43352064,
               "frozen: expand conv 1x1, [n, 48, 48, 56] -> [n, 48, 48, 336]"),
         .init("features.3.3.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 48, 48, 336]"),
-        .init("features.3.3.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 48, 48, 336]"),
         .init("features.3.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][336]"),
+        .init("features.3.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 19353600,
+              "features.3.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.3.block.1 depthwise 5x5/1, [n, 48, 48, 336] -> [n, 48, 48, 336], row by row"),
         .init("features.3.3.block.1", kind: "depthwise forward", macsPerImage: 19353600,
-              "depthwise 5x5/1, [n, 48, 48, 336] -> [n, 48, 48, 336]"),
+              "frozen: depthwise 5x5/1, [n, 48, 48, 336] -> [n, 48, 48, 336]"),
         .init("features.3.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 48, 48, 336]"),
         .init("features.3.3.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -11334,13 +11454,13 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.4.0.block.0", kind: "conv 1x1 forward", macsPerImage: 43352064,
               "frozen: expand conv 1x1, [n, 48, 48, 56] -> [n, 48, 48, 336]"),
         .init("features.4.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 48, 48, 336]"),
-        .init("features.4.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 48, 48, 336]"),
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][336]"),
+        .init("features.4.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1741824,
+              "features.4.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 48, 48, 336] -> [n, 24, 24, 336], row by row"),
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: 1741824,
-              "depthwise 3x3/2, [n, 48, 48, 336] -> [n, 24, 24, 336]"),
+              "frozen: depthwise 3x3/2, [n, 48, 48, 336] -> [n, 24, 24, 336]"),
         .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 24, 24, 336]"),
         .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -11364,13 +11484,13 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.4.1.block.0", kind: "conv 1x1 forward", macsPerImage: 43352064,
               "frozen: expand conv 1x1, [n, 24, 24, 112] -> [n, 24, 24, 672]"),
         .init("features.4.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 672]"),
-        .init("features.4.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 672]"),
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][672]"),
+        .init("features.4.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 3483648,
+              "features.4.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672], row by row"),
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: 3483648,
-              "depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672]"),
+              "frozen: depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672]"),
         .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 24, 24, 672]"),
         .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -11398,13 +11518,13 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.4.2.block.0", kind: "conv 1x1 forward", macsPerImage: 43352064,
               "frozen: expand conv 1x1, [n, 24, 24, 112] -> [n, 24, 24, 672]"),
         .init("features.4.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 672]"),
-        .init("features.4.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 672]"),
         .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][672]"),
+        .init("features.4.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 3483648,
+              "features.4.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672], row by row"),
         .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: 3483648,
-              "depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672]"),
+              "frozen: depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672]"),
         .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 24, 24, 672]"),
         .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -11432,13 +11552,13 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.4.3.block.0", kind: "conv 1x1 forward", macsPerImage: 43352064,
               "frozen: expand conv 1x1, [n, 24, 24, 112] -> [n, 24, 24, 672]"),
         .init("features.4.3.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 672]"),
-        .init("features.4.3.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 672]"),
         .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][672]"),
+        .init("features.4.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 3483648,
+              "features.4.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.3.block.1 depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672], row by row"),
         .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: 3483648,
-              "depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672]"),
+              "frozen: depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672]"),
         .init("features.4.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 24, 24, 672]"),
         .init("features.4.3.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -11466,13 +11586,13 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.4.4.block.0", kind: "conv 1x1 forward", macsPerImage: 43352064,
               "frozen: expand conv 1x1, [n, 24, 24, 112] -> [n, 24, 24, 672]"),
         .init("features.4.4.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 672]"),
-        .init("features.4.4.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 672]"),
         .init("features.4.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][672]"),
+        .init("features.4.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 3483648,
+              "features.4.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.4.block.1 depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672], row by row"),
         .init("features.4.4.block.1", kind: "depthwise forward", macsPerImage: 3483648,
-              "depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672]"),
+              "frozen: depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672]"),
         .init("features.4.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 24, 24, 672]"),
         .init("features.4.4.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -11500,13 +11620,13 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.4.5.block.0", kind: "conv 1x1 forward", macsPerImage: 43352064,
               "frozen: expand conv 1x1, [n, 24, 24, 112] -> [n, 24, 24, 672]"),
         .init("features.4.5.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 672]"),
-        .init("features.4.5.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 672]"),
         .init("features.4.5.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][672]"),
+        .init("features.4.5.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 3483648,
+              "features.4.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.5.block.1 depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672], row by row"),
         .init("features.4.5.block.1", kind: "depthwise forward", macsPerImage: 3483648,
-              "depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672]"),
+              "frozen: depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672]"),
         .init("features.4.5.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 24, 24, 672]"),
         .init("features.4.5.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -11534,13 +11654,13 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.5.0.block.0", kind: "conv 1x1 forward", macsPerImage: 43352064,
               "frozen: expand conv 1x1, [n, 24, 24, 112] -> [n, 24, 24, 672]"),
         .init("features.5.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 672]"),
-        .init("features.5.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 672]"),
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][672]"),
+        .init("features.5.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 9676800,
+              "features.5.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 24, 24, 672] -> [n, 24, 24, 672], row by row"),
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: 9676800,
-              "depthwise 5x5/1, [n, 24, 24, 672] -> [n, 24, 24, 672]"),
+              "frozen: depthwise 5x5/1, [n, 24, 24, 672] -> [n, 24, 24, 672]"),
         .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 24, 24, 672]"),
         .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -11564,13 +11684,13 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.5.1.block.0", kind: "conv 1x1 forward", macsPerImage: 88473600,
               "frozen: expand conv 1x1, [n, 24, 24, 160] -> [n, 24, 24, 960]"),
         .init("features.5.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 960]"),
-        .init("features.5.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 960]"),
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][960]"),
+        .init("features.5.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 13824000,
+              "features.5.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960], row by row"),
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: 13824000,
-              "depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960]"),
+              "frozen: depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960]"),
         .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 24, 24, 960]"),
         .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -11598,13 +11718,13 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.5.2.block.0", kind: "conv 1x1 forward", macsPerImage: 88473600,
               "frozen: expand conv 1x1, [n, 24, 24, 160] -> [n, 24, 24, 960]"),
         .init("features.5.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 960]"),
-        .init("features.5.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 960]"),
         .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][960]"),
+        .init("features.5.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 13824000,
+              "features.5.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960], row by row"),
         .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: 13824000,
-              "depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960]"),
+              "frozen: depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960]"),
         .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 24, 24, 960]"),
         .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -11632,13 +11752,13 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.5.3.block.0", kind: "conv 1x1 forward", macsPerImage: 88473600,
               "frozen: expand conv 1x1, [n, 24, 24, 160] -> [n, 24, 24, 960]"),
         .init("features.5.3.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 960]"),
-        .init("features.5.3.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 960]"),
         .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][960]"),
+        .init("features.5.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 13824000,
+              "features.5.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.3.block.1 depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960], row by row"),
         .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: 13824000,
-              "depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960]"),
+              "frozen: depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960]"),
         .init("features.5.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 24, 24, 960]"),
         .init("features.5.3.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -11666,13 +11786,13 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.5.4.block.0", kind: "conv 1x1 forward", macsPerImage: 88473600,
               "frozen: expand conv 1x1, [n, 24, 24, 160] -> [n, 24, 24, 960]"),
         .init("features.5.4.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 960]"),
-        .init("features.5.4.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 960]"),
         .init("features.5.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][960]"),
+        .init("features.5.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 13824000,
+              "features.5.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.4.block.1 depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960], row by row"),
         .init("features.5.4.block.1", kind: "depthwise forward", macsPerImage: 13824000,
-              "depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960]"),
+              "frozen: depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960]"),
         .init("features.5.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 24, 24, 960]"),
         .init("features.5.4.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -11700,13 +11820,13 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.5.5.block.0", kind: "conv 1x1 forward", macsPerImage: 88473600,
               "frozen: expand conv 1x1, [n, 24, 24, 160] -> [n, 24, 24, 960]"),
         .init("features.5.5.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 960]"),
-        .init("features.5.5.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 960]"),
         .init("features.5.5.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][960]"),
+        .init("features.5.5.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 13824000,
+              "features.5.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.5.block.1 depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960], row by row"),
         .init("features.5.5.block.1", kind: "depthwise forward", macsPerImage: 13824000,
-              "depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960]"),
+              "frozen: depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960]"),
         .init("features.5.5.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 24, 24, 960]"),
         .init("features.5.5.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -11734,13 +11854,13 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.6.0.block.0", kind: "conv 1x1 forward", macsPerImage: 88473600,
               "frozen: expand conv 1x1, [n, 24, 24, 160] -> [n, 24, 24, 960]"),
         .init("features.6.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 960]"),
-        .init("features.6.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 960]"),
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][960]"),
+        .init("features.6.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 3456000,
+              "features.6.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 24, 24, 960] -> [n, 12, 12, 960], row by row"),
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: 3456000,
-              "depthwise 5x5/2, [n, 24, 24, 960] -> [n, 12, 12, 960]"),
+              "frozen: depthwise 5x5/2, [n, 24, 24, 960] -> [n, 12, 12, 960]"),
         .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 12, 12, 960]"),
         .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -11764,13 +11884,13 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.6.1.block.0", kind: "conv 1x1 forward", macsPerImage: 63922176,
               "frozen: expand conv 1x1, [n, 12, 12, 272] -> [n, 12, 12, 1632]"),
         .init("features.6.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 1632]"),
-        .init("features.6.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]"),
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1632]"),
+        .init("features.6.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 5875200,
+              "features.6.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632], row by row"),
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: 5875200,
-              "depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]"),
+              "frozen: depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]"),
         .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]"),
         .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -11798,13 +11918,13 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.6.2.block.0", kind: "conv 1x1 forward", macsPerImage: 63922176,
               "frozen: expand conv 1x1, [n, 12, 12, 272] -> [n, 12, 12, 1632]"),
         .init("features.6.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 1632]"),
-        .init("features.6.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]"),
         .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1632]"),
+        .init("features.6.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 5875200,
+              "features.6.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632], row by row"),
         .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: 5875200,
-              "depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]"),
+              "frozen: depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]"),
         .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]"),
         .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -11832,13 +11952,13 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.6.3.block.0", kind: "conv 1x1 forward", macsPerImage: 63922176,
               "frozen: expand conv 1x1, [n, 12, 12, 272] -> [n, 12, 12, 1632]"),
         .init("features.6.3.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 1632]"),
-        .init("features.6.3.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]"),
         .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1632]"),
+        .init("features.6.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 5875200,
+              "features.6.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632], row by row"),
         .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: 5875200,
-              "depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]"),
+              "frozen: depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]"),
         .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]"),
         .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -11866,13 +11986,13 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.6.4.block.0", kind: "conv 1x1 forward", macsPerImage: 63922176,
               "frozen: expand conv 1x1, [n, 12, 12, 272] -> [n, 12, 12, 1632]"),
         .init("features.6.4.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 1632]"),
-        .init("features.6.4.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]"),
         .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1632]"),
+        .init("features.6.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 5875200,
+              "features.6.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.4.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632], row by row"),
         .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: 5875200,
-              "depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]"),
+              "frozen: depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]"),
         .init("features.6.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]"),
         .init("features.6.4.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -11900,13 +12020,13 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.6.5.block.0", kind: "conv 1x1 forward", macsPerImage: 63922176,
               "frozen: expand conv 1x1, [n, 12, 12, 272] -> [n, 12, 12, 1632]"),
         .init("features.6.5.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 1632]"),
-        .init("features.6.5.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]"),
         .init("features.6.5.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1632]"),
+        .init("features.6.5.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 5875200,
+              "features.6.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.5.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632], row by row"),
         .init("features.6.5.block.1", kind: "depthwise forward", macsPerImage: 5875200,
-              "depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]"),
+              "frozen: depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]"),
         .init("features.6.5.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]"),
         .init("features.6.5.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -11934,13 +12054,13 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.6.6.block.0", kind: "conv 1x1 forward", macsPerImage: 63922176,
               "frozen: expand conv 1x1, [n, 12, 12, 272] -> [n, 12, 12, 1632]"),
         .init("features.6.6.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 1632]"),
-        .init("features.6.6.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]"),
         .init("features.6.6.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1632]"),
+        .init("features.6.6.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 5875200,
+              "features.6.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.6.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632], row by row"),
         .init("features.6.6.block.1", kind: "depthwise forward", macsPerImage: 5875200,
-              "depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]"),
+              "frozen: depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]"),
         .init("features.6.6.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]"),
         .init("features.6.6.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -11968,13 +12088,13 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.6.7.block.0", kind: "conv 1x1 forward", macsPerImage: 63922176,
               "frozen: expand conv 1x1, [n, 12, 12, 272] -> [n, 12, 12, 1632]"),
         .init("features.6.7.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 1632]"),
-        .init("features.6.7.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]"),
         .init("features.6.7.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1632]"),
+        .init("features.6.7.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 5875200,
+              "features.6.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.7.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632], row by row"),
         .init("features.6.7.block.1", kind: "depthwise forward", macsPerImage: 5875200,
-              "depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]"),
+              "frozen: depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]"),
         .init("features.6.7.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]"),
         .init("features.6.7.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -12002,13 +12122,13 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.7.0.block.0", kind: "conv 1x1 forward", macsPerImage: 63922176,
               "frozen: expand conv 1x1, [n, 12, 12, 272] -> [n, 12, 12, 1632]"),
         .init("features.7.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 1632]"),
-        .init("features.7.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]"),
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][1632]"),
+        .init("features.7.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 2115072,
+              "features.7.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632], row by row"),
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: 2115072,
-              "depthwise 3x3/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]"),
+              "frozen: depthwise 3x3/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]"),
         .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]"),
         .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -12032,13 +12152,13 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.7.1.block.0", kind: "conv 1x1 forward", macsPerImage: 173408256,
               "frozen: expand conv 1x1, [n, 12, 12, 448] -> [n, 12, 12, 2688]"),
         .init("features.7.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 2688]"),
-        .init("features.7.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 2688]"),
         .init("features.7.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][2688]"),
+        .init("features.7.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 3483648,
+              "features.7.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.1.block.1 depthwise 3x3/1, [n, 12, 12, 2688] -> [n, 12, 12, 2688], row by row"),
         .init("features.7.1.block.1", kind: "depthwise forward", macsPerImage: 3483648,
-              "depthwise 3x3/1, [n, 12, 12, 2688] -> [n, 12, 12, 2688]"),
+              "frozen: depthwise 3x3/1, [n, 12, 12, 2688] -> [n, 12, 12, 2688]"),
         .init("features.7.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 12, 12, 2688]"),
         .init("features.7.1.block.1", kind: "BN+act forward", macsPerImage: nil,

@@ -3790,32 +3790,36 @@ public final class EfficientNetB5Training: TrainableModel {
                 output: s.tensor(30), pool: pool)
             s.profiler?.stop(40)
         }
-        // features.2.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 228, 228, 144]
-        if s.options.frozenBlocks <= 4 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(30), pixels: 51984 &* s.n, channels: 144,
-                gamma: s.p + 10848, beta: s.p + 10992, savedMean: s.f + 1584240, savedInvStd: s.f + 1584384,
-                activation: .silu, output: s.tensor(31), pool: pool)
-            s.profiler?.stop(41)
-        }
         // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 228, 228, 144]
         if s.options.frozenBlocks > 4 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 51984 &* s.n, channels: 144,
                 gamma: s.p + 10848, beta: s.p + 10992, runningMean: s.p + 11136, runningVar: s.p + 11280, eps: 0.001,
                 activation: .silu, output: s.tensor(31), scratch: s.f + 1584240, pool: pool)
-            s.profiler?.stop(42)
+            s.profiler?.stop(41)
         }
         // features.2.0.block.1 depthwise weights to the kernel layout [3][3][144]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 11424, channels: 144, kernel: 3, into: s.f + 1584816)
-        s.profiler?.stop(43)
-        // features.2.0.block.1 depthwise 3x3/2, [n, 228, 228, 144] -> [n, 114, 114, 144]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(31), batch: s.n, height: 228, width: 228, channels: 144, kernel: 3,
-            stride: 2, padTop: 1, padLeft: 1, outHeight: 114, outWidth: 114, weights: s.f + 1584816, bias: s.f,
-            activation: .identity, output: s.tensor(32), pool: pool)
-        s.profiler?.stop(44)
+        s.profiler?.stop(42)
+        // features.2.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 228, 228, 144] -> [n, 114, 114, 144], row by row
+        if s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(30), gamma: s.p + 10848, beta: s.p + 10992,
+                savedMean: s.f + 1584240, savedInvStd: s.f + 1584384, activation: .silu, output: s.tensor(31),
+                batch: s.n, height: 228, width: 228, channels: 144, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+                outHeight: 114, outWidth: 114, weights: s.f + 1584816, bias: s.f, depthwiseOutput: s.tensor(32),
+                pool: pool)
+            s.profiler?.stop(43)
+        }
+        // features.2.0.block.1 frozen: depthwise 3x3/2, [n, 228, 228, 144] -> [n, 114, 114, 144]
+        if s.options.frozenBlocks > 4 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(31), batch: s.n, height: 228, width: 228, channels: 144, kernel: 3,
+                stride: 2, padTop: 1, padLeft: 1, outHeight: 114, outWidth: 114, weights: s.f + 1584816, bias: s.f,
+                activation: .identity, output: s.tensor(32), pool: pool)
+            s.profiler?.stop(44)
+        }
         // features.2.0.block.1 BatchNorm (batch statistics) + silu on [n, 114, 114, 144]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
@@ -3902,32 +3906,36 @@ public final class EfficientNetB5Training: TrainableModel {
                 output: s.tensor(40), pool: pool)
             s.profiler?.stop(55)
         }
-        // features.2.1.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 114, 114, 240]
-        if s.options.frozenBlocks <= 5 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(40), pixels: 12996 &* s.n, channels: 240,
-                gamma: s.p + 30736, beta: s.p + 30976, savedMean: s.f + 1587488, savedInvStd: s.f + 1587728,
-                activation: .silu, output: s.tensor(41), pool: pool)
-            s.profiler?.stop(56)
-        }
         // features.2.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 114, 114, 240]
         if s.options.frozenBlocks > 5 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(40), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 30736, beta: s.p + 30976, runningMean: s.p + 31216, runningVar: s.p + 31456, eps: 0.001,
                 activation: .silu, output: s.tensor(41), scratch: s.f + 1587488, pool: pool)
-            s.profiler?.stop(57)
+            s.profiler?.stop(56)
         }
         // features.2.1.block.1 depthwise weights to the kernel layout [3][3][240]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 31696, channels: 240, kernel: 3, into: s.f + 1588448)
-        s.profiler?.stop(58)
-        // features.2.1.block.1 depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(41), batch: s.n, height: 114, width: 114, channels: 240, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 114, outWidth: 114, weights: s.f + 1588448, bias: s.f,
-            activation: .identity, output: s.tensor(42), pool: pool)
-        s.profiler?.stop(59)
+        s.profiler?.stop(57)
+        // features.2.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240], row by row
+        if s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(40), gamma: s.p + 30736, beta: s.p + 30976,
+                savedMean: s.f + 1587488, savedInvStd: s.f + 1587728, activation: .silu, output: s.tensor(41),
+                batch: s.n, height: 114, width: 114, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 114, outWidth: 114, weights: s.f + 1588448, bias: s.f, depthwiseOutput: s.tensor(42),
+                pool: pool)
+            s.profiler?.stop(58)
+        }
+        // features.2.1.block.1 frozen: depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240]
+        if s.options.frozenBlocks > 5 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(41), batch: s.n, height: 114, width: 114, channels: 240, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 114, outWidth: 114, weights: s.f + 1588448, bias: s.f,
+                activation: .identity, output: s.tensor(42), pool: pool)
+            s.profiler?.stop(59)
+        }
         // features.2.1.block.1 BatchNorm (batch statistics) + silu on [n, 114, 114, 240]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
@@ -4027,32 +4035,36 @@ public final class EfficientNetB5Training: TrainableModel {
                 output: s.tensor(52), pool: pool)
             s.profiler?.stop(72)
         }
-        // features.2.2.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 114, 114, 240]
-        if s.options.frozenBlocks <= 6 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(52), pixels: 12996 &* s.n, channels: 240,
-                gamma: s.p + 59264, beta: s.p + 59504, savedMean: s.f + 1592848, savedInvStd: s.f + 1593088,
-                activation: .silu, output: s.tensor(53), pool: pool)
-            s.profiler?.stop(73)
-        }
         // features.2.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 114, 114, 240]
         if s.options.frozenBlocks > 6 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(52), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 59264, beta: s.p + 59504, runningMean: s.p + 59744, runningVar: s.p + 59984, eps: 0.001,
                 activation: .silu, output: s.tensor(53), scratch: s.f + 1592848, pool: pool)
-            s.profiler?.stop(74)
+            s.profiler?.stop(73)
         }
         // features.2.2.block.1 depthwise weights to the kernel layout [3][3][240]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 60224, channels: 240, kernel: 3, into: s.f + 1593808)
-        s.profiler?.stop(75)
-        // features.2.2.block.1 depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(53), batch: s.n, height: 114, width: 114, channels: 240, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 114, outWidth: 114, weights: s.f + 1593808, bias: s.f,
-            activation: .identity, output: s.tensor(54), pool: pool)
-        s.profiler?.stop(76)
+        s.profiler?.stop(74)
+        // features.2.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.2.block.1 depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240], row by row
+        if s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(52), gamma: s.p + 59264, beta: s.p + 59504,
+                savedMean: s.f + 1592848, savedInvStd: s.f + 1593088, activation: .silu, output: s.tensor(53),
+                batch: s.n, height: 114, width: 114, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 114, outWidth: 114, weights: s.f + 1593808, bias: s.f, depthwiseOutput: s.tensor(54),
+                pool: pool)
+            s.profiler?.stop(75)
+        }
+        // features.2.2.block.1 frozen: depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240]
+        if s.options.frozenBlocks > 6 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(53), batch: s.n, height: 114, width: 114, channels: 240, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 114, outWidth: 114, weights: s.f + 1593808, bias: s.f,
+                activation: .identity, output: s.tensor(54), pool: pool)
+            s.profiler?.stop(76)
+        }
         // features.2.2.block.1 BatchNorm (batch statistics) + silu on [n, 114, 114, 240]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
@@ -4152,32 +4164,36 @@ public final class EfficientNetB5Training: TrainableModel {
                 output: s.tensor(64), pool: pool)
             s.profiler?.stop(89)
         }
-        // features.2.3.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 114, 114, 240]
-        if s.options.frozenBlocks <= 7 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(64), pixels: 12996 &* s.n, channels: 240,
-                gamma: s.p + 87792, beta: s.p + 88032, savedMean: s.f + 1598208, savedInvStd: s.f + 1598448,
-                activation: .silu, output: s.tensor(65), pool: pool)
-            s.profiler?.stop(90)
-        }
         // features.2.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 114, 114, 240]
         if s.options.frozenBlocks > 7 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 87792, beta: s.p + 88032, runningMean: s.p + 88272, runningVar: s.p + 88512, eps: 0.001,
                 activation: .silu, output: s.tensor(65), scratch: s.f + 1598208, pool: pool)
-            s.profiler?.stop(91)
+            s.profiler?.stop(90)
         }
         // features.2.3.block.1 depthwise weights to the kernel layout [3][3][240]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 88752, channels: 240, kernel: 3, into: s.f + 1599168)
-        s.profiler?.stop(92)
-        // features.2.3.block.1 depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(65), batch: s.n, height: 114, width: 114, channels: 240, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 114, outWidth: 114, weights: s.f + 1599168, bias: s.f,
-            activation: .identity, output: s.tensor(66), pool: pool)
-        s.profiler?.stop(93)
+        s.profiler?.stop(91)
+        // features.2.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.3.block.1 depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240], row by row
+        if s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(64), gamma: s.p + 87792, beta: s.p + 88032,
+                savedMean: s.f + 1598208, savedInvStd: s.f + 1598448, activation: .silu, output: s.tensor(65),
+                batch: s.n, height: 114, width: 114, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 114, outWidth: 114, weights: s.f + 1599168, bias: s.f, depthwiseOutput: s.tensor(66),
+                pool: pool)
+            s.profiler?.stop(92)
+        }
+        // features.2.3.block.1 frozen: depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240]
+        if s.options.frozenBlocks > 7 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(65), batch: s.n, height: 114, width: 114, channels: 240, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 114, outWidth: 114, weights: s.f + 1599168, bias: s.f,
+                activation: .identity, output: s.tensor(66), pool: pool)
+            s.profiler?.stop(93)
+        }
         // features.2.3.block.1 BatchNorm (batch statistics) + silu on [n, 114, 114, 240]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
@@ -4277,32 +4293,36 @@ public final class EfficientNetB5Training: TrainableModel {
                 output: s.tensor(76), pool: pool)
             s.profiler?.stop(106)
         }
-        // features.2.4.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 114, 114, 240]
-        if s.options.frozenBlocks <= 8 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(76), pixels: 12996 &* s.n, channels: 240,
-                gamma: s.p + 116320, beta: s.p + 116560, savedMean: s.f + 1603568, savedInvStd: s.f + 1603808,
-                activation: .silu, output: s.tensor(77), pool: pool)
-            s.profiler?.stop(107)
-        }
         // features.2.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 114, 114, 240]
         if s.options.frozenBlocks > 8 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(76), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 116320, beta: s.p + 116560, runningMean: s.p + 116800, runningVar: s.p + 117040,
                 eps: 0.001, activation: .silu, output: s.tensor(77), scratch: s.f + 1603568, pool: pool)
-            s.profiler?.stop(108)
+            s.profiler?.stop(107)
         }
         // features.2.4.block.1 depthwise weights to the kernel layout [3][3][240]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 117280, channels: 240, kernel: 3, into: s.f + 1604528)
-        s.profiler?.stop(109)
-        // features.2.4.block.1 depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(77), batch: s.n, height: 114, width: 114, channels: 240, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 114, outWidth: 114, weights: s.f + 1604528, bias: s.f,
-            activation: .identity, output: s.tensor(78), pool: pool)
-        s.profiler?.stop(110)
+        s.profiler?.stop(108)
+        // features.2.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.4.block.1 depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240], row by row
+        if s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(76), gamma: s.p + 116320, beta: s.p + 116560,
+                savedMean: s.f + 1603568, savedInvStd: s.f + 1603808, activation: .silu, output: s.tensor(77),
+                batch: s.n, height: 114, width: 114, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 114, outWidth: 114, weights: s.f + 1604528, bias: s.f, depthwiseOutput: s.tensor(78),
+                pool: pool)
+            s.profiler?.stop(109)
+        }
+        // features.2.4.block.1 frozen: depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240]
+        if s.options.frozenBlocks > 8 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(77), batch: s.n, height: 114, width: 114, channels: 240, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 114, outWidth: 114, weights: s.f + 1604528, bias: s.f,
+                activation: .identity, output: s.tensor(78), pool: pool)
+            s.profiler?.stop(110)
+        }
         // features.2.4.block.1 BatchNorm (batch statistics) + silu on [n, 114, 114, 240]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
@@ -4402,32 +4422,36 @@ public final class EfficientNetB5Training: TrainableModel {
                 output: s.tensor(88), pool: pool)
             s.profiler?.stop(123)
         }
-        // features.3.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 114, 114, 240]
-        if s.options.frozenBlocks <= 9 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(88), pixels: 12996 &* s.n, channels: 240,
-                gamma: s.p + 144848, beta: s.p + 145088, savedMean: s.f + 1608928, savedInvStd: s.f + 1609168,
-                activation: .silu, output: s.tensor(89), pool: pool)
-            s.profiler?.stop(124)
-        }
         // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 114, 114, 240]
         if s.options.frozenBlocks > 9 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 144848, beta: s.p + 145088, runningMean: s.p + 145328, runningVar: s.p + 145568,
                 eps: 0.001, activation: .silu, output: s.tensor(89), scratch: s.f + 1608928, pool: pool)
-            s.profiler?.stop(125)
+            s.profiler?.stop(124)
         }
         // features.3.0.block.1 depthwise weights to the kernel layout [5][5][240]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 145808, channels: 240, kernel: 5, into: s.f + 1609888)
-        s.profiler?.stop(126)
-        // features.3.0.block.1 depthwise 5x5/2, [n, 114, 114, 240] -> [n, 57, 57, 240]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(89), batch: s.n, height: 114, width: 114, channels: 240, kernel: 5,
-            stride: 2, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57, weights: s.f + 1609888, bias: s.f,
-            activation: .identity, output: s.tensor(90), pool: pool)
-        s.profiler?.stop(127)
+        s.profiler?.stop(125)
+        // features.3.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 114, 114, 240] -> [n, 57, 57, 240], row by row
+        if s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(88), gamma: s.p + 144848, beta: s.p + 145088,
+                savedMean: s.f + 1608928, savedInvStd: s.f + 1609168, activation: .silu, output: s.tensor(89),
+                batch: s.n, height: 114, width: 114, channels: 240, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
+                outHeight: 57, outWidth: 57, weights: s.f + 1609888, bias: s.f, depthwiseOutput: s.tensor(90),
+                pool: pool)
+            s.profiler?.stop(126)
+        }
+        // features.3.0.block.1 frozen: depthwise 5x5/2, [n, 114, 114, 240] -> [n, 57, 57, 240]
+        if s.options.frozenBlocks > 9 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(89), batch: s.n, height: 114, width: 114, channels: 240, kernel: 5,
+                stride: 2, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57, weights: s.f + 1609888, bias: s.f,
+                activation: .identity, output: s.tensor(90), pool: pool)
+            s.profiler?.stop(127)
+        }
         // features.3.0.block.1 BatchNorm (batch statistics) + silu on [n, 57, 57, 240]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
@@ -4514,32 +4538,36 @@ public final class EfficientNetB5Training: TrainableModel {
                 output: s.tensor(98), pool: pool)
             s.profiler?.stop(138)
         }
-        // features.3.1.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 57, 57, 384]
-        if s.options.frozenBlocks <= 10 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(98), pixels: 3249 &* s.n, channels: 384,
-                gamma: s.p + 198016, beta: s.p + 198400, savedMean: s.f + 1622016, savedInvStd: s.f + 1622400,
-                activation: .silu, output: s.tensor(99), pool: pool)
-            s.profiler?.stop(139)
-        }
         // features.3.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 57, 57, 384]
         if s.options.frozenBlocks > 10 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(98), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 198016, beta: s.p + 198400, runningMean: s.p + 198784, runningVar: s.p + 199168,
                 eps: 0.001, activation: .silu, output: s.tensor(99), scratch: s.f + 1622016, pool: pool)
-            s.profiler?.stop(140)
+            s.profiler?.stop(139)
         }
         // features.3.1.block.1 depthwise weights to the kernel layout [5][5][384]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 199552, channels: 384, kernel: 5, into: s.f + 1623552)
-        s.profiler?.stop(141)
-        // features.3.1.block.1 depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(99), batch: s.n, height: 57, width: 57, channels: 384, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57, weights: s.f + 1623552, bias: s.f,
-            activation: .identity, output: s.tensor(100), pool: pool)
-        s.profiler?.stop(142)
+        s.profiler?.stop(140)
+        // features.3.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384], row by row
+        if s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(98), gamma: s.p + 198016, beta: s.p + 198400,
+                savedMean: s.f + 1622016, savedInvStd: s.f + 1622400, activation: .silu, output: s.tensor(99),
+                batch: s.n, height: 57, width: 57, channels: 384, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 57, outWidth: 57, weights: s.f + 1623552, bias: s.f, depthwiseOutput: s.tensor(100),
+                pool: pool)
+            s.profiler?.stop(141)
+        }
+        // features.3.1.block.1 frozen: depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384]
+        if s.options.frozenBlocks > 10 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(99), batch: s.n, height: 57, width: 57, channels: 384, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57, weights: s.f + 1623552, bias: s.f,
+                activation: .identity, output: s.tensor(100), pool: pool)
+            s.profiler?.stop(142)
+        }
         // features.3.1.block.1 BatchNorm (batch statistics) + silu on [n, 57, 57, 384]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
@@ -4639,32 +4667,36 @@ public final class EfficientNetB5Training: TrainableModel {
                 output: s.tensor(110), pool: pool)
             s.profiler?.stop(155)
         }
-        // features.3.2.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 57, 57, 384]
-        if s.options.frozenBlocks <= 11 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(110), pixels: 3249 &* s.n, channels: 384,
-                gamma: s.p + 272784, beta: s.p + 273168, savedMean: s.f + 1642880, savedInvStd: s.f + 1643264,
-                activation: .silu, output: s.tensor(111), pool: pool)
-            s.profiler?.stop(156)
-        }
         // features.3.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 57, 57, 384]
         if s.options.frozenBlocks > 11 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(110), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 272784, beta: s.p + 273168, runningMean: s.p + 273552, runningVar: s.p + 273936,
                 eps: 0.001, activation: .silu, output: s.tensor(111), scratch: s.f + 1642880, pool: pool)
-            s.profiler?.stop(157)
+            s.profiler?.stop(156)
         }
         // features.3.2.block.1 depthwise weights to the kernel layout [5][5][384]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 274320, channels: 384, kernel: 5, into: s.f + 1644416)
-        s.profiler?.stop(158)
-        // features.3.2.block.1 depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(111), batch: s.n, height: 57, width: 57, channels: 384, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57, weights: s.f + 1644416, bias: s.f,
-            activation: .identity, output: s.tensor(112), pool: pool)
-        s.profiler?.stop(159)
+        s.profiler?.stop(157)
+        // features.3.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.2.block.1 depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384], row by row
+        if s.options.frozenBlocks <= 11 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(110), gamma: s.p + 272784, beta: s.p + 273168,
+                savedMean: s.f + 1642880, savedInvStd: s.f + 1643264, activation: .silu, output: s.tensor(111),
+                batch: s.n, height: 57, width: 57, channels: 384, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 57, outWidth: 57, weights: s.f + 1644416, bias: s.f, depthwiseOutput: s.tensor(112),
+                pool: pool)
+            s.profiler?.stop(158)
+        }
+        // features.3.2.block.1 frozen: depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384]
+        if s.options.frozenBlocks > 11 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(111), batch: s.n, height: 57, width: 57, channels: 384, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57, weights: s.f + 1644416, bias: s.f,
+                activation: .identity, output: s.tensor(112), pool: pool)
+            s.profiler?.stop(159)
+        }
         // features.3.2.block.1 BatchNorm (batch statistics) + silu on [n, 57, 57, 384]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
@@ -4764,32 +4796,36 @@ public final class EfficientNetB5Training: TrainableModel {
                 output: s.tensor(122), pool: pool)
             s.profiler?.stop(172)
         }
-        // features.3.3.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 57, 57, 384]
-        if s.options.frozenBlocks <= 12 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(122), pixels: 3249 &* s.n, channels: 384,
-                gamma: s.p + 347552, beta: s.p + 347936, savedMean: s.f + 1663744, savedInvStd: s.f + 1664128,
-                activation: .silu, output: s.tensor(123), pool: pool)
-            s.profiler?.stop(173)
-        }
         // features.3.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 57, 57, 384]
         if s.options.frozenBlocks > 12 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(122), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 347552, beta: s.p + 347936, runningMean: s.p + 348320, runningVar: s.p + 348704,
                 eps: 0.001, activation: .silu, output: s.tensor(123), scratch: s.f + 1663744, pool: pool)
-            s.profiler?.stop(174)
+            s.profiler?.stop(173)
         }
         // features.3.3.block.1 depthwise weights to the kernel layout [5][5][384]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 349088, channels: 384, kernel: 5, into: s.f + 1665280)
-        s.profiler?.stop(175)
-        // features.3.3.block.1 depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(123), batch: s.n, height: 57, width: 57, channels: 384, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57, weights: s.f + 1665280, bias: s.f,
-            activation: .identity, output: s.tensor(124), pool: pool)
-        s.profiler?.stop(176)
+        s.profiler?.stop(174)
+        // features.3.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.3.block.1 depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384], row by row
+        if s.options.frozenBlocks <= 12 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(122), gamma: s.p + 347552, beta: s.p + 347936,
+                savedMean: s.f + 1663744, savedInvStd: s.f + 1664128, activation: .silu, output: s.tensor(123),
+                batch: s.n, height: 57, width: 57, channels: 384, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 57, outWidth: 57, weights: s.f + 1665280, bias: s.f, depthwiseOutput: s.tensor(124),
+                pool: pool)
+            s.profiler?.stop(175)
+        }
+        // features.3.3.block.1 frozen: depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384]
+        if s.options.frozenBlocks > 12 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(123), batch: s.n, height: 57, width: 57, channels: 384, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57, weights: s.f + 1665280, bias: s.f,
+                activation: .identity, output: s.tensor(124), pool: pool)
+            s.profiler?.stop(176)
+        }
         // features.3.3.block.1 BatchNorm (batch statistics) + silu on [n, 57, 57, 384]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
@@ -4889,32 +4925,36 @@ public final class EfficientNetB5Training: TrainableModel {
                 output: s.tensor(134), pool: pool)
             s.profiler?.stop(189)
         }
-        // features.3.4.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 57, 57, 384]
-        if s.options.frozenBlocks <= 13 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(134), pixels: 3249 &* s.n, channels: 384,
-                gamma: s.p + 422320, beta: s.p + 422704, savedMean: s.f + 1684608, savedInvStd: s.f + 1684992,
-                activation: .silu, output: s.tensor(135), pool: pool)
-            s.profiler?.stop(190)
-        }
         // features.3.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 57, 57, 384]
         if s.options.frozenBlocks > 13 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(134), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 422320, beta: s.p + 422704, runningMean: s.p + 423088, runningVar: s.p + 423472,
                 eps: 0.001, activation: .silu, output: s.tensor(135), scratch: s.f + 1684608, pool: pool)
-            s.profiler?.stop(191)
+            s.profiler?.stop(190)
         }
         // features.3.4.block.1 depthwise weights to the kernel layout [5][5][384]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 423856, channels: 384, kernel: 5, into: s.f + 1686144)
-        s.profiler?.stop(192)
-        // features.3.4.block.1 depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(135), batch: s.n, height: 57, width: 57, channels: 384, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57, weights: s.f + 1686144, bias: s.f,
-            activation: .identity, output: s.tensor(136), pool: pool)
-        s.profiler?.stop(193)
+        s.profiler?.stop(191)
+        // features.3.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.4.block.1 depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384], row by row
+        if s.options.frozenBlocks <= 13 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(134), gamma: s.p + 422320, beta: s.p + 422704,
+                savedMean: s.f + 1684608, savedInvStd: s.f + 1684992, activation: .silu, output: s.tensor(135),
+                batch: s.n, height: 57, width: 57, channels: 384, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 57, outWidth: 57, weights: s.f + 1686144, bias: s.f, depthwiseOutput: s.tensor(136),
+                pool: pool)
+            s.profiler?.stop(192)
+        }
+        // features.3.4.block.1 frozen: depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384]
+        if s.options.frozenBlocks > 13 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(135), batch: s.n, height: 57, width: 57, channels: 384, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57, weights: s.f + 1686144, bias: s.f,
+                activation: .identity, output: s.tensor(136), pool: pool)
+            s.profiler?.stop(193)
+        }
         // features.3.4.block.1 BatchNorm (batch statistics) + silu on [n, 57, 57, 384]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
@@ -5014,32 +5054,36 @@ public final class EfficientNetB5Training: TrainableModel {
                 output: s.tensor(146), pool: pool)
             s.profiler?.stop(206)
         }
-        // features.4.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 57, 57, 384]
-        if s.options.frozenBlocks <= 14 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(146), pixels: 3249 &* s.n, channels: 384,
-                gamma: s.p + 497088, beta: s.p + 497472, savedMean: s.f + 1705472, savedInvStd: s.f + 1705856,
-                activation: .silu, output: s.tensor(147), pool: pool)
-            s.profiler?.stop(207)
-        }
         // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 57, 57, 384]
         if s.options.frozenBlocks > 14 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(146), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 497088, beta: s.p + 497472, runningMean: s.p + 497856, runningVar: s.p + 498240,
                 eps: 0.001, activation: .silu, output: s.tensor(147), scratch: s.f + 1705472, pool: pool)
-            s.profiler?.stop(208)
+            s.profiler?.stop(207)
         }
         // features.4.0.block.1 depthwise weights to the kernel layout [3][3][384]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 498624, channels: 384, kernel: 3, into: s.f + 1707008)
-        s.profiler?.stop(209)
-        // features.4.0.block.1 depthwise 3x3/2, [n, 57, 57, 384] -> [n, 29, 29, 384]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(147), batch: s.n, height: 57, width: 57, channels: 384, kernel: 3,
-            stride: 2, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29, weights: s.f + 1707008, bias: s.f,
-            activation: .identity, output: s.tensor(148), pool: pool)
-        s.profiler?.stop(210)
+        s.profiler?.stop(208)
+        // features.4.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 57, 57, 384] -> [n, 29, 29, 384], row by row
+        if s.options.frozenBlocks <= 14 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(146), gamma: s.p + 497088, beta: s.p + 497472,
+                savedMean: s.f + 1705472, savedInvStd: s.f + 1705856, activation: .silu, output: s.tensor(147),
+                batch: s.n, height: 57, width: 57, channels: 384, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+                outHeight: 29, outWidth: 29, weights: s.f + 1707008, bias: s.f, depthwiseOutput: s.tensor(148),
+                pool: pool)
+            s.profiler?.stop(209)
+        }
+        // features.4.0.block.1 frozen: depthwise 3x3/2, [n, 57, 57, 384] -> [n, 29, 29, 384]
+        if s.options.frozenBlocks > 14 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(147), batch: s.n, height: 57, width: 57, channels: 384, kernel: 3,
+                stride: 2, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29, weights: s.f + 1707008, bias: s.f,
+                activation: .identity, output: s.tensor(148), pool: pool)
+            s.profiler?.stop(210)
+        }
         // features.4.0.block.1 BatchNorm (batch statistics) + silu on [n, 29, 29, 384]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
@@ -5126,32 +5170,36 @@ public final class EfficientNetB5Training: TrainableModel {
                 output: s.tensor(156), pool: pool)
             s.profiler?.stop(221)
         }
-        // features.4.1.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 768]
-        if s.options.frozenBlocks <= 15 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(156), pixels: 841 &* s.n, channels: 768,
-                gamma: s.p + 664272, beta: s.p + 665040, savedMean: s.f + 1714176, savedInvStd: s.f + 1714944,
-                activation: .silu, output: s.tensor(157), pool: pool)
-            s.profiler?.stop(222)
-        }
         // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks > 15 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(156), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 664272, beta: s.p + 665040, runningMean: s.p + 665808, runningVar: s.p + 666576,
                 eps: 0.001, activation: .silu, output: s.tensor(157), scratch: s.f + 1714176, pool: pool)
-            s.profiler?.stop(223)
+            s.profiler?.stop(222)
         }
         // features.4.1.block.1 depthwise weights to the kernel layout [3][3][768]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 667344, channels: 768, kernel: 3, into: s.f + 1717248)
-        s.profiler?.stop(224)
-        // features.4.1.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(157), batch: s.n, height: 29, width: 29, channels: 768, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29, weights: s.f + 1717248, bias: s.f,
-            activation: .identity, output: s.tensor(158), pool: pool)
-        s.profiler?.stop(225)
+        s.profiler?.stop(223)
+        // features.4.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768], row by row
+        if s.options.frozenBlocks <= 15 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(156), gamma: s.p + 664272, beta: s.p + 665040,
+                savedMean: s.f + 1714176, savedInvStd: s.f + 1714944, activation: .silu, output: s.tensor(157),
+                batch: s.n, height: 29, width: 29, channels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 29, outWidth: 29, weights: s.f + 1717248, bias: s.f, depthwiseOutput: s.tensor(158),
+                pool: pool)
+            s.profiler?.stop(224)
+        }
+        // features.4.1.block.1 frozen: depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768]
+        if s.options.frozenBlocks > 15 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(157), batch: s.n, height: 29, width: 29, channels: 768, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29, weights: s.f + 1717248, bias: s.f,
+                activation: .identity, output: s.tensor(158), pool: pool)
+            s.profiler?.stop(225)
+        }
         // features.4.1.block.1 BatchNorm (batch statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
@@ -5251,32 +5299,36 @@ public final class EfficientNetB5Training: TrainableModel {
                 output: s.tensor(168), pool: pool)
             s.profiler?.stop(238)
         }
-        // features.4.2.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 768]
-        if s.options.frozenBlocks <= 16 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(168), pixels: 841 &* s.n, channels: 768,
-                gamma: s.p + 924400, beta: s.p + 925168, savedMean: s.f + 1731328, savedInvStd: s.f + 1732096,
-                activation: .silu, output: s.tensor(169), pool: pool)
-            s.profiler?.stop(239)
-        }
         // features.4.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks > 16 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(168), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 924400, beta: s.p + 925168, runningMean: s.p + 925936, runningVar: s.p + 926704,
                 eps: 0.001, activation: .silu, output: s.tensor(169), scratch: s.f + 1731328, pool: pool)
-            s.profiler?.stop(240)
+            s.profiler?.stop(239)
         }
         // features.4.2.block.1 depthwise weights to the kernel layout [3][3][768]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 927472, channels: 768, kernel: 3, into: s.f + 1734400)
-        s.profiler?.stop(241)
-        // features.4.2.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(169), batch: s.n, height: 29, width: 29, channels: 768, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29, weights: s.f + 1734400, bias: s.f,
-            activation: .identity, output: s.tensor(170), pool: pool)
-        s.profiler?.stop(242)
+        s.profiler?.stop(240)
+        // features.4.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768], row by row
+        if s.options.frozenBlocks <= 16 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(168), gamma: s.p + 924400, beta: s.p + 925168,
+                savedMean: s.f + 1731328, savedInvStd: s.f + 1732096, activation: .silu, output: s.tensor(169),
+                batch: s.n, height: 29, width: 29, channels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 29, outWidth: 29, weights: s.f + 1734400, bias: s.f, depthwiseOutput: s.tensor(170),
+                pool: pool)
+            s.profiler?.stop(241)
+        }
+        // features.4.2.block.1 frozen: depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768]
+        if s.options.frozenBlocks > 16 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(169), batch: s.n, height: 29, width: 29, channels: 768, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29, weights: s.f + 1734400, bias: s.f,
+                activation: .identity, output: s.tensor(170), pool: pool)
+            s.profiler?.stop(242)
+        }
         // features.4.2.block.1 BatchNorm (batch statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
@@ -5376,32 +5428,36 @@ public final class EfficientNetB5Training: TrainableModel {
                 output: s.tensor(180), pool: pool)
             s.profiler?.stop(255)
         }
-        // features.4.3.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 768]
-        if s.options.frozenBlocks <= 17 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(180), pixels: 841 &* s.n, channels: 768,
-                gamma: s.p + 1184528, beta: s.p + 1185296, savedMean: s.f + 1748480, savedInvStd: s.f + 1749248,
-                activation: .silu, output: s.tensor(181), pool: pool)
-            s.profiler?.stop(256)
-        }
         // features.4.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks > 17 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(180), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1184528, beta: s.p + 1185296, runningMean: s.p + 1186064, runningVar: s.p + 1186832,
                 eps: 0.001, activation: .silu, output: s.tensor(181), scratch: s.f + 1748480, pool: pool)
-            s.profiler?.stop(257)
+            s.profiler?.stop(256)
         }
         // features.4.3.block.1 depthwise weights to the kernel layout [3][3][768]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1187600, channels: 768, kernel: 3, into: s.f + 1751552)
-        s.profiler?.stop(258)
-        // features.4.3.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(181), batch: s.n, height: 29, width: 29, channels: 768, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29, weights: s.f + 1751552, bias: s.f,
-            activation: .identity, output: s.tensor(182), pool: pool)
-        s.profiler?.stop(259)
+        s.profiler?.stop(257)
+        // features.4.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.3.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768], row by row
+        if s.options.frozenBlocks <= 17 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(180), gamma: s.p + 1184528,
+                beta: s.p + 1185296, savedMean: s.f + 1748480, savedInvStd: s.f + 1749248, activation: .silu,
+                output: s.tensor(181), batch: s.n, height: 29, width: 29, channels: 768, kernel: 3, stride: 1,
+                padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29, weights: s.f + 1751552, bias: s.f,
+                depthwiseOutput: s.tensor(182), pool: pool)
+            s.profiler?.stop(258)
+        }
+        // features.4.3.block.1 frozen: depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768]
+        if s.options.frozenBlocks > 17 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(181), batch: s.n, height: 29, width: 29, channels: 768, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29, weights: s.f + 1751552, bias: s.f,
+                activation: .identity, output: s.tensor(182), pool: pool)
+            s.profiler?.stop(259)
+        }
         // features.4.3.block.1 BatchNorm (batch statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
@@ -5501,32 +5557,36 @@ public final class EfficientNetB5Training: TrainableModel {
                 output: s.tensor(192), pool: pool)
             s.profiler?.stop(272)
         }
-        // features.4.4.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 768]
-        if s.options.frozenBlocks <= 18 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(192), pixels: 841 &* s.n, channels: 768,
-                gamma: s.p + 1444656, beta: s.p + 1445424, savedMean: s.f + 1765632, savedInvStd: s.f + 1766400,
-                activation: .silu, output: s.tensor(193), pool: pool)
-            s.profiler?.stop(273)
-        }
         // features.4.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks > 18 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(192), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1444656, beta: s.p + 1445424, runningMean: s.p + 1446192, runningVar: s.p + 1446960,
                 eps: 0.001, activation: .silu, output: s.tensor(193), scratch: s.f + 1765632, pool: pool)
-            s.profiler?.stop(274)
+            s.profiler?.stop(273)
         }
         // features.4.4.block.1 depthwise weights to the kernel layout [3][3][768]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1447728, channels: 768, kernel: 3, into: s.f + 1768704)
-        s.profiler?.stop(275)
-        // features.4.4.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(193), batch: s.n, height: 29, width: 29, channels: 768, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29, weights: s.f + 1768704, bias: s.f,
-            activation: .identity, output: s.tensor(194), pool: pool)
-        s.profiler?.stop(276)
+        s.profiler?.stop(274)
+        // features.4.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.4.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768], row by row
+        if s.options.frozenBlocks <= 18 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(192), gamma: s.p + 1444656,
+                beta: s.p + 1445424, savedMean: s.f + 1765632, savedInvStd: s.f + 1766400, activation: .silu,
+                output: s.tensor(193), batch: s.n, height: 29, width: 29, channels: 768, kernel: 3, stride: 1,
+                padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29, weights: s.f + 1768704, bias: s.f,
+                depthwiseOutput: s.tensor(194), pool: pool)
+            s.profiler?.stop(275)
+        }
+        // features.4.4.block.1 frozen: depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768]
+        if s.options.frozenBlocks > 18 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(193), batch: s.n, height: 29, width: 29, channels: 768, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29, weights: s.f + 1768704, bias: s.f,
+                activation: .identity, output: s.tensor(194), pool: pool)
+            s.profiler?.stop(276)
+        }
         // features.4.4.block.1 BatchNorm (batch statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
@@ -5626,32 +5686,36 @@ public final class EfficientNetB5Training: TrainableModel {
                 output: s.tensor(204), pool: pool)
             s.profiler?.stop(289)
         }
-        // features.4.5.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 768]
-        if s.options.frozenBlocks <= 19 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(204), pixels: 841 &* s.n, channels: 768,
-                gamma: s.p + 1704784, beta: s.p + 1705552, savedMean: s.f + 1782784, savedInvStd: s.f + 1783552,
-                activation: .silu, output: s.tensor(205), pool: pool)
-            s.profiler?.stop(290)
-        }
         // features.4.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks > 19 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(204), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1704784, beta: s.p + 1705552, runningMean: s.p + 1706320, runningVar: s.p + 1707088,
                 eps: 0.001, activation: .silu, output: s.tensor(205), scratch: s.f + 1782784, pool: pool)
-            s.profiler?.stop(291)
+            s.profiler?.stop(290)
         }
         // features.4.5.block.1 depthwise weights to the kernel layout [3][3][768]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1707856, channels: 768, kernel: 3, into: s.f + 1785856)
-        s.profiler?.stop(292)
-        // features.4.5.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(205), batch: s.n, height: 29, width: 29, channels: 768, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29, weights: s.f + 1785856, bias: s.f,
-            activation: .identity, output: s.tensor(206), pool: pool)
-        s.profiler?.stop(293)
+        s.profiler?.stop(291)
+        // features.4.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.5.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768], row by row
+        if s.options.frozenBlocks <= 19 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(204), gamma: s.p + 1704784,
+                beta: s.p + 1705552, savedMean: s.f + 1782784, savedInvStd: s.f + 1783552, activation: .silu,
+                output: s.tensor(205), batch: s.n, height: 29, width: 29, channels: 768, kernel: 3, stride: 1,
+                padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29, weights: s.f + 1785856, bias: s.f,
+                depthwiseOutput: s.tensor(206), pool: pool)
+            s.profiler?.stop(292)
+        }
+        // features.4.5.block.1 frozen: depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768]
+        if s.options.frozenBlocks > 19 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(205), batch: s.n, height: 29, width: 29, channels: 768, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29, weights: s.f + 1785856, bias: s.f,
+                activation: .identity, output: s.tensor(206), pool: pool)
+            s.profiler?.stop(293)
+        }
         // features.4.5.block.1 BatchNorm (batch statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
@@ -5751,32 +5815,36 @@ public final class EfficientNetB5Training: TrainableModel {
                 output: s.tensor(216), pool: pool)
             s.profiler?.stop(306)
         }
-        // features.4.6.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 768]
-        if s.options.frozenBlocks <= 20 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(216), pixels: 841 &* s.n, channels: 768,
-                gamma: s.p + 1964912, beta: s.p + 1965680, savedMean: s.f + 1799936, savedInvStd: s.f + 1800704,
-                activation: .silu, output: s.tensor(217), pool: pool)
-            s.profiler?.stop(307)
-        }
         // features.4.6.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks > 20 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(216), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1964912, beta: s.p + 1965680, runningMean: s.p + 1966448, runningVar: s.p + 1967216,
                 eps: 0.001, activation: .silu, output: s.tensor(217), scratch: s.f + 1799936, pool: pool)
-            s.profiler?.stop(308)
+            s.profiler?.stop(307)
         }
         // features.4.6.block.1 depthwise weights to the kernel layout [3][3][768]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1967984, channels: 768, kernel: 3, into: s.f + 1803008)
-        s.profiler?.stop(309)
-        // features.4.6.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(217), batch: s.n, height: 29, width: 29, channels: 768, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29, weights: s.f + 1803008, bias: s.f,
-            activation: .identity, output: s.tensor(218), pool: pool)
-        s.profiler?.stop(310)
+        s.profiler?.stop(308)
+        // features.4.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.6.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768], row by row
+        if s.options.frozenBlocks <= 20 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(216), gamma: s.p + 1964912,
+                beta: s.p + 1965680, savedMean: s.f + 1799936, savedInvStd: s.f + 1800704, activation: .silu,
+                output: s.tensor(217), batch: s.n, height: 29, width: 29, channels: 768, kernel: 3, stride: 1,
+                padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29, weights: s.f + 1803008, bias: s.f,
+                depthwiseOutput: s.tensor(218), pool: pool)
+            s.profiler?.stop(309)
+        }
+        // features.4.6.block.1 frozen: depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768]
+        if s.options.frozenBlocks > 20 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(217), batch: s.n, height: 29, width: 29, channels: 768, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29, weights: s.f + 1803008, bias: s.f,
+                activation: .identity, output: s.tensor(218), pool: pool)
+            s.profiler?.stop(310)
+        }
         // features.4.6.block.1 BatchNorm (batch statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
@@ -5876,32 +5944,36 @@ public final class EfficientNetB5Training: TrainableModel {
                 output: s.tensor(228), pool: pool)
             s.profiler?.stop(323)
         }
-        // features.5.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 768]
-        if s.options.frozenBlocks <= 21 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(228), pixels: 841 &* s.n, channels: 768,
-                gamma: s.p + 2225040, beta: s.p + 2225808, savedMean: s.f + 1817088, savedInvStd: s.f + 1817856,
-                activation: .silu, output: s.tensor(229), pool: pool)
-            s.profiler?.stop(324)
-        }
         // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks > 21 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(228), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 2225040, beta: s.p + 2225808, runningMean: s.p + 2226576, runningVar: s.p + 2227344,
                 eps: 0.001, activation: .silu, output: s.tensor(229), scratch: s.f + 1817088, pool: pool)
-            s.profiler?.stop(325)
+            s.profiler?.stop(324)
         }
         // features.5.0.block.1 depthwise weights to the kernel layout [5][5][768]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2228112, channels: 768, kernel: 5, into: s.f + 1820160)
-        s.profiler?.stop(326)
-        // features.5.0.block.1 depthwise 5x5/1, [n, 29, 29, 768] -> [n, 29, 29, 768]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(229), batch: s.n, height: 29, width: 29, channels: 768, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29, weights: s.f + 1820160, bias: s.f,
-            activation: .identity, output: s.tensor(230), pool: pool)
-        s.profiler?.stop(327)
+        s.profiler?.stop(325)
+        // features.5.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 29, 29, 768] -> [n, 29, 29, 768], row by row
+        if s.options.frozenBlocks <= 21 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(228), gamma: s.p + 2225040,
+                beta: s.p + 2225808, savedMean: s.f + 1817088, savedInvStd: s.f + 1817856, activation: .silu,
+                output: s.tensor(229), batch: s.n, height: 29, width: 29, channels: 768, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29, weights: s.f + 1820160, bias: s.f,
+                depthwiseOutput: s.tensor(230), pool: pool)
+            s.profiler?.stop(326)
+        }
+        // features.5.0.block.1 frozen: depthwise 5x5/1, [n, 29, 29, 768] -> [n, 29, 29, 768]
+        if s.options.frozenBlocks > 21 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(229), batch: s.n, height: 29, width: 29, channels: 768, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29, weights: s.f + 1820160, bias: s.f,
+                activation: .identity, output: s.tensor(230), pool: pool)
+            s.profiler?.stop(327)
+        }
         // features.5.0.block.1 BatchNorm (batch statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
@@ -5988,32 +6060,36 @@ public final class EfficientNetB5Training: TrainableModel {
                 output: s.tensor(238), pool: pool)
             s.profiler?.stop(338)
         }
-        // features.5.1.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 1056]
-        if s.options.frozenBlocks <= 22 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(238), pixels: 841 &* s.n, channels: 1056,
-                gamma: s.p + 2622064, beta: s.p + 2623120, savedMean: s.f + 1858912, savedInvStd: s.f + 1859968,
-                activation: .silu, output: s.tensor(239), pool: pool)
-            s.profiler?.stop(339)
-        }
         // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks > 22 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(238), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 2622064, beta: s.p + 2623120, runningMean: s.p + 2624176, runningVar: s.p + 2625232,
                 eps: 0.001, activation: .silu, output: s.tensor(239), scratch: s.f + 1858912, pool: pool)
-            s.profiler?.stop(340)
+            s.profiler?.stop(339)
         }
         // features.5.1.block.1 depthwise weights to the kernel layout [5][5][1056]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2626288, channels: 1056, kernel: 5, into: s.f + 1863136)
-        s.profiler?.stop(341)
-        // features.5.1.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(239), batch: s.n, height: 29, width: 29, channels: 1056, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29, weights: s.f + 1863136, bias: s.f,
-            activation: .identity, output: s.tensor(240), pool: pool)
-        s.profiler?.stop(342)
+        s.profiler?.stop(340)
+        // features.5.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056], row by row
+        if s.options.frozenBlocks <= 22 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(238), gamma: s.p + 2622064,
+                beta: s.p + 2623120, savedMean: s.f + 1858912, savedInvStd: s.f + 1859968, activation: .silu,
+                output: s.tensor(239), batch: s.n, height: 29, width: 29, channels: 1056, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29, weights: s.f + 1863136, bias: s.f,
+                depthwiseOutput: s.tensor(240), pool: pool)
+            s.profiler?.stop(341)
+        }
+        // features.5.1.block.1 frozen: depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056]
+        if s.options.frozenBlocks > 22 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(239), batch: s.n, height: 29, width: 29, channels: 1056, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29, weights: s.f + 1863136, bias: s.f,
+                activation: .identity, output: s.tensor(240), pool: pool)
+            s.profiler?.stop(342)
+        }
         // features.5.1.block.1 BatchNorm (batch statistics) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
@@ -6113,32 +6189,36 @@ public final class EfficientNetB5Training: TrainableModel {
                 output: s.tensor(250), pool: pool)
             s.profiler?.stop(355)
         }
-        // features.5.2.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 1056]
-        if s.options.frozenBlocks <= 23 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(250), pixels: 841 &* s.n, channels: 1056,
-                gamma: s.p + 3123360, beta: s.p + 3124416, savedMean: s.f + 1916288, savedInvStd: s.f + 1917344,
-                activation: .silu, output: s.tensor(251), pool: pool)
-            s.profiler?.stop(356)
-        }
         // features.5.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks > 23 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(250), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 3123360, beta: s.p + 3124416, runningMean: s.p + 3125472, runningVar: s.p + 3126528,
                 eps: 0.001, activation: .silu, output: s.tensor(251), scratch: s.f + 1916288, pool: pool)
-            s.profiler?.stop(357)
+            s.profiler?.stop(356)
         }
         // features.5.2.block.1 depthwise weights to the kernel layout [5][5][1056]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3127584, channels: 1056, kernel: 5, into: s.f + 1920512)
-        s.profiler?.stop(358)
-        // features.5.2.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(251), batch: s.n, height: 29, width: 29, channels: 1056, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29, weights: s.f + 1920512, bias: s.f,
-            activation: .identity, output: s.tensor(252), pool: pool)
-        s.profiler?.stop(359)
+        s.profiler?.stop(357)
+        // features.5.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056], row by row
+        if s.options.frozenBlocks <= 23 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(250), gamma: s.p + 3123360,
+                beta: s.p + 3124416, savedMean: s.f + 1916288, savedInvStd: s.f + 1917344, activation: .silu,
+                output: s.tensor(251), batch: s.n, height: 29, width: 29, channels: 1056, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29, weights: s.f + 1920512, bias: s.f,
+                depthwiseOutput: s.tensor(252), pool: pool)
+            s.profiler?.stop(358)
+        }
+        // features.5.2.block.1 frozen: depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056]
+        if s.options.frozenBlocks > 23 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(251), batch: s.n, height: 29, width: 29, channels: 1056, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29, weights: s.f + 1920512, bias: s.f,
+                activation: .identity, output: s.tensor(252), pool: pool)
+            s.profiler?.stop(359)
+        }
         // features.5.2.block.1 BatchNorm (batch statistics) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
@@ -6238,32 +6318,36 @@ public final class EfficientNetB5Training: TrainableModel {
                 output: s.tensor(262), pool: pool)
             s.profiler?.stop(372)
         }
-        // features.5.3.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 1056]
-        if s.options.frozenBlocks <= 24 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(262), pixels: 841 &* s.n, channels: 1056,
-                gamma: s.p + 3624656, beta: s.p + 3625712, savedMean: s.f + 1973664, savedInvStd: s.f + 1974720,
-                activation: .silu, output: s.tensor(263), pool: pool)
-            s.profiler?.stop(373)
-        }
         // features.5.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks > 24 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(262), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 3624656, beta: s.p + 3625712, runningMean: s.p + 3626768, runningVar: s.p + 3627824,
                 eps: 0.001, activation: .silu, output: s.tensor(263), scratch: s.f + 1973664, pool: pool)
-            s.profiler?.stop(374)
+            s.profiler?.stop(373)
         }
         // features.5.3.block.1 depthwise weights to the kernel layout [5][5][1056]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3628880, channels: 1056, kernel: 5, into: s.f + 1977888)
-        s.profiler?.stop(375)
-        // features.5.3.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(263), batch: s.n, height: 29, width: 29, channels: 1056, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29, weights: s.f + 1977888, bias: s.f,
-            activation: .identity, output: s.tensor(264), pool: pool)
-        s.profiler?.stop(376)
+        s.profiler?.stop(374)
+        // features.5.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.3.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056], row by row
+        if s.options.frozenBlocks <= 24 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(262), gamma: s.p + 3624656,
+                beta: s.p + 3625712, savedMean: s.f + 1973664, savedInvStd: s.f + 1974720, activation: .silu,
+                output: s.tensor(263), batch: s.n, height: 29, width: 29, channels: 1056, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29, weights: s.f + 1977888, bias: s.f,
+                depthwiseOutput: s.tensor(264), pool: pool)
+            s.profiler?.stop(375)
+        }
+        // features.5.3.block.1 frozen: depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056]
+        if s.options.frozenBlocks > 24 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(263), batch: s.n, height: 29, width: 29, channels: 1056, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29, weights: s.f + 1977888, bias: s.f,
+                activation: .identity, output: s.tensor(264), pool: pool)
+            s.profiler?.stop(376)
+        }
         // features.5.3.block.1 BatchNorm (batch statistics) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
@@ -6363,32 +6447,36 @@ public final class EfficientNetB5Training: TrainableModel {
                 output: s.tensor(274), pool: pool)
             s.profiler?.stop(389)
         }
-        // features.5.4.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 1056]
-        if s.options.frozenBlocks <= 25 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(274), pixels: 841 &* s.n, channels: 1056,
-                gamma: s.p + 4125952, beta: s.p + 4127008, savedMean: s.f + 2031040, savedInvStd: s.f + 2032096,
-                activation: .silu, output: s.tensor(275), pool: pool)
-            s.profiler?.stop(390)
-        }
         // features.5.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks > 25 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(274), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 4125952, beta: s.p + 4127008, runningMean: s.p + 4128064, runningVar: s.p + 4129120,
                 eps: 0.001, activation: .silu, output: s.tensor(275), scratch: s.f + 2031040, pool: pool)
-            s.profiler?.stop(391)
+            s.profiler?.stop(390)
         }
         // features.5.4.block.1 depthwise weights to the kernel layout [5][5][1056]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 4130176, channels: 1056, kernel: 5, into: s.f + 2035264)
-        s.profiler?.stop(392)
-        // features.5.4.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(275), batch: s.n, height: 29, width: 29, channels: 1056, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29, weights: s.f + 2035264, bias: s.f,
-            activation: .identity, output: s.tensor(276), pool: pool)
-        s.profiler?.stop(393)
+        s.profiler?.stop(391)
+        // features.5.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.4.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056], row by row
+        if s.options.frozenBlocks <= 25 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(274), gamma: s.p + 4125952,
+                beta: s.p + 4127008, savedMean: s.f + 2031040, savedInvStd: s.f + 2032096, activation: .silu,
+                output: s.tensor(275), batch: s.n, height: 29, width: 29, channels: 1056, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29, weights: s.f + 2035264, bias: s.f,
+                depthwiseOutput: s.tensor(276), pool: pool)
+            s.profiler?.stop(392)
+        }
+        // features.5.4.block.1 frozen: depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056]
+        if s.options.frozenBlocks > 25 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(275), batch: s.n, height: 29, width: 29, channels: 1056, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29, weights: s.f + 2035264, bias: s.f,
+                activation: .identity, output: s.tensor(276), pool: pool)
+            s.profiler?.stop(393)
+        }
         // features.5.4.block.1 BatchNorm (batch statistics) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks <= 25 {
             s.profiler?.start()
@@ -6488,32 +6576,36 @@ public final class EfficientNetB5Training: TrainableModel {
                 output: s.tensor(286), pool: pool)
             s.profiler?.stop(406)
         }
-        // features.5.5.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 1056]
-        if s.options.frozenBlocks <= 26 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(286), pixels: 841 &* s.n, channels: 1056,
-                gamma: s.p + 4627248, beta: s.p + 4628304, savedMean: s.f + 2088416, savedInvStd: s.f + 2089472,
-                activation: .silu, output: s.tensor(287), pool: pool)
-            s.profiler?.stop(407)
-        }
         // features.5.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks > 26 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(286), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 4627248, beta: s.p + 4628304, runningMean: s.p + 4629360, runningVar: s.p + 4630416,
                 eps: 0.001, activation: .silu, output: s.tensor(287), scratch: s.f + 2088416, pool: pool)
-            s.profiler?.stop(408)
+            s.profiler?.stop(407)
         }
         // features.5.5.block.1 depthwise weights to the kernel layout [5][5][1056]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 4631472, channels: 1056, kernel: 5, into: s.f + 2092640)
-        s.profiler?.stop(409)
-        // features.5.5.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(287), batch: s.n, height: 29, width: 29, channels: 1056, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29, weights: s.f + 2092640, bias: s.f,
-            activation: .identity, output: s.tensor(288), pool: pool)
-        s.profiler?.stop(410)
+        s.profiler?.stop(408)
+        // features.5.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.5.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056], row by row
+        if s.options.frozenBlocks <= 26 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(286), gamma: s.p + 4627248,
+                beta: s.p + 4628304, savedMean: s.f + 2088416, savedInvStd: s.f + 2089472, activation: .silu,
+                output: s.tensor(287), batch: s.n, height: 29, width: 29, channels: 1056, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29, weights: s.f + 2092640, bias: s.f,
+                depthwiseOutput: s.tensor(288), pool: pool)
+            s.profiler?.stop(409)
+        }
+        // features.5.5.block.1 frozen: depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056]
+        if s.options.frozenBlocks > 26 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(287), batch: s.n, height: 29, width: 29, channels: 1056, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29, weights: s.f + 2092640, bias: s.f,
+                activation: .identity, output: s.tensor(288), pool: pool)
+            s.profiler?.stop(410)
+        }
         // features.5.5.block.1 BatchNorm (batch statistics) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks <= 26 {
             s.profiler?.start()
@@ -6613,32 +6705,36 @@ public final class EfficientNetB5Training: TrainableModel {
                 output: s.tensor(298), pool: pool)
             s.profiler?.stop(423)
         }
-        // features.5.6.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 1056]
-        if s.options.frozenBlocks <= 27 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(298), pixels: 841 &* s.n, channels: 1056,
-                gamma: s.p + 5128544, beta: s.p + 5129600, savedMean: s.f + 2145792, savedInvStd: s.f + 2146848,
-                activation: .silu, output: s.tensor(299), pool: pool)
-            s.profiler?.stop(424)
-        }
         // features.5.6.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks > 27 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(298), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 5128544, beta: s.p + 5129600, runningMean: s.p + 5130656, runningVar: s.p + 5131712,
                 eps: 0.001, activation: .silu, output: s.tensor(299), scratch: s.f + 2145792, pool: pool)
-            s.profiler?.stop(425)
+            s.profiler?.stop(424)
         }
         // features.5.6.block.1 depthwise weights to the kernel layout [5][5][1056]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 5132768, channels: 1056, kernel: 5, into: s.f + 2150016)
-        s.profiler?.stop(426)
-        // features.5.6.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(299), batch: s.n, height: 29, width: 29, channels: 1056, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29, weights: s.f + 2150016, bias: s.f,
-            activation: .identity, output: s.tensor(300), pool: pool)
-        s.profiler?.stop(427)
+        s.profiler?.stop(425)
+        // features.5.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.6.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056], row by row
+        if s.options.frozenBlocks <= 27 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(298), gamma: s.p + 5128544,
+                beta: s.p + 5129600, savedMean: s.f + 2145792, savedInvStd: s.f + 2146848, activation: .silu,
+                output: s.tensor(299), batch: s.n, height: 29, width: 29, channels: 1056, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29, weights: s.f + 2150016, bias: s.f,
+                depthwiseOutput: s.tensor(300), pool: pool)
+            s.profiler?.stop(426)
+        }
+        // features.5.6.block.1 frozen: depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056]
+        if s.options.frozenBlocks > 27 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(299), batch: s.n, height: 29, width: 29, channels: 1056, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29, weights: s.f + 2150016, bias: s.f,
+                activation: .identity, output: s.tensor(300), pool: pool)
+            s.profiler?.stop(427)
+        }
         // features.5.6.block.1 BatchNorm (batch statistics) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks <= 27 {
             s.profiler?.start()
@@ -6738,32 +6834,36 @@ public final class EfficientNetB5Training: TrainableModel {
                 output: s.tensor(310), pool: pool)
             s.profiler?.stop(440)
         }
-        // features.6.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 1056]
-        if s.options.frozenBlocks <= 28 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(310), pixels: 841 &* s.n, channels: 1056,
-                gamma: s.p + 5629840, beta: s.p + 5630896, savedMean: s.f + 2203168, savedInvStd: s.f + 2204224,
-                activation: .silu, output: s.tensor(311), pool: pool)
-            s.profiler?.stop(441)
-        }
         // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks > 28 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(310), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 5629840, beta: s.p + 5630896, runningMean: s.p + 5631952, runningVar: s.p + 5633008,
                 eps: 0.001, activation: .silu, output: s.tensor(311), scratch: s.f + 2203168, pool: pool)
-            s.profiler?.stop(442)
+            s.profiler?.stop(441)
         }
         // features.6.0.block.1 depthwise weights to the kernel layout [5][5][1056]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 5634064, channels: 1056, kernel: 5, into: s.f + 2207392)
-        s.profiler?.stop(443)
-        // features.6.0.block.1 depthwise 5x5/2, [n, 29, 29, 1056] -> [n, 15, 15, 1056]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(311), batch: s.n, height: 29, width: 29, channels: 1056, kernel: 5,
-            stride: 2, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 2207392, bias: s.f,
-            activation: .identity, output: s.tensor(312), pool: pool)
-        s.profiler?.stop(444)
+        s.profiler?.stop(442)
+        // features.6.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 29, 29, 1056] -> [n, 15, 15, 1056], row by row
+        if s.options.frozenBlocks <= 28 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(310), gamma: s.p + 5629840,
+                beta: s.p + 5630896, savedMean: s.f + 2203168, savedInvStd: s.f + 2204224, activation: .silu,
+                output: s.tensor(311), batch: s.n, height: 29, width: 29, channels: 1056, kernel: 5, stride: 2,
+                padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 2207392, bias: s.f,
+                depthwiseOutput: s.tensor(312), pool: pool)
+            s.profiler?.stop(443)
+        }
+        // features.6.0.block.1 frozen: depthwise 5x5/2, [n, 29, 29, 1056] -> [n, 15, 15, 1056]
+        if s.options.frozenBlocks > 28 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(311), batch: s.n, height: 29, width: 29, channels: 1056, kernel: 5,
+                stride: 2, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 2207392, bias: s.f,
+                activation: .identity, output: s.tensor(312), pool: pool)
+            s.profiler?.stop(444)
+        }
         // features.6.0.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 1056]
         if s.options.frozenBlocks <= 28 {
             s.profiler?.start()
@@ -6850,32 +6950,36 @@ public final class EfficientNetB5Training: TrainableModel {
                 output: s.tensor(320), pool: pool)
             s.profiler?.stop(455)
         }
-        // features.6.1.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1824]
-        if s.options.frozenBlocks <= 29 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(320), pixels: 225 &* s.n, channels: 1824,
-                gamma: s.p + 6635456, beta: s.p + 6637280, savedMean: s.f + 2260800, savedInvStd: s.f + 2262624,
-                activation: .silu, output: s.tensor(321), pool: pool)
-            s.profiler?.stop(456)
-        }
         // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks > 29 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(320), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 6635456, beta: s.p + 6637280, runningMean: s.p + 6639104, runningVar: s.p + 6640928,
                 eps: 0.001, activation: .silu, output: s.tensor(321), scratch: s.f + 2260800, pool: pool)
-            s.profiler?.stop(457)
+            s.profiler?.stop(456)
         }
         // features.6.1.block.1 depthwise weights to the kernel layout [5][5][1824]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 6642752, channels: 1824, kernel: 5, into: s.f + 2268096)
-        s.profiler?.stop(458)
-        // features.6.1.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(321), batch: s.n, height: 15, width: 15, channels: 1824, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 2268096, bias: s.f,
-            activation: .identity, output: s.tensor(322), pool: pool)
-        s.profiler?.stop(459)
+        s.profiler?.stop(457)
+        // features.6.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824], row by row
+        if s.options.frozenBlocks <= 29 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(320), gamma: s.p + 6635456,
+                beta: s.p + 6637280, savedMean: s.f + 2260800, savedInvStd: s.f + 2262624, activation: .silu,
+                output: s.tensor(321), batch: s.n, height: 15, width: 15, channels: 1824, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 2268096, bias: s.f,
+                depthwiseOutput: s.tensor(322), pool: pool)
+            s.profiler?.stop(458)
+        }
+        // features.6.1.block.1 frozen: depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
+        if s.options.frozenBlocks > 29 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(321), batch: s.n, height: 15, width: 15, channels: 1824, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 2268096, bias: s.f,
+                activation: .identity, output: s.tensor(322), pool: pool)
+            s.profiler?.stop(459)
+        }
         // features.6.1.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks <= 29 {
             s.profiler?.start()
@@ -6975,32 +7079,36 @@ public final class EfficientNetB5Training: TrainableModel {
                 output: s.tensor(332), pool: pool)
             s.profiler?.stop(472)
         }
-        // features.6.2.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1824]
-        if s.options.frozenBlocks <= 30 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(332), pixels: 225 &* s.n, channels: 1824,
-                gamma: s.p + 8085008, beta: s.p + 8086832, savedMean: s.f + 2359904, savedInvStd: s.f + 2361728,
-                activation: .silu, output: s.tensor(333), pool: pool)
-            s.profiler?.stop(473)
-        }
         // features.6.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks > 30 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(332), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 8085008, beta: s.p + 8086832, runningMean: s.p + 8088656, runningVar: s.p + 8090480,
                 eps: 0.001, activation: .silu, output: s.tensor(333), scratch: s.f + 2359904, pool: pool)
-            s.profiler?.stop(474)
+            s.profiler?.stop(473)
         }
         // features.6.2.block.1 depthwise weights to the kernel layout [5][5][1824]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 8092304, channels: 1824, kernel: 5, into: s.f + 2367200)
-        s.profiler?.stop(475)
-        // features.6.2.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(333), batch: s.n, height: 15, width: 15, channels: 1824, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 2367200, bias: s.f,
-            activation: .identity, output: s.tensor(334), pool: pool)
-        s.profiler?.stop(476)
+        s.profiler?.stop(474)
+        // features.6.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824], row by row
+        if s.options.frozenBlocks <= 30 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(332), gamma: s.p + 8085008,
+                beta: s.p + 8086832, savedMean: s.f + 2359904, savedInvStd: s.f + 2361728, activation: .silu,
+                output: s.tensor(333), batch: s.n, height: 15, width: 15, channels: 1824, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 2367200, bias: s.f,
+                depthwiseOutput: s.tensor(334), pool: pool)
+            s.profiler?.stop(475)
+        }
+        // features.6.2.block.1 frozen: depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
+        if s.options.frozenBlocks > 30 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(333), batch: s.n, height: 15, width: 15, channels: 1824, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 2367200, bias: s.f,
+                activation: .identity, output: s.tensor(334), pool: pool)
+            s.profiler?.stop(476)
+        }
         // features.6.2.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks <= 30 {
             s.profiler?.start()
@@ -7100,32 +7208,36 @@ public final class EfficientNetB5Training: TrainableModel {
                 output: s.tensor(344), pool: pool)
             s.profiler?.stop(489)
         }
-        // features.6.3.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1824]
-        if s.options.frozenBlocks <= 31 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(344), pixels: 225 &* s.n, channels: 1824,
-                gamma: s.p + 9534560, beta: s.p + 9536384, savedMean: s.f + 2459008, savedInvStd: s.f + 2460832,
-                activation: .silu, output: s.tensor(345), pool: pool)
-            s.profiler?.stop(490)
-        }
         // features.6.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks > 31 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(344), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 9534560, beta: s.p + 9536384, runningMean: s.p + 9538208, runningVar: s.p + 9540032,
                 eps: 0.001, activation: .silu, output: s.tensor(345), scratch: s.f + 2459008, pool: pool)
-            s.profiler?.stop(491)
+            s.profiler?.stop(490)
         }
         // features.6.3.block.1 depthwise weights to the kernel layout [5][5][1824]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 9541856, channels: 1824, kernel: 5, into: s.f + 2466304)
-        s.profiler?.stop(492)
-        // features.6.3.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(345), batch: s.n, height: 15, width: 15, channels: 1824, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 2466304, bias: s.f,
-            activation: .identity, output: s.tensor(346), pool: pool)
-        s.profiler?.stop(493)
+        s.profiler?.stop(491)
+        // features.6.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824], row by row
+        if s.options.frozenBlocks <= 31 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(344), gamma: s.p + 9534560,
+                beta: s.p + 9536384, savedMean: s.f + 2459008, savedInvStd: s.f + 2460832, activation: .silu,
+                output: s.tensor(345), batch: s.n, height: 15, width: 15, channels: 1824, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 2466304, bias: s.f,
+                depthwiseOutput: s.tensor(346), pool: pool)
+            s.profiler?.stop(492)
+        }
+        // features.6.3.block.1 frozen: depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
+        if s.options.frozenBlocks > 31 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(345), batch: s.n, height: 15, width: 15, channels: 1824, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 2466304, bias: s.f,
+                activation: .identity, output: s.tensor(346), pool: pool)
+            s.profiler?.stop(493)
+        }
         // features.6.3.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks <= 31 {
             s.profiler?.start()
@@ -7225,32 +7337,36 @@ public final class EfficientNetB5Training: TrainableModel {
                 output: s.tensor(356), pool: pool)
             s.profiler?.stop(506)
         }
-        // features.6.4.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1824]
-        if s.options.frozenBlocks <= 32 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(356), pixels: 225 &* s.n, channels: 1824,
-                gamma: s.p + 10984112, beta: s.p + 10985936, savedMean: s.f + 2558112, savedInvStd: s.f + 2559936,
-                activation: .silu, output: s.tensor(357), pool: pool)
-            s.profiler?.stop(507)
-        }
         // features.6.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks > 32 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(356), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 10984112, beta: s.p + 10985936, runningMean: s.p + 10987760, runningVar: s.p + 10989584,
                 eps: 0.001, activation: .silu, output: s.tensor(357), scratch: s.f + 2558112, pool: pool)
-            s.profiler?.stop(508)
+            s.profiler?.stop(507)
         }
         // features.6.4.block.1 depthwise weights to the kernel layout [5][5][1824]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 10991408, channels: 1824, kernel: 5, into: s.f + 2565408)
-        s.profiler?.stop(509)
-        // features.6.4.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(357), batch: s.n, height: 15, width: 15, channels: 1824, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 2565408, bias: s.f,
-            activation: .identity, output: s.tensor(358), pool: pool)
-        s.profiler?.stop(510)
+        s.profiler?.stop(508)
+        // features.6.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.4.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824], row by row
+        if s.options.frozenBlocks <= 32 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(356), gamma: s.p + 10984112,
+                beta: s.p + 10985936, savedMean: s.f + 2558112, savedInvStd: s.f + 2559936, activation: .silu,
+                output: s.tensor(357), batch: s.n, height: 15, width: 15, channels: 1824, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 2565408, bias: s.f,
+                depthwiseOutput: s.tensor(358), pool: pool)
+            s.profiler?.stop(509)
+        }
+        // features.6.4.block.1 frozen: depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
+        if s.options.frozenBlocks > 32 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(357), batch: s.n, height: 15, width: 15, channels: 1824, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 2565408, bias: s.f,
+                activation: .identity, output: s.tensor(358), pool: pool)
+            s.profiler?.stop(510)
+        }
         // features.6.4.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks <= 32 {
             s.profiler?.start()
@@ -7350,32 +7466,36 @@ public final class EfficientNetB5Training: TrainableModel {
                 output: s.tensor(368), pool: pool)
             s.profiler?.stop(523)
         }
-        // features.6.5.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1824]
-        if s.options.frozenBlocks <= 33 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(368), pixels: 225 &* s.n, channels: 1824,
-                gamma: s.p + 12433664, beta: s.p + 12435488, savedMean: s.f + 2657216, savedInvStd: s.f + 2659040,
-                activation: .silu, output: s.tensor(369), pool: pool)
-            s.profiler?.stop(524)
-        }
         // features.6.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks > 33 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(368), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 12433664, beta: s.p + 12435488, runningMean: s.p + 12437312, runningVar: s.p + 12439136,
                 eps: 0.001, activation: .silu, output: s.tensor(369), scratch: s.f + 2657216, pool: pool)
-            s.profiler?.stop(525)
+            s.profiler?.stop(524)
         }
         // features.6.5.block.1 depthwise weights to the kernel layout [5][5][1824]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 12440960, channels: 1824, kernel: 5, into: s.f + 2664512)
-        s.profiler?.stop(526)
-        // features.6.5.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(369), batch: s.n, height: 15, width: 15, channels: 1824, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 2664512, bias: s.f,
-            activation: .identity, output: s.tensor(370), pool: pool)
-        s.profiler?.stop(527)
+        s.profiler?.stop(525)
+        // features.6.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.5.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824], row by row
+        if s.options.frozenBlocks <= 33 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(368), gamma: s.p + 12433664,
+                beta: s.p + 12435488, savedMean: s.f + 2657216, savedInvStd: s.f + 2659040, activation: .silu,
+                output: s.tensor(369), batch: s.n, height: 15, width: 15, channels: 1824, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 2664512, bias: s.f,
+                depthwiseOutput: s.tensor(370), pool: pool)
+            s.profiler?.stop(526)
+        }
+        // features.6.5.block.1 frozen: depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
+        if s.options.frozenBlocks > 33 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(369), batch: s.n, height: 15, width: 15, channels: 1824, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 2664512, bias: s.f,
+                activation: .identity, output: s.tensor(370), pool: pool)
+            s.profiler?.stop(527)
+        }
         // features.6.5.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks <= 33 {
             s.profiler?.start()
@@ -7475,32 +7595,36 @@ public final class EfficientNetB5Training: TrainableModel {
                 output: s.tensor(380), pool: pool)
             s.profiler?.stop(540)
         }
-        // features.6.6.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1824]
-        if s.options.frozenBlocks <= 34 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(380), pixels: 225 &* s.n, channels: 1824,
-                gamma: s.p + 13883216, beta: s.p + 13885040, savedMean: s.f + 2756320, savedInvStd: s.f + 2758144,
-                activation: .silu, output: s.tensor(381), pool: pool)
-            s.profiler?.stop(541)
-        }
         // features.6.6.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks > 34 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(380), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 13883216, beta: s.p + 13885040, runningMean: s.p + 13886864, runningVar: s.p + 13888688,
                 eps: 0.001, activation: .silu, output: s.tensor(381), scratch: s.f + 2756320, pool: pool)
-            s.profiler?.stop(542)
+            s.profiler?.stop(541)
         }
         // features.6.6.block.1 depthwise weights to the kernel layout [5][5][1824]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 13890512, channels: 1824, kernel: 5, into: s.f + 2763616)
-        s.profiler?.stop(543)
-        // features.6.6.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(381), batch: s.n, height: 15, width: 15, channels: 1824, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 2763616, bias: s.f,
-            activation: .identity, output: s.tensor(382), pool: pool)
-        s.profiler?.stop(544)
+        s.profiler?.stop(542)
+        // features.6.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.6.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824], row by row
+        if s.options.frozenBlocks <= 34 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(380), gamma: s.p + 13883216,
+                beta: s.p + 13885040, savedMean: s.f + 2756320, savedInvStd: s.f + 2758144, activation: .silu,
+                output: s.tensor(381), batch: s.n, height: 15, width: 15, channels: 1824, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 2763616, bias: s.f,
+                depthwiseOutput: s.tensor(382), pool: pool)
+            s.profiler?.stop(543)
+        }
+        // features.6.6.block.1 frozen: depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
+        if s.options.frozenBlocks > 34 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(381), batch: s.n, height: 15, width: 15, channels: 1824, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 2763616, bias: s.f,
+                activation: .identity, output: s.tensor(382), pool: pool)
+            s.profiler?.stop(544)
+        }
         // features.6.6.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks <= 34 {
             s.profiler?.start()
@@ -7600,32 +7724,36 @@ public final class EfficientNetB5Training: TrainableModel {
                 output: s.tensor(392), pool: pool)
             s.profiler?.stop(557)
         }
-        // features.6.7.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1824]
-        if s.options.frozenBlocks <= 35 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(392), pixels: 225 &* s.n, channels: 1824,
-                gamma: s.p + 15332768, beta: s.p + 15334592, savedMean: s.f + 2855424, savedInvStd: s.f + 2857248,
-                activation: .silu, output: s.tensor(393), pool: pool)
-            s.profiler?.stop(558)
-        }
         // features.6.7.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks > 35 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(392), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 15332768, beta: s.p + 15334592, runningMean: s.p + 15336416, runningVar: s.p + 15338240,
                 eps: 0.001, activation: .silu, output: s.tensor(393), scratch: s.f + 2855424, pool: pool)
-            s.profiler?.stop(559)
+            s.profiler?.stop(558)
         }
         // features.6.7.block.1 depthwise weights to the kernel layout [5][5][1824]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 15340064, channels: 1824, kernel: 5, into: s.f + 2862720)
-        s.profiler?.stop(560)
-        // features.6.7.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(393), batch: s.n, height: 15, width: 15, channels: 1824, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 2862720, bias: s.f,
-            activation: .identity, output: s.tensor(394), pool: pool)
-        s.profiler?.stop(561)
+        s.profiler?.stop(559)
+        // features.6.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.7.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824], row by row
+        if s.options.frozenBlocks <= 35 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(392), gamma: s.p + 15332768,
+                beta: s.p + 15334592, savedMean: s.f + 2855424, savedInvStd: s.f + 2857248, activation: .silu,
+                output: s.tensor(393), batch: s.n, height: 15, width: 15, channels: 1824, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 2862720, bias: s.f,
+                depthwiseOutput: s.tensor(394), pool: pool)
+            s.profiler?.stop(560)
+        }
+        // features.6.7.block.1 frozen: depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
+        if s.options.frozenBlocks > 35 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(393), batch: s.n, height: 15, width: 15, channels: 1824, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 2862720, bias: s.f,
+                activation: .identity, output: s.tensor(394), pool: pool)
+            s.profiler?.stop(561)
+        }
         // features.6.7.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks <= 35 {
             s.profiler?.start()
@@ -7725,32 +7853,36 @@ public final class EfficientNetB5Training: TrainableModel {
                 output: s.tensor(404), pool: pool)
             s.profiler?.stop(574)
         }
-        // features.6.8.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1824]
-        if s.options.frozenBlocks <= 36 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(404), pixels: 225 &* s.n, channels: 1824,
-                gamma: s.p + 16782320, beta: s.p + 16784144, savedMean: s.f + 2954528, savedInvStd: s.f + 2956352,
-                activation: .silu, output: s.tensor(405), pool: pool)
-            s.profiler?.stop(575)
-        }
         // features.6.8.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks > 36 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(404), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 16782320, beta: s.p + 16784144, runningMean: s.p + 16785968, runningVar: s.p + 16787792,
                 eps: 0.001, activation: .silu, output: s.tensor(405), scratch: s.f + 2954528, pool: pool)
-            s.profiler?.stop(576)
+            s.profiler?.stop(575)
         }
         // features.6.8.block.1 depthwise weights to the kernel layout [5][5][1824]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 16789616, channels: 1824, kernel: 5, into: s.f + 2961824)
-        s.profiler?.stop(577)
-        // features.6.8.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(405), batch: s.n, height: 15, width: 15, channels: 1824, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 2961824, bias: s.f,
-            activation: .identity, output: s.tensor(406), pool: pool)
-        s.profiler?.stop(578)
+        s.profiler?.stop(576)
+        // features.6.8.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.8.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824], row by row
+        if s.options.frozenBlocks <= 36 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(404), gamma: s.p + 16782320,
+                beta: s.p + 16784144, savedMean: s.f + 2954528, savedInvStd: s.f + 2956352, activation: .silu,
+                output: s.tensor(405), batch: s.n, height: 15, width: 15, channels: 1824, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 2961824, bias: s.f,
+                depthwiseOutput: s.tensor(406), pool: pool)
+            s.profiler?.stop(577)
+        }
+        // features.6.8.block.1 frozen: depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
+        if s.options.frozenBlocks > 36 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(405), batch: s.n, height: 15, width: 15, channels: 1824, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 2961824, bias: s.f,
+                activation: .identity, output: s.tensor(406), pool: pool)
+            s.profiler?.stop(578)
+        }
         // features.6.8.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks <= 36 {
             s.profiler?.start()
@@ -7850,32 +7982,36 @@ public final class EfficientNetB5Training: TrainableModel {
                 output: s.tensor(416), pool: pool)
             s.profiler?.stop(591)
         }
-        // features.7.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1824]
-        if s.options.frozenBlocks <= 37 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(416), pixels: 225 &* s.n, channels: 1824,
-                gamma: s.p + 18231872, beta: s.p + 18233696, savedMean: s.f + 3053632, savedInvStd: s.f + 3055456,
-                activation: .silu, output: s.tensor(417), pool: pool)
-            s.profiler?.stop(592)
-        }
         // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks > 37 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(416), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 18231872, beta: s.p + 18233696, runningMean: s.p + 18235520, runningVar: s.p + 18237344,
                 eps: 0.001, activation: .silu, output: s.tensor(417), scratch: s.f + 3053632, pool: pool)
-            s.profiler?.stop(593)
+            s.profiler?.stop(592)
         }
         // features.7.0.block.1 depthwise weights to the kernel layout [3][3][1824]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 18239168, channels: 1824, kernel: 3, into: s.f + 3060928)
-        s.profiler?.stop(594)
-        // features.7.0.block.1 depthwise 3x3/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(417), batch: s.n, height: 15, width: 15, channels: 1824, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 3060928, bias: s.f,
-            activation: .identity, output: s.tensor(418), pool: pool)
-        s.profiler?.stop(595)
+        s.profiler?.stop(593)
+        // features.7.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824], row by row
+        if s.options.frozenBlocks <= 37 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(416), gamma: s.p + 18231872,
+                beta: s.p + 18233696, savedMean: s.f + 3053632, savedInvStd: s.f + 3055456, activation: .silu,
+                output: s.tensor(417), batch: s.n, height: 15, width: 15, channels: 1824, kernel: 3, stride: 1,
+                padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 3060928, bias: s.f,
+                depthwiseOutput: s.tensor(418), pool: pool)
+            s.profiler?.stop(594)
+        }
+        // features.7.0.block.1 frozen: depthwise 3x3/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
+        if s.options.frozenBlocks > 37 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(417), batch: s.n, height: 15, width: 15, channels: 1824, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 3060928, bias: s.f,
+                activation: .identity, output: s.tensor(418), pool: pool)
+            s.profiler?.stop(595)
+        }
         // features.7.0.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks <= 37 {
             s.profiler?.start()
@@ -7962,32 +8098,36 @@ public final class EfficientNetB5Training: TrainableModel {
                 output: s.tensor(426), pool: pool)
             s.profiler?.stop(606)
         }
-        // features.7.1.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 3072]
-        if s.options.frozenBlocks <= 38 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(426), pixels: 225 &* s.n, channels: 3072,
-                gamma: s.p + 21050832, beta: s.p + 21053904, savedMean: s.f + 3094784, savedInvStd: s.f + 3097856,
-                activation: .silu, output: s.tensor(427), pool: pool)
-            s.profiler?.stop(607)
-        }
         // features.7.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 3072]
         if s.options.frozenBlocks > 38 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(426), pixels: 225 &* s.n, channels: 3072,
                 gamma: s.p + 21050832, beta: s.p + 21053904, runningMean: s.p + 21056976, runningVar: s.p + 21060048,
                 eps: 0.001, activation: .silu, output: s.tensor(427), scratch: s.f + 3094784, pool: pool)
-            s.profiler?.stop(608)
+            s.profiler?.stop(607)
         }
         // features.7.1.block.1 depthwise weights to the kernel layout [3][3][3072]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 21063120, channels: 3072, kernel: 3, into: s.f + 3107072)
-        s.profiler?.stop(609)
-        // features.7.1.block.1 depthwise 3x3/1, [n, 15, 15, 3072] -> [n, 15, 15, 3072]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(427), batch: s.n, height: 15, width: 15, channels: 3072, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 3107072, bias: s.f,
-            activation: .identity, output: s.tensor(428), pool: pool)
-        s.profiler?.stop(610)
+        s.profiler?.stop(608)
+        // features.7.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.1.block.1 depthwise 3x3/1, [n, 15, 15, 3072] -> [n, 15, 15, 3072], row by row
+        if s.options.frozenBlocks <= 38 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(426), gamma: s.p + 21050832,
+                beta: s.p + 21053904, savedMean: s.f + 3094784, savedInvStd: s.f + 3097856, activation: .silu,
+                output: s.tensor(427), batch: s.n, height: 15, width: 15, channels: 3072, kernel: 3, stride: 1,
+                padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 3107072, bias: s.f,
+                depthwiseOutput: s.tensor(428), pool: pool)
+            s.profiler?.stop(609)
+        }
+        // features.7.1.block.1 frozen: depthwise 3x3/1, [n, 15, 15, 3072] -> [n, 15, 15, 3072]
+        if s.options.frozenBlocks > 38 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(427), batch: s.n, height: 15, width: 15, channels: 3072, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 3107072, bias: s.f,
+                activation: .identity, output: s.tensor(428), pool: pool)
+            s.profiler?.stop(610)
+        }
         // features.7.1.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 3072]
         if s.options.frozenBlocks <= 38 {
             s.profiler?.start()
@@ -8087,32 +8227,36 @@ public final class EfficientNetB5Training: TrainableModel {
                 output: s.tensor(438), pool: pool)
             s.profiler?.stop(623)
         }
-        // features.7.2.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 3072]
-        if s.options.frozenBlocks <= 39 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(438), pixels: 225 &* s.n, channels: 3072,
-                gamma: s.p + 25040464, beta: s.p + 25043536, savedMean: s.f + 3163392, savedInvStd: s.f + 3166464,
-                activation: .silu, output: s.tensor(439), pool: pool)
-            s.profiler?.stop(624)
-        }
         // features.7.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 3072]
         if s.options.frozenBlocks > 39 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(438), pixels: 225 &* s.n, channels: 3072,
                 gamma: s.p + 25040464, beta: s.p + 25043536, runningMean: s.p + 25046608, runningVar: s.p + 25049680,
                 eps: 0.001, activation: .silu, output: s.tensor(439), scratch: s.f + 3163392, pool: pool)
-            s.profiler?.stop(625)
+            s.profiler?.stop(624)
         }
         // features.7.2.block.1 depthwise weights to the kernel layout [3][3][3072]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 25052752, channels: 3072, kernel: 3, into: s.f + 3175680)
-        s.profiler?.stop(626)
-        // features.7.2.block.1 depthwise 3x3/1, [n, 15, 15, 3072] -> [n, 15, 15, 3072]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(439), batch: s.n, height: 15, width: 15, channels: 3072, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 3175680, bias: s.f,
-            activation: .identity, output: s.tensor(440), pool: pool)
-        s.profiler?.stop(627)
+        s.profiler?.stop(625)
+        // features.7.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.2.block.1 depthwise 3x3/1, [n, 15, 15, 3072] -> [n, 15, 15, 3072], row by row
+        if s.options.frozenBlocks <= 39 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(438), gamma: s.p + 25040464,
+                beta: s.p + 25043536, savedMean: s.f + 3163392, savedInvStd: s.f + 3166464, activation: .silu,
+                output: s.tensor(439), batch: s.n, height: 15, width: 15, channels: 3072, kernel: 3, stride: 1,
+                padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 3175680, bias: s.f,
+                depthwiseOutput: s.tensor(440), pool: pool)
+            s.profiler?.stop(626)
+        }
+        // features.7.2.block.1 frozen: depthwise 3x3/1, [n, 15, 15, 3072] -> [n, 15, 15, 3072]
+        if s.options.frozenBlocks > 39 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(439), batch: s.n, height: 15, width: 15, channels: 3072, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 3175680, bias: s.f,
+                activation: .identity, output: s.tensor(440), pool: pool)
+            s.profiler?.stop(627)
+        }
         // features.7.2.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 3072]
         if s.options.frozenBlocks <= 39 {
             s.profiler?.start()
@@ -13413,13 +13557,13 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.2.0.block.0", kind: "conv 1x1 forward", macsPerImage: 179656704,
               "frozen: expand conv 1x1, [n, 228, 228, 24] -> [n, 228, 228, 144]"),
         .init("features.2.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 228, 228, 144]"),
-        .init("features.2.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 228, 228, 144]"),
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][144]"),
+        .init("features.2.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 16842816,
+              "features.2.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 228, 228, 144] -> [n, 114, 114, 144], row by row"),
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: 16842816,
-              "depthwise 3x3/2, [n, 228, 228, 144] -> [n, 114, 114, 144]"),
+              "frozen: depthwise 3x3/2, [n, 228, 228, 144] -> [n, 114, 114, 144]"),
         .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 114, 114, 144]"),
         .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -13443,13 +13587,13 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.2.1.block.0", kind: "conv 1x1 forward", macsPerImage: 124761600,
               "frozen: expand conv 1x1, [n, 114, 114, 40] -> [n, 114, 114, 240]"),
         .init("features.2.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 114, 114, 240]"),
-        .init("features.2.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 114, 114, 240]"),
         .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][240]"),
+        .init("features.2.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 28071360,
+              "features.2.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240], row by row"),
         .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: 28071360,
-              "depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240]"),
+              "frozen: depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240]"),
         .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 114, 114, 240]"),
         .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -13477,13 +13621,13 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.2.2.block.0", kind: "conv 1x1 forward", macsPerImage: 124761600,
               "frozen: expand conv 1x1, [n, 114, 114, 40] -> [n, 114, 114, 240]"),
         .init("features.2.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 114, 114, 240]"),
-        .init("features.2.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 114, 114, 240]"),
         .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][240]"),
+        .init("features.2.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 28071360,
+              "features.2.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.2.block.1 depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240], row by row"),
         .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: 28071360,
-              "depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240]"),
+              "frozen: depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240]"),
         .init("features.2.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 114, 114, 240]"),
         .init("features.2.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -13511,13 +13655,13 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.2.3.block.0", kind: "conv 1x1 forward", macsPerImage: 124761600,
               "frozen: expand conv 1x1, [n, 114, 114, 40] -> [n, 114, 114, 240]"),
         .init("features.2.3.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 114, 114, 240]"),
-        .init("features.2.3.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 114, 114, 240]"),
         .init("features.2.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][240]"),
+        .init("features.2.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 28071360,
+              "features.2.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.3.block.1 depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240], row by row"),
         .init("features.2.3.block.1", kind: "depthwise forward", macsPerImage: 28071360,
-              "depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240]"),
+              "frozen: depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240]"),
         .init("features.2.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 114, 114, 240]"),
         .init("features.2.3.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -13545,13 +13689,13 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.2.4.block.0", kind: "conv 1x1 forward", macsPerImage: 124761600,
               "frozen: expand conv 1x1, [n, 114, 114, 40] -> [n, 114, 114, 240]"),
         .init("features.2.4.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 114, 114, 240]"),
-        .init("features.2.4.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 114, 114, 240]"),
         .init("features.2.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][240]"),
+        .init("features.2.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 28071360,
+              "features.2.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.4.block.1 depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240], row by row"),
         .init("features.2.4.block.1", kind: "depthwise forward", macsPerImage: 28071360,
-              "depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240]"),
+              "frozen: depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240]"),
         .init("features.2.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 114, 114, 240]"),
         .init("features.2.4.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -13579,13 +13723,13 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.3.0.block.0", kind: "conv 1x1 forward", macsPerImage: 124761600,
               "frozen: expand conv 1x1, [n, 114, 114, 40] -> [n, 114, 114, 240]"),
         .init("features.3.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 114, 114, 240]"),
-        .init("features.3.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 114, 114, 240]"),
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][240]"),
+        .init("features.3.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 19494000,
+              "features.3.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 114, 114, 240] -> [n, 57, 57, 240], row by row"),
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: 19494000,
-              "depthwise 5x5/2, [n, 114, 114, 240] -> [n, 57, 57, 240]"),
+              "frozen: depthwise 5x5/2, [n, 114, 114, 240] -> [n, 57, 57, 240]"),
         .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 57, 57, 240]"),
         .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -13609,13 +13753,13 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.3.1.block.0", kind: "conv 1x1 forward", macsPerImage: 79847424,
               "frozen: expand conv 1x1, [n, 57, 57, 64] -> [n, 57, 57, 384]"),
         .init("features.3.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 57, 57, 384]"),
-        .init("features.3.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 57, 57, 384]"),
         .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][384]"),
+        .init("features.3.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 31190400,
+              "features.3.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384], row by row"),
         .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: 31190400,
-              "depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384]"),
+              "frozen: depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384]"),
         .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 57, 57, 384]"),
         .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -13643,13 +13787,13 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.3.2.block.0", kind: "conv 1x1 forward", macsPerImage: 79847424,
               "frozen: expand conv 1x1, [n, 57, 57, 64] -> [n, 57, 57, 384]"),
         .init("features.3.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 57, 57, 384]"),
-        .init("features.3.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 57, 57, 384]"),
         .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][384]"),
+        .init("features.3.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 31190400,
+              "features.3.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.2.block.1 depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384], row by row"),
         .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: 31190400,
-              "depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384]"),
+              "frozen: depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384]"),
         .init("features.3.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 57, 57, 384]"),
         .init("features.3.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -13677,13 +13821,13 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.3.3.block.0", kind: "conv 1x1 forward", macsPerImage: 79847424,
               "frozen: expand conv 1x1, [n, 57, 57, 64] -> [n, 57, 57, 384]"),
         .init("features.3.3.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 57, 57, 384]"),
-        .init("features.3.3.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 57, 57, 384]"),
         .init("features.3.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][384]"),
+        .init("features.3.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 31190400,
+              "features.3.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.3.block.1 depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384], row by row"),
         .init("features.3.3.block.1", kind: "depthwise forward", macsPerImage: 31190400,
-              "depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384]"),
+              "frozen: depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384]"),
         .init("features.3.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 57, 57, 384]"),
         .init("features.3.3.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -13711,13 +13855,13 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.3.4.block.0", kind: "conv 1x1 forward", macsPerImage: 79847424,
               "frozen: expand conv 1x1, [n, 57, 57, 64] -> [n, 57, 57, 384]"),
         .init("features.3.4.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 57, 57, 384]"),
-        .init("features.3.4.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 57, 57, 384]"),
         .init("features.3.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][384]"),
+        .init("features.3.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 31190400,
+              "features.3.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.4.block.1 depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384], row by row"),
         .init("features.3.4.block.1", kind: "depthwise forward", macsPerImage: 31190400,
-              "depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384]"),
+              "frozen: depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384]"),
         .init("features.3.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 57, 57, 384]"),
         .init("features.3.4.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -13745,13 +13889,13 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.4.0.block.0", kind: "conv 1x1 forward", macsPerImage: 79847424,
               "frozen: expand conv 1x1, [n, 57, 57, 64] -> [n, 57, 57, 384]"),
         .init("features.4.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 57, 57, 384]"),
-        .init("features.4.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 57, 57, 384]"),
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][384]"),
+        .init("features.4.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 2906496,
+              "features.4.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 57, 57, 384] -> [n, 29, 29, 384], row by row"),
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: 2906496,
-              "depthwise 3x3/2, [n, 57, 57, 384] -> [n, 29, 29, 384]"),
+              "frozen: depthwise 3x3/2, [n, 57, 57, 384] -> [n, 29, 29, 384]"),
         .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 29, 29, 384]"),
         .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -13775,13 +13919,13 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.4.1.block.0", kind: "conv 1x1 forward", macsPerImage: 82673664,
               "frozen: expand conv 1x1, [n, 29, 29, 128] -> [n, 29, 29, 768]"),
         .init("features.4.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 768]"),
-        .init("features.4.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]"),
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][768]"),
+        .init("features.4.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 5812992,
+              "features.4.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768], row by row"),
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: 5812992,
-              "depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768]"),
+              "frozen: depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768]"),
         .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 29, 29, 768]"),
         .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -13809,13 +13953,13 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.4.2.block.0", kind: "conv 1x1 forward", macsPerImage: 82673664,
               "frozen: expand conv 1x1, [n, 29, 29, 128] -> [n, 29, 29, 768]"),
         .init("features.4.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 768]"),
-        .init("features.4.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]"),
         .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][768]"),
+        .init("features.4.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 5812992,
+              "features.4.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768], row by row"),
         .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: 5812992,
-              "depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768]"),
+              "frozen: depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768]"),
         .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 29, 29, 768]"),
         .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -13843,13 +13987,13 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.4.3.block.0", kind: "conv 1x1 forward", macsPerImage: 82673664,
               "frozen: expand conv 1x1, [n, 29, 29, 128] -> [n, 29, 29, 768]"),
         .init("features.4.3.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 768]"),
-        .init("features.4.3.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]"),
         .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][768]"),
+        .init("features.4.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 5812992,
+              "features.4.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.3.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768], row by row"),
         .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: 5812992,
-              "depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768]"),
+              "frozen: depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768]"),
         .init("features.4.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 29, 29, 768]"),
         .init("features.4.3.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -13877,13 +14021,13 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.4.4.block.0", kind: "conv 1x1 forward", macsPerImage: 82673664,
               "frozen: expand conv 1x1, [n, 29, 29, 128] -> [n, 29, 29, 768]"),
         .init("features.4.4.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 768]"),
-        .init("features.4.4.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]"),
         .init("features.4.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][768]"),
+        .init("features.4.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 5812992,
+              "features.4.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.4.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768], row by row"),
         .init("features.4.4.block.1", kind: "depthwise forward", macsPerImage: 5812992,
-              "depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768]"),
+              "frozen: depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768]"),
         .init("features.4.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 29, 29, 768]"),
         .init("features.4.4.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -13911,13 +14055,13 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.4.5.block.0", kind: "conv 1x1 forward", macsPerImage: 82673664,
               "frozen: expand conv 1x1, [n, 29, 29, 128] -> [n, 29, 29, 768]"),
         .init("features.4.5.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 768]"),
-        .init("features.4.5.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]"),
         .init("features.4.5.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][768]"),
+        .init("features.4.5.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 5812992,
+              "features.4.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.5.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768], row by row"),
         .init("features.4.5.block.1", kind: "depthwise forward", macsPerImage: 5812992,
-              "depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768]"),
+              "frozen: depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768]"),
         .init("features.4.5.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 29, 29, 768]"),
         .init("features.4.5.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -13945,13 +14089,13 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.4.6.block.0", kind: "conv 1x1 forward", macsPerImage: 82673664,
               "frozen: expand conv 1x1, [n, 29, 29, 128] -> [n, 29, 29, 768]"),
         .init("features.4.6.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 768]"),
-        .init("features.4.6.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]"),
         .init("features.4.6.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][768]"),
+        .init("features.4.6.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 5812992,
+              "features.4.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.6.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768], row by row"),
         .init("features.4.6.block.1", kind: "depthwise forward", macsPerImage: 5812992,
-              "depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768]"),
+              "frozen: depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768]"),
         .init("features.4.6.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 29, 29, 768]"),
         .init("features.4.6.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -13979,13 +14123,13 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.5.0.block.0", kind: "conv 1x1 forward", macsPerImage: 82673664,
               "frozen: expand conv 1x1, [n, 29, 29, 128] -> [n, 29, 29, 768]"),
         .init("features.5.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 768]"),
-        .init("features.5.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]"),
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][768]"),
+        .init("features.5.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 16147200,
+              "features.5.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 29, 29, 768] -> [n, 29, 29, 768], row by row"),
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: 16147200,
-              "depthwise 5x5/1, [n, 29, 29, 768] -> [n, 29, 29, 768]"),
+              "frozen: depthwise 5x5/1, [n, 29, 29, 768] -> [n, 29, 29, 768]"),
         .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 29, 29, 768]"),
         .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -14009,13 +14153,13 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.5.1.block.0", kind: "conv 1x1 forward", macsPerImage: 156304896,
               "frozen: expand conv 1x1, [n, 29, 29, 176] -> [n, 29, 29, 1056]"),
         .init("features.5.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 1056]"),
-        .init("features.5.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]"),
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1056]"),
+        .init("features.5.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 22202400,
+              "features.5.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056], row by row"),
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: 22202400,
-              "depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056]"),
+              "frozen: depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056]"),
         .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 29, 29, 1056]"),
         .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -14043,13 +14187,13 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.5.2.block.0", kind: "conv 1x1 forward", macsPerImage: 156304896,
               "frozen: expand conv 1x1, [n, 29, 29, 176] -> [n, 29, 29, 1056]"),
         .init("features.5.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 1056]"),
-        .init("features.5.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]"),
         .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1056]"),
+        .init("features.5.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 22202400,
+              "features.5.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056], row by row"),
         .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: 22202400,
-              "depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056]"),
+              "frozen: depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056]"),
         .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 29, 29, 1056]"),
         .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -14077,13 +14221,13 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.5.3.block.0", kind: "conv 1x1 forward", macsPerImage: 156304896,
               "frozen: expand conv 1x1, [n, 29, 29, 176] -> [n, 29, 29, 1056]"),
         .init("features.5.3.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 1056]"),
-        .init("features.5.3.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]"),
         .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1056]"),
+        .init("features.5.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 22202400,
+              "features.5.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.3.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056], row by row"),
         .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: 22202400,
-              "depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056]"),
+              "frozen: depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056]"),
         .init("features.5.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 29, 29, 1056]"),
         .init("features.5.3.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -14111,13 +14255,13 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.5.4.block.0", kind: "conv 1x1 forward", macsPerImage: 156304896,
               "frozen: expand conv 1x1, [n, 29, 29, 176] -> [n, 29, 29, 1056]"),
         .init("features.5.4.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 1056]"),
-        .init("features.5.4.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]"),
         .init("features.5.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1056]"),
+        .init("features.5.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 22202400,
+              "features.5.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.4.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056], row by row"),
         .init("features.5.4.block.1", kind: "depthwise forward", macsPerImage: 22202400,
-              "depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056]"),
+              "frozen: depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056]"),
         .init("features.5.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 29, 29, 1056]"),
         .init("features.5.4.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -14145,13 +14289,13 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.5.5.block.0", kind: "conv 1x1 forward", macsPerImage: 156304896,
               "frozen: expand conv 1x1, [n, 29, 29, 176] -> [n, 29, 29, 1056]"),
         .init("features.5.5.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 1056]"),
-        .init("features.5.5.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]"),
         .init("features.5.5.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1056]"),
+        .init("features.5.5.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 22202400,
+              "features.5.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.5.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056], row by row"),
         .init("features.5.5.block.1", kind: "depthwise forward", macsPerImage: 22202400,
-              "depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056]"),
+              "frozen: depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056]"),
         .init("features.5.5.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 29, 29, 1056]"),
         .init("features.5.5.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -14179,13 +14323,13 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.5.6.block.0", kind: "conv 1x1 forward", macsPerImage: 156304896,
               "frozen: expand conv 1x1, [n, 29, 29, 176] -> [n, 29, 29, 1056]"),
         .init("features.5.6.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 1056]"),
-        .init("features.5.6.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]"),
         .init("features.5.6.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1056]"),
+        .init("features.5.6.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 22202400,
+              "features.5.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.6.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056], row by row"),
         .init("features.5.6.block.1", kind: "depthwise forward", macsPerImage: 22202400,
-              "depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056]"),
+              "frozen: depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056]"),
         .init("features.5.6.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 29, 29, 1056]"),
         .init("features.5.6.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -14213,13 +14357,13 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.6.0.block.0", kind: "conv 1x1 forward", macsPerImage: 156304896,
               "frozen: expand conv 1x1, [n, 29, 29, 176] -> [n, 29, 29, 1056]"),
         .init("features.6.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 1056]"),
-        .init("features.6.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]"),
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1056]"),
+        .init("features.6.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 5940000,
+              "features.6.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 29, 29, 1056] -> [n, 15, 15, 1056], row by row"),
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: 5940000,
-              "depthwise 5x5/2, [n, 29, 29, 1056] -> [n, 15, 15, 1056]"),
+              "frozen: depthwise 5x5/2, [n, 29, 29, 1056] -> [n, 15, 15, 1056]"),
         .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 15, 15, 1056]"),
         .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -14243,13 +14387,13 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.6.1.block.0", kind: "conv 1x1 forward", macsPerImage: 124761600,
               "frozen: expand conv 1x1, [n, 15, 15, 304] -> [n, 15, 15, 1824]"),
         .init("features.6.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1824]"),
-        .init("features.6.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]"),
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1824]"),
+        .init("features.6.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 10260000,
+              "features.6.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824], row by row"),
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: 10260000,
-              "depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]"),
+              "frozen: depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]"),
         .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]"),
         .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -14277,13 +14421,13 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.6.2.block.0", kind: "conv 1x1 forward", macsPerImage: 124761600,
               "frozen: expand conv 1x1, [n, 15, 15, 304] -> [n, 15, 15, 1824]"),
         .init("features.6.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1824]"),
-        .init("features.6.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]"),
         .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1824]"),
+        .init("features.6.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 10260000,
+              "features.6.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824], row by row"),
         .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: 10260000,
-              "depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]"),
+              "frozen: depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]"),
         .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]"),
         .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -14311,13 +14455,13 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.6.3.block.0", kind: "conv 1x1 forward", macsPerImage: 124761600,
               "frozen: expand conv 1x1, [n, 15, 15, 304] -> [n, 15, 15, 1824]"),
         .init("features.6.3.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1824]"),
-        .init("features.6.3.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]"),
         .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1824]"),
+        .init("features.6.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 10260000,
+              "features.6.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824], row by row"),
         .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: 10260000,
-              "depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]"),
+              "frozen: depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]"),
         .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]"),
         .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -14345,13 +14489,13 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.6.4.block.0", kind: "conv 1x1 forward", macsPerImage: 124761600,
               "frozen: expand conv 1x1, [n, 15, 15, 304] -> [n, 15, 15, 1824]"),
         .init("features.6.4.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1824]"),
-        .init("features.6.4.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]"),
         .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1824]"),
+        .init("features.6.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 10260000,
+              "features.6.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.4.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824], row by row"),
         .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: 10260000,
-              "depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]"),
+              "frozen: depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]"),
         .init("features.6.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]"),
         .init("features.6.4.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -14379,13 +14523,13 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.6.5.block.0", kind: "conv 1x1 forward", macsPerImage: 124761600,
               "frozen: expand conv 1x1, [n, 15, 15, 304] -> [n, 15, 15, 1824]"),
         .init("features.6.5.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1824]"),
-        .init("features.6.5.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]"),
         .init("features.6.5.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1824]"),
+        .init("features.6.5.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 10260000,
+              "features.6.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.5.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824], row by row"),
         .init("features.6.5.block.1", kind: "depthwise forward", macsPerImage: 10260000,
-              "depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]"),
+              "frozen: depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]"),
         .init("features.6.5.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]"),
         .init("features.6.5.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -14413,13 +14557,13 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.6.6.block.0", kind: "conv 1x1 forward", macsPerImage: 124761600,
               "frozen: expand conv 1x1, [n, 15, 15, 304] -> [n, 15, 15, 1824]"),
         .init("features.6.6.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1824]"),
-        .init("features.6.6.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]"),
         .init("features.6.6.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1824]"),
+        .init("features.6.6.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 10260000,
+              "features.6.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.6.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824], row by row"),
         .init("features.6.6.block.1", kind: "depthwise forward", macsPerImage: 10260000,
-              "depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]"),
+              "frozen: depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]"),
         .init("features.6.6.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]"),
         .init("features.6.6.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -14447,13 +14591,13 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.6.7.block.0", kind: "conv 1x1 forward", macsPerImage: 124761600,
               "frozen: expand conv 1x1, [n, 15, 15, 304] -> [n, 15, 15, 1824]"),
         .init("features.6.7.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1824]"),
-        .init("features.6.7.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]"),
         .init("features.6.7.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1824]"),
+        .init("features.6.7.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 10260000,
+              "features.6.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.7.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824], row by row"),
         .init("features.6.7.block.1", kind: "depthwise forward", macsPerImage: 10260000,
-              "depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]"),
+              "frozen: depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]"),
         .init("features.6.7.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]"),
         .init("features.6.7.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -14481,13 +14625,13 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.6.8.block.0", kind: "conv 1x1 forward", macsPerImage: 124761600,
               "frozen: expand conv 1x1, [n, 15, 15, 304] -> [n, 15, 15, 1824]"),
         .init("features.6.8.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1824]"),
-        .init("features.6.8.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]"),
         .init("features.6.8.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1824]"),
+        .init("features.6.8.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 10260000,
+              "features.6.8.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.8.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824], row by row"),
         .init("features.6.8.block.1", kind: "depthwise forward", macsPerImage: 10260000,
-              "depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]"),
+              "frozen: depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]"),
         .init("features.6.8.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]"),
         .init("features.6.8.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -14515,13 +14659,13 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.7.0.block.0", kind: "conv 1x1 forward", macsPerImage: 124761600,
               "frozen: expand conv 1x1, [n, 15, 15, 304] -> [n, 15, 15, 1824]"),
         .init("features.7.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1824]"),
-        .init("features.7.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]"),
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][1824]"),
+        .init("features.7.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 3693600,
+              "features.7.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824], row by row"),
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: 3693600,
-              "depthwise 3x3/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]"),
+              "frozen: depthwise 3x3/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]"),
         .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]"),
         .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -14545,13 +14689,13 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.7.1.block.0", kind: "conv 1x1 forward", macsPerImage: 353894400,
               "frozen: expand conv 1x1, [n, 15, 15, 512] -> [n, 15, 15, 3072]"),
         .init("features.7.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 3072]"),
-        .init("features.7.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 3072]"),
         .init("features.7.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][3072]"),
+        .init("features.7.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 6220800,
+              "features.7.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.1.block.1 depthwise 3x3/1, [n, 15, 15, 3072] -> [n, 15, 15, 3072], row by row"),
         .init("features.7.1.block.1", kind: "depthwise forward", macsPerImage: 6220800,
-              "depthwise 3x3/1, [n, 15, 15, 3072] -> [n, 15, 15, 3072]"),
+              "frozen: depthwise 3x3/1, [n, 15, 15, 3072] -> [n, 15, 15, 3072]"),
         .init("features.7.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 15, 15, 3072]"),
         .init("features.7.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -14579,13 +14723,13 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.7.2.block.0", kind: "conv 1x1 forward", macsPerImage: 353894400,
               "frozen: expand conv 1x1, [n, 15, 15, 512] -> [n, 15, 15, 3072]"),
         .init("features.7.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 3072]"),
-        .init("features.7.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 3072]"),
         .init("features.7.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][3072]"),
+        .init("features.7.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 6220800,
+              "features.7.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.2.block.1 depthwise 3x3/1, [n, 15, 15, 3072] -> [n, 15, 15, 3072], row by row"),
         .init("features.7.2.block.1", kind: "depthwise forward", macsPerImage: 6220800,
-              "depthwise 3x3/1, [n, 15, 15, 3072] -> [n, 15, 15, 3072]"),
+              "frozen: depthwise 3x3/1, [n, 15, 15, 3072] -> [n, 15, 15, 3072]"),
         .init("features.7.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 15, 15, 3072]"),
         .init("features.7.2.block.1", kind: "BN+act forward", macsPerImage: nil,

@@ -4290,32 +4290,36 @@ public final class EfficientNetB6Training: TrainableModel {
                 output: s.tensor(30), pool: pool)
             s.profiler?.stop(40)
         }
-        // features.2.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 264, 264, 192]
-        if s.options.frozenBlocks <= 4 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(30), pixels: 69696 &* s.n, channels: 192,
-                gamma: s.p + 16512, beta: s.p + 16704, savedMean: s.f + 2003728, savedInvStd: s.f + 2003920,
-                activation: .silu, output: s.tensor(31), pool: pool)
-            s.profiler?.stop(41)
-        }
         // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 264, 264, 192]
         if s.options.frozenBlocks > 4 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 69696 &* s.n, channels: 192,
                 gamma: s.p + 16512, beta: s.p + 16704, runningMean: s.p + 16896, runningVar: s.p + 17088, eps: 0.001,
                 activation: .silu, output: s.tensor(31), scratch: s.f + 2003728, pool: pool)
-            s.profiler?.stop(42)
+            s.profiler?.stop(41)
         }
         // features.2.0.block.1 depthwise weights to the kernel layout [3][3][192]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 17280, channels: 192, kernel: 3, into: s.f + 2004496)
-        s.profiler?.stop(43)
-        // features.2.0.block.1 depthwise 3x3/2, [n, 264, 264, 192] -> [n, 132, 132, 192]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(31), batch: s.n, height: 264, width: 264, channels: 192, kernel: 3,
-            stride: 2, padTop: 1, padLeft: 1, outHeight: 132, outWidth: 132, weights: s.f + 2004496, bias: s.f,
-            activation: .identity, output: s.tensor(32), pool: pool)
-        s.profiler?.stop(44)
+        s.profiler?.stop(42)
+        // features.2.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 264, 264, 192] -> [n, 132, 132, 192], row by row
+        if s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(30), gamma: s.p + 16512, beta: s.p + 16704,
+                savedMean: s.f + 2003728, savedInvStd: s.f + 2003920, activation: .silu, output: s.tensor(31),
+                batch: s.n, height: 264, width: 264, channels: 192, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+                outHeight: 132, outWidth: 132, weights: s.f + 2004496, bias: s.f, depthwiseOutput: s.tensor(32),
+                pool: pool)
+            s.profiler?.stop(43)
+        }
+        // features.2.0.block.1 frozen: depthwise 3x3/2, [n, 264, 264, 192] -> [n, 132, 132, 192]
+        if s.options.frozenBlocks > 4 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(31), batch: s.n, height: 264, width: 264, channels: 192, kernel: 3,
+                stride: 2, padTop: 1, padLeft: 1, outHeight: 132, outWidth: 132, weights: s.f + 2004496, bias: s.f,
+                activation: .identity, output: s.tensor(32), pool: pool)
+            s.profiler?.stop(44)
+        }
         // features.2.0.block.1 BatchNorm (batch statistics) + silu on [n, 132, 132, 192]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
@@ -4402,32 +4406,36 @@ public final class EfficientNetB6Training: TrainableModel {
                 output: s.tensor(40), pool: pool)
             s.profiler?.stop(55)
         }
-        // features.2.1.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 132, 132, 240]
-        if s.options.frozenBlocks <= 5 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(40), pixels: 17424 &* s.n, channels: 240,
-                gamma: s.p + 40528, beta: s.p + 40768, savedMean: s.f + 2008032, savedInvStd: s.f + 2008272,
-                activation: .silu, output: s.tensor(41), pool: pool)
-            s.profiler?.stop(56)
-        }
         // features.2.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 132, 132, 240]
         if s.options.frozenBlocks > 5 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(40), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 40528, beta: s.p + 40768, runningMean: s.p + 41008, runningVar: s.p + 41248, eps: 0.001,
                 activation: .silu, output: s.tensor(41), scratch: s.f + 2008032, pool: pool)
-            s.profiler?.stop(57)
+            s.profiler?.stop(56)
         }
         // features.2.1.block.1 depthwise weights to the kernel layout [3][3][240]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 41488, channels: 240, kernel: 3, into: s.f + 2008992)
-        s.profiler?.stop(58)
-        // features.2.1.block.1 depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(41), batch: s.n, height: 132, width: 132, channels: 240, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 132, outWidth: 132, weights: s.f + 2008992, bias: s.f,
-            activation: .identity, output: s.tensor(42), pool: pool)
-        s.profiler?.stop(59)
+        s.profiler?.stop(57)
+        // features.2.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240], row by row
+        if s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(40), gamma: s.p + 40528, beta: s.p + 40768,
+                savedMean: s.f + 2008032, savedInvStd: s.f + 2008272, activation: .silu, output: s.tensor(41),
+                batch: s.n, height: 132, width: 132, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 132, outWidth: 132, weights: s.f + 2008992, bias: s.f, depthwiseOutput: s.tensor(42),
+                pool: pool)
+            s.profiler?.stop(58)
+        }
+        // features.2.1.block.1 frozen: depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240]
+        if s.options.frozenBlocks > 5 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(41), batch: s.n, height: 132, width: 132, channels: 240, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 132, outWidth: 132, weights: s.f + 2008992, bias: s.f,
+                activation: .identity, output: s.tensor(42), pool: pool)
+            s.profiler?.stop(59)
+        }
         // features.2.1.block.1 BatchNorm (batch statistics) + silu on [n, 132, 132, 240]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
@@ -4527,32 +4535,36 @@ public final class EfficientNetB6Training: TrainableModel {
                 output: s.tensor(52), pool: pool)
             s.profiler?.stop(72)
         }
-        // features.2.2.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 132, 132, 240]
-        if s.options.frozenBlocks <= 6 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(52), pixels: 17424 &* s.n, channels: 240,
-                gamma: s.p + 69056, beta: s.p + 69296, savedMean: s.f + 2013392, savedInvStd: s.f + 2013632,
-                activation: .silu, output: s.tensor(53), pool: pool)
-            s.profiler?.stop(73)
-        }
         // features.2.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 132, 132, 240]
         if s.options.frozenBlocks > 6 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(52), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 69056, beta: s.p + 69296, runningMean: s.p + 69536, runningVar: s.p + 69776, eps: 0.001,
                 activation: .silu, output: s.tensor(53), scratch: s.f + 2013392, pool: pool)
-            s.profiler?.stop(74)
+            s.profiler?.stop(73)
         }
         // features.2.2.block.1 depthwise weights to the kernel layout [3][3][240]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 70016, channels: 240, kernel: 3, into: s.f + 2014352)
-        s.profiler?.stop(75)
-        // features.2.2.block.1 depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(53), batch: s.n, height: 132, width: 132, channels: 240, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 132, outWidth: 132, weights: s.f + 2014352, bias: s.f,
-            activation: .identity, output: s.tensor(54), pool: pool)
-        s.profiler?.stop(76)
+        s.profiler?.stop(74)
+        // features.2.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.2.block.1 depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240], row by row
+        if s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(52), gamma: s.p + 69056, beta: s.p + 69296,
+                savedMean: s.f + 2013392, savedInvStd: s.f + 2013632, activation: .silu, output: s.tensor(53),
+                batch: s.n, height: 132, width: 132, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 132, outWidth: 132, weights: s.f + 2014352, bias: s.f, depthwiseOutput: s.tensor(54),
+                pool: pool)
+            s.profiler?.stop(75)
+        }
+        // features.2.2.block.1 frozen: depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240]
+        if s.options.frozenBlocks > 6 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(53), batch: s.n, height: 132, width: 132, channels: 240, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 132, outWidth: 132, weights: s.f + 2014352, bias: s.f,
+                activation: .identity, output: s.tensor(54), pool: pool)
+            s.profiler?.stop(76)
+        }
         // features.2.2.block.1 BatchNorm (batch statistics) + silu on [n, 132, 132, 240]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
@@ -4652,32 +4664,36 @@ public final class EfficientNetB6Training: TrainableModel {
                 output: s.tensor(64), pool: pool)
             s.profiler?.stop(89)
         }
-        // features.2.3.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 132, 132, 240]
-        if s.options.frozenBlocks <= 7 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(64), pixels: 17424 &* s.n, channels: 240,
-                gamma: s.p + 97584, beta: s.p + 97824, savedMean: s.f + 2018752, savedInvStd: s.f + 2018992,
-                activation: .silu, output: s.tensor(65), pool: pool)
-            s.profiler?.stop(90)
-        }
         // features.2.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 132, 132, 240]
         if s.options.frozenBlocks > 7 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 97584, beta: s.p + 97824, runningMean: s.p + 98064, runningVar: s.p + 98304, eps: 0.001,
                 activation: .silu, output: s.tensor(65), scratch: s.f + 2018752, pool: pool)
-            s.profiler?.stop(91)
+            s.profiler?.stop(90)
         }
         // features.2.3.block.1 depthwise weights to the kernel layout [3][3][240]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 98544, channels: 240, kernel: 3, into: s.f + 2019712)
-        s.profiler?.stop(92)
-        // features.2.3.block.1 depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(65), batch: s.n, height: 132, width: 132, channels: 240, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 132, outWidth: 132, weights: s.f + 2019712, bias: s.f,
-            activation: .identity, output: s.tensor(66), pool: pool)
-        s.profiler?.stop(93)
+        s.profiler?.stop(91)
+        // features.2.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.3.block.1 depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240], row by row
+        if s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(64), gamma: s.p + 97584, beta: s.p + 97824,
+                savedMean: s.f + 2018752, savedInvStd: s.f + 2018992, activation: .silu, output: s.tensor(65),
+                batch: s.n, height: 132, width: 132, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 132, outWidth: 132, weights: s.f + 2019712, bias: s.f, depthwiseOutput: s.tensor(66),
+                pool: pool)
+            s.profiler?.stop(92)
+        }
+        // features.2.3.block.1 frozen: depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240]
+        if s.options.frozenBlocks > 7 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(65), batch: s.n, height: 132, width: 132, channels: 240, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 132, outWidth: 132, weights: s.f + 2019712, bias: s.f,
+                activation: .identity, output: s.tensor(66), pool: pool)
+            s.profiler?.stop(93)
+        }
         // features.2.3.block.1 BatchNorm (batch statistics) + silu on [n, 132, 132, 240]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
@@ -4777,32 +4793,36 @@ public final class EfficientNetB6Training: TrainableModel {
                 output: s.tensor(76), pool: pool)
             s.profiler?.stop(106)
         }
-        // features.2.4.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 132, 132, 240]
-        if s.options.frozenBlocks <= 8 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(76), pixels: 17424 &* s.n, channels: 240,
-                gamma: s.p + 126112, beta: s.p + 126352, savedMean: s.f + 2024112, savedInvStd: s.f + 2024352,
-                activation: .silu, output: s.tensor(77), pool: pool)
-            s.profiler?.stop(107)
-        }
         // features.2.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 132, 132, 240]
         if s.options.frozenBlocks > 8 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(76), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 126112, beta: s.p + 126352, runningMean: s.p + 126592, runningVar: s.p + 126832,
                 eps: 0.001, activation: .silu, output: s.tensor(77), scratch: s.f + 2024112, pool: pool)
-            s.profiler?.stop(108)
+            s.profiler?.stop(107)
         }
         // features.2.4.block.1 depthwise weights to the kernel layout [3][3][240]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 127072, channels: 240, kernel: 3, into: s.f + 2025072)
-        s.profiler?.stop(109)
-        // features.2.4.block.1 depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(77), batch: s.n, height: 132, width: 132, channels: 240, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 132, outWidth: 132, weights: s.f + 2025072, bias: s.f,
-            activation: .identity, output: s.tensor(78), pool: pool)
-        s.profiler?.stop(110)
+        s.profiler?.stop(108)
+        // features.2.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.4.block.1 depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240], row by row
+        if s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(76), gamma: s.p + 126112, beta: s.p + 126352,
+                savedMean: s.f + 2024112, savedInvStd: s.f + 2024352, activation: .silu, output: s.tensor(77),
+                batch: s.n, height: 132, width: 132, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 132, outWidth: 132, weights: s.f + 2025072, bias: s.f, depthwiseOutput: s.tensor(78),
+                pool: pool)
+            s.profiler?.stop(109)
+        }
+        // features.2.4.block.1 frozen: depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240]
+        if s.options.frozenBlocks > 8 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(77), batch: s.n, height: 132, width: 132, channels: 240, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 132, outWidth: 132, weights: s.f + 2025072, bias: s.f,
+                activation: .identity, output: s.tensor(78), pool: pool)
+            s.profiler?.stop(110)
+        }
         // features.2.4.block.1 BatchNorm (batch statistics) + silu on [n, 132, 132, 240]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
@@ -4902,32 +4922,36 @@ public final class EfficientNetB6Training: TrainableModel {
                 output: s.tensor(88), pool: pool)
             s.profiler?.stop(123)
         }
-        // features.2.5.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 132, 132, 240]
-        if s.options.frozenBlocks <= 9 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(88), pixels: 17424 &* s.n, channels: 240,
-                gamma: s.p + 154640, beta: s.p + 154880, savedMean: s.f + 2029472, savedInvStd: s.f + 2029712,
-                activation: .silu, output: s.tensor(89), pool: pool)
-            s.profiler?.stop(124)
-        }
         // features.2.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 132, 132, 240]
         if s.options.frozenBlocks > 9 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 154640, beta: s.p + 154880, runningMean: s.p + 155120, runningVar: s.p + 155360,
                 eps: 0.001, activation: .silu, output: s.tensor(89), scratch: s.f + 2029472, pool: pool)
-            s.profiler?.stop(125)
+            s.profiler?.stop(124)
         }
         // features.2.5.block.1 depthwise weights to the kernel layout [3][3][240]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 155600, channels: 240, kernel: 3, into: s.f + 2030432)
-        s.profiler?.stop(126)
-        // features.2.5.block.1 depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(89), batch: s.n, height: 132, width: 132, channels: 240, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 132, outWidth: 132, weights: s.f + 2030432, bias: s.f,
-            activation: .identity, output: s.tensor(90), pool: pool)
-        s.profiler?.stop(127)
+        s.profiler?.stop(125)
+        // features.2.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.5.block.1 depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240], row by row
+        if s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(88), gamma: s.p + 154640, beta: s.p + 154880,
+                savedMean: s.f + 2029472, savedInvStd: s.f + 2029712, activation: .silu, output: s.tensor(89),
+                batch: s.n, height: 132, width: 132, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 132, outWidth: 132, weights: s.f + 2030432, bias: s.f, depthwiseOutput: s.tensor(90),
+                pool: pool)
+            s.profiler?.stop(126)
+        }
+        // features.2.5.block.1 frozen: depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240]
+        if s.options.frozenBlocks > 9 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(89), batch: s.n, height: 132, width: 132, channels: 240, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 132, outWidth: 132, weights: s.f + 2030432, bias: s.f,
+                activation: .identity, output: s.tensor(90), pool: pool)
+            s.profiler?.stop(127)
+        }
         // features.2.5.block.1 BatchNorm (batch statistics) + silu on [n, 132, 132, 240]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
@@ -5027,32 +5051,36 @@ public final class EfficientNetB6Training: TrainableModel {
                 output: s.tensor(100), pool: pool)
             s.profiler?.stop(140)
         }
-        // features.3.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 132, 132, 240]
-        if s.options.frozenBlocks <= 10 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(100), pixels: 17424 &* s.n, channels: 240,
-                gamma: s.p + 183168, beta: s.p + 183408, savedMean: s.f + 2034832, savedInvStd: s.f + 2035072,
-                activation: .silu, output: s.tensor(101), pool: pool)
-            s.profiler?.stop(141)
-        }
         // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 132, 132, 240]
         if s.options.frozenBlocks > 10 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(100), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 183168, beta: s.p + 183408, runningMean: s.p + 183648, runningVar: s.p + 183888,
                 eps: 0.001, activation: .silu, output: s.tensor(101), scratch: s.f + 2034832, pool: pool)
-            s.profiler?.stop(142)
+            s.profiler?.stop(141)
         }
         // features.3.0.block.1 depthwise weights to the kernel layout [5][5][240]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 184128, channels: 240, kernel: 5, into: s.f + 2035792)
-        s.profiler?.stop(143)
-        // features.3.0.block.1 depthwise 5x5/2, [n, 132, 132, 240] -> [n, 66, 66, 240]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(101), batch: s.n, height: 132, width: 132, channels: 240, kernel: 5,
-            stride: 2, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66, weights: s.f + 2035792, bias: s.f,
-            activation: .identity, output: s.tensor(102), pool: pool)
-        s.profiler?.stop(144)
+        s.profiler?.stop(142)
+        // features.3.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 132, 132, 240] -> [n, 66, 66, 240], row by row
+        if s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(100), gamma: s.p + 183168, beta: s.p + 183408,
+                savedMean: s.f + 2034832, savedInvStd: s.f + 2035072, activation: .silu, output: s.tensor(101),
+                batch: s.n, height: 132, width: 132, channels: 240, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
+                outHeight: 66, outWidth: 66, weights: s.f + 2035792, bias: s.f, depthwiseOutput: s.tensor(102),
+                pool: pool)
+            s.profiler?.stop(143)
+        }
+        // features.3.0.block.1 frozen: depthwise 5x5/2, [n, 132, 132, 240] -> [n, 66, 66, 240]
+        if s.options.frozenBlocks > 10 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(101), batch: s.n, height: 132, width: 132, channels: 240, kernel: 5,
+                stride: 2, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66, weights: s.f + 2035792, bias: s.f,
+                activation: .identity, output: s.tensor(102), pool: pool)
+            s.profiler?.stop(144)
+        }
         // features.3.0.block.1 BatchNorm (batch statistics) + silu on [n, 66, 66, 240]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
@@ -5139,32 +5167,36 @@ public final class EfficientNetB6Training: TrainableModel {
                 output: s.tensor(110), pool: pool)
             s.profiler?.stop(155)
         }
-        // features.3.1.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 66, 66, 432]
-        if s.options.frozenBlocks <= 11 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(110), pixels: 4356 &* s.n, channels: 432,
-                gamma: s.p + 244848, beta: s.p + 245280, savedMean: s.f + 2047936, savedInvStd: s.f + 2048368,
-                activation: .silu, output: s.tensor(111), pool: pool)
-            s.profiler?.stop(156)
-        }
         // features.3.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 66, 66, 432]
         if s.options.frozenBlocks > 11 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(110), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 244848, beta: s.p + 245280, runningMean: s.p + 245712, runningVar: s.p + 246144,
                 eps: 0.001, activation: .silu, output: s.tensor(111), scratch: s.f + 2047936, pool: pool)
-            s.profiler?.stop(157)
+            s.profiler?.stop(156)
         }
         // features.3.1.block.1 depthwise weights to the kernel layout [5][5][432]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 246576, channels: 432, kernel: 5, into: s.f + 2049664)
-        s.profiler?.stop(158)
-        // features.3.1.block.1 depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(111), batch: s.n, height: 66, width: 66, channels: 432, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66, weights: s.f + 2049664, bias: s.f,
-            activation: .identity, output: s.tensor(112), pool: pool)
-        s.profiler?.stop(159)
+        s.profiler?.stop(157)
+        // features.3.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432], row by row
+        if s.options.frozenBlocks <= 11 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(110), gamma: s.p + 244848, beta: s.p + 245280,
+                savedMean: s.f + 2047936, savedInvStd: s.f + 2048368, activation: .silu, output: s.tensor(111),
+                batch: s.n, height: 66, width: 66, channels: 432, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 66, outWidth: 66, weights: s.f + 2049664, bias: s.f, depthwiseOutput: s.tensor(112),
+                pool: pool)
+            s.profiler?.stop(158)
+        }
+        // features.3.1.block.1 frozen: depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432]
+        if s.options.frozenBlocks > 11 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(111), batch: s.n, height: 66, width: 66, channels: 432, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66, weights: s.f + 2049664, bias: s.f,
+                activation: .identity, output: s.tensor(112), pool: pool)
+            s.profiler?.stop(159)
+        }
         // features.3.1.block.1 BatchNorm (batch statistics) + silu on [n, 66, 66, 432]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
@@ -5264,32 +5296,36 @@ public final class EfficientNetB6Training: TrainableModel {
                 output: s.tensor(122), pool: pool)
             s.profiler?.stop(172)
         }
-        // features.3.2.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 66, 66, 432]
-        if s.options.frozenBlocks <= 12 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(122), pixels: 4356 &* s.n, channels: 432,
-                gamma: s.p + 337648, beta: s.p + 338080, savedMean: s.f + 2071408, savedInvStd: s.f + 2071840,
-                activation: .silu, output: s.tensor(123), pool: pool)
-            s.profiler?.stop(173)
-        }
         // features.3.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 66, 66, 432]
         if s.options.frozenBlocks > 12 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(122), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 337648, beta: s.p + 338080, runningMean: s.p + 338512, runningVar: s.p + 338944,
                 eps: 0.001, activation: .silu, output: s.tensor(123), scratch: s.f + 2071408, pool: pool)
-            s.profiler?.stop(174)
+            s.profiler?.stop(173)
         }
         // features.3.2.block.1 depthwise weights to the kernel layout [5][5][432]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 339376, channels: 432, kernel: 5, into: s.f + 2073136)
-        s.profiler?.stop(175)
-        // features.3.2.block.1 depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(123), batch: s.n, height: 66, width: 66, channels: 432, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66, weights: s.f + 2073136, bias: s.f,
-            activation: .identity, output: s.tensor(124), pool: pool)
-        s.profiler?.stop(176)
+        s.profiler?.stop(174)
+        // features.3.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.2.block.1 depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432], row by row
+        if s.options.frozenBlocks <= 12 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(122), gamma: s.p + 337648, beta: s.p + 338080,
+                savedMean: s.f + 2071408, savedInvStd: s.f + 2071840, activation: .silu, output: s.tensor(123),
+                batch: s.n, height: 66, width: 66, channels: 432, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 66, outWidth: 66, weights: s.f + 2073136, bias: s.f, depthwiseOutput: s.tensor(124),
+                pool: pool)
+            s.profiler?.stop(175)
+        }
+        // features.3.2.block.1 frozen: depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432]
+        if s.options.frozenBlocks > 12 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(123), batch: s.n, height: 66, width: 66, channels: 432, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66, weights: s.f + 2073136, bias: s.f,
+                activation: .identity, output: s.tensor(124), pool: pool)
+            s.profiler?.stop(176)
+        }
         // features.3.2.block.1 BatchNorm (batch statistics) + silu on [n, 66, 66, 432]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
@@ -5389,32 +5425,36 @@ public final class EfficientNetB6Training: TrainableModel {
                 output: s.tensor(134), pool: pool)
             s.profiler?.stop(189)
         }
-        // features.3.3.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 66, 66, 432]
-        if s.options.frozenBlocks <= 13 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(134), pixels: 4356 &* s.n, channels: 432,
-                gamma: s.p + 430448, beta: s.p + 430880, savedMean: s.f + 2094880, savedInvStd: s.f + 2095312,
-                activation: .silu, output: s.tensor(135), pool: pool)
-            s.profiler?.stop(190)
-        }
         // features.3.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 66, 66, 432]
         if s.options.frozenBlocks > 13 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(134), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 430448, beta: s.p + 430880, runningMean: s.p + 431312, runningVar: s.p + 431744,
                 eps: 0.001, activation: .silu, output: s.tensor(135), scratch: s.f + 2094880, pool: pool)
-            s.profiler?.stop(191)
+            s.profiler?.stop(190)
         }
         // features.3.3.block.1 depthwise weights to the kernel layout [5][5][432]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 432176, channels: 432, kernel: 5, into: s.f + 2096608)
-        s.profiler?.stop(192)
-        // features.3.3.block.1 depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(135), batch: s.n, height: 66, width: 66, channels: 432, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66, weights: s.f + 2096608, bias: s.f,
-            activation: .identity, output: s.tensor(136), pool: pool)
-        s.profiler?.stop(193)
+        s.profiler?.stop(191)
+        // features.3.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.3.block.1 depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432], row by row
+        if s.options.frozenBlocks <= 13 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(134), gamma: s.p + 430448, beta: s.p + 430880,
+                savedMean: s.f + 2094880, savedInvStd: s.f + 2095312, activation: .silu, output: s.tensor(135),
+                batch: s.n, height: 66, width: 66, channels: 432, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 66, outWidth: 66, weights: s.f + 2096608, bias: s.f, depthwiseOutput: s.tensor(136),
+                pool: pool)
+            s.profiler?.stop(192)
+        }
+        // features.3.3.block.1 frozen: depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432]
+        if s.options.frozenBlocks > 13 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(135), batch: s.n, height: 66, width: 66, channels: 432, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66, weights: s.f + 2096608, bias: s.f,
+                activation: .identity, output: s.tensor(136), pool: pool)
+            s.profiler?.stop(193)
+        }
         // features.3.3.block.1 BatchNorm (batch statistics) + silu on [n, 66, 66, 432]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
@@ -5514,32 +5554,36 @@ public final class EfficientNetB6Training: TrainableModel {
                 output: s.tensor(146), pool: pool)
             s.profiler?.stop(206)
         }
-        // features.3.4.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 66, 66, 432]
-        if s.options.frozenBlocks <= 14 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(146), pixels: 4356 &* s.n, channels: 432,
-                gamma: s.p + 523248, beta: s.p + 523680, savedMean: s.f + 2118352, savedInvStd: s.f + 2118784,
-                activation: .silu, output: s.tensor(147), pool: pool)
-            s.profiler?.stop(207)
-        }
         // features.3.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 66, 66, 432]
         if s.options.frozenBlocks > 14 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(146), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 523248, beta: s.p + 523680, runningMean: s.p + 524112, runningVar: s.p + 524544,
                 eps: 0.001, activation: .silu, output: s.tensor(147), scratch: s.f + 2118352, pool: pool)
-            s.profiler?.stop(208)
+            s.profiler?.stop(207)
         }
         // features.3.4.block.1 depthwise weights to the kernel layout [5][5][432]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 524976, channels: 432, kernel: 5, into: s.f + 2120080)
-        s.profiler?.stop(209)
-        // features.3.4.block.1 depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(147), batch: s.n, height: 66, width: 66, channels: 432, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66, weights: s.f + 2120080, bias: s.f,
-            activation: .identity, output: s.tensor(148), pool: pool)
-        s.profiler?.stop(210)
+        s.profiler?.stop(208)
+        // features.3.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.4.block.1 depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432], row by row
+        if s.options.frozenBlocks <= 14 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(146), gamma: s.p + 523248, beta: s.p + 523680,
+                savedMean: s.f + 2118352, savedInvStd: s.f + 2118784, activation: .silu, output: s.tensor(147),
+                batch: s.n, height: 66, width: 66, channels: 432, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 66, outWidth: 66, weights: s.f + 2120080, bias: s.f, depthwiseOutput: s.tensor(148),
+                pool: pool)
+            s.profiler?.stop(209)
+        }
+        // features.3.4.block.1 frozen: depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432]
+        if s.options.frozenBlocks > 14 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(147), batch: s.n, height: 66, width: 66, channels: 432, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66, weights: s.f + 2120080, bias: s.f,
+                activation: .identity, output: s.tensor(148), pool: pool)
+            s.profiler?.stop(210)
+        }
         // features.3.4.block.1 BatchNorm (batch statistics) + silu on [n, 66, 66, 432]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
@@ -5639,32 +5683,36 @@ public final class EfficientNetB6Training: TrainableModel {
                 output: s.tensor(158), pool: pool)
             s.profiler?.stop(223)
         }
-        // features.3.5.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 66, 66, 432]
-        if s.options.frozenBlocks <= 15 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(158), pixels: 4356 &* s.n, channels: 432,
-                gamma: s.p + 616048, beta: s.p + 616480, savedMean: s.f + 2141824, savedInvStd: s.f + 2142256,
-                activation: .silu, output: s.tensor(159), pool: pool)
-            s.profiler?.stop(224)
-        }
         // features.3.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 66, 66, 432]
         if s.options.frozenBlocks > 15 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(158), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 616048, beta: s.p + 616480, runningMean: s.p + 616912, runningVar: s.p + 617344,
                 eps: 0.001, activation: .silu, output: s.tensor(159), scratch: s.f + 2141824, pool: pool)
-            s.profiler?.stop(225)
+            s.profiler?.stop(224)
         }
         // features.3.5.block.1 depthwise weights to the kernel layout [5][5][432]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 617776, channels: 432, kernel: 5, into: s.f + 2143552)
-        s.profiler?.stop(226)
-        // features.3.5.block.1 depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(159), batch: s.n, height: 66, width: 66, channels: 432, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66, weights: s.f + 2143552, bias: s.f,
-            activation: .identity, output: s.tensor(160), pool: pool)
-        s.profiler?.stop(227)
+        s.profiler?.stop(225)
+        // features.3.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.5.block.1 depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432], row by row
+        if s.options.frozenBlocks <= 15 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(158), gamma: s.p + 616048, beta: s.p + 616480,
+                savedMean: s.f + 2141824, savedInvStd: s.f + 2142256, activation: .silu, output: s.tensor(159),
+                batch: s.n, height: 66, width: 66, channels: 432, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 66, outWidth: 66, weights: s.f + 2143552, bias: s.f, depthwiseOutput: s.tensor(160),
+                pool: pool)
+            s.profiler?.stop(226)
+        }
+        // features.3.5.block.1 frozen: depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432]
+        if s.options.frozenBlocks > 15 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(159), batch: s.n, height: 66, width: 66, channels: 432, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66, weights: s.f + 2143552, bias: s.f,
+                activation: .identity, output: s.tensor(160), pool: pool)
+            s.profiler?.stop(227)
+        }
         // features.3.5.block.1 BatchNorm (batch statistics) + silu on [n, 66, 66, 432]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
@@ -5764,32 +5812,36 @@ public final class EfficientNetB6Training: TrainableModel {
                 output: s.tensor(170), pool: pool)
             s.profiler?.stop(240)
         }
-        // features.4.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 66, 66, 432]
-        if s.options.frozenBlocks <= 16 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(170), pixels: 4356 &* s.n, channels: 432,
-                gamma: s.p + 708848, beta: s.p + 709280, savedMean: s.f + 2165296, savedInvStd: s.f + 2165728,
-                activation: .silu, output: s.tensor(171), pool: pool)
-            s.profiler?.stop(241)
-        }
         // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 66, 66, 432]
         if s.options.frozenBlocks > 16 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(170), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 708848, beta: s.p + 709280, runningMean: s.p + 709712, runningVar: s.p + 710144,
                 eps: 0.001, activation: .silu, output: s.tensor(171), scratch: s.f + 2165296, pool: pool)
-            s.profiler?.stop(242)
+            s.profiler?.stop(241)
         }
         // features.4.0.block.1 depthwise weights to the kernel layout [3][3][432]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 710576, channels: 432, kernel: 3, into: s.f + 2167024)
-        s.profiler?.stop(243)
-        // features.4.0.block.1 depthwise 3x3/2, [n, 66, 66, 432] -> [n, 33, 33, 432]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(171), batch: s.n, height: 66, width: 66, channels: 432, kernel: 3,
-            stride: 2, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33, weights: s.f + 2167024, bias: s.f,
-            activation: .identity, output: s.tensor(172), pool: pool)
-        s.profiler?.stop(244)
+        s.profiler?.stop(242)
+        // features.4.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 66, 66, 432] -> [n, 33, 33, 432], row by row
+        if s.options.frozenBlocks <= 16 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(170), gamma: s.p + 708848, beta: s.p + 709280,
+                savedMean: s.f + 2165296, savedInvStd: s.f + 2165728, activation: .silu, output: s.tensor(171),
+                batch: s.n, height: 66, width: 66, channels: 432, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+                outHeight: 33, outWidth: 33, weights: s.f + 2167024, bias: s.f, depthwiseOutput: s.tensor(172),
+                pool: pool)
+            s.profiler?.stop(243)
+        }
+        // features.4.0.block.1 frozen: depthwise 3x3/2, [n, 66, 66, 432] -> [n, 33, 33, 432]
+        if s.options.frozenBlocks > 16 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(171), batch: s.n, height: 66, width: 66, channels: 432, kernel: 3,
+                stride: 2, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33, weights: s.f + 2167024, bias: s.f,
+                activation: .identity, output: s.tensor(172), pool: pool)
+            s.profiler?.stop(244)
+        }
         // features.4.0.block.1 BatchNorm (batch statistics) + silu on [n, 33, 33, 432]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
@@ -5876,32 +5928,36 @@ public final class EfficientNetB6Training: TrainableModel {
                 output: s.tensor(180), pool: pool)
             s.profiler?.stop(255)
         }
-        // features.4.1.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 864]
-        if s.options.frozenBlocks <= 17 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(180), pixels: 1089 &* s.n, channels: 864,
-                gamma: s.p + 919408, beta: s.p + 920272, savedMean: s.f + 2175088, savedInvStd: s.f + 2175952,
-                activation: .silu, output: s.tensor(181), pool: pool)
-            s.profiler?.stop(256)
-        }
         // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]
         if s.options.frozenBlocks > 17 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(180), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 919408, beta: s.p + 920272, runningMean: s.p + 921136, runningVar: s.p + 922000,
                 eps: 0.001, activation: .silu, output: s.tensor(181), scratch: s.f + 2175088, pool: pool)
-            s.profiler?.stop(257)
+            s.profiler?.stop(256)
         }
         // features.4.1.block.1 depthwise weights to the kernel layout [3][3][864]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 922864, channels: 864, kernel: 3, into: s.f + 2178544)
-        s.profiler?.stop(258)
-        // features.4.1.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(181), batch: s.n, height: 33, width: 33, channels: 864, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33, weights: s.f + 2178544, bias: s.f,
-            activation: .identity, output: s.tensor(182), pool: pool)
-        s.profiler?.stop(259)
+        s.profiler?.stop(257)
+        // features.4.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864], row by row
+        if s.options.frozenBlocks <= 17 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(180), gamma: s.p + 919408, beta: s.p + 920272,
+                savedMean: s.f + 2175088, savedInvStd: s.f + 2175952, activation: .silu, output: s.tensor(181),
+                batch: s.n, height: 33, width: 33, channels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 33, outWidth: 33, weights: s.f + 2178544, bias: s.f, depthwiseOutput: s.tensor(182),
+                pool: pool)
+            s.profiler?.stop(258)
+        }
+        // features.4.1.block.1 frozen: depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]
+        if s.options.frozenBlocks > 17 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(181), batch: s.n, height: 33, width: 33, channels: 864, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33, weights: s.f + 2178544, bias: s.f,
+                activation: .identity, output: s.tensor(182), pool: pool)
+            s.profiler?.stop(259)
+        }
         // features.4.1.block.1 BatchNorm (batch statistics) + silu on [n, 33, 33, 864]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
@@ -6001,32 +6057,36 @@ public final class EfficientNetB6Training: TrainableModel {
                 output: s.tensor(192), pool: pool)
             s.profiler?.stop(272)
         }
-        // features.4.2.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 864]
-        if s.options.frozenBlocks <= 18 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(192), pixels: 1089 &* s.n, channels: 864,
-                gamma: s.p + 1246624, beta: s.p + 1247488, savedMean: s.f + 2194384, savedInvStd: s.f + 2195248,
-                activation: .silu, output: s.tensor(193), pool: pool)
-            s.profiler?.stop(273)
-        }
         // features.4.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]
         if s.options.frozenBlocks > 18 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(192), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 1246624, beta: s.p + 1247488, runningMean: s.p + 1248352, runningVar: s.p + 1249216,
                 eps: 0.001, activation: .silu, output: s.tensor(193), scratch: s.f + 2194384, pool: pool)
-            s.profiler?.stop(274)
+            s.profiler?.stop(273)
         }
         // features.4.2.block.1 depthwise weights to the kernel layout [3][3][864]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1250080, channels: 864, kernel: 3, into: s.f + 2197840)
-        s.profiler?.stop(275)
-        // features.4.2.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(193), batch: s.n, height: 33, width: 33, channels: 864, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33, weights: s.f + 2197840, bias: s.f,
-            activation: .identity, output: s.tensor(194), pool: pool)
-        s.profiler?.stop(276)
+        s.profiler?.stop(274)
+        // features.4.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864], row by row
+        if s.options.frozenBlocks <= 18 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(192), gamma: s.p + 1246624,
+                beta: s.p + 1247488, savedMean: s.f + 2194384, savedInvStd: s.f + 2195248, activation: .silu,
+                output: s.tensor(193), batch: s.n, height: 33, width: 33, channels: 864, kernel: 3, stride: 1,
+                padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33, weights: s.f + 2197840, bias: s.f,
+                depthwiseOutput: s.tensor(194), pool: pool)
+            s.profiler?.stop(275)
+        }
+        // features.4.2.block.1 frozen: depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]
+        if s.options.frozenBlocks > 18 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(193), batch: s.n, height: 33, width: 33, channels: 864, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33, weights: s.f + 2197840, bias: s.f,
+                activation: .identity, output: s.tensor(194), pool: pool)
+            s.profiler?.stop(276)
+        }
         // features.4.2.block.1 BatchNorm (batch statistics) + silu on [n, 33, 33, 864]
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
@@ -6126,32 +6186,36 @@ public final class EfficientNetB6Training: TrainableModel {
                 output: s.tensor(204), pool: pool)
             s.profiler?.stop(289)
         }
-        // features.4.3.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 864]
-        if s.options.frozenBlocks <= 19 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(204), pixels: 1089 &* s.n, channels: 864,
-                gamma: s.p + 1573840, beta: s.p + 1574704, savedMean: s.f + 2213680, savedInvStd: s.f + 2214544,
-                activation: .silu, output: s.tensor(205), pool: pool)
-            s.profiler?.stop(290)
-        }
         // features.4.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]
         if s.options.frozenBlocks > 19 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(204), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 1573840, beta: s.p + 1574704, runningMean: s.p + 1575568, runningVar: s.p + 1576432,
                 eps: 0.001, activation: .silu, output: s.tensor(205), scratch: s.f + 2213680, pool: pool)
-            s.profiler?.stop(291)
+            s.profiler?.stop(290)
         }
         // features.4.3.block.1 depthwise weights to the kernel layout [3][3][864]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1577296, channels: 864, kernel: 3, into: s.f + 2217136)
-        s.profiler?.stop(292)
-        // features.4.3.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(205), batch: s.n, height: 33, width: 33, channels: 864, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33, weights: s.f + 2217136, bias: s.f,
-            activation: .identity, output: s.tensor(206), pool: pool)
-        s.profiler?.stop(293)
+        s.profiler?.stop(291)
+        // features.4.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.3.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864], row by row
+        if s.options.frozenBlocks <= 19 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(204), gamma: s.p + 1573840,
+                beta: s.p + 1574704, savedMean: s.f + 2213680, savedInvStd: s.f + 2214544, activation: .silu,
+                output: s.tensor(205), batch: s.n, height: 33, width: 33, channels: 864, kernel: 3, stride: 1,
+                padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33, weights: s.f + 2217136, bias: s.f,
+                depthwiseOutput: s.tensor(206), pool: pool)
+            s.profiler?.stop(292)
+        }
+        // features.4.3.block.1 frozen: depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]
+        if s.options.frozenBlocks > 19 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(205), batch: s.n, height: 33, width: 33, channels: 864, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33, weights: s.f + 2217136, bias: s.f,
+                activation: .identity, output: s.tensor(206), pool: pool)
+            s.profiler?.stop(293)
+        }
         // features.4.3.block.1 BatchNorm (batch statistics) + silu on [n, 33, 33, 864]
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
@@ -6250,32 +6314,36 @@ public final class EfficientNetB6Training: TrainableModel {
                 output: s.tensor(216), pool: pool)
             s.profiler?.stop(306)
         }
-        // features.4.4.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 864]
-        if s.options.frozenBlocks <= 20 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(216), pixels: 1089 &* s.n, channels: 864,
-                gamma: s.p + 1901056, beta: s.p + 1901920, savedMean: s.f + 2232976, savedInvStd: s.f + 2233840,
-                activation: .silu, output: s.tensor(217), pool: pool)
-            s.profiler?.stop(307)
-        }
         // features.4.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]
         if s.options.frozenBlocks > 20 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(216), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 1901056, beta: s.p + 1901920, runningMean: s.p + 1902784, runningVar: s.p + 1903648,
                 eps: 0.001, activation: .silu, output: s.tensor(217), scratch: s.f + 2232976, pool: pool)
-            s.profiler?.stop(308)
+            s.profiler?.stop(307)
         }
         // features.4.4.block.1 depthwise weights to the kernel layout [3][3][864]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1904512, channels: 864, kernel: 3, into: s.f + 2236432)
-        s.profiler?.stop(309)
-        // features.4.4.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(217), batch: s.n, height: 33, width: 33, channels: 864, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33, weights: s.f + 2236432, bias: s.f,
-            activation: .identity, output: s.tensor(218), pool: pool)
-        s.profiler?.stop(310)
+        s.profiler?.stop(308)
+        // features.4.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.4.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864], row by row
+        if s.options.frozenBlocks <= 20 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(216), gamma: s.p + 1901056,
+                beta: s.p + 1901920, savedMean: s.f + 2232976, savedInvStd: s.f + 2233840, activation: .silu,
+                output: s.tensor(217), batch: s.n, height: 33, width: 33, channels: 864, kernel: 3, stride: 1,
+                padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33, weights: s.f + 2236432, bias: s.f,
+                depthwiseOutput: s.tensor(218), pool: pool)
+            s.profiler?.stop(309)
+        }
+        // features.4.4.block.1 frozen: depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]
+        if s.options.frozenBlocks > 20 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(217), batch: s.n, height: 33, width: 33, channels: 864, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33, weights: s.f + 2236432, bias: s.f,
+                activation: .identity, output: s.tensor(218), pool: pool)
+            s.profiler?.stop(310)
+        }
         // features.4.4.block.1 BatchNorm (batch statistics) + silu on [n, 33, 33, 864]
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
@@ -6375,32 +6443,36 @@ public final class EfficientNetB6Training: TrainableModel {
                 output: s.tensor(228), pool: pool)
             s.profiler?.stop(323)
         }
-        // features.4.5.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 864]
-        if s.options.frozenBlocks <= 21 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(228), pixels: 1089 &* s.n, channels: 864,
-                gamma: s.p + 2228272, beta: s.p + 2229136, savedMean: s.f + 2252272, savedInvStd: s.f + 2253136,
-                activation: .silu, output: s.tensor(229), pool: pool)
-            s.profiler?.stop(324)
-        }
         // features.4.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]
         if s.options.frozenBlocks > 21 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(228), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 2228272, beta: s.p + 2229136, runningMean: s.p + 2230000, runningVar: s.p + 2230864,
                 eps: 0.001, activation: .silu, output: s.tensor(229), scratch: s.f + 2252272, pool: pool)
-            s.profiler?.stop(325)
+            s.profiler?.stop(324)
         }
         // features.4.5.block.1 depthwise weights to the kernel layout [3][3][864]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2231728, channels: 864, kernel: 3, into: s.f + 2255728)
-        s.profiler?.stop(326)
-        // features.4.5.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(229), batch: s.n, height: 33, width: 33, channels: 864, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33, weights: s.f + 2255728, bias: s.f,
-            activation: .identity, output: s.tensor(230), pool: pool)
-        s.profiler?.stop(327)
+        s.profiler?.stop(325)
+        // features.4.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.5.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864], row by row
+        if s.options.frozenBlocks <= 21 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(228), gamma: s.p + 2228272,
+                beta: s.p + 2229136, savedMean: s.f + 2252272, savedInvStd: s.f + 2253136, activation: .silu,
+                output: s.tensor(229), batch: s.n, height: 33, width: 33, channels: 864, kernel: 3, stride: 1,
+                padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33, weights: s.f + 2255728, bias: s.f,
+                depthwiseOutput: s.tensor(230), pool: pool)
+            s.profiler?.stop(326)
+        }
+        // features.4.5.block.1 frozen: depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]
+        if s.options.frozenBlocks > 21 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(229), batch: s.n, height: 33, width: 33, channels: 864, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33, weights: s.f + 2255728, bias: s.f,
+                activation: .identity, output: s.tensor(230), pool: pool)
+            s.profiler?.stop(327)
+        }
         // features.4.5.block.1 BatchNorm (batch statistics) + silu on [n, 33, 33, 864]
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
@@ -6500,32 +6572,36 @@ public final class EfficientNetB6Training: TrainableModel {
                 output: s.tensor(240), pool: pool)
             s.profiler?.stop(340)
         }
-        // features.4.6.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 864]
-        if s.options.frozenBlocks <= 22 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(240), pixels: 1089 &* s.n, channels: 864,
-                gamma: s.p + 2555488, beta: s.p + 2556352, savedMean: s.f + 2271568, savedInvStd: s.f + 2272432,
-                activation: .silu, output: s.tensor(241), pool: pool)
-            s.profiler?.stop(341)
-        }
         // features.4.6.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]
         if s.options.frozenBlocks > 22 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(240), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 2555488, beta: s.p + 2556352, runningMean: s.p + 2557216, runningVar: s.p + 2558080,
                 eps: 0.001, activation: .silu, output: s.tensor(241), scratch: s.f + 2271568, pool: pool)
-            s.profiler?.stop(342)
+            s.profiler?.stop(341)
         }
         // features.4.6.block.1 depthwise weights to the kernel layout [3][3][864]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2558944, channels: 864, kernel: 3, into: s.f + 2275024)
-        s.profiler?.stop(343)
-        // features.4.6.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(241), batch: s.n, height: 33, width: 33, channels: 864, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33, weights: s.f + 2275024, bias: s.f,
-            activation: .identity, output: s.tensor(242), pool: pool)
-        s.profiler?.stop(344)
+        s.profiler?.stop(342)
+        // features.4.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.6.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864], row by row
+        if s.options.frozenBlocks <= 22 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(240), gamma: s.p + 2555488,
+                beta: s.p + 2556352, savedMean: s.f + 2271568, savedInvStd: s.f + 2272432, activation: .silu,
+                output: s.tensor(241), batch: s.n, height: 33, width: 33, channels: 864, kernel: 3, stride: 1,
+                padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33, weights: s.f + 2275024, bias: s.f,
+                depthwiseOutput: s.tensor(242), pool: pool)
+            s.profiler?.stop(343)
+        }
+        // features.4.6.block.1 frozen: depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]
+        if s.options.frozenBlocks > 22 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(241), batch: s.n, height: 33, width: 33, channels: 864, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33, weights: s.f + 2275024, bias: s.f,
+                activation: .identity, output: s.tensor(242), pool: pool)
+            s.profiler?.stop(344)
+        }
         // features.4.6.block.1 BatchNorm (batch statistics) + silu on [n, 33, 33, 864]
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
@@ -6625,32 +6701,36 @@ public final class EfficientNetB6Training: TrainableModel {
                 output: s.tensor(252), pool: pool)
             s.profiler?.stop(357)
         }
-        // features.4.7.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 864]
-        if s.options.frozenBlocks <= 23 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(252), pixels: 1089 &* s.n, channels: 864,
-                gamma: s.p + 2882704, beta: s.p + 2883568, savedMean: s.f + 2290864, savedInvStd: s.f + 2291728,
-                activation: .silu, output: s.tensor(253), pool: pool)
-            s.profiler?.stop(358)
-        }
         // features.4.7.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]
         if s.options.frozenBlocks > 23 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(252), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 2882704, beta: s.p + 2883568, runningMean: s.p + 2884432, runningVar: s.p + 2885296,
                 eps: 0.001, activation: .silu, output: s.tensor(253), scratch: s.f + 2290864, pool: pool)
-            s.profiler?.stop(359)
+            s.profiler?.stop(358)
         }
         // features.4.7.block.1 depthwise weights to the kernel layout [3][3][864]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2886160, channels: 864, kernel: 3, into: s.f + 2294320)
-        s.profiler?.stop(360)
-        // features.4.7.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(253), batch: s.n, height: 33, width: 33, channels: 864, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33, weights: s.f + 2294320, bias: s.f,
-            activation: .identity, output: s.tensor(254), pool: pool)
-        s.profiler?.stop(361)
+        s.profiler?.stop(359)
+        // features.4.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.7.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864], row by row
+        if s.options.frozenBlocks <= 23 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(252), gamma: s.p + 2882704,
+                beta: s.p + 2883568, savedMean: s.f + 2290864, savedInvStd: s.f + 2291728, activation: .silu,
+                output: s.tensor(253), batch: s.n, height: 33, width: 33, channels: 864, kernel: 3, stride: 1,
+                padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33, weights: s.f + 2294320, bias: s.f,
+                depthwiseOutput: s.tensor(254), pool: pool)
+            s.profiler?.stop(360)
+        }
+        // features.4.7.block.1 frozen: depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]
+        if s.options.frozenBlocks > 23 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(253), batch: s.n, height: 33, width: 33, channels: 864, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33, weights: s.f + 2294320, bias: s.f,
+                activation: .identity, output: s.tensor(254), pool: pool)
+            s.profiler?.stop(361)
+        }
         // features.4.7.block.1 BatchNorm (batch statistics) + silu on [n, 33, 33, 864]
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
@@ -6750,32 +6830,36 @@ public final class EfficientNetB6Training: TrainableModel {
                 output: s.tensor(264), pool: pool)
             s.profiler?.stop(374)
         }
-        // features.5.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 864]
-        if s.options.frozenBlocks <= 24 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(264), pixels: 1089 &* s.n, channels: 864,
-                gamma: s.p + 3209920, beta: s.p + 3210784, savedMean: s.f + 2310160, savedInvStd: s.f + 2311024,
-                activation: .silu, output: s.tensor(265), pool: pool)
-            s.profiler?.stop(375)
-        }
         // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]
         if s.options.frozenBlocks > 24 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(264), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 3209920, beta: s.p + 3210784, runningMean: s.p + 3211648, runningVar: s.p + 3212512,
                 eps: 0.001, activation: .silu, output: s.tensor(265), scratch: s.f + 2310160, pool: pool)
-            s.profiler?.stop(376)
+            s.profiler?.stop(375)
         }
         // features.5.0.block.1 depthwise weights to the kernel layout [5][5][864]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3213376, channels: 864, kernel: 5, into: s.f + 2313616)
-        s.profiler?.stop(377)
-        // features.5.0.block.1 depthwise 5x5/1, [n, 33, 33, 864] -> [n, 33, 33, 864]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(265), batch: s.n, height: 33, width: 33, channels: 864, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 2313616, bias: s.f,
-            activation: .identity, output: s.tensor(266), pool: pool)
-        s.profiler?.stop(378)
+        s.profiler?.stop(376)
+        // features.5.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 33, 33, 864] -> [n, 33, 33, 864], row by row
+        if s.options.frozenBlocks <= 24 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(264), gamma: s.p + 3209920,
+                beta: s.p + 3210784, savedMean: s.f + 2310160, savedInvStd: s.f + 2311024, activation: .silu,
+                output: s.tensor(265), batch: s.n, height: 33, width: 33, channels: 864, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 2313616, bias: s.f,
+                depthwiseOutput: s.tensor(266), pool: pool)
+            s.profiler?.stop(377)
+        }
+        // features.5.0.block.1 frozen: depthwise 5x5/1, [n, 33, 33, 864] -> [n, 33, 33, 864]
+        if s.options.frozenBlocks > 24 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(265), batch: s.n, height: 33, width: 33, channels: 864, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 2313616, bias: s.f,
+                activation: .identity, output: s.tensor(266), pool: pool)
+            s.profiler?.stop(378)
+        }
         // features.5.0.block.1 BatchNorm (batch statistics) + silu on [n, 33, 33, 864]
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
@@ -6862,32 +6946,36 @@ public final class EfficientNetB6Training: TrainableModel {
                 output: s.tensor(274), pool: pool)
             s.profiler?.stop(389)
         }
-        // features.5.1.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 1200]
-        if s.options.frozenBlocks <= 25 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(274), pixels: 1089 &* s.n, channels: 1200,
-                gamma: s.p + 3715184, beta: s.p + 3716384, savedMean: s.f + 2357216, savedInvStd: s.f + 2358416,
-                activation: .silu, output: s.tensor(275), pool: pool)
-            s.profiler?.stop(390)
-        }
         // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]
         if s.options.frozenBlocks > 25 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(274), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 3715184, beta: s.p + 3716384, runningMean: s.p + 3717584, runningVar: s.p + 3718784,
                 eps: 0.001, activation: .silu, output: s.tensor(275), scratch: s.f + 2357216, pool: pool)
-            s.profiler?.stop(391)
+            s.profiler?.stop(390)
         }
         // features.5.1.block.1 depthwise weights to the kernel layout [5][5][1200]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3719984, channels: 1200, kernel: 5, into: s.f + 2362016)
-        s.profiler?.stop(392)
-        // features.5.1.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(275), batch: s.n, height: 33, width: 33, channels: 1200, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 2362016, bias: s.f,
-            activation: .identity, output: s.tensor(276), pool: pool)
-        s.profiler?.stop(393)
+        s.profiler?.stop(391)
+        // features.5.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200], row by row
+        if s.options.frozenBlocks <= 25 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(274), gamma: s.p + 3715184,
+                beta: s.p + 3716384, savedMean: s.f + 2357216, savedInvStd: s.f + 2358416, activation: .silu,
+                output: s.tensor(275), batch: s.n, height: 33, width: 33, channels: 1200, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 2362016, bias: s.f,
+                depthwiseOutput: s.tensor(276), pool: pool)
+            s.profiler?.stop(392)
+        }
+        // features.5.1.block.1 frozen: depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]
+        if s.options.frozenBlocks > 25 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(275), batch: s.n, height: 33, width: 33, channels: 1200, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 2362016, bias: s.f,
+                activation: .identity, output: s.tensor(276), pool: pool)
+            s.profiler?.stop(393)
+        }
         // features.5.1.block.1 BatchNorm (batch statistics) + silu on [n, 33, 33, 1200]
         if s.options.frozenBlocks <= 25 {
             s.profiler?.start()
@@ -6987,32 +7075,36 @@ public final class EfficientNetB6Training: TrainableModel {
                 output: s.tensor(286), pool: pool)
             s.profiler?.stop(406)
         }
-        // features.5.2.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 1200]
-        if s.options.frozenBlocks <= 26 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(286), pixels: 1089 &* s.n, channels: 1200,
-                gamma: s.p + 4356880, beta: s.p + 4358080, savedMean: s.f + 2422416, savedInvStd: s.f + 2423616,
-                activation: .silu, output: s.tensor(287), pool: pool)
-            s.profiler?.stop(407)
-        }
         // features.5.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]
         if s.options.frozenBlocks > 26 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(286), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 4356880, beta: s.p + 4358080, runningMean: s.p + 4359280, runningVar: s.p + 4360480,
                 eps: 0.001, activation: .silu, output: s.tensor(287), scratch: s.f + 2422416, pool: pool)
-            s.profiler?.stop(408)
+            s.profiler?.stop(407)
         }
         // features.5.2.block.1 depthwise weights to the kernel layout [5][5][1200]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 4361680, channels: 1200, kernel: 5, into: s.f + 2427216)
-        s.profiler?.stop(409)
-        // features.5.2.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(287), batch: s.n, height: 33, width: 33, channels: 1200, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 2427216, bias: s.f,
-            activation: .identity, output: s.tensor(288), pool: pool)
-        s.profiler?.stop(410)
+        s.profiler?.stop(408)
+        // features.5.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200], row by row
+        if s.options.frozenBlocks <= 26 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(286), gamma: s.p + 4356880,
+                beta: s.p + 4358080, savedMean: s.f + 2422416, savedInvStd: s.f + 2423616, activation: .silu,
+                output: s.tensor(287), batch: s.n, height: 33, width: 33, channels: 1200, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 2427216, bias: s.f,
+                depthwiseOutput: s.tensor(288), pool: pool)
+            s.profiler?.stop(409)
+        }
+        // features.5.2.block.1 frozen: depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]
+        if s.options.frozenBlocks > 26 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(287), batch: s.n, height: 33, width: 33, channels: 1200, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 2427216, bias: s.f,
+                activation: .identity, output: s.tensor(288), pool: pool)
+            s.profiler?.stop(410)
+        }
         // features.5.2.block.1 BatchNorm (batch statistics) + silu on [n, 33, 33, 1200]
         if s.options.frozenBlocks <= 26 {
             s.profiler?.start()
@@ -7112,32 +7204,36 @@ public final class EfficientNetB6Training: TrainableModel {
                 output: s.tensor(298), pool: pool)
             s.profiler?.stop(423)
         }
-        // features.5.3.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 1200]
-        if s.options.frozenBlocks <= 27 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(298), pixels: 1089 &* s.n, channels: 1200,
-                gamma: s.p + 4998576, beta: s.p + 4999776, savedMean: s.f + 2487616, savedInvStd: s.f + 2488816,
-                activation: .silu, output: s.tensor(299), pool: pool)
-            s.profiler?.stop(424)
-        }
         // features.5.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]
         if s.options.frozenBlocks > 27 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(298), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 4998576, beta: s.p + 4999776, runningMean: s.p + 5000976, runningVar: s.p + 5002176,
                 eps: 0.001, activation: .silu, output: s.tensor(299), scratch: s.f + 2487616, pool: pool)
-            s.profiler?.stop(425)
+            s.profiler?.stop(424)
         }
         // features.5.3.block.1 depthwise weights to the kernel layout [5][5][1200]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 5003376, channels: 1200, kernel: 5, into: s.f + 2492416)
-        s.profiler?.stop(426)
-        // features.5.3.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(299), batch: s.n, height: 33, width: 33, channels: 1200, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 2492416, bias: s.f,
-            activation: .identity, output: s.tensor(300), pool: pool)
-        s.profiler?.stop(427)
+        s.profiler?.stop(425)
+        // features.5.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.3.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200], row by row
+        if s.options.frozenBlocks <= 27 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(298), gamma: s.p + 4998576,
+                beta: s.p + 4999776, savedMean: s.f + 2487616, savedInvStd: s.f + 2488816, activation: .silu,
+                output: s.tensor(299), batch: s.n, height: 33, width: 33, channels: 1200, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 2492416, bias: s.f,
+                depthwiseOutput: s.tensor(300), pool: pool)
+            s.profiler?.stop(426)
+        }
+        // features.5.3.block.1 frozen: depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]
+        if s.options.frozenBlocks > 27 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(299), batch: s.n, height: 33, width: 33, channels: 1200, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 2492416, bias: s.f,
+                activation: .identity, output: s.tensor(300), pool: pool)
+            s.profiler?.stop(427)
+        }
         // features.5.3.block.1 BatchNorm (batch statistics) + silu on [n, 33, 33, 1200]
         if s.options.frozenBlocks <= 27 {
             s.profiler?.start()
@@ -7237,32 +7333,36 @@ public final class EfficientNetB6Training: TrainableModel {
                 output: s.tensor(310), pool: pool)
             s.profiler?.stop(440)
         }
-        // features.5.4.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 1200]
-        if s.options.frozenBlocks <= 28 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(310), pixels: 1089 &* s.n, channels: 1200,
-                gamma: s.p + 5640272, beta: s.p + 5641472, savedMean: s.f + 2552816, savedInvStd: s.f + 2554016,
-                activation: .silu, output: s.tensor(311), pool: pool)
-            s.profiler?.stop(441)
-        }
         // features.5.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]
         if s.options.frozenBlocks > 28 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(310), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 5640272, beta: s.p + 5641472, runningMean: s.p + 5642672, runningVar: s.p + 5643872,
                 eps: 0.001, activation: .silu, output: s.tensor(311), scratch: s.f + 2552816, pool: pool)
-            s.profiler?.stop(442)
+            s.profiler?.stop(441)
         }
         // features.5.4.block.1 depthwise weights to the kernel layout [5][5][1200]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 5645072, channels: 1200, kernel: 5, into: s.f + 2557616)
-        s.profiler?.stop(443)
-        // features.5.4.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(311), batch: s.n, height: 33, width: 33, channels: 1200, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 2557616, bias: s.f,
-            activation: .identity, output: s.tensor(312), pool: pool)
-        s.profiler?.stop(444)
+        s.profiler?.stop(442)
+        // features.5.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.4.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200], row by row
+        if s.options.frozenBlocks <= 28 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(310), gamma: s.p + 5640272,
+                beta: s.p + 5641472, savedMean: s.f + 2552816, savedInvStd: s.f + 2554016, activation: .silu,
+                output: s.tensor(311), batch: s.n, height: 33, width: 33, channels: 1200, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 2557616, bias: s.f,
+                depthwiseOutput: s.tensor(312), pool: pool)
+            s.profiler?.stop(443)
+        }
+        // features.5.4.block.1 frozen: depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]
+        if s.options.frozenBlocks > 28 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(311), batch: s.n, height: 33, width: 33, channels: 1200, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 2557616, bias: s.f,
+                activation: .identity, output: s.tensor(312), pool: pool)
+            s.profiler?.stop(444)
+        }
         // features.5.4.block.1 BatchNorm (batch statistics) + silu on [n, 33, 33, 1200]
         if s.options.frozenBlocks <= 28 {
             s.profiler?.start()
@@ -7362,32 +7462,36 @@ public final class EfficientNetB6Training: TrainableModel {
                 output: s.tensor(322), pool: pool)
             s.profiler?.stop(457)
         }
-        // features.5.5.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 1200]
-        if s.options.frozenBlocks <= 29 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(322), pixels: 1089 &* s.n, channels: 1200,
-                gamma: s.p + 6281968, beta: s.p + 6283168, savedMean: s.f + 2618016, savedInvStd: s.f + 2619216,
-                activation: .silu, output: s.tensor(323), pool: pool)
-            s.profiler?.stop(458)
-        }
         // features.5.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]
         if s.options.frozenBlocks > 29 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(322), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 6281968, beta: s.p + 6283168, runningMean: s.p + 6284368, runningVar: s.p + 6285568,
                 eps: 0.001, activation: .silu, output: s.tensor(323), scratch: s.f + 2618016, pool: pool)
-            s.profiler?.stop(459)
+            s.profiler?.stop(458)
         }
         // features.5.5.block.1 depthwise weights to the kernel layout [5][5][1200]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 6286768, channels: 1200, kernel: 5, into: s.f + 2622816)
-        s.profiler?.stop(460)
-        // features.5.5.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(323), batch: s.n, height: 33, width: 33, channels: 1200, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 2622816, bias: s.f,
-            activation: .identity, output: s.tensor(324), pool: pool)
-        s.profiler?.stop(461)
+        s.profiler?.stop(459)
+        // features.5.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.5.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200], row by row
+        if s.options.frozenBlocks <= 29 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(322), gamma: s.p + 6281968,
+                beta: s.p + 6283168, savedMean: s.f + 2618016, savedInvStd: s.f + 2619216, activation: .silu,
+                output: s.tensor(323), batch: s.n, height: 33, width: 33, channels: 1200, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 2622816, bias: s.f,
+                depthwiseOutput: s.tensor(324), pool: pool)
+            s.profiler?.stop(460)
+        }
+        // features.5.5.block.1 frozen: depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]
+        if s.options.frozenBlocks > 29 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(323), batch: s.n, height: 33, width: 33, channels: 1200, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 2622816, bias: s.f,
+                activation: .identity, output: s.tensor(324), pool: pool)
+            s.profiler?.stop(461)
+        }
         // features.5.5.block.1 BatchNorm (batch statistics) + silu on [n, 33, 33, 1200]
         if s.options.frozenBlocks <= 29 {
             s.profiler?.start()
@@ -7487,32 +7591,36 @@ public final class EfficientNetB6Training: TrainableModel {
                 output: s.tensor(334), pool: pool)
             s.profiler?.stop(474)
         }
-        // features.5.6.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 1200]
-        if s.options.frozenBlocks <= 30 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(334), pixels: 1089 &* s.n, channels: 1200,
-                gamma: s.p + 6923664, beta: s.p + 6924864, savedMean: s.f + 2683216, savedInvStd: s.f + 2684416,
-                activation: .silu, output: s.tensor(335), pool: pool)
-            s.profiler?.stop(475)
-        }
         // features.5.6.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]
         if s.options.frozenBlocks > 30 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(334), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 6923664, beta: s.p + 6924864, runningMean: s.p + 6926064, runningVar: s.p + 6927264,
                 eps: 0.001, activation: .silu, output: s.tensor(335), scratch: s.f + 2683216, pool: pool)
-            s.profiler?.stop(476)
+            s.profiler?.stop(475)
         }
         // features.5.6.block.1 depthwise weights to the kernel layout [5][5][1200]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 6928464, channels: 1200, kernel: 5, into: s.f + 2688016)
-        s.profiler?.stop(477)
-        // features.5.6.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(335), batch: s.n, height: 33, width: 33, channels: 1200, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 2688016, bias: s.f,
-            activation: .identity, output: s.tensor(336), pool: pool)
-        s.profiler?.stop(478)
+        s.profiler?.stop(476)
+        // features.5.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.6.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200], row by row
+        if s.options.frozenBlocks <= 30 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(334), gamma: s.p + 6923664,
+                beta: s.p + 6924864, savedMean: s.f + 2683216, savedInvStd: s.f + 2684416, activation: .silu,
+                output: s.tensor(335), batch: s.n, height: 33, width: 33, channels: 1200, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 2688016, bias: s.f,
+                depthwiseOutput: s.tensor(336), pool: pool)
+            s.profiler?.stop(477)
+        }
+        // features.5.6.block.1 frozen: depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]
+        if s.options.frozenBlocks > 30 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(335), batch: s.n, height: 33, width: 33, channels: 1200, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 2688016, bias: s.f,
+                activation: .identity, output: s.tensor(336), pool: pool)
+            s.profiler?.stop(478)
+        }
         // features.5.6.block.1 BatchNorm (batch statistics) + silu on [n, 33, 33, 1200]
         if s.options.frozenBlocks <= 30 {
             s.profiler?.start()
@@ -7612,32 +7720,36 @@ public final class EfficientNetB6Training: TrainableModel {
                 output: s.tensor(346), pool: pool)
             s.profiler?.stop(491)
         }
-        // features.5.7.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 1200]
-        if s.options.frozenBlocks <= 31 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(346), pixels: 1089 &* s.n, channels: 1200,
-                gamma: s.p + 7565360, beta: s.p + 7566560, savedMean: s.f + 2748416, savedInvStd: s.f + 2749616,
-                activation: .silu, output: s.tensor(347), pool: pool)
-            s.profiler?.stop(492)
-        }
         // features.5.7.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]
         if s.options.frozenBlocks > 31 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(346), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 7565360, beta: s.p + 7566560, runningMean: s.p + 7567760, runningVar: s.p + 7568960,
                 eps: 0.001, activation: .silu, output: s.tensor(347), scratch: s.f + 2748416, pool: pool)
-            s.profiler?.stop(493)
+            s.profiler?.stop(492)
         }
         // features.5.7.block.1 depthwise weights to the kernel layout [5][5][1200]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 7570160, channels: 1200, kernel: 5, into: s.f + 2753216)
-        s.profiler?.stop(494)
-        // features.5.7.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(347), batch: s.n, height: 33, width: 33, channels: 1200, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 2753216, bias: s.f,
-            activation: .identity, output: s.tensor(348), pool: pool)
-        s.profiler?.stop(495)
+        s.profiler?.stop(493)
+        // features.5.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.7.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200], row by row
+        if s.options.frozenBlocks <= 31 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(346), gamma: s.p + 7565360,
+                beta: s.p + 7566560, savedMean: s.f + 2748416, savedInvStd: s.f + 2749616, activation: .silu,
+                output: s.tensor(347), batch: s.n, height: 33, width: 33, channels: 1200, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 2753216, bias: s.f,
+                depthwiseOutput: s.tensor(348), pool: pool)
+            s.profiler?.stop(494)
+        }
+        // features.5.7.block.1 frozen: depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]
+        if s.options.frozenBlocks > 31 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(347), batch: s.n, height: 33, width: 33, channels: 1200, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 2753216, bias: s.f,
+                activation: .identity, output: s.tensor(348), pool: pool)
+            s.profiler?.stop(495)
+        }
         // features.5.7.block.1 BatchNorm (batch statistics) + silu on [n, 33, 33, 1200]
         if s.options.frozenBlocks <= 31 {
             s.profiler?.start()
@@ -7737,32 +7849,36 @@ public final class EfficientNetB6Training: TrainableModel {
                 output: s.tensor(358), pool: pool)
             s.profiler?.stop(508)
         }
-        // features.6.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 1200]
-        if s.options.frozenBlocks <= 32 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(358), pixels: 1089 &* s.n, channels: 1200,
-                gamma: s.p + 8207056, beta: s.p + 8208256, savedMean: s.f + 2813616, savedInvStd: s.f + 2814816,
-                activation: .silu, output: s.tensor(359), pool: pool)
-            s.profiler?.stop(509)
-        }
         // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]
         if s.options.frozenBlocks > 32 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(358), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 8207056, beta: s.p + 8208256, runningMean: s.p + 8209456, runningVar: s.p + 8210656,
                 eps: 0.001, activation: .silu, output: s.tensor(359), scratch: s.f + 2813616, pool: pool)
-            s.profiler?.stop(510)
+            s.profiler?.stop(509)
         }
         // features.6.0.block.1 depthwise weights to the kernel layout [5][5][1200]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 8211856, channels: 1200, kernel: 5, into: s.f + 2818416)
-        s.profiler?.stop(511)
-        // features.6.0.block.1 depthwise 5x5/2, [n, 33, 33, 1200] -> [n, 17, 17, 1200]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(359), batch: s.n, height: 33, width: 33, channels: 1200, kernel: 5,
-            stride: 2, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 2818416, bias: s.f,
-            activation: .identity, output: s.tensor(360), pool: pool)
-        s.profiler?.stop(512)
+        s.profiler?.stop(510)
+        // features.6.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 33, 33, 1200] -> [n, 17, 17, 1200], row by row
+        if s.options.frozenBlocks <= 32 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(358), gamma: s.p + 8207056,
+                beta: s.p + 8208256, savedMean: s.f + 2813616, savedInvStd: s.f + 2814816, activation: .silu,
+                output: s.tensor(359), batch: s.n, height: 33, width: 33, channels: 1200, kernel: 5, stride: 2,
+                padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 2818416, bias: s.f,
+                depthwiseOutput: s.tensor(360), pool: pool)
+            s.profiler?.stop(511)
+        }
+        // features.6.0.block.1 frozen: depthwise 5x5/2, [n, 33, 33, 1200] -> [n, 17, 17, 1200]
+        if s.options.frozenBlocks > 32 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(359), batch: s.n, height: 33, width: 33, channels: 1200, kernel: 5,
+                stride: 2, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 2818416, bias: s.f,
+                activation: .identity, output: s.tensor(360), pool: pool)
+            s.profiler?.stop(512)
+        }
         // features.6.0.block.1 BatchNorm (batch statistics) + silu on [n, 17, 17, 1200]
         if s.options.frozenBlocks <= 32 {
             s.profiler?.start()
@@ -7849,32 +7965,36 @@ public final class EfficientNetB6Training: TrainableModel {
                 output: s.tensor(368), pool: pool)
             s.profiler?.stop(523)
         }
-        // features.6.1.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064]
-        if s.options.frozenBlocks <= 33 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(368), pixels: 289 &* s.n, channels: 2064,
-                gamma: s.p + 9492144, beta: s.p + 9494208, savedMean: s.f + 2879104, savedInvStd: s.f + 2881168,
-                activation: .silu, output: s.tensor(369), pool: pool)
-            s.profiler?.stop(524)
-        }
         // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks > 33 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(368), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 9492144, beta: s.p + 9494208, runningMean: s.p + 9496272, runningVar: s.p + 9498336,
                 eps: 0.001, activation: .silu, output: s.tensor(369), scratch: s.f + 2879104, pool: pool)
-            s.profiler?.stop(525)
+            s.profiler?.stop(524)
         }
         // features.6.1.block.1 depthwise weights to the kernel layout [5][5][2064]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 9500400, channels: 2064, kernel: 5, into: s.f + 2887360)
-        s.profiler?.stop(526)
-        // features.6.1.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(369), batch: s.n, height: 17, width: 17, channels: 2064, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 2887360, bias: s.f,
-            activation: .identity, output: s.tensor(370), pool: pool)
-        s.profiler?.stop(527)
+        s.profiler?.stop(525)
+        // features.6.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row
+        if s.options.frozenBlocks <= 33 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(368), gamma: s.p + 9492144,
+                beta: s.p + 9494208, savedMean: s.f + 2879104, savedInvStd: s.f + 2881168, activation: .silu,
+                output: s.tensor(369), batch: s.n, height: 17, width: 17, channels: 2064, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 2887360, bias: s.f,
+                depthwiseOutput: s.tensor(370), pool: pool)
+            s.profiler?.stop(526)
+        }
+        // features.6.1.block.1 frozen: depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
+        if s.options.frozenBlocks > 33 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(369), batch: s.n, height: 17, width: 17, channels: 2064, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 2887360, bias: s.f,
+                activation: .identity, output: s.tensor(370), pool: pool)
+            s.profiler?.stop(527)
+        }
         // features.6.1.block.1 BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks <= 33 {
             s.profiler?.start()
@@ -7974,32 +8094,36 @@ public final class EfficientNetB6Training: TrainableModel {
                 output: s.tensor(380), pool: pool)
             s.profiler?.stop(540)
         }
-        // features.6.2.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064]
-        if s.options.frozenBlocks <= 34 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(380), pixels: 289 &* s.n, channels: 2064,
-                gamma: s.p + 11338864, beta: s.p + 11340928, savedMean: s.f + 2991248, savedInvStd: s.f + 2993312,
-                activation: .silu, output: s.tensor(381), pool: pool)
-            s.profiler?.stop(541)
-        }
         // features.6.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks > 34 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(380), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 11338864, beta: s.p + 11340928, runningMean: s.p + 11342992, runningVar: s.p + 11345056,
                 eps: 0.001, activation: .silu, output: s.tensor(381), scratch: s.f + 2991248, pool: pool)
-            s.profiler?.stop(542)
+            s.profiler?.stop(541)
         }
         // features.6.2.block.1 depthwise weights to the kernel layout [5][5][2064]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 11347120, channels: 2064, kernel: 5, into: s.f + 2999504)
-        s.profiler?.stop(543)
-        // features.6.2.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(381), batch: s.n, height: 17, width: 17, channels: 2064, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 2999504, bias: s.f,
-            activation: .identity, output: s.tensor(382), pool: pool)
-        s.profiler?.stop(544)
+        s.profiler?.stop(542)
+        // features.6.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row
+        if s.options.frozenBlocks <= 34 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(380), gamma: s.p + 11338864,
+                beta: s.p + 11340928, savedMean: s.f + 2991248, savedInvStd: s.f + 2993312, activation: .silu,
+                output: s.tensor(381), batch: s.n, height: 17, width: 17, channels: 2064, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 2999504, bias: s.f,
+                depthwiseOutput: s.tensor(382), pool: pool)
+            s.profiler?.stop(543)
+        }
+        // features.6.2.block.1 frozen: depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
+        if s.options.frozenBlocks > 34 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(381), batch: s.n, height: 17, width: 17, channels: 2064, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 2999504, bias: s.f,
+                activation: .identity, output: s.tensor(382), pool: pool)
+            s.profiler?.stop(544)
+        }
         // features.6.2.block.1 BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks <= 34 {
             s.profiler?.start()
@@ -8099,32 +8223,36 @@ public final class EfficientNetB6Training: TrainableModel {
                 output: s.tensor(392), pool: pool)
             s.profiler?.stop(557)
         }
-        // features.6.3.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064]
-        if s.options.frozenBlocks <= 35 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(392), pixels: 289 &* s.n, channels: 2064,
-                gamma: s.p + 13185584, beta: s.p + 13187648, savedMean: s.f + 3103392, savedInvStd: s.f + 3105456,
-                activation: .silu, output: s.tensor(393), pool: pool)
-            s.profiler?.stop(558)
-        }
         // features.6.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks > 35 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(392), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 13185584, beta: s.p + 13187648, runningMean: s.p + 13189712, runningVar: s.p + 13191776,
                 eps: 0.001, activation: .silu, output: s.tensor(393), scratch: s.f + 3103392, pool: pool)
-            s.profiler?.stop(559)
+            s.profiler?.stop(558)
         }
         // features.6.3.block.1 depthwise weights to the kernel layout [5][5][2064]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 13193840, channels: 2064, kernel: 5, into: s.f + 3111648)
-        s.profiler?.stop(560)
-        // features.6.3.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(393), batch: s.n, height: 17, width: 17, channels: 2064, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 3111648, bias: s.f,
-            activation: .identity, output: s.tensor(394), pool: pool)
-        s.profiler?.stop(561)
+        s.profiler?.stop(559)
+        // features.6.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row
+        if s.options.frozenBlocks <= 35 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(392), gamma: s.p + 13185584,
+                beta: s.p + 13187648, savedMean: s.f + 3103392, savedInvStd: s.f + 3105456, activation: .silu,
+                output: s.tensor(393), batch: s.n, height: 17, width: 17, channels: 2064, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 3111648, bias: s.f,
+                depthwiseOutput: s.tensor(394), pool: pool)
+            s.profiler?.stop(560)
+        }
+        // features.6.3.block.1 frozen: depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
+        if s.options.frozenBlocks > 35 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(393), batch: s.n, height: 17, width: 17, channels: 2064, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 3111648, bias: s.f,
+                activation: .identity, output: s.tensor(394), pool: pool)
+            s.profiler?.stop(561)
+        }
         // features.6.3.block.1 BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks <= 35 {
             s.profiler?.start()
@@ -8224,32 +8352,36 @@ public final class EfficientNetB6Training: TrainableModel {
                 output: s.tensor(404), pool: pool)
             s.profiler?.stop(574)
         }
-        // features.6.4.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064]
-        if s.options.frozenBlocks <= 36 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(404), pixels: 289 &* s.n, channels: 2064,
-                gamma: s.p + 15032304, beta: s.p + 15034368, savedMean: s.f + 3215536, savedInvStd: s.f + 3217600,
-                activation: .silu, output: s.tensor(405), pool: pool)
-            s.profiler?.stop(575)
-        }
         // features.6.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks > 36 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(404), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 15032304, beta: s.p + 15034368, runningMean: s.p + 15036432, runningVar: s.p + 15038496,
                 eps: 0.001, activation: .silu, output: s.tensor(405), scratch: s.f + 3215536, pool: pool)
-            s.profiler?.stop(576)
+            s.profiler?.stop(575)
         }
         // features.6.4.block.1 depthwise weights to the kernel layout [5][5][2064]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 15040560, channels: 2064, kernel: 5, into: s.f + 3223792)
-        s.profiler?.stop(577)
-        // features.6.4.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(405), batch: s.n, height: 17, width: 17, channels: 2064, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 3223792, bias: s.f,
-            activation: .identity, output: s.tensor(406), pool: pool)
-        s.profiler?.stop(578)
+        s.profiler?.stop(576)
+        // features.6.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.4.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row
+        if s.options.frozenBlocks <= 36 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(404), gamma: s.p + 15032304,
+                beta: s.p + 15034368, savedMean: s.f + 3215536, savedInvStd: s.f + 3217600, activation: .silu,
+                output: s.tensor(405), batch: s.n, height: 17, width: 17, channels: 2064, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 3223792, bias: s.f,
+                depthwiseOutput: s.tensor(406), pool: pool)
+            s.profiler?.stop(577)
+        }
+        // features.6.4.block.1 frozen: depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
+        if s.options.frozenBlocks > 36 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(405), batch: s.n, height: 17, width: 17, channels: 2064, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 3223792, bias: s.f,
+                activation: .identity, output: s.tensor(406), pool: pool)
+            s.profiler?.stop(578)
+        }
         // features.6.4.block.1 BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks <= 36 {
             s.profiler?.start()
@@ -8349,32 +8481,36 @@ public final class EfficientNetB6Training: TrainableModel {
                 output: s.tensor(416), pool: pool)
             s.profiler?.stop(591)
         }
-        // features.6.5.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064]
-        if s.options.frozenBlocks <= 37 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(416), pixels: 289 &* s.n, channels: 2064,
-                gamma: s.p + 16879024, beta: s.p + 16881088, savedMean: s.f + 3327680, savedInvStd: s.f + 3329744,
-                activation: .silu, output: s.tensor(417), pool: pool)
-            s.profiler?.stop(592)
-        }
         // features.6.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks > 37 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(416), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 16879024, beta: s.p + 16881088, runningMean: s.p + 16883152, runningVar: s.p + 16885216,
                 eps: 0.001, activation: .silu, output: s.tensor(417), scratch: s.f + 3327680, pool: pool)
-            s.profiler?.stop(593)
+            s.profiler?.stop(592)
         }
         // features.6.5.block.1 depthwise weights to the kernel layout [5][5][2064]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 16887280, channels: 2064, kernel: 5, into: s.f + 3335936)
-        s.profiler?.stop(594)
-        // features.6.5.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(417), batch: s.n, height: 17, width: 17, channels: 2064, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 3335936, bias: s.f,
-            activation: .identity, output: s.tensor(418), pool: pool)
-        s.profiler?.stop(595)
+        s.profiler?.stop(593)
+        // features.6.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.5.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row
+        if s.options.frozenBlocks <= 37 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(416), gamma: s.p + 16879024,
+                beta: s.p + 16881088, savedMean: s.f + 3327680, savedInvStd: s.f + 3329744, activation: .silu,
+                output: s.tensor(417), batch: s.n, height: 17, width: 17, channels: 2064, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 3335936, bias: s.f,
+                depthwiseOutput: s.tensor(418), pool: pool)
+            s.profiler?.stop(594)
+        }
+        // features.6.5.block.1 frozen: depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
+        if s.options.frozenBlocks > 37 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(417), batch: s.n, height: 17, width: 17, channels: 2064, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 3335936, bias: s.f,
+                activation: .identity, output: s.tensor(418), pool: pool)
+            s.profiler?.stop(595)
+        }
         // features.6.5.block.1 BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks <= 37 {
             s.profiler?.start()
@@ -8473,32 +8609,36 @@ public final class EfficientNetB6Training: TrainableModel {
                 output: s.tensor(428), pool: pool)
             s.profiler?.stop(608)
         }
-        // features.6.6.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064]
-        if s.options.frozenBlocks <= 38 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(428), pixels: 289 &* s.n, channels: 2064,
-                gamma: s.p + 18725744, beta: s.p + 18727808, savedMean: s.f + 3439824, savedInvStd: s.f + 3441888,
-                activation: .silu, output: s.tensor(429), pool: pool)
-            s.profiler?.stop(609)
-        }
         // features.6.6.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks > 38 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(428), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 18725744, beta: s.p + 18727808, runningMean: s.p + 18729872, runningVar: s.p + 18731936,
                 eps: 0.001, activation: .silu, output: s.tensor(429), scratch: s.f + 3439824, pool: pool)
-            s.profiler?.stop(610)
+            s.profiler?.stop(609)
         }
         // features.6.6.block.1 depthwise weights to the kernel layout [5][5][2064]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 18734000, channels: 2064, kernel: 5, into: s.f + 3448080)
-        s.profiler?.stop(611)
-        // features.6.6.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(429), batch: s.n, height: 17, width: 17, channels: 2064, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 3448080, bias: s.f,
-            activation: .identity, output: s.tensor(430), pool: pool)
-        s.profiler?.stop(612)
+        s.profiler?.stop(610)
+        // features.6.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.6.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row
+        if s.options.frozenBlocks <= 38 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(428), gamma: s.p + 18725744,
+                beta: s.p + 18727808, savedMean: s.f + 3439824, savedInvStd: s.f + 3441888, activation: .silu,
+                output: s.tensor(429), batch: s.n, height: 17, width: 17, channels: 2064, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 3448080, bias: s.f,
+                depthwiseOutput: s.tensor(430), pool: pool)
+            s.profiler?.stop(611)
+        }
+        // features.6.6.block.1 frozen: depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
+        if s.options.frozenBlocks > 38 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(429), batch: s.n, height: 17, width: 17, channels: 2064, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 3448080, bias: s.f,
+                activation: .identity, output: s.tensor(430), pool: pool)
+            s.profiler?.stop(612)
+        }
         // features.6.6.block.1 BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks <= 38 {
             s.profiler?.start()
@@ -8598,32 +8738,36 @@ public final class EfficientNetB6Training: TrainableModel {
                 output: s.tensor(440), pool: pool)
             s.profiler?.stop(625)
         }
-        // features.6.7.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064]
-        if s.options.frozenBlocks <= 39 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(440), pixels: 289 &* s.n, channels: 2064,
-                gamma: s.p + 20572464, beta: s.p + 20574528, savedMean: s.f + 3551968, savedInvStd: s.f + 3554032,
-                activation: .silu, output: s.tensor(441), pool: pool)
-            s.profiler?.stop(626)
-        }
         // features.6.7.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks > 39 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(440), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 20572464, beta: s.p + 20574528, runningMean: s.p + 20576592, runningVar: s.p + 20578656,
                 eps: 0.001, activation: .silu, output: s.tensor(441), scratch: s.f + 3551968, pool: pool)
-            s.profiler?.stop(627)
+            s.profiler?.stop(626)
         }
         // features.6.7.block.1 depthwise weights to the kernel layout [5][5][2064]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 20580720, channels: 2064, kernel: 5, into: s.f + 3560224)
-        s.profiler?.stop(628)
-        // features.6.7.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(441), batch: s.n, height: 17, width: 17, channels: 2064, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 3560224, bias: s.f,
-            activation: .identity, output: s.tensor(442), pool: pool)
-        s.profiler?.stop(629)
+        s.profiler?.stop(627)
+        // features.6.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.7.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row
+        if s.options.frozenBlocks <= 39 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(440), gamma: s.p + 20572464,
+                beta: s.p + 20574528, savedMean: s.f + 3551968, savedInvStd: s.f + 3554032, activation: .silu,
+                output: s.tensor(441), batch: s.n, height: 17, width: 17, channels: 2064, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 3560224, bias: s.f,
+                depthwiseOutput: s.tensor(442), pool: pool)
+            s.profiler?.stop(628)
+        }
+        // features.6.7.block.1 frozen: depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
+        if s.options.frozenBlocks > 39 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(441), batch: s.n, height: 17, width: 17, channels: 2064, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 3560224, bias: s.f,
+                activation: .identity, output: s.tensor(442), pool: pool)
+            s.profiler?.stop(629)
+        }
         // features.6.7.block.1 BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks <= 39 {
             s.profiler?.start()
@@ -8723,32 +8867,36 @@ public final class EfficientNetB6Training: TrainableModel {
                 output: s.tensor(452), pool: pool)
             s.profiler?.stop(642)
         }
-        // features.6.8.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064]
-        if s.options.frozenBlocks <= 40 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(452), pixels: 289 &* s.n, channels: 2064,
-                gamma: s.p + 22419184, beta: s.p + 22421248, savedMean: s.f + 3664112, savedInvStd: s.f + 3666176,
-                activation: .silu, output: s.tensor(453), pool: pool)
-            s.profiler?.stop(643)
-        }
         // features.6.8.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks > 40 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(452), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 22419184, beta: s.p + 22421248, runningMean: s.p + 22423312, runningVar: s.p + 22425376,
                 eps: 0.001, activation: .silu, output: s.tensor(453), scratch: s.f + 3664112, pool: pool)
-            s.profiler?.stop(644)
+            s.profiler?.stop(643)
         }
         // features.6.8.block.1 depthwise weights to the kernel layout [5][5][2064]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 22427440, channels: 2064, kernel: 5, into: s.f + 3672368)
-        s.profiler?.stop(645)
-        // features.6.8.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(453), batch: s.n, height: 17, width: 17, channels: 2064, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 3672368, bias: s.f,
-            activation: .identity, output: s.tensor(454), pool: pool)
-        s.profiler?.stop(646)
+        s.profiler?.stop(644)
+        // features.6.8.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.8.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row
+        if s.options.frozenBlocks <= 40 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(452), gamma: s.p + 22419184,
+                beta: s.p + 22421248, savedMean: s.f + 3664112, savedInvStd: s.f + 3666176, activation: .silu,
+                output: s.tensor(453), batch: s.n, height: 17, width: 17, channels: 2064, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 3672368, bias: s.f,
+                depthwiseOutput: s.tensor(454), pool: pool)
+            s.profiler?.stop(645)
+        }
+        // features.6.8.block.1 frozen: depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
+        if s.options.frozenBlocks > 40 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(453), batch: s.n, height: 17, width: 17, channels: 2064, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 3672368, bias: s.f,
+                activation: .identity, output: s.tensor(454), pool: pool)
+            s.profiler?.stop(646)
+        }
         // features.6.8.block.1 BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks <= 40 {
             s.profiler?.start()
@@ -8848,32 +8996,36 @@ public final class EfficientNetB6Training: TrainableModel {
                 output: s.tensor(464), pool: pool)
             s.profiler?.stop(659)
         }
-        // features.6.9.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064]
-        if s.options.frozenBlocks <= 41 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(464), pixels: 289 &* s.n, channels: 2064,
-                gamma: s.p + 24265904, beta: s.p + 24267968, savedMean: s.f + 3776256, savedInvStd: s.f + 3778320,
-                activation: .silu, output: s.tensor(465), pool: pool)
-            s.profiler?.stop(660)
-        }
         // features.6.9.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks > 41 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(464), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 24265904, beta: s.p + 24267968, runningMean: s.p + 24270032, runningVar: s.p + 24272096,
                 eps: 0.001, activation: .silu, output: s.tensor(465), scratch: s.f + 3776256, pool: pool)
-            s.profiler?.stop(661)
+            s.profiler?.stop(660)
         }
         // features.6.9.block.1 depthwise weights to the kernel layout [5][5][2064]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 24274160, channels: 2064, kernel: 5, into: s.f + 3784512)
-        s.profiler?.stop(662)
-        // features.6.9.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(465), batch: s.n, height: 17, width: 17, channels: 2064, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 3784512, bias: s.f,
-            activation: .identity, output: s.tensor(466), pool: pool)
-        s.profiler?.stop(663)
+        s.profiler?.stop(661)
+        // features.6.9.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.9.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row
+        if s.options.frozenBlocks <= 41 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(464), gamma: s.p + 24265904,
+                beta: s.p + 24267968, savedMean: s.f + 3776256, savedInvStd: s.f + 3778320, activation: .silu,
+                output: s.tensor(465), batch: s.n, height: 17, width: 17, channels: 2064, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 3784512, bias: s.f,
+                depthwiseOutput: s.tensor(466), pool: pool)
+            s.profiler?.stop(662)
+        }
+        // features.6.9.block.1 frozen: depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
+        if s.options.frozenBlocks > 41 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(465), batch: s.n, height: 17, width: 17, channels: 2064, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 3784512, bias: s.f,
+                activation: .identity, output: s.tensor(466), pool: pool)
+            s.profiler?.stop(663)
+        }
         // features.6.9.block.1 BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks <= 41 {
             s.profiler?.start()
@@ -8973,32 +9125,36 @@ public final class EfficientNetB6Training: TrainableModel {
                 output: s.tensor(476), pool: pool)
             s.profiler?.stop(676)
         }
-        // features.6.10.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064]
-        if s.options.frozenBlocks <= 42 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(476), pixels: 289 &* s.n, channels: 2064,
-                gamma: s.p + 26112624, beta: s.p + 26114688, savedMean: s.f + 3888400, savedInvStd: s.f + 3890464,
-                activation: .silu, output: s.tensor(477), pool: pool)
-            s.profiler?.stop(677)
-        }
         // features.6.10.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks > 42 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(476), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 26112624, beta: s.p + 26114688, runningMean: s.p + 26116752, runningVar: s.p + 26118816,
                 eps: 0.001, activation: .silu, output: s.tensor(477), scratch: s.f + 3888400, pool: pool)
-            s.profiler?.stop(678)
+            s.profiler?.stop(677)
         }
         // features.6.10.block.1 depthwise weights to the kernel layout [5][5][2064]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 26120880, channels: 2064, kernel: 5, into: s.f + 3896656)
-        s.profiler?.stop(679)
-        // features.6.10.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(477), batch: s.n, height: 17, width: 17, channels: 2064, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 3896656, bias: s.f,
-            activation: .identity, output: s.tensor(478), pool: pool)
-        s.profiler?.stop(680)
+        s.profiler?.stop(678)
+        // features.6.10.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.10.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row
+        if s.options.frozenBlocks <= 42 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(476), gamma: s.p + 26112624,
+                beta: s.p + 26114688, savedMean: s.f + 3888400, savedInvStd: s.f + 3890464, activation: .silu,
+                output: s.tensor(477), batch: s.n, height: 17, width: 17, channels: 2064, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 3896656, bias: s.f,
+                depthwiseOutput: s.tensor(478), pool: pool)
+            s.profiler?.stop(679)
+        }
+        // features.6.10.block.1 frozen: depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
+        if s.options.frozenBlocks > 42 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(477), batch: s.n, height: 17, width: 17, channels: 2064, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 3896656, bias: s.f,
+                activation: .identity, output: s.tensor(478), pool: pool)
+            s.profiler?.stop(680)
+        }
         // features.6.10.block.1 BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks <= 42 {
             s.profiler?.start()
@@ -9098,32 +9254,36 @@ public final class EfficientNetB6Training: TrainableModel {
                 output: s.tensor(488), pool: pool)
             s.profiler?.stop(693)
         }
-        // features.7.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064]
-        if s.options.frozenBlocks <= 43 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(488), pixels: 289 &* s.n, channels: 2064,
-                gamma: s.p + 27959344, beta: s.p + 27961408, savedMean: s.f + 4000544, savedInvStd: s.f + 4002608,
-                activation: .silu, output: s.tensor(489), pool: pool)
-            s.profiler?.stop(694)
-        }
         // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks > 43 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(488), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 27959344, beta: s.p + 27961408, runningMean: s.p + 27963472, runningVar: s.p + 27965536,
                 eps: 0.001, activation: .silu, output: s.tensor(489), scratch: s.f + 4000544, pool: pool)
-            s.profiler?.stop(695)
+            s.profiler?.stop(694)
         }
         // features.7.0.block.1 depthwise weights to the kernel layout [3][3][2064]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 27967600, channels: 2064, kernel: 3, into: s.f + 4008800)
-        s.profiler?.stop(696)
-        // features.7.0.block.1 depthwise 3x3/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(489), batch: s.n, height: 17, width: 17, channels: 2064, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17, weights: s.f + 4008800, bias: s.f,
-            activation: .identity, output: s.tensor(490), pool: pool)
-        s.profiler?.stop(697)
+        s.profiler?.stop(695)
+        // features.7.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row
+        if s.options.frozenBlocks <= 43 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(488), gamma: s.p + 27959344,
+                beta: s.p + 27961408, savedMean: s.f + 4000544, savedInvStd: s.f + 4002608, activation: .silu,
+                output: s.tensor(489), batch: s.n, height: 17, width: 17, channels: 2064, kernel: 3, stride: 1,
+                padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17, weights: s.f + 4008800, bias: s.f,
+                depthwiseOutput: s.tensor(490), pool: pool)
+            s.profiler?.stop(696)
+        }
+        // features.7.0.block.1 frozen: depthwise 3x3/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
+        if s.options.frozenBlocks > 43 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(489), batch: s.n, height: 17, width: 17, channels: 2064, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17, weights: s.f + 4008800, bias: s.f,
+                activation: .identity, output: s.tensor(490), pool: pool)
+            s.profiler?.stop(697)
+        }
         // features.7.0.block.1 BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks <= 43 {
             s.profiler?.start()
@@ -9210,32 +9370,36 @@ public final class EfficientNetB6Training: TrainableModel {
                 output: s.tensor(498), pool: pool)
             s.profiler?.stop(708)
         }
-        // features.7.1.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 3456]
-        if s.options.frozenBlocks <= 44 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(498), pixels: 289 &* s.n, channels: 3456,
-                gamma: s.p + 31533424, beta: s.p + 31536880, savedMean: s.f + 4047104, savedInvStd: s.f + 4050560,
-                activation: .silu, output: s.tensor(499), pool: pool)
-            s.profiler?.stop(709)
-        }
         // features.7.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 3456]
         if s.options.frozenBlocks > 44 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(498), pixels: 289 &* s.n, channels: 3456,
                 gamma: s.p + 31533424, beta: s.p + 31536880, runningMean: s.p + 31540336, runningVar: s.p + 31543792,
                 eps: 0.001, activation: .silu, output: s.tensor(499), scratch: s.f + 4047104, pool: pool)
-            s.profiler?.stop(710)
+            s.profiler?.stop(709)
         }
         // features.7.1.block.1 depthwise weights to the kernel layout [3][3][3456]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 31547248, channels: 3456, kernel: 3, into: s.f + 4060928)
-        s.profiler?.stop(711)
-        // features.7.1.block.1 depthwise 3x3/1, [n, 17, 17, 3456] -> [n, 17, 17, 3456]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(499), batch: s.n, height: 17, width: 17, channels: 3456, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17, weights: s.f + 4060928, bias: s.f,
-            activation: .identity, output: s.tensor(500), pool: pool)
-        s.profiler?.stop(712)
+        s.profiler?.stop(710)
+        // features.7.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.1.block.1 depthwise 3x3/1, [n, 17, 17, 3456] -> [n, 17, 17, 3456], row by row
+        if s.options.frozenBlocks <= 44 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(498), gamma: s.p + 31533424,
+                beta: s.p + 31536880, savedMean: s.f + 4047104, savedInvStd: s.f + 4050560, activation: .silu,
+                output: s.tensor(499), batch: s.n, height: 17, width: 17, channels: 3456, kernel: 3, stride: 1,
+                padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17, weights: s.f + 4060928, bias: s.f,
+                depthwiseOutput: s.tensor(500), pool: pool)
+            s.profiler?.stop(711)
+        }
+        // features.7.1.block.1 frozen: depthwise 3x3/1, [n, 17, 17, 3456] -> [n, 17, 17, 3456]
+        if s.options.frozenBlocks > 44 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(499), batch: s.n, height: 17, width: 17, channels: 3456, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17, weights: s.f + 4060928, bias: s.f,
+                activation: .identity, output: s.tensor(500), pool: pool)
+            s.profiler?.stop(712)
+        }
         // features.7.1.block.1 BatchNorm (batch statistics) + silu on [n, 17, 17, 3456]
         if s.options.frozenBlocks <= 44 {
             s.profiler?.start()
@@ -9335,32 +9499,36 @@ public final class EfficientNetB6Training: TrainableModel {
                 output: s.tensor(510), pool: pool)
             s.profiler?.stop(725)
         }
-        // features.7.2.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 3456]
-        if s.options.frozenBlocks <= 45 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(510), pixels: 289 &* s.n, channels: 3456,
-                gamma: s.p + 36574720, beta: s.p + 36578176, savedMean: s.f + 4124288, savedInvStd: s.f + 4127744,
-                activation: .silu, output: s.tensor(511), pool: pool)
-            s.profiler?.stop(726)
-        }
         // features.7.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 3456]
         if s.options.frozenBlocks > 45 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(510), pixels: 289 &* s.n, channels: 3456,
                 gamma: s.p + 36574720, beta: s.p + 36578176, runningMean: s.p + 36581632, runningVar: s.p + 36585088,
                 eps: 0.001, activation: .silu, output: s.tensor(511), scratch: s.f + 4124288, pool: pool)
-            s.profiler?.stop(727)
+            s.profiler?.stop(726)
         }
         // features.7.2.block.1 depthwise weights to the kernel layout [3][3][3456]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 36588544, channels: 3456, kernel: 3, into: s.f + 4138112)
-        s.profiler?.stop(728)
-        // features.7.2.block.1 depthwise 3x3/1, [n, 17, 17, 3456] -> [n, 17, 17, 3456]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(511), batch: s.n, height: 17, width: 17, channels: 3456, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17, weights: s.f + 4138112, bias: s.f,
-            activation: .identity, output: s.tensor(512), pool: pool)
-        s.profiler?.stop(729)
+        s.profiler?.stop(727)
+        // features.7.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.2.block.1 depthwise 3x3/1, [n, 17, 17, 3456] -> [n, 17, 17, 3456], row by row
+        if s.options.frozenBlocks <= 45 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(510), gamma: s.p + 36574720,
+                beta: s.p + 36578176, savedMean: s.f + 4124288, savedInvStd: s.f + 4127744, activation: .silu,
+                output: s.tensor(511), batch: s.n, height: 17, width: 17, channels: 3456, kernel: 3, stride: 1,
+                padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17, weights: s.f + 4138112, bias: s.f,
+                depthwiseOutput: s.tensor(512), pool: pool)
+            s.profiler?.stop(728)
+        }
+        // features.7.2.block.1 frozen: depthwise 3x3/1, [n, 17, 17, 3456] -> [n, 17, 17, 3456]
+        if s.options.frozenBlocks > 45 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(511), batch: s.n, height: 17, width: 17, channels: 3456, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17, weights: s.f + 4138112, bias: s.f,
+                activation: .identity, output: s.tensor(512), pool: pool)
+            s.profiler?.stop(729)
+        }
         // features.7.2.block.1 BatchNorm (batch statistics) + silu on [n, 17, 17, 3456]
         if s.options.frozenBlocks <= 45 {
             s.profiler?.start()
@@ -15461,13 +15629,13 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.2.0.block.0", kind: "conv 1x1 forward", macsPerImage: 428212224,
               "frozen: expand conv 1x1, [n, 264, 264, 32] -> [n, 264, 264, 192]"),
         .init("features.2.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 264, 264, 192]"),
-        .init("features.2.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 264, 264, 192]"),
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][192]"),
+        .init("features.2.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 30108672,
+              "features.2.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 264, 264, 192] -> [n, 132, 132, 192], row by row"),
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: 30108672,
-              "depthwise 3x3/2, [n, 264, 264, 192] -> [n, 132, 132, 192]"),
+              "frozen: depthwise 3x3/2, [n, 264, 264, 192] -> [n, 132, 132, 192]"),
         .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 132, 132, 192]"),
         .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -15491,13 +15659,13 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.2.1.block.0", kind: "conv 1x1 forward", macsPerImage: 167270400,
               "frozen: expand conv 1x1, [n, 132, 132, 40] -> [n, 132, 132, 240]"),
         .init("features.2.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 132, 132, 240]"),
-        .init("features.2.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 132, 132, 240]"),
         .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][240]"),
+        .init("features.2.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 37635840,
+              "features.2.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240], row by row"),
         .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: 37635840,
-              "depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240]"),
+              "frozen: depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240]"),
         .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 132, 132, 240]"),
         .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -15525,13 +15693,13 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.2.2.block.0", kind: "conv 1x1 forward", macsPerImage: 167270400,
               "frozen: expand conv 1x1, [n, 132, 132, 40] -> [n, 132, 132, 240]"),
         .init("features.2.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 132, 132, 240]"),
-        .init("features.2.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 132, 132, 240]"),
         .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][240]"),
+        .init("features.2.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 37635840,
+              "features.2.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.2.block.1 depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240], row by row"),
         .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: 37635840,
-              "depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240]"),
+              "frozen: depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240]"),
         .init("features.2.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 132, 132, 240]"),
         .init("features.2.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -15559,13 +15727,13 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.2.3.block.0", kind: "conv 1x1 forward", macsPerImage: 167270400,
               "frozen: expand conv 1x1, [n, 132, 132, 40] -> [n, 132, 132, 240]"),
         .init("features.2.3.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 132, 132, 240]"),
-        .init("features.2.3.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 132, 132, 240]"),
         .init("features.2.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][240]"),
+        .init("features.2.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 37635840,
+              "features.2.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.3.block.1 depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240], row by row"),
         .init("features.2.3.block.1", kind: "depthwise forward", macsPerImage: 37635840,
-              "depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240]"),
+              "frozen: depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240]"),
         .init("features.2.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 132, 132, 240]"),
         .init("features.2.3.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -15593,13 +15761,13 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.2.4.block.0", kind: "conv 1x1 forward", macsPerImage: 167270400,
               "frozen: expand conv 1x1, [n, 132, 132, 40] -> [n, 132, 132, 240]"),
         .init("features.2.4.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 132, 132, 240]"),
-        .init("features.2.4.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 132, 132, 240]"),
         .init("features.2.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][240]"),
+        .init("features.2.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 37635840,
+              "features.2.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.4.block.1 depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240], row by row"),
         .init("features.2.4.block.1", kind: "depthwise forward", macsPerImage: 37635840,
-              "depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240]"),
+              "frozen: depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240]"),
         .init("features.2.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 132, 132, 240]"),
         .init("features.2.4.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -15627,13 +15795,13 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.2.5.block.0", kind: "conv 1x1 forward", macsPerImage: 167270400,
               "frozen: expand conv 1x1, [n, 132, 132, 40] -> [n, 132, 132, 240]"),
         .init("features.2.5.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 132, 132, 240]"),
-        .init("features.2.5.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 132, 132, 240]"),
         .init("features.2.5.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][240]"),
+        .init("features.2.5.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 37635840,
+              "features.2.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.5.block.1 depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240], row by row"),
         .init("features.2.5.block.1", kind: "depthwise forward", macsPerImage: 37635840,
-              "depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240]"),
+              "frozen: depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240]"),
         .init("features.2.5.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 132, 132, 240]"),
         .init("features.2.5.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -15661,13 +15829,13 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.3.0.block.0", kind: "conv 1x1 forward", macsPerImage: 167270400,
               "frozen: expand conv 1x1, [n, 132, 132, 40] -> [n, 132, 132, 240]"),
         .init("features.3.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 132, 132, 240]"),
-        .init("features.3.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 132, 132, 240]"),
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][240]"),
+        .init("features.3.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 26136000,
+              "features.3.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 132, 132, 240] -> [n, 66, 66, 240], row by row"),
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: 26136000,
-              "depthwise 5x5/2, [n, 132, 132, 240] -> [n, 66, 66, 240]"),
+              "frozen: depthwise 5x5/2, [n, 132, 132, 240] -> [n, 66, 66, 240]"),
         .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 66, 66, 240]"),
         .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -15691,13 +15859,13 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.3.1.block.0", kind: "conv 1x1 forward", macsPerImage: 135489024,
               "frozen: expand conv 1x1, [n, 66, 66, 72] -> [n, 66, 66, 432]"),
         .init("features.3.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 66, 66, 432]"),
-        .init("features.3.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 66, 66, 432]"),
         .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][432]"),
+        .init("features.3.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 47044800,
+              "features.3.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432], row by row"),
         .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: 47044800,
-              "depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432]"),
+              "frozen: depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432]"),
         .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 66, 66, 432]"),
         .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -15725,13 +15893,13 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.3.2.block.0", kind: "conv 1x1 forward", macsPerImage: 135489024,
               "frozen: expand conv 1x1, [n, 66, 66, 72] -> [n, 66, 66, 432]"),
         .init("features.3.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 66, 66, 432]"),
-        .init("features.3.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 66, 66, 432]"),
         .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][432]"),
+        .init("features.3.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 47044800,
+              "features.3.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.2.block.1 depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432], row by row"),
         .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: 47044800,
-              "depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432]"),
+              "frozen: depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432]"),
         .init("features.3.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 66, 66, 432]"),
         .init("features.3.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -15759,13 +15927,13 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.3.3.block.0", kind: "conv 1x1 forward", macsPerImage: 135489024,
               "frozen: expand conv 1x1, [n, 66, 66, 72] -> [n, 66, 66, 432]"),
         .init("features.3.3.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 66, 66, 432]"),
-        .init("features.3.3.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 66, 66, 432]"),
         .init("features.3.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][432]"),
+        .init("features.3.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 47044800,
+              "features.3.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.3.block.1 depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432], row by row"),
         .init("features.3.3.block.1", kind: "depthwise forward", macsPerImage: 47044800,
-              "depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432]"),
+              "frozen: depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432]"),
         .init("features.3.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 66, 66, 432]"),
         .init("features.3.3.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -15793,13 +15961,13 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.3.4.block.0", kind: "conv 1x1 forward", macsPerImage: 135489024,
               "frozen: expand conv 1x1, [n, 66, 66, 72] -> [n, 66, 66, 432]"),
         .init("features.3.4.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 66, 66, 432]"),
-        .init("features.3.4.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 66, 66, 432]"),
         .init("features.3.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][432]"),
+        .init("features.3.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 47044800,
+              "features.3.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.4.block.1 depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432], row by row"),
         .init("features.3.4.block.1", kind: "depthwise forward", macsPerImage: 47044800,
-              "depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432]"),
+              "frozen: depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432]"),
         .init("features.3.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 66, 66, 432]"),
         .init("features.3.4.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -15827,13 +15995,13 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.3.5.block.0", kind: "conv 1x1 forward", macsPerImage: 135489024,
               "frozen: expand conv 1x1, [n, 66, 66, 72] -> [n, 66, 66, 432]"),
         .init("features.3.5.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 66, 66, 432]"),
-        .init("features.3.5.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 66, 66, 432]"),
         .init("features.3.5.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][432]"),
+        .init("features.3.5.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 47044800,
+              "features.3.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.5.block.1 depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432], row by row"),
         .init("features.3.5.block.1", kind: "depthwise forward", macsPerImage: 47044800,
-              "depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432]"),
+              "frozen: depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432]"),
         .init("features.3.5.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 66, 66, 432]"),
         .init("features.3.5.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -15861,13 +16029,13 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.4.0.block.0", kind: "conv 1x1 forward", macsPerImage: 135489024,
               "frozen: expand conv 1x1, [n, 66, 66, 72] -> [n, 66, 66, 432]"),
         .init("features.4.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 66, 66, 432]"),
-        .init("features.4.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 66, 66, 432]"),
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][432]"),
+        .init("features.4.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 4234032,
+              "features.4.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 66, 66, 432] -> [n, 33, 33, 432], row by row"),
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: 4234032,
-              "depthwise 3x3/2, [n, 66, 66, 432] -> [n, 33, 33, 432]"),
+              "frozen: depthwise 3x3/2, [n, 66, 66, 432] -> [n, 33, 33, 432]"),
         .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 33, 33, 432]"),
         .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -15891,13 +16059,13 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.4.1.block.0", kind: "conv 1x1 forward", macsPerImage: 135489024,
               "frozen: expand conv 1x1, [n, 33, 33, 144] -> [n, 33, 33, 864]"),
         .init("features.4.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 864]"),
-        .init("features.4.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]"),
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][864]"),
+        .init("features.4.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 8468064,
+              "features.4.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864], row by row"),
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: 8468064,
-              "depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]"),
+              "frozen: depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]"),
         .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 33, 33, 864]"),
         .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -15925,13 +16093,13 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.4.2.block.0", kind: "conv 1x1 forward", macsPerImage: 135489024,
               "frozen: expand conv 1x1, [n, 33, 33, 144] -> [n, 33, 33, 864]"),
         .init("features.4.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 864]"),
-        .init("features.4.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]"),
         .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][864]"),
+        .init("features.4.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 8468064,
+              "features.4.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864], row by row"),
         .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: 8468064,
-              "depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]"),
+              "frozen: depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]"),
         .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 33, 33, 864]"),
         .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -15959,13 +16127,13 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.4.3.block.0", kind: "conv 1x1 forward", macsPerImage: 135489024,
               "frozen: expand conv 1x1, [n, 33, 33, 144] -> [n, 33, 33, 864]"),
         .init("features.4.3.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 864]"),
-        .init("features.4.3.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]"),
         .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][864]"),
+        .init("features.4.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 8468064,
+              "features.4.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.3.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864], row by row"),
         .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: 8468064,
-              "depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]"),
+              "frozen: depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]"),
         .init("features.4.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 33, 33, 864]"),
         .init("features.4.3.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -15993,13 +16161,13 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.4.4.block.0", kind: "conv 1x1 forward", macsPerImage: 135489024,
               "frozen: expand conv 1x1, [n, 33, 33, 144] -> [n, 33, 33, 864]"),
         .init("features.4.4.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 864]"),
-        .init("features.4.4.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]"),
         .init("features.4.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][864]"),
+        .init("features.4.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 8468064,
+              "features.4.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.4.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864], row by row"),
         .init("features.4.4.block.1", kind: "depthwise forward", macsPerImage: 8468064,
-              "depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]"),
+              "frozen: depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]"),
         .init("features.4.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 33, 33, 864]"),
         .init("features.4.4.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -16027,13 +16195,13 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.4.5.block.0", kind: "conv 1x1 forward", macsPerImage: 135489024,
               "frozen: expand conv 1x1, [n, 33, 33, 144] -> [n, 33, 33, 864]"),
         .init("features.4.5.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 864]"),
-        .init("features.4.5.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]"),
         .init("features.4.5.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][864]"),
+        .init("features.4.5.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 8468064,
+              "features.4.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.5.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864], row by row"),
         .init("features.4.5.block.1", kind: "depthwise forward", macsPerImage: 8468064,
-              "depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]"),
+              "frozen: depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]"),
         .init("features.4.5.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 33, 33, 864]"),
         .init("features.4.5.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -16061,13 +16229,13 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.4.6.block.0", kind: "conv 1x1 forward", macsPerImage: 135489024,
               "frozen: expand conv 1x1, [n, 33, 33, 144] -> [n, 33, 33, 864]"),
         .init("features.4.6.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 864]"),
-        .init("features.4.6.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]"),
         .init("features.4.6.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][864]"),
+        .init("features.4.6.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 8468064,
+              "features.4.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.6.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864], row by row"),
         .init("features.4.6.block.1", kind: "depthwise forward", macsPerImage: 8468064,
-              "depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]"),
+              "frozen: depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]"),
         .init("features.4.6.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 33, 33, 864]"),
         .init("features.4.6.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -16095,13 +16263,13 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.4.7.block.0", kind: "conv 1x1 forward", macsPerImage: 135489024,
               "frozen: expand conv 1x1, [n, 33, 33, 144] -> [n, 33, 33, 864]"),
         .init("features.4.7.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 864]"),
-        .init("features.4.7.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]"),
         .init("features.4.7.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][864]"),
+        .init("features.4.7.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 8468064,
+              "features.4.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.7.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864], row by row"),
         .init("features.4.7.block.1", kind: "depthwise forward", macsPerImage: 8468064,
-              "depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]"),
+              "frozen: depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]"),
         .init("features.4.7.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 33, 33, 864]"),
         .init("features.4.7.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -16129,13 +16297,13 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.5.0.block.0", kind: "conv 1x1 forward", macsPerImage: 135489024,
               "frozen: expand conv 1x1, [n, 33, 33, 144] -> [n, 33, 33, 864]"),
         .init("features.5.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 864]"),
-        .init("features.5.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]"),
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][864]"),
+        .init("features.5.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 23522400,
+              "features.5.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 33, 33, 864] -> [n, 33, 33, 864], row by row"),
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: 23522400,
-              "depthwise 5x5/1, [n, 33, 33, 864] -> [n, 33, 33, 864]"),
+              "frozen: depthwise 5x5/1, [n, 33, 33, 864] -> [n, 33, 33, 864]"),
         .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 33, 33, 864]"),
         .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -16159,13 +16327,13 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.5.1.block.0", kind: "conv 1x1 forward", macsPerImage: 261360000,
               "frozen: expand conv 1x1, [n, 33, 33, 200] -> [n, 33, 33, 1200]"),
         .init("features.5.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 1200]"),
-        .init("features.5.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]"),
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1200]"),
+        .init("features.5.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 32670000,
+              "features.5.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200], row by row"),
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: 32670000,
-              "depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]"),
+              "frozen: depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]"),
         .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 33, 33, 1200]"),
         .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -16193,13 +16361,13 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.5.2.block.0", kind: "conv 1x1 forward", macsPerImage: 261360000,
               "frozen: expand conv 1x1, [n, 33, 33, 200] -> [n, 33, 33, 1200]"),
         .init("features.5.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 1200]"),
-        .init("features.5.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]"),
         .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1200]"),
+        .init("features.5.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 32670000,
+              "features.5.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200], row by row"),
         .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: 32670000,
-              "depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]"),
+              "frozen: depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]"),
         .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 33, 33, 1200]"),
         .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -16227,13 +16395,13 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.5.3.block.0", kind: "conv 1x1 forward", macsPerImage: 261360000,
               "frozen: expand conv 1x1, [n, 33, 33, 200] -> [n, 33, 33, 1200]"),
         .init("features.5.3.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 1200]"),
-        .init("features.5.3.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]"),
         .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1200]"),
+        .init("features.5.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 32670000,
+              "features.5.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.3.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200], row by row"),
         .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: 32670000,
-              "depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]"),
+              "frozen: depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]"),
         .init("features.5.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 33, 33, 1200]"),
         .init("features.5.3.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -16261,13 +16429,13 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.5.4.block.0", kind: "conv 1x1 forward", macsPerImage: 261360000,
               "frozen: expand conv 1x1, [n, 33, 33, 200] -> [n, 33, 33, 1200]"),
         .init("features.5.4.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 1200]"),
-        .init("features.5.4.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]"),
         .init("features.5.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1200]"),
+        .init("features.5.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 32670000,
+              "features.5.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.4.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200], row by row"),
         .init("features.5.4.block.1", kind: "depthwise forward", macsPerImage: 32670000,
-              "depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]"),
+              "frozen: depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]"),
         .init("features.5.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 33, 33, 1200]"),
         .init("features.5.4.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -16295,13 +16463,13 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.5.5.block.0", kind: "conv 1x1 forward", macsPerImage: 261360000,
               "frozen: expand conv 1x1, [n, 33, 33, 200] -> [n, 33, 33, 1200]"),
         .init("features.5.5.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 1200]"),
-        .init("features.5.5.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]"),
         .init("features.5.5.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1200]"),
+        .init("features.5.5.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 32670000,
+              "features.5.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.5.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200], row by row"),
         .init("features.5.5.block.1", kind: "depthwise forward", macsPerImage: 32670000,
-              "depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]"),
+              "frozen: depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]"),
         .init("features.5.5.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 33, 33, 1200]"),
         .init("features.5.5.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -16329,13 +16497,13 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.5.6.block.0", kind: "conv 1x1 forward", macsPerImage: 261360000,
               "frozen: expand conv 1x1, [n, 33, 33, 200] -> [n, 33, 33, 1200]"),
         .init("features.5.6.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 1200]"),
-        .init("features.5.6.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]"),
         .init("features.5.6.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1200]"),
+        .init("features.5.6.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 32670000,
+              "features.5.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.6.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200], row by row"),
         .init("features.5.6.block.1", kind: "depthwise forward", macsPerImage: 32670000,
-              "depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]"),
+              "frozen: depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]"),
         .init("features.5.6.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 33, 33, 1200]"),
         .init("features.5.6.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -16363,13 +16531,13 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.5.7.block.0", kind: "conv 1x1 forward", macsPerImage: 261360000,
               "frozen: expand conv 1x1, [n, 33, 33, 200] -> [n, 33, 33, 1200]"),
         .init("features.5.7.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 1200]"),
-        .init("features.5.7.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]"),
         .init("features.5.7.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1200]"),
+        .init("features.5.7.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 32670000,
+              "features.5.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.7.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200], row by row"),
         .init("features.5.7.block.1", kind: "depthwise forward", macsPerImage: 32670000,
-              "depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]"),
+              "frozen: depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]"),
         .init("features.5.7.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 33, 33, 1200]"),
         .init("features.5.7.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -16397,13 +16565,13 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.6.0.block.0", kind: "conv 1x1 forward", macsPerImage: 261360000,
               "frozen: expand conv 1x1, [n, 33, 33, 200] -> [n, 33, 33, 1200]"),
         .init("features.6.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 1200]"),
-        .init("features.6.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]"),
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1200]"),
+        .init("features.6.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 8670000,
+              "features.6.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 33, 33, 1200] -> [n, 17, 17, 1200], row by row"),
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: 8670000,
-              "depthwise 5x5/2, [n, 33, 33, 1200] -> [n, 17, 17, 1200]"),
+              "frozen: depthwise 5x5/2, [n, 33, 33, 1200] -> [n, 17, 17, 1200]"),
         .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 17, 17, 1200]"),
         .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -16427,13 +16595,13 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.6.1.block.0", kind: "conv 1x1 forward", macsPerImage: 205194624,
               "frozen: expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]"),
         .init("features.6.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064]"),
-        .init("features.6.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]"),
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2064]"),
+        .init("features.6.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 14912400,
+              "features.6.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row"),
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: 14912400,
-              "depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]"),
+              "frozen: depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]"),
         .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]"),
         .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -16461,13 +16629,13 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.6.2.block.0", kind: "conv 1x1 forward", macsPerImage: 205194624,
               "frozen: expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]"),
         .init("features.6.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064]"),
-        .init("features.6.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]"),
         .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2064]"),
+        .init("features.6.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 14912400,
+              "features.6.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row"),
         .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: 14912400,
-              "depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]"),
+              "frozen: depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]"),
         .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]"),
         .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -16495,13 +16663,13 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.6.3.block.0", kind: "conv 1x1 forward", macsPerImage: 205194624,
               "frozen: expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]"),
         .init("features.6.3.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064]"),
-        .init("features.6.3.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]"),
         .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2064]"),
+        .init("features.6.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 14912400,
+              "features.6.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row"),
         .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: 14912400,
-              "depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]"),
+              "frozen: depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]"),
         .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]"),
         .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -16529,13 +16697,13 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.6.4.block.0", kind: "conv 1x1 forward", macsPerImage: 205194624,
               "frozen: expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]"),
         .init("features.6.4.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064]"),
-        .init("features.6.4.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]"),
         .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2064]"),
+        .init("features.6.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 14912400,
+              "features.6.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.4.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row"),
         .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: 14912400,
-              "depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]"),
+              "frozen: depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]"),
         .init("features.6.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]"),
         .init("features.6.4.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -16563,13 +16731,13 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.6.5.block.0", kind: "conv 1x1 forward", macsPerImage: 205194624,
               "frozen: expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]"),
         .init("features.6.5.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064]"),
-        .init("features.6.5.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]"),
         .init("features.6.5.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2064]"),
+        .init("features.6.5.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 14912400,
+              "features.6.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.5.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row"),
         .init("features.6.5.block.1", kind: "depthwise forward", macsPerImage: 14912400,
-              "depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]"),
+              "frozen: depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]"),
         .init("features.6.5.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]"),
         .init("features.6.5.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -16597,13 +16765,13 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.6.6.block.0", kind: "conv 1x1 forward", macsPerImage: 205194624,
               "frozen: expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]"),
         .init("features.6.6.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064]"),
-        .init("features.6.6.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]"),
         .init("features.6.6.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2064]"),
+        .init("features.6.6.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 14912400,
+              "features.6.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.6.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row"),
         .init("features.6.6.block.1", kind: "depthwise forward", macsPerImage: 14912400,
-              "depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]"),
+              "frozen: depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]"),
         .init("features.6.6.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]"),
         .init("features.6.6.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -16631,13 +16799,13 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.6.7.block.0", kind: "conv 1x1 forward", macsPerImage: 205194624,
               "frozen: expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]"),
         .init("features.6.7.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064]"),
-        .init("features.6.7.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]"),
         .init("features.6.7.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2064]"),
+        .init("features.6.7.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 14912400,
+              "features.6.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.7.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row"),
         .init("features.6.7.block.1", kind: "depthwise forward", macsPerImage: 14912400,
-              "depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]"),
+              "frozen: depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]"),
         .init("features.6.7.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]"),
         .init("features.6.7.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -16665,13 +16833,13 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.6.8.block.0", kind: "conv 1x1 forward", macsPerImage: 205194624,
               "frozen: expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]"),
         .init("features.6.8.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064]"),
-        .init("features.6.8.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]"),
         .init("features.6.8.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2064]"),
+        .init("features.6.8.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 14912400,
+              "features.6.8.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.8.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row"),
         .init("features.6.8.block.1", kind: "depthwise forward", macsPerImage: 14912400,
-              "depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]"),
+              "frozen: depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]"),
         .init("features.6.8.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]"),
         .init("features.6.8.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -16699,13 +16867,13 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.6.9.block.0", kind: "conv 1x1 forward", macsPerImage: 205194624,
               "frozen: expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]"),
         .init("features.6.9.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064]"),
-        .init("features.6.9.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]"),
         .init("features.6.9.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2064]"),
+        .init("features.6.9.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 14912400,
+              "features.6.9.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.9.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row"),
         .init("features.6.9.block.1", kind: "depthwise forward", macsPerImage: 14912400,
-              "depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]"),
+              "frozen: depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]"),
         .init("features.6.9.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]"),
         .init("features.6.9.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -16733,13 +16901,13 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.6.10.block.0", kind: "conv 1x1 forward", macsPerImage: 205194624,
               "frozen: expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]"),
         .init("features.6.10.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064]"),
-        .init("features.6.10.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]"),
         .init("features.6.10.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2064]"),
+        .init("features.6.10.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 14912400,
+              "features.6.10.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.10.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row"),
         .init("features.6.10.block.1", kind: "depthwise forward", macsPerImage: 14912400,
-              "depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]"),
+              "frozen: depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]"),
         .init("features.6.10.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]"),
         .init("features.6.10.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -16767,13 +16935,13 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.7.0.block.0", kind: "conv 1x1 forward", macsPerImage: 205194624,
               "frozen: expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]"),
         .init("features.7.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064]"),
-        .init("features.7.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]"),
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][2064]"),
+        .init("features.7.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 5368464,
+              "features.7.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row"),
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: 5368464,
-              "depthwise 3x3/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]"),
+              "frozen: depthwise 3x3/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]"),
         .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]"),
         .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -16797,13 +16965,13 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.7.1.block.0", kind: "conv 1x1 forward", macsPerImage: 575299584,
               "frozen: expand conv 1x1, [n, 17, 17, 576] -> [n, 17, 17, 3456]"),
         .init("features.7.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 3456]"),
-        .init("features.7.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 3456]"),
         .init("features.7.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][3456]"),
+        .init("features.7.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 8989056,
+              "features.7.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.1.block.1 depthwise 3x3/1, [n, 17, 17, 3456] -> [n, 17, 17, 3456], row by row"),
         .init("features.7.1.block.1", kind: "depthwise forward", macsPerImage: 8989056,
-              "depthwise 3x3/1, [n, 17, 17, 3456] -> [n, 17, 17, 3456]"),
+              "frozen: depthwise 3x3/1, [n, 17, 17, 3456] -> [n, 17, 17, 3456]"),
         .init("features.7.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 17, 17, 3456]"),
         .init("features.7.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -16831,13 +16999,13 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.7.2.block.0", kind: "conv 1x1 forward", macsPerImage: 575299584,
               "frozen: expand conv 1x1, [n, 17, 17, 576] -> [n, 17, 17, 3456]"),
         .init("features.7.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 3456]"),
-        .init("features.7.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 3456]"),
         .init("features.7.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][3456]"),
+        .init("features.7.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 8989056,
+              "features.7.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.2.block.1 depthwise 3x3/1, [n, 17, 17, 3456] -> [n, 17, 17, 3456], row by row"),
         .init("features.7.2.block.1", kind: "depthwise forward", macsPerImage: 8989056,
-              "depthwise 3x3/1, [n, 17, 17, 3456] -> [n, 17, 17, 3456]"),
+              "frozen: depthwise 3x3/1, [n, 17, 17, 3456] -> [n, 17, 17, 3456]"),
         .init("features.7.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 17, 17, 3456]"),
         .init("features.7.2.block.1", kind: "BN+act forward", macsPerImage: nil,

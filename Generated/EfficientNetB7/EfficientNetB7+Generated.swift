@@ -5204,32 +5204,36 @@ public final class EfficientNetB7Training: TrainableModel {
                 output: s.tensor(40), pool: pool)
             s.profiler?.stop(52)
         }
-        // features.2.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 300, 300, 192]
-        if s.options.frozenBlocks <= 5 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(40), pixels: 90000 &* s.n, channels: 192,
-                gamma: s.p + 19648, beta: s.p + 19840, savedMean: s.f + 2472704, savedInvStd: s.f + 2472896,
-                activation: .silu, output: s.tensor(41), pool: pool)
-            s.profiler?.stop(53)
-        }
         // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 300, 300, 192]
         if s.options.frozenBlocks > 5 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(40), pixels: 90000 &* s.n, channels: 192,
                 gamma: s.p + 19648, beta: s.p + 19840, runningMean: s.p + 20032, runningVar: s.p + 20224, eps: 0.001,
                 activation: .silu, output: s.tensor(41), scratch: s.f + 2472704, pool: pool)
-            s.profiler?.stop(54)
+            s.profiler?.stop(53)
         }
         // features.2.0.block.1 depthwise weights to the kernel layout [3][3][192]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 20416, channels: 192, kernel: 3, into: s.f + 2473472)
-        s.profiler?.stop(55)
-        // features.2.0.block.1 depthwise 3x3/2, [n, 300, 300, 192] -> [n, 150, 150, 192]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(41), batch: s.n, height: 300, width: 300, channels: 192, kernel: 3,
-            stride: 2, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150, weights: s.f + 2473472, bias: s.f,
-            activation: .identity, output: s.tensor(42), pool: pool)
-        s.profiler?.stop(56)
+        s.profiler?.stop(54)
+        // features.2.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 300, 300, 192] -> [n, 150, 150, 192], row by row
+        if s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(40), gamma: s.p + 19648, beta: s.p + 19840,
+                savedMean: s.f + 2472704, savedInvStd: s.f + 2472896, activation: .silu, output: s.tensor(41),
+                batch: s.n, height: 300, width: 300, channels: 192, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+                outHeight: 150, outWidth: 150, weights: s.f + 2473472, bias: s.f, depthwiseOutput: s.tensor(42),
+                pool: pool)
+            s.profiler?.stop(55)
+        }
+        // features.2.0.block.1 frozen: depthwise 3x3/2, [n, 300, 300, 192] -> [n, 150, 150, 192]
+        if s.options.frozenBlocks > 5 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(41), batch: s.n, height: 300, width: 300, channels: 192, kernel: 3,
+                stride: 2, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150, weights: s.f + 2473472, bias: s.f,
+                activation: .identity, output: s.tensor(42), pool: pool)
+            s.profiler?.stop(56)
+        }
         // features.2.0.block.1 BatchNorm (batch statistics) + silu on [n, 150, 150, 192]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
@@ -5316,32 +5320,36 @@ public final class EfficientNetB7Training: TrainableModel {
                 output: s.tensor(50), pool: pool)
             s.profiler?.stop(67)
         }
-        // features.2.1.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 150, 150, 288]
-        if s.options.frozenBlocks <= 6 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(50), pixels: 22500 &* s.n, channels: 288,
-                gamma: s.p + 49424, beta: s.p + 49712, savedMean: s.f + 2477024, savedInvStd: s.f + 2477312,
-                activation: .silu, output: s.tensor(51), pool: pool)
-            s.profiler?.stop(68)
-        }
         // features.2.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 150, 150, 288]
         if s.options.frozenBlocks > 6 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(50), pixels: 22500 &* s.n, channels: 288,
                 gamma: s.p + 49424, beta: s.p + 49712, runningMean: s.p + 50000, runningVar: s.p + 50288, eps: 0.001,
                 activation: .silu, output: s.tensor(51), scratch: s.f + 2477024, pool: pool)
-            s.profiler?.stop(69)
+            s.profiler?.stop(68)
         }
         // features.2.1.block.1 depthwise weights to the kernel layout [3][3][288]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 50576, channels: 288, kernel: 3, into: s.f + 2478176)
-        s.profiler?.stop(70)
-        // features.2.1.block.1 depthwise 3x3/1, [n, 150, 150, 288] -> [n, 150, 150, 288]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(51), batch: s.n, height: 150, width: 150, channels: 288, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150, weights: s.f + 2478176, bias: s.f,
-            activation: .identity, output: s.tensor(52), pool: pool)
-        s.profiler?.stop(71)
+        s.profiler?.stop(69)
+        // features.2.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 150, 150, 288] -> [n, 150, 150, 288], row by row
+        if s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(50), gamma: s.p + 49424, beta: s.p + 49712,
+                savedMean: s.f + 2477024, savedInvStd: s.f + 2477312, activation: .silu, output: s.tensor(51),
+                batch: s.n, height: 150, width: 150, channels: 288, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 150, outWidth: 150, weights: s.f + 2478176, bias: s.f, depthwiseOutput: s.tensor(52),
+                pool: pool)
+            s.profiler?.stop(70)
+        }
+        // features.2.1.block.1 frozen: depthwise 3x3/1, [n, 150, 150, 288] -> [n, 150, 150, 288]
+        if s.options.frozenBlocks > 6 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(51), batch: s.n, height: 150, width: 150, channels: 288, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150, weights: s.f + 2478176, bias: s.f,
+                activation: .identity, output: s.tensor(52), pool: pool)
+            s.profiler?.stop(71)
+        }
         // features.2.1.block.1 BatchNorm (batch statistics) + silu on [n, 150, 150, 288]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
@@ -5441,32 +5449,36 @@ public final class EfficientNetB7Training: TrainableModel {
                 output: s.tensor(62), pool: pool)
             s.profiler?.stop(84)
         }
-        // features.2.2.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 150, 150, 288]
-        if s.options.frozenBlocks <= 7 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(62), pixels: 22500 &* s.n, channels: 288,
-                gamma: s.p + 89376, beta: s.p + 89664, savedMean: s.f + 2483456, savedInvStd: s.f + 2483744,
-                activation: .silu, output: s.tensor(63), pool: pool)
-            s.profiler?.stop(85)
-        }
         // features.2.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 150, 150, 288]
         if s.options.frozenBlocks > 7 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(62), pixels: 22500 &* s.n, channels: 288,
                 gamma: s.p + 89376, beta: s.p + 89664, runningMean: s.p + 89952, runningVar: s.p + 90240, eps: 0.001,
                 activation: .silu, output: s.tensor(63), scratch: s.f + 2483456, pool: pool)
-            s.profiler?.stop(86)
+            s.profiler?.stop(85)
         }
         // features.2.2.block.1 depthwise weights to the kernel layout [3][3][288]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 90528, channels: 288, kernel: 3, into: s.f + 2484608)
-        s.profiler?.stop(87)
-        // features.2.2.block.1 depthwise 3x3/1, [n, 150, 150, 288] -> [n, 150, 150, 288]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(63), batch: s.n, height: 150, width: 150, channels: 288, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150, weights: s.f + 2484608, bias: s.f,
-            activation: .identity, output: s.tensor(64), pool: pool)
-        s.profiler?.stop(88)
+        s.profiler?.stop(86)
+        // features.2.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.2.block.1 depthwise 3x3/1, [n, 150, 150, 288] -> [n, 150, 150, 288], row by row
+        if s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(62), gamma: s.p + 89376, beta: s.p + 89664,
+                savedMean: s.f + 2483456, savedInvStd: s.f + 2483744, activation: .silu, output: s.tensor(63),
+                batch: s.n, height: 150, width: 150, channels: 288, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 150, outWidth: 150, weights: s.f + 2484608, bias: s.f, depthwiseOutput: s.tensor(64),
+                pool: pool)
+            s.profiler?.stop(87)
+        }
+        // features.2.2.block.1 frozen: depthwise 3x3/1, [n, 150, 150, 288] -> [n, 150, 150, 288]
+        if s.options.frozenBlocks > 7 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(63), batch: s.n, height: 150, width: 150, channels: 288, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150, weights: s.f + 2484608, bias: s.f,
+                activation: .identity, output: s.tensor(64), pool: pool)
+            s.profiler?.stop(88)
+        }
         // features.2.2.block.1 BatchNorm (batch statistics) + silu on [n, 150, 150, 288]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
@@ -5566,32 +5578,36 @@ public final class EfficientNetB7Training: TrainableModel {
                 output: s.tensor(74), pool: pool)
             s.profiler?.stop(101)
         }
-        // features.2.3.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 150, 150, 288]
-        if s.options.frozenBlocks <= 8 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(74), pixels: 22500 &* s.n, channels: 288,
-                gamma: s.p + 129328, beta: s.p + 129616, savedMean: s.f + 2489888, savedInvStd: s.f + 2490176,
-                activation: .silu, output: s.tensor(75), pool: pool)
-            s.profiler?.stop(102)
-        }
         // features.2.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 150, 150, 288]
         if s.options.frozenBlocks > 8 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(74), pixels: 22500 &* s.n, channels: 288,
                 gamma: s.p + 129328, beta: s.p + 129616, runningMean: s.p + 129904, runningVar: s.p + 130192,
                 eps: 0.001, activation: .silu, output: s.tensor(75), scratch: s.f + 2489888, pool: pool)
-            s.profiler?.stop(103)
+            s.profiler?.stop(102)
         }
         // features.2.3.block.1 depthwise weights to the kernel layout [3][3][288]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 130480, channels: 288, kernel: 3, into: s.f + 2491040)
-        s.profiler?.stop(104)
-        // features.2.3.block.1 depthwise 3x3/1, [n, 150, 150, 288] -> [n, 150, 150, 288]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(75), batch: s.n, height: 150, width: 150, channels: 288, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150, weights: s.f + 2491040, bias: s.f,
-            activation: .identity, output: s.tensor(76), pool: pool)
-        s.profiler?.stop(105)
+        s.profiler?.stop(103)
+        // features.2.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.3.block.1 depthwise 3x3/1, [n, 150, 150, 288] -> [n, 150, 150, 288], row by row
+        if s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(74), gamma: s.p + 129328, beta: s.p + 129616,
+                savedMean: s.f + 2489888, savedInvStd: s.f + 2490176, activation: .silu, output: s.tensor(75),
+                batch: s.n, height: 150, width: 150, channels: 288, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 150, outWidth: 150, weights: s.f + 2491040, bias: s.f, depthwiseOutput: s.tensor(76),
+                pool: pool)
+            s.profiler?.stop(104)
+        }
+        // features.2.3.block.1 frozen: depthwise 3x3/1, [n, 150, 150, 288] -> [n, 150, 150, 288]
+        if s.options.frozenBlocks > 8 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(75), batch: s.n, height: 150, width: 150, channels: 288, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150, weights: s.f + 2491040, bias: s.f,
+                activation: .identity, output: s.tensor(76), pool: pool)
+            s.profiler?.stop(105)
+        }
         // features.2.3.block.1 BatchNorm (batch statistics) + silu on [n, 150, 150, 288]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
@@ -5691,32 +5707,36 @@ public final class EfficientNetB7Training: TrainableModel {
                 output: s.tensor(86), pool: pool)
             s.profiler?.stop(118)
         }
-        // features.2.4.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 150, 150, 288]
-        if s.options.frozenBlocks <= 9 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(86), pixels: 22500 &* s.n, channels: 288,
-                gamma: s.p + 169280, beta: s.p + 169568, savedMean: s.f + 2496320, savedInvStd: s.f + 2496608,
-                activation: .silu, output: s.tensor(87), pool: pool)
-            s.profiler?.stop(119)
-        }
         // features.2.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 150, 150, 288]
         if s.options.frozenBlocks > 9 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(86), pixels: 22500 &* s.n, channels: 288,
                 gamma: s.p + 169280, beta: s.p + 169568, runningMean: s.p + 169856, runningVar: s.p + 170144,
                 eps: 0.001, activation: .silu, output: s.tensor(87), scratch: s.f + 2496320, pool: pool)
-            s.profiler?.stop(120)
+            s.profiler?.stop(119)
         }
         // features.2.4.block.1 depthwise weights to the kernel layout [3][3][288]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 170432, channels: 288, kernel: 3, into: s.f + 2497472)
-        s.profiler?.stop(121)
-        // features.2.4.block.1 depthwise 3x3/1, [n, 150, 150, 288] -> [n, 150, 150, 288]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(87), batch: s.n, height: 150, width: 150, channels: 288, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150, weights: s.f + 2497472, bias: s.f,
-            activation: .identity, output: s.tensor(88), pool: pool)
-        s.profiler?.stop(122)
+        s.profiler?.stop(120)
+        // features.2.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.4.block.1 depthwise 3x3/1, [n, 150, 150, 288] -> [n, 150, 150, 288], row by row
+        if s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(86), gamma: s.p + 169280, beta: s.p + 169568,
+                savedMean: s.f + 2496320, savedInvStd: s.f + 2496608, activation: .silu, output: s.tensor(87),
+                batch: s.n, height: 150, width: 150, channels: 288, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 150, outWidth: 150, weights: s.f + 2497472, bias: s.f, depthwiseOutput: s.tensor(88),
+                pool: pool)
+            s.profiler?.stop(121)
+        }
+        // features.2.4.block.1 frozen: depthwise 3x3/1, [n, 150, 150, 288] -> [n, 150, 150, 288]
+        if s.options.frozenBlocks > 9 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(87), batch: s.n, height: 150, width: 150, channels: 288, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150, weights: s.f + 2497472, bias: s.f,
+                activation: .identity, output: s.tensor(88), pool: pool)
+            s.profiler?.stop(122)
+        }
         // features.2.4.block.1 BatchNorm (batch statistics) + silu on [n, 150, 150, 288]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
@@ -5816,32 +5836,36 @@ public final class EfficientNetB7Training: TrainableModel {
                 output: s.tensor(98), pool: pool)
             s.profiler?.stop(135)
         }
-        // features.2.5.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 150, 150, 288]
-        if s.options.frozenBlocks <= 10 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(98), pixels: 22500 &* s.n, channels: 288,
-                gamma: s.p + 209232, beta: s.p + 209520, savedMean: s.f + 2502752, savedInvStd: s.f + 2503040,
-                activation: .silu, output: s.tensor(99), pool: pool)
-            s.profiler?.stop(136)
-        }
         // features.2.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 150, 150, 288]
         if s.options.frozenBlocks > 10 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(98), pixels: 22500 &* s.n, channels: 288,
                 gamma: s.p + 209232, beta: s.p + 209520, runningMean: s.p + 209808, runningVar: s.p + 210096,
                 eps: 0.001, activation: .silu, output: s.tensor(99), scratch: s.f + 2502752, pool: pool)
-            s.profiler?.stop(137)
+            s.profiler?.stop(136)
         }
         // features.2.5.block.1 depthwise weights to the kernel layout [3][3][288]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 210384, channels: 288, kernel: 3, into: s.f + 2503904)
-        s.profiler?.stop(138)
-        // features.2.5.block.1 depthwise 3x3/1, [n, 150, 150, 288] -> [n, 150, 150, 288]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(99), batch: s.n, height: 150, width: 150, channels: 288, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150, weights: s.f + 2503904, bias: s.f,
-            activation: .identity, output: s.tensor(100), pool: pool)
-        s.profiler?.stop(139)
+        s.profiler?.stop(137)
+        // features.2.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.5.block.1 depthwise 3x3/1, [n, 150, 150, 288] -> [n, 150, 150, 288], row by row
+        if s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(98), gamma: s.p + 209232, beta: s.p + 209520,
+                savedMean: s.f + 2502752, savedInvStd: s.f + 2503040, activation: .silu, output: s.tensor(99),
+                batch: s.n, height: 150, width: 150, channels: 288, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 150, outWidth: 150, weights: s.f + 2503904, bias: s.f, depthwiseOutput: s.tensor(100),
+                pool: pool)
+            s.profiler?.stop(138)
+        }
+        // features.2.5.block.1 frozen: depthwise 3x3/1, [n, 150, 150, 288] -> [n, 150, 150, 288]
+        if s.options.frozenBlocks > 10 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(99), batch: s.n, height: 150, width: 150, channels: 288, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150, weights: s.f + 2503904, bias: s.f,
+                activation: .identity, output: s.tensor(100), pool: pool)
+            s.profiler?.stop(139)
+        }
         // features.2.5.block.1 BatchNorm (batch statistics) + silu on [n, 150, 150, 288]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
@@ -5941,32 +5965,36 @@ public final class EfficientNetB7Training: TrainableModel {
                 output: s.tensor(110), pool: pool)
             s.profiler?.stop(152)
         }
-        // features.2.6.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 150, 150, 288]
-        if s.options.frozenBlocks <= 11 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(110), pixels: 22500 &* s.n, channels: 288,
-                gamma: s.p + 249184, beta: s.p + 249472, savedMean: s.f + 2509184, savedInvStd: s.f + 2509472,
-                activation: .silu, output: s.tensor(111), pool: pool)
-            s.profiler?.stop(153)
-        }
         // features.2.6.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 150, 150, 288]
         if s.options.frozenBlocks > 11 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(110), pixels: 22500 &* s.n, channels: 288,
                 gamma: s.p + 249184, beta: s.p + 249472, runningMean: s.p + 249760, runningVar: s.p + 250048,
                 eps: 0.001, activation: .silu, output: s.tensor(111), scratch: s.f + 2509184, pool: pool)
-            s.profiler?.stop(154)
+            s.profiler?.stop(153)
         }
         // features.2.6.block.1 depthwise weights to the kernel layout [3][3][288]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 250336, channels: 288, kernel: 3, into: s.f + 2510336)
-        s.profiler?.stop(155)
-        // features.2.6.block.1 depthwise 3x3/1, [n, 150, 150, 288] -> [n, 150, 150, 288]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(111), batch: s.n, height: 150, width: 150, channels: 288, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150, weights: s.f + 2510336, bias: s.f,
-            activation: .identity, output: s.tensor(112), pool: pool)
-        s.profiler?.stop(156)
+        s.profiler?.stop(154)
+        // features.2.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.6.block.1 depthwise 3x3/1, [n, 150, 150, 288] -> [n, 150, 150, 288], row by row
+        if s.options.frozenBlocks <= 11 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(110), gamma: s.p + 249184, beta: s.p + 249472,
+                savedMean: s.f + 2509184, savedInvStd: s.f + 2509472, activation: .silu, output: s.tensor(111),
+                batch: s.n, height: 150, width: 150, channels: 288, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 150, outWidth: 150, weights: s.f + 2510336, bias: s.f, depthwiseOutput: s.tensor(112),
+                pool: pool)
+            s.profiler?.stop(155)
+        }
+        // features.2.6.block.1 frozen: depthwise 3x3/1, [n, 150, 150, 288] -> [n, 150, 150, 288]
+        if s.options.frozenBlocks > 11 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(111), batch: s.n, height: 150, width: 150, channels: 288, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150, weights: s.f + 2510336, bias: s.f,
+                activation: .identity, output: s.tensor(112), pool: pool)
+            s.profiler?.stop(156)
+        }
         // features.2.6.block.1 BatchNorm (batch statistics) + silu on [n, 150, 150, 288]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
@@ -6066,32 +6094,36 @@ public final class EfficientNetB7Training: TrainableModel {
                 output: s.tensor(122), pool: pool)
             s.profiler?.stop(169)
         }
-        // features.3.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 150, 150, 288]
-        if s.options.frozenBlocks <= 12 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(122), pixels: 22500 &* s.n, channels: 288,
-                gamma: s.p + 289136, beta: s.p + 289424, savedMean: s.f + 2515616, savedInvStd: s.f + 2515904,
-                activation: .silu, output: s.tensor(123), pool: pool)
-            s.profiler?.stop(170)
-        }
         // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 150, 150, 288]
         if s.options.frozenBlocks > 12 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(122), pixels: 22500 &* s.n, channels: 288,
                 gamma: s.p + 289136, beta: s.p + 289424, runningMean: s.p + 289712, runningVar: s.p + 290000,
                 eps: 0.001, activation: .silu, output: s.tensor(123), scratch: s.f + 2515616, pool: pool)
-            s.profiler?.stop(171)
+            s.profiler?.stop(170)
         }
         // features.3.0.block.1 depthwise weights to the kernel layout [5][5][288]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 290288, channels: 288, kernel: 5, into: s.f + 2516768)
-        s.profiler?.stop(172)
-        // features.3.0.block.1 depthwise 5x5/2, [n, 150, 150, 288] -> [n, 75, 75, 288]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(123), batch: s.n, height: 150, width: 150, channels: 288, kernel: 5,
-            stride: 2, padTop: 2, padLeft: 2, outHeight: 75, outWidth: 75, weights: s.f + 2516768, bias: s.f,
-            activation: .identity, output: s.tensor(124), pool: pool)
-        s.profiler?.stop(173)
+        s.profiler?.stop(171)
+        // features.3.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 150, 150, 288] -> [n, 75, 75, 288], row by row
+        if s.options.frozenBlocks <= 12 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(122), gamma: s.p + 289136, beta: s.p + 289424,
+                savedMean: s.f + 2515616, savedInvStd: s.f + 2515904, activation: .silu, output: s.tensor(123),
+                batch: s.n, height: 150, width: 150, channels: 288, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
+                outHeight: 75, outWidth: 75, weights: s.f + 2516768, bias: s.f, depthwiseOutput: s.tensor(124),
+                pool: pool)
+            s.profiler?.stop(172)
+        }
+        // features.3.0.block.1 frozen: depthwise 5x5/2, [n, 150, 150, 288] -> [n, 75, 75, 288]
+        if s.options.frozenBlocks > 12 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(123), batch: s.n, height: 150, width: 150, channels: 288, kernel: 5,
+                stride: 2, padTop: 2, padLeft: 2, outHeight: 75, outWidth: 75, weights: s.f + 2516768, bias: s.f,
+                activation: .identity, output: s.tensor(124), pool: pool)
+            s.profiler?.stop(173)
+        }
         // features.3.0.block.1 BatchNorm (batch statistics) + silu on [n, 75, 75, 288]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
@@ -6178,32 +6210,36 @@ public final class EfficientNetB7Training: TrainableModel {
                 output: s.tensor(132), pool: pool)
             s.profiler?.stop(184)
         }
-        // features.3.1.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 75, 75, 480]
-        if s.options.frozenBlocks <= 13 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(132), pixels: 5625 &* s.n, channels: 480,
-                gamma: s.p + 367616, beta: s.p + 368096, savedMean: s.f + 2531328, savedInvStd: s.f + 2531808,
-                activation: .silu, output: s.tensor(133), pool: pool)
-            s.profiler?.stop(185)
-        }
         // features.3.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 75, 75, 480]
         if s.options.frozenBlocks > 13 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(132), pixels: 5625 &* s.n, channels: 480,
                 gamma: s.p + 367616, beta: s.p + 368096, runningMean: s.p + 368576, runningVar: s.p + 369056,
                 eps: 0.001, activation: .silu, output: s.tensor(133), scratch: s.f + 2531328, pool: pool)
-            s.profiler?.stop(186)
+            s.profiler?.stop(185)
         }
         // features.3.1.block.1 depthwise weights to the kernel layout [5][5][480]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 369536, channels: 480, kernel: 5, into: s.f + 2533248)
-        s.profiler?.stop(187)
-        // features.3.1.block.1 depthwise 5x5/1, [n, 75, 75, 480] -> [n, 75, 75, 480]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(133), batch: s.n, height: 75, width: 75, channels: 480, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 75, outWidth: 75, weights: s.f + 2533248, bias: s.f,
-            activation: .identity, output: s.tensor(134), pool: pool)
-        s.profiler?.stop(188)
+        s.profiler?.stop(186)
+        // features.3.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 75, 75, 480] -> [n, 75, 75, 480], row by row
+        if s.options.frozenBlocks <= 13 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(132), gamma: s.p + 367616, beta: s.p + 368096,
+                savedMean: s.f + 2531328, savedInvStd: s.f + 2531808, activation: .silu, output: s.tensor(133),
+                batch: s.n, height: 75, width: 75, channels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 75, outWidth: 75, weights: s.f + 2533248, bias: s.f, depthwiseOutput: s.tensor(134),
+                pool: pool)
+            s.profiler?.stop(187)
+        }
+        // features.3.1.block.1 frozen: depthwise 5x5/1, [n, 75, 75, 480] -> [n, 75, 75, 480]
+        if s.options.frozenBlocks > 13 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(133), batch: s.n, height: 75, width: 75, channels: 480, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 75, outWidth: 75, weights: s.f + 2533248, bias: s.f,
+                activation: .identity, output: s.tensor(134), pool: pool)
+            s.profiler?.stop(188)
+        }
         // features.3.1.block.1 BatchNorm (batch statistics) + silu on [n, 75, 75, 480]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
@@ -6303,32 +6339,36 @@ public final class EfficientNetB7Training: TrainableModel {
                 output: s.tensor(144), pool: pool)
             s.profiler?.stop(201)
         }
-        // features.3.2.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 75, 75, 480]
-        if s.options.frozenBlocks <= 14 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(144), pixels: 5625 &* s.n, channels: 480,
-                gamma: s.p + 480288, beta: s.p + 480768, savedMean: s.f + 2557408, savedInvStd: s.f + 2557888,
-                activation: .silu, output: s.tensor(145), pool: pool)
-            s.profiler?.stop(202)
-        }
         // features.3.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 75, 75, 480]
         if s.options.frozenBlocks > 14 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(144), pixels: 5625 &* s.n, channels: 480,
                 gamma: s.p + 480288, beta: s.p + 480768, runningMean: s.p + 481248, runningVar: s.p + 481728,
                 eps: 0.001, activation: .silu, output: s.tensor(145), scratch: s.f + 2557408, pool: pool)
-            s.profiler?.stop(203)
+            s.profiler?.stop(202)
         }
         // features.3.2.block.1 depthwise weights to the kernel layout [5][5][480]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 482208, channels: 480, kernel: 5, into: s.f + 2559328)
-        s.profiler?.stop(204)
-        // features.3.2.block.1 depthwise 5x5/1, [n, 75, 75, 480] -> [n, 75, 75, 480]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(145), batch: s.n, height: 75, width: 75, channels: 480, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 75, outWidth: 75, weights: s.f + 2559328, bias: s.f,
-            activation: .identity, output: s.tensor(146), pool: pool)
-        s.profiler?.stop(205)
+        s.profiler?.stop(203)
+        // features.3.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.2.block.1 depthwise 5x5/1, [n, 75, 75, 480] -> [n, 75, 75, 480], row by row
+        if s.options.frozenBlocks <= 14 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(144), gamma: s.p + 480288, beta: s.p + 480768,
+                savedMean: s.f + 2557408, savedInvStd: s.f + 2557888, activation: .silu, output: s.tensor(145),
+                batch: s.n, height: 75, width: 75, channels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 75, outWidth: 75, weights: s.f + 2559328, bias: s.f, depthwiseOutput: s.tensor(146),
+                pool: pool)
+            s.profiler?.stop(204)
+        }
+        // features.3.2.block.1 frozen: depthwise 5x5/1, [n, 75, 75, 480] -> [n, 75, 75, 480]
+        if s.options.frozenBlocks > 14 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(145), batch: s.n, height: 75, width: 75, channels: 480, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 75, outWidth: 75, weights: s.f + 2559328, bias: s.f,
+                activation: .identity, output: s.tensor(146), pool: pool)
+            s.profiler?.stop(205)
+        }
         // features.3.2.block.1 BatchNorm (batch statistics) + silu on [n, 75, 75, 480]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
@@ -6428,32 +6468,36 @@ public final class EfficientNetB7Training: TrainableModel {
                 output: s.tensor(156), pool: pool)
             s.profiler?.stop(218)
         }
-        // features.3.3.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 75, 75, 480]
-        if s.options.frozenBlocks <= 15 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(156), pixels: 5625 &* s.n, channels: 480,
-                gamma: s.p + 592960, beta: s.p + 593440, savedMean: s.f + 2583488, savedInvStd: s.f + 2583968,
-                activation: .silu, output: s.tensor(157), pool: pool)
-            s.profiler?.stop(219)
-        }
         // features.3.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 75, 75, 480]
         if s.options.frozenBlocks > 15 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(156), pixels: 5625 &* s.n, channels: 480,
                 gamma: s.p + 592960, beta: s.p + 593440, runningMean: s.p + 593920, runningVar: s.p + 594400,
                 eps: 0.001, activation: .silu, output: s.tensor(157), scratch: s.f + 2583488, pool: pool)
-            s.profiler?.stop(220)
+            s.profiler?.stop(219)
         }
         // features.3.3.block.1 depthwise weights to the kernel layout [5][5][480]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 594880, channels: 480, kernel: 5, into: s.f + 2585408)
-        s.profiler?.stop(221)
-        // features.3.3.block.1 depthwise 5x5/1, [n, 75, 75, 480] -> [n, 75, 75, 480]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(157), batch: s.n, height: 75, width: 75, channels: 480, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 75, outWidth: 75, weights: s.f + 2585408, bias: s.f,
-            activation: .identity, output: s.tensor(158), pool: pool)
-        s.profiler?.stop(222)
+        s.profiler?.stop(220)
+        // features.3.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.3.block.1 depthwise 5x5/1, [n, 75, 75, 480] -> [n, 75, 75, 480], row by row
+        if s.options.frozenBlocks <= 15 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(156), gamma: s.p + 592960, beta: s.p + 593440,
+                savedMean: s.f + 2583488, savedInvStd: s.f + 2583968, activation: .silu, output: s.tensor(157),
+                batch: s.n, height: 75, width: 75, channels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 75, outWidth: 75, weights: s.f + 2585408, bias: s.f, depthwiseOutput: s.tensor(158),
+                pool: pool)
+            s.profiler?.stop(221)
+        }
+        // features.3.3.block.1 frozen: depthwise 5x5/1, [n, 75, 75, 480] -> [n, 75, 75, 480]
+        if s.options.frozenBlocks > 15 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(157), batch: s.n, height: 75, width: 75, channels: 480, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 75, outWidth: 75, weights: s.f + 2585408, bias: s.f,
+                activation: .identity, output: s.tensor(158), pool: pool)
+            s.profiler?.stop(222)
+        }
         // features.3.3.block.1 BatchNorm (batch statistics) + silu on [n, 75, 75, 480]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
@@ -6553,32 +6597,36 @@ public final class EfficientNetB7Training: TrainableModel {
                 output: s.tensor(168), pool: pool)
             s.profiler?.stop(235)
         }
-        // features.3.4.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 75, 75, 480]
-        if s.options.frozenBlocks <= 16 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(168), pixels: 5625 &* s.n, channels: 480,
-                gamma: s.p + 705632, beta: s.p + 706112, savedMean: s.f + 2609568, savedInvStd: s.f + 2610048,
-                activation: .silu, output: s.tensor(169), pool: pool)
-            s.profiler?.stop(236)
-        }
         // features.3.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 75, 75, 480]
         if s.options.frozenBlocks > 16 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(168), pixels: 5625 &* s.n, channels: 480,
                 gamma: s.p + 705632, beta: s.p + 706112, runningMean: s.p + 706592, runningVar: s.p + 707072,
                 eps: 0.001, activation: .silu, output: s.tensor(169), scratch: s.f + 2609568, pool: pool)
-            s.profiler?.stop(237)
+            s.profiler?.stop(236)
         }
         // features.3.4.block.1 depthwise weights to the kernel layout [5][5][480]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 707552, channels: 480, kernel: 5, into: s.f + 2611488)
-        s.profiler?.stop(238)
-        // features.3.4.block.1 depthwise 5x5/1, [n, 75, 75, 480] -> [n, 75, 75, 480]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(169), batch: s.n, height: 75, width: 75, channels: 480, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 75, outWidth: 75, weights: s.f + 2611488, bias: s.f,
-            activation: .identity, output: s.tensor(170), pool: pool)
-        s.profiler?.stop(239)
+        s.profiler?.stop(237)
+        // features.3.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.4.block.1 depthwise 5x5/1, [n, 75, 75, 480] -> [n, 75, 75, 480], row by row
+        if s.options.frozenBlocks <= 16 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(168), gamma: s.p + 705632, beta: s.p + 706112,
+                savedMean: s.f + 2609568, savedInvStd: s.f + 2610048, activation: .silu, output: s.tensor(169),
+                batch: s.n, height: 75, width: 75, channels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 75, outWidth: 75, weights: s.f + 2611488, bias: s.f, depthwiseOutput: s.tensor(170),
+                pool: pool)
+            s.profiler?.stop(238)
+        }
+        // features.3.4.block.1 frozen: depthwise 5x5/1, [n, 75, 75, 480] -> [n, 75, 75, 480]
+        if s.options.frozenBlocks > 16 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(169), batch: s.n, height: 75, width: 75, channels: 480, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 75, outWidth: 75, weights: s.f + 2611488, bias: s.f,
+                activation: .identity, output: s.tensor(170), pool: pool)
+            s.profiler?.stop(239)
+        }
         // features.3.4.block.1 BatchNorm (batch statistics) + silu on [n, 75, 75, 480]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
@@ -6678,32 +6726,36 @@ public final class EfficientNetB7Training: TrainableModel {
                 output: s.tensor(180), pool: pool)
             s.profiler?.stop(252)
         }
-        // features.3.5.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 75, 75, 480]
-        if s.options.frozenBlocks <= 17 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(180), pixels: 5625 &* s.n, channels: 480,
-                gamma: s.p + 818304, beta: s.p + 818784, savedMean: s.f + 2635648, savedInvStd: s.f + 2636128,
-                activation: .silu, output: s.tensor(181), pool: pool)
-            s.profiler?.stop(253)
-        }
         // features.3.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 75, 75, 480]
         if s.options.frozenBlocks > 17 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(180), pixels: 5625 &* s.n, channels: 480,
                 gamma: s.p + 818304, beta: s.p + 818784, runningMean: s.p + 819264, runningVar: s.p + 819744,
                 eps: 0.001, activation: .silu, output: s.tensor(181), scratch: s.f + 2635648, pool: pool)
-            s.profiler?.stop(254)
+            s.profiler?.stop(253)
         }
         // features.3.5.block.1 depthwise weights to the kernel layout [5][5][480]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 820224, channels: 480, kernel: 5, into: s.f + 2637568)
-        s.profiler?.stop(255)
-        // features.3.5.block.1 depthwise 5x5/1, [n, 75, 75, 480] -> [n, 75, 75, 480]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(181), batch: s.n, height: 75, width: 75, channels: 480, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 75, outWidth: 75, weights: s.f + 2637568, bias: s.f,
-            activation: .identity, output: s.tensor(182), pool: pool)
-        s.profiler?.stop(256)
+        s.profiler?.stop(254)
+        // features.3.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.5.block.1 depthwise 5x5/1, [n, 75, 75, 480] -> [n, 75, 75, 480], row by row
+        if s.options.frozenBlocks <= 17 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(180), gamma: s.p + 818304, beta: s.p + 818784,
+                savedMean: s.f + 2635648, savedInvStd: s.f + 2636128, activation: .silu, output: s.tensor(181),
+                batch: s.n, height: 75, width: 75, channels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 75, outWidth: 75, weights: s.f + 2637568, bias: s.f, depthwiseOutput: s.tensor(182),
+                pool: pool)
+            s.profiler?.stop(255)
+        }
+        // features.3.5.block.1 frozen: depthwise 5x5/1, [n, 75, 75, 480] -> [n, 75, 75, 480]
+        if s.options.frozenBlocks > 17 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(181), batch: s.n, height: 75, width: 75, channels: 480, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 75, outWidth: 75, weights: s.f + 2637568, bias: s.f,
+                activation: .identity, output: s.tensor(182), pool: pool)
+            s.profiler?.stop(256)
+        }
         // features.3.5.block.1 BatchNorm (batch statistics) + silu on [n, 75, 75, 480]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
@@ -6803,32 +6855,36 @@ public final class EfficientNetB7Training: TrainableModel {
                 output: s.tensor(192), pool: pool)
             s.profiler?.stop(269)
         }
-        // features.3.6.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 75, 75, 480]
-        if s.options.frozenBlocks <= 18 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(192), pixels: 5625 &* s.n, channels: 480,
-                gamma: s.p + 930976, beta: s.p + 931456, savedMean: s.f + 2661728, savedInvStd: s.f + 2662208,
-                activation: .silu, output: s.tensor(193), pool: pool)
-            s.profiler?.stop(270)
-        }
         // features.3.6.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 75, 75, 480]
         if s.options.frozenBlocks > 18 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(192), pixels: 5625 &* s.n, channels: 480,
                 gamma: s.p + 930976, beta: s.p + 931456, runningMean: s.p + 931936, runningVar: s.p + 932416,
                 eps: 0.001, activation: .silu, output: s.tensor(193), scratch: s.f + 2661728, pool: pool)
-            s.profiler?.stop(271)
+            s.profiler?.stop(270)
         }
         // features.3.6.block.1 depthwise weights to the kernel layout [5][5][480]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 932896, channels: 480, kernel: 5, into: s.f + 2663648)
-        s.profiler?.stop(272)
-        // features.3.6.block.1 depthwise 5x5/1, [n, 75, 75, 480] -> [n, 75, 75, 480]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(193), batch: s.n, height: 75, width: 75, channels: 480, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 75, outWidth: 75, weights: s.f + 2663648, bias: s.f,
-            activation: .identity, output: s.tensor(194), pool: pool)
-        s.profiler?.stop(273)
+        s.profiler?.stop(271)
+        // features.3.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.6.block.1 depthwise 5x5/1, [n, 75, 75, 480] -> [n, 75, 75, 480], row by row
+        if s.options.frozenBlocks <= 18 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(192), gamma: s.p + 930976, beta: s.p + 931456,
+                savedMean: s.f + 2661728, savedInvStd: s.f + 2662208, activation: .silu, output: s.tensor(193),
+                batch: s.n, height: 75, width: 75, channels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 75, outWidth: 75, weights: s.f + 2663648, bias: s.f, depthwiseOutput: s.tensor(194),
+                pool: pool)
+            s.profiler?.stop(272)
+        }
+        // features.3.6.block.1 frozen: depthwise 5x5/1, [n, 75, 75, 480] -> [n, 75, 75, 480]
+        if s.options.frozenBlocks > 18 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(193), batch: s.n, height: 75, width: 75, channels: 480, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 75, outWidth: 75, weights: s.f + 2663648, bias: s.f,
+                activation: .identity, output: s.tensor(194), pool: pool)
+            s.profiler?.stop(273)
+        }
         // features.3.6.block.1 BatchNorm (batch statistics) + silu on [n, 75, 75, 480]
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
@@ -6928,32 +6984,36 @@ public final class EfficientNetB7Training: TrainableModel {
                 output: s.tensor(204), pool: pool)
             s.profiler?.stop(286)
         }
-        // features.4.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 75, 75, 480]
-        if s.options.frozenBlocks <= 19 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(204), pixels: 5625 &* s.n, channels: 480,
-                gamma: s.p + 1043648, beta: s.p + 1044128, savedMean: s.f + 2687808, savedInvStd: s.f + 2688288,
-                activation: .silu, output: s.tensor(205), pool: pool)
-            s.profiler?.stop(287)
-        }
         // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 75, 75, 480]
         if s.options.frozenBlocks > 19 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(204), pixels: 5625 &* s.n, channels: 480,
                 gamma: s.p + 1043648, beta: s.p + 1044128, runningMean: s.p + 1044608, runningVar: s.p + 1045088,
                 eps: 0.001, activation: .silu, output: s.tensor(205), scratch: s.f + 2687808, pool: pool)
-            s.profiler?.stop(288)
+            s.profiler?.stop(287)
         }
         // features.4.0.block.1 depthwise weights to the kernel layout [3][3][480]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1045568, channels: 480, kernel: 3, into: s.f + 2689728)
-        s.profiler?.stop(289)
-        // features.4.0.block.1 depthwise 3x3/2, [n, 75, 75, 480] -> [n, 38, 38, 480]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(205), batch: s.n, height: 75, width: 75, channels: 480, kernel: 3,
-            stride: 2, padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38, weights: s.f + 2689728, bias: s.f,
-            activation: .identity, output: s.tensor(206), pool: pool)
-        s.profiler?.stop(290)
+        s.profiler?.stop(288)
+        // features.4.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 75, 75, 480] -> [n, 38, 38, 480], row by row
+        if s.options.frozenBlocks <= 19 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(204), gamma: s.p + 1043648,
+                beta: s.p + 1044128, savedMean: s.f + 2687808, savedInvStd: s.f + 2688288, activation: .silu,
+                output: s.tensor(205), batch: s.n, height: 75, width: 75, channels: 480, kernel: 3, stride: 2,
+                padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38, weights: s.f + 2689728, bias: s.f,
+                depthwiseOutput: s.tensor(206), pool: pool)
+            s.profiler?.stop(289)
+        }
+        // features.4.0.block.1 frozen: depthwise 3x3/2, [n, 75, 75, 480] -> [n, 38, 38, 480]
+        if s.options.frozenBlocks > 19 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(205), batch: s.n, height: 75, width: 75, channels: 480, kernel: 3,
+                stride: 2, padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38, weights: s.f + 2689728, bias: s.f,
+                activation: .identity, output: s.tensor(206), pool: pool)
+            s.profiler?.stop(290)
+        }
         // features.4.0.block.1 BatchNorm (batch statistics) + silu on [n, 38, 38, 480]
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
@@ -7040,32 +7100,36 @@ public final class EfficientNetB7Training: TrainableModel {
                 output: s.tensor(214), pool: pool)
             s.profiler?.stop(301)
         }
-        // features.4.1.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 960]
-        if s.options.frozenBlocks <= 20 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(214), pixels: 1444 &* s.n, channels: 960,
-                gamma: s.p + 1302560, beta: s.p + 1303520, savedMean: s.f + 2698688, savedInvStd: s.f + 2699648,
-                activation: .silu, output: s.tensor(215), pool: pool)
-            s.profiler?.stop(302)
-        }
         // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 960]
         if s.options.frozenBlocks > 20 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(214), pixels: 1444 &* s.n, channels: 960,
                 gamma: s.p + 1302560, beta: s.p + 1303520, runningMean: s.p + 1304480, runningVar: s.p + 1305440,
                 eps: 0.001, activation: .silu, output: s.tensor(215), scratch: s.f + 2698688, pool: pool)
-            s.profiler?.stop(303)
+            s.profiler?.stop(302)
         }
         // features.4.1.block.1 depthwise weights to the kernel layout [3][3][960]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1306400, channels: 960, kernel: 3, into: s.f + 2702528)
-        s.profiler?.stop(304)
-        // features.4.1.block.1 depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(215), batch: s.n, height: 38, width: 38, channels: 960, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38, weights: s.f + 2702528, bias: s.f,
-            activation: .identity, output: s.tensor(216), pool: pool)
-        s.profiler?.stop(305)
+        s.profiler?.stop(303)
+        // features.4.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960], row by row
+        if s.options.frozenBlocks <= 20 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(214), gamma: s.p + 1302560,
+                beta: s.p + 1303520, savedMean: s.f + 2698688, savedInvStd: s.f + 2699648, activation: .silu,
+                output: s.tensor(215), batch: s.n, height: 38, width: 38, channels: 960, kernel: 3, stride: 1,
+                padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38, weights: s.f + 2702528, bias: s.f,
+                depthwiseOutput: s.tensor(216), pool: pool)
+            s.profiler?.stop(304)
+        }
+        // features.4.1.block.1 frozen: depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960]
+        if s.options.frozenBlocks > 20 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(215), batch: s.n, height: 38, width: 38, channels: 960, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38, weights: s.f + 2702528, bias: s.f,
+                activation: .identity, output: s.tensor(216), pool: pool)
+            s.profiler?.stop(305)
+        }
         // features.4.1.block.1 BatchNorm (batch statistics) + silu on [n, 38, 38, 960]
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
@@ -7165,32 +7229,36 @@ public final class EfficientNetB7Training: TrainableModel {
                 output: s.tensor(226), pool: pool)
             s.profiler?.stop(318)
         }
-        // features.4.2.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 960]
-        if s.options.frozenBlocks <= 21 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(226), pixels: 1444 &* s.n, channels: 960,
-                gamma: s.p + 1704528, beta: s.p + 1705488, savedMean: s.f + 2720128, savedInvStd: s.f + 2721088,
-                activation: .silu, output: s.tensor(227), pool: pool)
-            s.profiler?.stop(319)
-        }
         // features.4.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 960]
         if s.options.frozenBlocks > 21 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(226), pixels: 1444 &* s.n, channels: 960,
                 gamma: s.p + 1704528, beta: s.p + 1705488, runningMean: s.p + 1706448, runningVar: s.p + 1707408,
                 eps: 0.001, activation: .silu, output: s.tensor(227), scratch: s.f + 2720128, pool: pool)
-            s.profiler?.stop(320)
+            s.profiler?.stop(319)
         }
         // features.4.2.block.1 depthwise weights to the kernel layout [3][3][960]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1708368, channels: 960, kernel: 3, into: s.f + 2723968)
-        s.profiler?.stop(321)
-        // features.4.2.block.1 depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(227), batch: s.n, height: 38, width: 38, channels: 960, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38, weights: s.f + 2723968, bias: s.f,
-            activation: .identity, output: s.tensor(228), pool: pool)
-        s.profiler?.stop(322)
+        s.profiler?.stop(320)
+        // features.4.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960], row by row
+        if s.options.frozenBlocks <= 21 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(226), gamma: s.p + 1704528,
+                beta: s.p + 1705488, savedMean: s.f + 2720128, savedInvStd: s.f + 2721088, activation: .silu,
+                output: s.tensor(227), batch: s.n, height: 38, width: 38, channels: 960, kernel: 3, stride: 1,
+                padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38, weights: s.f + 2723968, bias: s.f,
+                depthwiseOutput: s.tensor(228), pool: pool)
+            s.profiler?.stop(321)
+        }
+        // features.4.2.block.1 frozen: depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960]
+        if s.options.frozenBlocks > 21 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(227), batch: s.n, height: 38, width: 38, channels: 960, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38, weights: s.f + 2723968, bias: s.f,
+                activation: .identity, output: s.tensor(228), pool: pool)
+            s.profiler?.stop(322)
+        }
         // features.4.2.block.1 BatchNorm (batch statistics) + silu on [n, 38, 38, 960]
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
@@ -7290,32 +7358,36 @@ public final class EfficientNetB7Training: TrainableModel {
                 output: s.tensor(238), pool: pool)
             s.profiler?.stop(335)
         }
-        // features.4.3.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 960]
-        if s.options.frozenBlocks <= 22 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(238), pixels: 1444 &* s.n, channels: 960,
-                gamma: s.p + 2106496, beta: s.p + 2107456, savedMean: s.f + 2741568, savedInvStd: s.f + 2742528,
-                activation: .silu, output: s.tensor(239), pool: pool)
-            s.profiler?.stop(336)
-        }
         // features.4.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 960]
         if s.options.frozenBlocks > 22 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(238), pixels: 1444 &* s.n, channels: 960,
                 gamma: s.p + 2106496, beta: s.p + 2107456, runningMean: s.p + 2108416, runningVar: s.p + 2109376,
                 eps: 0.001, activation: .silu, output: s.tensor(239), scratch: s.f + 2741568, pool: pool)
-            s.profiler?.stop(337)
+            s.profiler?.stop(336)
         }
         // features.4.3.block.1 depthwise weights to the kernel layout [3][3][960]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2110336, channels: 960, kernel: 3, into: s.f + 2745408)
-        s.profiler?.stop(338)
-        // features.4.3.block.1 depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(239), batch: s.n, height: 38, width: 38, channels: 960, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38, weights: s.f + 2745408, bias: s.f,
-            activation: .identity, output: s.tensor(240), pool: pool)
-        s.profiler?.stop(339)
+        s.profiler?.stop(337)
+        // features.4.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.3.block.1 depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960], row by row
+        if s.options.frozenBlocks <= 22 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(238), gamma: s.p + 2106496,
+                beta: s.p + 2107456, savedMean: s.f + 2741568, savedInvStd: s.f + 2742528, activation: .silu,
+                output: s.tensor(239), batch: s.n, height: 38, width: 38, channels: 960, kernel: 3, stride: 1,
+                padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38, weights: s.f + 2745408, bias: s.f,
+                depthwiseOutput: s.tensor(240), pool: pool)
+            s.profiler?.stop(338)
+        }
+        // features.4.3.block.1 frozen: depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960]
+        if s.options.frozenBlocks > 22 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(239), batch: s.n, height: 38, width: 38, channels: 960, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38, weights: s.f + 2745408, bias: s.f,
+                activation: .identity, output: s.tensor(240), pool: pool)
+            s.profiler?.stop(339)
+        }
         // features.4.3.block.1 BatchNorm (batch statistics) + silu on [n, 38, 38, 960]
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
@@ -7415,32 +7487,36 @@ public final class EfficientNetB7Training: TrainableModel {
                 output: s.tensor(250), pool: pool)
             s.profiler?.stop(352)
         }
-        // features.4.4.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 960]
-        if s.options.frozenBlocks <= 23 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(250), pixels: 1444 &* s.n, channels: 960,
-                gamma: s.p + 2508464, beta: s.p + 2509424, savedMean: s.f + 2763008, savedInvStd: s.f + 2763968,
-                activation: .silu, output: s.tensor(251), pool: pool)
-            s.profiler?.stop(353)
-        }
         // features.4.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 960]
         if s.options.frozenBlocks > 23 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(250), pixels: 1444 &* s.n, channels: 960,
                 gamma: s.p + 2508464, beta: s.p + 2509424, runningMean: s.p + 2510384, runningVar: s.p + 2511344,
                 eps: 0.001, activation: .silu, output: s.tensor(251), scratch: s.f + 2763008, pool: pool)
-            s.profiler?.stop(354)
+            s.profiler?.stop(353)
         }
         // features.4.4.block.1 depthwise weights to the kernel layout [3][3][960]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2512304, channels: 960, kernel: 3, into: s.f + 2766848)
-        s.profiler?.stop(355)
-        // features.4.4.block.1 depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(251), batch: s.n, height: 38, width: 38, channels: 960, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38, weights: s.f + 2766848, bias: s.f,
-            activation: .identity, output: s.tensor(252), pool: pool)
-        s.profiler?.stop(356)
+        s.profiler?.stop(354)
+        // features.4.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.4.block.1 depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960], row by row
+        if s.options.frozenBlocks <= 23 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(250), gamma: s.p + 2508464,
+                beta: s.p + 2509424, savedMean: s.f + 2763008, savedInvStd: s.f + 2763968, activation: .silu,
+                output: s.tensor(251), batch: s.n, height: 38, width: 38, channels: 960, kernel: 3, stride: 1,
+                padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38, weights: s.f + 2766848, bias: s.f,
+                depthwiseOutput: s.tensor(252), pool: pool)
+            s.profiler?.stop(355)
+        }
+        // features.4.4.block.1 frozen: depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960]
+        if s.options.frozenBlocks > 23 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(251), batch: s.n, height: 38, width: 38, channels: 960, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38, weights: s.f + 2766848, bias: s.f,
+                activation: .identity, output: s.tensor(252), pool: pool)
+            s.profiler?.stop(356)
+        }
         // features.4.4.block.1 BatchNorm (batch statistics) + silu on [n, 38, 38, 960]
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
@@ -7539,32 +7615,36 @@ public final class EfficientNetB7Training: TrainableModel {
                 output: s.tensor(262), pool: pool)
             s.profiler?.stop(369)
         }
-        // features.4.5.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 960]
-        if s.options.frozenBlocks <= 24 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(262), pixels: 1444 &* s.n, channels: 960,
-                gamma: s.p + 2910432, beta: s.p + 2911392, savedMean: s.f + 2784448, savedInvStd: s.f + 2785408,
-                activation: .silu, output: s.tensor(263), pool: pool)
-            s.profiler?.stop(370)
-        }
         // features.4.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 960]
         if s.options.frozenBlocks > 24 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(262), pixels: 1444 &* s.n, channels: 960,
                 gamma: s.p + 2910432, beta: s.p + 2911392, runningMean: s.p + 2912352, runningVar: s.p + 2913312,
                 eps: 0.001, activation: .silu, output: s.tensor(263), scratch: s.f + 2784448, pool: pool)
-            s.profiler?.stop(371)
+            s.profiler?.stop(370)
         }
         // features.4.5.block.1 depthwise weights to the kernel layout [3][3][960]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2914272, channels: 960, kernel: 3, into: s.f + 2788288)
-        s.profiler?.stop(372)
-        // features.4.5.block.1 depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(263), batch: s.n, height: 38, width: 38, channels: 960, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38, weights: s.f + 2788288, bias: s.f,
-            activation: .identity, output: s.tensor(264), pool: pool)
-        s.profiler?.stop(373)
+        s.profiler?.stop(371)
+        // features.4.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.5.block.1 depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960], row by row
+        if s.options.frozenBlocks <= 24 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(262), gamma: s.p + 2910432,
+                beta: s.p + 2911392, savedMean: s.f + 2784448, savedInvStd: s.f + 2785408, activation: .silu,
+                output: s.tensor(263), batch: s.n, height: 38, width: 38, channels: 960, kernel: 3, stride: 1,
+                padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38, weights: s.f + 2788288, bias: s.f,
+                depthwiseOutput: s.tensor(264), pool: pool)
+            s.profiler?.stop(372)
+        }
+        // features.4.5.block.1 frozen: depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960]
+        if s.options.frozenBlocks > 24 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(263), batch: s.n, height: 38, width: 38, channels: 960, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38, weights: s.f + 2788288, bias: s.f,
+                activation: .identity, output: s.tensor(264), pool: pool)
+            s.profiler?.stop(373)
+        }
         // features.4.5.block.1 BatchNorm (batch statistics) + silu on [n, 38, 38, 960]
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
@@ -7664,32 +7744,36 @@ public final class EfficientNetB7Training: TrainableModel {
                 output: s.tensor(274), pool: pool)
             s.profiler?.stop(386)
         }
-        // features.4.6.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 960]
-        if s.options.frozenBlocks <= 25 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(274), pixels: 1444 &* s.n, channels: 960,
-                gamma: s.p + 3312400, beta: s.p + 3313360, savedMean: s.f + 2805888, savedInvStd: s.f + 2806848,
-                activation: .silu, output: s.tensor(275), pool: pool)
-            s.profiler?.stop(387)
-        }
         // features.4.6.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 960]
         if s.options.frozenBlocks > 25 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(274), pixels: 1444 &* s.n, channels: 960,
                 gamma: s.p + 3312400, beta: s.p + 3313360, runningMean: s.p + 3314320, runningVar: s.p + 3315280,
                 eps: 0.001, activation: .silu, output: s.tensor(275), scratch: s.f + 2805888, pool: pool)
-            s.profiler?.stop(388)
+            s.profiler?.stop(387)
         }
         // features.4.6.block.1 depthwise weights to the kernel layout [3][3][960]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3316240, channels: 960, kernel: 3, into: s.f + 2809728)
-        s.profiler?.stop(389)
-        // features.4.6.block.1 depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(275), batch: s.n, height: 38, width: 38, channels: 960, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38, weights: s.f + 2809728, bias: s.f,
-            activation: .identity, output: s.tensor(276), pool: pool)
-        s.profiler?.stop(390)
+        s.profiler?.stop(388)
+        // features.4.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.6.block.1 depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960], row by row
+        if s.options.frozenBlocks <= 25 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(274), gamma: s.p + 3312400,
+                beta: s.p + 3313360, savedMean: s.f + 2805888, savedInvStd: s.f + 2806848, activation: .silu,
+                output: s.tensor(275), batch: s.n, height: 38, width: 38, channels: 960, kernel: 3, stride: 1,
+                padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38, weights: s.f + 2809728, bias: s.f,
+                depthwiseOutput: s.tensor(276), pool: pool)
+            s.profiler?.stop(389)
+        }
+        // features.4.6.block.1 frozen: depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960]
+        if s.options.frozenBlocks > 25 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(275), batch: s.n, height: 38, width: 38, channels: 960, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38, weights: s.f + 2809728, bias: s.f,
+                activation: .identity, output: s.tensor(276), pool: pool)
+            s.profiler?.stop(390)
+        }
         // features.4.6.block.1 BatchNorm (batch statistics) + silu on [n, 38, 38, 960]
         if s.options.frozenBlocks <= 25 {
             s.profiler?.start()
@@ -7789,32 +7873,36 @@ public final class EfficientNetB7Training: TrainableModel {
                 output: s.tensor(286), pool: pool)
             s.profiler?.stop(403)
         }
-        // features.4.7.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 960]
-        if s.options.frozenBlocks <= 26 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(286), pixels: 1444 &* s.n, channels: 960,
-                gamma: s.p + 3714368, beta: s.p + 3715328, savedMean: s.f + 2827328, savedInvStd: s.f + 2828288,
-                activation: .silu, output: s.tensor(287), pool: pool)
-            s.profiler?.stop(404)
-        }
         // features.4.7.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 960]
         if s.options.frozenBlocks > 26 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(286), pixels: 1444 &* s.n, channels: 960,
                 gamma: s.p + 3714368, beta: s.p + 3715328, runningMean: s.p + 3716288, runningVar: s.p + 3717248,
                 eps: 0.001, activation: .silu, output: s.tensor(287), scratch: s.f + 2827328, pool: pool)
-            s.profiler?.stop(405)
+            s.profiler?.stop(404)
         }
         // features.4.7.block.1 depthwise weights to the kernel layout [3][3][960]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3718208, channels: 960, kernel: 3, into: s.f + 2831168)
-        s.profiler?.stop(406)
-        // features.4.7.block.1 depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(287), batch: s.n, height: 38, width: 38, channels: 960, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38, weights: s.f + 2831168, bias: s.f,
-            activation: .identity, output: s.tensor(288), pool: pool)
-        s.profiler?.stop(407)
+        s.profiler?.stop(405)
+        // features.4.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.7.block.1 depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960], row by row
+        if s.options.frozenBlocks <= 26 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(286), gamma: s.p + 3714368,
+                beta: s.p + 3715328, savedMean: s.f + 2827328, savedInvStd: s.f + 2828288, activation: .silu,
+                output: s.tensor(287), batch: s.n, height: 38, width: 38, channels: 960, kernel: 3, stride: 1,
+                padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38, weights: s.f + 2831168, bias: s.f,
+                depthwiseOutput: s.tensor(288), pool: pool)
+            s.profiler?.stop(406)
+        }
+        // features.4.7.block.1 frozen: depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960]
+        if s.options.frozenBlocks > 26 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(287), batch: s.n, height: 38, width: 38, channels: 960, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38, weights: s.f + 2831168, bias: s.f,
+                activation: .identity, output: s.tensor(288), pool: pool)
+            s.profiler?.stop(407)
+        }
         // features.4.7.block.1 BatchNorm (batch statistics) + silu on [n, 38, 38, 960]
         if s.options.frozenBlocks <= 26 {
             s.profiler?.start()
@@ -7914,32 +8002,36 @@ public final class EfficientNetB7Training: TrainableModel {
                 output: s.tensor(298), pool: pool)
             s.profiler?.stop(420)
         }
-        // features.4.8.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 960]
-        if s.options.frozenBlocks <= 27 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(298), pixels: 1444 &* s.n, channels: 960,
-                gamma: s.p + 4116336, beta: s.p + 4117296, savedMean: s.f + 2848768, savedInvStd: s.f + 2849728,
-                activation: .silu, output: s.tensor(299), pool: pool)
-            s.profiler?.stop(421)
-        }
         // features.4.8.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 960]
         if s.options.frozenBlocks > 27 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(298), pixels: 1444 &* s.n, channels: 960,
                 gamma: s.p + 4116336, beta: s.p + 4117296, runningMean: s.p + 4118256, runningVar: s.p + 4119216,
                 eps: 0.001, activation: .silu, output: s.tensor(299), scratch: s.f + 2848768, pool: pool)
-            s.profiler?.stop(422)
+            s.profiler?.stop(421)
         }
         // features.4.8.block.1 depthwise weights to the kernel layout [3][3][960]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 4120176, channels: 960, kernel: 3, into: s.f + 2852608)
-        s.profiler?.stop(423)
-        // features.4.8.block.1 depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(299), batch: s.n, height: 38, width: 38, channels: 960, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38, weights: s.f + 2852608, bias: s.f,
-            activation: .identity, output: s.tensor(300), pool: pool)
-        s.profiler?.stop(424)
+        s.profiler?.stop(422)
+        // features.4.8.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.8.block.1 depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960], row by row
+        if s.options.frozenBlocks <= 27 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(298), gamma: s.p + 4116336,
+                beta: s.p + 4117296, savedMean: s.f + 2848768, savedInvStd: s.f + 2849728, activation: .silu,
+                output: s.tensor(299), batch: s.n, height: 38, width: 38, channels: 960, kernel: 3, stride: 1,
+                padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38, weights: s.f + 2852608, bias: s.f,
+                depthwiseOutput: s.tensor(300), pool: pool)
+            s.profiler?.stop(423)
+        }
+        // features.4.8.block.1 frozen: depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960]
+        if s.options.frozenBlocks > 27 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(299), batch: s.n, height: 38, width: 38, channels: 960, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38, weights: s.f + 2852608, bias: s.f,
+                activation: .identity, output: s.tensor(300), pool: pool)
+            s.profiler?.stop(424)
+        }
         // features.4.8.block.1 BatchNorm (batch statistics) + silu on [n, 38, 38, 960]
         if s.options.frozenBlocks <= 27 {
             s.profiler?.start()
@@ -8039,32 +8131,36 @@ public final class EfficientNetB7Training: TrainableModel {
                 output: s.tensor(310), pool: pool)
             s.profiler?.stop(437)
         }
-        // features.4.9.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 960]
-        if s.options.frozenBlocks <= 28 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(310), pixels: 1444 &* s.n, channels: 960,
-                gamma: s.p + 4518304, beta: s.p + 4519264, savedMean: s.f + 2870208, savedInvStd: s.f + 2871168,
-                activation: .silu, output: s.tensor(311), pool: pool)
-            s.profiler?.stop(438)
-        }
         // features.4.9.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 960]
         if s.options.frozenBlocks > 28 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(310), pixels: 1444 &* s.n, channels: 960,
                 gamma: s.p + 4518304, beta: s.p + 4519264, runningMean: s.p + 4520224, runningVar: s.p + 4521184,
                 eps: 0.001, activation: .silu, output: s.tensor(311), scratch: s.f + 2870208, pool: pool)
-            s.profiler?.stop(439)
+            s.profiler?.stop(438)
         }
         // features.4.9.block.1 depthwise weights to the kernel layout [3][3][960]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 4522144, channels: 960, kernel: 3, into: s.f + 2874048)
-        s.profiler?.stop(440)
-        // features.4.9.block.1 depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(311), batch: s.n, height: 38, width: 38, channels: 960, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38, weights: s.f + 2874048, bias: s.f,
-            activation: .identity, output: s.tensor(312), pool: pool)
-        s.profiler?.stop(441)
+        s.profiler?.stop(439)
+        // features.4.9.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.9.block.1 depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960], row by row
+        if s.options.frozenBlocks <= 28 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(310), gamma: s.p + 4518304,
+                beta: s.p + 4519264, savedMean: s.f + 2870208, savedInvStd: s.f + 2871168, activation: .silu,
+                output: s.tensor(311), batch: s.n, height: 38, width: 38, channels: 960, kernel: 3, stride: 1,
+                padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38, weights: s.f + 2874048, bias: s.f,
+                depthwiseOutput: s.tensor(312), pool: pool)
+            s.profiler?.stop(440)
+        }
+        // features.4.9.block.1 frozen: depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960]
+        if s.options.frozenBlocks > 28 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(311), batch: s.n, height: 38, width: 38, channels: 960, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38, weights: s.f + 2874048, bias: s.f,
+                activation: .identity, output: s.tensor(312), pool: pool)
+            s.profiler?.stop(441)
+        }
         // features.4.9.block.1 BatchNorm (batch statistics) + silu on [n, 38, 38, 960]
         if s.options.frozenBlocks <= 28 {
             s.profiler?.start()
@@ -8164,32 +8260,36 @@ public final class EfficientNetB7Training: TrainableModel {
                 output: s.tensor(322), pool: pool)
             s.profiler?.stop(454)
         }
-        // features.5.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 960]
-        if s.options.frozenBlocks <= 29 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(322), pixels: 1444 &* s.n, channels: 960,
-                gamma: s.p + 4920272, beta: s.p + 4921232, savedMean: s.f + 2891648, savedInvStd: s.f + 2892608,
-                activation: .silu, output: s.tensor(323), pool: pool)
-            s.profiler?.stop(455)
-        }
         // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 960]
         if s.options.frozenBlocks > 29 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(322), pixels: 1444 &* s.n, channels: 960,
                 gamma: s.p + 4920272, beta: s.p + 4921232, runningMean: s.p + 4922192, runningVar: s.p + 4923152,
                 eps: 0.001, activation: .silu, output: s.tensor(323), scratch: s.f + 2891648, pool: pool)
-            s.profiler?.stop(456)
+            s.profiler?.stop(455)
         }
         // features.5.0.block.1 depthwise weights to the kernel layout [5][5][960]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 4924112, channels: 960, kernel: 5, into: s.f + 2895488)
-        s.profiler?.stop(457)
-        // features.5.0.block.1 depthwise 5x5/1, [n, 38, 38, 960] -> [n, 38, 38, 960]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(323), batch: s.n, height: 38, width: 38, channels: 960, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 2895488, bias: s.f,
-            activation: .identity, output: s.tensor(324), pool: pool)
-        s.profiler?.stop(458)
+        s.profiler?.stop(456)
+        // features.5.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 38, 38, 960] -> [n, 38, 38, 960], row by row
+        if s.options.frozenBlocks <= 29 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(322), gamma: s.p + 4920272,
+                beta: s.p + 4921232, savedMean: s.f + 2891648, savedInvStd: s.f + 2892608, activation: .silu,
+                output: s.tensor(323), batch: s.n, height: 38, width: 38, channels: 960, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 2895488, bias: s.f,
+                depthwiseOutput: s.tensor(324), pool: pool)
+            s.profiler?.stop(457)
+        }
+        // features.5.0.block.1 frozen: depthwise 5x5/1, [n, 38, 38, 960] -> [n, 38, 38, 960]
+        if s.options.frozenBlocks > 29 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(323), batch: s.n, height: 38, width: 38, channels: 960, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 2895488, bias: s.f,
+                activation: .identity, output: s.tensor(324), pool: pool)
+            s.profiler?.stop(458)
+        }
         // features.5.0.block.1 BatchNorm (batch statistics) + silu on [n, 38, 38, 960]
         if s.options.frozenBlocks <= 29 {
             s.profiler?.start()
@@ -8276,32 +8376,36 @@ public final class EfficientNetB7Training: TrainableModel {
                 output: s.tensor(332), pool: pool)
             s.profiler?.stop(469)
         }
-        // features.5.1.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 1344]
-        if s.options.frozenBlocks <= 30 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(332), pixels: 1444 &* s.n, channels: 1344,
-                gamma: s.p + 5546752, beta: s.p + 5548096, savedMean: s.f + 2943936, savedInvStd: s.f + 2945280,
-                activation: .silu, output: s.tensor(333), pool: pool)
-            s.profiler?.stop(470)
-        }
         // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 1344]
         if s.options.frozenBlocks > 30 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(332), pixels: 1444 &* s.n, channels: 1344,
                 gamma: s.p + 5546752, beta: s.p + 5548096, runningMean: s.p + 5549440, runningVar: s.p + 5550784,
                 eps: 0.001, activation: .silu, output: s.tensor(333), scratch: s.f + 2943936, pool: pool)
-            s.profiler?.stop(471)
+            s.profiler?.stop(470)
         }
         // features.5.1.block.1 depthwise weights to the kernel layout [5][5][1344]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 5552128, channels: 1344, kernel: 5, into: s.f + 2949312)
-        s.profiler?.stop(472)
-        // features.5.1.block.1 depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(333), batch: s.n, height: 38, width: 38, channels: 1344, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 2949312, bias: s.f,
-            activation: .identity, output: s.tensor(334), pool: pool)
-        s.profiler?.stop(473)
+        s.profiler?.stop(471)
+        // features.5.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344], row by row
+        if s.options.frozenBlocks <= 30 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(332), gamma: s.p + 5546752,
+                beta: s.p + 5548096, savedMean: s.f + 2943936, savedInvStd: s.f + 2945280, activation: .silu,
+                output: s.tensor(333), batch: s.n, height: 38, width: 38, channels: 1344, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 2949312, bias: s.f,
+                depthwiseOutput: s.tensor(334), pool: pool)
+            s.profiler?.stop(472)
+        }
+        // features.5.1.block.1 frozen: depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344]
+        if s.options.frozenBlocks > 30 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(333), batch: s.n, height: 38, width: 38, channels: 1344, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 2949312, bias: s.f,
+                activation: .identity, output: s.tensor(334), pool: pool)
+            s.profiler?.stop(473)
+        }
         // features.5.1.block.1 BatchNorm (batch statistics) + silu on [n, 38, 38, 1344]
         if s.options.frozenBlocks <= 30 {
             s.profiler?.start()
@@ -8401,32 +8505,36 @@ public final class EfficientNetB7Training: TrainableModel {
                 output: s.tensor(344), pool: pool)
             s.profiler?.stop(486)
         }
-        // features.5.2.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 1344]
-        if s.options.frozenBlocks <= 31 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(344), pixels: 1444 &* s.n, channels: 1344,
-                gamma: s.p + 6346048, beta: s.p + 6347392, savedMean: s.f + 3016960, savedInvStd: s.f + 3018304,
-                activation: .silu, output: s.tensor(345), pool: pool)
-            s.profiler?.stop(487)
-        }
         // features.5.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 1344]
         if s.options.frozenBlocks > 31 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(344), pixels: 1444 &* s.n, channels: 1344,
                 gamma: s.p + 6346048, beta: s.p + 6347392, runningMean: s.p + 6348736, runningVar: s.p + 6350080,
                 eps: 0.001, activation: .silu, output: s.tensor(345), scratch: s.f + 3016960, pool: pool)
-            s.profiler?.stop(488)
+            s.profiler?.stop(487)
         }
         // features.5.2.block.1 depthwise weights to the kernel layout [5][5][1344]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 6351424, channels: 1344, kernel: 5, into: s.f + 3022336)
-        s.profiler?.stop(489)
-        // features.5.2.block.1 depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(345), batch: s.n, height: 38, width: 38, channels: 1344, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 3022336, bias: s.f,
-            activation: .identity, output: s.tensor(346), pool: pool)
-        s.profiler?.stop(490)
+        s.profiler?.stop(488)
+        // features.5.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344], row by row
+        if s.options.frozenBlocks <= 31 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(344), gamma: s.p + 6346048,
+                beta: s.p + 6347392, savedMean: s.f + 3016960, savedInvStd: s.f + 3018304, activation: .silu,
+                output: s.tensor(345), batch: s.n, height: 38, width: 38, channels: 1344, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 3022336, bias: s.f,
+                depthwiseOutput: s.tensor(346), pool: pool)
+            s.profiler?.stop(489)
+        }
+        // features.5.2.block.1 frozen: depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344]
+        if s.options.frozenBlocks > 31 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(345), batch: s.n, height: 38, width: 38, channels: 1344, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 3022336, bias: s.f,
+                activation: .identity, output: s.tensor(346), pool: pool)
+            s.profiler?.stop(490)
+        }
         // features.5.2.block.1 BatchNorm (batch statistics) + silu on [n, 38, 38, 1344]
         if s.options.frozenBlocks <= 31 {
             s.profiler?.start()
@@ -8526,32 +8634,36 @@ public final class EfficientNetB7Training: TrainableModel {
                 output: s.tensor(356), pool: pool)
             s.profiler?.stop(503)
         }
-        // features.5.3.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 1344]
-        if s.options.frozenBlocks <= 32 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(356), pixels: 1444 &* s.n, channels: 1344,
-                gamma: s.p + 7145344, beta: s.p + 7146688, savedMean: s.f + 3089984, savedInvStd: s.f + 3091328,
-                activation: .silu, output: s.tensor(357), pool: pool)
-            s.profiler?.stop(504)
-        }
         // features.5.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 1344]
         if s.options.frozenBlocks > 32 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(356), pixels: 1444 &* s.n, channels: 1344,
                 gamma: s.p + 7145344, beta: s.p + 7146688, runningMean: s.p + 7148032, runningVar: s.p + 7149376,
                 eps: 0.001, activation: .silu, output: s.tensor(357), scratch: s.f + 3089984, pool: pool)
-            s.profiler?.stop(505)
+            s.profiler?.stop(504)
         }
         // features.5.3.block.1 depthwise weights to the kernel layout [5][5][1344]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 7150720, channels: 1344, kernel: 5, into: s.f + 3095360)
-        s.profiler?.stop(506)
-        // features.5.3.block.1 depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(357), batch: s.n, height: 38, width: 38, channels: 1344, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 3095360, bias: s.f,
-            activation: .identity, output: s.tensor(358), pool: pool)
-        s.profiler?.stop(507)
+        s.profiler?.stop(505)
+        // features.5.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.3.block.1 depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344], row by row
+        if s.options.frozenBlocks <= 32 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(356), gamma: s.p + 7145344,
+                beta: s.p + 7146688, savedMean: s.f + 3089984, savedInvStd: s.f + 3091328, activation: .silu,
+                output: s.tensor(357), batch: s.n, height: 38, width: 38, channels: 1344, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 3095360, bias: s.f,
+                depthwiseOutput: s.tensor(358), pool: pool)
+            s.profiler?.stop(506)
+        }
+        // features.5.3.block.1 frozen: depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344]
+        if s.options.frozenBlocks > 32 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(357), batch: s.n, height: 38, width: 38, channels: 1344, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 3095360, bias: s.f,
+                activation: .identity, output: s.tensor(358), pool: pool)
+            s.profiler?.stop(507)
+        }
         // features.5.3.block.1 BatchNorm (batch statistics) + silu on [n, 38, 38, 1344]
         if s.options.frozenBlocks <= 32 {
             s.profiler?.start()
@@ -8651,32 +8763,36 @@ public final class EfficientNetB7Training: TrainableModel {
                 output: s.tensor(368), pool: pool)
             s.profiler?.stop(520)
         }
-        // features.5.4.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 1344]
-        if s.options.frozenBlocks <= 33 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(368), pixels: 1444 &* s.n, channels: 1344,
-                gamma: s.p + 7944640, beta: s.p + 7945984, savedMean: s.f + 3163008, savedInvStd: s.f + 3164352,
-                activation: .silu, output: s.tensor(369), pool: pool)
-            s.profiler?.stop(521)
-        }
         // features.5.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 1344]
         if s.options.frozenBlocks > 33 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(368), pixels: 1444 &* s.n, channels: 1344,
                 gamma: s.p + 7944640, beta: s.p + 7945984, runningMean: s.p + 7947328, runningVar: s.p + 7948672,
                 eps: 0.001, activation: .silu, output: s.tensor(369), scratch: s.f + 3163008, pool: pool)
-            s.profiler?.stop(522)
+            s.profiler?.stop(521)
         }
         // features.5.4.block.1 depthwise weights to the kernel layout [5][5][1344]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 7950016, channels: 1344, kernel: 5, into: s.f + 3168384)
-        s.profiler?.stop(523)
-        // features.5.4.block.1 depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(369), batch: s.n, height: 38, width: 38, channels: 1344, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 3168384, bias: s.f,
-            activation: .identity, output: s.tensor(370), pool: pool)
-        s.profiler?.stop(524)
+        s.profiler?.stop(522)
+        // features.5.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.4.block.1 depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344], row by row
+        if s.options.frozenBlocks <= 33 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(368), gamma: s.p + 7944640,
+                beta: s.p + 7945984, savedMean: s.f + 3163008, savedInvStd: s.f + 3164352, activation: .silu,
+                output: s.tensor(369), batch: s.n, height: 38, width: 38, channels: 1344, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 3168384, bias: s.f,
+                depthwiseOutput: s.tensor(370), pool: pool)
+            s.profiler?.stop(523)
+        }
+        // features.5.4.block.1 frozen: depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344]
+        if s.options.frozenBlocks > 33 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(369), batch: s.n, height: 38, width: 38, channels: 1344, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 3168384, bias: s.f,
+                activation: .identity, output: s.tensor(370), pool: pool)
+            s.profiler?.stop(524)
+        }
         // features.5.4.block.1 BatchNorm (batch statistics) + silu on [n, 38, 38, 1344]
         if s.options.frozenBlocks <= 33 {
             s.profiler?.start()
@@ -8776,32 +8892,36 @@ public final class EfficientNetB7Training: TrainableModel {
                 output: s.tensor(380), pool: pool)
             s.profiler?.stop(537)
         }
-        // features.5.5.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 1344]
-        if s.options.frozenBlocks <= 34 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(380), pixels: 1444 &* s.n, channels: 1344,
-                gamma: s.p + 8743936, beta: s.p + 8745280, savedMean: s.f + 3236032, savedInvStd: s.f + 3237376,
-                activation: .silu, output: s.tensor(381), pool: pool)
-            s.profiler?.stop(538)
-        }
         // features.5.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 1344]
         if s.options.frozenBlocks > 34 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(380), pixels: 1444 &* s.n, channels: 1344,
                 gamma: s.p + 8743936, beta: s.p + 8745280, runningMean: s.p + 8746624, runningVar: s.p + 8747968,
                 eps: 0.001, activation: .silu, output: s.tensor(381), scratch: s.f + 3236032, pool: pool)
-            s.profiler?.stop(539)
+            s.profiler?.stop(538)
         }
         // features.5.5.block.1 depthwise weights to the kernel layout [5][5][1344]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 8749312, channels: 1344, kernel: 5, into: s.f + 3241408)
-        s.profiler?.stop(540)
-        // features.5.5.block.1 depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(381), batch: s.n, height: 38, width: 38, channels: 1344, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 3241408, bias: s.f,
-            activation: .identity, output: s.tensor(382), pool: pool)
-        s.profiler?.stop(541)
+        s.profiler?.stop(539)
+        // features.5.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.5.block.1 depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344], row by row
+        if s.options.frozenBlocks <= 34 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(380), gamma: s.p + 8743936,
+                beta: s.p + 8745280, savedMean: s.f + 3236032, savedInvStd: s.f + 3237376, activation: .silu,
+                output: s.tensor(381), batch: s.n, height: 38, width: 38, channels: 1344, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 3241408, bias: s.f,
+                depthwiseOutput: s.tensor(382), pool: pool)
+            s.profiler?.stop(540)
+        }
+        // features.5.5.block.1 frozen: depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344]
+        if s.options.frozenBlocks > 34 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(381), batch: s.n, height: 38, width: 38, channels: 1344, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 3241408, bias: s.f,
+                activation: .identity, output: s.tensor(382), pool: pool)
+            s.profiler?.stop(541)
+        }
         // features.5.5.block.1 BatchNorm (batch statistics) + silu on [n, 38, 38, 1344]
         if s.options.frozenBlocks <= 34 {
             s.profiler?.start()
@@ -8901,32 +9021,36 @@ public final class EfficientNetB7Training: TrainableModel {
                 output: s.tensor(392), pool: pool)
             s.profiler?.stop(554)
         }
-        // features.5.6.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 1344]
-        if s.options.frozenBlocks <= 35 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(392), pixels: 1444 &* s.n, channels: 1344,
-                gamma: s.p + 9543232, beta: s.p + 9544576, savedMean: s.f + 3309056, savedInvStd: s.f + 3310400,
-                activation: .silu, output: s.tensor(393), pool: pool)
-            s.profiler?.stop(555)
-        }
         // features.5.6.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 1344]
         if s.options.frozenBlocks > 35 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(392), pixels: 1444 &* s.n, channels: 1344,
                 gamma: s.p + 9543232, beta: s.p + 9544576, runningMean: s.p + 9545920, runningVar: s.p + 9547264,
                 eps: 0.001, activation: .silu, output: s.tensor(393), scratch: s.f + 3309056, pool: pool)
-            s.profiler?.stop(556)
+            s.profiler?.stop(555)
         }
         // features.5.6.block.1 depthwise weights to the kernel layout [5][5][1344]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 9548608, channels: 1344, kernel: 5, into: s.f + 3314432)
-        s.profiler?.stop(557)
-        // features.5.6.block.1 depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(393), batch: s.n, height: 38, width: 38, channels: 1344, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 3314432, bias: s.f,
-            activation: .identity, output: s.tensor(394), pool: pool)
-        s.profiler?.stop(558)
+        s.profiler?.stop(556)
+        // features.5.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.6.block.1 depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344], row by row
+        if s.options.frozenBlocks <= 35 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(392), gamma: s.p + 9543232,
+                beta: s.p + 9544576, savedMean: s.f + 3309056, savedInvStd: s.f + 3310400, activation: .silu,
+                output: s.tensor(393), batch: s.n, height: 38, width: 38, channels: 1344, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 3314432, bias: s.f,
+                depthwiseOutput: s.tensor(394), pool: pool)
+            s.profiler?.stop(557)
+        }
+        // features.5.6.block.1 frozen: depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344]
+        if s.options.frozenBlocks > 35 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(393), batch: s.n, height: 38, width: 38, channels: 1344, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 3314432, bias: s.f,
+                activation: .identity, output: s.tensor(394), pool: pool)
+            s.profiler?.stop(558)
+        }
         // features.5.6.block.1 BatchNorm (batch statistics) + silu on [n, 38, 38, 1344]
         if s.options.frozenBlocks <= 35 {
             s.profiler?.start()
@@ -9026,32 +9150,36 @@ public final class EfficientNetB7Training: TrainableModel {
                 output: s.tensor(404), pool: pool)
             s.profiler?.stop(571)
         }
-        // features.5.7.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 1344]
-        if s.options.frozenBlocks <= 36 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(404), pixels: 1444 &* s.n, channels: 1344,
-                gamma: s.p + 10342528, beta: s.p + 10343872, savedMean: s.f + 3382080, savedInvStd: s.f + 3383424,
-                activation: .silu, output: s.tensor(405), pool: pool)
-            s.profiler?.stop(572)
-        }
         // features.5.7.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 1344]
         if s.options.frozenBlocks > 36 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(404), pixels: 1444 &* s.n, channels: 1344,
                 gamma: s.p + 10342528, beta: s.p + 10343872, runningMean: s.p + 10345216, runningVar: s.p + 10346560,
                 eps: 0.001, activation: .silu, output: s.tensor(405), scratch: s.f + 3382080, pool: pool)
-            s.profiler?.stop(573)
+            s.profiler?.stop(572)
         }
         // features.5.7.block.1 depthwise weights to the kernel layout [5][5][1344]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 10347904, channels: 1344, kernel: 5, into: s.f + 3387456)
-        s.profiler?.stop(574)
-        // features.5.7.block.1 depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(405), batch: s.n, height: 38, width: 38, channels: 1344, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 3387456, bias: s.f,
-            activation: .identity, output: s.tensor(406), pool: pool)
-        s.profiler?.stop(575)
+        s.profiler?.stop(573)
+        // features.5.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.7.block.1 depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344], row by row
+        if s.options.frozenBlocks <= 36 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(404), gamma: s.p + 10342528,
+                beta: s.p + 10343872, savedMean: s.f + 3382080, savedInvStd: s.f + 3383424, activation: .silu,
+                output: s.tensor(405), batch: s.n, height: 38, width: 38, channels: 1344, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 3387456, bias: s.f,
+                depthwiseOutput: s.tensor(406), pool: pool)
+            s.profiler?.stop(574)
+        }
+        // features.5.7.block.1 frozen: depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344]
+        if s.options.frozenBlocks > 36 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(405), batch: s.n, height: 38, width: 38, channels: 1344, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 3387456, bias: s.f,
+                activation: .identity, output: s.tensor(406), pool: pool)
+            s.profiler?.stop(575)
+        }
         // features.5.7.block.1 BatchNorm (batch statistics) + silu on [n, 38, 38, 1344]
         if s.options.frozenBlocks <= 36 {
             s.profiler?.start()
@@ -9151,32 +9279,36 @@ public final class EfficientNetB7Training: TrainableModel {
                 output: s.tensor(416), pool: pool)
             s.profiler?.stop(588)
         }
-        // features.5.8.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 1344]
-        if s.options.frozenBlocks <= 37 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(416), pixels: 1444 &* s.n, channels: 1344,
-                gamma: s.p + 11141824, beta: s.p + 11143168, savedMean: s.f + 3455104, savedInvStd: s.f + 3456448,
-                activation: .silu, output: s.tensor(417), pool: pool)
-            s.profiler?.stop(589)
-        }
         // features.5.8.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 1344]
         if s.options.frozenBlocks > 37 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(416), pixels: 1444 &* s.n, channels: 1344,
                 gamma: s.p + 11141824, beta: s.p + 11143168, runningMean: s.p + 11144512, runningVar: s.p + 11145856,
                 eps: 0.001, activation: .silu, output: s.tensor(417), scratch: s.f + 3455104, pool: pool)
-            s.profiler?.stop(590)
+            s.profiler?.stop(589)
         }
         // features.5.8.block.1 depthwise weights to the kernel layout [5][5][1344]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 11147200, channels: 1344, kernel: 5, into: s.f + 3460480)
-        s.profiler?.stop(591)
-        // features.5.8.block.1 depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(417), batch: s.n, height: 38, width: 38, channels: 1344, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 3460480, bias: s.f,
-            activation: .identity, output: s.tensor(418), pool: pool)
-        s.profiler?.stop(592)
+        s.profiler?.stop(590)
+        // features.5.8.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.8.block.1 depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344], row by row
+        if s.options.frozenBlocks <= 37 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(416), gamma: s.p + 11141824,
+                beta: s.p + 11143168, savedMean: s.f + 3455104, savedInvStd: s.f + 3456448, activation: .silu,
+                output: s.tensor(417), batch: s.n, height: 38, width: 38, channels: 1344, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 3460480, bias: s.f,
+                depthwiseOutput: s.tensor(418), pool: pool)
+            s.profiler?.stop(591)
+        }
+        // features.5.8.block.1 frozen: depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344]
+        if s.options.frozenBlocks > 37 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(417), batch: s.n, height: 38, width: 38, channels: 1344, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 3460480, bias: s.f,
+                activation: .identity, output: s.tensor(418), pool: pool)
+            s.profiler?.stop(592)
+        }
         // features.5.8.block.1 BatchNorm (batch statistics) + silu on [n, 38, 38, 1344]
         if s.options.frozenBlocks <= 37 {
             s.profiler?.start()
@@ -9276,32 +9408,36 @@ public final class EfficientNetB7Training: TrainableModel {
                 output: s.tensor(428), pool: pool)
             s.profiler?.stop(605)
         }
-        // features.5.9.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 1344]
-        if s.options.frozenBlocks <= 38 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(428), pixels: 1444 &* s.n, channels: 1344,
-                gamma: s.p + 11941120, beta: s.p + 11942464, savedMean: s.f + 3528128, savedInvStd: s.f + 3529472,
-                activation: .silu, output: s.tensor(429), pool: pool)
-            s.profiler?.stop(606)
-        }
         // features.5.9.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 1344]
         if s.options.frozenBlocks > 38 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(428), pixels: 1444 &* s.n, channels: 1344,
                 gamma: s.p + 11941120, beta: s.p + 11942464, runningMean: s.p + 11943808, runningVar: s.p + 11945152,
                 eps: 0.001, activation: .silu, output: s.tensor(429), scratch: s.f + 3528128, pool: pool)
-            s.profiler?.stop(607)
+            s.profiler?.stop(606)
         }
         // features.5.9.block.1 depthwise weights to the kernel layout [5][5][1344]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 11946496, channels: 1344, kernel: 5, into: s.f + 3533504)
-        s.profiler?.stop(608)
-        // features.5.9.block.1 depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(429), batch: s.n, height: 38, width: 38, channels: 1344, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 3533504, bias: s.f,
-            activation: .identity, output: s.tensor(430), pool: pool)
-        s.profiler?.stop(609)
+        s.profiler?.stop(607)
+        // features.5.9.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.9.block.1 depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344], row by row
+        if s.options.frozenBlocks <= 38 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(428), gamma: s.p + 11941120,
+                beta: s.p + 11942464, savedMean: s.f + 3528128, savedInvStd: s.f + 3529472, activation: .silu,
+                output: s.tensor(429), batch: s.n, height: 38, width: 38, channels: 1344, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 3533504, bias: s.f,
+                depthwiseOutput: s.tensor(430), pool: pool)
+            s.profiler?.stop(608)
+        }
+        // features.5.9.block.1 frozen: depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344]
+        if s.options.frozenBlocks > 38 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(429), batch: s.n, height: 38, width: 38, channels: 1344, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 3533504, bias: s.f,
+                activation: .identity, output: s.tensor(430), pool: pool)
+            s.profiler?.stop(609)
+        }
         // features.5.9.block.1 BatchNorm (batch statistics) + silu on [n, 38, 38, 1344]
         if s.options.frozenBlocks <= 38 {
             s.profiler?.start()
@@ -9401,32 +9537,36 @@ public final class EfficientNetB7Training: TrainableModel {
                 output: s.tensor(440), pool: pool)
             s.profiler?.stop(622)
         }
-        // features.6.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 1344]
-        if s.options.frozenBlocks <= 39 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(440), pixels: 1444 &* s.n, channels: 1344,
-                gamma: s.p + 12740416, beta: s.p + 12741760, savedMean: s.f + 3601152, savedInvStd: s.f + 3602496,
-                activation: .silu, output: s.tensor(441), pool: pool)
-            s.profiler?.stop(623)
-        }
         // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 1344]
         if s.options.frozenBlocks > 39 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(440), pixels: 1444 &* s.n, channels: 1344,
                 gamma: s.p + 12740416, beta: s.p + 12741760, runningMean: s.p + 12743104, runningVar: s.p + 12744448,
                 eps: 0.001, activation: .silu, output: s.tensor(441), scratch: s.f + 3601152, pool: pool)
-            s.profiler?.stop(624)
+            s.profiler?.stop(623)
         }
         // features.6.0.block.1 depthwise weights to the kernel layout [5][5][1344]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 12745792, channels: 1344, kernel: 5, into: s.f + 3606528)
-        s.profiler?.stop(625)
-        // features.6.0.block.1 depthwise 5x5/2, [n, 38, 38, 1344] -> [n, 19, 19, 1344]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(441), batch: s.n, height: 38, width: 38, channels: 1344, kernel: 5,
-            stride: 2, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 3606528, bias: s.f,
-            activation: .identity, output: s.tensor(442), pool: pool)
-        s.profiler?.stop(626)
+        s.profiler?.stop(624)
+        // features.6.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 38, 38, 1344] -> [n, 19, 19, 1344], row by row
+        if s.options.frozenBlocks <= 39 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(440), gamma: s.p + 12740416,
+                beta: s.p + 12741760, savedMean: s.f + 3601152, savedInvStd: s.f + 3602496, activation: .silu,
+                output: s.tensor(441), batch: s.n, height: 38, width: 38, channels: 1344, kernel: 5, stride: 2,
+                padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 3606528, bias: s.f,
+                depthwiseOutput: s.tensor(442), pool: pool)
+            s.profiler?.stop(625)
+        }
+        // features.6.0.block.1 frozen: depthwise 5x5/2, [n, 38, 38, 1344] -> [n, 19, 19, 1344]
+        if s.options.frozenBlocks > 39 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(441), batch: s.n, height: 38, width: 38, channels: 1344, kernel: 5,
+                stride: 2, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 3606528, bias: s.f,
+                activation: .identity, output: s.tensor(442), pool: pool)
+            s.profiler?.stop(626)
+        }
         // features.6.0.block.1 BatchNorm (batch statistics) + silu on [n, 19, 19, 1344]
         if s.options.frozenBlocks <= 39 {
             s.profiler?.start()
@@ -9513,32 +9653,36 @@ public final class EfficientNetB7Training: TrainableModel {
                 output: s.tensor(450), pool: pool)
             s.profiler?.stop(637)
         }
-        // features.6.1.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 2304]
-        if s.options.frozenBlocks <= 40 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(450), pixels: 361 &* s.n, channels: 2304,
-                gamma: s.p + 14339072, beta: s.p + 14341376, savedMean: s.f + 3674496, savedInvStd: s.f + 3676800,
-                activation: .silu, output: s.tensor(451), pool: pool)
-            s.profiler?.stop(638)
-        }
         // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 2304]
         if s.options.frozenBlocks > 40 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(450), pixels: 361 &* s.n, channels: 2304,
                 gamma: s.p + 14339072, beta: s.p + 14341376, runningMean: s.p + 14343680, runningVar: s.p + 14345984,
                 eps: 0.001, activation: .silu, output: s.tensor(451), scratch: s.f + 3674496, pool: pool)
-            s.profiler?.stop(639)
+            s.profiler?.stop(638)
         }
         // features.6.1.block.1 depthwise weights to the kernel layout [5][5][2304]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 14348288, channels: 2304, kernel: 5, into: s.f + 3683712)
-        s.profiler?.stop(640)
-        // features.6.1.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(451), batch: s.n, height: 19, width: 19, channels: 2304, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 3683712, bias: s.f,
-            activation: .identity, output: s.tensor(452), pool: pool)
-        s.profiler?.stop(641)
+        s.profiler?.stop(639)
+        // features.6.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304], row by row
+        if s.options.frozenBlocks <= 40 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(450), gamma: s.p + 14339072,
+                beta: s.p + 14341376, savedMean: s.f + 3674496, savedInvStd: s.f + 3676800, activation: .silu,
+                output: s.tensor(451), batch: s.n, height: 19, width: 19, channels: 2304, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 3683712, bias: s.f,
+                depthwiseOutput: s.tensor(452), pool: pool)
+            s.profiler?.stop(640)
+        }
+        // features.6.1.block.1 frozen: depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]
+        if s.options.frozenBlocks > 40 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(451), batch: s.n, height: 19, width: 19, channels: 2304, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 3683712, bias: s.f,
+                activation: .identity, output: s.tensor(452), pool: pool)
+            s.profiler?.stop(641)
+        }
         // features.6.1.block.1 BatchNorm (batch statistics) + silu on [n, 19, 19, 2304]
         if s.options.frozenBlocks <= 40 {
             s.profiler?.start()
@@ -9638,32 +9782,36 @@ public final class EfficientNetB7Training: TrainableModel {
                 output: s.tensor(462), pool: pool)
             s.profiler?.stop(654)
         }
-        // features.6.2.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 2304]
-        if s.options.frozenBlocks <= 41 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(462), pixels: 361 &* s.n, channels: 2304,
-                gamma: s.p + 16630880, beta: s.p + 16633184, savedMean: s.f + 3799680, savedInvStd: s.f + 3801984,
-                activation: .silu, output: s.tensor(463), pool: pool)
-            s.profiler?.stop(655)
-        }
         // features.6.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 2304]
         if s.options.frozenBlocks > 41 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(462), pixels: 361 &* s.n, channels: 2304,
                 gamma: s.p + 16630880, beta: s.p + 16633184, runningMean: s.p + 16635488, runningVar: s.p + 16637792,
                 eps: 0.001, activation: .silu, output: s.tensor(463), scratch: s.f + 3799680, pool: pool)
-            s.profiler?.stop(656)
+            s.profiler?.stop(655)
         }
         // features.6.2.block.1 depthwise weights to the kernel layout [5][5][2304]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 16640096, channels: 2304, kernel: 5, into: s.f + 3808896)
-        s.profiler?.stop(657)
-        // features.6.2.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(463), batch: s.n, height: 19, width: 19, channels: 2304, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 3808896, bias: s.f,
-            activation: .identity, output: s.tensor(464), pool: pool)
-        s.profiler?.stop(658)
+        s.profiler?.stop(656)
+        // features.6.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304], row by row
+        if s.options.frozenBlocks <= 41 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(462), gamma: s.p + 16630880,
+                beta: s.p + 16633184, savedMean: s.f + 3799680, savedInvStd: s.f + 3801984, activation: .silu,
+                output: s.tensor(463), batch: s.n, height: 19, width: 19, channels: 2304, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 3808896, bias: s.f,
+                depthwiseOutput: s.tensor(464), pool: pool)
+            s.profiler?.stop(657)
+        }
+        // features.6.2.block.1 frozen: depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]
+        if s.options.frozenBlocks > 41 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(463), batch: s.n, height: 19, width: 19, channels: 2304, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 3808896, bias: s.f,
+                activation: .identity, output: s.tensor(464), pool: pool)
+            s.profiler?.stop(658)
+        }
         // features.6.2.block.1 BatchNorm (batch statistics) + silu on [n, 19, 19, 2304]
         if s.options.frozenBlocks <= 41 {
             s.profiler?.start()
@@ -9763,32 +9911,36 @@ public final class EfficientNetB7Training: TrainableModel {
                 output: s.tensor(474), pool: pool)
             s.profiler?.stop(671)
         }
-        // features.6.3.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 2304]
-        if s.options.frozenBlocks <= 42 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(474), pixels: 361 &* s.n, channels: 2304,
-                gamma: s.p + 18922688, beta: s.p + 18924992, savedMean: s.f + 3924864, savedInvStd: s.f + 3927168,
-                activation: .silu, output: s.tensor(475), pool: pool)
-            s.profiler?.stop(672)
-        }
         // features.6.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 2304]
         if s.options.frozenBlocks > 42 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(474), pixels: 361 &* s.n, channels: 2304,
                 gamma: s.p + 18922688, beta: s.p + 18924992, runningMean: s.p + 18927296, runningVar: s.p + 18929600,
                 eps: 0.001, activation: .silu, output: s.tensor(475), scratch: s.f + 3924864, pool: pool)
-            s.profiler?.stop(673)
+            s.profiler?.stop(672)
         }
         // features.6.3.block.1 depthwise weights to the kernel layout [5][5][2304]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 18931904, channels: 2304, kernel: 5, into: s.f + 3934080)
-        s.profiler?.stop(674)
-        // features.6.3.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(475), batch: s.n, height: 19, width: 19, channels: 2304, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 3934080, bias: s.f,
-            activation: .identity, output: s.tensor(476), pool: pool)
-        s.profiler?.stop(675)
+        s.profiler?.stop(673)
+        // features.6.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304], row by row
+        if s.options.frozenBlocks <= 42 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(474), gamma: s.p + 18922688,
+                beta: s.p + 18924992, savedMean: s.f + 3924864, savedInvStd: s.f + 3927168, activation: .silu,
+                output: s.tensor(475), batch: s.n, height: 19, width: 19, channels: 2304, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 3934080, bias: s.f,
+                depthwiseOutput: s.tensor(476), pool: pool)
+            s.profiler?.stop(674)
+        }
+        // features.6.3.block.1 frozen: depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]
+        if s.options.frozenBlocks > 42 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(475), batch: s.n, height: 19, width: 19, channels: 2304, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 3934080, bias: s.f,
+                activation: .identity, output: s.tensor(476), pool: pool)
+            s.profiler?.stop(675)
+        }
         // features.6.3.block.1 BatchNorm (batch statistics) + silu on [n, 19, 19, 2304]
         if s.options.frozenBlocks <= 42 {
             s.profiler?.start()
@@ -9888,32 +10040,36 @@ public final class EfficientNetB7Training: TrainableModel {
                 output: s.tensor(486), pool: pool)
             s.profiler?.stop(688)
         }
-        // features.6.4.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 2304]
-        if s.options.frozenBlocks <= 43 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(486), pixels: 361 &* s.n, channels: 2304,
-                gamma: s.p + 21214496, beta: s.p + 21216800, savedMean: s.f + 4050048, savedInvStd: s.f + 4052352,
-                activation: .silu, output: s.tensor(487), pool: pool)
-            s.profiler?.stop(689)
-        }
         // features.6.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 2304]
         if s.options.frozenBlocks > 43 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(486), pixels: 361 &* s.n, channels: 2304,
                 gamma: s.p + 21214496, beta: s.p + 21216800, runningMean: s.p + 21219104, runningVar: s.p + 21221408,
                 eps: 0.001, activation: .silu, output: s.tensor(487), scratch: s.f + 4050048, pool: pool)
-            s.profiler?.stop(690)
+            s.profiler?.stop(689)
         }
         // features.6.4.block.1 depthwise weights to the kernel layout [5][5][2304]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 21223712, channels: 2304, kernel: 5, into: s.f + 4059264)
-        s.profiler?.stop(691)
-        // features.6.4.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(487), batch: s.n, height: 19, width: 19, channels: 2304, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 4059264, bias: s.f,
-            activation: .identity, output: s.tensor(488), pool: pool)
-        s.profiler?.stop(692)
+        s.profiler?.stop(690)
+        // features.6.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.4.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304], row by row
+        if s.options.frozenBlocks <= 43 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(486), gamma: s.p + 21214496,
+                beta: s.p + 21216800, savedMean: s.f + 4050048, savedInvStd: s.f + 4052352, activation: .silu,
+                output: s.tensor(487), batch: s.n, height: 19, width: 19, channels: 2304, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 4059264, bias: s.f,
+                depthwiseOutput: s.tensor(488), pool: pool)
+            s.profiler?.stop(691)
+        }
+        // features.6.4.block.1 frozen: depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]
+        if s.options.frozenBlocks > 43 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(487), batch: s.n, height: 19, width: 19, channels: 2304, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 4059264, bias: s.f,
+                activation: .identity, output: s.tensor(488), pool: pool)
+            s.profiler?.stop(692)
+        }
         // features.6.4.block.1 BatchNorm (batch statistics) + silu on [n, 19, 19, 2304]
         if s.options.frozenBlocks <= 43 {
             s.profiler?.start()
@@ -10013,32 +10169,36 @@ public final class EfficientNetB7Training: TrainableModel {
                 output: s.tensor(498), pool: pool)
             s.profiler?.stop(705)
         }
-        // features.6.5.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 2304]
-        if s.options.frozenBlocks <= 44 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(498), pixels: 361 &* s.n, channels: 2304,
-                gamma: s.p + 23506304, beta: s.p + 23508608, savedMean: s.f + 4175232, savedInvStd: s.f + 4177536,
-                activation: .silu, output: s.tensor(499), pool: pool)
-            s.profiler?.stop(706)
-        }
         // features.6.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 2304]
         if s.options.frozenBlocks > 44 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(498), pixels: 361 &* s.n, channels: 2304,
                 gamma: s.p + 23506304, beta: s.p + 23508608, runningMean: s.p + 23510912, runningVar: s.p + 23513216,
                 eps: 0.001, activation: .silu, output: s.tensor(499), scratch: s.f + 4175232, pool: pool)
-            s.profiler?.stop(707)
+            s.profiler?.stop(706)
         }
         // features.6.5.block.1 depthwise weights to the kernel layout [5][5][2304]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 23515520, channels: 2304, kernel: 5, into: s.f + 4184448)
-        s.profiler?.stop(708)
-        // features.6.5.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(499), batch: s.n, height: 19, width: 19, channels: 2304, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 4184448, bias: s.f,
-            activation: .identity, output: s.tensor(500), pool: pool)
-        s.profiler?.stop(709)
+        s.profiler?.stop(707)
+        // features.6.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.5.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304], row by row
+        if s.options.frozenBlocks <= 44 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(498), gamma: s.p + 23506304,
+                beta: s.p + 23508608, savedMean: s.f + 4175232, savedInvStd: s.f + 4177536, activation: .silu,
+                output: s.tensor(499), batch: s.n, height: 19, width: 19, channels: 2304, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 4184448, bias: s.f,
+                depthwiseOutput: s.tensor(500), pool: pool)
+            s.profiler?.stop(708)
+        }
+        // features.6.5.block.1 frozen: depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]
+        if s.options.frozenBlocks > 44 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(499), batch: s.n, height: 19, width: 19, channels: 2304, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 4184448, bias: s.f,
+                activation: .identity, output: s.tensor(500), pool: pool)
+            s.profiler?.stop(709)
+        }
         // features.6.5.block.1 BatchNorm (batch statistics) + silu on [n, 19, 19, 2304]
         if s.options.frozenBlocks <= 44 {
             s.profiler?.start()
@@ -10138,32 +10298,36 @@ public final class EfficientNetB7Training: TrainableModel {
                 output: s.tensor(510), pool: pool)
             s.profiler?.stop(722)
         }
-        // features.6.6.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 2304]
-        if s.options.frozenBlocks <= 45 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(510), pixels: 361 &* s.n, channels: 2304,
-                gamma: s.p + 25798112, beta: s.p + 25800416, savedMean: s.f + 4300416, savedInvStd: s.f + 4302720,
-                activation: .silu, output: s.tensor(511), pool: pool)
-            s.profiler?.stop(723)
-        }
         // features.6.6.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 2304]
         if s.options.frozenBlocks > 45 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(510), pixels: 361 &* s.n, channels: 2304,
                 gamma: s.p + 25798112, beta: s.p + 25800416, runningMean: s.p + 25802720, runningVar: s.p + 25805024,
                 eps: 0.001, activation: .silu, output: s.tensor(511), scratch: s.f + 4300416, pool: pool)
-            s.profiler?.stop(724)
+            s.profiler?.stop(723)
         }
         // features.6.6.block.1 depthwise weights to the kernel layout [5][5][2304]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 25807328, channels: 2304, kernel: 5, into: s.f + 4309632)
-        s.profiler?.stop(725)
-        // features.6.6.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(511), batch: s.n, height: 19, width: 19, channels: 2304, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 4309632, bias: s.f,
-            activation: .identity, output: s.tensor(512), pool: pool)
-        s.profiler?.stop(726)
+        s.profiler?.stop(724)
+        // features.6.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.6.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304], row by row
+        if s.options.frozenBlocks <= 45 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(510), gamma: s.p + 25798112,
+                beta: s.p + 25800416, savedMean: s.f + 4300416, savedInvStd: s.f + 4302720, activation: .silu,
+                output: s.tensor(511), batch: s.n, height: 19, width: 19, channels: 2304, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 4309632, bias: s.f,
+                depthwiseOutput: s.tensor(512), pool: pool)
+            s.profiler?.stop(725)
+        }
+        // features.6.6.block.1 frozen: depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]
+        if s.options.frozenBlocks > 45 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(511), batch: s.n, height: 19, width: 19, channels: 2304, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 4309632, bias: s.f,
+                activation: .identity, output: s.tensor(512), pool: pool)
+            s.profiler?.stop(726)
+        }
         // features.6.6.block.1 BatchNorm (batch statistics) + silu on [n, 19, 19, 2304]
         if s.options.frozenBlocks <= 45 {
             s.profiler?.start()
@@ -10262,32 +10426,36 @@ public final class EfficientNetB7Training: TrainableModel {
                 output: s.tensor(522), pool: pool)
             s.profiler?.stop(739)
         }
-        // features.6.7.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 2304]
-        if s.options.frozenBlocks <= 46 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(522), pixels: 361 &* s.n, channels: 2304,
-                gamma: s.p + 28089920, beta: s.p + 28092224, savedMean: s.f + 4425600, savedInvStd: s.f + 4427904,
-                activation: .silu, output: s.tensor(523), pool: pool)
-            s.profiler?.stop(740)
-        }
         // features.6.7.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 2304]
         if s.options.frozenBlocks > 46 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(522), pixels: 361 &* s.n, channels: 2304,
                 gamma: s.p + 28089920, beta: s.p + 28092224, runningMean: s.p + 28094528, runningVar: s.p + 28096832,
                 eps: 0.001, activation: .silu, output: s.tensor(523), scratch: s.f + 4425600, pool: pool)
-            s.profiler?.stop(741)
+            s.profiler?.stop(740)
         }
         // features.6.7.block.1 depthwise weights to the kernel layout [5][5][2304]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 28099136, channels: 2304, kernel: 5, into: s.f + 4434816)
-        s.profiler?.stop(742)
-        // features.6.7.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(523), batch: s.n, height: 19, width: 19, channels: 2304, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 4434816, bias: s.f,
-            activation: .identity, output: s.tensor(524), pool: pool)
-        s.profiler?.stop(743)
+        s.profiler?.stop(741)
+        // features.6.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.7.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304], row by row
+        if s.options.frozenBlocks <= 46 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(522), gamma: s.p + 28089920,
+                beta: s.p + 28092224, savedMean: s.f + 4425600, savedInvStd: s.f + 4427904, activation: .silu,
+                output: s.tensor(523), batch: s.n, height: 19, width: 19, channels: 2304, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 4434816, bias: s.f,
+                depthwiseOutput: s.tensor(524), pool: pool)
+            s.profiler?.stop(742)
+        }
+        // features.6.7.block.1 frozen: depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]
+        if s.options.frozenBlocks > 46 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(523), batch: s.n, height: 19, width: 19, channels: 2304, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 4434816, bias: s.f,
+                activation: .identity, output: s.tensor(524), pool: pool)
+            s.profiler?.stop(743)
+        }
         // features.6.7.block.1 BatchNorm (batch statistics) + silu on [n, 19, 19, 2304]
         if s.options.frozenBlocks <= 46 {
             s.profiler?.start()
@@ -10387,32 +10555,36 @@ public final class EfficientNetB7Training: TrainableModel {
                 output: s.tensor(534), pool: pool)
             s.profiler?.stop(756)
         }
-        // features.6.8.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 2304]
-        if s.options.frozenBlocks <= 47 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(534), pixels: 361 &* s.n, channels: 2304,
-                gamma: s.p + 30381728, beta: s.p + 30384032, savedMean: s.f + 4550784, savedInvStd: s.f + 4553088,
-                activation: .silu, output: s.tensor(535), pool: pool)
-            s.profiler?.stop(757)
-        }
         // features.6.8.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 2304]
         if s.options.frozenBlocks > 47 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(534), pixels: 361 &* s.n, channels: 2304,
                 gamma: s.p + 30381728, beta: s.p + 30384032, runningMean: s.p + 30386336, runningVar: s.p + 30388640,
                 eps: 0.001, activation: .silu, output: s.tensor(535), scratch: s.f + 4550784, pool: pool)
-            s.profiler?.stop(758)
+            s.profiler?.stop(757)
         }
         // features.6.8.block.1 depthwise weights to the kernel layout [5][5][2304]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 30390944, channels: 2304, kernel: 5, into: s.f + 4560000)
-        s.profiler?.stop(759)
-        // features.6.8.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(535), batch: s.n, height: 19, width: 19, channels: 2304, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 4560000, bias: s.f,
-            activation: .identity, output: s.tensor(536), pool: pool)
-        s.profiler?.stop(760)
+        s.profiler?.stop(758)
+        // features.6.8.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.8.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304], row by row
+        if s.options.frozenBlocks <= 47 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(534), gamma: s.p + 30381728,
+                beta: s.p + 30384032, savedMean: s.f + 4550784, savedInvStd: s.f + 4553088, activation: .silu,
+                output: s.tensor(535), batch: s.n, height: 19, width: 19, channels: 2304, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 4560000, bias: s.f,
+                depthwiseOutput: s.tensor(536), pool: pool)
+            s.profiler?.stop(759)
+        }
+        // features.6.8.block.1 frozen: depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]
+        if s.options.frozenBlocks > 47 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(535), batch: s.n, height: 19, width: 19, channels: 2304, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 4560000, bias: s.f,
+                activation: .identity, output: s.tensor(536), pool: pool)
+            s.profiler?.stop(760)
+        }
         // features.6.8.block.1 BatchNorm (batch statistics) + silu on [n, 19, 19, 2304]
         if s.options.frozenBlocks <= 47 {
             s.profiler?.start()
@@ -10512,32 +10684,36 @@ public final class EfficientNetB7Training: TrainableModel {
                 output: s.tensor(546), pool: pool)
             s.profiler?.stop(773)
         }
-        // features.6.9.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 2304]
-        if s.options.frozenBlocks <= 48 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(546), pixels: 361 &* s.n, channels: 2304,
-                gamma: s.p + 32673536, beta: s.p + 32675840, savedMean: s.f + 4675968, savedInvStd: s.f + 4678272,
-                activation: .silu, output: s.tensor(547), pool: pool)
-            s.profiler?.stop(774)
-        }
         // features.6.9.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 2304]
         if s.options.frozenBlocks > 48 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(546), pixels: 361 &* s.n, channels: 2304,
                 gamma: s.p + 32673536, beta: s.p + 32675840, runningMean: s.p + 32678144, runningVar: s.p + 32680448,
                 eps: 0.001, activation: .silu, output: s.tensor(547), scratch: s.f + 4675968, pool: pool)
-            s.profiler?.stop(775)
+            s.profiler?.stop(774)
         }
         // features.6.9.block.1 depthwise weights to the kernel layout [5][5][2304]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 32682752, channels: 2304, kernel: 5, into: s.f + 4685184)
-        s.profiler?.stop(776)
-        // features.6.9.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(547), batch: s.n, height: 19, width: 19, channels: 2304, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 4685184, bias: s.f,
-            activation: .identity, output: s.tensor(548), pool: pool)
-        s.profiler?.stop(777)
+        s.profiler?.stop(775)
+        // features.6.9.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.9.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304], row by row
+        if s.options.frozenBlocks <= 48 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(546), gamma: s.p + 32673536,
+                beta: s.p + 32675840, savedMean: s.f + 4675968, savedInvStd: s.f + 4678272, activation: .silu,
+                output: s.tensor(547), batch: s.n, height: 19, width: 19, channels: 2304, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 4685184, bias: s.f,
+                depthwiseOutput: s.tensor(548), pool: pool)
+            s.profiler?.stop(776)
+        }
+        // features.6.9.block.1 frozen: depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]
+        if s.options.frozenBlocks > 48 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(547), batch: s.n, height: 19, width: 19, channels: 2304, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 4685184, bias: s.f,
+                activation: .identity, output: s.tensor(548), pool: pool)
+            s.profiler?.stop(777)
+        }
         // features.6.9.block.1 BatchNorm (batch statistics) + silu on [n, 19, 19, 2304]
         if s.options.frozenBlocks <= 48 {
             s.profiler?.start()
@@ -10637,32 +10813,36 @@ public final class EfficientNetB7Training: TrainableModel {
                 output: s.tensor(558), pool: pool)
             s.profiler?.stop(790)
         }
-        // features.6.10.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 2304]
-        if s.options.frozenBlocks <= 49 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(558), pixels: 361 &* s.n, channels: 2304,
-                gamma: s.p + 34965344, beta: s.p + 34967648, savedMean: s.f + 4801152, savedInvStd: s.f + 4803456,
-                activation: .silu, output: s.tensor(559), pool: pool)
-            s.profiler?.stop(791)
-        }
         // features.6.10.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 2304]
         if s.options.frozenBlocks > 49 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(558), pixels: 361 &* s.n, channels: 2304,
                 gamma: s.p + 34965344, beta: s.p + 34967648, runningMean: s.p + 34969952, runningVar: s.p + 34972256,
                 eps: 0.001, activation: .silu, output: s.tensor(559), scratch: s.f + 4801152, pool: pool)
-            s.profiler?.stop(792)
+            s.profiler?.stop(791)
         }
         // features.6.10.block.1 depthwise weights to the kernel layout [5][5][2304]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 34974560, channels: 2304, kernel: 5, into: s.f + 4810368)
-        s.profiler?.stop(793)
-        // features.6.10.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(559), batch: s.n, height: 19, width: 19, channels: 2304, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 4810368, bias: s.f,
-            activation: .identity, output: s.tensor(560), pool: pool)
-        s.profiler?.stop(794)
+        s.profiler?.stop(792)
+        // features.6.10.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.10.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304], row by row
+        if s.options.frozenBlocks <= 49 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(558), gamma: s.p + 34965344,
+                beta: s.p + 34967648, savedMean: s.f + 4801152, savedInvStd: s.f + 4803456, activation: .silu,
+                output: s.tensor(559), batch: s.n, height: 19, width: 19, channels: 2304, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 4810368, bias: s.f,
+                depthwiseOutput: s.tensor(560), pool: pool)
+            s.profiler?.stop(793)
+        }
+        // features.6.10.block.1 frozen: depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]
+        if s.options.frozenBlocks > 49 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(559), batch: s.n, height: 19, width: 19, channels: 2304, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 4810368, bias: s.f,
+                activation: .identity, output: s.tensor(560), pool: pool)
+            s.profiler?.stop(794)
+        }
         // features.6.10.block.1 BatchNorm (batch statistics) + silu on [n, 19, 19, 2304]
         if s.options.frozenBlocks <= 49 {
             s.profiler?.start()
@@ -10762,32 +10942,36 @@ public final class EfficientNetB7Training: TrainableModel {
                 output: s.tensor(570), pool: pool)
             s.profiler?.stop(807)
         }
-        // features.6.11.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 2304]
-        if s.options.frozenBlocks <= 50 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(570), pixels: 361 &* s.n, channels: 2304,
-                gamma: s.p + 37257152, beta: s.p + 37259456, savedMean: s.f + 4926336, savedInvStd: s.f + 4928640,
-                activation: .silu, output: s.tensor(571), pool: pool)
-            s.profiler?.stop(808)
-        }
         // features.6.11.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 2304]
         if s.options.frozenBlocks > 50 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(570), pixels: 361 &* s.n, channels: 2304,
                 gamma: s.p + 37257152, beta: s.p + 37259456, runningMean: s.p + 37261760, runningVar: s.p + 37264064,
                 eps: 0.001, activation: .silu, output: s.tensor(571), scratch: s.f + 4926336, pool: pool)
-            s.profiler?.stop(809)
+            s.profiler?.stop(808)
         }
         // features.6.11.block.1 depthwise weights to the kernel layout [5][5][2304]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 37266368, channels: 2304, kernel: 5, into: s.f + 4935552)
-        s.profiler?.stop(810)
-        // features.6.11.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(571), batch: s.n, height: 19, width: 19, channels: 2304, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 4935552, bias: s.f,
-            activation: .identity, output: s.tensor(572), pool: pool)
-        s.profiler?.stop(811)
+        s.profiler?.stop(809)
+        // features.6.11.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.11.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304], row by row
+        if s.options.frozenBlocks <= 50 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(570), gamma: s.p + 37257152,
+                beta: s.p + 37259456, savedMean: s.f + 4926336, savedInvStd: s.f + 4928640, activation: .silu,
+                output: s.tensor(571), batch: s.n, height: 19, width: 19, channels: 2304, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 4935552, bias: s.f,
+                depthwiseOutput: s.tensor(572), pool: pool)
+            s.profiler?.stop(810)
+        }
+        // features.6.11.block.1 frozen: depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]
+        if s.options.frozenBlocks > 50 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(571), batch: s.n, height: 19, width: 19, channels: 2304, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 4935552, bias: s.f,
+                activation: .identity, output: s.tensor(572), pool: pool)
+            s.profiler?.stop(811)
+        }
         // features.6.11.block.1 BatchNorm (batch statistics) + silu on [n, 19, 19, 2304]
         if s.options.frozenBlocks <= 50 {
             s.profiler?.start()
@@ -10887,32 +11071,36 @@ public final class EfficientNetB7Training: TrainableModel {
                 output: s.tensor(582), pool: pool)
             s.profiler?.stop(824)
         }
-        // features.6.12.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 2304]
-        if s.options.frozenBlocks <= 51 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(582), pixels: 361 &* s.n, channels: 2304,
-                gamma: s.p + 39548960, beta: s.p + 39551264, savedMean: s.f + 5051520, savedInvStd: s.f + 5053824,
-                activation: .silu, output: s.tensor(583), pool: pool)
-            s.profiler?.stop(825)
-        }
         // features.6.12.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 2304]
         if s.options.frozenBlocks > 51 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(582), pixels: 361 &* s.n, channels: 2304,
                 gamma: s.p + 39548960, beta: s.p + 39551264, runningMean: s.p + 39553568, runningVar: s.p + 39555872,
                 eps: 0.001, activation: .silu, output: s.tensor(583), scratch: s.f + 5051520, pool: pool)
-            s.profiler?.stop(826)
+            s.profiler?.stop(825)
         }
         // features.6.12.block.1 depthwise weights to the kernel layout [5][5][2304]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 39558176, channels: 2304, kernel: 5, into: s.f + 5060736)
-        s.profiler?.stop(827)
-        // features.6.12.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(583), batch: s.n, height: 19, width: 19, channels: 2304, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 5060736, bias: s.f,
-            activation: .identity, output: s.tensor(584), pool: pool)
-        s.profiler?.stop(828)
+        s.profiler?.stop(826)
+        // features.6.12.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.12.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304], row by row
+        if s.options.frozenBlocks <= 51 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(582), gamma: s.p + 39548960,
+                beta: s.p + 39551264, savedMean: s.f + 5051520, savedInvStd: s.f + 5053824, activation: .silu,
+                output: s.tensor(583), batch: s.n, height: 19, width: 19, channels: 2304, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 5060736, bias: s.f,
+                depthwiseOutput: s.tensor(584), pool: pool)
+            s.profiler?.stop(827)
+        }
+        // features.6.12.block.1 frozen: depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]
+        if s.options.frozenBlocks > 51 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(583), batch: s.n, height: 19, width: 19, channels: 2304, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 5060736, bias: s.f,
+                activation: .identity, output: s.tensor(584), pool: pool)
+            s.profiler?.stop(828)
+        }
         // features.6.12.block.1 BatchNorm (batch statistics) + silu on [n, 19, 19, 2304]
         if s.options.frozenBlocks <= 51 {
             s.profiler?.start()
@@ -11012,32 +11200,36 @@ public final class EfficientNetB7Training: TrainableModel {
                 output: s.tensor(594), pool: pool)
             s.profiler?.stop(841)
         }
-        // features.7.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 2304]
-        if s.options.frozenBlocks <= 52 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(594), pixels: 361 &* s.n, channels: 2304,
-                gamma: s.p + 41840768, beta: s.p + 41843072, savedMean: s.f + 5176704, savedInvStd: s.f + 5179008,
-                activation: .silu, output: s.tensor(595), pool: pool)
-            s.profiler?.stop(842)
-        }
         // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 2304]
         if s.options.frozenBlocks > 52 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(594), pixels: 361 &* s.n, channels: 2304,
                 gamma: s.p + 41840768, beta: s.p + 41843072, runningMean: s.p + 41845376, runningVar: s.p + 41847680,
                 eps: 0.001, activation: .silu, output: s.tensor(595), scratch: s.f + 5176704, pool: pool)
-            s.profiler?.stop(843)
+            s.profiler?.stop(842)
         }
         // features.7.0.block.1 depthwise weights to the kernel layout [3][3][2304]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 41849984, channels: 2304, kernel: 3, into: s.f + 5185920)
-        s.profiler?.stop(844)
-        // features.7.0.block.1 depthwise 3x3/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(595), batch: s.n, height: 19, width: 19, channels: 2304, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 5185920, bias: s.f,
-            activation: .identity, output: s.tensor(596), pool: pool)
-        s.profiler?.stop(845)
+        s.profiler?.stop(843)
+        // features.7.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304], row by row
+        if s.options.frozenBlocks <= 52 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(594), gamma: s.p + 41840768,
+                beta: s.p + 41843072, savedMean: s.f + 5176704, savedInvStd: s.f + 5179008, activation: .silu,
+                output: s.tensor(595), batch: s.n, height: 19, width: 19, channels: 2304, kernel: 3, stride: 1,
+                padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 5185920, bias: s.f,
+                depthwiseOutput: s.tensor(596), pool: pool)
+            s.profiler?.stop(844)
+        }
+        // features.7.0.block.1 frozen: depthwise 3x3/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]
+        if s.options.frozenBlocks > 52 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(595), batch: s.n, height: 19, width: 19, channels: 2304, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 5185920, bias: s.f,
+                activation: .identity, output: s.tensor(596), pool: pool)
+            s.profiler?.stop(845)
+        }
         // features.7.0.block.1 BatchNorm (batch statistics) + silu on [n, 19, 19, 2304]
         if s.options.frozenBlocks <= 52 {
             s.profiler?.start()
@@ -11124,32 +11316,36 @@ public final class EfficientNetB7Training: TrainableModel {
                 output: s.tensor(604), pool: pool)
             s.profiler?.stop(856)
         }
-        // features.7.1.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 3840]
-        if s.options.frozenBlocks <= 53 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(604), pixels: 361 &* s.n, channels: 3840,
-                gamma: s.p + 46259424, beta: s.p + 46263264, savedMean: s.f + 5228672, savedInvStd: s.f + 5232512,
-                activation: .silu, output: s.tensor(605), pool: pool)
-            s.profiler?.stop(857)
-        }
         // features.7.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 3840]
         if s.options.frozenBlocks > 53 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(604), pixels: 361 &* s.n, channels: 3840,
                 gamma: s.p + 46259424, beta: s.p + 46263264, runningMean: s.p + 46267104, runningVar: s.p + 46270944,
                 eps: 0.001, activation: .silu, output: s.tensor(605), scratch: s.f + 5228672, pool: pool)
-            s.profiler?.stop(858)
+            s.profiler?.stop(857)
         }
         // features.7.1.block.1 depthwise weights to the kernel layout [3][3][3840]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 46274784, channels: 3840, kernel: 3, into: s.f + 5244032)
-        s.profiler?.stop(859)
-        // features.7.1.block.1 depthwise 3x3/1, [n, 19, 19, 3840] -> [n, 19, 19, 3840]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(605), batch: s.n, height: 19, width: 19, channels: 3840, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 5244032, bias: s.f,
-            activation: .identity, output: s.tensor(606), pool: pool)
-        s.profiler?.stop(860)
+        s.profiler?.stop(858)
+        // features.7.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.1.block.1 depthwise 3x3/1, [n, 19, 19, 3840] -> [n, 19, 19, 3840], row by row
+        if s.options.frozenBlocks <= 53 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(604), gamma: s.p + 46259424,
+                beta: s.p + 46263264, savedMean: s.f + 5228672, savedInvStd: s.f + 5232512, activation: .silu,
+                output: s.tensor(605), batch: s.n, height: 19, width: 19, channels: 3840, kernel: 3, stride: 1,
+                padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 5244032, bias: s.f,
+                depthwiseOutput: s.tensor(606), pool: pool)
+            s.profiler?.stop(859)
+        }
+        // features.7.1.block.1 frozen: depthwise 3x3/1, [n, 19, 19, 3840] -> [n, 19, 19, 3840]
+        if s.options.frozenBlocks > 53 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(605), batch: s.n, height: 19, width: 19, channels: 3840, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 5244032, bias: s.f,
+                activation: .identity, output: s.tensor(606), pool: pool)
+            s.profiler?.stop(860)
+        }
         // features.7.1.block.1 BatchNorm (batch statistics) + silu on [n, 19, 19, 3840]
         if s.options.frozenBlocks <= 53 {
             s.profiler?.start()
@@ -11249,32 +11445,36 @@ public final class EfficientNetB7Training: TrainableModel {
                 output: s.tensor(616), pool: pool)
             s.profiler?.stop(873)
         }
-        // features.7.2.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 3840]
-        if s.options.frozenBlocks <= 54 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(616), pixels: 361 &* s.n, channels: 3840,
-                gamma: s.p + 52475264, beta: s.p + 52479104, savedMean: s.f + 5314432, savedInvStd: s.f + 5318272,
-                activation: .silu, output: s.tensor(617), pool: pool)
-            s.profiler?.stop(874)
-        }
         // features.7.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 3840]
         if s.options.frozenBlocks > 54 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(616), pixels: 361 &* s.n, channels: 3840,
                 gamma: s.p + 52475264, beta: s.p + 52479104, runningMean: s.p + 52482944, runningVar: s.p + 52486784,
                 eps: 0.001, activation: .silu, output: s.tensor(617), scratch: s.f + 5314432, pool: pool)
-            s.profiler?.stop(875)
+            s.profiler?.stop(874)
         }
         // features.7.2.block.1 depthwise weights to the kernel layout [3][3][3840]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 52490624, channels: 3840, kernel: 3, into: s.f + 5329792)
-        s.profiler?.stop(876)
-        // features.7.2.block.1 depthwise 3x3/1, [n, 19, 19, 3840] -> [n, 19, 19, 3840]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(617), batch: s.n, height: 19, width: 19, channels: 3840, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 5329792, bias: s.f,
-            activation: .identity, output: s.tensor(618), pool: pool)
-        s.profiler?.stop(877)
+        s.profiler?.stop(875)
+        // features.7.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.2.block.1 depthwise 3x3/1, [n, 19, 19, 3840] -> [n, 19, 19, 3840], row by row
+        if s.options.frozenBlocks <= 54 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(616), gamma: s.p + 52475264,
+                beta: s.p + 52479104, savedMean: s.f + 5314432, savedInvStd: s.f + 5318272, activation: .silu,
+                output: s.tensor(617), batch: s.n, height: 19, width: 19, channels: 3840, kernel: 3, stride: 1,
+                padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 5329792, bias: s.f,
+                depthwiseOutput: s.tensor(618), pool: pool)
+            s.profiler?.stop(876)
+        }
+        // features.7.2.block.1 frozen: depthwise 3x3/1, [n, 19, 19, 3840] -> [n, 19, 19, 3840]
+        if s.options.frozenBlocks > 54 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(617), batch: s.n, height: 19, width: 19, channels: 3840, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 5329792, bias: s.f,
+                activation: .identity, output: s.tensor(618), pool: pool)
+            s.profiler?.stop(877)
+        }
         // features.7.2.block.1 BatchNorm (batch statistics) + silu on [n, 19, 19, 3840]
         if s.options.frozenBlocks <= 54 {
             s.profiler?.start()
@@ -11374,32 +11574,36 @@ public final class EfficientNetB7Training: TrainableModel {
                 output: s.tensor(628), pool: pool)
             s.profiler?.stop(890)
         }
-        // features.7.3.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 3840]
-        if s.options.frozenBlocks <= 55 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(628), pixels: 361 &* s.n, channels: 3840,
-                gamma: s.p + 58691104, beta: s.p + 58694944, savedMean: s.f + 5400192, savedInvStd: s.f + 5404032,
-                activation: .silu, output: s.tensor(629), pool: pool)
-            s.profiler?.stop(891)
-        }
         // features.7.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 3840]
         if s.options.frozenBlocks > 55 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(628), pixels: 361 &* s.n, channels: 3840,
                 gamma: s.p + 58691104, beta: s.p + 58694944, runningMean: s.p + 58698784, runningVar: s.p + 58702624,
                 eps: 0.001, activation: .silu, output: s.tensor(629), scratch: s.f + 5400192, pool: pool)
-            s.profiler?.stop(892)
+            s.profiler?.stop(891)
         }
         // features.7.3.block.1 depthwise weights to the kernel layout [3][3][3840]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 58706464, channels: 3840, kernel: 3, into: s.f + 5415552)
-        s.profiler?.stop(893)
-        // features.7.3.block.1 depthwise 3x3/1, [n, 19, 19, 3840] -> [n, 19, 19, 3840]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(629), batch: s.n, height: 19, width: 19, channels: 3840, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 5415552, bias: s.f,
-            activation: .identity, output: s.tensor(630), pool: pool)
-        s.profiler?.stop(894)
+        s.profiler?.stop(892)
+        // features.7.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.3.block.1 depthwise 3x3/1, [n, 19, 19, 3840] -> [n, 19, 19, 3840], row by row
+        if s.options.frozenBlocks <= 55 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(628), gamma: s.p + 58691104,
+                beta: s.p + 58694944, savedMean: s.f + 5400192, savedInvStd: s.f + 5404032, activation: .silu,
+                output: s.tensor(629), batch: s.n, height: 19, width: 19, channels: 3840, kernel: 3, stride: 1,
+                padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 5415552, bias: s.f,
+                depthwiseOutput: s.tensor(630), pool: pool)
+            s.profiler?.stop(893)
+        }
+        // features.7.3.block.1 frozen: depthwise 3x3/1, [n, 19, 19, 3840] -> [n, 19, 19, 3840]
+        if s.options.frozenBlocks > 55 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(629), batch: s.n, height: 19, width: 19, channels: 3840, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 5415552, bias: s.f,
+                activation: .identity, output: s.tensor(630), pool: pool)
+            s.profiler?.stop(894)
+        }
         // features.7.3.block.1 BatchNorm (batch statistics) + silu on [n, 19, 19, 3840]
         if s.options.frozenBlocks <= 55 {
             s.profiler?.start()
@@ -18819,13 +19023,13 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.2.0.block.0", kind: "conv 1x1 forward", macsPerImage: 552960000,
               "frozen: expand conv 1x1, [n, 300, 300, 32] -> [n, 300, 300, 192]"),
         .init("features.2.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 300, 300, 192]"),
-        .init("features.2.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 300, 300, 192]"),
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][192]"),
+        .init("features.2.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 38880000,
+              "features.2.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 300, 300, 192] -> [n, 150, 150, 192], row by row"),
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: 38880000,
-              "depthwise 3x3/2, [n, 300, 300, 192] -> [n, 150, 150, 192]"),
+              "frozen: depthwise 3x3/2, [n, 300, 300, 192] -> [n, 150, 150, 192]"),
         .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 150, 150, 192]"),
         .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -18849,13 +19053,13 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.2.1.block.0", kind: "conv 1x1 forward", macsPerImage: 311040000,
               "frozen: expand conv 1x1, [n, 150, 150, 48] -> [n, 150, 150, 288]"),
         .init("features.2.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 150, 150, 288]"),
-        .init("features.2.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 150, 150, 288]"),
         .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][288]"),
+        .init("features.2.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 58320000,
+              "features.2.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 150, 150, 288] -> [n, 150, 150, 288], row by row"),
         .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: 58320000,
-              "depthwise 3x3/1, [n, 150, 150, 288] -> [n, 150, 150, 288]"),
+              "frozen: depthwise 3x3/1, [n, 150, 150, 288] -> [n, 150, 150, 288]"),
         .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 150, 150, 288]"),
         .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -18883,13 +19087,13 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.2.2.block.0", kind: "conv 1x1 forward", macsPerImage: 311040000,
               "frozen: expand conv 1x1, [n, 150, 150, 48] -> [n, 150, 150, 288]"),
         .init("features.2.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 150, 150, 288]"),
-        .init("features.2.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 150, 150, 288]"),
         .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][288]"),
+        .init("features.2.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 58320000,
+              "features.2.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.2.block.1 depthwise 3x3/1, [n, 150, 150, 288] -> [n, 150, 150, 288], row by row"),
         .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: 58320000,
-              "depthwise 3x3/1, [n, 150, 150, 288] -> [n, 150, 150, 288]"),
+              "frozen: depthwise 3x3/1, [n, 150, 150, 288] -> [n, 150, 150, 288]"),
         .init("features.2.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 150, 150, 288]"),
         .init("features.2.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -18917,13 +19121,13 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.2.3.block.0", kind: "conv 1x1 forward", macsPerImage: 311040000,
               "frozen: expand conv 1x1, [n, 150, 150, 48] -> [n, 150, 150, 288]"),
         .init("features.2.3.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 150, 150, 288]"),
-        .init("features.2.3.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 150, 150, 288]"),
         .init("features.2.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][288]"),
+        .init("features.2.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 58320000,
+              "features.2.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.3.block.1 depthwise 3x3/1, [n, 150, 150, 288] -> [n, 150, 150, 288], row by row"),
         .init("features.2.3.block.1", kind: "depthwise forward", macsPerImage: 58320000,
-              "depthwise 3x3/1, [n, 150, 150, 288] -> [n, 150, 150, 288]"),
+              "frozen: depthwise 3x3/1, [n, 150, 150, 288] -> [n, 150, 150, 288]"),
         .init("features.2.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 150, 150, 288]"),
         .init("features.2.3.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -18951,13 +19155,13 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.2.4.block.0", kind: "conv 1x1 forward", macsPerImage: 311040000,
               "frozen: expand conv 1x1, [n, 150, 150, 48] -> [n, 150, 150, 288]"),
         .init("features.2.4.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 150, 150, 288]"),
-        .init("features.2.4.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 150, 150, 288]"),
         .init("features.2.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][288]"),
+        .init("features.2.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 58320000,
+              "features.2.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.4.block.1 depthwise 3x3/1, [n, 150, 150, 288] -> [n, 150, 150, 288], row by row"),
         .init("features.2.4.block.1", kind: "depthwise forward", macsPerImage: 58320000,
-              "depthwise 3x3/1, [n, 150, 150, 288] -> [n, 150, 150, 288]"),
+              "frozen: depthwise 3x3/1, [n, 150, 150, 288] -> [n, 150, 150, 288]"),
         .init("features.2.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 150, 150, 288]"),
         .init("features.2.4.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -18985,13 +19189,13 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.2.5.block.0", kind: "conv 1x1 forward", macsPerImage: 311040000,
               "frozen: expand conv 1x1, [n, 150, 150, 48] -> [n, 150, 150, 288]"),
         .init("features.2.5.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 150, 150, 288]"),
-        .init("features.2.5.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 150, 150, 288]"),
         .init("features.2.5.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][288]"),
+        .init("features.2.5.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 58320000,
+              "features.2.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.5.block.1 depthwise 3x3/1, [n, 150, 150, 288] -> [n, 150, 150, 288], row by row"),
         .init("features.2.5.block.1", kind: "depthwise forward", macsPerImage: 58320000,
-              "depthwise 3x3/1, [n, 150, 150, 288] -> [n, 150, 150, 288]"),
+              "frozen: depthwise 3x3/1, [n, 150, 150, 288] -> [n, 150, 150, 288]"),
         .init("features.2.5.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 150, 150, 288]"),
         .init("features.2.5.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -19019,13 +19223,13 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.2.6.block.0", kind: "conv 1x1 forward", macsPerImage: 311040000,
               "frozen: expand conv 1x1, [n, 150, 150, 48] -> [n, 150, 150, 288]"),
         .init("features.2.6.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 150, 150, 288]"),
-        .init("features.2.6.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 150, 150, 288]"),
         .init("features.2.6.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][288]"),
+        .init("features.2.6.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 58320000,
+              "features.2.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.6.block.1 depthwise 3x3/1, [n, 150, 150, 288] -> [n, 150, 150, 288], row by row"),
         .init("features.2.6.block.1", kind: "depthwise forward", macsPerImage: 58320000,
-              "depthwise 3x3/1, [n, 150, 150, 288] -> [n, 150, 150, 288]"),
+              "frozen: depthwise 3x3/1, [n, 150, 150, 288] -> [n, 150, 150, 288]"),
         .init("features.2.6.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 150, 150, 288]"),
         .init("features.2.6.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -19053,13 +19257,13 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.3.0.block.0", kind: "conv 1x1 forward", macsPerImage: 311040000,
               "frozen: expand conv 1x1, [n, 150, 150, 48] -> [n, 150, 150, 288]"),
         .init("features.3.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 150, 150, 288]"),
-        .init("features.3.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 150, 150, 288]"),
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][288]"),
+        .init("features.3.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 40500000,
+              "features.3.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 150, 150, 288] -> [n, 75, 75, 288], row by row"),
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: 40500000,
-              "depthwise 5x5/2, [n, 150, 150, 288] -> [n, 75, 75, 288]"),
+              "frozen: depthwise 5x5/2, [n, 150, 150, 288] -> [n, 75, 75, 288]"),
         .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 75, 75, 288]"),
         .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -19083,13 +19287,13 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.3.1.block.0", kind: "conv 1x1 forward", macsPerImage: 216000000,
               "frozen: expand conv 1x1, [n, 75, 75, 80] -> [n, 75, 75, 480]"),
         .init("features.3.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 75, 75, 480]"),
-        .init("features.3.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 75, 75, 480]"),
         .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][480]"),
+        .init("features.3.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 67500000,
+              "features.3.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 75, 75, 480] -> [n, 75, 75, 480], row by row"),
         .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: 67500000,
-              "depthwise 5x5/1, [n, 75, 75, 480] -> [n, 75, 75, 480]"),
+              "frozen: depthwise 5x5/1, [n, 75, 75, 480] -> [n, 75, 75, 480]"),
         .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 75, 75, 480]"),
         .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -19117,13 +19321,13 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.3.2.block.0", kind: "conv 1x1 forward", macsPerImage: 216000000,
               "frozen: expand conv 1x1, [n, 75, 75, 80] -> [n, 75, 75, 480]"),
         .init("features.3.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 75, 75, 480]"),
-        .init("features.3.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 75, 75, 480]"),
         .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][480]"),
+        .init("features.3.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 67500000,
+              "features.3.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.2.block.1 depthwise 5x5/1, [n, 75, 75, 480] -> [n, 75, 75, 480], row by row"),
         .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: 67500000,
-              "depthwise 5x5/1, [n, 75, 75, 480] -> [n, 75, 75, 480]"),
+              "frozen: depthwise 5x5/1, [n, 75, 75, 480] -> [n, 75, 75, 480]"),
         .init("features.3.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 75, 75, 480]"),
         .init("features.3.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -19151,13 +19355,13 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.3.3.block.0", kind: "conv 1x1 forward", macsPerImage: 216000000,
               "frozen: expand conv 1x1, [n, 75, 75, 80] -> [n, 75, 75, 480]"),
         .init("features.3.3.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 75, 75, 480]"),
-        .init("features.3.3.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 75, 75, 480]"),
         .init("features.3.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][480]"),
+        .init("features.3.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 67500000,
+              "features.3.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.3.block.1 depthwise 5x5/1, [n, 75, 75, 480] -> [n, 75, 75, 480], row by row"),
         .init("features.3.3.block.1", kind: "depthwise forward", macsPerImage: 67500000,
-              "depthwise 5x5/1, [n, 75, 75, 480] -> [n, 75, 75, 480]"),
+              "frozen: depthwise 5x5/1, [n, 75, 75, 480] -> [n, 75, 75, 480]"),
         .init("features.3.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 75, 75, 480]"),
         .init("features.3.3.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -19185,13 +19389,13 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.3.4.block.0", kind: "conv 1x1 forward", macsPerImage: 216000000,
               "frozen: expand conv 1x1, [n, 75, 75, 80] -> [n, 75, 75, 480]"),
         .init("features.3.4.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 75, 75, 480]"),
-        .init("features.3.4.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 75, 75, 480]"),
         .init("features.3.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][480]"),
+        .init("features.3.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 67500000,
+              "features.3.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.4.block.1 depthwise 5x5/1, [n, 75, 75, 480] -> [n, 75, 75, 480], row by row"),
         .init("features.3.4.block.1", kind: "depthwise forward", macsPerImage: 67500000,
-              "depthwise 5x5/1, [n, 75, 75, 480] -> [n, 75, 75, 480]"),
+              "frozen: depthwise 5x5/1, [n, 75, 75, 480] -> [n, 75, 75, 480]"),
         .init("features.3.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 75, 75, 480]"),
         .init("features.3.4.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -19219,13 +19423,13 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.3.5.block.0", kind: "conv 1x1 forward", macsPerImage: 216000000,
               "frozen: expand conv 1x1, [n, 75, 75, 80] -> [n, 75, 75, 480]"),
         .init("features.3.5.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 75, 75, 480]"),
-        .init("features.3.5.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 75, 75, 480]"),
         .init("features.3.5.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][480]"),
+        .init("features.3.5.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 67500000,
+              "features.3.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.5.block.1 depthwise 5x5/1, [n, 75, 75, 480] -> [n, 75, 75, 480], row by row"),
         .init("features.3.5.block.1", kind: "depthwise forward", macsPerImage: 67500000,
-              "depthwise 5x5/1, [n, 75, 75, 480] -> [n, 75, 75, 480]"),
+              "frozen: depthwise 5x5/1, [n, 75, 75, 480] -> [n, 75, 75, 480]"),
         .init("features.3.5.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 75, 75, 480]"),
         .init("features.3.5.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -19253,13 +19457,13 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.3.6.block.0", kind: "conv 1x1 forward", macsPerImage: 216000000,
               "frozen: expand conv 1x1, [n, 75, 75, 80] -> [n, 75, 75, 480]"),
         .init("features.3.6.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 75, 75, 480]"),
-        .init("features.3.6.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 75, 75, 480]"),
         .init("features.3.6.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][480]"),
+        .init("features.3.6.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 67500000,
+              "features.3.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.6.block.1 depthwise 5x5/1, [n, 75, 75, 480] -> [n, 75, 75, 480], row by row"),
         .init("features.3.6.block.1", kind: "depthwise forward", macsPerImage: 67500000,
-              "depthwise 5x5/1, [n, 75, 75, 480] -> [n, 75, 75, 480]"),
+              "frozen: depthwise 5x5/1, [n, 75, 75, 480] -> [n, 75, 75, 480]"),
         .init("features.3.6.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 75, 75, 480]"),
         .init("features.3.6.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -19287,13 +19491,13 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.4.0.block.0", kind: "conv 1x1 forward", macsPerImage: 216000000,
               "frozen: expand conv 1x1, [n, 75, 75, 80] -> [n, 75, 75, 480]"),
         .init("features.4.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 75, 75, 480]"),
-        .init("features.4.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 75, 75, 480]"),
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][480]"),
+        .init("features.4.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 6238080,
+              "features.4.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 75, 75, 480] -> [n, 38, 38, 480], row by row"),
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: 6238080,
-              "depthwise 3x3/2, [n, 75, 75, 480] -> [n, 38, 38, 480]"),
+              "frozen: depthwise 3x3/2, [n, 75, 75, 480] -> [n, 38, 38, 480]"),
         .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 38, 38, 480]"),
         .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -19317,13 +19521,13 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.4.1.block.0", kind: "conv 1x1 forward", macsPerImage: 221798400,
               "frozen: expand conv 1x1, [n, 38, 38, 160] -> [n, 38, 38, 960]"),
         .init("features.4.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 960]"),
-        .init("features.4.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 960]"),
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][960]"),
+        .init("features.4.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 12476160,
+              "features.4.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960], row by row"),
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: 12476160,
-              "depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960]"),
+              "frozen: depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960]"),
         .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 38, 38, 960]"),
         .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -19351,13 +19555,13 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.4.2.block.0", kind: "conv 1x1 forward", macsPerImage: 221798400,
               "frozen: expand conv 1x1, [n, 38, 38, 160] -> [n, 38, 38, 960]"),
         .init("features.4.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 960]"),
-        .init("features.4.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 960]"),
         .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][960]"),
+        .init("features.4.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 12476160,
+              "features.4.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960], row by row"),
         .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: 12476160,
-              "depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960]"),
+              "frozen: depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960]"),
         .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 38, 38, 960]"),
         .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -19385,13 +19589,13 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.4.3.block.0", kind: "conv 1x1 forward", macsPerImage: 221798400,
               "frozen: expand conv 1x1, [n, 38, 38, 160] -> [n, 38, 38, 960]"),
         .init("features.4.3.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 960]"),
-        .init("features.4.3.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 960]"),
         .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][960]"),
+        .init("features.4.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 12476160,
+              "features.4.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.3.block.1 depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960], row by row"),
         .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: 12476160,
-              "depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960]"),
+              "frozen: depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960]"),
         .init("features.4.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 38, 38, 960]"),
         .init("features.4.3.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -19419,13 +19623,13 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.4.4.block.0", kind: "conv 1x1 forward", macsPerImage: 221798400,
               "frozen: expand conv 1x1, [n, 38, 38, 160] -> [n, 38, 38, 960]"),
         .init("features.4.4.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 960]"),
-        .init("features.4.4.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 960]"),
         .init("features.4.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][960]"),
+        .init("features.4.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 12476160,
+              "features.4.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.4.block.1 depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960], row by row"),
         .init("features.4.4.block.1", kind: "depthwise forward", macsPerImage: 12476160,
-              "depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960]"),
+              "frozen: depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960]"),
         .init("features.4.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 38, 38, 960]"),
         .init("features.4.4.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -19453,13 +19657,13 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.4.5.block.0", kind: "conv 1x1 forward", macsPerImage: 221798400,
               "frozen: expand conv 1x1, [n, 38, 38, 160] -> [n, 38, 38, 960]"),
         .init("features.4.5.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 960]"),
-        .init("features.4.5.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 960]"),
         .init("features.4.5.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][960]"),
+        .init("features.4.5.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 12476160,
+              "features.4.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.5.block.1 depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960], row by row"),
         .init("features.4.5.block.1", kind: "depthwise forward", macsPerImage: 12476160,
-              "depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960]"),
+              "frozen: depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960]"),
         .init("features.4.5.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 38, 38, 960]"),
         .init("features.4.5.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -19487,13 +19691,13 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.4.6.block.0", kind: "conv 1x1 forward", macsPerImage: 221798400,
               "frozen: expand conv 1x1, [n, 38, 38, 160] -> [n, 38, 38, 960]"),
         .init("features.4.6.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 960]"),
-        .init("features.4.6.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 960]"),
         .init("features.4.6.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][960]"),
+        .init("features.4.6.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 12476160,
+              "features.4.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.6.block.1 depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960], row by row"),
         .init("features.4.6.block.1", kind: "depthwise forward", macsPerImage: 12476160,
-              "depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960]"),
+              "frozen: depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960]"),
         .init("features.4.6.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 38, 38, 960]"),
         .init("features.4.6.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -19521,13 +19725,13 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.4.7.block.0", kind: "conv 1x1 forward", macsPerImage: 221798400,
               "frozen: expand conv 1x1, [n, 38, 38, 160] -> [n, 38, 38, 960]"),
         .init("features.4.7.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 960]"),
-        .init("features.4.7.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 960]"),
         .init("features.4.7.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][960]"),
+        .init("features.4.7.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 12476160,
+              "features.4.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.7.block.1 depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960], row by row"),
         .init("features.4.7.block.1", kind: "depthwise forward", macsPerImage: 12476160,
-              "depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960]"),
+              "frozen: depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960]"),
         .init("features.4.7.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 38, 38, 960]"),
         .init("features.4.7.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -19555,13 +19759,13 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.4.8.block.0", kind: "conv 1x1 forward", macsPerImage: 221798400,
               "frozen: expand conv 1x1, [n, 38, 38, 160] -> [n, 38, 38, 960]"),
         .init("features.4.8.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 960]"),
-        .init("features.4.8.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 960]"),
         .init("features.4.8.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][960]"),
+        .init("features.4.8.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 12476160,
+              "features.4.8.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.8.block.1 depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960], row by row"),
         .init("features.4.8.block.1", kind: "depthwise forward", macsPerImage: 12476160,
-              "depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960]"),
+              "frozen: depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960]"),
         .init("features.4.8.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 38, 38, 960]"),
         .init("features.4.8.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -19589,13 +19793,13 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.4.9.block.0", kind: "conv 1x1 forward", macsPerImage: 221798400,
               "frozen: expand conv 1x1, [n, 38, 38, 160] -> [n, 38, 38, 960]"),
         .init("features.4.9.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 960]"),
-        .init("features.4.9.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 960]"),
         .init("features.4.9.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][960]"),
+        .init("features.4.9.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 12476160,
+              "features.4.9.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.9.block.1 depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960], row by row"),
         .init("features.4.9.block.1", kind: "depthwise forward", macsPerImage: 12476160,
-              "depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960]"),
+              "frozen: depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960]"),
         .init("features.4.9.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 38, 38, 960]"),
         .init("features.4.9.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -19623,13 +19827,13 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.5.0.block.0", kind: "conv 1x1 forward", macsPerImage: 221798400,
               "frozen: expand conv 1x1, [n, 38, 38, 160] -> [n, 38, 38, 960]"),
         .init("features.5.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 960]"),
-        .init("features.5.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 960]"),
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][960]"),
+        .init("features.5.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 34656000,
+              "features.5.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 38, 38, 960] -> [n, 38, 38, 960], row by row"),
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: 34656000,
-              "depthwise 5x5/1, [n, 38, 38, 960] -> [n, 38, 38, 960]"),
+              "frozen: depthwise 5x5/1, [n, 38, 38, 960] -> [n, 38, 38, 960]"),
         .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 38, 38, 960]"),
         .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -19653,13 +19857,13 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.5.1.block.0", kind: "conv 1x1 forward", macsPerImage: 434724864,
               "frozen: expand conv 1x1, [n, 38, 38, 224] -> [n, 38, 38, 1344]"),
         .init("features.5.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 1344]"),
-        .init("features.5.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 1344]"),
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1344]"),
+        .init("features.5.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 48518400,
+              "features.5.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344], row by row"),
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: 48518400,
-              "depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344]"),
+              "frozen: depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344]"),
         .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 38, 38, 1344]"),
         .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -19687,13 +19891,13 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.5.2.block.0", kind: "conv 1x1 forward", macsPerImage: 434724864,
               "frozen: expand conv 1x1, [n, 38, 38, 224] -> [n, 38, 38, 1344]"),
         .init("features.5.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 1344]"),
-        .init("features.5.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 1344]"),
         .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1344]"),
+        .init("features.5.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 48518400,
+              "features.5.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344], row by row"),
         .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: 48518400,
-              "depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344]"),
+              "frozen: depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344]"),
         .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 38, 38, 1344]"),
         .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -19721,13 +19925,13 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.5.3.block.0", kind: "conv 1x1 forward", macsPerImage: 434724864,
               "frozen: expand conv 1x1, [n, 38, 38, 224] -> [n, 38, 38, 1344]"),
         .init("features.5.3.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 1344]"),
-        .init("features.5.3.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 1344]"),
         .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1344]"),
+        .init("features.5.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 48518400,
+              "features.5.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.3.block.1 depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344], row by row"),
         .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: 48518400,
-              "depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344]"),
+              "frozen: depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344]"),
         .init("features.5.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 38, 38, 1344]"),
         .init("features.5.3.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -19755,13 +19959,13 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.5.4.block.0", kind: "conv 1x1 forward", macsPerImage: 434724864,
               "frozen: expand conv 1x1, [n, 38, 38, 224] -> [n, 38, 38, 1344]"),
         .init("features.5.4.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 1344]"),
-        .init("features.5.4.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 1344]"),
         .init("features.5.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1344]"),
+        .init("features.5.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 48518400,
+              "features.5.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.4.block.1 depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344], row by row"),
         .init("features.5.4.block.1", kind: "depthwise forward", macsPerImage: 48518400,
-              "depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344]"),
+              "frozen: depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344]"),
         .init("features.5.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 38, 38, 1344]"),
         .init("features.5.4.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -19789,13 +19993,13 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.5.5.block.0", kind: "conv 1x1 forward", macsPerImage: 434724864,
               "frozen: expand conv 1x1, [n, 38, 38, 224] -> [n, 38, 38, 1344]"),
         .init("features.5.5.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 1344]"),
-        .init("features.5.5.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 1344]"),
         .init("features.5.5.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1344]"),
+        .init("features.5.5.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 48518400,
+              "features.5.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.5.block.1 depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344], row by row"),
         .init("features.5.5.block.1", kind: "depthwise forward", macsPerImage: 48518400,
-              "depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344]"),
+              "frozen: depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344]"),
         .init("features.5.5.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 38, 38, 1344]"),
         .init("features.5.5.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -19823,13 +20027,13 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.5.6.block.0", kind: "conv 1x1 forward", macsPerImage: 434724864,
               "frozen: expand conv 1x1, [n, 38, 38, 224] -> [n, 38, 38, 1344]"),
         .init("features.5.6.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 1344]"),
-        .init("features.5.6.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 1344]"),
         .init("features.5.6.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1344]"),
+        .init("features.5.6.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 48518400,
+              "features.5.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.6.block.1 depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344], row by row"),
         .init("features.5.6.block.1", kind: "depthwise forward", macsPerImage: 48518400,
-              "depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344]"),
+              "frozen: depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344]"),
         .init("features.5.6.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 38, 38, 1344]"),
         .init("features.5.6.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -19857,13 +20061,13 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.5.7.block.0", kind: "conv 1x1 forward", macsPerImage: 434724864,
               "frozen: expand conv 1x1, [n, 38, 38, 224] -> [n, 38, 38, 1344]"),
         .init("features.5.7.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 1344]"),
-        .init("features.5.7.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 1344]"),
         .init("features.5.7.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1344]"),
+        .init("features.5.7.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 48518400,
+              "features.5.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.7.block.1 depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344], row by row"),
         .init("features.5.7.block.1", kind: "depthwise forward", macsPerImage: 48518400,
-              "depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344]"),
+              "frozen: depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344]"),
         .init("features.5.7.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 38, 38, 1344]"),
         .init("features.5.7.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -19891,13 +20095,13 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.5.8.block.0", kind: "conv 1x1 forward", macsPerImage: 434724864,
               "frozen: expand conv 1x1, [n, 38, 38, 224] -> [n, 38, 38, 1344]"),
         .init("features.5.8.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 1344]"),
-        .init("features.5.8.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 1344]"),
         .init("features.5.8.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1344]"),
+        .init("features.5.8.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 48518400,
+              "features.5.8.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.8.block.1 depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344], row by row"),
         .init("features.5.8.block.1", kind: "depthwise forward", macsPerImage: 48518400,
-              "depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344]"),
+              "frozen: depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344]"),
         .init("features.5.8.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 38, 38, 1344]"),
         .init("features.5.8.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -19925,13 +20129,13 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.5.9.block.0", kind: "conv 1x1 forward", macsPerImage: 434724864,
               "frozen: expand conv 1x1, [n, 38, 38, 224] -> [n, 38, 38, 1344]"),
         .init("features.5.9.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 1344]"),
-        .init("features.5.9.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 1344]"),
         .init("features.5.9.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1344]"),
+        .init("features.5.9.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 48518400,
+              "features.5.9.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.9.block.1 depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344], row by row"),
         .init("features.5.9.block.1", kind: "depthwise forward", macsPerImage: 48518400,
-              "depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344]"),
+              "frozen: depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344]"),
         .init("features.5.9.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 38, 38, 1344]"),
         .init("features.5.9.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -19959,13 +20163,13 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.6.0.block.0", kind: "conv 1x1 forward", macsPerImage: 434724864,
               "frozen: expand conv 1x1, [n, 38, 38, 224] -> [n, 38, 38, 1344]"),
         .init("features.6.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 1344]"),
-        .init("features.6.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 1344]"),
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1344]"),
+        .init("features.6.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 12129600,
+              "features.6.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 38, 38, 1344] -> [n, 19, 19, 1344], row by row"),
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: 12129600,
-              "depthwise 5x5/2, [n, 38, 38, 1344] -> [n, 19, 19, 1344]"),
+              "frozen: depthwise 5x5/2, [n, 38, 38, 1344] -> [n, 19, 19, 1344]"),
         .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 19, 19, 1344]"),
         .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -19989,13 +20193,13 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.6.1.block.0", kind: "conv 1x1 forward", macsPerImage: 319389696,
               "frozen: expand conv 1x1, [n, 19, 19, 384] -> [n, 19, 19, 2304]"),
         .init("features.6.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 2304]"),
-        .init("features.6.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 2304]"),
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2304]"),
+        .init("features.6.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 20793600,
+              "features.6.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304], row by row"),
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: 20793600,
-              "depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]"),
+              "frozen: depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]"),
         .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 19, 19, 2304]"),
         .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -20023,13 +20227,13 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.6.2.block.0", kind: "conv 1x1 forward", macsPerImage: 319389696,
               "frozen: expand conv 1x1, [n, 19, 19, 384] -> [n, 19, 19, 2304]"),
         .init("features.6.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 2304]"),
-        .init("features.6.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 2304]"),
         .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2304]"),
+        .init("features.6.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 20793600,
+              "features.6.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304], row by row"),
         .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: 20793600,
-              "depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]"),
+              "frozen: depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]"),
         .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 19, 19, 2304]"),
         .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -20057,13 +20261,13 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.6.3.block.0", kind: "conv 1x1 forward", macsPerImage: 319389696,
               "frozen: expand conv 1x1, [n, 19, 19, 384] -> [n, 19, 19, 2304]"),
         .init("features.6.3.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 2304]"),
-        .init("features.6.3.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 2304]"),
         .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2304]"),
+        .init("features.6.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 20793600,
+              "features.6.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304], row by row"),
         .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: 20793600,
-              "depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]"),
+              "frozen: depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]"),
         .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 19, 19, 2304]"),
         .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -20091,13 +20295,13 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.6.4.block.0", kind: "conv 1x1 forward", macsPerImage: 319389696,
               "frozen: expand conv 1x1, [n, 19, 19, 384] -> [n, 19, 19, 2304]"),
         .init("features.6.4.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 2304]"),
-        .init("features.6.4.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 2304]"),
         .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2304]"),
+        .init("features.6.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 20793600,
+              "features.6.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.4.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304], row by row"),
         .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: 20793600,
-              "depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]"),
+              "frozen: depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]"),
         .init("features.6.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 19, 19, 2304]"),
         .init("features.6.4.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -20125,13 +20329,13 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.6.5.block.0", kind: "conv 1x1 forward", macsPerImage: 319389696,
               "frozen: expand conv 1x1, [n, 19, 19, 384] -> [n, 19, 19, 2304]"),
         .init("features.6.5.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 2304]"),
-        .init("features.6.5.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 2304]"),
         .init("features.6.5.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2304]"),
+        .init("features.6.5.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 20793600,
+              "features.6.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.5.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304], row by row"),
         .init("features.6.5.block.1", kind: "depthwise forward", macsPerImage: 20793600,
-              "depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]"),
+              "frozen: depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]"),
         .init("features.6.5.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 19, 19, 2304]"),
         .init("features.6.5.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -20159,13 +20363,13 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.6.6.block.0", kind: "conv 1x1 forward", macsPerImage: 319389696,
               "frozen: expand conv 1x1, [n, 19, 19, 384] -> [n, 19, 19, 2304]"),
         .init("features.6.6.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 2304]"),
-        .init("features.6.6.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 2304]"),
         .init("features.6.6.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2304]"),
+        .init("features.6.6.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 20793600,
+              "features.6.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.6.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304], row by row"),
         .init("features.6.6.block.1", kind: "depthwise forward", macsPerImage: 20793600,
-              "depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]"),
+              "frozen: depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]"),
         .init("features.6.6.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 19, 19, 2304]"),
         .init("features.6.6.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -20193,13 +20397,13 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.6.7.block.0", kind: "conv 1x1 forward", macsPerImage: 319389696,
               "frozen: expand conv 1x1, [n, 19, 19, 384] -> [n, 19, 19, 2304]"),
         .init("features.6.7.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 2304]"),
-        .init("features.6.7.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 2304]"),
         .init("features.6.7.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2304]"),
+        .init("features.6.7.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 20793600,
+              "features.6.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.7.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304], row by row"),
         .init("features.6.7.block.1", kind: "depthwise forward", macsPerImage: 20793600,
-              "depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]"),
+              "frozen: depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]"),
         .init("features.6.7.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 19, 19, 2304]"),
         .init("features.6.7.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -20227,13 +20431,13 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.6.8.block.0", kind: "conv 1x1 forward", macsPerImage: 319389696,
               "frozen: expand conv 1x1, [n, 19, 19, 384] -> [n, 19, 19, 2304]"),
         .init("features.6.8.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 2304]"),
-        .init("features.6.8.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 2304]"),
         .init("features.6.8.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2304]"),
+        .init("features.6.8.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 20793600,
+              "features.6.8.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.8.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304], row by row"),
         .init("features.6.8.block.1", kind: "depthwise forward", macsPerImage: 20793600,
-              "depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]"),
+              "frozen: depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]"),
         .init("features.6.8.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 19, 19, 2304]"),
         .init("features.6.8.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -20261,13 +20465,13 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.6.9.block.0", kind: "conv 1x1 forward", macsPerImage: 319389696,
               "frozen: expand conv 1x1, [n, 19, 19, 384] -> [n, 19, 19, 2304]"),
         .init("features.6.9.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 2304]"),
-        .init("features.6.9.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 2304]"),
         .init("features.6.9.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2304]"),
+        .init("features.6.9.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 20793600,
+              "features.6.9.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.9.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304], row by row"),
         .init("features.6.9.block.1", kind: "depthwise forward", macsPerImage: 20793600,
-              "depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]"),
+              "frozen: depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]"),
         .init("features.6.9.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 19, 19, 2304]"),
         .init("features.6.9.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -20295,13 +20499,13 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.6.10.block.0", kind: "conv 1x1 forward", macsPerImage: 319389696,
               "frozen: expand conv 1x1, [n, 19, 19, 384] -> [n, 19, 19, 2304]"),
         .init("features.6.10.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 2304]"),
-        .init("features.6.10.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 2304]"),
         .init("features.6.10.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2304]"),
+        .init("features.6.10.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 20793600,
+              "features.6.10.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.10.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304], row by row"),
         .init("features.6.10.block.1", kind: "depthwise forward", macsPerImage: 20793600,
-              "depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]"),
+              "frozen: depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]"),
         .init("features.6.10.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 19, 19, 2304]"),
         .init("features.6.10.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -20329,13 +20533,13 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.6.11.block.0", kind: "conv 1x1 forward", macsPerImage: 319389696,
               "frozen: expand conv 1x1, [n, 19, 19, 384] -> [n, 19, 19, 2304]"),
         .init("features.6.11.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 2304]"),
-        .init("features.6.11.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 2304]"),
         .init("features.6.11.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2304]"),
+        .init("features.6.11.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 20793600,
+              "features.6.11.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.11.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304], row by row"),
         .init("features.6.11.block.1", kind: "depthwise forward", macsPerImage: 20793600,
-              "depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]"),
+              "frozen: depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]"),
         .init("features.6.11.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 19, 19, 2304]"),
         .init("features.6.11.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -20363,13 +20567,13 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.6.12.block.0", kind: "conv 1x1 forward", macsPerImage: 319389696,
               "frozen: expand conv 1x1, [n, 19, 19, 384] -> [n, 19, 19, 2304]"),
         .init("features.6.12.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 2304]"),
-        .init("features.6.12.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 2304]"),
         .init("features.6.12.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2304]"),
+        .init("features.6.12.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 20793600,
+              "features.6.12.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.12.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304], row by row"),
         .init("features.6.12.block.1", kind: "depthwise forward", macsPerImage: 20793600,
-              "depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]"),
+              "frozen: depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]"),
         .init("features.6.12.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 19, 19, 2304]"),
         .init("features.6.12.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -20397,13 +20601,13 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.7.0.block.0", kind: "conv 1x1 forward", macsPerImage: 319389696,
               "frozen: expand conv 1x1, [n, 19, 19, 384] -> [n, 19, 19, 2304]"),
         .init("features.7.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 2304]"),
-        .init("features.7.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 2304]"),
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][2304]"),
+        .init("features.7.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 7485696,
+              "features.7.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304], row by row"),
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: 7485696,
-              "depthwise 3x3/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]"),
+              "frozen: depthwise 3x3/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]"),
         .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 19, 19, 2304]"),
         .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -20427,13 +20631,13 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.7.1.block.0", kind: "conv 1x1 forward", macsPerImage: 887193600,
               "frozen: expand conv 1x1, [n, 19, 19, 640] -> [n, 19, 19, 3840]"),
         .init("features.7.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 3840]"),
-        .init("features.7.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 3840]"),
         .init("features.7.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][3840]"),
+        .init("features.7.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 12476160,
+              "features.7.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.1.block.1 depthwise 3x3/1, [n, 19, 19, 3840] -> [n, 19, 19, 3840], row by row"),
         .init("features.7.1.block.1", kind: "depthwise forward", macsPerImage: 12476160,
-              "depthwise 3x3/1, [n, 19, 19, 3840] -> [n, 19, 19, 3840]"),
+              "frozen: depthwise 3x3/1, [n, 19, 19, 3840] -> [n, 19, 19, 3840]"),
         .init("features.7.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 19, 19, 3840]"),
         .init("features.7.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -20461,13 +20665,13 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.7.2.block.0", kind: "conv 1x1 forward", macsPerImage: 887193600,
               "frozen: expand conv 1x1, [n, 19, 19, 640] -> [n, 19, 19, 3840]"),
         .init("features.7.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 3840]"),
-        .init("features.7.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 3840]"),
         .init("features.7.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][3840]"),
+        .init("features.7.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 12476160,
+              "features.7.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.2.block.1 depthwise 3x3/1, [n, 19, 19, 3840] -> [n, 19, 19, 3840], row by row"),
         .init("features.7.2.block.1", kind: "depthwise forward", macsPerImage: 12476160,
-              "depthwise 3x3/1, [n, 19, 19, 3840] -> [n, 19, 19, 3840]"),
+              "frozen: depthwise 3x3/1, [n, 19, 19, 3840] -> [n, 19, 19, 3840]"),
         .init("features.7.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 19, 19, 3840]"),
         .init("features.7.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -20495,13 +20699,13 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.7.3.block.0", kind: "conv 1x1 forward", macsPerImage: 887193600,
               "frozen: expand conv 1x1, [n, 19, 19, 640] -> [n, 19, 19, 3840]"),
         .init("features.7.3.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 3840]"),
-        .init("features.7.3.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 3840]"),
         .init("features.7.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][3840]"),
+        .init("features.7.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 12476160,
+              "features.7.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.3.block.1 depthwise 3x3/1, [n, 19, 19, 3840] -> [n, 19, 19, 3840], row by row"),
         .init("features.7.3.block.1", kind: "depthwise forward", macsPerImage: 12476160,
-              "depthwise 3x3/1, [n, 19, 19, 3840] -> [n, 19, 19, 3840]"),
+              "frozen: depthwise 3x3/1, [n, 19, 19, 3840] -> [n, 19, 19, 3840]"),
         .init("features.7.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 19, 19, 3840]"),
         .init("features.7.3.block.1", kind: "BN+act forward", macsPerImage: nil,

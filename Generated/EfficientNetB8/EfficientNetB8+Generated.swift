@@ -6052,32 +6052,36 @@ public final class EfficientNetB8Training: TrainableModel {
                 output: s.tensor(40), pool: pool)
             s.profiler?.stop(52)
         }
-        // features.2.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 336, 336, 192]
-        if s.options.frozenBlocks <= 5 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(40), pixels: 112896 &* s.n, channels: 192,
-                gamma: s.p + 20912, beta: s.p + 21104, savedMean: s.f + 2990128, savedInvStd: s.f + 2990320,
-                activation: .silu, output: s.tensor(41), pool: pool)
-            s.profiler?.stop(53)
-        }
         // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 336, 336, 192]
         if s.options.frozenBlocks > 5 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(40), pixels: 112896 &* s.n, channels: 192,
                 gamma: s.p + 20912, beta: s.p + 21104, runningMean: s.p + 21296, runningVar: s.p + 21488, eps: 0.001,
                 activation: .silu, output: s.tensor(41), scratch: s.f + 2990128, pool: pool)
-            s.profiler?.stop(54)
+            s.profiler?.stop(53)
         }
         // features.2.0.block.1 depthwise weights to the kernel layout [3][3][192]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 21680, channels: 192, kernel: 3, into: s.f + 2990896)
-        s.profiler?.stop(55)
-        // features.2.0.block.1 depthwise 3x3/2, [n, 336, 336, 192] -> [n, 168, 168, 192]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(41), batch: s.n, height: 336, width: 336, channels: 192, kernel: 3,
-            stride: 2, padTop: 1, padLeft: 1, outHeight: 168, outWidth: 168, weights: s.f + 2990896, bias: s.f,
-            activation: .identity, output: s.tensor(42), pool: pool)
-        s.profiler?.stop(56)
+        s.profiler?.stop(54)
+        // features.2.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 336, 336, 192] -> [n, 168, 168, 192], row by row
+        if s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(40), gamma: s.p + 20912, beta: s.p + 21104,
+                savedMean: s.f + 2990128, savedInvStd: s.f + 2990320, activation: .silu, output: s.tensor(41),
+                batch: s.n, height: 336, width: 336, channels: 192, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+                outHeight: 168, outWidth: 168, weights: s.f + 2990896, bias: s.f, depthwiseOutput: s.tensor(42),
+                pool: pool)
+            s.profiler?.stop(55)
+        }
+        // features.2.0.block.1 frozen: depthwise 3x3/2, [n, 336, 336, 192] -> [n, 168, 168, 192]
+        if s.options.frozenBlocks > 5 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(41), batch: s.n, height: 336, width: 336, channels: 192, kernel: 3,
+                stride: 2, padTop: 1, padLeft: 1, outHeight: 168, outWidth: 168, weights: s.f + 2990896, bias: s.f,
+                activation: .identity, output: s.tensor(42), pool: pool)
+            s.profiler?.stop(56)
+        }
         // features.2.0.block.1 BatchNorm (batch statistics) + silu on [n, 168, 168, 192]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
@@ -6164,32 +6168,36 @@ public final class EfficientNetB8Training: TrainableModel {
                 output: s.tensor(50), pool: pool)
             s.profiler?.stop(67)
         }
-        // features.2.1.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 168, 168, 336]
-        if s.options.frozenBlocks <= 6 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(50), pixels: 28224 &* s.n, channels: 336,
-                gamma: s.p + 57280, beta: s.p + 57616, savedMean: s.f + 2994464, savedInvStd: s.f + 2994800,
-                activation: .silu, output: s.tensor(51), pool: pool)
-            s.profiler?.stop(68)
-        }
         // features.2.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 168, 168, 336]
         if s.options.frozenBlocks > 6 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(50), pixels: 28224 &* s.n, channels: 336,
                 gamma: s.p + 57280, beta: s.p + 57616, runningMean: s.p + 57952, runningVar: s.p + 58288, eps: 0.001,
                 activation: .silu, output: s.tensor(51), scratch: s.f + 2994464, pool: pool)
-            s.profiler?.stop(69)
+            s.profiler?.stop(68)
         }
         // features.2.1.block.1 depthwise weights to the kernel layout [3][3][336]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 58624, channels: 336, kernel: 3, into: s.f + 2995808)
-        s.profiler?.stop(70)
-        // features.2.1.block.1 depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(51), batch: s.n, height: 168, width: 168, channels: 336, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 168, outWidth: 168, weights: s.f + 2995808, bias: s.f,
-            activation: .identity, output: s.tensor(52), pool: pool)
-        s.profiler?.stop(71)
+        s.profiler?.stop(69)
+        // features.2.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336], row by row
+        if s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(50), gamma: s.p + 57280, beta: s.p + 57616,
+                savedMean: s.f + 2994464, savedInvStd: s.f + 2994800, activation: .silu, output: s.tensor(51),
+                batch: s.n, height: 168, width: 168, channels: 336, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 168, outWidth: 168, weights: s.f + 2995808, bias: s.f, depthwiseOutput: s.tensor(52),
+                pool: pool)
+            s.profiler?.stop(70)
+        }
+        // features.2.1.block.1 frozen: depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336]
+        if s.options.frozenBlocks > 6 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(51), batch: s.n, height: 168, width: 168, channels: 336, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 168, outWidth: 168, weights: s.f + 2995808, bias: s.f,
+                activation: .identity, output: s.tensor(52), pool: pool)
+            s.profiler?.stop(71)
+        }
         // features.2.1.block.1 BatchNorm (batch statistics) + silu on [n, 168, 168, 336]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
@@ -6289,32 +6297,36 @@ public final class EfficientNetB8Training: TrainableModel {
                 output: s.tensor(62), pool: pool)
             s.profiler?.stop(84)
         }
-        // features.2.2.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 168, 168, 336]
-        if s.options.frozenBlocks <= 7 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(62), pixels: 28224 &* s.n, channels: 336,
-                gamma: s.p + 110640, beta: s.p + 110976, savedMean: s.f + 3001968, savedInvStd: s.f + 3002304,
-                activation: .silu, output: s.tensor(63), pool: pool)
-            s.profiler?.stop(85)
-        }
         // features.2.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 168, 168, 336]
         if s.options.frozenBlocks > 7 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(62), pixels: 28224 &* s.n, channels: 336,
                 gamma: s.p + 110640, beta: s.p + 110976, runningMean: s.p + 111312, runningVar: s.p + 111648,
                 eps: 0.001, activation: .silu, output: s.tensor(63), scratch: s.f + 3001968, pool: pool)
-            s.profiler?.stop(86)
+            s.profiler?.stop(85)
         }
         // features.2.2.block.1 depthwise weights to the kernel layout [3][3][336]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 111984, channels: 336, kernel: 3, into: s.f + 3003312)
-        s.profiler?.stop(87)
-        // features.2.2.block.1 depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(63), batch: s.n, height: 168, width: 168, channels: 336, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 168, outWidth: 168, weights: s.f + 3003312, bias: s.f,
-            activation: .identity, output: s.tensor(64), pool: pool)
-        s.profiler?.stop(88)
+        s.profiler?.stop(86)
+        // features.2.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.2.block.1 depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336], row by row
+        if s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(62), gamma: s.p + 110640, beta: s.p + 110976,
+                savedMean: s.f + 3001968, savedInvStd: s.f + 3002304, activation: .silu, output: s.tensor(63),
+                batch: s.n, height: 168, width: 168, channels: 336, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 168, outWidth: 168, weights: s.f + 3003312, bias: s.f, depthwiseOutput: s.tensor(64),
+                pool: pool)
+            s.profiler?.stop(87)
+        }
+        // features.2.2.block.1 frozen: depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336]
+        if s.options.frozenBlocks > 7 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(63), batch: s.n, height: 168, width: 168, channels: 336, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 168, outWidth: 168, weights: s.f + 3003312, bias: s.f,
+                activation: .identity, output: s.tensor(64), pool: pool)
+            s.profiler?.stop(88)
+        }
         // features.2.2.block.1 BatchNorm (batch statistics) + silu on [n, 168, 168, 336]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
@@ -6414,32 +6426,36 @@ public final class EfficientNetB8Training: TrainableModel {
                 output: s.tensor(74), pool: pool)
             s.profiler?.stop(101)
         }
-        // features.2.3.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 168, 168, 336]
-        if s.options.frozenBlocks <= 8 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(74), pixels: 28224 &* s.n, channels: 336,
-                gamma: s.p + 164000, beta: s.p + 164336, savedMean: s.f + 3009472, savedInvStd: s.f + 3009808,
-                activation: .silu, output: s.tensor(75), pool: pool)
-            s.profiler?.stop(102)
-        }
         // features.2.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 168, 168, 336]
         if s.options.frozenBlocks > 8 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(74), pixels: 28224 &* s.n, channels: 336,
                 gamma: s.p + 164000, beta: s.p + 164336, runningMean: s.p + 164672, runningVar: s.p + 165008,
                 eps: 0.001, activation: .silu, output: s.tensor(75), scratch: s.f + 3009472, pool: pool)
-            s.profiler?.stop(103)
+            s.profiler?.stop(102)
         }
         // features.2.3.block.1 depthwise weights to the kernel layout [3][3][336]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 165344, channels: 336, kernel: 3, into: s.f + 3010816)
-        s.profiler?.stop(104)
-        // features.2.3.block.1 depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(75), batch: s.n, height: 168, width: 168, channels: 336, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 168, outWidth: 168, weights: s.f + 3010816, bias: s.f,
-            activation: .identity, output: s.tensor(76), pool: pool)
-        s.profiler?.stop(105)
+        s.profiler?.stop(103)
+        // features.2.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.3.block.1 depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336], row by row
+        if s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(74), gamma: s.p + 164000, beta: s.p + 164336,
+                savedMean: s.f + 3009472, savedInvStd: s.f + 3009808, activation: .silu, output: s.tensor(75),
+                batch: s.n, height: 168, width: 168, channels: 336, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 168, outWidth: 168, weights: s.f + 3010816, bias: s.f, depthwiseOutput: s.tensor(76),
+                pool: pool)
+            s.profiler?.stop(104)
+        }
+        // features.2.3.block.1 frozen: depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336]
+        if s.options.frozenBlocks > 8 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(75), batch: s.n, height: 168, width: 168, channels: 336, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 168, outWidth: 168, weights: s.f + 3010816, bias: s.f,
+                activation: .identity, output: s.tensor(76), pool: pool)
+            s.profiler?.stop(105)
+        }
         // features.2.3.block.1 BatchNorm (batch statistics) + silu on [n, 168, 168, 336]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
@@ -6539,32 +6555,36 @@ public final class EfficientNetB8Training: TrainableModel {
                 output: s.tensor(86), pool: pool)
             s.profiler?.stop(118)
         }
-        // features.2.4.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 168, 168, 336]
-        if s.options.frozenBlocks <= 9 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(86), pixels: 28224 &* s.n, channels: 336,
-                gamma: s.p + 217360, beta: s.p + 217696, savedMean: s.f + 3016976, savedInvStd: s.f + 3017312,
-                activation: .silu, output: s.tensor(87), pool: pool)
-            s.profiler?.stop(119)
-        }
         // features.2.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 168, 168, 336]
         if s.options.frozenBlocks > 9 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(86), pixels: 28224 &* s.n, channels: 336,
                 gamma: s.p + 217360, beta: s.p + 217696, runningMean: s.p + 218032, runningVar: s.p + 218368,
                 eps: 0.001, activation: .silu, output: s.tensor(87), scratch: s.f + 3016976, pool: pool)
-            s.profiler?.stop(120)
+            s.profiler?.stop(119)
         }
         // features.2.4.block.1 depthwise weights to the kernel layout [3][3][336]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 218704, channels: 336, kernel: 3, into: s.f + 3018320)
-        s.profiler?.stop(121)
-        // features.2.4.block.1 depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(87), batch: s.n, height: 168, width: 168, channels: 336, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 168, outWidth: 168, weights: s.f + 3018320, bias: s.f,
-            activation: .identity, output: s.tensor(88), pool: pool)
-        s.profiler?.stop(122)
+        s.profiler?.stop(120)
+        // features.2.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.4.block.1 depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336], row by row
+        if s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(86), gamma: s.p + 217360, beta: s.p + 217696,
+                savedMean: s.f + 3016976, savedInvStd: s.f + 3017312, activation: .silu, output: s.tensor(87),
+                batch: s.n, height: 168, width: 168, channels: 336, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 168, outWidth: 168, weights: s.f + 3018320, bias: s.f, depthwiseOutput: s.tensor(88),
+                pool: pool)
+            s.profiler?.stop(121)
+        }
+        // features.2.4.block.1 frozen: depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336]
+        if s.options.frozenBlocks > 9 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(87), batch: s.n, height: 168, width: 168, channels: 336, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 168, outWidth: 168, weights: s.f + 3018320, bias: s.f,
+                activation: .identity, output: s.tensor(88), pool: pool)
+            s.profiler?.stop(122)
+        }
         // features.2.4.block.1 BatchNorm (batch statistics) + silu on [n, 168, 168, 336]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
@@ -6664,32 +6684,36 @@ public final class EfficientNetB8Training: TrainableModel {
                 output: s.tensor(98), pool: pool)
             s.profiler?.stop(135)
         }
-        // features.2.5.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 168, 168, 336]
-        if s.options.frozenBlocks <= 10 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(98), pixels: 28224 &* s.n, channels: 336,
-                gamma: s.p + 270720, beta: s.p + 271056, savedMean: s.f + 3024480, savedInvStd: s.f + 3024816,
-                activation: .silu, output: s.tensor(99), pool: pool)
-            s.profiler?.stop(136)
-        }
         // features.2.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 168, 168, 336]
         if s.options.frozenBlocks > 10 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(98), pixels: 28224 &* s.n, channels: 336,
                 gamma: s.p + 270720, beta: s.p + 271056, runningMean: s.p + 271392, runningVar: s.p + 271728,
                 eps: 0.001, activation: .silu, output: s.tensor(99), scratch: s.f + 3024480, pool: pool)
-            s.profiler?.stop(137)
+            s.profiler?.stop(136)
         }
         // features.2.5.block.1 depthwise weights to the kernel layout [3][3][336]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 272064, channels: 336, kernel: 3, into: s.f + 3025824)
-        s.profiler?.stop(138)
-        // features.2.5.block.1 depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(99), batch: s.n, height: 168, width: 168, channels: 336, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 168, outWidth: 168, weights: s.f + 3025824, bias: s.f,
-            activation: .identity, output: s.tensor(100), pool: pool)
-        s.profiler?.stop(139)
+        s.profiler?.stop(137)
+        // features.2.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.5.block.1 depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336], row by row
+        if s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(98), gamma: s.p + 270720, beta: s.p + 271056,
+                savedMean: s.f + 3024480, savedInvStd: s.f + 3024816, activation: .silu, output: s.tensor(99),
+                batch: s.n, height: 168, width: 168, channels: 336, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 168, outWidth: 168, weights: s.f + 3025824, bias: s.f, depthwiseOutput: s.tensor(100),
+                pool: pool)
+            s.profiler?.stop(138)
+        }
+        // features.2.5.block.1 frozen: depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336]
+        if s.options.frozenBlocks > 10 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(99), batch: s.n, height: 168, width: 168, channels: 336, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 168, outWidth: 168, weights: s.f + 3025824, bias: s.f,
+                activation: .identity, output: s.tensor(100), pool: pool)
+            s.profiler?.stop(139)
+        }
         // features.2.5.block.1 BatchNorm (batch statistics) + silu on [n, 168, 168, 336]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
@@ -6789,32 +6813,36 @@ public final class EfficientNetB8Training: TrainableModel {
                 output: s.tensor(110), pool: pool)
             s.profiler?.stop(152)
         }
-        // features.2.6.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 168, 168, 336]
-        if s.options.frozenBlocks <= 11 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(110), pixels: 28224 &* s.n, channels: 336,
-                gamma: s.p + 324080, beta: s.p + 324416, savedMean: s.f + 3031984, savedInvStd: s.f + 3032320,
-                activation: .silu, output: s.tensor(111), pool: pool)
-            s.profiler?.stop(153)
-        }
         // features.2.6.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 168, 168, 336]
         if s.options.frozenBlocks > 11 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(110), pixels: 28224 &* s.n, channels: 336,
                 gamma: s.p + 324080, beta: s.p + 324416, runningMean: s.p + 324752, runningVar: s.p + 325088,
                 eps: 0.001, activation: .silu, output: s.tensor(111), scratch: s.f + 3031984, pool: pool)
-            s.profiler?.stop(154)
+            s.profiler?.stop(153)
         }
         // features.2.6.block.1 depthwise weights to the kernel layout [3][3][336]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 325424, channels: 336, kernel: 3, into: s.f + 3033328)
-        s.profiler?.stop(155)
-        // features.2.6.block.1 depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(111), batch: s.n, height: 168, width: 168, channels: 336, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 168, outWidth: 168, weights: s.f + 3033328, bias: s.f,
-            activation: .identity, output: s.tensor(112), pool: pool)
-        s.profiler?.stop(156)
+        s.profiler?.stop(154)
+        // features.2.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.6.block.1 depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336], row by row
+        if s.options.frozenBlocks <= 11 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(110), gamma: s.p + 324080, beta: s.p + 324416,
+                savedMean: s.f + 3031984, savedInvStd: s.f + 3032320, activation: .silu, output: s.tensor(111),
+                batch: s.n, height: 168, width: 168, channels: 336, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 168, outWidth: 168, weights: s.f + 3033328, bias: s.f, depthwiseOutput: s.tensor(112),
+                pool: pool)
+            s.profiler?.stop(155)
+        }
+        // features.2.6.block.1 frozen: depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336]
+        if s.options.frozenBlocks > 11 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(111), batch: s.n, height: 168, width: 168, channels: 336, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 168, outWidth: 168, weights: s.f + 3033328, bias: s.f,
+                activation: .identity, output: s.tensor(112), pool: pool)
+            s.profiler?.stop(156)
+        }
         // features.2.6.block.1 BatchNorm (batch statistics) + silu on [n, 168, 168, 336]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
@@ -6914,32 +6942,36 @@ public final class EfficientNetB8Training: TrainableModel {
                 output: s.tensor(122), pool: pool)
             s.profiler?.stop(169)
         }
-        // features.2.7.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 168, 168, 336]
-        if s.options.frozenBlocks <= 12 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(122), pixels: 28224 &* s.n, channels: 336,
-                gamma: s.p + 377440, beta: s.p + 377776, savedMean: s.f + 3039488, savedInvStd: s.f + 3039824,
-                activation: .silu, output: s.tensor(123), pool: pool)
-            s.profiler?.stop(170)
-        }
         // features.2.7.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 168, 168, 336]
         if s.options.frozenBlocks > 12 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(122), pixels: 28224 &* s.n, channels: 336,
                 gamma: s.p + 377440, beta: s.p + 377776, runningMean: s.p + 378112, runningVar: s.p + 378448,
                 eps: 0.001, activation: .silu, output: s.tensor(123), scratch: s.f + 3039488, pool: pool)
-            s.profiler?.stop(171)
+            s.profiler?.stop(170)
         }
         // features.2.7.block.1 depthwise weights to the kernel layout [3][3][336]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 378784, channels: 336, kernel: 3, into: s.f + 3040832)
-        s.profiler?.stop(172)
-        // features.2.7.block.1 depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(123), batch: s.n, height: 168, width: 168, channels: 336, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 168, outWidth: 168, weights: s.f + 3040832, bias: s.f,
-            activation: .identity, output: s.tensor(124), pool: pool)
-        s.profiler?.stop(173)
+        s.profiler?.stop(171)
+        // features.2.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.7.block.1 depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336], row by row
+        if s.options.frozenBlocks <= 12 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(122), gamma: s.p + 377440, beta: s.p + 377776,
+                savedMean: s.f + 3039488, savedInvStd: s.f + 3039824, activation: .silu, output: s.tensor(123),
+                batch: s.n, height: 168, width: 168, channels: 336, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 168, outWidth: 168, weights: s.f + 3040832, bias: s.f, depthwiseOutput: s.tensor(124),
+                pool: pool)
+            s.profiler?.stop(172)
+        }
+        // features.2.7.block.1 frozen: depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336]
+        if s.options.frozenBlocks > 12 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(123), batch: s.n, height: 168, width: 168, channels: 336, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 168, outWidth: 168, weights: s.f + 3040832, bias: s.f,
+                activation: .identity, output: s.tensor(124), pool: pool)
+            s.profiler?.stop(173)
+        }
         // features.2.7.block.1 BatchNorm (batch statistics) + silu on [n, 168, 168, 336]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
@@ -7039,32 +7071,36 @@ public final class EfficientNetB8Training: TrainableModel {
                 output: s.tensor(134), pool: pool)
             s.profiler?.stop(186)
         }
-        // features.3.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 168, 168, 336]
-        if s.options.frozenBlocks <= 13 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(134), pixels: 28224 &* s.n, channels: 336,
-                gamma: s.p + 430800, beta: s.p + 431136, savedMean: s.f + 3046992, savedInvStd: s.f + 3047328,
-                activation: .silu, output: s.tensor(135), pool: pool)
-            s.profiler?.stop(187)
-        }
         // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 168, 168, 336]
         if s.options.frozenBlocks > 13 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(134), pixels: 28224 &* s.n, channels: 336,
                 gamma: s.p + 430800, beta: s.p + 431136, runningMean: s.p + 431472, runningVar: s.p + 431808,
                 eps: 0.001, activation: .silu, output: s.tensor(135), scratch: s.f + 3046992, pool: pool)
-            s.profiler?.stop(188)
+            s.profiler?.stop(187)
         }
         // features.3.0.block.1 depthwise weights to the kernel layout [5][5][336]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 432144, channels: 336, kernel: 5, into: s.f + 3048336)
-        s.profiler?.stop(189)
-        // features.3.0.block.1 depthwise 5x5/2, [n, 168, 168, 336] -> [n, 84, 84, 336]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(135), batch: s.n, height: 168, width: 168, channels: 336, kernel: 5,
-            stride: 2, padTop: 2, padLeft: 2, outHeight: 84, outWidth: 84, weights: s.f + 3048336, bias: s.f,
-            activation: .identity, output: s.tensor(136), pool: pool)
-        s.profiler?.stop(190)
+        s.profiler?.stop(188)
+        // features.3.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 168, 168, 336] -> [n, 84, 84, 336], row by row
+        if s.options.frozenBlocks <= 13 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(134), gamma: s.p + 430800, beta: s.p + 431136,
+                savedMean: s.f + 3046992, savedInvStd: s.f + 3047328, activation: .silu, output: s.tensor(135),
+                batch: s.n, height: 168, width: 168, channels: 336, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
+                outHeight: 84, outWidth: 84, weights: s.f + 3048336, bias: s.f, depthwiseOutput: s.tensor(136),
+                pool: pool)
+            s.profiler?.stop(189)
+        }
+        // features.3.0.block.1 frozen: depthwise 5x5/2, [n, 168, 168, 336] -> [n, 84, 84, 336]
+        if s.options.frozenBlocks > 13 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(135), batch: s.n, height: 168, width: 168, channels: 336, kernel: 5,
+                stride: 2, padTop: 2, padLeft: 2, outHeight: 84, outWidth: 84, weights: s.f + 3048336, bias: s.f,
+                activation: .identity, output: s.tensor(136), pool: pool)
+            s.profiler?.stop(190)
+        }
         // features.3.0.block.1 BatchNorm (batch statistics) + silu on [n, 84, 84, 336]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
@@ -7151,32 +7187,36 @@ public final class EfficientNetB8Training: TrainableModel {
                 output: s.tensor(144), pool: pool)
             s.profiler?.stop(201)
         }
-        // features.3.1.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 84, 84, 528]
-        if s.options.frozenBlocks <= 14 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(144), pixels: 7056 &* s.n, channels: 528,
-                gamma: s.p + 528064, beta: s.p + 528592, savedMean: s.f + 3065312, savedInvStd: s.f + 3065840,
-                activation: .silu, output: s.tensor(145), pool: pool)
-            s.profiler?.stop(202)
-        }
         // features.3.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 84, 84, 528]
         if s.options.frozenBlocks > 14 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(144), pixels: 7056 &* s.n, channels: 528,
                 gamma: s.p + 528064, beta: s.p + 528592, runningMean: s.p + 529120, runningVar: s.p + 529648,
                 eps: 0.001, activation: .silu, output: s.tensor(145), scratch: s.f + 3065312, pool: pool)
-            s.profiler?.stop(203)
+            s.profiler?.stop(202)
         }
         // features.3.1.block.1 depthwise weights to the kernel layout [5][5][528]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 530176, channels: 528, kernel: 5, into: s.f + 3067424)
-        s.profiler?.stop(204)
-        // features.3.1.block.1 depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(145), batch: s.n, height: 84, width: 84, channels: 528, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 84, outWidth: 84, weights: s.f + 3067424, bias: s.f,
-            activation: .identity, output: s.tensor(146), pool: pool)
-        s.profiler?.stop(205)
+        s.profiler?.stop(203)
+        // features.3.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528], row by row
+        if s.options.frozenBlocks <= 14 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(144), gamma: s.p + 528064, beta: s.p + 528592,
+                savedMean: s.f + 3065312, savedInvStd: s.f + 3065840, activation: .silu, output: s.tensor(145),
+                batch: s.n, height: 84, width: 84, channels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 84, outWidth: 84, weights: s.f + 3067424, bias: s.f, depthwiseOutput: s.tensor(146),
+                pool: pool)
+            s.profiler?.stop(204)
+        }
+        // features.3.1.block.1 frozen: depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528]
+        if s.options.frozenBlocks > 14 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(145), batch: s.n, height: 84, width: 84, channels: 528, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 84, outWidth: 84, weights: s.f + 3067424, bias: s.f,
+                activation: .identity, output: s.tensor(146), pool: pool)
+            s.profiler?.stop(205)
+        }
         // features.3.1.block.1 BatchNorm (batch statistics) + silu on [n, 84, 84, 528]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
@@ -7276,32 +7316,36 @@ public final class EfficientNetB8Training: TrainableModel {
                 output: s.tensor(156), pool: pool)
             s.profiler?.stop(218)
         }
-        // features.3.2.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 84, 84, 528]
-        if s.options.frozenBlocks <= 15 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(156), pixels: 7056 &* s.n, channels: 528,
-                gamma: s.p + 662592, beta: s.p + 663120, savedMean: s.f + 3094000, savedInvStd: s.f + 3094528,
-                activation: .silu, output: s.tensor(157), pool: pool)
-            s.profiler?.stop(219)
-        }
         // features.3.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 84, 84, 528]
         if s.options.frozenBlocks > 15 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(156), pixels: 7056 &* s.n, channels: 528,
                 gamma: s.p + 662592, beta: s.p + 663120, runningMean: s.p + 663648, runningVar: s.p + 664176,
                 eps: 0.001, activation: .silu, output: s.tensor(157), scratch: s.f + 3094000, pool: pool)
-            s.profiler?.stop(220)
+            s.profiler?.stop(219)
         }
         // features.3.2.block.1 depthwise weights to the kernel layout [5][5][528]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 664704, channels: 528, kernel: 5, into: s.f + 3096112)
-        s.profiler?.stop(221)
-        // features.3.2.block.1 depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(157), batch: s.n, height: 84, width: 84, channels: 528, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 84, outWidth: 84, weights: s.f + 3096112, bias: s.f,
-            activation: .identity, output: s.tensor(158), pool: pool)
-        s.profiler?.stop(222)
+        s.profiler?.stop(220)
+        // features.3.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.2.block.1 depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528], row by row
+        if s.options.frozenBlocks <= 15 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(156), gamma: s.p + 662592, beta: s.p + 663120,
+                savedMean: s.f + 3094000, savedInvStd: s.f + 3094528, activation: .silu, output: s.tensor(157),
+                batch: s.n, height: 84, width: 84, channels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 84, outWidth: 84, weights: s.f + 3096112, bias: s.f, depthwiseOutput: s.tensor(158),
+                pool: pool)
+            s.profiler?.stop(221)
+        }
+        // features.3.2.block.1 frozen: depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528]
+        if s.options.frozenBlocks > 15 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(157), batch: s.n, height: 84, width: 84, channels: 528, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 84, outWidth: 84, weights: s.f + 3096112, bias: s.f,
+                activation: .identity, output: s.tensor(158), pool: pool)
+            s.profiler?.stop(222)
+        }
         // features.3.2.block.1 BatchNorm (batch statistics) + silu on [n, 84, 84, 528]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
@@ -7401,32 +7445,36 @@ public final class EfficientNetB8Training: TrainableModel {
                 output: s.tensor(168), pool: pool)
             s.profiler?.stop(235)
         }
-        // features.3.3.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 84, 84, 528]
-        if s.options.frozenBlocks <= 16 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(168), pixels: 7056 &* s.n, channels: 528,
-                gamma: s.p + 797120, beta: s.p + 797648, savedMean: s.f + 3122688, savedInvStd: s.f + 3123216,
-                activation: .silu, output: s.tensor(169), pool: pool)
-            s.profiler?.stop(236)
-        }
         // features.3.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 84, 84, 528]
         if s.options.frozenBlocks > 16 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(168), pixels: 7056 &* s.n, channels: 528,
                 gamma: s.p + 797120, beta: s.p + 797648, runningMean: s.p + 798176, runningVar: s.p + 798704,
                 eps: 0.001, activation: .silu, output: s.tensor(169), scratch: s.f + 3122688, pool: pool)
-            s.profiler?.stop(237)
+            s.profiler?.stop(236)
         }
         // features.3.3.block.1 depthwise weights to the kernel layout [5][5][528]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 799232, channels: 528, kernel: 5, into: s.f + 3124800)
-        s.profiler?.stop(238)
-        // features.3.3.block.1 depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(169), batch: s.n, height: 84, width: 84, channels: 528, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 84, outWidth: 84, weights: s.f + 3124800, bias: s.f,
-            activation: .identity, output: s.tensor(170), pool: pool)
-        s.profiler?.stop(239)
+        s.profiler?.stop(237)
+        // features.3.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.3.block.1 depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528], row by row
+        if s.options.frozenBlocks <= 16 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(168), gamma: s.p + 797120, beta: s.p + 797648,
+                savedMean: s.f + 3122688, savedInvStd: s.f + 3123216, activation: .silu, output: s.tensor(169),
+                batch: s.n, height: 84, width: 84, channels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 84, outWidth: 84, weights: s.f + 3124800, bias: s.f, depthwiseOutput: s.tensor(170),
+                pool: pool)
+            s.profiler?.stop(238)
+        }
+        // features.3.3.block.1 frozen: depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528]
+        if s.options.frozenBlocks > 16 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(169), batch: s.n, height: 84, width: 84, channels: 528, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 84, outWidth: 84, weights: s.f + 3124800, bias: s.f,
+                activation: .identity, output: s.tensor(170), pool: pool)
+            s.profiler?.stop(239)
+        }
         // features.3.3.block.1 BatchNorm (batch statistics) + silu on [n, 84, 84, 528]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
@@ -7526,32 +7574,36 @@ public final class EfficientNetB8Training: TrainableModel {
                 output: s.tensor(180), pool: pool)
             s.profiler?.stop(252)
         }
-        // features.3.4.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 84, 84, 528]
-        if s.options.frozenBlocks <= 17 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(180), pixels: 7056 &* s.n, channels: 528,
-                gamma: s.p + 931648, beta: s.p + 932176, savedMean: s.f + 3151376, savedInvStd: s.f + 3151904,
-                activation: .silu, output: s.tensor(181), pool: pool)
-            s.profiler?.stop(253)
-        }
         // features.3.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 84, 84, 528]
         if s.options.frozenBlocks > 17 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(180), pixels: 7056 &* s.n, channels: 528,
                 gamma: s.p + 931648, beta: s.p + 932176, runningMean: s.p + 932704, runningVar: s.p + 933232,
                 eps: 0.001, activation: .silu, output: s.tensor(181), scratch: s.f + 3151376, pool: pool)
-            s.profiler?.stop(254)
+            s.profiler?.stop(253)
         }
         // features.3.4.block.1 depthwise weights to the kernel layout [5][5][528]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 933760, channels: 528, kernel: 5, into: s.f + 3153488)
-        s.profiler?.stop(255)
-        // features.3.4.block.1 depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(181), batch: s.n, height: 84, width: 84, channels: 528, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 84, outWidth: 84, weights: s.f + 3153488, bias: s.f,
-            activation: .identity, output: s.tensor(182), pool: pool)
-        s.profiler?.stop(256)
+        s.profiler?.stop(254)
+        // features.3.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.4.block.1 depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528], row by row
+        if s.options.frozenBlocks <= 17 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(180), gamma: s.p + 931648, beta: s.p + 932176,
+                savedMean: s.f + 3151376, savedInvStd: s.f + 3151904, activation: .silu, output: s.tensor(181),
+                batch: s.n, height: 84, width: 84, channels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 84, outWidth: 84, weights: s.f + 3153488, bias: s.f, depthwiseOutput: s.tensor(182),
+                pool: pool)
+            s.profiler?.stop(255)
+        }
+        // features.3.4.block.1 frozen: depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528]
+        if s.options.frozenBlocks > 17 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(181), batch: s.n, height: 84, width: 84, channels: 528, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 84, outWidth: 84, weights: s.f + 3153488, bias: s.f,
+                activation: .identity, output: s.tensor(182), pool: pool)
+            s.profiler?.stop(256)
+        }
         // features.3.4.block.1 BatchNorm (batch statistics) + silu on [n, 84, 84, 528]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
@@ -7651,32 +7703,36 @@ public final class EfficientNetB8Training: TrainableModel {
                 output: s.tensor(192), pool: pool)
             s.profiler?.stop(269)
         }
-        // features.3.5.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 84, 84, 528]
-        if s.options.frozenBlocks <= 18 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(192), pixels: 7056 &* s.n, channels: 528,
-                gamma: s.p + 1066176, beta: s.p + 1066704, savedMean: s.f + 3180064, savedInvStd: s.f + 3180592,
-                activation: .silu, output: s.tensor(193), pool: pool)
-            s.profiler?.stop(270)
-        }
         // features.3.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 84, 84, 528]
         if s.options.frozenBlocks > 18 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(192), pixels: 7056 &* s.n, channels: 528,
                 gamma: s.p + 1066176, beta: s.p + 1066704, runningMean: s.p + 1067232, runningVar: s.p + 1067760,
                 eps: 0.001, activation: .silu, output: s.tensor(193), scratch: s.f + 3180064, pool: pool)
-            s.profiler?.stop(271)
+            s.profiler?.stop(270)
         }
         // features.3.5.block.1 depthwise weights to the kernel layout [5][5][528]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1068288, channels: 528, kernel: 5, into: s.f + 3182176)
-        s.profiler?.stop(272)
-        // features.3.5.block.1 depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(193), batch: s.n, height: 84, width: 84, channels: 528, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 84, outWidth: 84, weights: s.f + 3182176, bias: s.f,
-            activation: .identity, output: s.tensor(194), pool: pool)
-        s.profiler?.stop(273)
+        s.profiler?.stop(271)
+        // features.3.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.5.block.1 depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528], row by row
+        if s.options.frozenBlocks <= 18 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(192), gamma: s.p + 1066176,
+                beta: s.p + 1066704, savedMean: s.f + 3180064, savedInvStd: s.f + 3180592, activation: .silu,
+                output: s.tensor(193), batch: s.n, height: 84, width: 84, channels: 528, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 84, outWidth: 84, weights: s.f + 3182176, bias: s.f,
+                depthwiseOutput: s.tensor(194), pool: pool)
+            s.profiler?.stop(272)
+        }
+        // features.3.5.block.1 frozen: depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528]
+        if s.options.frozenBlocks > 18 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(193), batch: s.n, height: 84, width: 84, channels: 528, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 84, outWidth: 84, weights: s.f + 3182176, bias: s.f,
+                activation: .identity, output: s.tensor(194), pool: pool)
+            s.profiler?.stop(273)
+        }
         // features.3.5.block.1 BatchNorm (batch statistics) + silu on [n, 84, 84, 528]
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
@@ -7776,32 +7832,36 @@ public final class EfficientNetB8Training: TrainableModel {
                 output: s.tensor(204), pool: pool)
             s.profiler?.stop(286)
         }
-        // features.3.6.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 84, 84, 528]
-        if s.options.frozenBlocks <= 19 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(204), pixels: 7056 &* s.n, channels: 528,
-                gamma: s.p + 1200704, beta: s.p + 1201232, savedMean: s.f + 3208752, savedInvStd: s.f + 3209280,
-                activation: .silu, output: s.tensor(205), pool: pool)
-            s.profiler?.stop(287)
-        }
         // features.3.6.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 84, 84, 528]
         if s.options.frozenBlocks > 19 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(204), pixels: 7056 &* s.n, channels: 528,
                 gamma: s.p + 1200704, beta: s.p + 1201232, runningMean: s.p + 1201760, runningVar: s.p + 1202288,
                 eps: 0.001, activation: .silu, output: s.tensor(205), scratch: s.f + 3208752, pool: pool)
-            s.profiler?.stop(288)
+            s.profiler?.stop(287)
         }
         // features.3.6.block.1 depthwise weights to the kernel layout [5][5][528]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1202816, channels: 528, kernel: 5, into: s.f + 3210864)
-        s.profiler?.stop(289)
-        // features.3.6.block.1 depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(205), batch: s.n, height: 84, width: 84, channels: 528, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 84, outWidth: 84, weights: s.f + 3210864, bias: s.f,
-            activation: .identity, output: s.tensor(206), pool: pool)
-        s.profiler?.stop(290)
+        s.profiler?.stop(288)
+        // features.3.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.6.block.1 depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528], row by row
+        if s.options.frozenBlocks <= 19 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(204), gamma: s.p + 1200704,
+                beta: s.p + 1201232, savedMean: s.f + 3208752, savedInvStd: s.f + 3209280, activation: .silu,
+                output: s.tensor(205), batch: s.n, height: 84, width: 84, channels: 528, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 84, outWidth: 84, weights: s.f + 3210864, bias: s.f,
+                depthwiseOutput: s.tensor(206), pool: pool)
+            s.profiler?.stop(289)
+        }
+        // features.3.6.block.1 frozen: depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528]
+        if s.options.frozenBlocks > 19 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(205), batch: s.n, height: 84, width: 84, channels: 528, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 84, outWidth: 84, weights: s.f + 3210864, bias: s.f,
+                activation: .identity, output: s.tensor(206), pool: pool)
+            s.profiler?.stop(290)
+        }
         // features.3.6.block.1 BatchNorm (batch statistics) + silu on [n, 84, 84, 528]
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
@@ -7901,32 +7961,36 @@ public final class EfficientNetB8Training: TrainableModel {
                 output: s.tensor(216), pool: pool)
             s.profiler?.stop(303)
         }
-        // features.3.7.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 84, 84, 528]
-        if s.options.frozenBlocks <= 20 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(216), pixels: 7056 &* s.n, channels: 528,
-                gamma: s.p + 1335232, beta: s.p + 1335760, savedMean: s.f + 3237440, savedInvStd: s.f + 3237968,
-                activation: .silu, output: s.tensor(217), pool: pool)
-            s.profiler?.stop(304)
-        }
         // features.3.7.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 84, 84, 528]
         if s.options.frozenBlocks > 20 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(216), pixels: 7056 &* s.n, channels: 528,
                 gamma: s.p + 1335232, beta: s.p + 1335760, runningMean: s.p + 1336288, runningVar: s.p + 1336816,
                 eps: 0.001, activation: .silu, output: s.tensor(217), scratch: s.f + 3237440, pool: pool)
-            s.profiler?.stop(305)
+            s.profiler?.stop(304)
         }
         // features.3.7.block.1 depthwise weights to the kernel layout [5][5][528]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1337344, channels: 528, kernel: 5, into: s.f + 3239552)
-        s.profiler?.stop(306)
-        // features.3.7.block.1 depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(217), batch: s.n, height: 84, width: 84, channels: 528, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 84, outWidth: 84, weights: s.f + 3239552, bias: s.f,
-            activation: .identity, output: s.tensor(218), pool: pool)
-        s.profiler?.stop(307)
+        s.profiler?.stop(305)
+        // features.3.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.7.block.1 depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528], row by row
+        if s.options.frozenBlocks <= 20 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(216), gamma: s.p + 1335232,
+                beta: s.p + 1335760, savedMean: s.f + 3237440, savedInvStd: s.f + 3237968, activation: .silu,
+                output: s.tensor(217), batch: s.n, height: 84, width: 84, channels: 528, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 84, outWidth: 84, weights: s.f + 3239552, bias: s.f,
+                depthwiseOutput: s.tensor(218), pool: pool)
+            s.profiler?.stop(306)
+        }
+        // features.3.7.block.1 frozen: depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528]
+        if s.options.frozenBlocks > 20 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(217), batch: s.n, height: 84, width: 84, channels: 528, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 84, outWidth: 84, weights: s.f + 3239552, bias: s.f,
+                activation: .identity, output: s.tensor(218), pool: pool)
+            s.profiler?.stop(307)
+        }
         // features.3.7.block.1 BatchNorm (batch statistics) + silu on [n, 84, 84, 528]
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
@@ -8026,32 +8090,36 @@ public final class EfficientNetB8Training: TrainableModel {
                 output: s.tensor(228), pool: pool)
             s.profiler?.stop(320)
         }
-        // features.4.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 84, 84, 528]
-        if s.options.frozenBlocks <= 21 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(228), pixels: 7056 &* s.n, channels: 528,
-                gamma: s.p + 1469760, beta: s.p + 1470288, savedMean: s.f + 3266128, savedInvStd: s.f + 3266656,
-                activation: .silu, output: s.tensor(229), pool: pool)
-            s.profiler?.stop(321)
-        }
         // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 84, 84, 528]
         if s.options.frozenBlocks > 21 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(228), pixels: 7056 &* s.n, channels: 528,
                 gamma: s.p + 1469760, beta: s.p + 1470288, runningMean: s.p + 1470816, runningVar: s.p + 1471344,
                 eps: 0.001, activation: .silu, output: s.tensor(229), scratch: s.f + 3266128, pool: pool)
-            s.profiler?.stop(322)
+            s.profiler?.stop(321)
         }
         // features.4.0.block.1 depthwise weights to the kernel layout [3][3][528]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1471872, channels: 528, kernel: 3, into: s.f + 3268240)
-        s.profiler?.stop(323)
-        // features.4.0.block.1 depthwise 3x3/2, [n, 84, 84, 528] -> [n, 42, 42, 528]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(229), batch: s.n, height: 84, width: 84, channels: 528, kernel: 3,
-            stride: 2, padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42, weights: s.f + 3268240, bias: s.f,
-            activation: .identity, output: s.tensor(230), pool: pool)
-        s.profiler?.stop(324)
+        s.profiler?.stop(322)
+        // features.4.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 84, 84, 528] -> [n, 42, 42, 528], row by row
+        if s.options.frozenBlocks <= 21 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(228), gamma: s.p + 1469760,
+                beta: s.p + 1470288, savedMean: s.f + 3266128, savedInvStd: s.f + 3266656, activation: .silu,
+                output: s.tensor(229), batch: s.n, height: 84, width: 84, channels: 528, kernel: 3, stride: 2,
+                padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42, weights: s.f + 3268240, bias: s.f,
+                depthwiseOutput: s.tensor(230), pool: pool)
+            s.profiler?.stop(323)
+        }
+        // features.4.0.block.1 frozen: depthwise 3x3/2, [n, 84, 84, 528] -> [n, 42, 42, 528]
+        if s.options.frozenBlocks > 21 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(229), batch: s.n, height: 84, width: 84, channels: 528, kernel: 3,
+                stride: 2, padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42, weights: s.f + 3268240, bias: s.f,
+                activation: .identity, output: s.tensor(230), pool: pool)
+            s.profiler?.stop(324)
+        }
         // features.4.0.block.1 BatchNorm (batch statistics) + silu on [n, 42, 42, 528]
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
@@ -8138,32 +8206,36 @@ public final class EfficientNetB8Training: TrainableModel {
                 output: s.tensor(238), pool: pool)
             s.profiler?.stop(335)
         }
-        // features.4.1.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1056]
-        if s.options.frozenBlocks <= 22 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(238), pixels: 1764 &* s.n, channels: 1056,
-                gamma: s.p + 1782016, beta: s.p + 1783072, savedMean: s.f + 3278096, savedInvStd: s.f + 3279152,
-                activation: .silu, output: s.tensor(239), pool: pool)
-            s.profiler?.stop(336)
-        }
         // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1056]
         if s.options.frozenBlocks > 22 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(238), pixels: 1764 &* s.n, channels: 1056,
                 gamma: s.p + 1782016, beta: s.p + 1783072, runningMean: s.p + 1784128, runningVar: s.p + 1785184,
                 eps: 0.001, activation: .silu, output: s.tensor(239), scratch: s.f + 3278096, pool: pool)
-            s.profiler?.stop(337)
+            s.profiler?.stop(336)
         }
         // features.4.1.block.1 depthwise weights to the kernel layout [3][3][1056]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1786240, channels: 1056, kernel: 3, into: s.f + 3282320)
-        s.profiler?.stop(338)
-        // features.4.1.block.1 depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(239), batch: s.n, height: 42, width: 42, channels: 1056, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42, weights: s.f + 3282320, bias: s.f,
-            activation: .identity, output: s.tensor(240), pool: pool)
-        s.profiler?.stop(339)
+        s.profiler?.stop(337)
+        // features.4.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056], row by row
+        if s.options.frozenBlocks <= 22 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(238), gamma: s.p + 1782016,
+                beta: s.p + 1783072, savedMean: s.f + 3278096, savedInvStd: s.f + 3279152, activation: .silu,
+                output: s.tensor(239), batch: s.n, height: 42, width: 42, channels: 1056, kernel: 3, stride: 1,
+                padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42, weights: s.f + 3282320, bias: s.f,
+                depthwiseOutput: s.tensor(240), pool: pool)
+            s.profiler?.stop(338)
+        }
+        // features.4.1.block.1 frozen: depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]
+        if s.options.frozenBlocks > 22 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(239), batch: s.n, height: 42, width: 42, channels: 1056, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42, weights: s.f + 3282320, bias: s.f,
+                activation: .identity, output: s.tensor(240), pool: pool)
+            s.profiler?.stop(339)
+        }
         // features.4.1.block.1 BatchNorm (batch statistics) + silu on [n, 42, 42, 1056]
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
@@ -8263,32 +8335,36 @@ public final class EfficientNetB8Training: TrainableModel {
                 output: s.tensor(250), pool: pool)
             s.profiler?.stop(352)
         }
-        // features.4.2.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1056]
-        if s.options.frozenBlocks <= 23 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(250), pixels: 1764 &* s.n, channels: 1056,
-                gamma: s.p + 2266416, beta: s.p + 2267472, savedMean: s.f + 3301680, savedInvStd: s.f + 3302736,
-                activation: .silu, output: s.tensor(251), pool: pool)
-            s.profiler?.stop(353)
-        }
         // features.4.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1056]
         if s.options.frozenBlocks > 23 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(250), pixels: 1764 &* s.n, channels: 1056,
                 gamma: s.p + 2266416, beta: s.p + 2267472, runningMean: s.p + 2268528, runningVar: s.p + 2269584,
                 eps: 0.001, activation: .silu, output: s.tensor(251), scratch: s.f + 3301680, pool: pool)
-            s.profiler?.stop(354)
+            s.profiler?.stop(353)
         }
         // features.4.2.block.1 depthwise weights to the kernel layout [3][3][1056]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2270640, channels: 1056, kernel: 3, into: s.f + 3305904)
-        s.profiler?.stop(355)
-        // features.4.2.block.1 depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(251), batch: s.n, height: 42, width: 42, channels: 1056, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42, weights: s.f + 3305904, bias: s.f,
-            activation: .identity, output: s.tensor(252), pool: pool)
-        s.profiler?.stop(356)
+        s.profiler?.stop(354)
+        // features.4.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056], row by row
+        if s.options.frozenBlocks <= 23 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(250), gamma: s.p + 2266416,
+                beta: s.p + 2267472, savedMean: s.f + 3301680, savedInvStd: s.f + 3302736, activation: .silu,
+                output: s.tensor(251), batch: s.n, height: 42, width: 42, channels: 1056, kernel: 3, stride: 1,
+                padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42, weights: s.f + 3305904, bias: s.f,
+                depthwiseOutput: s.tensor(252), pool: pool)
+            s.profiler?.stop(355)
+        }
+        // features.4.2.block.1 frozen: depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]
+        if s.options.frozenBlocks > 23 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(251), batch: s.n, height: 42, width: 42, channels: 1056, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42, weights: s.f + 3305904, bias: s.f,
+                activation: .identity, output: s.tensor(252), pool: pool)
+            s.profiler?.stop(356)
+        }
         // features.4.2.block.1 BatchNorm (batch statistics) + silu on [n, 42, 42, 1056]
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
@@ -8388,32 +8464,36 @@ public final class EfficientNetB8Training: TrainableModel {
                 output: s.tensor(262), pool: pool)
             s.profiler?.stop(369)
         }
-        // features.4.3.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1056]
-        if s.options.frozenBlocks <= 24 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(262), pixels: 1764 &* s.n, channels: 1056,
-                gamma: s.p + 2750816, beta: s.p + 2751872, savedMean: s.f + 3325264, savedInvStd: s.f + 3326320,
-                activation: .silu, output: s.tensor(263), pool: pool)
-            s.profiler?.stop(370)
-        }
         // features.4.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1056]
         if s.options.frozenBlocks > 24 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(262), pixels: 1764 &* s.n, channels: 1056,
                 gamma: s.p + 2750816, beta: s.p + 2751872, runningMean: s.p + 2752928, runningVar: s.p + 2753984,
                 eps: 0.001, activation: .silu, output: s.tensor(263), scratch: s.f + 3325264, pool: pool)
-            s.profiler?.stop(371)
+            s.profiler?.stop(370)
         }
         // features.4.3.block.1 depthwise weights to the kernel layout [3][3][1056]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2755040, channels: 1056, kernel: 3, into: s.f + 3329488)
-        s.profiler?.stop(372)
-        // features.4.3.block.1 depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(263), batch: s.n, height: 42, width: 42, channels: 1056, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42, weights: s.f + 3329488, bias: s.f,
-            activation: .identity, output: s.tensor(264), pool: pool)
-        s.profiler?.stop(373)
+        s.profiler?.stop(371)
+        // features.4.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.3.block.1 depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056], row by row
+        if s.options.frozenBlocks <= 24 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(262), gamma: s.p + 2750816,
+                beta: s.p + 2751872, savedMean: s.f + 3325264, savedInvStd: s.f + 3326320, activation: .silu,
+                output: s.tensor(263), batch: s.n, height: 42, width: 42, channels: 1056, kernel: 3, stride: 1,
+                padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42, weights: s.f + 3329488, bias: s.f,
+                depthwiseOutput: s.tensor(264), pool: pool)
+            s.profiler?.stop(372)
+        }
+        // features.4.3.block.1 frozen: depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]
+        if s.options.frozenBlocks > 24 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(263), batch: s.n, height: 42, width: 42, channels: 1056, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42, weights: s.f + 3329488, bias: s.f,
+                activation: .identity, output: s.tensor(264), pool: pool)
+            s.profiler?.stop(373)
+        }
         // features.4.3.block.1 BatchNorm (batch statistics) + silu on [n, 42, 42, 1056]
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
@@ -8513,32 +8593,36 @@ public final class EfficientNetB8Training: TrainableModel {
                 output: s.tensor(274), pool: pool)
             s.profiler?.stop(386)
         }
-        // features.4.4.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1056]
-        if s.options.frozenBlocks <= 25 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(274), pixels: 1764 &* s.n, channels: 1056,
-                gamma: s.p + 3235216, beta: s.p + 3236272, savedMean: s.f + 3348848, savedInvStd: s.f + 3349904,
-                activation: .silu, output: s.tensor(275), pool: pool)
-            s.profiler?.stop(387)
-        }
         // features.4.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1056]
         if s.options.frozenBlocks > 25 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(274), pixels: 1764 &* s.n, channels: 1056,
                 gamma: s.p + 3235216, beta: s.p + 3236272, runningMean: s.p + 3237328, runningVar: s.p + 3238384,
                 eps: 0.001, activation: .silu, output: s.tensor(275), scratch: s.f + 3348848, pool: pool)
-            s.profiler?.stop(388)
+            s.profiler?.stop(387)
         }
         // features.4.4.block.1 depthwise weights to the kernel layout [3][3][1056]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3239440, channels: 1056, kernel: 3, into: s.f + 3353072)
-        s.profiler?.stop(389)
-        // features.4.4.block.1 depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(275), batch: s.n, height: 42, width: 42, channels: 1056, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42, weights: s.f + 3353072, bias: s.f,
-            activation: .identity, output: s.tensor(276), pool: pool)
-        s.profiler?.stop(390)
+        s.profiler?.stop(388)
+        // features.4.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.4.block.1 depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056], row by row
+        if s.options.frozenBlocks <= 25 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(274), gamma: s.p + 3235216,
+                beta: s.p + 3236272, savedMean: s.f + 3348848, savedInvStd: s.f + 3349904, activation: .silu,
+                output: s.tensor(275), batch: s.n, height: 42, width: 42, channels: 1056, kernel: 3, stride: 1,
+                padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42, weights: s.f + 3353072, bias: s.f,
+                depthwiseOutput: s.tensor(276), pool: pool)
+            s.profiler?.stop(389)
+        }
+        // features.4.4.block.1 frozen: depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]
+        if s.options.frozenBlocks > 25 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(275), batch: s.n, height: 42, width: 42, channels: 1056, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42, weights: s.f + 3353072, bias: s.f,
+                activation: .identity, output: s.tensor(276), pool: pool)
+            s.profiler?.stop(390)
+        }
         // features.4.4.block.1 BatchNorm (batch statistics) + silu on [n, 42, 42, 1056]
         if s.options.frozenBlocks <= 25 {
             s.profiler?.start()
@@ -8638,32 +8722,36 @@ public final class EfficientNetB8Training: TrainableModel {
                 output: s.tensor(286), pool: pool)
             s.profiler?.stop(403)
         }
-        // features.4.5.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1056]
-        if s.options.frozenBlocks <= 26 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(286), pixels: 1764 &* s.n, channels: 1056,
-                gamma: s.p + 3719616, beta: s.p + 3720672, savedMean: s.f + 3372432, savedInvStd: s.f + 3373488,
-                activation: .silu, output: s.tensor(287), pool: pool)
-            s.profiler?.stop(404)
-        }
         // features.4.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1056]
         if s.options.frozenBlocks > 26 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(286), pixels: 1764 &* s.n, channels: 1056,
                 gamma: s.p + 3719616, beta: s.p + 3720672, runningMean: s.p + 3721728, runningVar: s.p + 3722784,
                 eps: 0.001, activation: .silu, output: s.tensor(287), scratch: s.f + 3372432, pool: pool)
-            s.profiler?.stop(405)
+            s.profiler?.stop(404)
         }
         // features.4.5.block.1 depthwise weights to the kernel layout [3][3][1056]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3723840, channels: 1056, kernel: 3, into: s.f + 3376656)
-        s.profiler?.stop(406)
-        // features.4.5.block.1 depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(287), batch: s.n, height: 42, width: 42, channels: 1056, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42, weights: s.f + 3376656, bias: s.f,
-            activation: .identity, output: s.tensor(288), pool: pool)
-        s.profiler?.stop(407)
+        s.profiler?.stop(405)
+        // features.4.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.5.block.1 depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056], row by row
+        if s.options.frozenBlocks <= 26 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(286), gamma: s.p + 3719616,
+                beta: s.p + 3720672, savedMean: s.f + 3372432, savedInvStd: s.f + 3373488, activation: .silu,
+                output: s.tensor(287), batch: s.n, height: 42, width: 42, channels: 1056, kernel: 3, stride: 1,
+                padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42, weights: s.f + 3376656, bias: s.f,
+                depthwiseOutput: s.tensor(288), pool: pool)
+            s.profiler?.stop(406)
+        }
+        // features.4.5.block.1 frozen: depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]
+        if s.options.frozenBlocks > 26 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(287), batch: s.n, height: 42, width: 42, channels: 1056, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42, weights: s.f + 3376656, bias: s.f,
+                activation: .identity, output: s.tensor(288), pool: pool)
+            s.profiler?.stop(407)
+        }
         // features.4.5.block.1 BatchNorm (batch statistics) + silu on [n, 42, 42, 1056]
         if s.options.frozenBlocks <= 26 {
             s.profiler?.start()
@@ -8763,32 +8851,36 @@ public final class EfficientNetB8Training: TrainableModel {
                 output: s.tensor(298), pool: pool)
             s.profiler?.stop(420)
         }
-        // features.4.6.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1056]
-        if s.options.frozenBlocks <= 27 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(298), pixels: 1764 &* s.n, channels: 1056,
-                gamma: s.p + 4204016, beta: s.p + 4205072, savedMean: s.f + 3396016, savedInvStd: s.f + 3397072,
-                activation: .silu, output: s.tensor(299), pool: pool)
-            s.profiler?.stop(421)
-        }
         // features.4.6.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1056]
         if s.options.frozenBlocks > 27 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(298), pixels: 1764 &* s.n, channels: 1056,
                 gamma: s.p + 4204016, beta: s.p + 4205072, runningMean: s.p + 4206128, runningVar: s.p + 4207184,
                 eps: 0.001, activation: .silu, output: s.tensor(299), scratch: s.f + 3396016, pool: pool)
-            s.profiler?.stop(422)
+            s.profiler?.stop(421)
         }
         // features.4.6.block.1 depthwise weights to the kernel layout [3][3][1056]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 4208240, channels: 1056, kernel: 3, into: s.f + 3400240)
-        s.profiler?.stop(423)
-        // features.4.6.block.1 depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(299), batch: s.n, height: 42, width: 42, channels: 1056, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42, weights: s.f + 3400240, bias: s.f,
-            activation: .identity, output: s.tensor(300), pool: pool)
-        s.profiler?.stop(424)
+        s.profiler?.stop(422)
+        // features.4.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.6.block.1 depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056], row by row
+        if s.options.frozenBlocks <= 27 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(298), gamma: s.p + 4204016,
+                beta: s.p + 4205072, savedMean: s.f + 3396016, savedInvStd: s.f + 3397072, activation: .silu,
+                output: s.tensor(299), batch: s.n, height: 42, width: 42, channels: 1056, kernel: 3, stride: 1,
+                padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42, weights: s.f + 3400240, bias: s.f,
+                depthwiseOutput: s.tensor(300), pool: pool)
+            s.profiler?.stop(423)
+        }
+        // features.4.6.block.1 frozen: depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]
+        if s.options.frozenBlocks > 27 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(299), batch: s.n, height: 42, width: 42, channels: 1056, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42, weights: s.f + 3400240, bias: s.f,
+                activation: .identity, output: s.tensor(300), pool: pool)
+            s.profiler?.stop(424)
+        }
         // features.4.6.block.1 BatchNorm (batch statistics) + silu on [n, 42, 42, 1056]
         if s.options.frozenBlocks <= 27 {
             s.profiler?.start()
@@ -8888,32 +8980,36 @@ public final class EfficientNetB8Training: TrainableModel {
                 output: s.tensor(310), pool: pool)
             s.profiler?.stop(437)
         }
-        // features.4.7.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1056]
-        if s.options.frozenBlocks <= 28 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(310), pixels: 1764 &* s.n, channels: 1056,
-                gamma: s.p + 4688416, beta: s.p + 4689472, savedMean: s.f + 3419600, savedInvStd: s.f + 3420656,
-                activation: .silu, output: s.tensor(311), pool: pool)
-            s.profiler?.stop(438)
-        }
         // features.4.7.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1056]
         if s.options.frozenBlocks > 28 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(310), pixels: 1764 &* s.n, channels: 1056,
                 gamma: s.p + 4688416, beta: s.p + 4689472, runningMean: s.p + 4690528, runningVar: s.p + 4691584,
                 eps: 0.001, activation: .silu, output: s.tensor(311), scratch: s.f + 3419600, pool: pool)
-            s.profiler?.stop(439)
+            s.profiler?.stop(438)
         }
         // features.4.7.block.1 depthwise weights to the kernel layout [3][3][1056]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 4692640, channels: 1056, kernel: 3, into: s.f + 3423824)
-        s.profiler?.stop(440)
-        // features.4.7.block.1 depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(311), batch: s.n, height: 42, width: 42, channels: 1056, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42, weights: s.f + 3423824, bias: s.f,
-            activation: .identity, output: s.tensor(312), pool: pool)
-        s.profiler?.stop(441)
+        s.profiler?.stop(439)
+        // features.4.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.7.block.1 depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056], row by row
+        if s.options.frozenBlocks <= 28 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(310), gamma: s.p + 4688416,
+                beta: s.p + 4689472, savedMean: s.f + 3419600, savedInvStd: s.f + 3420656, activation: .silu,
+                output: s.tensor(311), batch: s.n, height: 42, width: 42, channels: 1056, kernel: 3, stride: 1,
+                padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42, weights: s.f + 3423824, bias: s.f,
+                depthwiseOutput: s.tensor(312), pool: pool)
+            s.profiler?.stop(440)
+        }
+        // features.4.7.block.1 frozen: depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]
+        if s.options.frozenBlocks > 28 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(311), batch: s.n, height: 42, width: 42, channels: 1056, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42, weights: s.f + 3423824, bias: s.f,
+                activation: .identity, output: s.tensor(312), pool: pool)
+            s.profiler?.stop(441)
+        }
         // features.4.7.block.1 BatchNorm (batch statistics) + silu on [n, 42, 42, 1056]
         if s.options.frozenBlocks <= 28 {
             s.profiler?.start()
@@ -9013,32 +9109,36 @@ public final class EfficientNetB8Training: TrainableModel {
                 output: s.tensor(322), pool: pool)
             s.profiler?.stop(454)
         }
-        // features.4.8.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1056]
-        if s.options.frozenBlocks <= 29 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(322), pixels: 1764 &* s.n, channels: 1056,
-                gamma: s.p + 5172816, beta: s.p + 5173872, savedMean: s.f + 3443184, savedInvStd: s.f + 3444240,
-                activation: .silu, output: s.tensor(323), pool: pool)
-            s.profiler?.stop(455)
-        }
         // features.4.8.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1056]
         if s.options.frozenBlocks > 29 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(322), pixels: 1764 &* s.n, channels: 1056,
                 gamma: s.p + 5172816, beta: s.p + 5173872, runningMean: s.p + 5174928, runningVar: s.p + 5175984,
                 eps: 0.001, activation: .silu, output: s.tensor(323), scratch: s.f + 3443184, pool: pool)
-            s.profiler?.stop(456)
+            s.profiler?.stop(455)
         }
         // features.4.8.block.1 depthwise weights to the kernel layout [3][3][1056]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 5177040, channels: 1056, kernel: 3, into: s.f + 3447408)
-        s.profiler?.stop(457)
-        // features.4.8.block.1 depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(323), batch: s.n, height: 42, width: 42, channels: 1056, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42, weights: s.f + 3447408, bias: s.f,
-            activation: .identity, output: s.tensor(324), pool: pool)
-        s.profiler?.stop(458)
+        s.profiler?.stop(456)
+        // features.4.8.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.8.block.1 depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056], row by row
+        if s.options.frozenBlocks <= 29 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(322), gamma: s.p + 5172816,
+                beta: s.p + 5173872, savedMean: s.f + 3443184, savedInvStd: s.f + 3444240, activation: .silu,
+                output: s.tensor(323), batch: s.n, height: 42, width: 42, channels: 1056, kernel: 3, stride: 1,
+                padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42, weights: s.f + 3447408, bias: s.f,
+                depthwiseOutput: s.tensor(324), pool: pool)
+            s.profiler?.stop(457)
+        }
+        // features.4.8.block.1 frozen: depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]
+        if s.options.frozenBlocks > 29 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(323), batch: s.n, height: 42, width: 42, channels: 1056, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42, weights: s.f + 3447408, bias: s.f,
+                activation: .identity, output: s.tensor(324), pool: pool)
+            s.profiler?.stop(458)
+        }
         // features.4.8.block.1 BatchNorm (batch statistics) + silu on [n, 42, 42, 1056]
         if s.options.frozenBlocks <= 29 {
             s.profiler?.start()
@@ -9138,32 +9238,36 @@ public final class EfficientNetB8Training: TrainableModel {
                 output: s.tensor(334), pool: pool)
             s.profiler?.stop(471)
         }
-        // features.4.9.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1056]
-        if s.options.frozenBlocks <= 30 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(334), pixels: 1764 &* s.n, channels: 1056,
-                gamma: s.p + 5657216, beta: s.p + 5658272, savedMean: s.f + 3466768, savedInvStd: s.f + 3467824,
-                activation: .silu, output: s.tensor(335), pool: pool)
-            s.profiler?.stop(472)
-        }
         // features.4.9.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1056]
         if s.options.frozenBlocks > 30 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(334), pixels: 1764 &* s.n, channels: 1056,
                 gamma: s.p + 5657216, beta: s.p + 5658272, runningMean: s.p + 5659328, runningVar: s.p + 5660384,
                 eps: 0.001, activation: .silu, output: s.tensor(335), scratch: s.f + 3466768, pool: pool)
-            s.profiler?.stop(473)
+            s.profiler?.stop(472)
         }
         // features.4.9.block.1 depthwise weights to the kernel layout [3][3][1056]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 5661440, channels: 1056, kernel: 3, into: s.f + 3470992)
-        s.profiler?.stop(474)
-        // features.4.9.block.1 depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(335), batch: s.n, height: 42, width: 42, channels: 1056, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42, weights: s.f + 3470992, bias: s.f,
-            activation: .identity, output: s.tensor(336), pool: pool)
-        s.profiler?.stop(475)
+        s.profiler?.stop(473)
+        // features.4.9.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.9.block.1 depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056], row by row
+        if s.options.frozenBlocks <= 30 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(334), gamma: s.p + 5657216,
+                beta: s.p + 5658272, savedMean: s.f + 3466768, savedInvStd: s.f + 3467824, activation: .silu,
+                output: s.tensor(335), batch: s.n, height: 42, width: 42, channels: 1056, kernel: 3, stride: 1,
+                padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42, weights: s.f + 3470992, bias: s.f,
+                depthwiseOutput: s.tensor(336), pool: pool)
+            s.profiler?.stop(474)
+        }
+        // features.4.9.block.1 frozen: depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]
+        if s.options.frozenBlocks > 30 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(335), batch: s.n, height: 42, width: 42, channels: 1056, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42, weights: s.f + 3470992, bias: s.f,
+                activation: .identity, output: s.tensor(336), pool: pool)
+            s.profiler?.stop(475)
+        }
         // features.4.9.block.1 BatchNorm (batch statistics) + silu on [n, 42, 42, 1056]
         if s.options.frozenBlocks <= 30 {
             s.profiler?.start()
@@ -9263,32 +9367,36 @@ public final class EfficientNetB8Training: TrainableModel {
                 output: s.tensor(346), pool: pool)
             s.profiler?.stop(488)
         }
-        // features.4.10.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1056]
-        if s.options.frozenBlocks <= 31 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(346), pixels: 1764 &* s.n, channels: 1056,
-                gamma: s.p + 6141616, beta: s.p + 6142672, savedMean: s.f + 3490352, savedInvStd: s.f + 3491408,
-                activation: .silu, output: s.tensor(347), pool: pool)
-            s.profiler?.stop(489)
-        }
         // features.4.10.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1056]
         if s.options.frozenBlocks > 31 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(346), pixels: 1764 &* s.n, channels: 1056,
                 gamma: s.p + 6141616, beta: s.p + 6142672, runningMean: s.p + 6143728, runningVar: s.p + 6144784,
                 eps: 0.001, activation: .silu, output: s.tensor(347), scratch: s.f + 3490352, pool: pool)
-            s.profiler?.stop(490)
+            s.profiler?.stop(489)
         }
         // features.4.10.block.1 depthwise weights to the kernel layout [3][3][1056]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 6145840, channels: 1056, kernel: 3, into: s.f + 3494576)
-        s.profiler?.stop(491)
-        // features.4.10.block.1 depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(347), batch: s.n, height: 42, width: 42, channels: 1056, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42, weights: s.f + 3494576, bias: s.f,
-            activation: .identity, output: s.tensor(348), pool: pool)
-        s.profiler?.stop(492)
+        s.profiler?.stop(490)
+        // features.4.10.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.10.block.1 depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056], row by row
+        if s.options.frozenBlocks <= 31 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(346), gamma: s.p + 6141616,
+                beta: s.p + 6142672, savedMean: s.f + 3490352, savedInvStd: s.f + 3491408, activation: .silu,
+                output: s.tensor(347), batch: s.n, height: 42, width: 42, channels: 1056, kernel: 3, stride: 1,
+                padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42, weights: s.f + 3494576, bias: s.f,
+                depthwiseOutput: s.tensor(348), pool: pool)
+            s.profiler?.stop(491)
+        }
+        // features.4.10.block.1 frozen: depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]
+        if s.options.frozenBlocks > 31 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(347), batch: s.n, height: 42, width: 42, channels: 1056, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42, weights: s.f + 3494576, bias: s.f,
+                activation: .identity, output: s.tensor(348), pool: pool)
+            s.profiler?.stop(492)
+        }
         // features.4.10.block.1 BatchNorm (batch statistics) + silu on [n, 42, 42, 1056]
         if s.options.frozenBlocks <= 31 {
             s.profiler?.start()
@@ -9388,32 +9496,36 @@ public final class EfficientNetB8Training: TrainableModel {
                 output: s.tensor(358), pool: pool)
             s.profiler?.stop(505)
         }
-        // features.5.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1056]
-        if s.options.frozenBlocks <= 32 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(358), pixels: 1764 &* s.n, channels: 1056,
-                gamma: s.p + 6626016, beta: s.p + 6627072, savedMean: s.f + 3513936, savedInvStd: s.f + 3514992,
-                activation: .silu, output: s.tensor(359), pool: pool)
-            s.profiler?.stop(506)
-        }
         // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1056]
         if s.options.frozenBlocks > 32 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(358), pixels: 1764 &* s.n, channels: 1056,
                 gamma: s.p + 6626016, beta: s.p + 6627072, runningMean: s.p + 6628128, runningVar: s.p + 6629184,
                 eps: 0.001, activation: .silu, output: s.tensor(359), scratch: s.f + 3513936, pool: pool)
-            s.profiler?.stop(507)
+            s.profiler?.stop(506)
         }
         // features.5.0.block.1 depthwise weights to the kernel layout [5][5][1056]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 6630240, channels: 1056, kernel: 5, into: s.f + 3518160)
-        s.profiler?.stop(508)
-        // features.5.0.block.1 depthwise 5x5/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(359), batch: s.n, height: 42, width: 42, channels: 1056, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42, weights: s.f + 3518160, bias: s.f,
-            activation: .identity, output: s.tensor(360), pool: pool)
-        s.profiler?.stop(509)
+        s.profiler?.stop(507)
+        // features.5.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056], row by row
+        if s.options.frozenBlocks <= 32 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(358), gamma: s.p + 6626016,
+                beta: s.p + 6627072, savedMean: s.f + 3513936, savedInvStd: s.f + 3514992, activation: .silu,
+                output: s.tensor(359), batch: s.n, height: 42, width: 42, channels: 1056, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42, weights: s.f + 3518160, bias: s.f,
+                depthwiseOutput: s.tensor(360), pool: pool)
+            s.profiler?.stop(508)
+        }
+        // features.5.0.block.1 frozen: depthwise 5x5/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]
+        if s.options.frozenBlocks > 32 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(359), batch: s.n, height: 42, width: 42, channels: 1056, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42, weights: s.f + 3518160, bias: s.f,
+                activation: .identity, output: s.tensor(360), pool: pool)
+            s.profiler?.stop(509)
+        }
         // features.5.0.block.1 BatchNorm (batch statistics) + silu on [n, 42, 42, 1056]
         if s.options.frozenBlocks <= 32 {
             s.profiler?.start()
@@ -9500,32 +9612,36 @@ public final class EfficientNetB8Training: TrainableModel {
                 output: s.tensor(368), pool: pool)
             s.profiler?.stop(520)
         }
-        // features.5.1.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1488]
-        if s.options.frozenBlocks <= 33 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(368), pixels: 1764 &* s.n, channels: 1488,
-                gamma: s.p + 7386832, beta: s.p + 7388320, savedMean: s.f + 3571456, savedInvStd: s.f + 3572944,
-                activation: .silu, output: s.tensor(369), pool: pool)
-            s.profiler?.stop(521)
-        }
         // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1488]
         if s.options.frozenBlocks > 33 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(368), pixels: 1764 &* s.n, channels: 1488,
                 gamma: s.p + 7386832, beta: s.p + 7388320, runningMean: s.p + 7389808, runningVar: s.p + 7391296,
                 eps: 0.001, activation: .silu, output: s.tensor(369), scratch: s.f + 3571456, pool: pool)
-            s.profiler?.stop(522)
+            s.profiler?.stop(521)
         }
         // features.5.1.block.1 depthwise weights to the kernel layout [5][5][1488]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 7392784, channels: 1488, kernel: 5, into: s.f + 3577408)
-        s.profiler?.stop(523)
-        // features.5.1.block.1 depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(369), batch: s.n, height: 42, width: 42, channels: 1488, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42, weights: s.f + 3577408, bias: s.f,
-            activation: .identity, output: s.tensor(370), pool: pool)
-        s.profiler?.stop(524)
+        s.profiler?.stop(522)
+        // features.5.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488], row by row
+        if s.options.frozenBlocks <= 33 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(368), gamma: s.p + 7386832,
+                beta: s.p + 7388320, savedMean: s.f + 3571456, savedInvStd: s.f + 3572944, activation: .silu,
+                output: s.tensor(369), batch: s.n, height: 42, width: 42, channels: 1488, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42, weights: s.f + 3577408, bias: s.f,
+                depthwiseOutput: s.tensor(370), pool: pool)
+            s.profiler?.stop(523)
+        }
+        // features.5.1.block.1 frozen: depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488]
+        if s.options.frozenBlocks > 33 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(369), batch: s.n, height: 42, width: 42, channels: 1488, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42, weights: s.f + 3577408, bias: s.f,
+                activation: .identity, output: s.tensor(370), pool: pool)
+            s.profiler?.stop(524)
+        }
         // features.5.1.block.1 BatchNorm (batch statistics) + silu on [n, 42, 42, 1488]
         if s.options.frozenBlocks <= 33 {
             s.profiler?.start()
@@ -9625,32 +9741,36 @@ public final class EfficientNetB8Training: TrainableModel {
                 output: s.tensor(380), pool: pool)
             s.profiler?.stop(537)
         }
-        // features.5.2.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1488]
-        if s.options.frozenBlocks <= 34 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(380), pixels: 1764 &* s.n, channels: 1488,
-                gamma: s.p + 8361072, beta: s.p + 8362560, savedMean: s.f + 3652304, savedInvStd: s.f + 3653792,
-                activation: .silu, output: s.tensor(381), pool: pool)
-            s.profiler?.stop(538)
-        }
         // features.5.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1488]
         if s.options.frozenBlocks > 34 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(380), pixels: 1764 &* s.n, channels: 1488,
                 gamma: s.p + 8361072, beta: s.p + 8362560, runningMean: s.p + 8364048, runningVar: s.p + 8365536,
                 eps: 0.001, activation: .silu, output: s.tensor(381), scratch: s.f + 3652304, pool: pool)
-            s.profiler?.stop(539)
+            s.profiler?.stop(538)
         }
         // features.5.2.block.1 depthwise weights to the kernel layout [5][5][1488]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 8367024, channels: 1488, kernel: 5, into: s.f + 3658256)
-        s.profiler?.stop(540)
-        // features.5.2.block.1 depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(381), batch: s.n, height: 42, width: 42, channels: 1488, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42, weights: s.f + 3658256, bias: s.f,
-            activation: .identity, output: s.tensor(382), pool: pool)
-        s.profiler?.stop(541)
+        s.profiler?.stop(539)
+        // features.5.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488], row by row
+        if s.options.frozenBlocks <= 34 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(380), gamma: s.p + 8361072,
+                beta: s.p + 8362560, savedMean: s.f + 3652304, savedInvStd: s.f + 3653792, activation: .silu,
+                output: s.tensor(381), batch: s.n, height: 42, width: 42, channels: 1488, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42, weights: s.f + 3658256, bias: s.f,
+                depthwiseOutput: s.tensor(382), pool: pool)
+            s.profiler?.stop(540)
+        }
+        // features.5.2.block.1 frozen: depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488]
+        if s.options.frozenBlocks > 34 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(381), batch: s.n, height: 42, width: 42, channels: 1488, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42, weights: s.f + 3658256, bias: s.f,
+                activation: .identity, output: s.tensor(382), pool: pool)
+            s.profiler?.stop(541)
+        }
         // features.5.2.block.1 BatchNorm (batch statistics) + silu on [n, 42, 42, 1488]
         if s.options.frozenBlocks <= 34 {
             s.profiler?.start()
@@ -9750,32 +9870,36 @@ public final class EfficientNetB8Training: TrainableModel {
                 output: s.tensor(392), pool: pool)
             s.profiler?.stop(554)
         }
-        // features.5.3.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1488]
-        if s.options.frozenBlocks <= 35 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(392), pixels: 1764 &* s.n, channels: 1488,
-                gamma: s.p + 9335312, beta: s.p + 9336800, savedMean: s.f + 3733152, savedInvStd: s.f + 3734640,
-                activation: .silu, output: s.tensor(393), pool: pool)
-            s.profiler?.stop(555)
-        }
         // features.5.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1488]
         if s.options.frozenBlocks > 35 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(392), pixels: 1764 &* s.n, channels: 1488,
                 gamma: s.p + 9335312, beta: s.p + 9336800, runningMean: s.p + 9338288, runningVar: s.p + 9339776,
                 eps: 0.001, activation: .silu, output: s.tensor(393), scratch: s.f + 3733152, pool: pool)
-            s.profiler?.stop(556)
+            s.profiler?.stop(555)
         }
         // features.5.3.block.1 depthwise weights to the kernel layout [5][5][1488]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 9341264, channels: 1488, kernel: 5, into: s.f + 3739104)
-        s.profiler?.stop(557)
-        // features.5.3.block.1 depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(393), batch: s.n, height: 42, width: 42, channels: 1488, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42, weights: s.f + 3739104, bias: s.f,
-            activation: .identity, output: s.tensor(394), pool: pool)
-        s.profiler?.stop(558)
+        s.profiler?.stop(556)
+        // features.5.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.3.block.1 depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488], row by row
+        if s.options.frozenBlocks <= 35 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(392), gamma: s.p + 9335312,
+                beta: s.p + 9336800, savedMean: s.f + 3733152, savedInvStd: s.f + 3734640, activation: .silu,
+                output: s.tensor(393), batch: s.n, height: 42, width: 42, channels: 1488, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42, weights: s.f + 3739104, bias: s.f,
+                depthwiseOutput: s.tensor(394), pool: pool)
+            s.profiler?.stop(557)
+        }
+        // features.5.3.block.1 frozen: depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488]
+        if s.options.frozenBlocks > 35 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(393), batch: s.n, height: 42, width: 42, channels: 1488, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42, weights: s.f + 3739104, bias: s.f,
+                activation: .identity, output: s.tensor(394), pool: pool)
+            s.profiler?.stop(558)
+        }
         // features.5.3.block.1 BatchNorm (batch statistics) + silu on [n, 42, 42, 1488]
         if s.options.frozenBlocks <= 35 {
             s.profiler?.start()
@@ -9875,32 +9999,36 @@ public final class EfficientNetB8Training: TrainableModel {
                 output: s.tensor(404), pool: pool)
             s.profiler?.stop(571)
         }
-        // features.5.4.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1488]
-        if s.options.frozenBlocks <= 36 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(404), pixels: 1764 &* s.n, channels: 1488,
-                gamma: s.p + 10309552, beta: s.p + 10311040, savedMean: s.f + 3814000, savedInvStd: s.f + 3815488,
-                activation: .silu, output: s.tensor(405), pool: pool)
-            s.profiler?.stop(572)
-        }
         // features.5.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1488]
         if s.options.frozenBlocks > 36 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(404), pixels: 1764 &* s.n, channels: 1488,
                 gamma: s.p + 10309552, beta: s.p + 10311040, runningMean: s.p + 10312528, runningVar: s.p + 10314016,
                 eps: 0.001, activation: .silu, output: s.tensor(405), scratch: s.f + 3814000, pool: pool)
-            s.profiler?.stop(573)
+            s.profiler?.stop(572)
         }
         // features.5.4.block.1 depthwise weights to the kernel layout [5][5][1488]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 10315504, channels: 1488, kernel: 5, into: s.f + 3819952)
-        s.profiler?.stop(574)
-        // features.5.4.block.1 depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(405), batch: s.n, height: 42, width: 42, channels: 1488, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42, weights: s.f + 3819952, bias: s.f,
-            activation: .identity, output: s.tensor(406), pool: pool)
-        s.profiler?.stop(575)
+        s.profiler?.stop(573)
+        // features.5.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.4.block.1 depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488], row by row
+        if s.options.frozenBlocks <= 36 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(404), gamma: s.p + 10309552,
+                beta: s.p + 10311040, savedMean: s.f + 3814000, savedInvStd: s.f + 3815488, activation: .silu,
+                output: s.tensor(405), batch: s.n, height: 42, width: 42, channels: 1488, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42, weights: s.f + 3819952, bias: s.f,
+                depthwiseOutput: s.tensor(406), pool: pool)
+            s.profiler?.stop(574)
+        }
+        // features.5.4.block.1 frozen: depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488]
+        if s.options.frozenBlocks > 36 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(405), batch: s.n, height: 42, width: 42, channels: 1488, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42, weights: s.f + 3819952, bias: s.f,
+                activation: .identity, output: s.tensor(406), pool: pool)
+            s.profiler?.stop(575)
+        }
         // features.5.4.block.1 BatchNorm (batch statistics) + silu on [n, 42, 42, 1488]
         if s.options.frozenBlocks <= 36 {
             s.profiler?.start()
@@ -10000,32 +10128,36 @@ public final class EfficientNetB8Training: TrainableModel {
                 output: s.tensor(416), pool: pool)
             s.profiler?.stop(588)
         }
-        // features.5.5.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1488]
-        if s.options.frozenBlocks <= 37 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(416), pixels: 1764 &* s.n, channels: 1488,
-                gamma: s.p + 11283792, beta: s.p + 11285280, savedMean: s.f + 3894848, savedInvStd: s.f + 3896336,
-                activation: .silu, output: s.tensor(417), pool: pool)
-            s.profiler?.stop(589)
-        }
         // features.5.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1488]
         if s.options.frozenBlocks > 37 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(416), pixels: 1764 &* s.n, channels: 1488,
                 gamma: s.p + 11283792, beta: s.p + 11285280, runningMean: s.p + 11286768, runningVar: s.p + 11288256,
                 eps: 0.001, activation: .silu, output: s.tensor(417), scratch: s.f + 3894848, pool: pool)
-            s.profiler?.stop(590)
+            s.profiler?.stop(589)
         }
         // features.5.5.block.1 depthwise weights to the kernel layout [5][5][1488]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 11289744, channels: 1488, kernel: 5, into: s.f + 3900800)
-        s.profiler?.stop(591)
-        // features.5.5.block.1 depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(417), batch: s.n, height: 42, width: 42, channels: 1488, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42, weights: s.f + 3900800, bias: s.f,
-            activation: .identity, output: s.tensor(418), pool: pool)
-        s.profiler?.stop(592)
+        s.profiler?.stop(590)
+        // features.5.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.5.block.1 depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488], row by row
+        if s.options.frozenBlocks <= 37 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(416), gamma: s.p + 11283792,
+                beta: s.p + 11285280, savedMean: s.f + 3894848, savedInvStd: s.f + 3896336, activation: .silu,
+                output: s.tensor(417), batch: s.n, height: 42, width: 42, channels: 1488, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42, weights: s.f + 3900800, bias: s.f,
+                depthwiseOutput: s.tensor(418), pool: pool)
+            s.profiler?.stop(591)
+        }
+        // features.5.5.block.1 frozen: depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488]
+        if s.options.frozenBlocks > 37 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(417), batch: s.n, height: 42, width: 42, channels: 1488, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42, weights: s.f + 3900800, bias: s.f,
+                activation: .identity, output: s.tensor(418), pool: pool)
+            s.profiler?.stop(592)
+        }
         // features.5.5.block.1 BatchNorm (batch statistics) + silu on [n, 42, 42, 1488]
         if s.options.frozenBlocks <= 37 {
             s.profiler?.start()
@@ -10125,32 +10257,36 @@ public final class EfficientNetB8Training: TrainableModel {
                 output: s.tensor(428), pool: pool)
             s.profiler?.stop(605)
         }
-        // features.5.6.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1488]
-        if s.options.frozenBlocks <= 38 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(428), pixels: 1764 &* s.n, channels: 1488,
-                gamma: s.p + 12258032, beta: s.p + 12259520, savedMean: s.f + 3975696, savedInvStd: s.f + 3977184,
-                activation: .silu, output: s.tensor(429), pool: pool)
-            s.profiler?.stop(606)
-        }
         // features.5.6.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1488]
         if s.options.frozenBlocks > 38 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(428), pixels: 1764 &* s.n, channels: 1488,
                 gamma: s.p + 12258032, beta: s.p + 12259520, runningMean: s.p + 12261008, runningVar: s.p + 12262496,
                 eps: 0.001, activation: .silu, output: s.tensor(429), scratch: s.f + 3975696, pool: pool)
-            s.profiler?.stop(607)
+            s.profiler?.stop(606)
         }
         // features.5.6.block.1 depthwise weights to the kernel layout [5][5][1488]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 12263984, channels: 1488, kernel: 5, into: s.f + 3981648)
-        s.profiler?.stop(608)
-        // features.5.6.block.1 depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(429), batch: s.n, height: 42, width: 42, channels: 1488, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42, weights: s.f + 3981648, bias: s.f,
-            activation: .identity, output: s.tensor(430), pool: pool)
-        s.profiler?.stop(609)
+        s.profiler?.stop(607)
+        // features.5.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.6.block.1 depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488], row by row
+        if s.options.frozenBlocks <= 38 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(428), gamma: s.p + 12258032,
+                beta: s.p + 12259520, savedMean: s.f + 3975696, savedInvStd: s.f + 3977184, activation: .silu,
+                output: s.tensor(429), batch: s.n, height: 42, width: 42, channels: 1488, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42, weights: s.f + 3981648, bias: s.f,
+                depthwiseOutput: s.tensor(430), pool: pool)
+            s.profiler?.stop(608)
+        }
+        // features.5.6.block.1 frozen: depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488]
+        if s.options.frozenBlocks > 38 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(429), batch: s.n, height: 42, width: 42, channels: 1488, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42, weights: s.f + 3981648, bias: s.f,
+                activation: .identity, output: s.tensor(430), pool: pool)
+            s.profiler?.stop(609)
+        }
         // features.5.6.block.1 BatchNorm (batch statistics) + silu on [n, 42, 42, 1488]
         if s.options.frozenBlocks <= 38 {
             s.profiler?.start()
@@ -10250,32 +10386,36 @@ public final class EfficientNetB8Training: TrainableModel {
                 output: s.tensor(440), pool: pool)
             s.profiler?.stop(622)
         }
-        // features.5.7.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1488]
-        if s.options.frozenBlocks <= 39 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(440), pixels: 1764 &* s.n, channels: 1488,
-                gamma: s.p + 13232272, beta: s.p + 13233760, savedMean: s.f + 4056544, savedInvStd: s.f + 4058032,
-                activation: .silu, output: s.tensor(441), pool: pool)
-            s.profiler?.stop(623)
-        }
         // features.5.7.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1488]
         if s.options.frozenBlocks > 39 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(440), pixels: 1764 &* s.n, channels: 1488,
                 gamma: s.p + 13232272, beta: s.p + 13233760, runningMean: s.p + 13235248, runningVar: s.p + 13236736,
                 eps: 0.001, activation: .silu, output: s.tensor(441), scratch: s.f + 4056544, pool: pool)
-            s.profiler?.stop(624)
+            s.profiler?.stop(623)
         }
         // features.5.7.block.1 depthwise weights to the kernel layout [5][5][1488]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 13238224, channels: 1488, kernel: 5, into: s.f + 4062496)
-        s.profiler?.stop(625)
-        // features.5.7.block.1 depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(441), batch: s.n, height: 42, width: 42, channels: 1488, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42, weights: s.f + 4062496, bias: s.f,
-            activation: .identity, output: s.tensor(442), pool: pool)
-        s.profiler?.stop(626)
+        s.profiler?.stop(624)
+        // features.5.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.7.block.1 depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488], row by row
+        if s.options.frozenBlocks <= 39 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(440), gamma: s.p + 13232272,
+                beta: s.p + 13233760, savedMean: s.f + 4056544, savedInvStd: s.f + 4058032, activation: .silu,
+                output: s.tensor(441), batch: s.n, height: 42, width: 42, channels: 1488, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42, weights: s.f + 4062496, bias: s.f,
+                depthwiseOutput: s.tensor(442), pool: pool)
+            s.profiler?.stop(625)
+        }
+        // features.5.7.block.1 frozen: depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488]
+        if s.options.frozenBlocks > 39 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(441), batch: s.n, height: 42, width: 42, channels: 1488, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42, weights: s.f + 4062496, bias: s.f,
+                activation: .identity, output: s.tensor(442), pool: pool)
+            s.profiler?.stop(626)
+        }
         // features.5.7.block.1 BatchNorm (batch statistics) + silu on [n, 42, 42, 1488]
         if s.options.frozenBlocks <= 39 {
             s.profiler?.start()
@@ -10375,32 +10515,36 @@ public final class EfficientNetB8Training: TrainableModel {
                 output: s.tensor(452), pool: pool)
             s.profiler?.stop(639)
         }
-        // features.5.8.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1488]
-        if s.options.frozenBlocks <= 40 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(452), pixels: 1764 &* s.n, channels: 1488,
-                gamma: s.p + 14206512, beta: s.p + 14208000, savedMean: s.f + 4137392, savedInvStd: s.f + 4138880,
-                activation: .silu, output: s.tensor(453), pool: pool)
-            s.profiler?.stop(640)
-        }
         // features.5.8.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1488]
         if s.options.frozenBlocks > 40 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(452), pixels: 1764 &* s.n, channels: 1488,
                 gamma: s.p + 14206512, beta: s.p + 14208000, runningMean: s.p + 14209488, runningVar: s.p + 14210976,
                 eps: 0.001, activation: .silu, output: s.tensor(453), scratch: s.f + 4137392, pool: pool)
-            s.profiler?.stop(641)
+            s.profiler?.stop(640)
         }
         // features.5.8.block.1 depthwise weights to the kernel layout [5][5][1488]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 14212464, channels: 1488, kernel: 5, into: s.f + 4143344)
-        s.profiler?.stop(642)
-        // features.5.8.block.1 depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(453), batch: s.n, height: 42, width: 42, channels: 1488, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42, weights: s.f + 4143344, bias: s.f,
-            activation: .identity, output: s.tensor(454), pool: pool)
-        s.profiler?.stop(643)
+        s.profiler?.stop(641)
+        // features.5.8.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.8.block.1 depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488], row by row
+        if s.options.frozenBlocks <= 40 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(452), gamma: s.p + 14206512,
+                beta: s.p + 14208000, savedMean: s.f + 4137392, savedInvStd: s.f + 4138880, activation: .silu,
+                output: s.tensor(453), batch: s.n, height: 42, width: 42, channels: 1488, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42, weights: s.f + 4143344, bias: s.f,
+                depthwiseOutput: s.tensor(454), pool: pool)
+            s.profiler?.stop(642)
+        }
+        // features.5.8.block.1 frozen: depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488]
+        if s.options.frozenBlocks > 40 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(453), batch: s.n, height: 42, width: 42, channels: 1488, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42, weights: s.f + 4143344, bias: s.f,
+                activation: .identity, output: s.tensor(454), pool: pool)
+            s.profiler?.stop(643)
+        }
         // features.5.8.block.1 BatchNorm (batch statistics) + silu on [n, 42, 42, 1488]
         if s.options.frozenBlocks <= 40 {
             s.profiler?.start()
@@ -10500,32 +10644,36 @@ public final class EfficientNetB8Training: TrainableModel {
                 output: s.tensor(464), pool: pool)
             s.profiler?.stop(656)
         }
-        // features.5.9.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1488]
-        if s.options.frozenBlocks <= 41 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(464), pixels: 1764 &* s.n, channels: 1488,
-                gamma: s.p + 15180752, beta: s.p + 15182240, savedMean: s.f + 4218240, savedInvStd: s.f + 4219728,
-                activation: .silu, output: s.tensor(465), pool: pool)
-            s.profiler?.stop(657)
-        }
         // features.5.9.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1488]
         if s.options.frozenBlocks > 41 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(464), pixels: 1764 &* s.n, channels: 1488,
                 gamma: s.p + 15180752, beta: s.p + 15182240, runningMean: s.p + 15183728, runningVar: s.p + 15185216,
                 eps: 0.001, activation: .silu, output: s.tensor(465), scratch: s.f + 4218240, pool: pool)
-            s.profiler?.stop(658)
+            s.profiler?.stop(657)
         }
         // features.5.9.block.1 depthwise weights to the kernel layout [5][5][1488]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 15186704, channels: 1488, kernel: 5, into: s.f + 4224192)
-        s.profiler?.stop(659)
-        // features.5.9.block.1 depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(465), batch: s.n, height: 42, width: 42, channels: 1488, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42, weights: s.f + 4224192, bias: s.f,
-            activation: .identity, output: s.tensor(466), pool: pool)
-        s.profiler?.stop(660)
+        s.profiler?.stop(658)
+        // features.5.9.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.9.block.1 depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488], row by row
+        if s.options.frozenBlocks <= 41 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(464), gamma: s.p + 15180752,
+                beta: s.p + 15182240, savedMean: s.f + 4218240, savedInvStd: s.f + 4219728, activation: .silu,
+                output: s.tensor(465), batch: s.n, height: 42, width: 42, channels: 1488, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42, weights: s.f + 4224192, bias: s.f,
+                depthwiseOutput: s.tensor(466), pool: pool)
+            s.profiler?.stop(659)
+        }
+        // features.5.9.block.1 frozen: depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488]
+        if s.options.frozenBlocks > 41 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(465), batch: s.n, height: 42, width: 42, channels: 1488, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42, weights: s.f + 4224192, bias: s.f,
+                activation: .identity, output: s.tensor(466), pool: pool)
+            s.profiler?.stop(660)
+        }
         // features.5.9.block.1 BatchNorm (batch statistics) + silu on [n, 42, 42, 1488]
         if s.options.frozenBlocks <= 41 {
             s.profiler?.start()
@@ -10625,32 +10773,36 @@ public final class EfficientNetB8Training: TrainableModel {
                 output: s.tensor(476), pool: pool)
             s.profiler?.stop(673)
         }
-        // features.5.10.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1488]
-        if s.options.frozenBlocks <= 42 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(476), pixels: 1764 &* s.n, channels: 1488,
-                gamma: s.p + 16154992, beta: s.p + 16156480, savedMean: s.f + 4299088, savedInvStd: s.f + 4300576,
-                activation: .silu, output: s.tensor(477), pool: pool)
-            s.profiler?.stop(674)
-        }
         // features.5.10.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1488]
         if s.options.frozenBlocks > 42 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(476), pixels: 1764 &* s.n, channels: 1488,
                 gamma: s.p + 16154992, beta: s.p + 16156480, runningMean: s.p + 16157968, runningVar: s.p + 16159456,
                 eps: 0.001, activation: .silu, output: s.tensor(477), scratch: s.f + 4299088, pool: pool)
-            s.profiler?.stop(675)
+            s.profiler?.stop(674)
         }
         // features.5.10.block.1 depthwise weights to the kernel layout [5][5][1488]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 16160944, channels: 1488, kernel: 5, into: s.f + 4305040)
-        s.profiler?.stop(676)
-        // features.5.10.block.1 depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(477), batch: s.n, height: 42, width: 42, channels: 1488, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42, weights: s.f + 4305040, bias: s.f,
-            activation: .identity, output: s.tensor(478), pool: pool)
-        s.profiler?.stop(677)
+        s.profiler?.stop(675)
+        // features.5.10.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.10.block.1 depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488], row by row
+        if s.options.frozenBlocks <= 42 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(476), gamma: s.p + 16154992,
+                beta: s.p + 16156480, savedMean: s.f + 4299088, savedInvStd: s.f + 4300576, activation: .silu,
+                output: s.tensor(477), batch: s.n, height: 42, width: 42, channels: 1488, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42, weights: s.f + 4305040, bias: s.f,
+                depthwiseOutput: s.tensor(478), pool: pool)
+            s.profiler?.stop(676)
+        }
+        // features.5.10.block.1 frozen: depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488]
+        if s.options.frozenBlocks > 42 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(477), batch: s.n, height: 42, width: 42, channels: 1488, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42, weights: s.f + 4305040, bias: s.f,
+                activation: .identity, output: s.tensor(478), pool: pool)
+            s.profiler?.stop(677)
+        }
         // features.5.10.block.1 BatchNorm (batch statistics) + silu on [n, 42, 42, 1488]
         if s.options.frozenBlocks <= 42 {
             s.profiler?.start()
@@ -10750,32 +10902,36 @@ public final class EfficientNetB8Training: TrainableModel {
                 output: s.tensor(488), pool: pool)
             s.profiler?.stop(690)
         }
-        // features.6.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1488]
-        if s.options.frozenBlocks <= 43 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(488), pixels: 1764 &* s.n, channels: 1488,
-                gamma: s.p + 17129232, beta: s.p + 17130720, savedMean: s.f + 4379936, savedInvStd: s.f + 4381424,
-                activation: .silu, output: s.tensor(489), pool: pool)
-            s.profiler?.stop(691)
-        }
         // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1488]
         if s.options.frozenBlocks > 43 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(488), pixels: 1764 &* s.n, channels: 1488,
                 gamma: s.p + 17129232, beta: s.p + 17130720, runningMean: s.p + 17132208, runningVar: s.p + 17133696,
                 eps: 0.001, activation: .silu, output: s.tensor(489), scratch: s.f + 4379936, pool: pool)
-            s.profiler?.stop(692)
+            s.profiler?.stop(691)
         }
         // features.6.0.block.1 depthwise weights to the kernel layout [5][5][1488]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 17135184, channels: 1488, kernel: 5, into: s.f + 4385888)
-        s.profiler?.stop(693)
-        // features.6.0.block.1 depthwise 5x5/2, [n, 42, 42, 1488] -> [n, 21, 21, 1488]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(489), batch: s.n, height: 42, width: 42, channels: 1488, kernel: 5,
-            stride: 2, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 4385888, bias: s.f,
-            activation: .identity, output: s.tensor(490), pool: pool)
-        s.profiler?.stop(694)
+        s.profiler?.stop(692)
+        // features.6.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 42, 42, 1488] -> [n, 21, 21, 1488], row by row
+        if s.options.frozenBlocks <= 43 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(488), gamma: s.p + 17129232,
+                beta: s.p + 17130720, savedMean: s.f + 4379936, savedInvStd: s.f + 4381424, activation: .silu,
+                output: s.tensor(489), batch: s.n, height: 42, width: 42, channels: 1488, kernel: 5, stride: 2,
+                padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 4385888, bias: s.f,
+                depthwiseOutput: s.tensor(490), pool: pool)
+            s.profiler?.stop(693)
+        }
+        // features.6.0.block.1 frozen: depthwise 5x5/2, [n, 42, 42, 1488] -> [n, 21, 21, 1488]
+        if s.options.frozenBlocks > 43 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(489), batch: s.n, height: 42, width: 42, channels: 1488, kernel: 5,
+                stride: 2, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 4385888, bias: s.f,
+                activation: .identity, output: s.tensor(490), pool: pool)
+            s.profiler?.stop(694)
+        }
         // features.6.0.block.1 BatchNorm (batch statistics) + silu on [n, 21, 21, 1488]
         if s.options.frozenBlocks <= 43 {
             s.profiler?.start()
@@ -10862,32 +11018,36 @@ public final class EfficientNetB8Training: TrainableModel {
                 output: s.tensor(498), pool: pool)
             s.profiler?.stop(705)
         }
-        // features.6.1.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544]
-        if s.options.frozenBlocks <= 44 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(498), pixels: 441 &* s.n, channels: 2544,
-                gamma: s.p + 19075696, beta: s.p + 19078240, savedMean: s.f + 4461136, savedInvStd: s.f + 4463680,
-                activation: .silu, output: s.tensor(499), pool: pool)
-            s.profiler?.stop(706)
-        }
         // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 2544]
         if s.options.frozenBlocks > 44 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(498), pixels: 441 &* s.n, channels: 2544,
                 gamma: s.p + 19075696, beta: s.p + 19078240, runningMean: s.p + 19080784, runningVar: s.p + 19083328,
                 eps: 0.001, activation: .silu, output: s.tensor(499), scratch: s.f + 4461136, pool: pool)
-            s.profiler?.stop(707)
+            s.profiler?.stop(706)
         }
         // features.6.1.block.1 depthwise weights to the kernel layout [5][5][2544]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 19085872, channels: 2544, kernel: 5, into: s.f + 4471312)
-        s.profiler?.stop(708)
-        // features.6.1.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(499), batch: s.n, height: 21, width: 21, channels: 2544, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 4471312, bias: s.f,
-            activation: .identity, output: s.tensor(500), pool: pool)
-        s.profiler?.stop(709)
+        s.profiler?.stop(707)
+        // features.6.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row
+        if s.options.frozenBlocks <= 44 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(498), gamma: s.p + 19075696,
+                beta: s.p + 19078240, savedMean: s.f + 4461136, savedInvStd: s.f + 4463680, activation: .silu,
+                output: s.tensor(499), batch: s.n, height: 21, width: 21, channels: 2544, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 4471312, bias: s.f,
+                depthwiseOutput: s.tensor(500), pool: pool)
+            s.profiler?.stop(708)
+        }
+        // features.6.1.block.1 frozen: depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
+        if s.options.frozenBlocks > 44 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(499), batch: s.n, height: 21, width: 21, channels: 2544, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 4471312, bias: s.f,
+                activation: .identity, output: s.tensor(500), pool: pool)
+            s.profiler?.stop(709)
+        }
         // features.6.1.block.1 BatchNorm (batch statistics) + silu on [n, 21, 21, 2544]
         if s.options.frozenBlocks <= 44 {
             s.profiler?.start()
@@ -10987,32 +11147,36 @@ public final class EfficientNetB8Training: TrainableModel {
                 output: s.tensor(510), pool: pool)
             s.profiler?.stop(722)
         }
-        // features.6.2.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544]
-        if s.options.frozenBlocks <= 45 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(510), pixels: 441 &* s.n, channels: 2544,
-                gamma: s.p + 21860672, beta: s.p + 21863216, savedMean: s.f + 4599360, savedInvStd: s.f + 4601904,
-                activation: .silu, output: s.tensor(511), pool: pool)
-            s.profiler?.stop(723)
-        }
         // features.6.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 2544]
         if s.options.frozenBlocks > 45 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(510), pixels: 441 &* s.n, channels: 2544,
                 gamma: s.p + 21860672, beta: s.p + 21863216, runningMean: s.p + 21865760, runningVar: s.p + 21868304,
                 eps: 0.001, activation: .silu, output: s.tensor(511), scratch: s.f + 4599360, pool: pool)
-            s.profiler?.stop(724)
+            s.profiler?.stop(723)
         }
         // features.6.2.block.1 depthwise weights to the kernel layout [5][5][2544]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 21870848, channels: 2544, kernel: 5, into: s.f + 4609536)
-        s.profiler?.stop(725)
-        // features.6.2.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(511), batch: s.n, height: 21, width: 21, channels: 2544, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 4609536, bias: s.f,
-            activation: .identity, output: s.tensor(512), pool: pool)
-        s.profiler?.stop(726)
+        s.profiler?.stop(724)
+        // features.6.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row
+        if s.options.frozenBlocks <= 45 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(510), gamma: s.p + 21860672,
+                beta: s.p + 21863216, savedMean: s.f + 4599360, savedInvStd: s.f + 4601904, activation: .silu,
+                output: s.tensor(511), batch: s.n, height: 21, width: 21, channels: 2544, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 4609536, bias: s.f,
+                depthwiseOutput: s.tensor(512), pool: pool)
+            s.profiler?.stop(725)
+        }
+        // features.6.2.block.1 frozen: depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
+        if s.options.frozenBlocks > 45 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(511), batch: s.n, height: 21, width: 21, channels: 2544, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 4609536, bias: s.f,
+                activation: .identity, output: s.tensor(512), pool: pool)
+            s.profiler?.stop(726)
+        }
         // features.6.2.block.1 BatchNorm (batch statistics) + silu on [n, 21, 21, 2544]
         if s.options.frozenBlocks <= 45 {
             s.profiler?.start()
@@ -11112,32 +11276,36 @@ public final class EfficientNetB8Training: TrainableModel {
                 output: s.tensor(522), pool: pool)
             s.profiler?.stop(739)
         }
-        // features.6.3.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544]
-        if s.options.frozenBlocks <= 46 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(522), pixels: 441 &* s.n, channels: 2544,
-                gamma: s.p + 24645648, beta: s.p + 24648192, savedMean: s.f + 4737584, savedInvStd: s.f + 4740128,
-                activation: .silu, output: s.tensor(523), pool: pool)
-            s.profiler?.stop(740)
-        }
         // features.6.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 2544]
         if s.options.frozenBlocks > 46 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(522), pixels: 441 &* s.n, channels: 2544,
                 gamma: s.p + 24645648, beta: s.p + 24648192, runningMean: s.p + 24650736, runningVar: s.p + 24653280,
                 eps: 0.001, activation: .silu, output: s.tensor(523), scratch: s.f + 4737584, pool: pool)
-            s.profiler?.stop(741)
+            s.profiler?.stop(740)
         }
         // features.6.3.block.1 depthwise weights to the kernel layout [5][5][2544]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 24655824, channels: 2544, kernel: 5, into: s.f + 4747760)
-        s.profiler?.stop(742)
-        // features.6.3.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(523), batch: s.n, height: 21, width: 21, channels: 2544, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 4747760, bias: s.f,
-            activation: .identity, output: s.tensor(524), pool: pool)
-        s.profiler?.stop(743)
+        s.profiler?.stop(741)
+        // features.6.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row
+        if s.options.frozenBlocks <= 46 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(522), gamma: s.p + 24645648,
+                beta: s.p + 24648192, savedMean: s.f + 4737584, savedInvStd: s.f + 4740128, activation: .silu,
+                output: s.tensor(523), batch: s.n, height: 21, width: 21, channels: 2544, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 4747760, bias: s.f,
+                depthwiseOutput: s.tensor(524), pool: pool)
+            s.profiler?.stop(742)
+        }
+        // features.6.3.block.1 frozen: depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
+        if s.options.frozenBlocks > 46 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(523), batch: s.n, height: 21, width: 21, channels: 2544, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 4747760, bias: s.f,
+                activation: .identity, output: s.tensor(524), pool: pool)
+            s.profiler?.stop(743)
+        }
         // features.6.3.block.1 BatchNorm (batch statistics) + silu on [n, 21, 21, 2544]
         if s.options.frozenBlocks <= 46 {
             s.profiler?.start()
@@ -11237,32 +11405,36 @@ public final class EfficientNetB8Training: TrainableModel {
                 output: s.tensor(534), pool: pool)
             s.profiler?.stop(756)
         }
-        // features.6.4.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544]
-        if s.options.frozenBlocks <= 47 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(534), pixels: 441 &* s.n, channels: 2544,
-                gamma: s.p + 27430624, beta: s.p + 27433168, savedMean: s.f + 4875808, savedInvStd: s.f + 4878352,
-                activation: .silu, output: s.tensor(535), pool: pool)
-            s.profiler?.stop(757)
-        }
         // features.6.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 2544]
         if s.options.frozenBlocks > 47 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(534), pixels: 441 &* s.n, channels: 2544,
                 gamma: s.p + 27430624, beta: s.p + 27433168, runningMean: s.p + 27435712, runningVar: s.p + 27438256,
                 eps: 0.001, activation: .silu, output: s.tensor(535), scratch: s.f + 4875808, pool: pool)
-            s.profiler?.stop(758)
+            s.profiler?.stop(757)
         }
         // features.6.4.block.1 depthwise weights to the kernel layout [5][5][2544]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 27440800, channels: 2544, kernel: 5, into: s.f + 4885984)
-        s.profiler?.stop(759)
-        // features.6.4.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(535), batch: s.n, height: 21, width: 21, channels: 2544, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 4885984, bias: s.f,
-            activation: .identity, output: s.tensor(536), pool: pool)
-        s.profiler?.stop(760)
+        s.profiler?.stop(758)
+        // features.6.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.4.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row
+        if s.options.frozenBlocks <= 47 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(534), gamma: s.p + 27430624,
+                beta: s.p + 27433168, savedMean: s.f + 4875808, savedInvStd: s.f + 4878352, activation: .silu,
+                output: s.tensor(535), batch: s.n, height: 21, width: 21, channels: 2544, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 4885984, bias: s.f,
+                depthwiseOutput: s.tensor(536), pool: pool)
+            s.profiler?.stop(759)
+        }
+        // features.6.4.block.1 frozen: depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
+        if s.options.frozenBlocks > 47 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(535), batch: s.n, height: 21, width: 21, channels: 2544, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 4885984, bias: s.f,
+                activation: .identity, output: s.tensor(536), pool: pool)
+            s.profiler?.stop(760)
+        }
         // features.6.4.block.1 BatchNorm (batch statistics) + silu on [n, 21, 21, 2544]
         if s.options.frozenBlocks <= 47 {
             s.profiler?.start()
@@ -11362,32 +11534,36 @@ public final class EfficientNetB8Training: TrainableModel {
                 output: s.tensor(546), pool: pool)
             s.profiler?.stop(773)
         }
-        // features.6.5.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544]
-        if s.options.frozenBlocks <= 48 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(546), pixels: 441 &* s.n, channels: 2544,
-                gamma: s.p + 30215600, beta: s.p + 30218144, savedMean: s.f + 5014032, savedInvStd: s.f + 5016576,
-                activation: .silu, output: s.tensor(547), pool: pool)
-            s.profiler?.stop(774)
-        }
         // features.6.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 2544]
         if s.options.frozenBlocks > 48 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(546), pixels: 441 &* s.n, channels: 2544,
                 gamma: s.p + 30215600, beta: s.p + 30218144, runningMean: s.p + 30220688, runningVar: s.p + 30223232,
                 eps: 0.001, activation: .silu, output: s.tensor(547), scratch: s.f + 5014032, pool: pool)
-            s.profiler?.stop(775)
+            s.profiler?.stop(774)
         }
         // features.6.5.block.1 depthwise weights to the kernel layout [5][5][2544]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 30225776, channels: 2544, kernel: 5, into: s.f + 5024208)
-        s.profiler?.stop(776)
-        // features.6.5.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(547), batch: s.n, height: 21, width: 21, channels: 2544, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 5024208, bias: s.f,
-            activation: .identity, output: s.tensor(548), pool: pool)
-        s.profiler?.stop(777)
+        s.profiler?.stop(775)
+        // features.6.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.5.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row
+        if s.options.frozenBlocks <= 48 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(546), gamma: s.p + 30215600,
+                beta: s.p + 30218144, savedMean: s.f + 5014032, savedInvStd: s.f + 5016576, activation: .silu,
+                output: s.tensor(547), batch: s.n, height: 21, width: 21, channels: 2544, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 5024208, bias: s.f,
+                depthwiseOutput: s.tensor(548), pool: pool)
+            s.profiler?.stop(776)
+        }
+        // features.6.5.block.1 frozen: depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
+        if s.options.frozenBlocks > 48 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(547), batch: s.n, height: 21, width: 21, channels: 2544, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 5024208, bias: s.f,
+                activation: .identity, output: s.tensor(548), pool: pool)
+            s.profiler?.stop(777)
+        }
         // features.6.5.block.1 BatchNorm (batch statistics) + silu on [n, 21, 21, 2544]
         if s.options.frozenBlocks <= 48 {
             s.profiler?.start()
@@ -11487,32 +11663,36 @@ public final class EfficientNetB8Training: TrainableModel {
                 output: s.tensor(558), pool: pool)
             s.profiler?.stop(790)
         }
-        // features.6.6.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544]
-        if s.options.frozenBlocks <= 49 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(558), pixels: 441 &* s.n, channels: 2544,
-                gamma: s.p + 33000576, beta: s.p + 33003120, savedMean: s.f + 5152256, savedInvStd: s.f + 5154800,
-                activation: .silu, output: s.tensor(559), pool: pool)
-            s.profiler?.stop(791)
-        }
         // features.6.6.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 2544]
         if s.options.frozenBlocks > 49 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(558), pixels: 441 &* s.n, channels: 2544,
                 gamma: s.p + 33000576, beta: s.p + 33003120, runningMean: s.p + 33005664, runningVar: s.p + 33008208,
                 eps: 0.001, activation: .silu, output: s.tensor(559), scratch: s.f + 5152256, pool: pool)
-            s.profiler?.stop(792)
+            s.profiler?.stop(791)
         }
         // features.6.6.block.1 depthwise weights to the kernel layout [5][5][2544]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 33010752, channels: 2544, kernel: 5, into: s.f + 5162432)
-        s.profiler?.stop(793)
-        // features.6.6.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(559), batch: s.n, height: 21, width: 21, channels: 2544, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 5162432, bias: s.f,
-            activation: .identity, output: s.tensor(560), pool: pool)
-        s.profiler?.stop(794)
+        s.profiler?.stop(792)
+        // features.6.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.6.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row
+        if s.options.frozenBlocks <= 49 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(558), gamma: s.p + 33000576,
+                beta: s.p + 33003120, savedMean: s.f + 5152256, savedInvStd: s.f + 5154800, activation: .silu,
+                output: s.tensor(559), batch: s.n, height: 21, width: 21, channels: 2544, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 5162432, bias: s.f,
+                depthwiseOutput: s.tensor(560), pool: pool)
+            s.profiler?.stop(793)
+        }
+        // features.6.6.block.1 frozen: depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
+        if s.options.frozenBlocks > 49 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(559), batch: s.n, height: 21, width: 21, channels: 2544, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 5162432, bias: s.f,
+                activation: .identity, output: s.tensor(560), pool: pool)
+            s.profiler?.stop(794)
+        }
         // features.6.6.block.1 BatchNorm (batch statistics) + silu on [n, 21, 21, 2544]
         if s.options.frozenBlocks <= 49 {
             s.profiler?.start()
@@ -11612,32 +11792,36 @@ public final class EfficientNetB8Training: TrainableModel {
                 output: s.tensor(570), pool: pool)
             s.profiler?.stop(807)
         }
-        // features.6.7.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544]
-        if s.options.frozenBlocks <= 50 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(570), pixels: 441 &* s.n, channels: 2544,
-                gamma: s.p + 35785552, beta: s.p + 35788096, savedMean: s.f + 5290480, savedInvStd: s.f + 5293024,
-                activation: .silu, output: s.tensor(571), pool: pool)
-            s.profiler?.stop(808)
-        }
         // features.6.7.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 2544]
         if s.options.frozenBlocks > 50 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(570), pixels: 441 &* s.n, channels: 2544,
                 gamma: s.p + 35785552, beta: s.p + 35788096, runningMean: s.p + 35790640, runningVar: s.p + 35793184,
                 eps: 0.001, activation: .silu, output: s.tensor(571), scratch: s.f + 5290480, pool: pool)
-            s.profiler?.stop(809)
+            s.profiler?.stop(808)
         }
         // features.6.7.block.1 depthwise weights to the kernel layout [5][5][2544]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 35795728, channels: 2544, kernel: 5, into: s.f + 5300656)
-        s.profiler?.stop(810)
-        // features.6.7.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(571), batch: s.n, height: 21, width: 21, channels: 2544, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 5300656, bias: s.f,
-            activation: .identity, output: s.tensor(572), pool: pool)
-        s.profiler?.stop(811)
+        s.profiler?.stop(809)
+        // features.6.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.7.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row
+        if s.options.frozenBlocks <= 50 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(570), gamma: s.p + 35785552,
+                beta: s.p + 35788096, savedMean: s.f + 5290480, savedInvStd: s.f + 5293024, activation: .silu,
+                output: s.tensor(571), batch: s.n, height: 21, width: 21, channels: 2544, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 5300656, bias: s.f,
+                depthwiseOutput: s.tensor(572), pool: pool)
+            s.profiler?.stop(810)
+        }
+        // features.6.7.block.1 frozen: depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
+        if s.options.frozenBlocks > 50 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(571), batch: s.n, height: 21, width: 21, channels: 2544, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 5300656, bias: s.f,
+                activation: .identity, output: s.tensor(572), pool: pool)
+            s.profiler?.stop(811)
+        }
         // features.6.7.block.1 BatchNorm (batch statistics) + silu on [n, 21, 21, 2544]
         if s.options.frozenBlocks <= 50 {
             s.profiler?.start()
@@ -11737,32 +11921,36 @@ public final class EfficientNetB8Training: TrainableModel {
                 output: s.tensor(582), pool: pool)
             s.profiler?.stop(824)
         }
-        // features.6.8.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544]
-        if s.options.frozenBlocks <= 51 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(582), pixels: 441 &* s.n, channels: 2544,
-                gamma: s.p + 38570528, beta: s.p + 38573072, savedMean: s.f + 5428704, savedInvStd: s.f + 5431248,
-                activation: .silu, output: s.tensor(583), pool: pool)
-            s.profiler?.stop(825)
-        }
         // features.6.8.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 2544]
         if s.options.frozenBlocks > 51 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(582), pixels: 441 &* s.n, channels: 2544,
                 gamma: s.p + 38570528, beta: s.p + 38573072, runningMean: s.p + 38575616, runningVar: s.p + 38578160,
                 eps: 0.001, activation: .silu, output: s.tensor(583), scratch: s.f + 5428704, pool: pool)
-            s.profiler?.stop(826)
+            s.profiler?.stop(825)
         }
         // features.6.8.block.1 depthwise weights to the kernel layout [5][5][2544]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 38580704, channels: 2544, kernel: 5, into: s.f + 5438880)
-        s.profiler?.stop(827)
-        // features.6.8.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(583), batch: s.n, height: 21, width: 21, channels: 2544, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 5438880, bias: s.f,
-            activation: .identity, output: s.tensor(584), pool: pool)
-        s.profiler?.stop(828)
+        s.profiler?.stop(826)
+        // features.6.8.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.8.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row
+        if s.options.frozenBlocks <= 51 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(582), gamma: s.p + 38570528,
+                beta: s.p + 38573072, savedMean: s.f + 5428704, savedInvStd: s.f + 5431248, activation: .silu,
+                output: s.tensor(583), batch: s.n, height: 21, width: 21, channels: 2544, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 5438880, bias: s.f,
+                depthwiseOutput: s.tensor(584), pool: pool)
+            s.profiler?.stop(827)
+        }
+        // features.6.8.block.1 frozen: depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
+        if s.options.frozenBlocks > 51 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(583), batch: s.n, height: 21, width: 21, channels: 2544, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 5438880, bias: s.f,
+                activation: .identity, output: s.tensor(584), pool: pool)
+            s.profiler?.stop(828)
+        }
         // features.6.8.block.1 BatchNorm (batch statistics) + silu on [n, 21, 21, 2544]
         if s.options.frozenBlocks <= 51 {
             s.profiler?.start()
@@ -11862,32 +12050,36 @@ public final class EfficientNetB8Training: TrainableModel {
                 output: s.tensor(594), pool: pool)
             s.profiler?.stop(841)
         }
-        // features.6.9.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544]
-        if s.options.frozenBlocks <= 52 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(594), pixels: 441 &* s.n, channels: 2544,
-                gamma: s.p + 41355504, beta: s.p + 41358048, savedMean: s.f + 5566928, savedInvStd: s.f + 5569472,
-                activation: .silu, output: s.tensor(595), pool: pool)
-            s.profiler?.stop(842)
-        }
         // features.6.9.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 2544]
         if s.options.frozenBlocks > 52 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(594), pixels: 441 &* s.n, channels: 2544,
                 gamma: s.p + 41355504, beta: s.p + 41358048, runningMean: s.p + 41360592, runningVar: s.p + 41363136,
                 eps: 0.001, activation: .silu, output: s.tensor(595), scratch: s.f + 5566928, pool: pool)
-            s.profiler?.stop(843)
+            s.profiler?.stop(842)
         }
         // features.6.9.block.1 depthwise weights to the kernel layout [5][5][2544]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 41365680, channels: 2544, kernel: 5, into: s.f + 5577104)
-        s.profiler?.stop(844)
-        // features.6.9.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(595), batch: s.n, height: 21, width: 21, channels: 2544, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 5577104, bias: s.f,
-            activation: .identity, output: s.tensor(596), pool: pool)
-        s.profiler?.stop(845)
+        s.profiler?.stop(843)
+        // features.6.9.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.9.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row
+        if s.options.frozenBlocks <= 52 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(594), gamma: s.p + 41355504,
+                beta: s.p + 41358048, savedMean: s.f + 5566928, savedInvStd: s.f + 5569472, activation: .silu,
+                output: s.tensor(595), batch: s.n, height: 21, width: 21, channels: 2544, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 5577104, bias: s.f,
+                depthwiseOutput: s.tensor(596), pool: pool)
+            s.profiler?.stop(844)
+        }
+        // features.6.9.block.1 frozen: depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
+        if s.options.frozenBlocks > 52 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(595), batch: s.n, height: 21, width: 21, channels: 2544, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 5577104, bias: s.f,
+                activation: .identity, output: s.tensor(596), pool: pool)
+            s.profiler?.stop(845)
+        }
         // features.6.9.block.1 BatchNorm (batch statistics) + silu on [n, 21, 21, 2544]
         if s.options.frozenBlocks <= 52 {
             s.profiler?.start()
@@ -11987,32 +12179,36 @@ public final class EfficientNetB8Training: TrainableModel {
                 output: s.tensor(606), pool: pool)
             s.profiler?.stop(858)
         }
-        // features.6.10.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544]
-        if s.options.frozenBlocks <= 53 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(606), pixels: 441 &* s.n, channels: 2544,
-                gamma: s.p + 44140480, beta: s.p + 44143024, savedMean: s.f + 5705152, savedInvStd: s.f + 5707696,
-                activation: .silu, output: s.tensor(607), pool: pool)
-            s.profiler?.stop(859)
-        }
         // features.6.10.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 2544]
         if s.options.frozenBlocks > 53 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(606), pixels: 441 &* s.n, channels: 2544,
                 gamma: s.p + 44140480, beta: s.p + 44143024, runningMean: s.p + 44145568, runningVar: s.p + 44148112,
                 eps: 0.001, activation: .silu, output: s.tensor(607), scratch: s.f + 5705152, pool: pool)
-            s.profiler?.stop(860)
+            s.profiler?.stop(859)
         }
         // features.6.10.block.1 depthwise weights to the kernel layout [5][5][2544]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 44150656, channels: 2544, kernel: 5, into: s.f + 5715328)
-        s.profiler?.stop(861)
-        // features.6.10.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(607), batch: s.n, height: 21, width: 21, channels: 2544, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 5715328, bias: s.f,
-            activation: .identity, output: s.tensor(608), pool: pool)
-        s.profiler?.stop(862)
+        s.profiler?.stop(860)
+        // features.6.10.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.10.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row
+        if s.options.frozenBlocks <= 53 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(606), gamma: s.p + 44140480,
+                beta: s.p + 44143024, savedMean: s.f + 5705152, savedInvStd: s.f + 5707696, activation: .silu,
+                output: s.tensor(607), batch: s.n, height: 21, width: 21, channels: 2544, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 5715328, bias: s.f,
+                depthwiseOutput: s.tensor(608), pool: pool)
+            s.profiler?.stop(861)
+        }
+        // features.6.10.block.1 frozen: depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
+        if s.options.frozenBlocks > 53 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(607), batch: s.n, height: 21, width: 21, channels: 2544, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 5715328, bias: s.f,
+                activation: .identity, output: s.tensor(608), pool: pool)
+            s.profiler?.stop(862)
+        }
         // features.6.10.block.1 BatchNorm (batch statistics) + silu on [n, 21, 21, 2544]
         if s.options.frozenBlocks <= 53 {
             s.profiler?.start()
@@ -12112,32 +12308,36 @@ public final class EfficientNetB8Training: TrainableModel {
                 output: s.tensor(618), pool: pool)
             s.profiler?.stop(875)
         }
-        // features.6.11.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544]
-        if s.options.frozenBlocks <= 54 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(618), pixels: 441 &* s.n, channels: 2544,
-                gamma: s.p + 46925456, beta: s.p + 46928000, savedMean: s.f + 5843376, savedInvStd: s.f + 5845920,
-                activation: .silu, output: s.tensor(619), pool: pool)
-            s.profiler?.stop(876)
-        }
         // features.6.11.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 2544]
         if s.options.frozenBlocks > 54 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(618), pixels: 441 &* s.n, channels: 2544,
                 gamma: s.p + 46925456, beta: s.p + 46928000, runningMean: s.p + 46930544, runningVar: s.p + 46933088,
                 eps: 0.001, activation: .silu, output: s.tensor(619), scratch: s.f + 5843376, pool: pool)
-            s.profiler?.stop(877)
+            s.profiler?.stop(876)
         }
         // features.6.11.block.1 depthwise weights to the kernel layout [5][5][2544]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 46935632, channels: 2544, kernel: 5, into: s.f + 5853552)
-        s.profiler?.stop(878)
-        // features.6.11.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(619), batch: s.n, height: 21, width: 21, channels: 2544, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 5853552, bias: s.f,
-            activation: .identity, output: s.tensor(620), pool: pool)
-        s.profiler?.stop(879)
+        s.profiler?.stop(877)
+        // features.6.11.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.11.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row
+        if s.options.frozenBlocks <= 54 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(618), gamma: s.p + 46925456,
+                beta: s.p + 46928000, savedMean: s.f + 5843376, savedInvStd: s.f + 5845920, activation: .silu,
+                output: s.tensor(619), batch: s.n, height: 21, width: 21, channels: 2544, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 5853552, bias: s.f,
+                depthwiseOutput: s.tensor(620), pool: pool)
+            s.profiler?.stop(878)
+        }
+        // features.6.11.block.1 frozen: depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
+        if s.options.frozenBlocks > 54 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(619), batch: s.n, height: 21, width: 21, channels: 2544, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 5853552, bias: s.f,
+                activation: .identity, output: s.tensor(620), pool: pool)
+            s.profiler?.stop(879)
+        }
         // features.6.11.block.1 BatchNorm (batch statistics) + silu on [n, 21, 21, 2544]
         if s.options.frozenBlocks <= 54 {
             s.profiler?.start()
@@ -12237,32 +12437,36 @@ public final class EfficientNetB8Training: TrainableModel {
                 output: s.tensor(630), pool: pool)
             s.profiler?.stop(892)
         }
-        // features.6.12.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544]
-        if s.options.frozenBlocks <= 55 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(630), pixels: 441 &* s.n, channels: 2544,
-                gamma: s.p + 49710432, beta: s.p + 49712976, savedMean: s.f + 5981600, savedInvStd: s.f + 5984144,
-                activation: .silu, output: s.tensor(631), pool: pool)
-            s.profiler?.stop(893)
-        }
         // features.6.12.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 2544]
         if s.options.frozenBlocks > 55 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(630), pixels: 441 &* s.n, channels: 2544,
                 gamma: s.p + 49710432, beta: s.p + 49712976, runningMean: s.p + 49715520, runningVar: s.p + 49718064,
                 eps: 0.001, activation: .silu, output: s.tensor(631), scratch: s.f + 5981600, pool: pool)
-            s.profiler?.stop(894)
+            s.profiler?.stop(893)
         }
         // features.6.12.block.1 depthwise weights to the kernel layout [5][5][2544]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 49720608, channels: 2544, kernel: 5, into: s.f + 5991776)
-        s.profiler?.stop(895)
-        // features.6.12.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(631), batch: s.n, height: 21, width: 21, channels: 2544, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 5991776, bias: s.f,
-            activation: .identity, output: s.tensor(632), pool: pool)
-        s.profiler?.stop(896)
+        s.profiler?.stop(894)
+        // features.6.12.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.12.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row
+        if s.options.frozenBlocks <= 55 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(630), gamma: s.p + 49710432,
+                beta: s.p + 49712976, savedMean: s.f + 5981600, savedInvStd: s.f + 5984144, activation: .silu,
+                output: s.tensor(631), batch: s.n, height: 21, width: 21, channels: 2544, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 5991776, bias: s.f,
+                depthwiseOutput: s.tensor(632), pool: pool)
+            s.profiler?.stop(895)
+        }
+        // features.6.12.block.1 frozen: depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
+        if s.options.frozenBlocks > 55 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(631), batch: s.n, height: 21, width: 21, channels: 2544, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 5991776, bias: s.f,
+                activation: .identity, output: s.tensor(632), pool: pool)
+            s.profiler?.stop(896)
+        }
         // features.6.12.block.1 BatchNorm (batch statistics) + silu on [n, 21, 21, 2544]
         if s.options.frozenBlocks <= 55 {
             s.profiler?.start()
@@ -12362,32 +12566,36 @@ public final class EfficientNetB8Training: TrainableModel {
                 output: s.tensor(642), pool: pool)
             s.profiler?.stop(909)
         }
-        // features.6.13.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544]
-        if s.options.frozenBlocks <= 56 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(642), pixels: 441 &* s.n, channels: 2544,
-                gamma: s.p + 52495408, beta: s.p + 52497952, savedMean: s.f + 6119824, savedInvStd: s.f + 6122368,
-                activation: .silu, output: s.tensor(643), pool: pool)
-            s.profiler?.stop(910)
-        }
         // features.6.13.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 2544]
         if s.options.frozenBlocks > 56 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(642), pixels: 441 &* s.n, channels: 2544,
                 gamma: s.p + 52495408, beta: s.p + 52497952, runningMean: s.p + 52500496, runningVar: s.p + 52503040,
                 eps: 0.001, activation: .silu, output: s.tensor(643), scratch: s.f + 6119824, pool: pool)
-            s.profiler?.stop(911)
+            s.profiler?.stop(910)
         }
         // features.6.13.block.1 depthwise weights to the kernel layout [5][5][2544]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 52505584, channels: 2544, kernel: 5, into: s.f + 6130000)
-        s.profiler?.stop(912)
-        // features.6.13.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(643), batch: s.n, height: 21, width: 21, channels: 2544, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 6130000, bias: s.f,
-            activation: .identity, output: s.tensor(644), pool: pool)
-        s.profiler?.stop(913)
+        s.profiler?.stop(911)
+        // features.6.13.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.13.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row
+        if s.options.frozenBlocks <= 56 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(642), gamma: s.p + 52495408,
+                beta: s.p + 52497952, savedMean: s.f + 6119824, savedInvStd: s.f + 6122368, activation: .silu,
+                output: s.tensor(643), batch: s.n, height: 21, width: 21, channels: 2544, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 6130000, bias: s.f,
+                depthwiseOutput: s.tensor(644), pool: pool)
+            s.profiler?.stop(912)
+        }
+        // features.6.13.block.1 frozen: depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
+        if s.options.frozenBlocks > 56 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(643), batch: s.n, height: 21, width: 21, channels: 2544, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 6130000, bias: s.f,
+                activation: .identity, output: s.tensor(644), pool: pool)
+            s.profiler?.stop(913)
+        }
         // features.6.13.block.1 BatchNorm (batch statistics) + silu on [n, 21, 21, 2544]
         if s.options.frozenBlocks <= 56 {
             s.profiler?.start()
@@ -12487,32 +12695,36 @@ public final class EfficientNetB8Training: TrainableModel {
                 output: s.tensor(654), pool: pool)
             s.profiler?.stop(926)
         }
-        // features.6.14.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544]
-        if s.options.frozenBlocks <= 57 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(654), pixels: 441 &* s.n, channels: 2544,
-                gamma: s.p + 55280384, beta: s.p + 55282928, savedMean: s.f + 6258048, savedInvStd: s.f + 6260592,
-                activation: .silu, output: s.tensor(655), pool: pool)
-            s.profiler?.stop(927)
-        }
         // features.6.14.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 2544]
         if s.options.frozenBlocks > 57 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(654), pixels: 441 &* s.n, channels: 2544,
                 gamma: s.p + 55280384, beta: s.p + 55282928, runningMean: s.p + 55285472, runningVar: s.p + 55288016,
                 eps: 0.001, activation: .silu, output: s.tensor(655), scratch: s.f + 6258048, pool: pool)
-            s.profiler?.stop(928)
+            s.profiler?.stop(927)
         }
         // features.6.14.block.1 depthwise weights to the kernel layout [5][5][2544]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 55290560, channels: 2544, kernel: 5, into: s.f + 6268224)
-        s.profiler?.stop(929)
-        // features.6.14.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(655), batch: s.n, height: 21, width: 21, channels: 2544, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 6268224, bias: s.f,
-            activation: .identity, output: s.tensor(656), pool: pool)
-        s.profiler?.stop(930)
+        s.profiler?.stop(928)
+        // features.6.14.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.14.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row
+        if s.options.frozenBlocks <= 57 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(654), gamma: s.p + 55280384,
+                beta: s.p + 55282928, savedMean: s.f + 6258048, savedInvStd: s.f + 6260592, activation: .silu,
+                output: s.tensor(655), batch: s.n, height: 21, width: 21, channels: 2544, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 6268224, bias: s.f,
+                depthwiseOutput: s.tensor(656), pool: pool)
+            s.profiler?.stop(929)
+        }
+        // features.6.14.block.1 frozen: depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
+        if s.options.frozenBlocks > 57 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(655), batch: s.n, height: 21, width: 21, channels: 2544, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 6268224, bias: s.f,
+                activation: .identity, output: s.tensor(656), pool: pool)
+            s.profiler?.stop(930)
+        }
         // features.6.14.block.1 BatchNorm (batch statistics) + silu on [n, 21, 21, 2544]
         if s.options.frozenBlocks <= 57 {
             s.profiler?.start()
@@ -12612,32 +12824,36 @@ public final class EfficientNetB8Training: TrainableModel {
                 output: s.tensor(666), pool: pool)
             s.profiler?.stop(943)
         }
-        // features.7.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544]
-        if s.options.frozenBlocks <= 58 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(666), pixels: 441 &* s.n, channels: 2544,
-                gamma: s.p + 58065360, beta: s.p + 58067904, savedMean: s.f + 6396272, savedInvStd: s.f + 6398816,
-                activation: .silu, output: s.tensor(667), pool: pool)
-            s.profiler?.stop(944)
-        }
         // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 2544]
         if s.options.frozenBlocks > 58 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(666), pixels: 441 &* s.n, channels: 2544,
                 gamma: s.p + 58065360, beta: s.p + 58067904, runningMean: s.p + 58070448, runningVar: s.p + 58072992,
                 eps: 0.001, activation: .silu, output: s.tensor(667), scratch: s.f + 6396272, pool: pool)
-            s.profiler?.stop(945)
+            s.profiler?.stop(944)
         }
         // features.7.0.block.1 depthwise weights to the kernel layout [3][3][2544]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 58075536, channels: 2544, kernel: 3, into: s.f + 6406448)
-        s.profiler?.stop(946)
-        // features.7.0.block.1 depthwise 3x3/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(667), batch: s.n, height: 21, width: 21, channels: 2544, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 21, outWidth: 21, weights: s.f + 6406448, bias: s.f,
-            activation: .identity, output: s.tensor(668), pool: pool)
-        s.profiler?.stop(947)
+        s.profiler?.stop(945)
+        // features.7.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row
+        if s.options.frozenBlocks <= 58 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(666), gamma: s.p + 58065360,
+                beta: s.p + 58067904, savedMean: s.f + 6396272, savedInvStd: s.f + 6398816, activation: .silu,
+                output: s.tensor(667), batch: s.n, height: 21, width: 21, channels: 2544, kernel: 3, stride: 1,
+                padTop: 1, padLeft: 1, outHeight: 21, outWidth: 21, weights: s.f + 6406448, bias: s.f,
+                depthwiseOutput: s.tensor(668), pool: pool)
+            s.profiler?.stop(946)
+        }
+        // features.7.0.block.1 frozen: depthwise 3x3/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
+        if s.options.frozenBlocks > 58 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(667), batch: s.n, height: 21, width: 21, channels: 2544, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 21, outWidth: 21, weights: s.f + 6406448, bias: s.f,
+                activation: .identity, output: s.tensor(668), pool: pool)
+            s.profiler?.stop(947)
+        }
         // features.7.0.block.1 BatchNorm (batch statistics) + silu on [n, 21, 21, 2544]
         if s.options.frozenBlocks <= 58 {
             s.profiler?.start()
@@ -12724,32 +12940,36 @@ public final class EfficientNetB8Training: TrainableModel {
                 output: s.tensor(676), pool: pool)
             s.profiler?.stop(958)
         }
-        // features.7.1.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 4224]
-        if s.options.frozenBlocks <= 59 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(676), pixels: 441 &* s.n, channels: 4224,
-                gamma: s.p + 63418080, beta: s.p + 63422304, savedMean: s.f + 6453648, savedInvStd: s.f + 6457872,
-                activation: .silu, output: s.tensor(677), pool: pool)
-            s.profiler?.stop(959)
-        }
         // features.7.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 4224]
         if s.options.frozenBlocks > 59 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(676), pixels: 441 &* s.n, channels: 4224,
                 gamma: s.p + 63418080, beta: s.p + 63422304, runningMean: s.p + 63426528, runningVar: s.p + 63430752,
                 eps: 0.001, activation: .silu, output: s.tensor(677), scratch: s.f + 6453648, pool: pool)
-            s.profiler?.stop(960)
+            s.profiler?.stop(959)
         }
         // features.7.1.block.1 depthwise weights to the kernel layout [3][3][4224]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 63434976, channels: 4224, kernel: 3, into: s.f + 6470544)
-        s.profiler?.stop(961)
-        // features.7.1.block.1 depthwise 3x3/1, [n, 21, 21, 4224] -> [n, 21, 21, 4224]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(677), batch: s.n, height: 21, width: 21, channels: 4224, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 21, outWidth: 21, weights: s.f + 6470544, bias: s.f,
-            activation: .identity, output: s.tensor(678), pool: pool)
-        s.profiler?.stop(962)
+        s.profiler?.stop(960)
+        // features.7.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.1.block.1 depthwise 3x3/1, [n, 21, 21, 4224] -> [n, 21, 21, 4224], row by row
+        if s.options.frozenBlocks <= 59 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(676), gamma: s.p + 63418080,
+                beta: s.p + 63422304, savedMean: s.f + 6453648, savedInvStd: s.f + 6457872, activation: .silu,
+                output: s.tensor(677), batch: s.n, height: 21, width: 21, channels: 4224, kernel: 3, stride: 1,
+                padTop: 1, padLeft: 1, outHeight: 21, outWidth: 21, weights: s.f + 6470544, bias: s.f,
+                depthwiseOutput: s.tensor(678), pool: pool)
+            s.profiler?.stop(961)
+        }
+        // features.7.1.block.1 frozen: depthwise 3x3/1, [n, 21, 21, 4224] -> [n, 21, 21, 4224]
+        if s.options.frozenBlocks > 59 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(677), batch: s.n, height: 21, width: 21, channels: 4224, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 21, outWidth: 21, weights: s.f + 6470544, bias: s.f,
+                activation: .identity, output: s.tensor(678), pool: pool)
+            s.profiler?.stop(962)
+        }
         // features.7.1.block.1 BatchNorm (batch statistics) + silu on [n, 21, 21, 4224]
         if s.options.frozenBlocks <= 59 {
             s.profiler?.start()
@@ -12849,32 +13069,36 @@ public final class EfficientNetB8Training: TrainableModel {
                 output: s.tensor(688), pool: pool)
             s.profiler?.stop(975)
         }
-        // features.7.2.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 4224]
-        if s.options.frozenBlocks <= 60 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(688), pixels: 441 &* s.n, channels: 4224,
-                gamma: s.p + 70931344, beta: s.p + 70935568, savedMean: s.f + 6547984, savedInvStd: s.f + 6552208,
-                activation: .silu, output: s.tensor(689), pool: pool)
-            s.profiler?.stop(976)
-        }
         // features.7.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 4224]
         if s.options.frozenBlocks > 60 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(688), pixels: 441 &* s.n, channels: 4224,
                 gamma: s.p + 70931344, beta: s.p + 70935568, runningMean: s.p + 70939792, runningVar: s.p + 70944016,
                 eps: 0.001, activation: .silu, output: s.tensor(689), scratch: s.f + 6547984, pool: pool)
-            s.profiler?.stop(977)
+            s.profiler?.stop(976)
         }
         // features.7.2.block.1 depthwise weights to the kernel layout [3][3][4224]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 70948240, channels: 4224, kernel: 3, into: s.f + 6564880)
-        s.profiler?.stop(978)
-        // features.7.2.block.1 depthwise 3x3/1, [n, 21, 21, 4224] -> [n, 21, 21, 4224]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(689), batch: s.n, height: 21, width: 21, channels: 4224, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 21, outWidth: 21, weights: s.f + 6564880, bias: s.f,
-            activation: .identity, output: s.tensor(690), pool: pool)
-        s.profiler?.stop(979)
+        s.profiler?.stop(977)
+        // features.7.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.2.block.1 depthwise 3x3/1, [n, 21, 21, 4224] -> [n, 21, 21, 4224], row by row
+        if s.options.frozenBlocks <= 60 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(688), gamma: s.p + 70931344,
+                beta: s.p + 70935568, savedMean: s.f + 6547984, savedInvStd: s.f + 6552208, activation: .silu,
+                output: s.tensor(689), batch: s.n, height: 21, width: 21, channels: 4224, kernel: 3, stride: 1,
+                padTop: 1, padLeft: 1, outHeight: 21, outWidth: 21, weights: s.f + 6564880, bias: s.f,
+                depthwiseOutput: s.tensor(690), pool: pool)
+            s.profiler?.stop(978)
+        }
+        // features.7.2.block.1 frozen: depthwise 3x3/1, [n, 21, 21, 4224] -> [n, 21, 21, 4224]
+        if s.options.frozenBlocks > 60 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(689), batch: s.n, height: 21, width: 21, channels: 4224, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 21, outWidth: 21, weights: s.f + 6564880, bias: s.f,
+                activation: .identity, output: s.tensor(690), pool: pool)
+            s.profiler?.stop(979)
+        }
         // features.7.2.block.1 BatchNorm (batch statistics) + silu on [n, 21, 21, 4224]
         if s.options.frozenBlocks <= 60 {
             s.profiler?.start()
@@ -12974,32 +13198,36 @@ public final class EfficientNetB8Training: TrainableModel {
                 output: s.tensor(700), pool: pool)
             s.profiler?.stop(992)
         }
-        // features.7.3.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 4224]
-        if s.options.frozenBlocks <= 61 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(700), pixels: 441 &* s.n, channels: 4224,
-                gamma: s.p + 78444608, beta: s.p + 78448832, savedMean: s.f + 6642320, savedInvStd: s.f + 6646544,
-                activation: .silu, output: s.tensor(701), pool: pool)
-            s.profiler?.stop(993)
-        }
         // features.7.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 4224]
         if s.options.frozenBlocks > 61 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(700), pixels: 441 &* s.n, channels: 4224,
                 gamma: s.p + 78444608, beta: s.p + 78448832, runningMean: s.p + 78453056, runningVar: s.p + 78457280,
                 eps: 0.001, activation: .silu, output: s.tensor(701), scratch: s.f + 6642320, pool: pool)
-            s.profiler?.stop(994)
+            s.profiler?.stop(993)
         }
         // features.7.3.block.1 depthwise weights to the kernel layout [3][3][4224]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 78461504, channels: 4224, kernel: 3, into: s.f + 6659216)
-        s.profiler?.stop(995)
-        // features.7.3.block.1 depthwise 3x3/1, [n, 21, 21, 4224] -> [n, 21, 21, 4224]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(701), batch: s.n, height: 21, width: 21, channels: 4224, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 21, outWidth: 21, weights: s.f + 6659216, bias: s.f,
-            activation: .identity, output: s.tensor(702), pool: pool)
-        s.profiler?.stop(996)
+        s.profiler?.stop(994)
+        // features.7.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.3.block.1 depthwise 3x3/1, [n, 21, 21, 4224] -> [n, 21, 21, 4224], row by row
+        if s.options.frozenBlocks <= 61 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(700), gamma: s.p + 78444608,
+                beta: s.p + 78448832, savedMean: s.f + 6642320, savedInvStd: s.f + 6646544, activation: .silu,
+                output: s.tensor(701), batch: s.n, height: 21, width: 21, channels: 4224, kernel: 3, stride: 1,
+                padTop: 1, padLeft: 1, outHeight: 21, outWidth: 21, weights: s.f + 6659216, bias: s.f,
+                depthwiseOutput: s.tensor(702), pool: pool)
+            s.profiler?.stop(995)
+        }
+        // features.7.3.block.1 frozen: depthwise 3x3/1, [n, 21, 21, 4224] -> [n, 21, 21, 4224]
+        if s.options.frozenBlocks > 61 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(701), batch: s.n, height: 21, width: 21, channels: 4224, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 21, outWidth: 21, weights: s.f + 6659216, bias: s.f,
+                activation: .identity, output: s.tensor(702), pool: pool)
+            s.profiler?.stop(996)
+        }
         // features.7.3.block.1 BatchNorm (batch statistics) + silu on [n, 21, 21, 4224]
         if s.options.frozenBlocks <= 61 {
             s.profiler?.start()
@@ -21220,13 +21448,13 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.2.0.block.0", kind: "conv 1x1 forward", macsPerImage: 693633024,
               "frozen: expand conv 1x1, [n, 336, 336, 32] -> [n, 336, 336, 192]"),
         .init("features.2.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 336, 336, 192]"),
-        .init("features.2.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 336, 336, 192]"),
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][192]"),
+        .init("features.2.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 48771072,
+              "features.2.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 336, 336, 192] -> [n, 168, 168, 192], row by row"),
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: 48771072,
-              "depthwise 3x3/2, [n, 336, 336, 192] -> [n, 168, 168, 192]"),
+              "frozen: depthwise 3x3/2, [n, 336, 336, 192] -> [n, 168, 168, 192]"),
         .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 168, 168, 192]"),
         .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -21250,13 +21478,13 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.2.1.block.0", kind: "conv 1x1 forward", macsPerImage: 531062784,
               "frozen: expand conv 1x1, [n, 168, 168, 56] -> [n, 168, 168, 336]"),
         .init("features.2.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 168, 168, 336]"),
-        .init("features.2.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 168, 168, 336]"),
         .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][336]"),
+        .init("features.2.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 85349376,
+              "features.2.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336], row by row"),
         .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: 85349376,
-              "depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336]"),
+              "frozen: depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336]"),
         .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 168, 168, 336]"),
         .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -21284,13 +21512,13 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.2.2.block.0", kind: "conv 1x1 forward", macsPerImage: 531062784,
               "frozen: expand conv 1x1, [n, 168, 168, 56] -> [n, 168, 168, 336]"),
         .init("features.2.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 168, 168, 336]"),
-        .init("features.2.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 168, 168, 336]"),
         .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][336]"),
+        .init("features.2.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 85349376,
+              "features.2.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.2.block.1 depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336], row by row"),
         .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: 85349376,
-              "depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336]"),
+              "frozen: depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336]"),
         .init("features.2.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 168, 168, 336]"),
         .init("features.2.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -21318,13 +21546,13 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.2.3.block.0", kind: "conv 1x1 forward", macsPerImage: 531062784,
               "frozen: expand conv 1x1, [n, 168, 168, 56] -> [n, 168, 168, 336]"),
         .init("features.2.3.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 168, 168, 336]"),
-        .init("features.2.3.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 168, 168, 336]"),
         .init("features.2.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][336]"),
+        .init("features.2.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 85349376,
+              "features.2.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.3.block.1 depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336], row by row"),
         .init("features.2.3.block.1", kind: "depthwise forward", macsPerImage: 85349376,
-              "depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336]"),
+              "frozen: depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336]"),
         .init("features.2.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 168, 168, 336]"),
         .init("features.2.3.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -21352,13 +21580,13 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.2.4.block.0", kind: "conv 1x1 forward", macsPerImage: 531062784,
               "frozen: expand conv 1x1, [n, 168, 168, 56] -> [n, 168, 168, 336]"),
         .init("features.2.4.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 168, 168, 336]"),
-        .init("features.2.4.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 168, 168, 336]"),
         .init("features.2.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][336]"),
+        .init("features.2.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 85349376,
+              "features.2.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.4.block.1 depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336], row by row"),
         .init("features.2.4.block.1", kind: "depthwise forward", macsPerImage: 85349376,
-              "depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336]"),
+              "frozen: depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336]"),
         .init("features.2.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 168, 168, 336]"),
         .init("features.2.4.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -21386,13 +21614,13 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.2.5.block.0", kind: "conv 1x1 forward", macsPerImage: 531062784,
               "frozen: expand conv 1x1, [n, 168, 168, 56] -> [n, 168, 168, 336]"),
         .init("features.2.5.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 168, 168, 336]"),
-        .init("features.2.5.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 168, 168, 336]"),
         .init("features.2.5.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][336]"),
+        .init("features.2.5.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 85349376,
+              "features.2.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.5.block.1 depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336], row by row"),
         .init("features.2.5.block.1", kind: "depthwise forward", macsPerImage: 85349376,
-              "depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336]"),
+              "frozen: depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336]"),
         .init("features.2.5.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 168, 168, 336]"),
         .init("features.2.5.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -21420,13 +21648,13 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.2.6.block.0", kind: "conv 1x1 forward", macsPerImage: 531062784,
               "frozen: expand conv 1x1, [n, 168, 168, 56] -> [n, 168, 168, 336]"),
         .init("features.2.6.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 168, 168, 336]"),
-        .init("features.2.6.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 168, 168, 336]"),
         .init("features.2.6.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][336]"),
+        .init("features.2.6.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 85349376,
+              "features.2.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.6.block.1 depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336], row by row"),
         .init("features.2.6.block.1", kind: "depthwise forward", macsPerImage: 85349376,
-              "depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336]"),
+              "frozen: depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336]"),
         .init("features.2.6.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 168, 168, 336]"),
         .init("features.2.6.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -21454,13 +21682,13 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.2.7.block.0", kind: "conv 1x1 forward", macsPerImage: 531062784,
               "frozen: expand conv 1x1, [n, 168, 168, 56] -> [n, 168, 168, 336]"),
         .init("features.2.7.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 168, 168, 336]"),
-        .init("features.2.7.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 168, 168, 336]"),
         .init("features.2.7.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][336]"),
+        .init("features.2.7.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 85349376,
+              "features.2.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.7.block.1 depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336], row by row"),
         .init("features.2.7.block.1", kind: "depthwise forward", macsPerImage: 85349376,
-              "depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336]"),
+              "frozen: depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336]"),
         .init("features.2.7.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 168, 168, 336]"),
         .init("features.2.7.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -21488,13 +21716,13 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.3.0.block.0", kind: "conv 1x1 forward", macsPerImage: 531062784,
               "frozen: expand conv 1x1, [n, 168, 168, 56] -> [n, 168, 168, 336]"),
         .init("features.3.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 168, 168, 336]"),
-        .init("features.3.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 168, 168, 336]"),
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][336]"),
+        .init("features.3.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 59270400,
+              "features.3.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 168, 168, 336] -> [n, 84, 84, 336], row by row"),
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: 59270400,
-              "depthwise 5x5/2, [n, 168, 168, 336] -> [n, 84, 84, 336]"),
+              "frozen: depthwise 5x5/2, [n, 168, 168, 336] -> [n, 84, 84, 336]"),
         .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 84, 84, 336]"),
         .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -21518,13 +21746,13 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.3.1.block.0", kind: "conv 1x1 forward", macsPerImage: 327849984,
               "frozen: expand conv 1x1, [n, 84, 84, 88] -> [n, 84, 84, 528]"),
         .init("features.3.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 84, 84, 528]"),
-        .init("features.3.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 84, 84, 528]"),
         .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][528]"),
+        .init("features.3.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 93139200,
+              "features.3.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528], row by row"),
         .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: 93139200,
-              "depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528]"),
+              "frozen: depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528]"),
         .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 84, 84, 528]"),
         .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -21552,13 +21780,13 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.3.2.block.0", kind: "conv 1x1 forward", macsPerImage: 327849984,
               "frozen: expand conv 1x1, [n, 84, 84, 88] -> [n, 84, 84, 528]"),
         .init("features.3.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 84, 84, 528]"),
-        .init("features.3.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 84, 84, 528]"),
         .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][528]"),
+        .init("features.3.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 93139200,
+              "features.3.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.2.block.1 depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528], row by row"),
         .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: 93139200,
-              "depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528]"),
+              "frozen: depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528]"),
         .init("features.3.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 84, 84, 528]"),
         .init("features.3.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -21586,13 +21814,13 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.3.3.block.0", kind: "conv 1x1 forward", macsPerImage: 327849984,
               "frozen: expand conv 1x1, [n, 84, 84, 88] -> [n, 84, 84, 528]"),
         .init("features.3.3.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 84, 84, 528]"),
-        .init("features.3.3.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 84, 84, 528]"),
         .init("features.3.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][528]"),
+        .init("features.3.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 93139200,
+              "features.3.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.3.block.1 depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528], row by row"),
         .init("features.3.3.block.1", kind: "depthwise forward", macsPerImage: 93139200,
-              "depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528]"),
+              "frozen: depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528]"),
         .init("features.3.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 84, 84, 528]"),
         .init("features.3.3.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -21620,13 +21848,13 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.3.4.block.0", kind: "conv 1x1 forward", macsPerImage: 327849984,
               "frozen: expand conv 1x1, [n, 84, 84, 88] -> [n, 84, 84, 528]"),
         .init("features.3.4.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 84, 84, 528]"),
-        .init("features.3.4.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 84, 84, 528]"),
         .init("features.3.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][528]"),
+        .init("features.3.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 93139200,
+              "features.3.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.4.block.1 depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528], row by row"),
         .init("features.3.4.block.1", kind: "depthwise forward", macsPerImage: 93139200,
-              "depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528]"),
+              "frozen: depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528]"),
         .init("features.3.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 84, 84, 528]"),
         .init("features.3.4.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -21654,13 +21882,13 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.3.5.block.0", kind: "conv 1x1 forward", macsPerImage: 327849984,
               "frozen: expand conv 1x1, [n, 84, 84, 88] -> [n, 84, 84, 528]"),
         .init("features.3.5.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 84, 84, 528]"),
-        .init("features.3.5.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 84, 84, 528]"),
         .init("features.3.5.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][528]"),
+        .init("features.3.5.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 93139200,
+              "features.3.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.5.block.1 depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528], row by row"),
         .init("features.3.5.block.1", kind: "depthwise forward", macsPerImage: 93139200,
-              "depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528]"),
+              "frozen: depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528]"),
         .init("features.3.5.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 84, 84, 528]"),
         .init("features.3.5.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -21688,13 +21916,13 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.3.6.block.0", kind: "conv 1x1 forward", macsPerImage: 327849984,
               "frozen: expand conv 1x1, [n, 84, 84, 88] -> [n, 84, 84, 528]"),
         .init("features.3.6.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 84, 84, 528]"),
-        .init("features.3.6.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 84, 84, 528]"),
         .init("features.3.6.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][528]"),
+        .init("features.3.6.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 93139200,
+              "features.3.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.6.block.1 depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528], row by row"),
         .init("features.3.6.block.1", kind: "depthwise forward", macsPerImage: 93139200,
-              "depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528]"),
+              "frozen: depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528]"),
         .init("features.3.6.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 84, 84, 528]"),
         .init("features.3.6.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -21722,13 +21950,13 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.3.7.block.0", kind: "conv 1x1 forward", macsPerImage: 327849984,
               "frozen: expand conv 1x1, [n, 84, 84, 88] -> [n, 84, 84, 528]"),
         .init("features.3.7.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 84, 84, 528]"),
-        .init("features.3.7.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 84, 84, 528]"),
         .init("features.3.7.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][528]"),
+        .init("features.3.7.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 93139200,
+              "features.3.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.7.block.1 depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528], row by row"),
         .init("features.3.7.block.1", kind: "depthwise forward", macsPerImage: 93139200,
-              "depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528]"),
+              "frozen: depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528]"),
         .init("features.3.7.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 84, 84, 528]"),
         .init("features.3.7.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -21756,13 +21984,13 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.4.0.block.0", kind: "conv 1x1 forward", macsPerImage: 327849984,
               "frozen: expand conv 1x1, [n, 84, 84, 88] -> [n, 84, 84, 528]"),
         .init("features.4.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 84, 84, 528]"),
-        .init("features.4.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 84, 84, 528]"),
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][528]"),
+        .init("features.4.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 8382528,
+              "features.4.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 84, 84, 528] -> [n, 42, 42, 528], row by row"),
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: 8382528,
-              "depthwise 3x3/2, [n, 84, 84, 528] -> [n, 42, 42, 528]"),
+              "frozen: depthwise 3x3/2, [n, 84, 84, 528] -> [n, 42, 42, 528]"),
         .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 42, 42, 528]"),
         .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -21786,13 +22014,13 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.4.1.block.0", kind: "conv 1x1 forward", macsPerImage: 327849984,
               "frozen: expand conv 1x1, [n, 42, 42, 176] -> [n, 42, 42, 1056]"),
         .init("features.4.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1056]"),
-        .init("features.4.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1056]"),
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][1056]"),
+        .init("features.4.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 16765056,
+              "features.4.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056], row by row"),
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: 16765056,
-              "depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]"),
+              "frozen: depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]"),
         .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 42, 42, 1056]"),
         .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -21820,13 +22048,13 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.4.2.block.0", kind: "conv 1x1 forward", macsPerImage: 327849984,
               "frozen: expand conv 1x1, [n, 42, 42, 176] -> [n, 42, 42, 1056]"),
         .init("features.4.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1056]"),
-        .init("features.4.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1056]"),
         .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][1056]"),
+        .init("features.4.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 16765056,
+              "features.4.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056], row by row"),
         .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: 16765056,
-              "depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]"),
+              "frozen: depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]"),
         .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 42, 42, 1056]"),
         .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -21854,13 +22082,13 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.4.3.block.0", kind: "conv 1x1 forward", macsPerImage: 327849984,
               "frozen: expand conv 1x1, [n, 42, 42, 176] -> [n, 42, 42, 1056]"),
         .init("features.4.3.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1056]"),
-        .init("features.4.3.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1056]"),
         .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][1056]"),
+        .init("features.4.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 16765056,
+              "features.4.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.3.block.1 depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056], row by row"),
         .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: 16765056,
-              "depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]"),
+              "frozen: depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]"),
         .init("features.4.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 42, 42, 1056]"),
         .init("features.4.3.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -21888,13 +22116,13 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.4.4.block.0", kind: "conv 1x1 forward", macsPerImage: 327849984,
               "frozen: expand conv 1x1, [n, 42, 42, 176] -> [n, 42, 42, 1056]"),
         .init("features.4.4.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1056]"),
-        .init("features.4.4.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1056]"),
         .init("features.4.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][1056]"),
+        .init("features.4.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 16765056,
+              "features.4.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.4.block.1 depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056], row by row"),
         .init("features.4.4.block.1", kind: "depthwise forward", macsPerImage: 16765056,
-              "depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]"),
+              "frozen: depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]"),
         .init("features.4.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 42, 42, 1056]"),
         .init("features.4.4.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -21922,13 +22150,13 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.4.5.block.0", kind: "conv 1x1 forward", macsPerImage: 327849984,
               "frozen: expand conv 1x1, [n, 42, 42, 176] -> [n, 42, 42, 1056]"),
         .init("features.4.5.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1056]"),
-        .init("features.4.5.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1056]"),
         .init("features.4.5.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][1056]"),
+        .init("features.4.5.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 16765056,
+              "features.4.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.5.block.1 depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056], row by row"),
         .init("features.4.5.block.1", kind: "depthwise forward", macsPerImage: 16765056,
-              "depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]"),
+              "frozen: depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]"),
         .init("features.4.5.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 42, 42, 1056]"),
         .init("features.4.5.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -21956,13 +22184,13 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.4.6.block.0", kind: "conv 1x1 forward", macsPerImage: 327849984,
               "frozen: expand conv 1x1, [n, 42, 42, 176] -> [n, 42, 42, 1056]"),
         .init("features.4.6.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1056]"),
-        .init("features.4.6.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1056]"),
         .init("features.4.6.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][1056]"),
+        .init("features.4.6.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 16765056,
+              "features.4.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.6.block.1 depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056], row by row"),
         .init("features.4.6.block.1", kind: "depthwise forward", macsPerImage: 16765056,
-              "depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]"),
+              "frozen: depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]"),
         .init("features.4.6.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 42, 42, 1056]"),
         .init("features.4.6.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -21990,13 +22218,13 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.4.7.block.0", kind: "conv 1x1 forward", macsPerImage: 327849984,
               "frozen: expand conv 1x1, [n, 42, 42, 176] -> [n, 42, 42, 1056]"),
         .init("features.4.7.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1056]"),
-        .init("features.4.7.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1056]"),
         .init("features.4.7.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][1056]"),
+        .init("features.4.7.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 16765056,
+              "features.4.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.7.block.1 depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056], row by row"),
         .init("features.4.7.block.1", kind: "depthwise forward", macsPerImage: 16765056,
-              "depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]"),
+              "frozen: depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]"),
         .init("features.4.7.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 42, 42, 1056]"),
         .init("features.4.7.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -22024,13 +22252,13 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.4.8.block.0", kind: "conv 1x1 forward", macsPerImage: 327849984,
               "frozen: expand conv 1x1, [n, 42, 42, 176] -> [n, 42, 42, 1056]"),
         .init("features.4.8.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1056]"),
-        .init("features.4.8.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1056]"),
         .init("features.4.8.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][1056]"),
+        .init("features.4.8.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 16765056,
+              "features.4.8.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.8.block.1 depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056], row by row"),
         .init("features.4.8.block.1", kind: "depthwise forward", macsPerImage: 16765056,
-              "depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]"),
+              "frozen: depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]"),
         .init("features.4.8.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 42, 42, 1056]"),
         .init("features.4.8.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -22058,13 +22286,13 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.4.9.block.0", kind: "conv 1x1 forward", macsPerImage: 327849984,
               "frozen: expand conv 1x1, [n, 42, 42, 176] -> [n, 42, 42, 1056]"),
         .init("features.4.9.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1056]"),
-        .init("features.4.9.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1056]"),
         .init("features.4.9.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][1056]"),
+        .init("features.4.9.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 16765056,
+              "features.4.9.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.9.block.1 depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056], row by row"),
         .init("features.4.9.block.1", kind: "depthwise forward", macsPerImage: 16765056,
-              "depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]"),
+              "frozen: depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]"),
         .init("features.4.9.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 42, 42, 1056]"),
         .init("features.4.9.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -22092,13 +22320,13 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.4.10.block.0", kind: "conv 1x1 forward", macsPerImage: 327849984,
               "frozen: expand conv 1x1, [n, 42, 42, 176] -> [n, 42, 42, 1056]"),
         .init("features.4.10.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1056]"),
-        .init("features.4.10.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1056]"),
         .init("features.4.10.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][1056]"),
+        .init("features.4.10.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 16765056,
+              "features.4.10.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.10.block.1 depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056], row by row"),
         .init("features.4.10.block.1", kind: "depthwise forward", macsPerImage: 16765056,
-              "depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]"),
+              "frozen: depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]"),
         .init("features.4.10.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 42, 42, 1056]"),
         .init("features.4.10.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -22126,13 +22354,13 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.5.0.block.0", kind: "conv 1x1 forward", macsPerImage: 327849984,
               "frozen: expand conv 1x1, [n, 42, 42, 176] -> [n, 42, 42, 1056]"),
         .init("features.5.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1056]"),
-        .init("features.5.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1056]"),
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1056]"),
+        .init("features.5.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 46569600,
+              "features.5.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056], row by row"),
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: 46569600,
-              "depthwise 5x5/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]"),
+              "frozen: depthwise 5x5/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]"),
         .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 42, 42, 1056]"),
         .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -22156,13 +22384,13 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.5.1.block.0", kind: "conv 1x1 forward", macsPerImage: 650958336,
               "frozen: expand conv 1x1, [n, 42, 42, 248] -> [n, 42, 42, 1488]"),
         .init("features.5.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1488]"),
-        .init("features.5.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1488]"),
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1488]"),
+        .init("features.5.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 65620800,
+              "features.5.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488], row by row"),
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: 65620800,
-              "depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488]"),
+              "frozen: depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488]"),
         .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 42, 42, 1488]"),
         .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -22190,13 +22418,13 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.5.2.block.0", kind: "conv 1x1 forward", macsPerImage: 650958336,
               "frozen: expand conv 1x1, [n, 42, 42, 248] -> [n, 42, 42, 1488]"),
         .init("features.5.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1488]"),
-        .init("features.5.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1488]"),
         .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1488]"),
+        .init("features.5.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 65620800,
+              "features.5.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488], row by row"),
         .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: 65620800,
-              "depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488]"),
+              "frozen: depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488]"),
         .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 42, 42, 1488]"),
         .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -22224,13 +22452,13 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.5.3.block.0", kind: "conv 1x1 forward", macsPerImage: 650958336,
               "frozen: expand conv 1x1, [n, 42, 42, 248] -> [n, 42, 42, 1488]"),
         .init("features.5.3.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1488]"),
-        .init("features.5.3.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1488]"),
         .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1488]"),
+        .init("features.5.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 65620800,
+              "features.5.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.3.block.1 depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488], row by row"),
         .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: 65620800,
-              "depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488]"),
+              "frozen: depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488]"),
         .init("features.5.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 42, 42, 1488]"),
         .init("features.5.3.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -22258,13 +22486,13 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.5.4.block.0", kind: "conv 1x1 forward", macsPerImage: 650958336,
               "frozen: expand conv 1x1, [n, 42, 42, 248] -> [n, 42, 42, 1488]"),
         .init("features.5.4.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1488]"),
-        .init("features.5.4.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1488]"),
         .init("features.5.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1488]"),
+        .init("features.5.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 65620800,
+              "features.5.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.4.block.1 depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488], row by row"),
         .init("features.5.4.block.1", kind: "depthwise forward", macsPerImage: 65620800,
-              "depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488]"),
+              "frozen: depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488]"),
         .init("features.5.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 42, 42, 1488]"),
         .init("features.5.4.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -22292,13 +22520,13 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.5.5.block.0", kind: "conv 1x1 forward", macsPerImage: 650958336,
               "frozen: expand conv 1x1, [n, 42, 42, 248] -> [n, 42, 42, 1488]"),
         .init("features.5.5.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1488]"),
-        .init("features.5.5.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1488]"),
         .init("features.5.5.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1488]"),
+        .init("features.5.5.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 65620800,
+              "features.5.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.5.block.1 depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488], row by row"),
         .init("features.5.5.block.1", kind: "depthwise forward", macsPerImage: 65620800,
-              "depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488]"),
+              "frozen: depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488]"),
         .init("features.5.5.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 42, 42, 1488]"),
         .init("features.5.5.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -22326,13 +22554,13 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.5.6.block.0", kind: "conv 1x1 forward", macsPerImage: 650958336,
               "frozen: expand conv 1x1, [n, 42, 42, 248] -> [n, 42, 42, 1488]"),
         .init("features.5.6.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1488]"),
-        .init("features.5.6.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1488]"),
         .init("features.5.6.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1488]"),
+        .init("features.5.6.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 65620800,
+              "features.5.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.6.block.1 depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488], row by row"),
         .init("features.5.6.block.1", kind: "depthwise forward", macsPerImage: 65620800,
-              "depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488]"),
+              "frozen: depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488]"),
         .init("features.5.6.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 42, 42, 1488]"),
         .init("features.5.6.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -22360,13 +22588,13 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.5.7.block.0", kind: "conv 1x1 forward", macsPerImage: 650958336,
               "frozen: expand conv 1x1, [n, 42, 42, 248] -> [n, 42, 42, 1488]"),
         .init("features.5.7.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1488]"),
-        .init("features.5.7.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1488]"),
         .init("features.5.7.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1488]"),
+        .init("features.5.7.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 65620800,
+              "features.5.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.7.block.1 depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488], row by row"),
         .init("features.5.7.block.1", kind: "depthwise forward", macsPerImage: 65620800,
-              "depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488]"),
+              "frozen: depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488]"),
         .init("features.5.7.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 42, 42, 1488]"),
         .init("features.5.7.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -22394,13 +22622,13 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.5.8.block.0", kind: "conv 1x1 forward", macsPerImage: 650958336,
               "frozen: expand conv 1x1, [n, 42, 42, 248] -> [n, 42, 42, 1488]"),
         .init("features.5.8.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1488]"),
-        .init("features.5.8.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1488]"),
         .init("features.5.8.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1488]"),
+        .init("features.5.8.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 65620800,
+              "features.5.8.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.8.block.1 depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488], row by row"),
         .init("features.5.8.block.1", kind: "depthwise forward", macsPerImage: 65620800,
-              "depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488]"),
+              "frozen: depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488]"),
         .init("features.5.8.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 42, 42, 1488]"),
         .init("features.5.8.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -22428,13 +22656,13 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.5.9.block.0", kind: "conv 1x1 forward", macsPerImage: 650958336,
               "frozen: expand conv 1x1, [n, 42, 42, 248] -> [n, 42, 42, 1488]"),
         .init("features.5.9.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1488]"),
-        .init("features.5.9.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1488]"),
         .init("features.5.9.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1488]"),
+        .init("features.5.9.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 65620800,
+              "features.5.9.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.9.block.1 depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488], row by row"),
         .init("features.5.9.block.1", kind: "depthwise forward", macsPerImage: 65620800,
-              "depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488]"),
+              "frozen: depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488]"),
         .init("features.5.9.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 42, 42, 1488]"),
         .init("features.5.9.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -22462,13 +22690,13 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.5.10.block.0", kind: "conv 1x1 forward", macsPerImage: 650958336,
               "frozen: expand conv 1x1, [n, 42, 42, 248] -> [n, 42, 42, 1488]"),
         .init("features.5.10.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1488]"),
-        .init("features.5.10.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1488]"),
         .init("features.5.10.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1488]"),
+        .init("features.5.10.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 65620800,
+              "features.5.10.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.10.block.1 depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488], row by row"),
         .init("features.5.10.block.1", kind: "depthwise forward", macsPerImage: 65620800,
-              "depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488]"),
+              "frozen: depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488]"),
         .init("features.5.10.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 42, 42, 1488]"),
         .init("features.5.10.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -22496,13 +22724,13 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.6.0.block.0", kind: "conv 1x1 forward", macsPerImage: 650958336,
               "frozen: expand conv 1x1, [n, 42, 42, 248] -> [n, 42, 42, 1488]"),
         .init("features.6.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1488]"),
-        .init("features.6.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1488]"),
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1488]"),
+        .init("features.6.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 16405200,
+              "features.6.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 42, 42, 1488] -> [n, 21, 21, 1488], row by row"),
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: 16405200,
-              "depthwise 5x5/2, [n, 42, 42, 1488] -> [n, 21, 21, 1488]"),
+              "frozen: depthwise 5x5/2, [n, 42, 42, 1488] -> [n, 21, 21, 1488]"),
         .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 21, 21, 1488]"),
         .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -22526,13 +22754,13 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.6.1.block.0", kind: "conv 1x1 forward", macsPerImage: 475687296,
               "frozen: expand conv 1x1, [n, 21, 21, 424] -> [n, 21, 21, 2544]"),
         .init("features.6.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544]"),
-        .init("features.6.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 2544]"),
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2544]"),
+        .init("features.6.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 28047600,
+              "features.6.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row"),
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: 28047600,
-              "depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]"),
+              "frozen: depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]"),
         .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 21, 21, 2544]"),
         .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -22560,13 +22788,13 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.6.2.block.0", kind: "conv 1x1 forward", macsPerImage: 475687296,
               "frozen: expand conv 1x1, [n, 21, 21, 424] -> [n, 21, 21, 2544]"),
         .init("features.6.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544]"),
-        .init("features.6.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 2544]"),
         .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2544]"),
+        .init("features.6.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 28047600,
+              "features.6.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row"),
         .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: 28047600,
-              "depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]"),
+              "frozen: depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]"),
         .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 21, 21, 2544]"),
         .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -22594,13 +22822,13 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.6.3.block.0", kind: "conv 1x1 forward", macsPerImage: 475687296,
               "frozen: expand conv 1x1, [n, 21, 21, 424] -> [n, 21, 21, 2544]"),
         .init("features.6.3.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544]"),
-        .init("features.6.3.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 2544]"),
         .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2544]"),
+        .init("features.6.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 28047600,
+              "features.6.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row"),
         .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: 28047600,
-              "depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]"),
+              "frozen: depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]"),
         .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 21, 21, 2544]"),
         .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -22628,13 +22856,13 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.6.4.block.0", kind: "conv 1x1 forward", macsPerImage: 475687296,
               "frozen: expand conv 1x1, [n, 21, 21, 424] -> [n, 21, 21, 2544]"),
         .init("features.6.4.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544]"),
-        .init("features.6.4.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 2544]"),
         .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2544]"),
+        .init("features.6.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 28047600,
+              "features.6.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.4.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row"),
         .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: 28047600,
-              "depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]"),
+              "frozen: depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]"),
         .init("features.6.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 21, 21, 2544]"),
         .init("features.6.4.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -22662,13 +22890,13 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.6.5.block.0", kind: "conv 1x1 forward", macsPerImage: 475687296,
               "frozen: expand conv 1x1, [n, 21, 21, 424] -> [n, 21, 21, 2544]"),
         .init("features.6.5.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544]"),
-        .init("features.6.5.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 2544]"),
         .init("features.6.5.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2544]"),
+        .init("features.6.5.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 28047600,
+              "features.6.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.5.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row"),
         .init("features.6.5.block.1", kind: "depthwise forward", macsPerImage: 28047600,
-              "depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]"),
+              "frozen: depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]"),
         .init("features.6.5.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 21, 21, 2544]"),
         .init("features.6.5.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -22696,13 +22924,13 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.6.6.block.0", kind: "conv 1x1 forward", macsPerImage: 475687296,
               "frozen: expand conv 1x1, [n, 21, 21, 424] -> [n, 21, 21, 2544]"),
         .init("features.6.6.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544]"),
-        .init("features.6.6.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 2544]"),
         .init("features.6.6.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2544]"),
+        .init("features.6.6.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 28047600,
+              "features.6.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.6.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row"),
         .init("features.6.6.block.1", kind: "depthwise forward", macsPerImage: 28047600,
-              "depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]"),
+              "frozen: depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]"),
         .init("features.6.6.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 21, 21, 2544]"),
         .init("features.6.6.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -22730,13 +22958,13 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.6.7.block.0", kind: "conv 1x1 forward", macsPerImage: 475687296,
               "frozen: expand conv 1x1, [n, 21, 21, 424] -> [n, 21, 21, 2544]"),
         .init("features.6.7.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544]"),
-        .init("features.6.7.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 2544]"),
         .init("features.6.7.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2544]"),
+        .init("features.6.7.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 28047600,
+              "features.6.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.7.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row"),
         .init("features.6.7.block.1", kind: "depthwise forward", macsPerImage: 28047600,
-              "depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]"),
+              "frozen: depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]"),
         .init("features.6.7.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 21, 21, 2544]"),
         .init("features.6.7.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -22764,13 +22992,13 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.6.8.block.0", kind: "conv 1x1 forward", macsPerImage: 475687296,
               "frozen: expand conv 1x1, [n, 21, 21, 424] -> [n, 21, 21, 2544]"),
         .init("features.6.8.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544]"),
-        .init("features.6.8.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 2544]"),
         .init("features.6.8.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2544]"),
+        .init("features.6.8.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 28047600,
+              "features.6.8.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.8.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row"),
         .init("features.6.8.block.1", kind: "depthwise forward", macsPerImage: 28047600,
-              "depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]"),
+              "frozen: depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]"),
         .init("features.6.8.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 21, 21, 2544]"),
         .init("features.6.8.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -22798,13 +23026,13 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.6.9.block.0", kind: "conv 1x1 forward", macsPerImage: 475687296,
               "frozen: expand conv 1x1, [n, 21, 21, 424] -> [n, 21, 21, 2544]"),
         .init("features.6.9.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544]"),
-        .init("features.6.9.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 2544]"),
         .init("features.6.9.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2544]"),
+        .init("features.6.9.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 28047600,
+              "features.6.9.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.9.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row"),
         .init("features.6.9.block.1", kind: "depthwise forward", macsPerImage: 28047600,
-              "depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]"),
+              "frozen: depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]"),
         .init("features.6.9.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 21, 21, 2544]"),
         .init("features.6.9.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -22832,13 +23060,13 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.6.10.block.0", kind: "conv 1x1 forward", macsPerImage: 475687296,
               "frozen: expand conv 1x1, [n, 21, 21, 424] -> [n, 21, 21, 2544]"),
         .init("features.6.10.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544]"),
-        .init("features.6.10.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 2544]"),
         .init("features.6.10.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2544]"),
+        .init("features.6.10.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 28047600,
+              "features.6.10.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.10.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row"),
         .init("features.6.10.block.1", kind: "depthwise forward", macsPerImage: 28047600,
-              "depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]"),
+              "frozen: depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]"),
         .init("features.6.10.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 21, 21, 2544]"),
         .init("features.6.10.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -22866,13 +23094,13 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.6.11.block.0", kind: "conv 1x1 forward", macsPerImage: 475687296,
               "frozen: expand conv 1x1, [n, 21, 21, 424] -> [n, 21, 21, 2544]"),
         .init("features.6.11.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544]"),
-        .init("features.6.11.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 2544]"),
         .init("features.6.11.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2544]"),
+        .init("features.6.11.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 28047600,
+              "features.6.11.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.11.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row"),
         .init("features.6.11.block.1", kind: "depthwise forward", macsPerImage: 28047600,
-              "depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]"),
+              "frozen: depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]"),
         .init("features.6.11.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 21, 21, 2544]"),
         .init("features.6.11.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -22900,13 +23128,13 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.6.12.block.0", kind: "conv 1x1 forward", macsPerImage: 475687296,
               "frozen: expand conv 1x1, [n, 21, 21, 424] -> [n, 21, 21, 2544]"),
         .init("features.6.12.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544]"),
-        .init("features.6.12.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 2544]"),
         .init("features.6.12.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2544]"),
+        .init("features.6.12.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 28047600,
+              "features.6.12.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.12.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row"),
         .init("features.6.12.block.1", kind: "depthwise forward", macsPerImage: 28047600,
-              "depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]"),
+              "frozen: depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]"),
         .init("features.6.12.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 21, 21, 2544]"),
         .init("features.6.12.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -22934,13 +23162,13 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.6.13.block.0", kind: "conv 1x1 forward", macsPerImage: 475687296,
               "frozen: expand conv 1x1, [n, 21, 21, 424] -> [n, 21, 21, 2544]"),
         .init("features.6.13.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544]"),
-        .init("features.6.13.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 2544]"),
         .init("features.6.13.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2544]"),
+        .init("features.6.13.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 28047600,
+              "features.6.13.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.13.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row"),
         .init("features.6.13.block.1", kind: "depthwise forward", macsPerImage: 28047600,
-              "depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]"),
+              "frozen: depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]"),
         .init("features.6.13.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 21, 21, 2544]"),
         .init("features.6.13.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -22968,13 +23196,13 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.6.14.block.0", kind: "conv 1x1 forward", macsPerImage: 475687296,
               "frozen: expand conv 1x1, [n, 21, 21, 424] -> [n, 21, 21, 2544]"),
         .init("features.6.14.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544]"),
-        .init("features.6.14.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 2544]"),
         .init("features.6.14.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2544]"),
+        .init("features.6.14.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 28047600,
+              "features.6.14.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.14.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row"),
         .init("features.6.14.block.1", kind: "depthwise forward", macsPerImage: 28047600,
-              "depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]"),
+              "frozen: depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]"),
         .init("features.6.14.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 21, 21, 2544]"),
         .init("features.6.14.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -23002,13 +23230,13 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.7.0.block.0", kind: "conv 1x1 forward", macsPerImage: 475687296,
               "frozen: expand conv 1x1, [n, 21, 21, 424] -> [n, 21, 21, 2544]"),
         .init("features.7.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544]"),
-        .init("features.7.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 2544]"),
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][2544]"),
+        .init("features.7.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 10097136,
+              "features.7.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row"),
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: 10097136,
-              "depthwise 3x3/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]"),
+              "frozen: depthwise 3x3/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]"),
         .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 21, 21, 2544]"),
         .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -23032,13 +23260,13 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.7.1.block.0", kind: "conv 1x1 forward", macsPerImage: 1311399936,
               "frozen: expand conv 1x1, [n, 21, 21, 704] -> [n, 21, 21, 4224]"),
         .init("features.7.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 4224]"),
-        .init("features.7.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 4224]"),
         .init("features.7.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][4224]"),
+        .init("features.7.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 16765056,
+              "features.7.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.1.block.1 depthwise 3x3/1, [n, 21, 21, 4224] -> [n, 21, 21, 4224], row by row"),
         .init("features.7.1.block.1", kind: "depthwise forward", macsPerImage: 16765056,
-              "depthwise 3x3/1, [n, 21, 21, 4224] -> [n, 21, 21, 4224]"),
+              "frozen: depthwise 3x3/1, [n, 21, 21, 4224] -> [n, 21, 21, 4224]"),
         .init("features.7.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 21, 21, 4224]"),
         .init("features.7.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -23066,13 +23294,13 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.7.2.block.0", kind: "conv 1x1 forward", macsPerImage: 1311399936,
               "frozen: expand conv 1x1, [n, 21, 21, 704] -> [n, 21, 21, 4224]"),
         .init("features.7.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 4224]"),
-        .init("features.7.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 4224]"),
         .init("features.7.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][4224]"),
+        .init("features.7.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 16765056,
+              "features.7.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.2.block.1 depthwise 3x3/1, [n, 21, 21, 4224] -> [n, 21, 21, 4224], row by row"),
         .init("features.7.2.block.1", kind: "depthwise forward", macsPerImage: 16765056,
-              "depthwise 3x3/1, [n, 21, 21, 4224] -> [n, 21, 21, 4224]"),
+              "frozen: depthwise 3x3/1, [n, 21, 21, 4224] -> [n, 21, 21, 4224]"),
         .init("features.7.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 21, 21, 4224]"),
         .init("features.7.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -23100,13 +23328,13 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.7.3.block.0", kind: "conv 1x1 forward", macsPerImage: 1311399936,
               "frozen: expand conv 1x1, [n, 21, 21, 704] -> [n, 21, 21, 4224]"),
         .init("features.7.3.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 4224]"),
-        .init("features.7.3.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 4224]"),
         .init("features.7.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][4224]"),
+        .init("features.7.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 16765056,
+              "features.7.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.3.block.1 depthwise 3x3/1, [n, 21, 21, 4224] -> [n, 21, 21, 4224], row by row"),
         .init("features.7.3.block.1", kind: "depthwise forward", macsPerImage: 16765056,
-              "depthwise 3x3/1, [n, 21, 21, 4224] -> [n, 21, 21, 4224]"),
+              "frozen: depthwise 3x3/1, [n, 21, 21, 4224] -> [n, 21, 21, 4224]"),
         .init("features.7.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 21, 21, 4224]"),
         .init("features.7.3.block.1", kind: "BN+act forward", macsPerImage: nil,

@@ -8100,32 +8100,36 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(60), pool: pool)
             s.profiler?.stop(76)
         }
-        // features.2.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 400, 400, 432]
-        if s.options.frozenBlocks <= 7 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(60), pixels: 160000 &* s.n, channels: 432,
-                gamma: s.p + 102640, beta: s.p + 103072, savedMean: s.f + 11396080, savedInvStd: s.f + 11396512,
-                activation: .silu, output: s.tensor(61), pool: pool)
-            s.profiler?.stop(77)
-        }
         // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 400, 400, 432]
         if s.options.frozenBlocks > 7 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(60), pixels: 160000 &* s.n, channels: 432,
                 gamma: s.p + 102640, beta: s.p + 103072, runningMean: s.p + 103504, runningVar: s.p + 103936,
                 eps: 0.001, activation: .silu, output: s.tensor(61), scratch: s.f + 11396080, pool: pool)
-            s.profiler?.stop(78)
+            s.profiler?.stop(77)
         }
         // features.2.0.block.1 depthwise weights to the kernel layout [3][3][432]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 104368, channels: 432, kernel: 3, into: s.f + 11397808)
-        s.profiler?.stop(79)
-        // features.2.0.block.1 depthwise 3x3/2, [n, 400, 400, 432] -> [n, 200, 200, 432]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(61), batch: s.n, height: 400, width: 400, channels: 432, kernel: 3,
-            stride: 2, padTop: 1, padLeft: 1, outHeight: 200, outWidth: 200, weights: s.f + 11397808, bias: s.f,
-            activation: .identity, output: s.tensor(62), pool: pool)
-        s.profiler?.stop(80)
+        s.profiler?.stop(78)
+        // features.2.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 400, 400, 432] -> [n, 200, 200, 432], row by row
+        if s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(60), gamma: s.p + 102640, beta: s.p + 103072,
+                savedMean: s.f + 11396080, savedInvStd: s.f + 11396512, activation: .silu, output: s.tensor(61),
+                batch: s.n, height: 400, width: 400, channels: 432, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+                outHeight: 200, outWidth: 200, weights: s.f + 11397808, bias: s.f, depthwiseOutput: s.tensor(62),
+                pool: pool)
+            s.profiler?.stop(79)
+        }
+        // features.2.0.block.1 frozen: depthwise 3x3/2, [n, 400, 400, 432] -> [n, 200, 200, 432]
+        if s.options.frozenBlocks > 7 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(61), batch: s.n, height: 400, width: 400, channels: 432, kernel: 3,
+                stride: 2, padTop: 1, padLeft: 1, outHeight: 200, outWidth: 200, weights: s.f + 11397808, bias: s.f,
+                activation: .identity, output: s.tensor(62), pool: pool)
+            s.profiler?.stop(80)
+        }
         // features.2.0.block.1 BatchNorm (batch statistics) + silu on [n, 200, 200, 432]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
@@ -8212,32 +8216,36 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(70), pool: pool)
             s.profiler?.stop(91)
         }
-        // features.2.1.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 200, 200, 624]
-        if s.options.frozenBlocks <= 8 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(70), pixels: 40000 &* s.n, channels: 624,
-                gamma: s.p + 236272, beta: s.p + 236896, savedMean: s.f + 11405792, savedInvStd: s.f + 11406416,
-                activation: .silu, output: s.tensor(71), pool: pool)
-            s.profiler?.stop(92)
-        }
         // features.2.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 200, 200, 624]
         if s.options.frozenBlocks > 8 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(70), pixels: 40000 &* s.n, channels: 624,
                 gamma: s.p + 236272, beta: s.p + 236896, runningMean: s.p + 237520, runningVar: s.p + 238144,
                 eps: 0.001, activation: .silu, output: s.tensor(71), scratch: s.f + 11405792, pool: pool)
-            s.profiler?.stop(93)
+            s.profiler?.stop(92)
         }
         // features.2.1.block.1 depthwise weights to the kernel layout [3][3][624]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 238768, channels: 624, kernel: 3, into: s.f + 11408288)
-        s.profiler?.stop(94)
-        // features.2.1.block.1 depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(71), batch: s.n, height: 200, width: 200, channels: 624, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 200, outWidth: 200, weights: s.f + 11408288, bias: s.f,
-            activation: .identity, output: s.tensor(72), pool: pool)
-        s.profiler?.stop(95)
+        s.profiler?.stop(93)
+        // features.2.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624], row by row
+        if s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(70), gamma: s.p + 236272, beta: s.p + 236896,
+                savedMean: s.f + 11405792, savedInvStd: s.f + 11406416, activation: .silu, output: s.tensor(71),
+                batch: s.n, height: 200, width: 200, channels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 200, outWidth: 200, weights: s.f + 11408288, bias: s.f, depthwiseOutput: s.tensor(72),
+                pool: pool)
+            s.profiler?.stop(94)
+        }
+        // features.2.1.block.1 frozen: depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624]
+        if s.options.frozenBlocks > 8 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(71), batch: s.n, height: 200, width: 200, channels: 624, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 200, outWidth: 200, weights: s.f + 11408288, bias: s.f,
+                activation: .identity, output: s.tensor(72), pool: pool)
+            s.profiler?.stop(95)
+        }
         // features.2.1.block.1 BatchNorm (batch statistics) + silu on [n, 200, 200, 624]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
@@ -8337,32 +8345,36 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(82), pool: pool)
             s.profiler?.stop(108)
         }
-        // features.2.2.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 200, 200, 624]
-        if s.options.frozenBlocks <= 9 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(82), pixels: 40000 &* s.n, channels: 624,
-                gamma: s.p + 410224, beta: s.p + 410848, savedMean: s.f + 11419728, savedInvStd: s.f + 11420352,
-                activation: .silu, output: s.tensor(83), pool: pool)
-            s.profiler?.stop(109)
-        }
         // features.2.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 200, 200, 624]
         if s.options.frozenBlocks > 9 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(82), pixels: 40000 &* s.n, channels: 624,
                 gamma: s.p + 410224, beta: s.p + 410848, runningMean: s.p + 411472, runningVar: s.p + 412096,
                 eps: 0.001, activation: .silu, output: s.tensor(83), scratch: s.f + 11419728, pool: pool)
-            s.profiler?.stop(110)
+            s.profiler?.stop(109)
         }
         // features.2.2.block.1 depthwise weights to the kernel layout [3][3][624]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 412720, channels: 624, kernel: 3, into: s.f + 11422224)
-        s.profiler?.stop(111)
-        // features.2.2.block.1 depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(83), batch: s.n, height: 200, width: 200, channels: 624, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 200, outWidth: 200, weights: s.f + 11422224, bias: s.f,
-            activation: .identity, output: s.tensor(84), pool: pool)
-        s.profiler?.stop(112)
+        s.profiler?.stop(110)
+        // features.2.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.2.block.1 depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624], row by row
+        if s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(82), gamma: s.p + 410224, beta: s.p + 410848,
+                savedMean: s.f + 11419728, savedInvStd: s.f + 11420352, activation: .silu, output: s.tensor(83),
+                batch: s.n, height: 200, width: 200, channels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 200, outWidth: 200, weights: s.f + 11422224, bias: s.f, depthwiseOutput: s.tensor(84),
+                pool: pool)
+            s.profiler?.stop(111)
+        }
+        // features.2.2.block.1 frozen: depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624]
+        if s.options.frozenBlocks > 9 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(83), batch: s.n, height: 200, width: 200, channels: 624, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 200, outWidth: 200, weights: s.f + 11422224, bias: s.f,
+                activation: .identity, output: s.tensor(84), pool: pool)
+            s.profiler?.stop(112)
+        }
         // features.2.2.block.1 BatchNorm (batch statistics) + silu on [n, 200, 200, 624]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
@@ -8462,32 +8474,36 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(94), pool: pool)
             s.profiler?.stop(125)
         }
-        // features.2.3.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 200, 200, 624]
-        if s.options.frozenBlocks <= 10 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(94), pixels: 40000 &* s.n, channels: 624,
-                gamma: s.p + 584176, beta: s.p + 584800, savedMean: s.f + 11433664, savedInvStd: s.f + 11434288,
-                activation: .silu, output: s.tensor(95), pool: pool)
-            s.profiler?.stop(126)
-        }
         // features.2.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 200, 200, 624]
         if s.options.frozenBlocks > 10 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(94), pixels: 40000 &* s.n, channels: 624,
                 gamma: s.p + 584176, beta: s.p + 584800, runningMean: s.p + 585424, runningVar: s.p + 586048,
                 eps: 0.001, activation: .silu, output: s.tensor(95), scratch: s.f + 11433664, pool: pool)
-            s.profiler?.stop(127)
+            s.profiler?.stop(126)
         }
         // features.2.3.block.1 depthwise weights to the kernel layout [3][3][624]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 586672, channels: 624, kernel: 3, into: s.f + 11436160)
-        s.profiler?.stop(128)
-        // features.2.3.block.1 depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(95), batch: s.n, height: 200, width: 200, channels: 624, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 200, outWidth: 200, weights: s.f + 11436160, bias: s.f,
-            activation: .identity, output: s.tensor(96), pool: pool)
-        s.profiler?.stop(129)
+        s.profiler?.stop(127)
+        // features.2.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.3.block.1 depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624], row by row
+        if s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(94), gamma: s.p + 584176, beta: s.p + 584800,
+                savedMean: s.f + 11433664, savedInvStd: s.f + 11434288, activation: .silu, output: s.tensor(95),
+                batch: s.n, height: 200, width: 200, channels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 200, outWidth: 200, weights: s.f + 11436160, bias: s.f, depthwiseOutput: s.tensor(96),
+                pool: pool)
+            s.profiler?.stop(128)
+        }
+        // features.2.3.block.1 frozen: depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624]
+        if s.options.frozenBlocks > 10 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(95), batch: s.n, height: 200, width: 200, channels: 624, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 200, outWidth: 200, weights: s.f + 11436160, bias: s.f,
+                activation: .identity, output: s.tensor(96), pool: pool)
+            s.profiler?.stop(129)
+        }
         // features.2.3.block.1 BatchNorm (batch statistics) + silu on [n, 200, 200, 624]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
@@ -8587,32 +8603,36 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(106), pool: pool)
             s.profiler?.stop(142)
         }
-        // features.2.4.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 200, 200, 624]
-        if s.options.frozenBlocks <= 11 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(106), pixels: 40000 &* s.n, channels: 624,
-                gamma: s.p + 758128, beta: s.p + 758752, savedMean: s.f + 11447600, savedInvStd: s.f + 11448224,
-                activation: .silu, output: s.tensor(107), pool: pool)
-            s.profiler?.stop(143)
-        }
         // features.2.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 200, 200, 624]
         if s.options.frozenBlocks > 11 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(106), pixels: 40000 &* s.n, channels: 624,
                 gamma: s.p + 758128, beta: s.p + 758752, runningMean: s.p + 759376, runningVar: s.p + 760000,
                 eps: 0.001, activation: .silu, output: s.tensor(107), scratch: s.f + 11447600, pool: pool)
-            s.profiler?.stop(144)
+            s.profiler?.stop(143)
         }
         // features.2.4.block.1 depthwise weights to the kernel layout [3][3][624]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 760624, channels: 624, kernel: 3, into: s.f + 11450096)
-        s.profiler?.stop(145)
-        // features.2.4.block.1 depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(107), batch: s.n, height: 200, width: 200, channels: 624, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 200, outWidth: 200, weights: s.f + 11450096, bias: s.f,
-            activation: .identity, output: s.tensor(108), pool: pool)
-        s.profiler?.stop(146)
+        s.profiler?.stop(144)
+        // features.2.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.4.block.1 depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624], row by row
+        if s.options.frozenBlocks <= 11 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(106), gamma: s.p + 758128, beta: s.p + 758752,
+                savedMean: s.f + 11447600, savedInvStd: s.f + 11448224, activation: .silu, output: s.tensor(107),
+                batch: s.n, height: 200, width: 200, channels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 200, outWidth: 200, weights: s.f + 11450096, bias: s.f, depthwiseOutput: s.tensor(108),
+                pool: pool)
+            s.profiler?.stop(145)
+        }
+        // features.2.4.block.1 frozen: depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624]
+        if s.options.frozenBlocks > 11 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(107), batch: s.n, height: 200, width: 200, channels: 624, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 200, outWidth: 200, weights: s.f + 11450096, bias: s.f,
+                activation: .identity, output: s.tensor(108), pool: pool)
+            s.profiler?.stop(146)
+        }
         // features.2.4.block.1 BatchNorm (batch statistics) + silu on [n, 200, 200, 624]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
@@ -8712,32 +8732,36 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(118), pool: pool)
             s.profiler?.stop(159)
         }
-        // features.2.5.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 200, 200, 624]
-        if s.options.frozenBlocks <= 12 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(118), pixels: 40000 &* s.n, channels: 624,
-                gamma: s.p + 932080, beta: s.p + 932704, savedMean: s.f + 11461536, savedInvStd: s.f + 11462160,
-                activation: .silu, output: s.tensor(119), pool: pool)
-            s.profiler?.stop(160)
-        }
         // features.2.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 200, 200, 624]
         if s.options.frozenBlocks > 12 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(118), pixels: 40000 &* s.n, channels: 624,
                 gamma: s.p + 932080, beta: s.p + 932704, runningMean: s.p + 933328, runningVar: s.p + 933952,
                 eps: 0.001, activation: .silu, output: s.tensor(119), scratch: s.f + 11461536, pool: pool)
-            s.profiler?.stop(161)
+            s.profiler?.stop(160)
         }
         // features.2.5.block.1 depthwise weights to the kernel layout [3][3][624]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 934576, channels: 624, kernel: 3, into: s.f + 11464032)
-        s.profiler?.stop(162)
-        // features.2.5.block.1 depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(119), batch: s.n, height: 200, width: 200, channels: 624, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 200, outWidth: 200, weights: s.f + 11464032, bias: s.f,
-            activation: .identity, output: s.tensor(120), pool: pool)
-        s.profiler?.stop(163)
+        s.profiler?.stop(161)
+        // features.2.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.5.block.1 depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624], row by row
+        if s.options.frozenBlocks <= 12 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(118), gamma: s.p + 932080, beta: s.p + 932704,
+                savedMean: s.f + 11461536, savedInvStd: s.f + 11462160, activation: .silu, output: s.tensor(119),
+                batch: s.n, height: 200, width: 200, channels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 200, outWidth: 200, weights: s.f + 11464032, bias: s.f, depthwiseOutput: s.tensor(120),
+                pool: pool)
+            s.profiler?.stop(162)
+        }
+        // features.2.5.block.1 frozen: depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624]
+        if s.options.frozenBlocks > 12 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(119), batch: s.n, height: 200, width: 200, channels: 624, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 200, outWidth: 200, weights: s.f + 11464032, bias: s.f,
+                activation: .identity, output: s.tensor(120), pool: pool)
+            s.profiler?.stop(163)
+        }
         // features.2.5.block.1 BatchNorm (batch statistics) + silu on [n, 200, 200, 624]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
@@ -8836,32 +8860,36 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(130), pool: pool)
             s.profiler?.stop(176)
         }
-        // features.2.6.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 200, 200, 624]
-        if s.options.frozenBlocks <= 13 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(130), pixels: 40000 &* s.n, channels: 624,
-                gamma: s.p + 1106032, beta: s.p + 1106656, savedMean: s.f + 11475472, savedInvStd: s.f + 11476096,
-                activation: .silu, output: s.tensor(131), pool: pool)
-            s.profiler?.stop(177)
-        }
         // features.2.6.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 200, 200, 624]
         if s.options.frozenBlocks > 13 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(130), pixels: 40000 &* s.n, channels: 624,
                 gamma: s.p + 1106032, beta: s.p + 1106656, runningMean: s.p + 1107280, runningVar: s.p + 1107904,
                 eps: 0.001, activation: .silu, output: s.tensor(131), scratch: s.f + 11475472, pool: pool)
-            s.profiler?.stop(178)
+            s.profiler?.stop(177)
         }
         // features.2.6.block.1 depthwise weights to the kernel layout [3][3][624]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1108528, channels: 624, kernel: 3, into: s.f + 11477968)
-        s.profiler?.stop(179)
-        // features.2.6.block.1 depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(131), batch: s.n, height: 200, width: 200, channels: 624, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 200, outWidth: 200, weights: s.f + 11477968, bias: s.f,
-            activation: .identity, output: s.tensor(132), pool: pool)
-        s.profiler?.stop(180)
+        s.profiler?.stop(178)
+        // features.2.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.6.block.1 depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624], row by row
+        if s.options.frozenBlocks <= 13 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(130), gamma: s.p + 1106032,
+                beta: s.p + 1106656, savedMean: s.f + 11475472, savedInvStd: s.f + 11476096, activation: .silu,
+                output: s.tensor(131), batch: s.n, height: 200, width: 200, channels: 624, kernel: 3, stride: 1,
+                padTop: 1, padLeft: 1, outHeight: 200, outWidth: 200, weights: s.f + 11477968, bias: s.f,
+                depthwiseOutput: s.tensor(132), pool: pool)
+            s.profiler?.stop(179)
+        }
+        // features.2.6.block.1 frozen: depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624]
+        if s.options.frozenBlocks > 13 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(131), batch: s.n, height: 200, width: 200, channels: 624, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 200, outWidth: 200, weights: s.f + 11477968, bias: s.f,
+                activation: .identity, output: s.tensor(132), pool: pool)
+            s.profiler?.stop(180)
+        }
         // features.2.6.block.1 BatchNorm (batch statistics) + silu on [n, 200, 200, 624]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
@@ -8961,32 +8989,36 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(142), pool: pool)
             s.profiler?.stop(193)
         }
-        // features.2.7.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 200, 200, 624]
-        if s.options.frozenBlocks <= 14 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(142), pixels: 40000 &* s.n, channels: 624,
-                gamma: s.p + 1279984, beta: s.p + 1280608, savedMean: s.f + 11489408, savedInvStd: s.f + 11490032,
-                activation: .silu, output: s.tensor(143), pool: pool)
-            s.profiler?.stop(194)
-        }
         // features.2.7.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 200, 200, 624]
         if s.options.frozenBlocks > 14 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(142), pixels: 40000 &* s.n, channels: 624,
                 gamma: s.p + 1279984, beta: s.p + 1280608, runningMean: s.p + 1281232, runningVar: s.p + 1281856,
                 eps: 0.001, activation: .silu, output: s.tensor(143), scratch: s.f + 11489408, pool: pool)
-            s.profiler?.stop(195)
+            s.profiler?.stop(194)
         }
         // features.2.7.block.1 depthwise weights to the kernel layout [3][3][624]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1282480, channels: 624, kernel: 3, into: s.f + 11491904)
-        s.profiler?.stop(196)
-        // features.2.7.block.1 depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(143), batch: s.n, height: 200, width: 200, channels: 624, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 200, outWidth: 200, weights: s.f + 11491904, bias: s.f,
-            activation: .identity, output: s.tensor(144), pool: pool)
-        s.profiler?.stop(197)
+        s.profiler?.stop(195)
+        // features.2.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.7.block.1 depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624], row by row
+        if s.options.frozenBlocks <= 14 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(142), gamma: s.p + 1279984,
+                beta: s.p + 1280608, savedMean: s.f + 11489408, savedInvStd: s.f + 11490032, activation: .silu,
+                output: s.tensor(143), batch: s.n, height: 200, width: 200, channels: 624, kernel: 3, stride: 1,
+                padTop: 1, padLeft: 1, outHeight: 200, outWidth: 200, weights: s.f + 11491904, bias: s.f,
+                depthwiseOutput: s.tensor(144), pool: pool)
+            s.profiler?.stop(196)
+        }
+        // features.2.7.block.1 frozen: depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624]
+        if s.options.frozenBlocks > 14 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(143), batch: s.n, height: 200, width: 200, channels: 624, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 200, outWidth: 200, weights: s.f + 11491904, bias: s.f,
+                activation: .identity, output: s.tensor(144), pool: pool)
+            s.profiler?.stop(197)
+        }
         // features.2.7.block.1 BatchNorm (batch statistics) + silu on [n, 200, 200, 624]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
@@ -9086,32 +9118,36 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(154), pool: pool)
             s.profiler?.stop(210)
         }
-        // features.2.8.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 200, 200, 624]
-        if s.options.frozenBlocks <= 15 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(154), pixels: 40000 &* s.n, channels: 624,
-                gamma: s.p + 1453936, beta: s.p + 1454560, savedMean: s.f + 11503344, savedInvStd: s.f + 11503968,
-                activation: .silu, output: s.tensor(155), pool: pool)
-            s.profiler?.stop(211)
-        }
         // features.2.8.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 200, 200, 624]
         if s.options.frozenBlocks > 15 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(154), pixels: 40000 &* s.n, channels: 624,
                 gamma: s.p + 1453936, beta: s.p + 1454560, runningMean: s.p + 1455184, runningVar: s.p + 1455808,
                 eps: 0.001, activation: .silu, output: s.tensor(155), scratch: s.f + 11503344, pool: pool)
-            s.profiler?.stop(212)
+            s.profiler?.stop(211)
         }
         // features.2.8.block.1 depthwise weights to the kernel layout [3][3][624]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1456432, channels: 624, kernel: 3, into: s.f + 11505840)
-        s.profiler?.stop(213)
-        // features.2.8.block.1 depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(155), batch: s.n, height: 200, width: 200, channels: 624, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 200, outWidth: 200, weights: s.f + 11505840, bias: s.f,
-            activation: .identity, output: s.tensor(156), pool: pool)
-        s.profiler?.stop(214)
+        s.profiler?.stop(212)
+        // features.2.8.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.8.block.1 depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624], row by row
+        if s.options.frozenBlocks <= 15 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(154), gamma: s.p + 1453936,
+                beta: s.p + 1454560, savedMean: s.f + 11503344, savedInvStd: s.f + 11503968, activation: .silu,
+                output: s.tensor(155), batch: s.n, height: 200, width: 200, channels: 624, kernel: 3, stride: 1,
+                padTop: 1, padLeft: 1, outHeight: 200, outWidth: 200, weights: s.f + 11505840, bias: s.f,
+                depthwiseOutput: s.tensor(156), pool: pool)
+            s.profiler?.stop(213)
+        }
+        // features.2.8.block.1 frozen: depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624]
+        if s.options.frozenBlocks > 15 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(155), batch: s.n, height: 200, width: 200, channels: 624, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 200, outWidth: 200, weights: s.f + 11505840, bias: s.f,
+                activation: .identity, output: s.tensor(156), pool: pool)
+            s.profiler?.stop(214)
+        }
         // features.2.8.block.1 BatchNorm (batch statistics) + silu on [n, 200, 200, 624]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
@@ -9211,32 +9247,36 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(166), pool: pool)
             s.profiler?.stop(227)
         }
-        // features.2.9.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 200, 200, 624]
-        if s.options.frozenBlocks <= 16 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(166), pixels: 40000 &* s.n, channels: 624,
-                gamma: s.p + 1627888, beta: s.p + 1628512, savedMean: s.f + 11517280, savedInvStd: s.f + 11517904,
-                activation: .silu, output: s.tensor(167), pool: pool)
-            s.profiler?.stop(228)
-        }
         // features.2.9.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 200, 200, 624]
         if s.options.frozenBlocks > 16 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(166), pixels: 40000 &* s.n, channels: 624,
                 gamma: s.p + 1627888, beta: s.p + 1628512, runningMean: s.p + 1629136, runningVar: s.p + 1629760,
                 eps: 0.001, activation: .silu, output: s.tensor(167), scratch: s.f + 11517280, pool: pool)
-            s.profiler?.stop(229)
+            s.profiler?.stop(228)
         }
         // features.2.9.block.1 depthwise weights to the kernel layout [3][3][624]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1630384, channels: 624, kernel: 3, into: s.f + 11519776)
-        s.profiler?.stop(230)
-        // features.2.9.block.1 depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(167), batch: s.n, height: 200, width: 200, channels: 624, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 200, outWidth: 200, weights: s.f + 11519776, bias: s.f,
-            activation: .identity, output: s.tensor(168), pool: pool)
-        s.profiler?.stop(231)
+        s.profiler?.stop(229)
+        // features.2.9.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.9.block.1 depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624], row by row
+        if s.options.frozenBlocks <= 16 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(166), gamma: s.p + 1627888,
+                beta: s.p + 1628512, savedMean: s.f + 11517280, savedInvStd: s.f + 11517904, activation: .silu,
+                output: s.tensor(167), batch: s.n, height: 200, width: 200, channels: 624, kernel: 3, stride: 1,
+                padTop: 1, padLeft: 1, outHeight: 200, outWidth: 200, weights: s.f + 11519776, bias: s.f,
+                depthwiseOutput: s.tensor(168), pool: pool)
+            s.profiler?.stop(230)
+        }
+        // features.2.9.block.1 frozen: depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624]
+        if s.options.frozenBlocks > 16 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(167), batch: s.n, height: 200, width: 200, channels: 624, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 200, outWidth: 200, weights: s.f + 11519776, bias: s.f,
+                activation: .identity, output: s.tensor(168), pool: pool)
+            s.profiler?.stop(231)
+        }
         // features.2.9.block.1 BatchNorm (batch statistics) + silu on [n, 200, 200, 624]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
@@ -9336,32 +9376,36 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(178), pool: pool)
             s.profiler?.stop(244)
         }
-        // features.2.10.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 200, 200, 624]
-        if s.options.frozenBlocks <= 17 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(178), pixels: 40000 &* s.n, channels: 624,
-                gamma: s.p + 1801840, beta: s.p + 1802464, savedMean: s.f + 11531216, savedInvStd: s.f + 11531840,
-                activation: .silu, output: s.tensor(179), pool: pool)
-            s.profiler?.stop(245)
-        }
         // features.2.10.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 200, 200, 624]
         if s.options.frozenBlocks > 17 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(178), pixels: 40000 &* s.n, channels: 624,
                 gamma: s.p + 1801840, beta: s.p + 1802464, runningMean: s.p + 1803088, runningVar: s.p + 1803712,
                 eps: 0.001, activation: .silu, output: s.tensor(179), scratch: s.f + 11531216, pool: pool)
-            s.profiler?.stop(246)
+            s.profiler?.stop(245)
         }
         // features.2.10.block.1 depthwise weights to the kernel layout [3][3][624]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1804336, channels: 624, kernel: 3, into: s.f + 11533712)
-        s.profiler?.stop(247)
-        // features.2.10.block.1 depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(179), batch: s.n, height: 200, width: 200, channels: 624, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 200, outWidth: 200, weights: s.f + 11533712, bias: s.f,
-            activation: .identity, output: s.tensor(180), pool: pool)
-        s.profiler?.stop(248)
+        s.profiler?.stop(246)
+        // features.2.10.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.10.block.1 depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624], row by row
+        if s.options.frozenBlocks <= 17 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(178), gamma: s.p + 1801840,
+                beta: s.p + 1802464, savedMean: s.f + 11531216, savedInvStd: s.f + 11531840, activation: .silu,
+                output: s.tensor(179), batch: s.n, height: 200, width: 200, channels: 624, kernel: 3, stride: 1,
+                padTop: 1, padLeft: 1, outHeight: 200, outWidth: 200, weights: s.f + 11533712, bias: s.f,
+                depthwiseOutput: s.tensor(180), pool: pool)
+            s.profiler?.stop(247)
+        }
+        // features.2.10.block.1 frozen: depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624]
+        if s.options.frozenBlocks > 17 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(179), batch: s.n, height: 200, width: 200, channels: 624, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 200, outWidth: 200, weights: s.f + 11533712, bias: s.f,
+                activation: .identity, output: s.tensor(180), pool: pool)
+            s.profiler?.stop(248)
+        }
         // features.2.10.block.1 BatchNorm (batch statistics) + silu on [n, 200, 200, 624]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
@@ -9461,32 +9505,36 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(190), pool: pool)
             s.profiler?.stop(261)
         }
-        // features.3.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 200, 200, 624]
-        if s.options.frozenBlocks <= 18 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(190), pixels: 40000 &* s.n, channels: 624,
-                gamma: s.p + 1975792, beta: s.p + 1976416, savedMean: s.f + 11545152, savedInvStd: s.f + 11545776,
-                activation: .silu, output: s.tensor(191), pool: pool)
-            s.profiler?.stop(262)
-        }
         // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 200, 200, 624]
         if s.options.frozenBlocks > 18 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(190), pixels: 40000 &* s.n, channels: 624,
                 gamma: s.p + 1975792, beta: s.p + 1976416, runningMean: s.p + 1977040, runningVar: s.p + 1977664,
                 eps: 0.001, activation: .silu, output: s.tensor(191), scratch: s.f + 11545152, pool: pool)
-            s.profiler?.stop(263)
+            s.profiler?.stop(262)
         }
         // features.3.0.block.1 depthwise weights to the kernel layout [5][5][624]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1978288, channels: 624, kernel: 5, into: s.f + 11547648)
-        s.profiler?.stop(264)
-        // features.3.0.block.1 depthwise 5x5/2, [n, 200, 200, 624] -> [n, 100, 100, 624]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(191), batch: s.n, height: 200, width: 200, channels: 624, kernel: 5,
-            stride: 2, padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100, weights: s.f + 11547648, bias: s.f,
-            activation: .identity, output: s.tensor(192), pool: pool)
-        s.profiler?.stop(265)
+        s.profiler?.stop(263)
+        // features.3.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 200, 200, 624] -> [n, 100, 100, 624], row by row
+        if s.options.frozenBlocks <= 18 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(190), gamma: s.p + 1975792,
+                beta: s.p + 1976416, savedMean: s.f + 11545152, savedInvStd: s.f + 11545776, activation: .silu,
+                output: s.tensor(191), batch: s.n, height: 200, width: 200, channels: 624, kernel: 5, stride: 2,
+                padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100, weights: s.f + 11547648, bias: s.f,
+                depthwiseOutput: s.tensor(192), pool: pool)
+            s.profiler?.stop(264)
+        }
+        // features.3.0.block.1 frozen: depthwise 5x5/2, [n, 200, 200, 624] -> [n, 100, 100, 624]
+        if s.options.frozenBlocks > 18 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(191), batch: s.n, height: 200, width: 200, channels: 624, kernel: 5,
+                stride: 2, padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100, weights: s.f + 11547648, bias: s.f,
+                activation: .identity, output: s.tensor(192), pool: pool)
+            s.profiler?.stop(265)
+        }
         // features.3.0.block.1 BatchNorm (batch statistics) + silu on [n, 100, 100, 624]
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
@@ -9573,32 +9621,36 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(200), pool: pool)
             s.profiler?.stop(276)
         }
-        // features.3.1.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 100, 100, 1056]
-        if s.options.frozenBlocks <= 19 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(200), pixels: 10000 &* s.n, channels: 1056,
-                gamma: s.p + 2325872, beta: s.p + 2326928, savedMean: s.f + 11579200, savedInvStd: s.f + 11580256,
-                activation: .silu, output: s.tensor(201), pool: pool)
-            s.profiler?.stop(277)
-        }
         // features.3.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 100, 100, 1056]
         if s.options.frozenBlocks > 19 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(200), pixels: 10000 &* s.n, channels: 1056,
                 gamma: s.p + 2325872, beta: s.p + 2326928, runningMean: s.p + 2327984, runningVar: s.p + 2329040,
                 eps: 0.001, activation: .silu, output: s.tensor(201), scratch: s.f + 11579200, pool: pool)
-            s.profiler?.stop(278)
+            s.profiler?.stop(277)
         }
         // features.3.1.block.1 depthwise weights to the kernel layout [5][5][1056]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2330096, channels: 1056, kernel: 5, into: s.f + 11583424)
-        s.profiler?.stop(279)
-        // features.3.1.block.1 depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(201), batch: s.n, height: 100, width: 100, channels: 1056, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100, weights: s.f + 11583424, bias: s.f,
-            activation: .identity, output: s.tensor(202), pool: pool)
-        s.profiler?.stop(280)
+        s.profiler?.stop(278)
+        // features.3.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056], row by row
+        if s.options.frozenBlocks <= 19 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(200), gamma: s.p + 2325872,
+                beta: s.p + 2326928, savedMean: s.f + 11579200, savedInvStd: s.f + 11580256, activation: .silu,
+                output: s.tensor(201), batch: s.n, height: 100, width: 100, channels: 1056, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100, weights: s.f + 11583424, bias: s.f,
+                depthwiseOutput: s.tensor(202), pool: pool)
+            s.profiler?.stop(279)
+        }
+        // features.3.1.block.1 frozen: depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056]
+        if s.options.frozenBlocks > 19 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(201), batch: s.n, height: 100, width: 100, channels: 1056, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100, weights: s.f + 11583424, bias: s.f,
+                activation: .identity, output: s.tensor(202), pool: pool)
+            s.profiler?.stop(280)
+        }
         // features.3.1.block.1 BatchNorm (batch statistics) + silu on [n, 100, 100, 1056]
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
@@ -9698,32 +9750,36 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(212), pool: pool)
             s.profiler?.stop(293)
         }
-        // features.3.2.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 100, 100, 1056]
-        if s.options.frozenBlocks <= 20 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(212), pixels: 10000 &* s.n, channels: 1056,
-                gamma: s.p + 2827168, beta: s.p + 2828224, savedMean: s.f + 11636576, savedInvStd: s.f + 11637632,
-                activation: .silu, output: s.tensor(213), pool: pool)
-            s.profiler?.stop(294)
-        }
         // features.3.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 100, 100, 1056]
         if s.options.frozenBlocks > 20 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(212), pixels: 10000 &* s.n, channels: 1056,
                 gamma: s.p + 2827168, beta: s.p + 2828224, runningMean: s.p + 2829280, runningVar: s.p + 2830336,
                 eps: 0.001, activation: .silu, output: s.tensor(213), scratch: s.f + 11636576, pool: pool)
-            s.profiler?.stop(295)
+            s.profiler?.stop(294)
         }
         // features.3.2.block.1 depthwise weights to the kernel layout [5][5][1056]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2831392, channels: 1056, kernel: 5, into: s.f + 11640800)
-        s.profiler?.stop(296)
-        // features.3.2.block.1 depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(213), batch: s.n, height: 100, width: 100, channels: 1056, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100, weights: s.f + 11640800, bias: s.f,
-            activation: .identity, output: s.tensor(214), pool: pool)
-        s.profiler?.stop(297)
+        s.profiler?.stop(295)
+        // features.3.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.2.block.1 depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056], row by row
+        if s.options.frozenBlocks <= 20 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(212), gamma: s.p + 2827168,
+                beta: s.p + 2828224, savedMean: s.f + 11636576, savedInvStd: s.f + 11637632, activation: .silu,
+                output: s.tensor(213), batch: s.n, height: 100, width: 100, channels: 1056, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100, weights: s.f + 11640800, bias: s.f,
+                depthwiseOutput: s.tensor(214), pool: pool)
+            s.profiler?.stop(296)
+        }
+        // features.3.2.block.1 frozen: depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056]
+        if s.options.frozenBlocks > 20 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(213), batch: s.n, height: 100, width: 100, channels: 1056, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100, weights: s.f + 11640800, bias: s.f,
+                activation: .identity, output: s.tensor(214), pool: pool)
+            s.profiler?.stop(297)
+        }
         // features.3.2.block.1 BatchNorm (batch statistics) + silu on [n, 100, 100, 1056]
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
@@ -9823,32 +9879,36 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(224), pool: pool)
             s.profiler?.stop(310)
         }
-        // features.3.3.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 100, 100, 1056]
-        if s.options.frozenBlocks <= 21 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(224), pixels: 10000 &* s.n, channels: 1056,
-                gamma: s.p + 3328464, beta: s.p + 3329520, savedMean: s.f + 11693952, savedInvStd: s.f + 11695008,
-                activation: .silu, output: s.tensor(225), pool: pool)
-            s.profiler?.stop(311)
-        }
         // features.3.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 100, 100, 1056]
         if s.options.frozenBlocks > 21 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(224), pixels: 10000 &* s.n, channels: 1056,
                 gamma: s.p + 3328464, beta: s.p + 3329520, runningMean: s.p + 3330576, runningVar: s.p + 3331632,
                 eps: 0.001, activation: .silu, output: s.tensor(225), scratch: s.f + 11693952, pool: pool)
-            s.profiler?.stop(312)
+            s.profiler?.stop(311)
         }
         // features.3.3.block.1 depthwise weights to the kernel layout [5][5][1056]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3332688, channels: 1056, kernel: 5, into: s.f + 11698176)
-        s.profiler?.stop(313)
-        // features.3.3.block.1 depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(225), batch: s.n, height: 100, width: 100, channels: 1056, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100, weights: s.f + 11698176, bias: s.f,
-            activation: .identity, output: s.tensor(226), pool: pool)
-        s.profiler?.stop(314)
+        s.profiler?.stop(312)
+        // features.3.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.3.block.1 depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056], row by row
+        if s.options.frozenBlocks <= 21 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(224), gamma: s.p + 3328464,
+                beta: s.p + 3329520, savedMean: s.f + 11693952, savedInvStd: s.f + 11695008, activation: .silu,
+                output: s.tensor(225), batch: s.n, height: 100, width: 100, channels: 1056, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100, weights: s.f + 11698176, bias: s.f,
+                depthwiseOutput: s.tensor(226), pool: pool)
+            s.profiler?.stop(313)
+        }
+        // features.3.3.block.1 frozen: depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056]
+        if s.options.frozenBlocks > 21 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(225), batch: s.n, height: 100, width: 100, channels: 1056, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100, weights: s.f + 11698176, bias: s.f,
+                activation: .identity, output: s.tensor(226), pool: pool)
+            s.profiler?.stop(314)
+        }
         // features.3.3.block.1 BatchNorm (batch statistics) + silu on [n, 100, 100, 1056]
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
@@ -9948,32 +10008,36 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(236), pool: pool)
             s.profiler?.stop(327)
         }
-        // features.3.4.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 100, 100, 1056]
-        if s.options.frozenBlocks <= 22 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(236), pixels: 10000 &* s.n, channels: 1056,
-                gamma: s.p + 3829760, beta: s.p + 3830816, savedMean: s.f + 11751328, savedInvStd: s.f + 11752384,
-                activation: .silu, output: s.tensor(237), pool: pool)
-            s.profiler?.stop(328)
-        }
         // features.3.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 100, 100, 1056]
         if s.options.frozenBlocks > 22 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(236), pixels: 10000 &* s.n, channels: 1056,
                 gamma: s.p + 3829760, beta: s.p + 3830816, runningMean: s.p + 3831872, runningVar: s.p + 3832928,
                 eps: 0.001, activation: .silu, output: s.tensor(237), scratch: s.f + 11751328, pool: pool)
-            s.profiler?.stop(329)
+            s.profiler?.stop(328)
         }
         // features.3.4.block.1 depthwise weights to the kernel layout [5][5][1056]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3833984, channels: 1056, kernel: 5, into: s.f + 11755552)
-        s.profiler?.stop(330)
-        // features.3.4.block.1 depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(237), batch: s.n, height: 100, width: 100, channels: 1056, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100, weights: s.f + 11755552, bias: s.f,
-            activation: .identity, output: s.tensor(238), pool: pool)
-        s.profiler?.stop(331)
+        s.profiler?.stop(329)
+        // features.3.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.4.block.1 depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056], row by row
+        if s.options.frozenBlocks <= 22 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(236), gamma: s.p + 3829760,
+                beta: s.p + 3830816, savedMean: s.f + 11751328, savedInvStd: s.f + 11752384, activation: .silu,
+                output: s.tensor(237), batch: s.n, height: 100, width: 100, channels: 1056, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100, weights: s.f + 11755552, bias: s.f,
+                depthwiseOutput: s.tensor(238), pool: pool)
+            s.profiler?.stop(330)
+        }
+        // features.3.4.block.1 frozen: depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056]
+        if s.options.frozenBlocks > 22 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(237), batch: s.n, height: 100, width: 100, channels: 1056, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100, weights: s.f + 11755552, bias: s.f,
+                activation: .identity, output: s.tensor(238), pool: pool)
+            s.profiler?.stop(331)
+        }
         // features.3.4.block.1 BatchNorm (batch statistics) + silu on [n, 100, 100, 1056]
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
@@ -10073,32 +10137,36 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(248), pool: pool)
             s.profiler?.stop(344)
         }
-        // features.3.5.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 100, 100, 1056]
-        if s.options.frozenBlocks <= 23 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(248), pixels: 10000 &* s.n, channels: 1056,
-                gamma: s.p + 4331056, beta: s.p + 4332112, savedMean: s.f + 11808704, savedInvStd: s.f + 11809760,
-                activation: .silu, output: s.tensor(249), pool: pool)
-            s.profiler?.stop(345)
-        }
         // features.3.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 100, 100, 1056]
         if s.options.frozenBlocks > 23 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(248), pixels: 10000 &* s.n, channels: 1056,
                 gamma: s.p + 4331056, beta: s.p + 4332112, runningMean: s.p + 4333168, runningVar: s.p + 4334224,
                 eps: 0.001, activation: .silu, output: s.tensor(249), scratch: s.f + 11808704, pool: pool)
-            s.profiler?.stop(346)
+            s.profiler?.stop(345)
         }
         // features.3.5.block.1 depthwise weights to the kernel layout [5][5][1056]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 4335280, channels: 1056, kernel: 5, into: s.f + 11812928)
-        s.profiler?.stop(347)
-        // features.3.5.block.1 depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(249), batch: s.n, height: 100, width: 100, channels: 1056, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100, weights: s.f + 11812928, bias: s.f,
-            activation: .identity, output: s.tensor(250), pool: pool)
-        s.profiler?.stop(348)
+        s.profiler?.stop(346)
+        // features.3.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.5.block.1 depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056], row by row
+        if s.options.frozenBlocks <= 23 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(248), gamma: s.p + 4331056,
+                beta: s.p + 4332112, savedMean: s.f + 11808704, savedInvStd: s.f + 11809760, activation: .silu,
+                output: s.tensor(249), batch: s.n, height: 100, width: 100, channels: 1056, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100, weights: s.f + 11812928, bias: s.f,
+                depthwiseOutput: s.tensor(250), pool: pool)
+            s.profiler?.stop(347)
+        }
+        // features.3.5.block.1 frozen: depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056]
+        if s.options.frozenBlocks > 23 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(249), batch: s.n, height: 100, width: 100, channels: 1056, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100, weights: s.f + 11812928, bias: s.f,
+                activation: .identity, output: s.tensor(250), pool: pool)
+            s.profiler?.stop(348)
+        }
         // features.3.5.block.1 BatchNorm (batch statistics) + silu on [n, 100, 100, 1056]
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
@@ -10197,32 +10265,36 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(260), pool: pool)
             s.profiler?.stop(361)
         }
-        // features.3.6.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 100, 100, 1056]
-        if s.options.frozenBlocks <= 24 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(260), pixels: 10000 &* s.n, channels: 1056,
-                gamma: s.p + 4832352, beta: s.p + 4833408, savedMean: s.f + 11866080, savedInvStd: s.f + 11867136,
-                activation: .silu, output: s.tensor(261), pool: pool)
-            s.profiler?.stop(362)
-        }
         // features.3.6.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 100, 100, 1056]
         if s.options.frozenBlocks > 24 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(260), pixels: 10000 &* s.n, channels: 1056,
                 gamma: s.p + 4832352, beta: s.p + 4833408, runningMean: s.p + 4834464, runningVar: s.p + 4835520,
                 eps: 0.001, activation: .silu, output: s.tensor(261), scratch: s.f + 11866080, pool: pool)
-            s.profiler?.stop(363)
+            s.profiler?.stop(362)
         }
         // features.3.6.block.1 depthwise weights to the kernel layout [5][5][1056]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 4836576, channels: 1056, kernel: 5, into: s.f + 11870304)
-        s.profiler?.stop(364)
-        // features.3.6.block.1 depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(261), batch: s.n, height: 100, width: 100, channels: 1056, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100, weights: s.f + 11870304, bias: s.f,
-            activation: .identity, output: s.tensor(262), pool: pool)
-        s.profiler?.stop(365)
+        s.profiler?.stop(363)
+        // features.3.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.6.block.1 depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056], row by row
+        if s.options.frozenBlocks <= 24 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(260), gamma: s.p + 4832352,
+                beta: s.p + 4833408, savedMean: s.f + 11866080, savedInvStd: s.f + 11867136, activation: .silu,
+                output: s.tensor(261), batch: s.n, height: 100, width: 100, channels: 1056, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100, weights: s.f + 11870304, bias: s.f,
+                depthwiseOutput: s.tensor(262), pool: pool)
+            s.profiler?.stop(364)
+        }
+        // features.3.6.block.1 frozen: depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056]
+        if s.options.frozenBlocks > 24 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(261), batch: s.n, height: 100, width: 100, channels: 1056, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100, weights: s.f + 11870304, bias: s.f,
+                activation: .identity, output: s.tensor(262), pool: pool)
+            s.profiler?.stop(365)
+        }
         // features.3.6.block.1 BatchNorm (batch statistics) + silu on [n, 100, 100, 1056]
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
@@ -10322,32 +10394,36 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(272), pool: pool)
             s.profiler?.stop(378)
         }
-        // features.3.7.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 100, 100, 1056]
-        if s.options.frozenBlocks <= 25 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(272), pixels: 10000 &* s.n, channels: 1056,
-                gamma: s.p + 5333648, beta: s.p + 5334704, savedMean: s.f + 11923456, savedInvStd: s.f + 11924512,
-                activation: .silu, output: s.tensor(273), pool: pool)
-            s.profiler?.stop(379)
-        }
         // features.3.7.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 100, 100, 1056]
         if s.options.frozenBlocks > 25 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(272), pixels: 10000 &* s.n, channels: 1056,
                 gamma: s.p + 5333648, beta: s.p + 5334704, runningMean: s.p + 5335760, runningVar: s.p + 5336816,
                 eps: 0.001, activation: .silu, output: s.tensor(273), scratch: s.f + 11923456, pool: pool)
-            s.profiler?.stop(380)
+            s.profiler?.stop(379)
         }
         // features.3.7.block.1 depthwise weights to the kernel layout [5][5][1056]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 5337872, channels: 1056, kernel: 5, into: s.f + 11927680)
-        s.profiler?.stop(381)
-        // features.3.7.block.1 depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(273), batch: s.n, height: 100, width: 100, channels: 1056, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100, weights: s.f + 11927680, bias: s.f,
-            activation: .identity, output: s.tensor(274), pool: pool)
-        s.profiler?.stop(382)
+        s.profiler?.stop(380)
+        // features.3.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.7.block.1 depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056], row by row
+        if s.options.frozenBlocks <= 25 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(272), gamma: s.p + 5333648,
+                beta: s.p + 5334704, savedMean: s.f + 11923456, savedInvStd: s.f + 11924512, activation: .silu,
+                output: s.tensor(273), batch: s.n, height: 100, width: 100, channels: 1056, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100, weights: s.f + 11927680, bias: s.f,
+                depthwiseOutput: s.tensor(274), pool: pool)
+            s.profiler?.stop(381)
+        }
+        // features.3.7.block.1 frozen: depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056]
+        if s.options.frozenBlocks > 25 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(273), batch: s.n, height: 100, width: 100, channels: 1056, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100, weights: s.f + 11927680, bias: s.f,
+                activation: .identity, output: s.tensor(274), pool: pool)
+            s.profiler?.stop(382)
+        }
         // features.3.7.block.1 BatchNorm (batch statistics) + silu on [n, 100, 100, 1056]
         if s.options.frozenBlocks <= 25 {
             s.profiler?.start()
@@ -10447,32 +10523,36 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(284), pool: pool)
             s.profiler?.stop(395)
         }
-        // features.3.8.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 100, 100, 1056]
-        if s.options.frozenBlocks <= 26 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(284), pixels: 10000 &* s.n, channels: 1056,
-                gamma: s.p + 5834944, beta: s.p + 5836000, savedMean: s.f + 11980832, savedInvStd: s.f + 11981888,
-                activation: .silu, output: s.tensor(285), pool: pool)
-            s.profiler?.stop(396)
-        }
         // features.3.8.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 100, 100, 1056]
         if s.options.frozenBlocks > 26 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(284), pixels: 10000 &* s.n, channels: 1056,
                 gamma: s.p + 5834944, beta: s.p + 5836000, runningMean: s.p + 5837056, runningVar: s.p + 5838112,
                 eps: 0.001, activation: .silu, output: s.tensor(285), scratch: s.f + 11980832, pool: pool)
-            s.profiler?.stop(397)
+            s.profiler?.stop(396)
         }
         // features.3.8.block.1 depthwise weights to the kernel layout [5][5][1056]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 5839168, channels: 1056, kernel: 5, into: s.f + 11985056)
-        s.profiler?.stop(398)
-        // features.3.8.block.1 depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(285), batch: s.n, height: 100, width: 100, channels: 1056, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100, weights: s.f + 11985056, bias: s.f,
-            activation: .identity, output: s.tensor(286), pool: pool)
-        s.profiler?.stop(399)
+        s.profiler?.stop(397)
+        // features.3.8.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.8.block.1 depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056], row by row
+        if s.options.frozenBlocks <= 26 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(284), gamma: s.p + 5834944,
+                beta: s.p + 5836000, savedMean: s.f + 11980832, savedInvStd: s.f + 11981888, activation: .silu,
+                output: s.tensor(285), batch: s.n, height: 100, width: 100, channels: 1056, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100, weights: s.f + 11985056, bias: s.f,
+                depthwiseOutput: s.tensor(286), pool: pool)
+            s.profiler?.stop(398)
+        }
+        // features.3.8.block.1 frozen: depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056]
+        if s.options.frozenBlocks > 26 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(285), batch: s.n, height: 100, width: 100, channels: 1056, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100, weights: s.f + 11985056, bias: s.f,
+                activation: .identity, output: s.tensor(286), pool: pool)
+            s.profiler?.stop(399)
+        }
         // features.3.8.block.1 BatchNorm (batch statistics) + silu on [n, 100, 100, 1056]
         if s.options.frozenBlocks <= 26 {
             s.profiler?.start()
@@ -10572,32 +10652,36 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(296), pool: pool)
             s.profiler?.stop(412)
         }
-        // features.3.9.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 100, 100, 1056]
-        if s.options.frozenBlocks <= 27 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(296), pixels: 10000 &* s.n, channels: 1056,
-                gamma: s.p + 6336240, beta: s.p + 6337296, savedMean: s.f + 12038208, savedInvStd: s.f + 12039264,
-                activation: .silu, output: s.tensor(297), pool: pool)
-            s.profiler?.stop(413)
-        }
         // features.3.9.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 100, 100, 1056]
         if s.options.frozenBlocks > 27 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(296), pixels: 10000 &* s.n, channels: 1056,
                 gamma: s.p + 6336240, beta: s.p + 6337296, runningMean: s.p + 6338352, runningVar: s.p + 6339408,
                 eps: 0.001, activation: .silu, output: s.tensor(297), scratch: s.f + 12038208, pool: pool)
-            s.profiler?.stop(414)
+            s.profiler?.stop(413)
         }
         // features.3.9.block.1 depthwise weights to the kernel layout [5][5][1056]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 6340464, channels: 1056, kernel: 5, into: s.f + 12042432)
-        s.profiler?.stop(415)
-        // features.3.9.block.1 depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(297), batch: s.n, height: 100, width: 100, channels: 1056, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100, weights: s.f + 12042432, bias: s.f,
-            activation: .identity, output: s.tensor(298), pool: pool)
-        s.profiler?.stop(416)
+        s.profiler?.stop(414)
+        // features.3.9.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.9.block.1 depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056], row by row
+        if s.options.frozenBlocks <= 27 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(296), gamma: s.p + 6336240,
+                beta: s.p + 6337296, savedMean: s.f + 12038208, savedInvStd: s.f + 12039264, activation: .silu,
+                output: s.tensor(297), batch: s.n, height: 100, width: 100, channels: 1056, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100, weights: s.f + 12042432, bias: s.f,
+                depthwiseOutput: s.tensor(298), pool: pool)
+            s.profiler?.stop(415)
+        }
+        // features.3.9.block.1 frozen: depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056]
+        if s.options.frozenBlocks > 27 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(297), batch: s.n, height: 100, width: 100, channels: 1056, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100, weights: s.f + 12042432, bias: s.f,
+                activation: .identity, output: s.tensor(298), pool: pool)
+            s.profiler?.stop(416)
+        }
         // features.3.9.block.1 BatchNorm (batch statistics) + silu on [n, 100, 100, 1056]
         if s.options.frozenBlocks <= 27 {
             s.profiler?.start()
@@ -10697,32 +10781,36 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(308), pool: pool)
             s.profiler?.stop(429)
         }
-        // features.3.10.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 100, 100, 1056]
-        if s.options.frozenBlocks <= 28 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(308), pixels: 10000 &* s.n, channels: 1056,
-                gamma: s.p + 6837536, beta: s.p + 6838592, savedMean: s.f + 12095584, savedInvStd: s.f + 12096640,
-                activation: .silu, output: s.tensor(309), pool: pool)
-            s.profiler?.stop(430)
-        }
         // features.3.10.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 100, 100, 1056]
         if s.options.frozenBlocks > 28 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(308), pixels: 10000 &* s.n, channels: 1056,
                 gamma: s.p + 6837536, beta: s.p + 6838592, runningMean: s.p + 6839648, runningVar: s.p + 6840704,
                 eps: 0.001, activation: .silu, output: s.tensor(309), scratch: s.f + 12095584, pool: pool)
-            s.profiler?.stop(431)
+            s.profiler?.stop(430)
         }
         // features.3.10.block.1 depthwise weights to the kernel layout [5][5][1056]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 6841760, channels: 1056, kernel: 5, into: s.f + 12099808)
-        s.profiler?.stop(432)
-        // features.3.10.block.1 depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(309), batch: s.n, height: 100, width: 100, channels: 1056, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100, weights: s.f + 12099808, bias: s.f,
-            activation: .identity, output: s.tensor(310), pool: pool)
-        s.profiler?.stop(433)
+        s.profiler?.stop(431)
+        // features.3.10.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.10.block.1 depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056], row by row
+        if s.options.frozenBlocks <= 28 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(308), gamma: s.p + 6837536,
+                beta: s.p + 6838592, savedMean: s.f + 12095584, savedInvStd: s.f + 12096640, activation: .silu,
+                output: s.tensor(309), batch: s.n, height: 100, width: 100, channels: 1056, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100, weights: s.f + 12099808, bias: s.f,
+                depthwiseOutput: s.tensor(310), pool: pool)
+            s.profiler?.stop(432)
+        }
+        // features.3.10.block.1 frozen: depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056]
+        if s.options.frozenBlocks > 28 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(309), batch: s.n, height: 100, width: 100, channels: 1056, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100, weights: s.f + 12099808, bias: s.f,
+                activation: .identity, output: s.tensor(310), pool: pool)
+            s.profiler?.stop(433)
+        }
         // features.3.10.block.1 BatchNorm (batch statistics) + silu on [n, 100, 100, 1056]
         if s.options.frozenBlocks <= 28 {
             s.profiler?.start()
@@ -10822,32 +10910,36 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(320), pool: pool)
             s.profiler?.stop(446)
         }
-        // features.4.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 100, 100, 1056]
-        if s.options.frozenBlocks <= 29 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(320), pixels: 10000 &* s.n, channels: 1056,
-                gamma: s.p + 7338832, beta: s.p + 7339888, savedMean: s.f + 12152960, savedInvStd: s.f + 12154016,
-                activation: .silu, output: s.tensor(321), pool: pool)
-            s.profiler?.stop(447)
-        }
         // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 100, 100, 1056]
         if s.options.frozenBlocks > 29 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(320), pixels: 10000 &* s.n, channels: 1056,
                 gamma: s.p + 7338832, beta: s.p + 7339888, runningMean: s.p + 7340944, runningVar: s.p + 7342000,
                 eps: 0.001, activation: .silu, output: s.tensor(321), scratch: s.f + 12152960, pool: pool)
-            s.profiler?.stop(448)
+            s.profiler?.stop(447)
         }
         // features.4.0.block.1 depthwise weights to the kernel layout [3][3][1056]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 7343056, channels: 1056, kernel: 3, into: s.f + 12157184)
-        s.profiler?.stop(449)
-        // features.4.0.block.1 depthwise 3x3/2, [n, 100, 100, 1056] -> [n, 50, 50, 1056]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(321), batch: s.n, height: 100, width: 100, channels: 1056, kernel: 3,
-            stride: 2, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 12157184, bias: s.f,
-            activation: .identity, output: s.tensor(322), pool: pool)
-        s.profiler?.stop(450)
+        s.profiler?.stop(448)
+        // features.4.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 100, 100, 1056] -> [n, 50, 50, 1056], row by row
+        if s.options.frozenBlocks <= 29 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(320), gamma: s.p + 7338832,
+                beta: s.p + 7339888, savedMean: s.f + 12152960, savedInvStd: s.f + 12154016, activation: .silu,
+                output: s.tensor(321), batch: s.n, height: 100, width: 100, channels: 1056, kernel: 3, stride: 2,
+                padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 12157184, bias: s.f,
+                depthwiseOutput: s.tensor(322), pool: pool)
+            s.profiler?.stop(449)
+        }
+        // features.4.0.block.1 frozen: depthwise 3x3/2, [n, 100, 100, 1056] -> [n, 50, 50, 1056]
+        if s.options.frozenBlocks > 29 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(321), batch: s.n, height: 100, width: 100, channels: 1056, kernel: 3,
+                stride: 2, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 12157184, bias: s.f,
+                activation: .identity, output: s.tensor(322), pool: pool)
+            s.profiler?.stop(450)
+        }
         // features.4.0.block.1 BatchNorm (batch statistics) + silu on [n, 50, 50, 1056]
         if s.options.frozenBlocks <= 29 {
             s.profiler?.start()
@@ -10934,32 +11026,36 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(330), pool: pool)
             s.profiler?.stop(461)
         }
-        // features.4.1.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064]
-        if s.options.frozenBlocks <= 30 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(330), pixels: 2500 &* s.n, channels: 2064,
-                gamma: s.p + 8525504, beta: s.p + 8527568, savedMean: s.f + 12176880, savedInvStd: s.f + 12178944,
-                activation: .silu, output: s.tensor(331), pool: pool)
-            s.profiler?.stop(462)
-        }
         // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2064]
         if s.options.frozenBlocks > 30 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(330), pixels: 2500 &* s.n, channels: 2064,
                 gamma: s.p + 8525504, beta: s.p + 8527568, runningMean: s.p + 8529632, runningVar: s.p + 8531696,
                 eps: 0.001, activation: .silu, output: s.tensor(331), scratch: s.f + 12176880, pool: pool)
-            s.profiler?.stop(463)
+            s.profiler?.stop(462)
         }
         // features.4.1.block.1 depthwise weights to the kernel layout [3][3][2064]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 8533760, channels: 2064, kernel: 3, into: s.f + 12185136)
-        s.profiler?.stop(464)
-        // features.4.1.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(331), batch: s.n, height: 50, width: 50, channels: 2064, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 12185136, bias: s.f,
-            activation: .identity, output: s.tensor(332), pool: pool)
-        s.profiler?.stop(465)
+        s.profiler?.stop(463)
+        // features.4.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row
+        if s.options.frozenBlocks <= 30 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(330), gamma: s.p + 8525504,
+                beta: s.p + 8527568, savedMean: s.f + 12176880, savedInvStd: s.f + 12178944, activation: .silu,
+                output: s.tensor(331), batch: s.n, height: 50, width: 50, channels: 2064, kernel: 3, stride: 1,
+                padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 12185136, bias: s.f,
+                depthwiseOutput: s.tensor(332), pool: pool)
+            s.profiler?.stop(464)
+        }
+        // features.4.1.block.1 frozen: depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
+        if s.options.frozenBlocks > 30 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(331), batch: s.n, height: 50, width: 50, channels: 2064, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 12185136, bias: s.f,
+                activation: .identity, output: s.tensor(332), pool: pool)
+            s.profiler?.stop(465)
+        }
         // features.4.1.block.1 BatchNorm (batch statistics) + silu on [n, 50, 50, 2064]
         if s.options.frozenBlocks <= 30 {
             s.profiler?.start()
@@ -11059,32 +11155,36 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(342), pool: pool)
             s.profiler?.stop(478)
         }
-        // features.4.2.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064]
-        if s.options.frozenBlocks <= 31 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(342), pixels: 2500 &* s.n, channels: 2064,
-                gamma: s.p + 10339200, beta: s.p + 10341264, savedMean: s.f + 12222976, savedInvStd: s.f + 12225040,
-                activation: .silu, output: s.tensor(343), pool: pool)
-            s.profiler?.stop(479)
-        }
         // features.4.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2064]
         if s.options.frozenBlocks > 31 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(342), pixels: 2500 &* s.n, channels: 2064,
                 gamma: s.p + 10339200, beta: s.p + 10341264, runningMean: s.p + 10343328, runningVar: s.p + 10345392,
                 eps: 0.001, activation: .silu, output: s.tensor(343), scratch: s.f + 12222976, pool: pool)
-            s.profiler?.stop(480)
+            s.profiler?.stop(479)
         }
         // features.4.2.block.1 depthwise weights to the kernel layout [3][3][2064]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 10347456, channels: 2064, kernel: 3, into: s.f + 12231232)
-        s.profiler?.stop(481)
-        // features.4.2.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(343), batch: s.n, height: 50, width: 50, channels: 2064, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 12231232, bias: s.f,
-            activation: .identity, output: s.tensor(344), pool: pool)
-        s.profiler?.stop(482)
+        s.profiler?.stop(480)
+        // features.4.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row
+        if s.options.frozenBlocks <= 31 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(342), gamma: s.p + 10339200,
+                beta: s.p + 10341264, savedMean: s.f + 12222976, savedInvStd: s.f + 12225040, activation: .silu,
+                output: s.tensor(343), batch: s.n, height: 50, width: 50, channels: 2064, kernel: 3, stride: 1,
+                padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 12231232, bias: s.f,
+                depthwiseOutput: s.tensor(344), pool: pool)
+            s.profiler?.stop(481)
+        }
+        // features.4.2.block.1 frozen: depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
+        if s.options.frozenBlocks > 31 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(343), batch: s.n, height: 50, width: 50, channels: 2064, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 12231232, bias: s.f,
+                activation: .identity, output: s.tensor(344), pool: pool)
+            s.profiler?.stop(482)
+        }
         // features.4.2.block.1 BatchNorm (batch statistics) + silu on [n, 50, 50, 2064]
         if s.options.frozenBlocks <= 31 {
             s.profiler?.start()
@@ -11184,32 +11284,36 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(354), pool: pool)
             s.profiler?.stop(495)
         }
-        // features.4.3.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064]
-        if s.options.frozenBlocks <= 32 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(354), pixels: 2500 &* s.n, channels: 2064,
-                gamma: s.p + 12152896, beta: s.p + 12154960, savedMean: s.f + 12269072, savedInvStd: s.f + 12271136,
-                activation: .silu, output: s.tensor(355), pool: pool)
-            s.profiler?.stop(496)
-        }
         // features.4.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2064]
         if s.options.frozenBlocks > 32 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(354), pixels: 2500 &* s.n, channels: 2064,
                 gamma: s.p + 12152896, beta: s.p + 12154960, runningMean: s.p + 12157024, runningVar: s.p + 12159088,
                 eps: 0.001, activation: .silu, output: s.tensor(355), scratch: s.f + 12269072, pool: pool)
-            s.profiler?.stop(497)
+            s.profiler?.stop(496)
         }
         // features.4.3.block.1 depthwise weights to the kernel layout [3][3][2064]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 12161152, channels: 2064, kernel: 3, into: s.f + 12277328)
-        s.profiler?.stop(498)
-        // features.4.3.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(355), batch: s.n, height: 50, width: 50, channels: 2064, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 12277328, bias: s.f,
-            activation: .identity, output: s.tensor(356), pool: pool)
-        s.profiler?.stop(499)
+        s.profiler?.stop(497)
+        // features.4.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.3.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row
+        if s.options.frozenBlocks <= 32 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(354), gamma: s.p + 12152896,
+                beta: s.p + 12154960, savedMean: s.f + 12269072, savedInvStd: s.f + 12271136, activation: .silu,
+                output: s.tensor(355), batch: s.n, height: 50, width: 50, channels: 2064, kernel: 3, stride: 1,
+                padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 12277328, bias: s.f,
+                depthwiseOutput: s.tensor(356), pool: pool)
+            s.profiler?.stop(498)
+        }
+        // features.4.3.block.1 frozen: depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
+        if s.options.frozenBlocks > 32 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(355), batch: s.n, height: 50, width: 50, channels: 2064, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 12277328, bias: s.f,
+                activation: .identity, output: s.tensor(356), pool: pool)
+            s.profiler?.stop(499)
+        }
         // features.4.3.block.1 BatchNorm (batch statistics) + silu on [n, 50, 50, 2064]
         if s.options.frozenBlocks <= 32 {
             s.profiler?.start()
@@ -11309,32 +11413,36 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(366), pool: pool)
             s.profiler?.stop(512)
         }
-        // features.4.4.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064]
-        if s.options.frozenBlocks <= 33 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(366), pixels: 2500 &* s.n, channels: 2064,
-                gamma: s.p + 13966592, beta: s.p + 13968656, savedMean: s.f + 12315168, savedInvStd: s.f + 12317232,
-                activation: .silu, output: s.tensor(367), pool: pool)
-            s.profiler?.stop(513)
-        }
         // features.4.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2064]
         if s.options.frozenBlocks > 33 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(366), pixels: 2500 &* s.n, channels: 2064,
                 gamma: s.p + 13966592, beta: s.p + 13968656, runningMean: s.p + 13970720, runningVar: s.p + 13972784,
                 eps: 0.001, activation: .silu, output: s.tensor(367), scratch: s.f + 12315168, pool: pool)
-            s.profiler?.stop(514)
+            s.profiler?.stop(513)
         }
         // features.4.4.block.1 depthwise weights to the kernel layout [3][3][2064]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 13974848, channels: 2064, kernel: 3, into: s.f + 12323424)
-        s.profiler?.stop(515)
-        // features.4.4.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(367), batch: s.n, height: 50, width: 50, channels: 2064, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 12323424, bias: s.f,
-            activation: .identity, output: s.tensor(368), pool: pool)
-        s.profiler?.stop(516)
+        s.profiler?.stop(514)
+        // features.4.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.4.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row
+        if s.options.frozenBlocks <= 33 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(366), gamma: s.p + 13966592,
+                beta: s.p + 13968656, savedMean: s.f + 12315168, savedInvStd: s.f + 12317232, activation: .silu,
+                output: s.tensor(367), batch: s.n, height: 50, width: 50, channels: 2064, kernel: 3, stride: 1,
+                padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 12323424, bias: s.f,
+                depthwiseOutput: s.tensor(368), pool: pool)
+            s.profiler?.stop(515)
+        }
+        // features.4.4.block.1 frozen: depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
+        if s.options.frozenBlocks > 33 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(367), batch: s.n, height: 50, width: 50, channels: 2064, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 12323424, bias: s.f,
+                activation: .identity, output: s.tensor(368), pool: pool)
+            s.profiler?.stop(516)
+        }
         // features.4.4.block.1 BatchNorm (batch statistics) + silu on [n, 50, 50, 2064]
         if s.options.frozenBlocks <= 33 {
             s.profiler?.start()
@@ -11434,32 +11542,36 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(378), pool: pool)
             s.profiler?.stop(529)
         }
-        // features.4.5.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064]
-        if s.options.frozenBlocks <= 34 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(378), pixels: 2500 &* s.n, channels: 2064,
-                gamma: s.p + 15780288, beta: s.p + 15782352, savedMean: s.f + 12361264, savedInvStd: s.f + 12363328,
-                activation: .silu, output: s.tensor(379), pool: pool)
-            s.profiler?.stop(530)
-        }
         // features.4.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2064]
         if s.options.frozenBlocks > 34 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(378), pixels: 2500 &* s.n, channels: 2064,
                 gamma: s.p + 15780288, beta: s.p + 15782352, runningMean: s.p + 15784416, runningVar: s.p + 15786480,
                 eps: 0.001, activation: .silu, output: s.tensor(379), scratch: s.f + 12361264, pool: pool)
-            s.profiler?.stop(531)
+            s.profiler?.stop(530)
         }
         // features.4.5.block.1 depthwise weights to the kernel layout [3][3][2064]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 15788544, channels: 2064, kernel: 3, into: s.f + 12369520)
-        s.profiler?.stop(532)
-        // features.4.5.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(379), batch: s.n, height: 50, width: 50, channels: 2064, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 12369520, bias: s.f,
-            activation: .identity, output: s.tensor(380), pool: pool)
-        s.profiler?.stop(533)
+        s.profiler?.stop(531)
+        // features.4.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.5.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row
+        if s.options.frozenBlocks <= 34 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(378), gamma: s.p + 15780288,
+                beta: s.p + 15782352, savedMean: s.f + 12361264, savedInvStd: s.f + 12363328, activation: .silu,
+                output: s.tensor(379), batch: s.n, height: 50, width: 50, channels: 2064, kernel: 3, stride: 1,
+                padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 12369520, bias: s.f,
+                depthwiseOutput: s.tensor(380), pool: pool)
+            s.profiler?.stop(532)
+        }
+        // features.4.5.block.1 frozen: depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
+        if s.options.frozenBlocks > 34 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(379), batch: s.n, height: 50, width: 50, channels: 2064, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 12369520, bias: s.f,
+                activation: .identity, output: s.tensor(380), pool: pool)
+            s.profiler?.stop(533)
+        }
         // features.4.5.block.1 BatchNorm (batch statistics) + silu on [n, 50, 50, 2064]
         if s.options.frozenBlocks <= 34 {
             s.profiler?.start()
@@ -11559,32 +11671,36 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(390), pool: pool)
             s.profiler?.stop(546)
         }
-        // features.4.6.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064]
-        if s.options.frozenBlocks <= 35 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(390), pixels: 2500 &* s.n, channels: 2064,
-                gamma: s.p + 17593984, beta: s.p + 17596048, savedMean: s.f + 12407360, savedInvStd: s.f + 12409424,
-                activation: .silu, output: s.tensor(391), pool: pool)
-            s.profiler?.stop(547)
-        }
         // features.4.6.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2064]
         if s.options.frozenBlocks > 35 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(390), pixels: 2500 &* s.n, channels: 2064,
                 gamma: s.p + 17593984, beta: s.p + 17596048, runningMean: s.p + 17598112, runningVar: s.p + 17600176,
                 eps: 0.001, activation: .silu, output: s.tensor(391), scratch: s.f + 12407360, pool: pool)
-            s.profiler?.stop(548)
+            s.profiler?.stop(547)
         }
         // features.4.6.block.1 depthwise weights to the kernel layout [3][3][2064]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 17602240, channels: 2064, kernel: 3, into: s.f + 12415616)
-        s.profiler?.stop(549)
-        // features.4.6.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(391), batch: s.n, height: 50, width: 50, channels: 2064, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 12415616, bias: s.f,
-            activation: .identity, output: s.tensor(392), pool: pool)
-        s.profiler?.stop(550)
+        s.profiler?.stop(548)
+        // features.4.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.6.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row
+        if s.options.frozenBlocks <= 35 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(390), gamma: s.p + 17593984,
+                beta: s.p + 17596048, savedMean: s.f + 12407360, savedInvStd: s.f + 12409424, activation: .silu,
+                output: s.tensor(391), batch: s.n, height: 50, width: 50, channels: 2064, kernel: 3, stride: 1,
+                padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 12415616, bias: s.f,
+                depthwiseOutput: s.tensor(392), pool: pool)
+            s.profiler?.stop(549)
+        }
+        // features.4.6.block.1 frozen: depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
+        if s.options.frozenBlocks > 35 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(391), batch: s.n, height: 50, width: 50, channels: 2064, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 12415616, bias: s.f,
+                activation: .identity, output: s.tensor(392), pool: pool)
+            s.profiler?.stop(550)
+        }
         // features.4.6.block.1 BatchNorm (batch statistics) + silu on [n, 50, 50, 2064]
         if s.options.frozenBlocks <= 35 {
             s.profiler?.start()
@@ -11684,32 +11800,36 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(402), pool: pool)
             s.profiler?.stop(563)
         }
-        // features.4.7.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064]
-        if s.options.frozenBlocks <= 36 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(402), pixels: 2500 &* s.n, channels: 2064,
-                gamma: s.p + 19407680, beta: s.p + 19409744, savedMean: s.f + 12453456, savedInvStd: s.f + 12455520,
-                activation: .silu, output: s.tensor(403), pool: pool)
-            s.profiler?.stop(564)
-        }
         // features.4.7.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2064]
         if s.options.frozenBlocks > 36 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(402), pixels: 2500 &* s.n, channels: 2064,
                 gamma: s.p + 19407680, beta: s.p + 19409744, runningMean: s.p + 19411808, runningVar: s.p + 19413872,
                 eps: 0.001, activation: .silu, output: s.tensor(403), scratch: s.f + 12453456, pool: pool)
-            s.profiler?.stop(565)
+            s.profiler?.stop(564)
         }
         // features.4.7.block.1 depthwise weights to the kernel layout [3][3][2064]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 19415936, channels: 2064, kernel: 3, into: s.f + 12461712)
-        s.profiler?.stop(566)
-        // features.4.7.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(403), batch: s.n, height: 50, width: 50, channels: 2064, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 12461712, bias: s.f,
-            activation: .identity, output: s.tensor(404), pool: pool)
-        s.profiler?.stop(567)
+        s.profiler?.stop(565)
+        // features.4.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.7.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row
+        if s.options.frozenBlocks <= 36 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(402), gamma: s.p + 19407680,
+                beta: s.p + 19409744, savedMean: s.f + 12453456, savedInvStd: s.f + 12455520, activation: .silu,
+                output: s.tensor(403), batch: s.n, height: 50, width: 50, channels: 2064, kernel: 3, stride: 1,
+                padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 12461712, bias: s.f,
+                depthwiseOutput: s.tensor(404), pool: pool)
+            s.profiler?.stop(566)
+        }
+        // features.4.7.block.1 frozen: depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
+        if s.options.frozenBlocks > 36 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(403), batch: s.n, height: 50, width: 50, channels: 2064, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 12461712, bias: s.f,
+                activation: .identity, output: s.tensor(404), pool: pool)
+            s.profiler?.stop(567)
+        }
         // features.4.7.block.1 BatchNorm (batch statistics) + silu on [n, 50, 50, 2064]
         if s.options.frozenBlocks <= 36 {
             s.profiler?.start()
@@ -11809,32 +11929,36 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(414), pool: pool)
             s.profiler?.stop(580)
         }
-        // features.4.8.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064]
-        if s.options.frozenBlocks <= 37 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(414), pixels: 2500 &* s.n, channels: 2064,
-                gamma: s.p + 21221376, beta: s.p + 21223440, savedMean: s.f + 12499552, savedInvStd: s.f + 12501616,
-                activation: .silu, output: s.tensor(415), pool: pool)
-            s.profiler?.stop(581)
-        }
         // features.4.8.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2064]
         if s.options.frozenBlocks > 37 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(414), pixels: 2500 &* s.n, channels: 2064,
                 gamma: s.p + 21221376, beta: s.p + 21223440, runningMean: s.p + 21225504, runningVar: s.p + 21227568,
                 eps: 0.001, activation: .silu, output: s.tensor(415), scratch: s.f + 12499552, pool: pool)
-            s.profiler?.stop(582)
+            s.profiler?.stop(581)
         }
         // features.4.8.block.1 depthwise weights to the kernel layout [3][3][2064]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 21229632, channels: 2064, kernel: 3, into: s.f + 12507808)
-        s.profiler?.stop(583)
-        // features.4.8.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(415), batch: s.n, height: 50, width: 50, channels: 2064, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 12507808, bias: s.f,
-            activation: .identity, output: s.tensor(416), pool: pool)
-        s.profiler?.stop(584)
+        s.profiler?.stop(582)
+        // features.4.8.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.8.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row
+        if s.options.frozenBlocks <= 37 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(414), gamma: s.p + 21221376,
+                beta: s.p + 21223440, savedMean: s.f + 12499552, savedInvStd: s.f + 12501616, activation: .silu,
+                output: s.tensor(415), batch: s.n, height: 50, width: 50, channels: 2064, kernel: 3, stride: 1,
+                padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 12507808, bias: s.f,
+                depthwiseOutput: s.tensor(416), pool: pool)
+            s.profiler?.stop(583)
+        }
+        // features.4.8.block.1 frozen: depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
+        if s.options.frozenBlocks > 37 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(415), batch: s.n, height: 50, width: 50, channels: 2064, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 12507808, bias: s.f,
+                activation: .identity, output: s.tensor(416), pool: pool)
+            s.profiler?.stop(584)
+        }
         // features.4.8.block.1 BatchNorm (batch statistics) + silu on [n, 50, 50, 2064]
         if s.options.frozenBlocks <= 37 {
             s.profiler?.start()
@@ -11934,32 +12058,36 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(426), pool: pool)
             s.profiler?.stop(597)
         }
-        // features.4.9.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064]
-        if s.options.frozenBlocks <= 38 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(426), pixels: 2500 &* s.n, channels: 2064,
-                gamma: s.p + 23035072, beta: s.p + 23037136, savedMean: s.f + 12545648, savedInvStd: s.f + 12547712,
-                activation: .silu, output: s.tensor(427), pool: pool)
-            s.profiler?.stop(598)
-        }
         // features.4.9.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2064]
         if s.options.frozenBlocks > 38 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(426), pixels: 2500 &* s.n, channels: 2064,
                 gamma: s.p + 23035072, beta: s.p + 23037136, runningMean: s.p + 23039200, runningVar: s.p + 23041264,
                 eps: 0.001, activation: .silu, output: s.tensor(427), scratch: s.f + 12545648, pool: pool)
-            s.profiler?.stop(599)
+            s.profiler?.stop(598)
         }
         // features.4.9.block.1 depthwise weights to the kernel layout [3][3][2064]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 23043328, channels: 2064, kernel: 3, into: s.f + 12553904)
-        s.profiler?.stop(600)
-        // features.4.9.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(427), batch: s.n, height: 50, width: 50, channels: 2064, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 12553904, bias: s.f,
-            activation: .identity, output: s.tensor(428), pool: pool)
-        s.profiler?.stop(601)
+        s.profiler?.stop(599)
+        // features.4.9.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.9.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row
+        if s.options.frozenBlocks <= 38 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(426), gamma: s.p + 23035072,
+                beta: s.p + 23037136, savedMean: s.f + 12545648, savedInvStd: s.f + 12547712, activation: .silu,
+                output: s.tensor(427), batch: s.n, height: 50, width: 50, channels: 2064, kernel: 3, stride: 1,
+                padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 12553904, bias: s.f,
+                depthwiseOutput: s.tensor(428), pool: pool)
+            s.profiler?.stop(600)
+        }
+        // features.4.9.block.1 frozen: depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
+        if s.options.frozenBlocks > 38 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(427), batch: s.n, height: 50, width: 50, channels: 2064, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 12553904, bias: s.f,
+                activation: .identity, output: s.tensor(428), pool: pool)
+            s.profiler?.stop(601)
+        }
         // features.4.9.block.1 BatchNorm (batch statistics) + silu on [n, 50, 50, 2064]
         if s.options.frozenBlocks <= 38 {
             s.profiler?.start()
@@ -12059,32 +12187,36 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(438), pool: pool)
             s.profiler?.stop(614)
         }
-        // features.4.10.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064]
-        if s.options.frozenBlocks <= 39 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(438), pixels: 2500 &* s.n, channels: 2064,
-                gamma: s.p + 24848768, beta: s.p + 24850832, savedMean: s.f + 12591744, savedInvStd: s.f + 12593808,
-                activation: .silu, output: s.tensor(439), pool: pool)
-            s.profiler?.stop(615)
-        }
         // features.4.10.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2064]
         if s.options.frozenBlocks > 39 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(438), pixels: 2500 &* s.n, channels: 2064,
                 gamma: s.p + 24848768, beta: s.p + 24850832, runningMean: s.p + 24852896, runningVar: s.p + 24854960,
                 eps: 0.001, activation: .silu, output: s.tensor(439), scratch: s.f + 12591744, pool: pool)
-            s.profiler?.stop(616)
+            s.profiler?.stop(615)
         }
         // features.4.10.block.1 depthwise weights to the kernel layout [3][3][2064]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 24857024, channels: 2064, kernel: 3, into: s.f + 12600000)
-        s.profiler?.stop(617)
-        // features.4.10.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(439), batch: s.n, height: 50, width: 50, channels: 2064, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 12600000, bias: s.f,
-            activation: .identity, output: s.tensor(440), pool: pool)
-        s.profiler?.stop(618)
+        s.profiler?.stop(616)
+        // features.4.10.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.10.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row
+        if s.options.frozenBlocks <= 39 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(438), gamma: s.p + 24848768,
+                beta: s.p + 24850832, savedMean: s.f + 12591744, savedInvStd: s.f + 12593808, activation: .silu,
+                output: s.tensor(439), batch: s.n, height: 50, width: 50, channels: 2064, kernel: 3, stride: 1,
+                padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 12600000, bias: s.f,
+                depthwiseOutput: s.tensor(440), pool: pool)
+            s.profiler?.stop(617)
+        }
+        // features.4.10.block.1 frozen: depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
+        if s.options.frozenBlocks > 39 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(439), batch: s.n, height: 50, width: 50, channels: 2064, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 12600000, bias: s.f,
+                activation: .identity, output: s.tensor(440), pool: pool)
+            s.profiler?.stop(618)
+        }
         // features.4.10.block.1 BatchNorm (batch statistics) + silu on [n, 50, 50, 2064]
         if s.options.frozenBlocks <= 39 {
             s.profiler?.start()
@@ -12184,32 +12316,36 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(450), pool: pool)
             s.profiler?.stop(631)
         }
-        // features.4.11.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064]
-        if s.options.frozenBlocks <= 40 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(450), pixels: 2500 &* s.n, channels: 2064,
-                gamma: s.p + 26662464, beta: s.p + 26664528, savedMean: s.f + 12637840, savedInvStd: s.f + 12639904,
-                activation: .silu, output: s.tensor(451), pool: pool)
-            s.profiler?.stop(632)
-        }
         // features.4.11.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2064]
         if s.options.frozenBlocks > 40 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(450), pixels: 2500 &* s.n, channels: 2064,
                 gamma: s.p + 26662464, beta: s.p + 26664528, runningMean: s.p + 26666592, runningVar: s.p + 26668656,
                 eps: 0.001, activation: .silu, output: s.tensor(451), scratch: s.f + 12637840, pool: pool)
-            s.profiler?.stop(633)
+            s.profiler?.stop(632)
         }
         // features.4.11.block.1 depthwise weights to the kernel layout [3][3][2064]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 26670720, channels: 2064, kernel: 3, into: s.f + 12646096)
-        s.profiler?.stop(634)
-        // features.4.11.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(451), batch: s.n, height: 50, width: 50, channels: 2064, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 12646096, bias: s.f,
-            activation: .identity, output: s.tensor(452), pool: pool)
-        s.profiler?.stop(635)
+        s.profiler?.stop(633)
+        // features.4.11.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.11.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row
+        if s.options.frozenBlocks <= 40 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(450), gamma: s.p + 26662464,
+                beta: s.p + 26664528, savedMean: s.f + 12637840, savedInvStd: s.f + 12639904, activation: .silu,
+                output: s.tensor(451), batch: s.n, height: 50, width: 50, channels: 2064, kernel: 3, stride: 1,
+                padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 12646096, bias: s.f,
+                depthwiseOutput: s.tensor(452), pool: pool)
+            s.profiler?.stop(634)
+        }
+        // features.4.11.block.1 frozen: depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
+        if s.options.frozenBlocks > 40 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(451), batch: s.n, height: 50, width: 50, channels: 2064, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 12646096, bias: s.f,
+                activation: .identity, output: s.tensor(452), pool: pool)
+            s.profiler?.stop(635)
+        }
         // features.4.11.block.1 BatchNorm (batch statistics) + silu on [n, 50, 50, 2064]
         if s.options.frozenBlocks <= 40 {
             s.profiler?.start()
@@ -12309,32 +12445,36 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(462), pool: pool)
             s.profiler?.stop(648)
         }
-        // features.4.12.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064]
-        if s.options.frozenBlocks <= 41 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(462), pixels: 2500 &* s.n, channels: 2064,
-                gamma: s.p + 28476160, beta: s.p + 28478224, savedMean: s.f + 12683936, savedInvStd: s.f + 12686000,
-                activation: .silu, output: s.tensor(463), pool: pool)
-            s.profiler?.stop(649)
-        }
         // features.4.12.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2064]
         if s.options.frozenBlocks > 41 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(462), pixels: 2500 &* s.n, channels: 2064,
                 gamma: s.p + 28476160, beta: s.p + 28478224, runningMean: s.p + 28480288, runningVar: s.p + 28482352,
                 eps: 0.001, activation: .silu, output: s.tensor(463), scratch: s.f + 12683936, pool: pool)
-            s.profiler?.stop(650)
+            s.profiler?.stop(649)
         }
         // features.4.12.block.1 depthwise weights to the kernel layout [3][3][2064]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 28484416, channels: 2064, kernel: 3, into: s.f + 12692192)
-        s.profiler?.stop(651)
-        // features.4.12.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(463), batch: s.n, height: 50, width: 50, channels: 2064, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 12692192, bias: s.f,
-            activation: .identity, output: s.tensor(464), pool: pool)
-        s.profiler?.stop(652)
+        s.profiler?.stop(650)
+        // features.4.12.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.12.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row
+        if s.options.frozenBlocks <= 41 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(462), gamma: s.p + 28476160,
+                beta: s.p + 28478224, savedMean: s.f + 12683936, savedInvStd: s.f + 12686000, activation: .silu,
+                output: s.tensor(463), batch: s.n, height: 50, width: 50, channels: 2064, kernel: 3, stride: 1,
+                padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 12692192, bias: s.f,
+                depthwiseOutput: s.tensor(464), pool: pool)
+            s.profiler?.stop(651)
+        }
+        // features.4.12.block.1 frozen: depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
+        if s.options.frozenBlocks > 41 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(463), batch: s.n, height: 50, width: 50, channels: 2064, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 12692192, bias: s.f,
+                activation: .identity, output: s.tensor(464), pool: pool)
+            s.profiler?.stop(652)
+        }
         // features.4.12.block.1 BatchNorm (batch statistics) + silu on [n, 50, 50, 2064]
         if s.options.frozenBlocks <= 41 {
             s.profiler?.start()
@@ -12434,32 +12574,36 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(474), pool: pool)
             s.profiler?.stop(665)
         }
-        // features.4.13.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064]
-        if s.options.frozenBlocks <= 42 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(474), pixels: 2500 &* s.n, channels: 2064,
-                gamma: s.p + 30289856, beta: s.p + 30291920, savedMean: s.f + 12730032, savedInvStd: s.f + 12732096,
-                activation: .silu, output: s.tensor(475), pool: pool)
-            s.profiler?.stop(666)
-        }
         // features.4.13.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2064]
         if s.options.frozenBlocks > 42 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(474), pixels: 2500 &* s.n, channels: 2064,
                 gamma: s.p + 30289856, beta: s.p + 30291920, runningMean: s.p + 30293984, runningVar: s.p + 30296048,
                 eps: 0.001, activation: .silu, output: s.tensor(475), scratch: s.f + 12730032, pool: pool)
-            s.profiler?.stop(667)
+            s.profiler?.stop(666)
         }
         // features.4.13.block.1 depthwise weights to the kernel layout [3][3][2064]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 30298112, channels: 2064, kernel: 3, into: s.f + 12738288)
-        s.profiler?.stop(668)
-        // features.4.13.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(475), batch: s.n, height: 50, width: 50, channels: 2064, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 12738288, bias: s.f,
-            activation: .identity, output: s.tensor(476), pool: pool)
-        s.profiler?.stop(669)
+        s.profiler?.stop(667)
+        // features.4.13.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.13.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row
+        if s.options.frozenBlocks <= 42 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(474), gamma: s.p + 30289856,
+                beta: s.p + 30291920, savedMean: s.f + 12730032, savedInvStd: s.f + 12732096, activation: .silu,
+                output: s.tensor(475), batch: s.n, height: 50, width: 50, channels: 2064, kernel: 3, stride: 1,
+                padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 12738288, bias: s.f,
+                depthwiseOutput: s.tensor(476), pool: pool)
+            s.profiler?.stop(668)
+        }
+        // features.4.13.block.1 frozen: depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
+        if s.options.frozenBlocks > 42 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(475), batch: s.n, height: 50, width: 50, channels: 2064, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 12738288, bias: s.f,
+                activation: .identity, output: s.tensor(476), pool: pool)
+            s.profiler?.stop(669)
+        }
         // features.4.13.block.1 BatchNorm (batch statistics) + silu on [n, 50, 50, 2064]
         if s.options.frozenBlocks <= 42 {
             s.profiler?.start()
@@ -12559,32 +12703,36 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(486), pool: pool)
             s.profiler?.stop(682)
         }
-        // features.4.14.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064]
-        if s.options.frozenBlocks <= 43 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(486), pixels: 2500 &* s.n, channels: 2064,
-                gamma: s.p + 32103552, beta: s.p + 32105616, savedMean: s.f + 12776128, savedInvStd: s.f + 12778192,
-                activation: .silu, output: s.tensor(487), pool: pool)
-            s.profiler?.stop(683)
-        }
         // features.4.14.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2064]
         if s.options.frozenBlocks > 43 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(486), pixels: 2500 &* s.n, channels: 2064,
                 gamma: s.p + 32103552, beta: s.p + 32105616, runningMean: s.p + 32107680, runningVar: s.p + 32109744,
                 eps: 0.001, activation: .silu, output: s.tensor(487), scratch: s.f + 12776128, pool: pool)
-            s.profiler?.stop(684)
+            s.profiler?.stop(683)
         }
         // features.4.14.block.1 depthwise weights to the kernel layout [3][3][2064]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 32111808, channels: 2064, kernel: 3, into: s.f + 12784384)
-        s.profiler?.stop(685)
-        // features.4.14.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(487), batch: s.n, height: 50, width: 50, channels: 2064, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 12784384, bias: s.f,
-            activation: .identity, output: s.tensor(488), pool: pool)
-        s.profiler?.stop(686)
+        s.profiler?.stop(684)
+        // features.4.14.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.14.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row
+        if s.options.frozenBlocks <= 43 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(486), gamma: s.p + 32103552,
+                beta: s.p + 32105616, savedMean: s.f + 12776128, savedInvStd: s.f + 12778192, activation: .silu,
+                output: s.tensor(487), batch: s.n, height: 50, width: 50, channels: 2064, kernel: 3, stride: 1,
+                padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 12784384, bias: s.f,
+                depthwiseOutput: s.tensor(488), pool: pool)
+            s.profiler?.stop(685)
+        }
+        // features.4.14.block.1 frozen: depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
+        if s.options.frozenBlocks > 43 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(487), batch: s.n, height: 50, width: 50, channels: 2064, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 12784384, bias: s.f,
+                activation: .identity, output: s.tensor(488), pool: pool)
+            s.profiler?.stop(686)
+        }
         // features.4.14.block.1 BatchNorm (batch statistics) + silu on [n, 50, 50, 2064]
         if s.options.frozenBlocks <= 43 {
             s.profiler?.start()
@@ -12684,32 +12832,36 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(498), pool: pool)
             s.profiler?.stop(699)
         }
-        // features.4.15.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064]
-        if s.options.frozenBlocks <= 44 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(498), pixels: 2500 &* s.n, channels: 2064,
-                gamma: s.p + 33917248, beta: s.p + 33919312, savedMean: s.f + 12822224, savedInvStd: s.f + 12824288,
-                activation: .silu, output: s.tensor(499), pool: pool)
-            s.profiler?.stop(700)
-        }
         // features.4.15.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2064]
         if s.options.frozenBlocks > 44 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(498), pixels: 2500 &* s.n, channels: 2064,
                 gamma: s.p + 33917248, beta: s.p + 33919312, runningMean: s.p + 33921376, runningVar: s.p + 33923440,
                 eps: 0.001, activation: .silu, output: s.tensor(499), scratch: s.f + 12822224, pool: pool)
-            s.profiler?.stop(701)
+            s.profiler?.stop(700)
         }
         // features.4.15.block.1 depthwise weights to the kernel layout [3][3][2064]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 33925504, channels: 2064, kernel: 3, into: s.f + 12830480)
-        s.profiler?.stop(702)
-        // features.4.15.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(499), batch: s.n, height: 50, width: 50, channels: 2064, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 12830480, bias: s.f,
-            activation: .identity, output: s.tensor(500), pool: pool)
-        s.profiler?.stop(703)
+        s.profiler?.stop(701)
+        // features.4.15.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.15.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row
+        if s.options.frozenBlocks <= 44 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(498), gamma: s.p + 33917248,
+                beta: s.p + 33919312, savedMean: s.f + 12822224, savedInvStd: s.f + 12824288, activation: .silu,
+                output: s.tensor(499), batch: s.n, height: 50, width: 50, channels: 2064, kernel: 3, stride: 1,
+                padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 12830480, bias: s.f,
+                depthwiseOutput: s.tensor(500), pool: pool)
+            s.profiler?.stop(702)
+        }
+        // features.4.15.block.1 frozen: depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
+        if s.options.frozenBlocks > 44 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(499), batch: s.n, height: 50, width: 50, channels: 2064, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 12830480, bias: s.f,
+                activation: .identity, output: s.tensor(500), pool: pool)
+            s.profiler?.stop(703)
+        }
         // features.4.15.block.1 BatchNorm (batch statistics) + silu on [n, 50, 50, 2064]
         if s.options.frozenBlocks <= 44 {
             s.profiler?.start()
@@ -12809,32 +12961,36 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(510), pool: pool)
             s.profiler?.stop(716)
         }
-        // features.5.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064]
-        if s.options.frozenBlocks <= 45 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(510), pixels: 2500 &* s.n, channels: 2064,
-                gamma: s.p + 35730944, beta: s.p + 35733008, savedMean: s.f + 12868320, savedInvStd: s.f + 12870384,
-                activation: .silu, output: s.tensor(511), pool: pool)
-            s.profiler?.stop(717)
-        }
         // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2064]
         if s.options.frozenBlocks > 45 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(510), pixels: 2500 &* s.n, channels: 2064,
                 gamma: s.p + 35730944, beta: s.p + 35733008, runningMean: s.p + 35735072, runningVar: s.p + 35737136,
                 eps: 0.001, activation: .silu, output: s.tensor(511), scratch: s.f + 12868320, pool: pool)
-            s.profiler?.stop(718)
+            s.profiler?.stop(717)
         }
         // features.5.0.block.1 depthwise weights to the kernel layout [5][5][2064]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 35739200, channels: 2064, kernel: 5, into: s.f + 12876576)
-        s.profiler?.stop(719)
-        // features.5.0.block.1 depthwise 5x5/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(511), batch: s.n, height: 50, width: 50, channels: 2064, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 12876576, bias: s.f,
-            activation: .identity, output: s.tensor(512), pool: pool)
-        s.profiler?.stop(720)
+        s.profiler?.stop(718)
+        // features.5.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row
+        if s.options.frozenBlocks <= 45 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(510), gamma: s.p + 35730944,
+                beta: s.p + 35733008, savedMean: s.f + 12868320, savedInvStd: s.f + 12870384, activation: .silu,
+                output: s.tensor(511), batch: s.n, height: 50, width: 50, channels: 2064, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 12876576, bias: s.f,
+                depthwiseOutput: s.tensor(512), pool: pool)
+            s.profiler?.stop(719)
+        }
+        // features.5.0.block.1 frozen: depthwise 5x5/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
+        if s.options.frozenBlocks > 45 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(511), batch: s.n, height: 50, width: 50, channels: 2064, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 12876576, bias: s.f,
+                activation: .identity, output: s.tensor(512), pool: pool)
+            s.profiler?.stop(720)
+        }
         // features.5.0.block.1 BatchNorm (batch statistics) + silu on [n, 50, 50, 2064]
         if s.options.frozenBlocks <= 45 {
             s.profiler?.start()
@@ -12921,32 +13077,36 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(520), pool: pool)
             s.profiler?.stop(731)
         }
-        // features.5.1.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880]
-        if s.options.frozenBlocks <= 46 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(520), pixels: 2500 &* s.n, channels: 2880,
-                gamma: s.p + 38531264, beta: s.p + 38534144, savedMean: s.f + 12980736, savedInvStd: s.f + 12983616,
-                activation: .silu, output: s.tensor(521), pool: pool)
-            s.profiler?.stop(732)
-        }
         // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2880]
         if s.options.frozenBlocks > 46 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(520), pixels: 2500 &* s.n, channels: 2880,
                 gamma: s.p + 38531264, beta: s.p + 38534144, runningMean: s.p + 38537024, runningVar: s.p + 38539904,
                 eps: 0.001, activation: .silu, output: s.tensor(521), scratch: s.f + 12980736, pool: pool)
-            s.profiler?.stop(733)
+            s.profiler?.stop(732)
         }
         // features.5.1.block.1 depthwise weights to the kernel layout [5][5][2880]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 38542784, channels: 2880, kernel: 5, into: s.f + 12992256)
-        s.profiler?.stop(734)
-        // features.5.1.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(521), batch: s.n, height: 50, width: 50, channels: 2880, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 12992256, bias: s.f,
-            activation: .identity, output: s.tensor(522), pool: pool)
-        s.profiler?.stop(735)
+        s.profiler?.stop(733)
+        // features.5.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row
+        if s.options.frozenBlocks <= 46 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(520), gamma: s.p + 38531264,
+                beta: s.p + 38534144, savedMean: s.f + 12980736, savedInvStd: s.f + 12983616, activation: .silu,
+                output: s.tensor(521), batch: s.n, height: 50, width: 50, channels: 2880, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 12992256, bias: s.f,
+                depthwiseOutput: s.tensor(522), pool: pool)
+            s.profiler?.stop(734)
+        }
+        // features.5.1.block.1 frozen: depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
+        if s.options.frozenBlocks > 46 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(521), batch: s.n, height: 50, width: 50, channels: 2880, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 12992256, bias: s.f,
+                activation: .identity, output: s.tensor(522), pool: pool)
+            s.profiler?.stop(735)
+        }
         // features.5.1.block.1 BatchNorm (batch statistics) + silu on [n, 50, 50, 2880]
         if s.options.frozenBlocks <= 46 {
             s.profiler?.start()
@@ -13046,32 +13206,36 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(532), pool: pool)
             s.profiler?.stop(748)
         }
-        // features.5.2.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880]
-        if s.options.frozenBlocks <= 47 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(532), pixels: 2500 &* s.n, channels: 2880,
-                gamma: s.p + 42087232, beta: s.p + 42090112, savedMean: s.f + 13137216, savedInvStd: s.f + 13140096,
-                activation: .silu, output: s.tensor(533), pool: pool)
-            s.profiler?.stop(749)
-        }
         // features.5.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2880]
         if s.options.frozenBlocks > 47 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(532), pixels: 2500 &* s.n, channels: 2880,
                 gamma: s.p + 42087232, beta: s.p + 42090112, runningMean: s.p + 42092992, runningVar: s.p + 42095872,
                 eps: 0.001, activation: .silu, output: s.tensor(533), scratch: s.f + 13137216, pool: pool)
-            s.profiler?.stop(750)
+            s.profiler?.stop(749)
         }
         // features.5.2.block.1 depthwise weights to the kernel layout [5][5][2880]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 42098752, channels: 2880, kernel: 5, into: s.f + 13148736)
-        s.profiler?.stop(751)
-        // features.5.2.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(533), batch: s.n, height: 50, width: 50, channels: 2880, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 13148736, bias: s.f,
-            activation: .identity, output: s.tensor(534), pool: pool)
-        s.profiler?.stop(752)
+        s.profiler?.stop(750)
+        // features.5.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row
+        if s.options.frozenBlocks <= 47 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(532), gamma: s.p + 42087232,
+                beta: s.p + 42090112, savedMean: s.f + 13137216, savedInvStd: s.f + 13140096, activation: .silu,
+                output: s.tensor(533), batch: s.n, height: 50, width: 50, channels: 2880, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 13148736, bias: s.f,
+                depthwiseOutput: s.tensor(534), pool: pool)
+            s.profiler?.stop(751)
+        }
+        // features.5.2.block.1 frozen: depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
+        if s.options.frozenBlocks > 47 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(533), batch: s.n, height: 50, width: 50, channels: 2880, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 13148736, bias: s.f,
+                activation: .identity, output: s.tensor(534), pool: pool)
+            s.profiler?.stop(752)
+        }
         // features.5.2.block.1 BatchNorm (batch statistics) + silu on [n, 50, 50, 2880]
         if s.options.frozenBlocks <= 47 {
             s.profiler?.start()
@@ -13171,32 +13335,36 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(544), pool: pool)
             s.profiler?.stop(765)
         }
-        // features.5.3.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880]
-        if s.options.frozenBlocks <= 48 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(544), pixels: 2500 &* s.n, channels: 2880,
-                gamma: s.p + 45643200, beta: s.p + 45646080, savedMean: s.f + 13293696, savedInvStd: s.f + 13296576,
-                activation: .silu, output: s.tensor(545), pool: pool)
-            s.profiler?.stop(766)
-        }
         // features.5.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2880]
         if s.options.frozenBlocks > 48 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(544), pixels: 2500 &* s.n, channels: 2880,
                 gamma: s.p + 45643200, beta: s.p + 45646080, runningMean: s.p + 45648960, runningVar: s.p + 45651840,
                 eps: 0.001, activation: .silu, output: s.tensor(545), scratch: s.f + 13293696, pool: pool)
-            s.profiler?.stop(767)
+            s.profiler?.stop(766)
         }
         // features.5.3.block.1 depthwise weights to the kernel layout [5][5][2880]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 45654720, channels: 2880, kernel: 5, into: s.f + 13305216)
-        s.profiler?.stop(768)
-        // features.5.3.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(545), batch: s.n, height: 50, width: 50, channels: 2880, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 13305216, bias: s.f,
-            activation: .identity, output: s.tensor(546), pool: pool)
-        s.profiler?.stop(769)
+        s.profiler?.stop(767)
+        // features.5.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.3.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row
+        if s.options.frozenBlocks <= 48 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(544), gamma: s.p + 45643200,
+                beta: s.p + 45646080, savedMean: s.f + 13293696, savedInvStd: s.f + 13296576, activation: .silu,
+                output: s.tensor(545), batch: s.n, height: 50, width: 50, channels: 2880, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 13305216, bias: s.f,
+                depthwiseOutput: s.tensor(546), pool: pool)
+            s.profiler?.stop(768)
+        }
+        // features.5.3.block.1 frozen: depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
+        if s.options.frozenBlocks > 48 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(545), batch: s.n, height: 50, width: 50, channels: 2880, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 13305216, bias: s.f,
+                activation: .identity, output: s.tensor(546), pool: pool)
+            s.profiler?.stop(769)
+        }
         // features.5.3.block.1 BatchNorm (batch statistics) + silu on [n, 50, 50, 2880]
         if s.options.frozenBlocks <= 48 {
             s.profiler?.start()
@@ -13296,32 +13464,36 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(556), pool: pool)
             s.profiler?.stop(782)
         }
-        // features.5.4.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880]
-        if s.options.frozenBlocks <= 49 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(556), pixels: 2500 &* s.n, channels: 2880,
-                gamma: s.p + 49199168, beta: s.p + 49202048, savedMean: s.f + 13450176, savedInvStd: s.f + 13453056,
-                activation: .silu, output: s.tensor(557), pool: pool)
-            s.profiler?.stop(783)
-        }
         // features.5.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2880]
         if s.options.frozenBlocks > 49 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(556), pixels: 2500 &* s.n, channels: 2880,
                 gamma: s.p + 49199168, beta: s.p + 49202048, runningMean: s.p + 49204928, runningVar: s.p + 49207808,
                 eps: 0.001, activation: .silu, output: s.tensor(557), scratch: s.f + 13450176, pool: pool)
-            s.profiler?.stop(784)
+            s.profiler?.stop(783)
         }
         // features.5.4.block.1 depthwise weights to the kernel layout [5][5][2880]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 49210688, channels: 2880, kernel: 5, into: s.f + 13461696)
-        s.profiler?.stop(785)
-        // features.5.4.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(557), batch: s.n, height: 50, width: 50, channels: 2880, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 13461696, bias: s.f,
-            activation: .identity, output: s.tensor(558), pool: pool)
-        s.profiler?.stop(786)
+        s.profiler?.stop(784)
+        // features.5.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.4.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row
+        if s.options.frozenBlocks <= 49 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(556), gamma: s.p + 49199168,
+                beta: s.p + 49202048, savedMean: s.f + 13450176, savedInvStd: s.f + 13453056, activation: .silu,
+                output: s.tensor(557), batch: s.n, height: 50, width: 50, channels: 2880, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 13461696, bias: s.f,
+                depthwiseOutput: s.tensor(558), pool: pool)
+            s.profiler?.stop(785)
+        }
+        // features.5.4.block.1 frozen: depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
+        if s.options.frozenBlocks > 49 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(557), batch: s.n, height: 50, width: 50, channels: 2880, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 13461696, bias: s.f,
+                activation: .identity, output: s.tensor(558), pool: pool)
+            s.profiler?.stop(786)
+        }
         // features.5.4.block.1 BatchNorm (batch statistics) + silu on [n, 50, 50, 2880]
         if s.options.frozenBlocks <= 49 {
             s.profiler?.start()
@@ -13421,32 +13593,36 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(568), pool: pool)
             s.profiler?.stop(799)
         }
-        // features.5.5.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880]
-        if s.options.frozenBlocks <= 50 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(568), pixels: 2500 &* s.n, channels: 2880,
-                gamma: s.p + 52755136, beta: s.p + 52758016, savedMean: s.f + 13606656, savedInvStd: s.f + 13609536,
-                activation: .silu, output: s.tensor(569), pool: pool)
-            s.profiler?.stop(800)
-        }
         // features.5.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2880]
         if s.options.frozenBlocks > 50 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(568), pixels: 2500 &* s.n, channels: 2880,
                 gamma: s.p + 52755136, beta: s.p + 52758016, runningMean: s.p + 52760896, runningVar: s.p + 52763776,
                 eps: 0.001, activation: .silu, output: s.tensor(569), scratch: s.f + 13606656, pool: pool)
-            s.profiler?.stop(801)
+            s.profiler?.stop(800)
         }
         // features.5.5.block.1 depthwise weights to the kernel layout [5][5][2880]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 52766656, channels: 2880, kernel: 5, into: s.f + 13618176)
-        s.profiler?.stop(802)
-        // features.5.5.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(569), batch: s.n, height: 50, width: 50, channels: 2880, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 13618176, bias: s.f,
-            activation: .identity, output: s.tensor(570), pool: pool)
-        s.profiler?.stop(803)
+        s.profiler?.stop(801)
+        // features.5.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.5.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row
+        if s.options.frozenBlocks <= 50 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(568), gamma: s.p + 52755136,
+                beta: s.p + 52758016, savedMean: s.f + 13606656, savedInvStd: s.f + 13609536, activation: .silu,
+                output: s.tensor(569), batch: s.n, height: 50, width: 50, channels: 2880, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 13618176, bias: s.f,
+                depthwiseOutput: s.tensor(570), pool: pool)
+            s.profiler?.stop(802)
+        }
+        // features.5.5.block.1 frozen: depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
+        if s.options.frozenBlocks > 50 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(569), batch: s.n, height: 50, width: 50, channels: 2880, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 13618176, bias: s.f,
+                activation: .identity, output: s.tensor(570), pool: pool)
+            s.profiler?.stop(803)
+        }
         // features.5.5.block.1 BatchNorm (batch statistics) + silu on [n, 50, 50, 2880]
         if s.options.frozenBlocks <= 50 {
             s.profiler?.start()
@@ -13546,32 +13722,36 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(580), pool: pool)
             s.profiler?.stop(816)
         }
-        // features.5.6.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880]
-        if s.options.frozenBlocks <= 51 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(580), pixels: 2500 &* s.n, channels: 2880,
-                gamma: s.p + 56311104, beta: s.p + 56313984, savedMean: s.f + 13763136, savedInvStd: s.f + 13766016,
-                activation: .silu, output: s.tensor(581), pool: pool)
-            s.profiler?.stop(817)
-        }
         // features.5.6.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2880]
         if s.options.frozenBlocks > 51 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(580), pixels: 2500 &* s.n, channels: 2880,
                 gamma: s.p + 56311104, beta: s.p + 56313984, runningMean: s.p + 56316864, runningVar: s.p + 56319744,
                 eps: 0.001, activation: .silu, output: s.tensor(581), scratch: s.f + 13763136, pool: pool)
-            s.profiler?.stop(818)
+            s.profiler?.stop(817)
         }
         // features.5.6.block.1 depthwise weights to the kernel layout [5][5][2880]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 56322624, channels: 2880, kernel: 5, into: s.f + 13774656)
-        s.profiler?.stop(819)
-        // features.5.6.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(581), batch: s.n, height: 50, width: 50, channels: 2880, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 13774656, bias: s.f,
-            activation: .identity, output: s.tensor(582), pool: pool)
-        s.profiler?.stop(820)
+        s.profiler?.stop(818)
+        // features.5.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.6.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row
+        if s.options.frozenBlocks <= 51 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(580), gamma: s.p + 56311104,
+                beta: s.p + 56313984, savedMean: s.f + 13763136, savedInvStd: s.f + 13766016, activation: .silu,
+                output: s.tensor(581), batch: s.n, height: 50, width: 50, channels: 2880, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 13774656, bias: s.f,
+                depthwiseOutput: s.tensor(582), pool: pool)
+            s.profiler?.stop(819)
+        }
+        // features.5.6.block.1 frozen: depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
+        if s.options.frozenBlocks > 51 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(581), batch: s.n, height: 50, width: 50, channels: 2880, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 13774656, bias: s.f,
+                activation: .identity, output: s.tensor(582), pool: pool)
+            s.profiler?.stop(820)
+        }
         // features.5.6.block.1 BatchNorm (batch statistics) + silu on [n, 50, 50, 2880]
         if s.options.frozenBlocks <= 51 {
             s.profiler?.start()
@@ -13671,32 +13851,36 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(592), pool: pool)
             s.profiler?.stop(833)
         }
-        // features.5.7.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880]
-        if s.options.frozenBlocks <= 52 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(592), pixels: 2500 &* s.n, channels: 2880,
-                gamma: s.p + 59867072, beta: s.p + 59869952, savedMean: s.f + 13919616, savedInvStd: s.f + 13922496,
-                activation: .silu, output: s.tensor(593), pool: pool)
-            s.profiler?.stop(834)
-        }
         // features.5.7.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2880]
         if s.options.frozenBlocks > 52 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(592), pixels: 2500 &* s.n, channels: 2880,
                 gamma: s.p + 59867072, beta: s.p + 59869952, runningMean: s.p + 59872832, runningVar: s.p + 59875712,
                 eps: 0.001, activation: .silu, output: s.tensor(593), scratch: s.f + 13919616, pool: pool)
-            s.profiler?.stop(835)
+            s.profiler?.stop(834)
         }
         // features.5.7.block.1 depthwise weights to the kernel layout [5][5][2880]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 59878592, channels: 2880, kernel: 5, into: s.f + 13931136)
-        s.profiler?.stop(836)
-        // features.5.7.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(593), batch: s.n, height: 50, width: 50, channels: 2880, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 13931136, bias: s.f,
-            activation: .identity, output: s.tensor(594), pool: pool)
-        s.profiler?.stop(837)
+        s.profiler?.stop(835)
+        // features.5.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.7.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row
+        if s.options.frozenBlocks <= 52 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(592), gamma: s.p + 59867072,
+                beta: s.p + 59869952, savedMean: s.f + 13919616, savedInvStd: s.f + 13922496, activation: .silu,
+                output: s.tensor(593), batch: s.n, height: 50, width: 50, channels: 2880, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 13931136, bias: s.f,
+                depthwiseOutput: s.tensor(594), pool: pool)
+            s.profiler?.stop(836)
+        }
+        // features.5.7.block.1 frozen: depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
+        if s.options.frozenBlocks > 52 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(593), batch: s.n, height: 50, width: 50, channels: 2880, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 13931136, bias: s.f,
+                activation: .identity, output: s.tensor(594), pool: pool)
+            s.profiler?.stop(837)
+        }
         // features.5.7.block.1 BatchNorm (batch statistics) + silu on [n, 50, 50, 2880]
         if s.options.frozenBlocks <= 52 {
             s.profiler?.start()
@@ -13796,32 +13980,36 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(604), pool: pool)
             s.profiler?.stop(850)
         }
-        // features.5.8.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880]
-        if s.options.frozenBlocks <= 53 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(604), pixels: 2500 &* s.n, channels: 2880,
-                gamma: s.p + 63423040, beta: s.p + 63425920, savedMean: s.f + 14076096, savedInvStd: s.f + 14078976,
-                activation: .silu, output: s.tensor(605), pool: pool)
-            s.profiler?.stop(851)
-        }
         // features.5.8.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2880]
         if s.options.frozenBlocks > 53 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(604), pixels: 2500 &* s.n, channels: 2880,
                 gamma: s.p + 63423040, beta: s.p + 63425920, runningMean: s.p + 63428800, runningVar: s.p + 63431680,
                 eps: 0.001, activation: .silu, output: s.tensor(605), scratch: s.f + 14076096, pool: pool)
-            s.profiler?.stop(852)
+            s.profiler?.stop(851)
         }
         // features.5.8.block.1 depthwise weights to the kernel layout [5][5][2880]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 63434560, channels: 2880, kernel: 5, into: s.f + 14087616)
-        s.profiler?.stop(853)
-        // features.5.8.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(605), batch: s.n, height: 50, width: 50, channels: 2880, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 14087616, bias: s.f,
-            activation: .identity, output: s.tensor(606), pool: pool)
-        s.profiler?.stop(854)
+        s.profiler?.stop(852)
+        // features.5.8.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.8.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row
+        if s.options.frozenBlocks <= 53 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(604), gamma: s.p + 63423040,
+                beta: s.p + 63425920, savedMean: s.f + 14076096, savedInvStd: s.f + 14078976, activation: .silu,
+                output: s.tensor(605), batch: s.n, height: 50, width: 50, channels: 2880, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 14087616, bias: s.f,
+                depthwiseOutput: s.tensor(606), pool: pool)
+            s.profiler?.stop(853)
+        }
+        // features.5.8.block.1 frozen: depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
+        if s.options.frozenBlocks > 53 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(605), batch: s.n, height: 50, width: 50, channels: 2880, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 14087616, bias: s.f,
+                activation: .identity, output: s.tensor(606), pool: pool)
+            s.profiler?.stop(854)
+        }
         // features.5.8.block.1 BatchNorm (batch statistics) + silu on [n, 50, 50, 2880]
         if s.options.frozenBlocks <= 53 {
             s.profiler?.start()
@@ -13921,32 +14109,36 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(616), pool: pool)
             s.profiler?.stop(867)
         }
-        // features.5.9.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880]
-        if s.options.frozenBlocks <= 54 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(616), pixels: 2500 &* s.n, channels: 2880,
-                gamma: s.p + 66979008, beta: s.p + 66981888, savedMean: s.f + 14232576, savedInvStd: s.f + 14235456,
-                activation: .silu, output: s.tensor(617), pool: pool)
-            s.profiler?.stop(868)
-        }
         // features.5.9.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2880]
         if s.options.frozenBlocks > 54 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(616), pixels: 2500 &* s.n, channels: 2880,
                 gamma: s.p + 66979008, beta: s.p + 66981888, runningMean: s.p + 66984768, runningVar: s.p + 66987648,
                 eps: 0.001, activation: .silu, output: s.tensor(617), scratch: s.f + 14232576, pool: pool)
-            s.profiler?.stop(869)
+            s.profiler?.stop(868)
         }
         // features.5.9.block.1 depthwise weights to the kernel layout [5][5][2880]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 66990528, channels: 2880, kernel: 5, into: s.f + 14244096)
-        s.profiler?.stop(870)
-        // features.5.9.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(617), batch: s.n, height: 50, width: 50, channels: 2880, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 14244096, bias: s.f,
-            activation: .identity, output: s.tensor(618), pool: pool)
-        s.profiler?.stop(871)
+        s.profiler?.stop(869)
+        // features.5.9.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.9.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row
+        if s.options.frozenBlocks <= 54 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(616), gamma: s.p + 66979008,
+                beta: s.p + 66981888, savedMean: s.f + 14232576, savedInvStd: s.f + 14235456, activation: .silu,
+                output: s.tensor(617), batch: s.n, height: 50, width: 50, channels: 2880, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 14244096, bias: s.f,
+                depthwiseOutput: s.tensor(618), pool: pool)
+            s.profiler?.stop(870)
+        }
+        // features.5.9.block.1 frozen: depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
+        if s.options.frozenBlocks > 54 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(617), batch: s.n, height: 50, width: 50, channels: 2880, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 14244096, bias: s.f,
+                activation: .identity, output: s.tensor(618), pool: pool)
+            s.profiler?.stop(871)
+        }
         // features.5.9.block.1 BatchNorm (batch statistics) + silu on [n, 50, 50, 2880]
         if s.options.frozenBlocks <= 54 {
             s.profiler?.start()
@@ -14046,32 +14238,36 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(628), pool: pool)
             s.profiler?.stop(884)
         }
-        // features.5.10.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880]
-        if s.options.frozenBlocks <= 55 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(628), pixels: 2500 &* s.n, channels: 2880,
-                gamma: s.p + 70534976, beta: s.p + 70537856, savedMean: s.f + 14389056, savedInvStd: s.f + 14391936,
-                activation: .silu, output: s.tensor(629), pool: pool)
-            s.profiler?.stop(885)
-        }
         // features.5.10.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2880]
         if s.options.frozenBlocks > 55 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(628), pixels: 2500 &* s.n, channels: 2880,
                 gamma: s.p + 70534976, beta: s.p + 70537856, runningMean: s.p + 70540736, runningVar: s.p + 70543616,
                 eps: 0.001, activation: .silu, output: s.tensor(629), scratch: s.f + 14389056, pool: pool)
-            s.profiler?.stop(886)
+            s.profiler?.stop(885)
         }
         // features.5.10.block.1 depthwise weights to the kernel layout [5][5][2880]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 70546496, channels: 2880, kernel: 5, into: s.f + 14400576)
-        s.profiler?.stop(887)
-        // features.5.10.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(629), batch: s.n, height: 50, width: 50, channels: 2880, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 14400576, bias: s.f,
-            activation: .identity, output: s.tensor(630), pool: pool)
-        s.profiler?.stop(888)
+        s.profiler?.stop(886)
+        // features.5.10.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.10.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row
+        if s.options.frozenBlocks <= 55 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(628), gamma: s.p + 70534976,
+                beta: s.p + 70537856, savedMean: s.f + 14389056, savedInvStd: s.f + 14391936, activation: .silu,
+                output: s.tensor(629), batch: s.n, height: 50, width: 50, channels: 2880, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 14400576, bias: s.f,
+                depthwiseOutput: s.tensor(630), pool: pool)
+            s.profiler?.stop(887)
+        }
+        // features.5.10.block.1 frozen: depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
+        if s.options.frozenBlocks > 55 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(629), batch: s.n, height: 50, width: 50, channels: 2880, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 14400576, bias: s.f,
+                activation: .identity, output: s.tensor(630), pool: pool)
+            s.profiler?.stop(888)
+        }
         // features.5.10.block.1 BatchNorm (batch statistics) + silu on [n, 50, 50, 2880]
         if s.options.frozenBlocks <= 55 {
             s.profiler?.start()
@@ -14171,32 +14367,36 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(640), pool: pool)
             s.profiler?.stop(901)
         }
-        // features.5.11.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880]
-        if s.options.frozenBlocks <= 56 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(640), pixels: 2500 &* s.n, channels: 2880,
-                gamma: s.p + 74090944, beta: s.p + 74093824, savedMean: s.f + 14545536, savedInvStd: s.f + 14548416,
-                activation: .silu, output: s.tensor(641), pool: pool)
-            s.profiler?.stop(902)
-        }
         // features.5.11.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2880]
         if s.options.frozenBlocks > 56 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(640), pixels: 2500 &* s.n, channels: 2880,
                 gamma: s.p + 74090944, beta: s.p + 74093824, runningMean: s.p + 74096704, runningVar: s.p + 74099584,
                 eps: 0.001, activation: .silu, output: s.tensor(641), scratch: s.f + 14545536, pool: pool)
-            s.profiler?.stop(903)
+            s.profiler?.stop(902)
         }
         // features.5.11.block.1 depthwise weights to the kernel layout [5][5][2880]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 74102464, channels: 2880, kernel: 5, into: s.f + 14557056)
-        s.profiler?.stop(904)
-        // features.5.11.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(641), batch: s.n, height: 50, width: 50, channels: 2880, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 14557056, bias: s.f,
-            activation: .identity, output: s.tensor(642), pool: pool)
-        s.profiler?.stop(905)
+        s.profiler?.stop(903)
+        // features.5.11.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.11.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row
+        if s.options.frozenBlocks <= 56 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(640), gamma: s.p + 74090944,
+                beta: s.p + 74093824, savedMean: s.f + 14545536, savedInvStd: s.f + 14548416, activation: .silu,
+                output: s.tensor(641), batch: s.n, height: 50, width: 50, channels: 2880, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 14557056, bias: s.f,
+                depthwiseOutput: s.tensor(642), pool: pool)
+            s.profiler?.stop(904)
+        }
+        // features.5.11.block.1 frozen: depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
+        if s.options.frozenBlocks > 56 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(641), batch: s.n, height: 50, width: 50, channels: 2880, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 14557056, bias: s.f,
+                activation: .identity, output: s.tensor(642), pool: pool)
+            s.profiler?.stop(905)
+        }
         // features.5.11.block.1 BatchNorm (batch statistics) + silu on [n, 50, 50, 2880]
         if s.options.frozenBlocks <= 56 {
             s.profiler?.start()
@@ -14295,32 +14495,36 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(652), pool: pool)
             s.profiler?.stop(918)
         }
-        // features.5.12.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880]
-        if s.options.frozenBlocks <= 57 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(652), pixels: 2500 &* s.n, channels: 2880,
-                gamma: s.p + 77646912, beta: s.p + 77649792, savedMean: s.f + 14702016, savedInvStd: s.f + 14704896,
-                activation: .silu, output: s.tensor(653), pool: pool)
-            s.profiler?.stop(919)
-        }
         // features.5.12.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2880]
         if s.options.frozenBlocks > 57 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(652), pixels: 2500 &* s.n, channels: 2880,
                 gamma: s.p + 77646912, beta: s.p + 77649792, runningMean: s.p + 77652672, runningVar: s.p + 77655552,
                 eps: 0.001, activation: .silu, output: s.tensor(653), scratch: s.f + 14702016, pool: pool)
-            s.profiler?.stop(920)
+            s.profiler?.stop(919)
         }
         // features.5.12.block.1 depthwise weights to the kernel layout [5][5][2880]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 77658432, channels: 2880, kernel: 5, into: s.f + 14713536)
-        s.profiler?.stop(921)
-        // features.5.12.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(653), batch: s.n, height: 50, width: 50, channels: 2880, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 14713536, bias: s.f,
-            activation: .identity, output: s.tensor(654), pool: pool)
-        s.profiler?.stop(922)
+        s.profiler?.stop(920)
+        // features.5.12.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.12.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row
+        if s.options.frozenBlocks <= 57 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(652), gamma: s.p + 77646912,
+                beta: s.p + 77649792, savedMean: s.f + 14702016, savedInvStd: s.f + 14704896, activation: .silu,
+                output: s.tensor(653), batch: s.n, height: 50, width: 50, channels: 2880, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 14713536, bias: s.f,
+                depthwiseOutput: s.tensor(654), pool: pool)
+            s.profiler?.stop(921)
+        }
+        // features.5.12.block.1 frozen: depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
+        if s.options.frozenBlocks > 57 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(653), batch: s.n, height: 50, width: 50, channels: 2880, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 14713536, bias: s.f,
+                activation: .identity, output: s.tensor(654), pool: pool)
+            s.profiler?.stop(922)
+        }
         // features.5.12.block.1 BatchNorm (batch statistics) + silu on [n, 50, 50, 2880]
         if s.options.frozenBlocks <= 57 {
             s.profiler?.start()
@@ -14420,32 +14624,36 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(664), pool: pool)
             s.profiler?.stop(935)
         }
-        // features.5.13.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880]
-        if s.options.frozenBlocks <= 58 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(664), pixels: 2500 &* s.n, channels: 2880,
-                gamma: s.p + 81202880, beta: s.p + 81205760, savedMean: s.f + 14858496, savedInvStd: s.f + 14861376,
-                activation: .silu, output: s.tensor(665), pool: pool)
-            s.profiler?.stop(936)
-        }
         // features.5.13.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2880]
         if s.options.frozenBlocks > 58 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(664), pixels: 2500 &* s.n, channels: 2880,
                 gamma: s.p + 81202880, beta: s.p + 81205760, runningMean: s.p + 81208640, runningVar: s.p + 81211520,
                 eps: 0.001, activation: .silu, output: s.tensor(665), scratch: s.f + 14858496, pool: pool)
-            s.profiler?.stop(937)
+            s.profiler?.stop(936)
         }
         // features.5.13.block.1 depthwise weights to the kernel layout [5][5][2880]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 81214400, channels: 2880, kernel: 5, into: s.f + 14870016)
-        s.profiler?.stop(938)
-        // features.5.13.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(665), batch: s.n, height: 50, width: 50, channels: 2880, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 14870016, bias: s.f,
-            activation: .identity, output: s.tensor(666), pool: pool)
-        s.profiler?.stop(939)
+        s.profiler?.stop(937)
+        // features.5.13.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.13.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row
+        if s.options.frozenBlocks <= 58 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(664), gamma: s.p + 81202880,
+                beta: s.p + 81205760, savedMean: s.f + 14858496, savedInvStd: s.f + 14861376, activation: .silu,
+                output: s.tensor(665), batch: s.n, height: 50, width: 50, channels: 2880, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 14870016, bias: s.f,
+                depthwiseOutput: s.tensor(666), pool: pool)
+            s.profiler?.stop(938)
+        }
+        // features.5.13.block.1 frozen: depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
+        if s.options.frozenBlocks > 58 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(665), batch: s.n, height: 50, width: 50, channels: 2880, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 14870016, bias: s.f,
+                activation: .identity, output: s.tensor(666), pool: pool)
+            s.profiler?.stop(939)
+        }
         // features.5.13.block.1 BatchNorm (batch statistics) + silu on [n, 50, 50, 2880]
         if s.options.frozenBlocks <= 58 {
             s.profiler?.start()
@@ -14545,32 +14753,36 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(676), pool: pool)
             s.profiler?.stop(952)
         }
-        // features.5.14.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880]
-        if s.options.frozenBlocks <= 59 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(676), pixels: 2500 &* s.n, channels: 2880,
-                gamma: s.p + 84758848, beta: s.p + 84761728, savedMean: s.f + 15014976, savedInvStd: s.f + 15017856,
-                activation: .silu, output: s.tensor(677), pool: pool)
-            s.profiler?.stop(953)
-        }
         // features.5.14.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2880]
         if s.options.frozenBlocks > 59 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(676), pixels: 2500 &* s.n, channels: 2880,
                 gamma: s.p + 84758848, beta: s.p + 84761728, runningMean: s.p + 84764608, runningVar: s.p + 84767488,
                 eps: 0.001, activation: .silu, output: s.tensor(677), scratch: s.f + 15014976, pool: pool)
-            s.profiler?.stop(954)
+            s.profiler?.stop(953)
         }
         // features.5.14.block.1 depthwise weights to the kernel layout [5][5][2880]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 84770368, channels: 2880, kernel: 5, into: s.f + 15026496)
-        s.profiler?.stop(955)
-        // features.5.14.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(677), batch: s.n, height: 50, width: 50, channels: 2880, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 15026496, bias: s.f,
-            activation: .identity, output: s.tensor(678), pool: pool)
-        s.profiler?.stop(956)
+        s.profiler?.stop(954)
+        // features.5.14.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.14.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row
+        if s.options.frozenBlocks <= 59 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(676), gamma: s.p + 84758848,
+                beta: s.p + 84761728, savedMean: s.f + 15014976, savedInvStd: s.f + 15017856, activation: .silu,
+                output: s.tensor(677), batch: s.n, height: 50, width: 50, channels: 2880, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 15026496, bias: s.f,
+                depthwiseOutput: s.tensor(678), pool: pool)
+            s.profiler?.stop(955)
+        }
+        // features.5.14.block.1 frozen: depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
+        if s.options.frozenBlocks > 59 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(677), batch: s.n, height: 50, width: 50, channels: 2880, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 15026496, bias: s.f,
+                activation: .identity, output: s.tensor(678), pool: pool)
+            s.profiler?.stop(956)
+        }
         // features.5.14.block.1 BatchNorm (batch statistics) + silu on [n, 50, 50, 2880]
         if s.options.frozenBlocks <= 59 {
             s.profiler?.start()
@@ -14670,32 +14882,36 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(688), pool: pool)
             s.profiler?.stop(969)
         }
-        // features.5.15.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880]
-        if s.options.frozenBlocks <= 60 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(688), pixels: 2500 &* s.n, channels: 2880,
-                gamma: s.p + 88314816, beta: s.p + 88317696, savedMean: s.f + 15171456, savedInvStd: s.f + 15174336,
-                activation: .silu, output: s.tensor(689), pool: pool)
-            s.profiler?.stop(970)
-        }
         // features.5.15.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2880]
         if s.options.frozenBlocks > 60 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(688), pixels: 2500 &* s.n, channels: 2880,
                 gamma: s.p + 88314816, beta: s.p + 88317696, runningMean: s.p + 88320576, runningVar: s.p + 88323456,
                 eps: 0.001, activation: .silu, output: s.tensor(689), scratch: s.f + 15171456, pool: pool)
-            s.profiler?.stop(971)
+            s.profiler?.stop(970)
         }
         // features.5.15.block.1 depthwise weights to the kernel layout [5][5][2880]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 88326336, channels: 2880, kernel: 5, into: s.f + 15182976)
-        s.profiler?.stop(972)
-        // features.5.15.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(689), batch: s.n, height: 50, width: 50, channels: 2880, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 15182976, bias: s.f,
-            activation: .identity, output: s.tensor(690), pool: pool)
-        s.profiler?.stop(973)
+        s.profiler?.stop(971)
+        // features.5.15.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.15.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row
+        if s.options.frozenBlocks <= 60 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(688), gamma: s.p + 88314816,
+                beta: s.p + 88317696, savedMean: s.f + 15171456, savedInvStd: s.f + 15174336, activation: .silu,
+                output: s.tensor(689), batch: s.n, height: 50, width: 50, channels: 2880, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 15182976, bias: s.f,
+                depthwiseOutput: s.tensor(690), pool: pool)
+            s.profiler?.stop(972)
+        }
+        // features.5.15.block.1 frozen: depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
+        if s.options.frozenBlocks > 60 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(689), batch: s.n, height: 50, width: 50, channels: 2880, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 15182976, bias: s.f,
+                activation: .identity, output: s.tensor(690), pool: pool)
+            s.profiler?.stop(973)
+        }
         // features.5.15.block.1 BatchNorm (batch statistics) + silu on [n, 50, 50, 2880]
         if s.options.frozenBlocks <= 60 {
             s.profiler?.start()
@@ -14795,32 +15011,36 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(700), pool: pool)
             s.profiler?.stop(986)
         }
-        // features.6.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880]
-        if s.options.frozenBlocks <= 61 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(700), pixels: 2500 &* s.n, channels: 2880,
-                gamma: s.p + 91870784, beta: s.p + 91873664, savedMean: s.f + 15327936, savedInvStd: s.f + 15330816,
-                activation: .silu, output: s.tensor(701), pool: pool)
-            s.profiler?.stop(987)
-        }
         // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2880]
         if s.options.frozenBlocks > 61 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(700), pixels: 2500 &* s.n, channels: 2880,
                 gamma: s.p + 91870784, beta: s.p + 91873664, runningMean: s.p + 91876544, runningVar: s.p + 91879424,
                 eps: 0.001, activation: .silu, output: s.tensor(701), scratch: s.f + 15327936, pool: pool)
-            s.profiler?.stop(988)
+            s.profiler?.stop(987)
         }
         // features.6.0.block.1 depthwise weights to the kernel layout [5][5][2880]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 91882304, channels: 2880, kernel: 5, into: s.f + 15339456)
-        s.profiler?.stop(989)
-        // features.6.0.block.1 depthwise 5x5/2, [n, 50, 50, 2880] -> [n, 25, 25, 2880]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(701), batch: s.n, height: 50, width: 50, channels: 2880, kernel: 5,
-            stride: 2, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 15339456, bias: s.f,
-            activation: .identity, output: s.tensor(702), pool: pool)
-        s.profiler?.stop(990)
+        s.profiler?.stop(988)
+        // features.6.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 50, 50, 2880] -> [n, 25, 25, 2880], row by row
+        if s.options.frozenBlocks <= 61 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(700), gamma: s.p + 91870784,
+                beta: s.p + 91873664, savedMean: s.f + 15327936, savedInvStd: s.f + 15330816, activation: .silu,
+                output: s.tensor(701), batch: s.n, height: 50, width: 50, channels: 2880, kernel: 5, stride: 2,
+                padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 15339456, bias: s.f,
+                depthwiseOutput: s.tensor(702), pool: pool)
+            s.profiler?.stop(989)
+        }
+        // features.6.0.block.1 frozen: depthwise 5x5/2, [n, 50, 50, 2880] -> [n, 25, 25, 2880]
+        if s.options.frozenBlocks > 61 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(701), batch: s.n, height: 50, width: 50, channels: 2880, kernel: 5,
+                stride: 2, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 15339456, bias: s.f,
+                activation: .identity, output: s.tensor(702), pool: pool)
+            s.profiler?.stop(990)
+        }
         // features.6.0.block.1 BatchNorm (batch statistics) + silu on [n, 25, 25, 2880]
         if s.options.frozenBlocks <= 61 {
             s.profiler?.start()
@@ -14907,32 +15127,36 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(710), pool: pool)
             s.profiler?.stop(1001)
         }
-        // features.6.1.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]
-        if s.options.frozenBlocks <= 62 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(710), pixels: 625 &* s.n, channels: 4944,
-                gamma: s.p + 99110336, beta: s.p + 99115280, savedMean: s.f + 15485104, savedInvStd: s.f + 15490048,
-                activation: .silu, output: s.tensor(711), pool: pool)
-            s.profiler?.stop(1002)
-        }
         // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]
         if s.options.frozenBlocks > 62 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(710), pixels: 625 &* s.n, channels: 4944,
                 gamma: s.p + 99110336, beta: s.p + 99115280, runningMean: s.p + 99120224, runningVar: s.p + 99125168,
                 eps: 0.001, activation: .silu, output: s.tensor(711), scratch: s.f + 15485104, pool: pool)
-            s.profiler?.stop(1003)
+            s.profiler?.stop(1002)
         }
         // features.6.1.block.1 depthwise weights to the kernel layout [5][5][4944]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 99130112, channels: 4944, kernel: 5, into: s.f + 15504880)
-        s.profiler?.stop(1004)
-        // features.6.1.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(711), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 15504880, bias: s.f,
-            activation: .identity, output: s.tensor(712), pool: pool)
-        s.profiler?.stop(1005)
+        s.profiler?.stop(1003)
+        // features.6.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row
+        if s.options.frozenBlocks <= 62 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(710), gamma: s.p + 99110336,
+                beta: s.p + 99115280, savedMean: s.f + 15485104, savedInvStd: s.f + 15490048, activation: .silu,
+                output: s.tensor(711), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 15504880, bias: s.f,
+                depthwiseOutput: s.tensor(712), pool: pool)
+            s.profiler?.stop(1004)
+        }
+        // features.6.1.block.1 frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
+        if s.options.frozenBlocks > 62 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(711), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 15504880, bias: s.f,
+                activation: .identity, output: s.tensor(712), pool: pool)
+            s.profiler?.stop(1005)
+        }
         // features.6.1.block.1 BatchNorm (batch statistics) + silu on [n, 25, 25, 4944]
         if s.options.frozenBlocks <= 62 {
             s.profiler?.start()
@@ -15034,14 +15258,6 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(722), pool: pool)
             s.profiler?.stop(1018)
         }
-        // features.6.2.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]
-        if s.options.frozenBlocks <= 63 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(722), pixels: 625 &* s.n, channels: 4944,
-                gamma: s.p + 109466608, beta: s.p + 109471552, savedMean: s.f + 15753728, savedInvStd: s.f + 15758672,
-                activation: .silu, output: s.tensor(723), pool: pool)
-            s.profiler?.stop(1019)
-        }
         // features.6.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]
         if s.options.frozenBlocks > 63 {
             s.profiler?.start()
@@ -15049,18 +15265,30 @@ public final class EfficientNetL2Training: TrainableModel {
                 gamma: s.p + 109466608, beta: s.p + 109471552, runningMean: s.p + 109476496,
                 runningVar: s.p + 109481440, eps: 0.001, activation: .silu, output: s.tensor(723),
                 scratch: s.f + 15753728, pool: pool)
-            s.profiler?.stop(1020)
+            s.profiler?.stop(1019)
         }
         // features.6.2.block.1 depthwise weights to the kernel layout [5][5][4944]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 109486384, channels: 4944, kernel: 5, into: s.f + 15773504)
-        s.profiler?.stop(1021)
-        // features.6.2.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(723), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 15773504, bias: s.f,
-            activation: .identity, output: s.tensor(724), pool: pool)
-        s.profiler?.stop(1022)
+        s.profiler?.stop(1020)
+        // features.6.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row
+        if s.options.frozenBlocks <= 63 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(722), gamma: s.p + 109466608,
+                beta: s.p + 109471552, savedMean: s.f + 15753728, savedInvStd: s.f + 15758672, activation: .silu,
+                output: s.tensor(723), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 15773504, bias: s.f,
+                depthwiseOutput: s.tensor(724), pool: pool)
+            s.profiler?.stop(1021)
+        }
+        // features.6.2.block.1 frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
+        if s.options.frozenBlocks > 63 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(723), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 15773504, bias: s.f,
+                activation: .identity, output: s.tensor(724), pool: pool)
+            s.profiler?.stop(1022)
+        }
         // features.6.2.block.1 BatchNorm (batch statistics) + silu on [n, 25, 25, 4944]
         if s.options.frozenBlocks <= 63 {
             s.profiler?.start()
@@ -15164,14 +15392,6 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(734), pool: pool)
             s.profiler?.stop(1035)
         }
-        // features.6.3.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]
-        if s.options.frozenBlocks <= 64 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(734), pixels: 625 &* s.n, channels: 4944,
-                gamma: s.p + 119822880, beta: s.p + 119827824, savedMean: s.f + 16022352, savedInvStd: s.f + 16027296,
-                activation: .silu, output: s.tensor(735), pool: pool)
-            s.profiler?.stop(1036)
-        }
         // features.6.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]
         if s.options.frozenBlocks > 64 {
             s.profiler?.start()
@@ -15179,18 +15399,30 @@ public final class EfficientNetL2Training: TrainableModel {
                 gamma: s.p + 119822880, beta: s.p + 119827824, runningMean: s.p + 119832768,
                 runningVar: s.p + 119837712, eps: 0.001, activation: .silu, output: s.tensor(735),
                 scratch: s.f + 16022352, pool: pool)
-            s.profiler?.stop(1037)
+            s.profiler?.stop(1036)
         }
         // features.6.3.block.1 depthwise weights to the kernel layout [5][5][4944]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 119842656, channels: 4944, kernel: 5, into: s.f + 16042128)
-        s.profiler?.stop(1038)
-        // features.6.3.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(735), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 16042128, bias: s.f,
-            activation: .identity, output: s.tensor(736), pool: pool)
-        s.profiler?.stop(1039)
+        s.profiler?.stop(1037)
+        // features.6.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row
+        if s.options.frozenBlocks <= 64 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(734), gamma: s.p + 119822880,
+                beta: s.p + 119827824, savedMean: s.f + 16022352, savedInvStd: s.f + 16027296, activation: .silu,
+                output: s.tensor(735), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 16042128, bias: s.f,
+                depthwiseOutput: s.tensor(736), pool: pool)
+            s.profiler?.stop(1038)
+        }
+        // features.6.3.block.1 frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
+        if s.options.frozenBlocks > 64 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(735), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 16042128, bias: s.f,
+                activation: .identity, output: s.tensor(736), pool: pool)
+            s.profiler?.stop(1039)
+        }
         // features.6.3.block.1 BatchNorm (batch statistics) + silu on [n, 25, 25, 4944]
         if s.options.frozenBlocks <= 64 {
             s.profiler?.start()
@@ -15294,14 +15526,6 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(746), pool: pool)
             s.profiler?.stop(1052)
         }
-        // features.6.4.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]
-        if s.options.frozenBlocks <= 65 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(746), pixels: 625 &* s.n, channels: 4944,
-                gamma: s.p + 130179152, beta: s.p + 130184096, savedMean: s.f + 16290976, savedInvStd: s.f + 16295920,
-                activation: .silu, output: s.tensor(747), pool: pool)
-            s.profiler?.stop(1053)
-        }
         // features.6.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]
         if s.options.frozenBlocks > 65 {
             s.profiler?.start()
@@ -15309,18 +15533,30 @@ public final class EfficientNetL2Training: TrainableModel {
                 gamma: s.p + 130179152, beta: s.p + 130184096, runningMean: s.p + 130189040,
                 runningVar: s.p + 130193984, eps: 0.001, activation: .silu, output: s.tensor(747),
                 scratch: s.f + 16290976, pool: pool)
-            s.profiler?.stop(1054)
+            s.profiler?.stop(1053)
         }
         // features.6.4.block.1 depthwise weights to the kernel layout [5][5][4944]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 130198928, channels: 4944, kernel: 5, into: s.f + 16310752)
-        s.profiler?.stop(1055)
-        // features.6.4.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(747), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 16310752, bias: s.f,
-            activation: .identity, output: s.tensor(748), pool: pool)
-        s.profiler?.stop(1056)
+        s.profiler?.stop(1054)
+        // features.6.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.4.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row
+        if s.options.frozenBlocks <= 65 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(746), gamma: s.p + 130179152,
+                beta: s.p + 130184096, savedMean: s.f + 16290976, savedInvStd: s.f + 16295920, activation: .silu,
+                output: s.tensor(747), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 16310752, bias: s.f,
+                depthwiseOutput: s.tensor(748), pool: pool)
+            s.profiler?.stop(1055)
+        }
+        // features.6.4.block.1 frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
+        if s.options.frozenBlocks > 65 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(747), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 16310752, bias: s.f,
+                activation: .identity, output: s.tensor(748), pool: pool)
+            s.profiler?.stop(1056)
+        }
         // features.6.4.block.1 BatchNorm (batch statistics) + silu on [n, 25, 25, 4944]
         if s.options.frozenBlocks <= 65 {
             s.profiler?.start()
@@ -15424,14 +15660,6 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(758), pool: pool)
             s.profiler?.stop(1069)
         }
-        // features.6.5.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]
-        if s.options.frozenBlocks <= 66 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(758), pixels: 625 &* s.n, channels: 4944,
-                gamma: s.p + 140535424, beta: s.p + 140540368, savedMean: s.f + 16559600, savedInvStd: s.f + 16564544,
-                activation: .silu, output: s.tensor(759), pool: pool)
-            s.profiler?.stop(1070)
-        }
         // features.6.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]
         if s.options.frozenBlocks > 66 {
             s.profiler?.start()
@@ -15439,18 +15667,30 @@ public final class EfficientNetL2Training: TrainableModel {
                 gamma: s.p + 140535424, beta: s.p + 140540368, runningMean: s.p + 140545312,
                 runningVar: s.p + 140550256, eps: 0.001, activation: .silu, output: s.tensor(759),
                 scratch: s.f + 16559600, pool: pool)
-            s.profiler?.stop(1071)
+            s.profiler?.stop(1070)
         }
         // features.6.5.block.1 depthwise weights to the kernel layout [5][5][4944]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 140555200, channels: 4944, kernel: 5, into: s.f + 16579376)
-        s.profiler?.stop(1072)
-        // features.6.5.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(759), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 16579376, bias: s.f,
-            activation: .identity, output: s.tensor(760), pool: pool)
-        s.profiler?.stop(1073)
+        s.profiler?.stop(1071)
+        // features.6.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.5.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row
+        if s.options.frozenBlocks <= 66 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(758), gamma: s.p + 140535424,
+                beta: s.p + 140540368, savedMean: s.f + 16559600, savedInvStd: s.f + 16564544, activation: .silu,
+                output: s.tensor(759), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 16579376, bias: s.f,
+                depthwiseOutput: s.tensor(760), pool: pool)
+            s.profiler?.stop(1072)
+        }
+        // features.6.5.block.1 frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
+        if s.options.frozenBlocks > 66 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(759), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 16579376, bias: s.f,
+                activation: .identity, output: s.tensor(760), pool: pool)
+            s.profiler?.stop(1073)
+        }
         // features.6.5.block.1 BatchNorm (batch statistics) + silu on [n, 25, 25, 4944]
         if s.options.frozenBlocks <= 66 {
             s.profiler?.start()
@@ -15554,14 +15794,6 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(770), pool: pool)
             s.profiler?.stop(1086)
         }
-        // features.6.6.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]
-        if s.options.frozenBlocks <= 67 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(770), pixels: 625 &* s.n, channels: 4944,
-                gamma: s.p + 150891696, beta: s.p + 150896640, savedMean: s.f + 16828224, savedInvStd: s.f + 16833168,
-                activation: .silu, output: s.tensor(771), pool: pool)
-            s.profiler?.stop(1087)
-        }
         // features.6.6.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]
         if s.options.frozenBlocks > 67 {
             s.profiler?.start()
@@ -15569,18 +15801,30 @@ public final class EfficientNetL2Training: TrainableModel {
                 gamma: s.p + 150891696, beta: s.p + 150896640, runningMean: s.p + 150901584,
                 runningVar: s.p + 150906528, eps: 0.001, activation: .silu, output: s.tensor(771),
                 scratch: s.f + 16828224, pool: pool)
-            s.profiler?.stop(1088)
+            s.profiler?.stop(1087)
         }
         // features.6.6.block.1 depthwise weights to the kernel layout [5][5][4944]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 150911472, channels: 4944, kernel: 5, into: s.f + 16848000)
-        s.profiler?.stop(1089)
-        // features.6.6.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(771), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 16848000, bias: s.f,
-            activation: .identity, output: s.tensor(772), pool: pool)
-        s.profiler?.stop(1090)
+        s.profiler?.stop(1088)
+        // features.6.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.6.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row
+        if s.options.frozenBlocks <= 67 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(770), gamma: s.p + 150891696,
+                beta: s.p + 150896640, savedMean: s.f + 16828224, savedInvStd: s.f + 16833168, activation: .silu,
+                output: s.tensor(771), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 16848000, bias: s.f,
+                depthwiseOutput: s.tensor(772), pool: pool)
+            s.profiler?.stop(1089)
+        }
+        // features.6.6.block.1 frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
+        if s.options.frozenBlocks > 67 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(771), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 16848000, bias: s.f,
+                activation: .identity, output: s.tensor(772), pool: pool)
+            s.profiler?.stop(1090)
+        }
         // features.6.6.block.1 BatchNorm (batch statistics) + silu on [n, 25, 25, 4944]
         if s.options.frozenBlocks <= 67 {
             s.profiler?.start()
@@ -15684,14 +15928,6 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(782), pool: pool)
             s.profiler?.stop(1103)
         }
-        // features.6.7.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]
-        if s.options.frozenBlocks <= 68 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(782), pixels: 625 &* s.n, channels: 4944,
-                gamma: s.p + 161247968, beta: s.p + 161252912, savedMean: s.f + 17096848, savedInvStd: s.f + 17101792,
-                activation: .silu, output: s.tensor(783), pool: pool)
-            s.profiler?.stop(1104)
-        }
         // features.6.7.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]
         if s.options.frozenBlocks > 68 {
             s.profiler?.start()
@@ -15699,18 +15935,30 @@ public final class EfficientNetL2Training: TrainableModel {
                 gamma: s.p + 161247968, beta: s.p + 161252912, runningMean: s.p + 161257856,
                 runningVar: s.p + 161262800, eps: 0.001, activation: .silu, output: s.tensor(783),
                 scratch: s.f + 17096848, pool: pool)
-            s.profiler?.stop(1105)
+            s.profiler?.stop(1104)
         }
         // features.6.7.block.1 depthwise weights to the kernel layout [5][5][4944]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 161267744, channels: 4944, kernel: 5, into: s.f + 17116624)
-        s.profiler?.stop(1106)
-        // features.6.7.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(783), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 17116624, bias: s.f,
-            activation: .identity, output: s.tensor(784), pool: pool)
-        s.profiler?.stop(1107)
+        s.profiler?.stop(1105)
+        // features.6.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.7.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row
+        if s.options.frozenBlocks <= 68 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(782), gamma: s.p + 161247968,
+                beta: s.p + 161252912, savedMean: s.f + 17096848, savedInvStd: s.f + 17101792, activation: .silu,
+                output: s.tensor(783), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 17116624, bias: s.f,
+                depthwiseOutput: s.tensor(784), pool: pool)
+            s.profiler?.stop(1106)
+        }
+        // features.6.7.block.1 frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
+        if s.options.frozenBlocks > 68 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(783), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 17116624, bias: s.f,
+                activation: .identity, output: s.tensor(784), pool: pool)
+            s.profiler?.stop(1107)
+        }
         // features.6.7.block.1 BatchNorm (batch statistics) + silu on [n, 25, 25, 4944]
         if s.options.frozenBlocks <= 68 {
             s.profiler?.start()
@@ -15814,14 +16062,6 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(794), pool: pool)
             s.profiler?.stop(1120)
         }
-        // features.6.8.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]
-        if s.options.frozenBlocks <= 69 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(794), pixels: 625 &* s.n, channels: 4944,
-                gamma: s.p + 171604240, beta: s.p + 171609184, savedMean: s.f + 17365472, savedInvStd: s.f + 17370416,
-                activation: .silu, output: s.tensor(795), pool: pool)
-            s.profiler?.stop(1121)
-        }
         // features.6.8.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]
         if s.options.frozenBlocks > 69 {
             s.profiler?.start()
@@ -15829,18 +16069,30 @@ public final class EfficientNetL2Training: TrainableModel {
                 gamma: s.p + 171604240, beta: s.p + 171609184, runningMean: s.p + 171614128,
                 runningVar: s.p + 171619072, eps: 0.001, activation: .silu, output: s.tensor(795),
                 scratch: s.f + 17365472, pool: pool)
-            s.profiler?.stop(1122)
+            s.profiler?.stop(1121)
         }
         // features.6.8.block.1 depthwise weights to the kernel layout [5][5][4944]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 171624016, channels: 4944, kernel: 5, into: s.f + 17385248)
-        s.profiler?.stop(1123)
-        // features.6.8.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(795), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 17385248, bias: s.f,
-            activation: .identity, output: s.tensor(796), pool: pool)
-        s.profiler?.stop(1124)
+        s.profiler?.stop(1122)
+        // features.6.8.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.8.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row
+        if s.options.frozenBlocks <= 69 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(794), gamma: s.p + 171604240,
+                beta: s.p + 171609184, savedMean: s.f + 17365472, savedInvStd: s.f + 17370416, activation: .silu,
+                output: s.tensor(795), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 17385248, bias: s.f,
+                depthwiseOutput: s.tensor(796), pool: pool)
+            s.profiler?.stop(1123)
+        }
+        // features.6.8.block.1 frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
+        if s.options.frozenBlocks > 69 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(795), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 17385248, bias: s.f,
+                activation: .identity, output: s.tensor(796), pool: pool)
+            s.profiler?.stop(1124)
+        }
         // features.6.8.block.1 BatchNorm (batch statistics) + silu on [n, 25, 25, 4944]
         if s.options.frozenBlocks <= 69 {
             s.profiler?.start()
@@ -15944,14 +16196,6 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(806), pool: pool)
             s.profiler?.stop(1137)
         }
-        // features.6.9.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]
-        if s.options.frozenBlocks <= 70 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(806), pixels: 625 &* s.n, channels: 4944,
-                gamma: s.p + 181960512, beta: s.p + 181965456, savedMean: s.f + 17634096, savedInvStd: s.f + 17639040,
-                activation: .silu, output: s.tensor(807), pool: pool)
-            s.profiler?.stop(1138)
-        }
         // features.6.9.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]
         if s.options.frozenBlocks > 70 {
             s.profiler?.start()
@@ -15959,18 +16203,30 @@ public final class EfficientNetL2Training: TrainableModel {
                 gamma: s.p + 181960512, beta: s.p + 181965456, runningMean: s.p + 181970400,
                 runningVar: s.p + 181975344, eps: 0.001, activation: .silu, output: s.tensor(807),
                 scratch: s.f + 17634096, pool: pool)
-            s.profiler?.stop(1139)
+            s.profiler?.stop(1138)
         }
         // features.6.9.block.1 depthwise weights to the kernel layout [5][5][4944]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 181980288, channels: 4944, kernel: 5, into: s.f + 17653872)
-        s.profiler?.stop(1140)
-        // features.6.9.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(807), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 17653872, bias: s.f,
-            activation: .identity, output: s.tensor(808), pool: pool)
-        s.profiler?.stop(1141)
+        s.profiler?.stop(1139)
+        // features.6.9.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.9.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row
+        if s.options.frozenBlocks <= 70 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(806), gamma: s.p + 181960512,
+                beta: s.p + 181965456, savedMean: s.f + 17634096, savedInvStd: s.f + 17639040, activation: .silu,
+                output: s.tensor(807), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 17653872, bias: s.f,
+                depthwiseOutput: s.tensor(808), pool: pool)
+            s.profiler?.stop(1140)
+        }
+        // features.6.9.block.1 frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
+        if s.options.frozenBlocks > 70 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(807), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 17653872, bias: s.f,
+                activation: .identity, output: s.tensor(808), pool: pool)
+            s.profiler?.stop(1141)
+        }
         // features.6.9.block.1 BatchNorm (batch statistics) + silu on [n, 25, 25, 4944]
         if s.options.frozenBlocks <= 70 {
             s.profiler?.start()
@@ -16074,14 +16330,6 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(818), pool: pool)
             s.profiler?.stop(1154)
         }
-        // features.6.10.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]
-        if s.options.frozenBlocks <= 71 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(818), pixels: 625 &* s.n, channels: 4944,
-                gamma: s.p + 192316784, beta: s.p + 192321728, savedMean: s.f + 17902720, savedInvStd: s.f + 17907664,
-                activation: .silu, output: s.tensor(819), pool: pool)
-            s.profiler?.stop(1155)
-        }
         // features.6.10.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]
         if s.options.frozenBlocks > 71 {
             s.profiler?.start()
@@ -16089,18 +16337,30 @@ public final class EfficientNetL2Training: TrainableModel {
                 gamma: s.p + 192316784, beta: s.p + 192321728, runningMean: s.p + 192326672,
                 runningVar: s.p + 192331616, eps: 0.001, activation: .silu, output: s.tensor(819),
                 scratch: s.f + 17902720, pool: pool)
-            s.profiler?.stop(1156)
+            s.profiler?.stop(1155)
         }
         // features.6.10.block.1 depthwise weights to the kernel layout [5][5][4944]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 192336560, channels: 4944, kernel: 5, into: s.f + 17922496)
-        s.profiler?.stop(1157)
-        // features.6.10.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(819), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 17922496, bias: s.f,
-            activation: .identity, output: s.tensor(820), pool: pool)
-        s.profiler?.stop(1158)
+        s.profiler?.stop(1156)
+        // features.6.10.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.10.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row
+        if s.options.frozenBlocks <= 71 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(818), gamma: s.p + 192316784,
+                beta: s.p + 192321728, savedMean: s.f + 17902720, savedInvStd: s.f + 17907664, activation: .silu,
+                output: s.tensor(819), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 17922496, bias: s.f,
+                depthwiseOutput: s.tensor(820), pool: pool)
+            s.profiler?.stop(1157)
+        }
+        // features.6.10.block.1 frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
+        if s.options.frozenBlocks > 71 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(819), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 17922496, bias: s.f,
+                activation: .identity, output: s.tensor(820), pool: pool)
+            s.profiler?.stop(1158)
+        }
         // features.6.10.block.1 BatchNorm (batch statistics) + silu on [n, 25, 25, 4944]
         if s.options.frozenBlocks <= 71 {
             s.profiler?.start()
@@ -16204,14 +16464,6 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(830), pool: pool)
             s.profiler?.stop(1171)
         }
-        // features.6.11.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]
-        if s.options.frozenBlocks <= 72 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(830), pixels: 625 &* s.n, channels: 4944,
-                gamma: s.p + 202673056, beta: s.p + 202678000, savedMean: s.f + 18171344, savedInvStd: s.f + 18176288,
-                activation: .silu, output: s.tensor(831), pool: pool)
-            s.profiler?.stop(1172)
-        }
         // features.6.11.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]
         if s.options.frozenBlocks > 72 {
             s.profiler?.start()
@@ -16219,18 +16471,30 @@ public final class EfficientNetL2Training: TrainableModel {
                 gamma: s.p + 202673056, beta: s.p + 202678000, runningMean: s.p + 202682944,
                 runningVar: s.p + 202687888, eps: 0.001, activation: .silu, output: s.tensor(831),
                 scratch: s.f + 18171344, pool: pool)
-            s.profiler?.stop(1173)
+            s.profiler?.stop(1172)
         }
         // features.6.11.block.1 depthwise weights to the kernel layout [5][5][4944]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 202692832, channels: 4944, kernel: 5, into: s.f + 18191120)
-        s.profiler?.stop(1174)
-        // features.6.11.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(831), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 18191120, bias: s.f,
-            activation: .identity, output: s.tensor(832), pool: pool)
-        s.profiler?.stop(1175)
+        s.profiler?.stop(1173)
+        // features.6.11.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.11.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row
+        if s.options.frozenBlocks <= 72 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(830), gamma: s.p + 202673056,
+                beta: s.p + 202678000, savedMean: s.f + 18171344, savedInvStd: s.f + 18176288, activation: .silu,
+                output: s.tensor(831), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 18191120, bias: s.f,
+                depthwiseOutput: s.tensor(832), pool: pool)
+            s.profiler?.stop(1174)
+        }
+        // features.6.11.block.1 frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
+        if s.options.frozenBlocks > 72 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(831), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 18191120, bias: s.f,
+                activation: .identity, output: s.tensor(832), pool: pool)
+            s.profiler?.stop(1175)
+        }
         // features.6.11.block.1 BatchNorm (batch statistics) + silu on [n, 25, 25, 4944]
         if s.options.frozenBlocks <= 72 {
             s.profiler?.start()
@@ -16334,14 +16598,6 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(842), pool: pool)
             s.profiler?.stop(1188)
         }
-        // features.6.12.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]
-        if s.options.frozenBlocks <= 73 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(842), pixels: 625 &* s.n, channels: 4944,
-                gamma: s.p + 213029328, beta: s.p + 213034272, savedMean: s.f + 18439968, savedInvStd: s.f + 18444912,
-                activation: .silu, output: s.tensor(843), pool: pool)
-            s.profiler?.stop(1189)
-        }
         // features.6.12.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]
         if s.options.frozenBlocks > 73 {
             s.profiler?.start()
@@ -16349,18 +16605,30 @@ public final class EfficientNetL2Training: TrainableModel {
                 gamma: s.p + 213029328, beta: s.p + 213034272, runningMean: s.p + 213039216,
                 runningVar: s.p + 213044160, eps: 0.001, activation: .silu, output: s.tensor(843),
                 scratch: s.f + 18439968, pool: pool)
-            s.profiler?.stop(1190)
+            s.profiler?.stop(1189)
         }
         // features.6.12.block.1 depthwise weights to the kernel layout [5][5][4944]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 213049104, channels: 4944, kernel: 5, into: s.f + 18459744)
-        s.profiler?.stop(1191)
-        // features.6.12.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(843), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 18459744, bias: s.f,
-            activation: .identity, output: s.tensor(844), pool: pool)
-        s.profiler?.stop(1192)
+        s.profiler?.stop(1190)
+        // features.6.12.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.12.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row
+        if s.options.frozenBlocks <= 73 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(842), gamma: s.p + 213029328,
+                beta: s.p + 213034272, savedMean: s.f + 18439968, savedInvStd: s.f + 18444912, activation: .silu,
+                output: s.tensor(843), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 18459744, bias: s.f,
+                depthwiseOutput: s.tensor(844), pool: pool)
+            s.profiler?.stop(1191)
+        }
+        // features.6.12.block.1 frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
+        if s.options.frozenBlocks > 73 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(843), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 18459744, bias: s.f,
+                activation: .identity, output: s.tensor(844), pool: pool)
+            s.profiler?.stop(1192)
+        }
         // features.6.12.block.1 BatchNorm (batch statistics) + silu on [n, 25, 25, 4944]
         if s.options.frozenBlocks <= 73 {
             s.profiler?.start()
@@ -16464,14 +16732,6 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(854), pool: pool)
             s.profiler?.stop(1205)
         }
-        // features.6.13.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]
-        if s.options.frozenBlocks <= 74 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(854), pixels: 625 &* s.n, channels: 4944,
-                gamma: s.p + 223385600, beta: s.p + 223390544, savedMean: s.f + 18708592, savedInvStd: s.f + 18713536,
-                activation: .silu, output: s.tensor(855), pool: pool)
-            s.profiler?.stop(1206)
-        }
         // features.6.13.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]
         if s.options.frozenBlocks > 74 {
             s.profiler?.start()
@@ -16479,18 +16739,30 @@ public final class EfficientNetL2Training: TrainableModel {
                 gamma: s.p + 223385600, beta: s.p + 223390544, runningMean: s.p + 223395488,
                 runningVar: s.p + 223400432, eps: 0.001, activation: .silu, output: s.tensor(855),
                 scratch: s.f + 18708592, pool: pool)
-            s.profiler?.stop(1207)
+            s.profiler?.stop(1206)
         }
         // features.6.13.block.1 depthwise weights to the kernel layout [5][5][4944]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 223405376, channels: 4944, kernel: 5, into: s.f + 18728368)
-        s.profiler?.stop(1208)
-        // features.6.13.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(855), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 18728368, bias: s.f,
-            activation: .identity, output: s.tensor(856), pool: pool)
-        s.profiler?.stop(1209)
+        s.profiler?.stop(1207)
+        // features.6.13.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.13.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row
+        if s.options.frozenBlocks <= 74 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(854), gamma: s.p + 223385600,
+                beta: s.p + 223390544, savedMean: s.f + 18708592, savedInvStd: s.f + 18713536, activation: .silu,
+                output: s.tensor(855), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 18728368, bias: s.f,
+                depthwiseOutput: s.tensor(856), pool: pool)
+            s.profiler?.stop(1208)
+        }
+        // features.6.13.block.1 frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
+        if s.options.frozenBlocks > 74 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(855), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 18728368, bias: s.f,
+                activation: .identity, output: s.tensor(856), pool: pool)
+            s.profiler?.stop(1209)
+        }
         // features.6.13.block.1 BatchNorm (batch statistics) + silu on [n, 25, 25, 4944]
         if s.options.frozenBlocks <= 74 {
             s.profiler?.start()
@@ -16594,14 +16866,6 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(866), pool: pool)
             s.profiler?.stop(1222)
         }
-        // features.6.14.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]
-        if s.options.frozenBlocks <= 75 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(866), pixels: 625 &* s.n, channels: 4944,
-                gamma: s.p + 233741872, beta: s.p + 233746816, savedMean: s.f + 18977216, savedInvStd: s.f + 18982160,
-                activation: .silu, output: s.tensor(867), pool: pool)
-            s.profiler?.stop(1223)
-        }
         // features.6.14.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]
         if s.options.frozenBlocks > 75 {
             s.profiler?.start()
@@ -16609,18 +16873,30 @@ public final class EfficientNetL2Training: TrainableModel {
                 gamma: s.p + 233741872, beta: s.p + 233746816, runningMean: s.p + 233751760,
                 runningVar: s.p + 233756704, eps: 0.001, activation: .silu, output: s.tensor(867),
                 scratch: s.f + 18977216, pool: pool)
-            s.profiler?.stop(1224)
+            s.profiler?.stop(1223)
         }
         // features.6.14.block.1 depthwise weights to the kernel layout [5][5][4944]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 233761648, channels: 4944, kernel: 5, into: s.f + 18996992)
-        s.profiler?.stop(1225)
-        // features.6.14.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(867), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 18996992, bias: s.f,
-            activation: .identity, output: s.tensor(868), pool: pool)
-        s.profiler?.stop(1226)
+        s.profiler?.stop(1224)
+        // features.6.14.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.14.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row
+        if s.options.frozenBlocks <= 75 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(866), gamma: s.p + 233741872,
+                beta: s.p + 233746816, savedMean: s.f + 18977216, savedInvStd: s.f + 18982160, activation: .silu,
+                output: s.tensor(867), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 18996992, bias: s.f,
+                depthwiseOutput: s.tensor(868), pool: pool)
+            s.profiler?.stop(1225)
+        }
+        // features.6.14.block.1 frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
+        if s.options.frozenBlocks > 75 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(867), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 18996992, bias: s.f,
+                activation: .identity, output: s.tensor(868), pool: pool)
+            s.profiler?.stop(1226)
+        }
         // features.6.14.block.1 BatchNorm (batch statistics) + silu on [n, 25, 25, 4944]
         if s.options.frozenBlocks <= 75 {
             s.profiler?.start()
@@ -16724,14 +17000,6 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(878), pool: pool)
             s.profiler?.stop(1239)
         }
-        // features.6.15.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]
-        if s.options.frozenBlocks <= 76 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(878), pixels: 625 &* s.n, channels: 4944,
-                gamma: s.p + 244098144, beta: s.p + 244103088, savedMean: s.f + 19245840, savedInvStd: s.f + 19250784,
-                activation: .silu, output: s.tensor(879), pool: pool)
-            s.profiler?.stop(1240)
-        }
         // features.6.15.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]
         if s.options.frozenBlocks > 76 {
             s.profiler?.start()
@@ -16739,18 +17007,30 @@ public final class EfficientNetL2Training: TrainableModel {
                 gamma: s.p + 244098144, beta: s.p + 244103088, runningMean: s.p + 244108032,
                 runningVar: s.p + 244112976, eps: 0.001, activation: .silu, output: s.tensor(879),
                 scratch: s.f + 19245840, pool: pool)
-            s.profiler?.stop(1241)
+            s.profiler?.stop(1240)
         }
         // features.6.15.block.1 depthwise weights to the kernel layout [5][5][4944]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 244117920, channels: 4944, kernel: 5, into: s.f + 19265616)
-        s.profiler?.stop(1242)
-        // features.6.15.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(879), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 19265616, bias: s.f,
-            activation: .identity, output: s.tensor(880), pool: pool)
-        s.profiler?.stop(1243)
+        s.profiler?.stop(1241)
+        // features.6.15.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.15.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row
+        if s.options.frozenBlocks <= 76 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(878), gamma: s.p + 244098144,
+                beta: s.p + 244103088, savedMean: s.f + 19245840, savedInvStd: s.f + 19250784, activation: .silu,
+                output: s.tensor(879), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 19265616, bias: s.f,
+                depthwiseOutput: s.tensor(880), pool: pool)
+            s.profiler?.stop(1242)
+        }
+        // features.6.15.block.1 frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
+        if s.options.frozenBlocks > 76 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(879), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 19265616, bias: s.f,
+                activation: .identity, output: s.tensor(880), pool: pool)
+            s.profiler?.stop(1243)
+        }
         // features.6.15.block.1 BatchNorm (batch statistics) + silu on [n, 25, 25, 4944]
         if s.options.frozenBlocks <= 76 {
             s.profiler?.start()
@@ -16854,14 +17134,6 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(890), pool: pool)
             s.profiler?.stop(1256)
         }
-        // features.6.16.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]
-        if s.options.frozenBlocks <= 77 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(890), pixels: 625 &* s.n, channels: 4944,
-                gamma: s.p + 254454416, beta: s.p + 254459360, savedMean: s.f + 19514464, savedInvStd: s.f + 19519408,
-                activation: .silu, output: s.tensor(891), pool: pool)
-            s.profiler?.stop(1257)
-        }
         // features.6.16.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]
         if s.options.frozenBlocks > 77 {
             s.profiler?.start()
@@ -16869,18 +17141,30 @@ public final class EfficientNetL2Training: TrainableModel {
                 gamma: s.p + 254454416, beta: s.p + 254459360, runningMean: s.p + 254464304,
                 runningVar: s.p + 254469248, eps: 0.001, activation: .silu, output: s.tensor(891),
                 scratch: s.f + 19514464, pool: pool)
-            s.profiler?.stop(1258)
+            s.profiler?.stop(1257)
         }
         // features.6.16.block.1 depthwise weights to the kernel layout [5][5][4944]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 254474192, channels: 4944, kernel: 5, into: s.f + 19534240)
-        s.profiler?.stop(1259)
-        // features.6.16.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(891), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 19534240, bias: s.f,
-            activation: .identity, output: s.tensor(892), pool: pool)
-        s.profiler?.stop(1260)
+        s.profiler?.stop(1258)
+        // features.6.16.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.16.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row
+        if s.options.frozenBlocks <= 77 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(890), gamma: s.p + 254454416,
+                beta: s.p + 254459360, savedMean: s.f + 19514464, savedInvStd: s.f + 19519408, activation: .silu,
+                output: s.tensor(891), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 19534240, bias: s.f,
+                depthwiseOutput: s.tensor(892), pool: pool)
+            s.profiler?.stop(1259)
+        }
+        // features.6.16.block.1 frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
+        if s.options.frozenBlocks > 77 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(891), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 19534240, bias: s.f,
+                activation: .identity, output: s.tensor(892), pool: pool)
+            s.profiler?.stop(1260)
+        }
         // features.6.16.block.1 BatchNorm (batch statistics) + silu on [n, 25, 25, 4944]
         if s.options.frozenBlocks <= 77 {
             s.profiler?.start()
@@ -16984,14 +17268,6 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(902), pool: pool)
             s.profiler?.stop(1273)
         }
-        // features.6.17.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]
-        if s.options.frozenBlocks <= 78 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(902), pixels: 625 &* s.n, channels: 4944,
-                gamma: s.p + 264810688, beta: s.p + 264815632, savedMean: s.f + 19783088, savedInvStd: s.f + 19788032,
-                activation: .silu, output: s.tensor(903), pool: pool)
-            s.profiler?.stop(1274)
-        }
         // features.6.17.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]
         if s.options.frozenBlocks > 78 {
             s.profiler?.start()
@@ -16999,18 +17275,30 @@ public final class EfficientNetL2Training: TrainableModel {
                 gamma: s.p + 264810688, beta: s.p + 264815632, runningMean: s.p + 264820576,
                 runningVar: s.p + 264825520, eps: 0.001, activation: .silu, output: s.tensor(903),
                 scratch: s.f + 19783088, pool: pool)
-            s.profiler?.stop(1275)
+            s.profiler?.stop(1274)
         }
         // features.6.17.block.1 depthwise weights to the kernel layout [5][5][4944]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 264830464, channels: 4944, kernel: 5, into: s.f + 19802864)
-        s.profiler?.stop(1276)
-        // features.6.17.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(903), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 19802864, bias: s.f,
-            activation: .identity, output: s.tensor(904), pool: pool)
-        s.profiler?.stop(1277)
+        s.profiler?.stop(1275)
+        // features.6.17.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.17.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row
+        if s.options.frozenBlocks <= 78 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(902), gamma: s.p + 264810688,
+                beta: s.p + 264815632, savedMean: s.f + 19783088, savedInvStd: s.f + 19788032, activation: .silu,
+                output: s.tensor(903), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 19802864, bias: s.f,
+                depthwiseOutput: s.tensor(904), pool: pool)
+            s.profiler?.stop(1276)
+        }
+        // features.6.17.block.1 frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
+        if s.options.frozenBlocks > 78 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(903), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 19802864, bias: s.f,
+                activation: .identity, output: s.tensor(904), pool: pool)
+            s.profiler?.stop(1277)
+        }
         // features.6.17.block.1 BatchNorm (batch statistics) + silu on [n, 25, 25, 4944]
         if s.options.frozenBlocks <= 78 {
             s.profiler?.start()
@@ -17114,14 +17402,6 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(914), pool: pool)
             s.profiler?.stop(1290)
         }
-        // features.6.18.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]
-        if s.options.frozenBlocks <= 79 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(914), pixels: 625 &* s.n, channels: 4944,
-                gamma: s.p + 275166960, beta: s.p + 275171904, savedMean: s.f + 20051712, savedInvStd: s.f + 20056656,
-                activation: .silu, output: s.tensor(915), pool: pool)
-            s.profiler?.stop(1291)
-        }
         // features.6.18.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]
         if s.options.frozenBlocks > 79 {
             s.profiler?.start()
@@ -17129,18 +17409,30 @@ public final class EfficientNetL2Training: TrainableModel {
                 gamma: s.p + 275166960, beta: s.p + 275171904, runningMean: s.p + 275176848,
                 runningVar: s.p + 275181792, eps: 0.001, activation: .silu, output: s.tensor(915),
                 scratch: s.f + 20051712, pool: pool)
-            s.profiler?.stop(1292)
+            s.profiler?.stop(1291)
         }
         // features.6.18.block.1 depthwise weights to the kernel layout [5][5][4944]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 275186736, channels: 4944, kernel: 5, into: s.f + 20071488)
-        s.profiler?.stop(1293)
-        // features.6.18.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(915), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 20071488, bias: s.f,
-            activation: .identity, output: s.tensor(916), pool: pool)
-        s.profiler?.stop(1294)
+        s.profiler?.stop(1292)
+        // features.6.18.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.18.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row
+        if s.options.frozenBlocks <= 79 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(914), gamma: s.p + 275166960,
+                beta: s.p + 275171904, savedMean: s.f + 20051712, savedInvStd: s.f + 20056656, activation: .silu,
+                output: s.tensor(915), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 20071488, bias: s.f,
+                depthwiseOutput: s.tensor(916), pool: pool)
+            s.profiler?.stop(1293)
+        }
+        // features.6.18.block.1 frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
+        if s.options.frozenBlocks > 79 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(915), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 20071488, bias: s.f,
+                activation: .identity, output: s.tensor(916), pool: pool)
+            s.profiler?.stop(1294)
+        }
         // features.6.18.block.1 BatchNorm (batch statistics) + silu on [n, 25, 25, 4944]
         if s.options.frozenBlocks <= 79 {
             s.profiler?.start()
@@ -17244,14 +17536,6 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(926), pool: pool)
             s.profiler?.stop(1307)
         }
-        // features.6.19.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]
-        if s.options.frozenBlocks <= 80 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(926), pixels: 625 &* s.n, channels: 4944,
-                gamma: s.p + 285523232, beta: s.p + 285528176, savedMean: s.f + 20320336, savedInvStd: s.f + 20325280,
-                activation: .silu, output: s.tensor(927), pool: pool)
-            s.profiler?.stop(1308)
-        }
         // features.6.19.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]
         if s.options.frozenBlocks > 80 {
             s.profiler?.start()
@@ -17259,18 +17543,30 @@ public final class EfficientNetL2Training: TrainableModel {
                 gamma: s.p + 285523232, beta: s.p + 285528176, runningMean: s.p + 285533120,
                 runningVar: s.p + 285538064, eps: 0.001, activation: .silu, output: s.tensor(927),
                 scratch: s.f + 20320336, pool: pool)
-            s.profiler?.stop(1309)
+            s.profiler?.stop(1308)
         }
         // features.6.19.block.1 depthwise weights to the kernel layout [5][5][4944]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 285543008, channels: 4944, kernel: 5, into: s.f + 20340112)
-        s.profiler?.stop(1310)
-        // features.6.19.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(927), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 20340112, bias: s.f,
-            activation: .identity, output: s.tensor(928), pool: pool)
-        s.profiler?.stop(1311)
+        s.profiler?.stop(1309)
+        // features.6.19.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.19.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row
+        if s.options.frozenBlocks <= 80 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(926), gamma: s.p + 285523232,
+                beta: s.p + 285528176, savedMean: s.f + 20320336, savedInvStd: s.f + 20325280, activation: .silu,
+                output: s.tensor(927), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 20340112, bias: s.f,
+                depthwiseOutput: s.tensor(928), pool: pool)
+            s.profiler?.stop(1310)
+        }
+        // features.6.19.block.1 frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
+        if s.options.frozenBlocks > 80 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(927), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 20340112, bias: s.f,
+                activation: .identity, output: s.tensor(928), pool: pool)
+            s.profiler?.stop(1311)
+        }
         // features.6.19.block.1 BatchNorm (batch statistics) + silu on [n, 25, 25, 4944]
         if s.options.frozenBlocks <= 80 {
             s.profiler?.start()
@@ -17374,14 +17670,6 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(938), pool: pool)
             s.profiler?.stop(1324)
         }
-        // features.6.20.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]
-        if s.options.frozenBlocks <= 81 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(938), pixels: 625 &* s.n, channels: 4944,
-                gamma: s.p + 295879504, beta: s.p + 295884448, savedMean: s.f + 20588960, savedInvStd: s.f + 20593904,
-                activation: .silu, output: s.tensor(939), pool: pool)
-            s.profiler?.stop(1325)
-        }
         // features.6.20.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]
         if s.options.frozenBlocks > 81 {
             s.profiler?.start()
@@ -17389,18 +17677,30 @@ public final class EfficientNetL2Training: TrainableModel {
                 gamma: s.p + 295879504, beta: s.p + 295884448, runningMean: s.p + 295889392,
                 runningVar: s.p + 295894336, eps: 0.001, activation: .silu, output: s.tensor(939),
                 scratch: s.f + 20588960, pool: pool)
-            s.profiler?.stop(1326)
+            s.profiler?.stop(1325)
         }
         // features.6.20.block.1 depthwise weights to the kernel layout [5][5][4944]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 295899280, channels: 4944, kernel: 5, into: s.f + 20608736)
-        s.profiler?.stop(1327)
-        // features.6.20.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(939), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 20608736, bias: s.f,
-            activation: .identity, output: s.tensor(940), pool: pool)
-        s.profiler?.stop(1328)
+        s.profiler?.stop(1326)
+        // features.6.20.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.20.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row
+        if s.options.frozenBlocks <= 81 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(938), gamma: s.p + 295879504,
+                beta: s.p + 295884448, savedMean: s.f + 20588960, savedInvStd: s.f + 20593904, activation: .silu,
+                output: s.tensor(939), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 20608736, bias: s.f,
+                depthwiseOutput: s.tensor(940), pool: pool)
+            s.profiler?.stop(1327)
+        }
+        // features.6.20.block.1 frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
+        if s.options.frozenBlocks > 81 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(939), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 20608736, bias: s.f,
+                activation: .identity, output: s.tensor(940), pool: pool)
+            s.profiler?.stop(1328)
+        }
         // features.6.20.block.1 BatchNorm (batch statistics) + silu on [n, 25, 25, 4944]
         if s.options.frozenBlocks <= 81 {
             s.profiler?.start()
@@ -17504,14 +17804,6 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(950), pool: pool)
             s.profiler?.stop(1341)
         }
-        // features.6.21.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]
-        if s.options.frozenBlocks <= 82 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(950), pixels: 625 &* s.n, channels: 4944,
-                gamma: s.p + 306235776, beta: s.p + 306240720, savedMean: s.f + 20857584, savedInvStd: s.f + 20862528,
-                activation: .silu, output: s.tensor(951), pool: pool)
-            s.profiler?.stop(1342)
-        }
         // features.6.21.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]
         if s.options.frozenBlocks > 82 {
             s.profiler?.start()
@@ -17519,18 +17811,30 @@ public final class EfficientNetL2Training: TrainableModel {
                 gamma: s.p + 306235776, beta: s.p + 306240720, runningMean: s.p + 306245664,
                 runningVar: s.p + 306250608, eps: 0.001, activation: .silu, output: s.tensor(951),
                 scratch: s.f + 20857584, pool: pool)
-            s.profiler?.stop(1343)
+            s.profiler?.stop(1342)
         }
         // features.6.21.block.1 depthwise weights to the kernel layout [5][5][4944]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 306255552, channels: 4944, kernel: 5, into: s.f + 20877360)
-        s.profiler?.stop(1344)
-        // features.6.21.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(951), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 20877360, bias: s.f,
-            activation: .identity, output: s.tensor(952), pool: pool)
-        s.profiler?.stop(1345)
+        s.profiler?.stop(1343)
+        // features.6.21.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.21.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row
+        if s.options.frozenBlocks <= 82 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(950), gamma: s.p + 306235776,
+                beta: s.p + 306240720, savedMean: s.f + 20857584, savedInvStd: s.f + 20862528, activation: .silu,
+                output: s.tensor(951), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 20877360, bias: s.f,
+                depthwiseOutput: s.tensor(952), pool: pool)
+            s.profiler?.stop(1344)
+        }
+        // features.6.21.block.1 frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
+        if s.options.frozenBlocks > 82 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(951), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 20877360, bias: s.f,
+                activation: .identity, output: s.tensor(952), pool: pool)
+            s.profiler?.stop(1345)
+        }
         // features.6.21.block.1 BatchNorm (batch statistics) + silu on [n, 25, 25, 4944]
         if s.options.frozenBlocks <= 82 {
             s.profiler?.start()
@@ -17634,14 +17938,6 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(962), pool: pool)
             s.profiler?.stop(1358)
         }
-        // features.7.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]
-        if s.options.frozenBlocks <= 83 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(962), pixels: 625 &* s.n, channels: 4944,
-                gamma: s.p + 316592048, beta: s.p + 316596992, savedMean: s.f + 21126208, savedInvStd: s.f + 21131152,
-                activation: .silu, output: s.tensor(963), pool: pool)
-            s.profiler?.stop(1359)
-        }
         // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]
         if s.options.frozenBlocks > 83 {
             s.profiler?.start()
@@ -17649,18 +17945,30 @@ public final class EfficientNetL2Training: TrainableModel {
                 gamma: s.p + 316592048, beta: s.p + 316596992, runningMean: s.p + 316601936,
                 runningVar: s.p + 316606880, eps: 0.001, activation: .silu, output: s.tensor(963),
                 scratch: s.f + 21126208, pool: pool)
-            s.profiler?.stop(1360)
+            s.profiler?.stop(1359)
         }
         // features.7.0.block.1 depthwise weights to the kernel layout [3][3][4944]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 316611824, channels: 4944, kernel: 3, into: s.f + 21145984)
-        s.profiler?.stop(1361)
-        // features.7.0.block.1 depthwise 3x3/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(963), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 25, outWidth: 25, weights: s.f + 21145984, bias: s.f,
-            activation: .identity, output: s.tensor(964), pool: pool)
-        s.profiler?.stop(1362)
+        s.profiler?.stop(1360)
+        // features.7.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row
+        if s.options.frozenBlocks <= 83 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(962), gamma: s.p + 316592048,
+                beta: s.p + 316596992, savedMean: s.f + 21126208, savedInvStd: s.f + 21131152, activation: .silu,
+                output: s.tensor(963), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 3, stride: 1,
+                padTop: 1, padLeft: 1, outHeight: 25, outWidth: 25, weights: s.f + 21145984, bias: s.f,
+                depthwiseOutput: s.tensor(964), pool: pool)
+            s.profiler?.stop(1361)
+        }
+        // features.7.0.block.1 frozen: depthwise 3x3/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
+        if s.options.frozenBlocks > 83 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(963), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 25, outWidth: 25, weights: s.f + 21145984, bias: s.f,
+                activation: .identity, output: s.tensor(964), pool: pool)
+            s.profiler?.stop(1362)
+        }
         // features.7.0.block.1 BatchNorm (batch statistics) + silu on [n, 25, 25, 4944]
         if s.options.frozenBlocks <= 83 {
             s.profiler?.start()
@@ -17751,14 +18059,6 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(972), pool: pool)
             s.profiler?.stop(1373)
         }
-        // features.7.1.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 8256]
-        if s.options.frozenBlocks <= 84 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(972), pixels: 625 &* s.n, channels: 8256,
-                gamma: s.p + 336886880, beta: s.p + 336895136, savedMean: s.f + 21237728, savedInvStd: s.f + 21245984,
-                activation: .silu, output: s.tensor(973), pool: pool)
-            s.profiler?.stop(1374)
-        }
         // features.7.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 8256]
         if s.options.frozenBlocks > 84 {
             s.profiler?.start()
@@ -17766,18 +18066,30 @@ public final class EfficientNetL2Training: TrainableModel {
                 gamma: s.p + 336886880, beta: s.p + 336895136, runningMean: s.p + 336903392,
                 runningVar: s.p + 336911648, eps: 0.001, activation: .silu, output: s.tensor(973),
                 scratch: s.f + 21237728, pool: pool)
-            s.profiler?.stop(1375)
+            s.profiler?.stop(1374)
         }
         // features.7.1.block.1 depthwise weights to the kernel layout [3][3][8256]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 336919904, channels: 8256, kernel: 3, into: s.f + 21270752)
-        s.profiler?.stop(1376)
-        // features.7.1.block.1 depthwise 3x3/1, [n, 25, 25, 8256] -> [n, 25, 25, 8256]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(973), batch: s.n, height: 25, width: 25, channels: 8256, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 25, outWidth: 25, weights: s.f + 21270752, bias: s.f,
-            activation: .identity, output: s.tensor(974), pool: pool)
-        s.profiler?.stop(1377)
+        s.profiler?.stop(1375)
+        // features.7.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.1.block.1 depthwise 3x3/1, [n, 25, 25, 8256] -> [n, 25, 25, 8256], row by row
+        if s.options.frozenBlocks <= 84 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(972), gamma: s.p + 336886880,
+                beta: s.p + 336895136, savedMean: s.f + 21237728, savedInvStd: s.f + 21245984, activation: .silu,
+                output: s.tensor(973), batch: s.n, height: 25, width: 25, channels: 8256, kernel: 3, stride: 1,
+                padTop: 1, padLeft: 1, outHeight: 25, outWidth: 25, weights: s.f + 21270752, bias: s.f,
+                depthwiseOutput: s.tensor(974), pool: pool)
+            s.profiler?.stop(1376)
+        }
+        // features.7.1.block.1 frozen: depthwise 3x3/1, [n, 25, 25, 8256] -> [n, 25, 25, 8256]
+        if s.options.frozenBlocks > 84 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(973), batch: s.n, height: 25, width: 25, channels: 8256, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 25, outWidth: 25, weights: s.f + 21270752, bias: s.f,
+                activation: .identity, output: s.tensor(974), pool: pool)
+            s.profiler?.stop(1377)
+        }
         // features.7.1.block.1 BatchNorm (batch statistics) + silu on [n, 25, 25, 8256]
         if s.options.frozenBlocks <= 84 {
             s.profiler?.start()
@@ -17881,14 +18193,6 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(984), pool: pool)
             s.profiler?.stop(1390)
         }
-        // features.7.2.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 8256]
-        if s.options.frozenBlocks <= 85 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(984), pixels: 625 &* s.n, channels: 8256,
-                gamma: s.p + 365441984, beta: s.p + 365450240, savedMean: s.f + 21422112, savedInvStd: s.f + 21430368,
-                activation: .silu, output: s.tensor(985), pool: pool)
-            s.profiler?.stop(1391)
-        }
         // features.7.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 8256]
         if s.options.frozenBlocks > 85 {
             s.profiler?.start()
@@ -17896,18 +18200,30 @@ public final class EfficientNetL2Training: TrainableModel {
                 gamma: s.p + 365441984, beta: s.p + 365450240, runningMean: s.p + 365458496,
                 runningVar: s.p + 365466752, eps: 0.001, activation: .silu, output: s.tensor(985),
                 scratch: s.f + 21422112, pool: pool)
-            s.profiler?.stop(1392)
+            s.profiler?.stop(1391)
         }
         // features.7.2.block.1 depthwise weights to the kernel layout [3][3][8256]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 365475008, channels: 8256, kernel: 3, into: s.f + 21455136)
-        s.profiler?.stop(1393)
-        // features.7.2.block.1 depthwise 3x3/1, [n, 25, 25, 8256] -> [n, 25, 25, 8256]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(985), batch: s.n, height: 25, width: 25, channels: 8256, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 25, outWidth: 25, weights: s.f + 21455136, bias: s.f,
-            activation: .identity, output: s.tensor(986), pool: pool)
-        s.profiler?.stop(1394)
+        s.profiler?.stop(1392)
+        // features.7.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.2.block.1 depthwise 3x3/1, [n, 25, 25, 8256] -> [n, 25, 25, 8256], row by row
+        if s.options.frozenBlocks <= 85 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(984), gamma: s.p + 365441984,
+                beta: s.p + 365450240, savedMean: s.f + 21422112, savedInvStd: s.f + 21430368, activation: .silu,
+                output: s.tensor(985), batch: s.n, height: 25, width: 25, channels: 8256, kernel: 3, stride: 1,
+                padTop: 1, padLeft: 1, outHeight: 25, outWidth: 25, weights: s.f + 21455136, bias: s.f,
+                depthwiseOutput: s.tensor(986), pool: pool)
+            s.profiler?.stop(1393)
+        }
+        // features.7.2.block.1 frozen: depthwise 3x3/1, [n, 25, 25, 8256] -> [n, 25, 25, 8256]
+        if s.options.frozenBlocks > 85 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(985), batch: s.n, height: 25, width: 25, channels: 8256, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 25, outWidth: 25, weights: s.f + 21455136, bias: s.f,
+                activation: .identity, output: s.tensor(986), pool: pool)
+            s.profiler?.stop(1394)
+        }
         // features.7.2.block.1 BatchNorm (batch statistics) + silu on [n, 25, 25, 8256]
         if s.options.frozenBlocks <= 85 {
             s.profiler?.start()
@@ -18011,14 +18327,6 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(996), pool: pool)
             s.profiler?.stop(1407)
         }
-        // features.7.3.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 8256]
-        if s.options.frozenBlocks <= 86 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(996), pixels: 625 &* s.n, channels: 8256,
-                gamma: s.p + 393997088, beta: s.p + 394005344, savedMean: s.f + 21606496, savedInvStd: s.f + 21614752,
-                activation: .silu, output: s.tensor(997), pool: pool)
-            s.profiler?.stop(1408)
-        }
         // features.7.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 8256]
         if s.options.frozenBlocks > 86 {
             s.profiler?.start()
@@ -18026,18 +18334,30 @@ public final class EfficientNetL2Training: TrainableModel {
                 gamma: s.p + 393997088, beta: s.p + 394005344, runningMean: s.p + 394013600,
                 runningVar: s.p + 394021856, eps: 0.001, activation: .silu, output: s.tensor(997),
                 scratch: s.f + 21606496, pool: pool)
-            s.profiler?.stop(1409)
+            s.profiler?.stop(1408)
         }
         // features.7.3.block.1 depthwise weights to the kernel layout [3][3][8256]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 394030112, channels: 8256, kernel: 3, into: s.f + 21639520)
-        s.profiler?.stop(1410)
-        // features.7.3.block.1 depthwise 3x3/1, [n, 25, 25, 8256] -> [n, 25, 25, 8256]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(997), batch: s.n, height: 25, width: 25, channels: 8256, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 25, outWidth: 25, weights: s.f + 21639520, bias: s.f,
-            activation: .identity, output: s.tensor(998), pool: pool)
-        s.profiler?.stop(1411)
+        s.profiler?.stop(1409)
+        // features.7.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.3.block.1 depthwise 3x3/1, [n, 25, 25, 8256] -> [n, 25, 25, 8256], row by row
+        if s.options.frozenBlocks <= 86 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(996), gamma: s.p + 393997088,
+                beta: s.p + 394005344, savedMean: s.f + 21606496, savedInvStd: s.f + 21614752, activation: .silu,
+                output: s.tensor(997), batch: s.n, height: 25, width: 25, channels: 8256, kernel: 3, stride: 1,
+                padTop: 1, padLeft: 1, outHeight: 25, outWidth: 25, weights: s.f + 21639520, bias: s.f,
+                depthwiseOutput: s.tensor(998), pool: pool)
+            s.profiler?.stop(1410)
+        }
+        // features.7.3.block.1 frozen: depthwise 3x3/1, [n, 25, 25, 8256] -> [n, 25, 25, 8256]
+        if s.options.frozenBlocks > 86 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(997), batch: s.n, height: 25, width: 25, channels: 8256, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 25, outWidth: 25, weights: s.f + 21639520, bias: s.f,
+                activation: .identity, output: s.tensor(998), pool: pool)
+            s.profiler?.stop(1411)
+        }
         // features.7.3.block.1 BatchNorm (batch statistics) + silu on [n, 25, 25, 8256]
         if s.options.frozenBlocks <= 86 {
             s.profiler?.start()
@@ -18141,14 +18461,6 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(1008), pool: pool)
             s.profiler?.stop(1424)
         }
-        // features.7.4.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 8256]
-        if s.options.frozenBlocks <= 87 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(1008), pixels: 625 &* s.n, channels: 8256,
-                gamma: s.p + 422552192, beta: s.p + 422560448, savedMean: s.f + 21790880, savedInvStd: s.f + 21799136,
-                activation: .silu, output: s.tensor(1009), pool: pool)
-            s.profiler?.stop(1425)
-        }
         // features.7.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 8256]
         if s.options.frozenBlocks > 87 {
             s.profiler?.start()
@@ -18156,18 +18468,30 @@ public final class EfficientNetL2Training: TrainableModel {
                 gamma: s.p + 422552192, beta: s.p + 422560448, runningMean: s.p + 422568704,
                 runningVar: s.p + 422576960, eps: 0.001, activation: .silu, output: s.tensor(1009),
                 scratch: s.f + 21790880, pool: pool)
-            s.profiler?.stop(1426)
+            s.profiler?.stop(1425)
         }
         // features.7.4.block.1 depthwise weights to the kernel layout [3][3][8256]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 422585216, channels: 8256, kernel: 3, into: s.f + 21823904)
-        s.profiler?.stop(1427)
-        // features.7.4.block.1 depthwise 3x3/1, [n, 25, 25, 8256] -> [n, 25, 25, 8256]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(1009), batch: s.n, height: 25, width: 25, channels: 8256, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 25, outWidth: 25, weights: s.f + 21823904, bias: s.f,
-            activation: .identity, output: s.tensor(1010), pool: pool)
-        s.profiler?.stop(1428)
+        s.profiler?.stop(1426)
+        // features.7.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.4.block.1 depthwise 3x3/1, [n, 25, 25, 8256] -> [n, 25, 25, 8256], row by row
+        if s.options.frozenBlocks <= 87 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(1008), gamma: s.p + 422552192,
+                beta: s.p + 422560448, savedMean: s.f + 21790880, savedInvStd: s.f + 21799136, activation: .silu,
+                output: s.tensor(1009), batch: s.n, height: 25, width: 25, channels: 8256, kernel: 3, stride: 1,
+                padTop: 1, padLeft: 1, outHeight: 25, outWidth: 25, weights: s.f + 21823904, bias: s.f,
+                depthwiseOutput: s.tensor(1010), pool: pool)
+            s.profiler?.stop(1427)
+        }
+        // features.7.4.block.1 frozen: depthwise 3x3/1, [n, 25, 25, 8256] -> [n, 25, 25, 8256]
+        if s.options.frozenBlocks > 87 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(1009), batch: s.n, height: 25, width: 25, channels: 8256, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 25, outWidth: 25, weights: s.f + 21823904, bias: s.f,
+                activation: .identity, output: s.tensor(1010), pool: pool)
+            s.profiler?.stop(1428)
+        }
         // features.7.4.block.1 BatchNorm (batch statistics) + silu on [n, 25, 25, 8256]
         if s.options.frozenBlocks <= 87 {
             s.profiler?.start()
@@ -18271,14 +18595,6 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(1020), pool: pool)
             s.profiler?.stop(1441)
         }
-        // features.7.5.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 8256]
-        if s.options.frozenBlocks <= 88 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(1020), pixels: 625 &* s.n, channels: 8256,
-                gamma: s.p + 451107296, beta: s.p + 451115552, savedMean: s.f + 21975264, savedInvStd: s.f + 21983520,
-                activation: .silu, output: s.tensor(1021), pool: pool)
-            s.profiler?.stop(1442)
-        }
         // features.7.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 8256]
         if s.options.frozenBlocks > 88 {
             s.profiler?.start()
@@ -18286,18 +18602,30 @@ public final class EfficientNetL2Training: TrainableModel {
                 gamma: s.p + 451107296, beta: s.p + 451115552, runningMean: s.p + 451123808,
                 runningVar: s.p + 451132064, eps: 0.001, activation: .silu, output: s.tensor(1021),
                 scratch: s.f + 21975264, pool: pool)
-            s.profiler?.stop(1443)
+            s.profiler?.stop(1442)
         }
         // features.7.5.block.1 depthwise weights to the kernel layout [3][3][8256]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 451140320, channels: 8256, kernel: 3, into: s.f + 22008288)
-        s.profiler?.stop(1444)
-        // features.7.5.block.1 depthwise 3x3/1, [n, 25, 25, 8256] -> [n, 25, 25, 8256]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(1021), batch: s.n, height: 25, width: 25, channels: 8256, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 25, outWidth: 25, weights: s.f + 22008288, bias: s.f,
-            activation: .identity, output: s.tensor(1022), pool: pool)
-        s.profiler?.stop(1445)
+        s.profiler?.stop(1443)
+        // features.7.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.5.block.1 depthwise 3x3/1, [n, 25, 25, 8256] -> [n, 25, 25, 8256], row by row
+        if s.options.frozenBlocks <= 88 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(1020), gamma: s.p + 451107296,
+                beta: s.p + 451115552, savedMean: s.f + 21975264, savedInvStd: s.f + 21983520, activation: .silu,
+                output: s.tensor(1021), batch: s.n, height: 25, width: 25, channels: 8256, kernel: 3, stride: 1,
+                padTop: 1, padLeft: 1, outHeight: 25, outWidth: 25, weights: s.f + 22008288, bias: s.f,
+                depthwiseOutput: s.tensor(1022), pool: pool)
+            s.profiler?.stop(1444)
+        }
+        // features.7.5.block.1 frozen: depthwise 3x3/1, [n, 25, 25, 8256] -> [n, 25, 25, 8256]
+        if s.options.frozenBlocks > 88 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(1021), batch: s.n, height: 25, width: 25, channels: 8256, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 25, outWidth: 25, weights: s.f + 22008288, bias: s.f,
+                activation: .identity, output: s.tensor(1022), pool: pool)
+            s.profiler?.stop(1445)
+        }
         // features.7.5.block.1 BatchNorm (batch statistics) + silu on [n, 25, 25, 8256]
         if s.options.frozenBlocks <= 88 {
             s.profiler?.start()
@@ -30170,13 +30498,13 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.2.0.block.0", kind: "conv 1x1 forward", macsPerImage: 4976640000,
               "frozen: expand conv 1x1, [n, 400, 400, 72] -> [n, 400, 400, 432]"),
         .init("features.2.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 400, 400, 432]"),
-        .init("features.2.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 400, 400, 432]"),
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][432]"),
+        .init("features.2.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 155520000,
+              "features.2.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 400, 400, 432] -> [n, 200, 200, 432], row by row"),
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: 155520000,
-              "depthwise 3x3/2, [n, 400, 400, 432] -> [n, 200, 200, 432]"),
+              "frozen: depthwise 3x3/2, [n, 400, 400, 432] -> [n, 200, 200, 432]"),
         .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 200, 200, 432]"),
         .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -30200,13 +30528,13 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.2.1.block.0", kind: "conv 1x1 forward", macsPerImage: 2595840000,
               "frozen: expand conv 1x1, [n, 200, 200, 104] -> [n, 200, 200, 624]"),
         .init("features.2.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 200, 200, 624]"),
-        .init("features.2.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 200, 200, 624]"),
         .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][624]"),
+        .init("features.2.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 224640000,
+              "features.2.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624], row by row"),
         .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: 224640000,
-              "depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624]"),
+              "frozen: depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624]"),
         .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 200, 200, 624]"),
         .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -30234,13 +30562,13 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.2.2.block.0", kind: "conv 1x1 forward", macsPerImage: 2595840000,
               "frozen: expand conv 1x1, [n, 200, 200, 104] -> [n, 200, 200, 624]"),
         .init("features.2.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 200, 200, 624]"),
-        .init("features.2.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 200, 200, 624]"),
         .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][624]"),
+        .init("features.2.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 224640000,
+              "features.2.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.2.block.1 depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624], row by row"),
         .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: 224640000,
-              "depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624]"),
+              "frozen: depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624]"),
         .init("features.2.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 200, 200, 624]"),
         .init("features.2.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -30268,13 +30596,13 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.2.3.block.0", kind: "conv 1x1 forward", macsPerImage: 2595840000,
               "frozen: expand conv 1x1, [n, 200, 200, 104] -> [n, 200, 200, 624]"),
         .init("features.2.3.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 200, 200, 624]"),
-        .init("features.2.3.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 200, 200, 624]"),
         .init("features.2.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][624]"),
+        .init("features.2.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 224640000,
+              "features.2.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.3.block.1 depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624], row by row"),
         .init("features.2.3.block.1", kind: "depthwise forward", macsPerImage: 224640000,
-              "depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624]"),
+              "frozen: depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624]"),
         .init("features.2.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 200, 200, 624]"),
         .init("features.2.3.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -30302,13 +30630,13 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.2.4.block.0", kind: "conv 1x1 forward", macsPerImage: 2595840000,
               "frozen: expand conv 1x1, [n, 200, 200, 104] -> [n, 200, 200, 624]"),
         .init("features.2.4.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 200, 200, 624]"),
-        .init("features.2.4.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 200, 200, 624]"),
         .init("features.2.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][624]"),
+        .init("features.2.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 224640000,
+              "features.2.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.4.block.1 depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624], row by row"),
         .init("features.2.4.block.1", kind: "depthwise forward", macsPerImage: 224640000,
-              "depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624]"),
+              "frozen: depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624]"),
         .init("features.2.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 200, 200, 624]"),
         .init("features.2.4.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -30336,13 +30664,13 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.2.5.block.0", kind: "conv 1x1 forward", macsPerImage: 2595840000,
               "frozen: expand conv 1x1, [n, 200, 200, 104] -> [n, 200, 200, 624]"),
         .init("features.2.5.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 200, 200, 624]"),
-        .init("features.2.5.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 200, 200, 624]"),
         .init("features.2.5.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][624]"),
+        .init("features.2.5.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 224640000,
+              "features.2.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.5.block.1 depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624], row by row"),
         .init("features.2.5.block.1", kind: "depthwise forward", macsPerImage: 224640000,
-              "depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624]"),
+              "frozen: depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624]"),
         .init("features.2.5.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 200, 200, 624]"),
         .init("features.2.5.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -30370,13 +30698,13 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.2.6.block.0", kind: "conv 1x1 forward", macsPerImage: 2595840000,
               "frozen: expand conv 1x1, [n, 200, 200, 104] -> [n, 200, 200, 624]"),
         .init("features.2.6.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 200, 200, 624]"),
-        .init("features.2.6.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 200, 200, 624]"),
         .init("features.2.6.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][624]"),
+        .init("features.2.6.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 224640000,
+              "features.2.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.6.block.1 depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624], row by row"),
         .init("features.2.6.block.1", kind: "depthwise forward", macsPerImage: 224640000,
-              "depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624]"),
+              "frozen: depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624]"),
         .init("features.2.6.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 200, 200, 624]"),
         .init("features.2.6.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -30404,13 +30732,13 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.2.7.block.0", kind: "conv 1x1 forward", macsPerImage: 2595840000,
               "frozen: expand conv 1x1, [n, 200, 200, 104] -> [n, 200, 200, 624]"),
         .init("features.2.7.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 200, 200, 624]"),
-        .init("features.2.7.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 200, 200, 624]"),
         .init("features.2.7.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][624]"),
+        .init("features.2.7.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 224640000,
+              "features.2.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.7.block.1 depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624], row by row"),
         .init("features.2.7.block.1", kind: "depthwise forward", macsPerImage: 224640000,
-              "depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624]"),
+              "frozen: depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624]"),
         .init("features.2.7.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 200, 200, 624]"),
         .init("features.2.7.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -30438,13 +30766,13 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.2.8.block.0", kind: "conv 1x1 forward", macsPerImage: 2595840000,
               "frozen: expand conv 1x1, [n, 200, 200, 104] -> [n, 200, 200, 624]"),
         .init("features.2.8.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 200, 200, 624]"),
-        .init("features.2.8.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 200, 200, 624]"),
         .init("features.2.8.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][624]"),
+        .init("features.2.8.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 224640000,
+              "features.2.8.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.8.block.1 depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624], row by row"),
         .init("features.2.8.block.1", kind: "depthwise forward", macsPerImage: 224640000,
-              "depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624]"),
+              "frozen: depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624]"),
         .init("features.2.8.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 200, 200, 624]"),
         .init("features.2.8.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -30472,13 +30800,13 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.2.9.block.0", kind: "conv 1x1 forward", macsPerImage: 2595840000,
               "frozen: expand conv 1x1, [n, 200, 200, 104] -> [n, 200, 200, 624]"),
         .init("features.2.9.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 200, 200, 624]"),
-        .init("features.2.9.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 200, 200, 624]"),
         .init("features.2.9.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][624]"),
+        .init("features.2.9.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 224640000,
+              "features.2.9.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.9.block.1 depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624], row by row"),
         .init("features.2.9.block.1", kind: "depthwise forward", macsPerImage: 224640000,
-              "depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624]"),
+              "frozen: depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624]"),
         .init("features.2.9.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 200, 200, 624]"),
         .init("features.2.9.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -30506,13 +30834,13 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.2.10.block.0", kind: "conv 1x1 forward", macsPerImage: 2595840000,
               "frozen: expand conv 1x1, [n, 200, 200, 104] -> [n, 200, 200, 624]"),
         .init("features.2.10.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 200, 200, 624]"),
-        .init("features.2.10.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 200, 200, 624]"),
         .init("features.2.10.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][624]"),
+        .init("features.2.10.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 224640000,
+              "features.2.10.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.10.block.1 depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624], row by row"),
         .init("features.2.10.block.1", kind: "depthwise forward", macsPerImage: 224640000,
-              "depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624]"),
+              "frozen: depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624]"),
         .init("features.2.10.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 200, 200, 624]"),
         .init("features.2.10.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -30540,13 +30868,13 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.3.0.block.0", kind: "conv 1x1 forward", macsPerImage: 2595840000,
               "frozen: expand conv 1x1, [n, 200, 200, 104] -> [n, 200, 200, 624]"),
         .init("features.3.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 200, 200, 624]"),
-        .init("features.3.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 200, 200, 624]"),
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][624]"),
+        .init("features.3.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 156000000,
+              "features.3.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 200, 200, 624] -> [n, 100, 100, 624], row by row"),
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: 156000000,
-              "depthwise 5x5/2, [n, 200, 200, 624] -> [n, 100, 100, 624]"),
+              "frozen: depthwise 5x5/2, [n, 200, 200, 624] -> [n, 100, 100, 624]"),
         .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 100, 100, 624]"),
         .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -30570,13 +30898,13 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.3.1.block.0", kind: "conv 1x1 forward", macsPerImage: 1858560000,
               "frozen: expand conv 1x1, [n, 100, 100, 176] -> [n, 100, 100, 1056]"),
         .init("features.3.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 100, 100, 1056]"),
-        .init("features.3.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 100, 100, 1056]"),
         .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1056]"),
+        .init("features.3.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 264000000,
+              "features.3.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056], row by row"),
         .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: 264000000,
-              "depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056]"),
+              "frozen: depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056]"),
         .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 100, 100, 1056]"),
         .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -30604,13 +30932,13 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.3.2.block.0", kind: "conv 1x1 forward", macsPerImage: 1858560000,
               "frozen: expand conv 1x1, [n, 100, 100, 176] -> [n, 100, 100, 1056]"),
         .init("features.3.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 100, 100, 1056]"),
-        .init("features.3.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 100, 100, 1056]"),
         .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1056]"),
+        .init("features.3.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 264000000,
+              "features.3.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.2.block.1 depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056], row by row"),
         .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: 264000000,
-              "depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056]"),
+              "frozen: depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056]"),
         .init("features.3.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 100, 100, 1056]"),
         .init("features.3.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -30638,13 +30966,13 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.3.3.block.0", kind: "conv 1x1 forward", macsPerImage: 1858560000,
               "frozen: expand conv 1x1, [n, 100, 100, 176] -> [n, 100, 100, 1056]"),
         .init("features.3.3.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 100, 100, 1056]"),
-        .init("features.3.3.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 100, 100, 1056]"),
         .init("features.3.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1056]"),
+        .init("features.3.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 264000000,
+              "features.3.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.3.block.1 depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056], row by row"),
         .init("features.3.3.block.1", kind: "depthwise forward", macsPerImage: 264000000,
-              "depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056]"),
+              "frozen: depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056]"),
         .init("features.3.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 100, 100, 1056]"),
         .init("features.3.3.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -30672,13 +31000,13 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.3.4.block.0", kind: "conv 1x1 forward", macsPerImage: 1858560000,
               "frozen: expand conv 1x1, [n, 100, 100, 176] -> [n, 100, 100, 1056]"),
         .init("features.3.4.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 100, 100, 1056]"),
-        .init("features.3.4.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 100, 100, 1056]"),
         .init("features.3.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1056]"),
+        .init("features.3.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 264000000,
+              "features.3.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.4.block.1 depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056], row by row"),
         .init("features.3.4.block.1", kind: "depthwise forward", macsPerImage: 264000000,
-              "depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056]"),
+              "frozen: depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056]"),
         .init("features.3.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 100, 100, 1056]"),
         .init("features.3.4.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -30706,13 +31034,13 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.3.5.block.0", kind: "conv 1x1 forward", macsPerImage: 1858560000,
               "frozen: expand conv 1x1, [n, 100, 100, 176] -> [n, 100, 100, 1056]"),
         .init("features.3.5.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 100, 100, 1056]"),
-        .init("features.3.5.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 100, 100, 1056]"),
         .init("features.3.5.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1056]"),
+        .init("features.3.5.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 264000000,
+              "features.3.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.5.block.1 depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056], row by row"),
         .init("features.3.5.block.1", kind: "depthwise forward", macsPerImage: 264000000,
-              "depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056]"),
+              "frozen: depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056]"),
         .init("features.3.5.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 100, 100, 1056]"),
         .init("features.3.5.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -30740,13 +31068,13 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.3.6.block.0", kind: "conv 1x1 forward", macsPerImage: 1858560000,
               "frozen: expand conv 1x1, [n, 100, 100, 176] -> [n, 100, 100, 1056]"),
         .init("features.3.6.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 100, 100, 1056]"),
-        .init("features.3.6.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 100, 100, 1056]"),
         .init("features.3.6.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1056]"),
+        .init("features.3.6.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 264000000,
+              "features.3.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.6.block.1 depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056], row by row"),
         .init("features.3.6.block.1", kind: "depthwise forward", macsPerImage: 264000000,
-              "depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056]"),
+              "frozen: depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056]"),
         .init("features.3.6.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 100, 100, 1056]"),
         .init("features.3.6.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -30774,13 +31102,13 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.3.7.block.0", kind: "conv 1x1 forward", macsPerImage: 1858560000,
               "frozen: expand conv 1x1, [n, 100, 100, 176] -> [n, 100, 100, 1056]"),
         .init("features.3.7.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 100, 100, 1056]"),
-        .init("features.3.7.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 100, 100, 1056]"),
         .init("features.3.7.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1056]"),
+        .init("features.3.7.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 264000000,
+              "features.3.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.7.block.1 depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056], row by row"),
         .init("features.3.7.block.1", kind: "depthwise forward", macsPerImage: 264000000,
-              "depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056]"),
+              "frozen: depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056]"),
         .init("features.3.7.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 100, 100, 1056]"),
         .init("features.3.7.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -30808,13 +31136,13 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.3.8.block.0", kind: "conv 1x1 forward", macsPerImage: 1858560000,
               "frozen: expand conv 1x1, [n, 100, 100, 176] -> [n, 100, 100, 1056]"),
         .init("features.3.8.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 100, 100, 1056]"),
-        .init("features.3.8.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 100, 100, 1056]"),
         .init("features.3.8.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1056]"),
+        .init("features.3.8.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 264000000,
+              "features.3.8.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.8.block.1 depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056], row by row"),
         .init("features.3.8.block.1", kind: "depthwise forward", macsPerImage: 264000000,
-              "depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056]"),
+              "frozen: depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056]"),
         .init("features.3.8.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 100, 100, 1056]"),
         .init("features.3.8.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -30842,13 +31170,13 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.3.9.block.0", kind: "conv 1x1 forward", macsPerImage: 1858560000,
               "frozen: expand conv 1x1, [n, 100, 100, 176] -> [n, 100, 100, 1056]"),
         .init("features.3.9.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 100, 100, 1056]"),
-        .init("features.3.9.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 100, 100, 1056]"),
         .init("features.3.9.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1056]"),
+        .init("features.3.9.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 264000000,
+              "features.3.9.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.9.block.1 depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056], row by row"),
         .init("features.3.9.block.1", kind: "depthwise forward", macsPerImage: 264000000,
-              "depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056]"),
+              "frozen: depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056]"),
         .init("features.3.9.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 100, 100, 1056]"),
         .init("features.3.9.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -30876,13 +31204,13 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.3.10.block.0", kind: "conv 1x1 forward", macsPerImage: 1858560000,
               "frozen: expand conv 1x1, [n, 100, 100, 176] -> [n, 100, 100, 1056]"),
         .init("features.3.10.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 100, 100, 1056]"),
-        .init("features.3.10.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 100, 100, 1056]"),
         .init("features.3.10.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1056]"),
+        .init("features.3.10.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 264000000,
+              "features.3.10.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.10.block.1 depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056], row by row"),
         .init("features.3.10.block.1", kind: "depthwise forward", macsPerImage: 264000000,
-              "depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056]"),
+              "frozen: depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056]"),
         .init("features.3.10.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 100, 100, 1056]"),
         .init("features.3.10.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -30910,13 +31238,13 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.4.0.block.0", kind: "conv 1x1 forward", macsPerImage: 1858560000,
               "frozen: expand conv 1x1, [n, 100, 100, 176] -> [n, 100, 100, 1056]"),
         .init("features.4.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 100, 100, 1056]"),
-        .init("features.4.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 100, 100, 1056]"),
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][1056]"),
+        .init("features.4.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 23760000,
+              "features.4.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 100, 100, 1056] -> [n, 50, 50, 1056], row by row"),
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: 23760000,
-              "depthwise 3x3/2, [n, 100, 100, 1056] -> [n, 50, 50, 1056]"),
+              "frozen: depthwise 3x3/2, [n, 100, 100, 1056] -> [n, 50, 50, 1056]"),
         .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 50, 50, 1056]"),
         .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -30940,13 +31268,13 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.4.1.block.0", kind: "conv 1x1 forward", macsPerImage: 1775040000,
               "frozen: expand conv 1x1, [n, 50, 50, 344] -> [n, 50, 50, 2064]"),
         .init("features.4.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064]"),
-        .init("features.4.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2064]"),
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][2064]"),
+        .init("features.4.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 46440000,
+              "features.4.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row"),
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: 46440000,
-              "depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]"),
+              "frozen: depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]"),
         .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 50, 50, 2064]"),
         .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -30974,13 +31302,13 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.4.2.block.0", kind: "conv 1x1 forward", macsPerImage: 1775040000,
               "frozen: expand conv 1x1, [n, 50, 50, 344] -> [n, 50, 50, 2064]"),
         .init("features.4.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064]"),
-        .init("features.4.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2064]"),
         .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][2064]"),
+        .init("features.4.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 46440000,
+              "features.4.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row"),
         .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: 46440000,
-              "depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]"),
+              "frozen: depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]"),
         .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 50, 50, 2064]"),
         .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -31008,13 +31336,13 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.4.3.block.0", kind: "conv 1x1 forward", macsPerImage: 1775040000,
               "frozen: expand conv 1x1, [n, 50, 50, 344] -> [n, 50, 50, 2064]"),
         .init("features.4.3.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064]"),
-        .init("features.4.3.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2064]"),
         .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][2064]"),
+        .init("features.4.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 46440000,
+              "features.4.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.3.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row"),
         .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: 46440000,
-              "depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]"),
+              "frozen: depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]"),
         .init("features.4.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 50, 50, 2064]"),
         .init("features.4.3.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -31042,13 +31370,13 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.4.4.block.0", kind: "conv 1x1 forward", macsPerImage: 1775040000,
               "frozen: expand conv 1x1, [n, 50, 50, 344] -> [n, 50, 50, 2064]"),
         .init("features.4.4.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064]"),
-        .init("features.4.4.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2064]"),
         .init("features.4.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][2064]"),
+        .init("features.4.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 46440000,
+              "features.4.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.4.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row"),
         .init("features.4.4.block.1", kind: "depthwise forward", macsPerImage: 46440000,
-              "depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]"),
+              "frozen: depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]"),
         .init("features.4.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 50, 50, 2064]"),
         .init("features.4.4.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -31076,13 +31404,13 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.4.5.block.0", kind: "conv 1x1 forward", macsPerImage: 1775040000,
               "frozen: expand conv 1x1, [n, 50, 50, 344] -> [n, 50, 50, 2064]"),
         .init("features.4.5.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064]"),
-        .init("features.4.5.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2064]"),
         .init("features.4.5.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][2064]"),
+        .init("features.4.5.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 46440000,
+              "features.4.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.5.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row"),
         .init("features.4.5.block.1", kind: "depthwise forward", macsPerImage: 46440000,
-              "depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]"),
+              "frozen: depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]"),
         .init("features.4.5.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 50, 50, 2064]"),
         .init("features.4.5.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -31110,13 +31438,13 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.4.6.block.0", kind: "conv 1x1 forward", macsPerImage: 1775040000,
               "frozen: expand conv 1x1, [n, 50, 50, 344] -> [n, 50, 50, 2064]"),
         .init("features.4.6.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064]"),
-        .init("features.4.6.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2064]"),
         .init("features.4.6.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][2064]"),
+        .init("features.4.6.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 46440000,
+              "features.4.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.6.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row"),
         .init("features.4.6.block.1", kind: "depthwise forward", macsPerImage: 46440000,
-              "depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]"),
+              "frozen: depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]"),
         .init("features.4.6.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 50, 50, 2064]"),
         .init("features.4.6.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -31144,13 +31472,13 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.4.7.block.0", kind: "conv 1x1 forward", macsPerImage: 1775040000,
               "frozen: expand conv 1x1, [n, 50, 50, 344] -> [n, 50, 50, 2064]"),
         .init("features.4.7.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064]"),
-        .init("features.4.7.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2064]"),
         .init("features.4.7.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][2064]"),
+        .init("features.4.7.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 46440000,
+              "features.4.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.7.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row"),
         .init("features.4.7.block.1", kind: "depthwise forward", macsPerImage: 46440000,
-              "depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]"),
+              "frozen: depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]"),
         .init("features.4.7.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 50, 50, 2064]"),
         .init("features.4.7.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -31178,13 +31506,13 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.4.8.block.0", kind: "conv 1x1 forward", macsPerImage: 1775040000,
               "frozen: expand conv 1x1, [n, 50, 50, 344] -> [n, 50, 50, 2064]"),
         .init("features.4.8.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064]"),
-        .init("features.4.8.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2064]"),
         .init("features.4.8.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][2064]"),
+        .init("features.4.8.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 46440000,
+              "features.4.8.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.8.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row"),
         .init("features.4.8.block.1", kind: "depthwise forward", macsPerImage: 46440000,
-              "depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]"),
+              "frozen: depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]"),
         .init("features.4.8.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 50, 50, 2064]"),
         .init("features.4.8.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -31212,13 +31540,13 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.4.9.block.0", kind: "conv 1x1 forward", macsPerImage: 1775040000,
               "frozen: expand conv 1x1, [n, 50, 50, 344] -> [n, 50, 50, 2064]"),
         .init("features.4.9.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064]"),
-        .init("features.4.9.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2064]"),
         .init("features.4.9.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][2064]"),
+        .init("features.4.9.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 46440000,
+              "features.4.9.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.9.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row"),
         .init("features.4.9.block.1", kind: "depthwise forward", macsPerImage: 46440000,
-              "depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]"),
+              "frozen: depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]"),
         .init("features.4.9.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 50, 50, 2064]"),
         .init("features.4.9.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -31246,13 +31574,13 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.4.10.block.0", kind: "conv 1x1 forward", macsPerImage: 1775040000,
               "frozen: expand conv 1x1, [n, 50, 50, 344] -> [n, 50, 50, 2064]"),
         .init("features.4.10.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064]"),
-        .init("features.4.10.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2064]"),
         .init("features.4.10.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][2064]"),
+        .init("features.4.10.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 46440000,
+              "features.4.10.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.10.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row"),
         .init("features.4.10.block.1", kind: "depthwise forward", macsPerImage: 46440000,
-              "depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]"),
+              "frozen: depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]"),
         .init("features.4.10.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 50, 50, 2064]"),
         .init("features.4.10.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -31280,13 +31608,13 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.4.11.block.0", kind: "conv 1x1 forward", macsPerImage: 1775040000,
               "frozen: expand conv 1x1, [n, 50, 50, 344] -> [n, 50, 50, 2064]"),
         .init("features.4.11.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064]"),
-        .init("features.4.11.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2064]"),
         .init("features.4.11.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][2064]"),
+        .init("features.4.11.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 46440000,
+              "features.4.11.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.11.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row"),
         .init("features.4.11.block.1", kind: "depthwise forward", macsPerImage: 46440000,
-              "depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]"),
+              "frozen: depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]"),
         .init("features.4.11.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 50, 50, 2064]"),
         .init("features.4.11.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -31314,13 +31642,13 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.4.12.block.0", kind: "conv 1x1 forward", macsPerImage: 1775040000,
               "frozen: expand conv 1x1, [n, 50, 50, 344] -> [n, 50, 50, 2064]"),
         .init("features.4.12.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064]"),
-        .init("features.4.12.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2064]"),
         .init("features.4.12.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][2064]"),
+        .init("features.4.12.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 46440000,
+              "features.4.12.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.12.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row"),
         .init("features.4.12.block.1", kind: "depthwise forward", macsPerImage: 46440000,
-              "depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]"),
+              "frozen: depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]"),
         .init("features.4.12.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 50, 50, 2064]"),
         .init("features.4.12.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -31348,13 +31676,13 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.4.13.block.0", kind: "conv 1x1 forward", macsPerImage: 1775040000,
               "frozen: expand conv 1x1, [n, 50, 50, 344] -> [n, 50, 50, 2064]"),
         .init("features.4.13.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064]"),
-        .init("features.4.13.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2064]"),
         .init("features.4.13.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][2064]"),
+        .init("features.4.13.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 46440000,
+              "features.4.13.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.13.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row"),
         .init("features.4.13.block.1", kind: "depthwise forward", macsPerImage: 46440000,
-              "depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]"),
+              "frozen: depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]"),
         .init("features.4.13.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 50, 50, 2064]"),
         .init("features.4.13.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -31382,13 +31710,13 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.4.14.block.0", kind: "conv 1x1 forward", macsPerImage: 1775040000,
               "frozen: expand conv 1x1, [n, 50, 50, 344] -> [n, 50, 50, 2064]"),
         .init("features.4.14.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064]"),
-        .init("features.4.14.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2064]"),
         .init("features.4.14.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][2064]"),
+        .init("features.4.14.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 46440000,
+              "features.4.14.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.14.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row"),
         .init("features.4.14.block.1", kind: "depthwise forward", macsPerImage: 46440000,
-              "depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]"),
+              "frozen: depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]"),
         .init("features.4.14.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 50, 50, 2064]"),
         .init("features.4.14.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -31416,13 +31744,13 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.4.15.block.0", kind: "conv 1x1 forward", macsPerImage: 1775040000,
               "frozen: expand conv 1x1, [n, 50, 50, 344] -> [n, 50, 50, 2064]"),
         .init("features.4.15.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064]"),
-        .init("features.4.15.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2064]"),
         .init("features.4.15.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][2064]"),
+        .init("features.4.15.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 46440000,
+              "features.4.15.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.15.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row"),
         .init("features.4.15.block.1", kind: "depthwise forward", macsPerImage: 46440000,
-              "depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]"),
+              "frozen: depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]"),
         .init("features.4.15.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 50, 50, 2064]"),
         .init("features.4.15.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -31450,13 +31778,13 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.5.0.block.0", kind: "conv 1x1 forward", macsPerImage: 1775040000,
               "frozen: expand conv 1x1, [n, 50, 50, 344] -> [n, 50, 50, 2064]"),
         .init("features.5.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064]"),
-        .init("features.5.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2064]"),
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2064]"),
+        .init("features.5.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 129000000,
+              "features.5.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row"),
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: 129000000,
-              "depthwise 5x5/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]"),
+              "frozen: depthwise 5x5/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]"),
         .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 50, 50, 2064]"),
         .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -31480,13 +31808,13 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.5.1.block.0", kind: "conv 1x1 forward", macsPerImage: 3456000000,
               "frozen: expand conv 1x1, [n, 50, 50, 480] -> [n, 50, 50, 2880]"),
         .init("features.5.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880]"),
-        .init("features.5.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2880]"),
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2880]"),
+        .init("features.5.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 180000000,
+              "features.5.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row"),
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: 180000000,
-              "depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]"),
+              "frozen: depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]"),
         .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 50, 50, 2880]"),
         .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -31514,13 +31842,13 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.5.2.block.0", kind: "conv 1x1 forward", macsPerImage: 3456000000,
               "frozen: expand conv 1x1, [n, 50, 50, 480] -> [n, 50, 50, 2880]"),
         .init("features.5.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880]"),
-        .init("features.5.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2880]"),
         .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2880]"),
+        .init("features.5.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 180000000,
+              "features.5.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row"),
         .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: 180000000,
-              "depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]"),
+              "frozen: depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]"),
         .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 50, 50, 2880]"),
         .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -31548,13 +31876,13 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.5.3.block.0", kind: "conv 1x1 forward", macsPerImage: 3456000000,
               "frozen: expand conv 1x1, [n, 50, 50, 480] -> [n, 50, 50, 2880]"),
         .init("features.5.3.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880]"),
-        .init("features.5.3.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2880]"),
         .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2880]"),
+        .init("features.5.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 180000000,
+              "features.5.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.3.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row"),
         .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: 180000000,
-              "depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]"),
+              "frozen: depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]"),
         .init("features.5.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 50, 50, 2880]"),
         .init("features.5.3.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -31582,13 +31910,13 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.5.4.block.0", kind: "conv 1x1 forward", macsPerImage: 3456000000,
               "frozen: expand conv 1x1, [n, 50, 50, 480] -> [n, 50, 50, 2880]"),
         .init("features.5.4.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880]"),
-        .init("features.5.4.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2880]"),
         .init("features.5.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2880]"),
+        .init("features.5.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 180000000,
+              "features.5.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.4.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row"),
         .init("features.5.4.block.1", kind: "depthwise forward", macsPerImage: 180000000,
-              "depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]"),
+              "frozen: depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]"),
         .init("features.5.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 50, 50, 2880]"),
         .init("features.5.4.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -31616,13 +31944,13 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.5.5.block.0", kind: "conv 1x1 forward", macsPerImage: 3456000000,
               "frozen: expand conv 1x1, [n, 50, 50, 480] -> [n, 50, 50, 2880]"),
         .init("features.5.5.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880]"),
-        .init("features.5.5.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2880]"),
         .init("features.5.5.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2880]"),
+        .init("features.5.5.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 180000000,
+              "features.5.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.5.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row"),
         .init("features.5.5.block.1", kind: "depthwise forward", macsPerImage: 180000000,
-              "depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]"),
+              "frozen: depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]"),
         .init("features.5.5.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 50, 50, 2880]"),
         .init("features.5.5.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -31650,13 +31978,13 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.5.6.block.0", kind: "conv 1x1 forward", macsPerImage: 3456000000,
               "frozen: expand conv 1x1, [n, 50, 50, 480] -> [n, 50, 50, 2880]"),
         .init("features.5.6.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880]"),
-        .init("features.5.6.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2880]"),
         .init("features.5.6.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2880]"),
+        .init("features.5.6.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 180000000,
+              "features.5.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.6.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row"),
         .init("features.5.6.block.1", kind: "depthwise forward", macsPerImage: 180000000,
-              "depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]"),
+              "frozen: depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]"),
         .init("features.5.6.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 50, 50, 2880]"),
         .init("features.5.6.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -31684,13 +32012,13 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.5.7.block.0", kind: "conv 1x1 forward", macsPerImage: 3456000000,
               "frozen: expand conv 1x1, [n, 50, 50, 480] -> [n, 50, 50, 2880]"),
         .init("features.5.7.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880]"),
-        .init("features.5.7.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2880]"),
         .init("features.5.7.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2880]"),
+        .init("features.5.7.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 180000000,
+              "features.5.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.7.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row"),
         .init("features.5.7.block.1", kind: "depthwise forward", macsPerImage: 180000000,
-              "depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]"),
+              "frozen: depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]"),
         .init("features.5.7.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 50, 50, 2880]"),
         .init("features.5.7.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -31718,13 +32046,13 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.5.8.block.0", kind: "conv 1x1 forward", macsPerImage: 3456000000,
               "frozen: expand conv 1x1, [n, 50, 50, 480] -> [n, 50, 50, 2880]"),
         .init("features.5.8.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880]"),
-        .init("features.5.8.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2880]"),
         .init("features.5.8.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2880]"),
+        .init("features.5.8.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 180000000,
+              "features.5.8.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.8.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row"),
         .init("features.5.8.block.1", kind: "depthwise forward", macsPerImage: 180000000,
-              "depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]"),
+              "frozen: depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]"),
         .init("features.5.8.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 50, 50, 2880]"),
         .init("features.5.8.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -31752,13 +32080,13 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.5.9.block.0", kind: "conv 1x1 forward", macsPerImage: 3456000000,
               "frozen: expand conv 1x1, [n, 50, 50, 480] -> [n, 50, 50, 2880]"),
         .init("features.5.9.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880]"),
-        .init("features.5.9.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2880]"),
         .init("features.5.9.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2880]"),
+        .init("features.5.9.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 180000000,
+              "features.5.9.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.9.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row"),
         .init("features.5.9.block.1", kind: "depthwise forward", macsPerImage: 180000000,
-              "depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]"),
+              "frozen: depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]"),
         .init("features.5.9.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 50, 50, 2880]"),
         .init("features.5.9.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -31786,13 +32114,13 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.5.10.block.0", kind: "conv 1x1 forward", macsPerImage: 3456000000,
               "frozen: expand conv 1x1, [n, 50, 50, 480] -> [n, 50, 50, 2880]"),
         .init("features.5.10.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880]"),
-        .init("features.5.10.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2880]"),
         .init("features.5.10.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2880]"),
+        .init("features.5.10.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 180000000,
+              "features.5.10.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.10.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row"),
         .init("features.5.10.block.1", kind: "depthwise forward", macsPerImage: 180000000,
-              "depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]"),
+              "frozen: depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]"),
         .init("features.5.10.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 50, 50, 2880]"),
         .init("features.5.10.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -31820,13 +32148,13 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.5.11.block.0", kind: "conv 1x1 forward", macsPerImage: 3456000000,
               "frozen: expand conv 1x1, [n, 50, 50, 480] -> [n, 50, 50, 2880]"),
         .init("features.5.11.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880]"),
-        .init("features.5.11.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2880]"),
         .init("features.5.11.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2880]"),
+        .init("features.5.11.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 180000000,
+              "features.5.11.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.11.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row"),
         .init("features.5.11.block.1", kind: "depthwise forward", macsPerImage: 180000000,
-              "depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]"),
+              "frozen: depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]"),
         .init("features.5.11.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 50, 50, 2880]"),
         .init("features.5.11.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -31854,13 +32182,13 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.5.12.block.0", kind: "conv 1x1 forward", macsPerImage: 3456000000,
               "frozen: expand conv 1x1, [n, 50, 50, 480] -> [n, 50, 50, 2880]"),
         .init("features.5.12.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880]"),
-        .init("features.5.12.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2880]"),
         .init("features.5.12.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2880]"),
+        .init("features.5.12.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 180000000,
+              "features.5.12.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.12.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row"),
         .init("features.5.12.block.1", kind: "depthwise forward", macsPerImage: 180000000,
-              "depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]"),
+              "frozen: depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]"),
         .init("features.5.12.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 50, 50, 2880]"),
         .init("features.5.12.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -31888,13 +32216,13 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.5.13.block.0", kind: "conv 1x1 forward", macsPerImage: 3456000000,
               "frozen: expand conv 1x1, [n, 50, 50, 480] -> [n, 50, 50, 2880]"),
         .init("features.5.13.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880]"),
-        .init("features.5.13.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2880]"),
         .init("features.5.13.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2880]"),
+        .init("features.5.13.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 180000000,
+              "features.5.13.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.13.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row"),
         .init("features.5.13.block.1", kind: "depthwise forward", macsPerImage: 180000000,
-              "depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]"),
+              "frozen: depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]"),
         .init("features.5.13.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 50, 50, 2880]"),
         .init("features.5.13.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -31922,13 +32250,13 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.5.14.block.0", kind: "conv 1x1 forward", macsPerImage: 3456000000,
               "frozen: expand conv 1x1, [n, 50, 50, 480] -> [n, 50, 50, 2880]"),
         .init("features.5.14.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880]"),
-        .init("features.5.14.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2880]"),
         .init("features.5.14.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2880]"),
+        .init("features.5.14.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 180000000,
+              "features.5.14.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.14.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row"),
         .init("features.5.14.block.1", kind: "depthwise forward", macsPerImage: 180000000,
-              "depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]"),
+              "frozen: depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]"),
         .init("features.5.14.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 50, 50, 2880]"),
         .init("features.5.14.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -31956,13 +32284,13 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.5.15.block.0", kind: "conv 1x1 forward", macsPerImage: 3456000000,
               "frozen: expand conv 1x1, [n, 50, 50, 480] -> [n, 50, 50, 2880]"),
         .init("features.5.15.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880]"),
-        .init("features.5.15.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2880]"),
         .init("features.5.15.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2880]"),
+        .init("features.5.15.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 180000000,
+              "features.5.15.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.15.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row"),
         .init("features.5.15.block.1", kind: "depthwise forward", macsPerImage: 180000000,
-              "depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]"),
+              "frozen: depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]"),
         .init("features.5.15.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 50, 50, 2880]"),
         .init("features.5.15.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -31990,13 +32318,13 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.0.block.0", kind: "conv 1x1 forward", macsPerImage: 3456000000,
               "frozen: expand conv 1x1, [n, 50, 50, 480] -> [n, 50, 50, 2880]"),
         .init("features.6.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880]"),
-        .init("features.6.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2880]"),
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2880]"),
+        .init("features.6.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 45000000,
+              "features.6.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 50, 50, 2880] -> [n, 25, 25, 2880], row by row"),
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: 45000000,
-              "depthwise 5x5/2, [n, 50, 50, 2880] -> [n, 25, 25, 2880]"),
+              "frozen: depthwise 5x5/2, [n, 50, 50, 2880] -> [n, 25, 25, 2880]"),
         .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 25, 25, 2880]"),
         .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -32020,13 +32348,13 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.1.block.0", kind: "conv 1x1 forward", macsPerImage: 2546160000,
               "frozen: expand conv 1x1, [n, 25, 25, 824] -> [n, 25, 25, 4944]"),
         .init("features.6.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]"),
-        .init("features.6.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]"),
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][4944]"),
+        .init("features.6.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 77250000,
+              "features.6.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row"),
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: 77250000,
-              "depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
+              "frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
         .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 25, 25, 4944]"),
         .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -32054,13 +32382,13 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.2.block.0", kind: "conv 1x1 forward", macsPerImage: 2546160000,
               "frozen: expand conv 1x1, [n, 25, 25, 824] -> [n, 25, 25, 4944]"),
         .init("features.6.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]"),
-        .init("features.6.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]"),
         .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][4944]"),
+        .init("features.6.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 77250000,
+              "features.6.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row"),
         .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: 77250000,
-              "depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
+              "frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
         .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 25, 25, 4944]"),
         .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -32088,13 +32416,13 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.3.block.0", kind: "conv 1x1 forward", macsPerImage: 2546160000,
               "frozen: expand conv 1x1, [n, 25, 25, 824] -> [n, 25, 25, 4944]"),
         .init("features.6.3.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]"),
-        .init("features.6.3.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]"),
         .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][4944]"),
+        .init("features.6.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 77250000,
+              "features.6.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row"),
         .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: 77250000,
-              "depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
+              "frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
         .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 25, 25, 4944]"),
         .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -32122,13 +32450,13 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.4.block.0", kind: "conv 1x1 forward", macsPerImage: 2546160000,
               "frozen: expand conv 1x1, [n, 25, 25, 824] -> [n, 25, 25, 4944]"),
         .init("features.6.4.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]"),
-        .init("features.6.4.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]"),
         .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][4944]"),
+        .init("features.6.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 77250000,
+              "features.6.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.4.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row"),
         .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: 77250000,
-              "depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
+              "frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
         .init("features.6.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 25, 25, 4944]"),
         .init("features.6.4.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -32156,13 +32484,13 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.5.block.0", kind: "conv 1x1 forward", macsPerImage: 2546160000,
               "frozen: expand conv 1x1, [n, 25, 25, 824] -> [n, 25, 25, 4944]"),
         .init("features.6.5.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]"),
-        .init("features.6.5.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]"),
         .init("features.6.5.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][4944]"),
+        .init("features.6.5.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 77250000,
+              "features.6.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.5.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row"),
         .init("features.6.5.block.1", kind: "depthwise forward", macsPerImage: 77250000,
-              "depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
+              "frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
         .init("features.6.5.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 25, 25, 4944]"),
         .init("features.6.5.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -32190,13 +32518,13 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.6.block.0", kind: "conv 1x1 forward", macsPerImage: 2546160000,
               "frozen: expand conv 1x1, [n, 25, 25, 824] -> [n, 25, 25, 4944]"),
         .init("features.6.6.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]"),
-        .init("features.6.6.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]"),
         .init("features.6.6.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][4944]"),
+        .init("features.6.6.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 77250000,
+              "features.6.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.6.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row"),
         .init("features.6.6.block.1", kind: "depthwise forward", macsPerImage: 77250000,
-              "depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
+              "frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
         .init("features.6.6.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 25, 25, 4944]"),
         .init("features.6.6.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -32224,13 +32552,13 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.7.block.0", kind: "conv 1x1 forward", macsPerImage: 2546160000,
               "frozen: expand conv 1x1, [n, 25, 25, 824] -> [n, 25, 25, 4944]"),
         .init("features.6.7.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]"),
-        .init("features.6.7.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]"),
         .init("features.6.7.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][4944]"),
+        .init("features.6.7.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 77250000,
+              "features.6.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.7.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row"),
         .init("features.6.7.block.1", kind: "depthwise forward", macsPerImage: 77250000,
-              "depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
+              "frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
         .init("features.6.7.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 25, 25, 4944]"),
         .init("features.6.7.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -32258,13 +32586,13 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.8.block.0", kind: "conv 1x1 forward", macsPerImage: 2546160000,
               "frozen: expand conv 1x1, [n, 25, 25, 824] -> [n, 25, 25, 4944]"),
         .init("features.6.8.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]"),
-        .init("features.6.8.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]"),
         .init("features.6.8.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][4944]"),
+        .init("features.6.8.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 77250000,
+              "features.6.8.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.8.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row"),
         .init("features.6.8.block.1", kind: "depthwise forward", macsPerImage: 77250000,
-              "depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
+              "frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
         .init("features.6.8.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 25, 25, 4944]"),
         .init("features.6.8.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -32292,13 +32620,13 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.9.block.0", kind: "conv 1x1 forward", macsPerImage: 2546160000,
               "frozen: expand conv 1x1, [n, 25, 25, 824] -> [n, 25, 25, 4944]"),
         .init("features.6.9.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]"),
-        .init("features.6.9.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]"),
         .init("features.6.9.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][4944]"),
+        .init("features.6.9.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 77250000,
+              "features.6.9.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.9.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row"),
         .init("features.6.9.block.1", kind: "depthwise forward", macsPerImage: 77250000,
-              "depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
+              "frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
         .init("features.6.9.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 25, 25, 4944]"),
         .init("features.6.9.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -32326,13 +32654,13 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.10.block.0", kind: "conv 1x1 forward", macsPerImage: 2546160000,
               "frozen: expand conv 1x1, [n, 25, 25, 824] -> [n, 25, 25, 4944]"),
         .init("features.6.10.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]"),
-        .init("features.6.10.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]"),
         .init("features.6.10.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][4944]"),
+        .init("features.6.10.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 77250000,
+              "features.6.10.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.10.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row"),
         .init("features.6.10.block.1", kind: "depthwise forward", macsPerImage: 77250000,
-              "depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
+              "frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
         .init("features.6.10.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 25, 25, 4944]"),
         .init("features.6.10.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -32360,13 +32688,13 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.11.block.0", kind: "conv 1x1 forward", macsPerImage: 2546160000,
               "frozen: expand conv 1x1, [n, 25, 25, 824] -> [n, 25, 25, 4944]"),
         .init("features.6.11.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]"),
-        .init("features.6.11.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]"),
         .init("features.6.11.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][4944]"),
+        .init("features.6.11.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 77250000,
+              "features.6.11.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.11.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row"),
         .init("features.6.11.block.1", kind: "depthwise forward", macsPerImage: 77250000,
-              "depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
+              "frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
         .init("features.6.11.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 25, 25, 4944]"),
         .init("features.6.11.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -32394,13 +32722,13 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.12.block.0", kind: "conv 1x1 forward", macsPerImage: 2546160000,
               "frozen: expand conv 1x1, [n, 25, 25, 824] -> [n, 25, 25, 4944]"),
         .init("features.6.12.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]"),
-        .init("features.6.12.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]"),
         .init("features.6.12.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][4944]"),
+        .init("features.6.12.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 77250000,
+              "features.6.12.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.12.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row"),
         .init("features.6.12.block.1", kind: "depthwise forward", macsPerImage: 77250000,
-              "depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
+              "frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
         .init("features.6.12.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 25, 25, 4944]"),
         .init("features.6.12.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -32428,13 +32756,13 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.13.block.0", kind: "conv 1x1 forward", macsPerImage: 2546160000,
               "frozen: expand conv 1x1, [n, 25, 25, 824] -> [n, 25, 25, 4944]"),
         .init("features.6.13.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]"),
-        .init("features.6.13.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]"),
         .init("features.6.13.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][4944]"),
+        .init("features.6.13.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 77250000,
+              "features.6.13.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.13.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row"),
         .init("features.6.13.block.1", kind: "depthwise forward", macsPerImage: 77250000,
-              "depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
+              "frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
         .init("features.6.13.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 25, 25, 4944]"),
         .init("features.6.13.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -32462,13 +32790,13 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.14.block.0", kind: "conv 1x1 forward", macsPerImage: 2546160000,
               "frozen: expand conv 1x1, [n, 25, 25, 824] -> [n, 25, 25, 4944]"),
         .init("features.6.14.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]"),
-        .init("features.6.14.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]"),
         .init("features.6.14.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][4944]"),
+        .init("features.6.14.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 77250000,
+              "features.6.14.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.14.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row"),
         .init("features.6.14.block.1", kind: "depthwise forward", macsPerImage: 77250000,
-              "depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
+              "frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
         .init("features.6.14.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 25, 25, 4944]"),
         .init("features.6.14.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -32496,13 +32824,13 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.15.block.0", kind: "conv 1x1 forward", macsPerImage: 2546160000,
               "frozen: expand conv 1x1, [n, 25, 25, 824] -> [n, 25, 25, 4944]"),
         .init("features.6.15.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]"),
-        .init("features.6.15.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]"),
         .init("features.6.15.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][4944]"),
+        .init("features.6.15.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 77250000,
+              "features.6.15.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.15.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row"),
         .init("features.6.15.block.1", kind: "depthwise forward", macsPerImage: 77250000,
-              "depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
+              "frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
         .init("features.6.15.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 25, 25, 4944]"),
         .init("features.6.15.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -32530,13 +32858,13 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.16.block.0", kind: "conv 1x1 forward", macsPerImage: 2546160000,
               "frozen: expand conv 1x1, [n, 25, 25, 824] -> [n, 25, 25, 4944]"),
         .init("features.6.16.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]"),
-        .init("features.6.16.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]"),
         .init("features.6.16.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][4944]"),
+        .init("features.6.16.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 77250000,
+              "features.6.16.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.16.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row"),
         .init("features.6.16.block.1", kind: "depthwise forward", macsPerImage: 77250000,
-              "depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
+              "frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
         .init("features.6.16.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 25, 25, 4944]"),
         .init("features.6.16.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -32564,13 +32892,13 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.17.block.0", kind: "conv 1x1 forward", macsPerImage: 2546160000,
               "frozen: expand conv 1x1, [n, 25, 25, 824] -> [n, 25, 25, 4944]"),
         .init("features.6.17.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]"),
-        .init("features.6.17.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]"),
         .init("features.6.17.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][4944]"),
+        .init("features.6.17.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 77250000,
+              "features.6.17.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.17.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row"),
         .init("features.6.17.block.1", kind: "depthwise forward", macsPerImage: 77250000,
-              "depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
+              "frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
         .init("features.6.17.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 25, 25, 4944]"),
         .init("features.6.17.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -32598,13 +32926,13 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.18.block.0", kind: "conv 1x1 forward", macsPerImage: 2546160000,
               "frozen: expand conv 1x1, [n, 25, 25, 824] -> [n, 25, 25, 4944]"),
         .init("features.6.18.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]"),
-        .init("features.6.18.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]"),
         .init("features.6.18.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][4944]"),
+        .init("features.6.18.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 77250000,
+              "features.6.18.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.18.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row"),
         .init("features.6.18.block.1", kind: "depthwise forward", macsPerImage: 77250000,
-              "depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
+              "frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
         .init("features.6.18.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 25, 25, 4944]"),
         .init("features.6.18.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -32632,13 +32960,13 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.19.block.0", kind: "conv 1x1 forward", macsPerImage: 2546160000,
               "frozen: expand conv 1x1, [n, 25, 25, 824] -> [n, 25, 25, 4944]"),
         .init("features.6.19.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]"),
-        .init("features.6.19.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]"),
         .init("features.6.19.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][4944]"),
+        .init("features.6.19.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 77250000,
+              "features.6.19.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.19.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row"),
         .init("features.6.19.block.1", kind: "depthwise forward", macsPerImage: 77250000,
-              "depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
+              "frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
         .init("features.6.19.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 25, 25, 4944]"),
         .init("features.6.19.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -32666,13 +32994,13 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.20.block.0", kind: "conv 1x1 forward", macsPerImage: 2546160000,
               "frozen: expand conv 1x1, [n, 25, 25, 824] -> [n, 25, 25, 4944]"),
         .init("features.6.20.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]"),
-        .init("features.6.20.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]"),
         .init("features.6.20.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][4944]"),
+        .init("features.6.20.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 77250000,
+              "features.6.20.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.20.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row"),
         .init("features.6.20.block.1", kind: "depthwise forward", macsPerImage: 77250000,
-              "depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
+              "frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
         .init("features.6.20.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 25, 25, 4944]"),
         .init("features.6.20.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -32700,13 +33028,13 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.21.block.0", kind: "conv 1x1 forward", macsPerImage: 2546160000,
               "frozen: expand conv 1x1, [n, 25, 25, 824] -> [n, 25, 25, 4944]"),
         .init("features.6.21.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]"),
-        .init("features.6.21.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]"),
         .init("features.6.21.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][4944]"),
+        .init("features.6.21.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 77250000,
+              "features.6.21.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.21.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row"),
         .init("features.6.21.block.1", kind: "depthwise forward", macsPerImage: 77250000,
-              "depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
+              "frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
         .init("features.6.21.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 25, 25, 4944]"),
         .init("features.6.21.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -32734,13 +33062,13 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.7.0.block.0", kind: "conv 1x1 forward", macsPerImage: 2546160000,
               "frozen: expand conv 1x1, [n, 25, 25, 824] -> [n, 25, 25, 4944]"),
         .init("features.7.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]"),
-        .init("features.7.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]"),
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][4944]"),
+        .init("features.7.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 27810000,
+              "features.7.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row"),
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: 27810000,
-              "depthwise 3x3/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
+              "frozen: depthwise 3x3/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
         .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 25, 25, 4944]"),
         .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -32764,13 +33092,13 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.7.1.block.0", kind: "conv 1x1 forward", macsPerImage: 7100160000,
               "frozen: expand conv 1x1, [n, 25, 25, 1376] -> [n, 25, 25, 8256]"),
         .init("features.7.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 8256]"),
-        .init("features.7.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 8256]"),
         .init("features.7.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][8256]"),
+        .init("features.7.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 46440000,
+              "features.7.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.1.block.1 depthwise 3x3/1, [n, 25, 25, 8256] -> [n, 25, 25, 8256], row by row"),
         .init("features.7.1.block.1", kind: "depthwise forward", macsPerImage: 46440000,
-              "depthwise 3x3/1, [n, 25, 25, 8256] -> [n, 25, 25, 8256]"),
+              "frozen: depthwise 3x3/1, [n, 25, 25, 8256] -> [n, 25, 25, 8256]"),
         .init("features.7.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 25, 25, 8256]"),
         .init("features.7.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -32798,13 +33126,13 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.7.2.block.0", kind: "conv 1x1 forward", macsPerImage: 7100160000,
               "frozen: expand conv 1x1, [n, 25, 25, 1376] -> [n, 25, 25, 8256]"),
         .init("features.7.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 8256]"),
-        .init("features.7.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 8256]"),
         .init("features.7.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][8256]"),
+        .init("features.7.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 46440000,
+              "features.7.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.2.block.1 depthwise 3x3/1, [n, 25, 25, 8256] -> [n, 25, 25, 8256], row by row"),
         .init("features.7.2.block.1", kind: "depthwise forward", macsPerImage: 46440000,
-              "depthwise 3x3/1, [n, 25, 25, 8256] -> [n, 25, 25, 8256]"),
+              "frozen: depthwise 3x3/1, [n, 25, 25, 8256] -> [n, 25, 25, 8256]"),
         .init("features.7.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 25, 25, 8256]"),
         .init("features.7.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -32832,13 +33160,13 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.7.3.block.0", kind: "conv 1x1 forward", macsPerImage: 7100160000,
               "frozen: expand conv 1x1, [n, 25, 25, 1376] -> [n, 25, 25, 8256]"),
         .init("features.7.3.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 8256]"),
-        .init("features.7.3.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 8256]"),
         .init("features.7.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][8256]"),
+        .init("features.7.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 46440000,
+              "features.7.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.3.block.1 depthwise 3x3/1, [n, 25, 25, 8256] -> [n, 25, 25, 8256], row by row"),
         .init("features.7.3.block.1", kind: "depthwise forward", macsPerImage: 46440000,
-              "depthwise 3x3/1, [n, 25, 25, 8256] -> [n, 25, 25, 8256]"),
+              "frozen: depthwise 3x3/1, [n, 25, 25, 8256] -> [n, 25, 25, 8256]"),
         .init("features.7.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 25, 25, 8256]"),
         .init("features.7.3.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -32866,13 +33194,13 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.7.4.block.0", kind: "conv 1x1 forward", macsPerImage: 7100160000,
               "frozen: expand conv 1x1, [n, 25, 25, 1376] -> [n, 25, 25, 8256]"),
         .init("features.7.4.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 8256]"),
-        .init("features.7.4.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 8256]"),
         .init("features.7.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][8256]"),
+        .init("features.7.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 46440000,
+              "features.7.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.4.block.1 depthwise 3x3/1, [n, 25, 25, 8256] -> [n, 25, 25, 8256], row by row"),
         .init("features.7.4.block.1", kind: "depthwise forward", macsPerImage: 46440000,
-              "depthwise 3x3/1, [n, 25, 25, 8256] -> [n, 25, 25, 8256]"),
+              "frozen: depthwise 3x3/1, [n, 25, 25, 8256] -> [n, 25, 25, 8256]"),
         .init("features.7.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 25, 25, 8256]"),
         .init("features.7.4.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -32900,13 +33228,13 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.7.5.block.0", kind: "conv 1x1 forward", macsPerImage: 7100160000,
               "frozen: expand conv 1x1, [n, 25, 25, 1376] -> [n, 25, 25, 8256]"),
         .init("features.7.5.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 8256]"),
-        .init("features.7.5.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 8256]"),
         .init("features.7.5.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][8256]"),
+        .init("features.7.5.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 46440000,
+              "features.7.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.5.block.1 depthwise 3x3/1, [n, 25, 25, 8256] -> [n, 25, 25, 8256], row by row"),
         .init("features.7.5.block.1", kind: "depthwise forward", macsPerImage: 46440000,
-              "depthwise 3x3/1, [n, 25, 25, 8256] -> [n, 25, 25, 8256]"),
+              "frozen: depthwise 3x3/1, [n, 25, 25, 8256] -> [n, 25, 25, 8256]"),
         .init("features.7.5.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 25, 25, 8256]"),
         .init("features.7.5.block.1", kind: "BN+act forward", macsPerImage: nil,

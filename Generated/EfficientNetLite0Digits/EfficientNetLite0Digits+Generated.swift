@@ -1140,32 +1140,36 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
                 output: s.tensor(6), pool: pool)
             s.profiler?.stop(15)
         }
-        // features.2.0.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 112, 112, 96]
-        if s.options.frozenBlocks <= 2 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(6), pixels: 12544 &* s.n, channels: 96, gamma: s.p + 3520,
-                beta: s.p + 3616, savedMean: s.f + 414176, savedInvStd: s.f + 414272, activation: .relu6,
-                output: s.tensor(7), pool: pool)
-            s.profiler?.stop(16)
-        }
         // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 112, 112, 96]
         if s.options.frozenBlocks > 2 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(6), pixels: 12544 &* s.n, channels: 96,
                 gamma: s.p + 3520, beta: s.p + 3616, runningMean: s.p + 3712, runningVar: s.p + 3808, eps: 0.001,
                 activation: .relu6, output: s.tensor(7), scratch: s.f + 414176, pool: pool)
-            s.profiler?.stop(17)
+            s.profiler?.stop(16)
         }
         // features.2.0.block.1 depthwise weights to the kernel layout [3][3][96]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3904, channels: 96, kernel: 3, into: s.f + 414560)
-        s.profiler?.stop(18)
-        // features.2.0.block.1 depthwise 3x3/2, [n, 112, 112, 96] -> [n, 56, 56, 96]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(7), batch: s.n, height: 112, width: 112, channels: 96, kernel: 3,
-            stride: 2, padTop: 0, padLeft: 0, outHeight: 56, outWidth: 56, weights: s.f + 414560, bias: s.f,
-            activation: .identity, output: s.tensor(8), pool: pool)
-        s.profiler?.stop(19)
+        s.profiler?.stop(17)
+        // features.2.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 112, 112, 96] -> [n, 56, 56, 96], row by row
+        if s.options.frozenBlocks <= 2 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(6), gamma: s.p + 3520, beta: s.p + 3616,
+                savedMean: s.f + 414176, savedInvStd: s.f + 414272, activation: .relu6, output: s.tensor(7),
+                batch: s.n, height: 112, width: 112, channels: 96, kernel: 3, stride: 2, padTop: 0, padLeft: 0,
+                outHeight: 56, outWidth: 56, weights: s.f + 414560, bias: s.f, depthwiseOutput: s.tensor(8),
+                pool: pool)
+            s.profiler?.stop(18)
+        }
+        // features.2.0.block.1 frozen: depthwise 3x3/2, [n, 112, 112, 96] -> [n, 56, 56, 96]
+        if s.options.frozenBlocks > 2 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(7), batch: s.n, height: 112, width: 112, channels: 96, kernel: 3,
+                stride: 2, padTop: 0, padLeft: 0, outHeight: 56, outWidth: 56, weights: s.f + 414560, bias: s.f,
+                activation: .identity, output: s.tensor(8), pool: pool)
+            s.profiler?.stop(19)
+        }
         // features.2.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 56, 56, 96]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
@@ -1245,32 +1249,36 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
                 output: s.tensor(12), pool: pool)
             s.profiler?.stop(29)
         }
-        // features.2.1.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 56, 56, 144]
-        if s.options.frozenBlocks <= 3 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(12), pixels: 3136 &* s.n, channels: 144, gamma: s.p + 11040,
-                beta: s.p + 11184, savedMean: s.f + 416336, savedInvStd: s.f + 416480, activation: .relu6,
-                output: s.tensor(13), pool: pool)
-            s.profiler?.stop(30)
-        }
         // features.2.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 56, 56, 144]
         if s.options.frozenBlocks > 3 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(12), pixels: 3136 &* s.n, channels: 144,
                 gamma: s.p + 11040, beta: s.p + 11184, runningMean: s.p + 11328, runningVar: s.p + 11472, eps: 0.001,
                 activation: .relu6, output: s.tensor(13), scratch: s.f + 416336, pool: pool)
-            s.profiler?.stop(31)
+            s.profiler?.stop(30)
         }
         // features.2.1.block.1 depthwise weights to the kernel layout [3][3][144]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 11616, channels: 144, kernel: 3, into: s.f + 416912)
-        s.profiler?.stop(32)
-        // features.2.1.block.1 depthwise 3x3/1, [n, 56, 56, 144] -> [n, 56, 56, 144]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(13), batch: s.n, height: 56, width: 56, channels: 144, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 56, outWidth: 56, weights: s.f + 416912, bias: s.f,
-            activation: .identity, output: s.tensor(14), pool: pool)
-        s.profiler?.stop(33)
+        s.profiler?.stop(31)
+        // features.2.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 56, 56, 144] -> [n, 56, 56, 144], row by row
+        if s.options.frozenBlocks <= 3 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(12), gamma: s.p + 11040, beta: s.p + 11184,
+                savedMean: s.f + 416336, savedInvStd: s.f + 416480, activation: .relu6, output: s.tensor(13),
+                batch: s.n, height: 56, width: 56, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 56, outWidth: 56, weights: s.f + 416912, bias: s.f, depthwiseOutput: s.tensor(14),
+                pool: pool)
+            s.profiler?.stop(32)
+        }
+        // features.2.1.block.1 frozen: depthwise 3x3/1, [n, 56, 56, 144] -> [n, 56, 56, 144]
+        if s.options.frozenBlocks > 3 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(13), batch: s.n, height: 56, width: 56, channels: 144, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 56, outWidth: 56, weights: s.f + 416912, bias: s.f,
+                activation: .identity, output: s.tensor(14), pool: pool)
+            s.profiler?.stop(33)
+        }
         // features.2.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 56, 56, 144]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
@@ -1362,32 +1370,36 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
                 output: s.tensor(20), pool: pool)
             s.profiler?.stop(45)
         }
-        // features.3.0.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 56, 56, 144]
-        if s.options.frozenBlocks <= 4 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(20), pixels: 3136 &* s.n, channels: 144, gamma: s.p + 20528,
-                beta: s.p + 20672, savedMean: s.f + 419552, savedInvStd: s.f + 419696, activation: .relu6,
-                output: s.tensor(21), pool: pool)
-            s.profiler?.stop(46)
-        }
         // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 56, 56, 144]
         if s.options.frozenBlocks > 4 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 3136 &* s.n, channels: 144,
                 gamma: s.p + 20528, beta: s.p + 20672, runningMean: s.p + 20816, runningVar: s.p + 20960, eps: 0.001,
                 activation: .relu6, output: s.tensor(21), scratch: s.f + 419552, pool: pool)
-            s.profiler?.stop(47)
+            s.profiler?.stop(46)
         }
         // features.3.0.block.1 depthwise weights to the kernel layout [5][5][144]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 21104, channels: 144, kernel: 5, into: s.f + 420128)
-        s.profiler?.stop(48)
-        // features.3.0.block.1 depthwise 5x5/2, [n, 56, 56, 144] -> [n, 28, 28, 144]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(21), batch: s.n, height: 56, width: 56, channels: 144, kernel: 5,
-            stride: 2, padTop: 1, padLeft: 1, outHeight: 28, outWidth: 28, weights: s.f + 420128, bias: s.f,
-            activation: .identity, output: s.tensor(22), pool: pool)
-        s.profiler?.stop(49)
+        s.profiler?.stop(47)
+        // features.3.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 56, 56, 144] -> [n, 28, 28, 144], row by row
+        if s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(20), gamma: s.p + 20528, beta: s.p + 20672,
+                savedMean: s.f + 419552, savedInvStd: s.f + 419696, activation: .relu6, output: s.tensor(21),
+                batch: s.n, height: 56, width: 56, channels: 144, kernel: 5, stride: 2, padTop: 1, padLeft: 1,
+                outHeight: 28, outWidth: 28, weights: s.f + 420128, bias: s.f, depthwiseOutput: s.tensor(22),
+                pool: pool)
+            s.profiler?.stop(48)
+        }
+        // features.3.0.block.1 frozen: depthwise 5x5/2, [n, 56, 56, 144] -> [n, 28, 28, 144]
+        if s.options.frozenBlocks > 4 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(21), batch: s.n, height: 56, width: 56, channels: 144, kernel: 5,
+                stride: 2, padTop: 1, padLeft: 1, outHeight: 28, outWidth: 28, weights: s.f + 420128, bias: s.f,
+                activation: .identity, output: s.tensor(22), pool: pool)
+            s.profiler?.stop(49)
+        }
         // features.3.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 28, 28, 144]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
@@ -1467,32 +1479,36 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
                 output: s.tensor(26), pool: pool)
             s.profiler?.stop(59)
         }
-        // features.3.1.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 28, 28, 240]
-        if s.options.frozenBlocks <= 5 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(26), pixels: 784 &* s.n, channels: 240, gamma: s.p + 40832,
-                beta: s.p + 41072, savedMean: s.f + 427408, savedInvStd: s.f + 427648, activation: .relu6,
-                output: s.tensor(27), pool: pool)
-            s.profiler?.stop(60)
-        }
         // features.3.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 28, 28, 240]
         if s.options.frozenBlocks > 5 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(26), pixels: 784 &* s.n, channels: 240,
                 gamma: s.p + 40832, beta: s.p + 41072, runningMean: s.p + 41312, runningVar: s.p + 41552, eps: 0.001,
                 activation: .relu6, output: s.tensor(27), scratch: s.f + 427408, pool: pool)
-            s.profiler?.stop(61)
+            s.profiler?.stop(60)
         }
         // features.3.1.block.1 depthwise weights to the kernel layout [5][5][240]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 41792, channels: 240, kernel: 5, into: s.f + 428368)
-        s.profiler?.stop(62)
-        // features.3.1.block.1 depthwise 5x5/1, [n, 28, 28, 240] -> [n, 28, 28, 240]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(27), batch: s.n, height: 28, width: 28, channels: 240, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 28, outWidth: 28, weights: s.f + 428368, bias: s.f,
-            activation: .identity, output: s.tensor(28), pool: pool)
-        s.profiler?.stop(63)
+        s.profiler?.stop(61)
+        // features.3.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 28, 28, 240] -> [n, 28, 28, 240], row by row
+        if s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(26), gamma: s.p + 40832, beta: s.p + 41072,
+                savedMean: s.f + 427408, savedInvStd: s.f + 427648, activation: .relu6, output: s.tensor(27),
+                batch: s.n, height: 28, width: 28, channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 28, outWidth: 28, weights: s.f + 428368, bias: s.f, depthwiseOutput: s.tensor(28),
+                pool: pool)
+            s.profiler?.stop(62)
+        }
+        // features.3.1.block.1 frozen: depthwise 5x5/1, [n, 28, 28, 240] -> [n, 28, 28, 240]
+        if s.options.frozenBlocks > 5 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(27), batch: s.n, height: 28, width: 28, channels: 240, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 28, outWidth: 28, weights: s.f + 428368, bias: s.f,
+                activation: .identity, output: s.tensor(28), pool: pool)
+            s.profiler?.stop(63)
+        }
         // features.3.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 28, 28, 240]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
@@ -1584,32 +1600,36 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
                 output: s.tensor(34), pool: pool)
             s.profiler?.stop(75)
         }
-        // features.4.0.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 28, 28, 240]
-        if s.options.frozenBlocks <= 6 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(34), pixels: 784 &* s.n, channels: 240, gamma: s.p + 68144,
-                beta: s.p + 68384, savedMean: s.f + 440448, savedInvStd: s.f + 440688, activation: .relu6,
-                output: s.tensor(35), pool: pool)
-            s.profiler?.stop(76)
-        }
         // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 28, 28, 240]
         if s.options.frozenBlocks > 6 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(34), pixels: 784 &* s.n, channels: 240,
                 gamma: s.p + 68144, beta: s.p + 68384, runningMean: s.p + 68624, runningVar: s.p + 68864, eps: 0.001,
                 activation: .relu6, output: s.tensor(35), scratch: s.f + 440448, pool: pool)
-            s.profiler?.stop(77)
+            s.profiler?.stop(76)
         }
         // features.4.0.block.1 depthwise weights to the kernel layout [3][3][240]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 69104, channels: 240, kernel: 3, into: s.f + 441408)
-        s.profiler?.stop(78)
-        // features.4.0.block.1 depthwise 3x3/2, [n, 28, 28, 240] -> [n, 14, 14, 240]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(35), batch: s.n, height: 28, width: 28, channels: 240, kernel: 3,
-            stride: 2, padTop: 0, padLeft: 0, outHeight: 14, outWidth: 14, weights: s.f + 441408, bias: s.f,
-            activation: .identity, output: s.tensor(36), pool: pool)
-        s.profiler?.stop(79)
+        s.profiler?.stop(77)
+        // features.4.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 28, 28, 240] -> [n, 14, 14, 240], row by row
+        if s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(34), gamma: s.p + 68144, beta: s.p + 68384,
+                savedMean: s.f + 440448, savedInvStd: s.f + 440688, activation: .relu6, output: s.tensor(35),
+                batch: s.n, height: 28, width: 28, channels: 240, kernel: 3, stride: 2, padTop: 0, padLeft: 0,
+                outHeight: 14, outWidth: 14, weights: s.f + 441408, bias: s.f, depthwiseOutput: s.tensor(36),
+                pool: pool)
+            s.profiler?.stop(78)
+        }
+        // features.4.0.block.1 frozen: depthwise 3x3/2, [n, 28, 28, 240] -> [n, 14, 14, 240]
+        if s.options.frozenBlocks > 6 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(35), batch: s.n, height: 28, width: 28, channels: 240, kernel: 3,
+                stride: 2, padTop: 0, padLeft: 0, outHeight: 14, outWidth: 14, weights: s.f + 441408, bias: s.f,
+                activation: .identity, output: s.tensor(36), pool: pool)
+            s.profiler?.stop(79)
+        }
         // features.4.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 14, 14, 240]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
@@ -1689,32 +1709,36 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
                 output: s.tensor(40), pool: pool)
             s.profiler?.stop(89)
         }
-        // features.4.1.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 14, 14, 480]
-        if s.options.frozenBlocks <= 7 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(40), pixels: 196 &* s.n, channels: 480, gamma: s.p + 130144,
-                beta: s.p + 130624, savedMean: s.f + 445888, savedInvStd: s.f + 446368, activation: .relu6,
-                output: s.tensor(41), pool: pool)
-            s.profiler?.stop(90)
-        }
         // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 14, 14, 480]
         if s.options.frozenBlocks > 7 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(40), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 130144, beta: s.p + 130624, runningMean: s.p + 131104, runningVar: s.p + 131584,
                 eps: 0.001, activation: .relu6, output: s.tensor(41), scratch: s.f + 445888, pool: pool)
-            s.profiler?.stop(91)
+            s.profiler?.stop(90)
         }
         // features.4.1.block.1 depthwise weights to the kernel layout [3][3][480]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 132064, channels: 480, kernel: 3, into: s.f + 447808)
-        s.profiler?.stop(92)
-        // features.4.1.block.1 depthwise 3x3/1, [n, 14, 14, 480] -> [n, 14, 14, 480]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(41), batch: s.n, height: 14, width: 14, channels: 480, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 14, outWidth: 14, weights: s.f + 447808, bias: s.f,
-            activation: .identity, output: s.tensor(42), pool: pool)
-        s.profiler?.stop(93)
+        s.profiler?.stop(91)
+        // features.4.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 14, 14, 480] -> [n, 14, 14, 480], row by row
+        if s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(40), gamma: s.p + 130144, beta: s.p + 130624,
+                savedMean: s.f + 445888, savedInvStd: s.f + 446368, activation: .relu6, output: s.tensor(41),
+                batch: s.n, height: 14, width: 14, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 14, outWidth: 14, weights: s.f + 447808, bias: s.f, depthwiseOutput: s.tensor(42),
+                pool: pool)
+            s.profiler?.stop(92)
+        }
+        // features.4.1.block.1 frozen: depthwise 3x3/1, [n, 14, 14, 480] -> [n, 14, 14, 480]
+        if s.options.frozenBlocks > 7 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(41), batch: s.n, height: 14, width: 14, channels: 480, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 14, outWidth: 14, weights: s.f + 447808, bias: s.f,
+                activation: .identity, output: s.tensor(42), pool: pool)
+            s.profiler?.stop(93)
+        }
         // features.4.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 14, 14, 480]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
@@ -1807,32 +1831,36 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
                 output: s.tensor(48), pool: pool)
             s.profiler?.stop(105)
         }
-        // features.4.2.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 14, 14, 480]
-        if s.options.frozenBlocks <= 8 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(48), pixels: 196 &* s.n, channels: 480, gamma: s.p + 215424,
-                beta: s.p + 215904, savedMean: s.f + 456608, savedInvStd: s.f + 457088, activation: .relu6,
-                output: s.tensor(49), pool: pool)
-            s.profiler?.stop(106)
-        }
         // features.4.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 14, 14, 480]
         if s.options.frozenBlocks > 8 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(48), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 215424, beta: s.p + 215904, runningMean: s.p + 216384, runningVar: s.p + 216864,
                 eps: 0.001, activation: .relu6, output: s.tensor(49), scratch: s.f + 456608, pool: pool)
-            s.profiler?.stop(107)
+            s.profiler?.stop(106)
         }
         // features.4.2.block.1 depthwise weights to the kernel layout [3][3][480]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 217344, channels: 480, kernel: 3, into: s.f + 458528)
-        s.profiler?.stop(108)
-        // features.4.2.block.1 depthwise 3x3/1, [n, 14, 14, 480] -> [n, 14, 14, 480]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(49), batch: s.n, height: 14, width: 14, channels: 480, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 14, outWidth: 14, weights: s.f + 458528, bias: s.f,
-            activation: .identity, output: s.tensor(50), pool: pool)
-        s.profiler?.stop(109)
+        s.profiler?.stop(107)
+        // features.4.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 14, 14, 480] -> [n, 14, 14, 480], row by row
+        if s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(48), gamma: s.p + 215424, beta: s.p + 215904,
+                savedMean: s.f + 456608, savedInvStd: s.f + 457088, activation: .relu6, output: s.tensor(49),
+                batch: s.n, height: 14, width: 14, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 14, outWidth: 14, weights: s.f + 458528, bias: s.f, depthwiseOutput: s.tensor(50),
+                pool: pool)
+            s.profiler?.stop(108)
+        }
+        // features.4.2.block.1 frozen: depthwise 3x3/1, [n, 14, 14, 480] -> [n, 14, 14, 480]
+        if s.options.frozenBlocks > 8 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(49), batch: s.n, height: 14, width: 14, channels: 480, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 14, outWidth: 14, weights: s.f + 458528, bias: s.f,
+                activation: .identity, output: s.tensor(50), pool: pool)
+            s.profiler?.stop(109)
+        }
         // features.4.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 14, 14, 480]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
@@ -1925,32 +1953,36 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
                 output: s.tensor(56), pool: pool)
             s.profiler?.stop(121)
         }
-        // features.5.0.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 14, 14, 480]
-        if s.options.frozenBlocks <= 9 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(56), pixels: 196 &* s.n, channels: 480, gamma: s.p + 300704,
-                beta: s.p + 301184, savedMean: s.f + 467328, savedInvStd: s.f + 467808, activation: .relu6,
-                output: s.tensor(57), pool: pool)
-            s.profiler?.stop(122)
-        }
         // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 14, 14, 480]
         if s.options.frozenBlocks > 9 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(56), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 300704, beta: s.p + 301184, runningMean: s.p + 301664, runningVar: s.p + 302144,
                 eps: 0.001, activation: .relu6, output: s.tensor(57), scratch: s.f + 467328, pool: pool)
-            s.profiler?.stop(123)
+            s.profiler?.stop(122)
         }
         // features.5.0.block.1 depthwise weights to the kernel layout [5][5][480]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 302624, channels: 480, kernel: 5, into: s.f + 469248)
-        s.profiler?.stop(124)
-        // features.5.0.block.1 depthwise 5x5/1, [n, 14, 14, 480] -> [n, 14, 14, 480]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(57), batch: s.n, height: 14, width: 14, channels: 480, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14, weights: s.f + 469248, bias: s.f,
-            activation: .identity, output: s.tensor(58), pool: pool)
-        s.profiler?.stop(125)
+        s.profiler?.stop(123)
+        // features.5.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 14, 14, 480] -> [n, 14, 14, 480], row by row
+        if s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(56), gamma: s.p + 300704, beta: s.p + 301184,
+                savedMean: s.f + 467328, savedInvStd: s.f + 467808, activation: .relu6, output: s.tensor(57),
+                batch: s.n, height: 14, width: 14, channels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 14, outWidth: 14, weights: s.f + 469248, bias: s.f, depthwiseOutput: s.tensor(58),
+                pool: pool)
+            s.profiler?.stop(124)
+        }
+        // features.5.0.block.1 frozen: depthwise 5x5/1, [n, 14, 14, 480] -> [n, 14, 14, 480]
+        if s.options.frozenBlocks > 9 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(57), batch: s.n, height: 14, width: 14, channels: 480, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14, weights: s.f + 469248, bias: s.f,
+                activation: .identity, output: s.tensor(58), pool: pool)
+            s.profiler?.stop(125)
+        }
         // features.5.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 14, 14, 480]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
@@ -2030,32 +2062,36 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
                 output: s.tensor(62), pool: pool)
             s.profiler?.stop(135)
         }
-        // features.5.1.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 14, 14, 672]
-        if s.options.frozenBlocks <= 10 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(62), pixels: 196 &* s.n, channels: 672, gamma: s.p + 446016,
-                beta: s.p + 446688, savedMean: s.f + 493472, savedInvStd: s.f + 494144, activation: .relu6,
-                output: s.tensor(63), pool: pool)
-            s.profiler?.stop(136)
-        }
         // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 14, 14, 672]
         if s.options.frozenBlocks > 10 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(62), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 446016, beta: s.p + 446688, runningMean: s.p + 447360, runningVar: s.p + 448032,
                 eps: 0.001, activation: .relu6, output: s.tensor(63), scratch: s.f + 493472, pool: pool)
-            s.profiler?.stop(137)
+            s.profiler?.stop(136)
         }
         // features.5.1.block.1 depthwise weights to the kernel layout [5][5][672]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 448704, channels: 672, kernel: 5, into: s.f + 496160)
-        s.profiler?.stop(138)
-        // features.5.1.block.1 depthwise 5x5/1, [n, 14, 14, 672] -> [n, 14, 14, 672]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(63), batch: s.n, height: 14, width: 14, channels: 672, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14, weights: s.f + 496160, bias: s.f,
-            activation: .identity, output: s.tensor(64), pool: pool)
-        s.profiler?.stop(139)
+        s.profiler?.stop(137)
+        // features.5.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 14, 14, 672] -> [n, 14, 14, 672], row by row
+        if s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(62), gamma: s.p + 446016, beta: s.p + 446688,
+                savedMean: s.f + 493472, savedInvStd: s.f + 494144, activation: .relu6, output: s.tensor(63),
+                batch: s.n, height: 14, width: 14, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 14, outWidth: 14, weights: s.f + 496160, bias: s.f, depthwiseOutput: s.tensor(64),
+                pool: pool)
+            s.profiler?.stop(138)
+        }
+        // features.5.1.block.1 frozen: depthwise 5x5/1, [n, 14, 14, 672] -> [n, 14, 14, 672]
+        if s.options.frozenBlocks > 10 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(63), batch: s.n, height: 14, width: 14, channels: 672, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14, weights: s.f + 496160, bias: s.f,
+                activation: .identity, output: s.tensor(64), pool: pool)
+            s.profiler?.stop(139)
+        }
         // features.5.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 14, 14, 672]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
@@ -2147,32 +2183,36 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
                 output: s.tensor(70), pool: pool)
             s.profiler?.stop(151)
         }
-        // features.5.2.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 14, 14, 672]
-        if s.options.frozenBlocks <= 11 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(70), pixels: 196 &* s.n, channels: 672, gamma: s.p + 619168,
-                beta: s.p + 619840, savedMean: s.f + 529984, savedInvStd: s.f + 530656, activation: .relu6,
-                output: s.tensor(71), pool: pool)
-            s.profiler?.stop(152)
-        }
         // features.5.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 14, 14, 672]
         if s.options.frozenBlocks > 11 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(70), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 619168, beta: s.p + 619840, runningMean: s.p + 620512, runningVar: s.p + 621184,
                 eps: 0.001, activation: .relu6, output: s.tensor(71), scratch: s.f + 529984, pool: pool)
-            s.profiler?.stop(153)
+            s.profiler?.stop(152)
         }
         // features.5.2.block.1 depthwise weights to the kernel layout [5][5][672]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 621856, channels: 672, kernel: 5, into: s.f + 532672)
-        s.profiler?.stop(154)
-        // features.5.2.block.1 depthwise 5x5/1, [n, 14, 14, 672] -> [n, 14, 14, 672]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(71), batch: s.n, height: 14, width: 14, channels: 672, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14, weights: s.f + 532672, bias: s.f,
-            activation: .identity, output: s.tensor(72), pool: pool)
-        s.profiler?.stop(155)
+        s.profiler?.stop(153)
+        // features.5.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 14, 14, 672] -> [n, 14, 14, 672], row by row
+        if s.options.frozenBlocks <= 11 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(70), gamma: s.p + 619168, beta: s.p + 619840,
+                savedMean: s.f + 529984, savedInvStd: s.f + 530656, activation: .relu6, output: s.tensor(71),
+                batch: s.n, height: 14, width: 14, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 14, outWidth: 14, weights: s.f + 532672, bias: s.f, depthwiseOutput: s.tensor(72),
+                pool: pool)
+            s.profiler?.stop(154)
+        }
+        // features.5.2.block.1 frozen: depthwise 5x5/1, [n, 14, 14, 672] -> [n, 14, 14, 672]
+        if s.options.frozenBlocks > 11 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(71), batch: s.n, height: 14, width: 14, channels: 672, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14, weights: s.f + 532672, bias: s.f,
+                activation: .identity, output: s.tensor(72), pool: pool)
+            s.profiler?.stop(155)
+        }
         // features.5.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 14, 14, 672]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
@@ -2264,32 +2304,36 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
                 output: s.tensor(78), pool: pool)
             s.profiler?.stop(167)
         }
-        // features.6.0.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 14, 14, 672]
-        if s.options.frozenBlocks <= 12 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(78), pixels: 196 &* s.n, channels: 672, gamma: s.p + 792320,
-                beta: s.p + 792992, savedMean: s.f + 566496, savedInvStd: s.f + 567168, activation: .relu6,
-                output: s.tensor(79), pool: pool)
-            s.profiler?.stop(168)
-        }
         // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 14, 14, 672]
         if s.options.frozenBlocks > 12 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(78), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 792320, beta: s.p + 792992, runningMean: s.p + 793664, runningVar: s.p + 794336,
                 eps: 0.001, activation: .relu6, output: s.tensor(79), scratch: s.f + 566496, pool: pool)
-            s.profiler?.stop(169)
+            s.profiler?.stop(168)
         }
         // features.6.0.block.1 depthwise weights to the kernel layout [5][5][672]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 795008, channels: 672, kernel: 5, into: s.f + 569184)
-        s.profiler?.stop(170)
-        // features.6.0.block.1 depthwise 5x5/2, [n, 14, 14, 672] -> [n, 7, 7, 672]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(79), batch: s.n, height: 14, width: 14, channels: 672, kernel: 5,
-            stride: 2, padTop: 1, padLeft: 1, outHeight: 7, outWidth: 7, weights: s.f + 569184, bias: s.f,
-            activation: .identity, output: s.tensor(80), pool: pool)
-        s.profiler?.stop(171)
+        s.profiler?.stop(169)
+        // features.6.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 14, 14, 672] -> [n, 7, 7, 672], row by row
+        if s.options.frozenBlocks <= 12 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(78), gamma: s.p + 792320, beta: s.p + 792992,
+                savedMean: s.f + 566496, savedInvStd: s.f + 567168, activation: .relu6, output: s.tensor(79),
+                batch: s.n, height: 14, width: 14, channels: 672, kernel: 5, stride: 2, padTop: 1, padLeft: 1,
+                outHeight: 7, outWidth: 7, weights: s.f + 569184, bias: s.f, depthwiseOutput: s.tensor(80),
+                pool: pool)
+            s.profiler?.stop(170)
+        }
+        // features.6.0.block.1 frozen: depthwise 5x5/2, [n, 14, 14, 672] -> [n, 7, 7, 672]
+        if s.options.frozenBlocks > 12 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(79), batch: s.n, height: 14, width: 14, channels: 672, kernel: 5,
+                stride: 2, padTop: 1, padLeft: 1, outHeight: 7, outWidth: 7, weights: s.f + 569184, bias: s.f,
+                activation: .identity, output: s.tensor(80), pool: pool)
+            s.profiler?.stop(171)
+        }
         // features.6.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 7, 7, 672]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
@@ -2369,32 +2413,36 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
                 output: s.tensor(84), pool: pool)
             s.profiler?.stop(181)
         }
-        // features.6.1.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 7, 7, 1152]
-        if s.options.frozenBlocks <= 13 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(84), pixels: 49 &* s.n, channels: 1152,
-                gamma: s.p + 1165472, beta: s.p + 1166624, savedMean: s.f + 603168, savedInvStd: s.f + 604320,
-                activation: .relu6, output: s.tensor(85), pool: pool)
-            s.profiler?.stop(182)
-        }
         // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 7, 7, 1152]
         if s.options.frozenBlocks > 13 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(84), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1165472, beta: s.p + 1166624, runningMean: s.p + 1167776, runningVar: s.p + 1168928,
                 eps: 0.001, activation: .relu6, output: s.tensor(85), scratch: s.f + 603168, pool: pool)
-            s.profiler?.stop(183)
+            s.profiler?.stop(182)
         }
         // features.6.1.block.1 depthwise weights to the kernel layout [5][5][1152]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1170080, channels: 1152, kernel: 5, into: s.f + 607776)
-        s.profiler?.stop(184)
-        // features.6.1.block.1 depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(85), batch: s.n, height: 7, width: 7, channels: 1152, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7, weights: s.f + 607776, bias: s.f,
-            activation: .identity, output: s.tensor(86), pool: pool)
-        s.profiler?.stop(185)
+        s.profiler?.stop(183)
+        // features.6.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152], row by row
+        if s.options.frozenBlocks <= 13 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(84), gamma: s.p + 1165472, beta: s.p + 1166624,
+                savedMean: s.f + 603168, savedInvStd: s.f + 604320, activation: .relu6, output: s.tensor(85),
+                batch: s.n, height: 7, width: 7, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 7, outWidth: 7, weights: s.f + 607776, bias: s.f, depthwiseOutput: s.tensor(86),
+                pool: pool)
+            s.profiler?.stop(184)
+        }
+        // features.6.1.block.1 frozen: depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]
+        if s.options.frozenBlocks > 13 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(85), batch: s.n, height: 7, width: 7, channels: 1152, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7, weights: s.f + 607776, bias: s.f,
+                activation: .identity, output: s.tensor(86), pool: pool)
+            s.profiler?.stop(185)
+        }
         // features.6.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 7, 7, 1152]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
@@ -2487,32 +2535,36 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
                 output: s.tensor(92), pool: pool)
             s.profiler?.stop(197)
         }
-        // features.6.2.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 7, 7, 1152]
-        if s.options.frozenBlocks <= 14 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(92), pixels: 49 &* s.n, channels: 1152,
-                gamma: s.p + 1646624, beta: s.p + 1647776, savedMean: s.f + 665760, savedInvStd: s.f + 666912,
-                activation: .relu6, output: s.tensor(93), pool: pool)
-            s.profiler?.stop(198)
-        }
         // features.6.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 7, 7, 1152]
         if s.options.frozenBlocks > 14 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(92), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1646624, beta: s.p + 1647776, runningMean: s.p + 1648928, runningVar: s.p + 1650080,
                 eps: 0.001, activation: .relu6, output: s.tensor(93), scratch: s.f + 665760, pool: pool)
-            s.profiler?.stop(199)
+            s.profiler?.stop(198)
         }
         // features.6.2.block.1 depthwise weights to the kernel layout [5][5][1152]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1651232, channels: 1152, kernel: 5, into: s.f + 670368)
-        s.profiler?.stop(200)
-        // features.6.2.block.1 depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(93), batch: s.n, height: 7, width: 7, channels: 1152, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7, weights: s.f + 670368, bias: s.f,
-            activation: .identity, output: s.tensor(94), pool: pool)
-        s.profiler?.stop(201)
+        s.profiler?.stop(199)
+        // features.6.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152], row by row
+        if s.options.frozenBlocks <= 14 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(92), gamma: s.p + 1646624, beta: s.p + 1647776,
+                savedMean: s.f + 665760, savedInvStd: s.f + 666912, activation: .relu6, output: s.tensor(93),
+                batch: s.n, height: 7, width: 7, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 7, outWidth: 7, weights: s.f + 670368, bias: s.f, depthwiseOutput: s.tensor(94),
+                pool: pool)
+            s.profiler?.stop(200)
+        }
+        // features.6.2.block.1 frozen: depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]
+        if s.options.frozenBlocks > 14 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(93), batch: s.n, height: 7, width: 7, channels: 1152, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7, weights: s.f + 670368, bias: s.f,
+                activation: .identity, output: s.tensor(94), pool: pool)
+            s.profiler?.stop(201)
+        }
         // features.6.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 7, 7, 1152]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
@@ -2604,32 +2656,36 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
                 output: s.tensor(100), pool: pool)
             s.profiler?.stop(213)
         }
-        // features.6.3.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 7, 7, 1152]
-        if s.options.frozenBlocks <= 15 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(100), pixels: 49 &* s.n, channels: 1152,
-                gamma: s.p + 2127776, beta: s.p + 2128928, savedMean: s.f + 728352, savedInvStd: s.f + 729504,
-                activation: .relu6, output: s.tensor(101), pool: pool)
-            s.profiler?.stop(214)
-        }
         // features.6.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 7, 7, 1152]
         if s.options.frozenBlocks > 15 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(100), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 2127776, beta: s.p + 2128928, runningMean: s.p + 2130080, runningVar: s.p + 2131232,
                 eps: 0.001, activation: .relu6, output: s.tensor(101), scratch: s.f + 728352, pool: pool)
-            s.profiler?.stop(215)
+            s.profiler?.stop(214)
         }
         // features.6.3.block.1 depthwise weights to the kernel layout [5][5][1152]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2132384, channels: 1152, kernel: 5, into: s.f + 732960)
-        s.profiler?.stop(216)
-        // features.6.3.block.1 depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(101), batch: s.n, height: 7, width: 7, channels: 1152, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7, weights: s.f + 732960, bias: s.f,
-            activation: .identity, output: s.tensor(102), pool: pool)
-        s.profiler?.stop(217)
+        s.profiler?.stop(215)
+        // features.6.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152], row by row
+        if s.options.frozenBlocks <= 15 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(100), gamma: s.p + 2127776,
+                beta: s.p + 2128928, savedMean: s.f + 728352, savedInvStd: s.f + 729504, activation: .relu6,
+                output: s.tensor(101), batch: s.n, height: 7, width: 7, channels: 1152, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7, weights: s.f + 732960, bias: s.f,
+                depthwiseOutput: s.tensor(102), pool: pool)
+            s.profiler?.stop(216)
+        }
+        // features.6.3.block.1 frozen: depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]
+        if s.options.frozenBlocks > 15 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(101), batch: s.n, height: 7, width: 7, channels: 1152, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7, weights: s.f + 732960, bias: s.f,
+                activation: .identity, output: s.tensor(102), pool: pool)
+            s.profiler?.stop(217)
+        }
         // features.6.3.block.1 BatchNorm (batch statistics) + relu6 on [n, 7, 7, 1152]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
@@ -2722,32 +2778,36 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
                 output: s.tensor(108), pool: pool)
             s.profiler?.stop(229)
         }
-        // features.7.0.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 7, 7, 1152]
-        if s.options.frozenBlocks <= 16 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(108), pixels: 49 &* s.n, channels: 1152,
-                gamma: s.p + 2608928, beta: s.p + 2610080, savedMean: s.f + 790944, savedInvStd: s.f + 792096,
-                activation: .relu6, output: s.tensor(109), pool: pool)
-            s.profiler?.stop(230)
-        }
         // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 7, 7, 1152]
         if s.options.frozenBlocks > 16 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(108), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 2608928, beta: s.p + 2610080, runningMean: s.p + 2611232, runningVar: s.p + 2612384,
                 eps: 0.001, activation: .relu6, output: s.tensor(109), scratch: s.f + 790944, pool: pool)
-            s.profiler?.stop(231)
+            s.profiler?.stop(230)
         }
         // features.7.0.block.1 depthwise weights to the kernel layout [3][3][1152]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2613536, channels: 1152, kernel: 3, into: s.f + 795552)
-        s.profiler?.stop(232)
-        // features.7.0.block.1 depthwise 3x3/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(109), batch: s.n, height: 7, width: 7, channels: 1152, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 7, outWidth: 7, weights: s.f + 795552, bias: s.f,
-            activation: .identity, output: s.tensor(110), pool: pool)
-        s.profiler?.stop(233)
+        s.profiler?.stop(231)
+        // features.7.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152], row by row
+        if s.options.frozenBlocks <= 16 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(108), gamma: s.p + 2608928,
+                beta: s.p + 2610080, savedMean: s.f + 790944, savedInvStd: s.f + 792096, activation: .relu6,
+                output: s.tensor(109), batch: s.n, height: 7, width: 7, channels: 1152, kernel: 3, stride: 1,
+                padTop: 1, padLeft: 1, outHeight: 7, outWidth: 7, weights: s.f + 795552, bias: s.f,
+                depthwiseOutput: s.tensor(110), pool: pool)
+            s.profiler?.stop(232)
+        }
+        // features.7.0.block.1 frozen: depthwise 3x3/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]
+        if s.options.frozenBlocks > 16 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(109), batch: s.n, height: 7, width: 7, channels: 1152, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 7, outWidth: 7, weights: s.f + 795552, bias: s.f,
+                activation: .identity, output: s.tensor(110), pool: pool)
+            s.profiler?.stop(233)
+        }
         // features.7.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 7, 7, 1152]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
@@ -4628,13 +4688,13 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         .init("features.2.0.block.0", kind: "conv 1x1 forward", macsPerImage: 19267584,
               "frozen: expand conv 1x1, [n, 112, 112, 16] -> [n, 112, 112, 96]"),
         .init("features.2.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 112, 112, 96]"),
-        .init("features.2.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 112, 112, 96]"),
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][96]"),
+        .init("features.2.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 2709504,
+              "features.2.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 112, 112, 96] -> [n, 56, 56, 96], row by row"),
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: 2709504,
-              "depthwise 3x3/2, [n, 112, 112, 96] -> [n, 56, 56, 96]"),
+              "frozen: depthwise 3x3/2, [n, 112, 112, 96] -> [n, 56, 56, 96]"),
         .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 56, 56, 96]"),
         .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -4656,13 +4716,13 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         .init("features.2.1.block.0", kind: "conv 1x1 forward", macsPerImage: 10838016,
               "frozen: expand conv 1x1, [n, 56, 56, 24] -> [n, 56, 56, 144]"),
         .init("features.2.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 56, 56, 144]"),
-        .init("features.2.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 56, 56, 144]"),
         .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][144]"),
+        .init("features.2.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 4064256,
+              "features.2.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 56, 56, 144] -> [n, 56, 56, 144], row by row"),
         .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: 4064256,
-              "depthwise 3x3/1, [n, 56, 56, 144] -> [n, 56, 56, 144]"),
+              "frozen: depthwise 3x3/1, [n, 56, 56, 144] -> [n, 56, 56, 144]"),
         .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 56, 56, 144]"),
         .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -4688,13 +4748,13 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         .init("features.3.0.block.0", kind: "conv 1x1 forward", macsPerImage: 10838016,
               "frozen: expand conv 1x1, [n, 56, 56, 24] -> [n, 56, 56, 144]"),
         .init("features.3.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 56, 56, 144]"),
-        .init("features.3.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 56, 56, 144]"),
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][144]"),
+        .init("features.3.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 2822400,
+              "features.3.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 56, 56, 144] -> [n, 28, 28, 144], row by row"),
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: 2822400,
-              "depthwise 5x5/2, [n, 56, 56, 144] -> [n, 28, 28, 144]"),
+              "frozen: depthwise 5x5/2, [n, 56, 56, 144] -> [n, 28, 28, 144]"),
         .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 28, 28, 144]"),
         .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -4716,13 +4776,13 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         .init("features.3.1.block.0", kind: "conv 1x1 forward", macsPerImage: 7526400,
               "frozen: expand conv 1x1, [n, 28, 28, 40] -> [n, 28, 28, 240]"),
         .init("features.3.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 28, 28, 240]"),
-        .init("features.3.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 28, 28, 240]"),
         .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][240]"),
+        .init("features.3.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 4704000,
+              "features.3.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 28, 28, 240] -> [n, 28, 28, 240], row by row"),
         .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: 4704000,
-              "depthwise 5x5/1, [n, 28, 28, 240] -> [n, 28, 28, 240]"),
+              "frozen: depthwise 5x5/1, [n, 28, 28, 240] -> [n, 28, 28, 240]"),
         .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 28, 28, 240]"),
         .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -4748,13 +4808,13 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         .init("features.4.0.block.0", kind: "conv 1x1 forward", macsPerImage: 7526400,
               "frozen: expand conv 1x1, [n, 28, 28, 40] -> [n, 28, 28, 240]"),
         .init("features.4.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 28, 28, 240]"),
-        .init("features.4.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 28, 28, 240]"),
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][240]"),
+        .init("features.4.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 423360,
+              "features.4.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 28, 28, 240] -> [n, 14, 14, 240], row by row"),
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: 423360,
-              "depthwise 3x3/2, [n, 28, 28, 240] -> [n, 14, 14, 240]"),
+              "frozen: depthwise 3x3/2, [n, 28, 28, 240] -> [n, 14, 14, 240]"),
         .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 14, 14, 240]"),
         .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -4776,13 +4836,13 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         .init("features.4.1.block.0", kind: "conv 1x1 forward", macsPerImage: 7526400,
               "frozen: expand conv 1x1, [n, 14, 14, 80] -> [n, 14, 14, 480]"),
         .init("features.4.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 14, 14, 480]"),
-        .init("features.4.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 14, 14, 480]"),
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][480]"),
+        .init("features.4.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 846720,
+              "features.4.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 14, 14, 480] -> [n, 14, 14, 480], row by row"),
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: 846720,
-              "depthwise 3x3/1, [n, 14, 14, 480] -> [n, 14, 14, 480]"),
+              "frozen: depthwise 3x3/1, [n, 14, 14, 480] -> [n, 14, 14, 480]"),
         .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 14, 14, 480]"),
         .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -4808,13 +4868,13 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         .init("features.4.2.block.0", kind: "conv 1x1 forward", macsPerImage: 7526400,
               "frozen: expand conv 1x1, [n, 14, 14, 80] -> [n, 14, 14, 480]"),
         .init("features.4.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 14, 14, 480]"),
-        .init("features.4.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 14, 14, 480]"),
         .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][480]"),
+        .init("features.4.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 846720,
+              "features.4.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 14, 14, 480] -> [n, 14, 14, 480], row by row"),
         .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: 846720,
-              "depthwise 3x3/1, [n, 14, 14, 480] -> [n, 14, 14, 480]"),
+              "frozen: depthwise 3x3/1, [n, 14, 14, 480] -> [n, 14, 14, 480]"),
         .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 14, 14, 480]"),
         .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -4840,13 +4900,13 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         .init("features.5.0.block.0", kind: "conv 1x1 forward", macsPerImage: 7526400,
               "frozen: expand conv 1x1, [n, 14, 14, 80] -> [n, 14, 14, 480]"),
         .init("features.5.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 14, 14, 480]"),
-        .init("features.5.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 14, 14, 480]"),
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][480]"),
+        .init("features.5.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 2352000,
+              "features.5.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 14, 14, 480] -> [n, 14, 14, 480], row by row"),
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: 2352000,
-              "depthwise 5x5/1, [n, 14, 14, 480] -> [n, 14, 14, 480]"),
+              "frozen: depthwise 5x5/1, [n, 14, 14, 480] -> [n, 14, 14, 480]"),
         .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 14, 14, 480]"),
         .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -4868,13 +4928,13 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         .init("features.5.1.block.0", kind: "conv 1x1 forward", macsPerImage: 14751744,
               "frozen: expand conv 1x1, [n, 14, 14, 112] -> [n, 14, 14, 672]"),
         .init("features.5.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 14, 14, 672]"),
-        .init("features.5.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 14, 14, 672]"),
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][672]"),
+        .init("features.5.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 3292800,
+              "features.5.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 14, 14, 672] -> [n, 14, 14, 672], row by row"),
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: 3292800,
-              "depthwise 5x5/1, [n, 14, 14, 672] -> [n, 14, 14, 672]"),
+              "frozen: depthwise 5x5/1, [n, 14, 14, 672] -> [n, 14, 14, 672]"),
         .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 14, 14, 672]"),
         .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -4900,13 +4960,13 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         .init("features.5.2.block.0", kind: "conv 1x1 forward", macsPerImage: 14751744,
               "frozen: expand conv 1x1, [n, 14, 14, 112] -> [n, 14, 14, 672]"),
         .init("features.5.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 14, 14, 672]"),
-        .init("features.5.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 14, 14, 672]"),
         .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][672]"),
+        .init("features.5.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 3292800,
+              "features.5.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 14, 14, 672] -> [n, 14, 14, 672], row by row"),
         .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: 3292800,
-              "depthwise 5x5/1, [n, 14, 14, 672] -> [n, 14, 14, 672]"),
+              "frozen: depthwise 5x5/1, [n, 14, 14, 672] -> [n, 14, 14, 672]"),
         .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 14, 14, 672]"),
         .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -4932,13 +4992,13 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         .init("features.6.0.block.0", kind: "conv 1x1 forward", macsPerImage: 14751744,
               "frozen: expand conv 1x1, [n, 14, 14, 112] -> [n, 14, 14, 672]"),
         .init("features.6.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 14, 14, 672]"),
-        .init("features.6.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 14, 14, 672]"),
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][672]"),
+        .init("features.6.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 823200,
+              "features.6.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 14, 14, 672] -> [n, 7, 7, 672], row by row"),
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: 823200,
-              "depthwise 5x5/2, [n, 14, 14, 672] -> [n, 7, 7, 672]"),
+              "frozen: depthwise 5x5/2, [n, 14, 14, 672] -> [n, 7, 7, 672]"),
         .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 7, 7, 672]"),
         .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -4960,13 +5020,13 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         .init("features.6.1.block.0", kind: "conv 1x1 forward", macsPerImage: 10838016,
               "frozen: expand conv 1x1, [n, 7, 7, 192] -> [n, 7, 7, 1152]"),
         .init("features.6.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 7, 7, 1152]"),
-        .init("features.6.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 7, 7, 1152]"),
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1152]"),
+        .init("features.6.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1411200,
+              "features.6.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152], row by row"),
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: 1411200,
-              "depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]"),
+              "frozen: depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]"),
         .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 7, 7, 1152]"),
         .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -4992,13 +5052,13 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         .init("features.6.2.block.0", kind: "conv 1x1 forward", macsPerImage: 10838016,
               "frozen: expand conv 1x1, [n, 7, 7, 192] -> [n, 7, 7, 1152]"),
         .init("features.6.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 7, 7, 1152]"),
-        .init("features.6.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 7, 7, 1152]"),
         .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1152]"),
+        .init("features.6.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1411200,
+              "features.6.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152], row by row"),
         .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: 1411200,
-              "depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]"),
+              "frozen: depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]"),
         .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 7, 7, 1152]"),
         .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -5024,13 +5084,13 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         .init("features.6.3.block.0", kind: "conv 1x1 forward", macsPerImage: 10838016,
               "frozen: expand conv 1x1, [n, 7, 7, 192] -> [n, 7, 7, 1152]"),
         .init("features.6.3.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 7, 7, 1152]"),
-        .init("features.6.3.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 7, 7, 1152]"),
         .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1152]"),
+        .init("features.6.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1411200,
+              "features.6.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152], row by row"),
         .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: 1411200,
-              "depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]"),
+              "frozen: depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]"),
         .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 7, 7, 1152]"),
         .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -5056,13 +5116,13 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         .init("features.7.0.block.0", kind: "conv 1x1 forward", macsPerImage: 10838016,
               "frozen: expand conv 1x1, [n, 7, 7, 192] -> [n, 7, 7, 1152]"),
         .init("features.7.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 7, 7, 1152]"),
-        .init("features.7.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 7, 7, 1152]"),
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][1152]"),
+        .init("features.7.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 508032,
+              "features.7.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152], row by row"),
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: 508032,
-              "depthwise 3x3/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]"),
+              "frozen: depthwise 3x3/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]"),
         .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 7, 7, 1152]"),
         .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,

@@ -1386,32 +1386,36 @@ public final class EfficientNetLite1Training: TrainableModel {
                 output: s.tensor(6), pool: pool)
             s.profiler?.stop(15)
         }
-        // features.2.0.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 120, 120, 96]
-        if s.options.frozenBlocks <= 2 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(6), pixels: 14400 &* s.n, channels: 96, gamma: s.p + 3520,
-                beta: s.p + 3616, savedMean: s.f + 414176, savedInvStd: s.f + 414272, activation: .relu6,
-                output: s.tensor(7), pool: pool)
-            s.profiler?.stop(16)
-        }
         // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 120, 120, 96]
         if s.options.frozenBlocks > 2 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(6), pixels: 14400 &* s.n, channels: 96,
                 gamma: s.p + 3520, beta: s.p + 3616, runningMean: s.p + 3712, runningVar: s.p + 3808, eps: 0.001,
                 activation: .relu6, output: s.tensor(7), scratch: s.f + 414176, pool: pool)
-            s.profiler?.stop(17)
+            s.profiler?.stop(16)
         }
         // features.2.0.block.1 depthwise weights to the kernel layout [3][3][96]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3904, channels: 96, kernel: 3, into: s.f + 414560)
-        s.profiler?.stop(18)
-        // features.2.0.block.1 depthwise 3x3/2, [n, 120, 120, 96] -> [n, 60, 60, 96]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(7), batch: s.n, height: 120, width: 120, channels: 96, kernel: 3,
-            stride: 2, padTop: 0, padLeft: 0, outHeight: 60, outWidth: 60, weights: s.f + 414560, bias: s.f,
-            activation: .identity, output: s.tensor(8), pool: pool)
-        s.profiler?.stop(19)
+        s.profiler?.stop(17)
+        // features.2.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 120, 120, 96] -> [n, 60, 60, 96], row by row
+        if s.options.frozenBlocks <= 2 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(6), gamma: s.p + 3520, beta: s.p + 3616,
+                savedMean: s.f + 414176, savedInvStd: s.f + 414272, activation: .relu6, output: s.tensor(7),
+                batch: s.n, height: 120, width: 120, channels: 96, kernel: 3, stride: 2, padTop: 0, padLeft: 0,
+                outHeight: 60, outWidth: 60, weights: s.f + 414560, bias: s.f, depthwiseOutput: s.tensor(8),
+                pool: pool)
+            s.profiler?.stop(18)
+        }
+        // features.2.0.block.1 frozen: depthwise 3x3/2, [n, 120, 120, 96] -> [n, 60, 60, 96]
+        if s.options.frozenBlocks > 2 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(7), batch: s.n, height: 120, width: 120, channels: 96, kernel: 3,
+                stride: 2, padTop: 0, padLeft: 0, outHeight: 60, outWidth: 60, weights: s.f + 414560, bias: s.f,
+                activation: .identity, output: s.tensor(8), pool: pool)
+            s.profiler?.stop(19)
+        }
         // features.2.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 60, 60, 96]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
@@ -1491,32 +1495,36 @@ public final class EfficientNetLite1Training: TrainableModel {
                 output: s.tensor(12), pool: pool)
             s.profiler?.stop(29)
         }
-        // features.2.1.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 60, 60, 144]
-        if s.options.frozenBlocks <= 3 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(12), pixels: 3600 &* s.n, channels: 144, gamma: s.p + 11040,
-                beta: s.p + 11184, savedMean: s.f + 416336, savedInvStd: s.f + 416480, activation: .relu6,
-                output: s.tensor(13), pool: pool)
-            s.profiler?.stop(30)
-        }
         // features.2.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 60, 60, 144]
         if s.options.frozenBlocks > 3 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(12), pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 11040, beta: s.p + 11184, runningMean: s.p + 11328, runningVar: s.p + 11472, eps: 0.001,
                 activation: .relu6, output: s.tensor(13), scratch: s.f + 416336, pool: pool)
-            s.profiler?.stop(31)
+            s.profiler?.stop(30)
         }
         // features.2.1.block.1 depthwise weights to the kernel layout [3][3][144]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 11616, channels: 144, kernel: 3, into: s.f + 416912)
-        s.profiler?.stop(32)
-        // features.2.1.block.1 depthwise 3x3/1, [n, 60, 60, 144] -> [n, 60, 60, 144]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(13), batch: s.n, height: 60, width: 60, channels: 144, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 60, outWidth: 60, weights: s.f + 416912, bias: s.f,
-            activation: .identity, output: s.tensor(14), pool: pool)
-        s.profiler?.stop(33)
+        s.profiler?.stop(31)
+        // features.2.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 60, 60, 144] -> [n, 60, 60, 144], row by row
+        if s.options.frozenBlocks <= 3 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(12), gamma: s.p + 11040, beta: s.p + 11184,
+                savedMean: s.f + 416336, savedInvStd: s.f + 416480, activation: .relu6, output: s.tensor(13),
+                batch: s.n, height: 60, width: 60, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 60, outWidth: 60, weights: s.f + 416912, bias: s.f, depthwiseOutput: s.tensor(14),
+                pool: pool)
+            s.profiler?.stop(32)
+        }
+        // features.2.1.block.1 frozen: depthwise 3x3/1, [n, 60, 60, 144] -> [n, 60, 60, 144]
+        if s.options.frozenBlocks > 3 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(13), batch: s.n, height: 60, width: 60, channels: 144, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 60, outWidth: 60, weights: s.f + 416912, bias: s.f,
+                activation: .identity, output: s.tensor(14), pool: pool)
+            s.profiler?.stop(33)
+        }
         // features.2.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 60, 60, 144]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
@@ -1609,32 +1617,36 @@ public final class EfficientNetLite1Training: TrainableModel {
                 output: s.tensor(20), pool: pool)
             s.profiler?.stop(45)
         }
-        // features.2.2.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 60, 60, 144]
-        if s.options.frozenBlocks <= 4 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(20), pixels: 3600 &* s.n, channels: 144, gamma: s.p + 20528,
-                beta: s.p + 20672, savedMean: s.f + 419552, savedInvStd: s.f + 419696, activation: .relu6,
-                output: s.tensor(21), pool: pool)
-            s.profiler?.stop(46)
-        }
         // features.2.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 60, 60, 144]
         if s.options.frozenBlocks > 4 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 20528, beta: s.p + 20672, runningMean: s.p + 20816, runningVar: s.p + 20960, eps: 0.001,
                 activation: .relu6, output: s.tensor(21), scratch: s.f + 419552, pool: pool)
-            s.profiler?.stop(47)
+            s.profiler?.stop(46)
         }
         // features.2.2.block.1 depthwise weights to the kernel layout [3][3][144]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 21104, channels: 144, kernel: 3, into: s.f + 420128)
-        s.profiler?.stop(48)
-        // features.2.2.block.1 depthwise 3x3/1, [n, 60, 60, 144] -> [n, 60, 60, 144]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(21), batch: s.n, height: 60, width: 60, channels: 144, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 60, outWidth: 60, weights: s.f + 420128, bias: s.f,
-            activation: .identity, output: s.tensor(22), pool: pool)
-        s.profiler?.stop(49)
+        s.profiler?.stop(47)
+        // features.2.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.2.block.1 depthwise 3x3/1, [n, 60, 60, 144] -> [n, 60, 60, 144], row by row
+        if s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(20), gamma: s.p + 20528, beta: s.p + 20672,
+                savedMean: s.f + 419552, savedInvStd: s.f + 419696, activation: .relu6, output: s.tensor(21),
+                batch: s.n, height: 60, width: 60, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 60, outWidth: 60, weights: s.f + 420128, bias: s.f, depthwiseOutput: s.tensor(22),
+                pool: pool)
+            s.profiler?.stop(48)
+        }
+        // features.2.2.block.1 frozen: depthwise 3x3/1, [n, 60, 60, 144] -> [n, 60, 60, 144]
+        if s.options.frozenBlocks > 4 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(21), batch: s.n, height: 60, width: 60, channels: 144, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 60, outWidth: 60, weights: s.f + 420128, bias: s.f,
+                activation: .identity, output: s.tensor(22), pool: pool)
+            s.profiler?.stop(49)
+        }
         // features.2.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 60, 60, 144]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
@@ -1727,32 +1739,36 @@ public final class EfficientNetLite1Training: TrainableModel {
                 output: s.tensor(28), pool: pool)
             s.profiler?.stop(61)
         }
-        // features.3.0.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 60, 60, 144]
-        if s.options.frozenBlocks <= 5 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(28), pixels: 3600 &* s.n, channels: 144, gamma: s.p + 30016,
-                beta: s.p + 30160, savedMean: s.f + 422768, savedInvStd: s.f + 422912, activation: .relu6,
-                output: s.tensor(29), pool: pool)
-            s.profiler?.stop(62)
-        }
         // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 60, 60, 144]
         if s.options.frozenBlocks > 5 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(28), pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 30016, beta: s.p + 30160, runningMean: s.p + 30304, runningVar: s.p + 30448, eps: 0.001,
                 activation: .relu6, output: s.tensor(29), scratch: s.f + 422768, pool: pool)
-            s.profiler?.stop(63)
+            s.profiler?.stop(62)
         }
         // features.3.0.block.1 depthwise weights to the kernel layout [5][5][144]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 30592, channels: 144, kernel: 5, into: s.f + 423344)
-        s.profiler?.stop(64)
-        // features.3.0.block.1 depthwise 5x5/2, [n, 60, 60, 144] -> [n, 30, 30, 144]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(29), batch: s.n, height: 60, width: 60, channels: 144, kernel: 5,
-            stride: 2, padTop: 1, padLeft: 1, outHeight: 30, outWidth: 30, weights: s.f + 423344, bias: s.f,
-            activation: .identity, output: s.tensor(30), pool: pool)
-        s.profiler?.stop(65)
+        s.profiler?.stop(63)
+        // features.3.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 60, 60, 144] -> [n, 30, 30, 144], row by row
+        if s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(28), gamma: s.p + 30016, beta: s.p + 30160,
+                savedMean: s.f + 422768, savedInvStd: s.f + 422912, activation: .relu6, output: s.tensor(29),
+                batch: s.n, height: 60, width: 60, channels: 144, kernel: 5, stride: 2, padTop: 1, padLeft: 1,
+                outHeight: 30, outWidth: 30, weights: s.f + 423344, bias: s.f, depthwiseOutput: s.tensor(30),
+                pool: pool)
+            s.profiler?.stop(64)
+        }
+        // features.3.0.block.1 frozen: depthwise 5x5/2, [n, 60, 60, 144] -> [n, 30, 30, 144]
+        if s.options.frozenBlocks > 5 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(29), batch: s.n, height: 60, width: 60, channels: 144, kernel: 5,
+                stride: 2, padTop: 1, padLeft: 1, outHeight: 30, outWidth: 30, weights: s.f + 423344, bias: s.f,
+                activation: .identity, output: s.tensor(30), pool: pool)
+            s.profiler?.stop(65)
+        }
         // features.3.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 30, 30, 144]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
@@ -1832,32 +1848,36 @@ public final class EfficientNetLite1Training: TrainableModel {
                 output: s.tensor(34), pool: pool)
             s.profiler?.stop(75)
         }
-        // features.3.1.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 30, 30, 240]
-        if s.options.frozenBlocks <= 6 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(34), pixels: 900 &* s.n, channels: 240, gamma: s.p + 50320,
-                beta: s.p + 50560, savedMean: s.f + 430624, savedInvStd: s.f + 430864, activation: .relu6,
-                output: s.tensor(35), pool: pool)
-            s.profiler?.stop(76)
-        }
         // features.3.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 30, 30, 240]
         if s.options.frozenBlocks > 6 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(34), pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 50320, beta: s.p + 50560, runningMean: s.p + 50800, runningVar: s.p + 51040, eps: 0.001,
                 activation: .relu6, output: s.tensor(35), scratch: s.f + 430624, pool: pool)
-            s.profiler?.stop(77)
+            s.profiler?.stop(76)
         }
         // features.3.1.block.1 depthwise weights to the kernel layout [5][5][240]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 51280, channels: 240, kernel: 5, into: s.f + 431584)
-        s.profiler?.stop(78)
-        // features.3.1.block.1 depthwise 5x5/1, [n, 30, 30, 240] -> [n, 30, 30, 240]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(35), batch: s.n, height: 30, width: 30, channels: 240, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 30, outWidth: 30, weights: s.f + 431584, bias: s.f,
-            activation: .identity, output: s.tensor(36), pool: pool)
-        s.profiler?.stop(79)
+        s.profiler?.stop(77)
+        // features.3.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 30, 30, 240] -> [n, 30, 30, 240], row by row
+        if s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(34), gamma: s.p + 50320, beta: s.p + 50560,
+                savedMean: s.f + 430624, savedInvStd: s.f + 430864, activation: .relu6, output: s.tensor(35),
+                batch: s.n, height: 30, width: 30, channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 30, outWidth: 30, weights: s.f + 431584, bias: s.f, depthwiseOutput: s.tensor(36),
+                pool: pool)
+            s.profiler?.stop(78)
+        }
+        // features.3.1.block.1 frozen: depthwise 5x5/1, [n, 30, 30, 240] -> [n, 30, 30, 240]
+        if s.options.frozenBlocks > 6 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(35), batch: s.n, height: 30, width: 30, channels: 240, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 30, outWidth: 30, weights: s.f + 431584, bias: s.f,
+                activation: .identity, output: s.tensor(36), pool: pool)
+            s.profiler?.stop(79)
+        }
         // features.3.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 30, 30, 240]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
@@ -1950,32 +1970,36 @@ public final class EfficientNetLite1Training: TrainableModel {
                 output: s.tensor(42), pool: pool)
             s.profiler?.stop(91)
         }
-        // features.3.2.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 30, 30, 240]
-        if s.options.frozenBlocks <= 7 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(42), pixels: 900 &* s.n, channels: 240, gamma: s.p + 77632,
-                beta: s.p + 77872, savedMean: s.f + 443664, savedInvStd: s.f + 443904, activation: .relu6,
-                output: s.tensor(43), pool: pool)
-            s.profiler?.stop(92)
-        }
         // features.3.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 30, 30, 240]
         if s.options.frozenBlocks > 7 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 77632, beta: s.p + 77872, runningMean: s.p + 78112, runningVar: s.p + 78352, eps: 0.001,
                 activation: .relu6, output: s.tensor(43), scratch: s.f + 443664, pool: pool)
-            s.profiler?.stop(93)
+            s.profiler?.stop(92)
         }
         // features.3.2.block.1 depthwise weights to the kernel layout [5][5][240]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 78592, channels: 240, kernel: 5, into: s.f + 444624)
-        s.profiler?.stop(94)
-        // features.3.2.block.1 depthwise 5x5/1, [n, 30, 30, 240] -> [n, 30, 30, 240]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(43), batch: s.n, height: 30, width: 30, channels: 240, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 30, outWidth: 30, weights: s.f + 444624, bias: s.f,
-            activation: .identity, output: s.tensor(44), pool: pool)
-        s.profiler?.stop(95)
+        s.profiler?.stop(93)
+        // features.3.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.2.block.1 depthwise 5x5/1, [n, 30, 30, 240] -> [n, 30, 30, 240], row by row
+        if s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(42), gamma: s.p + 77632, beta: s.p + 77872,
+                savedMean: s.f + 443664, savedInvStd: s.f + 443904, activation: .relu6, output: s.tensor(43),
+                batch: s.n, height: 30, width: 30, channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 30, outWidth: 30, weights: s.f + 444624, bias: s.f, depthwiseOutput: s.tensor(44),
+                pool: pool)
+            s.profiler?.stop(94)
+        }
+        // features.3.2.block.1 frozen: depthwise 5x5/1, [n, 30, 30, 240] -> [n, 30, 30, 240]
+        if s.options.frozenBlocks > 7 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(43), batch: s.n, height: 30, width: 30, channels: 240, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 30, outWidth: 30, weights: s.f + 444624, bias: s.f,
+                activation: .identity, output: s.tensor(44), pool: pool)
+            s.profiler?.stop(95)
+        }
         // features.3.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 30, 30, 240]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
@@ -2068,32 +2092,36 @@ public final class EfficientNetLite1Training: TrainableModel {
                 output: s.tensor(50), pool: pool)
             s.profiler?.stop(107)
         }
-        // features.4.0.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 30, 30, 240]
-        if s.options.frozenBlocks <= 8 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(50), pixels: 900 &* s.n, channels: 240, gamma: s.p + 104944,
-                beta: s.p + 105184, savedMean: s.f + 456704, savedInvStd: s.f + 456944, activation: .relu6,
-                output: s.tensor(51), pool: pool)
-            s.profiler?.stop(108)
-        }
         // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 30, 30, 240]
         if s.options.frozenBlocks > 8 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(50), pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 104944, beta: s.p + 105184, runningMean: s.p + 105424, runningVar: s.p + 105664,
                 eps: 0.001, activation: .relu6, output: s.tensor(51), scratch: s.f + 456704, pool: pool)
-            s.profiler?.stop(109)
+            s.profiler?.stop(108)
         }
         // features.4.0.block.1 depthwise weights to the kernel layout [3][3][240]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 105904, channels: 240, kernel: 3, into: s.f + 457664)
-        s.profiler?.stop(110)
-        // features.4.0.block.1 depthwise 3x3/2, [n, 30, 30, 240] -> [n, 15, 15, 240]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(51), batch: s.n, height: 30, width: 30, channels: 240, kernel: 3,
-            stride: 2, padTop: 0, padLeft: 0, outHeight: 15, outWidth: 15, weights: s.f + 457664, bias: s.f,
-            activation: .identity, output: s.tensor(52), pool: pool)
-        s.profiler?.stop(111)
+        s.profiler?.stop(109)
+        // features.4.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 30, 30, 240] -> [n, 15, 15, 240], row by row
+        if s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(50), gamma: s.p + 104944, beta: s.p + 105184,
+                savedMean: s.f + 456704, savedInvStd: s.f + 456944, activation: .relu6, output: s.tensor(51),
+                batch: s.n, height: 30, width: 30, channels: 240, kernel: 3, stride: 2, padTop: 0, padLeft: 0,
+                outHeight: 15, outWidth: 15, weights: s.f + 457664, bias: s.f, depthwiseOutput: s.tensor(52),
+                pool: pool)
+            s.profiler?.stop(110)
+        }
+        // features.4.0.block.1 frozen: depthwise 3x3/2, [n, 30, 30, 240] -> [n, 15, 15, 240]
+        if s.options.frozenBlocks > 8 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(51), batch: s.n, height: 30, width: 30, channels: 240, kernel: 3,
+                stride: 2, padTop: 0, padLeft: 0, outHeight: 15, outWidth: 15, weights: s.f + 457664, bias: s.f,
+                activation: .identity, output: s.tensor(52), pool: pool)
+            s.profiler?.stop(111)
+        }
         // features.4.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 15, 15, 240]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
@@ -2173,32 +2201,36 @@ public final class EfficientNetLite1Training: TrainableModel {
                 output: s.tensor(56), pool: pool)
             s.profiler?.stop(121)
         }
-        // features.4.1.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 15, 15, 480]
-        if s.options.frozenBlocks <= 9 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(56), pixels: 225 &* s.n, channels: 480, gamma: s.p + 166944,
-                beta: s.p + 167424, savedMean: s.f + 462144, savedInvStd: s.f + 462624, activation: .relu6,
-                output: s.tensor(57), pool: pool)
-            s.profiler?.stop(122)
-        }
         // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 480]
         if s.options.frozenBlocks > 9 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(56), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 166944, beta: s.p + 167424, runningMean: s.p + 167904, runningVar: s.p + 168384,
                 eps: 0.001, activation: .relu6, output: s.tensor(57), scratch: s.f + 462144, pool: pool)
-            s.profiler?.stop(123)
+            s.profiler?.stop(122)
         }
         // features.4.1.block.1 depthwise weights to the kernel layout [3][3][480]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 168864, channels: 480, kernel: 3, into: s.f + 464064)
-        s.profiler?.stop(124)
-        // features.4.1.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(57), batch: s.n, height: 15, width: 15, channels: 480, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 464064, bias: s.f,
-            activation: .identity, output: s.tensor(58), pool: pool)
-        s.profiler?.stop(125)
+        s.profiler?.stop(123)
+        // features.4.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480], row by row
+        if s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(56), gamma: s.p + 166944, beta: s.p + 167424,
+                savedMean: s.f + 462144, savedInvStd: s.f + 462624, activation: .relu6, output: s.tensor(57),
+                batch: s.n, height: 15, width: 15, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 15, outWidth: 15, weights: s.f + 464064, bias: s.f, depthwiseOutput: s.tensor(58),
+                pool: pool)
+            s.profiler?.stop(124)
+        }
+        // features.4.1.block.1 frozen: depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480]
+        if s.options.frozenBlocks > 9 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(57), batch: s.n, height: 15, width: 15, channels: 480, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 464064, bias: s.f,
+                activation: .identity, output: s.tensor(58), pool: pool)
+            s.profiler?.stop(125)
+        }
         // features.4.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 15, 15, 480]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
@@ -2291,32 +2323,36 @@ public final class EfficientNetLite1Training: TrainableModel {
                 output: s.tensor(64), pool: pool)
             s.profiler?.stop(137)
         }
-        // features.4.2.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 15, 15, 480]
-        if s.options.frozenBlocks <= 10 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(64), pixels: 225 &* s.n, channels: 480, gamma: s.p + 252224,
-                beta: s.p + 252704, savedMean: s.f + 472864, savedInvStd: s.f + 473344, activation: .relu6,
-                output: s.tensor(65), pool: pool)
-            s.profiler?.stop(138)
-        }
         // features.4.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 480]
         if s.options.frozenBlocks > 10 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 252224, beta: s.p + 252704, runningMean: s.p + 253184, runningVar: s.p + 253664,
                 eps: 0.001, activation: .relu6, output: s.tensor(65), scratch: s.f + 472864, pool: pool)
-            s.profiler?.stop(139)
+            s.profiler?.stop(138)
         }
         // features.4.2.block.1 depthwise weights to the kernel layout [3][3][480]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 254144, channels: 480, kernel: 3, into: s.f + 474784)
-        s.profiler?.stop(140)
-        // features.4.2.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(65), batch: s.n, height: 15, width: 15, channels: 480, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 474784, bias: s.f,
-            activation: .identity, output: s.tensor(66), pool: pool)
-        s.profiler?.stop(141)
+        s.profiler?.stop(139)
+        // features.4.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480], row by row
+        if s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(64), gamma: s.p + 252224, beta: s.p + 252704,
+                savedMean: s.f + 472864, savedInvStd: s.f + 473344, activation: .relu6, output: s.tensor(65),
+                batch: s.n, height: 15, width: 15, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 15, outWidth: 15, weights: s.f + 474784, bias: s.f, depthwiseOutput: s.tensor(66),
+                pool: pool)
+            s.profiler?.stop(140)
+        }
+        // features.4.2.block.1 frozen: depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480]
+        if s.options.frozenBlocks > 10 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(65), batch: s.n, height: 15, width: 15, channels: 480, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 474784, bias: s.f,
+                activation: .identity, output: s.tensor(66), pool: pool)
+            s.profiler?.stop(141)
+        }
         // features.4.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 15, 15, 480]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
@@ -2409,32 +2445,36 @@ public final class EfficientNetLite1Training: TrainableModel {
                 output: s.tensor(72), pool: pool)
             s.profiler?.stop(153)
         }
-        // features.4.3.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 15, 15, 480]
-        if s.options.frozenBlocks <= 11 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(72), pixels: 225 &* s.n, channels: 480, gamma: s.p + 337504,
-                beta: s.p + 337984, savedMean: s.f + 483584, savedInvStd: s.f + 484064, activation: .relu6,
-                output: s.tensor(73), pool: pool)
-            s.profiler?.stop(154)
-        }
         // features.4.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 480]
         if s.options.frozenBlocks > 11 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(72), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 337504, beta: s.p + 337984, runningMean: s.p + 338464, runningVar: s.p + 338944,
                 eps: 0.001, activation: .relu6, output: s.tensor(73), scratch: s.f + 483584, pool: pool)
-            s.profiler?.stop(155)
+            s.profiler?.stop(154)
         }
         // features.4.3.block.1 depthwise weights to the kernel layout [3][3][480]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 339424, channels: 480, kernel: 3, into: s.f + 485504)
-        s.profiler?.stop(156)
-        // features.4.3.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(73), batch: s.n, height: 15, width: 15, channels: 480, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 485504, bias: s.f,
-            activation: .identity, output: s.tensor(74), pool: pool)
-        s.profiler?.stop(157)
+        s.profiler?.stop(155)
+        // features.4.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.3.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480], row by row
+        if s.options.frozenBlocks <= 11 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(72), gamma: s.p + 337504, beta: s.p + 337984,
+                savedMean: s.f + 483584, savedInvStd: s.f + 484064, activation: .relu6, output: s.tensor(73),
+                batch: s.n, height: 15, width: 15, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 15, outWidth: 15, weights: s.f + 485504, bias: s.f, depthwiseOutput: s.tensor(74),
+                pool: pool)
+            s.profiler?.stop(156)
+        }
+        // features.4.3.block.1 frozen: depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480]
+        if s.options.frozenBlocks > 11 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(73), batch: s.n, height: 15, width: 15, channels: 480, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 485504, bias: s.f,
+                activation: .identity, output: s.tensor(74), pool: pool)
+            s.profiler?.stop(157)
+        }
         // features.4.3.block.1 BatchNorm (batch statistics) + relu6 on [n, 15, 15, 480]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
@@ -2527,32 +2567,36 @@ public final class EfficientNetLite1Training: TrainableModel {
                 output: s.tensor(80), pool: pool)
             s.profiler?.stop(169)
         }
-        // features.5.0.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 15, 15, 480]
-        if s.options.frozenBlocks <= 12 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(80), pixels: 225 &* s.n, channels: 480, gamma: s.p + 422784,
-                beta: s.p + 423264, savedMean: s.f + 494304, savedInvStd: s.f + 494784, activation: .relu6,
-                output: s.tensor(81), pool: pool)
-            s.profiler?.stop(170)
-        }
         // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 480]
         if s.options.frozenBlocks > 12 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(80), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 422784, beta: s.p + 423264, runningMean: s.p + 423744, runningVar: s.p + 424224,
                 eps: 0.001, activation: .relu6, output: s.tensor(81), scratch: s.f + 494304, pool: pool)
-            s.profiler?.stop(171)
+            s.profiler?.stop(170)
         }
         // features.5.0.block.1 depthwise weights to the kernel layout [5][5][480]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 424704, channels: 480, kernel: 5, into: s.f + 496224)
-        s.profiler?.stop(172)
-        // features.5.0.block.1 depthwise 5x5/1, [n, 15, 15, 480] -> [n, 15, 15, 480]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(81), batch: s.n, height: 15, width: 15, channels: 480, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 496224, bias: s.f,
-            activation: .identity, output: s.tensor(82), pool: pool)
-        s.profiler?.stop(173)
+        s.profiler?.stop(171)
+        // features.5.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 15, 15, 480] -> [n, 15, 15, 480], row by row
+        if s.options.frozenBlocks <= 12 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(80), gamma: s.p + 422784, beta: s.p + 423264,
+                savedMean: s.f + 494304, savedInvStd: s.f + 494784, activation: .relu6, output: s.tensor(81),
+                batch: s.n, height: 15, width: 15, channels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 15, outWidth: 15, weights: s.f + 496224, bias: s.f, depthwiseOutput: s.tensor(82),
+                pool: pool)
+            s.profiler?.stop(172)
+        }
+        // features.5.0.block.1 frozen: depthwise 5x5/1, [n, 15, 15, 480] -> [n, 15, 15, 480]
+        if s.options.frozenBlocks > 12 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(81), batch: s.n, height: 15, width: 15, channels: 480, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 496224, bias: s.f,
+                activation: .identity, output: s.tensor(82), pool: pool)
+            s.profiler?.stop(173)
+        }
         // features.5.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 15, 15, 480]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
@@ -2632,32 +2676,36 @@ public final class EfficientNetLite1Training: TrainableModel {
                 output: s.tensor(86), pool: pool)
             s.profiler?.stop(183)
         }
-        // features.5.1.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 15, 15, 672]
-        if s.options.frozenBlocks <= 13 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(86), pixels: 225 &* s.n, channels: 672, gamma: s.p + 568096,
-                beta: s.p + 568768, savedMean: s.f + 520448, savedInvStd: s.f + 521120, activation: .relu6,
-                output: s.tensor(87), pool: pool)
-            s.profiler?.stop(184)
-        }
         // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 672]
         if s.options.frozenBlocks > 13 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(86), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 568096, beta: s.p + 568768, runningMean: s.p + 569440, runningVar: s.p + 570112,
                 eps: 0.001, activation: .relu6, output: s.tensor(87), scratch: s.f + 520448, pool: pool)
-            s.profiler?.stop(185)
+            s.profiler?.stop(184)
         }
         // features.5.1.block.1 depthwise weights to the kernel layout [5][5][672]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 570784, channels: 672, kernel: 5, into: s.f + 523136)
-        s.profiler?.stop(186)
-        // features.5.1.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(87), batch: s.n, height: 15, width: 15, channels: 672, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 523136, bias: s.f,
-            activation: .identity, output: s.tensor(88), pool: pool)
-        s.profiler?.stop(187)
+        s.profiler?.stop(185)
+        // features.5.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672], row by row
+        if s.options.frozenBlocks <= 13 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(86), gamma: s.p + 568096, beta: s.p + 568768,
+                savedMean: s.f + 520448, savedInvStd: s.f + 521120, activation: .relu6, output: s.tensor(87),
+                batch: s.n, height: 15, width: 15, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 15, outWidth: 15, weights: s.f + 523136, bias: s.f, depthwiseOutput: s.tensor(88),
+                pool: pool)
+            s.profiler?.stop(186)
+        }
+        // features.5.1.block.1 frozen: depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672]
+        if s.options.frozenBlocks > 13 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(87), batch: s.n, height: 15, width: 15, channels: 672, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 523136, bias: s.f,
+                activation: .identity, output: s.tensor(88), pool: pool)
+            s.profiler?.stop(187)
+        }
         // features.5.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 15, 15, 672]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
@@ -2750,32 +2798,36 @@ public final class EfficientNetLite1Training: TrainableModel {
                 output: s.tensor(94), pool: pool)
             s.profiler?.stop(199)
         }
-        // features.5.2.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 15, 15, 672]
-        if s.options.frozenBlocks <= 14 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(94), pixels: 225 &* s.n, channels: 672, gamma: s.p + 741248,
-                beta: s.p + 741920, savedMean: s.f + 556960, savedInvStd: s.f + 557632, activation: .relu6,
-                output: s.tensor(95), pool: pool)
-            s.profiler?.stop(200)
-        }
         // features.5.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 672]
         if s.options.frozenBlocks > 14 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(94), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 741248, beta: s.p + 741920, runningMean: s.p + 742592, runningVar: s.p + 743264,
                 eps: 0.001, activation: .relu6, output: s.tensor(95), scratch: s.f + 556960, pool: pool)
-            s.profiler?.stop(201)
+            s.profiler?.stop(200)
         }
         // features.5.2.block.1 depthwise weights to the kernel layout [5][5][672]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 743936, channels: 672, kernel: 5, into: s.f + 559648)
-        s.profiler?.stop(202)
-        // features.5.2.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(95), batch: s.n, height: 15, width: 15, channels: 672, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 559648, bias: s.f,
-            activation: .identity, output: s.tensor(96), pool: pool)
-        s.profiler?.stop(203)
+        s.profiler?.stop(201)
+        // features.5.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672], row by row
+        if s.options.frozenBlocks <= 14 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(94), gamma: s.p + 741248, beta: s.p + 741920,
+                savedMean: s.f + 556960, savedInvStd: s.f + 557632, activation: .relu6, output: s.tensor(95),
+                batch: s.n, height: 15, width: 15, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 15, outWidth: 15, weights: s.f + 559648, bias: s.f, depthwiseOutput: s.tensor(96),
+                pool: pool)
+            s.profiler?.stop(202)
+        }
+        // features.5.2.block.1 frozen: depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672]
+        if s.options.frozenBlocks > 14 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(95), batch: s.n, height: 15, width: 15, channels: 672, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 559648, bias: s.f,
+                activation: .identity, output: s.tensor(96), pool: pool)
+            s.profiler?.stop(203)
+        }
         // features.5.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 15, 15, 672]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
@@ -2868,32 +2920,36 @@ public final class EfficientNetLite1Training: TrainableModel {
                 output: s.tensor(102), pool: pool)
             s.profiler?.stop(215)
         }
-        // features.5.3.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 15, 15, 672]
-        if s.options.frozenBlocks <= 15 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(102), pixels: 225 &* s.n, channels: 672,
-                gamma: s.p + 914400, beta: s.p + 915072, savedMean: s.f + 593472, savedInvStd: s.f + 594144,
-                activation: .relu6, output: s.tensor(103), pool: pool)
-            s.profiler?.stop(216)
-        }
         // features.5.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 672]
         if s.options.frozenBlocks > 15 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(102), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 914400, beta: s.p + 915072, runningMean: s.p + 915744, runningVar: s.p + 916416,
                 eps: 0.001, activation: .relu6, output: s.tensor(103), scratch: s.f + 593472, pool: pool)
-            s.profiler?.stop(217)
+            s.profiler?.stop(216)
         }
         // features.5.3.block.1 depthwise weights to the kernel layout [5][5][672]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 917088, channels: 672, kernel: 5, into: s.f + 596160)
-        s.profiler?.stop(218)
-        // features.5.3.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(103), batch: s.n, height: 15, width: 15, channels: 672, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 596160, bias: s.f,
-            activation: .identity, output: s.tensor(104), pool: pool)
-        s.profiler?.stop(219)
+        s.profiler?.stop(217)
+        // features.5.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.3.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672], row by row
+        if s.options.frozenBlocks <= 15 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(102), gamma: s.p + 914400, beta: s.p + 915072,
+                savedMean: s.f + 593472, savedInvStd: s.f + 594144, activation: .relu6, output: s.tensor(103),
+                batch: s.n, height: 15, width: 15, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 15, outWidth: 15, weights: s.f + 596160, bias: s.f, depthwiseOutput: s.tensor(104),
+                pool: pool)
+            s.profiler?.stop(218)
+        }
+        // features.5.3.block.1 frozen: depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672]
+        if s.options.frozenBlocks > 15 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(103), batch: s.n, height: 15, width: 15, channels: 672, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 596160, bias: s.f,
+                activation: .identity, output: s.tensor(104), pool: pool)
+            s.profiler?.stop(219)
+        }
         // features.5.3.block.1 BatchNorm (batch statistics) + relu6 on [n, 15, 15, 672]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
@@ -2986,32 +3042,36 @@ public final class EfficientNetLite1Training: TrainableModel {
                 output: s.tensor(110), pool: pool)
             s.profiler?.stop(231)
         }
-        // features.6.0.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 15, 15, 672]
-        if s.options.frozenBlocks <= 16 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(110), pixels: 225 &* s.n, channels: 672,
-                gamma: s.p + 1087552, beta: s.p + 1088224, savedMean: s.f + 629984, savedInvStd: s.f + 630656,
-                activation: .relu6, output: s.tensor(111), pool: pool)
-            s.profiler?.stop(232)
-        }
         // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 672]
         if s.options.frozenBlocks > 16 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(110), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 1087552, beta: s.p + 1088224, runningMean: s.p + 1088896, runningVar: s.p + 1089568,
                 eps: 0.001, activation: .relu6, output: s.tensor(111), scratch: s.f + 629984, pool: pool)
-            s.profiler?.stop(233)
+            s.profiler?.stop(232)
         }
         // features.6.0.block.1 depthwise weights to the kernel layout [5][5][672]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1090240, channels: 672, kernel: 5, into: s.f + 632672)
-        s.profiler?.stop(234)
-        // features.6.0.block.1 depthwise 5x5/2, [n, 15, 15, 672] -> [n, 8, 8, 672]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(111), batch: s.n, height: 15, width: 15, channels: 672, kernel: 5,
-            stride: 2, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 632672, bias: s.f,
-            activation: .identity, output: s.tensor(112), pool: pool)
-        s.profiler?.stop(235)
+        s.profiler?.stop(233)
+        // features.6.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 15, 15, 672] -> [n, 8, 8, 672], row by row
+        if s.options.frozenBlocks <= 16 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(110), gamma: s.p + 1087552,
+                beta: s.p + 1088224, savedMean: s.f + 629984, savedInvStd: s.f + 630656, activation: .relu6,
+                output: s.tensor(111), batch: s.n, height: 15, width: 15, channels: 672, kernel: 5, stride: 2,
+                padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 632672, bias: s.f,
+                depthwiseOutput: s.tensor(112), pool: pool)
+            s.profiler?.stop(234)
+        }
+        // features.6.0.block.1 frozen: depthwise 5x5/2, [n, 15, 15, 672] -> [n, 8, 8, 672]
+        if s.options.frozenBlocks > 16 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(111), batch: s.n, height: 15, width: 15, channels: 672, kernel: 5,
+                stride: 2, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 632672, bias: s.f,
+                activation: .identity, output: s.tensor(112), pool: pool)
+            s.profiler?.stop(235)
+        }
         // features.6.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 8, 8, 672]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
@@ -3091,32 +3151,36 @@ public final class EfficientNetLite1Training: TrainableModel {
                 output: s.tensor(116), pool: pool)
             s.profiler?.stop(245)
         }
-        // features.6.1.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 8, 8, 1152]
-        if s.options.frozenBlocks <= 17 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(116), pixels: 64 &* s.n, channels: 1152,
-                gamma: s.p + 1460704, beta: s.p + 1461856, savedMean: s.f + 666656, savedInvStd: s.f + 667808,
-                activation: .relu6, output: s.tensor(117), pool: pool)
-            s.profiler?.stop(246)
-        }
         // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 8, 8, 1152]
         if s.options.frozenBlocks > 17 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(116), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 1460704, beta: s.p + 1461856, runningMean: s.p + 1463008, runningVar: s.p + 1464160,
                 eps: 0.001, activation: .relu6, output: s.tensor(117), scratch: s.f + 666656, pool: pool)
-            s.profiler?.stop(247)
+            s.profiler?.stop(246)
         }
         // features.6.1.block.1 depthwise weights to the kernel layout [5][5][1152]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1465312, channels: 1152, kernel: 5, into: s.f + 671264)
-        s.profiler?.stop(248)
-        // features.6.1.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(117), batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 671264, bias: s.f,
-            activation: .identity, output: s.tensor(118), pool: pool)
-        s.profiler?.stop(249)
+        s.profiler?.stop(247)
+        // features.6.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row
+        if s.options.frozenBlocks <= 17 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(116), gamma: s.p + 1460704,
+                beta: s.p + 1461856, savedMean: s.f + 666656, savedInvStd: s.f + 667808, activation: .relu6,
+                output: s.tensor(117), batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 671264, bias: s.f,
+                depthwiseOutput: s.tensor(118), pool: pool)
+            s.profiler?.stop(248)
+        }
+        // features.6.1.block.1 frozen: depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
+        if s.options.frozenBlocks > 17 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(117), batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 671264, bias: s.f,
+                activation: .identity, output: s.tensor(118), pool: pool)
+            s.profiler?.stop(249)
+        }
         // features.6.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 8, 8, 1152]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
@@ -3209,32 +3273,36 @@ public final class EfficientNetLite1Training: TrainableModel {
                 output: s.tensor(124), pool: pool)
             s.profiler?.stop(261)
         }
-        // features.6.2.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 8, 8, 1152]
-        if s.options.frozenBlocks <= 18 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(124), pixels: 64 &* s.n, channels: 1152,
-                gamma: s.p + 1941856, beta: s.p + 1943008, savedMean: s.f + 729248, savedInvStd: s.f + 730400,
-                activation: .relu6, output: s.tensor(125), pool: pool)
-            s.profiler?.stop(262)
-        }
         // features.6.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 8, 8, 1152]
         if s.options.frozenBlocks > 18 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(124), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 1941856, beta: s.p + 1943008, runningMean: s.p + 1944160, runningVar: s.p + 1945312,
                 eps: 0.001, activation: .relu6, output: s.tensor(125), scratch: s.f + 729248, pool: pool)
-            s.profiler?.stop(263)
+            s.profiler?.stop(262)
         }
         // features.6.2.block.1 depthwise weights to the kernel layout [5][5][1152]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1946464, channels: 1152, kernel: 5, into: s.f + 733856)
-        s.profiler?.stop(264)
-        // features.6.2.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(125), batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 733856, bias: s.f,
-            activation: .identity, output: s.tensor(126), pool: pool)
-        s.profiler?.stop(265)
+        s.profiler?.stop(263)
+        // features.6.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row
+        if s.options.frozenBlocks <= 18 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(124), gamma: s.p + 1941856,
+                beta: s.p + 1943008, savedMean: s.f + 729248, savedInvStd: s.f + 730400, activation: .relu6,
+                output: s.tensor(125), batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 733856, bias: s.f,
+                depthwiseOutput: s.tensor(126), pool: pool)
+            s.profiler?.stop(264)
+        }
+        // features.6.2.block.1 frozen: depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
+        if s.options.frozenBlocks > 18 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(125), batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 733856, bias: s.f,
+                activation: .identity, output: s.tensor(126), pool: pool)
+            s.profiler?.stop(265)
+        }
         // features.6.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 8, 8, 1152]
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
@@ -3327,32 +3395,36 @@ public final class EfficientNetLite1Training: TrainableModel {
                 output: s.tensor(132), pool: pool)
             s.profiler?.stop(277)
         }
-        // features.6.3.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 8, 8, 1152]
-        if s.options.frozenBlocks <= 19 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(132), pixels: 64 &* s.n, channels: 1152,
-                gamma: s.p + 2423008, beta: s.p + 2424160, savedMean: s.f + 791840, savedInvStd: s.f + 792992,
-                activation: .relu6, output: s.tensor(133), pool: pool)
-            s.profiler?.stop(278)
-        }
         // features.6.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 8, 8, 1152]
         if s.options.frozenBlocks > 19 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(132), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2423008, beta: s.p + 2424160, runningMean: s.p + 2425312, runningVar: s.p + 2426464,
                 eps: 0.001, activation: .relu6, output: s.tensor(133), scratch: s.f + 791840, pool: pool)
-            s.profiler?.stop(279)
+            s.profiler?.stop(278)
         }
         // features.6.3.block.1 depthwise weights to the kernel layout [5][5][1152]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2427616, channels: 1152, kernel: 5, into: s.f + 796448)
-        s.profiler?.stop(280)
-        // features.6.3.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(133), batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 796448, bias: s.f,
-            activation: .identity, output: s.tensor(134), pool: pool)
-        s.profiler?.stop(281)
+        s.profiler?.stop(279)
+        // features.6.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row
+        if s.options.frozenBlocks <= 19 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(132), gamma: s.p + 2423008,
+                beta: s.p + 2424160, savedMean: s.f + 791840, savedInvStd: s.f + 792992, activation: .relu6,
+                output: s.tensor(133), batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 796448, bias: s.f,
+                depthwiseOutput: s.tensor(134), pool: pool)
+            s.profiler?.stop(280)
+        }
+        // features.6.3.block.1 frozen: depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
+        if s.options.frozenBlocks > 19 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(133), batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 796448, bias: s.f,
+                activation: .identity, output: s.tensor(134), pool: pool)
+            s.profiler?.stop(281)
+        }
         // features.6.3.block.1 BatchNorm (batch statistics) + relu6 on [n, 8, 8, 1152]
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
@@ -3445,32 +3517,36 @@ public final class EfficientNetLite1Training: TrainableModel {
                 output: s.tensor(140), pool: pool)
             s.profiler?.stop(293)
         }
-        // features.6.4.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 8, 8, 1152]
-        if s.options.frozenBlocks <= 20 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(140), pixels: 64 &* s.n, channels: 1152,
-                gamma: s.p + 2904160, beta: s.p + 2905312, savedMean: s.f + 854432, savedInvStd: s.f + 855584,
-                activation: .relu6, output: s.tensor(141), pool: pool)
-            s.profiler?.stop(294)
-        }
         // features.6.4.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 8, 8, 1152]
         if s.options.frozenBlocks > 20 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(140), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2904160, beta: s.p + 2905312, runningMean: s.p + 2906464, runningVar: s.p + 2907616,
                 eps: 0.001, activation: .relu6, output: s.tensor(141), scratch: s.f + 854432, pool: pool)
-            s.profiler?.stop(295)
+            s.profiler?.stop(294)
         }
         // features.6.4.block.1 depthwise weights to the kernel layout [5][5][1152]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2908768, channels: 1152, kernel: 5, into: s.f + 859040)
-        s.profiler?.stop(296)
-        // features.6.4.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(141), batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 859040, bias: s.f,
-            activation: .identity, output: s.tensor(142), pool: pool)
-        s.profiler?.stop(297)
+        s.profiler?.stop(295)
+        // features.6.4.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.4.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row
+        if s.options.frozenBlocks <= 20 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(140), gamma: s.p + 2904160,
+                beta: s.p + 2905312, savedMean: s.f + 854432, savedInvStd: s.f + 855584, activation: .relu6,
+                output: s.tensor(141), batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 859040, bias: s.f,
+                depthwiseOutput: s.tensor(142), pool: pool)
+            s.profiler?.stop(296)
+        }
+        // features.6.4.block.1 frozen: depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
+        if s.options.frozenBlocks > 20 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(141), batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 859040, bias: s.f,
+                activation: .identity, output: s.tensor(142), pool: pool)
+            s.profiler?.stop(297)
+        }
         // features.6.4.block.1 BatchNorm (batch statistics) + relu6 on [n, 8, 8, 1152]
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
@@ -3563,32 +3639,36 @@ public final class EfficientNetLite1Training: TrainableModel {
                 output: s.tensor(148), pool: pool)
             s.profiler?.stop(309)
         }
-        // features.7.0.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 8, 8, 1152]
-        if s.options.frozenBlocks <= 21 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(148), pixels: 64 &* s.n, channels: 1152,
-                gamma: s.p + 3385312, beta: s.p + 3386464, savedMean: s.f + 917024, savedInvStd: s.f + 918176,
-                activation: .relu6, output: s.tensor(149), pool: pool)
-            s.profiler?.stop(310)
-        }
         // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 8, 8, 1152]
         if s.options.frozenBlocks > 21 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(148), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 3385312, beta: s.p + 3386464, runningMean: s.p + 3387616, runningVar: s.p + 3388768,
                 eps: 0.001, activation: .relu6, output: s.tensor(149), scratch: s.f + 917024, pool: pool)
-            s.profiler?.stop(311)
+            s.profiler?.stop(310)
         }
         // features.7.0.block.1 depthwise weights to the kernel layout [3][3][1152]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3389920, channels: 1152, kernel: 3, into: s.f + 921632)
-        s.profiler?.stop(312)
-        // features.7.0.block.1 depthwise 3x3/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(149), batch: s.n, height: 8, width: 8, channels: 1152, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 8, outWidth: 8, weights: s.f + 921632, bias: s.f,
-            activation: .identity, output: s.tensor(150), pool: pool)
-        s.profiler?.stop(313)
+        s.profiler?.stop(311)
+        // features.7.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row
+        if s.options.frozenBlocks <= 21 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(148), gamma: s.p + 3385312,
+                beta: s.p + 3386464, savedMean: s.f + 917024, savedInvStd: s.f + 918176, activation: .relu6,
+                output: s.tensor(149), batch: s.n, height: 8, width: 8, channels: 1152, kernel: 3, stride: 1,
+                padTop: 1, padLeft: 1, outHeight: 8, outWidth: 8, weights: s.f + 921632, bias: s.f,
+                depthwiseOutput: s.tensor(150), pool: pool)
+            s.profiler?.stop(312)
+        }
+        // features.7.0.block.1 frozen: depthwise 3x3/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
+        if s.options.frozenBlocks > 21 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(149), batch: s.n, height: 8, width: 8, channels: 1152, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 8, outWidth: 8, weights: s.f + 921632, bias: s.f,
+                activation: .identity, output: s.tensor(150), pool: pool)
+            s.profiler?.stop(313)
+        }
         // features.7.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 8, 8, 1152]
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
@@ -6020,13 +6100,13 @@ public final class EfficientNetLite1Training: TrainableModel {
         .init("features.2.0.block.0", kind: "conv 1x1 forward", macsPerImage: 22118400,
               "frozen: expand conv 1x1, [n, 120, 120, 16] -> [n, 120, 120, 96]"),
         .init("features.2.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 120, 120, 96]"),
-        .init("features.2.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 120, 120, 96]"),
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][96]"),
+        .init("features.2.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 3110400,
+              "features.2.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 120, 120, 96] -> [n, 60, 60, 96], row by row"),
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: 3110400,
-              "depthwise 3x3/2, [n, 120, 120, 96] -> [n, 60, 60, 96]"),
+              "frozen: depthwise 3x3/2, [n, 120, 120, 96] -> [n, 60, 60, 96]"),
         .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 60, 60, 96]"),
         .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -6048,13 +6128,13 @@ public final class EfficientNetLite1Training: TrainableModel {
         .init("features.2.1.block.0", kind: "conv 1x1 forward", macsPerImage: 12441600,
               "frozen: expand conv 1x1, [n, 60, 60, 24] -> [n, 60, 60, 144]"),
         .init("features.2.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 60, 60, 144]"),
-        .init("features.2.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 60, 60, 144]"),
         .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][144]"),
+        .init("features.2.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 4665600,
+              "features.2.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 60, 60, 144] -> [n, 60, 60, 144], row by row"),
         .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: 4665600,
-              "depthwise 3x3/1, [n, 60, 60, 144] -> [n, 60, 60, 144]"),
+              "frozen: depthwise 3x3/1, [n, 60, 60, 144] -> [n, 60, 60, 144]"),
         .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 60, 60, 144]"),
         .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -6080,13 +6160,13 @@ public final class EfficientNetLite1Training: TrainableModel {
         .init("features.2.2.block.0", kind: "conv 1x1 forward", macsPerImage: 12441600,
               "frozen: expand conv 1x1, [n, 60, 60, 24] -> [n, 60, 60, 144]"),
         .init("features.2.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 60, 60, 144]"),
-        .init("features.2.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 60, 60, 144]"),
         .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][144]"),
+        .init("features.2.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 4665600,
+              "features.2.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.2.block.1 depthwise 3x3/1, [n, 60, 60, 144] -> [n, 60, 60, 144], row by row"),
         .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: 4665600,
-              "depthwise 3x3/1, [n, 60, 60, 144] -> [n, 60, 60, 144]"),
+              "frozen: depthwise 3x3/1, [n, 60, 60, 144] -> [n, 60, 60, 144]"),
         .init("features.2.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 60, 60, 144]"),
         .init("features.2.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -6112,13 +6192,13 @@ public final class EfficientNetLite1Training: TrainableModel {
         .init("features.3.0.block.0", kind: "conv 1x1 forward", macsPerImage: 12441600,
               "frozen: expand conv 1x1, [n, 60, 60, 24] -> [n, 60, 60, 144]"),
         .init("features.3.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 60, 60, 144]"),
-        .init("features.3.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 60, 60, 144]"),
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][144]"),
+        .init("features.3.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 3240000,
+              "features.3.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 60, 60, 144] -> [n, 30, 30, 144], row by row"),
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: 3240000,
-              "depthwise 5x5/2, [n, 60, 60, 144] -> [n, 30, 30, 144]"),
+              "frozen: depthwise 5x5/2, [n, 60, 60, 144] -> [n, 30, 30, 144]"),
         .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 30, 30, 144]"),
         .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -6140,13 +6220,13 @@ public final class EfficientNetLite1Training: TrainableModel {
         .init("features.3.1.block.0", kind: "conv 1x1 forward", macsPerImage: 8640000,
               "frozen: expand conv 1x1, [n, 30, 30, 40] -> [n, 30, 30, 240]"),
         .init("features.3.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 30, 30, 240]"),
-        .init("features.3.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 30, 30, 240]"),
         .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][240]"),
+        .init("features.3.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 5400000,
+              "features.3.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 30, 30, 240] -> [n, 30, 30, 240], row by row"),
         .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: 5400000,
-              "depthwise 5x5/1, [n, 30, 30, 240] -> [n, 30, 30, 240]"),
+              "frozen: depthwise 5x5/1, [n, 30, 30, 240] -> [n, 30, 30, 240]"),
         .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 30, 30, 240]"),
         .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -6172,13 +6252,13 @@ public final class EfficientNetLite1Training: TrainableModel {
         .init("features.3.2.block.0", kind: "conv 1x1 forward", macsPerImage: 8640000,
               "frozen: expand conv 1x1, [n, 30, 30, 40] -> [n, 30, 30, 240]"),
         .init("features.3.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 30, 30, 240]"),
-        .init("features.3.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 30, 30, 240]"),
         .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][240]"),
+        .init("features.3.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 5400000,
+              "features.3.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.2.block.1 depthwise 5x5/1, [n, 30, 30, 240] -> [n, 30, 30, 240], row by row"),
         .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: 5400000,
-              "depthwise 5x5/1, [n, 30, 30, 240] -> [n, 30, 30, 240]"),
+              "frozen: depthwise 5x5/1, [n, 30, 30, 240] -> [n, 30, 30, 240]"),
         .init("features.3.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 30, 30, 240]"),
         .init("features.3.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -6204,13 +6284,13 @@ public final class EfficientNetLite1Training: TrainableModel {
         .init("features.4.0.block.0", kind: "conv 1x1 forward", macsPerImage: 8640000,
               "frozen: expand conv 1x1, [n, 30, 30, 40] -> [n, 30, 30, 240]"),
         .init("features.4.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 30, 30, 240]"),
-        .init("features.4.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 30, 30, 240]"),
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][240]"),
+        .init("features.4.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 486000,
+              "features.4.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 30, 30, 240] -> [n, 15, 15, 240], row by row"),
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: 486000,
-              "depthwise 3x3/2, [n, 30, 30, 240] -> [n, 15, 15, 240]"),
+              "frozen: depthwise 3x3/2, [n, 30, 30, 240] -> [n, 15, 15, 240]"),
         .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 15, 15, 240]"),
         .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -6232,13 +6312,13 @@ public final class EfficientNetLite1Training: TrainableModel {
         .init("features.4.1.block.0", kind: "conv 1x1 forward", macsPerImage: 8640000,
               "frozen: expand conv 1x1, [n, 15, 15, 80] -> [n, 15, 15, 480]"),
         .init("features.4.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 15, 15, 480]"),
-        .init("features.4.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 480]"),
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][480]"),
+        .init("features.4.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 972000,
+              "features.4.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480], row by row"),
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: 972000,
-              "depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480]"),
+              "frozen: depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480]"),
         .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 15, 15, 480]"),
         .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -6264,13 +6344,13 @@ public final class EfficientNetLite1Training: TrainableModel {
         .init("features.4.2.block.0", kind: "conv 1x1 forward", macsPerImage: 8640000,
               "frozen: expand conv 1x1, [n, 15, 15, 80] -> [n, 15, 15, 480]"),
         .init("features.4.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 15, 15, 480]"),
-        .init("features.4.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 480]"),
         .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][480]"),
+        .init("features.4.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 972000,
+              "features.4.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480], row by row"),
         .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: 972000,
-              "depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480]"),
+              "frozen: depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480]"),
         .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 15, 15, 480]"),
         .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -6296,13 +6376,13 @@ public final class EfficientNetLite1Training: TrainableModel {
         .init("features.4.3.block.0", kind: "conv 1x1 forward", macsPerImage: 8640000,
               "frozen: expand conv 1x1, [n, 15, 15, 80] -> [n, 15, 15, 480]"),
         .init("features.4.3.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 15, 15, 480]"),
-        .init("features.4.3.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 480]"),
         .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][480]"),
+        .init("features.4.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 972000,
+              "features.4.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.3.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480], row by row"),
         .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: 972000,
-              "depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480]"),
+              "frozen: depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480]"),
         .init("features.4.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 15, 15, 480]"),
         .init("features.4.3.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -6328,13 +6408,13 @@ public final class EfficientNetLite1Training: TrainableModel {
         .init("features.5.0.block.0", kind: "conv 1x1 forward", macsPerImage: 8640000,
               "frozen: expand conv 1x1, [n, 15, 15, 80] -> [n, 15, 15, 480]"),
         .init("features.5.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 15, 15, 480]"),
-        .init("features.5.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 480]"),
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][480]"),
+        .init("features.5.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 2700000,
+              "features.5.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 15, 15, 480] -> [n, 15, 15, 480], row by row"),
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: 2700000,
-              "depthwise 5x5/1, [n, 15, 15, 480] -> [n, 15, 15, 480]"),
+              "frozen: depthwise 5x5/1, [n, 15, 15, 480] -> [n, 15, 15, 480]"),
         .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 15, 15, 480]"),
         .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -6356,13 +6436,13 @@ public final class EfficientNetLite1Training: TrainableModel {
         .init("features.5.1.block.0", kind: "conv 1x1 forward", macsPerImage: 16934400,
               "frozen: expand conv 1x1, [n, 15, 15, 112] -> [n, 15, 15, 672]"),
         .init("features.5.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 15, 15, 672]"),
-        .init("features.5.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 672]"),
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][672]"),
+        .init("features.5.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 3780000,
+              "features.5.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672], row by row"),
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: 3780000,
-              "depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672]"),
+              "frozen: depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672]"),
         .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 15, 15, 672]"),
         .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -6388,13 +6468,13 @@ public final class EfficientNetLite1Training: TrainableModel {
         .init("features.5.2.block.0", kind: "conv 1x1 forward", macsPerImage: 16934400,
               "frozen: expand conv 1x1, [n, 15, 15, 112] -> [n, 15, 15, 672]"),
         .init("features.5.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 15, 15, 672]"),
-        .init("features.5.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 672]"),
         .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][672]"),
+        .init("features.5.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 3780000,
+              "features.5.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672], row by row"),
         .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: 3780000,
-              "depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672]"),
+              "frozen: depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672]"),
         .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 15, 15, 672]"),
         .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -6420,13 +6500,13 @@ public final class EfficientNetLite1Training: TrainableModel {
         .init("features.5.3.block.0", kind: "conv 1x1 forward", macsPerImage: 16934400,
               "frozen: expand conv 1x1, [n, 15, 15, 112] -> [n, 15, 15, 672]"),
         .init("features.5.3.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 15, 15, 672]"),
-        .init("features.5.3.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 672]"),
         .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][672]"),
+        .init("features.5.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 3780000,
+              "features.5.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.3.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672], row by row"),
         .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: 3780000,
-              "depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672]"),
+              "frozen: depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672]"),
         .init("features.5.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 15, 15, 672]"),
         .init("features.5.3.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -6452,13 +6532,13 @@ public final class EfficientNetLite1Training: TrainableModel {
         .init("features.6.0.block.0", kind: "conv 1x1 forward", macsPerImage: 16934400,
               "frozen: expand conv 1x1, [n, 15, 15, 112] -> [n, 15, 15, 672]"),
         .init("features.6.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 15, 15, 672]"),
-        .init("features.6.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 672]"),
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][672]"),
+        .init("features.6.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1075200,
+              "features.6.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 15, 15, 672] -> [n, 8, 8, 672], row by row"),
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: 1075200,
-              "depthwise 5x5/2, [n, 15, 15, 672] -> [n, 8, 8, 672]"),
+              "frozen: depthwise 5x5/2, [n, 15, 15, 672] -> [n, 8, 8, 672]"),
         .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 8, 8, 672]"),
         .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -6480,13 +6560,13 @@ public final class EfficientNetLite1Training: TrainableModel {
         .init("features.6.1.block.0", kind: "conv 1x1 forward", macsPerImage: 14155776,
               "frozen: expand conv 1x1, [n, 8, 8, 192] -> [n, 8, 8, 1152]"),
         .init("features.6.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 8, 8, 1152]"),
-        .init("features.6.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 8, 8, 1152]"),
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1152]"),
+        .init("features.6.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1843200,
+              "features.6.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row"),
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: 1843200,
-              "depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]"),
+              "frozen: depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]"),
         .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 8, 8, 1152]"),
         .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -6512,13 +6592,13 @@ public final class EfficientNetLite1Training: TrainableModel {
         .init("features.6.2.block.0", kind: "conv 1x1 forward", macsPerImage: 14155776,
               "frozen: expand conv 1x1, [n, 8, 8, 192] -> [n, 8, 8, 1152]"),
         .init("features.6.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 8, 8, 1152]"),
-        .init("features.6.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 8, 8, 1152]"),
         .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1152]"),
+        .init("features.6.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1843200,
+              "features.6.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row"),
         .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: 1843200,
-              "depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]"),
+              "frozen: depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]"),
         .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 8, 8, 1152]"),
         .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -6544,13 +6624,13 @@ public final class EfficientNetLite1Training: TrainableModel {
         .init("features.6.3.block.0", kind: "conv 1x1 forward", macsPerImage: 14155776,
               "frozen: expand conv 1x1, [n, 8, 8, 192] -> [n, 8, 8, 1152]"),
         .init("features.6.3.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 8, 8, 1152]"),
-        .init("features.6.3.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 8, 8, 1152]"),
         .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1152]"),
+        .init("features.6.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1843200,
+              "features.6.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row"),
         .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: 1843200,
-              "depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]"),
+              "frozen: depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]"),
         .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 8, 8, 1152]"),
         .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -6576,13 +6656,13 @@ public final class EfficientNetLite1Training: TrainableModel {
         .init("features.6.4.block.0", kind: "conv 1x1 forward", macsPerImage: 14155776,
               "frozen: expand conv 1x1, [n, 8, 8, 192] -> [n, 8, 8, 1152]"),
         .init("features.6.4.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 8, 8, 1152]"),
-        .init("features.6.4.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 8, 8, 1152]"),
         .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1152]"),
+        .init("features.6.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1843200,
+              "features.6.4.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.4.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row"),
         .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: 1843200,
-              "depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]"),
+              "frozen: depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]"),
         .init("features.6.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 8, 8, 1152]"),
         .init("features.6.4.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -6608,13 +6688,13 @@ public final class EfficientNetLite1Training: TrainableModel {
         .init("features.7.0.block.0", kind: "conv 1x1 forward", macsPerImage: 14155776,
               "frozen: expand conv 1x1, [n, 8, 8, 192] -> [n, 8, 8, 1152]"),
         .init("features.7.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 8, 8, 1152]"),
-        .init("features.7.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 8, 8, 1152]"),
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][1152]"),
+        .init("features.7.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 663552,
+              "features.7.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row"),
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: 663552,
-              "depthwise 3x3/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]"),
+              "frozen: depthwise 3x3/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]"),
         .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 8, 8, 1152]"),
         .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,

@@ -1386,32 +1386,36 @@ public final class EfficientNetLite2Training: TrainableModel {
                 output: s.tensor(6), pool: pool)
             s.profiler?.stop(15)
         }
-        // features.2.0.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 130, 130, 96]
-        if s.options.frozenBlocks <= 2 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(6), pixels: 16900 &* s.n, channels: 96, gamma: s.p + 3520,
-                beta: s.p + 3616, savedMean: s.f + 455136, savedInvStd: s.f + 455232, activation: .relu6,
-                output: s.tensor(7), pool: pool)
-            s.profiler?.stop(16)
-        }
         // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 130, 130, 96]
         if s.options.frozenBlocks > 2 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(6), pixels: 16900 &* s.n, channels: 96,
                 gamma: s.p + 3520, beta: s.p + 3616, runningMean: s.p + 3712, runningVar: s.p + 3808, eps: 0.001,
                 activation: .relu6, output: s.tensor(7), scratch: s.f + 455136, pool: pool)
-            s.profiler?.stop(17)
+            s.profiler?.stop(16)
         }
         // features.2.0.block.1 depthwise weights to the kernel layout [3][3][96]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3904, channels: 96, kernel: 3, into: s.f + 455520)
-        s.profiler?.stop(18)
-        // features.2.0.block.1 depthwise 3x3/2, [n, 130, 130, 96] -> [n, 65, 65, 96]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(7), batch: s.n, height: 130, width: 130, channels: 96, kernel: 3,
-            stride: 2, padTop: 0, padLeft: 0, outHeight: 65, outWidth: 65, weights: s.f + 455520, bias: s.f,
-            activation: .identity, output: s.tensor(8), pool: pool)
-        s.profiler?.stop(19)
+        s.profiler?.stop(17)
+        // features.2.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 130, 130, 96] -> [n, 65, 65, 96], row by row
+        if s.options.frozenBlocks <= 2 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(6), gamma: s.p + 3520, beta: s.p + 3616,
+                savedMean: s.f + 455136, savedInvStd: s.f + 455232, activation: .relu6, output: s.tensor(7),
+                batch: s.n, height: 130, width: 130, channels: 96, kernel: 3, stride: 2, padTop: 0, padLeft: 0,
+                outHeight: 65, outWidth: 65, weights: s.f + 455520, bias: s.f, depthwiseOutput: s.tensor(8),
+                pool: pool)
+            s.profiler?.stop(18)
+        }
+        // features.2.0.block.1 frozen: depthwise 3x3/2, [n, 130, 130, 96] -> [n, 65, 65, 96]
+        if s.options.frozenBlocks > 2 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(7), batch: s.n, height: 130, width: 130, channels: 96, kernel: 3,
+                stride: 2, padTop: 0, padLeft: 0, outHeight: 65, outWidth: 65, weights: s.f + 455520, bias: s.f,
+                activation: .identity, output: s.tensor(8), pool: pool)
+            s.profiler?.stop(19)
+        }
         // features.2.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 65, 65, 96]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
@@ -1491,32 +1495,36 @@ public final class EfficientNetLite2Training: TrainableModel {
                 output: s.tensor(12), pool: pool)
             s.profiler?.stop(29)
         }
-        // features.2.1.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 65, 65, 144]
-        if s.options.frozenBlocks <= 3 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(12), pixels: 4225 &* s.n, channels: 144, gamma: s.p + 11040,
-                beta: s.p + 11184, savedMean: s.f + 457296, savedInvStd: s.f + 457440, activation: .relu6,
-                output: s.tensor(13), pool: pool)
-            s.profiler?.stop(30)
-        }
         // features.2.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 65, 65, 144]
         if s.options.frozenBlocks > 3 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(12), pixels: 4225 &* s.n, channels: 144,
                 gamma: s.p + 11040, beta: s.p + 11184, runningMean: s.p + 11328, runningVar: s.p + 11472, eps: 0.001,
                 activation: .relu6, output: s.tensor(13), scratch: s.f + 457296, pool: pool)
-            s.profiler?.stop(31)
+            s.profiler?.stop(30)
         }
         // features.2.1.block.1 depthwise weights to the kernel layout [3][3][144]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 11616, channels: 144, kernel: 3, into: s.f + 457872)
-        s.profiler?.stop(32)
-        // features.2.1.block.1 depthwise 3x3/1, [n, 65, 65, 144] -> [n, 65, 65, 144]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(13), batch: s.n, height: 65, width: 65, channels: 144, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 65, outWidth: 65, weights: s.f + 457872, bias: s.f,
-            activation: .identity, output: s.tensor(14), pool: pool)
-        s.profiler?.stop(33)
+        s.profiler?.stop(31)
+        // features.2.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 65, 65, 144] -> [n, 65, 65, 144], row by row
+        if s.options.frozenBlocks <= 3 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(12), gamma: s.p + 11040, beta: s.p + 11184,
+                savedMean: s.f + 457296, savedInvStd: s.f + 457440, activation: .relu6, output: s.tensor(13),
+                batch: s.n, height: 65, width: 65, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 65, outWidth: 65, weights: s.f + 457872, bias: s.f, depthwiseOutput: s.tensor(14),
+                pool: pool)
+            s.profiler?.stop(32)
+        }
+        // features.2.1.block.1 frozen: depthwise 3x3/1, [n, 65, 65, 144] -> [n, 65, 65, 144]
+        if s.options.frozenBlocks > 3 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(13), batch: s.n, height: 65, width: 65, channels: 144, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 65, outWidth: 65, weights: s.f + 457872, bias: s.f,
+                activation: .identity, output: s.tensor(14), pool: pool)
+            s.profiler?.stop(33)
+        }
         // features.2.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 65, 65, 144]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
@@ -1609,32 +1617,36 @@ public final class EfficientNetLite2Training: TrainableModel {
                 output: s.tensor(20), pool: pool)
             s.profiler?.stop(45)
         }
-        // features.2.2.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 65, 65, 144]
-        if s.options.frozenBlocks <= 4 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(20), pixels: 4225 &* s.n, channels: 144, gamma: s.p + 20528,
-                beta: s.p + 20672, savedMean: s.f + 460512, savedInvStd: s.f + 460656, activation: .relu6,
-                output: s.tensor(21), pool: pool)
-            s.profiler?.stop(46)
-        }
         // features.2.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 65, 65, 144]
         if s.options.frozenBlocks > 4 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 4225 &* s.n, channels: 144,
                 gamma: s.p + 20528, beta: s.p + 20672, runningMean: s.p + 20816, runningVar: s.p + 20960, eps: 0.001,
                 activation: .relu6, output: s.tensor(21), scratch: s.f + 460512, pool: pool)
-            s.profiler?.stop(47)
+            s.profiler?.stop(46)
         }
         // features.2.2.block.1 depthwise weights to the kernel layout [3][3][144]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 21104, channels: 144, kernel: 3, into: s.f + 461088)
-        s.profiler?.stop(48)
-        // features.2.2.block.1 depthwise 3x3/1, [n, 65, 65, 144] -> [n, 65, 65, 144]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(21), batch: s.n, height: 65, width: 65, channels: 144, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 65, outWidth: 65, weights: s.f + 461088, bias: s.f,
-            activation: .identity, output: s.tensor(22), pool: pool)
-        s.profiler?.stop(49)
+        s.profiler?.stop(47)
+        // features.2.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.2.block.1 depthwise 3x3/1, [n, 65, 65, 144] -> [n, 65, 65, 144], row by row
+        if s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(20), gamma: s.p + 20528, beta: s.p + 20672,
+                savedMean: s.f + 460512, savedInvStd: s.f + 460656, activation: .relu6, output: s.tensor(21),
+                batch: s.n, height: 65, width: 65, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 65, outWidth: 65, weights: s.f + 461088, bias: s.f, depthwiseOutput: s.tensor(22),
+                pool: pool)
+            s.profiler?.stop(48)
+        }
+        // features.2.2.block.1 frozen: depthwise 3x3/1, [n, 65, 65, 144] -> [n, 65, 65, 144]
+        if s.options.frozenBlocks > 4 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(21), batch: s.n, height: 65, width: 65, channels: 144, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 65, outWidth: 65, weights: s.f + 461088, bias: s.f,
+                activation: .identity, output: s.tensor(22), pool: pool)
+            s.profiler?.stop(49)
+        }
         // features.2.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 65, 65, 144]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
@@ -1727,32 +1739,36 @@ public final class EfficientNetLite2Training: TrainableModel {
                 output: s.tensor(28), pool: pool)
             s.profiler?.stop(61)
         }
-        // features.3.0.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 65, 65, 144]
-        if s.options.frozenBlocks <= 5 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(28), pixels: 4225 &* s.n, channels: 144, gamma: s.p + 30016,
-                beta: s.p + 30160, savedMean: s.f + 463728, savedInvStd: s.f + 463872, activation: .relu6,
-                output: s.tensor(29), pool: pool)
-            s.profiler?.stop(62)
-        }
         // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 65, 65, 144]
         if s.options.frozenBlocks > 5 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(28), pixels: 4225 &* s.n, channels: 144,
                 gamma: s.p + 30016, beta: s.p + 30160, runningMean: s.p + 30304, runningVar: s.p + 30448, eps: 0.001,
                 activation: .relu6, output: s.tensor(29), scratch: s.f + 463728, pool: pool)
-            s.profiler?.stop(63)
+            s.profiler?.stop(62)
         }
         // features.3.0.block.1 depthwise weights to the kernel layout [5][5][144]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 30592, channels: 144, kernel: 5, into: s.f + 464304)
-        s.profiler?.stop(64)
-        // features.3.0.block.1 depthwise 5x5/2, [n, 65, 65, 144] -> [n, 33, 33, 144]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(29), batch: s.n, height: 65, width: 65, channels: 144, kernel: 5,
-            stride: 2, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 464304, bias: s.f,
-            activation: .identity, output: s.tensor(30), pool: pool)
-        s.profiler?.stop(65)
+        s.profiler?.stop(63)
+        // features.3.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 65, 65, 144] -> [n, 33, 33, 144], row by row
+        if s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(28), gamma: s.p + 30016, beta: s.p + 30160,
+                savedMean: s.f + 463728, savedInvStd: s.f + 463872, activation: .relu6, output: s.tensor(29),
+                batch: s.n, height: 65, width: 65, channels: 144, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
+                outHeight: 33, outWidth: 33, weights: s.f + 464304, bias: s.f, depthwiseOutput: s.tensor(30),
+                pool: pool)
+            s.profiler?.stop(64)
+        }
+        // features.3.0.block.1 frozen: depthwise 5x5/2, [n, 65, 65, 144] -> [n, 33, 33, 144]
+        if s.options.frozenBlocks > 5 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(29), batch: s.n, height: 65, width: 65, channels: 144, kernel: 5,
+                stride: 2, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 464304, bias: s.f,
+                activation: .identity, output: s.tensor(30), pool: pool)
+            s.profiler?.stop(65)
+        }
         // features.3.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 33, 33, 144]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
@@ -1832,32 +1848,36 @@ public final class EfficientNetLite2Training: TrainableModel {
                 output: s.tensor(34), pool: pool)
             s.profiler?.stop(75)
         }
-        // features.3.1.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 33, 33, 288]
-        if s.options.frozenBlocks <= 6 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(34), pixels: 1089 &* s.n, channels: 288, gamma: s.p + 55696,
-                beta: s.p + 55984, savedMean: s.f + 471600, savedInvStd: s.f + 471888, activation: .relu6,
-                output: s.tensor(35), pool: pool)
-            s.profiler?.stop(76)
-        }
         // features.3.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 33, 33, 288]
         if s.options.frozenBlocks > 6 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(34), pixels: 1089 &* s.n, channels: 288,
                 gamma: s.p + 55696, beta: s.p + 55984, runningMean: s.p + 56272, runningVar: s.p + 56560, eps: 0.001,
                 activation: .relu6, output: s.tensor(35), scratch: s.f + 471600, pool: pool)
-            s.profiler?.stop(77)
+            s.profiler?.stop(76)
         }
         // features.3.1.block.1 depthwise weights to the kernel layout [5][5][288]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 56848, channels: 288, kernel: 5, into: s.f + 472752)
-        s.profiler?.stop(78)
-        // features.3.1.block.1 depthwise 5x5/1, [n, 33, 33, 288] -> [n, 33, 33, 288]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(35), batch: s.n, height: 33, width: 33, channels: 288, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 472752, bias: s.f,
-            activation: .identity, output: s.tensor(36), pool: pool)
-        s.profiler?.stop(79)
+        s.profiler?.stop(77)
+        // features.3.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 33, 33, 288] -> [n, 33, 33, 288], row by row
+        if s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(34), gamma: s.p + 55696, beta: s.p + 55984,
+                savedMean: s.f + 471600, savedInvStd: s.f + 471888, activation: .relu6, output: s.tensor(35),
+                batch: s.n, height: 33, width: 33, channels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 33, outWidth: 33, weights: s.f + 472752, bias: s.f, depthwiseOutput: s.tensor(36),
+                pool: pool)
+            s.profiler?.stop(78)
+        }
+        // features.3.1.block.1 frozen: depthwise 5x5/1, [n, 33, 33, 288] -> [n, 33, 33, 288]
+        if s.options.frozenBlocks > 6 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(35), batch: s.n, height: 33, width: 33, channels: 288, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 472752, bias: s.f,
+                activation: .identity, output: s.tensor(36), pool: pool)
+            s.profiler?.stop(79)
+        }
         // features.3.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 33, 33, 288]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
@@ -1950,32 +1970,36 @@ public final class EfficientNetLite2Training: TrainableModel {
                 output: s.tensor(42), pool: pool)
             s.profiler?.stop(91)
         }
-        // features.3.2.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 33, 33, 288]
-        if s.options.frozenBlocks <= 7 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(42), pixels: 1089 &* s.n, channels: 288, gamma: s.p + 93040,
-                beta: s.p + 93328, savedMean: s.f + 487248, savedInvStd: s.f + 487536, activation: .relu6,
-                output: s.tensor(43), pool: pool)
-            s.profiler?.stop(92)
-        }
         // features.3.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 33, 33, 288]
         if s.options.frozenBlocks > 7 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 1089 &* s.n, channels: 288,
                 gamma: s.p + 93040, beta: s.p + 93328, runningMean: s.p + 93616, runningVar: s.p + 93904, eps: 0.001,
                 activation: .relu6, output: s.tensor(43), scratch: s.f + 487248, pool: pool)
-            s.profiler?.stop(93)
+            s.profiler?.stop(92)
         }
         // features.3.2.block.1 depthwise weights to the kernel layout [5][5][288]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 94192, channels: 288, kernel: 5, into: s.f + 488400)
-        s.profiler?.stop(94)
-        // features.3.2.block.1 depthwise 5x5/1, [n, 33, 33, 288] -> [n, 33, 33, 288]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(43), batch: s.n, height: 33, width: 33, channels: 288, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 488400, bias: s.f,
-            activation: .identity, output: s.tensor(44), pool: pool)
-        s.profiler?.stop(95)
+        s.profiler?.stop(93)
+        // features.3.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.2.block.1 depthwise 5x5/1, [n, 33, 33, 288] -> [n, 33, 33, 288], row by row
+        if s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(42), gamma: s.p + 93040, beta: s.p + 93328,
+                savedMean: s.f + 487248, savedInvStd: s.f + 487536, activation: .relu6, output: s.tensor(43),
+                batch: s.n, height: 33, width: 33, channels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 33, outWidth: 33, weights: s.f + 488400, bias: s.f, depthwiseOutput: s.tensor(44),
+                pool: pool)
+            s.profiler?.stop(94)
+        }
+        // features.3.2.block.1 frozen: depthwise 5x5/1, [n, 33, 33, 288] -> [n, 33, 33, 288]
+        if s.options.frozenBlocks > 7 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(43), batch: s.n, height: 33, width: 33, channels: 288, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 488400, bias: s.f,
+                activation: .identity, output: s.tensor(44), pool: pool)
+            s.profiler?.stop(95)
+        }
         // features.3.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 33, 33, 288]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
@@ -2068,32 +2092,36 @@ public final class EfficientNetLite2Training: TrainableModel {
                 output: s.tensor(50), pool: pool)
             s.profiler?.stop(107)
         }
-        // features.4.0.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 33, 33, 288]
-        if s.options.frozenBlocks <= 8 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(50), pixels: 1089 &* s.n, channels: 288,
-                gamma: s.p + 130384, beta: s.p + 130672, savedMean: s.f + 502896, savedInvStd: s.f + 503184,
-                activation: .relu6, output: s.tensor(51), pool: pool)
-            s.profiler?.stop(108)
-        }
         // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 33, 33, 288]
         if s.options.frozenBlocks > 8 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(50), pixels: 1089 &* s.n, channels: 288,
                 gamma: s.p + 130384, beta: s.p + 130672, runningMean: s.p + 130960, runningVar: s.p + 131248,
                 eps: 0.001, activation: .relu6, output: s.tensor(51), scratch: s.f + 502896, pool: pool)
-            s.profiler?.stop(109)
+            s.profiler?.stop(108)
         }
         // features.4.0.block.1 depthwise weights to the kernel layout [3][3][288]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 131536, channels: 288, kernel: 3, into: s.f + 504048)
-        s.profiler?.stop(110)
-        // features.4.0.block.1 depthwise 3x3/2, [n, 33, 33, 288] -> [n, 17, 17, 288]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(51), batch: s.n, height: 33, width: 33, channels: 288, kernel: 3,
-            stride: 2, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17, weights: s.f + 504048, bias: s.f,
-            activation: .identity, output: s.tensor(52), pool: pool)
-        s.profiler?.stop(111)
+        s.profiler?.stop(109)
+        // features.4.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 33, 33, 288] -> [n, 17, 17, 288], row by row
+        if s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(50), gamma: s.p + 130384, beta: s.p + 130672,
+                savedMean: s.f + 502896, savedInvStd: s.f + 503184, activation: .relu6, output: s.tensor(51),
+                batch: s.n, height: 33, width: 33, channels: 288, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+                outHeight: 17, outWidth: 17, weights: s.f + 504048, bias: s.f, depthwiseOutput: s.tensor(52),
+                pool: pool)
+            s.profiler?.stop(110)
+        }
+        // features.4.0.block.1 frozen: depthwise 3x3/2, [n, 33, 33, 288] -> [n, 17, 17, 288]
+        if s.options.frozenBlocks > 8 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(51), batch: s.n, height: 33, width: 33, channels: 288, kernel: 3,
+                stride: 2, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17, weights: s.f + 504048, bias: s.f,
+                activation: .identity, output: s.tensor(52), pool: pool)
+            s.profiler?.stop(111)
+        }
         // features.4.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 17, 17, 288]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
@@ -2173,32 +2201,36 @@ public final class EfficientNetLite2Training: TrainableModel {
                 output: s.tensor(56), pool: pool)
             s.profiler?.stop(121)
         }
-        // features.4.1.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 17, 17, 528]
-        if s.options.frozenBlocks <= 9 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(56), pixels: 289 &* s.n, channels: 528, gamma: s.p + 207472,
-                beta: s.p + 208000, savedMean: s.f + 509408, savedInvStd: s.f + 509936, activation: .relu6,
-                output: s.tensor(57), pool: pool)
-            s.profiler?.stop(122)
-        }
         // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 528]
         if s.options.frozenBlocks > 9 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(56), pixels: 289 &* s.n, channels: 528,
                 gamma: s.p + 207472, beta: s.p + 208000, runningMean: s.p + 208528, runningVar: s.p + 209056,
                 eps: 0.001, activation: .relu6, output: s.tensor(57), scratch: s.f + 509408, pool: pool)
-            s.profiler?.stop(123)
+            s.profiler?.stop(122)
         }
         // features.4.1.block.1 depthwise weights to the kernel layout [3][3][528]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 209584, channels: 528, kernel: 3, into: s.f + 511520)
-        s.profiler?.stop(124)
-        // features.4.1.block.1 depthwise 3x3/1, [n, 17, 17, 528] -> [n, 17, 17, 528]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(57), batch: s.n, height: 17, width: 17, channels: 528, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17, weights: s.f + 511520, bias: s.f,
-            activation: .identity, output: s.tensor(58), pool: pool)
-        s.profiler?.stop(125)
+        s.profiler?.stop(123)
+        // features.4.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 17, 17, 528] -> [n, 17, 17, 528], row by row
+        if s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(56), gamma: s.p + 207472, beta: s.p + 208000,
+                savedMean: s.f + 509408, savedInvStd: s.f + 509936, activation: .relu6, output: s.tensor(57),
+                batch: s.n, height: 17, width: 17, channels: 528, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 17, outWidth: 17, weights: s.f + 511520, bias: s.f, depthwiseOutput: s.tensor(58),
+                pool: pool)
+            s.profiler?.stop(124)
+        }
+        // features.4.1.block.1 frozen: depthwise 3x3/1, [n, 17, 17, 528] -> [n, 17, 17, 528]
+        if s.options.frozenBlocks > 9 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(57), batch: s.n, height: 17, width: 17, channels: 528, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17, weights: s.f + 511520, bias: s.f,
+                activation: .identity, output: s.tensor(58), pool: pool)
+            s.profiler?.stop(125)
+        }
         // features.4.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 17, 17, 528]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
@@ -2291,32 +2323,36 @@ public final class EfficientNetLite2Training: TrainableModel {
                 output: s.tensor(64), pool: pool)
             s.profiler?.stop(137)
         }
-        // features.4.2.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 17, 17, 528]
-        if s.options.frozenBlocks <= 10 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(64), pixels: 289 &* s.n, channels: 528, gamma: s.p + 309760,
-                beta: s.p + 310288, savedMean: s.f + 521200, savedInvStd: s.f + 521728, activation: .relu6,
-                output: s.tensor(65), pool: pool)
-            s.profiler?.stop(138)
-        }
         // features.4.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 528]
         if s.options.frozenBlocks > 10 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 289 &* s.n, channels: 528,
                 gamma: s.p + 309760, beta: s.p + 310288, runningMean: s.p + 310816, runningVar: s.p + 311344,
                 eps: 0.001, activation: .relu6, output: s.tensor(65), scratch: s.f + 521200, pool: pool)
-            s.profiler?.stop(139)
+            s.profiler?.stop(138)
         }
         // features.4.2.block.1 depthwise weights to the kernel layout [3][3][528]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 311872, channels: 528, kernel: 3, into: s.f + 523312)
-        s.profiler?.stop(140)
-        // features.4.2.block.1 depthwise 3x3/1, [n, 17, 17, 528] -> [n, 17, 17, 528]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(65), batch: s.n, height: 17, width: 17, channels: 528, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17, weights: s.f + 523312, bias: s.f,
-            activation: .identity, output: s.tensor(66), pool: pool)
-        s.profiler?.stop(141)
+        s.profiler?.stop(139)
+        // features.4.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 17, 17, 528] -> [n, 17, 17, 528], row by row
+        if s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(64), gamma: s.p + 309760, beta: s.p + 310288,
+                savedMean: s.f + 521200, savedInvStd: s.f + 521728, activation: .relu6, output: s.tensor(65),
+                batch: s.n, height: 17, width: 17, channels: 528, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 17, outWidth: 17, weights: s.f + 523312, bias: s.f, depthwiseOutput: s.tensor(66),
+                pool: pool)
+            s.profiler?.stop(140)
+        }
+        // features.4.2.block.1 frozen: depthwise 3x3/1, [n, 17, 17, 528] -> [n, 17, 17, 528]
+        if s.options.frozenBlocks > 10 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(65), batch: s.n, height: 17, width: 17, channels: 528, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17, weights: s.f + 523312, bias: s.f,
+                activation: .identity, output: s.tensor(66), pool: pool)
+            s.profiler?.stop(141)
+        }
         // features.4.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 17, 17, 528]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
@@ -2409,32 +2445,36 @@ public final class EfficientNetLite2Training: TrainableModel {
                 output: s.tensor(72), pool: pool)
             s.profiler?.stop(153)
         }
-        // features.4.3.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 17, 17, 528]
-        if s.options.frozenBlocks <= 11 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(72), pixels: 289 &* s.n, channels: 528, gamma: s.p + 412048,
-                beta: s.p + 412576, savedMean: s.f + 532992, savedInvStd: s.f + 533520, activation: .relu6,
-                output: s.tensor(73), pool: pool)
-            s.profiler?.stop(154)
-        }
         // features.4.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 528]
         if s.options.frozenBlocks > 11 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(72), pixels: 289 &* s.n, channels: 528,
                 gamma: s.p + 412048, beta: s.p + 412576, runningMean: s.p + 413104, runningVar: s.p + 413632,
                 eps: 0.001, activation: .relu6, output: s.tensor(73), scratch: s.f + 532992, pool: pool)
-            s.profiler?.stop(155)
+            s.profiler?.stop(154)
         }
         // features.4.3.block.1 depthwise weights to the kernel layout [3][3][528]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 414160, channels: 528, kernel: 3, into: s.f + 535104)
-        s.profiler?.stop(156)
-        // features.4.3.block.1 depthwise 3x3/1, [n, 17, 17, 528] -> [n, 17, 17, 528]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(73), batch: s.n, height: 17, width: 17, channels: 528, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17, weights: s.f + 535104, bias: s.f,
-            activation: .identity, output: s.tensor(74), pool: pool)
-        s.profiler?.stop(157)
+        s.profiler?.stop(155)
+        // features.4.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.3.block.1 depthwise 3x3/1, [n, 17, 17, 528] -> [n, 17, 17, 528], row by row
+        if s.options.frozenBlocks <= 11 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(72), gamma: s.p + 412048, beta: s.p + 412576,
+                savedMean: s.f + 532992, savedInvStd: s.f + 533520, activation: .relu6, output: s.tensor(73),
+                batch: s.n, height: 17, width: 17, channels: 528, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 17, outWidth: 17, weights: s.f + 535104, bias: s.f, depthwiseOutput: s.tensor(74),
+                pool: pool)
+            s.profiler?.stop(156)
+        }
+        // features.4.3.block.1 frozen: depthwise 3x3/1, [n, 17, 17, 528] -> [n, 17, 17, 528]
+        if s.options.frozenBlocks > 11 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(73), batch: s.n, height: 17, width: 17, channels: 528, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17, weights: s.f + 535104, bias: s.f,
+                activation: .identity, output: s.tensor(74), pool: pool)
+            s.profiler?.stop(157)
+        }
         // features.4.3.block.1 BatchNorm (batch statistics) + relu6 on [n, 17, 17, 528]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
@@ -2527,32 +2567,36 @@ public final class EfficientNetLite2Training: TrainableModel {
                 output: s.tensor(80), pool: pool)
             s.profiler?.stop(169)
         }
-        // features.5.0.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 17, 17, 528]
-        if s.options.frozenBlocks <= 12 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(80), pixels: 289 &* s.n, channels: 528, gamma: s.p + 514336,
-                beta: s.p + 514864, savedMean: s.f + 544784, savedInvStd: s.f + 545312, activation: .relu6,
-                output: s.tensor(81), pool: pool)
-            s.profiler?.stop(170)
-        }
         // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 528]
         if s.options.frozenBlocks > 12 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(80), pixels: 289 &* s.n, channels: 528,
                 gamma: s.p + 514336, beta: s.p + 514864, runningMean: s.p + 515392, runningVar: s.p + 515920,
                 eps: 0.001, activation: .relu6, output: s.tensor(81), scratch: s.f + 544784, pool: pool)
-            s.profiler?.stop(171)
+            s.profiler?.stop(170)
         }
         // features.5.0.block.1 depthwise weights to the kernel layout [5][5][528]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 516448, channels: 528, kernel: 5, into: s.f + 546896)
-        s.profiler?.stop(172)
-        // features.5.0.block.1 depthwise 5x5/1, [n, 17, 17, 528] -> [n, 17, 17, 528]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(81), batch: s.n, height: 17, width: 17, channels: 528, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 546896, bias: s.f,
-            activation: .identity, output: s.tensor(82), pool: pool)
-        s.profiler?.stop(173)
+        s.profiler?.stop(171)
+        // features.5.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 17, 17, 528] -> [n, 17, 17, 528], row by row
+        if s.options.frozenBlocks <= 12 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(80), gamma: s.p + 514336, beta: s.p + 514864,
+                savedMean: s.f + 544784, savedInvStd: s.f + 545312, activation: .relu6, output: s.tensor(81),
+                batch: s.n, height: 17, width: 17, channels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 17, outWidth: 17, weights: s.f + 546896, bias: s.f, depthwiseOutput: s.tensor(82),
+                pool: pool)
+            s.profiler?.stop(172)
+        }
+        // features.5.0.block.1 frozen: depthwise 5x5/1, [n, 17, 17, 528] -> [n, 17, 17, 528]
+        if s.options.frozenBlocks > 12 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(81), batch: s.n, height: 17, width: 17, channels: 528, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 546896, bias: s.f,
+                activation: .identity, output: s.tensor(82), pool: pool)
+            s.profiler?.stop(173)
+        }
         // features.5.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 17, 17, 528]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
@@ -2632,32 +2676,36 @@ public final class EfficientNetLite2Training: TrainableModel {
                 output: s.tensor(86), pool: pool)
             s.profiler?.stop(183)
         }
-        // features.5.1.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 17, 17, 720]
-        if s.options.frozenBlocks <= 13 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(86), pixels: 289 &* s.n, channels: 720, gamma: s.p + 682032,
-                beta: s.p + 682752, savedMean: s.f + 573536, savedInvStd: s.f + 574256, activation: .relu6,
-                output: s.tensor(87), pool: pool)
-            s.profiler?.stop(184)
-        }
         // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 720]
         if s.options.frozenBlocks > 13 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(86), pixels: 289 &* s.n, channels: 720,
                 gamma: s.p + 682032, beta: s.p + 682752, runningMean: s.p + 683472, runningVar: s.p + 684192,
                 eps: 0.001, activation: .relu6, output: s.tensor(87), scratch: s.f + 573536, pool: pool)
-            s.profiler?.stop(185)
+            s.profiler?.stop(184)
         }
         // features.5.1.block.1 depthwise weights to the kernel layout [5][5][720]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 684912, channels: 720, kernel: 5, into: s.f + 576416)
-        s.profiler?.stop(186)
-        // features.5.1.block.1 depthwise 5x5/1, [n, 17, 17, 720] -> [n, 17, 17, 720]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(87), batch: s.n, height: 17, width: 17, channels: 720, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 576416, bias: s.f,
-            activation: .identity, output: s.tensor(88), pool: pool)
-        s.profiler?.stop(187)
+        s.profiler?.stop(185)
+        // features.5.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 17, 17, 720] -> [n, 17, 17, 720], row by row
+        if s.options.frozenBlocks <= 13 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(86), gamma: s.p + 682032, beta: s.p + 682752,
+                savedMean: s.f + 573536, savedInvStd: s.f + 574256, activation: .relu6, output: s.tensor(87),
+                batch: s.n, height: 17, width: 17, channels: 720, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 17, outWidth: 17, weights: s.f + 576416, bias: s.f, depthwiseOutput: s.tensor(88),
+                pool: pool)
+            s.profiler?.stop(186)
+        }
+        // features.5.1.block.1 frozen: depthwise 5x5/1, [n, 17, 17, 720] -> [n, 17, 17, 720]
+        if s.options.frozenBlocks > 13 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(87), batch: s.n, height: 17, width: 17, channels: 720, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 576416, bias: s.f,
+                activation: .identity, output: s.tensor(88), pool: pool)
+            s.profiler?.stop(187)
+        }
         // features.5.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 17, 17, 720]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
@@ -2750,32 +2798,36 @@ public final class EfficientNetLite2Training: TrainableModel {
                 output: s.tensor(94), pool: pool)
             s.profiler?.stop(199)
         }
-        // features.5.2.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 17, 17, 720]
-        if s.options.frozenBlocks <= 14 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(94), pixels: 289 &* s.n, channels: 720, gamma: s.p + 879104,
-                beta: s.p + 879824, savedMean: s.f + 612656, savedInvStd: s.f + 613376, activation: .relu6,
-                output: s.tensor(95), pool: pool)
-            s.profiler?.stop(200)
-        }
         // features.5.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 720]
         if s.options.frozenBlocks > 14 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(94), pixels: 289 &* s.n, channels: 720,
                 gamma: s.p + 879104, beta: s.p + 879824, runningMean: s.p + 880544, runningVar: s.p + 881264,
                 eps: 0.001, activation: .relu6, output: s.tensor(95), scratch: s.f + 612656, pool: pool)
-            s.profiler?.stop(201)
+            s.profiler?.stop(200)
         }
         // features.5.2.block.1 depthwise weights to the kernel layout [5][5][720]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 881984, channels: 720, kernel: 5, into: s.f + 615536)
-        s.profiler?.stop(202)
-        // features.5.2.block.1 depthwise 5x5/1, [n, 17, 17, 720] -> [n, 17, 17, 720]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(95), batch: s.n, height: 17, width: 17, channels: 720, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 615536, bias: s.f,
-            activation: .identity, output: s.tensor(96), pool: pool)
-        s.profiler?.stop(203)
+        s.profiler?.stop(201)
+        // features.5.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 17, 17, 720] -> [n, 17, 17, 720], row by row
+        if s.options.frozenBlocks <= 14 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(94), gamma: s.p + 879104, beta: s.p + 879824,
+                savedMean: s.f + 612656, savedInvStd: s.f + 613376, activation: .relu6, output: s.tensor(95),
+                batch: s.n, height: 17, width: 17, channels: 720, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 17, outWidth: 17, weights: s.f + 615536, bias: s.f, depthwiseOutput: s.tensor(96),
+                pool: pool)
+            s.profiler?.stop(202)
+        }
+        // features.5.2.block.1 frozen: depthwise 5x5/1, [n, 17, 17, 720] -> [n, 17, 17, 720]
+        if s.options.frozenBlocks > 14 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(95), batch: s.n, height: 17, width: 17, channels: 720, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 615536, bias: s.f,
+                activation: .identity, output: s.tensor(96), pool: pool)
+            s.profiler?.stop(203)
+        }
         // features.5.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 17, 17, 720]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
@@ -2868,32 +2920,36 @@ public final class EfficientNetLite2Training: TrainableModel {
                 output: s.tensor(102), pool: pool)
             s.profiler?.stop(215)
         }
-        // features.5.3.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 17, 17, 720]
-        if s.options.frozenBlocks <= 15 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(102), pixels: 289 &* s.n, channels: 720,
-                gamma: s.p + 1076176, beta: s.p + 1076896, savedMean: s.f + 651776, savedInvStd: s.f + 652496,
-                activation: .relu6, output: s.tensor(103), pool: pool)
-            s.profiler?.stop(216)
-        }
         // features.5.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 720]
         if s.options.frozenBlocks > 15 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(102), pixels: 289 &* s.n, channels: 720,
                 gamma: s.p + 1076176, beta: s.p + 1076896, runningMean: s.p + 1077616, runningVar: s.p + 1078336,
                 eps: 0.001, activation: .relu6, output: s.tensor(103), scratch: s.f + 651776, pool: pool)
-            s.profiler?.stop(217)
+            s.profiler?.stop(216)
         }
         // features.5.3.block.1 depthwise weights to the kernel layout [5][5][720]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1079056, channels: 720, kernel: 5, into: s.f + 654656)
-        s.profiler?.stop(218)
-        // features.5.3.block.1 depthwise 5x5/1, [n, 17, 17, 720] -> [n, 17, 17, 720]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(103), batch: s.n, height: 17, width: 17, channels: 720, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 654656, bias: s.f,
-            activation: .identity, output: s.tensor(104), pool: pool)
-        s.profiler?.stop(219)
+        s.profiler?.stop(217)
+        // features.5.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.3.block.1 depthwise 5x5/1, [n, 17, 17, 720] -> [n, 17, 17, 720], row by row
+        if s.options.frozenBlocks <= 15 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(102), gamma: s.p + 1076176,
+                beta: s.p + 1076896, savedMean: s.f + 651776, savedInvStd: s.f + 652496, activation: .relu6,
+                output: s.tensor(103), batch: s.n, height: 17, width: 17, channels: 720, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 654656, bias: s.f,
+                depthwiseOutput: s.tensor(104), pool: pool)
+            s.profiler?.stop(218)
+        }
+        // features.5.3.block.1 frozen: depthwise 5x5/1, [n, 17, 17, 720] -> [n, 17, 17, 720]
+        if s.options.frozenBlocks > 15 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(103), batch: s.n, height: 17, width: 17, channels: 720, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 654656, bias: s.f,
+                activation: .identity, output: s.tensor(104), pool: pool)
+            s.profiler?.stop(219)
+        }
         // features.5.3.block.1 BatchNorm (batch statistics) + relu6 on [n, 17, 17, 720]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
@@ -2986,32 +3042,36 @@ public final class EfficientNetLite2Training: TrainableModel {
                 output: s.tensor(110), pool: pool)
             s.profiler?.stop(231)
         }
-        // features.6.0.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 17, 17, 720]
-        if s.options.frozenBlocks <= 16 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(110), pixels: 289 &* s.n, channels: 720,
-                gamma: s.p + 1273248, beta: s.p + 1273968, savedMean: s.f + 690896, savedInvStd: s.f + 691616,
-                activation: .relu6, output: s.tensor(111), pool: pool)
-            s.profiler?.stop(232)
-        }
         // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 720]
         if s.options.frozenBlocks > 16 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(110), pixels: 289 &* s.n, channels: 720,
                 gamma: s.p + 1273248, beta: s.p + 1273968, runningMean: s.p + 1274688, runningVar: s.p + 1275408,
                 eps: 0.001, activation: .relu6, output: s.tensor(111), scratch: s.f + 690896, pool: pool)
-            s.profiler?.stop(233)
+            s.profiler?.stop(232)
         }
         // features.6.0.block.1 depthwise weights to the kernel layout [5][5][720]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1276128, channels: 720, kernel: 5, into: s.f + 693776)
-        s.profiler?.stop(234)
-        // features.6.0.block.1 depthwise 5x5/2, [n, 17, 17, 720] -> [n, 9, 9, 720]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(111), batch: s.n, height: 17, width: 17, channels: 720, kernel: 5,
-            stride: 2, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 693776, bias: s.f,
-            activation: .identity, output: s.tensor(112), pool: pool)
-        s.profiler?.stop(235)
+        s.profiler?.stop(233)
+        // features.6.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 17, 17, 720] -> [n, 9, 9, 720], row by row
+        if s.options.frozenBlocks <= 16 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(110), gamma: s.p + 1273248,
+                beta: s.p + 1273968, savedMean: s.f + 690896, savedInvStd: s.f + 691616, activation: .relu6,
+                output: s.tensor(111), batch: s.n, height: 17, width: 17, channels: 720, kernel: 5, stride: 2,
+                padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 693776, bias: s.f,
+                depthwiseOutput: s.tensor(112), pool: pool)
+            s.profiler?.stop(234)
+        }
+        // features.6.0.block.1 frozen: depthwise 5x5/2, [n, 17, 17, 720] -> [n, 9, 9, 720]
+        if s.options.frozenBlocks > 16 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(111), batch: s.n, height: 17, width: 17, channels: 720, kernel: 5,
+                stride: 2, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 693776, bias: s.f,
+                activation: .identity, output: s.tensor(112), pool: pool)
+            s.profiler?.stop(235)
+        }
         // features.6.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 720]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
@@ -3091,32 +3151,36 @@ public final class EfficientNetLite2Training: TrainableModel {
                 output: s.tensor(116), pool: pool)
             s.profiler?.stop(245)
         }
-        // features.6.1.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 9, 9, 1248]
-        if s.options.frozenBlocks <= 17 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(116), pixels: 81 &* s.n, channels: 1248,
-                gamma: s.p + 1707184, beta: s.p + 1708432, savedMean: s.f + 730192, savedInvStd: s.f + 731440,
-                activation: .relu6, output: s.tensor(117), pool: pool)
-            s.profiler?.stop(246)
-        }
         // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1248]
         if s.options.frozenBlocks > 17 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(116), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 1707184, beta: s.p + 1708432, runningMean: s.p + 1709680, runningVar: s.p + 1710928,
                 eps: 0.001, activation: .relu6, output: s.tensor(117), scratch: s.f + 730192, pool: pool)
-            s.profiler?.stop(247)
+            s.profiler?.stop(246)
         }
         // features.6.1.block.1 depthwise weights to the kernel layout [5][5][1248]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1712176, channels: 1248, kernel: 5, into: s.f + 735184)
-        s.profiler?.stop(248)
-        // features.6.1.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(117), batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 735184, bias: s.f,
-            activation: .identity, output: s.tensor(118), pool: pool)
-        s.profiler?.stop(249)
+        s.profiler?.stop(247)
+        // features.6.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row
+        if s.options.frozenBlocks <= 17 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(116), gamma: s.p + 1707184,
+                beta: s.p + 1708432, savedMean: s.f + 730192, savedInvStd: s.f + 731440, activation: .relu6,
+                output: s.tensor(117), batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 735184, bias: s.f,
+                depthwiseOutput: s.tensor(118), pool: pool)
+            s.profiler?.stop(248)
+        }
+        // features.6.1.block.1 frozen: depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
+        if s.options.frozenBlocks > 17 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(117), batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 735184, bias: s.f,
+                activation: .identity, output: s.tensor(118), pool: pool)
+            s.profiler?.stop(249)
+        }
         // features.6.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1248]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
@@ -3209,32 +3273,36 @@ public final class EfficientNetLite2Training: TrainableModel {
                 output: s.tensor(124), pool: pool)
             s.profiler?.stop(261)
         }
-        // features.6.2.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 9, 9, 1248]
-        if s.options.frozenBlocks <= 18 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(124), pixels: 81 &* s.n, channels: 1248,
-                gamma: s.p + 2268368, beta: s.p + 2269616, savedMean: s.f + 798000, savedInvStd: s.f + 799248,
-                activation: .relu6, output: s.tensor(125), pool: pool)
-            s.profiler?.stop(262)
-        }
         // features.6.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1248]
         if s.options.frozenBlocks > 18 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(124), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2268368, beta: s.p + 2269616, runningMean: s.p + 2270864, runningVar: s.p + 2272112,
                 eps: 0.001, activation: .relu6, output: s.tensor(125), scratch: s.f + 798000, pool: pool)
-            s.profiler?.stop(263)
+            s.profiler?.stop(262)
         }
         // features.6.2.block.1 depthwise weights to the kernel layout [5][5][1248]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2273360, channels: 1248, kernel: 5, into: s.f + 802992)
-        s.profiler?.stop(264)
-        // features.6.2.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(125), batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 802992, bias: s.f,
-            activation: .identity, output: s.tensor(126), pool: pool)
-        s.profiler?.stop(265)
+        s.profiler?.stop(263)
+        // features.6.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row
+        if s.options.frozenBlocks <= 18 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(124), gamma: s.p + 2268368,
+                beta: s.p + 2269616, savedMean: s.f + 798000, savedInvStd: s.f + 799248, activation: .relu6,
+                output: s.tensor(125), batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 802992, bias: s.f,
+                depthwiseOutput: s.tensor(126), pool: pool)
+            s.profiler?.stop(264)
+        }
+        // features.6.2.block.1 frozen: depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
+        if s.options.frozenBlocks > 18 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(125), batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 802992, bias: s.f,
+                activation: .identity, output: s.tensor(126), pool: pool)
+            s.profiler?.stop(265)
+        }
         // features.6.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1248]
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
@@ -3327,32 +3395,36 @@ public final class EfficientNetLite2Training: TrainableModel {
                 output: s.tensor(132), pool: pool)
             s.profiler?.stop(277)
         }
-        // features.6.3.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 9, 9, 1248]
-        if s.options.frozenBlocks <= 19 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(132), pixels: 81 &* s.n, channels: 1248,
-                gamma: s.p + 2829552, beta: s.p + 2830800, savedMean: s.f + 865808, savedInvStd: s.f + 867056,
-                activation: .relu6, output: s.tensor(133), pool: pool)
-            s.profiler?.stop(278)
-        }
         // features.6.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1248]
         if s.options.frozenBlocks > 19 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(132), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2829552, beta: s.p + 2830800, runningMean: s.p + 2832048, runningVar: s.p + 2833296,
                 eps: 0.001, activation: .relu6, output: s.tensor(133), scratch: s.f + 865808, pool: pool)
-            s.profiler?.stop(279)
+            s.profiler?.stop(278)
         }
         // features.6.3.block.1 depthwise weights to the kernel layout [5][5][1248]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2834544, channels: 1248, kernel: 5, into: s.f + 870800)
-        s.profiler?.stop(280)
-        // features.6.3.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(133), batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 870800, bias: s.f,
-            activation: .identity, output: s.tensor(134), pool: pool)
-        s.profiler?.stop(281)
+        s.profiler?.stop(279)
+        // features.6.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row
+        if s.options.frozenBlocks <= 19 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(132), gamma: s.p + 2829552,
+                beta: s.p + 2830800, savedMean: s.f + 865808, savedInvStd: s.f + 867056, activation: .relu6,
+                output: s.tensor(133), batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 870800, bias: s.f,
+                depthwiseOutput: s.tensor(134), pool: pool)
+            s.profiler?.stop(280)
+        }
+        // features.6.3.block.1 frozen: depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
+        if s.options.frozenBlocks > 19 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(133), batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 870800, bias: s.f,
+                activation: .identity, output: s.tensor(134), pool: pool)
+            s.profiler?.stop(281)
+        }
         // features.6.3.block.1 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1248]
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
@@ -3445,32 +3517,36 @@ public final class EfficientNetLite2Training: TrainableModel {
                 output: s.tensor(140), pool: pool)
             s.profiler?.stop(293)
         }
-        // features.6.4.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 9, 9, 1248]
-        if s.options.frozenBlocks <= 20 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(140), pixels: 81 &* s.n, channels: 1248,
-                gamma: s.p + 3390736, beta: s.p + 3391984, savedMean: s.f + 933616, savedInvStd: s.f + 934864,
-                activation: .relu6, output: s.tensor(141), pool: pool)
-            s.profiler?.stop(294)
-        }
         // features.6.4.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1248]
         if s.options.frozenBlocks > 20 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(140), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 3390736, beta: s.p + 3391984, runningMean: s.p + 3393232, runningVar: s.p + 3394480,
                 eps: 0.001, activation: .relu6, output: s.tensor(141), scratch: s.f + 933616, pool: pool)
-            s.profiler?.stop(295)
+            s.profiler?.stop(294)
         }
         // features.6.4.block.1 depthwise weights to the kernel layout [5][5][1248]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3395728, channels: 1248, kernel: 5, into: s.f + 938608)
-        s.profiler?.stop(296)
-        // features.6.4.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(141), batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 938608, bias: s.f,
-            activation: .identity, output: s.tensor(142), pool: pool)
-        s.profiler?.stop(297)
+        s.profiler?.stop(295)
+        // features.6.4.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.4.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row
+        if s.options.frozenBlocks <= 20 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(140), gamma: s.p + 3390736,
+                beta: s.p + 3391984, savedMean: s.f + 933616, savedInvStd: s.f + 934864, activation: .relu6,
+                output: s.tensor(141), batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 938608, bias: s.f,
+                depthwiseOutput: s.tensor(142), pool: pool)
+            s.profiler?.stop(296)
+        }
+        // features.6.4.block.1 frozen: depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
+        if s.options.frozenBlocks > 20 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(141), batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 938608, bias: s.f,
+                activation: .identity, output: s.tensor(142), pool: pool)
+            s.profiler?.stop(297)
+        }
         // features.6.4.block.1 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1248]
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
@@ -3563,32 +3639,36 @@ public final class EfficientNetLite2Training: TrainableModel {
                 output: s.tensor(148), pool: pool)
             s.profiler?.stop(309)
         }
-        // features.7.0.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 9, 9, 1248]
-        if s.options.frozenBlocks <= 21 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(148), pixels: 81 &* s.n, channels: 1248,
-                gamma: s.p + 3951920, beta: s.p + 3953168, savedMean: s.f + 1001424, savedInvStd: s.f + 1002672,
-                activation: .relu6, output: s.tensor(149), pool: pool)
-            s.profiler?.stop(310)
-        }
         // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1248]
         if s.options.frozenBlocks > 21 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(148), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 3951920, beta: s.p + 3953168, runningMean: s.p + 3954416, runningVar: s.p + 3955664,
                 eps: 0.001, activation: .relu6, output: s.tensor(149), scratch: s.f + 1001424, pool: pool)
-            s.profiler?.stop(311)
+            s.profiler?.stop(310)
         }
         // features.7.0.block.1 depthwise weights to the kernel layout [3][3][1248]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3956912, channels: 1248, kernel: 3, into: s.f + 1006416)
-        s.profiler?.stop(312)
-        // features.7.0.block.1 depthwise 3x3/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(149), batch: s.n, height: 9, width: 9, channels: 1248, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9, weights: s.f + 1006416, bias: s.f,
-            activation: .identity, output: s.tensor(150), pool: pool)
-        s.profiler?.stop(313)
+        s.profiler?.stop(311)
+        // features.7.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row
+        if s.options.frozenBlocks <= 21 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(148), gamma: s.p + 3951920,
+                beta: s.p + 3953168, savedMean: s.f + 1001424, savedInvStd: s.f + 1002672, activation: .relu6,
+                output: s.tensor(149), batch: s.n, height: 9, width: 9, channels: 1248, kernel: 3, stride: 1,
+                padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9, weights: s.f + 1006416, bias: s.f,
+                depthwiseOutput: s.tensor(150), pool: pool)
+            s.profiler?.stop(312)
+        }
+        // features.7.0.block.1 frozen: depthwise 3x3/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
+        if s.options.frozenBlocks > 21 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(149), batch: s.n, height: 9, width: 9, channels: 1248, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9, weights: s.f + 1006416, bias: s.f,
+                activation: .identity, output: s.tensor(150), pool: pool)
+            s.profiler?.stop(313)
+        }
         // features.7.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1248]
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
@@ -6024,13 +6104,13 @@ public final class EfficientNetLite2Training: TrainableModel {
         .init("features.2.0.block.0", kind: "conv 1x1 forward", macsPerImage: 25958400,
               "frozen: expand conv 1x1, [n, 130, 130, 16] -> [n, 130, 130, 96]"),
         .init("features.2.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 130, 130, 96]"),
-        .init("features.2.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 130, 130, 96]"),
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][96]"),
+        .init("features.2.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 3650400,
+              "features.2.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 130, 130, 96] -> [n, 65, 65, 96], row by row"),
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: 3650400,
-              "depthwise 3x3/2, [n, 130, 130, 96] -> [n, 65, 65, 96]"),
+              "frozen: depthwise 3x3/2, [n, 130, 130, 96] -> [n, 65, 65, 96]"),
         .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 65, 65, 96]"),
         .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -6052,13 +6132,13 @@ public final class EfficientNetLite2Training: TrainableModel {
         .init("features.2.1.block.0", kind: "conv 1x1 forward", macsPerImage: 14601600,
               "frozen: expand conv 1x1, [n, 65, 65, 24] -> [n, 65, 65, 144]"),
         .init("features.2.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 65, 65, 144]"),
-        .init("features.2.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 65, 65, 144]"),
         .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][144]"),
+        .init("features.2.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 5475600,
+              "features.2.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 65, 65, 144] -> [n, 65, 65, 144], row by row"),
         .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: 5475600,
-              "depthwise 3x3/1, [n, 65, 65, 144] -> [n, 65, 65, 144]"),
+              "frozen: depthwise 3x3/1, [n, 65, 65, 144] -> [n, 65, 65, 144]"),
         .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 65, 65, 144]"),
         .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -6084,13 +6164,13 @@ public final class EfficientNetLite2Training: TrainableModel {
         .init("features.2.2.block.0", kind: "conv 1x1 forward", macsPerImage: 14601600,
               "frozen: expand conv 1x1, [n, 65, 65, 24] -> [n, 65, 65, 144]"),
         .init("features.2.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 65, 65, 144]"),
-        .init("features.2.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 65, 65, 144]"),
         .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][144]"),
+        .init("features.2.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 5475600,
+              "features.2.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.2.block.1 depthwise 3x3/1, [n, 65, 65, 144] -> [n, 65, 65, 144], row by row"),
         .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: 5475600,
-              "depthwise 3x3/1, [n, 65, 65, 144] -> [n, 65, 65, 144]"),
+              "frozen: depthwise 3x3/1, [n, 65, 65, 144] -> [n, 65, 65, 144]"),
         .init("features.2.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 65, 65, 144]"),
         .init("features.2.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -6116,13 +6196,13 @@ public final class EfficientNetLite2Training: TrainableModel {
         .init("features.3.0.block.0", kind: "conv 1x1 forward", macsPerImage: 14601600,
               "frozen: expand conv 1x1, [n, 65, 65, 24] -> [n, 65, 65, 144]"),
         .init("features.3.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 65, 65, 144]"),
-        .init("features.3.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 65, 65, 144]"),
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][144]"),
+        .init("features.3.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 3920400,
+              "features.3.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 65, 65, 144] -> [n, 33, 33, 144], row by row"),
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: 3920400,
-              "depthwise 5x5/2, [n, 65, 65, 144] -> [n, 33, 33, 144]"),
+              "frozen: depthwise 5x5/2, [n, 65, 65, 144] -> [n, 33, 33, 144]"),
         .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 33, 33, 144]"),
         .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -6144,13 +6224,13 @@ public final class EfficientNetLite2Training: TrainableModel {
         .init("features.3.1.block.0", kind: "conv 1x1 forward", macsPerImage: 15054336,
               "frozen: expand conv 1x1, [n, 33, 33, 48] -> [n, 33, 33, 288]"),
         .init("features.3.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 33, 33, 288]"),
-        .init("features.3.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 33, 33, 288]"),
         .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][288]"),
+        .init("features.3.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 7840800,
+              "features.3.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 33, 33, 288] -> [n, 33, 33, 288], row by row"),
         .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: 7840800,
-              "depthwise 5x5/1, [n, 33, 33, 288] -> [n, 33, 33, 288]"),
+              "frozen: depthwise 5x5/1, [n, 33, 33, 288] -> [n, 33, 33, 288]"),
         .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 33, 33, 288]"),
         .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -6176,13 +6256,13 @@ public final class EfficientNetLite2Training: TrainableModel {
         .init("features.3.2.block.0", kind: "conv 1x1 forward", macsPerImage: 15054336,
               "frozen: expand conv 1x1, [n, 33, 33, 48] -> [n, 33, 33, 288]"),
         .init("features.3.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 33, 33, 288]"),
-        .init("features.3.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 33, 33, 288]"),
         .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][288]"),
+        .init("features.3.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 7840800,
+              "features.3.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.2.block.1 depthwise 5x5/1, [n, 33, 33, 288] -> [n, 33, 33, 288], row by row"),
         .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: 7840800,
-              "depthwise 5x5/1, [n, 33, 33, 288] -> [n, 33, 33, 288]"),
+              "frozen: depthwise 5x5/1, [n, 33, 33, 288] -> [n, 33, 33, 288]"),
         .init("features.3.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 33, 33, 288]"),
         .init("features.3.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -6208,13 +6288,13 @@ public final class EfficientNetLite2Training: TrainableModel {
         .init("features.4.0.block.0", kind: "conv 1x1 forward", macsPerImage: 15054336,
               "frozen: expand conv 1x1, [n, 33, 33, 48] -> [n, 33, 33, 288]"),
         .init("features.4.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 33, 33, 288]"),
-        .init("features.4.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 33, 33, 288]"),
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][288]"),
+        .init("features.4.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 749088,
+              "features.4.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 33, 33, 288] -> [n, 17, 17, 288], row by row"),
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: 749088,
-              "depthwise 3x3/2, [n, 33, 33, 288] -> [n, 17, 17, 288]"),
+              "frozen: depthwise 3x3/2, [n, 33, 33, 288] -> [n, 17, 17, 288]"),
         .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 17, 17, 288]"),
         .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -6236,13 +6316,13 @@ public final class EfficientNetLite2Training: TrainableModel {
         .init("features.4.1.block.0", kind: "conv 1x1 forward", macsPerImage: 13428096,
               "frozen: expand conv 1x1, [n, 17, 17, 88] -> [n, 17, 17, 528]"),
         .init("features.4.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 17, 17, 528]"),
-        .init("features.4.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 528]"),
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][528]"),
+        .init("features.4.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1373328,
+              "features.4.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 17, 17, 528] -> [n, 17, 17, 528], row by row"),
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: 1373328,
-              "depthwise 3x3/1, [n, 17, 17, 528] -> [n, 17, 17, 528]"),
+              "frozen: depthwise 3x3/1, [n, 17, 17, 528] -> [n, 17, 17, 528]"),
         .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 17, 17, 528]"),
         .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -6268,13 +6348,13 @@ public final class EfficientNetLite2Training: TrainableModel {
         .init("features.4.2.block.0", kind: "conv 1x1 forward", macsPerImage: 13428096,
               "frozen: expand conv 1x1, [n, 17, 17, 88] -> [n, 17, 17, 528]"),
         .init("features.4.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 17, 17, 528]"),
-        .init("features.4.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 528]"),
         .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][528]"),
+        .init("features.4.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1373328,
+              "features.4.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 17, 17, 528] -> [n, 17, 17, 528], row by row"),
         .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: 1373328,
-              "depthwise 3x3/1, [n, 17, 17, 528] -> [n, 17, 17, 528]"),
+              "frozen: depthwise 3x3/1, [n, 17, 17, 528] -> [n, 17, 17, 528]"),
         .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 17, 17, 528]"),
         .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -6300,13 +6380,13 @@ public final class EfficientNetLite2Training: TrainableModel {
         .init("features.4.3.block.0", kind: "conv 1x1 forward", macsPerImage: 13428096,
               "frozen: expand conv 1x1, [n, 17, 17, 88] -> [n, 17, 17, 528]"),
         .init("features.4.3.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 17, 17, 528]"),
-        .init("features.4.3.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 528]"),
         .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][528]"),
+        .init("features.4.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1373328,
+              "features.4.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.3.block.1 depthwise 3x3/1, [n, 17, 17, 528] -> [n, 17, 17, 528], row by row"),
         .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: 1373328,
-              "depthwise 3x3/1, [n, 17, 17, 528] -> [n, 17, 17, 528]"),
+              "frozen: depthwise 3x3/1, [n, 17, 17, 528] -> [n, 17, 17, 528]"),
         .init("features.4.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 17, 17, 528]"),
         .init("features.4.3.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -6332,13 +6412,13 @@ public final class EfficientNetLite2Training: TrainableModel {
         .init("features.5.0.block.0", kind: "conv 1x1 forward", macsPerImage: 13428096,
               "frozen: expand conv 1x1, [n, 17, 17, 88] -> [n, 17, 17, 528]"),
         .init("features.5.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 17, 17, 528]"),
-        .init("features.5.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 528]"),
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][528]"),
+        .init("features.5.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 3814800,
+              "features.5.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 17, 17, 528] -> [n, 17, 17, 528], row by row"),
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: 3814800,
-              "depthwise 5x5/1, [n, 17, 17, 528] -> [n, 17, 17, 528]"),
+              "frozen: depthwise 5x5/1, [n, 17, 17, 528] -> [n, 17, 17, 528]"),
         .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 17, 17, 528]"),
         .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -6360,13 +6440,13 @@ public final class EfficientNetLite2Training: TrainableModel {
         .init("features.5.1.block.0", kind: "conv 1x1 forward", macsPerImage: 24969600,
               "frozen: expand conv 1x1, [n, 17, 17, 120] -> [n, 17, 17, 720]"),
         .init("features.5.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 17, 17, 720]"),
-        .init("features.5.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 720]"),
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][720]"),
+        .init("features.5.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 5202000,
+              "features.5.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 17, 17, 720] -> [n, 17, 17, 720], row by row"),
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: 5202000,
-              "depthwise 5x5/1, [n, 17, 17, 720] -> [n, 17, 17, 720]"),
+              "frozen: depthwise 5x5/1, [n, 17, 17, 720] -> [n, 17, 17, 720]"),
         .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 17, 17, 720]"),
         .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -6392,13 +6472,13 @@ public final class EfficientNetLite2Training: TrainableModel {
         .init("features.5.2.block.0", kind: "conv 1x1 forward", macsPerImage: 24969600,
               "frozen: expand conv 1x1, [n, 17, 17, 120] -> [n, 17, 17, 720]"),
         .init("features.5.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 17, 17, 720]"),
-        .init("features.5.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 720]"),
         .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][720]"),
+        .init("features.5.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 5202000,
+              "features.5.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 17, 17, 720] -> [n, 17, 17, 720], row by row"),
         .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: 5202000,
-              "depthwise 5x5/1, [n, 17, 17, 720] -> [n, 17, 17, 720]"),
+              "frozen: depthwise 5x5/1, [n, 17, 17, 720] -> [n, 17, 17, 720]"),
         .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 17, 17, 720]"),
         .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -6424,13 +6504,13 @@ public final class EfficientNetLite2Training: TrainableModel {
         .init("features.5.3.block.0", kind: "conv 1x1 forward", macsPerImage: 24969600,
               "frozen: expand conv 1x1, [n, 17, 17, 120] -> [n, 17, 17, 720]"),
         .init("features.5.3.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 17, 17, 720]"),
-        .init("features.5.3.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 720]"),
         .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][720]"),
+        .init("features.5.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 5202000,
+              "features.5.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.3.block.1 depthwise 5x5/1, [n, 17, 17, 720] -> [n, 17, 17, 720], row by row"),
         .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: 5202000,
-              "depthwise 5x5/1, [n, 17, 17, 720] -> [n, 17, 17, 720]"),
+              "frozen: depthwise 5x5/1, [n, 17, 17, 720] -> [n, 17, 17, 720]"),
         .init("features.5.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 17, 17, 720]"),
         .init("features.5.3.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -6456,13 +6536,13 @@ public final class EfficientNetLite2Training: TrainableModel {
         .init("features.6.0.block.0", kind: "conv 1x1 forward", macsPerImage: 24969600,
               "frozen: expand conv 1x1, [n, 17, 17, 120] -> [n, 17, 17, 720]"),
         .init("features.6.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 17, 17, 720]"),
-        .init("features.6.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 720]"),
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][720]"),
+        .init("features.6.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1458000,
+              "features.6.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 17, 17, 720] -> [n, 9, 9, 720], row by row"),
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: 1458000,
-              "depthwise 5x5/2, [n, 17, 17, 720] -> [n, 9, 9, 720]"),
+              "frozen: depthwise 5x5/2, [n, 17, 17, 720] -> [n, 9, 9, 720]"),
         .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 9, 9, 720]"),
         .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -6484,13 +6564,13 @@ public final class EfficientNetLite2Training: TrainableModel {
         .init("features.6.1.block.0", kind: "conv 1x1 forward", macsPerImage: 21026304,
               "frozen: expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]"),
         .init("features.6.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 9, 9, 1248]"),
-        .init("features.6.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1248]"),
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1248]"),
+        .init("features.6.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 2527200,
+              "features.6.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row"),
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: 2527200,
-              "depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]"),
+              "frozen: depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]"),
         .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1248]"),
         .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -6516,13 +6596,13 @@ public final class EfficientNetLite2Training: TrainableModel {
         .init("features.6.2.block.0", kind: "conv 1x1 forward", macsPerImage: 21026304,
               "frozen: expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]"),
         .init("features.6.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 9, 9, 1248]"),
-        .init("features.6.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1248]"),
         .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1248]"),
+        .init("features.6.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 2527200,
+              "features.6.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row"),
         .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: 2527200,
-              "depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]"),
+              "frozen: depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]"),
         .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1248]"),
         .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -6548,13 +6628,13 @@ public final class EfficientNetLite2Training: TrainableModel {
         .init("features.6.3.block.0", kind: "conv 1x1 forward", macsPerImage: 21026304,
               "frozen: expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]"),
         .init("features.6.3.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 9, 9, 1248]"),
-        .init("features.6.3.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1248]"),
         .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1248]"),
+        .init("features.6.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 2527200,
+              "features.6.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row"),
         .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: 2527200,
-              "depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]"),
+              "frozen: depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]"),
         .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1248]"),
         .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -6580,13 +6660,13 @@ public final class EfficientNetLite2Training: TrainableModel {
         .init("features.6.4.block.0", kind: "conv 1x1 forward", macsPerImage: 21026304,
               "frozen: expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]"),
         .init("features.6.4.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 9, 9, 1248]"),
-        .init("features.6.4.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1248]"),
         .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1248]"),
+        .init("features.6.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 2527200,
+              "features.6.4.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.4.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row"),
         .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: 2527200,
-              "depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]"),
+              "frozen: depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]"),
         .init("features.6.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1248]"),
         .init("features.6.4.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -6612,13 +6692,13 @@ public final class EfficientNetLite2Training: TrainableModel {
         .init("features.7.0.block.0", kind: "conv 1x1 forward", macsPerImage: 21026304,
               "frozen: expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]"),
         .init("features.7.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 9, 9, 1248]"),
-        .init("features.7.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1248]"),
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][1248]"),
+        .init("features.7.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 909792,
+              "features.7.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row"),
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: 909792,
-              "depthwise 3x3/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]"),
+              "frozen: depthwise 3x3/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]"),
         .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1248]"),
         .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,

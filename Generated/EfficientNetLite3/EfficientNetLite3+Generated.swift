@@ -1533,32 +1533,36 @@ public final class EfficientNetLite3Training: TrainableModel {
                 output: s.tensor(6), pool: pool)
             s.profiler?.stop(15)
         }
-        // features.2.0.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 140, 140, 144]
-        if s.options.frozenBlocks <= 2 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(6), pixels: 19600 &* s.n, channels: 144, gamma: s.p + 5760,
-                beta: s.p + 5904, savedMean: s.f + 539456, savedInvStd: s.f + 539600, activation: .relu6,
-                output: s.tensor(7), pool: pool)
-            s.profiler?.stop(16)
-        }
         // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 140, 140, 144]
         if s.options.frozenBlocks > 2 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(6), pixels: 19600 &* s.n, channels: 144,
                 gamma: s.p + 5760, beta: s.p + 5904, runningMean: s.p + 6048, runningVar: s.p + 6192, eps: 0.001,
                 activation: .relu6, output: s.tensor(7), scratch: s.f + 539456, pool: pool)
-            s.profiler?.stop(17)
+            s.profiler?.stop(16)
         }
         // features.2.0.block.1 depthwise weights to the kernel layout [3][3][144]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 6336, channels: 144, kernel: 3, into: s.f + 540032)
-        s.profiler?.stop(18)
-        // features.2.0.block.1 depthwise 3x3/2, [n, 140, 140, 144] -> [n, 70, 70, 144]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(7), batch: s.n, height: 140, width: 140, channels: 144, kernel: 3,
-            stride: 2, padTop: 0, padLeft: 0, outHeight: 70, outWidth: 70, weights: s.f + 540032, bias: s.f,
-            activation: .identity, output: s.tensor(8), pool: pool)
-        s.profiler?.stop(19)
+        s.profiler?.stop(17)
+        // features.2.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 140, 140, 144] -> [n, 70, 70, 144], row by row
+        if s.options.frozenBlocks <= 2 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(6), gamma: s.p + 5760, beta: s.p + 5904,
+                savedMean: s.f + 539456, savedInvStd: s.f + 539600, activation: .relu6, output: s.tensor(7),
+                batch: s.n, height: 140, width: 140, channels: 144, kernel: 3, stride: 2, padTop: 0, padLeft: 0,
+                outHeight: 70, outWidth: 70, weights: s.f + 540032, bias: s.f, depthwiseOutput: s.tensor(8),
+                pool: pool)
+            s.profiler?.stop(18)
+        }
+        // features.2.0.block.1 frozen: depthwise 3x3/2, [n, 140, 140, 144] -> [n, 70, 70, 144]
+        if s.options.frozenBlocks > 2 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(7), batch: s.n, height: 140, width: 140, channels: 144, kernel: 3,
+                stride: 2, padTop: 0, padLeft: 0, outHeight: 70, outWidth: 70, weights: s.f + 540032, bias: s.f,
+                activation: .identity, output: s.tensor(8), pool: pool)
+            s.profiler?.stop(19)
+        }
         // features.2.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 70, 70, 144]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
@@ -1638,32 +1642,36 @@ public final class EfficientNetLite3Training: TrainableModel {
                 output: s.tensor(12), pool: pool)
             s.profiler?.stop(29)
         }
-        // features.2.1.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 70, 70, 192]
-        if s.options.frozenBlocks <= 3 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(12), pixels: 4900 &* s.n, channels: 192, gamma: s.p + 19088,
-                beta: s.p + 19280, savedMean: s.f + 542688, savedInvStd: s.f + 542880, activation: .relu6,
-                output: s.tensor(13), pool: pool)
-            s.profiler?.stop(30)
-        }
         // features.2.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 70, 70, 192]
         if s.options.frozenBlocks > 3 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(12), pixels: 4900 &* s.n, channels: 192,
                 gamma: s.p + 19088, beta: s.p + 19280, runningMean: s.p + 19472, runningVar: s.p + 19664, eps: 0.001,
                 activation: .relu6, output: s.tensor(13), scratch: s.f + 542688, pool: pool)
-            s.profiler?.stop(31)
+            s.profiler?.stop(30)
         }
         // features.2.1.block.1 depthwise weights to the kernel layout [3][3][192]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 19856, channels: 192, kernel: 3, into: s.f + 543456)
-        s.profiler?.stop(32)
-        // features.2.1.block.1 depthwise 3x3/1, [n, 70, 70, 192] -> [n, 70, 70, 192]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(13), batch: s.n, height: 70, width: 70, channels: 192, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 70, outWidth: 70, weights: s.f + 543456, bias: s.f,
-            activation: .identity, output: s.tensor(14), pool: pool)
-        s.profiler?.stop(33)
+        s.profiler?.stop(31)
+        // features.2.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 70, 70, 192] -> [n, 70, 70, 192], row by row
+        if s.options.frozenBlocks <= 3 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(12), gamma: s.p + 19088, beta: s.p + 19280,
+                savedMean: s.f + 542688, savedInvStd: s.f + 542880, activation: .relu6, output: s.tensor(13),
+                batch: s.n, height: 70, width: 70, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 70, outWidth: 70, weights: s.f + 543456, bias: s.f, depthwiseOutput: s.tensor(14),
+                pool: pool)
+            s.profiler?.stop(32)
+        }
+        // features.2.1.block.1 frozen: depthwise 3x3/1, [n, 70, 70, 192] -> [n, 70, 70, 192]
+        if s.options.frozenBlocks > 3 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(13), batch: s.n, height: 70, width: 70, channels: 192, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 70, outWidth: 70, weights: s.f + 543456, bias: s.f,
+                activation: .identity, output: s.tensor(14), pool: pool)
+            s.profiler?.stop(33)
+        }
         // features.2.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 70, 70, 192]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
@@ -1756,32 +1764,36 @@ public final class EfficientNetLite3Training: TrainableModel {
                 output: s.tensor(20), pool: pool)
             s.profiler?.stop(45)
         }
-        // features.2.2.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 70, 70, 192]
-        if s.options.frozenBlocks <= 4 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(20), pixels: 4900 &* s.n, channels: 192, gamma: s.p + 34768,
-                beta: s.p + 34960, savedMean: s.f + 546976, savedInvStd: s.f + 547168, activation: .relu6,
-                output: s.tensor(21), pool: pool)
-            s.profiler?.stop(46)
-        }
         // features.2.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 70, 70, 192]
         if s.options.frozenBlocks > 4 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 4900 &* s.n, channels: 192,
                 gamma: s.p + 34768, beta: s.p + 34960, runningMean: s.p + 35152, runningVar: s.p + 35344, eps: 0.001,
                 activation: .relu6, output: s.tensor(21), scratch: s.f + 546976, pool: pool)
-            s.profiler?.stop(47)
+            s.profiler?.stop(46)
         }
         // features.2.2.block.1 depthwise weights to the kernel layout [3][3][192]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 35536, channels: 192, kernel: 3, into: s.f + 547744)
-        s.profiler?.stop(48)
-        // features.2.2.block.1 depthwise 3x3/1, [n, 70, 70, 192] -> [n, 70, 70, 192]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(21), batch: s.n, height: 70, width: 70, channels: 192, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 70, outWidth: 70, weights: s.f + 547744, bias: s.f,
-            activation: .identity, output: s.tensor(22), pool: pool)
-        s.profiler?.stop(49)
+        s.profiler?.stop(47)
+        // features.2.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.2.block.1 depthwise 3x3/1, [n, 70, 70, 192] -> [n, 70, 70, 192], row by row
+        if s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(20), gamma: s.p + 34768, beta: s.p + 34960,
+                savedMean: s.f + 546976, savedInvStd: s.f + 547168, activation: .relu6, output: s.tensor(21),
+                batch: s.n, height: 70, width: 70, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 70, outWidth: 70, weights: s.f + 547744, bias: s.f, depthwiseOutput: s.tensor(22),
+                pool: pool)
+            s.profiler?.stop(48)
+        }
+        // features.2.2.block.1 frozen: depthwise 3x3/1, [n, 70, 70, 192] -> [n, 70, 70, 192]
+        if s.options.frozenBlocks > 4 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(21), batch: s.n, height: 70, width: 70, channels: 192, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 70, outWidth: 70, weights: s.f + 547744, bias: s.f,
+                activation: .identity, output: s.tensor(22), pool: pool)
+            s.profiler?.stop(49)
+        }
         // features.2.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 70, 70, 192]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
@@ -1874,32 +1886,36 @@ public final class EfficientNetLite3Training: TrainableModel {
                 output: s.tensor(28), pool: pool)
             s.profiler?.stop(61)
         }
-        // features.3.0.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 70, 70, 192]
-        if s.options.frozenBlocks <= 5 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(28), pixels: 4900 &* s.n, channels: 192, gamma: s.p + 50448,
-                beta: s.p + 50640, savedMean: s.f + 551264, savedInvStd: s.f + 551456, activation: .relu6,
-                output: s.tensor(29), pool: pool)
-            s.profiler?.stop(62)
-        }
         // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 70, 70, 192]
         if s.options.frozenBlocks > 5 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(28), pixels: 4900 &* s.n, channels: 192,
                 gamma: s.p + 50448, beta: s.p + 50640, runningMean: s.p + 50832, runningVar: s.p + 51024, eps: 0.001,
                 activation: .relu6, output: s.tensor(29), scratch: s.f + 551264, pool: pool)
-            s.profiler?.stop(63)
+            s.profiler?.stop(62)
         }
         // features.3.0.block.1 depthwise weights to the kernel layout [5][5][192]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 51216, channels: 192, kernel: 5, into: s.f + 552032)
-        s.profiler?.stop(64)
-        // features.3.0.block.1 depthwise 5x5/2, [n, 70, 70, 192] -> [n, 35, 35, 192]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(29), batch: s.n, height: 70, width: 70, channels: 192, kernel: 5,
-            stride: 2, padTop: 1, padLeft: 1, outHeight: 35, outWidth: 35, weights: s.f + 552032, bias: s.f,
-            activation: .identity, output: s.tensor(30), pool: pool)
-        s.profiler?.stop(65)
+        s.profiler?.stop(63)
+        // features.3.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 70, 70, 192] -> [n, 35, 35, 192], row by row
+        if s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(28), gamma: s.p + 50448, beta: s.p + 50640,
+                savedMean: s.f + 551264, savedInvStd: s.f + 551456, activation: .relu6, output: s.tensor(29),
+                batch: s.n, height: 70, width: 70, channels: 192, kernel: 5, stride: 2, padTop: 1, padLeft: 1,
+                outHeight: 35, outWidth: 35, weights: s.f + 552032, bias: s.f, depthwiseOutput: s.tensor(30),
+                pool: pool)
+            s.profiler?.stop(64)
+        }
+        // features.3.0.block.1 frozen: depthwise 5x5/2, [n, 70, 70, 192] -> [n, 35, 35, 192]
+        if s.options.frozenBlocks > 5 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(29), batch: s.n, height: 70, width: 70, channels: 192, kernel: 5,
+                stride: 2, padTop: 1, padLeft: 1, outHeight: 35, outWidth: 35, weights: s.f + 552032, bias: s.f,
+                activation: .identity, output: s.tensor(30), pool: pool)
+            s.profiler?.stop(65)
+        }
         // features.3.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 35, 35, 192]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
@@ -1979,32 +1995,36 @@ public final class EfficientNetLite3Training: TrainableModel {
                 output: s.tensor(34), pool: pool)
             s.profiler?.stop(75)
         }
-        // features.3.1.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 35, 35, 288]
-        if s.options.frozenBlocks <= 6 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(34), pixels: 1225 &* s.n, channels: 288, gamma: s.p + 80016,
-                beta: s.p + 80304, savedMean: s.f + 561728, savedInvStd: s.f + 562016, activation: .relu6,
-                output: s.tensor(35), pool: pool)
-            s.profiler?.stop(76)
-        }
         // features.3.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 35, 35, 288]
         if s.options.frozenBlocks > 6 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(34), pixels: 1225 &* s.n, channels: 288,
                 gamma: s.p + 80016, beta: s.p + 80304, runningMean: s.p + 80592, runningVar: s.p + 80880, eps: 0.001,
                 activation: .relu6, output: s.tensor(35), scratch: s.f + 561728, pool: pool)
-            s.profiler?.stop(77)
+            s.profiler?.stop(76)
         }
         // features.3.1.block.1 depthwise weights to the kernel layout [5][5][288]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 81168, channels: 288, kernel: 5, into: s.f + 562880)
-        s.profiler?.stop(78)
-        // features.3.1.block.1 depthwise 5x5/1, [n, 35, 35, 288] -> [n, 35, 35, 288]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(35), batch: s.n, height: 35, width: 35, channels: 288, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 35, outWidth: 35, weights: s.f + 562880, bias: s.f,
-            activation: .identity, output: s.tensor(36), pool: pool)
-        s.profiler?.stop(79)
+        s.profiler?.stop(77)
+        // features.3.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 35, 35, 288] -> [n, 35, 35, 288], row by row
+        if s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(34), gamma: s.p + 80016, beta: s.p + 80304,
+                savedMean: s.f + 561728, savedInvStd: s.f + 562016, activation: .relu6, output: s.tensor(35),
+                batch: s.n, height: 35, width: 35, channels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 35, outWidth: 35, weights: s.f + 562880, bias: s.f, depthwiseOutput: s.tensor(36),
+                pool: pool)
+            s.profiler?.stop(78)
+        }
+        // features.3.1.block.1 frozen: depthwise 5x5/1, [n, 35, 35, 288] -> [n, 35, 35, 288]
+        if s.options.frozenBlocks > 6 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(35), batch: s.n, height: 35, width: 35, channels: 288, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 35, outWidth: 35, weights: s.f + 562880, bias: s.f,
+                activation: .identity, output: s.tensor(36), pool: pool)
+            s.profiler?.stop(79)
+        }
         // features.3.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 35, 35, 288]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
@@ -2097,32 +2117,36 @@ public final class EfficientNetLite3Training: TrainableModel {
                 output: s.tensor(42), pool: pool)
             s.profiler?.stop(91)
         }
-        // features.3.2.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 35, 35, 288]
-        if s.options.frozenBlocks <= 7 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(42), pixels: 1225 &* s.n, channels: 288,
-                gamma: s.p + 117360, beta: s.p + 117648, savedMean: s.f + 577376, savedInvStd: s.f + 577664,
-                activation: .relu6, output: s.tensor(43), pool: pool)
-            s.profiler?.stop(92)
-        }
         // features.3.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 35, 35, 288]
         if s.options.frozenBlocks > 7 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 1225 &* s.n, channels: 288,
                 gamma: s.p + 117360, beta: s.p + 117648, runningMean: s.p + 117936, runningVar: s.p + 118224,
                 eps: 0.001, activation: .relu6, output: s.tensor(43), scratch: s.f + 577376, pool: pool)
-            s.profiler?.stop(93)
+            s.profiler?.stop(92)
         }
         // features.3.2.block.1 depthwise weights to the kernel layout [5][5][288]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 118512, channels: 288, kernel: 5, into: s.f + 578528)
-        s.profiler?.stop(94)
-        // features.3.2.block.1 depthwise 5x5/1, [n, 35, 35, 288] -> [n, 35, 35, 288]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(43), batch: s.n, height: 35, width: 35, channels: 288, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 35, outWidth: 35, weights: s.f + 578528, bias: s.f,
-            activation: .identity, output: s.tensor(44), pool: pool)
-        s.profiler?.stop(95)
+        s.profiler?.stop(93)
+        // features.3.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.2.block.1 depthwise 5x5/1, [n, 35, 35, 288] -> [n, 35, 35, 288], row by row
+        if s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(42), gamma: s.p + 117360, beta: s.p + 117648,
+                savedMean: s.f + 577376, savedInvStd: s.f + 577664, activation: .relu6, output: s.tensor(43),
+                batch: s.n, height: 35, width: 35, channels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 35, outWidth: 35, weights: s.f + 578528, bias: s.f, depthwiseOutput: s.tensor(44),
+                pool: pool)
+            s.profiler?.stop(94)
+        }
+        // features.3.2.block.1 frozen: depthwise 5x5/1, [n, 35, 35, 288] -> [n, 35, 35, 288]
+        if s.options.frozenBlocks > 7 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(43), batch: s.n, height: 35, width: 35, channels: 288, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 35, outWidth: 35, weights: s.f + 578528, bias: s.f,
+                activation: .identity, output: s.tensor(44), pool: pool)
+            s.profiler?.stop(95)
+        }
         // features.3.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 35, 35, 288]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
@@ -2215,32 +2239,36 @@ public final class EfficientNetLite3Training: TrainableModel {
                 output: s.tensor(50), pool: pool)
             s.profiler?.stop(107)
         }
-        // features.4.0.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 35, 35, 288]
-        if s.options.frozenBlocks <= 8 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(50), pixels: 1225 &* s.n, channels: 288,
-                gamma: s.p + 154704, beta: s.p + 154992, savedMean: s.f + 593024, savedInvStd: s.f + 593312,
-                activation: .relu6, output: s.tensor(51), pool: pool)
-            s.profiler?.stop(108)
-        }
         // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 35, 35, 288]
         if s.options.frozenBlocks > 8 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(50), pixels: 1225 &* s.n, channels: 288,
                 gamma: s.p + 154704, beta: s.p + 154992, runningMean: s.p + 155280, runningVar: s.p + 155568,
                 eps: 0.001, activation: .relu6, output: s.tensor(51), scratch: s.f + 593024, pool: pool)
-            s.profiler?.stop(109)
+            s.profiler?.stop(108)
         }
         // features.4.0.block.1 depthwise weights to the kernel layout [3][3][288]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 155856, channels: 288, kernel: 3, into: s.f + 594176)
-        s.profiler?.stop(110)
-        // features.4.0.block.1 depthwise 3x3/2, [n, 35, 35, 288] -> [n, 18, 18, 288]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(51), batch: s.n, height: 35, width: 35, channels: 288, kernel: 3,
-            stride: 2, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 594176, bias: s.f,
-            activation: .identity, output: s.tensor(52), pool: pool)
-        s.profiler?.stop(111)
+        s.profiler?.stop(109)
+        // features.4.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 35, 35, 288] -> [n, 18, 18, 288], row by row
+        if s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(50), gamma: s.p + 154704, beta: s.p + 154992,
+                savedMean: s.f + 593024, savedInvStd: s.f + 593312, activation: .relu6, output: s.tensor(51),
+                batch: s.n, height: 35, width: 35, channels: 288, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+                outHeight: 18, outWidth: 18, weights: s.f + 594176, bias: s.f, depthwiseOutput: s.tensor(52),
+                pool: pool)
+            s.profiler?.stop(110)
+        }
+        // features.4.0.block.1 frozen: depthwise 3x3/2, [n, 35, 35, 288] -> [n, 18, 18, 288]
+        if s.options.frozenBlocks > 8 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(51), batch: s.n, height: 35, width: 35, channels: 288, kernel: 3,
+                stride: 2, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 594176, bias: s.f,
+                activation: .identity, output: s.tensor(52), pool: pool)
+            s.profiler?.stop(111)
+        }
         // features.4.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 18, 18, 288]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
@@ -2320,32 +2348,36 @@ public final class EfficientNetLite3Training: TrainableModel {
                 output: s.tensor(56), pool: pool)
             s.profiler?.stop(121)
         }
-        // features.4.1.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 18, 18, 576]
-        if s.options.frozenBlocks <= 9 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(56), pixels: 324 &* s.n, channels: 576, gamma: s.p + 242928,
-                beta: s.p + 243504, savedMean: s.f + 599552, savedInvStd: s.f + 600128, activation: .relu6,
-                output: s.tensor(57), pool: pool)
-            s.profiler?.stop(122)
-        }
         // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 576]
         if s.options.frozenBlocks > 9 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(56), pixels: 324 &* s.n, channels: 576,
                 gamma: s.p + 242928, beta: s.p + 243504, runningMean: s.p + 244080, runningVar: s.p + 244656,
                 eps: 0.001, activation: .relu6, output: s.tensor(57), scratch: s.f + 599552, pool: pool)
-            s.profiler?.stop(123)
+            s.profiler?.stop(122)
         }
         // features.4.1.block.1 depthwise weights to the kernel layout [3][3][576]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 245232, channels: 576, kernel: 3, into: s.f + 601856)
-        s.profiler?.stop(124)
-        // features.4.1.block.1 depthwise 3x3/1, [n, 18, 18, 576] -> [n, 18, 18, 576]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(57), batch: s.n, height: 18, width: 18, channels: 576, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 601856, bias: s.f,
-            activation: .identity, output: s.tensor(58), pool: pool)
-        s.profiler?.stop(125)
+        s.profiler?.stop(123)
+        // features.4.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 18, 18, 576] -> [n, 18, 18, 576], row by row
+        if s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(56), gamma: s.p + 242928, beta: s.p + 243504,
+                savedMean: s.f + 599552, savedInvStd: s.f + 600128, activation: .relu6, output: s.tensor(57),
+                batch: s.n, height: 18, width: 18, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 18, outWidth: 18, weights: s.f + 601856, bias: s.f, depthwiseOutput: s.tensor(58),
+                pool: pool)
+            s.profiler?.stop(124)
+        }
+        // features.4.1.block.1 frozen: depthwise 3x3/1, [n, 18, 18, 576] -> [n, 18, 18, 576]
+        if s.options.frozenBlocks > 9 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(57), batch: s.n, height: 18, width: 18, channels: 576, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 601856, bias: s.f,
+                activation: .identity, output: s.tensor(58), pool: pool)
+            s.profiler?.stop(125)
+        }
         // features.4.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 18, 18, 576]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
@@ -2438,32 +2470,36 @@ public final class EfficientNetLite3Training: TrainableModel {
                 output: s.tensor(64), pool: pool)
             s.profiler?.stop(137)
         }
-        // features.4.2.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 18, 18, 576]
-        if s.options.frozenBlocks <= 10 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(64), pixels: 324 &* s.n, channels: 576, gamma: s.p + 363696,
-                beta: s.p + 364272, savedMean: s.f + 612416, savedInvStd: s.f + 612992, activation: .relu6,
-                output: s.tensor(65), pool: pool)
-            s.profiler?.stop(138)
-        }
         // features.4.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 576]
         if s.options.frozenBlocks > 10 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 324 &* s.n, channels: 576,
                 gamma: s.p + 363696, beta: s.p + 364272, runningMean: s.p + 364848, runningVar: s.p + 365424,
                 eps: 0.001, activation: .relu6, output: s.tensor(65), scratch: s.f + 612416, pool: pool)
-            s.profiler?.stop(139)
+            s.profiler?.stop(138)
         }
         // features.4.2.block.1 depthwise weights to the kernel layout [3][3][576]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 366000, channels: 576, kernel: 3, into: s.f + 614720)
-        s.profiler?.stop(140)
-        // features.4.2.block.1 depthwise 3x3/1, [n, 18, 18, 576] -> [n, 18, 18, 576]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(65), batch: s.n, height: 18, width: 18, channels: 576, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 614720, bias: s.f,
-            activation: .identity, output: s.tensor(66), pool: pool)
-        s.profiler?.stop(141)
+        s.profiler?.stop(139)
+        // features.4.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 18, 18, 576] -> [n, 18, 18, 576], row by row
+        if s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(64), gamma: s.p + 363696, beta: s.p + 364272,
+                savedMean: s.f + 612416, savedInvStd: s.f + 612992, activation: .relu6, output: s.tensor(65),
+                batch: s.n, height: 18, width: 18, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 18, outWidth: 18, weights: s.f + 614720, bias: s.f, depthwiseOutput: s.tensor(66),
+                pool: pool)
+            s.profiler?.stop(140)
+        }
+        // features.4.2.block.1 frozen: depthwise 3x3/1, [n, 18, 18, 576] -> [n, 18, 18, 576]
+        if s.options.frozenBlocks > 10 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(65), batch: s.n, height: 18, width: 18, channels: 576, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 614720, bias: s.f,
+                activation: .identity, output: s.tensor(66), pool: pool)
+            s.profiler?.stop(141)
+        }
         // features.4.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 18, 18, 576]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
@@ -2555,32 +2591,36 @@ public final class EfficientNetLite3Training: TrainableModel {
                 output: s.tensor(72), pool: pool)
             s.profiler?.stop(153)
         }
-        // features.4.3.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 18, 18, 576]
-        if s.options.frozenBlocks <= 11 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(72), pixels: 324 &* s.n, channels: 576, gamma: s.p + 484464,
-                beta: s.p + 485040, savedMean: s.f + 625280, savedInvStd: s.f + 625856, activation: .relu6,
-                output: s.tensor(73), pool: pool)
-            s.profiler?.stop(154)
-        }
         // features.4.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 576]
         if s.options.frozenBlocks > 11 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(72), pixels: 324 &* s.n, channels: 576,
                 gamma: s.p + 484464, beta: s.p + 485040, runningMean: s.p + 485616, runningVar: s.p + 486192,
                 eps: 0.001, activation: .relu6, output: s.tensor(73), scratch: s.f + 625280, pool: pool)
-            s.profiler?.stop(155)
+            s.profiler?.stop(154)
         }
         // features.4.3.block.1 depthwise weights to the kernel layout [3][3][576]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 486768, channels: 576, kernel: 3, into: s.f + 627584)
-        s.profiler?.stop(156)
-        // features.4.3.block.1 depthwise 3x3/1, [n, 18, 18, 576] -> [n, 18, 18, 576]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(73), batch: s.n, height: 18, width: 18, channels: 576, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 627584, bias: s.f,
-            activation: .identity, output: s.tensor(74), pool: pool)
-        s.profiler?.stop(157)
+        s.profiler?.stop(155)
+        // features.4.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.3.block.1 depthwise 3x3/1, [n, 18, 18, 576] -> [n, 18, 18, 576], row by row
+        if s.options.frozenBlocks <= 11 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(72), gamma: s.p + 484464, beta: s.p + 485040,
+                savedMean: s.f + 625280, savedInvStd: s.f + 625856, activation: .relu6, output: s.tensor(73),
+                batch: s.n, height: 18, width: 18, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 18, outWidth: 18, weights: s.f + 627584, bias: s.f, depthwiseOutput: s.tensor(74),
+                pool: pool)
+            s.profiler?.stop(156)
+        }
+        // features.4.3.block.1 frozen: depthwise 3x3/1, [n, 18, 18, 576] -> [n, 18, 18, 576]
+        if s.options.frozenBlocks > 11 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(73), batch: s.n, height: 18, width: 18, channels: 576, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 627584, bias: s.f,
+                activation: .identity, output: s.tensor(74), pool: pool)
+            s.profiler?.stop(157)
+        }
         // features.4.3.block.1 BatchNorm (batch statistics) + relu6 on [n, 18, 18, 576]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
@@ -2673,32 +2713,36 @@ public final class EfficientNetLite3Training: TrainableModel {
                 output: s.tensor(80), pool: pool)
             s.profiler?.stop(169)
         }
-        // features.4.4.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 18, 18, 576]
-        if s.options.frozenBlocks <= 12 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(80), pixels: 324 &* s.n, channels: 576, gamma: s.p + 605232,
-                beta: s.p + 605808, savedMean: s.f + 638144, savedInvStd: s.f + 638720, activation: .relu6,
-                output: s.tensor(81), pool: pool)
-            s.profiler?.stop(170)
-        }
         // features.4.4.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 576]
         if s.options.frozenBlocks > 12 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(80), pixels: 324 &* s.n, channels: 576,
                 gamma: s.p + 605232, beta: s.p + 605808, runningMean: s.p + 606384, runningVar: s.p + 606960,
                 eps: 0.001, activation: .relu6, output: s.tensor(81), scratch: s.f + 638144, pool: pool)
-            s.profiler?.stop(171)
+            s.profiler?.stop(170)
         }
         // features.4.4.block.1 depthwise weights to the kernel layout [3][3][576]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 607536, channels: 576, kernel: 3, into: s.f + 640448)
-        s.profiler?.stop(172)
-        // features.4.4.block.1 depthwise 3x3/1, [n, 18, 18, 576] -> [n, 18, 18, 576]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(81), batch: s.n, height: 18, width: 18, channels: 576, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 640448, bias: s.f,
-            activation: .identity, output: s.tensor(82), pool: pool)
-        s.profiler?.stop(173)
+        s.profiler?.stop(171)
+        // features.4.4.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.4.block.1 depthwise 3x3/1, [n, 18, 18, 576] -> [n, 18, 18, 576], row by row
+        if s.options.frozenBlocks <= 12 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(80), gamma: s.p + 605232, beta: s.p + 605808,
+                savedMean: s.f + 638144, savedInvStd: s.f + 638720, activation: .relu6, output: s.tensor(81),
+                batch: s.n, height: 18, width: 18, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 18, outWidth: 18, weights: s.f + 640448, bias: s.f, depthwiseOutput: s.tensor(82),
+                pool: pool)
+            s.profiler?.stop(172)
+        }
+        // features.4.4.block.1 frozen: depthwise 3x3/1, [n, 18, 18, 576] -> [n, 18, 18, 576]
+        if s.options.frozenBlocks > 12 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(81), batch: s.n, height: 18, width: 18, channels: 576, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 640448, bias: s.f,
+                activation: .identity, output: s.tensor(82), pool: pool)
+            s.profiler?.stop(173)
+        }
         // features.4.4.block.1 BatchNorm (batch statistics) + relu6 on [n, 18, 18, 576]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
@@ -2791,32 +2835,36 @@ public final class EfficientNetLite3Training: TrainableModel {
                 output: s.tensor(88), pool: pool)
             s.profiler?.stop(185)
         }
-        // features.5.0.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 18, 18, 576]
-        if s.options.frozenBlocks <= 13 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(88), pixels: 324 &* s.n, channels: 576, gamma: s.p + 726000,
-                beta: s.p + 726576, savedMean: s.f + 651008, savedInvStd: s.f + 651584, activation: .relu6,
-                output: s.tensor(89), pool: pool)
-            s.profiler?.stop(186)
-        }
         // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 576]
         if s.options.frozenBlocks > 13 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 324 &* s.n, channels: 576,
                 gamma: s.p + 726000, beta: s.p + 726576, runningMean: s.p + 727152, runningVar: s.p + 727728,
                 eps: 0.001, activation: .relu6, output: s.tensor(89), scratch: s.f + 651008, pool: pool)
-            s.profiler?.stop(187)
+            s.profiler?.stop(186)
         }
         // features.5.0.block.1 depthwise weights to the kernel layout [5][5][576]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 728304, channels: 576, kernel: 5, into: s.f + 653312)
-        s.profiler?.stop(188)
-        // features.5.0.block.1 depthwise 5x5/1, [n, 18, 18, 576] -> [n, 18, 18, 576]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(89), batch: s.n, height: 18, width: 18, channels: 576, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 653312, bias: s.f,
-            activation: .identity, output: s.tensor(90), pool: pool)
-        s.profiler?.stop(189)
+        s.profiler?.stop(187)
+        // features.5.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 18, 18, 576] -> [n, 18, 18, 576], row by row
+        if s.options.frozenBlocks <= 13 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(88), gamma: s.p + 726000, beta: s.p + 726576,
+                savedMean: s.f + 651008, savedInvStd: s.f + 651584, activation: .relu6, output: s.tensor(89),
+                batch: s.n, height: 18, width: 18, channels: 576, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 18, outWidth: 18, weights: s.f + 653312, bias: s.f, depthwiseOutput: s.tensor(90),
+                pool: pool)
+            s.profiler?.stop(188)
+        }
+        // features.5.0.block.1 frozen: depthwise 5x5/1, [n, 18, 18, 576] -> [n, 18, 18, 576]
+        if s.options.frozenBlocks > 13 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(89), batch: s.n, height: 18, width: 18, channels: 576, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 653312, bias: s.f,
+                activation: .identity, output: s.tensor(90), pool: pool)
+            s.profiler?.stop(189)
+        }
         // features.5.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 18, 18, 576]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
@@ -2896,32 +2944,36 @@ public final class EfficientNetLite3Training: TrainableModel {
                 output: s.tensor(94), pool: pool)
             s.profiler?.stop(199)
         }
-        // features.5.1.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 18, 18, 816]
-        if s.options.frozenBlocks <= 14 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(94), pixels: 324 &* s.n, channels: 816, gamma: s.p + 934896,
-                beta: s.p + 935712, savedMean: s.f + 682384, savedInvStd: s.f + 683200, activation: .relu6,
-                output: s.tensor(95), pool: pool)
-            s.profiler?.stop(200)
-        }
         // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 816]
         if s.options.frozenBlocks > 14 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(94), pixels: 324 &* s.n, channels: 816,
                 gamma: s.p + 934896, beta: s.p + 935712, runningMean: s.p + 936528, runningVar: s.p + 937344,
                 eps: 0.001, activation: .relu6, output: s.tensor(95), scratch: s.f + 682384, pool: pool)
-            s.profiler?.stop(201)
+            s.profiler?.stop(200)
         }
         // features.5.1.block.1 depthwise weights to the kernel layout [5][5][816]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 938160, channels: 816, kernel: 5, into: s.f + 685648)
-        s.profiler?.stop(202)
-        // features.5.1.block.1 depthwise 5x5/1, [n, 18, 18, 816] -> [n, 18, 18, 816]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(95), batch: s.n, height: 18, width: 18, channels: 816, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 685648, bias: s.f,
-            activation: .identity, output: s.tensor(96), pool: pool)
-        s.profiler?.stop(203)
+        s.profiler?.stop(201)
+        // features.5.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 18, 18, 816] -> [n, 18, 18, 816], row by row
+        if s.options.frozenBlocks <= 14 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(94), gamma: s.p + 934896, beta: s.p + 935712,
+                savedMean: s.f + 682384, savedInvStd: s.f + 683200, activation: .relu6, output: s.tensor(95),
+                batch: s.n, height: 18, width: 18, channels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 18, outWidth: 18, weights: s.f + 685648, bias: s.f, depthwiseOutput: s.tensor(96),
+                pool: pool)
+            s.profiler?.stop(202)
+        }
+        // features.5.1.block.1 frozen: depthwise 5x5/1, [n, 18, 18, 816] -> [n, 18, 18, 816]
+        if s.options.frozenBlocks > 14 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(95), batch: s.n, height: 18, width: 18, channels: 816, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 685648, bias: s.f,
+                activation: .identity, output: s.tensor(96), pool: pool)
+            s.profiler?.stop(203)
+        }
         // features.5.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 18, 18, 816]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
@@ -3014,32 +3066,36 @@ public final class EfficientNetLite3Training: TrainableModel {
                 output: s.tensor(102), pool: pool)
             s.profiler?.stop(215)
         }
-        // features.5.2.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 18, 18, 816]
-        if s.options.frozenBlocks <= 15 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(102), pixels: 324 &* s.n, channels: 816,
-                gamma: s.p + 1184352, beta: s.p + 1185168, savedMean: s.f + 726720, savedInvStd: s.f + 727536,
-                activation: .relu6, output: s.tensor(103), pool: pool)
-            s.profiler?.stop(216)
-        }
         // features.5.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 816]
         if s.options.frozenBlocks > 15 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(102), pixels: 324 &* s.n, channels: 816,
                 gamma: s.p + 1184352, beta: s.p + 1185168, runningMean: s.p + 1185984, runningVar: s.p + 1186800,
                 eps: 0.001, activation: .relu6, output: s.tensor(103), scratch: s.f + 726720, pool: pool)
-            s.profiler?.stop(217)
+            s.profiler?.stop(216)
         }
         // features.5.2.block.1 depthwise weights to the kernel layout [5][5][816]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1187616, channels: 816, kernel: 5, into: s.f + 729984)
-        s.profiler?.stop(218)
-        // features.5.2.block.1 depthwise 5x5/1, [n, 18, 18, 816] -> [n, 18, 18, 816]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(103), batch: s.n, height: 18, width: 18, channels: 816, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 729984, bias: s.f,
-            activation: .identity, output: s.tensor(104), pool: pool)
-        s.profiler?.stop(219)
+        s.profiler?.stop(217)
+        // features.5.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 18, 18, 816] -> [n, 18, 18, 816], row by row
+        if s.options.frozenBlocks <= 15 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(102), gamma: s.p + 1184352,
+                beta: s.p + 1185168, savedMean: s.f + 726720, savedInvStd: s.f + 727536, activation: .relu6,
+                output: s.tensor(103), batch: s.n, height: 18, width: 18, channels: 816, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 729984, bias: s.f,
+                depthwiseOutput: s.tensor(104), pool: pool)
+            s.profiler?.stop(218)
+        }
+        // features.5.2.block.1 frozen: depthwise 5x5/1, [n, 18, 18, 816] -> [n, 18, 18, 816]
+        if s.options.frozenBlocks > 15 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(103), batch: s.n, height: 18, width: 18, channels: 816, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 729984, bias: s.f,
+                activation: .identity, output: s.tensor(104), pool: pool)
+            s.profiler?.stop(219)
+        }
         // features.5.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 18, 18, 816]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
@@ -3132,32 +3188,36 @@ public final class EfficientNetLite3Training: TrainableModel {
                 output: s.tensor(110), pool: pool)
             s.profiler?.stop(231)
         }
-        // features.5.3.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 18, 18, 816]
-        if s.options.frozenBlocks <= 16 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(110), pixels: 324 &* s.n, channels: 816,
-                gamma: s.p + 1433808, beta: s.p + 1434624, savedMean: s.f + 771056, savedInvStd: s.f + 771872,
-                activation: .relu6, output: s.tensor(111), pool: pool)
-            s.profiler?.stop(232)
-        }
         // features.5.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 816]
         if s.options.frozenBlocks > 16 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(110), pixels: 324 &* s.n, channels: 816,
                 gamma: s.p + 1433808, beta: s.p + 1434624, runningMean: s.p + 1435440, runningVar: s.p + 1436256,
                 eps: 0.001, activation: .relu6, output: s.tensor(111), scratch: s.f + 771056, pool: pool)
-            s.profiler?.stop(233)
+            s.profiler?.stop(232)
         }
         // features.5.3.block.1 depthwise weights to the kernel layout [5][5][816]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1437072, channels: 816, kernel: 5, into: s.f + 774320)
-        s.profiler?.stop(234)
-        // features.5.3.block.1 depthwise 5x5/1, [n, 18, 18, 816] -> [n, 18, 18, 816]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(111), batch: s.n, height: 18, width: 18, channels: 816, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 774320, bias: s.f,
-            activation: .identity, output: s.tensor(112), pool: pool)
-        s.profiler?.stop(235)
+        s.profiler?.stop(233)
+        // features.5.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.3.block.1 depthwise 5x5/1, [n, 18, 18, 816] -> [n, 18, 18, 816], row by row
+        if s.options.frozenBlocks <= 16 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(110), gamma: s.p + 1433808,
+                beta: s.p + 1434624, savedMean: s.f + 771056, savedInvStd: s.f + 771872, activation: .relu6,
+                output: s.tensor(111), batch: s.n, height: 18, width: 18, channels: 816, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 774320, bias: s.f,
+                depthwiseOutput: s.tensor(112), pool: pool)
+            s.profiler?.stop(234)
+        }
+        // features.5.3.block.1 frozen: depthwise 5x5/1, [n, 18, 18, 816] -> [n, 18, 18, 816]
+        if s.options.frozenBlocks > 16 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(111), batch: s.n, height: 18, width: 18, channels: 816, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 774320, bias: s.f,
+                activation: .identity, output: s.tensor(112), pool: pool)
+            s.profiler?.stop(235)
+        }
         // features.5.3.block.1 BatchNorm (batch statistics) + relu6 on [n, 18, 18, 816]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
@@ -3249,32 +3309,36 @@ public final class EfficientNetLite3Training: TrainableModel {
                 output: s.tensor(118), pool: pool)
             s.profiler?.stop(247)
         }
-        // features.5.4.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 18, 18, 816]
-        if s.options.frozenBlocks <= 17 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(118), pixels: 324 &* s.n, channels: 816,
-                gamma: s.p + 1683264, beta: s.p + 1684080, savedMean: s.f + 815392, savedInvStd: s.f + 816208,
-                activation: .relu6, output: s.tensor(119), pool: pool)
-            s.profiler?.stop(248)
-        }
         // features.5.4.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 816]
         if s.options.frozenBlocks > 17 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(118), pixels: 324 &* s.n, channels: 816,
                 gamma: s.p + 1683264, beta: s.p + 1684080, runningMean: s.p + 1684896, runningVar: s.p + 1685712,
                 eps: 0.001, activation: .relu6, output: s.tensor(119), scratch: s.f + 815392, pool: pool)
-            s.profiler?.stop(249)
+            s.profiler?.stop(248)
         }
         // features.5.4.block.1 depthwise weights to the kernel layout [5][5][816]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1686528, channels: 816, kernel: 5, into: s.f + 818656)
-        s.profiler?.stop(250)
-        // features.5.4.block.1 depthwise 5x5/1, [n, 18, 18, 816] -> [n, 18, 18, 816]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(119), batch: s.n, height: 18, width: 18, channels: 816, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 818656, bias: s.f,
-            activation: .identity, output: s.tensor(120), pool: pool)
-        s.profiler?.stop(251)
+        s.profiler?.stop(249)
+        // features.5.4.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.4.block.1 depthwise 5x5/1, [n, 18, 18, 816] -> [n, 18, 18, 816], row by row
+        if s.options.frozenBlocks <= 17 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(118), gamma: s.p + 1683264,
+                beta: s.p + 1684080, savedMean: s.f + 815392, savedInvStd: s.f + 816208, activation: .relu6,
+                output: s.tensor(119), batch: s.n, height: 18, width: 18, channels: 816, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 818656, bias: s.f,
+                depthwiseOutput: s.tensor(120), pool: pool)
+            s.profiler?.stop(250)
+        }
+        // features.5.4.block.1 frozen: depthwise 5x5/1, [n, 18, 18, 816] -> [n, 18, 18, 816]
+        if s.options.frozenBlocks > 17 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(119), batch: s.n, height: 18, width: 18, channels: 816, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 818656, bias: s.f,
+                activation: .identity, output: s.tensor(120), pool: pool)
+            s.profiler?.stop(251)
+        }
         // features.5.4.block.1 BatchNorm (batch statistics) + relu6 on [n, 18, 18, 816]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
@@ -3367,32 +3431,36 @@ public final class EfficientNetLite3Training: TrainableModel {
                 output: s.tensor(126), pool: pool)
             s.profiler?.stop(263)
         }
-        // features.6.0.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 18, 18, 816]
-        if s.options.frozenBlocks <= 18 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(126), pixels: 324 &* s.n, channels: 816,
-                gamma: s.p + 1932720, beta: s.p + 1933536, savedMean: s.f + 859728, savedInvStd: s.f + 860544,
-                activation: .relu6, output: s.tensor(127), pool: pool)
-            s.profiler?.stop(264)
-        }
         // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 816]
         if s.options.frozenBlocks > 18 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(126), pixels: 324 &* s.n, channels: 816,
                 gamma: s.p + 1932720, beta: s.p + 1933536, runningMean: s.p + 1934352, runningVar: s.p + 1935168,
                 eps: 0.001, activation: .relu6, output: s.tensor(127), scratch: s.f + 859728, pool: pool)
-            s.profiler?.stop(265)
+            s.profiler?.stop(264)
         }
         // features.6.0.block.1 depthwise weights to the kernel layout [5][5][816]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1935984, channels: 816, kernel: 5, into: s.f + 862992)
-        s.profiler?.stop(266)
-        // features.6.0.block.1 depthwise 5x5/2, [n, 18, 18, 816] -> [n, 9, 9, 816]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(127), batch: s.n, height: 18, width: 18, channels: 816, kernel: 5,
-            stride: 2, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9, weights: s.f + 862992, bias: s.f,
-            activation: .identity, output: s.tensor(128), pool: pool)
-        s.profiler?.stop(267)
+        s.profiler?.stop(265)
+        // features.6.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 18, 18, 816] -> [n, 9, 9, 816], row by row
+        if s.options.frozenBlocks <= 18 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(126), gamma: s.p + 1932720,
+                beta: s.p + 1933536, savedMean: s.f + 859728, savedInvStd: s.f + 860544, activation: .relu6,
+                output: s.tensor(127), batch: s.n, height: 18, width: 18, channels: 816, kernel: 5, stride: 2,
+                padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9, weights: s.f + 862992, bias: s.f,
+                depthwiseOutput: s.tensor(128), pool: pool)
+            s.profiler?.stop(266)
+        }
+        // features.6.0.block.1 frozen: depthwise 5x5/2, [n, 18, 18, 816] -> [n, 9, 9, 816]
+        if s.options.frozenBlocks > 18 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(127), batch: s.n, height: 18, width: 18, channels: 816, kernel: 5,
+                stride: 2, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9, weights: s.f + 862992, bias: s.f,
+                activation: .identity, output: s.tensor(128), pool: pool)
+            s.profiler?.stop(267)
+        }
         // features.6.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 816]
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
@@ -3472,32 +3540,36 @@ public final class EfficientNetLite3Training: TrainableModel {
                 output: s.tensor(132), pool: pool)
             s.profiler?.stop(277)
         }
-        // features.6.1.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 9, 9, 1392]
-        if s.options.frozenBlocks <= 19 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(132), pixels: 81 &* s.n, channels: 1392,
-                gamma: s.p + 2472864, beta: s.p + 2474256, savedMean: s.f + 904256, savedInvStd: s.f + 905648,
-                activation: .relu6, output: s.tensor(133), pool: pool)
-            s.profiler?.stop(278)
-        }
         // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1392]
         if s.options.frozenBlocks > 19 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(132), pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 2472864, beta: s.p + 2474256, runningMean: s.p + 2475648, runningVar: s.p + 2477040,
                 eps: 0.001, activation: .relu6, output: s.tensor(133), scratch: s.f + 904256, pool: pool)
-            s.profiler?.stop(279)
+            s.profiler?.stop(278)
         }
         // features.6.1.block.1 depthwise weights to the kernel layout [5][5][1392]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2478432, channels: 1392, kernel: 5, into: s.f + 909824)
-        s.profiler?.stop(280)
-        // features.6.1.block.1 depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(133), batch: s.n, height: 9, width: 9, channels: 1392, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 909824, bias: s.f,
-            activation: .identity, output: s.tensor(134), pool: pool)
-        s.profiler?.stop(281)
+        s.profiler?.stop(279)
+        // features.6.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392], row by row
+        if s.options.frozenBlocks <= 19 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(132), gamma: s.p + 2472864,
+                beta: s.p + 2474256, savedMean: s.f + 904256, savedInvStd: s.f + 905648, activation: .relu6,
+                output: s.tensor(133), batch: s.n, height: 9, width: 9, channels: 1392, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 909824, bias: s.f,
+                depthwiseOutput: s.tensor(134), pool: pool)
+            s.profiler?.stop(280)
+        }
+        // features.6.1.block.1 frozen: depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392]
+        if s.options.frozenBlocks > 19 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(133), batch: s.n, height: 9, width: 9, channels: 1392, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 909824, bias: s.f,
+                activation: .identity, output: s.tensor(134), pool: pool)
+            s.profiler?.stop(281)
+        }
         // features.6.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1392]
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
@@ -3589,32 +3661,36 @@ public final class EfficientNetLite3Training: TrainableModel {
                 output: s.tensor(140), pool: pool)
             s.profiler?.stop(293)
         }
-        // features.6.2.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 9, 9, 1392]
-        if s.options.frozenBlocks <= 20 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(140), pixels: 81 &* s.n, channels: 1392,
-                gamma: s.p + 3165648, beta: s.p + 3167040, savedMean: s.f + 979888, savedInvStd: s.f + 981280,
-                activation: .relu6, output: s.tensor(141), pool: pool)
-            s.profiler?.stop(294)
-        }
         // features.6.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1392]
         if s.options.frozenBlocks > 20 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(140), pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 3165648, beta: s.p + 3167040, runningMean: s.p + 3168432, runningVar: s.p + 3169824,
                 eps: 0.001, activation: .relu6, output: s.tensor(141), scratch: s.f + 979888, pool: pool)
-            s.profiler?.stop(295)
+            s.profiler?.stop(294)
         }
         // features.6.2.block.1 depthwise weights to the kernel layout [5][5][1392]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3171216, channels: 1392, kernel: 5, into: s.f + 985456)
-        s.profiler?.stop(296)
-        // features.6.2.block.1 depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(141), batch: s.n, height: 9, width: 9, channels: 1392, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 985456, bias: s.f,
-            activation: .identity, output: s.tensor(142), pool: pool)
-        s.profiler?.stop(297)
+        s.profiler?.stop(295)
+        // features.6.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392], row by row
+        if s.options.frozenBlocks <= 20 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(140), gamma: s.p + 3165648,
+                beta: s.p + 3167040, savedMean: s.f + 979888, savedInvStd: s.f + 981280, activation: .relu6,
+                output: s.tensor(141), batch: s.n, height: 9, width: 9, channels: 1392, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 985456, bias: s.f,
+                depthwiseOutput: s.tensor(142), pool: pool)
+            s.profiler?.stop(296)
+        }
+        // features.6.2.block.1 frozen: depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392]
+        if s.options.frozenBlocks > 20 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(141), batch: s.n, height: 9, width: 9, channels: 1392, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 985456, bias: s.f,
+                activation: .identity, output: s.tensor(142), pool: pool)
+            s.profiler?.stop(297)
+        }
         // features.6.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1392]
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
@@ -3707,32 +3783,36 @@ public final class EfficientNetLite3Training: TrainableModel {
                 output: s.tensor(148), pool: pool)
             s.profiler?.stop(309)
         }
-        // features.6.3.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 9, 9, 1392]
-        if s.options.frozenBlocks <= 21 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(148), pixels: 81 &* s.n, channels: 1392,
-                gamma: s.p + 3858432, beta: s.p + 3859824, savedMean: s.f + 1055520, savedInvStd: s.f + 1056912,
-                activation: .relu6, output: s.tensor(149), pool: pool)
-            s.profiler?.stop(310)
-        }
         // features.6.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1392]
         if s.options.frozenBlocks > 21 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(148), pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 3858432, beta: s.p + 3859824, runningMean: s.p + 3861216, runningVar: s.p + 3862608,
                 eps: 0.001, activation: .relu6, output: s.tensor(149), scratch: s.f + 1055520, pool: pool)
-            s.profiler?.stop(311)
+            s.profiler?.stop(310)
         }
         // features.6.3.block.1 depthwise weights to the kernel layout [5][5][1392]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3864000, channels: 1392, kernel: 5, into: s.f + 1061088)
-        s.profiler?.stop(312)
-        // features.6.3.block.1 depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(149), batch: s.n, height: 9, width: 9, channels: 1392, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 1061088, bias: s.f,
-            activation: .identity, output: s.tensor(150), pool: pool)
-        s.profiler?.stop(313)
+        s.profiler?.stop(311)
+        // features.6.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392], row by row
+        if s.options.frozenBlocks <= 21 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(148), gamma: s.p + 3858432,
+                beta: s.p + 3859824, savedMean: s.f + 1055520, savedInvStd: s.f + 1056912, activation: .relu6,
+                output: s.tensor(149), batch: s.n, height: 9, width: 9, channels: 1392, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 1061088, bias: s.f,
+                depthwiseOutput: s.tensor(150), pool: pool)
+            s.profiler?.stop(312)
+        }
+        // features.6.3.block.1 frozen: depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392]
+        if s.options.frozenBlocks > 21 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(149), batch: s.n, height: 9, width: 9, channels: 1392, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 1061088, bias: s.f,
+                activation: .identity, output: s.tensor(150), pool: pool)
+            s.profiler?.stop(313)
+        }
         // features.6.3.block.1 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1392]
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
@@ -3825,32 +3905,36 @@ public final class EfficientNetLite3Training: TrainableModel {
                 output: s.tensor(156), pool: pool)
             s.profiler?.stop(325)
         }
-        // features.6.4.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 9, 9, 1392]
-        if s.options.frozenBlocks <= 22 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(156), pixels: 81 &* s.n, channels: 1392,
-                gamma: s.p + 4551216, beta: s.p + 4552608, savedMean: s.f + 1131152, savedInvStd: s.f + 1132544,
-                activation: .relu6, output: s.tensor(157), pool: pool)
-            s.profiler?.stop(326)
-        }
         // features.6.4.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1392]
         if s.options.frozenBlocks > 22 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(156), pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 4551216, beta: s.p + 4552608, runningMean: s.p + 4554000, runningVar: s.p + 4555392,
                 eps: 0.001, activation: .relu6, output: s.tensor(157), scratch: s.f + 1131152, pool: pool)
-            s.profiler?.stop(327)
+            s.profiler?.stop(326)
         }
         // features.6.4.block.1 depthwise weights to the kernel layout [5][5][1392]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 4556784, channels: 1392, kernel: 5, into: s.f + 1136720)
-        s.profiler?.stop(328)
-        // features.6.4.block.1 depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(157), batch: s.n, height: 9, width: 9, channels: 1392, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 1136720, bias: s.f,
-            activation: .identity, output: s.tensor(158), pool: pool)
-        s.profiler?.stop(329)
+        s.profiler?.stop(327)
+        // features.6.4.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.4.block.1 depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392], row by row
+        if s.options.frozenBlocks <= 22 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(156), gamma: s.p + 4551216,
+                beta: s.p + 4552608, savedMean: s.f + 1131152, savedInvStd: s.f + 1132544, activation: .relu6,
+                output: s.tensor(157), batch: s.n, height: 9, width: 9, channels: 1392, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 1136720, bias: s.f,
+                depthwiseOutput: s.tensor(158), pool: pool)
+            s.profiler?.stop(328)
+        }
+        // features.6.4.block.1 frozen: depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392]
+        if s.options.frozenBlocks > 22 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(157), batch: s.n, height: 9, width: 9, channels: 1392, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 1136720, bias: s.f,
+                activation: .identity, output: s.tensor(158), pool: pool)
+            s.profiler?.stop(329)
+        }
         // features.6.4.block.1 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1392]
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
@@ -3943,32 +4027,36 @@ public final class EfficientNetLite3Training: TrainableModel {
                 output: s.tensor(164), pool: pool)
             s.profiler?.stop(341)
         }
-        // features.6.5.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 9, 9, 1392]
-        if s.options.frozenBlocks <= 23 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(164), pixels: 81 &* s.n, channels: 1392,
-                gamma: s.p + 5244000, beta: s.p + 5245392, savedMean: s.f + 1206784, savedInvStd: s.f + 1208176,
-                activation: .relu6, output: s.tensor(165), pool: pool)
-            s.profiler?.stop(342)
-        }
         // features.6.5.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1392]
         if s.options.frozenBlocks > 23 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(164), pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 5244000, beta: s.p + 5245392, runningMean: s.p + 5246784, runningVar: s.p + 5248176,
                 eps: 0.001, activation: .relu6, output: s.tensor(165), scratch: s.f + 1206784, pool: pool)
-            s.profiler?.stop(343)
+            s.profiler?.stop(342)
         }
         // features.6.5.block.1 depthwise weights to the kernel layout [5][5][1392]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 5249568, channels: 1392, kernel: 5, into: s.f + 1212352)
-        s.profiler?.stop(344)
-        // features.6.5.block.1 depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(165), batch: s.n, height: 9, width: 9, channels: 1392, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 1212352, bias: s.f,
-            activation: .identity, output: s.tensor(166), pool: pool)
-        s.profiler?.stop(345)
+        s.profiler?.stop(343)
+        // features.6.5.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.5.block.1 depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392], row by row
+        if s.options.frozenBlocks <= 23 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(164), gamma: s.p + 5244000,
+                beta: s.p + 5245392, savedMean: s.f + 1206784, savedInvStd: s.f + 1208176, activation: .relu6,
+                output: s.tensor(165), batch: s.n, height: 9, width: 9, channels: 1392, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 1212352, bias: s.f,
+                depthwiseOutput: s.tensor(166), pool: pool)
+            s.profiler?.stop(344)
+        }
+        // features.6.5.block.1 frozen: depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392]
+        if s.options.frozenBlocks > 23 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(165), batch: s.n, height: 9, width: 9, channels: 1392, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 1212352, bias: s.f,
+                activation: .identity, output: s.tensor(166), pool: pool)
+            s.profiler?.stop(345)
+        }
         // features.6.5.block.1 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1392]
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
@@ -4061,32 +4149,36 @@ public final class EfficientNetLite3Training: TrainableModel {
                 output: s.tensor(172), pool: pool)
             s.profiler?.stop(357)
         }
-        // features.7.0.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 9, 9, 1392]
-        if s.options.frozenBlocks <= 24 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(172), pixels: 81 &* s.n, channels: 1392,
-                gamma: s.p + 5936784, beta: s.p + 5938176, savedMean: s.f + 1282416, savedInvStd: s.f + 1283808,
-                activation: .relu6, output: s.tensor(173), pool: pool)
-            s.profiler?.stop(358)
-        }
         // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1392]
         if s.options.frozenBlocks > 24 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(172), pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 5936784, beta: s.p + 5938176, runningMean: s.p + 5939568, runningVar: s.p + 5940960,
                 eps: 0.001, activation: .relu6, output: s.tensor(173), scratch: s.f + 1282416, pool: pool)
-            s.profiler?.stop(359)
+            s.profiler?.stop(358)
         }
         // features.7.0.block.1 depthwise weights to the kernel layout [3][3][1392]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 5942352, channels: 1392, kernel: 3, into: s.f + 1287984)
-        s.profiler?.stop(360)
-        // features.7.0.block.1 depthwise 3x3/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(173), batch: s.n, height: 9, width: 9, channels: 1392, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9, weights: s.f + 1287984, bias: s.f,
-            activation: .identity, output: s.tensor(174), pool: pool)
-        s.profiler?.stop(361)
+        s.profiler?.stop(359)
+        // features.7.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392], row by row
+        if s.options.frozenBlocks <= 24 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(172), gamma: s.p + 5936784,
+                beta: s.p + 5938176, savedMean: s.f + 1282416, savedInvStd: s.f + 1283808, activation: .relu6,
+                output: s.tensor(173), batch: s.n, height: 9, width: 9, channels: 1392, kernel: 3, stride: 1,
+                padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9, weights: s.f + 1287984, bias: s.f,
+                depthwiseOutput: s.tensor(174), pool: pool)
+            s.profiler?.stop(360)
+        }
+        // features.7.0.block.1 frozen: depthwise 3x3/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392]
+        if s.options.frozenBlocks > 24 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(173), batch: s.n, height: 9, width: 9, channels: 1392, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9, weights: s.f + 1287984, bias: s.f,
+                activation: .identity, output: s.tensor(174), pool: pool)
+            s.profiler?.stop(361)
+        }
         // features.7.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1392]
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
@@ -6856,13 +6948,13 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.2.0.block.0", kind: "conv 1x1 forward", macsPerImage: 67737600,
               "frozen: expand conv 1x1, [n, 140, 140, 24] -> [n, 140, 140, 144]"),
         .init("features.2.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 140, 140, 144]"),
-        .init("features.2.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 140, 140, 144]"),
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][144]"),
+        .init("features.2.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 6350400,
+              "features.2.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 140, 140, 144] -> [n, 70, 70, 144], row by row"),
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: 6350400,
-              "depthwise 3x3/2, [n, 140, 140, 144] -> [n, 70, 70, 144]"),
+              "frozen: depthwise 3x3/2, [n, 140, 140, 144] -> [n, 70, 70, 144]"),
         .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 70, 70, 144]"),
         .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -6884,13 +6976,13 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.2.1.block.0", kind: "conv 1x1 forward", macsPerImage: 30105600,
               "frozen: expand conv 1x1, [n, 70, 70, 32] -> [n, 70, 70, 192]"),
         .init("features.2.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 70, 70, 192]"),
-        .init("features.2.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 70, 70, 192]"),
         .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][192]"),
+        .init("features.2.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 8467200,
+              "features.2.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 70, 70, 192] -> [n, 70, 70, 192], row by row"),
         .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: 8467200,
-              "depthwise 3x3/1, [n, 70, 70, 192] -> [n, 70, 70, 192]"),
+              "frozen: depthwise 3x3/1, [n, 70, 70, 192] -> [n, 70, 70, 192]"),
         .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 70, 70, 192]"),
         .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -6916,13 +7008,13 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.2.2.block.0", kind: "conv 1x1 forward", macsPerImage: 30105600,
               "frozen: expand conv 1x1, [n, 70, 70, 32] -> [n, 70, 70, 192]"),
         .init("features.2.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 70, 70, 192]"),
-        .init("features.2.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 70, 70, 192]"),
         .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][192]"),
+        .init("features.2.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 8467200,
+              "features.2.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.2.block.1 depthwise 3x3/1, [n, 70, 70, 192] -> [n, 70, 70, 192], row by row"),
         .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: 8467200,
-              "depthwise 3x3/1, [n, 70, 70, 192] -> [n, 70, 70, 192]"),
+              "frozen: depthwise 3x3/1, [n, 70, 70, 192] -> [n, 70, 70, 192]"),
         .init("features.2.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 70, 70, 192]"),
         .init("features.2.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -6948,13 +7040,13 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.3.0.block.0", kind: "conv 1x1 forward", macsPerImage: 30105600,
               "frozen: expand conv 1x1, [n, 70, 70, 32] -> [n, 70, 70, 192]"),
         .init("features.3.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 70, 70, 192]"),
-        .init("features.3.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 70, 70, 192]"),
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][192]"),
+        .init("features.3.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 5880000,
+              "features.3.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 70, 70, 192] -> [n, 35, 35, 192], row by row"),
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: 5880000,
-              "depthwise 5x5/2, [n, 70, 70, 192] -> [n, 35, 35, 192]"),
+              "frozen: depthwise 5x5/2, [n, 70, 70, 192] -> [n, 35, 35, 192]"),
         .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 35, 35, 192]"),
         .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -6976,13 +7068,13 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.3.1.block.0", kind: "conv 1x1 forward", macsPerImage: 16934400,
               "frozen: expand conv 1x1, [n, 35, 35, 48] -> [n, 35, 35, 288]"),
         .init("features.3.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 35, 35, 288]"),
-        .init("features.3.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 35, 35, 288]"),
         .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][288]"),
+        .init("features.3.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 8820000,
+              "features.3.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 35, 35, 288] -> [n, 35, 35, 288], row by row"),
         .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: 8820000,
-              "depthwise 5x5/1, [n, 35, 35, 288] -> [n, 35, 35, 288]"),
+              "frozen: depthwise 5x5/1, [n, 35, 35, 288] -> [n, 35, 35, 288]"),
         .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 35, 35, 288]"),
         .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -7008,13 +7100,13 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.3.2.block.0", kind: "conv 1x1 forward", macsPerImage: 16934400,
               "frozen: expand conv 1x1, [n, 35, 35, 48] -> [n, 35, 35, 288]"),
         .init("features.3.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 35, 35, 288]"),
-        .init("features.3.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 35, 35, 288]"),
         .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][288]"),
+        .init("features.3.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 8820000,
+              "features.3.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.2.block.1 depthwise 5x5/1, [n, 35, 35, 288] -> [n, 35, 35, 288], row by row"),
         .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: 8820000,
-              "depthwise 5x5/1, [n, 35, 35, 288] -> [n, 35, 35, 288]"),
+              "frozen: depthwise 5x5/1, [n, 35, 35, 288] -> [n, 35, 35, 288]"),
         .init("features.3.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 35, 35, 288]"),
         .init("features.3.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -7040,13 +7132,13 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.4.0.block.0", kind: "conv 1x1 forward", macsPerImage: 16934400,
               "frozen: expand conv 1x1, [n, 35, 35, 48] -> [n, 35, 35, 288]"),
         .init("features.4.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 35, 35, 288]"),
-        .init("features.4.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 35, 35, 288]"),
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][288]"),
+        .init("features.4.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 839808,
+              "features.4.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 35, 35, 288] -> [n, 18, 18, 288], row by row"),
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: 839808,
-              "depthwise 3x3/2, [n, 35, 35, 288] -> [n, 18, 18, 288]"),
+              "frozen: depthwise 3x3/2, [n, 35, 35, 288] -> [n, 18, 18, 288]"),
         .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 18, 18, 288]"),
         .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -7068,13 +7160,13 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.4.1.block.0", kind: "conv 1x1 forward", macsPerImage: 17915904,
               "frozen: expand conv 1x1, [n, 18, 18, 96] -> [n, 18, 18, 576]"),
         .init("features.4.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 18, 18, 576]"),
-        .init("features.4.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 576]"),
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][576]"),
+        .init("features.4.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1679616,
+              "features.4.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 18, 18, 576] -> [n, 18, 18, 576], row by row"),
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: 1679616,
-              "depthwise 3x3/1, [n, 18, 18, 576] -> [n, 18, 18, 576]"),
+              "frozen: depthwise 3x3/1, [n, 18, 18, 576] -> [n, 18, 18, 576]"),
         .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 18, 18, 576]"),
         .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -7100,13 +7192,13 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.4.2.block.0", kind: "conv 1x1 forward", macsPerImage: 17915904,
               "frozen: expand conv 1x1, [n, 18, 18, 96] -> [n, 18, 18, 576]"),
         .init("features.4.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 18, 18, 576]"),
-        .init("features.4.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 576]"),
         .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][576]"),
+        .init("features.4.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1679616,
+              "features.4.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 18, 18, 576] -> [n, 18, 18, 576], row by row"),
         .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: 1679616,
-              "depthwise 3x3/1, [n, 18, 18, 576] -> [n, 18, 18, 576]"),
+              "frozen: depthwise 3x3/1, [n, 18, 18, 576] -> [n, 18, 18, 576]"),
         .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 18, 18, 576]"),
         .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -7132,13 +7224,13 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.4.3.block.0", kind: "conv 1x1 forward", macsPerImage: 17915904,
               "frozen: expand conv 1x1, [n, 18, 18, 96] -> [n, 18, 18, 576]"),
         .init("features.4.3.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 18, 18, 576]"),
-        .init("features.4.3.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 576]"),
         .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][576]"),
+        .init("features.4.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1679616,
+              "features.4.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.3.block.1 depthwise 3x3/1, [n, 18, 18, 576] -> [n, 18, 18, 576], row by row"),
         .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: 1679616,
-              "depthwise 3x3/1, [n, 18, 18, 576] -> [n, 18, 18, 576]"),
+              "frozen: depthwise 3x3/1, [n, 18, 18, 576] -> [n, 18, 18, 576]"),
         .init("features.4.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 18, 18, 576]"),
         .init("features.4.3.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -7164,13 +7256,13 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.4.4.block.0", kind: "conv 1x1 forward", macsPerImage: 17915904,
               "frozen: expand conv 1x1, [n, 18, 18, 96] -> [n, 18, 18, 576]"),
         .init("features.4.4.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 18, 18, 576]"),
-        .init("features.4.4.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 576]"),
         .init("features.4.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][576]"),
+        .init("features.4.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1679616,
+              "features.4.4.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.4.block.1 depthwise 3x3/1, [n, 18, 18, 576] -> [n, 18, 18, 576], row by row"),
         .init("features.4.4.block.1", kind: "depthwise forward", macsPerImage: 1679616,
-              "depthwise 3x3/1, [n, 18, 18, 576] -> [n, 18, 18, 576]"),
+              "frozen: depthwise 3x3/1, [n, 18, 18, 576] -> [n, 18, 18, 576]"),
         .init("features.4.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 18, 18, 576]"),
         .init("features.4.4.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -7196,13 +7288,13 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.5.0.block.0", kind: "conv 1x1 forward", macsPerImage: 17915904,
               "frozen: expand conv 1x1, [n, 18, 18, 96] -> [n, 18, 18, 576]"),
         .init("features.5.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 18, 18, 576]"),
-        .init("features.5.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 576]"),
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][576]"),
+        .init("features.5.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 4665600,
+              "features.5.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 18, 18, 576] -> [n, 18, 18, 576], row by row"),
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: 4665600,
-              "depthwise 5x5/1, [n, 18, 18, 576] -> [n, 18, 18, 576]"),
+              "frozen: depthwise 5x5/1, [n, 18, 18, 576] -> [n, 18, 18, 576]"),
         .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 18, 18, 576]"),
         .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -7224,13 +7316,13 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.5.1.block.0", kind: "conv 1x1 forward", macsPerImage: 35956224,
               "frozen: expand conv 1x1, [n, 18, 18, 136] -> [n, 18, 18, 816]"),
         .init("features.5.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 18, 18, 816]"),
-        .init("features.5.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 816]"),
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][816]"),
+        .init("features.5.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 6609600,
+              "features.5.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 18, 18, 816] -> [n, 18, 18, 816], row by row"),
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: 6609600,
-              "depthwise 5x5/1, [n, 18, 18, 816] -> [n, 18, 18, 816]"),
+              "frozen: depthwise 5x5/1, [n, 18, 18, 816] -> [n, 18, 18, 816]"),
         .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 18, 18, 816]"),
         .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -7256,13 +7348,13 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.5.2.block.0", kind: "conv 1x1 forward", macsPerImage: 35956224,
               "frozen: expand conv 1x1, [n, 18, 18, 136] -> [n, 18, 18, 816]"),
         .init("features.5.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 18, 18, 816]"),
-        .init("features.5.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 816]"),
         .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][816]"),
+        .init("features.5.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 6609600,
+              "features.5.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 18, 18, 816] -> [n, 18, 18, 816], row by row"),
         .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: 6609600,
-              "depthwise 5x5/1, [n, 18, 18, 816] -> [n, 18, 18, 816]"),
+              "frozen: depthwise 5x5/1, [n, 18, 18, 816] -> [n, 18, 18, 816]"),
         .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 18, 18, 816]"),
         .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -7288,13 +7380,13 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.5.3.block.0", kind: "conv 1x1 forward", macsPerImage: 35956224,
               "frozen: expand conv 1x1, [n, 18, 18, 136] -> [n, 18, 18, 816]"),
         .init("features.5.3.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 18, 18, 816]"),
-        .init("features.5.3.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 816]"),
         .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][816]"),
+        .init("features.5.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 6609600,
+              "features.5.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.3.block.1 depthwise 5x5/1, [n, 18, 18, 816] -> [n, 18, 18, 816], row by row"),
         .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: 6609600,
-              "depthwise 5x5/1, [n, 18, 18, 816] -> [n, 18, 18, 816]"),
+              "frozen: depthwise 5x5/1, [n, 18, 18, 816] -> [n, 18, 18, 816]"),
         .init("features.5.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 18, 18, 816]"),
         .init("features.5.3.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -7320,13 +7412,13 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.5.4.block.0", kind: "conv 1x1 forward", macsPerImage: 35956224,
               "frozen: expand conv 1x1, [n, 18, 18, 136] -> [n, 18, 18, 816]"),
         .init("features.5.4.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 18, 18, 816]"),
-        .init("features.5.4.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 816]"),
         .init("features.5.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][816]"),
+        .init("features.5.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 6609600,
+              "features.5.4.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.4.block.1 depthwise 5x5/1, [n, 18, 18, 816] -> [n, 18, 18, 816], row by row"),
         .init("features.5.4.block.1", kind: "depthwise forward", macsPerImage: 6609600,
-              "depthwise 5x5/1, [n, 18, 18, 816] -> [n, 18, 18, 816]"),
+              "frozen: depthwise 5x5/1, [n, 18, 18, 816] -> [n, 18, 18, 816]"),
         .init("features.5.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 18, 18, 816]"),
         .init("features.5.4.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -7352,13 +7444,13 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.6.0.block.0", kind: "conv 1x1 forward", macsPerImage: 35956224,
               "frozen: expand conv 1x1, [n, 18, 18, 136] -> [n, 18, 18, 816]"),
         .init("features.6.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 18, 18, 816]"),
-        .init("features.6.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 816]"),
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][816]"),
+        .init("features.6.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1652400,
+              "features.6.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 18, 18, 816] -> [n, 9, 9, 816], row by row"),
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: 1652400,
-              "depthwise 5x5/2, [n, 18, 18, 816] -> [n, 9, 9, 816]"),
+              "frozen: depthwise 5x5/2, [n, 18, 18, 816] -> [n, 9, 9, 816]"),
         .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 9, 9, 816]"),
         .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -7380,13 +7472,13 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.6.1.block.0", kind: "conv 1x1 forward", macsPerImage: 26158464,
               "frozen: expand conv 1x1, [n, 9, 9, 232] -> [n, 9, 9, 1392]"),
         .init("features.6.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 9, 9, 1392]"),
-        .init("features.6.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1392]"),
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1392]"),
+        .init("features.6.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 2818800,
+              "features.6.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392], row by row"),
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: 2818800,
-              "depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392]"),
+              "frozen: depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392]"),
         .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1392]"),
         .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -7412,13 +7504,13 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.6.2.block.0", kind: "conv 1x1 forward", macsPerImage: 26158464,
               "frozen: expand conv 1x1, [n, 9, 9, 232] -> [n, 9, 9, 1392]"),
         .init("features.6.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 9, 9, 1392]"),
-        .init("features.6.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1392]"),
         .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1392]"),
+        .init("features.6.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 2818800,
+              "features.6.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392], row by row"),
         .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: 2818800,
-              "depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392]"),
+              "frozen: depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392]"),
         .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1392]"),
         .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -7444,13 +7536,13 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.6.3.block.0", kind: "conv 1x1 forward", macsPerImage: 26158464,
               "frozen: expand conv 1x1, [n, 9, 9, 232] -> [n, 9, 9, 1392]"),
         .init("features.6.3.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 9, 9, 1392]"),
-        .init("features.6.3.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1392]"),
         .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1392]"),
+        .init("features.6.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 2818800,
+              "features.6.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392], row by row"),
         .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: 2818800,
-              "depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392]"),
+              "frozen: depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392]"),
         .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1392]"),
         .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -7476,13 +7568,13 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.6.4.block.0", kind: "conv 1x1 forward", macsPerImage: 26158464,
               "frozen: expand conv 1x1, [n, 9, 9, 232] -> [n, 9, 9, 1392]"),
         .init("features.6.4.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 9, 9, 1392]"),
-        .init("features.6.4.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1392]"),
         .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1392]"),
+        .init("features.6.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 2818800,
+              "features.6.4.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.4.block.1 depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392], row by row"),
         .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: 2818800,
-              "depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392]"),
+              "frozen: depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392]"),
         .init("features.6.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1392]"),
         .init("features.6.4.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -7508,13 +7600,13 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.6.5.block.0", kind: "conv 1x1 forward", macsPerImage: 26158464,
               "frozen: expand conv 1x1, [n, 9, 9, 232] -> [n, 9, 9, 1392]"),
         .init("features.6.5.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 9, 9, 1392]"),
-        .init("features.6.5.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1392]"),
         .init("features.6.5.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1392]"),
+        .init("features.6.5.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 2818800,
+              "features.6.5.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.5.block.1 depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392], row by row"),
         .init("features.6.5.block.1", kind: "depthwise forward", macsPerImage: 2818800,
-              "depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392]"),
+              "frozen: depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392]"),
         .init("features.6.5.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1392]"),
         .init("features.6.5.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -7540,13 +7632,13 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.7.0.block.0", kind: "conv 1x1 forward", macsPerImage: 26158464,
               "frozen: expand conv 1x1, [n, 9, 9, 232] -> [n, 9, 9, 1392]"),
         .init("features.7.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 9, 9, 1392]"),
-        .init("features.7.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1392]"),
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][1392]"),
+        .init("features.7.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1014768,
+              "features.7.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392], row by row"),
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: 1014768,
-              "depthwise 3x3/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392]"),
+              "frozen: depthwise 3x3/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392]"),
         .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1392]"),
         .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,

@@ -1827,32 +1827,36 @@ public final class EfficientNetLite4Training: TrainableModel {
                 output: s.tensor(6), pool: pool)
             s.profiler?.stop(15)
         }
-        // features.2.0.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 150, 150, 144]
-        if s.options.frozenBlocks <= 2 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(6), pixels: 22500 &* s.n, channels: 144, gamma: s.p + 5760,
-                beta: s.p + 5904, savedMean: s.f + 736784, savedInvStd: s.f + 736928, activation: .relu6,
-                output: s.tensor(7), pool: pool)
-            s.profiler?.stop(16)
-        }
         // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 150, 150, 144]
         if s.options.frozenBlocks > 2 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(6), pixels: 22500 &* s.n, channels: 144,
                 gamma: s.p + 5760, beta: s.p + 5904, runningMean: s.p + 6048, runningVar: s.p + 6192, eps: 0.001,
                 activation: .relu6, output: s.tensor(7), scratch: s.f + 736784, pool: pool)
-            s.profiler?.stop(17)
+            s.profiler?.stop(16)
         }
         // features.2.0.block.1 depthwise weights to the kernel layout [3][3][144]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 6336, channels: 144, kernel: 3, into: s.f + 737360)
-        s.profiler?.stop(18)
-        // features.2.0.block.1 depthwise 3x3/2, [n, 150, 150, 144] -> [n, 75, 75, 144]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(7), batch: s.n, height: 150, width: 150, channels: 144, kernel: 3,
-            stride: 2, padTop: 0, padLeft: 0, outHeight: 75, outWidth: 75, weights: s.f + 737360, bias: s.f,
-            activation: .identity, output: s.tensor(8), pool: pool)
-        s.profiler?.stop(19)
+        s.profiler?.stop(17)
+        // features.2.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 150, 150, 144] -> [n, 75, 75, 144], row by row
+        if s.options.frozenBlocks <= 2 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(6), gamma: s.p + 5760, beta: s.p + 5904,
+                savedMean: s.f + 736784, savedInvStd: s.f + 736928, activation: .relu6, output: s.tensor(7),
+                batch: s.n, height: 150, width: 150, channels: 144, kernel: 3, stride: 2, padTop: 0, padLeft: 0,
+                outHeight: 75, outWidth: 75, weights: s.f + 737360, bias: s.f, depthwiseOutput: s.tensor(8),
+                pool: pool)
+            s.profiler?.stop(18)
+        }
+        // features.2.0.block.1 frozen: depthwise 3x3/2, [n, 150, 150, 144] -> [n, 75, 75, 144]
+        if s.options.frozenBlocks > 2 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(7), batch: s.n, height: 150, width: 150, channels: 144, kernel: 3,
+                stride: 2, padTop: 0, padLeft: 0, outHeight: 75, outWidth: 75, weights: s.f + 737360, bias: s.f,
+                activation: .identity, output: s.tensor(8), pool: pool)
+            s.profiler?.stop(19)
+        }
         // features.2.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 75, 75, 144]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
@@ -1932,32 +1936,36 @@ public final class EfficientNetLite4Training: TrainableModel {
                 output: s.tensor(12), pool: pool)
             s.profiler?.stop(29)
         }
-        // features.2.1.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 75, 75, 192]
-        if s.options.frozenBlocks <= 3 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(12), pixels: 5625 &* s.n, channels: 192, gamma: s.p + 19088,
-                beta: s.p + 19280, savedMean: s.f + 740016, savedInvStd: s.f + 740208, activation: .relu6,
-                output: s.tensor(13), pool: pool)
-            s.profiler?.stop(30)
-        }
         // features.2.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 75, 75, 192]
         if s.options.frozenBlocks > 3 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(12), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 19088, beta: s.p + 19280, runningMean: s.p + 19472, runningVar: s.p + 19664, eps: 0.001,
                 activation: .relu6, output: s.tensor(13), scratch: s.f + 740016, pool: pool)
-            s.profiler?.stop(31)
+            s.profiler?.stop(30)
         }
         // features.2.1.block.1 depthwise weights to the kernel layout [3][3][192]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 19856, channels: 192, kernel: 3, into: s.f + 740784)
-        s.profiler?.stop(32)
-        // features.2.1.block.1 depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(13), batch: s.n, height: 75, width: 75, channels: 192, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75, weights: s.f + 740784, bias: s.f,
-            activation: .identity, output: s.tensor(14), pool: pool)
-        s.profiler?.stop(33)
+        s.profiler?.stop(31)
+        // features.2.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192], row by row
+        if s.options.frozenBlocks <= 3 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(12), gamma: s.p + 19088, beta: s.p + 19280,
+                savedMean: s.f + 740016, savedInvStd: s.f + 740208, activation: .relu6, output: s.tensor(13),
+                batch: s.n, height: 75, width: 75, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 75, outWidth: 75, weights: s.f + 740784, bias: s.f, depthwiseOutput: s.tensor(14),
+                pool: pool)
+            s.profiler?.stop(32)
+        }
+        // features.2.1.block.1 frozen: depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192]
+        if s.options.frozenBlocks > 3 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(13), batch: s.n, height: 75, width: 75, channels: 192, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75, weights: s.f + 740784, bias: s.f,
+                activation: .identity, output: s.tensor(14), pool: pool)
+            s.profiler?.stop(33)
+        }
         // features.2.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 75, 75, 192]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
@@ -2050,32 +2058,36 @@ public final class EfficientNetLite4Training: TrainableModel {
                 output: s.tensor(20), pool: pool)
             s.profiler?.stop(45)
         }
-        // features.2.2.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 75, 75, 192]
-        if s.options.frozenBlocks <= 4 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(20), pixels: 5625 &* s.n, channels: 192, gamma: s.p + 34768,
-                beta: s.p + 34960, savedMean: s.f + 744304, savedInvStd: s.f + 744496, activation: .relu6,
-                output: s.tensor(21), pool: pool)
-            s.profiler?.stop(46)
-        }
         // features.2.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 75, 75, 192]
         if s.options.frozenBlocks > 4 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 34768, beta: s.p + 34960, runningMean: s.p + 35152, runningVar: s.p + 35344, eps: 0.001,
                 activation: .relu6, output: s.tensor(21), scratch: s.f + 744304, pool: pool)
-            s.profiler?.stop(47)
+            s.profiler?.stop(46)
         }
         // features.2.2.block.1 depthwise weights to the kernel layout [3][3][192]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 35536, channels: 192, kernel: 3, into: s.f + 745072)
-        s.profiler?.stop(48)
-        // features.2.2.block.1 depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(21), batch: s.n, height: 75, width: 75, channels: 192, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75, weights: s.f + 745072, bias: s.f,
-            activation: .identity, output: s.tensor(22), pool: pool)
-        s.profiler?.stop(49)
+        s.profiler?.stop(47)
+        // features.2.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.2.block.1 depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192], row by row
+        if s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(20), gamma: s.p + 34768, beta: s.p + 34960,
+                savedMean: s.f + 744304, savedInvStd: s.f + 744496, activation: .relu6, output: s.tensor(21),
+                batch: s.n, height: 75, width: 75, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 75, outWidth: 75, weights: s.f + 745072, bias: s.f, depthwiseOutput: s.tensor(22),
+                pool: pool)
+            s.profiler?.stop(48)
+        }
+        // features.2.2.block.1 frozen: depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192]
+        if s.options.frozenBlocks > 4 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(21), batch: s.n, height: 75, width: 75, channels: 192, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75, weights: s.f + 745072, bias: s.f,
+                activation: .identity, output: s.tensor(22), pool: pool)
+            s.profiler?.stop(49)
+        }
         // features.2.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 75, 75, 192]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
@@ -2168,32 +2180,36 @@ public final class EfficientNetLite4Training: TrainableModel {
                 output: s.tensor(28), pool: pool)
             s.profiler?.stop(61)
         }
-        // features.2.3.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 75, 75, 192]
-        if s.options.frozenBlocks <= 5 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(28), pixels: 5625 &* s.n, channels: 192, gamma: s.p + 50448,
-                beta: s.p + 50640, savedMean: s.f + 748592, savedInvStd: s.f + 748784, activation: .relu6,
-                output: s.tensor(29), pool: pool)
-            s.profiler?.stop(62)
-        }
         // features.2.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 75, 75, 192]
         if s.options.frozenBlocks > 5 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(28), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 50448, beta: s.p + 50640, runningMean: s.p + 50832, runningVar: s.p + 51024, eps: 0.001,
                 activation: .relu6, output: s.tensor(29), scratch: s.f + 748592, pool: pool)
-            s.profiler?.stop(63)
+            s.profiler?.stop(62)
         }
         // features.2.3.block.1 depthwise weights to the kernel layout [3][3][192]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 51216, channels: 192, kernel: 3, into: s.f + 749360)
-        s.profiler?.stop(64)
-        // features.2.3.block.1 depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(29), batch: s.n, height: 75, width: 75, channels: 192, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75, weights: s.f + 749360, bias: s.f,
-            activation: .identity, output: s.tensor(30), pool: pool)
-        s.profiler?.stop(65)
+        s.profiler?.stop(63)
+        // features.2.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.3.block.1 depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192], row by row
+        if s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(28), gamma: s.p + 50448, beta: s.p + 50640,
+                savedMean: s.f + 748592, savedInvStd: s.f + 748784, activation: .relu6, output: s.tensor(29),
+                batch: s.n, height: 75, width: 75, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 75, outWidth: 75, weights: s.f + 749360, bias: s.f, depthwiseOutput: s.tensor(30),
+                pool: pool)
+            s.profiler?.stop(64)
+        }
+        // features.2.3.block.1 frozen: depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192]
+        if s.options.frozenBlocks > 5 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(29), batch: s.n, height: 75, width: 75, channels: 192, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75, weights: s.f + 749360, bias: s.f,
+                activation: .identity, output: s.tensor(30), pool: pool)
+            s.profiler?.stop(65)
+        }
         // features.2.3.block.1 BatchNorm (batch statistics) + relu6 on [n, 75, 75, 192]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
@@ -2286,32 +2302,36 @@ public final class EfficientNetLite4Training: TrainableModel {
                 output: s.tensor(36), pool: pool)
             s.profiler?.stop(77)
         }
-        // features.3.0.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 75, 75, 192]
-        if s.options.frozenBlocks <= 6 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(36), pixels: 5625 &* s.n, channels: 192, gamma: s.p + 66128,
-                beta: s.p + 66320, savedMean: s.f + 752880, savedInvStd: s.f + 753072, activation: .relu6,
-                output: s.tensor(37), pool: pool)
-            s.profiler?.stop(78)
-        }
         // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 75, 75, 192]
         if s.options.frozenBlocks > 6 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(36), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 66128, beta: s.p + 66320, runningMean: s.p + 66512, runningVar: s.p + 66704, eps: 0.001,
                 activation: .relu6, output: s.tensor(37), scratch: s.f + 752880, pool: pool)
-            s.profiler?.stop(79)
+            s.profiler?.stop(78)
         }
         // features.3.0.block.1 depthwise weights to the kernel layout [5][5][192]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 66896, channels: 192, kernel: 5, into: s.f + 753648)
-        s.profiler?.stop(80)
-        // features.3.0.block.1 depthwise 5x5/2, [n, 75, 75, 192] -> [n, 38, 38, 192]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(37), batch: s.n, height: 75, width: 75, channels: 192, kernel: 5,
-            stride: 2, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 753648, bias: s.f,
-            activation: .identity, output: s.tensor(38), pool: pool)
-        s.profiler?.stop(81)
+        s.profiler?.stop(79)
+        // features.3.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 75, 75, 192] -> [n, 38, 38, 192], row by row
+        if s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(36), gamma: s.p + 66128, beta: s.p + 66320,
+                savedMean: s.f + 752880, savedInvStd: s.f + 753072, activation: .relu6, output: s.tensor(37),
+                batch: s.n, height: 75, width: 75, channels: 192, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
+                outHeight: 38, outWidth: 38, weights: s.f + 753648, bias: s.f, depthwiseOutput: s.tensor(38),
+                pool: pool)
+            s.profiler?.stop(80)
+        }
+        // features.3.0.block.1 frozen: depthwise 5x5/2, [n, 75, 75, 192] -> [n, 38, 38, 192]
+        if s.options.frozenBlocks > 6 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(37), batch: s.n, height: 75, width: 75, channels: 192, kernel: 5,
+                stride: 2, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 753648, bias: s.f,
+                activation: .identity, output: s.tensor(38), pool: pool)
+            s.profiler?.stop(81)
+        }
         // features.3.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 38, 38, 192]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
@@ -2391,32 +2411,36 @@ public final class EfficientNetLite4Training: TrainableModel {
                 output: s.tensor(42), pool: pool)
             s.profiler?.stop(91)
         }
-        // features.3.1.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 38, 38, 336]
-        if s.options.frozenBlocks <= 7 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(42), pixels: 1444 &* s.n, channels: 336,
-                gamma: s.p + 102288, beta: s.p + 102624, savedMean: s.f + 763360, savedInvStd: s.f + 763696,
-                activation: .relu6, output: s.tensor(43), pool: pool)
-            s.profiler?.stop(92)
-        }
         // features.3.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 38, 38, 336]
         if s.options.frozenBlocks > 7 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 1444 &* s.n, channels: 336,
                 gamma: s.p + 102288, beta: s.p + 102624, runningMean: s.p + 102960, runningVar: s.p + 103296,
                 eps: 0.001, activation: .relu6, output: s.tensor(43), scratch: s.f + 763360, pool: pool)
-            s.profiler?.stop(93)
+            s.profiler?.stop(92)
         }
         // features.3.1.block.1 depthwise weights to the kernel layout [5][5][336]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 103632, channels: 336, kernel: 5, into: s.f + 764704)
-        s.profiler?.stop(94)
-        // features.3.1.block.1 depthwise 5x5/1, [n, 38, 38, 336] -> [n, 38, 38, 336]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(43), batch: s.n, height: 38, width: 38, channels: 336, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 764704, bias: s.f,
-            activation: .identity, output: s.tensor(44), pool: pool)
-        s.profiler?.stop(95)
+        s.profiler?.stop(93)
+        // features.3.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 38, 38, 336] -> [n, 38, 38, 336], row by row
+        if s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(42), gamma: s.p + 102288, beta: s.p + 102624,
+                savedMean: s.f + 763360, savedInvStd: s.f + 763696, activation: .relu6, output: s.tensor(43),
+                batch: s.n, height: 38, width: 38, channels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 38, outWidth: 38, weights: s.f + 764704, bias: s.f, depthwiseOutput: s.tensor(44),
+                pool: pool)
+            s.profiler?.stop(94)
+        }
+        // features.3.1.block.1 frozen: depthwise 5x5/1, [n, 38, 38, 336] -> [n, 38, 38, 336]
+        if s.options.frozenBlocks > 7 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(43), batch: s.n, height: 38, width: 38, channels: 336, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 764704, bias: s.f,
+                activation: .identity, output: s.tensor(44), pool: pool)
+            s.profiler?.stop(95)
+        }
         // features.3.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 38, 38, 336]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
@@ -2509,32 +2533,36 @@ public final class EfficientNetLite4Training: TrainableModel {
                 output: s.tensor(50), pool: pool)
             s.profiler?.stop(107)
         }
-        // features.3.2.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 38, 38, 336]
-        if s.options.frozenBlocks <= 8 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(50), pixels: 1444 &* s.n, channels: 336,
-                gamma: s.p + 151264, beta: s.p + 151600, savedMean: s.f + 781616, savedInvStd: s.f + 781952,
-                activation: .relu6, output: s.tensor(51), pool: pool)
-            s.profiler?.stop(108)
-        }
         // features.3.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 38, 38, 336]
         if s.options.frozenBlocks > 8 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(50), pixels: 1444 &* s.n, channels: 336,
                 gamma: s.p + 151264, beta: s.p + 151600, runningMean: s.p + 151936, runningVar: s.p + 152272,
                 eps: 0.001, activation: .relu6, output: s.tensor(51), scratch: s.f + 781616, pool: pool)
-            s.profiler?.stop(109)
+            s.profiler?.stop(108)
         }
         // features.3.2.block.1 depthwise weights to the kernel layout [5][5][336]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 152608, channels: 336, kernel: 5, into: s.f + 782960)
-        s.profiler?.stop(110)
-        // features.3.2.block.1 depthwise 5x5/1, [n, 38, 38, 336] -> [n, 38, 38, 336]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(51), batch: s.n, height: 38, width: 38, channels: 336, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 782960, bias: s.f,
-            activation: .identity, output: s.tensor(52), pool: pool)
-        s.profiler?.stop(111)
+        s.profiler?.stop(109)
+        // features.3.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.2.block.1 depthwise 5x5/1, [n, 38, 38, 336] -> [n, 38, 38, 336], row by row
+        if s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(50), gamma: s.p + 151264, beta: s.p + 151600,
+                savedMean: s.f + 781616, savedInvStd: s.f + 781952, activation: .relu6, output: s.tensor(51),
+                batch: s.n, height: 38, width: 38, channels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 38, outWidth: 38, weights: s.f + 782960, bias: s.f, depthwiseOutput: s.tensor(52),
+                pool: pool)
+            s.profiler?.stop(110)
+        }
+        // features.3.2.block.1 frozen: depthwise 5x5/1, [n, 38, 38, 336] -> [n, 38, 38, 336]
+        if s.options.frozenBlocks > 8 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(51), batch: s.n, height: 38, width: 38, channels: 336, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 782960, bias: s.f,
+                activation: .identity, output: s.tensor(52), pool: pool)
+            s.profiler?.stop(111)
+        }
         // features.3.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 38, 38, 336]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
@@ -2627,32 +2655,36 @@ public final class EfficientNetLite4Training: TrainableModel {
                 output: s.tensor(58), pool: pool)
             s.profiler?.stop(123)
         }
-        // features.3.3.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 38, 38, 336]
-        if s.options.frozenBlocks <= 9 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(58), pixels: 1444 &* s.n, channels: 336,
-                gamma: s.p + 200240, beta: s.p + 200576, savedMean: s.f + 799872, savedInvStd: s.f + 800208,
-                activation: .relu6, output: s.tensor(59), pool: pool)
-            s.profiler?.stop(124)
-        }
         // features.3.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 38, 38, 336]
         if s.options.frozenBlocks > 9 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(58), pixels: 1444 &* s.n, channels: 336,
                 gamma: s.p + 200240, beta: s.p + 200576, runningMean: s.p + 200912, runningVar: s.p + 201248,
                 eps: 0.001, activation: .relu6, output: s.tensor(59), scratch: s.f + 799872, pool: pool)
-            s.profiler?.stop(125)
+            s.profiler?.stop(124)
         }
         // features.3.3.block.1 depthwise weights to the kernel layout [5][5][336]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 201584, channels: 336, kernel: 5, into: s.f + 801216)
-        s.profiler?.stop(126)
-        // features.3.3.block.1 depthwise 5x5/1, [n, 38, 38, 336] -> [n, 38, 38, 336]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(59), batch: s.n, height: 38, width: 38, channels: 336, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 801216, bias: s.f,
-            activation: .identity, output: s.tensor(60), pool: pool)
-        s.profiler?.stop(127)
+        s.profiler?.stop(125)
+        // features.3.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.3.block.1 depthwise 5x5/1, [n, 38, 38, 336] -> [n, 38, 38, 336], row by row
+        if s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(58), gamma: s.p + 200240, beta: s.p + 200576,
+                savedMean: s.f + 799872, savedInvStd: s.f + 800208, activation: .relu6, output: s.tensor(59),
+                batch: s.n, height: 38, width: 38, channels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 38, outWidth: 38, weights: s.f + 801216, bias: s.f, depthwiseOutput: s.tensor(60),
+                pool: pool)
+            s.profiler?.stop(126)
+        }
+        // features.3.3.block.1 frozen: depthwise 5x5/1, [n, 38, 38, 336] -> [n, 38, 38, 336]
+        if s.options.frozenBlocks > 9 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(59), batch: s.n, height: 38, width: 38, channels: 336, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 801216, bias: s.f,
+                activation: .identity, output: s.tensor(60), pool: pool)
+            s.profiler?.stop(127)
+        }
         // features.3.3.block.1 BatchNorm (batch statistics) + relu6 on [n, 38, 38, 336]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
@@ -2745,32 +2777,36 @@ public final class EfficientNetLite4Training: TrainableModel {
                 output: s.tensor(66), pool: pool)
             s.profiler?.stop(139)
         }
-        // features.4.0.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 38, 38, 336]
-        if s.options.frozenBlocks <= 10 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(66), pixels: 1444 &* s.n, channels: 336,
-                gamma: s.p + 249216, beta: s.p + 249552, savedMean: s.f + 818128, savedInvStd: s.f + 818464,
-                activation: .relu6, output: s.tensor(67), pool: pool)
-            s.profiler?.stop(140)
-        }
         // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 38, 38, 336]
         if s.options.frozenBlocks > 10 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(66), pixels: 1444 &* s.n, channels: 336,
                 gamma: s.p + 249216, beta: s.p + 249552, runningMean: s.p + 249888, runningVar: s.p + 250224,
                 eps: 0.001, activation: .relu6, output: s.tensor(67), scratch: s.f + 818128, pool: pool)
-            s.profiler?.stop(141)
+            s.profiler?.stop(140)
         }
         // features.4.0.block.1 depthwise weights to the kernel layout [3][3][336]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 250560, channels: 336, kernel: 3, into: s.f + 819472)
-        s.profiler?.stop(142)
-        // features.4.0.block.1 depthwise 3x3/2, [n, 38, 38, 336] -> [n, 19, 19, 336]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(67), batch: s.n, height: 38, width: 38, channels: 336, kernel: 3,
-            stride: 2, padTop: 0, padLeft: 0, outHeight: 19, outWidth: 19, weights: s.f + 819472, bias: s.f,
-            activation: .identity, output: s.tensor(68), pool: pool)
-        s.profiler?.stop(143)
+        s.profiler?.stop(141)
+        // features.4.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 38, 38, 336] -> [n, 19, 19, 336], row by row
+        if s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(66), gamma: s.p + 249216, beta: s.p + 249552,
+                savedMean: s.f + 818128, savedInvStd: s.f + 818464, activation: .relu6, output: s.tensor(67),
+                batch: s.n, height: 38, width: 38, channels: 336, kernel: 3, stride: 2, padTop: 0, padLeft: 0,
+                outHeight: 19, outWidth: 19, weights: s.f + 819472, bias: s.f, depthwiseOutput: s.tensor(68),
+                pool: pool)
+            s.profiler?.stop(142)
+        }
+        // features.4.0.block.1 frozen: depthwise 3x3/2, [n, 38, 38, 336] -> [n, 19, 19, 336]
+        if s.options.frozenBlocks > 10 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(67), batch: s.n, height: 38, width: 38, channels: 336, kernel: 3,
+                stride: 2, padTop: 0, padLeft: 0, outHeight: 19, outWidth: 19, weights: s.f + 819472, bias: s.f,
+                activation: .identity, output: s.tensor(68), pool: pool)
+            s.profiler?.stop(143)
+        }
         // features.4.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 336]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
@@ -2850,32 +2886,36 @@ public final class EfficientNetLite4Training: TrainableModel {
                 output: s.tensor(72), pool: pool)
             s.profiler?.stop(153)
         }
-        // features.4.1.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 19, 19, 672]
-        if s.options.frozenBlocks <= 11 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(72), pixels: 361 &* s.n, channels: 672, gamma: s.p + 368272,
-                beta: s.p + 368944, savedMean: s.f + 825744, savedInvStd: s.f + 826416, activation: .relu6,
-                output: s.tensor(73), pool: pool)
-            s.profiler?.stop(154)
-        }
         // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 672]
         if s.options.frozenBlocks > 11 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(72), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 368272, beta: s.p + 368944, runningMean: s.p + 369616, runningVar: s.p + 370288,
                 eps: 0.001, activation: .relu6, output: s.tensor(73), scratch: s.f + 825744, pool: pool)
-            s.profiler?.stop(155)
+            s.profiler?.stop(154)
         }
         // features.4.1.block.1 depthwise weights to the kernel layout [3][3][672]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 370960, channels: 672, kernel: 3, into: s.f + 828432)
-        s.profiler?.stop(156)
-        // features.4.1.block.1 depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(73), batch: s.n, height: 19, width: 19, channels: 672, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 828432, bias: s.f,
-            activation: .identity, output: s.tensor(74), pool: pool)
-        s.profiler?.stop(157)
+        s.profiler?.stop(155)
+        // features.4.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672], row by row
+        if s.options.frozenBlocks <= 11 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(72), gamma: s.p + 368272, beta: s.p + 368944,
+                savedMean: s.f + 825744, savedInvStd: s.f + 826416, activation: .relu6, output: s.tensor(73),
+                batch: s.n, height: 19, width: 19, channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 19, outWidth: 19, weights: s.f + 828432, bias: s.f, depthwiseOutput: s.tensor(74),
+                pool: pool)
+            s.profiler?.stop(156)
+        }
+        // features.4.1.block.1 frozen: depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672]
+        if s.options.frozenBlocks > 11 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(73), batch: s.n, height: 19, width: 19, channels: 672, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 828432, bias: s.f,
+                activation: .identity, output: s.tensor(74), pool: pool)
+            s.profiler?.stop(157)
+        }
         // features.4.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 672]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
@@ -2968,32 +3008,36 @@ public final class EfficientNetLite4Training: TrainableModel {
                 output: s.tensor(80), pool: pool)
             s.profiler?.stop(169)
         }
-        // features.4.2.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 19, 19, 672]
-        if s.options.frozenBlocks <= 12 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(80), pixels: 361 &* s.n, channels: 672, gamma: s.p + 530672,
-                beta: s.p + 531344, savedMean: s.f + 840752, savedInvStd: s.f + 841424, activation: .relu6,
-                output: s.tensor(81), pool: pool)
-            s.profiler?.stop(170)
-        }
         // features.4.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 672]
         if s.options.frozenBlocks > 12 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(80), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 530672, beta: s.p + 531344, runningMean: s.p + 532016, runningVar: s.p + 532688,
                 eps: 0.001, activation: .relu6, output: s.tensor(81), scratch: s.f + 840752, pool: pool)
-            s.profiler?.stop(171)
+            s.profiler?.stop(170)
         }
         // features.4.2.block.1 depthwise weights to the kernel layout [3][3][672]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 533360, channels: 672, kernel: 3, into: s.f + 843440)
-        s.profiler?.stop(172)
-        // features.4.2.block.1 depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(81), batch: s.n, height: 19, width: 19, channels: 672, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 843440, bias: s.f,
-            activation: .identity, output: s.tensor(82), pool: pool)
-        s.profiler?.stop(173)
+        s.profiler?.stop(171)
+        // features.4.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672], row by row
+        if s.options.frozenBlocks <= 12 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(80), gamma: s.p + 530672, beta: s.p + 531344,
+                savedMean: s.f + 840752, savedInvStd: s.f + 841424, activation: .relu6, output: s.tensor(81),
+                batch: s.n, height: 19, width: 19, channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 19, outWidth: 19, weights: s.f + 843440, bias: s.f, depthwiseOutput: s.tensor(82),
+                pool: pool)
+            s.profiler?.stop(172)
+        }
+        // features.4.2.block.1 frozen: depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672]
+        if s.options.frozenBlocks > 12 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(81), batch: s.n, height: 19, width: 19, channels: 672, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 843440, bias: s.f,
+                activation: .identity, output: s.tensor(82), pool: pool)
+            s.profiler?.stop(173)
+        }
         // features.4.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 672]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
@@ -3086,32 +3130,36 @@ public final class EfficientNetLite4Training: TrainableModel {
                 output: s.tensor(88), pool: pool)
             s.profiler?.stop(185)
         }
-        // features.4.3.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 19, 19, 672]
-        if s.options.frozenBlocks <= 13 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(88), pixels: 361 &* s.n, channels: 672, gamma: s.p + 693072,
-                beta: s.p + 693744, savedMean: s.f + 855760, savedInvStd: s.f + 856432, activation: .relu6,
-                output: s.tensor(89), pool: pool)
-            s.profiler?.stop(186)
-        }
         // features.4.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 672]
         if s.options.frozenBlocks > 13 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 693072, beta: s.p + 693744, runningMean: s.p + 694416, runningVar: s.p + 695088,
                 eps: 0.001, activation: .relu6, output: s.tensor(89), scratch: s.f + 855760, pool: pool)
-            s.profiler?.stop(187)
+            s.profiler?.stop(186)
         }
         // features.4.3.block.1 depthwise weights to the kernel layout [3][3][672]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 695760, channels: 672, kernel: 3, into: s.f + 858448)
-        s.profiler?.stop(188)
-        // features.4.3.block.1 depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(89), batch: s.n, height: 19, width: 19, channels: 672, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 858448, bias: s.f,
-            activation: .identity, output: s.tensor(90), pool: pool)
-        s.profiler?.stop(189)
+        s.profiler?.stop(187)
+        // features.4.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.3.block.1 depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672], row by row
+        if s.options.frozenBlocks <= 13 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(88), gamma: s.p + 693072, beta: s.p + 693744,
+                savedMean: s.f + 855760, savedInvStd: s.f + 856432, activation: .relu6, output: s.tensor(89),
+                batch: s.n, height: 19, width: 19, channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 19, outWidth: 19, weights: s.f + 858448, bias: s.f, depthwiseOutput: s.tensor(90),
+                pool: pool)
+            s.profiler?.stop(188)
+        }
+        // features.4.3.block.1 frozen: depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672]
+        if s.options.frozenBlocks > 13 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(89), batch: s.n, height: 19, width: 19, channels: 672, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 858448, bias: s.f,
+                activation: .identity, output: s.tensor(90), pool: pool)
+            s.profiler?.stop(189)
+        }
         // features.4.3.block.1 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 672]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
@@ -3204,32 +3252,36 @@ public final class EfficientNetLite4Training: TrainableModel {
                 output: s.tensor(96), pool: pool)
             s.profiler?.stop(201)
         }
-        // features.4.4.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 19, 19, 672]
-        if s.options.frozenBlocks <= 14 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(96), pixels: 361 &* s.n, channels: 672, gamma: s.p + 855472,
-                beta: s.p + 856144, savedMean: s.f + 870768, savedInvStd: s.f + 871440, activation: .relu6,
-                output: s.tensor(97), pool: pool)
-            s.profiler?.stop(202)
-        }
         // features.4.4.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 672]
         if s.options.frozenBlocks > 14 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(96), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 855472, beta: s.p + 856144, runningMean: s.p + 856816, runningVar: s.p + 857488,
                 eps: 0.001, activation: .relu6, output: s.tensor(97), scratch: s.f + 870768, pool: pool)
-            s.profiler?.stop(203)
+            s.profiler?.stop(202)
         }
         // features.4.4.block.1 depthwise weights to the kernel layout [3][3][672]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 858160, channels: 672, kernel: 3, into: s.f + 873456)
-        s.profiler?.stop(204)
-        // features.4.4.block.1 depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(97), batch: s.n, height: 19, width: 19, channels: 672, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 873456, bias: s.f,
-            activation: .identity, output: s.tensor(98), pool: pool)
-        s.profiler?.stop(205)
+        s.profiler?.stop(203)
+        // features.4.4.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.4.block.1 depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672], row by row
+        if s.options.frozenBlocks <= 14 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(96), gamma: s.p + 855472, beta: s.p + 856144,
+                savedMean: s.f + 870768, savedInvStd: s.f + 871440, activation: .relu6, output: s.tensor(97),
+                batch: s.n, height: 19, width: 19, channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 19, outWidth: 19, weights: s.f + 873456, bias: s.f, depthwiseOutput: s.tensor(98),
+                pool: pool)
+            s.profiler?.stop(204)
+        }
+        // features.4.4.block.1 frozen: depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672]
+        if s.options.frozenBlocks > 14 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(97), batch: s.n, height: 19, width: 19, channels: 672, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 873456, bias: s.f,
+                activation: .identity, output: s.tensor(98), pool: pool)
+            s.profiler?.stop(205)
+        }
         // features.4.4.block.1 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 672]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
@@ -3322,32 +3374,36 @@ public final class EfficientNetLite4Training: TrainableModel {
                 output: s.tensor(104), pool: pool)
             s.profiler?.stop(217)
         }
-        // features.4.5.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 19, 19, 672]
-        if s.options.frozenBlocks <= 15 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(104), pixels: 361 &* s.n, channels: 672,
-                gamma: s.p + 1017872, beta: s.p + 1018544, savedMean: s.f + 885776, savedInvStd: s.f + 886448,
-                activation: .relu6, output: s.tensor(105), pool: pool)
-            s.profiler?.stop(218)
-        }
         // features.4.5.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 672]
         if s.options.frozenBlocks > 15 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(104), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 1017872, beta: s.p + 1018544, runningMean: s.p + 1019216, runningVar: s.p + 1019888,
                 eps: 0.001, activation: .relu6, output: s.tensor(105), scratch: s.f + 885776, pool: pool)
-            s.profiler?.stop(219)
+            s.profiler?.stop(218)
         }
         // features.4.5.block.1 depthwise weights to the kernel layout [3][3][672]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1020560, channels: 672, kernel: 3, into: s.f + 888464)
-        s.profiler?.stop(220)
-        // features.4.5.block.1 depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(105), batch: s.n, height: 19, width: 19, channels: 672, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 888464, bias: s.f,
-            activation: .identity, output: s.tensor(106), pool: pool)
-        s.profiler?.stop(221)
+        s.profiler?.stop(219)
+        // features.4.5.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.5.block.1 depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672], row by row
+        if s.options.frozenBlocks <= 15 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(104), gamma: s.p + 1017872,
+                beta: s.p + 1018544, savedMean: s.f + 885776, savedInvStd: s.f + 886448, activation: .relu6,
+                output: s.tensor(105), batch: s.n, height: 19, width: 19, channels: 672, kernel: 3, stride: 1,
+                padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 888464, bias: s.f,
+                depthwiseOutput: s.tensor(106), pool: pool)
+            s.profiler?.stop(220)
+        }
+        // features.4.5.block.1 frozen: depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672]
+        if s.options.frozenBlocks > 15 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(105), batch: s.n, height: 19, width: 19, channels: 672, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 888464, bias: s.f,
+                activation: .identity, output: s.tensor(106), pool: pool)
+            s.profiler?.stop(221)
+        }
         // features.4.5.block.1 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 672]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
@@ -3440,32 +3496,36 @@ public final class EfficientNetLite4Training: TrainableModel {
                 output: s.tensor(112), pool: pool)
             s.profiler?.stop(233)
         }
-        // features.5.0.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 19, 19, 672]
-        if s.options.frozenBlocks <= 16 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(112), pixels: 361 &* s.n, channels: 672,
-                gamma: s.p + 1180272, beta: s.p + 1180944, savedMean: s.f + 900784, savedInvStd: s.f + 901456,
-                activation: .relu6, output: s.tensor(113), pool: pool)
-            s.profiler?.stop(234)
-        }
         // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 672]
         if s.options.frozenBlocks > 16 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(112), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 1180272, beta: s.p + 1180944, runningMean: s.p + 1181616, runningVar: s.p + 1182288,
                 eps: 0.001, activation: .relu6, output: s.tensor(113), scratch: s.f + 900784, pool: pool)
-            s.profiler?.stop(235)
+            s.profiler?.stop(234)
         }
         // features.5.0.block.1 depthwise weights to the kernel layout [5][5][672]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1182960, channels: 672, kernel: 5, into: s.f + 903472)
-        s.profiler?.stop(236)
-        // features.5.0.block.1 depthwise 5x5/1, [n, 19, 19, 672] -> [n, 19, 19, 672]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(113), batch: s.n, height: 19, width: 19, channels: 672, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 903472, bias: s.f,
-            activation: .identity, output: s.tensor(114), pool: pool)
-        s.profiler?.stop(237)
+        s.profiler?.stop(235)
+        // features.5.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 19, 19, 672] -> [n, 19, 19, 672], row by row
+        if s.options.frozenBlocks <= 16 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(112), gamma: s.p + 1180272,
+                beta: s.p + 1180944, savedMean: s.f + 900784, savedInvStd: s.f + 901456, activation: .relu6,
+                output: s.tensor(113), batch: s.n, height: 19, width: 19, channels: 672, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 903472, bias: s.f,
+                depthwiseOutput: s.tensor(114), pool: pool)
+            s.profiler?.stop(236)
+        }
+        // features.5.0.block.1 frozen: depthwise 5x5/1, [n, 19, 19, 672] -> [n, 19, 19, 672]
+        if s.options.frozenBlocks > 16 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(113), batch: s.n, height: 19, width: 19, channels: 672, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 903472, bias: s.f,
+                activation: .identity, output: s.tensor(114), pool: pool)
+            s.profiler?.stop(237)
+        }
         // features.5.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 672]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
@@ -3545,32 +3605,36 @@ public final class EfficientNetLite4Training: TrainableModel {
                 output: s.tensor(118), pool: pool)
             s.profiler?.stop(247)
         }
-        // features.5.1.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 19, 19, 960]
-        if s.options.frozenBlocks <= 17 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(118), pixels: 361 &* s.n, channels: 960,
-                gamma: s.p + 1464208, beta: s.p + 1465168, savedMean: s.f + 937392, savedInvStd: s.f + 938352,
-                activation: .relu6, output: s.tensor(119), pool: pool)
-            s.profiler?.stop(248)
-        }
         // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 960]
         if s.options.frozenBlocks > 17 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(118), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 1464208, beta: s.p + 1465168, runningMean: s.p + 1466128, runningVar: s.p + 1467088,
                 eps: 0.001, activation: .relu6, output: s.tensor(119), scratch: s.f + 937392, pool: pool)
-            s.profiler?.stop(249)
+            s.profiler?.stop(248)
         }
         // features.5.1.block.1 depthwise weights to the kernel layout [5][5][960]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1468048, channels: 960, kernel: 5, into: s.f + 941232)
-        s.profiler?.stop(250)
-        // features.5.1.block.1 depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(119), batch: s.n, height: 19, width: 19, channels: 960, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 941232, bias: s.f,
-            activation: .identity, output: s.tensor(120), pool: pool)
-        s.profiler?.stop(251)
+        s.profiler?.stop(249)
+        // features.5.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960], row by row
+        if s.options.frozenBlocks <= 17 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(118), gamma: s.p + 1464208,
+                beta: s.p + 1465168, savedMean: s.f + 937392, savedInvStd: s.f + 938352, activation: .relu6,
+                output: s.tensor(119), batch: s.n, height: 19, width: 19, channels: 960, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 941232, bias: s.f,
+                depthwiseOutput: s.tensor(120), pool: pool)
+            s.profiler?.stop(250)
+        }
+        // features.5.1.block.1 frozen: depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960]
+        if s.options.frozenBlocks > 17 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(119), batch: s.n, height: 19, width: 19, channels: 960, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 941232, bias: s.f,
+                activation: .identity, output: s.tensor(120), pool: pool)
+            s.profiler?.stop(251)
+        }
         // features.5.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 960]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
@@ -3663,32 +3727,36 @@ public final class EfficientNetLite4Training: TrainableModel {
                 output: s.tensor(126), pool: pool)
             s.profiler?.stop(263)
         }
-        // features.5.2.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 19, 19, 960]
-        if s.options.frozenBlocks <= 18 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(126), pixels: 361 &* s.n, channels: 960,
-                gamma: s.p + 1803728, beta: s.p + 1804688, savedMean: s.f + 989552, savedInvStd: s.f + 990512,
-                activation: .relu6, output: s.tensor(127), pool: pool)
-            s.profiler?.stop(264)
-        }
         // features.5.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 960]
         if s.options.frozenBlocks > 18 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(126), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 1803728, beta: s.p + 1804688, runningMean: s.p + 1805648, runningVar: s.p + 1806608,
                 eps: 0.001, activation: .relu6, output: s.tensor(127), scratch: s.f + 989552, pool: pool)
-            s.profiler?.stop(265)
+            s.profiler?.stop(264)
         }
         // features.5.2.block.1 depthwise weights to the kernel layout [5][5][960]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1807568, channels: 960, kernel: 5, into: s.f + 993392)
-        s.profiler?.stop(266)
-        // features.5.2.block.1 depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(127), batch: s.n, height: 19, width: 19, channels: 960, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 993392, bias: s.f,
-            activation: .identity, output: s.tensor(128), pool: pool)
-        s.profiler?.stop(267)
+        s.profiler?.stop(265)
+        // features.5.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960], row by row
+        if s.options.frozenBlocks <= 18 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(126), gamma: s.p + 1803728,
+                beta: s.p + 1804688, savedMean: s.f + 989552, savedInvStd: s.f + 990512, activation: .relu6,
+                output: s.tensor(127), batch: s.n, height: 19, width: 19, channels: 960, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 993392, bias: s.f,
+                depthwiseOutput: s.tensor(128), pool: pool)
+            s.profiler?.stop(266)
+        }
+        // features.5.2.block.1 frozen: depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960]
+        if s.options.frozenBlocks > 18 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(127), batch: s.n, height: 19, width: 19, channels: 960, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 993392, bias: s.f,
+                activation: .identity, output: s.tensor(128), pool: pool)
+            s.profiler?.stop(267)
+        }
         // features.5.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 960]
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
@@ -3781,32 +3849,36 @@ public final class EfficientNetLite4Training: TrainableModel {
                 output: s.tensor(134), pool: pool)
             s.profiler?.stop(279)
         }
-        // features.5.3.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 19, 19, 960]
-        if s.options.frozenBlocks <= 19 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(134), pixels: 361 &* s.n, channels: 960,
-                gamma: s.p + 2143248, beta: s.p + 2144208, savedMean: s.f + 1041712, savedInvStd: s.f + 1042672,
-                activation: .relu6, output: s.tensor(135), pool: pool)
-            s.profiler?.stop(280)
-        }
         // features.5.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 960]
         if s.options.frozenBlocks > 19 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(134), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 2143248, beta: s.p + 2144208, runningMean: s.p + 2145168, runningVar: s.p + 2146128,
                 eps: 0.001, activation: .relu6, output: s.tensor(135), scratch: s.f + 1041712, pool: pool)
-            s.profiler?.stop(281)
+            s.profiler?.stop(280)
         }
         // features.5.3.block.1 depthwise weights to the kernel layout [5][5][960]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2147088, channels: 960, kernel: 5, into: s.f + 1045552)
-        s.profiler?.stop(282)
-        // features.5.3.block.1 depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(135), batch: s.n, height: 19, width: 19, channels: 960, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 1045552, bias: s.f,
-            activation: .identity, output: s.tensor(136), pool: pool)
-        s.profiler?.stop(283)
+        s.profiler?.stop(281)
+        // features.5.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.3.block.1 depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960], row by row
+        if s.options.frozenBlocks <= 19 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(134), gamma: s.p + 2143248,
+                beta: s.p + 2144208, savedMean: s.f + 1041712, savedInvStd: s.f + 1042672, activation: .relu6,
+                output: s.tensor(135), batch: s.n, height: 19, width: 19, channels: 960, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 1045552, bias: s.f,
+                depthwiseOutput: s.tensor(136), pool: pool)
+            s.profiler?.stop(282)
+        }
+        // features.5.3.block.1 frozen: depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960]
+        if s.options.frozenBlocks > 19 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(135), batch: s.n, height: 19, width: 19, channels: 960, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 1045552, bias: s.f,
+                activation: .identity, output: s.tensor(136), pool: pool)
+            s.profiler?.stop(283)
+        }
         // features.5.3.block.1 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 960]
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
@@ -3899,32 +3971,36 @@ public final class EfficientNetLite4Training: TrainableModel {
                 output: s.tensor(142), pool: pool)
             s.profiler?.stop(295)
         }
-        // features.5.4.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 19, 19, 960]
-        if s.options.frozenBlocks <= 20 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(142), pixels: 361 &* s.n, channels: 960,
-                gamma: s.p + 2482768, beta: s.p + 2483728, savedMean: s.f + 1093872, savedInvStd: s.f + 1094832,
-                activation: .relu6, output: s.tensor(143), pool: pool)
-            s.profiler?.stop(296)
-        }
         // features.5.4.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 960]
         if s.options.frozenBlocks > 20 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(142), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 2482768, beta: s.p + 2483728, runningMean: s.p + 2484688, runningVar: s.p + 2485648,
                 eps: 0.001, activation: .relu6, output: s.tensor(143), scratch: s.f + 1093872, pool: pool)
-            s.profiler?.stop(297)
+            s.profiler?.stop(296)
         }
         // features.5.4.block.1 depthwise weights to the kernel layout [5][5][960]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2486608, channels: 960, kernel: 5, into: s.f + 1097712)
-        s.profiler?.stop(298)
-        // features.5.4.block.1 depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(143), batch: s.n, height: 19, width: 19, channels: 960, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 1097712, bias: s.f,
-            activation: .identity, output: s.tensor(144), pool: pool)
-        s.profiler?.stop(299)
+        s.profiler?.stop(297)
+        // features.5.4.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.4.block.1 depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960], row by row
+        if s.options.frozenBlocks <= 20 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(142), gamma: s.p + 2482768,
+                beta: s.p + 2483728, savedMean: s.f + 1093872, savedInvStd: s.f + 1094832, activation: .relu6,
+                output: s.tensor(143), batch: s.n, height: 19, width: 19, channels: 960, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 1097712, bias: s.f,
+                depthwiseOutput: s.tensor(144), pool: pool)
+            s.profiler?.stop(298)
+        }
+        // features.5.4.block.1 frozen: depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960]
+        if s.options.frozenBlocks > 20 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(143), batch: s.n, height: 19, width: 19, channels: 960, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 1097712, bias: s.f,
+                activation: .identity, output: s.tensor(144), pool: pool)
+            s.profiler?.stop(299)
+        }
         // features.5.4.block.1 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 960]
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
@@ -4017,32 +4093,36 @@ public final class EfficientNetLite4Training: TrainableModel {
                 output: s.tensor(150), pool: pool)
             s.profiler?.stop(311)
         }
-        // features.5.5.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 19, 19, 960]
-        if s.options.frozenBlocks <= 21 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(150), pixels: 361 &* s.n, channels: 960,
-                gamma: s.p + 2822288, beta: s.p + 2823248, savedMean: s.f + 1146032, savedInvStd: s.f + 1146992,
-                activation: .relu6, output: s.tensor(151), pool: pool)
-            s.profiler?.stop(312)
-        }
         // features.5.5.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 960]
         if s.options.frozenBlocks > 21 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(150), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 2822288, beta: s.p + 2823248, runningMean: s.p + 2824208, runningVar: s.p + 2825168,
                 eps: 0.001, activation: .relu6, output: s.tensor(151), scratch: s.f + 1146032, pool: pool)
-            s.profiler?.stop(313)
+            s.profiler?.stop(312)
         }
         // features.5.5.block.1 depthwise weights to the kernel layout [5][5][960]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2826128, channels: 960, kernel: 5, into: s.f + 1149872)
-        s.profiler?.stop(314)
-        // features.5.5.block.1 depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(151), batch: s.n, height: 19, width: 19, channels: 960, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 1149872, bias: s.f,
-            activation: .identity, output: s.tensor(152), pool: pool)
-        s.profiler?.stop(315)
+        s.profiler?.stop(313)
+        // features.5.5.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.5.block.1 depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960], row by row
+        if s.options.frozenBlocks <= 21 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(150), gamma: s.p + 2822288,
+                beta: s.p + 2823248, savedMean: s.f + 1146032, savedInvStd: s.f + 1146992, activation: .relu6,
+                output: s.tensor(151), batch: s.n, height: 19, width: 19, channels: 960, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 1149872, bias: s.f,
+                depthwiseOutput: s.tensor(152), pool: pool)
+            s.profiler?.stop(314)
+        }
+        // features.5.5.block.1 frozen: depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960]
+        if s.options.frozenBlocks > 21 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(151), batch: s.n, height: 19, width: 19, channels: 960, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 1149872, bias: s.f,
+                activation: .identity, output: s.tensor(152), pool: pool)
+            s.profiler?.stop(315)
+        }
         // features.5.5.block.1 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 960]
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
@@ -4135,32 +4215,36 @@ public final class EfficientNetLite4Training: TrainableModel {
                 output: s.tensor(158), pool: pool)
             s.profiler?.stop(327)
         }
-        // features.6.0.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 19, 19, 960]
-        if s.options.frozenBlocks <= 22 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(158), pixels: 361 &* s.n, channels: 960,
-                gamma: s.p + 3161808, beta: s.p + 3162768, savedMean: s.f + 1198192, savedInvStd: s.f + 1199152,
-                activation: .relu6, output: s.tensor(159), pool: pool)
-            s.profiler?.stop(328)
-        }
         // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 960]
         if s.options.frozenBlocks > 22 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(158), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 3161808, beta: s.p + 3162768, runningMean: s.p + 3163728, runningVar: s.p + 3164688,
                 eps: 0.001, activation: .relu6, output: s.tensor(159), scratch: s.f + 1198192, pool: pool)
-            s.profiler?.stop(329)
+            s.profiler?.stop(328)
         }
         // features.6.0.block.1 depthwise weights to the kernel layout [5][5][960]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3165648, channels: 960, kernel: 5, into: s.f + 1202032)
-        s.profiler?.stop(330)
-        // features.6.0.block.1 depthwise 5x5/2, [n, 19, 19, 960] -> [n, 10, 10, 960]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(159), batch: s.n, height: 19, width: 19, channels: 960, kernel: 5,
-            stride: 2, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1202032, bias: s.f,
-            activation: .identity, output: s.tensor(160), pool: pool)
-        s.profiler?.stop(331)
+        s.profiler?.stop(329)
+        // features.6.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 19, 19, 960] -> [n, 10, 10, 960], row by row
+        if s.options.frozenBlocks <= 22 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(158), gamma: s.p + 3161808,
+                beta: s.p + 3162768, savedMean: s.f + 1198192, savedInvStd: s.f + 1199152, activation: .relu6,
+                output: s.tensor(159), batch: s.n, height: 19, width: 19, channels: 960, kernel: 5, stride: 2,
+                padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1202032, bias: s.f,
+                depthwiseOutput: s.tensor(160), pool: pool)
+            s.profiler?.stop(330)
+        }
+        // features.6.0.block.1 frozen: depthwise 5x5/2, [n, 19, 19, 960] -> [n, 10, 10, 960]
+        if s.options.frozenBlocks > 22 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(159), batch: s.n, height: 19, width: 19, channels: 960, kernel: 5,
+                stride: 2, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1202032, bias: s.f,
+                activation: .identity, output: s.tensor(160), pool: pool)
+            s.profiler?.stop(331)
+        }
         // features.6.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 10, 10, 960]
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
@@ -4240,32 +4324,36 @@ public final class EfficientNetLite4Training: TrainableModel {
                 output: s.tensor(164), pool: pool)
             s.profiler?.stop(341)
         }
-        // features.6.1.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 10, 10, 1632]
-        if s.options.frozenBlocks <= 23 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(164), pixels: 100 &* s.n, channels: 1632,
-                gamma: s.p + 3899600, beta: s.p + 3901232, savedMean: s.f + 1250576, savedInvStd: s.f + 1252208,
-                activation: .relu6, output: s.tensor(165), pool: pool)
-            s.profiler?.stop(342)
-        }
         // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks > 23 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(164), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 3899600, beta: s.p + 3901232, runningMean: s.p + 3902864, runningVar: s.p + 3904496,
                 eps: 0.001, activation: .relu6, output: s.tensor(165), scratch: s.f + 1250576, pool: pool)
-            s.profiler?.stop(343)
+            s.profiler?.stop(342)
         }
         // features.6.1.block.1 depthwise weights to the kernel layout [5][5][1632]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3906128, channels: 1632, kernel: 5, into: s.f + 1257104)
-        s.profiler?.stop(344)
-        // features.6.1.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(165), batch: s.n, height: 10, width: 10, channels: 1632, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1257104, bias: s.f,
-            activation: .identity, output: s.tensor(166), pool: pool)
-        s.profiler?.stop(345)
+        s.profiler?.stop(343)
+        // features.6.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632], row by row
+        if s.options.frozenBlocks <= 23 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(164), gamma: s.p + 3899600,
+                beta: s.p + 3901232, savedMean: s.f + 1250576, savedInvStd: s.f + 1252208, activation: .relu6,
+                output: s.tensor(165), batch: s.n, height: 10, width: 10, channels: 1632, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1257104, bias: s.f,
+                depthwiseOutput: s.tensor(166), pool: pool)
+            s.profiler?.stop(344)
+        }
+        // features.6.1.block.1 frozen: depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]
+        if s.options.frozenBlocks > 23 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(165), batch: s.n, height: 10, width: 10, channels: 1632, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1257104, bias: s.f,
+                activation: .identity, output: s.tensor(166), pool: pool)
+            s.profiler?.stop(345)
+        }
         // features.6.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
@@ -4358,32 +4446,36 @@ public final class EfficientNetLite4Training: TrainableModel {
                 output: s.tensor(172), pool: pool)
             s.profiler?.stop(357)
         }
-        // features.6.2.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 10, 10, 1632]
-        if s.options.frozenBlocks <= 24 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(172), pixels: 100 &* s.n, channels: 1632,
-                gamma: s.p + 4842352, beta: s.p + 4843984, savedMean: s.f + 1339248, savedInvStd: s.f + 1340880,
-                activation: .relu6, output: s.tensor(173), pool: pool)
-            s.profiler?.stop(358)
-        }
         // features.6.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks > 24 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(172), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 4842352, beta: s.p + 4843984, runningMean: s.p + 4845616, runningVar: s.p + 4847248,
                 eps: 0.001, activation: .relu6, output: s.tensor(173), scratch: s.f + 1339248, pool: pool)
-            s.profiler?.stop(359)
+            s.profiler?.stop(358)
         }
         // features.6.2.block.1 depthwise weights to the kernel layout [5][5][1632]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 4848880, channels: 1632, kernel: 5, into: s.f + 1345776)
-        s.profiler?.stop(360)
-        // features.6.2.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(173), batch: s.n, height: 10, width: 10, channels: 1632, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1345776, bias: s.f,
-            activation: .identity, output: s.tensor(174), pool: pool)
-        s.profiler?.stop(361)
+        s.profiler?.stop(359)
+        // features.6.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632], row by row
+        if s.options.frozenBlocks <= 24 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(172), gamma: s.p + 4842352,
+                beta: s.p + 4843984, savedMean: s.f + 1339248, savedInvStd: s.f + 1340880, activation: .relu6,
+                output: s.tensor(173), batch: s.n, height: 10, width: 10, channels: 1632, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1345776, bias: s.f,
+                depthwiseOutput: s.tensor(174), pool: pool)
+            s.profiler?.stop(360)
+        }
+        // features.6.2.block.1 frozen: depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]
+        if s.options.frozenBlocks > 24 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(173), batch: s.n, height: 10, width: 10, channels: 1632, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1345776, bias: s.f,
+                activation: .identity, output: s.tensor(174), pool: pool)
+            s.profiler?.stop(361)
+        }
         // features.6.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
@@ -4476,32 +4568,36 @@ public final class EfficientNetLite4Training: TrainableModel {
                 output: s.tensor(180), pool: pool)
             s.profiler?.stop(373)
         }
-        // features.6.3.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 10, 10, 1632]
-        if s.options.frozenBlocks <= 25 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(180), pixels: 100 &* s.n, channels: 1632,
-                gamma: s.p + 5785104, beta: s.p + 5786736, savedMean: s.f + 1427920, savedInvStd: s.f + 1429552,
-                activation: .relu6, output: s.tensor(181), pool: pool)
-            s.profiler?.stop(374)
-        }
         // features.6.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks > 25 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(180), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 5785104, beta: s.p + 5786736, runningMean: s.p + 5788368, runningVar: s.p + 5790000,
                 eps: 0.001, activation: .relu6, output: s.tensor(181), scratch: s.f + 1427920, pool: pool)
-            s.profiler?.stop(375)
+            s.profiler?.stop(374)
         }
         // features.6.3.block.1 depthwise weights to the kernel layout [5][5][1632]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 5791632, channels: 1632, kernel: 5, into: s.f + 1434448)
-        s.profiler?.stop(376)
-        // features.6.3.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(181), batch: s.n, height: 10, width: 10, channels: 1632, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1434448, bias: s.f,
-            activation: .identity, output: s.tensor(182), pool: pool)
-        s.profiler?.stop(377)
+        s.profiler?.stop(375)
+        // features.6.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632], row by row
+        if s.options.frozenBlocks <= 25 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(180), gamma: s.p + 5785104,
+                beta: s.p + 5786736, savedMean: s.f + 1427920, savedInvStd: s.f + 1429552, activation: .relu6,
+                output: s.tensor(181), batch: s.n, height: 10, width: 10, channels: 1632, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1434448, bias: s.f,
+                depthwiseOutput: s.tensor(182), pool: pool)
+            s.profiler?.stop(376)
+        }
+        // features.6.3.block.1 frozen: depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]
+        if s.options.frozenBlocks > 25 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(181), batch: s.n, height: 10, width: 10, channels: 1632, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1434448, bias: s.f,
+                activation: .identity, output: s.tensor(182), pool: pool)
+            s.profiler?.stop(377)
+        }
         // features.6.3.block.1 BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks <= 25 {
             s.profiler?.start()
@@ -4594,32 +4690,36 @@ public final class EfficientNetLite4Training: TrainableModel {
                 output: s.tensor(188), pool: pool)
             s.profiler?.stop(389)
         }
-        // features.6.4.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 10, 10, 1632]
-        if s.options.frozenBlocks <= 26 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(188), pixels: 100 &* s.n, channels: 1632,
-                gamma: s.p + 6727856, beta: s.p + 6729488, savedMean: s.f + 1516592, savedInvStd: s.f + 1518224,
-                activation: .relu6, output: s.tensor(189), pool: pool)
-            s.profiler?.stop(390)
-        }
         // features.6.4.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks > 26 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(188), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 6727856, beta: s.p + 6729488, runningMean: s.p + 6731120, runningVar: s.p + 6732752,
                 eps: 0.001, activation: .relu6, output: s.tensor(189), scratch: s.f + 1516592, pool: pool)
-            s.profiler?.stop(391)
+            s.profiler?.stop(390)
         }
         // features.6.4.block.1 depthwise weights to the kernel layout [5][5][1632]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 6734384, channels: 1632, kernel: 5, into: s.f + 1523120)
-        s.profiler?.stop(392)
-        // features.6.4.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(189), batch: s.n, height: 10, width: 10, channels: 1632, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1523120, bias: s.f,
-            activation: .identity, output: s.tensor(190), pool: pool)
-        s.profiler?.stop(393)
+        s.profiler?.stop(391)
+        // features.6.4.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.4.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632], row by row
+        if s.options.frozenBlocks <= 26 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(188), gamma: s.p + 6727856,
+                beta: s.p + 6729488, savedMean: s.f + 1516592, savedInvStd: s.f + 1518224, activation: .relu6,
+                output: s.tensor(189), batch: s.n, height: 10, width: 10, channels: 1632, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1523120, bias: s.f,
+                depthwiseOutput: s.tensor(190), pool: pool)
+            s.profiler?.stop(392)
+        }
+        // features.6.4.block.1 frozen: depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]
+        if s.options.frozenBlocks > 26 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(189), batch: s.n, height: 10, width: 10, channels: 1632, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1523120, bias: s.f,
+                activation: .identity, output: s.tensor(190), pool: pool)
+            s.profiler?.stop(393)
+        }
         // features.6.4.block.1 BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks <= 26 {
             s.profiler?.start()
@@ -4712,32 +4812,36 @@ public final class EfficientNetLite4Training: TrainableModel {
                 output: s.tensor(196), pool: pool)
             s.profiler?.stop(405)
         }
-        // features.6.5.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 10, 10, 1632]
-        if s.options.frozenBlocks <= 27 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(196), pixels: 100 &* s.n, channels: 1632,
-                gamma: s.p + 7670608, beta: s.p + 7672240, savedMean: s.f + 1605264, savedInvStd: s.f + 1606896,
-                activation: .relu6, output: s.tensor(197), pool: pool)
-            s.profiler?.stop(406)
-        }
         // features.6.5.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks > 27 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(196), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 7670608, beta: s.p + 7672240, runningMean: s.p + 7673872, runningVar: s.p + 7675504,
                 eps: 0.001, activation: .relu6, output: s.tensor(197), scratch: s.f + 1605264, pool: pool)
-            s.profiler?.stop(407)
+            s.profiler?.stop(406)
         }
         // features.6.5.block.1 depthwise weights to the kernel layout [5][5][1632]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 7677136, channels: 1632, kernel: 5, into: s.f + 1611792)
-        s.profiler?.stop(408)
-        // features.6.5.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(197), batch: s.n, height: 10, width: 10, channels: 1632, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1611792, bias: s.f,
-            activation: .identity, output: s.tensor(198), pool: pool)
-        s.profiler?.stop(409)
+        s.profiler?.stop(407)
+        // features.6.5.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.5.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632], row by row
+        if s.options.frozenBlocks <= 27 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(196), gamma: s.p + 7670608,
+                beta: s.p + 7672240, savedMean: s.f + 1605264, savedInvStd: s.f + 1606896, activation: .relu6,
+                output: s.tensor(197), batch: s.n, height: 10, width: 10, channels: 1632, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1611792, bias: s.f,
+                depthwiseOutput: s.tensor(198), pool: pool)
+            s.profiler?.stop(408)
+        }
+        // features.6.5.block.1 frozen: depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]
+        if s.options.frozenBlocks > 27 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(197), batch: s.n, height: 10, width: 10, channels: 1632, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1611792, bias: s.f,
+                activation: .identity, output: s.tensor(198), pool: pool)
+            s.profiler?.stop(409)
+        }
         // features.6.5.block.1 BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks <= 27 {
             s.profiler?.start()
@@ -4830,32 +4934,36 @@ public final class EfficientNetLite4Training: TrainableModel {
                 output: s.tensor(204), pool: pool)
             s.profiler?.stop(421)
         }
-        // features.6.6.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 10, 10, 1632]
-        if s.options.frozenBlocks <= 28 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(204), pixels: 100 &* s.n, channels: 1632,
-                gamma: s.p + 8613360, beta: s.p + 8614992, savedMean: s.f + 1693936, savedInvStd: s.f + 1695568,
-                activation: .relu6, output: s.tensor(205), pool: pool)
-            s.profiler?.stop(422)
-        }
         // features.6.6.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks > 28 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(204), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 8613360, beta: s.p + 8614992, runningMean: s.p + 8616624, runningVar: s.p + 8618256,
                 eps: 0.001, activation: .relu6, output: s.tensor(205), scratch: s.f + 1693936, pool: pool)
-            s.profiler?.stop(423)
+            s.profiler?.stop(422)
         }
         // features.6.6.block.1 depthwise weights to the kernel layout [5][5][1632]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 8619888, channels: 1632, kernel: 5, into: s.f + 1700464)
-        s.profiler?.stop(424)
-        // features.6.6.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(205), batch: s.n, height: 10, width: 10, channels: 1632, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1700464, bias: s.f,
-            activation: .identity, output: s.tensor(206), pool: pool)
-        s.profiler?.stop(425)
+        s.profiler?.stop(423)
+        // features.6.6.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.6.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632], row by row
+        if s.options.frozenBlocks <= 28 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(204), gamma: s.p + 8613360,
+                beta: s.p + 8614992, savedMean: s.f + 1693936, savedInvStd: s.f + 1695568, activation: .relu6,
+                output: s.tensor(205), batch: s.n, height: 10, width: 10, channels: 1632, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1700464, bias: s.f,
+                depthwiseOutput: s.tensor(206), pool: pool)
+            s.profiler?.stop(424)
+        }
+        // features.6.6.block.1 frozen: depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]
+        if s.options.frozenBlocks > 28 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(205), batch: s.n, height: 10, width: 10, channels: 1632, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1700464, bias: s.f,
+                activation: .identity, output: s.tensor(206), pool: pool)
+            s.profiler?.stop(425)
+        }
         // features.6.6.block.1 BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks <= 28 {
             s.profiler?.start()
@@ -4948,32 +5056,36 @@ public final class EfficientNetLite4Training: TrainableModel {
                 output: s.tensor(212), pool: pool)
             s.profiler?.stop(437)
         }
-        // features.6.7.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 10, 10, 1632]
-        if s.options.frozenBlocks <= 29 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(212), pixels: 100 &* s.n, channels: 1632,
-                gamma: s.p + 9556112, beta: s.p + 9557744, savedMean: s.f + 1782608, savedInvStd: s.f + 1784240,
-                activation: .relu6, output: s.tensor(213), pool: pool)
-            s.profiler?.stop(438)
-        }
         // features.6.7.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks > 29 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(212), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 9556112, beta: s.p + 9557744, runningMean: s.p + 9559376, runningVar: s.p + 9561008,
                 eps: 0.001, activation: .relu6, output: s.tensor(213), scratch: s.f + 1782608, pool: pool)
-            s.profiler?.stop(439)
+            s.profiler?.stop(438)
         }
         // features.6.7.block.1 depthwise weights to the kernel layout [5][5][1632]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 9562640, channels: 1632, kernel: 5, into: s.f + 1789136)
-        s.profiler?.stop(440)
-        // features.6.7.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(213), batch: s.n, height: 10, width: 10, channels: 1632, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1789136, bias: s.f,
-            activation: .identity, output: s.tensor(214), pool: pool)
-        s.profiler?.stop(441)
+        s.profiler?.stop(439)
+        // features.6.7.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.7.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632], row by row
+        if s.options.frozenBlocks <= 29 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(212), gamma: s.p + 9556112,
+                beta: s.p + 9557744, savedMean: s.f + 1782608, savedInvStd: s.f + 1784240, activation: .relu6,
+                output: s.tensor(213), batch: s.n, height: 10, width: 10, channels: 1632, kernel: 5, stride: 1,
+                padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1789136, bias: s.f,
+                depthwiseOutput: s.tensor(214), pool: pool)
+            s.profiler?.stop(440)
+        }
+        // features.6.7.block.1 frozen: depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]
+        if s.options.frozenBlocks > 29 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(213), batch: s.n, height: 10, width: 10, channels: 1632, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1789136, bias: s.f,
+                activation: .identity, output: s.tensor(214), pool: pool)
+            s.profiler?.stop(441)
+        }
         // features.6.7.block.1 BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks <= 29 {
             s.profiler?.start()
@@ -5066,32 +5178,36 @@ public final class EfficientNetLite4Training: TrainableModel {
                 output: s.tensor(220), pool: pool)
             s.profiler?.stop(453)
         }
-        // features.7.0.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 10, 10, 1632]
-        if s.options.frozenBlocks <= 30 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(220), pixels: 100 &* s.n, channels: 1632,
-                gamma: s.p + 10498864, beta: s.p + 10500496, savedMean: s.f + 1871280, savedInvStd: s.f + 1872912,
-                activation: .relu6, output: s.tensor(221), pool: pool)
-            s.profiler?.stop(454)
-        }
         // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks > 30 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(220), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 10498864, beta: s.p + 10500496, runningMean: s.p + 10502128, runningVar: s.p + 10503760,
                 eps: 0.001, activation: .relu6, output: s.tensor(221), scratch: s.f + 1871280, pool: pool)
-            s.profiler?.stop(455)
+            s.profiler?.stop(454)
         }
         // features.7.0.block.1 depthwise weights to the kernel layout [3][3][1632]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 10505392, channels: 1632, kernel: 3, into: s.f + 1877808)
-        s.profiler?.stop(456)
-        // features.7.0.block.1 depthwise 3x3/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(221), batch: s.n, height: 10, width: 10, channels: 1632, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 10, outWidth: 10, weights: s.f + 1877808, bias: s.f,
-            activation: .identity, output: s.tensor(222), pool: pool)
-        s.profiler?.stop(457)
+        s.profiler?.stop(455)
+        // features.7.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632], row by row
+        if s.options.frozenBlocks <= 30 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(220), gamma: s.p + 10498864,
+                beta: s.p + 10500496, savedMean: s.f + 1871280, savedInvStd: s.f + 1872912, activation: .relu6,
+                output: s.tensor(221), batch: s.n, height: 10, width: 10, channels: 1632, kernel: 3, stride: 1,
+                padTop: 1, padLeft: 1, outHeight: 10, outWidth: 10, weights: s.f + 1877808, bias: s.f,
+                depthwiseOutput: s.tensor(222), pool: pool)
+            s.profiler?.stop(456)
+        }
+        // features.7.0.block.1 frozen: depthwise 3x3/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]
+        if s.options.frozenBlocks > 30 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(221), batch: s.n, height: 10, width: 10, channels: 1632, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 10, outWidth: 10, weights: s.f + 1877808, bias: s.f,
+                activation: .identity, output: s.tensor(222), pool: pool)
+            s.profiler?.stop(457)
+        }
         // features.7.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks <= 30 {
             s.profiler?.start()
@@ -8529,13 +8645,13 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.2.0.block.0", kind: "conv 1x1 forward", macsPerImage: 77760000,
               "frozen: expand conv 1x1, [n, 150, 150, 24] -> [n, 150, 150, 144]"),
         .init("features.2.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 150, 150, 144]"),
-        .init("features.2.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 150, 150, 144]"),
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][144]"),
+        .init("features.2.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 7290000,
+              "features.2.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 150, 150, 144] -> [n, 75, 75, 144], row by row"),
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: 7290000,
-              "depthwise 3x3/2, [n, 150, 150, 144] -> [n, 75, 75, 144]"),
+              "frozen: depthwise 3x3/2, [n, 150, 150, 144] -> [n, 75, 75, 144]"),
         .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 75, 75, 144]"),
         .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -8557,13 +8673,13 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.2.1.block.0", kind: "conv 1x1 forward", macsPerImage: 34560000,
               "frozen: expand conv 1x1, [n, 75, 75, 32] -> [n, 75, 75, 192]"),
         .init("features.2.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 75, 75, 192]"),
-        .init("features.2.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 75, 75, 192]"),
         .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][192]"),
+        .init("features.2.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 9720000,
+              "features.2.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192], row by row"),
         .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: 9720000,
-              "depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192]"),
+              "frozen: depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192]"),
         .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 75, 75, 192]"),
         .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -8589,13 +8705,13 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.2.2.block.0", kind: "conv 1x1 forward", macsPerImage: 34560000,
               "frozen: expand conv 1x1, [n, 75, 75, 32] -> [n, 75, 75, 192]"),
         .init("features.2.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 75, 75, 192]"),
-        .init("features.2.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 75, 75, 192]"),
         .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][192]"),
+        .init("features.2.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 9720000,
+              "features.2.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.2.block.1 depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192], row by row"),
         .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: 9720000,
-              "depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192]"),
+              "frozen: depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192]"),
         .init("features.2.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 75, 75, 192]"),
         .init("features.2.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -8621,13 +8737,13 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.2.3.block.0", kind: "conv 1x1 forward", macsPerImage: 34560000,
               "frozen: expand conv 1x1, [n, 75, 75, 32] -> [n, 75, 75, 192]"),
         .init("features.2.3.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 75, 75, 192]"),
-        .init("features.2.3.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 75, 75, 192]"),
         .init("features.2.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][192]"),
+        .init("features.2.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 9720000,
+              "features.2.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.3.block.1 depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192], row by row"),
         .init("features.2.3.block.1", kind: "depthwise forward", macsPerImage: 9720000,
-              "depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192]"),
+              "frozen: depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192]"),
         .init("features.2.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 75, 75, 192]"),
         .init("features.2.3.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -8653,13 +8769,13 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.3.0.block.0", kind: "conv 1x1 forward", macsPerImage: 34560000,
               "frozen: expand conv 1x1, [n, 75, 75, 32] -> [n, 75, 75, 192]"),
         .init("features.3.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 75, 75, 192]"),
-        .init("features.3.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 75, 75, 192]"),
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][192]"),
+        .init("features.3.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 6931200,
+              "features.3.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 75, 75, 192] -> [n, 38, 38, 192], row by row"),
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: 6931200,
-              "depthwise 5x5/2, [n, 75, 75, 192] -> [n, 38, 38, 192]"),
+              "frozen: depthwise 5x5/2, [n, 75, 75, 192] -> [n, 38, 38, 192]"),
         .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 38, 38, 192]"),
         .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -8681,13 +8797,13 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.3.1.block.0", kind: "conv 1x1 forward", macsPerImage: 27170304,
               "frozen: expand conv 1x1, [n, 38, 38, 56] -> [n, 38, 38, 336]"),
         .init("features.3.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 38, 38, 336]"),
-        .init("features.3.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 38, 38, 336]"),
         .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][336]"),
+        .init("features.3.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 12129600,
+              "features.3.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 38, 38, 336] -> [n, 38, 38, 336], row by row"),
         .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: 12129600,
-              "depthwise 5x5/1, [n, 38, 38, 336] -> [n, 38, 38, 336]"),
+              "frozen: depthwise 5x5/1, [n, 38, 38, 336] -> [n, 38, 38, 336]"),
         .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 38, 38, 336]"),
         .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -8713,13 +8829,13 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.3.2.block.0", kind: "conv 1x1 forward", macsPerImage: 27170304,
               "frozen: expand conv 1x1, [n, 38, 38, 56] -> [n, 38, 38, 336]"),
         .init("features.3.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 38, 38, 336]"),
-        .init("features.3.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 38, 38, 336]"),
         .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][336]"),
+        .init("features.3.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 12129600,
+              "features.3.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.2.block.1 depthwise 5x5/1, [n, 38, 38, 336] -> [n, 38, 38, 336], row by row"),
         .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: 12129600,
-              "depthwise 5x5/1, [n, 38, 38, 336] -> [n, 38, 38, 336]"),
+              "frozen: depthwise 5x5/1, [n, 38, 38, 336] -> [n, 38, 38, 336]"),
         .init("features.3.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 38, 38, 336]"),
         .init("features.3.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -8745,13 +8861,13 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.3.3.block.0", kind: "conv 1x1 forward", macsPerImage: 27170304,
               "frozen: expand conv 1x1, [n, 38, 38, 56] -> [n, 38, 38, 336]"),
         .init("features.3.3.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 38, 38, 336]"),
-        .init("features.3.3.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 38, 38, 336]"),
         .init("features.3.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][336]"),
+        .init("features.3.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 12129600,
+              "features.3.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.3.block.1 depthwise 5x5/1, [n, 38, 38, 336] -> [n, 38, 38, 336], row by row"),
         .init("features.3.3.block.1", kind: "depthwise forward", macsPerImage: 12129600,
-              "depthwise 5x5/1, [n, 38, 38, 336] -> [n, 38, 38, 336]"),
+              "frozen: depthwise 5x5/1, [n, 38, 38, 336] -> [n, 38, 38, 336]"),
         .init("features.3.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 38, 38, 336]"),
         .init("features.3.3.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -8777,13 +8893,13 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.4.0.block.0", kind: "conv 1x1 forward", macsPerImage: 27170304,
               "frozen: expand conv 1x1, [n, 38, 38, 56] -> [n, 38, 38, 336]"),
         .init("features.4.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 38, 38, 336]"),
-        .init("features.4.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 38, 38, 336]"),
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][336]"),
+        .init("features.4.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1091664,
+              "features.4.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 38, 38, 336] -> [n, 19, 19, 336], row by row"),
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: 1091664,
-              "depthwise 3x3/2, [n, 38, 38, 336] -> [n, 19, 19, 336]"),
+              "frozen: depthwise 3x3/2, [n, 38, 38, 336] -> [n, 19, 19, 336]"),
         .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 19, 19, 336]"),
         .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -8805,13 +8921,13 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.4.1.block.0", kind: "conv 1x1 forward", macsPerImage: 27170304,
               "frozen: expand conv 1x1, [n, 19, 19, 112] -> [n, 19, 19, 672]"),
         .init("features.4.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 19, 19, 672]"),
-        .init("features.4.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 672]"),
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][672]"),
+        .init("features.4.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 2183328,
+              "features.4.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672], row by row"),
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: 2183328,
-              "depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672]"),
+              "frozen: depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672]"),
         .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 19, 19, 672]"),
         .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -8837,13 +8953,13 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.4.2.block.0", kind: "conv 1x1 forward", macsPerImage: 27170304,
               "frozen: expand conv 1x1, [n, 19, 19, 112] -> [n, 19, 19, 672]"),
         .init("features.4.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 19, 19, 672]"),
-        .init("features.4.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 672]"),
         .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][672]"),
+        .init("features.4.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 2183328,
+              "features.4.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672], row by row"),
         .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: 2183328,
-              "depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672]"),
+              "frozen: depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672]"),
         .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 19, 19, 672]"),
         .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -8869,13 +8985,13 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.4.3.block.0", kind: "conv 1x1 forward", macsPerImage: 27170304,
               "frozen: expand conv 1x1, [n, 19, 19, 112] -> [n, 19, 19, 672]"),
         .init("features.4.3.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 19, 19, 672]"),
-        .init("features.4.3.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 672]"),
         .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][672]"),
+        .init("features.4.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 2183328,
+              "features.4.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.3.block.1 depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672], row by row"),
         .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: 2183328,
-              "depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672]"),
+              "frozen: depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672]"),
         .init("features.4.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 19, 19, 672]"),
         .init("features.4.3.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -8901,13 +9017,13 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.4.4.block.0", kind: "conv 1x1 forward", macsPerImage: 27170304,
               "frozen: expand conv 1x1, [n, 19, 19, 112] -> [n, 19, 19, 672]"),
         .init("features.4.4.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 19, 19, 672]"),
-        .init("features.4.4.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 672]"),
         .init("features.4.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][672]"),
+        .init("features.4.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 2183328,
+              "features.4.4.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.4.block.1 depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672], row by row"),
         .init("features.4.4.block.1", kind: "depthwise forward", macsPerImage: 2183328,
-              "depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672]"),
+              "frozen: depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672]"),
         .init("features.4.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 19, 19, 672]"),
         .init("features.4.4.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -8933,13 +9049,13 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.4.5.block.0", kind: "conv 1x1 forward", macsPerImage: 27170304,
               "frozen: expand conv 1x1, [n, 19, 19, 112] -> [n, 19, 19, 672]"),
         .init("features.4.5.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 19, 19, 672]"),
-        .init("features.4.5.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 672]"),
         .init("features.4.5.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][672]"),
+        .init("features.4.5.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 2183328,
+              "features.4.5.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.5.block.1 depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672], row by row"),
         .init("features.4.5.block.1", kind: "depthwise forward", macsPerImage: 2183328,
-              "depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672]"),
+              "frozen: depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672]"),
         .init("features.4.5.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 19, 19, 672]"),
         .init("features.4.5.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -8965,13 +9081,13 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.5.0.block.0", kind: "conv 1x1 forward", macsPerImage: 27170304,
               "frozen: expand conv 1x1, [n, 19, 19, 112] -> [n, 19, 19, 672]"),
         .init("features.5.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 19, 19, 672]"),
-        .init("features.5.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 672]"),
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][672]"),
+        .init("features.5.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 6064800,
+              "features.5.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 19, 19, 672] -> [n, 19, 19, 672], row by row"),
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: 6064800,
-              "depthwise 5x5/1, [n, 19, 19, 672] -> [n, 19, 19, 672]"),
+              "frozen: depthwise 5x5/1, [n, 19, 19, 672] -> [n, 19, 19, 672]"),
         .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 19, 19, 672]"),
         .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -8993,13 +9109,13 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.5.1.block.0", kind: "conv 1x1 forward", macsPerImage: 55449600,
               "frozen: expand conv 1x1, [n, 19, 19, 160] -> [n, 19, 19, 960]"),
         .init("features.5.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 19, 19, 960]"),
-        .init("features.5.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 960]"),
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][960]"),
+        .init("features.5.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 8664000,
+              "features.5.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960], row by row"),
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: 8664000,
-              "depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960]"),
+              "frozen: depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960]"),
         .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 19, 19, 960]"),
         .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -9025,13 +9141,13 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.5.2.block.0", kind: "conv 1x1 forward", macsPerImage: 55449600,
               "frozen: expand conv 1x1, [n, 19, 19, 160] -> [n, 19, 19, 960]"),
         .init("features.5.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 19, 19, 960]"),
-        .init("features.5.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 960]"),
         .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][960]"),
+        .init("features.5.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 8664000,
+              "features.5.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960], row by row"),
         .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: 8664000,
-              "depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960]"),
+              "frozen: depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960]"),
         .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 19, 19, 960]"),
         .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -9057,13 +9173,13 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.5.3.block.0", kind: "conv 1x1 forward", macsPerImage: 55449600,
               "frozen: expand conv 1x1, [n, 19, 19, 160] -> [n, 19, 19, 960]"),
         .init("features.5.3.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 19, 19, 960]"),
-        .init("features.5.3.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 960]"),
         .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][960]"),
+        .init("features.5.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 8664000,
+              "features.5.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.3.block.1 depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960], row by row"),
         .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: 8664000,
-              "depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960]"),
+              "frozen: depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960]"),
         .init("features.5.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 19, 19, 960]"),
         .init("features.5.3.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -9089,13 +9205,13 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.5.4.block.0", kind: "conv 1x1 forward", macsPerImage: 55449600,
               "frozen: expand conv 1x1, [n, 19, 19, 160] -> [n, 19, 19, 960]"),
         .init("features.5.4.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 19, 19, 960]"),
-        .init("features.5.4.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 960]"),
         .init("features.5.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][960]"),
+        .init("features.5.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 8664000,
+              "features.5.4.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.4.block.1 depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960], row by row"),
         .init("features.5.4.block.1", kind: "depthwise forward", macsPerImage: 8664000,
-              "depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960]"),
+              "frozen: depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960]"),
         .init("features.5.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 19, 19, 960]"),
         .init("features.5.4.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -9121,13 +9237,13 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.5.5.block.0", kind: "conv 1x1 forward", macsPerImage: 55449600,
               "frozen: expand conv 1x1, [n, 19, 19, 160] -> [n, 19, 19, 960]"),
         .init("features.5.5.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 19, 19, 960]"),
-        .init("features.5.5.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 960]"),
         .init("features.5.5.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][960]"),
+        .init("features.5.5.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 8664000,
+              "features.5.5.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.5.block.1 depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960], row by row"),
         .init("features.5.5.block.1", kind: "depthwise forward", macsPerImage: 8664000,
-              "depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960]"),
+              "frozen: depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960]"),
         .init("features.5.5.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 19, 19, 960]"),
         .init("features.5.5.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -9153,13 +9269,13 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.6.0.block.0", kind: "conv 1x1 forward", macsPerImage: 55449600,
               "frozen: expand conv 1x1, [n, 19, 19, 160] -> [n, 19, 19, 960]"),
         .init("features.6.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 19, 19, 960]"),
-        .init("features.6.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 960]"),
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][960]"),
+        .init("features.6.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 2400000,
+              "features.6.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 19, 19, 960] -> [n, 10, 10, 960], row by row"),
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: 2400000,
-              "depthwise 5x5/2, [n, 19, 19, 960] -> [n, 10, 10, 960]"),
+              "frozen: depthwise 5x5/2, [n, 19, 19, 960] -> [n, 10, 10, 960]"),
         .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 10, 10, 960]"),
         .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -9181,13 +9297,13 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.6.1.block.0", kind: "conv 1x1 forward", macsPerImage: 44390400,
               "frozen: expand conv 1x1, [n, 10, 10, 272] -> [n, 10, 10, 1632]"),
         .init("features.6.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 10, 10, 1632]"),
-        .init("features.6.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]"),
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1632]"),
+        .init("features.6.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 4080000,
+              "features.6.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632], row by row"),
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: 4080000,
-              "depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]"),
+              "frozen: depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]"),
         .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]"),
         .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -9213,13 +9329,13 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.6.2.block.0", kind: "conv 1x1 forward", macsPerImage: 44390400,
               "frozen: expand conv 1x1, [n, 10, 10, 272] -> [n, 10, 10, 1632]"),
         .init("features.6.2.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 10, 10, 1632]"),
-        .init("features.6.2.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]"),
         .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1632]"),
+        .init("features.6.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 4080000,
+              "features.6.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632], row by row"),
         .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: 4080000,
-              "depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]"),
+              "frozen: depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]"),
         .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]"),
         .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -9245,13 +9361,13 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.6.3.block.0", kind: "conv 1x1 forward", macsPerImage: 44390400,
               "frozen: expand conv 1x1, [n, 10, 10, 272] -> [n, 10, 10, 1632]"),
         .init("features.6.3.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 10, 10, 1632]"),
-        .init("features.6.3.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]"),
         .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1632]"),
+        .init("features.6.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 4080000,
+              "features.6.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632], row by row"),
         .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: 4080000,
-              "depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]"),
+              "frozen: depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]"),
         .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]"),
         .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -9277,13 +9393,13 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.6.4.block.0", kind: "conv 1x1 forward", macsPerImage: 44390400,
               "frozen: expand conv 1x1, [n, 10, 10, 272] -> [n, 10, 10, 1632]"),
         .init("features.6.4.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 10, 10, 1632]"),
-        .init("features.6.4.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]"),
         .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1632]"),
+        .init("features.6.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 4080000,
+              "features.6.4.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.4.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632], row by row"),
         .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: 4080000,
-              "depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]"),
+              "frozen: depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]"),
         .init("features.6.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]"),
         .init("features.6.4.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -9309,13 +9425,13 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.6.5.block.0", kind: "conv 1x1 forward", macsPerImage: 44390400,
               "frozen: expand conv 1x1, [n, 10, 10, 272] -> [n, 10, 10, 1632]"),
         .init("features.6.5.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 10, 10, 1632]"),
-        .init("features.6.5.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]"),
         .init("features.6.5.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1632]"),
+        .init("features.6.5.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 4080000,
+              "features.6.5.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.5.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632], row by row"),
         .init("features.6.5.block.1", kind: "depthwise forward", macsPerImage: 4080000,
-              "depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]"),
+              "frozen: depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]"),
         .init("features.6.5.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]"),
         .init("features.6.5.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -9341,13 +9457,13 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.6.6.block.0", kind: "conv 1x1 forward", macsPerImage: 44390400,
               "frozen: expand conv 1x1, [n, 10, 10, 272] -> [n, 10, 10, 1632]"),
         .init("features.6.6.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 10, 10, 1632]"),
-        .init("features.6.6.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]"),
         .init("features.6.6.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1632]"),
+        .init("features.6.6.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 4080000,
+              "features.6.6.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.6.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632], row by row"),
         .init("features.6.6.block.1", kind: "depthwise forward", macsPerImage: 4080000,
-              "depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]"),
+              "frozen: depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]"),
         .init("features.6.6.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]"),
         .init("features.6.6.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -9373,13 +9489,13 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.6.7.block.0", kind: "conv 1x1 forward", macsPerImage: 44390400,
               "frozen: expand conv 1x1, [n, 10, 10, 272] -> [n, 10, 10, 1632]"),
         .init("features.6.7.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 10, 10, 1632]"),
-        .init("features.6.7.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]"),
         .init("features.6.7.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1632]"),
+        .init("features.6.7.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 4080000,
+              "features.6.7.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.7.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632], row by row"),
         .init("features.6.7.block.1", kind: "depthwise forward", macsPerImage: 4080000,
-              "depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]"),
+              "frozen: depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]"),
         .init("features.6.7.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]"),
         .init("features.6.7.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -9405,13 +9521,13 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.7.0.block.0", kind: "conv 1x1 forward", macsPerImage: 44390400,
               "frozen: expand conv 1x1, [n, 10, 10, 272] -> [n, 10, 10, 1632]"),
         .init("features.7.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 10, 10, 1632]"),
-        .init("features.7.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]"),
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][1632]"),
+        .init("features.7.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1468800,
+              "features.7.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632], row by row"),
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: 1468800,
-              "depthwise 3x3/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]"),
+              "frozen: depthwise 3x3/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]"),
         .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]"),
         .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,

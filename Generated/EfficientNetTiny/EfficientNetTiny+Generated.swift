@@ -1125,32 +1125,36 @@ public final class EfficientNetTinyTraining: TrainableModel {
                 bias: s.f, outChannels: 48, activation: .identity, residual: nil, output: s.tensor(10), pool: pool)
             s.profiler?.stop(16)
         }
-        // features.2.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 36, 36, 48]
-        if s.options.frozenBlocks <= 2 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(10), pixels: 1296 &* s.n, channels: 48, gamma: s.p + 1440,
-                beta: s.p + 1488, savedMean: s.f + 104688, savedInvStd: s.f + 104736, activation: .silu,
-                output: s.tensor(11), pool: pool)
-            s.profiler?.stop(17)
-        }
         // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 36, 36, 48]
         if s.options.frozenBlocks > 2 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(10), pixels: 1296 &* s.n, channels: 48,
                 gamma: s.p + 1440, beta: s.p + 1488, runningMean: s.p + 1536, runningVar: s.p + 1584, eps: 1e-05,
                 activation: .silu, output: s.tensor(11), scratch: s.f + 104688, pool: pool)
-            s.profiler?.stop(18)
+            s.profiler?.stop(17)
         }
         // features.2.0.block.1 depthwise weights to the kernel layout [3][3][48]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1632, channels: 48, kernel: 3, into: s.f + 104880)
-        s.profiler?.stop(19)
-        // features.2.0.block.1 depthwise 3x3/2, [n, 36, 36, 48] -> [n, 18, 18, 48]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(11), batch: s.n, height: 36, width: 36, channels: 48, kernel: 3,
-            stride: 2, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 104880, bias: s.f,
-            activation: .identity, output: s.tensor(12), pool: pool)
-        s.profiler?.stop(20)
+        s.profiler?.stop(18)
+        // features.2.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 36, 36, 48] -> [n, 18, 18, 48], row by row
+        if s.options.frozenBlocks <= 2 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(10), gamma: s.p + 1440, beta: s.p + 1488,
+                savedMean: s.f + 104688, savedInvStd: s.f + 104736, activation: .silu, output: s.tensor(11),
+                batch: s.n, height: 36, width: 36, channels: 48, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+                outHeight: 18, outWidth: 18, weights: s.f + 104880, bias: s.f, depthwiseOutput: s.tensor(12),
+                pool: pool)
+            s.profiler?.stop(19)
+        }
+        // features.2.0.block.1 frozen: depthwise 3x3/2, [n, 36, 36, 48] -> [n, 18, 18, 48]
+        if s.options.frozenBlocks > 2 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(11), batch: s.n, height: 36, width: 36, channels: 48, kernel: 3,
+                stride: 2, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 104880, bias: s.f,
+                activation: .identity, output: s.tensor(12), pool: pool)
+            s.profiler?.stop(20)
+        }
         // features.2.0.block.1 BatchNorm (batch statistics) + silu on [n, 18, 18, 48]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
@@ -1237,32 +1241,36 @@ public final class EfficientNetTinyTraining: TrainableModel {
                 output: s.tensor(20), pool: pool)
             s.profiler?.stop(31)
         }
-        // features.3.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 18, 18, 96]
-        if s.options.frozenBlocks <= 3 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(20), pixels: 324 &* s.n, channels: 96, gamma: s.p + 4880,
-                beta: s.p + 4976, savedMean: s.f + 105776, savedInvStd: s.f + 105872, activation: .silu,
-                output: s.tensor(21), pool: pool)
-            s.profiler?.stop(32)
-        }
         // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 96]
         if s.options.frozenBlocks > 3 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 324 &* s.n, channels: 96,
                 gamma: s.p + 4880, beta: s.p + 4976, runningMean: s.p + 5072, runningVar: s.p + 5168, eps: 1e-05,
                 activation: .silu, output: s.tensor(21), scratch: s.f + 105776, pool: pool)
-            s.profiler?.stop(33)
+            s.profiler?.stop(32)
         }
         // features.3.0.block.1 depthwise weights to the kernel layout [5][5][96]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 5264, channels: 96, kernel: 5, into: s.f + 106160)
-        s.profiler?.stop(34)
-        // features.3.0.block.1 depthwise 5x5/2, [n, 18, 18, 96] -> [n, 9, 9, 96]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(21), batch: s.n, height: 18, width: 18, channels: 96, kernel: 5,
-            stride: 2, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 106160, bias: s.f,
-            activation: .identity, output: s.tensor(22), pool: pool)
-        s.profiler?.stop(35)
+        s.profiler?.stop(33)
+        // features.3.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 18, 18, 96] -> [n, 9, 9, 96], row by row
+        if s.options.frozenBlocks <= 3 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(20), gamma: s.p + 4880, beta: s.p + 4976,
+                savedMean: s.f + 105776, savedInvStd: s.f + 105872, activation: .silu, output: s.tensor(21),
+                batch: s.n, height: 18, width: 18, channels: 96, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
+                outHeight: 9, outWidth: 9, weights: s.f + 106160, bias: s.f, depthwiseOutput: s.tensor(22),
+                pool: pool)
+            s.profiler?.stop(34)
+        }
+        // features.3.0.block.1 frozen: depthwise 5x5/2, [n, 18, 18, 96] -> [n, 9, 9, 96]
+        if s.options.frozenBlocks > 3 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(21), batch: s.n, height: 18, width: 18, channels: 96, kernel: 5,
+                stride: 2, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 106160, bias: s.f,
+                activation: .identity, output: s.tensor(22), pool: pool)
+            s.profiler?.stop(35)
+        }
         // features.3.0.block.1 BatchNorm (batch statistics) + silu on [n, 9, 9, 96]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
@@ -1347,32 +1355,36 @@ public final class EfficientNetTinyTraining: TrainableModel {
                 bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.tensor(30), pool: pool)
             s.profiler?.stop(46)
         }
-        // features.4.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 9, 9, 144]
-        if s.options.frozenBlocks <= 4 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(30), pixels: 81 &* s.n, channels: 144, gamma: s.p + 14816,
-                beta: s.p + 14960, savedMean: s.f + 111008, savedInvStd: s.f + 111152, activation: .silu,
-                output: s.tensor(31), pool: pool)
-            s.profiler?.stop(47)
-        }
         // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 144]
         if s.options.frozenBlocks > 4 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 81 &* s.n, channels: 144,
                 gamma: s.p + 14816, beta: s.p + 14960, runningMean: s.p + 15104, runningVar: s.p + 15248, eps: 1e-05,
                 activation: .silu, output: s.tensor(31), scratch: s.f + 111008, pool: pool)
-            s.profiler?.stop(48)
+            s.profiler?.stop(47)
         }
         // features.4.0.block.1 depthwise weights to the kernel layout [3][3][144]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 15392, channels: 144, kernel: 3, into: s.f + 111584)
-        s.profiler?.stop(49)
-        // features.4.0.block.1 depthwise 3x3/2, [n, 9, 9, 144] -> [n, 5, 5, 144]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(31), batch: s.n, height: 9, width: 9, channels: 144, kernel: 3,
-            stride: 2, padTop: 1, padLeft: 1, outHeight: 5, outWidth: 5, weights: s.f + 111584, bias: s.f,
-            activation: .identity, output: s.tensor(32), pool: pool)
-        s.profiler?.stop(50)
+        s.profiler?.stop(48)
+        // features.4.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 9, 9, 144] -> [n, 5, 5, 144], row by row
+        if s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(30), gamma: s.p + 14816, beta: s.p + 14960,
+                savedMean: s.f + 111008, savedInvStd: s.f + 111152, activation: .silu, output: s.tensor(31),
+                batch: s.n, height: 9, width: 9, channels: 144, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+                outHeight: 5, outWidth: 5, weights: s.f + 111584, bias: s.f, depthwiseOutput: s.tensor(32),
+                pool: pool)
+            s.profiler?.stop(49)
+        }
+        // features.4.0.block.1 frozen: depthwise 3x3/2, [n, 9, 9, 144] -> [n, 5, 5, 144]
+        if s.options.frozenBlocks > 4 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(31), batch: s.n, height: 9, width: 9, channels: 144, kernel: 3,
+                stride: 2, padTop: 1, padLeft: 1, outHeight: 5, outWidth: 5, weights: s.f + 111584, bias: s.f,
+                activation: .identity, output: s.tensor(32), pool: pool)
+            s.profiler?.stop(50)
+        }
         // features.4.0.block.1 BatchNorm (batch statistics) + silu on [n, 5, 5, 144]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
@@ -1458,32 +1470,36 @@ public final class EfficientNetTinyTraining: TrainableModel {
                 bias: s.f, outChannels: 240, activation: .identity, residual: nil, output: s.tensor(40), pool: pool)
             s.profiler?.stop(61)
         }
-        // features.4.1.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 5, 5, 240]
-        if s.options.frozenBlocks <= 5 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(40), pixels: 25 &* s.n, channels: 240, gamma: s.p + 34704,
-                beta: s.p + 34944, savedMean: s.f + 114256, savedInvStd: s.f + 114496, activation: .silu,
-                output: s.tensor(41), pool: pool)
-            s.profiler?.stop(62)
-        }
         // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 5, 5, 240]
         if s.options.frozenBlocks > 5 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(40), pixels: 25 &* s.n, channels: 240,
                 gamma: s.p + 34704, beta: s.p + 34944, runningMean: s.p + 35184, runningVar: s.p + 35424, eps: 1e-05,
                 activation: .silu, output: s.tensor(41), scratch: s.f + 114256, pool: pool)
-            s.profiler?.stop(63)
+            s.profiler?.stop(62)
         }
         // features.4.1.block.1 depthwise weights to the kernel layout [3][3][240]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 35664, channels: 240, kernel: 3, into: s.f + 115216)
-        s.profiler?.stop(64)
-        // features.4.1.block.1 depthwise 3x3/1, [n, 5, 5, 240] -> [n, 5, 5, 240]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(41), batch: s.n, height: 5, width: 5, channels: 240, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 5, outWidth: 5, weights: s.f + 115216, bias: s.f,
-            activation: .identity, output: s.tensor(42), pool: pool)
-        s.profiler?.stop(65)
+        s.profiler?.stop(63)
+        // features.4.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 5, 5, 240] -> [n, 5, 5, 240], row by row
+        if s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(40), gamma: s.p + 34704, beta: s.p + 34944,
+                savedMean: s.f + 114256, savedInvStd: s.f + 114496, activation: .silu, output: s.tensor(41),
+                batch: s.n, height: 5, width: 5, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 5, outWidth: 5, weights: s.f + 115216, bias: s.f, depthwiseOutput: s.tensor(42),
+                pool: pool)
+            s.profiler?.stop(64)
+        }
+        // features.4.1.block.1 frozen: depthwise 3x3/1, [n, 5, 5, 240] -> [n, 5, 5, 240]
+        if s.options.frozenBlocks > 5 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(41), batch: s.n, height: 5, width: 5, channels: 240, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 5, outWidth: 5, weights: s.f + 115216, bias: s.f,
+                activation: .identity, output: s.tensor(42), pool: pool)
+            s.profiler?.stop(65)
+        }
         // features.4.1.block.1 BatchNorm (batch statistics) + silu on [n, 5, 5, 240]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
@@ -1581,32 +1597,36 @@ public final class EfficientNetTinyTraining: TrainableModel {
                 bias: s.f, outChannels: 240, activation: .identity, residual: nil, output: s.tensor(52), pool: pool)
             s.profiler?.stop(78)
         }
-        // features.5.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 5, 5, 240]
-        if s.options.frozenBlocks <= 6 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(52), pixels: 25 &* s.n, channels: 240, gamma: s.p + 63232,
-                beta: s.p + 63472, savedMean: s.f + 119616, savedInvStd: s.f + 119856, activation: .silu,
-                output: s.tensor(53), pool: pool)
-            s.profiler?.stop(79)
-        }
         // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 5, 5, 240]
         if s.options.frozenBlocks > 6 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(52), pixels: 25 &* s.n, channels: 240,
                 gamma: s.p + 63232, beta: s.p + 63472, runningMean: s.p + 63712, runningVar: s.p + 63952, eps: 1e-05,
                 activation: .silu, output: s.tensor(53), scratch: s.f + 119616, pool: pool)
-            s.profiler?.stop(80)
+            s.profiler?.stop(79)
         }
         // features.5.0.block.1 depthwise weights to the kernel layout [5][5][240]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 64192, channels: 240, kernel: 5, into: s.f + 120576)
-        s.profiler?.stop(81)
-        // features.5.0.block.1 depthwise 5x5/1, [n, 5, 5, 240] -> [n, 5, 5, 240]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(53), batch: s.n, height: 5, width: 5, channels: 240, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 5, outWidth: 5, weights: s.f + 120576, bias: s.f,
-            activation: .identity, output: s.tensor(54), pool: pool)
-        s.profiler?.stop(82)
+        s.profiler?.stop(80)
+        // features.5.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 5, 5, 240] -> [n, 5, 5, 240], row by row
+        if s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(52), gamma: s.p + 63232, beta: s.p + 63472,
+                savedMean: s.f + 119616, savedInvStd: s.f + 119856, activation: .silu, output: s.tensor(53),
+                batch: s.n, height: 5, width: 5, channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 5, outWidth: 5, weights: s.f + 120576, bias: s.f, depthwiseOutput: s.tensor(54),
+                pool: pool)
+            s.profiler?.stop(81)
+        }
+        // features.5.0.block.1 frozen: depthwise 5x5/1, [n, 5, 5, 240] -> [n, 5, 5, 240]
+        if s.options.frozenBlocks > 6 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(53), batch: s.n, height: 5, width: 5, channels: 240, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 5, outWidth: 5, weights: s.f + 120576, bias: s.f,
+                activation: .identity, output: s.tensor(54), pool: pool)
+            s.profiler?.stop(82)
+        }
         // features.5.0.block.1 BatchNorm (batch statistics) + silu on [n, 5, 5, 240]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
@@ -1692,32 +1712,36 @@ public final class EfficientNetTinyTraining: TrainableModel {
                 bias: s.f, outChannels: 336, activation: .identity, residual: nil, output: s.tensor(62), pool: pool)
             s.profiler?.stop(93)
         }
-        // features.5.1.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 5, 5, 336]
-        if s.options.frozenBlocks <= 7 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(62), pixels: 25 &* s.n, channels: 336, gamma: s.p + 108720,
-                beta: s.p + 109056, savedMean: s.f + 132688, savedInvStd: s.f + 133024, activation: .silu,
-                output: s.tensor(63), pool: pool)
-            s.profiler?.stop(94)
-        }
         // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 5, 5, 336]
         if s.options.frozenBlocks > 7 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(62), pixels: 25 &* s.n, channels: 336,
                 gamma: s.p + 108720, beta: s.p + 109056, runningMean: s.p + 109392, runningVar: s.p + 109728,
                 eps: 1e-05, activation: .silu, output: s.tensor(63), scratch: s.f + 132688, pool: pool)
-            s.profiler?.stop(95)
+            s.profiler?.stop(94)
         }
         // features.5.1.block.1 depthwise weights to the kernel layout [5][5][336]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 110064, channels: 336, kernel: 5, into: s.f + 134032)
-        s.profiler?.stop(96)
-        // features.5.1.block.1 depthwise 5x5/1, [n, 5, 5, 336] -> [n, 5, 5, 336]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(63), batch: s.n, height: 5, width: 5, channels: 336, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 5, outWidth: 5, weights: s.f + 134032, bias: s.f,
-            activation: .identity, output: s.tensor(64), pool: pool)
-        s.profiler?.stop(97)
+        s.profiler?.stop(95)
+        // features.5.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 5, 5, 336] -> [n, 5, 5, 336], row by row
+        if s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(62), gamma: s.p + 108720, beta: s.p + 109056,
+                savedMean: s.f + 132688, savedInvStd: s.f + 133024, activation: .silu, output: s.tensor(63),
+                batch: s.n, height: 5, width: 5, channels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 5, outWidth: 5, weights: s.f + 134032, bias: s.f, depthwiseOutput: s.tensor(64),
+                pool: pool)
+            s.profiler?.stop(96)
+        }
+        // features.5.1.block.1 frozen: depthwise 5x5/1, [n, 5, 5, 336] -> [n, 5, 5, 336]
+        if s.options.frozenBlocks > 7 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(63), batch: s.n, height: 5, width: 5, channels: 336, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 5, outWidth: 5, weights: s.f + 134032, bias: s.f,
+                activation: .identity, output: s.tensor(64), pool: pool)
+            s.profiler?.stop(97)
+        }
         // features.5.1.block.1 BatchNorm (batch statistics) + silu on [n, 5, 5, 336]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
@@ -1816,32 +1840,36 @@ public final class EfficientNetTinyTraining: TrainableModel {
                 bias: s.f, outChannels: 336, activation: .identity, residual: nil, output: s.tensor(74), pool: pool)
             s.profiler?.stop(110)
         }
-        // features.6.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 5, 5, 336]
-        if s.options.frozenBlocks <= 8 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(74), pixels: 25 &* s.n, channels: 336, gamma: s.p + 167456,
-                beta: s.p + 167792, savedMean: s.f + 150944, savedInvStd: s.f + 151280, activation: .silu,
-                output: s.tensor(75), pool: pool)
-            s.profiler?.stop(111)
-        }
         // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 5, 5, 336]
         if s.options.frozenBlocks > 8 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(74), pixels: 25 &* s.n, channels: 336,
                 gamma: s.p + 167456, beta: s.p + 167792, runningMean: s.p + 168128, runningVar: s.p + 168464,
                 eps: 1e-05, activation: .silu, output: s.tensor(75), scratch: s.f + 150944, pool: pool)
-            s.profiler?.stop(112)
+            s.profiler?.stop(111)
         }
         // features.6.0.block.1 depthwise weights to the kernel layout [5][5][336]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 168800, channels: 336, kernel: 5, into: s.f + 152288)
-        s.profiler?.stop(113)
-        // features.6.0.block.1 depthwise 5x5/2, [n, 5, 5, 336] -> [n, 3, 3, 336]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(75), batch: s.n, height: 5, width: 5, channels: 336, kernel: 5,
-            stride: 2, padTop: 2, padLeft: 2, outHeight: 3, outWidth: 3, weights: s.f + 152288, bias: s.f,
-            activation: .identity, output: s.tensor(76), pool: pool)
-        s.profiler?.stop(114)
+        s.profiler?.stop(112)
+        // features.6.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 5, 5, 336] -> [n, 3, 3, 336], row by row
+        if s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(74), gamma: s.p + 167456, beta: s.p + 167792,
+                savedMean: s.f + 150944, savedInvStd: s.f + 151280, activation: .silu, output: s.tensor(75),
+                batch: s.n, height: 5, width: 5, channels: 336, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
+                outHeight: 3, outWidth: 3, weights: s.f + 152288, bias: s.f, depthwiseOutput: s.tensor(76),
+                pool: pool)
+            s.profiler?.stop(113)
+        }
+        // features.6.0.block.1 frozen: depthwise 5x5/2, [n, 5, 5, 336] -> [n, 3, 3, 336]
+        if s.options.frozenBlocks > 8 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(75), batch: s.n, height: 5, width: 5, channels: 336, kernel: 5,
+                stride: 2, padTop: 2, padLeft: 2, outHeight: 3, outWidth: 3, weights: s.f + 152288, bias: s.f,
+                activation: .identity, output: s.tensor(76), pool: pool)
+            s.profiler?.stop(114)
+        }
         // features.6.0.block.1 BatchNorm (batch statistics) + silu on [n, 3, 3, 336]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
@@ -1926,32 +1954,36 @@ public final class EfficientNetTinyTraining: TrainableModel {
                 bias: s.f, outChannels: 576, activation: .identity, residual: nil, output: s.tensor(84), pool: pool)
             s.profiler?.stop(125)
         }
-        // features.6.1.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 3, 3, 576]
-        if s.options.frozenBlocks <= 9 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(84), pixels: 9 &* s.n, channels: 576, gamma: s.p + 276240,
-                beta: s.p + 276816, savedMean: s.f + 169280, savedInvStd: s.f + 169856, activation: .silu,
-                output: s.tensor(85), pool: pool)
-            s.profiler?.stop(126)
-        }
         // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 3, 3, 576]
         if s.options.frozenBlocks > 9 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(84), pixels: 9 &* s.n, channels: 576,
                 gamma: s.p + 276240, beta: s.p + 276816, runningMean: s.p + 277392, runningVar: s.p + 277968,
                 eps: 1e-05, activation: .silu, output: s.tensor(85), scratch: s.f + 169280, pool: pool)
-            s.profiler?.stop(127)
+            s.profiler?.stop(126)
         }
         // features.6.1.block.1 depthwise weights to the kernel layout [5][5][576]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 278544, channels: 576, kernel: 5, into: s.f + 171584)
-        s.profiler?.stop(128)
-        // features.6.1.block.1 depthwise 5x5/1, [n, 3, 3, 576] -> [n, 3, 3, 576]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(85), batch: s.n, height: 3, width: 3, channels: 576, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 3, outWidth: 3, weights: s.f + 171584, bias: s.f,
-            activation: .identity, output: s.tensor(86), pool: pool)
-        s.profiler?.stop(129)
+        s.profiler?.stop(127)
+        // features.6.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 3, 3, 576] -> [n, 3, 3, 576], row by row
+        if s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(84), gamma: s.p + 276240, beta: s.p + 276816,
+                savedMean: s.f + 169280, savedInvStd: s.f + 169856, activation: .silu, output: s.tensor(85),
+                batch: s.n, height: 3, width: 3, channels: 576, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 3, outWidth: 3, weights: s.f + 171584, bias: s.f, depthwiseOutput: s.tensor(86),
+                pool: pool)
+            s.profiler?.stop(128)
+        }
+        // features.6.1.block.1 frozen: depthwise 5x5/1, [n, 3, 3, 576] -> [n, 3, 3, 576]
+        if s.options.frozenBlocks > 9 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(85), batch: s.n, height: 3, width: 3, channels: 576, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 3, outWidth: 3, weights: s.f + 171584, bias: s.f,
+                activation: .identity, output: s.tensor(86), pool: pool)
+            s.profiler?.stop(129)
+        }
         // features.6.1.block.1 BatchNorm (batch statistics) + silu on [n, 3, 3, 576]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
@@ -2048,32 +2080,36 @@ public final class EfficientNetTinyTraining: TrainableModel {
                 bias: s.f, outChannels: 576, activation: .identity, residual: nil, output: s.tensor(96), pool: pool)
             s.profiler?.stop(142)
         }
-        // features.7.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 3, 3, 576]
-        if s.options.frozenBlocks <= 10 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(96), pixels: 9 &* s.n, channels: 576, gamma: s.p + 434480,
-                beta: s.p + 435056, savedMean: s.f + 200576, savedInvStd: s.f + 201152, activation: .silu,
-                output: s.tensor(97), pool: pool)
-            s.profiler?.stop(143)
-        }
         // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 3, 3, 576]
         if s.options.frozenBlocks > 10 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(96), pixels: 9 &* s.n, channels: 576,
                 gamma: s.p + 434480, beta: s.p + 435056, runningMean: s.p + 435632, runningVar: s.p + 436208,
                 eps: 1e-05, activation: .silu, output: s.tensor(97), scratch: s.f + 200576, pool: pool)
-            s.profiler?.stop(144)
+            s.profiler?.stop(143)
         }
         // features.7.0.block.1 depthwise weights to the kernel layout [3][3][576]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 436784, channels: 576, kernel: 3, into: s.f + 202880)
-        s.profiler?.stop(145)
-        // features.7.0.block.1 depthwise 3x3/1, [n, 3, 3, 576] -> [n, 3, 3, 576]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(97), batch: s.n, height: 3, width: 3, channels: 576, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 3, outWidth: 3, weights: s.f + 202880, bias: s.f,
-            activation: .identity, output: s.tensor(98), pool: pool)
-        s.profiler?.stop(146)
+        s.profiler?.stop(144)
+        // features.7.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 3, 3, 576] -> [n, 3, 3, 576], row by row
+        if s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(96), gamma: s.p + 434480, beta: s.p + 435056,
+                savedMean: s.f + 200576, savedInvStd: s.f + 201152, activation: .silu, output: s.tensor(97),
+                batch: s.n, height: 3, width: 3, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 3, outWidth: 3, weights: s.f + 202880, bias: s.f, depthwiseOutput: s.tensor(98),
+                pool: pool)
+            s.profiler?.stop(145)
+        }
+        // features.7.0.block.1 frozen: depthwise 3x3/1, [n, 3, 3, 576] -> [n, 3, 3, 576]
+        if s.options.frozenBlocks > 10 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(97), batch: s.n, height: 3, width: 3, channels: 576, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 3, outWidth: 3, weights: s.f + 202880, bias: s.f,
+                activation: .identity, output: s.tensor(98), pool: pool)
+            s.profiler?.stop(146)
+        }
         // features.7.0.block.1 BatchNorm (batch statistics) + silu on [n, 3, 3, 576]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
@@ -3509,13 +3545,13 @@ public final class EfficientNetTinyTraining: TrainableModel {
         .init("features.2.0.block.0", kind: "conv 1x1 forward", macsPerImage: 497664,
               "frozen: expand conv 1x1, [n, 36, 36, 8] -> [n, 36, 36, 48]"),
         .init("features.2.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 36, 36, 48]"),
-        .init("features.2.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 36, 36, 48]"),
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][48]"),
+        .init("features.2.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 139968,
+              "features.2.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 36, 36, 48] -> [n, 18, 18, 48], row by row"),
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: 139968,
-              "depthwise 3x3/2, [n, 36, 36, 48] -> [n, 18, 18, 48]"),
+              "frozen: depthwise 3x3/2, [n, 36, 36, 48] -> [n, 18, 18, 48]"),
         .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 18, 18, 48]"),
         .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -3539,13 +3575,13 @@ public final class EfficientNetTinyTraining: TrainableModel {
         .init("features.3.0.block.0", kind: "conv 1x1 forward", macsPerImage: 497664,
               "frozen: expand conv 1x1, [n, 18, 18, 16] -> [n, 18, 18, 96]"),
         .init("features.3.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 18, 18, 96]"),
-        .init("features.3.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 96]"),
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][96]"),
+        .init("features.3.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 194400,
+              "features.3.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 18, 18, 96] -> [n, 9, 9, 96], row by row"),
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: 194400,
-              "depthwise 5x5/2, [n, 18, 18, 96] -> [n, 9, 9, 96]"),
+              "frozen: depthwise 5x5/2, [n, 18, 18, 96] -> [n, 9, 9, 96]"),
         .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 9, 9, 96]"),
         .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -3569,13 +3605,13 @@ public final class EfficientNetTinyTraining: TrainableModel {
         .init("features.4.0.block.0", kind: "conv 1x1 forward", macsPerImage: 279936,
               "frozen: expand conv 1x1, [n, 9, 9, 24] -> [n, 9, 9, 144]"),
         .init("features.4.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 9, 9, 144]"),
-        .init("features.4.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 144]"),
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][144]"),
+        .init("features.4.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 32400,
+              "features.4.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 9, 9, 144] -> [n, 5, 5, 144], row by row"),
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: 32400,
-              "depthwise 3x3/2, [n, 9, 9, 144] -> [n, 5, 5, 144]"),
+              "frozen: depthwise 3x3/2, [n, 9, 9, 144] -> [n, 5, 5, 144]"),
         .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 5, 5, 144]"),
         .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -3599,13 +3635,13 @@ public final class EfficientNetTinyTraining: TrainableModel {
         .init("features.4.1.block.0", kind: "conv 1x1 forward", macsPerImage: 240000,
               "frozen: expand conv 1x1, [n, 5, 5, 40] -> [n, 5, 5, 240]"),
         .init("features.4.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 5, 5, 240]"),
-        .init("features.4.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 5, 5, 240]"),
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][240]"),
+        .init("features.4.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 54000,
+              "features.4.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 5, 5, 240] -> [n, 5, 5, 240], row by row"),
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: 54000,
-              "depthwise 3x3/1, [n, 5, 5, 240] -> [n, 5, 5, 240]"),
+              "frozen: depthwise 3x3/1, [n, 5, 5, 240] -> [n, 5, 5, 240]"),
         .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 5, 5, 240]"),
         .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -3633,13 +3669,13 @@ public final class EfficientNetTinyTraining: TrainableModel {
         .init("features.5.0.block.0", kind: "conv 1x1 forward", macsPerImage: 240000,
               "frozen: expand conv 1x1, [n, 5, 5, 40] -> [n, 5, 5, 240]"),
         .init("features.5.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 5, 5, 240]"),
-        .init("features.5.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 5, 5, 240]"),
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][240]"),
+        .init("features.5.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 150000,
+              "features.5.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 5, 5, 240] -> [n, 5, 5, 240], row by row"),
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: 150000,
-              "depthwise 5x5/1, [n, 5, 5, 240] -> [n, 5, 5, 240]"),
+              "frozen: depthwise 5x5/1, [n, 5, 5, 240] -> [n, 5, 5, 240]"),
         .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 5, 5, 240]"),
         .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -3663,13 +3699,13 @@ public final class EfficientNetTinyTraining: TrainableModel {
         .init("features.5.1.block.0", kind: "conv 1x1 forward", macsPerImage: 470400,
               "frozen: expand conv 1x1, [n, 5, 5, 56] -> [n, 5, 5, 336]"),
         .init("features.5.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 5, 5, 336]"),
-        .init("features.5.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 5, 5, 336]"),
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][336]"),
+        .init("features.5.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 210000,
+              "features.5.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 5, 5, 336] -> [n, 5, 5, 336], row by row"),
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: 210000,
-              "depthwise 5x5/1, [n, 5, 5, 336] -> [n, 5, 5, 336]"),
+              "frozen: depthwise 5x5/1, [n, 5, 5, 336] -> [n, 5, 5, 336]"),
         .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 5, 5, 336]"),
         .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -3697,13 +3733,13 @@ public final class EfficientNetTinyTraining: TrainableModel {
         .init("features.6.0.block.0", kind: "conv 1x1 forward", macsPerImage: 470400,
               "frozen: expand conv 1x1, [n, 5, 5, 56] -> [n, 5, 5, 336]"),
         .init("features.6.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 5, 5, 336]"),
-        .init("features.6.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 5, 5, 336]"),
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][336]"),
+        .init("features.6.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 75600,
+              "features.6.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 5, 5, 336] -> [n, 3, 3, 336], row by row"),
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: 75600,
-              "depthwise 5x5/2, [n, 5, 5, 336] -> [n, 3, 3, 336]"),
+              "frozen: depthwise 5x5/2, [n, 5, 5, 336] -> [n, 3, 3, 336]"),
         .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 3, 3, 336]"),
         .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -3727,13 +3763,13 @@ public final class EfficientNetTinyTraining: TrainableModel {
         .init("features.6.1.block.0", kind: "conv 1x1 forward", macsPerImage: 497664,
               "frozen: expand conv 1x1, [n, 3, 3, 96] -> [n, 3, 3, 576]"),
         .init("features.6.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 3, 3, 576]"),
-        .init("features.6.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 3, 3, 576]"),
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][576]"),
+        .init("features.6.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 129600,
+              "features.6.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 3, 3, 576] -> [n, 3, 3, 576], row by row"),
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: 129600,
-              "depthwise 5x5/1, [n, 3, 3, 576] -> [n, 3, 3, 576]"),
+              "frozen: depthwise 5x5/1, [n, 3, 3, 576] -> [n, 3, 3, 576]"),
         .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 3, 3, 576]"),
         .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -3761,13 +3797,13 @@ public final class EfficientNetTinyTraining: TrainableModel {
         .init("features.7.0.block.0", kind: "conv 1x1 forward", macsPerImage: 497664,
               "frozen: expand conv 1x1, [n, 3, 3, 96] -> [n, 3, 3, 576]"),
         .init("features.7.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 3, 3, 576]"),
-        .init("features.7.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 3, 3, 576]"),
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][576]"),
+        .init("features.7.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 46656,
+              "features.7.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 3, 3, 576] -> [n, 3, 3, 576], row by row"),
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: 46656,
-              "depthwise 3x3/1, [n, 3, 3, 576] -> [n, 3, 3, 576]"),
+              "frozen: depthwise 3x3/1, [n, 3, 3, 576] -> [n, 3, 3, 576]"),
         .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + silu on [n, 3, 3, 576]"),
         .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,

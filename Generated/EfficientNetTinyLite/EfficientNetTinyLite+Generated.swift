@@ -846,32 +846,35 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
                 bias: s.f, outChannels: 48, activation: .identity, residual: nil, output: s.tensor(6), pool: pool)
             s.profiler?.stop(15)
         }
-        // features.2.0.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 36, 36, 48]
-        if s.options.frozenBlocks <= 2 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(6), pixels: 1296 &* s.n, channels: 48, gamma: s.p + 2112,
-                beta: s.p + 2160, savedMean: s.f + 94608, savedInvStd: s.f + 94656, activation: .relu6,
-                output: s.tensor(7), pool: pool)
-            s.profiler?.stop(16)
-        }
         // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 36, 36, 48]
         if s.options.frozenBlocks > 2 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(6), pixels: 1296 &* s.n, channels: 48,
                 gamma: s.p + 2112, beta: s.p + 2160, runningMean: s.p + 2208, runningVar: s.p + 2256, eps: 0.001,
                 activation: .relu6, output: s.tensor(7), scratch: s.f + 94608, pool: pool)
-            s.profiler?.stop(17)
+            s.profiler?.stop(16)
         }
         // features.2.0.block.1 depthwise weights to the kernel layout [3][3][48]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2304, channels: 48, kernel: 3, into: s.f + 94800)
-        s.profiler?.stop(18)
-        // features.2.0.block.1 depthwise 3x3/2, [n, 36, 36, 48] -> [n, 18, 18, 48]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(7), batch: s.n, height: 36, width: 36, channels: 48, kernel: 3,
-            stride: 2, padTop: 0, padLeft: 0, outHeight: 18, outWidth: 18, weights: s.f + 94800, bias: s.f,
-            activation: .identity, output: s.tensor(8), pool: pool)
-        s.profiler?.stop(19)
+        s.profiler?.stop(17)
+        // features.2.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 36, 36, 48] -> [n, 18, 18, 48], row by row
+        if s.options.frozenBlocks <= 2 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(6), gamma: s.p + 2112, beta: s.p + 2160,
+                savedMean: s.f + 94608, savedInvStd: s.f + 94656, activation: .relu6, output: s.tensor(7), batch: s.n,
+                height: 36, width: 36, channels: 48, kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 18,
+                outWidth: 18, weights: s.f + 94800, bias: s.f, depthwiseOutput: s.tensor(8), pool: pool)
+            s.profiler?.stop(18)
+        }
+        // features.2.0.block.1 frozen: depthwise 3x3/2, [n, 36, 36, 48] -> [n, 18, 18, 48]
+        if s.options.frozenBlocks > 2 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(7), batch: s.n, height: 36, width: 36, channels: 48, kernel: 3,
+                stride: 2, padTop: 0, padLeft: 0, outHeight: 18, outWidth: 18, weights: s.f + 94800, bias: s.f,
+                activation: .identity, output: s.tensor(8), pool: pool)
+            s.profiler?.stop(19)
+        }
         // features.2.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 18, 18, 48]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
@@ -950,32 +953,35 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
                 output: s.tensor(12), pool: pool)
             s.profiler?.stop(29)
         }
-        // features.3.0.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 18, 18, 96]
-        if s.options.frozenBlocks <= 3 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(12), pixels: 324 &* s.n, channels: 96, gamma: s.p + 5296,
-                beta: s.p + 5392, savedMean: s.f + 95696, savedInvStd: s.f + 95792, activation: .relu6,
-                output: s.tensor(13), pool: pool)
-            s.profiler?.stop(30)
-        }
         // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 96]
         if s.options.frozenBlocks > 3 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(12), pixels: 324 &* s.n, channels: 96,
                 gamma: s.p + 5296, beta: s.p + 5392, runningMean: s.p + 5488, runningVar: s.p + 5584, eps: 0.001,
                 activation: .relu6, output: s.tensor(13), scratch: s.f + 95696, pool: pool)
-            s.profiler?.stop(31)
+            s.profiler?.stop(30)
         }
         // features.3.0.block.1 depthwise weights to the kernel layout [5][5][96]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 5680, channels: 96, kernel: 5, into: s.f + 96080)
-        s.profiler?.stop(32)
-        // features.3.0.block.1 depthwise 5x5/2, [n, 18, 18, 96] -> [n, 9, 9, 96]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(13), batch: s.n, height: 18, width: 18, channels: 96, kernel: 5,
-            stride: 2, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9, weights: s.f + 96080, bias: s.f,
-            activation: .identity, output: s.tensor(14), pool: pool)
-        s.profiler?.stop(33)
+        s.profiler?.stop(31)
+        // features.3.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 18, 18, 96] -> [n, 9, 9, 96], row by row
+        if s.options.frozenBlocks <= 3 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(12), gamma: s.p + 5296, beta: s.p + 5392,
+                savedMean: s.f + 95696, savedInvStd: s.f + 95792, activation: .relu6, output: s.tensor(13), batch: s.n,
+                height: 18, width: 18, channels: 96, kernel: 5, stride: 2, padTop: 1, padLeft: 1, outHeight: 9,
+                outWidth: 9, weights: s.f + 96080, bias: s.f, depthwiseOutput: s.tensor(14), pool: pool)
+            s.profiler?.stop(32)
+        }
+        // features.3.0.block.1 frozen: depthwise 5x5/2, [n, 18, 18, 96] -> [n, 9, 9, 96]
+        if s.options.frozenBlocks > 3 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(13), batch: s.n, height: 18, width: 18, channels: 96, kernel: 5,
+                stride: 2, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9, weights: s.f + 96080, bias: s.f,
+                activation: .identity, output: s.tensor(14), pool: pool)
+            s.profiler?.stop(33)
+        }
         // features.3.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 96]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
@@ -1053,32 +1059,36 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
                 bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.tensor(18), pool: pool)
             s.profiler?.stop(43)
         }
-        // features.4.0.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 9, 9, 144]
-        if s.options.frozenBlocks <= 4 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(18), pixels: 81 &* s.n, channels: 144, gamma: s.p + 14352,
-                beta: s.p + 14496, savedMean: s.f + 100928, savedInvStd: s.f + 101072, activation: .relu6,
-                output: s.tensor(19), pool: pool)
-            s.profiler?.stop(44)
-        }
         // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 144]
         if s.options.frozenBlocks > 4 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(18), pixels: 81 &* s.n, channels: 144,
                 gamma: s.p + 14352, beta: s.p + 14496, runningMean: s.p + 14640, runningVar: s.p + 14784, eps: 0.001,
                 activation: .relu6, output: s.tensor(19), scratch: s.f + 100928, pool: pool)
-            s.profiler?.stop(45)
+            s.profiler?.stop(44)
         }
         // features.4.0.block.1 depthwise weights to the kernel layout [3][3][144]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 14928, channels: 144, kernel: 3, into: s.f + 101504)
-        s.profiler?.stop(46)
-        // features.4.0.block.1 depthwise 3x3/2, [n, 9, 9, 144] -> [n, 5, 5, 144]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(19), batch: s.n, height: 9, width: 9, channels: 144, kernel: 3,
-            stride: 2, padTop: 1, padLeft: 1, outHeight: 5, outWidth: 5, weights: s.f + 101504, bias: s.f,
-            activation: .identity, output: s.tensor(20), pool: pool)
-        s.profiler?.stop(47)
+        s.profiler?.stop(45)
+        // features.4.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 9, 9, 144] -> [n, 5, 5, 144], row by row
+        if s.options.frozenBlocks <= 4 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(18), gamma: s.p + 14352, beta: s.p + 14496,
+                savedMean: s.f + 100928, savedInvStd: s.f + 101072, activation: .relu6, output: s.tensor(19),
+                batch: s.n, height: 9, width: 9, channels: 144, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+                outHeight: 5, outWidth: 5, weights: s.f + 101504, bias: s.f, depthwiseOutput: s.tensor(20),
+                pool: pool)
+            s.profiler?.stop(46)
+        }
+        // features.4.0.block.1 frozen: depthwise 3x3/2, [n, 9, 9, 144] -> [n, 5, 5, 144]
+        if s.options.frozenBlocks > 4 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(19), batch: s.n, height: 9, width: 9, channels: 144, kernel: 3,
+                stride: 2, padTop: 1, padLeft: 1, outHeight: 5, outWidth: 5, weights: s.f + 101504, bias: s.f,
+                activation: .identity, output: s.tensor(20), pool: pool)
+            s.profiler?.stop(47)
+        }
         // features.4.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 5, 5, 144]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
@@ -1157,32 +1167,36 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
                 bias: s.f, outChannels: 240, activation: .identity, residual: nil, output: s.tensor(24), pool: pool)
             s.profiler?.stop(57)
         }
-        // features.4.1.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 5, 5, 240]
-        if s.options.frozenBlocks <= 5 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(24), pixels: 25 &* s.n, channels: 240, gamma: s.p + 32352,
-                beta: s.p + 32592, savedMean: s.f + 104176, savedInvStd: s.f + 104416, activation: .relu6,
-                output: s.tensor(25), pool: pool)
-            s.profiler?.stop(58)
-        }
         // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 5, 5, 240]
         if s.options.frozenBlocks > 5 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(24), pixels: 25 &* s.n, channels: 240,
                 gamma: s.p + 32352, beta: s.p + 32592, runningMean: s.p + 32832, runningVar: s.p + 33072, eps: 0.001,
                 activation: .relu6, output: s.tensor(25), scratch: s.f + 104176, pool: pool)
-            s.profiler?.stop(59)
+            s.profiler?.stop(58)
         }
         // features.4.1.block.1 depthwise weights to the kernel layout [3][3][240]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 33312, channels: 240, kernel: 3, into: s.f + 105136)
-        s.profiler?.stop(60)
-        // features.4.1.block.1 depthwise 3x3/1, [n, 5, 5, 240] -> [n, 5, 5, 240]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(25), batch: s.n, height: 5, width: 5, channels: 240, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 5, outWidth: 5, weights: s.f + 105136, bias: s.f,
-            activation: .identity, output: s.tensor(26), pool: pool)
-        s.profiler?.stop(61)
+        s.profiler?.stop(59)
+        // features.4.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 5, 5, 240] -> [n, 5, 5, 240], row by row
+        if s.options.frozenBlocks <= 5 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(24), gamma: s.p + 32352, beta: s.p + 32592,
+                savedMean: s.f + 104176, savedInvStd: s.f + 104416, activation: .relu6, output: s.tensor(25),
+                batch: s.n, height: 5, width: 5, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 5, outWidth: 5, weights: s.f + 105136, bias: s.f, depthwiseOutput: s.tensor(26),
+                pool: pool)
+            s.profiler?.stop(60)
+        }
+        // features.4.1.block.1 frozen: depthwise 3x3/1, [n, 5, 5, 240] -> [n, 5, 5, 240]
+        if s.options.frozenBlocks > 5 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(25), batch: s.n, height: 5, width: 5, channels: 240, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 5, outWidth: 5, weights: s.f + 105136, bias: s.f,
+                activation: .identity, output: s.tensor(26), pool: pool)
+            s.profiler?.stop(61)
+        }
         // features.4.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 5, 5, 240]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
@@ -1273,32 +1287,36 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
                 bias: s.f, outChannels: 240, activation: .identity, residual: nil, output: s.tensor(32), pool: pool)
             s.profiler?.stop(73)
         }
-        // features.5.0.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 5, 5, 240]
-        if s.options.frozenBlocks <= 6 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(32), pixels: 25 &* s.n, channels: 240, gamma: s.p + 55824,
-                beta: s.p + 56064, savedMean: s.f + 109536, savedInvStd: s.f + 109776, activation: .relu6,
-                output: s.tensor(33), pool: pool)
-            s.profiler?.stop(74)
-        }
         // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 5, 5, 240]
         if s.options.frozenBlocks > 6 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(32), pixels: 25 &* s.n, channels: 240,
                 gamma: s.p + 55824, beta: s.p + 56064, runningMean: s.p + 56304, runningVar: s.p + 56544, eps: 0.001,
                 activation: .relu6, output: s.tensor(33), scratch: s.f + 109536, pool: pool)
-            s.profiler?.stop(75)
+            s.profiler?.stop(74)
         }
         // features.5.0.block.1 depthwise weights to the kernel layout [5][5][240]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 56784, channels: 240, kernel: 5, into: s.f + 110496)
-        s.profiler?.stop(76)
-        // features.5.0.block.1 depthwise 5x5/1, [n, 5, 5, 240] -> [n, 5, 5, 240]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(33), batch: s.n, height: 5, width: 5, channels: 240, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 5, outWidth: 5, weights: s.f + 110496, bias: s.f,
-            activation: .identity, output: s.tensor(34), pool: pool)
-        s.profiler?.stop(77)
+        s.profiler?.stop(75)
+        // features.5.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 5, 5, 240] -> [n, 5, 5, 240], row by row
+        if s.options.frozenBlocks <= 6 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(32), gamma: s.p + 55824, beta: s.p + 56064,
+                savedMean: s.f + 109536, savedInvStd: s.f + 109776, activation: .relu6, output: s.tensor(33),
+                batch: s.n, height: 5, width: 5, channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 5, outWidth: 5, weights: s.f + 110496, bias: s.f, depthwiseOutput: s.tensor(34),
+                pool: pool)
+            s.profiler?.stop(76)
+        }
+        // features.5.0.block.1 frozen: depthwise 5x5/1, [n, 5, 5, 240] -> [n, 5, 5, 240]
+        if s.options.frozenBlocks > 6 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(33), batch: s.n, height: 5, width: 5, channels: 240, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 5, outWidth: 5, weights: s.f + 110496, bias: s.f,
+                activation: .identity, output: s.tensor(34), pool: pool)
+            s.profiler?.stop(77)
+        }
         // features.5.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 5, 5, 240]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
@@ -1377,32 +1395,36 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
                 bias: s.f, outChannels: 336, activation: .identity, residual: nil, output: s.tensor(38), pool: pool)
             s.profiler?.stop(87)
         }
-        // features.5.1.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 5, 5, 336]
-        if s.options.frozenBlocks <= 7 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(38), pixels: 25 &* s.n, channels: 336, gamma: s.p + 96256,
-                beta: s.p + 96592, savedMean: s.f + 122608, savedInvStd: s.f + 122944, activation: .relu6,
-                output: s.tensor(39), pool: pool)
-            s.profiler?.stop(88)
-        }
         // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 5, 5, 336]
         if s.options.frozenBlocks > 7 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(38), pixels: 25 &* s.n, channels: 336,
                 gamma: s.p + 96256, beta: s.p + 96592, runningMean: s.p + 96928, runningVar: s.p + 97264, eps: 0.001,
                 activation: .relu6, output: s.tensor(39), scratch: s.f + 122608, pool: pool)
-            s.profiler?.stop(89)
+            s.profiler?.stop(88)
         }
         // features.5.1.block.1 depthwise weights to the kernel layout [5][5][336]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 97600, channels: 336, kernel: 5, into: s.f + 123952)
-        s.profiler?.stop(90)
-        // features.5.1.block.1 depthwise 5x5/1, [n, 5, 5, 336] -> [n, 5, 5, 336]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(39), batch: s.n, height: 5, width: 5, channels: 336, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 5, outWidth: 5, weights: s.f + 123952, bias: s.f,
-            activation: .identity, output: s.tensor(40), pool: pool)
-        s.profiler?.stop(91)
+        s.profiler?.stop(89)
+        // features.5.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 5, 5, 336] -> [n, 5, 5, 336], row by row
+        if s.options.frozenBlocks <= 7 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(38), gamma: s.p + 96256, beta: s.p + 96592,
+                savedMean: s.f + 122608, savedInvStd: s.f + 122944, activation: .relu6, output: s.tensor(39),
+                batch: s.n, height: 5, width: 5, channels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 5, outWidth: 5, weights: s.f + 123952, bias: s.f, depthwiseOutput: s.tensor(40),
+                pool: pool)
+            s.profiler?.stop(90)
+        }
+        // features.5.1.block.1 frozen: depthwise 5x5/1, [n, 5, 5, 336] -> [n, 5, 5, 336]
+        if s.options.frozenBlocks > 7 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(39), batch: s.n, height: 5, width: 5, channels: 336, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 5, outWidth: 5, weights: s.f + 123952, bias: s.f,
+                activation: .identity, output: s.tensor(40), pool: pool)
+            s.profiler?.stop(91)
+        }
         // features.5.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 5, 5, 336]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
@@ -1494,32 +1516,36 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
                 bias: s.f, outChannels: 336, activation: .identity, residual: nil, output: s.tensor(46), pool: pool)
             s.profiler?.stop(103)
         }
-        // features.6.0.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 5, 5, 336]
-        if s.options.frozenBlocks <= 8 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(46), pixels: 25 &* s.n, channels: 336, gamma: s.p + 145232,
-                beta: s.p + 145568, savedMean: s.f + 140864, savedInvStd: s.f + 141200, activation: .relu6,
-                output: s.tensor(47), pool: pool)
-            s.profiler?.stop(104)
-        }
         // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 5, 5, 336]
         if s.options.frozenBlocks > 8 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(46), pixels: 25 &* s.n, channels: 336,
                 gamma: s.p + 145232, beta: s.p + 145568, runningMean: s.p + 145904, runningVar: s.p + 146240,
                 eps: 0.001, activation: .relu6, output: s.tensor(47), scratch: s.f + 140864, pool: pool)
-            s.profiler?.stop(105)
+            s.profiler?.stop(104)
         }
         // features.6.0.block.1 depthwise weights to the kernel layout [5][5][336]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 146576, channels: 336, kernel: 5, into: s.f + 142208)
-        s.profiler?.stop(106)
-        // features.6.0.block.1 depthwise 5x5/2, [n, 5, 5, 336] -> [n, 3, 3, 336]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(47), batch: s.n, height: 5, width: 5, channels: 336, kernel: 5,
-            stride: 2, padTop: 2, padLeft: 2, outHeight: 3, outWidth: 3, weights: s.f + 142208, bias: s.f,
-            activation: .identity, output: s.tensor(48), pool: pool)
-        s.profiler?.stop(107)
+        s.profiler?.stop(105)
+        // features.6.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 5, 5, 336] -> [n, 3, 3, 336], row by row
+        if s.options.frozenBlocks <= 8 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(46), gamma: s.p + 145232, beta: s.p + 145568,
+                savedMean: s.f + 140864, savedInvStd: s.f + 141200, activation: .relu6, output: s.tensor(47),
+                batch: s.n, height: 5, width: 5, channels: 336, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
+                outHeight: 3, outWidth: 3, weights: s.f + 142208, bias: s.f, depthwiseOutput: s.tensor(48),
+                pool: pool)
+            s.profiler?.stop(106)
+        }
+        // features.6.0.block.1 frozen: depthwise 5x5/2, [n, 5, 5, 336] -> [n, 3, 3, 336]
+        if s.options.frozenBlocks > 8 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(47), batch: s.n, height: 5, width: 5, channels: 336, kernel: 5,
+                stride: 2, padTop: 2, padLeft: 2, outHeight: 3, outWidth: 3, weights: s.f + 142208, bias: s.f,
+                activation: .identity, output: s.tensor(48), pool: pool)
+            s.profiler?.stop(107)
+        }
         // features.6.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 3, 3, 336]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
@@ -1597,32 +1623,36 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
                 bias: s.f, outChannels: 576, activation: .identity, residual: nil, output: s.tensor(52), pool: pool)
             s.profiler?.stop(117)
         }
-        // features.6.1.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 3, 3, 576]
-        if s.options.frozenBlocks <= 9 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(52), pixels: 9 &* s.n, channels: 576, gamma: s.p + 244256,
-                beta: s.p + 244832, savedMean: s.f + 159200, savedInvStd: s.f + 159776, activation: .relu6,
-                output: s.tensor(53), pool: pool)
-            s.profiler?.stop(118)
-        }
         // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 3, 3, 576]
         if s.options.frozenBlocks > 9 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(52), pixels: 9 &* s.n, channels: 576,
                 gamma: s.p + 244256, beta: s.p + 244832, runningMean: s.p + 245408, runningVar: s.p + 245984,
                 eps: 0.001, activation: .relu6, output: s.tensor(53), scratch: s.f + 159200, pool: pool)
-            s.profiler?.stop(119)
+            s.profiler?.stop(118)
         }
         // features.6.1.block.1 depthwise weights to the kernel layout [5][5][576]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 246560, channels: 576, kernel: 5, into: s.f + 161504)
-        s.profiler?.stop(120)
-        // features.6.1.block.1 depthwise 5x5/1, [n, 3, 3, 576] -> [n, 3, 3, 576]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(53), batch: s.n, height: 3, width: 3, channels: 576, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 3, outWidth: 3, weights: s.f + 161504, bias: s.f,
-            activation: .identity, output: s.tensor(54), pool: pool)
-        s.profiler?.stop(121)
+        s.profiler?.stop(119)
+        // features.6.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 3, 3, 576] -> [n, 3, 3, 576], row by row
+        if s.options.frozenBlocks <= 9 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(52), gamma: s.p + 244256, beta: s.p + 244832,
+                savedMean: s.f + 159200, savedInvStd: s.f + 159776, activation: .relu6, output: s.tensor(53),
+                batch: s.n, height: 3, width: 3, channels: 576, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 3, outWidth: 3, weights: s.f + 161504, bias: s.f, depthwiseOutput: s.tensor(54),
+                pool: pool)
+            s.profiler?.stop(120)
+        }
+        // features.6.1.block.1 frozen: depthwise 5x5/1, [n, 3, 3, 576] -> [n, 3, 3, 576]
+        if s.options.frozenBlocks > 9 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(53), batch: s.n, height: 3, width: 3, channels: 576, kernel: 5,
+                stride: 1, padTop: 2, padLeft: 2, outHeight: 3, outWidth: 3, weights: s.f + 161504, bias: s.f,
+                activation: .identity, output: s.tensor(54), pool: pool)
+            s.profiler?.stop(121)
+        }
         // features.6.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 3, 3, 576]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
@@ -1712,32 +1742,36 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
                 bias: s.f, outChannels: 576, activation: .identity, residual: nil, output: s.tensor(60), pool: pool)
             s.profiler?.stop(133)
         }
-        // features.7.0.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 3, 3, 576]
-        if s.options.frozenBlocks <= 10 {
-            s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(60), pixels: 9 &* s.n, channels: 576, gamma: s.p + 374240,
-                beta: s.p + 374816, savedMean: s.f + 190496, savedInvStd: s.f + 191072, activation: .relu6,
-                output: s.tensor(61), pool: pool)
-            s.profiler?.stop(134)
-        }
         // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 3, 3, 576]
         if s.options.frozenBlocks > 10 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(60), pixels: 9 &* s.n, channels: 576,
                 gamma: s.p + 374240, beta: s.p + 374816, runningMean: s.p + 375392, runningVar: s.p + 375968,
                 eps: 0.001, activation: .relu6, output: s.tensor(61), scratch: s.f + 190496, pool: pool)
-            s.profiler?.stop(135)
+            s.profiler?.stop(134)
         }
         // features.7.0.block.1 depthwise weights to the kernel layout [3][3][576]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 376544, channels: 576, kernel: 3, into: s.f + 192800)
-        s.profiler?.stop(136)
-        // features.7.0.block.1 depthwise 3x3/1, [n, 3, 3, 576] -> [n, 3, 3, 576]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(61), batch: s.n, height: 3, width: 3, channels: 576, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 3, outWidth: 3, weights: s.f + 192800, bias: s.f,
-            activation: .identity, output: s.tensor(62), pool: pool)
-        s.profiler?.stop(137)
+        s.profiler?.stop(135)
+        // features.7.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 3, 3, 576] -> [n, 3, 3, 576], row by row
+        if s.options.frozenBlocks <= 10 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(60), gamma: s.p + 374240, beta: s.p + 374816,
+                savedMean: s.f + 190496, savedInvStd: s.f + 191072, activation: .relu6, output: s.tensor(61),
+                batch: s.n, height: 3, width: 3, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 3, outWidth: 3, weights: s.f + 192800, bias: s.f, depthwiseOutput: s.tensor(62),
+                pool: pool)
+            s.profiler?.stop(136)
+        }
+        // features.7.0.block.1 frozen: depthwise 3x3/1, [n, 3, 3, 576] -> [n, 3, 3, 576]
+        if s.options.frozenBlocks > 10 {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(61), batch: s.n, height: 3, width: 3, channels: 576, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 3, outWidth: 3, weights: s.f + 192800, bias: s.f,
+                activation: .identity, output: s.tensor(62), pool: pool)
+            s.profiler?.stop(137)
+        }
         // features.7.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 3, 3, 576]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
@@ -2944,13 +2978,13 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         .init("features.2.0.block.0", kind: "conv 1x1 forward", macsPerImage: 497664,
               "frozen: expand conv 1x1, [n, 36, 36, 8] -> [n, 36, 36, 48]"),
         .init("features.2.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 36, 36, 48]"),
-        .init("features.2.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 36, 36, 48]"),
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][48]"),
+        .init("features.2.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 139968,
+              "features.2.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 36, 36, 48] -> [n, 18, 18, 48], row by row"),
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: 139968,
-              "depthwise 3x3/2, [n, 36, 36, 48] -> [n, 18, 18, 48]"),
+              "frozen: depthwise 3x3/2, [n, 36, 36, 48] -> [n, 18, 18, 48]"),
         .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 18, 18, 48]"),
         .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -2972,13 +3006,13 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         .init("features.3.0.block.0", kind: "conv 1x1 forward", macsPerImage: 497664,
               "frozen: expand conv 1x1, [n, 18, 18, 16] -> [n, 18, 18, 96]"),
         .init("features.3.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 18, 18, 96]"),
-        .init("features.3.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 96]"),
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][96]"),
+        .init("features.3.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 194400,
+              "features.3.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 18, 18, 96] -> [n, 9, 9, 96], row by row"),
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: 194400,
-              "depthwise 5x5/2, [n, 18, 18, 96] -> [n, 9, 9, 96]"),
+              "frozen: depthwise 5x5/2, [n, 18, 18, 96] -> [n, 9, 9, 96]"),
         .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 9, 9, 96]"),
         .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -3000,13 +3034,13 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         .init("features.4.0.block.0", kind: "conv 1x1 forward", macsPerImage: 279936,
               "frozen: expand conv 1x1, [n, 9, 9, 24] -> [n, 9, 9, 144]"),
         .init("features.4.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 9, 9, 144]"),
-        .init("features.4.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 144]"),
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][144]"),
+        .init("features.4.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 32400,
+              "features.4.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 9, 9, 144] -> [n, 5, 5, 144], row by row"),
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: 32400,
-              "depthwise 3x3/2, [n, 9, 9, 144] -> [n, 5, 5, 144]"),
+              "frozen: depthwise 3x3/2, [n, 9, 9, 144] -> [n, 5, 5, 144]"),
         .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 5, 5, 144]"),
         .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -3028,13 +3062,13 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         .init("features.4.1.block.0", kind: "conv 1x1 forward", macsPerImage: 240000,
               "frozen: expand conv 1x1, [n, 5, 5, 40] -> [n, 5, 5, 240]"),
         .init("features.4.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 5, 5, 240]"),
-        .init("features.4.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 5, 5, 240]"),
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][240]"),
+        .init("features.4.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 54000,
+              "features.4.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 5, 5, 240] -> [n, 5, 5, 240], row by row"),
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: 54000,
-              "depthwise 3x3/1, [n, 5, 5, 240] -> [n, 5, 5, 240]"),
+              "frozen: depthwise 3x3/1, [n, 5, 5, 240] -> [n, 5, 5, 240]"),
         .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 5, 5, 240]"),
         .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -3060,13 +3094,13 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         .init("features.5.0.block.0", kind: "conv 1x1 forward", macsPerImage: 240000,
               "frozen: expand conv 1x1, [n, 5, 5, 40] -> [n, 5, 5, 240]"),
         .init("features.5.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 5, 5, 240]"),
-        .init("features.5.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 5, 5, 240]"),
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][240]"),
+        .init("features.5.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 150000,
+              "features.5.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 5, 5, 240] -> [n, 5, 5, 240], row by row"),
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: 150000,
-              "depthwise 5x5/1, [n, 5, 5, 240] -> [n, 5, 5, 240]"),
+              "frozen: depthwise 5x5/1, [n, 5, 5, 240] -> [n, 5, 5, 240]"),
         .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 5, 5, 240]"),
         .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -3088,13 +3122,13 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         .init("features.5.1.block.0", kind: "conv 1x1 forward", macsPerImage: 470400,
               "frozen: expand conv 1x1, [n, 5, 5, 56] -> [n, 5, 5, 336]"),
         .init("features.5.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 5, 5, 336]"),
-        .init("features.5.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 5, 5, 336]"),
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][336]"),
+        .init("features.5.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 210000,
+              "features.5.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 5, 5, 336] -> [n, 5, 5, 336], row by row"),
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: 210000,
-              "depthwise 5x5/1, [n, 5, 5, 336] -> [n, 5, 5, 336]"),
+              "frozen: depthwise 5x5/1, [n, 5, 5, 336] -> [n, 5, 5, 336]"),
         .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 5, 5, 336]"),
         .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -3120,13 +3154,13 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         .init("features.6.0.block.0", kind: "conv 1x1 forward", macsPerImage: 470400,
               "frozen: expand conv 1x1, [n, 5, 5, 56] -> [n, 5, 5, 336]"),
         .init("features.6.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 5, 5, 336]"),
-        .init("features.6.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 5, 5, 336]"),
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][336]"),
+        .init("features.6.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 75600,
+              "features.6.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 5, 5, 336] -> [n, 3, 3, 336], row by row"),
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: 75600,
-              "depthwise 5x5/2, [n, 5, 5, 336] -> [n, 3, 3, 336]"),
+              "frozen: depthwise 5x5/2, [n, 5, 5, 336] -> [n, 3, 3, 336]"),
         .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 3, 3, 336]"),
         .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -3148,13 +3182,13 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         .init("features.6.1.block.0", kind: "conv 1x1 forward", macsPerImage: 497664,
               "frozen: expand conv 1x1, [n, 3, 3, 96] -> [n, 3, 3, 576]"),
         .init("features.6.1.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 3, 3, 576]"),
-        .init("features.6.1.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 3, 3, 576]"),
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][576]"),
+        .init("features.6.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 129600,
+              "features.6.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 3, 3, 576] -> [n, 3, 3, 576], row by row"),
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: 129600,
-              "depthwise 5x5/1, [n, 3, 3, 576] -> [n, 3, 3, 576]"),
+              "frozen: depthwise 5x5/1, [n, 3, 3, 576] -> [n, 3, 3, 576]"),
         .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 3, 3, 576]"),
         .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -3180,13 +3214,13 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         .init("features.7.0.block.0", kind: "conv 1x1 forward", macsPerImage: 497664,
               "frozen: expand conv 1x1, [n, 3, 3, 96] -> [n, 3, 3, 576]"),
         .init("features.7.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 3, 3, 576]"),
-        .init("features.7.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 3, 3, 576]"),
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][576]"),
+        .init("features.7.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 46656,
+              "features.7.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 3, 3, 576] -> [n, 3, 3, 576], row by row"),
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: 46656,
-              "depthwise 3x3/1, [n, 3, 3, 576] -> [n, 3, 3, 576]"),
+              "frozen: depthwise 3x3/1, [n, 3, 3, 576] -> [n, 3, 3, 576]"),
         .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + relu6 on [n, 3, 3, 576]"),
         .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,

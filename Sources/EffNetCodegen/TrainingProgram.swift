@@ -87,6 +87,14 @@ struct TrainingProgram {
 }
 
 extension TrainingProgram.Call {
+    /// Whether the call writes `tensor` as its `output`.
+    func writes(tensor: Int) -> Bool {
+        arguments.contains { argument in
+            if argument.label == "output", case .tensor(let written) = argument.value { return written == tensor }
+            return false
+        }
+    }
+
     /// The group `effnet bench --train --profile` sums this call's time into, by kernel.
     var profileKind: String {
         if recomputes { return "recomputation" }
@@ -95,6 +103,7 @@ extension TrainingProgram.Call {
         case "WeightPrep.inputMajorWeights", "Kernels.pointwiseConv": return "conv 1x1 forward"
         case "TrainingKernels.pointwiseConvBatchStatistics": return "conv 1x1 forward (+ BN statistics)"
         case "WeightPrep.depthwiseWeights", "Kernels.depthwiseConv": return "depthwise forward"
+        case "TrainingKernels.batchNormApplyDepthwiseConv": return "depthwise forward (+ BN apply)"
         case "TrainingKernels.batchNormForwardTraining", "TrainingKernels.batchNormApply",
              "TrainingSupport.batchNormForwardEval": return "BN+act forward"
         case "TrainingKernels.squeezeExciteForwardTraining": return "squeeze-excitation forward"
@@ -268,15 +277,37 @@ struct TrainingProgramBuilder {
                 function: "WeightPrep.depthwiseWeights",
                 arguments: [("", .parameter(weight)), ("channels", .code("\(c)")), ("kernel", .code("\(l.kernel)")),
                             ("into", .fixed(relaid))]))
+            let window: [(label: String, value: TrainingProgram.Arg)] = [
+                ("batch", .code("s.n")), ("height", .code("\(l.inputShape.height)")),
+                ("width", .code("\(l.inputShape.width)")), ("channels", .code("\(c)"))]
+                + geometry + [("weights", .fixed(relaid)), ("bias", .fixed(zeroBias))]
+            let conv = "depthwise \(l.kernel)x\(l.kernel)/\(l.stride), \(shape(l.inputShape)) -> \(shape(l.outputShape))"
+            // Trained, the expansion's BatchNorm apply (the call that writes this input) moves into this
+            // call, which applies it row by row just ahead of the depthwise rows that read it.
+            let applyWritingInput = calls.lastIndex {
+                $0.function == "TrainingKernels.batchNormApply" && $0.condition == trained && $0.writes(tensor: input)
+            }
+            if let at = applyWritingInput, case .batchNorm(let expansion, let expanded, let statistics, _)? = recipes[input] {
+                let apply = calls.remove(at: at)
+                calls.append(.init(
+                    module: l.name,
+                    comment: "\(expansion.name) BatchNorm + \(expansion.activation?.rawValue ?? "identity") (statistics taken with "
+                        + "the conv) and \(l.name) \(conv), row by row",
+                    function: "TrainingKernels.batchNormApplyDepthwiseConv",
+                    arguments: [("input", .tensor(expanded))]
+                        + batchNormApplyArguments(expansion, preActivation: expanded, statistics: statistics, output: input)
+                            .filter { ["gamma", "beta", "savedMean", "savedInvStd", "activation", "output"].contains($0.label) }
+                        + window + [("depthwiseOutput", .tensor(z)), ("pool", .code("pool"))],
+                    condition: apply.condition,
+                    macsPerImage: l.macs))
+            }
             calls.append(.init(
                 module: l.name,
-                comment: "\(l.name) depthwise \(l.kernel)x\(l.kernel)/\(l.stride), \(shape(l.inputShape)) -> \(shape(l.outputShape))",
+                comment: "\(l.name) " + (applyWritingInput == nil ? "" : "frozen: ") + conv,
                 function: "Kernels.depthwiseConv",
-                arguments: [("input", .tensor(input)), ("batch", .code("s.n")), ("height", .code("\(l.inputShape.height)")),
-                            ("width", .code("\(l.inputShape.width)")), ("channels", .code("\(c)"))]
-                    + geometry
-                    + [("weights", .fixed(relaid)), ("bias", .fixed(zeroBias)), ("activation", .code(".identity")),
-                       ("output", .tensor(z)), ("pool", .code("pool"))],
+                arguments: [("input", .tensor(input))] + window
+                    + [("activation", .code(".identity")), ("output", .tensor(z)), ("pool", .code("pool"))],
+                condition: applyWritingInput == nil ? nil : frozen,
                 macsPerImage: l.macs))
         default:
             preconditionFailure("not a convolution: \(l.name)")
